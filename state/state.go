@@ -1,0 +1,121 @@
+// Package state records what Athanor did: one durable record per resource,
+// stage metadata (exports) and a lock per app and stage.
+//
+// CONTRACT FILE — the types and the Backend interface below are the agreed
+// API; the state helper implements backends (state/file, later
+// state/postgres) and the conformance suite (state/statetest), and may add to
+// this file without breaking these names.
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// FormatVersion is the version of the record format written by this code.
+const FormatVersion = 1
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("state: record not found")
+
+// ErrLocked is wrapped by *LockedError when another run holds the stage lock.
+var ErrLocked = errors.New("state: stage is locked")
+
+// Status is where a resource is in its lifecycle.
+type Status string
+
+// Statuses.
+const (
+	StatusCreating  Status = "creating"  // intent recorded, create in flight
+	StatusCreated   Status = "created"   // exists, matches Desired
+	StatusUpdating  Status = "updating"  // update in flight
+	StatusReplacing Status = "replacing" // replacement in flight (see Pending)
+	StatusDeleting  Status = "deleting"  // delete in flight
+)
+
+// Pending is an operation that was started and may not have finished: what a
+// resumed run needs to poll it or repeat it with the same ClientToken.
+type Pending struct {
+	Operation    string          `json:"operation"` // CREATE, UPDATE or DELETE
+	ClientToken  string          `json:"clientToken"`
+	RequestToken string          `json:"requestToken,omitempty"`
+	Identifier   string          `json:"identifier,omitempty"`
+	Desired      json.RawMessage `json:"desired,omitempty"` // the state being created/updated to
+	Patch        json.RawMessage `json:"patch,omitempty"`   // for UPDATE
+	StartedAt    time.Time       `json:"startedAt"`
+}
+
+// Record is everything known about one resource of a stage.
+type Record struct {
+	FormatVersion int    `json:"formatVersion"`
+	Key           string `json:"key"`   // scope path and logical id, e.g. "fleet/basicJobTemplate"; unique in the stage
+	Scope         string `json:"scope"` // scope path, "" at the root
+	LogicalID     string `json:"logicalId"`
+	Type          string `json:"type"` // e.g. AWS::IoT::JobTemplate
+	Seq           int64  `json:"seq"`  // creation sequence within the stage
+	Status        Status `json:"status"`
+	Identifier    string `json:"identifier,omitempty"`
+	// Desired is the last desired state applied (write-only values included,
+	// since the cloud never returns them).
+	Desired json.RawMessage `json:"desired,omitempty"`
+	// Outputs are the read-only values the cloud returned (e.g. Arn).
+	Outputs json.RawMessage `json:"outputs,omitempty"`
+	// Pending is the in-flight operation, if any.
+	Pending *Pending `json:"pending,omitempty"`
+	// Retired lists older physical resources replaced by this one that still
+	// await deletion (create-first replacement), oldest first.
+	Retired   []Retired `json:"retired,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Retired is a replaced physical resource whose deletion is still owed.
+type Retired struct {
+	Identifier string   `json:"identifier"`
+	Pending    *Pending `json:"pending,omitempty"`
+}
+
+// Meta is stage-wide data: exports of the last successful run and counters.
+type Meta struct {
+	FormatVersion int                        `json:"formatVersion"`
+	NextSeq       int64                      `json:"nextSeq"`
+	Exports       map[string]json.RawMessage `json:"exports,omitempty"`
+	UpdatedAt     time.Time                  `json:"updatedAt"`
+}
+
+// LockInfo names a lock holder.
+type LockInfo struct {
+	ID        string    `json:"id"` // random per run
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Operation string    `json:"operation"` // deploy, destroy, plan...
+	Since     time.Time `json:"since"`
+}
+
+// LockedError is returned when another run holds the lock.
+type LockedError struct {
+	App, Stage string
+	Holder     LockInfo
+}
+
+// Lock is a held stage lock.
+type Lock interface {
+	// Unlock releases the lock.
+	Unlock(ctx context.Context) error
+}
+
+// Backend stores the records of one app and stage. Implementations must be
+// safe for concurrent use; every write is atomic and durable when it returns.
+type Backend interface {
+	Get(ctx context.Context, key string) (*Record, error) // ErrNotFound
+	Put(ctx context.Context, r *Record) error
+	Delete(ctx context.Context, key string) error // missing is not an error
+	List(ctx context.Context) ([]*Record, error)  // sorted by Seq
+	GetMeta(ctx context.Context) (*Meta, error)   // zero Meta when none
+	PutMeta(ctx context.Context, m *Meta) error
+	// Lock takes the stage lock or fails with *LockedError (errors.Is ErrLocked).
+	Lock(ctx context.Context, info LockInfo) (Lock, error)
+	Close() error
+}
