@@ -1,0 +1,451 @@
+package schema
+
+// Validation walks the parsed Node graph directly rather than handing the
+// document to a general JSON Schema library (santhosh-tekuri/jsonschema
+// was considered). The Node graph already has every $ref resolved, including
+// recursive definitions, so validation needs no compile step, no second copy
+// of the schema and no marshalling of the model; it reports violations in
+// this package's exact wording (the JSON pointer of the offending value and
+// what is allowed), including a readable account of failed oneOf/anyOf
+// alternatives, which a general library's error tree does not give without
+// reshaping. Patterns compile once per process (see pattern.go).
+//
+// "format" is an annotation in draft-07 and the registry uses it loosely
+// ("int64", "double", "string", even a regular expression), so it is not
+// asserted.
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Violation is one way a model breaks its schema.
+type Violation struct {
+	// Path is the JSON pointer of the offending value, e.g.
+	// "/AbortConfig/CriteriaList/0/Action"; "/" for the model itself.
+	Path string
+	// Message says what is wrong and what is allowed, e.g.
+	// `"ABORT" is not one of [CANCEL]`.
+	Message string
+}
+
+// String renders "path: message".
+func (v Violation) String() string { return v.Path + ": " + v.Message }
+
+// ValidationError lists every violation found in a model.
+type ValidationError struct {
+	// TypeName is the resource type the model was checked against.
+	TypeName string
+	// Violations lists every violation, sorted by path.
+	Violations []Violation
+}
+
+// Error lists every violation on its own line, each prefixed by the type
+// name: "AWS::IoT::JobTemplate: /Path: message".
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	for i, v := range e.Violations {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.TypeName)
+		b.WriteString(": ")
+		b.WriteString(v.String())
+	}
+	return b.String()
+}
+
+// Validate checks model against the whole schema and returns a
+// *ValidationError listing every violation, or nil.
+func (s *Schema) Validate(model map[string]any) error {
+	return s.errorOf(s.Violations(model))
+}
+
+// ValidateDesired is Validate plus the rules a desired state must also
+// follow: read-only properties must not be set, and the service's own rules
+// (ServiceViolations) hold.
+func (s *Schema) ValidateDesired(model map[string]any) error {
+	return s.errorOf(s.DesiredViolations(model))
+}
+
+// Violations returns every way model breaks the schema, sorted by path.
+func (s *Schema) Violations(model map[string]any) []Violation {
+	var out []Violation
+	if model == nil {
+		model = map[string]any{}
+	}
+	validateNode(s.Root, model, "", nil, &out)
+	return sortViolations(out)
+}
+
+// DesiredViolations returns the violations ValidateDesired reports: the
+// schema's, read-only properties that are set, and the service rules not
+// already reported at the same path, sorted by path.
+func (s *Schema) DesiredViolations(model map[string]any) []Violation {
+	var out []Violation
+	if model == nil {
+		model = map[string]any{}
+	}
+	validateNode(s.Root, model, "", nil, &out)
+	for _, ptr := range s.ReadOnly {
+		for _, p := range presentPaths(model, pointerTokens(ptr)) {
+			out = append(out, Violation{Path: displayPath(p), Message: "read-only property cannot be set"})
+		}
+	}
+	reported := make(map[string]bool, len(out))
+	for _, v := range out {
+		reported[v.Path] = true
+	}
+	for _, v := range s.ServiceViolations(model) {
+		if !reported[v.Path] {
+			out = append(out, v)
+		}
+	}
+	return sortViolations(out)
+}
+
+func (s *Schema) errorOf(vs []Violation) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	return &ValidationError{TypeName: s.TypeName, Violations: vs}
+}
+
+// sortViolations orders violations by path, comparing pointers token by
+// token (array indexes numerically), then by message.
+func sortViolations(vs []Violation) []Violation {
+	slices.SortStableFunc(vs, func(a, b Violation) int {
+		if c := comparePaths(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
+	// Drop exact duplicates (the same rule reached twice through allOf).
+	return slices.Compact(vs)
+}
+
+// comparePaths orders JSON pointers token by token; numeric tokens compare
+// as numbers, so /Tags/2 sorts before /Tags/10.
+func comparePaths(a, b string) int {
+	for a != "" || b != "" {
+		var ta, tb string
+		ta, a = nextToken(a)
+		tb, b = nextToken(b)
+		if ta == tb {
+			continue
+		}
+		na, errA := strconv.Atoi(ta)
+		nb, errB := strconv.Atoi(tb)
+		if errA == nil && errB == nil {
+			if na < nb {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(ta, tb)
+	}
+	return 0
+}
+
+func nextToken(p string) (tok, rest string) {
+	p = strings.TrimPrefix(p, "/")
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i:]
+	}
+	return p, ""
+}
+
+// validateNode appends to out every violation of node n by value v at path.
+// chain lists the nodes already being applied to v itself through
+// allOf/anyOf/oneOf/dependencies: a node met again in its own chain adds
+// nothing (its constraints are being checked already), which ends schemas
+// whose combinators refer back to themselves.
+func validateNode(n *Node, v any, path string, chain []*Node, out *[]Violation) {
+	if slices.Contains(chain, n) {
+		return
+	}
+	add := func(format string, args ...any) {
+		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf(format, args...)})
+	}
+	t, num := jsonType(v)
+	if t == "" {
+		add("%T is not a JSON value", v)
+		return
+	}
+	if len(n.Types) > 0 && !n.HasType(t) {
+		add("expected %s, got %s", strings.Join(n.Types, " or "), describe(t, v))
+		return
+	}
+	if n.Enum != nil && !slices.ContainsFunc(n.Enum, func(e any) bool { return Equal(e, v) }) {
+		if len(n.Enum) == 0 {
+			add("no value is allowed here")
+		} else {
+			add("%s is not one of %s", formatValue(v), formatEnum(n.Enum))
+		}
+	}
+	if n.HasConst && !Equal(n.Const, v) {
+		add("%s is not the allowed value %s", formatValue(v), formatValue(n.Const))
+	}
+	if len(n.AllOf)+len(n.AnyOf)+len(n.OneOf)+len(n.DependentSchemas) > 0 {
+		chain = append(chain[:len(chain):len(chain)], n)
+	}
+	switch t {
+	case "string":
+		validateString(n, v.(string), add)
+	case "integer", "number":
+		validateNumber(n, num, add)
+	case "object":
+		validateObject(n, v.(map[string]any), path, chain, out)
+	case "array":
+		validateArray(n, v.([]any), path, out)
+	}
+	for _, alt := range n.AllOf {
+		validateNode(alt, v, path, chain, out)
+	}
+	if len(n.AnyOf) > 0 {
+		if tried, ok := alternatives(n.AnyOf, v, path, chain); !ok {
+			add("matches none of the %d anyOf alternatives; %s", len(n.AnyOf), tried.closest())
+		}
+	}
+	if len(n.OneOf) > 0 {
+		tried, _ := alternatives(n.OneOf, v, path, chain)
+		switch matched := tried.matched(); len(matched) {
+		case 1:
+		case 0:
+			add("matches none of the %d oneOf alternatives; %s", len(n.OneOf), tried.closest())
+		default:
+			add("matches %d oneOf alternatives (%s); exactly one must match", len(matched), tried.names(matched))
+		}
+	}
+}
+
+// describe renders a value with its JSON type for a type mismatch.
+func describe(t string, v any) string {
+	switch t {
+	case "object", "array", "null":
+		return t
+	}
+	return t + " " + formatValue(v)
+}
+
+func validateString(n *Node, s string, add func(string, ...any)) {
+	if n.MinLength != nil || n.MaxLength != nil {
+		l := utf8.RuneCountInString(s)
+		if n.MinLength != nil && l < *n.MinLength {
+			add("%d characters, at least %d required", l, *n.MinLength)
+		}
+		if n.MaxLength != nil && l > *n.MaxLength {
+			add("%d characters, at most %d allowed", l, *n.MaxLength)
+		}
+	}
+	if n.Pattern != "" {
+		ok, err := compilePattern(n.Pattern).match(s)
+		switch {
+		case err != nil:
+			add("cannot check pattern %s: %v", n.Pattern, err)
+		case !ok:
+			add("%s does not match pattern %s", formatValue(s), n.Pattern)
+		}
+	}
+}
+
+func validateNumber(n *Node, f float64, add func(string, ...any)) {
+	v := formatNumber(f)
+	if n.Minimum != nil && f < *n.Minimum {
+		add("%s is less than the minimum %s", v, formatNumber(*n.Minimum))
+	}
+	if n.Maximum != nil && f > *n.Maximum {
+		add("%s is greater than the maximum %s", v, formatNumber(*n.Maximum))
+	}
+	if n.ExclusiveMinimum != nil && f <= *n.ExclusiveMinimum {
+		add("%s must be greater than %s", v, formatNumber(*n.ExclusiveMinimum))
+	}
+	if n.ExclusiveMaximum != nil && f >= *n.ExclusiveMaximum {
+		add("%s must be less than %s", v, formatNumber(*n.ExclusiveMaximum))
+	}
+	if n.MultipleOf != nil && *n.MultipleOf > 0 {
+		q := f / *n.MultipleOf
+		if math.Abs(q-math.Round(q)) > 1e-9 {
+			add("%s is not a multiple of %s", v, formatNumber(*n.MultipleOf))
+		}
+	}
+}
+
+func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out *[]Violation) {
+	for _, name := range n.Required {
+		if _, ok := obj[name]; !ok {
+			*out = append(*out, Violation{Path: childPath(path, name), Message: "required property is missing"})
+		}
+	}
+	for _, name := range sortedKeys(n.Dependencies) {
+		if _, ok := obj[name]; !ok {
+			continue
+		}
+		for _, dep := range n.Dependencies[name] {
+			if _, ok := obj[dep]; !ok {
+				*out = append(*out, Violation{Path: childPath(path, dep), Message: fmt.Sprintf("required property is missing (%s is set)", name)})
+			}
+		}
+	}
+	for _, name := range sortedKeys(n.DependentSchemas) {
+		if _, ok := obj[name]; ok {
+			validateNode(n.DependentSchemas[name], obj, path, chain, out)
+		}
+	}
+	if n.MinProperties != nil && len(obj) < *n.MinProperties {
+		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d properties, at least %d required", len(obj), *n.MinProperties)})
+	}
+	if n.MaxProperties != nil && len(obj) > *n.MaxProperties {
+		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d properties, at most %d allowed", len(obj), *n.MaxProperties)})
+	}
+	for name, val := range obj {
+		p := childPath(path, name)
+		known := false
+		if c, ok := n.Properties[name]; ok {
+			known = true
+			validateNode(c, val, p, nil, out)
+		}
+		for pat, c := range n.PatternProperties {
+			ok, err := compilePattern(pat).match(name)
+			if err != nil {
+				*out = append(*out, Violation{Path: p, Message: fmt.Sprintf("cannot check property name pattern %s: %v", pat, err)})
+				continue
+			}
+			if ok {
+				known = true
+				validateNode(c, val, p, nil, out)
+			}
+		}
+		if !known && !n.AdditionalProperties {
+			*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("unknown property %q (%s)", name, allowedProperties(n))})
+		}
+	}
+}
+
+// allowedProperties says which property names an object node accepts.
+func allowedProperties(n *Node) string {
+	var parts []string
+	if names := n.PropertyNames(); len(names) > 0 {
+		parts = append(parts, strings.Join(names, ", "))
+	}
+	if len(n.PatternProperties) > 0 {
+		parts = append(parts, "names matching "+strings.Join(sortedKeys(n.PatternProperties), " or "))
+	}
+	if len(parts) == 0 {
+		return "no properties allowed"
+	}
+	return "allowed: " + strings.Join(parts, ", and ")
+}
+
+func validateArray(n *Node, arr []any, path string, out *[]Violation) {
+	if n.MinItems != nil && len(arr) < *n.MinItems {
+		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d items, at least %d required", len(arr), *n.MinItems)})
+	}
+	if n.MaxItems != nil && len(arr) > *n.MaxItems {
+		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d items, at most %d allowed", len(arr), *n.MaxItems)})
+	}
+	if n.UniqueItems {
+	dup:
+		for i := range arr {
+			for j := i + 1; j < len(arr); j++ {
+				if Equal(arr[i], arr[j]) {
+					*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("items %d and %d are equal; items must be unique", i, j)})
+					break dup
+				}
+			}
+		}
+	}
+	if n.Items != nil {
+		for i, e := range arr {
+			validateNode(n.Items, e, indexPath(path, i), nil, out)
+		}
+	}
+}
+
+// attempt is one alternative of a oneOf or anyOf and what it found.
+type attempt struct {
+	index      int
+	node       *Node
+	violations []Violation
+	wrongType  bool // failed on the type of the value itself
+}
+
+type attempts []attempt
+
+// alternatives checks v against every alternative; ok reports whether at
+// least one matched.
+func alternatives(alts []*Node, v any, path string, chain []*Node) (tried attempts, ok bool) {
+	tried = make(attempts, len(alts))
+	for i, alt := range alts {
+		var vs []Violation
+		validateNode(alt, v, path, chain, &vs)
+		vs = sortViolations(vs)
+		wrong := len(vs) > 0 && vs[0].Path == displayPath(path) && strings.HasPrefix(vs[0].Message, "expected ")
+		tried[i] = attempt{index: i, node: alt, violations: vs, wrongType: wrong}
+		ok = ok || len(vs) == 0
+	}
+	return tried, ok
+}
+
+func (a attempt) name() string {
+	if a.node.Name != "" {
+		return fmt.Sprintf("%d (%s)", a.index, a.node.Name)
+	}
+	return strconv.Itoa(a.index)
+}
+
+func (t attempts) matched() []int {
+	var m []int
+	for i, a := range t {
+		if len(a.violations) == 0 {
+			m = append(m, i)
+		}
+	}
+	return m
+}
+
+func (t attempts) names(idx []int) string {
+	parts := make([]string, len(idx))
+	for i, j := range idx {
+		parts[i] = t[j].name()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// closest explains the failure of the alternative that came nearest: the
+// fewest violations, an alternative of the right type before one that
+// failed on type, the first among equals.
+func (t attempts) closest() string {
+	best := 0
+	for i, a := range t {
+		b := t[best]
+		if a.wrongType != b.wrongType {
+			if b.wrongType {
+				best = i
+			}
+			continue
+		}
+		if len(a.violations) < len(b.violations) {
+			best = i
+		}
+	}
+	a := t[best]
+	const show = 3
+	parts := make([]string, 0, show)
+	for i, v := range a.violations {
+		if i == show {
+			parts = append(parts, fmt.Sprintf("and %d more", len(a.violations)-show))
+			break
+		}
+		parts = append(parts, v.String())
+	}
+	all := make([]int, len(t))
+	for i := range all {
+		all[i] = i
+	}
+	return fmt.Sprintf("tried %s; closest is %s: %s", t.names(all), a.name(), strings.Join(parts, "; "))
+}
