@@ -3,14 +3,20 @@
 // and retryable asynchronous failures, a bound on operations in flight, and
 // hooks that let the engine persist every ClientToken and RequestToken.
 //
-// CONTRACT FILE — the names below are the agreed API; the provider helper
-// implements them and may add options and helpers without breaking these.
+// The contract with the engine is small: [Client.Apply] runs one mutation to
+// completion and reports its ClientToken and RequestToken through [Hooks] so
+// that they can be made durable; [Client.Resume] and [Client.ApplyWithToken]
+// pick up an operation recorded by a run that died. Errors are matched with
+// errors.Is against the sentinels below, whether they came back synchronously
+// from the API or as a FAILED ProgressEvent.
 package cloudcontrol
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,6 +30,22 @@ var (
 	ErrInvalidRequest      = errors.New("cloudcontrol: invalid request")
 	ErrRequestNotFound     = errors.New("cloudcontrol: request token not found")
 	ErrClientTokenConflict = errors.New("cloudcontrol: client token conflict")
+
+	// ErrUnsupportedAction: the type has no handler for the operation.
+	ErrUnsupportedAction = errors.New("cloudcontrol: unsupported action")
+	// ErrTypeNotFound: the registry type does not exist (or is private).
+	ErrTypeNotFound = errors.New("cloudcontrol: type not found")
+	// ErrThrottled: the request was still throttled after every retry.
+	ErrThrottled = errors.New("cloudcontrol: throttled")
+	// ErrAccessDenied: credentials missing, invalid or not allowed.
+	ErrAccessDenied = errors.New("cloudcontrol: access denied")
+	// ErrLimitExceeded: a service quota would be exceeded.
+	ErrLimitExceeded = errors.New("cloudcontrol: service limit exceeded")
+	// ErrCancelled: the request was cancelled (CANCEL_COMPLETE).
+	ErrCancelled = errors.New("cloudcontrol: request cancelled")
+	// ErrTimeout: the operation did not finish within the operation timeout.
+	// The request may still be running; resume it with its RequestToken.
+	ErrTimeout = errors.New("cloudcontrol: operation timed out")
 )
 
 // Kind is a mutation kind.
@@ -43,7 +65,19 @@ type Operation struct {
 	Identifier string          // Update, Delete
 	Desired    json.RawMessage // Create
 	Patch      json.RawMessage // Update: RFC 6902 document
+	// RoleArn optionally names the IAM role Cloud Control assumes.
+	RoleArn string
 }
+
+// Operation statuses of a ProgressEvent.
+const (
+	StatusPending          = "PENDING"
+	StatusInProgress       = "IN_PROGRESS"
+	StatusSuccess          = "SUCCESS"
+	StatusFailed           = "FAILED"
+	StatusCancelInProgress = "CANCEL_IN_PROGRESS"
+	StatusCancelComplete   = "CANCEL_COMPLETE"
+)
 
 // ProgressEvent mirrors Cloud Control's ProgressEvent.
 type ProgressEvent struct {
@@ -57,6 +91,16 @@ type ProgressEvent struct {
 	StatusMessage   string
 	ErrorCode       string
 	RetryAfter      time.Time
+}
+
+// Final reports whether the event is the last of its request: SUCCESS,
+// FAILED or CANCEL_COMPLETE.
+func (e ProgressEvent) Final() bool {
+	switch e.OperationStatus {
+	case StatusSuccess, StatusFailed, StatusCancelComplete:
+		return true
+	}
+	return false
 }
 
 // Hooks let the caller persist progress. Errors returned by a hook abort the
@@ -78,4 +122,49 @@ type OperationError struct {
 	RequestToken  string
 	ErrorCode     string // HandlerErrorCode: AlreadyExists, NotFound, InvalidRequest, ...
 	StatusMessage string
+	// Status is the final OperationStatus: FAILED or CANCEL_COMPLETE.
+	Status string
+}
+
+// Error implements error.
+func (e *OperationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cloudcontrol: %s %s", e.Operation, e.TypeName)
+	if e.Identifier != "" {
+		fmt.Fprintf(&b, " %q", e.Identifier)
+	}
+	switch {
+	case e.Status == StatusCancelComplete:
+		b.WriteString(" cancelled")
+	case e.ErrorCode == "":
+		b.WriteString(" failed")
+	default:
+		fmt.Fprintf(&b, " failed (%s)", e.ErrorCode)
+	}
+	if e.StatusMessage != "" {
+		fmt.Fprintf(&b, ": %s", e.StatusMessage)
+	}
+	if e.RequestToken != "" {
+		fmt.Fprintf(&b, " [request %s]", e.RequestToken)
+	}
+	return b.String()
+}
+
+// Is reports whether the handler error code corresponds to target, one of
+// the package's sentinel errors: errors.Is(err, ErrAlreadyExists) is true for
+// a FAILED event with HandlerErrorCode AlreadyExists.
+func (e *OperationError) Is(target error) bool {
+	if e.Status == StatusCancelComplete && target == ErrCancelled {
+		return true
+	}
+	s := handlerCodeSentinel(e.ErrorCode)
+	return s != nil && s == target
+}
+
+// Retryable reports whether the failure is one that Apply re-runs with a new
+// ClientToken (see [RetryableHandlerError]). An OperationError returned by
+// Apply has exhausted its re-runs; one returned by Resume has not been re-run
+// at all, so the caller may Apply the operation again.
+func (e *OperationError) Retryable() bool {
+	return RetryableHandlerError(e.Operation, e.ErrorCode)
 }

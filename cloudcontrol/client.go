@@ -1,0 +1,312 @@
+package cloudcontrol
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
+	"github.com/aws/aws-sdk-go-v2/service/cloudcontrol/types"
+	"golang.org/x/sync/semaphore"
+)
+
+// Defaults of a Client.
+const (
+	// DefaultConcurrency bounds the operations in flight. Cloud Control and
+	// the services behind it throttle each account and region at a few tens
+	// of requests per second; sixteen operations in flight, each polled
+	// adaptively (about one poll per operation once its duration is learnt),
+	// stay within that while keeping enough work queued to hide each
+	// operation's latency. Raise it for emulators and large stages (the
+	// benchmark uses 32); the rate limiter absorbs any excess.
+	DefaultConcurrency = 16
+	// DefaultOperationTimeout bounds one Apply or Resume, polling included.
+	// Most handlers finish in seconds; some (CloudFront, RDS) take tens of
+	// minutes.
+	DefaultOperationTimeout = time.Hour
+	// DefaultMaxAttempts is the SDK retryer's attempts per API call.
+	// Throttles back off from 1 s (capped at MaxBackoff) so ten attempts
+	// ride out about a minute of throttling.
+	DefaultMaxAttempts = 10
+	// DefaultMaxReruns bounds the re-runs of a mutation after retryable
+	// asynchronous failures.
+	DefaultMaxReruns = 5
+	// EnvEndpointCloudControlAPI is the endpoint variable of the TypeScript
+	// original, honoured when the SDK's own variables are unset.
+	EnvEndpointCloudControlAPI = "AWS_ENDPOINT_URL_CLOUDCONTROLAPI"
+)
+
+// Client is Athanor's Cloud Control provider. It is safe for concurrent use.
+type Client struct {
+	sdk     *cc.Client
+	sem     *semaphore.Weighted
+	limiter RateLimiter
+	poll    PollPolicy
+	est     estimator
+	stats   *counters
+	clock   clock
+	log     *slog.Logger
+	observe func(Event)
+
+	concurrency int
+	timeout     time.Duration
+	maxReruns   int
+	rerunBase   time.Duration
+	rerunMax    time.Duration
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	concurrency int
+	poll        PollPolicy
+	timeout     time.Duration
+	limiter     RateLimiter
+	log         *slog.Logger
+	observe     func(Event)
+	maxAttempts int
+	maxReruns   int
+	rerunBase   time.Duration
+	rerunMax    time.Duration
+	sdkOptions  []func(*cc.Options)
+
+	// For tests in this package.
+	clock   clock
+	backoff retry.BackoffDelayer
+}
+
+// WithConcurrency bounds the number of operations (Apply and Resume calls)
+// in flight; further calls wait for a slot. n ≤ 0 means
+// DefaultConcurrency.
+func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+
+// WithPollPolicy sets the polling policy; zero fields take the defaults of
+// DefaultPollPolicy (but Adaptive is taken as given).
+func WithPollPolicy(p PollPolicy) Option { return func(o *options) { o.poll = p.withDefaults() } }
+
+// WithOperationTimeout bounds each Apply and Resume, polling and re-runs
+// included. d ≤ 0 means DefaultOperationTimeout.
+func WithOperationTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithRateLimiter sets the limiter every HTTP request waits for. Share one
+// between clients that draw on the same quota. The default is an
+// [AIMDLimiter] that does not limit until the first throttle.
+func WithRateLimiter(l RateLimiter) Option { return func(o *options) { o.limiter = l } }
+
+// WithRequestRate limits the client to r requests per second at most,
+// adapting below that on throttles (an [AIMDLimiter] starting and capped at
+// r). r ≤ 0 leaves the default limiter.
+func WithRequestRate(r float64) Option {
+	return func(o *options) {
+		if r > 0 {
+			o.limiter = NewAIMDLimiter(AIMDOptions{InitialRate: r, MaxRate: r})
+		}
+	}
+}
+
+// WithLogger logs retries, throttles and re-runs at debug level.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithObserver calls fn with every [Event]; fn must be fast and safe for
+// concurrent use. Stats counts the same events without an observer.
+func WithObserver(fn func(Event)) Option { return func(o *options) { o.observe = fn } }
+
+// WithMaxAttempts sets the SDK retryer's attempts per API call (first
+// attempt included). n ≤ 0 means DefaultMaxAttempts.
+func WithMaxAttempts(n int) Option { return func(o *options) { o.maxAttempts = n } }
+
+// WithReruns sets how many times a mutation that ended FAILED with a
+// retryable handler error (see [RetryableHandlerError]) is sent again, and
+// the exponential backoff between re-runs (base doubling up to max, with
+// jitter). n < 0 disables re-runs; zero durations keep the defaults (1 s,
+// 20 s).
+func WithReruns(n int, base, max time.Duration) Option {
+	return func(o *options) {
+		o.maxReruns = n
+		if base > 0 {
+			o.rerunBase = base
+		}
+		if max > 0 {
+			o.rerunMax = max
+		}
+	}
+}
+
+// WithSDKOptions adds functional options for the underlying SDK client
+// (HTTP client, endpoint resolver, ...). They run after the client's own.
+func WithSDKOptions(fns ...func(*cc.Options)) Option {
+	return func(o *options) { o.sdkOptions = append(o.sdkOptions, fns...) }
+}
+
+// New returns a Client for cfg, which callers usually build with
+// [LoadConfig] or config.LoadDefaultConfig. The endpoint comes from cfg or
+// the SDK's variables (AWS_ENDPOINT_URL_CLOUDCONTROL, AWS_ENDPOINT_URL), and
+// failing those from AWS_ENDPOINT_URL_CLOUDCONTROLAPI.
+func New(cfg aws.Config, opts ...Option) *Client {
+	o := options{
+		concurrency: DefaultConcurrency,
+		poll:        DefaultPollPolicy(),
+		timeout:     DefaultOperationTimeout,
+		maxAttempts: DefaultMaxAttempts,
+		maxReruns:   DefaultMaxReruns,
+		rerunBase:   time.Second,
+		rerunMax:    20 * time.Second,
+		clock:       realClock{},
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.concurrency <= 0 {
+		o.concurrency = DefaultConcurrency
+	}
+	if o.timeout <= 0 {
+		o.timeout = DefaultOperationTimeout
+	}
+	if o.maxAttempts <= 0 {
+		o.maxAttempts = DefaultMaxAttempts
+	}
+	if o.maxReruns < 0 {
+		o.maxReruns = 0
+	}
+	if o.limiter == nil {
+		o.limiter = newAIMDLimiter(AIMDOptions{}, o.clock)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{
+		sem:         semaphore.NewWeighted(int64(o.concurrency)),
+		limiter:     o.limiter,
+		poll:        o.poll,
+		stats:       newCounters(),
+		clock:       o.clock,
+		log:         o.log,
+		observe:     o.observe,
+		concurrency: o.concurrency,
+		timeout:     o.timeout,
+		maxReruns:   o.maxReruns,
+		rerunBase:   o.rerunBase,
+		rerunMax:    o.rerunMax,
+	}
+	httpClient := tuneHTTPClient(cfg.HTTPClient, 2*o.concurrency)
+	sdkOpts := []func(*cc.Options){func(so *cc.Options) {
+		if so.BaseEndpoint == nil {
+			if u := os.Getenv(EnvEndpointCloudControlAPI); u != "" {
+				so.BaseEndpoint = aws.String(u)
+			}
+		}
+		if httpClient != nil {
+			so.HTTPClient = httpClient
+		}
+		so.Retryer = retry.NewStandard(func(ro *retry.StandardOptions) {
+			ro.MaxAttempts = o.maxAttempts
+			ro.MaxBackoff = 10 * time.Second
+			// The client-side limiter paces requests; the retry quota
+			// would instead fail operations outright under sustained
+			// throttling.
+			ro.RateLimiter = ratelimit.None
+			ro.Retryables = append(ro.Retryables, retry.RetryableErrorCode{Codes: map[string]struct{}{
+				// Another operation on the resource is in progress:
+				// it will finish; the same ClientToken keeps the
+				// retry idempotent.
+				"ConcurrentOperationException":  {},
+				"ServiceInternalErrorException": {},
+				"NetworkFailureException":       {},
+			}})
+			if o.backoff != nil {
+				ro.Backoff = o.backoff
+			}
+		})
+		so.APIOptions = append(so.APIOptions, c.addMiddleware)
+	}}
+	c.sdk = cc.NewFromConfig(cfg, append(sdkOpts, o.sdkOptions...)...)
+	return c
+}
+
+// tuneHTTPClient raises the idle connection pool of the SDK's buildable
+// HTTP client to idle per host, so that concurrent operations reuse
+// connections instead of churning through new ones. Other clients are kept
+// as they are (nil means the SDK default).
+func tuneHTTPClient(hc aws.HTTPClient, idle int) aws.HTTPClient {
+	var bc *awshttp.BuildableClient
+	switch v := hc.(type) {
+	case nil:
+		bc = awshttp.NewBuildableClient()
+	case *awshttp.BuildableClient:
+		bc = v
+	default:
+		return hc
+	}
+	return bc.WithTransportOptions(func(t *http.Transport) {
+		if t.MaxIdleConnsPerHost < idle {
+			t.MaxIdleConnsPerHost = idle
+		}
+		if t.MaxIdleConns < idle {
+			t.MaxIdleConns = idle
+		}
+	})
+}
+
+// SDK returns the underlying aws-sdk-go-v2 client, with the rate limiter,
+// retryer and counters of this Client installed.
+func (c *Client) SDK() *cc.Client { return c.sdk }
+
+// Concurrency returns the bound on operations in flight.
+func (c *Client) Concurrency() int { return c.concurrency }
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() Stats {
+	s := c.stats.snapshot()
+	if r, ok := c.limiter.(interface{ Rate() float64 }); ok {
+		s.RateLimit = r.Rate()
+	}
+	return s
+}
+
+func (c *Client) emit(ev Event) {
+	if c.observe != nil {
+		c.observe(ev)
+	}
+}
+
+// acquire takes a concurrency slot; release it with the returned func.
+func (c *Client) acquire(ctx context.Context) (func(), error) {
+	if err := c.sem.Acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	c.stats.inFlight.Add(1)
+	return func() {
+		c.stats.inFlight.Add(-1)
+		c.sem.Release(1)
+	}, nil
+}
+
+// fromSDK converts an SDK progress event.
+func fromSDK(p *types.ProgressEvent) ProgressEvent {
+	if p == nil {
+		return ProgressEvent{}
+	}
+	ev := ProgressEvent{
+		TypeName:        aws.ToString(p.TypeName),
+		Identifier:      aws.ToString(p.Identifier),
+		RequestToken:    aws.ToString(p.RequestToken),
+		Operation:       Kind(p.Operation),
+		OperationStatus: string(p.OperationStatus),
+		EventTime:       aws.ToTime(p.EventTime),
+		StatusMessage:   aws.ToString(p.StatusMessage),
+		ErrorCode:       string(p.ErrorCode),
+		RetryAfter:      aws.ToTime(p.RetryAfter),
+	}
+	if p.ResourceModel != nil {
+		ev.ResourceModel = json.RawMessage(*p.ResourceModel)
+	}
+	return ev
+}

@@ -1,0 +1,73 @@
+package cloudcontrol
+
+import (
+	"context"
+
+	"github.com/aws/smithy-go/middleware"
+)
+
+// attemptKey is the stack value holding the *attemptState of one API call.
+type attemptKey struct{}
+
+type attemptState struct {
+	n       int
+	lastErr error
+}
+
+// callStart is an Initialize-step middleware that gives each API call an
+// attempt counter, read by attemptGate on every attempt.
+type callStart struct{}
+
+func (callStart) ID() string { return "athanor.CallStart" }
+
+func (callStart) HandleInitialize(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+	ctx = middleware.WithStackValue(ctx, attemptKey{}, &attemptState{})
+	return next.HandleInitialize(ctx, in)
+}
+
+// attemptGate is a Finalize-step middleware placed right after the SDK's
+// retry middleware, so it runs once per HTTP attempt, before signing: it
+// waits for the rate limiter, counts the request, and feeds throttles back to
+// the limiter.
+type attemptGate struct{ c *Client }
+
+func (attemptGate) ID() string { return "athanor.AttemptGate" }
+
+func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	c := g.c
+	api := middleware.GetOperationName(ctx)
+	st, _ := middleware.GetStackValue(ctx, attemptKey{}).(*attemptState)
+	if st == nil {
+		st = &attemptState{}
+	}
+	st.n++
+	if st.n > 1 {
+		c.stats.retries.Add(1)
+		c.emit(Event{Type: EventRetry, API: api, Attempt: st.n, Err: st.lastErr})
+		c.log.DebugContext(ctx, "cloudcontrol: retrying request", "api", api, "attempt", st.n, "err", st.lastErr)
+	}
+	if err := c.limiter.Wait(ctx); err != nil {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+	}
+	c.stats.call(api)
+	c.emit(Event{Type: EventRequest, API: api, Attempt: st.n})
+	out, md, err := next.HandleFinalize(ctx, in)
+	st.lastErr = err
+	throttled := isThrottle(err)
+	if ctx.Err() == nil {
+		c.limiter.Feedback(throttled)
+	}
+	if throttled {
+		c.stats.throttles.Add(1)
+		c.emit(Event{Type: EventThrottle, API: api, Attempt: st.n, Err: err})
+	}
+	return out, md, err
+}
+
+// addMiddleware installs callStart and attemptGate on an operation stack.
+func (c *Client) addMiddleware(stack *middleware.Stack) error {
+	if err := stack.Initialize.Add(callStart{}, middleware.Before); err != nil {
+		return err
+	}
+	return stack.Finalize.Insert(attemptGate{c}, "Retry", middleware.After)
+}

@@ -1,0 +1,174 @@
+package cloudcontrol
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// PollPolicy decides when GetResourceRequestStatus is called while a request
+// is in progress.
+//
+// Without history, the first poll comes Initial after the mutation returned
+// and each next one Multiplier times later, capped at Max: 100 ms, 200 ms,
+// 400 ms, ... 2 s by default. That finds a one-second operation done within
+// about a quarter of its duration, where SDK waiters sleep 5 s first.
+//
+// With Adaptive set, the client learns per resource type and operation kind
+// when to poll first: the Quantile of completion times (by default the
+// 80th percentile), so that most requests are polled exactly once. The
+// completion time of a request is only known to lie between its last
+// unfinished poll and its first finished one, so the quantile is tracked by
+// stochastic approximation, which needs only that: each request whose first
+// poll found it finished moves the target down by Step·(1−Quantile), each
+// one still running moves it up by Step·Quantile (both relative), which
+// settles where a Quantile fraction of first polls succeed. The first sample
+// seeds the target with the midpoint of its bracket. A request missed by the
+// first poll is polled again every eighth of the target (at least Initial),
+// growing by Multiplier up to Max.
+//
+// A RetryAfter in the event always defers the next poll until then (capped by
+// MaxRetryAfter against clock skew). Every delay is shortened by up to Jitter
+// (a fraction) so that requests started together do not poll in lockstep.
+type PollPolicy struct {
+	Initial       time.Duration // first poll without history; default 100 ms
+	Min           time.Duration // shortest delay ever; default 20 ms
+	Max           time.Duration // cap of the backoff; default 2 s
+	Multiplier    float64       // backoff factor; default 2
+	Jitter        float64       // fraction in [0, 1); default 0.2
+	MaxRetryAfter time.Duration // cap on honouring RetryAfter; default 1 min
+	// MaxExpected caps the adaptive first delay; default 5 min.
+	MaxExpected time.Duration
+	// Adaptive enables learning when to poll first (on in
+	// DefaultPollPolicy).
+	Adaptive bool
+	// Quantile is the fraction of requests the adaptive first poll aims to
+	// find finished, in (0, 1); default 0.8.
+	Quantile float64
+	// Step is the relative step of the adaptive target, in (0, 1);
+	// default 0.2.
+	Step float64
+}
+
+// DefaultPollPolicy returns the policy used when none is given.
+func DefaultPollPolicy() PollPolicy {
+	return PollPolicy{
+		Initial:       100 * time.Millisecond,
+		Min:           20 * time.Millisecond,
+		Max:           2 * time.Second,
+		Multiplier:    2,
+		Jitter:        0.2,
+		MaxRetryAfter: time.Minute,
+		MaxExpected:   5 * time.Minute,
+		Adaptive:      true,
+		Quantile:      0.8,
+		Step:          0.2,
+	}
+}
+
+// withDefaults fills zero fields from DefaultPollPolicy.
+func (p PollPolicy) withDefaults() PollPolicy {
+	d := DefaultPollPolicy()
+	if p.Initial <= 0 {
+		p.Initial = d.Initial
+	}
+	if p.Min <= 0 {
+		p.Min = min(d.Min, p.Initial)
+	}
+	if p.Max <= 0 {
+		p.Max = max(d.Max, p.Initial)
+	}
+	if p.Multiplier < 1 {
+		p.Multiplier = d.Multiplier
+	}
+	if p.Jitter < 0 || p.Jitter >= 1 {
+		p.Jitter = d.Jitter
+	}
+	if p.MaxRetryAfter <= 0 {
+		p.MaxRetryAfter = d.MaxRetryAfter
+	}
+	if p.MaxExpected <= 0 {
+		p.MaxExpected = d.MaxExpected
+	}
+	if p.Quantile <= 0 || p.Quantile >= 1 {
+		p.Quantile = d.Quantile
+	}
+	if p.Step <= 0 || p.Step >= 1 {
+		p.Step = d.Step
+	}
+	return p
+}
+
+// estimate is a learned first-poll target.
+type estimate struct {
+	target time.Duration // when to poll first, after the request was sent
+	n      int           // samples
+}
+
+// delay returns how long to wait before poll number n (0-based) of a request
+// sent elapsed ago. est is the learned target (ok false when there is none);
+// retryAfter is the event's RetryAfter relative to now (zero or negative when
+// absent or past); r is a random number in [0, 1).
+func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, retryAfter time.Duration, r float64) time.Duration {
+	var d time.Duration
+	switch {
+	case ok && n == 0:
+		d = min(est.target, p.MaxExpected) - elapsed
+	case ok:
+		base := max(p.Initial, est.target/8)
+		d = min(time.Duration(float64(base)*math.Pow(p.Multiplier, float64(n-1))), max(p.Max, base))
+	default:
+		d = min(time.Duration(float64(p.Initial)*math.Pow(p.Multiplier, float64(n))), p.Max)
+	}
+	d -= time.Duration(float64(d) * p.Jitter * r)
+	d = max(d, p.Min)
+	if retryAfter > 0 {
+		d = max(d, min(retryAfter, p.MaxRetryAfter))
+	}
+	return d
+}
+
+// estimator learns first-poll targets per type and operation kind.
+type estimator struct {
+	mu sync.Mutex
+	m  map[estimatorKey]estimate
+}
+
+type estimatorKey struct {
+	typeName string
+	kind     Kind
+}
+
+func (e *estimator) get(typeName string, kind Kind) (estimate, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	est, ok := e.m[estimatorKey{typeName, kind}]
+	return est, ok
+}
+
+// observe records a request that completed between lower and upper after
+// it was sent. used tells whether its first poll followed a learnt target,
+// and firstDone whether that poll found it finished.
+func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used, firstDone bool, lower, upper time.Duration) {
+	k := estimatorKey{typeName, kind}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = make(map[estimatorKey]estimate)
+	}
+	est, ok := e.m[k]
+	switch {
+	case !ok:
+		est.target = lower + (upper-lower)/2
+	case !used:
+		// Sent before the target existed; its bracket says little.
+		return
+	case firstDone:
+		est.target -= time.Duration(float64(est.target) * p.Step * (1 - p.Quantile))
+	default:
+		est.target += time.Duration(float64(est.target) * p.Step * p.Quantile)
+	}
+	est.target = min(max(est.target, p.Min), p.MaxExpected)
+	est.n++
+	e.m[k] = est
+}

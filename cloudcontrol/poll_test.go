@@ -1,0 +1,83 @@
+package cloudcontrol
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPollPolicyDelay(t *testing.T) {
+	p := DefaultPollPolicy()
+	p.Jitter = 0
+	ms := time.Millisecond
+	learnt := estimate{target: 2400 * ms, n: 10}
+	tests := []struct {
+		name       string
+		n          int
+		elapsed    time.Duration
+		est        estimate
+		ok         bool
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		{"first, no history", 0, 0, estimate{}, false, 0, 100 * ms},
+		{"backoff", 3, 0, estimate{}, false, 0, 800 * ms},
+		{"capped", 10, 0, estimate{}, false, 0, 2 * time.Second},
+		{"retry after defers", 0, 0, estimate{}, false, 3 * time.Second, 3 * time.Second},
+		{"retry after in the past ignored", 0, 0, estimate{}, false, -time.Second, 100 * ms},
+		{"retry after capped", 0, 0, estimate{}, false, time.Hour, time.Minute},
+		{"adaptive first poll at target", 0, 0, learnt, true, 0, 2400 * ms},
+		{"adaptive first poll counts elapsed", 0, 400 * ms, learnt, true, 0, 2000 * ms},
+		{"adaptive target already passed", 0, 3 * time.Second, learnt, true, 0, 20 * ms},
+		{"adaptive after a miss", 1, 0, learnt, true, 0, 300 * ms},
+		{"adaptive after misses", 3, 0, learnt, true, 0, 1200 * ms},
+		{"adaptive short target floors at Initial", 1, 0, estimate{target: 40 * ms}, true, 0, 100 * ms},
+		{"adaptive tiny target floors at Min", 0, 0, estimate{target: 5 * ms}, true, 0, 20 * ms},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.delay(tt.n, tt.elapsed, tt.est, tt.ok, tt.retryAfter, 0); got != tt.want {
+				t.Errorf("delay = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPollPolicyJitterShortens(t *testing.T) {
+	p := DefaultPollPolicy()
+	for _, r := range []float64{0, 0.5, 0.999} {
+		d := p.delay(2, 0, estimate{}, false, 0, r)
+		if d > 400*time.Millisecond || d < 320*time.Millisecond {
+			t.Errorf("r=%v: delay %v outside [320ms, 400ms]", r, d)
+		}
+	}
+}
+
+func TestEstimatorTracksQuantile(t *testing.T) {
+	p := DefaultPollPolicy()
+	var e estimator
+	e.observe(p, "T", Create, false, false, time.Second, 2*time.Second)
+	est, ok := e.get("T", Create)
+	if !ok || est.target != 1500*time.Millisecond {
+		t.Fatalf("seed = %+v, want the bracket midpoint 1.5s", est)
+	}
+	if _, ok := e.get("T", Delete); ok {
+		t.Error("kinds must be learnt separately")
+	}
+	// Found done at the first poll: the target moves down by Step·(1−Q).
+	e.observe(p, "T", Create, true, true, 0, est.target)
+	down, _ := e.get("T", Create)
+	if want := 1440 * time.Millisecond; (down.target - want).Abs() > time.Microsecond {
+		t.Errorf("after a hit: %v, want %v", down.target, want)
+	}
+	// Missed: up by Step·Q.
+	e.observe(p, "T", Create, true, false, down.target, 2*down.target)
+	up, _ := e.get("T", Create)
+	if want := down.target + time.Duration(float64(down.target)*0.2*0.8); (up.target - want).Abs() > time.Microsecond {
+		t.Errorf("after a miss: %v, want %v", up.target, want)
+	}
+	// Requests sent before the estimate existed do not move it.
+	e.observe(p, "T", Create, false, true, 0, time.Millisecond)
+	if same, _ := e.get("T", Create); same.target != up.target {
+		t.Errorf("unused estimate moved: %v → %v", up.target, same.target)
+	}
+}

@@ -1,0 +1,200 @@
+package cloudcontrol
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestAIMDUnlimitedUntilThrottled(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{}, clk)
+	for range 1000 {
+		if d := l.reserve(clk.Now()); d != 0 {
+			t.Fatalf("unthrottled limiter delayed a request by %v", d)
+		}
+		l.Feedback(false)
+	}
+	if r := l.Rate(); r != 0 {
+		t.Errorf("Rate() = %v, want 0 (not limiting)", r)
+	}
+}
+
+func TestAIMDPacesAtRate(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10}, clk)
+	now := clk.Now()
+	// Ten requests at the same instant leave 100 ms apart.
+	for i := range 10 {
+		if d, want := l.reserve(now), time.Duration(i)*100*time.Millisecond; d != want {
+			t.Errorf("request %d waits %v, want %v", i, d, want)
+		}
+	}
+	// After an idle second, the next goes at once (burst 1: only one).
+	now = now.Add(2 * time.Second)
+	if d := l.reserve(now); d != 0 {
+		t.Errorf("after idle: wait %v, want 0", d)
+	}
+	if d := l.reserve(now); d != 100*time.Millisecond {
+		t.Errorf("second after idle: wait %v, want 100ms", d)
+	}
+}
+
+func TestAIMDBurst(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, Burst: 3}, clk)
+	now := clk.Now()
+	want := []time.Duration{0, 0, 0, 100 * time.Millisecond, 200 * time.Millisecond}
+	for i, w := range want {
+		if d := l.reserve(now); d != w {
+			t.Errorf("request %d waits %v, want %v", i, d, w)
+		}
+	}
+}
+
+func TestAIMDDecreaseToAcceptedRate(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{}, clk)
+	// Unlimited: 60 requests offered over one second, 30 accepted.
+	for i := range 60 {
+		l.reserve(clk.Now())
+		if i%2 == 0 {
+			l.Feedback(false)
+		}
+		clk.Advance(time.Second / 60)
+	}
+	l.Feedback(true)
+	// The cut is from the accepted rate (30/s), not the offered one.
+	if r := l.Rate(); math.Abs(r-0.8*30) > 1 {
+		t.Fatalf("rate after the first throttle = %.2f, want 0.8 × 30 accepted/s = 24", r)
+	}
+}
+
+func TestAIMDDecreaseAndIncrease(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 20, Decrease: 0.5, Increase: 2, Cooldown: time.Second}, clk)
+	// Accept 20 requests over one second, so the accepted rate is 20/s.
+	for range 20 {
+		l.reserve(clk.Now())
+		l.Feedback(false)
+		clk.Advance(50 * time.Millisecond)
+	}
+	rateBefore := l.Rate()
+	if rateBefore <= 20 {
+		t.Fatalf("additive increase did not raise the rate: %v", rateBefore)
+	}
+	// Increase is 2 req/s per second of traffic at rate: 20 successes at
+	// ~20 req/s add about 2.
+	if math.Abs(rateBefore-22) > 0.5 {
+		t.Errorf("rate after one second of successes = %.2f, want ≈ 22", rateBefore)
+	}
+	l.Feedback(true)
+	got := l.Rate()
+	if math.Abs(got-9.5) > 1 { // 0.5 × ~19 accepted/s over the last second
+		t.Errorf("rate after throttle = %.2f, want ≈ 9.5", got)
+	}
+	// Throttles within the cooldown count once.
+	l.Feedback(true)
+	l.Feedback(true)
+	if r := l.Rate(); r != got {
+		t.Errorf("rate within cooldown = %.2f, want unchanged %.2f", r, got)
+	}
+	// After the cooldown a throttle decreases again, never below MinRate.
+	for range 20 {
+		clk.Advance(2 * time.Second)
+		l.Feedback(true)
+	}
+	if r := l.Rate(); r != 1 {
+		t.Errorf("rate after many throttles = %v, want MinRate 1", r)
+	}
+}
+
+func TestAIMDMaxRate(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 5, MaxRate: 6, Increase: 10}, clk)
+	for range 100 {
+		l.Feedback(false)
+	}
+	if r := l.Rate(); r != 6 {
+		t.Errorf("rate = %v, want capped at 6", r)
+	}
+}
+
+func TestAIMDWaitHonoursContext(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 1}, clk)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := l.Wait(ctx); err != context.Canceled {
+		t.Errorf("Wait on cancelled ctx = %v", err)
+	}
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := clk.Sleeps(); len(s) != 1 || s[0] != time.Second {
+		t.Errorf("sleeps = %v, want [1s]", s)
+	}
+}
+
+// TestClientSlowsDownOnThrottles runs a client against a server that
+// accepts 10 requests per second of fake time and throttles the rest: the
+// client must finish every operation, and throttles must stay a small share
+// of requests.
+func TestClientSlowsDownOnThrottles(t *testing.T) {
+	f := newFakeServer(t)
+	clk := newFakeClock()
+	var bucket tokenBucket
+	bucket.rate, bucket.capacity = 10, 10
+	handler := func(api string) func(req) reply {
+		return func(req) reply {
+			if !bucket.take(clk.Now()) {
+				return throttle()
+			}
+			if api == "CreateResource" {
+				return progress("IN_PROGRESS")
+			}
+			return progress("SUCCESS")
+		}
+	}
+	f.handle("CreateResource", handler("CreateResource"))
+	f.handle("GetResourceRequestStatus", handler("GetResourceRequestStatus"))
+	c := newTestClient(t, f, clk, WithMaxAttempts(20))
+	const ops = 100
+	for range ops {
+		if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := c.Stats()
+	t.Logf("stats %+v", s)
+	if s.RateLimit == 0 || s.RateLimit > 15 {
+		t.Errorf("limiter rate %v, want ≈ the server's 10/s", s.RateLimit)
+	}
+	if share := float64(s.Throttles) / float64(s.Requests); share > 0.1 {
+		t.Errorf("%d of %d requests throttled, want under 10%%", s.Throttles, s.Requests)
+	}
+}
+
+// tokenBucket is the server side of TestClientSlowsDownOnThrottles.
+type tokenBucket struct {
+	rate, capacity, tokens float64
+	last                   time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if b.last.IsZero() {
+		b.tokens = b.capacity
+	} else {
+		b.tokens = min(b.capacity, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
