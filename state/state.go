@@ -64,6 +64,9 @@ type Record struct {
 	Outputs json.RawMessage `json:"outputs,omitempty"`
 	// Pending is the in-flight operation, if any.
 	Pending *Pending `json:"pending,omitempty"`
+	// DependsOn lists the keys of resources whose outputs this resource's
+	// desired state uses; deletion runs dependents first.
+	DependsOn []string `json:"dependsOn,omitempty"`
 	// Retired lists older physical resources replaced by this one that still
 	// await deletion (create-first replacement), oldest first.
 	Retired   []Retired `json:"retired,omitempty"`

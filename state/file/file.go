@@ -1,0 +1,519 @@
+// Package file is the default state backend: one JSON file per resource
+// record in a directory per app and stage.
+//
+// Layout, under the root directory (".athanor" by default):
+//
+//	<app>/<stage>/meta.json            stage metadata (exports, counters)
+//	<app>/<stage>/records/<key>.json   one record per resource
+//	<app>/<stage>/lock                 the stage lock (flock(2))
+//	<app>/<stage>/lock.json            who holds the lock
+//
+// A record's file name encodes its key reversibly (see encodeKey): the
+// scope separator "/" becomes "+" and upper-case letters are escaped so
+// that keys differing only in case stay apart on case-insensitive file
+// systems.
+//
+// Every write is atomic and durable: the data goes to a temporary file in the
+// same directory, which is synced, renamed over the target and followed by a
+// sync of the directory. A crash at any instant leaves either the old or the
+// new file, never a torn one. Get, Put and Delete touch one file; List reads
+// the records directory once. No write rewrites the stage.
+//
+// The lock is an exclusive flock(2) on the lock file, which the kernel
+// releases when its holder dies, so a crashed run never blocks the next
+// one. flock works across processes of one machine and, on Linux, across
+// NFS clients; for a team sharing state across machines use the PostgreSQL
+// backend.
+//
+// Importing this package registers it with state.Open for paths and file://
+// URLs.
+package file
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/athanor-dev/athanor/state"
+)
+
+func init() {
+	state.Register("file", func(ctx context.Context, u *url.URL, app, stage string, o state.Options) (state.Backend, error) {
+		return open(u.Path, app, stage, o)
+	})
+}
+
+const (
+	metaFile   = "meta.json"
+	recordsDir = "records"
+	lockFile   = "lock"
+	holderFile = "lock.json"
+	tempPrefix = ".tmp-"
+	// staleTemp is the age after which a temporary file left by a crashed
+	// writer is removed by the next lock holder.
+	staleTemp = 10 * time.Minute
+)
+
+// Backend is the state of one app and stage in a directory. It is safe for
+// concurrent use by goroutines and by processes.
+type Backend struct {
+	app, stage string
+	dir        string // <root>/<app>/<stage>
+	recDir     string // dir/records
+	opts       state.Options
+	closed     atomic.Bool
+}
+
+var (
+	_ state.Backend     = (*Backend)(nil)
+	_ state.LockManager = (*Backend)(nil)
+)
+
+// Open opens (creating when needed) the state of app and stage under the
+// directory root. Options: state.WithLockTimeout.
+func Open(root, app, stage string, opts ...state.Option) (*Backend, error) {
+	return open(root, app, stage, state.NewOptions(opts...))
+}
+
+func open(root, app, stage string, o state.Options) (*Backend, error) {
+	if err := state.ValidateName("app", app); err != nil {
+		return nil, err
+	}
+	if err := state.ValidateName("stage", stage); err != nil {
+		return nil, err
+	}
+	if root == "" {
+		root = state.DefaultURL
+	}
+	b := &Backend{
+		app: app, stage: stage,
+		dir:  filepath.Join(root, app, stage),
+		opts: o,
+	}
+	b.recDir = filepath.Join(b.dir, recordsDir)
+	if err := mkdirDurable(b.recDir); err != nil {
+		return nil, fmt.Errorf("state/file: open %s/%s: %w", app, stage, err)
+	}
+	return b, nil
+}
+
+// Dir returns the stage's directory.
+func (b *Backend) Dir() string { return b.dir }
+
+func (b *Backend) check(ctx context.Context) error {
+	if b.closed.Load() {
+		return errors.New("state/file: backend is closed")
+	}
+	return ctx.Err()
+}
+
+// Get returns the record with key, or an error wrapping state.ErrNotFound.
+func (b *Backend) Get(ctx context.Context, key string) (*state.Record, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := state.ValidateKey(key); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.recDir, fileName(key))
+	r, err := readRecord(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s/%s %q", state.ErrNotFound, b.app, b.stage, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Key != key {
+		return nil, fmt.Errorf("state/file: %s holds key %q, not %q", path, r.Key, key)
+	}
+	return r, nil
+}
+
+func readRecord(path string) (*state.Record, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := state.DecodeRecord(data)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Put writes r atomically and durably, replacing any record with its key.
+func (b *Backend) Put(ctx context.Context, r *state.Record) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	data, err := state.EncodeRecord(r)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(b.recDir, fileName(r.Key), data); err != nil {
+		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
+	}
+	return nil
+}
+
+// Delete removes the record with key durably; a missing record is not an
+// error.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	if err := state.ValidateKey(key); err != nil {
+		return err
+	}
+	err := os.Remove(filepath.Join(b.recDir, fileName(key)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = syncDir(b.recDir)
+	}
+	if err != nil {
+		return fmt.Errorf("state/file: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+// List returns every record, sorted by Seq and then by Key. It reads the
+// records directory once.
+func (b *Backend) List(ctx context.Context) ([]*state.Record, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(b.recDir)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: list %s/%s: %w", b.app, b.stage, err)
+	}
+	recs := make([]*state.Record, 0, len(ents))
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, recordExt) || !e.Type().IsRegular() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := readRecord(filepath.Join(b.recDir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since ReadDir
+		}
+		if err != nil {
+			return nil, err
+		}
+		if fileName(r.Key) != name {
+			return nil, fmt.Errorf("state/file: %s holds key %q, whose file is %s", filepath.Join(b.recDir, name), r.Key, fileName(r.Key))
+		}
+		recs = append(recs, r)
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		if recs[i].Seq != recs[j].Seq {
+			return recs[i].Seq < recs[j].Seq
+		}
+		return recs[i].Key < recs[j].Key
+	})
+	return recs, nil
+}
+
+// GetMeta returns the stage metadata, or state.NewMeta() when none was
+// written.
+func (b *Backend) GetMeta(ctx context.Context) (*state.Meta, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.dir, metaFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return state.NewMeta(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state/file: %w", err)
+	}
+	m, err := state.DecodeMeta(data)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// PutMeta writes the stage metadata atomically and durably.
+func (b *Backend) PutMeta(ctx context.Context, m *state.Meta) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	data, err := state.EncodeMeta(m)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(b.dir, metaFile, data); err != nil {
+		return fmt.Errorf("state/file: put meta: %w", err)
+	}
+	return nil
+}
+
+// Close releases the backend. Locks taken through it stay held until
+// unlocked.
+func (b *Backend) Close() error {
+	b.closed.Store(true)
+	return nil
+}
+
+// Lock takes the stage lock for the run described by info, waiting up to
+// the backend's lock timeout. When another run holds it, the error is a
+// *state.LockedError naming that run.
+func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (state.Lock, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	if info.Since.IsZero() {
+		info.Since = time.Now().UTC().Truncate(time.Second)
+	}
+	return state.WaitLock(ctx, b.opts.LockTimeout, func() (state.Lock, error) { return b.tryLock(info) })
+}
+
+// tryLock makes one attempt at the lock.
+func (b *Backend) tryLock(info state.LockInfo) (state.Lock, error) {
+	path := filepath.Join(b.dir, lockFile)
+	for attempt := 0; ; attempt++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("state/file: lock: %w", err)
+		}
+		ok, err := tryFlock(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("state/file: lock %s: %w", path, err)
+		}
+		if !ok {
+			f.Close()
+			holder, err := b.readHolder()
+			if err != nil && attempt < 5 {
+				// The holder is between taking the lock and describing
+				// itself, or between removing its description and
+				// unlocking: look again shortly.
+				time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+				continue
+			}
+			e := &state.LockedError{App: b.app, Stage: b.stage}
+			if holder != nil {
+				e.Holder = *holder
+			}
+			return nil, e
+		}
+		// A forced unlock may have removed the file we locked: the lock is
+		// only ours if the path still names it.
+		if !sameFile(f, path) {
+			unflock(f)
+			f.Close()
+			continue
+		}
+		data, err := json.Marshal(info)
+		if err == nil {
+			err = writeAtomic(b.dir, holderFile, data)
+		}
+		if err != nil {
+			unflock(f)
+			f.Close()
+			return nil, fmt.Errorf("state/file: lock: record holder: %w", err)
+		}
+		removeStaleTemps(b.dir)
+		removeStaleTemps(b.recDir)
+		return &fileLock{b: b, f: f, id: info.ID}, nil
+	}
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	c, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, c)
+}
+
+func (b *Backend) readHolder() (*state.LockInfo, error) {
+	data, err := os.ReadFile(filepath.Join(b.dir, holderFile))
+	if err != nil {
+		return nil, err
+	}
+	var h state.LockInfo
+	if err := json.Unmarshal(data, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// LockHolder returns who holds the stage lock, or nil when nobody does.
+func (b *Backend) LockHolder(ctx context.Context) (*state.LockInfo, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(b.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: %w", err)
+	}
+	defer f.Close()
+	free, err := tryFlockShared(f)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: %w", err)
+	}
+	if free {
+		unflock(f)
+		return nil, nil
+	}
+	h, err := b.readHolder()
+	if err != nil {
+		return &state.LockInfo{}, nil // held, holder not yet described
+	}
+	return h, nil
+}
+
+// ForceUnlock clears the lock of a holder that is gone. A process holding
+// the flock is alive (the kernel drops the locks of dead processes), so
+// without force it is refused with state.ErrHolderAlive; with force the lock
+// file is removed, which lets the next run lock a new file while the old
+// holder keeps running — use it only for a holder known to be stuck.
+func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(b.dir, lockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: %w", err)
+	}
+	defer f.Close()
+	holder, _ := b.readHolder()
+	free, err := tryFlock(f)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: %w", err)
+	}
+	if free {
+		// Nobody holds it; a description left by a crashed holder is stale.
+		os.Remove(filepath.Join(b.dir, holderFile))
+		unflock(f)
+		return holder, nil
+	}
+	if !force {
+		e := &state.LockedError{App: b.app, Stage: b.stage}
+		if holder != nil {
+			e.Holder = *holder
+		}
+		return nil, fmt.Errorf("%w: %v; its process is running (check pid %d on host %s), stop it or force the unlock",
+			state.ErrHolderAlive, e, e.Holder.PID, e.Holder.Host)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("state/file: force unlock: %w", err)
+	}
+	os.Remove(filepath.Join(b.dir, holderFile))
+	if err := syncDir(b.dir); err != nil {
+		return nil, fmt.Errorf("state/file: force unlock: %w", err)
+	}
+	if holder == nil {
+		holder = &state.LockInfo{}
+	}
+	return holder, nil
+}
+
+// fileLock is a held flock.
+type fileLock struct {
+	b    *Backend
+	f    *os.File
+	id   string
+	once sync.Once
+	err  error
+}
+
+// Unlock removes the holder description and releases the flock. Calling it
+// again does nothing.
+func (l *fileLock) Unlock(ctx context.Context) error {
+	l.once.Do(func() {
+		if h, err := l.b.readHolder(); err == nil && h.ID == l.id && sameFile(l.f, filepath.Join(l.b.dir, lockFile)) {
+			os.Remove(filepath.Join(l.b.dir, holderFile))
+		}
+		if err := unflock(l.f); err != nil {
+			l.err = fmt.Errorf("state/file: unlock: %w", err)
+		}
+		if err := l.f.Close(); err != nil && l.err == nil {
+			l.err = fmt.Errorf("state/file: unlock: %w", err)
+		}
+	})
+	return l.err
+}
+
+// writeAtomic replaces dir/name with data durably: temporary file in dir,
+// write, fsync, rename, fsync dir.
+func writeAtomic(dir, name string, data []byte) (err error) {
+	f, err := os.CreateTemp(dir, tempPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// mkdirDurable creates dir and its missing parents, syncing each parent so
+// the new entries survive a crash.
+func mkdirDurable(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := mkdirDurable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// removeStaleTemps removes temporary files that crashed writers left behind
+// long ago.
+func removeStaleTemps(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}

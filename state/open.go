@@ -1,0 +1,254 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultURL is the state location used when none is given: the file
+// backend in the directory .athanor of the working directory.
+const DefaultURL = ".athanor"
+
+// DefaultLease is how long a PostgreSQL lock outlives its holder's last
+// heartbeat.
+const DefaultLease = 30 * time.Second
+
+// Options configure a backend; set them with Option functions.
+type Options struct {
+	// LockTimeout is how long Lock waits for a held lock to be released,
+	// polling with backoff, before failing with *LockedError. Zero fails at
+	// once.
+	LockTimeout time.Duration
+	// Lease is how long a lock survives without a heartbeat from its holder
+	// (backends whose locks outlive processes, such as PostgreSQL). Zero
+	// means DefaultLease.
+	Lease time.Duration
+}
+
+// Option sets an Option field.
+type Option func(*Options)
+
+// WithLockTimeout makes Lock wait up to d for a held lock instead of failing
+// at once.
+func WithLockTimeout(d time.Duration) Option { return func(o *Options) { o.LockTimeout = d } }
+
+// WithLease sets the lock lease of backends that use one (see
+// Options.Lease).
+func WithLease(d time.Duration) Option { return func(o *Options) { o.Lease = d } }
+
+// NewOptions applies opts to the defaults.
+func NewOptions(opts ...Option) Options {
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	return o
+}
+
+// Opener opens the backend of one app and stage at a URL of the scheme it
+// was registered for. Backend packages register an Opener in their init
+// function; a program selects backends by importing them, as with
+// database/sql drivers:
+//
+//	import (
+//		_ "github.com/athanor-dev/athanor/state/file"
+//		_ "github.com/athanor-dev/athanor/state/postgres"
+//	)
+type Opener func(ctx context.Context, u *url.URL, app, stage string, o Options) (Backend, error)
+
+var (
+	openersMu sync.RWMutex
+	openers   = map[string]Opener{}
+)
+
+// Register makes a backend available under a URL scheme ("file",
+// "postgres"). It panics when the scheme is registered twice or opener is
+// nil.
+func Register(scheme string, opener Opener) {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	if opener == nil {
+		panic("state: Register opener is nil")
+	}
+	scheme = strings.ToLower(scheme)
+	if _, dup := openers[scheme]; dup {
+		panic("state: Register called twice for scheme " + scheme)
+	}
+	openers[scheme] = opener
+}
+
+// Schemes returns the registered URL schemes, sorted.
+func Schemes() []string {
+	openersMu.RLock()
+	defer openersMu.RUnlock()
+	s := make([]string, 0, len(openers))
+	for k := range openers {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// Open opens the state of app and stage at location, choosing the backend
+// by the location's scheme: a plain path or a file:// URL selects the file
+// backend (state/file), postgres:// or postgresql:// the PostgreSQL backend
+// (state/postgres). An empty location means DefaultURL. The backend's
+// package must be imported (see Opener).
+func Open(ctx context.Context, location, app, stage string, opts ...Option) (Backend, error) {
+	if err := ValidateName("app", app); err != nil {
+		return nil, err
+	}
+	if err := ValidateName("stage", stage); err != nil {
+		return nil, err
+	}
+	u, err := ParseURL(location)
+	if err != nil {
+		return nil, err
+	}
+	openersMu.RLock()
+	op := openers[u.Scheme]
+	openersMu.RUnlock()
+	if op == nil {
+		return nil, fmt.Errorf("state: no backend for %q (scheme %q); registered: %s — import its package, e.g. _ \"github.com/athanor-dev/athanor/state/%s\"",
+			Redact(location), u.Scheme, strings.Join(Schemes(), ", "), u.Scheme)
+	}
+	return op(ctx, u, app, stage, NewOptions(opts...))
+}
+
+// ParseURL turns a state location into a URL: "" is DefaultURL, a location
+// without a scheme (or a Windows drive path) is a file path, and
+// "postgresql" is folded into "postgres". A file URL's Path holds the
+// directory.
+func ParseURL(location string) (*url.URL, error) {
+	if location == "" {
+		location = DefaultURL
+	}
+	scheme, _, found := strings.Cut(location, "://")
+	if !found || len(scheme) < 2 || !schemeRE.MatchString(scheme) {
+		// No scheme (a drive letter such as C: is no scheme): a path.
+		return &url.URL{Scheme: "file", Path: filepath.Clean(location)}, nil
+	}
+	u, err := url.Parse(location)
+	if err != nil {
+		return nil, fmt.Errorf("state: bad location %q: %w", Redact(location), err)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	switch u.Scheme {
+	case "postgresql":
+		u.Scheme = "postgres"
+	case "file":
+		p := u.Path
+		if u.Host != "" && u.Host != "localhost" {
+			// file://relative/dir is read as a relative path, as users mean it.
+			p = u.Host + p
+		}
+		if p == "" {
+			return nil, fmt.Errorf("state: location %q names no directory", location)
+		}
+		u.Path, u.Host = filepath.Clean(filepath.FromSlash(p)), ""
+	}
+	return u, nil
+}
+
+// schemeRE matches a URL scheme (RFC 3986).
+var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// Redact returns location with any password replaced by "xxxxx", for
+// messages.
+func Redact(location string) string {
+	u, err := url.Parse(location)
+	if err != nil || u.User == nil {
+		return location
+	}
+	return u.Redacted()
+}
+
+// Error reports the stage and who holds its lock, for example: "stage
+// iot-fleet/dev is locked by run 3f2a9c1e… (pid 4242 on host ci-runner-7,
+// deploy) since 2026-11-26T14:03:12Z".
+func (e *LockedError) Error() string {
+	h := e.Holder
+	if h.ID == "" && h.Host == "" && h.PID == 0 {
+		return fmt.Sprintf("stage %s/%s is locked by another run (holder unknown)", e.App, e.Stage)
+	}
+	id := h.ID
+	if len(id) > 8 {
+		id = id[:8] + "…"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "stage %s/%s is locked by run %s (pid %d on host %s", e.App, e.Stage, id, h.PID, h.Host)
+	if h.Operation != "" {
+		b.WriteString(", " + h.Operation)
+	}
+	b.WriteString(")")
+	if !h.Since.IsZero() {
+		b.WriteString(" since " + h.Since.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrLocked) true for a *LockedError.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// ErrHolderAlive is returned by ForceUnlock when the lock's holder is still
+// alive and force was not requested.
+var ErrHolderAlive = errors.New("state: lock holder is still alive")
+
+// LockManager is implemented by backends whose lock can be inspected and
+// broken by hand (athanor state force-unlock). Both built-in backends
+// implement it.
+type LockManager interface {
+	// LockHolder returns the current holder, or nil when nobody holds the
+	// lock.
+	LockHolder(ctx context.Context) (*LockInfo, error)
+	// ForceUnlock removes a lock whose holder is gone. While the holder is
+	// alive it refuses with an error wrapping ErrHolderAlive, unless force
+	// is true; forcing a live holder's lock lets two runs interleave, so it
+	// is only for a holder known to be stuck. It returns the holder it
+	// removed, or nil when the stage was not locked.
+	ForceUnlock(ctx context.Context, force bool) (*LockInfo, error)
+}
+
+// WaitLock calls try until it takes the lock, fails with an error other
+// than ErrLocked, timeout passes or ctx ends, polling with exponential
+// backoff from 50 ms up to 2 s. With timeout zero it tries once. On timeout
+// it returns the last *LockedError, which names the holder.
+func WaitLock(ctx context.Context, timeout time.Duration, try func() (Lock, error)) (Lock, error) {
+	l, err := try()
+	if timeout <= 0 || !errors.Is(err, ErrLocked) {
+		return l, err
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	delay := 50 * time.Millisecond
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (gave up waiting: %v)", err, ctx.Err())
+		case <-deadline.C:
+			t.Stop()
+			return nil, fmt.Errorf("%w (waited %v)", err, timeout)
+		case <-t.C:
+		}
+		l, err = try()
+		if !errors.Is(err, ErrLocked) {
+			return l, err
+		}
+		if delay *= 2; delay > 2*time.Second {
+			delay = 2 * time.Second
+		}
+	}
+}
