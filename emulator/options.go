@@ -1,0 +1,195 @@
+package emulator
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/athanor-dev/athanor/schema"
+)
+
+// Clock tells the emulator the time. Tests substitute a manual clock to make
+// latency and rate limits deterministic.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Duration is a span of simulated work: fixed when Max is zero or equal to
+// Min, otherwise drawn uniformly from [Min, Max] with the emulator's seeded
+// random source.
+type Duration struct {
+	Min, Max time.Duration
+}
+
+// Fixed returns a Duration of exactly d.
+func Fixed(d time.Duration) Duration { return Duration{Min: d, Max: d} }
+
+// Between returns a Duration drawn uniformly from [lo, hi].
+func Between(lo, hi time.Duration) Duration { return Duration{Min: lo, Max: hi} }
+
+func (d Duration) draw(r *rand.Rand) time.Duration {
+	if d.Max <= d.Min {
+		return d.Min
+	}
+	return d.Min + time.Duration(r.Int64N(int64(d.Max-d.Min)+1))
+}
+
+// Latency says how long each asynchronous operation takes before it reaches
+// its final status. The zero value completes every operation by the first
+// status poll. Latency is simulated with completion timestamps, never with
+// sleeping goroutines.
+type Latency struct {
+	Create, Update, Delete Duration
+}
+
+// Faults injects failures, reproducibly for a given Seed. Fractions are in
+// [0, 1]; the zero value injects nothing.
+type Faults struct {
+	// Seed seeds the random source that decides which requests fail and how
+	// long operations take.
+	Seed uint64
+	// RateLimit is the number of requests per second the whole API accepts
+	// (Cloud Control, IoT and STS together); requests above it are answered
+	// with ThrottlingException. Zero means unlimited.
+	RateLimit float64
+	// Burst is the rate limiter's bucket size; zero means max(1, RateLimit).
+	Burst int
+	// ServerErrors is the fraction of requests answered with a synchronous
+	// HTTP 500 InternalFailure.
+	ServerErrors float64
+	// Throttles is the fraction of requests answered with a synchronous
+	// ThrottlingException, independently of RateLimit.
+	Throttles float64
+	// AsyncFailures is the fraction of mutations that end FAILED with one of
+	// AsyncCodes (without any effect on the resource).
+	AsyncFailures float64
+	// AsyncCodes lists the HandlerErrorCodes an injected asynchronous failure
+	// picks from; empty means Throttling, ServiceInternalError and
+	// NotStabilized.
+	AsyncCodes []string
+	// DropConnections is the fraction of requests whose connection is closed
+	// without an answer.
+	DropConnections float64
+}
+
+// Options configures a Server.
+type Options struct {
+	// Region is the region the emulator pretends to be (default us-east-1).
+	Region string
+	// Account is the 12-digit account id (default 123456789012).
+	Account string
+	// DataDir, when set, keeps resources and requests in a bbolt database in
+	// that directory so that they survive a restart; otherwise they live in
+	// memory only.
+	DataDir string
+	// Registry holds the resource schemas (default schema.Default()).
+	Registry *schema.Registry
+	// Latency is how long operations take (default: complete by the first
+	// status poll).
+	Latency Latency
+	// Faults injects failures (default: none).
+	Faults Faults
+	// Credentials maps access key ids to secret keys. When empty, any SigV4
+	// signature (or none) is accepted; otherwise every request must be
+	// signed by one of these keys.
+	Credentials map[string]string
+	// MaxClockSkew is how far a signature's time may be from the emulator's
+	// clock (default 15 minutes, as AWS).
+	MaxClockSkew time.Duration
+	// Clock tells the time (default the system clock).
+	Clock Clock
+}
+
+// Instant is the default profile: operations complete by the first status
+// poll, no rate limit, no faults.
+func Instant() Options { return Options{} }
+
+// Realistic is a profile close to the real service: each operation takes
+// 1–3 s and the whole API accepts 20 requests per second, answering
+// ThrottlingException above it. The seed makes the drawn latencies
+// reproducible.
+func Realistic(seed uint64) Options {
+	d := Between(time.Second, 3*time.Second)
+	return Options{
+		Latency: Latency{Create: d, Update: d, Delete: d},
+		Faults:  Faults{Seed: seed, RateLimit: 20, Burst: 20},
+	}
+}
+
+// Profile returns the named profile: "instant" or "realistic".
+func Profile(name string, seed uint64) (Options, error) {
+	switch name {
+	case "", "instant":
+		return Instant(), nil
+	case "realistic":
+		return Realistic(seed), nil
+	}
+	return Options{}, fmt.Errorf("emulator: unknown profile %q (want instant or realistic)", name)
+}
+
+func (o *Options) setDefaults() error {
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Account == "" {
+		o.Account = "123456789012"
+	}
+	if len(o.Account) != 12 || !isDigits(o.Account) {
+		return fmt.Errorf("emulator: account %q must be 12 digits", o.Account)
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	if o.MaxClockSkew == 0 {
+		o.MaxClockSkew = 15 * time.Minute
+	}
+	if o.Registry == nil {
+		o.Registry = schema.Default()
+	}
+	f := o.Faults
+	for name, v := range map[string]float64{
+		"ServerErrors": f.ServerErrors, "Throttles": f.Throttles,
+		"AsyncFailures": f.AsyncFailures, "DropConnections": f.DropConnections,
+	} {
+		if v < 0 || v > 1 {
+			return fmt.Errorf("emulator: Faults.%s = %v, want a fraction in [0, 1]", name, v)
+		}
+	}
+	if f.RateLimit < 0 {
+		return fmt.Errorf("emulator: Faults.RateLimit = %v, want >= 0", f.RateLimit)
+	}
+	for _, c := range f.AsyncCodes {
+		if !handlerErrorCodes[c] {
+			return fmt.Errorf("emulator: Faults.AsyncCodes: %q is not a HandlerErrorCode", c)
+		}
+	}
+	for _, d := range []Duration{o.Latency.Create, o.Latency.Update, o.Latency.Delete} {
+		if d.Min < 0 || d.Max < 0 {
+			return fmt.Errorf("emulator: negative latency %v..%v", d.Min, d.Max)
+		}
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// handlerErrorCodes is the HandlerErrorCode enum of the Cloud Control model.
+var handlerErrorCodes = map[string]bool{
+	"NotUpdatable": true, "InvalidRequest": true, "AccessDenied": true,
+	"UnauthorizedTaggingOperation": true, "InvalidCredentials": true,
+	"AlreadyExists": true, "NotFound": true, "ResourceConflict": true,
+	"Throttling": true, "ServiceLimitExceeded": true, "NotStabilized": true,
+	"GeneralServiceException": true, "ServiceInternalError": true,
+	"ServiceTimeout": true, "NetworkFailure": true, "InternalFailure": true,
+}

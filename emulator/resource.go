@@ -1,0 +1,384 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/athanor-dev/athanor/schema"
+)
+
+// maxModel is the largest model Cloud Control accepts (shape Properties).
+const maxModel = 262144
+
+// prepared is a create request's outcome as decided at submission.
+type prepared struct {
+	model       map[string]any // full model to store, read-only values generated
+	id          string         // canonical identifier ("" when unknown)
+	generatedID bool           // the identifier was generated, not chosen
+	failCode    string
+	failMessage string
+}
+
+// prepareCreate validates a desired state and builds the model to store:
+// defaults applied, read-only properties and a missing primary identifier
+// generated.
+func (s *Server) prepareCreate(sch *schema.Schema, desired map[string]any) prepared {
+	if msg := checkModel(sch, desired); msg != "" {
+		p := prepared{failCode: "InvalidRequest", failMessage: msg}
+		if id, err := sch.Identifier(desired); err == nil {
+			p.id = id
+		}
+		return p
+	}
+	model := schema.NormalizeModel(desired)
+	for name, n := range sch.Root.Properties {
+		if _, ok := model[name]; !ok && n.HasDefault && !sch.IsReadOnly("/"+name) {
+			model[name] = n.Default
+		}
+	}
+	p := prepared{model: model}
+	gen := s.generator(sch)
+	// The primary identifier: read-only identifiers are always generated;
+	// writable ones (e.g. LogGroupName) when the desired state omits them.
+	for _, ptr := range sch.PrimaryIdentifier {
+		name, ok := topLevel(ptr)
+		if !ok || isArnName(name) {
+			continue
+		}
+		if _, present := model[name]; !present {
+			if v := gen.value(name, sch.Root.Properties[name]); v != nil {
+				model[name] = v
+				p.generatedID = true
+			}
+		}
+	}
+	for _, ptr := range sch.ReadOnly {
+		name, ok := topLevel(ptr)
+		if !ok || isArnName(name) {
+			continue
+		}
+		if _, present := model[name]; present {
+			continue
+		}
+		if v := gen.value(name, sch.Root.Properties[name]); v != nil {
+			model[name] = v
+		}
+	}
+	base, err := sch.Identifier(model)
+	if err != nil {
+		base = gen.token(12)
+	}
+	for _, ptr := range sch.ReadOnly {
+		if name, ok := topLevel(ptr); ok && isArnName(name) {
+			model[name] = s.arn(sch.TypeName, base)
+			for _, id := range sch.PrimaryIdentifier {
+				p.generatedID = p.generatedID || id == ptr
+			}
+		}
+	}
+	id, err := sch.Identifier(model)
+	if err != nil {
+		return prepared{failCode: "InvalidRequest", failMessage: fmt.Sprintf("Model validation failed (#: %v)", err)}
+	}
+	p.id = id
+	return p
+}
+
+// checkModel validates a desired model and returns the handler's failure
+// message, or "" when the model is valid. Schema violations come first, as
+// the registry handler validates before calling the service, and read
+// "Model validation failed (#/Path: message; ...)"; the service's own rules
+// then answer in the service's words.
+func checkModel(sch *schema.Schema, model map[string]any) string {
+	all := sch.DesiredViolations(model)
+	if len(all) == 0 {
+		return ""
+	}
+	service := map[schema.Violation]bool{}
+	svc := sch.ServiceViolations(model)
+	for _, v := range svc {
+		service[v] = true
+	}
+	var parts []string
+	for _, v := range all {
+		if !service[v] {
+			p := v.Path
+			if p == "/" {
+				p = ""
+			}
+			parts = append(parts, "#"+p+": "+v.Message)
+		}
+	}
+	if len(parts) > 0 {
+		return "Model validation failed (" + strings.Join(parts, "; ") + ")"
+	}
+	return serviceMessage(svc)
+}
+
+// serviceMessage renders service rule violations as the service's
+// validation answer, naming members as its API does.
+func serviceMessage(vs []schema.Violation) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf("Value at '%s' failed to satisfy constraint: %s", apiMemberPath(v.Path), v.Message)
+	}
+	n := "1 validation error detected: "
+	if len(vs) > 1 {
+		n = fmt.Sprintf("%d validation errors detected: ", len(vs))
+	}
+	return n + strings.Join(parts, "; ")
+}
+
+// apiMemberPaths renames registry property names whose IoT API member is
+// not simply the lowerCamel form.
+var apiMemberNames = map[string]string{
+	"ExponentialRolloutRate": "exponentialRate",
+	"RetryCriteriaList":      "criteriaList",
+}
+
+// apiMemberPath turns a model pointer ("/Tags/0/Key") into the member path
+// an AWS validation message uses ("tags.1.member.Key").
+func apiMemberPath(p string) string {
+	toks := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	out := make([]string, 0, len(toks))
+	inTags := false
+	for _, t := range toks {
+		if i, err := strconv.Atoi(t); err == nil {
+			out = append(out, strconv.Itoa(i+1), "member")
+			continue
+		}
+		switch {
+		case inTags:
+			out = append(out, t) // IoT tags keep Key and Value
+		case apiMemberNames[t] != "":
+			out = append(out, apiMemberNames[t])
+		default:
+			out = append(out, lowerFirst(t))
+		}
+		inTags = t == "Tags"
+	}
+	return strings.Join(out, ".")
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// topLevel returns the property name of "/properties/Name".
+func topLevel(ptr string) (string, bool) {
+	name, ok := strings.CutPrefix(ptr, "/properties/")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return "", false
+	}
+	return name, true
+}
+
+func isArnName(name string) bool {
+	return name == "Arn" || strings.HasSuffix(name, "Arn") || strings.HasSuffix(name, "ARN")
+}
+
+// arnFormats are the ARN shapes of types whose ARN does not follow the
+// common "<service>:<region>:<account>:<resource>/<id>" form.
+var arnFormats = map[string]string{
+	"AWS::Logs::LogGroup":   "arn:%[1]s:logs:%[2]s:%[3]s:log-group:%[4]s:*",
+	"AWS::S3::Bucket":       "arn:%[1]s:s3:::%[4]s",
+	"AWS::IAM::Role":        "arn:%[1]s:iam::%[3]s:role/%[4]s",
+	"AWS::IAM::User":        "arn:%[1]s:iam::%[3]s:user/%[4]s",
+	"AWS::IAM::Policy":      "arn:%[1]s:iam::%[3]s:policy/%[4]s",
+	"AWS::SNS::Topic":       "arn:%[1]s:sns:%[2]s:%[3]s:%[4]s",
+	"AWS::SQS::Queue":       "arn:%[1]s:sqs:%[2]s:%[3]s:%[4]s",
+	"AWS::Lambda::Function": "arn:%[1]s:lambda:%[2]s:%[3]s:function:%[4]s",
+	"AWS::IoT::Thing":       "arn:%[1]s:iot:%[2]s:%[3]s:thing/%[4]s",
+	"AWS::IoT::JobTemplate": "arn:%[1]s:iot:%[2]s:%[3]s:jobtemplate/%[4]s",
+}
+
+// partition returns the ARN partition of a region.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// arn builds the ARN of a resource of typeName identified by id.
+func (s *Server) arn(typeName, id string) string {
+	if f, ok := arnFormats[typeName]; ok {
+		return fmt.Sprintf(f, partition(s.opts.Region), s.opts.Region, s.opts.Account, id)
+	}
+	parts := strings.Split(typeName, "::")
+	service, res := "unknown", "resource"
+	if len(parts) == 3 {
+		service, res = strings.ToLower(parts[1]), strings.ToLower(parts[2])
+	}
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s/%s", partition(s.opts.Region), service, s.opts.Region, s.opts.Account, res, id)
+}
+
+// generator makes plausible values for generated properties.
+type generator struct {
+	typeName string
+	now      time.Time
+}
+
+func (s *Server) generator(sch *schema.Schema) generator {
+	return generator{typeName: sch.TypeName, now: s.clock.Now()}
+}
+
+const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+func (g generator) token(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alnum[rand.IntN(len(alnum))]
+	}
+	return string(b)
+}
+
+// value returns a generated value for property name of schema node n, or
+// nil for shapes it does not generate (objects, arrays).
+func (g generator) value(name string, n *schema.Node) any {
+	if n == nil {
+		return nil
+	}
+	if len(n.Enum) > 0 {
+		return n.Enum[0]
+	}
+	lower := strings.ToLower(name)
+	timeLike := strings.Contains(lower, "time") || strings.Contains(lower, "date") || strings.HasSuffix(name, "At")
+	switch {
+	case n.HasType("string"):
+		switch {
+		case timeLike || n.Format == "date-time":
+			return g.now.UTC().Format(time.RFC3339)
+		case name == "Id" || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID"):
+			return newUUID()
+		case strings.HasSuffix(name, "Name"):
+			parts := strings.Split(g.typeName, "::")
+			return parts[len(parts)-1] + "-" + g.token(12)
+		}
+		return g.token(20)
+	case n.HasType("integer") || n.HasType("number"):
+		if timeLike {
+			return float64(g.now.UnixMilli()) / 1000 // epoch seconds, as AWS numbers timestamps
+		}
+		return float64(0)
+	case n.HasType("boolean"):
+		return false
+	}
+	return nil
+}
+
+// decodePatch parses an RFC 6902 document and refuses operations that touch
+// create-only or read-only paths.
+func decodePatch(sch *schema.Schema, doc string) (jsonpatch.Patch, *apiError) {
+	patch, err := jsonpatch.DecodePatch([]byte(doc))
+	if err != nil {
+		return nil, ccErr("InvalidRequestException", "Invalid patch document: %v", err)
+	}
+	if len(patch) == 0 {
+		return nil, ccErr("InvalidRequestException", "Invalid patch document: no operations")
+	}
+	var createOnly, readOnly []string
+	for i, op := range patch {
+		kind := op.Kind()
+		switch kind {
+		case "add", "remove", "replace", "move", "copy", "test":
+		default:
+			return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d: unknown op %q", i, kind)
+		}
+		path, err := op.Path()
+		if err != nil {
+			return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d: %v", i, err)
+		}
+		paths := []string{path}
+		if kind == "move" {
+			from, err := op.From()
+			if err != nil {
+				return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d: %v", i, err)
+			}
+			paths = append(paths, from)
+		}
+		if kind == "add" || kind == "replace" || kind == "test" {
+			if _, ok := op["value"]; !ok {
+				return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d (%s) has no value", i, kind)
+			}
+		}
+		for _, p := range paths {
+			if p == "" || p == "/" {
+				return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d addresses the whole model", i)
+			}
+			if kind == "test" {
+				continue
+			}
+			if sch.IsCreateOnly(p) || touchesFixedTags(sch, p) {
+				createOnly = append(createOnly, "/properties"+p)
+			}
+			if sch.IsReadOnly(p) {
+				readOnly = append(readOnly, "/properties"+p)
+			}
+		}
+	}
+	if len(createOnly) > 0 {
+		sort.Strings(createOnly)
+		return nil, ccErr("NotUpdatableException", "Invalid patch update: createOnlyProperties [%s] cannot be updated", strings.Join(createOnly, ", "))
+	}
+	if len(readOnly) > 0 {
+		sort.Strings(readOnly)
+		return nil, ccErr("NotUpdatableException", "Invalid patch update: readOnlyProperties [%s] cannot be updated", strings.Join(readOnly, ", "))
+	}
+	return patch, nil
+}
+
+// touchesFixedTags reports whether path is within the tag property of a
+// type whose tags cannot be updated.
+func touchesFixedTags(sch *schema.Schema, path string) bool {
+	t := sch.Tagging
+	if !t.Taggable || t.TagUpdatable || t.TagProperty == "" {
+		return false
+	}
+	tags := strings.TrimPrefix(t.TagProperty, "/properties")
+	return path == tags || strings.HasPrefix(path, tags+"/")
+}
+
+// applyPatch applies patch to a copy of model.
+func (s *Server) applyPatch(sch *schema.Schema, model map[string]any, patch jsonpatch.Patch) (_ map[string]any, e *apiError) {
+	defer func() {
+		// The patch library has panicked on malformed operations; a client's
+		// document must never take the handler down.
+		if r := recover(); r != nil {
+			e = ccErr("InvalidRequestException", "Invalid patch document: %v", r)
+		}
+	}()
+	doc, err := json.Marshal(model)
+	if err != nil {
+		return nil, ccErr("ServiceInternalErrorException", "encode model: %v", err)
+	}
+	opts := jsonpatch.NewApplyOptions()
+	opts.EnsurePathExistsOnAdd = false
+	opts.SupportNegativeIndices = false // RFC 6902 has none
+	opts.AccumulatedCopySizeLimit = maxModel
+	out, err := patch.ApplyWithOptions(doc, opts)
+	if err != nil {
+		return nil, ccErr("InvalidRequestException", "Invalid patch document for the resource of type '%s': %v", sch.TypeName, err)
+	}
+	if len(out) > maxModel {
+		return nil, ccErr("InvalidRequestException", "The patched model is larger than %d bytes", maxModel)
+	}
+	next, err := decodeModel(out)
+	if err != nil {
+		return nil, ccErr("InvalidRequestException", "Invalid patch document: the result is not a JSON object")
+	}
+	return next, nil
+}

@@ -1,0 +1,332 @@
+// Package emulator is a faithful local AWS Cloud Control API: an
+// http.Handler that real AWS clients (aws-sdk-go-v2, the AWS CLI, boto3,
+// Terraform's awscc provider) cannot tell from the service for the flows
+// Athanor uses.
+//
+// On one port it answers the eight Cloud Control operations (AWS JSON 1.0),
+// STS GetCallerIdentity (awsQuery) and the IoT job template REST API, all on
+// one store. Resource behaviour comes from the CloudFormation registry
+// schemas for any type: model validation, generated read-only properties,
+// hidden write-only properties, create-only paths, RFC 6902 updates. The
+// AWS::IoT::JobTemplate layer adds the IoT API's own rules.
+//
+// Mutations are asynchronous as in the service: they return a ProgressEvent
+// and complete when their simulated latency has passed, computed from
+// timestamps rather than by sleeping goroutines. Faults (rate limits,
+// synchronous errors, asynchronous failures, dropped connections) are
+// injected reproducibly from a seed. With a data directory, resources and
+// requests survive a restart in a bbolt database.
+package emulator
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/athanor-dev/athanor/schema"
+)
+
+// maxBody bounds a request body: the largest Cloud Control member is 256 KiB.
+const maxBody = 1 << 20
+
+// Server is the emulator. It is an http.Handler, safe for concurrent use.
+type Server struct {
+	opts    Options
+	reg     *schema.Registry
+	st      *store
+	j       *journal
+	clock   Clock
+	limiter *rate.Limiter
+
+	rngMu sync.Mutex
+	rng   *rand.Rand // seeded: faults and latencies
+
+	closed atomic.Bool
+}
+
+// New returns a Server configured by opts. With opts.DataDir it opens (or
+// creates) the database there; Close releases it.
+func New(opts Options) (*Server, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:  opts,
+		reg:   opts.Registry,
+		clock: opts.Clock,
+		rng:   rand.New(rand.NewPCG(opts.Faults.Seed, opts.Faults.Seed^0x9e3779b97f4a7c15)),
+	}
+	if f := opts.Faults; f.RateLimit > 0 {
+		burst := f.Burst
+		if burst <= 0 {
+			burst = max(1, int(f.RateLimit))
+		}
+		s.limiter = rate.NewLimiter(rate.Limit(f.RateLimit), burst)
+	}
+	if opts.DataDir != "" {
+		j, err := openJournal(opts.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.j = j
+	}
+	s.st = newStore(s.j)
+	if err := s.st.load(); err != nil {
+		if s.j != nil {
+			s.j.close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close flushes and closes the store. Requests served after Close fail.
+func (s *Server) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if s.j != nil {
+		return s.j.close()
+	}
+	return nil
+}
+
+// Region returns the region the emulator answers for.
+func (s *Server) Region() string { return s.opts.Region }
+
+// Account returns the emulator's account id.
+func (s *Server) Account() string { return s.opts.Account }
+
+// ServeHTTP routes a request to its door: X-Amz-Target for Cloud Control,
+// a form Action for STS, the REST path for IoT.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newUUID()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	d, route := classify(r)
+	if err != nil {
+		writeError(w, d, reqID, &apiError{Status: http.StatusRequestEntityTooLarge, Name: "RequestEntityTooLarge", Message: fmt.Sprintf("request body larger than %d bytes", maxBody)})
+		return
+	}
+	if s.closed.Load() {
+		writeError(w, d, reqID, internalErr(d))
+		return
+	}
+	if s.dropConnection(w) {
+		return
+	}
+	if e := s.authenticate(r, body, d); e != nil {
+		writeError(w, d, reqID, e)
+		return
+	}
+	if e := s.injectSyncFault(d); e != nil {
+		writeError(w, d, reqID, e)
+		return
+	}
+	ctx := r.Context()
+	switch d {
+	case doorCloudControl:
+		s.serveCloudControl(ctx, w, r, reqID, route, body)
+	case doorSTS:
+		s.serveSTS(w, r, reqID, body)
+	default:
+		s.serveIoT(ctx, w, r, reqID, body)
+	}
+}
+
+// classify picks the door and, for Cloud Control, the operation name.
+func classify(r *http.Request) (door, string) {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		return doorCloudControl, t
+	}
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/job-templates") || p == "/tags" || p == "/untag" {
+		return doorIoT, ""
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return doorSTS, ""
+	}
+	if r.URL.Query().Get("Action") != "" {
+		return doorSTS, ""
+	}
+	return doorCloudControl, ""
+}
+
+// dropConnection closes the connection without an answer for the configured
+// fraction of requests.
+func (s *Server) dropConnection(w http.ResponseWriter) bool {
+	if s.opts.Faults.DropConnections == 0 || !s.chance(s.opts.Faults.DropConnections) {
+		return false
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler) // net/http closes the connection
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
+	return true
+}
+
+// injectSyncFault applies the rate limit and the synchronous fault fractions.
+func (s *Server) injectSyncFault(d door) *apiError {
+	if s.limiter != nil && !s.limiter.AllowN(s.clock.Now(), 1) {
+		return throttleErr(d)
+	}
+	f := s.opts.Faults
+	if f.Throttles > 0 && s.chance(f.Throttles) {
+		return throttleErr(d)
+	}
+	if f.ServerErrors > 0 && s.chance(f.ServerErrors) {
+		return internalErr(d)
+	}
+	return nil
+}
+
+// chance draws from the seeded source: true with probability p.
+func (s *Server) chance(p float64) bool {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return s.rng.Float64() < p
+}
+
+// latency draws an operation's duration.
+func (s *Server) latency(op string) time.Duration {
+	var d Duration
+	switch op {
+	case opCreate:
+		d = s.opts.Latency.Create
+	case opUpdate:
+		d = s.opts.Latency.Update
+	default:
+		d = s.opts.Latency.Delete
+	}
+	if d.Max <= d.Min {
+		return d.Min
+	}
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return d.draw(s.rng)
+}
+
+// asyncFault decides whether a mutation fails asynchronously, and how.
+func (s *Server) asyncFault() (code, msg string) {
+	f := s.opts.Faults
+	if f.AsyncFailures == 0 {
+		return "", ""
+	}
+	codes := f.AsyncCodes
+	if len(codes) == 0 {
+		codes = []string{"Throttling", "ServiceInternalError", "NotStabilized"}
+	}
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	if s.rng.Float64() >= f.AsyncFailures {
+		return "", ""
+	}
+	code = codes[s.rng.IntN(len(codes))]
+	switch code {
+	case "Throttling":
+		msg = "Rate exceeded (Service: Emulator; Status Code: 400; Error Code: ThrottlingException)"
+	case "NotStabilized":
+		msg = "Resource did not stabilize within the expected time."
+	default:
+		msg = "Internal service error (injected fault)."
+	}
+	return code, msg
+}
+
+// newUUID returns a random version 4 UUID.
+func newUUID() string {
+	var b [16]byte
+	crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Running is an emulator listening on a TCP address.
+type Running struct {
+	// URL is the endpoint to give clients, e.g. "http://127.0.0.1:4566".
+	URL string
+	// Server is the emulator being served.
+	Server *Server
+
+	srv    *http.Server
+	served chan error    // Serve's result
+	stop   chan struct{} // closed by Close
+	once   sync.Once
+	err    error
+}
+
+// Start creates a Server with opts and serves it on addr (host:port; port 0
+// picks a free one; an empty host means 127.0.0.1) until ctx is done or
+// Close is called.
+func Start(ctx context.Context, addr string, opts Options) (*Running, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if strings.HasPrefix(addr, ":") {
+		addr = "127.0.0.1" + addr
+	}
+	s, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("emulator: listen: %w", err)
+	}
+	r := &Running{
+		URL:    "http://" + ln.Addr().String(),
+		Server: s,
+		srv:    &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second},
+		served: make(chan error, 1),
+		stop:   make(chan struct{}),
+	}
+	go func() { r.served <- r.srv.Serve(ln) }()
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.Close()
+		case <-r.stop:
+		}
+	}()
+	return r, nil
+}
+
+// Close stops serving, waits up to five seconds for requests in flight, and
+// closes the store. It is safe to call more than once.
+func (r *Running) Close() error {
+	r.once.Do(func() {
+		close(r.stop)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := r.srv.Shutdown(ctx)
+		if serr := <-r.served; err == nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = serr
+		}
+		if cerr := r.Server.Close(); err == nil {
+			err = cerr
+		}
+		r.err = err
+	})
+	return r.err
+}
