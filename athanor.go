@@ -2,9 +2,29 @@
 // resources, and running it makes the cloud match through the AWS Cloud
 // Control API, recording what it did in durable state.
 //
-// CONTRACT FILE — Declarer, Resource and ResourceOption are the agreed seam
-// between generated typed packages (aws/<service>) and the engine; the engine
-// helper implements them and may extend them without breaking these names.
+// A program hands a function to Main (or Run, for tests and embedding). The
+// function declares resources on the *App it receives, through the typed
+// constructors of the generated packages (aws/iot.NewJobTemplate, ...) or the
+// untyped App.Declare. Each declaration applies eagerly: when it returns, the
+// resource exists as declared and its outputs (identifier, Arn, ...) are
+// known, so they feed the next declaration in plain Go. When the function
+// returns nil, resources recorded in state but no longer declared are
+// deleted.
+//
+//	func main() {
+//		athanor.Main("iot-fleet", func(app *athanor.App) error {
+//			tpl, err := iot.NewJobTemplate(app, "basicJobTemplate", iot.JobTemplateArgs{
+//				JobTemplateId: "device-update-template",
+//				Description:   "Basic job template for device updates",
+//				Document:      iot.InlineDocument(`{"operation":"update"}`),
+//			})
+//			if err != nil {
+//				return err
+//			}
+//			app.Export("arn", tpl.Arn)
+//			return nil
+//		})
+//	}
 package athanor
 
 // Declarer is what resources are declared in: an *App or one of its scopes.
@@ -17,6 +37,11 @@ type Declarer interface {
 	Declare(typeName, logicalID string, props any, opts ...ResourceOption) (*Resource, error)
 }
 
+// Unknown is the value an output takes in a plan (--plan) when it is known
+// only once the resource is created or replaced. It flows into the
+// properties of resources declared from it and prints as is.
+const Unknown = "(known after apply)"
+
 // Resource is a declared resource as the engine left it.
 type Resource struct {
 	// Type is the registry type name, e.g. "AWS::IoT::JobTemplate".
@@ -25,10 +50,22 @@ type Resource struct {
 	LogicalID string
 	// Key is the resource's unique key in the stage: scope path and logical id.
 	Key string
-	// Identifier is the Cloud Control primary identifier.
+	// Identifier is the Cloud Control primary identifier. In a plan it is
+	// Unknown when the resource would be created with an identifier the
+	// service generates.
 	Identifier string
 	// Outputs holds the read-only attributes the cloud returned (e.g. "Arn").
+	// In a plan, outputs not yet known hold Unknown.
 	Outputs map[string]any
+}
+
+// Output returns the named output as a string: "" when it is absent, and
+// the JSON text of values that are not strings.
+func (r *Resource) Output(name string) string {
+	if r == nil {
+		return ""
+	}
+	return outputString(r.Outputs[name])
 }
 
 // ResourceOption adjusts how one resource is managed.
@@ -37,6 +74,22 @@ type ResourceOption func(*ResourceOptions)
 // ResourceOptions is what ResourceOption functions set.
 type ResourceOptions struct {
 	// Adopt takes over an existing resource with the same identifier instead
-	// of failing with AlreadyExists.
+	// of failing with AlreadyExists: the resource is read, recorded, and then
+	// brought to the declared state.
 	Adopt bool
+	// DependsOn lists resources this one depends on beyond those detected
+	// from its properties; deletion runs dependents first.
+	DependsOn []*Resource
+}
+
+// Adopt takes over an existing resource with the same identifier instead of
+// failing with AlreadyExists.
+func Adopt() ResourceOption {
+	return func(o *ResourceOptions) { o.Adopt = true }
+}
+
+// DependsOn declares explicit dependencies, in addition to those detected
+// from property values that carry another resource's identifier or outputs.
+func DependsOn(resources ...*Resource) ResourceOption {
+	return func(o *ResourceOptions) { o.DependsOn = append(o.DependsOn, resources...) }
 }

@@ -1,0 +1,126 @@
+package athanor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/athanor-dev/athanor/internal/engine"
+)
+
+// App is a running program's view of its stage: resources are declared on
+// it (it implements Declarer), scopes nest under it, and exports leave it.
+// An App and its scopes are safe for concurrent use.
+type App struct {
+	run   *run
+	scope string
+}
+
+// run is what an App and all its scopes share.
+type run struct {
+	ctx        context.Context
+	name       string
+	stage      string
+	eng        *engine.Engine
+	group      errgroup.Group
+	mu         sync.Mutex
+	exports    map[string]any
+	exportErrs []error
+}
+
+var _ Declarer = (*App)(nil)
+
+// Name returns the application's name.
+func (a *App) Name() string { return a.run.name }
+
+// Stage returns the stage being deployed, e.g. "dev".
+func (a *App) Stage() string { return a.run.stage }
+
+// Context returns the run's context: cancelled when the run is interrupted.
+func (a *App) Context() context.Context { return a.run.ctx }
+
+// Path returns the scope path, "" for the App itself.
+func (a *App) Path() string { return a.scope }
+
+// Scope returns a nested scope: resources declared in it get keys
+// "<scope path>/<logical id>", so the same logical id can be used in
+// different scopes. name must be non-empty and contain no '/'.
+func (a *App) Scope(name string) *App {
+	if name == "" || containsSlash(name) {
+		panic(fmt.Sprintf("athanor: scope name %q must be non-empty and contain no '/'", name))
+	}
+	path := name
+	if a.scope != "" {
+		path = a.scope + "/" + name
+	}
+	return &App{run: a.run, scope: path}
+}
+
+func containsSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+// Declare makes the resource typeName (a registry type such as
+// "AWS::Logs::LogGroup") exist with props — a map[string]any, a struct
+// that encodes to the type's JSON model, or raw JSON — and returns it with
+// its identifier and outputs. The properties are validated against the
+// type's schema before any API call; the error names every offending
+// property path. Typed constructors (aws/iot.NewJobTemplate, ...) call it.
+func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOption) (*Resource, error) {
+	var o ResourceOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	d := engine.Declaration{Scope: a.scope, LogicalID: logicalID, Type: typeName, Props: props, Adopt: o.Adopt}
+	for _, r := range o.DependsOn {
+		if r != nil {
+			d.DependsOn = append(d.DependsOn, r.Key)
+		}
+	}
+	res, err := a.run.eng.Declare(a.run.ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return &Resource{Type: typeName, LogicalID: logicalID, Key: res.Key, Identifier: res.Identifier, Outputs: res.Outputs}, nil
+}
+
+// Export records a named value of the run (an ARN, an endpoint, ...): it is
+// printed at the end and kept in the stage's state. Export names are shared
+// by all scopes; exporting one name twice fails the run.
+func (a *App) Export(name string, value any) {
+	a.run.mu.Lock()
+	defer a.run.mu.Unlock()
+	if _, ok := a.run.exports[name]; ok {
+		a.run.exportErrs = append(a.run.exportErrs, fmt.Errorf("export %q set twice", name))
+		return
+	}
+	a.run.exports[name] = value
+}
+
+// Go runs fn in a new goroutine, for declaring resources in parallel. The
+// run waits for every fn before finishing; the first error fails the run,
+// as with errgroup.Group. Wait waits earlier, for outputs a later
+// declaration needs.
+func (a *App) Go(fn func() error) { a.run.group.Go(fn) }
+
+// Wait waits for every function started with Go and returns the first
+// error any of them returned.
+func (a *App) Wait() error { return a.run.group.Wait() }
+
+func outputString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	default:
+		return engineDisplay(x)
+	}
+}

@@ -1,0 +1,98 @@
+// Command jobtemplates deploys the four AWS IoT job templates of the
+// original documentation page, with their property shapes corrected against
+// the AWS::IoT::JobTemplate schema, and prints their ARNs.
+//
+//	go run ./examples/jobtemplates             # deploy to the embedded emulator
+//	go run ./examples/jobtemplates             # again: nothing changes
+//	go run ./examples/jobtemplates --plan      # show what would change
+//	go run ./examples/jobtemplates --destroy   # remove them
+//
+// Add --target aws to deploy to your AWS account instead.
+package main
+
+import (
+	"github.com/athanor-dev/athanor"
+	"github.com/athanor-dev/athanor/aws/iot"
+)
+
+func main() {
+	athanor.Main("jobtemplates", Templates)
+}
+
+// Templates declares the four job templates in parallel and exports their
+// ARNs.
+func Templates(app *athanor.App) error {
+	declare := func(logicalID string, args iot.JobTemplateArgs) {
+		app.Go(func() error {
+			tpl, err := iot.NewJobTemplate(app, logicalID, args)
+			if err != nil {
+				return err
+			}
+			app.Export(logicalID+"Arn", tpl.Arn)
+			return nil
+		})
+	}
+
+	// Minimal example.
+	declare("basicJobTemplate", iot.JobTemplateArgs{
+		Description:   "Basic job template for device updates",
+		JobTemplateId: "device-update-template",
+		Document:      iot.InlineDocument(`{"operation":"update"}`),
+		TimeoutConfig: iot.TimeoutConfig{InProgressTimeoutInMinutes: 60},
+		Tags:          []iot.Tag{{Key: "Environment", Value: "Production"}},
+	})
+
+	// Advanced configuration. The seed gave both Document and
+	// DocumentSource (a template takes one), a retry config with
+	// "RetryAttempts" (the schema has RetryCriteriaList), an abort criterion
+	// with Action "ABORT" (only CANCEL exists, and MinNumberOfExecutedThings
+	// and ThresholdPercentage are required) and maintenance windows with an
+	// end time (a window is a cron start and a duration).
+	declare("advancedJobTemplate", iot.JobTemplateArgs{
+		Description:   "Advanced job template for device maintenance",
+		JobTemplateId: "maintenance-job-template",
+		Document:      iot.InlineDocument(`{"operation":"updateFirmware","version":"1.2.3"}`),
+		JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
+			RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: ptr(3)}},
+		},
+		AbortConfig: iot.AbortConfig{
+			CriteriaList: []iot.AbortCriteria{{
+				Action:                    iot.ActionCancel,
+				FailureType:               iot.FailureTypeFailed,
+				MinNumberOfExecutedThings: 10,
+				ThresholdPercentage:       20,
+			}},
+		},
+		MaintenanceWindows: []iot.MaintenanceWindow{
+			{StartTime: "cron(0 0 ? * SUN *)", DurationInMinutes: 120},
+		},
+	})
+
+	// Presigned URL configuration for document access.
+	declare("presignedUrlJobTemplate", iot.JobTemplateArgs{
+		Description:   "Job template with presigned URL for document access",
+		JobTemplateId: "presigned-url-job-template",
+		Document:      iot.DocumentSource("https://my-bucket.s3.amazonaws.com/job-documents/updateFirmware.json"),
+		PresignedUrlConfig: iot.PresignedUrlConfig{
+			ExpiresInSec: 3600,
+			RoleArn:      "arn:aws:iam::123456789012:role/service-role/IoTJobRole",
+		},
+	})
+
+	// Rollout with retries. The seed's "MinimumPerMinute" does not exist:
+	// the other member of a rollout config is ExponentialRolloutRate.
+	declare("rolloutJobTemplate", iot.JobTemplateArgs{
+		Description:   "Job template with rollout configuration",
+		JobTemplateId: "rollout-job-template",
+		Document:      iot.InlineDocument(`{"operation":"rollout"}`),
+		JobExecutionsRolloutConfig: &iot.JobExecutionsRolloutConfig{
+			MaximumPerMinute: 10,
+		},
+		JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
+			RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: ptr(5)}},
+		},
+	})
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,476 @@
+// Package engine is the machinery behind package athanor: it converges each
+// declared resource through Cloud Control, keeps every step in durable
+// state so that a run killed at any instant is resumed by the next, deletes
+// what is no longer declared, and reports progress.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/state"
+)
+
+// Mode is what a run does.
+type Mode string
+
+// Modes.
+const (
+	// ModeDeploy converges declared resources and deletes undeclared ones.
+	ModeDeploy Mode = "deploy"
+	// ModePlan computes and prints the changes without making any.
+	ModePlan Mode = "plan"
+	// ModeDestroy deletes every resource of the stage.
+	ModeDestroy Mode = "destroy"
+)
+
+// Options configure an Engine.
+type Options struct {
+	App, Stage string
+	Mode       Mode
+	// Refresh reads every recorded resource back before the run, reports
+	// drift and recreates resources deleted behind Athanor's back.
+	Refresh bool
+	// State is the stage's backend; the caller holds its lock.
+	State state.Backend
+	// Provider reaches Cloud Control.
+	Provider Provider
+	// Registry holds the resource schemas; nil means schema.Default().
+	Registry *schema.Registry
+	// Reporter receives progress; nil discards it.
+	Reporter *Reporter
+	// Unknown is the placeholder for outputs not known in a plan.
+	Unknown string
+}
+
+// Engine converges the resources of one run. It is safe for concurrent use.
+type Engine struct {
+	o     Options
+	start time.Time
+
+	mu      sync.Mutex
+	slots   map[string]*slot
+	nextSeq int64
+	values  map[string]string // identifier and output values → key, for dependency detection
+	sum     Summary
+	changes []Change
+	drift   []Drift
+}
+
+// slot is one key of the stage: its record and what this run did with it.
+type slot struct {
+	mu       sync.Mutex // held while a goroutine works on the record
+	key      string
+	rec      *state.Record // nil when the stage holds no record
+	declared bool
+}
+
+// Declaration is one resource as the program declares it.
+type Declaration struct {
+	Scope, LogicalID, Type string
+	// Props is a typed Args struct, a map[string]any or raw JSON.
+	Props any
+	// Adopt takes over an existing resource on AlreadyExists.
+	Adopt bool
+	// DependsOn lists keys of resources this one depends on explicitly.
+	DependsOn []string
+}
+
+// Declared is the engine's answer to a Declaration.
+type Declared struct {
+	Key        string
+	Identifier string
+	Outputs    map[string]any
+}
+
+// ResourceError is a failure of one resource; it names the resource and
+// wraps the cause (a *schema.ValidationError names the property paths).
+type ResourceError struct {
+	Key, Type string
+	Err       error
+}
+
+func (e *ResourceError) Error() string {
+	var v *schema.ValidationError
+	if errors.As(e.Err, &v) && len(v.Violations) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s (%s): invalid properties:", e.Key, e.Type)
+		for _, x := range v.Violations {
+			fmt.Fprintf(&b, "\n  %s", x)
+		}
+		return b.String()
+	}
+	return fmt.Sprintf("%s (%s): %v", e.Key, e.Type, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ResourceError) Unwrap() error { return e.Err }
+
+// ErrDuplicate is wrapped by the error of a second declaration of a key.
+var ErrDuplicate = errors.New("declared twice")
+
+// New loads the stage's records and, unless planning, finishes operations a
+// previous run left pending; with Refresh it then reads every resource back.
+// The caller must hold the stage lock.
+func New(ctx context.Context, o Options) (*Engine, error) {
+	if o.Registry == nil {
+		o.Registry = schema.Default()
+	}
+	if o.Reporter == nil {
+		o.Reporter = NewReporter(nil, false)
+	}
+	if o.Unknown == "" {
+		o.Unknown = "(known after apply)"
+	}
+	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{}}
+	recs, err := o.State.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	meta, err := o.State.GetMeta(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	if meta != nil {
+		e.nextSeq = meta.NextSeq
+	}
+	for _, r := range recs {
+		e.slots[r.Key] = &slot{key: r.Key, rec: r}
+		if r.Seq >= e.nextSeq {
+			e.nextSeq = r.Seq + 1
+		}
+	}
+	if o.Mode != ModePlan {
+		if err := e.resumeAll(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if o.Refresh {
+		if err := e.refreshAll(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Summary returns what the run did so far.
+func (e *Engine) Summary() Summary {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.sum
+	s.Duration = time.Since(e.start)
+	return s
+}
+
+// Changes returns the plan's changes (in a plan) or the applied changes.
+func (e *Engine) Changes() []Change {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Change(nil), e.changes...)
+}
+
+// Drift returns the drift a refresh found.
+func (e *Engine) Drift() []Drift {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Drift(nil), e.drift...)
+}
+
+func (e *Engine) count(f func(*Summary)) {
+	e.mu.Lock()
+	f(&e.sum)
+	e.mu.Unlock()
+}
+
+func (e *Engine) plan(c Change) {
+	e.mu.Lock()
+	e.changes = append(e.changes, c)
+	switch c.Action {
+	case ActionCreate, ActionAdopt:
+		e.sum.Created++
+	case ActionUpdate:
+		e.sum.Updated++
+	case ActionReplace:
+		e.sum.Replaced++
+	case ActionDelete:
+		e.sum.Deleted++
+	case ActionNoop:
+		e.sum.Unchanged++
+	}
+	e.mu.Unlock()
+	e.o.Reporter.Planned(c)
+}
+
+// Declare makes one declared resource match its declaration (in a plan:
+// works out what would change) and returns its identifier and outputs.
+func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) {
+	if e.o.Mode == ModeDestroy {
+		return nil, errors.New("engine: declare during destroy")
+	}
+	key := d.LogicalID
+	if d.Scope != "" {
+		key = d.Scope + "/" + d.LogicalID
+	}
+	if d.LogicalID == "" || strings.Contains(d.LogicalID, "/") {
+		return nil, &ResourceError{Key: key, Type: d.Type, Err: fmt.Errorf("logical id %q must be non-empty and contain no '/'", d.LogicalID)}
+	}
+	e.mu.Lock()
+	sl := e.slots[key]
+	if sl == nil {
+		sl = &slot{key: key}
+		e.slots[key] = sl
+	}
+	if sl.declared {
+		e.sum.Failed++
+		e.mu.Unlock()
+		scope := d.Scope
+		if scope == "" {
+			scope = "(root)"
+		}
+		return nil, &ResourceError{Key: key, Type: d.Type, Err: fmt.Errorf("logical id %q in scope %s: %w", d.LogicalID, scope, ErrDuplicate)}
+	}
+	sl.declared = true
+	e.mu.Unlock()
+
+	res, err := e.declare(ctx, sl, key, d)
+	if err != nil {
+		e.count(func(s *Summary) { s.Failed++ })
+		var re *ResourceError
+		if !errors.As(err, &re) {
+			err = &ResourceError{Key: key, Type: d.Type, Err: err}
+		}
+		return nil, err
+	}
+	e.index(res)
+	return res, nil
+}
+
+func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaration) (*Declared, error) {
+	s, err := e.o.Registry.Lookup(d.Type)
+	if err != nil {
+		return nil, err
+	}
+	model, err := toModel(d.Props)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.validate(s, model); err != nil {
+		return nil, err
+	}
+	deps := e.dependencies(key, model, d.DependsOn)
+
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	rec := sl.rec
+	if rec != nil && rec.Pending != nil {
+		// Only a plan leaves pending operations unresumed.
+		return e.planPending(sl, s, model)
+	}
+	if rec == nil || rec.Identifier == "" {
+		return e.create(ctx, sl, s, model, deps, d, "")
+	}
+	if rec.Type != s.TypeName {
+		c := Change{Key: key, Type: s.TypeName, Action: ActionReplace, Identifier: rec.Identifier,
+			Order: DeleteFirst, Reason: fmt.Sprintf("type changed from %s", rec.Type), ReplacePaths: []string{"/"}}
+		return e.replace(ctx, sl, s, model, deps, d, c)
+	}
+	recorded, err := decodeModel(rec.Desired)
+	if err != nil {
+		return nil, fmt.Errorf("recorded state: %w", err)
+	}
+	ch, err := s.Diff(recorded, model)
+	if err != nil {
+		return nil, err
+	}
+	switch ch.Action {
+	case schema.NoChange:
+		return e.noop(ctx, sl, deps)
+	case schema.Update:
+		patch, err := json.Marshal(ch.Patch)
+		if err != nil {
+			return nil, err
+		}
+		c := Change{Key: key, Type: s.TypeName, Action: ActionUpdate, Identifier: rec.Identifier, Patch: patch, Paths: ch.Paths}
+		return e.update(ctx, sl, s, model, deps, c)
+	default:
+		patch, _ := json.Marshal(ch.Patch)
+		c := Change{Key: key, Type: s.TypeName, Action: ActionReplace, Identifier: rec.Identifier, Patch: patch,
+			Paths: ch.Paths, ReplacePaths: ch.ReplacePaths}
+		c.Order, c.Reason = replaceOrder(s, rec.Identifier, model)
+		return e.replace(ctx, sl, s, model, deps, d, c)
+	}
+}
+
+// replaceOrder decides how a replacement proceeds: a resource whose new
+// identifier is the old one (a name the user chose and kept) must be
+// deleted first, since creating first would fail with AlreadyExists.
+func replaceOrder(s *schema.Schema, oldID string, model map[string]any) (Order, string) {
+	if s.ReplacementStrategy == "delete_then_create" {
+		return DeleteFirst, "the type replaces delete-then-create"
+	}
+	newID, err := s.Identifier(model)
+	switch {
+	case err != nil || newID == "":
+		return CreateFirst, "the service assigns the new identifier"
+	case newID == oldID:
+		return DeleteFirst, "identifier " + oldID + " is kept"
+	default:
+		return CreateFirst, "identifier changes to " + newID
+	}
+}
+
+// validate checks model against the schema; in a plan, violations at values
+// that hold the Unknown placeholder are not errors.
+func (e *Engine) validate(s *schema.Schema, model map[string]any) error {
+	err := s.ValidateDesired(model)
+	if err == nil || e.o.Mode != ModePlan {
+		return err
+	}
+	var ve *schema.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var keep []schema.Violation
+	for _, v := range ve.Violations {
+		if val, ok := lookup(model, v.Path); ok && holdsUnknown(val, e.o.Unknown) {
+			continue
+		}
+		keep = append(keep, v)
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return &schema.ValidationError{TypeName: ve.TypeName, Violations: keep}
+}
+
+func holdsUnknown(v any, unknown string) bool {
+	found := false
+	stringLeaves(v, func(s string) {
+		if strings.Contains(s, unknown) {
+			found = true
+		}
+	})
+	return found
+}
+
+// dependencies lists the keys of resources whose identifier or outputs
+// appear among model's values, plus the explicit ones.
+func (e *Engine) dependencies(key string, model map[string]any, explicit []string) []string {
+	set := map[string]bool{}
+	for _, k := range explicit {
+		if k != key {
+			set[k] = true
+		}
+	}
+	e.mu.Lock()
+	stringLeaves(model, func(s string) {
+		if k, ok := e.values[s]; ok && k != key {
+			set[k] = true
+		}
+	})
+	e.mu.Unlock()
+	if len(set) == 0 {
+		return nil
+	}
+	deps := make([]string, 0, len(set))
+	for k := range set {
+		deps = append(deps, k)
+	}
+	sort.Strings(deps)
+	return deps
+}
+
+// index remembers a declared resource's identifier and outputs so that
+// later declarations using them are recorded as its dependents.
+func (e *Engine) index(d *Declared) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	add := func(s string) {
+		if s != "" && s != e.o.Unknown {
+			if _, taken := e.values[s]; !taken {
+				e.values[s] = d.Key
+			}
+		}
+	}
+	add(d.Identifier)
+	for _, v := range d.Outputs {
+		stringLeaves(v, add)
+	}
+}
+
+func (e *Engine) newRecord(sl *slot, s *schema.Schema, d Declaration) *state.Record {
+	e.mu.Lock()
+	seq := e.nextSeq
+	e.nextSeq++
+	e.mu.Unlock()
+	now := time.Now().UTC()
+	return &state.Record{
+		FormatVersion: state.FormatVersion, Key: sl.key, Scope: d.Scope, LogicalID: d.LogicalID,
+		Type: s.TypeName, Seq: seq, Status: state.StatusCreating, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+func declaredFrom(rec *state.Record) (*Declared, error) {
+	out := map[string]any{}
+	if len(rec.Outputs) > 0 {
+		m, err := decodeModel(rec.Outputs)
+		if err != nil {
+			return nil, fmt.Errorf("recorded outputs: %w", err)
+		}
+		out = m
+	}
+	return &Declared{Key: rec.Key, Identifier: rec.Identifier, Outputs: out}, nil
+}
+
+func (e *Engine) noop(ctx context.Context, sl *slot, deps []string) (*Declared, error) {
+	rec := sl.rec
+	if e.o.Mode == ModePlan {
+		e.plan(Change{Key: sl.key, Type: rec.Type, Action: ActionNoop, Identifier: rec.Identifier})
+	} else {
+		e.count(func(s *Summary) { s.Unchanged++ })
+		if !equalStrings(rec.DependsOn, deps) {
+			rec.DependsOn = deps
+			rec.UpdatedAt = time.Now().UTC()
+			if err := e.o.State.Put(ctx, rec); err != nil {
+				return nil, fmt.Errorf("write state: %w", err)
+			}
+		}
+	}
+	return declaredFrom(rec)
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// planned answers a declaration in a plan for a resource that will be
+// created or replaced: its outputs are not known yet.
+func (e *Engine) planned(sl *slot, s *schema.Schema, model map[string]any) *Declared {
+	id, err := s.Identifier(model)
+	if err != nil || id == "" || holdsUnknown(id, e.o.Unknown) {
+		id = e.o.Unknown
+	}
+	return &Declared{Key: sl.key, Identifier: id, Outputs: unknownOutputs(s, e.o.Unknown)}
+}
+
+func (e *Engine) planPending(sl *slot, s *schema.Schema, model map[string]any) (*Declared, error) {
+	rec := sl.rec
+	e.plan(Change{Key: sl.key, Type: rec.Type, Action: ActionResume, Identifier: rec.Identifier,
+		Reason: fmt.Sprintf("%s interrupted by an earlier run will be finished first", rec.Pending.Operation)})
+	return e.planned(sl, s, model), nil
+}

@@ -1,0 +1,306 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/athanor-dev/athanor/cloudcontrol"
+	"github.com/athanor-dev/athanor/state"
+)
+
+// ErrFailedDeclarations is returned by Finish when some declarations failed
+// even though the program returned nil: nothing is deleted then.
+var ErrFailedDeclarations = errors.New("declarations failed")
+
+// Finish ends a deploy or a plan after the program returned: unless the
+// program or a declaration failed, resources no longer declared are deleted
+// (dependents first, independent ones in parallel), replaced resources still
+// owed are deleted, and exports are written to the stage's metadata.
+func (e *Engine) Finish(ctx context.Context, exports map[string]any) error {
+	e.mu.Lock()
+	failed := e.sum.Failed
+	var orphans, owing []*slot
+	for _, sl := range e.slots {
+		switch {
+		case !sl.declared && sl.rec != nil:
+			orphans = append(orphans, sl)
+		case sl.declared && sl.rec != nil && len(sl.rec.Retired) > 0:
+			owing = append(owing, sl)
+		}
+	}
+	e.mu.Unlock()
+	if failed > 0 {
+		return fmt.Errorf("%w (%d, see above) although the program returned nil; nothing was deleted", ErrFailedDeclarations, failed)
+	}
+	if e.o.Mode == ModePlan {
+		sort.Slice(orphans, func(i, j int) bool { return orphans[i].rec.Seq > orphans[j].rec.Seq })
+		for _, sl := range orphans {
+			e.plan(Change{Key: sl.key, Type: sl.rec.Type, Action: ActionDelete, Identifier: sl.rec.Identifier})
+		}
+		return nil
+	}
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, sl := range owing {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sl.mu.Lock()
+			defer sl.mu.Unlock()
+			if err := e.deleteRetired(ctx, sl); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	errs = append(errs, e.deleteAll(ctx, orphans))
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return e.writeMeta(ctx, exports)
+}
+
+// Destroy deletes every resource of the stage, dependents first and
+// independent ones in parallel; a resource already gone counts as deleted.
+func (e *Engine) Destroy(ctx context.Context) error {
+	e.mu.Lock()
+	var all []*slot
+	for _, sl := range e.slots {
+		if sl.rec != nil {
+			all = append(all, sl)
+		}
+	}
+	e.mu.Unlock()
+	if e.o.Mode == ModePlan {
+		sort.Slice(all, func(i, j int) bool { return all[i].rec.Seq > all[j].rec.Seq })
+		for _, sl := range all {
+			e.plan(Change{Key: sl.key, Type: sl.rec.Type, Action: ActionDelete, Identifier: sl.rec.Identifier})
+		}
+		return nil
+	}
+	if err := e.deleteAll(ctx, all); err != nil {
+		return err
+	}
+	return e.writeMeta(ctx, nil)
+}
+
+func (e *Engine) writeMeta(ctx context.Context, exports map[string]any) error {
+	meta, err := e.o.State.GetMeta(ctx)
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	if meta == nil {
+		meta = &state.Meta{}
+	}
+	meta.FormatVersion = state.FormatVersion
+	e.mu.Lock()
+	if e.nextSeq > meta.NextSeq {
+		meta.NextSeq = e.nextSeq
+	}
+	e.mu.Unlock()
+	meta.Exports = nil
+	if len(exports) > 0 {
+		meta.Exports = make(map[string]json.RawMessage, len(exports))
+		for k, v := range exports {
+			data, err := json.Marshal(v)
+			if err != nil {
+				return fmt.Errorf("export %q: %w", k, err)
+			}
+			meta.Exports[k] = data
+		}
+	}
+	meta.UpdatedAt = time.Now().UTC()
+	if err := e.o.State.PutMeta(ctx, meta); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// deleteAll deletes the resources of slots: a resource waits until every
+// resource of the set that depends on it is deleted; the others run in
+// parallel. Dependency cycles (possible only across runs) are broken.
+func (e *Engine) deleteAll(ctx context.Context, slots []*slot) error {
+	if len(slots) == 0 {
+		return nil
+	}
+	in := make(map[string]*slot, len(slots))
+	for _, sl := range slots {
+		in[sl.key] = sl
+	}
+	// dependents[k]: the set's keys whose records depend on k.
+	dependents := map[string][]string{}
+	for _, sl := range slots {
+		for _, dep := range sl.rec.DependsOn {
+			if _, ok := in[dep]; ok && dep != sl.key {
+				dependents[dep] = append(dependents[dep], sl.key)
+			}
+		}
+	}
+	breakCycles(slots, dependents)
+
+	done := make(map[string]chan struct{}, len(slots))
+	ok := make(map[string]bool, len(slots))
+	for _, sl := range slots {
+		done[sl.key] = make(chan struct{})
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, sl := range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[sl.key])
+			for _, d := range dependents[sl.key] {
+				<-done[d]
+				mu.Lock()
+				good := ok[d]
+				mu.Unlock()
+				if !good {
+					mu.Lock()
+					errs = append(errs, &ResourceError{Key: sl.key, Type: sl.rec.Type, Err: fmt.Errorf("not deleted: %s, which depends on it, was not deleted", d)})
+					mu.Unlock()
+					return
+				}
+			}
+			err := e.deleteSlot(ctx, sl)
+			mu.Lock()
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				ok[sl.key] = true
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// breakCycles drops the dependency edges among resources that form a cycle,
+// found as the nodes Kahn's algorithm cannot order.
+func breakCycles(slots []*slot, dependents map[string][]string) {
+	// A node is ready when all its dependents are done.
+	remaining := map[string]int{}
+	for _, sl := range slots {
+		remaining[sl.key] = len(dependents[sl.key])
+	}
+	dependencies := map[string][]string{}
+	for k, ds := range dependents {
+		for _, d := range ds {
+			dependencies[d] = append(dependencies[d], k)
+		}
+	}
+	var queue []string
+	for k, n := range remaining {
+		if n == 0 {
+			queue = append(queue, k)
+		}
+	}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		for _, dep := range dependencies[k] {
+			remaining[dep]--
+			if remaining[dep] == 0 {
+				queue = append(queue, dep)
+			}
+		}
+	}
+	for k, n := range remaining {
+		if n > 0 {
+			var keep []string
+			for _, d := range dependents[k] {
+				if remaining[d] == 0 {
+					keep = append(keep, d)
+				}
+			}
+			dependents[k] = keep
+		}
+	}
+}
+
+// deleteSlot deletes a record's replaced resources and then its resource,
+// and drops the record.
+func (e *Engine) deleteSlot(ctx context.Context, sl *slot) error {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	rec := sl.rec
+	if rec == nil {
+		return nil
+	}
+	if err := e.deleteRetired(ctx, sl); err != nil {
+		return err
+	}
+	if rec.Identifier == "" {
+		return e.drop(ctx, sl)
+	}
+	began := time.Now()
+	e.o.Reporter.Begin(sl.key, rec.Type, ActionDelete, "")
+	op := cloudcontrol.Operation{Kind: cloudcontrol.Delete, TypeName: rec.Type, Identifier: rec.Identifier}
+	id := rec.Identifier
+	rec.Status = state.StatusDeleting
+	_, err := e.mutate(ctx, rec, &rec.Pending, state.StatusDeleting, op, "", "")
+	if err != nil && !isGone(err) {
+		if rec.Pending != nil && definite(err) {
+			rec.Pending, rec.Status = nil, state.StatusCreated
+			if serr := e.put(ctx, sl, rec); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+		err = &ResourceError{Key: sl.key, Type: rec.Type, Err: err}
+		e.o.Reporter.End(sl.key, rec.Type, ActionDelete, id, time.Since(began), err)
+		return err
+	}
+	if err := e.deleted(ctx, sl, rec); err != nil {
+		return err
+	}
+	e.count(func(s *Summary) { s.Deleted++ })
+	e.o.Reporter.End(sl.key, rec.Type, ActionDelete, id, time.Since(began), nil)
+	return nil
+}
+
+// deleteRetired deletes the resources a create-first replacement left
+// behind. The caller holds sl.mu.
+func (e *Engine) deleteRetired(ctx context.Context, sl *slot) error {
+	rec := sl.rec
+	for len(rec.Retired) > 0 {
+		rt := &rec.Retired[0]
+		began := time.Now()
+		e.o.Reporter.Begin(sl.key, rec.Type, ActionDelete, " replaced "+rt.Identifier)
+		op := cloudcontrol.Operation{Kind: cloudcontrol.Delete, TypeName: rec.Type, Identifier: rt.Identifier}
+		_, err := e.mutate(ctx, rec, &rt.Pending, rec.Status, op, "", "")
+		if err != nil && !isGone(err) {
+			if rt.Pending != nil && definite(err) {
+				rt.Pending = nil
+				if serr := e.put(ctx, sl, rec); serr != nil {
+					err = errors.Join(err, serr)
+				}
+			}
+			err = &ResourceError{Key: sl.key, Type: rec.Type, Err: fmt.Errorf("delete replaced %s: %w", rt.Identifier, err)}
+			e.o.Reporter.End(sl.key, rec.Type, ActionDelete, rt.Identifier, time.Since(began), err)
+			return err
+		}
+		id := rt.Identifier
+		rec.Retired = append([]state.Retired(nil), rec.Retired[1:]...)
+		if rec.Identifier == "" && len(rec.Retired) == 0 && rec.Status == state.StatusDeleting {
+			if err := e.drop(ctx, sl); err != nil {
+				return err
+			}
+		} else if err := e.put(ctx, sl, rec); err != nil {
+			return err
+		}
+		e.o.Reporter.End(sl.key, rec.Type, ActionDelete, id, time.Since(began), nil)
+	}
+	return nil
+}

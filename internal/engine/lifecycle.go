@@ -1,0 +1,381 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/athanor-dev/athanor/cloudcontrol"
+	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/state"
+)
+
+// definite reports whether err says for certain that a mutation did not
+// take effect (a FAILED event or a rejected request), as opposed to an
+// outcome that is unknown (a crash, a cancelled context, a network error),
+// where the pending record must stay for the next run to resume.
+func definite(err error) bool {
+	var oe *cloudcontrol.OperationError
+	if errors.As(err, &oe) {
+		return true
+	}
+	for _, target := range []error{cloudcontrol.ErrInvalidRequest, cloudcontrol.ErrAlreadyExists,
+		cloudcontrol.ErrNotFound, cloudcontrol.ErrNotUpdatable} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// mutate runs op while keeping *pp — the pending slot of rec or of one of
+// its retired resources — durable in state: written with the ClientToken
+// before every call and with the RequestToken right after. A non-empty
+// requestToken or clientToken resumes an earlier attempt instead of
+// starting a new one.
+func (e *Engine) mutate(ctx context.Context, rec *state.Record, pp **state.Pending, status state.Status,
+	op cloudcontrol.Operation, clientToken, requestToken string) (cloudcontrol.ProgressEvent, error) {
+	hooks := cloudcontrol.Hooks{
+		BeforeSend: func(ctx context.Context, token string) error {
+			now := time.Now().UTC()
+			*pp = &state.Pending{Operation: string(op.Kind), ClientToken: token, Identifier: op.Identifier,
+				Desired: op.Desired, Patch: op.Patch, StartedAt: now}
+			rec.Status = status
+			rec.UpdatedAt = now
+			if err := e.o.State.Put(ctx, rec); err != nil {
+				return fmt.Errorf("write state before %s: %w", op.Kind, err)
+			}
+			return nil
+		},
+		Started: func(ctx context.Context, ev cloudcontrol.ProgressEvent) error {
+			p := *pp
+			if p == nil {
+				return nil
+			}
+			p.RequestToken = ev.RequestToken
+			if ev.Identifier != "" {
+				p.Identifier = ev.Identifier
+			}
+			rec.UpdatedAt = time.Now().UTC()
+			if err := e.o.State.Put(ctx, rec); err != nil {
+				return fmt.Errorf("write state after %s: %w", op.Kind, err)
+			}
+			return nil
+		},
+	}
+	if requestToken != "" {
+		ev, err := e.o.Provider.Resume(ctx, requestToken)
+		if !errors.Is(err, cloudcontrol.ErrRequestNotFound) {
+			return ev, err
+		}
+		// The service no longer knows the request: repeat it with its
+		// ClientToken, which is idempotent while the service remembers it.
+	}
+	if clientToken != "" {
+		return e.o.Provider.Repeat(ctx, op, clientToken, hooks)
+	}
+	return e.o.Provider.Apply(ctx, op, hooks)
+}
+
+// put writes rec, or removes it when gone.
+func (e *Engine) put(ctx context.Context, sl *slot, rec *state.Record) error {
+	rec.UpdatedAt = time.Now().UTC()
+	if err := e.o.State.Put(ctx, rec); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	sl.rec = rec
+	return nil
+}
+
+func (e *Engine) drop(ctx context.Context, sl *slot) error {
+	if err := e.o.State.Delete(ctx, sl.key); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	sl.rec = nil
+	return nil
+}
+
+// created settles a successful CREATE of rec: a create-first replacement
+// retires the old resource; outputs come from the final model or a read.
+func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *schema.Schema, ev cloudcontrol.ProgressEvent) error {
+	p := rec.Pending
+	id := ev.Identifier
+	if id == "" && p != nil {
+		id = p.Identifier
+	}
+	if id == "" {
+		return fmt.Errorf("create succeeded without an identifier (request %s)", ev.RequestToken)
+	}
+	model, err := decodeModel(ev.ResourceModel)
+	if err != nil {
+		model = nil
+	}
+	if missingOutputs(s, model) {
+		raw, err := e.o.Provider.Get(ctx, s.TypeName, id)
+		if err != nil {
+			return fmt.Errorf("read %s after create: %w", id, err)
+		}
+		if model, err = decodeModel(raw); err != nil {
+			return fmt.Errorf("read %s after create: %w", id, err)
+		}
+	}
+	if rec.Identifier != "" && rec.Identifier != id {
+		rec.Retired = append(rec.Retired, state.Retired{Identifier: rec.Identifier})
+	}
+	rec.Identifier = id
+	if p != nil && len(p.Desired) > 0 {
+		rec.Desired = p.Desired
+	}
+	rec.Outputs = encodeModel(outputsOf(s, model))
+	rec.Status = state.StatusCreated
+	rec.Pending = nil
+	return e.put(ctx, sl, rec)
+}
+
+// createFailed settles a CREATE that certainly did not happen.
+func (e *Engine) createFailed(ctx context.Context, sl *slot, rec *state.Record) error {
+	rec.Pending = nil
+	if rec.Identifier == "" && len(rec.Retired) == 0 {
+		return e.drop(ctx, sl)
+	}
+	rec.Status = state.StatusCreated
+	return e.put(ctx, sl, rec)
+}
+
+// updated settles a successful UPDATE.
+func (e *Engine) updated(ctx context.Context, sl *slot, rec *state.Record, s *schema.Schema, ev cloudcontrol.ProgressEvent) error {
+	if p := rec.Pending; p != nil && len(p.Desired) > 0 {
+		rec.Desired = p.Desired
+	}
+	if model, err := decodeModel(ev.ResourceModel); err == nil && model != nil && !missingOutputs(s, model) {
+		rec.Outputs = encodeModel(outputsOf(s, model))
+	}
+	rec.Status = state.StatusCreated
+	rec.Pending = nil
+	return e.put(ctx, sl, rec)
+}
+
+// deleted settles a successful DELETE of rec's resource: a delete-first
+// replacement keeps the record without a resource, any other drops it.
+func (e *Engine) deleted(ctx context.Context, sl *slot, rec *state.Record) error {
+	rec.Pending = nil
+	if rec.Status == state.StatusReplacing {
+		rec.Identifier = ""
+		rec.Outputs = nil
+		return e.put(ctx, sl, rec)
+	}
+	if len(rec.Retired) > 0 {
+		rec.Identifier = ""
+		rec.Status = state.StatusDeleting
+		return e.put(ctx, sl, rec)
+	}
+	return e.drop(ctx, sl)
+}
+
+// isGone reports whether a delete's error means the resource is already gone.
+func isGone(err error) bool { return errors.Is(err, cloudcontrol.ErrNotFound) }
+
+// create creates the resource of sl; with a non-empty replacing reason it is
+// the create step of a replacement.
+func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, d Declaration, order Order) (*Declared, error) {
+	if e.o.Mode == ModePlan {
+		if order == "" {
+			e.plan(Change{Key: sl.key, Type: s.TypeName, Action: ActionCreate})
+		}
+		return e.planned(sl, s, model), nil
+	}
+	rec := sl.rec
+	if rec == nil {
+		rec = e.newRecord(sl, s, d)
+	}
+	rec.Type = s.TypeName
+	rec.Scope, rec.LogicalID = d.Scope, d.LogicalID
+	rec.DependsOn = deps
+	status := state.StatusCreating
+	if order != "" {
+		status = state.StatusReplacing
+	}
+	action := ActionCreate
+	if order == "" {
+		e.o.Reporter.Begin(sl.key, s.TypeName, action, "")
+	}
+	began := time.Now()
+	desired := encodeModel(model)
+	ev, err := e.mutate(ctx, rec, &rec.Pending, status, cloudcontrol.Operation{Kind: cloudcontrol.Create, TypeName: s.TypeName, Desired: desired}, "", "")
+	if err != nil {
+		if rec.Pending != nil && definite(err) {
+			if serr := e.createFailed(ctx, sl, rec); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+		if d.Adopt && order == "" && errors.Is(err, cloudcontrol.ErrAlreadyExists) {
+			return e.adopt(ctx, sl, s, model, deps, d)
+		}
+		if order == "" {
+			e.o.Reporter.End(sl.key, s.TypeName, action, "", time.Since(began), err)
+		}
+		return nil, err
+	}
+	if rec.Pending == nil {
+		// The hooks never ran: a provider that does not persist progress.
+		rec.Pending = &state.Pending{Operation: string(cloudcontrol.Create), Desired: desired}
+	}
+	if err := e.created(ctx, sl, rec, s, ev); err != nil {
+		return nil, err
+	}
+	if order == "" {
+		e.count(func(s *Summary) { s.Created++ })
+		e.o.Reporter.End(sl.key, s.TypeName, action, rec.Identifier, time.Since(began), nil)
+	}
+	return declaredFrom(rec)
+}
+
+func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, c Change) (*Declared, error) {
+	rec := sl.rec
+	if e.o.Mode == ModePlan {
+		e.plan(c)
+		return declaredFrom(rec)
+	}
+	e.o.Reporter.Begin(sl.key, s.TypeName, ActionUpdate, "")
+	began := time.Now()
+	rec.DependsOn = deps
+	op := cloudcontrol.Operation{Kind: cloudcontrol.Update, TypeName: s.TypeName, Identifier: rec.Identifier,
+		Desired: encodeModel(model), Patch: c.Patch}
+	ev, err := e.mutate(ctx, rec, &rec.Pending, state.StatusUpdating, op, "", "")
+	if err != nil {
+		if rec.Pending != nil && definite(err) {
+			rec.Pending = nil
+			rec.Status = state.StatusCreated
+			if serr := e.put(ctx, sl, rec); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+		e.o.Reporter.End(sl.key, s.TypeName, ActionUpdate, rec.Identifier, time.Since(began), err)
+		return nil, err
+	}
+	if rec.Pending == nil {
+		rec.Pending = &state.Pending{Operation: string(cloudcontrol.Update), Desired: op.Desired}
+	}
+	if err := e.updated(ctx, sl, rec, s, ev); err != nil {
+		return nil, err
+	}
+	e.count(func(s *Summary) { s.Updated++ })
+	e.o.Reporter.End(sl.key, s.TypeName, ActionUpdate, rec.Identifier, time.Since(began), nil)
+	return declaredFrom(rec)
+}
+
+func (e *Engine) replace(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, d Declaration, c Change) (*Declared, error) {
+	if e.o.Mode == ModePlan {
+		e.plan(c)
+		return e.planned(sl, s, model), nil
+	}
+	rec := sl.rec
+	e.o.Reporter.Begin(sl.key, s.TypeName, ActionReplace, fmt.Sprintf(" %s, %s", c.Order, c.Reason))
+	began := time.Now()
+	fail := func(err error) (*Declared, error) {
+		e.o.Reporter.End(sl.key, s.TypeName, ActionReplace, "", time.Since(began), err)
+		return nil, err
+	}
+	if c.Order == DeleteFirst {
+		op := cloudcontrol.Operation{Kind: cloudcontrol.Delete, TypeName: rec.Type, Identifier: rec.Identifier}
+		_, err := e.mutate(ctx, rec, &rec.Pending, state.StatusReplacing, op, "", "")
+		if err != nil && !isGone(err) {
+			if rec.Pending != nil && definite(err) {
+				rec.Pending = nil
+				rec.Status = state.StatusCreated
+				if serr := e.put(ctx, sl, rec); serr != nil {
+					err = errors.Join(err, serr)
+				}
+			}
+			return fail(err)
+		}
+		rec.Status = state.StatusReplacing
+		if err := e.deleted(ctx, sl, rec); err != nil {
+			return fail(err)
+		}
+	}
+	res, err := e.create(ctx, sl, s, model, deps, d, c.Order)
+	if err != nil {
+		return fail(err)
+	}
+	e.count(func(s *Summary) { s.Replaced++ })
+	e.o.Reporter.End(sl.key, s.TypeName, ActionReplace, res.Identifier, time.Since(began), nil)
+	return res, nil
+}
+
+// adopt takes over the existing resource a create collided with: it reads
+// it, records it (keeping the declared write-only values, which a read never
+// returns) and converges it to the declaration.
+func (e *Engine) adopt(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, d Declaration) (*Declared, error) {
+	began := time.Now()
+	e.o.Reporter.Begin(sl.key, s.TypeName, ActionAdopt, "")
+	id, err := s.Identifier(model)
+	if err != nil {
+		err = fmt.Errorf("adopt: %w", err)
+		e.o.Reporter.End(sl.key, s.TypeName, ActionAdopt, "", time.Since(began), err)
+		return nil, err
+	}
+	raw, err := e.o.Provider.Get(ctx, s.TypeName, id)
+	var live map[string]any
+	if err == nil {
+		live, err = decodeModel(raw)
+	}
+	if err != nil {
+		err = fmt.Errorf("adopt %s: %w", id, err)
+		e.o.Reporter.End(sl.key, s.TypeName, ActionAdopt, id, time.Since(began), err)
+		return nil, err
+	}
+	base := s.WithoutReadOnly(live)
+	if base == nil {
+		base = map[string]any{}
+	}
+	for _, wo := range s.WriteOnly {
+		p := trimProperties(wo)
+		if v, ok := lookup(model, p); ok {
+			setPath(base, p, v, false)
+		}
+	}
+	rec := sl.rec
+	if rec == nil {
+		rec = e.newRecord(sl, s, d)
+	}
+	rec.Identifier = id
+	rec.Desired = encodeModel(base)
+	rec.Outputs = encodeModel(outputsOf(s, live))
+	rec.Status = state.StatusCreated
+	rec.Pending = nil
+	rec.DependsOn = deps
+	if err := e.put(ctx, sl, rec); err != nil {
+		return nil, err
+	}
+	e.count(func(s *Summary) { s.Adopted++ })
+	e.o.Reporter.End(sl.key, s.TypeName, ActionAdopt, id, time.Since(began), nil)
+	ch, err := s.Diff(base, model)
+	if err != nil {
+		return nil, err
+	}
+	switch ch.Action {
+	case schema.NoChange:
+		return declaredFrom(rec)
+	case schema.Update:
+		patch, err := json.Marshal(ch.Patch)
+		if err != nil {
+			return nil, err
+		}
+		return e.update(ctx, sl, s, model, deps, Change{Key: sl.key, Type: s.TypeName, Action: ActionUpdate, Identifier: id, Patch: patch, Paths: ch.Paths})
+	default:
+		c := Change{Key: sl.key, Type: s.TypeName, Action: ActionReplace, Identifier: id, Paths: ch.Paths, ReplacePaths: ch.ReplacePaths}
+		c.Order, c.Reason = replaceOrder(s, id, model)
+		return e.replace(ctx, sl, s, model, deps, d, c)
+	}
+}
+
+func trimProperties(p string) string {
+	const prefix = "/properties"
+	if len(p) >= len(prefix) && p[:len(prefix)] == prefix {
+		return p[len(prefix):]
+	}
+	return p
+}

@@ -1,0 +1,127 @@
+package athanor
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+)
+
+// Environment variables read by ParseConfig; flags take precedence.
+const (
+	EnvStage       = "ATHANOR_STAGE"
+	EnvTarget      = "ATHANOR_TARGET"
+	EnvState       = "ATHANOR_STATE"
+	EnvConcurrency = "ATHANOR_CONCURRENCY"
+	EnvPlan        = "ATHANOR_PLAN"
+	EnvDestroy     = "ATHANOR_DESTROY"
+	EnvRefresh     = "ATHANOR_REFRESH"
+	EnvJSON        = "ATHANOR_JSON"
+)
+
+// Main is the entry point of an Athanor program: it reads the command line
+// (see ParseConfig), runs fn as a deploy, plan or destroy of the stage, and
+// exits — with status 1 when the run failed, 2 on bad usage. SIGINT and
+// SIGTERM cancel the run; an operation in flight is resumed by the next run.
+func Main(app string, fn func(*App) error) {
+	os.Exit(run1(app, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, fn))
+}
+
+func run1(app string, args []string, getenv func(string) string, stdout, stderr io.Writer, fn func(*App) error) int {
+	cfg, err := ParseConfig(app, args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	cfg.Output = stdout
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := Run(ctx, cfg, fn)
+	if err != nil {
+		if res == nil {
+			// Failed before any output (bad state location, stage locked, ...).
+			fmt.Fprintln(stderr, err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// ParseConfig builds a run's Config from command-line arguments and the
+// environment (getenv, usually os.Getenv):
+//
+//	--stage NAME        stage to deploy (ATHANOR_STAGE; default "dev")
+//	--plan              show what would change, change nothing (ATHANOR_PLAN)
+//	--destroy           delete every resource of the stage (ATHANOR_DESTROY)
+//	--refresh           read resources back first; report and repair drift (ATHANOR_REFRESH)
+//	--target TARGET     "local" (embedded emulator, default), "aws", or an endpoint URL
+//	                    (ATHANOR_TARGET; AWS_ENDPOINT_URL_CLOUDCONTROL when unset)
+//	--state LOCATION    state directory (default .athanor) or postgres:// URL (ATHANOR_STATE)
+//	--concurrency N     Cloud Control operations in flight (ATHANOR_CONCURRENCY)
+//	--json              machine-readable output (ATHANOR_JSON)
+//
+// Usage errors are written to usage (nil discards them); -h gives
+// flag.ErrHelp.
+func ParseConfig(app string, args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if usage == nil {
+		usage = io.Discard
+	}
+	cfg := Config{App: app, Stage: getenv(EnvStage), Target: getenv(EnvTarget), State: getenv(EnvState)}
+	if cfg.Stage == "" {
+		cfg.Stage = DefaultStage
+	}
+	var err error
+	envBool := func(name string) bool {
+		v := getenv(name)
+		if v == "" || err != nil {
+			return false
+		}
+		b, perr := strconv.ParseBool(v)
+		if perr != nil {
+			err = fmt.Errorf("%s=%q: want true or false", name, v)
+		}
+		return b
+	}
+	cfg.Plan, cfg.Destroy, cfg.Refresh, cfg.JSON = envBool(EnvPlan), envBool(EnvDestroy), envBool(EnvRefresh), envBool(EnvJSON)
+	if v := getenv(EnvConcurrency); v != "" && err == nil {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 {
+			err = fmt.Errorf("%s=%q: want a positive integer", EnvConcurrency, v)
+		}
+		cfg.Concurrency = n
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	fs := flag.NewFlagSet(app, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.StringVar(&cfg.Stage, "stage", cfg.Stage, "stage to deploy")
+	fs.BoolVar(&cfg.Plan, "plan", cfg.Plan, "show what would change, change nothing")
+	fs.BoolVar(&cfg.Destroy, "destroy", cfg.Destroy, "delete every resource of the stage")
+	fs.BoolVar(&cfg.Refresh, "refresh", cfg.Refresh, "read every resource back first; report drift, recreate what was deleted")
+	fs.StringVar(&cfg.Target, "target", cfg.Target, `"local" (embedded emulator), "aws", or a Cloud Control endpoint URL`)
+	fs.StringVar(&cfg.State, "state", cfg.State, "state directory, or a postgres:// URL (default .athanor)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "Cloud Control operations in flight (default 16)")
+	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "write JSON lines instead of text")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("%s: unexpected argument %q", app, fs.Arg(0))
+	}
+	if cfg.Concurrency < 0 {
+		return Config{}, fmt.Errorf("%s: --concurrency %d: want a positive integer", app, cfg.Concurrency)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,353 @@
+package athanor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
+
+	"github.com/athanor-dev/athanor/cloudcontrol"
+	"github.com/athanor-dev/athanor/emulator"
+	"github.com/athanor-dev/athanor/internal/engine"
+	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/state"
+	_ "github.com/athanor-dev/athanor/state/file" // the default state backend
+)
+
+// Targets.
+const (
+	// TargetLocal is the embedded Cloud Control emulator, run in-process with
+	// its data under the state directory's "local" folder.
+	TargetLocal = "local"
+	// TargetAWS is the real AWS Cloud Control API, configured by the standard
+	// AWS configuration chain (environment, shared files, roles).
+	TargetAWS = "aws"
+)
+
+// DefaultStage is the stage deployed when none is given.
+const DefaultStage = "dev"
+
+// Config is everything a run needs: the values of Main's flags plus the
+// options of programs that embed Athanor (tests, tools).
+type Config struct {
+	// App names the application; the state is kept per app and stage.
+	App string
+	// Stage names the deployment (default "dev").
+	Stage string
+	// Plan computes and prints what would change, and changes nothing.
+	Plan bool
+	// Destroy deletes every resource of the stage; the program's function
+	// is not called.
+	Destroy bool
+	// Refresh reads every recorded resource back before the run, reports
+	// drift on readable properties and recreates resources deleted outside
+	// Athanor.
+	Refresh bool
+	// Target is where resources live: "" or "local" for the embedded
+	// emulator, "aws" for AWS, or the URL of any Cloud Control endpoint.
+	// With Target empty, AWS_ENDPOINT_URL_CLOUDCONTROL selects an endpoint.
+	Target string
+	// State is the state location: a directory (default ".athanor") or a
+	// postgres:// URL.
+	State string
+	// Concurrency bounds the Cloud Control operations in flight (default
+	// cloudcontrol.DefaultConcurrency).
+	Concurrency int
+	// JSON writes machine-readable events, one JSON object per line,
+	// instead of text.
+	JSON bool
+	// Output receives progress and the summary (default os.Stdout).
+	Output io.Writer
+
+	// LocalDir holds the embedded emulator's data (default: "local" in the
+	// state directory, or ".athanor/local").
+	LocalDir string
+	// Emulator configures the embedded emulator (latency, faults, ...);
+	// DataDir is set from LocalDir.
+	Emulator *emulator.Options
+	// AWSConfig, when set, is used instead of building one for Target.
+	AWSConfig *aws.Config
+	// Client, when set, is the Cloud Control client to use; Target,
+	// AWSConfig and Concurrency are then ignored.
+	Client *cloudcontrol.Client
+	// ClientOptions are added to the Cloud Control client Athanor builds.
+	ClientOptions []cloudcontrol.Option
+	// Registry holds the resource schemas (default: the embedded registry).
+	Registry *schema.Registry
+	// LockTimeout is how long to wait for another run's stage lock before
+	// failing (default: fail at once).
+	LockTimeout time.Duration
+}
+
+// Change is one change of a plan (or of a run): the resource, the action,
+// and for updates the patch, for replacements the forcing paths and order.
+type Change = engine.Change
+
+// Action is what a run does (or a plan would do) to a resource.
+type Action = engine.Action
+
+// Actions of a Change.
+const (
+	ActionCreate  = engine.ActionCreate
+	ActionUpdate  = engine.ActionUpdate
+	ActionReplace = engine.ActionReplace
+	ActionDelete  = engine.ActionDelete
+	ActionNoop    = engine.ActionNoop
+)
+
+// Order is the order of a replacement.
+type Order = engine.Order
+
+// Replacement orders: DeleteFirst when the new resource keeps the old one's
+// user-chosen identifier, CreateFirst otherwise (the old one is deleted at
+// the end of the run).
+const (
+	DeleteFirst = engine.DeleteFirst
+	CreateFirst = engine.CreateFirst
+)
+
+// ResourceError is the error of one resource: it names the resource (key
+// and type) and wraps the cause; validation failures list every offending
+// property path.
+type ResourceError = engine.ResourceError
+
+// ErrDuplicate is wrapped by the error of a second declaration of one
+// logical id in one scope.
+var ErrDuplicate = engine.ErrDuplicate
+
+// Drift is a difference between a recorded resource and the cloud, found
+// by a refresh.
+type Drift = engine.Drift
+
+// Result is what a run did.
+type Result struct {
+	App, Stage string
+	// Mode is "deploy", "plan" or "destroy".
+	Mode string
+	// Counts of resources by what happened to them (in a plan: would).
+	Created, Updated, Replaced, Deleted, Unchanged, Adopted, Resumed, Failed int
+	// Duration is the run's wall time.
+	Duration time.Duration
+	// Changes lists the plan's changes.
+	Changes []Change
+	// Drift lists what a refresh found.
+	Drift []Drift
+	// Exports are the values the program exported.
+	Exports map[string]any
+	// Stats counts the Cloud Control calls made.
+	Stats cloudcontrol.Stats
+}
+
+// Run runs fn as a deploy, plan or destroy of cfg.App's stage cfg.Stage and
+// returns what it did. It holds the stage lock for the whole run: a second
+// run of the same stage fails with an error matching state.ErrLocked that
+// names the holder.
+func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err error) {
+	cfg.defaults()
+	mode := engine.ModeDeploy
+	switch {
+	case cfg.Plan:
+		mode = engine.ModePlan // with Destroy: a plan of the destroy
+	case cfg.Destroy:
+		mode = engine.ModeDestroy
+	}
+	if err := state.ValidateName("app", cfg.App); err != nil {
+		return nil, fmt.Errorf("athanor: %w", err)
+	}
+	if err := state.ValidateName("stage", cfg.Stage); err != nil {
+		return nil, fmt.Errorf("athanor: %w", err)
+	}
+	start := time.Now()
+	rep := engine.NewReporter(cfg.Output, cfg.JSON)
+	res = &Result{App: cfg.App, Stage: cfg.Stage, Mode: string(mode)}
+
+	st, err := state.Open(ctx, cfg.State, cfg.App, cfg.Stage, state.WithLockTimeout(cfg.LockTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("athanor: open state: %w", err)
+	}
+	defer st.Close()
+	op := string(mode)
+	if cfg.Plan && cfg.Destroy {
+		op = "plan destroy"
+	}
+	lock, err := st.Lock(ctx, state.NewLockInfo(op))
+	if err != nil {
+		return nil, fmt.Errorf("athanor: %w", err)
+	}
+	defer func() {
+		if uerr := lock.Unlock(context.WithoutCancel(ctx)); uerr != nil && err == nil {
+			err = fmt.Errorf("athanor: release stage lock: %w", uerr)
+		}
+	}()
+
+	client, target, stop, err := cfg.client(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("athanor: %w", err)
+	}
+	defer stop()
+	rep.Header(cfg.App, cfg.Stage, op, target)
+
+	eng, err := engine.New(ctx, engine.Options{
+		App: cfg.App, Stage: cfg.Stage, Mode: mode, Refresh: cfg.Refresh, State: st,
+		Provider: provider{client}, Registry: cfg.Registry, Reporter: rep, Unknown: Unknown,
+	})
+	finish := func(runErr error) (*Result, error) {
+		s := engine.Summary{}
+		if eng != nil {
+			s = eng.Summary()
+			res.Changes = eng.Changes()
+			res.Drift = eng.Drift()
+		}
+		s.Duration = time.Since(start)
+		res.Created, res.Updated, res.Replaced, res.Deleted = s.Created, s.Updated, s.Replaced, s.Deleted
+		res.Unchanged, res.Adopted, res.Resumed, res.Failed = s.Unchanged, s.Adopted, s.Resumed, s.Failed
+		res.Duration = s.Duration
+		res.Stats = client.Stats()
+		rep.Done(string(mode), s, res.Exports, runErr)
+		return res, runErr
+	}
+	if err != nil {
+		return finish(err)
+	}
+	if cfg.Destroy {
+		return finish(eng.Destroy(ctx))
+	}
+
+	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, eng: eng, exports: map[string]any{}}
+	app := &App{run: r}
+	ferr := fn(app)
+	if werr := r.group.Wait(); ferr == nil {
+		ferr = werr
+	}
+	if ferr == nil {
+		ferr = errors.Join(r.exportErrs...)
+	}
+	res.Exports = r.exports
+	if ferr != nil {
+		return finish(fmt.Errorf("program failed; nothing was deleted: %w", ferr))
+	}
+	return finish(eng.Finish(ctx, r.exports))
+}
+
+func (cfg *Config) defaults() {
+	if cfg.Stage == "" {
+		cfg.Stage = DefaultStage
+	}
+	if cfg.State == "" {
+		cfg.State = state.DefaultURL
+	}
+	if cfg.Output == nil {
+		cfg.Output = os.Stdout
+	}
+	if cfg.Target == "" {
+		if u := os.Getenv("AWS_ENDPOINT_URL_CLOUDCONTROL"); u != "" {
+			cfg.Target = u
+		} else {
+			cfg.Target = TargetLocal
+		}
+	}
+	if cfg.LocalDir == "" {
+		cfg.LocalDir = filepath.Join(state.DefaultURL, "local")
+		if u, err := state.ParseURL(cfg.State); err == nil && (u.Scheme == "" || u.Scheme == "file") {
+			cfg.LocalDir = filepath.Join(u.Path, "local")
+		}
+	}
+}
+
+// client returns the Cloud Control client for the configured target, a
+// description of the target, and a function that releases what it started.
+func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, func(), error) {
+	nop := func() {}
+	if cfg.Client != nil {
+		return cfg.Client, "the given client", nop, nil
+	}
+	opts := append([]cloudcontrol.Option{cloudcontrol.WithConcurrency(cfg.Concurrency)}, cfg.ClientOptions...)
+	if cfg.AWSConfig != nil {
+		return cloudcontrol.New(*cfg.AWSConfig, opts...), "the given AWS configuration", nop, nil
+	}
+	switch target := cfg.Target; {
+	case target == TargetLocal:
+		eo := emulator.Instant()
+		if cfg.Emulator != nil {
+			eo = *cfg.Emulator
+		}
+		eo.DataDir = cfg.LocalDir
+		if err := os.MkdirAll(eo.DataDir, 0o755); err != nil {
+			return nil, "", nil, fmt.Errorf("local emulator: %w", err)
+		}
+		running, err := emulator.Start(context.WithoutCancel(ctx), "127.0.0.1:0", eo)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("start the local emulator on %s (another run may be using it; run a shared one with \"athanor emulator\" and pass --target): %w", eo.DataDir, err)
+		}
+		region := eo.Region
+		if region == "" {
+			region = "us-east-1"
+		}
+		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("athanor", "athanor", "")}
+		c := cloudcontrol.New(cfg, append(opts, withEndpoint(running.URL))...)
+		return c, "the local emulator (" + eo.DataDir + ")", func() { running.Close() }, nil
+	case target == TargetAWS:
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		region := awsCfg.Region
+		if region == "" {
+			return nil, "", nil, errors.New("target aws: no region configured (set AWS_REGION or a profile's region)")
+		}
+		return cloudcontrol.New(awsCfg, opts...), "AWS " + region, nop, nil
+	default:
+		u, err := url.Parse(target)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, "", nil, fmt.Errorf("target %q: want %q, %q or an http(s) endpoint URL", target, TargetLocal, TargetAWS)
+		}
+		return cloudcontrol.New(endpointConfig(ctx), append(opts, withEndpoint(target))...), target, nop, nil
+	}
+}
+
+// withEndpoint points the client at endpoint, whatever the environment's
+// endpoint variables say: the target was chosen explicitly.
+func withEndpoint(endpoint string) cloudcontrol.Option {
+	return cloudcontrol.WithSDKOptions(func(o *cc.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// endpointConfig is an AWS configuration for a Cloud Control endpoint such
+// as an emulator: the standard chain when it yields credentials and a
+// region, placeholders otherwise (an emulator accepts any signature).
+func endpointConfig(ctx context.Context) aws.Config {
+	// No instance metadata: an endpoint URL is an emulator or a proxy, and
+	// probing IMDS off EC2 only costs seconds.
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	if err != nil {
+		cfg = aws.Config{}
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Credentials == nil {
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("athanor", "athanor", "")
+	} else if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("athanor", "athanor", "")
+	}
+	return cfg
+}
+
+func engineDisplay(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSpace(string(data))
+}
