@@ -200,17 +200,14 @@ func (s *Server) submit(r *request, expect *resource) (any, *apiError) {
 	case serr == nil:
 	case serr.conflict:
 		return nil, ccErr("ClientTokenConflictException", "The client token %s was already used for a different request.", r.ClientToken)
-	case serr.concurrent != nil:
-		return nil, ccErr("ConcurrentOperationException", "Another resource operation (request token %s) is currently being performed on the resource of type '%s' with identifier '%s'.", serr.concurrent.Token, r.TypeName, r.Identifier)
+	case serr.concurrentToken != "":
+		return nil, ccErr("ConcurrentOperationException", "Another resource operation (request token %s) is currently being performed on the resource of type '%s' with identifier '%s'.", serr.concurrentToken, r.TypeName, r.Identifier)
 	default:
 		return nil, ccErr("ConcurrentOperationException", "The resource of type '%s' with identifier '%s' changed while the request was being accepted; retry.", r.TypeName, r.Identifier)
 	}
-	if got != r {
-		// An earlier request with the same ClientToken: report it as it stands.
-		c, _ := s.st.request(got.Token)
-		return progressOutput{s.event(c)}, nil
-	}
-	return progressOutput{s.event(initial(r))}, nil
+	// got is the new request as submitted, or an earlier request with the
+	// same ClientToken as it stands now.
+	return progressOutput{s.event(got)}, nil
 }
 
 func (s *Server) createResource(body []byte) (any, *apiError) {

@@ -381,33 +381,35 @@ func (s *store) list(typeName, after string, max int, match func(*resource) bool
 
 // submitError is submit's refusal of a request.
 type submitError struct {
-	concurrent *request // the request in flight on the identifier
+	concurrentToken string // the token of the request in flight on the identifier
 	conflict   bool     // ClientToken reused for a different request
 }
 
 // submit records a new request, or returns the earlier request with the same
-// ClientToken and fingerprint. It refuses a ClientToken reused for other
+// ClientToken and fingerprint. The request is returned as a copy taken under
+// the store's lock (a new one as it stood when it was submitted), since the
+// stored request keeps changing as it settles. It refuses a ClientToken reused for other
 // content and a mutation of an identifier with one in flight.
 // When expect is not nil, the resource must still be that one (the model an
 // update was computed against).
-func (s *store) submit(r *request, expect *resource) (*request, uint64, *submitError) {
+func (s *store) submit(r *request, expect *resource) (request, uint64, *submitError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	seq := s.settleLocked(r.Submitted)
 	if r.ClientToken != "" {
 		if prev := s.clientTokens[r.ClientToken]; prev != nil {
 			if prev.Fingerprint != r.Fingerprint {
-				return nil, seq, &submitError{conflict: true}
+				return request{}, seq, &submitError{conflict: true}
 			}
-			return prev, seq, nil
+			return *prev, seq, nil
 		}
 	}
 	k := resourceKey{r.TypeName, r.Identifier}
 	if cur := s.inflight[k]; cur != nil && r.Identifier != "" {
-		return nil, seq, &submitError{concurrent: cur}
+		return request{}, seq, &submitError{concurrentToken: cur.Token}
 	}
 	if expect != nil && s.resources[k] != expect {
-		return nil, seq, &submitError{}
+		return request{}, seq, &submitError{}
 	}
 	s.seq++
 	r.Seq = s.seq
@@ -415,10 +417,11 @@ func (s *store) submit(r *request, expect *resource) (*request, uint64, *submitE
 	r.EventTime = r.Submitted
 	s.addRequestLocked(r)
 	seq = s.persistLocked(r, nil)
+	snap := initial(r)
 	if !r.CompleteAt.After(r.Submitted) {
 		seq = max(seq, s.settleLocked(r.Submitted))
 	}
-	return r, seq, nil
+	return snap, seq, nil
 }
 
 // initial returns r as it stood when it was submitted.
