@@ -3,11 +3,6 @@ package athanor
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-
-	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
-	"github.com/aws/aws-sdk-go-v2/service/cloudcontrol/types"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
 )
@@ -28,16 +23,5 @@ func (p provider) Resume(ctx context.Context, requestToken string) (cloudcontrol
 }
 
 func (p provider) Get(ctx context.Context, typeName, identifier string) (json.RawMessage, error) {
-	out, err := p.c.SDK().GetResource(ctx, &cc.GetResourceInput{TypeName: &typeName, Identifier: &identifier})
-	if err != nil {
-		var nf *types.ResourceNotFoundException
-		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("get %s %s: %w: %w", typeName, identifier, cloudcontrol.ErrNotFound, err)
-		}
-		return nil, fmt.Errorf("get %s %s: %w", typeName, identifier, err)
-	}
-	if out.ResourceDescription == nil || out.ResourceDescription.Properties == nil {
-		return json.RawMessage("{}"), nil
-	}
-	return json.RawMessage(*out.ResourceDescription.Properties), nil
+	return p.c.Get(ctx, typeName, identifier)
 }

@@ -71,8 +71,9 @@ type Config struct {
 	// Output receives progress and the summary (default os.Stdout).
 	Output io.Writer
 
-	// LocalDir holds the embedded emulator's data (default: "local" in the
-	// state directory, or ".athanor/local").
+	// LocalDir holds the embedded emulator's data (default: "local/<stage>"
+	// in the state directory, or ".athanor/local/<stage>": one local account
+	// per stage).
 	LocalDir string
 	// Emulator configures the embedded emulator (latency, faults, ...);
 	// DataDir is set from LocalDir.
@@ -259,10 +260,14 @@ func (cfg *Config) defaults() {
 		}
 	}
 	if cfg.LocalDir == "" {
-		cfg.LocalDir = filepath.Join(state.DefaultURL, "local")
+		// The embedded cloud keeps one account per stage, as teams keep one
+		// AWS account per stage: two stages deploy at once without sharing
+		// the emulator's database file.
+		root := state.DefaultURL
 		if u, err := state.ParseURL(cfg.State); err == nil && (u.Scheme == "" || u.Scheme == "file") {
-			cfg.LocalDir = filepath.Join(u.Path, "local")
+			root = u.Path
 		}
+		cfg.LocalDir = filepath.Join(root, "local", cfg.Stage)
 	}
 }
 
