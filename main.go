@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // Environment variables read by ParseConfig; flags take precedence.
@@ -22,6 +23,8 @@ const (
 	EnvDestroy     = "ATHANOR_DESTROY"
 	EnvRefresh     = "ATHANOR_REFRESH"
 	EnvJSON        = "ATHANOR_JSON"
+	EnvLockTimeout = "ATHANOR_LOCK_TIMEOUT"
+	EnvLockLease   = "ATHANOR_LOCK_LEASE"
 )
 
 // Main is the entry point of an Athanor program: it reads the command line
@@ -67,6 +70,9 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 //	--state LOCATION    state directory (default .athanor) or postgres:// URL (ATHANOR_STATE)
 //	--concurrency N     Cloud Control operations in flight (ATHANOR_CONCURRENCY)
 //	--json              machine-readable output (ATHANOR_JSON)
+//	--lock-timeout D    wait up to D for another run's stage lock (ATHANOR_LOCK_TIMEOUT)
+//	--lock-lease D      lease of a shared (PostgreSQL) lock: how long a crashed
+//	                    run keeps others out (ATHANOR_LOCK_LEASE; default 30s)
 //
 // Usage errors are written to usage (nil discards them); -h gives
 // flag.ErrHelp.
@@ -101,6 +107,18 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 		}
 		cfg.Concurrency = n
 	}
+	envDuration := func(name string) time.Duration {
+		v := getenv(name)
+		if v == "" || err != nil {
+			return 0
+		}
+		d, perr := time.ParseDuration(v)
+		if perr != nil || d < 0 {
+			err = fmt.Errorf("%s=%q: want a duration such as 30s or 2m", name, v)
+		}
+		return d
+	}
+	cfg.LockTimeout, cfg.LockLease = envDuration(EnvLockTimeout), envDuration(EnvLockLease)
 	if err != nil {
 		return Config{}, err
 	}
@@ -114,11 +132,16 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	fs.StringVar(&cfg.State, "state", cfg.State, "state directory, or a postgres:// URL (default .athanor)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "Cloud Control operations in flight (default 16)")
 	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "write JSON lines instead of text")
+	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait this long for another run's stage lock instead of failing at once")
+	fs.DurationVar(&cfg.LockLease, "lock-lease", cfg.LockLease, "lease of a shared (PostgreSQL) stage lock: how long a crashed run keeps others out (default 30s)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("%s: unexpected argument %q", app, fs.Arg(0))
+	}
+	if cfg.LockTimeout < 0 || cfg.LockLease < 0 {
+		return Config{}, fmt.Errorf("%s: --lock-timeout and --lock-lease must not be negative", app)
 	}
 	if cfg.Concurrency < 0 {
 		return Config{}, fmt.Errorf("%s: --concurrency %d: want a positive integer", app, cfg.Concurrency)

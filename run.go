@@ -23,7 +23,8 @@ import (
 	"github.com/athanor-dev/athanor/internal/engine"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
-	_ "github.com/athanor-dev/athanor/state/file" // the default state backend
+	_ "github.com/athanor-dev/athanor/state/file"     // the default state backend
+	_ "github.com/athanor-dev/athanor/state/postgres" // team state: postgres:// URLs
 )
 
 // Targets.
@@ -90,6 +91,10 @@ type Config struct {
 	// LockTimeout is how long to wait for another run's stage lock before
 	// failing (default: fail at once).
 	LockTimeout time.Duration
+	// LockLease is the lease of a shared stage lock (PostgreSQL): a run that
+	// dies holding the lock keeps others out for at most this long (default
+	// state.DefaultLease). The file backend's lock dies with its process.
+	LockLease time.Duration
 }
 
 // Change is one change of a plan (or of a run): the resource, the action,
@@ -174,7 +179,8 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	rep := engine.NewReporter(cfg.Output, cfg.JSON)
 	res = &Result{App: cfg.App, Stage: cfg.Stage, Mode: string(mode)}
 
-	st, err := state.Open(ctx, cfg.State, cfg.App, cfg.Stage, state.WithLockTimeout(cfg.LockTimeout))
+	st, err := state.Open(ctx, cfg.State, cfg.App, cfg.Stage,
+		state.WithLockTimeout(cfg.LockTimeout), state.WithLease(cfg.LockLease))
 	if err != nil {
 		return nil, fmt.Errorf("athanor: open state: %w", err)
 	}

@@ -382,7 +382,7 @@ func (s *store) list(typeName, after string, max int, match func(*resource) bool
 // submitError is submit's refusal of a request.
 type submitError struct {
 	concurrentToken string // the token of the request in flight on the identifier
-	conflict   bool     // ClientToken reused for a different request
+	conflict        bool   // ClientToken reused for a different request
 }
 
 // submit records a new request, or returns the earlier request with the same
