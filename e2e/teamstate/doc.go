@@ -1,0 +1,8 @@
+// Package teamstate holds the end-to-end tests of team state (issue 6):
+// the example program and the athanor command, built once per test binary,
+// run as real processes against a Cloud Control emulator on loopback with
+// their state in a throwaway PostgreSQL cluster — deploys, lock refusal
+// naming the holder, lease expiry after a SIGKILL, stages deployed at once,
+// and migration between the file and PostgreSQL backends. The package has
+// no code of its own; see the _test.go files.
+package teamstate
