@@ -180,7 +180,8 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	res = &Result{App: cfg.App, Stage: cfg.Stage, Mode: string(mode)}
 
 	st, err := state.Open(ctx, cfg.State, cfg.App, cfg.Stage,
-		state.WithLockTimeout(cfg.LockTimeout), state.WithLease(cfg.LockLease))
+		state.WithLockTimeout(cfg.LockTimeout), state.WithLease(cfg.LockLease),
+		state.WithLockWait(func(le *state.LockedError) { rep.LockWait(cfg.App, cfg.Stage, le, cfg.LockTimeout) }))
 	if err != nil {
 		return nil, fmt.Errorf("athanor: open state: %w", err)
 	}

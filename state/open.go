@@ -31,6 +31,10 @@ type Options struct {
 	// (backends whose locks outlive processes, such as PostgreSQL). Zero
 	// means DefaultLease.
 	Lease time.Duration
+	// OnLockWait, when set, is called once when Lock finds the stage locked
+	// and starts waiting (LockTimeout > 0), with the holder's description,
+	// so that a person can be told why the run is not starting.
+	OnLockWait func(*LockedError)
 }
 
 // Option sets an Option field.
@@ -43,6 +47,9 @@ func WithLockTimeout(d time.Duration) Option { return func(o *Options) { o.LockT
 // WithLease sets the lock lease of backends that use one (see
 // Options.Lease).
 func WithLease(d time.Duration) Option { return func(o *Options) { o.Lease = d } }
+
+// WithLockWait sets Options.OnLockWait.
+func WithLockWait(f func(*LockedError)) Option { return func(o *Options) { o.OnLockWait = f } }
 
 // NewOptions applies opts to the defaults.
 func NewOptions(opts ...Option) Options {
@@ -221,13 +228,19 @@ type LockManager interface {
 }
 
 // WaitLock calls try until it takes the lock, fails with an error other
-// than ErrLocked, timeout passes or ctx ends, polling with exponential
-// backoff from 50 ms up to 2 s. With timeout zero it tries once. On timeout
-// it returns the last *LockedError, which names the holder.
-func WaitLock(ctx context.Context, timeout time.Duration, try func() (Lock, error)) (Lock, error) {
+// than ErrLocked, o.LockTimeout passes or ctx ends, polling with exponential
+// backoff from 50 ms up to 2 s. With a zero LockTimeout it tries once. On
+// timeout it returns the last *LockedError, which names the holder. When it
+// starts waiting it calls o.OnLockWait, if set.
+func WaitLock(ctx context.Context, o Options, try func() (Lock, error)) (Lock, error) {
+	timeout := o.LockTimeout
 	l, err := try()
 	if timeout <= 0 || !errors.Is(err, ErrLocked) {
 		return l, err
+	}
+	var le *LockedError
+	if o.OnLockWait != nil && errors.As(err, &le) {
+		o.OnLockWait(le)
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()

@@ -205,7 +205,10 @@ func TestEqualNormalisesJSON(t *testing.T) {
 func TestWaitLock(t *testing.T) {
 	locked := &state.LockedError{App: "a", Stage: "s"}
 	calls := 0
-	l, err := state.WaitLock(context.Background(), time.Minute, func() (state.Lock, error) {
+	var waitedFor []*state.LockedError
+	wait := state.NewOptions(state.WithLockTimeout(time.Minute),
+		state.WithLockWait(func(le *state.LockedError) { waitedFor = append(waitedFor, le) }))
+	l, err := state.WaitLock(context.Background(), wait, func() (state.Lock, error) {
 		if calls++; calls < 3 {
 			return nil, locked
 		}
@@ -214,13 +217,16 @@ func TestWaitLock(t *testing.T) {
 	if err != nil || l == nil || calls != 3 {
 		t.Fatalf("WaitLock = %v, %v after %d calls", l, err, calls)
 	}
+	if len(waitedFor) != 1 || waitedFor[0] != locked {
+		t.Errorf("OnLockWait called with %v, want once with the holder", waitedFor)
+	}
 	calls = 0
-	_, err = state.WaitLock(context.Background(), 0, func() (state.Lock, error) { calls++; return nil, locked })
+	_, err = state.WaitLock(context.Background(), state.NewOptions(), func() (state.Lock, error) { calls++; return nil, locked })
 	if calls != 1 || !errors.Is(err, state.ErrLocked) {
 		t.Errorf("no timeout: %d calls, %v", calls, err)
 	}
 	other := errors.New("boom")
-	_, err = state.WaitLock(context.Background(), time.Minute, func() (state.Lock, error) { return nil, other })
+	_, err = state.WaitLock(context.Background(), wait, func() (state.Lock, error) { return nil, other })
 	if err != other {
 		t.Errorf("other error = %v", err)
 	}

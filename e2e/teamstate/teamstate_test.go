@@ -233,6 +233,11 @@ func testKilledHolder(t *testing.T, bins binaries) {
 
 	waiter := run(t, spec{bin: bins.jobTemplates, dir: dir, args: append([]string{flagLockTimeout, "1m"}, args...), env: env})
 	waiter.succeeded()
+	// A person is told why the run does not start: who holds the lock.
+	if out := waiter.stdout.String(); !strings.Contains(out, "Waiting up to 1m0s: stage jobtemplates/dev is locked") ||
+		!strings.Contains(out, fmt.Sprintf("pid %d", victim.pid())) {
+		t.Errorf("the waiting run did not say whose lock it waits for:\n%s", out)
+	}
 	t.Logf("the waiting run finished %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), testLease)
 
 	if got := c.templates(); !slices.Equal(got, exampleIDs()) {

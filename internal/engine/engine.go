@@ -70,6 +70,7 @@ type slot struct {
 	key      string
 	rec      *state.Record // nil when the stage holds no record
 	declared bool
+	resumed  bool // this run finished the record's interrupted operation
 }
 
 // Declaration is one resource as the program declares it.
@@ -434,7 +435,9 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string) (*Declared, 
 	if e.o.Mode == ModePlan {
 		e.plan(Change{Key: sl.key, Type: rec.Type, Action: ActionNoop, Identifier: rec.Identifier})
 	} else {
-		e.count(func(s *Summary) { s.Unchanged++ })
+		if !sl.resumed {
+			e.count(func(s *Summary) { s.Unchanged++ })
+		}
 		if !equalStrings(rec.DependsOn, deps) {
 			rec.DependsOn = deps
 			rec.UpdatedAt = time.Now().UTC()

@@ -133,7 +133,7 @@ func TestUnknownOutcomeIsResumed(t *testing.T) {
 			if res.Identifier != "t1" || res.Outputs["Arn"] != "arn:aws:iot:us-east-1:1:jobtemplate/t1" {
 				t.Fatalf("declared %+v", res)
 			}
-			if s := e2.Summary(); s.Resumed != 1 || s.Unchanged != 1 {
+			if s := e2.Summary(); s.Resumed != 1 || s.Created != 1 || s.Unchanged != 0 {
 				t.Fatalf("summary %+v", s)
 			}
 		})

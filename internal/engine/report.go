@@ -66,15 +66,17 @@ type Drift struct {
 
 // Summary counts what a run did.
 type Summary struct {
-	Created   int           `json:"created"`
-	Updated   int           `json:"updated"`
-	Replaced  int           `json:"replaced"`
-	Deleted   int           `json:"deleted"`
-	Unchanged int           `json:"unchanged"`
-	Adopted   int           `json:"adopted,omitempty"`
-	Resumed   int           `json:"resumed,omitempty"`
-	Failed    int           `json:"failed,omitempty"`
-	Duration  time.Duration `json:"durationNs"`
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Replaced  int `json:"replaced"`
+	Deleted   int `json:"deleted"`
+	Unchanged int `json:"unchanged"`
+	Adopted   int `json:"adopted,omitempty"`
+	// Resumed counts operations of an interrupted run that this run
+	// finished; those that succeeded are also counted under their kind.
+	Resumed  int           `json:"resumed,omitempty"`
+	Failed   int           `json:"failed,omitempty"`
+	Duration time.Duration `json:"durationNs"`
 }
 
 // Reporter writes progress for a person (text) or a machine (JSON lines).
@@ -206,6 +208,13 @@ func (r *Reporter) Header(app, stage, mode, target string) {
 	r.emit(event{Event: "begin", App: app, Stage: stage, Mode: mode}, text)
 }
 
+// LockWait reports that the stage is locked by another run and that this
+// run waits for it (up to timeout).
+func (r *Reporter) LockWait(app, stage string, holder error, timeout time.Duration) {
+	text := fmt.Sprintf("Waiting up to %s: %v\n", timeout, holder)
+	r.emit(event{Event: "lock-wait", App: app, Stage: stage, Error: holder.Error()}, text)
+}
+
 var titles = map[string]string{"deploy": "Deploying", "plan": "Planning", "destroy": "Destroying", "plan destroy": "Planning the destroy of"}
 
 // Done reports the summary and exports at the end of a run.
@@ -229,7 +238,7 @@ func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err erro
 			fmt.Fprintf(&b, ", %d adopted", s.Adopted)
 		}
 		if s.Resumed > 0 {
-			fmt.Fprintf(&b, ", %d resumed", s.Resumed)
+			fmt.Fprintf(&b, ", %d finished for an interrupted run", s.Resumed)
 		}
 		if s.Failed > 0 {
 			fmt.Fprintf(&b, ", %d failed", s.Failed)

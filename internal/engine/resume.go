@@ -153,9 +153,28 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 	if serr != nil {
 		return serr
 	}
-	e.count(func(s *Summary) { s.Resumed++ })
-	// A definite failure of the interrupted operation is not this run's
-	// failure: the declaration retries it.
+	// A finished operation counts once, under its own kind (a resumed
+	// create is a create), and Resumed says how many were finished for an
+	// interrupted run; the declaration that follows finds it unchanged and
+	// does not count it again. A definite failure of the interrupted
+	// operation is not this run's failure: the declaration retries it.
+	if err == nil {
+		sl.resumed = true
+	}
+	e.count(func(s *Summary) {
+		s.Resumed++
+		if err != nil {
+			return
+		}
+		switch op.Kind {
+		case cloudcontrol.Create:
+			s.Created++
+		case cloudcontrol.Update:
+			s.Updated++
+		case cloudcontrol.Delete:
+			s.Deleted++
+		}
+	})
 	id := ""
 	if sl.rec != nil {
 		id = sl.rec.Identifier

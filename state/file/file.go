@@ -281,7 +281,7 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (state.Lock, er
 	if info.Since.IsZero() {
 		info.Since = time.Now().UTC().Truncate(time.Second)
 	}
-	return state.WaitLock(ctx, b.opts.LockTimeout, func() (state.Lock, error) { return b.tryLock(info) })
+	return state.WaitLock(ctx, b.opts, func() (state.Lock, error) { return b.tryLock(info) })
 }
 
 // tryLock makes one attempt at the lock.

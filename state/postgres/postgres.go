@@ -327,7 +327,7 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (state.Lock, er
 	if info.ID == "" {
 		return nil, errors.New("state/postgres: lock holder has no ID (use state.NewLockInfo)")
 	}
-	return state.WaitLock(ctx, b.opts.LockTimeout, func() (state.Lock, error) { return b.tryLock(ctx, info) })
+	return state.WaitLock(ctx, b.opts, func() (state.Lock, error) { return b.tryLock(ctx, info) })
 }
 
 func (b *Backend) tryLock(ctx context.Context, info state.LockInfo) (state.Lock, error) {
