@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 func FuzzParse(f *testing.F) {
@@ -15,8 +17,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(compoundSchema))
 	f.Add([]byte(`{"typeName": "T::T::T", "properties": {"A": {"$ref": "#"}}, "allOf": [{"$ref": "#"}], "anyOf": [{"$ref": "#"}, {"$ref": "#/definitions/X"}], "definitions": {"X": {"$ref": "#/definitions/X"}}}`))
 	f.Add([]byte(`{"typeName": "T::T::T", "properties": {"A": {"items": [true, false]}}}`))
-	if data, err := os.ReadFile(filepath.Join(moduleRoot(f), "..", "shared", "schemas", "cloudformation", "AWS_IoT_JobTemplate.json")); err == nil {
-		f.Add(data)
+	// The real JobTemplate schema seeds the corpus where the registry is at hand.
+	if dir, err := repo.SchemaDir(""); err == nil {
+		if data, err := os.ReadFile(filepath.Join(dir, "AWS_IoT_JobTemplate.json")); err == nil {
+			f.Add(data)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse(data)

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 // schemasDir returns the registry schema directory: $ATHANOR_SCHEMAS, or
@@ -13,32 +14,14 @@ import (
 // test when the directory is absent.
 func schemasDir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("ATHANOR_SCHEMAS")
-	if dir == "" {
-		root := moduleRoot(t)
-		dir = filepath.Join(root, "..", "shared", "schemas", "cloudformation")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("registry schema directory %s is absent (set ATHANOR_SCHEMAS to run this test): %v", dir, err)
-	}
-	return dir
-}
-
-// moduleRoot walks up from the working directory to go.mod.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	wd, err := os.Getwd()
+	dir, err := repo.SchemaDir("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", wd)
-		}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("registry schema directory %s is absent (set %s to run this test): %v", dir, repo.EnvSchemas, err)
 	}
+	return dir
 }
 
 // lookup returns an embedded schema.

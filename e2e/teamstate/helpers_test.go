@@ -27,6 +27,8 @@ import (
 	"github.com/athanor-dev/athanor/state"
 	_ "github.com/athanor-dev/athanor/state/file"     // file state locations
 	_ "github.com/athanor-dev/athanor/state/postgres" // postgres:// state locations
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 // jobTemplate is the resource type every program of these tests declares.
@@ -72,24 +74,14 @@ func build(t *testing.T) binaries {
 	return b
 }
 
-// moduleRoot walks up from the working directory to the directory holding
-// go.mod.
+// moduleRoot returns the repository root.
 func moduleRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := repo.Root("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return root
 }
 
 // baseEnv is the environment of the processes the tests start: the test's

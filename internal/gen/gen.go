@@ -166,35 +166,3 @@ func Write(root string, files []File) error {
 	}
 	return errors.Join(errs...)
 }
-
-// ModuleRoot returns the directory of the go.mod file at or above dir.
-func ModuleRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("no go.mod at or above %s", dir)
-		}
-		d = parent
-	}
-}
-
-// DefaultSchemaDir returns the registry schema directory: $ATHANOR_SCHEMAS
-// when set, else ../shared/schemas/cloudformation beside the module root
-// found from dir.
-func DefaultSchemaDir(dir string) (string, error) {
-	if env := os.Getenv("ATHANOR_SCHEMAS"); env != "" {
-		return env, nil
-	}
-	root, err := ModuleRoot(dir)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, "..", "shared", "schemas", "cloudformation"), nil
-}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/athanor-dev/athanor/internal/gen/gentest"
 	"github.com/athanor-dev/athanor/schema"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -38,7 +40,7 @@ func generateDir(t *testing.T, dir string, patterns ...string) []File {
 // test when it is absent.
 func registryDir(t *testing.T) string {
 	t.Helper()
-	dir, err := DefaultSchemaDir(".")
+	dir, err := repo.SchemaDir("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +238,7 @@ func TestReproducible(t *testing.T) {
 			t.Fatalf("two runs differ at %s", first[i].Path)
 		}
 	}
-	root, err := ModuleRoot(".")
+	root, err := repo.Root("")
 	if err != nil {
 		t.Fatal(err)
 	}

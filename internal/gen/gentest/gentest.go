@@ -5,11 +5,12 @@ package gentest
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 // ModulePath is the module path of the temporary modules.
@@ -21,7 +22,7 @@ const ModulePath = "example.com/athanortest"
 // returns the module's directory.
 func NewModule(t testing.TB, files map[string][]byte) string {
 	t.Helper()
-	root, err := moduleRoot()
+	root, err := repo.Root("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,24 +61,5 @@ func write(t testing.TB, path string, data []byte) {
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// moduleRoot returns the directory of the go.mod at or above the working
-// directory: the Athanor repository root when run from its tests.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("no go.mod at or above %s", dir)
-		}
-		d = parent
 	}
 }

@@ -32,6 +32,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 func main() {
@@ -57,21 +59,7 @@ func schemaDir(flagValue string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	if env := os.Getenv("ATHANOR_SCHEMAS"); env != "" {
-		return env, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, "..", "shared", "schemas", "cloudformation"), nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("no go.mod above the working directory: give -schemas or set ATHANOR_SCHEMAS")
-		}
-	}
+	return repo.SchemaDir("")
 }
 
 // table is one type's compressed facts.

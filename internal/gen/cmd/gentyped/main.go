@@ -19,6 +19,8 @@ import (
 	"os"
 
 	"github.com/athanor-dev/athanor/internal/gen"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 func main() {
@@ -46,7 +48,7 @@ func run(args []string) error {
 	dir := *schemas
 	if dir == "" {
 		var err error
-		if dir, err = gen.DefaultSchemaDir("."); err != nil {
+		if dir, err = repo.SchemaDir(""); err != nil {
 			return err
 		}
 	}
