@@ -19,10 +19,11 @@ FUZZ_TARGETS := \
 	./internal/engine:FuzzToModel \
 	./internal/engine:FuzzPointer
 
-.PHONY: test check fmt vet unit fuzz generate
+.PHONY: test check fmt vet unit fuzz bench-smoke generate
 
-## test: formatting, vet, the whole test suite under the race detector, a short fuzz run of every parser
-test: check unit fuzz
+## test: formatting, vet, the whole test suite under the race detector, a short fuzz run of every parser,
+## and a small benchmark run that fails if anything is lost or duplicated
+test: check unit fuzz bench-smoke
 
 check: fmt vet
 
@@ -41,6 +42,9 @@ fuzz:
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
 	done
+
+bench-smoke:
+	$(GO) run ./cmd/athanor bench --smoke
 
 ## generate: regenerate the embedded schema tables and the typed packages from ../shared/schemas
 generate:
