@@ -139,6 +139,9 @@ type pkgBuilder struct {
 	fpStack   map[*schema.Node]bool
 	merged    map[*schema.Node]*schema.Node
 	byNode    map[*schema.Node]*namedType
+	// expanding holds the list and map nodes whose Go type is being
+	// built, to end recursion through them.
+	expanding map[*schema.Node]bool
 	ns        namespace
 	// decodeOutputs is set when a resource decodes outputs, so that the
 	// package's helper is emitted.
@@ -155,6 +158,7 @@ func newPkgBuilder(namespaceName, service string, schemas []*schema.Schema) (*pk
 		fpStack:   map[*schema.Node]bool{},
 		merged:    map[*schema.Node]*schema.Node{},
 		byNode:    map[*schema.Node]*namedType{},
+		expanding: map[*schema.Node]bool{},
 		ns:        namespace{},
 	}
 	b.dir = b.name
@@ -504,15 +508,57 @@ func allIntegers(list []any) bool {
 	return true
 }
 
+// maxContainerDepth bounds how many list and map levels one field's Go
+// type nests before its elements become any. Registry schemas nest at most
+// a few; without a bound, a chain of array definitions referencing each
+// other makes every field that uses it spell out the whole chain, so the
+// generated code grows with the product of the chain's length and the
+// number of its uses.
+const maxContainerDepth = 8
+
+// maxPreferredName bounds the preferred name of a nested type. Such a name
+// is its parent's name followed by the property name, so a chain of
+// objects that are not named definitions (reached through references such
+// as "#/properties/A") would otherwise give names, and generated code,
+// quadratic in the chain's length. Past the bound, a nested type is
+// preferably named after its property alone; collisions are resolved as
+// for any name.
+const maxPreferredName = 128
+
+// nestedName is the preferred name of the type of property name of a type
+// preferably named pref.
+func nestedName(pref, name string) string {
+	if n := pref + exportedName(name); len(n) <= maxPreferredName {
+		return n
+	}
+	return exportedName(name)
+}
+
 // typeOf maps a schema node to a Go type, creating named types for
 // objects with properties and for enums. pref is the name a new type
 // takes when the node is not a named definition; prop is the property
 // name, for documentation links.
 func (b *pkgBuilder) typeOf(n *schema.Node, pref, prop string, r *resource) *goType {
+	return b.containerType(n, pref, prop, r, 0)
+}
+
+// containerType is typeOf for a node found depth list or map levels deep
+// in a field's type. A list or map that contains itself (an array whose
+// items are a reference to the array, a map whose values are) has no Go
+// type but any, as has one nested deeper than maxContainerDepth.
+func (b *pkgBuilder) containerType(n *schema.Node, pref, prop string, r *resource, depth int) *goType {
 	if n == nil {
 		return &goType{kind: kindAny}
 	}
 	n = b.effective(n)
+	switch jt := jsonType(n); {
+	case jt == "array" || (jt == "object" && len(n.Properties) == 0):
+		if b.expanding[n] || depth >= maxContainerDepth {
+			return &goType{kind: kindAny}
+		}
+		b.expanding[n] = true
+		defer delete(b.expanding, n)
+	}
 	switch jsonType(n) {
 	case "string":
 		if len(n.Enum) > 0 && allStrings(n.Enum) {
@@ -529,12 +575,12 @@ func (b *pkgBuilder) typeOf(n *schema.Node, pref, prop string, r *resource) *goT
 	case "boolean":
 		return &goType{kind: kindBasic, basic: "bool"}
 	case "array":
-		return &goType{kind: kindSlice, elem: b.typeOf(n.Items, pref, prop, r)}
+		return &goType{kind: kindSlice, elem: b.containerType(n.Items, pref, prop, r, depth+1)}
 	case "object":
 		if len(n.Properties) > 0 {
 			return &goType{kind: kindNamed, named: b.named(n, pref, prop, r, "")}
 		}
-		return &goType{kind: kindMap, elem: b.mapValue(n, pref, prop, r)}
+		return &goType{kind: kindMap, elem: b.mapValue(n, pref, prop, r, depth)}
 	}
 	t := &goType{kind: kindAny}
 	for _, x := range n.Types {
@@ -547,7 +593,7 @@ func (b *pkgBuilder) typeOf(n *schema.Node, pref, prop string, r *resource) *goT
 
 // mapValue is the element type of a free-form object: the type of its
 // pattern properties when they agree, else any.
-func (b *pkgBuilder) mapValue(n *schema.Node, pref, prop string, r *resource) *goType {
+func (b *pkgBuilder) mapValue(n *schema.Node, pref, prop string, r *resource, depth int) *goType {
 	if len(n.PatternProperties) == 0 {
 		return &goType{kind: kindAny}
 	}
@@ -562,7 +608,7 @@ func (b *pkgBuilder) mapValue(n *schema.Node, pref, prop string, r *resource) *g
 			return &goType{kind: kindAny}
 		}
 	}
-	return b.typeOf(first, pref, prop, r)
+	return b.containerType(first, pref, prop, r, depth+1)
 }
 
 // named returns the named type for a node, creating it on first sight. A
@@ -618,7 +664,7 @@ func (b *pkgBuilder) named(n *schema.Node, pref, prop string, r *resource, enumB
 	ns := namespace{}
 	for _, name := range orderedProperties(n) {
 		c := n.Properties[name]
-		gt := b.typeOf(c, pref+exportedName(name), name, r)
+		gt := b.typeOf(c, nestedName(pref, name), name, r)
 		f := b.newField(name, c, gt, n.IsRequired(name), ns)
 		f.anchor = anchor(r, docName, name)
 		t.fields = append(t.fields, f)
