@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
+	"github.com/athanor-dev/athanor/internal/engine"
 )
 
 // provider adapts *cloudcontrol.Client to the engine.
 type provider struct{ c *cloudcontrol.Client }
+
+var _ engine.Concurrent = provider{}
 
 func (p provider) Apply(ctx context.Context, op cloudcontrol.Operation, h cloudcontrol.Hooks) (cloudcontrol.ProgressEvent, error) {
 	return p.c.Apply(ctx, op, h)
@@ -25,3 +28,7 @@ func (p provider) Resume(ctx context.Context, requestToken string) (cloudcontrol
 func (p provider) Get(ctx context.Context, typeName, identifier string) (json.RawMessage, error) {
 	return p.c.Get(ctx, typeName, identifier)
 }
+
+// Concurrency reports the client's bound on operations in flight, from
+// which the engine sizes its admission (engine.Concurrent).
+func (p provider) Concurrency() int { return p.c.Concurrency() }

@@ -111,8 +111,28 @@ func TestApplyHonoursRetryAfter(t *testing.T) {
 	if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := clk.Sleeps(); len(got) != 1 || got[0] != 5*time.Second {
-		t.Errorf("poll delays = %v, want [5s] (RetryAfter)", got)
+	want := 5*time.Second + DefaultPollPolicy().RetryAfterSlack
+	if got := clk.Sleeps(); len(got) != 1 || got[0] != want {
+		t.Errorf("poll delays = %v, want [%v] (RetryAfter and its slack)", got, want)
+	}
+}
+
+// TestApplyPollsAtRetryAfter: a RetryAfter sets the next poll, also when
+// it comes sooner than the policy's own schedule would.
+func TestApplyPollsAtRetryAfter(t *testing.T) {
+	f := newFakeServer(t)
+	clk := newFakeClock()
+	at := func(d time.Duration) float64 { return float64(clk.Now().Add(d).UnixMilli()) / 1000 }
+	f.script("CreateResource", progress("IN_PROGRESS", ev{"RetryAfter": at(30 * time.Millisecond)}))
+	f.script("GetResourceRequestStatus", progress("IN_PROGRESS", ev{"RetryAfter": at(time.Second)}), progress("SUCCESS"))
+	c := newTestClient(t, f, clk)
+	if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	slack := DefaultPollPolicy().RetryAfterSlack
+	want := []time.Duration{30*time.Millisecond + slack, time.Second - 30*time.Millisecond}
+	if got := clk.Sleeps(); !slices.Equal(got, want) {
+		t.Errorf("poll delays = %v, want %v", got, want)
 	}
 }
 

@@ -22,8 +22,14 @@ func TestPollPolicyDelay(t *testing.T) {
 		{"first, no history", 0, 0, estimate{}, false, 0, 100 * ms},
 		{"backoff", 3, 0, estimate{}, false, 0, 800 * ms},
 		{"capped", 10, 0, estimate{}, false, 0, 2 * time.Second},
-		{"retry after defers", 0, 0, estimate{}, false, 3 * time.Second, 3 * time.Second},
-		{"retry after in the past ignored", 0, 0, estimate{}, false, -time.Second, 100 * ms},
+		{"retry after sets the poll", 0, 0, estimate{}, false, 3 * time.Second, 3*time.Second + 5*ms},
+		{"retry after sets a later poll", 4, 0, estimate{}, false, 3 * time.Second, 3*time.Second + 5*ms},
+		{"retry after comes before the backoff", 6, 0, estimate{}, false, 300 * ms, 305 * ms},
+		{"retry after comes before the learnt target", 0, 0, learnt, true, time.Second, time.Second + 5*ms},
+		{"retry after soon floors at Min", 0, 0, estimate{}, false, ms, 20 * ms},
+		{"retry after just past, within the slack", 0, 0, estimate{}, false, -2 * ms, 20 * ms},
+		{"retry after long past ignored", 0, 0, estimate{}, false, -time.Second, 100 * ms},
+		{"retry after long past, learnt target", 0, 0, learnt, true, -time.Second, 2400 * ms},
 		{"retry after capped", 0, 0, estimate{}, false, time.Hour, time.Minute},
 		{"adaptive first poll at target", 0, 0, learnt, true, 0, 2400 * ms},
 		{"adaptive first poll counts elapsed", 0, 400 * ms, learnt, true, 0, 2000 * ms},
@@ -49,6 +55,19 @@ func TestPollPolicyJitterShortens(t *testing.T) {
 		if d > 400*time.Millisecond || d < 320*time.Millisecond {
 			t.Errorf("r=%v: delay %v outside [320ms, 400ms]", r, d)
 		}
+		// The service's RetryAfter is kept as given: jitter would poll
+		// before it, too early to find the operation done.
+		if d := p.delay(2, 0, estimate{}, false, time.Second, r); d != time.Second+p.RetryAfterSlack {
+			t.Errorf("r=%v: delay %v with a RetryAfter in 1s, want 1s + slack", r, d)
+		}
+	}
+}
+
+func TestPollPolicyDefaults(t *testing.T) {
+	got := PollPolicy{Initial: 10 * time.Millisecond}.withDefaults()
+	d := DefaultPollPolicy()
+	if got.Initial != 10*time.Millisecond || got.Min != 10*time.Millisecond || got.RetryAfterSlack != d.RetryAfterSlack || got.MaxRetryAfter != d.MaxRetryAfter {
+		t.Errorf("withDefaults = %+v", got)
 	}
 }
 

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
+	"github.com/athanor-dev/athanor/cloudcontrol"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 )
@@ -48,12 +51,40 @@ type Options struct {
 	Reporter *Reporter
 	// Unknown is the placeholder for outputs not known in a plan.
 	Unknown string
+	// Admission bounds the declarations, deletions and resumptions doing
+	// work at once (schema lookup, validation, diff, state writes and
+	// provider calls); the others wait, cheaply, before starting. Zero
+	// means AdmissionPerSlot times the provider's concurrency when it
+	// reports one (see Concurrent), else times
+	// cloudcontrol.DefaultConcurrency.
+	Admission int
+}
+
+// AdmissionPerSlot is how many operations the engine admits per provider
+// concurrency slot by default: one calling the provider and one preparing
+// the next call (lookup, validation, diff), so that the provider never
+// waits for work while the goroutines of a large program that wait for
+// admission keep their initial, small stacks instead of each growing one
+// through validation and then blocking on the provider.
+const AdmissionPerSlot = 2
+
+// Concurrent is implemented by a Provider that bounds its operations in
+// flight; the engine sizes its default admission from it.
+type Concurrent interface {
+	// Concurrency returns the bound on operations in flight.
+	Concurrency() int
 }
 
 // Engine converges the resources of one run. It is safe for concurrent use.
 type Engine struct {
 	o     Options
 	start time.Time
+
+	// admission bounds the operations doing work at once (Options.Admission).
+	// It is always taken before a slot's mutex, never while holding one,
+	// and never held while waiting for another operation, so it cannot
+	// deadlock.
+	admission *semaphore.Weighted
 
 	mu      sync.Mutex
 	slots   map[string]*slot
@@ -130,7 +161,15 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if o.Unknown == "" {
 		o.Unknown = "(known after apply)"
 	}
-	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{}}
+	if o.Admission <= 0 {
+		n := cloudcontrol.DefaultConcurrency
+		if c, ok := o.Provider.(Concurrent); ok && c.Concurrency() > 0 {
+			n = c.Concurrency()
+		}
+		o.Admission = AdmissionPerSlot * n
+	}
+	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{},
+		admission: semaphore.NewWeighted(int64(o.Admission))}
 	recs, err := o.State.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
@@ -240,7 +279,12 @@ func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) 
 	sl.declared = true
 	e.mu.Unlock()
 
-	res, err := e.declare(ctx, sl, key, d)
+	var res *Declared
+	err := e.admit(ctx)
+	if err == nil {
+		res, err = e.declare(ctx, sl, key, d)
+		e.release()
+	}
 	if err != nil {
 		e.count(func(s *Summary) { s.Failed++ })
 		var re *ResourceError
@@ -252,6 +296,20 @@ func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) 
 	e.index(res)
 	return res, nil
 }
+
+// admit waits until the engine admits one more operation (see
+// Options.Admission), or returns ctx's error if it ends first. Every admit
+// that succeeded is followed by one release. An admitted operation must not
+// wait for another one, and admit is never called with a slot's mutex held.
+func (e *Engine) admit(ctx context.Context) error {
+	if err := e.admission.Acquire(ctx, 1); err != nil {
+		return fmt.Errorf("waiting to start: %w", err)
+	}
+	return nil
+}
+
+// release ends an admitted operation.
+func (e *Engine) release() { e.admission.Release(1) }
 
 func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaration) (*Declared, error) {
 	s, err := e.o.Registry.Lookup(d.Type)

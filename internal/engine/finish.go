@@ -51,9 +51,14 @@ func (e *Engine) Finish(ctx context.Context, exports map[string]any) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sl.mu.Lock()
-			defer sl.mu.Unlock()
-			if err := e.deleteRetired(ctx, sl); err != nil {
+			err := e.admit(ctx)
+			if err == nil {
+				sl.mu.Lock()
+				err = e.deleteRetired(ctx, sl)
+				sl.mu.Unlock()
+				e.release()
+			}
+			if err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -173,7 +178,12 @@ func (e *Engine) deleteAll(ctx context.Context, slots []*slot) error {
 					return
 				}
 			}
-			err := e.deleteSlot(ctx, sl)
+			// Admitted only now: waiting for dependents holds nothing.
+			err := e.admit(ctx)
+			if err == nil {
+				err = e.deleteSlot(ctx, sl)
+				e.release()
+			}
 			mu.Lock()
 			if err != nil {
 				errs = append(errs, err)

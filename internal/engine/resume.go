@@ -12,9 +12,11 @@ import (
 	"github.com/athanor-dev/athanor/state"
 )
 
-// eachSlot runs fn for every slot selected by pick, in parallel (the
-// provider bounds the calls in flight), and joins the errors.
-func (e *Engine) eachSlot(pick func(*slot) bool, fn func(*slot) error) error {
+// eachSlot runs fn for every slot selected by pick, in parallel up to the
+// engine's admission (the provider bounds the calls in flight), and joins
+// the errors. A goroutine is started only once admitted, so that a large
+// stage does not start one per slot.
+func (e *Engine) eachSlot(ctx context.Context, pick func(*slot) bool, fn func(*slot) error) error {
 	e.mu.Lock()
 	var todo []*slot
 	for _, sl := range e.slots {
@@ -30,9 +32,16 @@ func (e *Engine) eachSlot(pick func(*slot) bool, fn func(*slot) error) error {
 		errs []error
 	)
 	for _, sl := range todo {
+		if err := e.admit(ctx); err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer e.release()
 			if err := fn(sl); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
@@ -64,7 +73,7 @@ func hasPending(r *state.Record) bool {
 // repeats the call with the recorded ClientToken, so that nothing is created
 // twice or leaked.
 func (e *Engine) resumeAll(ctx context.Context) error {
-	err := e.eachSlot(func(sl *slot) bool { return hasPending(sl.rec) }, func(sl *slot) error {
+	err := e.eachSlot(ctx, func(sl *slot) bool { return hasPending(sl.rec) }, func(sl *slot) error {
 		sl.mu.Lock()
 		defer sl.mu.Unlock()
 		if err := e.resume(ctx, sl); err != nil {
@@ -188,7 +197,7 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 // declaration converges it; a resource deleted behind Athanor's back loses
 // its identifier, so that it is created again.
 func (e *Engine) refreshAll(ctx context.Context) error {
-	return e.eachSlot(func(sl *slot) bool { return sl.rec != nil && sl.rec.Identifier != "" && sl.rec.Pending == nil },
+	return e.eachSlot(ctx, func(sl *slot) bool { return sl.rec != nil && sl.rec.Identifier != "" && sl.rec.Pending == nil },
 		func(sl *slot) error {
 			sl.mu.Lock()
 			defer sl.mu.Unlock()
