@@ -15,8 +15,9 @@
 //
 // Every write is atomic and durable: the data goes to a temporary file in the
 // same directory, which is synced, renamed over the target and followed by a
-// sync of the directory. A crash at any instant leaves either the old or the
-// new file, never a torn one. Get, Put and Delete touch one file; List reads
+// sync of the directory before the write returns. A crash at any instant
+// leaves either the old or the new file, never a torn one. Concurrent writes
+// to a directory share its sync (group commit; see commit.go). Get, Put and Delete touch one file; List reads
 // the records directory once. No write rewrites the stage.
 //
 // The lock is an exclusive flock(2) on the lock file, which the kernel
@@ -58,9 +59,8 @@ const (
 	recordsDir = "records"
 	lockFile   = "lock"
 	holderFile = "lock.json"
-	tempPrefix = ".tmp-"
 	// staleTemp is the age after which a temporary file left by a crashed
-	// writer is removed by the next lock holder.
+	// writer is removed when the stage is opened or locked.
 	staleTemp = 10 * time.Minute
 )
 
@@ -70,6 +70,7 @@ type Backend struct {
 	app, stage string
 	dir        string // <root>/<app>/<stage>
 	recDir     string // dir/records
+	dirW, recW *dirWriter
 	opts       state.Options
 	closed     atomic.Bool
 }
@@ -104,6 +105,9 @@ func open(root, app, stage string, o state.Options) (*Backend, error) {
 	if err := mkdirDurable(b.recDir); err != nil {
 		return nil, fmt.Errorf("state/file: open %s/%s: %w", app, stage, err)
 	}
+	b.dirW, b.recW = writerFor(b.dir), writerFor(b.recDir)
+	removeStaleTemps(b.dir)
+	removeStaleTemps(b.recDir)
 	return b, nil
 }
 
@@ -160,7 +164,7 @@ func (b *Backend) Put(ctx context.Context, r *state.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(b.recDir, fileName(r.Key), data); err != nil {
+	if err := b.recW.write(fileName(r.Key), data); err != nil {
 		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
 	}
 	return nil
@@ -175,14 +179,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := state.ValidateKey(key); err != nil {
 		return err
 	}
-	err := os.Remove(filepath.Join(b.recDir, fileName(key)))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err == nil {
-		err = syncDir(b.recDir)
-	}
-	if err != nil {
+	if err := b.recW.remove(fileName(key)); err != nil {
 		return fmt.Errorf("state/file: delete %q: %w", key, err)
 	}
 	return nil
@@ -258,7 +255,7 @@ func (b *Backend) PutMeta(ctx context.Context, m *state.Meta) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(b.dir, metaFile, data); err != nil {
+	if err := b.dirW.write(metaFile, data); err != nil {
 		return fmt.Errorf("state/file: put meta: %w", err)
 	}
 	return nil
@@ -322,7 +319,7 @@ func (b *Backend) tryLock(info state.LockInfo) (state.Lock, error) {
 		}
 		data, err := json.Marshal(info)
 		if err == nil {
-			err = writeAtomic(b.dir, holderFile, data)
+			err = b.dirW.write(holderFile, data)
 		}
 		if err != nil {
 			unflock(f)
@@ -451,35 +448,6 @@ func (l *fileLock) Unlock(ctx context.Context) error {
 	return l.err
 }
 
-// writeAtomic replaces dir/name with data durably: temporary file in dir,
-// write, fsync, rename, fsync dir.
-func writeAtomic(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
 // mkdirDurable creates dir and its missing parents, syncing each parent so
 // the new entries survive a crash.
 func mkdirDurable(dir string) error {
@@ -499,21 +467,4 @@ func mkdirDurable(dir string) error {
 		return err
 	}
 	return syncDir(parent)
-}
-
-// removeStaleTemps removes temporary files that crashed writers left behind
-// long ago.
-func removeStaleTemps(dir string) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), tempPrefix) {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
 }
