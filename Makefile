@@ -21,9 +21,9 @@ FUZZ_TARGETS := \
 
 .PHONY: test check fmt vet unit fuzz bench-smoke generate
 
-## test: formatting, vet, the whole test suite under the race detector, a short fuzz run of every parser,
-## and a small benchmark run that fails if anything is lost or duplicated
-test: check unit fuzz bench-smoke
+## test: formatting, vet, a short fuzz run of every parser, a small benchmark run that fails if
+## anything is lost or duplicated, and last the whole test suite under the race detector
+test: check fuzz bench-smoke unit
 
 check: fmt vet
 
