@@ -197,46 +197,60 @@ func (e *Engine) deleteAll(ctx context.Context, slots []*slot) error {
 	return errors.Join(errs...)
 }
 
-// breakCycles drops the dependency edges among resources that form a cycle,
-// found as the nodes Kahn's algorithm cannot order.
+// breakCycles drops the dependency edges inside cycles: the edges between
+// resources of one strongly connected component (Tarjan's algorithm). Edges
+// into and out of a cycle stay, so a resource a cycle uses is still deleted
+// after it and one that uses a cycle still before it.
 func breakCycles(slots []*slot, dependents map[string][]string) {
-	// A node is ready when all its dependents are done.
-	remaining := map[string]int{}
-	for _, sl := range slots {
-		remaining[sl.key] = len(dependents[sl.key])
-	}
-	dependencies := map[string][]string{}
-	for k, ds := range dependents {
-		for _, d := range ds {
-			dependencies[d] = append(dependencies[d], k)
-		}
-	}
-	var queue []string
-	for k, n := range remaining {
-		if n == 0 {
-			queue = append(queue, k)
-		}
-	}
-	for len(queue) > 0 {
-		k := queue[0]
-		queue = queue[1:]
-		for _, dep := range dependencies[k] {
-			remaining[dep]--
-			if remaining[dep] == 0 {
-				queue = append(queue, dep)
+	var (
+		index   = map[string]int{}
+		low     = map[string]int{}
+		onStack = map[string]bool{}
+		comp    = map[string]int{}
+		stack   []string
+		next    int
+		ncomp   int
+	)
+	var visit func(k string)
+	visit = func(k string) {
+		index[k], low[k] = next, next
+		next++
+		stack = append(stack, k)
+		onStack[k] = true
+		for _, d := range dependents[k] {
+			if _, seen := index[d]; !seen {
+				visit(d)
+				low[k] = min(low[k], low[d])
+			} else if onStack[d] {
+				low[k] = min(low[k], index[d])
 			}
 		}
-	}
-	for k, n := range remaining {
-		if n > 0 {
-			var keep []string
-			for _, d := range dependents[k] {
-				if remaining[d] == 0 {
-					keep = append(keep, d)
+		if low[k] == index[k] {
+			for {
+				top := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[top] = false
+				comp[top] = ncomp
+				if top == k {
+					break
 				}
 			}
-			dependents[k] = keep
+			ncomp++
 		}
+	}
+	for _, sl := range slots {
+		if _, seen := index[sl.key]; !seen {
+			visit(sl.key)
+		}
+	}
+	for k, ds := range dependents {
+		var keep []string
+		for _, d := range ds {
+			if comp[d] != comp[k] {
+				keep = append(keep, d)
+			}
+		}
+		dependents[k] = keep
 	}
 }
 

@@ -134,14 +134,39 @@ func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *sc
 	return e.put(ctx, sl, rec)
 }
 
-// createFailed settles a CREATE that certainly did not happen.
-func (e *Engine) createFailed(ctx context.Context, sl *slot, rec *state.Record) error {
+// createFailed settles a CREATE that failed for certain. A create that ended
+// NotStabilized or ServiceTimeout did provision a resource when the event
+// names one: unless its identifier is the user-chosen one the declaration
+// will create again (and can adopt), it is recorded as retired so that it is
+// deleted like a replaced resource rather than leaked.
+func (e *Engine) createFailed(ctx context.Context, sl *slot, rec *state.Record, s *schema.Schema, cause error) error {
+	if id := leftover(cause); id != "" && id != rec.Identifier && rec.Pending != nil {
+		desired, _ := decodeModel(rec.Pending.Desired)
+		if chosen, err := s.Identifier(desired); err != nil || chosen != id {
+			rec.Retired = append(rec.Retired, state.Retired{Identifier: id})
+		}
+	}
 	rec.Pending = nil
 	if rec.Identifier == "" && len(rec.Retired) == 0 {
 		return e.drop(ctx, sl)
 	}
 	rec.Status = state.StatusCreated
 	return e.put(ctx, sl, rec)
+}
+
+// leftover returns the identifier of the resource a failed create may have
+// left behind: one named by a FAILED event whose code says the handler
+// provisioned it but it did not stabilise.
+func leftover(err error) string {
+	var oe *cloudcontrol.OperationError
+	if !errors.As(err, &oe) || oe.Operation != cloudcontrol.Create || oe.Status != cloudcontrol.StatusFailed {
+		return ""
+	}
+	switch oe.ErrorCode {
+	case cloudcontrol.CodeNotStabilized, cloudcontrol.CodeServiceTimeout:
+		return oe.Identifier
+	}
+	return ""
 }
 
 // updated settles a successful UPDATE.
@@ -206,7 +231,7 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 	ev, err := e.mutate(ctx, rec, &rec.Pending, status, cloudcontrol.Operation{Kind: cloudcontrol.Create, TypeName: s.TypeName, Desired: desired}, "", "")
 	if err != nil {
 		if rec.Pending != nil && definite(err) {
-			if serr := e.createFailed(ctx, sl, rec); serr != nil {
+			if serr := e.createFailed(ctx, sl, rec, s, err); serr != nil {
 				err = errors.Join(err, serr)
 			}
 		}

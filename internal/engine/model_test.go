@@ -124,3 +124,23 @@ func TestBreakCycles(t *testing.T) {
 		t.Errorf("cycle not broken: %v", dependents)
 	}
 }
+
+// TestBreakCyclesKeepsEdgesOutOfACycle: only the edges inside a cycle are
+// dropped. A resource that a cycle's member depends on (c, used by x of the
+// cycle x ⇄ y) is still deleted after that member, and a resource that
+// depends on a member (d, using y) still goes before it.
+func TestBreakCyclesKeepsEdgesOutOfACycle(t *testing.T) {
+	slots := []*slot{{key: "c"}, {key: "d"}, {key: "x"}, {key: "y"}}
+	// dependents[k] lists the keys that depend on k.
+	dependents := map[string][]string{"c": {"x"}, "x": {"y"}, "y": {"x", "d"}}
+	breakCycles(slots, dependents)
+	if !slices.Equal(dependents["c"], []string{"x"}) {
+		t.Errorf("c is used by x outside the cycle, so it must wait for x: dependents[c] = %v", dependents["c"])
+	}
+	if !slices.Equal(dependents["y"], []string{"d"}) {
+		t.Errorf("d depends on y: dependents[y] = %v, want [d]", dependents["y"])
+	}
+	if len(dependents["x"]) != 0 {
+		t.Errorf("cycle x ⇄ y not broken: dependents[x] = %v", dependents["x"])
+	}
+}

@@ -149,7 +149,7 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 		if err == nil {
 			serr = e.created(ctx, sl, rec, s, ev)
 		} else {
-			serr = e.createFailed(ctx, sl, rec)
+			serr = e.createFailed(ctx, sl, rec, s, err)
 		}
 	default:
 		if err == nil {
