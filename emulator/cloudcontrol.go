@@ -511,9 +511,7 @@ func (s *Server) cancelResourceRequest(body []byte) (any, *apiError) {
 		return nil, ccErr("RequestTokenNotFoundException", "Request with token %s was not found", *in.RequestToken)
 	}
 	if !cancelled {
-		return nil, &apiError{Status: http.StatusBadRequest, Name: "ConcurrentModificationException",
-			Type:    "com.amazon.cloudapiservice#ConcurrentModificationException",
-			Message: "Request with token " + r.Token + " cannot be cancelled: it is already " + r.Status + "."}
+		return nil, ccErr("ConcurrentModificationException", "Request with token %s cannot be cancelled: it is already %s.", r.Token, r.Status)
 	}
 	return progressOutput{s.event(r)}, nil
 }

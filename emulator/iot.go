@@ -26,6 +26,11 @@ var createJobTemplateMembers = map[string]bool{
 
 var iotJobTemplateID = strMember("jobTemplateId", true, 1, 64, `[a-zA-Z0-9_-]+`)
 
+// iotTagKey is the IoT model's TagKey constraint for the member at path.
+func iotTagKey(path string) constraint {
+	return strMember(path, true, 1, 128, `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`)
+}
+
 func iotErr(status int, name, format string, args ...any) *apiError {
 	return &apiError{Status: status, Name: name, Message: fmt.Sprintf(format, args...)}
 }
@@ -116,7 +121,8 @@ func (s *Server) createJobTemplate(id string, body []byte) (any, *apiError) {
 	now := s.clock.Now()
 	seq, ok := s.st.create(&resource{TypeName: jobTemplateType, Identifier: p.id, Model: p.model, Created: now, Updated: now})
 	if !ok {
-		return nil, &apiError{Status: http.StatusConflict, Name: "ConflictException", Message: fmt.Sprintf("Job template %s already exists.", id)}
+		return nil, &apiError{Status: http.StatusConflict, Name: "ConflictException", Message: fmt.Sprintf("Job template %s already exists.", id),
+			Members: map[string]string{"resourceId": id}}
 	}
 	if err := s.st.durable(seq); err != nil {
 		return nil, iotErr(http.StatusInternalServerError, "InternalFailureException", "%v", err)
@@ -174,8 +180,13 @@ func (s *Server) listJobTemplates(r *http.Request) (any, *apiError) {
 	limit := 50
 	if m := q.Get("maxResults"); m != "" {
 		n, err := strconv.Atoi(m)
-		if err != nil || n < 1 || n > 250 {
-			return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "1 validation error detected: Value '%s' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 250", m)
+		if err != nil {
+			return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "Could not parse maxResults %q as an integer", m)
+		}
+		var v validator
+		v.intRange("maxResults", &n, 1, 250)
+		if e := v.err(); e != nil {
+			return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "%s", e.Message)
 		}
 		limit = n
 	}
@@ -233,10 +244,13 @@ func (s *Server) tagResource(body []byte) (any, *apiError) {
 	if in.Tags == nil {
 		return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
 	}
+	var v validator
 	for i, t := range in.Tags {
-		if t.Key == nil || *t.Key == "" || len(*t.Key) > 128 {
-			return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "1 validation error detected: Value at 'tags.%d.member.Key' failed to satisfy constraint: Member must have length between 1 and 128", i+1)
-		}
+		v.str(iotTagKey(fmt.Sprintf("tags.%d.member.Key", i+1)), t.Key)
+		v.str(strMember(fmt.Sprintf("tags.%d.member.Value", i+1), false, 0, 256, ""), t.Value)
+	}
+	if e := v.err(); e != nil {
+		return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "%s", e.Message)
 	}
 	k, e := s.jobTemplateKey(in.ResourceArn)
 	if e != nil {
@@ -286,6 +300,13 @@ func (s *Server) untagResource(body []byte) (any, *apiError) {
 	}
 	if in.TagKeys == nil {
 		return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+	}
+	var v validator
+	for i, key := range in.TagKeys {
+		v.str(iotTagKey(fmt.Sprintf("tagKeys.%d.member", i+1)), &key)
+	}
+	if e := v.err(); e != nil {
+		return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "%s", e.Message)
 	}
 	k, e := s.jobTemplateKey(in.ResourceArn)
 	if e != nil {

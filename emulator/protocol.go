@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -40,12 +41,17 @@ type apiError struct {
 	Name    string
 	Type    string
 	Message string
+	// Members are further members of the error structure the model
+	// defines, e.g. IoT ConflictException's resourceId.
+	Members map[string]string
 }
 
 func (e *apiError) Error() string { return e.Name + ": " + e.Message }
 
-// Cloud Control error names and their HTTP statuses.
+// Cloud Control error names and their HTTP statuses. Those the model marks
+// as faults ("fault": true: the server's side) answer 500.
 var ccStatus = map[string]int{
+	"ConcurrentModificationException": http.StatusInternalServerError,
 	"ResourceNotFoundException":       http.StatusNotFound,
 	"TypeNotFoundException":           http.StatusNotFound,
 	"RequestTokenNotFoundException":   http.StatusNotFound,
@@ -122,7 +128,11 @@ func writeError(w http.ResponseWriter, d door, requestID string, e *apiError) {
 		h.Set("Content-Type", "application/json")
 		h.Set("X-Amzn-Errortype", e.Name)
 		w.WriteHeader(e.Status)
-		json.NewEncoder(w).Encode(map[string]string{"message": e.Message})
+		out := map[string]string{"message": e.Message}
+		for k, v := range e.Members {
+			out[k] = v
+		}
+		json.NewEncoder(w).Encode(out)
 	default:
 		h.Set("Content-Type", "application/x-amz-json-1.0")
 		w.WriteHeader(e.Status)
@@ -230,17 +240,74 @@ func (v *validator) err() *apiError {
 	return validationErr(fmt.Sprintf("%d validation errors detected: %s", len(v.msgs), strings.Join(v.msgs, "; ")))
 }
 
-// decodeJSONInput decodes an AWS JSON 1.0 request body into v.
+// decodeJSONInput decodes an AWS JSON 1.0 request body into v, a pointer to
+// a struct whose field names (or json tags) are the model's member names.
+//
+// Member names match exactly, as the protocol defines them: encoding/json
+// alone would also accept "typeName" for TypeName, where the service ignores
+// an unknown member and reports the modelled one as missing.
 func decodeJSONInput(body []byte, v any) *apiError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
 		return serializationErr(fmt.Sprintf("Could not deserialize the request: %v", err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return serializationErr("Could not deserialize the request: trailing data after the JSON object")
+	}
+	if err := decodeMembers(obj, reflect.ValueOf(v).Elem()); err != nil {
+		return serializationErr(fmt.Sprintf("Could not deserialize the request: %v", err))
+	}
+	return nil
+}
+
+// decodeMembers sets the fields of the struct dst from the members of obj
+// whose names match a field's member name exactly, and ignores the others.
+// Fields that are structs or pointers to structs are decoded the same way.
+func decodeMembers(obj map[string]json.RawMessage, dst reflect.Value) error {
+	t := dst.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := f.Name
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag != "" {
+			name = tag
+		}
+		raw, ok := obj[name]
+		if !ok {
+			continue
+		}
+		fv := dst.Field(i)
+		st := f.Type
+		if st.Kind() == reflect.Pointer {
+			st = st.Elem()
+		}
+		if st.Kind() != reflect.Struct {
+			if err := json.Unmarshal(raw, fv.Addr().Interface()); err != nil {
+				return fmt.Errorf("member %s: %w", name, err)
+			}
+			continue
+		}
+		var inner map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &inner); err != nil {
+			return fmt.Errorf("member %s: %w", name, err)
+		}
+		if inner == nil { // JSON null: the member is absent
+			continue
+		}
+		target := fv
+		if f.Type.Kind() == reflect.Pointer {
+			fv.Set(reflect.New(st))
+			target = fv.Elem()
+		}
+		if err := decodeMembers(inner, target); err != nil {
+			return fmt.Errorf("member %s: %w", name, err)
+		}
 	}
 	return nil
 }
