@@ -78,7 +78,7 @@ func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOpt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	d := engine.Declaration{Scope: a.scope, LogicalID: logicalID, Type: typeName, Props: props, Adopt: o.Adopt}
+	d := engine.Declaration{Scope: a.scope, LogicalID: logicalID, Type: typeName, Props: props, Adopt: o.Adopt, Retain: o.Retain}
 	for _, r := range o.DependsOn {
 		if r != nil {
 			d.DependsOn = append(d.DependsOn, r.Key)

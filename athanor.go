@@ -80,6 +80,9 @@ type ResourceOptions struct {
 	// DependsOn lists resources this one depends on beyond those detected
 	// from its properties; deletion runs dependents first.
 	DependsOn []*Resource
+	// Retain keeps the resource in the cloud when Athanor stops managing
+	// it: see Retain.
+	Retain bool
 }
 
 // Adopt takes over an existing resource with the same identifier instead of
@@ -92,4 +95,19 @@ func Adopt() ResourceOption {
 // from property values that carry another resource's identifier or outputs.
 func DependsOn(resources ...*Resource) ResourceOption {
 	return func(o *ResourceOptions) { o.DependsOn = append(o.DependsOn, resources...) }
+}
+
+// Retain keeps the resource in the cloud when Athanor stops managing it.
+// The choice is recorded in the resource's state: when a later run no
+// longer declares the resource, or on a destroy, its record is removed from
+// state without any API call and the run reports it as forgotten (a plan
+// shows "forget" instead of "delete"). A later declaration without Retain
+// clears the choice.
+//
+// Retain is about leaving management, not about replacement: when a change
+// forces the resource to be replaced, the old physical resource is still
+// deleted, and so are replaced resources whose deletion is still owed when
+// the retained one is forgotten.
+func Retain() ResourceOption {
+	return func(o *ResourceOptions) { o.Retain = true }
 }

@@ -111,6 +111,9 @@ const (
 	ActionReplace = engine.ActionReplace
 	ActionDelete  = engine.ActionDelete
 	ActionNoop    = engine.ActionNoop
+	// ActionForget drops a retained resource's record and leaves the
+	// resource in the cloud (see Retain).
+	ActionForget = engine.ActionForget
 )
 
 // Order is the order of a replacement.
@@ -143,7 +146,10 @@ type Result struct {
 	// Mode is "deploy", "plan" or "destroy".
 	Mode string
 	// Counts of resources by what happened to them (in a plan: would).
-	Created, Updated, Replaced, Deleted, Unchanged, Adopted, Resumed, Failed int
+	// Forgotten counts retained resources left in the cloud; Resumed counts
+	// operations of an interrupted run that this run finished (also counted
+	// under their kind).
+	Created, Updated, Replaced, Deleted, Unchanged, Adopted, Resumed, Failed, Forgotten int
 	// Duration is the run's wall time.
 	Duration time.Duration
 	// Changes lists the plan's changes.
@@ -221,6 +227,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		s.Duration = time.Since(start)
 		res.Created, res.Updated, res.Replaced, res.Deleted = s.Created, s.Updated, s.Replaced, s.Deleted
 		res.Unchanged, res.Adopted, res.Resumed, res.Failed = s.Unchanged, s.Adopted, s.Resumed, s.Failed
+		res.Forgotten = s.Forgotten
 		res.Duration = s.Duration
 		res.Stats = client.Stats()
 		rep.Done(string(mode), s, res.Exports, runErr)

@@ -102,7 +102,19 @@ type Options struct {
 	MaxClockSkew time.Duration
 	// Clock tells the time (default the system clock).
 	Clock Clock
+	// RequestRetention is how long a finished request (SUCCESS, FAILED or
+	// CANCEL_COMPLETE) is kept after its EventTime: once it is that old,
+	// GetResourceRequestStatus answers RequestTokenNotFoundException,
+	// ListResourceRequests no longer lists it, its ClientToken starts a new
+	// request, and it is removed from the data directory. Requests in
+	// progress are never forgotten; resources are unaffected. Zero or
+	// negative means DefaultRequestRetention.
+	RequestRetention time.Duration
 }
+
+// DefaultRequestRetention is how long Cloud Control keeps resource operation
+// requests: "Resource operation requests expire after 7 days."
+const DefaultRequestRetention = 7 * 24 * time.Hour
 
 // Instant is the default profile: operations complete by the first status
 // poll, no rate limit, no faults.
@@ -143,6 +155,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Clock == nil {
 		o.Clock = systemClock{}
+	}
+	if o.RequestRetention <= 0 {
+		o.RequestRetention = DefaultRequestRetention
 	}
 	if o.MaxClockSkew == 0 {
 		o.MaxClockSkew = 15 * time.Minute

@@ -15,7 +15,8 @@
 // timestamps rather than by sleeping goroutines. Faults (rate limits,
 // synchronous errors, asynchronous failures, dropped connections) are
 // injected reproducibly from a seed. With a data directory, resources and
-// requests survive a restart in a bbolt database.
+// requests survive a restart in a bbolt database. Finished requests are
+// forgotten after Options.RequestRetention (7 days, as the service).
 package emulator
 
 import (
@@ -81,13 +82,16 @@ func New(opts Options) (*Server, error) {
 		}
 		s.j = j
 	}
-	s.st = newStore(s.j)
+	s.st = newStore(s.j, opts.RequestRetention)
 	if err := s.st.load(); err != nil {
 		if s.j != nil {
 			s.j.close()
 		}
 		return nil, err
 	}
+	// Forget at once the requests that expired while the emulator was
+	// stopped, so they are never served again.
+	s.st.settle(s.clock.Now())
 	return s, nil
 }
 

@@ -74,6 +74,9 @@ type request struct {
 	FailCode    string `json:"failCode,omitempty"`
 	FailMessage string `json:"failMessage,omitempty"`
 	heapIndex   int    // position in the pending heap
+	// expired marks a request forgotten after the retention period whose
+	// entry in store.order has not been reclaimed yet.
+	expired bool
 }
 
 func (r *request) final() bool {
@@ -87,6 +90,19 @@ func (r *request) final() bool {
 // store holds resources and requests in memory, indexed for O(1) lookups by
 // type and identifier and by request token, and mirrors every change to the
 // journal when one is configured.
+//
+// Final requests are forgotten once their EventTime is retention old, as
+// Cloud Control forgets resource operation requests after 7 days. A request
+// joins the expiry queue when it becomes final, so the queue is in the order
+// of EventTime (completions and cancellations are applied in time order,
+// because every mutation settles what is due first); requests in flight are
+// never in it and so never hold back the expiry of later ones. Expiry pops
+// the front of the queue while it is old enough: O(1) per request. In
+// s.order (by Seq) an expired request becomes a tombstone; tombstones at the
+// front are dropped at once and the others when they outnumber the live
+// entries, so reclaiming them is also amortised O(1). Should the clock step
+// backwards, a request stamped before the step is forgotten at most that
+// step late, and it holds back only the requests queued behind it.
 type store struct {
 	mu           sync.RWMutex
 	resources    map[resourceKey]*resource
@@ -100,9 +116,14 @@ type store struct {
 	nextDue      atomic.Int64 // UnixNano of the earliest pending completion
 	seq          uint64
 	j            *journal
+
+	retention  time.Duration
+	expiry     []*request   // final requests in the order they became final
+	nextExpiry atomic.Int64 // UnixNano when the front of expiry expires
+	dead       int          // tombstones (expired requests) in order
 }
 
-func newStore(j *journal) *store {
+func newStore(j *journal, retention time.Duration) *store {
 	s := &store{
 		resources:    map[resourceKey]*resource{},
 		sorted:       map[string][]string{},
@@ -111,8 +132,10 @@ func newStore(j *journal) *store {
 		clientTokens: map[string]*request{},
 		inflight:     map[resourceKey]*request{},
 		j:            j,
+		retention:    retention,
 	}
 	s.nextDue.Store(math.MaxInt64)
+	s.nextExpiry.Store(math.MaxInt64)
 	return s
 }
 
@@ -156,6 +179,13 @@ func (s *store) load() error {
 	if n := len(s.order); n > 0 {
 		s.seq = s.order[n-1].Seq
 	}
+	for _, r := range s.order {
+		if r.final() {
+			s.expiry = append(s.expiry, r)
+		}
+	}
+	slices.SortStableFunc(s.expiry, func(a, b *request) int { return a.EventTime.Compare(b.EventTime) })
+	s.setNextExpiryLocked()
 	return nil
 }
 
@@ -211,10 +241,11 @@ func (s *store) durable(seq uint64) error {
 	return s.j.wait(seq)
 }
 
-// settle completes every pending request due at now. It is cheap when
-// nothing is due: one atomic load.
+// settle completes every pending request due at now and forgets the final
+// requests older than the retention period. It is cheap when nothing is due:
+// two atomic loads.
 func (s *store) settle(now time.Time) uint64 {
-	if now.UnixNano() < s.nextDue.Load() {
+	if n := now.UnixNano(); n < s.nextDue.Load() && n < s.nextExpiry.Load() {
 		return 0
 	}
 	s.mu.Lock()
@@ -227,13 +258,88 @@ func (s *store) settleLocked(now time.Time) uint64 {
 	for len(s.pending) > 0 && !s.pending[0].CompleteAt.After(now) {
 		r := heap.Pop(&s.pending).(*request)
 		seq = s.completeLocked(r)
+		s.retireLocked(r)
 	}
 	if len(s.pending) > 0 {
 		s.nextDue.Store(s.pending[0].CompleteAt.UnixNano())
 	} else {
 		s.nextDue.Store(math.MaxInt64)
 	}
-	return seq
+	return max(seq, s.expireLocked(now))
+}
+
+// retireLocked queues r, which has just become final, for expiry.
+func (s *store) retireLocked(r *request) {
+	s.expiry = append(s.expiry, r)
+	if len(s.expiry) == 1 {
+		s.setNextExpiryLocked()
+	}
+}
+
+func (s *store) setNextExpiryLocked() {
+	if len(s.expiry) == 0 {
+		s.nextExpiry.Store(math.MaxInt64)
+		return
+	}
+	s.nextExpiry.Store(s.expiry[0].EventTime.Add(s.retention).UnixNano())
+}
+
+// expireLocked forgets the final requests whose EventTime is at least the
+// retention period before now: from the token and ClientToken indexes, the
+// Seq order and the journal. It returns the journal sequence to wait for.
+func (s *store) expireLocked(now time.Time) uint64 {
+	if now.UnixNano() < s.nextExpiry.Load() {
+		return 0
+	}
+	cutoff := now.Add(-s.retention)
+	var ops []journalOp
+	for len(s.expiry) > 0 && !s.expiry[0].EventTime.After(cutoff) {
+		r := s.expiry[0]
+		s.expiry[0] = nil
+		s.expiry = s.expiry[1:]
+		delete(s.requests, r.Token)
+		if r.ClientToken != "" && s.clientTokens[r.ClientToken] == r {
+			delete(s.clientTokens, r.ClientToken)
+		}
+		r.expired = true
+		s.dead++
+		if s.j != nil {
+			ops = append(ops, journalOp{bucket: bucketRequests, key: r.Token})
+		}
+	}
+	if len(s.expiry) == 0 {
+		s.expiry = nil // release the backing array
+	}
+	s.setNextExpiryLocked()
+	s.reclaimLocked()
+	if len(ops) == 0 {
+		return 0
+	}
+	return s.j.add(ops...)
+}
+
+// reclaimLocked drops the tombstones from s.order: those at the front at
+// once, the rest when they outnumber the live requests.
+func (s *store) reclaimLocked() {
+	i := 0
+	for i < len(s.order) && s.order[i].expired {
+		s.order[i] = nil
+		i++
+	}
+	s.order, s.dead = s.order[i:], s.dead-i
+	if len(s.order) == 0 {
+		s.order = nil
+	}
+	if s.dead == 0 || s.dead*2 <= len(s.order) {
+		return
+	}
+	live := make([]*request, 0, len(s.order)-s.dead)
+	for _, r := range s.order {
+		if !r.expired {
+			live = append(live, r)
+		}
+	}
+	s.order, s.dead = live, 0
 }
 
 // completeLocked applies r's effect and gives it its final status.
@@ -467,6 +573,7 @@ func (s *store) cancel(token string, now time.Time) (request, uint64, bool, bool
 		delete(s.inflight, k)
 	}
 	r.Status, r.EventTime = statusCancelComplete, now
+	s.retireLocked(r)
 	return *r, max(seq, s.persistLocked(r, nil)), true, true
 }
 
@@ -483,7 +590,7 @@ func (s *store) listRequests(before uint64, max int, keep func(*request) bool) (
 	var out []request
 	for i--; i >= 0; i-- {
 		r := s.order[i]
-		if !keep(r) {
+		if r.expired || !keep(r) {
 			continue
 		}
 		if len(out) == max {

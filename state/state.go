@@ -69,7 +69,12 @@ type Record struct {
 	DependsOn []string `json:"dependsOn,omitempty"`
 	// Retired lists older physical resources replaced by this one that still
 	// await deletion (create-first replacement), oldest first.
-	Retired   []Retired `json:"retired,omitempty"`
+	Retired []Retired `json:"retired,omitempty"`
+	// Retain is set when the declaration asked for the resource to be kept
+	// in the cloud (athanor.Retain): once no longer declared, or on a
+	// destroy, its record is removed without deleting it. Absent reads as
+	// false.
+	Retain    bool      `json:"retain,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }

@@ -33,6 +33,7 @@ type emulatorFlags struct {
 	serverErrors, throttles              float64
 	asyncFailures, dropConnections       float64
 	asyncCodes                           []string
+	requestRetention                     time.Duration
 }
 
 func newEmulatorCommand() *cobra.Command {
@@ -51,7 +52,9 @@ GetCallerIdentity and the IoT job template REST API on the same store.
 Any AWS client can use it: point its endpoint at the printed URL. Without
 --credentials any signature is accepted; with them, requests must be SigV4
 signed by one of the given keys. Latencies take a duration ("2s") or a range
-("1s-3s"); fault fractions are in [0, 1] and drawn from --seed.`,
+("1s-3s"); fault fractions are in [0, 1] and drawn from --seed. Finished
+requests are forgotten --request-retention after their last event (7 days,
+as Cloud Control); resources stay.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := f.options(cmd)
@@ -82,6 +85,7 @@ signed by one of the given keys. Latencies take a duration ("2s") or a range
 	fl.Float64Var(&f.asyncFailures, "async-failures", 0, "fraction of operations that end FAILED")
 	fl.StringSliceVar(&f.asyncCodes, "async-codes", nil, "HandlerErrorCodes of injected async failures (default Throttling,ServiceInternalError,NotStabilized)")
 	fl.Float64Var(&f.dropConnections, "drop-connections", 0, "fraction of requests whose connection is closed without an answer")
+	fl.DurationVar(&f.requestRetention, "request-retention", emulator.DefaultRequestRetention, "how long finished requests stay visible after their last event, as Cloud Control's 7 days")
 	return cmd
 }
 
@@ -145,6 +149,12 @@ func (f *emulatorFlags) options(cmd *cobra.Command) (emulator.Options, error) {
 	}
 	if changed("drop-connections") {
 		opts.Faults.DropConnections = f.dropConnections
+	}
+	if changed("request-retention") {
+		if f.requestRetention <= 0 {
+			return opts, fmt.Errorf("--request-retention %v: want a positive duration", f.requestRetention)
+		}
+		opts.RequestRetention = f.requestRetention
 	}
 	return opts, nil
 }

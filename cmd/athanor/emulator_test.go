@@ -55,6 +55,21 @@ func TestEmulatorOptions(t *testing.T) {
 	if len(opts.Credentials) != 2 || opts.Credentials["AKID2"] != "s2" {
 		t.Errorf("credentials %v", opts.Credentials)
 	}
+	if opts.RequestRetention != 0 {
+		t.Errorf("RequestRetention %v without --request-retention, want 0 (the emulator's default)", opts.RequestRetention)
+	}
+	if err := cmd.ParseFlags([]string{"--request-retention", "36h"}); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err = f.options(cmd); err != nil || opts.RequestRetention != 36*time.Hour {
+		t.Errorf("--request-retention 36h: RequestRetention %v, %v", opts.RequestRetention, err)
+	}
+	if err := cmd.ParseFlags([]string{"--request-retention", "0s"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.options(cmd); err == nil {
+		t.Error("--request-retention 0s was accepted")
+	}
 	f.credentials = []string{"nosecret"}
 	if _, err := f.options(cmd); err == nil {
 		t.Error("--credentials without a secret was accepted")

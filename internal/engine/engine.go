@@ -113,6 +113,11 @@ type Declaration struct {
 	Adopt bool
 	// DependsOn lists keys of resources this one depends on explicitly.
 	DependsOn []string
+	// Retain records that the resource is to be kept in the cloud when it
+	// is no longer declared or the stage is destroyed: its record is then
+	// removed without an API call (forgotten). Replacements still delete
+	// the old resource.
+	Retain bool
 }
 
 // Declared is the engine's answer to a Declaration.
@@ -241,6 +246,8 @@ func (e *Engine) plan(c Change) {
 		e.sum.Replaced++
 	case ActionDelete:
 		e.sum.Deleted++
+	case ActionForget:
+		e.sum.Forgotten++
 	case ActionNoop:
 		e.sum.Unchanged++
 	}
@@ -332,6 +339,13 @@ func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaratio
 		// Only a plan leaves pending operations unresumed.
 		return e.planPending(sl, s, model)
 	}
+	// Retain is recorded with whatever write converges the resource; a
+	// resource that is otherwise unchanged is written for it alone.
+	retainChanged := false
+	if rec != nil && e.o.Mode != ModePlan {
+		retainChanged = rec.Retain != d.Retain
+		rec.Retain = d.Retain
+	}
 	if rec == nil || rec.Identifier == "" {
 		return e.create(ctx, sl, s, model, deps, d, "")
 	}
@@ -350,7 +364,7 @@ func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaratio
 	}
 	switch ch.Action {
 	case schema.NoChange:
-		return e.noop(ctx, sl, deps)
+		return e.noop(ctx, sl, deps, retainChanged)
 	case schema.Update:
 		patch, err := json.Marshal(ch.Patch)
 		if err != nil {
@@ -472,7 +486,7 @@ func (e *Engine) newRecord(sl *slot, s *schema.Schema, d Declaration) *state.Rec
 	now := time.Now().UTC()
 	return &state.Record{
 		FormatVersion: state.FormatVersion, Key: sl.key, Scope: d.Scope, LogicalID: d.LogicalID,
-		Type: s.TypeName, Seq: seq, Status: state.StatusCreating, CreatedAt: now, UpdatedAt: now,
+		Type: s.TypeName, Seq: seq, Status: state.StatusCreating, Retain: d.Retain, CreatedAt: now, UpdatedAt: now,
 	}
 }
 
@@ -488,7 +502,7 @@ func declaredFrom(rec *state.Record) (*Declared, error) {
 	return &Declared{Key: rec.Key, Identifier: rec.Identifier, Outputs: out}, nil
 }
 
-func (e *Engine) noop(ctx context.Context, sl *slot, deps []string) (*Declared, error) {
+func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChanged bool) (*Declared, error) {
 	rec := sl.rec
 	if e.o.Mode == ModePlan {
 		e.plan(Change{Key: sl.key, Type: rec.Type, Action: ActionNoop, Identifier: rec.Identifier})
@@ -496,7 +510,7 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string) (*Declared, 
 		if !sl.resumed {
 			e.count(func(s *Summary) { s.Unchanged++ })
 		}
-		if !equalStrings(rec.DependsOn, deps) {
+		if retainChanged || !equalStrings(rec.DependsOn, deps) {
 			rec.DependsOn = deps
 			rec.UpdatedAt = time.Now().UTC()
 			if err := e.o.State.Put(ctx, rec); err != nil {

@@ -19,8 +19,9 @@ var ErrFailedDeclarations = errors.New("declarations failed")
 
 // Finish ends a deploy or a plan after the program returned: unless the
 // program or a declaration failed, resources no longer declared are deleted
-// (dependents first, independent ones in parallel), replaced resources still
-// owed are deleted, and exports are written to the stage's metadata.
+// (dependents first, independent ones in parallel) or, when retained,
+// forgotten; replaced resources still owed are deleted, and exports are
+// written to the stage's metadata.
 func (e *Engine) Finish(ctx context.Context, exports map[string]any) error {
 	e.mu.Lock()
 	failed := e.sum.Failed
@@ -40,7 +41,7 @@ func (e *Engine) Finish(ctx context.Context, exports map[string]any) error {
 	if e.o.Mode == ModePlan {
 		sort.Slice(orphans, func(i, j int) bool { return orphans[i].rec.Seq > orphans[j].rec.Seq })
 		for _, sl := range orphans {
-			e.plan(Change{Key: sl.key, Type: sl.rec.Type, Action: ActionDelete, Identifier: sl.rec.Identifier})
+			e.plan(removal(sl.rec))
 		}
 		return nil
 	}
@@ -75,6 +76,8 @@ func (e *Engine) Finish(ctx context.Context, exports map[string]any) error {
 
 // Destroy deletes every resource of the stage, dependents first and
 // independent ones in parallel; a resource already gone counts as deleted.
+// Retained resources are forgotten instead: their records are removed and
+// the resources left in the cloud.
 func (e *Engine) Destroy(ctx context.Context) error {
 	e.mu.Lock()
 	var all []*slot
@@ -87,7 +90,7 @@ func (e *Engine) Destroy(ctx context.Context) error {
 	if e.o.Mode == ModePlan {
 		sort.Slice(all, func(i, j int) bool { return all[i].rec.Seq > all[j].rec.Seq })
 		for _, sl := range all {
-			e.plan(Change{Key: sl.key, Type: sl.rec.Type, Action: ActionDelete, Identifier: sl.rec.Identifier})
+			e.plan(removal(sl.rec))
 		}
 		return nil
 	}
@@ -129,9 +132,21 @@ func (e *Engine) writeMeta(ctx context.Context, exports map[string]any) error {
 	return nil
 }
 
-// deleteAll deletes the resources of slots: a resource waits until every
-// resource of the set that depends on it is deleted; the others run in
-// parallel. Dependency cycles (possible only across runs) are broken.
+// removal is the planned change for a record that is no longer wanted:
+// forget when it is retained, delete otherwise.
+func removal(rec *state.Record) Change {
+	c := Change{Key: rec.Key, Type: rec.Type, Action: ActionDelete, Identifier: rec.Identifier}
+	if rec.Retain {
+		c.Action = ActionForget
+		c.Reason = "retained: removed from state, left in the cloud"
+	}
+	return c
+}
+
+// deleteAll deletes the resources of slots (forgets the retained ones): a
+// resource waits until every resource of the set that depends on it is
+// deleted or forgotten; the others run in parallel. Dependency cycles
+// (possible only across runs) are broken.
 func (e *Engine) deleteAll(ctx context.Context, slots []*slot) error {
 	if len(slots) == 0 {
 		return nil
@@ -255,7 +270,9 @@ func breakCycles(slots []*slot, dependents map[string][]string) {
 }
 
 // deleteSlot deletes a record's replaced resources and then its resource,
-// and drops the record.
+// and drops the record. A retained resource is not deleted but forgotten:
+// its replaced resources are still deleted, then its record is dropped
+// without any call for the resource itself.
 func (e *Engine) deleteSlot(ctx context.Context, sl *slot) error {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
@@ -268,6 +285,9 @@ func (e *Engine) deleteSlot(ctx context.Context, sl *slot) error {
 	}
 	if rec.Identifier == "" {
 		return e.drop(ctx, sl)
+	}
+	if rec.Retain {
+		return e.forget(ctx, sl)
 	}
 	began := time.Now()
 	e.o.Reporter.Begin(sl.key, rec.Type, ActionDelete, "")
@@ -326,5 +346,19 @@ func (e *Engine) deleteRetired(ctx context.Context, sl *slot) error {
 		}
 		e.o.Reporter.End(sl.key, rec.Type, ActionDelete, id, time.Since(began), nil)
 	}
+	return nil
+}
+
+// forget drops the record of a retained resource, leaving the resource in
+// the cloud. The caller holds sl.mu.
+func (e *Engine) forget(ctx context.Context, sl *slot) error {
+	rec := sl.rec
+	if err := e.drop(ctx, sl); err != nil {
+		err = &ResourceError{Key: sl.key, Type: rec.Type, Err: fmt.Errorf("forget: %w", err)}
+		e.o.Reporter.End(sl.key, rec.Type, ActionForget, rec.Identifier, 0, err)
+		return err
+	}
+	e.count(func(s *Summary) { s.Forgotten++ })
+	e.o.Reporter.Forgot(sl.key, rec.Type, rec.Identifier)
 	return nil
 }

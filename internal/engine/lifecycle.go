@@ -218,6 +218,7 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 	rec.Type = s.TypeName
 	rec.Scope, rec.LogicalID = d.Scope, d.LogicalID
 	rec.DependsOn = deps
+	rec.Retain = d.Retain
 	status := state.StatusCreating
 	if order != "" {
 		status = state.StatusReplacing
@@ -372,6 +373,7 @@ func (e *Engine) adopt(ctx context.Context, sl *slot, s *schema.Schema, model ma
 	rec.Status = state.StatusCreated
 	rec.Pending = nil
 	rec.DependsOn = deps
+	rec.Retain = d.Retain
 	if err := e.put(ctx, sl, rec); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ const (
 	ActionAdopt   Action = "adopt"
 	ActionResume  Action = "resume"
 	ActionRead    Action = "read"
+	ActionForget  Action = "forget" // a retained resource leaves state, not the cloud
 )
 
 // Order is the order of a replacement.
@@ -71,6 +72,9 @@ type Summary struct {
 	Replaced  int `json:"replaced"`
 	Deleted   int `json:"deleted"`
 	Unchanged int `json:"unchanged"`
+	// Forgotten counts retained resources removed from state and left in
+	// the cloud.
+	Forgotten int `json:"forgotten,omitempty"`
 	Adopted   int `json:"adopted,omitempty"`
 	// Resumed counts operations of an interrupted run that this run
 	// finished; those that succeeded are also counted under their kind.
@@ -171,7 +175,7 @@ func (r *Reporter) End(key, typeName string, a Action, identifier string, d time
 // Planned reports one change of a plan.
 func (r *Reporter) Planned(c Change) {
 	var b strings.Builder
-	sym := map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionReplace: "±", ActionDelete: "-", ActionNoop: "=", ActionAdopt: "+"}[c.Action]
+	sym := map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionReplace: "±", ActionDelete: "-", ActionNoop: "=", ActionAdopt: "+", ActionForget: "."}[c.Action]
 	fmt.Fprintf(&b, "  %s %-8s %s (%s)", sym, c.Action, c.Key, c.Type)
 	if c.Identifier != "" {
 		fmt.Fprintf(&b, " %s", c.Identifier)
@@ -185,8 +189,17 @@ func (r *Reporter) Planned(c Change) {
 		if len(c.Patch) > 0 {
 			fmt.Fprintf(&b, "      patch: %s\n", c.Patch)
 		}
+	case ActionForget:
+		fmt.Fprintf(&b, "      %s\n", c.Reason)
 	}
 	r.emit(event{Event: "plan", Key: c.Key, Type: c.Type, Action: c.Action, Change: &c}, b.String())
+}
+
+// Forgot reports that a retained resource was removed from state and left
+// in the cloud.
+func (r *Reporter) Forgot(key, typeName, identifier string) {
+	text := fmt.Sprintf("  forgotten (retained) %s (%s) %s: left in the cloud\n", key, typeName, identifier)
+	r.emit(event{Event: "done", Key: key, Type: typeName, Action: ActionForget, Identifier: identifier}, text)
 }
 
 // Drifted reports drift found by a refresh.
@@ -222,8 +235,12 @@ func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err erro
 	var b strings.Builder
 	switch mode {
 	case "plan":
-		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to replace, %d to delete, %d unchanged.\n",
-			s.Created, s.Updated, s.Replaced, s.Deleted, s.Unchanged)
+		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to replace, %d to delete, ",
+			s.Created, s.Updated, s.Replaced, s.Deleted)
+		if s.Forgotten > 0 {
+			fmt.Fprintf(&b, "%d to forget (retained), ", s.Forgotten)
+		}
+		fmt.Fprintf(&b, "%d unchanged.\n", s.Unchanged)
 	default:
 		verb := "Deployed"
 		if mode == "destroy" {
@@ -234,6 +251,9 @@ func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err erro
 		}
 		fmt.Fprintf(&b, "%s in %s: %d created, %d updated, %d replaced, %d deleted, %d unchanged",
 			verb, round(s.Duration), s.Created, s.Updated, s.Replaced, s.Deleted, s.Unchanged)
+		if s.Forgotten > 0 {
+			fmt.Fprintf(&b, ", %d forgotten (retained)", s.Forgotten)
+		}
 		if s.Adopted > 0 {
 			fmt.Fprintf(&b, ", %d adopted", s.Adopted)
 		}

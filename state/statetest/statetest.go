@@ -154,6 +154,7 @@ func fullRecord(key string, seq int64) *state.Record {
 			{Identifier: "old-1"},
 			{Identifier: "old-2", Pending: &state.Pending{Operation: "DELETE", ClientToken: "ct-del", StartedAt: epoch.Add(2 * time.Second)}},
 		},
+		Retain:    true,
 		CreatedAt: epoch,
 		UpdatedAt: epoch.Add(3 * time.Second).In(time.FixedZone("CET", 3600)),
 	}
