@@ -419,18 +419,13 @@ func (s *Server) listResources(body []byte) (any, *apiError) {
 }
 
 func (s *Server) getResourceRequestStatus(body []byte) (any, *apiError) {
-	var in struct{ RequestToken *string }
-	if e := decodeJSONInput(body, &in); e != nil {
+	token, e := decodeRequestToken(body)
+	if e != nil {
 		return nil, e
 	}
-	var v validator
-	v.str(mRequestToken, in.RequestToken)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	r, ok := s.st.request(*in.RequestToken)
+	r, ok := s.st.request(token)
 	if !ok {
-		return nil, ccErr("RequestTokenNotFoundException", "Request with token %s was not found", *in.RequestToken)
+		return nil, ccErr("RequestTokenNotFoundException", "Request with token %s was not found", token)
 	}
 	return progressOutput{s.event(r)}, nil
 }
@@ -494,21 +489,16 @@ func (s *Server) listResourceRequests(body []byte) (any, *apiError) {
 }
 
 func (s *Server) cancelResourceRequest(body []byte) (any, *apiError) {
-	var in struct{ RequestToken *string }
-	if e := decodeJSONInput(body, &in); e != nil {
+	token, e := decodeRequestToken(body)
+	if e != nil {
 		return nil, e
 	}
-	var v validator
-	v.str(mRequestToken, in.RequestToken)
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	r, seq, found, cancelled := s.st.cancel(*in.RequestToken, s.clock.Now())
+	r, seq, found, cancelled := s.st.cancel(token, s.clock.Now())
 	if err := s.st.durable(seq); err != nil {
 		return nil, ccErr("ServiceInternalErrorException", "%v", err)
 	}
 	if !found {
-		return nil, ccErr("RequestTokenNotFoundException", "Request with token %s was not found", *in.RequestToken)
+		return nil, ccErr("RequestTokenNotFoundException", "Request with token %s was not found", token)
 	}
 	if !cancelled {
 		return nil, ccErr("ConcurrentModificationException", "Request with token %s cannot be cancelled: it is already %s.", r.Token, r.Status)
@@ -531,4 +521,19 @@ func decodeModel(b []byte) (map[string]any, error) {
 		return nil, errors.New("trailing data after the JSON object")
 	}
 	return m, nil
+}
+
+// decodeRequestToken decodes and validates the input of the operations that
+// take only a RequestToken (GetResourceRequestStatus, CancelResourceRequest).
+func decodeRequestToken(body []byte) (string, *apiError) {
+	var in struct{ RequestToken *string }
+	if e := decodeJSONInput(body, &in); e != nil {
+		return "", e
+	}
+	var v validator
+	v.str(mRequestToken, in.RequestToken)
+	if e := v.err(); e != nil {
+		return "", e
+	}
+	return *in.RequestToken, nil
 }
