@@ -3,11 +3,14 @@ package athanor
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/athanor-dev/athanor/internal/engine"
+	"github.com/athanor-dev/athanor/state"
 )
 
 // App is a running program's view of its stage: resources are declared on
@@ -20,14 +23,23 @@ type App struct {
 
 // run is what an App and all its scopes share.
 type run struct {
-	ctx        context.Context
-	name       string
-	stage      string
-	eng        *engine.Engine
-	group      errgroup.Group
-	mu         sync.Mutex
-	exports    map[string]any
-	exportErrs []error
+	ctx     context.Context
+	name    string
+	stage   string
+	eng     *engine.Engine
+	group   errgroup.Group
+	mu      sync.Mutex
+	exports map[string]any
+	// errs are failures found outside a declaration (an export set twice,
+	// a Name that names an unknown property); any fails the run.
+	errs []error
+}
+
+// fail records an error that fails the run when the program returns.
+func (r *run) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, err)
 }
 
 var _ Declarer = (*App)(nil)
@@ -46,25 +58,21 @@ func (a *App) Path() string { return a.scope }
 
 // Scope returns a nested scope: resources declared in it get keys
 // "<scope path>/<logical id>", so the same logical id can be used in
-// different scopes. name must be non-empty and contain no '/'.
-func (a *App) Scope(name string) *App {
-	if name == "" || containsSlash(name) {
-		panic(fmt.Sprintf("athanor: scope name %q must be non-empty and contain no '/'", name))
+// different scopes. name must be a valid record key element: non-empty,
+// valid UTF-8, without '/' or NUL, and the whole key at most 1024 bytes;
+// otherwise Scope returns an error saying what is wrong.
+func (a *App) Scope(name string) (*App, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || !utf8.ValidString(name) {
+		return nil, fmt.Errorf("athanor: scope name %q: want a non-empty UTF-8 name without '/' or NUL", name)
 	}
 	path := name
 	if a.scope != "" {
 		path = a.scope + "/" + name
 	}
-	return &App{run: a.run, scope: path}
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return true
-		}
+	if err := state.ValidateKey(path); err != nil {
+		return nil, fmt.Errorf("athanor: scope %q: %w", name, err)
 	}
-	return false
+	return &App{run: a.run, scope: path}, nil
 }
 
 // Declare makes the resource typeName (a registry type such as
@@ -98,7 +106,7 @@ func (a *App) Export(name string, value any) {
 	a.run.mu.Lock()
 	defer a.run.mu.Unlock()
 	if _, ok := a.run.exports[name]; ok {
-		a.run.exportErrs = append(a.run.exportErrs, fmt.Errorf("export %q set twice", name))
+		a.run.errs = append(a.run.errs, fmt.Errorf("export %q set twice", name))
 		return
 	}
 	a.run.exports[name] = value

@@ -29,8 +29,10 @@ const (
 
 // Main is the entry point of an Athanor program: it reads the command line
 // (see ParseConfig), runs fn as a deploy, plan or destroy of the stage, and
-// exits — with status 1 when the run failed, 2 on bad usage. SIGINT and
-// SIGTERM cancel the run; an operation in flight is resumed by the next run.
+// exits — with status 1 when the run failed, 2 on bad usage. The first
+// SIGINT or SIGTERM stops the run: it starts nothing new, reports each
+// operation in flight as interrupted (recorded, resumed by the next run) and
+// exits with ExitInterrupted (130); a second signal exits at once.
 func Main(app string, fn func(*App) error) {
 	os.Exit(run1(app, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, fn))
 }
@@ -45,7 +47,7 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 		return 2
 	}
 	cfg.Output = stdout
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(context.Background(), app, stderr, func() { os.Exit(ExitInterrupted) })
 	defer stop()
 	res, err := Run(ctx, cfg, fn)
 	if err != nil {
@@ -53,9 +55,47 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 			// Failed before any output (bad state location, stage locked, ...).
 			fmt.Fprintln(stderr, err)
 		}
+		if errors.Is(err, ErrInterrupted) {
+			return ExitInterrupted
+		}
 		return 1
 	}
 	return 0
+}
+
+// ExitInterrupted is Main's exit status after SIGINT or SIGTERM: 128 plus
+// SIGINT's number, as shells report a program stopped by Ctrl-C.
+const ExitInterrupted = 130
+
+// interruptible returns a context cancelled, with cause ErrInterrupted, by
+// the first SIGINT or SIGTERM; the run then starts nothing new and records
+// what is in flight. A second signal calls exit at once: every state write
+// is atomic, so the state stays consistent, and the next run resumes the
+// operations it finds pending.
+func interruptible(parent context.Context, app string, stderr io.Writer, exit func()) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(stderr, "\n%s: %v: stopping; operations in flight are recorded for the next run (send it again to exit at once)\n", app, sig)
+			cancel(ErrInterrupted)
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			exit()
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
 }
 
 // ParseConfig builds a run's Config from command-line arguments and the

@@ -148,8 +148,11 @@ type Result struct {
 	// Counts of resources by what happened to them (in a plan: would).
 	// Forgotten counts retained resources left in the cloud; Resumed counts
 	// operations of an interrupted run that this run finished (also counted
-	// under their kind).
+	// under their kind). When the run was interrupted (ErrInterrupted),
+	// Interrupted counts the operations it left in flight, recorded for the
+	// next run, and NotStarted the declarations it did not start.
 	Created, Updated, Replaced, Deleted, Unchanged, Adopted, Resumed, Failed, Forgotten int
+	Interrupted, NotStarted                                                             int
 	// Duration is the run's wall time.
 	Duration time.Duration
 	// Changes lists the plan's changes.
@@ -227,17 +230,17 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		s.Duration = time.Since(start)
 		res.Created, res.Updated, res.Replaced, res.Deleted = s.Created, s.Updated, s.Replaced, s.Deleted
 		res.Unchanged, res.Adopted, res.Resumed, res.Failed = s.Unchanged, s.Adopted, s.Resumed, s.Failed
-		res.Forgotten = s.Forgotten
+		res.Forgotten, res.NotStarted, res.Interrupted = s.Forgotten, s.NotStarted, rep.InterruptedCount()
 		res.Duration = s.Duration
 		res.Stats = client.Stats()
 		rep.Done(string(mode), s, res.Exports, runErr)
 		return res, runErr
 	}
 	if err != nil {
-		return finish(err)
+		return finish(stopped(ctx, rep, err))
 	}
 	if cfg.Destroy {
-		return finish(eng.Destroy(ctx))
+		return finish(stopped(ctx, rep, eng.Destroy(ctx)))
 	}
 
 	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, eng: eng, exports: map[string]any{}}
@@ -247,13 +250,44 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		ferr = werr
 	}
 	if ferr == nil {
-		ferr = errors.Join(r.exportErrs...)
+		ferr = errors.Join(r.errs...)
 	}
 	res.Exports = r.exports
 	if ferr != nil {
+		if ctx.Err() != nil {
+			return finish(stopped(ctx, rep, ferr))
+		}
 		return finish(fmt.Errorf("program failed; nothing was deleted: %w", ferr))
 	}
-	return finish(eng.Finish(ctx, r.exports))
+	return finish(stopped(ctx, rep, eng.Finish(ctx, r.exports)))
+}
+
+// ErrInterrupted is wrapped by the error of a run stopped by SIGINT or
+// SIGTERM (Main) or by the cancellation of Run's context: it started no
+// new operation after that, and the operations in flight are recorded in
+// state, so the next run resumes them. Main exits with status 130.
+var ErrInterrupted = engine.ErrInterrupted
+
+// stopped turns the error of a run whose context ended into one that says
+// why it stopped and what the next run does; other errors pass unchanged.
+func stopped(ctx context.Context, rep *engine.Reporter, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	cause := context.Cause(ctx)
+	if errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) {
+		cause = fmt.Errorf("%w (%v)", ErrInterrupted, cause)
+	}
+	var inFlight string
+	switch n := rep.InterruptedCount(); n {
+	case 0:
+		inFlight = "no operation was in flight"
+	case 1:
+		inFlight = "1 operation in flight is recorded and the next run resumes it"
+	default:
+		inFlight = fmt.Sprintf("%d operations in flight are recorded and the next run resumes them", n)
+	}
+	return fmt.Errorf("%w: %s; nothing undeclared was deleted", cause, inFlight)
 }
 
 func (cfg *Config) defaults() {

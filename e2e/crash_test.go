@@ -26,6 +26,7 @@ const (
 	envTemplates = "ATHANOR_E2E_TEMPLATES" // number of job templates
 	envTopics    = "ATHANOR_E2E_TOPICS"    // number of SNS topics
 	envVersion   = "ATHANOR_E2E_VERSION"   // changes every Description and tag
+	envMain      = "ATHANOR_E2E_MAIN"      // "1": the child runs athanor.Main, as a user's program does
 )
 
 func TestMain(m *testing.M) {
@@ -46,6 +47,9 @@ func child() int {
 	}
 	templates, _ := strconv.Atoi(os.Getenv(envTemplates))
 	topics, _ := strconv.Atoi(os.Getenv(envTopics))
+	if os.Getenv(envMain) == "1" {
+		athanor.Main("e2e", fleet(templates, topics, os.Getenv(envVersion))) // exits
+	}
 	cfg.Output = os.Stdout
 	if _, err := athanor.Run(context.Background(), cfg, fleet(templates, topics, os.Getenv(envVersion))); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -291,17 +291,32 @@ func TestScopesAndDuplicates(t *testing.T) {
 		return map[string]any{"JobTemplateId": id, "Description": "d", "Document": "{}"}
 	}
 	_, err := e.try(func(app *athanor.App) error {
-		if _, err := app.Scope("a").Declare(jobTemplate, "t", tpl("scoped-a")); err != nil {
+		scope := func(parent *athanor.App, name string) *athanor.App {
+			t.Helper()
+			s, err := parent.Scope(name)
+			if err != nil {
+				t.Fatalf("Scope(%q): %v", name, err)
+			}
+			return s
+		}
+		for _, bad := range []string{"", "x/y", "nul\x00", "\xff"} {
+			if s, err := app.Scope(bad); err == nil || s != nil {
+				t.Errorf("Scope(%q) = %v, %v; want an error", bad, s, err)
+			} else if !strings.Contains(err.Error(), "scope name") {
+				t.Errorf("Scope(%q) error %q does not name the scope", bad, err)
+			}
+		}
+		if _, err := scope(app, "a").Declare(jobTemplate, "t", tpl("scoped-a")); err != nil {
 			return err
 		}
-		r, err := app.Scope("b").Scope("c").Declare(jobTemplate, "t", tpl("scoped-b"))
+		r, err := scope(scope(app, "b"), "c").Declare(jobTemplate, "t", tpl("scoped-b"))
 		if err != nil {
 			return err
 		}
 		if r.Key != "b/c/t" {
 			t.Errorf("nested key %q, want b/c/t", r.Key)
 		}
-		_, err = app.Scope("a").Declare(jobTemplate, "t", tpl("scoped-c"))
+		_, err = scope(app, "a").Declare(jobTemplate, "t", tpl("scoped-c"))
 		if !errors.Is(err, athanor.ErrDuplicate) || !strings.Contains(err.Error(), `"t"`) {
 			t.Errorf("duplicate declaration: %v", err)
 		}

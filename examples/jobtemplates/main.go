@@ -7,7 +7,8 @@
 //	go run ./examples/jobtemplates --plan      # show what would change
 //	go run ./examples/jobtemplates --destroy   # remove them
 //
-// Add --target aws to deploy to your AWS account instead.
+// Add --target aws to deploy to your AWS account instead, and --stage NAME
+// to deploy another copy beside the first.
 package main
 
 import (
@@ -20,8 +21,13 @@ func main() {
 }
 
 // Templates declares the four job templates in parallel and exports their
-// ARNs.
+// ARNs. Their JobTemplateIds are derived per stage (app.PhysicalName), so
+// stages deploy side by side on one account: "device-update-template-dev"
+// in stage dev, "device-update-template-prod" in prod.
 func Templates(app *athanor.App) error {
+	id := func(base string) string {
+		return app.PhysicalName(base, athanor.NameFor(iot.JobTemplateType, "JobTemplateId"))
+	}
 	declare := func(logicalID string, args iot.JobTemplateArgs) {
 		app.Go(func() error {
 			tpl, err := iot.NewJobTemplate(app, logicalID, args)
@@ -36,7 +42,7 @@ func Templates(app *athanor.App) error {
 	// Minimal example.
 	declare("basicJobTemplate", iot.JobTemplateArgs{
 		Description:   "Basic job template for device updates",
-		JobTemplateId: "device-update-template",
+		JobTemplateId: id("device-update-template"),
 		Document:      iot.InlineDocument(`{"operation":"update"}`),
 		TimeoutConfig: iot.TimeoutConfig{InProgressTimeoutInMinutes: 60},
 		Tags:          []iot.Tag{{Key: "Environment", Value: "Production"}},
@@ -50,7 +56,7 @@ func Templates(app *athanor.App) error {
 	// end time (a window is a cron start and a duration).
 	declare("advancedJobTemplate", iot.JobTemplateArgs{
 		Description:   "Advanced job template for device maintenance",
-		JobTemplateId: "maintenance-job-template",
+		JobTemplateId: id("maintenance-job-template"),
 		Document:      iot.InlineDocument(`{"operation":"updateFirmware","version":"1.2.3"}`),
 		JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
 			RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: ptr(3)}},
@@ -71,7 +77,7 @@ func Templates(app *athanor.App) error {
 	// Presigned URL configuration for document access.
 	declare("presignedUrlJobTemplate", iot.JobTemplateArgs{
 		Description:   "Job template with presigned URL for document access",
-		JobTemplateId: "presigned-url-job-template",
+		JobTemplateId: id("presigned-url-job-template"),
 		Document:      iot.DocumentSource("https://my-bucket.s3.amazonaws.com/job-documents/updateFirmware.json"),
 		PresignedUrlConfig: iot.PresignedUrlConfig{
 			ExpiresInSec: 3600,
@@ -83,7 +89,7 @@ func Templates(app *athanor.App) error {
 	// the other member of a rollout config is ExponentialRolloutRate.
 	declare("rolloutJobTemplate", iot.JobTemplateArgs{
 		Description:   "Job template with rollout configuration",
-		JobTemplateId: "rollout-job-template",
+		JobTemplateId: id("rollout-job-template"),
 		Document:      iot.InlineDocument(`{"operation":"rollout"}`),
 		JobExecutionsRolloutConfig: &iot.JobExecutionsRolloutConfig{
 			MaximumPerMinute: 10,

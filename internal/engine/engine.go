@@ -293,7 +293,12 @@ func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) 
 		e.release()
 	}
 	if err != nil {
-		e.count(func(s *Summary) { s.Failed++ })
+		switch {
+		case ctx.Err() == nil || !Interrupted(err):
+			e.count(func(s *Summary) { s.Failed++ })
+		case errors.Is(err, errNotStarted):
+			e.count(func(s *Summary) { s.NotStarted++ })
+		}
 		var re *ResourceError
 		if !errors.As(err, &re) {
 			err = &ResourceError{Key: key, Type: d.Type, Err: err}
@@ -309,11 +314,19 @@ func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) 
 // that succeeded is followed by one release. An admitted operation must not
 // wait for another one, and admit is never called with a slot's mutex held.
 func (e *Engine) admit(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		// A cancelled run starts nothing new, even with admission free.
+		return fmt.Errorf("%w: %w", errNotStarted, err)
+	}
 	if err := e.admission.Acquire(ctx, 1); err != nil {
-		return fmt.Errorf("waiting to start: %w", err)
+		return fmt.Errorf("%w (waiting to start): %w", errNotStarted, err)
 	}
 	return nil
 }
+
+// errNotStarted is wrapped by the error of an operation that a cancelled
+// run never started.
+var errNotStarted = errors.New("not started")
 
 // release ends an admitted operation.
 func (e *Engine) release() { e.admission.Release(1) }
@@ -549,3 +562,6 @@ func (e *Engine) planPending(sl *slot, s *schema.Schema, model map[string]any) (
 		Reason: fmt.Sprintf("%s interrupted by an earlier run will be finished first", rec.Pending.Operation)})
 	return e.planned(sl, s, model), nil
 }
+
+// Registry returns the registry the engine validates declarations against.
+func (e *Engine) Registry() *schema.Registry { return e.o.Registry }

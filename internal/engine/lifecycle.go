@@ -239,6 +239,7 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 		if d.Adopt && order == "" && errors.Is(err, cloudcontrol.ErrAlreadyExists) {
 			return e.adopt(ctx, sl, s, model, deps, d)
 		}
+		err = alreadyExists(s, model, err)
 		if order == "" {
 			e.o.Reporter.End(sl.key, s.TypeName, action, "", time.Since(began), err)
 		}

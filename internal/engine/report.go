@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -78,17 +80,40 @@ type Summary struct {
 	Adopted   int `json:"adopted,omitempty"`
 	// Resumed counts operations of an interrupted run that this run
 	// finished; those that succeeded are also counted under their kind.
-	Resumed  int           `json:"resumed,omitempty"`
-	Failed   int           `json:"failed,omitempty"`
-	Duration time.Duration `json:"durationNs"`
+	Resumed int `json:"resumed,omitempty"`
+	Failed  int `json:"failed,omitempty"`
+	// NotStarted counts declarations a cancelled run did not start.
+	NotStarted int           `json:"notStarted,omitempty"`
+	Duration   time.Duration `json:"durationNs"`
 }
 
 // Reporter writes progress for a person (text) or a machine (JSON lines).
 // It is safe for concurrent use.
 type Reporter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	json bool
+	mu          sync.Mutex
+	w           io.Writer
+	json        bool
+	interrupted int // operations reported interrupted
+}
+
+// InterruptedCount returns how many operations were reported interrupted:
+// started, cancelled before their outcome was known, and recorded for the
+// next run to resume.
+func (r *Reporter) InterruptedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.interrupted
+}
+
+// ErrInterrupted is the cause of a run cancelled by a signal (SIGINT,
+// SIGTERM): the run stops starting operations, and those in flight are
+// recorded for the next run to resume.
+var ErrInterrupted = errors.New("interrupted")
+
+// Interrupted reports whether err is a cancellation rather than a failure
+// of the operation itself.
+func Interrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted)
 }
 
 // NewReporter returns a reporter writing to w; w nil discards.
@@ -158,11 +183,21 @@ func (r *Reporter) Begin(key, typeName string, a Action, detail string) {
 func (r *Reporter) End(key, typeName string, a Action, identifier string, d time.Duration, err error) {
 	ev := event{Event: "done", Key: key, Type: typeName, Action: a, Identifier: identifier, DurationMS: float64(d.Microseconds()) / 1000}
 	var text string
-	if err != nil {
+	switch {
+	case Interrupted(err):
+		// Cancelled mid-way (Ctrl-C, SIGTERM, a lost lock): what was sent
+		// is recorded, and the next run resumes it.
+		ev.Event = "interrupted"
+		ev.Error = err.Error()
+		text = fmt.Sprintf("  %-10s %s %s (%s) after %s: the next run finishes it\n", "interrupted", a, key, typeName, round(d))
+		r.mu.Lock()
+		r.interrupted++
+		r.mu.Unlock()
+	case err != nil:
 		ev.Event = "failed"
 		ev.Error = err.Error()
 		text = fmt.Sprintf("  %-10s %s (%s) after %s: %v\n", "FAILED", key, typeName, round(d), err)
-	} else {
+	default:
 		id := ""
 		if identifier != "" {
 			id = " " + identifier
@@ -249,6 +284,9 @@ func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err erro
 		if err != nil {
 			verb = "Failed"
 		}
+		if errors.Is(err, ErrInterrupted) {
+			verb = "Interrupted"
+		}
 		fmt.Fprintf(&b, "%s in %s: %d created, %d updated, %d replaced, %d deleted, %d unchanged",
 			verb, round(s.Duration), s.Created, s.Updated, s.Replaced, s.Deleted, s.Unchanged)
 		if s.Forgotten > 0 {
@@ -262,6 +300,12 @@ func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err erro
 		}
 		if s.Failed > 0 {
 			fmt.Fprintf(&b, ", %d failed", s.Failed)
+		}
+		if n := r.InterruptedCount(); n > 0 {
+			fmt.Fprintf(&b, ", %d interrupted", n)
+		}
+		if s.NotStarted > 0 {
+			fmt.Fprintf(&b, ", %d not started", s.NotStarted)
 		}
 		b.WriteString(".\n")
 	}
