@@ -211,6 +211,10 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		return nil, fmt.Errorf("athanor: %w", err)
 	}
 	defer stop()
+	// The target's identity, before anything reads or changes it.
+	if st, err = cfg.checkTarget(ctx, st, client, mode); err != nil {
+		return nil, fmt.Errorf("athanor: %w", err)
+	}
 	rep.Header(cfg.App, cfg.Stage, op, target)
 
 	eng, err := engine.New(ctx, engine.Options{
