@@ -212,10 +212,11 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	}
 	defer stop()
 	// The target's identity, before anything reads or changes it.
-	if st, err = cfg.checkTarget(ctx, st, client, mode); err != nil {
+	identity, st, err := cfg.checkTarget(ctx, st, client, mode)
+	if err != nil {
 		return nil, fmt.Errorf("athanor: %w", err)
 	}
-	rep.Header(cfg.App, cfg.Stage, op, target)
+	rep.Header(cfg.App, cfg.Stage, op, withIdentity(target, identity))
 
 	eng, err := engine.New(ctx, engine.Options{
 		App: cfg.App, Stage: cfg.Stage, Mode: mode, Refresh: cfg.Refresh, State: st,

@@ -51,25 +51,35 @@ func (e *TargetMismatchError) Unwrap() error { return ErrTargetMismatch }
 // returns st wrapped so that the stage is bound to the target on its first
 // record write or on the metadata write of a successful run; a plan never
 // binds.
-func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cloudcontrol.Client, mode engine.Mode) (state.Backend, error) {
+func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cloudcontrol.Client, mode engine.Mode) (state.Target, state.Backend, error) {
 	meta, err := st.GetMeta(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read state: %w", err)
+		return state.Target{}, nil, fmt.Errorf("read state: %w", err)
 	}
 	actual, err := cfg.identify(ctx, client)
 	if err != nil {
-		return nil, err
+		return actual, nil, err
 	}
 	if meta != nil && meta.Target != nil {
 		if !meta.Target.Same(actual) {
-			return nil, &TargetMismatchError{App: cfg.App, Stage: cfg.Stage, Bound: *meta.Target, Actual: actual, Rebind: cfg.rebindCommand()}
+			return actual, nil, &TargetMismatchError{App: cfg.App, Stage: cfg.Stage, Bound: *meta.Target, Actual: actual, Rebind: cfg.rebindCommand()}
 		}
-		return st, nil
+		return actual, st, nil
 	}
 	if mode == engine.ModePlan {
-		return st, nil
+		return actual, st, nil
 	}
-	return &binder{Backend: st, target: actual}, nil
+	return actual, &binder{Backend: st, target: actual}, nil
+}
+
+// withIdentity adds the account and region to the description of a target
+// in a run's header, so that a person sees where the run goes.
+func withIdentity(desc string, t state.Target) string {
+	desc += ", account " + t.Account + " in " + t.Region
+	if t.Partition != "aws" {
+		desc += " (partition " + t.Partition + ")"
+	}
+	return desc
 }
 
 // rebindCommand is the `athanor state rebind` command line for cfg.

@@ -145,6 +145,9 @@ func TestTargetBinding(t *testing.T) {
 	// Deploy stage dev to the first emulator: it is bound there.
 	first := example(nil, "--target", home.url, "--state", shared)
 	first.succeeded()
+	if !strings.Contains(first.stdout.String(), "on "+home.url+", account 111111111111 in us-east-1\n") {
+		t.Errorf("the first deploy's header does not name the account and region:\n%s", first.stdout)
+	}
 	if !strings.Contains(first.stdout.String(), "4 created") || len(home.templates()) != 4 {
 		t.Fatalf("first deploy: emulator holds %v\n%s", home.templates(), first.stdout)
 	}
