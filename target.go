@@ -2,8 +2,10 @@ package athanor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,15 +32,23 @@ type TargetMismatchError struct {
 	// Bound is the target the stage is bound to; Actual the identity of the
 	// target the run was given.
 	Bound, Actual state.Target
+	// Recorded, for a stage written before stages were bound (Bound is
+	// then zero), says which accounts and regions its records' ARNs name,
+	// none of which is Actual's.
+	Recorded string
 	// Rebind is the command that binds the stage to Actual.
 	Rebind string
 }
 
 func (e *TargetMismatchError) Error() string {
-	return fmt.Sprintf("stage %s/%s is bound to %s, but the target is %s: the resources the stage records live at the former, "+
+	bound := "is bound to " + e.Bound.String()
+	if e.Bound.Kind == "" {
+		bound = "has no recorded target (it was written before stages were bound to targets), but its records name " + e.Recorded
+	}
+	return fmt.Sprintf("stage %s/%s %s, and the target is %s: the resources the stage records live at the former, "+
 		"so this run would not find them; nothing was read or changed. Use another --stage for this target, or, after a deliberate move "+
 		"(an account restored, the resources moved), rebind the stage: %s",
-		e.App, e.Stage, e.Bound, e.Actual, e.Rebind)
+		e.App, e.Stage, bound, e.Actual, e.Rebind)
 }
 
 // Unwrap returns ErrTargetMismatch.
@@ -46,9 +56,10 @@ func (e *TargetMismatchError) Unwrap() error { return ErrTargetMismatch }
 
 // checkTarget runs before anything else of a run touches the target: it
 // asks the target who it is (one STS GetCallerIdentity, no Cloud Control
-// call) and refuses a stage bound elsewhere with a *TargetMismatchError.
-// For a stage not yet bound (new, or written before bindings existed) it
-// returns st wrapped so that the stage is bound to the target on its first
+// call) and refuses a stage bound elsewhere with a *TargetMismatchError, as
+// it refuses an unbound stage whose records' ARNs name other accounts or
+// regions. For a stage not yet bound (new, or written before bindings
+// existed) it returns st wrapped so that the stage is bound to the target on its first
 // record write or on the metadata write of a successful run; a plan never
 // binds.
 func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cloudcontrol.Client, mode engine.Mode) (state.Target, state.Backend, error) {
@@ -66,10 +77,67 @@ func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cl
 		}
 		return actual, st, nil
 	}
+	// Not bound yet: new, or written before bindings. The ARNs its records
+	// hold still tell where it lives.
+	recs, err := st.List(ctx)
+	if err != nil {
+		return actual, nil, fmt.Errorf("read state: %w", err)
+	}
+	if recorded := elsewhere(recs, actual); recorded != "" {
+		return actual, nil, &TargetMismatchError{App: cfg.App, Stage: cfg.Stage, Actual: actual, Recorded: recorded, Rebind: cfg.rebindCommand()}
+	}
 	if mode == engine.ModePlan {
 		return actual, st, nil
 	}
 	return actual, &binder{Backend: st, target: actual}, nil
+}
+
+// elsewhere looks at the ARNs of records (identifiers and top-level string
+// outputs): when they name accounts and none is t's, or regions and none is
+// t's, it describes them with an example; otherwise it returns "".
+func elsewhere(recs []*state.Record, t state.Target) string {
+	accounts, regions := map[string]string{}, map[string]string{}
+	note := func(s string) {
+		a, err := arn.Parse(s)
+		if err != nil {
+			return
+		}
+		if len(a.AccountID) == 12 && strings.Trim(a.AccountID, "0123456789") == "" {
+			accounts[a.AccountID] = s
+		}
+		if a.Region != "" {
+			regions[a.Region] = s
+		}
+	}
+	for _, r := range recs {
+		note(r.Identifier)
+		var outputs map[string]any
+		if json.Unmarshal(r.Outputs, &outputs) == nil {
+			for _, v := range outputs {
+				if s, ok := v.(string); ok {
+					note(s)
+				}
+			}
+		}
+	}
+	describe := func(what string, seen map[string]string) string {
+		names := make([]string, 0, len(seen))
+		for k := range seen {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		if len(names) > 1 {
+			what += "s"
+		}
+		return fmt.Sprintf("%s %s (e.g. %s)", what, strings.Join(names, ", "), seen[names[0]])
+	}
+	if _, ok := accounts[t.Account]; len(accounts) > 0 && !ok {
+		return describe("account", accounts)
+	}
+	if _, ok := regions[t.Region]; len(regions) > 0 && !ok {
+		return describe("region", regions)
+	}
+	return ""
 }
 
 // withIdentity adds the account and region to the description of a target

@@ -302,3 +302,50 @@ func TestBindingFirstMutation(t *testing.T) {
 		t.Errorf("the newly bound stage on the local target: %v, want a mismatch", err)
 	}
 }
+
+// TestBindingLegacyStage: a stage written before bindings is refused by a
+// target whose account (or region) none of its records' ARNs names, before
+// any Cloud Control request; a target they agree with binds it.
+func TestBindingLegacyStage(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	home := newEnv(t, emulator.Instant())
+	home.run(boundTemplates)
+	unbind(t, home.state, "test")
+	before := home.records("test")
+
+	opts := emulator.Instant()
+	opts.Account = "222222222222"
+	other := newEnv(t, opts)
+	for _, tweak := range []func(*athanor.Config){func(*athanor.Config) {}, plan, destroy} {
+		_, err := home.try(boundTemplates, tweak, func(c *athanor.Config) { c.Target = other.url })
+		var mm *athanor.TargetMismatchError
+		if !errors.As(err, &mm) {
+			t.Fatalf("unbound stage at another account: %v, want a *TargetMismatchError", err)
+		}
+		for _, want := range []string{"has no recorded target", "account 123456789012 (e.g. arn:aws:iot:us-east-1:123456789012:jobtemplate/bound-", "account 222222222222 in us-east-1 at " + other.url, "state rebind"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the refusal lacks %q: %v", want, err)
+			}
+		}
+	}
+	t.Setenv("AWS_REGION", "eu-west-1")
+	_, err := home.try(boundTemplates, plan)
+	if !errors.Is(err, athanor.ErrTargetMismatch) || !strings.Contains(err.Error(), "records name region us-east-1") {
+		t.Errorf("unbound stage in another region: %v, want a mismatch naming the region", err)
+	}
+	if n := other.rec.mark(); n != 0 {
+		t.Errorf("the other emulator received %d Cloud Control requests, want 0", n)
+	}
+	sameRecords(t, before, home.records("test"))
+	if m := meta(t, home.state, "test"); m.Target != nil {
+		t.Fatalf("a refused run bound the stage: %+v", m.Target)
+	}
+
+	t.Setenv("AWS_REGION", "us-east-1")
+	if res := home.run(boundTemplates); res.Unchanged != 2 {
+		t.Errorf("unbound stage at its own target: %+v", res)
+	}
+	if m := meta(t, home.state, "test"); m.Target == nil || m.Target.Account != "123456789012" {
+		t.Errorf("binding after the run = %+v", m.Target)
+	}
+}
