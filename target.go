@@ -58,10 +58,10 @@ func (e *TargetMismatchError) Unwrap() error { return ErrTargetMismatch }
 // asks the target who it is (one STS GetCallerIdentity, no Cloud Control
 // call) and refuses a stage bound elsewhere with a *TargetMismatchError, as
 // it refuses an unbound stage whose records' ARNs name other accounts or
-// regions. For a stage not yet bound (new, or written before bindings
-// existed) it returns st wrapped so that the stage is bound to the target on its first
-// record write or on the metadata write of a successful run; a plan never
-// binds.
+// regions. It returns the target's identity and the state to run with: for
+// a stage not yet bound (new, or written before bindings existed), st
+// wrapped so that the stage is bound to the target on its first record
+// write or on the metadata write of a successful run; a plan never binds.
 func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cloudcontrol.Client, mode engine.Mode) (state.Target, state.Backend, error) {
 	meta, err := st.GetMeta(ctx)
 	if err != nil {
