@@ -214,7 +214,12 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		return nil, fmt.Errorf("athanor: %w", err)
 	}
 	defer stop()
-	rep.Header(cfg.App, cfg.Stage, op, target)
+	// The target's identity, before anything reads or changes it.
+	identity, st, err := cfg.checkTarget(ctx, st, client, mode)
+	if err != nil {
+		return nil, fmt.Errorf("athanor: %w", err)
+	}
+	rep.Header(cfg.App, cfg.Stage, op, withIdentity(target, identity))
 
 	eng, err := engine.New(ctx, engine.Options{
 		App: cfg.App, Stage: cfg.Stage, Mode: mode, Refresh: cfg.Refresh, State: st,

@@ -266,7 +266,8 @@ func EncodeMeta(m *Meta) ([]byte, error) {
 }
 
 // DecodeMeta parses stage metadata of any known format version. Metadata
-// gained no fields since version 0, so older versions read unchanged.
+// gained only optional fields since version 0 (Target), so older versions
+// read unchanged.
 func DecodeMeta(data []byte) (*Meta, error) {
 	v, err := versionOf(data)
 	if err != nil {

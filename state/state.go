@@ -90,6 +90,7 @@ type Meta struct {
 	FormatVersion int                        `json:"formatVersion"`
 	NextSeq       int64                      `json:"nextSeq"`
 	Exports       map[string]json.RawMessage `json:"exports,omitempty"`
+	Target        *Target                    `json:"target,omitempty"` // where the stage lives (target.go); nil until bound
 	UpdatedAt     time.Time                  `json:"updatedAt"`
 }
 

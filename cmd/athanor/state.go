@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/athanor-dev/athanor"
 	"github.com/athanor-dev/athanor/state"
 	_ "github.com/athanor-dev/athanor/state/file"     // file backend
 	_ "github.com/athanor-dev/athanor/state/postgres" // PostgreSQL backend
@@ -82,8 +84,9 @@ func newStateCommand() *cobra.Command {
 		Long: `Inspect and edit the state Athanor records for an app and stage, in the file
 backend (a directory, .athanor by default) or PostgreSQL (a postgres:// URL).
 
-Editing commands (rm, mv, import, migrate) take the stage lock, so they never
-interleave with a deploy. None of them touches the cloud.`,
+Editing commands (rm, mv, import, migrate, rebind) take the stage lock, so
+they never interleave with a deploy. None of them touches Cloud Control
+(rebind asks STS which account the target is).`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.app, "app", os.Getenv("ATHANOR_APP"), "app name, as given to athanor.Main (ATHANOR_APP)")
@@ -93,6 +96,7 @@ interleave with a deploy. None of them touches the cloud.`,
 	cmd.AddCommand(
 		stateListCommand(f), stateShowCommand(f), stateRmCommand(f), stateMvCommand(f),
 		stateExportCommand(f), stateImportCommand(f), stateMigrateCommand(f), stateForceUnlockCommand(f),
+		stateRebindCommand(f),
 	)
 	return cmd
 }
@@ -155,9 +159,12 @@ func stateListCommand(f *stateFlags) *cobra.Command {
 
 func stateShowCommand(f *stateFlags) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show KEY",
-		Short: "Print one record as JSON",
-		Args:  cobra.ExactArgs(1),
+		Use:   "show [KEY]",
+		Short: "Print the stage's target binding and counts, or one record as JSON",
+		Long: `Without KEY, print the stage: the target it is bound to (kind, endpoint,
+partition, account, region, since when), its record count and exports. With
+KEY, print that record as JSON.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			b, err := f.open(ctx)
@@ -165,6 +172,9 @@ func stateShowCommand(f *stateFlags) *cobra.Command {
 				return err
 			}
 			defer b.Close()
+			if len(args) == 0 {
+				return showStage(ctx, cmd.OutOrStdout(), b, f.app, f.stage)
+			}
 			r, err := b.Get(ctx, args[0])
 			if err != nil {
 				return err
@@ -174,6 +184,89 @@ func stateShowCommand(f *stateFlags) *cobra.Command {
 			return enc.Encode(r)
 		},
 	}
+}
+
+// showStage prints the stage's binding, record count and exports.
+func showStage(ctx context.Context, out io.Writer, b state.Backend, app, stage string) error {
+	recs, err := b.List(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := b.GetMeta(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "stage:\t%s/%s\n", app, stage)
+	if t := m.Target; t != nil {
+		fmt.Fprintf(tw, "target:\t%s\n", t)
+		kind := t.Kind
+		if t.Endpoint != "" {
+			kind += " " + t.Endpoint
+		}
+		fmt.Fprintf(tw, "  kind:\t%s\n", kind)
+		fmt.Fprintf(tw, "  partition:\t%s\n", t.Partition)
+		fmt.Fprintf(tw, "  account:\t%s\n", t.Account)
+		fmt.Fprintf(tw, "  region:\t%s\n", t.Region)
+		fmt.Fprintf(tw, "  bound:\t%s\n", t.BoundAt.UTC().Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(tw, "target:\tnot bound (the next deploy or destroy binds the stage to its target)\n")
+	}
+	fmt.Fprintf(tw, "records:\t%d\n", len(recs))
+	names := make([]string, 0, len(m.Exports))
+	for k := range m.Exports {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(tw, "export %s:\t%s\n", k, m.Exports[k])
+	}
+	if !m.UpdatedAt.IsZero() {
+		fmt.Fprintf(tw, "updated:\t%s\n", m.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func stateRebindCommand(f *stateFlags) *cobra.Command {
+	var target string
+	cmd := &cobra.Command{
+		Use:   "rebind --target TARGET",
+		Short: "Bind the stage to the current identity of a target, after a deliberate move",
+		Long: `Bind the stage to TARGET ("local", "aws" or a Cloud Control endpoint URL, as
+a program's --target): its kind, endpoint, partition, account and region, as
+STS GetCallerIdentity answers them now. Runs refuse a target other than the
+one their stage is bound to; rebind after a deliberate move only, such as an
+account restored from a backup or resources moved to a new endpoint, since
+the next run trusts the recorded resources to exist at TARGET (--refresh
+reads them back and recreates what is missing). It takes the stage lock and
+reads or changes nothing in Cloud Control.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if target == "" {
+				return errors.New("no target given: pass --target local, --target aws or --target URL (or set ATHANOR_TARGET)")
+			}
+			if f.app == "" {
+				return errors.New("no app given: pass --app NAME (or set ATHANOR_APP)")
+			}
+			cfg := athanor.Config{App: f.app, Stage: f.stage, State: f.location, Target: target, LockTimeout: f.lockTimeout}
+			old, now, err := athanor.Rebind(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case old == nil:
+				fmt.Fprintf(out, "bound %s/%s (not bound before) to %s\n", f.app, f.stage, now)
+			case old.Same(now):
+				fmt.Fprintf(out, "%s/%s is already bound to %s; nothing changed\n", f.app, f.stage, now)
+			default:
+				fmt.Fprintf(out, "rebound %s/%s: %s → %s\n", f.app, f.stage, old, now)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&target, "target", os.Getenv("ATHANOR_TARGET"), `target to bind to: "local", "aws" or an endpoint URL (ATHANOR_TARGET)`)
+	return cmd
 }
 
 func stateRmCommand(f *stateFlags) *cobra.Command {
@@ -443,6 +536,10 @@ func verifyStage(ctx context.Context, b state.Backend, recs []*state.Record, m *
 
 func metaEqual(a, b *state.Meta) bool {
 	if a.NextSeq != b.NextSeq || !a.UpdatedAt.Equal(b.UpdatedAt) || len(a.Exports) != len(b.Exports) {
+		return false
+	}
+	if (a.Target == nil) != (b.Target == nil) ||
+		(a.Target != nil && (!a.Target.Same(*b.Target) || !a.Target.BoundAt.Equal(b.Target.BoundAt))) {
 		return false
 	}
 	for k, v := range a.Exports {

@@ -3,6 +3,7 @@
 // run as real processes against a Cloud Control emulator on loopback with
 // their state in a throwaway PostgreSQL cluster — deploys, lock refusal
 // naming the holder, lease expiry after a SIGKILL, stages deployed at once,
-// and migration between the file and PostgreSQL backends. The package has
-// no code of its own; see the _test.go files.
+// and migration between the file and PostgreSQL backends; and a stage bound
+// to its target, refused by every other one (issue 9). The package has no
+// code of its own; see the _test.go files.
 package teamstate

@@ -133,8 +133,8 @@ func TestRunSmoke(t *testing.T) {
 					t.Errorf("%s %s: wall %v, bound %v, ratio to bound %v; want a wall time and no bound (instant)", p.Runner, p.Name, p.WallSeconds, p.BoundSeconds, p.RatioToBound)
 				}
 			}
-			if noop := mustPhase(t, rep, RunnerEngine, PhaseNoop); noop.Calls.Total() != 0 {
-				t.Errorf("no-op made calls: %v", noop.Calls.Requests)
+			if noop := mustPhase(t, rep, RunnerEngine, PhaseNoop); noop.Calls.Total() != 1 || noop.Calls.Requests[OpSTS] != 1 {
+				t.Errorf("no-op made calls %v, want only the STS target check", noop.Calls.Requests)
 			}
 			for _, name := range []string{PhaseDeploy, PhaseDestroy} {
 				p, base := mustPhase(t, rep, RunnerEngine, name), mustPhase(t, rep, RunnerBaseline, name)
@@ -314,9 +314,12 @@ func TestOperationOf(t *testing.T) {
 		{"", ClassOther},
 		{"CloudApiService.", ClassOther},
 		{"NoDot", "NoDot"},
+		{"form", OpSTS},
 	} {
 		r := httptest.NewRequest("POST", "/", nil)
-		if tc.target != "" {
+		if tc.target == "form" {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		} else if tc.target != "" {
 			r.Header.Set("X-Amz-Target", tc.target)
 		}
 		if got := operationOf(r); got != tc.want {
@@ -407,7 +410,7 @@ func TestReportJSON(t *testing.T) {
 	if err := WriteText(&text, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"profile instant, N=3, concurrency 2", "deploy", "baseline", "3 replaced", "no-op redeploy makes no API calls"} {
+	for _, want := range []string{"profile instant, N=3, concurrency 2", "deploy", "baseline", "3 replaced", "no-op redeploy makes no Cloud Control calls"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}

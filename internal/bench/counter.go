@@ -14,8 +14,13 @@ const (
 	ClassMutation = "mutation" // CreateResource, UpdateResource, DeleteResource, CancelResourceRequest
 	ClassPoll     = "poll"     // GetResourceRequestStatus
 	ClassRead     = "read"     // GetResource, ListResources, ListResourceRequests
-	ClassOther    = "other"    // STS, IoT REST, unknown operations
+	ClassIdentity = "identity" // STS (GetCallerIdentity: every run's target check)
+	ClassOther    = "other"    // IoT REST, unknown operations
 )
+
+// OpSTS names the STS requests (awsQuery form POSTs) a Counter sees: the
+// GetCallerIdentity with which every run checks its target.
+const OpSTS = "STS"
 
 // classOf returns the class of a Cloud Control operation name.
 func classOf(op string) string {
@@ -26,6 +31,8 @@ func classOf(op string) string {
 		return ClassPoll
 	case "GetResource", "ListResources", "ListResourceRequests":
 		return ClassRead
+	case OpSTS:
+		return ClassIdentity
 	}
 	return ClassOther
 }
@@ -33,7 +40,8 @@ func classOf(op string) string {
 // Counts is a snapshot of the requests a Counter saw.
 type Counts struct {
 	// Requests counts every request by operation name ("CreateResource",
-	// ...; "other" for requests that are not Cloud Control JSON requests),
+	// ...; OpSTS for STS; "other" for the remaining requests that are not
+	// Cloud Control JSON requests),
 	// throttled ones included: every request counts against the rate limit.
 	Requests map[string]int64 `json:"requests"`
 	// Throttled counts requests answered with a throttling error, by
@@ -129,10 +137,14 @@ func (c *Counter) Snapshot() Counts {
 }
 
 // operationOf names a request's operation from its X-Amz-Target header
-// ("CloudApiService.CreateResource" → "CreateResource").
+// ("CloudApiService.CreateResource" → "CreateResource"); a form POST
+// without one is STS (OpSTS).
 func operationOf(r *http.Request) string {
 	t := r.Header.Get("X-Amz-Target")
 	if t == "" {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			return OpSTS
+		}
 		return ClassOther
 	}
 	if i := strings.LastIndexByte(t, '.'); i >= 0 {

@@ -390,12 +390,14 @@ func testMeta(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatalf("GetMeta on a new stage: %v", err)
 	}
-	if m == nil || m.NextSeq != 0 || len(m.Exports) != 0 {
+	if m == nil || m.NextSeq != 0 || len(m.Exports) != 0 || m.Target != nil {
 		t.Fatalf("GetMeta on a new stage = %+v, want zero", m)
 	}
 	want := &state.Meta{
-		NextSeq:   42,
-		Exports:   map[string]json.RawMessage{"arn": json.RawMessage(`"arn:aws:iot:us-east-1:123456789012:jobtemplate/x"`), "n": json.RawMessage(`{"a": [1, 2]}`)},
+		NextSeq: 42,
+		Exports: map[string]json.RawMessage{"arn": json.RawMessage(`"arn:aws:iot:us-east-1:123456789012:jobtemplate/x"`), "n": json.RawMessage(`{"a": [1, 2]}`)},
+		Target: &state.Target{Kind: state.TargetURL, Endpoint: "http://127.0.0.1:4566", Partition: "aws",
+			Account: "111111111111", Region: "eu-west-1", BoundAt: epoch.Add(time.Second)},
 		UpdatedAt: epoch,
 	}
 	if err := b.PutMeta(t.Context(), want); err != nil {
@@ -411,11 +413,15 @@ func testMeta(t *testing.T, open Opener) {
 	if !jsonEqual(got.Exports["n"], want.Exports["n"]) || !jsonEqual(got.Exports["arn"], want.Exports["arn"]) {
 		t.Errorf("Exports = %s", got.Exports)
 	}
-	want.NextSeq, want.Exports = 43, nil
+	if got.Target == nil || *got.Target != (state.Target{Kind: want.Target.Kind, Endpoint: want.Target.Endpoint, Partition: "aws",
+		Account: "111111111111", Region: "eu-west-1", BoundAt: got.Target.BoundAt}) || !got.Target.BoundAt.Equal(want.Target.BoundAt) {
+		t.Errorf("Target = %+v, want %+v", got.Target, want.Target)
+	}
+	want.NextSeq, want.Exports, want.Target = 43, nil, nil
 	if err := b.PutMeta(t.Context(), want); err != nil {
 		t.Fatalf("PutMeta: %v", err)
 	}
-	if got, err := b.GetMeta(t.Context()); err != nil || got.NextSeq != 43 || len(got.Exports) != 0 {
+	if got, err := b.GetMeta(t.Context()); err != nil || got.NextSeq != 43 || len(got.Exports) != 0 || got.Target != nil {
 		t.Errorf("GetMeta after overwrite = %+v, %v", got, err)
 	}
 	if n := len(mustList(t, b)); n != 0 {
