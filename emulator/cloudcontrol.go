@@ -319,6 +319,12 @@ func (s *Server) updateResource(body []byte) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	// The primary identifier is create-only or read-only in every schema,
+	// so decodePatch has refused a path to it; a patch that still changes
+	// it (through an ancestor) is refused as well.
+	if next, err := sch.Identifier(model); err != nil || next != id {
+		return nil, ccErr("NotUpdatableException", "Invalid patch update: the primaryIdentifier of %s %s cannot be updated", sch.TypeName, id)
+	}
 	r.Model = model
 	if msg := checkModel(sch, sch.WithoutReadOnly(model)); msg != "" {
 		r.FailCode, r.FailMessage = "InvalidRequest", msg
