@@ -319,10 +319,11 @@ func (s *Server) updateResource(body []byte) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	// The primary identifier is create-only or read-only in every schema,
-	// so decodePatch has refused a path to it; a patch that still changes
-	// it (through an ancestor) is refused as well.
-	if next, err := sch.Identifier(model); err != nil || next != id {
+	// The primary identifier is create-only or read-only in the registry
+	// schemas, so decodePatch has refused a path to it; a patch that still
+	// changes it (through an ancestor) is refused as well.
+	before, _ := sch.Identifier(cur.Model)
+	if after, err := sch.Identifier(model); err != nil || after != before {
 		return nil, ccErr("NotUpdatableException", "Invalid patch update: the primaryIdentifier of %s %s cannot be updated", sch.TypeName, id)
 	}
 	r.Model = model

@@ -8,6 +8,8 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 	cctypes "github.com/aws/aws-sdk-go-v2/service/cloudcontrol/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/athanor-dev/athanor/schema"
 )
 
 // TestPatchPathsArePointers: a patch path or from that is not an RFC 6901
@@ -184,4 +188,40 @@ func TestSignedHeadersRequired(t *testing.T) {
 	if status, e := signedRaw(t, te, "iot", "GET", "/job-templates/signed", "", nil, nil); status != 200 {
 		t.Fatalf("IoT describe signing host only: %d %s", status, e)
 	}
+}
+
+// TestPatchCannotChangeIdentifier: even in a schema that lists its primary
+// identifier neither create-only nor read-only, an update cannot change
+// the identifier.
+func TestPatchCannotChangeIdentifier(t *testing.T) {
+	dir := t.TempDir()
+	doc := `{"typeName":"Test::Loose::Thing","description":"identifier neither create-only nor read-only",
+		"properties":{"Name":{"type":"string"},"Note":{"type":"string"}},
+		"primaryIdentifier":["/properties/Name"],"required":["Name"],
+		"handlers":{"create":{"permissions":[]},"read":{"permissions":[]},"update":{"permissions":[]},"delete":{"permissions":[]},"list":{"permissions":[]}}}`
+	if err := os.WriteFile(filepath.Join(dir, "thing.json"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := schema.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := startEmulator(t, Options{Registry: reg})
+	te.final(t, te.create(t, "Test::Loose::Thing", map[string]any{"Name": "a", "Note": "n"}), cctypes.OperationStatusSuccess)
+	_, err = te.cc.UpdateResource(context.Background(), &cloudcontrol.UpdateResourceInput{
+		TypeName: aws.String("Test::Loose::Thing"), Identifier: aws.String("a"),
+		PatchDocument: aws.String(`[{"op":"replace","path":"/Name","value":"b"}]`),
+	})
+	wantAPIError(t, err, "NotUpdatableException")
+	if got := te.get(t, "Test::Loose::Thing", "a"); got["Name"] != "a" {
+		t.Fatalf("after the refused update: %v", got)
+	}
+	ev, err := te.cc.UpdateResource(context.Background(), &cloudcontrol.UpdateResourceInput{
+		TypeName: aws.String("Test::Loose::Thing"), Identifier: aws.String("a"),
+		PatchDocument: aws.String(`[{"op":"replace","path":"/Note","value":"m"}]`),
+	})
+	if err != nil {
+		t.Fatalf("an update of another property: %v", err)
+	}
+	te.final(t, ev.ProgressEvent, cctypes.OperationStatusSuccess)
 }
