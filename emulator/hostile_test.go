@@ -190,14 +190,17 @@ func TestSignedHeadersRequired(t *testing.T) {
 	}
 }
 
-// TestPatchCannotChangeIdentifier: even in a schema that lists its primary
-// identifier neither create-only nor read-only, an update cannot change
-// the identifier.
-func TestPatchCannotChangeIdentifier(t *testing.T) {
+// looseRegistry holds Test::Loose::Thing, whose schema lists its primary
+// identifier neither create-only nor read-only, and a create-only property
+// nested in a writable object.
+func looseRegistry(t *testing.T) *schema.Registry {
+	t.Helper()
 	dir := t.TempDir()
-	doc := `{"typeName":"Test::Loose::Thing","description":"identifier neither create-only nor read-only",
-		"properties":{"Name":{"type":"string"},"Note":{"type":"string"}},
+	doc := `{"typeName":"Test::Loose::Thing","description":"a loose schema",
+		"properties":{"Name":{"type":"string"},"Note":{"type":"string"},
+			"Config":{"type":"object","additionalProperties":false,"properties":{"Zone":{"type":"string"},"Size":{"type":"integer"}}}},
 		"primaryIdentifier":["/properties/Name"],"required":["Name"],
+		"createOnlyProperties":["/properties/Config/Zone"],
 		"handlers":{"create":{"permissions":[]},"read":{"permissions":[]},"update":{"permissions":[]},"delete":{"permissions":[]},"list":{"permissions":[]}}}`
 	if err := os.WriteFile(filepath.Join(dir, "thing.json"), []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -206,22 +209,45 @@ func TestPatchCannotChangeIdentifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	te := startEmulator(t, Options{Registry: reg})
-	te.final(t, te.create(t, "Test::Loose::Thing", map[string]any{"Name": "a", "Note": "n"}), cctypes.OperationStatusSuccess)
-	_, err = te.cc.UpdateResource(context.Background(), &cloudcontrol.UpdateResourceInput{
-		TypeName: aws.String("Test::Loose::Thing"), Identifier: aws.String("a"),
-		PatchDocument: aws.String(`[{"op":"replace","path":"/Name","value":"b"}]`),
-	})
+	return reg
+}
+
+// TestPatchCannotBypassChecks: an update cannot change the primary
+// identifier even where the schema does not list it create-only or
+// read-only, nor change a create-only property through its parent.
+func TestPatchCannotBypassChecks(t *testing.T) {
+	const thing = "Test::Loose::Thing"
+	te := startEmulator(t, Options{Registry: looseRegistry(t)})
+	te.final(t, te.create(t, thing, map[string]any{"Name": "a", "Note": "n", "Config": map[string]any{"Zone": "z1", "Size": 1}}), cctypes.OperationStatusSuccess)
+	update := func(patch string) (*cctypes.ProgressEvent, error) {
+		out, err := te.cc.UpdateResource(context.Background(), &cloudcontrol.UpdateResourceInput{
+			TypeName: aws.String(thing), Identifier: aws.String("a"), PatchDocument: aws.String(patch),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out.ProgressEvent, nil
+	}
+	_, err := update(`[{"op":"replace","path":"/Name","value":"b"}]`)
 	wantAPIError(t, err, "NotUpdatableException")
-	if got := te.get(t, "Test::Loose::Thing", "a"); got["Name"] != "a" {
-		t.Fatalf("after the refused update: %v", got)
+	_, err = update(`[{"op":"replace","path":"/Config","value":{"Zone":"z2","Size":1}}]`)
+	wantAPIError(t, err, "NotUpdatableException")
+	if !strings.Contains(err.Error(), "/properties/Config/Zone") {
+		t.Fatalf("the refusal does not name the create-only property: %v", err)
 	}
-	ev, err := te.cc.UpdateResource(context.Background(), &cloudcontrol.UpdateResourceInput{
-		TypeName: aws.String("Test::Loose::Thing"), Identifier: aws.String("a"),
-		PatchDocument: aws.String(`[{"op":"replace","path":"/Note","value":"m"}]`),
-	})
+	_, err = update(`[{"op":"remove","path":"/Config"}]`)
+	wantAPIError(t, err, "NotUpdatableException")
+	if got := te.get(t, thing, "a"); got["Name"] != "a" || mustJSONString(t, got["Config"]) != `{"Size":1,"Zone":"z1"}` {
+		t.Fatalf("after the refused updates: %v", got)
+	}
+	// Changes that leave the identifier and the create-only values alone
+	// are applied.
+	ev, err := update(`[{"op":"replace","path":"/Note","value":"m"},{"op":"replace","path":"/Config","value":{"Zone":"z1","Size":2}}]`)
 	if err != nil {
-		t.Fatalf("an update of another property: %v", err)
+		t.Fatalf("an update of other properties: %v", err)
 	}
-	te.final(t, ev.ProgressEvent, cctypes.OperationStatusSuccess)
+	te.final(t, ev, cctypes.OperationStatusSuccess)
+	if got := te.get(t, thing, "a"); got["Note"] != "m" || mustJSONString(t, got["Config"]) != `{"Size":2,"Zone":"z1"}` {
+		t.Fatalf("after the update: %v", got)
+	}
 }
