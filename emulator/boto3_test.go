@@ -89,7 +89,8 @@ func TestBoto3(t *testing.T) {
 	python := python3WithBoto3(t, env)
 	// A little latency, so that polling and the waiter see IN_PROGRESS.
 	d := Fixed(50 * time.Millisecond)
-	te := startEmulator(t, Options{Latency: Latency{Create: d, Delete: d}})
+	// Signatures verified: boto3 signs every header the emulator requires.
+	te := startEmulator(t, Options{Latency: Latency{Create: d, Delete: d}, Credentials: map[string]string{"test": "test", "AKIDEXAMPLE": "secret"}})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

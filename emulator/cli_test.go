@@ -58,9 +58,10 @@ func awsCLI(t *testing.T, url string) func(args ...string) map[string]any {
 	}
 }
 
-// TestAWSCLI drives the emulator with the AWS CLI, as a user would.
+// TestAWSCLI drives the emulator with the AWS CLI, as a user would, with
+// signatures verified: the CLI signs every header the emulator requires.
 func TestAWSCLI(t *testing.T) {
-	te := startEmulator(t, Options{})
+	te := startEmulator(t, Options{Credentials: map[string]string{"test": "test", "AKIDEXAMPLE": "secret"}})
 	aws := awsCLI(t, te.url)
 	event := func(out map[string]any) map[string]any {
 		t.Helper()

@@ -319,6 +319,26 @@ func (s *Server) updateResource(body []byte) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	// A patch path above a create-only property (replace "/Parent" when
+	// "/Parent/Child" is create-only) passes decodePatch; what the patch
+	// does to the create-only values below it decides, as in the engine's
+	// diff.
+	if ch, err := sch.Diff(cur.Model, model); err != nil {
+		return nil, ccErr("InvalidRequestException", "Invalid patch document for the resource of type '%s': %v", sch.TypeName, err)
+	} else if len(ch.ReplacePaths) > 0 {
+		paths := make([]string, len(ch.ReplacePaths))
+		for i, p := range ch.ReplacePaths {
+			paths[i] = "/properties" + p
+		}
+		return nil, ccErr("NotUpdatableException", "Invalid patch update: createOnlyProperties [%s] cannot be updated", strings.Join(paths, ", "))
+	}
+	// The primary identifier is create-only or read-only in the registry
+	// schemas, so decodePatch has refused a path to it; a patch that still
+	// changes it (through an ancestor) is refused as well.
+	before, _ := sch.Identifier(cur.Model)
+	if after, err := sch.Identifier(model); err != nil || after != before {
+		return nil, ccErr("NotUpdatableException", "Invalid patch update: the primaryIdentifier of %s %s cannot be updated", sch.TypeName, id)
+	}
 	r.Model = model
 	if msg := checkModel(sch, sch.WithoutReadOnly(model)); msg != "" {
 		r.FailCode, r.FailMessage = "InvalidRequest", msg

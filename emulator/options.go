@@ -110,6 +110,46 @@ type Options struct {
 	// progress are never forgotten; resources are unaffected. Zero or
 	// negative means DefaultRequestRetention.
 	RequestRetention time.Duration
+	// Limits bounds what clients can hold of a server started by Start
+	// (default DefaultLimits).
+	Limits Limits
+}
+
+// Limits bounds the connections of a server started by Start, so that
+// stalled or greedy clients cannot exhaust it. Zero fields take the
+// DefaultLimits value.
+type Limits struct {
+	// ReadHeaderTimeout is how long a client may take to send a request's
+	// headers.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout is how long a client may take to send a whole request,
+	// headers and body; a connection that has not sent its body by then is
+	// closed.
+	ReadTimeout time.Duration
+	// WriteTimeout is how long a client may take to read a response.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the size of a request's headers.
+	MaxHeaderBytes int
+	// MaxConnections bounds the connections held at once. A connection
+	// beyond it makes room by closing the oldest one that is not being
+	// answered (waiting for a request, idle, or still sending its body);
+	// when every connection is being answered, the new one is closed.
+	MaxConnections int
+}
+
+// DefaultLimits are the limits of a server started by Start. A request
+// body is bounded separately: 1 MiB, four times the largest Cloud Control
+// member (256 KiB of properties).
+var DefaultLimits = Limits{
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       30 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       60 * time.Second,
+	MaxHeaderBytes:    64 << 10,
+	MaxConnections:    4096,
 }
 
 // DefaultRequestRetention is how long Cloud Control keeps resource operation
@@ -164,6 +204,32 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Registry == nil {
 		o.Registry = schema.Default()
+	}
+	l, d := &o.Limits, DefaultLimits
+	for _, f := range []struct {
+		name     string
+		val, def *time.Duration
+	}{
+		{"ReadHeaderTimeout", &l.ReadHeaderTimeout, &d.ReadHeaderTimeout},
+		{"ReadTimeout", &l.ReadTimeout, &d.ReadTimeout},
+		{"WriteTimeout", &l.WriteTimeout, &d.WriteTimeout},
+		{"IdleTimeout", &l.IdleTimeout, &d.IdleTimeout},
+	} {
+		if *f.val < 0 {
+			return fmt.Errorf("emulator: Limits.%s = %v, want a positive duration", f.name, *f.val)
+		}
+		if *f.val == 0 {
+			*f.val = *f.def
+		}
+	}
+	if l.MaxHeaderBytes < 0 || l.MaxConnections < 0 {
+		return fmt.Errorf("emulator: Limits.MaxHeaderBytes = %d, Limits.MaxConnections = %d, want positive numbers", l.MaxHeaderBytes, l.MaxConnections)
+	}
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if l.MaxConnections == 0 {
+		l.MaxConnections = d.MaxConnections
 	}
 	f := o.Faults
 	for name, v := range map[string]float64{

@@ -302,13 +302,23 @@ func decodePatch(sch *schema.Schema, doc string) (jsonpatch.Patch, *apiError) {
 		if err != nil {
 			return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d: %v", i, err)
 		}
+		if e := checkPointer(i, "path", path); e != nil {
+			return nil, e
+		}
 		paths := []string{path}
-		if kind == "move" {
+		if kind == "move" || kind == "copy" {
 			from, err := op.From()
 			if err != nil {
 				return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d: %v", i, err)
 			}
-			paths = append(paths, from)
+			if e := checkPointer(i, "from", from); e != nil {
+				return nil, e
+			}
+			if kind == "move" {
+				paths = append(paths, from)
+			} else if from == "" || from == "/" {
+				return nil, ccErr("InvalidRequestException", "Invalid patch document: operation %d addresses the whole model", i)
+			}
 		}
 		if kind == "add" || kind == "replace" || kind == "test" {
 			if _, ok := op["value"]; !ok {
@@ -339,6 +349,28 @@ func decodePatch(sch *schema.Schema, doc string) (jsonpatch.Patch, *apiError) {
 		return nil, ccErr("NotUpdatableException", "Invalid patch update: readOnlyProperties [%s] cannot be updated", strings.Join(readOnly, ", "))
 	}
 	return patch, nil
+}
+
+// checkPointer refuses a patch operation's path or from member that is not
+// an RFC 6901 JSON pointer: the patch library would apply "x/Name" as
+// "/Name", and the create-only and read-only checks must see exactly the
+// path that is applied.
+func checkPointer(op int, member, p string) *apiError {
+	if p == "" {
+		return nil // the whole model, refused by the caller
+	}
+	bad := func(why string) *apiError {
+		return validationErr(fmt.Sprintf("1 validation error detected: Value '%s' at 'patchDocument' operation %d member '%s' failed to satisfy constraint: %s", p, op, member, why))
+	}
+	if p[0] != '/' {
+		return bad("a JSON pointer (RFC 6901) must be empty or start with '/'")
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] == '~' && (i+1 == len(p) || p[i+1] != '0' && p[i+1] != '1') {
+			return bad("in a JSON pointer (RFC 6901) '~' is only allowed as '~0' or '~1'")
+		}
+	}
+	return nil
 }
 
 // touchesFixedTags reports whether path is within the tag property of a

@@ -38,7 +38,8 @@ import (
 	"github.com/athanor-dev/athanor/schema"
 )
 
-// maxBody bounds a request body: the largest Cloud Control member is 256 KiB.
+// maxBody bounds a request body: the largest Cloud Control member is 256 KiB
+// of properties; the bound leaves room for their escaping in the JSON body.
 const maxBody = 1 << 20
 
 // Server is the emulator. It is an http.Handler, safe for concurrent use.
@@ -116,10 +117,20 @@ func (s *Server) Account() string { return s.opts.Account }
 // a form Action for STS, the REST path for IoT.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newUUID()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	d, route := classify(r)
+	if r.ContentLength > maxBody {
+		writeError(w, d, reqID, tooLarge())
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		writeError(w, d, reqID, &apiError{Status: http.StatusRequestEntityTooLarge, Name: "RequestEntityTooLarge", Message: fmt.Sprintf("request body larger than %d bytes", maxBody)})
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			writeError(w, d, reqID, tooLarge())
+		} else {
+			// The client stopped sending (the read deadline passed) or went
+			// away; net/http closes the connection after this answer.
+			writeError(w, d, reqID, &apiError{Status: http.StatusRequestTimeout, Name: "RequestTimeout", Message: "the request body was not received in full: " + err.Error()})
+		}
 		return
 	}
 	if s.closed.Load() {
@@ -146,6 +157,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.serveIoT(ctx, w, r, reqID, body)
 	}
+}
+
+func tooLarge() *apiError {
+	return &apiError{Status: http.StatusRequestEntityTooLarge, Name: "RequestEntityTooLarge", Message: fmt.Sprintf("request body larger than %d bytes", maxBody)}
 }
 
 // classify picks the door and, for Cloud Control, the operation name.
@@ -272,6 +287,7 @@ type Running struct {
 	Server *Server
 
 	srv    *http.Server
+	conns  *conns
 	served chan error    // Serve's result
 	stop   chan struct{} // closed by Close
 	once   sync.Once
@@ -280,7 +296,8 @@ type Running struct {
 
 // Start creates a Server with opts and serves it on addr (host:port; port 0
 // picks a free one; an empty host means 127.0.0.1) until ctx is done or
-// Close is called.
+// Close is called, within opts.Limits: bounded header, body and idle
+// times, header size and number of connections.
 func Start(ctx context.Context, addr string, opts Options) (*Running, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -298,13 +315,25 @@ func Start(ctx context.Context, addr string, opts Options) (*Running, error) {
 		s.Close()
 		return nil, fmt.Errorf("emulator: listen: %w", err)
 	}
+	l := s.opts.Limits
 	r := &Running{
 		URL:    "http://" + ln.Addr().String(),
 		Server: s,
-		srv:    &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second},
+		conns:  newConns(l.MaxConnections),
 		served: make(chan error, 1),
 		stop:   make(chan struct{}),
 	}
+	r.srv = &http.Server{
+		Handler:           r.conns.handler(s),
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ConnState:         r.conns.connState,
+		ConnContext:       r.conns.connContext,
+	}
+	ln = r.conns.listener(ln)
 	go func() { r.served <- r.srv.Serve(ln) }()
 	go func() {
 		select {
@@ -316,14 +345,29 @@ func Start(ctx context.Context, addr string, opts Options) (*Running, error) {
 	return r, nil
 }
 
-// Close stops serving, waits up to five seconds for requests in flight, and
-// closes the store. It is safe to call more than once.
+// shutdownGrace is how long Close waits for requests being answered.
+const shutdownGrace = 5 * time.Second
+
+// Close stops serving: it closes at once the connections that are idle or
+// have not sent a request, waits up to five seconds for the requests being
+// answered, then closes every connection left, and closes the store. When
+// it returns, no connection of the server is open. It is safe to call more
+// than once.
 func (r *Running) Close() error {
 	r.once.Do(func() {
 		close(r.stop)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// net/http's Shutdown treats a connection that has sent nothing as
+		// busy for its first five seconds; a client's spare connection
+		// (dialled for a request another connection then served) would
+		// hold the shutdown that long.
+		r.conns.closeUnused()
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		err := r.srv.Shutdown(ctx)
+		if err != nil {
+			r.srv.Close()
+			err = fmt.Errorf("emulator: requests still being answered after %v were cut off: %w", shutdownGrace, err)
+		}
 		if serr := <-r.served; err == nil && !errors.Is(serr, http.ErrServerClosed) {
 			err = serr
 		}

@@ -133,8 +133,11 @@ func (s *Server) authenticate(r *http.Request, body []byte, d door) *apiError {
 		return authErr(d, authBadSignature, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - %s.)",
 			amzDate, now.Add(-s.opts.MaxClockSkew).Format(amzDateFormat), now.Format(amzDateFormat), s.opts.MaxClockSkew))
 	}
-	if !slices.Contains(a.SignedHeaders, "host") {
-		return authErr(d, authBadSignature, "'Host' must be a signed header.")
+	for _, h := range requiredSigned(d, body) {
+		if !slices.Contains(a.SignedHeaders, h) {
+			return authErr(d, authBadSignature, fmt.Sprintf("'%s' must be a SignedHeader in the AWS Authorization (signed: %s).",
+				http.CanonicalHeaderKey(h), strings.Join(a.SignedHeaders, ";")))
+		}
 	}
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
@@ -149,6 +152,23 @@ func (s *Server) authenticate(r *http.Request, body []byte, d door) *apiError {
 		return authErr(d, authBadSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return nil
+}
+
+// requiredSigned returns the headers a request to door d must have signed:
+// those that route or interpret it and that every real client signs. Host
+// always; for Cloud Control (AWS JSON) X-Amz-Target, which names the
+// operation, and Content-Type; for STS and IoT Content-Type when there is a
+// body (the form or the JSON document), as the SDKs, the AWS CLI and boto3
+// send it. Without them a signed GetResource could be replayed as a
+// DeleteResource by changing the unsigned X-Amz-Target.
+func requiredSigned(d door, body []byte) []string {
+	switch {
+	case d == doorCloudControl:
+		return []string{"host", "x-amz-target", "content-type"}
+	case len(body) > 0:
+		return []string{"host", "content-type"}
+	}
+	return []string{"host"}
 }
 
 // expectedSignature signs a copy of r holding only the headers the client

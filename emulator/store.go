@@ -407,16 +407,6 @@ func (s *store) get(k resourceKey) *resource {
 	return s.resources[k]
 }
 
-// put stores r directly (the IoT door) unless a request is in flight on it,
-// and returns the journal sequence to wait for.
-func (s *store) put(r *resource) uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.putLocked(r)
-	k := resourceKey{r.TypeName, r.Identifier}
-	return s.persistLocked(nil, &k)
-}
-
 // create stores r if nothing is stored under its key; it reports whether it did.
 func (s *store) create(r *resource) (uint64, bool) {
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -23,6 +24,8 @@ func init() {
 type emulatorFlags struct {
 	addr, data, region, account, profile string
 	credentials                          []string
+	credentialsFile                      string
+	getenv                               func(string) string // os.Getenv; tests substitute it
 	seed                                 uint64
 	latency                              string
 	latencyCreate                        string
@@ -36,8 +39,14 @@ type emulatorFlags struct {
 	requestRetention                     time.Duration
 }
 
+// EnvEmulatorCredentials holds AKID:SECRET pairs (separated by commas or
+// newlines) that `athanor emulator` accepts, so that secrets need not be on
+// the command line, where other local users can read them
+// (/proc/<pid>/cmdline).
+const EnvEmulatorCredentials = "ATHANOR_EMULATOR_CREDENTIALS"
+
 func newEmulatorCommand() *cobra.Command {
-	var f emulatorFlags
+	f := emulatorFlags{getenv: os.Getenv}
 	return f.command()
 }
 
@@ -50,8 +59,15 @@ func (f *emulatorFlags) command() *cobra.Command {
 GetCallerIdentity and the IoT job template REST API on the same store.
 
 Any AWS client can use it: point its endpoint at the printed URL. Without
---credentials any signature is accepted; with them, requests must be SigV4
-signed by one of the given keys. Latencies take a duration ("2s") or a range
+credentials any signature is accepted; with them, requests must be SigV4
+signed by one of the given keys. Credentials (AKID:SECRET) come from
+--credentials-file (one per line; blank lines and lines starting with #
+are ignored), from the ATHANOR_EMULATOR_CREDENTIALS environment variable
+(separated by commas or newlines), or from --credentials; all that are
+given are accepted. Prefer the file or the variable: a command line is
+readable by every local user. Serving on an address other than loopback
+without credentials lets anyone who can reach it change its resources; the
+emulator warns about it. Latencies take a duration ("2s") or a range
 ("1s-3s"); fault fractions are in [0, 1] and drawn from --seed. Finished
 requests are forgotten --request-retention after their last event (7 days,
 as Cloud Control); resources stay.`,
@@ -63,7 +79,7 @@ as Cloud Control); resources stay.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runEmulator(ctx, cmd.OutOrStdout(), f.addr, opts)
+			return runEmulator(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), f.addr, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -71,7 +87,8 @@ as Cloud Control); resources stay.`,
 	fl.StringVar(&f.data, "data", "", "directory that keeps resources and requests across restarts (default: memory only)")
 	fl.StringVar(&f.region, "region", "us-east-1", "region the emulator answers for")
 	fl.StringVar(&f.account, "account", "123456789012", "12-digit account id")
-	fl.StringArrayVar(&f.credentials, "credentials", nil, "AKID:SECRET accepted for SigV4 (repeatable; none: any signature is accepted)")
+	fl.StringArrayVar(&f.credentials, "credentials", nil, "AKID:SECRET accepted for SigV4 (repeatable; none at all: any signature is accepted); visible to local users, prefer --credentials-file or "+EnvEmulatorCredentials)
+	fl.StringVar(&f.credentialsFile, "credentials-file", "", "file of AKID:SECRET lines accepted for SigV4 (# starts a comment line)")
 	fl.StringVar(&f.profile, "profile", "instant", "base profile: instant (no latency, no limits) or realistic (1-3 s operations, 20 requests/s)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the random choices (latencies within ranges, faults)")
 	fl.StringVar(&f.latency, "latency", "", "latency of every operation: a duration or a range lo-hi")
@@ -99,16 +116,11 @@ func (f *emulatorFlags) options(cmd *cobra.Command) (emulator.Options, error) {
 	changed := cmd.Flags().Changed
 	opts.Region, opts.Account, opts.DataDir = f.region, f.account, f.data
 	opts.Faults.Seed = f.seed
-	if len(f.credentials) > 0 {
-		opts.Credentials = map[string]string{}
-		for _, c := range f.credentials {
-			akid, secret, ok := strings.Cut(c, ":")
-			if !ok || akid == "" || secret == "" {
-				return opts, fmt.Errorf("--credentials %q: want AKID:SECRET", c)
-			}
-			opts.Credentials[akid] = secret
-		}
+	creds, err := f.credentialPairs()
+	if err != nil {
+		return opts, err
 	}
+	opts.Credentials = creds
 	for _, l := range []struct {
 		flag, val string
 		dst       []*emulator.Duration
@@ -159,6 +171,62 @@ func (f *emulatorFlags) options(cmd *cobra.Command) (emulator.Options, error) {
 	return opts, nil
 }
 
+// credentialPairs gathers the credentials of --credentials-file, the
+// environment and --credentials; nil when none is given.
+func (f *emulatorFlags) credentialPairs() (map[string]string, error) {
+	var creds map[string]string
+	add := func(source, pair string) error {
+		akid, secret, ok := strings.Cut(pair, ":")
+		if !ok || akid == "" || secret == "" || strings.ContainsAny(pair, " \t") {
+			// Never echo the value: it may hold a secret.
+			return fmt.Errorf("%s: want AKID:SECRET (no spaces), got a value of %d characters", source, len(pair))
+		}
+		if creds == nil {
+			creds = map[string]string{}
+		}
+		creds[akid] = secret
+		return nil
+	}
+	if f.credentialsFile != "" {
+		data, err := os.ReadFile(f.credentialsFile)
+		if err != nil {
+			return nil, fmt.Errorf("--credentials-file: %w", err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if err := add(fmt.Sprintf("--credentials-file %s line %d", f.credentialsFile, i+1), line); err != nil {
+				return nil, err
+			}
+		}
+		if creds == nil {
+			return nil, fmt.Errorf("--credentials-file %s: no AKID:SECRET line", f.credentialsFile)
+		}
+	}
+	getenv := f.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if v := getenv(EnvEmulatorCredentials); strings.TrimSpace(v) != "" {
+		for i, pair := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+			if pair = strings.TrimSpace(pair); pair == "" {
+				continue
+			}
+			if err := add(fmt.Sprintf("%s entry %d", EnvEmulatorCredentials, i+1), pair); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, c := range f.credentials {
+		if err := add("--credentials", c); err != nil {
+			return nil, err
+		}
+	}
+	return creds, nil
+}
+
 // parseLatency reads "2s", "1s-3s" or "1s..3s".
 func parseLatency(s string) (emulator.Duration, error) {
 	lo, hi, isRange := strings.Cut(s, "..")
@@ -182,11 +250,18 @@ func parseLatency(s string) (emulator.Duration, error) {
 	return emulator.Between(min, max), nil
 }
 
-// runEmulator serves until ctx is done.
-func runEmulator(ctx context.Context, out io.Writer, addr string, opts emulator.Options) error {
+// runEmulator serves until ctx is done. It warns on errOut when the
+// emulator is reachable beyond loopback without credentials.
+func runEmulator(ctx context.Context, out, errOut io.Writer, addr string, opts emulator.Options) error {
 	r, err := emulator.Start(ctx, addr, opts)
 	if err != nil {
 		return err
+	}
+	if len(opts.Credentials) == 0 && !loopback(r.URL) {
+		fmt.Fprintf(errOut, `WARNING: the emulator serves %s beyond loopback WITHOUT credentials.
+WARNING: anyone who can reach this address can create, change and delete its resources.
+WARNING: listen on 127.0.0.1, or give credentials (--credentials-file or %s).
+`, r.URL, EnvEmulatorCredentials)
 	}
 	region := r.Server.Region()
 	fmt.Fprintf(out, "Athanor Cloud Control emulator listening on %s (region %s, account %s)\n", r.URL, region, r.Server.Account())
@@ -205,7 +280,7 @@ aws-sdk-go-v2: cloudcontrol.NewFromConfig(cfg, func(o *cloudcontrol.Options) {
 	o.BaseEndpoint = aws.String("%[1]s") })
 `, r.URL, region)
 	if len(opts.Credentials) > 0 {
-		fmt.Fprintln(out, "\nSigV4 is verified: use one of the --credentials keys instead of test/test.")
+		fmt.Fprintln(out, "\nSigV4 is verified: use one of the configured keys instead of test/test.")
 	}
 	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")
 	<-ctx.Done()
@@ -214,4 +289,15 @@ aws-sdk-go-v2: cloudcontrol.NewFromConfig(cfg, func(o *cloudcontrol.Options) {
 	}
 	fmt.Fprintln(out, "emulator stopped")
 	return nil
+}
+
+// loopback reports whether the emulator at url (http://host:port, as the
+// listener reports it) is reachable from this machine only.
+func loopback(url string) bool {
+	host, _, err := net.SplitHostPort(strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
