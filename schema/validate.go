@@ -15,7 +15,9 @@ package schema
 // asserted.
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -346,17 +348,15 @@ func validateArray(n *Node, arr []any, path string, out *[]Violation) {
 		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d items, at least %d required", len(arr), *n.MinItems)})
 	}
 	if n.MaxItems != nil && len(arr) > *n.MaxItems {
+		// An array over its bound is refused as it is: checking the
+		// uniqueness and the items of a hostile array of a million
+		// elements would cost time for nothing.
 		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d items, at most %d allowed", len(arr), *n.MaxItems)})
+		return
 	}
 	if n.UniqueItems {
-	dup:
-		for i := range arr {
-			for j := i + 1; j < len(arr); j++ {
-				if Equal(arr[i], arr[j]) {
-					*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("items %d and %d are equal; items must be unique", i, j)})
-					break dup
-				}
-			}
+		if i, j, dup := firstDuplicate(arr); dup {
+			*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("items %d and %d are equal; items must be unique", i, j)})
 		}
 	}
 	if n.Items != nil {
@@ -364,6 +364,103 @@ func validateArray(n *Node, arr []any, path string, out *[]Violation) {
 			validateNode(n.Items, e, indexPath(path, i), nil, out)
 		}
 	}
+}
+
+// firstDuplicate finds the equal items (by Equal) with the smallest first
+// index i, and the smallest j > i equal to it, in expected linear time:
+// items are bucketed by a hash of their canonical encoding (see
+// hashCanonical) and compared with Equal only within a bucket.
+func firstDuplicate(arr []any) (i, j int, found bool) {
+	if len(arr) < 2 {
+		return 0, 0, false
+	}
+	var h maphash.Hash // seeded at random on first use; Reset keeps the seed
+	// buckets holds, per hash, the indexes of the distinct values met so
+	// far (their first occurrences); second[k] is the first later index
+	// equal to arr[k].
+	buckets := make(map[uint64][]int, len(arr))
+	second := map[int]int{}
+	for k, v := range arr {
+		h.Reset()
+		hashCanonical(&h, v)
+		sum := h.Sum64()
+		matched := false
+		for _, first := range buckets[sum] {
+			if Equal(arr[first], v) {
+				if _, ok := second[first]; !ok {
+					second[first] = k
+				}
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			buckets[sum] = append(buckets[sum], k)
+		}
+	}
+	for first, later := range second {
+		if !found || first < i {
+			i, j, found = first, later, true
+		}
+	}
+	return i, j, found
+}
+
+// hashCanonical writes a canonical encoding of the model value v to h, such
+// that values Equal reports equal write the same bytes: numbers by value
+// whatever their Go type (1, 1.0 and json.Number("1") alike, -0 as 0),
+// objects with their members in key order, arrays in order.
+func hashCanonical(h *maphash.Hash, v any) {
+	v = canonical(v)
+	if f, ok := toFloat(v); ok {
+		if f == 0 {
+			f = 0 // -0 equals 0
+		}
+		h.WriteByte('n')
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(f))
+		h.Write(b[:])
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		h.WriteByte('z')
+	case bool:
+		if x {
+			h.WriteByte('t')
+		} else {
+			h.WriteByte('f')
+		}
+	case string:
+		writeString(h, 's', x)
+	case map[string]any:
+		h.WriteByte('{')
+		for _, k := range sortedKeys(x) {
+			writeString(h, 'k', k)
+			hashCanonical(h, x[k])
+		}
+		h.WriteByte('}')
+	case []any:
+		h.WriteByte('[')
+		for _, e := range x {
+			hashCanonical(h, e)
+		}
+		h.WriteByte(']')
+	default:
+		// Not a model value: Equal compares such values deeply; they all
+		// share one bucket.
+		h.WriteByte('?')
+	}
+}
+
+// writeString writes a tagged, length-prefixed string, so that no two
+// sequences of strings encode alike.
+func writeString(h *maphash.Hash, tag byte, s string) {
+	var b [9]byte
+	b[0] = tag
+	binary.LittleEndian.PutUint64(b[1:], uint64(len(s)))
+	h.Write(b[:])
+	h.WriteString(s)
 }
 
 // attempt is one alternative of a oneOf or anyOf and what it found.
