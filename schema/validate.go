@@ -80,7 +80,7 @@ func (s *Schema) Violations(model map[string]any) []Violation {
 	if model == nil {
 		model = map[string]any{}
 	}
-	validateNode(s.Root, model, "", nil, &out)
+	validateNode(s, s.Root, model, "", nil, &out)
 	return sortViolations(out)
 }
 
@@ -92,7 +92,7 @@ func (s *Schema) DesiredViolations(model map[string]any) []Violation {
 	if model == nil {
 		model = map[string]any{}
 	}
-	validateNode(s.Root, model, "", nil, &out)
+	validateNode(s, s.Root, model, "", nil, &out)
 	for _, ptr := range s.ReadOnly {
 		for _, p := range presentPaths(model, pointerTokens(ptr)) {
 			out = append(out, Violation{Path: displayPath(p), Message: "read-only property cannot be set"})
@@ -165,8 +165,9 @@ func nextToken(p string) (tok, rest string) {
 // chain lists the nodes already being applied to v itself through
 // allOf/anyOf/oneOf/dependencies: a node met again in its own chain adds
 // nothing (its constraints are being checked already), which ends schemas
-// whose combinators refer back to themselves.
-func validateNode(n *Node, v any, path string, chain []*Node, out *[]Violation) {
+// whose combinators refer back to themselves. Values are quoted through
+// s.show, so that write-only values are never printed; s may be nil.
+func validateNode(s *Schema, n *Node, v any, path string, chain []*Node, out *[]Violation) {
 	if slices.Contains(chain, n) {
 		return
 	}
@@ -179,42 +180,42 @@ func validateNode(n *Node, v any, path string, chain []*Node, out *[]Violation) 
 		return
 	}
 	if len(n.Types) > 0 && !n.HasType(t) {
-		add("expected %s, got %s", strings.Join(n.Types, " or "), describe(t, v))
+		add("expected %s, got %s", strings.Join(n.Types, " or "), describe(t, s.show(path, v)))
 		return
 	}
 	if n.Enum != nil && !slices.ContainsFunc(n.Enum, func(e any) bool { return Equal(e, v) }) {
 		if len(n.Enum) == 0 {
 			add("no value is allowed here")
 		} else {
-			add("%s is not one of %s", formatValue(v), formatEnum(n.Enum))
+			add("%s is not one of %s", s.show(path, v), formatEnum(n.Enum))
 		}
 	}
 	if n.HasConst && !Equal(n.Const, v) {
-		add("%s is not the allowed value %s", formatValue(v), formatValue(n.Const))
+		add("%s is not the allowed value %s", s.show(path, v), formatValue(n.Const))
 	}
 	if len(n.AllOf)+len(n.AnyOf)+len(n.OneOf)+len(n.DependentSchemas) > 0 {
 		chain = append(chain[:len(chain):len(chain)], n)
 	}
 	switch t {
 	case "string":
-		validateString(n, v.(string), add)
+		validateString(n, v.(string), func() string { return s.show(path, v) }, add)
 	case "integer", "number":
-		validateNumber(n, num, add)
+		validateNumber(n, num, func() string { return s.show(path, v) }, add)
 	case "object":
-		validateObject(n, v.(map[string]any), path, chain, out)
+		validateObject(s, n, v.(map[string]any), path, chain, out)
 	case "array":
-		validateArray(n, v.([]any), path, out)
+		validateArray(s, n, v.([]any), path, out)
 	}
 	for _, alt := range n.AllOf {
-		validateNode(alt, v, path, chain, out)
+		validateNode(s, alt, v, path, chain, out)
 	}
 	if len(n.AnyOf) > 0 {
-		if tried, ok := alternatives(n.AnyOf, v, path, chain); !ok {
+		if tried, ok := alternatives(s, n.AnyOf, v, path, chain); !ok {
 			add("matches none of the %d anyOf alternatives; %s", len(n.AnyOf), tried.closest())
 		}
 	}
 	if len(n.OneOf) > 0 {
-		tried, _ := alternatives(n.OneOf, v, path, chain)
+		tried, _ := alternatives(s, n.OneOf, v, path, chain)
 		switch matched := tried.matched(); len(matched) {
 		case 1:
 		case 0:
@@ -225,16 +226,18 @@ func validateNode(n *Node, v any, path string, chain []*Node, out *[]Violation) 
 	}
 }
 
-// describe renders a value with its JSON type for a type mismatch.
-func describe(t string, v any) string {
+// describe renders a value, shown as the message shows it, with its JSON
+// type for a type mismatch.
+func describe(t, shown string) string {
 	switch t {
 	case "object", "array", "null":
 		return t
 	}
-	return t + " " + formatValue(v)
+	return t + " " + shown
 }
 
-func validateString(n *Node, s string, add func(string, ...any)) {
+// validateString checks a string; show renders it for a message.
+func validateString(n *Node, s string, show func() string, add func(string, ...any)) {
 	if n.MinLength != nil || n.MaxLength != nil {
 		l := utf8.RuneCountInString(s)
 		if n.MinLength != nil && l < *n.MinLength {
@@ -250,13 +253,17 @@ func validateString(n *Node, s string, add func(string, ...any)) {
 		case err != nil:
 			add("cannot check pattern %s: %v", n.Pattern, err)
 		case !ok:
-			add("%s does not match pattern %s", formatValue(s), n.Pattern)
+			add("%s does not match pattern %s", show(), n.Pattern)
 		}
 	}
 }
 
-func validateNumber(n *Node, f float64, add func(string, ...any)) {
-	v := formatNumber(f)
+// validateNumber checks a number; show renders it for a message.
+func validateNumber(n *Node, f float64, show func() string, add func(string, ...any)) {
+	if n.Minimum == nil && n.Maximum == nil && n.ExclusiveMinimum == nil && n.ExclusiveMaximum == nil && n.MultipleOf == nil {
+		return
+	}
+	v := show()
 	if n.Minimum != nil && f < *n.Minimum {
 		add("%s is less than the minimum %s", v, formatNumber(*n.Minimum))
 	}
@@ -277,7 +284,7 @@ func validateNumber(n *Node, f float64, add func(string, ...any)) {
 	}
 }
 
-func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out *[]Violation) {
+func validateObject(s *Schema, n *Node, obj map[string]any, path string, chain []*Node, out *[]Violation) {
 	for _, name := range n.Required {
 		if _, ok := obj[name]; !ok {
 			*out = append(*out, Violation{Path: childPath(path, name), Message: "required property is missing"})
@@ -295,7 +302,7 @@ func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out
 	}
 	for _, name := range sortedKeys(n.DependentSchemas) {
 		if _, ok := obj[name]; ok {
-			validateNode(n.DependentSchemas[name], obj, path, chain, out)
+			validateNode(s, n.DependentSchemas[name], obj, path, chain, out)
 		}
 	}
 	if n.MinProperties != nil && len(obj) < *n.MinProperties {
@@ -309,7 +316,7 @@ func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out
 		known := false
 		if c, ok := n.Properties[name]; ok {
 			known = true
-			validateNode(c, val, p, nil, out)
+			validateNode(s, c, val, p, nil, out)
 		}
 		for pat, c := range n.PatternProperties {
 			ok, err := compilePattern(pat).match(name)
@@ -319,7 +326,7 @@ func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out
 			}
 			if ok {
 				known = true
-				validateNode(c, val, p, nil, out)
+				validateNode(s, c, val, p, nil, out)
 			}
 		}
 		if !known && !n.AdditionalProperties {
@@ -343,7 +350,7 @@ func allowedProperties(n *Node) string {
 	return "allowed: " + strings.Join(parts, ", and ")
 }
 
-func validateArray(n *Node, arr []any, path string, out *[]Violation) {
+func validateArray(s *Schema, n *Node, arr []any, path string, out *[]Violation) {
 	if n.MinItems != nil && len(arr) < *n.MinItems {
 		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d items, at least %d required", len(arr), *n.MinItems)})
 	}
@@ -361,7 +368,7 @@ func validateArray(n *Node, arr []any, path string, out *[]Violation) {
 	}
 	if n.Items != nil {
 		for i, e := range arr {
-			validateNode(n.Items, e, indexPath(path, i), nil, out)
+			validateNode(s, n.Items, e, indexPath(path, i), nil, out)
 		}
 	}
 }
@@ -475,11 +482,11 @@ type attempts []attempt
 
 // alternatives checks v against every alternative; ok reports whether at
 // least one matched.
-func alternatives(alts []*Node, v any, path string, chain []*Node) (tried attempts, ok bool) {
+func alternatives(s *Schema, alts []*Node, v any, path string, chain []*Node) (tried attempts, ok bool) {
 	tried = make(attempts, len(alts))
 	for i, alt := range alts {
 		var vs []Violation
-		validateNode(alt, v, path, chain, &vs)
+		validateNode(s, alt, v, path, chain, &vs)
 		vs = sortViolations(vs)
 		wrong := len(vs) > 0 && vs[0].Path == displayPath(path) && strings.HasPrefix(vs[0].Message, "expected ")
 		tried[i] = attempt{index: i, node: alt, violations: vs, wrongType: wrong}
