@@ -198,9 +198,9 @@ func validateNode(s *Schema, n *Node, v any, path string, chain []*Node, out *[]
 	}
 	switch t {
 	case "string":
-		validateString(n, v.(string), func() string { return s.show(path, v) }, add)
+		validateString(s, n, v.(string), path, add)
 	case "integer", "number":
-		validateNumber(n, num, func() string { return s.show(path, v) }, add)
+		validateNumber(s, n, num, path, add)
 	case "object":
 		validateObject(s, n, v.(map[string]any), path, chain, out)
 	case "array":
@@ -236,8 +236,9 @@ func describe(t, shown string) string {
 	return t + " " + shown
 }
 
-// validateString checks a string; show renders it for a message.
-func validateString(n *Node, s string, show func() string, add func(string, ...any)) {
+// validateString checks the string s at path; sch renders it for a
+// message.
+func validateString(sch *Schema, n *Node, s string, path string, add func(string, ...any)) {
 	if n.MinLength != nil || n.MaxLength != nil {
 		l := utf8.RuneCountInString(s)
 		if n.MinLength != nil && l < *n.MinLength {
@@ -253,33 +254,30 @@ func validateString(n *Node, s string, show func() string, add func(string, ...a
 		case err != nil:
 			add("cannot check pattern %s: %v", n.Pattern, err)
 		case !ok:
-			add("%s does not match pattern %s", show(), n.Pattern)
+			add("%s does not match pattern %s", sch.show(path, s), n.Pattern)
 		}
 	}
 }
 
-// validateNumber checks a number; show renders it for a message.
-func validateNumber(n *Node, f float64, show func() string, add func(string, ...any)) {
-	if n.Minimum == nil && n.Maximum == nil && n.ExclusiveMinimum == nil && n.ExclusiveMaximum == nil && n.MultipleOf == nil {
-		return
-	}
-	v := show()
+// validateNumber checks the number f at path; s renders it for a message
+// (only then: rendering masks write-only values, which costs a lookup).
+func validateNumber(s *Schema, n *Node, f float64, path string, add func(string, ...any)) {
 	if n.Minimum != nil && f < *n.Minimum {
-		add("%s is less than the minimum %s", v, formatNumber(*n.Minimum))
+		add("%s is less than the minimum %s", s.show(path, f), formatNumber(*n.Minimum))
 	}
 	if n.Maximum != nil && f > *n.Maximum {
-		add("%s is greater than the maximum %s", v, formatNumber(*n.Maximum))
+		add("%s is greater than the maximum %s", s.show(path, f), formatNumber(*n.Maximum))
 	}
 	if n.ExclusiveMinimum != nil && f <= *n.ExclusiveMinimum {
-		add("%s must be greater than %s", v, formatNumber(*n.ExclusiveMinimum))
+		add("%s must be greater than %s", s.show(path, f), formatNumber(*n.ExclusiveMinimum))
 	}
 	if n.ExclusiveMaximum != nil && f >= *n.ExclusiveMaximum {
-		add("%s must be less than %s", v, formatNumber(*n.ExclusiveMaximum))
+		add("%s must be less than %s", s.show(path, f), formatNumber(*n.ExclusiveMaximum))
 	}
 	if n.MultipleOf != nil && *n.MultipleOf > 0 {
 		q := f / *n.MultipleOf
 		if math.Abs(q-math.Round(q)) > 1e-9 {
-			add("%s is not a multiple of %s", v, formatNumber(*n.MultipleOf))
+			add("%s is not a multiple of %s", s.show(path, f), formatNumber(*n.MultipleOf))
 		}
 	}
 }
@@ -373,12 +371,23 @@ func validateArray(s *Schema, n *Node, arr []any, path string, out *[]Violation)
 	}
 }
 
+// smallArray is the length up to which comparing every pair is cheaper
+// than hashing.
+const smallArray = 16
+
 // firstDuplicate finds the equal items (by Equal) with the smallest first
 // index i, and the smallest j > i equal to it, in expected linear time:
-// items are bucketed by a hash of their canonical encoding (see
+// beyond smallArray items, items are bucketed by a hash of their canonical encoding (see
 // hashCanonical) and compared with Equal only within a bucket.
 func firstDuplicate(arr []any) (i, j int, found bool) {
-	if len(arr) < 2 {
+	if len(arr) <= smallArray {
+		for i := range arr {
+			for j := i + 1; j < len(arr); j++ {
+				if Equal(arr[i], arr[j]) {
+					return i, j, true
+				}
+			}
+		}
 		return 0, 0, false
 	}
 	var h maphash.Hash // seeded at random on first use; Reset keeps the seed
@@ -386,7 +395,7 @@ func firstDuplicate(arr []any) (i, j int, found bool) {
 	// far (their first occurrences); second[k] is the first later index
 	// equal to arr[k].
 	buckets := make(map[uint64][]int, len(arr))
-	second := map[int]int{}
+	var second map[int]int
 	for k, v := range arr {
 		h.Reset()
 		hashCanonical(&h, v)
@@ -394,6 +403,9 @@ func firstDuplicate(arr []any) (i, j int, found bool) {
 		matched := false
 		for _, first := range buckets[sum] {
 			if Equal(arr[first], v) {
+				if second == nil {
+					second = map[int]int{}
+				}
 				if _, ok := second[first]; !ok {
 					second[first] = k
 				}

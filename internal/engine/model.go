@@ -35,7 +35,7 @@ func toModel(props any) (map[string]any, error) {
 	case []byte:
 		data = p
 	default:
-		if err := checkGoValue(reflect.ValueOf(props), "", 0); err != nil {
+		if err := newGoWalk().check(reflect.ValueOf(props)); err != nil {
 			return nil, err
 		}
 		var err error
@@ -58,8 +58,13 @@ func toModel(props any) (map[string]any, error) {
 	if err := checkNumbers(m, ""); err != nil {
 		return nil, err
 	}
-	if n := utf8.RuneCount(encodeModel(m)); n > MaxDesiredState {
-		return nil, fmt.Errorf("the desired state is %d characters of JSON, more than the %d Cloud Control accepts", n, MaxDesiredState)
+	// Encoding the model again turns no character of data into more than
+	// six ("<" becomes "\u003c"; a number such as 1e20 becomes
+	// 100000000000000000000), so only a large input needs measuring.
+	if len(data) > MaxDesiredState/6 {
+		if n := utf8.RuneCount(encodeModel(m)); n > MaxDesiredState {
+			return nil, fmt.Errorf("the desired state is %d characters of JSON, more than the %d Cloud Control accepts", n, MaxDesiredState)
+		}
 	}
 	return m, nil
 }
@@ -160,31 +165,43 @@ func invalidUTF8(data []byte) error {
 	}
 }
 
-// checkNumbers refuses a number of m that no float64 holds (such as 1e400,
-// which decodes to infinity), naming its path.
+// checkNumbers refuses a number of v that no float64 holds (such as 1e400,
+// which decodes to infinity), naming its path below path.
 func checkNumbers(v any, path string) error {
-	switch x := v.(type) {
-	case json.Number:
-		// Normalization turns every number a float64 holds into one.
-		return fmt.Errorf("%s: %s is out of the range of a JSON number Cloud Control accepts", displayPath(path), x)
-	case map[string]any:
-		for k, e := range x {
-			if err := checkNumbers(e, path+"/"+escapeToken(k)); err != nil {
-				return err
-			}
+	if n, toks, bad := outOfRange(v); bad {
+		for i := len(toks) - 1; i >= 0; i-- {
+			path += "/" + escapeToken(toks[i])
 		}
-	case []any:
-		for i, e := range x {
-			if err := checkNumbers(e, path+"/"+strconv.Itoa(i)); err != nil {
-				return err
-			}
-		}
+		return fmt.Errorf("%s: %s is out of the range of a JSON number Cloud Control accepts", displayPath(path), n)
 	}
 	return nil
 }
 
-// maxGoDepth bounds checkGoValue's walk; deeper values (cycles included)
-// are left to encoding/json, which refuses cycles.
+// outOfRange finds a json.Number left in v (normalization turns every
+// number a float64 holds into one) and returns it with its path tokens,
+// innermost first.
+func outOfRange(v any) (json.Number, []string, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return x, nil, true
+	case map[string]any:
+		for k, e := range x {
+			if n, toks, bad := outOfRange(e); bad {
+				return n, append(toks, k), true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if n, toks, bad := outOfRange(e); bad {
+				return n, append(toks, strconv.Itoa(i)), true
+			}
+		}
+	}
+	return "", nil, false
+}
+
+// maxGoDepth bounds goWalk's walk; deeper values (cycles included) are
+// left to encoding/json, which refuses cycles.
 const maxGoDepth = 1000
 
 var (
@@ -193,13 +210,21 @@ var (
 	numberType        = reflect.TypeFor[json.Number]()
 )
 
-// checkGoValue walks a Go value as encoding/json would encode it and
-// refuses, with the property path, what encoding would reject without a
-// path (NaN and infinite floats, malformed json.Number) or change silently
-// (strings and map keys that are not valid UTF-8). Values with their own
-// JSON encoding (json.Marshaler) are not walked into.
-func checkGoValue(v reflect.Value, path string, depth int) error {
-	if !v.IsValid() || depth > maxGoDepth {
+// goWalk walks a Go value as encoding/json would encode it and refuses,
+// with the property path, what encoding would reject without a path (NaN
+// and infinite floats, malformed json.Number) or change silently (strings
+// and map keys that are not valid UTF-8). Values with their own JSON
+// encoding (json.Marshaler) are not walked into. The path is kept as a
+// stack of tokens and joined only for an error.
+type goWalk struct {
+	toks []string
+}
+
+// newGoWalk returns a walk with room for a usual depth.
+func newGoWalk() *goWalk { return &goWalk{toks: make([]string, 0, 16)} }
+
+func (w *goWalk) check(v reflect.Value) error {
+	if !v.IsValid() || len(w.toks) > maxGoDepth {
 		return nil
 	}
 	t := v.Type()
@@ -211,37 +236,39 @@ func checkGoValue(v reflect.Value, path string, depth int) error {
 		if v.IsNil() {
 			return nil
 		}
-		return checkGoValue(v.Elem(), path, depth+1)
+		return w.check(v.Elem())
 	case reflect.Float32, reflect.Float64:
 		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("%s: %v is not a JSON number", displayPath(path), f)
+			return w.errorf("%v is not a JSON number", f)
 		}
 	case reflect.String:
 		s := v.String()
 		if t == numberType {
 			if s != "" && !isNumber(s) { // "" encodes as 0
-				return fmt.Errorf("%s: json.Number %q is not a JSON number", displayPath(path), s)
+				return w.errorf("json.Number %q is not a JSON number", s)
 			}
 			return nil
 		}
 		if !utf8.ValidString(s) {
-			return fmt.Errorf("%s: string is not valid UTF-8", displayPath(path))
+			return w.errorf("string is not valid UTF-8")
 		}
 	case reflect.Map:
 		if v.IsNil() {
 			return nil
 		}
-		keyed := t.Key().Kind() == reflect.String && !t.Key().Implements(textMarshalerType)
+		named := t.Key().Kind() == reflect.String && !t.Key().Implements(textMarshalerType)
 		it := v.MapRange()
 		for it.Next() {
-			name := fmt.Sprint(it.Key().Interface())
-			if keyed {
+			var name string
+			if named {
 				name = it.Key().String()
 				if !utf8.ValidString(name) {
-					return fmt.Errorf("%s: a property name is not valid UTF-8", displayPath(path))
+					return w.errorf("a property name is not valid UTF-8")
 				}
+			} else {
+				name = fmt.Sprint(it.Key().Interface())
 			}
-			if err := checkGoValue(it.Value(), path+"/"+escapeToken(name), depth+1); err != nil {
+			if err := w.child(name, it.Value()); err != nil {
 				return err
 			}
 		}
@@ -250,20 +277,28 @@ func checkGoValue(v reflect.Value, path string, depth int) error {
 			return nil // []byte encodes as base64
 		}
 		for i := range v.Len() {
-			if err := checkGoValue(v.Index(i), path+"/"+strconv.Itoa(i), depth+1); err != nil {
+			if err := w.child(strconv.Itoa(i), v.Index(i)); err != nil {
 				return err
 			}
 		}
 	case reflect.Struct:
-		return checkStruct(v, path, depth)
+		return w.fields(v)
 	}
 	return nil
 }
 
-// checkStruct checks the fields of a struct that encoding/json encodes,
-// under their JSON names; embedded structs without a name contribute their
+// child checks v under the path token tok.
+func (w *goWalk) child(tok string, v reflect.Value) error {
+	w.toks = append(w.toks, tok)
+	err := w.check(v)
+	w.toks = w.toks[:len(w.toks)-1]
+	return err
+}
+
+// fields checks the fields of a struct that encoding/json encodes, under
+// their JSON names; embedded structs without a name contribute their
 // fields to the same object.
-func checkStruct(v reflect.Value, path string, depth int) error {
+func (w *goWalk) fields(v reflect.Value) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -285,7 +320,7 @@ func checkStruct(v reflect.Value, path string, depth int) error {
 					}
 					fv = fv.Elem()
 				}
-				if err := checkStruct(fv, path, depth+1); err != nil {
+				if err := w.fields(fv); err != nil {
 					return err
 				}
 				continue
@@ -297,11 +332,21 @@ func checkStruct(v reflect.Value, path string, depth int) error {
 		if name == "" {
 			name = f.Name
 		}
-		if err := checkGoValue(fv, path+"/"+escapeToken(name), depth+1); err != nil {
+		if err := w.child(name, fv); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// errorf returns an error at the current path.
+func (w *goWalk) errorf(format string, args ...any) error {
+	var b strings.Builder
+	for _, t := range w.toks {
+		b.WriteByte('/')
+		b.WriteString(escapeToken(t))
+	}
+	return fmt.Errorf("%s: %s", displayPath(b.String()), fmt.Sprintf(format, args...))
 }
 
 // isNumber reports whether s is a JSON number literal: a JSON value

@@ -260,3 +260,27 @@ func TestMaxDesiredStateIsTheModels(t *testing.T) {
 		t.Fatalf("DesiredState is shape %q with max %v; MaxDesiredState is %d", shape, max, MaxDesiredState)
 	}
 }
+
+// BenchmarkToModel converts a typed Args struct of the seed's advanced
+// template, as every declaration does.
+func BenchmarkToModel(b *testing.B) {
+	type rollout struct {
+		MaximumPerMinute int `json:"MaximumPerMinute,omitzero"`
+	}
+	type tag struct{ Key, Value string }
+	type args struct {
+		JobTemplateId              string   `json:"JobTemplateId"`
+		Description                string   `json:"Description"`
+		Document                   string   `json:"Document,omitempty"`
+		JobExecutionsRolloutConfig *rollout `json:"JobExecutionsRolloutConfig,omitempty"`
+		Tags                       []tag    `json:"Tags,omitempty"`
+	}
+	props := args{JobTemplateId: "tpl", Description: "a template", Document: `{"operation":"update"}`,
+		JobExecutionsRolloutConfig: &rollout{MaximumPerMinute: 10}, Tags: []tag{{"a", "1"}, {"b", "2"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := toModel(props); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -39,35 +39,50 @@ func planPatch(s *schema.Schema, ops []schema.PatchOp) (sent, shown json.RawMess
 }
 
 // concealer holds the write-only strings of the desired states a run sends
-// and removes them from texts. It is safe for concurrent use.
+// and removes them from texts. The strings are collected only when a text
+// is concealed, so that declarations that never fail pay nothing but an
+// append. It is safe for concurrent use.
 type concealer struct {
 	mu       sync.Mutex
+	pending  []typedModel // added since the last text
 	secrets  map[string]bool
 	replacer *strings.Replacer // nil until needed after a change
 }
 
-// add records the write-only strings of model, a desired state of type s.
+// typedModel is a desired state and the schema of its type.
+type typedModel struct {
+	s     *schema.Schema
+	model map[string]any
+}
+
+// add records model, a desired state of type s, whose write-only strings
+// are to be concealed. The model must not change afterwards.
 func (c *concealer) add(s *schema.Schema, model map[string]any) {
 	if len(s.WriteOnly) == 0 {
 		return
 	}
-	found := s.WriteOnlyStrings(model)
-	if len(found) == 0 {
-		return
-	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.secrets == nil {
-		c.secrets = map[string]bool{}
-	}
-	for _, str := range found {
-		for _, form := range quotedForms(str) {
-			if !c.secrets[form] {
-				c.secrets[form] = true
-				c.replacer = nil
+	c.pending = append(c.pending, typedModel{s, model})
+	c.mu.Unlock()
+}
+
+// collect moves the write-only strings of the pending models into the set.
+// The caller holds c.mu.
+func (c *concealer) collect() {
+	for _, p := range c.pending {
+		for _, str := range p.s.WriteOnlyStrings(p.model) {
+			for _, form := range quotedForms(str) {
+				if c.secrets == nil {
+					c.secrets = map[string]bool{}
+				}
+				if !c.secrets[form] {
+					c.secrets[form] = true
+					c.replacer = nil
+				}
 			}
 		}
 	}
+	c.pending = nil
 }
 
 // addRecorded records the write-only strings of a recorded desired state.
@@ -106,6 +121,7 @@ func quotedForms(s string) []string {
 // text returns t with every recorded secret replaced by schema.Sensitive.
 func (c *concealer) text(t string) string {
 	c.mu.Lock()
+	c.collect()
 	if len(c.secrets) == 0 {
 		c.mu.Unlock()
 		return t
