@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
+	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 )
 
@@ -108,5 +110,25 @@ func TestResumedOperationErrorsConcealWriteOnlyValues(t *testing.T) {
 		if !strings.Contains(text, `{"Password":"(sensitive)"} and the connection broke`) || strings.Contains(text, "old-pass") {
 			t.Errorf("the resumption's %s is not concealed:\n%s", what, text)
 		}
+	}
+}
+
+// TestPatchLongerThanCloudControlAcceptsRefused: an update's patch is bound
+// by the same limit as a desired state (PatchDocument), and shown masked.
+func TestPatchLongerThanCloudControlAcceptsRefused(t *testing.T) {
+	s, err := schema.Lookup("AWS::SecretsManager::Secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := []schema.PatchOp{{Op: "replace", Path: "/SecretString", Value: "hunter2"}}
+	sent, shown, err := planPatch(s, ops)
+	if err != nil || !strings.Contains(string(sent), `"hunter2"`) || string(shown) != `[{"op":"replace","path":"/SecretString","value":"(sensitive)"}]` {
+		t.Fatalf("planPatch = %s, %s, %v", sent, shown, err)
+	}
+	for i := range 6000 {
+		ops = append(ops, schema.PatchOp{Op: "replace", Path: fmt.Sprintf("/Tags/%d/Value", i), Value: "a-tag-value"})
+	}
+	if _, _, err := planPatch(s, ops); err == nil || !strings.Contains(err.Error(), "more than the 262144 Cloud Control accepts") {
+		t.Fatalf("a %d-operation patch: %v", len(ops), err)
 	}
 }
