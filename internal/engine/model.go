@@ -168,36 +168,37 @@ func invalidUTF8(data []byte) error {
 // checkNumbers refuses a number of v that no float64 holds (such as 1e400,
 // which decodes to infinity), naming its path below path.
 func checkNumbers(v any, path string) error {
-	if n, toks, bad := outOfRange(v); bad {
+	if toks, bad := outOfRange(v); bad {
 		for i := len(toks) - 1; i >= 0; i-- {
 			path += "/" + escapeToken(toks[i])
 		}
-		return fmt.Errorf("%s: %s is out of the range of a JSON number Cloud Control accepts", displayPath(path), n)
+		// The value is not quoted: it may be write-only.
+		return fmt.Errorf("%s: a number beyond the range of a float64 (±1.8e308)", displayPath(path))
 	}
 	return nil
 }
 
 // outOfRange finds a json.Number left in v (normalization turns every
-// number a float64 holds into one) and returns it with its path tokens,
-// innermost first.
-func outOfRange(v any) (json.Number, []string, bool) {
+// number a float64 holds into one) and returns its path tokens, innermost
+// first.
+func outOfRange(v any) ([]string, bool) {
 	switch x := v.(type) {
 	case json.Number:
-		return x, nil, true
+		return nil, true
 	case map[string]any:
 		for k, e := range x {
-			if n, toks, bad := outOfRange(e); bad {
-				return n, append(toks, k), true
+			if toks, bad := outOfRange(e); bad {
+				return append(toks, k), true
 			}
 		}
 	case []any:
 		for i, e := range x {
-			if n, toks, bad := outOfRange(e); bad {
-				return n, append(toks, strconv.Itoa(i)), true
+			if toks, bad := outOfRange(e); bad {
+				return append(toks, strconv.Itoa(i)), true
 			}
 		}
 	}
-	return "", nil, false
+	return nil, false
 }
 
 // maxGoDepth bounds goWalk's walk; deeper values (cycles included) are
@@ -245,7 +246,7 @@ func (w *goWalk) check(v reflect.Value) error {
 		s := v.String()
 		if t == numberType {
 			if s != "" && !isNumber(s) { // "" encodes as 0
-				return w.errorf("json.Number %q is not a JSON number", s)
+				return w.errorf("a json.Number that is not a JSON number") // not quoted: it may be write-only
 			}
 			return nil
 		}
