@@ -100,6 +100,18 @@ func FuzzValidate(f *testing.F) {
 			if d := s.Drift(model, model); len(d) != 0 {
 				t.Fatalf("Drift(model, model) = %v", d)
 			}
+			// Masking leaves no write-only value and changes nothing else.
+			masked, _ := s.MaskWriteOnly("", model).(map[string]any)
+			for _, ptr := range s.WriteOnly {
+				for _, p := range presentPaths(masked, pointerTokens(ptr)) {
+					if v := valueAtPath(masked, p); v != Sensitive {
+						t.Fatalf("MaskWriteOnly left %v at %s", v, p)
+					}
+				}
+			}
+			if !Equal(s.WithoutWriteOnly(masked), s.WithoutWriteOnly(model)) {
+				t.Fatalf("MaskWriteOnly changed more than write-only values: %v", masked)
+			}
 		}
 	})
 }

@@ -23,8 +23,9 @@ type serviceRule struct {
 	// pointer is the registry pointer of the values checked ("*" for any
 	// array element); "" for the model itself.
 	pointer string
-	// check returns the violations of one value at path.
-	check func(v any, path string) []Violation
+	// check returns the violations of one value at path of a model of s,
+	// which renders values for messages (masking write-only values).
+	check func(v any, path string, s *Schema) []Violation
 }
 
 // serviceRules holds the rules by resource type.
@@ -57,11 +58,11 @@ func (s *Schema) ServiceViolations(model map[string]any) []Violation {
 	var out []Violation
 	for _, r := range rules {
 		if r.pointer == "" {
-			out = append(out, r.check(model, "")...)
+			out = append(out, r.check(model, "", s)...)
 			continue
 		}
 		for _, p := range presentPaths(model, pointerTokens(r.pointer)) {
-			out = append(out, r.check(valueAtPath(model, p), p)...)
+			out = append(out, r.check(valueAtPath(model, p), p, s)...)
 		}
 	}
 	return sortViolations(out)
@@ -101,7 +102,7 @@ func valueAtPath(model map[string]any, path string) any {
 // documentRule: a job template takes its document from Document,
 // DocumentSource or an existing job (JobArn), and not from both Document
 // and DocumentSource.
-func documentRule(v any, _ string) []Violation {
+func documentRule(v any, _ string, _ *Schema) []Violation {
 	m, _ := v.(map[string]any)
 	_, doc := m["Document"]
 	_, src := m["DocumentSource"]
@@ -116,42 +117,42 @@ func documentRule(v any, _ string) []Violation {
 }
 
 // wholePattern checks strings against an anchored pattern.
-func wholePattern(pattern string) func(any, string) []Violation {
-	return func(v any, path string) []Violation {
+func wholePattern(pattern string) func(any, string, *Schema) []Violation {
+	return func(v any, path string, sch *Schema) []Violation {
 		s, ok := v.(string)
 		if !ok {
 			return nil
 		}
 		if ok, err := compilePattern(pattern).match(s); err != nil || !ok {
-			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s does not match pattern %s", formatValue(s), pattern)}}
+			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s does not match pattern %s", sch.show(path, s), pattern)}}
 		}
 		return nil
 	}
 }
 
 // minimum checks numbers against an inclusive lower bound.
-func minimum(min float64) func(any, string) []Violation {
-	return func(v any, path string) []Violation {
+func minimum(min float64) func(any, string, *Schema) []Violation {
+	return func(v any, path string, sch *Schema) []Violation {
 		if f, ok := toFloat(v); ok && f < min {
-			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s is less than the minimum %s", formatNumber(f), formatNumber(min))}}
+			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s is less than the minimum %s", sch.show(path, f), formatNumber(min))}}
 		}
 		return nil
 	}
 }
 
 // maximum checks numbers against an inclusive upper bound.
-func maximum(max float64) func(any, string) []Violation {
-	return func(v any, path string) []Violation {
+func maximum(max float64) func(any, string, *Schema) []Violation {
+	return func(v any, path string, sch *Schema) []Violation {
 		if f, ok := toFloat(v); ok && f > max {
-			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s is greater than the maximum %s", formatNumber(f), formatNumber(max))}}
+			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s is greater than the maximum %s", sch.show(path, f), formatNumber(max))}}
 		}
 		return nil
 	}
 }
 
 // required checks that an object has the named members.
-func required(names ...string) func(any, string) []Violation {
-	return func(v any, path string) []Violation {
+func required(names ...string) func(any, string, *Schema) []Violation {
+	return func(v any, path string, _ *Schema) []Violation {
 		m, ok := v.(map[string]any)
 		if !ok {
 			return nil

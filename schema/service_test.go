@@ -69,8 +69,8 @@ func TestServiceViolationsOnly(t *testing.T) {
 		"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 2000, "IncrementFactor": 1}}}`)))
 	want := []string{
 		"/Document: required property is missing (give Document, DocumentSource or JobArn)",
-		`/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute: 2000 is greater than the maximum 1000`,
-		"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: 1 is less than the minimum 1.1",
+		`/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute: (sensitive) is greater than the maximum 1000`,
+		"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: (sensitive) is less than the minimum 1.1",
 		`/JobTemplateId: "" does not match pattern ^[a-zA-Z0-9_-]+$`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

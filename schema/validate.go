@@ -15,7 +15,9 @@ package schema
 // asserted.
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -78,7 +80,7 @@ func (s *Schema) Violations(model map[string]any) []Violation {
 	if model == nil {
 		model = map[string]any{}
 	}
-	validateNode(s.Root, model, "", nil, &out)
+	validateNode(s, s.Root, model, "", nil, &out)
 	return sortViolations(out)
 }
 
@@ -90,7 +92,7 @@ func (s *Schema) DesiredViolations(model map[string]any) []Violation {
 	if model == nil {
 		model = map[string]any{}
 	}
-	validateNode(s.Root, model, "", nil, &out)
+	validateNode(s, s.Root, model, "", nil, &out)
 	for _, ptr := range s.ReadOnly {
 		for _, p := range presentPaths(model, pointerTokens(ptr)) {
 			out = append(out, Violation{Path: displayPath(p), Message: "read-only property cannot be set"})
@@ -163,8 +165,9 @@ func nextToken(p string) (tok, rest string) {
 // chain lists the nodes already being applied to v itself through
 // allOf/anyOf/oneOf/dependencies: a node met again in its own chain adds
 // nothing (its constraints are being checked already), which ends schemas
-// whose combinators refer back to themselves.
-func validateNode(n *Node, v any, path string, chain []*Node, out *[]Violation) {
+// whose combinators refer back to themselves. Values are quoted through
+// s.show, so that write-only values are never printed; s may be nil.
+func validateNode(s *Schema, n *Node, v any, path string, chain []*Node, out *[]Violation) {
 	if slices.Contains(chain, n) {
 		return
 	}
@@ -177,42 +180,42 @@ func validateNode(n *Node, v any, path string, chain []*Node, out *[]Violation) 
 		return
 	}
 	if len(n.Types) > 0 && !n.HasType(t) {
-		add("expected %s, got %s", strings.Join(n.Types, " or "), describe(t, v))
+		add("expected %s, got %s", strings.Join(n.Types, " or "), describe(t, s.show(path, v)))
 		return
 	}
 	if n.Enum != nil && !slices.ContainsFunc(n.Enum, func(e any) bool { return Equal(e, v) }) {
 		if len(n.Enum) == 0 {
 			add("no value is allowed here")
 		} else {
-			add("%s is not one of %s", formatValue(v), formatEnum(n.Enum))
+			add("%s is not one of %s", s.show(path, v), formatEnum(n.Enum))
 		}
 	}
 	if n.HasConst && !Equal(n.Const, v) {
-		add("%s is not the allowed value %s", formatValue(v), formatValue(n.Const))
+		add("%s is not the allowed value %s", s.show(path, v), formatValue(n.Const))
 	}
 	if len(n.AllOf)+len(n.AnyOf)+len(n.OneOf)+len(n.DependentSchemas) > 0 {
 		chain = append(chain[:len(chain):len(chain)], n)
 	}
 	switch t {
 	case "string":
-		validateString(n, v.(string), add)
+		validateString(s, n, v.(string), path, add)
 	case "integer", "number":
-		validateNumber(n, num, add)
+		validateNumber(s, n, num, path, add)
 	case "object":
-		validateObject(n, v.(map[string]any), path, chain, out)
+		validateObject(s, n, v.(map[string]any), path, chain, out)
 	case "array":
-		validateArray(n, v.([]any), path, out)
+		validateArray(s, n, v.([]any), path, out)
 	}
 	for _, alt := range n.AllOf {
-		validateNode(alt, v, path, chain, out)
+		validateNode(s, alt, v, path, chain, out)
 	}
 	if len(n.AnyOf) > 0 {
-		if tried, ok := alternatives(n.AnyOf, v, path, chain); !ok {
+		if tried, ok := alternatives(s, n.AnyOf, v, path, chain); !ok {
 			add("matches none of the %d anyOf alternatives; %s", len(n.AnyOf), tried.closest())
 		}
 	}
 	if len(n.OneOf) > 0 {
-		tried, _ := alternatives(n.OneOf, v, path, chain)
+		tried, _ := alternatives(s, n.OneOf, v, path, chain)
 		switch matched := tried.matched(); len(matched) {
 		case 1:
 		case 0:
@@ -223,16 +226,19 @@ func validateNode(n *Node, v any, path string, chain []*Node, out *[]Violation) 
 	}
 }
 
-// describe renders a value with its JSON type for a type mismatch.
-func describe(t string, v any) string {
+// describe renders a value, shown as the message shows it, with its JSON
+// type for a type mismatch.
+func describe(t, shown string) string {
 	switch t {
 	case "object", "array", "null":
 		return t
 	}
-	return t + " " + formatValue(v)
+	return t + " " + shown
 }
 
-func validateString(n *Node, s string, add func(string, ...any)) {
+// validateString checks the string s at path; sch renders it for a
+// message.
+func validateString(sch *Schema, n *Node, s string, path string, add func(string, ...any)) {
 	if n.MinLength != nil || n.MaxLength != nil {
 		l := utf8.RuneCountInString(s)
 		if n.MinLength != nil && l < *n.MinLength {
@@ -248,34 +254,35 @@ func validateString(n *Node, s string, add func(string, ...any)) {
 		case err != nil:
 			add("cannot check pattern %s: %v", n.Pattern, err)
 		case !ok:
-			add("%s does not match pattern %s", formatValue(s), n.Pattern)
+			add("%s does not match pattern %s", sch.show(path, s), n.Pattern)
 		}
 	}
 }
 
-func validateNumber(n *Node, f float64, add func(string, ...any)) {
-	v := formatNumber(f)
+// validateNumber checks the number f at path; s renders it for a message
+// (only then: rendering masks write-only values, which costs a lookup).
+func validateNumber(s *Schema, n *Node, f float64, path string, add func(string, ...any)) {
 	if n.Minimum != nil && f < *n.Minimum {
-		add("%s is less than the minimum %s", v, formatNumber(*n.Minimum))
+		add("%s is less than the minimum %s", s.show(path, f), formatNumber(*n.Minimum))
 	}
 	if n.Maximum != nil && f > *n.Maximum {
-		add("%s is greater than the maximum %s", v, formatNumber(*n.Maximum))
+		add("%s is greater than the maximum %s", s.show(path, f), formatNumber(*n.Maximum))
 	}
 	if n.ExclusiveMinimum != nil && f <= *n.ExclusiveMinimum {
-		add("%s must be greater than %s", v, formatNumber(*n.ExclusiveMinimum))
+		add("%s must be greater than %s", s.show(path, f), formatNumber(*n.ExclusiveMinimum))
 	}
 	if n.ExclusiveMaximum != nil && f >= *n.ExclusiveMaximum {
-		add("%s must be less than %s", v, formatNumber(*n.ExclusiveMaximum))
+		add("%s must be less than %s", s.show(path, f), formatNumber(*n.ExclusiveMaximum))
 	}
 	if n.MultipleOf != nil && *n.MultipleOf > 0 {
 		q := f / *n.MultipleOf
 		if math.Abs(q-math.Round(q)) > 1e-9 {
-			add("%s is not a multiple of %s", v, formatNumber(*n.MultipleOf))
+			add("%s is not a multiple of %s", s.show(path, f), formatNumber(*n.MultipleOf))
 		}
 	}
 }
 
-func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out *[]Violation) {
+func validateObject(s *Schema, n *Node, obj map[string]any, path string, chain []*Node, out *[]Violation) {
 	for _, name := range n.Required {
 		if _, ok := obj[name]; !ok {
 			*out = append(*out, Violation{Path: childPath(path, name), Message: "required property is missing"})
@@ -293,7 +300,7 @@ func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out
 	}
 	for _, name := range sortedKeys(n.DependentSchemas) {
 		if _, ok := obj[name]; ok {
-			validateNode(n.DependentSchemas[name], obj, path, chain, out)
+			validateNode(s, n.DependentSchemas[name], obj, path, chain, out)
 		}
 	}
 	if n.MinProperties != nil && len(obj) < *n.MinProperties {
@@ -307,7 +314,7 @@ func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out
 		known := false
 		if c, ok := n.Properties[name]; ok {
 			known = true
-			validateNode(c, val, p, nil, out)
+			validateNode(s, c, val, p, nil, out)
 		}
 		for pat, c := range n.PatternProperties {
 			ok, err := compilePattern(pat).match(name)
@@ -317,7 +324,7 @@ func validateObject(n *Node, obj map[string]any, path string, chain []*Node, out
 			}
 			if ok {
 				known = true
-				validateNode(c, val, p, nil, out)
+				validateNode(s, c, val, p, nil, out)
 			}
 		}
 		if !known && !n.AdditionalProperties {
@@ -341,29 +348,138 @@ func allowedProperties(n *Node) string {
 	return "allowed: " + strings.Join(parts, ", and ")
 }
 
-func validateArray(n *Node, arr []any, path string, out *[]Violation) {
+func validateArray(s *Schema, n *Node, arr []any, path string, out *[]Violation) {
 	if n.MinItems != nil && len(arr) < *n.MinItems {
 		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d items, at least %d required", len(arr), *n.MinItems)})
 	}
 	if n.MaxItems != nil && len(arr) > *n.MaxItems {
+		// An array over its bound is refused as it is: checking the
+		// uniqueness and the items of a hostile array of a million
+		// elements would cost time for nothing.
 		*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("%d items, at most %d allowed", len(arr), *n.MaxItems)})
+		return
 	}
 	if n.UniqueItems {
-	dup:
-		for i := range arr {
-			for j := i + 1; j < len(arr); j++ {
-				if Equal(arr[i], arr[j]) {
-					*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("items %d and %d are equal; items must be unique", i, j)})
-					break dup
-				}
-			}
+		if i, j, dup := firstDuplicate(arr); dup {
+			*out = append(*out, Violation{Path: displayPath(path), Message: fmt.Sprintf("items %d and %d are equal; items must be unique", i, j)})
 		}
 	}
 	if n.Items != nil {
 		for i, e := range arr {
-			validateNode(n.Items, e, indexPath(path, i), nil, out)
+			validateNode(s, n.Items, e, indexPath(path, i), nil, out)
 		}
 	}
+}
+
+// smallArray is the length up to which comparing every pair is cheaper
+// than hashing.
+const smallArray = 16
+
+// firstDuplicate finds the equal items (by Equal) with the smallest first
+// index i, and the smallest j > i equal to it, in expected linear time:
+// beyond smallArray items, items are bucketed by a hash of their canonical encoding (see
+// hashCanonical) and compared with Equal only within a bucket.
+func firstDuplicate(arr []any) (i, j int, found bool) {
+	if len(arr) <= smallArray {
+		for i := range arr {
+			for j := i + 1; j < len(arr); j++ {
+				if Equal(arr[i], arr[j]) {
+					return i, j, true
+				}
+			}
+		}
+		return 0, 0, false
+	}
+	var h maphash.Hash // seeded at random on first use; Reset keeps the seed
+	// buckets holds, per hash, the indexes of the distinct values met so
+	// far (their first occurrences); second[k] is the first later index
+	// equal to arr[k].
+	buckets := make(map[uint64][]int, len(arr))
+	var second map[int]int
+	for k, v := range arr {
+		h.Reset()
+		hashCanonical(&h, v)
+		sum := h.Sum64()
+		matched := false
+		for _, first := range buckets[sum] {
+			if Equal(arr[first], v) {
+				if second == nil {
+					second = map[int]int{}
+				}
+				if _, ok := second[first]; !ok {
+					second[first] = k
+				}
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			buckets[sum] = append(buckets[sum], k)
+		}
+	}
+	for first, later := range second {
+		if !found || first < i {
+			i, j, found = first, later, true
+		}
+	}
+	return i, j, found
+}
+
+// hashCanonical writes a canonical encoding of the model value v to h, such
+// that values Equal reports equal write the same bytes: numbers by value
+// whatever their Go type (1, 1.0 and json.Number("1") alike, -0 as 0),
+// objects with their members in key order, arrays in order.
+func hashCanonical(h *maphash.Hash, v any) {
+	v = canonical(v)
+	if f, ok := toFloat(v); ok {
+		if f == 0 {
+			f = 0 // -0 equals 0
+		}
+		h.WriteByte('n')
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(f))
+		h.Write(b[:])
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		h.WriteByte('z')
+	case bool:
+		if x {
+			h.WriteByte('t')
+		} else {
+			h.WriteByte('f')
+		}
+	case string:
+		writeString(h, 's', x)
+	case map[string]any:
+		h.WriteByte('{')
+		for _, k := range sortedKeys(x) {
+			writeString(h, 'k', k)
+			hashCanonical(h, x[k])
+		}
+		h.WriteByte('}')
+	case []any:
+		h.WriteByte('[')
+		for _, e := range x {
+			hashCanonical(h, e)
+		}
+		h.WriteByte(']')
+	default:
+		// Not a model value: Equal compares such values deeply; they all
+		// share one bucket.
+		h.WriteByte('?')
+	}
+}
+
+// writeString writes a tagged, length-prefixed string, so that no two
+// sequences of strings encode alike.
+func writeString(h *maphash.Hash, tag byte, s string) {
+	var b [9]byte
+	b[0] = tag
+	binary.LittleEndian.PutUint64(b[1:], uint64(len(s)))
+	h.Write(b[:])
+	h.WriteString(s)
 }
 
 // attempt is one alternative of a oneOf or anyOf and what it found.
@@ -378,11 +494,11 @@ type attempts []attempt
 
 // alternatives checks v against every alternative; ok reports whether at
 // least one matched.
-func alternatives(alts []*Node, v any, path string, chain []*Node) (tried attempts, ok bool) {
+func alternatives(s *Schema, alts []*Node, v any, path string, chain []*Node) (tried attempts, ok bool) {
 	tried = make(attempts, len(alts))
 	for i, alt := range alts {
 		var vs []Violation
-		validateNode(alt, v, path, chain, &vs)
+		validateNode(s, alt, v, path, chain, &vs)
 		vs = sortViolations(vs)
 		wrong := len(vs) > 0 && vs[0].Path == displayPath(path) && strings.HasPrefix(vs[0].Message, "expected ")
 		tried[i] = attempt{index: i, node: alt, violations: vs, wrongType: wrong}

@@ -126,17 +126,17 @@ func TestInvalidJobTemplates(t *testing.T) {
 		{"empty DocumentSource", `{"Document": null, "DocumentSource": ""}`, []string{
 			"/DocumentSource: 0 characters, at least 1 required"}},
 		{"JobArn not a string", `{"JobArn": true}`, []string{
-			"/JobArn: expected string, got boolean true"}},
+			"/JobArn: expected string, got boolean (sensitive)"}},
 		{"TimeoutConfig without its timeout", `{"TimeoutConfig": {}}`, []string{
 			"/TimeoutConfig/InProgressTimeoutInMinutes: required property is missing"}},
 		{"timeout below 1", `{"TimeoutConfig": {"InProgressTimeoutInMinutes": 0}}`, []string{
-			"/TimeoutConfig/InProgressTimeoutInMinutes: 0 is less than the minimum 1"}},
+			"/TimeoutConfig/InProgressTimeoutInMinutes: (sensitive) is less than the minimum 1"}},
 		{"timeout above 10080", `{"TimeoutConfig": {"InProgressTimeoutInMinutes": 10081}}`, []string{
-			"/TimeoutConfig/InProgressTimeoutInMinutes: 10081 is greater than the maximum 10080"}},
+			"/TimeoutConfig/InProgressTimeoutInMinutes: (sensitive) is greater than the maximum 10080"}},
 		{"timeout not an integer", `{"TimeoutConfig": {"InProgressTimeoutInMinutes": 1.5}}`, []string{
-			"/TimeoutConfig/InProgressTimeoutInMinutes: expected integer, got number 1.5"}},
+			"/TimeoutConfig/InProgressTimeoutInMinutes: expected integer, got number (sensitive)"}},
 		{"TimeoutConfig not an object", `{"TimeoutConfig": "60"}`, []string{
-			`/TimeoutConfig: expected object, got string "60"`}},
+			`/TimeoutConfig: expected object, got string (sensitive)`}},
 		{"AbortConfig without CriteriaList", `{"AbortConfig": {}}`, []string{
 			"/AbortConfig/CriteriaList: required property is missing"}},
 		{"empty CriteriaList", `{"AbortConfig": {"CriteriaList": []}}`, []string{
@@ -147,15 +147,15 @@ func TestInvalidJobTemplates(t *testing.T) {
 			"/AbortConfig/CriteriaList/0/MinNumberOfExecutedThings: required property is missing",
 			"/AbortConfig/CriteriaList/0/ThresholdPercentage: required property is missing"}},
 		{"abort Action ABORT", `{"AbortConfig": {"CriteriaList": [{"Action": "ABORT", "FailureType": "FAILED", "MinNumberOfExecutedThings": 1, "ThresholdPercentage": 10}]}}`, []string{
-			`/AbortConfig/CriteriaList/0/Action: "ABORT" is not one of [CANCEL]`}},
+			`/AbortConfig/CriteriaList/0/Action: (sensitive) is not one of [CANCEL]`}},
 		{"abort FailureType unknown", `{"AbortConfig": {"CriteriaList": [{"Action": "CANCEL", "FailureType": "CRASHED", "MinNumberOfExecutedThings": 1, "ThresholdPercentage": 10}]}}`, []string{
-			`/AbortConfig/CriteriaList/0/FailureType: "CRASHED" is not one of [FAILED, REJECTED, TIMED_OUT, ALL]`}},
+			`/AbortConfig/CriteriaList/0/FailureType: (sensitive) is not one of [FAILED, REJECTED, TIMED_OUT, ALL]`}},
 		{"abort MinNumberOfExecutedThings 0", `{"AbortConfig": {"CriteriaList": [{"Action": "CANCEL", "FailureType": "ALL", "MinNumberOfExecutedThings": 0, "ThresholdPercentage": 10}]}}`, []string{
-			"/AbortConfig/CriteriaList/0/MinNumberOfExecutedThings: 0 is less than the minimum 1"}},
+			"/AbortConfig/CriteriaList/0/MinNumberOfExecutedThings: (sensitive) is less than the minimum 1"}},
 		{"abort ThresholdPercentage above 100", `{"AbortConfig": {"CriteriaList": [{"Action": "CANCEL", "FailureType": "ALL", "MinNumberOfExecutedThings": 1, "ThresholdPercentage": 100.5}]}}`, []string{
-			"/AbortConfig/CriteriaList/0/ThresholdPercentage: 100.5 is greater than the maximum 100"}},
+			"/AbortConfig/CriteriaList/0/ThresholdPercentage: (sensitive) is greater than the maximum 100"}},
 		{"rollout MaximumPerMinute 0", `{"JobExecutionsRolloutConfig": {"MaximumPerMinute": 0}}`, []string{
-			"/JobExecutionsRolloutConfig/MaximumPerMinute: 0 is less than the minimum 1"}},
+			"/JobExecutionsRolloutConfig/MaximumPerMinute: (sensitive) is less than the minimum 1"}},
 		{"rollout MinimumPerMinute", `{"JobExecutionsRolloutConfig": {"MaximumPerMinute": 10, "MinimumPerMinute": 1}}`, []string{
 			`/JobExecutionsRolloutConfig: unknown property "MinimumPerMinute" (allowed: ExponentialRolloutRate, MaximumPerMinute)`}},
 		{"exponential rate missing members", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {}}}`, []string{
@@ -163,18 +163,18 @@ func TestInvalidJobTemplates(t *testing.T) {
 			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: required property is missing",
 			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/RateIncreaseCriteria: required property is missing"}},
 		{"BaseRatePerMinute 0", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 0, "IncrementFactor": 2, "RateIncreaseCriteria": {}}}}`, []string{
-			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute: 0 is less than the minimum 1"}},
+			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute: (sensitive) is less than the minimum 1"}},
 		{"BaseRatePerMinute above IoT's 1000", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 1001, "IncrementFactor": 2, "RateIncreaseCriteria": {}}}}`, []string{
-			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute: 1001 is greater than the maximum 1000"}},
+			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute: (sensitive) is greater than the maximum 1000"}},
 		{"IncrementFactor below IoT's 1.1", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 5, "IncrementFactor": 1.05, "RateIncreaseCriteria": {}}}}`, []string{
-			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: 1.05 is less than the minimum 1.1"}},
+			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: (sensitive) is less than the minimum 1.1"}},
 		{"IncrementFactor below 1", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 5, "IncrementFactor": 0.5, "RateIncreaseCriteria": {}}}}`, []string{
-			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: 0.5 is less than the minimum 1"}},
+			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: (sensitive) is less than the minimum 1"}},
 		{"IncrementFactor above 5", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 5, "IncrementFactor": 5.5, "RateIncreaseCriteria": {}}}}`, []string{
-			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: 5.5 is greater than the maximum 5"}},
+			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: (sensitive) is greater than the maximum 5"}},
 		{"rate increase criteria below 1", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 5, "IncrementFactor": 2, "RateIncreaseCriteria": {"NumberOfNotifiedThings": 0, "NumberOfSucceededThings": 0}}}}`, []string{
-			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/RateIncreaseCriteria/NumberOfNotifiedThings: 0 is less than the minimum 1",
-			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/RateIncreaseCriteria/NumberOfSucceededThings: 0 is less than the minimum 1"}},
+			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/RateIncreaseCriteria/NumberOfNotifiedThings: (sensitive) is less than the minimum 1",
+			"/JobExecutionsRolloutConfig/ExponentialRolloutRate/RateIncreaseCriteria/NumberOfSucceededThings: (sensitive) is less than the minimum 1"}},
 		{"rate increase criteria unknown member", `{"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 5, "IncrementFactor": 2, "RateIncreaseCriteria": {"NumberOfFailedThings": 1}}}}`, []string{
 			`/JobExecutionsRolloutConfig/ExponentialRolloutRate/RateIncreaseCriteria: unknown property "NumberOfFailedThings" (allowed: NumberOfNotifiedThings, NumberOfSucceededThings)`}},
 		{"PresignedUrlConfig without RoleArn", `{"PresignedUrlConfig": {"ExpiresInSec": 60}}`, []string{
@@ -184,9 +184,9 @@ func TestInvalidJobTemplates(t *testing.T) {
 		{"RoleArn too long", fmt.Sprintf(`{"PresignedUrlConfig": {"RoleArn": %q}}`, long(2049)), []string{
 			"/PresignedUrlConfig/RoleArn: 2049 characters, at most 2048 allowed"}},
 		{"ExpiresInSec below 60", `{"PresignedUrlConfig": {"RoleArn": "arn:aws:iam::123456789012:role/r", "ExpiresInSec": 59}}`, []string{
-			"/PresignedUrlConfig/ExpiresInSec: 59 is less than the minimum 60"}},
+			"/PresignedUrlConfig/ExpiresInSec: (sensitive) is less than the minimum 60"}},
 		{"ExpiresInSec above 3600", `{"PresignedUrlConfig": {"RoleArn": "arn:aws:iam::123456789012:role/r", "ExpiresInSec": 3601}}`, []string{
-			"/PresignedUrlConfig/ExpiresInSec: 3601 is greater than the maximum 3600"}},
+			"/PresignedUrlConfig/ExpiresInSec: (sensitive) is greater than the maximum 3600"}},
 		{"RetryAttempts", `{"JobExecutionsRetryConfig": {"RetryAttempts": 3}}`, []string{
 			`/JobExecutionsRetryConfig: unknown property "RetryAttempts" (allowed: RetryCriteriaList)`,
 			"/JobExecutionsRetryConfig/RetryCriteriaList: required property is missing"}},
@@ -195,11 +195,11 @@ func TestInvalidJobTemplates(t *testing.T) {
 		{"three retry criteria", `{"JobExecutionsRetryConfig": {"RetryCriteriaList": [{"FailureType": "FAILED", "NumberOfRetries": 1}, {"FailureType": "TIMED_OUT", "NumberOfRetries": 1}, {"FailureType": "ALL", "NumberOfRetries": 1}]}}`, []string{
 			"/JobExecutionsRetryConfig/RetryCriteriaList: 3 items, at most 2 allowed"}},
 		{"retry FailureType REJECTED", `{"JobExecutionsRetryConfig": {"RetryCriteriaList": [{"FailureType": "REJECTED", "NumberOfRetries": 1}]}}`, []string{
-			`/JobExecutionsRetryConfig/RetryCriteriaList/0/FailureType: "REJECTED" is not one of [FAILED, TIMED_OUT, ALL]`}},
+			`/JobExecutionsRetryConfig/RetryCriteriaList/0/FailureType: (sensitive) is not one of [FAILED, TIMED_OUT, ALL]`}},
 		{"NumberOfRetries above 10", `{"JobExecutionsRetryConfig": {"RetryCriteriaList": [{"FailureType": "FAILED", "NumberOfRetries": 11}]}}`, []string{
-			"/JobExecutionsRetryConfig/RetryCriteriaList/0/NumberOfRetries: 11 is greater than the maximum 10"}},
+			"/JobExecutionsRetryConfig/RetryCriteriaList/0/NumberOfRetries: (sensitive) is greater than the maximum 10"}},
 		{"NumberOfRetries negative", `{"JobExecutionsRetryConfig": {"RetryCriteriaList": [{"FailureType": "FAILED", "NumberOfRetries": -1}]}}`, []string{
-			"/JobExecutionsRetryConfig/RetryCriteriaList/0/NumberOfRetries: -1 is less than the minimum 0"}},
+			"/JobExecutionsRetryConfig/RetryCriteriaList/0/NumberOfRetries: (sensitive) is less than the minimum 0"}},
 		{"retry criteria incomplete for IoT", `{"JobExecutionsRetryConfig": {"RetryCriteriaList": [{"FailureType": "FAILED"}]}}`, []string{
 			"/JobExecutionsRetryConfig/RetryCriteriaList/0/NumberOfRetries: required property is missing"}},
 		{"maintenance window EndTime", `{"MaintenanceWindows": [{"StartTime": "cron(0 0 ? * SUN *)", "EndTime": "2023-10-01T02:00:00Z"}]}`, []string{
@@ -210,15 +210,15 @@ func TestInvalidJobTemplates(t *testing.T) {
 		{"StartTime too long", fmt.Sprintf(`{"MaintenanceWindows": [{"StartTime": %q, "DurationInMinutes": 60}]}`, long(257)), []string{
 			"/MaintenanceWindows/0/StartTime: 257 characters, at most 256 allowed"}},
 		{"DurationInMinutes 0", `{"MaintenanceWindows": [{"StartTime": "cron(0 0 ? * SUN *)", "DurationInMinutes": 0}]}`, []string{
-			"/MaintenanceWindows/0/DurationInMinutes: 0 is less than the minimum 1"}},
+			"/MaintenanceWindows/0/DurationInMinutes: (sensitive) is less than the minimum 1"}},
 		{"DurationInMinutes above 1430", `{"MaintenanceWindows": [{"StartTime": "cron(0 0 ? * SUN *)", "DurationInMinutes": 1431}]}`, []string{
-			"/MaintenanceWindows/0/DurationInMinutes: 1431 is greater than the maximum 1430"}},
+			"/MaintenanceWindows/0/DurationInMinutes: (sensitive) is greater than the maximum 1430"}},
 		{"empty package version", `{"DestinationPackageVersions": [""]}`, []string{
 			"/DestinationPackageVersions/0: 0 characters, at least 1 required"}},
 		{"package version too long", fmt.Sprintf(`{"DestinationPackageVersions": [%q]}`, "arn:"+long(1597)), []string{
 			"/DestinationPackageVersions/0: 1601 characters, at most 1600 allowed"}},
 		{"package version not an ARN", `{"DestinationPackageVersions": ["my-package"]}`, []string{
-			`/DestinationPackageVersions/0: "my-package" does not match pattern ^arn:[!-~]+$`}},
+			`/DestinationPackageVersions/0: (sensitive) does not match pattern ^arn:[!-~]+$`}},
 		{"51 tags", fmt.Sprintf(`{"Tags": %s}`, tags(51)), []string{
 			"/Tags: 51 items, at most 50 allowed"}},
 		{"duplicate tags", `{"Tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]}`, []string{

@@ -125,9 +125,13 @@ func stateListCommand(f *stateFlags) *cobra.Command {
 				if recs == nil {
 					recs = []*state.Record{}
 				}
+				shown := make([]*state.Record, len(recs))
+				for i, r := range recs {
+					shown[i] = masked(r)
+				}
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(recs)
+				return enc.Encode(shown)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SEQ\tKEY\tTYPE\tSTATUS\tIDENTIFIER")
@@ -181,7 +185,7 @@ KEY, print that record as JSON.`,
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
-			return enc.Encode(r)
+			return enc.Encode(masked(r))
 		},
 	}
 }

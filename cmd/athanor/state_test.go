@@ -288,3 +288,53 @@ func TestStateForceUnlock(t *testing.T) {
 		t.Errorf("force-unlock --force = %q, %v", out, err)
 	}
 }
+
+// TestStateShowMasksWriteOnlyValues: `state show` and `state list --json`
+// print a record's write-only values (recorded, pending, in a pending
+// patch) as "(sensitive)"; `state export`, a backup, keeps them.
+func TestStateShowMasksWriteOnlyValues(t *testing.T) {
+	dir := t.TempDir()
+	b, err := state.Open(t.Context(), dir, "app", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	r := &state.Record{Key: "user", LogicalID: "user", Type: "AWS::IAM::User", Seq: 1, Status: state.StatusUpdating, Identifier: "u",
+		Desired: json.RawMessage(`{"UserName":"u","LoginProfile":{"Password":"hunter2-FIRST","PasswordResetRequired":true}}`),
+		Pending: &state.Pending{Operation: "UPDATE", ClientToken: "ct", StartedAt: now,
+			Desired: json.RawMessage(`{"UserName":"u","LoginProfile":{"Password":"hunter2-SECOND","PasswordResetRequired":true}}`),
+			Patch:   json.RawMessage(`[{"op":"replace","path":"/LoginProfile/Password","value":"hunter2-SECOND"}]`)},
+		CreatedAt: now, UpdatedAt: now}
+	if err := b.Put(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	flags := []string{"--app", "app", "--stage", "dev", "--state", dir}
+	for _, args := range [][]string{{"show", "user"}, {"list", "--json"}} {
+		out, err := runState(t, "", append(args, flags...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []state.Record
+		if args[0] == "show" {
+			recs = make([]state.Record, 1)
+			err = json.Unmarshal([]byte(out), &recs[0])
+		} else {
+			err = json.Unmarshal([]byte(out), &recs)
+		}
+		if err != nil || len(recs) != 1 || recs[0].Pending == nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out)
+		}
+		got := recs[0]
+		want := `{"LoginProfile":{"Password":"(sensitive)","PasswordResetRequired":true},"UserName":"u"}`
+		if !jsonEqual(got.Desired, json.RawMessage(want)) || !jsonEqual(got.Pending.Desired, json.RawMessage(want)) ||
+			!jsonEqual(got.Pending.Patch, json.RawMessage(`[{"op":"replace","path":"/LoginProfile/Password","value":"(sensitive)"}]`)) ||
+			strings.Contains(out, "hunter2") {
+			t.Errorf("%s prints write-only values:\n%s", args[0], out)
+		}
+	}
+	out, err := runState(t, "", append([]string{"export"}, flags...)...)
+	if err != nil || !strings.Contains(out, "hunter2-SECOND") {
+		t.Errorf("export lost the write-only values (%v):\n%s", err, out)
+	}
+}

@@ -6,7 +6,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -93,6 +92,9 @@ type Engine struct {
 	sum     Summary
 	changes []Change
 	drift   []Drift
+
+	// secrets conceals write-only values in the provider's errors.
+	secrets concealer
 }
 
 // slot is one key of the stage: its record and what this run did with it.
@@ -175,6 +177,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	}
 	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
+	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
 	recs, err := o.State.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
@@ -188,6 +191,10 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	}
 	for _, r := range recs {
 		e.slots[r.Key] = &slot{key: r.Key, rec: r}
+		if r.Pending != nil {
+			// A resumed operation sends this desired state again.
+			e.secrets.addRecorded(o.Registry, r.Type, r.Pending.Desired)
+		}
 		if r.Seq >= e.nextSeq {
 			e.nextSeq = r.Seq + 1
 		}
@@ -340,6 +347,7 @@ func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaratio
 	if err != nil {
 		return nil, err
 	}
+	e.secrets.add(s, model)
 	if err := e.validate(s, model); err != nil {
 		return nil, err
 	}
@@ -379,15 +387,15 @@ func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaratio
 	case schema.NoChange:
 		return e.noop(ctx, sl, deps, retainChanged)
 	case schema.Update:
-		patch, err := json.Marshal(ch.Patch)
+		patch, shown, err := planPatch(s, ch.Patch)
 		if err != nil {
 			return nil, err
 		}
-		c := Change{Key: key, Type: s.TypeName, Action: ActionUpdate, Identifier: rec.Identifier, Patch: patch, Paths: ch.Paths}
-		return e.update(ctx, sl, s, model, deps, c)
+		c := Change{Key: key, Type: s.TypeName, Action: ActionUpdate, Identifier: rec.Identifier, Patch: shown, Paths: ch.Paths}
+		return e.update(ctx, sl, s, model, deps, c, patch)
 	default:
-		patch, _ := json.Marshal(ch.Patch)
-		c := Change{Key: key, Type: s.TypeName, Action: ActionReplace, Identifier: rec.Identifier, Patch: patch,
+		_, shown, _ := planPatch(s, ch.Patch) // shown only: a replacement sends the whole desired state
+		c := Change{Key: key, Type: s.TypeName, Action: ActionReplace, Identifier: rec.Identifier, Patch: shown,
 			Paths: ch.Paths, ReplacePaths: ch.ReplacePaths}
 		c.Order, c.Reason = replaceOrder(s, rec.Identifier, model)
 		return e.replace(ctx, sl, s, model, deps, d, c)

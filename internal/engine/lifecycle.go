@@ -259,7 +259,8 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 	return declaredFrom(rec)
 }
 
-func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, c Change) (*Declared, error) {
+// update applies patch, the unmasked form of c.Patch.
+func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, c Change, patch json.RawMessage) (*Declared, error) {
 	rec := sl.rec
 	if e.o.Mode == ModePlan {
 		e.plan(c)
@@ -269,7 +270,7 @@ func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model m
 	began := time.Now()
 	rec.DependsOn = deps
 	op := cloudcontrol.Operation{Kind: cloudcontrol.Update, TypeName: s.TypeName, Identifier: rec.Identifier,
-		Desired: encodeModel(model), Patch: c.Patch}
+		Desired: encodeModel(model), Patch: patch}
 	ev, err := e.mutate(ctx, rec, &rec.Pending, state.StatusUpdating, op, "", "")
 	if err != nil {
 		if rec.Pending != nil && definite(err) {
@@ -388,11 +389,11 @@ func (e *Engine) adopt(ctx context.Context, sl *slot, s *schema.Schema, model ma
 	case schema.NoChange:
 		return declaredFrom(rec)
 	case schema.Update:
-		patch, err := json.Marshal(ch.Patch)
+		patch, shown, err := planPatch(s, ch.Patch)
 		if err != nil {
 			return nil, err
 		}
-		return e.update(ctx, sl, s, model, deps, Change{Key: sl.key, Type: s.TypeName, Action: ActionUpdate, Identifier: id, Patch: patch, Paths: ch.Paths})
+		return e.update(ctx, sl, s, model, deps, Change{Key: sl.key, Type: s.TypeName, Action: ActionUpdate, Identifier: id, Patch: shown, Paths: ch.Paths}, patch)
 	default:
 		c := Change{Key: sl.key, Type: s.TypeName, Action: ActionReplace, Identifier: id, Paths: ch.Paths, ReplacePaths: ch.ReplacePaths}
 		c.Order, c.Reason = replaceOrder(s, id, model)

@@ -2,9 +2,16 @@ package engine
 
 import (
 	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 func TestPointers(t *testing.T) {
@@ -76,10 +83,20 @@ func FuzzToModel(f *testing.F) {
 	f.Add([]byte(`{"A":{"B":[1,"x",null,true]}}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"A":1e400}`))
+	f.Add([]byte(`{"A":1} {"B":2}`))
+	f.Add([]byte("{\"A\":\"\xff\"}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := toModel(json.RawMessage(data))
 		if err != nil {
 			return
+		}
+		// Only a whole, valid UTF-8 JSON document is accepted (or nothing
+		// at all), and its numbers all fit a float64.
+		if len(strings.TrimSpace(string(data))) > 0 && (!json.Valid(data) || !utf8.Valid(data)) {
+			t.Fatalf("accepted %q", data)
+		}
+		if err := checkNumbers(m, ""); err != nil {
+			t.Fatalf("accepted %q: %v", data, err)
 		}
 		// A model encodes and decodes to itself.
 		back, err := decodeModel(encodeModel(m))
@@ -142,5 +159,128 @@ func TestBreakCyclesKeepsEdgesOutOfACycle(t *testing.T) {
 	}
 	if len(dependents["x"]) != 0 {
 		t.Errorf("cycle x ⇄ y not broken: dependents[x] = %v", dependents["x"])
+	}
+}
+
+// TestToModelRefusesWhatJSONWouldLose: input that encoding/json would
+// truncate, reject without a path or change silently is refused, naming
+// the property path.
+func TestToModelRefusesWhatJSONWouldLose(t *testing.T) {
+	type timeout struct {
+		InProgressTimeoutInMinutes float64 `json:"InProgressTimeoutInMinutes,omitzero"`
+	}
+	type inner struct {
+		Ratio float32
+	}
+	type embedded struct {
+		Rate float64 `json:"Rate"`
+	}
+	type args struct {
+		embedded
+		TimeoutConfig timeout        `json:"TimeoutConfig"`
+		Items         []*inner       `json:"Items,omitempty"`
+		Labels        map[string]any `json:"Labels,omitempty"`
+		Name          string         `json:"Name,omitempty"`
+		Skipped       float64        `json:"-"`
+		hidden        float64
+	}
+	tests := []struct {
+		name string
+		in   any
+		want string // the error's text; "" for success
+	}{
+		{"trailing object", json.RawMessage(`{"DisplayName":"x"} {"evil":1}`), "trailing data after the JSON object, at byte 20 of 30"},
+		{"trailing garbage", []byte(`{"A":1}x`), "trailing data after the JSON object, at byte 7 of 8"},
+		{"trailing whitespace", json.RawMessage("{\"A\":1}\n\t "), ""},
+		{"NaN in a struct", args{TimeoutConfig: timeout{InProgressTimeoutInMinutes: math.NaN()}},
+			"/TimeoutConfig/InProgressTimeoutInMinutes: NaN is not a JSON number"},
+		{"+Inf in a slice of pointers", args{Items: []*inner{{Ratio: 1}, {Ratio: float32(math.Inf(1))}}},
+			"/Items/1/Ratio: +Inf is not a JSON number"},
+		{"-Inf in an embedded struct", args{embedded: embedded{Rate: math.Inf(-1)}}, "/Rate: -Inf is not a JSON number"},
+		{"NaN in a map", map[string]any{"A": map[string]any{"a/b": []any{1, math.NaN()}}}, "/A/a~1b/1: NaN is not a JSON number"},
+		{"ignored fields", args{Skipped: math.NaN(), hidden: math.NaN()}, ""},
+		{"malformed json.Number", map[string]any{"N": json.Number("NaN")}, `/N: a json.Number that is not a JSON number`},
+		{"number out of range", json.RawMessage(`{"A":[1e400]}`), "/A/0: a number beyond the range of a float64 (±1.8e308)"},
+		{"invalid UTF-8 value in raw JSON", json.RawMessage("{\"A\":{\"B\":[\"ok\",\"x\xffy\"]}}"), "/A/B/1: string is not valid UTF-8"},
+		{"invalid UTF-8 key in raw JSON", json.RawMessage("{\"A\":{\"k\xc3\":1}}"), "/A: a property name is not valid UTF-8"},
+		{"invalid UTF-8 after escapes", json.RawMessage("{\"a\\/b\":1,\"c~\":{\"d\":\"\xe2\x82\"}}"), "/c~0/d: string is not valid UTF-8"},
+		{"invalid UTF-8 in a struct", args{Name: "bad\xff"}, "/Name: string is not valid UTF-8"},
+		{"invalid UTF-8 map key", map[string]any{"L": map[string]string{"\xff": "v"}}, "/L: a property name is not valid UTF-8"},
+		{"U+FFFD itself is fine", json.RawMessage(`{"A":"\ufffd` + "\uFFFD" + `"}`), ""},
+		{"desired state at the limit", map[string]any{"A": strings.Repeat("é", MaxDesiredState-len(`{"A":""}`))}, ""},
+		{"desired state over the limit", map[string]any{"A": strings.Repeat("é", MaxDesiredState-len(`{"A":""}`)+1)},
+			"the desired state is 262145 characters of JSON, more than the 262144 Cloud Control accepts"},
+		{"300 KiB", json.RawMessage(`{"A":"` + strings.Repeat("x", 300*1024) + `"}`),
+			"the desired state is 307208 characters of JSON, more than the 262144 Cloud Control accepts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := toModel(tt.in)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("toModel: %v", err)
+			case tt.want == "":
+				if m == nil {
+					t.Fatal("no model")
+				}
+			case err == nil:
+				t.Fatalf("toModel accepted it: %v", m)
+			case !strings.HasSuffix(err.Error(), tt.want):
+				t.Fatalf("error %q, want it to end with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestMaxDesiredStateIsTheModels: the limit is the Cloud Control API
+// model's bound on DesiredState.
+func TestMaxDesiredStateIsTheModels(t *testing.T) {
+	dir, err := repo.SchemaDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "..", "api", "cloudcontrol-2021-09-30.service-2.json"))
+	if err != nil {
+		t.Skipf("the Cloud Control API model is absent (set %s beside an api directory to run this test): %v", repo.EnvSchemas, err)
+	}
+	var model struct {
+		Shapes map[string]struct {
+			Max     *int `json:"max"`
+			Members map[string]struct {
+				Shape string `json:"shape"`
+			} `json:"members"`
+		} `json:"shapes"`
+	}
+	if err := json.Unmarshal(data, &model); err != nil {
+		t.Fatal(err)
+	}
+	shape := model.Shapes["CreateResourceInput"].Members["DesiredState"].Shape
+	max := model.Shapes[shape].Max
+	if shape == "" || max == nil || *max != MaxDesiredState {
+		t.Fatalf("DesiredState is shape %q with max %v; MaxDesiredState is %d", shape, max, MaxDesiredState)
+	}
+}
+
+// BenchmarkToModel converts a typed Args struct of the seed's advanced
+// template, as every declaration does.
+func BenchmarkToModel(b *testing.B) {
+	type rollout struct {
+		MaximumPerMinute int `json:"MaximumPerMinute,omitzero"`
+	}
+	type tag struct{ Key, Value string }
+	type args struct {
+		JobTemplateId              string   `json:"JobTemplateId"`
+		Description                string   `json:"Description"`
+		Document                   string   `json:"Document,omitempty"`
+		JobExecutionsRolloutConfig *rollout `json:"JobExecutionsRolloutConfig,omitempty"`
+		Tags                       []tag    `json:"Tags,omitempty"`
+	}
+	props := args{JobTemplateId: "tpl", Description: "a template", Document: `{"operation":"update"}`,
+		JobExecutionsRolloutConfig: &rollout{MaximumPerMinute: 10}, Tags: []tag{{"a", "1"}, {"b", "2"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := toModel(props); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
