@@ -233,9 +233,11 @@ type LockManager interface {
 	LockHolder(ctx context.Context) (*LockInfo, error)
 	// ForceUnlock removes a lock whose holder is gone. While the holder is
 	// alive it refuses with an error wrapping ErrHolderAlive, unless force
-	// is true; forcing a live holder's lock lets two runs interleave, so it
-	// is only for a holder known to be stuck. It returns the holder it
-	// removed, or nil when the stage was not locked.
+	// is true; forcing a live holder's lock takes it away: the holder's
+	// writes are refused from then on and its Lock.Lost closes (see Lock),
+	// which stops an Athanor run, so it is for a holder known to be stuck.
+	// It returns the holder it removed, or nil when the stage was not
+	// locked.
 	ForceUnlock(ctx context.Context, force bool) (*LockInfo, error)
 }
 

@@ -417,8 +417,9 @@ func (b *Backend) LockHolder(ctx context.Context) (*state.LockInfo, error) {
 // ForceUnlock clears the lock of a holder that is gone. A process holding
 // the flock is alive (the kernel drops the locks of dead processes), so
 // without force it is refused with state.ErrHolderAlive; with force the lock
-// file is removed, which lets the next run lock a new file while the old
-// holder keeps running — use it only for a holder known to be stuck.
+// file is removed, which lets the next run lock a new file; the old holder
+// finds its lock lost at its next write or within LockCheckInterval (see
+// the package documentation) — use it only for a holder known to be stuck.
 func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo, error) {
 	if err := b.check(ctx); err != nil {
 		return nil, err

@@ -142,7 +142,7 @@ func TestMigrations(t *testing.T) {
 func TestLeaseRenewed(t *testing.T) {
 	url := pgtest.URL(t)
 	stage := fmt.Sprintf("lease-%d", time.Now().UnixNano())
-	b := openPG(t, url, "app", stage, state.WithLease(time.Second))
+	b := openPG(t, url, "app", stage, state.WithLease(2*time.Second))
 	l, err := b.Lock(t.Context(), state.NewLockInfo("deploy"))
 	if err != nil {
 		t.Fatal(err)
