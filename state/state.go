@@ -111,7 +111,7 @@ type LockInfo struct {
 	// whose locks are leases (PostgreSQL); zero for locks that last as long
 	// as their holder's process (the file backend). Backends fill it in
 	// when they report a holder; Lock ignores it.
-	Expires time.Time `json:"expires,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // LockedError is returned when another run holds the lock.
