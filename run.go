@@ -94,6 +94,9 @@ type Config struct {
 	// LockLease is the lease of a shared stage lock (PostgreSQL): a run that
 	// dies holding the lock keeps others out for at most this long (default
 	// state.DefaultLease). The file backend's lock dies with its process.
+	// A run that cannot renew its lease for three quarters of it (the
+	// database unreachable, the process paused) stops with a
+	// *LockLostError before another run can take the stage.
 	LockLease time.Duration
 }
 
@@ -208,6 +211,18 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 			err = fmt.Errorf("athanor: release stage lock: %w", uerr)
 		}
 	}()
+	// A lost lock (lease run out, taken, forcibly unlocked) stops the run at
+	// once: its context ends, so no further Cloud Control call is made, and
+	// the backend refuses its writes anyway (see state.Lock).
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	go func() {
+		select {
+		case <-lock.Lost():
+			stopRun(lock.Err())
+		case <-ctx.Done():
+		}
+	}()
 
 	client, target, stop, err := cfg.client(ctx)
 	if err != nil {
@@ -226,6 +241,9 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		Provider: provider{client}, Registry: cfg.Registry, Reporter: rep, Unknown: Unknown,
 	})
 	finish := func(runErr error) (*Result, error) {
+		if cause := context.Cause(ctx); errors.Is(cause, state.ErrLockLost) {
+			runErr = &LockLostError{Cause: cause, Run: runErr}
+		}
 		s := engine.Summary{}
 		if eng != nil {
 			s = eng.Summary()
@@ -293,6 +311,35 @@ func stopped(ctx context.Context, rep *engine.Reporter, err error) error {
 		inFlight = fmt.Sprintf("%d operations in flight are recorded and the next run resumes them", n)
 	}
 	return fmt.Errorf("%w: %s; nothing undeclared was deleted", cause, inFlight)
+}
+
+// LockLostError is the error of a run stopped because it lost its stage
+// lock (errors.Is state.ErrLockLost): the lease ran out while the run could
+// not renew it (paused, or cut off from the state database), another run
+// took it, or it was forcibly unlocked. The run sent no Cloud Control call
+// after noticing, and its state writes after the loss were refused, so the
+// operations it had in flight stay recorded as pending: the next run polls
+// or repeats them with their recorded tokens.
+type LockLostError struct {
+	// Cause says how the lock was lost; it wraps state.ErrLockLost.
+	Cause error
+	// Run is what the stopped run itself failed with, if anything (mostly
+	// the cancellation of its operations).
+	Run error
+}
+
+// Error names the cause and what becomes of the operations in flight.
+func (e *LockLostError) Error() string {
+	return fmt.Sprintf("the stage lock was lost, so the run stopped: %v; no further change was sent, and the operations in flight are recorded in the state: the next run resumes them", e.Cause)
+}
+
+// Unwrap returns the cause (so errors.Is(err, state.ErrLockLost)) and the
+// run's own error.
+func (e *LockLostError) Unwrap() []error {
+	if e.Run == nil {
+		return []error{e.Cause}
+	}
+	return []error{e.Cause, e.Run}
 }
 
 func (cfg *Config) defaults() {

@@ -183,7 +183,9 @@ func Redact(location string) string {
 
 // Error reports the stage and who holds its lock, for example: "stage
 // iot-fleet/dev is locked by run 3f2a9c1e… (pid 4242 on host ci-runner-7,
-// deploy) since 2026-11-26T14:03:12Z".
+// deploy) since 2026-11-26T14:03:12Z", followed for a leased lock by when
+// the lease ends: "; its lease ends at 2026-11-26T14:05:42Z (in 28s)
+// unless the holder renews it" (or "ended at", once past).
 func (e *LockedError) Error() string {
 	h := e.Holder
 	if h.ID == "" && h.Host == "" && h.PID == 0 {
@@ -201,6 +203,16 @@ func (e *LockedError) Error() string {
 	b.WriteString(")")
 	if !h.Since.IsZero() {
 		b.WriteString(" since " + h.Since.UTC().Format(time.RFC3339))
+	}
+	if !h.Expires.IsZero() {
+		exp := h.Expires.UTC().Format(time.RFC3339)
+		if !e.Now.IsZero() && !e.Now.Before(h.Expires) {
+			fmt.Fprintf(&b, "; its lease ended at %s", exp)
+		} else if !e.Now.IsZero() {
+			fmt.Fprintf(&b, "; its lease ends at %s (in %v) unless the holder renews it", exp, h.Expires.Sub(e.Now).Round(time.Second))
+		} else {
+			fmt.Fprintf(&b, "; its lease ends at %s unless the holder renews it", exp)
+		}
 	}
 	return b.String()
 }
@@ -221,9 +233,11 @@ type LockManager interface {
 	LockHolder(ctx context.Context) (*LockInfo, error)
 	// ForceUnlock removes a lock whose holder is gone. While the holder is
 	// alive it refuses with an error wrapping ErrHolderAlive, unless force
-	// is true; forcing a live holder's lock lets two runs interleave, so it
-	// is only for a holder known to be stuck. It returns the holder it
-	// removed, or nil when the stage was not locked.
+	// is true; forcing a live holder's lock takes it away: the holder's
+	// writes are refused from then on and its Lock.Lost closes (see Lock),
+	// which stops an Athanor run, so it is for a holder known to be stuck.
+	// It returns the holder it removed, or nil when the stage was not
+	// locked.
 	ForceUnlock(ctx context.Context, force bool) (*LockInfo, error)
 }
 

@@ -23,6 +23,13 @@ var ErrNotFound = errors.New("state: record not found")
 // ErrLocked is wrapped by *LockedError when another run holds the stage lock.
 var ErrLocked = errors.New("state: stage is locked")
 
+// ErrLockLost is wrapped by Lock.Err once a held lock is lost (its lease
+// ran out unrenewed, another run took it, or it was forcibly unlocked), and
+// by every write the backend then refuses: a backend whose lock is held
+// fences its writes with it, so a holder that lost its lock cannot change
+// the stage another run may now hold.
+var ErrLockLost = errors.New("state: stage lock lost")
+
 // Status is where a resource is in its lifecycle.
 type Status string
 
@@ -101,18 +108,46 @@ type LockInfo struct {
 	PID       int       `json:"pid"`
 	Operation string    `json:"operation"` // deploy, destroy, plan...
 	Since     time.Time `json:"since"`
+	// Expires is when the holder's lease ends unless renewed, for backends
+	// whose locks are leases (PostgreSQL); zero for locks that last as long
+	// as their holder's process (the file backend). Backends fill it in
+	// when they report a holder; Lock ignores it.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // LockedError is returned when another run holds the lock.
 type LockedError struct {
 	App, Stage string
 	Holder     LockInfo
+	// Now is the backend's clock when Holder was read, so that the message
+	// can say whether Holder.Expires is past; zero when Holder.Expires is.
+	Now time.Time
 }
 
 // Lock is a held stage lock.
+//
+// While it is held, the backend that took it fences every write (Put,
+// Delete, PutMeta) with it: a write is applied only if the lock is still
+// this holder's at the moment it is applied (for PostgreSQL, checked in the
+// write's own statement against the lock row and the database's clock), and
+// fails with an error wrapping ErrLockLost otherwise, never applied
+// silently. Writes through a backend holding no lock are not fenced: the
+// caller answers for them (the athanor state commands write under the lock).
 type Lock interface {
-	// Unlock releases the lock.
+	// Unlock releases the lock. Calling it again does nothing. It is safe
+	// after the lock was lost, and then never releases another holder's
+	// lock. Once Unlock returns, the backend's writes are no longer fenced.
 	Unlock(ctx context.Context) error
+	// Lost returns a channel closed when the lock is lost while held: its
+	// lease ran out without renewal by the holder's own clock (so it closes
+	// before another run can take the lock, even while the store is
+	// unreachable), another run took it, or it was forcibly unlocked. It is
+	// never closed by Unlock. Backends whose locks cannot expire close it
+	// only when they detect the lock was broken.
+	Lost() <-chan struct{}
+	// Err is nil while the lock is held; once Lost is closed, an error
+	// wrapping ErrLockLost that says why.
+	Err() error
 }
 
 // Backend stores the records of one app and stage. Implementations must be

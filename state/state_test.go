@@ -18,17 +18,27 @@ func TestLockedErrorMessage(t *testing.T) {
 	tests := []struct {
 		name   string
 		holder state.LockInfo
+		now    time.Time
 		want   string
 	}{
 		{"full", state.LockInfo{ID: "3f2a9c1e77d04b1f", Host: "ci-runner-7", PID: 4242, Operation: "deploy", Since: time.Date(2026, 11, 26, 15, 3, 12, 0, time.FixedZone("CET", 3600))},
-			"stage iot-fleet/dev is locked by run 3f2a9c1e… (pid 4242 on host ci-runner-7, deploy) since 2026-11-26T14:03:12Z"},
+			time.Time{}, "stage iot-fleet/dev is locked by run 3f2a9c1e… (pid 4242 on host ci-runner-7, deploy) since 2026-11-26T14:03:12Z"},
 		{"short id, no operation", state.LockInfo{ID: "abc", Host: "h", PID: 1, Since: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
-			"stage iot-fleet/dev is locked by run abc (pid 1 on host h) since 2026-01-02T03:04:05Z"},
-		{"unknown", state.LockInfo{}, "stage iot-fleet/dev is locked by another run (holder unknown)"},
+			time.Time{}, "stage iot-fleet/dev is locked by run abc (pid 1 on host h) since 2026-01-02T03:04:05Z"},
+		{"unknown", state.LockInfo{}, time.Time{}, "stage iot-fleet/dev is locked by another run (holder unknown)"},
+		{"lease ahead", state.LockInfo{ID: "abc", Host: "h", PID: 1, Since: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Expires: time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC)},
+			time.Date(2026, 1, 2, 3, 4, 31, 600_000_000, time.UTC),
+			"stage iot-fleet/dev is locked by run abc (pid 1 on host h) since 2026-01-02T03:04:05Z; its lease ends at 2026-01-02T03:05:00Z (in 28s) unless the holder renews it"},
+		{"lease past", state.LockInfo{ID: "abc", Host: "h", PID: 1, Since: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Expires: time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC)},
+			time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC),
+			"stage iot-fleet/dev is locked by run abc (pid 1 on host h) since 2026-01-02T03:04:05Z; its lease ended at 2026-01-02T03:05:00Z"},
+		{"lease, no clock", state.LockInfo{ID: "abc", Host: "h", PID: 1, Expires: time.Date(2026, 1, 2, 3, 5, 0, 0, time.FixedZone("CET", 3600))},
+			time.Time{},
+			"stage iot-fleet/dev is locked by run abc (pid 1 on host h); its lease ends at 2026-01-02T02:05:00Z unless the holder renews it"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error = &state.LockedError{App: "iot-fleet", Stage: "dev", Holder: tc.holder}
+			var err error = &state.LockedError{App: "iot-fleet", Stage: "dev", Holder: tc.holder, Now: tc.now}
 			if got := err.Error(); got != tc.want {
 				t.Errorf("Error() = %q\nwant      %q", got, tc.want)
 			}
@@ -235,6 +245,8 @@ func TestWaitLock(t *testing.T) {
 type nopLock struct{}
 
 func (nopLock) Unlock(context.Context) error { return nil }
+func (nopLock) Lost() <-chan struct{}        { return nil }
+func (nopLock) Err() error                   { return nil }
 
 func FuzzDecodeRecord(f *testing.F) {
 	if data, err := os.ReadFile(filepath.Join("testdata", "record-v0.json")); err == nil {

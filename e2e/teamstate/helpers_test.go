@@ -304,9 +304,10 @@ type cloud struct {
 	url string
 	sdk *cc.Client
 
-	mu      sync.Mutex
-	calls   map[string]int // Cloud Control operation → requests received
-	changed chan struct{}  // closed and replaced on every request
+	mu           sync.Mutex
+	calls        map[string]int // Cloud Control operation → requests received
+	lastMutation time.Time      // when the last mutating request arrived
+	changed      chan struct{}  // closed and replaced on every request
 }
 
 // newCloud starts an emulator with opts behind a counting handler.
@@ -322,6 +323,10 @@ func newCloud(t *testing.T, opts emulator.Options) *cloud {
 		if op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "CloudApiService."); ok {
 			c.mu.Lock()
 			c.calls[op]++
+			switch op {
+			case "CreateResource", "UpdateResource", "DeleteResource":
+				c.lastMutation = time.Now()
+			}
 			close(c.changed)
 			c.changed = make(chan struct{})
 			c.mu.Unlock()
@@ -344,6 +349,13 @@ func (c *cloud) count(ops ...string) int {
 		n += c.calls[op]
 	}
 	return n
+}
+
+// lastMutationAt is when the last mutating request arrived (zero if none).
+func (c *cloud) lastMutationAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastMutation
 }
 
 // mutations counts the mutating requests received so far.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/athanor-dev/athanor/emulator"
 	"github.com/athanor-dev/athanor/internal/pgtest"
+	"github.com/athanor-dev/athanor/state"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -140,7 +141,9 @@ func leaseLeft(t *testing.T, db, app, stage string) time.Duration {
 }
 
 // lockedBy checks that stderr reports the stage locked by process pid of
-// this host for a deploy since a time in [from, to].
+// this host for a deploy since a time in [from, to], and when the holder's
+// lease ends: after it began and within the lease given to runs (the
+// default, or testLease).
 func lockedBy(t *testing.T, stderr, app, stage string, pid int, from, to time.Time) {
 	t.Helper()
 	host, err := os.Hostname()
@@ -148,10 +151,10 @@ func lockedBy(t *testing.T, stderr, app, stage string, pid int, from, to time.Ti
 		t.Fatal(err)
 	}
 	re := regexp.MustCompile(`stage ` + regexp.QuoteMeta(app+"/"+stage) + ` is locked by run [0-9a-f]{8}… ` +
-		regexp.QuoteMeta(fmt.Sprintf("(pid %d on host %s, deploy)", pid, host)) + ` since (\S+)`)
+		regexp.QuoteMeta(fmt.Sprintf("(pid %d on host %s, deploy)", pid, host)) + ` since ([0-9TZ:-]+); its lease ends at ([0-9TZ:-]+) \(in [0-9hms.]+\) unless the holder renews it`)
 	m := re.FindStringSubmatch(stderr)
 	if m == nil {
-		t.Fatalf("the refused run's error does not name the holder (pid %d on host %s, deploy, since ...):\n%s", pid, host, stderr)
+		t.Fatalf("the refused run's error does not name the holder (pid %d on host %s, deploy, since ...) and when its lease ends:\n%s", pid, host, stderr)
 	}
 	since, err := time.Parse(time.RFC3339, m[1])
 	if err != nil {
@@ -159,6 +162,13 @@ func lockedBy(t *testing.T, stderr, app, stage string, pid int, from, to time.Ti
 	}
 	if since.Before(from.Truncate(time.Second)) || since.After(to) {
 		t.Errorf("holder since %v, want between the holder's start %v and %v", since, from, to)
+	}
+	ends, err := time.Parse(time.RFC3339, m[2])
+	if err != nil {
+		t.Fatalf("lease end %q: %v", m[2], err)
+	}
+	if !ends.After(since) || ends.After(to.Add(state.DefaultLease+time.Second)) {
+		t.Errorf("holder's lease ends at %v, want after its start %v and within a lease of %v", ends, since, to)
 	}
 }
 

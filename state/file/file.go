@@ -26,6 +26,15 @@
 // NFS clients; for a team sharing state across machines use the PostgreSQL
 // backend.
 //
+// A flock has no lease and cannot expire: the only way to lose it is a
+// forced unlock (athanor state force-unlock --force), which removes the lock
+// file so that the next run locks a new one. The holder detects that: while
+// a Backend holds the lock, every write first checks that the lock file is
+// still the one it locked and fails with an error wrapping
+// state.ErrLockLost otherwise, and a watcher checks it every
+// LockCheckInterval and closes Lock.Lost. The check and the write are two
+// steps, not one: a forced unlock between them lets that one write through.
+//
 // Importing this package registers it with state.Open for paths and file://
 // URLs.
 package file
@@ -73,6 +82,25 @@ type Backend struct {
 	dirW, recW *dirWriter
 	opts       state.Options
 	closed     atomic.Bool
+
+	mu   sync.Mutex
+	held *fileLock // the lock taken through this backend, until Unlock
+}
+
+// LockCheckInterval is how often a held lock checks that it was not broken
+// by a forced unlock, to close Lock.Lost.
+const LockCheckInterval = time.Second
+
+// fence returns an error wrapping state.ErrLockLost when the backend holds
+// a lock that was broken.
+func (b *Backend) fence() error {
+	b.mu.Lock()
+	l := b.held
+	b.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	return l.check()
 }
 
 var (
@@ -156,6 +184,8 @@ func readRecord(path string) (*state.Record, error) {
 }
 
 // Put writes r atomically and durably, replacing any record with its key.
+// While the backend holds the stage lock, a broken lock refuses the write
+// with an error wrapping state.ErrLockLost.
 func (b *Backend) Put(ctx context.Context, r *state.Record) error {
 	if err := b.check(ctx); err != nil {
 		return err
@@ -163,6 +193,9 @@ func (b *Backend) Put(ctx context.Context, r *state.Record) error {
 	data, err := state.EncodeRecord(r)
 	if err != nil {
 		return err
+	}
+	if err := b.fence(); err != nil {
+		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
 	}
 	if err := b.recW.write(fileName(r.Key), data); err != nil {
 		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
@@ -178,6 +211,9 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	}
 	if err := state.ValidateKey(key); err != nil {
 		return err
+	}
+	if err := b.fence(); err != nil {
+		return fmt.Errorf("state/file: delete %q: %w", key, err)
 	}
 	if err := b.recW.remove(fileName(key)); err != nil {
 		return fmt.Errorf("state/file: delete %q: %w", key, err)
@@ -255,6 +291,9 @@ func (b *Backend) PutMeta(ctx context.Context, m *state.Meta) error {
 	if err != nil {
 		return err
 	}
+	if err := b.fence(); err != nil {
+		return fmt.Errorf("state/file: put meta: %w", err)
+	}
 	if err := b.dirW.write(metaFile, data); err != nil {
 		return fmt.Errorf("state/file: put meta: %w", err)
 	}
@@ -328,7 +367,7 @@ func (b *Backend) tryLock(info state.LockInfo) (state.Lock, error) {
 		}
 		removeStaleTemps(b.dir)
 		removeStaleTemps(b.recDir)
-		return &fileLock{b: b, f: f, id: info.ID}, nil
+		return b.newLock(f, info.ID), nil
 	}
 }
 
@@ -378,8 +417,9 @@ func (b *Backend) LockHolder(ctx context.Context) (*state.LockInfo, error) {
 // ForceUnlock clears the lock of a holder that is gone. A process holding
 // the flock is alive (the kernel drops the locks of dead processes), so
 // without force it is refused with state.ErrHolderAlive; with force the lock
-// file is removed, which lets the next run lock a new file while the old
-// holder keeps running — use it only for a holder known to be stuck.
+// file is removed, which lets the next run lock a new file; the old holder
+// finds its lock lost at its next write or within LockCheckInterval (see
+// the package documentation) — use it only for a holder known to be stuck.
 func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo, error) {
 	if err := b.check(ctx); err != nil {
 		return nil, err
@@ -426,26 +466,94 @@ func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo,
 type fileLock struct {
 	b    *Backend
 	f    *os.File
+	path string
 	id   string
-	once sync.Once
-	err  error
+	stop chan struct{} // closed by Unlock
+	done chan struct{} // watcher ended
+	lost chan struct{} // closed with err set
+
+	mu  sync.Mutex
+	err error
+
+	once      sync.Once
+	unlockErr error
 }
 
-// Unlock removes the holder description and releases the flock. Calling it
-// again does nothing.
+func (b *Backend) newLock(f *os.File, id string) *fileLock {
+	l := &fileLock{b: b, f: f, path: filepath.Join(b.dir, lockFile), id: id,
+		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+	b.mu.Lock()
+	b.held = l
+	b.mu.Unlock()
+	go l.watch()
+	return l
+}
+
+// watch checks every LockCheckInterval that the lock was not broken.
+func (l *fileLock) watch() {
+	defer close(l.done)
+	t := time.NewTicker(LockCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		if l.check() != nil {
+			return
+		}
+	}
+}
+
+// check returns Err, first declaring the lock lost if the lock file is no
+// longer the one this holder locked.
+func (l *fileLock) check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil && !sameFile(l.f, l.path) {
+		l.err = fmt.Errorf("%w: stage %s/%s: the lock file %s was removed or replaced (a forced unlock), so another run may hold the lock",
+			state.ErrLockLost, l.b.app, l.b.stage, l.path)
+		close(l.lost)
+	}
+	return l.err
+}
+
+// Lost returns a channel closed when the lock is found broken by a forced
+// unlock; a flock never expires.
+func (l *fileLock) Lost() <-chan struct{} { return l.lost }
+
+// Err returns nil while the lock is held, and why it was lost (wrapping
+// state.ErrLockLost) once Lost is closed.
+func (l *fileLock) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Unlock stops the watcher, ends the fencing of the backend's writes,
+// removes the holder description and releases the flock. Calling it again
+// does nothing.
 func (l *fileLock) Unlock(ctx context.Context) error {
 	l.once.Do(func() {
-		if h, err := l.b.readHolder(); err == nil && h.ID == l.id && sameFile(l.f, filepath.Join(l.b.dir, lockFile)) {
+		close(l.stop)
+		<-l.done
+		l.b.mu.Lock()
+		if l.b.held == l {
+			l.b.held = nil
+		}
+		l.b.mu.Unlock()
+		if h, err := l.b.readHolder(); err == nil && h.ID == l.id && sameFile(l.f, l.path) {
 			os.Remove(filepath.Join(l.b.dir, holderFile))
 		}
 		if err := unflock(l.f); err != nil {
-			l.err = fmt.Errorf("state/file: unlock: %w", err)
+			l.unlockErr = fmt.Errorf("state/file: unlock: %w", err)
 		}
-		if err := l.f.Close(); err != nil && l.err == nil {
-			l.err = fmt.Errorf("state/file: unlock: %w", err)
+		if err := l.f.Close(); err != nil && l.unlockErr == nil {
+			l.unlockErr = fmt.Errorf("state/file: unlock: %w", err)
 		}
 	})
-	return l.err
+	return l.unlockErr
 }
 
 // mkdirDurable creates dir and its missing parents, syncing each parent so

@@ -15,12 +15,33 @@
 // string cannot be stored.
 //
 // The lock of an app and stage is a row of athanor_locks holding the holder's
-// description and a lease (expires_at, in the database's clock, so machines'
-// clocks need not agree). The holder renews the lease from a heartbeat
-// goroutine every third of the lease; when the holder crashes or loses the
-// database the lease runs out and the next run may take the lock. The Lock
-// returned by Backend.Lock also has a Lost method whose channel closes if
-// the heartbeat finds the lock taken away (a forced unlock).
+// description, a lease (expires_at, in the database's clock, so machines'
+// clocks need not agree) and a fencing token (generation, drawn from a
+// sequence at every acquisition, so it is never reused). The holder renews
+// the lease from a heartbeat goroutine every sixth of the lease; when the
+// holder crashes or loses the database the lease runs out and the next run
+// may take the lock.
+//
+// Fencing: while a Backend holds its stage lock, each of its writes (Put,
+// Delete, PutMeta) is one statement that also locks the lock row FOR SHARE
+// and applies only if that row still carries this acquisition's holder id
+// and generation and an unexpired lease by the database's clock; otherwise
+// nothing is written and the error wraps state.ErrLockLost. Since taking
+// over a lock updates that row, a takeover waits for a fenced write in
+// progress to commit, and a fenced write waits for a takeover in progress
+// and then fails: the new holder reads every write the old one made, and
+// the old one makes none after. Writes through a Backend that holds no lock
+// are not fenced.
+//
+// Lock.Lost closes when the heartbeat finds the row taken or removed, when a
+// fenced write is refused, or when no renewal has succeeded for three
+// quarters of the lease by the holder's own monotonic clock (the renew
+// deadline), counted from the moment the last successful renewal was sent:
+// the holder gives up a quarter of a lease before the database's lease can
+// end, however its connection is blocked, so it stops before another run
+// can take over (as client-go's leader election does with its renew
+// deadline). A clock that stops while the machine sleeps may delay that
+// local verdict; the fence still refuses the writes.
 //
 // Importing this package registers it with state.Open for postgres:// and
 // postgresql:// URLs.
@@ -32,6 +53,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,6 +103,9 @@ var migrations = []string{
 		expires_at timestamptz NOT NULL,
 		PRIMARY KEY (app, stage)
 	);`,
+	// 2: fencing tokens.
+	`CREATE SEQUENCE athanor_lock_generation;
+	ALTER TABLE athanor_locks ADD COLUMN generation bigint NOT NULL DEFAULT 0;`,
 }
 
 // SchemaVersion is the database schema version this code migrates to.
@@ -145,6 +170,12 @@ type Backend struct {
 	ownDB      bool
 	app, stage string
 	opts       state.Options
+
+	mu   sync.Mutex
+	held *pgLock // the lock taken through this backend, until Unlock
+	// lostLock is set when a lock taken through this backend was lost:
+	// the database may be unreachable, so Close does not wait for it.
+	lostLock atomic.Bool
 }
 
 var (
@@ -218,31 +249,94 @@ func (b *Backend) Get(ctx context.Context, key string) (*state.Record, error) {
 }
 
 // Put writes r in one statement (its own transaction), replacing any record
-// with its key.
+// with its key. While the backend holds the stage lock, the statement
+// applies only if the lock is still held (see the package documentation);
+// otherwise the error wraps state.ErrLockLost.
 func (b *Backend) Put(ctx context.Context, r *state.Record) error {
 	data, err := state.EncodeRecord(r)
 	if err != nil {
 		return err
 	}
-	_, err = b.db.Exec(ctx, `INSERT INTO athanor_records (app, stage, key, scope, seq, type, status, record, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+	l, err := b.fence()
+	if err != nil {
+		return fmt.Errorf("state/postgres: put %q: %w", r.Key, err)
+	}
+	const upsert = `
 		ON CONFLICT (app, stage, key) DO UPDATE SET
 			scope = excluded.scope, seq = excluded.seq, type = excluded.type,
-			status = excluded.status, record = excluded.record, updated_at = now()`,
-		b.app, b.stage, r.Key, r.Scope, r.Seq, r.Type, string(r.Status), data)
+			status = excluded.status, record = excluded.record, updated_at = now()`
+	if l == nil {
+		_, err = b.db.Exec(ctx, `INSERT INTO athanor_records (app, stage, key, scope, seq, type, status, record, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`+upsert,
+			b.app, b.stage, r.Key, r.Scope, r.Seq, r.Type, string(r.Status), data)
+		if err != nil {
+			return fmt.Errorf("state/postgres: put %q: %w", r.Key, err)
+		}
+		return nil
+	}
+	tag, err := b.db.Exec(ctx, fenceCTE+`
+		INSERT INTO athanor_records (app, stage, key, scope, seq, type, status, record, updated_at)
+		SELECT $1::text, $2::text, $5::text, $6::text, $7::bigint, $8::text, $9::text, $10::jsonb, now() FROM fence`+upsert,
+		b.app, b.stage, l.id, l.gen, r.Key, r.Scope, r.Seq, r.Type, string(r.Status), data)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = l.refused(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("state/postgres: put %q: %w", r.Key, err)
 	}
 	return nil
 }
 
+// fenceCTE selects the lock row of ($1, $2) FOR SHARE when it still belongs
+// to the acquisition with holder id $3 and generation $4 and its lease has
+// not run out: a fenced write applies to the rows of "fence", which are
+// none once the lock is lost.
+const fenceCTE = `WITH fence AS (
+		SELECT 1 FROM athanor_locks
+		WHERE app = $1 AND stage = $2 AND id = $3 AND generation = $4 AND expires_at >= clock_timestamp()
+		FOR SHARE)`
+
+// fence returns the lock this backend holds, nil when it holds none, or an
+// error wrapping state.ErrLockLost when that lock is known to be lost
+// already (by its heartbeat or by this process's clock).
+func (b *Backend) fence() (*pgLock, error) {
+	b.mu.Lock()
+	l := b.held
+	b.mu.Unlock()
+	if l == nil {
+		return nil, nil
+	}
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
 // Delete removes the record with key; a missing record is not an error.
+// While the backend holds the stage lock it is fenced as Put is.
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := state.ValidateKey(key); err != nil {
 		return err
 	}
-	if _, err := b.db.Exec(ctx, `DELETE FROM athanor_records WHERE app = $1 AND stage = $2 AND key = $3`,
-		b.app, b.stage, key); err != nil {
+	l, err := b.fence()
+	if err != nil {
+		return fmt.Errorf("state/postgres: delete %q: %w", key, err)
+	}
+	if l == nil {
+		if _, err := b.db.Exec(ctx, `DELETE FROM athanor_records WHERE app = $1 AND stage = $2 AND key = $3`,
+			b.app, b.stage, key); err != nil {
+			return fmt.Errorf("state/postgres: delete %q: %w", key, err)
+		}
+		return nil
+	}
+	var held int
+	err = b.db.QueryRow(ctx, fenceCTE+`,
+		gone AS (DELETE FROM athanor_records WHERE app = $1 AND stage = $2 AND key = $5 AND EXISTS (SELECT 1 FROM fence))
+		SELECT count(*) FROM fence`, b.app, b.stage, l.id, l.gen, key).Scan(&held)
+	if err == nil && held == 0 {
+		err = l.refused(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("state/postgres: delete %q: %w", key, err)
 	}
 	return nil
@@ -293,32 +387,58 @@ func (b *Backend) GetMeta(ctx context.Context) (*state.Meta, error) {
 	return m, nil
 }
 
-// PutMeta writes the stage metadata.
+// PutMeta writes the stage metadata. While the backend holds the stage lock
+// it is fenced as Put is.
 func (b *Backend) PutMeta(ctx context.Context, m *state.Meta) error {
 	data, err := state.EncodeMeta(m)
 	if err != nil {
 		return err
 	}
-	if _, err := b.db.Exec(ctx, `INSERT INTO athanor_meta (app, stage, meta, updated_at) VALUES ($1, $2, $3, now())
-		ON CONFLICT (app, stage) DO UPDATE SET meta = excluded.meta, updated_at = now()`,
-		b.app, b.stage, data); err != nil {
+	l, err := b.fence()
+	if err != nil {
+		return fmt.Errorf("state/postgres: put meta: %w", err)
+	}
+	const upsert = `
+		ON CONFLICT (app, stage) DO UPDATE SET meta = excluded.meta, updated_at = now()`
+	if l == nil {
+		if _, err := b.db.Exec(ctx, `INSERT INTO athanor_meta (app, stage, meta, updated_at) VALUES ($1, $2, $3, now())`+upsert,
+			b.app, b.stage, data); err != nil {
+			return fmt.Errorf("state/postgres: put meta: %w", err)
+		}
+		return nil
+	}
+	tag, err := b.db.Exec(ctx, fenceCTE+`
+		INSERT INTO athanor_meta (app, stage, meta, updated_at) SELECT $1::text, $2::text, $5::jsonb, now() FROM fence`+upsert,
+		b.app, b.stage, l.id, l.gen, data)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = l.refused(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("state/postgres: put meta: %w", err)
 	}
 	return nil
 }
 
 // Close closes the connection pool when Open made it. Unlock held locks
-// first: a lock left held expires with its lease.
+// first: a lock left held expires with its lease. After a lock taken
+// through the backend was lost, the pool is closed in the background rather
+// than waited for: the database may be unreachable, and closing a
+// connection that was busy waits for the server (pgx cancels its query).
 func (b *Backend) Close() error {
-	if b.ownDB {
-		b.db.Close()
+	if !b.ownDB {
+		return nil
 	}
+	if b.lostLock.Load() {
+		go b.db.Close()
+		return nil
+	}
+	b.db.Close()
 	return nil
 }
 
 // Lock takes the stage lock for the run described by info, waiting up to
-// the backend's lock timeout. While held, its lease is renewed every third
-// of the lease. When a live run holds it, the error is a *state.LockedError
+// the backend's lock timeout. While held, its lease is renewed every sixth
+// of the lease (see the package documentation for when it counts as lost). When a live run holds it, the error is a *state.LockedError
 // naming that run.
 func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (state.Lock, error) {
 	if info.Since.IsZero() {
@@ -332,25 +452,30 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (state.Lock, er
 
 func (b *Backend) tryLock(ctx context.Context, info state.LockInfo) (state.Lock, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		tag, err := b.db.Exec(ctx, `INSERT INTO athanor_locks AS l (app, stage, id, host, pid, operation, since, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp() + make_interval(secs => $8))
+		// The lease is counted, by this process's clock, from before the
+		// statement is sent: it never ends later here than in the database.
+		sent := time.Now()
+		var gen int64
+		err := b.db.QueryRow(ctx, `INSERT INTO athanor_locks AS l (app, stage, id, host, pid, operation, since, expires_at, generation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp() + make_interval(secs => $8), nextval('athanor_lock_generation'))
 			ON CONFLICT (app, stage) DO UPDATE SET
 				id = excluded.id, host = excluded.host, pid = excluded.pid, operation = excluded.operation,
-				since = excluded.since, expires_at = excluded.expires_at
-			WHERE l.expires_at < clock_timestamp()`,
-			b.app, b.stage, info.ID, info.Host, info.PID, info.Operation, info.Since, b.opts.Lease.Seconds())
-		if err != nil {
-			return nil, fmt.Errorf("state/postgres: lock %s/%s: %w", b.app, b.stage, err)
+				since = excluded.since, expires_at = excluded.expires_at, generation = excluded.generation
+			WHERE l.expires_at < clock_timestamp()
+			RETURNING generation`,
+			b.app, b.stage, info.ID, info.Host, info.PID, info.Operation, info.Since, b.opts.Lease.Seconds()).Scan(&gen)
+		if err == nil {
+			return b.newLock(info, gen, sent), nil
 		}
-		if tag.RowsAffected() == 1 {
-			return b.newLock(info), nil
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("state/postgres: lock %s/%s: %w", b.app, b.stage, err)
 		}
 		h, err := b.holder(ctx, false)
 		if err != nil {
 			return nil, err
 		}
 		if h != nil {
-			return nil, &state.LockedError{App: b.app, Stage: b.stage, Holder: h.LockInfo}
+			return nil, &state.LockedError{App: b.app, Stage: b.stage, Holder: h.LockInfo, Now: h.now}
 		}
 		// Released (or expired) in between: try again.
 	}
@@ -360,27 +485,30 @@ func (b *Backend) tryLock(ctx context.Context, info state.LockInfo) (state.Lock,
 // holderRow is a lock row.
 type holderRow struct {
 	state.LockInfo
-	live bool // lease not expired
+	gen  int64
+	live bool      // lease not expired
+	now  time.Time // the database's clock when read
 }
 
 // holder reads the lock row; with expired false, only a live one.
 func (b *Backend) holder(ctx context.Context, expired bool) (*holderRow, error) {
 	var h holderRow
-	err := b.db.QueryRow(ctx, `SELECT id, host, pid, operation, since, expires_at >= clock_timestamp()
+	err := b.db.QueryRow(ctx, `SELECT id, host, pid, operation, since, expires_at, generation, clock_timestamp(), expires_at >= clock_timestamp()
 		FROM athanor_locks WHERE app = $1 AND stage = $2`, b.app, b.stage).
-		Scan(&h.ID, &h.Host, &h.PID, &h.Operation, &h.Since, &h.live)
+		Scan(&h.ID, &h.Host, &h.PID, &h.Operation, &h.Since, &h.Expires, &h.gen, &h.now, &h.live)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && !h.live && !expired {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state/postgres: read lock of %s/%s: %w", b.app, b.stage, err)
 	}
-	h.Since = h.Since.UTC()
+	h.Since, h.Expires, h.now = h.Since.UTC(), h.Expires.UTC(), h.now.UTC()
 	return &h, nil
 }
 
-// LockHolder returns who holds the stage lock, or nil when nobody does (no
-// lock row, or its lease has expired).
+// LockHolder returns who holds the stage lock, with when its lease ends
+// (LockInfo.Expires), or nil when nobody does (no lock row, or its lease has
+// expired).
 func (b *Backend) LockHolder(ctx context.Context) (*state.LockInfo, error) {
 	h, err := b.holder(ctx, false)
 	if h == nil || err != nil {
@@ -393,16 +521,16 @@ func (b *Backend) LockHolder(ctx context.Context) (*state.LockInfo, error) {
 // holder stopped renewing it: it crashed or lost the database). While the
 // lease is live the holder is alive, and ForceUnlock refuses with
 // state.ErrHolderAlive unless force is true; a forced unlock of a live
-// holder makes its next heartbeat report the lock lost, but does not stop
-// that run: use it only for a holder known to be stuck.
+// holder fences it off at once (its writes are refused, and its heartbeat
+// closes its Lock.Lost, which stops an Athanor run).
 func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo, error) {
 	var h state.LockInfo
 	err := b.db.QueryRow(ctx, `DELETE FROM athanor_locks WHERE app = $1 AND stage = $2
 		AND ($3 OR expires_at < clock_timestamp())
-		RETURNING id, host, pid, operation, since`, b.app, b.stage, force).
-		Scan(&h.ID, &h.Host, &h.PID, &h.Operation, &h.Since)
+		RETURNING id, host, pid, operation, since, expires_at`, b.app, b.stage, force).
+		Scan(&h.ID, &h.Host, &h.PID, &h.Operation, &h.Since, &h.Expires)
 	if err == nil {
-		h.Since = h.Since.UTC()
+		h.Since, h.Expires = h.Since.UTC(), h.Expires.UTC()
 		return &h, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
@@ -412,70 +540,203 @@ func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo,
 	if err != nil || live == nil {
 		return nil, err
 	}
-	e := &state.LockedError{App: b.app, Stage: b.stage, Holder: live.LockInfo}
+	e := &state.LockedError{App: b.app, Stage: b.stage, Holder: live.LockInfo, Now: live.now}
 	return nil, fmt.Errorf("%w: %v, and its lease is being renewed; stop that run (pid %d on host %s) or force the unlock",
 		state.ErrHolderAlive, e, live.PID, live.Host)
 }
 
 // pgLock is a held lock and its heartbeat.
 type pgLock struct {
-	b      *Backend
-	id     string
-	stop   context.CancelFunc
-	done   chan struct{} // heartbeat ended
-	lost   chan struct{}
-	once   sync.Once
-	err    error
-	lostMu sync.Once
+	b    *Backend
+	id   string
+	gen  int64 // fencing token of this acquisition
+	stop context.CancelFunc
+	done chan struct{} // heartbeat ended
+	lost chan struct{} // closed with err set
+
+	mu       sync.Mutex
+	deadline time.Time // renew deadline by this process's (monotonic) clock
+	renewed  time.Time // when the last successful renewal was sent
+	err      error     // why the lock was lost; nil while held
+
+	once      sync.Once
+	unlockErr error
 }
 
-func (b *Backend) newLock(info state.LockInfo) *pgLock {
+// renewDeadline is how long after sending its last successful renewal a
+// holder still counts its lease as held: three quarters of it, so that it
+// stops a quarter of a lease before the database lets another run in.
+func renewDeadline(lease time.Duration) time.Duration { return lease - lease/4 }
+
+func (b *Backend) newLock(info state.LockInfo, gen int64, sent time.Time) *pgLock {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &pgLock{b: b, id: info.ID, stop: cancel, done: make(chan struct{}), lost: make(chan struct{})}
+	l := &pgLock{b: b, id: info.ID, gen: gen, stop: cancel, done: make(chan struct{}), lost: make(chan struct{}),
+		deadline: sent.Add(renewDeadline(b.opts.Lease)), renewed: sent}
+	b.mu.Lock()
+	b.held = l
+	b.mu.Unlock()
 	go l.heartbeat(ctx)
 	return l
 }
 
-// Lost returns a channel closed when the lock was found taken away from
-// its holder (a forced unlock) or its lease ran out unrenewed.
+// Lost returns a channel closed when the lock is lost: its lease ran out
+// unrenewed by this process's clock, or the database shows it taken or
+// removed (a forced unlock).
 func (l *pgLock) Lost() <-chan struct{} { return l.lost }
 
-func (l *pgLock) heartbeat(ctx context.Context) {
-	defer close(l.done)
-	every := l.b.opts.Lease / 3
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		rctx, cancel := context.WithTimeout(ctx, every)
-		tag, err := l.b.db.Exec(rctx, `UPDATE athanor_locks SET expires_at = clock_timestamp() + make_interval(secs => $4)
-			WHERE app = $1 AND stage = $2 AND id = $3 AND expires_at >= clock_timestamp()`,
-			l.b.app, l.b.stage, l.id, l.b.opts.Lease.Seconds())
-		cancel()
-		if err != nil {
-			continue // the database is unreachable; retry until the lease is gone
-		}
-		if tag.RowsAffected() == 0 {
-			l.lostMu.Do(func() { close(l.lost) })
-			return
-		}
+// Err returns nil while the lock is held, and why it was lost (wrapping
+// state.ErrLockLost) once Lost is closed.
+func (l *pgLock) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// lose records why the lock was lost and closes Lost, once.
+func (l *pgLock) lose(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loseLocked(err)
+}
+
+func (l *pgLock) loseLocked(err error) {
+	if l.err == nil {
+		l.err = err
+		l.b.lostLock.Store(true)
+		close(l.lost)
 	}
 }
 
-// Unlock stops the heartbeat and deletes the lock row if it is still this
-// holder's. Calling it again does nothing.
+// check returns Err, first declaring the lock lost if its lease has run out
+// by this process's clock.
+func (l *pgLock) check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil && !time.Now().Before(l.deadline) {
+		l.loseLocked(l.expired())
+	}
+	return l.err
+}
+
+// expired is the error of a lease that ran out unrenewed; l.mu is held.
+func (l *pgLock) expired() error {
+	return fmt.Errorf("%w: stage %s/%s: the lease (%v) could not be renewed for %v (the database was unreachable or this process was paused), so another run may take the lock",
+		state.ErrLockLost, l.b.app, l.b.stage, l.b.opts.Lease, time.Since(l.renewed).Round(time.Millisecond))
+}
+
+// refused is called when the database refused a fenced write or a renewal:
+// it finds out why, declares the lock lost and returns the error.
+func (l *pgLock) refused(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var why string
+	h, err := l.b.holder(ctx, true)
+	switch {
+	case err != nil:
+		why = "the database no longer shows it held by this run"
+	case h == nil:
+		why = "its lock row was removed (a forced unlock)"
+	case h.ID == l.id && h.gen != l.gen:
+		why = "this run's lock was taken again by a later acquisition"
+	case h.ID != l.id:
+		why = fmt.Sprintf("run %s (pid %d on host %s, %s) holds it now", h.ID, h.PID, h.Host, h.Operation)
+	default:
+		why = "its lease ended at " + h.Expires.Format(time.RFC3339Nano) + " by the database's clock without a renewal"
+	}
+	l.lose(fmt.Errorf("%w: stage %s/%s: %s", state.ErrLockLost, l.b.app, l.b.stage, why))
+	return l.Err()
+}
+
+func (l *pgLock) heartbeat(ctx context.Context) {
+	defer close(l.done)
+	lease := l.b.opts.Lease
+	every := lease / 6
+	type renewal struct {
+		held bool
+		err  error
+	}
+	for {
+		l.mu.Lock()
+		deadline := l.deadline
+		l.mu.Unlock()
+		tick, expire := time.NewTimer(every), time.NewTimer(time.Until(deadline))
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		case <-expire.C:
+		}
+		tick.Stop()
+		expire.Stop()
+		if ctx.Err() != nil {
+			return
+		}
+		// After a pause both timers may have fired: the clock decides.
+		if l.check() != nil {
+			return
+		}
+		// Renew in a goroutine bounded by the deadline, so that a blocked
+		// connection cannot hold the verdict past the lease.
+		sent := time.Now()
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		res := make(chan renewal, 1)
+		go func() {
+			tag, err := l.b.db.Exec(rctx, `UPDATE athanor_locks SET expires_at = clock_timestamp() + make_interval(secs => $5)
+				WHERE app = $1 AND stage = $2 AND id = $3 AND generation = $4 AND expires_at >= clock_timestamp()`,
+				l.b.app, l.b.stage, l.id, l.gen, lease.Seconds())
+			res <- renewal{held: err == nil && tag.RowsAffected() == 1, err: err}
+		}()
+		var r renewal
+		select {
+		case r = <-res:
+		case <-rctx.Done():
+			r.err = rctx.Err()
+		}
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case r.held:
+			l.mu.Lock()
+			if l.err == nil {
+				l.deadline, l.renewed = sent.Add(renewDeadline(lease)), sent
+			}
+			l.mu.Unlock()
+		case r.err == nil:
+			l.refused(ctx)
+			return
+		}
+		// A failed renewal (the database unreachable) is retried at the
+		// next tick, until the deadline decides.
+	}
+}
+
+// Unlock stops the heartbeat, ends the fencing of the backend's writes and
+// deletes the lock row if it is still this acquisition's. A lost lock's row
+// is left alone (it is another's, gone, or expired), so that unlocking
+// never waits on a database that may be unreachable. Calling it again does
+// nothing.
 func (l *pgLock) Unlock(ctx context.Context) error {
 	l.once.Do(func() {
 		l.stop()
 		<-l.done
-		if _, err := l.b.db.Exec(ctx, `DELETE FROM athanor_locks WHERE app = $1 AND stage = $2 AND id = $3`,
-			l.b.app, l.b.stage, l.id); err != nil {
-			l.err = fmt.Errorf("state/postgres: unlock %s/%s: %w", l.b.app, l.b.stage, err)
+		l.b.mu.Lock()
+		if l.b.held == l {
+			l.b.held = nil
+		}
+		l.b.mu.Unlock()
+		if l.check() != nil {
+			return
+		}
+		// Past the renew deadline the row no longer matters: do not wait on
+		// an unreachable database beyond it.
+		l.mu.Lock()
+		ctx, cancel := context.WithDeadline(ctx, l.deadline)
+		l.mu.Unlock()
+		defer cancel()
+		if _, err := l.b.db.Exec(ctx, `DELETE FROM athanor_locks WHERE app = $1 AND stage = $2 AND id = $3 AND generation = $4`,
+			l.b.app, l.b.stage, l.id, l.gen); err != nil {
+			l.unlockErr = fmt.Errorf("state/postgres: unlock %s/%s: %w", l.b.app, l.b.stage, err)
 		}
 	})
-	return l.err
+	return l.unlockErr
 }

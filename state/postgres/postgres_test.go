@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/athanor-dev/athanor/internal/netproxy"
 	"github.com/athanor-dev/athanor/internal/pgtest"
 	"github.com/athanor-dev/athanor/state"
 	"github.com/athanor-dev/athanor/state/postgres"
@@ -36,9 +38,29 @@ func openPG(t *testing.T, url, app, stage string, opts ...state.Option) *postgre
 
 func TestConformance(t *testing.T) {
 	url := pgtest.URL(t)
-	statetest.Run(t, func(t *testing.T, app, stage string) state.Backend {
+	statetest.RunWith(t, func(t *testing.T, app, stage string) state.Backend {
 		return openPG(t, url, app, stage)
-	})
+	}, statetest.Hooks{Stall: func(t *testing.T, app, stage string) (state.Backend, func() func()) {
+		p, u := proxied(t, url)
+		return openPG(t, u, app, stage), func() func() { p.Pause(); return p.Resume }
+	}})
+}
+
+// proxied starts a pausable proxy to the database of url and returns it
+// with the URL that goes through it.
+func proxied(t *testing.T, url string) (*netproxy.Proxy, string) {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := netproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	u.Host = p.Addr()
+	return p, u.String()
 }
 
 func TestOpenURL(t *testing.T) {
@@ -120,7 +142,7 @@ func TestMigrations(t *testing.T) {
 func TestLeaseRenewed(t *testing.T) {
 	url := pgtest.URL(t)
 	stage := fmt.Sprintf("lease-%d", time.Now().UnixNano())
-	b := openPG(t, url, "app", stage, state.WithLease(time.Second))
+	b := openPG(t, url, "app", stage, state.WithLease(2*time.Second))
 	l, err := b.Lock(t.Context(), state.NewLockInfo("deploy"))
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +173,8 @@ func TestLeaseRenewed(t *testing.T) {
 		t.Fatalf("Lock after the first lease ran out, holder alive: %v", err)
 	}
 	select {
-	case <-l.(interface{ Lost() <-chan struct{} }).Lost():
-		t.Fatal("live lock reported lost")
+	case <-l.Lost():
+		t.Fatalf("live lock reported lost: %v", l.Err())
 	default:
 	}
 }
@@ -206,7 +228,7 @@ func TestLockLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-l.(interface{ Lost() <-chan struct{} }).Lost():
+	case <-l.Lost():
 	case <-t.Context().Done():
 		t.Fatal("forced unlock never noticed")
 	}
@@ -243,5 +265,98 @@ func TestLockTimeout(t *testing.T) {
 	}
 	if err := <-got; err != nil {
 		t.Fatalf("waiting Lock: %v", err)
+	}
+}
+
+// TestFenceInDatabase: the database refuses a holder's writes once the lock
+// row is another acquisition's, even while the holder's own view (its
+// heartbeat, its clock) still says it holds the lock.
+func TestFenceInDatabase(t *testing.T) {
+	url := pgtest.URL(t)
+	stage := fmt.Sprintf("fence-%d", time.Now().UnixNano())
+	rec := &state.Record{Key: "x", LogicalID: "x", Type: "AWS::Logs::LogGroup", Seq: 1, Status: state.StatusCreated, Identifier: "mine"}
+	db, err := pgxpool.New(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, tc := range []struct{ name, sql string }{
+		{"a new generation of the same holder", `UPDATE athanor_locks SET generation = nextval('athanor_lock_generation') WHERE app = 'app' AND stage = $1`},
+		{"a lease run out by the database's clock", `UPDATE athanor_locks SET expires_at = clock_timestamp() - interval '1 second' WHERE app = 'app' AND stage = $1`},
+		{"another holder", `UPDATE athanor_locks SET id = 'other-run', host = 'elsewhere', pid = 7 WHERE app = 'app' AND stage = $1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := openPG(t, url, "app", stage, state.WithLease(time.Hour))
+			l, err := b.Lock(t.Context(), state.NewLockInfo("deploy"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Unlock(context.Background())
+			if err := b.Put(t.Context(), rec); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(t.Context(), tc.sql, stage); err != nil {
+				t.Fatal(err)
+			}
+			late := *rec
+			late.Identifier = "late"
+			err = b.Put(t.Context(), &late)
+			if !errors.Is(err, state.ErrLockLost) {
+				t.Fatalf("Put = %v, want state.ErrLockLost", err)
+			}
+			t.Logf("refused: %v", err)
+			if got, err := b.Get(t.Context(), "x"); err != nil || got.Identifier != "mine" {
+				t.Errorf("record after a refused Put = %+v, %v", got, err)
+			}
+			if err := b.Delete(t.Context(), "x"); !errors.Is(err, state.ErrLockLost) {
+				t.Errorf("Delete = %v, want state.ErrLockLost", err)
+			}
+			if err := b.PutMeta(t.Context(), &state.Meta{NextSeq: 5}); !errors.Is(err, state.ErrLockLost) {
+				t.Errorf("PutMeta = %v, want state.ErrLockLost", err)
+			}
+			if _, err := b.Get(t.Context(), "x"); err != nil {
+				t.Errorf("a refused Delete removed the record: %v", err)
+			}
+			select {
+			case <-l.Lost():
+			default:
+				t.Error("a refused write did not close Lost")
+			}
+			if _, err := db.Exec(t.Context(), `DELETE FROM athanor_locks WHERE app = 'app' AND stage = $1`, stage); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestLockedLease: a refusal names when the holder's lease ends, by the
+// database's clock; once it has ended (a dead holder not yet replaced), the
+// holder is no longer reported.
+func TestLockedLease(t *testing.T) {
+	url := pgtest.URL(t)
+	stage := fmt.Sprintf("leasemsg-%d", time.Now().UnixNano())
+	b := openPG(t, url, "app", stage, state.WithLease(time.Minute))
+	info := state.NewLockInfo("deploy")
+	l, err := b.Lock(t.Context(), info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock(context.Background())
+	_, err = openPG(t, url, "app", stage).Lock(t.Context(), state.NewLockInfo("deploy"))
+	var le *state.LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("Lock of a held stage: %v", err)
+	}
+	left := le.Holder.Expires.Sub(le.Now)
+	if left <= 0 || left > time.Minute {
+		t.Errorf("lease ends %v after the refusal, want within the minute's lease", left)
+	}
+	want := "its lease ends at " + le.Holder.Expires.Format(time.RFC3339) + " (in "
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("message %q lacks %q", err, want)
+	}
+	h, err := b.LockHolder(t.Context())
+	if err != nil || h == nil || !h.Expires.Equal(le.Holder.Expires) {
+		t.Errorf("LockHolder = %+v, %v; want the lease end %v", h, err, le.Holder.Expires)
 	}
 }

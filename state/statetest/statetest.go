@@ -15,6 +15,14 @@
 // process, so it must reach the same storage there: keep the location (a
 // directory, a database URL) in an environment variable set by TestMain,
 // which the helpers inherit.
+//
+// The lock tests also check fencing (see state.Lock): a holder whose lock
+// was forcibly unlocked, or whose lease lapsed while its store did not
+// answer, sees Lock.Lost close and has every write refused with
+// state.ErrLockLost. The lapse needs the backend's help, a connection the
+// test can pause: pass it in Hooks.Stall with RunWith (the test is skipped
+// for backends without it, such as the file backend, whose locks do not
+// expire).
 package statetest
 
 import (
@@ -66,8 +74,23 @@ const (
 // documentation), and should register the backend's Close with t.Cleanup.
 type Opener = func(t *testing.T, app, stage string) state.Backend
 
+// Hooks are what a backend's test provides beyond an Opener, for the tests
+// that need the backend's help. Each is optional; a test whose hook is
+// missing is skipped.
+type Hooks struct {
+	// Stall opens a backend of app and stage (as Opener does) whose
+	// connection to its store can be paused: pause blocks all its traffic,
+	// as a stalled network would, until the resume it returns is called.
+	// Backends whose locks are leases provide it so that the suite can let
+	// a live holder's lease lapse (test LeaseLapse).
+	Stall func(t *testing.T, app, stage string) (b state.Backend, pause func() (resume func()))
+}
+
 // Run runs the conformance suite against the backend open returns.
-func Run(t *testing.T, open Opener) {
+func Run(t *testing.T, open Opener) { RunWith(t, open, Hooks{}) }
+
+// RunWith runs the conformance suite with hooks.
+func RunWith(t *testing.T, open Opener, hooks Hooks) {
 	if mode := os.Getenv(envHelper); mode != "" {
 		runHelper(t, open, mode)
 		return
@@ -89,6 +112,8 @@ func Run(t *testing.T, open Opener) {
 		{"LockExclusion", testLockExclusion},
 		{"LockRelease", testLockRelease},
 		{"LockManager", testLockManager},
+		{"LockLost", testLockLost},
+		{"LeaseLapse", func(t *testing.T, open Opener) { testLeaseLapse(t, open, hooks) }},
 		{"CrashedHolder", testCrashedHolder},
 		{"ProcessWriters", testProcessWriters},
 		{"KilledMidWrite", testKilledMidWrite},
@@ -538,7 +563,17 @@ func testLockExclusion(t *testing.T, open Opener) {
 			t.Errorf("%s: holder = %+v, want %+v", name, h, info)
 		}
 		msg := err.Error()
-		for _, want := range []string{"stage " + testApp + "/" + stage + " is locked by run " + info.ID[:8], fmt.Sprintf("pid %d on host %s, deploy", info.PID, info.Host), "since " + info.Since.UTC().Format(time.RFC3339)} {
+		wants := []string{"stage " + testApp + "/" + stage + " is locked by run " + info.ID[:8], fmt.Sprintf("pid %d on host %s, deploy", info.PID, info.Host), "since " + info.Since.UTC().Format(time.RFC3339)}
+		if !h.Expires.IsZero() {
+			// A leased lock: the refusal says when the lease ends.
+			if !h.Expires.After(h.Since) {
+				t.Errorf("%s: holder's lease ends at %v, before it began (%v)", name, h.Expires, h.Since)
+			}
+			wants = append(wants, "its lease ends at "+h.Expires.UTC().Format(time.RFC3339))
+		} else if strings.Contains(msg, "lease") {
+			t.Errorf("%s: message %q speaks of a lease, but the holder has none", name, msg)
+		}
+		for _, want := range wants {
 			if !strings.Contains(msg, want) {
 				t.Errorf("%s: message %q lacks %q", name, msg, want)
 			}
@@ -647,6 +682,186 @@ func testLockManager(t *testing.T, open Opener) {
 	if _, err := open(t, testApp, stage).Lock(t.Context(), state.NewLockInfo("x")); !errors.Is(err, state.ErrLocked) {
 		t.Errorf("old holder's Unlock released the new holder's lock: %v", err)
 	}
+	if err := l2.Unlock(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// notLost fails the test if l reports itself lost.
+func notLost(t *testing.T, l state.Lock, when string) {
+	t.Helper()
+	select {
+	case <-l.Lost():
+		t.Fatalf("%s: a held lock reports itself lost: %v", when, l.Err())
+	default:
+	}
+	if err := l.Err(); err != nil {
+		t.Fatalf("%s: a held lock's Err = %v", when, err)
+	}
+}
+
+// waitLost waits, within limit, for l to report itself lost and checks why.
+func waitLost(t *testing.T, l state.Lock, limit time.Duration, why string) {
+	t.Helper()
+	select {
+	case <-l.Lost():
+	case <-time.After(limit):
+		t.Fatalf("Lost not closed within %v after %s", limit, why)
+	case <-t.Context().Done():
+		t.Fatal(t.Context().Err())
+	}
+	if err := l.Err(); !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("Err after %s = %v, want an error wrapping state.ErrLockLost", why, err)
+	}
+}
+
+// fenced checks that every write of b is refused with state.ErrLockLost and
+// changes nothing another holder wrote: record key holds want, record
+// "fence/other" exists, and the metadata's NextSeq is seq.
+func fenced(t *testing.T, b, other state.Backend, key string, want *state.Record, seq int64) {
+	t.Helper()
+	late := simpleRecord(key, 99)
+	late.Identifier = "late-write"
+	if err := b.Put(t.Context(), late); !errors.Is(err, state.ErrLockLost) {
+		t.Errorf("Put by a holder that lost the lock: %v, want an error wrapping state.ErrLockLost", err)
+	}
+	if err := b.Put(t.Context(), simpleRecord("fence/new", 100)); !errors.Is(err, state.ErrLockLost) {
+		t.Errorf("Put of a new record by a holder that lost the lock: %v, want state.ErrLockLost", err)
+	}
+	if err := b.Delete(t.Context(), "fence/other"); !errors.Is(err, state.ErrLockLost) {
+		t.Errorf("Delete by a holder that lost the lock: %v, want state.ErrLockLost", err)
+	}
+	if err := b.PutMeta(t.Context(), &state.Meta{NextSeq: 999}); !errors.Is(err, state.ErrLockLost) {
+		t.Errorf("PutMeta by a holder that lost the lock: %v, want state.ErrLockLost", err)
+	}
+	assertEqualRecord(t, mustGet(t, other, key), want)
+	mustGet(t, other, "fence/other")
+	if _, err := other.Get(t.Context(), "fence/new"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("a refused Put created its record: %v", err)
+	}
+	if m, err := other.GetMeta(t.Context()); err != nil || m.NextSeq != seq {
+		t.Errorf("meta after refused PutMeta = %+v, %v; want NextSeq %d", m, err, seq)
+	}
+}
+
+// testLockLost: a forced unlock takes the lock from a live holder, whose
+// next write is refused at once (the fence, before any watcher noticed)
+// and whose Lost channel closes; a new holder's data is safe from it.
+func testLockLost(t *testing.T, open Opener) {
+	stage := stageName(t)
+	a, b := open(t, testApp, stage), open(t, testApp, stage)
+	lm, ok := b.(state.LockManager)
+	if !ok {
+		t.Skip("backend does not implement state.LockManager")
+	}
+	l, err := a.Lock(t.Context(), state.NewLockInfo("deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock(context.WithoutCancel(t.Context()))
+	mine := simpleRecord("fence/x", 1)
+	mustPut(t, a, mine)
+	mustPut(t, a, simpleRecord("fence/other", 2))
+	if err := a.PutMeta(t.Context(), &state.Meta{NextSeq: 3}); err != nil {
+		t.Fatalf("PutMeta under the lock: %v", err)
+	}
+	if err := a.Delete(t.Context(), "fence/none"); err != nil {
+		t.Fatalf("Delete under the lock: %v", err)
+	}
+	notLost(t, l, "after writing under it")
+
+	if _, err := lm.ForceUnlock(t.Context(), true); err != nil {
+		t.Fatalf("ForceUnlock: %v", err)
+	}
+	// No waiting: the very next write is fenced off.
+	late := simpleRecord("fence/x", 1)
+	late.Identifier = "late-write"
+	if err := a.Put(t.Context(), late); !errors.Is(err, state.ErrLockLost) {
+		t.Fatalf("Put right after a forced unlock: %v, want an error wrapping state.ErrLockLost", err)
+	}
+	assertEqualRecord(t, mustGet(t, b, "fence/x"), mine)
+	waitLost(t, l, time.Minute, "a forced unlock")
+
+	// A new holder writes; the old one still cannot.
+	l2, err := b.Lock(t.Context(), state.NewLockInfo("after-force"))
+	if err != nil {
+		t.Fatalf("Lock after the forced unlock: %v", err)
+	}
+	defer l2.Unlock(context.WithoutCancel(t.Context()))
+	theirs := simpleRecord("fence/x", 1)
+	theirs.Identifier = "new-holder"
+	mustPut(t, b, theirs)
+	if err := b.PutMeta(t.Context(), &state.Meta{NextSeq: 4}); err != nil {
+		t.Fatalf("PutMeta by the new holder: %v", err)
+	}
+	fenced(t, a, b, "fence/x", theirs, 4)
+	notLost(t, l2, "the new holder")
+	// The old holder's Unlock leaves the new holder's lock alone.
+	if err := l.Unlock(t.Context()); err != nil {
+		t.Errorf("Unlock of a lost lock: %v", err)
+	}
+	if _, err := open(t, testApp, stage).Lock(t.Context(), state.NewLockInfo("x")); !errors.Is(err, state.ErrLocked) {
+		t.Errorf("the lost holder's Unlock released the new holder's lock: %v", err)
+	}
+	notLost(t, l2, "after the old holder's Unlock")
+	if err := l2.Unlock(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l2.Lost():
+		t.Error("Unlock closed Lost")
+	default:
+	}
+}
+
+// testLeaseLapse: a holder whose store stops answering declares its lock
+// lost by its own clock while still cut off, another run then takes the
+// lock, and once the holder's connection is back its writes are refused.
+func testLeaseLapse(t *testing.T, open Opener, hooks Hooks) {
+	if hooks.Stall == nil {
+		t.Skip("the backend's locks do not expire (no Hooks.Stall)")
+	}
+	stage := stageName(t)
+	a, pause := hooks.Stall(t, testApp, stage)
+	l, err := a.Lock(t.Context(), state.NewLockInfo("deploy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock(context.WithoutCancel(t.Context()))
+	mustPut(t, a, simpleRecord("fence/x", 1))
+	mustPut(t, a, simpleRecord("fence/other", 2))
+	if err := a.PutMeta(t.Context(), &state.Meta{NextSeq: 3}); err != nil {
+		t.Fatalf("PutMeta under the lock: %v", err)
+	}
+	resume := pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			resume()
+		}
+	}()
+	// Cut off, the holder cannot hear that the lease ran out: it must tell
+	// by its own clock.
+	waitLost(t, l, 3*time.Minute, "the store stopped answering")
+	b := open(t, testApp, stage)
+	l2 := lockEventually(t, b, 3*time.Minute)
+	defer l2.Unlock(context.WithoutCancel(t.Context()))
+	theirs := simpleRecord("fence/x", 1)
+	theirs.Identifier = "new-holder"
+	mustPut(t, b, theirs)
+	if err := b.PutMeta(t.Context(), &state.Meta{NextSeq: 4}); err != nil {
+		t.Fatalf("PutMeta by the new holder: %v", err)
+	}
+	resume()
+	resumed = true
+	fenced(t, a, b, "fence/x", theirs, 4)
+	if err := l.Unlock(t.Context()); err != nil {
+		t.Errorf("Unlock of a lapsed lock: %v", err)
+	}
+	if _, err := open(t, testApp, stage).Lock(t.Context(), state.NewLockInfo("x")); !errors.Is(err, state.ErrLocked) {
+		t.Errorf("the lapsed holder's Unlock released the new holder's lock: %v", err)
+	}
+	notLost(t, l2, "the new holder")
 	if err := l2.Unlock(t.Context()); err != nil {
 		t.Fatal(err)
 	}
