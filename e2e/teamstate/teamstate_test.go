@@ -32,21 +32,32 @@ const (
 	testLease       = 4 * time.Second
 )
 
-// exampleApp and exampleTemplates describe examples/jobtemplates: its app
-// name and its records, logical id → JobTemplateId.
+// exampleApp and exampleBases describe examples/jobtemplates: its app name
+// and its records, logical id → the base of the JobTemplateId it derives per
+// stage (app.PhysicalName: "<base>-<stage>").
 const exampleApp = "jobtemplates"
 
-var exampleTemplates = map[string]string{
+var exampleBases = map[string]string{
 	"basicJobTemplate":        "device-update-template",
 	"advancedJobTemplate":     "maintenance-job-template",
 	"presignedUrlJobTemplate": "presigned-url-job-template",
 	"rolloutJobTemplate":      "rollout-job-template",
 }
 
-// exampleIDs are the example's JobTemplateIds, sorted.
-func exampleIDs() []string {
+// exampleTemplates returns the example's records in stage: logical id →
+// JobTemplateId.
+func exampleTemplates(stage string) map[string]string {
+	out := map[string]string{}
+	for k, base := range exampleBases {
+		out[k] = base + "-" + stage
+	}
+	return out
+}
+
+// exampleIDs are the example's JobTemplateIds in stage, sorted.
+func exampleIDs(stage string) []string {
 	var ids []string
-	for _, id := range exampleTemplates {
+	for _, id := range exampleTemplates(stage) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
@@ -79,15 +90,15 @@ func testDeployWithPostgresState(t *testing.T, bins binaries) {
 	if !strings.Contains(first.stdout.String(), "4 created") {
 		t.Errorf("first run did not report 4 created:\n%s", first.stdout)
 	}
-	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates)
-	if n := countRows(t, db, exampleApp, "dev"); n != len(exampleTemplates) {
-		t.Errorf("athanor_records holds %d rows of %s/dev, want %d", n, exampleApp, len(exampleTemplates))
+	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates("dev"))
+	if n := countRows(t, db, exampleApp, "dev"); n != len(exampleBases) {
+		t.Errorf("athanor_records holds %d rows of %s/dev, want %d", n, exampleApp, len(exampleBases))
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".athanor")); !os.IsNotExist(err) {
 		t.Errorf("a run with PostgreSQL state wrote a local .athanor directory (stat: %v)", err)
 	}
-	if got := c.templates(); !slices.Equal(got, exampleIDs()) {
-		t.Fatalf("emulator holds %v, want %v", got, exampleIDs())
+	if got := c.templates(); !slices.Equal(got, exampleIDs("dev")) {
+		t.Fatalf("emulator holds %v, want %v", got, exampleIDs("dev"))
 	}
 
 	mutations, requests := c.mutations(), c.requests()
@@ -100,10 +111,10 @@ func testDeployWithPostgresState(t *testing.T, bins binaries) {
 	if got := c.mutations(); got != mutations {
 		t.Errorf("second run made %d mutating calls, want 0", got-mutations)
 	}
-	if got := c.requests(); got != requests || got != len(exampleTemplates) {
-		t.Errorf("ListResourceRequests lists %d requests after the second run, %d before; want %d", got, requests, len(exampleTemplates))
+	if got := c.requests(); got != requests || got != len(exampleBases) {
+		t.Errorf("ListResourceRequests lists %d requests after the second run, %d before; want %d", got, requests, len(exampleBases))
 	}
-	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates)
+	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates("dev"))
 }
 
 // countRows counts the rows of app and stage in athanor_records.
@@ -202,10 +213,10 @@ func testSecondRunRefused(t *testing.T, bins binaries) {
 	if !strings.Contains(first.stdout.String(), "4 created") {
 		t.Errorf("first run did not report 4 created:\n%s", first.stdout)
 	}
-	if n := c.count("CreateResource"); n != len(exampleTemplates) {
-		t.Errorf("the emulator received %d CreateResource requests, want %d (the refused run must not create)", n, len(exampleTemplates))
+	if n := c.count("CreateResource"); n != len(exampleBases) {
+		t.Errorf("the emulator received %d CreateResource requests, want %d (the refused run must not create)", n, len(exampleBases))
 	}
-	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates)
+	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates("dev"))
 
 	mutations := c.mutations()
 	third := run(t, spec{bin: bins.jobTemplates, dir: dir, args: args})
@@ -230,7 +241,7 @@ func testKilledHolder(t *testing.T, bins binaries) {
 
 	victim := start(t, spec{bin: bins.jobTemplates, dir: dir, args: args, env: env})
 	victim.waitStdout("creating ")
-	c.waitCount("CreateResource", len(exampleTemplates)) // every create is in flight
+	c.waitCount("CreateResource", len(exampleBases)) // every create is in flight
 	victim.kill()
 	killed := time.Now()
 	// The dead run's lock outlives it by at most the lease it was given.
@@ -250,13 +261,13 @@ func testKilledHolder(t *testing.T, bins binaries) {
 	}
 	t.Logf("the waiting run finished %v after the kill (lease %v)", time.Since(killed).Round(time.Millisecond), testLease)
 
-	if got := c.templates(); !slices.Equal(got, exampleIDs()) {
-		t.Errorf("emulator holds %v, want each of %v once", got, exampleIDs())
+	if got := c.templates(); !slices.Equal(got, exampleIDs("dev")) {
+		t.Errorf("emulator holds %v, want each of %v once", got, exampleIDs("dev"))
 	}
-	if n := c.requests(); n != len(exampleTemplates) {
-		t.Errorf("ListResourceRequests lists %d requests, want %d (one create per template; a resumed create polls or repeats its ClientToken)", n, len(exampleTemplates))
+	if n := c.requests(); n != len(exampleBases) {
+		t.Errorf("ListResourceRequests lists %d requests, want %d (one create per template; a resumed create polls or repeats its ClientToken)", n, len(exampleBases))
 	}
-	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates)
+	readStage(t, db, exampleApp, "dev").settled(t, exampleTemplates("dev"))
 
 	mutations := c.mutations()
 	again := run(t, spec{bin: bins.jobTemplates, dir: dir, args: args, env: env})
@@ -305,11 +316,11 @@ func testStagesAtOnce(t *testing.T, bins binaries) {
 		a.succeeded()
 		b.succeeded()
 		for _, s := range []string{"dev", "prod"} {
-			readStage(t, db, exampleApp, s).settled(t, exampleTemplates)
+			readStage(t, db, exampleApp, s).settled(t, exampleTemplates(s))
 		}
-		for _, c := range []*cloud{dev, prod} {
-			if got := c.templates(); !slices.Equal(got, exampleIDs()) {
-				t.Errorf("emulator holds %v, want %v", got, exampleIDs())
+		for s, c := range map[string]*cloud{"dev": dev, "prod": prod} {
+			if got := c.templates(); !slices.Equal(got, exampleIDs(s)) {
+				t.Errorf("emulator holds %v, want %v", got, exampleIDs(s))
 			}
 		}
 	})
@@ -347,13 +358,13 @@ func testMigrateRoundTrip(t *testing.T, bins binaries) {
 
 	run(t, spec{bin: bins.jobTemplates, dir: dir, args: []string{"--target", c.url, "--state", files}}).succeeded()
 	orig := readStage(t, files, exampleApp, "dev")
-	orig.settled(t, exampleTemplates)
+	orig.settled(t, exampleTemplates("dev"))
 
 	migrate := func(from, to string) {
 		t.Helper()
 		p := run(t, spec{bin: bins.athanor, dir: dir, args: []string{"state", "migrate", "--app", exampleApp, "--stage", "dev", "--from", from, "--to", to}})
 		p.succeeded()
-		if want := fmt.Sprintf("migrated %d record(s)", len(exampleTemplates)); !strings.Contains(p.stdout.String(), want) {
+		if want := fmt.Sprintf("migrated %d record(s)", len(exampleBases)); !strings.Contains(p.stdout.String(), want) {
 			t.Errorf("migrate printed %q, want %q", p.stdout, want)
 		}
 	}
