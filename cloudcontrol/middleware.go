@@ -2,6 +2,7 @@ package cloudcontrol
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/smithy-go/middleware"
 )
@@ -12,6 +13,7 @@ type attemptKey struct{}
 type attemptState struct {
 	n       int
 	lastErr error
+	start   time.Time // of the first attempt
 }
 
 // callStart is an Initialize-step middleware that gives each API call an
@@ -27,8 +29,9 @@ func (callStart) HandleInitialize(ctx context.Context, in middleware.InitializeI
 
 // attemptGate is a Finalize-step middleware placed right after the SDK's
 // retry middleware, so it runs once per HTTP attempt, before signing: it
-// waits for the rate limiter, counts the request, and feeds throttles back to
-// the limiter.
+// waits for the rate limiter, counts the request, feeds throttles back to
+// the limiter, and ends the retries of a call whose retry budget is spent
+// (by marking its error, see budgetSpent).
 type attemptGate struct{ c *Client }
 
 func (attemptGate) ID() string { return "athanor.AttemptGate" }
@@ -41,6 +44,9 @@ func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 		st = &attemptState{}
 	}
 	st.n++
+	if st.n == 1 {
+		st.start = c.clock.Now()
+	}
 	if st.n > 1 {
 		c.stats.retries.Add(1)
 		c.emit(Event{Type: EventRetry, API: api, Attempt: st.n, Err: st.lastErr})
@@ -60,6 +66,11 @@ func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 	if throttled {
 		c.stats.throttles.Add(1)
 		c.emit(Event{Type: EventThrottle, API: api, Attempt: st.n, Err: err})
+	}
+	if err != nil && ctx.Err() == nil && c.retryable.IsErrorRetryable(err).Bool() {
+		if elapsed := c.clock.Now().Sub(st.start); elapsed >= c.retry.Budget {
+			err = &budgetSpent{err: err, attempts: st.n, elapsed: elapsed, budget: c.retry.Budget}
+		}
 	}
 	return out, md, err
 }
