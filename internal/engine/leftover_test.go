@@ -215,3 +215,52 @@ func TestUnstableUpdateReapplied(t *testing.T) {
 		})
 	}
 }
+
+// TestUnstableUpdatesAreBounded: an update that never stabilises is sent
+// unstableAttempts times in a run; the record then holds what the resource
+// was last read as, so that the next run patches from there.
+func TestUnstableUpdatesAreBounded(t *testing.T) {
+	const arn = "arn:aws:sns:us-east-1:1:t"
+	ctx := context.Background()
+	st := openState(t, t.TempDir())
+	raw, _ := json.Marshal(map[string]any{"DisplayName": "old", "Tags": []any{map[string]any{"Key": "a", "Value": "1"}}})
+	if err := st.Put(ctx, &state.Record{Key: "topic", Type: "AWS::SNS::Topic", LogicalID: "topic", Identifier: arn,
+		Status: state.StatusCreated, Desired: raw}); err != nil {
+		t.Fatal(err)
+	}
+	var script []func(cloudcontrol.Operation, cloudcontrol.Hooks) (cloudcontrol.ProgressEvent, error)
+	for i := range unstableAttempts {
+		script = append(script, func(op cloudcontrol.Operation, h cloudcontrol.Hooks) (cloudcontrol.ProgressEvent, error) {
+			if err := h.BeforeSend(ctx, fmt.Sprintf("token-%d", i)); err != nil {
+				return cloudcontrol.ProgressEvent{}, err
+			}
+			return cloudcontrol.ProgressEvent{}, &cloudcontrol.OperationError{Operation: cloudcontrol.Update, TypeName: op.TypeName,
+				Identifier: arn, ErrorCode: cloudcontrol.CodeNotStabilized, Status: cloudcontrol.StatusFailed}
+		})
+	}
+	p := readingProvider{fakeProvider: &fakeProvider{apply: script}, get: func(string, string) (json.RawMessage, error) {
+		// DisplayName took effect, the second tag never does.
+		return json.RawMessage(`{"TopicArn":"` + arn + `","DisplayName":"new","Tags":[{"Key":"a","Value":"1"}]}`), nil
+	}}
+	e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := map[string]any{"DisplayName": "new", "Tags": []any{map[string]any{"Key": "a", "Value": "1"}, map[string]any{"Key": "b", "Value": "2"}}}
+	_, err = e.Declare(ctx, Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: props})
+	var oe *cloudcontrol.OperationError
+	if !errors.As(err, &oe) || oe.ErrorCode != cloudcontrol.CodeNotStabilized {
+		t.Fatalf("declare: %v, want the last NotStabilized failure", err)
+	}
+	if p.applied != unstableAttempts {
+		t.Fatalf("%d updates, want %d", p.applied, unstableAttempts)
+	}
+	rec, err := st.Get(ctx, "topic")
+	if err != nil || rec.Pending != nil {
+		t.Fatalf("record: %+v, %v", rec, err)
+	}
+	var desired map[string]any
+	if err := json.Unmarshal(rec.Desired, &desired); err != nil || desired["DisplayName"] != "new" || len(desired["Tags"].([]any)) != 1 {
+		t.Errorf("recorded desired %s, want the resource as last read (DisplayName new, one tag)", rec.Desired)
+	}
+}

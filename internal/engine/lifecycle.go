@@ -345,14 +345,29 @@ func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model m
 				break
 			}
 		}
-		if attempt >= unstableAttempts || ctx.Err() != nil || !unstable(err, cloudcontrol.Update) {
+		if ctx.Err() != nil || rec.Pending != nil || !unstable(err, cloudcontrol.Update) {
 			break
 		}
 		// The update did not stabilise: it may have taken effect in
 		// whole, in part or not at all, and re-sending its JSON Patch is
-		// not idempotent (an "add" to an array appends twice). Read the
-		// resource and apply what the fresh read still lacks.
-		patch, live, rerr := e.reconcile(ctx, rec, s, model)
+		// not idempotent (an "add" to an array appends twice, a "remove"
+		// of what is gone fails). Read the resource and apply what the
+		// fresh read still lacks.
+		base, live, rerr := e.freshBase(ctx, rec, s)
+		if rerr != nil {
+			err = errors.Join(err, rerr)
+			break
+		}
+		if attempt >= unstableAttempts {
+			// Give up, but record what the resource now is, so that the
+			// next run patches from there.
+			rec.Desired = encodeModel(base)
+			if serr := e.put(ctx, sl, rec); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			break
+		}
+		patch, rerr := reconcile(rec, s, base, model)
 		if rerr != nil {
 			err = errors.Join(err, rerr)
 			break
@@ -380,15 +395,12 @@ func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model m
 	return declaredFrom(rec)
 }
 
-// reconcile reads rec's resource after an update that did not stabilise and
-// returns the JSON Patch that takes it from what it now is to model, or nil
-// when it is there already (with the read model). The base of the patch is
+// freshBase reads rec's resource after an update that did not stabilise and
+// returns what it now is, as the base to patch from (and the read model):
 // the recorded desired state with the live values of its readable
-// properties (as a refresh sees them), so write-only values, which a read
-// never returns, are sent again. It is an error, ending the run, when the
-// resource cannot be read or when the patch would need a replacement (the
-// resource drifted in a create-only property): re-applying is not safe then.
-func (e *Engine) reconcile(ctx context.Context, rec *state.Record, s *schema.Schema, model map[string]any) (json.RawMessage, json.RawMessage, error) {
+// properties, as a refresh sees them. Write-only values, which a read never
+// returns, stay as recorded, so that a patch sends them again.
+func (e *Engine) freshBase(ctx context.Context, rec *state.Record, s *schema.Schema) (map[string]any, json.RawMessage, error) {
 	raw, err := e.o.Provider.Get(ctx, rec.Type, rec.Identifier)
 	var live map[string]any
 	if err == nil {
@@ -407,18 +419,25 @@ func (e *Engine) reconcile(ctx context.Context, rec *state.Record, s *schema.Sch
 	for _, d := range s.Drift(base, live) {
 		setPath(base, d.Path, d.Live, d.Live == nil)
 	}
+	return base, raw, nil
+}
+
+// reconcile returns the JSON Patch that takes rec's resource from base (see
+// freshBase) to model, or nil when it is there already. It is an error,
+// ending the run, when the patch would need a replacement (the resource
+// drifted in a create-only property): re-applying is not safe then.
+func reconcile(rec *state.Record, s *schema.Schema, base, model map[string]any) (json.RawMessage, error) {
 	ch, err := s.Diff(base, model)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	switch ch.Action {
 	case schema.NoChange:
-		return nil, raw, nil
+		return nil, nil
 	case schema.Update:
-		patch, err := json.Marshal(ch.Patch)
-		return patch, nil, err
+		return json.Marshal(ch.Patch)
 	default:
-		return nil, nil, fmt.Errorf("not re-applying the update that did not stabilise: %s now differs from the declaration in %v, which needs a replacement",
+		return nil, fmt.Errorf("not re-applying the update that did not stabilise: %s now differs from the declaration in %v, which needs a replacement",
 			rec.Identifier, ch.ReplacePaths)
 	}
 }
