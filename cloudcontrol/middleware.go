@@ -14,6 +14,9 @@ type attemptState struct {
 	n       int
 	lastErr error
 	start   time.Time // of the first attempt
+	// connected is set once an attempt reached a server (any answer, or
+	// a connection that broke after it was made).
+	connected bool
 }
 
 // callStart is an Initialize-step middleware that gives each API call an
@@ -67,9 +70,16 @@ func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 		c.stats.throttles.Add(1)
 		c.emit(Event{Type: EventThrottle, API: api, Attempt: st.n, Err: err})
 	}
+	if err == nil || !isDialError(err) {
+		st.connected = true
+	}
 	if err != nil && ctx.Err() == nil && c.retryable.IsErrorRetryable(err).Bool() {
-		if elapsed := c.clock.Now().Sub(st.start); elapsed >= c.retry.Budget {
-			err = &budgetSpent{err: err, attempts: st.n, elapsed: elapsed, budget: c.retry.Budget}
+		budget := c.retry.Budget
+		if !st.connected {
+			budget = c.retry.ConnectBudget
+		}
+		if elapsed := c.clock.Now().Sub(st.start); elapsed >= budget {
+			err = &budgetSpent{err: err, attempts: st.n, elapsed: elapsed, budget: budget}
 		}
 	}
 	return out, md, err

@@ -1,7 +1,9 @@
 package cloudcontrol
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"math/rand/v2"
 	"time"
 
@@ -25,12 +27,20 @@ import (
 // instead of adding load. A failure that cannot pass (a validation error,
 // AccessDenied, NotFound, AlreadyExists, ...) is returned at once.
 //
+// A call none of whose attempts could connect (connection refused, a name
+// that does not resolve: nothing answers at the endpoint) gives up after
+// ConnectBudget instead, so that a wrong or stopped endpoint is reported in
+// seconds; a connection dropped after it was made counts under Budget.
+//
 // Between the attempts of an API call the client waits a random delay up to
 // Base·2ⁿ after the n-th transient failure, or ThrottleBase·2ⁿ after a
 // throttle, capped at Max ("full jitter").
 type RetryPolicy struct {
 	// Budget bounds the time spent retrying; default DefaultRetryBudget.
 	Budget time.Duration
+	// ConnectBudget bounds the retries of a call that never connected;
+	// default 30 s (and never more than Budget).
+	ConnectBudget time.Duration
 	// Base is the backoff scale after a transient error; default 50 ms.
 	Base time.Duration
 	// ThrottleBase is the backoff scale after a throttle; default 1 s.
@@ -42,7 +52,8 @@ type RetryPolicy struct {
 // DefaultRetryPolicy returns the policy used when none is given.
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{
-		Budget:       DefaultRetryBudget,
+		Budget:        DefaultRetryBudget,
+		ConnectBudget: 30 * time.Second,
 		Base:         50 * time.Millisecond,
 		ThrottleBase: time.Second,
 		Max:          10 * time.Second,
@@ -55,6 +66,10 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Budget <= 0 {
 		p.Budget = d.Budget
 	}
+	if p.ConnectBudget <= 0 {
+		p.ConnectBudget = d.ConnectBudget
+	}
+	p.ConnectBudget = min(p.ConnectBudget, p.Budget)
 	if p.Base <= 0 {
 		p.Base = d.Base
 	}
@@ -128,6 +143,16 @@ type budgetRetryer struct {
 
 // MaxAttempts implements aws.Retryer.
 func (r budgetRetryer) MaxAttempts() int { return r.maxAttempts }
+
+// isDialError reports whether err says that no connection could be made.
+func isDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
 
 // budgetSpent marks the error of an API call whose retry budget is spent.
 // It tells the SDK's retryer not to retry (RetryableError false), and

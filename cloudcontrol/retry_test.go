@@ -1,6 +1,7 @@
 package cloudcontrol
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -145,5 +146,30 @@ func TestRerunsBoundedByBudget(t *testing.T) {
 	}
 	if s := c.Stats(); s.AsyncThrottles != int64(len(reruns)+1) || s.RateLimit == 0 {
 		t.Errorf("stats = %+v, want every asynchronous throttle counted and the limiter engaged", s)
+	}
+}
+
+// TestNothingListeningGivesUpAfterConnectBudget: an endpoint where nothing
+// listens is reported after the connect budget, not retried for the whole
+// retry budget.
+func TestNothingListeningGivesUpAfterConnectBudget(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	l.Close()
+	c := New(testConfig(url), WithRetryPolicy(RetryPolicy{ConnectBudget: 100 * time.Millisecond, Base: time.Millisecond, Max: 5 * time.Millisecond}))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err = c.Apply(ctx, createOp(), Hooks{})
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("err = %v (context %v), want the connection error within the connect budget", err, ctx.Err())
+	}
+	if !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "retry budget 100ms") {
+		t.Errorf("err %q does not say the connection was refused until the 100ms connect budget was spent", err)
+	}
+	if s := c.Stats(); s.Retries == 0 {
+		t.Errorf("no retry of the refused connection: %+v", s)
 	}
 }
