@@ -3,8 +3,8 @@ package cloudcontrol
 import (
 	"errors"
 	"fmt"
-	"net"
 	"math/rand/v2"
+	"net"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,9 +54,9 @@ func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{
 		Budget:        DefaultRetryBudget,
 		ConnectBudget: 30 * time.Second,
-		Base:         50 * time.Millisecond,
-		ThrottleBase: time.Second,
-		Max:          10 * time.Second,
+		Base:          50 * time.Millisecond,
+		ThrottleBase:  time.Second,
+		Max:           10 * time.Second,
 	}
 }
 
