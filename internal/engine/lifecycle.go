@@ -164,7 +164,7 @@ func oweLeftover(rec *state.Record, s *schema.Schema, cause error) {
 // not stabilise, and the updates re-applied after an update did not, within
 // one run: a resource that fails to stabilise again and again points at a
 // problem a further attempt will not cure.
-const unstableAttempts = 4
+const unstableAttempts = 5
 
 // unstable reports whether err is a mutation of kind that ended FAILED
 // because the resource did not stabilise (NotStabilized, ServiceTimeout):
