@@ -24,7 +24,8 @@ import (
 //
 // A FAILED event with a retryable handler error code (see
 // [RetryableHandlerError]) is re-run with a new ClientToken after a backoff,
-// up to the client's re-run bound. A delete that ends FAILED with NotFound,
+// until the [RetryPolicy] budget is spent (or the re-run bound of
+// [WithReruns], if one is set). A delete that ends FAILED with NotFound,
 // or whose call fails with ResourceNotFoundException, succeeds: the event is
 // returned with a nil error. Any other FAILED or CANCEL_COMPLETE end returns
 // the final event and an *[OperationError]; synchronous API errors return an
@@ -103,7 +104,10 @@ func (c *Client) operation(ctx context.Context, kind Kind, typeName string, fn f
 }
 
 func (c *Client) apply(ctx context.Context, op Operation, token string, hooks Hooks, start time.Time) (ProgressEvent, error) {
-	var unstable *ProgressEvent // a create that ended NotStabilized/ServiceTimeout, re-run
+	var (
+		unstable     *ProgressEvent // a create that ended NotStabilized/ServiceTimeout, re-run
+		firstFailure time.Time      // of the re-runs' retry budget
+	)
 	for rerun := 0; ; rerun++ {
 		if token == "" {
 			token = NewClientToken()
@@ -141,14 +145,22 @@ func (c *Client) apply(ctx context.Context, op Operation, token string, hooks Ho
 			failed := ev
 			unstable = &failed
 		}
+		now := c.clock.Now()
 		if ev.ErrorCode == CodeThrottling {
 			c.stats.asyncThrottles.Add(1)
+			// The service behind Cloud Control is throttling this
+			// account: slow every request down, as a synchronous
+			// throttle does.
+			c.limiter.Feedback(true)
 		}
-		if rerun >= c.maxReruns {
+		if firstFailure.IsZero() {
+			firstFailure = now
+		}
+		if c.maxReruns < 0 || (c.maxReruns > 0 && rerun >= c.maxReruns) {
 			return ev, c.result(op.Kind, ev)
 		}
 		d := c.rerunDelay(rerun, ev)
-		if c.clock.Now().Add(d).Sub(start) > c.timeout {
+		if at := now.Add(d); at.Sub(firstFailure) > c.retry.Budget || at.Sub(start) > c.timeout {
 			return ev, c.result(op.Kind, ev)
 		}
 		c.stats.reruns.Add(1)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
@@ -31,13 +30,12 @@ const (
 	// Most handlers finish in seconds; some (CloudFront, RDS) take tens of
 	// minutes.
 	DefaultOperationTimeout = time.Hour
-	// DefaultMaxAttempts is the SDK retryer's attempts per API call.
-	// Throttles back off from 1 s (capped at MaxBackoff) so ten attempts
-	// ride out about a minute of throttling.
-	DefaultMaxAttempts = 10
-	// DefaultMaxReruns bounds the re-runs of a mutation after retryable
-	// asynchronous failures.
-	DefaultMaxReruns = 5
+	// DefaultRetryBudget is how long failures that may pass (throttles,
+	// 5xx answers, dropped connections, retryable asynchronous failures)
+	// are retried before the operation gives up; see [RetryPolicy].
+	// Sustained throttling of a busy account lasts minutes, not the
+	// seconds a fixed number of attempts rides out.
+	DefaultRetryBudget = 15 * time.Minute
 	// EnvEndpointCloudControlAPI is the endpoint variable of the TypeScript
 	// original, honoured when the SDK's own variables are unset.
 	EnvEndpointCloudControlAPI = "AWS_ENDPOINT_URL_CLOUDCONTROLAPI"
@@ -57,6 +55,8 @@ type Client struct {
 
 	concurrency int
 	timeout     time.Duration
+	retry       RetryPolicy
+	retryable   retry.IsErrorRetryable
 	maxReruns   int
 	rerunBase   time.Duration
 	rerunMax    time.Duration
@@ -73,6 +73,7 @@ type options struct {
 	log         *slog.Logger
 	observe     func(Event)
 	maxAttempts int
+	retry       RetryPolicy
 	maxReruns   int
 	rerunBase   time.Duration
 	rerunMax    time.Duration
@@ -119,15 +120,22 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // concurrent use. Stats counts the same events without an observer.
 func WithObserver(fn func(Event)) Option { return func(o *options) { o.observe = fn } }
 
-// WithMaxAttempts sets the SDK retryer's attempts per API call (first
-// attempt included). n ≤ 0 means DefaultMaxAttempts.
+// WithMaxAttempts caps the SDK retryer's attempts per API call (first
+// attempt included) on top of the retry budget. n ≤ 0, the default, means
+// no cap: an API call is retried for as long as the [RetryPolicy] budget
+// allows.
 func WithMaxAttempts(n int) Option { return func(o *options) { o.maxAttempts = n } }
 
-// WithReruns sets how many times a mutation that ended FAILED with a
-// retryable handler error (see [RetryableHandlerError]) is sent again, and
+// WithRetryPolicy sets how failures that may pass are retried; zero fields
+// take the defaults of [DefaultRetryPolicy].
+func WithRetryPolicy(p RetryPolicy) Option { return func(o *options) { o.retry = p.withDefaults() } }
+
+// WithReruns sets how many times at most a mutation that ended FAILED with
+// a retryable handler error (see [RetryableHandlerError]) is sent again, and
 // the exponential backoff between re-runs (base doubling up to max, with
-// jitter). n < 0 disables re-runs; zero durations keep the defaults (1 s,
-// 20 s).
+// jitter). Re-runs stop anyway when the [RetryPolicy] budget is spent. n = 0,
+// the default, means no count bound (the budget alone bounds them); n < 0
+// disables re-runs; zero durations keep the defaults (1 s, 20 s).
 func WithReruns(n int, base, max time.Duration) Option {
 	return func(o *options) {
 		o.maxReruns = n
@@ -155,8 +163,7 @@ func New(cfg aws.Config, opts ...Option) *Client {
 		concurrency: DefaultConcurrency,
 		poll:        DefaultPollPolicy(),
 		timeout:     DefaultOperationTimeout,
-		maxAttempts: DefaultMaxAttempts,
-		maxReruns:   DefaultMaxReruns,
+		retry:       DefaultRetryPolicy(),
 		rerunBase:   time.Second,
 		rerunMax:    20 * time.Second,
 		clock:       realClock{},
@@ -170,11 +177,8 @@ func New(cfg aws.Config, opts ...Option) *Client {
 	if o.timeout <= 0 {
 		o.timeout = DefaultOperationTimeout
 	}
-	if o.maxAttempts <= 0 {
-		o.maxAttempts = DefaultMaxAttempts
-	}
-	if o.maxReruns < 0 {
-		o.maxReruns = 0
+	if o.maxAttempts < 0 {
+		o.maxAttempts = 0
 	}
 	if o.limiter == nil {
 		o.limiter = newAIMDLimiter(AIMDOptions{}, o.clock)
@@ -192,6 +196,7 @@ func New(cfg aws.Config, opts ...Option) *Client {
 		observe:     o.observe,
 		concurrency: o.concurrency,
 		timeout:     o.timeout,
+		retry:       o.retry,
 		maxReruns:   o.maxReruns,
 		rerunBase:   o.rerunBase,
 		rerunMax:    o.rerunMax,
@@ -206,25 +211,7 @@ func New(cfg aws.Config, opts ...Option) *Client {
 		if httpClient != nil {
 			so.HTTPClient = httpClient
 		}
-		so.Retryer = retry.NewStandard(func(ro *retry.StandardOptions) {
-			ro.MaxAttempts = o.maxAttempts
-			ro.MaxBackoff = 10 * time.Second
-			// The client-side limiter paces requests; the retry quota
-			// would instead fail operations outright under sustained
-			// throttling.
-			ro.RateLimiter = ratelimit.None
-			ro.Retryables = append(ro.Retryables, retry.RetryableErrorCode{Codes: map[string]struct{}{
-				// Another operation on the resource is in progress:
-				// it will finish; the same ClientToken keeps the
-				// retry idempotent.
-				"ConcurrentOperationException":  {},
-				"ServiceInternalErrorException": {},
-				"NetworkFailureException":       {},
-			}})
-			if o.backoff != nil {
-				ro.Backoff = o.backoff
-			}
-		})
+		so.Retryer = c.newRetryer(o.maxAttempts, o.backoff)
 		so.APIOptions = append(so.APIOptions, c.addMiddleware)
 	}}
 	c.sdk = cc.NewFromConfig(cfg, append(sdkOpts, o.sdkOptions...)...)

@@ -35,7 +35,8 @@ var (
 	ErrUnsupportedAction = errors.New("cloudcontrol: unsupported action")
 	// ErrTypeNotFound: the registry type does not exist (or is private).
 	ErrTypeNotFound = errors.New("cloudcontrol: type not found")
-	// ErrThrottled: the request was still throttled after every retry.
+	// ErrThrottled: the request was still throttled when its retry budget
+	// (see RetryPolicy) was spent.
 	ErrThrottled = errors.New("cloudcontrol: throttled")
 	// ErrAccessDenied: credentials missing, invalid or not allowed.
 	ErrAccessDenied = errors.New("cloudcontrol: access denied")

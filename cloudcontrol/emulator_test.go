@@ -124,7 +124,7 @@ func TestEmulatorFaults(t *testing.T) {
 	const n = 60
 	c, _ := startEmulator(t, emulator.Options{Faults: emulator.Faults{
 		Seed: 7, Throttles: 0.1, ServerErrors: 0.05, AsyncFailures: 0.2,
-	}}, WithConcurrency(8), withNoBackoff(), WithReruns(DefaultMaxReruns, time.Millisecond, 5*time.Millisecond),
+	}}, WithConcurrency(8), withNoBackoff(), WithReruns(0, time.Millisecond, 5*time.Millisecond),
 		// Injected throttles are random, not a rate limit: slowing down
 		// would not avoid them (TestEmulatorRealisticRateLimit covers that).
 		WithRateLimiter(noLimit{}))

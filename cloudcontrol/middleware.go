@@ -2,6 +2,7 @@ package cloudcontrol
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/smithy-go/middleware"
 )
@@ -12,6 +13,10 @@ type attemptKey struct{}
 type attemptState struct {
 	n       int
 	lastErr error
+	start   time.Time // of the first attempt
+	// connected is set once an attempt reached a server (any answer, or
+	// a connection that broke after it was made).
+	connected bool
 }
 
 // callStart is an Initialize-step middleware that gives each API call an
@@ -27,8 +32,9 @@ func (callStart) HandleInitialize(ctx context.Context, in middleware.InitializeI
 
 // attemptGate is a Finalize-step middleware placed right after the SDK's
 // retry middleware, so it runs once per HTTP attempt, before signing: it
-// waits for the rate limiter, counts the request, and feeds throttles back to
-// the limiter.
+// waits for the rate limiter, counts the request, feeds throttles back to
+// the limiter, and ends the retries of a call whose retry budget is spent
+// (by marking its error, see budgetSpent).
 type attemptGate struct{ c *Client }
 
 func (attemptGate) ID() string { return "athanor.AttemptGate" }
@@ -41,6 +47,9 @@ func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 		st = &attemptState{}
 	}
 	st.n++
+	if st.n == 1 {
+		st.start = c.clock.Now()
+	}
 	if st.n > 1 {
 		c.stats.retries.Add(1)
 		c.emit(Event{Type: EventRetry, API: api, Attempt: st.n, Err: st.lastErr})
@@ -60,6 +69,18 @@ func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 	if throttled {
 		c.stats.throttles.Add(1)
 		c.emit(Event{Type: EventThrottle, API: api, Attempt: st.n, Err: err})
+	}
+	if err == nil || !isDialError(err) {
+		st.connected = true
+	}
+	if err != nil && ctx.Err() == nil && c.retryable.IsErrorRetryable(err).Bool() {
+		budget := c.retry.Budget
+		if !st.connected {
+			budget = c.retry.ConnectBudget
+		}
+		if elapsed := c.clock.Now().Sub(st.start); elapsed >= budget {
+			err = &budgetSpent{err: err, attempts: st.n, elapsed: elapsed, budget: budget}
+		}
 	}
 	return out, md, err
 }

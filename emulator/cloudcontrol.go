@@ -64,7 +64,7 @@ func (s *Server) event(r request) progressEvent {
 		StatusMessage:   r.StatusMessage,
 		ErrorCode:       r.ErrorCode,
 	}
-	if r.Identifier != "" && (!r.HideIdentifier || r.Status == statusSuccess) {
+	if r.Identifier != "" && (!r.HideIdentifier || r.Status == statusSuccess || (r.FailAfterEffect && r.final())) {
 		ev.Identifier = r.Identifier
 	}
 	if r.Status == statusInProgress && r.CompleteAt.After(r.EventTime) {
@@ -189,8 +189,16 @@ func (s *Server) submit(r *request, expect *resource) (any, *apiError) {
 	r.Token = newUUID()
 	r.Submitted = now
 	r.CompleteAt = now.Add(s.latency(r.Operation))
+	injected := faultNone
 	if r.FailCode == "" {
 		r.FailCode, r.FailMessage = s.asyncFault()
+		if r.FailCode != "" {
+			injected = faultAsync
+		} else if s.unstableFault(r) {
+			injected = faultUnstable
+			r.FailCode, r.FailMessage = "NotStabilized", "Resource did not stabilize within the expected time."
+			r.FailAfterEffect = true
+		}
 	}
 	got, seq, serr := s.st.submit(r, expect)
 	if err := s.st.durable(seq); err != nil {
@@ -198,6 +206,9 @@ func (s *Server) submit(r *request, expect *resource) (any, *apiError) {
 	}
 	switch {
 	case serr == nil:
+		if got.Token == r.Token {
+			s.countAsyncFault(injected, r.FailCode)
+		}
 	case serr.conflict:
 		return nil, ccErr("ClientTokenConflictException", "The client token %s was already used for a different request.", r.ClientToken)
 	case serr.concurrentToken != "":

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -127,5 +128,71 @@ func TestRealisticLatencyIsSeeded(t *testing.T) {
 	}
 	if a, b := completions(), completions(); mustJSONString(t, a) != mustJSONString(t, b) {
 		t.Fatalf("same seed, different latencies: %v %v", a, b)
+	}
+}
+
+// TestUnstableFailures: with UnstableFailures, a create whose identifier
+// the service generates takes effect and ends FAILED/NotStabilized naming
+// the resource, an update takes effect and ends the same way, a create with
+// a chosen identifier is left alone; FaultCounts counts what was injected.
+func TestUnstableFailures(t *testing.T) {
+	const topic = "AWS::SNS::Topic"
+	te := startEmulator(t, Options{Faults: Faults{UnstableFailures: 1}})
+	ev := te.final(t, te.create(t, topic, map[string]any{"DisplayName": "one"}), cctypes.OperationStatusFailed)
+	id := aws.ToString(ev.Identifier)
+	if ev.ErrorCode != cctypes.HandlerErrorCodeNotStabilized || id == "" {
+		t.Fatalf("unstable create: %s, identifier %q; want NotStabilized naming the topic", ev.ErrorCode, id)
+	}
+	if m := te.get(t, topic, id); m["DisplayName"] != "one" {
+		t.Fatalf("the unstable create's topic: %v", m)
+	}
+	out, err := te.cc.UpdateResource(context.Background(), &cloudcontrol.UpdateResourceInput{TypeName: aws.String(topic), Identifier: aws.String(id),
+		PatchDocument: aws.String(`[{"op":"replace","path":"/DisplayName","value":"two"}]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := te.final(t, out.ProgressEvent, cctypes.OperationStatusFailed); ev.ErrorCode != cctypes.HandlerErrorCodeNotStabilized {
+		t.Fatalf("unstable update: %s", ev.ErrorCode)
+	}
+	if m := te.get(t, topic, id); m["DisplayName"] != "two" {
+		t.Fatalf("the unstable update did not take effect: %v", m)
+	}
+	te.final(t, te.create(t, logGroup, map[string]any{"LogGroupName": "chosen"}), cctypes.OperationStatusSuccess)
+	te.final(t, te.del(t, topic, id), cctypes.OperationStatusSuccess)
+	if got := te.srv.FaultCounts(); got.UnstableFailures != 2 || len(got.AsyncFailures) != 0 {
+		t.Fatalf("FaultCounts = %+v, want 2 unstable failures", got)
+	}
+}
+
+// TestFaultCounts: every injected fault is counted under its kind.
+func TestFaultCounts(t *testing.T) {
+	te := startEmulator(t, Options{Faults: Faults{Seed: 3, Throttles: 0.2, ServerErrors: 0.2, DropConnections: 0.2,
+		AsyncFailures: 0.5, AsyncCodes: []string{"NotStabilized"}}})
+	var throttles, serverErrors, dropped, failed int64
+	for i := 0; i < 60; i++ {
+		res, err := te.cc.CreateResource(context.Background(), &cloudcontrol.CreateResourceInput{
+			TypeName: aws.String(logGroup), DesiredState: aws.String(mustJSONString(t, map[string]any{"LogGroupName": "g" + strconv.Itoa(i)})),
+		})
+		var ae smithy.APIError
+		switch {
+		case err == nil:
+			st, err := te.cc.GetResourceRequestStatus(context.Background(), &cloudcontrol.GetResourceRequestStatusInput{RequestToken: res.ProgressEvent.RequestToken})
+			if err == nil && st.ProgressEvent.ErrorCode == cctypes.HandlerErrorCodeNotStabilized {
+				failed++
+			}
+		case errorAs(err, &ae) && ae.ErrorCode() == "ThrottlingException":
+			throttles++
+		case errorAs(err, &ae) && ae.ErrorCode() == "InternalFailure":
+			serverErrors++
+		case !errorAs(err, &ae):
+			dropped++
+		}
+	}
+	got := te.srv.FaultCounts()
+	// Polls draw faults too: the counts include theirs.
+	if got.Throttles < throttles || got.ServerErrors < serverErrors || got.DroppedConnections < dropped ||
+		got.AsyncFailures["NotStabilized"] < failed || throttles == 0 || serverErrors == 0 || dropped == 0 || failed == 0 {
+		t.Fatalf("FaultCounts = %+v; seen from the client: %d throttles, %d 500s, %d dropped, %d NotStabilized",
+			got, throttles, serverErrors, dropped, failed)
 	}
 }

@@ -74,6 +74,12 @@ type Faults struct {
 	// DropConnections is the fraction of requests whose connection is closed
 	// without an answer.
 	DropConnections float64
+	// UnstableFailures is the fraction of the other mutations that take
+	// effect and then end FAILED with NotStabilized, the event naming the
+	// resource, as a handler reports a resource that did not stabilise:
+	// creates of resources whose identifier the service generates, and
+	// updates.
+	UnstableFailures float64
 }
 
 // Options configures a Server.
@@ -235,6 +241,7 @@ func (o *Options) setDefaults() error {
 	for name, v := range map[string]float64{
 		"ServerErrors": f.ServerErrors, "Throttles": f.Throttles,
 		"AsyncFailures": f.AsyncFailures, "DropConnections": f.DropConnections,
+		"UnstableFailures": f.UnstableFailures,
 	} {
 		if v < 0 || v > 1 {
 			return fmt.Errorf("emulator: Faults.%s = %v, want a fraction in [0, 1]", name, v)

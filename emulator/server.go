@@ -51,8 +51,9 @@ type Server struct {
 	clock   Clock
 	limiter *rate.Limiter
 
-	rngMu sync.Mutex
-	rng   *rand.Rand // seeded: faults and latencies
+	rngMu  sync.Mutex
+	rng    *rand.Rand // seeded: faults and latencies
+	faults faultCounters
 
 	closed atomic.Bool
 }
@@ -187,6 +188,7 @@ func (s *Server) dropConnection(w http.ResponseWriter) bool {
 	if s.opts.Faults.DropConnections == 0 || !s.chance(s.opts.Faults.DropConnections) {
 		return false
 	}
+	s.faults.dropped.Add(1)
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		panic(http.ErrAbortHandler) // net/http closes the connection
@@ -205,13 +207,16 @@ func (s *Server) dropConnection(w http.ResponseWriter) bool {
 // injectSyncFault applies the rate limit and the synchronous fault fractions.
 func (s *Server) injectSyncFault(d door) *apiError {
 	if s.limiter != nil && !s.limiter.AllowN(s.clock.Now(), 1) {
+		s.faults.rateLimited.Add(1)
 		return throttleErr(d)
 	}
 	f := s.opts.Faults
 	if f.Throttles > 0 && s.chance(f.Throttles) {
+		s.faults.throttles.Add(1)
 		return throttleErr(d)
 	}
 	if f.ServerErrors > 0 && s.chance(f.ServerErrors) {
+		s.faults.serverErrors.Add(1)
 		return internalErr(d)
 	}
 	return nil

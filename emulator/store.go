@@ -73,7 +73,10 @@ type request struct {
 	// submission (model validation, an injected fault).
 	FailCode    string `json:"failCode,omitempty"`
 	FailMessage string `json:"failMessage,omitempty"`
-	heapIndex   int    // position in the pending heap
+	// FailAfterEffect makes the request take effect before it ends FAILED
+	// with FailCode: a resource that did not stabilise.
+	FailAfterEffect bool `json:"failAfterEffect,omitempty"`
+	heapIndex       int  // position in the pending heap
 	// expired marks a request forgotten after the retention period whose
 	// entry in store.order has not been reclaimed yet.
 	expired bool
@@ -349,7 +352,7 @@ func (s *store) completeLocked(r *request) uint64 {
 		delete(s.inflight, k)
 	}
 	r.EventTime = r.CompleteAt
-	if r.FailCode != "" {
+	if r.FailCode != "" && !r.FailAfterEffect {
 		r.Status, r.ErrorCode, r.StatusMessage = statusFailed, r.FailCode, r.FailMessage
 		return s.persistLocked(r, nil)
 	}
@@ -374,6 +377,10 @@ func (s *store) completeLocked(r *request) uint64 {
 			return s.persistLocked(r, nil)
 		}
 		s.deleteLocked(k)
+	}
+	if r.FailAfterEffect {
+		r.Status, r.ErrorCode, r.StatusMessage = statusFailed, r.FailCode, r.FailMessage
+		return s.persistLocked(r, &k)
 	}
 	r.Status = statusSuccess
 	return s.persistLocked(r, &k)

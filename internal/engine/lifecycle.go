@@ -140,18 +140,64 @@ func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *sc
 // will create again (and can adopt), it is recorded as retired so that it is
 // deleted like a replaced resource rather than leaked.
 func (e *Engine) createFailed(ctx context.Context, sl *slot, rec *state.Record, s *schema.Schema, cause error) error {
-	if id := leftover(cause); id != "" && id != rec.Identifier && rec.Pending != nil {
-		desired, _ := decodeModel(rec.Pending.Desired)
-		if chosen, err := s.Identifier(desired); err != nil || chosen != id {
-			rec.Retired = append(rec.Retired, state.Retired{Identifier: id})
-		}
-	}
+	oweLeftover(rec, s, cause)
 	rec.Pending = nil
 	if rec.Identifier == "" && len(rec.Retired) == 0 {
 		return e.drop(ctx, sl)
 	}
 	rec.Status = state.StatusCreated
 	return e.put(ctx, sl, rec)
+}
+
+// oweLeftover records in rec.Retired the resource that the failed create
+// of rec.Pending left behind, if any (see createFailed).
+func oweLeftover(rec *state.Record, s *schema.Schema, cause error) {
+	if id := leftover(cause); id != "" && id != rec.Identifier && rec.Pending != nil {
+		desired, _ := decodeModel(rec.Pending.Desired)
+		if chosen, err := s.Identifier(desired); err != nil || chosen != id {
+			rec.Retired = append(rec.Retired, state.Retired{Identifier: id})
+		}
+	}
+}
+
+// unstableAttempts bounds the creates of one declaration whose resource did
+// not stabilise, and the updates re-applied after an update did not, within
+// one run: a resource that fails to stabilise again and again points at a
+// problem a further attempt will not cure.
+const unstableAttempts = 5
+
+// unstable reports whether err is a mutation of kind that ended FAILED
+// because the resource did not stabilise (NotStabilized, ServiceTimeout):
+// the handler did provision or change it.
+func unstable(err error, kind cloudcontrol.Kind) bool {
+	var oe *cloudcontrol.OperationError
+	if !errors.As(err, &oe) || oe.Operation != kind || oe.Status != cloudcontrol.StatusFailed {
+		return false
+	}
+	return oe.ErrorCode == cloudcontrol.CodeNotStabilized || oe.ErrorCode == cloudcontrol.CodeServiceTimeout
+}
+
+// createAgain reports whether the create of rec.Pending, which failed with
+// err, is sent again within the run: when its resource did not stabilise and
+// the service generates the identifier. The leftover (when the event names
+// it) is owed for deletion first, so that the second create cannot leak it.
+//
+// A create with an identifier the user chose is not created again here: the
+// client already re-ran it (see cloudcontrol.RetryableHandlerError), and a
+// further create would only collide with the resource that did not
+// stabilise and holds the name; deleting that resource to make room is not
+// the engine's call (it may have stabilised since, or be adopted), so the
+// run ends and reports it.
+func createAgain(rec *state.Record, s *schema.Schema, err error) bool {
+	if rec.Pending == nil || !unstable(err, cloudcontrol.Create) {
+		return false
+	}
+	desired, derr := decodeModel(rec.Pending.Desired)
+	if derr != nil {
+		return false
+	}
+	_, chosen := s.Identifier(desired)
+	return chosen != nil
 }
 
 // leftover returns the identifier of the resource a failed create may have
@@ -229,7 +275,22 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 	}
 	began := time.Now()
 	desired := encodeModel(model)
-	ev, err := e.mutate(ctx, rec, &rec.Pending, status, cloudcontrol.Operation{Kind: cloudcontrol.Create, TypeName: s.TypeName, Desired: desired}, "", "")
+	op := cloudcontrol.Operation{Kind: cloudcontrol.Create, TypeName: s.TypeName, Desired: desired}
+	ev, err := e.mutate(ctx, rec, &rec.Pending, status, op, "", "")
+	for attempt := 1; err != nil && attempt < unstableAttempts && ctx.Err() == nil && createAgain(rec, s, err); attempt++ {
+		// The resource did not stabilise: owe its leftover for deletion
+		// (at the end of the run, as a replaced resource) and create
+		// afresh. The record is written with the leftover before the next
+		// create, whose own ClientToken mutate records before the call.
+		oweLeftover(rec, s, err)
+		rec.Pending = nil
+		rec.Status = state.StatusCreated
+		if serr := e.put(ctx, sl, rec); serr != nil {
+			err = errors.Join(err, serr)
+			break
+		}
+		ev, err = e.mutate(ctx, rec, &rec.Pending, status, op, "", "")
+	}
 	if err != nil {
 		if rec.Pending != nil && definite(err) {
 			if serr := e.createFailed(ctx, sl, rec, s, err); serr != nil {
@@ -271,15 +332,57 @@ func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model m
 	rec.DependsOn = deps
 	op := cloudcontrol.Operation{Kind: cloudcontrol.Update, TypeName: s.TypeName, Identifier: rec.Identifier,
 		Desired: encodeModel(model), Patch: patch}
-	ev, err := e.mutate(ctx, rec, &rec.Pending, state.StatusUpdating, op, "", "")
-	if err != nil {
+	var ev cloudcontrol.ProgressEvent
+	var err error
+	for attempt := 1; ; attempt++ {
+		ev, err = e.mutate(ctx, rec, &rec.Pending, state.StatusUpdating, op, "", "")
+		if err == nil {
+			break
+		}
 		if rec.Pending != nil && definite(err) {
 			rec.Pending = nil
 			rec.Status = state.StatusCreated
 			if serr := e.put(ctx, sl, rec); serr != nil {
 				err = errors.Join(err, serr)
+				break
 			}
 		}
+		if ctx.Err() != nil || rec.Pending != nil || !unstable(err, cloudcontrol.Update) {
+			break
+		}
+		// The update did not stabilise: it may have taken effect in
+		// whole, in part or not at all, and re-sending its JSON Patch is
+		// not idempotent (an "add" to an array appends twice, a "remove"
+		// of what is gone fails). Read the resource and apply what the
+		// fresh read still lacks.
+		base, live, rerr := e.freshBase(ctx, rec, s)
+		if rerr != nil {
+			err = errors.Join(err, rerr)
+			break
+		}
+		if attempt >= unstableAttempts {
+			// Give up, but record what the resource now is, so that the
+			// next run patches from there.
+			rec.Desired = encodeModel(base)
+			if serr := e.put(ctx, sl, rec); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			break
+		}
+		patch, rerr := reconcile(rec, s, base, model)
+		if rerr != nil {
+			err = errors.Join(err, rerr)
+			break
+		}
+		if patch == nil {
+			// Nothing is missing: the update did take effect.
+			ev, err = cloudcontrol.ProgressEvent{Operation: cloudcontrol.Update, TypeName: s.TypeName, Identifier: rec.Identifier,
+				OperationStatus: cloudcontrol.StatusSuccess, ResourceModel: live}, nil
+			break
+		}
+		op.Patch = patch
+	}
+	if err != nil {
 		e.o.Reporter.End(sl.key, s.TypeName, ActionUpdate, rec.Identifier, time.Since(began), err)
 		return nil, err
 	}
@@ -292,6 +395,53 @@ func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model m
 	e.count(func(s *Summary) { s.Updated++ })
 	e.o.Reporter.End(sl.key, s.TypeName, ActionUpdate, rec.Identifier, time.Since(began), nil)
 	return declaredFrom(rec)
+}
+
+// freshBase reads rec's resource after an update that did not stabilise and
+// returns what it now is, as the base to patch from (and the read model):
+// the recorded desired state with the live values of its readable
+// properties, as a refresh sees them. Write-only values, which a read never
+// returns, stay as recorded, so that a patch sends them again.
+func (e *Engine) freshBase(ctx context.Context, rec *state.Record, s *schema.Schema) (map[string]any, json.RawMessage, error) {
+	raw, err := e.o.Provider.Get(ctx, rec.Type, rec.Identifier)
+	var live map[string]any
+	if err == nil {
+		live, err = decodeModel(raw)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s after the update did not stabilise: %w", rec.Identifier, err)
+	}
+	base, err := decodeModel(rec.Desired)
+	if err != nil {
+		return nil, nil, fmt.Errorf("recorded state: %w", err)
+	}
+	if base == nil {
+		base = map[string]any{}
+	}
+	for _, d := range s.Drift(base, live) {
+		setPath(base, d.Path, d.Live, d.Live == nil)
+	}
+	return base, raw, nil
+}
+
+// reconcile returns the JSON Patch that takes rec's resource from base (see
+// freshBase) to model, or nil when it is there already. It is an error,
+// ending the run, when the patch would need a replacement (the resource
+// drifted in a create-only property): re-applying is not safe then.
+func reconcile(rec *state.Record, s *schema.Schema, base, model map[string]any) (json.RawMessage, error) {
+	ch, err := s.Diff(base, model)
+	if err != nil {
+		return nil, err
+	}
+	switch ch.Action {
+	case schema.NoChange:
+		return nil, nil
+	case schema.Update:
+		return json.Marshal(ch.Patch)
+	default:
+		return nil, fmt.Errorf("not re-applying the update that did not stabilise: %s now differs from the declaration in %v, which needs a replacement",
+			rec.Identifier, ch.ReplacePaths)
+	}
 }
 
 func (e *Engine) replace(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, d Declaration, c Change) (*Declared, error) {

@@ -154,10 +154,18 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 	default:
 		if err == nil {
 			serr = e.updated(ctx, sl, rec, s, ev)
-		} else {
-			rec.Pending, rec.Status = nil, state.StatusCreated
-			serr = e.put(ctx, sl, rec)
+			break
 		}
+		if unstable(err, cloudcontrol.Update) {
+			// The update may have taken effect in part: record what the
+			// resource now is, so that the declaration patches from there
+			// rather than sending the interrupted patch again.
+			if base, _, rerr := e.freshBase(ctx, rec, s); rerr == nil {
+				rec.Desired = encodeModel(base)
+			}
+		}
+		rec.Pending, rec.Status = nil, state.StatusCreated
+		serr = e.put(ctx, sl, rec)
 	}
 	if serr != nil {
 		return serr
