@@ -252,10 +252,3 @@ func seed(t *testing.T) map[string]map[string]any {
 	}
 	return out
 }
-
-func clone(m map[string]any) map[string]any {
-	data, _ := json.Marshal(m)
-	var out map[string]any
-	_ = json.Unmarshal(data, &out)
-	return out
-}

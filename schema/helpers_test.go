@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"testing"
@@ -85,22 +84,6 @@ func merge(base, patch map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// canonicalJSON re-encodes a JSON document with sorted keys.
-func canonicalJSON(t testing.TB, data []byte) string {
-	t.Helper()
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decode %s: %v", data, err)
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
 
 func jsonNumber(s string) json.Number { return json.Number(s) }
