@@ -105,6 +105,7 @@ type env struct {
 	state string
 	rec   *recorder
 	sdk   *cc.Client
+	srv   *emulator.Server // its fault counters, for tests that inject faults
 }
 
 func newEnv(t *testing.T, opts emulator.Options) *env {
@@ -122,12 +123,12 @@ func newEnv(t *testing.T, opts emulator.Options) *env {
 		o.BaseEndpoint = aws.String(hs.URL)
 		// Looking at an emulator that injects faults must not fail.
 		o.Retryer = retry.NewStandard(func(ro *retry.StandardOptions) {
-			ro.MaxAttempts = 30
-			ro.MaxBackoff = 50 * time.Millisecond
+			ro.MaxAttempts = 100
+			ro.MaxBackoff = 20 * time.Millisecond
 			ro.RateLimiter = ratelimit.None
 		})
 	})
-	return &env{t: t, url: hs.URL, state: t.TempDir(), rec: rec, sdk: sdk}
+	return &env{t: t, url: hs.URL, state: t.TempDir(), rec: rec, sdk: sdk, srv: srv}
 }
 
 // tlog writes a run's output to the test log.

@@ -2,16 +2,9 @@ package e2e
 
 import (
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 
 	"github.com/athanor-dev/athanor"
 	"github.com/athanor-dev/athanor/cloudcontrol"
@@ -19,31 +12,6 @@ import (
 )
 
 const queue = "AWS::SQS::Queue"
-
-// newFaultEnv is newEnv that also returns the emulator, whose fault
-// counters the test reads.
-func newFaultEnv(t *testing.T, opts emulator.Options) (*env, *emulator.Server) {
-	t.Helper()
-	srv, err := emulator.New(opts)
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	rec := &recorder{h: srv}
-	hs := httptest.NewServer(rec)
-	t.Cleanup(hs.Close)
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-	sdk := cc.NewFromConfig(cfg, func(o *cc.Options) {
-		o.BaseEndpoint = aws.String(hs.URL)
-		// Looking at an emulator that injects faults must not fail.
-		o.Retryer = retry.NewStandard(func(ro *retry.StandardOptions) {
-			ro.MaxAttempts = 100
-			ro.MaxBackoff = 20 * time.Millisecond
-			ro.RateLimiter = ratelimit.None
-		})
-	})
-	return &env{t: t, url: hs.URL, state: t.TempDir(), rec: rec, sdk: sdk}, srv
-}
 
 // mixedFleet declares templates job templates (identifiers chosen) and
 // topics SNS topics and queues SQS queues without names (identifiers the
@@ -195,7 +163,8 @@ func TestRetryableFaultsFinishInOneRun(t *testing.T) {
 		AsyncCodes:       []string{"Throttling", "ServiceInternalError", "NetworkFailure", "NotStabilized"},
 		UnstableFailures: 0.05,
 	}
-	e, srv := newFaultEnv(t, opts)
+	e := newEnv(t, opts)
+	srv := e.srv
 	fast := func(c *athanor.Config) {
 		c.Stage = "retry"
 		c.Concurrency = 32
