@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,19 +89,28 @@ func TestOpenUnknownScheme(t *testing.T) {
 	}
 }
 
+// fakeOpened is what the opener registered by TestRegisterAndOptions saw
+// last; the scheme is registered once per test binary, since Register
+// refuses a second registration (go test -count=2 runs the test twice).
+var (
+	fakeOnce   sync.Once
+	fakeGot    state.Options
+	fakeGotURL *url.URL
+)
+
 func TestRegisterAndOptions(t *testing.T) {
-	var got state.Options
-	var gotURL *url.URL
-	state.Register("statetest-fake", func(ctx context.Context, u *url.URL, app, stage string, o state.Options) (state.Backend, error) {
-		got, gotURL = o, u
-		return nil, errors.New("fake")
+	fakeOnce.Do(func() {
+		state.Register("statetest-fake", func(ctx context.Context, u *url.URL, app, stage string, o state.Options) (state.Backend, error) {
+			fakeGot, fakeGotURL = o, u
+			return nil, errors.New("fake")
+		})
 	})
 	_, err := state.Open(context.Background(), "statetest-fake://h/p", "app", "dev", state.WithLockTimeout(time.Minute))
 	if err == nil || err.Error() != "fake" {
 		t.Fatalf("Open = %v", err)
 	}
-	if got.LockTimeout != time.Minute || got.Lease != state.DefaultLease || gotURL.Host != "h" {
-		t.Errorf("options = %+v, url %v", got, gotURL)
+	if fakeGot.LockTimeout != time.Minute || fakeGot.Lease != state.DefaultLease || fakeGotURL.Host != "h" {
+		t.Errorf("options = %+v, url %v", fakeGot, fakeGotURL)
 	}
 	defer func() {
 		if recover() == nil {
