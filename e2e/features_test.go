@@ -206,57 +206,6 @@ func TestExample(t *testing.T) {
 	}
 }
 
-// TestExampleStagesSideBySide deploys examples/jobtemplates as stage a and
-// stage b against one shared emulator, as two stages share one AWS
-// account: both succeed because the example derives its JobTemplateIds per
-// stage, and destroying a leaves b's templates in place.
-func TestExampleStagesSideBySide(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example")
-	}
-	bin := filepath.Join(t.TempDir(), "jobtemplates")
-	if out, err := exec.Command("go", "build", "-o", bin, "../examples/jobtemplates").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	e := newEnv(t, emulator.Instant())
-	runExample := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, append([]string{"--target", e.url, "--state", e.state}, args...)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("jobtemplates %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	for _, stage := range []string{"a", "b"} {
-		if out := runExample("--stage", stage); !strings.Contains(out, "4 created") {
-			t.Fatalf("stage %s:\n%s", stage, out)
-		}
-	}
-	ids := e.list(jobTemplate)
-	slices.Sort(ids)
-	want := []string{
-		"device-update-template-a", "device-update-template-b",
-		"maintenance-job-template-a", "maintenance-job-template-b",
-		"presigned-url-job-template-a", "presigned-url-job-template-b",
-		"rollout-job-template-a", "rollout-job-template-b",
-	}
-	if !slices.Equal(ids, want) {
-		t.Fatalf("emulator holds %v, want %v", ids, want)
-	}
-	if out := runExample("--stage", "a", "--destroy"); !strings.Contains(out, "4 deleted") {
-		t.Fatalf("destroy a:\n%s", out)
-	}
-	ids = e.list(jobTemplate)
-	slices.Sort(ids)
-	if !slices.Equal(ids, []string{want[1], want[3], want[5], want[7]}) {
-		t.Fatalf("after destroying a the emulator holds %v, want b's four", ids)
-	}
-	if out := runExample("--stage", "b"); !strings.Contains(out, "4 unchanged") {
-		t.Fatalf("stage b after a's destroy:\n%s", out)
-	}
-}
-
 // TestAlreadyExistsSaysWhatToDo: a create that collides with a resource the
 // stage does not manage names the identifier and the ways on.
 func TestAlreadyExistsSaysWhatToDo(t *testing.T) {

@@ -3,7 +3,8 @@
 // run as real processes against a Cloud Control emulator on loopback with
 // their state in a throwaway PostgreSQL cluster — deploys, lock refusal
 // naming the holder, lease expiry after a SIGKILL, stages deployed at once,
-// migration between the file and PostgreSQL backends, a stage bound to its
+// migration between the file and PostgreSQL backends, two stages of the
+// example side by side on one emulator, a stage bound to its
 // target and refused by every other one, and fencing (issue 9): a run whose
 // lease lapses, its database connection blocked by a pausable proxy or the
 // process stopped with SIGSTOP, stops and cannot write the state another run
