@@ -21,6 +21,7 @@ import (
 	"github.com/athanor-dev/athanor/cloudcontrol"
 	"github.com/athanor-dev/athanor/emulator"
 	"github.com/athanor-dev/athanor/internal/engine"
+	"github.com/athanor-dev/athanor/internal/graph"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 	_ "github.com/athanor-dev/athanor/state/file"     // the default state backend
@@ -69,6 +70,11 @@ type Config struct {
 	// JSON writes machine-readable events, one JSON object per line,
 	// instead of text.
 	JSON bool
+	// Graph, "dot" or "mermaid", makes the run a plan (as Plan) that prints
+	// the plan's dependency graph in that format to Output instead of the
+	// plan text: a node per resource with its planned action, an edge to
+	// each resource it depends on.
+	Graph string
 	// Output receives progress and the summary (default os.Stdout).
 	Output io.Writer
 
@@ -160,6 +166,9 @@ type Result struct {
 	Duration time.Duration
 	// Changes lists the plan's changes.
 	Changes []Change
+	// Dependencies lists, for each resource, the keys of the resources it
+	// depends on (as declared in this run, or as recorded).
+	Dependencies map[string][]string
 	// Drift lists what a refresh found.
 	Drift []Drift
 	// Exports are the values the program exported.
@@ -174,6 +183,16 @@ type Result struct {
 // names the holder.
 func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err error) {
 	cfg.defaults()
+	if cfg.Graph != "" {
+		if err := graph.CheckFormat(cfg.Graph); err != nil {
+			return nil, fmt.Errorf("athanor: %w", err)
+		}
+		res, err := Run(ctx, graphPlan(cfg), fn)
+		if res != nil && err == nil {
+			err = graph.FromPlan(cfg.App+"/"+cfg.Stage, res.Changes, res.Dependencies).Write(cfg.Output, cfg.Graph)
+		}
+		return res, err
+	}
 	mode := engine.ModeDeploy
 	switch {
 	case cfg.Plan:
@@ -248,6 +267,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		if eng != nil {
 			s = eng.Summary()
 			res.Changes = eng.Changes()
+			res.Dependencies = eng.Dependencies()
 			res.Drift = eng.Drift()
 		}
 		s.Duration = time.Since(start)
@@ -340,6 +360,13 @@ func (e *LockLostError) Unwrap() []error {
 		return []error{e.Cause}
 	}
 	return []error{e.Cause, e.Run}
+}
+
+// graphPlan is the configuration of the plan behind a Graph run of cfg:
+// a plan whose text output is discarded (its error is Run's).
+func graphPlan(cfg Config) Config {
+	cfg.Graph, cfg.Plan, cfg.JSON, cfg.Output = "", true, false, io.Discard
+	return cfg
 }
 
 func (cfg *Config) defaults() {

@@ -88,7 +88,8 @@ type Engine struct {
 	mu      sync.Mutex
 	slots   map[string]*slot
 	nextSeq int64
-	values  map[string]string // identifier and output values → key, for dependency detection
+	values  map[string]string   // identifier and output values → key, for dependency detection
+	deps    map[string][]string // each declared key's dependencies, as this run found them
 	sum     Summary
 	changes []Change
 	drift   []Drift
@@ -175,7 +176,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		}
 		o.Admission = AdmissionPerSlot * n
 	}
-	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{},
+	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{}, deps: map[string][]string{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
 	recs, err := o.State.List(ctx)
@@ -226,6 +227,31 @@ func (e *Engine) Changes() []Change {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]Change(nil), e.changes...)
+}
+
+// Dependencies returns the keys each resource depends on: for a resource
+// declared in this run, the dependencies its declaration has (detected or
+// explicit); for any other recorded one, those its record holds. Call it
+// once the run is over.
+func (e *Engine) Dependencies() map[string][]string {
+	e.mu.Lock()
+	out := make(map[string][]string, len(e.slots))
+	for k, d := range e.deps {
+		out[k] = append([]string(nil), d...)
+	}
+	slots := make([]*slot, 0, len(e.slots))
+	for _, sl := range e.slots {
+		slots = append(slots, sl)
+	}
+	e.mu.Unlock()
+	for _, sl := range slots {
+		sl.mu.Lock()
+		if _, declared := out[sl.key]; !declared && sl.rec != nil && len(sl.rec.DependsOn) > 0 {
+			out[sl.key] = append([]string(nil), sl.rec.DependsOn...)
+		}
+		sl.mu.Unlock()
+	}
+	return out
 }
 
 // Drift returns the drift a refresh found.
@@ -352,6 +378,9 @@ func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaratio
 		return nil, err
 	}
 	deps := e.dependencies(key, model, d.DependsOn)
+	e.mu.Lock()
+	e.deps[key] = deps
+	e.mu.Unlock()
 
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
