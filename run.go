@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
@@ -425,15 +423,16 @@ func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, fu
 		}
 		region := eo.Region
 		if region == "" {
-			region = "us-east-1"
+			region = cloudcontrol.DefaultRegion
 		}
-		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("athanor", "athanor", "")}
+		creds := credentials.NewStaticCredentialsProvider(cloudcontrol.DummyAccessKeyID, cloudcontrol.DummySecretAccessKey, "")
+		cfg := aws.Config{Region: region, Credentials: creds}
 		c := cloudcontrol.New(cfg, append(opts, withEndpoint(running.URL))...)
 		return c, "the local emulator (" + eo.DataDir + ")", func() { running.Close() }, nil
 	case target == TargetAWS:
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		awsCfg, err := cloudcontrol.LoadConfig(ctx, cloudcontrol.TargetAWS)
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("load AWS configuration: %w", err)
+			return nil, "", nil, err
 		}
 		region := awsCfg.Region
 		if region == "" {
@@ -445,7 +444,14 @@ func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, fu
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, "", nil, fmt.Errorf("target %q: want %q, %q or an http(s) endpoint URL", target, TargetLocal, TargetAWS)
 		}
-		return cloudcontrol.New(endpointConfig(ctx), append(opts, withEndpoint(target))...), target, nop, nil
+		// The configured region and credentials when there are any, else
+		// cloudcontrol.DefaultRegion and dummy ones (an emulator accepts
+		// any signature unless it checks credentials).
+		epCfg, err := cloudcontrol.LoadConfig(ctx, target)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return cloudcontrol.New(epCfg, append(opts, withEndpoint(target))...), target, nop, nil
 	}
 }
 
@@ -453,27 +459,6 @@ func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, fu
 // endpoint variables say: the target was chosen explicitly.
 func withEndpoint(endpoint string) cloudcontrol.Option {
 	return cloudcontrol.WithSDKOptions(func(o *cc.Options) { o.BaseEndpoint = aws.String(endpoint) })
-}
-
-// endpointConfig is an AWS configuration for a Cloud Control endpoint such
-// as an emulator: the standard chain when it yields credentials and a
-// region, placeholders otherwise (an emulator accepts any signature).
-func endpointConfig(ctx context.Context) aws.Config {
-	// No instance metadata: an endpoint URL is an emulator or a proxy, and
-	// probing IMDS off EC2 only costs seconds.
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	if err != nil {
-		cfg = aws.Config{}
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	if cfg.Credentials == nil {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider("athanor", "athanor", "")
-	} else if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider("athanor", "athanor", "")
-	}
-	return cfg
 }
 
 func engineDisplay(v any) string {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -560,7 +561,7 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChange
 		if !sl.resumed {
 			e.count(func(s *Summary) { s.Unchanged++ })
 		}
-		if retainChanged || !equalStrings(rec.DependsOn, deps) {
+		if retainChanged || !slices.Equal(rec.DependsOn, deps) {
 			rec.DependsOn = deps
 			rec.UpdatedAt = time.Now().UTC()
 			if err := e.o.State.Put(ctx, rec); err != nil {
@@ -569,18 +570,6 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChange
 		}
 	}
 	return declaredFrom(rec)
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // planned answers a declaration in a plan for a resource that will be
