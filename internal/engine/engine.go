@@ -18,6 +18,7 @@ import (
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
 	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/schema/services"
 	"github.com/athanor-dev/athanor/state"
 )
 
@@ -45,7 +46,8 @@ type Options struct {
 	State state.Backend
 	// Provider reaches Cloud Control.
 	Provider Provider
-	// Registry holds the resource schemas; nil means schema.Default().
+	// Registry holds the resource schemas; nil means services.Default(), the
+	// embedded registry with the services' own rules.
 	Registry *schema.Registry
 	// Reporter receives progress; nil discards it.
 	Reporter *Reporter
@@ -162,7 +164,7 @@ var ErrDuplicate = errors.New("declared twice")
 // The caller must hold the stage lock.
 func New(ctx context.Context, o Options) (*Engine, error) {
 	if o.Registry == nil {
-		o.Registry = schema.Default()
+		o.Registry = services.Default()
 	}
 	if o.Reporter == nil {
 		o.Reporter = NewReporter(nil, false)
