@@ -37,6 +37,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown flag", args: []string{"--stagee", "x"}, err: true},
 		{name: "stray argument", args: []string{"deploy"}, err: true},
 		{name: "negative concurrency", args: []string{"--concurrency", "-1"}, err: true},
+		{name: "graph", args: []string{"--graph", "mermaid"}, want: Config{App: "app", Stage: "dev", Graph: "mermaid"}},
+		{name: "bad graph format", args: []string{"--graph", "svg"}, err: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +54,7 @@ func TestParseConfig(t *testing.T) {
 			}
 			if got.App != tt.want.App || got.Stage != tt.want.Stage || got.Plan != tt.want.Plan || got.Destroy != tt.want.Destroy ||
 				got.Refresh != tt.want.Refresh || got.Target != tt.want.Target || got.State != tt.want.State ||
-				got.Concurrency != tt.want.Concurrency || got.JSON != tt.want.JSON {
+				got.Concurrency != tt.want.Concurrency || got.JSON != tt.want.JSON || got.Graph != tt.want.Graph {
 				t.Fatalf("ParseConfig = %+v, want %+v", got, tt.want)
 			}
 		})

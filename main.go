@@ -51,8 +51,9 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 	defer stop()
 	res, err := Run(ctx, cfg, fn)
 	if err != nil {
-		if res == nil {
-			// Failed before any output (bad state location, stage locked, ...).
+		if res == nil || cfg.Graph != "" {
+			// Failed before any output (bad state location, stage locked,
+			// ...), or a graph's plan failed, whose text was not shown.
 			fmt.Fprintln(stderr, err)
 		}
 		if errors.Is(err, ErrInterrupted) {
@@ -110,6 +111,8 @@ func interruptible(parent context.Context, app string, stderr io.Writer, exit fu
 //	--state LOCATION    state directory (default .athanor) or postgres:// URL (ATHANOR_STATE)
 //	--concurrency N     Cloud Control operations in flight (ATHANOR_CONCURRENCY)
 //	--json              machine-readable output (ATHANOR_JSON)
+//	--graph FORMAT      plan, and print the plan's dependency graph as "dot" or
+//	                    "mermaid" instead of the plan text
 //	--lock-timeout D    wait up to D for another run's stage lock (ATHANOR_LOCK_TIMEOUT)
 //	--lock-lease D      lease of a shared (PostgreSQL) lock: how long a crashed
 //	                    run keeps others out (ATHANOR_LOCK_LEASE; default 30s)
@@ -172,6 +175,7 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	fs.StringVar(&cfg.State, "state", cfg.State, "state directory, or a postgres:// URL (default .athanor)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "Cloud Control operations in flight (default 16)")
 	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "write JSON lines instead of text")
+	fs.StringVar(&cfg.Graph, "graph", "", `plan, and print the plan's dependency graph ("dot" or "mermaid") instead of the plan text`)
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait this long for another run's stage lock instead of failing at once")
 	fs.DurationVar(&cfg.LockLease, "lock-lease", cfg.LockLease, "lease of a shared (PostgreSQL) stage lock: how long a crashed run keeps others out (default 30s)")
 	if err := fs.Parse(args); err != nil {
@@ -182,6 +186,9 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	}
 	if cfg.LockTimeout < 0 || cfg.LockLease < 0 {
 		return Config{}, fmt.Errorf("%s: --lock-timeout and --lock-lease must not be negative", app)
+	}
+	if cfg.Graph != "" && cfg.Graph != "dot" && cfg.Graph != "mermaid" {
+		return Config{}, fmt.Errorf("%s: --graph %q: want dot or mermaid", app, cfg.Graph)
 	}
 	if cfg.Concurrency < 0 {
 		return Config{}, fmt.Errorf("%s: --concurrency %d: want a positive integer", app, cfg.Concurrency)

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
 	"github.com/athanor-dev/athanor/emulator"
 	"github.com/athanor-dev/athanor/internal/engine"
+	"github.com/athanor-dev/athanor/internal/graph"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 	_ "github.com/athanor-dev/athanor/state/file"     // the default state backend
@@ -69,6 +68,11 @@ type Config struct {
 	// JSON writes machine-readable events, one JSON object per line,
 	// instead of text.
 	JSON bool
+	// Graph, "dot" or "mermaid", makes the run a plan (as Plan) that prints
+	// the plan's dependency graph in that format to Output instead of the
+	// plan text: a node per resource with its planned action, an edge to
+	// each resource it depends on.
+	Graph string
 	// Output receives progress and the summary (default os.Stdout).
 	Output io.Writer
 
@@ -160,6 +164,9 @@ type Result struct {
 	Duration time.Duration
 	// Changes lists the plan's changes.
 	Changes []Change
+	// Dependencies lists, for each resource, the keys of the resources it
+	// depends on (as declared in this run, or as recorded).
+	Dependencies map[string][]string
 	// Drift lists what a refresh found.
 	Drift []Drift
 	// Exports are the values the program exported.
@@ -174,6 +181,16 @@ type Result struct {
 // names the holder.
 func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err error) {
 	cfg.defaults()
+	if cfg.Graph != "" {
+		if err := graph.CheckFormat(cfg.Graph); err != nil {
+			return nil, fmt.Errorf("athanor: %w", err)
+		}
+		res, err := Run(ctx, graphPlan(cfg), fn)
+		if res != nil && err == nil {
+			err = graph.FromPlan(cfg.App+"/"+cfg.Stage, res.Changes, res.Dependencies).Write(cfg.Output, cfg.Graph)
+		}
+		return res, err
+	}
 	mode := engine.ModeDeploy
 	switch {
 	case cfg.Plan:
@@ -248,6 +265,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		if eng != nil {
 			s = eng.Summary()
 			res.Changes = eng.Changes()
+			res.Dependencies = eng.Dependencies()
 			res.Drift = eng.Drift()
 		}
 		s.Duration = time.Since(start)
@@ -342,6 +360,13 @@ func (e *LockLostError) Unwrap() []error {
 	return []error{e.Cause, e.Run}
 }
 
+// graphPlan is the configuration of the plan behind a Graph run of cfg:
+// a plan whose text output is discarded (its error is Run's).
+func graphPlan(cfg Config) Config {
+	cfg.Graph, cfg.Plan, cfg.JSON, cfg.Output = "", true, false, io.Discard
+	return cfg
+}
+
 func (cfg *Config) defaults() {
 	if cfg.Stage == "" {
 		cfg.Stage = DefaultStage
@@ -398,15 +423,16 @@ func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, fu
 		}
 		region := eo.Region
 		if region == "" {
-			region = "us-east-1"
+			region = cloudcontrol.DefaultRegion
 		}
-		cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("athanor", "athanor", "")}
+		creds := credentials.NewStaticCredentialsProvider(cloudcontrol.DummyAccessKeyID, cloudcontrol.DummySecretAccessKey, "")
+		cfg := aws.Config{Region: region, Credentials: creds}
 		c := cloudcontrol.New(cfg, append(opts, withEndpoint(running.URL))...)
 		return c, "the local emulator (" + eo.DataDir + ")", func() { running.Close() }, nil
 	case target == TargetAWS:
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		awsCfg, err := cloudcontrol.LoadConfig(ctx, cloudcontrol.TargetAWS)
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("load AWS configuration: %w", err)
+			return nil, "", nil, err
 		}
 		region := awsCfg.Region
 		if region == "" {
@@ -418,7 +444,14 @@ func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, fu
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, "", nil, fmt.Errorf("target %q: want %q, %q or an http(s) endpoint URL", target, TargetLocal, TargetAWS)
 		}
-		return cloudcontrol.New(endpointConfig(ctx), append(opts, withEndpoint(target))...), target, nop, nil
+		// The configured region and credentials when there are any, else
+		// cloudcontrol.DefaultRegion and dummy ones (an emulator accepts
+		// any signature unless it checks credentials).
+		epCfg, err := cloudcontrol.LoadConfig(ctx, target)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return cloudcontrol.New(epCfg, append(opts, withEndpoint(target))...), target, nop, nil
 	}
 }
 
@@ -426,27 +459,6 @@ func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, fu
 // endpoint variables say: the target was chosen explicitly.
 func withEndpoint(endpoint string) cloudcontrol.Option {
 	return cloudcontrol.WithSDKOptions(func(o *cc.Options) { o.BaseEndpoint = aws.String(endpoint) })
-}
-
-// endpointConfig is an AWS configuration for a Cloud Control endpoint such
-// as an emulator: the standard chain when it yields credentials and a
-// region, placeholders otherwise (an emulator accepts any signature).
-func endpointConfig(ctx context.Context) aws.Config {
-	// No instance metadata: an endpoint URL is an emulator or a proxy, and
-	// probing IMDS off EC2 only costs seconds.
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
-	if err != nil {
-		cfg = aws.Config{}
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	if cfg.Credentials == nil {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider("athanor", "athanor", "")
-	} else if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider("athanor", "athanor", "")
-	}
-	return cfg
 }
 
 func engineDisplay(v any) string {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/schema/services"
 )
 
 // Clock tells the emulator the time. Tests substitute a manual clock to make
@@ -92,7 +93,8 @@ type Options struct {
 	// that directory so that they survive a restart; otherwise they live in
 	// memory only.
 	DataDir string
-	// Registry holds the resource schemas (default schema.Default()).
+	// Registry holds the resource schemas (default services.Default(): the
+	// embedded registry with the services' own rules).
 	Registry *schema.Registry
 	// Latency is how long operations take (default: complete by the first
 	// status poll).
@@ -209,7 +211,7 @@ func (o *Options) setDefaults() error {
 		o.MaxClockSkew = 15 * time.Minute
 	}
 	if o.Registry == nil {
-		o.Registry = schema.Default()
+		o.Registry = services.Default()
 	}
 	l, d := &o.Limits, DefaultLimits
 	for _, f := range []struct {

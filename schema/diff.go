@@ -284,6 +284,13 @@ func same(n *Node, a, b any) bool {
 // sameMultiset reports whether a and b hold the same elements, counting
 // duplicates, in any order.
 func sameMultiset(items *Node, a, b []any) bool {
+	return matchMultiset(a, b, func(x, y any) bool { return same(items, x, y) })
+}
+
+// matchMultiset reports whether each element of a matches a distinct
+// element of b and b has no other: a one-for-one pairing, in any order,
+// taking for each element of a the first unpaired match in b.
+func matchMultiset(a, b []any, match func(x, y any) bool) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -291,7 +298,7 @@ func sameMultiset(items *Node, a, b []any) bool {
 next:
 	for _, x := range a {
 		for j, y := range b {
-			if !used[j] && same(items, x, y) {
+			if !used[j] && match(x, y) {
 				used[j] = true
 				continue next
 			}

@@ -89,19 +89,5 @@ func covered(n *Node, a, b any) bool {
 // coveredMultiset reports whether the live array b holds the recorded
 // array a's elements, one for one, in any order.
 func coveredMultiset(items *Node, a, b []any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	used := make([]bool, len(b))
-next:
-	for _, x := range a {
-		for j, y := range b {
-			if !used[j] && covered(items, x, y) {
-				used[j] = true
-				continue next
-			}
-		}
-		return false
-	}
-	return true
+	return matchMultiset(a, b, func(x, y any) bool { return covered(items, x, y) })
 }

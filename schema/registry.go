@@ -22,7 +22,13 @@ var ErrUnknownType = errors.New("unknown resource type")
 // A Registry is safe for concurrent use.
 type Registry struct {
 	names   []string // sorted
-	entries []entry  // entries[i] is names[i]
+	entries []entry  // entries[i] is names[i]; unused when base is set
+
+	// A registry made by WithRules looks types up in base and gives them
+	// rules; ruled caches the copies that carry rules, by type name.
+	base  *Registry
+	rules Rules
+	ruled *sync.Map
 }
 
 // entry is one type of a registry, parsed on first lookup.
@@ -119,6 +125,13 @@ func LoadDir(dir string) (*Registry, error) {
 
 // Lookup returns the schema of typeName, or an error wrapping ErrUnknownType.
 func (r *Registry) Lookup(typeName string) (*Schema, error) {
+	if r.base != nil {
+		s, err := r.base.Lookup(typeName)
+		if err != nil {
+			return nil, err
+		}
+		return r.withRules(s), nil
+	}
 	i, ok := slices.BinarySearch(r.names, typeName)
 	if !ok {
 		return nil, fmt.Errorf("schema: %w: %q", ErrUnknownType, typeName)

@@ -60,6 +60,10 @@ type Schema struct {
 	Handlers Handlers
 	// Tagging describes how the type is tagged.
 	Tagging Tagging
+
+	// rules are the service's own rules for the type, given by the
+	// registry it was looked up in (Registry.WithRules).
+	rules []Rule
 }
 
 // Handlers tells which resource handlers a type has.

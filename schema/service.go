@@ -3,47 +3,54 @@ package schema
 import (
 	"fmt"
 	"strconv"
+	"sync"
 )
 
 // Service rules are facts a service enforces beyond its registry schema.
 // The engine checks them before any call (ValidateDesired) and the emulator
-// answers as the service would. Each rule names the API model shape it comes
-// from; the models are the botocore service definitions (for IoT,
-// iot-2015-05-28.service-2.json).
-//
-// Checked against the IoT model and deliberately absent: a maximum for
-// MaximumPerMinute (shape MaxJobExecutionsPerMin has only "min": 1) and a
-// pattern for MaintenanceWindows StartTime (shape CronExpression has only
-// "min": 1 and "max": 256).
+// answers as the service would. This file is the generic layer: the Rule
+// type, the checks rules are built from, and Registry.WithRules, which
+// gives a registry's types their rules. The rules of each service live
+// beside it, in package schema/services.
 
-// serviceRule is one service fact about the values at a registry pointer.
-type serviceRule struct {
-	// shape cites the API model shape the rule comes from.
-	shape string
-	// pointer is the registry pointer of the values checked ("*" for any
+// Rule is one service fact about the values at a registry pointer.
+type Rule struct {
+	// Shape cites the API model shape the rule comes from, e.g.
+	// "iot-2015-05-28#JobTemplateId".
+	Shape string
+	// Pointer is the registry pointer of the values checked ("*" for any
 	// array element); "" for the model itself.
-	pointer string
-	// check returns the violations of one value at path of a model of s,
-	// which renders values for messages (masking write-only values).
-	check func(v any, path string, s *Schema) []Violation
+	Pointer string
+	// Check returns the violations of one value at model path path of a
+	// model of s, which renders values for messages (masking write-only
+	// values, see Schema.show).
+	Check func(v any, path string, s *Schema) []Violation
 }
 
-// serviceRules holds the rules by resource type.
-var serviceRules = map[string][]serviceRule{
-	"AWS::IoT::JobTemplate": {
-		{shape: "iot-2015-05-28#CreateJobTemplateRequest (document, documentSource, jobArn)", check: documentRule},
-		// IoT applies its patterns to the whole value; the registry's copy
-		// is unanchored, so it accepts "a b".
-		{shape: "iot-2015-05-28#JobTemplateId", pointer: "/properties/JobTemplateId", check: wholePattern(`^[a-zA-Z0-9_-]+$`)},
-		{shape: "iot-2015-05-28#JobDescription", pointer: "/properties/Description", check: wholePattern(`^[^\p{C}]+$`)},
-		{shape: "iot-2015-05-28#IncrementFactor", pointer: "/properties/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor", check: minimum(1.1)},
-		{shape: "iot-2015-05-28#RolloutRatePerMinute", pointer: "/properties/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute", check: maximum(1000)},
-		{shape: "iot-2015-05-28#JobExecutionsRetryConfig", pointer: "/properties/JobExecutionsRetryConfig", check: required("RetryCriteriaList")},
-		{shape: "iot-2015-05-28#RetryCriteria", pointer: "/properties/JobExecutionsRetryConfig/RetryCriteriaList/*", check: required("FailureType", "NumberOfRetries")},
-		{shape: "iot-2015-05-28#MaintenanceWindow", pointer: "/properties/MaintenanceWindows/*", check: required("StartTime", "DurationInMinutes")},
-		{shape: "iot-2015-05-28#PackageVersionArn", pointer: "/properties/DestinationPackageVersions/*", check: wholePattern(`^arn:[!-~]+$`)},
-		{shape: "iot-2015-05-28#TagKey", pointer: "/properties/Tags/*/Key", check: wholePattern(`^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`)},
-	},
+// Rules holds service rules by resource type name.
+type Rules map[string][]Rule
+
+// WithRules returns a registry of r's types in which each type named in
+// rules also enforces those rules (Schema.ServiceViolations, and so
+// ValidateDesired). r itself is unchanged.
+func (r *Registry) WithRules(rules Rules) *Registry {
+	return &Registry{names: r.names, base: r, rules: rules, ruled: &sync.Map{}}
+}
+
+// withRules returns the copy of s that enforces rs, made once per
+// registry.
+func (r *Registry) withRules(s *Schema) *Schema {
+	rs := r.rules[s.TypeName]
+	if len(rs) == 0 {
+		return s
+	}
+	if c, ok := r.ruled.Load(s.TypeName); ok {
+		return c.(*Schema)
+	}
+	c := *s
+	c.rules = rs
+	got, _ := r.ruled.LoadOrStore(s.TypeName, &c)
+	return got.(*Schema)
 }
 
 // ServiceViolations returns the violations of the type's service rules:
@@ -51,18 +58,17 @@ var serviceRules = map[string][]serviceRule{
 // path. It checks values of the right JSON type only; type errors are the
 // schema's to report.
 func (s *Schema) ServiceViolations(model map[string]any) []Violation {
-	rules := serviceRules[s.TypeName]
-	if len(rules) == 0 {
+	if len(s.rules) == 0 {
 		return nil
 	}
 	var out []Violation
-	for _, r := range rules {
-		if r.pointer == "" {
-			out = append(out, r.check(model, "", s)...)
+	for _, r := range s.rules {
+		if r.Pointer == "" {
+			out = append(out, r.Check(model, "", s)...)
 			continue
 		}
-		for _, p := range presentPaths(model, pointerTokens(r.pointer)) {
-			out = append(out, r.check(valueAtPath(model, p), p, s)...)
+		for _, p := range presentPaths(model, pointerTokens(r.Pointer)) {
+			out = append(out, r.Check(valueAtPath(model, p), p, s)...)
 		}
 	}
 	return sortViolations(out)
@@ -72,8 +78,8 @@ func (s *Schema) ServiceViolations(model map[string]any) []Violation {
 // come from, in table order.
 func (s *Schema) ServiceRuleShapes() []string {
 	var out []string
-	for _, r := range serviceRules[s.TypeName] {
-		out = append(out, r.shape)
+	for _, r := range s.rules {
+		out = append(out, r.Shape)
 	}
 	return out
 }
@@ -99,25 +105,9 @@ func valueAtPath(model map[string]any, path string) any {
 	return cur
 }
 
-// documentRule: a job template takes its document from Document,
-// DocumentSource or an existing job (JobArn), and not from both Document
-// and DocumentSource.
-func documentRule(v any, _ string, _ *Schema) []Violation {
-	m, _ := v.(map[string]any)
-	_, doc := m["Document"]
-	_, src := m["DocumentSource"]
-	_, job := m["JobArn"]
-	switch {
-	case doc && src:
-		return []Violation{{Path: "/DocumentSource", Message: "give either Document or DocumentSource, not both"}}
-	case !doc && !src && !job:
-		return []Violation{{Path: "/Document", Message: "required property is missing (give Document, DocumentSource or JobArn)"}}
-	}
-	return nil
-}
-
-// wholePattern checks strings against an anchored pattern.
-func wholePattern(pattern string) func(any, string, *Schema) []Violation {
+// WholePattern is a Rule check: strings must match pattern, which the
+// service applies to the whole value (so it should be anchored).
+func WholePattern(pattern string) func(any, string, *Schema) []Violation {
 	return func(v any, path string, sch *Schema) []Violation {
 		s, ok := v.(string)
 		if !ok {
@@ -130,8 +120,8 @@ func wholePattern(pattern string) func(any, string, *Schema) []Violation {
 	}
 }
 
-// minimum checks numbers against an inclusive lower bound.
-func minimum(min float64) func(any, string, *Schema) []Violation {
+// Minimum is a Rule check: numbers must be at least min.
+func Minimum(min float64) func(any, string, *Schema) []Violation {
 	return func(v any, path string, sch *Schema) []Violation {
 		if f, ok := toFloat(v); ok && f < min {
 			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s is less than the minimum %s", sch.show(path, f), formatNumber(min))}}
@@ -140,8 +130,8 @@ func minimum(min float64) func(any, string, *Schema) []Violation {
 	}
 }
 
-// maximum checks numbers against an inclusive upper bound.
-func maximum(max float64) func(any, string, *Schema) []Violation {
+// Maximum is a Rule check: numbers must be at most max.
+func Maximum(max float64) func(any, string, *Schema) []Violation {
 	return func(v any, path string, sch *Schema) []Violation {
 		if f, ok := toFloat(v); ok && f > max {
 			return []Violation{{Path: displayPath(path), Message: fmt.Sprintf("%s is greater than the maximum %s", sch.show(path, f), formatNumber(max))}}
@@ -150,8 +140,8 @@ func maximum(max float64) func(any, string, *Schema) []Violation {
 	}
 }
 
-// required checks that an object has the named members.
-func required(names ...string) func(any, string, *Schema) []Violation {
+// Required is a Rule check: objects must have the named members.
+func Required(names ...string) func(any, string, *Schema) []Violation {
 	return func(v any, path string, _ *Schema) []Violation {
 		m, ok := v.(map[string]any)
 		if !ok {

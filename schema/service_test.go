@@ -1,82 +1,58 @@
 package schema
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
+	"errors"
 	"strings"
 	"testing"
 )
 
-// TestServiceRulesMatchIoTModel checks the JobTemplate service rules
-// against the IoT API model they cite.
-func TestServiceRulesMatchIoTModel(t *testing.T) {
-	path := filepath.Join(filepath.Dir(schemasDir(t)), "api", "iot-2015-05-28.service-2.json")
-	data, err := os.ReadFile(path)
+// TestWithRules gives a type a rule through a registry: lookups in that
+// registry enforce it, in ServiceViolations and ValidateDesired alike,
+// while the registry it came from stays without rules.
+func TestWithRules(t *testing.T) {
+	const logGroup = "AWS::Logs::LogGroup"
+	reg := Default().WithRules(Rules{logGroup: {
+		{Shape: "test#LogGroupName", Pointer: "/properties/LogGroupName", Check: WholePattern(`^/team/`)},
+		{Shape: "test#Retention", Pointer: "/properties/RetentionInDays", Check: Maximum(30)},
+	}})
+	s, err := reg.Lookup(logGroup)
 	if err != nil {
-		t.Skipf("IoT API model %s is absent: %v", path, err)
-	}
-	var model struct {
-		Shapes map[string]struct {
-			Type     string   `json:"type"`
-			Pattern  *string  `json:"pattern"`
-			Min      *float64 `json:"min"`
-			Max      *float64 `json:"max"`
-			Required []string `json:"required"`
-		} `json:"shapes"`
-	}
-	if err := json.Unmarshal(data, &model); err != nil {
 		t.Fatal(err)
 	}
-	s := lookup(t, jobTemplate)
-	for _, cited := range s.ServiceRuleShapes() {
-		name, ok := strings.CutPrefix(cited, "iot-2015-05-28#")
-		name, _, _ = strings.Cut(name, " ")
-		if _, exists := model.Shapes[name]; !ok || !exists {
-			t.Errorf("rule cites %q, which the IoT model does not define", cited)
-		}
+	model := decode(t, `{"LogGroupName": "/other/x", "RetentionInDays": 60}`)
+	got := strings.Join(violationLines(s.ServiceViolations(model)), "\n")
+	want := "/LogGroupName: \"/other/x\" does not match pattern ^/team/\n/RetentionInDays: 60 is greater than the maximum 30"
+	if got != want {
+		t.Errorf("ServiceViolations:\n%s\nwant:\n%s", got, want)
 	}
-	shape := model.Shapes
-	checks := []struct {
-		what string
-		ok   bool
-	}{
-		{"JobTemplateId pattern", shape["JobTemplateId"].Pattern != nil && *shape["JobTemplateId"].Pattern == "[a-zA-Z0-9_-]+"},
-		{"JobDescription pattern", shape["JobDescription"].Pattern != nil && *shape["JobDescription"].Pattern == `[^\p{C}]+`},
-		{"IncrementFactor min 1.1", shape["IncrementFactor"].Min != nil && *shape["IncrementFactor"].Min == 1.1},
-		{"RolloutRatePerMinute max 1000", shape["RolloutRatePerMinute"].Max != nil && *shape["RolloutRatePerMinute"].Max == 1000},
-		{"PackageVersionArn pattern", shape["PackageVersionArn"].Pattern != nil && *shape["PackageVersionArn"].Pattern == "^arn:[!-~]+$"},
-		{"TagKey pattern", shape["TagKey"].Pattern != nil && *shape["TagKey"].Pattern == `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`},
-		{"RetryCriteria required", strings.Join(shape["RetryCriteria"].Required, ",") == "failureType,numberOfRetries"},
-		{"MaintenanceWindow required", strings.Join(shape["MaintenanceWindow"].Required, ",") == "startTime,durationInMinutes"},
-		{"JobExecutionsRetryConfig required", strings.Join(shape["JobExecutionsRetryConfig"].Required, ",") == "criteriaList"},
-		// Deliberately not rules: the model sets no such limits.
-		{"MaxJobExecutionsPerMin has no max", shape["MaxJobExecutionsPerMin"].Max == nil},
-		{"CronExpression has no pattern", shape["CronExpression"].Pattern == nil},
+	var verr *ValidationError
+	if err := s.ValidateDesired(model); !errors.As(err, &verr) || len(verr.Violations) != 2 {
+		t.Errorf("ValidateDesired = %v, want the two rule violations", err)
 	}
-	for _, c := range checks {
-		if !c.ok {
-			t.Errorf("the IoT model no longer supports the rule table: %s", c.what)
-		}
+	if shapes := strings.Join(s.ServiceRuleShapes(), ","); shapes != "test#LogGroupName,test#Retention" {
+		t.Errorf("ServiceRuleShapes = %s", shapes)
+	}
+	if again, _ := reg.Lookup(logGroup); again != s {
+		t.Error("a second lookup made another copy of the ruled schema")
+	}
+	if plain := lookup(t, logGroup); plain.ServiceViolations(model) != nil || plain.ValidateDesired(model) != nil {
+		t.Error("the registry WithRules was called on enforces the rules too")
+	}
+	// Types without rules are the base registry's own schemas.
+	if a, b := lookup(t, "AWS::IoT::Thing"), must(reg.Lookup("AWS::IoT::Thing")); a != b {
+		t.Error("a type without rules was copied")
+	}
+	if _, err := reg.Lookup("AWS::No::Such"); !errors.Is(err, ErrUnknownType) {
+		t.Errorf("unknown type: %v", err)
+	}
+	if len(reg.TypeNames()) != len(Default().TypeNames()) {
+		t.Error("WithRules changed the type names")
 	}
 }
 
-func TestServiceViolationsOnly(t *testing.T) {
-	s := lookup(t, jobTemplate)
-	// ServiceViolations alone reports what IoT rejects even where the
-	// registry schema also does, as the emulator needs.
-	got := violationLines(s.ServiceViolations(decode(t, `{"JobTemplateId": "", "Description": "d",
-		"JobExecutionsRolloutConfig": {"ExponentialRolloutRate": {"BaseRatePerMinute": 2000, "IncrementFactor": 1}}}`)))
-	want := []string{
-		"/Document: required property is missing (give Document, DocumentSource or JobArn)",
-		`/JobExecutionsRolloutConfig/ExponentialRolloutRate/BaseRatePerMinute: (sensitive) is greater than the maximum 1000`,
-		"/JobExecutionsRolloutConfig/ExponentialRolloutRate/IncrementFactor: (sensitive) is less than the minimum 1.1",
-		`/JobTemplateId: "" does not match pattern ^[a-zA-Z0-9_-]+$`,
+func must(s *Schema, err error) *Schema {
+	if err != nil {
+		panic(err)
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("ServiceViolations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	if vs := lookup(t, "AWS::Logs::LogGroup").ServiceViolations(map[string]any{}); vs != nil {
-		t.Errorf("LogGroup has no service rules, got %v", vs)
-	}
+	return s
 }

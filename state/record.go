@@ -116,6 +116,19 @@ func EncodeRecord(r *Record) ([]byte, error) {
 	return b, nil
 }
 
+// EqualJSON reports whether a and b encode the same JSON value, whatever
+// their spacing and member order. A document that does not parse equals
+// nothing.
+func EqualJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
 // DecodeRecord parses a record written by any released format version,
 // upgrading it to the current one (see UpgradeRecord).
 func DecodeRecord(data []byte) (*Record, error) {

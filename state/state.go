@@ -1,10 +1,11 @@
 // Package state records what Athanor did: one durable record per resource,
-// stage metadata (exports) and a lock per app and stage.
+// stage metadata (exports, the target the stage is bound to) and a lock per
+// app and stage.
 //
-// CONTRACT FILE — the types and the Backend interface below are the agreed
-// API; the state helper implements backends (state/file, later
-// state/postgres) and the conformance suite (state/statetest), and may add to
-// this file without breaking these names.
+// Backends implement Backend and Register a URL scheme, which Open
+// dispatches on: the file backend (state/file, a directory, the default) and
+// PostgreSQL (state/postgres, postgres:// URLs, for teams); state/statetest
+// is the conformance suite every backend passes.
 package state
 
 import (

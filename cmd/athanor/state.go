@@ -548,21 +548,11 @@ func metaEqual(a, b *state.Meta) bool {
 	}
 	for k, v := range a.Exports {
 		w, ok := b.Exports[k]
-		if !ok || !jsonEqual(v, w) {
+		if !ok || !state.EqualJSON(v, w) {
 			return false
 		}
 	}
 	return true
-}
-
-func jsonEqual(a, b json.RawMessage) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return bytes.Equal(xa, ya)
 }
 
 func stateImportCommand(f *stateFlags) *cobra.Command {

@@ -327,8 +327,8 @@ func TestStateShowMasksWriteOnlyValues(t *testing.T) {
 		}
 		got := recs[0]
 		want := `{"LoginProfile":{"Password":"(sensitive)","PasswordResetRequired":true},"UserName":"u"}`
-		if !jsonEqual(got.Desired, json.RawMessage(want)) || !jsonEqual(got.Pending.Desired, json.RawMessage(want)) ||
-			!jsonEqual(got.Pending.Patch, json.RawMessage(`[{"op":"replace","path":"/LoginProfile/Password","value":"(sensitive)"}]`)) ||
+		if !state.EqualJSON(got.Desired, json.RawMessage(want)) || !state.EqualJSON(got.Pending.Desired, json.RawMessage(want)) ||
+			!state.EqualJSON(got.Pending.Patch, json.RawMessage(`[{"op":"replace","path":"/LoginProfile/Password","value":"(sensitive)"}]`)) ||
 			strings.Contains(out, "hunter2") {
 			t.Errorf("%s prints write-only values:\n%s", args[0], out)
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
 	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/schema/services"
 	"github.com/athanor-dev/athanor/state"
 )
 
@@ -44,7 +46,8 @@ type Options struct {
 	State state.Backend
 	// Provider reaches Cloud Control.
 	Provider Provider
-	// Registry holds the resource schemas; nil means schema.Default().
+	// Registry holds the resource schemas; nil means services.Default(), the
+	// embedded registry with the services' own rules.
 	Registry *schema.Registry
 	// Reporter receives progress; nil discards it.
 	Reporter *Reporter
@@ -88,7 +91,8 @@ type Engine struct {
 	mu      sync.Mutex
 	slots   map[string]*slot
 	nextSeq int64
-	values  map[string]string // identifier and output values → key, for dependency detection
+	values  map[string]string   // identifier and output values → key, for dependency detection
+	deps    map[string][]string // each declared key's dependencies, as this run found them
 	sum     Summary
 	changes []Change
 	drift   []Drift
@@ -160,7 +164,7 @@ var ErrDuplicate = errors.New("declared twice")
 // The caller must hold the stage lock.
 func New(ctx context.Context, o Options) (*Engine, error) {
 	if o.Registry == nil {
-		o.Registry = schema.Default()
+		o.Registry = services.Default()
 	}
 	if o.Reporter == nil {
 		o.Reporter = NewReporter(nil, false)
@@ -175,7 +179,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		}
 		o.Admission = AdmissionPerSlot * n
 	}
-	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{},
+	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{}, deps: map[string][]string{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
 	recs, err := o.State.List(ctx)
@@ -226,6 +230,31 @@ func (e *Engine) Changes() []Change {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]Change(nil), e.changes...)
+}
+
+// Dependencies returns the keys each resource depends on: for a resource
+// declared in this run, the dependencies its declaration has (detected or
+// explicit); for any other recorded one, those its record holds. Call it
+// once the run is over.
+func (e *Engine) Dependencies() map[string][]string {
+	e.mu.Lock()
+	out := make(map[string][]string, len(e.slots))
+	for k, d := range e.deps {
+		out[k] = append([]string(nil), d...)
+	}
+	slots := make([]*slot, 0, len(e.slots))
+	for _, sl := range e.slots {
+		slots = append(slots, sl)
+	}
+	e.mu.Unlock()
+	for _, sl := range slots {
+		sl.mu.Lock()
+		if _, declared := out[sl.key]; !declared && sl.rec != nil && len(sl.rec.DependsOn) > 0 {
+			out[sl.key] = append([]string(nil), sl.rec.DependsOn...)
+		}
+		sl.mu.Unlock()
+	}
+	return out
 }
 
 // Drift returns the drift a refresh found.
@@ -352,6 +381,9 @@ func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaratio
 		return nil, err
 	}
 	deps := e.dependencies(key, model, d.DependsOn)
+	e.mu.Lock()
+	e.deps[key] = deps
+	e.mu.Unlock()
 
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
@@ -531,7 +563,7 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChange
 		if !sl.resumed {
 			e.count(func(s *Summary) { s.Unchanged++ })
 		}
-		if retainChanged || !equalStrings(rec.DependsOn, deps) {
+		if retainChanged || !slices.Equal(rec.DependsOn, deps) {
 			rec.DependsOn = deps
 			rec.UpdatedAt = time.Now().UTC()
 			if err := e.o.State.Put(ctx, rec); err != nil {
@@ -540,18 +572,6 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChange
 		}
 	}
 	return declaredFrom(rec)
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // planned answers a declaration in a plan for a resource that will be

@@ -119,7 +119,7 @@ func TestConcurrentPutsSurviveReopen(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Get %q: %v", key, err)
 			}
-			if want := record(key, 2); r.Identifier != want.Identifier || !jsonEqual(r.Desired, want.Desired) {
+			if want := record(key, 2); r.Identifier != want.Identifier || !state.EqualJSON(r.Desired, want.Desired) {
 				t.Errorf("%q after reopen = %s %s, want the last write %s %s", key, r.Identifier, r.Desired, want.Identifier, want.Desired)
 			}
 		}
@@ -129,7 +129,7 @@ func TestConcurrentPutsSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	var gen int
-	if _, err := fmt.Sscanf(s.Identifier, "shared@%d", &gen); err != nil || !jsonEqual(s.Desired, record("shared", gen).Desired) {
+	if _, err := fmt.Sscanf(s.Identifier, "shared@%d", &gen); err != nil || !state.EqualJSON(s.Desired, record("shared", gen).Desired) {
 		t.Errorf("shared record is not one whole write: %s %s", s.Identifier, s.Desired)
 	}
 	ents, err := os.ReadDir(filepath.Join(root, "app", "dev", recordsDir))
@@ -141,16 +141,6 @@ func TestConcurrentPutsSurviveReopen(t *testing.T) {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
-}
-
-func jsonEqual(a, b []byte) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return string(xa) == string(ya)
 }
 
 // TestAckFollowsDirSync checks the ordering that makes group commit

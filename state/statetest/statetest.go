@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,7 +306,7 @@ func testKeys(t *testing.T, open Opener) {
 			t.Errorf("Get(%q).Key = %q", k, got.Key)
 		}
 	}
-	if got := keys(mustList(t, b)); !slicesEqual(got, ks) {
+	if got := keys(mustList(t, b)); !slices.Equal(got, ks) {
 		t.Errorf("List keys = %q, want %q", got, ks)
 	}
 	for _, k := range ks {
@@ -374,7 +375,7 @@ func testListScope(t *testing.T, open Opener) {
 		{"fleet2", []string{"fleet2/c"}},
 		{"none", nil},
 	} {
-		if got := keys(state.FilterScope(recs, tc.scope)); !slicesEqual(got, tc.want) {
+		if got := keys(state.FilterScope(recs, tc.scope)); !slices.Equal(got, tc.want) {
 			t.Errorf("scope %q: %q, want %q", tc.scope, got, tc.want)
 		}
 	}
@@ -399,7 +400,7 @@ func testDelete(t *testing.T, open Opener) {
 	if err := b.Delete(t.Context(), "never"); err != nil {
 		t.Errorf("Delete of a missing record: %v", err)
 	}
-	if got := keys(mustList(t, b)); !slicesEqual(got, []string{"keep"}) {
+	if got := keys(mustList(t, b)); !slices.Equal(got, []string{"keep"}) {
 		t.Errorf("List after Delete = %q", got)
 	}
 	mustPut(t, b, simpleRecord("gone/x", 3))
@@ -435,7 +436,7 @@ func testMeta(t *testing.T, open Opener) {
 	if got.NextSeq != 42 || !got.UpdatedAt.Equal(epoch) || got.FormatVersion != state.FormatVersion || len(got.Exports) != 2 {
 		t.Errorf("GetMeta = %+v", got)
 	}
-	if !jsonEqual(got.Exports["n"], want.Exports["n"]) || !jsonEqual(got.Exports["arn"], want.Exports["arn"]) {
+	if !state.EqualJSON(got.Exports["n"], want.Exports["n"]) || !state.EqualJSON(got.Exports["arn"], want.Exports["arn"]) {
 		t.Errorf("Exports = %s", got.Exports)
 	}
 	if got.Target == nil || *got.Target != (state.Target{Kind: want.Target.Kind, Endpoint: want.Target.Endpoint, Partition: "aws",
@@ -954,7 +955,7 @@ func checkChurnRecord(r *state.Record) (gen int, err error) {
 		return 0, fmt.Errorf("identifier %q: %v", r.Identifier, err)
 	}
 	want := churnRecord(r.Key, gen)
-	if !jsonEqual(r.Desired, want.Desired) || !jsonEqual(r.Outputs, want.Outputs) {
+	if !state.EqualJSON(r.Desired, want.Desired) || !state.EqualJSON(r.Outputs, want.Outputs) {
 		return 0, fmt.Errorf("record %q is not generation %d as written", r.Key, gen)
 	}
 	return gen, nil
@@ -1137,26 +1138,4 @@ func runHelper(t *testing.T, open Opener, mode string) {
 	default:
 		t.Fatalf("unknown helper mode %q", mode)
 	}
-}
-
-func jsonEqual(a, b json.RawMessage) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	xa, _ := json.Marshal(x)
-	ya, _ := json.Marshal(y)
-	return string(xa) == string(ya)
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -42,7 +42,7 @@ func main() {
 	schemas := flag.String("schemas", "", "directory of registry schema *.json files (default $ATHANOR_SCHEMAS or ../shared/schemas/cloudformation beside the module root)")
 	out := flag.String("out", ".", "directory to write tables.bin and tables_gen.go into")
 	flag.Parse()
-	dir, err := schemaDir(*schemas)
+	dir, err := repo.Schemas(*schemas)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,15 +51,6 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("%d types from %s", n, dir)
-}
-
-// schemaDir resolves the schema directory: the flag, then $ATHANOR_SCHEMAS,
-// then ../shared/schemas/cloudformation beside the module root.
-func schemaDir(flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	return repo.SchemaDir("")
 }
 
 // table is one type's compressed facts.

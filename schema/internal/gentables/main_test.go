@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/athanor-dev/athanor/internal/repo"
 )
 
 func TestFactsDropsProseKeepsFacts(t *testing.T) {
@@ -52,7 +54,7 @@ func TestFactsDropsProseKeepsFacts(t *testing.T) {
 func registryDir(t *testing.T) string {
 	t.Helper()
 	t.Chdir("../..") // the schema package, where go generate runs
-	dir, err := schemaDir("")
+	dir, err := repo.SchemaDir("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,12 +45,9 @@ func run(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("no type patterns given")
 	}
-	dir := *schemas
-	if dir == "" {
-		var err error
-		if dir, err = repo.SchemaDir(""); err != nil {
-			return err
-		}
+	dir, err := repo.Schemas(*schemas)
+	if err != nil {
+		return err
 	}
 	all, err := gen.LoadDir(dir)
 	if err != nil {
