@@ -25,6 +25,7 @@ const (
 	EnvJSON        = "ATHANOR_JSON"
 	EnvLockTimeout = "ATHANOR_LOCK_TIMEOUT"
 	EnvLockLease   = "ATHANOR_LOCK_LEASE"
+	EnvHeartbeat   = "ATHANOR_HEARTBEAT"
 )
 
 // Main is the entry point of an Athanor program: it reads the command line
@@ -110,6 +111,8 @@ func interruptible(parent context.Context, app string, stderr io.Writer, exit fu
 //	--state LOCATION    state directory (default .athanor) or postgres:// URL (ATHANOR_STATE)
 //	--concurrency N     Cloud Control operations in flight (ATHANOR_CONCURRENCY)
 //	--json              machine-readable output (ATHANOR_JSON)
+//	--heartbeat D       without a terminal, a "still creating" line per operation
+//	                    in flight every D (ATHANOR_HEARTBEAT; default 10s, 0: none)
 //	--lock-timeout D    wait up to D for another run's stage lock (ATHANOR_LOCK_TIMEOUT)
 //	--lock-lease D      lease of a shared (PostgreSQL) lock: how long a crashed
 //	                    run keeps others out (ATHANOR_LOCK_LEASE; default 30s)
@@ -159,6 +162,10 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 		return d
 	}
 	cfg.LockTimeout, cfg.LockLease = envDuration(EnvLockTimeout), envDuration(EnvLockLease)
+	heartbeat := DefaultHeartbeat
+	if v := getenv(EnvHeartbeat); v != "" {
+		heartbeat = envDuration(EnvHeartbeat)
+	}
 	if err != nil {
 		return Config{}, err
 	}
@@ -174,14 +181,19 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "write JSON lines instead of text")
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait this long for another run's stage lock instead of failing at once")
 	fs.DurationVar(&cfg.LockLease, "lock-lease", cfg.LockLease, "lease of a shared (PostgreSQL) stage lock: how long a crashed run keeps others out (default 30s)")
+	fs.DurationVar(&heartbeat, "heartbeat", heartbeat, `without a terminal, write a "still creating" line per operation in flight at this interval (0: none)`)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	cfg.Heartbeat = heartbeat
+	if heartbeat == 0 {
+		cfg.Heartbeat = -1 // none
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("%s: unexpected argument %q", app, fs.Arg(0))
 	}
-	if cfg.LockTimeout < 0 || cfg.LockLease < 0 {
-		return Config{}, fmt.Errorf("%s: --lock-timeout and --lock-lease must not be negative", app)
+	if cfg.LockTimeout < 0 || cfg.LockLease < 0 || heartbeat < 0 {
+		return Config{}, fmt.Errorf("%s: --lock-timeout, --lock-lease and --heartbeat must not be negative", app)
 	}
 	if cfg.Concurrency < 0 {
 		return Config{}, fmt.Errorf("%s: --concurrency %d: want a positive integer", app, cfg.Concurrency)
