@@ -9,8 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/athanor-dev/athanor/internal/engine"
 )
 
 // Environment variables read by ParseConfig; flags take precedence.
@@ -48,7 +51,12 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 		return 2
 	}
 	cfg.Output = stdout
-	ctx, stop := interruptible(context.Background(), app, stderr, func() { os.Exit(ExitInterrupted) })
+	notes := &noteWriter{w: stderr}
+	if _, ok := engine.Terminal(stderr); ok {
+		// Output and notes share the terminal: notes go above the live view.
+		cfg.onReporter = notes.rep.Store
+	}
+	ctx, stop := interruptible(context.Background(), app, notes, func() { os.Exit(ExitInterrupted) })
 	defer stop()
 	res, err := Run(ctx, cfg, fn)
 	if err != nil {
@@ -62,6 +70,21 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 		return 1
 	}
 	return 0
+}
+
+// noteWriter writes Main's notes (a signal received) to w, or through the
+// run's reporter while it draws a live view on the same terminal.
+type noteWriter struct {
+	w   io.Writer
+	rep atomic.Pointer[engine.Reporter]
+}
+
+func (n *noteWriter) Write(p []byte) (int, error) {
+	if r := n.rep.Load(); r != nil && r.Live() {
+		r.Note(string(p))
+		return len(p), nil
+	}
+	return n.w.Write(p)
 }
 
 // ExitInterrupted is Main's exit status after SIGINT or SIGTERM: 128 plus

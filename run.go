@@ -102,6 +102,11 @@ type Config struct {
 	// LockTimeout is how long to wait for another run's stage lock before
 	// failing (default: fail at once).
 	LockTimeout time.Duration
+	// onReporter, when set, is told of the run's reporter when it is made
+	// and of nil when the run ends (Main: to write its signal notes above a
+	// live view).
+	onReporter func(*engine.Reporter)
+
 	// LockLease is the lease of a shared stage lock (PostgreSQL): a run that
 	// dies holding the lock keeps others out for at most this long (default
 	// state.DefaultLease). The file backend's lock dies with its process.
@@ -201,6 +206,10 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	start := time.Now()
 	rep := newReporter(cfg)
 	defer rep.Close()
+	if cfg.onReporter != nil {
+		cfg.onReporter(rep)
+		defer cfg.onReporter(nil)
+	}
 	res = &Result{App: cfg.App, Stage: cfg.Stage, Mode: string(mode)}
 
 	st, err := state.Open(ctx, cfg.State, cfg.App, cfg.Stage,

@@ -90,6 +90,46 @@ func runPTY(t *testing.T, cmd *exec.Cmd) (string, string) {
 	return out.String(), stderr.String()
 }
 
+// runPTYInterrupt runs cmd with a pseudo-terminal as its standard output
+// and error, sends it SIGINT once it shows an operation in flight for a
+// second, and
+// returns everything written to the terminal; the program must exit with
+// athanor.ExitInterrupted.
+func runPTYInterrupt(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	cmd.Env = append(cmd.Env, "TERM=xterm")
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
+	if err != nil {
+		t.Fatalf("start in a pseudo-terminal: %v", err)
+	}
+	defer tty.Close()
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	signalled := false
+	for {
+		n, err := tty.Read(buf)
+		out.Write(buf[:n])
+		if !signalled && strings.Contains(out.String(), ", 1s elapsed") {
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			signalled = true
+		}
+		if err != nil {
+			if !errors.Is(err, syscall.EIO) && !errors.Is(err, io.EOF) {
+				t.Fatalf("read the pseudo-terminal: %v", err)
+			}
+			break
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !signalled || !errors.As(err, &exit) || exit.ExitCode() != athanor.ExitInterrupted {
+		t.Fatalf("interrupted program (signalled %v): %v, want exit status %d\n%q", signalled, err, athanor.ExitInterrupted, out.String())
+	}
+	return out.String()
+}
+
 var escape = regexp.MustCompile(`^\x1b\[(\d*)([A-Za-z])`)
 
 // screen plays out on a blank screen what a program wrote to a terminal —
@@ -205,8 +245,9 @@ func checkLive(t *testing.T, phase, out, verb, final, summary string) {
 
 // TestLiveProgress runs a real program in a pseudo-terminal against an
 // emulator whose operations take seconds: a deploy, a refresh (reads made
-// slow) and a destroy each show their operations in flight with a running
-// elapsed time, and leave on the screen only the usual lines.
+// slow), a destroy, an interrupted deploy and the run resuming it each
+// show their operations in flight with a running elapsed time, and leave
+// on the screen only the usual lines.
 func TestLiveProgress(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
@@ -226,6 +267,30 @@ func TestLiveProgress(t *testing.T) {
 
 	out, _ = runPTY(t, pe.command(athanor.EnvDestroy+"=true"))
 	checkLive(t, "destroy", out, "deleting", "deleted", "Destroyed in ")
+
+	// Ctrl-C with operations in flight, standard error on the same
+	// terminal: the note that the run stops is written above the view, and
+	// the operations in flight end as "interrupted" lines.
+	out = runPTYInterrupt(t, pe.command())
+	lines := screen(t, out)
+	text := strings.Join(lines, "\n")
+	t.Logf("interrupted deploy: final screen:\n%s", text)
+	if strings.Contains(text, "elapsed") || !strings.Contains(text, "e2e: interrupt: stopping") ||
+		!strings.Contains(text, "  interrupted create ") || !strings.HasPrefix(lines[len(lines)-1], "Error: interrupted") {
+		t.Errorf("interrupted deploy: the final screen lacks the note, the interrupted lines or the summary, or keeps lines in flight:\n%s", text)
+	}
+	// The next run resumes what was in flight.
+	out, _ = runPTY(t, pe.command())
+	text = strings.Join(screen(t, out), "\n")
+	t.Logf("resuming deploy: final screen:\n%s", text)
+	if strings.Contains(text, "elapsed") || !strings.Contains(text, "  resumed ") || !strings.Contains(text, "Deployed in ") {
+		t.Errorf("resuming deploy: no resumed lines, or lines in flight left:\n%s", text)
+	}
+	if !strings.Contains(out, "  resuming ") {
+		t.Errorf("resuming deploy: the operations resumed were not shown in flight:\n%q", out)
+	}
+	out, _ = runPTY(t, pe.command(athanor.EnvDestroy+"=true"))
+	checkLive(t, "destroy after resume", out, "deleting", "deleted", "Destroyed in ")
 
 	// --json never draws: one JSON object a line.
 	out, _ = runPTY(t, pe.command(athanor.EnvJSON+"=true"))

@@ -252,6 +252,9 @@ func (r *Reporter) emit(ev event, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.json {
+		if ev.Event == "" {
+			return // text only
+		}
 		if ev.Time.IsZero() {
 			ev.Time = time.Now().UTC()
 		}
@@ -415,6 +418,14 @@ func (r *Reporter) Failed(key, typeName string, err error) {
 	r.emit(event{Event: "failed", Key: key, Type: typeName, Error: err.Error()},
 		fmt.Sprintf("  %-10s %s\n", "FAILED", strings.ReplaceAll(msg, "\n", "\n    ")))
 }
+
+// Live reports whether r draws a live view (on a terminal).
+func (r *Reporter) Live() bool { return r.live != nil }
+
+// Note writes text for a person, above the live view if there is one (a
+// message that would otherwise go to the same terminal unseen by it); in
+// JSON it writes nothing.
+func (r *Reporter) Note(text string) { r.emit(event{}, text) }
 
 // Planned reports one change of a plan.
 func (r *Reporter) Planned(c Change) {
