@@ -299,6 +299,10 @@ func (r *Reporter) Begin(key, typeName string, a Action, detail string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A declaration's operations follow one another: one that began
+	// before on this key without an end (a create turned into an
+	// adoption) is over.
+	r.ended(key, "")
 	op := &inflight{key: key, typeName: typeName, action: a, detail: detail, began: time.Now()}
 	if r.closed {
 		io.WriteString(r.w, text)
@@ -330,19 +334,22 @@ func (r *Reporter) beat(op *inflight) {
 	op.timer.Reset(max(next, 0))
 }
 
-// ended removes the operation on key and action from those in flight; the
-// caller holds r.mu.
+// ended removes the operations on key with action a (any action when a is
+// empty) from those in flight; the caller holds r.mu.
 func (r *Reporter) ended(key string, a Action) {
-	for i, op := range r.inflight {
-		if op.key == key && op.action == a {
+	kept := r.inflight[:0]
+	for _, op := range r.inflight {
+		if op.key == key && (a == "" || op.action == a) {
 			op.ended = true
 			if op.timer != nil {
 				op.timer.Stop()
 			}
-			r.inflight = append(r.inflight[:i], r.inflight[i+1:]...)
-			return
+			continue
 		}
+		kept = append(kept, op)
 	}
+	clear(r.inflight[len(kept):])
+	r.inflight = kept
 }
 
 // End reports that an action finished, successfully when err is nil.
@@ -392,6 +399,9 @@ func (r *Reporter) End(key, typeName string, a Action, identifier string, d time
 // JSON only: the summary counts them).
 func (r *Reporter) Rejected(key, typeName string, err error, notStarted bool) {
 	r.mu.Lock()
+	// The declaration is over, also when an operation of it failed
+	// after its start without an end.
+	r.ended(key, "")
 	reported := r.failed[key]
 	r.mu.Unlock()
 	if reported {

@@ -81,3 +81,22 @@ func TestRejected(t *testing.T) {
 		t.Fatalf("events\n%s\nwant\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestLiveViewSupersede: an operation of a declaration that began without
+// an end (a create turned into an adoption, a failure after the start)
+// leaves the view when the next one begins or the declaration fails.
+func TestLiveViewSupersede(t *testing.T) {
+	var out bytes.Buffer
+	r := NewReporterWith(&out, ReporterOptions{Live: true, Size: func() (int, int) { return 100, 10 }})
+	defer r.Close()
+	r.Begin("tpl", "T", ActionCreate, "")
+	r.Begin("tpl", "T", ActionAdopt, "")
+	if got := times.ReplaceAllString(out.String(), "T elapsed"); !strings.HasSuffix(got, "\x1b[1A\r\x1b[J  adopting   tpl (T), T elapsed\n") {
+		t.Fatalf("after the adoption began: %q", got)
+	}
+	out.Reset()
+	r.Rejected("tpl", "T", errors.New("state write failed"), false)
+	if got, want := out.String(), "\x1b[1A\r\x1b[J  FAILED     tpl (T): state write failed\n"; got != want {
+		t.Fatalf("after the failure: %q, want %q", got, want)
+	}
+}
