@@ -9,8 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/athanor-dev/athanor/internal/engine"
 )
 
 // Environment variables read by ParseConfig; flags take precedence.
@@ -25,6 +28,7 @@ const (
 	EnvJSON        = "ATHANOR_JSON"
 	EnvLockTimeout = "ATHANOR_LOCK_TIMEOUT"
 	EnvLockLease   = "ATHANOR_LOCK_LEASE"
+	EnvHeartbeat   = "ATHANOR_HEARTBEAT"
 )
 
 // Main is the entry point of an Athanor program: it reads the command line
@@ -47,7 +51,12 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 		return 2
 	}
 	cfg.Output = stdout
-	ctx, stop := interruptible(context.Background(), app, stderr, func() { os.Exit(ExitInterrupted) })
+	notes := &noteWriter{w: stderr}
+	if _, ok := engine.Terminal(stderr); ok {
+		// Output and notes share the terminal: notes go above the live view.
+		cfg.onReporter = notes.rep.Store
+	}
+	ctx, stop := interruptible(context.Background(), app, notes, func() { os.Exit(ExitInterrupted) })
 	defer stop()
 	res, err := Run(ctx, cfg, fn)
 	if err != nil {
@@ -62,6 +71,21 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 		return 1
 	}
 	return 0
+}
+
+// noteWriter writes Main's notes (a signal received) to w, or through the
+// run's reporter while it draws a live view on the same terminal.
+type noteWriter struct {
+	w   io.Writer
+	rep atomic.Pointer[engine.Reporter]
+}
+
+func (n *noteWriter) Write(p []byte) (int, error) {
+	if r := n.rep.Load(); r != nil && r.Live() {
+		r.Note(string(p))
+		return len(p), nil
+	}
+	return n.w.Write(p)
 }
 
 // ExitInterrupted is Main's exit status after SIGINT or SIGTERM: 128 plus
@@ -113,6 +137,8 @@ func interruptible(parent context.Context, app string, stderr io.Writer, exit fu
 //	--json              machine-readable output (ATHANOR_JSON)
 //	--graph FORMAT      plan, and print the plan's dependency graph as "dot" or
 //	                    "mermaid" instead of the plan text
+//	--heartbeat D       without a terminal, a "still creating" line per operation
+//	                    in flight every D (ATHANOR_HEARTBEAT; default 10s, 0: none)
 //	--lock-timeout D    wait up to D for another run's stage lock (ATHANOR_LOCK_TIMEOUT)
 //	--lock-lease D      lease of a shared (PostgreSQL) lock: how long a crashed
 //	                    run keeps others out (ATHANOR_LOCK_LEASE; default 30s)
@@ -162,6 +188,10 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 		return d
 	}
 	cfg.LockTimeout, cfg.LockLease = envDuration(EnvLockTimeout), envDuration(EnvLockLease)
+	heartbeat := DefaultHeartbeat
+	if v := getenv(EnvHeartbeat); v != "" {
+		heartbeat = envDuration(EnvHeartbeat)
+	}
 	if err != nil {
 		return Config{}, err
 	}
@@ -178,14 +208,19 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	fs.StringVar(&cfg.Graph, "graph", "", `plan, and print the plan's dependency graph ("dot" or "mermaid") instead of the plan text`)
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait this long for another run's stage lock instead of failing at once")
 	fs.DurationVar(&cfg.LockLease, "lock-lease", cfg.LockLease, "lease of a shared (PostgreSQL) stage lock: how long a crashed run keeps others out (default 30s)")
+	fs.DurationVar(&heartbeat, "heartbeat", heartbeat, `without a terminal, write a "still creating" line per operation in flight at this interval (0: none)`)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
+	}
+	cfg.Heartbeat = heartbeat
+	if heartbeat == 0 {
+		cfg.Heartbeat = -1 // none
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("%s: unexpected argument %q", app, fs.Arg(0))
 	}
-	if cfg.LockTimeout < 0 || cfg.LockLease < 0 {
-		return Config{}, fmt.Errorf("%s: --lock-timeout and --lock-lease must not be negative", app)
+	if cfg.LockTimeout < 0 || cfg.LockLease < 0 || heartbeat < 0 {
+		return Config{}, fmt.Errorf("%s: --lock-timeout, --lock-lease and --heartbeat must not be negative", app)
 	}
 	if cfg.Graph != "" && cfg.Graph != "dot" && cfg.Graph != "mermaid" {
 		return Config{}, fmt.Errorf("%s: --graph %q: want dot or mermaid", app, cfg.Graph)

@@ -39,6 +39,9 @@ const (
 // DefaultStage is the stage deployed when none is given.
 const DefaultStage = "dev"
 
+// DefaultHeartbeat is the default of Config.Heartbeat.
+const DefaultHeartbeat = 10 * time.Second
+
 // Config is everything a run needs: the values of Main's flags plus the
 // options of programs that embed Athanor (tests, tools).
 type Config struct {
@@ -73,8 +76,16 @@ type Config struct {
 	// plan text: a node per resource with its planned action, an edge to
 	// each resource it depends on.
 	Graph string
-	// Output receives progress and the summary (default os.Stdout).
+	// Output receives progress and the summary (default os.Stdout). On a
+	// terminal (and TERM not "dumb"), text output shows the operations in
+	// flight live, with their elapsed time; elsewhere it writes a
+	// "still creating ..." line for each one every Heartbeat.
 	Output io.Writer
+	// Heartbeat is the interval of those lines when Output is not a
+	// terminal (default DefaultHeartbeat; negative: none). On a terminal
+	// the live view is redrawn every second, or every Heartbeat when
+	// shorter. JSON output has neither.
+	Heartbeat time.Duration
 
 	// LocalDir holds the embedded emulator's data (default: "local/<stage>"
 	// in the state directory, or ".athanor/local/<stage>": one local account
@@ -95,6 +106,11 @@ type Config struct {
 	// LockTimeout is how long to wait for another run's stage lock before
 	// failing (default: fail at once).
 	LockTimeout time.Duration
+	// onReporter, when set, is told of the run's reporter when it is made
+	// and of nil when the run ends (Main: to write its signal notes above a
+	// live view).
+	onReporter func(*engine.Reporter)
+
 	// LockLease is the lease of a shared stage lock (PostgreSQL): a run that
 	// dies holding the lock keeps others out for at most this long (default
 	// state.DefaultLease). The file backend's lock dies with its process.
@@ -205,7 +221,12 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		return nil, fmt.Errorf("athanor: %w", err)
 	}
 	start := time.Now()
-	rep := engine.NewReporter(cfg.Output, cfg.JSON)
+	rep := newReporter(cfg)
+	defer rep.Close()
+	if cfg.onReporter != nil {
+		cfg.onReporter(rep)
+		defer cfg.onReporter(nil)
+	}
 	res = &Result{App: cfg.App, Stage: cfg.Stage, Mode: string(mode)}
 
 	st, err := state.Open(ctx, cfg.State, cfg.App, cfg.Stage,
@@ -303,6 +324,16 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	return finish(stopped(ctx, rep, eng.Finish(ctx, r.exports)))
 }
 
+// newReporter returns the reporter of a run: JSON lines, a live view on a
+// terminal, or text with heartbeats.
+func newReporter(cfg Config) *engine.Reporter {
+	o := engine.ReporterOptions{JSON: cfg.JSON, Heartbeat: cfg.Heartbeat}
+	if !cfg.JSON {
+		o.Size, o.Live = engine.Terminal(cfg.Output)
+	}
+	return engine.NewReporterWith(cfg.Output, o)
+}
+
 // ErrInterrupted is wrapped by the error of a run stopped by SIGINT or
 // SIGTERM (Main) or by the cancellation of Run's context: it started no
 // new operation after that, and the operations in flight are recorded in
@@ -373,6 +404,12 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.State == "" {
 		cfg.State = state.DefaultURL
+	}
+	switch {
+	case cfg.Heartbeat == 0:
+		cfg.Heartbeat = DefaultHeartbeat
+	case cfg.Heartbeat < 0:
+		cfg.Heartbeat = 0
 	}
 	if cfg.Output == nil {
 		cfg.Output = os.Stdout

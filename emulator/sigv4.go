@@ -114,7 +114,7 @@ func (s *Server) authenticate(r *http.Request, body []byte, d door) *apiError {
 	if !ok {
 		return authErr(d, authUnknownKey, "The security token included in the request is invalid.")
 	}
-	if a.Service != d.signingName() {
+	if !d.acceptsService(a.Service) {
 		return authErr(d, authBadSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'.", d.signingName()))
 	}
 	if a.Region != s.opts.Region {
@@ -152,6 +152,14 @@ func (s *Server) authenticate(r *http.Request, body []byte, d door) *apiError {
 		return authErr(d, authBadSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return nil
+}
+
+// acceptsService reports whether door d accepts a signature scoped to
+// service. Each door accepts its own signing name; the IoT door also
+// accepts "execute-api", as AWS IoT does: the AWS CLI v2 (its bundled IoT
+// model's signingName, e.g. Debian's 2.9) signs IoT requests with it.
+func (d door) acceptsService(service string) bool {
+	return service == d.signingName() || d == doorIoT && service == "execute-api"
 }
 
 // requiredSigned returns the headers a request to door d must have signed:

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -67,7 +66,7 @@ It exits non-zero when a phase fails or resources are lost or duplicated;
 missed performance targets are reported, not fatal.`,
 		Example: `  athanor bench --profile instant --n 1000 --concurrency 32
   athanor bench --profile realistic --n 1000 --seed 7 --json
-  athanor bench --profile custom --latency 200ms..500ms --rate 50 --n 100
+  athanor bench --profile custom --latency 200ms-500ms --rate 50 --n 100
   athanor bench --smoke`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +78,7 @@ missed performance targets are reported, not fatal.`,
 	fl.StringVar(&f.ns, "n", "100,1000", "numbers of job templates, comma-separated (e.g. 100,1000,10000)")
 	fl.IntVar(&f.concurrency, "concurrency", bench.DefaultConcurrency, "operations in flight, for the engine and the baseline")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic latencies")
-	fl.StringVar(&f.latency, "latency", "", "operation latency, MIN..MAX or one duration (e.g. 1s..3s)")
+	fl.StringVar(&f.latency, "latency", "", "operation latency: a duration or a range MIN-MAX (e.g. 1s-3s)")
 	fl.Float64Var(&f.rate, "rate", 0, "requests per second the whole API accepts (0: unlimited)")
 	fl.IntVar(&f.burst, "burst", 0, "rate limiter burst (default: the rate)")
 	fl.StringVar(&f.steps, "steps", "", "steps to run, comma-separated: baseline,deploy,noop,replace,destroy (default: all; no baseline under a rate limit)")
@@ -227,18 +226,14 @@ func parseNs(s string) ([]int, error) {
 	return ns, nil
 }
 
-// parseBenchLatency parses "MIN..MAX" or a single duration.
+// parseBenchLatency parses --latency as the emulator does: "MIN-MAX"
+// (also "MIN..MAX") or a single duration.
 func parseBenchLatency(s string) (emulator.Duration, error) {
-	lo, hi, ok := strings.Cut(s, "..")
-	if !ok {
-		hi = lo
+	d, err := parseLatency(s)
+	if err != nil {
+		return emulator.Duration{}, fmt.Errorf("bench: --latency: %w", err)
 	}
-	min, err1 := time.ParseDuration(strings.TrimSpace(lo))
-	max, err2 := time.ParseDuration(strings.TrimSpace(hi))
-	if err := errors.Join(err1, err2); err != nil || min < 0 || max < min {
-		return emulator.Duration{}, fmt.Errorf("bench: --latency %q: want MIN..MAX durations with 0 ≤ MIN ≤ MAX, e.g. 1s..3s", s)
-	}
-	return emulator.Between(min, max), nil
+	return d, nil
 }
 
 // benchWorkerCommand is the hidden command a bench run starts to carry out

@@ -84,6 +84,8 @@ func TestParseBenchLatency(t *testing.T) {
 		wantErr bool
 	}{
 		{"1s..3s", emulator.Between(time.Second, 3*time.Second), false},
+		{"1s-3s", emulator.Between(time.Second, 3*time.Second), false},
+		{"3s-1s", emulator.Duration{}, true},
 		{"200ms", emulator.Fixed(200 * time.Millisecond), false},
 		{" 0s .. 1s ", emulator.Between(0, time.Second), false},
 		{"3s..1s", emulator.Duration{}, true},

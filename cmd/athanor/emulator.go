@@ -227,7 +227,8 @@ func (f *emulatorFlags) credentialPairs() (map[string]string, error) {
 	return creds, nil
 }
 
-// parseLatency reads "2s", "1s-3s" or "1s..3s".
+// parseLatency reads "2s" or a range "1s-3s" (documented), also written
+// "1s..3s".
 func parseLatency(s string) (emulator.Duration, error) {
 	lo, hi, isRange := strings.Cut(s, "..")
 	if !isRange {
@@ -265,20 +266,7 @@ WARNING: listen on 127.0.0.1, or give credentials (--credentials-file or %s).
 	}
 	region := r.Server.Region()
 	fmt.Fprintf(out, "Athanor Cloud Control emulator listening on %s (region %s, account %s)\n", r.URL, region, r.Server.Account())
-	fmt.Fprintf(out, `
-Point AWS clients at it (Cloud Control, STS and IoT job templates share the endpoint):
-
-  export AWS_ENDPOINT_URL=%[1]s
-  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=%[2]s
-
-  aws cloudcontrol list-resources --type-name AWS::IoT::JobTemplate
-  aws iot list-job-templates
-
-Older clients need the endpoint per service: AWS_ENDPOINT_URL_CLOUDCONTROL,
-AWS_ENDPOINT_URL_CLOUDCONTROLAPI, or --endpoint-url %[1]s for the AWS CLI.
-aws-sdk-go-v2: cloudcontrol.NewFromConfig(cfg, func(o *cloudcontrol.Options) {
-	o.BaseEndpoint = aws.String("%[1]s") })
-`, r.URL, region)
+	fmt.Fprint(out, hints(r.URL, region))
 	if len(opts.Credentials) > 0 {
 		fmt.Fprintln(out, "\nSigV4 is verified: use one of the configured keys instead of test/test.")
 	}
@@ -289,6 +277,31 @@ aws-sdk-go-v2: cloudcontrol.NewFromConfig(cfg, func(o *cloudcontrol.Options) {
 	}
 	fmt.Fprintln(out, "emulator stopped")
 	return nil
+}
+
+// hints tells how to point AWS clients at the emulator at url. The region
+// goes in both variables: the SDKs and the AWS CLI v2 read AWS_REGION, the
+// AWS CLI v1 only AWS_DEFAULT_REGION. The commands name the endpoint
+// themselves: AWS_ENDPOINT_URL is read by the SDKs and recent AWS CLIs but
+// not by older ones, such as the 2.9 that Debian 12 packages.
+func hints(url, region string) string {
+	return fmt.Sprintf(`
+Point AWS clients at it (Cloud Control, STS and IoT job templates share the endpoint):
+
+  export AWS_ENDPOINT_URL=%[1]s
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  export AWS_REGION=%[2]s AWS_DEFAULT_REGION=%[2]s
+
+  aws --endpoint-url %[1]s cloudcontrol list-resources --type-name AWS::IoT::JobTemplate
+  aws --endpoint-url %[1]s iot list-job-templates
+
+Deploy to it with --target %[1]s (e.g. go run ./examples/jobtemplates --target %[1]s).
+The SDKs and recent AWS CLIs read AWS_ENDPOINT_URL; older CLIs (such as the
+2.9 of Debian 12) need --endpoint-url, and older SDKs the endpoint per service
+(AWS_ENDPOINT_URL_CLOUDCONTROL, AWS_ENDPOINT_URL_IOT, AWS_ENDPOINT_URL_STS).
+aws-sdk-go-v2: cloudcontrol.NewFromConfig(cfg, func(o *cloudcontrol.Options) {
+	o.BaseEndpoint = aws.String("%[1]s") })
+`, url, region)
 }
 
 // loopback reports whether the emulator at url (http://host:port, as the

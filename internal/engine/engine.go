@@ -317,7 +317,9 @@ func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) 
 		if scope == "" {
 			scope = "(root)"
 		}
-		return nil, &ResourceError{Key: key, Type: d.Type, Err: fmt.Errorf("logical id %q in scope %s: %w", d.LogicalID, scope, ErrDuplicate)}
+		err := &ResourceError{Key: key, Type: d.Type, Err: fmt.Errorf("logical id %q in scope %s: %w", d.LogicalID, scope, ErrDuplicate)}
+		e.o.Reporter.Failed(key, d.Type, err)
+		return nil, err
 	}
 	sl.declared = true
 	e.mu.Unlock()
@@ -339,6 +341,9 @@ func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) 
 		if !errors.As(err, &re) {
 			err = &ResourceError{Key: key, Type: d.Type, Err: err}
 		}
+		// An outcome for every declaration: those that failed before (or
+		// after) their operation, and those a cancelled run did not start.
+		e.o.Reporter.Rejected(key, d.Type, err, ctx.Err() != nil && Interrupted(err))
 		return nil, err
 	}
 	e.index(res)

@@ -83,17 +83,72 @@ type Summary struct {
 	Resumed int `json:"resumed,omitempty"`
 	Failed  int `json:"failed,omitempty"`
 	// NotStarted counts declarations a cancelled run did not start.
-	NotStarted int           `json:"notStarted,omitempty"`
-	Duration   time.Duration `json:"durationNs"`
+	NotStarted int `json:"notStarted,omitempty"`
+	// Duration is the run's wall time; in JSON "durationMs", milliseconds
+	// as a number, as in every event.
+	Duration time.Duration `json:"-"`
 }
+
+// MarshalJSON writes s with its duration in milliseconds ("durationMs"),
+// the unit of every duration in Athanor's JSON output.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type counts Summary // without this method
+	return json.Marshal(struct {
+		counts
+		DurationMS float64 `json:"durationMs"`
+	}{counts(s), milliseconds(s.Duration)})
+}
+
+// milliseconds converts d to milliseconds, with microsecond precision.
+func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Reporter writes progress for a person (text) or a machine (JSON lines).
 // It is safe for concurrent use.
+//
+// Text shows the operations in flight, if so configured (ReporterOptions):
+// on a terminal as a live view of them with their elapsed time, redrawn in
+// place below the lines of finished operations; elsewhere as a "still
+// creating" line per operation at a steady interval. JSON lines never do
+// either: they have one event per start and per outcome.
 type Reporter struct {
 	mu          sync.Mutex
 	w           io.Writer
 	json        bool
 	interrupted int // operations reported interrupted
+
+	live      *liveView     // nil unless drawing on a terminal
+	heartbeat time.Duration // interval of "still ..." lines; 0 none
+	inflight  []*inflight   // operations begun and not ended, in start order
+	failed    map[string]bool
+	closed    bool
+}
+
+// ReporterOptions configures a Reporter.
+type ReporterOptions struct {
+	// JSON writes JSON lines instead of text; Live and Heartbeat are then
+	// ignored.
+	JSON bool
+	// Live draws the operations in flight with their elapsed time below the
+	// other lines, redrawn in place with ANSI escapes: for a terminal. An
+	// operation's line gives way to the usual one when it ends.
+	Live bool
+	// Size returns the terminal's width and height, which bound the live
+	// view (nil or non-positive answers: 80×24).
+	Size func() (cols, rows int)
+	// Heartbeat is, without Live, the interval of the "still creating ..."
+	// line written for each operation in flight (0: none). With Live, the
+	// view is redrawn every second, or every Heartbeat when shorter.
+	Heartbeat time.Duration
+}
+
+// inflight is an operation begun and not yet ended.
+type inflight struct {
+	key, typeName, detail string
+	action                Action
+	began                 time.Time
+	beats                 int         // heartbeat lines written
+	timer                 *time.Timer // the next heartbeat
+	ended                 bool
 }
 
 // InterruptedCount returns how many operations were reported interrupted:
@@ -116,12 +171,61 @@ func Interrupted(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted)
 }
 
-// NewReporter returns a reporter writing to w; w nil discards.
+// NewReporter returns a reporter writing to w, with no progress of the
+// operations in flight; w nil discards.
 func NewReporter(w io.Writer, jsonLines bool) *Reporter {
+	return NewReporterWith(w, ReporterOptions{JSON: jsonLines})
+}
+
+// NewReporterWith returns a reporter writing to w as o says; w nil
+// discards. Close stops its live view and heartbeats.
+func NewReporterWith(w io.Writer, o ReporterOptions) *Reporter {
 	if w == nil {
 		w = io.Discard
 	}
-	return &Reporter{w: w, json: jsonLines}
+	r := &Reporter{w: w, json: o.JSON, failed: map[string]bool{}}
+	if o.JSON {
+		return r
+	}
+	if o.Live {
+		every := time.Second
+		if o.Heartbeat > 0 && o.Heartbeat < every {
+			every = o.Heartbeat
+		}
+		r.live = newLiveView(r, o.Size, every)
+	} else if o.Heartbeat > 0 {
+		r.heartbeat = o.Heartbeat
+	}
+	return r
+}
+
+// Close stops the live view (erasing it) and the heartbeats. Done closes
+// the reporter too; Close may be called more than once.
+func (r *Reporter) Close() {
+	r.mu.Lock()
+	r.closeLocked()
+	r.mu.Unlock()
+	if r.live != nil {
+		r.live.wait()
+	}
+}
+
+// closeLocked stops the progress of operations in flight; the caller holds
+// r.mu.
+func (r *Reporter) closeLocked() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for _, op := range r.inflight {
+		if op.timer != nil {
+			op.timer.Stop()
+		}
+	}
+	if r.live != nil {
+		r.live.erase()
+		r.live.stop()
+	}
 }
 
 // event is one JSON line.
@@ -148,6 +252,9 @@ func (r *Reporter) emit(ev event, text string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.json {
+		if ev.Event == "" {
+			return // text only
+		}
 		if ev.Time.IsZero() {
 			ev.Time = time.Now().UTC()
 		}
@@ -158,9 +265,14 @@ func (r *Reporter) emit(ev event, text string) {
 		r.w.Write(append(data, '\n'))
 		return
 	}
-	if text != "" {
-		io.WriteString(r.w, text)
+	if text == "" {
+		return
 	}
+	if r.live != nil && !r.closed {
+		r.live.print(text)
+		return
+	}
+	io.WriteString(r.w, text)
 }
 
 var progressing = map[Action]string{
@@ -173,30 +285,103 @@ var finished = map[Action]string{
 	ActionDelete: "deleted", ActionAdopt: "adopted", ActionResume: "resumed", ActionRead: "read",
 }
 
-// Begin reports that an action on a resource starts.
+// Begin reports that an action on a resource starts. In text, a refresh's
+// read (ActionRead) prints no line of its own (its drift does), but it is
+// shown in flight like any other operation.
 func (r *Reporter) Begin(key, typeName string, a Action, detail string) {
-	text := fmt.Sprintf("  %-10s %s (%s)%s\n", progressing[a], key, typeName, detail)
-	r.emit(event{Event: "start", Key: key, Type: typeName, Action: a}, text)
+	var text string
+	if a != ActionRead {
+		text = fmt.Sprintf("  %-10s %s (%s)%s\n", progressing[a], key, typeName, detail)
+	}
+	if r.json {
+		r.emit(event{Event: "start", Key: key, Type: typeName, Action: a}, text)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// A declaration's operations follow one another: one that began
+	// before on this key without an end (a create turned into an
+	// adoption) is over.
+	r.ended(key, "")
+	op := &inflight{key: key, typeName: typeName, action: a, detail: detail, began: time.Now()}
+	if r.closed {
+		io.WriteString(r.w, text)
+		return
+	}
+	r.inflight = append(r.inflight, op)
+	if r.live != nil {
+		// The live view shows it; its final line replaces it.
+		r.live.redraw()
+		return
+	}
+	io.WriteString(r.w, text)
+	if r.heartbeat > 0 {
+		op.timer = time.AfterFunc(r.heartbeat, func() { r.beat(op) })
+	}
+}
+
+// beat writes op's heartbeat line and arms the next one, at a steady
+// interval from its start.
+func (r *Reporter) beat(op *inflight) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if op.ended || r.closed {
+		return
+	}
+	op.beats++
+	fmt.Fprintf(r.w, "  still %s %s (%s), %s elapsed\n", progressing[op.action], op.key, op.typeName, elapsed(time.Since(op.began)))
+	next := time.Until(op.began.Add(time.Duration(op.beats+1) * r.heartbeat))
+	op.timer.Reset(max(next, 0))
+}
+
+// ended removes the operations on key with action a (any action when a is
+// empty) from those in flight; the caller holds r.mu.
+func (r *Reporter) ended(key string, a Action) {
+	kept := r.inflight[:0]
+	for _, op := range r.inflight {
+		if op.key == key && (a == "" || op.action == a) {
+			op.ended = true
+			if op.timer != nil {
+				op.timer.Stop()
+			}
+			continue
+		}
+		kept = append(kept, op)
+	}
+	clear(r.inflight[len(kept):])
+	r.inflight = kept
 }
 
 // End reports that an action finished, successfully when err is nil.
 func (r *Reporter) End(key, typeName string, a Action, identifier string, d time.Duration, err error) {
-	ev := event{Event: "done", Key: key, Type: typeName, Action: a, Identifier: identifier, DurationMS: float64(d.Microseconds()) / 1000}
+	ev := event{Event: "done", Key: key, Type: typeName, Action: a, Identifier: identifier, DurationMS: milliseconds(d)}
 	var text string
+	r.mu.Lock()
+	r.ended(key, a)
+	if err != nil {
+		r.failed[key] = true
+	}
+	if Interrupted(err) && a != ActionRead {
+		r.interrupted++
+	}
+	r.mu.Unlock()
 	switch {
+	case Interrupted(err) && a == ActionRead:
+		// A read changes nothing: there is nothing to resume.
+		ev.Event = "interrupted"
+		ev.Error = err.Error()
 	case Interrupted(err):
 		// Cancelled mid-way (Ctrl-C, SIGTERM, a lost lock): what was sent
 		// is recorded, and the next run resumes it.
 		ev.Event = "interrupted"
 		ev.Error = err.Error()
 		text = fmt.Sprintf("  %-10s %s %s (%s) after %s: the next run finishes it\n", "interrupted", a, key, typeName, round(d))
-		r.mu.Lock()
-		r.interrupted++
-		r.mu.Unlock()
 	case err != nil:
 		ev.Event = "failed"
 		ev.Error = err.Error()
 		text = fmt.Sprintf("  %-10s %s (%s) after %s: %v\n", "FAILED", key, typeName, round(d), err)
+	case a == ActionRead:
+		// A read that succeeded shows as its drift, if any.
 	default:
 		id := ""
 		if identifier != "" {
@@ -206,6 +391,51 @@ func (r *Reporter) End(key, typeName string, a Action, identifier string, d time
 	}
 	r.emit(ev, text)
 }
+
+// Rejected reports the failure of a declaration unless one of its
+// operations reported it already (End): invalid properties, a dependency
+// that failed, an error after its operation succeeded. With notStarted it
+// reports a declaration that a cancelled run did not start instead (in
+// JSON only: the summary counts them).
+func (r *Reporter) Rejected(key, typeName string, err error, notStarted bool) {
+	r.mu.Lock()
+	// The declaration is over, also when an operation of it failed
+	// after its start without an end.
+	r.ended(key, "")
+	reported := r.failed[key]
+	r.mu.Unlock()
+	if reported {
+		return
+	}
+	if notStarted {
+		r.emit(event{Event: "not-started", Key: key, Type: typeName, Error: err.Error()}, "")
+		return
+	}
+	r.Failed(key, typeName, err)
+}
+
+// Failed reports the failure of a declaration that started no operation
+// (a duplicate logical id, invalid properties).
+func (r *Reporter) Failed(key, typeName string, err error) {
+	r.mu.Lock()
+	r.failed[key] = true
+	r.mu.Unlock()
+	msg := err.Error()
+	var re *ResourceError
+	if !errors.As(err, &re) || re.Key != key {
+		msg = fmt.Sprintf("%s (%s): %s", key, typeName, msg)
+	}
+	r.emit(event{Event: "failed", Key: key, Type: typeName, Error: err.Error()},
+		fmt.Sprintf("  %-10s %s\n", "FAILED", strings.ReplaceAll(msg, "\n", "\n    ")))
+}
+
+// Live reports whether r draws a live view (on a terminal).
+func (r *Reporter) Live() bool { return r.live != nil }
+
+// Note writes text for a person, above the live view if there is one (a
+// message that would otherwise go to the same terminal unseen by it); in
+// JSON it writes nothing.
+func (r *Reporter) Note(text string) { r.emit(event{}, text) }
 
 // Planned reports one change of a plan.
 func (r *Reporter) Planned(c Change) {
@@ -265,8 +495,10 @@ func (r *Reporter) LockWait(app, stage string, holder error, timeout time.Durati
 
 var titles = map[string]string{"deploy": "Deploying", "plan": "Planning", "destroy": "Destroying", "plan destroy": "Planning the destroy of"}
 
-// Done reports the summary and exports at the end of a run.
+// Done reports the summary and exports at the end of a run, after closing
+// the live view.
 func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err error) {
+	r.Close()
 	var b strings.Builder
 	switch mode {
 	case "plan":
@@ -340,6 +572,15 @@ func display(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(data)
+}
+
+// elapsed rounds the time an operation has been in flight for display:
+// whole seconds, or milliseconds below a second.
+func elapsed(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Truncate(time.Second)
+	}
+	return d.Round(time.Millisecond)
 }
 
 func round(d time.Duration) time.Duration {

@@ -214,7 +214,14 @@ func (e *Engine) refreshAll(ctx context.Context) error {
 			if err != nil {
 				return &ResourceError{Key: sl.key, Type: rec.Type, Err: err}
 			}
+			began := time.Now()
+			e.o.Reporter.Begin(sl.key, rec.Type, ActionRead, "")
 			raw, err := e.o.Provider.Get(ctx, rec.Type, rec.Identifier)
+			if err != nil && !isGone(err) {
+				e.o.Reporter.End(sl.key, rec.Type, ActionRead, rec.Identifier, time.Since(began), err)
+			} else {
+				e.o.Reporter.End(sl.key, rec.Type, ActionRead, rec.Identifier, time.Since(began), nil)
+			}
 			if isGone(err) {
 				d := Drift{Key: sl.key, Type: rec.Type, Gone: true}
 				e.noteDrift(d)
