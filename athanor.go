@@ -14,7 +14,7 @@
 //	func main() {
 //		athanor.Main("iot-fleet", func(app *athanor.App) error {
 //			tpl, err := iot.NewJobTemplate(app, "basicJobTemplate", iot.JobTemplateArgs{
-//				JobTemplateId: "device-update-template",
+//				JobTemplateId: app.PhysicalName("device-update-template", athanor.NameFor(iot.JobTemplateType, "JobTemplateId")),
 //				Description:   "Basic job template for device updates",
 //				Document:      iot.InlineDocument(`{"operation":"update"}`),
 //			})
