@@ -86,9 +86,9 @@ backend (a directory, .athanor by default), PostgreSQL (a postgres:// URL) or
 an S3 bucket (s3://bucket/prefix; with bucket versioning on, history and
 restore reach earlier versions of records).
 
-Editing commands (rm, mv, import, migrate, rebind, restore) take the stage lock, so
-they never interleave with a deploy. None of them touches Cloud Control
-(rebind asks STS which account the target is).`,
+Editing commands (rm, mv, import, migrate, rebind, restore) take the stage
+lock, so they never interleave with a deploy. None of them touches Cloud
+Control (rebind asks STS which account the target is).`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.app, "app", os.Getenv("ATHANOR_APP"), "app name, as given to athanor.Main (ATHANOR_APP)")
@@ -681,8 +681,8 @@ func stateForceUnlockCommand(f *stateFlags) *cobra.Command {
 		Short: "Remove the stage lock of a run that is gone",
 		Long: `Remove the stage lock left by a run that is gone. It refuses while the
 holder is alive (file backend: its process holds the lock; PostgreSQL and
-S3: it keeps renewing its lease). --force removes it anyway, for a holder known to
-be stuck: the holder's later state writes are then refused (they are fenced
+S3: it keeps renewing its lease). --force removes it anyway, for a holder
+known to be stuck: the holder's later state writes are then refused (they are fenced
 by its lock) and it stops at its next write or lock check, so the two runs do
 not interleave, but an operation it had already sent to Cloud Control runs
 on until the next run resumes it.`,

@@ -136,7 +136,13 @@ func NewClient(ctx context.Context) (*s3.Client, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
+	// The SDK's transport, in a client whose idle connections Close can
+	// close; redirects are returned, not followed, as the SDK's own client
+	// does.
+	hc := &http.Client{Transport: awshttp.NewBuildableClient().GetTransport(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.HTTPClient = hc
 		if o.BaseEndpoint != nil && *o.BaseEndpoint != "" {
 			o.UsePathStyle = true
 		}
@@ -147,6 +153,7 @@ func NewClient(ctx context.Context) (*s3.Client, error) {
 // concurrent use.
 type Backend struct {
 	client     *s3.Client
+	ownClient  bool // made by Open: Close closes its idle connections
 	bucket     string
 	base       string // key prefix of the stage, ending in "/"
 	app, stage string
@@ -154,8 +161,9 @@ type Backend struct {
 	writeMu    [64]sync.Mutex // fenced writes of one object, striped by key
 	mu         sync.Mutex
 	held       *s3Lock
-	etags      map[string]string // object key → ETag last read or written under the lock; "" when absent
-	lostLock   atomic.Bool       // a lock taken through the backend was lost
+	etags      map[string]seen // object key → what this backend last saw of it under the lock
+	writes     uint64          // fenced writes applied, in order
+	lostLock   atomic.Bool     // a lock taken through the backend was lost
 }
 
 var (
@@ -189,6 +197,7 @@ func openBucket(ctx context.Context, client *s3.Client, bucket, prefix, app, sta
 	if err != nil {
 		return nil, err
 	}
+	b.ownClient = true
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
 		why := ""
 		switch status(err) {
@@ -225,7 +234,7 @@ func newBackend(client *s3.Client, bucket, prefix, app, stage string, o state.Op
 	if prefix != "" {
 		base = prefix + "/" + base
 	}
-	return &Backend{client: client, bucket: bucket, base: base, app: app, stage: stage, opts: o, etags: map[string]string{}}, nil
+	return &Backend{client: client, bucket: bucket, base: base, app: app, stage: stage, opts: o, etags: map[string]seen{}}, nil
 }
 
 const (
@@ -349,20 +358,53 @@ func (b *Backend) put(ctx context.Context, key string, data []byte, ifMatch stri
 	return aws.ToString(out.ETag), nil
 }
 
-// remember records the ETag of an object as read or written ("" for
-// absent), for the conditions of fenced writes.
-func (b *Backend) remember(key, etag string) {
-	b.mu.Lock()
-	if b.held != nil {
-		b.etags[key] = etag
-	}
-	b.mu.Unlock()
+// seen is an object's ETag ("" for absent) as last read or written under
+// the lock, with the count of fenced writes when it was seen.
+type seen struct {
+	etag string
+	at   uint64
 }
 
+// reading returns the count of fenced writes so far, taken before a read,
+// for read.
+func (b *Backend) reading() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.writes
+}
+
+// read records the ETag of an object as a read that began at start found
+// it ("" for absent), for the conditions of fenced writes, unless a write
+// of it applied since start is newer knowledge.
+func (b *Backend) read(key, etag string, start uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		return
+	}
+	if e, ok := b.etags[key]; ok && e.at > start {
+		return
+	}
+	b.etags[key] = seen{etag, start}
+}
+
+// wrote records the ETag of an object as a fenced write left it.
+func (b *Backend) wrote(key, etag string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes++
+	if b.held != nil {
+		b.etags[key] = seen{etag, b.writes}
+	}
+}
+
+// forget drops what is known of an object after a write whose outcome is
+// unknown; a write applied since counts it as a write.
 func (b *Backend) forget(key string) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.writes++
 	delete(b.etags, key)
-	b.mu.Unlock()
 }
 
 // Get returns the record with key, or an error wrapping state.ErrNotFound.
@@ -371,19 +413,20 @@ func (b *Backend) Get(ctx context.Context, key string) (*state.Record, error) {
 		return nil, err
 	}
 	obj := b.recordObject(key)
+	start := b.reading()
 	o, err := b.get(ctx, obj, "")
 	if err != nil {
 		return nil, fmt.Errorf("state/s3: get %q from %s: %w", key, b.where(), err)
 	}
 	if o == nil {
-		b.remember(obj, "")
+		b.read(obj, "", start)
 		return nil, fmt.Errorf("%w: %s/%s %q", state.ErrNotFound, b.app, b.stage, key)
 	}
 	r, err := state.DecodeRecord(o.data)
 	if err != nil {
 		return nil, fmt.Errorf("state/s3: record %s/%s %q (%s): %w", b.app, b.stage, key, obj, err)
 	}
-	b.remember(obj, o.etag)
+	b.read(obj, o.etag, start)
 	return r, nil
 }
 
@@ -434,8 +477,9 @@ func (b *Backend) write(ctx context.Context, key string, data []byte) error {
 		return err
 	}
 	b.mu.Lock()
-	cond, known := b.etags[key]
+	e, known := b.etags[key]
 	b.mu.Unlock()
+	cond := e.etag
 	if !known {
 		o, err := b.head(ctx, key)
 		if err != nil {
@@ -450,7 +494,7 @@ func (b *Backend) write(ctx context.Context, key string, data []byte) error {
 	defer cancel()
 	etag, err := b.put(wctx, key, data, cond)
 	if err == nil {
-		b.remember(key, etag)
+		b.wrote(key, etag)
 		return l.after(ctx, key)
 	}
 	b.forget(key)
@@ -499,7 +543,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 		b.forget(obj)
 		return fmt.Errorf("state/s3: delete %q: %w", key, err)
 	}
-	b.remember(obj, "")
+	b.wrote(obj, "")
 	if l := b.lock(); l != nil {
 		if err := l.after(ctx, obj); err != nil {
 			return fmt.Errorf("state/s3: delete %q: %w", key, err)
@@ -510,6 +554,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 
 // List returns every record of the stage, sorted by Seq and then by Key.
 func (b *Backend) List(ctx context.Context) ([]*state.Record, error) {
+	start := b.reading()
 	var keys []string
 	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: aws.String(b.base + recordsDir)})
 	for p.HasMorePages() {
@@ -539,7 +584,7 @@ func (b *Backend) List(ctx context.Context) ([]*state.Record, error) {
 			if err != nil {
 				return fmt.Errorf("state/s3: list %s: object %s: %w", b.where(), k, err)
 			}
-			b.remember(k, o.etag)
+			b.read(k, o.etag, start)
 			recs[i] = r
 			return nil
 		})
@@ -566,25 +611,34 @@ func (b *Backend) List(ctx context.Context) ([]*state.Record, error) {
 // written.
 func (b *Backend) GetMeta(ctx context.Context) (*state.Meta, error) {
 	key := b.base + metaName
+	start := b.reading()
 	o, err := b.get(ctx, key, "")
 	if err != nil {
 		return nil, fmt.Errorf("state/s3: get meta from %s: %w", b.where(), err)
 	}
 	if o == nil {
-		b.remember(key, "")
+		b.read(key, "", start)
 		return state.NewMeta(), nil
 	}
 	m, err := state.DecodeMeta(o.data)
 	if err != nil {
 		return nil, fmt.Errorf("state/s3: meta of %s/%s (%s): %w", b.app, b.stage, key, err)
 	}
-	b.remember(key, o.etag)
+	b.read(key, o.etag, start)
 	return m, nil
 }
 
-// Close releases nothing: the client has no connection to close. Unlock
-// held locks first; a lock left held expires with its lease.
-func (b *Backend) Close() error { return nil }
+// Close closes the idle connections of the client when Open made it with
+// NewClient (a client given to New is left alone). Unlock held locks first: a lock left
+// held expires with its lease.
+func (b *Backend) Close() error {
+	if b.ownClient {
+		if c, ok := b.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+	return nil
+}
 
 // lock returns the lock held through this backend, or nil.
 func (b *Backend) lock() *s3Lock {
@@ -794,7 +848,7 @@ func (b *Backend) newLock(doc lockDoc, etag string, sent time.Time) *s3Lock {
 		etag: etag, deadline: sent.Add(renewDeadline(b.opts.Lease)), renewed: sent}
 	b.mu.Lock()
 	b.held = l
-	b.etags = map[string]string{} // what was read before the lock may be stale
+	b.etags = map[string]seen{} // what was read before the lock may be stale
 	b.mu.Unlock()
 	go l.heartbeat(ctx)
 	return l
@@ -975,7 +1029,7 @@ func (l *s3Lock) Unlock(ctx context.Context) error {
 		l.b.mu.Lock()
 		if l.b.held == l {
 			l.b.held = nil
-			l.b.etags = map[string]string{}
+			l.b.etags = map[string]seen{}
 		}
 		l.b.mu.Unlock()
 		if l.check() != nil {
