@@ -682,10 +682,10 @@ func stateForceUnlockCommand(f *stateFlags) *cobra.Command {
 		Long: `Remove the stage lock left by a run that is gone. It refuses while the
 holder is alive (file backend: its process holds the lock; PostgreSQL and
 S3: it keeps renewing its lease). --force removes it anyway, for a holder
-known to be stuck: the holder's later state writes are then refused (they are fenced
-by its lock) and it stops at its next write or lock check, so the two runs do
-not interleave, but an operation it had already sent to Cloud Control runs
-on until the next run resumes it.`,
+known to be stuck: the holder's later state writes are then refused (they
+are fenced by its lock) and it stops at its next write or lock check, so the
+two runs do not interleave, but an operation it had already sent to Cloud
+Control runs on until the next run resumes it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
