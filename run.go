@@ -24,6 +24,7 @@ import (
 	"github.com/athanor-dev/athanor/state"
 	_ "github.com/athanor-dev/athanor/state/file"     // the default state backend
 	_ "github.com/athanor-dev/athanor/state/postgres" // team state: postgres:// URLs
+	_ "github.com/athanor-dev/athanor/state/s3"       // team state: s3:// URLs
 )
 
 // Targets.

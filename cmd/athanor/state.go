@@ -82,21 +82,23 @@ func newStateCommand() *cobra.Command {
 		Use:   "state",
 		Short: "Inspect and edit the recorded state of an app's stage, move it between backends",
 		Long: `Inspect and edit the state Athanor records for an app and stage, in the file
-backend (a directory, .athanor by default) or PostgreSQL (a postgres:// URL).
+backend (a directory, .athanor by default), PostgreSQL (a postgres:// URL) or
+an S3 bucket (s3://bucket/prefix; with bucket versioning on, history and
+restore reach earlier versions of records).
 
-Editing commands (rm, mv, import, migrate, rebind) take the stage lock, so
-they never interleave with a deploy. None of them touches Cloud Control
-(rebind asks STS which account the target is).`,
+Editing commands (rm, mv, import, migrate, rebind, restore) take the stage
+lock, so they never interleave with a deploy. None of them touches Cloud
+Control (rebind asks STS which account the target is).`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.app, "app", os.Getenv("ATHANOR_APP"), "app name, as given to athanor.Main (ATHANOR_APP)")
 	pf.StringVar(&f.stage, "stage", envOr("ATHANOR_STAGE", "dev"), "stage name (ATHANOR_STAGE)")
-	pf.StringVar(&f.location, "state", envOr("ATHANOR_STATE", state.DefaultURL), "state directory or postgres:// URL (ATHANOR_STATE)")
+	pf.StringVar(&f.location, "state", envOr("ATHANOR_STATE", state.DefaultURL), "state directory, postgres:// or s3://bucket/prefix URL (ATHANOR_STATE)")
 	pf.DurationVar(&f.lockTimeout, "lock-timeout", 0, "wait this long for a held stage lock instead of failing at once")
 	cmd.AddCommand(
 		stateListCommand(f), stateShowCommand(f), stateRmCommand(f), stateMvCommand(f),
 		stateExportCommand(f), stateImportCommand(f), stateMigrateCommand(f), stateForceUnlockCommand(f),
-		stateRebindCommand(f),
+		stateRebindCommand(f), stateHistoryCommand(f), stateRestoreCommand(f),
 	)
 	return cmd
 }
@@ -605,9 +607,10 @@ func stateMigrateCommand(f *stateFlags) *cobra.Command {
 		Use:   "migrate --from STATE --to STATE",
 		Short: "Copy every record and the metadata of the stage from one backend to another",
 		Long: `Copy the stage's records and metadata from one state location to another
-(for example from .athanor to postgres://...), holding both stage locks, then
-read the copy back and compare it with the source before reporting success.
-The source is left as it was. The destination must be empty unless --force.`,
+between any two backends (for example from .athanor to postgres://... or
+s3://bucket/prefix), holding both stage locks, then read the copy back and
+compare it with the source before reporting success. The source is left as
+it was. The destination must be empty unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -655,8 +658,8 @@ The source is left as it was. The destination must be empty unless --force.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&from, "from", "", "state to copy from (directory or postgres:// URL)")
-	cmd.Flags().StringVar(&to, "to", "", "state to copy to (directory or postgres:// URL)")
+	cmd.Flags().StringVar(&from, "from", "", "state to copy from (directory, postgres:// or s3:// URL)")
+	cmd.Flags().StringVar(&to, "to", "", "state to copy to (directory, postgres:// or s3:// URL)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the records of a destination stage that is not empty")
 	return cmd
 }
@@ -667,12 +670,12 @@ func stateForceUnlockCommand(f *stateFlags) *cobra.Command {
 		Use:   "force-unlock",
 		Short: "Remove the stage lock of a run that is gone",
 		Long: `Remove the stage lock left by a run that is gone. It refuses while the
-holder is alive (file backend: its process holds the lock; PostgreSQL: it
-keeps renewing its lease). --force removes it anyway, for a holder known to
-be stuck: the holder's later state writes are then refused (they are fenced
-by its lock) and it stops at its next write or lock check, so the two runs do
-not interleave, but an operation it had already sent to Cloud Control runs
-on until the next run resumes it.`,
+holder is alive (file backend: its process holds the lock; PostgreSQL and
+S3: it keeps renewing its lease). --force removes it anyway, for a holder
+known to be stuck: the holder's later state writes are then refused (they
+are fenced by its lock) and it stops at its next write or lock check, so the
+two runs do not interleave, but an operation it had already sent to Cloud
+Control runs on until the next run resumes it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
