@@ -132,7 +132,7 @@ func interruptible(parent context.Context, app string, stderr io.Writer, exit fu
 //	--refresh           read resources back first; report and repair drift (ATHANOR_REFRESH)
 //	--target TARGET     "local" (embedded emulator, default), "aws", or an endpoint URL
 //	                    (ATHANOR_TARGET; AWS_ENDPOINT_URL_CLOUDCONTROL when unset)
-//	--state LOCATION    state directory (default .athanor) or postgres:// URL (ATHANOR_STATE)
+//	--state LOCATION    state directory (default .athanor), postgres:// or s3://bucket/prefix URL (ATHANOR_STATE)
 //	--concurrency N     Cloud Control operations in flight (ATHANOR_CONCURRENCY)
 //	--json              machine-readable output (ATHANOR_JSON)
 //	--graph FORMAT      plan, and print the plan's dependency graph as "dot" or
@@ -202,7 +202,7 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	fs.BoolVar(&cfg.Destroy, "destroy", cfg.Destroy, "delete every resource of the stage")
 	fs.BoolVar(&cfg.Refresh, "refresh", cfg.Refresh, "read every resource back first; report drift, recreate what was deleted")
 	fs.StringVar(&cfg.Target, "target", cfg.Target, `"local" (embedded emulator), "aws", or a Cloud Control endpoint URL`)
-	fs.StringVar(&cfg.State, "state", cfg.State, "state directory, or a postgres:// URL (default .athanor)")
+	fs.StringVar(&cfg.State, "state", cfg.State, "state directory, or a postgres:// or s3://bucket/prefix URL (default .athanor)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "Cloud Control operations in flight (default 16)")
 	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "write JSON lines instead of text")
 	fs.StringVar(&cfg.Graph, "graph", "", `plan, and print the plan's dependency graph ("dot" or "mermaid") instead of the plan text`)

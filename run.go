@@ -63,8 +63,8 @@ type Config struct {
 	// emulator, "aws" for AWS, or the URL of any Cloud Control endpoint.
 	// With Target empty, AWS_ENDPOINT_URL_CLOUDCONTROL selects an endpoint.
 	Target string
-	// State is the state location: a directory (default ".athanor") or a
-	// postgres:// URL.
+	// State is the state location: a directory (default ".athanor"), a
+	// postgres:// URL or an s3://bucket/prefix URL.
 	State string
 	// Concurrency bounds the Cloud Control operations in flight (default
 	// cloudcontrol.DefaultConcurrency).
