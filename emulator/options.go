@@ -191,12 +191,19 @@ func Profile(name string, seed uint64) (Options, error) {
 	return Options{}, fmt.Errorf("emulator: unknown profile %q (want instant or realistic)", name)
 }
 
+// The region and account an emulator answers for unless Options say
+// otherwise.
+const (
+	DefaultRegion  = "us-east-1"
+	DefaultAccount = "123456789012"
+)
+
 func (o *Options) setDefaults() error {
 	if o.Region == "" {
-		o.Region = "us-east-1"
+		o.Region = DefaultRegion
 	}
 	if o.Account == "" {
-		o.Account = "123456789012"
+		o.Account = DefaultAccount
 	}
 	if len(o.Account) != 12 || !isDigits(o.Account) {
 		return fmt.Errorf("emulator: account %q must be 12 digits", o.Account)
