@@ -3,6 +3,7 @@ package athanor
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/athanor-dev/athanor/internal/engine"
+	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 )
 
@@ -96,7 +98,14 @@ func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	return &Resource{Type: typeName, LogicalID: logicalID, Key: res.Key, Identifier: res.Identifier, Outputs: res.Outputs}, nil
+	r := &Resource{Type: typeName, LogicalID: logicalID, Key: res.Key, Identifier: res.Identifier, Outputs: res.Outputs}
+	if s, err := a.run.eng.Registry().Lookup(typeName); err == nil {
+		r.outputNames = outputNames(s)
+		if len(s.PrimaryIdentifier) == 1 {
+			r.idProperty = strings.TrimPrefix(s.PrimaryIdentifier[0], "/properties/")
+		}
+	}
+	return r, nil
 }
 
 // Export records a named value of the run (an ARN, an endpoint, ...): it is
@@ -131,4 +140,28 @@ func outputString(v any) string {
 	default:
 		return engineDisplay(x)
 	}
+}
+
+// outputNames lists the names a resource of s can have outputs under: the
+// top-level names of its read-only properties and of its primary
+// identifier, sorted.
+func outputNames(s *schema.Schema) []string {
+	set := map[string]bool{}
+	for _, list := range [][]string{s.ReadOnly, s.PrimaryIdentifier} {
+		for _, p := range list {
+			p = strings.TrimPrefix(p, "/properties/")
+			if i := strings.IndexByte(p, '/'); i >= 0 {
+				p = p[:i]
+			}
+			if p != "" {
+				set[p] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -27,6 +27,15 @@
 //	}
 package athanor
 
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/athanor-dev/athanor/schema"
+)
+
 // Declarer is what resources are declared in: an *App or one of its scopes.
 // Typed constructors such as iot.NewJobTemplate call Declare.
 type Declarer interface {
@@ -57,15 +66,44 @@ type Resource struct {
 	// Outputs holds the read-only attributes the cloud returned (e.g. "Arn").
 	// In a plan, outputs not yet known hold Unknown.
 	Outputs map[string]any
+
+	// outputNames are the names the type's outputs can have: its read-only
+	// properties and its primary identifier's, sorted.
+	outputNames []string
+	// idProperty is the property that alone makes up the type's primary
+	// identifier, if one does.
+	idProperty string
 }
 
-// Output returns the named output as a string: "" when it is absent, and
-// the JSON text of values that are not strings.
-func (r *Resource) Output(name string) string {
+// ErrNoOutput is wrapped by the error of Resource.Output for a name the
+// resource's type has no output of.
+var ErrNoOutput = errors.New("no such output")
+
+// Output returns the named output as a string, the JSON text of values that
+// are not strings, and "" for an output the type has but the cloud did not
+// return. A name the type has no output of (a read-only property or part
+// of its identifier) is an error naming the outputs it has, with the
+// nearest as a "did you mean": "TopicARN" for an SNS topic's "TopicArn"
+// fails instead of reading as "".
+func (r *Resource) Output(name string) (string, error) {
 	if r == nil {
-		return ""
+		return "", fmt.Errorf("athanor: output %q of a nil resource", name)
 	}
-	return outputString(r.Outputs[name])
+	if v, ok := r.Outputs[name]; ok {
+		return outputString(v), nil
+	}
+	if name != "" && name == r.idProperty {
+		return r.Identifier, nil
+	}
+	if r.outputNames == nil || slices.Contains(r.outputNames, name) {
+		return "", nil
+	}
+	hint := ""
+	if near := schema.Closest(r.outputNames, name, 1); len(near) > 0 {
+		hint = fmt.Sprintf(" (did you mean %q?)", near[0])
+	}
+	return "", fmt.Errorf("athanor: %s (%s) has no output %q%s; its outputs: %s: %w",
+		r.Key, r.Type, name, hint, strings.Join(r.outputNames, ", "), ErrNoOutput)
 }
 
 // ResourceOption adjusts how one resource is managed.

@@ -231,3 +231,39 @@ func TestAlreadyExistsSaysWhatToDo(t *testing.T) {
 		t.Errorf("error %v does not match cloudcontrol.ErrAlreadyExists", err)
 	}
 }
+
+// TestUntypedIsHonest: an output name the type does not have is an error
+// with a "did you mean", not ""; an identifier property reads as the
+// identifier; an unknown type name suggests the registry's nearest.
+func TestUntypedIsHonest(t *testing.T) {
+	e := newEnv(t, emulator.Instant())
+	_, err := e.try(func(app *athanor.App) error {
+		topic, err := app.Declare(topic, "alerts", map[string]any{"TopicName": "fleet-alerts"})
+		if err != nil {
+			return err
+		}
+		arn, err := topic.Output("TopicArn")
+		if err != nil || !strings.HasPrefix(arn, "arn:aws:sns:") {
+			t.Errorf(`Output("TopicArn") = %q, %v`, arn, err)
+		}
+		_, err = topic.Output("TopicARN")
+		if !errors.Is(err, athanor.ErrNoOutput) || !strings.Contains(err.Error(), `did you mean "TopicArn"?`) {
+			t.Errorf(`Output("TopicARN") error %v, want ErrNoOutput suggesting "TopicArn"`, err)
+		}
+		tpl, err := app.Declare(jobTemplate, "tpl", map[string]any{"JobTemplateId": "honest", "Description": "d", "Document": "{}"})
+		if err != nil {
+			return err
+		}
+		if id, err := tpl.Output("JobTemplateId"); err != nil || id != "honest" {
+			t.Errorf(`Output("JobTemplateId") = %q, %v; want the identifier`, id, err)
+		}
+		_, err = app.Declare("AWS::Iot::JobTemplate", "typo", map[string]any{"JobTemplateId": "x", "Description": "d", "Document": "{}"})
+		if err == nil || !strings.Contains(err.Error(), `(did you mean "AWS::IoT::JobTemplate"?)`) {
+			t.Errorf("Declare of a misspelt type: %v, want a suggestion", err)
+		}
+		return nil
+	})
+	if err == nil {
+		t.Error("a run with a failed declaration succeeded")
+	}
+}

@@ -43,9 +43,13 @@ func TestPlanGraph(t *testing.T) {
 					"JobTemplateId": "graph-legacy", "Description": "d", "Document": "{}"}, athanor.DependsOn(basic))
 				return err
 			}
+			logsArn, err := logs.Output("Arn")
+			if err != nil {
+				return err
+			}
 			_, err = fleet.Declare(jobTemplate, "rollout", map[string]any{
 				"JobTemplateId": "graph-rollout", "Description": "rolls out", "Document": "{}",
-				"Tags": []any{map[string]any{"Key": "logs", "Value": logs.Output("Arn")}}},
+				"Tags": []any{map[string]any{"Key": "logs", "Value": logsArn}}},
 				athanor.DependsOn(basic))
 			return err
 		}

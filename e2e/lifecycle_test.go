@@ -26,7 +26,11 @@ func templates(set map[string]map[string]any) func(*athanor.App) error {
 				if err != nil {
 					return err
 				}
-				app.Export(id, r.Output("Arn"))
+				arn, err := r.Output("Arn")
+				if err != nil {
+					return err
+				}
+				app.Export(id, arn)
 				return nil
 			})
 		}

@@ -134,6 +134,9 @@ func (r *Registry) Lookup(typeName string) (*Schema, error) {
 	}
 	i, ok := slices.BinarySearch(r.names, typeName)
 	if !ok {
+		if near := Closest(r.names, typeName, 3); len(near) > 0 {
+			return nil, fmt.Errorf("schema: %w: %q (did you mean %s?)", ErrUnknownType, typeName, quoteList(near))
+		}
 		return nil, fmt.Errorf("schema: %w: %q", ErrUnknownType, typeName)
 	}
 	return r.entries[i].get(typeName)
