@@ -55,6 +55,9 @@ type Server struct {
 	rng    *rand.Rand // seeded: faults and latencies
 	faults faultCounters
 
+	namesMu sync.Mutex
+	names   *rand.Rand // seeded apart from rng: generated names and identifiers
+
 	closed atomic.Bool
 }
 
@@ -69,6 +72,7 @@ func New(opts Options) (*Server, error) {
 		reg:   opts.Registry,
 		clock: opts.Clock,
 		rng:   rand.New(rand.NewPCG(opts.Faults.Seed, opts.Faults.Seed^0x9e3779b97f4a7c15)),
+		names: rand.New(rand.NewPCG(opts.Faults.Seed^0x6a09e667f3bcc908, opts.Faults.Seed)),
 	}
 	if f := opts.Faults; f.RateLimit > 0 {
 		burst := f.Burst
