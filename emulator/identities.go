@@ -297,9 +297,12 @@ var identityRules = map[string]identityRule{
 func (g generator) genName(typeName string, r identityRule, model map[string]any) string {
 	parts := strings.Split(typeName, "::")
 	res := parts[len(parts)-1]
-	sep, prefix := "-", generatedNamePrefix+"-"+res
+	var sep, prefix string
 	switch r.style {
+	case stackName, lowerStackName:
+		sep, prefix = "-", generatedNamePrefix+"-"+res
 	case shortName:
+		sep = "-"
 		prefix = res
 	case underscoreName:
 		sep, prefix = "_", generatedNamePrefix+"_"+res

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 	cctypes "github.com/aws/aws-sdk-go-v2/service/cloudcontrol/types"
 )
 
@@ -363,5 +365,65 @@ func TestGeneratedNamesFollowTheSeed(t *testing.T) {
 	}
 	for _, id := range append(before, after...) {
 		te.get(t, topic, id)
+	}
+}
+
+// TestGeneratedNameBounds: a generated name keeps its random suffix and
+// its ".fifo" ending within the type's length bound, shortening the prefix.
+func TestGeneratedNameBounds(t *testing.T) {
+	srv, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	g := generator{typeName: "AWS::SQS::Queue", s: srv}
+	for _, tc := range []struct {
+		rule  identityRule
+		model map[string]any
+		want  string
+	}{
+		{identityRule{maxLen: 80}, nil, `^CloudControl-Queue-[A-Z0-9]{13}$`},
+		{identityRule{maxLen: 20}, nil, `^CloudC-[A-Z0-9]{13}$`},
+		{identityRule{maxLen: 24}, map[string]any{"FifoQueue": true}, `^Cloud-[A-Z0-9]{13}\.fifo$`},
+		{identityRule{style: lowerStackName, maxLen: 63}, nil, `^cloudcontrol-queue-[a-z0-9]{13}$`},
+		{identityRule{style: shortName}, nil, `^Queue-[A-Z0-9]{13}$`},
+		{identityRule{style: underscoreName}, nil, `^CloudControl_Queue_[A-Z0-9]{13}$`},
+	} {
+		got := g.genName("AWS::SQS::Queue", tc.rule, tc.model)
+		if !regexp.MustCompile(tc.want).MatchString(got) || tc.rule.maxLen > 0 && len(got) > tc.rule.maxLen {
+			t.Errorf("rule %+v, model %v: %q, want /%s/ within %d characters", tc.rule, tc.model, got, tc.want, tc.rule.maxLen)
+		}
+	}
+}
+
+// TestUpdateRefreshesAttributes: a DynamoDB table gains a StreamArn when an
+// update gives it a stream and loses it when the stream goes; its Arn stays.
+func TestUpdateRefreshesAttributes(t *testing.T) {
+	const table = "AWS::DynamoDB::Table"
+	te := startEmulator(t, Options{Region: idRegion, Account: idAccount})
+	desired := maps.Clone(identityCases[slices.IndexFunc(identityCases, func(c identityCase) bool { return c.typeName == table })].base)
+	desired["TableName"] = "devices"
+	te.final(t, te.create(t, table, desired), cctypes.OperationStatusSuccess)
+	arn := "arn:aws:dynamodb:" + idRegion + ":" + idAccount + ":table/devices"
+	update := func(patch string) map[string]any {
+		t.Helper()
+		out, err := te.cc.UpdateResource(context.Background(), &cloudcontrol.UpdateResourceInput{
+			TypeName: aws.String(table), Identifier: aws.String("devices"), PatchDocument: aws.String(patch),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		te.final(t, out.ProgressEvent, cctypes.OperationStatusSuccess)
+		return te.get(t, table, "devices")
+	}
+	if got := te.get(t, table, "devices"); got["Arn"] != arn || got["StreamArn"] != nil {
+		t.Fatalf("created without a stream: Arn %v, StreamArn %v", got["Arn"], got["StreamArn"])
+	}
+	got := update(`[{"op":"add","path":"/StreamSpecification","value":{"StreamViewType":"KEYS_ONLY"}}]`)
+	if s, _ := got["StreamArn"].(string); got["Arn"] != arn || !regexp.MustCompile(`^`+regexp.QuoteMeta(arn)+`/stream/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}$`).MatchString(s) {
+		t.Fatalf("with a stream: Arn %v, StreamArn %v", got["Arn"], got["StreamArn"])
+	}
+	if got := update(`[{"op":"remove","path":"/StreamSpecification"}]`); got["Arn"] != arn || got["StreamArn"] != nil {
+		t.Fatalf("stream removed: Arn %v, StreamArn %v", got["Arn"], got["StreamArn"])
 	}
 }

@@ -144,6 +144,32 @@ func (s *Server) generate(sch *schema.Schema, gen generator, desired map[string]
 	return model, generatedID
 }
 
+// refreshAttributes brings an updated model's read-only attributes in line
+// with its type's identity rule: an attribute the rule now gives and the
+// model lacks is added (a DynamoDB table's StreamArn once it has a stream),
+// one the rule now says is absent is removed. Attributes already present
+// keep their values.
+func (s *Server) refreshAttributes(sch *schema.Schema, model map[string]any) {
+	rule, ok := identityRules[sch.TypeName]
+	if !ok {
+		return
+	}
+	c := idContext{partition: partition(s.opts.Region), region: s.opts.Region, account: s.opts.Account, model: model, g: s.generator(sch)}
+	if rule.name != "" {
+		c.name, _ = model[rule.name].(string)
+	}
+	for name, v := range rule.attrs(c) {
+		if !sch.IsReadOnly("/" + name) {
+			continue
+		}
+		if _, present := model[name]; v == nil {
+			delete(model, name)
+		} else if !present {
+			model[name] = v
+		}
+	}
+}
+
 // checkModel validates a desired model and returns the handler's failure
 // message, or "" when the model is valid. Schema violations come first, as
 // the registry handler validates before calling the service, and read

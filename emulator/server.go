@@ -8,7 +8,10 @@
 // one store. Resource behaviour comes from the CloudFormation registry
 // schemas for any type: model validation, generated read-only properties,
 // hidden write-only properties, create-only paths, RFC 6902 updates. The
-// AWS::IoT::JobTemplate layer adds the IoT API's own rules.
+// AWS::IoT::JobTemplate layer adds the IoT API's own rules. For the most
+// used types (identities.go), names, identifiers, ARNs and other read-only
+// attributes take the shapes AWS gives them, in the emulator's region and
+// account; generated names and identifiers are drawn from the seed.
 //
 // Mutations are asynchronous as in the service: they return a ProgressEvent
 // and complete when their simulated latency has passed, computed from
