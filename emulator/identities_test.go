@@ -427,3 +427,17 @@ func TestUpdateRefreshesAttributes(t *testing.T) {
 		t.Fatalf("stream removed: Arn %v, StreamArn %v", got["Arn"], got["StreamArn"])
 	}
 }
+
+// TestNamedDuplicateAlreadyExists: a second topic with the same TopicName
+// has the same ARN, and its create fails with AlreadyExists.
+func TestNamedDuplicateAlreadyExists(t *testing.T) {
+	te := startEmulator(t, Options{})
+	first := te.final(t, te.create(t, "AWS::SNS::Topic", map[string]any{"TopicName": "fleet-alerts"}), cctypes.OperationStatusSuccess)
+	if id := aws.ToString(first.Identifier); id != "arn:aws:sns:us-east-1:123456789012:fleet-alerts" {
+		t.Fatalf("identifier %s", id)
+	}
+	second := te.final(t, te.create(t, "AWS::SNS::Topic", map[string]any{"TopicName": "fleet-alerts"}), cctypes.OperationStatusFailed)
+	if second.ErrorCode != cctypes.HandlerErrorCodeAlreadyExists {
+		t.Fatalf("second create: %s %s", second.ErrorCode, aws.ToString(second.StatusMessage))
+	}
+}

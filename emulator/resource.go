@@ -48,13 +48,17 @@ func (s *Server) prepareCreate(sch *schema.Schema, desired map[string]any) prepa
 	gen := s.generator(sch)
 	p := prepared{}
 	// A generated identifier that an existing resource already holds (the
-	// seeded source repeats itself after a restart) is drawn again.
+	// seeded source repeats itself after a restart) is drawn again, unless
+	// it follows from the desired state alone (a topic's ARN from its
+	// TopicName): that create fails with AlreadyExists.
+	prev := ""
 	for attempt := 0; ; attempt++ {
 		p.model, p.generatedID = s.generate(sch, gen, model)
 		id, err := sch.Identifier(p.model)
-		if err != nil || !p.generatedID || attempt == 8 || s.st.get(resourceKey{sch.TypeName, id}) == nil {
+		if err != nil || !p.generatedID || attempt == 8 || id == prev || s.st.get(resourceKey{sch.TypeName, id}) == nil {
 			break
 		}
+		prev = id
 	}
 	model = p.model
 	id, err := sch.Identifier(model)
