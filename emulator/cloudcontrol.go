@@ -350,6 +350,7 @@ func (s *Server) updateResource(body []byte) (any, *apiError) {
 	if after, err := sch.Identifier(model); err != nil || after != before {
 		return nil, ccErr("NotUpdatableException", "Invalid patch update: the primaryIdentifier of %s %s cannot be updated", sch.TypeName, id)
 	}
+	s.refreshAttributes(sch, model)
 	r.Model = model
 	if msg := checkModel(sch, sch.WithoutReadOnly(model)); msg != "" {
 		r.FailCode, r.FailMessage = "InvalidRequest", msg

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -255,8 +256,8 @@ func TestGeneratedIdentifier(t *testing.T) {
 	clock.Advance(2 * time.Second)
 	done := te.final(t, ev, cctypes.OperationStatusSuccess)
 	id := aws.ToString(done.Identifier)
-	if !strings.HasPrefix(id, "LogGroup-") {
-		t.Fatalf("generated identifier %q", id)
+	if !regexp.MustCompile(`^CloudControl-LogGroup-[A-Z0-9]{13}$`).MatchString(id) {
+		t.Fatalf("generated identifier %q, want CloudControl-LogGroup-<13 random>", id)
 	}
 	if got := te.get(t, logGroup, id)["LogGroupName"]; got != id {
 		t.Fatalf("LogGroupName %v, want %s", got, id)

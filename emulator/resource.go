@@ -3,7 +3,9 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
+	"maps"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,8 +45,61 @@ func (s *Server) prepareCreate(sch *schema.Schema, desired map[string]any) prepa
 			model[name] = n.Default
 		}
 	}
-	p := prepared{model: model}
 	gen := s.generator(sch)
+	p := prepared{}
+	// A generated identifier that an existing resource already holds (the
+	// seeded source repeats itself after a restart) is drawn again, unless
+	// it follows from the desired state alone (a topic's ARN from its
+	// TopicName): that create fails with AlreadyExists.
+	prev := ""
+	for attempt := 0; ; attempt++ {
+		p.model, p.generatedID = s.generate(sch, gen, model)
+		id, err := sch.Identifier(p.model)
+		if err != nil || !p.generatedID || attempt == 8 || id == prev || s.st.get(resourceKey{sch.TypeName, id}) == nil {
+			break
+		}
+		prev = id
+	}
+	model = p.model
+	id, err := sch.Identifier(model)
+	if err != nil {
+		return prepared{failCode: "InvalidRequest", failMessage: fmt.Sprintf("Model validation failed (#: %v)", err)}
+	}
+	p.id = id
+	return p
+}
+
+// generate returns a copy of model with its generated values: the name,
+// identifiers and read-only attributes of the type's identity rule
+// (identities.go), then the generic values for what the rule leaves out. It
+// reports whether a primary identifier was generated rather than chosen.
+func (s *Server) generate(sch *schema.Schema, gen generator, desired map[string]any) (map[string]any, bool) {
+	model := maps.Clone(desired)
+	generatedID := false
+	isPrimary := func(name string) bool {
+		return slices.Contains(sch.PrimaryIdentifier, "/properties/"+name)
+	}
+	absent := map[string]bool{} // attributes the rule says the resource lacks
+	if rule, ok := identityRules[sch.TypeName]; ok {
+		c := idContext{partition: partition(s.opts.Region), region: s.opts.Region, account: s.opts.Account, model: model, g: gen}
+		if rule.name != "" {
+			if _, present := model[rule.name]; !present {
+				model[rule.name] = gen.genName(sch.TypeName, rule, model)
+				generatedID = generatedID || isPrimary(rule.name)
+			}
+			c.name, _ = model[rule.name].(string)
+		}
+		for name, v := range rule.attrs(c) {
+			if v == nil {
+				absent[name] = true
+				continue
+			}
+			if _, present := model[name]; !present {
+				model[name] = v
+				generatedID = generatedID || isPrimary(name)
+			}
+		}
+	}
 	// The primary identifier: read-only identifiers are always generated;
 	// writable ones (e.g. LogGroupName) when the desired state omits them.
 	for _, ptr := range sch.PrimaryIdentifier {
@@ -55,16 +110,13 @@ func (s *Server) prepareCreate(sch *schema.Schema, desired map[string]any) prepa
 		if _, present := model[name]; !present {
 			if v := gen.value(name, sch.Root.Properties[name]); v != nil {
 				model[name] = v
-				p.generatedID = true
+				generatedID = true
 			}
 		}
 	}
 	for _, ptr := range sch.ReadOnly {
 		name, ok := topLevel(ptr)
-		if !ok || isArnName(name) {
-			continue
-		}
-		if _, present := model[name]; present {
+		if _, present := model[name]; !ok || present || absent[name] || isArnName(name) {
 			continue
 		}
 		if v := gen.value(name, sch.Root.Properties[name]); v != nil {
@@ -73,22 +125,53 @@ func (s *Server) prepareCreate(sch *schema.Schema, desired map[string]any) prepa
 	}
 	base, err := sch.Identifier(model)
 	if err != nil {
-		base = gen.token(12)
-	}
-	for _, ptr := range sch.ReadOnly {
-		if name, ok := topLevel(ptr); ok && isArnName(name) {
-			model[name] = s.arn(sch.TypeName, base)
-			for _, id := range sch.PrimaryIdentifier {
-				p.generatedID = p.generatedID || id == ptr
+		// The identifier is the ARN itself: it ends in the resource's name
+		// when it has one.
+		parts := strings.Split(sch.TypeName, "::")
+		for _, p := range []string{"Name", parts[len(parts)-1] + "Name"} {
+			if v, ok := model[p].(string); ok && base == "" {
+				base = v
 			}
 		}
+		if base == "" {
+			base = gen.token(12)
+		}
 	}
-	id, err := sch.Identifier(model)
-	if err != nil {
-		return prepared{failCode: "InvalidRequest", failMessage: fmt.Sprintf("Model validation failed (#: %v)", err)}
+	for _, ptr := range sch.ReadOnly {
+		name, ok := topLevel(ptr)
+		if _, present := model[name]; !ok || present || absent[name] || !isArnName(name) {
+			continue
+		}
+		model[name] = s.arn(sch.TypeName, base, sch.Root.Properties[name])
+		generatedID = generatedID || isPrimary(name)
 	}
-	p.id = id
-	return p
+	return model, generatedID
+}
+
+// refreshAttributes brings an updated model's read-only attributes in line
+// with its type's identity rule: an attribute the rule now gives and the
+// model lacks is added (a DynamoDB table's StreamArn once it has a stream),
+// one the rule now says is absent is removed. Attributes already present
+// keep their values.
+func (s *Server) refreshAttributes(sch *schema.Schema, model map[string]any) {
+	rule, ok := identityRules[sch.TypeName]
+	if !ok {
+		return
+	}
+	c := idContext{partition: partition(s.opts.Region), region: s.opts.Region, account: s.opts.Account, model: model, g: s.generator(sch)}
+	if rule.name != "" {
+		c.name, _ = model[rule.name].(string)
+	}
+	for name, v := range rule.attrs(c) {
+		if !sch.IsReadOnly("/" + name) {
+			continue
+		}
+		if _, present := model[name]; v == nil {
+			delete(model, name)
+		} else if !present {
+			model[name] = v
+		}
+	}
 }
 
 // checkModel validates a desired model and returns the handler's failure
@@ -187,21 +270,6 @@ func isArnName(name string) bool {
 	return name == "Arn" || strings.HasSuffix(name, "Arn") || strings.HasSuffix(name, "ARN")
 }
 
-// arnFormats are the ARN shapes of types whose ARN does not follow the
-// common "<service>:<region>:<account>:<resource>/<id>" form.
-var arnFormats = map[string]string{
-	"AWS::Logs::LogGroup":   "arn:%[1]s:logs:%[2]s:%[3]s:log-group:%[4]s:*",
-	"AWS::S3::Bucket":       "arn:%[1]s:s3:::%[4]s",
-	"AWS::IAM::Role":        "arn:%[1]s:iam::%[3]s:role/%[4]s",
-	"AWS::IAM::User":        "arn:%[1]s:iam::%[3]s:user/%[4]s",
-	"AWS::IAM::Policy":      "arn:%[1]s:iam::%[3]s:policy/%[4]s",
-	"AWS::SNS::Topic":       "arn:%[1]s:sns:%[2]s:%[3]s:%[4]s",
-	"AWS::SQS::Queue":       "arn:%[1]s:sqs:%[2]s:%[3]s:%[4]s",
-	"AWS::Lambda::Function": "arn:%[1]s:lambda:%[2]s:%[3]s:function:%[4]s",
-	"AWS::IoT::Thing":       "arn:%[1]s:iot:%[2]s:%[3]s:thing/%[4]s",
-	"AWS::IoT::JobTemplate": "arn:%[1]s:iot:%[2]s:%[3]s:jobtemplate/%[4]s",
-}
-
 // partition returns the ARN partition of a region.
 func partition(region string) string {
 	switch {
@@ -213,37 +281,93 @@ func partition(region string) string {
 	return "aws"
 }
 
-// arn builds the ARN of a resource of typeName identified by id.
-func (s *Server) arn(typeName, id string) string {
-	if f, ok := arnFormats[typeName]; ok {
-		return fmt.Sprintf(f, partition(s.opts.Region), s.opts.Region, s.opts.Account, id)
-	}
+// arn builds the generic ARN of a resource of typeName identified by id,
+// for the property of schema node n:
+// "arn:<partition>:<service>:<region>:<account>:<resource>/<id>", service
+// and resource in lower case. When n's pattern refuses that form, the
+// resource is tried in kebab case ("schedule-group") and lower camel case
+// ("scheduleGroup"), and with ":" before the id; the first form the pattern
+// accepts is taken.
+func (s *Server) arn(typeName, id string, n *schema.Node) string {
 	parts := strings.Split(typeName, "::")
-	service, res := "unknown", "resource"
+	service, res := "unknown", "Resource"
 	if len(parts) == 3 {
-		service, res = strings.ToLower(parts[1]), strings.ToLower(parts[2])
+		service, res = strings.ToLower(parts[1]), parts[2]
 	}
-	return fmt.Sprintf("arn:%s:%s:%s:%s:%s/%s", partition(s.opts.Region), service, s.opts.Region, s.opts.Account, res, id)
+	prefix := fmt.Sprintf("arn:%s:%s:%s:%s:", partition(s.opts.Region), service, s.opts.Region, s.opts.Account)
+	first := prefix + strings.ToLower(res) + "/" + id
+	if n == nil || n.Pattern == "" {
+		return first
+	}
+	re, err := regexp.Compile(n.Pattern)
+	if err != nil {
+		return first
+	}
+	for _, r := range []string{strings.ToLower(res), kebab(res), lowerFirst(res)} {
+		for _, sep := range []string{"/", ":"} {
+			if c := prefix + r + sep + id; re.MatchString(c) {
+				return c
+			}
+		}
+	}
+	return first
 }
 
-// generator makes plausible values for generated properties.
+// kebab writes an upper camel case name in kebab case: "ScheduleGroup"
+// becomes "schedule-group".
+func kebab(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// generator makes plausible values for generated properties, drawing from
+// the server's seeded name source, so that a given seed and sequence of
+// creates yields the same names and identifiers.
 type generator struct {
 	typeName string
 	now      time.Time
+	s        *Server
 }
 
 func (s *Server) generator(sch *schema.Schema) generator {
-	return generator{typeName: sch.TypeName, now: s.clock.Now()}
+	return generator{typeName: sch.TypeName, now: s.clock.Now(), s: s}
 }
 
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
-func (g generator) token(n int) string {
+// pick returns n characters drawn from alphabet.
+func (g generator) pick(n int, alphabet string) string {
 	b := make([]byte, n)
+	g.s.namesMu.Lock()
+	defer g.s.namesMu.Unlock()
 	for i := range b {
-		b[i] = alnum[rand.IntN(len(alnum))]
+		b[i] = alphabet[g.s.names.IntN(len(alphabet))]
 	}
 	return string(b)
+}
+
+func (g generator) token(n int) string { return g.pick(n, alnum) }
+
+// uuid returns a version 4 UUID drawn from the name source.
+func (g generator) uuid() string {
+	var b [16]byte
+	g.s.namesMu.Lock()
+	for i := range b {
+		b[i] = byte(g.s.names.Uint32())
+	}
+	g.s.namesMu.Unlock()
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // value returns a generated value for property name of schema node n, or
@@ -263,10 +387,9 @@ func (g generator) value(name string, n *schema.Node) any {
 		case timeLike || n.Format == "date-time":
 			return g.now.UTC().Format(time.RFC3339)
 		case name == "Id" || strings.HasSuffix(name, "Id") || strings.HasSuffix(name, "ID"):
-			return newUUID()
+			return g.uuid()
 		case strings.HasSuffix(name, "Name"):
-			parts := strings.Split(g.typeName, "::")
-			return parts[len(parts)-1] + "-" + g.token(12)
+			return g.genName(g.typeName, identityRule{}, nil)
 		}
 		return g.token(20)
 	case n.HasType("integer") || n.HasType("number"):

@@ -8,7 +8,10 @@
 // one store. Resource behaviour comes from the CloudFormation registry
 // schemas for any type: model validation, generated read-only properties,
 // hidden write-only properties, create-only paths, RFC 6902 updates. The
-// AWS::IoT::JobTemplate layer adds the IoT API's own rules.
+// AWS::IoT::JobTemplate layer adds the IoT API's own rules. For the most
+// used types (identities.go), names, identifiers, ARNs and other read-only
+// attributes take the shapes AWS gives them, in the emulator's region and
+// account; generated names and identifiers are drawn from the seed.
 //
 // Mutations are asynchronous as in the service: they return a ProgressEvent
 // and complete when their simulated latency has passed, computed from
@@ -55,6 +58,9 @@ type Server struct {
 	rng    *rand.Rand // seeded: faults and latencies
 	faults faultCounters
 
+	namesMu sync.Mutex
+	names   *rand.Rand // seeded apart from rng: generated names and identifiers
+
 	closed atomic.Bool
 }
 
@@ -69,6 +75,7 @@ func New(opts Options) (*Server, error) {
 		reg:   opts.Registry,
 		clock: opts.Clock,
 		rng:   rand.New(rand.NewPCG(opts.Faults.Seed, opts.Faults.Seed^0x9e3779b97f4a7c15)),
+		names: rand.New(rand.NewPCG(opts.Faults.Seed^0x6a09e667f3bcc908, opts.Faults.Seed)),
 	}
 	if f := opts.Faults; f.RateLimit > 0 {
 		burst := f.Burst
