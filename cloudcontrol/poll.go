@@ -45,8 +45,19 @@ import (
 // first poll is polled again every eighth of the target (at least Initial),
 // growing by Multiplier up to Max.
 //
+// The requests of a type and kind sent before the first one completes
+// follow the schedule without history, but not blindly: when the first
+// completes, the others still waiting poll at the target it seeds (if that
+// is sooner), since requests sent together tend to finish together. A wave
+// of operations started at once then ends about when its first one is
+// found finished, not up to a backoff step later.
+//
 // Every delay not set by a RetryAfter is shortened by up to Jitter (a
-// fraction) so that requests started together do not poll in lockstep.
+// fraction) so that requests started together do not poll in lockstep;
+// without history by up to 2.5 times as much (0.5 by default, at most 0.9),
+// which spreads the polls of a wave over each backoff step, so that one of
+// them finds the first completion soon after it happens and the rest
+// follow it (above).
 type PollPolicy struct {
 	Initial       time.Duration // first poll without history; default 100 ms
 	Min           time.Duration // shortest delay ever; default 20 ms
@@ -151,14 +162,45 @@ func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, r
 	default:
 		d = min(time.Duration(float64(p.Initial)*math.Pow(p.Multiplier, float64(n))), p.Max)
 	}
-	d -= time.Duration(float64(d) * p.Jitter * r)
+	j := p.Jitter
+	if !ok {
+		j = min(waveSpread*j, 0.9)
+	}
+	d -= time.Duration(float64(d) * j * r)
 	return max(d, p.Min)
 }
+
+// waveSpread multiplies the jitter of the schedule without history (see
+// PollPolicy).
+const waveSpread = 2.5
 
 // estimator learns first-poll targets per type and operation kind.
 type estimator struct {
 	mu sync.Mutex
 	m  map[estimatorKey]estimate
+	// learnt holds, per key without an estimate, a channel closed when
+	// the first one is learnt (see watch).
+	learnt map[estimatorKey]chan struct{}
+}
+
+// watch returns a channel that is closed when the first estimate of
+// typeName and kind is learnt, or nil when there is one already.
+func (e *estimator) watch(typeName string, kind Kind) <-chan struct{} {
+	k := estimatorKey{typeName, kind}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.m[k]; ok {
+		return nil
+	}
+	if e.learnt == nil {
+		e.learnt = make(map[estimatorKey]chan struct{})
+	}
+	ch := e.learnt[k]
+	if ch == nil {
+		ch = make(chan struct{})
+		e.learnt[k] = ch
+	}
+	return ch
 }
 
 type estimatorKey struct {
@@ -198,4 +240,8 @@ func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used, firs
 	est.target = min(max(est.target, p.Min), p.MaxExpected)
 	est.n++
 	e.m[k] = est
+	if ch := e.learnt[k]; ch != nil {
+		close(ch)
+		delete(e.learnt, k)
+	}
 }

@@ -51,9 +51,16 @@ func TestPollPolicyDelay(t *testing.T) {
 func TestPollPolicyJitterShortens(t *testing.T) {
 	p := DefaultPollPolicy()
 	for _, r := range []float64{0, 0.5, 0.999} {
+		// Without history, by up to 2.5 × Jitter, which spreads a wave.
 		d := p.delay(2, 0, estimate{}, false, 0, r)
-		if d > 400*time.Millisecond || d < 320*time.Millisecond {
-			t.Errorf("r=%v: delay %v outside [320ms, 400ms]", r, d)
+		want := 400*time.Millisecond - time.Duration(r*0.5*float64(400*time.Millisecond))
+		if diff := d - want; diff > time.Microsecond || diff < -time.Microsecond {
+			t.Errorf("r=%v: delay %v without history, want %v (400ms shortened by r × 50%%)", r, d, want)
+		}
+		// With a learnt target, by up to Jitter.
+		d = p.delay(1, 0, estimate{target: 8 * time.Second, n: 3}, true, 0, r)
+		if d > time.Second || d < 800*time.Millisecond {
+			t.Errorf("r=%v: delay %v after a learnt target of 8s outside [800ms, 1s]", r, d)
 		}
 		// The service's RetryAfter is kept as given: jitter would poll
 		// before it, too early to find the operation done.
@@ -98,5 +105,32 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 	e.observe(p, "T", Create, false, true, 0, time.Millisecond)
 	if same, _ := e.get("T", Create); same.target != up.target {
 		t.Errorf("unused estimate moved: %v → %v", up.target, same.target)
+	}
+}
+
+func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
+	var e estimator
+	p := DefaultPollPolicy()
+	ch := e.watch("AWS::IoT::JobTemplate", Create)
+	if ch == nil || e.watch("AWS::IoT::JobTemplate", Create) != ch {
+		t.Fatal("watch without an estimate: want one shared, open channel")
+	}
+	other := e.watch("AWS::IoT::JobTemplate", Delete)
+	e.observe(p, "AWS::IoT::JobTemplate", Create, false, false, 800*time.Millisecond, 1200*time.Millisecond)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("the channel stayed open after the first estimate was learnt")
+	}
+	select {
+	case <-other:
+		t.Fatal("a DELETE watcher was woken by a CREATE estimate")
+	default:
+	}
+	if e.watch("AWS::IoT::JobTemplate", Create) != nil {
+		t.Fatal("watch with an estimate: want nil")
+	}
+	if est, ok := e.get("AWS::IoT::JobTemplate", Create); !ok || est.target != time.Second {
+		t.Fatalf("estimate %+v, %v; want the bracket midpoint 1s", est, ok)
 	}
 }
