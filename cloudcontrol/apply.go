@@ -311,14 +311,15 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 		if !ev.RetryAfter.IsZero() {
 			retryAfter = ev.RetryAfter.Sub(now)
 		}
-		d := c.poll.delay(k, now.Sub(sent), est, ok, retryAfter, rand.Float64())
+		coarse := coarseHint(ev.RetryAfter)
+		d := c.poll.delay(k, now.Sub(sent), est, ok, retryAfter, coarse, rand.Float64())
 		left := deadline.Sub(now)
 		if left <= 0 {
 			return ev, c.timeoutError(ev, sent, now)
 		}
 		d = min(d, left)
 		var learnt <-chan struct{}
-		if learn && !ok && retryAfter == 0 {
+		if learn && !ok && (retryAfter == 0 || coarse) {
 			learnt = c.est.watch(ev.TypeName, ev.Operation)
 		}
 		c.emit(Event{Type: EventPoll, Kind: ev.Operation, TypeName: ev.TypeName, RequestToken: ev.RequestToken, Delay: d})

@@ -10,12 +10,14 @@ import (
 // is in progress.
 //
 // When the event carries a RetryAfter — Cloud Control documents it as "when
-// to next request the status of this resource operation request" — the
-// next poll comes then: RetryAfter plus RetryAfterSlack (the timestamp has
+// to next request the status of this resource operation request" — and the
+// hint is precise (not on a whole second), the next poll comes then: RetryAfter plus RetryAfterSlack (the timestamp has
 // millisecond precision), no sooner than Min from now and no later than
 // MaxRetryAfter from now (against clock skew). That finds an operation
 // whose end the service predicts with one poll, whatever the history, and
-// it is the service's own statement of when a call is worth making.
+// it is the service's own statement of when a call is worth making. A hint
+// on a whole second is taken as rounded up: the policy's own schedule
+// applies within the second before it, and the hint caps the delay.
 //
 // Without a RetryAfter and without history, the first poll comes Initial
 // after the mutation returned and each next one Multiplier times later,
@@ -145,7 +147,13 @@ type estimate struct {
 // sent elapsed ago. est is the learned target (ok false when there is none);
 // retryAfter is the event's RetryAfter relative to now (zero when absent,
 // negative when past); r is a random number in [0, 1).
-func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, retryAfter time.Duration, r float64) time.Duration {
+//
+// A coarse RetryAfter (on a whole second) bounds the delay instead of
+// setting it: see coarseDelay.
+func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, retryAfter time.Duration, coarse bool, r float64) time.Duration {
+	if coarse && retryAfter+p.RetryAfterSlack > 0 {
+		return p.coarseDelay(n, elapsed, est, ok, retryAfter, r)
+	}
 	if retryAfter != 0 && retryAfter+p.RetryAfterSlack > 0 {
 		// The service said when: poll then, not merely not before.
 		return min(max(retryAfter+p.RetryAfterSlack, p.Min), p.MaxRetryAfter)
@@ -173,6 +181,22 @@ func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, r
 // waveSpread multiplies the jitter of the schedule without history (see
 // PollPolicy).
 const waveSpread = 2.5
+
+// coarseDelay is the delay before poll n under a RetryAfter that falls on a
+// whole second, retryAfter from now: the policy's own schedule, kept within
+// the second before the hint and no later than the hint (plus the slack).
+// A hint rounded up to whole seconds says that the operation ends within
+// the second before it, not when; polling only at the hint would lose up
+// to a second per operation.
+func (p PollPolicy) coarseDelay(n int, elapsed time.Duration, est estimate, ok bool, retryAfter time.Duration, r float64) time.Duration {
+	d := p.delay(n, elapsed, est, ok, 0, false, r)
+	lo := retryAfter - time.Second
+	hi := min(retryAfter+p.RetryAfterSlack, p.MaxRetryAfter)
+	return max(min(max(d, lo), hi), p.Min)
+}
+
+// coarseHint reports whether a RetryAfter is coarse: on a whole second.
+func coarseHint(t time.Time) bool { return !t.IsZero() && t.Nanosecond() == 0 }
 
 // estimator learns first-poll targets per type and operation kind.
 type estimator struct {
