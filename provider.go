@@ -29,6 +29,7 @@ func (p provider) Get(ctx context.Context, typeName, identifier string) (json.Ra
 	return p.c.Get(ctx, typeName, identifier)
 }
 
-// Concurrency reports the client's bound on operations in flight, from
-// which the engine sizes its admission (engine.Concurrent).
+// Concurrency reports the most operations the client has in flight (its
+// fixed bound, or the cap of its adaptive one), from which the engine sizes
+// its admission (engine.Concurrent).
 func (p provider) Concurrency() int { return p.c.Concurrency() }

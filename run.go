@@ -66,8 +66,11 @@ type Config struct {
 	// State is the state location: a directory (default ".athanor"), a
 	// postgres:// URL or an s3://bucket/prefix URL.
 	State string
-	// Concurrency bounds the Cloud Control operations in flight (default
-	// cloudcontrol.DefaultConcurrency).
+	// Concurrency fixes the bound on Cloud Control operations in flight.
+	// Zero, the default, lets the bound adapt (cloudcontrol.AdaptiveConcurrency):
+	// it grows while operations are answered promptly and without
+	// throttling, up to cloudcontrol.DefaultMaxConcurrency, and backs off
+	// on sustained throttling and rising latency.
 	Concurrency int
 	// JSON writes machine-readable events, one JSON object per line,
 	// instead of text.

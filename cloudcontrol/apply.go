@@ -293,22 +293,46 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 	if learn {
 		est, ok = c.est.get(ev.TypeName, ev.Operation)
 	}
-	var lastPending time.Duration // elapsed at the last unfinished answer
-	for n := 0; !ev.Final(); n++ {
+	var (
+		lastPending time.Duration // elapsed at the last unfinished answer
+		used        = ok          // whether the first poll followed a learnt target
+		k           int           // polls of the current schedule
+	)
+	for n := 0; !ev.Final(); n, k = n+1, k+1 {
+		if learn && !ok {
+			// Another request of the type and kind may have completed
+			// meanwhile: follow its target from now on.
+			if e, found := c.est.get(ev.TypeName, ev.Operation); found {
+				est, ok, k = e, true, 0
+			}
+		}
 		now := c.clock.Now()
 		var retryAfter time.Duration
 		if !ev.RetryAfter.IsZero() {
 			retryAfter = ev.RetryAfter.Sub(now)
 		}
-		d := c.poll.delay(n, now.Sub(sent), est, ok, retryAfter, rand.Float64())
+		coarse := coarseHint(ev.RetryAfter)
+		d := c.poll.delay(k, now.Sub(sent), est, ok, retryAfter, coarse, rand.Float64())
 		left := deadline.Sub(now)
 		if left <= 0 {
 			return ev, c.timeoutError(ev, sent, now)
 		}
 		d = min(d, left)
+		var learnt <-chan struct{}
+		if learn && !ok && (retryAfter == 0 || coarse) {
+			learnt = c.est.watch(ev.TypeName, ev.Operation)
+		}
 		c.emit(Event{Type: EventPoll, Kind: ev.Operation, TypeName: ev.TypeName, RequestToken: ev.RequestToken, Delay: d})
-		if err := c.clock.Sleep(ctx, d); err != nil {
+		woken, err := c.sleepUntilLearnt(ctx, d, sent, ev, learnt)
+		if err != nil {
 			return ev, c.contextError(ctx, ev, sent, err)
+		}
+		if woken {
+			// Poll now; if still running, on the schedule of a learnt
+			// target (its first step after the target), not on the
+			// longer steps without history.
+			est, ok = c.est.get(ev.TypeName, ev.Operation)
+			k = 0
 		}
 		next, err := c.status(ctx, ev)
 		if err != nil {
@@ -327,11 +351,46 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 		if !next.Final() {
 			lastPending = elapsed
 		} else if learn {
-			c.est.observe(c.poll, ev.TypeName, ev.Operation, ok, n == 0, lastPending, elapsed)
+			c.est.observe(c.poll, ev.TypeName, ev.Operation, used, n == 0, lastPending, elapsed)
 		}
 		ev = next
 	}
 	return ev, nil
+}
+
+// sleepUntilLearnt sleeps d, or, when learnt is closed first (another
+// request of ev's type and kind completed and seeded the estimate), until
+// the target of that estimate after sent if that comes sooner; woken
+// reports that there is an estimate now.
+func (c *Client) sleepUntilLearnt(ctx context.Context, d time.Duration, sent time.Time, ev ProgressEvent, learnt <-chan struct{}) (woken bool, err error) {
+	if learnt == nil {
+		return false, c.clock.Sleep(ctx, d)
+	}
+	due := c.clock.Now().Add(d)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wake := make(chan struct{})
+	go func() {
+		select {
+		case <-learnt:
+			close(wake)
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	if err := c.clock.Sleep(sctx, d); err == nil || ctx.Err() != nil {
+		return false, err
+	}
+	<-wake
+	est, ok := c.est.get(ev.TypeName, ev.Operation)
+	if !ok {
+		return false, c.clock.Sleep(ctx, due.Sub(c.clock.Now()))
+	}
+	at := sent.Add(min(est.target, c.poll.MaxExpected))
+	if due.Before(at) {
+		at = due
+	}
+	return true, c.clock.Sleep(ctx, at.Sub(c.clock.Now()))
 }
 
 // status calls GetResourceRequestStatus for ev's request and fills the

@@ -104,14 +104,14 @@ func TestApplyPollingBackoff(t *testing.T) {
 func TestApplyHonoursRetryAfter(t *testing.T) {
 	f := newFakeServer(t)
 	clk := newFakeClock()
-	retryAt := float64(clk.Now().Add(5 * time.Second).Unix())
+	retryAt := float64(clk.Now().Add(5*time.Second+250*time.Millisecond).UnixMilli()) / 1000 // precise: not on a whole second
 	f.script("CreateResource", progress("IN_PROGRESS", ev{"RetryAfter": retryAt}))
 	f.script("GetResourceRequestStatus", progress("SUCCESS"))
 	c := newTestClient(t, f, clk)
 	if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
 		t.Fatal(err)
 	}
-	want := 5*time.Second + DefaultPollPolicy().RetryAfterSlack
+	want := 5*time.Second + 250*time.Millisecond + DefaultPollPolicy().RetryAfterSlack
 	if got := clk.Sleeps(); len(got) != 1 || got[0] != want {
 		t.Errorf("poll delays = %v, want [%v] (RetryAfter and its slack)", got, want)
 	}
@@ -124,13 +124,35 @@ func TestApplyPollsAtRetryAfter(t *testing.T) {
 	clk := newFakeClock()
 	at := func(d time.Duration) float64 { return float64(clk.Now().Add(d).UnixMilli()) / 1000 }
 	f.script("CreateResource", progress("IN_PROGRESS", ev{"RetryAfter": at(30 * time.Millisecond)}))
-	f.script("GetResourceRequestStatus", progress("IN_PROGRESS", ev{"RetryAfter": at(time.Second)}), progress("SUCCESS"))
+	f.script("GetResourceRequestStatus", progress("IN_PROGRESS", ev{"RetryAfter": at(time.Second + 250*time.Millisecond)}), progress("SUCCESS"))
 	c := newTestClient(t, f, clk)
 	if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
 		t.Fatal(err)
 	}
 	slack := DefaultPollPolicy().RetryAfterSlack
-	want := []time.Duration{30*time.Millisecond + slack, time.Second - 30*time.Millisecond}
+	want := []time.Duration{30*time.Millisecond + slack, time.Second + 250*time.Millisecond - 30*time.Millisecond}
+	if got := clk.Sleeps(); !slices.Equal(got, want) {
+		t.Errorf("poll delays = %v, want %v", got, want)
+	}
+}
+
+// TestApplyCoarseRetryAfter: a RetryAfter on a whole second is taken as
+// rounded up: the polls come within the second before it, on the policy's
+// own schedule, and none after it.
+func TestApplyCoarseRetryAfter(t *testing.T) {
+	f := newFakeServer(t)
+	clk := newFakeClock()
+	retryAt := float64(clk.Now().Add(3 * time.Second).Unix())
+	f.script("CreateResource", progress("IN_PROGRESS", ev{"RetryAfter": retryAt}))
+	f.script("GetResourceRequestStatus", progress("IN_PROGRESS", ev{"RetryAfter": retryAt}), progress("IN_PROGRESS", ev{"RetryAfter": retryAt}), progress("SUCCESS"))
+	c := newTestClient(t, f, clk)
+	if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	// The first step (100 ms) waits for the second before the hint; then
+	// the schedule's 200 ms and 400 ms steps (the unit test of the policy
+	// checks the cap at the hint).
+	want := []time.Duration{2 * time.Second, 200 * time.Millisecond, 400 * time.Millisecond}
 	if got := clk.Sleeps(); !slices.Equal(got, want) {
 		t.Errorf("poll delays = %v, want %v", got, want)
 	}

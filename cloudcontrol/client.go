@@ -13,18 +13,16 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 	"github.com/aws/aws-sdk-go-v2/service/cloudcontrol/types"
-	"golang.org/x/sync/semaphore"
 )
 
 // Defaults of a Client.
 const (
-	// DefaultConcurrency bounds the operations in flight. Cloud Control and
-	// the services behind it throttle each account and region at a few tens
-	// of requests per second; sixteen operations in flight, each polled
-	// adaptively (about one poll per operation once its duration is learnt),
-	// stay within that while keeping enough work queued to hide each
-	// operation's latency. Raise it for emulators and large stages (the
-	// benchmark uses 32); the rate limiter absorbs any excess.
+	// DefaultConcurrency is where the adaptive bound on operations in
+	// flight starts (see [AdaptiveConcurrency]); it grows from there up to
+	// DefaultMaxConcurrency while answers come back unthrottled and no
+	// slower. Sixteen operations, each polled adaptively (about one poll
+	// per operation once its duration is learnt), stay within the few tens
+	// of requests per second at which Cloud Control throttles an account.
 	DefaultConcurrency = 16
 	// DefaultOperationTimeout bounds one Apply or Resume, polling included.
 	// Most handlers finish in seconds; some (CloudFront, RDS) take tens of
@@ -44,7 +42,7 @@ const (
 // Client is Athanor's Cloud Control provider. It is safe for concurrent use.
 type Client struct {
 	sdk     *cc.Client
-	sem     *semaphore.Weighted
+	slots   *inflight
 	limiter RateLimiter
 	poll    PollPolicy
 	est     estimator
@@ -53,13 +51,12 @@ type Client struct {
 	log     *slog.Logger
 	observe func(Event)
 
-	concurrency int
-	timeout     time.Duration
-	retry       RetryPolicy
-	retryable   retry.IsErrorRetryable
-	maxReruns   int
-	rerunBase   time.Duration
-	rerunMax    time.Duration
+	timeout   time.Duration
+	retry     RetryPolicy
+	retryable retry.IsErrorRetryable
+	maxReruns int
+	rerunBase time.Duration
+	rerunMax  time.Duration
 }
 
 // Option configures a Client.
@@ -67,6 +64,7 @@ type Option func(*options)
 
 type options struct {
 	concurrency int
+	adaptive    AdaptiveConcurrency
 	poll        PollPolicy
 	timeout     time.Duration
 	limiter     RateLimiter
@@ -84,10 +82,21 @@ type options struct {
 	backoff retry.BackoffDelayer
 }
 
-// WithConcurrency bounds the number of operations (Apply and Resume calls)
-// in flight; further calls wait for a slot. n ≤ 0 means
+// WithConcurrency fixes the bound on operations (Apply and Resume calls) in
+// flight at n; further calls wait for a slot. n ≤ 0 means the default, a
+// bound that adapts (see [AdaptiveConcurrency]) between
+// DefaultConcurrency/2 and DefaultMaxConcurrency, starting at
 // DefaultConcurrency.
-func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+func WithConcurrency(n int) Option {
+	return func(o *options) { o.concurrency, o.adaptive = n, AdaptiveConcurrency{} }
+}
+
+// WithAdaptiveConcurrency makes the bound on operations in flight adapt as
+// a says (zero fields take its defaults), overriding an earlier
+// WithConcurrency.
+func WithAdaptiveConcurrency(a AdaptiveConcurrency) Option {
+	return func(o *options) { o.concurrency, o.adaptive = 0, a }
+}
 
 // WithPollPolicy sets the polling policy; zero fields take the defaults of
 // DefaultPollPolicy (but Adaptive is taken as given).
@@ -160,19 +169,19 @@ func WithSDKOptions(fns ...func(*cc.Options)) Option {
 // failing those from AWS_ENDPOINT_URL_CLOUDCONTROLAPI.
 func New(cfg aws.Config, opts ...Option) *Client {
 	o := options{
-		concurrency: DefaultConcurrency,
-		poll:        DefaultPollPolicy(),
-		timeout:     DefaultOperationTimeout,
-		retry:       DefaultRetryPolicy(),
-		rerunBase:   time.Second,
-		rerunMax:    20 * time.Second,
-		clock:       realClock{},
+		poll:      DefaultPollPolicy(),
+		timeout:   DefaultOperationTimeout,
+		retry:     DefaultRetryPolicy(),
+		rerunBase: time.Second,
+		rerunMax:  20 * time.Second,
+		clock:     realClock{},
 	}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.concurrency <= 0 {
-		o.concurrency = DefaultConcurrency
+	slots := newAdaptiveInflight(o.adaptive)
+	if o.concurrency > 0 {
+		slots = newFixedInflight(o.concurrency)
 	}
 	if o.timeout <= 0 {
 		o.timeout = DefaultOperationTimeout
@@ -187,21 +196,20 @@ func New(cfg aws.Config, opts ...Option) *Client {
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{
-		sem:         semaphore.NewWeighted(int64(o.concurrency)),
-		limiter:     o.limiter,
-		poll:        o.poll,
-		stats:       newCounters(),
-		clock:       o.clock,
-		log:         o.log,
-		observe:     o.observe,
-		concurrency: o.concurrency,
-		timeout:     o.timeout,
-		retry:       o.retry,
-		maxReruns:   o.maxReruns,
-		rerunBase:   o.rerunBase,
-		rerunMax:    o.rerunMax,
+		slots:     slots,
+		limiter:   o.limiter,
+		poll:      o.poll,
+		stats:     newCounters(),
+		clock:     o.clock,
+		log:       o.log,
+		observe:   o.observe,
+		timeout:   o.timeout,
+		retry:     o.retry,
+		maxReruns: o.maxReruns,
+		rerunBase: o.rerunBase,
+		rerunMax:  o.rerunMax,
 	}
-	httpClient := tuneHTTPClient(cfg.HTTPClient, 2*o.concurrency)
+	httpClient := tuneHTTPClient(cfg.HTTPClient, 2*slots.Max())
 	sdkOpts := []func(*cc.Options){func(so *cc.Options) {
 		if so.BaseEndpoint == nil {
 			if u := os.Getenv(EnvEndpointCloudControlAPI); u != "" {
@@ -246,12 +254,19 @@ func tuneHTTPClient(hc aws.HTTPClient, idle int) aws.HTTPClient {
 // retryer and counters of this Client installed.
 func (c *Client) SDK() *cc.Client { return c.sdk }
 
-// Concurrency returns the bound on operations in flight.
-func (c *Client) Concurrency() int { return c.concurrency }
+// Concurrency returns the most operations that can be in flight: the value
+// of [WithConcurrency], or the cap of the adaptive bound.
+func (c *Client) Concurrency() int { return c.slots.Max() }
+
+// ConcurrencyLimit returns the current bound on operations in flight (for an
+// adaptive bound, where it has got to).
+func (c *Client) ConcurrencyLimit() int { return c.slots.Limit() }
 
 // Stats returns a snapshot of the client's counters.
 func (c *Client) Stats() Stats {
 	s := c.stats.snapshot()
+	s.ConcurrencyLimit = c.slots.Limit()
+	s.PeakInFlight = int64(c.slots.Peak())
 	if r, ok := c.limiter.(interface{ Rate() float64 }); ok {
 		s.RateLimit = r.Rate()
 	}
@@ -266,13 +281,13 @@ func (c *Client) emit(ev Event) {
 
 // acquire takes a concurrency slot; release it with the returned func.
 func (c *Client) acquire(ctx context.Context) (func(), error) {
-	if err := c.sem.Acquire(ctx, 1); err != nil {
+	if err := c.slots.acquire(ctx); err != nil {
 		return nil, err
 	}
 	c.stats.inFlight.Add(1)
 	return func() {
 		c.stats.inFlight.Add(-1)
-		c.sem.Release(1)
+		c.slots.release()
 	}, nil
 }
 

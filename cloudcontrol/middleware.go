@@ -33,7 +33,7 @@ func (callStart) HandleInitialize(ctx context.Context, in middleware.InitializeI
 // attemptGate is a Finalize-step middleware placed right after the SDK's
 // retry middleware, so it runs once per HTTP attempt, before signing: it
 // waits for the rate limiter, counts the request, feeds throttles back to
-// the limiter, and ends the retries of a call whose retry budget is spent
+// the limiter and each answer to the bound on operations in flight, and ends the retries of a call whose retry budget is spent
 // (by marking its error, see budgetSpent).
 type attemptGate struct{ c *Client }
 
@@ -60,11 +60,14 @@ func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 	}
 	c.stats.call(api)
 	c.emit(Event{Type: EventRequest, API: api, Attempt: st.n})
+	sent := c.clock.Now()
 	out, md, err := next.HandleFinalize(ctx, in)
 	st.lastErr = err
 	throttled := isThrottle(err)
 	if ctx.Err() == nil {
 		c.limiter.Feedback(throttled)
+		now := c.clock.Now()
+		c.slots.feedback(now, api, now.Sub(sent), err == nil, throttled)
 	}
 	if throttled {
 		c.stats.throttles.Add(1)

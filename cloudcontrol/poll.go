@@ -10,12 +10,14 @@ import (
 // is in progress.
 //
 // When the event carries a RetryAfter — Cloud Control documents it as "when
-// to next request the status of this resource operation request" — the
-// next poll comes then: RetryAfter plus RetryAfterSlack (the timestamp has
+// to next request the status of this resource operation request" — and the
+// hint is precise (not on a whole second), the next poll comes then: RetryAfter plus RetryAfterSlack (the timestamp has
 // millisecond precision), no sooner than Min from now and no later than
 // MaxRetryAfter from now (against clock skew). That finds an operation
 // whose end the service predicts with one poll, whatever the history, and
-// it is the service's own statement of when a call is worth making.
+// it is the service's own statement of when a call is worth making. A hint
+// on a whole second is taken as rounded up: the policy's own schedule
+// applies within the second before it, and the hint caps the delay.
 //
 // Without a RetryAfter and without history, the first poll comes Initial
 // after the mutation returned and each next one Multiplier times later,
@@ -45,8 +47,19 @@ import (
 // first poll is polled again every eighth of the target (at least Initial),
 // growing by Multiplier up to Max.
 //
+// The requests of a type and kind sent before the first one completes
+// follow the schedule without history, but not blindly: when the first
+// completes, the others still waiting poll at the target it seeds (if that
+// is sooner), since requests sent together tend to finish together. A wave
+// of operations started at once then ends about when its first one is
+// found finished, not up to a backoff step later.
+//
 // Every delay not set by a RetryAfter is shortened by up to Jitter (a
-// fraction) so that requests started together do not poll in lockstep.
+// fraction) so that requests started together do not poll in lockstep;
+// without history by up to 2.5 times as much (0.5 by default, at most 0.9),
+// which spreads the polls of a wave over each backoff step, so that one of
+// them finds the first completion soon after it happens and the rest
+// follow it (above).
 type PollPolicy struct {
 	Initial       time.Duration // first poll without history; default 100 ms
 	Min           time.Duration // shortest delay ever; default 20 ms
@@ -134,7 +147,13 @@ type estimate struct {
 // sent elapsed ago. est is the learned target (ok false when there is none);
 // retryAfter is the event's RetryAfter relative to now (zero when absent,
 // negative when past); r is a random number in [0, 1).
-func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, retryAfter time.Duration, r float64) time.Duration {
+//
+// A coarse RetryAfter (on a whole second) bounds the delay instead of
+// setting it: see coarseDelay.
+func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, retryAfter time.Duration, coarse bool, r float64) time.Duration {
+	if coarse && retryAfter+p.RetryAfterSlack > 0 {
+		return p.coarseDelay(n, elapsed, est, ok, retryAfter, r)
+	}
 	if retryAfter != 0 && retryAfter+p.RetryAfterSlack > 0 {
 		// The service said when: poll then, not merely not before.
 		return min(max(retryAfter+p.RetryAfterSlack, p.Min), p.MaxRetryAfter)
@@ -151,14 +170,61 @@ func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, r
 	default:
 		d = min(time.Duration(float64(p.Initial)*math.Pow(p.Multiplier, float64(n))), p.Max)
 	}
-	d -= time.Duration(float64(d) * p.Jitter * r)
+	j := p.Jitter
+	if !ok {
+		j = min(waveSpread*j, 0.9)
+	}
+	d -= time.Duration(float64(d) * j * r)
 	return max(d, p.Min)
 }
+
+// waveSpread multiplies the jitter of the schedule without history (see
+// PollPolicy).
+const waveSpread = 2.5
+
+// coarseDelay is the delay before poll n under a RetryAfter that falls on a
+// whole second, retryAfter from now: the policy's own schedule, kept within
+// the second before the hint and no later than the hint (plus the slack).
+// A hint rounded up to whole seconds says that the operation ends within
+// the second before it, not when; polling only at the hint would lose up
+// to a second per operation.
+func (p PollPolicy) coarseDelay(n int, elapsed time.Duration, est estimate, ok bool, retryAfter time.Duration, r float64) time.Duration {
+	d := p.delay(n, elapsed, est, ok, 0, false, r)
+	lo := retryAfter - time.Second
+	hi := min(retryAfter+p.RetryAfterSlack, p.MaxRetryAfter)
+	return max(min(max(d, lo), hi), p.Min)
+}
+
+// coarseHint reports whether a RetryAfter is coarse: on a whole second.
+func coarseHint(t time.Time) bool { return !t.IsZero() && t.Nanosecond() == 0 }
 
 // estimator learns first-poll targets per type and operation kind.
 type estimator struct {
 	mu sync.Mutex
 	m  map[estimatorKey]estimate
+	// learnt holds, per key without an estimate, a channel closed when
+	// the first one is learnt (see watch).
+	learnt map[estimatorKey]chan struct{}
+}
+
+// watch returns a channel that is closed when the first estimate of
+// typeName and kind is learnt, or nil when there is one already.
+func (e *estimator) watch(typeName string, kind Kind) <-chan struct{} {
+	k := estimatorKey{typeName, kind}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.m[k]; ok {
+		return nil
+	}
+	if e.learnt == nil {
+		e.learnt = make(map[estimatorKey]chan struct{})
+	}
+	ch := e.learnt[k]
+	if ch == nil {
+		ch = make(chan struct{})
+		e.learnt[k] = ch
+	}
+	return ch
 }
 
 type estimatorKey struct {
@@ -198,4 +264,8 @@ func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used, firs
 	est.target = min(max(est.target, p.Min), p.MaxExpected)
 	est.n++
 	e.m[k] = est
+	if ch := e.learnt[k]; ch != nil {
+		close(ch)
+		delete(e.learnt, k)
+	}
 }

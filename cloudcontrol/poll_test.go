@@ -41,7 +41,7 @@ func TestPollPolicyDelay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := p.delay(tt.n, tt.elapsed, tt.est, tt.ok, tt.retryAfter, 0); got != tt.want {
+			if got := p.delay(tt.n, tt.elapsed, tt.est, tt.ok, tt.retryAfter, false, 0); got != tt.want {
 				t.Errorf("delay = %v, want %v", got, tt.want)
 			}
 		})
@@ -51,13 +51,20 @@ func TestPollPolicyDelay(t *testing.T) {
 func TestPollPolicyJitterShortens(t *testing.T) {
 	p := DefaultPollPolicy()
 	for _, r := range []float64{0, 0.5, 0.999} {
-		d := p.delay(2, 0, estimate{}, false, 0, r)
-		if d > 400*time.Millisecond || d < 320*time.Millisecond {
-			t.Errorf("r=%v: delay %v outside [320ms, 400ms]", r, d)
+		// Without history, by up to 2.5 × Jitter, which spreads a wave.
+		d := p.delay(2, 0, estimate{}, false, 0, false, r)
+		want := 400*time.Millisecond - time.Duration(r*0.5*float64(400*time.Millisecond))
+		if diff := d - want; diff > time.Microsecond || diff < -time.Microsecond {
+			t.Errorf("r=%v: delay %v without history, want %v (400ms shortened by r × 50%%)", r, d, want)
+		}
+		// With a learnt target, by up to Jitter.
+		d = p.delay(1, 0, estimate{target: 8 * time.Second, n: 3}, true, 0, false, r)
+		if d > time.Second || d < 800*time.Millisecond {
+			t.Errorf("r=%v: delay %v after a learnt target of 8s outside [800ms, 1s]", r, d)
 		}
 		// The service's RetryAfter is kept as given: jitter would poll
 		// before it, too early to find the operation done.
-		if d := p.delay(2, 0, estimate{}, false, time.Second, r); d != time.Second+p.RetryAfterSlack {
+		if d := p.delay(2, 0, estimate{}, false, time.Second, false, r); d != time.Second+p.RetryAfterSlack {
 			t.Errorf("r=%v: delay %v with a RetryAfter in 1s, want 1s + slack", r, d)
 		}
 	}
@@ -98,5 +105,63 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 	e.observe(p, "T", Create, false, true, 0, time.Millisecond)
 	if same, _ := e.get("T", Create); same.target != up.target {
 		t.Errorf("unused estimate moved: %v → %v", up.target, same.target)
+	}
+}
+
+func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
+	var e estimator
+	p := DefaultPollPolicy()
+	ch := e.watch("AWS::IoT::JobTemplate", Create)
+	if ch == nil || e.watch("AWS::IoT::JobTemplate", Create) != ch {
+		t.Fatal("watch without an estimate: want one shared, open channel")
+	}
+	other := e.watch("AWS::IoT::JobTemplate", Delete)
+	e.observe(p, "AWS::IoT::JobTemplate", Create, false, false, 800*time.Millisecond, 1200*time.Millisecond)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("the channel stayed open after the first estimate was learnt")
+	}
+	select {
+	case <-other:
+		t.Fatal("a DELETE watcher was woken by a CREATE estimate")
+	default:
+	}
+	if e.watch("AWS::IoT::JobTemplate", Create) != nil {
+		t.Fatal("watch with an estimate: want nil")
+	}
+	if est, ok := e.get("AWS::IoT::JobTemplate", Create); !ok || est.target != time.Second {
+		t.Fatalf("estimate %+v, %v; want the bracket midpoint 1s", est, ok)
+	}
+}
+
+func TestPollPolicyCoarseRetryAfterBoundsTheSchedule(t *testing.T) {
+	p := DefaultPollPolicy()
+	p.Jitter = 0
+	slack := p.RetryAfterSlack
+	for _, tc := range []struct {
+		name       string
+		n          int
+		est        estimate
+		ok         bool
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		// The first poll (100 ms) waits for the second before the hint.
+		{"not before the last second", 0, estimate{}, false, 5 * time.Second, 4 * time.Second},
+		// Within that second, the policy's own steps.
+		{"own steps within it", 1, estimate{}, false, 800 * time.Millisecond, 200 * time.Millisecond},
+		// No later than the hint.
+		{"capped by the hint", 4, estimate{}, false, 300 * time.Millisecond, 300*time.Millisecond + slack},
+		// A learnt target inside the window is kept.
+		{"learnt target", 0, estimate{target: 1500 * time.Millisecond, n: 5}, true, 1700 * time.Millisecond, 1500 * time.Millisecond},
+	} {
+		if got := p.delay(tc.n, 0, tc.est, tc.ok, tc.retryAfter, true, 0); got != tc.want {
+			t.Errorf("%s: delay %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	at := time.Date(2026, 1, 1, 0, 0, 7, 0, time.UTC)
+	if !coarseHint(at) || coarseHint(at.Add(250*time.Millisecond)) || coarseHint(time.Time{}) {
+		t.Error("coarseHint: want true on a whole second only")
 	}
 }

@@ -32,6 +32,10 @@ type Stats struct {
 	AsyncThrottles int64 `json:"asyncThrottles"`
 	// InFlight is the number of operations holding a concurrency slot now.
 	InFlight int64 `json:"inFlight"`
+	// PeakInFlight is the most operations that held a slot at once, and
+	// ConcurrencyLimit the bound on them now (see AdaptiveConcurrency).
+	PeakInFlight     int64 `json:"peakInFlight"`
+	ConcurrencyLimit int   `json:"concurrencyLimit"`
 	// RateLimit is the rate limiter's current rate in requests per second,
 	// 0 when it is not limiting (or is not an *AIMDLimiter).
 	RateLimit float64 `json:"rateLimit"`

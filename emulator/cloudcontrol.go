@@ -68,7 +68,17 @@ func (s *Server) event(r request) progressEvent {
 		ev.Identifier = r.Identifier
 	}
 	if r.Status == statusInProgress && r.CompleteAt.After(r.EventTime) {
-		ev.RetryAfter = epoch(r.CompleteAt)
+		switch s.opts.RetryAfter {
+		case RetryAfterNone:
+		case RetryAfterRound:
+			at := r.CompleteAt.Truncate(time.Second)
+			if at.Before(r.CompleteAt) {
+				at = at.Add(time.Second)
+			}
+			ev.RetryAfter = epoch(at)
+		default:
+			ev.RetryAfter = epoch(r.CompleteAt)
+		}
 	}
 	if r.Status == statusSuccess && r.Operation != opDelete && r.Model != nil {
 		if sch, err := s.reg.Lookup(r.TypeName); err == nil {

@@ -121,6 +121,39 @@ type Options struct {
 	// Limits bounds what clients can hold of a server started by Start
 	// (default DefaultLimits).
 	Limits Limits
+	// RetryAfter says what the RetryAfter of an event in progress holds
+	// (default RetryAfterExact).
+	RetryAfter RetryAfterHint
+}
+
+// RetryAfterHint says how the emulator fills the RetryAfter of a
+// ProgressEvent that is IN_PROGRESS.
+type RetryAfterHint string
+
+// RetryAfter hints. The exact completion time lets a client that polls at
+// RetryAfter find every operation done with one poll, which real Cloud
+// Control, whose hints are coarse or absent, does not; the other two keep
+// such a client honest.
+const (
+	// RetryAfterExact is the operation's completion time, to the
+	// millisecond (the default).
+	RetryAfterExact RetryAfterHint = "exact"
+	// RetryAfterRound is the completion time rounded up to the next whole
+	// second.
+	RetryAfterRound RetryAfterHint = "round"
+	// RetryAfterNone withholds RetryAfter.
+	RetryAfterNone RetryAfterHint = "none"
+)
+
+// ParseRetryAfterHint returns the hint named s ("" is RetryAfterExact).
+func ParseRetryAfterHint(s string) (RetryAfterHint, error) {
+	switch h := RetryAfterHint(s); h {
+	case "":
+		return RetryAfterExact, nil
+	case RetryAfterExact, RetryAfterRound, RetryAfterNone:
+		return h, nil
+	}
+	return "", fmt.Errorf("emulator: RetryAfter hint %q: want exact, round or none", s)
 }
 
 // Limits bounds the connections of a server started by Start, so that
@@ -214,6 +247,11 @@ func (o *Options) setDefaults() error {
 	if o.RequestRetention <= 0 {
 		o.RequestRetention = DefaultRequestRetention
 	}
+	h, err := ParseRetryAfterHint(string(o.RetryAfter))
+	if err != nil {
+		return err
+	}
+	o.RetryAfter = h
 	if o.MaxClockSkew == 0 {
 		o.MaxClockSkew = 15 * time.Minute
 	}

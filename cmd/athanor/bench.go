@@ -32,6 +32,7 @@ type benchFlags struct {
 	rate        float64
 	burst       int
 	steps       string
+	retryAfter  string
 	poll        time.Duration
 	jsonOut     bool
 	smoke       bool
@@ -54,18 +55,26 @@ time the profile's limits allow:
   bound = max((2·chain·N − burst)/rate, ⌈N/concurrency⌉·chain·minLatency)
 
 with chain 1 for a create or delete and 2 for a replacement (delete, then
-create). Calls are counted at the emulator. Each phase runs in its own worker
-process, so that its peak RSS and CPU time are its own.
+create); without --concurrency (the engine's default settings: an adaptive
+bound) the second term is chain·minLatency, the physical bound. Calls are
+counted at the emulator. Each phase runs in its own worker process, so that
+its peak RSS and CPU time are its own.
 
-Profiles: instant (operations end by the first poll, no rate limit) and
-realistic (1–3 s per operation, seeded; 20 requests/s for the whole API).
---latency, --rate and --burst adjust either one (the report then says
-"custom"); --profile custom starts from instant.
+Profiles: instant (operations end by the first poll, no rate limit),
+realistic (1–3 s per operation, seeded; 20 requests/s for the whole API) and
+latency (every operation takes 1 s, no rate limit: the bound is one second
+per dependent step). --latency, --rate and --burst adjust any of them (the
+report then says "custom"); --profile custom starts from instant.
+
+--retry-after sets what the emulator's events in progress say in RetryAfter:
+exact (the completion time, which flatters a client that polls then), round
+(up to whole seconds) or none; a comma-separated list runs each in turn.
 
 It exits non-zero when a phase fails or resources are lost or duplicated;
 missed performance targets are reported, not fatal.`,
 		Example: `  athanor bench --profile instant --n 1000 --concurrency 32
   athanor bench --profile realistic --n 1000 --seed 7 --json
+  athanor bench --profile latency --n 100 --retry-after exact,none
   athanor bench --profile custom --latency 200ms-500ms --rate 50 --n 100
   athanor bench --smoke`,
 		Args: cobra.NoArgs,
@@ -74,9 +83,10 @@ missed performance targets are reported, not fatal.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.profile, "profile", "instant", "emulator profile: instant, realistic or custom")
+	fl.StringVar(&f.profile, "profile", "instant", "emulator profile: instant, realistic, latency or custom")
 	fl.StringVar(&f.ns, "n", "100,1000", "numbers of job templates, comma-separated (e.g. 100,1000,10000)")
-	fl.IntVar(&f.concurrency, "concurrency", bench.DefaultConcurrency, "operations in flight, for the engine and the baseline")
+	fl.IntVar(&f.concurrency, "concurrency", bench.DefaultConcurrency, "fixed operations in flight, for the engine and the baseline (0: the engine's default, adaptive)")
+	fl.StringVar(&f.retryAfter, "retry-after", "exact", "the emulator's RetryAfter hints, comma-separated, each a run: exact, round or none")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the realistic latencies")
 	fl.StringVar(&f.latency, "latency", "", "operation latency: a duration or a range MIN-MAX (e.g. 1s-3s)")
 	fl.Float64Var(&f.rate, "rate", 0, "requests per second the whole API accepts (0: unlimited)")
@@ -96,11 +106,19 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	defer stop()
 	if f.smoke {
 		f.profile, f.ns, f.concurrency = "instant", "10", 4
-		f.latency, f.rate, f.burst, f.steps = "", 0, 0, ""
+		f.latency, f.rate, f.burst, f.steps, f.retryAfter = "", 0, 0, "", "exact"
 	}
 	ns, err := parseNs(f.ns)
 	if err != nil {
 		return err
+	}
+	var hints []emulator.RetryAfterHint
+	for _, s := range strings.Split(f.retryAfter, ",") {
+		h, err := emulator.ParseRetryAfterHint(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("bench: --retry-after: %w", err)
+		}
+		hints = append(hints, h)
 	}
 	base := bench.Options{
 		Profile: f.profile, Seed: f.seed, Concurrency: f.concurrency,
@@ -135,17 +153,20 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	var reports []*bench.Report
 	problems := 0
+runs:
 	for _, n := range ns {
-		o := base
-		o.N = n
-		rep, err := bench.Run(ctx, o)
-		if err != nil {
-			return err
-		}
-		reports = append(reports, rep)
-		problems += len(rep.Problems)
-		if ctx.Err() != nil {
-			break
+		for _, h := range hints {
+			o := base
+			o.N, o.RetryAfter = n, h
+			rep, err := bench.Run(ctx, o)
+			if err != nil {
+				return err
+			}
+			reports = append(reports, rep)
+			problems += len(rep.Problems)
+			if ctx.Err() != nil {
+				break runs
+			}
 		}
 	}
 	out := cmd.OutOrStdout()
@@ -175,7 +196,7 @@ func benchEmulator(cmd *cobra.Command, f benchFlags) (*emulator.Options, string,
 	custom := f.profile == "custom"
 	fl := cmd.Flags()
 	if !custom && !fl.Changed("latency") && !fl.Changed("rate") && !fl.Changed("burst") {
-		if _, err := emulator.Profile(f.profile, f.seed); err != nil {
+		if _, err := bench.ProfileOptions(f.profile, f.seed); err != nil {
 			return nil, "", fmt.Errorf("bench: --profile: %w", err)
 		}
 		return nil, f.profile, nil
@@ -184,9 +205,9 @@ func benchEmulator(cmd *cobra.Command, f benchFlags) (*emulator.Options, string,
 	if custom {
 		name = "instant"
 	}
-	eo, err := emulator.Profile(name, f.seed)
+	eo, err := bench.ProfileOptions(name, f.seed)
 	if err != nil {
-		return nil, "", fmt.Errorf("bench: --profile %q: want instant, realistic or custom", f.profile)
+		return nil, "", fmt.Errorf("bench: --profile %q: want instant, realistic, latency or custom", f.profile)
 	}
 	if f.latency != "" {
 		d, err := parseBenchLatency(f.latency)

@@ -60,6 +60,19 @@ func TestBenchText(t *testing.T) {
 	}
 }
 
+func TestBenchRetryAfterHints(t *testing.T) {
+	// One run per hint, at the engine's default concurrency.
+	out, _, err := runBenchCmd(t, "--in-process", "--n", "3", "--profile", "latency", "--latency", "50ms", "--steps", "deploy", "--retry-after", "exact,round,none")
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	for _, want := range []string{"RetryAfter exact", "RetryAfter round", "RetryAfter none", "default concurrency (adaptive, up to 256; baseline 3)", "engine deploy ≤ 1.3× bound"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestBenchFlagErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--profile", "glacial"},
@@ -70,6 +83,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"--rate", "-1"},
 		{"--burst", "0"},
 		{"--steps", "noop"},
+		{"--retry-after", "exact,sometimes"},
 	} {
 		if _, _, err := runBenchCmd(t, append([]string{"--in-process"}, args...)...); err == nil {
 			t.Errorf("bench %q succeeded, want an error", args)

@@ -31,6 +31,7 @@ type emulatorFlags struct {
 	latencyCreate                        string
 	latencyUpdate                        string
 	latencyDelete                        string
+	retryAfter                           string
 	rateLimit                            float64
 	burst                                int
 	serverErrors, throttles              float64
@@ -102,6 +103,7 @@ as Cloud Control); resources stay.`,
 	fl.Float64Var(&f.asyncFailures, "async-failures", 0, "fraction of operations that end FAILED")
 	fl.StringSliceVar(&f.asyncCodes, "async-codes", nil, "HandlerErrorCodes of injected async failures (default Throttling,ServiceInternalError,NotStabilized)")
 	fl.Float64Var(&f.dropConnections, "drop-connections", 0, "fraction of requests whose connection is closed without an answer")
+	fl.StringVar(&f.retryAfter, "retry-after", "exact", "RetryAfter of events in progress: exact (the completion time), round (up to whole seconds, as real hints are coarse) or none")
 	fl.DurationVar(&f.requestRetention, "request-retention", emulator.DefaultRequestRetention, "how long finished requests stay visible after their last event, as Cloud Control's 7 days")
 	return cmd
 }
@@ -121,6 +123,9 @@ func (f *emulatorFlags) options(cmd *cobra.Command) (emulator.Options, error) {
 		return opts, err
 	}
 	opts.Credentials = creds
+	if opts.RetryAfter, err = emulator.ParseRetryAfterHint(f.retryAfter); err != nil {
+		return opts, fmt.Errorf("--retry-after: %w", err)
+	}
 	for _, l := range []struct {
 		flag, val string
 		dst       []*emulator.Duration

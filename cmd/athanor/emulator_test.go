@@ -246,3 +246,31 @@ func TestEmulatorPublicAddressWarning(t *testing.T) {
 		t.Fatalf("the key of the environment: %v", err)
 	}
 }
+
+func TestEmulatorRetryAfterFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want emulator.RetryAfterHint
+	}{
+		{nil, emulator.RetryAfterExact},
+		{[]string{"--retry-after", "round"}, emulator.RetryAfterRound},
+		{[]string{"--retry-after", "none"}, emulator.RetryAfterNone},
+	} {
+		f := emulatorFlags{getenv: func(string) string { return "" }}
+		cmd := f.command()
+		if err := cmd.ParseFlags(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if opts, err := f.options(cmd); err != nil || opts.RetryAfter != tc.want {
+			t.Errorf("%q: RetryAfter %q, %v; want %q", tc.args, opts.RetryAfter, err, tc.want)
+		}
+	}
+	f := emulatorFlags{getenv: func(string) string { return "" }}
+	cmd := f.command()
+	if err := cmd.ParseFlags([]string{"--retry-after", "sometimes"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.options(cmd); err == nil || !strings.Contains(err.Error(), "--retry-after") {
+		t.Errorf("--retry-after sometimes: %v, want an error naming the flag", err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 
 	"github.com/athanor-dev/athanor/aws/iot"
+	"github.com/athanor-dev/athanor/cloudcontrol"
 	"github.com/athanor-dev/athanor/emulator"
 )
 
@@ -183,12 +184,68 @@ func TestRunRateLimited(t *testing.T) {
 	}
 }
 
+func TestRunLatencyBoundAtDefaultSettings(t *testing.T) {
+	// Latency and no rate limit, at the engine's default concurrency and
+	// without RetryAfter hints: the physical bound applies to each phase,
+	// the baseline runs at min(N, 256), and every resource is accounted.
+	const n = 8
+	lat := emulator.Fixed(100 * time.Millisecond)
+	rep := runSmoke(t, Options{
+		N: n, Profile: "custom", RetryAfter: emulator.RetryAfterNone,
+		Emulator: &emulator.Options{Latency: emulator.Latency{Create: lat, Update: lat, Delete: lat}},
+		Steps:    []Step{StepBaseline, StepDeploy, StepReplace, StepDestroy},
+	})
+	if rep.Concurrency != 0 || rep.MaxConcurrency != cloudcontrol.DefaultMaxConcurrency || rep.BaselineConcurrency != n || rep.RetryAfter != "none" {
+		t.Errorf("report: concurrency %d, max %d, baseline %d, RetryAfter %q; want 0, %d, %d, none",
+			rep.Concurrency, rep.MaxConcurrency, rep.BaselineConcurrency, rep.RetryAfter, cloudcontrol.DefaultMaxConcurrency, n)
+	}
+	for name, chain := range map[string]float64{PhaseDeploy: 1, PhaseReplace: 2, PhaseDestroy: 1} {
+		p := mustPhase(t, rep, RunnerEngine, name)
+		if p.BoundSeconds != chain*0.1 || p.RatioToBound == nil {
+			t.Errorf("%s: bound %v s (ratio %v), want %v s, one latency per step", name, p.BoundSeconds, p.RatioToBound, chain*0.1)
+		}
+		if p.Client == nil || p.Client.PeakInFlight < 1 || p.Client.PeakInFlight > n {
+			t.Errorf("%s: client stats %+v, want a peak in flight in 1..%d", name, p.Client, n)
+		}
+	}
+	names := map[string]bool{}
+	for _, tg := range rep.Targets {
+		names[tg.Name] = true
+	}
+	for _, want := range []string{"engine deploy ≤ 1.3× bound", "engine replace ≤ 1.3× bound", "engine destroy ≤ 1.3× bound"} {
+		if !names[want] {
+			t.Errorf("target %q missing from %v", want, rep.Targets)
+		}
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, rep); err != nil {
+		t.Fatal(err)
+	}
+	if want := "default concurrency (adaptive, up to 256; baseline 8), RetryAfter none"; !strings.Contains(text.String(), want) {
+		t.Errorf("text report lacks %q:\n%s", want, text.String())
+	}
+}
+
+func TestProfileOptions(t *testing.T) {
+	eo, err := ProfileOptions(ProfileLatency, 1)
+	if err != nil || eo.Latency.Create != emulator.Fixed(time.Second) || eo.Latency.Delete != emulator.Fixed(time.Second) || eo.Faults.RateLimit != 0 {
+		t.Errorf("latency profile: %+v, %v; want 1 s operations without a rate limit", eo, err)
+	}
+	if eo, err := ProfileOptions(ProfileRealistic, 1); err != nil || eo.Faults.RateLimit != 20 {
+		t.Errorf("realistic profile: %+v, %v", eo, err)
+	}
+	if _, err := ProfileOptions("glacial", 1); err == nil || !strings.Contains(err.Error(), "latency") {
+		t.Errorf("unknown profile: %v, want an error naming the profiles", err)
+	}
+}
+
 func TestRunOptionsErrors(t *testing.T) {
 	for _, o := range []Options{
 		{Steps: []Step{StepNoop}},
 		{N: -1},
 		{Concurrency: -2},
 		{Profile: "glacial"},
+		{RetryAfter: "sometimes"},
 	} {
 		if _, err := Run(context.Background(), o); err == nil {
 			t.Errorf("Run(%+v) = nil error, want one", o)
@@ -210,7 +267,8 @@ func TestBound(t *testing.T) {
 		{"latency rounds up", 101, 1, Limits{MinLatency: time.Second, Concurrency: 10}, 11 * time.Second},
 		{"replacement latency", 10, 2, Limits{MinLatency: time.Second, Concurrency: 10}, 2 * time.Second},
 		{"burst covers all", 5, 1, Limits{RateLimit: 1, Burst: 20}, 0},
-		{"no concurrency given", 3, 1, Limits{MinLatency: time.Second}, 3 * time.Second},
+		{"no concurrency limit: the physical bound", 3, 1, Limits{MinLatency: time.Second}, time.Second},
+		{"no concurrency limit, replacement", 300, 2, Limits{MinLatency: time.Second}, 2 * time.Second},
 		{"nothing to do", 0, 1, Limits{RateLimit: 1, MinLatency: time.Second}, 0},
 		{"no-op", 100, 0, Limits{RateLimit: 1, MinLatency: time.Second}, 0},
 	} {

@@ -17,7 +17,8 @@ type Limits struct {
 	// MinLatency is the least time an operation takes from its mutation to
 	// its final status.
 	MinLatency time.Duration
-	// Concurrency is the number of operations in flight at most.
+	// Concurrency is the number of operations in flight at most; zero
+	// means no limit.
 	Concurrency int
 }
 
@@ -33,7 +34,9 @@ type Limits struct {
 // poll at or after its completion), all of which count against the rate,
 // and only the burst can be spent ahead of it. The second term is latency:
 // a concurrency slot carries one operation at a time, and no operation ends
-// before minLatency has passed. Either term is zero when its limit is
+// before minLatency has passed; without a limit on concurrency (zero) the
+// term is chain · minLatency, one latency per dependent step: the physical
+// bound. Either term is zero when its limit is
 // absent (no rate limit; zero latency), so the bound of the instant profile
 // is zero and ratios to it are undefined.
 func Bound(n, chain int, l Limits) time.Duration {
@@ -48,8 +51,10 @@ func Bound(n, chain int, l Limits) time.Duration {
 		}
 	}
 	if l.MinLatency > 0 {
-		c := max(l.Concurrency, 1)
-		rounds := int64(math.Ceil(float64(n) / float64(c)))
+		rounds := int64(1)
+		if l.Concurrency > 0 {
+			rounds = int64(math.Ceil(float64(n) / float64(l.Concurrency)))
+		}
 		lat = time.Duration(rounds*int64(chain)) * l.MinLatency
 	}
 	return max(rate, lat)

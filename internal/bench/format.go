@@ -22,7 +22,14 @@ func WriteText(w io.Writer, reports ...*Report) error {
 }
 
 func writeReport(b *strings.Builder, r *Report) {
-	fmt.Fprintf(b, "profile %s, N=%d, concurrency %d", r.Profile, r.N, r.Concurrency)
+	if r.Concurrency > 0 {
+		fmt.Fprintf(b, "profile %s, N=%d, concurrency %d", r.Profile, r.N, r.Concurrency)
+	} else {
+		fmt.Fprintf(b, "profile %s, N=%d, default concurrency (adaptive, up to %d; baseline %d)", r.Profile, r.N, r.MaxConcurrency, r.BaselineConcurrency)
+	}
+	if r.RetryAfter != "" {
+		fmt.Fprintf(b, ", RetryAfter %s", r.RetryAfter)
+	}
 	if r.RateLimit > 0 {
 		fmt.Fprintf(b, ", rate limit %g req/s (burst %d)", r.RateLimit, r.Burst)
 	} else {
@@ -38,12 +45,16 @@ func writeReport(b *strings.Builder, r *Report) {
 		b.WriteString("RSS and CPU: the whole benchmark process, emulator included\n")
 	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trunner\twall s\t×baseline\tbound s\t×bound\tcalls/res\tmut\tpoll\tread\tpolls/op\tthrottled\tRSS MB\tCPU s\tsys s\tresult\t")
+	fmt.Fprintln(tw, "phase\trunner\twall s\t×baseline\tbound s\t×bound\tcalls/res\tmut\tpoll\tread\tpolls/op\tthrottled\tin flight\tRSS MB\tCPU s\tsys s\tresult\t")
 	for _, p := range r.Phases {
-		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.1f\t%.2f\t%.2f\t%s\t\n",
+		inFlight := "-"
+		if p.Client != nil {
+			inFlight = fmt.Sprint(p.Client.PeakInFlight)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%.1f\t%.2f\t%.2f\t%s\t\n",
 			p.Name, p.Runner, p.WallSeconds, optRatio(p.RatioToBaseline), optSeconds(p.BoundSeconds), optRatio(p.RatioToBound),
 			p.CallsPerResource.Total, p.CallsPerResource.Mutations, p.CallsPerResource.Polls, p.CallsPerResource.Reads,
-			p.PollsPerOperation, p.Throttles, float64(p.PeakRSSBytes)/(1<<20), p.CPUSeconds, p.CPUSysSeconds, outcomeText(p))
+			p.PollsPerOperation, p.Throttles, inFlight, float64(p.PeakRSSBytes)/(1<<20), p.CPUSeconds, p.CPUSysSeconds, outcomeText(p))
 	}
 	tw.Flush()
 	if r.StateBytes > 0 {

@@ -58,7 +58,9 @@ type Options struct {
 	// provider calls); the others wait, cheaply, before starting. Zero
 	// means AdmissionPerSlot times the provider's concurrency when it
 	// reports one (see Concurrent), else times
-	// cloudcontrol.DefaultConcurrency.
+	// cloudcontrol.DefaultConcurrency. A provider whose bound adapts
+	// reports its cap: the engine admits enough work for the bound at its
+	// highest, and the provider's own slots bound the calls below that.
 	Admission int
 }
 
@@ -73,7 +75,8 @@ const AdmissionPerSlot = 2
 // Concurrent is implemented by a Provider that bounds its operations in
 // flight; the engine sizes its default admission from it.
 type Concurrent interface {
-	// Concurrency returns the bound on operations in flight.
+	// Concurrency returns the most operations the provider has in flight
+	// at once: its fixed bound, or the cap of one that adapts.
 	Concurrency() int
 }
 
