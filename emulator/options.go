@@ -51,7 +51,8 @@ type Latency struct {
 // [0, 1]; the zero value injects nothing.
 type Faults struct {
 	// Seed seeds the random source that decides which requests fail and how
-	// long operations take.
+	// long operations take, and (through a source of its own) the names and
+	// identifiers the emulator generates.
 	Seed uint64
 	// RateLimit is the number of requests per second the whole API accepts
 	// (Cloud Control, IoT and STS together); requests above it are answered
