@@ -306,7 +306,7 @@ func (b *Backend) fence() (*pgLock, error) {
 	if l == nil {
 		return nil, nil
 	}
-	if err := l.check(); err != nil {
+	if err := l.Check(); err != nil {
 		return nil, err
 	}
 	return l, nil
@@ -545,83 +545,29 @@ func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo,
 		state.ErrHolderAlive, e, live.PID, live.Host)
 }
 
-// pgLock is a held lock and its heartbeat.
+// pgLock is a held lock and its heartbeat; its LeaseKeeper says whether
+// it is still held (Lost, Err).
 type pgLock struct {
+	*state.LeaseKeeper
 	b    *Backend
 	id   string
 	gen  int64 // fencing token of this acquisition
 	stop context.CancelFunc
 	done chan struct{} // heartbeat ended
-	lost chan struct{} // closed with err set
-
-	mu       sync.Mutex
-	deadline time.Time // renew deadline by this process's (monotonic) clock
-	renewed  time.Time // when the last successful renewal was sent
-	err      error     // why the lock was lost; nil while held
 
 	once      sync.Once
 	unlockErr error
 }
 
-// renewDeadline is how long after sending its last successful renewal a
-// holder still counts its lease as held: three quarters of it, so that it
-// stops a quarter of a lease before the database lets another run in.
-func renewDeadline(lease time.Duration) time.Duration { return lease - lease/4 }
-
 func (b *Backend) newLock(info state.LockInfo, gen int64, sent time.Time) *pgLock {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &pgLock{b: b, id: info.ID, gen: gen, stop: cancel, done: make(chan struct{}), lost: make(chan struct{}),
-		deadline: sent.Add(renewDeadline(b.opts.Lease)), renewed: sent}
+	l := &pgLock{b: b, id: info.ID, gen: gen, stop: cancel, done: make(chan struct{}),
+		LeaseKeeper: state.NewLeaseKeeper(b.app, b.stage, "the database", b.opts.Lease, sent, func() { b.lostLock.Store(true) })}
 	b.mu.Lock()
 	b.held = l
 	b.mu.Unlock()
 	go l.heartbeat(ctx)
 	return l
-}
-
-// Lost returns a channel closed when the lock is lost: its lease ran out
-// unrenewed by this process's clock, or the database shows it taken or
-// removed (a forced unlock).
-func (l *pgLock) Lost() <-chan struct{} { return l.lost }
-
-// Err returns nil while the lock is held, and why it was lost (wrapping
-// state.ErrLockLost) once Lost is closed.
-func (l *pgLock) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
-}
-
-// lose records why the lock was lost and closes Lost, once.
-func (l *pgLock) lose(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.loseLocked(err)
-}
-
-func (l *pgLock) loseLocked(err error) {
-	if l.err == nil {
-		l.err = err
-		l.b.lostLock.Store(true)
-		close(l.lost)
-	}
-}
-
-// check returns Err, first declaring the lock lost if its lease has run out
-// by this process's clock.
-func (l *pgLock) check() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err == nil && !time.Now().Before(l.deadline) {
-		l.loseLocked(l.expired())
-	}
-	return l.err
-}
-
-// expired is the error of a lease that ran out unrenewed; l.mu is held.
-func (l *pgLock) expired() error {
-	return fmt.Errorf("%w: stage %s/%s: the lease (%v) could not be renewed for %v (the database was unreachable or this process was paused), so another run may take the lock",
-		state.ErrLockLost, l.b.app, l.b.stage, l.b.opts.Lease, time.Since(l.renewed).Round(time.Millisecond))
 }
 
 // refused is called when the database refused a fenced write or a renewal:
@@ -643,71 +589,26 @@ func (l *pgLock) refused(ctx context.Context) error {
 	default:
 		why = "its lease ended at " + h.Expires.Format(time.RFC3339Nano) + " by the database's clock without a renewal"
 	}
-	l.lose(fmt.Errorf("%w: stage %s/%s: %s", state.ErrLockLost, l.b.app, l.b.stage, why))
-	return l.Err()
+	return l.LoseBecause(why)
 }
 
+// heartbeat renews the lease until the lock is unlocked or lost; a renewal
+// the database refuses (no row of this acquisition with a live lease) loses
+// it, saying why.
 func (l *pgLock) heartbeat(ctx context.Context) {
 	defer close(l.done)
-	lease := l.b.opts.Lease
-	every := lease / 6
-	type renewal struct {
-		held bool
-		err  error
-	}
-	for {
-		l.mu.Lock()
-		deadline := l.deadline
-		l.mu.Unlock()
-		tick, expire := time.NewTimer(every), time.NewTimer(time.Until(deadline))
-		select {
-		case <-ctx.Done():
-		case <-tick.C:
-		case <-expire.C:
-		}
-		tick.Stop()
-		expire.Stop()
-		if ctx.Err() != nil {
-			return
-		}
-		// After a pause both timers may have fired: the clock decides.
-		if l.check() != nil {
-			return
-		}
-		// Renew in a goroutine bounded by the deadline, so that a blocked
-		// connection cannot hold the verdict past the lease.
-		sent := time.Now()
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		res := make(chan renewal, 1)
-		go func() {
-			tag, err := l.b.db.Exec(rctx, `UPDATE athanor_locks SET expires_at = clock_timestamp() + make_interval(secs => $5)
-				WHERE app = $1 AND stage = $2 AND id = $3 AND generation = $4 AND expires_at >= clock_timestamp()`,
-				l.b.app, l.b.stage, l.id, l.gen, lease.Seconds())
-			res <- renewal{held: err == nil && tag.RowsAffected() == 1, err: err}
-		}()
-		var r renewal
-		select {
-		case r = <-res:
-		case <-rctx.Done():
-			r.err = rctx.Err()
-		}
-		cancel()
+	l.Keep(ctx, func(rctx context.Context) error {
+		tag, err := l.b.db.Exec(rctx, `UPDATE athanor_locks SET expires_at = clock_timestamp() + make_interval(secs => $5)
+			WHERE app = $1 AND stage = $2 AND id = $3 AND generation = $4 AND expires_at >= clock_timestamp()`,
+			l.b.app, l.b.stage, l.id, l.gen, l.b.opts.Lease.Seconds())
 		switch {
-		case ctx.Err() != nil:
-			return
-		case r.held:
-			l.mu.Lock()
-			if l.err == nil {
-				l.deadline, l.renewed = sent.Add(renewDeadline(lease)), sent
-			}
-			l.mu.Unlock()
-		case r.err == nil:
-			l.refused(ctx)
-			return
+		case err != nil:
+			return err // unreachable: try again until the deadline
+		case tag.RowsAffected() != 1:
+			return l.refused(ctx)
 		}
-		// A failed renewal (the database unreachable) is retried at the
-		// next tick, until the deadline decides.
-	}
+		return nil
+	})
 }
 
 // Unlock stops the heartbeat, ends the fencing of the backend's writes and
@@ -724,14 +625,12 @@ func (l *pgLock) Unlock(ctx context.Context) error {
 			l.b.held = nil
 		}
 		l.b.mu.Unlock()
-		if l.check() != nil {
+		if l.Check() != nil {
 			return
 		}
 		// Past the renew deadline the row no longer matters: do not wait on
 		// an unreachable database beyond it.
-		l.mu.Lock()
-		ctx, cancel := context.WithDeadline(ctx, l.deadline)
-		l.mu.Unlock()
+		ctx, cancel := context.WithDeadline(ctx, l.Deadline())
 		defer cancel()
 		if _, err := l.b.db.Exec(ctx, `DELETE FROM athanor_locks WHERE app = $1 AND stage = $2 AND id = $3 AND generation = $4`,
 			l.b.app, l.b.stage, l.id, l.gen); err != nil {

@@ -490,7 +490,7 @@ func (b *Backend) write(ctx context.Context, key string, data []byte) error {
 	if cond == "" {
 		cond = "*"
 	}
-	wctx, cancel := context.WithDeadline(ctx, l.renewDeadline())
+	wctx, cancel := context.WithDeadline(ctx, l.Deadline())
 	defer cancel()
 	etag, err := b.put(wctx, key, data, cond)
 	if err == nil {
@@ -535,7 +535,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 		if err := l.verify(ctx); err != nil {
 			return fmt.Errorf("state/s3: delete %q: %w", key, err)
 		}
-		wctx, cancel := context.WithDeadline(ctx, l.renewDeadline())
+		wctx, cancel := context.WithDeadline(ctx, l.Deadline())
 		defer cancel()
 		ctx = wctx
 	}
@@ -820,32 +820,26 @@ func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo,
 	return nil, fmt.Errorf("state/s3: force unlock %s/%s: the lock kept changing while being released; try again", b.app, b.stage)
 }
 
-// s3Lock is a held lock and its heartbeat.
+// s3Lock is a held lock and its heartbeat; its LeaseKeeper says whether it
+// is still held (Lost, Err).
 type s3Lock struct {
+	*state.LeaseKeeper
 	b    *Backend
 	doc  lockDoc
 	stop context.CancelFunc
 	done chan struct{}
-	lost chan struct{}
 
-	mu       sync.Mutex
-	etag     string    // of this holder's last write of lock.json
-	deadline time.Time // renew deadline by this process's (monotonic) clock
-	renewed  time.Time // when the last successful renewal was sent
-	err      error
+	mu   sync.Mutex
+	etag string // of this holder's last write of lock.json
 
 	once      sync.Once
 	unlockErr error
 }
 
-// renewDeadline is how long after sending its last successful renewal a
-// holder still counts its lease as held: three quarters of it.
-func renewDeadline(lease time.Duration) time.Duration { return lease - lease/4 }
-
 func (b *Backend) newLock(doc lockDoc, etag string, sent time.Time) *s3Lock {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &s3Lock{b: b, doc: doc, stop: cancel, done: make(chan struct{}), lost: make(chan struct{}),
-		etag: etag, deadline: sent.Add(renewDeadline(b.opts.Lease)), renewed: sent}
+	l := &s3Lock{b: b, doc: doc, stop: cancel, done: make(chan struct{}), etag: etag,
+		LeaseKeeper: state.NewLeaseKeeper(b.app, b.stage, "S3", b.opts.Lease, sent, func() { b.lostLock.Store(true) })}
 	b.mu.Lock()
 	b.held = l
 	b.etags = map[string]seen{} // what was read before the lock may be stale
@@ -854,54 +848,11 @@ func (b *Backend) newLock(doc lockDoc, etag string, sent time.Time) *s3Lock {
 	return l
 }
 
-// Lost returns a channel closed when the lock is lost.
-func (l *s3Lock) Lost() <-chan struct{} { return l.lost }
-
-// Err returns nil while the lock is held, and why it was lost (wrapping
-// state.ErrLockLost) once Lost is closed.
-func (l *s3Lock) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
-}
-
-func (l *s3Lock) renewDeadline() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.deadline
-}
-
-func (l *s3Lock) lose(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.loseLocked(err)
-}
-
-func (l *s3Lock) loseLocked(err error) {
-	if l.err == nil {
-		l.err = err
-		l.b.lostLock.Store(true)
-		close(l.lost)
-	}
-}
-
-// check returns Err, first declaring the lock lost if its renew deadline
-// has passed by this process's clock.
-func (l *s3Lock) check() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err == nil && !time.Now().Before(l.deadline) {
-		l.loseLocked(fmt.Errorf("%w: stage %s/%s: the lease (%v) could not be renewed for %v (S3 was unreachable or this process was paused), so another run may take the lock",
-			state.ErrLockLost, l.b.app, l.b.stage, l.b.opts.Lease, time.Since(l.renewed).Round(time.Millisecond)))
-	}
-	return l.err
-}
-
 // verify checks, before a fenced write, that the lock is still this
 // acquisition's: by the renew deadline, then by reading lock.json. An
 // unreadable lock is an error, not a loss.
 func (l *s3Lock) verify(ctx context.Context) error {
-	if err := l.check(); err != nil {
+	if err := l.Check(); err != nil {
 		return err
 	}
 	cur, err := l.b.readLock(ctx)
@@ -909,10 +860,9 @@ func (l *s3Lock) verify(ctx context.Context) error {
 		return fmt.Errorf("check the stage lock before writing: %w", err)
 	}
 	if why := l.notMine(cur); why != "" {
-		l.lose(fmt.Errorf("%w: stage %s/%s: %s", state.ErrLockLost, l.b.app, l.b.stage, why))
-		return l.Err()
+		return l.LoseBecause(why)
 	}
-	return l.check()
+	return l.Check()
 }
 
 // after checks the lock again once a fenced write of object key was
@@ -944,79 +894,47 @@ func (l *s3Lock) notMine(cur *lockState) string {
 	return ""
 }
 
+// heartbeat renews the lease until the lock is unlocked or lost: each
+// renewal rewrites lock.json with If-Match on this holder's last ETag. A
+// conflict is either another's write (the lock is lost, saying to whom) or
+// an earlier renewal of ours that applied unheard (tried again from the
+// ETag read).
 func (l *s3Lock) heartbeat(ctx context.Context) {
 	defer close(l.done)
-	lease := l.b.opts.Lease
-	every := lease / 6
-	type renewal struct {
-		etag string
-		err  error
-	}
-	for {
-		l.mu.Lock()
-		deadline := l.deadline
-		l.mu.Unlock()
-		tick, expire := time.NewTimer(every), time.NewTimer(time.Until(deadline))
-		select {
-		case <-ctx.Done():
-		case <-tick.C:
-		case <-expire.C:
-		}
-		tick.Stop()
-		expire.Stop()
-		if ctx.Err() != nil || l.check() != nil {
-			return
-		}
+	l.Keep(ctx, func(rctx context.Context) error {
 		l.mu.Lock()
 		doc, etag := l.doc, l.etag
 		l.doc.Renewal++
 		doc.Renewal = l.doc.Renewal
 		l.mu.Unlock()
 		data, _ := json.Marshal(doc)
-		sent := time.Now()
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		res := make(chan renewal, 1)
-		go func() {
-			etag, err := l.b.put(rctx, l.b.base+lockName, data, etag)
-			res <- renewal{etag, err}
-		}()
-		var r renewal
-		select {
-		case r = <-res:
-		case <-rctx.Done():
-			r.err = rctx.Err()
-		}
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case r.err == nil:
+		etag, err := l.b.put(rctx, l.b.base+lockName, data, etag)
+		if err == nil {
 			l.mu.Lock()
-			if l.err == nil {
-				l.etag, l.deadline, l.renewed = r.etag, sent.Add(renewDeadline(lease)), sent
-			}
+			l.etag = etag
 			l.mu.Unlock()
-		case conflict(r.err):
-			// Either another wrote the lock, or an earlier renewal of ours
-			// applied without our hearing of it.
-			cctx, ccancel := context.WithDeadline(ctx, deadline)
-			cur, err := l.b.readLock(cctx)
-			ccancel()
-			if err != nil {
-				continue
-			}
-			if why := l.notMine(cur); why != "" {
-				l.lose(fmt.Errorf("%w: stage %s/%s: %s", state.ErrLockLost, l.b.app, l.b.stage, why))
-				return
-			}
-			l.mu.Lock()
-			l.etag, l.doc.Renewal = cur.etag, cur.doc.Renewal
-			l.mu.Unlock()
+			return nil
 		}
-		// A failed renewal (S3 unreachable) is retried at the next tick,
-		// until the deadline decides.
-	}
+		if !conflict(err) {
+			return err // unreachable: try again until the deadline
+		}
+		cur, rerr := l.b.readLock(rctx)
+		if rerr != nil {
+			return rerr
+		}
+		if why := l.notMine(cur); why != "" {
+			return l.LoseBecause(why)
+		}
+		l.mu.Lock()
+		l.etag, l.doc.Renewal = cur.etag, cur.doc.Renewal
+		l.mu.Unlock()
+		return errRenewRaced
+	})
 }
+
+// errRenewRaced is a renewal that met an earlier renewal of ours applied
+// unheard: the next tick renews from the ETag read.
+var errRenewRaced = errors.New("state/s3: a renewal met an earlier one of this holder")
 
 // Unlock stops the heartbeat, ends the fencing of the backend's writes and
 // releases the lock if it is still this acquisition's (a conditional write
@@ -1032,10 +950,10 @@ func (l *s3Lock) Unlock(ctx context.Context) error {
 			l.b.etags = map[string]seen{}
 		}
 		l.b.mu.Unlock()
-		if l.check() != nil {
+		if l.Check() != nil {
 			return
 		}
-		ctx, cancel := context.WithDeadline(ctx, l.renewDeadline())
+		ctx, cancel := context.WithDeadline(ctx, l.Deadline())
 		defer cancel()
 		for attempt := 0; attempt < 3; attempt++ {
 			l.mu.Lock()
