@@ -13,31 +13,14 @@ import (
 
 const queue = "AWS::SQS::Queue"
 
-// mixedFleet declares templates job templates (identifiers chosen) and
-// topics SNS topics and queues SQS queues without names (identifiers the
-// service generates), each topic and queue tagged with its key so that the
-// emulator's copy can be told apart.
+// mixedFleet is fleet (job templates and SNS topics) plus queues SQS queues
+// without names (identifiers the service generates), each tagged with its
+// key so that the emulator's copy can be told apart.
 func mixedFleet(templates, topics, queues int, version string) func(*athanor.App) error {
+	templatesAndTopics := fleet(templates, topics, version)
 	return func(app *athanor.App) error {
-		for i := range templates {
-			app.Go(func() error {
-				_, err := app.Declare(jobTemplate, fmt.Sprintf("tpl%03d", i), map[string]any{
-					"JobTemplateId": fmt.Sprintf("retry-%03d", i),
-					"Description":   "fleet template " + version,
-					"Document":      `{"operation":"update"}`,
-				})
-				return err
-			})
-		}
-		for i := range topics {
-			app.Go(func() error {
-				key := fmt.Sprintf("topic%03d", i)
-				_, err := app.Declare(topic, key, map[string]any{
-					"DisplayName": "fleet topic " + version,
-					"Tags":        []any{map[string]any{"Key": "athanor-key", "Value": key}},
-				})
-				return err
-			})
+		if err := templatesAndTopics(app); err != nil {
+			return err
 		}
 		for i := range queues {
 			app.Go(func() error {
@@ -99,7 +82,7 @@ func (e *env) checkMixedFleet(t *testing.T, stage string, templates, topics, que
 			m := e.get(tt.typeName, id)
 			switch tt.typeName {
 			case jobTemplate:
-				if want := fmt.Sprintf("retry-%s", key[len("tpl"):]); id != want || m["Description"] != "fleet template "+version {
+				if want := fmt.Sprintf("crash-%s", key[len("tpl"):]); id != want || m["Description"] != "fleet template "+version {
 					t.Errorf("%s is template %s with Description %v", key, id, m["Description"])
 				}
 			case topic:
