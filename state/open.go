@@ -241,14 +241,22 @@ type LockManager interface {
 	ForceUnlock(ctx context.Context, force bool) (*LockInfo, error)
 }
 
-// WaitLock calls try until it takes the lock, fails with an error other
-// than ErrLocked, o.LockTimeout passes or ctx ends, polling with exponential
-// backoff from 50 ms up to 2 s. With a zero LockTimeout it tries once. On
-// timeout it returns the last *LockedError, which names the holder. When it
-// starts waiting it calls o.OnLockWait, if set.
-func WaitLock(ctx context.Context, o Options, try func() (Lock, error)) (Lock, error) {
+// WaitLock takes a stage lock for the holder info, as every backend's Lock
+// does: it refuses an info without an ID (use NewLockInfo), sets a zero
+// Since to now, and calls try until it takes the lock, fails with an error
+// other than ErrLocked, o.LockTimeout passes or ctx ends, polling with
+// exponential backoff from 50 ms up to 2 s. With a zero LockTimeout it
+// tries once. On timeout it returns the last *LockedError, which names the
+// holder. When it starts waiting it calls o.OnLockWait, if set.
+func WaitLock(ctx context.Context, o Options, info LockInfo, try func(LockInfo) (Lock, error)) (Lock, error) {
+	if info.ID == "" {
+		return nil, errors.New("state: lock holder has no ID (use state.NewLockInfo)")
+	}
+	if info.Since.IsZero() {
+		info.Since = time.Now().UTC().Truncate(time.Second)
+	}
 	timeout := o.LockTimeout
-	l, err := try()
+	l, err := try(info)
 	if timeout <= 0 || !errors.Is(err, ErrLocked) {
 		return l, err
 	}
@@ -270,7 +278,7 @@ func WaitLock(ctx context.Context, o Options, try func() (Lock, error)) (Lock, e
 			return nil, fmt.Errorf("%w (waited %v)", err, timeout)
 		case <-t.C:
 		}
-		l, err = try()
+		l, err = try(info)
 		if !errors.Is(err, ErrLocked) {
 			return l, err
 		}

@@ -228,7 +228,11 @@ func TestWaitLock(t *testing.T) {
 	var waitedFor []*state.LockedError
 	wait := state.NewOptions(state.WithLockTimeout(time.Minute),
 		state.WithLockWait(func(le *state.LockedError) { waitedFor = append(waitedFor, le) }))
-	l, err := state.WaitLock(context.Background(), wait, func() (state.Lock, error) {
+	holder := state.LockInfo{ID: "run-1"}
+	l, err := state.WaitLock(context.Background(), wait, holder, func(info state.LockInfo) (state.Lock, error) {
+		if info.ID != "run-1" || info.Since.IsZero() {
+			t.Errorf("try was given %+v, want the holder with Since set", info)
+		}
 		if calls++; calls < 3 {
 			return nil, locked
 		}
@@ -241,14 +245,21 @@ func TestWaitLock(t *testing.T) {
 		t.Errorf("OnLockWait called with %v, want once with the holder", waitedFor)
 	}
 	calls = 0
-	_, err = state.WaitLock(context.Background(), state.NewOptions(), func() (state.Lock, error) { calls++; return nil, locked })
+	_, err = state.WaitLock(context.Background(), state.NewOptions(), holder, func(state.LockInfo) (state.Lock, error) { calls++; return nil, locked })
 	if calls != 1 || !errors.Is(err, state.ErrLocked) {
 		t.Errorf("no timeout: %d calls, %v", calls, err)
 	}
 	other := errors.New("boom")
-	_, err = state.WaitLock(context.Background(), wait, func() (state.Lock, error) { return nil, other })
+	_, err = state.WaitLock(context.Background(), wait, holder, func(state.LockInfo) (state.Lock, error) { return nil, other })
 	if err != other {
 		t.Errorf("other error = %v", err)
+	}
+	_, err = state.WaitLock(context.Background(), wait, state.LockInfo{}, func(state.LockInfo) (state.Lock, error) {
+		t.Error("try called for a holder without an ID")
+		return nopLock{}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "NewLockInfo") {
+		t.Errorf("a holder without an ID: %v", err)
 	}
 }
 

@@ -314,10 +314,7 @@ func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (state.Lock, er
 	if err := b.check(ctx); err != nil {
 		return nil, err
 	}
-	if info.Since.IsZero() {
-		info.Since = time.Now().UTC().Truncate(time.Second)
-	}
-	return state.WaitLock(ctx, b.opts, func() (state.Lock, error) { return b.tryLock(info) })
+	return state.WaitLock(ctx, b.opts, info, b.tryLock)
 }
 
 // tryLock makes one attempt at the lock.

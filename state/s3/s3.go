@@ -728,13 +728,7 @@ func released() []byte {
 // of the lease. When a live run holds it, the error is a *state.LockedError
 // naming that run and when its lease ends.
 func (b *Backend) Lock(ctx context.Context, info state.LockInfo) (state.Lock, error) {
-	if info.Since.IsZero() {
-		info.Since = time.Now().UTC().Truncate(time.Second)
-	}
-	if info.ID == "" {
-		return nil, errors.New("state/s3: lock holder has no ID (use state.NewLockInfo)")
-	}
-	return state.WaitLock(ctx, b.opts, func() (state.Lock, error) { return b.tryLock(ctx, info) })
+	return state.WaitLock(ctx, b.opts, info, func(info state.LockInfo) (state.Lock, error) { return b.tryLock(ctx, info) })
 }
 
 func (b *Backend) tryLock(ctx context.Context, info state.LockInfo) (state.Lock, error) {
