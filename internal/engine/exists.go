@@ -9,10 +9,6 @@ import (
 	"github.com/athanor-dev/athanor/schema"
 )
 
-// ErrAlreadyExists is wrapped by the error of a create that collided with
-// an existing resource this stage does not manage (see alreadyExists).
-var ErrAlreadyExists = cloudcontrol.ErrAlreadyExists
-
 // alreadyExists explains a create that failed with AlreadyExists: which
 // identifier exists, and the two ways on (adopt it, or name it per stage).
 // Other errors are returned as they are.
