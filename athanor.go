@@ -25,6 +25,24 @@
 //			return nil
 //		})
 //	}
+//
+// # State backends
+//
+// A run records its state through a backend chosen by the state location
+// (Config.State, --state). This package links only the default one, the
+// file backend (state/file: a directory, ".athanor"). The others register
+// themselves when imported, as database/sql drivers do, so a program links
+// PostgreSQL's driver or the S3 SDK only when it uses them:
+//
+//	import (
+//		_ "github.com/athanor-dev/athanor/state/postgres" // postgres:// and postgresql:// locations
+//		_ "github.com/athanor-dev/athanor/state/s3"       // s3://bucket/prefix locations
+//	)
+//
+// A run given a location whose backend the program does not link fails
+// before it changes anything, with an error wrapping state.ErrNoBackend
+// that names the import to add. The embedded emulator, the default target,
+// is always linked.
 package athanor
 
 import (

@@ -22,9 +22,7 @@ import (
 	"github.com/athanor-dev/athanor/internal/graph"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
-	_ "github.com/athanor-dev/athanor/state/file"     // the default state backend
-	_ "github.com/athanor-dev/athanor/state/postgres" // team state: postgres:// URLs
-	_ "github.com/athanor-dev/athanor/state/s3"       // team state: s3:// URLs
+	_ "github.com/athanor-dev/athanor/state/file" // the default state backend; see the package doc for the others
 )
 
 // Targets.
@@ -64,7 +62,11 @@ type Config struct {
 	// With Target empty, AWS_ENDPOINT_URL_CLOUDCONTROL selects an endpoint.
 	Target string
 	// State is the state location: a directory (default ".athanor"), a
-	// postgres:// URL or an s3://bucket/prefix URL.
+	// postgres:// URL or an s3://bucket/prefix URL. The file backend is
+	// always linked; a postgres:// (or postgresql://) URL needs the program
+	// to import _ "github.com/athanor-dev/athanor/state/postgres", an s3://
+	// URL _ "github.com/athanor-dev/athanor/state/s3". Without it the run
+	// fails before it changes anything, naming the import to add.
 	State string
 	// Concurrency fixes the bound on Cloud Control operations in flight.
 	// Zero, the default, lets the bound adapt (cloudcontrol.AdaptiveConcurrency):

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -170,7 +172,8 @@ func TestRefresh(t *testing.T) {
 
 // TestExample builds examples/jobtemplates and runs it as a user would: it
 // deploys the four templates and prints their ARNs, a second run changes
-// nothing, --destroy removes them.
+// nothing, --destroy removes them; with PostgreSQL or S3 state, which it
+// does not link, it fails before doing anything, naming the import to add.
 func TestExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the example")
@@ -203,6 +206,23 @@ func TestExample(t *testing.T) {
 	}
 	if out := runExample("--plan"); !strings.Contains(out, "Plan: 4 to create") {
 		t.Fatalf("plan after destroy:\n%s", out)
+	}
+
+	// The example links only the file backend: team state fails at once,
+	// saying which import links its backend.
+	for scheme, pkg := range map[string]string{"postgresql": "state/postgres", "s3": "state/s3"} {
+		cmd := exec.Command(bin, "--state", scheme+"://team/state")
+		cmd.Dir = t.TempDir()
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		want := "add `import _ \"github.com/athanor-dev/athanor/" + pkg + "\"` to its main package"
+		if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(stderr.String(), want) || stdout.Len() != 0 {
+			t.Errorf("--state %s://: %v\nstdout: %s\nstderr: %s\nwant exit status 1 and %s", scheme, err, stdout.Bytes(), stderr.Bytes(), want)
+		}
+		if entries, err := os.ReadDir(cmd.Dir); err != nil || len(entries) != 0 {
+			t.Errorf("--state %s://: the run left %v in its directory (%v)", scheme, entries, err)
+		}
 	}
 }
 

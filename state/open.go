@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,8 +112,10 @@ func Schemes() []string {
 // Open opens the state of app and stage at location, choosing the backend
 // by the location's scheme: a plain path or a file:// URL selects the file
 // backend (state/file), postgres:// or postgresql:// the PostgreSQL backend
-// (state/postgres). An empty location means DefaultURL. The backend's
-// package must be imported (see Opener).
+// (state/postgres), s3:// the S3 backend (state/s3). An empty location
+// means DefaultURL. The backend's package must be imported (see Opener):
+// for a scheme no linked backend registered, Open fails with an error
+// wrapping ErrNoBackend that names the import to add.
 func Open(ctx context.Context, location, app, stage string, opts ...Option) (Backend, error) {
 	if err := ValidateName("app", app); err != nil {
 		return nil, err
@@ -127,10 +131,37 @@ func Open(ctx context.Context, location, app, stage string, opts ...Option) (Bac
 	op := openers[u.Scheme]
 	openersMu.RUnlock()
 	if op == nil {
-		return nil, fmt.Errorf("state: no backend for %q (scheme %q); registered: %s — import its package, e.g. _ \"github.com/athanor-dev/athanor/state/%s\"",
-			Redact(location), u.Scheme, strings.Join(Schemes(), ", "), u.Scheme)
+		return nil, noBackend(location, u.Scheme)
 	}
 	return op(ctx, u, app, stage, NewOptions(opts...))
+}
+
+// ErrNoBackend is wrapped by the error of Open for a location whose scheme
+// no backend linked into the program registered.
+var ErrNoBackend = errors.New("state: no backend")
+
+// backends are the backends of this module, by the scheme they register:
+// their name in messages and their import path.
+var backends = map[string]struct{ name, pkg string }{
+	"file":     {"file", "github.com/athanor-dev/athanor/state/file"},
+	"postgres": {"PostgreSQL", "github.com/athanor-dev/athanor/state/postgres"},
+	"s3":       {"S3", "github.com/athanor-dev/athanor/state/s3"},
+}
+
+// noBackend is Open's error for a location of a scheme no linked backend
+// registered: for a backend of this module, it names the import that links
+// it.
+func noBackend(location, scheme string) error {
+	linked := strings.Join(Schemes(), ", ")
+	if linked == "" {
+		linked = "none"
+	}
+	if b, ok := backends[scheme]; ok {
+		return fmt.Errorf("%w for %q: this program does not link the %s backend; add `import _ %q` to its main package (backends linked: %s)",
+			ErrNoBackend, Redact(location), b.name, b.pkg, linked)
+	}
+	return fmt.Errorf("%w for %q: no backend handles the scheme %q (backends linked: %s; Athanor provides %s)",
+		ErrNoBackend, Redact(location), scheme, linked, strings.Join(slices.Sorted(maps.Keys(backends)), ", "))
 }
 
 // ParseURL turns a state location into a URL: "" is DefaultURL, a location

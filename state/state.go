@@ -3,8 +3,10 @@
 // app and stage.
 //
 // Backends implement Backend and Register a URL scheme, which Open
-// dispatches on: the file backend (state/file, a directory, the default) and
-// PostgreSQL (state/postgres, postgres:// URLs, for teams); state/statetest
+// dispatches on: the file backend (state/file, a directory, the default),
+// PostgreSQL (state/postgres, postgres:// URLs, for teams) and S3
+// (state/s3, s3://bucket/prefix URLs, for teams on AWS). A program links
+// the backends it imports, as with database/sql drivers; state/statetest
 // is the conformance suite every backend passes.
 package state
 

@@ -41,7 +41,7 @@ const processTimeout = 2 * time.Minute
 // binaries are the programs the tests run, built once per test binary.
 type binaries struct {
 	// jobTemplates is examples/jobtemplates: the seed's four templates,
-	// app "jobtemplates".
+	// app "jobtemplates", built with teamBackends added.
 	jobTemplates string
 	// stages is testdata/stages: app "teamstate", one template named after
 	// the stage.
@@ -49,6 +49,18 @@ type binaries struct {
 	// athanor is the command line (cmd/athanor).
 	athanor string
 }
+
+// teamBackends is the file build adds to examples/jobtemplates (through go
+// build -overlay, leaving the example as it is): the imports a user adds to
+// a program to keep its state in PostgreSQL or S3. The example links only
+// the file backend, as the athanor package does.
+const teamBackends = `package main
+
+import (
+	_ "github.com/athanor-dev/athanor/state/postgres"
+	_ "github.com/athanor-dev/athanor/state/s3"
+)
+`
 
 // build compiles the programs into a temporary directory of t.
 func build(t *testing.T) binaries {
@@ -60,15 +72,31 @@ func build(t *testing.T) binaries {
 		stages:       filepath.Join(dir, "stages"),
 		athanor:      filepath.Join(dir, "athanor"),
 	}
-	for out, pkg := range map[string]string{
-		b.jobTemplates: "./examples/jobtemplates",
-		b.stages:       "./e2e/teamstate/testdata/stages",
-		b.athanor:      "./cmd/athanor",
+	overlay := filepath.Join(dir, "overlay.json")
+	backends := filepath.Join(dir, "backends.go")
+	added := filepath.Join(root, "examples", "jobtemplates", "zz_team_backends.go")
+	replace, err := json.Marshal(map[string]map[string]string{"Replace": {added: backends}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(backends, []byte(teamBackends), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(overlay, replace, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		out, pkg string
+		flags    []string
+	}{
+		{b.jobTemplates, "./examples/jobtemplates", []string{"-overlay", overlay}},
+		{b.stages, "./e2e/teamstate/testdata/stages", nil},
+		{b.athanor, "./cmd/athanor", nil},
 	} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd := exec.Command("go", append(append([]string{"build"}, p.flags...), "-o", p.out, p.pkg)...)
 		cmd.Dir = root
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+			t.Fatalf("go build %s: %v\n%s", p.pkg, err, msg)
 		}
 	}
 	return b

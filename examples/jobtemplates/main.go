@@ -8,7 +8,10 @@
 //	go run ./examples/jobtemplates --destroy   # remove them
 //
 // Add --target aws to deploy to your AWS account instead, and --stage NAME
-// to deploy another copy beside the first.
+// to deploy another copy beside the first. The state is kept in .athanor,
+// by the one state backend the athanor package links; to share it in
+// PostgreSQL or S3 (--state postgres://... or s3://bucket/prefix), add
+// import _ "github.com/athanor-dev/athanor/state/postgres" (or state/s3).
 package main
 
 import (

@@ -12,6 +12,8 @@ import (
 	"strconv"
 
 	"github.com/athanor-dev/athanor"
+	_ "github.com/athanor-dev/athanor/state/postgres" // the fencing tests' postgres:// state
+	_ "github.com/athanor-dev/athanor/state/s3"       // the S3 tests' s3:// state
 )
 
 func count(name string) int {

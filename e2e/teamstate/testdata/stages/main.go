@@ -15,6 +15,7 @@ import (
 
 	"github.com/athanor-dev/athanor"
 	"github.com/athanor-dev/athanor/aws/iot"
+	_ "github.com/athanor-dev/athanor/state/postgres" // the tests' postgres:// state
 )
 
 func main() {
