@@ -2,6 +2,7 @@ package athanor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -23,18 +24,42 @@ type App struct {
 	scope string
 }
 
-// run is what an App and all its scopes share.
+// run is what an App and all its scopes share: one pass of the program,
+// the preview (decl is the engine's Preview) or the application of the plan
+// (decl is the engine).
 type run struct {
 	ctx     context.Context
 	name    string
 	stage   string
-	eng     *engine.Engine
+	decl    declarer
+	reg     *schema.Registry
+	preview bool
 	group   errgroup.Group
 	mu      sync.Mutex
 	exports map[string]any
 	// errs are failures found outside a declaration (an export set twice,
 	// a Name that names an unknown property); any fails the run.
 	errs []error
+}
+
+// declarer is what declarations go to: the preview or the engine.
+type declarer interface {
+	Declare(ctx context.Context, d engine.Declaration) (*engine.Declared, error)
+}
+
+// call runs the program fn on the run's App and waits for the functions it
+// started with Go; it returns the first error, or the run's own errors.
+func (r *run) call(fn func(*App) error) error {
+	err := fn(&App{run: r})
+	if werr := r.group.Wait(); err == nil {
+		err = werr
+	}
+	if err == nil {
+		r.mu.Lock()
+		err = errors.Join(r.errs...)
+		r.mu.Unlock()
+	}
+	return err
 }
 
 // fail records an error that fails the run when the program returns.
@@ -54,6 +79,13 @@ func (a *App) Stage() string { return a.run.stage }
 
 // Context returns the run's context: cancelled when the run is interrupted.
 func (a *App) Context() context.Context { return a.run.ctx }
+
+// Previewing reports whether this pass of the program is the preview that
+// computes the plan (nothing is sent or written; outputs not known yet are
+// placeholders, see IsUnknown) rather than the one applying it. A program
+// runs twice per deploy: side effects of its own that must happen once
+// (sending a notification, writing a file) belong in the second pass.
+func (a *App) Previewing() bool { return a.run.preview }
 
 // Path returns the scope path, "" for the App itself.
 func (a *App) Path() string { return a.scope }
@@ -94,12 +126,12 @@ func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOpt
 			d.DependsOn = append(d.DependsOn, r.Key)
 		}
 	}
-	res, err := a.run.eng.Declare(a.run.ctx, d)
+	res, err := a.run.decl.Declare(a.run.ctx, d)
 	if err != nil {
-		return nil, err
+		return nil, publicError(err)
 	}
 	r := &Resource{Type: typeName, LogicalID: logicalID, Key: res.Key, Identifier: res.Identifier, Outputs: res.Outputs}
-	if s, err := a.run.eng.Registry().Lookup(typeName); err == nil {
+	if s, err := a.run.reg.Lookup(typeName); err == nil {
 		r.outputNames = outputNames(s)
 		if len(s.PrimaryIdentifier) == 1 {
 			r.idProperty = strings.TrimPrefix(s.PrimaryIdentifier[0], "/properties/")
@@ -125,7 +157,20 @@ func (a *App) Export(name string, value any) {
 // run waits for every fn before finishing; the first error fails the run,
 // as with errgroup.Group. Wait waits earlier, for outputs a later
 // declaration needs.
-func (a *App) Go(fn func() error) { a.run.group.Go(fn) }
+//
+// In the preview that computes the plan (where no call is made, so there
+// is nothing to wait for), fn runs at once, before Go returns: the plan
+// then lists the changes in the same order on every run. Functions must
+// therefore not wait for one started after them.
+func (a *App) Go(fn func() error) {
+	if a.run.preview {
+		if err := fn(); err != nil {
+			a.run.group.Go(func() error { return err })
+		}
+		return
+	}
+	a.run.group.Go(fn)
+}
 
 // Wait waits for every function started with Go and returns the first
 // error any of them returned.

@@ -64,11 +64,6 @@ type Declarer interface {
 	Declare(typeName, logicalID string, props any, opts ...ResourceOption) (*Resource, error)
 }
 
-// Unknown is the value an output takes in a plan (--plan) when it is known
-// only once the resource is created or replaced. It flows into the
-// properties of resources declared from it and prints as is.
-const Unknown = "(known after apply)"
-
 // Resource is a declared resource as the engine left it.
 type Resource struct {
 	// Type is the registry type name, e.g. "AWS::IoT::JobTemplate".
@@ -77,12 +72,13 @@ type Resource struct {
 	LogicalID string
 	// Key is the resource's unique key in the stage: scope path and logical id.
 	Key string
-	// Identifier is the Cloud Control primary identifier. In a plan it is
-	// Unknown when the resource would be created with an identifier the
-	// service generates.
+	// Identifier is the Cloud Control primary identifier. In the preview
+	// that computes a plan it is a placeholder (see IsUnknown) when the
+	// resource is to be created with an identifier the service generates.
 	Identifier string
 	// Outputs holds the read-only attributes the cloud returned (e.g. "Arn").
-	// In a plan, outputs not yet known hold Unknown.
+	// In the preview, outputs not known yet hold placeholders, one per
+	// resource and output (see IsUnknown).
 	Outputs map[string]any
 
 	// outputNames are the names the type's outputs can have: its read-only

@@ -1,6 +1,7 @@
 package athanor
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,6 +31,7 @@ const (
 	EnvLockTimeout = "ATHANOR_LOCK_TIMEOUT"
 	EnvLockLease   = "ATHANOR_LOCK_LEASE"
 	EnvHeartbeat   = "ATHANOR_HEARTBEAT"
+	EnvYes         = "ATHANOR_YES"
 )
 
 // Main is the entry point of an Athanor program: it reads the command line
@@ -51,6 +54,9 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 		return 2
 	}
 	cfg.Output = stdout
+	if !cfg.Yes {
+		cfg.Confirm = terminalConfirm(os.Stdin, stdout)
+	}
 	notes := &noteWriter{w: stderr}
 	if _, ok := engine.Terminal(stderr); ok {
 		// Output and notes share the terminal: notes go above the live view.
@@ -71,6 +77,37 @@ func run1(app string, args []string, getenv func(string) string, stdout, stderr 
 		return 1
 	}
 	return 0
+}
+
+// terminalConfirm returns the question Main asks before applying a plan
+// when in and out are both a terminal (nil otherwise: scripts and CI
+// proceed without asking). Only "yes" or "y" applies the plan.
+func terminalConfirm(in *os.File, out io.Writer) func(*Plan) (bool, error) {
+	if _, ok := engine.Terminal(out); !ok {
+		return nil
+	}
+	if _, ok := engine.Terminal(in); !ok {
+		return nil
+	}
+	return func(*Plan) (bool, error) { return askYes(in, out) }
+}
+
+// askYes asks on out whether to apply the plan and reads the answer, one
+// line, from in.
+func askYes(in io.Reader, out io.Writer) (bool, error) {
+	fmt.Fprint(out, "Apply these changes? Only 'yes' applies them: ")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "yes", "y":
+		return true, nil
+	}
+	return false, nil
 }
 
 // noteWriter writes Main's notes (a signal received) to w, or through the
@@ -128,6 +165,11 @@ func interruptible(parent context.Context, app string, stderr io.Writer, exit fu
 //
 //	--stage NAME        stage to deploy (ATHANOR_STAGE; default "dev")
 //	--plan              show what would change, change nothing (ATHANOR_PLAN)
+//	--out FILE          with --plan, save the plan to FILE
+//	--apply FILE        apply the plan saved in FILE exactly (refused if the
+//	                    stage's state or the program's changes differ)
+//	--yes               apply without asking (ATHANOR_YES); on a terminal a run
+//	                    shows its plan and asks first
 //	--destroy           delete every resource of the stage (ATHANOR_DESTROY)
 //	--refresh           read resources back first; report and repair drift (ATHANOR_REFRESH)
 //	--target TARGET     "local" (embedded emulator, default), "aws", or an endpoint URL
@@ -169,6 +211,7 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 		return b
 	}
 	cfg.Plan, cfg.Destroy, cfg.Refresh, cfg.JSON = envBool(EnvPlan), envBool(EnvDestroy), envBool(EnvRefresh), envBool(EnvJSON)
+	cfg.Yes = envBool(EnvYes)
 	if v := getenv(EnvConcurrency); v != "" && err == nil {
 		n, perr := strconv.Atoi(v)
 		if perr != nil || n < 1 {
@@ -199,6 +242,9 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	fs.SetOutput(usage)
 	fs.StringVar(&cfg.Stage, "stage", cfg.Stage, "stage to deploy")
 	fs.BoolVar(&cfg.Plan, "plan", cfg.Plan, "show what would change, change nothing")
+	fs.StringVar(&cfg.Out, "out", "", "with --plan: save the plan to this file")
+	fs.StringVar(&cfg.ApplyPlan, "apply", "", "apply the plan saved in this file exactly")
+	fs.BoolVar(&cfg.Yes, "yes", cfg.Yes, "apply without asking (on a terminal a run shows its plan and asks first)")
 	fs.BoolVar(&cfg.Destroy, "destroy", cfg.Destroy, "delete every resource of the stage")
 	fs.BoolVar(&cfg.Refresh, "refresh", cfg.Refresh, "read every resource back first; report drift, recreate what was deleted")
 	fs.StringVar(&cfg.Target, "target", cfg.Target, `"local" (embedded emulator), "aws", or a Cloud Control endpoint URL`)
@@ -224,6 +270,12 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	}
 	if cfg.Graph != "" && cfg.Graph != "dot" && cfg.Graph != "mermaid" {
 		return Config{}, fmt.Errorf("%s: --graph %q: want dot or mermaid", app, cfg.Graph)
+	}
+	if cfg.Out != "" && !cfg.Plan {
+		return Config{}, fmt.Errorf("%s: --out saves a plan: give it with --plan", app)
+	}
+	if cfg.ApplyPlan != "" && (cfg.Plan || cfg.Destroy) {
+		return Config{}, fmt.Errorf("%s: --apply applies a saved plan (a destroy's too): not with --plan or --destroy", app)
 	}
 	if cfg.Concurrency < 0 {
 		return Config{}, fmt.Errorf("%s: --concurrency %d: want a positive integer", app, cfg.Concurrency)

@@ -3,11 +3,15 @@ package athanor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/athanor-dev/athanor/state"
 )
 
 type syncBuffer struct {
@@ -60,5 +64,43 @@ func TestInterruptible(t *testing.T) {
 	case <-exited:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the second signal did not exit")
+	}
+}
+
+// TestMainPreviewErrorsExit1: a program whose third and fifth declarations
+// are invalid makes Main's run exit with status 1 after listing both, by
+// resource and property path, and the stage keeps no record.
+func TestMainPreviewErrorsExit1(t *testing.T) {
+	dir := t.TempDir()
+	program := func(app *App) error {
+		for i, props := range []map[string]any{
+			{"LogGroupName": "a"}, {"LogGroupName": "b"}, {"LogGroupName": "c", "RetentionInDays": 8},
+			{"LogGroupName": "d"}, {"LogGroupName": "e", "KmsKeyId": 5},
+		} {
+			if _, err := app.Declare("AWS::Logs::LogGroup", fmt.Sprintf("l%d", i+1), props); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var stdout, stderr strings.Builder
+	args := []string{"--state", filepath.Join(dir, "state"), "--target", "local"}
+	if code := run1("preview", args, func(string) string { return "" }, &stdout, &stderr, program); code != 1 {
+		t.Fatalf("exit status %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"l3 (AWS::Logs::LogGroup): invalid properties:", "/RetentionInDays: 8 is not one of",
+		"l5 (AWS::Logs::LogGroup): invalid properties:", "/KmsKeyId: expected string, got integer 5", "2 declarations are invalid"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	st, err := state.Open(context.Background(), filepath.Join(dir, "state"), "preview", DefaultStage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if recs, err := st.List(context.Background()); err != nil || len(recs) != 0 {
+		t.Fatalf("records after a failed preview: %d, %v", len(recs), err)
 	}
 }

@@ -78,7 +78,7 @@ func (a *App) PhysicalName(base string, opts ...NameOption) string {
 	}
 	rule := defaultNameRule()
 	if o.typeName != "" {
-		r, err := propertyNameRule(a.run.eng.Registry(), o.typeName, o.property)
+		r, err := propertyNameRule(a.run.reg, o.typeName, o.property)
 		if err != nil {
 			a.run.fail(fmt.Errorf("athanor: PhysicalName(%q): %w", base, err))
 		} else {

@@ -50,6 +50,24 @@ type Config struct {
 	Stage string
 	// Plan computes and prints what would change, and changes nothing.
 	Plan bool
+	// Out, with Plan, saves the plan to this file (versioned JSON with the
+	// state's digest and the target; write-only values only as salted
+	// digests), for ApplyPlan.
+	Out string
+	// ApplyPlan applies the plan saved in this file exactly: the run is
+	// refused, before any change, when the stage's state changed since the
+	// plan was made (ErrStalePlan), when the target is another, or when
+	// the program's changes differ from the plan (ErrDeviation). The
+	// plan's Destroy and Refresh settings are the run's.
+	ApplyPlan string
+	// Confirm, when set, is asked before a plan with changes is applied,
+	// once the plan is printed; false stops the run with ErrNotConfirmed
+	// and nothing changed. Main sets it when standard input and output are
+	// a terminal (and neither --yes nor ATHANOR_YES is given); without a
+	// terminal the plan is applied without asking.
+	Confirm func(*Plan) (bool, error)
+	// Yes applies the plan without asking Confirm.
+	Yes bool
 	// Destroy deletes every resource of the stage; the program's function
 	// is not called.
 	Destroy bool
@@ -126,48 +144,54 @@ type Config struct {
 	LockLease time.Duration
 }
 
-// Change is one change of a plan (or of a run): the resource, the action,
-// and for updates the patch, for replacements the forcing paths and order.
-type Change = engine.Change
-
-// Action is what a run does (or a plan would do) to a resource.
-type Action = engine.Action
-
-// Actions of a Change.
-const (
-	ActionCreate  = engine.ActionCreate
-	ActionUpdate  = engine.ActionUpdate
-	ActionReplace = engine.ActionReplace
-	ActionDelete  = engine.ActionDelete
-	ActionNoop    = engine.ActionNoop
-	// ActionForget drops a retained resource's record and leaves the
-	// resource in the cloud (see Retain).
-	ActionForget = engine.ActionForget
-)
-
-// Order is the order of a replacement.
-type Order = engine.Order
-
-// Replacement orders: DeleteFirst when the new resource keeps the old one's
-// user-chosen identifier, CreateFirst otherwise (the old one is deleted at
-// the end of the run).
-const (
-	DeleteFirst = engine.DeleteFirst
-	CreateFirst = engine.CreateFirst
-)
-
 // ResourceError is the error of one resource: it names the resource (key
 // and type) and wraps the cause; validation failures list every offending
 // property path.
-type ResourceError = engine.ResourceError
+type ResourceError struct {
+	// Key and Type name the resource.
+	Key, Type string
+	// Err is the cause: a *schema.ValidationError for invalid properties.
+	Err error
+}
+
+// Error names the resource and the cause, each invalid property on its own
+// line.
+func (e *ResourceError) Error() string {
+	return (&engine.ResourceError{Key: e.Key, Type: e.Type, Err: e.Err}).Error()
+}
+
+// Unwrap returns the cause.
+func (e *ResourceError) Unwrap() error { return e.Err }
+
+// publicError turns the engine's resource errors in err into
+// *ResourceError.
+func publicError(err error) error {
+	var re *engine.ResourceError
+	if errors.As(err, &re) && err == error(re) {
+		return &ResourceError{Key: re.Key, Type: re.Type, Err: re.Err}
+	}
+	return err
+}
 
 // ErrDuplicate is wrapped by the error of a second declaration of one
 // logical id in one scope.
 var ErrDuplicate = engine.ErrDuplicate
 
 // Drift is a difference between a recorded resource and the cloud, found
-// by a refresh.
-type Drift = engine.Drift
+// by a refresh: a readable property whose live value differs from the
+// record, or a resource deleted outside Athanor (Gone).
+type Drift struct {
+	// Key and Type name the resource.
+	Key  string `json:"key"`
+	Type string `json:"type"`
+	// Path is the drifted property's JSON pointer; Recorded and Live its
+	// values.
+	Path     string `json:"path,omitempty"`
+	Recorded any    `json:"recorded,omitempty"`
+	Live     any    `json:"live,omitempty"`
+	// Gone tells that the resource no longer exists.
+	Gone bool `json:"gone,omitempty"`
+}
 
 // Result is what a run did.
 type Result struct {
@@ -184,7 +208,10 @@ type Result struct {
 	Interrupted, NotStarted                                                             int
 	// Duration is the run's wall time.
 	Duration time.Duration
-	// Changes lists the plan's changes.
+	// Plan is the plan the run computed (and, unless it was a plan only,
+	// applied); nil when the run failed before it.
+	Plan *Plan
+	// Changes lists the plan's changes (Plan.Changes).
 	Changes []Change
 	// Dependencies lists, for each resource, the keys of the resources it
 	// depends on (as declared in this run, or as recorded).
@@ -201,6 +228,15 @@ type Result struct {
 // returns what it did. It holds the stage lock for the whole run: a second
 // run of the same stage fails with an error matching state.ErrLocked that
 // names the holder.
+//
+// A deploy first runs fn in preview: nothing is sent or written, every
+// declaration is validated (all errors are reported, by resource and
+// property path) and its change computed, giving the Plan. A preview with
+// any error changes nothing and fails the run. Otherwise the plan is
+// confirmed (Config.Confirm, on a terminal) and applied: fn runs again,
+// and each declaration executes its planned change; one whose change
+// differs from the plan (values not known at preview excepted) stops the
+// run before it is sent (ErrDeviation).
 func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err error) {
 	cfg.defaults()
 	if cfg.Graph != "" {
@@ -209,22 +245,28 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		}
 		res, err := Run(ctx, graphPlan(cfg), fn)
 		if res != nil && err == nil {
-			err = graph.FromPlan(cfg.App+"/"+cfg.Stage, res.Changes, res.Dependencies).Write(cfg.Output, cfg.Graph)
+			err = graph.FromPlan(cfg.App+"/"+cfg.Stage, res.Plan.p.Changes, res.Dependencies).Write(cfg.Output, cfg.Graph)
 		}
 		return res, err
-	}
-	mode := engine.ModeDeploy
-	switch {
-	case cfg.Plan:
-		mode = engine.ModePlan // with Destroy: a plan of the destroy
-	case cfg.Destroy:
-		mode = engine.ModeDestroy
 	}
 	if err := state.ValidateName("app", cfg.App); err != nil {
 		return nil, fmt.Errorf("athanor: %w", err)
 	}
 	if err := state.ValidateName("stage", cfg.Stage); err != nil {
 		return nil, fmt.Errorf("athanor: %w", err)
+	}
+	var saved *Plan
+	if cfg.ApplyPlan != "" {
+		if cfg.Plan {
+			return nil, errors.New("athanor: a saved plan is applied (ApplyPlan, --apply) or a plan made (Plan, --plan), not both")
+		}
+		if saved, err = ReadPlanFile(cfg.ApplyPlan); err != nil {
+			return nil, fmt.Errorf("athanor: %w", err)
+		}
+		if saved.App != cfg.App || saved.Stage != cfg.Stage {
+			return nil, fmt.Errorf("athanor: the saved plan %s is for %s/%s, not %s/%s", cfg.ApplyPlan, saved.App, saved.Stage, cfg.App, cfg.Stage)
+		}
+		cfg.Destroy, cfg.Refresh = saved.Destroy, saved.p.Refresh
 	}
 	start := time.Now()
 	rep := newReporter(cfg)
@@ -233,7 +275,14 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		cfg.onReporter(rep)
 		defer cfg.onReporter(nil)
 	}
-	res = &Result{App: cfg.App, Stage: cfg.Stage, Mode: string(mode)}
+	mode := "deploy"
+	switch {
+	case cfg.Plan:
+		mode = "plan"
+	case cfg.Destroy:
+		mode = "destroy"
+	}
+	res = &Result{App: cfg.App, Stage: cfg.Stage, Mode: mode}
 
 	st, err := state.Open(ctx, cfg.State, cfg.App, cfg.Stage,
 		state.WithLockTimeout(cfg.LockTimeout), state.WithLease(cfg.LockLease),
@@ -242,7 +291,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		return nil, fmt.Errorf("athanor: open state: %w", err)
 	}
 	defer st.Close()
-	op := string(mode)
+	op := mode
 	if cfg.Plan && cfg.Destroy {
 		op = "plan destroy"
 	}
@@ -274,26 +323,35 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	}
 	defer stop()
 	// The target's identity, before anything reads or changes it.
-	identity, st, err := cfg.checkTarget(ctx, st, client, mode)
+	identity, st, err := cfg.checkTarget(ctx, st, client, cfg.Plan)
 	if err != nil {
 		return nil, fmt.Errorf("athanor: %w", err)
 	}
 	rep.Header(cfg.App, cfg.Stage, op, withIdentity(target, identity))
 
-	eng, err := engine.New(ctx, engine.Options{
-		App: cfg.App, Stage: cfg.Stage, Mode: mode, Refresh: cfg.Refresh, State: st,
-		Provider: provider{client}, Registry: cfg.Registry, Reporter: rep, Unknown: Unknown,
-	})
+	var eng *engine.Engine
+	var prev *engine.Preview
+	applying := false
 	finish := func(runErr error) (*Result, error) {
 		if cause := context.Cause(ctx); errors.Is(cause, state.ErrLockLost) {
 			runErr = &LockLostError{Cause: cause, Run: runErr}
 		}
 		s := engine.Summary{}
-		if eng != nil {
+		if res.Plan != nil && !applying {
+			s = res.Plan.p.Counts()
+		} else if eng != nil {
 			s = eng.Summary()
-			res.Changes = eng.Changes()
+		}
+		if eng != nil {
 			res.Dependencies = eng.Dependencies()
-			res.Drift = eng.Drift()
+			if prev != nil && !applying {
+				for k, d := range prev.Dependencies() {
+					res.Dependencies[k] = d
+				}
+			}
+			for _, d := range eng.Drift() {
+				res.Drift = append(res.Drift, Drift(d))
+			}
 		}
 		s.Duration = time.Since(start)
 		res.Created, res.Updated, res.Replaced, res.Deleted = s.Created, s.Updated, s.Replaced, s.Deleted
@@ -301,25 +359,107 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		res.Forgotten, res.NotStarted, res.Interrupted = s.Forgotten, s.NotStarted, rep.InterruptedCount()
 		res.Duration = s.Duration
 		res.Stats = client.Stats()
-		rep.Done(string(mode), s, res.Exports, runErr)
+		done := mode
+		if !applying && res.Plan != nil && (cfg.Plan || runErr != nil) {
+			done = "plan"
+		}
+		rep.Done(done, s, res.Exports, runErr)
 		return res, runErr
 	}
+	eng, err = engine.Load(ctx, engine.Options{
+		App: cfg.App, Stage: cfg.Stage, Refresh: cfg.Refresh, State: st,
+		Provider: provider{client}, Registry: cfg.Registry, Reporter: rep,
+	})
 	if err != nil {
+		return finish(stopped(ctx, rep, err))
+	}
+
+	// The plan: computed without any change.
+	var plan *engine.Plan
+	if cfg.Destroy {
+		plan = eng.PlanDestroy()
+	} else {
+		salt := ""
+		if saved != nil {
+			salt = saved.p.Salt
+		}
+		prev = eng.Preview(salt)
+		r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: prev, reg: eng.Registry(), preview: true, exports: map[string]any{}}
+		perr := r.call(fn)
+		errs := prev.Errors()
+		if perr != nil || len(errs) > 0 {
+			// Every declaration has an outcome: the valid ones were not
+			// started (an event in JSON; the summary says why).
+			for _, c := range prev.Valid() {
+				rep.Rejected(c.Key, c.Type, errNotApplied, true)
+			}
+		}
+		switch {
+		case perr != nil && ctx.Err() != nil:
+			return finish(stopped(ctx, rep, perr))
+		case perr != nil:
+			return finish(fmt.Errorf("program failed in the preview; nothing was changed: %w", perr))
+		case len(errs) == 1:
+			return finish(fmt.Errorf("1 declaration is invalid (see above); nothing was changed: %w", publicError(errs[0])))
+		case len(errs) > 1:
+			return finish(fmt.Errorf("%d declarations are invalid (see above); nothing was changed: %w", len(errs), errors.Join(errs...)))
+		}
+		plan = prev.Plan()
+	}
+	plan.Target = &identity
+	res.Plan = publicPlan(plan)
+	res.Changes = res.Plan.Changes
+	if saved != nil {
+		if err := sameTarget(saved, identity); err != nil {
+			return finish(err)
+		}
+		if saved.StateDigest != plan.StateDigest {
+			return finish(fmt.Errorf("%w: the saved plan %s was made from another state of %s/%s (another run has changed it since); make a new plan",
+				ErrStalePlan, cfg.ApplyPlan, cfg.App, cfg.Stage))
+		}
+		if err := engine.SamePlan(saved.p, plan); err != nil {
+			return finish(fmt.Errorf("the saved plan %s does not match the program: %w; nothing was changed", cfg.ApplyPlan, err))
+		}
+		plan = saved.p
+		plan.Target = &identity
+	}
+	show := cfg.Plan || (cfg.Confirm != nil && !cfg.Yes && !plan.Empty()) || cfg.JSON
+	if show {
+		rep.PlanHeader(plan)
+		for _, c := range plan.Changes {
+			rep.Planned(c)
+		}
+	}
+	if cfg.Plan {
+		if cfg.Out != "" {
+			if err := res.Plan.WriteFile(cfg.Out); err != nil {
+				return finish(err)
+			}
+			rep.Note(fmt.Sprintf("Saved the plan to %s; apply it with --apply %s\n", cfg.Out, cfg.Out))
+		}
+		return finish(nil)
+	}
+	if cfg.Confirm != nil && !cfg.Yes && !plan.Empty() {
+		rep.Note(engine.PlanLine(plan.Counts()))
+		ok, err := cfg.Confirm(res.Plan)
+		if err != nil {
+			return finish(fmt.Errorf("confirm the plan: %w", err))
+		}
+		if !ok {
+			return finish(ErrNotConfirmed)
+		}
+	}
+
+	// The plan applied.
+	applying = true
+	if err := eng.Apply(ctx, plan); err != nil {
 		return finish(stopped(ctx, rep, err))
 	}
 	if cfg.Destroy {
 		return finish(stopped(ctx, rep, eng.Destroy(ctx)))
 	}
-
-	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, eng: eng, exports: map[string]any{}}
-	app := &App{run: r}
-	ferr := fn(app)
-	if werr := r.group.Wait(); ferr == nil {
-		ferr = werr
-	}
-	if ferr == nil {
-		ferr = errors.Join(r.errs...)
-	}
+	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: eng, reg: eng.Registry(), exports: map[string]any{}}
+	ferr := r.call(fn)
 	res.Exports = r.exports
 	if ferr != nil {
 		if ctx.Err() != nil {
@@ -328,6 +468,19 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		return finish(fmt.Errorf("program failed; nothing was deleted: %w", ferr))
 	}
 	return finish(stopped(ctx, rep, eng.Finish(ctx, r.exports)))
+}
+
+// errNotApplied is the outcome of a valid declaration whose preview found
+// errors elsewhere.
+var errNotApplied = errors.New("not started: the preview found errors, so nothing was changed")
+
+// sameTarget refuses a saved plan computed for another cloud than the
+// run's.
+func sameTarget(p *Plan, actual state.Target) error {
+	if p.Target == nil || p.Target.Same(actual) {
+		return nil
+	}
+	return fmt.Errorf("the saved plan was made for %s, but this run's target is %s; nothing was changed", p.Target, actual)
 }
 
 // newReporter returns the reporter of a run: JSON lines, a live view on a

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
-	"github.com/athanor-dev/athanor/internal/engine"
 	"github.com/athanor-dev/athanor/state"
 )
 
@@ -62,7 +61,7 @@ func (e *TargetMismatchError) Unwrap() error { return ErrTargetMismatch }
 // a stage not yet bound (new, or written before bindings existed), st
 // wrapped so that the stage is bound to the target on its first record
 // write or on the metadata write of a successful run; a plan never binds.
-func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cloudcontrol.Client, mode engine.Mode) (state.Target, state.Backend, error) {
+func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cloudcontrol.Client, planOnly bool) (state.Target, state.Backend, error) {
 	meta, err := st.GetMeta(ctx)
 	if err != nil {
 		return state.Target{}, nil, fmt.Errorf("read state: %w", err)
@@ -86,7 +85,7 @@ func (cfg *Config) checkTarget(ctx context.Context, st state.Backend, client *cl
 	if recorded := elsewhere(recs, actual); recorded != "" {
 		return actual, nil, &TargetMismatchError{App: cfg.App, Stage: cfg.Stage, Actual: actual, Recorded: recorded, Rebind: cfg.rebindCommand()}
 	}
-	if mode == engine.ModePlan {
+	if planOnly {
 		return actual, st, nil
 	}
 	return actual, &binder{Backend: st, target: actual}, nil

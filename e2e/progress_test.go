@@ -60,7 +60,7 @@ func (pe *progressEnv) command(extra ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0]) // no arguments: athanor.Main reads them
 	cmd.Env = append(os.Environ(), envChild+"=1", envMain+"=1",
 		athanor.EnvTarget+"="+pe.url, athanor.EnvState+"="+pe.state, athanor.EnvStage+"=progress",
-		envTemplates+"=3", envTopics+"=3", envVersion+"=v1", athanor.EnvHeartbeat+"=400ms")
+		envTemplates+"=3", envTopics+"=3", envVersion+"=v1", athanor.EnvHeartbeat+"=400ms", athanor.EnvYes+"=true")
 	cmd.Env = append(cmd.Env, extra...)
 	return cmd
 }
@@ -416,19 +416,51 @@ func TestJSONOutcomes(t *testing.T) {
 	const templates = 12
 	cfg := pe.config()
 	cfg.Target, cfg.JSON, cfg.Output, cfg.Concurrency = pe.url, true, out, 3
-	_, err := athanor.Run(ctx, cfg, func(app *athanor.App) error {
-		// Declared first, so that it is admitted at once and fails its
-		// validation.
-		app.Declare("AWS::Logs::LogGroup", "invalid", map[string]any{"LogGroupName": "/json", "RetentionInDays": "a week"})
-		for i := range templates {
-			app.Go(func() error {
-				_, err := app.Declare(jobTemplate, fmt.Sprintf("tpl%02d", i), map[string]any{
-					"JobTemplateId": fmt.Sprintf("json-%02d", i), "Description": "d", "Document": "{}"})
-				return err
-			})
+	program := func(invalid bool) func(app *athanor.App) error {
+		return func(app *athanor.App) error {
+			if invalid {
+				app.Declare("AWS::Logs::LogGroup", "invalid", map[string]any{"LogGroupName": "/json", "RetentionInDays": "a week"})
+			}
+			for i := range templates {
+				app.Go(func() error {
+					_, err := app.Declare(jobTemplate, fmt.Sprintf("tpl%02d", i), map[string]any{
+						"JobTemplateId": fmt.Sprintf("json-%02d", i), "Description": "d", "Document": "{}"})
+					return err
+				})
+			}
+			return nil
 		}
-		return nil
-	})
+	}
+	// An invalid declaration fails the preview: it has a failed event
+	// naming the property (and listing its violations), the others a
+	// not-started event each, and nothing starts.
+	preview := &jsonLines{t: t}
+	pcfg := cfg
+	pcfg.Output = preview
+	if _, err := athanor.Run(ctx, pcfg, program(true)); err == nil {
+		t.Fatal("a program with an invalid declaration ran")
+	}
+	pout := map[string]string{}
+	for _, ev := range preview.events {
+		key, _ := ev["key"].(string)
+		switch name := ev["event"].(string); name {
+		case "start", "done":
+			t.Errorf("a failed preview started an operation: %v", ev)
+		case "failed", "not-started":
+			if pout[key] != "" {
+				t.Errorf("%s: a second outcome %v", key, ev)
+			}
+			pout[key] = name
+			if vs, _ := ev["violations"].([]any); key == "invalid" && (len(vs) != 1 || !strings.Contains(fmt.Sprint(vs[0]), "/RetentionInDays")) {
+				t.Errorf("the invalid declaration's event does not list the property: %v", ev)
+			}
+		}
+	}
+	if pout["invalid"] != "failed" || len(pout) != templates+1 {
+		t.Errorf("outcomes of a failed preview: %v, want invalid failed and every template not started", pout)
+	}
+
+	_, err := athanor.Run(ctx, cfg, program(false))
 	if !errors.Is(err, athanor.ErrInterrupted) {
 		t.Fatalf("run: %v, want it interrupted", err)
 	}
@@ -457,7 +489,7 @@ func TestJSONOutcomes(t *testing.T) {
 			}
 		}
 	}
-	keys := []string{"invalid"}
+	var keys []string
 	for i := range templates {
 		keys = append(keys, fmt.Sprintf("tpl%02d", i))
 	}
@@ -468,9 +500,6 @@ func TestJSONOutcomes(t *testing.T) {
 			continue
 		}
 		count[outcomes[k][0]]++
-	}
-	if got := outcomes["invalid"]; len(got) != 1 || got[0] != "failed" || started["invalid"] {
-		t.Errorf("the invalid declaration: outcomes %v, started %v; want one failed event and no start", got, started["invalid"])
 	}
 	if count["done"] < 2 || count["interrupted"] == 0 || count["not-started"] == 0 {
 		t.Errorf("outcomes %v: want some done, interrupted and not started", count)
@@ -483,5 +512,76 @@ func TestJSONOutcomes(t *testing.T) {
 	}
 	if _, ok := summary["durationNs"]; ok {
 		t.Errorf("summary %v still has durationNs", summary)
+	}
+}
+
+// runPTYAnswer runs cmd on a pseudo-terminal, answers the plan's question
+// with answer once it is asked, and returns what the terminal showed and
+// the exit status.
+func runPTYAnswer(t *testing.T, cmd *exec.Cmd, answer string) (string, int) {
+	t.Helper()
+	cmd.Env = append(cmd.Env, "TERM=xterm")
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
+	if err != nil {
+		t.Fatalf("start in a pseudo-terminal: %v", err)
+	}
+	defer tty.Close()
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	answered := false
+	for {
+		n, err := tty.Read(buf)
+		out.Write(buf[:n])
+		if !answered && strings.Contains(out.String(), "Apply these changes?") {
+			if _, err := io.WriteString(tty, answer+"\n"); err != nil {
+				t.Fatal(err)
+			}
+			answered = true
+		}
+		if err != nil {
+			if !errors.Is(err, syscall.EIO) && !errors.Is(err, io.EOF) {
+				t.Fatalf("read the pseudo-terminal: %v", err)
+			}
+			break
+		}
+	}
+	err = cmd.Wait()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if !answered {
+		t.Fatalf("the program asked nothing:\n%s", out.String())
+	}
+	return out.String(), code
+}
+
+// TestConfirmOnTerminal: on a terminal a deploy prints its plan and asks;
+// anything but yes changes nothing, yes applies it, and a plan with
+// nothing to do asks nothing.
+func TestConfirmOnTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	pe := newProgressEnv(t)
+	out, code := runPTYAnswer(t, pe.command(athanor.EnvYes+"=false"), "no")
+	if code != 1 || !strings.Contains(out, "+ create   tpl000 (AWS::IoT::JobTemplate)") || !strings.Contains(out, "Plan: 6 to create") ||
+		!strings.Contains(out, "not confirmed; nothing was changed") {
+		t.Fatalf("declined: exit %d\n%s", code, out)
+	}
+	if n := pe.requests(); n != 0 {
+		t.Fatalf("declined plan: %d mutating requests", n)
+	}
+	out, code = runPTYAnswer(t, pe.command(athanor.EnvYes+"=false"), "yes")
+	if code != 0 || !strings.Contains(out, "Deployed in ") || len(pe.list(jobTemplate)) != 3 {
+		t.Fatalf("confirmed: exit %d, %d templates\n%s", code, len(pe.list(jobTemplate)), out)
+	}
+	// Nothing to do: no question.
+	out, _ = runPTY(t, pe.command(athanor.EnvYes+"=false"))
+	if strings.Contains(out, "Apply these changes?") || !strings.Contains(out, "6 unchanged") {
+		t.Fatalf("no-op run:\n%s", out)
 	}
 }

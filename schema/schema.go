@@ -64,6 +64,9 @@ type Schema struct {
 	// rules are the service's own rules for the type, given by the
 	// registry it was looked up in (Registry.WithRules).
 	rules []Rule
+	// unknown, set only on the copy ValidateDeferring validates with,
+	// measures the values not known yet inside a string (see Unknowns).
+	unknown Unknowns
 }
 
 // Handlers tells which resource handlers a type has.

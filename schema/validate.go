@@ -29,10 +29,10 @@ import (
 type Violation struct {
 	// Path is the JSON pointer of the offending value, e.g.
 	// "/AbortConfig/CriteriaList/0/Action"; "/" for the model itself.
-	Path string
+	Path string `json:"path"`
 	// Message says what is wrong and what is allowed, e.g.
 	// `"ABORT" is not one of [CANCEL]`.
-	Message string
+	Message string `json:"message"`
 }
 
 // String renders "path: message".
@@ -65,6 +65,39 @@ func (e *ValidationError) Error() string {
 // *ValidationError listing every violation, or nil.
 func (s *Schema) Validate(model map[string]any) error {
 	return s.errorOf(s.Violations(model))
+}
+
+// Unknowns tells which strings of a model hold values not known yet (the
+// outputs of resources a plan has not created): for s it returns how many
+// such values it holds and the number of characters of s outside them; a
+// string without one gives 0 and len.
+type Unknowns func(s string) (count, knownChars int)
+
+// ValidateDeferring is ValidateDesired for a model some of whose strings
+// hold values not known yet (unknown says which, and how much of the string
+// is known). The checks of such a string that depend on the unknown part
+// are deferred: enum, const, pattern, minLength and the service's rules at
+// it. Everything else is still checked: its type, a maxLength the known
+// characters already exceed (a value not known yet counts as at least one
+// character), and every other property of the model.
+func (s *Schema) ValidateDeferring(model map[string]any, unknown Unknowns) error {
+	if unknown == nil {
+		return s.ValidateDesired(model)
+	}
+	c := *s
+	c.unknown = unknown
+	return c.errorOf(c.DesiredViolations(model))
+}
+
+// unknownIn reports whether v is a string holding a value not known yet
+// and, if so, the least number of characters it can have.
+func (s *Schema) unknownIn(v any) (least int, ok bool) {
+	str, isString := v.(string)
+	if s == nil || s.unknown == nil || !isString {
+		return 0, false
+	}
+	n, known := s.unknown(str)
+	return known + n, n > 0
 }
 
 // ValidateDesired is Validate plus the rules a desired state must also
@@ -103,9 +136,13 @@ func (s *Schema) DesiredViolations(model map[string]any) []Violation {
 		reported[v.Path] = true
 	}
 	for _, v := range s.ServiceViolations(model) {
-		if !reported[v.Path] {
-			out = append(out, v)
+		if reported[v.Path] {
+			continue
 		}
+		if _, unknown := s.unknownIn(valueAtPath(model, v.Path)); unknown {
+			continue // a rule on a value not known yet: deferred
+		}
+		out = append(out, v)
 	}
 	return sortViolations(out)
 }
@@ -181,6 +218,15 @@ func validateNode(s *Schema, n *Node, v any, path string, chain []*Node, out *[]
 	}
 	if len(n.Types) > 0 && !n.HasType(t) {
 		add("expected %s, got %s", strings.Join(n.Types, " or "), describe(t, s.show(path, v)))
+		return
+	}
+	least, unknown := s.unknownIn(v)
+	if unknown {
+		// Only what the known characters already decide: the type (a
+		// string) and a length the string cannot stay within.
+		if n.MaxLength != nil && least > *n.MaxLength {
+			add("at least %d characters (with values not known yet), at most %d allowed", least, *n.MaxLength)
+		}
 		return
 	}
 	if n.Enum != nil && !slices.ContainsFunc(n.Enum, func(e any) bool { return Equal(e, v) }) {

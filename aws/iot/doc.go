@@ -22,8 +22,9 @@ import (
 )
 
 // decodeOutput sets *dst from the output called name of res. An absent output
-// leaves *dst unchanged. An output not known yet in a plan (athanor.Unknown)
-// is kept in string outputs and leaves other outputs unchanged.
+// leaves *dst unchanged. An output not known yet in a preview
+// (athanor.IsUnknown) is kept in string outputs and leaves other outputs
+// unchanged.
 func decodeOutput[T any](res *athanor.Resource, name string, dst *T) error {
 	if res == nil {
 		return nil
@@ -32,7 +33,7 @@ func decodeOutput[T any](res *athanor.Resource, name string, dst *T) error {
 	if !ok || v == nil {
 		return nil
 	}
-	if s, isString := v.(string); isString && s == athanor.Unknown {
+	if s, isString := v.(string); isString && athanor.IsUnknown(s) {
 		if p, isStringDst := any(dst).(*string); isStringDst {
 			*p = s
 		}

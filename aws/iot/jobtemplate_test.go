@@ -63,7 +63,7 @@ func TestNewJobTemplateOutputs(t *testing.T) {
 	}{
 		{"no outputs", nil, "", "declared", ""},
 		{"identifier returned", map[string]any{"JobTemplateId": "returned"}, "", "returned", ""},
-		{"unknown in a plan", map[string]any{"Arn": athanor.Unknown}, athanor.Unknown, "declared", ""},
+		{"unknown in a preview", map[string]any{"Arn": athanor.UnknownPrefix + ": t.Arn)"}, athanor.UnknownPrefix + ": t.Arn)", "declared", ""},
 		{"wrong type", map[string]any{"Arn": 42.0}, "", "", "output Arn"},
 	}
 	for _, tt := range tests {

@@ -139,10 +139,11 @@ func TestAdmissionBoundsWork(t *testing.T) {
 			ctx := context.Background()
 			st := openState(t, t.TempDir())
 			g := newGatedProvider(n)
-			e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: g, Admission: tt.admission})
-			if err != nil {
-				t.Fatal(err)
+			var decls []Declaration
+			for i := range n {
+				decls = append(decls, tplDecl(fmt.Sprintf("tpl-%03d", i)))
 			}
+			e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: g, Admission: tt.admission}, decls...)
 			if peak := g.peakAfter(t, tt.want, func() error { return declareTemplates(ctx, e, n) }); peak != tt.want {
 				t.Errorf("deploy: %d declarations in the provider at once, want %d", peak, tt.want)
 			}
@@ -152,10 +153,7 @@ func TestAdmissionBoundsWork(t *testing.T) {
 
 			// Destroy's parallel deletions are admitted alike.
 			d := newGatedProvider(n)
-			e2, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDestroy, State: st, Provider: d, Admission: tt.admission})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e2 := destroying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: d, Admission: tt.admission})
 			if peak := d.peakAfter(t, tt.want, func() error { return e2.Destroy(ctx) }); peak != tt.want {
 				t.Errorf("destroy: %d deletions in the provider at once, want %d", peak, tt.want)
 			}
@@ -172,10 +170,7 @@ func TestAdmissionWaitEndsWithContext(t *testing.T) {
 	ctx := context.Background()
 	st := openState(t, t.TempDir())
 	g := newGatedProvider(2)
-	e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: g, Admission: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: g, Admission: 1}, tplDecl("a"), tplDecl("b"), tplDecl("c"))
 	first := make(chan error, 1)
 	go func() {
 		_, err := e.Declare(ctx, Declaration{LogicalID: "a", Type: "AWS::IoT::JobTemplate",
@@ -186,7 +181,7 @@ func TestAdmissionWaitEndsWithContext(t *testing.T) {
 
 	waiting, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = e.Declare(waiting, Declaration{LogicalID: "b", Type: "AWS::IoT::JobTemplate",
+	_, err := e.Declare(waiting, Declaration{LogicalID: "b", Type: "AWS::IoT::JobTemplate",
 		Props: map[string]any{"JobTemplateId": "b", "Description": "d", "Document": "{}"}})
 	var re *ResourceError
 	if !errors.As(err, &re) || re.Key != "b" || !errors.Is(err, context.Canceled) {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -22,25 +21,14 @@ import (
 	"github.com/athanor-dev/athanor/state"
 )
 
-// Mode is what a run does.
-type Mode string
-
-// Modes.
-const (
-	// ModeDeploy converges declared resources and deletes undeclared ones.
-	ModeDeploy Mode = "deploy"
-	// ModePlan computes and prints the changes without making any.
-	ModePlan Mode = "plan"
-	// ModeDestroy deletes every resource of the stage.
-	ModeDestroy Mode = "destroy"
-)
-
 // Options configure an Engine.
 type Options struct {
 	App, Stage string
-	Mode       Mode
-	// Refresh reads every recorded resource back before the run, reports
-	// drift and recreates resources deleted behind Athanor's back.
+	// Refresh reads every recorded resource back when the stage is loaded,
+	// before the preview: drift on readable properties is reported and
+	// becomes part of the plan (the declaration converges it), and a
+	// resource deleted behind Athanor's back is planned for creation. The
+	// refreshed records are written when a plan is applied.
 	Refresh bool
 	// State is the stage's backend; the caller holds its lock.
 	State state.Backend
@@ -51,8 +39,6 @@ type Options struct {
 	Registry *schema.Registry
 	// Reporter receives progress; nil discards it.
 	Reporter *Reporter
-	// Unknown is the placeholder for outputs not known in a plan.
-	Unknown string
 	// Admission bounds the declarations, deletions and resumptions doing
 	// work at once (schema lookup, validation, diff, state writes and
 	// provider calls); the others wait, cheaply, before starting. Zero
@@ -94,11 +80,16 @@ type Engine struct {
 	mu      sync.Mutex
 	slots   map[string]*slot
 	nextSeq int64
-	values  map[string]string   // identifier and output values → key, for dependency detection
+	values  valueIndex          // identifier and output values → key, for dependency detection
 	deps    map[string][]string // each declared key's dependencies, as this run found them
 	sum     Summary
-	changes []Change
 	drift   []Drift
+	digest  string // of the state as loaded (Plan.StateDigest)
+
+	// plan is the plan being applied (Apply); halted, once set, is the
+	// deviation from it that stopped the run: nothing new starts.
+	plan   *Plan
+	halted error
 
 	// secrets conceals write-only values in the provider's errors.
 	secrets concealer
@@ -106,11 +97,12 @@ type Engine struct {
 
 // slot is one key of the stage: its record and what this run did with it.
 type slot struct {
-	mu       sync.Mutex // held while a goroutine works on the record
-	key      string
-	rec      *state.Record // nil when the stage holds no record
-	declared bool
-	resumed  bool // this run finished the record's interrupted operation
+	mu        sync.Mutex // held while a goroutine works on the record
+	key       string
+	rec       *state.Record // nil when the stage holds no record
+	declared  bool
+	resumed   bool // this run finished the record's interrupted operation
+	refreshed bool // a refresh changed rec in memory; Apply writes it
 }
 
 // Declaration is one resource as the program declares it.
@@ -162,18 +154,16 @@ func (e *ResourceError) Unwrap() error { return e.Err }
 // ErrDuplicate is wrapped by the error of a second declaration of a key.
 var ErrDuplicate = errors.New("declared twice")
 
-// New loads the stage's records and, unless planning, finishes operations a
-// previous run left pending; with Refresh it then reads every resource back.
-// The caller must hold the stage lock.
-func New(ctx context.Context, o Options) (*Engine, error) {
+// Load reads the stage's records and, with Refresh, reads every recorded
+// resource back (in memory: nothing is written). It makes no change: a plan
+// is computed from it (Preview, PlanDestroy) and then applied (Apply). The
+// caller must hold the stage lock.
+func Load(ctx context.Context, o Options) (*Engine, error) {
 	if o.Registry == nil {
 		o.Registry = services.Default()
 	}
 	if o.Reporter == nil {
 		o.Reporter = NewReporter(nil, false)
-	}
-	if o.Unknown == "" {
-		o.Unknown = "(known after apply)"
 	}
 	if o.Admission <= 0 {
 		n := cloudcontrol.DefaultConcurrency
@@ -182,7 +172,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		}
 		o.Admission = AdmissionPerSlot * n
 	}
-	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, values: map[string]string{}, deps: map[string][]string{},
+	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, deps: map[string][]string{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
 	recs, err := o.State.List(ctx)
@@ -192,6 +182,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	meta, err := o.State.GetMeta(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
+	}
+	if e.digest, err = stateDigest(recs, meta); err != nil {
+		return nil, err
 	}
 	if meta != nil {
 		e.nextSeq = meta.NextSeq
@@ -205,11 +198,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		if r.Seq >= e.nextSeq {
 			e.nextSeq = r.Seq + 1
 		}
-	}
-	if o.Mode != ModePlan {
-		if err := e.resumeAll(ctx); err != nil {
-			return nil, err
-		}
+		e.values.addRecord(r)
 	}
 	if o.Refresh {
 		if err := e.refreshAll(ctx); err != nil {
@@ -219,6 +208,44 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	return e, nil
 }
 
+// Apply makes e the executor of plan, a plan of this stage computed from
+// the state e loaded (Preview or PlanDestroy, or a saved plan whose
+// StateDigest is e's): it writes the records a refresh changed and
+// finishes every operation an earlier run left pending. The program is
+// then run again, each declaration (Declare) executing its planned change,
+// and Finish (or Destroy) ends the run.
+func (e *Engine) Apply(ctx context.Context, plan *Plan) error {
+	if plan == nil {
+		return errors.New("engine: apply without a plan")
+	}
+	if plan.StateDigest != e.digest {
+		return fmt.Errorf("%w: the plan was computed from state %s, the stage's state is now %s", ErrStalePlan, short(plan.StateDigest), short(e.digest))
+	}
+	e.plan = plan
+	var refreshed []*slot
+	e.mu.Lock()
+	for _, sl := range e.slots {
+		if sl.refreshed {
+			refreshed = append(refreshed, sl)
+		}
+	}
+	e.mu.Unlock()
+	for _, sl := range refreshed {
+		sl.mu.Lock()
+		err := e.put(ctx, sl, sl.rec)
+		sl.refreshed = false
+		sl.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return e.resumeAll(ctx)
+}
+
+// ErrStalePlan is wrapped by the error of applying a plan computed from
+// another state of the stage than its state now.
+var ErrStalePlan = errors.New("the stage's state changed since the plan was made")
+
 // Summary returns what the run did so far.
 func (e *Engine) Summary() Summary {
 	e.mu.Lock()
@@ -226,13 +253,6 @@ func (e *Engine) Summary() Summary {
 	s := e.sum
 	s.Duration = time.Since(e.start)
 	return s
-}
-
-// Changes returns the plan's changes (in a plan) or the applied changes.
-func (e *Engine) Changes() []Change {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]Change(nil), e.changes...)
 }
 
 // Dependencies returns the keys each resource depends on: for a resource
@@ -273,32 +293,14 @@ func (e *Engine) count(f func(*Summary)) {
 	e.mu.Unlock()
 }
 
-func (e *Engine) plan(c Change) {
-	e.mu.Lock()
-	e.changes = append(e.changes, c)
-	switch c.Action {
-	case ActionCreate, ActionAdopt:
-		e.sum.Created++
-	case ActionUpdate:
-		e.sum.Updated++
-	case ActionReplace:
-		e.sum.Replaced++
-	case ActionDelete:
-		e.sum.Deleted++
-	case ActionForget:
-		e.sum.Forgotten++
-	case ActionNoop:
-		e.sum.Unchanged++
-	}
-	e.mu.Unlock()
-	e.o.Reporter.Planned(c)
-}
-
-// Declare makes one declared resource match its declaration (in a plan:
-// works out what would change) and returns its identifier and outputs.
+// Declare makes one declared resource match its declaration by executing
+// its change of the plan being applied, and returns its identifier and
+// outputs. A declaration whose change is not the planned one (see
+// DeviationError) is refused before any call, and the run starts nothing
+// new after it.
 func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) {
-	if e.o.Mode == ModeDestroy {
-		return nil, errors.New("engine: declare during destroy")
+	if e.plan == nil || e.plan.Destroy {
+		return nil, errors.New("engine: declare without a deploy plan being applied")
 	}
 	key := d.LogicalID
 	if d.Scope != "" {
@@ -349,7 +351,7 @@ func (e *Engine) Declare(ctx context.Context, d Declaration) (*Declared, error) 
 		e.o.Reporter.Rejected(key, d.Type, err, ctx.Err() != nil && Interrupted(err))
 		return nil, err
 	}
-	e.index(res)
+	e.values.addDeclared(res)
 	return res, nil
 }
 
@@ -361,6 +363,12 @@ func (e *Engine) admit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		// A cancelled run starts nothing new, even with admission free.
 		return fmt.Errorf("%w: %w", errNotStarted, err)
+	}
+	e.mu.Lock()
+	halted := e.halted
+	e.mu.Unlock()
+	if halted != nil {
+		return fmt.Errorf("%w: the run stopped at a change that differs from the plan", errNotStarted)
 	}
 	if err := e.admission.Acquire(ctx, 1); err != nil {
 		return fmt.Errorf("%w (waiting to start): %w", errNotStarted, err)
@@ -376,69 +384,39 @@ var errNotStarted = errors.New("not started")
 func (e *Engine) release() { e.admission.Release(1) }
 
 func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaration) (*Declared, error) {
-	s, err := e.o.Registry.Lookup(d.Type)
-	if err != nil {
-		return nil, err
-	}
-	model, err := toModel(d.Props)
-	if err != nil {
-		return nil, err
-	}
-	e.secrets.add(s, model)
-	if err := e.validate(s, model); err != nil {
-		return nil, err
-	}
-	deps := e.dependencies(key, model, d.DependsOn)
-	e.mu.Lock()
-	e.deps[key] = deps
-	e.mu.Unlock()
-
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	rec := sl.rec
-	if rec != nil && rec.Pending != nil {
-		// Only a plan leaves pending operations unresumed.
-		return e.planPending(sl, s, model)
-	}
-	// Retain is recorded with whatever write converges the resource; a
-	// resource that is otherwise unchanged is written for it alone.
-	retainChanged := false
-	if rec != nil && e.o.Mode != ModePlan {
-		retainChanged = rec.Retain != d.Retain
-		rec.Retain = d.Retain
-	}
-	if rec == nil || rec.Identifier == "" {
-		return e.create(ctx, sl, s, model, deps, d, "")
-	}
-	if rec.Type != s.TypeName {
-		c := Change{Key: key, Type: s.TypeName, Action: ActionReplace, Identifier: rec.Identifier,
-			Order: DeleteFirst, Reason: fmt.Sprintf("type changed from %s", rec.Type), ReplacePaths: []string{"/"}}
-		return e.replace(ctx, sl, s, model, deps, d, c)
-	}
-	recorded, err := decodeModel(rec.Desired)
-	if err != nil {
-		return nil, fmt.Errorf("recorded state: %w", err)
-	}
-	ch, err := s.Diff(recorded, model)
+	dec, err := e.decide(key, sl.rec, d, nil)
 	if err != nil {
 		return nil, err
 	}
-	switch ch.Action {
-	case schema.NoChange:
-		return e.noop(ctx, sl, deps, retainChanged)
-	case schema.Update:
-		patch, shown, err := planPatch(s, ch.Patch)
-		if err != nil {
-			return nil, err
+	if err := e.conform(dec); err != nil {
+		e.mu.Lock()
+		if e.halted == nil {
+			e.halted = err
 		}
-		c := Change{Key: key, Type: s.TypeName, Action: ActionUpdate, Identifier: rec.Identifier, Patch: shown, Paths: ch.Paths}
-		return e.update(ctx, sl, s, model, deps, c, patch)
+		e.mu.Unlock()
+		return nil, err
+	}
+	e.mu.Lock()
+	e.deps[key] = dec.deps
+	e.mu.Unlock()
+	rec := sl.rec
+	if rec != nil {
+		// Retain is recorded with whatever write converges the resource;
+		// a resource that is otherwise unchanged is written for it alone.
+		rec.Retain = d.Retain
+	}
+	c := dec.change
+	switch c.Action {
+	case ActionCreate:
+		return e.create(ctx, sl, dec.s, dec.model, dec.deps, d, "")
+	case ActionUpdate:
+		return e.update(ctx, sl, dec.s, dec.model, dec.deps, c, dec.patch)
+	case ActionReplace:
+		return e.replace(ctx, sl, dec.s, dec.model, dec.deps, d, c)
 	default:
-		_, shown, _ := planPatch(s, ch.Patch) // shown only: a replacement sends the whole desired state
-		c := Change{Key: key, Type: s.TypeName, Action: ActionReplace, Identifier: rec.Identifier, Patch: shown,
-			Paths: ch.Paths, ReplacePaths: ch.ReplacePaths}
-		c.Order, c.Reason = replaceOrder(s, rec.Identifier, model)
-		return e.replace(ctx, sl, s, model, deps, d, c)
+		return e.noop(ctx, sl, dec.deps, dec.retainChanged)
 	}
 }
 
@@ -457,85 +435,6 @@ func replaceOrder(s *schema.Schema, oldID string, model map[string]any) (Order, 
 		return DeleteFirst, "identifier " + oldID + " is kept"
 	default:
 		return CreateFirst, "identifier changes to " + newID
-	}
-}
-
-// validate checks model against the schema; in a plan, violations at values
-// that hold the Unknown placeholder are not errors.
-func (e *Engine) validate(s *schema.Schema, model map[string]any) error {
-	err := s.ValidateDesired(model)
-	if err == nil || e.o.Mode != ModePlan {
-		return err
-	}
-	var ve *schema.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	var keep []schema.Violation
-	for _, v := range ve.Violations {
-		if val, ok := lookup(model, v.Path); ok && holdsUnknown(val, e.o.Unknown) {
-			continue
-		}
-		keep = append(keep, v)
-	}
-	if len(keep) == 0 {
-		return nil
-	}
-	return &schema.ValidationError{TypeName: ve.TypeName, Violations: keep}
-}
-
-func holdsUnknown(v any, unknown string) bool {
-	found := false
-	stringLeaves(v, func(s string) {
-		if strings.Contains(s, unknown) {
-			found = true
-		}
-	})
-	return found
-}
-
-// dependencies lists the keys of resources whose identifier or outputs
-// appear among model's values, plus the explicit ones.
-func (e *Engine) dependencies(key string, model map[string]any, explicit []string) []string {
-	set := map[string]bool{}
-	for _, k := range explicit {
-		if k != key {
-			set[k] = true
-		}
-	}
-	e.mu.Lock()
-	stringLeaves(model, func(s string) {
-		if k, ok := e.values[s]; ok && k != key {
-			set[k] = true
-		}
-	})
-	e.mu.Unlock()
-	if len(set) == 0 {
-		return nil
-	}
-	deps := make([]string, 0, len(set))
-	for k := range set {
-		deps = append(deps, k)
-	}
-	sort.Strings(deps)
-	return deps
-}
-
-// index remembers a declared resource's identifier and outputs so that
-// later declarations using them are recorded as its dependents.
-func (e *Engine) index(d *Declared) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	add := func(s string) {
-		if s != "" && s != e.o.Unknown {
-			if _, taken := e.values[s]; !taken {
-				e.values[s] = d.Key
-			}
-		}
-	}
-	add(d.Identifier)
-	for _, v := range d.Outputs {
-		stringLeaves(v, add)
 	}
 }
 
@@ -565,38 +464,17 @@ func declaredFrom(rec *state.Record) (*Declared, error) {
 
 func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChanged bool) (*Declared, error) {
 	rec := sl.rec
-	if e.o.Mode == ModePlan {
-		e.plan(Change{Key: sl.key, Type: rec.Type, Action: ActionNoop, Identifier: rec.Identifier})
-	} else {
-		if !sl.resumed {
-			e.count(func(s *Summary) { s.Unchanged++ })
-		}
-		if retainChanged || !slices.Equal(rec.DependsOn, deps) {
-			rec.DependsOn = deps
-			rec.UpdatedAt = time.Now().UTC()
-			if err := e.o.State.Put(ctx, rec); err != nil {
-				return nil, fmt.Errorf("write state: %w", err)
-			}
+	if !sl.resumed {
+		e.count(func(s *Summary) { s.Unchanged++ })
+	}
+	if retainChanged || !slices.Equal(rec.DependsOn, deps) {
+		rec.DependsOn = deps
+		rec.UpdatedAt = time.Now().UTC()
+		if err := e.o.State.Put(ctx, rec); err != nil {
+			return nil, fmt.Errorf("write state: %w", err)
 		}
 	}
 	return declaredFrom(rec)
-}
-
-// planned answers a declaration in a plan for a resource that will be
-// created or replaced: its outputs are not known yet.
-func (e *Engine) planned(sl *slot, s *schema.Schema, model map[string]any) *Declared {
-	id, err := s.Identifier(model)
-	if err != nil || id == "" || holdsUnknown(id, e.o.Unknown) {
-		id = e.o.Unknown
-	}
-	return &Declared{Key: sl.key, Identifier: id, Outputs: unknownOutputs(s, e.o.Unknown)}
-}
-
-func (e *Engine) planPending(sl *slot, s *schema.Schema, model map[string]any) (*Declared, error) {
-	rec := sl.rec
-	e.plan(Change{Key: sl.key, Type: rec.Type, Action: ActionResume, Identifier: rec.Identifier,
-		Reason: fmt.Sprintf("%s interrupted by an earlier run will be finished first", rec.Pending.Operation)})
-	return e.planned(sl, s, model), nil
 }
 
 // Registry returns the registry the engine validates declarations against.

@@ -96,10 +96,8 @@ func TestUnknownOutcomeIsResumed(t *testing.T) {
 					return cloudcontrol.ProgressEvent{}, errors.New("connection reset by peer")
 				},
 			}}
-			e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: openState(t, dir), Provider: p})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: openState(t, dir), Provider: p},
+				Declaration{LogicalID: "tpl", Type: "AWS::IoT::JobTemplate", Props: tplProps})
 			if _, err := e.Declare(ctx, Declaration{LogicalID: "tpl", Type: "AWS::IoT::JobTemplate", Props: tplProps}); err == nil {
 				t.Fatal("declare succeeded")
 			}
@@ -113,10 +111,8 @@ func TestUnknownOutcomeIsResumed(t *testing.T) {
 			}
 
 			// The next run resumes before anything else.
-			e2, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e2 := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: p},
+				Declaration{LogicalID: "tpl", Type: "AWS::IoT::JobTemplate", Props: tplProps})
 			if started && (len(p.resumes) != 1 || p.resumes[0] != "req-1" || len(p.repeats) != 0) {
 				t.Fatalf("resumes %v, repeats %v; want the recorded request polled", p.resumes, p.repeats)
 			}
@@ -154,11 +150,9 @@ func TestDefiniteFailureClearsPending(t *testing.T) {
 		},
 	}}
 	st := openState(t, dir)
-	e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.Declare(ctx, Declaration{LogicalID: "tpl", Type: "AWS::IoT::JobTemplate", Props: tplProps})
+	e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: p},
+		Declaration{LogicalID: "tpl", Type: "AWS::IoT::JobTemplate", Props: tplProps})
+	_, err := e.Declare(ctx, Declaration{LogicalID: "tpl", Type: "AWS::IoT::JobTemplate", Props: tplProps})
 	var re *ResourceError
 	if !errors.As(err, &re) || re.Key != "tpl" || !errors.Is(err, cloudcontrol.ErrInvalidRequest) {
 		t.Fatalf("error %v", err)
@@ -166,4 +160,44 @@ func TestDefiniteFailureClearsPending(t *testing.T) {
 	if _, err := st.Get(ctx, "tpl"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("record after a failed create: %v", err)
 	}
+}
+
+// deploying loads the stage, previews decls (a program declaring them)
+// and applies the plan: the engine then runs the same declarations.
+func deploying(t *testing.T, ctx context.Context, o Options, decls ...Declaration) *Engine {
+	t.Helper()
+	e, err := Load(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.Preview("")
+	for _, d := range decls {
+		p.Declare(ctx, d)
+	}
+	if errs := p.Errors(); len(errs) > 0 {
+		t.Fatalf("preview: %v", errors.Join(errs...))
+	}
+	if err := e.Apply(ctx, p.Plan()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// destroying loads the stage and applies the plan of its destroy.
+func destroying(t *testing.T, ctx context.Context, o Options) *Engine {
+	t.Helper()
+	e, err := Load(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, e.PlanDestroy()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// tplDecl declares the job template id.
+func tplDecl(id string) Declaration {
+	return Declaration{LogicalID: id, Type: "AWS::IoT::JobTemplate",
+		Props: map[string]any{"JobTemplateId": id, "Description": "d", "Document": "{}"}}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -17,8 +16,9 @@ import (
 // even though the program returned nil: nothing is deleted then.
 var ErrFailedDeclarations = errors.New("declarations failed")
 
-// Finish ends a deploy or a plan after the program returned: unless the
-// program or a declaration failed, resources no longer declared are deleted
+// Finish ends the application of a deploy's plan after the program
+// returned: unless the program or a declaration failed, or a resource no
+// longer declared was not planned for removal, resources no longer declared are deleted
 // (dependents first, independent ones in parallel) or, when retained,
 // forgotten; replaced resources still owed are deleted, and exports are
 // written to the stage's metadata.
@@ -38,12 +38,11 @@ func (e *Engine) Finish(ctx context.Context, exports map[string]any) error {
 	if failed > 0 {
 		return fmt.Errorf("%w (%d, see above) although the program returned nil; nothing was deleted", ErrFailedDeclarations, failed)
 	}
-	if e.o.Mode == ModePlan {
-		sort.Slice(orphans, func(i, j int) bool { return orphans[i].rec.Seq > orphans[j].rec.Seq })
-		for _, sl := range orphans {
-			e.plan(removal(sl.rec))
-		}
-		return nil
+	if e.plan == nil || e.plan.Destroy {
+		return errors.New("engine: finish without a deploy plan being applied")
+	}
+	if err := e.planned(orphans); err != nil {
+		return err
 	}
 	var errs []error
 	var wg sync.WaitGroup
@@ -87,17 +86,32 @@ func (e *Engine) Destroy(ctx context.Context) error {
 		}
 	}
 	e.mu.Unlock()
-	if e.o.Mode == ModePlan {
-		sort.Slice(all, func(i, j int) bool { return all[i].rec.Seq > all[j].rec.Seq })
-		for _, sl := range all {
-			e.plan(removal(sl.rec))
-		}
-		return nil
+	if e.plan == nil || !e.plan.Destroy {
+		return errors.New("engine: destroy without a destroy plan being applied")
+	}
+	if err := e.planned(all); err != nil {
+		return err
 	}
 	if err := e.deleteAll(ctx, all); err != nil {
 		return err
 	}
 	return e.writeMeta(ctx, nil)
+}
+
+// planned checks that the plan being applied removes every one of slots
+// as it would now be removed (deleted, or forgotten when retained).
+func (e *Engine) planned(slots []*slot) error {
+	for _, sl := range slots {
+		want := removal(sl.rec)
+		c, ok := e.plan.Change(sl.key)
+		switch {
+		case !ok:
+			return &DeviationError{Key: sl.key, Type: sl.rec.Type, Detail: "no longer declared, but the plan does not remove it"}
+		case c.Action != want.Action:
+			return &DeviationError{Key: sl.key, Type: sl.rec.Type, Detail: fmt.Sprintf("no longer declared, so it is to %s, but the plan has %s", want.Action, c.Action)}
+		}
+	}
+	return nil
 }
 
 func (e *Engine) writeMeta(ctx context.Context, exports map[string]any) error {

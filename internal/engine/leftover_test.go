@@ -71,10 +71,7 @@ func TestUnstableCreateLeftoverIsDeleted(t *testing.T) {
 	}}
 	decl := Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: map[string]any{}}
 
-	e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: p}, decl)
 	if _, err := e.Declare(ctx, decl); err != nil {
 		t.Fatalf("declare: %v; want the create to be made again within the run", err)
 	}
@@ -105,11 +102,8 @@ func TestUnstableCreatesAreBounded(t *testing.T) {
 	}
 	p := &fakeProvider{apply: script}
 	decl := Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: map[string]any{}}
-	e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.Declare(ctx, decl)
+	e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: p}, decl)
+	_, err := e.Declare(ctx, decl)
 	var oe *cloudcontrol.OperationError
 	if !errors.As(err, &oe) || oe.ErrorCode != cloudcontrol.CodeNotStabilized {
 		t.Fatalf("declare: %v, want the last NotStabilized failure", err)
@@ -186,11 +180,8 @@ func TestUnstableUpdateReapplied(t *testing.T) {
 					return json.RawMessage(tt.live), nil
 				},
 			}
-			e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p})
-			if err != nil {
-				t.Fatal(err)
-			}
 			props := map[string]any{"DisplayName": "new", "Tags": []any{map[string]any{"Key": "a", "Value": "1"}, map[string]any{"Key": "b", "Value": "2"}}}
+			e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: p}, Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: props})
 			if _, err := e.Declare(ctx, Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: props}); err != nil {
 				t.Fatalf("declare: %v", err)
 			}
@@ -242,12 +233,9 @@ func TestUnstableUpdatesAreBounded(t *testing.T) {
 		// DisplayName took effect, the second tag never does.
 		return json.RawMessage(`{"TopicArn":"` + arn + `","DisplayName":"new","Tags":[{"Key":"a","Value":"1"}]}`), nil
 	}}
-	e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p})
-	if err != nil {
-		t.Fatal(err)
-	}
 	props := map[string]any{"DisplayName": "new", "Tags": []any{map[string]any{"Key": "a", "Value": "1"}, map[string]any{"Key": "b", "Value": "2"}}}
-	_, err = e.Declare(ctx, Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: props})
+	e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: st, Provider: p}, Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: props})
+	_, err := e.Declare(ctx, Declaration{LogicalID: "topic", Type: "AWS::SNS::Topic", Props: props})
 	var oe *cloudcontrol.OperationError
 	if !errors.As(err, &oe) || oe.ErrorCode != cloudcontrol.CodeNotStabilized {
 		t.Fatalf("declare: %v, want the last NotStabilized failure", err)

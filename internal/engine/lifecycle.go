@@ -251,12 +251,6 @@ func isGone(err error) bool { return errors.Is(err, cloudcontrol.ErrNotFound) }
 // create creates the resource of sl; with a non-empty replacing reason it is
 // the create step of a replacement.
 func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, d Declaration, order Order) (*Declared, error) {
-	if e.o.Mode == ModePlan {
-		if order == "" {
-			e.plan(Change{Key: sl.key, Type: s.TypeName, Action: ActionCreate})
-		}
-		return e.planned(sl, s, model), nil
-	}
 	rec := sl.rec
 	if rec == nil {
 		rec = e.newRecord(sl, s, d)
@@ -323,10 +317,6 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 // update applies patch, the unmasked form of c.Patch.
 func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, c Change, patch json.RawMessage) (*Declared, error) {
 	rec := sl.rec
-	if e.o.Mode == ModePlan {
-		e.plan(c)
-		return declaredFrom(rec)
-	}
 	e.o.Reporter.Begin(sl.key, s.TypeName, ActionUpdate, "")
 	began := time.Now()
 	rec.DependsOn = deps
@@ -445,10 +435,6 @@ func reconcile(rec *state.Record, s *schema.Schema, base, model map[string]any) 
 }
 
 func (e *Engine) replace(ctx context.Context, sl *slot, s *schema.Schema, model map[string]any, deps []string, d Declaration, c Change) (*Declared, error) {
-	if e.o.Mode == ModePlan {
-		e.plan(c)
-		return e.planned(sl, s, model), nil
-	}
 	rec := sl.rec
 	e.o.Reporter.Begin(sl.key, s.TypeName, ActionReplace, fmt.Sprintf(" %s, %s", c.Order, c.Reason))
 	began := time.Now()

@@ -506,19 +506,6 @@ func missingOutputs(s *schema.Schema, model map[string]any) bool {
 	return false
 }
 
-// unknownOutputs gives every top-level read-only property of s the value
-// unknown.
-func unknownOutputs(s *schema.Schema, unknown string) map[string]any {
-	out := map[string]any{}
-	for _, ro := range s.ReadOnly {
-		toks := splitPointer(strings.TrimPrefix(ro, "/properties"))
-		if len(toks) > 0 {
-			out[toks[0]] = unknown
-		}
-	}
-	return out
-}
-
 // stringLeaves calls fn for every string value in v.
 func stringLeaves(v any, fn func(string)) {
 	switch x := v.(type) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/athanor-dev/athanor/schema"
 )
 
 // Action is what the engine does (or, in a plan, would do) to a resource.
@@ -40,21 +42,6 @@ const (
 	// end of the run.
 	CreateFirst Order = "create-first"
 )
-
-// Change is one planned or applied change to a resource: the data of a plan.
-type Change struct {
-	Key        string          `json:"key"`
-	Type       string          `json:"type"`
-	Action     Action          `json:"action"`
-	Identifier string          `json:"identifier,omitempty"`
-	Patch      json.RawMessage `json:"patch,omitempty"`
-	// Paths lists the changed properties; ReplacePaths those that force a
-	// replacement.
-	Paths        []string `json:"paths,omitempty"`
-	ReplacePaths []string `json:"replacePaths,omitempty"`
-	Order        Order    `json:"order,omitempty"`
-	Reason       string   `json:"reason,omitempty"`
-}
 
 // Drift is a readable property whose live value differs from the record,
 // or a resource found deleted (Gone).
@@ -230,22 +217,24 @@ func (r *Reporter) closeLocked() {
 
 // event is one JSON line.
 type event struct {
-	Event      string          `json:"event"`
-	Time       time.Time       `json:"time"`
-	Key        string          `json:"key,omitempty"`
-	Type       string          `json:"type,omitempty"`
-	Action     Action          `json:"action,omitempty"`
-	Identifier string          `json:"identifier,omitempty"`
-	DurationMS float64         `json:"durationMs,omitempty"`
-	Error      string          `json:"error,omitempty"`
-	Change     *Change         `json:"change,omitempty"`
-	Drift      *Drift          `json:"drift,omitempty"`
-	Summary    *Summary        `json:"summary,omitempty"`
-	Exports    map[string]any  `json:"exports,omitempty"`
-	App        string          `json:"app,omitempty"`
-	Stage      string          `json:"stage,omitempty"`
-	Mode       string          `json:"mode,omitempty"`
-	Extra      json.RawMessage `json:"extra,omitempty"`
+	Event      string    `json:"event"`
+	Time       time.Time `json:"time"`
+	Key        string    `json:"key,omitempty"`
+	Type       string    `json:"type,omitempty"`
+	Action     Action    `json:"action,omitempty"`
+	Identifier string    `json:"identifier,omitempty"`
+	DurationMS float64   `json:"durationMs,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Change     *Change   `json:"change,omitempty"`
+	Drift      *Drift    `json:"drift,omitempty"`
+	// Violations are the invalid property paths of a failed declaration.
+	Violations []schema.Violation `json:"violations,omitempty"`
+	Summary    *Summary           `json:"summary,omitempty"`
+	Exports    map[string]any     `json:"exports,omitempty"`
+	App        string             `json:"app,omitempty"`
+	Stage      string             `json:"stage,omitempty"`
+	Mode       string             `json:"mode,omitempty"`
+	Extra      json.RawMessage    `json:"extra,omitempty"`
 }
 
 func (r *Reporter) emit(ev event, text string) {
@@ -425,7 +414,12 @@ func (r *Reporter) Failed(key, typeName string, err error) {
 	if !errors.As(err, &re) || re.Key != key {
 		msg = fmt.Sprintf("%s (%s): %s", key, typeName, msg)
 	}
-	r.emit(event{Event: "failed", Key: key, Type: typeName, Error: err.Error()},
+	ev := event{Event: "failed", Key: key, Type: typeName, Error: err.Error()}
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		ev.Violations = ve.Violations
+	}
+	r.emit(ev,
 		fmt.Sprintf("  %-10s %s\n", "FAILED", strings.ReplaceAll(msg, "\n", "\n    ")))
 }
 
@@ -437,27 +431,91 @@ func (r *Reporter) Live() bool { return r.live != nil }
 // JSON it writes nothing.
 func (r *Reporter) Note(text string) { r.emit(event{}, text) }
 
-// Planned reports one change of a plan.
+// Planned reports one change of a plan: in text as FormatChange renders
+// it (nothing for a resource left unchanged), in JSON as a "plan" event.
 func (r *Reporter) Planned(c Change) {
+	r.emit(event{Event: "plan", Key: c.Key, Type: c.Type, Action: c.Action, Change: &c}, FormatChange(c))
+}
+
+// PlanHeader introduces the changes of a plan in text.
+func (r *Reporter) PlanHeader(p *Plan) {
+	if p.Empty() {
+		return
+	}
+	r.emit(event{}, "Changes:\n")
+}
+
+// symbols mark each action in a plan's text.
+var symbols = map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionReplace: "±", ActionDelete: "-",
+	ActionNoop: "=", ActionAdopt: "+", ActionForget: ".", ActionResume: ">"}
+
+// FormatChange renders one change of a plan for a reviewer: its action,
+// key, type and identifier; the properties a create sends; each changed
+// path of an update or replacement as old → new, the forcing paths marked;
+// write-only values as (sensitive). A no-op renders as "".
+func FormatChange(c Change) string {
+	if c.Action == ActionNoop {
+		return ""
+	}
 	var b strings.Builder
-	sym := map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionReplace: "±", ActionDelete: "-", ActionNoop: "=", ActionAdopt: "+", ActionForget: "."}[c.Action]
-	fmt.Fprintf(&b, "  %s %-8s %s (%s)", sym, c.Action, c.Key, c.Type)
+	fmt.Fprintf(&b, "  %s %-8s %s (%s)", symbols[c.Action], c.Action, c.Key, c.Type)
 	if c.Identifier != "" {
 		fmt.Fprintf(&b, " %s", c.Identifier)
 	}
 	b.WriteByte('\n')
 	switch c.Action {
-	case ActionUpdate:
-		fmt.Fprintf(&b, "      patch: %s\n", c.Patch)
 	case ActionReplace:
-		fmt.Fprintf(&b, "      %s (%s), forced by %s\n", c.Order, c.Reason, strings.Join(c.ReplacePaths, ", "))
-		if len(c.Patch) > 0 {
-			fmt.Fprintf(&b, "      patch: %s\n", c.Patch)
-		}
-	case ActionForget:
+		fmt.Fprintf(&b, "      %s: %s\n", c.Order, c.Reason)
+	case ActionForget, ActionResume:
 		fmt.Fprintf(&b, "      %s\n", c.Reason)
+	case ActionCreate:
+		if c.Reason != "" {
+			fmt.Fprintf(&b, "      %s\n", c.Reason)
+		}
 	}
-	r.emit(event{Event: "plan", Key: c.Key, Type: c.Type, Action: c.Action, Change: &c}, b.String())
+	if len(c.Diffs) > 0 {
+		for _, d := range c.Diffs {
+			old, new := "(none)", "(none)"
+			if d.HadOld {
+				old = quoted(d.Old)
+			}
+			if d.HasNew {
+				new = quoted(d.New)
+			}
+			if d.Sensitive && d.HadOld && d.HasNew {
+				new += " (changed)"
+			}
+			forces := ""
+			if d.ForcesReplacement {
+				forces = "  (forces replacement)"
+			}
+			fmt.Fprintf(&b, "      %s: %s → %s%s\n", d.Path, old, new, forces)
+		}
+	} else if c.Action == ActionCreate || c.Action == ActionReplace || c.Action == ActionResume {
+		names := make([]string, 0, len(c.Properties))
+		width := 0
+		for k := range c.Properties {
+			names = append(names, k)
+			width = max(width, len(k))
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			fmt.Fprintf(&b, "      %-*s = %s\n", width, k, quoted(c.Properties[k]))
+		}
+	}
+	return b.String()
+}
+
+// quoted renders a property value as JSON, except the masked placeholder.
+func quoted(v any) string {
+	if s, ok := v.(string); ok && s == schema.Sensitive {
+		return s
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
 }
 
 // Forgot reports that a retained resource was removed from state and left
@@ -501,13 +559,8 @@ func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err erro
 	r.Close()
 	var b strings.Builder
 	switch mode {
-	case "plan":
-		fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to replace, %d to delete, ",
-			s.Created, s.Updated, s.Replaced, s.Deleted)
-		if s.Forgotten > 0 {
-			fmt.Fprintf(&b, "%d to forget (retained), ", s.Forgotten)
-		}
-		fmt.Fprintf(&b, "%d unchanged.\n", s.Unchanged)
+	case "plan", "plan destroy":
+		b.WriteString(PlanLine(s))
 	default:
 		verb := "Deployed"
 		if mode == "destroy" {
@@ -560,6 +613,21 @@ func (r *Reporter) Done(mode string, s Summary, exports map[string]any, err erro
 		ev.Error = err.Error()
 	}
 	r.emit(ev, b.String())
+}
+
+// PlanLine is the summary line of a plan with counts s.
+func PlanLine(s Summary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Plan: %d to create, %d to update, %d to replace, %d to delete, ",
+		s.Created, s.Updated, s.Replaced, s.Deleted)
+	if s.Forgotten > 0 {
+		fmt.Fprintf(&b, "%d to forget (retained), ", s.Forgotten)
+	}
+	if s.Resumed > 0 {
+		fmt.Fprintf(&b, "%d to resume, ", s.Resumed)
+	}
+	fmt.Fprintf(&b, "%d unchanged.\n", s.Unchanged)
+	return b.String()
 }
 
 // display renders an export value: strings as they are, others as JSON.

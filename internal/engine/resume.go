@@ -201,9 +201,10 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 }
 
 // refreshAll reads every recorded resource back: drift on readable
-// properties is reported and written into the record so that the
-// declaration converges it; a resource deleted behind Athanor's back loses
-// its identifier, so that it is created again.
+// properties is reported and put into the record in memory, so that the
+// plan converges it; a resource deleted behind Athanor's back loses its
+// identifier, so that it is planned for creation. Apply writes the
+// refreshed records.
 func (e *Engine) refreshAll(ctx context.Context) error {
 	return e.eachSlot(ctx, func(sl *slot) bool { return sl.rec != nil && sl.rec.Identifier != "" && sl.rec.Pending == nil },
 		func(sl *slot) error {
@@ -226,7 +227,8 @@ func (e *Engine) refreshAll(ctx context.Context) error {
 				d := Drift{Key: sl.key, Type: rec.Type, Gone: true}
 				e.noteDrift(d)
 				rec.Identifier, rec.Outputs = "", nil
-				return e.save(ctx, sl, rec)
+				sl.refreshed = true
+				return nil
 			}
 			var live map[string]any
 			if err == nil {
@@ -249,7 +251,8 @@ func (e *Engine) refreshAll(ctx context.Context) error {
 			}
 			rec.Desired = encodeModel(recorded)
 			rec.Outputs = encodeModel(outputsOf(s, live))
-			return e.save(ctx, sl, rec)
+			sl.refreshed = true
+			return nil
 		})
 }
 
@@ -258,13 +261,4 @@ func (e *Engine) noteDrift(d Drift) {
 	e.drift = append(e.drift, d)
 	e.mu.Unlock()
 	e.o.Reporter.Drifted(d)
-}
-
-// save writes rec unless planning (a plan changes nothing).
-func (e *Engine) save(ctx context.Context, sl *slot, rec *state.Record) error {
-	if e.o.Mode == ModePlan {
-		sl.rec = rec
-		return nil
-	}
-	return e.put(ctx, sl, rec)
 }

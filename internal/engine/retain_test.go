@@ -16,8 +16,8 @@ import (
 // no longer declared is forgotten, but the replaced resources its record
 // still owes are deleted first; in a plan it is a forget.
 func TestRetainedOrphanDeletesRetiredThenForgets(t *testing.T) {
-	for _, mode := range []Mode{ModeDeploy, ModeDestroy} {
-		t.Run(string(mode), func(t *testing.T) {
+	for _, mode := range []string{"deploy", "destroy"} {
+		t.Run(mode, func(t *testing.T) {
 			ctx := context.Background()
 			st := openState(t, t.TempDir())
 			now := time.Now().UTC()
@@ -31,23 +31,19 @@ func TestRetainedOrphanDeletesRetiredThenForgets(t *testing.T) {
 			// A plan: forget, and no call.
 			p := &fakeProvider{}
 			var out bytes.Buffer
-			e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModePlan, State: st, Provider: p, Reporter: NewReporter(&out, false)})
+			e, err := Load(ctx, Options{App: "app", Stage: "dev", State: st, Provider: p, Reporter: NewReporter(&out, false)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if mode == ModeDestroy {
-				err = e.Destroy(ctx)
-			} else {
-				err = e.Finish(ctx, nil)
+			plan := e.PlanDestroy()
+			if mode != "destroy" {
+				plan = e.Preview("").Plan()
 			}
-			if err != nil {
-				t.Fatal(err)
+			if ch := plan.Changes; len(ch) != 1 || ch[0].Action != ActionForget || plan.Counts().Forgotten != 1 || p.applied != 0 {
+				t.Fatalf("plan: %+v, counts %+v, %d calls", ch, plan.Counts(), p.applied)
 			}
-			if ch := e.Changes(); len(ch) != 1 || ch[0].Action != ActionForget || e.Summary().Forgotten != 1 || p.applied != 0 {
-				t.Fatalf("plan: %+v, summary %+v, %d calls", ch, e.Summary(), p.applied)
-			}
-			if !strings.Contains(out.String(), ". forget   t (AWS::IoT::JobTemplate) new") {
-				t.Fatalf("plan output:\n%s", out.String())
+			if text := FormatChange(plan.Changes[0]); !strings.Contains(text, ". forget   t (AWS::IoT::JobTemplate) new") {
+				t.Fatalf("plan output:\n%s", text)
 			}
 
 			var deleted []string
@@ -64,13 +60,12 @@ func TestRetainedOrphanDeletesRetiredThenForgets(t *testing.T) {
 				},
 			}}
 			out.Reset()
-			e, err = New(ctx, Options{App: "app", Stage: "dev", Mode: mode, State: st, Provider: p, Reporter: NewReporter(&out, false)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if mode == ModeDestroy {
+			o := Options{App: "app", Stage: "dev", State: st, Provider: p, Reporter: NewReporter(&out, false)}
+			if mode == "destroy" {
+				e = destroying(t, ctx, o)
 				err = e.Destroy(ctx)
 			} else {
+				e = deploying(t, ctx, o)
 				err = e.Finish(ctx, nil)
 			}
 			if err != nil {

@@ -54,13 +54,11 @@ func TestProviderErrorsConcealWriteOnlyValues(t *testing.T) {
 	for _, jsonLines := range []bool{false, true} {
 		ctx := context.Background()
 		var out bytes.Buffer
-		e, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: openState(t, t.TempDir()),
-			Provider: &echoProvider{}, Reporter: NewReporter(&out, jsonLines)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = e.Declare(ctx, Declaration{LogicalID: "secret", Type: "AWS::SecretsManager::Secret",
-			Props: map[string]any{"Name": "s", "SecretString": secret}})
+		decl := Declaration{LogicalID: "secret", Type: "AWS::SecretsManager::Secret",
+			Props: map[string]any{"Name": "s", "SecretString": secret}}
+		e := deploying(t, ctx, Options{App: "app", Stage: "dev", State: openState(t, t.TempDir()),
+			Provider: &echoProvider{}, Reporter: NewReporter(&out, jsonLines)}, decl)
+		_, err := e.Declare(ctx, decl)
 		var oe *cloudcontrol.OperationError
 		var re *ResourceError
 		if !errors.As(err, &re) || re.Key != "secret" || !errors.As(err, &oe) || !errors.Is(err, cloudcontrol.ErrInvalidRequest) {
@@ -99,7 +97,11 @@ func TestResumedOperationErrorsConcealWriteOnlyValues(t *testing.T) {
 	}
 	var out bytes.Buffer
 	p := &echoProvider{}
-	_, err := New(ctx, Options{App: "app", Stage: "dev", Mode: ModeDeploy, State: st, Provider: p, Reporter: NewReporter(&out, false)})
+	e, err := Load(ctx, Options{App: "app", Stage: "dev", State: st, Provider: p, Reporter: NewReporter(&out, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Apply(ctx, e.Preview("").Plan())
 	if len(p.resumed) != 1 {
 		t.Fatalf("resumed %v, want req-0", p.resumed)
 	}

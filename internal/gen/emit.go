@@ -604,7 +604,7 @@ func (b *pkgBuilder) emitDoc() ([]byte, error) {
 		e.imports["encoding/json"] = true
 		e.imports["fmt"] = true
 		e.imports[athanorImport] = true
-		e.comment("", "decodeOutput sets *dst from the output called name of res. An absent output leaves *dst unchanged. An output not known yet in a plan (athanor.Unknown) is kept in string outputs and leaves other outputs unchanged.")
+		e.comment("", "decodeOutput sets *dst from the output called name of res. An absent output leaves *dst unchanged. An output not known yet in a preview (athanor.IsUnknown) is kept in string outputs and leaves other outputs unchanged.")
 		e.line("func decodeOutput[T any](res *athanor.Resource, name string, dst *T) error {")
 		e.line("if res == nil {")
 		e.line("return nil")
@@ -613,7 +613,7 @@ func (b *pkgBuilder) emitDoc() ([]byte, error) {
 		e.line("if !ok || v == nil {")
 		e.line("return nil")
 		e.line("}")
-		e.line("if s, isString := v.(string); isString && s == athanor.Unknown {")
+		e.line("if s, isString := v.(string); isString && athanor.IsUnknown(s) {")
 		e.line("if p, isStringDst := any(dst).(*string); isStringDst {")
 		e.line("*p = s")
 		e.line("}")

@@ -1,0 +1,263 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/state"
+)
+
+// decision is what a declaration needs, worked out from it and its record
+// without any call or write: the same in the preview and when the plan is
+// applied.
+type decision struct {
+	s     *schema.Schema
+	model map[string]any
+	deps  []string
+	// change is the change the declaration needs.
+	change Change
+	// patch is the update's JSON Patch as sent (change.Patch is masked).
+	patch         json.RawMessage
+	retainChanged bool
+	// unknown tells whether the model holds values not known yet.
+	unknown bool
+}
+
+// decide works out the change declaration d needs, given the record of its
+// key (nil when the stage has none). With u set (a preview), strings of
+// the model may hold values not known yet: their value checks are deferred
+// and the resources they come from are dependencies.
+func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknowns) (*decision, error) {
+	s, err := e.o.Registry.Lookup(d.Type)
+	if err != nil {
+		return nil, err
+	}
+	model, err := toModel(d.Props)
+	if err != nil {
+		return nil, err
+	}
+	e.secrets.add(s, model)
+	dec := &decision{s: s, model: model}
+	var verr error
+	if u != nil {
+		dec.unknown = u.holds(model)
+	}
+	if dec.unknown {
+		verr = s.ValidateDeferring(model, u.count)
+	} else {
+		verr = s.ValidateDesired(model)
+	}
+	if verr != nil {
+		return nil, verr
+	}
+	dec.deps = e.dependencies(key, model, d.DependsOn, u)
+	c := Change{Key: key, Type: s.TypeName, DependsOn: dec.deps, Unknown: dec.unknown}
+	if rec != nil {
+		c.Identifier = rec.Identifier
+		dec.retainChanged = rec.Retain != d.Retain
+	}
+	switch {
+	case rec != nil && rec.Pending != nil:
+		// Only a preview meets a pending operation: applying a plan
+		// finishes them first.
+		c.Action = ActionResume
+		c.Reason = fmt.Sprintf("the %s an earlier run left in flight is finished first", rec.Pending.Operation)
+		c.Properties = masked(s, model)
+	case rec == nil || rec.Identifier == "":
+		c.Action = ActionCreate
+		c.Properties = masked(s, model)
+		if d.Adopt {
+			c.Reason = "adopts the existing resource if the identifier is taken"
+		}
+	case rec.Type != s.TypeName:
+		c.Action, c.Order = ActionReplace, DeleteFirst
+		c.Reason = fmt.Sprintf("type changed from %s", rec.Type)
+		c.ReplacePaths = []string{"/"}
+		c.Properties = masked(s, model)
+	default:
+		recorded, err := decodeModel(rec.Desired)
+		if err != nil {
+			return nil, fmt.Errorf("recorded state: %w", err)
+		}
+		ch, err := s.Diff(recorded, model)
+		if err != nil {
+			return nil, err
+		}
+		switch ch.Action {
+		case schema.NoChange:
+			c.Action = ActionNoop
+		case schema.Update:
+			patch, shown, err := planPatch(s, ch.Patch)
+			if err != nil {
+				return nil, err
+			}
+			c.Action, c.Patch, c.Paths, dec.patch = ActionUpdate, shown, ch.Paths, patch
+			c.Diffs = diffs(s, recorded, model, ch.Paths, nil)
+		default:
+			_, shown, _ := planPatch(s, ch.Patch) // shown only: a replacement sends the whole desired state
+			c.Action, c.Patch, c.Paths, c.ReplacePaths = ActionReplace, shown, ch.Paths, ch.ReplacePaths
+			c.Order, c.Reason = replaceOrder(s, rec.Identifier, model)
+			c.Diffs = diffs(s, recorded, model, ch.Paths, ch.ReplacePaths)
+		}
+	}
+	dec.change = c
+	return dec, nil
+}
+
+// masked returns model with its write-only values replaced by
+// schema.Sensitive: the properties a create sends, as a plan shows them.
+func masked(s *schema.Schema, model map[string]any) map[string]any {
+	m, _ := s.MaskWriteOnly("", model).(map[string]any)
+	return m
+}
+
+// diffs lists, for each changed path, the recorded and the declared value,
+// masked; forcing lists the paths that force a replacement.
+func diffs(s *schema.Schema, recorded, model map[string]any, paths, forcing []string) []PropertyChange {
+	out := make([]PropertyChange, 0, len(paths))
+	for _, p := range paths {
+		pc := PropertyChange{Path: p}
+		for _, f := range forcing {
+			if f == "/" || p == f || strings.HasPrefix(p, f+"/") || strings.HasPrefix(f, p+"/") {
+				pc.ForcesReplacement = true
+			}
+		}
+		if s.IsWriteOnly(p) {
+			pc.Sensitive = true
+		}
+		if v, ok := lookup(recorded, p); ok {
+			pc.Old = s.MaskWriteOnly(p, v)
+			pc.HadOld = true
+		}
+		if v, ok := lookup(model, p); ok {
+			pc.New = s.MaskWriteOnly(p, v)
+			pc.HasNew = true
+		}
+		out = append(out, pc)
+	}
+	return out
+}
+
+// dependencies lists the keys of resources this model depends on: those
+// whose identifier or output values occur in one of its strings (whole, or
+// inside a longer string such as a policy document or an ARN with a
+// suffix), those whose values not known yet it holds (u), and the explicit
+// ones.
+func (e *Engine) dependencies(key string, model map[string]any, explicit []string, u *unknowns) []string {
+	set := map[string]bool{}
+	for _, k := range explicit {
+		if k != key {
+			set[k] = true
+		}
+	}
+	stringLeaves(model, func(s string) {
+		e.values.find(s, func(k string) {
+			if k != key {
+				set[k] = true
+			}
+		})
+		if u != nil {
+			u.keys(s, func(k string) {
+				if k != key {
+					set[k] = true
+				}
+			})
+		}
+	})
+	if len(set) == 0 {
+		return nil
+	}
+	deps := make([]string, 0, len(set))
+	for k := range set {
+		deps = append(deps, k)
+	}
+	sort.Strings(deps)
+	return deps
+}
+
+// minIndexed is the shortest value found inside a longer string: shorter
+// identifiers ("a", "dev") occur by chance in unrelated strings.
+const minIndexed = 6
+
+// valueIndex maps the identifier and output values of resources to their
+// keys. It finds a value equal to a string, or inside it between word
+// boundaries. It is safe for concurrent use.
+type valueIndex struct {
+	mu    sync.RWMutex
+	exact map[string]string
+	// byPrefix holds the values of at least minIndexed characters by their
+	// first minIndexed bytes.
+	byPrefix map[string][]string
+}
+
+// add indexes value as one of key's; the first key to have a value keeps it.
+func (x *valueIndex) add(key, value string) {
+	if value == "" || IsUnknown(value) {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.exact == nil {
+		x.exact, x.byPrefix = map[string]string{}, map[string][]string{}
+	}
+	if _, taken := x.exact[value]; taken {
+		return
+	}
+	x.exact[value] = key
+	if len(value) >= minIndexed {
+		p := value[:minIndexed]
+		x.byPrefix[p] = append(x.byPrefix[p], value)
+	}
+}
+
+// addDeclared indexes a declared resource's identifier and outputs.
+func (x *valueIndex) addDeclared(d *Declared) {
+	x.add(d.Key, d.Identifier)
+	for _, v := range d.Outputs {
+		stringLeaves(v, func(s string) { x.add(d.Key, s) })
+	}
+}
+
+// addRecord indexes a recorded resource's identifier and outputs.
+func (x *valueIndex) addRecord(r *state.Record) {
+	x.add(r.Key, r.Identifier)
+	if len(r.Outputs) > 0 {
+		if out, err := decodeModel(r.Outputs); err == nil {
+			stringLeaves(out, func(s string) { x.add(r.Key, s) })
+		}
+	}
+}
+
+// find calls fn with the key of every indexed value s equals or holds.
+func (x *valueIndex) find(s string, fn func(key string)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if k, ok := x.exact[s]; ok {
+		fn(k)
+	}
+	if len(s) <= minIndexed || len(x.byPrefix) == 0 {
+		return
+	}
+	for i := 0; i+minIndexed <= len(s); i++ {
+		if i > 0 && wordByte(s[i-1]) {
+			continue
+		}
+		for _, v := range x.byPrefix[s[i:i+minIndexed]] {
+			end := i + len(v)
+			if len(v) == len(s) || end > len(s) || s[i:end] != v || (end < len(s) && wordByte(s[end])) {
+				continue
+			}
+			fn(x.exact[v])
+		}
+	}
+}
+
+// wordByte reports whether b continues a name: a value found inside a
+// string must not be part of a longer name ("tpl-a" is not in "tpl-ab").
+func wordByte(b byte) bool {
+	return b == '-' || b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}

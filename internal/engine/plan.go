@@ -1,0 +1,671 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/athanor-dev/athanor/schema"
+	"github.com/athanor-dev/athanor/state"
+)
+
+// PlanFormatVersion is the version of a saved plan's JSON.
+const PlanFormatVersion = 1
+
+// Plan is what a run will do: every declared resource's change, in
+// declaration order, then the removals of what is no longer declared. A
+// plan is computed without any change (Preview, PlanDestroy) and applied
+// exactly (Apply): a declaration whose change differs from its planned one
+// is refused.
+type Plan struct {
+	FormatVersion int    `json:"formatVersion"`
+	App           string `json:"app"`
+	Stage         string `json:"stage"`
+	// Destroy marks the plan of a destroy: every resource removed.
+	Destroy bool `json:"destroy,omitempty"`
+	// Refresh tells that the plan was computed after a refresh.
+	Refresh bool `json:"refresh,omitempty"`
+	// StateDigest identifies the state the plan was computed from (every
+	// record and the metadata): a plan applies only to that state.
+	StateDigest string `json:"stateDigest"`
+	// Target is the cloud the plan was computed for, when known.
+	Target    *state.Target `json:"target,omitempty"`
+	CreatedAt time.Time     `json:"createdAt"`
+	Changes   []Change      `json:"changes"`
+	// Salt and Expect let the plan be checked without holding write-only
+	// values: Expect has each declared key's desired state with write-only
+	// values replaced by salted digests.
+	Salt   string                     `json:"salt"`
+	Expect map[string]json.RawMessage `json:"expect,omitempty"`
+
+	index sync.Once
+	byKey map[string]int
+}
+
+// Change is one resource's change in a plan.
+type Change struct {
+	Key        string `json:"key"`
+	Type       string `json:"type"`
+	Action     Action `json:"action"`
+	Identifier string `json:"identifier,omitempty"`
+	// Properties are the properties a create (or a replacement's create)
+	// sends, write-only values masked.
+	Properties map[string]any `json:"properties,omitempty"`
+	// Diffs are an update's or replacement's changed paths, old → new.
+	Diffs []PropertyChange `json:"diffs,omitempty"`
+	// Patch is the update's JSON Patch, write-only values masked.
+	Patch json.RawMessage `json:"patch,omitempty"`
+	// Paths lists the changed properties; ReplacePaths those that force a
+	// replacement.
+	Paths        []string `json:"paths,omitempty"`
+	ReplacePaths []string `json:"replacePaths,omitempty"`
+	Order        Order    `json:"order,omitempty"`
+	Reason       string   `json:"reason,omitempty"`
+	// DependsOn lists the keys the resource depends on.
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// Unknown tells that the declaration holds values known only once
+	// resources it depends on are created or replaced.
+	Unknown bool `json:"unknown,omitempty"`
+}
+
+// PropertyChange is one changed path of an update or replacement.
+type PropertyChange struct {
+	Path string `json:"path"`
+	// Old and New are the recorded and declared values (write-only ones
+	// masked); HadOld and HasNew tell whether there is one.
+	Old    any  `json:"old,omitempty"`
+	New    any  `json:"new,omitempty"`
+	HadOld bool `json:"hadOld,omitempty"`
+	HasNew bool `json:"hasNew,omitempty"`
+	// Sensitive marks a write-only value: compared from state, never shown.
+	Sensitive bool `json:"sensitive,omitempty"`
+	// ForcesReplacement marks a path that forces the replacement.
+	ForcesReplacement bool `json:"forcesReplacement,omitempty"`
+}
+
+// Change returns the planned change of key.
+func (p *Plan) Change(key string) (Change, bool) {
+	p.index.Do(func() {
+		p.byKey = make(map[string]int, len(p.Changes))
+		for i, c := range p.Changes {
+			p.byKey[c.Key] = i
+		}
+	})
+	i, ok := p.byKey[key]
+	if !ok {
+		return Change{}, false
+	}
+	return p.Changes[i], true
+}
+
+// Counts returns how many resources each action applies to.
+func (p *Plan) Counts() Summary {
+	var s Summary
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreate:
+			s.Created++
+		case ActionUpdate:
+			s.Updated++
+		case ActionReplace:
+			s.Replaced++
+		case ActionDelete:
+			s.Deleted++
+		case ActionForget:
+			s.Forgotten++
+		case ActionNoop:
+			s.Unchanged++
+		case ActionResume:
+			s.Resumed++
+		}
+	}
+	return s
+}
+
+// Empty reports whether applying the plan changes nothing.
+func (p *Plan) Empty() bool {
+	for _, c := range p.Changes {
+		if c.Action != ActionNoop {
+			return false
+		}
+	}
+	return true
+}
+
+// ReadPlan decodes a saved plan.
+func ReadPlan(data []byte) (*Plan, error) {
+	var probe struct {
+		FormatVersion int `json:"formatVersion"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("not a saved plan: %w", err)
+	}
+	if probe.FormatVersion != PlanFormatVersion {
+		return nil, fmt.Errorf("saved plan format version %d; this Athanor reads version %d", probe.FormatVersion, PlanFormatVersion)
+	}
+	var p Plan
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("not a saved plan: %w", err)
+	}
+	return &p, nil
+}
+
+// SamePlan checks that fresh, a plan just computed, has the changes of
+// saved, computed earlier from the same state with the same salt: the same
+// keys in the same order, each with the same action and desired state. It
+// returns a *DeviationError for the first difference.
+func SamePlan(saved, fresh *Plan) error {
+	for _, c := range fresh.Changes {
+		s, ok := saved.Change(c.Key)
+		switch {
+		case !ok:
+			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the program now needs %s, and the saved plan has no change for it", c.Action)}
+		case s.Action != c.Action || s.Type != c.Type:
+			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the saved plan has %s %s, the program now needs %s %s", s.Action, s.Type, c.Action, c.Type)}
+		}
+		var want, got any
+		werr := json.Unmarshal(saved.Expect[c.Key], &want)
+		gerr := json.Unmarshal(fresh.Expect[c.Key], &got)
+		if werr != nil || gerr != nil {
+			return &DeviationError{Key: c.Key, Type: c.Type, Detail: "the saved plan's record of it is unreadable"}
+		}
+		if path := mismatch(schema.Normalize(want), schema.Normalize(got), ""); path != "" {
+			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("%s is not the value in the saved plan", path)}
+		}
+	}
+	for _, c := range saved.Changes {
+		if _, ok := fresh.Change(c.Key); !ok {
+			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the saved plan has %s, and the program no longer declares it", c.Action)}
+		}
+	}
+	return nil
+}
+
+// DeviationError is the error of a declaration whose change, when the plan
+// is applied, is not its planned one: a resource not in the plan, another
+// action, or other values than those planned (values that were not known
+// when the plan was made excepted). Nothing is sent for it, and the run
+// starts nothing new.
+type DeviationError struct {
+	Key, Type string
+	// Detail says how the change differs.
+	Detail string
+}
+
+func (e *DeviationError) Error() string {
+	return fmt.Sprintf("%s (%s): the change differs from the plan: %s; nothing was sent for it, and the run stopped", e.Key, e.Type, e.Detail)
+}
+
+// ErrDeviation is matched (errors.Is) by every *DeviationError.
+var ErrDeviation = errors.New("the change differs from the plan")
+
+// Is makes errors.Is(err, ErrDeviation) hold.
+func (e *DeviationError) Is(target error) bool { return target == ErrDeviation }
+
+// conform checks a declaration's decision against the plan being applied.
+func (e *Engine) conform(dec *decision) error {
+	c := dec.change
+	planned, ok := e.plan.Change(c.Key)
+	deviation := func(format string, args ...any) error {
+		return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf(format, args...)}
+	}
+	if !ok {
+		return deviation("the plan has no change for it (planned: %s)", planSummary(e.plan))
+	}
+	if planned.Type != c.Type {
+		return deviation("the plan has type %s", planned.Type)
+	}
+	if exp, ok := e.plan.Expect[c.Key]; ok {
+		var want any
+		if err := json.Unmarshal(exp, &want); err != nil {
+			return deviation("the plan's record of it is unreadable: %v", err)
+		}
+		got := fingerprint(dec.s, dec.model, e.plan.Salt)
+		if path := mismatch(schema.Normalize(want), got, ""); path != "" {
+			return deviation("%s is not the planned value", path)
+		}
+	}
+	if planned.Action != c.Action && planned.Action != ActionResume && !planned.Unknown {
+		return deviation("the plan has %s, the program now needs %s", planned.Action, c.Action)
+	}
+	return nil
+}
+
+// planSummary describes a plan's counts for an error.
+func planSummary(p *Plan) string {
+	s := p.Counts()
+	return fmt.Sprintf("%d to create, %d to update, %d to replace, %d to delete, %d unchanged", s.Created, s.Updated, s.Replaced, s.Deleted, s.Unchanged)
+}
+
+// fingerprint returns model with every write-only value replaced by a
+// salted digest of it (a value not known yet by unknownMark), to check a
+// declaration against its plan without keeping secrets in the plan.
+func fingerprint(s *schema.Schema, model map[string]any, salt string) any {
+	return fingerprintAt(s, model, "", salt)
+}
+
+// unknownMark stands for a write-only value that held values not known
+// yet: it matches any value.
+const unknownMark = UnknownPrefix + ")"
+
+func fingerprintAt(s *schema.Schema, v any, path, salt string) any {
+	if path != "" && s.IsWriteOnly(path) {
+		held := false
+		stringLeaves(v, func(str string) { held = held || IsUnknown(str) })
+		if held {
+			return unknownMark
+		}
+		data, _ := json.Marshal(v)
+		sum := sha256.Sum256(append([]byte(salt), data...))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = fingerprintAt(s, e, path+"/"+escapeToken(k), salt)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = fingerprintAt(s, e, fmt.Sprintf("%s/%d", path, i), salt)
+		}
+		return out
+	}
+	return v
+}
+
+// mismatch returns the path of the first difference between a planned
+// fingerprint and a declared one ("" when they match); planned strings
+// holding values not known yet match anything.
+func mismatch(want, got any, path string) string {
+	if s, ok := want.(string); ok && IsUnknown(s) {
+		return ""
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return displayPath(path)
+		}
+		keys := make([]string, 0, len(w)+len(g))
+		for k := range w {
+			keys = append(keys, k)
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			wv, wok := w[k]
+			gv, gok := g[k]
+			p := path + "/" + escapeToken(k)
+			if wok != gok {
+				return p
+			}
+			if m := mismatch(wv, gv, p); m != "" {
+				return m
+			}
+		}
+		return ""
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return displayPath(path)
+		}
+		for i := range w {
+			if m := mismatch(w[i], g[i], fmt.Sprintf("%s/%d", path, i)); m != "" {
+				return m
+			}
+		}
+		return ""
+	}
+	if !schema.Equal(want, got) {
+		return displayPath(path)
+	}
+	return ""
+}
+
+// stateDigest identifies a stage's state: its records and metadata.
+func stateDigest(recs []*state.Record, meta *state.Meta) (string, error) {
+	sorted := append([]*state.Record(nil), recs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, r := range sorted {
+		if err := enc.Encode(r); err != nil {
+			return "", fmt.Errorf("digest state: %w", err)
+		}
+	}
+	if err := enc.Encode(meta); err != nil {
+		return "", fmt.Errorf("digest state: %w", err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// short abbreviates a digest for a message.
+func short(digest string) string {
+	if len(digest) > 19 {
+		return digest[:19]
+	}
+	return digest
+}
+
+// UnknownPrefix starts every value not known yet in a preview: an output
+// of a resource the plan creates or replaces is "(known after apply:
+// KEY.OUTPUT)", its identifier "(known after apply: KEY)".
+const UnknownPrefix = "(known after apply"
+
+// IsUnknown reports whether s holds a value not known yet in a preview.
+func IsUnknown(s string) bool { return strings.Contains(s, UnknownPrefix) }
+
+// unknowns are the placeholders a preview handed out, each naming the key
+// whose value it stands for. It is safe for concurrent use.
+type unknowns struct {
+	mu    sync.RWMutex
+	owner map[string]string // placeholder → key
+}
+
+// placeholder returns (and registers) the placeholder of key's output name,
+// or of its identifier when name is "".
+func (u *unknowns) placeholder(key, name string) string {
+	p := UnknownPrefix + ": " + key + ")"
+	if name != "" {
+		p = UnknownPrefix + ": " + key + "." + name + ")"
+	}
+	u.mu.Lock()
+	if u.owner == nil {
+		u.owner = map[string]string{}
+	}
+	u.owner[p] = key
+	u.mu.Unlock()
+	return p
+}
+
+// scan calls fn with the start and end of every placeholder in s.
+func (u *unknowns) scan(s string, fn func(key string, start, end int)) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	for i := 0; ; {
+		j := strings.Index(s[i:], UnknownPrefix)
+		if j < 0 {
+			return
+		}
+		start := i + j
+		end := -1
+		for k := start; k < len(s); k++ {
+			if s[k] != ')' {
+				continue
+			}
+			if key, ok := u.owner[s[start:k+1]]; ok {
+				fn(key, start, k+1)
+				end = k + 1
+				break
+			}
+		}
+		if end < 0 {
+			i = start + len(UnknownPrefix)
+			continue
+		}
+		i = end
+	}
+}
+
+// count is a schema.Unknowns: the placeholders in s and its other
+// characters.
+func (u *unknowns) count(s string) (n, known int) {
+	known = len([]rune(s))
+	u.scan(s, func(_ string, start, end int) {
+		n++
+		known -= len([]rune(s[start:end]))
+	})
+	return n, known
+}
+
+// keys calls fn with the key of every placeholder in s.
+func (u *unknowns) keys(s string, fn func(key string)) {
+	u.scan(s, func(key string, _, _ int) { fn(key) })
+}
+
+// holds reports whether a string of v holds a placeholder.
+func (u *unknowns) holds(v any) bool {
+	found := false
+	stringLeaves(v, func(s string) {
+		if !found && IsUnknown(s) {
+			u.scan(s, func(string, int, int) { found = true })
+		}
+	})
+	return found
+}
+
+// Preview computes a deploy's plan: the program declares its resources on
+// it as on the engine, nothing is sent or written, and every declaration is
+// validated (all errors collected: Declare never fails, see Errors).
+// Outputs of resources to be created or replaced are placeholders, distinct
+// per resource and output, that later declarations carry.
+type Preview struct {
+	e    *Engine
+	u    unknowns
+	salt string
+
+	mu       sync.Mutex
+	changes  []Change
+	expect   map[string]json.RawMessage
+	declared map[string]bool
+	deps     map[string][]string
+	errs     []error
+}
+
+// Preview starts the preview of a deploy of the loaded stage. salt salts
+// the digests of write-only values in the plan's Expect ("" for a new
+// salt; a saved plan's to compare a preview with it, see SamePlan).
+func (e *Engine) Preview(salt string) *Preview {
+	if salt == "" {
+		salt = newSalt()
+	}
+	return &Preview{e: e, salt: salt, expect: map[string]json.RawMessage{},
+		declared: map[string]bool{}, deps: map[string][]string{}}
+}
+
+func newSalt() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Declare works out the change of one declaration and returns what the
+// resource will be: its recorded identifier and outputs when it is kept or
+// updated, placeholders for what is not known yet when it is created or
+// replaced. An invalid declaration is recorded (Errors) and answered with
+// placeholders, so that the program goes on and every error is found.
+func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error) {
+	key := d.LogicalID
+	if d.Scope != "" {
+		key = d.Scope + "/" + d.LogicalID
+	}
+	placeholders := func(s *schema.Schema) *Declared {
+		out := &Declared{Key: key, Identifier: p.u.placeholder(key, ""), Outputs: map[string]any{}}
+		if s == nil {
+			return out
+		}
+		for _, name := range readOnlyNames(s) {
+			out.Outputs[name] = p.u.placeholder(key, name)
+		}
+		if len(s.PrimaryIdentifier) == 1 {
+			// An identifier the service assigns is also an output.
+			if v, ok := out.Outputs[strings.TrimPrefix(trimProperties(s.PrimaryIdentifier[0]), "/")]; ok {
+				out.Identifier = v.(string)
+			}
+		}
+		return out
+	}
+	fail := func(err error) (*Declared, error) {
+		var re *ResourceError
+		if !errors.As(err, &re) {
+			err = &ResourceError{Key: key, Type: d.Type, Err: err}
+		}
+		p.mu.Lock()
+		p.errs = append(p.errs, err)
+		p.mu.Unlock()
+		p.e.o.Reporter.Failed(key, d.Type, err)
+		s, _ := p.e.o.Registry.Lookup(d.Type)
+		return placeholders(s), nil
+	}
+	if d.LogicalID == "" || strings.Contains(d.LogicalID, "/") {
+		return fail(fmt.Errorf("logical id %q must be non-empty and contain no '/'", d.LogicalID))
+	}
+	p.mu.Lock()
+	dup := p.declared[key]
+	p.declared[key] = true
+	p.mu.Unlock()
+	if dup {
+		scope := d.Scope
+		if scope == "" {
+			scope = "(root)"
+		}
+		return fail(fmt.Errorf("logical id %q in scope %s: %w", d.LogicalID, scope, ErrDuplicate))
+	}
+	p.e.mu.Lock()
+	sl := p.e.slots[key]
+	p.e.mu.Unlock()
+	var rec *state.Record
+	if sl != nil {
+		sl.mu.Lock()
+		rec = sl.rec
+		sl.mu.Unlock()
+	}
+	dec, err := p.e.decide(key, rec, d, &p.u)
+	if err != nil {
+		return fail(err)
+	}
+	data, err := json.Marshal(fingerprint(dec.s, dec.model, p.salt))
+	if err != nil {
+		return fail(err)
+	}
+	p.mu.Lock()
+	p.changes = append(p.changes, dec.change)
+	p.expect[key] = data
+	p.deps[key] = dec.deps
+	p.mu.Unlock()
+	switch dec.change.Action {
+	case ActionNoop, ActionUpdate:
+		res, err := declaredFrom(rec)
+		if err != nil {
+			return fail(err)
+		}
+		return res, nil
+	default:
+		res := placeholders(dec.s)
+		if id, err := dec.s.Identifier(dec.model); err == nil && id != "" && !IsUnknown(id) {
+			res.Identifier = id
+		}
+		return res, nil
+	}
+}
+
+// Errors returns the errors of the declarations so far.
+func (p *Preview) Errors() []error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]error(nil), p.errs...)
+}
+
+// Valid returns the changes of the valid declarations so far, in
+// declaration order.
+func (p *Preview) Valid() []Change {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Change(nil), p.changes...)
+}
+
+// Dependencies returns each declared key's dependencies.
+func (p *Preview) Dependencies() map[string][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string][]string, len(p.deps))
+	for k, d := range p.deps {
+		out[k] = append([]string(nil), d...)
+	}
+	return out
+}
+
+// Plan ends the preview once the program returned nil: the declared
+// changes, in declaration order, then the removal of every recorded
+// resource no longer declared (the last created first).
+func (p *Preview) Plan() *Plan {
+	p.mu.Lock()
+	plan := p.e.newPlan(false, p.salt)
+	plan.Changes = append(plan.Changes, p.changes...)
+	for k, v := range p.expect {
+		plan.Expect[k] = v
+	}
+	declared := p.declared
+	p.mu.Unlock()
+	plan.Changes = append(plan.Changes, p.e.removals(func(sl *slot) bool { return !declared[sl.key] })...)
+	return plan
+}
+
+// PlanDestroy computes the plan of a destroy: the removal of every recorded
+// resource, the last created first.
+func (e *Engine) PlanDestroy() *Plan {
+	plan := e.newPlan(true, newSalt())
+	plan.Changes = e.removals(func(*slot) bool { return true })
+	return plan
+}
+
+func (e *Engine) newPlan(destroy bool, salt string) *Plan {
+	return &Plan{FormatVersion: PlanFormatVersion, App: e.o.App, Stage: e.o.Stage, Destroy: destroy, Refresh: e.o.Refresh,
+		StateDigest: e.digest, CreatedAt: time.Now().UTC(), Salt: salt, Expect: map[string]json.RawMessage{}}
+}
+
+// removals returns the removal of every record pick selects, the last
+// created first.
+func (e *Engine) removals(pick func(*slot) bool) []Change {
+	e.mu.Lock()
+	var recs []*state.Record
+	for _, sl := range e.slots {
+		if sl.rec != nil && pick(sl) {
+			recs = append(recs, sl.rec)
+		}
+	}
+	e.mu.Unlock()
+	sort.Slice(recs, func(i, j int) bool {
+		if recs[i].Seq != recs[j].Seq {
+			return recs[i].Seq > recs[j].Seq
+		}
+		return recs[i].Key < recs[j].Key
+	})
+	out := make([]Change, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, removal(r))
+	}
+	return out
+}
+
+// readOnlyNames lists the top-level names of s's read-only properties,
+// sorted: the outputs a resource has once created.
+func readOnlyNames(s *schema.Schema) []string {
+	set := map[string]bool{}
+	for _, ptr := range s.ReadOnly {
+		if toks := splitPointer(trimProperties(ptr)); len(toks) > 0 && toks[0] != "" {
+			set[toks[0]] = true
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
