@@ -168,6 +168,9 @@ type stageLog struct {
 	end  int64             // offset up to which frames are applied
 	recs map[string][]byte // key -> record JSON
 	live int64             // bytes of the frames of the records in recs
+	// dirSyncOwed is set when a compaction renamed a new log into place but
+	// could not sync the directory; the next group syncs it before acking.
+	dirSyncOwed bool
 
 	cmu   sync.Mutex
 	queue []*logOp // waiting for the next group commit
@@ -543,12 +546,9 @@ func (l *stageLog) apply(group []*logOp) {
 		fail(err)
 		return
 	}
-	replaced := false
 	defer func() {
 		unflock(f)
-		if replaced {
-			f.Close()
-		}
+		f.Close()
 	}()
 
 	l.mu.Lock()
@@ -580,7 +580,7 @@ func (l *stageLog) apply(group []*logOp) {
 		}
 		l.set(o.key, o.data)
 	}
-	if len(buf) == 0 {
+	if len(buf) == 0 && !l.dirSyncOwed {
 		l.mu.Unlock()
 		return
 	}
@@ -591,6 +591,7 @@ func (l *stageLog) apply(group []*logOp) {
 		return
 	}
 	l.end += int64(len(buf))
+	owed := l.dirSyncOwed
 	l.mu.Unlock()
 
 	if err := syncLog(f); err != nil {
@@ -600,10 +601,21 @@ func (l *stageLog) apply(group []*logOp) {
 		fail(fmt.Errorf("sync %s: %w", l.path, err))
 		return
 	}
+	if owed {
+		// A compaction's rename is not known to be durable: until it is,
+		// a crash could bring back the log it replaced, without this group.
+		if err := syncDirectory(l.dir); err != nil {
+			fail(fmt.Errorf("sync %s: %w", l.dir, err))
+			return
+		}
+		l.mu.Lock()
+		l.dirSyncOwed = false
+		l.mu.Unlock()
+	}
 
 	l.mu.Lock()
-	if l.f == f && l.end > compactMin && l.end-l.live > l.live {
-		replaced = l.compact() // the group is durable whether or not this succeeds
+	if l.end > compactMin && l.end-l.live > l.live {
+		l.compact() // the group is durable whether or not this succeeds
 	}
 	l.mu.Unlock()
 }
@@ -612,39 +624,37 @@ func (l *stageLog) apply(group []*logOp) {
 // write, so that the next refresh replays the log. l.mu must be held.
 func (l *stageLog) reset() {
 	if l.f != nil {
-		l.f.Close() // the flock goes with the file
+		l.f.Close()
 		l.f = nil
 	}
 }
 
-// lockFile takes the exclusive flock of the current log file and returns
-// the file, reopening it first when another process compacted it.
+// lockFile opens the log and takes its exclusive flock, retrying when
+// another process replaced the log (compacted it) between the open and
+// the lock. The caller unlocks and closes the file.
 func (l *stageLog) lockFile() (*os.File, error) {
 	for {
-		l.mu.Lock()
-		err := l.refresh()
-		f := l.f
-		l.mu.Unlock()
+		f, err := os.OpenFile(l.path, os.O_RDWR, 0)
 		if err != nil {
 			return nil, err
 		}
 		if err := lockWait(f); err != nil {
+			f.Close()
 			return nil, err
 		}
-		l.mu.Lock()
-		current := l.f == f && sameFile(f, l.path)
-		l.mu.Unlock()
-		if current {
+		if sameFile(f, l.path) {
 			return f, nil
 		}
 		unflock(f)
+		f.Close()
 	}
 }
 
-// compact rewrites the log with one put per live record, atomically, and
-// reports whether it replaced the log. It runs holding the flock of the
-// current log and l.mu; the caller unlocks and closes the old file.
-func (l *stageLog) compact() bool {
+// compact rewrites the log with one put per live record and renames the
+// result over the log. It runs holding the flock of the current log and
+// l.mu; writers of other processes waiting for the flock of the old file
+// find that it was replaced.
+func (l *stageLog) compact() {
 	keys := make([]string, 0, len(l.recs))
 	for k := range l.recs {
 		keys = append(keys, k)
@@ -657,25 +667,26 @@ func (l *stageLog) compact() bool {
 	tmp := filepath.Join(l.dir, tempName(logFile))
 	if err := writeSynced(tmp, buf); err != nil {
 		removeFile(tmp)
-		return false
+		return
 	}
-	nf, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	nf, err := os.OpenFile(tmp, os.O_RDONLY, 0)
 	if err != nil {
 		removeFile(tmp)
-		return false
+		return
 	}
 	if err := renameFile(tmp, l.path); err != nil {
 		nf.Close()
 		removeFile(tmp)
-		return false
+		return
 	}
-	// Once renamed, the new log is the stage whether or not the directory
-	// sync below succeeds: the old one holds the same records.
-	syncDirectory(l.dir)
-	// The old file stays flocked until apply unlocks it: writers of other
-	// processes waiting for it then find that it was replaced.
+	// Both logs hold the same records, so either is the stage after a
+	// crash; but writes appended to the new one must wait until its rename
+	// is durable.
+	if err := syncDirectory(l.dir); err != nil {
+		l.dirSyncOwed = true
+	}
+	l.f.Close()
 	l.f, l.end = nf, int64(len(buf))
-	return true
 }
 
 // errLogFormat is wrapped by errors about a log that cannot be read.

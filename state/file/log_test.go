@@ -329,3 +329,66 @@ func TestKilledMidBatch(t *testing.T) {
 		b.Close()
 	}
 }
+
+// TestCompactionDirSyncOwed: when the directory sync after a compaction's
+// rename fails, no later write is acknowledged before a directory sync has
+// succeeded, since a crash could otherwise bring back the replaced log
+// without it.
+func TestCompactionDirSyncOwed(t *testing.T) {
+	old := compactMin
+	compactMin = 64 << 10
+	t.Cleanup(func() { compactMin = old })
+	var mu sync.Mutex
+	failSync, syncs := false, 0
+	oldSync := syncDirectory
+	t.Cleanup(func() { syncDirectory = oldSync })
+	syncDirectory = func(dir string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		syncs++
+		if failSync {
+			return errors.New("injected directory sync error")
+		}
+		return syncDir(dir)
+	}
+	b, err := Open(t.TempDir(), "app", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mu.Lock()
+	failSync = true
+	mu.Unlock()
+	ctx := t.Context()
+	first := mustStat(t, b.log.path)
+	for gen := 0; os.SameFile(first, mustStat(t, b.log.path)); gen++ {
+		if gen > 1000 {
+			t.Fatal("the log was never compacted")
+		}
+		if err := b.Put(ctx, record("a", gen)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The compaction's directory sync failed: the next write fails too.
+	if err := b.Put(ctx, record("b", 1)); err == nil || !strings.Contains(err.Error(), "injected directory sync error") {
+		t.Fatalf("Put after a failed directory sync of the compaction: %v, want that error", err)
+	}
+	mu.Lock()
+	failSync, syncs = false, 0
+	mu.Unlock()
+	if err := b.Put(ctx, record("b", 2)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if syncs != 1 {
+		t.Errorf("the write after a failed directory sync made %d directory syncs, want 1", syncs)
+	}
+	syncs = 0
+	mu.Unlock()
+	if err := b.Put(ctx, record("b", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if syncs != 0 {
+		t.Errorf("a write once the directory was synced made %d directory syncs, want 0", syncs)
+	}
+}
