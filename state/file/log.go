@@ -402,7 +402,14 @@ func (l *stageLog) refresh() error {
 		}
 		l.f, l.end, l.recs, l.live = f, 0, make(map[string][]byte), 0
 	}
-	if fi.Size() <= l.end {
+	if fi.Size() < l.end {
+		// Cut below what was read (not by this package, which only cuts
+		// torn tails): replay from the start.
+		l.f.Close()
+		l.f = nil
+		return l.refresh()
+	}
+	if fi.Size() == l.end {
 		return nil
 	}
 	buf := make([]byte, fi.Size()-l.end)
@@ -569,6 +576,9 @@ func (l *stageLog) apply(group []*logOp) {
 		}
 	}
 	var buf []byte
+	if l.end == 0 {
+		buf = headerFrame(buf) // an empty file, made by hand: start the log
+	}
 	for _, o := range group {
 		if o.data == nil {
 			if _, ok := l.recs[o.key]; !ok {

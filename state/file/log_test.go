@@ -392,3 +392,35 @@ func TestCompactionDirSyncOwed(t *testing.T) {
 		t.Errorf("a write once the directory was synced made %d directory syncs, want 0", syncs)
 	}
 }
+
+// TestEmptyLogFile: a log emptied by hand reads as an empty stage, and the
+// next write starts it anew, header first.
+func TestEmptyLogFile(t *testing.T) {
+	root := t.TempDir()
+	b, err := Open(root, "app", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(t.Context(), record("a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := os.Truncate(filepath.Join(root, "app", "dev", logFile), 0); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Open(root, "app", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := b.List(t.Context()); err != nil || len(recs) != 0 {
+		t.Fatalf("List of an emptied log = %d records, %v", len(recs), err)
+	}
+	if err := b.Put(t.Context(), record("b", 1)); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	l := otherProcess(t, filepath.Join(root, "app", "dev"))
+	if got := l.identifier(t, "b"); got != "b@1" {
+		t.Errorf("after reopen b = %q, want b@1", got)
+	}
+}
