@@ -207,7 +207,12 @@ func TestCompaction(t *testing.T) {
 const (
 	envKillDir   = "ATHANOR_FILE_KILL_ROOT"
 	envKillRound = "ATHANOR_FILE_KILL_ROUND"
+	envKillHalf  = "ATHANOR_FILE_KILL_HALF" // "1": stop part way through writing a group
 )
+
+// markHalf is what the child prints once it has written part of a group's
+// frames, before it blocks to be killed.
+const markHalf = "half-written"
 
 const killWriters = 64
 
@@ -226,12 +231,30 @@ func killRecord(key string, gen int) *state.Record {
 
 // killChild writes generation after generation of killWriters keys per
 // goroutine, printing "key gen" once each Put has returned, until killed.
-func killChild(t *testing.T, root, round string) {
+// With half set, its 20th group write stops short of the group's end, says
+// so and blocks.
+func killChild(t *testing.T, root, round string, half bool) {
 	b, err := Open(root, "app", "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
+	if half {
+		groups := 0
+		writeLog = func(f *os.File, b []byte, off int64) (int, error) {
+			if groups++; groups < 20 { // one leader at a time
+				return f.WriteAt(b, off)
+			}
+			// Short of the end of the last frame, wherever the others end.
+			if _, err := f.WriteAt(b[:len(b)-7], off); err != nil {
+				return 0, err
+			}
+			mu.Lock()
+			fmt.Fprintln(os.Stdout, markHalf)
+			mu.Unlock()
+			select {} // until killed
+		}
+	}
 	var wg sync.WaitGroup
 	for w := range killWriters {
 		wg.Add(1)
@@ -253,20 +276,26 @@ func killChild(t *testing.T, root, round string) {
 }
 
 // TestKilledMidBatch SIGKILLs a process while 64 of its goroutines are
-// writing, at a random moment, several times over the same stage, and
-// checks after each kill that every write the process had acknowledged is
-// there, that no record is torn, and that the next process writes on.
+// writing, several times over the same stage: in even rounds at a random
+// moment, in odd ones while it is part way through writing a group's
+// frames (so that the log has a torn tail); and checks after each kill
+// that every write the process had acknowledged is there, that no record
+// is torn, and that the next process writes on.
 func TestKilledMidBatch(t *testing.T) {
 	if root := os.Getenv(envKillDir); root != "" {
-		killChild(t, root, os.Getenv(envKillRound))
+		killChild(t, root, os.Getenv(envKillRound), os.Getenv(envKillHalf) == "1")
 		return
 	}
 	root := t.TempDir()
 	acked := map[string]int{} // key -> the last generation acknowledged
 	const rounds = 6
 	for round := range rounds {
+		half := round%2 == 1
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKilledMidBatch$", "-test.count=1")
 		cmd.Env = append(os.Environ(), envKillDir+"="+root, envKillRound+"="+strconv.Itoa(round))
+		if half {
+			cmd.Env = append(cmd.Env, envKillHalf+"=1")
+		}
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
@@ -280,8 +309,18 @@ func TestKilledMidBatch(t *testing.T) {
 		// Let it acknowledge a random number of writes, then kill it at
 		// whatever it is doing; read what it printed before dying.
 		target, n := 1+mathrand.IntN(1500), 0
+		if half {
+			target = -1
+		}
 		killed := false
 		for sc.Scan() {
+			if sc.Text() == markHalf && !killed {
+				if err := cmd.Process.Kill(); err != nil {
+					t.Fatal(err)
+				}
+				killed = true
+				continue
+			}
 			key, genText, ok := strings.Cut(sc.Text(), " ")
 			gen, err := strconv.Atoi(genText)
 			if !ok || err != nil {
@@ -305,6 +344,9 @@ func TestKilledMidBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		tornTail := mustStat(t, b.log.path).Size() > b.log.end
+		if half && !tornTail {
+			t.Fatalf("round %d: killed part way through a group's write, yet the log has no torn tail", round)
+		}
 		recs, err := b.List(t.Context())
 		if err != nil {
 			t.Fatalf("round %d: List after the kill: %v", round, err)
