@@ -256,6 +256,22 @@ func TestUpgradeFromLayout1(t *testing.T) {
 	b.Close()
 }
 
+// TestUpgradeEmptyLayout1: a layout-1 stage without records also gets
+// MOVED.json, so that an earlier version does not take the records written
+// since for none.
+func TestUpgradeEmptyLayout1(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "app", "dev")
+	writeLayout1(t, dir, nil, state.NewMeta())
+	b, err := file.Open(root, "app", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	mustExist(t, filepath.Join(dir, "records", "MOVED.json"))
+	mustExist(t, filepath.Join(dir, "records.log"))
+}
+
 // TestUpgradeInterrupted: an upgrade interrupted after the log was renamed
 // into place but before the record files were removed is finished by the
 // next open, and the log, not the leftover files, is the stage.

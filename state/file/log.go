@@ -287,7 +287,9 @@ func (l *stageLog) createLog(recDir string) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	upgraded := false
+	// A records directory, even an empty one, is a stage of layout 1 that an
+	// earlier version may open again: it gets movedFile.
+	upgraded := err == nil
 	for _, e := range ents {
 		name := e.Name()
 		if !isRecordFile(e) {
@@ -306,7 +308,6 @@ func (l *stageLog) createLog(recDir string) error {
 			return fmt.Errorf("upgrade to layout version %d: %s: %w", LayoutVersion, path, err)
 		}
 		buf = appendFrame(buf, kindPut, putPayload(r.Key), data)
-		upgraded = true
 	}
 	tmp := filepath.Join(l.dir, tempName(logFile))
 	if err := writeSynced(tmp, buf); err != nil {
