@@ -238,8 +238,9 @@ func TestStateMigrate(t *testing.T) {
 	}
 	defer dst.Close()
 	assertSameStage(t, src, dst)
-	// Byte for byte: the round trip through jsonb changes no file.
-	for _, name := range []string{"meta.json", "records/fleet+tpl0.json"} {
+	// The round trip through jsonb changes no value of the metadata file
+	// (the records, in the log, are compared by assertSameStage).
+	for _, name := range []string{"meta.json"} {
 		a, _ := os.ReadFile(filepath.Join(dir, "iot-fleet", "dev", name))
 		b, _ := os.ReadFile(filepath.Join(back, "iot-fleet", "dev", name))
 		var x, y any

@@ -3,9 +3,7 @@ package file
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,11 +11,14 @@ import (
 	"time"
 )
 
-// A write to a directory follows one protocol per file: the data goes to a
-// temporary file in the directory, which is written and fsynced; the
+// The stage's small files (meta.json, lock.json) are written whole, by a
+// dirWriter (the record log, when it is created or compacted, follows the
+// same protocol on its own; see log.go). A write follows one protocol per
+// file: the data goes to a temporary file in the directory, which is
+// written and fsynced; the
 // temporary file is renamed over the target; the directory is fsynced; only
 // then does the write return. What is shared between concurrent writers is
-// the last step: renames (and removals) queued while a directory fsync is in
+// the last step: renames queued while a directory fsync is in
 // progress are applied together by one of their writers, the group's
 // leader, and covered by a single fsync of the directory, after which all
 // of them are acknowledged (group commit). No write returns before the
@@ -83,8 +84,7 @@ type nameLock struct {
 	refs int // holders and waiters; the entry is dropped at zero
 }
 
-// change is one rename (tmp set) or removal (tmp empty) awaiting its group
-// commit.
+// change is one rename awaiting its group commit.
 type change struct {
 	tmp, dst string
 	// Set by the leader that applies the change, or by the one that hands
@@ -148,12 +148,6 @@ func (w *dirWriter) write(name string, data []byte) error {
 	return nil
 }
 
-// remove removes the file name durably; a missing file is not an error.
-func (w *dirWriter) remove(name string) error {
-	defer w.lockName(name)()
-	return w.commit(&change{dst: filepath.Join(w.dir, name)})
-}
-
 // writeSynced writes data to path, creating or truncating it, and fsyncs it.
 func writeSynced(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -213,18 +207,12 @@ func (w *dirWriter) commit(c *change) error {
 	return c.err
 }
 
-// apply renames and removes the group's files in order, fsyncs the
-// directory once when anything changed, and sets each change's error.
+// apply renames the group's files in order, fsyncs the directory once when
+// anything changed, and sets each change's error.
 func (w *dirWriter) apply(group []*change) {
 	var changed []*change
 	for _, c := range group {
-		if c.tmp != "" {
-			c.err = renameFile(c.tmp, c.dst)
-		} else if c.err = removeFile(c.dst); errors.Is(c.err, fs.ErrNotExist) {
-			c.err = nil
-			continue // nothing to make durable
-		}
-		if c.err == nil {
+		if c.err = renameFile(c.tmp, c.dst); c.err == nil {
 			changed = append(changed, c)
 		}
 	}

@@ -15,20 +15,19 @@ import (
 	"github.com/athanor-dev/athanor/state"
 )
 
-// These tests replace the seams renameFile and syncDirectory, so none of
-// them runs in parallel.
+// These tests replace the seams writeLog and syncLog, so none of them runs
+// in parallel.
 
-// seam replaces the protocol's rename and directory fsync for the duration
-// of a test.
-func seam(t *testing.T, rename func(old, new string) error, sync func(dir string) error) {
+// seam replaces the log's write and sync for the duration of a test.
+func seam(t *testing.T, write func(f *os.File, b []byte, off int64) (int, error), sync func(f *os.File) error) {
 	t.Helper()
-	oldRename, oldSync := renameFile, syncDirectory
-	t.Cleanup(func() { renameFile, syncDirectory = oldRename, oldSync })
-	if rename != nil {
-		renameFile = rename
+	oldWrite, oldSync := writeLog, syncLog
+	t.Cleanup(func() { writeLog, syncLog = oldWrite, oldSync })
+	if write != nil {
+		writeLog = write
 	}
 	if sync != nil {
-		syncDirectory = sync
+		syncLog = sync
 	}
 }
 
@@ -132,7 +131,7 @@ func TestConcurrentPutsSurviveReopen(t *testing.T) {
 	if _, err := fmt.Sscanf(s.Identifier, "shared@%d", &gen); err != nil || !state.EqualJSON(s.Desired, record("shared", gen).Desired) {
 		t.Errorf("shared record is not one whole write: %s %s", s.Identifier, s.Desired)
 	}
-	ents, err := os.ReadDir(filepath.Join(root, "app", "dev", recordsDir))
+	ents, err := os.ReadDir(filepath.Join(root, "app", "dev"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,32 +142,56 @@ func TestConcurrentPutsSurviveReopen(t *testing.T) {
 	}
 }
 
-// TestAckFollowsDirSync checks the ordering that makes group commit
+// framesIn returns the keys of the put and delete frames in b.
+func framesIn(b []byte) []string {
+	var keys []string
+	for len(b) > 0 {
+		kind, p, size, ok := nextFrame(b)
+		if !ok {
+			break
+		}
+		switch kind {
+		case kindPut:
+			key, _, _ := parsePut(p)
+			keys = append(keys, key)
+		case kindDelete:
+			keys = append(keys, string(p))
+		}
+		b = b[size:]
+	}
+	return keys
+}
+
+// TestAckFollowsLogSync checks the ordering that makes group commit
 // durable, on a log of the protocol's steps taken by concurrent writers:
-// every Put and Delete returns only after a directory fsync that started
-// after its rename (or removal) and finished successfully.
-func TestAckFollowsDirSync(t *testing.T) {
+// every Put returns only after a sync of the log that started after its
+// frame was written and finished successfully, and the writers share
+// syncs.
+func TestAckFollowsLogSync(t *testing.T) {
 	var (
 		mu  sync.Mutex
 		seq int
-		// per target file: the sequence number of its last rename/removal
-		changedAt = map[string]int{}
-		syncs     [][2]int // [start, end] of each directory fsync
+		// per key: the sequence number of the last write of its frame
+		writtenAt = map[string]int{}
+		syncs     [][2]int // [start, end] of each sync
 	)
 	tick := func() int { seq++; return seq }
 	seam(t,
-		func(old, new string) error {
-			err := os.Rename(old, new)
+		func(f *os.File, b []byte, off int64) (int, error) {
+			n, err := f.WriteAt(b, off)
 			mu.Lock()
-			changedAt[filepath.Base(new)] = tick()
+			at := tick()
+			for _, k := range framesIn(b) {
+				writtenAt[k] = at
+			}
 			mu.Unlock()
-			return err
+			return n, err
 		},
-		func(dir string) error {
+		func(f *os.File) error {
 			mu.Lock()
 			start := tick()
 			mu.Unlock()
-			err := syncDir(dir)
+			err := datasync(f)
 			mu.Lock()
 			syncs = append(syncs, [2]int{start, tick()})
 			mu.Unlock()
@@ -178,11 +201,12 @@ func TestAckFollowsDirSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer be.Close()
 	ctx := t.Context()
 	const writers, perWriter = 32, 10
 	type ack struct {
-		name      string
-		changedAt int
+		key       string
+		writtenAt int
 		at        int
 	}
 	acks := make(chan ack, writers*perWriter)
@@ -198,8 +222,7 @@ func TestAckFollowsDirSync(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				name := fileName(key)
-				acks <- ack{name, changedAt[name], tick()}
+				acks <- ack{key, writtenAt[key], tick()}
 				mu.Unlock()
 			}
 		}()
@@ -211,41 +234,42 @@ func TestAckFollowsDirSync(t *testing.T) {
 		n++
 		covered := false
 		for _, s := range syncs {
-			if s[0] > a.changedAt && s[1] < a.at {
+			if s[0] > a.writtenAt && s[1] < a.at {
 				covered = true
 				break
 			}
 		}
-		if a.changedAt == 0 || !covered {
-			t.Errorf("write of %s (renamed at %d) acknowledged at %d without a directory fsync after its rename", a.name, a.changedAt, a.at)
+		if a.writtenAt == 0 || !covered {
+			t.Errorf("write of %s (written at %d) acknowledged at %d without a sync of the log after its write", a.key, a.writtenAt, a.at)
 		}
 	}
 	if n != writers*perWriter {
 		t.Fatalf("%d writes acknowledged, want %d", n, writers*perWriter)
 	}
-	t.Logf("%d writes, %d directory fsyncs", n, len(syncs))
+	t.Logf("%d writes, %d syncs", n, len(syncs))
 }
 
-// TestCrashBeforeDirSync covers a crash between a write's rename and the
-// directory fsync that follows it. Such a crash cannot be simulated
+// TestCrashBeforeLogSync covers a crash between a write's append to the
+// log and the sync that follows it. Such a crash cannot be simulated
 // honestly in a test: killing the process does not drop the kernel's page
-// cache, so the rename survives it anyway, and only a power loss or kernel
-// crash can lose an un-synced directory entry. What keeps an acknowledged
-// write safe in that case is an ordering, which this test checks
-// deterministically: while the directory fsync covering a rename has not
-// completed, the write has not returned (so the engine has not acted on it,
-// and losing the rename loses nothing that was acknowledged); when that
-// fsync fails, the write returns an error, for every write of the group.
-func TestCrashBeforeDirSync(t *testing.T) {
+// cache, so the frame survives it anyway, and only a power loss or kernel
+// crash can lose un-synced data. What keeps an acknowledged write safe in
+// that case is an ordering, which this test checks deterministically: while
+// the sync covering a frame has not completed, the write has not returned
+// (so the engine has not acted on it, and losing the frame loses nothing
+// that was acknowledged); the writes queued meanwhile form one group, with
+// one sync; when that sync fails, every write of the group returns an
+// error.
+func TestCrashBeforeLogSync(t *testing.T) {
 	ctx := t.Context()
-	entered := make(chan string)
+	entered := make(chan struct{})
 	release := make(chan error)
-	seam(t, nil, func(dir string) error {
-		entered <- dir
+	seam(t, nil, func(f *os.File) error {
+		entered <- struct{}{}
 		if err := <-release; err != nil {
 			return err
 		}
-		return syncDir(dir)
+		return datasync(f)
 	})
 	be, err := Open(t.TempDir(), "app", "dev")
 	if err != nil {
@@ -254,25 +278,25 @@ func TestCrashBeforeDirSync(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { done <- be.Put(ctx, record("k", 1)) }()
-	<-entered // renamed, directory fsync in progress
+	<-entered // appended, sync in progress
 	if r, err := be.Get(ctx, "k"); err != nil || r.Identifier != "k@1" {
-		t.Fatalf("before the directory fsync, Get = %v, %v; want the renamed record", r, err)
+		t.Fatalf("before the sync, Get = %v, %v; want the appended record", r, err)
 	}
 	select {
 	case err := <-done:
-		t.Fatalf("Put returned (%v) before the directory fsync covering its rename completed", err)
+		t.Fatalf("Put returned (%v) before the sync covering its frame completed", err)
 	default:
 	}
-	// While that fsync runs, more writes queue up; they form one group.
+	// While that sync runs, more writes queue up; they form one group.
 	const queued = 8
 	for i := range queued {
 		go func() { done <- be.Put(ctx, record(fmt.Sprintf("q%d", i), 1)) }()
 	}
-	w := be.recW
+	l := be.log
 	for {
-		w.cmu.Lock()
-		n := len(w.queue)
-		w.cmu.Unlock()
+		l.cmu.Lock()
+		n := len(l.queue)
+		l.cmu.Unlock()
 		if n == queued {
 			break
 		}
@@ -280,21 +304,21 @@ func TestCrashBeforeDirSync(t *testing.T) {
 	}
 	release <- nil
 	if err := <-done; err != nil {
-		t.Fatalf("Put after a successful directory fsync: %v", err)
+		t.Fatalf("Put after a successful sync: %v", err)
 	}
 
-	// One fsync covers the queued group; it fails, and so does every write
+	// One sync covers the queued group; it fails, and so does every write
 	// of the group.
 	<-entered
 	select {
 	case err := <-done:
-		t.Fatalf("queued Put returned (%v) before its group's directory fsync", err)
+		t.Fatalf("queued Put returned (%v) before its group's sync", err)
 	default:
 	}
 	release <- errors.New("injected I/O error")
 	for range queued {
 		if err := <-done; err == nil || !strings.Contains(err.Error(), "injected I/O error") {
-			t.Errorf("Put whose directory fsync failed returned %v, want the fsync's error", err)
+			t.Errorf("Put whose sync failed returned %v, want the sync's error", err)
 		}
 	}
 
@@ -303,11 +327,18 @@ func TestCrashBeforeDirSync(t *testing.T) {
 	<-entered
 	select {
 	case err := <-done:
-		t.Fatalf("Delete returned (%v) before its directory fsync", err)
+		t.Fatalf("Delete returned (%v) before its sync", err)
 	default:
 	}
 	release <- nil
 	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := be.Get(ctx, "k"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("Get after Delete: %v, want ErrNotFound", err)
+	}
+	// Deleting a missing record writes nothing: no sync to wait for.
+	if err := be.Delete(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -324,15 +355,15 @@ func TestStaleTempsRemovedOnOpen(t *testing.T) {
 	if err := be.Put(t.Context(), record("k", 1)); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(root, "app", "dev", recordsDir)
-	old := []string{".k.json.123-0badf00d.tmp", ".tmp-4711"}
-	young := ".x.json.456-0badf00d.tmp"
+	dir := filepath.Join(root, "app", "dev")
+	old := []string{".records.log.123-0badf00d.tmp", ".tmp-4711"}
+	young := ".meta.json.456-0badf00d.tmp"
 	for _, name := range append(old, young) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	long := mustStat(t, filepath.Join(dir, fileName("k"))).ModTime().Add(-2 * staleTemp)
+	long := mustStat(t, filepath.Join(dir, logFile)).ModTime().Add(-2 * staleTemp)
 	for _, name := range old {
 		if err := os.Chtimes(filepath.Join(dir, name), long, long); err != nil {
 			t.Fatal(err)

@@ -1,24 +1,27 @@
-// Package file is the default state backend: one JSON file per resource
-// record in a directory per app and stage.
+// Package file is the default state backend: a directory per app and stage
+// holding an append-only log of its records.
 //
 // Layout, under the root directory (".athanor" by default):
 //
+//	<app>/<stage>/records.log          the records (see log.go)
 //	<app>/<stage>/meta.json            stage metadata (exports, counters)
-//	<app>/<stage>/records/<key>.json   one record per resource
 //	<app>/<stage>/lock                 the stage lock (flock(2))
 //	<app>/<stage>/lock.json            who holds the lock
 //
-// A record's file name encodes its key reversibly (see encodeKey): the
-// scope separator "/" becomes "+" and upper-case letters are escaped so
-// that keys differing only in case stay apart on case-insensitive file
-// systems.
+// This is layout version 2 (LayoutVersion). Version 1 kept one JSON file per
+// record under <app>/<stage>/records/; opening such a stage upgrades it.
 //
-// Every write is atomic and durable: the data goes to a temporary file in the
-// same directory, which is synced, renamed over the target and followed by a
-// sync of the directory before the write returns. A crash at any instant
-// leaves either the old or the new file, never a torn one. Concurrent writes
-// to a directory share its sync (group commit; see commit.go). Get, Put and Delete touch one file; List reads
-// the records directory once. No write rewrites the stage.
+// Every write is atomic and durable when it returns. A Put or Delete
+// appends a checksummed frame to the log and returns once an fdatasync
+// covering it has succeeded; the writes of concurrent goroutines share that
+// sync (group commit), so a run with many operations in flight pays one
+// sync per batch rather than per record. A crash at any instant leaves
+// every acknowledged write in the log; a torn frame at its end is ignored by
+// readers and cut off by the next writer. Readers in other processes see a
+// write once it is in the log. The log is compacted, atomically, when
+// superseded frames outweigh the live ones. The metadata and the lock
+// holder are small files written to a temporary file, synced, renamed over
+// the target and followed by a sync of the directory (see commit.go).
 //
 // The lock is an exclusive flock(2) on the lock file, which the kernel
 // releases when its holder dies, so a crashed run never blocks the next
@@ -49,7 +52,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,7 +67,7 @@ func init() {
 
 const (
 	metaFile   = "meta.json"
-	recordsDir = "records"
+	recordsDir = "records" // of layout version 1
 	lockFile   = "lock"
 	holderFile = "lock.json"
 	// staleTemp is the age after which a temporary file left by a crashed
@@ -78,8 +80,8 @@ const (
 type Backend struct {
 	app, stage string
 	dir        string // <root>/<app>/<stage>
-	recDir     string // dir/records
-	dirW, recW *dirWriter
+	log        *stageLog
+	dirW       *dirWriter
 	opts       state.Options
 	closed     atomic.Bool
 
@@ -129,13 +131,15 @@ func open(root, app, stage string, o state.Options) (*Backend, error) {
 		dir:  filepath.Join(root, app, stage),
 		opts: o,
 	}
-	b.recDir = filepath.Join(b.dir, recordsDir)
-	if err := mkdirDurable(b.recDir); err != nil {
+	if err := mkdirDurable(b.dir); err != nil {
 		return nil, fmt.Errorf("state/file: open %s/%s: %w", app, stage, err)
 	}
-	b.dirW, b.recW = writerFor(b.dir), writerFor(b.recDir)
 	removeStaleTemps(b.dir)
-	removeStaleTemps(b.recDir)
+	l, err := acquireLog(b.dir)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: open %s/%s: %w", app, stage, err)
+	}
+	b.log, b.dirW = l, writerFor(b.dir)
 	return b, nil
 }
 
@@ -157,20 +161,29 @@ func (b *Backend) Get(ctx context.Context, key string) (*state.Record, error) {
 	if err := state.ValidateKey(key); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(b.recDir, fileName(key))
-	r, err := readRecord(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	data, ok, err := b.log.get(key)
+	if err != nil {
+		return nil, fmt.Errorf("state/file: get %q: %w", key, err)
+	}
+	if !ok {
 		return nil, fmt.Errorf("%w: %s/%s %q", state.ErrNotFound, b.app, b.stage, key)
 	}
+	return b.decode(key, data)
+}
+
+// decode decodes the record of key from the log.
+func (b *Backend) decode(key string, data []byte) (*state.Record, error) {
+	r, err := state.DecodeRecord(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("state/file: %s, record %q: %w", b.log.path, key, err)
 	}
 	if r.Key != key {
-		return nil, fmt.Errorf("state/file: %s holds key %q, not %q", path, r.Key, key)
+		return nil, fmt.Errorf("state/file: %s holds key %q under key %q", b.log.path, r.Key, key)
 	}
 	return r, nil
 }
 
+// readRecord reads a record file of layout version 1.
 func readRecord(path string) (*state.Record, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -197,7 +210,7 @@ func (b *Backend) Put(ctx context.Context, r *state.Record) error {
 	if err := b.fence(); err != nil {
 		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
 	}
-	if err := b.recW.write(fileName(r.Key), data); err != nil {
+	if err := b.log.commit(&logOp{key: r.Key, data: data}); err != nil {
 		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
 	}
 	return nil
@@ -215,40 +228,26 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := b.fence(); err != nil {
 		return fmt.Errorf("state/file: delete %q: %w", key, err)
 	}
-	if err := b.recW.remove(fileName(key)); err != nil {
+	if err := b.log.commit(&logOp{key: key}); err != nil {
 		return fmt.Errorf("state/file: delete %q: %w", key, err)
 	}
 	return nil
 }
 
-// List returns every record, sorted by Seq and then by Key. It reads the
-// records directory once.
+// List returns every record, sorted by Seq and then by Key.
 func (b *Backend) List(ctx context.Context) ([]*state.Record, error) {
 	if err := b.check(ctx); err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(b.recDir)
+	all, err := b.log.all()
 	if err != nil {
 		return nil, fmt.Errorf("state/file: list %s/%s: %w", b.app, b.stage, err)
 	}
-	recs := make([]*state.Record, 0, len(ents))
-	for _, e := range ents {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, recordExt) || !e.Type().IsRegular() {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		r, err := readRecord(filepath.Join(b.recDir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted since ReadDir
-		}
+	recs := make([]*state.Record, 0, len(all))
+	for key, data := range all {
+		r, err := b.decode(key, data)
 		if err != nil {
 			return nil, err
-		}
-		if fileName(r.Key) != name {
-			return nil, fmt.Errorf("state/file: %s holds key %q, whose file is %s", filepath.Join(b.recDir, name), r.Key, fileName(r.Key))
 		}
 		recs = append(recs, r)
 	}
@@ -303,7 +302,9 @@ func (b *Backend) PutMeta(ctx context.Context, m *state.Meta) error {
 // Close releases the backend. Locks taken through it stay held until
 // unlocked.
 func (b *Backend) Close() error {
-	b.closed.Store(true)
+	if b.closed.CompareAndSwap(false, true) {
+		releaseLog(b.log)
+	}
 	return nil
 }
 
@@ -363,7 +364,6 @@ func (b *Backend) tryLock(info state.LockInfo) (state.Lock, error) {
 			return nil, fmt.Errorf("state/file: lock: record holder: %w", err)
 		}
 		removeStaleTemps(b.dir)
-		removeStaleTemps(b.recDir)
 		return b.newLock(f, info.ID), nil
 	}
 }

@@ -15,3 +15,8 @@ func unflock(f *os.File) error                { return errNoFlock }
 
 // syncDir is a no-op where directories cannot be synced.
 func syncDir(dir string) error { return nil }
+
+func lockWait(f *os.File) error { return errNoFlock }
+
+// datasync makes f's data durable.
+func datasync(f *os.File) error { return f.Sync() }
