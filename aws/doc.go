@@ -20,8 +20,7 @@
 //     scope.Declare(JobTemplateType, logicalID, args, opts...) and fills the
 //     outputs from what the engine returns. In a plan, string outputs that
 //     are not known yet hold athanor.Unknown.
-//   - Named types for nested objects and enums, each in the file of the first
-//     resource that uses it.
+//   - Named types for its nested objects and enums, all in its own file.
 //
 // # Names
 //
@@ -31,36 +30,60 @@
 // identifier are dropped, upper-casing the letter after them. JSON tags carry
 // the registry names exactly.
 //
-// A nested object type is named after its definition in the schema (Tag,
-// AbortCriteria) or, for an inline object, after its property, prefixed by
-// the enclosing type for deeper levels (TimeoutConfig for JobTemplate's
-// TimeoutConfig; ThingTypePropertiesMqtt5Configuration). Types of the same
-// name and the same shape in several resources of a service are one type.
-// When shapes differ, the shape used by most resources keeps the name and
-// the others are prefixed with the name of the first resource that uses them
-// (BillingGroupTag). A resource's own names win over nested types, and a
-// constant that would clash with another resource (AWS::IoT::Thing's
-// ThingType) is named ...TypeName instead. All choices are deterministic.
+// Every name is scoped to its resource type, so that adding, removing or
+// changing one resource type never renames an identifier of another. A
+// resource type R (JobTemplate) has R, RArgs, NewR and RType. Each nested
+// type belongs to one resource, which is its name's prefix: the name of its
+// definition in the schema (JobTemplateAbortConfig, JobTemplateTag) or, for
+// an inline object or enum, of its property, prefixed by the enclosing
+// definition for deeper levels (JobTemplateTimeoutConfig;
+// ThingTypePropertiesMqtt5Configuration). A name that already starts with
+// the resource's name as a word is not prefixed twice (LogGroupClass of
+// AWS::Logs::LogGroup; ThingTypeProperties of AWS::IoT::ThingType).
+// Resources share no nested types: AWS::IoT::JobTemplate's Tag is
+// JobTemplateTag, AWS::IoT::ThingType's ThingTypeTag. A nested type named
+// like one of the resource's own identifiers takes the suffix Property
+// (the enum property Type of AWS::IoT::Dimension is DimensionTypeProperty,
+// DimensionType being the constant); any other clash inside one resource
+// takes the smallest free numeric suffix, in the order of the preferred
+// names, then of first use in the schema.
+//
+// Two resources can only clash when one's name is a prefix of the other's:
+// AWS::IAM::Role's Policy definition would be RolePolicy, the name of
+// AWS::IAM::RolePolicy. The generator then stops rather than rename either,
+// and a table in the generator settles the clash once and for all, whether
+// or not the other type is generated: such a nested type takes the suffix
+// Property (RolePolicyProperty, SecurityGroupIngressProperty), and
+// AWS::IoT::Thing's constant is ThingTypeName, ThingType being a type.
 //
 // # Optional and required fields
 //
-// The zero value stands for "unset" wherever the schema makes it illegal, so
-// most fields are plain values:
+// Whether a field is a value or a pointer depends on that field's own schema
+// alone (its type, its constraints, whether its object is required and, for
+// an object, the definition it refers to), never on another field or
+// resource. The zero value stands for "unset" wherever the schema makes it
+// illegal, so most fields are plain values. In this order:
 //
-//   - A field whose zero value the schema rejects (a string with minLength
-//     >= 1 or a pattern that does not match "", a number whose range excludes
-//     0, an enum, an object with required members) is a value tagged
-//     omitzero: JobTemplateId string, TimeoutConfig TimeoutConfig.
-//   - An optional field whose zero value is legal is a pointer, nil meaning
-//     unset: NumberOfRetries *int (0..10), booleans, unconstrained strings.
-//     Go 1.26's new(expr) builds one: NumberOfRetries: new(3).
+//   - A member whose object type holds, as a member or a member's member,
+//     the object that declares it (a recursive definition: TreeNode's
+//     Parent) is a pointer, nil meaning unset. Both sides of a mutual
+//     recursion are pointers.
 //   - Lists and maps are nil when unset; an empty non-nil list is sent as [].
+//     A property that allows several JSON types is any, nil when unset.
+//   - An enum is an interface (see Enums), nil when unset.
 //   - A required field is a value. When its zero value is illegal it is
 //     tagged omitzero, so that leaving it out is reported as a missing
 //     required property before any API call; when zero is legal
 //     (ThresholdPercentage, at most 100) it is always sent.
-//   - A field whose type refers back to an enclosing type (a recursive
-//     definition) is a pointer.
+//   - An optional field whose zero value the schema rejects (a string with
+//     minLength >= 1 or a pattern that does not match "", a number whose
+//     range excludes 0, an object with a required member whose zero value is
+//     illegal) is a value tagged omitzero: JobTemplateId string,
+//     TimeoutConfig JobTemplateTimeoutConfig.
+//   - Any other optional field is a pointer, nil meaning unset:
+//     NumberOfRetries *int (0..10), booleans, unconstrained strings, objects
+//     without such required members. Go 1.26's new(expr) builds one:
+//     NumberOfRetries: new(3).
 //
 // An object with properties is a struct; an object without properties is a
 // map: map[string]T when its patternProperties agree on a type T, else
@@ -69,12 +92,16 @@
 //
 // # Enums
 //
-// An enum is a struct type, not a string type, so that a literal the registry
-// does not list does not compile: AbortCriteria{Action: "ABORT"} is a type
-// error. Its values are package variables (ActionCancel, FailureTypeTimedOut),
-// ActionValues lists them, and ActionOf("NEW_VALUE") is the explicit escape
-// hatch for a value the registry does not know yet, validated at run time.
-// The zero value means unset. Enums marshal to and from their JSON value.
+// An enum is an exported interface implemented only by an unexported string
+// (or int) type, whose values are exported constants: JobTemplateAction,
+// implemented by jobTemplateAction, with JobTemplateActionCancel. A literal
+// is not an enum value, so AbortCriteria{Action: "ABORT"} does not compile,
+// and constants cannot be reassigned. JobTemplateActionValues lists the
+// values, and JobTemplateActionOf("NEW_VALUE") is the explicit escape hatch
+// for a value the registry does not know yet, validated at run time. Nil
+// means unset; every value, the empty string included, is sent. Values
+// marshal as their JSON string or number; structs holding enums decode them
+// back to their types.
 //
 // # Mutually exclusive properties
 //

@@ -107,32 +107,36 @@ func TestGoldenShapes(t *testing.T) {
 		{"integer range without 0 is omitzero value", widget, "Level int `json:\"Level,omitzero\"`"},
 		{"exclusive minimum 0 is omitzero value", widget, "Offset float64 `json:\"Offset,omitzero\"`"},
 		{"boolean is a pointer", widget, "Enabled *bool `json:\"Enabled,omitzero\"`"},
-		{"enum without empty value", widget, "Mode Mode `json:\"Mode,omitzero\"`"},
-		{"enum with empty value is a pointer", widget, "Shade *Shade `json:\"Shade,omitzero\"`"},
-		{"integer enum", widget, "Size Size `json:\"Size,omitzero\"`"},
-		{"integer enum type", widget, "type Size struct{ v int }"},
+		{"enum is an interface, nil when unset", widget, "Mode WidgetMode `json:\"Mode,omitzero\"`"},
+		{"enum with empty value is no pointer either", widget, "Shade WidgetShade `json:\"Shade,omitzero\"`"},
+		{"integer enum", widget, "Size WidgetSize `json:\"Size,omitzero\"`"},
+		{"integer enum values type", widget, "type widgetSize int"},
+		{"enum interface", widget, "type WidgetSize interface {"},
+		{"enum values are constants", widget, "WidgetSize4 widgetSize = 4"},
+		{"enum decoded through a shadow field", widget, "E17 *int    `json:\"Size\"`"},
+		{"enum decoded by its Of", widget, "s.Size = WidgetSizeOf(*w.E17)"},
 		{"type list is any", widget, "Payload any `json:\"Payload,omitzero\"`"},
 		{"patternProperties of strings", widget, "Labels map[string]string `json:\"Labels,omitzero\"`"},
 		{"free-form object", widget, "Settings map[string]any `json:\"Settings,omitzero\"`"},
-		{"object with required members is omitzero value", widget, "Limits Limits `json:\"Limits,omitzero\"`"},
-		{"inline object named after parent and property", widget, "Window *LimitsWindow `json:\"Window,omitzero\"`"},
-		{"object without required members is a pointer", widget, "Options *Options `json:\"Options,omitzero\"`"},
-		{"recursive definition by pointer", widget, "Parent *TreeNode `json:\"Parent,omitzero\"`"},
-		{"recursive definition in a list", widget, "Children []TreeNode `json:\"Children,omitzero\"`"},
-		{"recursive definition in a map", widget, "Weights map[string]TreeNode `json:\"Weights,omitzero\"`"},
-		{"oneOf alternatives merged into one struct", widget, "Source *Source `json:\"Source,omitzero\"`"},
+		{"object with required members is omitzero value", widget, "Limits WidgetLimits `json:\"Limits,omitzero\"`"},
+		{"inline object named after resource, parent and property", widget, "Window *WidgetLimitsWindow `json:\"Window,omitzero\"`"},
+		{"object without required members is a pointer", widget, "Options *WidgetOptions `json:\"Options,omitzero\"`"},
+		{"recursive definition by pointer", widget, "Parent *WidgetTreeNode `json:\"Parent,omitzero\"`"},
+		{"recursive definition in a list", widget, "Children []WidgetTreeNode `json:\"Children,omitzero\"`"},
+		{"recursive definition in a map", widget, "Weights map[string]WidgetTreeNode `json:\"Weights,omitzero\"`"},
+		{"oneOf alternatives merged into one struct", widget, "Source *WidgetSource `json:\"Source,omitzero\"`"},
 		{"oneOf alternatives documented", widget, "exactly one of {Url} or {Inline}"},
 		{"registry name kept in JSON", widget, "AwsLegacyName *string `json:\"aws:legacy-name,omitzero\"`"},
 		{"deprecated paragraph", widget, "// Deprecated: the registry schema marks this property deprecated."},
 		{"nested create-only member", widget, "Create-only members (changing them replaces the resource): Window."},
 		{"write-only flag", widget, "Write-only: never returned by reads; kept in state."},
-		{"enum value names", gadget, "ModeT2Micro = Mode{\"t2.micro\"}"},
-		{"enum value without letters", gadget, "ModeValue4  = Mode{\"*\"}"},
-		{"duplicate enum values dropped", gadget, "return []Mode{ModeFast, ModeSlow, ModeT2Micro, ModeValue4}"},
-		{"empty enum value", widget, "ShadeEmpty = Shade{\"\"}"},
-		{"shared shape keeps the bare name (first seen wins ties)", gadget, "type Tag struct"},
-		{"other shape prefixed with its resource", widget, "type WidgetTag struct"},
-		{"definition named like a resource is prefixed", gadget, "Widget *GadgetWidget `json:\"Widget,omitzero\"`"},
+		{"enum value names", gadget, "GadgetModeT2Micro gadgetMode = \"t2.micro\""},
+		{"enum value without letters", gadget, "GadgetModeValue4  gadgetMode = \"*\""},
+		{"duplicate enum values dropped", gadget, "return []GadgetMode{GadgetModeFast, GadgetModeSlow, GadgetModeT2Micro, GadgetModeValue4}"},
+		{"empty enum value", widget, "WidgetShadeEmpty widgetShade = \"\""},
+		{"nested types are scoped to their resource", gadget, "type GadgetTag struct"},
+		{"the same definition in another resource is its own type", widget, "type WidgetTag struct"},
+		{"definition named like another resource", gadget, "Widget *GadgetWidget `json:\"Widget,omitzero\"`"},
 		{"read-only output", widget, "Arn string `json:\"Arn,omitzero\"`"},
 		{"primary identifier copied from args", gadget, "out.GadgetName = args.GadgetName"},
 		{"no update handler stated", gadget, "The type has no update handler: any change replaces the resource."},
@@ -154,8 +158,8 @@ func TestGoldenShapes(t *testing.T) {
 			t.Errorf("%s lacks the generated-code header", path)
 		}
 	}
-	if n := strings.Count(widget+gadget, "type Mode struct"); n != 1 {
-		t.Errorf("Mode is defined %d times; identical shapes in two resources must be one type", n)
+	if n := strings.Count(widget+gadget, "Mode interface {"); n != 2 {
+		t.Errorf("Mode is defined %d times; each resource must have its own", n)
 	}
 }
 
@@ -183,15 +187,30 @@ func main() {
 	b, err := json.Marshal(test.WidgetArgs{
 		Name:    "w",
 		Retries: &retries,
-		Mode:    test.ModeT2Micro,
-		Size:    test.Size4,
-		Root:    test.TreeNode{Label: "root", Children: []test.TreeNode{{Label: "leaf"}}},
+		Mode:    test.WidgetModeT2Micro,
+		Shade:   test.WidgetShadeEmpty,
+		Size:    test.WidgetSize4,
+		Root:    test.WidgetTreeNode{Label: "root", Children: []test.WidgetTreeNode{{Label: "leaf"}}},
 		Labels:  map[string]string{"a": "b"},
+		Options: &test.WidgetOptions{Mode: test.WidgetModeOf("NEW")},
 		Tags:    []test.WidgetTag{{Key: "k", Value: "v"}},
 		Payload: "text",
 	})
 	if err != nil {
 		panic(err)
+	}
+	// Decoding gives the enums back as their types: encoding again gives
+	// the same JSON.
+	var back test.WidgetArgs
+	if err := json.Unmarshal(b, &back); err != nil {
+		panic(err)
+	}
+	if back.Mode != test.WidgetModeT2Micro || back.Size != test.WidgetSize4 || back.Shade != test.WidgetShadeEmpty || back.Options.Mode.String() != "NEW" {
+		panic(fmt.Sprintf("decoded %+v", back))
+	}
+	again, err := json.Marshal(back)
+	if err != nil || string(again) != string(b) {
+		panic(fmt.Sprintf("encoded again: %s, %v", again, err))
 	}
 	fmt.Println(string(b))
 }
@@ -205,7 +224,7 @@ func main() {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output %q: %v", out, err)
 	}
-	wantJSON := `{"Name":"w","Ratio":0,"Labels":{"a":"b"},"Mode":"t2.micro","Payload":"text","Retries":0,
+	wantJSON := `{"Name":"w","Ratio":0,"Labels":{"a":"b"},"Mode":"t2.micro","Shade":"","Options":{"Mode":"NEW"},"Payload":"text","Retries":0,
 		"Root":{"Label":"root","Children":[{"Label":"leaf"}]},"Size":4,"Tags":[{"Key":"k","Value":"v"}]}`
 	if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
 		t.Fatal(err)
