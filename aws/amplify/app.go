@@ -135,18 +135,18 @@ type AppArgs struct {
 	Tags []AppTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppArgs, enum values to their types.
+// UnmarshalJSON decodes a AppArgs, turning enum values back into their types.
 func (s *AppArgs) UnmarshalJSON(data []byte) error {
 	type plain AppArgs
 	w := struct {
 		*plain
-		E15 *string `json:"Platform"`
+		Platform *string `json:"Platform"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E15 != nil {
-		s.Platform = AppPlatformOf(*w.E15)
+	if w.Platform != nil {
+		s.Platform = AppPlatformOf(*w.Platform)
 	}
 	return nil
 }
@@ -284,19 +284,19 @@ type AppAutoBranchCreationConfig struct {
 	Stage AppAutoBranchCreationConfigStage `json:"Stage,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppAutoBranchCreationConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a AppAutoBranchCreationConfig, turning enum values
+// back into their types.
 func (s *AppAutoBranchCreationConfig) UnmarshalJSON(data []byte) error {
 	type plain AppAutoBranchCreationConfig
 	w := struct {
 		*plain
-		E10 *string `json:"Stage"`
+		Stage *string `json:"Stage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.Stage = AppAutoBranchCreationConfigStageOf(*w.E10)
+	if w.Stage != nil {
+		s.Stage = AppAutoBranchCreationConfigStageOf(*w.Stage)
 	}
 	return nil
 }
@@ -384,18 +384,19 @@ type AppCacheConfig struct {
 	Type AppCacheConfigType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppCacheConfig, enum values to their types.
+// UnmarshalJSON decodes a AppCacheConfig, turning enum values back into their
+// types.
 func (s *AppCacheConfig) UnmarshalJSON(data []byte) error {
 	type plain AppCacheConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AppCacheConfigTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AppCacheConfigTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -498,18 +499,19 @@ type AppJobConfig struct {
 	BuildComputeType AppJobConfigBuildComputeType `json:"BuildComputeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppJobConfig, enum values to their types.
+// UnmarshalJSON decodes a AppJobConfig, turning enum values back into their
+// types.
 func (s *AppJobConfig) UnmarshalJSON(data []byte) error {
 	type plain AppJobConfig
 	w := struct {
 		*plain
-		E0 *string `json:"BuildComputeType"`
+		BuildComputeType *string `json:"BuildComputeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.BuildComputeType = AppJobConfigBuildComputeTypeOf(*w.E0)
+	if w.BuildComputeType != nil {
+		s.BuildComputeType = AppJobConfigBuildComputeTypeOf(*w.BuildComputeType)
 	}
 	return nil
 }

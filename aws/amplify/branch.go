@@ -121,18 +121,19 @@ type BranchArgs struct {
 	Tags []BranchTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a BranchArgs, enum values to their types.
+// UnmarshalJSON decodes a BranchArgs, turning enum values back into their
+// types.
 func (s *BranchArgs) UnmarshalJSON(data []byte) error {
 	type plain BranchArgs
 	w := struct {
 		*plain
-		E14 *string `json:"Stage"`
+		Stage *string `json:"Stage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E14 != nil {
-		s.Stage = BranchStageOf(*w.E14)
+	if w.Stage != nil {
+		s.Stage = BranchStageOf(*w.Stage)
 	}
 	return nil
 }

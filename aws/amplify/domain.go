@@ -175,18 +175,19 @@ type DomainCertificate struct {
 	CertificateVerificationDNSRecord *string `json:"CertificateVerificationDNSRecord,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainCertificate, enum values to their types.
+// UnmarshalJSON decodes a DomainCertificate, turning enum values back into
+// their types.
 func (s *DomainCertificate) UnmarshalJSON(data []byte) error {
 	type plain DomainCertificate
 	w := struct {
 		*plain
-		E1 *string `json:"CertificateType"`
+		CertificateType *string `json:"CertificateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CertificateType = DomainCertificateCertificateTypeOf(*w.E1)
+	if w.CertificateType != nil {
+		s.CertificateType = DomainCertificateCertificateTypeOf(*w.CertificateType)
 	}
 	return nil
 }
@@ -257,19 +258,19 @@ type DomainCertificateSettings struct {
 	CustomCertificateArn string `json:"CustomCertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainCertificateSettings, enum values to their
-// types.
+// UnmarshalJSON decodes a DomainCertificateSettings, turning enum values back
+// into their types.
 func (s *DomainCertificateSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainCertificateSettings
 	w := struct {
 		*plain
-		E0 *string `json:"CertificateType"`
+		CertificateType *string `json:"CertificateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CertificateType = DomainCertificateSettingsCertificateTypeOf(*w.E0)
+	if w.CertificateType != nil {
+		s.CertificateType = DomainCertificateSettingsCertificateTypeOf(*w.CertificateType)
 	}
 	return nil
 }

@@ -695,18 +695,19 @@ type ComponentSortProperty struct {
 	Field string `json:"Field"`
 }
 
-// UnmarshalJSON decodes a ComponentSortProperty, enum values to their types.
+// UnmarshalJSON decodes a ComponentSortProperty, turning enum values back into
+// their types.
 func (s *ComponentSortProperty) UnmarshalJSON(data []byte) error {
 	type plain ComponentSortProperty
 	w := struct {
 		*plain
-		E0 *string `json:"Direction"`
+		Direction *string `json:"Direction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Direction = ComponentSortDirectionOf(*w.E0)
+	if w.Direction != nil {
+		s.Direction = ComponentSortDirectionOf(*w.Direction)
 	}
 	return nil
 }

@@ -93,22 +93,22 @@ type FormArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FormArgs, enum values to their types.
+// UnmarshalJSON decodes a FormArgs, turning enum values back into their types.
 func (s *FormArgs) UnmarshalJSON(data []byte) error {
 	type plain FormArgs
 	w := struct {
 		*plain
-		E5 *string `json:"FormActionType"`
-		E6 *string `json:"LabelDecorator"`
+		FormActionType *string `json:"FormActionType"`
+		LabelDecorator *string `json:"LabelDecorator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.FormActionType = FormActionTypeOf(*w.E5)
+	if w.FormActionType != nil {
+		s.FormActionType = FormActionTypeOf(*w.FormActionType)
 	}
-	if w.E6 != nil {
-		s.LabelDecorator = FormLabelDecoratorOf(*w.E6)
+	if w.LabelDecorator != nil {
+		s.LabelDecorator = FormLabelDecoratorOf(*w.LabelDecorator)
 	}
 	return nil
 }
@@ -301,18 +301,18 @@ type FormCTA struct {
 	Submit *FormButton `json:"Submit,omitzero"`
 }
 
-// UnmarshalJSON decodes a FormCTA, enum values to their types.
+// UnmarshalJSON decodes a FormCTA, turning enum values back into their types.
 func (s *FormCTA) UnmarshalJSON(data []byte) error {
 	type plain FormCTA
 	w := struct {
 		*plain
-		E2 *string `json:"Position"`
+		Position *string `json:"Position"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Position = FormButtonsPositionOf(*w.E2)
+	if w.Position != nil {
+		s.Position = FormButtonsPositionOf(*w.Position)
 	}
 	return nil
 }
@@ -374,18 +374,19 @@ type FormDataTypeConfig struct {
 	DataTypeName string `json:"DataTypeName"`
 }
 
-// UnmarshalJSON decodes a FormDataTypeConfig, enum values to their types.
+// UnmarshalJSON decodes a FormDataTypeConfig, turning enum values back into
+// their types.
 func (s *FormDataTypeConfig) UnmarshalJSON(data []byte) error {
 	type plain FormDataTypeConfig
 	w := struct {
 		*plain
-		E0 *string `json:"DataSourceType"`
+		DataSourceType *string `json:"DataSourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataSourceType = FormDataSourceTypeOf(*w.E0)
+	if w.DataSourceType != nil {
+		s.DataSourceType = FormDataSourceTypeOf(*w.DataSourceType)
 	}
 	return nil
 }
@@ -539,18 +540,19 @@ type FormFieldPosition struct {
 	RightOf *string `json:"RightOf,omitzero"`
 }
 
-// UnmarshalJSON decodes a FormFieldPosition, enum values to their types.
+// UnmarshalJSON decodes a FormFieldPosition, turning enum values back into
+// their types.
 func (s *FormFieldPosition) UnmarshalJSON(data []byte) error {
 	type plain FormFieldPosition
 	w := struct {
 		*plain
-		E1 *string `json:"Fixed"`
+		Fixed *string `json:"Fixed"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Fixed = FormFixedPositionOf(*w.E1)
+	if w.Fixed != nil {
+		s.Fixed = FormFixedPositionOf(*w.Fixed)
 	}
 	return nil
 }
@@ -625,19 +627,19 @@ type FormFileUploaderFieldConfig struct {
 	ShowThumbnails *bool `json:"ShowThumbnails,omitzero"`
 }
 
-// UnmarshalJSON decodes a FormFileUploaderFieldConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FormFileUploaderFieldConfig, turning enum values
+// back into their types.
 func (s *FormFileUploaderFieldConfig) UnmarshalJSON(data []byte) error {
 	type plain FormFileUploaderFieldConfig
 	w := struct {
 		*plain
-		E1 *string `json:"AccessLevel"`
+		AccessLevel *string `json:"AccessLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AccessLevel = FormStorageAccessLevelOf(*w.E1)
+	if w.AccessLevel != nil {
+		s.AccessLevel = FormStorageAccessLevelOf(*w.AccessLevel)
 	}
 	return nil
 }

@@ -115,19 +115,19 @@ type DocumentationPartLocation struct {
 	Type DocumentationPartLocationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DocumentationPartLocation, enum values to their
-// types.
+// UnmarshalJSON decodes a DocumentationPartLocation, turning enum values back
+// into their types.
 func (s *DocumentationPartLocation) UnmarshalJSON(data []byte) error {
 	type plain DocumentationPartLocation
 	w := struct {
 		*plain
-		E4 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Type = DocumentationPartLocationTypeOf(*w.E4)
+	if w.Type != nil {
+		s.Type = DocumentationPartLocationTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -81,18 +81,19 @@ type DomainNameArgs struct {
 	Tags []DomainNameTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainNameArgs, enum values to their types.
+// UnmarshalJSON decodes a DomainNameArgs, turning enum values back into their
+// types.
 func (s *DomainNameArgs) UnmarshalJSON(data []byte) error {
 	type plain DomainNameArgs
 	w := struct {
 		*plain
-		E7 *string `json:"RoutingMode"`
+		RoutingMode *string `json:"RoutingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.RoutingMode = DomainNameRoutingModeOf(*w.E7)
+	if w.RoutingMode != nil {
+		s.RoutingMode = DomainNameRoutingModeOf(*w.RoutingMode)
 	}
 	return nil
 }

@@ -55,19 +55,19 @@ type DomainNameAccessAssociationArgs struct {
 	Tags []DomainNameAccessAssociationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainNameAccessAssociationArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a DomainNameAccessAssociationArgs, turning enum values
+// back into their types.
 func (s *DomainNameAccessAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain DomainNameAccessAssociationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AccessAssociationSourceType"`
+		AccessAssociationSourceType *string `json:"AccessAssociationSourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AccessAssociationSourceType = DomainNameAccessAssociationAccessAssociationSourceTypeOf(*w.E1)
+	if w.AccessAssociationSourceType != nil {
+		s.AccessAssociationSourceType = DomainNameAccessAssociationAccessAssociationSourceTypeOf(*w.AccessAssociationSourceType)
 	}
 	return nil
 }

@@ -72,18 +72,19 @@ type DomainNameV2Args struct {
 	Tags []DomainNameV2Tag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainNameV2Args, enum values to their types.
+// UnmarshalJSON decodes a DomainNameV2Args, turning enum values back into
+// their types.
 func (s *DomainNameV2Args) UnmarshalJSON(data []byte) error {
 	type plain DomainNameV2Args
 	w := struct {
 		*plain
-		E5 *string `json:"RoutingMode"`
+		RoutingMode *string `json:"RoutingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.RoutingMode = DomainNameV2RoutingModeOf(*w.E5)
+	if w.RoutingMode != nil {
+		s.RoutingMode = DomainNameV2RoutingModeOf(*w.RoutingMode)
 	}
 	return nil
 }

@@ -256,34 +256,35 @@ type MethodIntegration struct {
 	Uri *string `json:"Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a MethodIntegration, enum values to their types.
+// UnmarshalJSON decodes a MethodIntegration, turning enum values back into
+// their types.
 func (s *MethodIntegration) UnmarshalJSON(data []byte) error {
 	type plain MethodIntegration
 	w := struct {
 		*plain
-		E0  *string `json:"Type"`
-		E4  *string `json:"ConnectionType"`
-		E5  *string `json:"ContentHandling"`
-		E10 *string `json:"PassthroughBehavior"`
-		E13 *string `json:"ResponseTransferMode"`
+		Type                 *string `json:"Type"`
+		ConnectionType       *string `json:"ConnectionType"`
+		ContentHandling      *string `json:"ContentHandling"`
+		PassthroughBehavior  *string `json:"PassthroughBehavior"`
+		ResponseTransferMode *string `json:"ResponseTransferMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = MethodIntegrationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = MethodIntegrationTypeOf(*w.Type)
 	}
-	if w.E4 != nil {
-		s.ConnectionType = MethodIntegrationConnectionTypeOf(*w.E4)
+	if w.ConnectionType != nil {
+		s.ConnectionType = MethodIntegrationConnectionTypeOf(*w.ConnectionType)
 	}
-	if w.E5 != nil {
-		s.ContentHandling = MethodIntegrationContentHandlingOf(*w.E5)
+	if w.ContentHandling != nil {
+		s.ContentHandling = MethodIntegrationContentHandlingOf(*w.ContentHandling)
 	}
-	if w.E10 != nil {
-		s.PassthroughBehavior = MethodIntegrationPassthroughBehaviorOf(*w.E10)
+	if w.PassthroughBehavior != nil {
+		s.PassthroughBehavior = MethodIntegrationPassthroughBehaviorOf(*w.PassthroughBehavior)
 	}
-	if w.E13 != nil {
-		s.ResponseTransferMode = MethodIntegrationResponseTransferModeOf(*w.E13)
+	if w.ResponseTransferMode != nil {
+		s.ResponseTransferMode = MethodIntegrationResponseTransferModeOf(*w.ResponseTransferMode)
 	}
 	return nil
 }
@@ -463,19 +464,19 @@ type MethodIntegrationResponse struct {
 	SelectionPattern *string `json:"SelectionPattern,omitzero"`
 }
 
-// UnmarshalJSON decodes a MethodIntegrationResponse, enum values to their
-// types.
+// UnmarshalJSON decodes a MethodIntegrationResponse, turning enum values back
+// into their types.
 func (s *MethodIntegrationResponse) UnmarshalJSON(data []byte) error {
 	type plain MethodIntegrationResponse
 	w := struct {
 		*plain
-		E1 *string `json:"ContentHandling"`
+		ContentHandling *string `json:"ContentHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContentHandling = MethodIntegrationResponseContentHandlingOf(*w.E1)
+	if w.ContentHandling != nil {
+		s.ContentHandling = MethodIntegrationResponseContentHandlingOf(*w.ContentHandling)
 	}
 	return nil
 }

@@ -41,18 +41,19 @@ type UsagePlanKeyArgs struct {
 	UsagePlanId string `json:"UsagePlanId"`
 }
 
-// UnmarshalJSON decodes a UsagePlanKeyArgs, enum values to their types.
+// UnmarshalJSON decodes a UsagePlanKeyArgs, turning enum values back into
+// their types.
 func (s *UsagePlanKeyArgs) UnmarshalJSON(data []byte) error {
 	type plain UsagePlanKeyArgs
 	w := struct {
 		*plain
-		E1 *string `json:"KeyType"`
+		KeyType *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.KeyType = UsagePlanKeyKeyTypeOf(*w.E1)
+	if w.KeyType != nil {
+		s.KeyType = UsagePlanKeyKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }

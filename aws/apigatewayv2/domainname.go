@@ -50,18 +50,19 @@ type DomainNameArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainNameArgs, enum values to their types.
+// UnmarshalJSON decodes a DomainNameArgs, turning enum values back into their
+// types.
 func (s *DomainNameArgs) UnmarshalJSON(data []byte) error {
 	type plain DomainNameArgs
 	w := struct {
 		*plain
-		E3 *string `json:"RoutingMode"`
+		RoutingMode *string `json:"RoutingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RoutingMode = DomainNameRoutingModeOf(*w.E3)
+	if w.RoutingMode != nil {
+		s.RoutingMode = DomainNameRoutingModeOf(*w.RoutingMode)
 	}
 	return nil
 }

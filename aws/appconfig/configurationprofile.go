@@ -91,19 +91,19 @@ type ConfigurationProfileArgs struct {
 	Validators []ConfigurationProfileValidators `json:"Validators,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigurationProfileArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a ConfigurationProfileArgs, turning enum values back
+// into their types.
 func (s *ConfigurationProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain ConfigurationProfileArgs
 	w := struct {
 		*plain
-		E3 *string `json:"DeletionProtectionCheck"`
+		DeletionProtectionCheck *string `json:"DeletionProtectionCheck"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.DeletionProtectionCheck = ConfigurationProfileDeletionProtectionCheckOf(*w.E3)
+	if w.DeletionProtectionCheck != nil {
+		s.DeletionProtectionCheck = ConfigurationProfileDeletionProtectionCheckOf(*w.DeletionProtectionCheck)
 	}
 	return nil
 }

@@ -70,22 +70,23 @@ type DeploymentStrategyArgs struct {
 	Tags []DeploymentStrategyTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeploymentStrategyArgs, enum values to their types.
+// UnmarshalJSON decodes a DeploymentStrategyArgs, turning enum values back
+// into their types.
 func (s *DeploymentStrategyArgs) UnmarshalJSON(data []byte) error {
 	type plain DeploymentStrategyArgs
 	w := struct {
 		*plain
-		E3 *string `json:"ReplicateTo"`
-		E6 *string `json:"GrowthType"`
+		ReplicateTo *string `json:"ReplicateTo"`
+		GrowthType  *string `json:"GrowthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ReplicateTo = DeploymentStrategyReplicateToOf(*w.E3)
+	if w.ReplicateTo != nil {
+		s.ReplicateTo = DeploymentStrategyReplicateToOf(*w.ReplicateTo)
 	}
-	if w.E6 != nil {
-		s.GrowthType = DeploymentStrategyGrowthTypeOf(*w.E6)
+	if w.GrowthType != nil {
+		s.GrowthType = DeploymentStrategyGrowthTypeOf(*w.GrowthType)
 	}
 	return nil
 }

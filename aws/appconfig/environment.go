@@ -58,18 +58,19 @@ type EnvironmentArgs struct {
 	Tags []EnvironmentTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentArgs, turning enum values back into their
+// types.
 func (s *EnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DeletionProtectionCheck"`
+		DeletionProtectionCheck *string `json:"DeletionProtectionCheck"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DeletionProtectionCheck = EnvironmentDeletionProtectionCheckOf(*w.E2)
+	if w.DeletionProtectionCheck != nil {
+		s.DeletionProtectionCheck = EnvironmentDeletionProtectionCheckOf(*w.DeletionProtectionCheck)
 	}
 	return nil
 }

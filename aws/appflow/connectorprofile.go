@@ -64,22 +64,23 @@ type ConnectorProfileArgs struct {
 	KMSArn string `json:"KMSArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a ConnectorProfileArgs, turning enum values back into
+// their types.
 func (s *ConnectorProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain ConnectorProfileArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ConnectionMode"`
-		E2 *string `json:"ConnectorType"`
+		ConnectionMode *string `json:"ConnectionMode"`
+		ConnectorType  *string `json:"ConnectorType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConnectionMode = ConnectorProfileConnectionModeOf(*w.E0)
+	if w.ConnectionMode != nil {
+		s.ConnectionMode = ConnectorProfileConnectionModeOf(*w.ConnectionMode)
 	}
-	if w.E2 != nil {
-		s.ConnectorType = ConnectorProfileConnectorTypeOf(*w.E2)
+	if w.ConnectorType != nil {
+		s.ConnectorType = ConnectorProfileConnectorTypeOf(*w.ConnectorType)
 	}
 	return nil
 }
@@ -569,18 +570,18 @@ type ConnectorProfileCustomConnectorProfileCredentials struct {
 }
 
 // UnmarshalJSON decodes a ConnectorProfileCustomConnectorProfileCredentials,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *ConnectorProfileCustomConnectorProfileCredentials) UnmarshalJSON(data []byte) error {
 	type plain ConnectorProfileCustomConnectorProfileCredentials
 	w := struct {
 		*plain
-		E0 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthenticationType = ConnectorProfileAuthenticationTypeOf(*w.E0)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = ConnectorProfileAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -887,19 +888,19 @@ type ConnectorProfileOAuth2Properties struct {
 	TokenUrlCustomProperties map[string]string `json:"TokenUrlCustomProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorProfileOAuth2Properties, enum values to
-// their types.
+// UnmarshalJSON decodes a ConnectorProfileOAuth2Properties, turning enum
+// values back into their types.
 func (s *ConnectorProfileOAuth2Properties) UnmarshalJSON(data []byte) error {
 	type plain ConnectorProfileOAuth2Properties
 	w := struct {
 		*plain
-		E0 *string `json:"OAuth2GrantType"`
+		OAuth2GrantType *string `json:"OAuth2GrantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OAuth2GrantType = ConnectorProfileOAuth2GrantTypeOf(*w.E0)
+	if w.OAuth2GrantType != nil {
+		s.OAuth2GrantType = ConnectorProfileOAuth2GrantTypeOf(*w.OAuth2GrantType)
 	}
 	return nil
 }

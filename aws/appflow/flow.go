@@ -83,18 +83,18 @@ type FlowArgs struct {
 	Tags []FlowTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowArgs, enum values to their types.
+// UnmarshalJSON decodes a FlowArgs, turning enum values back into their types.
 func (s *FlowArgs) UnmarshalJSON(data []byte) error {
 	type plain FlowArgs
 	w := struct {
 		*plain
-		E6 *string `json:"FlowStatus"`
+		FlowStatus *string `json:"FlowStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.FlowStatus = FlowStatusOf(*w.E6)
+	if w.FlowStatus != nil {
+		s.FlowStatus = FlowStatusOf(*w.FlowStatus)
 	}
 	return nil
 }
@@ -161,18 +161,19 @@ type FlowAggregationConfig struct {
 	TargetFileSize *int `json:"TargetFileSize,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowAggregationConfig, enum values to their types.
+// UnmarshalJSON decodes a FlowAggregationConfig, turning enum values back into
+// their types.
 func (s *FlowAggregationConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowAggregationConfig
 	w := struct {
 		*plain
-		E0 *string `json:"AggregationType"`
+		AggregationType *string `json:"AggregationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AggregationType = FlowAggregationTypeOf(*w.E0)
+	if w.AggregationType != nil {
+		s.AggregationType = FlowAggregationTypeOf(*w.AggregationType)
 	}
 	return nil
 }
@@ -379,82 +380,83 @@ type FlowConnectorOperator struct {
 	Zendesk FlowZendeskConnectorOperator `json:"Zendesk,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowConnectorOperator, enum values to their types.
+// UnmarshalJSON decodes a FlowConnectorOperator, turning enum values back into
+// their types.
 func (s *FlowConnectorOperator) UnmarshalJSON(data []byte) error {
 	type plain FlowConnectorOperator
 	w := struct {
 		*plain
-		E0  *string `json:"Amplitude"`
-		E1  *string `json:"CustomConnector"`
-		E2  *string `json:"Datadog"`
-		E3  *string `json:"Dynatrace"`
-		E4  *string `json:"GoogleAnalytics"`
-		E5  *string `json:"InforNexus"`
-		E6  *string `json:"Marketo"`
-		E7  *string `json:"Pardot"`
-		E8  *string `json:"S3"`
-		E9  *string `json:"SAPOData"`
-		E10 *string `json:"Salesforce"`
-		E11 *string `json:"ServiceNow"`
-		E12 *string `json:"Singular"`
-		E13 *string `json:"Slack"`
-		E14 *string `json:"Trendmicro"`
-		E15 *string `json:"Veeva"`
-		E16 *string `json:"Zendesk"`
+		Amplitude       *string `json:"Amplitude"`
+		CustomConnector *string `json:"CustomConnector"`
+		Datadog         *string `json:"Datadog"`
+		Dynatrace       *string `json:"Dynatrace"`
+		GoogleAnalytics *string `json:"GoogleAnalytics"`
+		InforNexus      *string `json:"InforNexus"`
+		Marketo         *string `json:"Marketo"`
+		Pardot          *string `json:"Pardot"`
+		S3              *string `json:"S3"`
+		SAPOData        *string `json:"SAPOData"`
+		Salesforce      *string `json:"Salesforce"`
+		ServiceNow      *string `json:"ServiceNow"`
+		Singular        *string `json:"Singular"`
+		Slack           *string `json:"Slack"`
+		Trendmicro      *string `json:"Trendmicro"`
+		Veeva           *string `json:"Veeva"`
+		Zendesk         *string `json:"Zendesk"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Amplitude = FlowAmplitudeConnectorOperatorOf(*w.E0)
+	if w.Amplitude != nil {
+		s.Amplitude = FlowAmplitudeConnectorOperatorOf(*w.Amplitude)
 	}
-	if w.E1 != nil {
-		s.CustomConnector = FlowOperatorOf(*w.E1)
+	if w.CustomConnector != nil {
+		s.CustomConnector = FlowOperatorOf(*w.CustomConnector)
 	}
-	if w.E2 != nil {
-		s.Datadog = FlowDatadogConnectorOperatorOf(*w.E2)
+	if w.Datadog != nil {
+		s.Datadog = FlowDatadogConnectorOperatorOf(*w.Datadog)
 	}
-	if w.E3 != nil {
-		s.Dynatrace = FlowDynatraceConnectorOperatorOf(*w.E3)
+	if w.Dynatrace != nil {
+		s.Dynatrace = FlowDynatraceConnectorOperatorOf(*w.Dynatrace)
 	}
-	if w.E4 != nil {
-		s.GoogleAnalytics = FlowGoogleAnalyticsConnectorOperatorOf(*w.E4)
+	if w.GoogleAnalytics != nil {
+		s.GoogleAnalytics = FlowGoogleAnalyticsConnectorOperatorOf(*w.GoogleAnalytics)
 	}
-	if w.E5 != nil {
-		s.InforNexus = FlowInforNexusConnectorOperatorOf(*w.E5)
+	if w.InforNexus != nil {
+		s.InforNexus = FlowInforNexusConnectorOperatorOf(*w.InforNexus)
 	}
-	if w.E6 != nil {
-		s.Marketo = FlowMarketoConnectorOperatorOf(*w.E6)
+	if w.Marketo != nil {
+		s.Marketo = FlowMarketoConnectorOperatorOf(*w.Marketo)
 	}
-	if w.E7 != nil {
-		s.Pardot = FlowPardotConnectorOperatorOf(*w.E7)
+	if w.Pardot != nil {
+		s.Pardot = FlowPardotConnectorOperatorOf(*w.Pardot)
 	}
-	if w.E8 != nil {
-		s.S3 = FlowS3ConnectorOperatorOf(*w.E8)
+	if w.S3 != nil {
+		s.S3 = FlowS3ConnectorOperatorOf(*w.S3)
 	}
-	if w.E9 != nil {
-		s.SAPOData = FlowSAPODataConnectorOperatorOf(*w.E9)
+	if w.SAPOData != nil {
+		s.SAPOData = FlowSAPODataConnectorOperatorOf(*w.SAPOData)
 	}
-	if w.E10 != nil {
-		s.Salesforce = FlowSalesforceConnectorOperatorOf(*w.E10)
+	if w.Salesforce != nil {
+		s.Salesforce = FlowSalesforceConnectorOperatorOf(*w.Salesforce)
 	}
-	if w.E11 != nil {
-		s.ServiceNow = FlowServiceNowConnectorOperatorOf(*w.E11)
+	if w.ServiceNow != nil {
+		s.ServiceNow = FlowServiceNowConnectorOperatorOf(*w.ServiceNow)
 	}
-	if w.E12 != nil {
-		s.Singular = FlowSingularConnectorOperatorOf(*w.E12)
+	if w.Singular != nil {
+		s.Singular = FlowSingularConnectorOperatorOf(*w.Singular)
 	}
-	if w.E13 != nil {
-		s.Slack = FlowSlackConnectorOperatorOf(*w.E13)
+	if w.Slack != nil {
+		s.Slack = FlowSlackConnectorOperatorOf(*w.Slack)
 	}
-	if w.E14 != nil {
-		s.Trendmicro = FlowTrendmicroConnectorOperatorOf(*w.E14)
+	if w.Trendmicro != nil {
+		s.Trendmicro = FlowTrendmicroConnectorOperatorOf(*w.Trendmicro)
 	}
-	if w.E15 != nil {
-		s.Veeva = FlowVeevaConnectorOperatorOf(*w.E15)
+	if w.Veeva != nil {
+		s.Veeva = FlowVeevaConnectorOperatorOf(*w.Veeva)
 	}
-	if w.E16 != nil {
-		s.Zendesk = FlowZendeskConnectorOperatorOf(*w.E16)
+	if w.Zendesk != nil {
+		s.Zendesk = FlowZendeskConnectorOperatorOf(*w.Zendesk)
 	}
 	return nil
 }
@@ -557,19 +559,19 @@ type FlowCustomConnectorDestinationProperties struct {
 	WriteOperationType FlowWriteOperationType `json:"WriteOperationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowCustomConnectorDestinationProperties, enum
-// values to their types.
+// UnmarshalJSON decodes a FlowCustomConnectorDestinationProperties, turning
+// enum values back into their types.
 func (s *FlowCustomConnectorDestinationProperties) UnmarshalJSON(data []byte) error {
 	type plain FlowCustomConnectorDestinationProperties
 	w := struct {
 		*plain
-		E4 *string `json:"WriteOperationType"`
+		WriteOperationType *string `json:"WriteOperationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.WriteOperationType = FlowWriteOperationTypeOf(*w.E4)
+	if w.WriteOperationType != nil {
+		s.WriteOperationType = FlowWriteOperationTypeOf(*w.WriteOperationType)
 	}
 	return nil
 }
@@ -619,18 +621,18 @@ type FlowCustomConnectorSourcePropertiesDataTransferApi struct {
 }
 
 // UnmarshalJSON decodes a FlowCustomConnectorSourcePropertiesDataTransferApi,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *FlowCustomConnectorSourcePropertiesDataTransferApi) UnmarshalJSON(data []byte) error {
 	type plain FlowCustomConnectorSourcePropertiesDataTransferApi
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = FlowCustomConnectorSourcePropertiesDataTransferApiTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = FlowCustomConnectorSourcePropertiesDataTransferApiTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -900,19 +902,19 @@ type FlowDestinationFlowConfig struct {
 	ConnectorProfileName string `json:"ConnectorProfileName,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowDestinationFlowConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowDestinationFlowConfig, turning enum values back
+// into their types.
 func (s *FlowDestinationFlowConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowDestinationFlowConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ConnectorType"`
+		ConnectorType *string `json:"ConnectorType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConnectorType = FlowConnectorTypeOf(*w.E0)
+	if w.ConnectorType != nil {
+		s.ConnectorType = FlowConnectorTypeOf(*w.ConnectorType)
 	}
 	return nil
 }
@@ -1602,26 +1604,27 @@ type FlowPrefixConfig struct {
 	PrefixType FlowPrefixType `json:"PrefixType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowPrefixConfig, enum values to their types.
+// UnmarshalJSON decodes a FlowPrefixConfig, turning enum values back into
+// their types.
 func (s *FlowPrefixConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowPrefixConfig
 	w := struct {
 		*plain
-		E0 []string `json:"PathPrefixHierarchy"`
-		E1 *string  `json:"PrefixFormat"`
-		E2 *string  `json:"PrefixType"`
+		PathPrefixHierarchy []string `json:"PathPrefixHierarchy"`
+		PrefixFormat        *string  `json:"PrefixFormat"`
+		PrefixType          *string  `json:"PrefixType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PathPrefixHierarchy = (func(v []string) []FlowPathPrefix { return convertList(v, FlowPathPrefixOf) })(w.E0)
+	if w.PathPrefixHierarchy != nil {
+		s.PathPrefixHierarchy = (func(v []string) []FlowPathPrefix { return convertList(v, FlowPathPrefixOf) })(w.PathPrefixHierarchy)
 	}
-	if w.E1 != nil {
-		s.PrefixFormat = FlowPrefixFormatOf(*w.E1)
+	if w.PrefixFormat != nil {
+		s.PrefixFormat = FlowPrefixFormatOf(*w.PrefixFormat)
 	}
-	if w.E2 != nil {
-		s.PrefixType = FlowPrefixTypeOf(*w.E2)
+	if w.PrefixType != nil {
+		s.PrefixType = FlowPrefixTypeOf(*w.PrefixType)
 	}
 	return nil
 }
@@ -1838,18 +1841,19 @@ type FlowS3InputFormatConfig struct {
 	S3InputFileType FlowS3InputFormatConfigS3InputFileType `json:"S3InputFileType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowS3InputFormatConfig, enum values to their types.
+// UnmarshalJSON decodes a FlowS3InputFormatConfig, turning enum values back
+// into their types.
 func (s *FlowS3InputFormatConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowS3InputFormatConfig
 	w := struct {
 		*plain
-		E0 *string `json:"S3InputFileType"`
+		S3InputFileType *string `json:"S3InputFileType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.S3InputFileType = FlowS3InputFormatConfigS3InputFileTypeOf(*w.E0)
+	if w.S3InputFileType != nil {
+		s.S3InputFileType = FlowS3InputFormatConfigS3InputFileTypeOf(*w.S3InputFileType)
 	}
 	return nil
 }
@@ -1930,19 +1934,19 @@ type FlowS3OutputFormatConfig struct {
 	PreserveSourceDataTyping *bool `json:"PreserveSourceDataTyping,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowS3OutputFormatConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowS3OutputFormatConfig, turning enum values back
+// into their types.
 func (s *FlowS3OutputFormatConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowS3OutputFormatConfig
 	w := struct {
 		*plain
-		E1 *string `json:"FileType"`
+		FileType *string `json:"FileType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.FileType = FlowFileTypeOf(*w.E1)
+	if w.FileType != nil {
+		s.FileType = FlowFileTypeOf(*w.FileType)
 	}
 	return nil
 }
@@ -2072,19 +2076,19 @@ type FlowSAPODataDestinationProperties struct {
 	WriteOperationType FlowWriteOperationType `json:"WriteOperationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSAPODataDestinationProperties, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowSAPODataDestinationProperties, turning enum
+// values back into their types.
 func (s *FlowSAPODataDestinationProperties) UnmarshalJSON(data []byte) error {
 	type plain FlowSAPODataDestinationProperties
 	w := struct {
 		*plain
-		E4 *string `json:"WriteOperationType"`
+		WriteOperationType *string `json:"WriteOperationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.WriteOperationType = FlowWriteOperationTypeOf(*w.E4)
+	if w.WriteOperationType != nil {
+		s.WriteOperationType = FlowWriteOperationTypeOf(*w.WriteOperationType)
 	}
 	return nil
 }
@@ -2240,23 +2244,23 @@ type FlowSalesforceDestinationProperties struct {
 	WriteOperationType FlowWriteOperationType `json:"WriteOperationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSalesforceDestinationProperties, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowSalesforceDestinationProperties, turning enum
+// values back into their types.
 func (s *FlowSalesforceDestinationProperties) UnmarshalJSON(data []byte) error {
 	type plain FlowSalesforceDestinationProperties
 	w := struct {
 		*plain
-		E1 *string `json:"DataTransferApi"`
-		E4 *string `json:"WriteOperationType"`
+		DataTransferApi    *string `json:"DataTransferApi"`
+		WriteOperationType *string `json:"WriteOperationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DataTransferApi = FlowDataTransferApiOf(*w.E1)
+	if w.DataTransferApi != nil {
+		s.DataTransferApi = FlowDataTransferApiOf(*w.DataTransferApi)
 	}
-	if w.E4 != nil {
-		s.WriteOperationType = FlowWriteOperationTypeOf(*w.E4)
+	if w.WriteOperationType != nil {
+		s.WriteOperationType = FlowWriteOperationTypeOf(*w.WriteOperationType)
 	}
 	return nil
 }
@@ -2291,19 +2295,19 @@ type FlowSalesforceSourceProperties struct {
 	IncludeDeletedRecords *bool `json:"IncludeDeletedRecords,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSalesforceSourceProperties, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowSalesforceSourceProperties, turning enum values
+// back into their types.
 func (s *FlowSalesforceSourceProperties) UnmarshalJSON(data []byte) error {
 	type plain FlowSalesforceSourceProperties
 	w := struct {
 		*plain
-		E1 *string `json:"DataTransferApi"`
+		DataTransferApi *string `json:"DataTransferApi"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DataTransferApi = FlowDataTransferApiOf(*w.E1)
+	if w.DataTransferApi != nil {
+		s.DataTransferApi = FlowDataTransferApiOf(*w.DataTransferApi)
 	}
 	return nil
 }
@@ -2363,19 +2367,19 @@ type FlowScheduledTriggerProperties struct {
 	TimeZone *string `json:"TimeZone,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowScheduledTriggerProperties, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowScheduledTriggerProperties, turning enum values
+// back into their types.
 func (s *FlowScheduledTriggerProperties) UnmarshalJSON(data []byte) error {
 	type plain FlowScheduledTriggerProperties
 	w := struct {
 		*plain
-		E1 *string `json:"DataPullMode"`
+		DataPullMode *string `json:"DataPullMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DataPullMode = FlowScheduledTriggerPropertiesDataPullModeOf(*w.E1)
+	if w.DataPullMode != nil {
+		s.DataPullMode = FlowScheduledTriggerPropertiesDataPullModeOf(*w.DataPullMode)
 	}
 	return nil
 }
@@ -2819,18 +2823,19 @@ type FlowSourceFlowConfig struct {
 	IncrementalPullConfig *FlowIncrementalPullConfig `json:"IncrementalPullConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSourceFlowConfig, enum values to their types.
+// UnmarshalJSON decodes a FlowSourceFlowConfig, turning enum values back into
+// their types.
 func (s *FlowSourceFlowConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowSourceFlowConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ConnectorType"`
+		ConnectorType *string `json:"ConnectorType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConnectorType = FlowConnectorTypeOf(*w.E0)
+	if w.ConnectorType != nil {
+		s.ConnectorType = FlowConnectorTypeOf(*w.ConnectorType)
 	}
 	return nil
 }
@@ -2941,18 +2946,18 @@ type FlowTask struct {
 	TaskProperties []FlowTaskPropertiesObject `json:"TaskProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowTask, enum values to their types.
+// UnmarshalJSON decodes a FlowTask, turning enum values back into their types.
 func (s *FlowTask) UnmarshalJSON(data []byte) error {
 	type plain FlowTask
 	w := struct {
 		*plain
-		E1 *string `json:"TaskType"`
+		TaskType *string `json:"TaskType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TaskType = FlowTaskTypeOf(*w.E1)
+	if w.TaskType != nil {
+		s.TaskType = FlowTaskTypeOf(*w.TaskType)
 	}
 	return nil
 }
@@ -2974,19 +2979,19 @@ type FlowTaskPropertiesObject struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowTaskPropertiesObject, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowTaskPropertiesObject, turning enum values back
+// into their types.
 func (s *FlowTaskPropertiesObject) UnmarshalJSON(data []byte) error {
 	type plain FlowTaskPropertiesObject
 	w := struct {
 		*plain
-		E0 *string `json:"Key"`
+		Key *string `json:"Key"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Key = FlowOperatorPropertiesKeysOf(*w.E0)
+	if w.Key != nil {
+		s.Key = FlowOperatorPropertiesKeysOf(*w.Key)
 	}
 	return nil
 }
@@ -3127,18 +3132,19 @@ type FlowTriggerConfig struct {
 	TriggerProperties FlowScheduledTriggerProperties `json:"TriggerProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowTriggerConfig, enum values to their types.
+// UnmarshalJSON decodes a FlowTriggerConfig, turning enum values back into
+// their types.
 func (s *FlowTriggerConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowTriggerConfig
 	w := struct {
 		*plain
-		E0 *string `json:"TriggerType"`
+		TriggerType *string `json:"TriggerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TriggerType = FlowTriggerTypeOf(*w.E0)
+	if w.TriggerType != nil {
+		s.TriggerType = FlowTriggerTypeOf(*w.TriggerType)
 	}
 	return nil
 }
@@ -3232,19 +3238,19 @@ type FlowUpsolverS3OutputFormatConfig struct {
 	FileType FlowFileType `json:"FileType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowUpsolverS3OutputFormatConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowUpsolverS3OutputFormatConfig, turning enum
+// values back into their types.
 func (s *FlowUpsolverS3OutputFormatConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowUpsolverS3OutputFormatConfig
 	w := struct {
 		*plain
-		E2 *string `json:"FileType"`
+		FileType *string `json:"FileType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.FileType = FlowFileTypeOf(*w.E2)
+	if w.FileType != nil {
+		s.FileType = FlowFileTypeOf(*w.FileType)
 	}
 	return nil
 }
@@ -3477,19 +3483,19 @@ type FlowZendeskDestinationProperties struct {
 	WriteOperationType FlowWriteOperationType `json:"WriteOperationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowZendeskDestinationProperties, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowZendeskDestinationProperties, turning enum
+// values back into their types.
 func (s *FlowZendeskDestinationProperties) UnmarshalJSON(data []byte) error {
 	type plain FlowZendeskDestinationProperties
 	w := struct {
 		*plain
-		E3 *string `json:"WriteOperationType"`
+		WriteOperationType *string `json:"WriteOperationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.WriteOperationType = FlowWriteOperationTypeOf(*w.E3)
+	if w.WriteOperationType != nil {
+		s.WriteOperationType = FlowWriteOperationTypeOf(*w.WriteOperationType)
 	}
 	return nil
 }

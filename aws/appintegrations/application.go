@@ -86,18 +86,19 @@ type ApplicationArgs struct {
 	Tags []ApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E4 *string `json:"ApplicationType"`
+		ApplicationType *string `json:"ApplicationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.ApplicationType = ApplicationTypePropertyOf(*w.E4)
+	if w.ApplicationType != nil {
+		s.ApplicationType = ApplicationTypePropertyOf(*w.ApplicationType)
 	}
 	return nil
 }
@@ -171,19 +172,19 @@ type ApplicationContactHandling struct {
 	Scope ApplicationContactHandlingScope `json:"Scope,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationContactHandling, enum values to their
-// types.
+// UnmarshalJSON decodes a ApplicationContactHandling, turning enum values back
+// into their types.
 func (s *ApplicationContactHandling) UnmarshalJSON(data []byte) error {
 	type plain ApplicationContactHandling
 	w := struct {
 		*plain
-		E0 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Scope = ApplicationContactHandlingScopeOf(*w.E0)
+	if w.Scope != nil {
+		s.Scope = ApplicationContactHandlingScopeOf(*w.Scope)
 	}
 	return nil
 }

@@ -115,18 +115,19 @@ type ApplicationArgs struct {
 	Tags []ApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E6 *string `json:"GroupingType"`
+		GroupingType *string `json:"GroupingType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.GroupingType = ApplicationGroupingTypeOf(*w.E6)
+	if w.GroupingType != nil {
+		s.GroupingType = ApplicationGroupingTypeOf(*w.GroupingType)
 	}
 	return nil
 }
@@ -180,18 +181,19 @@ type ApplicationAlarm struct {
 	Severity ApplicationAlarmSeverity `json:"Severity,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationAlarm, enum values to their types.
+// UnmarshalJSON decodes a ApplicationAlarm, turning enum values back into
+// their types.
 func (s *ApplicationAlarm) UnmarshalJSON(data []byte) error {
 	type plain ApplicationAlarm
 	w := struct {
 		*plain
-		E1 *string `json:"Severity"`
+		Severity *string `json:"Severity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Severity = ApplicationAlarmSeverityOf(*w.E1)
+	if w.Severity != nil {
+		s.Severity = ApplicationAlarmSeverityOf(*w.Severity)
 	}
 	return nil
 }
@@ -316,19 +318,19 @@ type ApplicationComponentMonitoringSetting struct {
 	DefaultOverwriteComponentConfiguration *ApplicationComponentConfiguration `json:"DefaultOverwriteComponentConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationComponentMonitoringSetting, enum values
-// to their types.
+// UnmarshalJSON decodes a ApplicationComponentMonitoringSetting, turning enum
+// values back into their types.
 func (s *ApplicationComponentMonitoringSetting) UnmarshalJSON(data []byte) error {
 	type plain ApplicationComponentMonitoringSetting
 	w := struct {
 		*plain
-		E0 *string `json:"ComponentConfigurationMode"`
+		ComponentConfigurationMode *string `json:"ComponentConfigurationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComponentConfigurationMode = ApplicationComponentMonitoringSettingComponentConfigurationModeOf(*w.E0)
+	if w.ComponentConfigurationMode != nil {
+		s.ComponentConfigurationMode = ApplicationComponentMonitoringSettingComponentConfigurationModeOf(*w.ComponentConfigurationMode)
 	}
 	return nil
 }
@@ -663,18 +665,19 @@ type ApplicationLog struct {
 	PatternSet string `json:"PatternSet,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationLog, enum values to their types.
+// UnmarshalJSON decodes a ApplicationLog, turning enum values back into their
+// types.
 func (s *ApplicationLog) UnmarshalJSON(data []byte) error {
 	type plain ApplicationLog
 	w := struct {
 		*plain
-		E1 *string `json:"Encoding"`
+		Encoding *string `json:"Encoding"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Encoding = ApplicationLogEncodingOf(*w.E1)
+	if w.Encoding != nil {
+		s.Encoding = ApplicationLogEncodingOf(*w.Encoding)
 	}
 	return nil
 }
@@ -868,19 +871,19 @@ type ApplicationSubComponentTypeConfiguration struct {
 	SubComponentType ApplicationSubComponentTypeConfigurationSubComponentType `json:"SubComponentType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationSubComponentTypeConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a ApplicationSubComponentTypeConfiguration, turning
+// enum values back into their types.
 func (s *ApplicationSubComponentTypeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationSubComponentTypeConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"SubComponentType"`
+		SubComponentType *string `json:"SubComponentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SubComponentType = ApplicationSubComponentTypeConfigurationSubComponentTypeOf(*w.E1)
+	if w.SubComponentType != nil {
+		s.SubComponentType = ApplicationSubComponentTypeConfigurationSubComponentTypeOf(*w.SubComponentType)
 	}
 	return nil
 }
@@ -983,18 +986,19 @@ type ApplicationWindowsEvent struct {
 	PatternSet string `json:"PatternSet,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationWindowsEvent, enum values to their types.
+// UnmarshalJSON decodes a ApplicationWindowsEvent, turning enum values back
+// into their types.
 func (s *ApplicationWindowsEvent) UnmarshalJSON(data []byte) error {
 	type plain ApplicationWindowsEvent
 	w := struct {
 		*plain
-		E0 []string `json:"EventLevels"`
+		EventLevels []string `json:"EventLevels"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EventLevels = (func(v []string) []ApplicationEventLevel { return convertList(v, ApplicationEventLevelOf) })(w.E0)
+	if w.EventLevels != nil {
+		s.EventLevels = (func(v []string) []ApplicationEventLevel { return convertList(v, ApplicationEventLevelOf) })(w.EventLevels)
 	}
 	return nil
 }

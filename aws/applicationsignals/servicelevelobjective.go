@@ -176,19 +176,19 @@ type ServiceLevelObjectiveCalendarInterval struct {
 	StartTime int `json:"StartTime,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveCalendarInterval, enum values
-// to their types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveCalendarInterval, turning enum
+// values back into their types.
 func (s *ServiceLevelObjectiveCalendarInterval) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveCalendarInterval
 	w := struct {
 		*plain
-		E1 *string `json:"DurationUnit"`
+		DurationUnit *string `json:"DurationUnit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DurationUnit = ServiceLevelObjectiveDurationUnitOf(*w.E1)
+	if w.DurationUnit != nil {
+		s.DurationUnit = ServiceLevelObjectiveDurationUnitOf(*w.DurationUnit)
 	}
 	return nil
 }
@@ -580,19 +580,19 @@ type ServiceLevelObjectiveRequestBasedSli struct {
 	MetricThreshold *float64 `json:"MetricThreshold,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveRequestBasedSli, enum values to
-// their types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveRequestBasedSli, turning enum
+// values back into their types.
 func (s *ServiceLevelObjectiveRequestBasedSli) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveRequestBasedSli
 	w := struct {
 		*plain
-		E1 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ComparisonOperator = ServiceLevelObjectiveRequestBasedSliComparisonOperatorOf(*w.E1)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = ServiceLevelObjectiveRequestBasedSliComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }
@@ -715,19 +715,19 @@ type ServiceLevelObjectiveRequestBasedSliMetric struct {
 	TotalRequestCountMetric []ServiceLevelObjectiveMetricDataQuery `json:"TotalRequestCountMetric,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveRequestBasedSliMetric, enum
-// values to their types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveRequestBasedSliMetric, turning
+// enum values back into their types.
 func (s *ServiceLevelObjectiveRequestBasedSliMetric) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveRequestBasedSliMetric
 	w := struct {
 		*plain
-		E5 *string `json:"MetricType"`
+		MetricType *string `json:"MetricType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.MetricType = ServiceLevelObjectiveRequestBasedSliMetricMetricTypeOf(*w.E5)
+	if w.MetricType != nil {
+		s.MetricType = ServiceLevelObjectiveRequestBasedSliMetricMetricTypeOf(*w.MetricType)
 	}
 	return nil
 }
@@ -800,19 +800,19 @@ type ServiceLevelObjectiveRollingInterval struct {
 	DurationUnit ServiceLevelObjectiveDurationUnit `json:"DurationUnit,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveRollingInterval, enum values to
-// their types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveRollingInterval, turning enum
+// values back into their types.
 func (s *ServiceLevelObjectiveRollingInterval) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveRollingInterval
 	w := struct {
 		*plain
-		E1 *string `json:"DurationUnit"`
+		DurationUnit *string `json:"DurationUnit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DurationUnit = ServiceLevelObjectiveDurationUnitOf(*w.E1)
+	if w.DurationUnit != nil {
+		s.DurationUnit = ServiceLevelObjectiveDurationUnitOf(*w.DurationUnit)
 	}
 	return nil
 }
@@ -835,19 +835,19 @@ type ServiceLevelObjectiveSelectionConfig struct {
 	Pattern string `json:"Pattern,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveSelectionConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveSelectionConfig, turning enum
+// values back into their types.
 func (s *ServiceLevelObjectiveSelectionConfig) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveSelectionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ServiceLevelObjectiveSelectionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ServiceLevelObjectiveSelectionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -923,19 +923,19 @@ type ServiceLevelObjectiveSli struct {
 	SliMetric ServiceLevelObjectiveSliMetric `json:"SliMetric"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveSli, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveSli, turning enum values back
+// into their types.
 func (s *ServiceLevelObjectiveSli) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveSli
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = ServiceLevelObjectiveSliComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = ServiceLevelObjectiveSliComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }
@@ -1059,19 +1059,19 @@ type ServiceLevelObjectiveSliMetric struct {
 	Statistic string `json:"Statistic,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveSliMetric, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveSliMetric, turning enum values
+// back into their types.
 func (s *ServiceLevelObjectiveSliMetric) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveSliMetric
 	w := struct {
 		*plain
-		E6 *string `json:"MetricType"`
+		MetricType *string `json:"MetricType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.MetricType = ServiceLevelObjectiveSliMetricMetricTypeOf(*w.E6)
+	if w.MetricType != nil {
+		s.MetricType = ServiceLevelObjectiveSliMetricMetricTypeOf(*w.MetricType)
 	}
 	return nil
 }
@@ -1156,19 +1156,19 @@ type ServiceLevelObjectiveWindow struct {
 	DurationUnit ServiceLevelObjectiveDurationUnit `json:"DurationUnit,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceLevelObjectiveWindow, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceLevelObjectiveWindow, turning enum values
+// back into their types.
 func (s *ServiceLevelObjectiveWindow) UnmarshalJSON(data []byte) error {
 	type plain ServiceLevelObjectiveWindow
 	w := struct {
 		*plain
-		E1 *string `json:"DurationUnit"`
+		DurationUnit *string `json:"DurationUnit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DurationUnit = ServiceLevelObjectiveDurationUnitOf(*w.E1)
+	if w.DurationUnit != nil {
+		s.DurationUnit = ServiceLevelObjectiveDurationUnitOf(*w.DurationUnit)
 	}
 	return nil
 }

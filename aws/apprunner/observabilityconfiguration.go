@@ -133,19 +133,19 @@ type ObservabilityConfigurationTraceConfiguration struct {
 	Vendor ObservabilityConfigurationTraceConfigurationVendor `json:"Vendor,omitzero"`
 }
 
-// UnmarshalJSON decodes a ObservabilityConfigurationTraceConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a ObservabilityConfigurationTraceConfiguration,
+// turning enum values back into their types.
 func (s *ObservabilityConfigurationTraceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ObservabilityConfigurationTraceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Vendor"`
+		Vendor *string `json:"Vendor"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Vendor = ObservabilityConfigurationTraceConfigurationVendorOf(*w.E0)
+	if w.Vendor != nil {
+		s.Vendor = ObservabilityConfigurationTraceConfigurationVendorOf(*w.Vendor)
 	}
 	return nil
 }

@@ -182,19 +182,19 @@ type ServiceCodeConfiguration struct {
 	CodeConfigurationValues ServiceCodeConfigurationValues `json:"CodeConfigurationValues,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceCodeConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceCodeConfiguration, turning enum values back
+// into their types.
 func (s *ServiceCodeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceCodeConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ConfigurationSource"`
+		ConfigurationSource *string `json:"ConfigurationSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConfigurationSource = ServiceCodeConfigurationConfigurationSourceOf(*w.E0)
+	if w.ConfigurationSource != nil {
+		s.ConfigurationSource = ServiceCodeConfigurationConfigurationSourceOf(*w.ConfigurationSource)
 	}
 	return nil
 }
@@ -287,19 +287,19 @@ type ServiceCodeConfigurationValues struct {
 	StartCommand *string `json:"StartCommand,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceCodeConfigurationValues, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceCodeConfigurationValues, turning enum values
+// back into their types.
 func (s *ServiceCodeConfigurationValues) UnmarshalJSON(data []byte) error {
 	type plain ServiceCodeConfigurationValues
 	w := struct {
 		*plain
-		E0 *string `json:"Runtime"`
+		Runtime *string `json:"Runtime"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Runtime = ServiceCodeConfigurationValuesRuntimeOf(*w.E0)
+	if w.Runtime != nil {
+		s.Runtime = ServiceCodeConfigurationValuesRuntimeOf(*w.Runtime)
 	}
 	return nil
 }
@@ -410,19 +410,19 @@ type ServiceEgressConfiguration struct {
 	VpcConnectorArn string `json:"VpcConnectorArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceEgressConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceEgressConfiguration, turning enum values back
+// into their types.
 func (s *ServiceEgressConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceEgressConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EgressType"`
+		EgressType *string `json:"EgressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EgressType = ServiceEgressConfigurationEgressTypeOf(*w.E0)
+	if w.EgressType != nil {
+		s.EgressType = ServiceEgressConfigurationEgressTypeOf(*w.EgressType)
 	}
 	return nil
 }
@@ -527,19 +527,19 @@ type ServiceHealthCheckConfiguration struct {
 	UnhealthyThreshold int `json:"UnhealthyThreshold,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceHealthCheckConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ServiceHealthCheckConfiguration, turning enum values
+// back into their types.
 func (s *ServiceHealthCheckConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceHealthCheckConfiguration
 	w := struct {
 		*plain
-		E3 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Protocol = ServiceHealthCheckConfigurationProtocolOf(*w.E3)
+	if w.Protocol != nil {
+		s.Protocol = ServiceHealthCheckConfigurationProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -645,18 +645,19 @@ type ServiceImageRepository struct {
 	ImageConfiguration *ServiceImageConfiguration `json:"ImageConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceImageRepository, enum values to their types.
+// UnmarshalJSON decodes a ServiceImageRepository, turning enum values back
+// into their types.
 func (s *ServiceImageRepository) UnmarshalJSON(data []byte) error {
 	type plain ServiceImageRepository
 	w := struct {
 		*plain
-		E1 *string `json:"ImageRepositoryType"`
+		ImageRepositoryType *string `json:"ImageRepositoryType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ImageRepositoryType = ServiceImageRepositoryImageRepositoryTypeOf(*w.E1)
+	if w.ImageRepositoryType != nil {
+		s.ImageRepositoryType = ServiceImageRepositoryImageRepositoryTypeOf(*w.ImageRepositoryType)
 	}
 	return nil
 }
@@ -789,19 +790,19 @@ type ServiceNetworkConfiguration struct {
 	IpAddressType ServiceNetworkConfigurationIpAddressType `json:"IpAddressType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceNetworkConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceNetworkConfiguration, turning enum values
+// back into their types.
 func (s *ServiceNetworkConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceNetworkConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.IpAddressType = ServiceNetworkConfigurationIpAddressTypeOf(*w.E2)
+	if w.IpAddressType != nil {
+		s.IpAddressType = ServiceNetworkConfigurationIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }
@@ -886,19 +887,19 @@ type ServiceSourceCodeVersion struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a ServiceSourceCodeVersion, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceSourceCodeVersion, turning enum values back
+// into their types.
 func (s *ServiceSourceCodeVersion) UnmarshalJSON(data []byte) error {
 	type plain ServiceSourceCodeVersion
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ServiceSourceCodeVersionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ServiceSourceCodeVersionTypeOf(*w.Type)
 	}
 	return nil
 }

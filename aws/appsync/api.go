@@ -104,18 +104,19 @@ type ApiAuthMode struct {
 	AuthType ApiAuthenticationType `json:"AuthType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApiAuthMode, enum values to their types.
+// UnmarshalJSON decodes a ApiAuthMode, turning enum values back into their
+// types.
 func (s *ApiAuthMode) UnmarshalJSON(data []byte) error {
 	type plain ApiAuthMode
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
+		AuthType *string `json:"AuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = ApiAuthenticationTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = ApiAuthenticationTypeOf(*w.AuthType)
 	}
 	return nil
 }
@@ -148,18 +149,19 @@ type ApiAuthProvider struct {
 	OpenIDConnectConfig *ApiOpenIDConnectConfig `json:"OpenIDConnectConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApiAuthProvider, enum values to their types.
+// UnmarshalJSON decodes a ApiAuthProvider, turning enum values back into their
+// types.
 func (s *ApiAuthProvider) UnmarshalJSON(data []byte) error {
 	type plain ApiAuthProvider
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
+		AuthType *string `json:"AuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = ApiAuthenticationTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = ApiAuthenticationTypeOf(*w.AuthType)
 	}
 	return nil
 }
@@ -295,18 +297,19 @@ type ApiEventLogConfig struct {
 	LogLevel ApiEventLogLevel `json:"LogLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApiEventLogConfig, enum values to their types.
+// UnmarshalJSON decodes a ApiEventLogConfig, turning enum values back into
+// their types.
 func (s *ApiEventLogConfig) UnmarshalJSON(data []byte) error {
 	type plain ApiEventLogConfig
 	w := struct {
 		*plain
-		E1 *string `json:"LogLevel"`
+		LogLevel *string `json:"LogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.LogLevel = ApiEventLogLevelOf(*w.E1)
+	if w.LogLevel != nil {
+		s.LogLevel = ApiEventLogLevelOf(*w.LogLevel)
 	}
 	return nil
 }

@@ -119,19 +119,19 @@ type ChannelNamespaceAuthMode struct {
 	AuthType ChannelNamespaceAuthenticationType `json:"AuthType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelNamespaceAuthMode, enum values to their
-// types.
+// UnmarshalJSON decodes a ChannelNamespaceAuthMode, turning enum values back
+// into their types.
 func (s *ChannelNamespaceAuthMode) UnmarshalJSON(data []byte) error {
 	type plain ChannelNamespaceAuthMode
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
+		AuthType *string `json:"AuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = ChannelNamespaceAuthenticationTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = ChannelNamespaceAuthenticationTypeOf(*w.AuthType)
 	}
 	return nil
 }
@@ -250,19 +250,19 @@ type ChannelNamespaceHandlerConfig struct {
 	Integration ChannelNamespaceIntegration `json:"Integration,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelNamespaceHandlerConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ChannelNamespaceHandlerConfig, turning enum values
+// back into their types.
 func (s *ChannelNamespaceHandlerConfig) UnmarshalJSON(data []byte) error {
 	type plain ChannelNamespaceHandlerConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Behavior"`
+		Behavior *string `json:"Behavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Behavior = ChannelNamespaceHandlerBehaviorOf(*w.E0)
+	if w.Behavior != nil {
+		s.Behavior = ChannelNamespaceHandlerBehaviorOf(*w.Behavior)
 	}
 	return nil
 }
@@ -358,19 +358,19 @@ type ChannelNamespaceLambdaConfig struct {
 	InvokeType ChannelNamespaceInvokeType `json:"InvokeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelNamespaceLambdaConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ChannelNamespaceLambdaConfig, turning enum values
+// back into their types.
 func (s *ChannelNamespaceLambdaConfig) UnmarshalJSON(data []byte) error {
 	type plain ChannelNamespaceLambdaConfig
 	w := struct {
 		*plain
-		E0 *string `json:"InvokeType"`
+		InvokeType *string `json:"InvokeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InvokeType = ChannelNamespaceInvokeTypeOf(*w.E0)
+	if w.InvokeType != nil {
+		s.InvokeType = ChannelNamespaceInvokeTypeOf(*w.InvokeType)
 	}
 	return nil
 }

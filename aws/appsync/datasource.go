@@ -100,18 +100,19 @@ type DataSourceArgs struct {
 	ServiceRoleArn *string `json:"ServiceRoleArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a DataSourceArgs, turning enum values back into their
+// types.
 func (s *DataSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain DataSourceArgs
 	w := struct {
 		*plain
-		E9 *string `json:"MetricsConfig"`
+		MetricsConfig *string `json:"MetricsConfig"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.MetricsConfig = DataSourceMetricsConfigOf(*w.E9)
+	if w.MetricsConfig != nil {
+		s.MetricsConfig = DataSourceMetricsConfigOf(*w.MetricsConfig)
 	}
 	return nil
 }

@@ -129,18 +129,19 @@ type ResolverArgs struct {
 	SyncConfig *ResolverSyncConfig `json:"SyncConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResolverArgs, enum values to their types.
+// UnmarshalJSON decodes a ResolverArgs, turning enum values back into their
+// types.
 func (s *ResolverArgs) UnmarshalJSON(data []byte) error {
 	type plain ResolverArgs
 	w := struct {
 		*plain
-		E9 *string `json:"MetricsConfig"`
+		MetricsConfig *string `json:"MetricsConfig"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.MetricsConfig = ResolverMetricsConfigOf(*w.E9)
+	if w.MetricsConfig != nil {
+		s.MetricsConfig = ResolverMetricsConfigOf(*w.MetricsConfig)
 	}
 	return nil
 }

@@ -179,19 +179,19 @@ type SourceApiAssociationConfig struct {
 	MergeType SourceApiAssociationConfigMergeType `json:"MergeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a SourceApiAssociationConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a SourceApiAssociationConfig, turning enum values back
+// into their types.
 func (s *SourceApiAssociationConfig) UnmarshalJSON(data []byte) error {
 	type plain SourceApiAssociationConfig
 	w := struct {
 		*plain
-		E0 *string `json:"MergeType"`
+		MergeType *string `json:"MergeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MergeType = SourceApiAssociationConfigMergeTypeOf(*w.E0)
+	if w.MergeType != nil {
+		s.MergeType = SourceApiAssociationConfigMergeTypeOf(*w.MergeType)
 	}
 	return nil
 }

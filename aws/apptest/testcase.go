@@ -220,19 +220,19 @@ type TestCaseCloudFormationAction struct {
 	ActionType TestCaseCloudFormationActionType `json:"ActionType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseCloudFormationAction, enum values to their
-// types.
+// UnmarshalJSON decodes a TestCaseCloudFormationAction, turning enum values
+// back into their types.
 func (s *TestCaseCloudFormationAction) UnmarshalJSON(data []byte) error {
 	type plain TestCaseCloudFormationAction
 	w := struct {
 		*plain
-		E1 *string `json:"ActionType"`
+		ActionType *string `json:"ActionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ActionType = TestCaseCloudFormationActionTypeOf(*w.E1)
+	if w.ActionType != nil {
+		s.ActionType = TestCaseCloudFormationActionTypeOf(*w.ActionType)
 	}
 	return nil
 }
@@ -330,22 +330,23 @@ type TestCaseDataSet struct {
 	Type TestCaseDataSetType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseDataSet, enum values to their types.
+// UnmarshalJSON decodes a TestCaseDataSet, turning enum values back into their
+// types.
 func (s *TestCaseDataSet) UnmarshalJSON(data []byte) error {
 	type plain TestCaseDataSet
 	w := struct {
 		*plain
-		E1 *string `json:"Format"`
-		E4 *string `json:"Type"`
+		Format *string `json:"Format"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Format = TestCaseFormatOf(*w.E1)
+	if w.Format != nil {
+		s.Format = TestCaseFormatOf(*w.Format)
 	}
-	if w.E4 != nil {
-		s.Type = TestCaseDataSetTypeOf(*w.E4)
+	if w.Type != nil {
+		s.Type = TestCaseDataSetTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -517,18 +518,19 @@ type TestCaseLatestVersion struct {
 	Version float64 `json:"Version"`
 }
 
-// UnmarshalJSON decodes a TestCaseLatestVersion, enum values to their types.
+// UnmarshalJSON decodes a TestCaseLatestVersion, turning enum values back into
+// their types.
 func (s *TestCaseLatestVersion) UnmarshalJSON(data []byte) error {
 	type plain TestCaseLatestVersion
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = TestCaseLifecycleOf(*w.E0)
+	if w.Status != nil {
+		s.Status = TestCaseLifecycleOf(*w.Status)
 	}
 	return nil
 }
@@ -657,19 +659,19 @@ type TestCaseM2ManagedApplicationAction struct {
 	Properties *TestCaseM2ManagedActionProperties `json:"Properties,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseM2ManagedApplicationAction, enum values to
-// their types.
+// UnmarshalJSON decodes a TestCaseM2ManagedApplicationAction, turning enum
+// values back into their types.
 func (s *TestCaseM2ManagedApplicationAction) UnmarshalJSON(data []byte) error {
 	type plain TestCaseM2ManagedApplicationAction
 	w := struct {
 		*plain
-		E0 *string `json:"ActionType"`
+		ActionType *string `json:"ActionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ActionType = TestCaseM2ManagedActionTypeOf(*w.E0)
+	if w.ActionType != nil {
+		s.ActionType = TestCaseM2ManagedActionTypeOf(*w.ActionType)
 	}
 	return nil
 }
@@ -735,19 +737,19 @@ type TestCaseM2NonManagedApplicationAction struct {
 	Resource string `json:"Resource,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseM2NonManagedApplicationAction, enum values
-// to their types.
+// UnmarshalJSON decodes a TestCaseM2NonManagedApplicationAction, turning enum
+// values back into their types.
 func (s *TestCaseM2NonManagedApplicationAction) UnmarshalJSON(data []byte) error {
 	type plain TestCaseM2NonManagedApplicationAction
 	w := struct {
 		*plain
-		E0 *string `json:"ActionType"`
+		ActionType *string `json:"ActionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ActionType = TestCaseM2NonManagedActionTypeOf(*w.E0)
+	if w.ActionType != nil {
+		s.ActionType = TestCaseM2NonManagedActionTypeOf(*w.ActionType)
 	}
 	return nil
 }
@@ -872,18 +874,19 @@ type TestCaseScript struct {
 	Type TestCaseScriptType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseScript, enum values to their types.
+// UnmarshalJSON decodes a TestCaseScript, turning enum values back into their
+// types.
 func (s *TestCaseScript) UnmarshalJSON(data []byte) error {
 	type plain TestCaseScript
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = TestCaseScriptTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TestCaseScriptTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -983,23 +986,23 @@ type TestCaseSourceDatabaseMetadata struct {
 	Type TestCaseSourceDatabase `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseSourceDatabaseMetadata, enum values to their
-// types.
+// UnmarshalJSON decodes a TestCaseSourceDatabaseMetadata, turning enum values
+// back into their types.
 func (s *TestCaseSourceDatabaseMetadata) UnmarshalJSON(data []byte) error {
 	type plain TestCaseSourceDatabaseMetadata
 	w := struct {
 		*plain
-		E0 *string `json:"CaptureTool"`
-		E1 *string `json:"Type"`
+		CaptureTool *string `json:"CaptureTool"`
+		Type        *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CaptureTool = TestCaseCaptureToolOf(*w.E0)
+	if w.CaptureTool != nil {
+		s.CaptureTool = TestCaseCaptureToolOf(*w.CaptureTool)
 	}
-	if w.E1 != nil {
-		s.Type = TestCaseSourceDatabaseOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TestCaseSourceDatabaseOf(*w.Type)
 	}
 	return nil
 }
@@ -1123,23 +1126,23 @@ type TestCaseTargetDatabaseMetadata struct {
 	Type TestCaseTargetDatabase `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseTargetDatabaseMetadata, enum values to their
-// types.
+// UnmarshalJSON decodes a TestCaseTargetDatabaseMetadata, turning enum values
+// back into their types.
 func (s *TestCaseTargetDatabaseMetadata) UnmarshalJSON(data []byte) error {
 	type plain TestCaseTargetDatabaseMetadata
 	w := struct {
 		*plain
-		E0 *string `json:"CaptureTool"`
-		E1 *string `json:"Type"`
+		CaptureTool *string `json:"CaptureTool"`
+		Type        *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CaptureTool = TestCaseCaptureToolOf(*w.E0)
+	if w.CaptureTool != nil {
+		s.CaptureTool = TestCaseCaptureToolOf(*w.CaptureTool)
 	}
-	if w.E1 != nil {
-		s.Type = TestCaseTargetDatabaseOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TestCaseTargetDatabaseOf(*w.Type)
 	}
 	return nil
 }

@@ -145,18 +145,19 @@ type ScraperComponent struct {
 	Config *ScraperComponentConfig `json:"Config,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScraperComponent, enum values to their types.
+// UnmarshalJSON decodes a ScraperComponent, turning enum values back into
+// their types.
 func (s *ScraperComponent) UnmarshalJSON(data []byte) error {
 	type plain ScraperComponent
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ScraperComponentTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ScraperComponentTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -101,18 +101,18 @@ type PlanArgs struct {
 	Triggers []PlanTrigger `json:"Triggers,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanArgs, enum values to their types.
+// UnmarshalJSON decodes a PlanArgs, turning enum values back into their types.
 func (s *PlanArgs) UnmarshalJSON(data []byte) error {
 	type plain PlanArgs
 	w := struct {
 		*plain
-		E2 *string `json:"RecoveryApproach"`
+		RecoveryApproach *string `json:"RecoveryApproach"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.RecoveryApproach = PlanRecoveryApproachOf(*w.E2)
+	if w.RecoveryApproach != nil {
+		s.RecoveryApproach = PlanRecoveryApproachOf(*w.RecoveryApproach)
 	}
 	return nil
 }
@@ -335,19 +335,19 @@ type PlanArcRoutingControlState struct {
 	State PlanRoutingControlStateChange `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanArcRoutingControlState, enum values to their
-// types.
+// UnmarshalJSON decodes a PlanArcRoutingControlState, turning enum values back
+// into their types.
 func (s *PlanArcRoutingControlState) UnmarshalJSON(data []byte) error {
 	type plain PlanArcRoutingControlState
 	w := struct {
 		*plain
-		E1 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.State = PlanRoutingControlStateChangeOf(*w.E1)
+	if w.State != nil {
+		s.State = PlanRoutingControlStateChangeOf(*w.State)
 	}
 	return nil
 }
@@ -405,18 +405,19 @@ type PlanAssociatedAlarm struct {
 	ExternalId *string `json:"ExternalId,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanAssociatedAlarm, enum values to their types.
+// UnmarshalJSON decodes a PlanAssociatedAlarm, turning enum values back into
+// their types.
 func (s *PlanAssociatedAlarm) UnmarshalJSON(data []byte) error {
 	type plain PlanAssociatedAlarm
 	w := struct {
 		*plain
-		E0 *string `json:"AlarmType"`
+		AlarmType *string `json:"AlarmType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AlarmType = PlanAlarmTypeOf(*w.E0)
+	if w.AlarmType != nil {
+		s.AlarmType = PlanAlarmTypeOf(*w.AlarmType)
 	}
 	return nil
 }
@@ -549,19 +550,19 @@ type PlanCustomActionLambdaConfiguration struct {
 	Ungraceful *PlanLambdaUngraceful `json:"Ungraceful,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanCustomActionLambdaConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a PlanCustomActionLambdaConfiguration, turning enum
+// values back into their types.
 func (s *PlanCustomActionLambdaConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PlanCustomActionLambdaConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"RegionToRun"`
+		RegionToRun *string `json:"RegionToRun"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RegionToRun = PlanRegionToRunInOf(*w.E1)
+	if w.RegionToRun != nil {
+		s.RegionToRun = PlanRegionToRunInOf(*w.RegionToRun)
 	}
 	return nil
 }
@@ -627,19 +628,19 @@ type PlanDocumentDbUngraceful struct {
 	Ungraceful PlanDocumentDbUngracefulBehavior `json:"Ungraceful,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanDocumentDbUngraceful, enum values to their
-// types.
+// UnmarshalJSON decodes a PlanDocumentDbUngraceful, turning enum values back
+// into their types.
 func (s *PlanDocumentDbUngraceful) UnmarshalJSON(data []byte) error {
 	type plain PlanDocumentDbUngraceful
 	w := struct {
 		*plain
-		E0 *string `json:"Ungraceful"`
+		Ungraceful *string `json:"Ungraceful"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Ungraceful = PlanDocumentDbUngracefulBehaviorOf(*w.E0)
+	if w.Ungraceful != nil {
+		s.Ungraceful = PlanDocumentDbUngracefulBehaviorOf(*w.Ungraceful)
 	}
 	return nil
 }
@@ -1157,19 +1158,19 @@ type PlanGlobalAuroraUngraceful struct {
 	Ungraceful PlanGlobalAuroraUngracefulBehavior `json:"Ungraceful,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanGlobalAuroraUngraceful, enum values to their
-// types.
+// UnmarshalJSON decodes a PlanGlobalAuroraUngraceful, turning enum values back
+// into their types.
 func (s *PlanGlobalAuroraUngraceful) UnmarshalJSON(data []byte) error {
 	type plain PlanGlobalAuroraUngraceful
 	w := struct {
 		*plain
-		E0 *string `json:"Ungraceful"`
+		Ungraceful *string `json:"Ungraceful"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Ungraceful = PlanGlobalAuroraUngracefulBehaviorOf(*w.E0)
+	if w.Ungraceful != nil {
+		s.Ungraceful = PlanGlobalAuroraUngracefulBehaviorOf(*w.Ungraceful)
 	}
 	return nil
 }
@@ -1304,19 +1305,19 @@ type PlanLambdaEventSourceMappingConfiguration struct {
 	Ungraceful *PlanLambdaEventSourceMappingUngraceful `json:"Ungraceful,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanLambdaEventSourceMappingConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a PlanLambdaEventSourceMappingConfiguration, turning
+// enum values back into their types.
 func (s *PlanLambdaEventSourceMappingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PlanLambdaEventSourceMappingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = PlanLambdaEventSourceMappingConfigurationActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = PlanLambdaEventSourceMappingConfigurationActionOf(*w.Action)
 	}
 	return nil
 }
@@ -1383,19 +1384,19 @@ type PlanLambdaEventSourceMappingUngraceful struct {
 	Behavior PlanLambdaEventSourceMappingUngracefulBehavior `json:"Behavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanLambdaEventSourceMappingUngraceful, enum values
-// to their types.
+// UnmarshalJSON decodes a PlanLambdaEventSourceMappingUngraceful, turning enum
+// values back into their types.
 func (s *PlanLambdaEventSourceMappingUngraceful) UnmarshalJSON(data []byte) error {
 	type plain PlanLambdaEventSourceMappingUngraceful
 	w := struct {
 		*plain
-		E0 *string `json:"Behavior"`
+		Behavior *string `json:"Behavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Behavior = PlanLambdaEventSourceMappingUngracefulBehaviorOf(*w.E0)
+	if w.Behavior != nil {
+		s.Behavior = PlanLambdaEventSourceMappingUngracefulBehaviorOf(*w.Behavior)
 	}
 	return nil
 }
@@ -1544,18 +1545,19 @@ type PlanNeptuneUngraceful struct {
 	Ungraceful PlanNeptuneUngracefulBehavior `json:"Ungraceful,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanNeptuneUngraceful, enum values to their types.
+// UnmarshalJSON decodes a PlanNeptuneUngraceful, turning enum values back into
+// their types.
 func (s *PlanNeptuneUngraceful) UnmarshalJSON(data []byte) error {
 	type plain PlanNeptuneUngraceful
 	w := struct {
 		*plain
-		E0 *string `json:"Ungraceful"`
+		Ungraceful *string `json:"Ungraceful"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Ungraceful = PlanNeptuneUngracefulBehaviorOf(*w.E0)
+	if w.Ungraceful != nil {
+		s.Ungraceful = PlanNeptuneUngracefulBehaviorOf(*w.Ungraceful)
 	}
 	return nil
 }
@@ -2019,18 +2021,18 @@ type PlanStep struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanStep, enum values to their types.
+// UnmarshalJSON decodes a PlanStep, turning enum values back into their types.
 func (s *PlanStep) UnmarshalJSON(data []byte) error {
 	type plain PlanStep
 	w := struct {
 		*plain
-		E1 *string `json:"ExecutionBlockType"`
+		ExecutionBlockType *string `json:"ExecutionBlockType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ExecutionBlockType = PlanExecutionBlockTypeOf(*w.E1)
+	if w.ExecutionBlockType != nil {
+		s.ExecutionBlockType = PlanExecutionBlockTypeOf(*w.ExecutionBlockType)
 	}
 	return nil
 }
@@ -2069,18 +2071,19 @@ type PlanTrigger struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanTrigger, enum values to their types.
+// UnmarshalJSON decodes a PlanTrigger, turning enum values back into their
+// types.
 func (s *PlanTrigger) UnmarshalJSON(data []byte) error {
 	type plain PlanTrigger
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = PlanWorkflowTargetActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = PlanWorkflowTargetActionOf(*w.Action)
 	}
 	return nil
 }
@@ -2102,18 +2105,19 @@ type PlanTriggerCondition struct {
 	Condition PlanAlarmCondition `json:"Condition,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanTriggerCondition, enum values to their types.
+// UnmarshalJSON decodes a PlanTriggerCondition, turning enum values back into
+// their types.
 func (s *PlanTriggerCondition) UnmarshalJSON(data []byte) error {
 	type plain PlanTriggerCondition
 	w := struct {
 		*plain
-		E1 *string `json:"Condition"`
+		Condition *string `json:"Condition"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Condition = PlanAlarmConditionOf(*w.E1)
+	if w.Condition != nil {
+		s.Condition = PlanAlarmConditionOf(*w.Condition)
 	}
 	return nil
 }
@@ -2147,18 +2151,19 @@ type PlanWorkflow struct {
 	WorkflowTargetRegion string `json:"WorkflowTargetRegion,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlanWorkflow, enum values to their types.
+// UnmarshalJSON decodes a PlanWorkflow, turning enum values back into their
+// types.
 func (s *PlanWorkflow) UnmarshalJSON(data []byte) error {
 	type plain PlanWorkflow
 	w := struct {
 		*plain
-		E0 *string `json:"WorkflowTargetAction"`
+		WorkflowTargetAction *string `json:"WorkflowTargetAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.WorkflowTargetAction = PlanWorkflowTargetActionOf(*w.E0)
+	if w.WorkflowTargetAction != nil {
+		s.WorkflowTargetAction = PlanWorkflowTargetActionOf(*w.WorkflowTargetAction)
 	}
 	return nil
 }

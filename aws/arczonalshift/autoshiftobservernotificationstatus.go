@@ -31,19 +31,19 @@ type AutoshiftObserverNotificationStatusArgs struct {
 	Status AutoshiftObserverNotificationStatusAutoshiftObserverNotificationStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutoshiftObserverNotificationStatusArgs, enum values
-// to their types.
+// UnmarshalJSON decodes a AutoshiftObserverNotificationStatusArgs, turning
+// enum values back into their types.
 func (s *AutoshiftObserverNotificationStatusArgs) UnmarshalJSON(data []byte) error {
 	type plain AutoshiftObserverNotificationStatusArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = AutoshiftObserverNotificationStatusAutoshiftObserverNotificationStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = AutoshiftObserverNotificationStatusAutoshiftObserverNotificationStatusOf(*w.Status)
 	}
 	return nil
 }

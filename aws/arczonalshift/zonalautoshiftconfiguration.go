@@ -43,19 +43,19 @@ type ZonalAutoshiftConfigurationArgs struct {
 	ZonalAutoshiftStatus ZonalAutoshiftConfigurationZonalAutoshiftStatus `json:"ZonalAutoshiftStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a ZonalAutoshiftConfigurationArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a ZonalAutoshiftConfigurationArgs, turning enum values
+// back into their types.
 func (s *ZonalAutoshiftConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain ZonalAutoshiftConfigurationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ZonalAutoshiftStatus"`
+		ZonalAutoshiftStatus *string `json:"ZonalAutoshiftStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ZonalAutoshiftStatus = ZonalAutoshiftConfigurationZonalAutoshiftStatusOf(*w.E2)
+	if w.ZonalAutoshiftStatus != nil {
+		s.ZonalAutoshiftStatus = ZonalAutoshiftConfigurationZonalAutoshiftStatusOf(*w.ZonalAutoshiftStatus)
 	}
 	return nil
 }

@@ -67,22 +67,23 @@ type DataCatalogArgs struct {
 	Tags []DataCatalogTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataCatalogArgs, enum values to their types.
+// UnmarshalJSON decodes a DataCatalogArgs, turning enum values back into their
+// types.
 func (s *DataCatalogArgs) UnmarshalJSON(data []byte) error {
 	type plain DataCatalogArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E6 *string `json:"Status"`
+		Type   *string `json:"Type"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DataCatalogTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DataCatalogTypePropertyOf(*w.Type)
 	}
-	if w.E6 != nil {
-		s.Status = DataCatalogStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = DataCatalogStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -78,18 +78,19 @@ type WorkGroupArgs struct {
 	WorkGroupConfigurationUpdates *WorkGroupConfigurationUpdates `json:"WorkGroupConfigurationUpdates,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a WorkGroupArgs, turning enum values back into their
+// types.
 func (s *WorkGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain WorkGroupArgs
 	w := struct {
 		*plain
-		E3 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.State = WorkGroupStateOf(*w.E3)
+	if w.State != nil {
+		s.State = WorkGroupStateOf(*w.State)
 	}
 	return nil
 }
@@ -148,19 +149,19 @@ type WorkGroupAclConfiguration struct {
 	S3AclOption WorkGroupS3AclOption `json:"S3AclOption,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkGroupAclConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a WorkGroupAclConfiguration, turning enum values back
+// into their types.
 func (s *WorkGroupAclConfiguration) UnmarshalJSON(data []byte) error {
 	type plain WorkGroupAclConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"S3AclOption"`
+		S3AclOption *string `json:"S3AclOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.S3AclOption = WorkGroupS3AclOptionOf(*w.E0)
+	if w.S3AclOption != nil {
+		s.S3AclOption = WorkGroupS3AclOptionOf(*w.S3AclOption)
 	}
 	return nil
 }
@@ -413,19 +414,19 @@ type WorkGroupEncryptionConfiguration struct {
 	KmsKey *string `json:"KmsKey,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkGroupEncryptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a WorkGroupEncryptionConfiguration, turning enum
+// values back into their types.
 func (s *WorkGroupEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain WorkGroupEncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionOption"`
+		EncryptionOption *string `json:"EncryptionOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionOption = WorkGroupEncryptionOptionOf(*w.E0)
+	if w.EncryptionOption != nil {
+		s.EncryptionOption = WorkGroupEncryptionOptionOf(*w.EncryptionOption)
 	}
 	return nil
 }

@@ -89,18 +89,19 @@ type AssessmentArgs struct {
 	Tags []AssessmentTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssessmentArgs, enum values to their types.
+// UnmarshalJSON decodes a AssessmentArgs, turning enum values back into their
+// types.
 func (s *AssessmentArgs) UnmarshalJSON(data []byte) error {
 	type plain AssessmentArgs
 	w := struct {
 		*plain
-		E8 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.Status = AssessmentStatusOf(*w.E8)
+	if w.Status != nil {
+		s.Status = AssessmentStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -268,22 +269,23 @@ type AssessmentDelegation struct {
 	Status AssessmentDelegationStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssessmentDelegation, enum values to their types.
+// UnmarshalJSON decodes a AssessmentDelegation, turning enum values back into
+// their types.
 func (s *AssessmentDelegation) UnmarshalJSON(data []byte) error {
 	type plain AssessmentDelegation
 	w := struct {
 		*plain
-		E9  *string `json:"RoleType"`
-		E10 *string `json:"Status"`
+		RoleType *string `json:"RoleType"`
+		Status   *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.RoleType = AssessmentRoleTypeOf(*w.E9)
+	if w.RoleType != nil {
+		s.RoleType = AssessmentRoleTypeOf(*w.RoleType)
 	}
-	if w.E10 != nil {
-		s.Status = AssessmentDelegationStatusOf(*w.E10)
+	if w.Status != nil {
+		s.Status = AssessmentDelegationStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -395,19 +397,19 @@ type AssessmentReportsDestination struct {
 	DestinationType AssessmentReportDestinationType `json:"DestinationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssessmentReportsDestination, enum values to their
-// types.
+// UnmarshalJSON decodes a AssessmentReportsDestination, turning enum values
+// back into their types.
 func (s *AssessmentReportsDestination) UnmarshalJSON(data []byte) error {
 	type plain AssessmentReportsDestination
 	w := struct {
 		*plain
-		E1 *string `json:"DestinationType"`
+		DestinationType *string `json:"DestinationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DestinationType = AssessmentReportDestinationTypeOf(*w.E1)
+	if w.DestinationType != nil {
+		s.DestinationType = AssessmentReportDestinationTypeOf(*w.DestinationType)
 	}
 	return nil
 }
@@ -429,18 +431,19 @@ type AssessmentRole struct {
 	RoleType AssessmentRoleType `json:"RoleType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssessmentRole, enum values to their types.
+// UnmarshalJSON decodes a AssessmentRole, turning enum values back into their
+// types.
 func (s *AssessmentRole) UnmarshalJSON(data []byte) error {
 	type plain AssessmentRole
 	w := struct {
 		*plain
-		E1 *string `json:"RoleType"`
+		RoleType *string `json:"RoleType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RoleType = AssessmentRoleTypeOf(*w.E1)
+	if w.RoleType != nil {
+		s.RoleType = AssessmentRoleTypeOf(*w.RoleType)
 	}
 	return nil
 }

@@ -359,19 +359,19 @@ type AutoScalingGroupAvailabilityZoneDistribution struct {
 	CapacityDistributionStrategy AutoScalingGroupAvailabilityZoneDistributionCapacityDistributionStrategy `json:"CapacityDistributionStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutoScalingGroupAvailabilityZoneDistribution, enum
-// values to their types.
+// UnmarshalJSON decodes a AutoScalingGroupAvailabilityZoneDistribution,
+// turning enum values back into their types.
 func (s *AutoScalingGroupAvailabilityZoneDistribution) UnmarshalJSON(data []byte) error {
 	type plain AutoScalingGroupAvailabilityZoneDistribution
 	w := struct {
 		*plain
-		E0 *string `json:"CapacityDistributionStrategy"`
+		CapacityDistributionStrategy *string `json:"CapacityDistributionStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CapacityDistributionStrategy = AutoScalingGroupAvailabilityZoneDistributionCapacityDistributionStrategyOf(*w.E0)
+	if w.CapacityDistributionStrategy != nil {
+		s.CapacityDistributionStrategy = AutoScalingGroupAvailabilityZoneDistributionCapacityDistributionStrategyOf(*w.CapacityDistributionStrategy)
 	}
 	return nil
 }
@@ -456,18 +456,18 @@ type AutoScalingGroupAvailabilityZoneImpairmentPolicy struct {
 }
 
 // UnmarshalJSON decodes a AutoScalingGroupAvailabilityZoneImpairmentPolicy,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *AutoScalingGroupAvailabilityZoneImpairmentPolicy) UnmarshalJSON(data []byte) error {
 	type plain AutoScalingGroupAvailabilityZoneImpairmentPolicy
 	w := struct {
 		*plain
-		E0 *string `json:"ImpairedZoneHealthCheckBehavior"`
+		ImpairedZoneHealthCheckBehavior *string `json:"ImpairedZoneHealthCheckBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ImpairedZoneHealthCheckBehavior = AutoScalingGroupAvailabilityZoneImpairmentPolicyImpairedZoneHealthCheckBehaviorOf(*w.E0)
+	if w.ImpairedZoneHealthCheckBehavior != nil {
+		s.ImpairedZoneHealthCheckBehavior = AutoScalingGroupAvailabilityZoneImpairmentPolicyImpairedZoneHealthCheckBehaviorOf(*w.ImpairedZoneHealthCheckBehavior)
 	}
 	return nil
 }

@@ -50,18 +50,19 @@ type CapabilityArgs struct {
 	Tags []CapabilityTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapabilityArgs, enum values to their types.
+// UnmarshalJSON decodes a CapabilityArgs, turning enum values back into their
+// types.
 func (s *CapabilityArgs) UnmarshalJSON(data []byte) error {
 	type plain CapabilityArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = CapabilityTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = CapabilityTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -216,19 +217,19 @@ type CapabilityEdiConfiguration struct {
 	CapabilityDirection CapabilityDirection `json:"CapabilityDirection,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapabilityEdiConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a CapabilityEdiConfiguration, turning enum values back
+// into their types.
 func (s *CapabilityEdiConfiguration) UnmarshalJSON(data []byte) error {
 	type plain CapabilityEdiConfiguration
 	w := struct {
 		*plain
-		E4 *string `json:"CapabilityDirection"`
+		CapabilityDirection *string `json:"CapabilityDirection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.CapabilityDirection = CapabilityDirectionOf(*w.E4)
+	if w.CapabilityDirection != nil {
+		s.CapabilityDirection = CapabilityDirectionOf(*w.CapabilityDirection)
 	}
 	return nil
 }
@@ -334,22 +335,23 @@ type CapabilityX12Details struct {
 	Version CapabilityX12Version `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapabilityX12Details, enum values to their types.
+// UnmarshalJSON decodes a CapabilityX12Details, turning enum values back into
+// their types.
 func (s *CapabilityX12Details) UnmarshalJSON(data []byte) error {
 	type plain CapabilityX12Details
 	w := struct {
 		*plain
-		E0 *string `json:"TransactionSet"`
-		E1 *string `json:"Version"`
+		TransactionSet *string `json:"TransactionSet"`
+		Version        *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TransactionSet = CapabilityX12TransactionSetOf(*w.E0)
+	if w.TransactionSet != nil {
+		s.TransactionSet = CapabilityX12TransactionSetOf(*w.TransactionSet)
 	}
-	if w.E1 != nil {
-		s.Version = CapabilityX12VersionOf(*w.E1)
+	if w.Version != nil {
+		s.Version = CapabilityX12VersionOf(*w.Version)
 	}
 	return nil
 }

@@ -306,22 +306,23 @@ type PartnershipWrapOptions struct {
 	WrapBy PartnershipWrapFormat `json:"WrapBy,omitzero"`
 }
 
-// UnmarshalJSON decodes a PartnershipWrapOptions, enum values to their types.
+// UnmarshalJSON decodes a PartnershipWrapOptions, turning enum values back
+// into their types.
 func (s *PartnershipWrapOptions) UnmarshalJSON(data []byte) error {
 	type plain PartnershipWrapOptions
 	w := struct {
 		*plain
-		E1 *string `json:"LineTerminator"`
-		E2 *string `json:"WrapBy"`
+		LineTerminator *string `json:"LineTerminator"`
+		WrapBy         *string `json:"WrapBy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.LineTerminator = PartnershipLineTerminatorOf(*w.E1)
+	if w.LineTerminator != nil {
+		s.LineTerminator = PartnershipLineTerminatorOf(*w.LineTerminator)
 	}
-	if w.E2 != nil {
-		s.WrapBy = PartnershipWrapFormatOf(*w.E2)
+	if w.WrapBy != nil {
+		s.WrapBy = PartnershipWrapFormatOf(*w.WrapBy)
 	}
 	return nil
 }
@@ -344,23 +345,23 @@ type PartnershipX12AcknowledgmentOptions struct {
 	TechnicalAcknowledgment PartnershipX12TechnicalAcknowledgment `json:"TechnicalAcknowledgment,omitzero"`
 }
 
-// UnmarshalJSON decodes a PartnershipX12AcknowledgmentOptions, enum values to
-// their types.
+// UnmarshalJSON decodes a PartnershipX12AcknowledgmentOptions, turning enum
+// values back into their types.
 func (s *PartnershipX12AcknowledgmentOptions) UnmarshalJSON(data []byte) error {
 	type plain PartnershipX12AcknowledgmentOptions
 	w := struct {
 		*plain
-		E0 *string `json:"FunctionalAcknowledgment"`
-		E1 *string `json:"TechnicalAcknowledgment"`
+		FunctionalAcknowledgment *string `json:"FunctionalAcknowledgment"`
+		TechnicalAcknowledgment  *string `json:"TechnicalAcknowledgment"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FunctionalAcknowledgment = PartnershipX12FunctionalAcknowledgmentOf(*w.E0)
+	if w.FunctionalAcknowledgment != nil {
+		s.FunctionalAcknowledgment = PartnershipX12FunctionalAcknowledgmentOf(*w.FunctionalAcknowledgment)
 	}
-	if w.E1 != nil {
-		s.TechnicalAcknowledgment = PartnershipX12TechnicalAcknowledgmentOf(*w.E1)
+	if w.TechnicalAcknowledgment != nil {
+		s.TechnicalAcknowledgment = PartnershipX12TechnicalAcknowledgmentOf(*w.TechnicalAcknowledgment)
 	}
 	return nil
 }
@@ -658,19 +659,19 @@ type PartnershipX12OutboundEdiHeaders struct {
 	ValidateEdi *bool `json:"ValidateEdi,omitzero"`
 }
 
-// UnmarshalJSON decodes a PartnershipX12OutboundEdiHeaders, enum values to
-// their types.
+// UnmarshalJSON decodes a PartnershipX12OutboundEdiHeaders, turning enum
+// values back into their types.
 func (s *PartnershipX12OutboundEdiHeaders) UnmarshalJSON(data []byte) error {
 	type plain PartnershipX12OutboundEdiHeaders
 	w := struct {
 		*plain
-		E3 *string `json:"Gs05TimeFormat"`
+		Gs05TimeFormat *string `json:"Gs05TimeFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Gs05TimeFormat = PartnershipX12GS05TimeFormatOf(*w.E3)
+	if w.Gs05TimeFormat != nil {
+		s.Gs05TimeFormat = PartnershipX12GS05TimeFormatOf(*w.Gs05TimeFormat)
 	}
 	return nil
 }

@@ -55,18 +55,19 @@ type ProfileArgs struct {
 	Tags []ProfileTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a ProfileArgs, turning enum values back into their
+// types.
 func (s *ProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain ProfileArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Logging"`
+		Logging *string `json:"Logging"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Logging = ProfileLoggingOf(*w.E1)
+	if w.Logging != nil {
+		s.Logging = ProfileLoggingOf(*w.Logging)
 	}
 	return nil
 }

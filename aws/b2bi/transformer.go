@@ -92,22 +92,23 @@ type TransformerArgs struct {
 	Tags []TransformerTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerArgs, enum values to their types.
+// UnmarshalJSON decodes a TransformerArgs, turning enum values back into their
+// types.
 func (s *TransformerArgs) UnmarshalJSON(data []byte) error {
 	type plain TransformerArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
-		E3 *string `json:"FileFormat"`
+		Status     *string `json:"Status"`
+		FileFormat *string `json:"FileFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = TransformerStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = TransformerStatusOf(*w.Status)
 	}
-	if w.E3 != nil {
-		s.FileFormat = TransformerFileFormatOf(*w.E3)
+	if w.FileFormat != nil {
+		s.FileFormat = TransformerFileFormatOf(*w.FileFormat)
 	}
 	return nil
 }
@@ -357,19 +358,19 @@ type TransformerInputConversion struct {
 	FormatOptions *TransformerFormatOptions `json:"FormatOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerInputConversion, enum values to their
-// types.
+// UnmarshalJSON decodes a TransformerInputConversion, turning enum values back
+// into their types.
 func (s *TransformerInputConversion) UnmarshalJSON(data []byte) error {
 	type plain TransformerInputConversion
 	w := struct {
 		*plain
-		E0 *string `json:"FromFormat"`
+		FromFormat *string `json:"FromFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FromFormat = TransformerFromFormatOf(*w.E0)
+	if w.FromFormat != nil {
+		s.FromFormat = TransformerFromFormatOf(*w.FromFormat)
 	}
 	return nil
 }
@@ -391,18 +392,19 @@ type TransformerMapping struct {
 	Template *string `json:"Template,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerMapping, enum values to their types.
+// UnmarshalJSON decodes a TransformerMapping, turning enum values back into
+// their types.
 func (s *TransformerMapping) UnmarshalJSON(data []byte) error {
 	type plain TransformerMapping
 	w := struct {
 		*plain
-		E0 *string `json:"TemplateLanguage"`
+		TemplateLanguage *string `json:"TemplateLanguage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TemplateLanguage = TransformerMappingTemplateLanguageOf(*w.E0)
+	if w.TemplateLanguage != nil {
+		s.TemplateLanguage = TransformerMappingTemplateLanguageOf(*w.TemplateLanguage)
 	}
 	return nil
 }
@@ -476,19 +478,19 @@ type TransformerOutputConversion struct {
 	FormatOptions *TransformerFormatOptions `json:"FormatOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerOutputConversion, enum values to their
-// types.
+// UnmarshalJSON decodes a TransformerOutputConversion, turning enum values
+// back into their types.
 func (s *TransformerOutputConversion) UnmarshalJSON(data []byte) error {
 	type plain TransformerOutputConversion
 	w := struct {
 		*plain
-		E0 *string `json:"ToFormat"`
+		ToFormat *string `json:"ToFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ToFormat = TransformerToFormatOf(*w.E0)
+	if w.ToFormat != nil {
+		s.ToFormat = TransformerToFormatOf(*w.ToFormat)
 	}
 	return nil
 }
@@ -682,22 +684,23 @@ type TransformerX12Details struct {
 	Version TransformerX12Version `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerX12Details, enum values to their types.
+// UnmarshalJSON decodes a TransformerX12Details, turning enum values back into
+// their types.
 func (s *TransformerX12Details) UnmarshalJSON(data []byte) error {
 	type plain TransformerX12Details
 	w := struct {
 		*plain
-		E0 *string `json:"TransactionSet"`
-		E1 *string `json:"Version"`
+		TransactionSet *string `json:"TransactionSet"`
+		Version        *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TransactionSet = TransformerX12TransactionSetOf(*w.E0)
+	if w.TransactionSet != nil {
+		s.TransactionSet = TransformerX12TransactionSetOf(*w.TransactionSet)
 	}
-	if w.E1 != nil {
-		s.Version = TransformerX12VersionOf(*w.E1)
+	if w.Version != nil {
+		s.Version = TransformerX12VersionOf(*w.Version)
 	}
 	return nil
 }
@@ -742,19 +745,19 @@ type TransformerX12ElementRequirementValidationRule struct {
 	Requirement TransformerElementRequirement `json:"Requirement,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerX12ElementRequirementValidationRule, enum
-// values to their types.
+// UnmarshalJSON decodes a TransformerX12ElementRequirementValidationRule,
+// turning enum values back into their types.
 func (s *TransformerX12ElementRequirementValidationRule) UnmarshalJSON(data []byte) error {
 	type plain TransformerX12ElementRequirementValidationRule
 	w := struct {
 		*plain
-		E1 *string `json:"Requirement"`
+		Requirement *string `json:"Requirement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Requirement = TransformerElementRequirementOf(*w.E1)
+	if w.Requirement != nil {
+		s.Requirement = TransformerElementRequirementOf(*w.Requirement)
 	}
 	return nil
 }
@@ -811,19 +814,19 @@ type TransformerX12SplitOptions struct {
 	SplitBy TransformerX12SplitBy `json:"SplitBy,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerX12SplitOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a TransformerX12SplitOptions, turning enum values back
+// into their types.
 func (s *TransformerX12SplitOptions) UnmarshalJSON(data []byte) error {
 	type plain TransformerX12SplitOptions
 	w := struct {
 		*plain
-		E0 *string `json:"SplitBy"`
+		SplitBy *string `json:"SplitBy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SplitBy = TransformerX12SplitByOf(*w.E0)
+	if w.SplitBy != nil {
+		s.SplitBy = TransformerX12SplitByOf(*w.SplitBy)
 	}
 	return nil
 }

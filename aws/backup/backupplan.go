@@ -328,23 +328,23 @@ type BackupPlanScanActionResourceType struct {
 	ScanMode BackupPlanScanMode `json:"ScanMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a BackupPlanScanActionResourceType, enum values to
-// their types.
+// UnmarshalJSON decodes a BackupPlanScanActionResourceType, turning enum
+// values back into their types.
 func (s *BackupPlanScanActionResourceType) UnmarshalJSON(data []byte) error {
 	type plain BackupPlanScanActionResourceType
 	w := struct {
 		*plain
-		E0 *string `json:"MalwareScanner"`
-		E1 *string `json:"ScanMode"`
+		MalwareScanner *string `json:"MalwareScanner"`
+		ScanMode       *string `json:"ScanMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MalwareScanner = BackupPlanMalwareScannerOf(*w.E0)
+	if w.MalwareScanner != nil {
+		s.MalwareScanner = BackupPlanMalwareScannerOf(*w.MalwareScanner)
 	}
-	if w.E1 != nil {
-		s.ScanMode = BackupPlanScanModeOf(*w.E1)
+	if w.ScanMode != nil {
+		s.ScanMode = BackupPlanScanModeOf(*w.ScanMode)
 	}
 	return nil
 }
@@ -413,19 +413,19 @@ type BackupPlanScanSettingResourceType struct {
 	ScannerRoleArn *string `json:"ScannerRoleArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a BackupPlanScanSettingResourceType, enum values to
-// their types.
+// UnmarshalJSON decodes a BackupPlanScanSettingResourceType, turning enum
+// values back into their types.
 func (s *BackupPlanScanSettingResourceType) UnmarshalJSON(data []byte) error {
 	type plain BackupPlanScanSettingResourceType
 	w := struct {
 		*plain
-		E0 *string `json:"MalwareScanner"`
+		MalwareScanner *string `json:"MalwareScanner"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MalwareScanner = BackupPlanMalwareScannerOf(*w.E0)
+	if w.MalwareScanner != nil {
+		s.MalwareScanner = BackupPlanMalwareScannerOf(*w.MalwareScanner)
 	}
 	return nil
 }

@@ -139,25 +139,25 @@ type RestoreTestingPlanRestoreTestingRecoveryPointSelection struct {
 }
 
 // UnmarshalJSON decodes a
-// RestoreTestingPlanRestoreTestingRecoveryPointSelection, enum values to their
-// types.
+// RestoreTestingPlanRestoreTestingRecoveryPointSelection, turning enum values
+// back into their types.
 func (s *RestoreTestingPlanRestoreTestingRecoveryPointSelection) UnmarshalJSON(data []byte) error {
 	type plain RestoreTestingPlanRestoreTestingRecoveryPointSelection
 	w := struct {
 		*plain
-		E0 *string  `json:"Algorithm"`
-		E2 []string `json:"RecoveryPointTypes"`
+		Algorithm          *string  `json:"Algorithm"`
+		RecoveryPointTypes []string `json:"RecoveryPointTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Algorithm = RestoreTestingPlanRestoreTestingRecoveryPointSelectionAlgorithmOf(*w.E0)
+	if w.Algorithm != nil {
+		s.Algorithm = RestoreTestingPlanRestoreTestingRecoveryPointSelectionAlgorithmOf(*w.Algorithm)
 	}
-	if w.E2 != nil {
+	if w.RecoveryPointTypes != nil {
 		s.RecoveryPointTypes = (func(v []string) []RestoreTestingPlanRestoreTestingRecoveryPointType {
 			return convertList(v, RestoreTestingPlanRestoreTestingRecoveryPointTypeOf)
-		})(w.E2)
+		})(w.RecoveryPointTypes)
 	}
 	return nil
 }

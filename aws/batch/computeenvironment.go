@@ -345,19 +345,19 @@ type ComputeEnvironmentLaunchTemplateSpecification struct {
 	Version *string `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComputeEnvironmentLaunchTemplateSpecification, enum
-// values to their types.
+// UnmarshalJSON decodes a ComputeEnvironmentLaunchTemplateSpecification,
+// turning enum values back into their types.
 func (s *ComputeEnvironmentLaunchTemplateSpecification) UnmarshalJSON(data []byte) error {
 	type plain ComputeEnvironmentLaunchTemplateSpecification
 	w := struct {
 		*plain
-		E3 *string `json:"UserdataType"`
+		UserdataType *string `json:"UserdataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.UserdataType = ComputeEnvironmentLaunchTemplateSpecificationUserdataTypeOf(*w.E3)
+	if w.UserdataType != nil {
+		s.UserdataType = ComputeEnvironmentLaunchTemplateSpecificationUserdataTypeOf(*w.UserdataType)
 	}
 	return nil
 }
@@ -399,19 +399,19 @@ type ComputeEnvironmentLaunchTemplateSpecificationOverride struct {
 }
 
 // UnmarshalJSON decodes a
-// ComputeEnvironmentLaunchTemplateSpecificationOverride, enum values to their
-// types.
+// ComputeEnvironmentLaunchTemplateSpecificationOverride, turning enum values
+// back into their types.
 func (s *ComputeEnvironmentLaunchTemplateSpecificationOverride) UnmarshalJSON(data []byte) error {
 	type plain ComputeEnvironmentLaunchTemplateSpecificationOverride
 	w := struct {
 		*plain
-		E3 *string `json:"UserdataType"`
+		UserdataType *string `json:"UserdataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.UserdataType = ComputeEnvironmentLaunchTemplateSpecificationOverrideUserdataTypeOf(*w.E3)
+	if w.UserdataType != nil {
+		s.UserdataType = ComputeEnvironmentLaunchTemplateSpecificationOverrideUserdataTypeOf(*w.UserdataType)
 	}
 	return nil
 }

@@ -48,18 +48,19 @@ type ConsumableResourceArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConsumableResourceArgs, enum values to their types.
+// UnmarshalJSON decodes a ConsumableResourceArgs, turning enum values back
+// into their types.
 func (s *ConsumableResourceArgs) UnmarshalJSON(data []byte) error {
 	type plain ConsumableResourceArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = ConsumableResourceResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = ConsumableResourceResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

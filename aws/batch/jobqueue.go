@@ -80,18 +80,19 @@ type JobQueueArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobQueueArgs, enum values to their types.
+// UnmarshalJSON decodes a JobQueueArgs, turning enum values back into their
+// types.
 func (s *JobQueueArgs) UnmarshalJSON(data []byte) error {
 	type plain JobQueueArgs
 	w := struct {
 		*plain
-		E7 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.State = JobQueueStateOf(*w.E7)
+	if w.State != nil {
+		s.State = JobQueueStateOf(*w.State)
 	}
 	return nil
 }
@@ -173,23 +174,23 @@ type JobQueueJobStateTimeLimitAction struct {
 	State JobQueueJobStateTimeLimitActionState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobQueueJobStateTimeLimitAction, enum values to
-// their types.
+// UnmarshalJSON decodes a JobQueueJobStateTimeLimitAction, turning enum values
+// back into their types.
 func (s *JobQueueJobStateTimeLimitAction) UnmarshalJSON(data []byte) error {
 	type plain JobQueueJobStateTimeLimitAction
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E3 *string `json:"State"`
+		Action *string `json:"Action"`
+		State  *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = JobQueueJobStateTimeLimitActionActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = JobQueueJobStateTimeLimitActionActionOf(*w.Action)
 	}
-	if w.E3 != nil {
-		s.State = JobQueueJobStateTimeLimitActionStateOf(*w.E3)
+	if w.State != nil {
+		s.State = JobQueueJobStateTimeLimitActionStateOf(*w.State)
 	}
 	return nil
 }

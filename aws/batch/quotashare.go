@@ -64,18 +64,19 @@ type QuotaShareArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a QuotaShareArgs, enum values to their types.
+// UnmarshalJSON decodes a QuotaShareArgs, turning enum values back into their
+// types.
 func (s *QuotaShareArgs) UnmarshalJSON(data []byte) error {
 	type plain QuotaShareArgs
 	w := struct {
 		*plain
-		E5 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.State = QuotaShareStateOf(*w.E5)
+	if w.State != nil {
+		s.State = QuotaShareStateOf(*w.State)
 	}
 	return nil
 }
@@ -140,19 +141,19 @@ type QuotaSharePreemptionConfiguration struct {
 	InSharePreemption QuotaSharePreemptionConfigurationInSharePreemption `json:"InSharePreemption,omitzero"`
 }
 
-// UnmarshalJSON decodes a QuotaSharePreemptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a QuotaSharePreemptionConfiguration, turning enum
+// values back into their types.
 func (s *QuotaSharePreemptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain QuotaSharePreemptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"InSharePreemption"`
+		InSharePreemption *string `json:"InSharePreemption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InSharePreemption = QuotaSharePreemptionConfigurationInSharePreemptionOf(*w.E0)
+	if w.InSharePreemption != nil {
+		s.InSharePreemption = QuotaSharePreemptionConfigurationInSharePreemptionOf(*w.InSharePreemption)
 	}
 	return nil
 }
@@ -224,19 +225,19 @@ type QuotaShareResourceSharingConfiguration struct {
 	BorrowLimit *int `json:"BorrowLimit,omitzero"`
 }
 
-// UnmarshalJSON decodes a QuotaShareResourceSharingConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a QuotaShareResourceSharingConfiguration, turning enum
+// values back into their types.
 func (s *QuotaShareResourceSharingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain QuotaShareResourceSharingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Strategy"`
+		Strategy *string `json:"Strategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Strategy = QuotaShareResourceSharingConfigurationStrategyOf(*w.E0)
+	if w.Strategy != nil {
+		s.Strategy = QuotaShareResourceSharingConfigurationStrategyOf(*w.Strategy)
 	}
 	return nil
 }

@@ -116,19 +116,19 @@ type SchedulingPolicyQuotaSharePolicy struct {
 	IdleResourceAssignmentStrategy SchedulingPolicyQuotaSharePolicyIdleResourceAssignmentStrategy `json:"IdleResourceAssignmentStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a SchedulingPolicyQuotaSharePolicy, enum values to
-// their types.
+// UnmarshalJSON decodes a SchedulingPolicyQuotaSharePolicy, turning enum
+// values back into their types.
 func (s *SchedulingPolicyQuotaSharePolicy) UnmarshalJSON(data []byte) error {
 	type plain SchedulingPolicyQuotaSharePolicy
 	w := struct {
 		*plain
-		E0 *string `json:"IdleResourceAssignmentStrategy"`
+		IdleResourceAssignmentStrategy *string `json:"IdleResourceAssignmentStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IdleResourceAssignmentStrategy = SchedulingPolicyQuotaSharePolicyIdleResourceAssignmentStrategyOf(*w.E0)
+	if w.IdleResourceAssignmentStrategy != nil {
+		s.IdleResourceAssignmentStrategy = SchedulingPolicyQuotaSharePolicyIdleResourceAssignmentStrategyOf(*w.IdleResourceAssignmentStrategy)
 	}
 	return nil
 }

@@ -182,23 +182,23 @@ type DashboardCostAndUsageQuery struct {
 	GroupBy []DashboardGroupDefinition `json:"GroupBy,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardCostAndUsageQuery, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardCostAndUsageQuery, turning enum values back
+// into their types.
 func (s *DashboardCostAndUsageQuery) UnmarshalJSON(data []byte) error {
 	type plain DashboardCostAndUsageQuery
 	w := struct {
 		*plain
-		E0 *string  `json:"Granularity"`
-		E1 []string `json:"Metrics"`
+		Granularity *string  `json:"Granularity"`
+		Metrics     []string `json:"Metrics"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Granularity = DashboardGranularityOf(*w.E0)
+	if w.Granularity != nil {
+		s.Granularity = DashboardGranularityOf(*w.Granularity)
 	}
-	if w.E1 != nil {
-		s.Metrics = (func(v []string) []DashboardMetricName { return convertList(v, DashboardMetricNameOf) })(w.E1)
+	if w.Metrics != nil {
+		s.Metrics = (func(v []string) []DashboardMetricName { return convertList(v, DashboardMetricNameOf) })(w.Metrics)
 	}
 	return nil
 }
@@ -225,19 +225,19 @@ type DashboardCostCategoryValues struct {
 	MatchOptions []DashboardMatchOption `json:"MatchOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardCostCategoryValues, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardCostCategoryValues, turning enum values
+// back into their types.
 func (s *DashboardCostCategoryValues) UnmarshalJSON(data []byte) error {
 	type plain DashboardCostCategoryValues
 	w := struct {
 		*plain
-		E2 []string `json:"MatchOptions"`
+		MatchOptions []string `json:"MatchOptions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MatchOptions = (func(v []string) []DashboardMatchOption { return convertList(v, DashboardMatchOptionOf) })(w.E2)
+	if w.MatchOptions != nil {
+		s.MatchOptions = (func(v []string) []DashboardMatchOption { return convertList(v, DashboardMatchOptionOf) })(w.MatchOptions)
 	}
 	return nil
 }
@@ -315,18 +315,19 @@ type DashboardDateTimeValue struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a DashboardDateTimeValue, enum values to their types.
+// UnmarshalJSON decodes a DashboardDateTimeValue, turning enum values back
+// into their types.
 func (s *DashboardDateTimeValue) UnmarshalJSON(data []byte) error {
 	type plain DashboardDateTimeValue
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = DashboardDateTimeTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = DashboardDateTimeTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -419,23 +420,23 @@ type DashboardDimensionValues struct {
 	MatchOptions []DashboardMatchOption `json:"MatchOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardDimensionValues, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardDimensionValues, turning enum values back
+// into their types.
 func (s *DashboardDimensionValues) UnmarshalJSON(data []byte) error {
 	type plain DashboardDimensionValues
 	w := struct {
 		*plain
-		E0 *string  `json:"Key"`
-		E2 []string `json:"MatchOptions"`
+		Key          *string  `json:"Key"`
+		MatchOptions []string `json:"MatchOptions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Key = DashboardDimensionOf(*w.E0)
+	if w.Key != nil {
+		s.Key = DashboardDimensionOf(*w.Key)
 	}
-	if w.E2 != nil {
-		s.MatchOptions = (func(v []string) []DashboardMatchOption { return convertList(v, DashboardMatchOptionOf) })(w.E2)
+	if w.MatchOptions != nil {
+		s.MatchOptions = (func(v []string) []DashboardMatchOption { return convertList(v, DashboardMatchOptionOf) })(w.MatchOptions)
 	}
 	return nil
 }
@@ -547,19 +548,19 @@ type DashboardGraphDisplayConfig struct {
 	VisualType DashboardVisualType `json:"VisualType,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardGraphDisplayConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardGraphDisplayConfig, turning enum values
+// back into their types.
 func (s *DashboardGraphDisplayConfig) UnmarshalJSON(data []byte) error {
 	type plain DashboardGraphDisplayConfig
 	w := struct {
 		*plain
-		E0 *string `json:"VisualType"`
+		VisualType *string `json:"VisualType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.VisualType = DashboardVisualTypeOf(*w.E0)
+	if w.VisualType != nil {
+		s.VisualType = DashboardVisualTypeOf(*w.VisualType)
 	}
 	return nil
 }
@@ -582,19 +583,19 @@ type DashboardGroupDefinition struct {
 	Type DashboardGroupDefinitionType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardGroupDefinition, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardGroupDefinition, turning enum values back
+// into their types.
 func (s *DashboardGroupDefinition) UnmarshalJSON(data []byte) error {
 	type plain DashboardGroupDefinition
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DashboardGroupDefinitionTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DashboardGroupDefinitionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -814,23 +815,23 @@ type DashboardReservationCoverageQuery struct {
 	Metrics []DashboardMetricName `json:"Metrics,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardReservationCoverageQuery, enum values to
-// their types.
+// UnmarshalJSON decodes a DashboardReservationCoverageQuery, turning enum
+// values back into their types.
 func (s *DashboardReservationCoverageQuery) UnmarshalJSON(data []byte) error {
 	type plain DashboardReservationCoverageQuery
 	w := struct {
 		*plain
-		E2 *string  `json:"Granularity"`
-		E4 []string `json:"Metrics"`
+		Granularity *string  `json:"Granularity"`
+		Metrics     []string `json:"Metrics"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Granularity = DashboardGranularityOf(*w.E2)
+	if w.Granularity != nil {
+		s.Granularity = DashboardGranularityOf(*w.Granularity)
 	}
-	if w.E4 != nil {
-		s.Metrics = (func(v []string) []DashboardMetricName { return convertList(v, DashboardMetricNameOf) })(w.E4)
+	if w.Metrics != nil {
+		s.Metrics = (func(v []string) []DashboardMetricName { return convertList(v, DashboardMetricNameOf) })(w.Metrics)
 	}
 	return nil
 }
@@ -865,19 +866,19 @@ type DashboardReservationUtilizationQuery struct {
 	GroupBy []DashboardGroupDefinition `json:"GroupBy,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardReservationUtilizationQuery, enum values to
-// their types.
+// UnmarshalJSON decodes a DashboardReservationUtilizationQuery, turning enum
+// values back into their types.
 func (s *DashboardReservationUtilizationQuery) UnmarshalJSON(data []byte) error {
 	type plain DashboardReservationUtilizationQuery
 	w := struct {
 		*plain
-		E2 *string `json:"Granularity"`
+		Granularity *string `json:"Granularity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Granularity = DashboardGranularityOf(*w.E2)
+	if w.Granularity != nil {
+		s.Granularity = DashboardGranularityOf(*w.Granularity)
 	}
 	return nil
 }
@@ -918,23 +919,23 @@ type DashboardSavingsPlansCoverageQuery struct {
 	Metrics []DashboardMetricName `json:"Metrics,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardSavingsPlansCoverageQuery, enum values to
-// their types.
+// UnmarshalJSON decodes a DashboardSavingsPlansCoverageQuery, turning enum
+// values back into their types.
 func (s *DashboardSavingsPlansCoverageQuery) UnmarshalJSON(data []byte) error {
 	type plain DashboardSavingsPlansCoverageQuery
 	w := struct {
 		*plain
-		E2 *string  `json:"Granularity"`
-		E4 []string `json:"Metrics"`
+		Granularity *string  `json:"Granularity"`
+		Metrics     []string `json:"Metrics"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Granularity = DashboardGranularityOf(*w.E2)
+	if w.Granularity != nil {
+		s.Granularity = DashboardGranularityOf(*w.Granularity)
 	}
-	if w.E4 != nil {
-		s.Metrics = (func(v []string) []DashboardMetricName { return convertList(v, DashboardMetricNameOf) })(w.E4)
+	if w.Metrics != nil {
+		s.Metrics = (func(v []string) []DashboardMetricName { return convertList(v, DashboardMetricNameOf) })(w.Metrics)
 	}
 	return nil
 }
@@ -963,19 +964,19 @@ type DashboardSavingsPlansUtilizationQuery struct {
 	Granularity DashboardGranularity `json:"Granularity,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardSavingsPlansUtilizationQuery, enum values
-// to their types.
+// UnmarshalJSON decodes a DashboardSavingsPlansUtilizationQuery, turning enum
+// values back into their types.
 func (s *DashboardSavingsPlansUtilizationQuery) UnmarshalJSON(data []byte) error {
 	type plain DashboardSavingsPlansUtilizationQuery
 	w := struct {
 		*plain
-		E2 *string `json:"Granularity"`
+		Granularity *string `json:"Granularity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Granularity = DashboardGranularityOf(*w.E2)
+	if w.Granularity != nil {
+		s.Granularity = DashboardGranularityOf(*w.Granularity)
 	}
 	return nil
 }
@@ -1017,18 +1018,19 @@ type DashboardTagValues struct {
 	MatchOptions []DashboardMatchOption `json:"MatchOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardTagValues, enum values to their types.
+// UnmarshalJSON decodes a DashboardTagValues, turning enum values back into
+// their types.
 func (s *DashboardTagValues) UnmarshalJSON(data []byte) error {
 	type plain DashboardTagValues
 	w := struct {
 		*plain
-		E2 []string `json:"MatchOptions"`
+		MatchOptions []string `json:"MatchOptions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MatchOptions = (func(v []string) []DashboardMatchOption { return convertList(v, DashboardMatchOptionOf) })(w.E2)
+	if w.MatchOptions != nil {
+		s.MatchOptions = (func(v []string) []DashboardMatchOption { return convertList(v, DashboardMatchOptionOf) })(w.MatchOptions)
 	}
 	return nil
 }

@@ -310,18 +310,19 @@ type ExportRefreshCadence struct {
 	Frequency ExportFrequencyOption `json:"Frequency,omitzero"`
 }
 
-// UnmarshalJSON decodes a ExportRefreshCadence, enum values to their types.
+// UnmarshalJSON decodes a ExportRefreshCadence, turning enum values back into
+// their types.
 func (s *ExportRefreshCadence) UnmarshalJSON(data []byte) error {
 	type plain ExportRefreshCadence
 	w := struct {
 		*plain
-		E0 *string `json:"Frequency"`
+		Frequency *string `json:"Frequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Frequency = ExportFrequencyOptionOf(*w.E0)
+	if w.Frequency != nil {
+		s.Frequency = ExportFrequencyOptionOf(*w.Frequency)
 	}
 	return nil
 }
@@ -407,31 +408,31 @@ type ExportS3OutputConfigurations struct {
 	Overwrite ExportOverwriteOption `json:"Overwrite,omitzero"`
 }
 
-// UnmarshalJSON decodes a ExportS3OutputConfigurations, enum values to their
-// types.
+// UnmarshalJSON decodes a ExportS3OutputConfigurations, turning enum values
+// back into their types.
 func (s *ExportS3OutputConfigurations) UnmarshalJSON(data []byte) error {
 	type plain ExportS3OutputConfigurations
 	w := struct {
 		*plain
-		E0 *string `json:"Compression"`
-		E1 *string `json:"Format"`
-		E2 *string `json:"OutputType"`
-		E3 *string `json:"Overwrite"`
+		Compression *string `json:"Compression"`
+		Format      *string `json:"Format"`
+		OutputType  *string `json:"OutputType"`
+		Overwrite   *string `json:"Overwrite"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Compression = ExportCompressionOptionOf(*w.E0)
+	if w.Compression != nil {
+		s.Compression = ExportCompressionOptionOf(*w.Compression)
 	}
-	if w.E1 != nil {
-		s.Format = ExportFormatOptionOf(*w.E1)
+	if w.Format != nil {
+		s.Format = ExportFormatOptionOf(*w.Format)
 	}
-	if w.E2 != nil {
-		s.OutputType = ExportS3OutputTypeOf(*w.E2)
+	if w.OutputType != nil {
+		s.OutputType = ExportS3OutputTypeOf(*w.OutputType)
 	}
-	if w.E3 != nil {
-		s.Overwrite = ExportOverwriteOptionOf(*w.E3)
+	if w.Overwrite != nil {
+		s.Overwrite = ExportOverwriteOptionOf(*w.Overwrite)
 	}
 	return nil
 }

@@ -51,18 +51,19 @@ type BillScenarioArgs struct {
 	Tags []BillScenarioTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a BillScenarioArgs, enum values to their types.
+// UnmarshalJSON decodes a BillScenarioArgs, turning enum values back into
+// their types.
 func (s *BillScenarioArgs) UnmarshalJSON(data []byte) error {
 	type plain BillScenarioArgs
 	w := struct {
 		*plain
-		E2 *string `json:"GroupSharingPreference"`
+		GroupSharingPreference *string `json:"GroupSharingPreference"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.GroupSharingPreference = BillScenarioGroupSharingPreferenceOf(*w.E2)
+	if w.GroupSharingPreference != nil {
+		s.GroupSharingPreference = BillScenarioGroupSharingPreferenceOf(*w.GroupSharingPreference)
 	}
 	return nil
 }

@@ -154,22 +154,23 @@ type AgentArgs struct {
 	TestAliasTags map[string]string `json:"TestAliasTags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentArgs, enum values to their types.
+// UnmarshalJSON decodes a AgentArgs, turning enum values back into their
+// types.
 func (s *AgentArgs) UnmarshalJSON(data []byte) error {
 	type plain AgentArgs
 	w := struct {
 		*plain
-		E2  *string `json:"AgentCollaboration"`
-		E15 *string `json:"OrchestrationType"`
+		AgentCollaboration *string `json:"AgentCollaboration"`
+		OrchestrationType  *string `json:"OrchestrationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AgentCollaboration = AgentCollaborationOf(*w.E2)
+	if w.AgentCollaboration != nil {
+		s.AgentCollaboration = AgentCollaborationOf(*w.AgentCollaboration)
 	}
-	if w.E15 != nil {
-		s.OrchestrationType = AgentOrchestrationTypeOf(*w.E15)
+	if w.OrchestrationType != nil {
+		s.OrchestrationType = AgentOrchestrationTypeOf(*w.OrchestrationType)
 	}
 	return nil
 }
@@ -359,22 +360,23 @@ type AgentActionGroup struct {
 	SkipResourceInUseCheckOnDelete *bool `json:"SkipResourceInUseCheckOnDelete,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentActionGroup, enum values to their types.
+// UnmarshalJSON decodes a AgentActionGroup, turning enum values back into
+// their types.
 func (s *AgentActionGroup) UnmarshalJSON(data []byte) error {
 	type plain AgentActionGroup
 	w := struct {
 		*plain
-		E2 *string `json:"ActionGroupState"`
-		E6 *string `json:"ParentActionGroupSignature"`
+		ActionGroupState           *string `json:"ActionGroupState"`
+		ParentActionGroupSignature *string `json:"ParentActionGroupSignature"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ActionGroupState = AgentActionGroupStateOf(*w.E2)
+	if w.ActionGroupState != nil {
+		s.ActionGroupState = AgentActionGroupStateOf(*w.ActionGroupState)
 	}
-	if w.E6 != nil {
-		s.ParentActionGroupSignature = AgentActionGroupSignatureOf(*w.E6)
+	if w.ParentActionGroupSignature != nil {
+		s.ParentActionGroupSignature = AgentActionGroupSignatureOf(*w.ParentActionGroupSignature)
 	}
 	return nil
 }
@@ -398,19 +400,19 @@ type AgentActionGroupExecutor struct {
 	Lambda string `json:"Lambda,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentActionGroupExecutor, enum values to their
-// types.
+// UnmarshalJSON decodes a AgentActionGroupExecutor, turning enum values back
+// into their types.
 func (s *AgentActionGroupExecutor) UnmarshalJSON(data []byte) error {
 	type plain AgentActionGroupExecutor
 	w := struct {
 		*plain
-		E0 *string `json:"CustomControl"`
+		CustomControl *string `json:"CustomControl"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CustomControl = AgentCustomControlMethodOf(*w.E0)
+	if w.CustomControl != nil {
+		s.CustomControl = AgentCustomControlMethodOf(*w.CustomControl)
 	}
 	return nil
 }
@@ -569,18 +571,19 @@ type AgentCollaborator struct {
 	RelayConversationHistory AgentRelayConversationHistory `json:"RelayConversationHistory,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentCollaborator, enum values to their types.
+// UnmarshalJSON decodes a AgentCollaborator, turning enum values back into
+// their types.
 func (s *AgentCollaborator) UnmarshalJSON(data []byte) error {
 	type plain AgentCollaborator
 	w := struct {
 		*plain
-		E3 *string `json:"RelayConversationHistory"`
+		RelayConversationHistory *string `json:"RelayConversationHistory"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RelayConversationHistory = AgentRelayConversationHistoryOf(*w.E3)
+	if w.RelayConversationHistory != nil {
+		s.RelayConversationHistory = AgentRelayConversationHistoryOf(*w.RelayConversationHistory)
 	}
 	return nil
 }
@@ -720,18 +723,19 @@ type AgentFunction struct {
 	RequireConfirmation AgentRequireConfirmation `json:"RequireConfirmation,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentFunction, enum values to their types.
+// UnmarshalJSON decodes a AgentFunction, turning enum values back into their
+// types.
 func (s *AgentFunction) UnmarshalJSON(data []byte) error {
 	type plain AgentFunction
 	w := struct {
 		*plain
-		E3 *string `json:"RequireConfirmation"`
+		RequireConfirmation *string `json:"RequireConfirmation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RequireConfirmation = AgentRequireConfirmationOf(*w.E3)
+	if w.RequireConfirmation != nil {
+		s.RequireConfirmation = AgentRequireConfirmationOf(*w.RequireConfirmation)
 	}
 	return nil
 }
@@ -826,18 +830,19 @@ type AgentKnowledgeBase struct {
 	KnowledgeBaseState AgentKnowledgeBaseState `json:"KnowledgeBaseState,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentKnowledgeBase, enum values to their types.
+// UnmarshalJSON decodes a AgentKnowledgeBase, turning enum values back into
+// their types.
 func (s *AgentKnowledgeBase) UnmarshalJSON(data []byte) error {
 	type plain AgentKnowledgeBase
 	w := struct {
 		*plain
-		E2 *string `json:"KnowledgeBaseState"`
+		KnowledgeBaseState *string `json:"KnowledgeBaseState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.KnowledgeBaseState = AgentKnowledgeBaseStateOf(*w.E2)
+	if w.KnowledgeBaseState != nil {
+		s.KnowledgeBaseState = AgentKnowledgeBaseStateOf(*w.KnowledgeBaseState)
 	}
 	return nil
 }
@@ -906,19 +911,19 @@ type AgentMemoryConfiguration struct {
 	StorageDays *float64 `json:"StorageDays,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentMemoryConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a AgentMemoryConfiguration, turning enum values back
+// into their types.
 func (s *AgentMemoryConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AgentMemoryConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"EnabledMemoryTypes"`
+		EnabledMemoryTypes []string `json:"EnabledMemoryTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EnabledMemoryTypes = (func(v []string) []AgentMemoryType { return convertList(v, AgentMemoryTypeOf) })(w.E0)
+	if w.EnabledMemoryTypes != nil {
+		s.EnabledMemoryTypes = (func(v []string) []AgentMemoryType { return convertList(v, AgentMemoryTypeOf) })(w.EnabledMemoryTypes)
 	}
 	return nil
 }
@@ -1037,18 +1042,19 @@ type AgentParameterDetail struct {
 	Required *bool `json:"Required,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentParameterDetail, enum values to their types.
+// UnmarshalJSON decodes a AgentParameterDetail, turning enum values back into
+// their types.
 func (s *AgentParameterDetail) UnmarshalJSON(data []byte) error {
 	type plain AgentParameterDetail
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AgentTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AgentTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -1110,31 +1116,31 @@ type AgentPromptConfiguration struct {
 	PromptType AgentPromptType `json:"PromptType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentPromptConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a AgentPromptConfiguration, turning enum values back
+// into their types.
 func (s *AgentPromptConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AgentPromptConfiguration
 	w := struct {
 		*plain
-		E4 *string `json:"ParserMode"`
-		E5 *string `json:"PromptCreationMode"`
-		E6 *string `json:"PromptState"`
-		E7 *string `json:"PromptType"`
+		ParserMode         *string `json:"ParserMode"`
+		PromptCreationMode *string `json:"PromptCreationMode"`
+		PromptState        *string `json:"PromptState"`
+		PromptType         *string `json:"PromptType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.ParserMode = AgentCreationModeOf(*w.E4)
+	if w.ParserMode != nil {
+		s.ParserMode = AgentCreationModeOf(*w.ParserMode)
 	}
-	if w.E5 != nil {
-		s.PromptCreationMode = AgentCreationModeOf(*w.E5)
+	if w.PromptCreationMode != nil {
+		s.PromptCreationMode = AgentCreationModeOf(*w.PromptCreationMode)
 	}
-	if w.E6 != nil {
-		s.PromptState = AgentPromptStateOf(*w.E6)
+	if w.PromptState != nil {
+		s.PromptState = AgentPromptStateOf(*w.PromptState)
 	}
-	if w.E7 != nil {
-		s.PromptType = AgentPromptTypeOf(*w.E7)
+	if w.PromptType != nil {
+		s.PromptType = AgentPromptTypeOf(*w.PromptType)
 	}
 	return nil
 }

@@ -57,18 +57,19 @@ type BlueprintArgs struct {
 	Tags []BlueprintTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a BlueprintArgs, enum values to their types.
+// UnmarshalJSON decodes a BlueprintArgs, turning enum values back into their
+// types.
 func (s *BlueprintArgs) UnmarshalJSON(data []byte) error {
 	type plain BlueprintArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = BlueprintTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = BlueprintTypePropertyOf(*w.Type)
 	}
 	return nil
 }

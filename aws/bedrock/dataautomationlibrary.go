@@ -196,19 +196,19 @@ type DataAutomationLibraryEntityTypeInfo struct {
 	EntityMetadata *string `json:"EntityMetadata,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationLibraryEntityTypeInfo, enum values to
-// their types.
+// UnmarshalJSON decodes a DataAutomationLibraryEntityTypeInfo, turning enum
+// values back into their types.
 func (s *DataAutomationLibraryEntityTypeInfo) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationLibraryEntityTypeInfo
 	w := struct {
 		*plain
-		E0 *string `json:"EntityType"`
+		EntityType *string `json:"EntityType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EntityType = DataAutomationLibraryEntityTypeOf(*w.E0)
+	if w.EntityType != nil {
+		s.EntityType = DataAutomationLibraryEntityTypeOf(*w.EntityType)
 	}
 	return nil
 }

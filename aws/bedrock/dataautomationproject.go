@@ -80,19 +80,19 @@ type DataAutomationProjectArgs struct {
 	Tags []DataAutomationProjectTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a DataAutomationProjectArgs, turning enum values back
+// into their types.
 func (s *DataAutomationProjectArgs) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectArgs
 	w := struct {
 		*plain
-		E6 *string `json:"ProjectType"`
+		ProjectType *string `json:"ProjectType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.ProjectType = DataAutomationProjectProjectTypeOf(*w.E6)
+	if w.ProjectType != nil {
+		s.ProjectType = DataAutomationProjectProjectTypeOf(*w.ProjectType)
 	}
 	return nil
 }
@@ -198,25 +198,25 @@ type DataAutomationProjectAudioExtractionCategory struct {
 	Types []DataAutomationProjectAudioExtractionCategoryType `json:"Types,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectAudioExtractionCategory, enum
-// values to their types.
+// UnmarshalJSON decodes a DataAutomationProjectAudioExtractionCategory,
+// turning enum values back into their types.
 func (s *DataAutomationProjectAudioExtractionCategory) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectAudioExtractionCategory
 	w := struct {
 		*plain
-		E0 *string  `json:"State"`
-		E2 []string `json:"Types"`
+		State *string  `json:"State"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
-	if w.E2 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectAudioExtractionCategoryType {
 			return convertList(v, DataAutomationProjectAudioExtractionCategoryTypeOf)
-		})(w.E2)
+		})(w.Types)
 	}
 	return nil
 }
@@ -360,24 +360,24 @@ type DataAutomationProjectAudioLanguageConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectAudioLanguageConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectAudioLanguageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectAudioLanguageConfiguration
 	w := struct {
 		*plain
-		E0 *string  `json:"GenerativeOutputLanguage"`
-		E2 []string `json:"InputLanguages"`
+		GenerativeOutputLanguage *string  `json:"GenerativeOutputLanguage"`
+		InputLanguages           []string `json:"InputLanguages"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.GenerativeOutputLanguage = DataAutomationProjectAudioGenerativeOutputLanguageOf(*w.E0)
+	if w.GenerativeOutputLanguage != nil {
+		s.GenerativeOutputLanguage = DataAutomationProjectAudioGenerativeOutputLanguageOf(*w.GenerativeOutputLanguage)
 	}
-	if w.E2 != nil {
+	if w.InputLanguages != nil {
 		s.InputLanguages = (func(v []string) []DataAutomationProjectLanguage {
 			return convertList(v, DataAutomationProjectLanguageOf)
-		})(w.E2)
+		})(w.InputLanguages)
 	}
 	return nil
 }
@@ -439,24 +439,24 @@ type DataAutomationProjectAudioStandardGenerativeField struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectAudioStandardGenerativeField,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectAudioStandardGenerativeField) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectAudioStandardGenerativeField
 	w := struct {
 		*plain
-		E0 *string  `json:"State"`
-		E1 []string `json:"Types"`
+		State *string  `json:"State"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
-	if w.E1 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectAudioStandardGenerativeFieldType {
 			return convertList(v, DataAutomationProjectAudioStandardGenerativeFieldTypeOf)
-		})(w.E1)
+		})(w.Types)
 	}
 	return nil
 }
@@ -559,19 +559,19 @@ type DataAutomationProjectBlueprintItem struct {
 	BlueprintVersion string `json:"BlueprintVersion,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectBlueprintItem, enum values to
-// their types.
+// UnmarshalJSON decodes a DataAutomationProjectBlueprintItem, turning enum
+// values back into their types.
 func (s *DataAutomationProjectBlueprintItem) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectBlueprintItem
 	w := struct {
 		*plain
-		E1 *string `json:"BlueprintStage"`
+		BlueprintStage *string `json:"BlueprintStage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.BlueprintStage = DataAutomationProjectBlueprintStageOf(*w.E1)
+	if w.BlueprintStage != nil {
+		s.BlueprintStage = DataAutomationProjectBlueprintStageOf(*w.BlueprintStage)
 	}
 	return nil
 }
@@ -634,18 +634,18 @@ type DataAutomationProjectChannelLabelingConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectChannelLabelingConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectChannelLabelingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectChannelLabelingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -721,19 +721,19 @@ type DataAutomationProjectDocumentBoundingBox struct {
 	State DataAutomationProjectState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectDocumentBoundingBox, enum
-// values to their types.
+// UnmarshalJSON decodes a DataAutomationProjectDocumentBoundingBox, turning
+// enum values back into their types.
 func (s *DataAutomationProjectDocumentBoundingBox) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectDocumentBoundingBox
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -752,20 +752,20 @@ type DataAutomationProjectDocumentExtractionGranularity struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectDocumentExtractionGranularity,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectDocumentExtractionGranularity) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectDocumentExtractionGranularity
 	w := struct {
 		*plain
-		E0 []string `json:"Types"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectDocumentExtractionGranularityType {
 			return convertList(v, DataAutomationProjectDocumentExtractionGranularityTypeOf)
-		})(w.E0)
+		})(w.Types)
 	}
 	return nil
 }
@@ -836,19 +836,19 @@ type DataAutomationProjectDocumentOutputAdditionalFileFormat struct {
 }
 
 // UnmarshalJSON decodes a
-// DataAutomationProjectDocumentOutputAdditionalFileFormat, enum values to
-// their types.
+// DataAutomationProjectDocumentOutputAdditionalFileFormat, turning enum values
+// back into their types.
 func (s *DataAutomationProjectDocumentOutputAdditionalFileFormat) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectDocumentOutputAdditionalFileFormat
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -884,21 +884,21 @@ type DataAutomationProjectDocumentOutputTextFormat struct {
 	Types []DataAutomationProjectDocumentOutputTextFormatType `json:"Types,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectDocumentOutputTextFormat, enum
-// values to their types.
+// UnmarshalJSON decodes a DataAutomationProjectDocumentOutputTextFormat,
+// turning enum values back into their types.
 func (s *DataAutomationProjectDocumentOutputTextFormat) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectDocumentOutputTextFormat
 	w := struct {
 		*plain
-		E0 []string `json:"Types"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectDocumentOutputTextFormatType {
 			return convertList(v, DataAutomationProjectDocumentOutputTextFormatTypeOf)
-		})(w.E0)
+		})(w.Types)
 	}
 	return nil
 }
@@ -1011,19 +1011,19 @@ type DataAutomationProjectDocumentStandardGenerativeField struct {
 }
 
 // UnmarshalJSON decodes a
-// DataAutomationProjectDocumentStandardGenerativeField, enum values to their
-// types.
+// DataAutomationProjectDocumentStandardGenerativeField, turning enum values
+// back into their types.
 func (s *DataAutomationProjectDocumentStandardGenerativeField) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectDocumentStandardGenerativeField
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -1066,19 +1066,19 @@ type DataAutomationProjectImageBoundingBox struct {
 	State DataAutomationProjectState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectImageBoundingBox, enum values
-// to their types.
+// UnmarshalJSON decodes a DataAutomationProjectImageBoundingBox, turning enum
+// values back into their types.
 func (s *DataAutomationProjectImageBoundingBox) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectImageBoundingBox
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -1101,25 +1101,25 @@ type DataAutomationProjectImageExtractionCategory struct {
 	Types []DataAutomationProjectImageExtractionCategoryType `json:"Types,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectImageExtractionCategory, enum
-// values to their types.
+// UnmarshalJSON decodes a DataAutomationProjectImageExtractionCategory,
+// turning enum values back into their types.
 func (s *DataAutomationProjectImageExtractionCategory) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectImageExtractionCategory
 	w := struct {
 		*plain
-		E0 *string  `json:"State"`
-		E1 []string `json:"Types"`
+		State *string  `json:"State"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
-	if w.E1 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectImageExtractionCategoryType {
 			return convertList(v, DataAutomationProjectImageExtractionCategoryTypeOf)
-		})(w.E1)
+		})(w.Types)
 	}
 	return nil
 }
@@ -1232,24 +1232,24 @@ type DataAutomationProjectImageStandardGenerativeField struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectImageStandardGenerativeField,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectImageStandardGenerativeField) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectImageStandardGenerativeField
 	w := struct {
 		*plain
-		E0 *string  `json:"State"`
-		E1 []string `json:"Types"`
+		State *string  `json:"State"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
-	if w.E1 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectImageStandardGenerativeFieldType {
 			return convertList(v, DataAutomationProjectImageStandardGenerativeFieldTypeOf)
-		})(w.E1)
+		})(w.Types)
 	}
 	return nil
 }
@@ -1390,19 +1390,19 @@ type DataAutomationProjectModalityProcessingConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// DataAutomationProjectModalityProcessingConfiguration, enum values to their
-// types.
+// DataAutomationProjectModalityProcessingConfiguration, turning enum values
+// back into their types.
 func (s *DataAutomationProjectModalityProcessingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectModalityProcessingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -1438,30 +1438,30 @@ type DataAutomationProjectModalityRoutingConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectModalityRoutingConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectModalityRoutingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectModalityRoutingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"jpeg"`
-		E1 *string `json:"mov"`
-		E2 *string `json:"mp4"`
-		E3 *string `json:"png"`
+		Jpeg *string `json:"jpeg"`
+		Mov  *string `json:"mov"`
+		Mp4  *string `json:"mp4"`
+		Png  *string `json:"png"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Jpeg = DataAutomationProjectDesiredModalityOf(*w.E0)
+	if w.Jpeg != nil {
+		s.Jpeg = DataAutomationProjectDesiredModalityOf(*w.Jpeg)
 	}
-	if w.E1 != nil {
-		s.Mov = DataAutomationProjectDesiredModalityOf(*w.E1)
+	if w.Mov != nil {
+		s.Mov = DataAutomationProjectDesiredModalityOf(*w.Mov)
 	}
-	if w.E2 != nil {
-		s.Mp4 = DataAutomationProjectDesiredModalityOf(*w.E2)
+	if w.Mp4 != nil {
+		s.Mp4 = DataAutomationProjectDesiredModalityOf(*w.Mp4)
 	}
-	if w.E3 != nil {
-		s.Png = DataAutomationProjectDesiredModalityOf(*w.E3)
+	if w.Png != nil {
+		s.Png = DataAutomationProjectDesiredModalityOf(*w.Png)
 	}
 	return nil
 }
@@ -1523,25 +1523,25 @@ type DataAutomationProjectPIIEntitiesConfiguration struct {
 	RedactionMaskMode DataAutomationProjectPIIRedactionMaskMode `json:"RedactionMaskMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectPIIEntitiesConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataAutomationProjectPIIEntitiesConfiguration,
+// turning enum values back into their types.
 func (s *DataAutomationProjectPIIEntitiesConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectPIIEntitiesConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"PiiEntityTypes"`
-		E1 *string  `json:"RedactionMaskMode"`
+		PiiEntityTypes    []string `json:"PiiEntityTypes"`
+		RedactionMaskMode *string  `json:"RedactionMaskMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.PiiEntityTypes != nil {
 		s.PiiEntityTypes = (func(v []string) []DataAutomationProjectPIIEntityTypes {
 			return convertList(v, DataAutomationProjectPIIEntityTypesOf)
-		})(w.E0)
+		})(w.PiiEntityTypes)
 	}
-	if w.E1 != nil {
-		s.RedactionMaskMode = DataAutomationProjectPIIRedactionMaskModeOf(*w.E1)
+	if w.RedactionMaskMode != nil {
+		s.RedactionMaskMode = DataAutomationProjectPIIRedactionMaskModeOf(*w.RedactionMaskMode)
 	}
 	return nil
 }
@@ -1744,24 +1744,24 @@ type DataAutomationProjectSensitiveDataConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectSensitiveDataConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectSensitiveDataConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectSensitiveDataConfiguration
 	w := struct {
 		*plain
-		E0 *string  `json:"DetectionMode"`
-		E1 []string `json:"DetectionScope"`
+		DetectionMode  *string  `json:"DetectionMode"`
+		DetectionScope []string `json:"DetectionScope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DetectionMode = DataAutomationProjectSensitiveDataDetectionModeOf(*w.E0)
+	if w.DetectionMode != nil {
+		s.DetectionMode = DataAutomationProjectSensitiveDataDetectionModeOf(*w.DetectionMode)
 	}
-	if w.E1 != nil {
+	if w.DetectionScope != nil {
 		s.DetectionScope = (func(v []string) []DataAutomationProjectSensitiveDataDetectionScope {
 			return convertList(v, DataAutomationProjectSensitiveDataDetectionScopeOf)
-		})(w.E1)
+		})(w.DetectionScope)
 	}
 	return nil
 }
@@ -1877,18 +1877,18 @@ type DataAutomationProjectSpeakerLabelingConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectSpeakerLabelingConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectSpeakerLabelingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectSpeakerLabelingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -1905,19 +1905,19 @@ type DataAutomationProjectSplitterConfiguration struct {
 	State DataAutomationProjectState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectSplitterConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataAutomationProjectSplitterConfiguration, turning
+// enum values back into their types.
 func (s *DataAutomationProjectSplitterConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectSplitterConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -2134,19 +2134,19 @@ type DataAutomationProjectVideoBoundingBox struct {
 	State DataAutomationProjectState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectVideoBoundingBox, enum values
-// to their types.
+// UnmarshalJSON decodes a DataAutomationProjectVideoBoundingBox, turning enum
+// values back into their types.
 func (s *DataAutomationProjectVideoBoundingBox) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectVideoBoundingBox
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
 	return nil
 }
@@ -2169,25 +2169,25 @@ type DataAutomationProjectVideoExtractionCategory struct {
 	Types []DataAutomationProjectVideoExtractionCategoryType `json:"Types,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAutomationProjectVideoExtractionCategory, enum
-// values to their types.
+// UnmarshalJSON decodes a DataAutomationProjectVideoExtractionCategory,
+// turning enum values back into their types.
 func (s *DataAutomationProjectVideoExtractionCategory) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectVideoExtractionCategory
 	w := struct {
 		*plain
-		E0 *string  `json:"State"`
-		E1 []string `json:"Types"`
+		State *string  `json:"State"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
-	if w.E1 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectVideoExtractionCategoryType {
 			return convertList(v, DataAutomationProjectVideoExtractionCategoryTypeOf)
-		})(w.E1)
+		})(w.Types)
 	}
 	return nil
 }
@@ -2301,24 +2301,24 @@ type DataAutomationProjectVideoStandardGenerativeField struct {
 }
 
 // UnmarshalJSON decodes a DataAutomationProjectVideoStandardGenerativeField,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataAutomationProjectVideoStandardGenerativeField) UnmarshalJSON(data []byte) error {
 	type plain DataAutomationProjectVideoStandardGenerativeField
 	w := struct {
 		*plain
-		E0 *string  `json:"State"`
-		E1 []string `json:"Types"`
+		State *string  `json:"State"`
+		Types []string `json:"Types"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = DataAutomationProjectStateOf(*w.E0)
+	if w.State != nil {
+		s.State = DataAutomationProjectStateOf(*w.State)
 	}
-	if w.E1 != nil {
+	if w.Types != nil {
 		s.Types = (func(v []string) []DataAutomationProjectVideoStandardGenerativeFieldType {
 			return convertList(v, DataAutomationProjectVideoStandardGenerativeFieldTypeOf)
-		})(w.E1)
+		})(w.Types)
 	}
 	return nil
 }

@@ -72,18 +72,19 @@ type DataSourceArgs struct {
 	VectorIngestionConfiguration *DataSourceVectorIngestionConfiguration `json:"VectorIngestionConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a DataSourceArgs, turning enum values back into their
+// types.
 func (s *DataSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain DataSourceArgs
 	w := struct {
 		*plain
-		E3 *string `json:"DataDeletionPolicy"`
+		DataDeletionPolicy *string `json:"DataDeletionPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.DataDeletionPolicy = DataSourceDataDeletionPolicyOf(*w.E3)
+	if w.DataDeletionPolicy != nil {
+		s.DataDeletionPolicy = DataSourceDataDeletionPolicyOf(*w.DataDeletionPolicy)
 	}
 	return nil
 }
@@ -185,19 +186,19 @@ type DataSourceAudioExtractionConfiguration struct {
 	AudioExtractionStatus DataSourceEnabledOrDisabledState `json:"AudioExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceAudioExtractionConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceAudioExtractionConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceAudioExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceAudioExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AudioExtractionStatus"`
+		AudioExtractionStatus *string `json:"AudioExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AudioExtractionStatus = DataSourceEnabledOrDisabledStateOf(*w.E0)
+	if w.AudioExtractionStatus != nil {
+		s.AudioExtractionStatus = DataSourceEnabledOrDisabledStateOf(*w.AudioExtractionStatus)
 	}
 	return nil
 }
@@ -214,19 +215,19 @@ type DataSourceBedrockDataAutomationConfiguration struct {
 	ParsingModality DataSourceParsingModality `json:"ParsingModality,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceBedrockDataAutomationConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceBedrockDataAutomationConfiguration,
+// turning enum values back into their types.
 func (s *DataSourceBedrockDataAutomationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceBedrockDataAutomationConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ParsingModality"`
+		ParsingModality *string `json:"ParsingModality"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ParsingModality = DataSourceParsingModalityOf(*w.E0)
+	if w.ParsingModality != nil {
+		s.ParsingModality = DataSourceParsingModalityOf(*w.ParsingModality)
 	}
 	return nil
 }
@@ -256,19 +257,19 @@ type DataSourceBedrockFoundationModelConfiguration struct {
 	ParsingPrompt DataSourceParsingPrompt `json:"ParsingPrompt,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceBedrockFoundationModelConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceBedrockFoundationModelConfiguration,
+// turning enum values back into their types.
 func (s *DataSourceBedrockFoundationModelConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceBedrockFoundationModelConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ParsingModality"`
+		ParsingModality *string `json:"ParsingModality"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ParsingModality = DataSourceParsingModalityOf(*w.E1)
+	if w.ParsingModality != nil {
+		s.ParsingModality = DataSourceParsingModalityOf(*w.ParsingModality)
 	}
 	return nil
 }
@@ -327,19 +328,19 @@ type DataSourceChunkingConfiguration struct {
 	SemanticChunkingConfiguration DataSourceSemanticChunkingConfiguration `json:"SemanticChunkingConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceChunkingConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceChunkingConfiguration, turning enum values
+// back into their types.
 func (s *DataSourceChunkingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceChunkingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ChunkingStrategy"`
+		ChunkingStrategy *string `json:"ChunkingStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ChunkingStrategy = DataSourceChunkingStrategyOf(*w.E0)
+	if w.ChunkingStrategy != nil {
+		s.ChunkingStrategy = DataSourceChunkingStrategyOf(*w.ChunkingStrategy)
 	}
 	return nil
 }
@@ -441,18 +442,19 @@ type DataSourceConfiguration struct {
 	WebConfiguration DataSourceWebDataSourceConfiguration `json:"WebConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceConfiguration, enum values to their types.
+// UnmarshalJSON decodes a DataSourceConfiguration, turning enum values back
+// into their types.
 func (s *DataSourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = DataSourceTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = DataSourceTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -519,23 +521,23 @@ type DataSourceConfluenceSourceConfiguration struct {
 	HostUrl string `json:"HostUrl,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceConfluenceSourceConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceConfluenceSourceConfiguration, turning
+// enum values back into their types.
 func (s *DataSourceConfluenceSourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceConfluenceSourceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
-		E2 *string `json:"HostType"`
+		AuthType *string `json:"AuthType"`
+		HostType *string `json:"HostType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = DataSourceConfluenceSourceConfigurationAuthTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = DataSourceConfluenceSourceConfigurationAuthTypeOf(*w.AuthType)
 	}
-	if w.E2 != nil {
-		s.HostType = DataSourceConfluenceSourceConfigurationHostTypeOf(*w.E2)
+	if w.HostType != nil {
+		s.HostType = DataSourceConfluenceSourceConfigurationHostTypeOf(*w.HostType)
 	}
 	return nil
 }
@@ -657,19 +659,19 @@ type DataSourceContextEnrichmentConfiguration struct {
 	BedrockFoundationModelConfiguration DataSourceBedrockFoundationModelContextEnrichmentConfiguration `json:"BedrockFoundationModelConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceContextEnrichmentConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceContextEnrichmentConfiguration, turning
+// enum values back into their types.
 func (s *DataSourceContextEnrichmentConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceContextEnrichmentConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = DataSourceContextEnrichmentTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = DataSourceContextEnrichmentTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -738,19 +740,19 @@ type DataSourceCrawlFilterConfiguration struct {
 	PatternObjectFilter DataSourcePatternObjectFilterConfiguration `json:"PatternObjectFilter,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceCrawlFilterConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceCrawlFilterConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceCrawlFilterConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceCrawlFilterConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = DataSourceCrawlFilterConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = DataSourceCrawlFilterConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -879,19 +881,19 @@ type DataSourceDeletionProtectionConfiguration struct {
 	DeletionProtectionThreshold *int `json:"DeletionProtectionThreshold,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceDeletionProtectionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceDeletionProtectionConfiguration, turning
+// enum values back into their types.
 func (s *DataSourceDeletionProtectionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceDeletionProtectionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"DeletionProtectionStatus"`
+		DeletionProtectionStatus *string `json:"DeletionProtectionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DeletionProtectionStatus = DataSourceEnabledOrDisabledStateOf(*w.E0)
+	if w.DeletionProtectionStatus != nil {
+		s.DeletionProtectionStatus = DataSourceEnabledOrDisabledStateOf(*w.DeletionProtectionStatus)
 	}
 	return nil
 }
@@ -954,19 +956,19 @@ type DataSourceEnrichmentStrategyConfiguration struct {
 	Method DataSourceEnrichmentStrategyMethod `json:"Method,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceEnrichmentStrategyConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceEnrichmentStrategyConfiguration, turning
+// enum values back into their types.
 func (s *DataSourceEnrichmentStrategyConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceEnrichmentStrategyConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Method"`
+		Method *string `json:"Method"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Method = DataSourceEnrichmentStrategyMethodOf(*w.E0)
+	if w.Method != nil {
+		s.Method = DataSourceEnrichmentStrategyMethodOf(*w.Method)
 	}
 	return nil
 }
@@ -1075,19 +1077,19 @@ type DataSourceImageExtractionConfiguration struct {
 	ImageExtractionStatus DataSourceEnabledOrDisabledState `json:"ImageExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceImageExtractionConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceImageExtractionConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceImageExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceImageExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ImageExtractionStatus"`
+		ImageExtractionStatus *string `json:"ImageExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ImageExtractionStatus = DataSourceEnabledOrDisabledStateOf(*w.E0)
+	if w.ImageExtractionStatus != nil {
+		s.ImageExtractionStatus = DataSourceEnabledOrDisabledStateOf(*w.ImageExtractionStatus)
 	}
 	return nil
 }
@@ -1184,19 +1186,19 @@ type DataSourceParsingConfiguration struct {
 	BedrockFoundationModelConfiguration DataSourceBedrockFoundationModelConfiguration `json:"BedrockFoundationModelConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceParsingConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSourceParsingConfiguration, turning enum values
+// back into their types.
 func (s *DataSourceParsingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceParsingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ParsingStrategy"`
+		ParsingStrategy *string `json:"ParsingStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ParsingStrategy = DataSourceParsingStrategyOf(*w.E0)
+	if w.ParsingStrategy != nil {
+		s.ParsingStrategy = DataSourceParsingStrategyOf(*w.ParsingStrategy)
 	}
 	return nil
 }
@@ -1429,19 +1431,19 @@ type DataSourceSalesforceSourceConfiguration struct {
 	HostUrl string `json:"HostUrl,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceSalesforceSourceConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceSalesforceSourceConfiguration, turning
+// enum values back into their types.
 func (s *DataSourceSalesforceSourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSalesforceSourceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
+		AuthType *string `json:"AuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = DataSourceSalesforceSourceConfigurationAuthTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = DataSourceSalesforceSourceConfigurationAuthTypeOf(*w.AuthType)
 	}
 	return nil
 }
@@ -1616,23 +1618,23 @@ type DataSourceSharePointSourceConfiguration struct {
 	TenantId string `json:"TenantId,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceSharePointSourceConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceSharePointSourceConfiguration, turning
+// enum values back into their types.
 func (s *DataSourceSharePointSourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSharePointSourceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
-		E3 *string `json:"HostType"`
+		AuthType *string `json:"AuthType"`
+		HostType *string `json:"HostType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = DataSourceSharePointSourceConfigurationAuthTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = DataSourceSharePointSourceConfigurationAuthTypeOf(*w.AuthType)
 	}
-	if w.E3 != nil {
-		s.HostType = DataSourceSharePointSourceConfigurationHostTypeOf(*w.E3)
+	if w.HostType != nil {
+		s.HostType = DataSourceSharePointSourceConfigurationHostTypeOf(*w.HostType)
 	}
 	return nil
 }
@@ -1798,19 +1800,19 @@ type DataSourceTransformation struct {
 	TransformationFunction DataSourceTransformationFunction `json:"TransformationFunction,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceTransformation, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSourceTransformation, turning enum values back
+// into their types.
 func (s *DataSourceTransformation) UnmarshalJSON(data []byte) error {
 	type plain DataSourceTransformation
 	w := struct {
 		*plain
-		E0 *string `json:"StepToApply"`
+		StepToApply *string `json:"StepToApply"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StepToApply = DataSourceTransformationStepToApplyOf(*w.E0)
+	if w.StepToApply != nil {
+		s.StepToApply = DataSourceTransformationStepToApplyOf(*w.StepToApply)
 	}
 	return nil
 }
@@ -1990,19 +1992,19 @@ type DataSourceVideoExtractionConfiguration struct {
 	VideoExtractionStatus DataSourceEnabledOrDisabledState `json:"VideoExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceVideoExtractionConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceVideoExtractionConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceVideoExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceVideoExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"VideoExtractionStatus"`
+		VideoExtractionStatus *string `json:"VideoExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.VideoExtractionStatus = DataSourceEnabledOrDisabledStateOf(*w.E0)
+	if w.VideoExtractionStatus != nil {
+		s.VideoExtractionStatus = DataSourceEnabledOrDisabledStateOf(*w.VideoExtractionStatus)
 	}
 	return nil
 }
@@ -2051,19 +2053,19 @@ type DataSourceWebCrawlerConfiguration struct {
 	UserAgentHeader string `json:"UserAgentHeader,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceWebCrawlerConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceWebCrawlerConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceWebCrawlerConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceWebCrawlerConfiguration
 	w := struct {
 		*plain
-		E3 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Scope = DataSourceWebScopeTypeOf(*w.E3)
+	if w.Scope != nil {
+		s.Scope = DataSourceWebScopeTypeOf(*w.Scope)
 	}
 	return nil
 }

@@ -246,23 +246,23 @@ type EnforcedGuardrailConfigurationSelectiveContentGuarding struct {
 }
 
 // UnmarshalJSON decodes a
-// EnforcedGuardrailConfigurationSelectiveContentGuarding, enum values to their
-// types.
+// EnforcedGuardrailConfigurationSelectiveContentGuarding, turning enum values
+// back into their types.
 func (s *EnforcedGuardrailConfigurationSelectiveContentGuarding) UnmarshalJSON(data []byte) error {
 	type plain EnforcedGuardrailConfigurationSelectiveContentGuarding
 	w := struct {
 		*plain
-		E0 *string `json:"Messages"`
-		E1 *string `json:"System"`
+		Messages *string `json:"Messages"`
+		System   *string `json:"System"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Messages = EnforcedGuardrailConfigurationSelectiveContentGuardingMessagesOf(*w.E0)
+	if w.Messages != nil {
+		s.Messages = EnforcedGuardrailConfigurationSelectiveContentGuardingMessagesOf(*w.Messages)
 	}
-	if w.E1 != nil {
-		s.System = EnforcedGuardrailConfigurationSelectiveContentGuardingSystemOf(*w.E1)
+	if w.System != nil {
+		s.System = EnforcedGuardrailConfigurationSelectiveContentGuardingSystemOf(*w.System)
 	}
 	return nil
 }

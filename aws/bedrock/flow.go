@@ -274,18 +274,19 @@ type FlowConnection struct {
 	Configuration *FlowConnectionConfiguration `json:"Configuration,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowConnection, enum values to their types.
+// UnmarshalJSON decodes a FlowConnection, turning enum values back into their
+// types.
 func (s *FlowConnection) UnmarshalJSON(data []byte) error {
 	type plain FlowConnection
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = FlowConnectionTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = FlowConnectionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -432,19 +433,19 @@ type FlowInlineCodeFlowNodeConfiguration struct {
 	Language FlowSupportedLanguages `json:"Language,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowInlineCodeFlowNodeConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowInlineCodeFlowNodeConfiguration, turning enum
+// values back into their types.
 func (s *FlowInlineCodeFlowNodeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowInlineCodeFlowNodeConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Language"`
+		Language *string `json:"Language"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Language = FlowSupportedLanguagesOf(*w.E1)
+	if w.Language != nil {
+		s.Language = FlowSupportedLanguagesOf(*w.Language)
 	}
 	return nil
 }
@@ -630,19 +631,19 @@ type FlowMetadataConfigurationForReranking struct {
 	SelectiveModeConfiguration *FlowRerankingMetadataSelectiveModeConfiguration `json:"SelectiveModeConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowMetadataConfigurationForReranking, enum values
-// to their types.
+// UnmarshalJSON decodes a FlowMetadataConfigurationForReranking, turning enum
+// values back into their types.
 func (s *FlowMetadataConfigurationForReranking) UnmarshalJSON(data []byte) error {
 	type plain FlowMetadataConfigurationForReranking
 	w := struct {
 		*plain
-		E0 *string `json:"SelectionMode"`
+		SelectionMode *string `json:"SelectionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SelectionMode = FlowRerankingMetadataSelectionModeOf(*w.E0)
+	if w.SelectionMode != nil {
+		s.SelectionMode = FlowRerankingMetadataSelectionModeOf(*w.SelectionMode)
 	}
 	return nil
 }
@@ -681,18 +682,18 @@ type FlowNode struct {
 	Outputs []FlowNodeOutput `json:"Outputs,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowNode, enum values to their types.
+// UnmarshalJSON decodes a FlowNode, turning enum values back into their types.
 func (s *FlowNode) UnmarshalJSON(data []byte) error {
 	type plain FlowNode
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = FlowNodeTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = FlowNodeTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -875,22 +876,23 @@ type FlowNodeInput struct {
 	Category FlowNodeInputCategory `json:"Category,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowNodeInput, enum values to their types.
+// UnmarshalJSON decodes a FlowNodeInput, turning enum values back into their
+// types.
 func (s *FlowNodeInput) UnmarshalJSON(data []byte) error {
 	type plain FlowNodeInput
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
-		E3 *string `json:"Category"`
+		Type     *string `json:"Type"`
+		Category *string `json:"Category"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = FlowNodeIODataTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = FlowNodeIODataTypeOf(*w.Type)
 	}
-	if w.E3 != nil {
-		s.Category = FlowNodeInputCategoryOf(*w.E3)
+	if w.Category != nil {
+		s.Category = FlowNodeInputCategoryOf(*w.Category)
 	}
 	return nil
 }
@@ -953,18 +955,19 @@ type FlowNodeOutput struct {
 	Type FlowNodeIODataType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowNodeOutput, enum values to their types.
+// UnmarshalJSON decodes a FlowNodeOutput, turning enum values back into their
+// types.
 func (s *FlowNodeOutput) UnmarshalJSON(data []byte) error {
 	type plain FlowNodeOutput
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = FlowNodeIODataTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = FlowNodeIODataTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1036,19 +1039,19 @@ type FlowPerformanceConfiguration struct {
 	Latency FlowPerformanceConfigurationLatency `json:"Latency,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowPerformanceConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowPerformanceConfiguration, turning enum values
+// back into their types.
 func (s *FlowPerformanceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowPerformanceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Latency"`
+		Latency *string `json:"Latency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Latency = FlowPerformanceConfigurationLatencyOf(*w.E0)
+	if w.Latency != nil {
+		s.Latency = FlowPerformanceConfigurationLatencyOf(*w.Latency)
 	}
 	return nil
 }
@@ -1148,19 +1151,19 @@ type FlowPromptFlowNodeInlineConfiguration struct {
 	InferenceConfiguration *FlowPromptInferenceConfiguration `json:"InferenceConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowPromptFlowNodeInlineConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a FlowPromptFlowNodeInlineConfiguration, turning enum
+// values back into their types.
 func (s *FlowPromptFlowNodeInlineConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowPromptFlowNodeInlineConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"TemplateType"`
+		TemplateType *string `json:"TemplateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.TemplateType = FlowPromptTemplateTypeOf(*w.E2)
+	if w.TemplateType != nil {
+		s.TemplateType = FlowPromptTemplateTypeOf(*w.TemplateType)
 	}
 	return nil
 }
@@ -1635,19 +1638,19 @@ type FlowVectorSearchRerankingConfiguration struct {
 	BedrockRerankingConfiguration FlowVectorSearchBedrockRerankingConfiguration `json:"BedrockRerankingConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVectorSearchRerankingConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a FlowVectorSearchRerankingConfiguration, turning enum
+// values back into their types.
 func (s *FlowVectorSearchRerankingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowVectorSearchRerankingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = FlowVectorSearchRerankingConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = FlowVectorSearchRerankingConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -161,19 +161,19 @@ type FlowAliasConcurrencyConfiguration struct {
 	MaxConcurrency float64 `json:"MaxConcurrency,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowAliasConcurrencyConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowAliasConcurrencyConfiguration, turning enum
+// values back into their types.
 func (s *FlowAliasConcurrencyConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowAliasConcurrencyConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = FlowAliasConcurrencyTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = FlowAliasConcurrencyTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -244,19 +244,19 @@ type FlowVersionFlowConnection struct {
 	Configuration *FlowVersionFlowConnectionConfiguration `json:"Configuration,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVersionFlowConnection, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowVersionFlowConnection, turning enum values back
+// into their types.
 func (s *FlowVersionFlowConnection) UnmarshalJSON(data []byte) error {
 	type plain FlowVersionFlowConnection
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = FlowVersionFlowConnectionTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = FlowVersionFlowConnectionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -398,18 +398,19 @@ type FlowVersionFlowNode struct {
 	Outputs []FlowVersionFlowNodeOutput `json:"Outputs,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVersionFlowNode, enum values to their types.
+// UnmarshalJSON decodes a FlowVersionFlowNode, turning enum values back into
+// their types.
 func (s *FlowVersionFlowNode) UnmarshalJSON(data []byte) error {
 	type plain FlowVersionFlowNode
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = FlowVersionFlowNodeTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = FlowVersionFlowNodeTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -574,19 +575,19 @@ type FlowVersionFlowNodeInput struct {
 	Type FlowVersionFlowNodeIODataType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVersionFlowNodeInput, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowVersionFlowNodeInput, turning enum values back
+// into their types.
 func (s *FlowVersionFlowNodeInput) UnmarshalJSON(data []byte) error {
 	type plain FlowVersionFlowNodeInput
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = FlowVersionFlowNodeIODataTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = FlowVersionFlowNodeIODataTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -608,19 +609,19 @@ type FlowVersionFlowNodeOutput struct {
 	Type FlowVersionFlowNodeIODataType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVersionFlowNodeOutput, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowVersionFlowNodeOutput, turning enum values back
+// into their types.
 func (s *FlowVersionFlowNodeOutput) UnmarshalJSON(data []byte) error {
 	type plain FlowVersionFlowNodeOutput
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = FlowVersionFlowNodeIODataTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = FlowVersionFlowNodeIODataTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -758,19 +759,19 @@ type FlowVersionInlineCodeFlowNodeConfiguration struct {
 	Language FlowVersionSupportedLanguages `json:"Language,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVersionInlineCodeFlowNodeConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a FlowVersionInlineCodeFlowNodeConfiguration, turning
+// enum values back into their types.
 func (s *FlowVersionInlineCodeFlowNodeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowVersionInlineCodeFlowNodeConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Language"`
+		Language *string `json:"Language"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Language = FlowVersionSupportedLanguagesOf(*w.E1)
+	if w.Language != nil {
+		s.Language = FlowVersionSupportedLanguagesOf(*w.Language)
 	}
 	return nil
 }
@@ -881,19 +882,19 @@ type FlowVersionPromptFlowNodeInlineConfiguration struct {
 	InferenceConfiguration *FlowVersionPromptInferenceConfiguration `json:"InferenceConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVersionPromptFlowNodeInlineConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a FlowVersionPromptFlowNodeInlineConfiguration,
+// turning enum values back into their types.
 func (s *FlowVersionPromptFlowNodeInlineConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowVersionPromptFlowNodeInlineConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"TemplateType"`
+		TemplateType *string `json:"TemplateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.TemplateType = FlowVersionPromptTemplateTypeOf(*w.E2)
+	if w.TemplateType != nil {
+		s.TemplateType = FlowVersionPromptTemplateTypeOf(*w.TemplateType)
 	}
 	return nil
 }

@@ -330,43 +330,43 @@ type GuardrailContentFilterConfig struct {
 	OutputModalities []GuardrailModality `json:"OutputModalities,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailContentFilterConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a GuardrailContentFilterConfig, turning enum values
+// back into their types.
 func (s *GuardrailContentFilterConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailContentFilterConfig
 	w := struct {
 		*plain
-		E0 *string  `json:"InputStrength"`
-		E1 *string  `json:"OutputStrength"`
-		E2 *string  `json:"Type"`
-		E3 *string  `json:"InputAction"`
-		E5 []string `json:"InputModalities"`
-		E6 *string  `json:"OutputAction"`
-		E8 []string `json:"OutputModalities"`
+		InputStrength    *string  `json:"InputStrength"`
+		OutputStrength   *string  `json:"OutputStrength"`
+		Type             *string  `json:"Type"`
+		InputAction      *string  `json:"InputAction"`
+		InputModalities  []string `json:"InputModalities"`
+		OutputAction     *string  `json:"OutputAction"`
+		OutputModalities []string `json:"OutputModalities"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InputStrength = GuardrailFilterStrengthOf(*w.E0)
+	if w.InputStrength != nil {
+		s.InputStrength = GuardrailFilterStrengthOf(*w.InputStrength)
 	}
-	if w.E1 != nil {
-		s.OutputStrength = GuardrailFilterStrengthOf(*w.E1)
+	if w.OutputStrength != nil {
+		s.OutputStrength = GuardrailFilterStrengthOf(*w.OutputStrength)
 	}
-	if w.E2 != nil {
-		s.Type = GuardrailContentFilterTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = GuardrailContentFilterTypeOf(*w.Type)
 	}
-	if w.E3 != nil {
-		s.InputAction = GuardrailContentFilterActionOf(*w.E3)
+	if w.InputAction != nil {
+		s.InputAction = GuardrailContentFilterActionOf(*w.InputAction)
 	}
-	if w.E5 != nil {
-		s.InputModalities = (func(v []string) []GuardrailModality { return convertList(v, GuardrailModalityOf) })(w.E5)
+	if w.InputModalities != nil {
+		s.InputModalities = (func(v []string) []GuardrailModality { return convertList(v, GuardrailModalityOf) })(w.InputModalities)
 	}
-	if w.E6 != nil {
-		s.OutputAction = GuardrailContentFilterActionOf(*w.E6)
+	if w.OutputAction != nil {
+		s.OutputAction = GuardrailContentFilterActionOf(*w.OutputAction)
 	}
-	if w.E8 != nil {
-		s.OutputModalities = (func(v []string) []GuardrailModality { return convertList(v, GuardrailModalityOf) })(w.E8)
+	if w.OutputModalities != nil {
+		s.OutputModalities = (func(v []string) []GuardrailModality { return convertList(v, GuardrailModalityOf) })(w.OutputModalities)
 	}
 	return nil
 }
@@ -496,19 +496,19 @@ type GuardrailContentPolicyConfigContentFiltersTierConfig struct {
 }
 
 // UnmarshalJSON decodes a
-// GuardrailContentPolicyConfigContentFiltersTierConfig, enum values to their
-// types.
+// GuardrailContentPolicyConfigContentFiltersTierConfig, turning enum values
+// back into their types.
 func (s *GuardrailContentPolicyConfigContentFiltersTierConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailContentPolicyConfigContentFiltersTierConfig
 	w := struct {
 		*plain
-		E0 *string `json:"TierName"`
+		TierName *string `json:"TierName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TierName = GuardrailContentFiltersTierNameOf(*w.E0)
+	if w.TierName != nil {
+		s.TierName = GuardrailContentFiltersTierNameOf(*w.TierName)
 	}
 	return nil
 }
@@ -588,23 +588,23 @@ type GuardrailContextualGroundingFilterConfig struct {
 	Enabled *bool `json:"Enabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailContextualGroundingFilterConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a GuardrailContextualGroundingFilterConfig, turning
+// enum values back into their types.
 func (s *GuardrailContextualGroundingFilterConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailContextualGroundingFilterConfig
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E2 *string `json:"Action"`
+		Type   *string `json:"Type"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = GuardrailContextualGroundingFilterTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = GuardrailContextualGroundingFilterTypeOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.Action = GuardrailContextualGroundingActionOf(*w.E2)
+	if w.Action != nil {
+		s.Action = GuardrailContextualGroundingActionOf(*w.Action)
 	}
 	return nil
 }
@@ -758,27 +758,27 @@ type GuardrailManagedWordsConfig struct {
 	OutputEnabled *bool `json:"OutputEnabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailManagedWordsConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a GuardrailManagedWordsConfig, turning enum values
+// back into their types.
 func (s *GuardrailManagedWordsConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailManagedWordsConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
-		E1 *string `json:"InputAction"`
-		E3 *string `json:"OutputAction"`
+		Type         *string `json:"Type"`
+		InputAction  *string `json:"InputAction"`
+		OutputAction *string `json:"OutputAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = GuardrailManagedWordsTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = GuardrailManagedWordsTypeOf(*w.Type)
 	}
-	if w.E1 != nil {
-		s.InputAction = GuardrailWordActionOf(*w.E1)
+	if w.InputAction != nil {
+		s.InputAction = GuardrailWordActionOf(*w.InputAction)
 	}
-	if w.E3 != nil {
-		s.OutputAction = GuardrailWordActionOf(*w.E3)
+	if w.OutputAction != nil {
+		s.OutputAction = GuardrailWordActionOf(*w.OutputAction)
 	}
 	return nil
 }
@@ -905,31 +905,31 @@ type GuardrailPiiEntityConfig struct {
 	OutputEnabled *bool `json:"OutputEnabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailPiiEntityConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a GuardrailPiiEntityConfig, turning enum values back
+// into their types.
 func (s *GuardrailPiiEntityConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailPiiEntityConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E1 *string `json:"Type"`
-		E2 *string `json:"InputAction"`
-		E4 *string `json:"OutputAction"`
+		Action       *string `json:"Action"`
+		Type         *string `json:"Type"`
+		InputAction  *string `json:"InputAction"`
+		OutputAction *string `json:"OutputAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = GuardrailSensitiveInformationActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = GuardrailSensitiveInformationActionOf(*w.Action)
 	}
-	if w.E1 != nil {
-		s.Type = GuardrailPiiEntityTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = GuardrailPiiEntityTypeOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.InputAction = GuardrailSensitiveInformationActionOf(*w.E2)
+	if w.InputAction != nil {
+		s.InputAction = GuardrailSensitiveInformationActionOf(*w.InputAction)
 	}
-	if w.E4 != nil {
-		s.OutputAction = GuardrailSensitiveInformationActionOf(*w.E4)
+	if w.OutputAction != nil {
+		s.OutputAction = GuardrailSensitiveInformationActionOf(*w.OutputAction)
 	}
 	return nil
 }
@@ -1058,26 +1058,27 @@ type GuardrailRegexConfig struct {
 	OutputEnabled *bool `json:"OutputEnabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailRegexConfig, enum values to their types.
+// UnmarshalJSON decodes a GuardrailRegexConfig, turning enum values back into
+// their types.
 func (s *GuardrailRegexConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailRegexConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E4 *string `json:"InputAction"`
-		E6 *string `json:"OutputAction"`
+		Action       *string `json:"Action"`
+		InputAction  *string `json:"InputAction"`
+		OutputAction *string `json:"OutputAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = GuardrailSensitiveInformationActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = GuardrailSensitiveInformationActionOf(*w.Action)
 	}
-	if w.E4 != nil {
-		s.InputAction = GuardrailSensitiveInformationActionOf(*w.E4)
+	if w.InputAction != nil {
+		s.InputAction = GuardrailSensitiveInformationActionOf(*w.InputAction)
 	}
-	if w.E6 != nil {
-		s.OutputAction = GuardrailSensitiveInformationActionOf(*w.E6)
+	if w.OutputAction != nil {
+		s.OutputAction = GuardrailSensitiveInformationActionOf(*w.OutputAction)
 	}
 	return nil
 }
@@ -1302,26 +1303,27 @@ type GuardrailTopicConfig struct {
 	OutputEnabled *bool `json:"OutputEnabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailTopicConfig, enum values to their types.
+// UnmarshalJSON decodes a GuardrailTopicConfig, turning enum values back into
+// their types.
 func (s *GuardrailTopicConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailTopicConfig
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
-		E4 *string `json:"InputAction"`
-		E6 *string `json:"OutputAction"`
+		Type         *string `json:"Type"`
+		InputAction  *string `json:"InputAction"`
+		OutputAction *string `json:"OutputAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = GuardrailTopicTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = GuardrailTopicTypeOf(*w.Type)
 	}
-	if w.E4 != nil {
-		s.InputAction = GuardrailTopicActionOf(*w.E4)
+	if w.InputAction != nil {
+		s.InputAction = GuardrailTopicActionOf(*w.InputAction)
 	}
-	if w.E6 != nil {
-		s.OutputAction = GuardrailTopicActionOf(*w.E6)
+	if w.OutputAction != nil {
+		s.OutputAction = GuardrailTopicActionOf(*w.OutputAction)
 	}
 	return nil
 }
@@ -1357,19 +1359,19 @@ type GuardrailTopicPolicyConfigTopicsTierConfig struct {
 	TierName GuardrailTopicsTierName `json:"TierName,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailTopicPolicyConfigTopicsTierConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a GuardrailTopicPolicyConfigTopicsTierConfig, turning
+// enum values back into their types.
 func (s *GuardrailTopicPolicyConfigTopicsTierConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailTopicPolicyConfigTopicsTierConfig
 	w := struct {
 		*plain
-		E0 *string `json:"TierName"`
+		TierName *string `json:"TierName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TierName = GuardrailTopicsTierNameOf(*w.E0)
+	if w.TierName != nil {
+		s.TierName = GuardrailTopicsTierNameOf(*w.TierName)
 	}
 	return nil
 }
@@ -1528,22 +1530,23 @@ type GuardrailWordConfig struct {
 	OutputEnabled *bool `json:"OutputEnabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardrailWordConfig, enum values to their types.
+// UnmarshalJSON decodes a GuardrailWordConfig, turning enum values back into
+// their types.
 func (s *GuardrailWordConfig) UnmarshalJSON(data []byte) error {
 	type plain GuardrailWordConfig
 	w := struct {
 		*plain
-		E1 *string `json:"InputAction"`
-		E3 *string `json:"OutputAction"`
+		InputAction  *string `json:"InputAction"`
+		OutputAction *string `json:"OutputAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.InputAction = GuardrailWordActionOf(*w.E1)
+	if w.InputAction != nil {
+		s.InputAction = GuardrailWordActionOf(*w.InputAction)
 	}
-	if w.E3 != nil {
-		s.OutputAction = GuardrailWordActionOf(*w.E3)
+	if w.OutputAction != nil {
+		s.OutputAction = GuardrailWordActionOf(*w.OutputAction)
 	}
 	return nil
 }

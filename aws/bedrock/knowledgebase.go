@@ -207,18 +207,18 @@ type KnowledgeBaseBedrockEmbeddingModelConfiguration struct {
 }
 
 // UnmarshalJSON decodes a KnowledgeBaseBedrockEmbeddingModelConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *KnowledgeBaseBedrockEmbeddingModelConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseBedrockEmbeddingModelConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"EmbeddingDataType"`
+		EmbeddingDataType *string `json:"EmbeddingDataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EmbeddingDataType = KnowledgeBaseBedrockEmbeddingModelConfigurationEmbeddingDataTypeOf(*w.E2)
+	if w.EmbeddingDataType != nil {
+		s.EmbeddingDataType = KnowledgeBaseBedrockEmbeddingModelConfigurationEmbeddingDataTypeOf(*w.EmbeddingDataType)
 	}
 	return nil
 }
@@ -318,19 +318,19 @@ type KnowledgeBaseConfiguration struct {
 	VectorKnowledgeBaseConfiguration KnowledgeBaseVectorKnowledgeBaseConfiguration `json:"VectorKnowledgeBaseConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a KnowledgeBaseConfiguration, turning enum values back
+// into their types.
 func (s *KnowledgeBaseConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = KnowledgeBaseTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = KnowledgeBaseTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -501,19 +501,19 @@ type KnowledgeBaseManagedKnowledgeBaseConfiguration struct {
 	ServerSideEncryptionConfiguration *KnowledgeBaseManagedKnowledgeBaseServerSideEncryptionConfiguration `json:"ServerSideEncryptionConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseManagedKnowledgeBaseConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseManagedKnowledgeBaseConfiguration,
+// turning enum values back into their types.
 func (s *KnowledgeBaseManagedKnowledgeBaseConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseManagedKnowledgeBaseConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"EmbeddingModelType"`
+		EmbeddingModelType *string `json:"EmbeddingModelType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EmbeddingModelType = KnowledgeBaseEmbeddingModelTypeOf(*w.E2)
+	if w.EmbeddingModelType != nil {
+		s.EmbeddingModelType = KnowledgeBaseEmbeddingModelTypeOf(*w.EmbeddingModelType)
 	}
 	return nil
 }
@@ -871,19 +871,19 @@ type KnowledgeBaseQueryGenerationColumn struct {
 	Name string `json:"Name,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseQueryGenerationColumn, enum values to
-// their types.
+// UnmarshalJSON decodes a KnowledgeBaseQueryGenerationColumn, turning enum
+// values back into their types.
 func (s *KnowledgeBaseQueryGenerationColumn) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseQueryGenerationColumn
 	w := struct {
 		*plain
-		E1 *string `json:"Inclusion"`
+		Inclusion *string `json:"Inclusion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Inclusion = KnowledgeBaseInclusionTypeOf(*w.E1)
+	if w.Inclusion != nil {
+		s.Inclusion = KnowledgeBaseInclusionTypeOf(*w.Inclusion)
 	}
 	return nil
 }
@@ -956,19 +956,19 @@ type KnowledgeBaseQueryGenerationTable struct {
 	Inclusion KnowledgeBaseInclusionType `json:"Inclusion,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseQueryGenerationTable, enum values to
-// their types.
+// UnmarshalJSON decodes a KnowledgeBaseQueryGenerationTable, turning enum
+// values back into their types.
 func (s *KnowledgeBaseQueryGenerationTable) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseQueryGenerationTable
 	w := struct {
 		*plain
-		E3 *string `json:"Inclusion"`
+		Inclusion *string `json:"Inclusion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Inclusion = KnowledgeBaseInclusionTypeOf(*w.E3)
+	if w.Inclusion != nil {
+		s.Inclusion = KnowledgeBaseInclusionTypeOf(*w.Inclusion)
 	}
 	return nil
 }
@@ -1102,18 +1102,18 @@ type KnowledgeBaseRedshiftProvisionedAuthConfiguration struct {
 }
 
 // UnmarshalJSON decodes a KnowledgeBaseRedshiftProvisionedAuthConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *KnowledgeBaseRedshiftProvisionedAuthConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseRedshiftProvisionedAuthConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = KnowledgeBaseRedshiftProvisionedAuthTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = KnowledgeBaseRedshiftProvisionedAuthTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1222,19 +1222,19 @@ type KnowledgeBaseRedshiftQueryEngineConfiguration struct {
 	ServerlessConfiguration KnowledgeBaseRedshiftServerlessConfiguration `json:"ServerlessConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseRedshiftQueryEngineConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseRedshiftQueryEngineConfiguration,
+// turning enum values back into their types.
 func (s *KnowledgeBaseRedshiftQueryEngineConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseRedshiftQueryEngineConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = KnowledgeBaseRedshiftQueryEngineTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = KnowledgeBaseRedshiftQueryEngineTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1279,19 +1279,19 @@ type KnowledgeBaseRedshiftQueryEngineStorageConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// KnowledgeBaseRedshiftQueryEngineStorageConfiguration, enum values to their
-// types.
+// KnowledgeBaseRedshiftQueryEngineStorageConfiguration, turning enum values
+// back into their types.
 func (s *KnowledgeBaseRedshiftQueryEngineStorageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseRedshiftQueryEngineStorageConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = KnowledgeBaseRedshiftQueryEngineStorageTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = KnowledgeBaseRedshiftQueryEngineStorageTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1411,18 +1411,18 @@ type KnowledgeBaseRedshiftServerlessAuthConfiguration struct {
 }
 
 // UnmarshalJSON decodes a KnowledgeBaseRedshiftServerlessAuthConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *KnowledgeBaseRedshiftServerlessAuthConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseRedshiftServerlessAuthConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = KnowledgeBaseRedshiftServerlessAuthTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = KnowledgeBaseRedshiftServerlessAuthTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1545,19 +1545,19 @@ type KnowledgeBaseSqlKnowledgeBaseConfiguration struct {
 	RedshiftConfiguration KnowledgeBaseRedshiftConfiguration `json:"RedshiftConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseSqlKnowledgeBaseConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseSqlKnowledgeBaseConfiguration, turning
+// enum values back into their types.
 func (s *KnowledgeBaseSqlKnowledgeBaseConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseSqlKnowledgeBaseConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = KnowledgeBaseQueryEngineTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = KnowledgeBaseQueryEngineTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1671,19 +1671,19 @@ type KnowledgeBaseStorageConfiguration struct {
 	S3VectorsConfiguration *KnowledgeBaseS3VectorsConfiguration `json:"S3VectorsConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseStorageConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a KnowledgeBaseStorageConfiguration, turning enum
+// values back into their types.
 func (s *KnowledgeBaseStorageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseStorageConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = KnowledgeBaseStorageTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = KnowledgeBaseStorageTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1769,19 +1769,19 @@ type KnowledgeBaseSupplementalDataStorageLocation struct {
 	S3Location KnowledgeBaseS3Location `json:"S3Location,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseSupplementalDataStorageLocation, enum
-// values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseSupplementalDataStorageLocation,
+// turning enum values back into their types.
 func (s *KnowledgeBaseSupplementalDataStorageLocation) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseSupplementalDataStorageLocation
 	w := struct {
 		*plain
-		E0 *string `json:"SupplementalDataStorageLocationType"`
+		SupplementalDataStorageLocationType *string `json:"SupplementalDataStorageLocationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SupplementalDataStorageLocationType = KnowledgeBaseSupplementalDataStorageLocationTypeOf(*w.E0)
+	if w.SupplementalDataStorageLocationType != nil {
+		s.SupplementalDataStorageLocationType = KnowledgeBaseSupplementalDataStorageLocationTypeOf(*w.SupplementalDataStorageLocationType)
 	}
 	return nil
 }

@@ -159,18 +159,19 @@ type PromptCachePointBlock struct {
 	Type PromptCachePointType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a PromptCachePointBlock, enum values to their types.
+// UnmarshalJSON decodes a PromptCachePointBlock, turning enum values back into
+// their types.
 func (s *PromptCachePointBlock) UnmarshalJSON(data []byte) error {
 	type plain PromptCachePointBlock
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = PromptCachePointTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = PromptCachePointTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -354,18 +355,19 @@ type PromptMessage struct {
 	Role PromptConversationRole `json:"Role,omitzero"`
 }
 
-// UnmarshalJSON decodes a PromptMessage, enum values to their types.
+// UnmarshalJSON decodes a PromptMessage, turning enum values back into their
+// types.
 func (s *PromptMessage) UnmarshalJSON(data []byte) error {
 	type plain PromptMessage
 	w := struct {
 		*plain
-		E1 *string `json:"Role"`
+		Role *string `json:"Role"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Role = PromptConversationRoleOf(*w.E1)
+	if w.Role != nil {
+		s.Role = PromptConversationRoleOf(*w.Role)
 	}
 	return nil
 }
@@ -709,18 +711,19 @@ type PromptVariant struct {
 	ModelId string `json:"ModelId,omitzero"`
 }
 
-// UnmarshalJSON decodes a PromptVariant, enum values to their types.
+// UnmarshalJSON decodes a PromptVariant, turning enum values back into their
+// types.
 func (s *PromptVariant) UnmarshalJSON(data []byte) error {
 	type plain PromptVariant
 	w := struct {
 		*plain
-		E2 *string `json:"TemplateType"`
+		TemplateType *string `json:"TemplateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.TemplateType = PromptTemplateTypeOf(*w.E2)
+	if w.TemplateType != nil {
+		s.TemplateType = PromptTemplateTypeOf(*w.TemplateType)
 	}
 	return nil
 }

@@ -175,19 +175,19 @@ type PromptVersionCachePointBlock struct {
 	Type PromptVersionCachePointType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a PromptVersionCachePointBlock, enum values to their
-// types.
+// UnmarshalJSON decodes a PromptVersionCachePointBlock, turning enum values
+// back into their types.
 func (s *PromptVersionCachePointBlock) UnmarshalJSON(data []byte) error {
 	type plain PromptVersionCachePointBlock
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = PromptVersionCachePointTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = PromptVersionCachePointTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -343,18 +343,19 @@ type PromptVersionMessage struct {
 	Role PromptVersionConversationRole `json:"Role,omitzero"`
 }
 
-// UnmarshalJSON decodes a PromptVersionMessage, enum values to their types.
+// UnmarshalJSON decodes a PromptVersionMessage, turning enum values back into
+// their types.
 func (s *PromptVersionMessage) UnmarshalJSON(data []byte) error {
 	type plain PromptVersionMessage
 	w := struct {
 		*plain
-		E1 *string `json:"Role"`
+		Role *string `json:"Role"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Role = PromptVersionConversationRoleOf(*w.E1)
+	if w.Role != nil {
+		s.Role = PromptVersionConversationRoleOf(*w.Role)
 	}
 	return nil
 }
@@ -581,19 +582,19 @@ type PromptVersionPromptVariant struct {
 	ModelId string `json:"ModelId,omitzero"`
 }
 
-// UnmarshalJSON decodes a PromptVersionPromptVariant, enum values to their
-// types.
+// UnmarshalJSON decodes a PromptVersionPromptVariant, turning enum values back
+// into their types.
 func (s *PromptVersionPromptVariant) UnmarshalJSON(data []byte) error {
 	type plain PromptVersionPromptVariant
 	w := struct {
 		*plain
-		E2 *string `json:"TemplateType"`
+		TemplateType *string `json:"TemplateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.TemplateType = PromptVersionPromptTemplateTypeOf(*w.E2)
+	if w.TemplateType != nil {
+		s.TemplateType = PromptVersionPromptTemplateTypeOf(*w.TemplateType)
 	}
 	return nil
 }

@@ -61,19 +61,19 @@ type ApiKeyCredentialProviderArgs struct {
 	Tags []ApiKeyCredentialProviderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApiKeyCredentialProviderArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a ApiKeyCredentialProviderArgs, turning enum values
+// back into their types.
 func (s *ApiKeyCredentialProviderArgs) UnmarshalJSON(data []byte) error {
 	type plain ApiKeyCredentialProviderArgs
 	w := struct {
 		*plain
-		E3 *string `json:"ApiKeySecretSource"`
+		ApiKeySecretSource *string `json:"ApiKeySecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ApiKeySecretSource = ApiKeyCredentialProviderApiKeySecretSourceOf(*w.E3)
+	if w.ApiKeySecretSource != nil {
+		s.ApiKeySecretSource = ApiKeyCredentialProviderApiKeySecretSourceOf(*w.ApiKeySecretSource)
 	}
 	return nil
 }

@@ -194,19 +194,19 @@ type BrowserCustomBrowserEnterprisePolicy struct {
 	Type BrowserCustomBrowserEnterprisePolicyType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a BrowserCustomBrowserEnterprisePolicy, enum values to
-// their types.
+// UnmarshalJSON decodes a BrowserCustomBrowserEnterprisePolicy, turning enum
+// values back into their types.
 func (s *BrowserCustomBrowserEnterprisePolicy) UnmarshalJSON(data []byte) error {
 	type plain BrowserCustomBrowserEnterprisePolicy
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = BrowserCustomBrowserEnterprisePolicyTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = BrowserCustomBrowserEnterprisePolicyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -275,19 +275,19 @@ type BrowserCustomBrowserNetworkConfiguration struct {
 	VpcConfig BrowserCustomVpcConfig `json:"VpcConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a BrowserCustomBrowserNetworkConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a BrowserCustomBrowserNetworkConfiguration, turning
+// enum values back into their types.
 func (s *BrowserCustomBrowserNetworkConfiguration) UnmarshalJSON(data []byte) error {
 	type plain BrowserCustomBrowserNetworkConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"NetworkMode"`
+		NetworkMode *string `json:"NetworkMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NetworkMode = BrowserCustomBrowserNetworkModeOf(*w.E0)
+	if w.NetworkMode != nil {
+		s.NetworkMode = BrowserCustomBrowserNetworkModeOf(*w.NetworkMode)
 	}
 	return nil
 }

@@ -200,19 +200,19 @@ type CodeInterpreterCustomCodeInterpreterNetworkConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// CodeInterpreterCustomCodeInterpreterNetworkConfiguration, enum values to
-// their types.
+// CodeInterpreterCustomCodeInterpreterNetworkConfiguration, turning enum
+// values back into their types.
 func (s *CodeInterpreterCustomCodeInterpreterNetworkConfiguration) UnmarshalJSON(data []byte) error {
 	type plain CodeInterpreterCustomCodeInterpreterNetworkConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"NetworkMode"`
+		NetworkMode *string `json:"NetworkMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NetworkMode = CodeInterpreterCustomCodeInterpreterNetworkModeOf(*w.E0)
+	if w.NetworkMode != nil {
+		s.NetworkMode = CodeInterpreterCustomCodeInterpreterNetworkModeOf(*w.NetworkMode)
 	}
 	return nil
 }

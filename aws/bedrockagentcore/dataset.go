@@ -64,18 +64,19 @@ type DatasetArgs struct {
 	Tags []DatasetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetArgs, enum values to their types.
+// UnmarshalJSON decodes a DatasetArgs, turning enum values back into their
+// types.
 func (s *DatasetArgs) UnmarshalJSON(data []byte) error {
 	type plain DatasetArgs
 	w := struct {
 		*plain
-		E1 *string `json:"SchemaType"`
+		SchemaType *string `json:"SchemaType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SchemaType = DatasetSchemaTypeOf(*w.E1)
+	if w.SchemaType != nil {
+		s.SchemaType = DatasetSchemaTypeOf(*w.SchemaType)
 	}
 	return nil
 }

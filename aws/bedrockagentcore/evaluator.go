@@ -57,18 +57,19 @@ type EvaluatorArgs struct {
 	Tags []EvaluatorTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluatorArgs, enum values to their types.
+// UnmarshalJSON decodes a EvaluatorArgs, turning enum values back into their
+// types.
 func (s *EvaluatorArgs) UnmarshalJSON(data []byte) error {
 	type plain EvaluatorArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Level"`
+		Level *string `json:"Level"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Level = EvaluatorLevelOf(*w.E2)
+	if w.Level != nil {
+		s.Level = EvaluatorLevelOf(*w.Level)
 	}
 	return nil
 }

@@ -95,22 +95,23 @@ type GatewayArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayArgs, enum values to their types.
+// UnmarshalJSON decodes a GatewayArgs, turning enum values back into their
+// types.
 func (s *GatewayArgs) UnmarshalJSON(data []byte) error {
 	type plain GatewayArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AuthorizerType"`
-		E5 *string `json:"ExceptionLevel"`
+		AuthorizerType *string `json:"AuthorizerType"`
+		ExceptionLevel *string `json:"ExceptionLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthorizerType = GatewayAuthorizerTypeOf(*w.E0)
+	if w.AuthorizerType != nil {
+		s.AuthorizerType = GatewayAuthorizerTypeOf(*w.AuthorizerType)
 	}
-	if w.E5 != nil {
-		s.ExceptionLevel = GatewayExceptionLevelOf(*w.E5)
+	if w.ExceptionLevel != nil {
+		s.ExceptionLevel = GatewayExceptionLevelOf(*w.ExceptionLevel)
 	}
 	return nil
 }
@@ -294,19 +295,19 @@ type GatewayAuthorizingClaimMatchValueType struct {
 	ClaimMatchValue GatewayClaimMatchValueType `json:"ClaimMatchValue"`
 }
 
-// UnmarshalJSON decodes a GatewayAuthorizingClaimMatchValueType, enum values
-// to their types.
+// UnmarshalJSON decodes a GatewayAuthorizingClaimMatchValueType, turning enum
+// values back into their types.
 func (s *GatewayAuthorizingClaimMatchValueType) UnmarshalJSON(data []byte) error {
 	type plain GatewayAuthorizingClaimMatchValueType
 	w := struct {
 		*plain
-		E0 *string `json:"ClaimMatchOperator"`
+		ClaimMatchOperator *string `json:"ClaimMatchOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClaimMatchOperator = GatewayClaimMatchOperatorOf(*w.E0)
+	if w.ClaimMatchOperator != nil {
+		s.ClaimMatchOperator = GatewayClaimMatchOperatorOf(*w.ClaimMatchOperator)
 	}
 	return nil
 }
@@ -398,19 +399,19 @@ type GatewayCustomClaimValidationType struct {
 	InboundTokenClaimValueType GatewayInboundTokenClaimValueType `json:"InboundTokenClaimValueType,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayCustomClaimValidationType, enum values to
-// their types.
+// UnmarshalJSON decodes a GatewayCustomClaimValidationType, turning enum
+// values back into their types.
 func (s *GatewayCustomClaimValidationType) UnmarshalJSON(data []byte) error {
 	type plain GatewayCustomClaimValidationType
 	w := struct {
 		*plain
-		E2 *string `json:"InboundTokenClaimValueType"`
+		InboundTokenClaimValueType *string `json:"InboundTokenClaimValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.InboundTokenClaimValueType = GatewayInboundTokenClaimValueTypeOf(*w.E2)
+	if w.InboundTokenClaimValueType != nil {
+		s.InboundTokenClaimValueType = GatewayInboundTokenClaimValueTypeOf(*w.InboundTokenClaimValueType)
 	}
 	return nil
 }
@@ -604,19 +605,19 @@ type GatewayInterceptorConfiguration struct {
 	InputConfiguration *GatewayInterceptorInputConfiguration `json:"InputConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayInterceptorConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a GatewayInterceptorConfiguration, turning enum values
+// back into their types.
 func (s *GatewayInterceptorConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GatewayInterceptorConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"InterceptionPoints"`
+		InterceptionPoints []string `json:"InterceptionPoints"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InterceptionPoints = (func(v []string) []GatewayInterceptionPoint { return convertList(v, GatewayInterceptionPointOf) })(w.E0)
+	if w.InterceptionPoints != nil {
+		s.InterceptionPoints = (func(v []string) []GatewayInterceptionPoint { return convertList(v, GatewayInterceptionPointOf) })(w.InterceptionPoints)
 	}
 	return nil
 }
@@ -695,19 +696,19 @@ type GatewayMCPGatewayConfiguration struct {
 	SupportedVersions []string `json:"SupportedVersions,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayMCPGatewayConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a GatewayMCPGatewayConfiguration, turning enum values
+// back into their types.
 func (s *GatewayMCPGatewayConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GatewayMCPGatewayConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"SearchType"`
+		SearchType *string `json:"SearchType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SearchType = GatewaySearchTypeOf(*w.E1)
+	if w.SearchType != nil {
+		s.SearchType = GatewaySearchTypeOf(*w.SearchType)
 	}
 	return nil
 }
@@ -730,19 +731,19 @@ type GatewayPolicyEngineConfiguration struct {
 	Mode GatewayPolicyEngineMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayPolicyEngineConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a GatewayPolicyEngineConfiguration, turning enum
+// values back into their types.
 func (s *GatewayPolicyEngineConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GatewayPolicyEngineConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Mode = GatewayPolicyEngineModeOf(*w.E1)
+	if w.Mode != nil {
+		s.Mode = GatewayPolicyEngineModeOf(*w.Mode)
 	}
 	return nil
 }

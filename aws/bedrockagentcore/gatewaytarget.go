@@ -262,19 +262,19 @@ type GatewayTargetApiGatewayToolFilter struct {
 	Methods []GatewayTargetRestApiMethod `json:"Methods,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetApiGatewayToolFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a GatewayTargetApiGatewayToolFilter, turning enum
+// values back into their types.
 func (s *GatewayTargetApiGatewayToolFilter) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetApiGatewayToolFilter
 	w := struct {
 		*plain
-		E1 []string `json:"Methods"`
+		Methods []string `json:"Methods"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Methods = (func(v []string) []GatewayTargetRestApiMethod { return convertList(v, GatewayTargetRestApiMethodOf) })(w.E1)
+	if w.Methods != nil {
+		s.Methods = (func(v []string) []GatewayTargetRestApiMethod { return convertList(v, GatewayTargetRestApiMethodOf) })(w.Methods)
 	}
 	return nil
 }
@@ -306,19 +306,19 @@ type GatewayTargetApiGatewayToolOverride struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetApiGatewayToolOverride, enum values to
-// their types.
+// UnmarshalJSON decodes a GatewayTargetApiGatewayToolOverride, turning enum
+// values back into their types.
 func (s *GatewayTargetApiGatewayToolOverride) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetApiGatewayToolOverride
 	w := struct {
 		*plain
-		E0 *string `json:"Method"`
+		Method *string `json:"Method"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Method = GatewayTargetRestApiMethodOf(*w.E0)
+	if w.Method != nil {
+		s.Method = GatewayTargetRestApiMethodOf(*w.Method)
 	}
 	return nil
 }
@@ -400,19 +400,19 @@ type GatewayTargetApiKeyCredentialProvider struct {
 	CredentialPrefix string `json:"CredentialPrefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetApiKeyCredentialProvider, enum values
-// to their types.
+// UnmarshalJSON decodes a GatewayTargetApiKeyCredentialProvider, turning enum
+// values back into their types.
 func (s *GatewayTargetApiKeyCredentialProvider) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetApiKeyCredentialProvider
 	w := struct {
 		*plain
-		E1 *string `json:"CredentialLocation"`
+		CredentialLocation *string `json:"CredentialLocation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CredentialLocation = GatewayTargetApiKeyCredentialLocationOf(*w.E1)
+	if w.CredentialLocation != nil {
+		s.CredentialLocation = GatewayTargetApiKeyCredentialLocationOf(*w.CredentialLocation)
 	}
 	return nil
 }
@@ -581,19 +581,19 @@ type GatewayTargetCredentialProviderConfiguration struct {
 	CredentialProvider *GatewayTargetCredentialProvider `json:"CredentialProvider,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetCredentialProviderConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a GatewayTargetCredentialProviderConfiguration,
+// turning enum values back into their types.
 func (s *GatewayTargetCredentialProviderConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetCredentialProviderConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"CredentialProviderType"`
+		CredentialProviderType *string `json:"CredentialProviderType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CredentialProviderType = GatewayTargetCredentialProviderTypeOf(*w.E0)
+	if w.CredentialProviderType != nil {
+		s.CredentialProviderType = GatewayTargetCredentialProviderTypeOf(*w.CredentialProviderType)
 	}
 	return nil
 }
@@ -903,19 +903,19 @@ type GatewayTargetManagedVpcResource struct {
 	SecurityGroupIds []string `json:"SecurityGroupIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetManagedVpcResource, enum values to
-// their types.
+// UnmarshalJSON decodes a GatewayTargetManagedVpcResource, turning enum values
+// back into their types.
 func (s *GatewayTargetManagedVpcResource) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetManagedVpcResource
 	w := struct {
 		*plain
-		E0 *string `json:"EndpointIpAddressType"`
+		EndpointIpAddressType *string `json:"EndpointIpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EndpointIpAddressType = GatewayTargetEndpointIpAddressTypeOf(*w.E0)
+	if w.EndpointIpAddressType != nil {
+		s.EndpointIpAddressType = GatewayTargetEndpointIpAddressTypeOf(*w.EndpointIpAddressType)
 	}
 	return nil
 }
@@ -1015,19 +1015,19 @@ type GatewayTargetMcpServerTargetConfiguration struct {
 	ResourcePriority *int `json:"ResourcePriority,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetMcpServerTargetConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a GatewayTargetMcpServerTargetConfiguration, turning
+// enum values back into their types.
 func (s *GatewayTargetMcpServerTargetConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetMcpServerTargetConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ListingMode"`
+		ListingMode *string `json:"ListingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ListingMode = GatewayTargetMcpServerListingModeOf(*w.E1)
+	if w.ListingMode != nil {
+		s.ListingMode = GatewayTargetMcpServerListingModeOf(*w.ListingMode)
 	}
 	return nil
 }
@@ -1203,19 +1203,19 @@ type GatewayTargetOAuthCredentialProvider struct {
 	GrantType GatewayTargetOAuthGrantType `json:"GrantType,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetOAuthCredentialProvider, enum values to
-// their types.
+// UnmarshalJSON decodes a GatewayTargetOAuthCredentialProvider, turning enum
+// values back into their types.
 func (s *GatewayTargetOAuthCredentialProvider) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetOAuthCredentialProvider
 	w := struct {
 		*plain
-		E4 *string `json:"GrantType"`
+		GrantType *string `json:"GrantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.GrantType = GatewayTargetOAuthGrantTypeOf(*w.E4)
+	if w.GrantType != nil {
+		s.GrantType = GatewayTargetOAuthGrantTypeOf(*w.GrantType)
 	}
 	return nil
 }
@@ -1343,19 +1343,19 @@ type GatewayTargetPassthroughTargetConfiguration struct {
 	StickinessConfiguration GatewayTargetStickinessConfiguration `json:"StickinessConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetPassthroughTargetConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a GatewayTargetPassthroughTargetConfiguration, turning
+// enum values back into their types.
 func (s *GatewayTargetPassthroughTargetConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetPassthroughTargetConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ProtocolType"`
+		ProtocolType *string `json:"ProtocolType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ProtocolType = GatewayTargetPassthroughProtocolTypeOf(*w.E1)
+	if w.ProtocolType != nil {
+		s.ProtocolType = GatewayTargetPassthroughProtocolTypeOf(*w.ProtocolType)
 	}
 	return nil
 }
@@ -1524,19 +1524,19 @@ type GatewayTargetSchemaDefinition struct {
 	Required []string `json:"Required,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayTargetSchemaDefinition, enum values to their
-// types.
+// UnmarshalJSON decodes a GatewayTargetSchemaDefinition, turning enum values
+// back into their types.
 func (s *GatewayTargetSchemaDefinition) UnmarshalJSON(data []byte) error {
 	type plain GatewayTargetSchemaDefinition
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = GatewayTargetSchemaTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = GatewayTargetSchemaTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -376,19 +376,19 @@ type HarnessAuthorizingClaimMatchValueType struct {
 	ClaimMatchValue HarnessClaimMatchValueType `json:"ClaimMatchValue"`
 }
 
-// UnmarshalJSON decodes a HarnessAuthorizingClaimMatchValueType, enum values
-// to their types.
+// UnmarshalJSON decodes a HarnessAuthorizingClaimMatchValueType, turning enum
+// values back into their types.
 func (s *HarnessAuthorizingClaimMatchValueType) UnmarshalJSON(data []byte) error {
 	type plain HarnessAuthorizingClaimMatchValueType
 	w := struct {
 		*plain
-		E0 *string `json:"ClaimMatchOperator"`
+		ClaimMatchOperator *string `json:"ClaimMatchOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClaimMatchOperator = HarnessAuthorizingClaimMatchValueTypeClaimMatchOperatorOf(*w.E0)
+	if w.ClaimMatchOperator != nil {
+		s.ClaimMatchOperator = HarnessAuthorizingClaimMatchValueTypeClaimMatchOperatorOf(*w.ClaimMatchOperator)
 	}
 	return nil
 }
@@ -531,19 +531,19 @@ type HarnessCustomClaimValidationType struct {
 	InboundTokenClaimValueType HarnessCustomClaimValidationTypeInboundTokenClaimValueType `json:"InboundTokenClaimValueType,omitzero"`
 }
 
-// UnmarshalJSON decodes a HarnessCustomClaimValidationType, enum values to
-// their types.
+// UnmarshalJSON decodes a HarnessCustomClaimValidationType, turning enum
+// values back into their types.
 func (s *HarnessCustomClaimValidationType) UnmarshalJSON(data []byte) error {
 	type plain HarnessCustomClaimValidationType
 	w := struct {
 		*plain
-		E2 *string `json:"InboundTokenClaimValueType"`
+		InboundTokenClaimValueType *string `json:"InboundTokenClaimValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.InboundTokenClaimValueType = HarnessCustomClaimValidationTypeInboundTokenClaimValueTypeOf(*w.E2)
+	if w.InboundTokenClaimValueType != nil {
+		s.InboundTokenClaimValueType = HarnessCustomClaimValidationTypeInboundTokenClaimValueTypeOf(*w.InboundTokenClaimValueType)
 	}
 	return nil
 }
@@ -831,19 +831,19 @@ type HarnessNetworkConfiguration struct {
 	NetworkModeConfig HarnessVpcConfig `json:"NetworkModeConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a HarnessNetworkConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a HarnessNetworkConfiguration, turning enum values
+// back into their types.
 func (s *HarnessNetworkConfiguration) UnmarshalJSON(data []byte) error {
 	type plain HarnessNetworkConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"NetworkMode"`
+		NetworkMode *string `json:"NetworkMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NetworkMode = HarnessNetworkConfigurationNetworkModeOf(*w.E0)
+	if w.NetworkMode != nil {
+		s.NetworkMode = HarnessNetworkConfigurationNetworkModeOf(*w.NetworkMode)
 	}
 	return nil
 }
@@ -933,19 +933,19 @@ type HarnessOAuthCredentialProvider struct {
 	GrantType HarnessOAuthCredentialProviderGrantType `json:"GrantType,omitzero"`
 }
 
-// UnmarshalJSON decodes a HarnessOAuthCredentialProvider, enum values to their
-// types.
+// UnmarshalJSON decodes a HarnessOAuthCredentialProvider, turning enum values
+// back into their types.
 func (s *HarnessOAuthCredentialProvider) UnmarshalJSON(data []byte) error {
 	type plain HarnessOAuthCredentialProvider
 	w := struct {
 		*plain
-		E4 *string `json:"GrantType"`
+		GrantType *string `json:"GrantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.GrantType = HarnessOAuthCredentialProviderGrantTypeOf(*w.E4)
+	if w.GrantType != nil {
+		s.GrantType = HarnessOAuthCredentialProviderGrantTypeOf(*w.GrantType)
 	}
 	return nil
 }
@@ -1204,18 +1204,19 @@ type HarnessTool struct {
 	Name string `json:"Name,omitzero"`
 }
 
-// UnmarshalJSON decodes a HarnessTool, enum values to their types.
+// UnmarshalJSON decodes a HarnessTool, turning enum values back into their
+// types.
 func (s *HarnessTool) UnmarshalJSON(data []byte) error {
 	type plain HarnessTool
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = HarnessToolTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = HarnessToolTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1320,19 +1321,19 @@ type HarnessTruncationConfiguration struct {
 	Config *HarnessTruncationStrategyConfiguration `json:"Config,omitzero"`
 }
 
-// UnmarshalJSON decodes a HarnessTruncationConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a HarnessTruncationConfiguration, turning enum values
+// back into their types.
 func (s *HarnessTruncationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain HarnessTruncationConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Strategy"`
+		Strategy *string `json:"Strategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Strategy = HarnessTruncationConfigurationStrategyOf(*w.E0)
+	if w.Strategy != nil {
+		s.Strategy = HarnessTruncationConfigurationStrategyOf(*w.Strategy)
 	}
 	return nil
 }

@@ -195,23 +195,23 @@ type MemoryContentConfiguration struct {
 	Level MemoryContentConfigurationLevel `json:"Level,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemoryContentConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a MemoryContentConfiguration, turning enum values back
+// into their types.
 func (s *MemoryContentConfiguration) UnmarshalJSON(data []byte) error {
 	type plain MemoryContentConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
-		E1 *string `json:"Level"`
+		Type  *string `json:"Type"`
+		Level *string `json:"Level"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = MemoryContentConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = MemoryContentConfigurationTypeOf(*w.Type)
 	}
-	if w.E1 != nil {
-		s.Level = MemoryContentConfigurationLevelOf(*w.E1)
+	if w.Level != nil {
+		s.Level = MemoryContentConfigurationLevelOf(*w.Level)
 	}
 	return nil
 }
@@ -417,23 +417,23 @@ type MemoryCustomMemoryStrategy struct {
 	UpdatedAt *string `json:"UpdatedAt,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemoryCustomMemoryStrategy, enum values to their
-// types.
+// UnmarshalJSON decodes a MemoryCustomMemoryStrategy, turning enum values back
+// into their types.
 func (s *MemoryCustomMemoryStrategy) UnmarshalJSON(data []byte) error {
 	type plain MemoryCustomMemoryStrategy
 	w := struct {
 		*plain
-		E7 *string `json:"Status"`
-		E9 *string `json:"Type"`
+		Status *string `json:"Status"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.Status = MemoryCustomMemoryStrategyStatusOf(*w.E7)
+	if w.Status != nil {
+		s.Status = MemoryCustomMemoryStrategyStatusOf(*w.Status)
 	}
-	if w.E9 != nil {
-		s.Type = MemoryCustomMemoryStrategyTypeOf(*w.E9)
+	if w.Type != nil {
+		s.Type = MemoryCustomMemoryStrategyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -609,23 +609,23 @@ type MemoryEpisodicMemoryStrategy struct {
 	UpdatedAt *string `json:"UpdatedAt,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemoryEpisodicMemoryStrategy, enum values to their
-// types.
+// UnmarshalJSON decodes a MemoryEpisodicMemoryStrategy, turning enum values
+// back into their types.
 func (s *MemoryEpisodicMemoryStrategy) UnmarshalJSON(data []byte) error {
 	type plain MemoryEpisodicMemoryStrategy
 	w := struct {
 		*plain
-		E7 *string `json:"Status"`
-		E9 *string `json:"Type"`
+		Status *string `json:"Status"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.Status = MemoryEpisodicMemoryStrategyStatusOf(*w.E7)
+	if w.Status != nil {
+		s.Status = MemoryEpisodicMemoryStrategyStatusOf(*w.Status)
 	}
-	if w.E9 != nil {
-		s.Type = MemoryEpisodicMemoryStrategyTypeOf(*w.E9)
+	if w.Type != nil {
+		s.Type = MemoryEpisodicMemoryStrategyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -887,18 +887,19 @@ type MemoryIndexedKey struct {
 	Type MemoryMetadataValueType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemoryIndexedKey, enum values to their types.
+// UnmarshalJSON decodes a MemoryIndexedKey, turning enum values back into
+// their types.
 func (s *MemoryIndexedKey) UnmarshalJSON(data []byte) error {
 	type plain MemoryIndexedKey
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = MemoryMetadataValueTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = MemoryMetadataValueTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -999,19 +1000,19 @@ type MemoryMetadataSchemaEntry struct {
 	Type MemoryMetadataValueType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemoryMetadataSchemaEntry, enum values to their
-// types.
+// UnmarshalJSON decodes a MemoryMetadataSchemaEntry, turning enum values back
+// into their types.
 func (s *MemoryMetadataSchemaEntry) UnmarshalJSON(data []byte) error {
 	type plain MemoryMetadataSchemaEntry
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = MemoryMetadataValueTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = MemoryMetadataValueTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1182,23 +1183,23 @@ type MemorySemanticMemoryStrategy struct {
 	UpdatedAt *string `json:"UpdatedAt,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemorySemanticMemoryStrategy, enum values to their
-// types.
+// UnmarshalJSON decodes a MemorySemanticMemoryStrategy, turning enum values
+// back into their types.
 func (s *MemorySemanticMemoryStrategy) UnmarshalJSON(data []byte) error {
 	type plain MemorySemanticMemoryStrategy
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
-		E8 *string `json:"Type"`
+		Status *string `json:"Status"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = MemorySemanticMemoryStrategyStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = MemorySemanticMemoryStrategyStatusOf(*w.Status)
 	}
-	if w.E8 != nil {
-		s.Type = MemorySemanticMemoryStrategyTypeOf(*w.E8)
+	if w.Type != nil {
+		s.Type = MemorySemanticMemoryStrategyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1560,23 +1561,23 @@ type MemorySummaryMemoryStrategy struct {
 	UpdatedAt *string `json:"UpdatedAt,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemorySummaryMemoryStrategy, enum values to their
-// types.
+// UnmarshalJSON decodes a MemorySummaryMemoryStrategy, turning enum values
+// back into their types.
 func (s *MemorySummaryMemoryStrategy) UnmarshalJSON(data []byte) error {
 	type plain MemorySummaryMemoryStrategy
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
-		E8 *string `json:"Type"`
+		Status *string `json:"Status"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = MemorySummaryMemoryStrategyStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = MemorySummaryMemoryStrategyStatusOf(*w.Status)
 	}
-	if w.E8 != nil {
-		s.Type = MemorySummaryMemoryStrategyTypeOf(*w.E8)
+	if w.Type != nil {
+		s.Type = MemorySummaryMemoryStrategyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1829,23 +1830,23 @@ type MemoryUserPreferenceMemoryStrategy struct {
 	UpdatedAt *string `json:"UpdatedAt,omitzero"`
 }
 
-// UnmarshalJSON decodes a MemoryUserPreferenceMemoryStrategy, enum values to
-// their types.
+// UnmarshalJSON decodes a MemoryUserPreferenceMemoryStrategy, turning enum
+// values back into their types.
 func (s *MemoryUserPreferenceMemoryStrategy) UnmarshalJSON(data []byte) error {
 	type plain MemoryUserPreferenceMemoryStrategy
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
-		E8 *string `json:"Type"`
+		Status *string `json:"Status"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = MemoryUserPreferenceMemoryStrategyStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = MemoryUserPreferenceMemoryStrategyStatusOf(*w.Status)
 	}
-	if w.E8 != nil {
-		s.Type = MemoryUserPreferenceMemoryStrategyTypeOf(*w.E8)
+	if w.Type != nil {
+		s.Type = MemoryUserPreferenceMemoryStrategyTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -52,19 +52,19 @@ type OAuth2CredentialProviderArgs struct {
 	Tags []OAuth2CredentialProviderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a OAuth2CredentialProviderArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a OAuth2CredentialProviderArgs, turning enum values
+// back into their types.
 func (s *OAuth2CredentialProviderArgs) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderArgs
 	w := struct {
 		*plain
-		E0 *string `json:"CredentialProviderVendor"`
+		CredentialProviderVendor *string `json:"CredentialProviderVendor"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CredentialProviderVendor = OAuth2CredentialProviderCredentialProviderVendorOf(*w.E0)
+	if w.CredentialProviderVendor != nil {
+		s.CredentialProviderVendor = OAuth2CredentialProviderCredentialProviderVendorOf(*w.CredentialProviderVendor)
 	}
 	return nil
 }
@@ -222,19 +222,19 @@ type OAuth2CredentialProviderAtlassianOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderAtlassianOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderAtlassianOauth2ProviderConfigInput, turning enum
+// values back into their types.
 func (s *OAuth2CredentialProviderAtlassianOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderAtlassianOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E3 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderAtlassianOauth2ProviderConfigInputClientSecretSourceOf(*w.E3)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderAtlassianOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -506,23 +506,23 @@ type OAuth2CredentialProviderCustomOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderCustomOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderCustomOauth2ProviderConfigInput, turning enum values
+// back into their types.
 func (s *OAuth2CredentialProviderCustomOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderCustomOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E1 *string `json:"ClientAuthenticationMethod"`
-		E5 *string `json:"ClientSecretSource"`
+		ClientAuthenticationMethod *string `json:"ClientAuthenticationMethod"`
+		ClientSecretSource         *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ClientAuthenticationMethod = OAuth2CredentialProviderCustomOauth2ProviderConfigInputClientAuthenticationMethodOf(*w.E1)
+	if w.ClientAuthenticationMethod != nil {
+		s.ClientAuthenticationMethod = OAuth2CredentialProviderCustomOauth2ProviderConfigInputClientAuthenticationMethodOf(*w.ClientAuthenticationMethod)
 	}
-	if w.E5 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderCustomOauth2ProviderConfigInputClientSecretSourceOf(*w.E5)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderCustomOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -677,19 +677,19 @@ type OAuth2CredentialProviderGithubOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderGithubOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderGithubOauth2ProviderConfigInput, turning enum values
+// back into their types.
 func (s *OAuth2CredentialProviderGithubOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderGithubOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E3 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderGithubOauth2ProviderConfigInputClientSecretSourceOf(*w.E3)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderGithubOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -784,19 +784,19 @@ type OAuth2CredentialProviderGoogleOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderGoogleOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderGoogleOauth2ProviderConfigInput, turning enum values
+// back into their types.
 func (s *OAuth2CredentialProviderGoogleOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderGoogleOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E3 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderGoogleOauth2ProviderConfigInputClientSecretSourceOf(*w.E3)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderGoogleOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -908,19 +908,19 @@ type OAuth2CredentialProviderIncludedOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderIncludedOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderIncludedOauth2ProviderConfigInput, turning enum
+// values back into their types.
 func (s *OAuth2CredentialProviderIncludedOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderIncludedOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E4 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderIncludedOauth2ProviderConfigInputClientSecretSourceOf(*w.E4)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderIncludedOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -1028,19 +1028,19 @@ type OAuth2CredentialProviderLinkedinOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderLinkedinOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderLinkedinOauth2ProviderConfigInput, turning enum
+// values back into their types.
 func (s *OAuth2CredentialProviderLinkedinOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderLinkedinOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E3 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderLinkedinOauth2ProviderConfigInputClientSecretSourceOf(*w.E3)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderLinkedinOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -1147,19 +1147,19 @@ type OAuth2CredentialProviderManagedVpcResource struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a OAuth2CredentialProviderManagedVpcResource, enum
-// values to their types.
+// UnmarshalJSON decodes a OAuth2CredentialProviderManagedVpcResource, turning
+// enum values back into their types.
 func (s *OAuth2CredentialProviderManagedVpcResource) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderManagedVpcResource
 	w := struct {
 		*plain
-		E0 *string `json:"EndpointIpAddressType"`
+		EndpointIpAddressType *string `json:"EndpointIpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EndpointIpAddressType = OAuth2CredentialProviderManagedVpcResourceEndpointIpAddressTypeOf(*w.E0)
+	if w.EndpointIpAddressType != nil {
+		s.EndpointIpAddressType = OAuth2CredentialProviderManagedVpcResourceEndpointIpAddressTypeOf(*w.EndpointIpAddressType)
 	}
 	return nil
 }
@@ -1259,19 +1259,19 @@ type OAuth2CredentialProviderMicrosoftOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderMicrosoftOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderMicrosoftOauth2ProviderConfigInput, turning enum
+// values back into their types.
 func (s *OAuth2CredentialProviderMicrosoftOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderMicrosoftOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E3 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderMicrosoftOauth2ProviderConfigInputClientSecretSourceOf(*w.E3)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderMicrosoftOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -1510,18 +1510,18 @@ type OAuth2CredentialProviderOauth2ProviderConfigOutput struct {
 }
 
 // UnmarshalJSON decodes a OAuth2CredentialProviderOauth2ProviderConfigOutput,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *OAuth2CredentialProviderOauth2ProviderConfigOutput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderOauth2ProviderConfigOutput
 	w := struct {
 		*plain
-		E0 *string `json:"ClientAuthenticationMethod"`
+		ClientAuthenticationMethod *string `json:"ClientAuthenticationMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClientAuthenticationMethod = OAuth2CredentialProviderOauth2ProviderConfigOutputClientAuthenticationMethodOf(*w.E0)
+	if w.ClientAuthenticationMethod != nil {
+		s.ClientAuthenticationMethod = OAuth2CredentialProviderOauth2ProviderConfigOutputClientAuthenticationMethodOf(*w.ClientAuthenticationMethod)
 	}
 	return nil
 }
@@ -1607,19 +1607,19 @@ type OAuth2CredentialProviderOnBehalfOfTokenExchangeConfig struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderOnBehalfOfTokenExchangeConfig, enum values to their
-// types.
+// OAuth2CredentialProviderOnBehalfOfTokenExchangeConfig, turning enum values
+// back into their types.
 func (s *OAuth2CredentialProviderOnBehalfOfTokenExchangeConfig) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderOnBehalfOfTokenExchangeConfig
 	w := struct {
 		*plain
-		E0 *string `json:"GrantType"`
+		GrantType *string `json:"GrantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.GrantType = OAuth2CredentialProviderOnBehalfOfTokenExchangeConfigGrantTypeOf(*w.E0)
+	if w.GrantType != nil {
+		s.GrantType = OAuth2CredentialProviderOnBehalfOfTokenExchangeConfigGrantTypeOf(*w.GrantType)
 	}
 	return nil
 }
@@ -1748,19 +1748,19 @@ type OAuth2CredentialProviderPrivateKeyJwtConfig struct {
 	SigningAlgorithm OAuth2CredentialProviderPrivateKeyJwtConfigSigningAlgorithm `json:"SigningAlgorithm,omitzero"`
 }
 
-// UnmarshalJSON decodes a OAuth2CredentialProviderPrivateKeyJwtConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a OAuth2CredentialProviderPrivateKeyJwtConfig, turning
+// enum values back into their types.
 func (s *OAuth2CredentialProviderPrivateKeyJwtConfig) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderPrivateKeyJwtConfig
 	w := struct {
 		*plain
-		E3 *string `json:"SigningAlgorithm"`
+		SigningAlgorithm *string `json:"SigningAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SigningAlgorithm = OAuth2CredentialProviderPrivateKeyJwtConfigSigningAlgorithmOf(*w.E3)
+	if w.SigningAlgorithm != nil {
+		s.SigningAlgorithm = OAuth2CredentialProviderPrivateKeyJwtConfigSigningAlgorithmOf(*w.SigningAlgorithm)
 	}
 	return nil
 }
@@ -1865,19 +1865,19 @@ type OAuth2CredentialProviderSalesforceOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderSalesforceOauth2ProviderConfigInput, enum values to
-// their types.
+// OAuth2CredentialProviderSalesforceOauth2ProviderConfigInput, turning enum
+// values back into their types.
 func (s *OAuth2CredentialProviderSalesforceOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderSalesforceOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E3 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderSalesforceOauth2ProviderConfigInputClientSecretSourceOf(*w.E3)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderSalesforceOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -2003,19 +2003,19 @@ type OAuth2CredentialProviderSlackOauth2ProviderConfigInput struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderSlackOauth2ProviderConfigInput, enum values to their
-// types.
+// OAuth2CredentialProviderSlackOauth2ProviderConfigInput, turning enum values
+// back into their types.
 func (s *OAuth2CredentialProviderSlackOauth2ProviderConfigInput) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderSlackOauth2ProviderConfigInput
 	w := struct {
 		*plain
-		E3 *string `json:"ClientSecretSource"`
+		ClientSecretSource *string `json:"ClientSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ClientSecretSource = OAuth2CredentialProviderSlackOauth2ProviderConfigInputClientSecretSourceOf(*w.E3)
+	if w.ClientSecretSource != nil {
+		s.ClientSecretSource = OAuth2CredentialProviderSlackOauth2ProviderConfigInputClientSecretSourceOf(*w.ClientSecretSource)
 	}
 	return nil
 }
@@ -2165,19 +2165,19 @@ type OAuth2CredentialProviderTokenExchangeGrantTypeConfig struct {
 }
 
 // UnmarshalJSON decodes a
-// OAuth2CredentialProviderTokenExchangeGrantTypeConfig, enum values to their
-// types.
+// OAuth2CredentialProviderTokenExchangeGrantTypeConfig, turning enum values
+// back into their types.
 func (s *OAuth2CredentialProviderTokenExchangeGrantTypeConfig) UnmarshalJSON(data []byte) error {
 	type plain OAuth2CredentialProviderTokenExchangeGrantTypeConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ActorTokenContent"`
+		ActorTokenContent *string `json:"ActorTokenContent"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ActorTokenContent = OAuth2CredentialProviderTokenExchangeGrantTypeConfigActorTokenContentOf(*w.E0)
+	if w.ActorTokenContent != nil {
+		s.ActorTokenContent = OAuth2CredentialProviderTokenExchangeGrantTypeConfigActorTokenContentOf(*w.ActorTokenContent)
 	}
 	return nil
 }

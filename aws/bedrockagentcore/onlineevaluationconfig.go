@@ -87,19 +87,19 @@ type OnlineEvaluationConfigArgs struct {
 	Tags []OnlineEvaluationConfigTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a OnlineEvaluationConfigArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a OnlineEvaluationConfigArgs, turning enum values back
+// into their types.
 func (s *OnlineEvaluationConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain OnlineEvaluationConfigArgs
 	w := struct {
 		*plain
-		E7 *string `json:"ExecutionStatus"`
+		ExecutionStatus *string `json:"ExecutionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.ExecutionStatus = OnlineEvaluationConfigExecutionStatusOf(*w.E7)
+	if w.ExecutionStatus != nil {
+		s.ExecutionStatus = OnlineEvaluationConfigExecutionStatusOf(*w.ExecutionStatus)
 	}
 	return nil
 }
@@ -236,21 +236,21 @@ type OnlineEvaluationConfigClusteringConfig struct {
 	Frequencies []OnlineEvaluationConfigClusteringFrequency `json:"Frequencies,omitzero"`
 }
 
-// UnmarshalJSON decodes a OnlineEvaluationConfigClusteringConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a OnlineEvaluationConfigClusteringConfig, turning enum
+// values back into their types.
 func (s *OnlineEvaluationConfigClusteringConfig) UnmarshalJSON(data []byte) error {
 	type plain OnlineEvaluationConfigClusteringConfig
 	w := struct {
 		*plain
-		E0 []string `json:"Frequencies"`
+		Frequencies []string `json:"Frequencies"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Frequencies != nil {
 		s.Frequencies = (func(v []string) []OnlineEvaluationConfigClusteringFrequency {
 			return convertList(v, OnlineEvaluationConfigClusteringFrequencyOf)
-		})(w.E0)
+		})(w.Frequencies)
 	}
 	return nil
 }
@@ -398,19 +398,19 @@ type OnlineEvaluationConfigFilter struct {
 	Value OnlineEvaluationConfigFilterValue `json:"Value"`
 }
 
-// UnmarshalJSON decodes a OnlineEvaluationConfigFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a OnlineEvaluationConfigFilter, turning enum values
+// back into their types.
 func (s *OnlineEvaluationConfigFilter) UnmarshalJSON(data []byte) error {
 	type plain OnlineEvaluationConfigFilter
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = OnlineEvaluationConfigFilterOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = OnlineEvaluationConfigFilterOperatorOf(*w.Operator)
 	}
 	return nil
 }

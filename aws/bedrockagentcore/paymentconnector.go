@@ -55,18 +55,19 @@ type PaymentConnectorArgs struct {
 	Description string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a PaymentConnectorArgs, enum values to their types.
+// UnmarshalJSON decodes a PaymentConnectorArgs, turning enum values back into
+// their types.
 func (s *PaymentConnectorArgs) UnmarshalJSON(data []byte) error {
 	type plain PaymentConnectorArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ConnectorType"`
+		ConnectorType *string `json:"ConnectorType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ConnectorType = PaymentConnectorTypePropertyOf(*w.E1)
+	if w.ConnectorType != nil {
+		s.ConnectorType = PaymentConnectorTypePropertyOf(*w.ConnectorType)
 	}
 	return nil
 }

@@ -50,19 +50,19 @@ type PaymentCredentialProviderArgs struct {
 	Tags []PaymentCredentialProviderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PaymentCredentialProviderArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a PaymentCredentialProviderArgs, turning enum values
+// back into their types.
 func (s *PaymentCredentialProviderArgs) UnmarshalJSON(data []byte) error {
 	type plain PaymentCredentialProviderArgs
 	w := struct {
 		*plain
-		E0 *string `json:"CredentialProviderVendor"`
+		CredentialProviderVendor *string `json:"CredentialProviderVendor"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CredentialProviderVendor = PaymentCredentialProviderVendorTypeOf(*w.E0)
+	if w.CredentialProviderVendor != nil {
+		s.CredentialProviderVendor = PaymentCredentialProviderVendorTypeOf(*w.CredentialProviderVendor)
 	}
 	return nil
 }
@@ -187,23 +187,23 @@ type PaymentCredentialProviderCoinbaseCdpConfigurationInput struct {
 }
 
 // UnmarshalJSON decodes a
-// PaymentCredentialProviderCoinbaseCdpConfigurationInput, enum values to their
-// types.
+// PaymentCredentialProviderCoinbaseCdpConfigurationInput, turning enum values
+// back into their types.
 func (s *PaymentCredentialProviderCoinbaseCdpConfigurationInput) UnmarshalJSON(data []byte) error {
 	type plain PaymentCredentialProviderCoinbaseCdpConfigurationInput
 	w := struct {
 		*plain
-		E3 *string `json:"ApiKeySecretSource"`
-		E6 *string `json:"WalletSecretSource"`
+		ApiKeySecretSource *string `json:"ApiKeySecretSource"`
+		WalletSecretSource *string `json:"WalletSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ApiKeySecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.E3)
+	if w.ApiKeySecretSource != nil {
+		s.ApiKeySecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.ApiKeySecretSource)
 	}
-	if w.E6 != nil {
-		s.WalletSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.E6)
+	if w.WalletSecretSource != nil {
+		s.WalletSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.WalletSecretSource)
 	}
 	return nil
 }
@@ -259,23 +259,23 @@ type PaymentCredentialProviderCoinbaseCdpConfigurationOutput struct {
 }
 
 // UnmarshalJSON decodes a
-// PaymentCredentialProviderCoinbaseCdpConfigurationOutput, enum values to
-// their types.
+// PaymentCredentialProviderCoinbaseCdpConfigurationOutput, turning enum values
+// back into their types.
 func (s *PaymentCredentialProviderCoinbaseCdpConfigurationOutput) UnmarshalJSON(data []byte) error {
 	type plain PaymentCredentialProviderCoinbaseCdpConfigurationOutput
 	w := struct {
 		*plain
-		E3 *string `json:"ApiKeySecretSource"`
-		E6 *string `json:"WalletSecretSource"`
+		ApiKeySecretSource *string `json:"ApiKeySecretSource"`
+		WalletSecretSource *string `json:"WalletSecretSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ApiKeySecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.E3)
+	if w.ApiKeySecretSource != nil {
+		s.ApiKeySecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.ApiKeySecretSource)
 	}
-	if w.E6 != nil {
-		s.WalletSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.E6)
+	if w.WalletSecretSource != nil {
+		s.WalletSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.WalletSecretSource)
 	}
 	return nil
 }
@@ -457,23 +457,23 @@ type PaymentCredentialProviderStripePrivyConfigurationInput struct {
 }
 
 // UnmarshalJSON decodes a
-// PaymentCredentialProviderStripePrivyConfigurationInput, enum values to their
-// types.
+// PaymentCredentialProviderStripePrivyConfigurationInput, turning enum values
+// back into their types.
 func (s *PaymentCredentialProviderStripePrivyConfigurationInput) UnmarshalJSON(data []byte) error {
 	type plain PaymentCredentialProviderStripePrivyConfigurationInput
 	w := struct {
 		*plain
-		E4 *string `json:"AppSecretSource"`
-		E7 *string `json:"AuthorizationPrivateKeySource"`
+		AppSecretSource               *string `json:"AppSecretSource"`
+		AuthorizationPrivateKeySource *string `json:"AuthorizationPrivateKeySource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.AppSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.E4)
+	if w.AppSecretSource != nil {
+		s.AppSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.AppSecretSource)
 	}
-	if w.E7 != nil {
-		s.AuthorizationPrivateKeySource = PaymentCredentialProviderSecretSourceTypeOf(*w.E7)
+	if w.AuthorizationPrivateKeySource != nil {
+		s.AuthorizationPrivateKeySource = PaymentCredentialProviderSecretSourceTypeOf(*w.AuthorizationPrivateKeySource)
 	}
 	return nil
 }
@@ -535,23 +535,23 @@ type PaymentCredentialProviderStripePrivyConfigurationOutput struct {
 }
 
 // UnmarshalJSON decodes a
-// PaymentCredentialProviderStripePrivyConfigurationOutput, enum values to
-// their types.
+// PaymentCredentialProviderStripePrivyConfigurationOutput, turning enum values
+// back into their types.
 func (s *PaymentCredentialProviderStripePrivyConfigurationOutput) UnmarshalJSON(data []byte) error {
 	type plain PaymentCredentialProviderStripePrivyConfigurationOutput
 	w := struct {
 		*plain
-		E5 *string `json:"AppSecretSource"`
-		E7 *string `json:"AuthorizationPrivateKeySource"`
+		AppSecretSource               *string `json:"AppSecretSource"`
+		AuthorizationPrivateKeySource *string `json:"AuthorizationPrivateKeySource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.AppSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.E5)
+	if w.AppSecretSource != nil {
+		s.AppSecretSource = PaymentCredentialProviderSecretSourceTypeOf(*w.AppSecretSource)
 	}
-	if w.E7 != nil {
-		s.AuthorizationPrivateKeySource = PaymentCredentialProviderSecretSourceTypeOf(*w.E7)
+	if w.AuthorizationPrivateKeySource != nil {
+		s.AuthorizationPrivateKeySource = PaymentCredentialProviderSecretSourceTypeOf(*w.AuthorizationPrivateKeySource)
 	}
 	return nil
 }

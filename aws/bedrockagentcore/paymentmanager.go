@@ -62,18 +62,19 @@ type PaymentManagerArgs struct {
 	Tags []PaymentManagerTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PaymentManagerArgs, enum values to their types.
+// UnmarshalJSON decodes a PaymentManagerArgs, turning enum values back into
+// their types.
 func (s *PaymentManagerArgs) UnmarshalJSON(data []byte) error {
 	type plain PaymentManagerArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AuthorizerType"`
+		AuthorizerType *string `json:"AuthorizerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthorizerType = PaymentManagerPaymentsAuthorizerTypeOf(*w.E0)
+	if w.AuthorizerType != nil {
+		s.AuthorizerType = PaymentManagerPaymentsAuthorizerTypeOf(*w.AuthorizerType)
 	}
 	return nil
 }
@@ -193,19 +194,19 @@ type PaymentManagerAuthorizingClaimMatchValueType struct {
 	ClaimMatchValue PaymentManagerClaimMatchValueType `json:"ClaimMatchValue"`
 }
 
-// UnmarshalJSON decodes a PaymentManagerAuthorizingClaimMatchValueType, enum
-// values to their types.
+// UnmarshalJSON decodes a PaymentManagerAuthorizingClaimMatchValueType,
+// turning enum values back into their types.
 func (s *PaymentManagerAuthorizingClaimMatchValueType) UnmarshalJSON(data []byte) error {
 	type plain PaymentManagerAuthorizingClaimMatchValueType
 	w := struct {
 		*plain
-		E0 *string `json:"ClaimMatchOperator"`
+		ClaimMatchOperator *string `json:"ClaimMatchOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClaimMatchOperator = PaymentManagerAuthorizingClaimMatchValueTypeClaimMatchOperatorOf(*w.E0)
+	if w.ClaimMatchOperator != nil {
+		s.ClaimMatchOperator = PaymentManagerAuthorizingClaimMatchValueTypeClaimMatchOperatorOf(*w.ClaimMatchOperator)
 	}
 	return nil
 }
@@ -309,19 +310,19 @@ type PaymentManagerCustomClaimValidationType struct {
 	InboundTokenClaimValueType PaymentManagerCustomClaimValidationTypeInboundTokenClaimValueType `json:"InboundTokenClaimValueType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PaymentManagerCustomClaimValidationType, enum values
-// to their types.
+// UnmarshalJSON decodes a PaymentManagerCustomClaimValidationType, turning
+// enum values back into their types.
 func (s *PaymentManagerCustomClaimValidationType) UnmarshalJSON(data []byte) error {
 	type plain PaymentManagerCustomClaimValidationType
 	w := struct {
 		*plain
-		E2 *string `json:"InboundTokenClaimValueType"`
+		InboundTokenClaimValueType *string `json:"InboundTokenClaimValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.InboundTokenClaimValueType = PaymentManagerCustomClaimValidationTypeInboundTokenClaimValueTypeOf(*w.E2)
+	if w.InboundTokenClaimValueType != nil {
+		s.InboundTokenClaimValueType = PaymentManagerCustomClaimValidationTypeInboundTokenClaimValueTypeOf(*w.InboundTokenClaimValueType)
 	}
 	return nil
 }

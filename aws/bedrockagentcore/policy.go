@@ -62,22 +62,23 @@ type PolicyArgs struct {
 	ValidationMode PolicyValidationMode `json:"ValidationMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a PolicyArgs, turning enum values back into their
+// types.
 func (s *PolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain PolicyArgs
 	w := struct {
 		*plain
-		E4 *string `json:"EnforcementMode"`
-		E5 *string `json:"ValidationMode"`
+		EnforcementMode *string `json:"EnforcementMode"`
+		ValidationMode  *string `json:"ValidationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.EnforcementMode = PolicyEnforcementModeOf(*w.E4)
+	if w.EnforcementMode != nil {
+		s.EnforcementMode = PolicyEnforcementModeOf(*w.EnforcementMode)
 	}
-	if w.E5 != nil {
-		s.ValidationMode = PolicyValidationModeOf(*w.E5)
+	if w.ValidationMode != nil {
+		s.ValidationMode = PolicyValidationModeOf(*w.ValidationMode)
 	}
 	return nil
 }

@@ -96,18 +96,19 @@ type RuntimeArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuntimeArgs, enum values to their types.
+// UnmarshalJSON decodes a RuntimeArgs, turning enum values back into their
+// types.
 func (s *RuntimeArgs) UnmarshalJSON(data []byte) error {
 	type plain RuntimeArgs
 	w := struct {
 		*plain
-		E9 *string `json:"ProtocolConfiguration"`
+		ProtocolConfiguration *string `json:"ProtocolConfiguration"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.ProtocolConfiguration = RuntimeProtocolConfigurationOf(*w.E9)
+	if w.ProtocolConfiguration != nil {
+		s.ProtocolConfiguration = RuntimeProtocolConfigurationOf(*w.ProtocolConfiguration)
 	}
 	return nil
 }
@@ -380,19 +381,19 @@ type RuntimeAuthorizingClaimMatchValueType struct {
 	ClaimMatchValue RuntimeClaimMatchValueType `json:"ClaimMatchValue"`
 }
 
-// UnmarshalJSON decodes a RuntimeAuthorizingClaimMatchValueType, enum values
-// to their types.
+// UnmarshalJSON decodes a RuntimeAuthorizingClaimMatchValueType, turning enum
+// values back into their types.
 func (s *RuntimeAuthorizingClaimMatchValueType) UnmarshalJSON(data []byte) error {
 	type plain RuntimeAuthorizingClaimMatchValueType
 	w := struct {
 		*plain
-		E0 *string `json:"ClaimMatchOperator"`
+		ClaimMatchOperator *string `json:"ClaimMatchOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClaimMatchOperator = RuntimeClaimMatchOperatorOf(*w.E0)
+	if w.ClaimMatchOperator != nil {
+		s.ClaimMatchOperator = RuntimeClaimMatchOperatorOf(*w.ClaimMatchOperator)
 	}
 	return nil
 }
@@ -493,19 +494,19 @@ type RuntimeCodeConfiguration struct {
 	Runtime RuntimeAgentManagedRuntimeType `json:"Runtime,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuntimeCodeConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a RuntimeCodeConfiguration, turning enum values back
+// into their types.
 func (s *RuntimeCodeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RuntimeCodeConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Runtime"`
+		Runtime *string `json:"Runtime"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Runtime = RuntimeAgentManagedRuntimeTypeOf(*w.E2)
+	if w.Runtime != nil {
+		s.Runtime = RuntimeAgentManagedRuntimeTypeOf(*w.Runtime)
 	}
 	return nil
 }
@@ -548,19 +549,19 @@ type RuntimeCustomClaimValidationType struct {
 	InboundTokenClaimValueType RuntimeInboundTokenClaimValueType `json:"InboundTokenClaimValueType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuntimeCustomClaimValidationType, enum values to
-// their types.
+// UnmarshalJSON decodes a RuntimeCustomClaimValidationType, turning enum
+// values back into their types.
 func (s *RuntimeCustomClaimValidationType) UnmarshalJSON(data []byte) error {
 	type plain RuntimeCustomClaimValidationType
 	w := struct {
 		*plain
-		E2 *string `json:"InboundTokenClaimValueType"`
+		InboundTokenClaimValueType *string `json:"InboundTokenClaimValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.InboundTokenClaimValueType = RuntimeInboundTokenClaimValueTypeOf(*w.E2)
+	if w.InboundTokenClaimValueType != nil {
+		s.InboundTokenClaimValueType = RuntimeInboundTokenClaimValueTypeOf(*w.InboundTokenClaimValueType)
 	}
 	return nil
 }
@@ -785,19 +786,19 @@ type RuntimeManagedVpcResource struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuntimeManagedVpcResource, enum values to their
-// types.
+// UnmarshalJSON decodes a RuntimeManagedVpcResource, turning enum values back
+// into their types.
 func (s *RuntimeManagedVpcResource) UnmarshalJSON(data []byte) error {
 	type plain RuntimeManagedVpcResource
 	w := struct {
 		*plain
-		E0 *string `json:"EndpointIpAddressType"`
+		EndpointIpAddressType *string `json:"EndpointIpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EndpointIpAddressType = RuntimeManagedVpcResourceEndpointIpAddressTypeOf(*w.E0)
+	if w.EndpointIpAddressType != nil {
+		s.EndpointIpAddressType = RuntimeManagedVpcResourceEndpointIpAddressTypeOf(*w.EndpointIpAddressType)
 	}
 	return nil
 }
@@ -869,19 +870,19 @@ type RuntimeNetworkConfiguration struct {
 	NetworkModeConfig RuntimeVpcConfig `json:"NetworkModeConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuntimeNetworkConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a RuntimeNetworkConfiguration, turning enum values
+// back into their types.
 func (s *RuntimeNetworkConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RuntimeNetworkConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"NetworkMode"`
+		NetworkMode *string `json:"NetworkMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NetworkMode = RuntimeNetworkModeOf(*w.E0)
+	if w.NetworkMode != nil {
+		s.NetworkMode = RuntimeNetworkModeOf(*w.NetworkMode)
 	}
 	return nil
 }

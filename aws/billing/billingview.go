@@ -172,19 +172,19 @@ type BillingViewDataFilterExpressionDimensions struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a BillingViewDataFilterExpressionDimensions, enum
-// values to their types.
+// UnmarshalJSON decodes a BillingViewDataFilterExpressionDimensions, turning
+// enum values back into their types.
 func (s *BillingViewDataFilterExpressionDimensions) UnmarshalJSON(data []byte) error {
 	type plain BillingViewDataFilterExpressionDimensions
 	w := struct {
 		*plain
-		E0 *string `json:"Key"`
+		Key *string `json:"Key"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Key = BillingViewDimensionKeyOf(*w.E0)
+	if w.Key != nil {
+		s.Key = BillingViewDimensionKeyOf(*w.Key)
 	}
 	return nil
 }

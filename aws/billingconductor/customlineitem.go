@@ -87,18 +87,19 @@ type CustomLineItemArgs struct {
 	Tags []CustomLineItemTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomLineItemArgs, enum values to their types.
+// UnmarshalJSON decodes a CustomLineItemArgs, turning enum values back into
+// their types.
 func (s *CustomLineItemArgs) UnmarshalJSON(data []byte) error {
 	type plain CustomLineItemArgs
 	w := struct {
 		*plain
-		E4 *string `json:"ComputationRule"`
+		ComputationRule *string `json:"ComputationRule"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.ComputationRule = CustomLineItemComputationRuleOf(*w.E4)
+	if w.ComputationRule != nil {
+		s.ComputationRule = CustomLineItemComputationRuleOf(*w.ComputationRule)
 	}
 	return nil
 }
@@ -237,19 +238,19 @@ type CustomLineItemChargeDetails struct {
 	Percentage *CustomLineItemPercentageChargeDetails `json:"Percentage,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomLineItemChargeDetails, enum values to their
-// types.
+// UnmarshalJSON decodes a CustomLineItemChargeDetails, turning enum values
+// back into their types.
 func (s *CustomLineItemChargeDetails) UnmarshalJSON(data []byte) error {
 	type plain CustomLineItemChargeDetails
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = CustomLineItemTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = CustomLineItemTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -384,29 +385,29 @@ type CustomLineItemLineItemFilter struct {
 	Values []CustomLineItemLineItemFilterValue `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomLineItemLineItemFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a CustomLineItemLineItemFilter, turning enum values
+// back into their types.
 func (s *CustomLineItemLineItemFilter) UnmarshalJSON(data []byte) error {
 	type plain CustomLineItemLineItemFilter
 	w := struct {
 		*plain
-		E0 *string  `json:"Attribute"`
-		E1 *string  `json:"MatchOption"`
-		E3 []string `json:"Values"`
+		Attribute   *string  `json:"Attribute"`
+		MatchOption *string  `json:"MatchOption"`
+		Values      []string `json:"Values"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Attribute = CustomLineItemLineItemFilterAttributeOf(*w.E0)
+	if w.Attribute != nil {
+		s.Attribute = CustomLineItemLineItemFilterAttributeOf(*w.Attribute)
 	}
-	if w.E1 != nil {
-		s.MatchOption = CustomLineItemLineItemFilterMatchOptionOf(*w.E1)
+	if w.MatchOption != nil {
+		s.MatchOption = CustomLineItemLineItemFilterMatchOptionOf(*w.MatchOption)
 	}
-	if w.E3 != nil {
+	if w.Values != nil {
 		s.Values = (func(v []string) []CustomLineItemLineItemFilterValue {
 			return convertList(v, CustomLineItemLineItemFilterValueOf)
-		})(w.E3)
+		})(w.Values)
 	}
 	return nil
 }

@@ -93,26 +93,27 @@ type PricingRuleArgs struct {
 	UsageType string `json:"UsageType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PricingRuleArgs, enum values to their types.
+// UnmarshalJSON decodes a PricingRuleArgs, turning enum values back into their
+// types.
 func (s *PricingRuleArgs) UnmarshalJSON(data []byte) error {
 	type plain PricingRuleArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Scope"`
-		E2 *string `json:"Type"`
-		E3 *string `json:"BillingEntity"`
+		Scope         *string `json:"Scope"`
+		Type          *string `json:"Type"`
+		BillingEntity *string `json:"BillingEntity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Scope = PricingRuleScopeOf(*w.E1)
+	if w.Scope != nil {
+		s.Scope = PricingRuleScopeOf(*w.Scope)
 	}
-	if w.E2 != nil {
-		s.Type = PricingRuleTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = PricingRuleTypePropertyOf(*w.Type)
 	}
-	if w.E3 != nil {
-		s.BillingEntity = PricingRuleBillingEntityOf(*w.E3)
+	if w.BillingEntity != nil {
+		s.BillingEntity = PricingRuleBillingEntityOf(*w.BillingEntity)
 	}
 	return nil
 }

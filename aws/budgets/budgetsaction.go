@@ -76,26 +76,27 @@ type BudgetsActionArgs struct {
 	ResourceTags []BudgetsActionResourceTag `json:"ResourceTags,omitzero"`
 }
 
-// UnmarshalJSON decodes a BudgetsActionArgs, enum values to their types.
+// UnmarshalJSON decodes a BudgetsActionArgs, turning enum values back into
+// their types.
 func (s *BudgetsActionArgs) UnmarshalJSON(data []byte) error {
 	type plain BudgetsActionArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ActionType"`
-		E5 *string `json:"NotificationType"`
-		E7 *string `json:"ApprovalModel"`
+		ActionType       *string `json:"ActionType"`
+		NotificationType *string `json:"NotificationType"`
+		ApprovalModel    *string `json:"ApprovalModel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ActionType = BudgetsActionActionTypeOf(*w.E1)
+	if w.ActionType != nil {
+		s.ActionType = BudgetsActionActionTypeOf(*w.ActionType)
 	}
-	if w.E5 != nil {
-		s.NotificationType = BudgetsActionNotificationTypeOf(*w.E5)
+	if w.NotificationType != nil {
+		s.NotificationType = BudgetsActionNotificationTypeOf(*w.NotificationType)
 	}
-	if w.E7 != nil {
-		s.ApprovalModel = BudgetsActionApprovalModelOf(*w.E7)
+	if w.ApprovalModel != nil {
+		s.ApprovalModel = BudgetsActionApprovalModelOf(*w.ApprovalModel)
 	}
 	return nil
 }
@@ -159,19 +160,19 @@ type BudgetsActionActionThreshold struct {
 	Value float64 `json:"Value"`
 }
 
-// UnmarshalJSON decodes a BudgetsActionActionThreshold, enum values to their
-// types.
+// UnmarshalJSON decodes a BudgetsActionActionThreshold, turning enum values
+// back into their types.
 func (s *BudgetsActionActionThreshold) UnmarshalJSON(data []byte) error {
 	type plain BudgetsActionActionThreshold
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = BudgetsActionActionThresholdTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = BudgetsActionActionThresholdTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -459,19 +460,19 @@ type BudgetsActionSsmActionDefinition struct {
 	Subtype BudgetsActionSsmActionDefinitionSubtype `json:"Subtype,omitzero"`
 }
 
-// UnmarshalJSON decodes a BudgetsActionSsmActionDefinition, enum values to
-// their types.
+// UnmarshalJSON decodes a BudgetsActionSsmActionDefinition, turning enum
+// values back into their types.
 func (s *BudgetsActionSsmActionDefinition) UnmarshalJSON(data []byte) error {
 	type plain BudgetsActionSsmActionDefinition
 	w := struct {
 		*plain
-		E2 *string `json:"Subtype"`
+		Subtype *string `json:"Subtype"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Subtype = BudgetsActionSsmActionDefinitionSubtypeOf(*w.E2)
+	if w.Subtype != nil {
+		s.Subtype = BudgetsActionSsmActionDefinitionSubtypeOf(*w.Subtype)
 	}
 	return nil
 }
@@ -538,18 +539,19 @@ type BudgetsActionSubscriber struct {
 	Type BudgetsActionSubscriberType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a BudgetsActionSubscriber, enum values to their types.
+// UnmarshalJSON decodes a BudgetsActionSubscriber, turning enum values back
+// into their types.
 func (s *BudgetsActionSubscriber) UnmarshalJSON(data []byte) error {
 	type plain BudgetsActionSubscriber
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = BudgetsActionSubscriberTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = BudgetsActionSubscriberTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -58,18 +58,19 @@ type FieldArgs struct {
 	Tags []FieldTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FieldArgs, enum values to their types.
+// UnmarshalJSON decodes a FieldArgs, turning enum values back into their
+// types.
 func (s *FieldArgs) UnmarshalJSON(data []byte) error {
 	type plain FieldArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = FieldTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = FieldTypePropertyOf(*w.Type)
 	}
 	return nil
 }

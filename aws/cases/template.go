@@ -70,18 +70,19 @@ type TemplateArgs struct {
 	Tags []TemplateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateArgs, enum values to their types.
+// UnmarshalJSON decodes a TemplateArgs, turning enum values back into their
+// types.
 func (s *TemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain TemplateArgs
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = TemplateStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = TemplateStatusOf(*w.Status)
 	}
 	return nil
 }

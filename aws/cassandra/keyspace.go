@@ -104,19 +104,19 @@ type KeyspaceReplicationSpecification struct {
 	ReplicationStrategy KeyspaceReplicationSpecificationReplicationStrategy `json:"ReplicationStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a KeyspaceReplicationSpecification, enum values to
-// their types.
+// UnmarshalJSON decodes a KeyspaceReplicationSpecification, turning enum
+// values back into their types.
 func (s *KeyspaceReplicationSpecification) UnmarshalJSON(data []byte) error {
 	type plain KeyspaceReplicationSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"ReplicationStrategy"`
+		ReplicationStrategy *string `json:"ReplicationStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ReplicationStrategy = KeyspaceReplicationSpecificationReplicationStrategyOf(*w.E1)
+	if w.ReplicationStrategy != nil {
+		s.ReplicationStrategy = KeyspaceReplicationSpecificationReplicationStrategyOf(*w.ReplicationStrategy)
 	}
 	return nil
 }

@@ -235,18 +235,19 @@ type TableBillingMode struct {
 	ProvisionedThroughput TableProvisionedThroughput `json:"ProvisionedThroughput,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableBillingMode, enum values to their types.
+// UnmarshalJSON decodes a TableBillingMode, turning enum values back into
+// their types.
 func (s *TableBillingMode) UnmarshalJSON(data []byte) error {
 	type plain TableBillingMode
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = TableModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = TableModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -274,22 +275,23 @@ type TableCdcSpecification struct {
 	ViewType TableCdcViewType `json:"ViewType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableCdcSpecification, enum values to their types.
+// UnmarshalJSON decodes a TableCdcSpecification, turning enum values back into
+// their types.
 func (s *TableCdcSpecification) UnmarshalJSON(data []byte) error {
 	type plain TableCdcSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
-		E2 *string `json:"ViewType"`
+		Status   *string `json:"Status"`
+		ViewType *string `json:"ViewType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = TableCdcStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = TableCdcStatusOf(*w.Status)
 	}
-	if w.E2 != nil {
-		s.ViewType = TableCdcViewTypeOf(*w.E2)
+	if w.ViewType != nil {
+		s.ViewType = TableCdcViewTypeOf(*w.ViewType)
 	}
 	return nil
 }
@@ -392,19 +394,19 @@ type TableClusteringKeyColumn struct {
 	OrderBy TableClusteringKeyColumnOrderBy `json:"OrderBy,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableClusteringKeyColumn, enum values to their
-// types.
+// UnmarshalJSON decodes a TableClusteringKeyColumn, turning enum values back
+// into their types.
 func (s *TableClusteringKeyColumn) UnmarshalJSON(data []byte) error {
 	type plain TableClusteringKeyColumn
 	w := struct {
 		*plain
-		E1 *string `json:"OrderBy"`
+		OrderBy *string `json:"OrderBy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OrderBy = TableClusteringKeyColumnOrderByOf(*w.E1)
+	if w.OrderBy != nil {
+		s.OrderBy = TableClusteringKeyColumnOrderByOf(*w.OrderBy)
 	}
 	return nil
 }
@@ -488,19 +490,19 @@ type TableEncryptionSpecification struct {
 	KmsKeyIdentifier *string `json:"KmsKeyIdentifier,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableEncryptionSpecification, enum values to their
-// types.
+// UnmarshalJSON decodes a TableEncryptionSpecification, turning enum values
+// back into their types.
 func (s *TableEncryptionSpecification) UnmarshalJSON(data []byte) error {
 	type plain TableEncryptionSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = TableEncryptionTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = TableEncryptionTypeOf(*w.EncryptionType)
 	}
 	return nil
 }

@@ -59,22 +59,23 @@ type AnomalyMonitorArgs struct {
 	ResourceTags []AnomalyMonitorResourceTag `json:"ResourceTags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalyMonitorArgs, enum values to their types.
+// UnmarshalJSON decodes a AnomalyMonitorArgs, turning enum values back into
+// their types.
 func (s *AnomalyMonitorArgs) UnmarshalJSON(data []byte) error {
 	type plain AnomalyMonitorArgs
 	w := struct {
 		*plain
-		E1 *string `json:"MonitorType"`
-		E2 *string `json:"MonitorDimension"`
+		MonitorType      *string `json:"MonitorType"`
+		MonitorDimension *string `json:"MonitorDimension"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MonitorType = AnomalyMonitorMonitorTypeOf(*w.E1)
+	if w.MonitorType != nil {
+		s.MonitorType = AnomalyMonitorMonitorTypeOf(*w.MonitorType)
 	}
-	if w.E2 != nil {
-		s.MonitorDimension = AnomalyMonitorMonitorDimensionOf(*w.E2)
+	if w.MonitorDimension != nil {
+		s.MonitorDimension = AnomalyMonitorMonitorDimensionOf(*w.MonitorDimension)
 	}
 	return nil
 }

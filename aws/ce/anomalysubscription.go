@@ -70,18 +70,19 @@ type AnomalySubscriptionArgs struct {
 	ThresholdExpression *string `json:"ThresholdExpression,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalySubscriptionArgs, enum values to their types.
+// UnmarshalJSON decodes a AnomalySubscriptionArgs, turning enum values back
+// into their types.
 func (s *AnomalySubscriptionArgs) UnmarshalJSON(data []byte) error {
 	type plain AnomalySubscriptionArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Frequency"`
+		Frequency *string `json:"Frequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Frequency = AnomalySubscriptionFrequencyOf(*w.E0)
+	if w.Frequency != nil {
+		s.Frequency = AnomalySubscriptionFrequencyOf(*w.Frequency)
 	}
 	return nil
 }
@@ -215,23 +216,23 @@ type AnomalySubscriptionSubscriber struct {
 	Status AnomalySubscriptionSubscriberStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalySubscriptionSubscriber, enum values to their
-// types.
+// UnmarshalJSON decodes a AnomalySubscriptionSubscriber, turning enum values
+// back into their types.
 func (s *AnomalySubscriptionSubscriber) UnmarshalJSON(data []byte) error {
 	type plain AnomalySubscriptionSubscriber
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E2 *string `json:"Status"`
+		Type   *string `json:"Type"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AnomalySubscriptionSubscriberTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AnomalySubscriptionSubscriberTypeOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.Status = AnomalySubscriptionSubscriberStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = AnomalySubscriptionSubscriberStatusOf(*w.Status)
 	}
 	return nil
 }

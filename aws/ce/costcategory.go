@@ -55,18 +55,19 @@ type CostCategoryArgs struct {
 	Tags []CostCategoryResourceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CostCategoryArgs, enum values to their types.
+// UnmarshalJSON decodes a CostCategoryArgs, turning enum values back into
+// their types.
 func (s *CostCategoryArgs) UnmarshalJSON(data []byte) error {
 	type plain CostCategoryArgs
 	w := struct {
 		*plain
-		E1 *string `json:"RuleVersion"`
+		RuleVersion *string `json:"RuleVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RuleVersion = CostCategoryRuleVersionOf(*w.E1)
+	if w.RuleVersion != nil {
+		s.RuleVersion = CostCategoryRuleVersionOf(*w.RuleVersion)
 	}
 	return nil
 }

@@ -91,22 +91,23 @@ type CertificateArgs struct {
 	ValidationMethod *string `json:"ValidationMethod,omitzero"`
 }
 
-// UnmarshalJSON decodes a CertificateArgs, enum values to their types.
+// UnmarshalJSON decodes a CertificateArgs, turning enum values back into their
+// types.
 func (s *CertificateArgs) UnmarshalJSON(data []byte) error {
 	type plain CertificateArgs
 	w := struct {
 		*plain
-		E2 *string `json:"CertificateExport"`
-		E3 *string `json:"CertificateTransparencyLoggingPreference"`
+		CertificateExport                        *string `json:"CertificateExport"`
+		CertificateTransparencyLoggingPreference *string `json:"CertificateTransparencyLoggingPreference"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.CertificateExport = CertificateExportOf(*w.E2)
+	if w.CertificateExport != nil {
+		s.CertificateExport = CertificateExportOf(*w.CertificateExport)
 	}
-	if w.E3 != nil {
-		s.CertificateTransparencyLoggingPreference = CertificateTransparencyLoggingPreferenceOf(*w.E3)
+	if w.CertificateTransparencyLoggingPreference != nil {
+		s.CertificateTransparencyLoggingPreference = CertificateTransparencyLoggingPreferenceOf(*w.CertificateTransparencyLoggingPreference)
 	}
 	return nil
 }

@@ -139,19 +139,19 @@ type CustomActionAttachmentCriteria struct {
 	Value *string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomActionAttachmentCriteria, enum values to their
-// types.
+// UnmarshalJSON decodes a CustomActionAttachmentCriteria, turning enum values
+// back into their types.
 func (s *CustomActionAttachmentCriteria) UnmarshalJSON(data []byte) error {
 	type plain CustomActionAttachmentCriteria
 	w := struct {
 		*plain
-		E0 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Operator = CustomActionAttachmentCriteriaOperatorOf(*w.E0)
+	if w.Operator != nil {
+		s.Operator = CustomActionAttachmentCriteriaOperatorOf(*w.Operator)
 	}
 	return nil
 }

@@ -132,22 +132,23 @@ type AppInstanceBotInvokedBy struct {
 	TargetedMessages AppInstanceBotInvokedByTargetedMessages `json:"TargetedMessages,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppInstanceBotInvokedBy, enum values to their types.
+// UnmarshalJSON decodes a AppInstanceBotInvokedBy, turning enum values back
+// into their types.
 func (s *AppInstanceBotInvokedBy) UnmarshalJSON(data []byte) error {
 	type plain AppInstanceBotInvokedBy
 	w := struct {
 		*plain
-		E0 *string `json:"StandardMessages"`
-		E1 *string `json:"TargetedMessages"`
+		StandardMessages *string `json:"StandardMessages"`
+		TargetedMessages *string `json:"TargetedMessages"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StandardMessages = AppInstanceBotInvokedByStandardMessagesOf(*w.E0)
+	if w.StandardMessages != nil {
+		s.StandardMessages = AppInstanceBotInvokedByStandardMessagesOf(*w.StandardMessages)
 	}
-	if w.E1 != nil {
-		s.TargetedMessages = AppInstanceBotInvokedByTargetedMessagesOf(*w.E1)
+	if w.TargetedMessages != nil {
+		s.TargetedMessages = AppInstanceBotInvokedByTargetedMessagesOf(*w.TargetedMessages)
 	}
 	return nil
 }
@@ -284,19 +285,19 @@ type AppInstanceBotLexConfiguration struct {
 	WelcomeIntent string `json:"WelcomeIntent,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppInstanceBotLexConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a AppInstanceBotLexConfiguration, turning enum values
+// back into their types.
 func (s *AppInstanceBotLexConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AppInstanceBotLexConfiguration
 	w := struct {
 		*plain
-		E3 *string `json:"RespondsTo"`
+		RespondsTo *string `json:"RespondsTo"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RespondsTo = AppInstanceBotLexConfigurationRespondsToOf(*w.E3)
+	if w.RespondsTo != nil {
+		s.RespondsTo = AppInstanceBotLexConfigurationRespondsToOf(*w.RespondsTo)
 	}
 	return nil
 }

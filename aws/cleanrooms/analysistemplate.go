@@ -104,18 +104,19 @@ type AnalysisTemplateArgs struct {
 	Tags []AnalysisTemplateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnalysisTemplateArgs, enum values to their types.
+// UnmarshalJSON decodes a AnalysisTemplateArgs, turning enum values back into
+// their types.
 func (s *AnalysisTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain AnalysisTemplateArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Format"`
+		Format *string `json:"Format"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Format = AnalysisTemplateFormatOf(*w.E0)
+	if w.Format != nil {
+		s.Format = AnalysisTemplateFormatOf(*w.Format)
 	}
 	return nil
 }
@@ -234,19 +235,19 @@ type AnalysisTemplateAnalysisParameter struct {
 	DefaultValue *string `json:"DefaultValue,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnalysisTemplateAnalysisParameter, enum values to
-// their types.
+// UnmarshalJSON decodes a AnalysisTemplateAnalysisParameter, turning enum
+// values back into their types.
 func (s *AnalysisTemplateAnalysisParameter) UnmarshalJSON(data []byte) error {
 	type plain AnalysisTemplateAnalysisParameter
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AnalysisTemplateAnalysisParameterTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AnalysisTemplateAnalysisParameterTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -449,19 +450,19 @@ type AnalysisTemplateErrorMessageConfiguration struct {
 	Type AnalysisTemplateErrorMessageConfigurationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnalysisTemplateErrorMessageConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a AnalysisTemplateErrorMessageConfiguration, turning
+// enum values back into their types.
 func (s *AnalysisTemplateErrorMessageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AnalysisTemplateErrorMessageConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AnalysisTemplateErrorMessageConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AnalysisTemplateErrorMessageConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -629,19 +630,19 @@ type AnalysisTemplateSyntheticDataColumnProperties struct {
 	IsPredictiveValue bool `json:"IsPredictiveValue"`
 }
 
-// UnmarshalJSON decodes a AnalysisTemplateSyntheticDataColumnProperties, enum
-// values to their types.
+// UnmarshalJSON decodes a AnalysisTemplateSyntheticDataColumnProperties,
+// turning enum values back into their types.
 func (s *AnalysisTemplateSyntheticDataColumnProperties) UnmarshalJSON(data []byte) error {
 	type plain AnalysisTemplateSyntheticDataColumnProperties
 	w := struct {
 		*plain
-		E1 *string `json:"ColumnType"`
+		ColumnType *string `json:"ColumnType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ColumnType = AnalysisTemplateSyntheticDataColumnPropertiesColumnTypeOf(*w.E1)
+	if w.ColumnType != nil {
+		s.ColumnType = AnalysisTemplateSyntheticDataColumnPropertiesColumnTypeOf(*w.ColumnType)
 	}
 	return nil
 }

@@ -131,42 +131,43 @@ type CollaborationArgs struct {
 	Tags []CollaborationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CollaborationArgs, enum values to their types.
+// UnmarshalJSON decodes a CollaborationArgs, turning enum values back into
+// their types.
 func (s *CollaborationArgs) UnmarshalJSON(data []byte) error {
 	type plain CollaborationArgs
 	w := struct {
 		*plain
-		E3  *string  `json:"QueryLogStatus"`
-		E4  []string `json:"AllowedResultRegions"`
-		E5  *string  `json:"AnalyticsEngine"`
-		E6  []string `json:"AutoApprovedChangeTypes"`
-		E8  []string `json:"CreatorMemberAbilities"`
-		E12 *string  `json:"JobLogStatus"`
+		QueryLogStatus          *string  `json:"QueryLogStatus"`
+		AllowedResultRegions    []string `json:"AllowedResultRegions"`
+		AnalyticsEngine         *string  `json:"AnalyticsEngine"`
+		AutoApprovedChangeTypes []string `json:"AutoApprovedChangeTypes"`
+		CreatorMemberAbilities  []string `json:"CreatorMemberAbilities"`
+		JobLogStatus            *string  `json:"JobLogStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.QueryLogStatus = CollaborationQueryLogStatusOf(*w.E3)
+	if w.QueryLogStatus != nil {
+		s.QueryLogStatus = CollaborationQueryLogStatusOf(*w.QueryLogStatus)
 	}
-	if w.E4 != nil {
+	if w.AllowedResultRegions != nil {
 		s.AllowedResultRegions = (func(v []string) []CollaborationSupportedS3Region {
 			return convertList(v, CollaborationSupportedS3RegionOf)
-		})(w.E4)
+		})(w.AllowedResultRegions)
 	}
-	if w.E5 != nil {
-		s.AnalyticsEngine = CollaborationAnalyticsEngineOf(*w.E5)
+	if w.AnalyticsEngine != nil {
+		s.AnalyticsEngine = CollaborationAnalyticsEngineOf(*w.AnalyticsEngine)
 	}
-	if w.E6 != nil {
+	if w.AutoApprovedChangeTypes != nil {
 		s.AutoApprovedChangeTypes = (func(v []string) []CollaborationAutoApprovedChangeType {
 			return convertList(v, CollaborationAutoApprovedChangeTypeOf)
-		})(w.E6)
+		})(w.AutoApprovedChangeTypes)
 	}
-	if w.E8 != nil {
-		s.CreatorMemberAbilities = (func(v []string) []CollaborationMemberAbility { return convertList(v, CollaborationMemberAbilityOf) })(w.E8)
+	if w.CreatorMemberAbilities != nil {
+		s.CreatorMemberAbilities = (func(v []string) []CollaborationMemberAbility { return convertList(v, CollaborationMemberAbilityOf) })(w.CreatorMemberAbilities)
 	}
-	if w.E12 != nil {
-		s.JobLogStatus = CollaborationJobLogStatusOf(*w.E12)
+	if w.JobLogStatus != nil {
+		s.JobLogStatus = CollaborationJobLogStatusOf(*w.JobLogStatus)
 	}
 	return nil
 }
@@ -450,21 +451,21 @@ type CollaborationMLMemberAbilities struct {
 	CustomMLMemberAbilities []CollaborationCustomMLMemberAbility `json:"CustomMLMemberAbilities,omitzero"`
 }
 
-// UnmarshalJSON decodes a CollaborationMLMemberAbilities, enum values to their
-// types.
+// UnmarshalJSON decodes a CollaborationMLMemberAbilities, turning enum values
+// back into their types.
 func (s *CollaborationMLMemberAbilities) UnmarshalJSON(data []byte) error {
 	type plain CollaborationMLMemberAbilities
 	w := struct {
 		*plain
-		E0 []string `json:"CustomMLMemberAbilities"`
+		CustomMLMemberAbilities []string `json:"CustomMLMemberAbilities"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.CustomMLMemberAbilities != nil {
 		s.CustomMLMemberAbilities = (func(v []string) []CollaborationCustomMLMemberAbility {
 			return convertList(v, CollaborationCustomMLMemberAbilityOf)
-		})(w.E0)
+		})(w.CustomMLMemberAbilities)
 	}
 	return nil
 }
@@ -574,19 +575,19 @@ type CollaborationMemberSpecification struct {
 	PaymentConfiguration *CollaborationPaymentConfiguration `json:"PaymentConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a CollaborationMemberSpecification, enum values to
-// their types.
+// UnmarshalJSON decodes a CollaborationMemberSpecification, turning enum
+// values back into their types.
 func (s *CollaborationMemberSpecification) UnmarshalJSON(data []byte) error {
 	type plain CollaborationMemberSpecification
 	w := struct {
 		*plain
-		E3 []string `json:"MemberAbilities"`
+		MemberAbilities []string `json:"MemberAbilities"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.MemberAbilities = (func(v []string) []CollaborationMemberAbility { return convertList(v, CollaborationMemberAbilityOf) })(w.E3)
+	if w.MemberAbilities != nil {
+		s.MemberAbilities = (func(v []string) []CollaborationMemberAbility { return convertList(v, CollaborationMemberAbilityOf) })(w.MemberAbilities)
 	}
 	return nil
 }

@@ -69,24 +69,25 @@ type ConfiguredTableArgs struct {
 	Tags []ConfiguredTableTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableArgs, enum values to their types.
+// UnmarshalJSON decodes a ConfiguredTableArgs, turning enum values back into
+// their types.
 func (s *ConfiguredTableArgs) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableArgs
 	w := struct {
 		*plain
-		E1 *string  `json:"AnalysisMethod"`
-		E6 []string `json:"SelectedAnalysisMethods"`
+		AnalysisMethod          *string  `json:"AnalysisMethod"`
+		SelectedAnalysisMethods []string `json:"SelectedAnalysisMethods"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AnalysisMethod = ConfiguredTableAnalysisMethodOf(*w.E1)
+	if w.AnalysisMethod != nil {
+		s.AnalysisMethod = ConfiguredTableAnalysisMethodOf(*w.AnalysisMethod)
 	}
-	if w.E6 != nil {
+	if w.SelectedAnalysisMethods != nil {
 		s.SelectedAnalysisMethods = (func(v []string) []ConfiguredTableSelectedAnalysisMethod {
 			return convertList(v, ConfiguredTableSelectedAnalysisMethodOf)
-		})(w.E6)
+		})(w.SelectedAnalysisMethods)
 	}
 	return nil
 }
@@ -201,19 +202,19 @@ type ConfiguredTableAggregateColumn struct {
 	Function ConfiguredTableAggregateFunctionName `json:"Function,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAggregateColumn, enum values to their
-// types.
+// UnmarshalJSON decodes a ConfiguredTableAggregateColumn, turning enum values
+// back into their types.
 func (s *ConfiguredTableAggregateColumn) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAggregateColumn
 	w := struct {
 		*plain
-		E1 *string `json:"Function"`
+		Function *string `json:"Function"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Function = ConfiguredTableAggregateFunctionNameOf(*w.E1)
+	if w.Function != nil {
+		s.Function = ConfiguredTableAggregateFunctionNameOf(*w.Function)
 	}
 	return nil
 }
@@ -290,19 +291,19 @@ type ConfiguredTableAggregationConstraint struct {
 	Type ConfiguredTableAggregationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAggregationConstraint, enum values to
-// their types.
+// UnmarshalJSON decodes a ConfiguredTableAggregationConstraint, turning enum
+// values back into their types.
 func (s *ConfiguredTableAggregationConstraint) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAggregationConstraint
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = ConfiguredTableAggregationTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = ConfiguredTableAggregationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -411,19 +412,19 @@ type ConfiguredTableAnalysisRule struct {
 	Type ConfiguredTableAnalysisRuleType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAnalysisRule, enum values to their
-// types.
+// UnmarshalJSON decodes a ConfiguredTableAnalysisRule, turning enum values
+// back into their types.
 func (s *ConfiguredTableAnalysisRule) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAnalysisRule
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = ConfiguredTableAnalysisRuleTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = ConfiguredTableAnalysisRuleTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -487,33 +488,33 @@ type ConfiguredTableAnalysisRuleAggregation struct {
 	JoinRequired ConfiguredTableJoinRequiredOption `json:"JoinRequired,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAnalysisRuleAggregation, enum values
-// to their types.
+// UnmarshalJSON decodes a ConfiguredTableAnalysisRuleAggregation, turning enum
+// values back into their types.
 func (s *ConfiguredTableAnalysisRuleAggregation) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAnalysisRuleAggregation
 	w := struct {
 		*plain
-		E4 []string `json:"ScalarFunctions"`
-		E5 *string  `json:"AdditionalAnalyses"`
-		E6 []string `json:"AllowedJoinOperators"`
-		E7 *string  `json:"JoinRequired"`
+		ScalarFunctions      []string `json:"ScalarFunctions"`
+		AdditionalAnalyses   *string  `json:"AdditionalAnalyses"`
+		AllowedJoinOperators []string `json:"AllowedJoinOperators"`
+		JoinRequired         *string  `json:"JoinRequired"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
+	if w.ScalarFunctions != nil {
 		s.ScalarFunctions = (func(v []string) []ConfiguredTableScalarFunctions {
 			return convertList(v, ConfiguredTableScalarFunctionsOf)
-		})(w.E4)
+		})(w.ScalarFunctions)
 	}
-	if w.E5 != nil {
-		s.AdditionalAnalyses = ConfiguredTableAdditionalAnalysesOf(*w.E5)
+	if w.AdditionalAnalyses != nil {
+		s.AdditionalAnalyses = ConfiguredTableAdditionalAnalysesOf(*w.AdditionalAnalyses)
 	}
-	if w.E6 != nil {
-		s.AllowedJoinOperators = (func(v []string) []ConfiguredTableJoinOperator { return convertList(v, ConfiguredTableJoinOperatorOf) })(w.E6)
+	if w.AllowedJoinOperators != nil {
+		s.AllowedJoinOperators = (func(v []string) []ConfiguredTableJoinOperator { return convertList(v, ConfiguredTableJoinOperatorOf) })(w.AllowedJoinOperators)
 	}
-	if w.E7 != nil {
-		s.JoinRequired = ConfiguredTableJoinRequiredOptionOf(*w.E7)
+	if w.JoinRequired != nil {
+		s.JoinRequired = ConfiguredTableJoinRequiredOptionOf(*w.JoinRequired)
 	}
 	return nil
 }
@@ -559,19 +560,19 @@ type ConfiguredTableAnalysisRuleCustom struct {
 	DisallowedOutputColumns []string `json:"DisallowedOutputColumns,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAnalysisRuleCustom, enum values to
-// their types.
+// UnmarshalJSON decodes a ConfiguredTableAnalysisRuleCustom, turning enum
+// values back into their types.
 func (s *ConfiguredTableAnalysisRuleCustom) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAnalysisRuleCustom
 	w := struct {
 		*plain
-		E1 *string `json:"AdditionalAnalyses"`
+		AdditionalAnalyses *string `json:"AdditionalAnalyses"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AdditionalAnalyses = ConfiguredTableAdditionalAnalysesOf(*w.E1)
+	if w.AdditionalAnalyses != nil {
+		s.AdditionalAnalyses = ConfiguredTableAdditionalAnalysesOf(*w.AdditionalAnalyses)
 	}
 	return nil
 }
@@ -609,23 +610,23 @@ type ConfiguredTableAnalysisRuleList struct {
 	AllowedJoinOperators []ConfiguredTableJoinOperator `json:"AllowedJoinOperators,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAnalysisRuleList, enum values to
-// their types.
+// UnmarshalJSON decodes a ConfiguredTableAnalysisRuleList, turning enum values
+// back into their types.
 func (s *ConfiguredTableAnalysisRuleList) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAnalysisRuleList
 	w := struct {
 		*plain
-		E2 *string  `json:"AdditionalAnalyses"`
-		E3 []string `json:"AllowedJoinOperators"`
+		AdditionalAnalyses   *string  `json:"AdditionalAnalyses"`
+		AllowedJoinOperators []string `json:"AllowedJoinOperators"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AdditionalAnalyses = ConfiguredTableAdditionalAnalysesOf(*w.E2)
+	if w.AdditionalAnalyses != nil {
+		s.AdditionalAnalyses = ConfiguredTableAdditionalAnalysesOf(*w.AdditionalAnalyses)
 	}
-	if w.E3 != nil {
-		s.AllowedJoinOperators = (func(v []string) []ConfiguredTableJoinOperator { return convertList(v, ConfiguredTableJoinOperatorOf) })(w.E3)
+	if w.AllowedJoinOperators != nil {
+		s.AllowedJoinOperators = (func(v []string) []ConfiguredTableJoinOperator { return convertList(v, ConfiguredTableJoinOperatorOf) })(w.AllowedJoinOperators)
 	}
 	return nil
 }
@@ -756,19 +757,19 @@ type ConfiguredTableAthenaTableReference struct {
 	Region ConfiguredTableCommercialRegion `json:"Region,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAthenaTableReference, enum values to
-// their types.
+// UnmarshalJSON decodes a ConfiguredTableAthenaTableReference, turning enum
+// values back into their types.
 func (s *ConfiguredTableAthenaTableReference) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAthenaTableReference
 	w := struct {
 		*plain
-		E5 *string `json:"Region"`
+		Region *string `json:"Region"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Region = ConfiguredTableCommercialRegionOf(*w.E5)
+	if w.Region != nil {
+		s.Region = ConfiguredTableCommercialRegionOf(*w.Region)
 	}
 	return nil
 }
@@ -899,19 +900,19 @@ type ConfiguredTableGlueTableReference struct {
 	Region ConfiguredTableCommercialRegion `json:"Region,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableGlueTableReference, enum values to
-// their types.
+// UnmarshalJSON decodes a ConfiguredTableGlueTableReference, turning enum
+// values back into their types.
 func (s *ConfiguredTableGlueTableReference) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableGlueTableReference
 	w := struct {
 		*plain
-		E2 *string `json:"Region"`
+		Region *string `json:"Region"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Region = ConfiguredTableCommercialRegionOf(*w.E2)
+	if w.Region != nil {
+		s.Region = ConfiguredTableCommercialRegionOf(*w.Region)
 	}
 	return nil
 }

@@ -150,19 +150,19 @@ type ConfiguredTableAssociationAnalysisRule struct {
 	Type ConfiguredTableAssociationAnalysisRuleType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfiguredTableAssociationAnalysisRule, enum values
-// to their types.
+// UnmarshalJSON decodes a ConfiguredTableAssociationAnalysisRule, turning enum
+// values back into their types.
 func (s *ConfiguredTableAssociationAnalysisRule) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredTableAssociationAnalysisRule
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = ConfiguredTableAssociationAnalysisRuleTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = ConfiguredTableAssociationAnalysisRuleTypeOf(*w.Type)
 	}
 	return nil
 }

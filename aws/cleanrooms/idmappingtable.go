@@ -211,19 +211,19 @@ type IdMappingTableInputSource struct {
 	Type IdMappingTableInputSourceType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdMappingTableInputSource, enum values to their
-// types.
+// UnmarshalJSON decodes a IdMappingTableInputSource, turning enum values back
+// into their types.
 func (s *IdMappingTableInputSource) UnmarshalJSON(data []byte) error {
 	type plain IdMappingTableInputSource
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = IdMappingTableInputSourceTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = IdMappingTableInputSourceTypeOf(*w.Type)
 	}
 	return nil
 }

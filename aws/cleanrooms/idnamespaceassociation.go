@@ -215,19 +215,19 @@ type IdNamespaceAssociationInputReferenceProperties struct {
 	IdNamespaceType IdNamespaceAssociationInputReferencePropertiesIdNamespaceType `json:"IdNamespaceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdNamespaceAssociationInputReferenceProperties, enum
-// values to their types.
+// UnmarshalJSON decodes a IdNamespaceAssociationInputReferenceProperties,
+// turning enum values back into their types.
 func (s *IdNamespaceAssociationInputReferenceProperties) UnmarshalJSON(data []byte) error {
 	type plain IdNamespaceAssociationInputReferenceProperties
 	w := struct {
 		*plain
-		E1 *string `json:"IdNamespaceType"`
+		IdNamespaceType *string `json:"IdNamespaceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IdNamespaceType = IdNamespaceAssociationInputReferencePropertiesIdNamespaceTypeOf(*w.E1)
+	if w.IdNamespaceType != nil {
+		s.IdNamespaceType = IdNamespaceAssociationInputReferencePropertiesIdNamespaceTypeOf(*w.IdNamespaceType)
 	}
 	return nil
 }

@@ -235,19 +235,19 @@ type IntermediateTableAnalysisRule struct {
 	Type IntermediateTableAnalysisRuleType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntermediateTableAnalysisRule, enum values to their
-// types.
+// UnmarshalJSON decodes a IntermediateTableAnalysisRule, turning enum values
+// back into their types.
 func (s *IntermediateTableAnalysisRule) UnmarshalJSON(data []byte) error {
 	type plain IntermediateTableAnalysisRule
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = IntermediateTableAnalysisRuleTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = IntermediateTableAnalysisRuleTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -300,19 +300,19 @@ type IntermediateTableAnalysisRuleCustom struct {
 	DisallowedOutputColumns []string `json:"DisallowedOutputColumns,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntermediateTableAnalysisRuleCustom, enum values to
-// their types.
+// UnmarshalJSON decodes a IntermediateTableAnalysisRuleCustom, turning enum
+// values back into their types.
 func (s *IntermediateTableAnalysisRuleCustom) UnmarshalJSON(data []byte) error {
 	type plain IntermediateTableAnalysisRuleCustom
 	w := struct {
 		*plain
-		E1 *string `json:"AdditionalAnalyses"`
+		AdditionalAnalyses *string `json:"AdditionalAnalyses"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AdditionalAnalyses = IntermediateTableAdditionalAnalysesOf(*w.E1)
+	if w.AdditionalAnalyses != nil {
+		s.AdditionalAnalyses = IntermediateTableAdditionalAnalysesOf(*w.AdditionalAnalyses)
 	}
 	return nil
 }

@@ -72,22 +72,23 @@ type MembershipArgs struct {
 	Tags []MembershipTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a MembershipArgs, enum values to their types.
+// UnmarshalJSON decodes a MembershipArgs, turning enum values back into their
+// types.
 func (s *MembershipArgs) UnmarshalJSON(data []byte) error {
 	type plain MembershipArgs
 	w := struct {
 		*plain
-		E1 *string `json:"QueryLogStatus"`
-		E5 *string `json:"JobLogStatus"`
+		QueryLogStatus *string `json:"QueryLogStatus"`
+		JobLogStatus   *string `json:"JobLogStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.QueryLogStatus = MembershipQueryLogStatusOf(*w.E1)
+	if w.QueryLogStatus != nil {
+		s.QueryLogStatus = MembershipQueryLogStatusOf(*w.QueryLogStatus)
 	}
-	if w.E5 != nil {
-		s.JobLogStatus = MembershipJobLogStatusOf(*w.E5)
+	if w.JobLogStatus != nil {
+		s.JobLogStatus = MembershipJobLogStatusOf(*w.JobLogStatus)
 	}
 	return nil
 }
@@ -384,19 +385,19 @@ type MembershipProtectedQueryS3OutputConfiguration struct {
 	SingleFileOutput *bool `json:"SingleFileOutput,omitzero"`
 }
 
-// UnmarshalJSON decodes a MembershipProtectedQueryS3OutputConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a MembershipProtectedQueryS3OutputConfiguration,
+// turning enum values back into their types.
 func (s *MembershipProtectedQueryS3OutputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain MembershipProtectedQueryS3OutputConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ResultFormat"`
+		ResultFormat *string `json:"ResultFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ResultFormat = MembershipResultFormatOf(*w.E1)
+	if w.ResultFormat != nil {
+		s.ResultFormat = MembershipResultFormatOf(*w.ResultFormat)
 	}
 	return nil
 }

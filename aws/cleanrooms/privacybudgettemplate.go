@@ -60,23 +60,23 @@ type PrivacyBudgetTemplateArgs struct {
 	Tags []PrivacyBudgetTemplateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PrivacyBudgetTemplateArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a PrivacyBudgetTemplateArgs, turning enum values back
+// into their types.
 func (s *PrivacyBudgetTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain PrivacyBudgetTemplateArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AutoRefresh"`
-		E3 *string `json:"PrivacyBudgetType"`
+		AutoRefresh       *string `json:"AutoRefresh"`
+		PrivacyBudgetType *string `json:"PrivacyBudgetType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AutoRefresh = PrivacyBudgetTemplateAutoRefreshOf(*w.E0)
+	if w.AutoRefresh != nil {
+		s.AutoRefresh = PrivacyBudgetTemplateAutoRefreshOf(*w.AutoRefresh)
 	}
-	if w.E3 != nil {
-		s.PrivacyBudgetType = PrivacyBudgetTemplatePrivacyBudgetTypeOf(*w.E3)
+	if w.PrivacyBudgetType != nil {
+		s.PrivacyBudgetType = PrivacyBudgetTemplatePrivacyBudgetTypeOf(*w.PrivacyBudgetType)
 	}
 	return nil
 }
@@ -242,23 +242,23 @@ type PrivacyBudgetTemplateBudgetParameter struct {
 	AutoRefresh PrivacyBudgetTemplateBudgetParameterAutoRefresh `json:"AutoRefresh,omitzero"`
 }
 
-// UnmarshalJSON decodes a PrivacyBudgetTemplateBudgetParameter, enum values to
-// their types.
+// UnmarshalJSON decodes a PrivacyBudgetTemplateBudgetParameter, turning enum
+// values back into their types.
 func (s *PrivacyBudgetTemplateBudgetParameter) UnmarshalJSON(data []byte) error {
 	type plain PrivacyBudgetTemplateBudgetParameter
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E2 *string `json:"AutoRefresh"`
+		Type        *string `json:"Type"`
+		AutoRefresh *string `json:"AutoRefresh"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = PrivacyBudgetTemplateBudgetParameterTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = PrivacyBudgetTemplateBudgetParameterTypeOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.AutoRefresh = PrivacyBudgetTemplateBudgetParameterAutoRefreshOf(*w.E2)
+	if w.AutoRefresh != nil {
+		s.AutoRefresh = PrivacyBudgetTemplateBudgetParameterAutoRefreshOf(*w.AutoRefresh)
 	}
 	return nil
 }

@@ -207,21 +207,21 @@ type ConfiguredModelAlgorithmAssociationLogRedactionConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// ConfiguredModelAlgorithmAssociationLogRedactionConfiguration, enum values to
-// their types.
+// ConfiguredModelAlgorithmAssociationLogRedactionConfiguration, turning enum
+// values back into their types.
 func (s *ConfiguredModelAlgorithmAssociationLogRedactionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredModelAlgorithmAssociationLogRedactionConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"EntitiesToRedact"`
+		EntitiesToRedact []string `json:"EntitiesToRedact"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.EntitiesToRedact != nil {
 		s.EntitiesToRedact = (func(v []string) []ConfiguredModelAlgorithmAssociationEntityType {
 			return convertList(v, ConfiguredModelAlgorithmAssociationEntityTypeOf)
-		})(w.E0)
+		})(w.EntitiesToRedact)
 	}
 	return nil
 }
@@ -308,19 +308,19 @@ type ConfiguredModelAlgorithmAssociationLogsConfigurationPolicy struct {
 }
 
 // UnmarshalJSON decodes a
-// ConfiguredModelAlgorithmAssociationLogsConfigurationPolicy, enum values to
-// their types.
+// ConfiguredModelAlgorithmAssociationLogsConfigurationPolicy, turning enum
+// values back into their types.
 func (s *ConfiguredModelAlgorithmAssociationLogsConfigurationPolicy) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredModelAlgorithmAssociationLogsConfigurationPolicy
 	w := struct {
 		*plain
-		E3 *string `json:"LogType"`
+		LogType *string `json:"LogType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.LogType = ConfiguredModelAlgorithmAssociationLogTypeOf(*w.E3)
+	if w.LogType != nil {
+		s.LogType = ConfiguredModelAlgorithmAssociationLogTypeOf(*w.LogType)
 	}
 	return nil
 }
@@ -339,19 +339,19 @@ type ConfiguredModelAlgorithmAssociationMetricsConfigurationPolicy struct {
 }
 
 // UnmarshalJSON decodes a
-// ConfiguredModelAlgorithmAssociationMetricsConfigurationPolicy, enum values
-// to their types.
+// ConfiguredModelAlgorithmAssociationMetricsConfigurationPolicy, turning enum
+// values back into their types.
 func (s *ConfiguredModelAlgorithmAssociationMetricsConfigurationPolicy) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredModelAlgorithmAssociationMetricsConfigurationPolicy
 	w := struct {
 		*plain
-		E0 *string `json:"NoiseLevel"`
+		NoiseLevel *string `json:"NoiseLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NoiseLevel = ConfiguredModelAlgorithmAssociationNoiseLevelTypeOf(*w.E0)
+	if w.NoiseLevel != nil {
+		s.NoiseLevel = ConfiguredModelAlgorithmAssociationNoiseLevelTypeOf(*w.NoiseLevel)
 	}
 	return nil
 }
@@ -487,19 +487,19 @@ type ConfiguredModelAlgorithmAssociationTrainedModelArtifactMaxSize struct {
 }
 
 // UnmarshalJSON decodes a
-// ConfiguredModelAlgorithmAssociationTrainedModelArtifactMaxSize, enum values
-// to their types.
+// ConfiguredModelAlgorithmAssociationTrainedModelArtifactMaxSize, turning enum
+// values back into their types.
 func (s *ConfiguredModelAlgorithmAssociationTrainedModelArtifactMaxSize) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredModelAlgorithmAssociationTrainedModelArtifactMaxSize
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = ConfiguredModelAlgorithmAssociationTrainedModelArtifactMaxSizeUnitTypeOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = ConfiguredModelAlgorithmAssociationTrainedModelArtifactMaxSizeUnitTypeOf(*w.Unit)
 	}
 	return nil
 }
@@ -635,20 +635,20 @@ type ConfiguredModelAlgorithmAssociationTrainedModelExportsConfigurationPolicy s
 
 // UnmarshalJSON decodes a
 // ConfiguredModelAlgorithmAssociationTrainedModelExportsConfigurationPolicy,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *ConfiguredModelAlgorithmAssociationTrainedModelExportsConfigurationPolicy) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredModelAlgorithmAssociationTrainedModelExportsConfigurationPolicy
 	w := struct {
 		*plain
-		E0 []string `json:"FilesToExport"`
+		FilesToExport []string `json:"FilesToExport"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.FilesToExport != nil {
 		s.FilesToExport = (func(v []string) []ConfiguredModelAlgorithmAssociationTrainedModelExportFileType {
 			return convertList(v, ConfiguredModelAlgorithmAssociationTrainedModelExportFileTypeOf)
-		})(w.E0)
+		})(w.FilesToExport)
 	}
 	return nil
 }
@@ -673,19 +673,19 @@ type ConfiguredModelAlgorithmAssociationTrainedModelExportsMaxSize struct {
 }
 
 // UnmarshalJSON decodes a
-// ConfiguredModelAlgorithmAssociationTrainedModelExportsMaxSize, enum values
-// to their types.
+// ConfiguredModelAlgorithmAssociationTrainedModelExportsMaxSize, turning enum
+// values back into their types.
 func (s *ConfiguredModelAlgorithmAssociationTrainedModelExportsMaxSize) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredModelAlgorithmAssociationTrainedModelExportsMaxSize
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = ConfiguredModelAlgorithmAssociationTrainedModelExportsMaxSizeUnitTypeOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = ConfiguredModelAlgorithmAssociationTrainedModelExportsMaxSizeUnitTypeOf(*w.Unit)
 	}
 	return nil
 }
@@ -787,19 +787,19 @@ type ConfiguredModelAlgorithmAssociationTrainedModelInferenceMaxOutputSize struc
 }
 
 // UnmarshalJSON decodes a
-// ConfiguredModelAlgorithmAssociationTrainedModelInferenceMaxOutputSize, enum
-// values to their types.
+// ConfiguredModelAlgorithmAssociationTrainedModelInferenceMaxOutputSize,
+// turning enum values back into their types.
 func (s *ConfiguredModelAlgorithmAssociationTrainedModelInferenceMaxOutputSize) UnmarshalJSON(data []byte) error {
 	type plain ConfiguredModelAlgorithmAssociationTrainedModelInferenceMaxOutputSize
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = ConfiguredModelAlgorithmAssociationTrainedModelInferenceMaxOutputSizeUnitTypeOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = ConfiguredModelAlgorithmAssociationTrainedModelInferenceMaxOutputSizeUnitTypeOf(*w.Unit)
 	}
 	return nil
 }

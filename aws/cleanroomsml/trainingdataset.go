@@ -118,19 +118,19 @@ type TrainingDatasetColumnSchema struct {
 	ColumnTypes []TrainingDatasetColumnType `json:"ColumnTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrainingDatasetColumnSchema, enum values to their
-// types.
+// UnmarshalJSON decodes a TrainingDatasetColumnSchema, turning enum values
+// back into their types.
 func (s *TrainingDatasetColumnSchema) UnmarshalJSON(data []byte) error {
 	type plain TrainingDatasetColumnSchema
 	w := struct {
 		*plain
-		E1 []string `json:"ColumnTypes"`
+		ColumnTypes []string `json:"ColumnTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ColumnTypes = (func(v []string) []TrainingDatasetColumnType { return convertList(v, TrainingDatasetColumnTypeOf) })(w.E1)
+	if w.ColumnTypes != nil {
+		s.ColumnTypes = (func(v []string) []TrainingDatasetColumnType { return convertList(v, TrainingDatasetColumnTypeOf) })(w.ColumnTypes)
 	}
 	return nil
 }
@@ -210,18 +210,19 @@ type TrainingDatasetDataset struct {
 	Type TrainingDatasetDatasetType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrainingDatasetDataset, enum values to their types.
+// UnmarshalJSON decodes a TrainingDatasetDataset, turning enum values back
+// into their types.
 func (s *TrainingDatasetDataset) UnmarshalJSON(data []byte) error {
 	type plain TrainingDatasetDataset
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = TrainingDatasetDatasetTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TrainingDatasetDatasetTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -185,23 +185,23 @@ type GeneratedTemplateTemplateConfiguration struct {
 	UpdateReplacePolicy GeneratedTemplateTemplateConfigurationUpdateReplacePolicy `json:"UpdateReplacePolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a GeneratedTemplateTemplateConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a GeneratedTemplateTemplateConfiguration, turning enum
+// values back into their types.
 func (s *GeneratedTemplateTemplateConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GeneratedTemplateTemplateConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"DeletionPolicy"`
-		E1 *string `json:"UpdateReplacePolicy"`
+		DeletionPolicy      *string `json:"DeletionPolicy"`
+		UpdateReplacePolicy *string `json:"UpdateReplacePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DeletionPolicy = GeneratedTemplateTemplateConfigurationDeletionPolicyOf(*w.E0)
+	if w.DeletionPolicy != nil {
+		s.DeletionPolicy = GeneratedTemplateTemplateConfigurationDeletionPolicyOf(*w.DeletionPolicy)
 	}
-	if w.E1 != nil {
-		s.UpdateReplacePolicy = GeneratedTemplateTemplateConfigurationUpdateReplacePolicyOf(*w.E1)
+	if w.UpdateReplacePolicy != nil {
+		s.UpdateReplacePolicy = GeneratedTemplateTemplateConfigurationUpdateReplacePolicyOf(*w.UpdateReplacePolicy)
 	}
 	return nil
 }

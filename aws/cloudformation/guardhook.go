@@ -81,26 +81,27 @@ type GuardHookArgs struct {
 	TargetFilters *GuardHookTargetFilters `json:"TargetFilters,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardHookArgs, enum values to their types.
+// UnmarshalJSON decodes a GuardHookArgs, turning enum values back into their
+// types.
 func (s *GuardHookArgs) UnmarshalJSON(data []byte) error {
 	type plain GuardHookArgs
 	w := struct {
 		*plain
-		E2 *string  `json:"FailureMode"`
-		E3 *string  `json:"HookStatus"`
-		E5 []string `json:"TargetOperations"`
+		FailureMode      *string  `json:"FailureMode"`
+		HookStatus       *string  `json:"HookStatus"`
+		TargetOperations []string `json:"TargetOperations"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.FailureMode = GuardHookFailureModeOf(*w.E2)
+	if w.FailureMode != nil {
+		s.FailureMode = GuardHookFailureModeOf(*w.FailureMode)
 	}
-	if w.E3 != nil {
-		s.HookStatus = GuardHookHookStatusOf(*w.E3)
+	if w.HookStatus != nil {
+		s.HookStatus = GuardHookHookStatusOf(*w.HookStatus)
 	}
-	if w.E5 != nil {
-		s.TargetOperations = (func(v []string) []GuardHookTargetOperation { return convertList(v, GuardHookTargetOperationOf) })(w.E5)
+	if w.TargetOperations != nil {
+		s.TargetOperations = (func(v []string) []GuardHookTargetOperation { return convertList(v, GuardHookTargetOperationOf) })(w.TargetOperations)
 	}
 	return nil
 }
@@ -280,22 +281,23 @@ type GuardHookHookTarget struct {
 	TargetName string `json:"TargetName,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardHookHookTarget, enum values to their types.
+// UnmarshalJSON decodes a GuardHookHookTarget, turning enum values back into
+// their types.
 func (s *GuardHookHookTarget) UnmarshalJSON(data []byte) error {
 	type plain GuardHookHookTarget
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E1 *string `json:"InvocationPoint"`
+		Action          *string `json:"Action"`
+		InvocationPoint *string `json:"InvocationPoint"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = GuardHookActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = GuardHookActionOf(*w.Action)
 	}
-	if w.E1 != nil {
-		s.InvocationPoint = GuardHookInvocationPointOf(*w.E1)
+	if w.InvocationPoint != nil {
+		s.InvocationPoint = GuardHookInvocationPointOf(*w.InvocationPoint)
 	}
 	return nil
 }
@@ -393,18 +395,19 @@ type GuardHookStackFilters struct {
 	StackRoles GuardHookStackFiltersStackRoles `json:"StackRoles,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardHookStackFilters, enum values to their types.
+// UnmarshalJSON decodes a GuardHookStackFilters, turning enum values back into
+// their types.
 func (s *GuardHookStackFilters) UnmarshalJSON(data []byte) error {
 	type plain GuardHookStackFilters
 	w := struct {
 		*plain
-		E0 *string `json:"FilteringCriteria"`
+		FilteringCriteria *string `json:"FilteringCriteria"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FilteringCriteria = GuardHookStackFiltersFilteringCriteriaOf(*w.E0)
+	if w.FilteringCriteria != nil {
+		s.FilteringCriteria = GuardHookStackFiltersFilteringCriteriaOf(*w.FilteringCriteria)
 	}
 	return nil
 }
@@ -529,22 +532,23 @@ type GuardHookTargetFilters struct {
 	Targets []GuardHookHookTarget `json:"Targets,omitzero"`
 }
 
-// UnmarshalJSON decodes a GuardHookTargetFilters, enum values to their types.
+// UnmarshalJSON decodes a GuardHookTargetFilters, turning enum values back
+// into their types.
 func (s *GuardHookTargetFilters) UnmarshalJSON(data []byte) error {
 	type plain GuardHookTargetFilters
 	w := struct {
 		*plain
-		E0 []string `json:"Actions"`
-		E1 []string `json:"InvocationPoints"`
+		Actions          []string `json:"Actions"`
+		InvocationPoints []string `json:"InvocationPoints"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Actions = (func(v []string) []GuardHookAction { return convertList(v, GuardHookActionOf) })(w.E0)
+	if w.Actions != nil {
+		s.Actions = (func(v []string) []GuardHookAction { return convertList(v, GuardHookActionOf) })(w.Actions)
 	}
-	if w.E1 != nil {
-		s.InvocationPoints = (func(v []string) []GuardHookInvocationPoint { return convertList(v, GuardHookInvocationPointOf) })(w.E1)
+	if w.InvocationPoints != nil {
+		s.InvocationPoints = (func(v []string) []GuardHookInvocationPoint { return convertList(v, GuardHookInvocationPointOf) })(w.InvocationPoints)
 	}
 	return nil
 }

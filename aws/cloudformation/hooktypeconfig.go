@@ -48,18 +48,19 @@ type HookTypeConfigArgs struct {
 	TypeName string `json:"TypeName,omitzero"`
 }
 
-// UnmarshalJSON decodes a HookTypeConfigArgs, enum values to their types.
+// UnmarshalJSON decodes a HookTypeConfigArgs, turning enum values back into
+// their types.
 func (s *HookTypeConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain HookTypeConfigArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ConfigurationAlias"`
+		ConfigurationAlias *string `json:"ConfigurationAlias"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ConfigurationAlias = HookTypeConfigConfigurationAliasOf(*w.E1)
+	if w.ConfigurationAlias != nil {
+		s.ConfigurationAlias = HookTypeConfigConfigurationAliasOf(*w.ConfigurationAlias)
 	}
 	return nil
 }

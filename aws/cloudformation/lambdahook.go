@@ -88,26 +88,27 @@ type LambdaHookArgs struct {
 	TargetFilters *LambdaHookTargetFilters `json:"TargetFilters,omitzero"`
 }
 
-// UnmarshalJSON decodes a LambdaHookArgs, enum values to their types.
+// UnmarshalJSON decodes a LambdaHookArgs, turning enum values back into their
+// types.
 func (s *LambdaHookArgs) UnmarshalJSON(data []byte) error {
 	type plain LambdaHookArgs
 	w := struct {
 		*plain
-		E2 *string  `json:"FailureMode"`
-		E3 *string  `json:"HookStatus"`
-		E5 []string `json:"TargetOperations"`
+		FailureMode      *string  `json:"FailureMode"`
+		HookStatus       *string  `json:"HookStatus"`
+		TargetOperations []string `json:"TargetOperations"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.FailureMode = LambdaHookFailureModeOf(*w.E2)
+	if w.FailureMode != nil {
+		s.FailureMode = LambdaHookFailureModeOf(*w.FailureMode)
 	}
-	if w.E3 != nil {
-		s.HookStatus = LambdaHookHookStatusOf(*w.E3)
+	if w.HookStatus != nil {
+		s.HookStatus = LambdaHookHookStatusOf(*w.HookStatus)
 	}
-	if w.E5 != nil {
-		s.TargetOperations = (func(v []string) []LambdaHookTargetOperation { return convertList(v, LambdaHookTargetOperationOf) })(w.E5)
+	if w.TargetOperations != nil {
+		s.TargetOperations = (func(v []string) []LambdaHookTargetOperation { return convertList(v, LambdaHookTargetOperationOf) })(w.TargetOperations)
 	}
 	return nil
 }
@@ -287,22 +288,23 @@ type LambdaHookHookTarget struct {
 	TargetName string `json:"TargetName,omitzero"`
 }
 
-// UnmarshalJSON decodes a LambdaHookHookTarget, enum values to their types.
+// UnmarshalJSON decodes a LambdaHookHookTarget, turning enum values back into
+// their types.
 func (s *LambdaHookHookTarget) UnmarshalJSON(data []byte) error {
 	type plain LambdaHookHookTarget
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E1 *string `json:"InvocationPoint"`
+		Action          *string `json:"Action"`
+		InvocationPoint *string `json:"InvocationPoint"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = LambdaHookActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = LambdaHookActionOf(*w.Action)
 	}
-	if w.E1 != nil {
-		s.InvocationPoint = LambdaHookInvocationPointOf(*w.E1)
+	if w.InvocationPoint != nil {
+		s.InvocationPoint = LambdaHookInvocationPointOf(*w.InvocationPoint)
 	}
 	return nil
 }
@@ -390,18 +392,19 @@ type LambdaHookStackFilters struct {
 	StackRoles LambdaHookStackFiltersStackRoles `json:"StackRoles,omitzero"`
 }
 
-// UnmarshalJSON decodes a LambdaHookStackFilters, enum values to their types.
+// UnmarshalJSON decodes a LambdaHookStackFilters, turning enum values back
+// into their types.
 func (s *LambdaHookStackFilters) UnmarshalJSON(data []byte) error {
 	type plain LambdaHookStackFilters
 	w := struct {
 		*plain
-		E0 *string `json:"FilteringCriteria"`
+		FilteringCriteria *string `json:"FilteringCriteria"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FilteringCriteria = LambdaHookStackFiltersFilteringCriteriaOf(*w.E0)
+	if w.FilteringCriteria != nil {
+		s.FilteringCriteria = LambdaHookStackFiltersFilteringCriteriaOf(*w.FilteringCriteria)
 	}
 	return nil
 }
@@ -526,22 +529,23 @@ type LambdaHookTargetFilters struct {
 	Targets []LambdaHookHookTarget `json:"Targets,omitzero"`
 }
 
-// UnmarshalJSON decodes a LambdaHookTargetFilters, enum values to their types.
+// UnmarshalJSON decodes a LambdaHookTargetFilters, turning enum values back
+// into their types.
 func (s *LambdaHookTargetFilters) UnmarshalJSON(data []byte) error {
 	type plain LambdaHookTargetFilters
 	w := struct {
 		*plain
-		E0 []string `json:"Actions"`
-		E1 []string `json:"InvocationPoints"`
+		Actions          []string `json:"Actions"`
+		InvocationPoints []string `json:"InvocationPoints"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Actions = (func(v []string) []LambdaHookAction { return convertList(v, LambdaHookActionOf) })(w.E0)
+	if w.Actions != nil {
+		s.Actions = (func(v []string) []LambdaHookAction { return convertList(v, LambdaHookActionOf) })(w.Actions)
 	}
-	if w.E1 != nil {
-		s.InvocationPoints = (func(v []string) []LambdaHookInvocationPoint { return convertList(v, LambdaHookInvocationPointOf) })(w.E1)
+	if w.InvocationPoints != nil {
+		s.InvocationPoints = (func(v []string) []LambdaHookInvocationPoint { return convertList(v, LambdaHookInvocationPointOf) })(w.InvocationPoints)
 	}
 	return nil
 }

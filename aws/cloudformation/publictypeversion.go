@@ -64,18 +64,19 @@ type PublicTypeVersionArgs struct {
 	TypeName string `json:"TypeName,omitzero"`
 }
 
-// UnmarshalJSON decodes a PublicTypeVersionArgs, enum values to their types.
+// UnmarshalJSON decodes a PublicTypeVersionArgs, turning enum values back into
+// their types.
 func (s *PublicTypeVersionArgs) UnmarshalJSON(data []byte) error {
 	type plain PublicTypeVersionArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = PublicTypeVersionTypePropertyOf(*w.E3)
+	if w.Type != nil {
+		s.Type = PublicTypeVersionTypePropertyOf(*w.Type)
 	}
 	return nil
 }

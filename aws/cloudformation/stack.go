@@ -113,18 +113,19 @@ type StackArgs struct {
 	TimeoutInMinutes int `json:"TimeoutInMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a StackArgs, enum values to their types.
+// UnmarshalJSON decodes a StackArgs, turning enum values back into their
+// types.
 func (s *StackArgs) UnmarshalJSON(data []byte) error {
 	type plain StackArgs
 	w := struct {
 		*plain
-		E1 []string `json:"Capabilities"`
+		Capabilities []string `json:"Capabilities"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Capabilities = (func(v []string) []StackCapabilities { return convertList(v, StackCapabilitiesOf) })(w.E1)
+	if w.Capabilities != nil {
+		s.Capabilities = (func(v []string) []StackCapabilities { return convertList(v, StackCapabilitiesOf) })(w.Capabilities)
 	}
 	return nil
 }

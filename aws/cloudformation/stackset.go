@@ -123,26 +123,27 @@ type StackSetArgs struct {
 	TemplateURL string `json:"TemplateURL,omitzero"`
 }
 
-// UnmarshalJSON decodes a StackSetArgs, enum values to their types.
+// UnmarshalJSON decodes a StackSetArgs, turning enum values back into their
+// types.
 func (s *StackSetArgs) UnmarshalJSON(data []byte) error {
 	type plain StackSetArgs
 	w := struct {
 		*plain
-		E0 *string  `json:"PermissionModel"`
-		E4 *string  `json:"CallAs"`
-		E5 []string `json:"Capabilities"`
+		PermissionModel *string  `json:"PermissionModel"`
+		CallAs          *string  `json:"CallAs"`
+		Capabilities    []string `json:"Capabilities"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PermissionModel = StackSetPermissionModelOf(*w.E0)
+	if w.PermissionModel != nil {
+		s.PermissionModel = StackSetPermissionModelOf(*w.PermissionModel)
 	}
-	if w.E4 != nil {
-		s.CallAs = StackSetCallAsOf(*w.E4)
+	if w.CallAs != nil {
+		s.CallAs = StackSetCallAsOf(*w.CallAs)
 	}
-	if w.E5 != nil {
-		s.Capabilities = (func(v []string) []StackSetCapability { return convertList(v, StackSetCapabilityOf) })(w.E5)
+	if w.Capabilities != nil {
+		s.Capabilities = (func(v []string) []StackSetCapability { return convertList(v, StackSetCapabilityOf) })(w.Capabilities)
 	}
 	return nil
 }
@@ -358,19 +359,19 @@ type StackSetDeploymentTargets struct {
 	OrganizationalUnitIds []string `json:"OrganizationalUnitIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a StackSetDeploymentTargets, enum values to their
-// types.
+// UnmarshalJSON decodes a StackSetDeploymentTargets, turning enum values back
+// into their types.
 func (s *StackSetDeploymentTargets) UnmarshalJSON(data []byte) error {
 	type plain StackSetDeploymentTargets
 	w := struct {
 		*plain
-		E0 *string `json:"AccountFilterType"`
+		AccountFilterType *string `json:"AccountFilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccountFilterType = StackSetDeploymentTargetsAccountFilterTypeOf(*w.E0)
+	if w.AccountFilterType != nil {
+		s.AccountFilterType = StackSetDeploymentTargetsAccountFilterTypeOf(*w.AccountFilterType)
 	}
 	return nil
 }
@@ -484,23 +485,23 @@ type StackSetOperationPreferences struct {
 	RegionOrder []string `json:"RegionOrder,omitzero"`
 }
 
-// UnmarshalJSON decodes a StackSetOperationPreferences, enum values to their
-// types.
+// UnmarshalJSON decodes a StackSetOperationPreferences, turning enum values
+// back into their types.
 func (s *StackSetOperationPreferences) UnmarshalJSON(data []byte) error {
 	type plain StackSetOperationPreferences
 	w := struct {
 		*plain
-		E0 *string `json:"ConcurrencyMode"`
-		E5 *string `json:"RegionConcurrencyType"`
+		ConcurrencyMode       *string `json:"ConcurrencyMode"`
+		RegionConcurrencyType *string `json:"RegionConcurrencyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConcurrencyMode = StackSetConcurrencyModeOf(*w.E0)
+	if w.ConcurrencyMode != nil {
+		s.ConcurrencyMode = StackSetConcurrencyModeOf(*w.ConcurrencyMode)
 	}
-	if w.E5 != nil {
-		s.RegionConcurrencyType = StackSetRegionConcurrencyTypeOf(*w.E5)
+	if w.RegionConcurrencyType != nil {
+		s.RegionConcurrencyType = StackSetRegionConcurrencyTypeOf(*w.RegionConcurrencyType)
 	}
 	return nil
 }

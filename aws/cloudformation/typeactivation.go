@@ -97,22 +97,23 @@ type TypeActivationArgs struct {
 	VersionBump TypeActivationVersionBump `json:"VersionBump,omitzero"`
 }
 
-// UnmarshalJSON decodes a TypeActivationArgs, enum values to their types.
+// UnmarshalJSON decodes a TypeActivationArgs, turning enum values back into
+// their types.
 func (s *TypeActivationArgs) UnmarshalJSON(data []byte) error {
 	type plain TypeActivationArgs
 	w := struct {
 		*plain
-		E6 *string `json:"Type"`
-		E9 *string `json:"VersionBump"`
+		Type        *string `json:"Type"`
+		VersionBump *string `json:"VersionBump"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Type = TypeActivationTypePropertyOf(*w.E6)
+	if w.Type != nil {
+		s.Type = TypeActivationTypePropertyOf(*w.Type)
 	}
-	if w.E9 != nil {
-		s.VersionBump = TypeActivationVersionBumpOf(*w.E9)
+	if w.VersionBump != nil {
+		s.VersionBump = TypeActivationVersionBumpOf(*w.VersionBump)
 	}
 	return nil
 }

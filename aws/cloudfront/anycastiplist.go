@@ -56,18 +56,19 @@ type AnycastIpListArgs struct {
 	Tags *AnycastIpListTags `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnycastIpListArgs, enum values to their types.
+// UnmarshalJSON decodes a AnycastIpListArgs, turning enum values back into
+// their types.
 func (s *AnycastIpListArgs) UnmarshalJSON(data []byte) error {
 	type plain AnycastIpListArgs
 	w := struct {
 		*plain
-		E2 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.IpAddressType = AnycastIpListIpAddressTypeOf(*w.E2)
+	if w.IpAddressType != nil {
+		s.IpAddressType = AnycastIpListIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }
@@ -191,19 +192,19 @@ type AnycastIpListAnycastIpList struct {
 	IpamCidrConfigResults []AnycastIpListIpamCidrConfigResult `json:"IpamCidrConfigResults,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnycastIpListAnycastIpList, enum values to their
-// types.
+// UnmarshalJSON decodes a AnycastIpListAnycastIpList, turning enum values back
+// into their types.
 func (s *AnycastIpListAnycastIpList) UnmarshalJSON(data []byte) error {
 	type plain AnycastIpListAnycastIpList
 	w := struct {
 		*plain
-		E7 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.IpAddressType = AnycastIpListIpAddressTypeOf(*w.E7)
+	if w.IpAddressType != nil {
+		s.IpAddressType = AnycastIpListIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

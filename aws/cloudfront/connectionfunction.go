@@ -172,19 +172,19 @@ type ConnectionFunctionConfig struct {
 	KeyValueStoreAssociations []ConnectionFunctionKeyValueStoreAssociation `json:"KeyValueStoreAssociations,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectionFunctionConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ConnectionFunctionConfig, turning enum values back
+// into their types.
 func (s *ConnectionFunctionConfig) UnmarshalJSON(data []byte) error {
 	type plain ConnectionFunctionConfig
 	w := struct {
 		*plain
-		E1 *string `json:"Runtime"`
+		Runtime *string `json:"Runtime"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Runtime = ConnectionFunctionConfigRuntimeOf(*w.E1)
+	if w.Runtime != nil {
+		s.Runtime = ConnectionFunctionConfigRuntimeOf(*w.Runtime)
 	}
 	return nil
 }

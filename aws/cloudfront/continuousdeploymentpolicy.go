@@ -115,19 +115,19 @@ type ContinuousDeploymentPolicyConfig struct {
 	Type ContinuousDeploymentPolicyConfigType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContinuousDeploymentPolicyConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a ContinuousDeploymentPolicyConfig, turning enum
+// values back into their types.
 func (s *ContinuousDeploymentPolicyConfig) UnmarshalJSON(data []byte) error {
 	type plain ContinuousDeploymentPolicyConfig
 	w := struct {
 		*plain
-		E5 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Type = ContinuousDeploymentPolicyConfigTypeOf(*w.E5)
+	if w.Type != nil {
+		s.Type = ContinuousDeploymentPolicyConfigTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -291,19 +291,19 @@ type ContinuousDeploymentPolicyTrafficConfig struct {
 	SingleWeightConfig *ContinuousDeploymentPolicySingleWeightConfig `json:"SingleWeightConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContinuousDeploymentPolicyTrafficConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a ContinuousDeploymentPolicyTrafficConfig, turning
+// enum values back into their types.
 func (s *ContinuousDeploymentPolicyTrafficConfig) UnmarshalJSON(data []byte) error {
 	type plain ContinuousDeploymentPolicyTrafficConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ContinuousDeploymentPolicyTrafficConfigTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ContinuousDeploymentPolicyTrafficConfigTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -382,18 +382,19 @@ type DistributionConfig struct {
 	WebACLId *string `json:"WebACLId,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionConfig, enum values to their types.
+// UnmarshalJSON decodes a DistributionConfig, turning enum values back into
+// their types.
 func (s *DistributionConfig) UnmarshalJSON(data []byte) error {
 	type plain DistributionConfig
 	w := struct {
 		*plain
-		E9 *string `json:"ConnectionMode"`
+		ConnectionMode *string `json:"ConnectionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.ConnectionMode = DistributionConnectionModeOf(*w.E9)
+	if w.ConnectionMode != nil {
+		s.ConnectionMode = DistributionConnectionModeOf(*w.ConnectionMode)
 	}
 	return nil
 }
@@ -565,19 +566,19 @@ type DistributionCustomOriginConfig struct {
 	OriginSSLProtocols []string `json:"OriginSSLProtocols,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionCustomOriginConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a DistributionCustomOriginConfig, turning enum values
+// back into their types.
 func (s *DistributionCustomOriginConfig) UnmarshalJSON(data []byte) error {
 	type plain DistributionCustomOriginConfig
 	w := struct {
 		*plain
-		E3 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.IpAddressType = DistributionCustomOriginConfigIpAddressTypeOf(*w.E3)
+	if w.IpAddressType != nil {
+		s.IpAddressType = DistributionCustomOriginConfigIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }
@@ -1053,18 +1054,19 @@ type DistributionOriginGroup struct {
 	SelectionCriteria DistributionOriginGroupSelectionCriteria `json:"SelectionCriteria,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionOriginGroup, enum values to their types.
+// UnmarshalJSON decodes a DistributionOriginGroup, turning enum values back
+// into their types.
 func (s *DistributionOriginGroup) UnmarshalJSON(data []byte) error {
 	type plain DistributionOriginGroup
 	w := struct {
 		*plain
-		E3 *string `json:"SelectionCriteria"`
+		SelectionCriteria *string `json:"SelectionCriteria"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SelectionCriteria = DistributionOriginGroupSelectionCriteriaOf(*w.E3)
+	if w.SelectionCriteria != nil {
+		s.SelectionCriteria = DistributionOriginGroupSelectionCriteriaOf(*w.SelectionCriteria)
 	}
 	return nil
 }
@@ -1391,19 +1393,19 @@ type DistributionViewerMtlsConfig struct {
 	TrustStoreConfig *DistributionTrustStoreConfig `json:"TrustStoreConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionViewerMtlsConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a DistributionViewerMtlsConfig, turning enum values
+// back into their types.
 func (s *DistributionViewerMtlsConfig) UnmarshalJSON(data []byte) error {
 	type plain DistributionViewerMtlsConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = DistributionViewerMtlsModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = DistributionViewerMtlsModeOf(*w.Mode)
 	}
 	return nil
 }

@@ -222,19 +222,19 @@ type DistributionTenantDomainResult struct {
 	Status DistributionTenantDomainResultStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionTenantDomainResult, enum values to their
-// types.
+// UnmarshalJSON decodes a DistributionTenantDomainResult, turning enum values
+// back into their types.
 func (s *DistributionTenantDomainResult) UnmarshalJSON(data []byte) error {
 	type plain DistributionTenantDomainResult
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = DistributionTenantDomainResultStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = DistributionTenantDomainResultStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -304,19 +304,19 @@ type DistributionTenantGeoRestrictionCustomization struct {
 	RestrictionType DistributionTenantGeoRestrictionCustomizationRestrictionType `json:"RestrictionType,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionTenantGeoRestrictionCustomization, enum
-// values to their types.
+// UnmarshalJSON decodes a DistributionTenantGeoRestrictionCustomization,
+// turning enum values back into their types.
 func (s *DistributionTenantGeoRestrictionCustomization) UnmarshalJSON(data []byte) error {
 	type plain DistributionTenantGeoRestrictionCustomization
 	w := struct {
 		*plain
-		E1 *string `json:"RestrictionType"`
+		RestrictionType *string `json:"RestrictionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RestrictionType = DistributionTenantGeoRestrictionCustomizationRestrictionTypeOf(*w.E1)
+	if w.RestrictionType != nil {
+		s.RestrictionType = DistributionTenantGeoRestrictionCustomizationRestrictionTypeOf(*w.RestrictionType)
 	}
 	return nil
 }
@@ -402,23 +402,23 @@ type DistributionTenantManagedCertificateRequest struct {
 	ValidationTokenHost DistributionTenantManagedCertificateRequestValidationTokenHost `json:"ValidationTokenHost,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionTenantManagedCertificateRequest, enum
-// values to their types.
+// UnmarshalJSON decodes a DistributionTenantManagedCertificateRequest, turning
+// enum values back into their types.
 func (s *DistributionTenantManagedCertificateRequest) UnmarshalJSON(data []byte) error {
 	type plain DistributionTenantManagedCertificateRequest
 	w := struct {
 		*plain
-		E0 *string `json:"CertificateTransparencyLoggingPreference"`
-		E2 *string `json:"ValidationTokenHost"`
+		CertificateTransparencyLoggingPreference *string `json:"CertificateTransparencyLoggingPreference"`
+		ValidationTokenHost                      *string `json:"ValidationTokenHost"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CertificateTransparencyLoggingPreference = DistributionTenantManagedCertificateRequestCertificateTransparencyLoggingPreferenceOf(*w.E0)
+	if w.CertificateTransparencyLoggingPreference != nil {
+		s.CertificateTransparencyLoggingPreference = DistributionTenantManagedCertificateRequestCertificateTransparencyLoggingPreferenceOf(*w.CertificateTransparencyLoggingPreference)
 	}
-	if w.E2 != nil {
-		s.ValidationTokenHost = DistributionTenantManagedCertificateRequestValidationTokenHostOf(*w.E2)
+	if w.ValidationTokenHost != nil {
+		s.ValidationTokenHost = DistributionTenantManagedCertificateRequestValidationTokenHostOf(*w.ValidationTokenHost)
 	}
 	return nil
 }
@@ -585,19 +585,19 @@ type DistributionTenantWebAclCustomization struct {
 	Arn *string `json:"Arn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DistributionTenantWebAclCustomization, enum values
-// to their types.
+// UnmarshalJSON decodes a DistributionTenantWebAclCustomization, turning enum
+// values back into their types.
 func (s *DistributionTenantWebAclCustomization) UnmarshalJSON(data []byte) error {
 	type plain DistributionTenantWebAclCustomization
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = DistributionTenantWebAclCustomizationActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = DistributionTenantWebAclCustomizationActionOf(*w.Action)
 	}
 	return nil
 }

@@ -100,19 +100,19 @@ type MonitoringSubscriptionRealtimeMetricsSubscriptionConfig struct {
 }
 
 // UnmarshalJSON decodes a
-// MonitoringSubscriptionRealtimeMetricsSubscriptionConfig, enum values to
-// their types.
+// MonitoringSubscriptionRealtimeMetricsSubscriptionConfig, turning enum values
+// back into their types.
 func (s *MonitoringSubscriptionRealtimeMetricsSubscriptionConfig) UnmarshalJSON(data []byte) error {
 	type plain MonitoringSubscriptionRealtimeMetricsSubscriptionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"RealtimeMetricsSubscriptionStatus"`
+		RealtimeMetricsSubscriptionStatus *string `json:"RealtimeMetricsSubscriptionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RealtimeMetricsSubscriptionStatus = MonitoringSubscriptionRealtimeMetricsSubscriptionConfigRealtimeMetricsSubscriptionStatusOf(*w.E0)
+	if w.RealtimeMetricsSubscriptionStatus != nil {
+		s.RealtimeMetricsSubscriptionStatus = MonitoringSubscriptionRealtimeMetricsSubscriptionConfigRealtimeMetricsSubscriptionStatusOf(*w.RealtimeMetricsSubscriptionStatus)
 	}
 	return nil
 }

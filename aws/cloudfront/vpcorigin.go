@@ -159,18 +159,19 @@ type VpcOriginEndpointConfig struct {
 	OriginSSLProtocols []string `json:"OriginSSLProtocols,omitzero"`
 }
 
-// UnmarshalJSON decodes a VpcOriginEndpointConfig, enum values to their types.
+// UnmarshalJSON decodes a VpcOriginEndpointConfig, turning enum values back
+// into their types.
 func (s *VpcOriginEndpointConfig) UnmarshalJSON(data []byte) error {
 	type plain VpcOriginEndpointConfig
 	w := struct {
 		*plain
-		E4 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.IpAddressType = VpcOriginEndpointConfigIpAddressTypeOf(*w.E4)
+	if w.IpAddressType != nil {
+		s.IpAddressType = VpcOriginEndpointConfigIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

@@ -95,18 +95,19 @@ type ChannelDestination struct {
 	Type ChannelDestinationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelDestination, enum values to their types.
+// UnmarshalJSON decodes a ChannelDestination, turning enum values back into
+// their types.
 func (s *ChannelDestination) UnmarshalJSON(data []byte) error {
 	type plain ChannelDestination
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = ChannelDestinationTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = ChannelDestinationTypeOf(*w.Type)
 	}
 	return nil
 }

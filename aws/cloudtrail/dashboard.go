@@ -145,19 +145,19 @@ type DashboardRefreshSchedule struct {
 	TimeOfDay string `json:"TimeOfDay,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardRefreshSchedule, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardRefreshSchedule, turning enum values back
+// into their types.
 func (s *DashboardRefreshSchedule) UnmarshalJSON(data []byte) error {
 	type plain DashboardRefreshSchedule
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = DashboardRefreshScheduleStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = DashboardRefreshScheduleStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -179,19 +179,19 @@ type DashboardRefreshScheduleFrequency struct {
 	Value int `json:"Value"`
 }
 
-// UnmarshalJSON decodes a DashboardRefreshScheduleFrequency, enum values to
-// their types.
+// UnmarshalJSON decodes a DashboardRefreshScheduleFrequency, turning enum
+// values back into their types.
 func (s *DashboardRefreshScheduleFrequency) UnmarshalJSON(data []byte) error {
 	type plain DashboardRefreshScheduleFrequency
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = DashboardRefreshScheduleFrequencyUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = DashboardRefreshScheduleFrequencyUnitOf(*w.Unit)
 	}
 	return nil
 }

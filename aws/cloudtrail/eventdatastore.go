@@ -116,18 +116,19 @@ type EventDataStoreArgs struct {
 	TerminationProtectionEnabled *bool `json:"TerminationProtectionEnabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventDataStoreArgs, enum values to their types.
+// UnmarshalJSON decodes a EventDataStoreArgs, turning enum values back into
+// their types.
 func (s *EventDataStoreArgs) UnmarshalJSON(data []byte) error {
 	type plain EventDataStoreArgs
 	w := struct {
 		*plain
-		E9 *string `json:"MaxEventSize"`
+		MaxEventSize *string `json:"MaxEventSize"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.MaxEventSize = EventDataStoreMaxEventSizeOf(*w.E9)
+	if w.MaxEventSize != nil {
+		s.MaxEventSize = EventDataStoreMaxEventSizeOf(*w.MaxEventSize)
 	}
 	return nil
 }
@@ -285,19 +286,19 @@ type EventDataStoreContextKeySelector struct {
 	Type EventDataStoreContextKeySelectorType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventDataStoreContextKeySelector, enum values to
-// their types.
+// UnmarshalJSON decodes a EventDataStoreContextKeySelector, turning enum
+// values back into their types.
 func (s *EventDataStoreContextKeySelector) UnmarshalJSON(data []byte) error {
 	type plain EventDataStoreContextKeySelector
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = EventDataStoreContextKeySelectorTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = EventDataStoreContextKeySelectorTypeOf(*w.Type)
 	}
 	return nil
 }

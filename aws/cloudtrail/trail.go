@@ -269,23 +269,23 @@ type TrailAggregationConfiguration struct {
 	Templates []TrailTemplate `json:"Templates,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrailAggregationConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a TrailAggregationConfiguration, turning enum values
+// back into their types.
 func (s *TrailAggregationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TrailAggregationConfiguration
 	w := struct {
 		*plain
-		E0 *string  `json:"EventCategory"`
-		E1 []string `json:"Templates"`
+		EventCategory *string  `json:"EventCategory"`
+		Templates     []string `json:"Templates"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EventCategory = TrailAggregationConfigurationEventCategoryOf(*w.E0)
+	if w.EventCategory != nil {
+		s.EventCategory = TrailAggregationConfigurationEventCategoryOf(*w.EventCategory)
 	}
-	if w.E1 != nil {
-		s.Templates = (func(v []string) []TrailTemplate { return convertList(v, TrailTemplateOf) })(w.E1)
+	if w.Templates != nil {
+		s.Templates = (func(v []string) []TrailTemplate { return convertList(v, TrailTemplateOf) })(w.Templates)
 	}
 	return nil
 }
@@ -384,18 +384,19 @@ type TrailEventSelector struct {
 	ReadWriteType TrailEventSelectorReadWriteType `json:"ReadWriteType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrailEventSelector, enum values to their types.
+// UnmarshalJSON decodes a TrailEventSelector, turning enum values back into
+// their types.
 func (s *TrailEventSelector) UnmarshalJSON(data []byte) error {
 	type plain TrailEventSelector
 	w := struct {
 		*plain
-		E3 *string `json:"ReadWriteType"`
+		ReadWriteType *string `json:"ReadWriteType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ReadWriteType = TrailEventSelectorReadWriteTypeOf(*w.E3)
+	if w.ReadWriteType != nil {
+		s.ReadWriteType = TrailEventSelectorReadWriteTypeOf(*w.ReadWriteType)
 	}
 	return nil
 }
@@ -466,18 +467,19 @@ type TrailInsightSelector struct {
 	InsightType *string `json:"InsightType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrailInsightSelector, enum values to their types.
+// UnmarshalJSON decodes a TrailInsightSelector, turning enum values back into
+// their types.
 func (s *TrailInsightSelector) UnmarshalJSON(data []byte) error {
 	type plain TrailInsightSelector
 	w := struct {
 		*plain
-		E0 []string `json:"EventCategories"`
+		EventCategories []string `json:"EventCategories"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EventCategories = (func(v []string) []TrailSourceEventCategory { return convertList(v, TrailSourceEventCategoryOf) })(w.E0)
+	if w.EventCategories != nil {
+		s.EventCategories = (func(v []string) []TrailSourceEventCategory { return convertList(v, TrailSourceEventCategoryOf) })(w.EventCategories)
 	}
 	return nil
 }

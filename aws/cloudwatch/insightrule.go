@@ -48,18 +48,19 @@ type InsightRuleArgs struct {
 	Tags []InsightRuleTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a InsightRuleArgs, enum values to their types.
+// UnmarshalJSON decodes a InsightRuleArgs, turning enum values back into their
+// types.
 func (s *InsightRuleArgs) UnmarshalJSON(data []byte) error {
 	type plain InsightRuleArgs
 	w := struct {
 		*plain
-		E2 *string `json:"RuleState"`
+		RuleState *string `json:"RuleState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.RuleState = InsightRuleRuleStateOf(*w.E2)
+	if w.RuleState != nil {
+		s.RuleState = InsightRuleRuleStateOf(*w.RuleState)
 	}
 	return nil
 }

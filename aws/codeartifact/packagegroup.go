@@ -125,19 +125,19 @@ type PackageGroupRestrictionType struct {
 	Repositories []string `json:"Repositories,omitzero"`
 }
 
-// UnmarshalJSON decodes a PackageGroupRestrictionType, enum values to their
-// types.
+// UnmarshalJSON decodes a PackageGroupRestrictionType, turning enum values
+// back into their types.
 func (s *PackageGroupRestrictionType) UnmarshalJSON(data []byte) error {
 	type plain PackageGroupRestrictionType
 	w := struct {
 		*plain
-		E0 *string `json:"RestrictionMode"`
+		RestrictionMode *string `json:"RestrictionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RestrictionMode = PackageGroupRestrictionTypeRestrictionModeOf(*w.E0)
+	if w.RestrictionMode != nil {
+		s.RestrictionMode = PackageGroupRestrictionTypeRestrictionModeOf(*w.RestrictionMode)
 	}
 	return nil
 }

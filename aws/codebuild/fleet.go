@@ -90,26 +90,27 @@ type FleetArgs struct {
 	Tags []FleetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetArgs, enum values to their types.
+// UnmarshalJSON decodes a FleetArgs, turning enum values back into their
+// types.
 func (s *FleetArgs) UnmarshalJSON(data []byte) error {
 	type plain FleetArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ComputeType"`
-		E3 *string `json:"EnvironmentType"`
-		E9 *string `json:"OverflowBehavior"`
+		ComputeType      *string `json:"ComputeType"`
+		EnvironmentType  *string `json:"EnvironmentType"`
+		OverflowBehavior *string `json:"OverflowBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ComputeType = FleetComputeTypeOf(*w.E2)
+	if w.ComputeType != nil {
+		s.ComputeType = FleetComputeTypeOf(*w.ComputeType)
 	}
-	if w.E3 != nil {
-		s.EnvironmentType = FleetEnvironmentTypeOf(*w.E3)
+	if w.EnvironmentType != nil {
+		s.EnvironmentType = FleetEnvironmentTypeOf(*w.EnvironmentType)
 	}
-	if w.E9 != nil {
-		s.OverflowBehavior = FleetOverflowBehaviorOf(*w.E9)
+	if w.OverflowBehavior != nil {
+		s.OverflowBehavior = FleetOverflowBehaviorOf(*w.OverflowBehavior)
 	}
 	return nil
 }
@@ -178,19 +179,19 @@ type FleetComputeConfiguration struct {
 	VCpu *int `json:"vCpu,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetComputeConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a FleetComputeConfiguration, turning enum values back
+// into their types.
 func (s *FleetComputeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetComputeConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"machineType"`
+		MachineType *string `json:"machineType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MachineType = FleetComputeConfigurationMachineTypeOf(*w.E2)
+	if w.MachineType != nil {
+		s.MachineType = FleetComputeConfigurationMachineTypeOf(*w.MachineType)
 	}
 	return nil
 }
@@ -396,18 +397,19 @@ type FleetProxyConfiguration struct {
 	OrderedProxyRules []FleetProxyRule `json:"OrderedProxyRules,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetProxyConfiguration, enum values to their types.
+// UnmarshalJSON decodes a FleetProxyConfiguration, turning enum values back
+// into their types.
 func (s *FleetProxyConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetProxyConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultBehavior"`
+		DefaultBehavior *string `json:"DefaultBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultBehavior = FleetProxyConfigurationDefaultBehaviorOf(*w.E0)
+	if w.DefaultBehavior != nil {
+		s.DefaultBehavior = FleetProxyConfigurationDefaultBehaviorOf(*w.DefaultBehavior)
 	}
 	return nil
 }
@@ -481,22 +483,23 @@ type FleetProxyRule struct {
 	Type FleetProxyRuleType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetProxyRule, enum values to their types.
+// UnmarshalJSON decodes a FleetProxyRule, turning enum values back into their
+// types.
 func (s *FleetProxyRule) UnmarshalJSON(data []byte) error {
 	type plain FleetProxyRule
 	w := struct {
 		*plain
-		E0 *string `json:"Effect"`
-		E2 *string `json:"Type"`
+		Effect *string `json:"Effect"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Effect = FleetProxyRuleEffectOf(*w.E0)
+	if w.Effect != nil {
+		s.Effect = FleetProxyRuleEffectOf(*w.Effect)
 	}
-	if w.E2 != nil {
-		s.Type = FleetProxyRuleTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = FleetProxyRuleTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -606,19 +609,19 @@ type FleetScalingConfigurationInput struct {
 	TargetTrackingScalingConfigs []FleetTargetTrackingScalingConfiguration `json:"TargetTrackingScalingConfigs,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetScalingConfigurationInput, enum values to their
-// types.
+// UnmarshalJSON decodes a FleetScalingConfigurationInput, turning enum values
+// back into their types.
 func (s *FleetScalingConfigurationInput) UnmarshalJSON(data []byte) error {
 	type plain FleetScalingConfigurationInput
 	w := struct {
 		*plain
-		E1 *string `json:"ScalingType"`
+		ScalingType *string `json:"ScalingType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ScalingType = FleetScalingConfigurationInputScalingTypeOf(*w.E1)
+	if w.ScalingType != nil {
+		s.ScalingType = FleetScalingConfigurationInputScalingTypeOf(*w.ScalingType)
 	}
 	return nil
 }
@@ -704,19 +707,19 @@ type FleetTargetTrackingScalingConfiguration struct {
 	TargetValue *float64 `json:"TargetValue,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetTargetTrackingScalingConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a FleetTargetTrackingScalingConfiguration, turning
+// enum values back into their types.
 func (s *FleetTargetTrackingScalingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetTargetTrackingScalingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"MetricType"`
+		MetricType *string `json:"MetricType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MetricType = FleetTargetTrackingScalingConfigurationMetricTypeOf(*w.E0)
+	if w.MetricType != nil {
+		s.MetricType = FleetTargetTrackingScalingConfigurationMetricTypeOf(*w.MetricType)
 	}
 	return nil
 }

@@ -54,18 +54,19 @@ type ProfilingGroupArgs struct {
 	Tags []ProfilingGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProfilingGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a ProfilingGroupArgs, turning enum values back into
+// their types.
 func (s *ProfilingGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain ProfilingGroupArgs
 	w := struct {
 		*plain
-		E3 *string `json:"ComputePlatform"`
+		ComputePlatform *string `json:"ComputePlatform"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ComputePlatform = ProfilingGroupComputePlatformOf(*w.E3)
+	if w.ComputePlatform != nil {
+		s.ComputePlatform = ProfilingGroupComputePlatformOf(*w.ComputePlatform)
 	}
 	return nil
 }

@@ -74,19 +74,19 @@ type RepositoryAssociationArgs struct {
 	Tags []RepositoryAssociationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RepositoryAssociationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a RepositoryAssociationArgs, turning enum values back
+// into their types.
 func (s *RepositoryAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain RepositoryAssociationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = RepositoryAssociationTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = RepositoryAssociationTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -98,22 +98,23 @@ type PipelineArgs struct {
 	Variables []PipelineVariableDeclaration `json:"Variables,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineArgs, enum values to their types.
+// UnmarshalJSON decodes a PipelineArgs, turning enum values back into their
+// types.
 func (s *PipelineArgs) UnmarshalJSON(data []byte) error {
 	type plain PipelineArgs
 	w := struct {
 		*plain
-		E5 *string `json:"ExecutionMode"`
-		E7 *string `json:"PipelineType"`
+		ExecutionMode *string `json:"ExecutionMode"`
+		PipelineType  *string `json:"PipelineType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.ExecutionMode = PipelineExecutionModeOf(*w.E5)
+	if w.ExecutionMode != nil {
+		s.ExecutionMode = PipelineExecutionModeOf(*w.ExecutionMode)
 	}
-	if w.E7 != nil {
-		s.PipelineType = PipelineTypePropertyOf(*w.E7)
+	if w.PipelineType != nil {
+		s.PipelineType = PipelineTypePropertyOf(*w.PipelineType)
 	}
 	return nil
 }
@@ -282,18 +283,19 @@ type PipelineActionTypeId struct {
 	Version string `json:"Version"`
 }
 
-// UnmarshalJSON decodes a PipelineActionTypeId, enum values to their types.
+// UnmarshalJSON decodes a PipelineActionTypeId, turning enum values back into
+// their types.
 func (s *PipelineActionTypeId) UnmarshalJSON(data []byte) error {
 	type plain PipelineActionTypeId
 	w := struct {
 		*plain
-		E0 *string `json:"Category"`
+		Category *string `json:"Category"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Category = PipelineActionTypeIdCategoryOf(*w.E0)
+	if w.Category != nil {
+		s.Category = PipelineActionTypeIdCategoryOf(*w.Category)
 	}
 	return nil
 }
@@ -368,18 +370,19 @@ type PipelineArtifactStore struct {
 	EncryptionKey *PipelineEncryptionKey `json:"EncryptionKey,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineArtifactStore, enum values to their types.
+// UnmarshalJSON decodes a PipelineArtifactStore, turning enum values back into
+// their types.
 func (s *PipelineArtifactStore) UnmarshalJSON(data []byte) error {
 	type plain PipelineArtifactStore
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = PipelineArtifactStoreTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = PipelineArtifactStoreTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -470,19 +473,19 @@ type PipelineBlockerDeclaration struct {
 	Type PipelineBlockerDeclarationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineBlockerDeclaration, enum values to their
-// types.
+// UnmarshalJSON decodes a PipelineBlockerDeclaration, turning enum values back
+// into their types.
 func (s *PipelineBlockerDeclaration) UnmarshalJSON(data []byte) error {
 	type plain PipelineBlockerDeclaration
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = PipelineBlockerDeclarationTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = PipelineBlockerDeclarationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -583,19 +586,19 @@ type PipelineEnvironmentVariable struct {
 	Type PipelineEnvironmentVariableType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineEnvironmentVariable, enum values to their
-// types.
+// UnmarshalJSON decodes a PipelineEnvironmentVariable, turning enum values
+// back into their types.
 func (s *PipelineEnvironmentVariable) UnmarshalJSON(data []byte) error {
 	type plain PipelineEnvironmentVariable
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = PipelineEnvironmentVariableTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = PipelineEnvironmentVariableTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -711,19 +714,19 @@ type PipelineFailureConditions struct {
 	RetryConfiguration *PipelineFailureConditionsRetryConfiguration `json:"RetryConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineFailureConditions, enum values to their
-// types.
+// UnmarshalJSON decodes a PipelineFailureConditions, turning enum values back
+// into their types.
 func (s *PipelineFailureConditions) UnmarshalJSON(data []byte) error {
 	type plain PipelineFailureConditions
 	w := struct {
 		*plain
-		E1 *string `json:"Result"`
+		Result *string `json:"Result"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Result = PipelineFailureConditionsResultOf(*w.E1)
+	if w.Result != nil {
+		s.Result = PipelineFailureConditionsResultOf(*w.Result)
 	}
 	return nil
 }
@@ -787,19 +790,19 @@ type PipelineFailureConditionsRetryConfiguration struct {
 	RetryMode PipelineFailureConditionsRetryConfigurationRetryMode `json:"RetryMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineFailureConditionsRetryConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a PipelineFailureConditionsRetryConfiguration, turning
+// enum values back into their types.
 func (s *PipelineFailureConditionsRetryConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PipelineFailureConditionsRetryConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"RetryMode"`
+		RetryMode *string `json:"RetryMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RetryMode = PipelineFailureConditionsRetryConfigurationRetryModeOf(*w.E0)
+	if w.RetryMode != nil {
+		s.RetryMode = PipelineFailureConditionsRetryConfigurationRetryModeOf(*w.RetryMode)
 	}
 	return nil
 }
@@ -1185,19 +1188,19 @@ type PipelineTriggerDeclaration struct {
 	GitConfiguration *PipelineGitConfiguration `json:"GitConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineTriggerDeclaration, enum values to their
-// types.
+// UnmarshalJSON decodes a PipelineTriggerDeclaration, turning enum values back
+// into their types.
 func (s *PipelineTriggerDeclaration) UnmarshalJSON(data []byte) error {
 	type plain PipelineTriggerDeclaration
 	w := struct {
 		*plain
-		E0 *string `json:"ProviderType"`
+		ProviderType *string `json:"ProviderType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ProviderType = PipelineTriggerDeclarationProviderTypeOf(*w.E0)
+	if w.ProviderType != nil {
+		s.ProviderType = PipelineTriggerDeclarationProviderTypeOf(*w.ProviderType)
 	}
 	return nil
 }

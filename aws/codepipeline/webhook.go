@@ -81,18 +81,19 @@ type WebhookArgs struct {
 	TargetPipelineVersion *int `json:"TargetPipelineVersion,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebhookArgs, enum values to their types.
+// UnmarshalJSON decodes a WebhookArgs, turning enum values back into their
+// types.
 func (s *WebhookArgs) UnmarshalJSON(data []byte) error {
 	type plain WebhookArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Authentication"`
+		Authentication *string `json:"Authentication"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Authentication = WebhookAuthenticationOf(*w.E0)
+	if w.Authentication != nil {
+		s.Authentication = WebhookAuthenticationOf(*w.Authentication)
 	}
 	return nil
 }

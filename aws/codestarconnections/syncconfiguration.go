@@ -72,22 +72,23 @@ type SyncConfigurationArgs struct {
 	TriggerResourceUpdateOn SyncConfigurationTriggerResourceUpdateOn `json:"TriggerResourceUpdateOn,omitzero"`
 }
 
-// UnmarshalJSON decodes a SyncConfigurationArgs, enum values to their types.
+// UnmarshalJSON decodes a SyncConfigurationArgs, turning enum values back into
+// their types.
 func (s *SyncConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain SyncConfigurationArgs
 	w := struct {
 		*plain
-		E6 *string `json:"PublishDeploymentStatus"`
-		E7 *string `json:"TriggerResourceUpdateOn"`
+		PublishDeploymentStatus *string `json:"PublishDeploymentStatus"`
+		TriggerResourceUpdateOn *string `json:"TriggerResourceUpdateOn"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.PublishDeploymentStatus = SyncConfigurationPublishDeploymentStatusOf(*w.E6)
+	if w.PublishDeploymentStatus != nil {
+		s.PublishDeploymentStatus = SyncConfigurationPublishDeploymentStatusOf(*w.PublishDeploymentStatus)
 	}
-	if w.E7 != nil {
-		s.TriggerResourceUpdateOn = SyncConfigurationTriggerResourceUpdateOnOf(*w.E7)
+	if w.TriggerResourceUpdateOn != nil {
+		s.TriggerResourceUpdateOn = SyncConfigurationTriggerResourceUpdateOnOf(*w.TriggerResourceUpdateOn)
 	}
 	return nil
 }

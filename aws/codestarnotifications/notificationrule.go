@@ -87,22 +87,23 @@ type NotificationRuleArgs struct {
 	TargetAddress string `json:"TargetAddress,omitzero"`
 }
 
-// UnmarshalJSON decodes a NotificationRuleArgs, enum values to their types.
+// UnmarshalJSON decodes a NotificationRuleArgs, turning enum values back into
+// their types.
 func (s *NotificationRuleArgs) UnmarshalJSON(data []byte) error {
 	type plain NotificationRuleArgs
 	w := struct {
 		*plain
-		E0 *string `json:"DetailType"`
-		E7 *string `json:"Status"`
+		DetailType *string `json:"DetailType"`
+		Status     *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DetailType = NotificationRuleDetailTypeOf(*w.E0)
+	if w.DetailType != nil {
+		s.DetailType = NotificationRuleDetailTypeOf(*w.DetailType)
 	}
-	if w.E7 != nil {
-		s.Status = NotificationRuleStatusOf(*w.E7)
+	if w.Status != nil {
+		s.Status = NotificationRuleStatusOf(*w.Status)
 	}
 	return nil
 }

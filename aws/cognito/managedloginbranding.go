@@ -142,27 +142,27 @@ type ManagedLoginBrandingAssetType struct {
 	ResourceId string `json:"ResourceId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ManagedLoginBrandingAssetType, enum values to their
-// types.
+// UnmarshalJSON decodes a ManagedLoginBrandingAssetType, turning enum values
+// back into their types.
 func (s *ManagedLoginBrandingAssetType) UnmarshalJSON(data []byte) error {
 	type plain ManagedLoginBrandingAssetType
 	w := struct {
 		*plain
-		E0 *string `json:"Category"`
-		E1 *string `json:"ColorMode"`
-		E2 *string `json:"Extension"`
+		Category  *string `json:"Category"`
+		ColorMode *string `json:"ColorMode"`
+		Extension *string `json:"Extension"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Category = ManagedLoginBrandingCategoryTypeOf(*w.E0)
+	if w.Category != nil {
+		s.Category = ManagedLoginBrandingCategoryTypeOf(*w.Category)
 	}
-	if w.E1 != nil {
-		s.ColorMode = ManagedLoginBrandingColorModeTypeOf(*w.E1)
+	if w.ColorMode != nil {
+		s.ColorMode = ManagedLoginBrandingColorModeTypeOf(*w.ColorMode)
 	}
-	if w.E2 != nil {
-		s.Extension = ManagedLoginBrandingExtensionTypeOf(*w.E2)
+	if w.Extension != nil {
+		s.Extension = ManagedLoginBrandingExtensionTypeOf(*w.Extension)
 	}
 	return nil
 }

@@ -58,22 +58,23 @@ type TermsArgs struct {
 	ClientId *string `json:"ClientId,omitzero"`
 }
 
-// UnmarshalJSON decodes a TermsArgs, enum values to their types.
+// UnmarshalJSON decodes a TermsArgs, turning enum values back into their
+// types.
 func (s *TermsArgs) UnmarshalJSON(data []byte) error {
 	type plain TermsArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Enforcement"`
-		E3 *string `json:"TermsSource"`
+		Enforcement *string `json:"Enforcement"`
+		TermsSource *string `json:"TermsSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Enforcement = TermsEnforcementTypeOf(*w.E0)
+	if w.Enforcement != nil {
+		s.Enforcement = TermsEnforcementTypeOf(*w.Enforcement)
 	}
-	if w.E3 != nil {
-		s.TermsSource = TermsSourceTypeOf(*w.E3)
+	if w.TermsSource != nil {
+		s.TermsSource = TermsSourceTypeOf(*w.TermsSource)
 	}
 	return nil
 }

@@ -215,22 +215,23 @@ type UserPoolArgs struct {
 	WebAuthnUserVerification string `json:"WebAuthnUserVerification,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserPoolArgs, enum values to their types.
+// UnmarshalJSON decodes a UserPoolArgs, turning enum values back into their
+// types.
 func (s *UserPoolArgs) UnmarshalJSON(data []byte) error {
 	type plain UserPoolArgs
 	w := struct {
 		*plain
-		E25 *string `json:"UserPoolTier"`
-		E29 *string `json:"WebAuthnFactorConfiguration"`
+		UserPoolTier                *string `json:"UserPoolTier"`
+		WebAuthnFactorConfiguration *string `json:"WebAuthnFactorConfiguration"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E25 != nil {
-		s.UserPoolTier = UserPoolTierOf(*w.E25)
+	if w.UserPoolTier != nil {
+		s.UserPoolTier = UserPoolTierOf(*w.UserPoolTier)
 	}
-	if w.E29 != nil {
-		s.WebAuthnFactorConfiguration = UserPoolWebAuthnFactorConfigurationOf(*w.E29)
+	if w.WebAuthnFactorConfiguration != nil {
+		s.WebAuthnFactorConfiguration = UserPoolWebAuthnFactorConfigurationOf(*w.WebAuthnFactorConfiguration)
 	}
 	return nil
 }
@@ -586,19 +587,19 @@ type UserPoolIssuerConfiguration struct {
 	Type UserPoolIssuerConfigurationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserPoolIssuerConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a UserPoolIssuerConfiguration, turning enum values
+// back into their types.
 func (s *UserPoolIssuerConfiguration) UnmarshalJSON(data []byte) error {
 	type plain UserPoolIssuerConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = UserPoolIssuerConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = UserPoolIssuerConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -667,19 +668,19 @@ type UserPoolKeyConfiguration struct {
 	KmsKeyArn string `json:"KmsKeyArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserPoolKeyConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a UserPoolKeyConfiguration, turning enum values back
+// into their types.
 func (s *UserPoolKeyConfiguration) UnmarshalJSON(data []byte) error {
 	type plain UserPoolKeyConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"KeyType"`
+		KeyType *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KeyType = UserPoolEncryptionKeyTypeOf(*w.E0)
+	if w.KeyType != nil {
+		s.KeyType = UserPoolEncryptionKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }

@@ -276,19 +276,19 @@ type UserPoolClientRefreshTokenRotation struct {
 	RetryGracePeriodSeconds *int `json:"RetryGracePeriodSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserPoolClientRefreshTokenRotation, enum values to
-// their types.
+// UnmarshalJSON decodes a UserPoolClientRefreshTokenRotation, turning enum
+// values back into their types.
 func (s *UserPoolClientRefreshTokenRotation) UnmarshalJSON(data []byte) error {
 	type plain UserPoolClientRefreshTokenRotation
 	w := struct {
 		*plain
-		E0 *string `json:"Feature"`
+		Feature *string `json:"Feature"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Feature = UserPoolClientRefreshTokenRotationFeatureOf(*w.E0)
+	if w.Feature != nil {
+		s.Feature = UserPoolClientRefreshTokenRotationFeatureOf(*w.Feature)
 	}
 	return nil
 }

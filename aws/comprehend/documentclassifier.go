@@ -112,22 +112,23 @@ type DocumentClassifierArgs struct {
 	VpcConfig DocumentClassifierVpcConfig `json:"VpcConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a DocumentClassifierArgs, enum values to their types.
+// UnmarshalJSON decodes a DocumentClassifierArgs, turning enum values back
+// into their types.
 func (s *DocumentClassifierArgs) UnmarshalJSON(data []byte) error {
 	type plain DocumentClassifierArgs
 	w := struct {
 		*plain
-		E3 *string `json:"LanguageCode"`
-		E4 *string `json:"Mode"`
+		LanguageCode *string `json:"LanguageCode"`
+		Mode         *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.LanguageCode = DocumentClassifierLanguageCodeOf(*w.E3)
+	if w.LanguageCode != nil {
+		s.LanguageCode = DocumentClassifierLanguageCodeOf(*w.LanguageCode)
 	}
-	if w.E4 != nil {
-		s.Mode = DocumentClassifierModeOf(*w.E4)
+	if w.Mode != nil {
+		s.Mode = DocumentClassifierModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -191,19 +192,19 @@ type DocumentClassifierAugmentedManifestsListItem struct {
 	Split DocumentClassifierAugmentedManifestsListItemSplit `json:"Split,omitzero"`
 }
 
-// UnmarshalJSON decodes a DocumentClassifierAugmentedManifestsListItem, enum
-// values to their types.
+// UnmarshalJSON decodes a DocumentClassifierAugmentedManifestsListItem,
+// turning enum values back into their types.
 func (s *DocumentClassifierAugmentedManifestsListItem) UnmarshalJSON(data []byte) error {
 	type plain DocumentClassifierAugmentedManifestsListItem
 	w := struct {
 		*plain
-		E2 *string `json:"Split"`
+		Split *string `json:"Split"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Split = DocumentClassifierAugmentedManifestsListItemSplitOf(*w.E2)
+	if w.Split != nil {
+		s.Split = DocumentClassifierAugmentedManifestsListItemSplitOf(*w.Split)
 	}
 	return nil
 }
@@ -283,29 +284,29 @@ type DocumentClassifierDocumentReaderConfig struct {
 	FeatureTypes []DocumentClassifierDocumentReaderConfigFeatureTypes `json:"FeatureTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a DocumentClassifierDocumentReaderConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a DocumentClassifierDocumentReaderConfig, turning enum
+// values back into their types.
 func (s *DocumentClassifierDocumentReaderConfig) UnmarshalJSON(data []byte) error {
 	type plain DocumentClassifierDocumentReaderConfig
 	w := struct {
 		*plain
-		E0 *string  `json:"DocumentReadAction"`
-		E1 *string  `json:"DocumentReadMode"`
-		E2 []string `json:"FeatureTypes"`
+		DocumentReadAction *string  `json:"DocumentReadAction"`
+		DocumentReadMode   *string  `json:"DocumentReadMode"`
+		FeatureTypes       []string `json:"FeatureTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DocumentReadAction = DocumentClassifierDocumentReaderConfigDocumentReadActionOf(*w.E0)
+	if w.DocumentReadAction != nil {
+		s.DocumentReadAction = DocumentClassifierDocumentReaderConfigDocumentReadActionOf(*w.DocumentReadAction)
 	}
-	if w.E1 != nil {
-		s.DocumentReadMode = DocumentClassifierDocumentReaderConfigDocumentReadModeOf(*w.E1)
+	if w.DocumentReadMode != nil {
+		s.DocumentReadMode = DocumentClassifierDocumentReaderConfigDocumentReadModeOf(*w.DocumentReadMode)
 	}
-	if w.E2 != nil {
+	if w.FeatureTypes != nil {
 		s.FeatureTypes = (func(v []string) []DocumentClassifierDocumentReaderConfigFeatureTypes {
 			return convertList(v, DocumentClassifierDocumentReaderConfigFeatureTypesOf)
-		})(w.E2)
+		})(w.FeatureTypes)
 	}
 	return nil
 }
@@ -541,23 +542,23 @@ type DocumentClassifierInputDataConfig struct {
 	TestS3Uri string `json:"TestS3Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a DocumentClassifierInputDataConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a DocumentClassifierInputDataConfig, turning enum
+// values back into their types.
 func (s *DocumentClassifierInputDataConfig) UnmarshalJSON(data []byte) error {
 	type plain DocumentClassifierInputDataConfig
 	w := struct {
 		*plain
-		E1 *string `json:"DataFormat"`
-		E3 *string `json:"DocumentType"`
+		DataFormat   *string `json:"DataFormat"`
+		DocumentType *string `json:"DocumentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DataFormat = DocumentClassifierInputDataConfigDataFormatOf(*w.E1)
+	if w.DataFormat != nil {
+		s.DataFormat = DocumentClassifierInputDataConfigDataFormatOf(*w.DataFormat)
 	}
-	if w.E3 != nil {
-		s.DocumentType = DocumentClassifierInputDataConfigDocumentTypeOf(*w.E3)
+	if w.DocumentType != nil {
+		s.DocumentType = DocumentClassifierInputDataConfigDocumentTypeOf(*w.DocumentType)
 	}
 	return nil
 }

@@ -77,18 +77,19 @@ type FlywheelArgs struct {
 	TaskConfig FlywheelTaskConfig `json:"TaskConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlywheelArgs, enum values to their types.
+// UnmarshalJSON decodes a FlywheelArgs, turning enum values back into their
+// types.
 func (s *FlywheelArgs) UnmarshalJSON(data []byte) error {
 	type plain FlywheelArgs
 	w := struct {
 		*plain
-		E5 *string `json:"ModelType"`
+		ModelType *string `json:"ModelType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.ModelType = FlywheelModelTypeOf(*w.E5)
+	if w.ModelType != nil {
+		s.ModelType = FlywheelModelTypeOf(*w.ModelType)
 	}
 	return nil
 }
@@ -174,19 +175,19 @@ type FlywheelDocumentClassificationConfig struct {
 	Labels []string `json:"Labels,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlywheelDocumentClassificationConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a FlywheelDocumentClassificationConfig, turning enum
+// values back into their types.
 func (s *FlywheelDocumentClassificationConfig) UnmarshalJSON(data []byte) error {
 	type plain FlywheelDocumentClassificationConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = FlywheelDocumentClassificationConfigModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = FlywheelDocumentClassificationConfigModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -342,18 +343,19 @@ type FlywheelTaskConfig struct {
 	EntityRecognitionConfig *FlywheelEntityRecognitionConfig `json:"EntityRecognitionConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlywheelTaskConfig, enum values to their types.
+// UnmarshalJSON decodes a FlywheelTaskConfig, turning enum values back into
+// their types.
 func (s *FlywheelTaskConfig) UnmarshalJSON(data []byte) error {
 	type plain FlywheelTaskConfig
 	w := struct {
 		*plain
-		E0 *string `json:"LanguageCode"`
+		LanguageCode *string `json:"LanguageCode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LanguageCode = FlywheelTaskConfigLanguageCodeOf(*w.E0)
+	if w.LanguageCode != nil {
+		s.LanguageCode = FlywheelTaskConfigLanguageCodeOf(*w.LanguageCode)
 	}
 	return nil
 }

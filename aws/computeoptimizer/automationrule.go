@@ -77,28 +77,29 @@ type AutomationRuleArgs struct {
 	Tags []AutomationRuleTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleArgs, enum values to their types.
+// UnmarshalJSON decodes a AutomationRuleArgs, turning enum values back into
+// their types.
 func (s *AutomationRuleArgs) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleArgs
 	w := struct {
 		*plain
-		E1 []string `json:"RecommendedActionTypes"`
-		E2 *string  `json:"RuleType"`
-		E4 *string  `json:"Status"`
+		RecommendedActionTypes []string `json:"RecommendedActionTypes"`
+		RuleType               *string  `json:"RuleType"`
+		Status                 *string  `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.RecommendedActionTypes != nil {
 		s.RecommendedActionTypes = (func(v []string) []AutomationRuleRecommendedActionTypes {
 			return convertList(v, AutomationRuleRecommendedActionTypesOf)
-		})(w.E1)
+		})(w.RecommendedActionTypes)
 	}
-	if w.E2 != nil {
-		s.RuleType = AutomationRuleRuleTypeOf(*w.E2)
+	if w.RuleType != nil {
+		s.RuleType = AutomationRuleRuleTypeOf(*w.RuleType)
 	}
-	if w.E4 != nil {
-		s.Status = AutomationRuleStatusOf(*w.E4)
+	if w.Status != nil {
+		s.Status = AutomationRuleStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -268,19 +269,19 @@ type AutomationRuleDoubleCriteriaCondition struct {
 	Values []float64 `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleDoubleCriteriaCondition, enum values
-// to their types.
+// UnmarshalJSON decodes a AutomationRuleDoubleCriteriaCondition, turning enum
+// values back into their types.
 func (s *AutomationRuleDoubleCriteriaCondition) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleDoubleCriteriaCondition
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleDoubleCriteriaConditionComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleDoubleCriteriaConditionComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -367,19 +368,19 @@ type AutomationRuleIntegerCriteriaCondition struct {
 	Values []int `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleIntegerCriteriaCondition, enum values
-// to their types.
+// UnmarshalJSON decodes a AutomationRuleIntegerCriteriaCondition, turning enum
+// values back into their types.
 func (s *AutomationRuleIntegerCriteriaCondition) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleIntegerCriteriaCondition
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleIntegerCriteriaConditionComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleIntegerCriteriaConditionComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -467,19 +468,19 @@ type AutomationRuleOrganizationConfiguration struct {
 	RuleApplyOrder AutomationRuleOrganizationConfigurationRuleApplyOrder `json:"RuleApplyOrder,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleOrganizationConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a AutomationRuleOrganizationConfiguration, turning
+// enum values back into their types.
 func (s *AutomationRuleOrganizationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleOrganizationConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"RuleApplyOrder"`
+		RuleApplyOrder *string `json:"RuleApplyOrder"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RuleApplyOrder = AutomationRuleOrganizationConfigurationRuleApplyOrderOf(*w.E1)
+	if w.RuleApplyOrder != nil {
+		s.RuleApplyOrder = AutomationRuleOrganizationConfigurationRuleApplyOrderOf(*w.RuleApplyOrder)
 	}
 	return nil
 }
@@ -608,19 +609,19 @@ type AutomationRuleResourceTagsCriteriaCondition struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleResourceTagsCriteriaCondition, enum
-// values to their types.
+// UnmarshalJSON decodes a AutomationRuleResourceTagsCriteriaCondition, turning
+// enum values back into their types.
 func (s *AutomationRuleResourceTagsCriteriaCondition) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleResourceTagsCriteriaCondition
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleResourceTagsCriteriaConditionComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleResourceTagsCriteriaConditionComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -813,19 +814,19 @@ type AutomationRuleStringCriteriaCondition struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleStringCriteriaCondition, enum values
-// to their types.
+// UnmarshalJSON decodes a AutomationRuleStringCriteriaCondition, turning enum
+// values back into their types.
 func (s *AutomationRuleStringCriteriaCondition) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleStringCriteriaCondition
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleStringCriteriaConditionComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleStringCriteriaConditionComparisonOf(*w.Comparison)
 	}
 	return nil
 }

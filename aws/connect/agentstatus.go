@@ -66,22 +66,23 @@ type AgentStatusArgs struct {
 	Type AgentStatusTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentStatusArgs, enum values to their types.
+// UnmarshalJSON decodes a AgentStatusArgs, turning enum values back into their
+// types.
 func (s *AgentStatusArgs) UnmarshalJSON(data []byte) error {
 	type plain AgentStatusArgs
 	w := struct {
 		*plain
-		E2 *string `json:"State"`
-		E7 *string `json:"Type"`
+		State *string `json:"State"`
+		Type  *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.State = AgentStatusStateOf(*w.E2)
+	if w.State != nil {
+		s.State = AgentStatusStateOf(*w.State)
 	}
-	if w.E7 != nil {
-		s.Type = AgentStatusTypePropertyOf(*w.E7)
+	if w.Type != nil {
+		s.Type = AgentStatusTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -61,22 +61,23 @@ type ContactFlowArgs struct {
 	Tags []ContactFlowTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContactFlowArgs, enum values to their types.
+// UnmarshalJSON decodes a ContactFlowArgs, turning enum values back into their
+// types.
 func (s *ContactFlowArgs) UnmarshalJSON(data []byte) error {
 	type plain ContactFlowArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
-		E5 *string `json:"State"`
+		Type  *string `json:"Type"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = ContactFlowTypePropertyOf(*w.E3)
+	if w.Type != nil {
+		s.Type = ContactFlowTypePropertyOf(*w.Type)
 	}
-	if w.E5 != nil {
-		s.State = ContactFlowStateOf(*w.E5)
+	if w.State != nil {
+		s.State = ContactFlowStateOf(*w.State)
 	}
 	return nil
 }

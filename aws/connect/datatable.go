@@ -64,22 +64,23 @@ type DataTableArgs struct {
 	Tags []DataTableTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataTableArgs, enum values to their types.
+// UnmarshalJSON decodes a DataTableArgs, turning enum values back into their
+// types.
 func (s *DataTableArgs) UnmarshalJSON(data []byte) error {
 	type plain DataTableArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
-		E4 *string `json:"ValueLockLevel"`
+		Status         *string `json:"Status"`
+		ValueLockLevel *string `json:"ValueLockLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = DataTableStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = DataTableStatusOf(*w.Status)
 	}
-	if w.E4 != nil {
-		s.ValueLockLevel = DataTableValueLockLevelOf(*w.E4)
+	if w.ValueLockLevel != nil {
+		s.ValueLockLevel = DataTableValueLockLevelOf(*w.ValueLockLevel)
 	}
 	return nil
 }

@@ -68,18 +68,19 @@ type DataTableAttributeArgs struct {
 	Validation *DataTableAttributeValidation `json:"Validation,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataTableAttributeArgs, enum values to their types.
+// UnmarshalJSON decodes a DataTableAttributeArgs, turning enum values back
+// into their types.
 func (s *DataTableAttributeArgs) UnmarshalJSON(data []byte) error {
 	type plain DataTableAttributeArgs
 	w := struct {
 		*plain
-		E3 *string `json:"ValueType"`
+		ValueType *string `json:"ValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ValueType = DataTableAttributeValueTypeOf(*w.E3)
+	if w.ValueType != nil {
+		s.ValueType = DataTableAttributeValueTypeOf(*w.ValueType)
 	}
 	return nil
 }

@@ -88,18 +88,19 @@ type EvaluationFormArgs struct {
 	TargetConfiguration EvaluationFormTargetConfiguration `json:"TargetConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormArgs, enum values to their types.
+// UnmarshalJSON decodes a EvaluationFormArgs, turning enum values back into
+// their types.
 func (s *EvaluationFormArgs) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = EvaluationFormStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = EvaluationFormStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -209,18 +210,18 @@ type EvaluationFormEvaluationReviewNotificationRecipient struct {
 }
 
 // UnmarshalJSON decodes a EvaluationFormEvaluationReviewNotificationRecipient,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *EvaluationFormEvaluationReviewNotificationRecipient) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormEvaluationReviewNotificationRecipient
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = EvaluationFormEvaluationReviewNotificationRecipientTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = EvaluationFormEvaluationReviewNotificationRecipientTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -322,19 +323,19 @@ type EvaluationFormItemEnablementCondition struct {
 	Operator EvaluationFormItemEnablementConditionOperator `json:"Operator,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormItemEnablementCondition, enum values
-// to their types.
+// UnmarshalJSON decodes a EvaluationFormItemEnablementCondition, turning enum
+// values back into their types.
 func (s *EvaluationFormItemEnablementCondition) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormItemEnablementCondition
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = EvaluationFormItemEnablementConditionOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = EvaluationFormItemEnablementConditionOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -427,23 +428,23 @@ type EvaluationFormItemEnablementConfiguration struct {
 	DefaultAction EvaluationFormItemEnablementConfigurationDefaultAction `json:"DefaultAction,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormItemEnablementConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a EvaluationFormItemEnablementConfiguration, turning
+// enum values back into their types.
 func (s *EvaluationFormItemEnablementConfiguration) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormItemEnablementConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E2 *string `json:"DefaultAction"`
+		Action        *string `json:"Action"`
+		DefaultAction *string `json:"DefaultAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = EvaluationFormItemEnablementConfigurationActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = EvaluationFormItemEnablementConfigurationActionOf(*w.Action)
 	}
-	if w.E2 != nil {
-		s.DefaultAction = EvaluationFormItemEnablementConfigurationDefaultActionOf(*w.E2)
+	if w.DefaultAction != nil {
+		s.DefaultAction = EvaluationFormItemEnablementConfigurationDefaultActionOf(*w.DefaultAction)
 	}
 	return nil
 }
@@ -571,19 +572,19 @@ type EvaluationFormItemEnablementExpression struct {
 	Values []EvaluationFormItemEnablementSourceValue `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormItemEnablementExpression, enum values
-// to their types.
+// UnmarshalJSON decodes a EvaluationFormItemEnablementExpression, turning enum
+// values back into their types.
 func (s *EvaluationFormItemEnablementExpression) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormItemEnablementExpression
 	w := struct {
 		*plain
-		E0 *string `json:"Comparator"`
+		Comparator *string `json:"Comparator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparator = EvaluationFormItemEnablementExpressionComparatorOf(*w.E0)
+	if w.Comparator != nil {
+		s.Comparator = EvaluationFormItemEnablementExpressionComparatorOf(*w.Comparator)
 	}
 	return nil
 }
@@ -657,19 +658,19 @@ type EvaluationFormItemEnablementSource struct {
 	RefId string `json:"RefId,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormItemEnablementSource, enum values to
-// their types.
+// UnmarshalJSON decodes a EvaluationFormItemEnablementSource, turning enum
+// values back into their types.
 func (s *EvaluationFormItemEnablementSource) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormItemEnablementSource
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = EvaluationFormItemEnablementSourceTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = EvaluationFormItemEnablementSourceTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -738,19 +739,19 @@ type EvaluationFormItemEnablementSourceValue struct {
 	Type EvaluationFormItemEnablementSourceValueType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormItemEnablementSourceValue, enum values
-// to their types.
+// UnmarshalJSON decodes a EvaluationFormItemEnablementSourceValue, turning
+// enum values back into their types.
 func (s *EvaluationFormItemEnablementSourceValue) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormItemEnablementSourceValue
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = EvaluationFormItemEnablementSourceValueTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = EvaluationFormItemEnablementSourceValueTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -814,19 +815,19 @@ type EvaluationFormLanguageConfiguration struct {
 	FormLanguage EvaluationFormLanguageConfigurationFormLanguage `json:"FormLanguage,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormLanguageConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a EvaluationFormLanguageConfiguration, turning enum
+// values back into their types.
 func (s *EvaluationFormLanguageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormLanguageConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"FormLanguage"`
+		FormLanguage *string `json:"FormLanguage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FormLanguage = EvaluationFormLanguageConfigurationFormLanguageOf(*w.E0)
+	if w.FormLanguage != nil {
+		s.FormLanguage = EvaluationFormLanguageConfigurationFormLanguageOf(*w.FormLanguage)
 	}
 	return nil
 }
@@ -994,19 +995,19 @@ type EvaluationFormMultiSelectQuestionProperties struct {
 	DisplayAs EvaluationFormMultiSelectQuestionPropertiesDisplayAs `json:"DisplayAs,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormMultiSelectQuestionProperties, enum
-// values to their types.
+// UnmarshalJSON decodes a EvaluationFormMultiSelectQuestionProperties, turning
+// enum values back into their types.
 func (s *EvaluationFormMultiSelectQuestionProperties) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormMultiSelectQuestionProperties
 	w := struct {
 		*plain
-		E2 *string `json:"DisplayAs"`
+		DisplayAs *string `json:"DisplayAs"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DisplayAs = EvaluationFormMultiSelectQuestionPropertiesDisplayAsOf(*w.E2)
+	if w.DisplayAs != nil {
+		s.DisplayAs = EvaluationFormMultiSelectQuestionPropertiesDisplayAsOf(*w.DisplayAs)
 	}
 	return nil
 }
@@ -1085,19 +1086,19 @@ type EvaluationFormMultiSelectQuestionRuleCategoryAutomation struct {
 }
 
 // UnmarshalJSON decodes a
-// EvaluationFormMultiSelectQuestionRuleCategoryAutomation, enum values to
-// their types.
+// EvaluationFormMultiSelectQuestionRuleCategoryAutomation, turning enum values
+// back into their types.
 func (s *EvaluationFormMultiSelectQuestionRuleCategoryAutomation) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormMultiSelectQuestionRuleCategoryAutomation
 	w := struct {
 		*plain
-		E1 *string `json:"Condition"`
+		Condition *string `json:"Condition"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Condition = EvaluationFormMultiSelectQuestionRuleCategoryAutomationConditionOf(*w.E1)
+	if w.Condition != nil {
+		s.Condition = EvaluationFormMultiSelectQuestionRuleCategoryAutomationConditionOf(*w.Condition)
 	}
 	return nil
 }
@@ -1260,19 +1261,19 @@ type EvaluationFormNumericQuestionPropertyValueAutomation struct {
 }
 
 // UnmarshalJSON decodes a
-// EvaluationFormNumericQuestionPropertyValueAutomation, enum values to their
-// types.
+// EvaluationFormNumericQuestionPropertyValueAutomation, turning enum values
+// back into their types.
 func (s *EvaluationFormNumericQuestionPropertyValueAutomation) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormNumericQuestionPropertyValueAutomation
 	w := struct {
 		*plain
-		E0 *string `json:"Label"`
+		Label *string `json:"Label"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Label = EvaluationFormNumericQuestionPropertyValueAutomationLabelOf(*w.E0)
+	if w.Label != nil {
+		s.Label = EvaluationFormNumericQuestionPropertyValueAutomationLabelOf(*w.Label)
 	}
 	return nil
 }
@@ -1403,18 +1404,19 @@ type EvaluationFormQuestion struct {
 	Weight *float64 `json:"Weight,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormQuestion, enum values to their types.
+// UnmarshalJSON decodes a EvaluationFormQuestion, turning enum values back
+// into their types.
 func (s *EvaluationFormQuestion) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormQuestion
 	w := struct {
 		*plain
-		E0 *string `json:"QuestionType"`
+		QuestionType *string `json:"QuestionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.QuestionType = EvaluationFormQuestionQuestionTypeOf(*w.E0)
+	if w.QuestionType != nil {
+		s.QuestionType = EvaluationFormQuestionQuestionTypeOf(*w.QuestionType)
 	}
 	return nil
 }
@@ -1432,19 +1434,19 @@ type EvaluationFormQuestionAutomationAnswerSource struct {
 	SourceType EvaluationFormQuestionAutomationAnswerSourceSourceType `json:"SourceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormQuestionAutomationAnswerSource, enum
-// values to their types.
+// UnmarshalJSON decodes a EvaluationFormQuestionAutomationAnswerSource,
+// turning enum values back into their types.
 func (s *EvaluationFormQuestionAutomationAnswerSource) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormQuestionAutomationAnswerSource
 	w := struct {
 		*plain
-		E0 *string `json:"SourceType"`
+		SourceType *string `json:"SourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SourceType = EvaluationFormQuestionAutomationAnswerSourceSourceTypeOf(*w.E0)
+	if w.SourceType != nil {
+		s.SourceType = EvaluationFormQuestionAutomationAnswerSourceSourceTypeOf(*w.SourceType)
 	}
 	return nil
 }
@@ -1670,19 +1672,19 @@ type EvaluationFormScoreThreshold struct {
 	MinScorePercentage *float64 `json:"MinScorePercentage,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormScoreThreshold, enum values to their
-// types.
+// UnmarshalJSON decodes a EvaluationFormScoreThreshold, turning enum values
+// back into their types.
 func (s *EvaluationFormScoreThreshold) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormScoreThreshold
 	w := struct {
 		*plain
-		E0 *string `json:"PerformanceCategory"`
+		PerformanceCategory *string `json:"PerformanceCategory"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PerformanceCategory = EvaluationFormScoreThresholdPerformanceCategoryOf(*w.E0)
+	if w.PerformanceCategory != nil {
+		s.PerformanceCategory = EvaluationFormScoreThresholdPerformanceCategoryOf(*w.PerformanceCategory)
 	}
 	return nil
 }
@@ -1761,23 +1763,23 @@ type EvaluationFormScoringStrategy struct {
 	ScoreThresholds []EvaluationFormScoreThreshold `json:"ScoreThresholds,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormScoringStrategy, enum values to their
-// types.
+// UnmarshalJSON decodes a EvaluationFormScoringStrategy, turning enum values
+// back into their types.
 func (s *EvaluationFormScoringStrategy) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormScoringStrategy
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
-		E1 *string `json:"Status"`
+		Mode   *string `json:"Mode"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = EvaluationFormScoringStrategyModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = EvaluationFormScoringStrategyModeOf(*w.Mode)
 	}
-	if w.E1 != nil {
-		s.Status = EvaluationFormScoringStrategyStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = EvaluationFormScoringStrategyStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -2029,19 +2031,19 @@ type EvaluationFormSingleSelectQuestionProperties struct {
 	DisplayAs EvaluationFormSingleSelectQuestionPropertiesDisplayAs `json:"DisplayAs,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormSingleSelectQuestionProperties, enum
-// values to their types.
+// UnmarshalJSON decodes a EvaluationFormSingleSelectQuestionProperties,
+// turning enum values back into their types.
 func (s *EvaluationFormSingleSelectQuestionProperties) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormSingleSelectQuestionProperties
 	w := struct {
 		*plain
-		E2 *string `json:"DisplayAs"`
+		DisplayAs *string `json:"DisplayAs"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DisplayAs = EvaluationFormSingleSelectQuestionPropertiesDisplayAsOf(*w.E2)
+	if w.DisplayAs != nil {
+		s.DisplayAs = EvaluationFormSingleSelectQuestionPropertiesDisplayAsOf(*w.DisplayAs)
 	}
 	return nil
 }
@@ -2121,19 +2123,19 @@ type EvaluationFormSingleSelectQuestionRuleCategoryAutomation struct {
 }
 
 // UnmarshalJSON decodes a
-// EvaluationFormSingleSelectQuestionRuleCategoryAutomation, enum values to
-// their types.
+// EvaluationFormSingleSelectQuestionRuleCategoryAutomation, turning enum
+// values back into their types.
 func (s *EvaluationFormSingleSelectQuestionRuleCategoryAutomation) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormSingleSelectQuestionRuleCategoryAutomation
 	w := struct {
 		*plain
-		E1 *string `json:"Condition"`
+		Condition *string `json:"Condition"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Condition = EvaluationFormSingleSelectQuestionRuleCategoryAutomationConditionOf(*w.E1)
+	if w.Condition != nil {
+		s.Condition = EvaluationFormSingleSelectQuestionRuleCategoryAutomationConditionOf(*w.Condition)
 	}
 	return nil
 }
@@ -2262,19 +2264,19 @@ type EvaluationFormTargetConfiguration struct {
 	ContactInteractionType EvaluationFormTargetConfigurationContactInteractionType `json:"ContactInteractionType,omitzero"`
 }
 
-// UnmarshalJSON decodes a EvaluationFormTargetConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a EvaluationFormTargetConfiguration, turning enum
+// values back into their types.
 func (s *EvaluationFormTargetConfiguration) UnmarshalJSON(data []byte) error {
 	type plain EvaluationFormTargetConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ContactInteractionType"`
+		ContactInteractionType *string `json:"ContactInteractionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ContactInteractionType = EvaluationFormTargetConfigurationContactInteractionTypeOf(*w.E0)
+	if w.ContactInteractionType != nil {
+		s.ContactInteractionType = EvaluationFormTargetConfigurationContactInteractionTypeOf(*w.ContactInteractionType)
 	}
 	return nil
 }

@@ -133,18 +133,19 @@ type HoursOfOperationConfig struct {
 	StartTime HoursOfOperationTimeSlice `json:"StartTime"`
 }
 
-// UnmarshalJSON decodes a HoursOfOperationConfig, enum values to their types.
+// UnmarshalJSON decodes a HoursOfOperationConfig, turning enum values back
+// into their types.
 func (s *HoursOfOperationConfig) UnmarshalJSON(data []byte) error {
 	type plain HoursOfOperationConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Day"`
+		Day *string `json:"Day"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Day = HoursOfOperationConfigDayOf(*w.E0)
+	if w.Day != nil {
+		s.Day = HoursOfOperationConfigDayOf(*w.Day)
 	}
 	return nil
 }
@@ -269,19 +270,19 @@ type HoursOfOperationOverride struct {
 	RecurrenceConfig *HoursOfOperationRecurrenceConfig `json:"RecurrenceConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a HoursOfOperationOverride, enum values to their
-// types.
+// UnmarshalJSON decodes a HoursOfOperationOverride, turning enum values back
+// into their types.
 func (s *HoursOfOperationOverride) UnmarshalJSON(data []byte) error {
 	type plain HoursOfOperationOverride
 	w := struct {
 		*plain
-		E6 *string `json:"OverrideType"`
+		OverrideType *string `json:"OverrideType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.OverrideType = HoursOfOperationOverrideTypeOf(*w.E6)
+	if w.OverrideType != nil {
+		s.OverrideType = HoursOfOperationOverrideTypeOf(*w.OverrideType)
 	}
 	return nil
 }
@@ -310,19 +311,19 @@ type HoursOfOperationOverrideConfig struct {
 	StartTime HoursOfOperationOverrideTimeSlice `json:"StartTime"`
 }
 
-// UnmarshalJSON decodes a HoursOfOperationOverrideConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a HoursOfOperationOverrideConfig, turning enum values
+// back into their types.
 func (s *HoursOfOperationOverrideConfig) UnmarshalJSON(data []byte) error {
 	type plain HoursOfOperationOverrideConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Day"`
+		Day *string `json:"Day"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Day = HoursOfOperationOverrideConfigDayOf(*w.E0)
+	if w.Day != nil {
+		s.Day = HoursOfOperationOverrideConfigDayOf(*w.Day)
 	}
 	return nil
 }
@@ -535,19 +536,19 @@ type HoursOfOperationRecurrencePattern struct {
 	Interval int `json:"Interval,omitzero"`
 }
 
-// UnmarshalJSON decodes a HoursOfOperationRecurrencePattern, enum values to
-// their types.
+// UnmarshalJSON decodes a HoursOfOperationRecurrencePattern, turning enum
+// values back into their types.
 func (s *HoursOfOperationRecurrencePattern) UnmarshalJSON(data []byte) error {
 	type plain HoursOfOperationRecurrencePattern
 	w := struct {
 		*plain
-		E3 *string `json:"Frequency"`
+		Frequency *string `json:"Frequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Frequency = HoursOfOperationRecurrenceFrequencyOf(*w.E3)
+	if w.Frequency != nil {
+		s.Frequency = HoursOfOperationRecurrenceFrequencyOf(*w.Frequency)
 	}
 	return nil
 }

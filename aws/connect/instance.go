@@ -56,18 +56,19 @@ type InstanceArgs struct {
 	Tags []InstanceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstanceArgs, enum values to their types.
+// UnmarshalJSON decodes a InstanceArgs, turning enum values back into their
+// types.
 func (s *InstanceArgs) UnmarshalJSON(data []byte) error {
 	type plain InstanceArgs
 	w := struct {
 		*plain
-		E1 *string `json:"IdentityManagementType"`
+		IdentityManagementType *string `json:"IdentityManagementType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IdentityManagementType = InstanceIdentityManagementTypeOf(*w.E1)
+	if w.IdentityManagementType != nil {
+		s.IdentityManagementType = InstanceIdentityManagementTypeOf(*w.IdentityManagementType)
 	}
 	return nil
 }

@@ -70,23 +70,23 @@ type InstanceStorageConfigArgs struct {
 	S3Config InstanceStorageConfigS3Config `json:"S3Config,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstanceStorageConfigArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a InstanceStorageConfigArgs, turning enum values back
+// into their types.
 func (s *InstanceStorageConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain InstanceStorageConfigArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ResourceType"`
-		E2 *string `json:"StorageType"`
+		ResourceType *string `json:"ResourceType"`
+		StorageType  *string `json:"StorageType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ResourceType = InstanceStorageConfigInstanceStorageResourceTypeOf(*w.E1)
+	if w.ResourceType != nil {
+		s.ResourceType = InstanceStorageConfigInstanceStorageResourceTypeOf(*w.ResourceType)
 	}
-	if w.E2 != nil {
-		s.StorageType = InstanceStorageConfigStorageTypeOf(*w.E2)
+	if w.StorageType != nil {
+		s.StorageType = InstanceStorageConfigStorageTypeOf(*w.StorageType)
 	}
 	return nil
 }
@@ -165,19 +165,19 @@ type InstanceStorageConfigEncryptionConfig struct {
 	KeyId string `json:"KeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstanceStorageConfigEncryptionConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a InstanceStorageConfigEncryptionConfig, turning enum
+// values back into their types.
 func (s *InstanceStorageConfigEncryptionConfig) UnmarshalJSON(data []byte) error {
 	type plain InstanceStorageConfigEncryptionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = InstanceStorageConfigEncryptionTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = InstanceStorageConfigEncryptionTypeOf(*w.EncryptionType)
 	}
 	return nil
 }

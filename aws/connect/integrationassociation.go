@@ -52,19 +52,19 @@ type IntegrationAssociationArgs struct {
 	Tags []IntegrationAssociationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationAssociationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a IntegrationAssociationArgs, turning enum values back
+// into their types.
 func (s *IntegrationAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain IntegrationAssociationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"IntegrationType"`
+		IntegrationType *string `json:"IntegrationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.IntegrationType = IntegrationAssociationIntegrationTypeOf(*w.E2)
+	if w.IntegrationType != nil {
+		s.IntegrationType = IntegrationAssociationIntegrationTypeOf(*w.IntegrationType)
 	}
 	return nil
 }

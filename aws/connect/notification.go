@@ -64,18 +64,19 @@ type NotificationArgs struct {
 	Tags []NotificationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a NotificationArgs, enum values to their types.
+// UnmarshalJSON decodes a NotificationArgs, turning enum values back into
+// their types.
 func (s *NotificationArgs) UnmarshalJSON(data []byte) error {
 	type plain NotificationArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Priority"`
+		Priority *string `json:"Priority"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Priority = NotificationPriorityOf(*w.E3)
+	if w.Priority != nil {
+		s.Priority = NotificationPriorityOf(*w.Priority)
 	}
 	return nil
 }

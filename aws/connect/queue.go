@@ -89,18 +89,19 @@ type QueueArgs struct {
 	Tags []QueueTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a QueueArgs, enum values to their types.
+// UnmarshalJSON decodes a QueueArgs, turning enum values back into their
+// types.
 func (s *QueueArgs) UnmarshalJSON(data []byte) error {
 	type plain QueueArgs
 	w := struct {
 		*plain
-		E9 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Status = QueueStatusOf(*w.E9)
+	if w.Status != nil {
+		s.Status = QueueStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -129,18 +129,19 @@ type QuickConnectConfig struct {
 	UserConfig QuickConnectUserQuickConnectConfig `json:"UserConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a QuickConnectConfig, enum values to their types.
+// UnmarshalJSON decodes a QuickConnectConfig, turning enum values back into
+// their types.
 func (s *QuickConnectConfig) UnmarshalJSON(data []byte) error {
 	type plain QuickConnectConfig
 	w := struct {
 		*plain
-		E0 *string `json:"QuickConnectType"`
+		QuickConnectType *string `json:"QuickConnectType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.QuickConnectType = QuickConnectTypePropertyOf(*w.E0)
+	if w.QuickConnectType != nil {
+		s.QuickConnectType = QuickConnectTypePropertyOf(*w.QuickConnectType)
 	}
 	return nil
 }

@@ -77,18 +77,19 @@ type RoutingProfileArgs struct {
 	Tags []RoutingProfileTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RoutingProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a RoutingProfileArgs, turning enum values back into
+// their types.
 func (s *RoutingProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain RoutingProfileArgs
 	w := struct {
 		*plain
-		E5 *string `json:"AgentAvailabilityTimer"`
+		AgentAvailabilityTimer *string `json:"AgentAvailabilityTimer"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.AgentAvailabilityTimer = RoutingProfileAgentAvailabilityTimerOf(*w.E5)
+	if w.AgentAvailabilityTimer != nil {
+		s.AgentAvailabilityTimer = RoutingProfileAgentAvailabilityTimerOf(*w.AgentAvailabilityTimer)
 	}
 	return nil
 }
@@ -269,19 +270,19 @@ type RoutingProfileCrossChannelBehavior struct {
 	BehaviorType RoutingProfileBehaviorType `json:"BehaviorType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RoutingProfileCrossChannelBehavior, enum values to
-// their types.
+// UnmarshalJSON decodes a RoutingProfileCrossChannelBehavior, turning enum
+// values back into their types.
 func (s *RoutingProfileCrossChannelBehavior) UnmarshalJSON(data []byte) error {
 	type plain RoutingProfileCrossChannelBehavior
 	w := struct {
 		*plain
-		E0 *string `json:"BehaviorType"`
+		BehaviorType *string `json:"BehaviorType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.BehaviorType = RoutingProfileBehaviorTypeOf(*w.E0)
+	if w.BehaviorType != nil {
+		s.BehaviorType = RoutingProfileBehaviorTypeOf(*w.BehaviorType)
 	}
 	return nil
 }
@@ -320,19 +321,19 @@ type RoutingProfileMediaConcurrency struct {
 	CrossChannelBehavior RoutingProfileCrossChannelBehavior `json:"CrossChannelBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a RoutingProfileMediaConcurrency, enum values to their
-// types.
+// UnmarshalJSON decodes a RoutingProfileMediaConcurrency, turning enum values
+// back into their types.
 func (s *RoutingProfileMediaConcurrency) UnmarshalJSON(data []byte) error {
 	type plain RoutingProfileMediaConcurrency
 	w := struct {
 		*plain
-		E0 *string `json:"Channel"`
+		Channel *string `json:"Channel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Channel = RoutingProfileChannelOf(*w.E0)
+	if w.Channel != nil {
+		s.Channel = RoutingProfileChannelOf(*w.Channel)
 	}
 	return nil
 }
@@ -378,19 +379,19 @@ type RoutingProfileQueueReference struct {
 	QueueArn string `json:"QueueArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a RoutingProfileQueueReference, enum values to their
-// types.
+// UnmarshalJSON decodes a RoutingProfileQueueReference, turning enum values
+// back into their types.
 func (s *RoutingProfileQueueReference) UnmarshalJSON(data []byte) error {
 	type plain RoutingProfileQueueReference
 	w := struct {
 		*plain
-		E0 *string `json:"Channel"`
+		Channel *string `json:"Channel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Channel = RoutingProfileChannelOf(*w.E0)
+	if w.Channel != nil {
+		s.Channel = RoutingProfileChannelOf(*w.Channel)
 	}
 	return nil
 }

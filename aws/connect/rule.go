@@ -65,18 +65,18 @@ type RuleArgs struct {
 	Tags []RuleTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleArgs, enum values to their types.
+// UnmarshalJSON decodes a RuleArgs, turning enum values back into their types.
 func (s *RuleArgs) UnmarshalJSON(data []byte) error {
 	type plain RuleArgs
 	w := struct {
 		*plain
-		E4 *string `json:"PublishStatus"`
+		PublishStatus *string `json:"PublishStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.PublishStatus = RulePublishStatusOf(*w.E4)
+	if w.PublishStatus != nil {
+		s.PublishStatus = RulePublishStatusOf(*w.PublishStatus)
 	}
 	return nil
 }
@@ -199,18 +199,19 @@ type RuleAssignSlaAction struct {
 	SlaAssignmentType RuleAssignSlaActionSlaAssignmentType `json:"SlaAssignmentType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleAssignSlaAction, enum values to their types.
+// UnmarshalJSON decodes a RuleAssignSlaAction, turning enum values back into
+// their types.
 func (s *RuleAssignSlaAction) UnmarshalJSON(data []byte) error {
 	type plain RuleAssignSlaAction
 	w := struct {
 		*plain
-		E1 *string `json:"SlaAssignmentType"`
+		SlaAssignmentType *string `json:"SlaAssignmentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SlaAssignmentType = RuleAssignSlaActionSlaAssignmentTypeOf(*w.E1)
+	if w.SlaAssignmentType != nil {
+		s.SlaAssignmentType = RuleAssignSlaActionSlaAssignmentTypeOf(*w.SlaAssignmentType)
 	}
 	return nil
 }
@@ -251,19 +252,19 @@ type RuleAssignSlaActionCaseSlaConfiguration struct {
 	TargetFieldValues []RuleSlaTargetFieldValue `json:"TargetFieldValues,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleAssignSlaActionCaseSlaConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a RuleAssignSlaActionCaseSlaConfiguration, turning
+// enum values back into their types.
 func (s *RuleAssignSlaActionCaseSlaConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RuleAssignSlaActionCaseSlaConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = RuleAssignSlaActionCaseSlaConfigurationTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = RuleAssignSlaActionCaseSlaConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -508,18 +509,19 @@ type RuleReference struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleReference, enum values to their types.
+// UnmarshalJSON decodes a RuleReference, turning enum values back into their
+// types.
 func (s *RuleReference) UnmarshalJSON(data []byte) error {
 	type plain RuleReference
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = RuleReferenceTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = RuleReferenceTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -609,23 +611,23 @@ type RuleSendNotificationAction struct {
 	Subject string `json:"Subject,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleSendNotificationAction, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleSendNotificationAction, turning enum values back
+// into their types.
 func (s *RuleSendNotificationAction) UnmarshalJSON(data []byte) error {
 	type plain RuleSendNotificationAction
 	w := struct {
 		*plain
-		E1 *string `json:"ContentType"`
-		E2 *string `json:"DeliveryMethod"`
+		ContentType    *string `json:"ContentType"`
+		DeliveryMethod *string `json:"DeliveryMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContentType = RuleSendNotificationActionContentTypeOf(*w.E1)
+	if w.ContentType != nil {
+		s.ContentType = RuleSendNotificationActionContentTypeOf(*w.ContentType)
 	}
-	if w.E2 != nil {
-		s.DeliveryMethod = RuleSendNotificationActionDeliveryMethodOf(*w.E2)
+	if w.DeliveryMethod != nil {
+		s.DeliveryMethod = RuleSendNotificationActionDeliveryMethodOf(*w.DeliveryMethod)
 	}
 	return nil
 }
@@ -811,18 +813,19 @@ type RuleTriggerEventSource struct {
 	IntegrationAssociationArn *string `json:"IntegrationAssociationArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleTriggerEventSource, enum values to their types.
+// UnmarshalJSON decodes a RuleTriggerEventSource, turning enum values back
+// into their types.
 func (s *RuleTriggerEventSource) UnmarshalJSON(data []byte) error {
 	type plain RuleTriggerEventSource
 	w := struct {
 		*plain
-		E0 *string `json:"EventSourceName"`
+		EventSourceName *string `json:"EventSourceName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EventSourceName = RuleTriggerEventSourceEventSourceNameOf(*w.E0)
+	if w.EventSourceName != nil {
+		s.EventSourceName = RuleTriggerEventSourceEventSourceNameOf(*w.EventSourceName)
 	}
 	return nil
 }

@@ -186,19 +186,19 @@ type SecurityProfileApplication struct {
 	Type SecurityProfileApplicationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityProfileApplication, enum values to their
-// types.
+// UnmarshalJSON decodes a SecurityProfileApplication, turning enum values back
+// into their types.
 func (s *SecurityProfileApplication) UnmarshalJSON(data []byte) error {
 	type plain SecurityProfileApplication
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = SecurityProfileApplicationTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = SecurityProfileApplicationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -331,19 +331,19 @@ type SecurityProfilePrimaryAttributeValue struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityProfilePrimaryAttributeValue, enum values to
-// their types.
+// UnmarshalJSON decodes a SecurityProfilePrimaryAttributeValue, turning enum
+// values back into their types.
 func (s *SecurityProfilePrimaryAttributeValue) UnmarshalJSON(data []byte) error {
 	type plain SecurityProfilePrimaryAttributeValue
 	w := struct {
 		*plain
-		E0 *string `json:"AccessType"`
+		AccessType *string `json:"AccessType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessType = SecurityProfilePrimaryAttributeValueAccessTypeOf(*w.E0)
+	if w.AccessType != nil {
+		s.AccessType = SecurityProfilePrimaryAttributeValueAccessTypeOf(*w.AccessType)
 	}
 	return nil
 }

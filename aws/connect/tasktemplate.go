@@ -91,18 +91,19 @@ type TaskTemplateArgs struct {
 	Tags []TaskTemplateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskTemplateArgs, enum values to their types.
+// UnmarshalJSON decodes a TaskTemplateArgs, turning enum values back into
+// their types.
 func (s *TaskTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain TaskTemplateArgs
 	w := struct {
 		*plain
-		E9 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Status = TaskTemplateStatusOf(*w.E9)
+	if w.Status != nil {
+		s.Status = TaskTemplateStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -211,18 +212,19 @@ type TaskTemplateField struct {
 	SingleSelectOptions []string `json:"SingleSelectOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskTemplateField, enum values to their types.
+// UnmarshalJSON decodes a TaskTemplateField, turning enum values back into
+// their types.
 func (s *TaskTemplateField) UnmarshalJSON(data []byte) error {
 	type plain TaskTemplateField
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = TaskTemplateFieldTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TaskTemplateFieldTypeOf(*w.Type)
 	}
 	return nil
 }

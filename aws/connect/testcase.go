@@ -67,18 +67,19 @@ type TestCaseArgs struct {
 	Tags []TestCaseTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseArgs, enum values to their types.
+// UnmarshalJSON decodes a TestCaseArgs, turning enum values back into their
+// types.
 func (s *TestCaseArgs) UnmarshalJSON(data []byte) error {
 	type plain TestCaseArgs
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = TestCaseStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = TestCaseStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -160,18 +161,19 @@ type TestCaseEntryPoint struct {
 	VoiceCallEntryPointParameters *TestCaseEntryPointVoiceCallEntryPointParameters `json:"VoiceCallEntryPointParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a TestCaseEntryPoint, enum values to their types.
+// UnmarshalJSON decodes a TestCaseEntryPoint, turning enum values back into
+// their types.
 func (s *TestCaseEntryPoint) UnmarshalJSON(data []byte) error {
 	type plain TestCaseEntryPoint
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = TestCaseEntryPointTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TestCaseEntryPointTypeOf(*w.Type)
 	}
 	return nil
 }

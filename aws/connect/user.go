@@ -176,19 +176,19 @@ type UserAfterContactWorkConfig struct {
 	AfterContactWorkTimeLimit *int `json:"AfterContactWorkTimeLimit,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserAfterContactWorkConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a UserAfterContactWorkConfig, turning enum values back
+// into their types.
 func (s *UserAfterContactWorkConfig) UnmarshalJSON(data []byte) error {
 	type plain UserAfterContactWorkConfig
 	w := struct {
 		*plain
-		E0 *string `json:"AfterContactWorkMode"`
+		AfterContactWorkMode *string `json:"AfterContactWorkMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AfterContactWorkMode = UserAfterContactWorkModeOf(*w.E0)
+	if w.AfterContactWorkMode != nil {
+		s.AfterContactWorkMode = UserAfterContactWorkModeOf(*w.AfterContactWorkMode)
 	}
 	return nil
 }
@@ -217,19 +217,19 @@ type UserAfterContactWorkConfigPerChannel struct {
 	AgentFirstCallbackAfterContactWorkConfig *UserAfterContactWorkConfig `json:"AgentFirstCallbackAfterContactWorkConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserAfterContactWorkConfigPerChannel, enum values to
-// their types.
+// UnmarshalJSON decodes a UserAfterContactWorkConfigPerChannel, turning enum
+// values back into their types.
 func (s *UserAfterContactWorkConfigPerChannel) UnmarshalJSON(data []byte) error {
 	type plain UserAfterContactWorkConfigPerChannel
 	w := struct {
 		*plain
-		E1 *string `json:"Channel"`
+		Channel *string `json:"Channel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Channel = UserChannelOf(*w.E1)
+	if w.Channel != nil {
+		s.Channel = UserChannelOf(*w.Channel)
 	}
 	return nil
 }
@@ -299,18 +299,19 @@ type UserAutoAcceptConfig struct {
 	AgentFirstCallbackAutoAccept *bool `json:"AgentFirstCallbackAutoAccept,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserAutoAcceptConfig, enum values to their types.
+// UnmarshalJSON decodes a UserAutoAcceptConfig, turning enum values back into
+// their types.
 func (s *UserAutoAcceptConfig) UnmarshalJSON(data []byte) error {
 	type plain UserAutoAcceptConfig
 	w := struct {
 		*plain
-		E1 *string `json:"Channel"`
+		Channel *string `json:"Channel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Channel = UserChannelOf(*w.E1)
+	if w.Channel != nil {
+		s.Channel = UserChannelOf(*w.Channel)
 	}
 	return nil
 }
@@ -404,19 +405,19 @@ type UserPersistentConnectionConfig struct {
 	PersistentConnection bool `json:"PersistentConnection"`
 }
 
-// UnmarshalJSON decodes a UserPersistentConnectionConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a UserPersistentConnectionConfig, turning enum values
+// back into their types.
 func (s *UserPersistentConnectionConfig) UnmarshalJSON(data []byte) error {
 	type plain UserPersistentConnectionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Channel"`
+		Channel *string `json:"Channel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Channel = UserChannelOf(*w.E0)
+	if w.Channel != nil {
+		s.Channel = UserChannelOf(*w.Channel)
 	}
 	return nil
 }
@@ -456,18 +457,19 @@ type UserPhoneConfig struct {
 	PhoneType UserPhoneType `json:"PhoneType,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserPhoneConfig, enum values to their types.
+// UnmarshalJSON decodes a UserPhoneConfig, turning enum values back into their
+// types.
 func (s *UserPhoneConfig) UnmarshalJSON(data []byte) error {
 	type plain UserPhoneConfig
 	w := struct {
 		*plain
-		E4 *string `json:"PhoneType"`
+		PhoneType *string `json:"PhoneType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.PhoneType = UserPhoneTypeOf(*w.E4)
+	if w.PhoneType != nil {
+		s.PhoneType = UserPhoneTypeOf(*w.PhoneType)
 	}
 	return nil
 }
@@ -494,22 +496,23 @@ type UserPhoneNumberConfig struct {
 	PhoneNumber *string `json:"PhoneNumber,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserPhoneNumberConfig, enum values to their types.
+// UnmarshalJSON decodes a UserPhoneNumberConfig, turning enum values back into
+// their types.
 func (s *UserPhoneNumberConfig) UnmarshalJSON(data []byte) error {
 	type plain UserPhoneNumberConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Channel"`
-		E1 *string `json:"PhoneType"`
+		Channel   *string `json:"Channel"`
+		PhoneType *string `json:"PhoneType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Channel = UserChannelOf(*w.E0)
+	if w.Channel != nil {
+		s.Channel = UserChannelOf(*w.Channel)
 	}
-	if w.E1 != nil {
-		s.PhoneType = UserPhoneTypeOf(*w.E1)
+	if w.PhoneType != nil {
+		s.PhoneType = UserPhoneTypeOf(*w.PhoneType)
 	}
 	return nil
 }
@@ -608,23 +611,23 @@ type UserVoiceEnhancementConfig struct {
 	VoiceEnhancementMode UserVoiceEnhancementMode `json:"VoiceEnhancementMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserVoiceEnhancementConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a UserVoiceEnhancementConfig, turning enum values back
+// into their types.
 func (s *UserVoiceEnhancementConfig) UnmarshalJSON(data []byte) error {
 	type plain UserVoiceEnhancementConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Channel"`
-		E1 *string `json:"VoiceEnhancementMode"`
+		Channel              *string `json:"Channel"`
+		VoiceEnhancementMode *string `json:"VoiceEnhancementMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Channel = UserChannelOf(*w.E0)
+	if w.Channel != nil {
+		s.Channel = UserChannelOf(*w.Channel)
 	}
-	if w.E1 != nil {
-		s.VoiceEnhancementMode = UserVoiceEnhancementModeOf(*w.E1)
+	if w.VoiceEnhancementMode != nil {
+		s.VoiceEnhancementMode = UserVoiceEnhancementModeOf(*w.VoiceEnhancementMode)
 	}
 	return nil
 }

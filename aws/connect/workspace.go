@@ -84,18 +84,19 @@ type WorkspaceArgs struct {
 	Visibility WorkspaceVisibility `json:"Visibility,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceArgs, enum values to their types.
+// UnmarshalJSON decodes a WorkspaceArgs, turning enum values back into their
+// types.
 func (s *WorkspaceArgs) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceArgs
 	w := struct {
 		*plain
-		E9 *string `json:"Visibility"`
+		Visibility *string `json:"Visibility"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Visibility = WorkspaceVisibilityOf(*w.E9)
+	if w.Visibility != nil {
+		s.Visibility = WorkspaceVisibilityOf(*w.Visibility)
 	}
 	return nil
 }
@@ -154,18 +155,19 @@ type WorkspaceFontFamily struct {
 	Default WorkspaceFontFamily2 `json:"Default,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceFontFamily, enum values to their types.
+// UnmarshalJSON decodes a WorkspaceFontFamily, turning enum values back into
+// their types.
 func (s *WorkspaceFontFamily) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceFontFamily
 	w := struct {
 		*plain
-		E0 *string `json:"Default"`
+		Default *string `json:"Default"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Default = WorkspaceFontFamily2Of(*w.E0)
+	if w.Default != nil {
+		s.Default = WorkspaceFontFamily2Of(*w.Default)
 	}
 	return nil
 }
@@ -231,18 +233,19 @@ type WorkspaceMediaItem struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceMediaItem, enum values to their types.
+// UnmarshalJSON decodes a WorkspaceMediaItem, turning enum values back into
+// their types.
 func (s *WorkspaceMediaItem) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceMediaItem
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = WorkspaceMediaTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = WorkspaceMediaTypeOf(*w.Type)
 	}
 	return nil
 }

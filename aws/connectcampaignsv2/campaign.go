@@ -86,18 +86,19 @@ type CampaignArgs struct {
 	Type CampaignTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignArgs, enum values to their types.
+// UnmarshalJSON decodes a CampaignArgs, turning enum values back into their
+// types.
 func (s *CampaignArgs) UnmarshalJSON(data []byte) error {
 	type plain CampaignArgs
 	w := struct {
 		*plain
-		E10 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.Type = CampaignTypePropertyOf(*w.E10)
+	if w.Type != nil {
+		s.Type = CampaignTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -245,19 +246,19 @@ type CampaignCommunicationLimit struct {
 	Unit CampaignCommunicationLimitTimeUnit `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignCommunicationLimit, enum values to their
-// types.
+// UnmarshalJSON decodes a CampaignCommunicationLimit, turning enum values back
+// into their types.
 func (s *CampaignCommunicationLimit) UnmarshalJSON(data []byte) error {
 	type plain CampaignCommunicationLimit
 	w := struct {
 		*plain
-		E2 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Unit = CampaignCommunicationLimitTimeUnitOf(*w.E2)
+	if w.Unit != nil {
+		s.Unit = CampaignCommunicationLimitTimeUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -338,19 +339,19 @@ type CampaignCommunicationLimitsConfig struct {
 	InstanceLimitsHandling CampaignInstanceLimitsHandling `json:"InstanceLimitsHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignCommunicationLimitsConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a CampaignCommunicationLimitsConfig, turning enum
+// values back into their types.
 func (s *CampaignCommunicationLimitsConfig) UnmarshalJSON(data []byte) error {
 	type plain CampaignCommunicationLimitsConfig
 	w := struct {
 		*plain
-		E1 *string `json:"InstanceLimitsHandling"`
+		InstanceLimitsHandling *string `json:"InstanceLimitsHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.InstanceLimitsHandling = CampaignInstanceLimitsHandlingOf(*w.E1)
+	if w.InstanceLimitsHandling != nil {
+		s.InstanceLimitsHandling = CampaignInstanceLimitsHandlingOf(*w.InstanceLimitsHandling)
 	}
 	return nil
 }
@@ -409,18 +410,19 @@ type CampaignDailyHour struct {
 	Value []CampaignTimeRange `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignDailyHour, enum values to their types.
+// UnmarshalJSON decodes a CampaignDailyHour, turning enum values back into
+// their types.
 func (s *CampaignDailyHour) UnmarshalJSON(data []byte) error {
 	type plain CampaignDailyHour
 	w := struct {
 		*plain
-		E0 *string `json:"Key"`
+		Key *string `json:"Key"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Key = CampaignDayOfWeekOf(*w.E0)
+	if w.Key != nil {
+		s.Key = CampaignDayOfWeekOf(*w.Key)
 	}
 	return nil
 }
@@ -634,25 +636,25 @@ type CampaignLocalTimeZoneConfig struct {
 	LocalTimeZoneDetectionScope CampaignLocalTimeZoneDetectionScope `json:"LocalTimeZoneDetectionScope,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignLocalTimeZoneConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a CampaignLocalTimeZoneConfig, turning enum values
+// back into their types.
 func (s *CampaignLocalTimeZoneConfig) UnmarshalJSON(data []byte) error {
 	type plain CampaignLocalTimeZoneConfig
 	w := struct {
 		*plain
-		E1 []string `json:"LocalTimeZoneDetection"`
-		E2 *string  `json:"LocalTimeZoneDetectionScope"`
+		LocalTimeZoneDetection      []string `json:"LocalTimeZoneDetection"`
+		LocalTimeZoneDetectionScope *string  `json:"LocalTimeZoneDetectionScope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.LocalTimeZoneDetection != nil {
 		s.LocalTimeZoneDetection = (func(v []string) []CampaignLocalTimeZoneDetectionType {
 			return convertList(v, CampaignLocalTimeZoneDetectionTypeOf)
-		})(w.E1)
+		})(w.LocalTimeZoneDetection)
 	}
-	if w.E2 != nil {
-		s.LocalTimeZoneDetectionScope = CampaignLocalTimeZoneDetectionScopeOf(*w.E2)
+	if w.LocalTimeZoneDetectionScope != nil {
+		s.LocalTimeZoneDetectionScope = CampaignLocalTimeZoneDetectionScopeOf(*w.LocalTimeZoneDetectionScope)
 	}
 	return nil
 }
@@ -798,18 +800,19 @@ type CampaignPreviewConfig struct {
 	AgentActions []CampaignAgentAction `json:"AgentActions,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignPreviewConfig, enum values to their types.
+// UnmarshalJSON decodes a CampaignPreviewConfig, turning enum values back into
+// their types.
 func (s *CampaignPreviewConfig) UnmarshalJSON(data []byte) error {
 	type plain CampaignPreviewConfig
 	w := struct {
 		*plain
-		E2 []string `json:"AgentActions"`
+		AgentActions []string `json:"AgentActions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AgentActions = (func(v []string) []CampaignAgentAction { return convertList(v, CampaignAgentActionOf) })(w.E2)
+	if w.AgentActions != nil {
+		s.AgentActions = (func(v []string) []CampaignAgentAction { return convertList(v, CampaignAgentActionOf) })(w.AgentActions)
 	}
 	return nil
 }

@@ -42,18 +42,19 @@ type LandingZoneArgs struct {
 	Tags []LandingZoneTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LandingZoneArgs, enum values to their types.
+// UnmarshalJSON decodes a LandingZoneArgs, turning enum values back into their
+// types.
 func (s *LandingZoneArgs) UnmarshalJSON(data []byte) error {
 	type plain LandingZoneArgs
 	w := struct {
 		*plain
-		E2 []string `json:"RemediationTypes"`
+		RemediationTypes []string `json:"RemediationTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.RemediationTypes = (func(v []string) []LandingZoneRemediationTypes { return convertList(v, LandingZoneRemediationTypesOf) })(w.E2)
+	if w.RemediationTypes != nil {
+		s.RemediationTypes = (func(v []string) []LandingZoneRemediationTypes { return convertList(v, LandingZoneRemediationTypesOf) })(w.RemediationTypes)
 	}
 	return nil
 }

@@ -110,42 +110,43 @@ type ReportDefinitionArgs struct {
 	Tags []ReportDefinitionTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReportDefinitionArgs, enum values to their types.
+// UnmarshalJSON decodes a ReportDefinitionArgs, turning enum values back into
+// their types.
 func (s *ReportDefinitionArgs) UnmarshalJSON(data []byte) error {
 	type plain ReportDefinitionArgs
 	w := struct {
 		*plain
-		E0  *string  `json:"Compression"`
-		E1  *string  `json:"Format"`
-		E4  *string  `json:"ReportVersioning"`
-		E8  *string  `json:"TimeUnit"`
-		E9  []string `json:"AdditionalArtifacts"`
-		E10 []string `json:"AdditionalSchemaElements"`
+		Compression              *string  `json:"Compression"`
+		Format                   *string  `json:"Format"`
+		ReportVersioning         *string  `json:"ReportVersioning"`
+		TimeUnit                 *string  `json:"TimeUnit"`
+		AdditionalArtifacts      []string `json:"AdditionalArtifacts"`
+		AdditionalSchemaElements []string `json:"AdditionalSchemaElements"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Compression = ReportDefinitionCompressionOf(*w.E0)
+	if w.Compression != nil {
+		s.Compression = ReportDefinitionCompressionOf(*w.Compression)
 	}
-	if w.E1 != nil {
-		s.Format = ReportDefinitionFormatOf(*w.E1)
+	if w.Format != nil {
+		s.Format = ReportDefinitionFormatOf(*w.Format)
 	}
-	if w.E4 != nil {
-		s.ReportVersioning = ReportDefinitionReportVersioningOf(*w.E4)
+	if w.ReportVersioning != nil {
+		s.ReportVersioning = ReportDefinitionReportVersioningOf(*w.ReportVersioning)
 	}
-	if w.E8 != nil {
-		s.TimeUnit = ReportDefinitionTimeUnitOf(*w.E8)
+	if w.TimeUnit != nil {
+		s.TimeUnit = ReportDefinitionTimeUnitOf(*w.TimeUnit)
 	}
-	if w.E9 != nil {
+	if w.AdditionalArtifacts != nil {
 		s.AdditionalArtifacts = (func(v []string) []ReportDefinitionAdditionalArtifacts {
 			return convertList(v, ReportDefinitionAdditionalArtifactsOf)
-		})(w.E9)
+		})(w.AdditionalArtifacts)
 	}
-	if w.E10 != nil {
+	if w.AdditionalSchemaElements != nil {
 		s.AdditionalSchemaElements = (func(v []string) []ReportDefinitionAdditionalSchemaElements {
 			return convertList(v, ReportDefinitionAdditionalSchemaElementsOf)
-		})(w.E10)
+		})(w.AdditionalSchemaElements)
 	}
 	return nil
 }

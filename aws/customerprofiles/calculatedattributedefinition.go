@@ -85,19 +85,19 @@ type CalculatedAttributeDefinitionArgs struct {
 	UseHistoricalData *bool `json:"UseHistoricalData,omitzero"`
 }
 
-// UnmarshalJSON decodes a CalculatedAttributeDefinitionArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a CalculatedAttributeDefinitionArgs, turning enum
+// values back into their types.
 func (s *CalculatedAttributeDefinitionArgs) UnmarshalJSON(data []byte) error {
 	type plain CalculatedAttributeDefinitionArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Statistic"`
+		Statistic *string `json:"Statistic"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Statistic = CalculatedAttributeDefinitionStatisticOf(*w.E3)
+	if w.Statistic != nil {
+		s.Statistic = CalculatedAttributeDefinitionStatisticOf(*w.Statistic)
 	}
 	return nil
 }
@@ -281,19 +281,19 @@ type CalculatedAttributeDefinitionRange struct {
 	ValueRange *CalculatedAttributeDefinitionValueRange `json:"ValueRange,omitzero"`
 }
 
-// UnmarshalJSON decodes a CalculatedAttributeDefinitionRange, enum values to
-// their types.
+// UnmarshalJSON decodes a CalculatedAttributeDefinitionRange, turning enum
+// values back into their types.
 func (s *CalculatedAttributeDefinitionRange) UnmarshalJSON(data []byte) error {
 	type plain CalculatedAttributeDefinitionRange
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = CalculatedAttributeDefinitionRangeUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = CalculatedAttributeDefinitionRangeUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -496,19 +496,19 @@ type CalculatedAttributeDefinitionThreshold struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a CalculatedAttributeDefinitionThreshold, enum values
-// to their types.
+// UnmarshalJSON decodes a CalculatedAttributeDefinitionThreshold, turning enum
+// values back into their types.
 func (s *CalculatedAttributeDefinitionThreshold) UnmarshalJSON(data []byte) error {
 	type plain CalculatedAttributeDefinitionThreshold
 	w := struct {
 		*plain
-		E0 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Operator = CalculatedAttributeDefinitionThresholdOperatorOf(*w.E0)
+	if w.Operator != nil {
+		s.Operator = CalculatedAttributeDefinitionThresholdOperatorOf(*w.Operator)
 	}
 	return nil
 }

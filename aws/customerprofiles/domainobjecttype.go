@@ -157,22 +157,23 @@ type DomainObjectTypeField struct {
 	FeatureType DomainObjectTypeFieldFeatureType `json:"FeatureType,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainObjectTypeField, enum values to their types.
+// UnmarshalJSON decodes a DomainObjectTypeField, turning enum values back into
+// their types.
 func (s *DomainObjectTypeField) UnmarshalJSON(data []byte) error {
 	type plain DomainObjectTypeField
 	w := struct {
 		*plain
-		E2 *string `json:"ContentType"`
-		E3 *string `json:"FeatureType"`
+		ContentType *string `json:"ContentType"`
+		FeatureType *string `json:"FeatureType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ContentType = DomainObjectTypeFieldContentTypeOf(*w.E2)
+	if w.ContentType != nil {
+		s.ContentType = DomainObjectTypeFieldContentTypeOf(*w.ContentType)
 	}
-	if w.E3 != nil {
-		s.FeatureType = DomainObjectTypeFieldFeatureTypeOf(*w.E3)
+	if w.FeatureType != nil {
+		s.FeatureType = DomainObjectTypeFieldFeatureTypeOf(*w.FeatureType)
 	}
 	return nil
 }

@@ -151,19 +151,19 @@ type EventStreamDestinationDetails struct {
 	Uri string `json:"Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventStreamDestinationDetails, enum values to their
-// types.
+// UnmarshalJSON decodes a EventStreamDestinationDetails, turning enum values
+// back into their types.
 func (s *EventStreamDestinationDetails) UnmarshalJSON(data []byte) error {
 	type plain EventStreamDestinationDetails
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = EventStreamStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = EventStreamStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -155,18 +155,19 @@ type EventTriggerCondition struct {
 	LogicalOperator EventTriggerLogicalOperator `json:"LogicalOperator,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventTriggerCondition, enum values to their types.
+// UnmarshalJSON decodes a EventTriggerCondition, turning enum values back into
+// their types.
 func (s *EventTriggerCondition) UnmarshalJSON(data []byte) error {
 	type plain EventTriggerCondition
 	w := struct {
 		*plain
-		E1 *string `json:"LogicalOperator"`
+		LogicalOperator *string `json:"LogicalOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.LogicalOperator = EventTriggerLogicalOperatorOf(*w.E1)
+	if w.LogicalOperator != nil {
+		s.LogicalOperator = EventTriggerLogicalOperatorOf(*w.LogicalOperator)
 	}
 	return nil
 }
@@ -275,19 +276,19 @@ type EventTriggerObjectAttribute struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventTriggerObjectAttribute, enum values to their
-// types.
+// UnmarshalJSON decodes a EventTriggerObjectAttribute, turning enum values
+// back into their types.
 func (s *EventTriggerObjectAttribute) UnmarshalJSON(data []byte) error {
 	type plain EventTriggerObjectAttribute
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = EventTriggerObjectAttributeComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = EventTriggerObjectAttributeComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }
@@ -383,18 +384,19 @@ type EventTriggerPeriod struct {
 	Unlimited *bool `json:"Unlimited,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventTriggerPeriod, enum values to their types.
+// UnmarshalJSON decodes a EventTriggerPeriod, turning enum values back into
+// their types.
 func (s *EventTriggerPeriod) UnmarshalJSON(data []byte) error {
 	type plain EventTriggerPeriod
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = EventTriggerPeriodUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = EventTriggerPeriodUnitOf(*w.Unit)
 	}
 	return nil
 }

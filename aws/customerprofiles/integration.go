@@ -74,18 +74,19 @@ type IntegrationArgs struct {
 	Uri string `json:"Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationArgs, enum values to their types.
+// UnmarshalJSON decodes a IntegrationArgs, turning enum values back into their
+// types.
 func (s *IntegrationArgs) UnmarshalJSON(data []byte) error {
 	type plain IntegrationArgs
 	w := struct {
 		*plain
-		E5 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Scope = IntegrationScopeOf(*w.E5)
+	if w.Scope != nil {
+		s.Scope = IntegrationScopeOf(*w.Scope)
 	}
 	return nil
 }
@@ -193,35 +194,35 @@ type IntegrationConnectorOperator struct {
 	Zendesk IntegrationZendeskConnectorOperator `json:"Zendesk,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationConnectorOperator, enum values to their
-// types.
+// UnmarshalJSON decodes a IntegrationConnectorOperator, turning enum values
+// back into their types.
 func (s *IntegrationConnectorOperator) UnmarshalJSON(data []byte) error {
 	type plain IntegrationConnectorOperator
 	w := struct {
 		*plain
-		E0 *string `json:"Marketo"`
-		E1 *string `json:"S3"`
-		E2 *string `json:"Salesforce"`
-		E3 *string `json:"ServiceNow"`
-		E4 *string `json:"Zendesk"`
+		Marketo    *string `json:"Marketo"`
+		S3         *string `json:"S3"`
+		Salesforce *string `json:"Salesforce"`
+		ServiceNow *string `json:"ServiceNow"`
+		Zendesk    *string `json:"Zendesk"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Marketo = IntegrationMarketoConnectorOperatorOf(*w.E0)
+	if w.Marketo != nil {
+		s.Marketo = IntegrationMarketoConnectorOperatorOf(*w.Marketo)
 	}
-	if w.E1 != nil {
-		s.S3 = IntegrationS3ConnectorOperatorOf(*w.E1)
+	if w.S3 != nil {
+		s.S3 = IntegrationS3ConnectorOperatorOf(*w.S3)
 	}
-	if w.E2 != nil {
-		s.Salesforce = IntegrationSalesforceConnectorOperatorOf(*w.E2)
+	if w.Salesforce != nil {
+		s.Salesforce = IntegrationSalesforceConnectorOperatorOf(*w.Salesforce)
 	}
-	if w.E3 != nil {
-		s.ServiceNow = IntegrationServiceNowConnectorOperatorOf(*w.E3)
+	if w.ServiceNow != nil {
+		s.ServiceNow = IntegrationServiceNowConnectorOperatorOf(*w.ServiceNow)
 	}
-	if w.E4 != nil {
-		s.Zendesk = IntegrationZendeskConnectorOperatorOf(*w.E4)
+	if w.Zendesk != nil {
+		s.Zendesk = IntegrationZendeskConnectorOperatorOf(*w.Zendesk)
 	}
 	return nil
 }
@@ -698,19 +699,19 @@ type IntegrationScheduledTriggerProperties struct {
 	Timezone *string `json:"Timezone,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationScheduledTriggerProperties, enum values
-// to their types.
+// UnmarshalJSON decodes a IntegrationScheduledTriggerProperties, turning enum
+// values back into their types.
 func (s *IntegrationScheduledTriggerProperties) UnmarshalJSON(data []byte) error {
 	type plain IntegrationScheduledTriggerProperties
 	w := struct {
 		*plain
-		E1 *string `json:"DataPullMode"`
+		DataPullMode *string `json:"DataPullMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DataPullMode = IntegrationScheduledTriggerPropertiesDataPullModeOf(*w.E1)
+	if w.DataPullMode != nil {
+		s.DataPullMode = IntegrationScheduledTriggerPropertiesDataPullModeOf(*w.DataPullMode)
 	}
 	return nil
 }
@@ -952,19 +953,19 @@ type IntegrationSourceFlowConfig struct {
 	IncrementalPullConfig *IntegrationIncrementalPullConfig `json:"IncrementalPullConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationSourceFlowConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a IntegrationSourceFlowConfig, turning enum values
+// back into their types.
 func (s *IntegrationSourceFlowConfig) UnmarshalJSON(data []byte) error {
 	type plain IntegrationSourceFlowConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ConnectorType"`
+		ConnectorType *string `json:"ConnectorType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConnectorType = IntegrationConnectorTypeOf(*w.E0)
+	if w.ConnectorType != nil {
+		s.ConnectorType = IntegrationConnectorTypeOf(*w.ConnectorType)
 	}
 	return nil
 }
@@ -1020,18 +1021,19 @@ type IntegrationTask struct {
 	TaskProperties []IntegrationTaskPropertiesMap `json:"TaskProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationTask, enum values to their types.
+// UnmarshalJSON decodes a IntegrationTask, turning enum values back into their
+// types.
 func (s *IntegrationTask) UnmarshalJSON(data []byte) error {
 	type plain IntegrationTask
 	w := struct {
 		*plain
-		E1 *string `json:"TaskType"`
+		TaskType *string `json:"TaskType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TaskType = IntegrationTaskTypeOf(*w.E1)
+	if w.TaskType != nil {
+		s.TaskType = IntegrationTaskTypeOf(*w.TaskType)
 	}
 	return nil
 }
@@ -1054,19 +1056,19 @@ type IntegrationTaskPropertiesMap struct {
 	Property string `json:"Property,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationTaskPropertiesMap, enum values to their
-// types.
+// UnmarshalJSON decodes a IntegrationTaskPropertiesMap, turning enum values
+// back into their types.
 func (s *IntegrationTaskPropertiesMap) UnmarshalJSON(data []byte) error {
 	type plain IntegrationTaskPropertiesMap
 	w := struct {
 		*plain
-		E0 *string `json:"OperatorPropertyKey"`
+		OperatorPropertyKey *string `json:"OperatorPropertyKey"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OperatorPropertyKey = IntegrationOperatorPropertiesKeysOf(*w.E0)
+	if w.OperatorPropertyKey != nil {
+		s.OperatorPropertyKey = IntegrationOperatorPropertiesKeysOf(*w.OperatorPropertyKey)
 	}
 	return nil
 }
@@ -1135,19 +1137,19 @@ type IntegrationTriggerConfig struct {
 	TriggerProperties *IntegrationTriggerProperties `json:"TriggerProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a IntegrationTriggerConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a IntegrationTriggerConfig, turning enum values back
+// into their types.
 func (s *IntegrationTriggerConfig) UnmarshalJSON(data []byte) error {
 	type plain IntegrationTriggerConfig
 	w := struct {
 		*plain
-		E0 *string `json:"TriggerType"`
+		TriggerType *string `json:"TriggerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TriggerType = IntegrationTriggerTypeOf(*w.E0)
+	if w.TriggerType != nil {
+		s.TriggerType = IntegrationTriggerTypeOf(*w.TriggerType)
 	}
 	return nil
 }

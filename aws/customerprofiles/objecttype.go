@@ -201,18 +201,19 @@ type ObjectTypeField struct {
 	Target string `json:"Target,omitzero"`
 }
 
-// UnmarshalJSON decodes a ObjectTypeField, enum values to their types.
+// UnmarshalJSON decodes a ObjectTypeField, turning enum values back into their
+// types.
 func (s *ObjectTypeField) UnmarshalJSON(data []byte) error {
 	type plain ObjectTypeField
 	w := struct {
 		*plain
-		E0 *string `json:"ContentType"`
+		ContentType *string `json:"ContentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ContentType = ObjectTypeFieldContentTypeOf(*w.E0)
+	if w.ContentType != nil {
+		s.ContentType = ObjectTypeFieldContentTypeOf(*w.ContentType)
 	}
 	return nil
 }
@@ -299,20 +300,21 @@ type ObjectTypeKey struct {
 	StandardIdentifiers []ObjectTypeKeyStandardIdentifiers `json:"StandardIdentifiers,omitzero"`
 }
 
-// UnmarshalJSON decodes a ObjectTypeKey, enum values to their types.
+// UnmarshalJSON decodes a ObjectTypeKey, turning enum values back into their
+// types.
 func (s *ObjectTypeKey) UnmarshalJSON(data []byte) error {
 	type plain ObjectTypeKey
 	w := struct {
 		*plain
-		E1 []string `json:"StandardIdentifiers"`
+		StandardIdentifiers []string `json:"StandardIdentifiers"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.StandardIdentifiers != nil {
 		s.StandardIdentifiers = (func(v []string) []ObjectTypeKeyStandardIdentifiers {
 			return convertList(v, ObjectTypeKeyStandardIdentifiersOf)
-		})(w.E1)
+		})(w.StandardIdentifiers)
 	}
 	return nil
 }

@@ -373,18 +373,19 @@ type RecommenderUpdate struct {
 	Status RecommenderStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a RecommenderUpdate, enum values to their types.
+// UnmarshalJSON decodes a RecommenderUpdate, turning enum values back into
+// their types.
 func (s *RecommenderUpdate) UnmarshalJSON(data []byte) error {
 	type plain RecommenderUpdate
 	w := struct {
 		*plain
-		E4 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Status = RecommenderStatusOf(*w.E4)
+	if w.Status != nil {
+		s.Status = RecommenderStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -216,19 +216,19 @@ type SegmentDefinitionAttributeDimension struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionAttributeDimension, enum values to
-// their types.
+// UnmarshalJSON decodes a SegmentDefinitionAttributeDimension, turning enum
+// values back into their types.
 func (s *SegmentDefinitionAttributeDimension) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionAttributeDimension
 	w := struct {
 		*plain
-		E0 *string `json:"DimensionType"`
+		DimensionType *string `json:"DimensionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DimensionType = SegmentDefinitionAttributeDimensionTypeOf(*w.E0)
+	if w.DimensionType != nil {
+		s.DimensionType = SegmentDefinitionAttributeDimensionTypeOf(*w.DimensionType)
 	}
 	return nil
 }
@@ -318,19 +318,19 @@ type SegmentDefinitionCalculatedAttributeDimension struct {
 	ConditionOverrides *SegmentDefinitionConditionOverrides `json:"ConditionOverrides,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionCalculatedAttributeDimension, enum
-// values to their types.
+// UnmarshalJSON decodes a SegmentDefinitionCalculatedAttributeDimension,
+// turning enum values back into their types.
 func (s *SegmentDefinitionCalculatedAttributeDimension) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionCalculatedAttributeDimension
 	w := struct {
 		*plain
-		E0 *string `json:"DimensionType"`
+		DimensionType *string `json:"DimensionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DimensionType = SegmentDefinitionAttributeDimensionTypeOf(*w.E0)
+	if w.DimensionType != nil {
+		s.DimensionType = SegmentDefinitionAttributeDimensionTypeOf(*w.DimensionType)
 	}
 	return nil
 }
@@ -365,19 +365,19 @@ type SegmentDefinitionDateDimension struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionDateDimension, enum values to their
-// types.
+// UnmarshalJSON decodes a SegmentDefinitionDateDimension, turning enum values
+// back into their types.
 func (s *SegmentDefinitionDateDimension) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionDateDimension
 	w := struct {
 		*plain
-		E0 *string `json:"DimensionType"`
+		DimensionType *string `json:"DimensionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DimensionType = SegmentDefinitionDateDimensionTypeOf(*w.E0)
+	if w.DimensionType != nil {
+		s.DimensionType = SegmentDefinitionDateDimensionTypeOf(*w.DimensionType)
 	}
 	return nil
 }
@@ -472,18 +472,18 @@ type SegmentDefinitionExtraLengthValueProfileDimension struct {
 }
 
 // UnmarshalJSON decodes a SegmentDefinitionExtraLengthValueProfileDimension,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *SegmentDefinitionExtraLengthValueProfileDimension) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionExtraLengthValueProfileDimension
 	w := struct {
 		*plain
-		E0 *string `json:"DimensionType"`
+		DimensionType *string `json:"DimensionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DimensionType = SegmentDefinitionStringDimensionTypeOf(*w.E0)
+	if w.DimensionType != nil {
+		s.DimensionType = SegmentDefinitionStringDimensionTypeOf(*w.DimensionType)
 	}
 	return nil
 }
@@ -518,22 +518,23 @@ type SegmentDefinitionGroup struct {
 	Type SegmentDefinitionIncludeOptions `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionGroup, enum values to their types.
+// UnmarshalJSON decodes a SegmentDefinitionGroup, turning enum values back
+// into their types.
 func (s *SegmentDefinitionGroup) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionGroup
 	w := struct {
 		*plain
-		E2 *string `json:"SourceType"`
-		E3 *string `json:"Type"`
+		SourceType *string `json:"SourceType"`
+		Type       *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.SourceType = SegmentDefinitionIncludeOptionsOf(*w.E2)
+	if w.SourceType != nil {
+		s.SourceType = SegmentDefinitionIncludeOptionsOf(*w.SourceType)
 	}
-	if w.E3 != nil {
-		s.Type = SegmentDefinitionIncludeOptionsOf(*w.E3)
+	if w.Type != nil {
+		s.Type = SegmentDefinitionIncludeOptionsOf(*w.Type)
 	}
 	return nil
 }
@@ -744,19 +745,19 @@ type SegmentDefinitionProfileDimension struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionProfileDimension, enum values to
-// their types.
+// UnmarshalJSON decodes a SegmentDefinitionProfileDimension, turning enum
+// values back into their types.
 func (s *SegmentDefinitionProfileDimension) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionProfileDimension
 	w := struct {
 		*plain
-		E0 *string `json:"DimensionType"`
+		DimensionType *string `json:"DimensionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DimensionType = SegmentDefinitionStringDimensionTypeOf(*w.E0)
+	if w.DimensionType != nil {
+		s.DimensionType = SegmentDefinitionStringDimensionTypeOf(*w.DimensionType)
 	}
 	return nil
 }
@@ -822,23 +823,23 @@ type SegmentDefinitionProfileTypeDimension struct {
 	Values []SegmentDefinitionProfileType `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionProfileTypeDimension, enum values
-// to their types.
+// UnmarshalJSON decodes a SegmentDefinitionProfileTypeDimension, turning enum
+// values back into their types.
 func (s *SegmentDefinitionProfileTypeDimension) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionProfileTypeDimension
 	w := struct {
 		*plain
-		E0 *string  `json:"DimensionType"`
-		E1 []string `json:"Values"`
+		DimensionType *string  `json:"DimensionType"`
+		Values        []string `json:"Values"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DimensionType = SegmentDefinitionProfileTypeDimensionTypeOf(*w.E0)
+	if w.DimensionType != nil {
+		s.DimensionType = SegmentDefinitionProfileTypeDimensionTypeOf(*w.DimensionType)
 	}
-	if w.E1 != nil {
-		s.Values = (func(v []string) []SegmentDefinitionProfileType { return convertList(v, SegmentDefinitionProfileTypeOf) })(w.E1)
+	if w.Values != nil {
+		s.Values = (func(v []string) []SegmentDefinitionProfileType { return convertList(v, SegmentDefinitionProfileTypeOf) })(w.Values)
 	}
 	return nil
 }
@@ -914,19 +915,19 @@ type SegmentDefinitionRangeOverride struct {
 	End *int `json:"End,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionRangeOverride, enum values to their
-// types.
+// UnmarshalJSON decodes a SegmentDefinitionRangeOverride, turning enum values
+// back into their types.
 func (s *SegmentDefinitionRangeOverride) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionRangeOverride
 	w := struct {
 		*plain
-		E1 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Unit = SegmentDefinitionRangeOverrideUnitOf(*w.E1)
+	if w.Unit != nil {
+		s.Unit = SegmentDefinitionRangeOverrideUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -994,19 +995,19 @@ type SegmentDefinitionSegmentGroup struct {
 	Include SegmentDefinitionIncludeOptions `json:"Include,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionSegmentGroup, enum values to their
-// types.
+// UnmarshalJSON decodes a SegmentDefinitionSegmentGroup, turning enum values
+// back into their types.
 func (s *SegmentDefinitionSegmentGroup) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionSegmentGroup
 	w := struct {
 		*plain
-		E1 *string `json:"Include"`
+		Include *string `json:"Include"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Include = SegmentDefinitionIncludeOptionsOf(*w.E1)
+	if w.Include != nil {
+		s.Include = SegmentDefinitionIncludeOptionsOf(*w.Include)
 	}
 	return nil
 }
@@ -1188,27 +1189,27 @@ type SegmentDefinitionSortAttribute struct {
 	Type SegmentDefinitionSortAttributeType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SegmentDefinitionSortAttribute, enum values to their
-// types.
+// UnmarshalJSON decodes a SegmentDefinitionSortAttribute, turning enum values
+// back into their types.
 func (s *SegmentDefinitionSortAttribute) UnmarshalJSON(data []byte) error {
 	type plain SegmentDefinitionSortAttribute
 	w := struct {
 		*plain
-		E1 *string `json:"Order"`
-		E2 *string `json:"DataType"`
-		E3 *string `json:"Type"`
+		Order    *string `json:"Order"`
+		DataType *string `json:"DataType"`
+		Type     *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Order = SegmentDefinitionSegmentSortOrderOf(*w.E1)
+	if w.Order != nil {
+		s.Order = SegmentDefinitionSegmentSortOrderOf(*w.Order)
 	}
-	if w.E2 != nil {
-		s.DataType = SegmentDefinitionSegmentSortDataTypeOf(*w.E2)
+	if w.DataType != nil {
+		s.DataType = SegmentDefinitionSegmentSortDataTypeOf(*w.DataType)
 	}
-	if w.E3 != nil {
-		s.Type = SegmentDefinitionSortAttributeTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = SegmentDefinitionSortAttributeTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -61,22 +61,23 @@ type DatasetArgs struct {
 	Tags []DatasetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetArgs, enum values to their types.
+// UnmarshalJSON decodes a DatasetArgs, turning enum values back into their
+// types.
 func (s *DatasetArgs) UnmarshalJSON(data []byte) error {
 	type plain DatasetArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Format"`
-		E5 *string `json:"Source"`
+		Format *string `json:"Format"`
+		Source *string `json:"Source"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Format = DatasetFormatOf(*w.E2)
+	if w.Format != nil {
+		s.Format = DatasetFormatOf(*w.Format)
 	}
-	if w.E5 != nil {
-		s.Source = DatasetSourceOf(*w.E5)
+	if w.Source != nil {
+		s.Source = DatasetSourceOf(*w.Source)
 	}
 	return nil
 }
@@ -256,22 +257,23 @@ type DatasetFilesLimit struct {
 	OrderedBy DatasetFilesLimitOrderedBy `json:"OrderedBy,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetFilesLimit, enum values to their types.
+// UnmarshalJSON decodes a DatasetFilesLimit, turning enum values back into
+// their types.
 func (s *DatasetFilesLimit) UnmarshalJSON(data []byte) error {
 	type plain DatasetFilesLimit
 	w := struct {
 		*plain
-		E1 *string `json:"Order"`
-		E2 *string `json:"OrderedBy"`
+		Order     *string `json:"Order"`
+		OrderedBy *string `json:"OrderedBy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Order = DatasetFilesLimitOrderOf(*w.E1)
+	if w.Order != nil {
+		s.Order = DatasetFilesLimitOrderOf(*w.Order)
 	}
-	if w.E2 != nil {
-		s.OrderedBy = DatasetFilesLimitOrderedByOf(*w.E2)
+	if w.OrderedBy != nil {
+		s.OrderedBy = DatasetFilesLimitOrderedByOf(*w.OrderedBy)
 	}
 	return nil
 }
@@ -542,18 +544,19 @@ type DatasetParameter struct {
 	Filter DatasetFilterExpression `json:"Filter,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetParameter, enum values to their types.
+// UnmarshalJSON decodes a DatasetParameter, turning enum values back into
+// their types.
 func (s *DatasetParameter) UnmarshalJSON(data []byte) error {
 	type plain DatasetParameter
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DatasetParameterTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DatasetParameterTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -139,26 +139,26 @@ type JobArgs struct {
 	ValidationConfigurations []JobValidationConfiguration `json:"ValidationConfigurations,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobArgs, enum values to their types.
+// UnmarshalJSON decodes a JobArgs, turning enum values back into their types.
 func (s *JobArgs) UnmarshalJSON(data []byte) error {
 	type plain JobArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
-		E7 *string `json:"EncryptionMode"`
-		E9 *string `json:"LogSubscription"`
+		Type            *string `json:"Type"`
+		EncryptionMode  *string `json:"EncryptionMode"`
+		LogSubscription *string `json:"LogSubscription"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = JobTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = JobTypePropertyOf(*w.Type)
 	}
-	if w.E7 != nil {
-		s.EncryptionMode = JobEncryptionModeOf(*w.E7)
+	if w.EncryptionMode != nil {
+		s.EncryptionMode = JobEncryptionModeOf(*w.EncryptionMode)
 	}
-	if w.E9 != nil {
-		s.LogSubscription = JobLogSubscriptionOf(*w.E9)
+	if w.LogSubscription != nil {
+		s.LogSubscription = JobLogSubscriptionOf(*w.LogSubscription)
 	}
 	return nil
 }
@@ -316,18 +316,19 @@ type JobDatabaseOutput struct {
 	DatabaseOutputMode JobDatabaseOutputDatabaseOutputMode `json:"DatabaseOutputMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobDatabaseOutput, enum values to their types.
+// UnmarshalJSON decodes a JobDatabaseOutput, turning enum values back into
+// their types.
 func (s *JobDatabaseOutput) UnmarshalJSON(data []byte) error {
 	type plain JobDatabaseOutput
 	w := struct {
 		*plain
-		E2 *string `json:"DatabaseOutputMode"`
+		DatabaseOutputMode *string `json:"DatabaseOutputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DatabaseOutputMode = JobDatabaseOutputDatabaseOutputModeOf(*w.E2)
+	if w.DatabaseOutputMode != nil {
+		s.DatabaseOutputMode = JobDatabaseOutputDatabaseOutputModeOf(*w.DatabaseOutputMode)
 	}
 	return nil
 }
@@ -538,22 +539,23 @@ type JobOutput struct {
 	PartitionColumns []string `json:"PartitionColumns,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobOutput, enum values to their types.
+// UnmarshalJSON decodes a JobOutput, turning enum values back into their
+// types.
 func (s *JobOutput) UnmarshalJSON(data []byte) error {
 	type plain JobOutput
 	w := struct {
 		*plain
-		E1 *string `json:"CompressionFormat"`
-		E2 *string `json:"Format"`
+		CompressionFormat *string `json:"CompressionFormat"`
+		Format            *string `json:"Format"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CompressionFormat = JobOutputCompressionFormatOf(*w.E1)
+	if w.CompressionFormat != nil {
+		s.CompressionFormat = JobOutputCompressionFormatOf(*w.CompressionFormat)
 	}
-	if w.E2 != nil {
-		s.Format = JobOutputFormatOf(*w.E2)
+	if w.Format != nil {
+		s.Format = JobOutputFormatOf(*w.Format)
 	}
 	return nil
 }
@@ -784,18 +786,19 @@ type JobSample struct {
 	Size *int `json:"Size,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobSample, enum values to their types.
+// UnmarshalJSON decodes a JobSample, turning enum values back into their
+// types.
 func (s *JobSample) UnmarshalJSON(data []byte) error {
 	type plain JobSample
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = JobSampleModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = JobSampleModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -949,19 +952,19 @@ type JobValidationConfiguration struct {
 	ValidationMode JobValidationMode `json:"ValidationMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobValidationConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a JobValidationConfiguration, turning enum values back
+// into their types.
 func (s *JobValidationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain JobValidationConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ValidationMode"`
+		ValidationMode *string `json:"ValidationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ValidationMode = JobValidationModeOf(*w.E1)
+	if w.ValidationMode != nil {
+		s.ValidationMode = JobValidationModeOf(*w.ValidationMode)
 	}
 	return nil
 }

@@ -101,18 +101,19 @@ type ProjectSample struct {
 	Size int `json:"Size,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProjectSample, enum values to their types.
+// UnmarshalJSON decodes a ProjectSample, turning enum values back into their
+// types.
 func (s *ProjectSample) UnmarshalJSON(data []byte) error {
 	type plain ProjectSample
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ProjectSampleTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ProjectSampleTypeOf(*w.Type)
 	}
 	return nil
 }

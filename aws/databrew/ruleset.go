@@ -197,22 +197,23 @@ type RulesetThreshold struct {
 	Unit RulesetThresholdUnit `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a RulesetThreshold, enum values to their types.
+// UnmarshalJSON decodes a RulesetThreshold, turning enum values back into
+// their types.
 func (s *RulesetThreshold) UnmarshalJSON(data []byte) error {
 	type plain RulesetThreshold
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E2 *string `json:"Unit"`
+		Type *string `json:"Type"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = RulesetThresholdTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = RulesetThresholdTypeOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.Unit = RulesetThresholdUnitOf(*w.E2)
+	if w.Unit != nil {
+		s.Unit = RulesetThresholdUnitOf(*w.Unit)
 	}
 	return nil
 }

@@ -98,26 +98,27 @@ type LocationAzureBlobArgs struct {
 	Tags []LocationAzureBlobTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationAzureBlobArgs, enum values to their types.
+// UnmarshalJSON decodes a LocationAzureBlobArgs, turning enum values back into
+// their types.
 func (s *LocationAzureBlobArgs) UnmarshalJSON(data []byte) error {
 	type plain LocationAzureBlobArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AzureBlobAuthenticationType"`
-		E2 *string `json:"AzureAccessTier"`
-		E5 *string `json:"AzureBlobType"`
+		AzureBlobAuthenticationType *string `json:"AzureBlobAuthenticationType"`
+		AzureAccessTier             *string `json:"AzureAccessTier"`
+		AzureBlobType               *string `json:"AzureBlobType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AzureBlobAuthenticationType = LocationAzureBlobAzureBlobAuthenticationTypeOf(*w.E0)
+	if w.AzureBlobAuthenticationType != nil {
+		s.AzureBlobAuthenticationType = LocationAzureBlobAzureBlobAuthenticationTypeOf(*w.AzureBlobAuthenticationType)
 	}
-	if w.E2 != nil {
-		s.AzureAccessTier = LocationAzureBlobAzureAccessTierOf(*w.E2)
+	if w.AzureAccessTier != nil {
+		s.AzureAccessTier = LocationAzureBlobAzureAccessTierOf(*w.AzureAccessTier)
 	}
-	if w.E5 != nil {
-		s.AzureBlobType = LocationAzureBlobAzureBlobTypeOf(*w.E5)
+	if w.AzureBlobType != nil {
+		s.AzureBlobType = LocationAzureBlobAzureBlobTypeOf(*w.AzureBlobType)
 	}
 	return nil
 }

@@ -75,18 +75,19 @@ type LocationEFSArgs struct {
 	Tags []LocationEFSTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationEFSArgs, enum values to their types.
+// UnmarshalJSON decodes a LocationEFSArgs, turning enum values back into their
+// types.
 func (s *LocationEFSArgs) UnmarshalJSON(data []byte) error {
 	type plain LocationEFSArgs
 	w := struct {
 		*plain
-		E4 *string `json:"InTransitEncryption"`
+		InTransitEncryption *string `json:"InTransitEncryption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.InTransitEncryption = LocationEFSInTransitEncryptionOf(*w.E4)
+	if w.InTransitEncryption != nil {
+		s.InTransitEncryption = LocationEFSInTransitEncryptionOf(*w.InTransitEncryption)
 	}
 	return nil
 }

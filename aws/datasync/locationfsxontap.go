@@ -202,19 +202,19 @@ type LocationFSxONTAPNfsMountOptions struct {
 	Version LocationFSxONTAPNfsMountOptionsVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationFSxONTAPNfsMountOptions, enum values to
-// their types.
+// UnmarshalJSON decodes a LocationFSxONTAPNfsMountOptions, turning enum values
+// back into their types.
 func (s *LocationFSxONTAPNfsMountOptions) UnmarshalJSON(data []byte) error {
 	type plain LocationFSxONTAPNfsMountOptions
 	w := struct {
 		*plain
-		E0 *string `json:"Version"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Version = LocationFSxONTAPNfsMountOptionsVersionOf(*w.E0)
+	if w.Version != nil {
+		s.Version = LocationFSxONTAPNfsMountOptionsVersionOf(*w.Version)
 	}
 	return nil
 }
@@ -347,19 +347,19 @@ type LocationFSxONTAPSmbMountOptions struct {
 	Version LocationFSxONTAPSmbMountOptionsVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationFSxONTAPSmbMountOptions, enum values to
-// their types.
+// UnmarshalJSON decodes a LocationFSxONTAPSmbMountOptions, turning enum values
+// back into their types.
 func (s *LocationFSxONTAPSmbMountOptions) UnmarshalJSON(data []byte) error {
 	type plain LocationFSxONTAPSmbMountOptions
 	w := struct {
 		*plain
-		E0 *string `json:"Version"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Version = LocationFSxONTAPSmbMountOptionsVersionOf(*w.E0)
+	if w.Version != nil {
+		s.Version = LocationFSxONTAPSmbMountOptionsVersionOf(*w.Version)
 	}
 	return nil
 }

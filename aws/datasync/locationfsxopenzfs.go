@@ -121,19 +121,19 @@ type LocationFSxOpenZFSMountOptions struct {
 	Version LocationFSxOpenZFSMountOptionsVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationFSxOpenZFSMountOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a LocationFSxOpenZFSMountOptions, turning enum values
+// back into their types.
 func (s *LocationFSxOpenZFSMountOptions) UnmarshalJSON(data []byte) error {
 	type plain LocationFSxOpenZFSMountOptions
 	w := struct {
 		*plain
-		E0 *string `json:"Version"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Version = LocationFSxOpenZFSMountOptionsVersionOf(*w.E0)
+	if w.Version != nil {
+		s.Version = LocationFSxOpenZFSMountOptionsVersionOf(*w.Version)
 	}
 	return nil
 }

@@ -122,18 +122,19 @@ type LocationHDFSArgs struct {
 	Tags []LocationHDFSTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationHDFSArgs, enum values to their types.
+// UnmarshalJSON decodes a LocationHDFSArgs, turning enum values back into
+// their types.
 func (s *LocationHDFSArgs) UnmarshalJSON(data []byte) error {
 	type plain LocationHDFSArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AuthenticationType = LocationHDFSAuthenticationTypeOf(*w.E1)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = LocationHDFSAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -327,23 +328,23 @@ type LocationHDFSQopConfiguration struct {
 	RpcProtection LocationHDFSQopConfigurationRpcProtection `json:"RpcProtection,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationHDFSQopConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a LocationHDFSQopConfiguration, turning enum values
+// back into their types.
 func (s *LocationHDFSQopConfiguration) UnmarshalJSON(data []byte) error {
 	type plain LocationHDFSQopConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"DataTransferProtection"`
-		E1 *string `json:"RpcProtection"`
+		DataTransferProtection *string `json:"DataTransferProtection"`
+		RpcProtection          *string `json:"RpcProtection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataTransferProtection = LocationHDFSQopConfigurationDataTransferProtectionOf(*w.E0)
+	if w.DataTransferProtection != nil {
+		s.DataTransferProtection = LocationHDFSQopConfigurationDataTransferProtectionOf(*w.DataTransferProtection)
 	}
-	if w.E1 != nil {
-		s.RpcProtection = LocationHDFSQopConfigurationRpcProtectionOf(*w.E1)
+	if w.RpcProtection != nil {
+		s.RpcProtection = LocationHDFSQopConfigurationRpcProtectionOf(*w.RpcProtection)
 	}
 	return nil
 }

@@ -112,18 +112,19 @@ type LocationNFSMountOptions struct {
 	Version LocationNFSMountOptionsVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationNFSMountOptions, enum values to their types.
+// UnmarshalJSON decodes a LocationNFSMountOptions, turning enum values back
+// into their types.
 func (s *LocationNFSMountOptions) UnmarshalJSON(data []byte) error {
 	type plain LocationNFSMountOptions
 	w := struct {
 		*plain
-		E0 *string `json:"Version"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Version = LocationNFSMountOptionsVersionOf(*w.E0)
+	if w.Version != nil {
+		s.Version = LocationNFSMountOptionsVersionOf(*w.Version)
 	}
 	return nil
 }

@@ -108,19 +108,19 @@ type LocationObjectStorageArgs struct {
 	Tags []LocationObjectStorageTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationObjectStorageArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a LocationObjectStorageArgs, turning enum values back
+// into their types.
 func (s *LocationObjectStorageArgs) UnmarshalJSON(data []byte) error {
 	type plain LocationObjectStorageArgs
 	w := struct {
 		*plain
-		E9 *string `json:"ServerProtocol"`
+		ServerProtocol *string `json:"ServerProtocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.ServerProtocol = LocationObjectStorageServerProtocolOf(*w.E9)
+	if w.ServerProtocol != nil {
+		s.ServerProtocol = LocationObjectStorageServerProtocolOf(*w.ServerProtocol)
 	}
 	return nil
 }

@@ -57,18 +57,19 @@ type LocationS3Args struct {
 	Tags []LocationS3Tag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationS3Args, enum values to their types.
+// UnmarshalJSON decodes a LocationS3Args, turning enum values back into their
+// types.
 func (s *LocationS3Args) UnmarshalJSON(data []byte) error {
 	type plain LocationS3Args
 	w := struct {
 		*plain
-		E2 *string `json:"S3StorageClass"`
+		S3StorageClass *string `json:"S3StorageClass"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.S3StorageClass = LocationS3S3StorageClassOf(*w.E2)
+	if w.S3StorageClass != nil {
+		s.S3StorageClass = LocationS3S3StorageClassOf(*w.S3StorageClass)
 	}
 	return nil
 }

@@ -129,18 +129,19 @@ type LocationSMBArgs struct {
 	User string `json:"User,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationSMBArgs, enum values to their types.
+// UnmarshalJSON decodes a LocationSMBArgs, turning enum values back into their
+// types.
 func (s *LocationSMBArgs) UnmarshalJSON(data []byte) error {
 	type plain LocationSMBArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AuthenticationType = LocationSMBAuthenticationTypeOf(*w.E1)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = LocationSMBAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -309,18 +310,19 @@ type LocationSMBMountOptions struct {
 	Version LocationSMBMountOptionsVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a LocationSMBMountOptions, enum values to their types.
+// UnmarshalJSON decodes a LocationSMBMountOptions, turning enum values back
+// into their types.
 func (s *LocationSMBMountOptions) UnmarshalJSON(data []byte) error {
 	type plain LocationSMBMountOptions
 	w := struct {
 		*plain
-		E0 *string `json:"Version"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Version = LocationSMBMountOptionsVersionOf(*w.E0)
+	if w.Version != nil {
+		s.Version = LocationSMBMountOptionsVersionOf(*w.Version)
 	}
 	return nil
 }

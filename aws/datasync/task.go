@@ -103,18 +103,18 @@ type TaskArgs struct {
 	TaskReportConfig TaskReportConfig `json:"TaskReportConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskArgs, enum values to their types.
+// UnmarshalJSON decodes a TaskArgs, turning enum values back into their types.
 func (s *TaskArgs) UnmarshalJSON(data []byte) error {
 	type plain TaskArgs
 	w := struct {
 		*plain
-		E10 *string `json:"TaskMode"`
+		TaskMode *string `json:"TaskMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.TaskMode = TaskModeOf(*w.E10)
+	if w.TaskMode != nil {
+		s.TaskMode = TaskModeOf(*w.TaskMode)
 	}
 	return nil
 }
@@ -203,18 +203,19 @@ type TaskFilterRule struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskFilterRule, enum values to their types.
+// UnmarshalJSON decodes a TaskFilterRule, turning enum values back into their
+// types.
 func (s *TaskFilterRule) UnmarshalJSON(data []byte) error {
 	type plain TaskFilterRule
 	w := struct {
 		*plain
-		E0 *string `json:"FilterType"`
+		FilterType *string `json:"FilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FilterType = TaskFilterRuleFilterTypeOf(*w.E0)
+	if w.FilterType != nil {
+		s.FilterType = TaskFilterRuleFilterTypeOf(*w.FilterType)
 	}
 	return nil
 }
@@ -283,22 +284,23 @@ type TaskManifestConfig struct {
 	Format TaskManifestConfigFormat `json:"Format,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskManifestConfig, enum values to their types.
+// UnmarshalJSON decodes a TaskManifestConfig, turning enum values back into
+// their types.
 func (s *TaskManifestConfig) UnmarshalJSON(data []byte) error {
 	type plain TaskManifestConfig
 	w := struct {
 		*plain
-		E1 *string `json:"Action"`
-		E2 *string `json:"Format"`
+		Action *string `json:"Action"`
+		Format *string `json:"Format"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Action = TaskManifestConfigActionOf(*w.E1)
+	if w.Action != nil {
+		s.Action = TaskManifestConfigActionOf(*w.Action)
 	}
-	if w.E2 != nil {
-		s.Format = TaskManifestConfigFormatOf(*w.E2)
+	if w.Format != nil {
+		s.Format = TaskManifestConfigFormatOf(*w.Format)
 	}
 	return nil
 }
@@ -563,70 +565,71 @@ type TaskOptions struct {
 	VerifyMode TaskOptionsVerifyMode `json:"VerifyMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskOptions, enum values to their types.
+// UnmarshalJSON decodes a TaskOptions, turning enum values back into their
+// types.
 func (s *TaskOptions) UnmarshalJSON(data []byte) error {
 	type plain TaskOptions
 	w := struct {
 		*plain
-		E0  *string `json:"Atime"`
-		E2  *string `json:"Gid"`
-		E3  *string `json:"LogLevel"`
-		E4  *string `json:"Mtime"`
-		E5  *string `json:"ObjectTags"`
-		E6  *string `json:"OverwriteMode"`
-		E7  *string `json:"PosixPermissions"`
-		E8  *string `json:"PreserveDeletedFiles"`
-		E9  *string `json:"PreserveDevices"`
-		E10 *string `json:"SecurityDescriptorCopyFlags"`
-		E11 *string `json:"TaskQueueing"`
-		E12 *string `json:"TransferMode"`
-		E13 *string `json:"Uid"`
-		E14 *string `json:"VerifyMode"`
+		Atime                       *string `json:"Atime"`
+		Gid                         *string `json:"Gid"`
+		LogLevel                    *string `json:"LogLevel"`
+		Mtime                       *string `json:"Mtime"`
+		ObjectTags                  *string `json:"ObjectTags"`
+		OverwriteMode               *string `json:"OverwriteMode"`
+		PosixPermissions            *string `json:"PosixPermissions"`
+		PreserveDeletedFiles        *string `json:"PreserveDeletedFiles"`
+		PreserveDevices             *string `json:"PreserveDevices"`
+		SecurityDescriptorCopyFlags *string `json:"SecurityDescriptorCopyFlags"`
+		TaskQueueing                *string `json:"TaskQueueing"`
+		TransferMode                *string `json:"TransferMode"`
+		Uid                         *string `json:"Uid"`
+		VerifyMode                  *string `json:"VerifyMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Atime = TaskOptionsAtimeOf(*w.E0)
+	if w.Atime != nil {
+		s.Atime = TaskOptionsAtimeOf(*w.Atime)
 	}
-	if w.E2 != nil {
-		s.Gid = TaskOptionsGidOf(*w.E2)
+	if w.Gid != nil {
+		s.Gid = TaskOptionsGidOf(*w.Gid)
 	}
-	if w.E3 != nil {
-		s.LogLevel = TaskOptionsLogLevelOf(*w.E3)
+	if w.LogLevel != nil {
+		s.LogLevel = TaskOptionsLogLevelOf(*w.LogLevel)
 	}
-	if w.E4 != nil {
-		s.Mtime = TaskOptionsMtimeOf(*w.E4)
+	if w.Mtime != nil {
+		s.Mtime = TaskOptionsMtimeOf(*w.Mtime)
 	}
-	if w.E5 != nil {
-		s.ObjectTags = TaskOptionsObjectTagsOf(*w.E5)
+	if w.ObjectTags != nil {
+		s.ObjectTags = TaskOptionsObjectTagsOf(*w.ObjectTags)
 	}
-	if w.E6 != nil {
-		s.OverwriteMode = TaskOptionsOverwriteModeOf(*w.E6)
+	if w.OverwriteMode != nil {
+		s.OverwriteMode = TaskOptionsOverwriteModeOf(*w.OverwriteMode)
 	}
-	if w.E7 != nil {
-		s.PosixPermissions = TaskOptionsPosixPermissionsOf(*w.E7)
+	if w.PosixPermissions != nil {
+		s.PosixPermissions = TaskOptionsPosixPermissionsOf(*w.PosixPermissions)
 	}
-	if w.E8 != nil {
-		s.PreserveDeletedFiles = TaskOptionsPreserveDeletedFilesOf(*w.E8)
+	if w.PreserveDeletedFiles != nil {
+		s.PreserveDeletedFiles = TaskOptionsPreserveDeletedFilesOf(*w.PreserveDeletedFiles)
 	}
-	if w.E9 != nil {
-		s.PreserveDevices = TaskOptionsPreserveDevicesOf(*w.E9)
+	if w.PreserveDevices != nil {
+		s.PreserveDevices = TaskOptionsPreserveDevicesOf(*w.PreserveDevices)
 	}
-	if w.E10 != nil {
-		s.SecurityDescriptorCopyFlags = TaskOptionsSecurityDescriptorCopyFlagsOf(*w.E10)
+	if w.SecurityDescriptorCopyFlags != nil {
+		s.SecurityDescriptorCopyFlags = TaskOptionsSecurityDescriptorCopyFlagsOf(*w.SecurityDescriptorCopyFlags)
 	}
-	if w.E11 != nil {
-		s.TaskQueueing = TaskOptionsTaskQueueingOf(*w.E11)
+	if w.TaskQueueing != nil {
+		s.TaskQueueing = TaskOptionsTaskQueueingOf(*w.TaskQueueing)
 	}
-	if w.E12 != nil {
-		s.TransferMode = TaskOptionsTransferModeOf(*w.E12)
+	if w.TransferMode != nil {
+		s.TransferMode = TaskOptionsTransferModeOf(*w.TransferMode)
 	}
-	if w.E13 != nil {
-		s.Uid = TaskOptionsUidOf(*w.E13)
+	if w.Uid != nil {
+		s.Uid = TaskOptionsUidOf(*w.Uid)
 	}
-	if w.E14 != nil {
-		s.VerifyMode = TaskOptionsVerifyModeOf(*w.E14)
+	if w.VerifyMode != nil {
+		s.VerifyMode = TaskOptionsVerifyModeOf(*w.VerifyMode)
 	}
 	return nil
 }
@@ -1251,26 +1254,27 @@ type TaskReportConfig struct {
 	ReportLevel TaskReportConfigReportLevel `json:"ReportLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskReportConfig, enum values to their types.
+// UnmarshalJSON decodes a TaskReportConfig, turning enum values back into
+// their types.
 func (s *TaskReportConfig) UnmarshalJSON(data []byte) error {
 	type plain TaskReportConfig
 	w := struct {
 		*plain
-		E1 *string `json:"OutputType"`
-		E2 *string `json:"ObjectVersionIds"`
-		E4 *string `json:"ReportLevel"`
+		OutputType       *string `json:"OutputType"`
+		ObjectVersionIds *string `json:"ObjectVersionIds"`
+		ReportLevel      *string `json:"ReportLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OutputType = TaskReportConfigOutputTypeOf(*w.E1)
+	if w.OutputType != nil {
+		s.OutputType = TaskReportConfigOutputTypeOf(*w.OutputType)
 	}
-	if w.E2 != nil {
-		s.ObjectVersionIds = TaskReportConfigObjectVersionIdsOf(*w.E2)
+	if w.ObjectVersionIds != nil {
+		s.ObjectVersionIds = TaskReportConfigObjectVersionIdsOf(*w.ObjectVersionIds)
 	}
-	if w.E4 != nil {
-		s.ReportLevel = TaskReportConfigReportLevelOf(*w.E4)
+	if w.ReportLevel != nil {
+		s.ReportLevel = TaskReportConfigReportLevelOf(*w.ReportLevel)
 	}
 	return nil
 }
@@ -1446,19 +1450,19 @@ type TaskReportConfigOverridesDeleted struct {
 	ReportLevel TaskReportConfigOverridesDeletedReportLevel `json:"ReportLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskReportConfigOverridesDeleted, enum values to
-// their types.
+// UnmarshalJSON decodes a TaskReportConfigOverridesDeleted, turning enum
+// values back into their types.
 func (s *TaskReportConfigOverridesDeleted) UnmarshalJSON(data []byte) error {
 	type plain TaskReportConfigOverridesDeleted
 	w := struct {
 		*plain
-		E0 *string `json:"ReportLevel"`
+		ReportLevel *string `json:"ReportLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ReportLevel = TaskReportConfigOverridesDeletedReportLevelOf(*w.E0)
+	if w.ReportLevel != nil {
+		s.ReportLevel = TaskReportConfigOverridesDeletedReportLevelOf(*w.ReportLevel)
 	}
 	return nil
 }
@@ -1524,19 +1528,19 @@ type TaskReportConfigOverridesSkipped struct {
 	ReportLevel TaskReportConfigOverridesSkippedReportLevel `json:"ReportLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskReportConfigOverridesSkipped, enum values to
-// their types.
+// UnmarshalJSON decodes a TaskReportConfigOverridesSkipped, turning enum
+// values back into their types.
 func (s *TaskReportConfigOverridesSkipped) UnmarshalJSON(data []byte) error {
 	type plain TaskReportConfigOverridesSkipped
 	w := struct {
 		*plain
-		E0 *string `json:"ReportLevel"`
+		ReportLevel *string `json:"ReportLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ReportLevel = TaskReportConfigOverridesSkippedReportLevelOf(*w.E0)
+	if w.ReportLevel != nil {
+		s.ReportLevel = TaskReportConfigOverridesSkippedReportLevelOf(*w.ReportLevel)
 	}
 	return nil
 }
@@ -1602,19 +1606,19 @@ type TaskReportConfigOverridesTransferred struct {
 	ReportLevel TaskReportConfigOverridesTransferredReportLevel `json:"ReportLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskReportConfigOverridesTransferred, enum values to
-// their types.
+// UnmarshalJSON decodes a TaskReportConfigOverridesTransferred, turning enum
+// values back into their types.
 func (s *TaskReportConfigOverridesTransferred) UnmarshalJSON(data []byte) error {
 	type plain TaskReportConfigOverridesTransferred
 	w := struct {
 		*plain
-		E0 *string `json:"ReportLevel"`
+		ReportLevel *string `json:"ReportLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ReportLevel = TaskReportConfigOverridesTransferredReportLevelOf(*w.E0)
+	if w.ReportLevel != nil {
+		s.ReportLevel = TaskReportConfigOverridesTransferredReportLevelOf(*w.ReportLevel)
 	}
 	return nil
 }
@@ -1681,19 +1685,19 @@ type TaskReportConfigOverridesVerified struct {
 	ReportLevel TaskReportConfigOverridesVerifiedReportLevel `json:"ReportLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskReportConfigOverridesVerified, enum values to
-// their types.
+// UnmarshalJSON decodes a TaskReportConfigOverridesVerified, turning enum
+// values back into their types.
 func (s *TaskReportConfigOverridesVerified) UnmarshalJSON(data []byte) error {
 	type plain TaskReportConfigOverridesVerified
 	w := struct {
 		*plain
-		E0 *string `json:"ReportLevel"`
+		ReportLevel *string `json:"ReportLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ReportLevel = TaskReportConfigOverridesVerifiedReportLevelOf(*w.E0)
+	if w.ReportLevel != nil {
+		s.ReportLevel = TaskReportConfigOverridesVerifiedReportLevelOf(*w.ReportLevel)
 	}
 	return nil
 }
@@ -1808,18 +1812,19 @@ type TaskSchedule struct {
 	Status TaskScheduleStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskSchedule, enum values to their types.
+// UnmarshalJSON decodes a TaskSchedule, turning enum values back into their
+// types.
 func (s *TaskSchedule) UnmarshalJSON(data []byte) error {
 	type plain TaskSchedule
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = TaskScheduleStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = TaskScheduleStatusOf(*w.Status)
 	}
 	return nil
 }

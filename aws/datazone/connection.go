@@ -103,18 +103,19 @@ type ConnectionArgs struct {
 	Scope ConnectionScope `json:"Scope,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectionArgs, enum values to their types.
+// UnmarshalJSON decodes a ConnectionArgs, turning enum values back into their
+// types.
 func (s *ConnectionArgs) UnmarshalJSON(data []byte) error {
 	type plain ConnectionArgs
 	w := struct {
 		*plain
-		E9 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Scope = ConnectionScopeOf(*w.E9)
+	if w.Scope != nil {
+		s.Scope = ConnectionScopeOf(*w.Scope)
 	}
 	return nil
 }
@@ -296,19 +297,19 @@ type ConnectionAuthenticationConfigurationInput struct {
 	SecretArn string `json:"SecretArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectionAuthenticationConfigurationInput, enum
-// values to their types.
+// UnmarshalJSON decodes a ConnectionAuthenticationConfigurationInput, turning
+// enum values back into their types.
 func (s *ConnectionAuthenticationConfigurationInput) UnmarshalJSON(data []byte) error {
 	type plain ConnectionAuthenticationConfigurationInput
 	w := struct {
 		*plain
-		E0 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthenticationType = ConnectionAuthenticationTypeOf(*w.E0)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = ConnectionAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -742,19 +743,19 @@ type ConnectionOAuth2Properties struct {
 	TokenUrlParametersMap map[string]string `json:"TokenUrlParametersMap,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectionOAuth2Properties, enum values to their
-// types.
+// UnmarshalJSON decodes a ConnectionOAuth2Properties, turning enum values back
+// into their types.
 func (s *ConnectionOAuth2Properties) UnmarshalJSON(data []byte) error {
 	type plain ConnectionOAuth2Properties
 	w := struct {
 		*plain
-		E3 *string `json:"OAuth2GrantType"`
+		OAuth2GrantType *string `json:"OAuth2GrantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.OAuth2GrantType = ConnectionOAuth2GrantTypeOf(*w.E3)
+	if w.OAuth2GrantType != nil {
+		s.OAuth2GrantType = ConnectionOAuth2GrantTypeOf(*w.OAuth2GrantType)
 	}
 	return nil
 }

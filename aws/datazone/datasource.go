@@ -114,18 +114,19 @@ type DataSourceArgs struct {
 	Schedule *DataSourceScheduleConfiguration `json:"Schedule,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a DataSourceArgs, turning enum values back into their
+// types.
 func (s *DataSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain DataSourceArgs
 	w := struct {
 		*plain
-		E8 *string `json:"EnableSetting"`
+		EnableSetting *string `json:"EnableSetting"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.EnableSetting = DataSourceEnableSettingOf(*w.E8)
+	if w.EnableSetting != nil {
+		s.EnableSetting = DataSourceEnableSettingOf(*w.EnableSetting)
 	}
 	return nil
 }
@@ -346,19 +347,19 @@ type DataSourceFilterExpression struct {
 	Type DataSourceFilterExpressionType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceFilterExpression, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSourceFilterExpression, turning enum values back
+// into their types.
 func (s *DataSourceFilterExpression) UnmarshalJSON(data []byte) error {
 	type plain DataSourceFilterExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DataSourceFilterExpressionTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DataSourceFilterExpressionTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -76,18 +76,19 @@ type DomainArgs struct {
 	Tags []DomainTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainArgs, enum values to their types.
+// UnmarshalJSON decodes a DomainArgs, turning enum values back into their
+// types.
 func (s *DomainArgs) UnmarshalJSON(data []byte) error {
 	type plain DomainArgs
 	w := struct {
 		*plain
-		E3 *string `json:"DomainVersion"`
+		DomainVersion *string `json:"DomainVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.DomainVersion = DomainVersionOf(*w.E3)
+	if w.DomainVersion != nil {
+		s.DomainVersion = DomainVersionOf(*w.DomainVersion)
 	}
 	return nil
 }
@@ -259,22 +260,23 @@ type DomainSingleSignOn struct {
 	UserAssignment DomainUserAssignment `json:"UserAssignment,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainSingleSignOn, enum values to their types.
+// UnmarshalJSON decodes a DomainSingleSignOn, turning enum values back into
+// their types.
 func (s *DomainSingleSignOn) UnmarshalJSON(data []byte) error {
 	type plain DomainSingleSignOn
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E2 *string `json:"UserAssignment"`
+		Type           *string `json:"Type"`
+		UserAssignment *string `json:"UserAssignment"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DomainAuthTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DomainAuthTypeOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.UserAssignment = DomainUserAssignmentOf(*w.E2)
+	if w.UserAssignment != nil {
+		s.UserAssignment = DomainUserAssignmentOf(*w.UserAssignment)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type FormTypeArgs struct {
 	Status FormTypeStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a FormTypeArgs, enum values to their types.
+// UnmarshalJSON decodes a FormTypeArgs, turning enum values back into their
+// types.
 func (s *FormTypeArgs) UnmarshalJSON(data []byte) error {
 	type plain FormTypeArgs
 	w := struct {
 		*plain
-		E5 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Status = FormTypeStatusOf(*w.E5)
+	if w.Status != nil {
+		s.Status = FormTypeStatusOf(*w.Status)
 	}
 	return nil
 }

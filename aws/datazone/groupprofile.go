@@ -61,22 +61,23 @@ type GroupProfileArgs struct {
 	Status GroupProfileStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a GroupProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a GroupProfileArgs, turning enum values back into
+// their types.
 func (s *GroupProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain GroupProfileArgs
 	w := struct {
 		*plain
-		E2 *string `json:"GroupType"`
-		E4 *string `json:"Status"`
+		GroupType *string `json:"GroupType"`
+		Status    *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.GroupType = GroupProfileGroupTypeOf(*w.E2)
+	if w.GroupType != nil {
+		s.GroupType = GroupProfileGroupTypeOf(*w.GroupType)
 	}
-	if w.E4 != nil {
-		s.Status = GroupProfileStatusOf(*w.E4)
+	if w.Status != nil {
+		s.Status = GroupProfileStatusOf(*w.Status)
 	}
 	return nil
 }

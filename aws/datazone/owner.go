@@ -53,18 +53,19 @@ type OwnerArgs struct {
 	Owner OwnerProperties `json:"Owner"`
 }
 
-// UnmarshalJSON decodes a OwnerArgs, enum values to their types.
+// UnmarshalJSON decodes a OwnerArgs, turning enum values back into their
+// types.
 func (s *OwnerArgs) UnmarshalJSON(data []byte) error {
 	type plain OwnerArgs
 	w := struct {
 		*plain
-		E2 *string `json:"EntityType"`
+		EntityType *string `json:"EntityType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EntityType = OwnerEntityTypeOf(*w.E2)
+	if w.EntityType != nil {
+		s.EntityType = OwnerEntityTypeOf(*w.EntityType)
 	}
 	return nil
 }

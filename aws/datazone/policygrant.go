@@ -74,22 +74,23 @@ type PolicyGrantArgs struct {
 	Principal *PolicyGrantPrincipal `json:"Principal,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyGrantArgs, enum values to their types.
+// UnmarshalJSON decodes a PolicyGrantArgs, turning enum values back into their
+// types.
 func (s *PolicyGrantArgs) UnmarshalJSON(data []byte) error {
 	type plain PolicyGrantArgs
 	w := struct {
 		*plain
-		E2 *string `json:"EntityType"`
-		E3 *string `json:"PolicyType"`
+		EntityType *string `json:"EntityType"`
+		PolicyType *string `json:"PolicyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EntityType = PolicyGrantTargetEntityTypeOf(*w.E2)
+	if w.EntityType != nil {
+		s.EntityType = PolicyGrantTargetEntityTypeOf(*w.EntityType)
 	}
-	if w.E3 != nil {
-		s.PolicyType = PolicyGrantManagedPolicyTypeOf(*w.E3)
+	if w.PolicyType != nil {
+		s.PolicyType = PolicyGrantManagedPolicyTypeOf(*w.PolicyType)
 	}
 	return nil
 }
@@ -489,19 +490,19 @@ type PolicyGrantDomainUnitPolicyGrantPrincipal struct {
 	DomainUnitIdentifier string `json:"DomainUnitIdentifier,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyGrantDomainUnitPolicyGrantPrincipal, enum
-// values to their types.
+// UnmarshalJSON decodes a PolicyGrantDomainUnitPolicyGrantPrincipal, turning
+// enum values back into their types.
 func (s *PolicyGrantDomainUnitPolicyGrantPrincipal) UnmarshalJSON(data []byte) error {
 	type plain PolicyGrantDomainUnitPolicyGrantPrincipal
 	w := struct {
 		*plain
-		E0 *string `json:"DomainUnitDesignation"`
+		DomainUnitDesignation *string `json:"DomainUnitDesignation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DomainUnitDesignation = PolicyGrantDomainUnitDesignationOf(*w.E0)
+	if w.DomainUnitDesignation != nil {
+		s.DomainUnitDesignation = PolicyGrantDomainUnitDesignationOf(*w.DomainUnitDesignation)
 	}
 	return nil
 }
@@ -714,19 +715,19 @@ type PolicyGrantProjectPolicyGrantPrincipal struct {
 	ProjectIdentifier string `json:"ProjectIdentifier,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyGrantProjectPolicyGrantPrincipal, enum values
-// to their types.
+// UnmarshalJSON decodes a PolicyGrantProjectPolicyGrantPrincipal, turning enum
+// values back into their types.
 func (s *PolicyGrantProjectPolicyGrantPrincipal) UnmarshalJSON(data []byte) error {
 	type plain PolicyGrantProjectPolicyGrantPrincipal
 	w := struct {
 		*plain
-		E0 *string `json:"ProjectDesignation"`
+		ProjectDesignation *string `json:"ProjectDesignation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ProjectDesignation = PolicyGrantProjectDesignationOf(*w.E0)
+	if w.ProjectDesignation != nil {
+		s.ProjectDesignation = PolicyGrantProjectDesignationOf(*w.ProjectDesignation)
 	}
 	return nil
 }

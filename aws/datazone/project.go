@@ -270,19 +270,19 @@ type ProjectMembershipAssignment struct {
 	Member ProjectMember `json:"Member"`
 }
 
-// UnmarshalJSON decodes a ProjectMembershipAssignment, enum values to their
-// types.
+// UnmarshalJSON decodes a ProjectMembershipAssignment, turning enum values
+// back into their types.
 func (s *ProjectMembershipAssignment) UnmarshalJSON(data []byte) error {
 	type plain ProjectMembershipAssignment
 	w := struct {
 		*plain
-		E0 *string `json:"Designation"`
+		Designation *string `json:"Designation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Designation = ProjectUserDesignationOf(*w.E0)
+	if w.Designation != nil {
+		s.Designation = ProjectUserDesignationOf(*w.Designation)
 	}
 	return nil
 }

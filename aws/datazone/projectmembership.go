@@ -54,18 +54,19 @@ type ProjectMembershipArgs struct {
 	ProjectIdentifier string `json:"ProjectIdentifier,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProjectMembershipArgs, enum values to their types.
+// UnmarshalJSON decodes a ProjectMembershipArgs, turning enum values back into
+// their types.
 func (s *ProjectMembershipArgs) UnmarshalJSON(data []byte) error {
 	type plain ProjectMembershipArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Designation"`
+		Designation *string `json:"Designation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Designation = ProjectMembershipUserDesignationOf(*w.E0)
+	if w.Designation != nil {
+		s.Designation = ProjectMembershipUserDesignationOf(*w.Designation)
 	}
 	return nil
 }

@@ -90,18 +90,19 @@ type ProjectProfileArgs struct {
 	UseDefaultConfigurations *bool `json:"UseDefaultConfigurations,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProjectProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a ProjectProfileArgs, turning enum values back into
+// their types.
 func (s *ProjectProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain ProjectProfileArgs
 	w := struct {
 		*plain
-		E8 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.Status = ProjectProfileStatusOf(*w.E8)
+	if w.Status != nil {
+		s.Status = ProjectProfileStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -329,19 +330,19 @@ type ProjectProfileEnvironmentConfiguration struct {
 	EnvironmentConfigurationId string `json:"EnvironmentConfigurationId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProjectProfileEnvironmentConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a ProjectProfileEnvironmentConfiguration, turning enum
+// values back into their types.
 func (s *ProjectProfileEnvironmentConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ProjectProfileEnvironmentConfiguration
 	w := struct {
 		*plain
-		E5 *string `json:"DeploymentMode"`
+		DeploymentMode *string `json:"DeploymentMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.DeploymentMode = ProjectProfileDeploymentModeOf(*w.E5)
+	if w.DeploymentMode != nil {
+		s.DeploymentMode = ProjectProfileDeploymentModeOf(*w.DeploymentMode)
 	}
 	return nil
 }

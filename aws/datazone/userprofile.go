@@ -61,22 +61,23 @@ type UserProfileArgs struct {
 	UserType UserProfileUserType `json:"UserType,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a UserProfileArgs, turning enum values back into their
+// types.
 func (s *UserProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain UserProfileArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Status"`
-		E4 *string `json:"UserType"`
+		Status   *string `json:"Status"`
+		UserType *string `json:"UserType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Status = UserProfileStatusOf(*w.E3)
+	if w.Status != nil {
+		s.Status = UserProfileStatusOf(*w.Status)
 	}
-	if w.E4 != nil {
-		s.UserType = UserProfileUserTypeOf(*w.E4)
+	if w.UserType != nil {
+		s.UserType = UserProfileUserTypeOf(*w.UserType)
 	}
 	return nil
 }

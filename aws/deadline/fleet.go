@@ -210,19 +210,19 @@ type FleetAcceleratorSelection struct {
 	Runtime string `json:"Runtime,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetAcceleratorSelection, enum values to their
-// types.
+// UnmarshalJSON decodes a FleetAcceleratorSelection, turning enum values back
+// into their types.
 func (s *FleetAcceleratorSelection) UnmarshalJSON(data []byte) error {
 	type plain FleetAcceleratorSelection
 	w := struct {
 		*plain
-		E0 *string `json:"Name"`
+		Name *string `json:"Name"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Name = FleetAcceleratorSelectionNameOf(*w.E0)
+	if w.Name != nil {
+		s.Name = FleetAcceleratorSelectionNameOf(*w.Name)
 	}
 	return nil
 }
@@ -553,23 +553,23 @@ type FleetCustomerManagedFleetConfiguration struct {
 	TagPropagationMode FleetTagPropagationMode `json:"TagPropagationMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetCustomerManagedFleetConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a FleetCustomerManagedFleetConfiguration, turning enum
+// values back into their types.
 func (s *FleetCustomerManagedFleetConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetCustomerManagedFleetConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
-		E4 *string `json:"TagPropagationMode"`
+		Mode               *string `json:"Mode"`
+		TagPropagationMode *string `json:"TagPropagationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = FleetAutoScalingModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = FleetAutoScalingModeOf(*w.Mode)
 	}
-	if w.E4 != nil {
-		s.TagPropagationMode = FleetTagPropagationModeOf(*w.E4)
+	if w.TagPropagationMode != nil {
+		s.TagPropagationMode = FleetTagPropagationModeOf(*w.TagPropagationMode)
 	}
 	return nil
 }
@@ -686,27 +686,27 @@ type FleetCustomerManagedWorkerCapabilities struct {
 	CustomAttributes []FleetAttributeCapability `json:"CustomAttributes,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetCustomerManagedWorkerCapabilities, enum values
-// to their types.
+// UnmarshalJSON decodes a FleetCustomerManagedWorkerCapabilities, turning enum
+// values back into their types.
 func (s *FleetCustomerManagedWorkerCapabilities) UnmarshalJSON(data []byte) error {
 	type plain FleetCustomerManagedWorkerCapabilities
 	w := struct {
 		*plain
-		E0 *string  `json:"CpuArchitectureType"`
-		E2 *string  `json:"OsFamily"`
-		E6 []string `json:"AcceleratorTypes"`
+		CpuArchitectureType *string  `json:"CpuArchitectureType"`
+		OsFamily            *string  `json:"OsFamily"`
+		AcceleratorTypes    []string `json:"AcceleratorTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CpuArchitectureType = FleetCpuArchitectureTypeOf(*w.E0)
+	if w.CpuArchitectureType != nil {
+		s.CpuArchitectureType = FleetCpuArchitectureTypeOf(*w.CpuArchitectureType)
 	}
-	if w.E2 != nil {
-		s.OsFamily = FleetCustomerManagedFleetOperatingSystemFamilyOf(*w.E2)
+	if w.OsFamily != nil {
+		s.OsFamily = FleetCustomerManagedFleetOperatingSystemFamilyOf(*w.OsFamily)
 	}
-	if w.E6 != nil {
-		s.AcceleratorTypes = (func(v []string) []FleetAcceleratorType { return convertList(v, FleetAcceleratorTypeOf) })(w.E6)
+	if w.AcceleratorTypes != nil {
+		s.AcceleratorTypes = (func(v []string) []FleetAcceleratorType { return convertList(v, FleetAcceleratorTypeOf) })(w.AcceleratorTypes)
 	}
 	return nil
 }
@@ -981,23 +981,23 @@ type FleetServiceManagedEc2InstanceCapabilities struct {
 	RootEbsVolume *FleetEc2EbsVolume `json:"RootEbsVolume,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetServiceManagedEc2InstanceCapabilities, enum
-// values to their types.
+// UnmarshalJSON decodes a FleetServiceManagedEc2InstanceCapabilities, turning
+// enum values back into their types.
 func (s *FleetServiceManagedEc2InstanceCapabilities) UnmarshalJSON(data []byte) error {
 	type plain FleetServiceManagedEc2InstanceCapabilities
 	w := struct {
 		*plain
-		E0 *string `json:"CpuArchitectureType"`
-		E2 *string `json:"OsFamily"`
+		CpuArchitectureType *string `json:"CpuArchitectureType"`
+		OsFamily            *string `json:"OsFamily"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CpuArchitectureType = FleetCpuArchitectureTypeOf(*w.E0)
+	if w.CpuArchitectureType != nil {
+		s.CpuArchitectureType = FleetCpuArchitectureTypeOf(*w.CpuArchitectureType)
 	}
-	if w.E2 != nil {
-		s.OsFamily = FleetServiceManagedFleetOperatingSystemFamilyOf(*w.E2)
+	if w.OsFamily != nil {
+		s.OsFamily = FleetServiceManagedFleetOperatingSystemFamilyOf(*w.OsFamily)
 	}
 	return nil
 }
@@ -1013,19 +1013,19 @@ type FleetServiceManagedEc2InstanceMarketOptions struct {
 	Type FleetEc2MarketType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetServiceManagedEc2InstanceMarketOptions, enum
-// values to their types.
+// UnmarshalJSON decodes a FleetServiceManagedEc2InstanceMarketOptions, turning
+// enum values back into their types.
 func (s *FleetServiceManagedEc2InstanceMarketOptions) UnmarshalJSON(data []byte) error {
 	type plain FleetServiceManagedEc2InstanceMarketOptions
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = FleetEc2MarketTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = FleetEc2MarketTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -90,18 +90,19 @@ type QueueArgs struct {
 	Tags []QueueTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a QueueArgs, enum values to their types.
+// UnmarshalJSON decodes a QueueArgs, turning enum values back into their
+// types.
 func (s *QueueArgs) UnmarshalJSON(data []byte) error {
 	type plain QueueArgs
 	w := struct {
 		*plain
-		E3 *string `json:"DefaultBudgetAction"`
+		DefaultBudgetAction *string `json:"DefaultBudgetAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.DefaultBudgetAction = QueueDefaultQueueBudgetActionOf(*w.E3)
+	if w.DefaultBudgetAction != nil {
+		s.DefaultBudgetAction = QueueDefaultQueueBudgetActionOf(*w.DefaultBudgetAction)
 	}
 	return nil
 }
@@ -231,18 +232,19 @@ type QueueJobRunAsUser struct {
 	Windows QueueWindowsUser `json:"Windows,omitzero"`
 }
 
-// UnmarshalJSON decodes a QueueJobRunAsUser, enum values to their types.
+// UnmarshalJSON decodes a QueueJobRunAsUser, turning enum values back into
+// their types.
 func (s *QueueJobRunAsUser) UnmarshalJSON(data []byte) error {
 	type plain QueueJobRunAsUser
 	w := struct {
 		*plain
-		E0 *string `json:"RunAs"`
+		RunAs *string `json:"RunAs"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RunAs = QueueRunAsOf(*w.E0)
+	if w.RunAs != nil {
+		s.RunAs = QueueRunAsOf(*w.RunAs)
 	}
 	return nil
 }

@@ -53,18 +53,19 @@ type QueueEnvironmentArgs struct {
 	TemplateType QueueEnvironmentEnvironmentTemplateType `json:"TemplateType,omitzero"`
 }
 
-// UnmarshalJSON decodes a QueueEnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a QueueEnvironmentArgs, turning enum values back into
+// their types.
 func (s *QueueEnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain QueueEnvironmentArgs
 	w := struct {
 		*plain
-		E4 *string `json:"TemplateType"`
+		TemplateType *string `json:"TemplateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.TemplateType = QueueEnvironmentEnvironmentTemplateTypeOf(*w.E4)
+	if w.TemplateType != nil {
+		s.TemplateType = QueueEnvironmentEnvironmentTemplateTypeOf(*w.TemplateType)
 	}
 	return nil
 }

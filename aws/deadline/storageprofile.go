@@ -45,18 +45,19 @@ type StorageProfileArgs struct {
 	FileSystemLocations []StorageProfileFileSystemLocation `json:"FileSystemLocations,omitzero"`
 }
 
-// UnmarshalJSON decodes a StorageProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a StorageProfileArgs, turning enum values back into
+// their types.
 func (s *StorageProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain StorageProfileArgs
 	w := struct {
 		*plain
-		E2 *string `json:"OsFamily"`
+		OsFamily *string `json:"OsFamily"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OsFamily = StorageProfileOperatingSystemFamilyOf(*w.E2)
+	if w.OsFamily != nil {
+		s.OsFamily = StorageProfileOperatingSystemFamilyOf(*w.OsFamily)
 	}
 	return nil
 }
@@ -127,19 +128,19 @@ type StorageProfileFileSystemLocation struct {
 	Type StorageProfileFileSystemLocationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a StorageProfileFileSystemLocation, enum values to
-// their types.
+// UnmarshalJSON decodes a StorageProfileFileSystemLocation, turning enum
+// values back into their types.
 func (s *StorageProfileFileSystemLocation) UnmarshalJSON(data []byte) error {
 	type plain StorageProfileFileSystemLocation
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = StorageProfileFileSystemLocationTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = StorageProfileFileSystemLocationTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -151,19 +151,19 @@ type AssociationAWSConfiguration struct {
 	Tags []AssociationKeyValuePair `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssociationAWSConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a AssociationAWSConfiguration, turning enum values
+// back into their types.
 func (s *AssociationAWSConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AssociationAWSConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"AccountType"`
+		AccountType *string `json:"AccountType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AccountType = AssociationAWSConfigurationAccountTypeOf(*w.E1)
+	if w.AccountType != nil {
+		s.AccountType = AssociationAWSConfigurationAccountTypeOf(*w.AccountType)
 	}
 	return nil
 }
@@ -236,18 +236,19 @@ type AssociationAWSResource struct {
 	ResourceType AssociationAWSResourceResourceType `json:"ResourceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssociationAWSResource, enum values to their types.
+// UnmarshalJSON decodes a AssociationAWSResource, turning enum values back
+// into their types.
 func (s *AssociationAWSResource) UnmarshalJSON(data []byte) error {
 	type plain AssociationAWSResource
 	w := struct {
 		*plain
-		E2 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ResourceType = AssociationAWSResourceResourceTypeOf(*w.E2)
+	if w.ResourceType != nil {
+		s.ResourceType = AssociationAWSResourceResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }
@@ -375,19 +376,19 @@ type AssociationGitHubConfiguration struct {
 	RepoName string `json:"RepoName"`
 }
 
-// UnmarshalJSON decodes a AssociationGitHubConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a AssociationGitHubConfiguration, turning enum values
+// back into their types.
 func (s *AssociationGitHubConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AssociationGitHubConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"OwnerType"`
+		OwnerType *string `json:"OwnerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OwnerType = AssociationGitHubConfigurationOwnerTypeOf(*w.E1)
+	if w.OwnerType != nil {
+		s.OwnerType = AssociationGitHubConfigurationOwnerTypeOf(*w.OwnerType)
 	}
 	return nil
 }
@@ -577,21 +578,21 @@ type AssociationMCPServerGrafanaConfiguration struct {
 	Tools []AssociationMCPServerGrafanaConfigurationTools `json:"Tools,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssociationMCPServerGrafanaConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a AssociationMCPServerGrafanaConfiguration, turning
+// enum values back into their types.
 func (s *AssociationMCPServerGrafanaConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AssociationMCPServerGrafanaConfiguration
 	w := struct {
 		*plain
-		E2 []string `json:"Tools"`
+		Tools []string `json:"Tools"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
+	if w.Tools != nil {
 		s.Tools = (func(v []string) []AssociationMCPServerGrafanaConfigurationTools {
 			return convertList(v, AssociationMCPServerGrafanaConfigurationToolsOf)
-		})(w.E2)
+		})(w.Tools)
 	}
 	return nil
 }
@@ -963,19 +964,19 @@ type AssociationSourceAwsConfiguration struct {
 	Tags []AssociationKeyValuePair `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssociationSourceAwsConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a AssociationSourceAwsConfiguration, turning enum
+// values back into their types.
 func (s *AssociationSourceAwsConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AssociationSourceAwsConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"AccountType"`
+		AccountType *string `json:"AccountType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AccountType = AssociationSourceAwsConfigurationAccountTypeOf(*w.E1)
+	if w.AccountType != nil {
+		s.AccountType = AssociationSourceAwsConfigurationAccountTypeOf(*w.AccountType)
 	}
 	return nil
 }

@@ -211,23 +211,23 @@ type PrivateConnectionServiceManagedMode struct {
 	SubnetIds []string `json:"SubnetIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a PrivateConnectionServiceManagedMode, enum values to
-// their types.
+// UnmarshalJSON decodes a PrivateConnectionServiceManagedMode, turning enum
+// values back into their types.
 func (s *PrivateConnectionServiceManagedMode) UnmarshalJSON(data []byte) error {
 	type plain PrivateConnectionServiceManagedMode
 	w := struct {
 		*plain
-		E2 *string `json:"DnsResolution"`
-		E3 *string `json:"IpAddressType"`
+		DnsResolution *string `json:"DnsResolution"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DnsResolution = PrivateConnectionServiceManagedModeDnsResolutionOf(*w.E2)
+	if w.DnsResolution != nil {
+		s.DnsResolution = PrivateConnectionServiceManagedModeDnsResolutionOf(*w.DnsResolution)
 	}
-	if w.E3 != nil {
-		s.IpAddressType = PrivateConnectionServiceManagedModeIpAddressTypeOf(*w.E3)
+	if w.IpAddressType != nil {
+		s.IpAddressType = PrivateConnectionServiceManagedModeIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

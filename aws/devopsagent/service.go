@@ -80,18 +80,19 @@ type ServiceArgs struct {
 	TargetUrlPrivateConnectionName string `json:"TargetUrlPrivateConnectionName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceArgs, turning enum values back into their
+// types.
 func (s *ServiceArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ServiceType"`
+		ServiceType *string `json:"ServiceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ServiceType = ServiceTypePropertyOf(*w.E0)
+	if w.ServiceType != nil {
+		s.ServiceType = ServiceTypePropertyOf(*w.ServiceType)
 	}
 	return nil
 }
@@ -438,18 +439,19 @@ type ServiceGitLabDetails struct {
 	GroupId *string `json:"GroupId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceGitLabDetails, enum values to their types.
+// UnmarshalJSON decodes a ServiceGitLabDetails, turning enum values back into
+// their types.
 func (s *ServiceGitLabDetails) UnmarshalJSON(data []byte) error {
 	type plain ServiceGitLabDetails
 	w := struct {
 		*plain
-		E1 *string `json:"TokenType"`
+		TokenType *string `json:"TokenType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TokenType = ServiceGitLabDetailsTokenTypeOf(*w.E1)
+	if w.TokenType != nil {
+		s.TokenType = ServiceGitLabDetailsTokenTypeOf(*w.TokenType)
 	}
 	return nil
 }
@@ -783,19 +785,19 @@ type ServiceNewRelicApiKeyConfig struct {
 	EntityGuids []string `json:"EntityGuids,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceNewRelicApiKeyConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceNewRelicApiKeyConfig, turning enum values
+// back into their types.
 func (s *ServiceNewRelicApiKeyConfig) UnmarshalJSON(data []byte) error {
 	type plain ServiceNewRelicApiKeyConfig
 	w := struct {
 		*plain
-		E2 *string `json:"Region"`
+		Region *string `json:"Region"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Region = ServiceNewRelicApiKeyConfigRegionOf(*w.E2)
+	if w.Region != nil {
+		s.Region = ServiceNewRelicApiKeyConfigRegionOf(*w.Region)
 	}
 	return nil
 }
@@ -1020,19 +1022,19 @@ type ServiceRegisteredGitLabServiceDetails struct {
 	GroupId *string `json:"GroupId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceRegisteredGitLabServiceDetails, enum values
-// to their types.
+// UnmarshalJSON decodes a ServiceRegisteredGitLabServiceDetails, turning enum
+// values back into their types.
 func (s *ServiceRegisteredGitLabServiceDetails) UnmarshalJSON(data []byte) error {
 	type plain ServiceRegisteredGitLabServiceDetails
 	w := struct {
 		*plain
-		E1 *string `json:"TokenType"`
+		TokenType *string `json:"TokenType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TokenType = ServiceRegisteredGitLabServiceDetailsTokenTypeOf(*w.E1)
+	if w.TokenType != nil {
+		s.TokenType = ServiceRegisteredGitLabServiceDetailsTokenTypeOf(*w.TokenType)
 	}
 	return nil
 }
@@ -1120,19 +1122,19 @@ type ServiceRegisteredMCPServerDetails struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceRegisteredMCPServerDetails, enum values to
-// their types.
+// UnmarshalJSON decodes a ServiceRegisteredMCPServerDetails, turning enum
+// values back into their types.
 func (s *ServiceRegisteredMCPServerDetails) UnmarshalJSON(data []byte) error {
 	type plain ServiceRegisteredMCPServerDetails
 	w := struct {
 		*plain
-		E0 *string `json:"AuthorizationMethod"`
+		AuthorizationMethod *string `json:"AuthorizationMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthorizationMethod = ServiceRegisteredMCPServerDetailsAuthorizationMethodOf(*w.E0)
+	if w.AuthorizationMethod != nil {
+		s.AuthorizationMethod = ServiceRegisteredMCPServerDetailsAuthorizationMethodOf(*w.AuthorizationMethod)
 	}
 	return nil
 }
@@ -1217,19 +1219,19 @@ type ServiceRegisteredMCPServerGrafanaDetails struct {
 	Name *string `json:"Name,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceRegisteredMCPServerGrafanaDetails, enum
-// values to their types.
+// UnmarshalJSON decodes a ServiceRegisteredMCPServerGrafanaDetails, turning
+// enum values back into their types.
 func (s *ServiceRegisteredMCPServerGrafanaDetails) UnmarshalJSON(data []byte) error {
 	type plain ServiceRegisteredMCPServerGrafanaDetails
 	w := struct {
 		*plain
-		E0 *string `json:"AuthorizationMethod"`
+		AuthorizationMethod *string `json:"AuthorizationMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthorizationMethod = ServiceRegisteredMCPServerGrafanaDetailsAuthorizationMethodOf(*w.E0)
+	if w.AuthorizationMethod != nil {
+		s.AuthorizationMethod = ServiceRegisteredMCPServerGrafanaDetailsAuthorizationMethodOf(*w.AuthorizationMethod)
 	}
 	return nil
 }
@@ -1356,19 +1358,19 @@ type ServiceRegisteredNewRelicDetails struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceRegisteredNewRelicDetails, enum values to
-// their types.
+// UnmarshalJSON decodes a ServiceRegisteredNewRelicDetails, turning enum
+// values back into their types.
 func (s *ServiceRegisteredNewRelicDetails) UnmarshalJSON(data []byte) error {
 	type plain ServiceRegisteredNewRelicDetails
 	w := struct {
 		*plain
-		E1 *string `json:"Region"`
+		Region *string `json:"Region"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Region = ServiceRegisteredNewRelicDetailsRegionOf(*w.E1)
+	if w.Region != nil {
+		s.Region = ServiceRegisteredNewRelicDetailsRegionOf(*w.Region)
 	}
 	return nil
 }

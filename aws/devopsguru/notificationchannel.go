@@ -147,27 +147,27 @@ type NotificationChannelNotificationFilterConfig struct {
 	Severities []NotificationChannelInsightSeverity `json:"Severities,omitzero"`
 }
 
-// UnmarshalJSON decodes a NotificationChannelNotificationFilterConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a NotificationChannelNotificationFilterConfig, turning
+// enum values back into their types.
 func (s *NotificationChannelNotificationFilterConfig) UnmarshalJSON(data []byte) error {
 	type plain NotificationChannelNotificationFilterConfig
 	w := struct {
 		*plain
-		E0 []string `json:"MessageTypes"`
-		E1 []string `json:"Severities"`
+		MessageTypes []string `json:"MessageTypes"`
+		Severities   []string `json:"Severities"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.MessageTypes != nil {
 		s.MessageTypes = (func(v []string) []NotificationChannelNotificationMessageType {
 			return convertList(v, NotificationChannelNotificationMessageTypeOf)
-		})(w.E0)
+		})(w.MessageTypes)
 	}
-	if w.E1 != nil {
+	if w.Severities != nil {
 		s.Severities = (func(v []string) []NotificationChannelInsightSeverity {
 			return convertList(v, NotificationChannelInsightSeverityOf)
-		})(w.E1)
+		})(w.Severities)
 	}
 	return nil
 }

@@ -70,18 +70,19 @@ type DataMigrationArgs struct {
 	Tags []DataMigrationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataMigrationArgs, enum values to their types.
+// UnmarshalJSON decodes a DataMigrationArgs, turning enum values back into
+// their types.
 func (s *DataMigrationArgs) UnmarshalJSON(data []byte) error {
 	type plain DataMigrationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"DataMigrationType"`
+		DataMigrationType *string `json:"DataMigrationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataMigrationType = DataMigrationTypePropertyOf(*w.E0)
+	if w.DataMigrationType != nil {
+		s.DataMigrationType = DataMigrationTypePropertyOf(*w.DataMigrationType)
 	}
 	return nil
 }

@@ -64,18 +64,19 @@ type DataProviderArgs struct {
 	Tags []DataProviderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderArgs, enum values to their types.
+// UnmarshalJSON decodes a DataProviderArgs, turning enum values back into
+// their types.
 func (s *DataProviderArgs) UnmarshalJSON(data []byte) error {
 	type plain DataProviderArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Engine"`
+		Engine *string `json:"Engine"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Engine = DataProviderEngineOf(*w.E0)
+	if w.Engine != nil {
+		s.Engine = DataProviderEngineOf(*w.Engine)
 	}
 	return nil
 }
@@ -511,19 +512,19 @@ type DataProviderSettingsDocDbSettings struct {
 	SslMode DataProviderMongoDbSslModeValue `json:"SslMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsDocDbSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a DataProviderSettingsDocDbSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsDocDbSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsDocDbSettings
 	w := struct {
 		*plain
-		E4 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.SslMode = DataProviderMongoDbSslModeValueOf(*w.E4)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderMongoDbSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -561,19 +562,19 @@ type DataProviderSettingsIbmDb2LuwSettings struct {
 	CertificateArn *string `json:"CertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsIbmDb2LuwSettings, enum values
-// to their types.
+// UnmarshalJSON decodes a DataProviderSettingsIbmDb2LuwSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsIbmDb2LuwSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsIbmDb2LuwSettings
 	w := struct {
 		*plain
-		E3 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SslMode = DataProviderDb2SslModeValueOf(*w.E3)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderDb2SslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -611,19 +612,19 @@ type DataProviderSettingsIbmDb2zOsSettings struct {
 	CertificateArn *string `json:"CertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsIbmDb2zOsSettings, enum values
-// to their types.
+// UnmarshalJSON decodes a DataProviderSettingsIbmDb2zOsSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsIbmDb2zOsSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsIbmDb2zOsSettings
 	w := struct {
 		*plain
-		E3 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SslMode = DataProviderDb2SslModeValueOf(*w.E3)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderDb2SslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -656,19 +657,19 @@ type DataProviderSettingsMariaDbSettings struct {
 	CertificateArn *string `json:"CertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsMariaDbSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a DataProviderSettingsMariaDbSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsMariaDbSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsMariaDbSettings
 	w := struct {
 		*plain
-		E2 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.SslMode = DataProviderDmsSslModeValueOf(*w.E2)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderDmsSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -706,19 +707,19 @@ type DataProviderSettingsMicrosoftSqlServerSettings struct {
 	CertificateArn *string `json:"CertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsMicrosoftSqlServerSettings, enum
-// values to their types.
+// UnmarshalJSON decodes a DataProviderSettingsMicrosoftSqlServerSettings,
+// turning enum values back into their types.
 func (s *DataProviderSettingsMicrosoftSqlServerSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsMicrosoftSqlServerSettings
 	w := struct {
 		*plain
-		E3 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SslMode = DataProviderDmsSslModeValueOf(*w.E3)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderDmsSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -774,27 +775,27 @@ type DataProviderSettingsMongoDbSettings struct {
 	SslMode DataProviderMongoDbSslModeValue `json:"SslMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsMongoDbSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a DataProviderSettingsMongoDbSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsMongoDbSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsMongoDbSettings
 	w := struct {
 		*plain
-		E2 *string `json:"AuthMechanism"`
-		E4 *string `json:"AuthType"`
-		E7 *string `json:"SslMode"`
+		AuthMechanism *string `json:"AuthMechanism"`
+		AuthType      *string `json:"AuthType"`
+		SslMode       *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AuthMechanism = DataProviderMongoDbAuthMechanismOf(*w.E2)
+	if w.AuthMechanism != nil {
+		s.AuthMechanism = DataProviderMongoDbAuthMechanismOf(*w.AuthMechanism)
 	}
-	if w.E4 != nil {
-		s.AuthType = DataProviderMongoDbAuthTypeOf(*w.E4)
+	if w.AuthType != nil {
+		s.AuthType = DataProviderMongoDbAuthTypeOf(*w.AuthType)
 	}
-	if w.E7 != nil {
-		s.SslMode = DataProviderMongoDbSslModeValueOf(*w.E7)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderMongoDbSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -827,19 +828,19 @@ type DataProviderSettingsMySqlSettings struct {
 	CertificateArn *string `json:"CertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsMySqlSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a DataProviderSettingsMySqlSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsMySqlSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsMySqlSettings
 	w := struct {
 		*plain
-		E2 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.SslMode = DataProviderDmsSslModeValueOf(*w.E2)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderDmsSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -909,19 +910,19 @@ type DataProviderSettingsOracleSettings struct {
 	SecretsManagerSecurityDbEncryptionSecretId *string `json:"SecretsManagerSecurityDbEncryptionSecretId,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsOracleSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a DataProviderSettingsOracleSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsOracleSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsOracleSettings
 	w := struct {
 		*plain
-		E3 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SslMode = DataProviderDmsSslModeValueOf(*w.E3)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderDmsSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -959,19 +960,19 @@ type DataProviderSettingsPostgreSqlSettings struct {
 	CertificateArn *string `json:"CertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsPostgreSqlSettings, enum values
-// to their types.
+// UnmarshalJSON decodes a DataProviderSettingsPostgreSqlSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsPostgreSqlSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsPostgreSqlSettings
 	w := struct {
 		*plain
-		E3 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SslMode = DataProviderDmsSslModeValueOf(*w.E3)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderDmsSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }
@@ -1037,19 +1038,19 @@ type DataProviderSettingsSybaseAseSettings struct {
 	EncryptPassword *bool `json:"EncryptPassword,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProviderSettingsSybaseAseSettings, enum values
-// to their types.
+// UnmarshalJSON decodes a DataProviderSettingsSybaseAseSettings, turning enum
+// values back into their types.
 func (s *DataProviderSettingsSybaseAseSettings) UnmarshalJSON(data []byte) error {
 	type plain DataProviderSettingsSybaseAseSettings
 	w := struct {
 		*plain
-		E2 *string `json:"SslMode"`
+		SslMode *string `json:"SslMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.SslMode = DataProviderSybaseSslModeValueOf(*w.E2)
+	if w.SslMode != nil {
+		s.SslMode = DataProviderSybaseSslModeValueOf(*w.SslMode)
 	}
 	return nil
 }

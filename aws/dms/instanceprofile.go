@@ -81,18 +81,19 @@ type InstanceProfileArgs struct {
 	VpcSecurityGroups []string `json:"VpcSecurityGroups,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstanceProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a InstanceProfileArgs, turning enum values back into
+// their types.
 func (s *InstanceProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain InstanceProfileArgs
 	w := struct {
 		*plain
-		E5 *string `json:"NetworkType"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.NetworkType = InstanceProfileNetworkTypeOf(*w.E5)
+	if w.NetworkType != nil {
+		s.NetworkType = InstanceProfileNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }

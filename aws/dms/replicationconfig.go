@@ -83,18 +83,19 @@ type ReplicationConfigArgs struct {
 	Tags []ReplicationConfigTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicationConfigArgs, enum values to their types.
+// UnmarshalJSON decodes a ReplicationConfigArgs, turning enum values back into
+// their types.
 func (s *ReplicationConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain ReplicationConfigArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ReplicationType"`
+		ReplicationType *string `json:"ReplicationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ReplicationType = ReplicationConfigReplicationTypeOf(*w.E2)
+	if w.ReplicationType != nil {
+		s.ReplicationType = ReplicationConfigReplicationTypeOf(*w.ReplicationType)
 	}
 	return nil
 }

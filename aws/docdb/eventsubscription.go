@@ -59,18 +59,19 @@ type EventSubscriptionArgs struct {
 	SubscriptionName *string `json:"SubscriptionName,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSubscriptionArgs, enum values to their types.
+// UnmarshalJSON decodes a EventSubscriptionArgs, turning enum values back into
+// their types.
 func (s *EventSubscriptionArgs) UnmarshalJSON(data []byte) error {
 	type plain EventSubscriptionArgs
 	w := struct {
 		*plain
-		E4 *string `json:"SourceType"`
+		SourceType *string `json:"SourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.SourceType = EventSubscriptionSourceTypeOf(*w.E4)
+	if w.SourceType != nil {
+		s.SourceType = EventSubscriptionSourceTypeOf(*w.SourceType)
 	}
 	return nil
 }

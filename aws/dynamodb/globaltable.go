@@ -155,18 +155,19 @@ type GlobalTableArgs struct {
 	WriteProvisionedThroughputSettings *GlobalTableWriteProvisionedThroughputSettings `json:"WriteProvisionedThroughputSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a GlobalTableArgs, enum values to their types.
+// UnmarshalJSON decodes a GlobalTableArgs, turning enum values back into their
+// types.
 func (s *GlobalTableArgs) UnmarshalJSON(data []byte) error {
 	type plain GlobalTableArgs
 	w := struct {
 		*plain
-		E8 *string `json:"MultiRegionConsistency"`
+		MultiRegionConsistency *string `json:"MultiRegionConsistency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.MultiRegionConsistency = GlobalTableMultiRegionConsistencyOf(*w.E8)
+	if w.MultiRegionConsistency != nil {
+		s.MultiRegionConsistency = GlobalTableMultiRegionConsistencyOf(*w.MultiRegionConsistency)
 	}
 	return nil
 }
@@ -300,19 +301,19 @@ type GlobalTableContributorInsightsSpecification struct {
 	Mode GlobalTableContributorInsightsSpecificationMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a GlobalTableContributorInsightsSpecification, enum
-// values to their types.
+// UnmarshalJSON decodes a GlobalTableContributorInsightsSpecification, turning
+// enum values back into their types.
 func (s *GlobalTableContributorInsightsSpecification) UnmarshalJSON(data []byte) error {
 	type plain GlobalTableContributorInsightsSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Mode = GlobalTableContributorInsightsSpecificationModeOf(*w.E1)
+	if w.Mode != nil {
+		s.Mode = GlobalTableContributorInsightsSpecificationModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -473,19 +474,19 @@ type GlobalTableKinesisStreamSpecification struct {
 	ApproximateCreationDateTimePrecision GlobalTableKinesisStreamSpecificationApproximateCreationDateTimePrecision `json:"ApproximateCreationDateTimePrecision,omitzero"`
 }
 
-// UnmarshalJSON decodes a GlobalTableKinesisStreamSpecification, enum values
-// to their types.
+// UnmarshalJSON decodes a GlobalTableKinesisStreamSpecification, turning enum
+// values back into their types.
 func (s *GlobalTableKinesisStreamSpecification) UnmarshalJSON(data []byte) error {
 	type plain GlobalTableKinesisStreamSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"ApproximateCreationDateTimePrecision"`
+		ApproximateCreationDateTimePrecision *string `json:"ApproximateCreationDateTimePrecision"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ApproximateCreationDateTimePrecision = GlobalTableKinesisStreamSpecificationApproximateCreationDateTimePrecisionOf(*w.E1)
+	if w.ApproximateCreationDateTimePrecision != nil {
+		s.ApproximateCreationDateTimePrecision = GlobalTableKinesisStreamSpecificationApproximateCreationDateTimePrecisionOf(*w.ApproximateCreationDateTimePrecision)
 	}
 	return nil
 }
@@ -825,19 +826,19 @@ type GlobalTableReplicaSpecification struct {
 	Tags []GlobalTableTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a GlobalTableReplicaSpecification, enum values to
-// their types.
+// UnmarshalJSON decodes a GlobalTableReplicaSpecification, turning enum values
+// back into their types.
 func (s *GlobalTableReplicaSpecification) UnmarshalJSON(data []byte) error {
 	type plain GlobalTableReplicaSpecification
 	w := struct {
 		*plain
-		E4 *string `json:"GlobalTableSettingsReplicationMode"`
+		GlobalTableSettingsReplicationMode *string `json:"GlobalTableSettingsReplicationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.GlobalTableSettingsReplicationMode = GlobalTableReplicaSpecificationGlobalTableSettingsReplicationModeOf(*w.E4)
+	if w.GlobalTableSettingsReplicationMode != nil {
+		s.GlobalTableSettingsReplicationMode = GlobalTableReplicaSpecificationGlobalTableSettingsReplicationModeOf(*w.GlobalTableSettingsReplicationMode)
 	}
 	return nil
 }

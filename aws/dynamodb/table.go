@@ -236,19 +236,19 @@ type TableContributorInsightsSpecification struct {
 	Mode TableContributorInsightsSpecificationMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableContributorInsightsSpecification, enum values
-// to their types.
+// UnmarshalJSON decodes a TableContributorInsightsSpecification, turning enum
+// values back into their types.
 func (s *TableContributorInsightsSpecification) UnmarshalJSON(data []byte) error {
 	type plain TableContributorInsightsSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Mode = TableContributorInsightsSpecificationModeOf(*w.E1)
+	if w.Mode != nil {
+		s.Mode = TableContributorInsightsSpecificationModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -438,19 +438,19 @@ type TableKinesisStreamSpecification struct {
 	ApproximateCreationDateTimePrecision TableKinesisStreamSpecificationApproximateCreationDateTimePrecision `json:"ApproximateCreationDateTimePrecision,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableKinesisStreamSpecification, enum values to
-// their types.
+// UnmarshalJSON decodes a TableKinesisStreamSpecification, turning enum values
+// back into their types.
 func (s *TableKinesisStreamSpecification) UnmarshalJSON(data []byte) error {
 	type plain TableKinesisStreamSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"ApproximateCreationDateTimePrecision"`
+		ApproximateCreationDateTimePrecision *string `json:"ApproximateCreationDateTimePrecision"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ApproximateCreationDateTimePrecision = TableKinesisStreamSpecificationApproximateCreationDateTimePrecisionOf(*w.E1)
+	if w.ApproximateCreationDateTimePrecision != nil {
+		s.ApproximateCreationDateTimePrecision = TableKinesisStreamSpecificationApproximateCreationDateTimePrecisionOf(*w.ApproximateCreationDateTimePrecision)
 	}
 	return nil
 }

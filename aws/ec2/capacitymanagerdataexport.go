@@ -58,23 +58,23 @@ type CapacityManagerDataExportArgs struct {
 	Tags []CapacityManagerDataExportTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityManagerDataExportArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CapacityManagerDataExportArgs, turning enum values
+// back into their types.
 func (s *CapacityManagerDataExportArgs) UnmarshalJSON(data []byte) error {
 	type plain CapacityManagerDataExportArgs
 	w := struct {
 		*plain
-		E0 *string `json:"OutputFormat"`
-		E2 *string `json:"Schedule"`
+		OutputFormat *string `json:"OutputFormat"`
+		Schedule     *string `json:"Schedule"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OutputFormat = CapacityManagerDataExportOutputFormatOf(*w.E0)
+	if w.OutputFormat != nil {
+		s.OutputFormat = CapacityManagerDataExportOutputFormatOf(*w.OutputFormat)
 	}
-	if w.E2 != nil {
-		s.Schedule = CapacityManagerDataExportScheduleOf(*w.E2)
+	if w.Schedule != nil {
+		s.Schedule = CapacityManagerDataExportScheduleOf(*w.Schedule)
 	}
 	return nil
 }

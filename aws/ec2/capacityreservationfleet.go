@@ -90,23 +90,23 @@ type CapacityReservationFleetArgs struct {
 	TotalTargetCapacity int `json:"TotalTargetCapacity,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityReservationFleetArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CapacityReservationFleetArgs, turning enum values
+// back into their types.
 func (s *CapacityReservationFleetArgs) UnmarshalJSON(data []byte) error {
 	type plain CapacityReservationFleetArgs
 	w := struct {
 		*plain
-		E2 *string `json:"InstanceMatchCriteria"`
-		E7 *string `json:"Tenancy"`
+		InstanceMatchCriteria *string `json:"InstanceMatchCriteria"`
+		Tenancy               *string `json:"Tenancy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.InstanceMatchCriteria = CapacityReservationFleetInstanceMatchCriteriaOf(*w.E2)
+	if w.InstanceMatchCriteria != nil {
+		s.InstanceMatchCriteria = CapacityReservationFleetInstanceMatchCriteriaOf(*w.InstanceMatchCriteria)
 	}
-	if w.E7 != nil {
-		s.Tenancy = CapacityReservationFleetTenancyOf(*w.E7)
+	if w.Tenancy != nil {
+		s.Tenancy = CapacityReservationFleetTenancyOf(*w.Tenancy)
 	}
 	return nil
 }

@@ -124,22 +124,23 @@ type EC2FleetArgs struct {
 	ValidUntil *string `json:"ValidUntil,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetArgs, enum values to their types.
+// UnmarshalJSON decodes a EC2FleetArgs, turning enum values back into their
+// types.
 func (s *EC2FleetArgs) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetArgs
 	w := struct {
 		*plain
-		E3  *string `json:"ExcessCapacityTerminationPolicy"`
-		E10 *string `json:"Type"`
+		ExcessCapacityTerminationPolicy *string `json:"ExcessCapacityTerminationPolicy"`
+		Type                            *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ExcessCapacityTerminationPolicy = EC2FleetExcessCapacityTerminationPolicyOf(*w.E3)
+	if w.ExcessCapacityTerminationPolicy != nil {
+		s.ExcessCapacityTerminationPolicy = EC2FleetExcessCapacityTerminationPolicyOf(*w.ExcessCapacityTerminationPolicy)
 	}
-	if w.E10 != nil {
-		s.Type = EC2FleetTypePropertyOf(*w.E10)
+	if w.Type != nil {
+		s.Type = EC2FleetTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -282,19 +283,19 @@ type EC2FleetCapacityRebalance struct {
 	TerminationDelay *int `json:"TerminationDelay,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetCapacityRebalance, enum values to their
-// types.
+// UnmarshalJSON decodes a EC2FleetCapacityRebalance, turning enum values back
+// into their types.
 func (s *EC2FleetCapacityRebalance) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetCapacityRebalance
 	w := struct {
 		*plain
-		E0 *string `json:"ReplacementStrategy"`
+		ReplacementStrategy *string `json:"ReplacementStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ReplacementStrategy = EC2FleetCapacityRebalanceReplacementStrategyOf(*w.E0)
+	if w.ReplacementStrategy != nil {
+		s.ReplacementStrategy = EC2FleetCapacityRebalanceReplacementStrategyOf(*w.ReplacementStrategy)
 	}
 	return nil
 }
@@ -361,19 +362,19 @@ type EC2FleetCapacityReservationOptionsRequest struct {
 	UsageStrategy EC2FleetCapacityReservationOptionsRequestUsageStrategy `json:"UsageStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetCapacityReservationOptionsRequest, enum
-// values to their types.
+// UnmarshalJSON decodes a EC2FleetCapacityReservationOptionsRequest, turning
+// enum values back into their types.
 func (s *EC2FleetCapacityReservationOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetCapacityReservationOptionsRequest
 	w := struct {
 		*plain
-		E0 *string `json:"UsageStrategy"`
+		UsageStrategy *string `json:"UsageStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.UsageStrategy = EC2FleetCapacityReservationOptionsRequestUsageStrategyOf(*w.E0)
+	if w.UsageStrategy != nil {
+		s.UsageStrategy = EC2FleetCapacityReservationOptionsRequestUsageStrategyOf(*w.UsageStrategy)
 	}
 	return nil
 }
@@ -485,18 +486,19 @@ type EC2FleetEbsBlockDevice struct {
 	VolumeType EC2FleetEbsBlockDeviceVolumeType `json:"VolumeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetEbsBlockDevice, enum values to their types.
+// UnmarshalJSON decodes a EC2FleetEbsBlockDevice, turning enum values back
+// into their types.
 func (s *EC2FleetEbsBlockDevice) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetEbsBlockDevice
 	w := struct {
 		*plain
-		E6 *string `json:"VolumeType"`
+		VolumeType *string `json:"VolumeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.VolumeType = EC2FleetEbsBlockDeviceVolumeTypeOf(*w.E6)
+	if w.VolumeType != nil {
+		s.VolumeType = EC2FleetEbsBlockDeviceVolumeTypeOf(*w.VolumeType)
 	}
 	return nil
 }
@@ -779,23 +781,23 @@ type EC2FleetInstanceMetadataOptionsRequest struct {
 	HttpTokens EC2FleetInstanceMetadataOptionsRequestHttpTokens `json:"HttpTokens,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetInstanceMetadataOptionsRequest, enum values
-// to their types.
+// UnmarshalJSON decodes a EC2FleetInstanceMetadataOptionsRequest, turning enum
+// values back into their types.
 func (s *EC2FleetInstanceMetadataOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetInstanceMetadataOptionsRequest
 	w := struct {
 		*plain
-		E0 *string `json:"HttpEndpoint"`
-		E2 *string `json:"HttpTokens"`
+		HttpEndpoint *string `json:"HttpEndpoint"`
+		HttpTokens   *string `json:"HttpTokens"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.HttpEndpoint = EC2FleetInstanceMetadataOptionsRequestHttpEndpointOf(*w.E0)
+	if w.HttpEndpoint != nil {
+		s.HttpEndpoint = EC2FleetInstanceMetadataOptionsRequestHttpEndpointOf(*w.HttpEndpoint)
 	}
-	if w.E2 != nil {
-		s.HttpTokens = EC2FleetInstanceMetadataOptionsRequestHttpTokensOf(*w.E2)
+	if w.HttpTokens != nil {
+		s.HttpTokens = EC2FleetInstanceMetadataOptionsRequestHttpTokensOf(*w.HttpTokens)
 	}
 	return nil
 }
@@ -1075,63 +1077,63 @@ type EC2FleetInstanceRequirementsRequest struct {
 	VCpuCount *EC2FleetVCpuCountRangeRequest `json:"VCpuCount,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetInstanceRequirementsRequest, enum values to
-// their types.
+// UnmarshalJSON decodes a EC2FleetInstanceRequirementsRequest, turning enum
+// values back into their types.
 func (s *EC2FleetInstanceRequirementsRequest) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetInstanceRequirementsRequest
 	w := struct {
 		*plain
-		E1  []string `json:"AcceleratorManufacturers"`
-		E2  []string `json:"AcceleratorNames"`
-		E4  []string `json:"AcceleratorTypes"`
-		E6  *string  `json:"BareMetal"`
-		E9  *string  `json:"BurstablePerformance"`
-		E10 []string `json:"CpuManufacturers"`
-		E12 []string `json:"InstanceGenerations"`
-		E13 *string  `json:"LocalStorage"`
-		E14 []string `json:"LocalStorageTypes"`
+		AcceleratorManufacturers []string `json:"AcceleratorManufacturers"`
+		AcceleratorNames         []string `json:"AcceleratorNames"`
+		AcceleratorTypes         []string `json:"AcceleratorTypes"`
+		BareMetal                *string  `json:"BareMetal"`
+		BurstablePerformance     *string  `json:"BurstablePerformance"`
+		CpuManufacturers         []string `json:"CpuManufacturers"`
+		InstanceGenerations      []string `json:"InstanceGenerations"`
+		LocalStorage             *string  `json:"LocalStorage"`
+		LocalStorageTypes        []string `json:"LocalStorageTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.AcceleratorManufacturers != nil {
 		s.AcceleratorManufacturers = (func(v []string) []EC2FleetInstanceRequirementsRequestAcceleratorManufacturers {
 			return convertList(v, EC2FleetInstanceRequirementsRequestAcceleratorManufacturersOf)
-		})(w.E1)
+		})(w.AcceleratorManufacturers)
 	}
-	if w.E2 != nil {
+	if w.AcceleratorNames != nil {
 		s.AcceleratorNames = (func(v []string) []EC2FleetInstanceRequirementsRequestAcceleratorNames {
 			return convertList(v, EC2FleetInstanceRequirementsRequestAcceleratorNamesOf)
-		})(w.E2)
+		})(w.AcceleratorNames)
 	}
-	if w.E4 != nil {
+	if w.AcceleratorTypes != nil {
 		s.AcceleratorTypes = (func(v []string) []EC2FleetInstanceRequirementsRequestAcceleratorTypes {
 			return convertList(v, EC2FleetInstanceRequirementsRequestAcceleratorTypesOf)
-		})(w.E4)
+		})(w.AcceleratorTypes)
 	}
-	if w.E6 != nil {
-		s.BareMetal = EC2FleetInstanceRequirementsRequestBareMetalOf(*w.E6)
+	if w.BareMetal != nil {
+		s.BareMetal = EC2FleetInstanceRequirementsRequestBareMetalOf(*w.BareMetal)
 	}
-	if w.E9 != nil {
-		s.BurstablePerformance = EC2FleetInstanceRequirementsRequestBurstablePerformanceOf(*w.E9)
+	if w.BurstablePerformance != nil {
+		s.BurstablePerformance = EC2FleetInstanceRequirementsRequestBurstablePerformanceOf(*w.BurstablePerformance)
 	}
-	if w.E10 != nil {
+	if w.CpuManufacturers != nil {
 		s.CpuManufacturers = (func(v []string) []EC2FleetInstanceRequirementsRequestCpuManufacturers {
 			return convertList(v, EC2FleetInstanceRequirementsRequestCpuManufacturersOf)
-		})(w.E10)
+		})(w.CpuManufacturers)
 	}
-	if w.E12 != nil {
+	if w.InstanceGenerations != nil {
 		s.InstanceGenerations = (func(v []string) []EC2FleetInstanceRequirementsRequestInstanceGenerations {
 			return convertList(v, EC2FleetInstanceRequirementsRequestInstanceGenerationsOf)
-		})(w.E12)
+		})(w.InstanceGenerations)
 	}
-	if w.E13 != nil {
-		s.LocalStorage = EC2FleetInstanceRequirementsRequestLocalStorageOf(*w.E13)
+	if w.LocalStorage != nil {
+		s.LocalStorage = EC2FleetInstanceRequirementsRequestLocalStorageOf(*w.LocalStorage)
 	}
-	if w.E14 != nil {
+	if w.LocalStorageTypes != nil {
 		s.LocalStorageTypes = (func(v []string) []EC2FleetInstanceRequirementsRequestLocalStorageTypes {
 			return convertList(v, EC2FleetInstanceRequirementsRequestLocalStorageTypesOf)
-		})(w.E14)
+		})(w.LocalStorageTypes)
 	}
 	return nil
 }
@@ -1926,21 +1928,21 @@ type EC2FleetReservedCapacityOptionsRequest struct {
 	ReservationTypes []EC2FleetReservedCapacityOptionsRequestReservationTypes `json:"ReservationTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetReservedCapacityOptionsRequest, enum values
-// to their types.
+// UnmarshalJSON decodes a EC2FleetReservedCapacityOptionsRequest, turning enum
+// values back into their types.
 func (s *EC2FleetReservedCapacityOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetReservedCapacityOptionsRequest
 	w := struct {
 		*plain
-		E0 []string `json:"ReservationTypes"`
+		ReservationTypes []string `json:"ReservationTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.ReservationTypes != nil {
 		s.ReservationTypes = (func(v []string) []EC2FleetReservedCapacityOptionsRequestReservationTypes {
 			return convertList(v, EC2FleetReservedCapacityOptionsRequestReservationTypesOf)
-		})(w.E0)
+		})(w.ReservationTypes)
 	}
 	return nil
 }
@@ -2051,23 +2053,23 @@ type EC2FleetSpotOptionsRequest struct {
 	SingleInstanceType *bool `json:"SingleInstanceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetSpotOptionsRequest, enum values to their
-// types.
+// UnmarshalJSON decodes a EC2FleetSpotOptionsRequest, turning enum values back
+// into their types.
 func (s *EC2FleetSpotOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetSpotOptionsRequest
 	w := struct {
 		*plain
-		E0 *string `json:"AllocationStrategy"`
-		E1 *string `json:"InstanceInterruptionBehavior"`
+		AllocationStrategy           *string `json:"AllocationStrategy"`
+		InstanceInterruptionBehavior *string `json:"InstanceInterruptionBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AllocationStrategy = EC2FleetSpotOptionsRequestAllocationStrategyOf(*w.E0)
+	if w.AllocationStrategy != nil {
+		s.AllocationStrategy = EC2FleetSpotOptionsRequestAllocationStrategyOf(*w.AllocationStrategy)
 	}
-	if w.E1 != nil {
-		s.InstanceInterruptionBehavior = EC2FleetSpotOptionsRequestInstanceInterruptionBehaviorOf(*w.E1)
+	if w.InstanceInterruptionBehavior != nil {
+		s.InstanceInterruptionBehavior = EC2FleetSpotOptionsRequestInstanceInterruptionBehaviorOf(*w.InstanceInterruptionBehavior)
 	}
 	return nil
 }
@@ -2216,19 +2218,19 @@ type EC2FleetTagSpecification struct {
 	Tags []EC2FleetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetTagSpecification, enum values to their
-// types.
+// UnmarshalJSON decodes a EC2FleetTagSpecification, turning enum values back
+// into their types.
 func (s *EC2FleetTagSpecification) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetTagSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = EC2FleetTagSpecificationResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = EC2FleetTagSpecificationResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }
@@ -2364,23 +2366,23 @@ type EC2FleetTargetCapacitySpecificationRequest struct {
 	TargetCapacityUnitType EC2FleetTargetCapacitySpecificationRequestTargetCapacityUnitType `json:"TargetCapacityUnitType,omitzero"`
 }
 
-// UnmarshalJSON decodes a EC2FleetTargetCapacitySpecificationRequest, enum
-// values to their types.
+// UnmarshalJSON decodes a EC2FleetTargetCapacitySpecificationRequest, turning
+// enum values back into their types.
 func (s *EC2FleetTargetCapacitySpecificationRequest) UnmarshalJSON(data []byte) error {
 	type plain EC2FleetTargetCapacitySpecificationRequest
 	w := struct {
 		*plain
-		E1 *string `json:"DefaultTargetCapacityType"`
-		E4 *string `json:"TargetCapacityUnitType"`
+		DefaultTargetCapacityType *string `json:"DefaultTargetCapacityType"`
+		TargetCapacityUnitType    *string `json:"TargetCapacityUnitType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DefaultTargetCapacityType = EC2FleetTargetCapacitySpecificationRequestDefaultTargetCapacityTypeOf(*w.E1)
+	if w.DefaultTargetCapacityType != nil {
+		s.DefaultTargetCapacityType = EC2FleetTargetCapacitySpecificationRequestDefaultTargetCapacityTypeOf(*w.DefaultTargetCapacityType)
 	}
-	if w.E4 != nil {
-		s.TargetCapacityUnitType = EC2FleetTargetCapacitySpecificationRequestTargetCapacityUnitTypeOf(*w.E4)
+	if w.TargetCapacityUnitType != nil {
+		s.TargetCapacityUnitType = EC2FleetTargetCapacitySpecificationRequestTargetCapacityUnitTypeOf(*w.TargetCapacityUnitType)
 	}
 	return nil
 }

@@ -120,26 +120,27 @@ type FlowLogArgs struct {
 	TrafficType FlowLogTrafficType `json:"TrafficType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowLogArgs, enum values to their types.
+// UnmarshalJSON decodes a FlowLogArgs, turning enum values back into their
+// types.
 func (s *FlowLogArgs) UnmarshalJSON(data []byte) error {
 	type plain FlowLogArgs
 	w := struct {
 		*plain
-		E1  *string `json:"ResourceType"`
-		E6  *string `json:"LogDestinationType"`
-		E12 *string `json:"TrafficType"`
+		ResourceType       *string `json:"ResourceType"`
+		LogDestinationType *string `json:"LogDestinationType"`
+		TrafficType        *string `json:"TrafficType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ResourceType = FlowLogResourceTypeOf(*w.E1)
+	if w.ResourceType != nil {
+		s.ResourceType = FlowLogResourceTypeOf(*w.ResourceType)
 	}
-	if w.E6 != nil {
-		s.LogDestinationType = FlowLogLogDestinationTypeOf(*w.E6)
+	if w.LogDestinationType != nil {
+		s.LogDestinationType = FlowLogLogDestinationTypeOf(*w.LogDestinationType)
 	}
-	if w.E12 != nil {
-		s.TrafficType = FlowLogTrafficTypeOf(*w.E12)
+	if w.TrafficType != nil {
+		s.TrafficType = FlowLogTrafficTypeOf(*w.TrafficType)
 	}
 	return nil
 }
@@ -199,19 +200,19 @@ type FlowLogDestinationOptions struct {
 	PerHourPartition bool `json:"PerHourPartition"`
 }
 
-// UnmarshalJSON decodes a FlowLogDestinationOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowLogDestinationOptions, turning enum values back
+// into their types.
 func (s *FlowLogDestinationOptions) UnmarshalJSON(data []byte) error {
 	type plain FlowLogDestinationOptions
 	w := struct {
 		*plain
-		E0 *string `json:"FileFormat"`
+		FileFormat *string `json:"FileFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FileFormat = FlowLogDestinationOptionsFileFormatOf(*w.E0)
+	if w.FileFormat != nil {
+		s.FileFormat = FlowLogDestinationOptionsFileFormatOf(*w.FileFormat)
 	}
 	return nil
 }

@@ -81,26 +81,26 @@ type HostArgs struct {
 	Tags []HostTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a HostArgs, enum values to their types.
+// UnmarshalJSON decodes a HostArgs, turning enum values back into their types.
 func (s *HostArgs) UnmarshalJSON(data []byte) error {
 	type plain HostArgs
 	w := struct {
 		*plain
-		E2 *string `json:"AutoPlacement"`
-		E3 *string `json:"HostMaintenance"`
-		E4 *string `json:"HostRecovery"`
+		AutoPlacement   *string `json:"AutoPlacement"`
+		HostMaintenance *string `json:"HostMaintenance"`
+		HostRecovery    *string `json:"HostRecovery"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AutoPlacement = HostAutoPlacementOf(*w.E2)
+	if w.AutoPlacement != nil {
+		s.AutoPlacement = HostAutoPlacementOf(*w.AutoPlacement)
 	}
-	if w.E3 != nil {
-		s.HostMaintenance = HostMaintenanceOf(*w.E3)
+	if w.HostMaintenance != nil {
+		s.HostMaintenance = HostMaintenanceOf(*w.HostMaintenance)
 	}
-	if w.E4 != nil {
-		s.HostRecovery = HostRecoveryOf(*w.E4)
+	if w.HostRecovery != nil {
+		s.HostRecovery = HostRecoveryOf(*w.HostRecovery)
 	}
 	return nil
 }

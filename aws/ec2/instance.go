@@ -333,18 +333,19 @@ type InstanceArgs struct {
 	Volumes []InstanceVolume `json:"Volumes,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstanceArgs, enum values to their types.
+// UnmarshalJSON decodes a InstanceArgs, turning enum values back into their
+// types.
 func (s *InstanceArgs) UnmarshalJSON(data []byte) error {
 	type plain InstanceArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Affinity"`
+		Affinity *string `json:"Affinity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Affinity = InstanceAffinityOf(*w.E1)
+	if w.Affinity != nil {
+		s.Affinity = InstanceAffinityOf(*w.Affinity)
 	}
 	return nil
 }
@@ -759,30 +760,31 @@ type InstanceMetadataOptions struct {
 	InstanceMetadataTags InstanceMetadataOptionsInstanceMetadataTags `json:"InstanceMetadataTags,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstanceMetadataOptions, enum values to their types.
+// UnmarshalJSON decodes a InstanceMetadataOptions, turning enum values back
+// into their types.
 func (s *InstanceMetadataOptions) UnmarshalJSON(data []byte) error {
 	type plain InstanceMetadataOptions
 	w := struct {
 		*plain
-		E0 *string `json:"HttpEndpoint"`
-		E1 *string `json:"HttpProtocolIpv6"`
-		E3 *string `json:"HttpTokens"`
-		E4 *string `json:"InstanceMetadataTags"`
+		HttpEndpoint         *string `json:"HttpEndpoint"`
+		HttpProtocolIpv6     *string `json:"HttpProtocolIpv6"`
+		HttpTokens           *string `json:"HttpTokens"`
+		InstanceMetadataTags *string `json:"InstanceMetadataTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.HttpEndpoint = InstanceMetadataOptionsHttpEndpointOf(*w.E0)
+	if w.HttpEndpoint != nil {
+		s.HttpEndpoint = InstanceMetadataOptionsHttpEndpointOf(*w.HttpEndpoint)
 	}
-	if w.E1 != nil {
-		s.HttpProtocolIpv6 = InstanceMetadataOptionsHttpProtocolIpv6Of(*w.E1)
+	if w.HttpProtocolIpv6 != nil {
+		s.HttpProtocolIpv6 = InstanceMetadataOptionsHttpProtocolIpv6Of(*w.HttpProtocolIpv6)
 	}
-	if w.E3 != nil {
-		s.HttpTokens = InstanceMetadataOptionsHttpTokensOf(*w.E3)
+	if w.HttpTokens != nil {
+		s.HttpTokens = InstanceMetadataOptionsHttpTokensOf(*w.HttpTokens)
 	}
-	if w.E4 != nil {
-		s.InstanceMetadataTags = InstanceMetadataOptionsInstanceMetadataTagsOf(*w.E4)
+	if w.InstanceMetadataTags != nil {
+		s.InstanceMetadataTags = InstanceMetadataOptionsInstanceMetadataTagsOf(*w.InstanceMetadataTags)
 	}
 	return nil
 }
@@ -1087,19 +1089,19 @@ type InstancePrivateDnsNameOptions struct {
 	HostnameType InstancePrivateDnsNameOptionsHostnameType `json:"HostnameType,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstancePrivateDnsNameOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a InstancePrivateDnsNameOptions, turning enum values
+// back into their types.
 func (s *InstancePrivateDnsNameOptions) UnmarshalJSON(data []byte) error {
 	type plain InstancePrivateDnsNameOptions
 	w := struct {
 		*plain
-		E2 *string `json:"HostnameType"`
+		HostnameType *string `json:"HostnameType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.HostnameType = InstancePrivateDnsNameOptionsHostnameTypeOf(*w.E2)
+	if w.HostnameType != nil {
+		s.HostnameType = InstancePrivateDnsNameOptionsHostnameTypeOf(*w.HostnameType)
 	}
 	return nil
 }

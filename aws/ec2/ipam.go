@@ -64,22 +64,22 @@ type IPAMArgs struct {
 	Tier IPAMTier `json:"Tier,omitzero"`
 }
 
-// UnmarshalJSON decodes a IPAMArgs, enum values to their types.
+// UnmarshalJSON decodes a IPAMArgs, turning enum values back into their types.
 func (s *IPAMArgs) UnmarshalJSON(data []byte) error {
 	type plain IPAMArgs
 	w := struct {
 		*plain
-		E3 *string `json:"MeteredAccount"`
-		E6 *string `json:"Tier"`
+		MeteredAccount *string `json:"MeteredAccount"`
+		Tier           *string `json:"Tier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.MeteredAccount = IPAMMeteredAccountOf(*w.E3)
+	if w.MeteredAccount != nil {
+		s.MeteredAccount = IPAMMeteredAccountOf(*w.MeteredAccount)
 	}
-	if w.E6 != nil {
-		s.Tier = IPAMTierOf(*w.E6)
+	if w.Tier != nil {
+		s.Tier = IPAMTierOf(*w.Tier)
 	}
 	return nil
 }

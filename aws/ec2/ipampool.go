@@ -131,22 +131,23 @@ type IPAMPoolArgs struct {
 	Tags []IPAMPoolTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a IPAMPoolArgs, enum values to their types.
+// UnmarshalJSON decodes a IPAMPoolArgs, turning enum values back into their
+// types.
 func (s *IPAMPoolArgs) UnmarshalJSON(data []byte) error {
 	type plain IPAMPoolArgs
 	w := struct {
 		*plain
-		E7  *string `json:"AwsService"`
-		E11 *string `json:"PublicIpSource"`
+		AwsService     *string `json:"AwsService"`
+		PublicIpSource *string `json:"PublicIpSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.AwsService = IPAMPoolAwsServiceOf(*w.E7)
+	if w.AwsService != nil {
+		s.AwsService = IPAMPoolAwsServiceOf(*w.AwsService)
 	}
-	if w.E11 != nil {
-		s.PublicIpSource = IPAMPoolPublicIpSourceOf(*w.E11)
+	if w.PublicIpSource != nil {
+		s.PublicIpSource = IPAMPoolPublicIpSourceOf(*w.PublicIpSource)
 	}
 	return nil
 }

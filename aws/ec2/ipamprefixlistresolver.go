@@ -147,22 +147,22 @@ type IPAMPrefixListResolverIpamPrefixListResolverRule struct {
 }
 
 // UnmarshalJSON decodes a IPAMPrefixListResolverIpamPrefixListResolverRule,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *IPAMPrefixListResolverIpamPrefixListResolverRule) UnmarshalJSON(data []byte) error {
 	type plain IPAMPrefixListResolverIpamPrefixListResolverRule
 	w := struct {
 		*plain
-		E0 *string `json:"RuleType"`
-		E3 *string `json:"ResourceType"`
+		RuleType     *string `json:"RuleType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RuleType = IPAMPrefixListResolverIpamPrefixListResolverRuleRuleTypeOf(*w.E0)
+	if w.RuleType != nil {
+		s.RuleType = IPAMPrefixListResolverIpamPrefixListResolverRuleRuleTypeOf(*w.RuleType)
 	}
-	if w.E3 != nil {
-		s.ResourceType = IPAMPrefixListResolverIpamPrefixListResolverRuleResourceTypeOf(*w.E3)
+	if w.ResourceType != nil {
+		s.ResourceType = IPAMPrefixListResolverIpamPrefixListResolverRuleResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }
@@ -217,19 +217,19 @@ type IPAMPrefixListResolverIpamPrefixListResolverRuleCondition struct {
 }
 
 // UnmarshalJSON decodes a
-// IPAMPrefixListResolverIpamPrefixListResolverRuleCondition, enum values to
-// their types.
+// IPAMPrefixListResolverIpamPrefixListResolverRuleCondition, turning enum
+// values back into their types.
 func (s *IPAMPrefixListResolverIpamPrefixListResolverRuleCondition) UnmarshalJSON(data []byte) error {
 	type plain IPAMPrefixListResolverIpamPrefixListResolverRuleCondition
 	w := struct {
 		*plain
-		E2 *string `json:"Operation"`
+		Operation *string `json:"Operation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Operation = IPAMPrefixListResolverIpamPrefixListResolverRuleConditionOperationOf(*w.E2)
+	if w.Operation != nil {
+		s.Operation = IPAMPrefixListResolverIpamPrefixListResolverRuleConditionOperationOf(*w.Operation)
 	}
 	return nil
 }

@@ -147,18 +147,18 @@ type IPAMScopeIpamScopeExternalAuthorityConfiguration struct {
 }
 
 // UnmarshalJSON decodes a IPAMScopeIpamScopeExternalAuthorityConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *IPAMScopeIpamScopeExternalAuthorityConfiguration) UnmarshalJSON(data []byte) error {
 	type plain IPAMScopeIpamScopeExternalAuthorityConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"IpamScopeExternalAuthorityType"`
+		IpamScopeExternalAuthorityType *string `json:"IpamScopeExternalAuthorityType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IpamScopeExternalAuthorityType = IPAMScopeIpamScopeExternalAuthorityConfigurationIpamScopeExternalAuthorityTypeOf(*w.E1)
+	if w.IpamScopeExternalAuthorityType != nil {
+		s.IpamScopeExternalAuthorityType = IPAMScopeIpamScopeExternalAuthorityConfigurationIpamScopeExternalAuthorityTypeOf(*w.IpamScopeExternalAuthorityType)
 	}
 	return nil
 }

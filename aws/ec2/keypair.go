@@ -61,22 +61,23 @@ type KeyPairArgs struct {
 	Tags []KeyPairTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a KeyPairArgs, enum values to their types.
+// UnmarshalJSON decodes a KeyPairArgs, turning enum values back into their
+// types.
 func (s *KeyPairArgs) UnmarshalJSON(data []byte) error {
 	type plain KeyPairArgs
 	w := struct {
 		*plain
-		E1 *string `json:"KeyFormat"`
-		E2 *string `json:"KeyType"`
+		KeyFormat *string `json:"KeyFormat"`
+		KeyType   *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.KeyFormat = KeyPairKeyFormatOf(*w.E1)
+	if w.KeyFormat != nil {
+		s.KeyFormat = KeyPairKeyFormatOf(*w.KeyFormat)
 	}
-	if w.E2 != nil {
-		s.KeyType = KeyPairKeyTypeOf(*w.E2)
+	if w.KeyType != nil {
+		s.KeyType = KeyPairKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }

@@ -286,19 +286,19 @@ type LaunchTemplateCpuOptions struct {
 	ThreadsPerCore *int `json:"ThreadsPerCore,omitzero"`
 }
 
-// UnmarshalJSON decodes a LaunchTemplateCpuOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a LaunchTemplateCpuOptions, turning enum values back
+// into their types.
 func (s *LaunchTemplateCpuOptions) UnmarshalJSON(data []byte) error {
 	type plain LaunchTemplateCpuOptions
 	w := struct {
 		*plain
-		E0 *string `json:"AmdSevSnp"`
+		AmdSevSnp *string `json:"AmdSevSnp"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AmdSevSnp = LaunchTemplateCpuOptionsAmdSevSnpOf(*w.E0)
+	if w.AmdSevSnp != nil {
+		s.AmdSevSnp = LaunchTemplateCpuOptionsAmdSevSnpOf(*w.AmdSevSnp)
 	}
 	return nil
 }

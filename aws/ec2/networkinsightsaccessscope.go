@@ -183,21 +183,21 @@ type NetworkInsightsAccessScopePacketHeaderStatementRequest struct {
 }
 
 // UnmarshalJSON decodes a
-// NetworkInsightsAccessScopePacketHeaderStatementRequest, enum values to their
-// types.
+// NetworkInsightsAccessScopePacketHeaderStatementRequest, turning enum values
+// back into their types.
 func (s *NetworkInsightsAccessScopePacketHeaderStatementRequest) UnmarshalJSON(data []byte) error {
 	type plain NetworkInsightsAccessScopePacketHeaderStatementRequest
 	w := struct {
 		*plain
-		E3 []string `json:"Protocols"`
+		Protocols []string `json:"Protocols"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
+	if w.Protocols != nil {
 		s.Protocols = (func(v []string) []NetworkInsightsAccessScopeProtocol {
 			return convertList(v, NetworkInsightsAccessScopeProtocolOf)
-		})(w.E3)
+		})(w.Protocols)
 	}
 	return nil
 }

@@ -88,18 +88,19 @@ type NetworkInsightsPathArgs struct {
 	Tags []NetworkInsightsPathTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a NetworkInsightsPathArgs, enum values to their types.
+// UnmarshalJSON decodes a NetworkInsightsPathArgs, turning enum values back
+// into their types.
 func (s *NetworkInsightsPathArgs) UnmarshalJSON(data []byte) error {
 	type plain NetworkInsightsPathArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Protocol = NetworkInsightsPathProtocolOf(*w.E0)
+	if w.Protocol != nil {
+		s.Protocol = NetworkInsightsPathProtocolOf(*w.Protocol)
 	}
 	return nil
 }

@@ -148,18 +148,19 @@ type NetworkInterfaceArgs struct {
 	Tags []NetworkInterfaceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a NetworkInterfaceArgs, enum values to their types.
+// UnmarshalJSON decodes a NetworkInterfaceArgs, turning enum values back into
+// their types.
 func (s *NetworkInterfaceArgs) UnmarshalJSON(data []byte) error {
 	type plain NetworkInterfaceArgs
 	w := struct {
 		*plain
-		E14 *string `json:"PublicIpDnsHostnameTypeSpecification"`
+		PublicIpDnsHostnameTypeSpecification *string `json:"PublicIpDnsHostnameTypeSpecification"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E14 != nil {
-		s.PublicIpDnsHostnameTypeSpecification = NetworkInterfacePublicIpDnsHostnameTypeSpecificationOf(*w.E14)
+	if w.PublicIpDnsHostnameTypeSpecification != nil {
+		s.PublicIpDnsHostnameTypeSpecification = NetworkInterfacePublicIpDnsHostnameTypeSpecificationOf(*w.PublicIpDnsHostnameTypeSpecification)
 	}
 	return nil
 }

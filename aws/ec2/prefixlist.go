@@ -49,18 +49,19 @@ type PrefixListArgs struct {
 	Tags []PrefixListTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PrefixListArgs, enum values to their types.
+// UnmarshalJSON decodes a PrefixListArgs, turning enum values back into their
+// types.
 func (s *PrefixListArgs) UnmarshalJSON(data []byte) error {
 	type plain PrefixListArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AddressFamily"`
+		AddressFamily *string `json:"AddressFamily"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AddressFamily = PrefixListAddressFamilyOf(*w.E0)
+	if w.AddressFamily != nil {
+		s.AddressFamily = PrefixListAddressFamilyOf(*w.AddressFamily)
 	}
 	return nil
 }

@@ -53,18 +53,19 @@ type RouteServerArgs struct {
 	Tags []RouteServerTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouteServerArgs, enum values to their types.
+// UnmarshalJSON decodes a RouteServerArgs, turning enum values back into their
+// types.
 func (s *RouteServerArgs) UnmarshalJSON(data []byte) error {
 	type plain RouteServerArgs
 	w := struct {
 		*plain
-		E1 *string `json:"PersistRoutes"`
+		PersistRoutes *string `json:"PersistRoutes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PersistRoutes = RouteServerPersistRoutesOf(*w.E1)
+	if w.PersistRoutes != nil {
+		s.PersistRoutes = RouteServerPersistRoutesOf(*w.PersistRoutes)
 	}
 	return nil
 }

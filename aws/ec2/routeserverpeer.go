@@ -158,19 +158,19 @@ type RouteServerPeerBgpOptions struct {
 	PeerLivenessDetection RouteServerPeerBgpOptionsPeerLivenessDetection `json:"PeerLivenessDetection,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouteServerPeerBgpOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a RouteServerPeerBgpOptions, turning enum values back
+// into their types.
 func (s *RouteServerPeerBgpOptions) UnmarshalJSON(data []byte) error {
 	type plain RouteServerPeerBgpOptions
 	w := struct {
 		*plain
-		E1 *string `json:"PeerLivenessDetection"`
+		PeerLivenessDetection *string `json:"PeerLivenessDetection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PeerLivenessDetection = RouteServerPeerBgpOptionsPeerLivenessDetectionOf(*w.E1)
+	if w.PeerLivenessDetection != nil {
+		s.PeerLivenessDetection = RouteServerPeerBgpOptionsPeerLivenessDetectionOf(*w.PeerLivenessDetection)
 	}
 	return nil
 }

@@ -27,19 +27,19 @@ type SnapshotBlockPublicAccessArgs struct {
 	State SnapshotBlockPublicAccessState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a SnapshotBlockPublicAccessArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a SnapshotBlockPublicAccessArgs, turning enum values
+// back into their types.
 func (s *SnapshotBlockPublicAccessArgs) UnmarshalJSON(data []byte) error {
 	type plain SnapshotBlockPublicAccessArgs
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = SnapshotBlockPublicAccessStateOf(*w.E0)
+	if w.State != nil {
+		s.State = SnapshotBlockPublicAccessStateOf(*w.State)
 	}
 	return nil
 }

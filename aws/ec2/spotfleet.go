@@ -235,18 +235,19 @@ type SpotFleetEbsBlockDevice struct {
 	VolumeType SpotFleetEbsBlockDeviceVolumeType `json:"VolumeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpotFleetEbsBlockDevice, enum values to their types.
+// UnmarshalJSON decodes a SpotFleetEbsBlockDevice, turning enum values back
+// into their types.
 func (s *SpotFleetEbsBlockDevice) UnmarshalJSON(data []byte) error {
 	type plain SpotFleetEbsBlockDevice
 	w := struct {
 		*plain
-		E5 *string `json:"VolumeType"`
+		VolumeType *string `json:"VolumeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.VolumeType = SpotFleetEbsBlockDeviceVolumeTypeOf(*w.E5)
+	if w.VolumeType != nil {
+		s.VolumeType = SpotFleetEbsBlockDeviceVolumeTypeOf(*w.VolumeType)
 	}
 	return nil
 }
@@ -610,63 +611,63 @@ type SpotFleetInstanceRequirementsRequest struct {
 	VCpuCount *SpotFleetVCpuCountRangeRequest `json:"VCpuCount,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpotFleetInstanceRequirementsRequest, enum values to
-// their types.
+// UnmarshalJSON decodes a SpotFleetInstanceRequirementsRequest, turning enum
+// values back into their types.
 func (s *SpotFleetInstanceRequirementsRequest) UnmarshalJSON(data []byte) error {
 	type plain SpotFleetInstanceRequirementsRequest
 	w := struct {
 		*plain
-		E1  []string `json:"AcceleratorManufacturers"`
-		E2  []string `json:"AcceleratorNames"`
-		E4  []string `json:"AcceleratorTypes"`
-		E6  *string  `json:"BareMetal"`
-		E9  *string  `json:"BurstablePerformance"`
-		E10 []string `json:"CpuManufacturers"`
-		E12 []string `json:"InstanceGenerations"`
-		E13 *string  `json:"LocalStorage"`
-		E14 []string `json:"LocalStorageTypes"`
+		AcceleratorManufacturers []string `json:"AcceleratorManufacturers"`
+		AcceleratorNames         []string `json:"AcceleratorNames"`
+		AcceleratorTypes         []string `json:"AcceleratorTypes"`
+		BareMetal                *string  `json:"BareMetal"`
+		BurstablePerformance     *string  `json:"BurstablePerformance"`
+		CpuManufacturers         []string `json:"CpuManufacturers"`
+		InstanceGenerations      []string `json:"InstanceGenerations"`
+		LocalStorage             *string  `json:"LocalStorage"`
+		LocalStorageTypes        []string `json:"LocalStorageTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.AcceleratorManufacturers != nil {
 		s.AcceleratorManufacturers = (func(v []string) []SpotFleetInstanceRequirementsRequestAcceleratorManufacturers {
 			return convertList(v, SpotFleetInstanceRequirementsRequestAcceleratorManufacturersOf)
-		})(w.E1)
+		})(w.AcceleratorManufacturers)
 	}
-	if w.E2 != nil {
+	if w.AcceleratorNames != nil {
 		s.AcceleratorNames = (func(v []string) []SpotFleetInstanceRequirementsRequestAcceleratorNames {
 			return convertList(v, SpotFleetInstanceRequirementsRequestAcceleratorNamesOf)
-		})(w.E2)
+		})(w.AcceleratorNames)
 	}
-	if w.E4 != nil {
+	if w.AcceleratorTypes != nil {
 		s.AcceleratorTypes = (func(v []string) []SpotFleetInstanceRequirementsRequestAcceleratorTypes {
 			return convertList(v, SpotFleetInstanceRequirementsRequestAcceleratorTypesOf)
-		})(w.E4)
+		})(w.AcceleratorTypes)
 	}
-	if w.E6 != nil {
-		s.BareMetal = SpotFleetInstanceRequirementsRequestBareMetalOf(*w.E6)
+	if w.BareMetal != nil {
+		s.BareMetal = SpotFleetInstanceRequirementsRequestBareMetalOf(*w.BareMetal)
 	}
-	if w.E9 != nil {
-		s.BurstablePerformance = SpotFleetInstanceRequirementsRequestBurstablePerformanceOf(*w.E9)
+	if w.BurstablePerformance != nil {
+		s.BurstablePerformance = SpotFleetInstanceRequirementsRequestBurstablePerformanceOf(*w.BurstablePerformance)
 	}
-	if w.E10 != nil {
+	if w.CpuManufacturers != nil {
 		s.CpuManufacturers = (func(v []string) []SpotFleetInstanceRequirementsRequestCpuManufacturers {
 			return convertList(v, SpotFleetInstanceRequirementsRequestCpuManufacturersOf)
-		})(w.E10)
+		})(w.CpuManufacturers)
 	}
-	if w.E12 != nil {
+	if w.InstanceGenerations != nil {
 		s.InstanceGenerations = (func(v []string) []SpotFleetInstanceRequirementsRequestInstanceGenerations {
 			return convertList(v, SpotFleetInstanceRequirementsRequestInstanceGenerationsOf)
-		})(w.E12)
+		})(w.InstanceGenerations)
 	}
-	if w.E13 != nil {
-		s.LocalStorage = SpotFleetInstanceRequirementsRequestLocalStorageOf(*w.E13)
+	if w.LocalStorage != nil {
+		s.LocalStorage = SpotFleetInstanceRequirementsRequestLocalStorageOf(*w.LocalStorage)
 	}
-	if w.E14 != nil {
+	if w.LocalStorageTypes != nil {
 		s.LocalStorageTypes = (func(v []string) []SpotFleetInstanceRequirementsRequestLocalStorageTypes {
 			return convertList(v, SpotFleetInstanceRequirementsRequestLocalStorageTypesOf)
-		})(w.E14)
+		})(w.LocalStorageTypes)
 	}
 	return nil
 }
@@ -1604,35 +1605,35 @@ type SpotFleetRequestConfigData struct {
 	ValidUntil *string `json:"ValidUntil,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpotFleetRequestConfigData, enum values to their
-// types.
+// UnmarshalJSON decodes a SpotFleetRequestConfigData, turning enum values back
+// into their types.
 func (s *SpotFleetRequestConfigData) UnmarshalJSON(data []byte) error {
 	type plain SpotFleetRequestConfigData
 	w := struct {
 		*plain
-		E2  *string `json:"AllocationStrategy"`
-		E4  *string `json:"ExcessCapacityTerminationPolicy"`
-		E5  *string `json:"InstanceInterruptionBehavior"`
-		E18 *string `json:"TargetCapacityUnitType"`
-		E20 *string `json:"Type"`
+		AllocationStrategy              *string `json:"AllocationStrategy"`
+		ExcessCapacityTerminationPolicy *string `json:"ExcessCapacityTerminationPolicy"`
+		InstanceInterruptionBehavior    *string `json:"InstanceInterruptionBehavior"`
+		TargetCapacityUnitType          *string `json:"TargetCapacityUnitType"`
+		Type                            *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AllocationStrategy = SpotFleetRequestConfigDataAllocationStrategyOf(*w.E2)
+	if w.AllocationStrategy != nil {
+		s.AllocationStrategy = SpotFleetRequestConfigDataAllocationStrategyOf(*w.AllocationStrategy)
 	}
-	if w.E4 != nil {
-		s.ExcessCapacityTerminationPolicy = SpotFleetRequestConfigDataExcessCapacityTerminationPolicyOf(*w.E4)
+	if w.ExcessCapacityTerminationPolicy != nil {
+		s.ExcessCapacityTerminationPolicy = SpotFleetRequestConfigDataExcessCapacityTerminationPolicyOf(*w.ExcessCapacityTerminationPolicy)
 	}
-	if w.E5 != nil {
-		s.InstanceInterruptionBehavior = SpotFleetRequestConfigDataInstanceInterruptionBehaviorOf(*w.E5)
+	if w.InstanceInterruptionBehavior != nil {
+		s.InstanceInterruptionBehavior = SpotFleetRequestConfigDataInstanceInterruptionBehaviorOf(*w.InstanceInterruptionBehavior)
 	}
-	if w.E18 != nil {
-		s.TargetCapacityUnitType = SpotFleetRequestConfigDataTargetCapacityUnitTypeOf(*w.E18)
+	if w.TargetCapacityUnitType != nil {
+		s.TargetCapacityUnitType = SpotFleetRequestConfigDataTargetCapacityUnitTypeOf(*w.TargetCapacityUnitType)
 	}
-	if w.E20 != nil {
-		s.Type = SpotFleetRequestConfigDataTypeOf(*w.E20)
+	if w.Type != nil {
+		s.Type = SpotFleetRequestConfigDataTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1906,19 +1907,19 @@ type SpotFleetSpotCapacityRebalance struct {
 	TerminationDelay *int `json:"TerminationDelay,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpotFleetSpotCapacityRebalance, enum values to their
-// types.
+// UnmarshalJSON decodes a SpotFleetSpotCapacityRebalance, turning enum values
+// back into their types.
 func (s *SpotFleetSpotCapacityRebalance) UnmarshalJSON(data []byte) error {
 	type plain SpotFleetSpotCapacityRebalance
 	w := struct {
 		*plain
-		E0 *string `json:"ReplacementStrategy"`
+		ReplacementStrategy *string `json:"ReplacementStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ReplacementStrategy = SpotFleetSpotCapacityRebalanceReplacementStrategyOf(*w.E0)
+	if w.ReplacementStrategy != nil {
+		s.ReplacementStrategy = SpotFleetSpotCapacityRebalanceReplacementStrategyOf(*w.ReplacementStrategy)
 	}
 	return nil
 }
@@ -2013,18 +2014,19 @@ type SpotFleetSpotPlacement struct {
 	Tenancy SpotFleetSpotPlacementTenancy `json:"Tenancy,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpotFleetSpotPlacement, enum values to their types.
+// UnmarshalJSON decodes a SpotFleetSpotPlacement, turning enum values back
+// into their types.
 func (s *SpotFleetSpotPlacement) UnmarshalJSON(data []byte) error {
 	type plain SpotFleetSpotPlacement
 	w := struct {
 		*plain
-		E3 *string `json:"Tenancy"`
+		Tenancy *string `json:"Tenancy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Tenancy = SpotFleetSpotPlacementTenancyOf(*w.E3)
+	if w.Tenancy != nil {
+		s.Tenancy = SpotFleetSpotPlacementTenancyOf(*w.Tenancy)
 	}
 	return nil
 }
@@ -2107,19 +2109,19 @@ type SpotFleetTagSpecification struct {
 	Tags []SpotFleetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpotFleetTagSpecification, enum values to their
-// types.
+// UnmarshalJSON decodes a SpotFleetTagSpecification, turning enum values back
+// into their types.
 func (s *SpotFleetTagSpecification) UnmarshalJSON(data []byte) error {
 	type plain SpotFleetTagSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = SpotFleetTagSpecificationResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = SpotFleetTagSpecificationResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

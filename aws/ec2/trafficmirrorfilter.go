@@ -41,20 +41,21 @@ type TrafficMirrorFilterArgs struct {
 	Tags []TrafficMirrorFilterTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrafficMirrorFilterArgs, enum values to their types.
+// UnmarshalJSON decodes a TrafficMirrorFilterArgs, turning enum values back
+// into their types.
 func (s *TrafficMirrorFilterArgs) UnmarshalJSON(data []byte) error {
 	type plain TrafficMirrorFilterArgs
 	w := struct {
 		*plain
-		E1 []string `json:"NetworkServices"`
+		NetworkServices []string `json:"NetworkServices"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.NetworkServices != nil {
 		s.NetworkServices = (func(v []string) []TrafficMirrorFilterTrafficMirrorNetworkService {
 			return convertList(v, TrafficMirrorFilterTrafficMirrorNetworkServiceOf)
-		})(w.E1)
+		})(w.NetworkServices)
 	}
 	return nil
 }

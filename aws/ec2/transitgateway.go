@@ -108,18 +108,19 @@ type TransitGatewayArgs struct {
 	VpnEcmpSupport *string `json:"VpnEcmpSupport,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransitGatewayArgs, enum values to their types.
+// UnmarshalJSON decodes a TransitGatewayArgs, turning enum values back into
+// their types.
 func (s *TransitGatewayArgs) UnmarshalJSON(data []byte) error {
 	type plain TransitGatewayArgs
 	w := struct {
 		*plain
-		E7 *string `json:"EncryptionSupport"`
+		EncryptionSupport *string `json:"EncryptionSupport"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.EncryptionSupport = TransitGatewayEncryptionSupportOf(*w.E7)
+	if w.EncryptionSupport != nil {
+		s.EncryptionSupport = TransitGatewayEncryptionSupportOf(*w.EncryptionSupport)
 	}
 	return nil
 }

@@ -122,27 +122,27 @@ type TransitGatewayMeteringPolicyEntryArgs struct {
 	SourceTransitGatewayAttachmentType TransitGatewayMeteringPolicyEntryTransitGatewayAttachmentResourceType `json:"SourceTransitGatewayAttachmentType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransitGatewayMeteringPolicyEntryArgs, enum values
-// to their types.
+// UnmarshalJSON decodes a TransitGatewayMeteringPolicyEntryArgs, turning enum
+// values back into their types.
 func (s *TransitGatewayMeteringPolicyEntryArgs) UnmarshalJSON(data []byte) error {
 	type plain TransitGatewayMeteringPolicyEntryArgs
 	w := struct {
 		*plain
-		E0  *string `json:"MeteredAccount"`
-		E6  *string `json:"DestinationTransitGatewayAttachmentType"`
-		E11 *string `json:"SourceTransitGatewayAttachmentType"`
+		MeteredAccount                          *string `json:"MeteredAccount"`
+		DestinationTransitGatewayAttachmentType *string `json:"DestinationTransitGatewayAttachmentType"`
+		SourceTransitGatewayAttachmentType      *string `json:"SourceTransitGatewayAttachmentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MeteredAccount = TransitGatewayMeteringPolicyEntryTransitGatewayMeteringPayerTypeOf(*w.E0)
+	if w.MeteredAccount != nil {
+		s.MeteredAccount = TransitGatewayMeteringPolicyEntryTransitGatewayMeteringPayerTypeOf(*w.MeteredAccount)
 	}
-	if w.E6 != nil {
-		s.DestinationTransitGatewayAttachmentType = TransitGatewayMeteringPolicyEntryTransitGatewayAttachmentResourceTypeOf(*w.E6)
+	if w.DestinationTransitGatewayAttachmentType != nil {
+		s.DestinationTransitGatewayAttachmentType = TransitGatewayMeteringPolicyEntryTransitGatewayAttachmentResourceTypeOf(*w.DestinationTransitGatewayAttachmentType)
 	}
-	if w.E11 != nil {
-		s.SourceTransitGatewayAttachmentType = TransitGatewayMeteringPolicyEntryTransitGatewayAttachmentResourceTypeOf(*w.E11)
+	if w.SourceTransitGatewayAttachmentType != nil {
+		s.SourceTransitGatewayAttachmentType = TransitGatewayMeteringPolicyEntryTransitGatewayAttachmentResourceTypeOf(*w.SourceTransitGatewayAttachmentType)
 	}
 	return nil
 }

@@ -285,50 +285,51 @@ type VPCVpcEncryptionControl struct {
 	VpcPeeringExclusion VPCVpcEncryptionControlVpcPeeringExclusion `json:"VpcPeeringExclusion,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCVpcEncryptionControl, enum values to their types.
+// UnmarshalJSON decodes a VPCVpcEncryptionControl, turning enum values back
+// into their types.
 func (s *VPCVpcEncryptionControl) UnmarshalJSON(data []byte) error {
 	type plain VPCVpcEncryptionControl
 	w := struct {
 		*plain
-		E0  *string `json:"EgressOnlyInternetGatewayExclusion"`
-		E1  *string `json:"ElasticFileSystemExclusion"`
-		E2  *string `json:"InternetGatewayExclusion"`
-		E3  *string `json:"LambdaExclusion"`
-		E4  *string `json:"Mode"`
-		E5  *string `json:"NatGatewayExclusion"`
-		E9  *string `json:"VirtualPrivateGatewayExclusion"`
-		E12 *string `json:"VpcLatticeExclusion"`
-		E13 *string `json:"VpcPeeringExclusion"`
+		EgressOnlyInternetGatewayExclusion *string `json:"EgressOnlyInternetGatewayExclusion"`
+		ElasticFileSystemExclusion         *string `json:"ElasticFileSystemExclusion"`
+		InternetGatewayExclusion           *string `json:"InternetGatewayExclusion"`
+		LambdaExclusion                    *string `json:"LambdaExclusion"`
+		Mode                               *string `json:"Mode"`
+		NatGatewayExclusion                *string `json:"NatGatewayExclusion"`
+		VirtualPrivateGatewayExclusion     *string `json:"VirtualPrivateGatewayExclusion"`
+		VpcLatticeExclusion                *string `json:"VpcLatticeExclusion"`
+		VpcPeeringExclusion                *string `json:"VpcPeeringExclusion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EgressOnlyInternetGatewayExclusion = VPCVpcEncryptionControlEgressOnlyInternetGatewayExclusionOf(*w.E0)
+	if w.EgressOnlyInternetGatewayExclusion != nil {
+		s.EgressOnlyInternetGatewayExclusion = VPCVpcEncryptionControlEgressOnlyInternetGatewayExclusionOf(*w.EgressOnlyInternetGatewayExclusion)
 	}
-	if w.E1 != nil {
-		s.ElasticFileSystemExclusion = VPCVpcEncryptionControlElasticFileSystemExclusionOf(*w.E1)
+	if w.ElasticFileSystemExclusion != nil {
+		s.ElasticFileSystemExclusion = VPCVpcEncryptionControlElasticFileSystemExclusionOf(*w.ElasticFileSystemExclusion)
 	}
-	if w.E2 != nil {
-		s.InternetGatewayExclusion = VPCVpcEncryptionControlInternetGatewayExclusionOf(*w.E2)
+	if w.InternetGatewayExclusion != nil {
+		s.InternetGatewayExclusion = VPCVpcEncryptionControlInternetGatewayExclusionOf(*w.InternetGatewayExclusion)
 	}
-	if w.E3 != nil {
-		s.LambdaExclusion = VPCVpcEncryptionControlLambdaExclusionOf(*w.E3)
+	if w.LambdaExclusion != nil {
+		s.LambdaExclusion = VPCVpcEncryptionControlLambdaExclusionOf(*w.LambdaExclusion)
 	}
-	if w.E4 != nil {
-		s.Mode = VPCVpcEncryptionControlModeOf(*w.E4)
+	if w.Mode != nil {
+		s.Mode = VPCVpcEncryptionControlModeOf(*w.Mode)
 	}
-	if w.E5 != nil {
-		s.NatGatewayExclusion = VPCVpcEncryptionControlNatGatewayExclusionOf(*w.E5)
+	if w.NatGatewayExclusion != nil {
+		s.NatGatewayExclusion = VPCVpcEncryptionControlNatGatewayExclusionOf(*w.NatGatewayExclusion)
 	}
-	if w.E9 != nil {
-		s.VirtualPrivateGatewayExclusion = VPCVpcEncryptionControlVirtualPrivateGatewayExclusionOf(*w.E9)
+	if w.VirtualPrivateGatewayExclusion != nil {
+		s.VirtualPrivateGatewayExclusion = VPCVpcEncryptionControlVirtualPrivateGatewayExclusionOf(*w.VirtualPrivateGatewayExclusion)
 	}
-	if w.E12 != nil {
-		s.VpcLatticeExclusion = VPCVpcEncryptionControlVpcLatticeExclusionOf(*w.E12)
+	if w.VpcLatticeExclusion != nil {
+		s.VpcLatticeExclusion = VPCVpcEncryptionControlVpcLatticeExclusionOf(*w.VpcLatticeExclusion)
 	}
-	if w.E13 != nil {
-		s.VpcPeeringExclusion = VPCVpcEncryptionControlVpcPeeringExclusionOf(*w.E13)
+	if w.VpcPeeringExclusion != nil {
+		s.VpcPeeringExclusion = VPCVpcEncryptionControlVpcPeeringExclusionOf(*w.VpcPeeringExclusion)
 	}
 	return nil
 }

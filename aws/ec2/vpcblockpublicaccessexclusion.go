@@ -49,19 +49,19 @@ type VPCBlockPublicAccessExclusionArgs struct {
 	VpcId *string `json:"VpcId,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCBlockPublicAccessExclusionArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a VPCBlockPublicAccessExclusionArgs, turning enum
+// values back into their types.
 func (s *VPCBlockPublicAccessExclusionArgs) UnmarshalJSON(data []byte) error {
 	type plain VPCBlockPublicAccessExclusionArgs
 	w := struct {
 		*plain
-		E0 *string `json:"InternetGatewayExclusionMode"`
+		InternetGatewayExclusionMode *string `json:"InternetGatewayExclusionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InternetGatewayExclusionMode = VPCBlockPublicAccessExclusionInternetGatewayExclusionModeOf(*w.E0)
+	if w.InternetGatewayExclusionMode != nil {
+		s.InternetGatewayExclusionMode = VPCBlockPublicAccessExclusionInternetGatewayExclusionModeOf(*w.InternetGatewayExclusionMode)
 	}
 	return nil
 }

@@ -27,19 +27,19 @@ type VPCBlockPublicAccessOptionsArgs struct {
 	InternetGatewayBlockMode VPCBlockPublicAccessOptionsInternetGatewayBlockMode `json:"InternetGatewayBlockMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCBlockPublicAccessOptionsArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a VPCBlockPublicAccessOptionsArgs, turning enum values
+// back into their types.
 func (s *VPCBlockPublicAccessOptionsArgs) UnmarshalJSON(data []byte) error {
 	type plain VPCBlockPublicAccessOptionsArgs
 	w := struct {
 		*plain
-		E0 *string `json:"InternetGatewayBlockMode"`
+		InternetGatewayBlockMode *string `json:"InternetGatewayBlockMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InternetGatewayBlockMode = VPCBlockPublicAccessOptionsInternetGatewayBlockModeOf(*w.E0)
+	if w.InternetGatewayBlockMode != nil {
+		s.InternetGatewayBlockMode = VPCBlockPublicAccessOptionsInternetGatewayBlockModeOf(*w.InternetGatewayBlockMode)
 	}
 	return nil
 }

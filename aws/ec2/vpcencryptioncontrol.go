@@ -113,51 +113,51 @@ type VPCEncryptionControlArgs struct {
 	VpcPeeringExclusionInput VPCEncryptionControlVpcPeeringExclusionInput `json:"VpcPeeringExclusionInput,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCEncryptionControlArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a VPCEncryptionControlArgs, turning enum values back
+// into their types.
 func (s *VPCEncryptionControlArgs) UnmarshalJSON(data []byte) error {
 	type plain VPCEncryptionControlArgs
 	w := struct {
 		*plain
-		E0  *string `json:"EgressOnlyInternetGatewayExclusionInput"`
-		E1  *string `json:"ElasticFileSystemExclusionInput"`
-		E2  *string `json:"InternetGatewayExclusionInput"`
-		E3  *string `json:"LambdaExclusionInput"`
-		E4  *string `json:"Mode"`
-		E5  *string `json:"NatGatewayExclusionInput"`
-		E7  *string `json:"VirtualPrivateGatewayExclusionInput"`
-		E9  *string `json:"VpcLatticeExclusionInput"`
-		E10 *string `json:"VpcPeeringExclusionInput"`
+		EgressOnlyInternetGatewayExclusionInput *string `json:"EgressOnlyInternetGatewayExclusionInput"`
+		ElasticFileSystemExclusionInput         *string `json:"ElasticFileSystemExclusionInput"`
+		InternetGatewayExclusionInput           *string `json:"InternetGatewayExclusionInput"`
+		LambdaExclusionInput                    *string `json:"LambdaExclusionInput"`
+		Mode                                    *string `json:"Mode"`
+		NatGatewayExclusionInput                *string `json:"NatGatewayExclusionInput"`
+		VirtualPrivateGatewayExclusionInput     *string `json:"VirtualPrivateGatewayExclusionInput"`
+		VpcLatticeExclusionInput                *string `json:"VpcLatticeExclusionInput"`
+		VpcPeeringExclusionInput                *string `json:"VpcPeeringExclusionInput"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EgressOnlyInternetGatewayExclusionInput = VPCEncryptionControlEgressOnlyInternetGatewayExclusionInputOf(*w.E0)
+	if w.EgressOnlyInternetGatewayExclusionInput != nil {
+		s.EgressOnlyInternetGatewayExclusionInput = VPCEncryptionControlEgressOnlyInternetGatewayExclusionInputOf(*w.EgressOnlyInternetGatewayExclusionInput)
 	}
-	if w.E1 != nil {
-		s.ElasticFileSystemExclusionInput = VPCEncryptionControlElasticFileSystemExclusionInputOf(*w.E1)
+	if w.ElasticFileSystemExclusionInput != nil {
+		s.ElasticFileSystemExclusionInput = VPCEncryptionControlElasticFileSystemExclusionInputOf(*w.ElasticFileSystemExclusionInput)
 	}
-	if w.E2 != nil {
-		s.InternetGatewayExclusionInput = VPCEncryptionControlInternetGatewayExclusionInputOf(*w.E2)
+	if w.InternetGatewayExclusionInput != nil {
+		s.InternetGatewayExclusionInput = VPCEncryptionControlInternetGatewayExclusionInputOf(*w.InternetGatewayExclusionInput)
 	}
-	if w.E3 != nil {
-		s.LambdaExclusionInput = VPCEncryptionControlLambdaExclusionInputOf(*w.E3)
+	if w.LambdaExclusionInput != nil {
+		s.LambdaExclusionInput = VPCEncryptionControlLambdaExclusionInputOf(*w.LambdaExclusionInput)
 	}
-	if w.E4 != nil {
-		s.Mode = VPCEncryptionControlModeOf(*w.E4)
+	if w.Mode != nil {
+		s.Mode = VPCEncryptionControlModeOf(*w.Mode)
 	}
-	if w.E5 != nil {
-		s.NatGatewayExclusionInput = VPCEncryptionControlNatGatewayExclusionInputOf(*w.E5)
+	if w.NatGatewayExclusionInput != nil {
+		s.NatGatewayExclusionInput = VPCEncryptionControlNatGatewayExclusionInputOf(*w.NatGatewayExclusionInput)
 	}
-	if w.E7 != nil {
-		s.VirtualPrivateGatewayExclusionInput = VPCEncryptionControlVirtualPrivateGatewayExclusionInputOf(*w.E7)
+	if w.VirtualPrivateGatewayExclusionInput != nil {
+		s.VirtualPrivateGatewayExclusionInput = VPCEncryptionControlVirtualPrivateGatewayExclusionInputOf(*w.VirtualPrivateGatewayExclusionInput)
 	}
-	if w.E9 != nil {
-		s.VpcLatticeExclusionInput = VPCEncryptionControlVpcLatticeExclusionInputOf(*w.E9)
+	if w.VpcLatticeExclusionInput != nil {
+		s.VpcLatticeExclusionInput = VPCEncryptionControlVpcLatticeExclusionInputOf(*w.VpcLatticeExclusionInput)
 	}
-	if w.E10 != nil {
-		s.VpcPeeringExclusionInput = VPCEncryptionControlVpcPeeringExclusionInputOf(*w.E10)
+	if w.VpcPeeringExclusionInput != nil {
+		s.VpcPeeringExclusionInput = VPCEncryptionControlVpcPeeringExclusionInputOf(*w.VpcPeeringExclusionInput)
 	}
 	return nil
 }

@@ -117,22 +117,23 @@ type VPCEndpointArgs struct {
 	VpcEndpointType VPCEndpointVpcEndpointType `json:"VpcEndpointType,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCEndpointArgs, enum values to their types.
+// UnmarshalJSON decodes a VPCEndpointArgs, turning enum values back into their
+// types.
 func (s *VPCEndpointArgs) UnmarshalJSON(data []byte) error {
 	type plain VPCEndpointArgs
 	w := struct {
 		*plain
-		E2  *string `json:"IpAddressType"`
-		E13 *string `json:"VpcEndpointType"`
+		IpAddressType   *string `json:"IpAddressType"`
+		VpcEndpointType *string `json:"VpcEndpointType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.IpAddressType = VPCEndpointIpAddressTypeOf(*w.E2)
+	if w.IpAddressType != nil {
+		s.IpAddressType = VPCEndpointIpAddressTypeOf(*w.IpAddressType)
 	}
-	if w.E13 != nil {
-		s.VpcEndpointType = VPCEndpointVpcEndpointTypeOf(*w.E13)
+	if w.VpcEndpointType != nil {
+		s.VpcEndpointType = VPCEndpointVpcEndpointTypeOf(*w.VpcEndpointType)
 	}
 	return nil
 }
@@ -234,27 +235,27 @@ type VPCEndpointDnsOptionsSpecification struct {
 	PrivateDnsSpecifiedDomains []string `json:"PrivateDnsSpecifiedDomains,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCEndpointDnsOptionsSpecification, enum values to
-// their types.
+// UnmarshalJSON decodes a VPCEndpointDnsOptionsSpecification, turning enum
+// values back into their types.
 func (s *VPCEndpointDnsOptionsSpecification) UnmarshalJSON(data []byte) error {
 	type plain VPCEndpointDnsOptionsSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"DnsRecordIpType"`
-		E1 *string `json:"PrivateDnsOnlyForInboundResolverEndpoint"`
-		E2 *string `json:"PrivateDnsPreference"`
+		DnsRecordIpType                          *string `json:"DnsRecordIpType"`
+		PrivateDnsOnlyForInboundResolverEndpoint *string `json:"PrivateDnsOnlyForInboundResolverEndpoint"`
+		PrivateDnsPreference                     *string `json:"PrivateDnsPreference"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DnsRecordIpType = VPCEndpointDnsOptionsSpecificationDnsRecordIpTypeOf(*w.E0)
+	if w.DnsRecordIpType != nil {
+		s.DnsRecordIpType = VPCEndpointDnsOptionsSpecificationDnsRecordIpTypeOf(*w.DnsRecordIpType)
 	}
-	if w.E1 != nil {
-		s.PrivateDnsOnlyForInboundResolverEndpoint = VPCEndpointDnsOptionsSpecificationPrivateDnsOnlyForInboundResolverEndpointOf(*w.E1)
+	if w.PrivateDnsOnlyForInboundResolverEndpoint != nil {
+		s.PrivateDnsOnlyForInboundResolverEndpoint = VPCEndpointDnsOptionsSpecificationPrivateDnsOnlyForInboundResolverEndpointOf(*w.PrivateDnsOnlyForInboundResolverEndpoint)
 	}
-	if w.E2 != nil {
-		s.PrivateDnsPreference = VPCEndpointDnsOptionsSpecificationPrivateDnsPreferenceOf(*w.E2)
+	if w.PrivateDnsPreference != nil {
+		s.PrivateDnsPreference = VPCEndpointDnsOptionsSpecificationPrivateDnsPreferenceOf(*w.PrivateDnsPreference)
 	}
 	return nil
 }

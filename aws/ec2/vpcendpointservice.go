@@ -71,20 +71,21 @@ type VPCEndpointServiceArgs struct {
 	Tags []VPCEndpointServiceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCEndpointServiceArgs, enum values to their types.
+// UnmarshalJSON decodes a VPCEndpointServiceArgs, turning enum values back
+// into their types.
 func (s *VPCEndpointServiceArgs) UnmarshalJSON(data []byte) error {
 	type plain VPCEndpointServiceArgs
 	w := struct {
 		*plain
-		E5 []string `json:"SupportedIpAddressTypes"`
+		SupportedIpAddressTypes []string `json:"SupportedIpAddressTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
+	if w.SupportedIpAddressTypes != nil {
 		s.SupportedIpAddressTypes = (func(v []string) []VPCEndpointServiceIpAddressType {
 			return convertList(v, VPCEndpointServiceIpAddressTypeOf)
-		})(w.E5)
+		})(w.SupportedIpAddressTypes)
 	}
 	return nil
 }

@@ -158,22 +158,23 @@ type VPNConnectionArgs struct {
 	VpnTunnelOptionsSpecifications []VPNConnectionVpnTunnelOptionsSpecification `json:"VpnTunnelOptionsSpecifications,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPNConnectionArgs, enum values to their types.
+// UnmarshalJSON decodes a VPNConnectionArgs, turning enum values back into
+// their types.
 func (s *VPNConnectionArgs) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionArgs
 	w := struct {
 		*plain
-		E6  *string `json:"PreSharedKeyStorage"`
-		E13 *string `json:"TunnelBandwidth"`
+		PreSharedKeyStorage *string `json:"PreSharedKeyStorage"`
+		TunnelBandwidth     *string `json:"TunnelBandwidth"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.PreSharedKeyStorage = VPNConnectionPreSharedKeyStorageOf(*w.E6)
+	if w.PreSharedKeyStorage != nil {
+		s.PreSharedKeyStorage = VPNConnectionPreSharedKeyStorageOf(*w.PreSharedKeyStorage)
 	}
-	if w.E13 != nil {
-		s.TunnelBandwidth = VPNConnectionTunnelBandwidthOf(*w.E13)
+	if w.TunnelBandwidth != nil {
+		s.TunnelBandwidth = VPNConnectionTunnelBandwidthOf(*w.TunnelBandwidth)
 	}
 	return nil
 }
@@ -253,23 +254,23 @@ type VPNConnectionCloudwatchLogOptionsSpecification struct {
 	LogOutputFormat VPNConnectionCloudwatchLogOptionsSpecificationLogOutputFormat `json:"LogOutputFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPNConnectionCloudwatchLogOptionsSpecification, enum
-// values to their types.
+// UnmarshalJSON decodes a VPNConnectionCloudwatchLogOptionsSpecification,
+// turning enum values back into their types.
 func (s *VPNConnectionCloudwatchLogOptionsSpecification) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionCloudwatchLogOptionsSpecification
 	w := struct {
 		*plain
-		E2 *string `json:"BgpLogOutputFormat"`
-		E5 *string `json:"LogOutputFormat"`
+		BgpLogOutputFormat *string `json:"BgpLogOutputFormat"`
+		LogOutputFormat    *string `json:"LogOutputFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.BgpLogOutputFormat = VPNConnectionCloudwatchLogOptionsSpecificationBgpLogOutputFormatOf(*w.E2)
+	if w.BgpLogOutputFormat != nil {
+		s.BgpLogOutputFormat = VPNConnectionCloudwatchLogOptionsSpecificationBgpLogOutputFormatOf(*w.BgpLogOutputFormat)
 	}
-	if w.E5 != nil {
-		s.LogOutputFormat = VPNConnectionCloudwatchLogOptionsSpecificationLogOutputFormatOf(*w.E5)
+	if w.LogOutputFormat != nil {
+		s.LogOutputFormat = VPNConnectionCloudwatchLogOptionsSpecificationLogOutputFormatOf(*w.LogOutputFormat)
 	}
 	return nil
 }
@@ -394,19 +395,19 @@ type VPNConnectionIKEVersionsRequestListValue struct {
 	Value VPNConnectionIKEVersionsRequestListValueValue `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPNConnectionIKEVersionsRequestListValue, enum
-// values to their types.
+// UnmarshalJSON decodes a VPNConnectionIKEVersionsRequestListValue, turning
+// enum values back into their types.
 func (s *VPNConnectionIKEVersionsRequestListValue) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionIKEVersionsRequestListValue
 	w := struct {
 		*plain
-		E0 *string `json:"Value"`
+		Value *string `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Value = VPNConnectionIKEVersionsRequestListValueValueOf(*w.E0)
+	if w.Value != nil {
+		s.Value = VPNConnectionIKEVersionsRequestListValueValueOf(*w.Value)
 	}
 	return nil
 }
@@ -474,18 +475,18 @@ type VPNConnectionPhase1DHGroupNumbersRequestListValue struct {
 }
 
 // UnmarshalJSON decodes a VPNConnectionPhase1DHGroupNumbersRequestListValue,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *VPNConnectionPhase1DHGroupNumbersRequestListValue) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionPhase1DHGroupNumbersRequestListValue
 	w := struct {
 		*plain
-		E0 *int `json:"Value"`
+		Value *int `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Value = VPNConnectionPhase1DHGroupNumbersRequestListValueValueOf(*w.E0)
+	if w.Value != nil {
+		s.Value = VPNConnectionPhase1DHGroupNumbersRequestListValueValueOf(*w.Value)
 	}
 	return nil
 }
@@ -567,19 +568,19 @@ type VPNConnectionPhase1EncryptionAlgorithmsRequestListValue struct {
 }
 
 // UnmarshalJSON decodes a
-// VPNConnectionPhase1EncryptionAlgorithmsRequestListValue, enum values to
-// their types.
+// VPNConnectionPhase1EncryptionAlgorithmsRequestListValue, turning enum values
+// back into their types.
 func (s *VPNConnectionPhase1EncryptionAlgorithmsRequestListValue) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionPhase1EncryptionAlgorithmsRequestListValue
 	w := struct {
 		*plain
-		E0 *string `json:"Value"`
+		Value *string `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Value = VPNConnectionPhase1EncryptionAlgorithmsRequestListValueValueOf(*w.E0)
+	if w.Value != nil {
+		s.Value = VPNConnectionPhase1EncryptionAlgorithmsRequestListValueValueOf(*w.Value)
 	}
 	return nil
 }
@@ -653,19 +654,19 @@ type VPNConnectionPhase1IntegrityAlgorithmsRequestListValue struct {
 }
 
 // UnmarshalJSON decodes a
-// VPNConnectionPhase1IntegrityAlgorithmsRequestListValue, enum values to their
-// types.
+// VPNConnectionPhase1IntegrityAlgorithmsRequestListValue, turning enum values
+// back into their types.
 func (s *VPNConnectionPhase1IntegrityAlgorithmsRequestListValue) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionPhase1IntegrityAlgorithmsRequestListValue
 	w := struct {
 		*plain
-		E0 *string `json:"Value"`
+		Value *string `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Value = VPNConnectionPhase1IntegrityAlgorithmsRequestListValueValueOf(*w.E0)
+	if w.Value != nil {
+		s.Value = VPNConnectionPhase1IntegrityAlgorithmsRequestListValueValueOf(*w.Value)
 	}
 	return nil
 }
@@ -738,18 +739,18 @@ type VPNConnectionPhase2DHGroupNumbersRequestListValue struct {
 }
 
 // UnmarshalJSON decodes a VPNConnectionPhase2DHGroupNumbersRequestListValue,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *VPNConnectionPhase2DHGroupNumbersRequestListValue) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionPhase2DHGroupNumbersRequestListValue
 	w := struct {
 		*plain
-		E0 *int `json:"Value"`
+		Value *int `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Value = VPNConnectionPhase2DHGroupNumbersRequestListValueValueOf(*w.E0)
+	if w.Value != nil {
+		s.Value = VPNConnectionPhase2DHGroupNumbersRequestListValueValueOf(*w.Value)
 	}
 	return nil
 }
@@ -832,19 +833,19 @@ type VPNConnectionPhase2EncryptionAlgorithmsRequestListValue struct {
 }
 
 // UnmarshalJSON decodes a
-// VPNConnectionPhase2EncryptionAlgorithmsRequestListValue, enum values to
-// their types.
+// VPNConnectionPhase2EncryptionAlgorithmsRequestListValue, turning enum values
+// back into their types.
 func (s *VPNConnectionPhase2EncryptionAlgorithmsRequestListValue) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionPhase2EncryptionAlgorithmsRequestListValue
 	w := struct {
 		*plain
-		E0 *string `json:"Value"`
+		Value *string `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Value = VPNConnectionPhase2EncryptionAlgorithmsRequestListValueValueOf(*w.E0)
+	if w.Value != nil {
+		s.Value = VPNConnectionPhase2EncryptionAlgorithmsRequestListValueValueOf(*w.Value)
 	}
 	return nil
 }
@@ -918,19 +919,19 @@ type VPNConnectionPhase2IntegrityAlgorithmsRequestListValue struct {
 }
 
 // UnmarshalJSON decodes a
-// VPNConnectionPhase2IntegrityAlgorithmsRequestListValue, enum values to their
-// types.
+// VPNConnectionPhase2IntegrityAlgorithmsRequestListValue, turning enum values
+// back into their types.
 func (s *VPNConnectionPhase2IntegrityAlgorithmsRequestListValue) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionPhase2IntegrityAlgorithmsRequestListValue
 	w := struct {
 		*plain
-		E0 *string `json:"Value"`
+		Value *string `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Value = VPNConnectionPhase2IntegrityAlgorithmsRequestListValueValueOf(*w.E0)
+	if w.Value != nil {
+		s.Value = VPNConnectionPhase2IntegrityAlgorithmsRequestListValueValueOf(*w.Value)
 	}
 	return nil
 }
@@ -1240,23 +1241,23 @@ type VPNConnectionVpnTunnelOptionsSpecification struct {
 	TunnelInsideIpv6Cidr *string `json:"TunnelInsideIpv6Cidr,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPNConnectionVpnTunnelOptionsSpecification, enum
-// values to their types.
+// UnmarshalJSON decodes a VPNConnectionVpnTunnelOptionsSpecification, turning
+// enum values back into their types.
 func (s *VPNConnectionVpnTunnelOptionsSpecification) UnmarshalJSON(data []byte) error {
 	type plain VPNConnectionVpnTunnelOptionsSpecification
 	w := struct {
 		*plain
-		E0  *string `json:"DPDTimeoutAction"`
-		E17 *string `json:"StartupAction"`
+		DPDTimeoutAction *string `json:"DPDTimeoutAction"`
+		StartupAction    *string `json:"StartupAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DPDTimeoutAction = VPNConnectionVpnTunnelOptionsSpecificationDPDTimeoutActionOf(*w.E0)
+	if w.DPDTimeoutAction != nil {
+		s.DPDTimeoutAction = VPNConnectionVpnTunnelOptionsSpecificationDPDTimeoutActionOf(*w.DPDTimeoutAction)
 	}
-	if w.E17 != nil {
-		s.StartupAction = VPNConnectionVpnTunnelOptionsSpecificationStartupActionOf(*w.E17)
+	if w.StartupAction != nil {
+		s.StartupAction = VPNConnectionVpnTunnelOptionsSpecificationStartupActionOf(*w.StartupAction)
 	}
 	return nil
 }

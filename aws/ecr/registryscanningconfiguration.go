@@ -34,19 +34,19 @@ type RegistryScanningConfigurationArgs struct {
 	ScanType RegistryScanningConfigurationScanType `json:"ScanType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RegistryScanningConfigurationArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a RegistryScanningConfigurationArgs, turning enum
+// values back into their types.
 func (s *RegistryScanningConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain RegistryScanningConfigurationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ScanType"`
+		ScanType *string `json:"ScanType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ScanType = RegistryScanningConfigurationScanTypeOf(*w.E1)
+	if w.ScanType != nil {
+		s.ScanType = RegistryScanningConfigurationScanTypeOf(*w.ScanType)
 	}
 	return nil
 }
@@ -147,19 +147,19 @@ type RegistryScanningConfigurationRepositoryFilter struct {
 	FilterType RegistryScanningConfigurationFilterType `json:"FilterType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RegistryScanningConfigurationRepositoryFilter, enum
-// values to their types.
+// UnmarshalJSON decodes a RegistryScanningConfigurationRepositoryFilter,
+// turning enum values back into their types.
 func (s *RegistryScanningConfigurationRepositoryFilter) UnmarshalJSON(data []byte) error {
 	type plain RegistryScanningConfigurationRepositoryFilter
 	w := struct {
 		*plain
-		E1 *string `json:"FilterType"`
+		FilterType *string `json:"FilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.FilterType = RegistryScanningConfigurationFilterTypeOf(*w.E1)
+	if w.FilterType != nil {
+		s.FilterType = RegistryScanningConfigurationFilterTypeOf(*w.FilterType)
 	}
 	return nil
 }
@@ -277,19 +277,19 @@ type RegistryScanningConfigurationScanningRule struct {
 	ScanFrequency RegistryScanningConfigurationScanFrequency `json:"ScanFrequency,omitzero"`
 }
 
-// UnmarshalJSON decodes a RegistryScanningConfigurationScanningRule, enum
-// values to their types.
+// UnmarshalJSON decodes a RegistryScanningConfigurationScanningRule, turning
+// enum values back into their types.
 func (s *RegistryScanningConfigurationScanningRule) UnmarshalJSON(data []byte) error {
 	type plain RegistryScanningConfigurationScanningRule
 	w := struct {
 		*plain
-		E1 *string `json:"ScanFrequency"`
+		ScanFrequency *string `json:"ScanFrequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ScanFrequency = RegistryScanningConfigurationScanFrequencyOf(*w.E1)
+	if w.ScanFrequency != nil {
+		s.ScanFrequency = RegistryScanningConfigurationScanFrequencyOf(*w.ScanFrequency)
 	}
 	return nil
 }

@@ -172,19 +172,19 @@ type ReplicationConfigurationRepositoryFilter struct {
 	FilterType ReplicationConfigurationFilterType `json:"FilterType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicationConfigurationRepositoryFilter, enum
-// values to their types.
+// UnmarshalJSON decodes a ReplicationConfigurationRepositoryFilter, turning
+// enum values back into their types.
 func (s *ReplicationConfigurationRepositoryFilter) UnmarshalJSON(data []byte) error {
 	type plain ReplicationConfigurationRepositoryFilter
 	w := struct {
 		*plain
-		E1 *string `json:"FilterType"`
+		FilterType *string `json:"FilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.FilterType = ReplicationConfigurationFilterTypeOf(*w.E1)
+	if w.FilterType != nil {
+		s.FilterType = ReplicationConfigurationFilterTypeOf(*w.FilterType)
 	}
 	return nil
 }

@@ -81,18 +81,19 @@ type RepositoryArgs struct {
 	Tags []RepositoryTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RepositoryArgs, enum values to their types.
+// UnmarshalJSON decodes a RepositoryArgs, turning enum values back into their
+// types.
 func (s *RepositoryArgs) UnmarshalJSON(data []byte) error {
 	type plain RepositoryArgs
 	w := struct {
 		*plain
-		E3 *string `json:"ImageTagMutability"`
+		ImageTagMutability *string `json:"ImageTagMutability"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ImageTagMutability = RepositoryImageTagMutabilityOf(*w.E3)
+	if w.ImageTagMutability != nil {
+		s.ImageTagMutability = RepositoryImageTagMutabilityOf(*w.ImageTagMutability)
 	}
 	return nil
 }
@@ -167,19 +168,19 @@ type RepositoryEncryptionConfiguration struct {
 	KmsKey string `json:"KmsKey,omitzero"`
 }
 
-// UnmarshalJSON decodes a RepositoryEncryptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a RepositoryEncryptionConfiguration, turning enum
+// values back into their types.
 func (s *RepositoryEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RepositoryEncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = RepositoryEncryptionTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = RepositoryEncryptionTypeOf(*w.EncryptionType)
 	}
 	return nil
 }
@@ -304,19 +305,19 @@ type RepositoryImageTagMutabilityExclusionFilter struct {
 	ImageTagMutabilityExclusionFilterValue string `json:"ImageTagMutabilityExclusionFilterValue,omitzero"`
 }
 
-// UnmarshalJSON decodes a RepositoryImageTagMutabilityExclusionFilter, enum
-// values to their types.
+// UnmarshalJSON decodes a RepositoryImageTagMutabilityExclusionFilter, turning
+// enum values back into their types.
 func (s *RepositoryImageTagMutabilityExclusionFilter) UnmarshalJSON(data []byte) error {
 	type plain RepositoryImageTagMutabilityExclusionFilter
 	w := struct {
 		*plain
-		E0 *string `json:"ImageTagMutabilityExclusionFilterType"`
+		ImageTagMutabilityExclusionFilterType *string `json:"ImageTagMutabilityExclusionFilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ImageTagMutabilityExclusionFilterType = RepositoryImageTagMutabilityExclusionFilterTypeOf(*w.E0)
+	if w.ImageTagMutabilityExclusionFilterType != nil {
+		s.ImageTagMutabilityExclusionFilterType = RepositoryImageTagMutabilityExclusionFilterTypeOf(*w.ImageTagMutabilityExclusionFilterType)
 	}
 	return nil
 }

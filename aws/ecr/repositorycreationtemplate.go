@@ -91,25 +91,25 @@ type RepositoryCreationTemplateArgs struct {
 	ResourceTags []RepositoryCreationTemplateTag `json:"ResourceTags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RepositoryCreationTemplateArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a RepositoryCreationTemplateArgs, turning enum values
+// back into their types.
 func (s *RepositoryCreationTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain RepositoryCreationTemplateArgs
 	w := struct {
 		*plain
-		E0 []string `json:"AppliedFor"`
-		E5 *string  `json:"ImageTagMutability"`
+		AppliedFor         []string `json:"AppliedFor"`
+		ImageTagMutability *string  `json:"ImageTagMutability"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.AppliedFor != nil {
 		s.AppliedFor = (func(v []string) []RepositoryCreationTemplateAppliedForItem {
 			return convertList(v, RepositoryCreationTemplateAppliedForItemOf)
-		})(w.E0)
+		})(w.AppliedFor)
 	}
-	if w.E5 != nil {
-		s.ImageTagMutability = RepositoryCreationTemplateImageTagMutabilityOf(*w.E5)
+	if w.ImageTagMutability != nil {
+		s.ImageTagMutability = RepositoryCreationTemplateImageTagMutabilityOf(*w.ImageTagMutability)
 	}
 	return nil
 }
@@ -235,18 +235,18 @@ type RepositoryCreationTemplateEncryptionConfiguration struct {
 }
 
 // UnmarshalJSON decodes a RepositoryCreationTemplateEncryptionConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *RepositoryCreationTemplateEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RepositoryCreationTemplateEncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = RepositoryCreationTemplateEncryptionTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = RepositoryCreationTemplateEncryptionTypeOf(*w.EncryptionType)
 	}
 	return nil
 }
@@ -373,19 +373,19 @@ type RepositoryCreationTemplateImageTagMutabilityExclusionFilter struct {
 }
 
 // UnmarshalJSON decodes a
-// RepositoryCreationTemplateImageTagMutabilityExclusionFilter, enum values to
-// their types.
+// RepositoryCreationTemplateImageTagMutabilityExclusionFilter, turning enum
+// values back into their types.
 func (s *RepositoryCreationTemplateImageTagMutabilityExclusionFilter) UnmarshalJSON(data []byte) error {
 	type plain RepositoryCreationTemplateImageTagMutabilityExclusionFilter
 	w := struct {
 		*plain
-		E0 *string `json:"ImageTagMutabilityExclusionFilterType"`
+		ImageTagMutabilityExclusionFilterType *string `json:"ImageTagMutabilityExclusionFilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ImageTagMutabilityExclusionFilterType = RepositoryCreationTemplateImageTagMutabilityExclusionFilterImageTagMutabilityExclusionFilterTypeOf(*w.E0)
+	if w.ImageTagMutabilityExclusionFilterType != nil {
+		s.ImageTagMutabilityExclusionFilterType = RepositoryCreationTemplateImageTagMutabilityExclusionFilterImageTagMutabilityExclusionFilterTypeOf(*w.ImageTagMutabilityExclusionFilterType)
 	}
 	return nil
 }

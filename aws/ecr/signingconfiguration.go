@@ -119,19 +119,19 @@ type SigningConfigurationRepositoryFilter struct {
 	FilterType SigningConfigurationFilterType `json:"FilterType,omitzero"`
 }
 
-// UnmarshalJSON decodes a SigningConfigurationRepositoryFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a SigningConfigurationRepositoryFilter, turning enum
+// values back into their types.
 func (s *SigningConfigurationRepositoryFilter) UnmarshalJSON(data []byte) error {
 	type plain SigningConfigurationRepositoryFilter
 	w := struct {
 		*plain
-		E1 *string `json:"FilterType"`
+		FilterType *string `json:"FilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.FilterType = SigningConfigurationFilterTypeOf(*w.E1)
+	if w.FilterType != nil {
+		s.FilterType = SigningConfigurationFilterTypeOf(*w.FilterType)
 	}
 	return nil
 }

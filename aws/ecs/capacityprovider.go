@@ -139,19 +139,19 @@ type CapacityProviderAutoRepairConfiguration struct {
 	ActionsStatus CapacityProviderAutoRepairConfigurationActionsStatus `json:"ActionsStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderAutoRepairConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a CapacityProviderAutoRepairConfiguration, turning
+// enum values back into their types.
 func (s *CapacityProviderAutoRepairConfiguration) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderAutoRepairConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ActionsStatus"`
+		ActionsStatus *string `json:"ActionsStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ActionsStatus = CapacityProviderAutoRepairConfigurationActionsStatusOf(*w.E0)
+	if w.ActionsStatus != nil {
+		s.ActionsStatus = CapacityProviderAutoRepairConfigurationActionsStatusOf(*w.ActionsStatus)
 	}
 	return nil
 }
@@ -239,23 +239,23 @@ type CapacityProviderAutoScalingGroupProvider struct {
 	ManagedTerminationProtection CapacityProviderAutoScalingGroupProviderManagedTerminationProtection `json:"ManagedTerminationProtection,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderAutoScalingGroupProvider, enum
-// values to their types.
+// UnmarshalJSON decodes a CapacityProviderAutoScalingGroupProvider, turning
+// enum values back into their types.
 func (s *CapacityProviderAutoScalingGroupProvider) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderAutoScalingGroupProvider
 	w := struct {
 		*plain
-		E1 *string `json:"ManagedDraining"`
-		E3 *string `json:"ManagedTerminationProtection"`
+		ManagedDraining              *string `json:"ManagedDraining"`
+		ManagedTerminationProtection *string `json:"ManagedTerminationProtection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ManagedDraining = CapacityProviderAutoScalingGroupProviderManagedDrainingOf(*w.E1)
+	if w.ManagedDraining != nil {
+		s.ManagedDraining = CapacityProviderAutoScalingGroupProviderManagedDrainingOf(*w.ManagedDraining)
 	}
-	if w.E3 != nil {
-		s.ManagedTerminationProtection = CapacityProviderAutoScalingGroupProviderManagedTerminationProtectionOf(*w.E3)
+	if w.ManagedTerminationProtection != nil {
+		s.ManagedTerminationProtection = CapacityProviderAutoScalingGroupProviderManagedTerminationProtectionOf(*w.ManagedTerminationProtection)
 	}
 	return nil
 }
@@ -402,19 +402,19 @@ type CapacityProviderCapacityReservationRequest struct {
 	ReservationPreference CapacityProviderCapacityReservationRequestReservationPreference `json:"ReservationPreference,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderCapacityReservationRequest, enum
-// values to their types.
+// UnmarshalJSON decodes a CapacityProviderCapacityReservationRequest, turning
+// enum values back into their types.
 func (s *CapacityProviderCapacityReservationRequest) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderCapacityReservationRequest
 	w := struct {
 		*plain
-		E1 *string `json:"ReservationPreference"`
+		ReservationPreference *string `json:"ReservationPreference"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ReservationPreference = CapacityProviderCapacityReservationRequestReservationPreferenceOf(*w.E1)
+	if w.ReservationPreference != nil {
+		s.ReservationPreference = CapacityProviderCapacityReservationRequestReservationPreferenceOf(*w.ReservationPreference)
 	}
 	return nil
 }
@@ -546,23 +546,23 @@ type CapacityProviderInstanceLaunchTemplate struct {
 	StorageConfiguration *CapacityProviderManagedInstancesStorageConfiguration `json:"StorageConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderInstanceLaunchTemplate, enum values
-// to their types.
+// UnmarshalJSON decodes a CapacityProviderInstanceLaunchTemplate, turning enum
+// values back into their types.
 func (s *CapacityProviderInstanceLaunchTemplate) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderInstanceLaunchTemplate
 	w := struct {
 		*plain
-		E2 *string `json:"CapacityOptionType"`
-		E8 *string `json:"Monitoring"`
+		CapacityOptionType *string `json:"CapacityOptionType"`
+		Monitoring         *string `json:"Monitoring"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.CapacityOptionType = CapacityProviderInstanceLaunchTemplateCapacityOptionTypeOf(*w.E2)
+	if w.CapacityOptionType != nil {
+		s.CapacityOptionType = CapacityProviderInstanceLaunchTemplateCapacityOptionTypeOf(*w.CapacityOptionType)
 	}
-	if w.E8 != nil {
-		s.Monitoring = CapacityProviderManagedInstancesMonitoringOptionsOf(*w.E8)
+	if w.Monitoring != nil {
+		s.Monitoring = CapacityProviderManagedInstancesMonitoringOptionsOf(*w.Monitoring)
 	}
 	return nil
 }
@@ -785,63 +785,63 @@ type CapacityProviderInstanceRequirementsRequest struct {
 	TotalLocalStorageGB *CapacityProviderTotalLocalStorageGBRequest `json:"TotalLocalStorageGB,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderInstanceRequirementsRequest, enum
-// values to their types.
+// UnmarshalJSON decodes a CapacityProviderInstanceRequirementsRequest, turning
+// enum values back into their types.
 func (s *CapacityProviderInstanceRequirementsRequest) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderInstanceRequirementsRequest
 	w := struct {
 		*plain
-		E3  []string `json:"AcceleratorManufacturers"`
-		E4  []string `json:"AcceleratorNames"`
-		E6  []string `json:"AcceleratorTypes"`
-		E8  *string  `json:"BareMetal"`
-		E10 *string  `json:"BurstablePerformance"`
-		E11 []string `json:"CpuManufacturers"`
-		E13 []string `json:"InstanceGenerations"`
-		E14 *string  `json:"LocalStorage"`
-		E15 []string `json:"LocalStorageTypes"`
+		AcceleratorManufacturers []string `json:"AcceleratorManufacturers"`
+		AcceleratorNames         []string `json:"AcceleratorNames"`
+		AcceleratorTypes         []string `json:"AcceleratorTypes"`
+		BareMetal                *string  `json:"BareMetal"`
+		BurstablePerformance     *string  `json:"BurstablePerformance"`
+		CpuManufacturers         []string `json:"CpuManufacturers"`
+		InstanceGenerations      []string `json:"InstanceGenerations"`
+		LocalStorage             *string  `json:"LocalStorage"`
+		LocalStorageTypes        []string `json:"LocalStorageTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
+	if w.AcceleratorManufacturers != nil {
 		s.AcceleratorManufacturers = (func(v []string) []CapacityProviderInstanceRequirementsRequestAcceleratorManufacturers {
 			return convertList(v, CapacityProviderInstanceRequirementsRequestAcceleratorManufacturersOf)
-		})(w.E3)
+		})(w.AcceleratorManufacturers)
 	}
-	if w.E4 != nil {
+	if w.AcceleratorNames != nil {
 		s.AcceleratorNames = (func(v []string) []CapacityProviderInstanceRequirementsRequestAcceleratorNames {
 			return convertList(v, CapacityProviderInstanceRequirementsRequestAcceleratorNamesOf)
-		})(w.E4)
+		})(w.AcceleratorNames)
 	}
-	if w.E6 != nil {
+	if w.AcceleratorTypes != nil {
 		s.AcceleratorTypes = (func(v []string) []CapacityProviderInstanceRequirementsRequestAcceleratorTypes {
 			return convertList(v, CapacityProviderInstanceRequirementsRequestAcceleratorTypesOf)
-		})(w.E6)
+		})(w.AcceleratorTypes)
 	}
-	if w.E8 != nil {
-		s.BareMetal = CapacityProviderInstanceRequirementsRequestBareMetalOf(*w.E8)
+	if w.BareMetal != nil {
+		s.BareMetal = CapacityProviderInstanceRequirementsRequestBareMetalOf(*w.BareMetal)
 	}
-	if w.E10 != nil {
-		s.BurstablePerformance = CapacityProviderInstanceRequirementsRequestBurstablePerformanceOf(*w.E10)
+	if w.BurstablePerformance != nil {
+		s.BurstablePerformance = CapacityProviderInstanceRequirementsRequestBurstablePerformanceOf(*w.BurstablePerformance)
 	}
-	if w.E11 != nil {
+	if w.CpuManufacturers != nil {
 		s.CpuManufacturers = (func(v []string) []CapacityProviderInstanceRequirementsRequestCpuManufacturers {
 			return convertList(v, CapacityProviderInstanceRequirementsRequestCpuManufacturersOf)
-		})(w.E11)
+		})(w.CpuManufacturers)
 	}
-	if w.E13 != nil {
+	if w.InstanceGenerations != nil {
 		s.InstanceGenerations = (func(v []string) []CapacityProviderInstanceRequirementsRequestInstanceGenerations {
 			return convertList(v, CapacityProviderInstanceRequirementsRequestInstanceGenerationsOf)
-		})(w.E13)
+		})(w.InstanceGenerations)
 	}
-	if w.E14 != nil {
-		s.LocalStorage = CapacityProviderInstanceRequirementsRequestLocalStorageOf(*w.E14)
+	if w.LocalStorage != nil {
+		s.LocalStorage = CapacityProviderInstanceRequirementsRequestLocalStorageOf(*w.LocalStorage)
 	}
-	if w.E15 != nil {
+	if w.LocalStorageTypes != nil {
 		s.LocalStorageTypes = (func(v []string) []CapacityProviderInstanceRequirementsRequestLocalStorageTypes {
 			return convertList(v, CapacityProviderInstanceRequirementsRequestLocalStorageTypesOf)
-		})(w.E15)
+		})(w.LocalStorageTypes)
 	}
 	return nil
 }
@@ -1463,19 +1463,19 @@ type CapacityProviderManagedInstancesProvider struct {
 	PropagateTags CapacityProviderManagedInstancesProviderPropagateTags `json:"PropagateTags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderManagedInstancesProvider, enum
-// values to their types.
+// UnmarshalJSON decodes a CapacityProviderManagedInstancesProvider, turning
+// enum values back into their types.
 func (s *CapacityProviderManagedInstancesProvider) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderManagedInstancesProvider
 	w := struct {
 		*plain
-		E4 *string `json:"PropagateTags"`
+		PropagateTags *string `json:"PropagateTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.PropagateTags = CapacityProviderManagedInstancesProviderPropagateTagsOf(*w.E4)
+	if w.PropagateTags != nil {
+		s.PropagateTags = CapacityProviderManagedInstancesProviderPropagateTagsOf(*w.PropagateTags)
 	}
 	return nil
 }
@@ -1591,19 +1591,19 @@ type CapacityProviderManagedScaling struct {
 	TargetCapacity *int `json:"TargetCapacity,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderManagedScaling, enum values to their
-// types.
+// UnmarshalJSON decodes a CapacityProviderManagedScaling, turning enum values
+// back into their types.
 func (s *CapacityProviderManagedScaling) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderManagedScaling
 	w := struct {
 		*plain
-		E3 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Status = CapacityProviderManagedScalingStatusOf(*w.E3)
+	if w.Status != nil {
+		s.Status = CapacityProviderManagedScalingStatusOf(*w.Status)
 	}
 	return nil
 }

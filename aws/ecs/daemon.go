@@ -88,18 +88,19 @@ type DaemonArgs struct {
 	Tags []DaemonTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DaemonArgs, enum values to their types.
+// UnmarshalJSON decodes a DaemonArgs, turning enum values back into their
+// types.
 func (s *DaemonArgs) UnmarshalJSON(data []byte) error {
 	type plain DaemonArgs
 	w := struct {
 		*plain
-		E7 *string `json:"PropagateTags"`
+		PropagateTags *string `json:"PropagateTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.PropagateTags = DaemonPropagateTagsOf(*w.E7)
+	if w.PropagateTags != nil {
+		s.PropagateTags = DaemonPropagateTagsOf(*w.PropagateTags)
 	}
 	return nil
 }

@@ -508,18 +508,18 @@ type ExpressGatewayServiceExpressGatewayScalingTarget struct {
 }
 
 // UnmarshalJSON decodes a ExpressGatewayServiceExpressGatewayScalingTarget,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *ExpressGatewayServiceExpressGatewayScalingTarget) UnmarshalJSON(data []byte) error {
 	type plain ExpressGatewayServiceExpressGatewayScalingTarget
 	w := struct {
 		*plain
-		E0 *string `json:"AutoScalingMetric"`
+		AutoScalingMetric *string `json:"AutoScalingMetric"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AutoScalingMetric = ExpressGatewayServiceScalingMetricOf(*w.E0)
+	if w.AutoScalingMetric != nil {
+		s.AutoScalingMetric = ExpressGatewayServiceScalingMetricOf(*w.AutoScalingMetric)
 	}
 	return nil
 }
@@ -583,19 +583,19 @@ type ExpressGatewayServiceIngressPathSummary struct {
 	Endpoint *string `json:"Endpoint,omitzero"`
 }
 
-// UnmarshalJSON decodes a ExpressGatewayServiceIngressPathSummary, enum values
-// to their types.
+// UnmarshalJSON decodes a ExpressGatewayServiceIngressPathSummary, turning
+// enum values back into their types.
 func (s *ExpressGatewayServiceIngressPathSummary) UnmarshalJSON(data []byte) error {
 	type plain ExpressGatewayServiceIngressPathSummary
 	w := struct {
 		*plain
-		E0 *string `json:"AccessType"`
+		AccessType *string `json:"AccessType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessType = ExpressGatewayServiceAccessTypeOf(*w.E0)
+	if w.AccessType != nil {
+		s.AccessType = ExpressGatewayServiceAccessTypeOf(*w.AccessType)
 	}
 	return nil
 }
@@ -711,19 +711,19 @@ type ExpressGatewayServiceStatus struct {
 	StatusCode ExpressGatewayServiceStatusCode `json:"StatusCode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ExpressGatewayServiceStatus, enum values to their
-// types.
+// UnmarshalJSON decodes a ExpressGatewayServiceStatus, turning enum values
+// back into their types.
 func (s *ExpressGatewayServiceStatus) UnmarshalJSON(data []byte) error {
 	type plain ExpressGatewayServiceStatus
 	w := struct {
 		*plain
-		E0 *string `json:"StatusCode"`
+		StatusCode *string `json:"StatusCode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StatusCode = ExpressGatewayServiceStatusCodeOf(*w.E0)
+	if w.StatusCode != nil {
+		s.StatusCode = ExpressGatewayServiceStatusCodeOf(*w.StatusCode)
 	}
 	return nil
 }

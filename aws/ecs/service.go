@@ -201,30 +201,31 @@ type ServiceArgs struct {
 	VpcLatticeConfigurations []ServiceVpcLatticeConfiguration `json:"VpcLatticeConfigurations,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceArgs, turning enum values back into their
+// types.
 func (s *ServiceArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceArgs
 	w := struct {
 		*plain
-		E0  *string `json:"AvailabilityZoneRebalancing"`
-		E10 *string `json:"LaunchType"`
-		E17 *string `json:"PropagateTags"`
-		E19 *string `json:"SchedulingStrategy"`
+		AvailabilityZoneRebalancing *string `json:"AvailabilityZoneRebalancing"`
+		LaunchType                  *string `json:"LaunchType"`
+		PropagateTags               *string `json:"PropagateTags"`
+		SchedulingStrategy          *string `json:"SchedulingStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AvailabilityZoneRebalancing = ServiceAvailabilityZoneRebalancingOf(*w.E0)
+	if w.AvailabilityZoneRebalancing != nil {
+		s.AvailabilityZoneRebalancing = ServiceAvailabilityZoneRebalancingOf(*w.AvailabilityZoneRebalancing)
 	}
-	if w.E10 != nil {
-		s.LaunchType = ServiceLaunchTypeOf(*w.E10)
+	if w.LaunchType != nil {
+		s.LaunchType = ServiceLaunchTypeOf(*w.LaunchType)
 	}
-	if w.E17 != nil {
-		s.PropagateTags = ServicePropagateTagsOf(*w.E17)
+	if w.PropagateTags != nil {
+		s.PropagateTags = ServicePropagateTagsOf(*w.PropagateTags)
 	}
-	if w.E19 != nil {
-		s.SchedulingStrategy = ServiceSchedulingStrategyOf(*w.E19)
+	if w.SchedulingStrategy != nil {
+		s.SchedulingStrategy = ServiceSchedulingStrategyOf(*w.SchedulingStrategy)
 	}
 	return nil
 }
@@ -383,19 +384,19 @@ type ServiceAwsVpcConfiguration struct {
 	Subnets []string `json:"Subnets,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceAwsVpcConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceAwsVpcConfiguration, turning enum values back
+// into their types.
 func (s *ServiceAwsVpcConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceAwsVpcConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AssignPublicIp"`
+		AssignPublicIp *string `json:"AssignPublicIp"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AssignPublicIp = ServiceAwsVpcConfigurationAssignPublicIpOf(*w.E0)
+	if w.AssignPublicIp != nil {
+		s.AssignPublicIp = ServiceAwsVpcConfigurationAssignPublicIpOf(*w.AssignPublicIp)
 	}
 	return nil
 }
@@ -505,23 +506,23 @@ type ServiceConnectAccessLogConfiguration struct {
 	IncludeQueryParameters ServiceConnectAccessLogConfigurationIncludeQueryParameters `json:"IncludeQueryParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceConnectAccessLogConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ServiceConnectAccessLogConfiguration, turning enum
+// values back into their types.
 func (s *ServiceConnectAccessLogConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceConnectAccessLogConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Format"`
-		E1 *string `json:"IncludeQueryParameters"`
+		Format                 *string `json:"Format"`
+		IncludeQueryParameters *string `json:"IncludeQueryParameters"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Format = ServiceConnectAccessLogConfigurationFormatOf(*w.E0)
+	if w.Format != nil {
+		s.Format = ServiceConnectAccessLogConfigurationFormatOf(*w.Format)
 	}
-	if w.E1 != nil {
-		s.IncludeQueryParameters = ServiceConnectAccessLogConfigurationIncludeQueryParametersOf(*w.E1)
+	if w.IncludeQueryParameters != nil {
+		s.IncludeQueryParameters = ServiceConnectAccessLogConfigurationIncludeQueryParametersOf(*w.IncludeQueryParameters)
 	}
 	return nil
 }
@@ -904,19 +905,19 @@ type ServiceDeploymentConfiguration struct {
 	Strategy ServiceDeploymentConfigurationStrategy `json:"Strategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceDeploymentConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceDeploymentConfiguration, turning enum values
+// back into their types.
 func (s *ServiceDeploymentConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceDeploymentConfiguration
 	w := struct {
 		*plain
-		E8 *string `json:"Strategy"`
+		Strategy *string `json:"Strategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.Strategy = ServiceDeploymentConfigurationStrategyOf(*w.E8)
+	if w.Strategy != nil {
+		s.Strategy = ServiceDeploymentConfigurationStrategyOf(*w.Strategy)
 	}
 	return nil
 }
@@ -981,19 +982,19 @@ type ServiceDeploymentController struct {
 	Type ServiceDeploymentControllerType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceDeploymentController, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceDeploymentController, turning enum values
+// back into their types.
 func (s *ServiceDeploymentController) UnmarshalJSON(data []byte) error {
 	type plain ServiceDeploymentController
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ServiceDeploymentControllerTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ServiceDeploymentControllerTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1087,25 +1088,25 @@ type ServiceDeploymentLifecycleHook struct {
 	TimeoutConfiguration *ServiceHookTimeoutConfig `json:"TimeoutConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceDeploymentLifecycleHook, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceDeploymentLifecycleHook, turning enum values
+// back into their types.
 func (s *ServiceDeploymentLifecycleHook) UnmarshalJSON(data []byte) error {
 	type plain ServiceDeploymentLifecycleHook
 	w := struct {
 		*plain
-		E0 []string `json:"LifecycleStages"`
-		E4 *string  `json:"TargetType"`
+		LifecycleStages []string `json:"LifecycleStages"`
+		TargetType      *string  `json:"TargetType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.LifecycleStages != nil {
 		s.LifecycleStages = (func(v []string) []ServiceDeploymentLifecycleHookLifecycleStages {
 			return convertList(v, ServiceDeploymentLifecycleHookLifecycleStagesOf)
-		})(w.E0)
+		})(w.LifecycleStages)
 	}
-	if w.E4 != nil {
-		s.TargetType = ServiceDeploymentLifecycleHookTargetTypeOf(*w.E4)
+	if w.TargetType != nil {
+		s.TargetType = ServiceDeploymentLifecycleHookTargetTypeOf(*w.TargetType)
 	}
 	return nil
 }
@@ -1237,19 +1238,19 @@ type ServiceEBSTagSpecification struct {
 	Tags []ServiceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceEBSTagSpecification, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceEBSTagSpecification, turning enum values back
+// into their types.
 func (s *ServiceEBSTagSpecification) UnmarshalJSON(data []byte) error {
 	type plain ServiceEBSTagSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"PropagateTags"`
+		PropagateTags *string `json:"PropagateTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PropagateTags = ServiceEBSTagSpecificationPropagateTagsOf(*w.E1)
+	if w.PropagateTags != nil {
+		s.PropagateTags = ServiceEBSTagSpecificationPropagateTagsOf(*w.PropagateTags)
 	}
 	return nil
 }
@@ -1336,19 +1337,19 @@ type ServiceHookTimeoutConfig struct {
 	TimeoutInMinutes int `json:"TimeoutInMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceHookTimeoutConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceHookTimeoutConfig, turning enum values back
+// into their types.
 func (s *ServiceHookTimeoutConfig) UnmarshalJSON(data []byte) error {
 	type plain ServiceHookTimeoutConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = ServiceHookTimeoutConfigActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = ServiceHookTimeoutConfigActionOf(*w.Action)
 	}
 	return nil
 }
@@ -1595,25 +1596,25 @@ type ServiceMetricConfiguration struct {
 	ResolutionSeconds ServiceMetricConfigurationResolutionSeconds `json:"ResolutionSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceMetricConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceMetricConfiguration, turning enum values back
+// into their types.
 func (s *ServiceMetricConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceMetricConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"MetricNames"`
-		E1 *int     `json:"ResolutionSeconds"`
+		MetricNames       []string `json:"MetricNames"`
+		ResolutionSeconds *int     `json:"ResolutionSeconds"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.MetricNames != nil {
 		s.MetricNames = (func(v []string) []ServiceMetricConfigurationMetricNames {
 			return convertList(v, ServiceMetricConfigurationMetricNamesOf)
-		})(w.E0)
+		})(w.MetricNames)
 	}
-	if w.E1 != nil {
-		s.ResolutionSeconds = ServiceMetricConfigurationResolutionSecondsOf(*w.E1)
+	if w.ResolutionSeconds != nil {
+		s.ResolutionSeconds = ServiceMetricConfigurationResolutionSecondsOf(*w.ResolutionSeconds)
 	}
 	return nil
 }
@@ -1750,19 +1751,19 @@ type ServicePlacementConstraint struct {
 	Expression *string `json:"Expression,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServicePlacementConstraint, enum values to their
-// types.
+// UnmarshalJSON decodes a ServicePlacementConstraint, turning enum values back
+// into their types.
 func (s *ServicePlacementConstraint) UnmarshalJSON(data []byte) error {
 	type plain ServicePlacementConstraint
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ServicePlacementConstraintTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ServicePlacementConstraintTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1825,19 +1826,19 @@ type ServicePlacementStrategy struct {
 	Field *string `json:"Field,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServicePlacementStrategy, enum values to their
-// types.
+// UnmarshalJSON decodes a ServicePlacementStrategy, turning enum values back
+// into their types.
 func (s *ServicePlacementStrategy) UnmarshalJSON(data []byte) error {
 	type plain ServicePlacementStrategy
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ServicePlacementStrategyTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ServicePlacementStrategyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -2042,19 +2043,19 @@ type ServiceThresholdConfiguration struct {
 	Value int `json:"Value"`
 }
 
-// UnmarshalJSON decodes a ServiceThresholdConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ServiceThresholdConfiguration, turning enum values
+// back into their types.
 func (s *ServiceThresholdConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ServiceThresholdConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ServiceThresholdConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ServiceThresholdConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -211,19 +211,19 @@ type TaskDefinitionAuthorizationConfig struct {
 	IAM TaskDefinitionAuthorizationConfigIAM `json:"IAM,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskDefinitionAuthorizationConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a TaskDefinitionAuthorizationConfig, turning enum
+// values back into their types.
 func (s *TaskDefinitionAuthorizationConfig) UnmarshalJSON(data []byte) error {
 	type plain TaskDefinitionAuthorizationConfig
 	w := struct {
 		*plain
-		E1 *string `json:"IAM"`
+		IAM *string `json:"IAM"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IAM = TaskDefinitionAuthorizationConfigIAMOf(*w.E1)
+	if w.IAM != nil {
+		s.IAM = TaskDefinitionAuthorizationConfigIAMOf(*w.IAM)
 	}
 	return nil
 }
@@ -534,19 +534,19 @@ type TaskDefinitionContainerDefinition struct {
 	WorkingDirectory *string `json:"WorkingDirectory,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskDefinitionContainerDefinition, enum values to
-// their types.
+// UnmarshalJSON decodes a TaskDefinitionContainerDefinition, turning enum
+// values back into their types.
 func (s *TaskDefinitionContainerDefinition) UnmarshalJSON(data []byte) error {
 	type plain TaskDefinitionContainerDefinition
 	w := struct {
 		*plain
-		E39 *string `json:"VersionConsistency"`
+		VersionConsistency *string `json:"VersionConsistency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E39 != nil {
-		s.VersionConsistency = TaskDefinitionContainerDefinitionVersionConsistencyOf(*w.E39)
+	if w.VersionConsistency != nil {
+		s.VersionConsistency = TaskDefinitionContainerDefinitionVersionConsistencyOf(*w.VersionConsistency)
 	}
 	return nil
 }
@@ -709,19 +709,19 @@ type TaskDefinitionEFSVolumeConfiguration struct {
 	TransitEncryptionPort *int `json:"TransitEncryptionPort,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskDefinitionEFSVolumeConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a TaskDefinitionEFSVolumeConfiguration, turning enum
+// values back into their types.
 func (s *TaskDefinitionEFSVolumeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TaskDefinitionEFSVolumeConfiguration
 	w := struct {
 		*plain
-		E3 *string `json:"TransitEncryption"`
+		TransitEncryption *string `json:"TransitEncryption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.TransitEncryption = TaskDefinitionEFSVolumeConfigurationTransitEncryptionOf(*w.E3)
+	if w.TransitEncryption != nil {
+		s.TransitEncryption = TaskDefinitionEFSVolumeConfigurationTransitEncryptionOf(*w.TransitEncryption)
 	}
 	return nil
 }
@@ -1119,19 +1119,19 @@ type TaskDefinitionPortMapping struct {
 	Protocol *string `json:"Protocol,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskDefinitionPortMapping, enum values to their
-// types.
+// UnmarshalJSON decodes a TaskDefinitionPortMapping, turning enum values back
+// into their types.
 func (s *TaskDefinitionPortMapping) UnmarshalJSON(data []byte) error {
 	type plain TaskDefinitionPortMapping
 	w := struct {
 		*plain
-		E0 *string `json:"AppProtocol"`
+		AppProtocol *string `json:"AppProtocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AppProtocol = TaskDefinitionPortMappingAppProtocolOf(*w.E0)
+	if w.AppProtocol != nil {
+		s.AppProtocol = TaskDefinitionPortMappingAppProtocolOf(*w.AppProtocol)
 	}
 	return nil
 }

@@ -109,18 +109,19 @@ type TaskSetArgs struct {
 	Tags []TaskSetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskSetArgs, enum values to their types.
+// UnmarshalJSON decodes a TaskSetArgs, turning enum values back into their
+// types.
 func (s *TaskSetArgs) UnmarshalJSON(data []byte) error {
 	type plain TaskSetArgs
 	w := struct {
 		*plain
-		E5 *string `json:"LaunchType"`
+		LaunchType *string `json:"LaunchType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.LaunchType = TaskSetLaunchTypeOf(*w.E5)
+	if w.LaunchType != nil {
+		s.LaunchType = TaskSetLaunchTypeOf(*w.LaunchType)
 	}
 	return nil
 }
@@ -203,19 +204,19 @@ type TaskSetAwsVpcConfiguration struct {
 	SecurityGroups []string `json:"SecurityGroups,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskSetAwsVpcConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a TaskSetAwsVpcConfiguration, turning enum values back
+// into their types.
 func (s *TaskSetAwsVpcConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TaskSetAwsVpcConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"AssignPublicIp"`
+		AssignPublicIp *string `json:"AssignPublicIp"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AssignPublicIp = TaskSetAwsVpcConfigurationAssignPublicIpOf(*w.E1)
+	if w.AssignPublicIp != nil {
+		s.AssignPublicIp = TaskSetAwsVpcConfigurationAssignPublicIpOf(*w.AssignPublicIp)
 	}
 	return nil
 }
@@ -380,18 +381,19 @@ type TaskSetScale struct {
 	Value *float64 `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskSetScale, enum values to their types.
+// UnmarshalJSON decodes a TaskSetScale, turning enum values back into their
+// types.
 func (s *TaskSetScale) UnmarshalJSON(data []byte) error {
 	type plain TaskSetScale
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = TaskSetScaleUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = TaskSetScaleUnitOf(*w.Unit)
 	}
 	return nil
 }

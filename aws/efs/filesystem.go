@@ -165,18 +165,19 @@ type FileSystemBackupPolicy struct {
 	Status FileSystemBackupPolicyStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a FileSystemBackupPolicy, enum values to their types.
+// UnmarshalJSON decodes a FileSystemBackupPolicy, turning enum values back
+// into their types.
 func (s *FileSystemBackupPolicy) UnmarshalJSON(data []byte) error {
 	type plain FileSystemBackupPolicy
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = FileSystemBackupPolicyStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = FileSystemBackupPolicyStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -276,18 +277,19 @@ type FileSystemProtection struct {
 	ReplicationOverwriteProtection FileSystemProtectionReplicationOverwriteProtection `json:"ReplicationOverwriteProtection,omitzero"`
 }
 
-// UnmarshalJSON decodes a FileSystemProtection, enum values to their types.
+// UnmarshalJSON decodes a FileSystemProtection, turning enum values back into
+// their types.
 func (s *FileSystemProtection) UnmarshalJSON(data []byte) error {
 	type plain FileSystemProtection
 	w := struct {
 		*plain
-		E0 *string `json:"ReplicationOverwriteProtection"`
+		ReplicationOverwriteProtection *string `json:"ReplicationOverwriteProtection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ReplicationOverwriteProtection = FileSystemProtectionReplicationOverwriteProtectionOf(*w.E0)
+	if w.ReplicationOverwriteProtection != nil {
+		s.ReplicationOverwriteProtection = FileSystemProtectionReplicationOverwriteProtectionOf(*w.ReplicationOverwriteProtection)
 	}
 	return nil
 }

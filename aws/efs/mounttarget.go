@@ -63,18 +63,19 @@ type MountTargetArgs struct {
 	Ipv6Address *string `json:"Ipv6Address,omitzero"`
 }
 
-// UnmarshalJSON decodes a MountTargetArgs, enum values to their types.
+// UnmarshalJSON decodes a MountTargetArgs, turning enum values back into their
+// types.
 func (s *MountTargetArgs) UnmarshalJSON(data []byte) error {
 	type plain MountTargetArgs
 	w := struct {
 		*plain
-		E4 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.IpAddressType = MountTargetIpAddressTypeOf(*w.E4)
+	if w.IpAddressType != nil {
+		s.IpAddressType = MountTargetIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

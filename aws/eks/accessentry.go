@@ -153,18 +153,19 @@ type AccessEntryAccessScope struct {
 	Namespaces []string `json:"Namespaces,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessEntryAccessScope, enum values to their types.
+// UnmarshalJSON decodes a AccessEntryAccessScope, turning enum values back
+// into their types.
 func (s *AccessEntryAccessScope) UnmarshalJSON(data []byte) error {
 	type plain AccessEntryAccessScope
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AccessEntryAccessScopeTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AccessEntryAccessScopeTypeOf(*w.Type)
 	}
 	return nil
 }

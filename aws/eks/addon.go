@@ -91,18 +91,19 @@ type AddonArgs struct {
 	Tags []AddonTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AddonArgs, enum values to their types.
+// UnmarshalJSON decodes a AddonArgs, turning enum values back into their
+// types.
 func (s *AddonArgs) UnmarshalJSON(data []byte) error {
 	type plain AddonArgs
 	w := struct {
 		*plain
-		E7 *string `json:"ResolveConflicts"`
+		ResolveConflicts *string `json:"ResolveConflicts"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.ResolveConflicts = AddonResolveConflictsOf(*w.E7)
+	if w.ResolveConflicts != nil {
+		s.ResolveConflicts = AddonResolveConflictsOf(*w.ResolveConflicts)
 	}
 	return nil
 }

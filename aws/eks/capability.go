@@ -69,22 +69,23 @@ type CapabilityArgs struct {
 	Tags []CapabilityTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapabilityArgs, enum values to their types.
+// UnmarshalJSON decodes a CapabilityArgs, turning enum values back into their
+// types.
 func (s *CapabilityArgs) UnmarshalJSON(data []byte) error {
 	type plain CapabilityArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DeletePropagationPolicy"`
-		E4 *string `json:"Type"`
+		DeletePropagationPolicy *string `json:"DeletePropagationPolicy"`
+		Type                    *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DeletePropagationPolicy = CapabilityDeletePropagationPolicyOf(*w.E2)
+	if w.DeletePropagationPolicy != nil {
+		s.DeletePropagationPolicy = CapabilityDeletePropagationPolicyOf(*w.DeletePropagationPolicy)
 	}
-	if w.E4 != nil {
-		s.Type = CapabilityTypePropertyOf(*w.E4)
+	if w.Type != nil {
+		s.Type = CapabilityTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -212,19 +213,19 @@ type CapabilityArgoCdRoleMapping struct {
 	Role CapabilityArgoCdRoleMappingRole `json:"Role,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapabilityArgoCdRoleMapping, enum values to their
-// types.
+// UnmarshalJSON decodes a CapabilityArgoCdRoleMapping, turning enum values
+// back into their types.
 func (s *CapabilityArgoCdRoleMapping) UnmarshalJSON(data []byte) error {
 	type plain CapabilityArgoCdRoleMapping
 	w := struct {
 		*plain
-		E1 *string `json:"Role"`
+		Role *string `json:"Role"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Role = CapabilityArgoCdRoleMappingRoleOf(*w.E1)
+	if w.Role != nil {
+		s.Role = CapabilityArgoCdRoleMappingRoleOf(*w.Role)
 	}
 	return nil
 }
@@ -382,18 +383,19 @@ type CapabilitySsoIdentity struct {
 	Type CapabilitySsoIdentityType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapabilitySsoIdentity, enum values to their types.
+// UnmarshalJSON decodes a CapabilitySsoIdentity, turning enum values back into
+// their types.
 func (s *CapabilitySsoIdentity) UnmarshalJSON(data []byte) error {
 	type plain CapabilitySsoIdentity
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = CapabilitySsoIdentityTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = CapabilitySsoIdentityTypeOf(*w.Type)
 	}
 	return nil
 }

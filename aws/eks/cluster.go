@@ -285,18 +285,19 @@ type ClusterAccessConfig struct {
 	BootstrapClusterCreatorAdminPermissions *bool `json:"BootstrapClusterCreatorAdminPermissions,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterAccessConfig, enum values to their types.
+// UnmarshalJSON decodes a ClusterAccessConfig, turning enum values back into
+// their types.
 func (s *ClusterAccessConfig) UnmarshalJSON(data []byte) error {
 	type plain ClusterAccessConfig
 	w := struct {
 		*plain
-		E0 *string `json:"AuthenticationMode"`
+		AuthenticationMode *string `json:"AuthenticationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthenticationMode = ClusterAccessConfigAuthenticationModeOf(*w.E0)
+	if w.AuthenticationMode != nil {
+		s.AuthenticationMode = ClusterAccessConfigAuthenticationModeOf(*w.AuthenticationMode)
 	}
 	return nil
 }
@@ -409,19 +410,19 @@ type ClusterControlPlaneScalingConfig struct {
 	Tier ClusterControlPlaneScalingConfigTier `json:"Tier,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterControlPlaneScalingConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a ClusterControlPlaneScalingConfig, turning enum
+// values back into their types.
 func (s *ClusterControlPlaneScalingConfig) UnmarshalJSON(data []byte) error {
 	type plain ClusterControlPlaneScalingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Tier"`
+		Tier *string `json:"Tier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Tier = ClusterControlPlaneScalingConfigTierOf(*w.E0)
+	if w.Tier != nil {
+		s.Tier = ClusterControlPlaneScalingConfigTierOf(*w.Tier)
 	}
 	return nil
 }
@@ -547,19 +548,19 @@ type ClusterKubernetesNetworkConfig struct {
 	ServiceIpv6Cidr *string `json:"ServiceIpv6Cidr,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterKubernetesNetworkConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ClusterKubernetesNetworkConfig, turning enum values
+// back into their types.
 func (s *ClusterKubernetesNetworkConfig) UnmarshalJSON(data []byte) error {
 	type plain ClusterKubernetesNetworkConfig
 	w := struct {
 		*plain
-		E1 *string `json:"IpFamily"`
+		IpFamily *string `json:"IpFamily"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IpFamily = ClusterKubernetesNetworkConfigIpFamilyOf(*w.E1)
+	if w.IpFamily != nil {
+		s.IpFamily = ClusterKubernetesNetworkConfigIpFamilyOf(*w.IpFamily)
 	}
 	return nil
 }
@@ -645,19 +646,19 @@ type ClusterLoggingTypeConfig struct {
 	Type ClusterLoggingTypeConfigType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterLoggingTypeConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ClusterLoggingTypeConfig, turning enum values back
+// into their types.
 func (s *ClusterLoggingTypeConfig) UnmarshalJSON(data []byte) error {
 	type plain ClusterLoggingTypeConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ClusterLoggingTypeConfigTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ClusterLoggingTypeConfigTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -887,18 +888,19 @@ type ClusterUpgradePolicy struct {
 	SupportType ClusterUpgradePolicySupportType `json:"SupportType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterUpgradePolicy, enum values to their types.
+// UnmarshalJSON decodes a ClusterUpgradePolicy, turning enum values back into
+// their types.
 func (s *ClusterUpgradePolicy) UnmarshalJSON(data []byte) error {
 	type plain ClusterUpgradePolicy
 	w := struct {
 		*plain
-		E0 *string `json:"SupportType"`
+		SupportType *string `json:"SupportType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SupportType = ClusterUpgradePolicySupportTypeOf(*w.E0)
+	if w.SupportType != nil {
+		s.SupportType = ClusterUpgradePolicySupportTypeOf(*w.SupportType)
 	}
 	return nil
 }

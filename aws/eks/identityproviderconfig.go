@@ -58,19 +58,19 @@ type IdentityProviderConfigArgs struct {
 	Tags []IdentityProviderConfigTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdentityProviderConfigArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a IdentityProviderConfigArgs, turning enum values back
+// into their types.
 func (s *IdentityProviderConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain IdentityProviderConfigArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = IdentityProviderConfigTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = IdentityProviderConfigTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -295,19 +295,19 @@ type NodegroupNodeRepairConfigOverrides struct {
 	RepairAction NodegroupNodeRepairConfigOverridesRepairAction `json:"RepairAction,omitzero"`
 }
 
-// UnmarshalJSON decodes a NodegroupNodeRepairConfigOverrides, enum values to
-// their types.
+// UnmarshalJSON decodes a NodegroupNodeRepairConfigOverrides, turning enum
+// values back into their types.
 func (s *NodegroupNodeRepairConfigOverrides) UnmarshalJSON(data []byte) error {
 	type plain NodegroupNodeRepairConfigOverrides
 	w := struct {
 		*plain
-		E3 *string `json:"RepairAction"`
+		RepairAction *string `json:"RepairAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RepairAction = NodegroupNodeRepairConfigOverridesRepairActionOf(*w.E3)
+	if w.RepairAction != nil {
+		s.RepairAction = NodegroupNodeRepairConfigOverridesRepairActionOf(*w.RepairAction)
 	}
 	return nil
 }

@@ -162,19 +162,19 @@ type GlobalReplicationGroupMember struct {
 	Role GlobalReplicationGroupMemberRole `json:"Role,omitzero"`
 }
 
-// UnmarshalJSON decodes a GlobalReplicationGroupMember, enum values to their
-// types.
+// UnmarshalJSON decodes a GlobalReplicationGroupMember, turning enum values
+// back into their types.
 func (s *GlobalReplicationGroupMember) UnmarshalJSON(data []byte) error {
 	type plain GlobalReplicationGroupMember
 	w := struct {
 		*plain
-		E2 *string `json:"Role"`
+		Role *string `json:"Role"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Role = GlobalReplicationGroupMemberRoleOf(*w.E2)
+	if w.Role != nil {
+		s.Role = GlobalReplicationGroupMemberRoleOf(*w.Role)
 	}
 	return nil
 }

@@ -309,18 +309,19 @@ type ReplicationGroupArgs struct {
 	UserGroupIds []string `json:"UserGroupIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicationGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a ReplicationGroupArgs, turning enum values back into
+// their types.
 func (s *ReplicationGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain ReplicationGroupArgs
 	w := struct {
 		*plain
-		E11 *string `json:"Durability"`
+		Durability *string `json:"Durability"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E11 != nil {
-		s.Durability = ReplicationGroupDurabilityOf(*w.E11)
+	if w.Durability != nil {
+		s.Durability = ReplicationGroupDurabilityOf(*w.Durability)
 	}
 	return nil
 }

@@ -241,19 +241,19 @@ type ServerlessCacheDataStorage struct {
 	Minimum *int `json:"Minimum,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServerlessCacheDataStorage, enum values to their
-// types.
+// UnmarshalJSON decodes a ServerlessCacheDataStorage, turning enum values back
+// into their types.
 func (s *ServerlessCacheDataStorage) UnmarshalJSON(data []byte) error {
 	type plain ServerlessCacheDataStorage
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = ServerlessCacheDataStorageUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = ServerlessCacheDataStorageUnitOf(*w.Unit)
 	}
 	return nil
 }

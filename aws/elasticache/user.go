@@ -77,18 +77,18 @@ type UserArgs struct {
 	Tags []UserTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserArgs, enum values to their types.
+// UnmarshalJSON decodes a UserArgs, turning enum values back into their types.
 func (s *UserArgs) UnmarshalJSON(data []byte) error {
 	type plain UserArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Engine"`
+		Engine *string `json:"Engine"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Engine = UserEngineOf(*w.E0)
+	if w.Engine != nil {
+		s.Engine = UserEngineOf(*w.Engine)
 	}
 	return nil
 }
@@ -162,18 +162,19 @@ type UserAuthenticationMode struct {
 	Passwords []string `json:"Passwords,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserAuthenticationMode, enum values to their types.
+// UnmarshalJSON decodes a UserAuthenticationMode, turning enum values back
+// into their types.
 func (s *UserAuthenticationMode) UnmarshalJSON(data []byte) error {
 	type plain UserAuthenticationMode
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = UserAuthenticationModeTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = UserAuthenticationModeTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -44,18 +44,19 @@ type UserGroupArgs struct {
 	Tags []UserGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a UserGroupArgs, turning enum values back into their
+// types.
 func (s *UserGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain UserGroupArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Engine"`
+		Engine *string `json:"Engine"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Engine = UserGroupEngineOf(*w.E0)
+	if w.Engine != nil {
+		s.Engine = UserGroupEngineOf(*w.Engine)
 	}
 	return nil
 }

@@ -44,18 +44,19 @@ type DictionaryArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DictionaryArgs, enum values to their types.
+// UnmarshalJSON decodes a DictionaryArgs, turning enum values back into their
+// types.
 func (s *DictionaryArgs) UnmarshalJSON(data []byte) error {
 	type plain DictionaryArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Language"`
+		Language *string `json:"Language"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Language = DictionaryLanguageOf(*w.E0)
+	if w.Language != nil {
+		s.Language = DictionaryLanguageOf(*w.Language)
 	}
 	return nil
 }

@@ -143,18 +143,19 @@ type FeedGetOutput struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeedGetOutput, enum values to their types.
+// UnmarshalJSON decodes a FeedGetOutput, turning enum values back into their
+// types.
 func (s *FeedGetOutput) UnmarshalJSON(data []byte) error {
 	type plain FeedGetOutput
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = FeedOutputStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = FeedOutputStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -295,22 +296,23 @@ type FeedSubtitlingConfig struct {
 	ProfanityFilter FeedProfanityFilterMode `json:"ProfanityFilter,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeedSubtitlingConfig, enum values to their types.
+// UnmarshalJSON decodes a FeedSubtitlingConfig, turning enum values back into
+// their types.
 func (s *FeedSubtitlingConfig) UnmarshalJSON(data []byte) error {
 	type plain FeedSubtitlingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Language"`
-		E3 *string `json:"ProfanityFilter"`
+		Language        *string `json:"Language"`
+		ProfanityFilter *string `json:"ProfanityFilter"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Language = FeedTranscriptionLanguageOf(*w.E0)
+	if w.Language != nil {
+		s.Language = FeedTranscriptionLanguageOf(*w.Language)
 	}
-	if w.E3 != nil {
-		s.ProfanityFilter = FeedProfanityFilterModeOf(*w.E3)
+	if w.ProfanityFilter != nil {
+		s.ProfanityFilter = FeedProfanityFilterModeOf(*w.ProfanityFilter)
 	}
 	return nil
 }

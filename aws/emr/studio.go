@@ -145,22 +145,23 @@ type StudioArgs struct {
 	UserRole string `json:"UserRole,omitzero"`
 }
 
-// UnmarshalJSON decodes a StudioArgs, enum values to their types.
+// UnmarshalJSON decodes a StudioArgs, turning enum values back into their
+// types.
 func (s *StudioArgs) UnmarshalJSON(data []byte) error {
 	type plain StudioArgs
 	w := struct {
 		*plain
-		E0  *string `json:"AuthMode"`
-		E11 *string `json:"IdcUserAssignment"`
+		AuthMode          *string `json:"AuthMode"`
+		IdcUserAssignment *string `json:"IdcUserAssignment"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthMode = StudioAuthModeOf(*w.E0)
+	if w.AuthMode != nil {
+		s.AuthMode = StudioAuthModeOf(*w.AuthMode)
 	}
-	if w.E11 != nil {
-		s.IdcUserAssignment = StudioIdcUserAssignmentOf(*w.E11)
+	if w.IdcUserAssignment != nil {
+		s.IdcUserAssignment = StudioIdcUserAssignmentOf(*w.IdcUserAssignment)
 	}
 	return nil
 }

@@ -50,19 +50,19 @@ type StudioSessionMappingArgs struct {
 	StudioId string `json:"StudioId,omitzero"`
 }
 
-// UnmarshalJSON decodes a StudioSessionMappingArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a StudioSessionMappingArgs, turning enum values back
+// into their types.
 func (s *StudioSessionMappingArgs) UnmarshalJSON(data []byte) error {
 	type plain StudioSessionMappingArgs
 	w := struct {
 		*plain
-		E1 *string `json:"IdentityType"`
+		IdentityType *string `json:"IdentityType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IdentityType = StudioSessionMappingIdentityTypeOf(*w.E1)
+	if w.IdentityType != nil {
+		s.IdentityType = StudioSessionMappingIdentityTypeOf(*w.IdentityType)
 	}
 	return nil
 }

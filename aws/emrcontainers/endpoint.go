@@ -332,19 +332,19 @@ type EndpointMonitoringConfiguration struct {
 	S3MonitoringConfiguration *EndpointS3MonitoringConfiguration `json:"S3MonitoringConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a EndpointMonitoringConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a EndpointMonitoringConfiguration, turning enum values
+// back into their types.
 func (s *EndpointMonitoringConfiguration) UnmarshalJSON(data []byte) error {
 	type plain EndpointMonitoringConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"PersistentAppUI"`
+		PersistentAppUI *string `json:"PersistentAppUI"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.PersistentAppUI = EndpointMonitoringConfigurationPersistentAppUIOf(*w.E2)
+	if w.PersistentAppUI != nil {
+		s.PersistentAppUI = EndpointMonitoringConfigurationPersistentAppUIOf(*w.PersistentAppUI)
 	}
 	return nil
 }

@@ -187,19 +187,19 @@ type SecurityConfigurationContainerProvider struct {
 	Info *SecurityConfigurationContainerInfo `json:"Info,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityConfigurationContainerProvider, enum values
-// to their types.
+// UnmarshalJSON decodes a SecurityConfigurationContainerProvider, turning enum
+// values back into their types.
 func (s *SecurityConfigurationContainerProvider) UnmarshalJSON(data []byte) error {
 	type plain SecurityConfigurationContainerProvider
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = SecurityConfigurationContainerProviderTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = SecurityConfigurationContainerProviderTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -413,19 +413,19 @@ type SecurityConfigurationLocalDiskEncryptionConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// SecurityConfigurationLocalDiskEncryptionConfiguration, enum values to their
-// types.
+// SecurityConfigurationLocalDiskEncryptionConfiguration, turning enum values
+// back into their types.
 func (s *SecurityConfigurationLocalDiskEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain SecurityConfigurationLocalDiskEncryptionConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionKeyProviderType"`
+		EncryptionKeyProviderType *string `json:"EncryptionKeyProviderType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionKeyProviderType = SecurityConfigurationLocalDiskEncryptionConfigurationEncryptionKeyProviderTypeOf(*w.E1)
+	if w.EncryptionKeyProviderType != nil {
+		s.EncryptionKeyProviderType = SecurityConfigurationLocalDiskEncryptionConfigurationEncryptionKeyProviderTypeOf(*w.EncryptionKeyProviderType)
 	}
 	return nil
 }
@@ -504,19 +504,19 @@ type SecurityConfigurationS3EncryptionConfiguration struct {
 	KMSKeyId *string `json:"KMSKeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityConfigurationS3EncryptionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a SecurityConfigurationS3EncryptionConfiguration,
+// turning enum values back into their types.
 func (s *SecurityConfigurationS3EncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain SecurityConfigurationS3EncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionOption"`
+		EncryptionOption *string `json:"EncryptionOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionOption = SecurityConfigurationS3EncryptionConfigurationEncryptionOptionOf(*w.E0)
+	if w.EncryptionOption != nil {
+		s.EncryptionOption = SecurityConfigurationS3EncryptionConfigurationEncryptionOptionOf(*w.EncryptionOption)
 	}
 	return nil
 }
@@ -620,18 +620,18 @@ type SecurityConfigurationTLSCertificateConfiguration struct {
 }
 
 // UnmarshalJSON decodes a SecurityConfigurationTLSCertificateConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *SecurityConfigurationTLSCertificateConfiguration) UnmarshalJSON(data []byte) error {
 	type plain SecurityConfigurationTLSCertificateConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"CertificateProviderType"`
+		CertificateProviderType *string `json:"CertificateProviderType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CertificateProviderType = SecurityConfigurationTLSCertificateConfigurationCertificateProviderTypeOf(*w.E0)
+	if w.CertificateProviderType != nil {
+		s.CertificateProviderType = SecurityConfigurationTLSCertificateConfigurationCertificateProviderTypeOf(*w.CertificateProviderType)
 	}
 	return nil
 }

@@ -114,18 +114,19 @@ type ApplicationArgs struct {
 	WorkerTypeSpecifications map[string]ApplicationWorkerTypeSpecificationInput `json:"WorkerTypeSpecifications,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Architecture"`
+		Architecture *string `json:"Architecture"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Architecture = ApplicationArchitectureOf(*w.E2)
+	if w.Architecture != nil {
+		s.Architecture = ApplicationArchitectureOf(*w.Architecture)
 	}
 	return nil
 }

@@ -154,19 +154,19 @@ type IdMappingWorkflowIdMappingIncrementalRunConfig struct {
 	IncrementalRunType IdMappingWorkflowIdMappingIncrementalRunConfigIncrementalRunType `json:"IncrementalRunType,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdMappingWorkflowIdMappingIncrementalRunConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a IdMappingWorkflowIdMappingIncrementalRunConfig,
+// turning enum values back into their types.
 func (s *IdMappingWorkflowIdMappingIncrementalRunConfig) UnmarshalJSON(data []byte) error {
 	type plain IdMappingWorkflowIdMappingIncrementalRunConfig
 	w := struct {
 		*plain
-		E0 *string `json:"IncrementalRunType"`
+		IncrementalRunType *string `json:"IncrementalRunType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IncrementalRunType = IdMappingWorkflowIdMappingIncrementalRunConfigIncrementalRunTypeOf(*w.E0)
+	if w.IncrementalRunType != nil {
+		s.IncrementalRunType = IdMappingWorkflowIdMappingIncrementalRunConfigIncrementalRunTypeOf(*w.IncrementalRunType)
 	}
 	return nil
 }
@@ -258,27 +258,27 @@ type IdMappingWorkflowIdMappingRuleBasedProperties struct {
 	Rules []IdMappingWorkflowRule `json:"Rules,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdMappingWorkflowIdMappingRuleBasedProperties, enum
-// values to their types.
+// UnmarshalJSON decodes a IdMappingWorkflowIdMappingRuleBasedProperties,
+// turning enum values back into their types.
 func (s *IdMappingWorkflowIdMappingRuleBasedProperties) UnmarshalJSON(data []byte) error {
 	type plain IdMappingWorkflowIdMappingRuleBasedProperties
 	w := struct {
 		*plain
-		E0 *string `json:"AttributeMatchingModel"`
-		E1 *string `json:"RecordMatchingModel"`
-		E2 *string `json:"RuleDefinitionType"`
+		AttributeMatchingModel *string `json:"AttributeMatchingModel"`
+		RecordMatchingModel    *string `json:"RecordMatchingModel"`
+		RuleDefinitionType     *string `json:"RuleDefinitionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AttributeMatchingModel = IdMappingWorkflowIdMappingRuleBasedPropertiesAttributeMatchingModelOf(*w.E0)
+	if w.AttributeMatchingModel != nil {
+		s.AttributeMatchingModel = IdMappingWorkflowIdMappingRuleBasedPropertiesAttributeMatchingModelOf(*w.AttributeMatchingModel)
 	}
-	if w.E1 != nil {
-		s.RecordMatchingModel = IdMappingWorkflowIdMappingRuleBasedPropertiesRecordMatchingModelOf(*w.E1)
+	if w.RecordMatchingModel != nil {
+		s.RecordMatchingModel = IdMappingWorkflowIdMappingRuleBasedPropertiesRecordMatchingModelOf(*w.RecordMatchingModel)
 	}
-	if w.E2 != nil {
-		s.RuleDefinitionType = IdMappingWorkflowIdMappingRuleBasedPropertiesRuleDefinitionTypeOf(*w.E2)
+	if w.RuleDefinitionType != nil {
+		s.RuleDefinitionType = IdMappingWorkflowIdMappingRuleBasedPropertiesRuleDefinitionTypeOf(*w.RuleDefinitionType)
 	}
 	return nil
 }
@@ -484,19 +484,19 @@ type IdMappingWorkflowIdMappingTechniques struct {
 	RuleBasedProperties IdMappingWorkflowIdMappingRuleBasedProperties `json:"RuleBasedProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdMappingWorkflowIdMappingTechniques, enum values to
-// their types.
+// UnmarshalJSON decodes a IdMappingWorkflowIdMappingTechniques, turning enum
+// values back into their types.
 func (s *IdMappingWorkflowIdMappingTechniques) UnmarshalJSON(data []byte) error {
 	type plain IdMappingWorkflowIdMappingTechniques
 	w := struct {
 		*plain
-		E0 *string `json:"IdMappingType"`
+		IdMappingType *string `json:"IdMappingType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IdMappingType = IdMappingWorkflowIdMappingTechniquesIdMappingTypeOf(*w.E0)
+	if w.IdMappingType != nil {
+		s.IdMappingType = IdMappingWorkflowIdMappingTechniquesIdMappingTypeOf(*w.IdMappingType)
 	}
 	return nil
 }
@@ -576,19 +576,19 @@ type IdMappingWorkflowInputSource struct {
 	Type IdMappingWorkflowInputSourceType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdMappingWorkflowInputSource, enum values to their
-// types.
+// UnmarshalJSON decodes a IdMappingWorkflowInputSource, turning enum values
+// back into their types.
 func (s *IdMappingWorkflowInputSource) UnmarshalJSON(data []byte) error {
 	type plain IdMappingWorkflowInputSource
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = IdMappingWorkflowInputSourceTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = IdMappingWorkflowInputSourceTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type IdNamespaceArgs struct {
 	Tags []IdNamespaceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdNamespaceArgs, enum values to their types.
+// UnmarshalJSON decodes a IdNamespaceArgs, turning enum values back into their
+// types.
 func (s *IdNamespaceArgs) UnmarshalJSON(data []byte) error {
 	type plain IdNamespaceArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = IdNamespaceTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = IdNamespaceTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -172,19 +173,19 @@ type IdNamespaceIdMappingWorkflowProperties struct {
 	RuleBasedProperties *IdNamespaceNamespaceRuleBasedProperties `json:"RuleBasedProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdNamespaceIdMappingWorkflowProperties, enum values
-// to their types.
+// UnmarshalJSON decodes a IdNamespaceIdMappingWorkflowProperties, turning enum
+// values back into their types.
 func (s *IdNamespaceIdMappingWorkflowProperties) UnmarshalJSON(data []byte) error {
 	type plain IdNamespaceIdMappingWorkflowProperties
 	w := struct {
 		*plain
-		E0 *string `json:"IdMappingType"`
+		IdMappingType *string `json:"IdMappingType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IdMappingType = IdNamespaceIdMappingWorkflowPropertiesIdMappingTypeOf(*w.E0)
+	if w.IdMappingType != nil {
+		s.IdMappingType = IdNamespaceIdMappingWorkflowPropertiesIdMappingTypeOf(*w.IdMappingType)
 	}
 	return nil
 }
@@ -310,31 +311,31 @@ type IdNamespaceNamespaceRuleBasedProperties struct {
 	Rules []IdNamespaceRule `json:"Rules,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdNamespaceNamespaceRuleBasedProperties, enum values
-// to their types.
+// UnmarshalJSON decodes a IdNamespaceNamespaceRuleBasedProperties, turning
+// enum values back into their types.
 func (s *IdNamespaceNamespaceRuleBasedProperties) UnmarshalJSON(data []byte) error {
 	type plain IdNamespaceNamespaceRuleBasedProperties
 	w := struct {
 		*plain
-		E0 *string  `json:"AttributeMatchingModel"`
-		E1 []string `json:"RecordMatchingModels"`
-		E2 []string `json:"RuleDefinitionTypes"`
+		AttributeMatchingModel *string  `json:"AttributeMatchingModel"`
+		RecordMatchingModels   []string `json:"RecordMatchingModels"`
+		RuleDefinitionTypes    []string `json:"RuleDefinitionTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AttributeMatchingModel = IdNamespaceNamespaceRuleBasedPropertiesAttributeMatchingModelOf(*w.E0)
+	if w.AttributeMatchingModel != nil {
+		s.AttributeMatchingModel = IdNamespaceNamespaceRuleBasedPropertiesAttributeMatchingModelOf(*w.AttributeMatchingModel)
 	}
-	if w.E1 != nil {
+	if w.RecordMatchingModels != nil {
 		s.RecordMatchingModels = (func(v []string) []IdNamespaceRecordMatchingModel {
 			return convertList(v, IdNamespaceRecordMatchingModelOf)
-		})(w.E1)
+		})(w.RecordMatchingModels)
 	}
-	if w.E2 != nil {
+	if w.RuleDefinitionTypes != nil {
 		s.RuleDefinitionTypes = (func(v []string) []IdNamespaceRuleDefinitionType {
 			return convertList(v, IdNamespaceRuleDefinitionTypeOf)
-		})(w.E2)
+		})(w.RuleDefinitionTypes)
 	}
 	return nil
 }

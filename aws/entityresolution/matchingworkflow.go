@@ -173,19 +173,19 @@ type MatchingWorkflowIncrementalRunConfig struct {
 	IncrementalRunType MatchingWorkflowIncrementalRunConfigIncrementalRunType `json:"IncrementalRunType,omitzero"`
 }
 
-// UnmarshalJSON decodes a MatchingWorkflowIncrementalRunConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a MatchingWorkflowIncrementalRunConfig, turning enum
+// values back into their types.
 func (s *MatchingWorkflowIncrementalRunConfig) UnmarshalJSON(data []byte) error {
 	type plain MatchingWorkflowIncrementalRunConfig
 	w := struct {
 		*plain
-		E0 *string `json:"IncrementalRunType"`
+		IncrementalRunType *string `json:"IncrementalRunType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IncrementalRunType = MatchingWorkflowIncrementalRunConfigIncrementalRunTypeOf(*w.E0)
+	if w.IncrementalRunType != nil {
+		s.IncrementalRunType = MatchingWorkflowIncrementalRunConfigIncrementalRunTypeOf(*w.IncrementalRunType)
 	}
 	return nil
 }
@@ -406,19 +406,19 @@ type MatchingWorkflowResolutionTechniques struct {
 	RuleConditionProperties MatchingWorkflowRuleConditionProperties `json:"RuleConditionProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a MatchingWorkflowResolutionTechniques, enum values to
-// their types.
+// UnmarshalJSON decodes a MatchingWorkflowResolutionTechniques, turning enum
+// values back into their types.
 func (s *MatchingWorkflowResolutionTechniques) UnmarshalJSON(data []byte) error {
 	type plain MatchingWorkflowResolutionTechniques
 	w := struct {
 		*plain
-		E2 *string `json:"ResolutionType"`
+		ResolutionType *string `json:"ResolutionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ResolutionType = MatchingWorkflowResolutionTypeOf(*w.E2)
+	if w.ResolutionType != nil {
+		s.ResolutionType = MatchingWorkflowResolutionTypeOf(*w.ResolutionType)
 	}
 	return nil
 }
@@ -511,23 +511,23 @@ type MatchingWorkflowRuleBasedProperties struct {
 	MatchPurpose MatchingWorkflowRuleBasedPropertiesMatchPurpose `json:"MatchPurpose,omitzero"`
 }
 
-// UnmarshalJSON decodes a MatchingWorkflowRuleBasedProperties, enum values to
-// their types.
+// UnmarshalJSON decodes a MatchingWorkflowRuleBasedProperties, turning enum
+// values back into their types.
 func (s *MatchingWorkflowRuleBasedProperties) UnmarshalJSON(data []byte) error {
 	type plain MatchingWorkflowRuleBasedProperties
 	w := struct {
 		*plain
-		E0 *string `json:"AttributeMatchingModel"`
-		E2 *string `json:"MatchPurpose"`
+		AttributeMatchingModel *string `json:"AttributeMatchingModel"`
+		MatchPurpose           *string `json:"MatchPurpose"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AttributeMatchingModel = MatchingWorkflowRuleBasedPropertiesAttributeMatchingModelOf(*w.E0)
+	if w.AttributeMatchingModel != nil {
+		s.AttributeMatchingModel = MatchingWorkflowRuleBasedPropertiesAttributeMatchingModelOf(*w.AttributeMatchingModel)
 	}
-	if w.E2 != nil {
-		s.MatchPurpose = MatchingWorkflowRuleBasedPropertiesMatchPurposeOf(*w.E2)
+	if w.MatchPurpose != nil {
+		s.MatchPurpose = MatchingWorkflowRuleBasedPropertiesMatchPurposeOf(*w.MatchPurpose)
 	}
 	return nil
 }

@@ -62,18 +62,19 @@ type PolicyStatementArgs struct {
 	Principal []string `json:"Principal,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyStatementArgs, enum values to their types.
+// UnmarshalJSON decodes a PolicyStatementArgs, turning enum values back into
+// their types.
 func (s *PolicyStatementArgs) UnmarshalJSON(data []byte) error {
 	type plain PolicyStatementArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Effect"`
+		Effect *string `json:"Effect"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Effect = PolicyStatementStatementEffectOf(*w.E4)
+	if w.Effect != nil {
+		s.Effect = PolicyStatementStatementEffectOf(*w.Effect)
 	}
 	return nil
 }

@@ -228,19 +228,19 @@ type SchemaMappingSchemaInputAttribute struct {
 	SubType *string `json:"SubType,omitzero"`
 }
 
-// UnmarshalJSON decodes a SchemaMappingSchemaInputAttribute, enum values to
-// their types.
+// UnmarshalJSON decodes a SchemaMappingSchemaInputAttribute, turning enum
+// values back into their types.
 func (s *SchemaMappingSchemaInputAttribute) UnmarshalJSON(data []byte) error {
 	type plain SchemaMappingSchemaInputAttribute
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = SchemaMappingSchemaAttributeTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = SchemaMappingSchemaAttributeTypeOf(*w.Type)
 	}
 	return nil
 }

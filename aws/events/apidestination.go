@@ -59,18 +59,19 @@ type ApiDestinationArgs struct {
 	Name string `json:"Name,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApiDestinationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApiDestinationArgs, turning enum values back into
+// their types.
 func (s *ApiDestinationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApiDestinationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"HttpMethod"`
+		HttpMethod *string `json:"HttpMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.HttpMethod = ApiDestinationHttpMethodOf(*w.E1)
+	if w.HttpMethod != nil {
+		s.HttpMethod = ApiDestinationHttpMethodOf(*w.HttpMethod)
 	}
 	return nil
 }

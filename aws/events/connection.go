@@ -70,18 +70,19 @@ type ConnectionArgs struct {
 	Name string `json:"Name,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectionArgs, enum values to their types.
+// UnmarshalJSON decodes a ConnectionArgs, turning enum values back into their
+// types.
 func (s *ConnectionArgs) UnmarshalJSON(data []byte) error {
 	type plain ConnectionArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AuthorizationType"`
+		AuthorizationType *string `json:"AuthorizationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AuthorizationType = ConnectionAuthorizationTypeOf(*w.E1)
+	if w.AuthorizationType != nil {
+		s.AuthorizationType = ConnectionAuthorizationTypeOf(*w.AuthorizationType)
 	}
 	return nil
 }
@@ -367,19 +368,19 @@ type ConnectionOAuthParameters struct {
 	OAuthHttpParameters *ConnectionHttpParameters `json:"OAuthHttpParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectionOAuthParameters, enum values to their
-// types.
+// UnmarshalJSON decodes a ConnectionOAuthParameters, turning enum values back
+// into their types.
 func (s *ConnectionOAuthParameters) UnmarshalJSON(data []byte) error {
 	type plain ConnectionOAuthParameters
 	w := struct {
 		*plain
-		E2 *string `json:"HttpMethod"`
+		HttpMethod *string `json:"HttpMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.HttpMethod = ConnectionOAuthParametersHttpMethodOf(*w.E2)
+	if w.HttpMethod != nil {
+		s.HttpMethod = ConnectionOAuthParametersHttpMethodOf(*w.HttpMethod)
 	}
 	return nil
 }

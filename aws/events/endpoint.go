@@ -196,19 +196,19 @@ type EndpointReplicationConfig struct {
 	State EndpointReplicationState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a EndpointReplicationConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a EndpointReplicationConfig, turning enum values back
+// into their types.
 func (s *EndpointReplicationConfig) UnmarshalJSON(data []byte) error {
 	type plain EndpointReplicationConfig
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = EndpointReplicationStateOf(*w.E0)
+	if w.State != nil {
+		s.State = EndpointReplicationStateOf(*w.State)
 	}
 	return nil
 }

@@ -140,22 +140,23 @@ type EventBusLogConfig struct {
 	Level EventBusLogConfigLevel `json:"Level,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventBusLogConfig, enum values to their types.
+// UnmarshalJSON decodes a EventBusLogConfig, turning enum values back into
+// their types.
 func (s *EventBusLogConfig) UnmarshalJSON(data []byte) error {
 	type plain EventBusLogConfig
 	w := struct {
 		*plain
-		E0 *string `json:"IncludeDetail"`
-		E1 *string `json:"Level"`
+		IncludeDetail *string `json:"IncludeDetail"`
+		Level         *string `json:"Level"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IncludeDetail = EventBusLogConfigIncludeDetailOf(*w.E0)
+	if w.IncludeDetail != nil {
+		s.IncludeDetail = EventBusLogConfigIncludeDetailOf(*w.IncludeDetail)
 	}
-	if w.E1 != nil {
-		s.Level = EventBusLogConfigLevelOf(*w.E1)
+	if w.Level != nil {
+		s.Level = EventBusLogConfigLevelOf(*w.Level)
 	}
 	return nil
 }

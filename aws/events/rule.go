@@ -75,18 +75,18 @@ type RuleArgs struct {
 	Targets []RuleTarget `json:"Targets,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleArgs, enum values to their types.
+// UnmarshalJSON decodes a RuleArgs, turning enum values back into their types.
 func (s *RuleArgs) UnmarshalJSON(data []byte) error {
 	type plain RuleArgs
 	w := struct {
 		*plain
-		E6 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.State = RuleStateOf(*w.E6)
+	if w.State != nil {
+		s.State = RuleStateOf(*w.State)
 	}
 	return nil
 }

@@ -169,19 +169,19 @@ type ExperimentMetricGoalObject struct {
 	UnitLabel string `json:"UnitLabel,omitzero"`
 }
 
-// UnmarshalJSON decodes a ExperimentMetricGoalObject, enum values to their
-// types.
+// UnmarshalJSON decodes a ExperimentMetricGoalObject, turning enum values back
+// into their types.
 func (s *ExperimentMetricGoalObject) UnmarshalJSON(data []byte) error {
 	type plain ExperimentMetricGoalObject
 	w := struct {
 		*plain
-		E0 *string `json:"DesiredChange"`
+		DesiredChange *string `json:"DesiredChange"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DesiredChange = ExperimentMetricGoalObjectDesiredChangeOf(*w.E0)
+	if w.DesiredChange != nil {
+		s.DesiredChange = ExperimentMetricGoalObjectDesiredChangeOf(*w.DesiredChange)
 	}
 	return nil
 }

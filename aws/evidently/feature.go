@@ -73,18 +73,19 @@ type FeatureArgs struct {
 	Tags []FeatureTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeatureArgs, enum values to their types.
+// UnmarshalJSON decodes a FeatureArgs, turning enum values back into their
+// types.
 func (s *FeatureArgs) UnmarshalJSON(data []byte) error {
 	type plain FeatureArgs
 	w := struct {
 		*plain
-		E6 *string `json:"EvaluationStrategy"`
+		EvaluationStrategy *string `json:"EvaluationStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.EvaluationStrategy = FeatureEvaluationStrategyOf(*w.E6)
+	if w.EvaluationStrategy != nil {
+		s.EvaluationStrategy = FeatureEvaluationStrategyOf(*w.EvaluationStrategy)
 	}
 	return nil
 }

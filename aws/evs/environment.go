@@ -127,18 +127,19 @@ type EnvironmentArgs struct {
 	VcfHostnames *EnvironmentVcfHostnames `json:"VcfHostnames,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentArgs, turning enum values back into their
+// types.
 func (s *EnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentArgs
 	w := struct {
 		*plain
-		E2 *string `json:"VcfVersion"`
+		VcfVersion *string `json:"VcfVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.VcfVersion = EnvironmentVcfVersionOf(*w.E2)
+	if w.VcfVersion != nil {
+		s.VcfVersion = EnvironmentVcfVersionOf(*w.VcfVersion)
 	}
 	return nil
 }
@@ -270,22 +271,23 @@ type EnvironmentCheck struct {
 	ImpairedSince *string `json:"ImpairedSince,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentCheck, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentCheck, turning enum values back into
+// their types.
 func (s *EnvironmentCheck) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentCheck
 	w := struct {
 		*plain
-		E0 *string `json:"Result"`
-		E1 *string `json:"Type"`
+		Result *string `json:"Result"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Result = EnvironmentCheckResultOf(*w.E0)
+	if w.Result != nil {
+		s.Result = EnvironmentCheckResultOf(*w.Result)
 	}
-	if w.E1 != nil {
-		s.Type = EnvironmentCheckTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = EnvironmentCheckTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -425,19 +427,19 @@ type EnvironmentHostInfoForCreate struct {
 	PlacementGroupId string `json:"PlacementGroupId,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentHostInfoForCreate, enum values to their
-// types.
+// UnmarshalJSON decodes a EnvironmentHostInfoForCreate, turning enum values
+// back into their types.
 func (s *EnvironmentHostInfoForCreate) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentHostInfoForCreate
 	w := struct {
 		*plain
-		E1 *string `json:"InstanceType"`
+		InstanceType *string `json:"InstanceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.InstanceType = EnvironmentHostInfoForCreateInstanceTypeOf(*w.E1)
+	if w.InstanceType != nil {
+		s.InstanceType = EnvironmentHostInfoForCreateInstanceTypeOf(*w.InstanceType)
 	}
 	return nil
 }

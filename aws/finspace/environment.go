@@ -84,18 +84,19 @@ type EnvironmentArgs struct {
 	Tags []EnvironmentTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentArgs, turning enum values back into their
+// types.
 func (s *EnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentArgs
 	w := struct {
 		*plain
-		E3 *string `json:"FederationMode"`
+		FederationMode *string `json:"FederationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.FederationMode = EnvironmentFederationModeOf(*w.E3)
+	if w.FederationMode != nil {
+		s.FederationMode = EnvironmentFederationModeOf(*w.FederationMode)
 	}
 	return nil
 }

@@ -180,23 +180,23 @@ type ExperimentTemplateExperimentOptions struct {
 	EmptyTargetResolutionMode ExperimentTemplateExperimentOptionsEmptyTargetResolutionMode `json:"EmptyTargetResolutionMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ExperimentTemplateExperimentOptions, enum values to
-// their types.
+// UnmarshalJSON decodes a ExperimentTemplateExperimentOptions, turning enum
+// values back into their types.
 func (s *ExperimentTemplateExperimentOptions) UnmarshalJSON(data []byte) error {
 	type plain ExperimentTemplateExperimentOptions
 	w := struct {
 		*plain
-		E0 *string `json:"AccountTargeting"`
-		E1 *string `json:"EmptyTargetResolutionMode"`
+		AccountTargeting          *string `json:"AccountTargeting"`
+		EmptyTargetResolutionMode *string `json:"EmptyTargetResolutionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccountTargeting = ExperimentTemplateExperimentOptionsAccountTargetingOf(*w.E0)
+	if w.AccountTargeting != nil {
+		s.AccountTargeting = ExperimentTemplateExperimentOptionsAccountTargetingOf(*w.AccountTargeting)
 	}
-	if w.E1 != nil {
-		s.EmptyTargetResolutionMode = ExperimentTemplateExperimentOptionsEmptyTargetResolutionModeOf(*w.E1)
+	if w.EmptyTargetResolutionMode != nil {
+		s.EmptyTargetResolutionMode = ExperimentTemplateExperimentOptionsEmptyTargetResolutionModeOf(*w.EmptyTargetResolutionMode)
 	}
 	return nil
 }

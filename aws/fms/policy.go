@@ -115,18 +115,19 @@ type PolicyArgs struct {
 	Tags []PolicyTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a PolicyArgs, turning enum values back into their
+// types.
 func (s *PolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain PolicyArgs
 	w := struct {
 		*plain
-		E9 *string `json:"ResourceTagLogicalOperator"`
+		ResourceTagLogicalOperator *string `json:"ResourceTagLogicalOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.ResourceTagLogicalOperator = PolicyResourceTagLogicalOperatorOf(*w.E9)
+	if w.ResourceTagLogicalOperator != nil {
+		s.ResourceTagLogicalOperator = PolicyResourceTagLogicalOperatorOf(*w.ResourceTagLogicalOperator)
 	}
 	return nil
 }
@@ -296,18 +297,19 @@ type PolicyNetworkAclEntry struct {
 	PortRange *PolicyNetworkAclEntryPortRange `json:"PortRange,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyNetworkAclEntry, enum values to their types.
+// UnmarshalJSON decodes a PolicyNetworkAclEntry, turning enum values back into
+// their types.
 func (s *PolicyNetworkAclEntry) UnmarshalJSON(data []byte) error {
 	type plain PolicyNetworkAclEntry
 	w := struct {
 		*plain
-		E2 *string `json:"RuleAction"`
+		RuleAction *string `json:"RuleAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.RuleAction = PolicyNetworkAclEntryRuleActionOf(*w.E2)
+	if w.RuleAction != nil {
+		s.RuleAction = PolicyNetworkAclEntryRuleActionOf(*w.RuleAction)
 	}
 	return nil
 }
@@ -432,19 +434,19 @@ type PolicyNetworkFirewallPolicy struct {
 	FirewallDeploymentModel PolicyFirewallDeploymentModel `json:"FirewallDeploymentModel,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyNetworkFirewallPolicy, enum values to their
-// types.
+// UnmarshalJSON decodes a PolicyNetworkFirewallPolicy, turning enum values
+// back into their types.
 func (s *PolicyNetworkFirewallPolicy) UnmarshalJSON(data []byte) error {
 	type plain PolicyNetworkFirewallPolicy
 	w := struct {
 		*plain
-		E0 *string `json:"FirewallDeploymentModel"`
+		FirewallDeploymentModel *string `json:"FirewallDeploymentModel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FirewallDeploymentModel = PolicyFirewallDeploymentModelOf(*w.E0)
+	if w.FirewallDeploymentModel != nil {
+		s.FirewallDeploymentModel = PolicyFirewallDeploymentModelOf(*w.FirewallDeploymentModel)
 	}
 	return nil
 }
@@ -559,19 +561,19 @@ type PolicySecurityServicePolicyData struct {
 	PolicyOption *PolicyOption `json:"PolicyOption,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicySecurityServicePolicyData, enum values to
-// their types.
+// UnmarshalJSON decodes a PolicySecurityServicePolicyData, turning enum values
+// back into their types.
 func (s *PolicySecurityServicePolicyData) UnmarshalJSON(data []byte) error {
 	type plain PolicySecurityServicePolicyData
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = PolicyTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = PolicyTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -605,19 +607,19 @@ type PolicyThirdPartyFirewallPolicy struct {
 	FirewallDeploymentModel PolicyFirewallDeploymentModel `json:"FirewallDeploymentModel,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyThirdPartyFirewallPolicy, enum values to their
-// types.
+// UnmarshalJSON decodes a PolicyThirdPartyFirewallPolicy, turning enum values
+// back into their types.
 func (s *PolicyThirdPartyFirewallPolicy) UnmarshalJSON(data []byte) error {
 	type plain PolicyThirdPartyFirewallPolicy
 	w := struct {
 		*plain
-		E0 *string `json:"FirewallDeploymentModel"`
+		FirewallDeploymentModel *string `json:"FirewallDeploymentModel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FirewallDeploymentModel = PolicyFirewallDeploymentModelOf(*w.E0)
+	if w.FirewallDeploymentModel != nil {
+		s.FirewallDeploymentModel = PolicyFirewallDeploymentModelOf(*w.FirewallDeploymentModel)
 	}
 	return nil
 }

@@ -64,22 +64,23 @@ type DatasetArgs struct {
 	Tags []DatasetTags `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetArgs, enum values to their types.
+// UnmarshalJSON decodes a DatasetArgs, turning enum values back into their
+// types.
 func (s *DatasetArgs) UnmarshalJSON(data []byte) error {
 	type plain DatasetArgs
 	w := struct {
 		*plain
-		E1 *string `json:"DatasetType"`
-		E2 *string `json:"Domain"`
+		DatasetType *string `json:"DatasetType"`
+		Domain      *string `json:"Domain"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DatasetType = DatasetTypePropertyOf(*w.E1)
+	if w.DatasetType != nil {
+		s.DatasetType = DatasetTypePropertyOf(*w.DatasetType)
 	}
-	if w.E2 != nil {
-		s.Domain = DatasetDomainOf(*w.E2)
+	if w.Domain != nil {
+		s.Domain = DatasetDomainOf(*w.Domain)
 	}
 	return nil
 }
@@ -209,18 +210,19 @@ type DatasetSchemaAttributes struct {
 	AttributeType DatasetSchemaAttributesAttributeType `json:"AttributeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetSchemaAttributes, enum values to their types.
+// UnmarshalJSON decodes a DatasetSchemaAttributes, turning enum values back
+// into their types.
 func (s *DatasetSchemaAttributes) UnmarshalJSON(data []byte) error {
 	type plain DatasetSchemaAttributes
 	w := struct {
 		*plain
-		E1 *string `json:"AttributeType"`
+		AttributeType *string `json:"AttributeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AttributeType = DatasetSchemaAttributesAttributeTypeOf(*w.E1)
+	if w.AttributeType != nil {
+		s.AttributeType = DatasetSchemaAttributesAttributeTypeOf(*w.AttributeType)
 	}
 	return nil
 }

@@ -45,18 +45,19 @@ type DatasetGroupArgs struct {
 	Tags []DatasetGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a DatasetGroupArgs, turning enum values back into
+// their types.
 func (s *DatasetGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain DatasetGroupArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Domain"`
+		Domain *string `json:"Domain"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Domain = DatasetGroupDomainOf(*w.E1)
+	if w.Domain != nil {
+		s.Domain = DatasetGroupDomainOf(*w.Domain)
 	}
 	return nil
 }

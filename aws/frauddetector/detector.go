@@ -83,22 +83,23 @@ type DetectorArgs struct {
 	Tags []DetectorTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DetectorArgs, enum values to their types.
+// UnmarshalJSON decodes a DetectorArgs, turning enum values back into their
+// types.
 func (s *DetectorArgs) UnmarshalJSON(data []byte) error {
 	type plain DetectorArgs
 	w := struct {
 		*plain
-		E5 *string `json:"DetectorVersionStatus"`
-		E6 *string `json:"RuleExecutionMode"`
+		DetectorVersionStatus *string `json:"DetectorVersionStatus"`
+		RuleExecutionMode     *string `json:"RuleExecutionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.DetectorVersionStatus = DetectorVersionStatusOf(*w.E5)
+	if w.DetectorVersionStatus != nil {
+		s.DetectorVersionStatus = DetectorVersionStatusOf(*w.DetectorVersionStatus)
 	}
-	if w.E6 != nil {
-		s.RuleExecutionMode = DetectorRuleExecutionModeOf(*w.E6)
+	if w.RuleExecutionMode != nil {
+		s.RuleExecutionMode = DetectorRuleExecutionModeOf(*w.RuleExecutionMode)
 	}
 	return nil
 }
@@ -344,26 +345,27 @@ type DetectorEventVariable struct {
 	VariableType DetectorEventVariableVariableType `json:"VariableType,omitzero"`
 }
 
-// UnmarshalJSON decodes a DetectorEventVariable, enum values to their types.
+// UnmarshalJSON decodes a DetectorEventVariable, turning enum values back into
+// their types.
 func (s *DetectorEventVariable) UnmarshalJSON(data []byte) error {
 	type plain DetectorEventVariable
 	w := struct {
 		*plain
-		E2  *string `json:"DataSource"`
-		E3  *string `json:"DataType"`
-		E10 *string `json:"VariableType"`
+		DataSource   *string `json:"DataSource"`
+		DataType     *string `json:"DataType"`
+		VariableType *string `json:"VariableType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DataSource = DetectorEventVariableDataSourceOf(*w.E2)
+	if w.DataSource != nil {
+		s.DataSource = DetectorEventVariableDataSourceOf(*w.DataSource)
 	}
-	if w.E3 != nil {
-		s.DataType = DetectorEventVariableDataTypeOf(*w.E3)
+	if w.DataType != nil {
+		s.DataType = DetectorEventVariableDataTypeOf(*w.DataType)
 	}
-	if w.E10 != nil {
-		s.VariableType = DetectorEventVariableVariableTypeOf(*w.E10)
+	if w.VariableType != nil {
+		s.VariableType = DetectorEventVariableVariableTypeOf(*w.VariableType)
 	}
 	return nil
 }
@@ -701,18 +703,19 @@ type DetectorRule struct {
 	Tags []DetectorTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DetectorRule, enum values to their types.
+// UnmarshalJSON decodes a DetectorRule, turning enum values back into their
+// types.
 func (s *DetectorRule) UnmarshalJSON(data []byte) error {
 	type plain DetectorRule
 	w := struct {
 		*plain
-		E5 *string `json:"Language"`
+		Language *string `json:"Language"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Language = DetectorRuleLanguageOf(*w.E5)
+	if w.Language != nil {
+		s.Language = DetectorRuleLanguageOf(*w.Language)
 	}
 	return nil
 }

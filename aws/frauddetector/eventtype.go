@@ -231,26 +231,27 @@ type EventTypeEventVariable struct {
 	VariableType EventTypeEventVariableVariableType `json:"VariableType,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventTypeEventVariable, enum values to their types.
+// UnmarshalJSON decodes a EventTypeEventVariable, turning enum values back
+// into their types.
 func (s *EventTypeEventVariable) UnmarshalJSON(data []byte) error {
 	type plain EventTypeEventVariable
 	w := struct {
 		*plain
-		E2  *string `json:"DataSource"`
-		E3  *string `json:"DataType"`
-		E10 *string `json:"VariableType"`
+		DataSource   *string `json:"DataSource"`
+		DataType     *string `json:"DataType"`
+		VariableType *string `json:"VariableType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DataSource = EventTypeEventVariableDataSourceOf(*w.E2)
+	if w.DataSource != nil {
+		s.DataSource = EventTypeEventVariableDataSourceOf(*w.DataSource)
 	}
-	if w.E3 != nil {
-		s.DataType = EventTypeEventVariableDataTypeOf(*w.E3)
+	if w.DataType != nil {
+		s.DataType = EventTypeEventVariableDataTypeOf(*w.DataType)
 	}
-	if w.E10 != nil {
-		s.VariableType = EventTypeEventVariableVariableTypeOf(*w.E10)
+	if w.VariableType != nil {
+		s.VariableType = EventTypeEventVariableVariableTypeOf(*w.VariableType)
 	}
 	return nil
 }

@@ -60,26 +60,27 @@ type VariableArgs struct {
 	VariableType VariableTypeProperty `json:"VariableType,omitzero"`
 }
 
-// UnmarshalJSON decodes a VariableArgs, enum values to their types.
+// UnmarshalJSON decodes a VariableArgs, turning enum values back into their
+// types.
 func (s *VariableArgs) UnmarshalJSON(data []byte) error {
 	type plain VariableArgs
 	w := struct {
 		*plain
-		E0 *string `json:"DataSource"`
-		E1 *string `json:"DataType"`
-		E6 *string `json:"VariableType"`
+		DataSource   *string `json:"DataSource"`
+		DataType     *string `json:"DataType"`
+		VariableType *string `json:"VariableType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataSource = VariableDataSourceOf(*w.E0)
+	if w.DataSource != nil {
+		s.DataSource = VariableDataSourceOf(*w.DataSource)
 	}
-	if w.E1 != nil {
-		s.DataType = VariableDataTypeOf(*w.E1)
+	if w.DataType != nil {
+		s.DataType = VariableDataTypeOf(*w.DataType)
 	}
-	if w.E6 != nil {
-		s.VariableType = VariableTypePropertyOf(*w.E6)
+	if w.VariableType != nil {
+		s.VariableType = VariableTypePropertyOf(*w.VariableType)
 	}
 	return nil
 }

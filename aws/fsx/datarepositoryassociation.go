@@ -125,21 +125,21 @@ type DataRepositoryAssociationAutoExportPolicy struct {
 	Events []DataRepositoryAssociationEventType `json:"Events,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataRepositoryAssociationAutoExportPolicy, enum
-// values to their types.
+// UnmarshalJSON decodes a DataRepositoryAssociationAutoExportPolicy, turning
+// enum values back into their types.
 func (s *DataRepositoryAssociationAutoExportPolicy) UnmarshalJSON(data []byte) error {
 	type plain DataRepositoryAssociationAutoExportPolicy
 	w := struct {
 		*plain
-		E0 []string `json:"Events"`
+		Events []string `json:"Events"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Events != nil {
 		s.Events = (func(v []string) []DataRepositoryAssociationEventType {
 			return convertList(v, DataRepositoryAssociationEventTypeOf)
-		})(w.E0)
+		})(w.Events)
 	}
 	return nil
 }
@@ -157,21 +157,21 @@ type DataRepositoryAssociationAutoImportPolicy struct {
 	Events []DataRepositoryAssociationEventType `json:"Events,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataRepositoryAssociationAutoImportPolicy, enum
-// values to their types.
+// UnmarshalJSON decodes a DataRepositoryAssociationAutoImportPolicy, turning
+// enum values back into their types.
 func (s *DataRepositoryAssociationAutoImportPolicy) UnmarshalJSON(data []byte) error {
 	type plain DataRepositoryAssociationAutoImportPolicy
 	w := struct {
 		*plain
-		E0 []string `json:"Events"`
+		Events []string `json:"Events"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Events != nil {
 		s.Events = (func(v []string) []DataRepositoryAssociationEventType {
 			return convertList(v, DataRepositoryAssociationEventTypeOf)
-		})(w.E0)
+		})(w.Events)
 	}
 	return nil
 }

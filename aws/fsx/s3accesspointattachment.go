@@ -64,19 +64,19 @@ type S3AccessPointAttachmentArgs struct {
 	S3AccessPoint *S3AccessPointAttachmentS3AccessPoint `json:"S3AccessPoint,omitzero"`
 }
 
-// UnmarshalJSON decodes a S3AccessPointAttachmentArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a S3AccessPointAttachmentArgs, turning enum values
+// back into their types.
 func (s *S3AccessPointAttachmentArgs) UnmarshalJSON(data []byte) error {
 	type plain S3AccessPointAttachmentArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = S3AccessPointAttachmentTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = S3AccessPointAttachmentTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -153,19 +153,19 @@ type S3AccessPointAttachmentOntapFileSystemIdentity struct {
 	WindowsUser S3AccessPointAttachmentOntapWindowsFileSystemUser `json:"WindowsUser,omitzero"`
 }
 
-// UnmarshalJSON decodes a S3AccessPointAttachmentOntapFileSystemIdentity, enum
-// values to their types.
+// UnmarshalJSON decodes a S3AccessPointAttachmentOntapFileSystemIdentity,
+// turning enum values back into their types.
 func (s *S3AccessPointAttachmentOntapFileSystemIdentity) UnmarshalJSON(data []byte) error {
 	type plain S3AccessPointAttachmentOntapFileSystemIdentity
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = S3AccessPointAttachmentOntapFileSystemIdentityTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = S3AccessPointAttachmentOntapFileSystemIdentityTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -260,18 +260,18 @@ type S3AccessPointAttachmentOpenZFSFileSystemIdentity struct {
 }
 
 // UnmarshalJSON decodes a S3AccessPointAttachmentOpenZFSFileSystemIdentity,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *S3AccessPointAttachmentOpenZFSFileSystemIdentity) UnmarshalJSON(data []byte) error {
 	type plain S3AccessPointAttachmentOpenZFSFileSystemIdentity
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = S3AccessPointAttachmentOpenZFSFileSystemIdentityTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = S3AccessPointAttachmentOpenZFSFileSystemIdentityTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -107,18 +107,19 @@ type AliasRoutingStrategy struct {
 	Message *string `json:"Message,omitzero"`
 }
 
-// UnmarshalJSON decodes a AliasRoutingStrategy, enum values to their types.
+// UnmarshalJSON decodes a AliasRoutingStrategy, turning enum values back into
+// their types.
 func (s *AliasRoutingStrategy) UnmarshalJSON(data []byte) error {
 	type plain AliasRoutingStrategy
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AliasRoutingStrategyTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AliasRoutingStrategyTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -60,18 +60,19 @@ type BuildArgs struct {
 	Version *string `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a BuildArgs, enum values to their types.
+// UnmarshalJSON decodes a BuildArgs, turning enum values back into their
+// types.
 func (s *BuildArgs) UnmarshalJSON(data []byte) error {
 	type plain BuildArgs
 	w := struct {
 		*plain
-		E1 *string `json:"OperatingSystem"`
+		OperatingSystem *string `json:"OperatingSystem"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OperatingSystem = BuildOperatingSystemOf(*w.E1)
+	if w.OperatingSystem != nil {
+		s.OperatingSystem = BuildOperatingSystemOf(*w.OperatingSystem)
 	}
 	return nil
 }

@@ -156,26 +156,27 @@ type ContainerFleetArgs struct {
 	Tags []ContainerFleetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerFleetArgs, enum values to their types.
+// UnmarshalJSON decodes a ContainerFleetArgs, turning enum values back into
+// their types.
 func (s *ContainerFleetArgs) UnmarshalJSON(data []byte) error {
 	type plain ContainerFleetArgs
 	w := struct {
 		*plain
-		E1  *string `json:"BillingType"`
-		E13 *string `json:"NewGameSessionProtectionPolicy"`
-		E15 *string `json:"PlayerGatewayMode"`
+		BillingType                    *string `json:"BillingType"`
+		NewGameSessionProtectionPolicy *string `json:"NewGameSessionProtectionPolicy"`
+		PlayerGatewayMode              *string `json:"PlayerGatewayMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.BillingType = ContainerFleetBillingTypeOf(*w.E1)
+	if w.BillingType != nil {
+		s.BillingType = ContainerFleetBillingTypeOf(*w.BillingType)
 	}
-	if w.E13 != nil {
-		s.NewGameSessionProtectionPolicy = ContainerFleetNewGameSessionProtectionPolicyOf(*w.E13)
+	if w.NewGameSessionProtectionPolicy != nil {
+		s.NewGameSessionProtectionPolicy = ContainerFleetNewGameSessionProtectionPolicyOf(*w.NewGameSessionProtectionPolicy)
 	}
-	if w.E15 != nil {
-		s.PlayerGatewayMode = ContainerFleetPlayerGatewayModeOf(*w.E15)
+	if w.PlayerGatewayMode != nil {
+		s.PlayerGatewayMode = ContainerFleetPlayerGatewayModeOf(*w.PlayerGatewayMode)
 	}
 	return nil
 }
@@ -376,23 +377,23 @@ type ContainerFleetDeploymentConfiguration struct {
 	ProtectionStrategy ContainerFleetDeploymentConfigurationProtectionStrategy `json:"ProtectionStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerFleetDeploymentConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a ContainerFleetDeploymentConfiguration, turning enum
+// values back into their types.
 func (s *ContainerFleetDeploymentConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ContainerFleetDeploymentConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ImpairmentStrategy"`
-		E2 *string `json:"ProtectionStrategy"`
+		ImpairmentStrategy *string `json:"ImpairmentStrategy"`
+		ProtectionStrategy *string `json:"ProtectionStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ImpairmentStrategy = ContainerFleetDeploymentConfigurationImpairmentStrategyOf(*w.E0)
+	if w.ImpairmentStrategy != nil {
+		s.ImpairmentStrategy = ContainerFleetDeploymentConfigurationImpairmentStrategyOf(*w.ImpairmentStrategy)
 	}
-	if w.E2 != nil {
-		s.ProtectionStrategy = ContainerFleetDeploymentConfigurationProtectionStrategyOf(*w.E2)
+	if w.ProtectionStrategy != nil {
+		s.ProtectionStrategy = ContainerFleetDeploymentConfigurationProtectionStrategyOf(*w.ProtectionStrategy)
 	}
 	return nil
 }
@@ -558,19 +559,19 @@ type ContainerFleetIpPermission struct {
 	ToPort int `json:"ToPort,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerFleetIpPermission, enum values to their
-// types.
+// UnmarshalJSON decodes a ContainerFleetIpPermission, turning enum values back
+// into their types.
 func (s *ContainerFleetIpPermission) UnmarshalJSON(data []byte) error {
 	type plain ContainerFleetIpPermission
 	w := struct {
 		*plain
-		E2 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Protocol = ContainerFleetIpPermissionProtocolOf(*w.E2)
+	if w.Protocol != nil {
+		s.Protocol = ContainerFleetIpPermissionProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -684,25 +685,25 @@ type ContainerFleetLocationConfiguration struct {
 	StoppedActions []ContainerFleetLocationConfigurationStoppedActions `json:"StoppedActions,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerFleetLocationConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ContainerFleetLocationConfiguration, turning enum
+// values back into their types.
 func (s *ContainerFleetLocationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ContainerFleetLocationConfiguration
 	w := struct {
 		*plain
-		E2 *string  `json:"PlayerGatewayStatus"`
-		E3 []string `json:"StoppedActions"`
+		PlayerGatewayStatus *string  `json:"PlayerGatewayStatus"`
+		StoppedActions      []string `json:"StoppedActions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.PlayerGatewayStatus = ContainerFleetLocationConfigurationPlayerGatewayStatusOf(*w.E2)
+	if w.PlayerGatewayStatus != nil {
+		s.PlayerGatewayStatus = ContainerFleetLocationConfigurationPlayerGatewayStatusOf(*w.PlayerGatewayStatus)
 	}
-	if w.E3 != nil {
+	if w.StoppedActions != nil {
 		s.StoppedActions = (func(v []string) []ContainerFleetLocationConfigurationStoppedActions {
 			return convertList(v, ContainerFleetLocationConfigurationStoppedActionsOf)
-		})(w.E3)
+		})(w.StoppedActions)
 	}
 	return nil
 }
@@ -830,19 +831,19 @@ type ContainerFleetLogConfiguration struct {
 	S3BucketName string `json:"S3BucketName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerFleetLogConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ContainerFleetLogConfiguration, turning enum values
+// back into their types.
 func (s *ContainerFleetLogConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ContainerFleetLogConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"LogDestination"`
+		LogDestination *string `json:"LogDestination"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogDestination = ContainerFleetLogDestinationOf(*w.E0)
+	if w.LogDestination != nil {
+		s.LogDestination = ContainerFleetLogDestinationOf(*w.LogDestination)
 	}
 	return nil
 }
@@ -909,19 +910,19 @@ type ContainerFleetManagedCapacityConfiguration struct {
 	ScaleInAfterInactivityMinutes int `json:"ScaleInAfterInactivityMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerFleetManagedCapacityConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a ContainerFleetManagedCapacityConfiguration, turning
+// enum values back into their types.
 func (s *ContainerFleetManagedCapacityConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ContainerFleetManagedCapacityConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ZeroCapacityStrategy"`
+		ZeroCapacityStrategy *string `json:"ZeroCapacityStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ZeroCapacityStrategy = ContainerFleetManagedCapacityConfigurationZeroCapacityStrategyOf(*w.E0)
+	if w.ZeroCapacityStrategy != nil {
+		s.ZeroCapacityStrategy = ContainerFleetManagedCapacityConfigurationZeroCapacityStrategyOf(*w.ZeroCapacityStrategy)
 	}
 	return nil
 }
@@ -1138,31 +1139,31 @@ type ContainerFleetScalingPolicy struct {
 	Threshold *float64 `json:"Threshold,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerFleetScalingPolicy, enum values to their
-// types.
+// UnmarshalJSON decodes a ContainerFleetScalingPolicy, turning enum values
+// back into their types.
 func (s *ContainerFleetScalingPolicy) UnmarshalJSON(data []byte) error {
 	type plain ContainerFleetScalingPolicy
 	w := struct {
 		*plain
-		E0 *string `json:"MetricName"`
-		E2 *string `json:"ComparisonOperator"`
-		E4 *string `json:"PolicyType"`
-		E6 *string `json:"ScalingAdjustmentType"`
+		MetricName            *string `json:"MetricName"`
+		ComparisonOperator    *string `json:"ComparisonOperator"`
+		PolicyType            *string `json:"PolicyType"`
+		ScalingAdjustmentType *string `json:"ScalingAdjustmentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MetricName = ContainerFleetScalingPolicyMetricNameOf(*w.E0)
+	if w.MetricName != nil {
+		s.MetricName = ContainerFleetScalingPolicyMetricNameOf(*w.MetricName)
 	}
-	if w.E2 != nil {
-		s.ComparisonOperator = ContainerFleetScalingPolicyComparisonOperatorOf(*w.E2)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = ContainerFleetScalingPolicyComparisonOperatorOf(*w.ComparisonOperator)
 	}
-	if w.E4 != nil {
-		s.PolicyType = ContainerFleetScalingPolicyPolicyTypeOf(*w.E4)
+	if w.PolicyType != nil {
+		s.PolicyType = ContainerFleetScalingPolicyPolicyTypeOf(*w.PolicyType)
 	}
-	if w.E6 != nil {
-		s.ScalingAdjustmentType = ContainerFleetScalingPolicyScalingAdjustmentTypeOf(*w.E6)
+	if w.ScalingAdjustmentType != nil {
+		s.ScalingAdjustmentType = ContainerFleetScalingPolicyScalingAdjustmentTypeOf(*w.ScalingAdjustmentType)
 	}
 	return nil
 }

@@ -92,23 +92,23 @@ type ContainerGroupDefinitionArgs struct {
 	VersionDescription string `json:"VersionDescription,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerGroupDefinitionArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a ContainerGroupDefinitionArgs, turning enum values
+// back into their types.
 func (s *ContainerGroupDefinitionArgs) UnmarshalJSON(data []byte) error {
 	type plain ContainerGroupDefinitionArgs
 	w := struct {
 		*plain
-		E1 *string `json:"OperatingSystem"`
-		E4 *string `json:"ContainerGroupType"`
+		OperatingSystem    *string `json:"OperatingSystem"`
+		ContainerGroupType *string `json:"ContainerGroupType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OperatingSystem = ContainerGroupDefinitionOperatingSystemOf(*w.E1)
+	if w.OperatingSystem != nil {
+		s.OperatingSystem = ContainerGroupDefinitionOperatingSystemOf(*w.OperatingSystem)
 	}
-	if w.E4 != nil {
-		s.ContainerGroupType = ContainerGroupDefinitionContainerGroupTypeOf(*w.E4)
+	if w.ContainerGroupType != nil {
+		s.ContainerGroupType = ContainerGroupDefinitionContainerGroupTypeOf(*w.ContainerGroupType)
 	}
 	return nil
 }
@@ -218,19 +218,19 @@ type ContainerGroupDefinitionContainerDependency struct {
 	ContainerName string `json:"ContainerName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerGroupDefinitionContainerDependency, enum
-// values to their types.
+// UnmarshalJSON decodes a ContainerGroupDefinitionContainerDependency, turning
+// enum values back into their types.
 func (s *ContainerGroupDefinitionContainerDependency) UnmarshalJSON(data []byte) error {
 	type plain ContainerGroupDefinitionContainerDependency
 	w := struct {
 		*plain
-		E0 *string `json:"Condition"`
+		Condition *string `json:"Condition"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Condition = ContainerGroupDefinitionContainerDependencyConditionOf(*w.E0)
+	if w.Condition != nil {
+		s.Condition = ContainerGroupDefinitionContainerDependencyConditionOf(*w.Condition)
 	}
 	return nil
 }
@@ -415,19 +415,19 @@ type ContainerGroupDefinitionContainerMountPoint struct {
 	ContainerPath string `json:"ContainerPath,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerGroupDefinitionContainerMountPoint, enum
-// values to their types.
+// UnmarshalJSON decodes a ContainerGroupDefinitionContainerMountPoint, turning
+// enum values back into their types.
 func (s *ContainerGroupDefinitionContainerMountPoint) UnmarshalJSON(data []byte) error {
 	type plain ContainerGroupDefinitionContainerMountPoint
 	w := struct {
 		*plain
-		E1 *string `json:"AccessLevel"`
+		AccessLevel *string `json:"AccessLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AccessLevel = ContainerGroupDefinitionContainerMountPointAccessLevelOf(*w.E1)
+	if w.AccessLevel != nil {
+		s.AccessLevel = ContainerGroupDefinitionContainerMountPointAccessLevelOf(*w.AccessLevel)
 	}
 	return nil
 }
@@ -505,19 +505,19 @@ type ContainerGroupDefinitionContainerPortRange struct {
 	ToPort int `json:"ToPort,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerGroupDefinitionContainerPortRange, enum
-// values to their types.
+// UnmarshalJSON decodes a ContainerGroupDefinitionContainerPortRange, turning
+// enum values back into their types.
 func (s *ContainerGroupDefinitionContainerPortRange) UnmarshalJSON(data []byte) error {
 	type plain ContainerGroupDefinitionContainerPortRange
 	w := struct {
 		*plain
-		E1 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Protocol = ContainerGroupDefinitionContainerPortRangeProtocolOf(*w.E1)
+	if w.Protocol != nil {
+		s.Protocol = ContainerGroupDefinitionContainerPortRangeProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -648,21 +648,21 @@ type ContainerGroupDefinitionLinuxCapabilities struct {
 	Include []ContainerGroupDefinitionLinuxCapabilitiesInclude `json:"Include,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerGroupDefinitionLinuxCapabilities, enum
-// values to their types.
+// UnmarshalJSON decodes a ContainerGroupDefinitionLinuxCapabilities, turning
+// enum values back into their types.
 func (s *ContainerGroupDefinitionLinuxCapabilities) UnmarshalJSON(data []byte) error {
 	type plain ContainerGroupDefinitionLinuxCapabilities
 	w := struct {
 		*plain
-		E0 []string `json:"Include"`
+		Include []string `json:"Include"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Include != nil {
 		s.Include = (func(v []string) []ContainerGroupDefinitionLinuxCapabilitiesInclude {
 			return convertList(v, ContainerGroupDefinitionLinuxCapabilitiesIncludeOf)
-		})(w.E0)
+		})(w.Include)
 	}
 	return nil
 }

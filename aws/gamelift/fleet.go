@@ -252,38 +252,39 @@ type FleetArgs struct {
 	Tags []FleetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetArgs, enum values to their types.
+// UnmarshalJSON decodes a FleetArgs, turning enum values back into their
+// types.
 func (s *FleetArgs) UnmarshalJSON(data []byte) error {
 	type plain FleetArgs
 	w := struct {
 		*plain
-		E2  *string `json:"ApplyCapacity"`
-		E5  *string `json:"ComputeType"`
-		E10 *string `json:"FleetType"`
-		E12 *string `json:"InstanceRoleCredentialsProvider"`
-		E18 *string `json:"NewGameSessionProtectionPolicy"`
-		E22 *string `json:"PlayerGatewayMode"`
+		ApplyCapacity                   *string `json:"ApplyCapacity"`
+		ComputeType                     *string `json:"ComputeType"`
+		FleetType                       *string `json:"FleetType"`
+		InstanceRoleCredentialsProvider *string `json:"InstanceRoleCredentialsProvider"`
+		NewGameSessionProtectionPolicy  *string `json:"NewGameSessionProtectionPolicy"`
+		PlayerGatewayMode               *string `json:"PlayerGatewayMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ApplyCapacity = FleetApplyCapacityOf(*w.E2)
+	if w.ApplyCapacity != nil {
+		s.ApplyCapacity = FleetApplyCapacityOf(*w.ApplyCapacity)
 	}
-	if w.E5 != nil {
-		s.ComputeType = FleetComputeTypeOf(*w.E5)
+	if w.ComputeType != nil {
+		s.ComputeType = FleetComputeTypeOf(*w.ComputeType)
 	}
-	if w.E10 != nil {
-		s.FleetType = FleetTypePropertyOf(*w.E10)
+	if w.FleetType != nil {
+		s.FleetType = FleetTypePropertyOf(*w.FleetType)
 	}
-	if w.E12 != nil {
-		s.InstanceRoleCredentialsProvider = FleetInstanceRoleCredentialsProviderOf(*w.E12)
+	if w.InstanceRoleCredentialsProvider != nil {
+		s.InstanceRoleCredentialsProvider = FleetInstanceRoleCredentialsProviderOf(*w.InstanceRoleCredentialsProvider)
 	}
-	if w.E18 != nil {
-		s.NewGameSessionProtectionPolicy = FleetNewGameSessionProtectionPolicyOf(*w.E18)
+	if w.NewGameSessionProtectionPolicy != nil {
+		s.NewGameSessionProtectionPolicy = FleetNewGameSessionProtectionPolicyOf(*w.NewGameSessionProtectionPolicy)
 	}
-	if w.E22 != nil {
-		s.PlayerGatewayMode = FleetPlayerGatewayModeOf(*w.E22)
+	if w.PlayerGatewayMode != nil {
+		s.PlayerGatewayMode = FleetPlayerGatewayModeOf(*w.PlayerGatewayMode)
 	}
 	return nil
 }
@@ -396,19 +397,19 @@ type FleetCertificateConfiguration struct {
 	CertificateType FleetCertificateConfigurationCertificateType `json:"CertificateType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetCertificateConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a FleetCertificateConfiguration, turning enum values
+// back into their types.
 func (s *FleetCertificateConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetCertificateConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"CertificateType"`
+		CertificateType *string `json:"CertificateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CertificateType = FleetCertificateConfigurationCertificateTypeOf(*w.E0)
+	if w.CertificateType != nil {
+		s.CertificateType = FleetCertificateConfigurationCertificateTypeOf(*w.CertificateType)
 	}
 	return nil
 }
@@ -575,18 +576,19 @@ type FleetIpPermission struct {
 	ToPort int `json:"ToPort,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetIpPermission, enum values to their types.
+// UnmarshalJSON decodes a FleetIpPermission, turning enum values back into
+// their types.
 func (s *FleetIpPermission) UnmarshalJSON(data []byte) error {
 	type plain FleetIpPermission
 	w := struct {
 		*plain
-		E2 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Protocol = FleetIpPermissionProtocolOf(*w.E2)
+	if w.Protocol != nil {
+		s.Protocol = FleetIpPermissionProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -689,19 +691,19 @@ type FleetLocationConfiguration struct {
 	PlayerGatewayStatus FleetLocationConfigurationPlayerGatewayStatus `json:"PlayerGatewayStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetLocationConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a FleetLocationConfiguration, turning enum values back
+// into their types.
 func (s *FleetLocationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetLocationConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"PlayerGatewayStatus"`
+		PlayerGatewayStatus *string `json:"PlayerGatewayStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.PlayerGatewayStatus = FleetLocationConfigurationPlayerGatewayStatusOf(*w.E2)
+	if w.PlayerGatewayStatus != nil {
+		s.PlayerGatewayStatus = FleetLocationConfigurationPlayerGatewayStatusOf(*w.PlayerGatewayStatus)
 	}
 	return nil
 }
@@ -773,19 +775,19 @@ type FleetManagedCapacityConfiguration struct {
 	ScaleInAfterInactivityMinutes int `json:"ScaleInAfterInactivityMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetManagedCapacityConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a FleetManagedCapacityConfiguration, turning enum
+// values back into their types.
 func (s *FleetManagedCapacityConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetManagedCapacityConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ZeroCapacityStrategy"`
+		ZeroCapacityStrategy *string `json:"ZeroCapacityStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ZeroCapacityStrategy = FleetManagedCapacityConfigurationZeroCapacityStrategyOf(*w.E0)
+	if w.ZeroCapacityStrategy != nil {
+		s.ZeroCapacityStrategy = FleetManagedCapacityConfigurationZeroCapacityStrategyOf(*w.ZeroCapacityStrategy)
 	}
 	return nil
 }
@@ -901,19 +903,19 @@ type FleetPlayerGatewayConfiguration struct {
 	GameServerIpProtocolSupported FleetPlayerGatewayConfigurationGameServerIpProtocolSupported `json:"GameServerIpProtocolSupported,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetPlayerGatewayConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a FleetPlayerGatewayConfiguration, turning enum values
+// back into their types.
 func (s *FleetPlayerGatewayConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FleetPlayerGatewayConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"GameServerIpProtocolSupported"`
+		GameServerIpProtocolSupported *string `json:"GameServerIpProtocolSupported"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.GameServerIpProtocolSupported = FleetPlayerGatewayConfigurationGameServerIpProtocolSupportedOf(*w.E0)
+	if w.GameServerIpProtocolSupported != nil {
+		s.GameServerIpProtocolSupported = FleetPlayerGatewayConfigurationGameServerIpProtocolSupportedOf(*w.GameServerIpProtocolSupported)
 	}
 	return nil
 }
@@ -1133,38 +1135,39 @@ type FleetScalingPolicy struct {
 	UpdateStatus FleetScalingPolicyUpdateStatus `json:"UpdateStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a FleetScalingPolicy, enum values to their types.
+// UnmarshalJSON decodes a FleetScalingPolicy, turning enum values back into
+// their types.
 func (s *FleetScalingPolicy) UnmarshalJSON(data []byte) error {
 	type plain FleetScalingPolicy
 	w := struct {
 		*plain
-		E0  *string `json:"MetricName"`
-		E2  *string `json:"ComparisonOperator"`
-		E5  *string `json:"PolicyType"`
-		E7  *string `json:"ScalingAdjustmentType"`
-		E8  *string `json:"Status"`
-		E11 *string `json:"UpdateStatus"`
+		MetricName            *string `json:"MetricName"`
+		ComparisonOperator    *string `json:"ComparisonOperator"`
+		PolicyType            *string `json:"PolicyType"`
+		ScalingAdjustmentType *string `json:"ScalingAdjustmentType"`
+		Status                *string `json:"Status"`
+		UpdateStatus          *string `json:"UpdateStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MetricName = FleetScalingPolicyMetricNameOf(*w.E0)
+	if w.MetricName != nil {
+		s.MetricName = FleetScalingPolicyMetricNameOf(*w.MetricName)
 	}
-	if w.E2 != nil {
-		s.ComparisonOperator = FleetScalingPolicyComparisonOperatorOf(*w.E2)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = FleetScalingPolicyComparisonOperatorOf(*w.ComparisonOperator)
 	}
-	if w.E5 != nil {
-		s.PolicyType = FleetScalingPolicyPolicyTypeOf(*w.E5)
+	if w.PolicyType != nil {
+		s.PolicyType = FleetScalingPolicyPolicyTypeOf(*w.PolicyType)
 	}
-	if w.E7 != nil {
-		s.ScalingAdjustmentType = FleetScalingPolicyScalingAdjustmentTypeOf(*w.E7)
+	if w.ScalingAdjustmentType != nil {
+		s.ScalingAdjustmentType = FleetScalingPolicyScalingAdjustmentTypeOf(*w.ScalingAdjustmentType)
 	}
-	if w.E8 != nil {
-		s.Status = FleetScalingPolicyStatusOf(*w.E8)
+	if w.Status != nil {
+		s.Status = FleetScalingPolicyStatusOf(*w.Status)
 	}
-	if w.E11 != nil {
-		s.UpdateStatus = FleetScalingPolicyUpdateStatusOf(*w.E11)
+	if w.UpdateStatus != nil {
+		s.UpdateStatus = FleetScalingPolicyUpdateStatusOf(*w.UpdateStatus)
 	}
 	return nil
 }

@@ -106,26 +106,27 @@ type GameServerGroupArgs struct {
 	VpcSubnets []string `json:"VpcSubnets,omitzero"`
 }
 
-// UnmarshalJSON decodes a GameServerGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a GameServerGroupArgs, turning enum values back into
+// their types.
 func (s *GameServerGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain GameServerGroupArgs
 	w := struct {
 		*plain
-		E4 *string `json:"BalancingStrategy"`
-		E5 *string `json:"DeleteOption"`
-		E6 *string `json:"GameServerProtectionPolicy"`
+		BalancingStrategy          *string `json:"BalancingStrategy"`
+		DeleteOption               *string `json:"DeleteOption"`
+		GameServerProtectionPolicy *string `json:"GameServerProtectionPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.BalancingStrategy = GameServerGroupBalancingStrategyOf(*w.E4)
+	if w.BalancingStrategy != nil {
+		s.BalancingStrategy = GameServerGroupBalancingStrategyOf(*w.BalancingStrategy)
 	}
-	if w.E5 != nil {
-		s.DeleteOption = GameServerGroupDeleteOptionOf(*w.E5)
+	if w.DeleteOption != nil {
+		s.DeleteOption = GameServerGroupDeleteOptionOf(*w.DeleteOption)
 	}
-	if w.E6 != nil {
-		s.GameServerProtectionPolicy = GameServerGroupGameServerProtectionPolicyOf(*w.E6)
+	if w.GameServerProtectionPolicy != nil {
+		s.GameServerProtectionPolicy = GameServerGroupGameServerProtectionPolicyOf(*w.GameServerProtectionPolicy)
 	}
 	return nil
 }

@@ -188,21 +188,21 @@ type GameSessionQueuePriorityConfiguration struct {
 	PriorityOrder []GameSessionQueuePriorityConfigurationPriorityOrder `json:"PriorityOrder,omitzero"`
 }
 
-// UnmarshalJSON decodes a GameSessionQueuePriorityConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a GameSessionQueuePriorityConfiguration, turning enum
+// values back into their types.
 func (s *GameSessionQueuePriorityConfiguration) UnmarshalJSON(data []byte) error {
 	type plain GameSessionQueuePriorityConfiguration
 	w := struct {
 		*plain
-		E1 []string `json:"PriorityOrder"`
+		PriorityOrder []string `json:"PriorityOrder"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.PriorityOrder != nil {
 		s.PriorityOrder = (func(v []string) []GameSessionQueuePriorityConfigurationPriorityOrder {
 			return convertList(v, GameSessionQueuePriorityConfigurationPriorityOrderOf)
-		})(w.E1)
+		})(w.PriorityOrder)
 	}
 	return nil
 }

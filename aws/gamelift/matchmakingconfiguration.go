@@ -130,23 +130,23 @@ type MatchmakingConfigurationArgs struct {
 	Tags []MatchmakingConfigurationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a MatchmakingConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a MatchmakingConfigurationArgs, turning enum values
+// back into their types.
 func (s *MatchmakingConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain MatchmakingConfigurationArgs
 	w := struct {
 		*plain
-		E6  *string `json:"BackfillMode"`
-		E10 *string `json:"FlexMatchMode"`
+		BackfillMode  *string `json:"BackfillMode"`
+		FlexMatchMode *string `json:"FlexMatchMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.BackfillMode = MatchmakingConfigurationBackfillModeOf(*w.E6)
+	if w.BackfillMode != nil {
+		s.BackfillMode = MatchmakingConfigurationBackfillModeOf(*w.BackfillMode)
 	}
-	if w.E10 != nil {
-		s.FlexMatchMode = MatchmakingConfigurationFlexMatchModeOf(*w.E10)
+	if w.FlexMatchMode != nil {
+		s.FlexMatchMode = MatchmakingConfigurationFlexMatchModeOf(*w.FlexMatchMode)
 	}
 	return nil
 }

@@ -69,18 +69,19 @@ type AcceleratorArgs struct {
 	Tags []AcceleratorTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AcceleratorArgs, enum values to their types.
+// UnmarshalJSON decodes a AcceleratorArgs, turning enum values back into their
+// types.
 func (s *AcceleratorArgs) UnmarshalJSON(data []byte) error {
 	type plain AcceleratorArgs
 	w := struct {
 		*plain
-		E5 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.IpAddressType = AcceleratorIpAddressTypeOf(*w.E5)
+	if w.IpAddressType != nil {
+		s.IpAddressType = AcceleratorIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

@@ -87,18 +87,19 @@ type EndpointGroupArgs struct {
 	TrafficDialPercentage *float64 `json:"TrafficDialPercentage,omitzero"`
 }
 
-// UnmarshalJSON decodes a EndpointGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a EndpointGroupArgs, turning enum values back into
+// their types.
 func (s *EndpointGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain EndpointGroupArgs
 	w := struct {
 		*plain
-		E6 *string `json:"HealthCheckProtocol"`
+		HealthCheckProtocol *string `json:"HealthCheckProtocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.HealthCheckProtocol = EndpointGroupHealthCheckProtocolOf(*w.E6)
+	if w.HealthCheckProtocol != nil {
+		s.HealthCheckProtocol = EndpointGroupHealthCheckProtocolOf(*w.HealthCheckProtocol)
 	}
 	return nil
 }

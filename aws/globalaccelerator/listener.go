@@ -46,22 +46,23 @@ type ListenerArgs struct {
 	ClientAffinity ListenerClientAffinity `json:"ClientAffinity,omitzero"`
 }
 
-// UnmarshalJSON decodes a ListenerArgs, enum values to their types.
+// UnmarshalJSON decodes a ListenerArgs, turning enum values back into their
+// types.
 func (s *ListenerArgs) UnmarshalJSON(data []byte) error {
 	type plain ListenerArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Protocol"`
-		E3 *string `json:"ClientAffinity"`
+		Protocol       *string `json:"Protocol"`
+		ClientAffinity *string `json:"ClientAffinity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Protocol = ListenerProtocolOf(*w.E2)
+	if w.Protocol != nil {
+		s.Protocol = ListenerProtocolOf(*w.Protocol)
 	}
-	if w.E3 != nil {
-		s.ClientAffinity = ListenerClientAffinityOf(*w.E3)
+	if w.ClientAffinity != nil {
+		s.ClientAffinity = ListenerClientAffinityOf(*w.ClientAffinity)
 	}
 	return nil
 }

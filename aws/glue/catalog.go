@@ -106,22 +106,23 @@ type CatalogArgs struct {
 	TargetRedshiftCatalog *CatalogTargetRedshiftCatalog `json:"TargetRedshiftCatalog,omitzero"`
 }
 
-// UnmarshalJSON decodes a CatalogArgs, enum values to their types.
+// UnmarshalJSON decodes a CatalogArgs, turning enum values back into their
+// types.
 func (s *CatalogArgs) UnmarshalJSON(data []byte) error {
 	type plain CatalogArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AllowFullTableExternalDataAccess"`
-		E7 *string `json:"OverwriteChildResourcePermissionsWithDefault"`
+		AllowFullTableExternalDataAccess             *string `json:"AllowFullTableExternalDataAccess"`
+		OverwriteChildResourcePermissionsWithDefault *string `json:"OverwriteChildResourcePermissionsWithDefault"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AllowFullTableExternalDataAccess = CatalogAllowFullTableExternalDataAccessOf(*w.E1)
+	if w.AllowFullTableExternalDataAccess != nil {
+		s.AllowFullTableExternalDataAccess = CatalogAllowFullTableExternalDataAccessOf(*w.AllowFullTableExternalDataAccess)
 	}
-	if w.E7 != nil {
-		s.OverwriteChildResourcePermissionsWithDefault = CatalogOverwriteChildResourcePermissionsWithDefaultOf(*w.E7)
+	if w.OverwriteChildResourcePermissionsWithDefault != nil {
+		s.OverwriteChildResourcePermissionsWithDefault = CatalogOverwriteChildResourcePermissionsWithDefaultOf(*w.OverwriteChildResourcePermissionsWithDefault)
 	}
 	return nil
 }
@@ -288,19 +289,19 @@ type CatalogDataLakeAccessProperties struct {
 	RedshiftDatabaseName *string `json:"RedshiftDatabaseName,omitzero"`
 }
 
-// UnmarshalJSON decodes a CatalogDataLakeAccessProperties, enum values to
-// their types.
+// UnmarshalJSON decodes a CatalogDataLakeAccessProperties, turning enum values
+// back into their types.
 func (s *CatalogDataLakeAccessProperties) UnmarshalJSON(data []byte) error {
 	type plain CatalogDataLakeAccessProperties
 	w := struct {
 		*plain
-		E0 *string `json:"AllowFullTableExternalDataAccess"`
+		AllowFullTableExternalDataAccess *string `json:"AllowFullTableExternalDataAccess"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AllowFullTableExternalDataAccess = CatalogDataLakeAccessPropertiesAllowFullTableExternalDataAccessOf(*w.E0)
+	if w.AllowFullTableExternalDataAccess != nil {
+		s.AllowFullTableExternalDataAccess = CatalogDataLakeAccessPropertiesAllowFullTableExternalDataAccessOf(*w.AllowFullTableExternalDataAccess)
 	}
 	return nil
 }
@@ -458,21 +459,21 @@ type CatalogPrincipalPermissions struct {
 	Principal *CatalogDataLakePrincipal `json:"Principal,omitzero"`
 }
 
-// UnmarshalJSON decodes a CatalogPrincipalPermissions, enum values to their
-// types.
+// UnmarshalJSON decodes a CatalogPrincipalPermissions, turning enum values
+// back into their types.
 func (s *CatalogPrincipalPermissions) UnmarshalJSON(data []byte) error {
 	type plain CatalogPrincipalPermissions
 	w := struct {
 		*plain
-		E0 []string `json:"Permissions"`
+		Permissions []string `json:"Permissions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Permissions != nil {
 		s.Permissions = (func(v []string) []CatalogPrincipalPermissionsPermissions {
 			return convertList(v, CatalogPrincipalPermissionsPermissionsOf)
-		})(w.E0)
+		})(w.Permissions)
 	}
 	return nil
 }

@@ -153,18 +153,18 @@ type JobArgs struct {
 	WorkerType JobWorkerType `json:"WorkerType,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobArgs, enum values to their types.
+// UnmarshalJSON decodes a JobArgs, turning enum values back into their types.
 func (s *JobArgs) UnmarshalJSON(data []byte) error {
 	type plain JobArgs
 	w := struct {
 		*plain
-		E22 *string `json:"WorkerType"`
+		WorkerType *string `json:"WorkerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E22 != nil {
-		s.WorkerType = JobWorkerTypeOf(*w.E22)
+	if w.WorkerType != nil {
+		s.WorkerType = JobWorkerTypeOf(*w.WorkerType)
 	}
 	return nil
 }

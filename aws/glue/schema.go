@@ -74,22 +74,23 @@ type SchemaArgs struct {
 	Tags []SchemaTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SchemaArgs, enum values to their types.
+// UnmarshalJSON decodes a SchemaArgs, turning enum values back into their
+// types.
 func (s *SchemaArgs) UnmarshalJSON(data []byte) error {
 	type plain SchemaArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Compatibility"`
-		E1 *string `json:"DataFormat"`
+		Compatibility *string `json:"Compatibility"`
+		DataFormat    *string `json:"DataFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Compatibility = SchemaCompatibilityOf(*w.E0)
+	if w.Compatibility != nil {
+		s.Compatibility = SchemaCompatibilityOf(*w.Compatibility)
 	}
-	if w.E1 != nil {
-		s.DataFormat = SchemaDataFormatOf(*w.E1)
+	if w.DataFormat != nil {
+		s.DataFormat = SchemaDataFormatOf(*w.DataFormat)
 	}
 	return nil
 }

@@ -69,22 +69,23 @@ type UserDefinedFunctionArgs struct {
 	ResourceUris []UserDefinedFunctionResourceUri `json:"ResourceUris,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserDefinedFunctionArgs, enum values to their types.
+// UnmarshalJSON decodes a UserDefinedFunctionArgs, turning enum values back
+// into their types.
 func (s *UserDefinedFunctionArgs) UnmarshalJSON(data []byte) error {
 	type plain UserDefinedFunctionArgs
 	w := struct {
 		*plain
-		E3 *string `json:"FunctionType"`
-		E5 *string `json:"OwnerType"`
+		FunctionType *string `json:"FunctionType"`
+		OwnerType    *string `json:"OwnerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.FunctionType = UserDefinedFunctionFunctionTypeOf(*w.E3)
+	if w.FunctionType != nil {
+		s.FunctionType = UserDefinedFunctionFunctionTypeOf(*w.FunctionType)
 	}
-	if w.E5 != nil {
-		s.OwnerType = UserDefinedFunctionOwnerTypeOf(*w.E5)
+	if w.OwnerType != nil {
+		s.OwnerType = UserDefinedFunctionOwnerTypeOf(*w.OwnerType)
 	}
 	return nil
 }
@@ -230,19 +231,19 @@ type UserDefinedFunctionResourceUri struct {
 	Uri string `json:"Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserDefinedFunctionResourceUri, enum values to their
-// types.
+// UnmarshalJSON decodes a UserDefinedFunctionResourceUri, turning enum values
+// back into their types.
 func (s *UserDefinedFunctionResourceUri) UnmarshalJSON(data []byte) error {
 	type plain UserDefinedFunctionResourceUri
 	w := struct {
 		*plain
-		E0 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = UserDefinedFunctionResourceUriResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = UserDefinedFunctionResourceUriResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

@@ -133,38 +133,39 @@ type WorkspaceArgs struct {
 	VpcConfiguration WorkspaceVpcConfiguration `json:"VpcConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceArgs, enum values to their types.
+// UnmarshalJSON decodes a WorkspaceArgs, turning enum values back into their
+// types.
 func (s *WorkspaceArgs) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceArgs
 	w := struct {
 		*plain
-		E0 *string  `json:"AccountAccessType"`
-		E1 []string `json:"AuthenticationProviders"`
-		E2 *string  `json:"PermissionType"`
-		E4 []string `json:"DataSources"`
-		E9 []string `json:"NotificationDestinations"`
+		AccountAccessType        *string  `json:"AccountAccessType"`
+		AuthenticationProviders  []string `json:"AuthenticationProviders"`
+		PermissionType           *string  `json:"PermissionType"`
+		DataSources              []string `json:"DataSources"`
+		NotificationDestinations []string `json:"NotificationDestinations"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccountAccessType = WorkspaceAccountAccessTypeOf(*w.E0)
+	if w.AccountAccessType != nil {
+		s.AccountAccessType = WorkspaceAccountAccessTypeOf(*w.AccountAccessType)
 	}
-	if w.E1 != nil {
+	if w.AuthenticationProviders != nil {
 		s.AuthenticationProviders = (func(v []string) []WorkspaceAuthenticationProviderTypes {
 			return convertList(v, WorkspaceAuthenticationProviderTypesOf)
-		})(w.E1)
+		})(w.AuthenticationProviders)
 	}
-	if w.E2 != nil {
-		s.PermissionType = WorkspacePermissionTypeOf(*w.E2)
+	if w.PermissionType != nil {
+		s.PermissionType = WorkspacePermissionTypeOf(*w.PermissionType)
 	}
-	if w.E4 != nil {
-		s.DataSources = (func(v []string) []WorkspaceDataSourceType { return convertList(v, WorkspaceDataSourceTypeOf) })(w.E4)
+	if w.DataSources != nil {
+		s.DataSources = (func(v []string) []WorkspaceDataSourceType { return convertList(v, WorkspaceDataSourceTypeOf) })(w.DataSources)
 	}
-	if w.E9 != nil {
+	if w.NotificationDestinations != nil {
 		s.NotificationDestinations = (func(v []string) []WorkspaceNotificationDestinationType {
 			return convertList(v, WorkspaceNotificationDestinationTypeOf)
-		})(w.E9)
+		})(w.NotificationDestinations)
 	}
 	return nil
 }

@@ -116,19 +116,19 @@ type ComponentVersionComponentDependencyRequirement struct {
 	VersionRequirement *string `json:"VersionRequirement,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentVersionComponentDependencyRequirement, enum
-// values to their types.
+// UnmarshalJSON decodes a ComponentVersionComponentDependencyRequirement,
+// turning enum values back into their types.
 func (s *ComponentVersionComponentDependencyRequirement) UnmarshalJSON(data []byte) error {
 	type plain ComponentVersionComponentDependencyRequirement
 	w := struct {
 		*plain
-		E0 *string `json:"DependencyType"`
+		DependencyType *string `json:"DependencyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DependencyType = ComponentVersionComponentDependencyRequirementDependencyTypeOf(*w.E0)
+	if w.DependencyType != nil {
+		s.DependencyType = ComponentVersionComponentDependencyRequirementDependencyTypeOf(*w.DependencyType)
 	}
 	return nil
 }
@@ -258,19 +258,19 @@ type ComponentVersionLambdaDeviceMount struct {
 	Permission ComponentVersionLambdaFilesystemPermission `json:"Permission,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentVersionLambdaDeviceMount, enum values to
-// their types.
+// UnmarshalJSON decodes a ComponentVersionLambdaDeviceMount, turning enum
+// values back into their types.
 func (s *ComponentVersionLambdaDeviceMount) UnmarshalJSON(data []byte) error {
 	type plain ComponentVersionLambdaDeviceMount
 	w := struct {
 		*plain
-		E2 *string `json:"Permission"`
+		Permission *string `json:"Permission"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Permission = ComponentVersionLambdaFilesystemPermissionOf(*w.E2)
+	if w.Permission != nil {
+		s.Permission = ComponentVersionLambdaFilesystemPermissionOf(*w.Permission)
 	}
 	return nil
 }
@@ -292,19 +292,19 @@ type ComponentVersionLambdaEventSource struct {
 	Type ComponentVersionLambdaEventSourceType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentVersionLambdaEventSource, enum values to
-// their types.
+// UnmarshalJSON decodes a ComponentVersionLambdaEventSource, turning enum
+// values back into their types.
 func (s *ComponentVersionLambdaEventSource) UnmarshalJSON(data []byte) error {
 	type plain ComponentVersionLambdaEventSource
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = ComponentVersionLambdaEventSourceTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = ComponentVersionLambdaEventSourceTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -428,19 +428,19 @@ type ComponentVersionLambdaExecutionParameters struct {
 	TimeoutInSeconds *int `json:"TimeoutInSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentVersionLambdaExecutionParameters, enum
-// values to their types.
+// UnmarshalJSON decodes a ComponentVersionLambdaExecutionParameters, turning
+// enum values back into their types.
 func (s *ComponentVersionLambdaExecutionParameters) UnmarshalJSON(data []byte) error {
 	type plain ComponentVersionLambdaExecutionParameters
 	w := struct {
 		*plain
-		E3 *string `json:"InputPayloadEncodingType"`
+		InputPayloadEncodingType *string `json:"InputPayloadEncodingType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.InputPayloadEncodingType = ComponentVersionLambdaExecutionParametersInputPayloadEncodingTypeOf(*w.E3)
+	if w.InputPayloadEncodingType != nil {
+		s.InputPayloadEncodingType = ComponentVersionLambdaExecutionParametersInputPayloadEncodingTypeOf(*w.InputPayloadEncodingType)
 	}
 	return nil
 }
@@ -614,19 +614,19 @@ type ComponentVersionLambdaLinuxProcessParams struct {
 	IsolationMode ComponentVersionLambdaLinuxProcessParamsIsolationMode `json:"IsolationMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentVersionLambdaLinuxProcessParams, enum
-// values to their types.
+// UnmarshalJSON decodes a ComponentVersionLambdaLinuxProcessParams, turning
+// enum values back into their types.
 func (s *ComponentVersionLambdaLinuxProcessParams) UnmarshalJSON(data []byte) error {
 	type plain ComponentVersionLambdaLinuxProcessParams
 	w := struct {
 		*plain
-		E1 *string `json:"IsolationMode"`
+		IsolationMode *string `json:"IsolationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IsolationMode = ComponentVersionLambdaLinuxProcessParamsIsolationModeOf(*w.E1)
+	if w.IsolationMode != nil {
+		s.IsolationMode = ComponentVersionLambdaLinuxProcessParamsIsolationModeOf(*w.IsolationMode)
 	}
 	return nil
 }
@@ -712,19 +712,19 @@ type ComponentVersionLambdaVolumeMount struct {
 	SourcePath *string `json:"SourcePath,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentVersionLambdaVolumeMount, enum values to
-// their types.
+// UnmarshalJSON decodes a ComponentVersionLambdaVolumeMount, turning enum
+// values back into their types.
 func (s *ComponentVersionLambdaVolumeMount) UnmarshalJSON(data []byte) error {
 	type plain ComponentVersionLambdaVolumeMount
 	w := struct {
 		*plain
-		E2 *string `json:"Permission"`
+		Permission *string `json:"Permission"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Permission = ComponentVersionLambdaFilesystemPermissionOf(*w.E2)
+	if w.Permission != nil {
+		s.Permission = ComponentVersionLambdaFilesystemPermissionOf(*w.Permission)
 	}
 	return nil
 }

@@ -192,19 +192,19 @@ type DeploymentComponentUpdatePolicy struct {
 	TimeoutInSeconds int `json:"TimeoutInSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeploymentComponentUpdatePolicy, enum values to
-// their types.
+// UnmarshalJSON decodes a DeploymentComponentUpdatePolicy, turning enum values
+// back into their types.
 func (s *DeploymentComponentUpdatePolicy) UnmarshalJSON(data []byte) error {
 	type plain DeploymentComponentUpdatePolicy
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = DeploymentComponentUpdatePolicyActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = DeploymentComponentUpdatePolicyActionOf(*w.Action)
 	}
 	return nil
 }
@@ -310,23 +310,23 @@ type DeploymentIoTJobAbortCriteria struct {
 	ThresholdPercentage float64 `json:"ThresholdPercentage"`
 }
 
-// UnmarshalJSON decodes a DeploymentIoTJobAbortCriteria, enum values to their
-// types.
+// UnmarshalJSON decodes a DeploymentIoTJobAbortCriteria, turning enum values
+// back into their types.
 func (s *DeploymentIoTJobAbortCriteria) UnmarshalJSON(data []byte) error {
 	type plain DeploymentIoTJobAbortCriteria
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E1 *string `json:"FailureType"`
+		Action      *string `json:"Action"`
+		FailureType *string `json:"FailureType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = DeploymentIoTJobAbortCriteriaActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = DeploymentIoTJobAbortCriteriaActionOf(*w.Action)
 	}
-	if w.E1 != nil {
-		s.FailureType = DeploymentIoTJobAbortCriteriaFailureTypeOf(*w.E1)
+	if w.FailureType != nil {
+		s.FailureType = DeploymentIoTJobAbortCriteriaFailureTypeOf(*w.FailureType)
 	}
 	return nil
 }
@@ -548,18 +548,19 @@ type DeploymentPolicies struct {
 	FailureHandlingPolicy DeploymentPoliciesFailureHandlingPolicy `json:"FailureHandlingPolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeploymentPolicies, enum values to their types.
+// UnmarshalJSON decodes a DeploymentPolicies, turning enum values back into
+// their types.
 func (s *DeploymentPolicies) UnmarshalJSON(data []byte) error {
 	type plain DeploymentPolicies
 	w := struct {
 		*plain
-		E2 *string `json:"FailureHandlingPolicy"`
+		FailureHandlingPolicy *string `json:"FailureHandlingPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.FailureHandlingPolicy = DeploymentPoliciesFailureHandlingPolicyOf(*w.E2)
+	if w.FailureHandlingPolicy != nil {
+		s.FailureHandlingPolicy = DeploymentPoliciesFailureHandlingPolicyOf(*w.FailureHandlingPolicy)
 	}
 	return nil
 }

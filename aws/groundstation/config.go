@@ -302,18 +302,19 @@ type ConfigEirp struct {
 	Value *float64 `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigEirp, enum values to their types.
+// UnmarshalJSON decodes a ConfigEirp, turning enum values back into their
+// types.
 func (s *ConfigEirp) UnmarshalJSON(data []byte) error {
 	type plain ConfigEirp
 	w := struct {
 		*plain
-		E0 *string `json:"Units"`
+		Units *string `json:"Units"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Units = ConfigEirpUnitsOf(*w.E0)
+	if w.Units != nil {
+		s.Units = ConfigEirpUnitsOf(*w.Units)
 	}
 	return nil
 }
@@ -370,18 +371,19 @@ type ConfigFrequency struct {
 	Value *float64 `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigFrequency, enum values to their types.
+// UnmarshalJSON decodes a ConfigFrequency, turning enum values back into their
+// types.
 func (s *ConfigFrequency) UnmarshalJSON(data []byte) error {
 	type plain ConfigFrequency
 	w := struct {
 		*plain
-		E0 *string `json:"Units"`
+		Units *string `json:"Units"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Units = ConfigFrequencyUnitsOf(*w.E0)
+	if w.Units != nil {
+		s.Units = ConfigFrequencyUnitsOf(*w.Units)
 	}
 	return nil
 }
@@ -403,19 +405,19 @@ type ConfigFrequencyBandwidth struct {
 	Value *float64 `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigFrequencyBandwidth, enum values to their
-// types.
+// UnmarshalJSON decodes a ConfigFrequencyBandwidth, turning enum values back
+// into their types.
 func (s *ConfigFrequencyBandwidth) UnmarshalJSON(data []byte) error {
 	type plain ConfigFrequencyBandwidth
 	w := struct {
 		*plain
-		E0 *string `json:"Units"`
+		Units *string `json:"Units"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Units = ConfigBandwidthUnitsOf(*w.E0)
+	if w.Units != nil {
+		s.Units = ConfigBandwidthUnitsOf(*w.Units)
 	}
 	return nil
 }
@@ -573,18 +575,19 @@ type ConfigSpectrumConfig struct {
 	Polarization ConfigPolarization `json:"Polarization,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigSpectrumConfig, enum values to their types.
+// UnmarshalJSON decodes a ConfigSpectrumConfig, turning enum values back into
+// their types.
 func (s *ConfigSpectrumConfig) UnmarshalJSON(data []byte) error {
 	type plain ConfigSpectrumConfig
 	w := struct {
 		*plain
-		E2 *string `json:"Polarization"`
+		Polarization *string `json:"Polarization"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Polarization = ConfigPolarizationOf(*w.E2)
+	if w.Polarization != nil {
+		s.Polarization = ConfigPolarizationOf(*w.Polarization)
 	}
 	return nil
 }
@@ -624,19 +627,19 @@ type ConfigTelemetrySinkConfig struct {
 	TelemetrySinkType ConfigTelemetrySinkType `json:"TelemetrySinkType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigTelemetrySinkConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ConfigTelemetrySinkConfig, turning enum values back
+// into their types.
 func (s *ConfigTelemetrySinkConfig) UnmarshalJSON(data []byte) error {
 	type plain ConfigTelemetrySinkConfig
 	w := struct {
 		*plain
-		E1 *string `json:"TelemetrySinkType"`
+		TelemetrySinkType *string `json:"TelemetrySinkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TelemetrySinkType = ConfigTelemetrySinkTypeOf(*w.E1)
+	if w.TelemetrySinkType != nil {
+		s.TelemetrySinkType = ConfigTelemetrySinkTypeOf(*w.TelemetrySinkType)
 	}
 	return nil
 }
@@ -704,18 +707,19 @@ type ConfigTrackingConfig struct {
 	Autotrack ConfigTrackingConfigAutotrack `json:"Autotrack,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigTrackingConfig, enum values to their types.
+// UnmarshalJSON decodes a ConfigTrackingConfig, turning enum values back into
+// their types.
 func (s *ConfigTrackingConfig) UnmarshalJSON(data []byte) error {
 	type plain ConfigTrackingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Autotrack"`
+		Autotrack *string `json:"Autotrack"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Autotrack = ConfigTrackingConfigAutotrackOf(*w.E0)
+	if w.Autotrack != nil {
+		s.Autotrack = ConfigTrackingConfigAutotrackOf(*w.Autotrack)
 	}
 	return nil
 }
@@ -800,19 +804,19 @@ type ConfigUplinkSpectrumConfig struct {
 	Polarization ConfigPolarization `json:"Polarization,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigUplinkSpectrumConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ConfigUplinkSpectrumConfig, turning enum values back
+// into their types.
 func (s *ConfigUplinkSpectrumConfig) UnmarshalJSON(data []byte) error {
 	type plain ConfigUplinkSpectrumConfig
 	w := struct {
 		*plain
-		E1 *string `json:"Polarization"`
+		Polarization *string `json:"Polarization"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Polarization = ConfigPolarizationOf(*w.E1)
+	if w.Polarization != nil {
+		s.Polarization = ConfigPolarizationOf(*w.Polarization)
 	}
 	return nil
 }

@@ -226,22 +226,22 @@ type DataflowEndpointGroupAwsGroundStationAgentEndpoint struct {
 }
 
 // UnmarshalJSON decodes a DataflowEndpointGroupAwsGroundStationAgentEndpoint,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataflowEndpointGroupAwsGroundStationAgentEndpoint) UnmarshalJSON(data []byte) error {
 	type plain DataflowEndpointGroupAwsGroundStationAgentEndpoint
 	w := struct {
 		*plain
-		E0 *string `json:"AgentStatus"`
-		E1 *string `json:"AuditResults"`
+		AgentStatus  *string `json:"AgentStatus"`
+		AuditResults *string `json:"AuditResults"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AgentStatus = DataflowEndpointGroupAgentStatusOf(*w.E0)
+	if w.AgentStatus != nil {
+		s.AgentStatus = DataflowEndpointGroupAgentStatusOf(*w.AgentStatus)
 	}
-	if w.E1 != nil {
-		s.AuditResults = DataflowEndpointGroupAuditResultsOf(*w.E1)
+	if w.AuditResults != nil {
+		s.AuditResults = DataflowEndpointGroupAuditResultsOf(*w.AuditResults)
 	}
 	return nil
 }

@@ -295,23 +295,23 @@ type DataflowEndpointGroupV2DownlinkAwsGroundStationAgentEndpointDetails struct 
 }
 
 // UnmarshalJSON decodes a
-// DataflowEndpointGroupV2DownlinkAwsGroundStationAgentEndpointDetails, enum
-// values to their types.
+// DataflowEndpointGroupV2DownlinkAwsGroundStationAgentEndpointDetails, turning
+// enum values back into their types.
 func (s *DataflowEndpointGroupV2DownlinkAwsGroundStationAgentEndpointDetails) UnmarshalJSON(data []byte) error {
 	type plain DataflowEndpointGroupV2DownlinkAwsGroundStationAgentEndpointDetails
 	w := struct {
 		*plain
-		E2 *string `json:"AgentStatus"`
-		E3 *string `json:"AuditResults"`
+		AgentStatus  *string `json:"AgentStatus"`
+		AuditResults *string `json:"AuditResults"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AgentStatus = DataflowEndpointGroupV2AgentStatusOf(*w.E2)
+	if w.AgentStatus != nil {
+		s.AgentStatus = DataflowEndpointGroupV2AgentStatusOf(*w.AgentStatus)
 	}
-	if w.E3 != nil {
-		s.AuditResults = DataflowEndpointGroupV2AuditResultsOf(*w.E3)
+	if w.AuditResults != nil {
+		s.AuditResults = DataflowEndpointGroupV2AuditResultsOf(*w.AuditResults)
 	}
 	return nil
 }
@@ -509,23 +509,23 @@ type DataflowEndpointGroupV2UplinkAwsGroundStationAgentEndpointDetails struct {
 }
 
 // UnmarshalJSON decodes a
-// DataflowEndpointGroupV2UplinkAwsGroundStationAgentEndpointDetails, enum
-// values to their types.
+// DataflowEndpointGroupV2UplinkAwsGroundStationAgentEndpointDetails, turning
+// enum values back into their types.
 func (s *DataflowEndpointGroupV2UplinkAwsGroundStationAgentEndpointDetails) UnmarshalJSON(data []byte) error {
 	type plain DataflowEndpointGroupV2UplinkAwsGroundStationAgentEndpointDetails
 	w := struct {
 		*plain
-		E2 *string `json:"AgentStatus"`
-		E3 *string `json:"AuditResults"`
+		AgentStatus  *string `json:"AgentStatus"`
+		AuditResults *string `json:"AuditResults"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AgentStatus = DataflowEndpointGroupV2AgentStatusOf(*w.E2)
+	if w.AgentStatus != nil {
+		s.AgentStatus = DataflowEndpointGroupV2AgentStatusOf(*w.AgentStatus)
 	}
-	if w.E3 != nil {
-		s.AuditResults = DataflowEndpointGroupV2AuditResultsOf(*w.E3)
+	if w.AuditResults != nil {
+		s.AuditResults = DataflowEndpointGroupV2AuditResultsOf(*w.AuditResults)
 	}
 	return nil
 }

@@ -147,19 +147,19 @@ type DetectorCFNFeatureConfiguration struct {
 	AdditionalConfiguration []DetectorCFNFeatureAdditionalConfiguration `json:"AdditionalConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DetectorCFNFeatureConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DetectorCFNFeatureConfiguration, turning enum values
+// back into their types.
 func (s *DetectorCFNFeatureConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DetectorCFNFeatureConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = DetectorCFNFeatureConfigurationStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = DetectorCFNFeatureConfigurationStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -68,19 +68,19 @@ type DataTransformationProfileArgs struct {
 	Tags []DataTransformationProfileTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataTransformationProfileArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a DataTransformationProfileArgs, turning enum values
+// back into their types.
 func (s *DataTransformationProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain DataTransformationProfileArgs
 	w := struct {
 		*plain
-		E1 *string `json:"SourceFormat"`
+		SourceFormat *string `json:"SourceFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SourceFormat = DataTransformationProfileSourceFormatOf(*w.E1)
+	if w.SourceFormat != nil {
+		s.SourceFormat = DataTransformationProfileSourceFormatOf(*w.SourceFormat)
 	}
 	return nil
 }

@@ -69,18 +69,19 @@ type FHIRDatastoreArgs struct {
 	Tags []FHIRDatastoreTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FHIRDatastoreArgs, enum values to their types.
+// UnmarshalJSON decodes a FHIRDatastoreArgs, turning enum values back into
+// their types.
 func (s *FHIRDatastoreArgs) UnmarshalJSON(data []byte) error {
 	type plain FHIRDatastoreArgs
 	w := struct {
 		*plain
-		E0 *string `json:"DatastoreTypeVersion"`
+		DatastoreTypeVersion *string `json:"DatastoreTypeVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DatastoreTypeVersion = FHIRDatastoreDatastoreTypeVersionOf(*w.E0)
+	if w.DatastoreTypeVersion != nil {
+		s.DatastoreTypeVersion = FHIRDatastoreDatastoreTypeVersionOf(*w.DatastoreTypeVersion)
 	}
 	return nil
 }
@@ -296,19 +297,19 @@ type FHIRDatastoreIdentityProviderConfiguration struct {
 	Metadata *string `json:"Metadata,omitzero"`
 }
 
-// UnmarshalJSON decodes a FHIRDatastoreIdentityProviderConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a FHIRDatastoreIdentityProviderConfiguration, turning
+// enum values back into their types.
 func (s *FHIRDatastoreIdentityProviderConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FHIRDatastoreIdentityProviderConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AuthorizationStrategy"`
+		AuthorizationStrategy *string `json:"AuthorizationStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthorizationStrategy = FHIRDatastoreIdentityProviderConfigurationAuthorizationStrategyOf(*w.E0)
+	if w.AuthorizationStrategy != nil {
+		s.AuthorizationStrategy = FHIRDatastoreIdentityProviderConfigurationAuthorizationStrategyOf(*w.AuthorizationStrategy)
 	}
 	return nil
 }
@@ -389,19 +390,19 @@ type FHIRDatastoreKmsEncryptionConfig struct {
 	KmsKeyId string `json:"KmsKeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a FHIRDatastoreKmsEncryptionConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a FHIRDatastoreKmsEncryptionConfig, turning enum
+// values back into their types.
 func (s *FHIRDatastoreKmsEncryptionConfig) UnmarshalJSON(data []byte) error {
 	type plain FHIRDatastoreKmsEncryptionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"CmkType"`
+		CmkType *string `json:"CmkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CmkType = FHIRDatastoreKmsEncryptionConfigCmkTypeOf(*w.E0)
+	if w.CmkType != nil {
+		s.CmkType = FHIRDatastoreKmsEncryptionConfigCmkTypeOf(*w.CmkType)
 	}
 	return nil
 }
@@ -465,19 +466,19 @@ type FHIRDatastorePreloadDataConfig struct {
 	PreloadDataType FHIRDatastorePreloadDataConfigPreloadDataType `json:"PreloadDataType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FHIRDatastorePreloadDataConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FHIRDatastorePreloadDataConfig, turning enum values
+// back into their types.
 func (s *FHIRDatastorePreloadDataConfig) UnmarshalJSON(data []byte) error {
 	type plain FHIRDatastorePreloadDataConfig
 	w := struct {
 		*plain
-		E0 *string `json:"PreloadDataType"`
+		PreloadDataType *string `json:"PreloadDataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PreloadDataType = FHIRDatastorePreloadDataConfigPreloadDataTypeOf(*w.E0)
+	if w.PreloadDataType != nil {
+		s.PreloadDataType = FHIRDatastorePreloadDataConfigPreloadDataTypeOf(*w.PreloadDataType)
 	}
 	return nil
 }

@@ -70,18 +70,19 @@ type SAMLProviderArgs struct {
 	Tags []SAMLProviderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SAMLProviderArgs, enum values to their types.
+// UnmarshalJSON decodes a SAMLProviderArgs, turning enum values back into
+// their types.
 func (s *SAMLProviderArgs) UnmarshalJSON(data []byte) error {
 	type plain SAMLProviderArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AssertionEncryptionMode"`
+		AssertionEncryptionMode *string `json:"AssertionEncryptionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AssertionEncryptionMode = SAMLProviderAssertionEncryptionModeOf(*w.E1)
+	if w.AssertionEncryptionMode != nil {
+		s.AssertionEncryptionMode = SAMLProviderAssertionEncryptionModeOf(*w.AssertionEncryptionMode)
 	}
 	return nil
 }

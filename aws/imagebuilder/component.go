@@ -94,18 +94,19 @@ type ComponentArgs struct {
 	Uri *string `json:"Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentArgs, enum values to their types.
+// UnmarshalJSON decodes a ComponentArgs, turning enum values back into their
+// types.
 func (s *ComponentArgs) UnmarshalJSON(data []byte) error {
 	type plain ComponentArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Platform"`
+		Platform *string `json:"Platform"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Platform = ComponentPlatformOf(*w.E1)
+	if w.Platform != nil {
+		s.Platform = ComponentPlatformOf(*w.Platform)
 	}
 	return nil
 }

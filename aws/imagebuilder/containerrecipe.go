@@ -139,22 +139,23 @@ type ContainerRecipeArgs struct {
 	WorkingDirectory *string `json:"WorkingDirectory,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerRecipeArgs, enum values to their types.
+// UnmarshalJSON decodes a ContainerRecipeArgs, turning enum values back into
+// their types.
 func (s *ContainerRecipeArgs) UnmarshalJSON(data []byte) error {
 	type plain ContainerRecipeArgs
 	w := struct {
 		*plain
-		E1  *string `json:"ContainerType"`
-		E10 *string `json:"PlatformOverride"`
+		ContainerType    *string `json:"ContainerType"`
+		PlatformOverride *string `json:"PlatformOverride"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContainerType = ContainerRecipeContainerTypeOf(*w.E1)
+	if w.ContainerType != nil {
+		s.ContainerType = ContainerRecipeContainerTypeOf(*w.ContainerType)
 	}
-	if w.E10 != nil {
-		s.PlatformOverride = ContainerRecipePlatformOverrideOf(*w.E10)
+	if w.PlatformOverride != nil {
+		s.PlatformOverride = ContainerRecipePlatformOverrideOf(*w.PlatformOverride)
 	}
 	return nil
 }
@@ -332,18 +333,18 @@ type ContainerRecipeEbsInstanceBlockDeviceSpecification struct {
 }
 
 // UnmarshalJSON decodes a ContainerRecipeEbsInstanceBlockDeviceSpecification,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *ContainerRecipeEbsInstanceBlockDeviceSpecification) UnmarshalJSON(data []byte) error {
 	type plain ContainerRecipeEbsInstanceBlockDeviceSpecification
 	w := struct {
 		*plain
-		E7 *string `json:"VolumeType"`
+		VolumeType *string `json:"VolumeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.VolumeType = ContainerRecipeEbsInstanceBlockDeviceSpecificationVolumeTypeOf(*w.E7)
+	if w.VolumeType != nil {
+		s.VolumeType = ContainerRecipeEbsInstanceBlockDeviceSpecificationVolumeTypeOf(*w.VolumeType)
 	}
 	return nil
 }
@@ -546,19 +547,19 @@ type ContainerRecipeTargetContainerRepository struct {
 	Service ContainerRecipeTargetContainerRepositoryService `json:"Service,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContainerRecipeTargetContainerRepository, enum
-// values to their types.
+// UnmarshalJSON decodes a ContainerRecipeTargetContainerRepository, turning
+// enum values back into their types.
 func (s *ContainerRecipeTargetContainerRepository) UnmarshalJSON(data []byte) error {
 	type plain ContainerRecipeTargetContainerRepository
 	w := struct {
 		*plain
-		E1 *string `json:"Service"`
+		Service *string `json:"Service"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Service = ContainerRecipeTargetContainerRepositoryServiceOf(*w.E1)
+	if w.Service != nil {
+		s.Service = ContainerRecipeTargetContainerRepositoryServiceOf(*w.Service)
 	}
 	return nil
 }

@@ -356,18 +356,18 @@ type DistributionConfigurationSsmParameterConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DistributionConfigurationSsmParameterConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DistributionConfigurationSsmParameterConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DistributionConfigurationSsmParameterConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"DataType"`
+		DataType *string `json:"DataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DataType = DistributionConfigurationSsmParameterConfigurationDataTypeOf(*w.E2)
+	if w.DataType != nil {
+		s.DataType = DistributionConfigurationSsmParameterConfigurationDataTypeOf(*w.DataType)
 	}
 	return nil
 }
@@ -443,18 +443,18 @@ type DistributionConfigurationTargetContainerRepository struct {
 }
 
 // UnmarshalJSON decodes a DistributionConfigurationTargetContainerRepository,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DistributionConfigurationTargetContainerRepository) UnmarshalJSON(data []byte) error {
 	type plain DistributionConfigurationTargetContainerRepository
 	w := struct {
 		*plain
-		E1 *string `json:"Service"`
+		Service *string `json:"Service"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Service = DistributionConfigurationTargetContainerRepositoryServiceOf(*w.E1)
+	if w.Service != nil {
+		s.Service = DistributionConfigurationTargetContainerRepositoryServiceOf(*w.Service)
 	}
 	return nil
 }

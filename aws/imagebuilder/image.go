@@ -342,19 +342,19 @@ type ImageWorkflowConfiguration struct {
 	WorkflowArn *string `json:"WorkflowArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ImageWorkflowConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ImageWorkflowConfiguration, turning enum values back
+// into their types.
 func (s *ImageWorkflowConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ImageWorkflowConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"OnFailure"`
+		OnFailure *string `json:"OnFailure"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OnFailure = ImageWorkflowConfigurationOnFailureOf(*w.E0)
+	if w.OnFailure != nil {
+		s.OnFailure = ImageWorkflowConfigurationOnFailureOf(*w.OnFailure)
 	}
 	return nil
 }

@@ -116,18 +116,19 @@ type ImagePipelineArgs struct {
 	Workflows []ImagePipelineWorkflowConfiguration `json:"Workflows,omitzero"`
 }
 
-// UnmarshalJSON decodes a ImagePipelineArgs, enum values to their types.
+// UnmarshalJSON decodes a ImagePipelineArgs, turning enum values back into
+// their types.
 func (s *ImagePipelineArgs) UnmarshalJSON(data []byte) error {
 	type plain ImagePipelineArgs
 	w := struct {
 		*plain
-		E13 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E13 != nil {
-		s.Status = ImagePipelineStatusOf(*w.E13)
+	if w.Status != nil {
+		s.Status = ImagePipelineStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -290,18 +291,19 @@ type ImagePipelineSchedule struct {
 	Timezone string `json:"Timezone,omitzero"`
 }
 
-// UnmarshalJSON decodes a ImagePipelineSchedule, enum values to their types.
+// UnmarshalJSON decodes a ImagePipelineSchedule, turning enum values back into
+// their types.
 func (s *ImagePipelineSchedule) UnmarshalJSON(data []byte) error {
 	type plain ImagePipelineSchedule
 	w := struct {
 		*plain
-		E1 *string `json:"PipelineExecutionStartCondition"`
+		PipelineExecutionStartCondition *string `json:"PipelineExecutionStartCondition"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PipelineExecutionStartCondition = ImagePipelineSchedulePipelineExecutionStartConditionOf(*w.E1)
+	if w.PipelineExecutionStartCondition != nil {
+		s.PipelineExecutionStartCondition = ImagePipelineSchedulePipelineExecutionStartConditionOf(*w.PipelineExecutionStartCondition)
 	}
 	return nil
 }
@@ -430,19 +432,19 @@ type ImagePipelineWorkflowConfiguration struct {
 	WorkflowArn *string `json:"WorkflowArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ImagePipelineWorkflowConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ImagePipelineWorkflowConfiguration, turning enum
+// values back into their types.
 func (s *ImagePipelineWorkflowConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ImagePipelineWorkflowConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"OnFailure"`
+		OnFailure *string `json:"OnFailure"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OnFailure = ImagePipelineWorkflowConfigurationOnFailureOf(*w.E0)
+	if w.OnFailure != nil {
+		s.OnFailure = ImagePipelineWorkflowConfigurationOnFailureOf(*w.OnFailure)
 	}
 	return nil
 }

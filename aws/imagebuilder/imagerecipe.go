@@ -254,19 +254,19 @@ type ImageRecipeEbsInstanceBlockDeviceSpecification struct {
 	VolumeType ImageRecipeEbsInstanceBlockDeviceSpecificationVolumeType `json:"VolumeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ImageRecipeEbsInstanceBlockDeviceSpecification, enum
-// values to their types.
+// UnmarshalJSON decodes a ImageRecipeEbsInstanceBlockDeviceSpecification,
+// turning enum values back into their types.
 func (s *ImageRecipeEbsInstanceBlockDeviceSpecification) UnmarshalJSON(data []byte) error {
 	type plain ImageRecipeEbsInstanceBlockDeviceSpecification
 	w := struct {
 		*plain
-		E7 *string `json:"VolumeType"`
+		VolumeType *string `json:"VolumeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.VolumeType = ImageRecipeEbsInstanceBlockDeviceSpecificationVolumeTypeOf(*w.E7)
+	if w.VolumeType != nil {
+		s.VolumeType = ImageRecipeEbsInstanceBlockDeviceSpecificationVolumeTypeOf(*w.VolumeType)
 	}
 	return nil
 }

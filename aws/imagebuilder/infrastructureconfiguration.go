@@ -159,18 +159,18 @@ type InfrastructureConfigurationInstanceMetadataOptions struct {
 }
 
 // UnmarshalJSON decodes a InfrastructureConfigurationInstanceMetadataOptions,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *InfrastructureConfigurationInstanceMetadataOptions) UnmarshalJSON(data []byte) error {
 	type plain InfrastructureConfigurationInstanceMetadataOptions
 	w := struct {
 		*plain
-		E1 *string `json:"HttpTokens"`
+		HttpTokens *string `json:"HttpTokens"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.HttpTokens = InfrastructureConfigurationInstanceMetadataOptionsHttpTokensOf(*w.E1)
+	if w.HttpTokens != nil {
+		s.HttpTokens = InfrastructureConfigurationInstanceMetadataOptionsHttpTokensOf(*w.HttpTokens)
 	}
 	return nil
 }
@@ -270,19 +270,19 @@ type InfrastructureConfigurationPlacement struct {
 	Tenancy InfrastructureConfigurationPlacementTenancy `json:"Tenancy,omitzero"`
 }
 
-// UnmarshalJSON decodes a InfrastructureConfigurationPlacement, enum values to
-// their types.
+// UnmarshalJSON decodes a InfrastructureConfigurationPlacement, turning enum
+// values back into their types.
 func (s *InfrastructureConfigurationPlacement) UnmarshalJSON(data []byte) error {
 	type plain InfrastructureConfigurationPlacement
 	w := struct {
 		*plain
-		E3 *string `json:"Tenancy"`
+		Tenancy *string `json:"Tenancy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Tenancy = InfrastructureConfigurationPlacementTenancyOf(*w.E3)
+	if w.Tenancy != nil {
+		s.Tenancy = InfrastructureConfigurationPlacementTenancyOf(*w.Tenancy)
 	}
 	return nil
 }

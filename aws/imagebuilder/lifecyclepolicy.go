@@ -68,22 +68,23 @@ type LifecyclePolicyArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LifecyclePolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a LifecyclePolicyArgs, turning enum values back into
+// their types.
 func (s *LifecyclePolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain LifecyclePolicyArgs
 	w := struct {
 		*plain
-		E4 *string `json:"ResourceType"`
-		E6 *string `json:"Status"`
+		ResourceType *string `json:"ResourceType"`
+		Status       *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.ResourceType = LifecyclePolicyResourceTypeOf(*w.E4)
+	if w.ResourceType != nil {
+		s.ResourceType = LifecyclePolicyResourceTypeOf(*w.ResourceType)
 	}
-	if w.E6 != nil {
-		s.Status = LifecyclePolicyStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = LifecyclePolicyStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -138,18 +139,19 @@ type LifecyclePolicyAction struct {
 	IncludeResources *LifecyclePolicyIncludeResources `json:"IncludeResources,omitzero"`
 }
 
-// UnmarshalJSON decodes a LifecyclePolicyAction, enum values to their types.
+// UnmarshalJSON decodes a LifecyclePolicyAction, turning enum values back into
+// their types.
 func (s *LifecyclePolicyAction) UnmarshalJSON(data []byte) error {
 	type plain LifecyclePolicyAction
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = LifecyclePolicyActionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = LifecyclePolicyActionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -278,22 +280,23 @@ type LifecyclePolicyFilter struct {
 	Unit LifecyclePolicyTimeUnit `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a LifecyclePolicyFilter, enum values to their types.
+// UnmarshalJSON decodes a LifecyclePolicyFilter, turning enum values back into
+// their types.
 func (s *LifecyclePolicyFilter) UnmarshalJSON(data []byte) error {
 	type plain LifecyclePolicyFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
-		E3 *string `json:"Unit"`
+		Type *string `json:"Type"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = LifecyclePolicyFilterTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = LifecyclePolicyFilterTypeOf(*w.Type)
 	}
-	if w.E3 != nil {
-		s.Unit = LifecyclePolicyTimeUnitOf(*w.E3)
+	if w.Unit != nil {
+		s.Unit = LifecyclePolicyTimeUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -378,19 +381,19 @@ type LifecyclePolicyLastLaunched struct {
 	Value int `json:"Value"`
 }
 
-// UnmarshalJSON decodes a LifecyclePolicyLastLaunched, enum values to their
-// types.
+// UnmarshalJSON decodes a LifecyclePolicyLastLaunched, turning enum values
+// back into their types.
 func (s *LifecyclePolicyLastLaunched) UnmarshalJSON(data []byte) error {
 	type plain LifecyclePolicyLastLaunched
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = LifecyclePolicyTimeUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = LifecyclePolicyTimeUnitOf(*w.Unit)
 	}
 	return nil
 }

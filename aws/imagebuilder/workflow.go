@@ -86,18 +86,19 @@ type WorkflowArgs struct {
 	Uri *string `json:"Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkflowArgs, enum values to their types.
+// UnmarshalJSON decodes a WorkflowArgs, turning enum values back into their
+// types.
 func (s *WorkflowArgs) UnmarshalJSON(data []byte) error {
 	type plain WorkflowArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = WorkflowTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = WorkflowTypePropertyOf(*w.Type)
 	}
 	return nil
 }

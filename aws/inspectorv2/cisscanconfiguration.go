@@ -50,19 +50,19 @@ type CisScanConfigurationArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CisScanConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CisScanConfigurationArgs, turning enum values back
+// into their types.
 func (s *CisScanConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain CisScanConfigurationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"SecurityLevel"`
+		SecurityLevel *string `json:"SecurityLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.SecurityLevel = CisScanConfigurationCisSecurityLevelOf(*w.E2)
+	if w.SecurityLevel != nil {
+		s.SecurityLevel = CisScanConfigurationCisSecurityLevelOf(*w.SecurityLevel)
 	}
 	return nil
 }
@@ -238,19 +238,19 @@ type CisScanConfigurationMonthlySchedule struct {
 	StartTime CisScanConfigurationTime `json:"StartTime,omitzero"`
 }
 
-// UnmarshalJSON decodes a CisScanConfigurationMonthlySchedule, enum values to
-// their types.
+// UnmarshalJSON decodes a CisScanConfigurationMonthlySchedule, turning enum
+// values back into their types.
 func (s *CisScanConfigurationMonthlySchedule) UnmarshalJSON(data []byte) error {
 	type plain CisScanConfigurationMonthlySchedule
 	w := struct {
 		*plain
-		E0 *string `json:"Day"`
+		Day *string `json:"Day"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Day = CisScanConfigurationDayOf(*w.E0)
+	if w.Day != nil {
+		s.Day = CisScanConfigurationDayOf(*w.Day)
 	}
 	return nil
 }
@@ -320,19 +320,19 @@ type CisScanConfigurationWeeklySchedule struct {
 	StartTime CisScanConfigurationTime `json:"StartTime,omitzero"`
 }
 
-// UnmarshalJSON decodes a CisScanConfigurationWeeklySchedule, enum values to
-// their types.
+// UnmarshalJSON decodes a CisScanConfigurationWeeklySchedule, turning enum
+// values back into their types.
 func (s *CisScanConfigurationWeeklySchedule) UnmarshalJSON(data []byte) error {
 	type plain CisScanConfigurationWeeklySchedule
 	w := struct {
 		*plain
-		E0 []string `json:"Days"`
+		Days []string `json:"Days"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Days = (func(v []string) []CisScanConfigurationDay { return convertList(v, CisScanConfigurationDayOf) })(w.E0)
+	if w.Days != nil {
+		s.Days = (func(v []string) []CisScanConfigurationDay { return convertList(v, CisScanConfigurationDayOf) })(w.Days)
 	}
 	return nil
 }

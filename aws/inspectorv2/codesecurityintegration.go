@@ -58,19 +58,19 @@ type CodeSecurityIntegrationArgs struct {
 	UpdateIntegrationDetails *CodeSecurityIntegrationUpdateDetails `json:"UpdateIntegrationDetails,omitzero"`
 }
 
-// UnmarshalJSON decodes a CodeSecurityIntegrationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CodeSecurityIntegrationArgs, turning enum values
+// back into their types.
 func (s *CodeSecurityIntegrationArgs) UnmarshalJSON(data []byte) error {
 	type plain CodeSecurityIntegrationArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = CodeSecurityIntegrationIntegrationTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = CodeSecurityIntegrationIntegrationTypeOf(*w.Type)
 	}
 	return nil
 }

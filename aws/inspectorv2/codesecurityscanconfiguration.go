@@ -61,19 +61,19 @@ type CodeSecurityScanConfigurationArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CodeSecurityScanConfigurationArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a CodeSecurityScanConfigurationArgs, turning enum
+// values back into their types.
 func (s *CodeSecurityScanConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain CodeSecurityScanConfigurationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Level"`
+		Level *string `json:"Level"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Level = CodeSecurityScanConfigurationConfigurationLevelOf(*w.E1)
+	if w.Level != nil {
+		s.Level = CodeSecurityScanConfigurationConfigurationLevelOf(*w.Level)
 	}
 	return nil
 }
@@ -141,21 +141,21 @@ type CodeSecurityScanConfigurationCodeSecurityScanConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// CodeSecurityScanConfigurationCodeSecurityScanConfiguration, enum values to
-// their types.
+// CodeSecurityScanConfigurationCodeSecurityScanConfiguration, turning enum
+// values back into their types.
 func (s *CodeSecurityScanConfigurationCodeSecurityScanConfiguration) UnmarshalJSON(data []byte) error {
 	type plain CodeSecurityScanConfigurationCodeSecurityScanConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"ruleSetCategories"`
+		RuleSetCategories []string `json:"ruleSetCategories"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.RuleSetCategories != nil {
 		s.RuleSetCategories = (func(v []string) []CodeSecurityScanConfigurationRuleSetCategory {
 			return convertList(v, CodeSecurityScanConfigurationRuleSetCategoryOf)
-		})(w.E0)
+		})(w.RuleSetCategories)
 	}
 	return nil
 }
@@ -225,21 +225,21 @@ type CodeSecurityScanConfigurationContinuousIntegrationScanConfiguration struct 
 }
 
 // UnmarshalJSON decodes a
-// CodeSecurityScanConfigurationContinuousIntegrationScanConfiguration, enum
-// values to their types.
+// CodeSecurityScanConfigurationContinuousIntegrationScanConfiguration, turning
+// enum values back into their types.
 func (s *CodeSecurityScanConfigurationContinuousIntegrationScanConfiguration) UnmarshalJSON(data []byte) error {
 	type plain CodeSecurityScanConfigurationContinuousIntegrationScanConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"supportedEvents"`
+		SupportedEvents []string `json:"supportedEvents"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.SupportedEvents != nil {
 		s.SupportedEvents = (func(v []string) []CodeSecurityScanConfigurationContinuousIntegrationScanEvent {
 			return convertList(v, CodeSecurityScanConfigurationContinuousIntegrationScanEventOf)
-		})(w.E0)
+		})(w.SupportedEvents)
 	}
 	return nil
 }
@@ -318,19 +318,19 @@ type CodeSecurityScanConfigurationPeriodicScanConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// CodeSecurityScanConfigurationPeriodicScanConfiguration, enum values to their
-// types.
+// CodeSecurityScanConfigurationPeriodicScanConfiguration, turning enum values
+// back into their types.
 func (s *CodeSecurityScanConfigurationPeriodicScanConfiguration) UnmarshalJSON(data []byte) error {
 	type plain CodeSecurityScanConfigurationPeriodicScanConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"frequency"`
+		Frequency *string `json:"frequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Frequency = CodeSecurityScanConfigurationPeriodicScanFrequencyOf(*w.E0)
+	if w.Frequency != nil {
+		s.Frequency = CodeSecurityScanConfigurationPeriodicScanFrequencyOf(*w.Frequency)
 	}
 	return nil
 }
@@ -497,19 +497,19 @@ type CodeSecurityScanConfigurationScopeSettings struct {
 	ProjectSelectionScope CodeSecurityScanConfigurationProjectSelectionScope `json:"projectSelectionScope,omitzero"`
 }
 
-// UnmarshalJSON decodes a CodeSecurityScanConfigurationScopeSettings, enum
-// values to their types.
+// UnmarshalJSON decodes a CodeSecurityScanConfigurationScopeSettings, turning
+// enum values back into their types.
 func (s *CodeSecurityScanConfigurationScopeSettings) UnmarshalJSON(data []byte) error {
 	type plain CodeSecurityScanConfigurationScopeSettings
 	w := struct {
 		*plain
-		E0 *string `json:"projectSelectionScope"`
+		ProjectSelectionScope *string `json:"projectSelectionScope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ProjectSelectionScope = CodeSecurityScanConfigurationProjectSelectionScopeOf(*w.E0)
+	if w.ProjectSelectionScope != nil {
+		s.ProjectSelectionScope = CodeSecurityScanConfigurationProjectSelectionScopeOf(*w.ProjectSelectionScope)
 	}
 	return nil
 }

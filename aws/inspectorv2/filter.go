@@ -47,18 +47,19 @@ type FilterArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FilterArgs, enum values to their types.
+// UnmarshalJSON decodes a FilterArgs, turning enum values back into their
+// types.
 func (s *FilterArgs) UnmarshalJSON(data []byte) error {
 	type plain FilterArgs
 	w := struct {
 		*plain
-		E0 *string `json:"FilterAction"`
+		FilterAction *string `json:"FilterAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FilterAction = FilterActionOf(*w.E0)
+	if w.FilterAction != nil {
+		s.FilterAction = FilterActionOf(*w.FilterAction)
 	}
 	return nil
 }
@@ -506,18 +507,19 @@ type FilterMapFilter struct {
 	Value *string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a FilterMapFilter, enum values to their types.
+// UnmarshalJSON decodes a FilterMapFilter, turning enum values back into their
+// types.
 func (s *FilterMapFilter) UnmarshalJSON(data []byte) error {
 	type plain FilterMapFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = FilterMapComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = FilterMapComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -670,18 +672,19 @@ type FilterStringFilter struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a FilterStringFilter, enum values to their types.
+// UnmarshalJSON decodes a FilterStringFilter, turning enum values back into
+// their types.
 func (s *FilterStringFilter) UnmarshalJSON(data []byte) error {
 	type plain FilterStringFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = FilterStringComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = FilterStringComparisonOf(*w.Comparison)
 	}
 	return nil
 }

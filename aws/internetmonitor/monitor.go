@@ -105,18 +105,19 @@ type MonitorArgs struct {
 	TrafficPercentageToMonitor int `json:"TrafficPercentageToMonitor,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitorArgs, enum values to their types.
+// UnmarshalJSON decodes a MonitorArgs, turning enum values back into their
+// types.
 func (s *MonitorArgs) UnmarshalJSON(data []byte) error {
 	type plain MonitorArgs
 	w := struct {
 		*plain
-		E9 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Status = MonitorConfigStateOf(*w.E9)
+	if w.Status != nil {
+		s.Status = MonitorConfigStateOf(*w.Status)
 	}
 	return nil
 }
@@ -318,19 +319,19 @@ type MonitorLocalHealthEventsConfig struct {
 	Status MonitorLocalHealthEventsConfigStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitorLocalHealthEventsConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a MonitorLocalHealthEventsConfig, turning enum values
+// back into their types.
 func (s *MonitorLocalHealthEventsConfig) UnmarshalJSON(data []byte) error {
 	type plain MonitorLocalHealthEventsConfig
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = MonitorLocalHealthEventsConfigStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = MonitorLocalHealthEventsConfigStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -453,18 +454,19 @@ type MonitorS3Config struct {
 	LogDeliveryStatus MonitorS3ConfigLogDeliveryStatus `json:"LogDeliveryStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitorS3Config, enum values to their types.
+// UnmarshalJSON decodes a MonitorS3Config, turning enum values back into their
+// types.
 func (s *MonitorS3Config) UnmarshalJSON(data []byte) error {
 	type plain MonitorS3Config
 	w := struct {
 		*plain
-		E2 *string `json:"LogDeliveryStatus"`
+		LogDeliveryStatus *string `json:"LogDeliveryStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.LogDeliveryStatus = MonitorS3ConfigLogDeliveryStatusOf(*w.E2)
+	if w.LogDeliveryStatus != nil {
+		s.LogDeliveryStatus = MonitorS3ConfigLogDeliveryStatusOf(*w.LogDeliveryStatus)
 	}
 	return nil
 }

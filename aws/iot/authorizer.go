@@ -72,18 +72,19 @@ type AuthorizerArgs struct {
 	TokenSigningPublicKeys map[string]string `json:"TokenSigningPublicKeys,omitzero"`
 }
 
-// UnmarshalJSON decodes a AuthorizerArgs, enum values to their types.
+// UnmarshalJSON decodes a AuthorizerArgs, turning enum values back into their
+// types.
 func (s *AuthorizerArgs) UnmarshalJSON(data []byte) error {
 	type plain AuthorizerArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Status = AuthorizerStatusOf(*w.E4)
+	if w.Status != nil {
+		s.Status = AuthorizerStatusOf(*w.Status)
 	}
 	return nil
 }

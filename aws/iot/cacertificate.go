@@ -76,26 +76,27 @@ type CACertificateArgs struct {
 	VerificationCertificatePem string `json:"VerificationCertificatePem,omitzero"`
 }
 
-// UnmarshalJSON decodes a CACertificateArgs, enum values to their types.
+// UnmarshalJSON decodes a CACertificateArgs, turning enum values back into
+// their types.
 func (s *CACertificateArgs) UnmarshalJSON(data []byte) error {
 	type plain CACertificateArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
-		E2 *string `json:"AutoRegistrationStatus"`
-		E3 *string `json:"CertificateMode"`
+		Status                 *string `json:"Status"`
+		AutoRegistrationStatus *string `json:"AutoRegistrationStatus"`
+		CertificateMode        *string `json:"CertificateMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = CACertificateStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = CACertificateStatusOf(*w.Status)
 	}
-	if w.E2 != nil {
-		s.AutoRegistrationStatus = CACertificateAutoRegistrationStatusOf(*w.E2)
+	if w.AutoRegistrationStatus != nil {
+		s.AutoRegistrationStatus = CACertificateAutoRegistrationStatusOf(*w.AutoRegistrationStatus)
 	}
-	if w.E3 != nil {
-		s.CertificateMode = CACertificateCertificateModeOf(*w.E3)
+	if w.CertificateMode != nil {
+		s.CertificateMode = CACertificateCertificateModeOf(*w.CertificateMode)
 	}
 	return nil
 }

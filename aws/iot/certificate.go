@@ -58,22 +58,23 @@ type CertificateArgs struct {
 	CertificateSigningRequest *string `json:"CertificateSigningRequest,omitzero"`
 }
 
-// UnmarshalJSON decodes a CertificateArgs, enum values to their types.
+// UnmarshalJSON decodes a CertificateArgs, turning enum values back into their
+// types.
 func (s *CertificateArgs) UnmarshalJSON(data []byte) error {
 	type plain CertificateArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
-		E2 *string `json:"CertificateMode"`
+		Status          *string `json:"Status"`
+		CertificateMode *string `json:"CertificateMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = CertificateStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = CertificateStatusOf(*w.Status)
 	}
-	if w.E2 != nil {
-		s.CertificateMode = CertificateModeOf(*w.E2)
+	if w.CertificateMode != nil {
+		s.CertificateMode = CertificateModeOf(*w.CertificateMode)
 	}
 	return nil
 }

@@ -48,18 +48,19 @@ type CertificateProviderArgs struct {
 	Tags []CertificateProviderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CertificateProviderArgs, enum values to their types.
+// UnmarshalJSON decodes a CertificateProviderArgs, turning enum values back
+// into their types.
 func (s *CertificateProviderArgs) UnmarshalJSON(data []byte) error {
 	type plain CertificateProviderArgs
 	w := struct {
 		*plain
-		E0 []string `json:"AccountDefaultForOperations"`
+		AccountDefaultForOperations []string `json:"AccountDefaultForOperations"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccountDefaultForOperations = (func(v []string) []CertificateProviderOperation { return convertList(v, CertificateProviderOperationOf) })(w.E0)
+	if w.AccountDefaultForOperations != nil {
+		s.AccountDefaultForOperations = (func(v []string) []CertificateProviderOperation { return convertList(v, CertificateProviderOperationOf) })(w.AccountDefaultForOperations)
 	}
 	return nil
 }

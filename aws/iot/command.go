@@ -111,18 +111,19 @@ type CommandArgs struct {
 	Tags []CommandTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CommandArgs, enum values to their types.
+// UnmarshalJSON decodes a CommandArgs, turning enum values back into their
+// types.
 func (s *CommandArgs) UnmarshalJSON(data []byte) error {
 	type plain CommandArgs
 	w := struct {
 		*plain
-		E7 *string `json:"Namespace"`
+		Namespace *string `json:"Namespace"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.Namespace = CommandNamespaceOf(*w.E7)
+	if w.Namespace != nil {
+		s.Namespace = CommandNamespaceOf(*w.Namespace)
 	}
 	return nil
 }
@@ -183,18 +184,18 @@ type CommandAwsJsonSubstitutionCommandPreprocessorConfig struct {
 }
 
 // UnmarshalJSON decodes a CommandAwsJsonSubstitutionCommandPreprocessorConfig,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *CommandAwsJsonSubstitutionCommandPreprocessorConfig) UnmarshalJSON(data []byte) error {
 	type plain CommandAwsJsonSubstitutionCommandPreprocessorConfig
 	w := struct {
 		*plain
-		E0 *string `json:"OutputFormat"`
+		OutputFormat *string `json:"OutputFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OutputFormat = CommandOutputFormatOf(*w.E0)
+	if w.OutputFormat != nil {
+		s.OutputFormat = CommandOutputFormatOf(*w.OutputFormat)
 	}
 	return nil
 }
@@ -321,18 +322,19 @@ type CommandParameter struct {
 	ValueConditions []CommandParameterValueCondition `json:"ValueConditions,omitzero"`
 }
 
-// UnmarshalJSON decodes a CommandParameter, enum values to their types.
+// UnmarshalJSON decodes a CommandParameter, turning enum values back into
+// their types.
 func (s *CommandParameter) UnmarshalJSON(data []byte) error {
 	type plain CommandParameter
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = CommandParameterTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = CommandParameterTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -535,19 +537,19 @@ type CommandParameterValueCondition struct {
 	Operand CommandParameterValueComparisonOperand `json:"Operand"`
 }
 
-// UnmarshalJSON decodes a CommandParameterValueCondition, enum values to their
-// types.
+// UnmarshalJSON decodes a CommandParameterValueCondition, turning enum values
+// back into their types.
 func (s *CommandParameterValueCondition) UnmarshalJSON(data []byte) error {
 	type plain CommandParameterValueCondition
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = CommandParameterValueComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = CommandParameterValueComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }

@@ -47,18 +47,19 @@ type CustomMetricArgs struct {
 	Tags []CustomMetricTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomMetricArgs, enum values to their types.
+// UnmarshalJSON decodes a CustomMetricArgs, turning enum values back into
+// their types.
 func (s *CustomMetricArgs) UnmarshalJSON(data []byte) error {
 	type plain CustomMetricArgs
 	w := struct {
 		*plain
-		E0 *string `json:"MetricType"`
+		MetricType *string `json:"MetricType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MetricType = CustomMetricMetricTypeOf(*w.E0)
+	if w.MetricType != nil {
+		s.MetricType = CustomMetricMetricTypeOf(*w.MetricType)
 	}
 	return nil
 }

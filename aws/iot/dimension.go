@@ -46,18 +46,19 @@ type DimensionArgs struct {
 	Tags []DimensionTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DimensionArgs, enum values to their types.
+// UnmarshalJSON decodes a DimensionArgs, turning enum values back into their
+// types.
 func (s *DimensionArgs) UnmarshalJSON(data []byte) error {
 	type plain DimensionArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DimensionTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DimensionTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -116,30 +116,31 @@ type DomainConfigurationArgs struct {
 	ValidationCertificateArn string `json:"ValidationCertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainConfigurationArgs, enum values to their types.
+// UnmarshalJSON decodes a DomainConfigurationArgs, turning enum values back
+// into their types.
 func (s *DomainConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain DomainConfigurationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ApplicationProtocol"`
-		E1 *string `json:"AuthenticationType"`
-		E5 *string `json:"DomainConfigurationStatus"`
-		E9 *string `json:"ServiceType"`
+		ApplicationProtocol       *string `json:"ApplicationProtocol"`
+		AuthenticationType        *string `json:"AuthenticationType"`
+		DomainConfigurationStatus *string `json:"DomainConfigurationStatus"`
+		ServiceType               *string `json:"ServiceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ApplicationProtocol = DomainConfigurationApplicationProtocolOf(*w.E0)
+	if w.ApplicationProtocol != nil {
+		s.ApplicationProtocol = DomainConfigurationApplicationProtocolOf(*w.ApplicationProtocol)
 	}
-	if w.E1 != nil {
-		s.AuthenticationType = DomainConfigurationAuthenticationTypeOf(*w.E1)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = DomainConfigurationAuthenticationTypeOf(*w.AuthenticationType)
 	}
-	if w.E5 != nil {
-		s.DomainConfigurationStatus = DomainConfigurationStatusOf(*w.E5)
+	if w.DomainConfigurationStatus != nil {
+		s.DomainConfigurationStatus = DomainConfigurationStatusOf(*w.DomainConfigurationStatus)
 	}
-	if w.E9 != nil {
-		s.ServiceType = DomainConfigurationServiceTypeOf(*w.E9)
+	if w.ServiceType != nil {
+		s.ServiceType = DomainConfigurationServiceTypeOf(*w.ServiceType)
 	}
 	return nil
 }
@@ -435,19 +436,19 @@ type DomainConfigurationServerCertificateSummary struct {
 	ServerCertificateStatusDetail *string `json:"ServerCertificateStatusDetail,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainConfigurationServerCertificateSummary, enum
-// values to their types.
+// UnmarshalJSON decodes a DomainConfigurationServerCertificateSummary, turning
+// enum values back into their types.
 func (s *DomainConfigurationServerCertificateSummary) UnmarshalJSON(data []byte) error {
 	type plain DomainConfigurationServerCertificateSummary
 	w := struct {
 		*plain
-		E1 *string `json:"ServerCertificateStatus"`
+		ServerCertificateStatus *string `json:"ServerCertificateStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ServerCertificateStatus = DomainConfigurationServerCertificateSummaryServerCertificateStatusOf(*w.E1)
+	if w.ServerCertificateStatus != nil {
+		s.ServerCertificateStatus = DomainConfigurationServerCertificateSummaryServerCertificateStatusOf(*w.ServerCertificateStatus)
 	}
 	return nil
 }

@@ -38,19 +38,19 @@ type EncryptionConfigurationArgs struct {
 	KmsKeyArn string `json:"KmsKeyArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a EncryptionConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a EncryptionConfigurationArgs, turning enum values
+// back into their types.
 func (s *EncryptionConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain EncryptionConfigurationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = EncryptionConfigurationEncryptionTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = EncryptionConfigurationEncryptionTypeOf(*w.EncryptionType)
 	}
 	return nil
 }
@@ -132,19 +132,19 @@ type EncryptionConfigurationConfigurationDetails struct {
 	ErrorMessage *string `json:"ErrorMessage,omitzero"`
 }
 
-// UnmarshalJSON decodes a EncryptionConfigurationConfigurationDetails, enum
-// values to their types.
+// UnmarshalJSON decodes a EncryptionConfigurationConfigurationDetails, turning
+// enum values back into their types.
 func (s *EncryptionConfigurationConfigurationDetails) UnmarshalJSON(data []byte) error {
 	type plain EncryptionConfigurationConfigurationDetails
 	w := struct {
 		*plain
-		E0 *string `json:"ConfigurationStatus"`
+		ConfigurationStatus *string `json:"ConfigurationStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConfigurationStatus = EncryptionConfigurationConfigurationDetailsConfigurationStatusOf(*w.E0)
+	if w.ConfigurationStatus != nil {
+		s.ConfigurationStatus = EncryptionConfigurationConfigurationDetailsConfigurationStatusOf(*w.ConfigurationStatus)
 	}
 	return nil
 }

@@ -285,23 +285,23 @@ type JobTemplateAbortCriteria struct {
 	ThresholdPercentage float64 `json:"ThresholdPercentage"`
 }
 
-// UnmarshalJSON decodes a JobTemplateAbortCriteria, enum values to their
-// types.
+// UnmarshalJSON decodes a JobTemplateAbortCriteria, turning enum values back
+// into their types.
 func (s *JobTemplateAbortCriteria) UnmarshalJSON(data []byte) error {
 	type plain JobTemplateAbortCriteria
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E1 *string `json:"FailureType"`
+		Action      *string `json:"Action"`
+		FailureType *string `json:"FailureType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = JobTemplateActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = JobTemplateActionOf(*w.Action)
 	}
-	if w.E1 != nil {
-		s.FailureType = JobTemplateFailureTypeOf(*w.E1)
+	if w.FailureType != nil {
+		s.FailureType = JobTemplateFailureTypeOf(*w.FailureType)
 	}
 	return nil
 }
@@ -556,19 +556,19 @@ type JobTemplateRetryCriteria struct {
 	NumberOfRetries *int `json:"NumberOfRetries,omitzero"`
 }
 
-// UnmarshalJSON decodes a JobTemplateRetryCriteria, enum values to their
-// types.
+// UnmarshalJSON decodes a JobTemplateRetryCriteria, turning enum values back
+// into their types.
 func (s *JobTemplateRetryCriteria) UnmarshalJSON(data []byte) error {
 	type plain JobTemplateRetryCriteria
 	w := struct {
 		*plain
-		E0 *string `json:"FailureType"`
+		FailureType *string `json:"FailureType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FailureType = JobTemplateJobRetryFailureTypeOf(*w.E0)
+	if w.FailureType != nil {
+		s.FailureType = JobTemplateJobRetryFailureTypeOf(*w.FailureType)
 	}
 	return nil
 }

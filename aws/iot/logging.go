@@ -44,18 +44,19 @@ type LoggingArgs struct {
 	EventConfigurations []LoggingEventConfiguration `json:"EventConfigurations,omitzero"`
 }
 
-// UnmarshalJSON decodes a LoggingArgs, enum values to their types.
+// UnmarshalJSON decodes a LoggingArgs, turning enum values back into their
+// types.
 func (s *LoggingArgs) UnmarshalJSON(data []byte) error {
 	type plain LoggingArgs
 	w := struct {
 		*plain
-		E1 *string `json:"DefaultLogLevel"`
+		DefaultLogLevel *string `json:"DefaultLogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DefaultLogLevel = LoggingDefaultLogLevelOf(*w.E1)
+	if w.DefaultLogLevel != nil {
+		s.DefaultLogLevel = LoggingDefaultLogLevelOf(*w.DefaultLogLevel)
 	}
 	return nil
 }
@@ -159,19 +160,19 @@ type LoggingEventConfiguration struct {
 	LogLevel LoggingEventConfigurationLogLevel `json:"LogLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a LoggingEventConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a LoggingEventConfiguration, turning enum values back
+// into their types.
 func (s *LoggingEventConfiguration) UnmarshalJSON(data []byte) error {
 	type plain LoggingEventConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"LogLevel"`
+		LogLevel *string `json:"LogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.LogLevel = LoggingEventConfigurationLogLevelOf(*w.E2)
+	if w.LogLevel != nil {
+		s.LogLevel = LoggingEventConfigurationLogLevelOf(*w.LogLevel)
 	}
 	return nil
 }

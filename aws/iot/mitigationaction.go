@@ -184,19 +184,19 @@ type MitigationActionEnableIoTLoggingParams struct {
 	RoleArnForLogging string `json:"RoleArnForLogging,omitzero"`
 }
 
-// UnmarshalJSON decodes a MitigationActionEnableIoTLoggingParams, enum values
-// to their types.
+// UnmarshalJSON decodes a MitigationActionEnableIoTLoggingParams, turning enum
+// values back into their types.
 func (s *MitigationActionEnableIoTLoggingParams) UnmarshalJSON(data []byte) error {
 	type plain MitigationActionEnableIoTLoggingParams
 	w := struct {
 		*plain
-		E0 *string `json:"LogLevel"`
+		LogLevel *string `json:"LogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogLevel = MitigationActionEnableIoTLoggingParamsLogLevelOf(*w.E0)
+	if w.LogLevel != nil {
+		s.LogLevel = MitigationActionEnableIoTLoggingParamsLogLevelOf(*w.LogLevel)
 	}
 	return nil
 }
@@ -277,18 +277,18 @@ type MitigationActionReplaceDefaultPolicyVersionParams struct {
 }
 
 // UnmarshalJSON decodes a MitigationActionReplaceDefaultPolicyVersionParams,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *MitigationActionReplaceDefaultPolicyVersionParams) UnmarshalJSON(data []byte) error {
 	type plain MitigationActionReplaceDefaultPolicyVersionParams
 	w := struct {
 		*plain
-		E0 *string `json:"TemplateName"`
+		TemplateName *string `json:"TemplateName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TemplateName = MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf(*w.E0)
+	if w.TemplateName != nil {
+		s.TemplateName = MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf(*w.TemplateName)
 	}
 	return nil
 }
@@ -372,19 +372,19 @@ type MitigationActionUpdateCACertificateParams struct {
 	Action MitigationActionUpdateCACertificateParamsAction `json:"Action,omitzero"`
 }
 
-// UnmarshalJSON decodes a MitigationActionUpdateCACertificateParams, enum
-// values to their types.
+// UnmarshalJSON decodes a MitigationActionUpdateCACertificateParams, turning
+// enum values back into their types.
 func (s *MitigationActionUpdateCACertificateParams) UnmarshalJSON(data []byte) error {
 	type plain MitigationActionUpdateCACertificateParams
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = MitigationActionUpdateCACertificateParamsActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = MitigationActionUpdateCACertificateParamsActionOf(*w.Action)
 	}
 	return nil
 }
@@ -450,19 +450,19 @@ type MitigationActionUpdateDeviceCertificateParams struct {
 	Action MitigationActionUpdateDeviceCertificateParamsAction `json:"Action,omitzero"`
 }
 
-// UnmarshalJSON decodes a MitigationActionUpdateDeviceCertificateParams, enum
-// values to their types.
+// UnmarshalJSON decodes a MitigationActionUpdateDeviceCertificateParams,
+// turning enum values back into their types.
 func (s *MitigationActionUpdateDeviceCertificateParams) UnmarshalJSON(data []byte) error {
 	type plain MitigationActionUpdateDeviceCertificateParams
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = MitigationActionUpdateDeviceCertificateParamsActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = MitigationActionUpdateDeviceCertificateParamsActionOf(*w.Action)
 	}
 	return nil
 }

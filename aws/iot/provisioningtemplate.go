@@ -70,19 +70,19 @@ type ProvisioningTemplateArgs struct {
 	TemplateType ProvisioningTemplateTemplateType `json:"TemplateType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProvisioningTemplateArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a ProvisioningTemplateArgs, turning enum values back
+// into their types.
 func (s *ProvisioningTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain ProvisioningTemplateArgs
 	w := struct {
 		*plain
-		E7 *string `json:"TemplateType"`
+		TemplateType *string `json:"TemplateType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.TemplateType = ProvisioningTemplateTemplateTypeOf(*w.E7)
+	if w.TemplateType != nil {
+		s.TemplateType = ProvisioningTemplateTemplateTypeOf(*w.TemplateType)
 	}
 	return nil
 }

@@ -42,23 +42,23 @@ type ResourceSpecificLoggingArgs struct {
 	TargetType ResourceSpecificLoggingTargetType `json:"TargetType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResourceSpecificLoggingArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a ResourceSpecificLoggingArgs, turning enum values
+// back into their types.
 func (s *ResourceSpecificLoggingArgs) UnmarshalJSON(data []byte) error {
 	type plain ResourceSpecificLoggingArgs
 	w := struct {
 		*plain
-		E0 *string `json:"LogLevel"`
-		E2 *string `json:"TargetType"`
+		LogLevel   *string `json:"LogLevel"`
+		TargetType *string `json:"TargetType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogLevel = ResourceSpecificLoggingLogLevelOf(*w.E0)
+	if w.LogLevel != nil {
+		s.LogLevel = ResourceSpecificLoggingLogLevelOf(*w.LogLevel)
 	}
-	if w.E2 != nil {
-		s.TargetType = ResourceSpecificLoggingTargetTypeOf(*w.E2)
+	if w.TargetType != nil {
+		s.TargetType = ResourceSpecificLoggingTargetTypeOf(*w.TargetType)
 	}
 	return nil
 }

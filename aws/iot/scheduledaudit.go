@@ -59,22 +59,23 @@ type ScheduledAuditArgs struct {
 	Tags []ScheduledAuditTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduledAuditArgs, enum values to their types.
+// UnmarshalJSON decodes a ScheduledAuditArgs, turning enum values back into
+// their types.
 func (s *ScheduledAuditArgs) UnmarshalJSON(data []byte) error {
 	type plain ScheduledAuditArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Frequency"`
-		E3 *string `json:"DayOfWeek"`
+		Frequency *string `json:"Frequency"`
+		DayOfWeek *string `json:"DayOfWeek"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Frequency = ScheduledAuditFrequencyOf(*w.E0)
+	if w.Frequency != nil {
+		s.Frequency = ScheduledAuditFrequencyOf(*w.Frequency)
 	}
-	if w.E3 != nil {
-		s.DayOfWeek = ScheduledAuditDayOfWeekOf(*w.E3)
+	if w.DayOfWeek != nil {
+		s.DayOfWeek = ScheduledAuditDayOfWeekOf(*w.DayOfWeek)
 	}
 	return nil
 }

@@ -225,19 +225,19 @@ type SecurityProfileBehaviorCriteria struct {
 	Value *SecurityProfileMetricValue `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityProfileBehaviorCriteria, enum values to
-// their types.
+// UnmarshalJSON decodes a SecurityProfileBehaviorCriteria, turning enum values
+// back into their types.
 func (s *SecurityProfileBehaviorCriteria) UnmarshalJSON(data []byte) error {
 	type plain SecurityProfileBehaviorCriteria
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = SecurityProfileBehaviorCriteriaComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = SecurityProfileBehaviorCriteriaComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }
@@ -314,19 +314,19 @@ type SecurityProfileMachineLearningDetectionConfig struct {
 	ConfidenceLevel SecurityProfileMachineLearningDetectionConfigConfidenceLevel `json:"ConfidenceLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityProfileMachineLearningDetectionConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a SecurityProfileMachineLearningDetectionConfig,
+// turning enum values back into their types.
 func (s *SecurityProfileMachineLearningDetectionConfig) UnmarshalJSON(data []byte) error {
 	type plain SecurityProfileMachineLearningDetectionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ConfidenceLevel"`
+		ConfidenceLevel *string `json:"ConfidenceLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConfidenceLevel = SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf(*w.E0)
+	if w.ConfidenceLevel != nil {
+		s.ConfidenceLevel = SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf(*w.ConfidenceLevel)
 	}
 	return nil
 }
@@ -403,19 +403,19 @@ type SecurityProfileMetricDimension struct {
 	Operator SecurityProfileMetricDimensionOperator `json:"Operator,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityProfileMetricDimension, enum values to their
-// types.
+// UnmarshalJSON decodes a SecurityProfileMetricDimension, turning enum values
+// back into their types.
 func (s *SecurityProfileMetricDimension) UnmarshalJSON(data []byte) error {
 	type plain SecurityProfileMetricDimension
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = SecurityProfileMetricDimensionOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = SecurityProfileMetricDimensionOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -561,19 +561,19 @@ type SecurityProfileStatisticalThreshold struct {
 	Statistic SecurityProfileStatisticalThresholdStatistic `json:"Statistic,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityProfileStatisticalThreshold, enum values to
-// their types.
+// UnmarshalJSON decodes a SecurityProfileStatisticalThreshold, turning enum
+// values back into their types.
 func (s *SecurityProfileStatisticalThreshold) UnmarshalJSON(data []byte) error {
 	type plain SecurityProfileStatisticalThreshold
 	w := struct {
 		*plain
-		E0 *string `json:"Statistic"`
+		Statistic *string `json:"Statistic"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Statistic = SecurityProfileStatisticalThresholdStatisticOf(*w.E0)
+	if w.Statistic != nil {
+		s.Statistic = SecurityProfileStatisticalThresholdStatisticOf(*w.Statistic)
 	}
 	return nil
 }

@@ -123,19 +123,19 @@ type ThingTypePropagatingAttribute struct {
 	ThingAttribute string `json:"ThingAttribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a ThingTypePropagatingAttribute, enum values to their
-// types.
+// UnmarshalJSON decodes a ThingTypePropagatingAttribute, turning enum values
+// back into their types.
 func (s *ThingTypePropagatingAttribute) UnmarshalJSON(data []byte) error {
 	type plain ThingTypePropagatingAttribute
 	w := struct {
 		*plain
-		E1 *string `json:"ConnectionAttribute"`
+		ConnectionAttribute *string `json:"ConnectionAttribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ConnectionAttribute = ThingTypePropagatingAttributeConnectionAttributeOf(*w.E1)
+	if w.ConnectionAttribute != nil {
+		s.ConnectionAttribute = ThingTypePropagatingAttributeConnectionAttributeOf(*w.ConnectionAttribute)
 	}
 	return nil
 }

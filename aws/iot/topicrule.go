@@ -1059,18 +1059,19 @@ type TopicRuleS3Action struct {
 	CannedAcl TopicRuleCannedAccessControlList `json:"CannedAcl,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicRuleS3Action, enum values to their types.
+// UnmarshalJSON decodes a TopicRuleS3Action, turning enum values back into
+// their types.
 func (s *TopicRuleS3Action) UnmarshalJSON(data []byte) error {
 	type plain TopicRuleS3Action
 	w := struct {
 		*plain
-		E3 *string `json:"CannedAcl"`
+		CannedAcl *string `json:"CannedAcl"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.CannedAcl = TopicRuleCannedAccessControlListOf(*w.E3)
+	if w.CannedAcl != nil {
+		s.CannedAcl = TopicRuleCannedAccessControlListOf(*w.CannedAcl)
 	}
 	return nil
 }

@@ -42,19 +42,19 @@ type TopicRuleDestinationArgs struct {
 	VpcProperties *TopicRuleDestinationVpcDestinationProperties `json:"VpcProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicRuleDestinationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a TopicRuleDestinationArgs, turning enum values back
+// into their types.
 func (s *TopicRuleDestinationArgs) UnmarshalJSON(data []byte) error {
 	type plain TopicRuleDestinationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = TopicRuleDestinationStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = TopicRuleDestinationStatusOf(*w.Status)
 	}
 	return nil
 }

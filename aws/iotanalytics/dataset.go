@@ -368,19 +368,19 @@ type DatasetResourceConfiguration struct {
 	VolumeSizeInGB int `json:"VolumeSizeInGB,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetResourceConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a DatasetResourceConfiguration, turning enum values
+// back into their types.
 func (s *DatasetResourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DatasetResourceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ComputeType"`
+		ComputeType *string `json:"ComputeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComputeType = DatasetResourceConfigurationComputeTypeOf(*w.E0)
+	if w.ComputeType != nil {
+		s.ComputeType = DatasetResourceConfigurationComputeTypeOf(*w.ComputeType)
 	}
 	return nil
 }

@@ -534,18 +534,19 @@ type AlarmModelSimpleRule struct {
 	Threshold string `json:"Threshold,omitzero"`
 }
 
-// UnmarshalJSON decodes a AlarmModelSimpleRule, enum values to their types.
+// UnmarshalJSON decodes a AlarmModelSimpleRule, turning enum values back into
+// their types.
 func (s *AlarmModelSimpleRule) UnmarshalJSON(data []byte) error {
 	type plain AlarmModelSimpleRule
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = AlarmModelSimpleRuleComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = AlarmModelSimpleRuleComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }

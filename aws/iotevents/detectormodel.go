@@ -65,18 +65,19 @@ type DetectorModelArgs struct {
 	Tags []DetectorModelTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DetectorModelArgs, enum values to their types.
+// UnmarshalJSON decodes a DetectorModelArgs, turning enum values back into
+// their types.
 func (s *DetectorModelArgs) UnmarshalJSON(data []byte) error {
 	type plain DetectorModelArgs
 	w := struct {
 		*plain
-		E4 *string `json:"EvaluationMethod"`
+		EvaluationMethod *string `json:"EvaluationMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.EvaluationMethod = DetectorModelEvaluationMethodOf(*w.E4)
+	if w.EvaluationMethod != nil {
+		s.EvaluationMethod = DetectorModelEvaluationMethodOf(*w.EvaluationMethod)
 	}
 	return nil
 }

@@ -171,30 +171,31 @@ type CampaignArgs struct {
 	Tags []CampaignTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignArgs, enum values to their types.
+// UnmarshalJSON decodes a CampaignArgs, turning enum values back into their
+// types.
 func (s *CampaignArgs) UnmarshalJSON(data []byte) error {
 	type plain CampaignArgs
 	w := struct {
 		*plain
-		E4  *string `json:"Action"`
-		E5  *string `json:"Compression"`
-		E10 *string `json:"DiagnosticsMode"`
-		E16 *string `json:"SpoolingMode"`
+		Action          *string `json:"Action"`
+		Compression     *string `json:"Compression"`
+		DiagnosticsMode *string `json:"DiagnosticsMode"`
+		SpoolingMode    *string `json:"SpoolingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Action = CampaignUpdateCampaignActionOf(*w.E4)
+	if w.Action != nil {
+		s.Action = CampaignUpdateCampaignActionOf(*w.Action)
 	}
-	if w.E5 != nil {
-		s.Compression = CampaignCompressionOf(*w.E5)
+	if w.Compression != nil {
+		s.Compression = CampaignCompressionOf(*w.Compression)
 	}
-	if w.E10 != nil {
-		s.DiagnosticsMode = CampaignDiagnosticsModeOf(*w.E10)
+	if w.DiagnosticsMode != nil {
+		s.DiagnosticsMode = CampaignDiagnosticsModeOf(*w.DiagnosticsMode)
 	}
-	if w.E16 != nil {
-		s.SpoolingMode = CampaignSpoolingModeOf(*w.E16)
+	if w.SpoolingMode != nil {
+		s.SpoolingMode = CampaignSpoolingModeOf(*w.SpoolingMode)
 	}
 	return nil
 }
@@ -363,19 +364,19 @@ type CampaignConditionBasedCollectionScheme struct {
 	TriggerMode CampaignTriggerMode `json:"TriggerMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignConditionBasedCollectionScheme, enum values
-// to their types.
+// UnmarshalJSON decodes a CampaignConditionBasedCollectionScheme, turning enum
+// values back into their types.
 func (s *CampaignConditionBasedCollectionScheme) UnmarshalJSON(data []byte) error {
 	type plain CampaignConditionBasedCollectionScheme
 	w := struct {
 		*plain
-		E3 *string `json:"TriggerMode"`
+		TriggerMode *string `json:"TriggerMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.TriggerMode = CampaignTriggerModeOf(*w.E3)
+	if w.TriggerMode != nil {
+		s.TriggerMode = CampaignTriggerModeOf(*w.TriggerMode)
 	}
 	return nil
 }
@@ -398,19 +399,19 @@ type CampaignConditionBasedSignalFetchConfig struct {
 	TriggerMode CampaignTriggerMode `json:"TriggerMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignConditionBasedSignalFetchConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a CampaignConditionBasedSignalFetchConfig, turning
+// enum values back into their types.
 func (s *CampaignConditionBasedSignalFetchConfig) UnmarshalJSON(data []byte) error {
 	type plain CampaignConditionBasedSignalFetchConfig
 	w := struct {
 		*plain
-		E1 *string `json:"TriggerMode"`
+		TriggerMode *string `json:"TriggerMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TriggerMode = CampaignTriggerModeOf(*w.E1)
+	if w.TriggerMode != nil {
+		s.TriggerMode = CampaignTriggerModeOf(*w.TriggerMode)
 	}
 	return nil
 }
@@ -632,22 +633,23 @@ type CampaignS3Config struct {
 	StorageCompressionFormat CampaignStorageCompressionFormat `json:"StorageCompressionFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignS3Config, enum values to their types.
+// UnmarshalJSON decodes a CampaignS3Config, turning enum values back into
+// their types.
 func (s *CampaignS3Config) UnmarshalJSON(data []byte) error {
 	type plain CampaignS3Config
 	w := struct {
 		*plain
-		E1 *string `json:"DataFormat"`
-		E3 *string `json:"StorageCompressionFormat"`
+		DataFormat               *string `json:"DataFormat"`
+		StorageCompressionFormat *string `json:"StorageCompressionFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DataFormat = CampaignDataFormatOf(*w.E1)
+	if w.DataFormat != nil {
+		s.DataFormat = CampaignDataFormatOf(*w.DataFormat)
 	}
-	if w.E3 != nil {
-		s.StorageCompressionFormat = CampaignStorageCompressionFormatOf(*w.E3)
+	if w.StorageCompressionFormat != nil {
+		s.StorageCompressionFormat = CampaignStorageCompressionFormatOf(*w.StorageCompressionFormat)
 	}
 	return nil
 }
@@ -875,19 +877,19 @@ type CampaignStorageMaximumSize struct {
 	Value int `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignStorageMaximumSize, enum values to their
-// types.
+// UnmarshalJSON decodes a CampaignStorageMaximumSize, turning enum values back
+// into their types.
 func (s *CampaignStorageMaximumSize) UnmarshalJSON(data []byte) error {
 	type plain CampaignStorageMaximumSize
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = CampaignStorageMaximumSizeUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = CampaignStorageMaximumSizeUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -953,19 +955,19 @@ type CampaignStorageMinimumTimeToLive struct {
 	Value int `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a CampaignStorageMinimumTimeToLive, enum values to
-// their types.
+// UnmarshalJSON decodes a CampaignStorageMinimumTimeToLive, turning enum
+// values back into their types.
 func (s *CampaignStorageMinimumTimeToLive) UnmarshalJSON(data []byte) error {
 	type plain CampaignStorageMinimumTimeToLive
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = CampaignStorageMinimumTimeToLiveUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = CampaignStorageMinimumTimeToLiveUnitOf(*w.Unit)
 	}
 	return nil
 }

@@ -68,18 +68,19 @@ type DecoderManifestArgs struct {
 	Tags []DecoderManifestTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DecoderManifestArgs, enum values to their types.
+// UnmarshalJSON decodes a DecoderManifestArgs, turning enum values back into
+// their types.
 func (s *DecoderManifestArgs) UnmarshalJSON(data []byte) error {
 	type plain DecoderManifestArgs
 	w := struct {
 		*plain
-		E5 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Status = DecoderManifestManifestStatusOf(*w.E5)
+	if w.Status != nil {
+		s.Status = DecoderManifestManifestStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -300,19 +301,19 @@ type DecoderManifestNetworkInterfaces struct {
 	Type DecoderManifestNetworkInterfacesType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DecoderManifestNetworkInterfaces, enum values to
-// their types.
+// UnmarshalJSON decodes a DecoderManifestNetworkInterfaces, turning enum
+// values back into their types.
 func (s *DecoderManifestNetworkInterfaces) UnmarshalJSON(data []byte) error {
 	type plain DecoderManifestNetworkInterfaces
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = DecoderManifestNetworkInterfacesTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = DecoderManifestNetworkInterfacesTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -507,19 +508,19 @@ type DecoderManifestSignalDecoders struct {
 	Type DecoderManifestSignalDecodersType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DecoderManifestSignalDecoders, enum values to their
-// types.
+// UnmarshalJSON decodes a DecoderManifestSignalDecoders, turning enum values
+// back into their types.
 func (s *DecoderManifestSignalDecoders) UnmarshalJSON(data []byte) error {
 	type plain DecoderManifestSignalDecoders
 	w := struct {
 		*plain
-		E4 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Type = DecoderManifestSignalDecodersTypeOf(*w.E4)
+	if w.Type != nil {
+		s.Type = DecoderManifestSignalDecodersTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -57,18 +57,19 @@ type ModelManifestArgs struct {
 	Tags []ModelManifestTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelManifestArgs, enum values to their types.
+// UnmarshalJSON decodes a ModelManifestArgs, turning enum values back into
+// their types.
 func (s *ModelManifestArgs) UnmarshalJSON(data []byte) error {
 	type plain ModelManifestArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Status = ModelManifestManifestStatusOf(*w.E4)
+	if w.Status != nil {
+		s.Status = ModelManifestManifestStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -171,18 +171,19 @@ type SignalCatalogActuator struct {
 	Unit *string `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a SignalCatalogActuator, enum values to their types.
+// UnmarshalJSON decodes a SignalCatalogActuator, turning enum values back into
+// their types.
 func (s *SignalCatalogActuator) UnmarshalJSON(data []byte) error {
 	type plain SignalCatalogActuator
 	w := struct {
 		*plain
-		E0 *string `json:"DataType"`
+		DataType *string `json:"DataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataType = SignalCatalogNodeDataTypeOf(*w.E0)
+	if w.DataType != nil {
+		s.DataType = SignalCatalogNodeDataTypeOf(*w.DataType)
 	}
 	return nil
 }
@@ -244,18 +245,19 @@ type SignalCatalogAttribute struct {
 	Unit *string `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a SignalCatalogAttribute, enum values to their types.
+// UnmarshalJSON decodes a SignalCatalogAttribute, turning enum values back
+// into their types.
 func (s *SignalCatalogAttribute) UnmarshalJSON(data []byte) error {
 	type plain SignalCatalogAttribute
 	w := struct {
 		*plain
-		E0 *string `json:"DataType"`
+		DataType *string `json:"DataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataType = SignalCatalogNodeDataTypeOf(*w.E0)
+	if w.DataType != nil {
+		s.DataType = SignalCatalogNodeDataTypeOf(*w.DataType)
 	}
 	return nil
 }
@@ -457,18 +459,19 @@ type SignalCatalogSensor struct {
 	Unit *string `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a SignalCatalogSensor, enum values to their types.
+// UnmarshalJSON decodes a SignalCatalogSensor, turning enum values back into
+// their types.
 func (s *SignalCatalogSensor) UnmarshalJSON(data []byte) error {
 	type plain SignalCatalogSensor
 	w := struct {
 		*plain
-		E0 *string `json:"DataType"`
+		DataType *string `json:"DataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataType = SignalCatalogNodeDataTypeOf(*w.E0)
+	if w.DataType != nil {
+		s.DataType = SignalCatalogNodeDataTypeOf(*w.DataType)
 	}
 	return nil
 }

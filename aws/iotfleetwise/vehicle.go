@@ -66,18 +66,19 @@ type VehicleArgs struct {
 	Tags []VehicleTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a VehicleArgs, enum values to their types.
+// UnmarshalJSON decodes a VehicleArgs, turning enum values back into their
+// types.
 func (s *VehicleArgs) UnmarshalJSON(data []byte) error {
 	type plain VehicleArgs
 	w := struct {
 		*plain
-		E3 *string `json:"AssociationBehavior"`
+		AssociationBehavior *string `json:"AssociationBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.AssociationBehavior = VehicleAssociationBehaviorOf(*w.E3)
+	if w.AssociationBehavior != nil {
+		s.AssociationBehavior = VehicleAssociationBehaviorOf(*w.AssociationBehavior)
 	}
 	return nil
 }
@@ -270,18 +271,19 @@ type VehicleTimePeriod struct {
 	Value float64 `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a VehicleTimePeriod, enum values to their types.
+// UnmarshalJSON decodes a VehicleTimePeriod, turning enum values back into
+// their types.
 func (s *VehicleTimePeriod) UnmarshalJSON(data []byte) error {
 	type plain VehicleTimePeriod
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = VehicleTimeUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = VehicleTimeUnitOf(*w.Unit)
 	}
 	return nil
 }

@@ -177,18 +177,19 @@ type AssetProperty struct {
 	Unit *string `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssetProperty, enum values to their types.
+// UnmarshalJSON decodes a AssetProperty, turning enum values back into their
+// types.
 func (s *AssetProperty) UnmarshalJSON(data []byte) error {
 	type plain AssetProperty
 	w := struct {
 		*plain
-		E4 *string `json:"NotificationState"`
+		NotificationState *string `json:"NotificationState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.NotificationState = AssetPropertyNotificationStateOf(*w.E4)
+	if w.NotificationState != nil {
+		s.NotificationState = AssetPropertyNotificationStateOf(*w.NotificationState)
 	}
 	return nil
 }

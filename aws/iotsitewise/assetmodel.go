@@ -492,22 +492,23 @@ type AssetModelProperty struct {
 	Unit *string `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssetModelProperty, enum values to their types.
+// UnmarshalJSON decodes a AssetModelProperty, turning enum values back into
+// their types.
 func (s *AssetModelProperty) UnmarshalJSON(data []byte) error {
 	type plain AssetModelProperty
 	w := struct {
 		*plain
-		E0 *string `json:"DataType"`
-		E3 *string `json:"DataTypeSpec"`
+		DataType     *string `json:"DataType"`
+		DataTypeSpec *string `json:"DataTypeSpec"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataType = AssetModelDataTypeOf(*w.E0)
+	if w.DataType != nil {
+		s.DataType = AssetModelDataTypeOf(*w.DataType)
 	}
-	if w.E3 != nil {
-		s.DataTypeSpec = AssetModelDataTypeSpecOf(*w.E3)
+	if w.DataTypeSpec != nil {
+		s.DataTypeSpec = AssetModelDataTypeSpecOf(*w.DataTypeSpec)
 	}
 	return nil
 }
@@ -552,18 +553,19 @@ type AssetModelPropertyType struct {
 	Transform AssetModelTransform `json:"Transform,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssetModelPropertyType, enum values to their types.
+// UnmarshalJSON decodes a AssetModelPropertyType, turning enum values back
+// into their types.
 func (s *AssetModelPropertyType) UnmarshalJSON(data []byte) error {
 	type plain AssetModelPropertyType
 	w := struct {
 		*plain
-		E0 *string `json:"TypeName"`
+		TypeName *string `json:"TypeName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TypeName = AssetModelTypeNameOf(*w.E0)
+	if w.TypeName != nil {
+		s.TypeName = AssetModelTypeNameOf(*w.TypeName)
 	}
 	return nil
 }

@@ -124,22 +124,23 @@ type DatasetSource struct {
 	SourceDetail *DatasetSourceDetail `json:"SourceDetail,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetSource, enum values to their types.
+// UnmarshalJSON decodes a DatasetSource, turning enum values back into their
+// types.
 func (s *DatasetSource) UnmarshalJSON(data []byte) error {
 	type plain DatasetSource
 	w := struct {
 		*plain
-		E0 *string `json:"SourceFormat"`
-		E1 *string `json:"SourceType"`
+		SourceFormat *string `json:"SourceFormat"`
+		SourceType   *string `json:"SourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SourceFormat = DatasetSourceSourceFormatOf(*w.E0)
+	if w.SourceFormat != nil {
+		s.SourceFormat = DatasetSourceSourceFormatOf(*w.SourceFormat)
 	}
-	if w.E1 != nil {
-		s.SourceType = DatasetSourceSourceTypeOf(*w.E1)
+	if w.SourceType != nil {
+		s.SourceType = DatasetSourceSourceTypeOf(*w.SourceType)
 	}
 	return nil
 }

@@ -121,18 +121,19 @@ type GatewayGreengrassV2 struct {
 	CoreDeviceOperatingSystem GatewayGreengrassV2CoreDeviceOperatingSystem `json:"CoreDeviceOperatingSystem,omitzero"`
 }
 
-// UnmarshalJSON decodes a GatewayGreengrassV2, enum values to their types.
+// UnmarshalJSON decodes a GatewayGreengrassV2, turning enum values back into
+// their types.
 func (s *GatewayGreengrassV2) UnmarshalJSON(data []byte) error {
 	type plain GatewayGreengrassV2
 	w := struct {
 		*plain
-		E1 *string `json:"CoreDeviceOperatingSystem"`
+		CoreDeviceOperatingSystem *string `json:"CoreDeviceOperatingSystem"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CoreDeviceOperatingSystem = GatewayGreengrassV2CoreDeviceOperatingSystemOf(*w.E1)
+	if w.CoreDeviceOperatingSystem != nil {
+		s.CoreDeviceOperatingSystem = GatewayGreengrassV2CoreDeviceOperatingSystemOf(*w.CoreDeviceOperatingSystem)
 	}
 	return nil
 }

@@ -82,18 +82,19 @@ type PortalArgs struct {
 	Tags []PortalTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PortalArgs, enum values to their types.
+// UnmarshalJSON decodes a PortalArgs, turning enum values back into their
+// types.
 func (s *PortalArgs) UnmarshalJSON(data []byte) error {
 	type plain PortalArgs
 	w := struct {
 		*plain
-		E7 *string `json:"PortalType"`
+		PortalType *string `json:"PortalType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.PortalType = PortalTypePropertyOf(*w.E7)
+	if w.PortalType != nil {
+		s.PortalType = PortalTypePropertyOf(*w.PortalType)
 	}
 	return nil
 }

@@ -261,18 +261,19 @@ type ComponentTypeDataType struct {
 	UnitOfMeasure string `json:"UnitOfMeasure,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentTypeDataType, enum values to their types.
+// UnmarshalJSON decodes a ComponentTypeDataType, turning enum values back into
+// their types.
 func (s *ComponentTypeDataType) UnmarshalJSON(data []byte) error {
 	type plain ComponentTypeDataType
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ComponentTypeDataTypeTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ComponentTypeDataTypeTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -433,18 +434,19 @@ type ComponentTypeFunction struct {
 	Scope ComponentTypeFunctionScope `json:"Scope,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentTypeFunction, enum values to their types.
+// UnmarshalJSON decodes a ComponentTypeFunction, turning enum values back into
+// their types.
 func (s *ComponentTypeFunction) UnmarshalJSON(data []byte) error {
 	type plain ComponentTypeFunction
 	w := struct {
 		*plain
-		E2 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Scope = ComponentTypeFunctionScopeOf(*w.E2)
+	if w.Scope != nil {
+		s.Scope = ComponentTypeFunctionScopeOf(*w.Scope)
 	}
 	return nil
 }
@@ -572,19 +574,19 @@ type ComponentTypePropertyGroup struct {
 	PropertyNames []string `json:"PropertyNames,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentTypePropertyGroup, enum values to their
-// types.
+// UnmarshalJSON decodes a ComponentTypePropertyGroup, turning enum values back
+// into their types.
 func (s *ComponentTypePropertyGroup) UnmarshalJSON(data []byte) error {
 	type plain ComponentTypePropertyGroup
 	w := struct {
 		*plain
-		E0 *string `json:"GroupType"`
+		GroupType *string `json:"GroupType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.GroupType = ComponentTypePropertyGroupGroupTypeOf(*w.E0)
+	if w.GroupType != nil {
+		s.GroupType = ComponentTypePropertyGroupGroupTypeOf(*w.GroupType)
 	}
 	return nil
 }
@@ -671,18 +673,19 @@ type ComponentTypeStatus struct {
 	State ComponentTypeStatusState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentTypeStatus, enum values to their types.
+// UnmarshalJSON decodes a ComponentTypeStatus, turning enum values back into
+// their types.
 func (s *ComponentTypeStatus) UnmarshalJSON(data []byte) error {
 	type plain ComponentTypeStatus
 	w := struct {
 		*plain
-		E1 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.State = ComponentTypeStatusStateOf(*w.E1)
+	if w.State != nil {
+		s.State = ComponentTypeStatusStateOf(*w.State)
 	}
 	return nil
 }
@@ -705,19 +708,19 @@ type ComponentTypeStatusError struct {
 	Message *string `json:"Message,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComponentTypeStatusError, enum values to their
-// types.
+// UnmarshalJSON decodes a ComponentTypeStatusError, turning enum values back
+// into their types.
 func (s *ComponentTypeStatusError) UnmarshalJSON(data []byte) error {
 	type plain ComponentTypeStatusError
 	w := struct {
 		*plain
-		E0 *string `json:"Code"`
+		Code *string `json:"Code"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Code = ComponentTypeStatusErrorCodeOf(*w.E0)
+	if w.Code != nil {
+		s.Code = ComponentTypeStatusErrorCodeOf(*w.Code)
 	}
 	return nil
 }

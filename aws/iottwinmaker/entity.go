@@ -303,18 +303,19 @@ type EntityDataType struct {
 	UnitOfMeasure string `json:"UnitOfMeasure,omitzero"`
 }
 
-// UnmarshalJSON decodes a EntityDataType, enum values to their types.
+// UnmarshalJSON decodes a EntityDataType, turning enum values back into their
+// types.
 func (s *EntityDataType) UnmarshalJSON(data []byte) error {
 	type plain EntityDataType
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = EntityDataTypeTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = EntityDataTypeTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -545,18 +546,19 @@ type EntityPropertyGroup struct {
 	PropertyNames []string `json:"PropertyNames,omitzero"`
 }
 
-// UnmarshalJSON decodes a EntityPropertyGroup, enum values to their types.
+// UnmarshalJSON decodes a EntityPropertyGroup, turning enum values back into
+// their types.
 func (s *EntityPropertyGroup) UnmarshalJSON(data []byte) error {
 	type plain EntityPropertyGroup
 	w := struct {
 		*plain
-		E0 *string `json:"GroupType"`
+		GroupType *string `json:"GroupType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.GroupType = EntityPropertyGroupGroupTypeOf(*w.E0)
+	if w.GroupType != nil {
+		s.GroupType = EntityPropertyGroupGroupTypeOf(*w.GroupType)
 	}
 	return nil
 }
@@ -638,18 +640,19 @@ type EntityStatus struct {
 	State EntityStatusState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a EntityStatus, enum values to their types.
+// UnmarshalJSON decodes a EntityStatus, turning enum values back into their
+// types.
 func (s *EntityStatus) UnmarshalJSON(data []byte) error {
 	type plain EntityStatus
 	w := struct {
 		*plain
-		E1 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.State = EntityStatusStateOf(*w.E1)
+	if w.State != nil {
+		s.State = EntityStatusStateOf(*w.State)
 	}
 	return nil
 }
@@ -671,18 +674,19 @@ type EntityStatusError struct {
 	Message *string `json:"Message,omitzero"`
 }
 
-// UnmarshalJSON decodes a EntityStatusError, enum values to their types.
+// UnmarshalJSON decodes a EntityStatusError, turning enum values back into
+// their types.
 func (s *EntityStatusError) UnmarshalJSON(data []byte) error {
 	type plain EntityStatusError
 	w := struct {
 		*plain
-		E0 *string `json:"Code"`
+		Code *string `json:"Code"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Code = EntityStatusErrorCodeOf(*w.E0)
+	if w.Code != nil {
+		s.Code = EntityStatusErrorCodeOf(*w.Code)
 	}
 	return nil
 }

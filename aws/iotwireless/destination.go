@@ -56,18 +56,19 @@ type DestinationArgs struct {
 	Tags []DestinationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DestinationArgs, enum values to their types.
+// UnmarshalJSON decodes a DestinationArgs, turning enum values back into their
+// types.
 func (s *DestinationArgs) UnmarshalJSON(data []byte) error {
 	type plain DestinationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ExpressionType"`
+		ExpressionType *string `json:"ExpressionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ExpressionType = DestinationExpressionTypeOf(*w.E1)
+	if w.ExpressionType != nil {
+		s.ExpressionType = DestinationExpressionTypeOf(*w.ExpressionType)
 	}
 	return nil
 }

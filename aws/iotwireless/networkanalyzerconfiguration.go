@@ -188,23 +188,23 @@ type NetworkAnalyzerConfigurationTraceContent struct {
 	WirelessDeviceFrameInfo NetworkAnalyzerConfigurationWirelessDeviceFrameInfo `json:"WirelessDeviceFrameInfo,omitzero"`
 }
 
-// UnmarshalJSON decodes a NetworkAnalyzerConfigurationTraceContent, enum
-// values to their types.
+// UnmarshalJSON decodes a NetworkAnalyzerConfigurationTraceContent, turning
+// enum values back into their types.
 func (s *NetworkAnalyzerConfigurationTraceContent) UnmarshalJSON(data []byte) error {
 	type plain NetworkAnalyzerConfigurationTraceContent
 	w := struct {
 		*plain
-		E0 *string `json:"LogLevel"`
-		E1 *string `json:"WirelessDeviceFrameInfo"`
+		LogLevel                *string `json:"LogLevel"`
+		WirelessDeviceFrameInfo *string `json:"WirelessDeviceFrameInfo"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogLevel = NetworkAnalyzerConfigurationLogLevelOf(*w.E0)
+	if w.LogLevel != nil {
+		s.LogLevel = NetworkAnalyzerConfigurationLogLevelOf(*w.LogLevel)
 	}
-	if w.E1 != nil {
-		s.WirelessDeviceFrameInfo = NetworkAnalyzerConfigurationWirelessDeviceFrameInfoOf(*w.E1)
+	if w.WirelessDeviceFrameInfo != nil {
+		s.WirelessDeviceFrameInfo = NetworkAnalyzerConfigurationWirelessDeviceFrameInfoOf(*w.WirelessDeviceFrameInfo)
 	}
 	return nil
 }

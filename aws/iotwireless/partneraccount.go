@@ -69,18 +69,19 @@ type PartnerAccountArgs struct {
 	Tags []PartnerAccountTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PartnerAccountArgs, enum values to their types.
+// UnmarshalJSON decodes a PartnerAccountArgs, turning enum values back into
+// their types.
 func (s *PartnerAccountArgs) UnmarshalJSON(data []byte) error {
 	type plain PartnerAccountArgs
 	w := struct {
 		*plain
-		E2 *string `json:"PartnerType"`
+		PartnerType *string `json:"PartnerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.PartnerType = PartnerAccountPartnerTypeOf(*w.E2)
+	if w.PartnerType != nil {
+		s.PartnerType = PartnerAccountPartnerTypeOf(*w.PartnerType)
 	}
 	return nil
 }

@@ -57,18 +57,19 @@ type TaskDefinitionArgs struct {
 	Update *TaskDefinitionUpdateWirelessGatewayTaskCreate `json:"Update,omitzero"`
 }
 
-// UnmarshalJSON decodes a TaskDefinitionArgs, enum values to their types.
+// UnmarshalJSON decodes a TaskDefinitionArgs, turning enum values back into
+// their types.
 func (s *TaskDefinitionArgs) UnmarshalJSON(data []byte) error {
 	type plain TaskDefinitionArgs
 	w := struct {
 		*plain
-		E4 *string `json:"TaskDefinitionType"`
+		TaskDefinitionType *string `json:"TaskDefinitionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.TaskDefinitionType = TaskDefinitionTypePropertyOf(*w.E4)
+	if w.TaskDefinitionType != nil {
+		s.TaskDefinitionType = TaskDefinitionTypePropertyOf(*w.TaskDefinitionType)
 	}
 	return nil
 }

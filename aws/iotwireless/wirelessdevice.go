@@ -72,22 +72,23 @@ type WirelessDeviceArgs struct {
 	ThingArn *string `json:"ThingArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a WirelessDeviceArgs, enum values to their types.
+// UnmarshalJSON decodes a WirelessDeviceArgs, turning enum values back into
+// their types.
 func (s *WirelessDeviceArgs) UnmarshalJSON(data []byte) error {
 	type plain WirelessDeviceArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E6 *string `json:"Positioning"`
+		Type        *string `json:"Type"`
+		Positioning *string `json:"Positioning"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = WirelessDeviceTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = WirelessDeviceTypePropertyOf(*w.Type)
 	}
-	if w.E6 != nil {
-		s.Positioning = WirelessDevicePositioningOf(*w.E6)
+	if w.Positioning != nil {
+		s.Positioning = WirelessDevicePositioningOf(*w.Positioning)
 	}
 	return nil
 }
@@ -204,19 +205,19 @@ type WirelessDeviceApplication struct {
 	Type WirelessDeviceApplicationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a WirelessDeviceApplication, enum values to their
-// types.
+// UnmarshalJSON decodes a WirelessDeviceApplication, turning enum values back
+// into their types.
 func (s *WirelessDeviceApplication) UnmarshalJSON(data []byte) error {
 	type plain WirelessDeviceApplication
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = WirelessDeviceApplicationTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = WirelessDeviceApplicationTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -82,30 +82,31 @@ type ChannelArgs struct {
 	Type ChannelTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelArgs, enum values to their types.
+// UnmarshalJSON decodes a ChannelArgs, turning enum values back into their
+// types.
 func (s *ChannelArgs) UnmarshalJSON(data []byte) error {
 	type plain ChannelArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ContainerFormat"`
-		E3 *string `json:"LatencyMode"`
-		E6 *string `json:"Preset"`
-		E9 *string `json:"Type"`
+		ContainerFormat *string `json:"ContainerFormat"`
+		LatencyMode     *string `json:"LatencyMode"`
+		Preset          *string `json:"Preset"`
+		Type            *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContainerFormat = ChannelContainerFormatOf(*w.E1)
+	if w.ContainerFormat != nil {
+		s.ContainerFormat = ChannelContainerFormatOf(*w.ContainerFormat)
 	}
-	if w.E3 != nil {
-		s.LatencyMode = ChannelLatencyModeOf(*w.E3)
+	if w.LatencyMode != nil {
+		s.LatencyMode = ChannelLatencyModeOf(*w.LatencyMode)
 	}
-	if w.E6 != nil {
-		s.Preset = ChannelPresetOf(*w.E6)
+	if w.Preset != nil {
+		s.Preset = ChannelPresetOf(*w.Preset)
 	}
-	if w.E9 != nil {
-		s.Type = ChannelTypePropertyOf(*w.E9)
+	if w.Type != nil {
+		s.Type = ChannelTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -268,23 +269,23 @@ type ChannelMultitrackInputConfiguration struct {
 	Policy ChannelMultitrackInputConfigurationPolicy `json:"Policy,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelMultitrackInputConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ChannelMultitrackInputConfiguration, turning enum
+// values back into their types.
 func (s *ChannelMultitrackInputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ChannelMultitrackInputConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"MaximumResolution"`
-		E2 *string `json:"Policy"`
+		MaximumResolution *string `json:"MaximumResolution"`
+		Policy            *string `json:"Policy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MaximumResolution = ChannelMultitrackInputConfigurationMaximumResolutionOf(*w.E1)
+	if w.MaximumResolution != nil {
+		s.MaximumResolution = ChannelMultitrackInputConfigurationMaximumResolutionOf(*w.MaximumResolution)
 	}
-	if w.E2 != nil {
-		s.Policy = ChannelMultitrackInputConfigurationPolicyOf(*w.E2)
+	if w.Policy != nil {
+		s.Policy = ChannelMultitrackInputConfigurationPolicyOf(*w.Policy)
 	}
 	return nil
 }

@@ -67,18 +67,19 @@ type IngestConfigurationArgs struct {
 	UserId *string `json:"UserId,omitzero"`
 }
 
-// UnmarshalJSON decodes a IngestConfigurationArgs, enum values to their types.
+// UnmarshalJSON decodes a IngestConfigurationArgs, turning enum values back
+// into their types.
 func (s *IngestConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain IngestConfigurationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"IngestProtocol"`
+		IngestProtocol *string `json:"IngestProtocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IngestProtocol = IngestConfigurationIngestProtocolOf(*w.E0)
+	if w.IngestProtocol != nil {
+		s.IngestProtocol = IngestConfigurationIngestProtocolOf(*w.IngestProtocol)
 	}
 	return nil
 }

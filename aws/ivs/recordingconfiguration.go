@@ -143,25 +143,25 @@ type RecordingConfigurationRenditionConfiguration struct {
 	Renditions []RecordingConfigurationRenditionConfigurationRenditions `json:"Renditions,omitzero"`
 }
 
-// UnmarshalJSON decodes a RecordingConfigurationRenditionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a RecordingConfigurationRenditionConfiguration,
+// turning enum values back into their types.
 func (s *RecordingConfigurationRenditionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RecordingConfigurationRenditionConfiguration
 	w := struct {
 		*plain
-		E0 *string  `json:"RenditionSelection"`
-		E1 []string `json:"Renditions"`
+		RenditionSelection *string  `json:"RenditionSelection"`
+		Renditions         []string `json:"Renditions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RenditionSelection = RecordingConfigurationRenditionConfigurationRenditionSelectionOf(*w.E0)
+	if w.RenditionSelection != nil {
+		s.RenditionSelection = RecordingConfigurationRenditionConfigurationRenditionSelectionOf(*w.RenditionSelection)
 	}
-	if w.E1 != nil {
+	if w.Renditions != nil {
 		s.Renditions = (func(v []string) []RecordingConfigurationRenditionConfigurationRenditions {
 			return convertList(v, RecordingConfigurationRenditionConfigurationRenditionsOf)
-		})(w.E1)
+		})(w.Renditions)
 	}
 	return nil
 }
@@ -380,29 +380,29 @@ type RecordingConfigurationThumbnailConfiguration struct {
 	TargetIntervalSeconds int `json:"TargetIntervalSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a RecordingConfigurationThumbnailConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a RecordingConfigurationThumbnailConfiguration,
+// turning enum values back into their types.
 func (s *RecordingConfigurationThumbnailConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RecordingConfigurationThumbnailConfiguration
 	w := struct {
 		*plain
-		E0 *string  `json:"RecordingMode"`
-		E1 *string  `json:"Resolution"`
-		E2 []string `json:"Storage"`
+		RecordingMode *string  `json:"RecordingMode"`
+		Resolution    *string  `json:"Resolution"`
+		Storage       []string `json:"Storage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RecordingMode = RecordingConfigurationThumbnailConfigurationRecordingModeOf(*w.E0)
+	if w.RecordingMode != nil {
+		s.RecordingMode = RecordingConfigurationThumbnailConfigurationRecordingModeOf(*w.RecordingMode)
 	}
-	if w.E1 != nil {
-		s.Resolution = RecordingConfigurationThumbnailConfigurationResolutionOf(*w.E1)
+	if w.Resolution != nil {
+		s.Resolution = RecordingConfigurationThumbnailConfigurationResolutionOf(*w.Resolution)
 	}
-	if w.E2 != nil {
+	if w.Storage != nil {
 		s.Storage = (func(v []string) []RecordingConfigurationThumbnailConfigurationStorage {
 			return convertList(v, RecordingConfigurationThumbnailConfigurationStorageOf)
-		})(w.E2)
+		})(w.Storage)
 	}
 	return nil
 }

@@ -119,21 +119,21 @@ type StageAutoParticipantRecordingConfiguration struct {
 	ThumbnailConfiguration *StageThumbnailConfiguration `json:"ThumbnailConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a StageAutoParticipantRecordingConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a StageAutoParticipantRecordingConfiguration, turning
+// enum values back into their types.
 func (s *StageAutoParticipantRecordingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain StageAutoParticipantRecordingConfiguration
 	w := struct {
 		*plain
-		E2 []string `json:"MediaTypes"`
+		MediaTypes []string `json:"MediaTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
+	if w.MediaTypes != nil {
 		s.MediaTypes = (func(v []string) []StageAutoParticipantRecordingConfigurationMediaTypes {
 			return convertList(v, StageAutoParticipantRecordingConfigurationMediaTypesOf)
-		})(w.E2)
+		})(w.MediaTypes)
 	}
 	return nil
 }
@@ -272,25 +272,25 @@ type StageThumbnailConfigurationParticipantThumbnailConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// StageThumbnailConfigurationParticipantThumbnailConfiguration, enum values to
-// their types.
+// StageThumbnailConfigurationParticipantThumbnailConfiguration, turning enum
+// values back into their types.
 func (s *StageThumbnailConfigurationParticipantThumbnailConfiguration) UnmarshalJSON(data []byte) error {
 	type plain StageThumbnailConfigurationParticipantThumbnailConfiguration
 	w := struct {
 		*plain
-		E0 *string  `json:"RecordingMode"`
-		E1 []string `json:"Storage"`
+		RecordingMode *string  `json:"RecordingMode"`
+		Storage       []string `json:"Storage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RecordingMode = StageThumbnailConfigurationParticipantThumbnailConfigurationRecordingModeOf(*w.E0)
+	if w.RecordingMode != nil {
+		s.RecordingMode = StageThumbnailConfigurationParticipantThumbnailConfigurationRecordingModeOf(*w.RecordingMode)
 	}
-	if w.E1 != nil {
+	if w.Storage != nil {
 		s.Storage = (func(v []string) []StageThumbnailConfigurationParticipantThumbnailConfigurationStorage {
 			return convertList(v, StageThumbnailConfigurationParticipantThumbnailConfigurationStorageOf)
-		})(w.E1)
+		})(w.Storage)
 	}
 	return nil
 }

@@ -121,19 +121,19 @@ type RoomMessageReviewHandler struct {
 	Uri *string `json:"Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a RoomMessageReviewHandler, enum values to their
-// types.
+// UnmarshalJSON decodes a RoomMessageReviewHandler, turning enum values back
+// into their types.
 func (s *RoomMessageReviewHandler) UnmarshalJSON(data []byte) error {
 	type plain RoomMessageReviewHandler
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackResult"`
+		FallbackResult *string `json:"FallbackResult"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackResult = RoomMessageReviewHandlerFallbackResultOf(*w.E0)
+	if w.FallbackResult != nil {
+		s.FallbackResult = RoomMessageReviewHandlerFallbackResultOf(*w.FallbackResult)
 	}
 	return nil
 }

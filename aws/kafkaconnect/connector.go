@@ -126,18 +126,19 @@ type ConnectorArgs struct {
 	WorkerConfiguration ConnectorWorkerConfiguration `json:"WorkerConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorArgs, enum values to their types.
+// UnmarshalJSON decodes a ConnectorArgs, turning enum values back into their
+// types.
 func (s *ConnectorArgs) UnmarshalJSON(data []byte) error {
 	type plain ConnectorArgs
 	w := struct {
 		*plain
-		E11 *string `json:"NetworkType"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E11 != nil {
-		s.NetworkType = ConnectorNetworkTypeOf(*w.E11)
+	if w.NetworkType != nil {
+		s.NetworkType = ConnectorNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }
@@ -233,18 +234,19 @@ type ConnectorAutoScaling struct {
 	MaxAutoscalingTaskCount *int `json:"MaxAutoscalingTaskCount,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorAutoScaling, enum values to their types.
+// UnmarshalJSON decodes a ConnectorAutoScaling, turning enum values back into
+// their types.
 func (s *ConnectorAutoScaling) UnmarshalJSON(data []byte) error {
 	type plain ConnectorAutoScaling
 	w := struct {
 		*plain
-		E1 *int `json:"McuCount"`
+		McuCount *int `json:"McuCount"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.McuCount = ConnectorAutoScalingMcuCountOf(*w.E1)
+	if w.McuCount != nil {
+		s.McuCount = ConnectorAutoScalingMcuCountOf(*w.McuCount)
 	}
 	return nil
 }
@@ -387,19 +389,19 @@ type ConnectorKafkaClusterClientAuthentication struct {
 	AuthenticationType ConnectorKafkaClusterClientAuthenticationType `json:"AuthenticationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorKafkaClusterClientAuthentication, enum
-// values to their types.
+// UnmarshalJSON decodes a ConnectorKafkaClusterClientAuthentication, turning
+// enum values back into their types.
 func (s *ConnectorKafkaClusterClientAuthentication) UnmarshalJSON(data []byte) error {
 	type plain ConnectorKafkaClusterClientAuthentication
 	w := struct {
 		*plain
-		E0 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthenticationType = ConnectorKafkaClusterClientAuthenticationTypeOf(*w.E0)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = ConnectorKafkaClusterClientAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -465,19 +467,19 @@ type ConnectorKafkaClusterEncryptionInTransit struct {
 	EncryptionType ConnectorKafkaClusterEncryptionInTransitType `json:"EncryptionType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorKafkaClusterEncryptionInTransit, enum
-// values to their types.
+// UnmarshalJSON decodes a ConnectorKafkaClusterEncryptionInTransit, turning
+// enum values back into their types.
 func (s *ConnectorKafkaClusterEncryptionInTransit) UnmarshalJSON(data []byte) error {
 	type plain ConnectorKafkaClusterEncryptionInTransit
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = ConnectorKafkaClusterEncryptionInTransitTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = ConnectorKafkaClusterEncryptionInTransitTypeOf(*w.EncryptionType)
 	}
 	return nil
 }
@@ -611,19 +613,19 @@ type ConnectorProvisionedCapacity struct {
 	WorkerCount int `json:"WorkerCount"`
 }
 
-// UnmarshalJSON decodes a ConnectorProvisionedCapacity, enum values to their
-// types.
+// UnmarshalJSON decodes a ConnectorProvisionedCapacity, turning enum values
+// back into their types.
 func (s *ConnectorProvisionedCapacity) UnmarshalJSON(data []byte) error {
 	type plain ConnectorProvisionedCapacity
 	w := struct {
 		*plain
-		E0 *int `json:"McuCount"`
+		McuCount *int `json:"McuCount"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.McuCount = ConnectorProvisionedCapacityMcuCountOf(*w.E0)
+	if w.McuCount != nil {
+		s.McuCount = ConnectorProvisionedCapacityMcuCountOf(*w.McuCount)
 	}
 	return nil
 }

@@ -56,18 +56,19 @@ type CustomPluginArgs struct {
 	Tags []CustomPluginTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomPluginArgs, enum values to their types.
+// UnmarshalJSON decodes a CustomPluginArgs, turning enum values back into
+// their types.
 func (s *CustomPluginArgs) UnmarshalJSON(data []byte) error {
 	type plain CustomPluginArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ContentType"`
+		ContentType *string `json:"ContentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ContentType = CustomPluginContentTypeOf(*w.E0)
+	if w.ContentType != nil {
+		s.ContentType = CustomPluginContentTypeOf(*w.ContentType)
 	}
 	return nil
 }

@@ -81,18 +81,19 @@ type DataSourceArgs struct {
 	Tags []DataSourceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a DataSourceArgs, turning enum values back into their
+// types.
 func (s *DataSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain DataSourceArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = DataSourceTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = DataSourceTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -441,18 +442,18 @@ type DataSourceConfluenceAttachmentToIndexFieldMapping struct {
 }
 
 // UnmarshalJSON decodes a DataSourceConfluenceAttachmentToIndexFieldMapping,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataSourceConfluenceAttachmentToIndexFieldMapping) UnmarshalJSON(data []byte) error {
 	type plain DataSourceConfluenceAttachmentToIndexFieldMapping
 	w := struct {
 		*plain
-		E0 *string `json:"DataSourceFieldName"`
+		DataSourceFieldName *string `json:"DataSourceFieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataSourceFieldName = DataSourceConfluenceAttachmentFieldNameOf(*w.E0)
+	if w.DataSourceFieldName != nil {
+		s.DataSourceFieldName = DataSourceConfluenceAttachmentFieldNameOf(*w.DataSourceFieldName)
 	}
 	return nil
 }
@@ -548,19 +549,19 @@ type DataSourceConfluenceBlogToIndexFieldMapping struct {
 	DateFieldFormat string `json:"DateFieldFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceConfluenceBlogToIndexFieldMapping, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceConfluenceBlogToIndexFieldMapping, turning
+// enum values back into their types.
 func (s *DataSourceConfluenceBlogToIndexFieldMapping) UnmarshalJSON(data []byte) error {
 	type plain DataSourceConfluenceBlogToIndexFieldMapping
 	w := struct {
 		*plain
-		E0 *string `json:"DataSourceFieldName"`
+		DataSourceFieldName *string `json:"DataSourceFieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataSourceFieldName = DataSourceConfluenceBlogFieldNameOf(*w.E0)
+	if w.DataSourceFieldName != nil {
+		s.DataSourceFieldName = DataSourceConfluenceBlogFieldNameOf(*w.DataSourceFieldName)
 	}
 	return nil
 }
@@ -632,19 +633,19 @@ type DataSourceConfluenceConfiguration struct {
 	VpcConfiguration DataSourceVpcConfiguration `json:"VpcConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceConfluenceConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceConfluenceConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceConfluenceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceConfluenceConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Version"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Version = DataSourceConfluenceVersionOf(*w.E2)
+	if w.Version != nil {
+		s.Version = DataSourceConfluenceVersionOf(*w.Version)
 	}
 	return nil
 }
@@ -743,19 +744,19 @@ type DataSourceConfluencePageToIndexFieldMapping struct {
 	DateFieldFormat string `json:"DateFieldFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceConfluencePageToIndexFieldMapping, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceConfluencePageToIndexFieldMapping, turning
+// enum values back into their types.
 func (s *DataSourceConfluencePageToIndexFieldMapping) UnmarshalJSON(data []byte) error {
 	type plain DataSourceConfluencePageToIndexFieldMapping
 	w := struct {
 		*plain
-		E0 *string `json:"DataSourceFieldName"`
+		DataSourceFieldName *string `json:"DataSourceFieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataSourceFieldName = DataSourceConfluencePageFieldNameOf(*w.E0)
+	if w.DataSourceFieldName != nil {
+		s.DataSourceFieldName = DataSourceConfluencePageFieldNameOf(*w.DataSourceFieldName)
 	}
 	return nil
 }
@@ -869,19 +870,19 @@ type DataSourceConfluenceSpaceToIndexFieldMapping struct {
 	DateFieldFormat string `json:"DateFieldFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceConfluenceSpaceToIndexFieldMapping, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceConfluenceSpaceToIndexFieldMapping,
+// turning enum values back into their types.
 func (s *DataSourceConfluenceSpaceToIndexFieldMapping) UnmarshalJSON(data []byte) error {
 	type plain DataSourceConfluenceSpaceToIndexFieldMapping
 	w := struct {
 		*plain
-		E0 *string `json:"DataSourceFieldName"`
+		DataSourceFieldName *string `json:"DataSourceFieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataSourceFieldName = DataSourceConfluenceSpaceFieldNameOf(*w.E0)
+	if w.DataSourceFieldName != nil {
+		s.DataSourceFieldName = DataSourceConfluenceSpaceFieldNameOf(*w.DataSourceFieldName)
 	}
 	return nil
 }
@@ -1038,19 +1039,19 @@ type DataSourceDatabaseConfiguration struct {
 	VpcConfiguration DataSourceVpcConfiguration `json:"VpcConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceDatabaseConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceDatabaseConfiguration, turning enum values
+// back into their types.
 func (s *DataSourceDatabaseConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceDatabaseConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"DatabaseEngineType"`
+		DatabaseEngineType *string `json:"DatabaseEngineType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DatabaseEngineType = DataSourceDatabaseEngineTypeOf(*w.E2)
+	if w.DatabaseEngineType != nil {
+		s.DatabaseEngineType = DataSourceDatabaseEngineTypeOf(*w.DatabaseEngineType)
 	}
 	return nil
 }
@@ -1125,19 +1126,19 @@ type DataSourceDocumentAttributeCondition struct {
 	ConditionOnValue *DataSourceDocumentAttributeValue `json:"ConditionOnValue,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceDocumentAttributeCondition, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceDocumentAttributeCondition, turning enum
+// values back into their types.
 func (s *DataSourceDocumentAttributeCondition) UnmarshalJSON(data []byte) error {
 	type plain DataSourceDocumentAttributeCondition
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = DataSourceConditionOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = DataSourceConditionOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -1542,21 +1543,21 @@ type DataSourceSalesforceChatterFeedConfiguration struct {
 	IncludeFilterTypes []DataSourceSalesforceChatterFeedIncludeFilterType `json:"IncludeFilterTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceSalesforceChatterFeedConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceSalesforceChatterFeedConfiguration,
+// turning enum values back into their types.
 func (s *DataSourceSalesforceChatterFeedConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSalesforceChatterFeedConfiguration
 	w := struct {
 		*plain
-		E3 []string `json:"IncludeFilterTypes"`
+		IncludeFilterTypes []string `json:"IncludeFilterTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
+	if w.IncludeFilterTypes != nil {
 		s.IncludeFilterTypes = (func(v []string) []DataSourceSalesforceChatterFeedIncludeFilterType {
 			return convertList(v, DataSourceSalesforceChatterFeedIncludeFilterTypeOf)
-		})(w.E3)
+		})(w.IncludeFilterTypes)
 	}
 	return nil
 }
@@ -1737,20 +1738,20 @@ type DataSourceSalesforceKnowledgeArticleConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataSourceSalesforceKnowledgeArticleConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataSourceSalesforceKnowledgeArticleConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSalesforceKnowledgeArticleConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"IncludedStates"`
+		IncludedStates []string `json:"IncludedStates"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.IncludedStates != nil {
 		s.IncludedStates = (func(v []string) []DataSourceSalesforceKnowledgeArticleState {
 			return convertList(v, DataSourceSalesforceKnowledgeArticleStateOf)
-		})(w.E0)
+		})(w.IncludedStates)
 	}
 	return nil
 }
@@ -1880,18 +1881,18 @@ type DataSourceSalesforceStandardObjectConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataSourceSalesforceStandardObjectConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataSourceSalesforceStandardObjectConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSalesforceStandardObjectConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Name"`
+		Name *string `json:"Name"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Name = DataSourceSalesforceStandardObjectNameOf(*w.E1)
+	if w.Name != nil {
+		s.Name = DataSourceSalesforceStandardObjectNameOf(*w.Name)
 	}
 	return nil
 }
@@ -2093,23 +2094,23 @@ type DataSourceServiceNowConfiguration struct {
 	ServiceCatalogConfiguration DataSourceServiceNowServiceCatalogConfiguration `json:"ServiceCatalogConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceServiceNowConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceServiceNowConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceServiceNowConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceServiceNowConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"ServiceNowBuildVersion"`
-		E3 *string `json:"AuthenticationType"`
+		ServiceNowBuildVersion *string `json:"ServiceNowBuildVersion"`
+		AuthenticationType     *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ServiceNowBuildVersion = DataSourceServiceNowBuildVersionTypeOf(*w.E2)
+	if w.ServiceNowBuildVersion != nil {
+		s.ServiceNowBuildVersion = DataSourceServiceNowBuildVersionTypeOf(*w.ServiceNowBuildVersion)
 	}
-	if w.E3 != nil {
-		s.AuthenticationType = DataSourceServiceNowAuthenticationTypeOf(*w.E3)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = DataSourceServiceNowAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -2290,19 +2291,19 @@ type DataSourceSharePointConfiguration struct {
 	VpcConfiguration DataSourceVpcConfiguration `json:"VpcConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceSharePointConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceSharePointConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceSharePointConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSharePointConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"SharePointVersion"`
+		SharePointVersion *string `json:"SharePointVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SharePointVersion = DataSourceSharePointConfigurationSharePointVersionOf(*w.E1)
+	if w.SharePointVersion != nil {
+		s.SharePointVersion = DataSourceSharePointConfigurationSharePointVersionOf(*w.SharePointVersion)
 	}
 	return nil
 }
@@ -2371,19 +2372,19 @@ type DataSourceSqlConfiguration struct {
 	QueryIdentifiersEnclosingOption DataSourceQueryIdentifiersEnclosingOption `json:"QueryIdentifiersEnclosingOption,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceSqlConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSourceSqlConfiguration, turning enum values back
+// into their types.
 func (s *DataSourceSqlConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSqlConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"QueryIdentifiersEnclosingOption"`
+		QueryIdentifiersEnclosingOption *string `json:"QueryIdentifiersEnclosingOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.QueryIdentifiersEnclosingOption = DataSourceQueryIdentifiersEnclosingOptionOf(*w.E0)
+	if w.QueryIdentifiersEnclosingOption != nil {
+		s.QueryIdentifiersEnclosingOption = DataSourceQueryIdentifiersEnclosingOptionOf(*w.QueryIdentifiersEnclosingOption)
 	}
 	return nil
 }
@@ -2627,19 +2628,19 @@ type DataSourceWebCrawlerSeedUrlConfiguration struct {
 	WebCrawlerMode DataSourceWebCrawlerSeedUrlConfigurationWebCrawlerMode `json:"WebCrawlerMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceWebCrawlerSeedUrlConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DataSourceWebCrawlerSeedUrlConfiguration, turning
+// enum values back into their types.
 func (s *DataSourceWebCrawlerSeedUrlConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceWebCrawlerSeedUrlConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"WebCrawlerMode"`
+		WebCrawlerMode *string `json:"WebCrawlerMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.WebCrawlerMode = DataSourceWebCrawlerSeedUrlConfigurationWebCrawlerModeOf(*w.E1)
+	if w.WebCrawlerMode != nil {
+		s.WebCrawlerMode = DataSourceWebCrawlerSeedUrlConfigurationWebCrawlerModeOf(*w.WebCrawlerMode)
 	}
 	return nil
 }

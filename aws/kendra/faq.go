@@ -75,18 +75,18 @@ type FaqArgs struct {
 	Tags []FaqTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FaqArgs, enum values to their types.
+// UnmarshalJSON decodes a FaqArgs, turning enum values back into their types.
 func (s *FaqArgs) UnmarshalJSON(data []byte) error {
 	type plain FaqArgs
 	w := struct {
 		*plain
-		E5 *string `json:"FileFormat"`
+		FileFormat *string `json:"FileFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.FileFormat = FaqFileFormatOf(*w.E5)
+	if w.FileFormat != nil {
+		s.FileFormat = FaqFileFormatOf(*w.FileFormat)
 	}
 	return nil
 }

@@ -83,22 +83,23 @@ type IndexArgs struct {
 	UserTokenConfigurations []IndexUserTokenConfiguration `json:"UserTokenConfigurations,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexArgs, enum values to their types.
+// UnmarshalJSON decodes a IndexArgs, turning enum values back into their
+// types.
 func (s *IndexArgs) UnmarshalJSON(data []byte) error {
 	type plain IndexArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Edition"`
-		E8 *string `json:"UserContextPolicy"`
+		Edition           *string `json:"Edition"`
+		UserContextPolicy *string `json:"UserContextPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Edition = IndexEditionOf(*w.E0)
+	if w.Edition != nil {
+		s.Edition = IndexEditionOf(*w.Edition)
 	}
-	if w.E8 != nil {
-		s.UserContextPolicy = IndexUserContextPolicyOf(*w.E8)
+	if w.UserContextPolicy != nil {
+		s.UserContextPolicy = IndexUserContextPolicyOf(*w.UserContextPolicy)
 	}
 	return nil
 }
@@ -240,19 +241,19 @@ type IndexDocumentMetadataConfiguration struct {
 	Search *IndexSearch `json:"Search,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexDocumentMetadataConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a IndexDocumentMetadataConfiguration, turning enum
+// values back into their types.
 func (s *IndexDocumentMetadataConfiguration) UnmarshalJSON(data []byte) error {
 	type plain IndexDocumentMetadataConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = IndexDocumentAttributeValueTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = IndexDocumentAttributeValueTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -363,19 +364,19 @@ type IndexJwtTokenTypeConfiguration struct {
 	UserNameAttributeField string `json:"UserNameAttributeField,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexJwtTokenTypeConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a IndexJwtTokenTypeConfiguration, turning enum values
+// back into their types.
 func (s *IndexJwtTokenTypeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain IndexJwtTokenTypeConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"KeyLocation"`
+		KeyLocation *string `json:"KeyLocation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KeyLocation = IndexKeyLocationOf(*w.E0)
+	if w.KeyLocation != nil {
+		s.KeyLocation = IndexKeyLocationOf(*w.KeyLocation)
 	}
 	return nil
 }
@@ -491,18 +492,19 @@ type IndexRelevance struct {
 	ValueImportanceItems []IndexValueImportanceItem `json:"ValueImportanceItems,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexRelevance, enum values to their types.
+// UnmarshalJSON decodes a IndexRelevance, turning enum values back into their
+// types.
 func (s *IndexRelevance) UnmarshalJSON(data []byte) error {
 	type plain IndexRelevance
 	w := struct {
 		*plain
-		E3 *string `json:"RankOrder"`
+		RankOrder *string `json:"RankOrder"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RankOrder = IndexOrderOf(*w.E3)
+	if w.RankOrder != nil {
+		s.RankOrder = IndexOrderOf(*w.RankOrder)
 	}
 	return nil
 }

@@ -78,18 +78,19 @@ type StreamArgs struct {
 	WarmThroughputMiBps *int `json:"WarmThroughputMiBps,omitzero"`
 }
 
-// UnmarshalJSON decodes a StreamArgs, enum values to their types.
+// UnmarshalJSON decodes a StreamArgs, turning enum values back into their
+// types.
 func (s *StreamArgs) UnmarshalJSON(data []byte) error {
 	type plain StreamArgs
 	w := struct {
 		*plain
-		E0 []string `json:"DesiredShardLevelMetrics"`
+		DesiredShardLevelMetrics []string `json:"DesiredShardLevelMetrics"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DesiredShardLevelMetrics = (func(v []string) []StreamEnhancedMetric { return convertList(v, StreamEnhancedMetricOf) })(w.E0)
+	if w.DesiredShardLevelMetrics != nil {
+		s.DesiredShardLevelMetrics = (func(v []string) []StreamEnhancedMetric { return convertList(v, StreamEnhancedMetricOf) })(w.DesiredShardLevelMetrics)
 	}
 	return nil
 }
@@ -165,18 +166,19 @@ type StreamEncryption struct {
 	KeyId string `json:"KeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a StreamEncryption, enum values to their types.
+// UnmarshalJSON decodes a StreamEncryption, turning enum values back into
+// their types.
 func (s *StreamEncryption) UnmarshalJSON(data []byte) error {
 	type plain StreamEncryption
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = StreamEncryptionEncryptionTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = StreamEncryptionEncryptionTypeOf(*w.EncryptionType)
 	}
 	return nil
 }
@@ -282,18 +284,19 @@ type StreamModeDetails struct {
 	StreamMode StreamModeDetailsStreamMode `json:"StreamMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a StreamModeDetails, enum values to their types.
+// UnmarshalJSON decodes a StreamModeDetails, turning enum values back into
+// their types.
 func (s *StreamModeDetails) UnmarshalJSON(data []byte) error {
 	type plain StreamModeDetails
 	w := struct {
 		*plain
-		E0 *string `json:"StreamMode"`
+		StreamMode *string `json:"StreamMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StreamMode = StreamModeDetailsStreamModeOf(*w.E0)
+	if w.StreamMode != nil {
+		s.StreamMode = StreamModeDetailsStreamModeOf(*w.StreamMode)
 	}
 	return nil
 }

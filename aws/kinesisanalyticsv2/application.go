@@ -84,18 +84,19 @@ type ApplicationArgs struct {
 	Tags []ApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E5 *string `json:"ApplicationMode"`
+		ApplicationMode *string `json:"ApplicationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.ApplicationMode = ApplicationModeOf(*w.E5)
+	if w.ApplicationMode != nil {
+		s.ApplicationMode = ApplicationModeOf(*w.ApplicationMode)
 	}
 	return nil
 }
@@ -196,19 +197,19 @@ type ApplicationCheckpointConfiguration struct {
 	MinPauseBetweenCheckpoints *int `json:"MinPauseBetweenCheckpoints,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationCheckpointConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ApplicationCheckpointConfiguration, turning enum
+// values back into their types.
 func (s *ApplicationCheckpointConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationCheckpointConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ConfigurationType"`
+		ConfigurationType *string `json:"ConfigurationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConfigurationType = ApplicationCheckpointConfigurationConfigurationTypeOf(*w.E0)
+	if w.ConfigurationType != nil {
+		s.ConfigurationType = ApplicationCheckpointConfigurationConfigurationTypeOf(*w.ConfigurationType)
 	}
 	return nil
 }
@@ -280,19 +281,19 @@ type ApplicationCodeConfiguration struct {
 	CodeContentType ApplicationCodeConfigurationCodeContentType `json:"CodeContentType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationCodeConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ApplicationCodeConfiguration, turning enum values
+// back into their types.
 func (s *ApplicationCodeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationCodeConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"CodeContentType"`
+		CodeContentType *string `json:"CodeContentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CodeContentType = ApplicationCodeConfigurationCodeContentTypeOf(*w.E1)
+	if w.CodeContentType != nil {
+		s.CodeContentType = ApplicationCodeConfigurationCodeContentTypeOf(*w.CodeContentType)
 	}
 	return nil
 }
@@ -460,19 +461,19 @@ type ApplicationCustomArtifactConfiguration struct {
 	S3ContentLocation ApplicationS3ContentLocation `json:"S3ContentLocation,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationCustomArtifactConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a ApplicationCustomArtifactConfiguration, turning enum
+// values back into their types.
 func (s *ApplicationCustomArtifactConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationCustomArtifactConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ArtifactType"`
+		ArtifactType *string `json:"ArtifactType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ArtifactType = ApplicationCustomArtifactConfigurationArtifactTypeOf(*w.E0)
+	if w.ArtifactType != nil {
+		s.ArtifactType = ApplicationCustomArtifactConfigurationArtifactTypeOf(*w.ArtifactType)
 	}
 	return nil
 }
@@ -557,19 +558,19 @@ type ApplicationEncryptionConfiguration struct {
 	KeyId string `json:"KeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationEncryptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ApplicationEncryptionConfiguration, turning enum
+// values back into their types.
 func (s *ApplicationEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationEncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"KeyType"`
+		KeyType *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KeyType = ApplicationEncryptionConfigurationKeyTypeOf(*w.E0)
+	if w.KeyType != nil {
+		s.KeyType = ApplicationEncryptionConfigurationKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }
@@ -785,18 +786,19 @@ type ApplicationInputSchema struct {
 	RecordEncoding ApplicationInputSchemaRecordEncoding `json:"RecordEncoding,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationInputSchema, enum values to their types.
+// UnmarshalJSON decodes a ApplicationInputSchema, turning enum values back
+// into their types.
 func (s *ApplicationInputSchema) UnmarshalJSON(data []byte) error {
 	type plain ApplicationInputSchema
 	w := struct {
 		*plain
-		E2 *string `json:"RecordEncoding"`
+		RecordEncoding *string `json:"RecordEncoding"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.RecordEncoding = ApplicationInputSchemaRecordEncodingOf(*w.E2)
+	if w.RecordEncoding != nil {
+		s.RecordEncoding = ApplicationInputSchemaRecordEncodingOf(*w.RecordEncoding)
 	}
 	return nil
 }
@@ -1003,27 +1005,27 @@ type ApplicationMonitoringConfiguration struct {
 	MetricsLevel ApplicationMonitoringConfigurationMetricsLevel `json:"MetricsLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationMonitoringConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ApplicationMonitoringConfiguration, turning enum
+// values back into their types.
 func (s *ApplicationMonitoringConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationMonitoringConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ConfigurationType"`
-		E1 *string `json:"LogLevel"`
-		E2 *string `json:"MetricsLevel"`
+		ConfigurationType *string `json:"ConfigurationType"`
+		LogLevel          *string `json:"LogLevel"`
+		MetricsLevel      *string `json:"MetricsLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConfigurationType = ApplicationMonitoringConfigurationConfigurationTypeOf(*w.E0)
+	if w.ConfigurationType != nil {
+		s.ConfigurationType = ApplicationMonitoringConfigurationConfigurationTypeOf(*w.ConfigurationType)
 	}
-	if w.E1 != nil {
-		s.LogLevel = ApplicationMonitoringConfigurationLogLevelOf(*w.E1)
+	if w.LogLevel != nil {
+		s.LogLevel = ApplicationMonitoringConfigurationLogLevelOf(*w.LogLevel)
 	}
-	if w.E2 != nil {
-		s.MetricsLevel = ApplicationMonitoringConfigurationMetricsLevelOf(*w.E2)
+	if w.MetricsLevel != nil {
+		s.MetricsLevel = ApplicationMonitoringConfigurationMetricsLevelOf(*w.MetricsLevel)
 	}
 	return nil
 }
@@ -1209,19 +1211,19 @@ type ApplicationParallelismConfiguration struct {
 	ParallelismPerKPU int `json:"ParallelismPerKPU,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationParallelismConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ApplicationParallelismConfiguration, turning enum
+// values back into their types.
 func (s *ApplicationParallelismConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationParallelismConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ConfigurationType"`
+		ConfigurationType *string `json:"ConfigurationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConfigurationType = ApplicationParallelismConfigurationConfigurationTypeOf(*w.E0)
+	if w.ConfigurationType != nil {
+		s.ConfigurationType = ApplicationParallelismConfigurationConfigurationTypeOf(*w.ConfigurationType)
 	}
 	return nil
 }
@@ -1336,18 +1338,19 @@ type ApplicationRecordFormat struct {
 	MappingParameters *ApplicationMappingParameters `json:"MappingParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationRecordFormat, enum values to their types.
+// UnmarshalJSON decodes a ApplicationRecordFormat, turning enum values back
+// into their types.
 func (s *ApplicationRecordFormat) UnmarshalJSON(data []byte) error {
 	type plain ApplicationRecordFormat
 	w := struct {
 		*plain
-		E0 *string `json:"RecordFormatType"`
+		RecordFormatType *string `json:"RecordFormatType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RecordFormatType = ApplicationRecordFormatRecordFormatTypeOf(*w.E0)
+	if w.RecordFormatType != nil {
+		s.RecordFormatType = ApplicationRecordFormatRecordFormatTypeOf(*w.RecordFormatType)
 	}
 	return nil
 }
@@ -1416,19 +1419,19 @@ type ApplicationRestoreConfiguration struct {
 	SnapshotName string `json:"SnapshotName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationRestoreConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ApplicationRestoreConfiguration, turning enum values
+// back into their types.
 func (s *ApplicationRestoreConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationRestoreConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ApplicationRestoreType"`
+		ApplicationRestoreType *string `json:"ApplicationRestoreType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ApplicationRestoreType = ApplicationRestoreConfigurationApplicationRestoreTypeOf(*w.E0)
+	if w.ApplicationRestoreType != nil {
+		s.ApplicationRestoreType = ApplicationRestoreConfigurationApplicationRestoreTypeOf(*w.ApplicationRestoreType)
 	}
 	return nil
 }
@@ -1663,19 +1666,19 @@ type ApplicationZeppelinMonitoringConfiguration struct {
 	LogLevel ApplicationZeppelinMonitoringConfigurationLogLevel `json:"LogLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationZeppelinMonitoringConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a ApplicationZeppelinMonitoringConfiguration, turning
+// enum values back into their types.
 func (s *ApplicationZeppelinMonitoringConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationZeppelinMonitoringConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"LogLevel"`
+		LogLevel *string `json:"LogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogLevel = ApplicationZeppelinMonitoringConfigurationLogLevelOf(*w.E0)
+	if w.LogLevel != nil {
+		s.LogLevel = ApplicationZeppelinMonitoringConfigurationLogLevelOf(*w.LogLevel)
 	}
 	return nil
 }

@@ -203,18 +203,19 @@ type DeliveryStreamArgs struct {
 	Tags []DeliveryStreamTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamArgs, enum values to their types.
+// UnmarshalJSON decodes a DeliveryStreamArgs, turning enum values back into
+// their types.
 func (s *DeliveryStreamArgs) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamArgs
 	w := struct {
 		*plain
-		E5 *string `json:"DeliveryStreamType"`
+		DeliveryStreamType *string `json:"DeliveryStreamType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.DeliveryStreamType = DeliveryStreamTypePropertyOf(*w.E5)
+	if w.DeliveryStreamType != nil {
+		s.DeliveryStreamType = DeliveryStreamTypePropertyOf(*w.DeliveryStreamType)
 	}
 	return nil
 }
@@ -351,19 +352,19 @@ type DeliveryStreamAmazonOpenSearchServerlessDestinationConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// DeliveryStreamAmazonOpenSearchServerlessDestinationConfiguration, enum
-// values to their types.
+// DeliveryStreamAmazonOpenSearchServerlessDestinationConfiguration, turning
+// enum values back into their types.
 func (s *DeliveryStreamAmazonOpenSearchServerlessDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamAmazonOpenSearchServerlessDestinationConfiguration
 	w := struct {
 		*plain
-		E8 *string `json:"S3BackupMode"`
+		S3BackupMode *string `json:"S3BackupMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.S3BackupMode = DeliveryStreamAmazonOpenSearchServerlessDestinationConfigurationS3BackupModeOf(*w.E8)
+	if w.S3BackupMode != nil {
+		s.S3BackupMode = DeliveryStreamAmazonOpenSearchServerlessDestinationConfigurationS3BackupModeOf(*w.S3BackupMode)
 	}
 	return nil
 }
@@ -551,23 +552,23 @@ type DeliveryStreamAmazonopensearchserviceDestinationConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// DeliveryStreamAmazonopensearchserviceDestinationConfiguration, enum values
-// to their types.
+// DeliveryStreamAmazonopensearchserviceDestinationConfiguration, turning enum
+// values back into their types.
 func (s *DeliveryStreamAmazonopensearchserviceDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamAmazonopensearchserviceDestinationConfiguration
 	w := struct {
 		*plain
-		E8  *string `json:"IndexRotationPeriod"`
-		E11 *string `json:"S3BackupMode"`
+		IndexRotationPeriod *string `json:"IndexRotationPeriod"`
+		S3BackupMode        *string `json:"S3BackupMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.IndexRotationPeriod = DeliveryStreamAmazonopensearchserviceDestinationConfigurationIndexRotationPeriodOf(*w.E8)
+	if w.IndexRotationPeriod != nil {
+		s.IndexRotationPeriod = DeliveryStreamAmazonopensearchserviceDestinationConfigurationIndexRotationPeriodOf(*w.IndexRotationPeriod)
 	}
-	if w.E11 != nil {
-		s.S3BackupMode = DeliveryStreamAmazonopensearchserviceDestinationConfigurationS3BackupModeOf(*w.E11)
+	if w.S3BackupMode != nil {
+		s.S3BackupMode = DeliveryStreamAmazonopensearchserviceDestinationConfigurationS3BackupModeOf(*w.S3BackupMode)
 	}
 	return nil
 }
@@ -719,19 +720,19 @@ type DeliveryStreamAuthenticationConfiguration struct {
 	RoleARN string `json:"RoleARN,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamAuthenticationConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamAuthenticationConfiguration, turning
+// enum values back into their types.
 func (s *DeliveryStreamAuthenticationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamAuthenticationConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Connectivity"`
+		Connectivity *string `json:"Connectivity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Connectivity = DeliveryStreamAuthenticationConfigurationConnectivityOf(*w.E0)
+	if w.Connectivity != nil {
+		s.Connectivity = DeliveryStreamAuthenticationConfigurationConnectivityOf(*w.Connectivity)
 	}
 	return nil
 }
@@ -1014,23 +1015,23 @@ type DeliveryStreamDatabaseSourceConfiguration struct {
 	SurrogateKeys []string `json:"SurrogateKeys,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamDatabaseSourceConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamDatabaseSourceConfiguration, turning
+// enum values back into their types.
 func (s *DeliveryStreamDatabaseSourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamDatabaseSourceConfiguration
 	w := struct {
 		*plain
-		E7  *string `json:"Type"`
-		E11 *string `json:"SSLMode"`
+		Type    *string `json:"Type"`
+		SSLMode *string `json:"SSLMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.Type = DeliveryStreamDatabaseSourceConfigurationTypeOf(*w.E7)
+	if w.Type != nil {
+		s.Type = DeliveryStreamDatabaseSourceConfigurationTypeOf(*w.Type)
 	}
-	if w.E11 != nil {
-		s.SSLMode = DeliveryStreamDatabaseSourceConfigurationSSLModeOf(*w.E11)
+	if w.SSLMode != nil {
+		s.SSLMode = DeliveryStreamDatabaseSourceConfigurationSSLModeOf(*w.SSLMode)
 	}
 	return nil
 }
@@ -1275,19 +1276,19 @@ type DeliveryStreamDocumentIdOptions struct {
 	DefaultDocumentIdFormat DeliveryStreamDocumentIdOptionsDefaultDocumentIdFormat `json:"DefaultDocumentIdFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamDocumentIdOptions, enum values to
-// their types.
+// UnmarshalJSON decodes a DeliveryStreamDocumentIdOptions, turning enum values
+// back into their types.
 func (s *DeliveryStreamDocumentIdOptions) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamDocumentIdOptions
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultDocumentIdFormat"`
+		DefaultDocumentIdFormat *string `json:"DefaultDocumentIdFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultDocumentIdFormat = DeliveryStreamDocumentIdOptionsDefaultDocumentIdFormatOf(*w.E0)
+	if w.DefaultDocumentIdFormat != nil {
+		s.DefaultDocumentIdFormat = DeliveryStreamDocumentIdOptionsDefaultDocumentIdFormatOf(*w.DefaultDocumentIdFormat)
 	}
 	return nil
 }
@@ -1470,22 +1471,22 @@ type DeliveryStreamElasticsearchDestinationConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DeliveryStreamElasticsearchDestinationConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DeliveryStreamElasticsearchDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamElasticsearchDestinationConfiguration
 	w := struct {
 		*plain
-		E8  *string `json:"IndexRotationPeriod"`
-		E11 *string `json:"S3BackupMode"`
+		IndexRotationPeriod *string `json:"IndexRotationPeriod"`
+		S3BackupMode        *string `json:"S3BackupMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.IndexRotationPeriod = DeliveryStreamElasticsearchDestinationConfigurationIndexRotationPeriodOf(*w.E8)
+	if w.IndexRotationPeriod != nil {
+		s.IndexRotationPeriod = DeliveryStreamElasticsearchDestinationConfigurationIndexRotationPeriodOf(*w.IndexRotationPeriod)
 	}
-	if w.E11 != nil {
-		s.S3BackupMode = DeliveryStreamElasticsearchDestinationConfigurationS3BackupModeOf(*w.E11)
+	if w.S3BackupMode != nil {
+		s.S3BackupMode = DeliveryStreamElasticsearchDestinationConfigurationS3BackupModeOf(*w.S3BackupMode)
 	}
 	return nil
 }
@@ -1637,19 +1638,19 @@ type DeliveryStreamEncryptionConfiguration struct {
 	NoEncryptionConfig DeliveryStreamEncryptionConfigurationNoEncryptionConfig `json:"NoEncryptionConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamEncryptionConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DeliveryStreamEncryptionConfiguration, turning enum
+// values back into their types.
 func (s *DeliveryStreamEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamEncryptionConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"NoEncryptionConfig"`
+		NoEncryptionConfig *string `json:"NoEncryptionConfig"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.NoEncryptionConfig = DeliveryStreamEncryptionConfigurationNoEncryptionConfigOf(*w.E1)
+	if w.NoEncryptionConfig != nil {
+		s.NoEncryptionConfig = DeliveryStreamEncryptionConfigurationNoEncryptionConfigOf(*w.NoEncryptionConfig)
 	}
 	return nil
 }
@@ -1673,19 +1674,19 @@ type DeliveryStreamEncryptionConfigurationInput struct {
 	KeyARN string `json:"KeyARN,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamEncryptionConfigurationInput, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamEncryptionConfigurationInput, turning
+// enum values back into their types.
 func (s *DeliveryStreamEncryptionConfigurationInput) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamEncryptionConfigurationInput
 	w := struct {
 		*plain
-		E0 *string `json:"KeyType"`
+		KeyType *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KeyType = DeliveryStreamEncryptionConfigurationInputKeyTypeOf(*w.E0)
+	if w.KeyType != nil {
+		s.KeyType = DeliveryStreamEncryptionConfigurationInputKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }
@@ -1891,22 +1892,22 @@ type DeliveryStreamExtendedS3DestinationConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DeliveryStreamExtendedS3DestinationConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DeliveryStreamExtendedS3DestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamExtendedS3DestinationConfiguration
 	w := struct {
 		*plain
-		E4  *string `json:"CompressionFormat"`
-		E14 *string `json:"S3BackupMode"`
+		CompressionFormat *string `json:"CompressionFormat"`
+		S3BackupMode      *string `json:"S3BackupMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.CompressionFormat = DeliveryStreamExtendedS3DestinationConfigurationCompressionFormatOf(*w.E4)
+	if w.CompressionFormat != nil {
+		s.CompressionFormat = DeliveryStreamExtendedS3DestinationConfigurationCompressionFormatOf(*w.CompressionFormat)
 	}
-	if w.E14 != nil {
-		s.S3BackupMode = DeliveryStreamExtendedS3DestinationConfigurationS3BackupModeOf(*w.E14)
+	if w.S3BackupMode != nil {
+		s.S3BackupMode = DeliveryStreamExtendedS3DestinationConfigurationS3BackupModeOf(*w.S3BackupMode)
 	}
 	return nil
 }
@@ -2164,19 +2165,19 @@ type DeliveryStreamHttpEndpointRequestConfiguration struct {
 	ContentEncoding DeliveryStreamHttpEndpointRequestConfigurationContentEncoding `json:"ContentEncoding,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamHttpEndpointRequestConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamHttpEndpointRequestConfiguration,
+// turning enum values back into their types.
 func (s *DeliveryStreamHttpEndpointRequestConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamHttpEndpointRequestConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ContentEncoding"`
+		ContentEncoding *string `json:"ContentEncoding"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContentEncoding = DeliveryStreamHttpEndpointRequestConfigurationContentEncodingOf(*w.E1)
+	if w.ContentEncoding != nil {
+		s.ContentEncoding = DeliveryStreamHttpEndpointRequestConfigurationContentEncodingOf(*w.ContentEncoding)
 	}
 	return nil
 }
@@ -2315,19 +2316,19 @@ type DeliveryStreamIcebergDestinationConfiguration struct {
 	S3BackupMode DeliveryStreamIcebergDestinationConfigurationS3BackupMode `json:"s3BackupMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamIcebergDestinationConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamIcebergDestinationConfiguration,
+// turning enum values back into their types.
 func (s *DeliveryStreamIcebergDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamIcebergDestinationConfiguration
 	w := struct {
 		*plain
-		E11 *string `json:"s3BackupMode"`
+		S3BackupMode *string `json:"s3BackupMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E11 != nil {
-		s.S3BackupMode = DeliveryStreamIcebergDestinationConfigurationS3BackupModeOf(*w.E11)
+	if w.S3BackupMode != nil {
+		s.S3BackupMode = DeliveryStreamIcebergDestinationConfigurationS3BackupModeOf(*w.S3BackupMode)
 	}
 	return nil
 }
@@ -2647,18 +2648,19 @@ type DeliveryStreamProcessor struct {
 	Parameters []DeliveryStreamProcessorParameter `json:"Parameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamProcessor, enum values to their types.
+// UnmarshalJSON decodes a DeliveryStreamProcessor, turning enum values back
+// into their types.
 func (s *DeliveryStreamProcessor) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamProcessor
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = DeliveryStreamProcessorTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = DeliveryStreamProcessorTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -2810,19 +2812,19 @@ type DeliveryStreamRedshiftDestinationConfiguration struct {
 	Username string `json:"Username,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamRedshiftDestinationConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamRedshiftDestinationConfiguration,
+// turning enum values back into their types.
 func (s *DeliveryStreamRedshiftDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamRedshiftDestinationConfiguration
 	w := struct {
 		*plain
-		E9 *string `json:"S3BackupMode"`
+		S3BackupMode *string `json:"S3BackupMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.S3BackupMode = DeliveryStreamRedshiftDestinationConfigurationS3BackupModeOf(*w.E9)
+	if w.S3BackupMode != nil {
+		s.S3BackupMode = DeliveryStreamRedshiftDestinationConfigurationS3BackupModeOf(*w.S3BackupMode)
 	}
 	return nil
 }
@@ -2957,19 +2959,19 @@ type DeliveryStreamS3DestinationConfiguration struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamS3DestinationConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamS3DestinationConfiguration, turning
+// enum values back into their types.
 func (s *DeliveryStreamS3DestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamS3DestinationConfiguration
 	w := struct {
 		*plain
-		E4 *string `json:"CompressionFormat"`
+		CompressionFormat *string `json:"CompressionFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.CompressionFormat = DeliveryStreamS3DestinationConfigurationCompressionFormatOf(*w.E4)
+	if w.CompressionFormat != nil {
+		s.CompressionFormat = DeliveryStreamS3DestinationConfigurationCompressionFormatOf(*w.CompressionFormat)
 	}
 	return nil
 }
@@ -3266,22 +3268,22 @@ type DeliveryStreamSnowflakeDestinationConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DeliveryStreamSnowflakeDestinationConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DeliveryStreamSnowflakeDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamSnowflakeDestinationConfiguration
 	w := struct {
 		*plain
-		E9  *string `json:"DataLoadingOption"`
-		E15 *string `json:"S3BackupMode"`
+		DataLoadingOption *string `json:"DataLoadingOption"`
+		S3BackupMode      *string `json:"S3BackupMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.DataLoadingOption = DeliveryStreamSnowflakeDestinationConfigurationDataLoadingOptionOf(*w.E9)
+	if w.DataLoadingOption != nil {
+		s.DataLoadingOption = DeliveryStreamSnowflakeDestinationConfigurationDataLoadingOptionOf(*w.DataLoadingOption)
 	}
-	if w.E15 != nil {
-		s.S3BackupMode = DeliveryStreamSnowflakeDestinationConfigurationS3BackupModeOf(*w.E15)
+	if w.S3BackupMode != nil {
+		s.S3BackupMode = DeliveryStreamSnowflakeDestinationConfigurationS3BackupModeOf(*w.S3BackupMode)
 	}
 	return nil
 }
@@ -3531,19 +3533,19 @@ type DeliveryStreamSplunkDestinationConfiguration struct {
 	SecretsManagerConfiguration *DeliveryStreamSecretsManagerConfiguration `json:"SecretsManagerConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a DeliveryStreamSplunkDestinationConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a DeliveryStreamSplunkDestinationConfiguration,
+// turning enum values back into their types.
 func (s *DeliveryStreamSplunkDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DeliveryStreamSplunkDestinationConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"HECEndpointType"`
+		HECEndpointType *string `json:"HECEndpointType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.HECEndpointType = DeliveryStreamSplunkDestinationConfigurationHECEndpointTypeOf(*w.E1)
+	if w.HECEndpointType != nil {
+		s.HECEndpointType = DeliveryStreamSplunkDestinationConfigurationHECEndpointTypeOf(*w.HECEndpointType)
 	}
 	return nil
 }

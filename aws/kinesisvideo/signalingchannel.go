@@ -46,18 +46,19 @@ type SignalingChannelArgs struct {
 	Type SignalingChannelTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SignalingChannelArgs, enum values to their types.
+// UnmarshalJSON decodes a SignalingChannelArgs, turning enum values back into
+// their types.
 func (s *SignalingChannelArgs) UnmarshalJSON(data []byte) error {
 	type plain SignalingChannelArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = SignalingChannelTypePropertyOf(*w.E3)
+	if w.Type != nil {
+		s.Type = SignalingChannelTypePropertyOf(*w.Type)
 	}
 	return nil
 }

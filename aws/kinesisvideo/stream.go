@@ -120,19 +120,19 @@ type StreamStorageConfiguration struct {
 	DefaultStorageTier StreamStorageConfigurationDefaultStorageTier `json:"DefaultStorageTier,omitzero"`
 }
 
-// UnmarshalJSON decodes a StreamStorageConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a StreamStorageConfiguration, turning enum values back
+// into their types.
 func (s *StreamStorageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain StreamStorageConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultStorageTier"`
+		DefaultStorageTier *string `json:"DefaultStorageTier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultStorageTier = StreamStorageConfigurationDefaultStorageTierOf(*w.E0)
+	if w.DefaultStorageTier != nil {
+		s.DefaultStorageTier = StreamStorageConfigurationDefaultStorageTierOf(*w.DefaultStorageTier)
 	}
 	return nil
 }

@@ -100,26 +100,26 @@ type KeyArgs struct {
 	Tags []KeyTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a KeyArgs, enum values to their types.
+// UnmarshalJSON decodes a KeyArgs, turning enum values back into their types.
 func (s *KeyArgs) UnmarshalJSON(data []byte) error {
 	type plain KeyArgs
 	w := struct {
 		*plain
-		E5 *string `json:"KeySpec"`
-		E6 *string `json:"KeyUsage"`
-		E8 *string `json:"Origin"`
+		KeySpec  *string `json:"KeySpec"`
+		KeyUsage *string `json:"KeyUsage"`
+		Origin   *string `json:"Origin"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.KeySpec = KeySpecOf(*w.E5)
+	if w.KeySpec != nil {
+		s.KeySpec = KeySpecOf(*w.KeySpec)
 	}
-	if w.E6 != nil {
-		s.KeyUsage = KeyUsageOf(*w.E6)
+	if w.KeyUsage != nil {
+		s.KeyUsage = KeyUsageOf(*w.KeyUsage)
 	}
-	if w.E8 != nil {
-		s.Origin = KeyOriginOf(*w.E8)
+	if w.Origin != nil {
+		s.Origin = KeyOriginOf(*w.Origin)
 	}
 	return nil
 }

@@ -62,27 +62,27 @@ type PrincipalPermissionsArgs struct {
 	Catalog string `json:"Catalog,omitzero"`
 }
 
-// UnmarshalJSON decodes a PrincipalPermissionsArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a PrincipalPermissionsArgs, turning enum values back
+// into their types.
 func (s *PrincipalPermissionsArgs) UnmarshalJSON(data []byte) error {
 	type plain PrincipalPermissionsArgs
 	w := struct {
 		*plain
-		E0 []string `json:"Permissions"`
-		E1 []string `json:"PermissionsWithGrantOption"`
+		Permissions                []string `json:"Permissions"`
+		PermissionsWithGrantOption []string `json:"PermissionsWithGrantOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Permissions != nil {
 		s.Permissions = (func(v []string) []PrincipalPermissionsPermission {
 			return convertList(v, PrincipalPermissionsPermissionOf)
-		})(w.E0)
+		})(w.Permissions)
 	}
-	if w.E1 != nil {
+	if w.PermissionsWithGrantOption != nil {
 		s.PermissionsWithGrantOption = (func(v []string) []PrincipalPermissionsPermission {
 			return convertList(v, PrincipalPermissionsPermissionOf)
-		})(w.E1)
+		})(w.PermissionsWithGrantOption)
 	}
 	return nil
 }
@@ -278,19 +278,19 @@ type PrincipalPermissionsLFTagPolicyResource struct {
 	ResourceType PrincipalPermissionsResourceType `json:"ResourceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PrincipalPermissionsLFTagPolicyResource, enum values
-// to their types.
+// UnmarshalJSON decodes a PrincipalPermissionsLFTagPolicyResource, turning
+// enum values back into their types.
 func (s *PrincipalPermissionsLFTagPolicyResource) UnmarshalJSON(data []byte) error {
 	type plain PrincipalPermissionsLFTagPolicyResource
 	w := struct {
 		*plain
-		E2 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ResourceType = PrincipalPermissionsResourceTypeOf(*w.E2)
+	if w.ResourceType != nil {
+		s.ResourceType = PrincipalPermissionsResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

@@ -211,19 +211,19 @@ type CapacityProviderInstanceRequirements struct {
 	ExcludedInstanceTypes []string `json:"ExcludedInstanceTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderInstanceRequirements, enum values to
-// their types.
+// UnmarshalJSON decodes a CapacityProviderInstanceRequirements, turning enum
+// values back into their types.
 func (s *CapacityProviderInstanceRequirements) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderInstanceRequirements
 	w := struct {
 		*plain
-		E1 []string `json:"Architectures"`
+		Architectures []string `json:"Architectures"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Architectures = (func(v []string) []CapacityProviderArchitecture { return convertList(v, CapacityProviderArchitectureOf) })(w.E1)
+	if w.Architectures != nil {
+		s.Architectures = (func(v []string) []CapacityProviderArchitecture { return convertList(v, CapacityProviderArchitectureOf) })(w.Architectures)
 	}
 	return nil
 }
@@ -247,19 +247,19 @@ type CapacityProviderLoggingConfig struct {
 	SystemLogLevel CapacityProviderLoggingConfigSystemLogLevel `json:"SystemLogLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderLoggingConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a CapacityProviderLoggingConfig, turning enum values
+// back into their types.
 func (s *CapacityProviderLoggingConfig) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderLoggingConfig
 	w := struct {
 		*plain
-		E1 *string `json:"SystemLogLevel"`
+		SystemLogLevel *string `json:"SystemLogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SystemLogLevel = CapacityProviderLoggingConfigSystemLogLevelOf(*w.E1)
+	if w.SystemLogLevel != nil {
+		s.SystemLogLevel = CapacityProviderLoggingConfigSystemLogLevelOf(*w.SystemLogLevel)
 	}
 	return nil
 }
@@ -394,19 +394,19 @@ type CapacityProviderPropagateTagsConfig struct {
 	Mode CapacityProviderPropagateTagsMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderPropagateTagsConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a CapacityProviderPropagateTagsConfig, turning enum
+// values back into their types.
 func (s *CapacityProviderPropagateTagsConfig) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderPropagateTagsConfig
 	w := struct {
 		*plain
-		E1 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Mode = CapacityProviderPropagateTagsModeOf(*w.E1)
+	if w.Mode != nil {
+		s.Mode = CapacityProviderPropagateTagsModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -482,19 +482,19 @@ type CapacityProviderScalingConfig struct {
 	ScalingPolicies []CapacityProviderTargetTrackingScalingPolicy `json:"ScalingPolicies,omitzero"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderScalingConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a CapacityProviderScalingConfig, turning enum values
+// back into their types.
 func (s *CapacityProviderScalingConfig) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderScalingConfig
 	w := struct {
 		*plain
-		E1 *string `json:"ScalingMode"`
+		ScalingMode *string `json:"ScalingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ScalingMode = CapacityProviderScalingModeOf(*w.E1)
+	if w.ScalingMode != nil {
+		s.ScalingMode = CapacityProviderScalingModeOf(*w.ScalingMode)
 	}
 	return nil
 }
@@ -618,19 +618,19 @@ type CapacityProviderTargetTrackingScalingPolicy struct {
 	TargetValue float64 `json:"TargetValue"`
 }
 
-// UnmarshalJSON decodes a CapacityProviderTargetTrackingScalingPolicy, enum
-// values to their types.
+// UnmarshalJSON decodes a CapacityProviderTargetTrackingScalingPolicy, turning
+// enum values back into their types.
 func (s *CapacityProviderTargetTrackingScalingPolicy) UnmarshalJSON(data []byte) error {
 	type plain CapacityProviderTargetTrackingScalingPolicy
 	w := struct {
 		*plain
-		E0 *string `json:"PredefinedMetricType"`
+		PredefinedMetricType *string `json:"PredefinedMetricType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PredefinedMetricType = CapacityProviderPredefinedMetricTypeOf(*w.E0)
+	if w.PredefinedMetricType != nil {
+		s.PredefinedMetricType = CapacityProviderPredefinedMetricTypeOf(*w.PredefinedMetricType)
 	}
 	return nil
 }

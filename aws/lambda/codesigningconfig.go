@@ -117,19 +117,19 @@ type CodeSigningConfigCodeSigningPolicies struct {
 	UntrustedArtifactOnDeployment CodeSigningConfigCodeSigningPoliciesUntrustedArtifactOnDeployment `json:"UntrustedArtifactOnDeployment,omitzero"`
 }
 
-// UnmarshalJSON decodes a CodeSigningConfigCodeSigningPolicies, enum values to
-// their types.
+// UnmarshalJSON decodes a CodeSigningConfigCodeSigningPolicies, turning enum
+// values back into their types.
 func (s *CodeSigningConfigCodeSigningPolicies) UnmarshalJSON(data []byte) error {
 	type plain CodeSigningConfigCodeSigningPolicies
 	w := struct {
 		*plain
-		E0 *string `json:"UntrustedArtifactOnDeployment"`
+		UntrustedArtifactOnDeployment *string `json:"UntrustedArtifactOnDeployment"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.UntrustedArtifactOnDeployment = CodeSigningConfigCodeSigningPoliciesUntrustedArtifactOnDeploymentOf(*w.E0)
+	if w.UntrustedArtifactOnDeployment != nil {
+		s.UntrustedArtifactOnDeployment = CodeSigningConfigCodeSigningPoliciesUntrustedArtifactOnDeploymentOf(*w.UntrustedArtifactOnDeployment)
 	}
 	return nil
 }

@@ -209,20 +209,21 @@ type EventSourceMappingArgs struct {
 	TumblingWindowInSeconds *int `json:"TumblingWindowInSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingArgs, enum values to their types.
+// UnmarshalJSON decodes a EventSourceMappingArgs, turning enum values back
+// into their types.
 func (s *EventSourceMappingArgs) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingArgs
 	w := struct {
 		*plain
-		E9 []string `json:"FunctionResponseTypes"`
+		FunctionResponseTypes []string `json:"FunctionResponseTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
+	if w.FunctionResponseTypes != nil {
 		s.FunctionResponseTypes = (func(v []string) []EventSourceMappingFunctionResponseTypes {
 			return convertList(v, EventSourceMappingFunctionResponseTypesOf)
-		})(w.E9)
+		})(w.FunctionResponseTypes)
 	}
 	return nil
 }
@@ -327,19 +328,19 @@ type EventSourceMappingDocumentDBEventSourceConfig struct {
 	FullDocument EventSourceMappingDocumentDBEventSourceConfigFullDocument `json:"FullDocument,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingDocumentDBEventSourceConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a EventSourceMappingDocumentDBEventSourceConfig,
+// turning enum values back into their types.
 func (s *EventSourceMappingDocumentDBEventSourceConfig) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingDocumentDBEventSourceConfig
 	w := struct {
 		*plain
-		E2 *string `json:"FullDocument"`
+		FullDocument *string `json:"FullDocument"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.FullDocument = EventSourceMappingDocumentDBEventSourceConfigFullDocumentOf(*w.E2)
+	if w.FullDocument != nil {
+		s.FullDocument = EventSourceMappingDocumentDBEventSourceConfigFullDocumentOf(*w.FullDocument)
 	}
 	return nil
 }
@@ -491,19 +492,19 @@ type EventSourceMappingLoggingConfig struct {
 	SystemLogLevel EventSourceMappingLoggingConfigSystemLogLevel `json:"SystemLogLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingLoggingConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a EventSourceMappingLoggingConfig, turning enum values
+// back into their types.
 func (s *EventSourceMappingLoggingConfig) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingLoggingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"SystemLogLevel"`
+		SystemLogLevel *string `json:"SystemLogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SystemLogLevel = EventSourceMappingLoggingConfigSystemLogLevelOf(*w.E0)
+	if w.SystemLogLevel != nil {
+		s.SystemLogLevel = EventSourceMappingLoggingConfigSystemLogLevelOf(*w.SystemLogLevel)
 	}
 	return nil
 }
@@ -571,21 +572,21 @@ type EventSourceMappingMetricsConfig struct {
 	Metrics []EventSourceMappingMetricsConfigMetrics `json:"Metrics,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingMetricsConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a EventSourceMappingMetricsConfig, turning enum values
+// back into their types.
 func (s *EventSourceMappingMetricsConfig) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingMetricsConfig
 	w := struct {
 		*plain
-		E0 []string `json:"Metrics"`
+		Metrics []string `json:"Metrics"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.Metrics != nil {
 		s.Metrics = (func(v []string) []EventSourceMappingMetricsConfigMetrics {
 			return convertList(v, EventSourceMappingMetricsConfigMetricsOf)
-		})(w.E0)
+		})(w.Metrics)
 	}
 	return nil
 }
@@ -706,19 +707,19 @@ type EventSourceMappingSchemaRegistryAccessConfig struct {
 	URI string `json:"URI,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingSchemaRegistryAccessConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a EventSourceMappingSchemaRegistryAccessConfig,
+// turning enum values back into their types.
 func (s *EventSourceMappingSchemaRegistryAccessConfig) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingSchemaRegistryAccessConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = EventSourceMappingSchemaRegistryAccessConfigTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = EventSourceMappingSchemaRegistryAccessConfigTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -808,19 +809,19 @@ type EventSourceMappingSchemaRegistryConfig struct {
 	SchemaValidationConfigs []EventSourceMappingSchemaValidationConfig `json:"SchemaValidationConfigs,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingSchemaRegistryConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a EventSourceMappingSchemaRegistryConfig, turning enum
+// values back into their types.
 func (s *EventSourceMappingSchemaRegistryConfig) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingSchemaRegistryConfig
 	w := struct {
 		*plain
-		E1 *string `json:"EventRecordFormat"`
+		EventRecordFormat *string `json:"EventRecordFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EventRecordFormat = EventSourceMappingSchemaRegistryConfigEventRecordFormatOf(*w.E1)
+	if w.EventRecordFormat != nil {
+		s.EventRecordFormat = EventSourceMappingSchemaRegistryConfigEventRecordFormatOf(*w.EventRecordFormat)
 	}
 	return nil
 }
@@ -888,19 +889,19 @@ type EventSourceMappingSchemaValidationConfig struct {
 	Attribute EventSourceMappingSchemaValidationConfigAttribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingSchemaValidationConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a EventSourceMappingSchemaValidationConfig, turning
+// enum values back into their types.
 func (s *EventSourceMappingSchemaValidationConfig) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingSchemaValidationConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Attribute = EventSourceMappingSchemaValidationConfigAttributeOf(*w.E0)
+	if w.Attribute != nil {
+		s.Attribute = EventSourceMappingSchemaValidationConfigAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -1003,19 +1004,19 @@ type EventSourceMappingSourceAccessConfiguration struct {
 	URI string `json:"URI,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSourceMappingSourceAccessConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a EventSourceMappingSourceAccessConfiguration, turning
+// enum values back into their types.
 func (s *EventSourceMappingSourceAccessConfiguration) UnmarshalJSON(data []byte) error {
 	type plain EventSourceMappingSourceAccessConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = EventSourceMappingSourceAccessConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = EventSourceMappingSourceAccessConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }

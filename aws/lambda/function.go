@@ -224,26 +224,27 @@ type FunctionArgs struct {
 	VpcConfig *FunctionVpcConfig `json:"VpcConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionArgs, enum values to their types.
+// UnmarshalJSON decodes a FunctionArgs, turning enum values back into their
+// types.
 func (s *FunctionArgs) UnmarshalJSON(data []byte) error {
 	type plain FunctionArgs
 	w := struct {
 		*plain
-		E2  []string `json:"Architectures"`
-		E19 *string  `json:"PackageType"`
-		E21 *string  `json:"RecursiveLoop"`
+		Architectures []string `json:"Architectures"`
+		PackageType   *string  `json:"PackageType"`
+		RecursiveLoop *string  `json:"RecursiveLoop"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Architectures = (func(v []string) []FunctionArchitectures { return convertList(v, FunctionArchitecturesOf) })(w.E2)
+	if w.Architectures != nil {
+		s.Architectures = (func(v []string) []FunctionArchitectures { return convertList(v, FunctionArchitecturesOf) })(w.Architectures)
 	}
-	if w.E19 != nil {
-		s.PackageType = FunctionPackageTypeOf(*w.E19)
+	if w.PackageType != nil {
+		s.PackageType = FunctionPackageTypeOf(*w.PackageType)
 	}
-	if w.E21 != nil {
-		s.RecursiveLoop = FunctionRecursiveLoopOf(*w.E21)
+	if w.RecursiveLoop != nil {
+		s.RecursiveLoop = FunctionRecursiveLoopOf(*w.RecursiveLoop)
 	}
 	return nil
 }
@@ -399,18 +400,19 @@ type FunctionCode struct {
 	ZipFile *string `json:"ZipFile,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionCode, enum values to their types.
+// UnmarshalJSON decodes a FunctionCode, turning enum values back into their
+// types.
 func (s *FunctionCode) UnmarshalJSON(data []byte) error {
 	type plain FunctionCode
 	w := struct {
 		*plain
-		E3 *string `json:"S3ObjectStorageMode"`
+		S3ObjectStorageMode *string `json:"S3ObjectStorageMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.S3ObjectStorageMode = FunctionCodeS3ObjectStorageModeOf(*w.E3)
+	if w.S3ObjectStorageMode != nil {
+		s.S3ObjectStorageMode = FunctionCodeS3ObjectStorageModeOf(*w.S3ObjectStorageMode)
 	}
 	return nil
 }
@@ -614,26 +616,27 @@ type FunctionLoggingConfig struct {
 	SystemLogLevel FunctionLoggingConfigSystemLogLevel `json:"SystemLogLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionLoggingConfig, enum values to their types.
+// UnmarshalJSON decodes a FunctionLoggingConfig, turning enum values back into
+// their types.
 func (s *FunctionLoggingConfig) UnmarshalJSON(data []byte) error {
 	type plain FunctionLoggingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ApplicationLogLevel"`
-		E1 *string `json:"LogFormat"`
-		E3 *string `json:"SystemLogLevel"`
+		ApplicationLogLevel *string `json:"ApplicationLogLevel"`
+		LogFormat           *string `json:"LogFormat"`
+		SystemLogLevel      *string `json:"SystemLogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ApplicationLogLevel = FunctionLoggingConfigApplicationLogLevelOf(*w.E0)
+	if w.ApplicationLogLevel != nil {
+		s.ApplicationLogLevel = FunctionLoggingConfigApplicationLogLevelOf(*w.ApplicationLogLevel)
 	}
-	if w.E1 != nil {
-		s.LogFormat = FunctionLoggingConfigLogFormatOf(*w.E1)
+	if w.LogFormat != nil {
+		s.LogFormat = FunctionLoggingConfigLogFormatOf(*w.LogFormat)
 	}
-	if w.E3 != nil {
-		s.SystemLogLevel = FunctionLoggingConfigSystemLogLevelOf(*w.E3)
+	if w.SystemLogLevel != nil {
+		s.SystemLogLevel = FunctionLoggingConfigSystemLogLevelOf(*w.SystemLogLevel)
 	}
 	return nil
 }
@@ -876,19 +879,19 @@ type FunctionRuntimeManagementConfig struct {
 	RuntimeVersionArn *string `json:"RuntimeVersionArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionRuntimeManagementConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a FunctionRuntimeManagementConfig, turning enum values
+// back into their types.
 func (s *FunctionRuntimeManagementConfig) UnmarshalJSON(data []byte) error {
 	type plain FunctionRuntimeManagementConfig
 	w := struct {
 		*plain
-		E0 *string `json:"UpdateRuntimeOn"`
+		UpdateRuntimeOn *string `json:"UpdateRuntimeOn"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.UpdateRuntimeOn = FunctionRuntimeManagementConfigUpdateRuntimeOnOf(*w.E0)
+	if w.UpdateRuntimeOn != nil {
+		s.UpdateRuntimeOn = FunctionRuntimeManagementConfigUpdateRuntimeOnOf(*w.UpdateRuntimeOn)
 	}
 	return nil
 }
@@ -971,18 +974,19 @@ type FunctionSnapStart struct {
 	ApplyOn FunctionSnapStartApplyOn `json:"ApplyOn,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionSnapStart, enum values to their types.
+// UnmarshalJSON decodes a FunctionSnapStart, turning enum values back into
+// their types.
 func (s *FunctionSnapStart) UnmarshalJSON(data []byte) error {
 	type plain FunctionSnapStart
 	w := struct {
 		*plain
-		E0 *string `json:"ApplyOn"`
+		ApplyOn *string `json:"ApplyOn"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ApplyOn = FunctionSnapStartApplyOnOf(*w.E0)
+	if w.ApplyOn != nil {
+		s.ApplyOn = FunctionSnapStartApplyOnOf(*w.ApplyOn)
 	}
 	return nil
 }
@@ -1048,23 +1052,23 @@ type FunctionSnapStartResponse struct {
 	OptimizationStatus FunctionSnapStartResponseOptimizationStatus `json:"OptimizationStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionSnapStartResponse, enum values to their
-// types.
+// UnmarshalJSON decodes a FunctionSnapStartResponse, turning enum values back
+// into their types.
 func (s *FunctionSnapStartResponse) UnmarshalJSON(data []byte) error {
 	type plain FunctionSnapStartResponse
 	w := struct {
 		*plain
-		E0 *string `json:"ApplyOn"`
-		E1 *string `json:"OptimizationStatus"`
+		ApplyOn            *string `json:"ApplyOn"`
+		OptimizationStatus *string `json:"OptimizationStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ApplyOn = FunctionSnapStartResponseApplyOnOf(*w.E0)
+	if w.ApplyOn != nil {
+		s.ApplyOn = FunctionSnapStartResponseApplyOnOf(*w.ApplyOn)
 	}
-	if w.E1 != nil {
-		s.OptimizationStatus = FunctionSnapStartResponseOptimizationStatusOf(*w.E1)
+	if w.OptimizationStatus != nil {
+		s.OptimizationStatus = FunctionSnapStartResponseOptimizationStatusOf(*w.OptimizationStatus)
 	}
 	return nil
 }
@@ -1190,18 +1194,19 @@ type FunctionTenancyConfig struct {
 	TenantIsolationMode FunctionTenancyConfigTenantIsolationMode `json:"TenantIsolationMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionTenancyConfig, enum values to their types.
+// UnmarshalJSON decodes a FunctionTenancyConfig, turning enum values back into
+// their types.
 func (s *FunctionTenancyConfig) UnmarshalJSON(data []byte) error {
 	type plain FunctionTenancyConfig
 	w := struct {
 		*plain
-		E0 *string `json:"TenantIsolationMode"`
+		TenantIsolationMode *string `json:"TenantIsolationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TenantIsolationMode = FunctionTenancyConfigTenantIsolationModeOf(*w.E0)
+	if w.TenantIsolationMode != nil {
+		s.TenantIsolationMode = FunctionTenancyConfigTenantIsolationModeOf(*w.TenantIsolationMode)
 	}
 	return nil
 }
@@ -1263,18 +1268,19 @@ type FunctionTracingConfig struct {
 	Mode FunctionTracingConfigMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a FunctionTracingConfig, enum values to their types.
+// UnmarshalJSON decodes a FunctionTracingConfig, turning enum values back into
+// their types.
 func (s *FunctionTracingConfig) UnmarshalJSON(data []byte) error {
 	type plain FunctionTracingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = FunctionTracingConfigModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = FunctionTracingConfigModeOf(*w.Mode)
 	}
 	return nil
 }

@@ -127,18 +127,19 @@ type LayerVersionContent struct {
 	S3ObjectVersion *string `json:"S3ObjectVersion,omitzero"`
 }
 
-// UnmarshalJSON decodes a LayerVersionContent, enum values to their types.
+// UnmarshalJSON decodes a LayerVersionContent, turning enum values back into
+// their types.
 func (s *LayerVersionContent) UnmarshalJSON(data []byte) error {
 	type plain LayerVersionContent
 	w := struct {
 		*plain
-		E2 *string `json:"S3ObjectStorageMode"`
+		S3ObjectStorageMode *string `json:"S3ObjectStorageMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.S3ObjectStorageMode = LayerVersionContentS3ObjectStorageModeOf(*w.E2)
+	if w.S3ObjectStorageMode != nil {
+		s.S3ObjectStorageMode = LayerVersionContentS3ObjectStorageModeOf(*w.S3ObjectStorageMode)
 	}
 	return nil
 }

@@ -131,20 +131,21 @@ type MicrovmImageArgs struct {
 	Tags []MicrovmImageTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a MicrovmImageArgs, enum values to their types.
+// UnmarshalJSON decodes a MicrovmImageArgs, turning enum values back into
+// their types.
 func (s *MicrovmImageArgs) UnmarshalJSON(data []byte) error {
 	type plain MicrovmImageArgs
 	w := struct {
 		*plain
-		E0 []string `json:"AdditionalOsCapabilities"`
+		AdditionalOsCapabilities []string `json:"AdditionalOsCapabilities"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.AdditionalOsCapabilities != nil {
 		s.AdditionalOsCapabilities = (func(v []string) []MicrovmImageAdditionalOsCapabilities {
 			return convertList(v, MicrovmImageAdditionalOsCapabilitiesOf)
-		})(w.E0)
+		})(w.AdditionalOsCapabilities)
 	}
 	return nil
 }
@@ -319,19 +320,19 @@ type MicrovmImageCpuConfiguration struct {
 	Architecture MicrovmImageCpuConfigurationArchitecture `json:"Architecture,omitzero"`
 }
 
-// UnmarshalJSON decodes a MicrovmImageCpuConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a MicrovmImageCpuConfiguration, turning enum values
+// back into their types.
 func (s *MicrovmImageCpuConfiguration) UnmarshalJSON(data []byte) error {
 	type plain MicrovmImageCpuConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Architecture"`
+		Architecture *string `json:"Architecture"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Architecture = MicrovmImageCpuConfigurationArchitectureOf(*w.E0)
+	if w.Architecture != nil {
+		s.Architecture = MicrovmImageCpuConfigurationArchitectureOf(*w.Architecture)
 	}
 	return nil
 }
@@ -492,22 +493,23 @@ type MicrovmImageHooks2 struct {
 	ValidateTimeoutInSeconds int `json:"ValidateTimeoutInSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a MicrovmImageHooks2, enum values to their types.
+// UnmarshalJSON decodes a MicrovmImageHooks2, turning enum values back into
+// their types.
 func (s *MicrovmImageHooks2) UnmarshalJSON(data []byte) error {
 	type plain MicrovmImageHooks2
 	w := struct {
 		*plain
-		E0 *string `json:"Ready"`
-		E2 *string `json:"Validate"`
+		Ready    *string `json:"Ready"`
+		Validate *string `json:"Validate"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Ready = MicrovmImageHookStateOf(*w.E0)
+	if w.Ready != nil {
+		s.Ready = MicrovmImageHookStateOf(*w.Ready)
 	}
-	if w.E2 != nil {
-		s.Validate = MicrovmImageHookStateOf(*w.E2)
+	if w.Validate != nil {
+		s.Validate = MicrovmImageHookStateOf(*w.Validate)
 	}
 	return nil
 }
@@ -583,31 +585,31 @@ type MicrovmImageMicrovmHooks struct {
 	TerminateTimeoutInSeconds int `json:"TerminateTimeoutInSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a MicrovmImageMicrovmHooks, enum values to their
-// types.
+// UnmarshalJSON decodes a MicrovmImageMicrovmHooks, turning enum values back
+// into their types.
 func (s *MicrovmImageMicrovmHooks) UnmarshalJSON(data []byte) error {
 	type plain MicrovmImageMicrovmHooks
 	w := struct {
 		*plain
-		E0 *string `json:"Resume"`
-		E2 *string `json:"Run"`
-		E4 *string `json:"Suspend"`
-		E6 *string `json:"Terminate"`
+		Resume    *string `json:"Resume"`
+		Run       *string `json:"Run"`
+		Suspend   *string `json:"Suspend"`
+		Terminate *string `json:"Terminate"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Resume = MicrovmImageHookStateOf(*w.E0)
+	if w.Resume != nil {
+		s.Resume = MicrovmImageHookStateOf(*w.Resume)
 	}
-	if w.E2 != nil {
-		s.Run = MicrovmImageHookStateOf(*w.E2)
+	if w.Run != nil {
+		s.Run = MicrovmImageHookStateOf(*w.Run)
 	}
-	if w.E4 != nil {
-		s.Suspend = MicrovmImageHookStateOf(*w.E4)
+	if w.Suspend != nil {
+		s.Suspend = MicrovmImageHookStateOf(*w.Suspend)
 	}
-	if w.E6 != nil {
-		s.Terminate = MicrovmImageHookStateOf(*w.E6)
+	if w.Terminate != nil {
+		s.Terminate = MicrovmImageHookStateOf(*w.Terminate)
 	}
 	return nil
 }

@@ -199,25 +199,25 @@ type NetworkConnectorVpcEgressConfiguration struct {
 	SecurityGroupIds []string `json:"SecurityGroupIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a NetworkConnectorVpcEgressConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a NetworkConnectorVpcEgressConfiguration, turning enum
+// values back into their types.
 func (s *NetworkConnectorVpcEgressConfiguration) UnmarshalJSON(data []byte) error {
 	type plain NetworkConnectorVpcEgressConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"AssociatedComputeResourceTypes"`
-		E2 *string  `json:"NetworkProtocol"`
+		AssociatedComputeResourceTypes []string `json:"AssociatedComputeResourceTypes"`
+		NetworkProtocol                *string  `json:"NetworkProtocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.AssociatedComputeResourceTypes != nil {
 		s.AssociatedComputeResourceTypes = (func(v []string) []NetworkConnectorVpcEgressConfigurationAssociatedComputeResourceTypes {
 			return convertList(v, NetworkConnectorVpcEgressConfigurationAssociatedComputeResourceTypesOf)
-		})(w.E0)
+		})(w.AssociatedComputeResourceTypes)
 	}
-	if w.E2 != nil {
-		s.NetworkProtocol = NetworkConnectorVpcEgressConfigurationNetworkProtocolOf(*w.E2)
+	if w.NetworkProtocol != nil {
+		s.NetworkProtocol = NetworkConnectorVpcEgressConfigurationNetworkProtocolOf(*w.NetworkProtocol)
 	}
 	return nil
 }

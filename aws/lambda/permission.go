@@ -94,18 +94,19 @@ type PermissionArgs struct {
 	SourceArn string `json:"SourceArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a PermissionArgs, enum values to their types.
+// UnmarshalJSON decodes a PermissionArgs, turning enum values back into their
+// types.
 func (s *PermissionArgs) UnmarshalJSON(data []byte) error {
 	type plain PermissionArgs
 	w := struct {
 		*plain
-		E4 *string `json:"FunctionUrlAuthType"`
+		FunctionUrlAuthType *string `json:"FunctionUrlAuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.FunctionUrlAuthType = PermissionFunctionUrlAuthTypeOf(*w.E4)
+	if w.FunctionUrlAuthType != nil {
+		s.FunctionUrlAuthType = PermissionFunctionUrlAuthTypeOf(*w.FunctionUrlAuthType)
 	}
 	return nil
 }

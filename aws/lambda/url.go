@@ -51,22 +51,22 @@ type UrlArgs struct {
 	Qualifier string `json:"Qualifier,omitzero"`
 }
 
-// UnmarshalJSON decodes a UrlArgs, enum values to their types.
+// UnmarshalJSON decodes a UrlArgs, turning enum values back into their types.
 func (s *UrlArgs) UnmarshalJSON(data []byte) error {
 	type plain UrlArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
-		E3 *string `json:"InvokeMode"`
+		AuthType   *string `json:"AuthType"`
+		InvokeMode *string `json:"InvokeMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = UrlAuthTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = UrlAuthTypeOf(*w.AuthType)
 	}
-	if w.E3 != nil {
-		s.InvokeMode = UrlInvokeModeOf(*w.E3)
+	if w.InvokeMode != nil {
+		s.InvokeMode = UrlInvokeModeOf(*w.InvokeMode)
 	}
 	return nil
 }
@@ -188,18 +188,18 @@ type UrlCors struct {
 	MaxAge *int `json:"MaxAge,omitzero"`
 }
 
-// UnmarshalJSON decodes a UrlCors, enum values to their types.
+// UnmarshalJSON decodes a UrlCors, turning enum values back into their types.
 func (s *UrlCors) UnmarshalJSON(data []byte) error {
 	type plain UrlCors
 	w := struct {
 		*plain
-		E2 []string `json:"AllowMethods"`
+		AllowMethods []string `json:"AllowMethods"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AllowMethods = (func(v []string) []UrlCorsAllowMethods { return convertList(v, UrlCorsAllowMethodsOf) })(w.E2)
+	if w.AllowMethods != nil {
+		s.AllowMethods = (func(v []string) []UrlCorsAllowMethods { return convertList(v, UrlCorsAllowMethodsOf) })(w.AllowMethods)
 	}
 	return nil
 }

@@ -149,19 +149,19 @@ type BotAdvancedRecognitionSetting struct {
 	AudioRecognitionStrategy BotAudioRecognitionStrategy `json:"AudioRecognitionStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a BotAdvancedRecognitionSetting, enum values to their
-// types.
+// UnmarshalJSON decodes a BotAdvancedRecognitionSetting, turning enum values
+// back into their types.
 func (s *BotAdvancedRecognitionSetting) UnmarshalJSON(data []byte) error {
 	type plain BotAdvancedRecognitionSetting
 	w := struct {
 		*plain
-		E0 *string `json:"AudioRecognitionStrategy"`
+		AudioRecognitionStrategy *string `json:"AudioRecognitionStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AudioRecognitionStrategy = BotAudioRecognitionStrategyOf(*w.E0)
+	if w.AudioRecognitionStrategy != nil {
+		s.AudioRecognitionStrategy = BotAudioRecognitionStrategyOf(*w.AudioRecognitionStrategy)
 	}
 	return nil
 }
@@ -1000,18 +1000,19 @@ type BotObfuscationSetting struct {
 	ObfuscationSettingType BotObfuscationSettingObfuscationSettingType `json:"ObfuscationSettingType,omitzero"`
 }
 
-// UnmarshalJSON decodes a BotObfuscationSetting, enum values to their types.
+// UnmarshalJSON decodes a BotObfuscationSetting, turning enum values back into
+// their types.
 func (s *BotObfuscationSetting) UnmarshalJSON(data []byte) error {
 	type plain BotObfuscationSetting
 	w := struct {
 		*plain
-		E0 *string `json:"ObfuscationSettingType"`
+		ObfuscationSettingType *string `json:"ObfuscationSettingType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ObfuscationSettingType = BotObfuscationSettingObfuscationSettingTypeOf(*w.E0)
+	if w.ObfuscationSettingType != nil {
+		s.ObfuscationSettingType = BotObfuscationSettingObfuscationSettingTypeOf(*w.ObfuscationSettingType)
 	}
 	return nil
 }
@@ -1187,18 +1188,19 @@ type BotPromptSpecification struct {
 	PromptAttemptsSpecification map[string]BotPromptAttemptSpecification `json:"PromptAttemptsSpecification,omitzero"`
 }
 
-// UnmarshalJSON decodes a BotPromptSpecification, enum values to their types.
+// UnmarshalJSON decodes a BotPromptSpecification, turning enum values back
+// into their types.
 func (s *BotPromptSpecification) UnmarshalJSON(data []byte) error {
 	type plain BotPromptSpecification
 	w := struct {
 		*plain
-		E3 *string `json:"MessageSelectionStrategy"`
+		MessageSelectionStrategy *string `json:"MessageSelectionStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.MessageSelectionStrategy = BotMessageSelectionStrategyOf(*w.E3)
+	if w.MessageSelectionStrategy != nil {
+		s.MessageSelectionStrategy = BotMessageSelectionStrategyOf(*w.MessageSelectionStrategy)
 	}
 	return nil
 }
@@ -1516,19 +1518,19 @@ type BotSlotValueElicitationSetting struct {
 	WaitAndContinueSpecification BotWaitAndContinueSpecification `json:"WaitAndContinueSpecification,omitzero"`
 }
 
-// UnmarshalJSON decodes a BotSlotValueElicitationSetting, enum values to their
-// types.
+// UnmarshalJSON decodes a BotSlotValueElicitationSetting, turning enum values
+// back into their types.
 func (s *BotSlotValueElicitationSetting) UnmarshalJSON(data []byte) error {
 	type plain BotSlotValueElicitationSetting
 	w := struct {
 		*plain
-		E0 *string `json:"SlotConstraint"`
+		SlotConstraint *string `json:"SlotConstraint"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SlotConstraint = BotSlotConstraintOf(*w.E0)
+	if w.SlotConstraint != nil {
+		s.SlotConstraint = BotSlotConstraintOf(*w.SlotConstraint)
 	}
 	return nil
 }
@@ -1611,19 +1613,19 @@ type BotSlotValueSelectionSetting struct {
 	RegexFilter BotSlotValueRegexFilter `json:"RegexFilter,omitzero"`
 }
 
-// UnmarshalJSON decodes a BotSlotValueSelectionSetting, enum values to their
-// types.
+// UnmarshalJSON decodes a BotSlotValueSelectionSetting, turning enum values
+// back into their types.
 func (s *BotSlotValueSelectionSetting) UnmarshalJSON(data []byte) error {
 	type plain BotSlotValueSelectionSetting
 	w := struct {
 		*plain
-		E0 *string `json:"ResolutionStrategy"`
+		ResolutionStrategy *string `json:"ResolutionStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResolutionStrategy = BotSlotValueResolutionStrategyOf(*w.E0)
+	if w.ResolutionStrategy != nil {
+		s.ResolutionStrategy = BotSlotValueResolutionStrategyOf(*w.ResolutionStrategy)
 	}
 	return nil
 }
@@ -1774,18 +1776,19 @@ type BotVoiceSettings struct {
 	Engine BotVoiceSettingsEngine `json:"Engine,omitzero"`
 }
 
-// UnmarshalJSON decodes a BotVoiceSettings, enum values to their types.
+// UnmarshalJSON decodes a BotVoiceSettings, turning enum values back into
+// their types.
 func (s *BotVoiceSettings) UnmarshalJSON(data []byte) error {
 	type plain BotVoiceSettings
 	w := struct {
 		*plain
-		E1 *string `json:"Engine"`
+		Engine *string `json:"Engine"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Engine = BotVoiceSettingsEngineOf(*w.E1)
+	if w.Engine != nil {
+		s.Engine = BotVoiceSettingsEngineOf(*w.Engine)
 	}
 	return nil
 }

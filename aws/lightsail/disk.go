@@ -208,18 +208,19 @@ type DiskAddOn struct {
 	Status DiskAddOnStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a DiskAddOn, enum values to their types.
+// UnmarshalJSON decodes a DiskAddOn, turning enum values back into their
+// types.
 func (s *DiskAddOn) UnmarshalJSON(data []byte) error {
 	type plain DiskAddOn
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = DiskAddOnStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = DiskAddOnStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -153,18 +153,19 @@ type DomainEntry struct {
 	IsAlias *bool `json:"IsAlias,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainEntry, enum values to their types.
+// UnmarshalJSON decodes a DomainEntry, turning enum values back into their
+// types.
 func (s *DomainEntry) UnmarshalJSON(data []byte) error {
 	type plain DomainEntry
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = DomainEntryTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = DomainEntryTypeOf(*w.Type)
 	}
 	return nil
 }

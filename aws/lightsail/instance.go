@@ -255,18 +255,19 @@ type InstanceAddOn struct {
 	Status InstanceAddOnStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a InstanceAddOn, enum values to their types.
+// UnmarshalJSON decodes a InstanceAddOn, turning enum values back into their
+// types.
 func (s *InstanceAddOn) UnmarshalJSON(data []byte) error {
 	type plain InstanceAddOn
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = InstanceAddOnStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = InstanceAddOnStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type GeofenceCollectionArgs struct {
 	Tags []GeofenceCollectionTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a GeofenceCollectionArgs, enum values to their types.
+// UnmarshalJSON decodes a GeofenceCollectionArgs, turning enum values back
+// into their types.
 func (s *GeofenceCollectionArgs) UnmarshalJSON(data []byte) error {
 	type plain GeofenceCollectionArgs
 	w := struct {
 		*plain
-		E3 *string `json:"PricingPlan"`
+		PricingPlan *string `json:"PricingPlan"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.PricingPlan = GeofenceCollectionPricingPlanOf(*w.E3)
+	if w.PricingPlan != nil {
+		s.PricingPlan = GeofenceCollectionPricingPlanOf(*w.PricingPlan)
 	}
 	return nil
 }

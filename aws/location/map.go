@@ -53,18 +53,18 @@ type MapArgs struct {
 	Tags []MapTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a MapArgs, enum values to their types.
+// UnmarshalJSON decodes a MapArgs, turning enum values back into their types.
 func (s *MapArgs) UnmarshalJSON(data []byte) error {
 	type plain MapArgs
 	w := struct {
 		*plain
-		E3 *string `json:"PricingPlan"`
+		PricingPlan *string `json:"PricingPlan"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.PricingPlan = MapPricingPlanOf(*w.E3)
+	if w.PricingPlan != nil {
+		s.PricingPlan = MapPricingPlanOf(*w.PricingPlan)
 	}
 	return nil
 }

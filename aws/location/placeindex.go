@@ -58,18 +58,19 @@ type PlaceIndexArgs struct {
 	Tags []PlaceIndexTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlaceIndexArgs, enum values to their types.
+// UnmarshalJSON decodes a PlaceIndexArgs, turning enum values back into their
+// types.
 func (s *PlaceIndexArgs) UnmarshalJSON(data []byte) error {
 	type plain PlaceIndexArgs
 	w := struct {
 		*plain
-		E4 *string `json:"PricingPlan"`
+		PricingPlan *string `json:"PricingPlan"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.PricingPlan = PlaceIndexPricingPlanOf(*w.E4)
+	if w.PricingPlan != nil {
+		s.PricingPlan = PlaceIndexPricingPlanOf(*w.PricingPlan)
 	}
 	return nil
 }
@@ -163,19 +164,19 @@ type PlaceIndexDataSourceConfiguration struct {
 	IntendedUse PlaceIndexIntendedUse `json:"IntendedUse,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlaceIndexDataSourceConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a PlaceIndexDataSourceConfiguration, turning enum
+// values back into their types.
 func (s *PlaceIndexDataSourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PlaceIndexDataSourceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"IntendedUse"`
+		IntendedUse *string `json:"IntendedUse"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IntendedUse = PlaceIndexIntendedUseOf(*w.E0)
+	if w.IntendedUse != nil {
+		s.IntendedUse = PlaceIndexIntendedUseOf(*w.IntendedUse)
 	}
 	return nil
 }

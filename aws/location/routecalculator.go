@@ -53,18 +53,19 @@ type RouteCalculatorArgs struct {
 	Tags []RouteCalculatorTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouteCalculatorArgs, enum values to their types.
+// UnmarshalJSON decodes a RouteCalculatorArgs, turning enum values back into
+// their types.
 func (s *RouteCalculatorArgs) UnmarshalJSON(data []byte) error {
 	type plain RouteCalculatorArgs
 	w := struct {
 		*plain
-		E3 *string `json:"PricingPlan"`
+		PricingPlan *string `json:"PricingPlan"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.PricingPlan = RouteCalculatorPricingPlanOf(*w.E3)
+	if w.PricingPlan != nil {
+		s.PricingPlan = RouteCalculatorPricingPlanOf(*w.PricingPlan)
 	}
 	return nil
 }

@@ -81,22 +81,23 @@ type TrackerArgs struct {
 	Tags []TrackerTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrackerArgs, enum values to their types.
+// UnmarshalJSON decodes a TrackerArgs, turning enum values back into their
+// types.
 func (s *TrackerArgs) UnmarshalJSON(data []byte) error {
 	type plain TrackerArgs
 	w := struct {
 		*plain
-		E5 *string `json:"PositionFiltering"`
-		E6 *string `json:"PricingPlan"`
+		PositionFiltering *string `json:"PositionFiltering"`
+		PricingPlan       *string `json:"PricingPlan"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.PositionFiltering = TrackerPositionFilteringOf(*w.E5)
+	if w.PositionFiltering != nil {
+		s.PositionFiltering = TrackerPositionFilteringOf(*w.PositionFiltering)
 	}
-	if w.E6 != nil {
-		s.PricingPlan = TrackerPricingPlanOf(*w.E6)
+	if w.PricingPlan != nil {
+		s.PricingPlan = TrackerPricingPlanOf(*w.PricingPlan)
 	}
 	return nil
 }

@@ -53,22 +53,23 @@ type AccountPolicyArgs struct {
 	SelectionCriteria *string `json:"SelectionCriteria,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccountPolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a AccountPolicyArgs, turning enum values back into
+// their types.
 func (s *AccountPolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain AccountPolicyArgs
 	w := struct {
 		*plain
-		E2 *string `json:"PolicyType"`
-		E3 *string `json:"Scope"`
+		PolicyType *string `json:"PolicyType"`
+		Scope      *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.PolicyType = AccountPolicyPolicyTypeOf(*w.E2)
+	if w.PolicyType != nil {
+		s.PolicyType = AccountPolicyPolicyTypeOf(*w.PolicyType)
 	}
-	if w.E3 != nil {
-		s.Scope = AccountPolicyScopeOf(*w.E3)
+	if w.Scope != nil {
+		s.Scope = AccountPolicyScopeOf(*w.Scope)
 	}
 	return nil
 }

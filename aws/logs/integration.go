@@ -45,18 +45,19 @@ type IntegrationArgs struct {
 	ResourceConfig IntegrationResourceConfig `json:"ResourceConfig"`
 }
 
-// UnmarshalJSON decodes a IntegrationArgs, enum values to their types.
+// UnmarshalJSON decodes a IntegrationArgs, turning enum values back into their
+// types.
 func (s *IntegrationArgs) UnmarshalJSON(data []byte) error {
 	type plain IntegrationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"IntegrationType"`
+		IntegrationType *string `json:"IntegrationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IntegrationType = IntegrationTypePropertyOf(*w.E1)
+	if w.IntegrationType != nil {
+		s.IntegrationType = IntegrationTypePropertyOf(*w.IntegrationType)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type LogAnomalyDetectorArgs struct {
 	LogGroupArnList []string `json:"LogGroupArnList,omitzero"`
 }
 
-// UnmarshalJSON decodes a LogAnomalyDetectorArgs, enum values to their types.
+// UnmarshalJSON decodes a LogAnomalyDetectorArgs, turning enum values back
+// into their types.
 func (s *LogAnomalyDetectorArgs) UnmarshalJSON(data []byte) error {
 	type plain LogAnomalyDetectorArgs
 	w := struct {
 		*plain
-		E3 *string `json:"EvaluationFrequency"`
+		EvaluationFrequency *string `json:"EvaluationFrequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.EvaluationFrequency = LogAnomalyDetectorEvaluationFrequencyOf(*w.E3)
+	if w.EvaluationFrequency != nil {
+		s.EvaluationFrequency = LogAnomalyDetectorEvaluationFrequencyOf(*w.EvaluationFrequency)
 	}
 	return nil
 }

@@ -58,22 +58,23 @@ type LogGroupArgs struct {
 	Tags []LogGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LogGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a LogGroupArgs, turning enum values back into their
+// types.
 func (s *LogGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain LogGroupArgs
 	w := struct {
 		*plain
-		E2 *string `json:"LogGroupClass"`
-		E4 *int    `json:"RetentionInDays"`
+		LogGroupClass   *string `json:"LogGroupClass"`
+		RetentionInDays *int    `json:"RetentionInDays"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.LogGroupClass = LogGroupClassOf(*w.E2)
+	if w.LogGroupClass != nil {
+		s.LogGroupClass = LogGroupClassOf(*w.LogGroupClass)
 	}
-	if w.E4 != nil {
-		s.RetentionInDays = LogGroupRetentionInDaysOf(*w.E4)
+	if w.RetentionInDays != nil {
+		s.RetentionInDays = LogGroupRetentionInDaysOf(*w.RetentionInDays)
 	}
 	return nil
 }

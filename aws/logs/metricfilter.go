@@ -169,19 +169,19 @@ type MetricFilterMetricTransformation struct {
 	Unit MetricFilterMetricTransformationUnit `json:"Unit,omitzero"`
 }
 
-// UnmarshalJSON decodes a MetricFilterMetricTransformation, enum values to
-// their types.
+// UnmarshalJSON decodes a MetricFilterMetricTransformation, turning enum
+// values back into their types.
 func (s *MetricFilterMetricTransformation) UnmarshalJSON(data []byte) error {
 	type plain MetricFilterMetricTransformation
 	w := struct {
 		*plain
-		E5 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Unit = MetricFilterMetricTransformationUnitOf(*w.E5)
+	if w.Unit != nil {
+		s.Unit = MetricFilterMetricTransformationUnitOf(*w.Unit)
 	}
 	return nil
 }

@@ -51,18 +51,19 @@ type QueryDefinitionArgs struct {
 	QueryLanguage QueryDefinitionQueryLanguage `json:"QueryLanguage,omitzero"`
 }
 
-// UnmarshalJSON decodes a QueryDefinitionArgs, enum values to their types.
+// UnmarshalJSON decodes a QueryDefinitionArgs, turning enum values back into
+// their types.
 func (s *QueryDefinitionArgs) UnmarshalJSON(data []byte) error {
 	type plain QueryDefinitionArgs
 	w := struct {
 		*plain
-		E4 *string `json:"QueryLanguage"`
+		QueryLanguage *string `json:"QueryLanguage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.QueryLanguage = QueryDefinitionQueryLanguageOf(*w.E4)
+	if w.QueryLanguage != nil {
+		s.QueryLanguage = QueryDefinitionQueryLanguageOf(*w.QueryLanguage)
 	}
 	return nil
 }

@@ -105,18 +105,19 @@ type ScheduledQueryArgs struct {
 	Timezone string `json:"Timezone,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduledQueryArgs, enum values to their types.
+// UnmarshalJSON decodes a ScheduledQueryArgs, turning enum values back into
+// their types.
 func (s *ScheduledQueryArgs) UnmarshalJSON(data []byte) error {
 	type plain ScheduledQueryArgs
 	w := struct {
 		*plain
-		E11 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E11 != nil {
-		s.State = ScheduledQueryStateOf(*w.E11)
+	if w.State != nil {
+		s.State = ScheduledQueryStateOf(*w.State)
 	}
 	return nil
 }

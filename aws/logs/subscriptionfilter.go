@@ -75,18 +75,19 @@ type SubscriptionFilterArgs struct {
 	RoleArn *string `json:"RoleArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a SubscriptionFilterArgs, enum values to their types.
+// UnmarshalJSON decodes a SubscriptionFilterArgs, turning enum values back
+// into their types.
 func (s *SubscriptionFilterArgs) UnmarshalJSON(data []byte) error {
 	type plain SubscriptionFilterArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Distribution"`
+		Distribution *string `json:"Distribution"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Distribution = SubscriptionFilterDistributionOf(*w.E4)
+	if w.Distribution != nil {
+		s.Distribution = SubscriptionFilterDistributionOf(*w.Distribution)
 	}
 	return nil
 }

@@ -286,22 +286,23 @@ type TransformerParseToOCSF struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerParseToOCSF, enum values to their types.
+// UnmarshalJSON decodes a TransformerParseToOCSF, turning enum values back
+// into their types.
 func (s *TransformerParseToOCSF) UnmarshalJSON(data []byte) error {
 	type plain TransformerParseToOCSF
 	w := struct {
 		*plain
-		E0 *string `json:"EventSource"`
-		E1 *string `json:"OcsfVersion"`
+		EventSource *string `json:"EventSource"`
+		OcsfVersion *string `json:"OcsfVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EventSource = TransformerEventSourceOf(*w.E0)
+	if w.EventSource != nil {
+		s.EventSource = TransformerEventSourceOf(*w.EventSource)
 	}
-	if w.E1 != nil {
-		s.OcsfVersion = TransformerOcsfVersionOf(*w.E1)
+	if w.OcsfVersion != nil {
+		s.OcsfVersion = TransformerOcsfVersionOf(*w.OcsfVersion)
 	}
 	return nil
 }
@@ -644,19 +645,19 @@ type TransformerProcessorListToMap struct {
 	ValueKey string `json:"ValueKey,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerProcessorListToMap, enum values to their
-// types.
+// UnmarshalJSON decodes a TransformerProcessorListToMap, turning enum values
+// back into their types.
 func (s *TransformerProcessorListToMap) UnmarshalJSON(data []byte) error {
 	type plain TransformerProcessorListToMap
 	w := struct {
 		*plain
-		E3 *string `json:"FlattenedElement"`
+		FlattenedElement *string `json:"FlattenedElement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.FlattenedElement = TransformerProcessorListToMapFlattenedElementOf(*w.E3)
+	if w.FlattenedElement != nil {
+		s.FlattenedElement = TransformerProcessorListToMapFlattenedElementOf(*w.FlattenedElement)
 	}
 	return nil
 }
@@ -952,19 +953,19 @@ type TransformerTypeConverterEntry struct {
 	Type TransformerTypeConverterEntryType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a TransformerTypeConverterEntry, enum values to their
-// types.
+// UnmarshalJSON decodes a TransformerTypeConverterEntry, turning enum values
+// back into their types.
 func (s *TransformerTypeConverterEntry) UnmarshalJSON(data []byte) error {
 	type plain TransformerTypeConverterEntry
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = TransformerTypeConverterEntryTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TransformerTypeConverterEntryTypeOf(*w.Type)
 	}
 	return nil
 }

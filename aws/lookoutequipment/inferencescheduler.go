@@ -83,18 +83,19 @@ type InferenceSchedulerArgs struct {
 	Tags []InferenceSchedulerTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a InferenceSchedulerArgs, enum values to their types.
+// UnmarshalJSON decodes a InferenceSchedulerArgs, turning enum values back
+// into their types.
 func (s *InferenceSchedulerArgs) UnmarshalJSON(data []byte) error {
 	type plain InferenceSchedulerArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DataUploadFrequency"`
+		DataUploadFrequency *string `json:"DataUploadFrequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DataUploadFrequency = InferenceSchedulerDataUploadFrequencyOf(*w.E2)
+	if w.DataUploadFrequency != nil {
+		s.DataUploadFrequency = InferenceSchedulerDataUploadFrequencyOf(*w.DataUploadFrequency)
 	}
 	return nil
 }

@@ -128,18 +128,19 @@ type AnomalyDetectorConfig struct {
 	AnomalyDetectorFrequency AnomalyDetectorFrequency `json:"AnomalyDetectorFrequency,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalyDetectorConfig, enum values to their types.
+// UnmarshalJSON decodes a AnomalyDetectorConfig, turning enum values back into
+// their types.
 func (s *AnomalyDetectorConfig) UnmarshalJSON(data []byte) error {
 	type plain AnomalyDetectorConfig
 	w := struct {
 		*plain
-		E0 *string `json:"AnomalyDetectorFrequency"`
+		AnomalyDetectorFrequency *string `json:"AnomalyDetectorFrequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AnomalyDetectorFrequency = AnomalyDetectorFrequencyOf(*w.E0)
+	if w.AnomalyDetectorFrequency != nil {
+		s.AnomalyDetectorFrequency = AnomalyDetectorFrequencyOf(*w.AnomalyDetectorFrequency)
 	}
 	return nil
 }
@@ -188,19 +189,19 @@ type AnomalyDetectorCsvFormatDescriptor struct {
 	QuoteSymbol *string `json:"QuoteSymbol,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalyDetectorCsvFormatDescriptor, enum values to
-// their types.
+// UnmarshalJSON decodes a AnomalyDetectorCsvFormatDescriptor, turning enum
+// values back into their types.
 func (s *AnomalyDetectorCsvFormatDescriptor) UnmarshalJSON(data []byte) error {
 	type plain AnomalyDetectorCsvFormatDescriptor
 	w := struct {
 		*plain
-		E3 *string `json:"FileCompression"`
+		FileCompression *string `json:"FileCompression"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.FileCompression = AnomalyDetectorCsvFormatDescriptorFileCompressionOf(*w.E3)
+	if w.FileCompression != nil {
+		s.FileCompression = AnomalyDetectorCsvFormatDescriptorFileCompressionOf(*w.FileCompression)
 	}
 	return nil
 }
@@ -335,19 +336,19 @@ type AnomalyDetectorJsonFormatDescriptor struct {
 	FileCompression AnomalyDetectorJsonFormatDescriptorFileCompression `json:"FileCompression,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalyDetectorJsonFormatDescriptor, enum values to
-// their types.
+// UnmarshalJSON decodes a AnomalyDetectorJsonFormatDescriptor, turning enum
+// values back into their types.
 func (s *AnomalyDetectorJsonFormatDescriptor) UnmarshalJSON(data []byte) error {
 	type plain AnomalyDetectorJsonFormatDescriptor
 	w := struct {
 		*plain
-		E1 *string `json:"FileCompression"`
+		FileCompression *string `json:"FileCompression"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.FileCompression = AnomalyDetectorJsonFormatDescriptorFileCompressionOf(*w.E1)
+	if w.FileCompression != nil {
+		s.FileCompression = AnomalyDetectorJsonFormatDescriptorFileCompressionOf(*w.FileCompression)
 	}
 	return nil
 }
@@ -425,18 +426,19 @@ type AnomalyDetectorMetric struct {
 	Namespace string `json:"Namespace,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalyDetectorMetric, enum values to their types.
+// UnmarshalJSON decodes a AnomalyDetectorMetric, turning enum values back into
+// their types.
 func (s *AnomalyDetectorMetric) UnmarshalJSON(data []byte) error {
 	type plain AnomalyDetectorMetric
 	w := struct {
 		*plain
-		E0 *string `json:"AggregationFunction"`
+		AggregationFunction *string `json:"AggregationFunction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AggregationFunction = AnomalyDetectorMetricAggregationFunctionOf(*w.E0)
+	if w.AggregationFunction != nil {
+		s.AggregationFunction = AnomalyDetectorMetricAggregationFunctionOf(*w.AggregationFunction)
 	}
 	return nil
 }
@@ -549,19 +551,19 @@ type AnomalyDetectorMetricSet struct {
 	Timezone string `json:"Timezone,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnomalyDetectorMetricSet, enum values to their
-// types.
+// UnmarshalJSON decodes a AnomalyDetectorMetricSet, turning enum values back
+// into their types.
 func (s *AnomalyDetectorMetricSet) UnmarshalJSON(data []byte) error {
 	type plain AnomalyDetectorMetricSet
 	w := struct {
 		*plain
-		E5 *string `json:"MetricSetFrequency"`
+		MetricSetFrequency *string `json:"MetricSetFrequency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.MetricSetFrequency = AnomalyDetectorMetricSetMetricSetFrequencyOf(*w.E5)
+	if w.MetricSetFrequency != nil {
+		s.MetricSetFrequency = AnomalyDetectorMetricSetMetricSetFrequencyOf(*w.MetricSetFrequency)
 	}
 	return nil
 }

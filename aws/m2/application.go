@@ -71,18 +71,19 @@ type ApplicationArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"EngineType"`
+		EngineType *string `json:"EngineType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EngineType = ApplicationEngineTypeOf(*w.E0)
+	if w.EngineType != nil {
+		s.EngineType = ApplicationEngineTypeOf(*w.EngineType)
 	}
 	return nil
 }

@@ -124,22 +124,23 @@ type EnvironmentArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentArgs, turning enum values back into their
+// types.
 func (s *EnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentArgs
 	w := struct {
 		*plain
-		E0 *string `json:"EngineType"`
-		E7 *string `json:"NetworkType"`
+		EngineType  *string `json:"EngineType"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EngineType = EnvironmentEngineTypeOf(*w.E0)
+	if w.EngineType != nil {
+		s.EngineType = EnvironmentEngineTypeOf(*w.EngineType)
 	}
-	if w.E7 != nil {
-		s.NetworkType = EnvironmentNetworkTypeOf(*w.E7)
+	if w.NetworkType != nil {
+		s.NetworkType = EnvironmentNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }

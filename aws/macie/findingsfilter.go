@@ -53,18 +53,19 @@ type FindingsFilterArgs struct {
 	Tags []FindingsFilterTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FindingsFilterArgs, enum values to their types.
+// UnmarshalJSON decodes a FindingsFilterArgs, turning enum values back into
+// their types.
 func (s *FindingsFilterArgs) UnmarshalJSON(data []byte) error {
 	type plain FindingsFilterArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Action = FindingsFilterFindingFilterActionOf(*w.E2)
+	if w.Action != nil {
+		s.Action = FindingsFilterFindingFilterActionOf(*w.Action)
 	}
 	return nil
 }

@@ -32,22 +32,23 @@ type SessionArgs struct {
 	Status SessionStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a SessionArgs, enum values to their types.
+// UnmarshalJSON decodes a SessionArgs, turning enum values back into their
+// types.
 func (s *SessionArgs) UnmarshalJSON(data []byte) error {
 	type plain SessionArgs
 	w := struct {
 		*plain
-		E0 *string `json:"FindingPublishingFrequency"`
-		E1 *string `json:"Status"`
+		FindingPublishingFrequency *string `json:"FindingPublishingFrequency"`
+		Status                     *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FindingPublishingFrequency = SessionFindingPublishingFrequencyOf(*w.E0)
+	if w.FindingPublishingFrequency != nil {
+		s.FindingPublishingFrequency = SessionFindingPublishingFrequencyOf(*w.FindingPublishingFrequency)
 	}
-	if w.E1 != nil {
-		s.Status = SessionStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = SessionStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -43,22 +43,23 @@ type AccessorArgs struct {
 	Tags []AccessorTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessorArgs, enum values to their types.
+// UnmarshalJSON decodes a AccessorArgs, turning enum values back into their
+// types.
 func (s *AccessorArgs) UnmarshalJSON(data []byte) error {
 	type plain AccessorArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AccessorType"`
-		E1 *string `json:"NetworkType"`
+		AccessorType *string `json:"AccessorType"`
+		NetworkType  *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessorType = AccessorTypePropertyOf(*w.E0)
+	if w.AccessorType != nil {
+		s.AccessorType = AccessorTypePropertyOf(*w.AccessorType)
 	}
-	if w.E1 != nil {
-		s.NetworkType = AccessorNetworkAccessorTypeOf(*w.E1)
+	if w.NetworkType != nil {
+		s.NetworkType = AccessorNetworkAccessorTypeOf(*w.NetworkType)
 	}
 	return nil
 }

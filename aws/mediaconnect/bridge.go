@@ -135,22 +135,23 @@ type BridgeFailoverConfig struct {
 	State BridgeFailoverConfigStateEnum `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a BridgeFailoverConfig, enum values to their types.
+// UnmarshalJSON decodes a BridgeFailoverConfig, turning enum values back into
+// their types.
 func (s *BridgeFailoverConfig) UnmarshalJSON(data []byte) error {
 	type plain BridgeFailoverConfig
 	w := struct {
 		*plain
-		E0 *string `json:"FailoverMode"`
-		E2 *string `json:"State"`
+		FailoverMode *string `json:"FailoverMode"`
+		State        *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FailoverMode = BridgeFailoverModeEnumOf(*w.E0)
+	if w.FailoverMode != nil {
+		s.FailoverMode = BridgeFailoverModeEnumOf(*w.FailoverMode)
 	}
-	if w.E2 != nil {
-		s.State = BridgeFailoverConfigStateEnumOf(*w.E2)
+	if w.State != nil {
+		s.State = BridgeFailoverConfigStateEnumOf(*w.State)
 	}
 	return nil
 }
@@ -323,18 +324,19 @@ type BridgeNetworkOutput struct {
 	Ttl int `json:"Ttl"`
 }
 
-// UnmarshalJSON decodes a BridgeNetworkOutput, enum values to their types.
+// UnmarshalJSON decodes a BridgeNetworkOutput, turning enum values back into
+// their types.
 func (s *BridgeNetworkOutput) UnmarshalJSON(data []byte) error {
 	type plain BridgeNetworkOutput
 	w := struct {
 		*plain
-		E4 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Protocol = BridgeProtocolEnumOf(*w.E4)
+	if w.Protocol != nil {
+		s.Protocol = BridgeProtocolEnumOf(*w.Protocol)
 	}
 	return nil
 }
@@ -376,18 +378,19 @@ type BridgeNetworkSource struct {
 	MulticastSourceSettings *BridgeMulticastSourceSettings `json:"MulticastSourceSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a BridgeNetworkSource, enum values to their types.
+// UnmarshalJSON decodes a BridgeNetworkSource, turning enum values back into
+// their types.
 func (s *BridgeNetworkSource) UnmarshalJSON(data []byte) error {
 	type plain BridgeNetworkSource
 	w := struct {
 		*plain
-		E4 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Protocol = BridgeProtocolEnumOf(*w.E4)
+	if w.Protocol != nil {
+		s.Protocol = BridgeProtocolEnumOf(*w.Protocol)
 	}
 	return nil
 }

@@ -114,19 +114,19 @@ type BridgeOutputBridgeNetworkOutput struct {
 	Ttl int `json:"Ttl"`
 }
 
-// UnmarshalJSON decodes a BridgeOutputBridgeNetworkOutput, enum values to
-// their types.
+// UnmarshalJSON decodes a BridgeOutputBridgeNetworkOutput, turning enum values
+// back into their types.
 func (s *BridgeOutputBridgeNetworkOutput) UnmarshalJSON(data []byte) error {
 	type plain BridgeOutputBridgeNetworkOutput
 	w := struct {
 		*plain
-		E3 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Protocol = BridgeOutputBridgeNetworkOutputProtocolOf(*w.E3)
+	if w.Protocol != nil {
+		s.Protocol = BridgeOutputBridgeNetworkOutputProtocolOf(*w.Protocol)
 	}
 	return nil
 }

@@ -138,19 +138,19 @@ type BridgeSourceBridgeNetworkSource struct {
 	MulticastSourceSettings *BridgeSourceMulticastSourceSettings `json:"MulticastSourceSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a BridgeSourceBridgeNetworkSource, enum values to
-// their types.
+// UnmarshalJSON decodes a BridgeSourceBridgeNetworkSource, turning enum values
+// back into their types.
 func (s *BridgeSourceBridgeNetworkSource) UnmarshalJSON(data []byte) error {
 	type plain BridgeSourceBridgeNetworkSource
 	w := struct {
 		*plain
-		E3 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Protocol = BridgeSourceProtocolEnumOf(*w.E3)
+	if w.Protocol != nil {
+		s.Protocol = BridgeSourceProtocolEnumOf(*w.Protocol)
 	}
 	return nil
 }

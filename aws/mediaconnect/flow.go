@@ -159,18 +159,19 @@ type FlowBlackFrames struct {
 	ThresholdSeconds *int `json:"ThresholdSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowBlackFrames, enum values to their types.
+// UnmarshalJSON decodes a FlowBlackFrames, turning enum values back into their
+// types.
 func (s *FlowBlackFrames) UnmarshalJSON(data []byte) error {
 	type plain FlowBlackFrames
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = FlowBlackFramesStateOf(*w.E0)
+	if w.State != nil {
+		s.State = FlowBlackFramesStateOf(*w.State)
 	}
 	return nil
 }
@@ -268,22 +269,23 @@ type FlowEncryption struct {
 	Url *string `json:"Url,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowEncryption, enum values to their types.
+// UnmarshalJSON decodes a FlowEncryption, turning enum values back into their
+// types.
 func (s *FlowEncryption) UnmarshalJSON(data []byte) error {
 	type plain FlowEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"Algorithm"`
-		E4 *string `json:"KeyType"`
+		Algorithm *string `json:"Algorithm"`
+		KeyType   *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Algorithm = FlowEncryptionAlgorithmOf(*w.E1)
+	if w.Algorithm != nil {
+		s.Algorithm = FlowEncryptionAlgorithmOf(*w.Algorithm)
 	}
-	if w.E4 != nil {
-		s.KeyType = FlowEncryptionKeyTypeOf(*w.E4)
+	if w.KeyType != nil {
+		s.KeyType = FlowEncryptionKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }
@@ -400,22 +402,23 @@ type FlowFailoverConfig struct {
 	State FlowFailoverConfigState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowFailoverConfig, enum values to their types.
+// UnmarshalJSON decodes a FlowFailoverConfig, turning enum values back into
+// their types.
 func (s *FlowFailoverConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowFailoverConfig
 	w := struct {
 		*plain
-		E0 *string `json:"FailoverMode"`
-		E3 *string `json:"State"`
+		FailoverMode *string `json:"FailoverMode"`
+		State        *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FailoverMode = FlowFailoverConfigFailoverModeOf(*w.E0)
+	if w.FailoverMode != nil {
+		s.FailoverMode = FlowFailoverConfigFailoverModeOf(*w.FailoverMode)
 	}
-	if w.E3 != nil {
-		s.State = FlowFailoverConfigStateOf(*w.E3)
+	if w.State != nil {
+		s.State = FlowFailoverConfigStateOf(*w.State)
 	}
 	return nil
 }
@@ -561,30 +564,30 @@ type FlowFmtp struct {
 	Tcs FlowFmtpTcs `json:"Tcs,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowFmtp, enum values to their types.
+// UnmarshalJSON decodes a FlowFmtp, turning enum values back into their types.
 func (s *FlowFmtp) UnmarshalJSON(data []byte) error {
 	type plain FlowFmtp
 	w := struct {
 		*plain
-		E1 *string `json:"Colorimetry"`
-		E4 *string `json:"Range"`
-		E5 *string `json:"ScanMode"`
-		E6 *string `json:"Tcs"`
+		Colorimetry *string `json:"Colorimetry"`
+		Range       *string `json:"Range"`
+		ScanMode    *string `json:"ScanMode"`
+		Tcs         *string `json:"Tcs"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Colorimetry = FlowFmtpColorimetryOf(*w.E1)
+	if w.Colorimetry != nil {
+		s.Colorimetry = FlowFmtpColorimetryOf(*w.Colorimetry)
 	}
-	if w.E4 != nil {
-		s.Range = FlowFmtpRangeOf(*w.E4)
+	if w.Range != nil {
+		s.Range = FlowFmtpRangeOf(*w.Range)
 	}
-	if w.E5 != nil {
-		s.ScanMode = FlowFmtpScanModeOf(*w.E5)
+	if w.ScanMode != nil {
+		s.ScanMode = FlowFmtpScanModeOf(*w.ScanMode)
 	}
-	if w.E6 != nil {
-		s.Tcs = FlowFmtpTcsOf(*w.E6)
+	if w.Tcs != nil {
+		s.Tcs = FlowFmtpTcsOf(*w.Tcs)
 	}
 	return nil
 }
@@ -779,18 +782,19 @@ type FlowFrozenFrames struct {
 	ThresholdSeconds *int `json:"ThresholdSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowFrozenFrames, enum values to their types.
+// UnmarshalJSON decodes a FlowFrozenFrames, turning enum values back into
+// their types.
 func (s *FlowFrozenFrames) UnmarshalJSON(data []byte) error {
 	type plain FlowFrozenFrames
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = FlowFrozenFramesStateOf(*w.E0)
+	if w.State != nil {
+		s.State = FlowFrozenFramesStateOf(*w.State)
 	}
 	return nil
 }
@@ -896,18 +900,19 @@ type FlowMaintenance struct {
 	MaintenanceStartHour string `json:"MaintenanceStartHour"`
 }
 
-// UnmarshalJSON decodes a FlowMaintenance, enum values to their types.
+// UnmarshalJSON decodes a FlowMaintenance, turning enum values back into their
+// types.
 func (s *FlowMaintenance) UnmarshalJSON(data []byte) error {
 	type plain FlowMaintenance
 	w := struct {
 		*plain
-		E0 *string `json:"MaintenanceDay"`
+		MaintenanceDay *string `json:"MaintenanceDay"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MaintenanceDay = FlowMaintenanceMaintenanceDayOf(*w.E0)
+	if w.MaintenanceDay != nil {
+		s.MaintenanceDay = FlowMaintenanceMaintenanceDayOf(*w.MaintenanceDay)
 	}
 	return nil
 }
@@ -1011,22 +1016,23 @@ type FlowMediaStream struct {
 	VideoFormat FlowMediaStreamVideoFormat `json:"VideoFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowMediaStream, enum values to their types.
+// UnmarshalJSON decodes a FlowMediaStream, turning enum values back into their
+// types.
 func (s *FlowMediaStream) UnmarshalJSON(data []byte) error {
 	type plain FlowMediaStream
 	w := struct {
 		*plain
-		E2 *string `json:"MediaStreamType"`
-		E7 *string `json:"VideoFormat"`
+		MediaStreamType *string `json:"MediaStreamType"`
+		VideoFormat     *string `json:"VideoFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MediaStreamType = FlowMediaStreamMediaStreamTypeOf(*w.E2)
+	if w.MediaStreamType != nil {
+		s.MediaStreamType = FlowMediaStreamMediaStreamTypeOf(*w.MediaStreamType)
 	}
-	if w.E7 != nil {
-		s.VideoFormat = FlowMediaStreamVideoFormatOf(*w.E7)
+	if w.VideoFormat != nil {
+		s.VideoFormat = FlowMediaStreamVideoFormatOf(*w.VideoFormat)
 	}
 	return nil
 }
@@ -1115,19 +1121,19 @@ type FlowMediaStreamSourceConfiguration struct {
 	InputConfigurations []FlowInputConfiguration `json:"InputConfigurations,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowMediaStreamSourceConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowMediaStreamSourceConfiguration, turning enum
+// values back into their types.
 func (s *FlowMediaStreamSourceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowMediaStreamSourceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncodingName"`
+		EncodingName *string `json:"EncodingName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncodingName = FlowMediaStreamSourceConfigurationEncodingNameOf(*w.E0)
+	if w.EncodingName != nil {
+		s.EncodingName = FlowMediaStreamSourceConfigurationEncodingNameOf(*w.EncodingName)
 	}
 	return nil
 }
@@ -1246,18 +1252,19 @@ type FlowSilentAudio struct {
 	ThresholdSeconds *int `json:"ThresholdSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSilentAudio, enum values to their types.
+// UnmarshalJSON decodes a FlowSilentAudio, turning enum values back into their
+// types.
 func (s *FlowSilentAudio) UnmarshalJSON(data []byte) error {
 	type plain FlowSilentAudio
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = FlowSilentAudioStateOf(*w.E0)
+	if w.State != nil {
+		s.State = FlowSilentAudioStateOf(*w.State)
 	}
 	return nil
 }
@@ -1334,23 +1341,23 @@ type FlowSourceMonitoringConfig struct {
 	VideoMonitoringSettings []FlowVideoMonitoringSetting `json:"VideoMonitoringSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSourceMonitoringConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowSourceMonitoringConfig, turning enum values back
+// into their types.
 func (s *FlowSourceMonitoringConfig) UnmarshalJSON(data []byte) error {
 	type plain FlowSourceMonitoringConfig
 	w := struct {
 		*plain
-		E1 *string `json:"ContentQualityAnalysisState"`
-		E2 *string `json:"ThumbnailState"`
+		ContentQualityAnalysisState *string `json:"ContentQualityAnalysisState"`
+		ThumbnailState              *string `json:"ThumbnailState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContentQualityAnalysisState = FlowSourceMonitoringConfigContentQualityAnalysisStateOf(*w.E1)
+	if w.ContentQualityAnalysisState != nil {
+		s.ContentQualityAnalysisState = FlowSourceMonitoringConfigContentQualityAnalysisStateOf(*w.ContentQualityAnalysisState)
 	}
-	if w.E2 != nil {
-		s.ThumbnailState = FlowSourceMonitoringConfigThumbnailStateOf(*w.E2)
+	if w.ThumbnailState != nil {
+		s.ThumbnailState = FlowSourceMonitoringConfigThumbnailStateOf(*w.ThumbnailState)
 	}
 	return nil
 }
@@ -1586,18 +1593,19 @@ type FlowSourceProperty struct {
 	WhitelistCidr *string `json:"WhitelistCidr,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSourceProperty, enum values to their types.
+// UnmarshalJSON decodes a FlowSourceProperty, turning enum values back into
+// their types.
 func (s *FlowSourceProperty) UnmarshalJSON(data []byte) error {
 	type plain FlowSourceProperty
 	w := struct {
 		*plain
-		E12 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E12 != nil {
-		s.Protocol = FlowSourcePropertyProtocolOf(*w.E12)
+	if w.Protocol != nil {
+		s.Protocol = FlowSourcePropertyProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -1767,19 +1775,19 @@ type FlowVpcInterfaceProperty struct {
 	NetworkInterfaceType FlowVpcInterfaceNetworkInterfaceType `json:"NetworkInterfaceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowVpcInterfaceProperty, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowVpcInterfaceProperty, turning enum values back
+// into their types.
 func (s *FlowVpcInterfaceProperty) UnmarshalJSON(data []byte) error {
 	type plain FlowVpcInterfaceProperty
 	w := struct {
 		*plain
-		E5 *string `json:"NetworkInterfaceType"`
+		NetworkInterfaceType *string `json:"NetworkInterfaceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.NetworkInterfaceType = FlowVpcInterfaceNetworkInterfaceTypeOf(*w.E5)
+	if w.NetworkInterfaceType != nil {
+		s.NetworkInterfaceType = FlowVpcInterfaceNetworkInterfaceTypeOf(*w.NetworkInterfaceType)
 	}
 	return nil
 }

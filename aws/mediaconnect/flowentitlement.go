@@ -69,18 +69,19 @@ type FlowEntitlementArgs struct {
 	Tags []FlowEntitlementTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowEntitlementArgs, enum values to their types.
+// UnmarshalJSON decodes a FlowEntitlementArgs, turning enum values back into
+// their types.
 func (s *FlowEntitlementArgs) UnmarshalJSON(data []byte) error {
 	type plain FlowEntitlementArgs
 	w := struct {
 		*plain
-		E6 *string `json:"EntitlementStatus"`
+		EntitlementStatus *string `json:"EntitlementStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.EntitlementStatus = FlowEntitlementEntitlementStatusOf(*w.E6)
+	if w.EntitlementStatus != nil {
+		s.EntitlementStatus = FlowEntitlementEntitlementStatusOf(*w.EntitlementStatus)
 	}
 	return nil
 }
@@ -175,23 +176,23 @@ type FlowEntitlementEncryption struct {
 	Url *string `json:"Url,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowEntitlementEncryption, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowEntitlementEncryption, turning enum values back
+// into their types.
 func (s *FlowEntitlementEncryption) UnmarshalJSON(data []byte) error {
 	type plain FlowEntitlementEncryption
 	w := struct {
 		*plain
-		E0 *string `json:"Algorithm"`
-		E4 *string `json:"KeyType"`
+		Algorithm *string `json:"Algorithm"`
+		KeyType   *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Algorithm = FlowEntitlementEncryptionAlgorithmOf(*w.E0)
+	if w.Algorithm != nil {
+		s.Algorithm = FlowEntitlementEncryptionAlgorithmOf(*w.Algorithm)
 	}
-	if w.E4 != nil {
-		s.KeyType = FlowEntitlementEncryptionKeyTypeOf(*w.E4)
+	if w.KeyType != nil {
+		s.KeyType = FlowEntitlementEncryptionKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }

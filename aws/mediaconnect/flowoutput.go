@@ -154,30 +154,31 @@ type FlowOutputArgs struct {
 	VpcInterfaceAttachment *FlowOutputVpcInterfaceAttachment `json:"VpcInterfaceAttachment,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowOutputArgs, enum values to their types.
+// UnmarshalJSON decodes a FlowOutputArgs, turning enum values back into their
+// types.
 func (s *FlowOutputArgs) UnmarshalJSON(data []byte) error {
 	type plain FlowOutputArgs
 	w := struct {
 		*plain
-		E9  *string `json:"NdiOutputTimecodeSource"`
-		E12 *string `json:"OutputStatus"`
-		E14 *string `json:"Protocol"`
-		E16 *string `json:"RouterIntegrationState"`
+		NdiOutputTimecodeSource *string `json:"NdiOutputTimecodeSource"`
+		OutputStatus            *string `json:"OutputStatus"`
+		Protocol                *string `json:"Protocol"`
+		RouterIntegrationState  *string `json:"RouterIntegrationState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.NdiOutputTimecodeSource = FlowOutputNdiOutputTimecodeSourceOf(*w.E9)
+	if w.NdiOutputTimecodeSource != nil {
+		s.NdiOutputTimecodeSource = FlowOutputNdiOutputTimecodeSourceOf(*w.NdiOutputTimecodeSource)
 	}
-	if w.E12 != nil {
-		s.OutputStatus = FlowOutputOutputStatusOf(*w.E12)
+	if w.OutputStatus != nil {
+		s.OutputStatus = FlowOutputOutputStatusOf(*w.OutputStatus)
 	}
-	if w.E14 != nil {
-		s.Protocol = FlowOutputProtocolOf(*w.E14)
+	if w.Protocol != nil {
+		s.Protocol = FlowOutputProtocolOf(*w.Protocol)
 	}
-	if w.E16 != nil {
-		s.RouterIntegrationState = FlowOutputRouterIntegrationStateOf(*w.E16)
+	if w.RouterIntegrationState != nil {
+		s.RouterIntegrationState = FlowOutputRouterIntegrationStateOf(*w.RouterIntegrationState)
 	}
 	return nil
 }
@@ -257,19 +258,19 @@ type FlowOutputEncodingParameters struct {
 	EncoderProfile FlowOutputEncodingParametersEncoderProfile `json:"EncoderProfile,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowOutputEncodingParameters, enum values to their
-// types.
+// UnmarshalJSON decodes a FlowOutputEncodingParameters, turning enum values
+// back into their types.
 func (s *FlowOutputEncodingParameters) UnmarshalJSON(data []byte) error {
 	type plain FlowOutputEncodingParameters
 	w := struct {
 		*plain
-		E1 *string `json:"EncoderProfile"`
+		EncoderProfile *string `json:"EncoderProfile"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncoderProfile = FlowOutputEncodingParametersEncoderProfileOf(*w.E1)
+	if w.EncoderProfile != nil {
+		s.EncoderProfile = FlowOutputEncodingParametersEncoderProfileOf(*w.EncoderProfile)
 	}
 	return nil
 }
@@ -352,22 +353,23 @@ type FlowOutputEncryption struct {
 	KeyType FlowOutputEncryptionKeyType `json:"KeyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowOutputEncryption, enum values to their types.
+// UnmarshalJSON decodes a FlowOutputEncryption, turning enum values back into
+// their types.
 func (s *FlowOutputEncryption) UnmarshalJSON(data []byte) error {
 	type plain FlowOutputEncryption
 	w := struct {
 		*plain
-		E2 *string `json:"Algorithm"`
-		E3 *string `json:"KeyType"`
+		Algorithm *string `json:"Algorithm"`
+		KeyType   *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Algorithm = FlowOutputEncryptionAlgorithmOf(*w.E2)
+	if w.Algorithm != nil {
+		s.Algorithm = FlowOutputEncryptionAlgorithmOf(*w.Algorithm)
 	}
-	if w.E3 != nil {
-		s.KeyType = FlowOutputEncryptionKeyTypeOf(*w.E3)
+	if w.KeyType != nil {
+		s.KeyType = FlowOutputEncryptionKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }
@@ -479,19 +481,19 @@ type FlowOutputFlowTransitEncryption struct {
 	EncryptionKeyType FlowOutputFlowTransitEncryptionKeyType `json:"EncryptionKeyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowOutputFlowTransitEncryption, enum values to
-// their types.
+// UnmarshalJSON decodes a FlowOutputFlowTransitEncryption, turning enum values
+// back into their types.
 func (s *FlowOutputFlowTransitEncryption) UnmarshalJSON(data []byte) error {
 	type plain FlowOutputFlowTransitEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionKeyType"`
+		EncryptionKeyType *string `json:"EncryptionKeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionKeyType = FlowOutputFlowTransitEncryptionKeyTypeOf(*w.E1)
+	if w.EncryptionKeyType != nil {
+		s.EncryptionKeyType = FlowOutputFlowTransitEncryptionKeyTypeOf(*w.EncryptionKeyType)
 	}
 	return nil
 }
@@ -604,19 +606,19 @@ type FlowOutputMediaStreamOutputConfiguration struct {
 	EncodingParameters *FlowOutputEncodingParameters `json:"EncodingParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowOutputMediaStreamOutputConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a FlowOutputMediaStreamOutputConfiguration, turning
+// enum values back into their types.
 func (s *FlowOutputMediaStreamOutputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain FlowOutputMediaStreamOutputConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncodingName"`
+		EncodingName *string `json:"EncodingName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncodingName = FlowOutputMediaStreamOutputConfigurationEncodingNameOf(*w.E0)
+	if w.EncodingName != nil {
+		s.EncodingName = FlowOutputMediaStreamOutputConfigurationEncodingNameOf(*w.EncodingName)
 	}
 	return nil
 }

@@ -144,18 +144,19 @@ type FlowSourceArgs struct {
 	WhitelistCidr *string `json:"WhitelistCidr,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a FlowSourceArgs, turning enum values back into their
+// types.
 func (s *FlowSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain FlowSourceArgs
 	w := struct {
 		*plain
-		E10 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.Protocol = FlowSourceProtocolOf(*w.E10)
+	if w.Protocol != nil {
+		s.Protocol = FlowSourceProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -269,22 +270,23 @@ type FlowSourceEncryption struct {
 	Url *string `json:"Url,omitzero"`
 }
 
-// UnmarshalJSON decodes a FlowSourceEncryption, enum values to their types.
+// UnmarshalJSON decodes a FlowSourceEncryption, turning enum values back into
+// their types.
 func (s *FlowSourceEncryption) UnmarshalJSON(data []byte) error {
 	type plain FlowSourceEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"Algorithm"`
-		E4 *string `json:"KeyType"`
+		Algorithm *string `json:"Algorithm"`
+		KeyType   *string `json:"KeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Algorithm = FlowSourceEncryptionAlgorithmOf(*w.E1)
+	if w.Algorithm != nil {
+		s.Algorithm = FlowSourceEncryptionAlgorithmOf(*w.Algorithm)
 	}
-	if w.E4 != nil {
-		s.KeyType = FlowSourceEncryptionKeyTypeOf(*w.E4)
+	if w.KeyType != nil {
+		s.KeyType = FlowSourceEncryptionKeyTypeOf(*w.KeyType)
 	}
 	return nil
 }

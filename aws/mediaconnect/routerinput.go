@@ -92,22 +92,23 @@ type RouterInputArgs struct {
 	TransitEncryption *RouterInputTransitEncryption `json:"TransitEncryption,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputArgs, enum values to their types.
+// UnmarshalJSON decodes a RouterInputArgs, turning enum values back into their
+// types.
 func (s *RouterInputArgs) UnmarshalJSON(data []byte) error {
 	type plain RouterInputArgs
 	w := struct {
 		*plain
-		E3 *string `json:"RoutingScope"`
-		E4 *string `json:"Tier"`
+		RoutingScope *string `json:"RoutingScope"`
+		Tier         *string `json:"Tier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RoutingScope = RouterInputRoutingScopeOf(*w.E3)
+	if w.RoutingScope != nil {
+		s.RoutingScope = RouterInputRoutingScopeOf(*w.RoutingScope)
 	}
-	if w.E4 != nil {
-		s.Tier = RouterInputTierOf(*w.E4)
+	if w.Tier != nil {
+		s.Tier = RouterInputTierOf(*w.Tier)
 	}
 	return nil
 }
@@ -254,19 +255,19 @@ type RouterInputBlackFramesConfiguration struct {
 	ThresholdSeconds int `json:"ThresholdSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputBlackFramesConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a RouterInputBlackFramesConfiguration, turning enum
+// values back into their types.
 func (s *RouterInputBlackFramesConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputBlackFramesConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = RouterInputContentQualityAnalysisStateOf(*w.E0)
+	if w.State != nil {
+		s.State = RouterInputContentQualityAnalysisStateOf(*w.State)
 	}
 	return nil
 }
@@ -508,19 +509,19 @@ type RouterInputFailoverRouterInputConfiguration struct {
 	PrimarySourceIndex *int `json:"PrimarySourceIndex,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputFailoverRouterInputConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a RouterInputFailoverRouterInputConfiguration, turning
+// enum values back into their types.
 func (s *RouterInputFailoverRouterInputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputFailoverRouterInputConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"SourcePriorityMode"`
+		SourcePriorityMode *string `json:"SourcePriorityMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.SourcePriorityMode = RouterInputFailoverInputSourcePriorityModeOf(*w.E2)
+	if w.SourcePriorityMode != nil {
+		s.SourcePriorityMode = RouterInputFailoverInputSourcePriorityModeOf(*w.SourcePriorityMode)
 	}
 	return nil
 }
@@ -579,19 +580,19 @@ type RouterInputFlowTransitEncryption struct {
 	EncryptionKeyType RouterInputFlowTransitEncryptionKeyType `json:"EncryptionKeyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputFlowTransitEncryption, enum values to
-// their types.
+// UnmarshalJSON decodes a RouterInputFlowTransitEncryption, turning enum
+// values back into their types.
 func (s *RouterInputFlowTransitEncryption) UnmarshalJSON(data []byte) error {
 	type plain RouterInputFlowTransitEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionKeyType"`
+		EncryptionKeyType *string `json:"EncryptionKeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionKeyType = RouterInputFlowTransitEncryptionKeyTypeOf(*w.E1)
+	if w.EncryptionKeyType != nil {
+		s.EncryptionKeyType = RouterInputFlowTransitEncryptionKeyTypeOf(*w.EncryptionKeyType)
 	}
 	return nil
 }
@@ -726,19 +727,19 @@ type RouterInputFrozenFramesConfiguration struct {
 	ThresholdSeconds int `json:"ThresholdSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputFrozenFramesConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a RouterInputFrozenFramesConfiguration, turning enum
+// values back into their types.
 func (s *RouterInputFrozenFramesConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputFrozenFramesConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = RouterInputContentQualityAnalysisStateOf(*w.E0)
+	if w.State != nil {
+		s.State = RouterInputContentQualityAnalysisStateOf(*w.State)
 	}
 	return nil
 }
@@ -911,18 +912,18 @@ type RouterInputMediaLiveChannelRouterInputConfiguration struct {
 }
 
 // UnmarshalJSON decodes a RouterInputMediaLiveChannelRouterInputConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *RouterInputMediaLiveChannelRouterInputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputMediaLiveChannelRouterInputConfiguration
 	w := struct {
 		*plain
-		E3 *string `json:"MediaLivePipelineId"`
+		MediaLivePipelineId *string `json:"MediaLivePipelineId"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.MediaLivePipelineId = RouterInputMediaLiveChannelPipelineIdOf(*w.E3)
+	if w.MediaLivePipelineId != nil {
+		s.MediaLivePipelineId = RouterInputMediaLiveChannelPipelineIdOf(*w.MediaLivePipelineId)
 	}
 	return nil
 }
@@ -947,19 +948,19 @@ type RouterInputMediaLiveTransitEncryption struct {
 	EncryptionKeyType RouterInputMediaLiveTransitEncryptionKeyType `json:"EncryptionKeyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputMediaLiveTransitEncryption, enum values
-// to their types.
+// UnmarshalJSON decodes a RouterInputMediaLiveTransitEncryption, turning enum
+// values back into their types.
 func (s *RouterInputMediaLiveTransitEncryption) UnmarshalJSON(data []byte) error {
 	type plain RouterInputMediaLiveTransitEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionKeyType"`
+		EncryptionKeyType *string `json:"EncryptionKeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionKeyType = RouterInputMediaLiveTransitEncryptionKeyTypeOf(*w.E1)
+	if w.EncryptionKeyType != nil {
+		s.EncryptionKeyType = RouterInputMediaLiveTransitEncryptionKeyTypeOf(*w.EncryptionKeyType)
 	}
 	return nil
 }
@@ -1097,18 +1098,18 @@ type RouterInputPreferredDayTimeMaintenanceConfiguration struct {
 }
 
 // UnmarshalJSON decodes a RouterInputPreferredDayTimeMaintenanceConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *RouterInputPreferredDayTimeMaintenanceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputPreferredDayTimeMaintenanceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Day"`
+		Day *string `json:"Day"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Day = RouterInputDayOf(*w.E0)
+	if w.Day != nil {
+		s.Day = RouterInputDayOf(*w.Day)
 	}
 	return nil
 }
@@ -1325,19 +1326,19 @@ type RouterInputRtpRouterInputConfiguration struct {
 	ForwardErrorCorrection RouterInputForwardErrorCorrectionState `json:"ForwardErrorCorrection,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputRtpRouterInputConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a RouterInputRtpRouterInputConfiguration, turning enum
+// values back into their types.
 func (s *RouterInputRtpRouterInputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputRtpRouterInputConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ForwardErrorCorrection"`
+		ForwardErrorCorrection *string `json:"ForwardErrorCorrection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ForwardErrorCorrection = RouterInputForwardErrorCorrectionStateOf(*w.E1)
+	if w.ForwardErrorCorrection != nil {
+		s.ForwardErrorCorrection = RouterInputForwardErrorCorrectionStateOf(*w.ForwardErrorCorrection)
 	}
 	return nil
 }
@@ -1379,19 +1380,19 @@ type RouterInputSilentAudioConfiguration struct {
 	ThresholdSeconds int `json:"ThresholdSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputSilentAudioConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a RouterInputSilentAudioConfiguration, turning enum
+// values back into their types.
 func (s *RouterInputSilentAudioConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputSilentAudioConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.State = RouterInputContentQualityAnalysisStateOf(*w.E0)
+	if w.State != nil {
+		s.State = RouterInputContentQualityAnalysisStateOf(*w.State)
 	}
 	return nil
 }
@@ -1493,19 +1494,19 @@ type RouterInputStandardRouterInputConfiguration struct {
 	Protocol RouterInputProtocol `json:"Protocol,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputStandardRouterInputConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a RouterInputStandardRouterInputConfiguration, turning
+// enum values back into their types.
 func (s *RouterInputStandardRouterInputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterInputStandardRouterInputConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Protocol = RouterInputProtocolOf(*w.E2)
+	if w.Protocol != nil {
+		s.Protocol = RouterInputProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -1633,19 +1634,19 @@ type RouterInputTransitEncryption struct {
 	EncryptionKeyType RouterInputTransitEncryptionKeyType `json:"EncryptionKeyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterInputTransitEncryption, enum values to their
-// types.
+// UnmarshalJSON decodes a RouterInputTransitEncryption, turning enum values
+// back into their types.
 func (s *RouterInputTransitEncryption) UnmarshalJSON(data []byte) error {
 	type plain RouterInputTransitEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionKeyType"`
+		EncryptionKeyType *string `json:"EncryptionKeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionKeyType = RouterInputTransitEncryptionKeyTypeOf(*w.E1)
+	if w.EncryptionKeyType != nil {
+		s.EncryptionKeyType = RouterInputTransitEncryptionKeyTypeOf(*w.EncryptionKeyType)
 	}
 	return nil
 }

@@ -77,22 +77,23 @@ type RouterOutputArgs struct {
 	Tags []RouterOutputTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterOutputArgs, enum values to their types.
+// UnmarshalJSON decodes a RouterOutputArgs, turning enum values back into
+// their types.
 func (s *RouterOutputArgs) UnmarshalJSON(data []byte) error {
 	type plain RouterOutputArgs
 	w := struct {
 		*plain
-		E3 *string `json:"RoutingScope"`
-		E4 *string `json:"Tier"`
+		RoutingScope *string `json:"RoutingScope"`
+		Tier         *string `json:"Tier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.RoutingScope = RouterOutputRoutingScopeOf(*w.E3)
+	if w.RoutingScope != nil {
+		s.RoutingScope = RouterOutputRoutingScopeOf(*w.RoutingScope)
 	}
-	if w.E4 != nil {
-		s.Tier = RouterOutputTierOf(*w.E4)
+	if w.Tier != nil {
+		s.Tier = RouterOutputTierOf(*w.Tier)
 	}
 	return nil
 }
@@ -303,19 +304,19 @@ type RouterOutputFlowTransitEncryption struct {
 	EncryptionKeyType RouterOutputFlowTransitEncryptionKeyType `json:"EncryptionKeyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterOutputFlowTransitEncryption, enum values to
-// their types.
+// UnmarshalJSON decodes a RouterOutputFlowTransitEncryption, turning enum
+// values back into their types.
 func (s *RouterOutputFlowTransitEncryption) UnmarshalJSON(data []byte) error {
 	type plain RouterOutputFlowTransitEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionKeyType"`
+		EncryptionKeyType *string `json:"EncryptionKeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionKeyType = RouterOutputFlowTransitEncryptionKeyTypeOf(*w.E1)
+	if w.EncryptionKeyType != nil {
+		s.EncryptionKeyType = RouterOutputFlowTransitEncryptionKeyTypeOf(*w.EncryptionKeyType)
 	}
 	return nil
 }
@@ -595,18 +596,18 @@ type RouterOutputMediaLiveInputRouterOutputConfiguration struct {
 }
 
 // UnmarshalJSON decodes a RouterOutputMediaLiveInputRouterOutputConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *RouterOutputMediaLiveInputRouterOutputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterOutputMediaLiveInputRouterOutputConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"MediaLivePipelineId"`
+		MediaLivePipelineId *string `json:"MediaLivePipelineId"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MediaLivePipelineId = RouterOutputMediaLiveInputPipelineIdOf(*w.E2)
+	if w.MediaLivePipelineId != nil {
+		s.MediaLivePipelineId = RouterOutputMediaLiveInputPipelineIdOf(*w.MediaLivePipelineId)
 	}
 	return nil
 }
@@ -631,19 +632,19 @@ type RouterOutputMediaLiveTransitEncryption struct {
 	EncryptionKeyType RouterOutputMediaLiveTransitEncryptionKeyType `json:"EncryptionKeyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterOutputMediaLiveTransitEncryption, enum values
-// to their types.
+// UnmarshalJSON decodes a RouterOutputMediaLiveTransitEncryption, turning enum
+// values back into their types.
 func (s *RouterOutputMediaLiveTransitEncryption) UnmarshalJSON(data []byte) error {
 	type plain RouterOutputMediaLiveTransitEncryption
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionKeyType"`
+		EncryptionKeyType *string `json:"EncryptionKeyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionKeyType = RouterOutputMediaLiveTransitEncryptionKeyTypeOf(*w.E1)
+	if w.EncryptionKeyType != nil {
+		s.EncryptionKeyType = RouterOutputMediaLiveTransitEncryptionKeyTypeOf(*w.EncryptionKeyType)
 	}
 	return nil
 }
@@ -736,19 +737,19 @@ type RouterOutputPreferredDayTimeMaintenanceConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// RouterOutputPreferredDayTimeMaintenanceConfiguration, enum values to their
-// types.
+// RouterOutputPreferredDayTimeMaintenanceConfiguration, turning enum values
+// back into their types.
 func (s *RouterOutputPreferredDayTimeMaintenanceConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterOutputPreferredDayTimeMaintenanceConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Day"`
+		Day *string `json:"Day"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Day = RouterOutputDayOf(*w.E0)
+	if w.Day != nil {
+		s.Day = RouterOutputDayOf(*w.Day)
 	}
 	return nil
 }
@@ -955,19 +956,19 @@ type RouterOutputRtpRouterOutputConfiguration struct {
 	ForwardErrorCorrection RouterOutputForwardErrorCorrectionState `json:"ForwardErrorCorrection,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterOutputRtpRouterOutputConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a RouterOutputRtpRouterOutputConfiguration, turning
+// enum values back into their types.
 func (s *RouterOutputRtpRouterOutputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterOutputRtpRouterOutputConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"ForwardErrorCorrection"`
+		ForwardErrorCorrection *string `json:"ForwardErrorCorrection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ForwardErrorCorrection = RouterOutputForwardErrorCorrectionStateOf(*w.E2)
+	if w.ForwardErrorCorrection != nil {
+		s.ForwardErrorCorrection = RouterOutputForwardErrorCorrectionStateOf(*w.ForwardErrorCorrection)
 	}
 	return nil
 }
@@ -1088,19 +1089,19 @@ type RouterOutputStandardRouterOutputConfiguration struct {
 	Protocol RouterOutputProtocol `json:"Protocol,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouterOutputStandardRouterOutputConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a RouterOutputStandardRouterOutputConfiguration,
+// turning enum values back into their types.
 func (s *RouterOutputStandardRouterOutputConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RouterOutputStandardRouterOutputConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Protocol = RouterOutputProtocolOf(*w.E2)
+	if w.Protocol != nil {
+		s.Protocol = RouterOutputProtocolOf(*w.Protocol)
 	}
 	return nil
 }

@@ -103,31 +103,31 @@ type CloudWatchAlarmTemplateArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CloudWatchAlarmTemplateArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CloudWatchAlarmTemplateArgs, turning enum values
+// back into their types.
 func (s *CloudWatchAlarmTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain CloudWatchAlarmTemplateArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
-		E5 *string `json:"Statistic"`
-		E6 *string `json:"TargetResourceType"`
-		E8 *string `json:"TreatMissingData"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
+		Statistic          *string `json:"Statistic"`
+		TargetResourceType *string `json:"TargetResourceType"`
+		TreatMissingData   *string `json:"TreatMissingData"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = CloudWatchAlarmTemplateComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = CloudWatchAlarmTemplateComparisonOperatorOf(*w.ComparisonOperator)
 	}
-	if w.E5 != nil {
-		s.Statistic = CloudWatchAlarmTemplateStatisticOf(*w.E5)
+	if w.Statistic != nil {
+		s.Statistic = CloudWatchAlarmTemplateStatisticOf(*w.Statistic)
 	}
-	if w.E6 != nil {
-		s.TargetResourceType = CloudWatchAlarmTemplateTargetResourceTypeOf(*w.E6)
+	if w.TargetResourceType != nil {
+		s.TargetResourceType = CloudWatchAlarmTemplateTargetResourceTypeOf(*w.TargetResourceType)
 	}
-	if w.E8 != nil {
-		s.TreatMissingData = CloudWatchAlarmTemplateTreatMissingDataOf(*w.E8)
+	if w.TreatMissingData != nil {
+		s.TreatMissingData = CloudWatchAlarmTemplateTreatMissingDataOf(*w.TreatMissingData)
 	}
 	return nil
 }

@@ -52,18 +52,19 @@ type ClusterArgs struct {
 	Tags []ClusterTags `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a ClusterArgs, turning enum values back into their
+// types.
 func (s *ClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain ClusterArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ClusterType"`
+		ClusterType *string `json:"ClusterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClusterType = ClusterTypePropertyOf(*w.E0)
+	if w.ClusterType != nil {
+		s.ClusterType = ClusterTypePropertyOf(*w.ClusterType)
 	}
 	return nil
 }

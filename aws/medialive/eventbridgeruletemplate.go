@@ -61,19 +61,19 @@ type EventBridgeRuleTemplateArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventBridgeRuleTemplateArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a EventBridgeRuleTemplateArgs, turning enum values
+// back into their types.
 func (s *EventBridgeRuleTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain EventBridgeRuleTemplateArgs
 	w := struct {
 		*plain
-		E0 *string `json:"EventType"`
+		EventType *string `json:"EventType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EventType = EventBridgeRuleTemplateEventTypeOf(*w.E0)
+	if w.EventType != nil {
+		s.EventType = EventBridgeRuleTemplateEventTypeOf(*w.EventType)
 	}
 	return nil
 }

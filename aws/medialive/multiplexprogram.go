@@ -65,18 +65,19 @@ type MultiplexprogramArgs struct {
 	ProgramName *string `json:"ProgramName,omitzero"`
 }
 
-// UnmarshalJSON decodes a MultiplexprogramArgs, enum values to their types.
+// UnmarshalJSON decodes a MultiplexprogramArgs, turning enum values back into
+// their types.
 func (s *MultiplexprogramArgs) UnmarshalJSON(data []byte) error {
 	type plain MultiplexprogramArgs
 	w := struct {
 		*plain
-		E4 *string `json:"PreferredChannelPipeline"`
+		PreferredChannelPipeline *string `json:"PreferredChannelPipeline"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.PreferredChannelPipeline = MultiplexprogramPreferredChannelPipelineOf(*w.E4)
+	if w.PreferredChannelPipeline != nil {
+		s.PreferredChannelPipeline = MultiplexprogramPreferredChannelPipelineOf(*w.PreferredChannelPipeline)
 	}
 	return nil
 }
@@ -285,19 +286,19 @@ type MultiplexprogramMultiplexProgramSettings struct {
 	VideoSettings *MultiplexprogramMultiplexVideoSettings `json:"VideoSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a MultiplexprogramMultiplexProgramSettings, enum
-// values to their types.
+// UnmarshalJSON decodes a MultiplexprogramMultiplexProgramSettings, turning
+// enum values back into their types.
 func (s *MultiplexprogramMultiplexProgramSettings) UnmarshalJSON(data []byte) error {
 	type plain MultiplexprogramMultiplexProgramSettings
 	w := struct {
 		*plain
-		E1 *string `json:"PreferredChannelPipeline"`
+		PreferredChannelPipeline *string `json:"PreferredChannelPipeline"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PreferredChannelPipeline = MultiplexprogramPreferredChannelPipelineOf(*w.E1)
+	if w.PreferredChannelPipeline != nil {
+		s.PreferredChannelPipeline = MultiplexprogramPreferredChannelPipelineOf(*w.PreferredChannelPipeline)
 	}
 	return nil
 }

@@ -59,18 +59,18 @@ type NodeArgs struct {
 	Tags []NodeTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a NodeArgs, enum values to their types.
+// UnmarshalJSON decodes a NodeArgs, turning enum values back into their types.
 func (s *NodeArgs) UnmarshalJSON(data []byte) error {
 	type plain NodeArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Role"`
+		Role *string `json:"Role"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Role = NodeRoleOf(*w.E3)
+	if w.Role != nil {
+		s.Role = NodeRoleOf(*w.Role)
 	}
 	return nil
 }
@@ -223,18 +223,19 @@ type NodeInterfaceMapping struct {
 	PhysicalInterfaceName *string `json:"PhysicalInterfaceName,omitzero"`
 }
 
-// UnmarshalJSON decodes a NodeInterfaceMapping, enum values to their types.
+// UnmarshalJSON decodes a NodeInterfaceMapping, turning enum values back into
+// their types.
 func (s *NodeInterfaceMapping) UnmarshalJSON(data []byte) error {
 	type plain NodeInterfaceMapping
 	w := struct {
 		*plain
-		E1 *string `json:"NetworkInterfaceMode"`
+		NetworkInterfaceMode *string `json:"NetworkInterfaceMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.NetworkInterfaceMode = NodeInterfaceMappingNetworkInterfaceModeOf(*w.E1)
+	if w.NetworkInterfaceMode != nil {
+		s.NetworkInterfaceMode = NodeInterfaceMappingNetworkInterfaceModeOf(*w.NetworkInterfaceMode)
 	}
 	return nil
 }

@@ -41,22 +41,23 @@ type SdiSourceArgs struct {
 	Tags []SdiSourceTags `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SdiSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a SdiSourceArgs, turning enum values back into their
+// types.
 func (s *SdiSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain SdiSourceArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E2 *string `json:"Mode"`
+		Type *string `json:"Type"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = SdiSourceTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = SdiSourceTypePropertyOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.Mode = SdiSourceModeOf(*w.E2)
+	if w.Mode != nil {
+		s.Mode = SdiSourceModeOf(*w.Mode)
 	}
 	return nil
 }

@@ -319,19 +319,19 @@ type SignalMapMonitorDeployment struct {
 	ErrorMessage *string `json:"ErrorMessage,omitzero"`
 }
 
-// UnmarshalJSON decodes a SignalMapMonitorDeployment, enum values to their
-// types.
+// UnmarshalJSON decodes a SignalMapMonitorDeployment, turning enum values back
+// into their types.
 func (s *SignalMapMonitorDeployment) UnmarshalJSON(data []byte) error {
 	type plain SignalMapMonitorDeployment
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = SignalMapMonitorDeploymentStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = SignalMapMonitorDeploymentStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -459,19 +459,19 @@ type SignalMapSuccessfulMonitorDeployment struct {
 	Status SignalMapMonitorDeploymentStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a SignalMapSuccessfulMonitorDeployment, enum values to
-// their types.
+// UnmarshalJSON decodes a SignalMapSuccessfulMonitorDeployment, turning enum
+// values back into their types.
 func (s *SignalMapSuccessfulMonitorDeployment) UnmarshalJSON(data []byte) error {
 	type plain SignalMapSuccessfulMonitorDeployment
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = SignalMapMonitorDeploymentStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = SignalMapMonitorDeploymentStatusOf(*w.Status)
 	}
 	return nil
 }

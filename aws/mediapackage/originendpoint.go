@@ -103,18 +103,19 @@ type OriginEndpointArgs struct {
 	Whitelist []string `json:"Whitelist,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointArgs, enum values to their types.
+// UnmarshalJSON decodes a OriginEndpointArgs, turning enum values back into
+// their types.
 func (s *OriginEndpointArgs) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointArgs
 	w := struct {
 		*plain
-		E9 *string `json:"Origination"`
+		Origination *string `json:"Origination"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Origination = OriginEndpointOriginationOf(*w.E9)
+	if w.Origination != nil {
+		s.Origination = OriginEndpointOriginationOf(*w.Origination)
 	}
 	return nil
 }
@@ -270,19 +271,19 @@ type OriginEndpointCmafEncryption struct {
 	KeyRotationIntervalSeconds *int `json:"KeyRotationIntervalSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointCmafEncryption, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointCmafEncryption, turning enum values
+// back into their types.
 func (s *OriginEndpointCmafEncryption) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointCmafEncryption
 	w := struct {
 		*plain
-		E2 *string `json:"EncryptionMethod"`
+		EncryptionMethod *string `json:"EncryptionMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EncryptionMethod = OriginEndpointCmafEncryptionEncryptionMethodOf(*w.E2)
+	if w.EncryptionMethod != nil {
+		s.EncryptionMethod = OriginEndpointCmafEncryptionEncryptionMethodOf(*w.EncryptionMethod)
 	}
 	return nil
 }
@@ -497,47 +498,47 @@ type OriginEndpointDashPackage struct {
 	UtcTimingUri *string `json:"UtcTimingUri,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointDashPackage, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointDashPackage, turning enum values back
+// into their types.
 func (s *OriginEndpointDashPackage) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointDashPackage
 	w := struct {
 		*plain
-		E0  []string `json:"AdTriggers"`
-		E1  *string  `json:"AdsOnDeliveryRestrictions"`
-		E4  *string  `json:"ManifestLayout"`
-		E8  []string `json:"PeriodTriggers"`
-		E9  *string  `json:"Profile"`
-		E11 *string  `json:"SegmentTemplateFormat"`
-		E14 *string  `json:"UtcTiming"`
+		AdTriggers                []string `json:"AdTriggers"`
+		AdsOnDeliveryRestrictions *string  `json:"AdsOnDeliveryRestrictions"`
+		ManifestLayout            *string  `json:"ManifestLayout"`
+		PeriodTriggers            []string `json:"PeriodTriggers"`
+		Profile                   *string  `json:"Profile"`
+		SegmentTemplateFormat     *string  `json:"SegmentTemplateFormat"`
+		UtcTiming                 *string  `json:"UtcTiming"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.AdTriggers != nil {
 		s.AdTriggers = (func(v []string) []OriginEndpointDashPackageAdTriggers {
 			return convertList(v, OriginEndpointDashPackageAdTriggersOf)
-		})(w.E0)
+		})(w.AdTriggers)
 	}
-	if w.E1 != nil {
-		s.AdsOnDeliveryRestrictions = OriginEndpointAdsOnDeliveryRestrictionsOf(*w.E1)
+	if w.AdsOnDeliveryRestrictions != nil {
+		s.AdsOnDeliveryRestrictions = OriginEndpointAdsOnDeliveryRestrictionsOf(*w.AdsOnDeliveryRestrictions)
 	}
-	if w.E4 != nil {
-		s.ManifestLayout = OriginEndpointDashPackageManifestLayoutOf(*w.E4)
+	if w.ManifestLayout != nil {
+		s.ManifestLayout = OriginEndpointDashPackageManifestLayoutOf(*w.ManifestLayout)
 	}
-	if w.E8 != nil {
+	if w.PeriodTriggers != nil {
 		s.PeriodTriggers = (func(v []string) []OriginEndpointDashPackagePeriodTriggers {
 			return convertList(v, OriginEndpointDashPackagePeriodTriggersOf)
-		})(w.E8)
+		})(w.PeriodTriggers)
 	}
-	if w.E9 != nil {
-		s.Profile = OriginEndpointDashPackageProfileOf(*w.E9)
+	if w.Profile != nil {
+		s.Profile = OriginEndpointDashPackageProfileOf(*w.Profile)
 	}
-	if w.E11 != nil {
-		s.SegmentTemplateFormat = OriginEndpointDashPackageSegmentTemplateFormatOf(*w.E11)
+	if w.SegmentTemplateFormat != nil {
+		s.SegmentTemplateFormat = OriginEndpointDashPackageSegmentTemplateFormatOf(*w.SegmentTemplateFormat)
 	}
-	if w.E14 != nil {
-		s.UtcTiming = OriginEndpointDashPackageUtcTimingOf(*w.E14)
+	if w.UtcTiming != nil {
+		s.UtcTiming = OriginEndpointDashPackageUtcTimingOf(*w.UtcTiming)
 	}
 	return nil
 }
@@ -855,23 +856,23 @@ type OriginEndpointEncryptionContractConfiguration struct {
 	PresetSpeke20Video OriginEndpointEncryptionContractConfigurationPresetSpeke20Video `json:"PresetSpeke20Video,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointEncryptionContractConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a OriginEndpointEncryptionContractConfiguration,
+// turning enum values back into their types.
 func (s *OriginEndpointEncryptionContractConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointEncryptionContractConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"PresetSpeke20Audio"`
-		E1 *string `json:"PresetSpeke20Video"`
+		PresetSpeke20Audio *string `json:"PresetSpeke20Audio"`
+		PresetSpeke20Video *string `json:"PresetSpeke20Video"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PresetSpeke20Audio = OriginEndpointEncryptionContractConfigurationPresetSpeke20AudioOf(*w.E0)
+	if w.PresetSpeke20Audio != nil {
+		s.PresetSpeke20Audio = OriginEndpointEncryptionContractConfigurationPresetSpeke20AudioOf(*w.PresetSpeke20Audio)
 	}
-	if w.E1 != nil {
-		s.PresetSpeke20Video = OriginEndpointEncryptionContractConfigurationPresetSpeke20VideoOf(*w.E1)
+	if w.PresetSpeke20Video != nil {
+		s.PresetSpeke20Video = OriginEndpointEncryptionContractConfigurationPresetSpeke20VideoOf(*w.PresetSpeke20Video)
 	}
 	return nil
 }
@@ -1038,19 +1039,19 @@ type OriginEndpointHlsEncryption struct {
 	RepeatExtXKey *bool `json:"RepeatExtXKey,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointHlsEncryption, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointHlsEncryption, turning enum values
+// back into their types.
 func (s *OriginEndpointHlsEncryption) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointHlsEncryption
 	w := struct {
 		*plain
-		E2 *string `json:"EncryptionMethod"`
+		EncryptionMethod *string `json:"EncryptionMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EncryptionMethod = OriginEndpointHlsEncryptionEncryptionMethodOf(*w.E2)
+	if w.EncryptionMethod != nil {
+		s.EncryptionMethod = OriginEndpointHlsEncryptionEncryptionMethodOf(*w.EncryptionMethod)
 	}
 	return nil
 }
@@ -1169,33 +1170,33 @@ type OriginEndpointHlsManifest struct {
 	Url *string `json:"Url,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointHlsManifest, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointHlsManifest, turning enum values back
+// into their types.
 func (s *OriginEndpointHlsManifest) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointHlsManifest
 	w := struct {
 		*plain
-		E1 *string  `json:"AdMarkers"`
-		E2 []string `json:"AdTriggers"`
-		E3 *string  `json:"AdsOnDeliveryRestrictions"`
-		E6 *string  `json:"PlaylistType"`
+		AdMarkers                 *string  `json:"AdMarkers"`
+		AdTriggers                []string `json:"AdTriggers"`
+		AdsOnDeliveryRestrictions *string  `json:"AdsOnDeliveryRestrictions"`
+		PlaylistType              *string  `json:"PlaylistType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AdMarkers = OriginEndpointHlsManifestAdMarkersOf(*w.E1)
+	if w.AdMarkers != nil {
+		s.AdMarkers = OriginEndpointHlsManifestAdMarkersOf(*w.AdMarkers)
 	}
-	if w.E2 != nil {
+	if w.AdTriggers != nil {
 		s.AdTriggers = (func(v []string) []OriginEndpointHlsManifestAdTriggers {
 			return convertList(v, OriginEndpointHlsManifestAdTriggersOf)
-		})(w.E2)
+		})(w.AdTriggers)
 	}
-	if w.E3 != nil {
-		s.AdsOnDeliveryRestrictions = OriginEndpointAdsOnDeliveryRestrictionsOf(*w.E3)
+	if w.AdsOnDeliveryRestrictions != nil {
+		s.AdsOnDeliveryRestrictions = OriginEndpointAdsOnDeliveryRestrictionsOf(*w.AdsOnDeliveryRestrictions)
 	}
-	if w.E6 != nil {
-		s.PlaylistType = OriginEndpointHlsManifestPlaylistTypeOf(*w.E6)
+	if w.PlaylistType != nil {
+		s.PlaylistType = OriginEndpointHlsManifestPlaylistTypeOf(*w.PlaylistType)
 	}
 	return nil
 }
@@ -1430,33 +1431,33 @@ type OriginEndpointHlsPackage struct {
 	UseAudioRenditionGroup *bool `json:"UseAudioRenditionGroup,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointHlsPackage, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointHlsPackage, turning enum values back
+// into their types.
 func (s *OriginEndpointHlsPackage) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointHlsPackage
 	w := struct {
 		*plain
-		E0 *string  `json:"AdMarkers"`
-		E1 []string `json:"AdTriggers"`
-		E2 *string  `json:"AdsOnDeliveryRestrictions"`
-		E6 *string  `json:"PlaylistType"`
+		AdMarkers                 *string  `json:"AdMarkers"`
+		AdTriggers                []string `json:"AdTriggers"`
+		AdsOnDeliveryRestrictions *string  `json:"AdsOnDeliveryRestrictions"`
+		PlaylistType              *string  `json:"PlaylistType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AdMarkers = OriginEndpointHlsPackageAdMarkersOf(*w.E0)
+	if w.AdMarkers != nil {
+		s.AdMarkers = OriginEndpointHlsPackageAdMarkersOf(*w.AdMarkers)
 	}
-	if w.E1 != nil {
+	if w.AdTriggers != nil {
 		s.AdTriggers = (func(v []string) []OriginEndpointHlsPackageAdTriggers {
 			return convertList(v, OriginEndpointHlsPackageAdTriggersOf)
-		})(w.E1)
+		})(w.AdTriggers)
 	}
-	if w.E2 != nil {
-		s.AdsOnDeliveryRestrictions = OriginEndpointAdsOnDeliveryRestrictionsOf(*w.E2)
+	if w.AdsOnDeliveryRestrictions != nil {
+		s.AdsOnDeliveryRestrictions = OriginEndpointAdsOnDeliveryRestrictionsOf(*w.AdsOnDeliveryRestrictions)
 	}
-	if w.E6 != nil {
-		s.PlaylistType = OriginEndpointHlsPackagePlaylistTypeOf(*w.E6)
+	if w.PlaylistType != nil {
+		s.PlaylistType = OriginEndpointHlsPackagePlaylistTypeOf(*w.PlaylistType)
 	}
 	return nil
 }
@@ -1760,19 +1761,19 @@ type OriginEndpointStreamSelection struct {
 	StreamOrder OriginEndpointStreamSelectionStreamOrder `json:"StreamOrder,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointStreamSelection, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointStreamSelection, turning enum values
+// back into their types.
 func (s *OriginEndpointStreamSelection) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointStreamSelection
 	w := struct {
 		*plain
-		E2 *string `json:"StreamOrder"`
+		StreamOrder *string `json:"StreamOrder"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.StreamOrder = OriginEndpointStreamSelectionStreamOrderOf(*w.E2)
+	if w.StreamOrder != nil {
+		s.StreamOrder = OriginEndpointStreamSelectionStreamOrderOf(*w.StreamOrder)
 	}
 	return nil
 }

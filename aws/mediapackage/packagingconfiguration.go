@@ -210,27 +210,27 @@ type PackagingConfigurationDashManifest struct {
 	StreamSelection *PackagingConfigurationStreamSelection `json:"StreamSelection,omitzero"`
 }
 
-// UnmarshalJSON decodes a PackagingConfigurationDashManifest, enum values to
-// their types.
+// UnmarshalJSON decodes a PackagingConfigurationDashManifest, turning enum
+// values back into their types.
 func (s *PackagingConfigurationDashManifest) UnmarshalJSON(data []byte) error {
 	type plain PackagingConfigurationDashManifest
 	w := struct {
 		*plain
-		E0 *string `json:"ManifestLayout"`
-		E3 *string `json:"Profile"`
-		E4 *string `json:"ScteMarkersSource"`
+		ManifestLayout    *string `json:"ManifestLayout"`
+		Profile           *string `json:"Profile"`
+		ScteMarkersSource *string `json:"ScteMarkersSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ManifestLayout = PackagingConfigurationDashManifestManifestLayoutOf(*w.E0)
+	if w.ManifestLayout != nil {
+		s.ManifestLayout = PackagingConfigurationDashManifestManifestLayoutOf(*w.ManifestLayout)
 	}
-	if w.E3 != nil {
-		s.Profile = PackagingConfigurationDashManifestProfileOf(*w.E3)
+	if w.Profile != nil {
+		s.Profile = PackagingConfigurationDashManifestProfileOf(*w.Profile)
 	}
-	if w.E4 != nil {
-		s.ScteMarkersSource = PackagingConfigurationDashManifestScteMarkersSourceOf(*w.E4)
+	if w.ScteMarkersSource != nil {
+		s.ScteMarkersSource = PackagingConfigurationDashManifestScteMarkersSourceOf(*w.ScteMarkersSource)
 	}
 	return nil
 }
@@ -430,25 +430,25 @@ type PackagingConfigurationDashPackage struct {
 	SegmentTemplateFormat PackagingConfigurationDashPackageSegmentTemplateFormat `json:"SegmentTemplateFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a PackagingConfigurationDashPackage, enum values to
-// their types.
+// UnmarshalJSON decodes a PackagingConfigurationDashPackage, turning enum
+// values back into their types.
 func (s *PackagingConfigurationDashPackage) UnmarshalJSON(data []byte) error {
 	type plain PackagingConfigurationDashPackage
 	w := struct {
 		*plain
-		E4 []string `json:"PeriodTriggers"`
-		E6 *string  `json:"SegmentTemplateFormat"`
+		PeriodTriggers        []string `json:"PeriodTriggers"`
+		SegmentTemplateFormat *string  `json:"SegmentTemplateFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
+	if w.PeriodTriggers != nil {
 		s.PeriodTriggers = (func(v []string) []PackagingConfigurationDashPackagePeriodTriggers {
 			return convertList(v, PackagingConfigurationDashPackagePeriodTriggersOf)
-		})(w.E4)
+		})(w.PeriodTriggers)
 	}
-	if w.E6 != nil {
-		s.SegmentTemplateFormat = PackagingConfigurationDashPackageSegmentTemplateFormatOf(*w.E6)
+	if w.SegmentTemplateFormat != nil {
+		s.SegmentTemplateFormat = PackagingConfigurationDashPackageSegmentTemplateFormatOf(*w.SegmentTemplateFormat)
 	}
 	return nil
 }
@@ -575,23 +575,23 @@ type PackagingConfigurationEncryptionContractConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// PackagingConfigurationEncryptionContractConfiguration, enum values to their
-// types.
+// PackagingConfigurationEncryptionContractConfiguration, turning enum values
+// back into their types.
 func (s *PackagingConfigurationEncryptionContractConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PackagingConfigurationEncryptionContractConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"PresetSpeke20Audio"`
-		E1 *string `json:"PresetSpeke20Video"`
+		PresetSpeke20Audio *string `json:"PresetSpeke20Audio"`
+		PresetSpeke20Video *string `json:"PresetSpeke20Video"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PresetSpeke20Audio = PackagingConfigurationEncryptionContractConfigurationPresetSpeke20AudioOf(*w.E0)
+	if w.PresetSpeke20Audio != nil {
+		s.PresetSpeke20Audio = PackagingConfigurationEncryptionContractConfigurationPresetSpeke20AudioOf(*w.PresetSpeke20Audio)
 	}
-	if w.E1 != nil {
-		s.PresetSpeke20Video = PackagingConfigurationEncryptionContractConfigurationPresetSpeke20VideoOf(*w.E1)
+	if w.PresetSpeke20Video != nil {
+		s.PresetSpeke20Video = PackagingConfigurationEncryptionContractConfigurationPresetSpeke20VideoOf(*w.PresetSpeke20Video)
 	}
 	return nil
 }
@@ -749,19 +749,19 @@ type PackagingConfigurationHlsEncryption struct {
 	EncryptionMethod PackagingConfigurationHlsEncryptionEncryptionMethod `json:"EncryptionMethod,omitzero"`
 }
 
-// UnmarshalJSON decodes a PackagingConfigurationHlsEncryption, enum values to
-// their types.
+// UnmarshalJSON decodes a PackagingConfigurationHlsEncryption, turning enum
+// values back into their types.
 func (s *PackagingConfigurationHlsEncryption) UnmarshalJSON(data []byte) error {
 	type plain PackagingConfigurationHlsEncryption
 	w := struct {
 		*plain
-		E2 *string `json:"EncryptionMethod"`
+		EncryptionMethod *string `json:"EncryptionMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EncryptionMethod = PackagingConfigurationHlsEncryptionEncryptionMethodOf(*w.E2)
+	if w.EncryptionMethod != nil {
+		s.EncryptionMethod = PackagingConfigurationHlsEncryptionEncryptionMethodOf(*w.EncryptionMethod)
 	}
 	return nil
 }
@@ -858,19 +858,19 @@ type PackagingConfigurationHlsManifest struct {
 	StreamSelection *PackagingConfigurationStreamSelection `json:"StreamSelection,omitzero"`
 }
 
-// UnmarshalJSON decodes a PackagingConfigurationHlsManifest, enum values to
-// their types.
+// UnmarshalJSON decodes a PackagingConfigurationHlsManifest, turning enum
+// values back into their types.
 func (s *PackagingConfigurationHlsManifest) UnmarshalJSON(data []byte) error {
 	type plain PackagingConfigurationHlsManifest
 	w := struct {
 		*plain
-		E0 *string `json:"AdMarkers"`
+		AdMarkers *string `json:"AdMarkers"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AdMarkers = PackagingConfigurationHlsManifestAdMarkersOf(*w.E0)
+	if w.AdMarkers != nil {
+		s.AdMarkers = PackagingConfigurationHlsManifestAdMarkersOf(*w.AdMarkers)
 	}
 	return nil
 }
@@ -1067,19 +1067,19 @@ type PackagingConfigurationStreamSelection struct {
 	StreamOrder PackagingConfigurationStreamSelectionStreamOrder `json:"StreamOrder,omitzero"`
 }
 
-// UnmarshalJSON decodes a PackagingConfigurationStreamSelection, enum values
-// to their types.
+// UnmarshalJSON decodes a PackagingConfigurationStreamSelection, turning enum
+// values back into their types.
 func (s *PackagingConfigurationStreamSelection) UnmarshalJSON(data []byte) error {
 	type plain PackagingConfigurationStreamSelection
 	w := struct {
 		*plain
-		E2 *string `json:"StreamOrder"`
+		StreamOrder *string `json:"StreamOrder"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.StreamOrder = PackagingConfigurationStreamSelectionStreamOrderOf(*w.E2)
+	if w.StreamOrder != nil {
+		s.StreamOrder = PackagingConfigurationStreamSelectionStreamOrderOf(*w.StreamOrder)
 	}
 	return nil
 }

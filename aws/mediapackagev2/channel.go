@@ -75,22 +75,23 @@ type ChannelArgs struct {
 	Tags []ChannelTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelArgs, enum values to their types.
+// UnmarshalJSON decodes a ChannelArgs, turning enum values back into their
+// types.
 func (s *ChannelArgs) UnmarshalJSON(data []byte) error {
 	type plain ChannelArgs
 	w := struct {
 		*plain
-		E4 *string `json:"InputType"`
-		E6 *string `json:"OutputLockingMode"`
+		InputType         *string `json:"InputType"`
+		OutputLockingMode *string `json:"OutputLockingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.InputType = ChannelInputTypeOf(*w.E4)
+	if w.InputType != nil {
+		s.InputType = ChannelInputTypeOf(*w.InputType)
 	}
-	if w.E6 != nil {
-		s.OutputLockingMode = ChannelOutputLockingModeOf(*w.E6)
+	if w.OutputLockingMode != nil {
+		s.OutputLockingMode = ChannelOutputLockingModeOf(*w.OutputLockingMode)
 	}
 	return nil
 }

@@ -118,22 +118,23 @@ type OriginEndpointArgs struct {
 	UriSeparator OriginEndpointUriSeparator `json:"UriSeparator,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointArgs, enum values to their types.
+// UnmarshalJSON decodes a OriginEndpointArgs, turning enum values back into
+// their types.
 func (s *OriginEndpointArgs) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointArgs
 	w := struct {
 		*plain
-		E2  *string `json:"ContainerType"`
-		E13 *string `json:"UriSeparator"`
+		ContainerType *string `json:"ContainerType"`
+		UriSeparator  *string `json:"UriSeparator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ContainerType = OriginEndpointContainerTypeOf(*w.E2)
+	if w.ContainerType != nil {
+		s.ContainerType = OriginEndpointContainerTypeOf(*w.ContainerType)
 	}
-	if w.E13 != nil {
-		s.UriSeparator = OriginEndpointUriSeparatorOf(*w.E13)
+	if w.UriSeparator != nil {
+		s.UriSeparator = OriginEndpointUriSeparatorOf(*w.UriSeparator)
 	}
 	return nil
 }
@@ -822,45 +823,45 @@ type OriginEndpointDashManifestConfiguration struct {
 	UtcTiming *OriginEndpointDashUtcTiming `json:"UtcTiming,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointDashManifestConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a OriginEndpointDashManifestConfiguration, turning
+// enum values back into their types.
 func (s *OriginEndpointDashManifestConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointDashManifestConfiguration
 	w := struct {
 		*plain
-		E1  *string  `json:"AudioTimelinePattern"`
-		E4  *string  `json:"Compactness"`
-		E5  *string  `json:"DrmSignaling"`
-		E11 []string `json:"PeriodTriggers"`
-		E12 []string `json:"Profiles"`
-		E15 *string  `json:"SegmentTemplateFormat"`
-		E18 *string  `json:"UriPathType"`
+		AudioTimelinePattern  *string  `json:"AudioTimelinePattern"`
+		Compactness           *string  `json:"Compactness"`
+		DrmSignaling          *string  `json:"DrmSignaling"`
+		PeriodTriggers        []string `json:"PeriodTriggers"`
+		Profiles              []string `json:"Profiles"`
+		SegmentTemplateFormat *string  `json:"SegmentTemplateFormat"`
+		UriPathType           *string  `json:"UriPathType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AudioTimelinePattern = OriginEndpointDashAudioTimelinePatternOf(*w.E1)
+	if w.AudioTimelinePattern != nil {
+		s.AudioTimelinePattern = OriginEndpointDashAudioTimelinePatternOf(*w.AudioTimelinePattern)
 	}
-	if w.E4 != nil {
-		s.Compactness = OriginEndpointDashCompactnessOf(*w.E4)
+	if w.Compactness != nil {
+		s.Compactness = OriginEndpointDashCompactnessOf(*w.Compactness)
 	}
-	if w.E5 != nil {
-		s.DrmSignaling = OriginEndpointDashDrmSignalingOf(*w.E5)
+	if w.DrmSignaling != nil {
+		s.DrmSignaling = OriginEndpointDashDrmSignalingOf(*w.DrmSignaling)
 	}
-	if w.E11 != nil {
+	if w.PeriodTriggers != nil {
 		s.PeriodTriggers = (func(v []string) []OriginEndpointDashPeriodTrigger {
 			return convertList(v, OriginEndpointDashPeriodTriggerOf)
-		})(w.E11)
+		})(w.PeriodTriggers)
 	}
-	if w.E12 != nil {
-		s.Profiles = (func(v []string) []OriginEndpointDashProfile { return convertList(v, OriginEndpointDashProfileOf) })(w.E12)
+	if w.Profiles != nil {
+		s.Profiles = (func(v []string) []OriginEndpointDashProfile { return convertList(v, OriginEndpointDashProfileOf) })(w.Profiles)
 	}
-	if w.E15 != nil {
-		s.SegmentTemplateFormat = OriginEndpointDashSegmentTemplateFormatOf(*w.E15)
+	if w.SegmentTemplateFormat != nil {
+		s.SegmentTemplateFormat = OriginEndpointDashSegmentTemplateFormatOf(*w.SegmentTemplateFormat)
 	}
-	if w.E18 != nil {
-		s.UriPathType = OriginEndpointUriPathTypeOf(*w.E18)
+	if w.UriPathType != nil {
+		s.UriPathType = OriginEndpointUriPathTypeOf(*w.UriPathType)
 	}
 	return nil
 }
@@ -1062,19 +1063,19 @@ type OriginEndpointDashTtmlConfiguration struct {
 	TtmlProfile OriginEndpointDashTtmlProfile `json:"TtmlProfile,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointDashTtmlConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a OriginEndpointDashTtmlConfiguration, turning enum
+// values back into their types.
 func (s *OriginEndpointDashTtmlConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointDashTtmlConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"TtmlProfile"`
+		TtmlProfile *string `json:"TtmlProfile"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TtmlProfile = OriginEndpointDashTtmlProfileOf(*w.E0)
+	if w.TtmlProfile != nil {
+		s.TtmlProfile = OriginEndpointDashTtmlProfileOf(*w.TtmlProfile)
 	}
 	return nil
 }
@@ -1140,19 +1141,19 @@ type OriginEndpointDashUtcTiming struct {
 	TimingSource string `json:"TimingSource,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointDashUtcTiming, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointDashUtcTiming, turning enum values
+// back into their types.
 func (s *OriginEndpointDashUtcTiming) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointDashUtcTiming
 	w := struct {
 		*plain
-		E0 *string `json:"TimingMode"`
+		TimingMode *string `json:"TimingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.TimingMode = OriginEndpointDashUtcTimingModeOf(*w.E0)
+	if w.TimingMode != nil {
+		s.TimingMode = OriginEndpointDashUtcTimingModeOf(*w.TimingMode)
 	}
 	return nil
 }
@@ -1305,23 +1306,23 @@ type OriginEndpointEncryptionContractConfiguration struct {
 	PresetSpeke20Video OriginEndpointPresetSpeke20Video `json:"PresetSpeke20Video,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointEncryptionContractConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a OriginEndpointEncryptionContractConfiguration,
+// turning enum values back into their types.
 func (s *OriginEndpointEncryptionContractConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointEncryptionContractConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"PresetSpeke20Audio"`
-		E1 *string `json:"PresetSpeke20Video"`
+		PresetSpeke20Audio *string `json:"PresetSpeke20Audio"`
+		PresetSpeke20Video *string `json:"PresetSpeke20Video"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PresetSpeke20Audio = OriginEndpointPresetSpeke20AudioOf(*w.E0)
+	if w.PresetSpeke20Audio != nil {
+		s.PresetSpeke20Audio = OriginEndpointPresetSpeke20AudioOf(*w.PresetSpeke20Audio)
 	}
-	if w.E1 != nil {
-		s.PresetSpeke20Video = OriginEndpointPresetSpeke20VideoOf(*w.E1)
+	if w.PresetSpeke20Video != nil {
+		s.PresetSpeke20Video = OriginEndpointPresetSpeke20VideoOf(*w.PresetSpeke20Video)
 	}
 	return nil
 }
@@ -1350,27 +1351,27 @@ type OriginEndpointEncryptionMethod struct {
 	TsEncryptionMethod OriginEndpointTsEncryptionMethod `json:"TsEncryptionMethod,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointEncryptionMethod, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointEncryptionMethod, turning enum values
+// back into their types.
 func (s *OriginEndpointEncryptionMethod) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointEncryptionMethod
 	w := struct {
 		*plain
-		E0 *string `json:"CmafEncryptionMethod"`
-		E1 *string `json:"IsmEncryptionMethod"`
-		E2 *string `json:"TsEncryptionMethod"`
+		CmafEncryptionMethod *string `json:"CmafEncryptionMethod"`
+		IsmEncryptionMethod  *string `json:"IsmEncryptionMethod"`
+		TsEncryptionMethod   *string `json:"TsEncryptionMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CmafEncryptionMethod = OriginEndpointCmafEncryptionMethodOf(*w.E0)
+	if w.CmafEncryptionMethod != nil {
+		s.CmafEncryptionMethod = OriginEndpointCmafEncryptionMethodOf(*w.CmafEncryptionMethod)
 	}
-	if w.E1 != nil {
-		s.IsmEncryptionMethod = OriginEndpointIsmEncryptionMethodOf(*w.E1)
+	if w.IsmEncryptionMethod != nil {
+		s.IsmEncryptionMethod = OriginEndpointIsmEncryptionMethodOf(*w.IsmEncryptionMethod)
 	}
-	if w.E2 != nil {
-		s.TsEncryptionMethod = OriginEndpointTsEncryptionMethodOf(*w.E2)
+	if w.TsEncryptionMethod != nil {
+		s.TsEncryptionMethod = OriginEndpointTsEncryptionMethodOf(*w.TsEncryptionMethod)
 	}
 	return nil
 }
@@ -1479,21 +1480,21 @@ type OriginEndpointForceEndpointErrorConfiguration struct {
 	EndpointErrorConditions []OriginEndpointEndpointErrorCondition `json:"EndpointErrorConditions,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointForceEndpointErrorConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a OriginEndpointForceEndpointErrorConfiguration,
+// turning enum values back into their types.
 func (s *OriginEndpointForceEndpointErrorConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointForceEndpointErrorConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"EndpointErrorConditions"`
+		EndpointErrorConditions []string `json:"EndpointErrorConditions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.EndpointErrorConditions != nil {
 		s.EndpointErrorConditions = (func(v []string) []OriginEndpointEndpointErrorCondition {
 			return convertList(v, OriginEndpointEndpointErrorConditionOf)
-		})(w.E0)
+		})(w.EndpointErrorConditions)
 	}
 	return nil
 }
@@ -1563,19 +1564,19 @@ type OriginEndpointHlsManifestConfiguration struct {
 	UrlEncodeChildManifest *bool `json:"UrlEncodeChildManifest,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointHlsManifestConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a OriginEndpointHlsManifestConfiguration, turning enum
+// values back into their types.
 func (s *OriginEndpointHlsManifestConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointHlsManifestConfiguration
 	w := struct {
 		*plain
-		E7 *string `json:"UriPathType"`
+		UriPathType *string `json:"UriPathType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.UriPathType = OriginEndpointUriPathTypeOf(*w.E7)
+	if w.UriPathType != nil {
+		s.UriPathType = OriginEndpointUriPathTypeOf(*w.UriPathType)
 	}
 	return nil
 }
@@ -1691,18 +1692,18 @@ type OriginEndpointLowLatencyHlsManifestConfiguration struct {
 }
 
 // UnmarshalJSON decodes a OriginEndpointLowLatencyHlsManifestConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *OriginEndpointLowLatencyHlsManifestConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointLowLatencyHlsManifestConfiguration
 	w := struct {
 		*plain
-		E7 *string `json:"UriPathType"`
+		UriPathType *string `json:"UriPathType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.UriPathType = OriginEndpointUriPathTypeOf(*w.E7)
+	if w.UriPathType != nil {
+		s.UriPathType = OriginEndpointUriPathTypeOf(*w.UriPathType)
 	}
 	return nil
 }
@@ -1737,19 +1738,19 @@ type OriginEndpointMssManifestConfiguration struct {
 	ManifestWindowSeconds *int `json:"ManifestWindowSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointMssManifestConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a OriginEndpointMssManifestConfiguration, turning enum
+// values back into their types.
 func (s *OriginEndpointMssManifestConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointMssManifestConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"ManifestLayout"`
+		ManifestLayout *string `json:"ManifestLayout"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ManifestLayout = OriginEndpointMssManifestLayoutOf(*w.E2)
+	if w.ManifestLayout != nil {
+		s.ManifestLayout = OriginEndpointMssManifestLayoutOf(*w.ManifestLayout)
 	}
 	return nil
 }
@@ -1978,26 +1979,27 @@ type OriginEndpointScte struct {
 	ScteInSegments OriginEndpointScteInSegments `json:"ScteInSegments,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointScte, enum values to their types.
+// UnmarshalJSON decodes a OriginEndpointScte, turning enum values back into
+// their types.
 func (s *OriginEndpointScte) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointScte
 	w := struct {
 		*plain
-		E0 []string `json:"CustomAdTypes"`
-		E1 []string `json:"ScteFilter"`
-		E2 *string  `json:"ScteInSegments"`
+		CustomAdTypes  []string `json:"CustomAdTypes"`
+		ScteFilter     []string `json:"ScteFilter"`
+		ScteInSegments *string  `json:"ScteInSegments"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CustomAdTypes = (func(v []string) []OriginEndpointCustomAdType { return convertList(v, OriginEndpointCustomAdTypeOf) })(w.E0)
+	if w.CustomAdTypes != nil {
+		s.CustomAdTypes = (func(v []string) []OriginEndpointCustomAdType { return convertList(v, OriginEndpointCustomAdTypeOf) })(w.CustomAdTypes)
 	}
-	if w.E1 != nil {
-		s.ScteFilter = (func(v []string) []OriginEndpointScteFilter { return convertList(v, OriginEndpointScteFilterOf) })(w.E1)
+	if w.ScteFilter != nil {
+		s.ScteFilter = (func(v []string) []OriginEndpointScteFilter { return convertList(v, OriginEndpointScteFilterOf) })(w.ScteFilter)
 	}
-	if w.E2 != nil {
-		s.ScteInSegments = OriginEndpointScteInSegmentsOf(*w.E2)
+	if w.ScteInSegments != nil {
+		s.ScteInSegments = OriginEndpointScteInSegmentsOf(*w.ScteInSegments)
 	}
 	return nil
 }
@@ -2020,22 +2022,23 @@ type OriginEndpointScteDash struct {
 	ScteInManifests OriginEndpointScteInManifests `json:"ScteInManifests,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointScteDash, enum values to their types.
+// UnmarshalJSON decodes a OriginEndpointScteDash, turning enum values back
+// into their types.
 func (s *OriginEndpointScteDash) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointScteDash
 	w := struct {
 		*plain
-		E0 *string `json:"AdMarkerDash"`
-		E1 *string `json:"ScteInManifests"`
+		AdMarkerDash    *string `json:"AdMarkerDash"`
+		ScteInManifests *string `json:"ScteInManifests"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AdMarkerDash = OriginEndpointAdMarkerDashOf(*w.E0)
+	if w.AdMarkerDash != nil {
+		s.AdMarkerDash = OriginEndpointAdMarkerDashOf(*w.AdMarkerDash)
 	}
-	if w.E1 != nil {
-		s.ScteInManifests = OriginEndpointScteInManifestsOf(*w.E1)
+	if w.ScteInManifests != nil {
+		s.ScteInManifests = OriginEndpointScteInManifestsOf(*w.ScteInManifests)
 	}
 	return nil
 }
@@ -2122,22 +2125,23 @@ type OriginEndpointScteHls struct {
 	ScteInManifests OriginEndpointScteInManifests `json:"ScteInManifests,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointScteHls, enum values to their types.
+// UnmarshalJSON decodes a OriginEndpointScteHls, turning enum values back into
+// their types.
 func (s *OriginEndpointScteHls) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointScteHls
 	w := struct {
 		*plain
-		E0 *string `json:"AdMarkerHls"`
-		E1 *string `json:"ScteInManifests"`
+		AdMarkerHls     *string `json:"AdMarkerHls"`
+		ScteInManifests *string `json:"ScteInManifests"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AdMarkerHls = OriginEndpointAdMarkerHlsOf(*w.E0)
+	if w.AdMarkerHls != nil {
+		s.AdMarkerHls = OriginEndpointAdMarkerHlsOf(*w.AdMarkerHls)
 	}
-	if w.E1 != nil {
-		s.ScteInManifests = OriginEndpointScteInManifestsOf(*w.E1)
+	if w.ScteInManifests != nil {
+		s.ScteInManifests = OriginEndpointScteInManifestsOf(*w.ScteInManifests)
 	}
 	return nil
 }
@@ -2283,18 +2287,19 @@ type OriginEndpointSegment struct {
 	TsUseAudioRenditionGroup *bool `json:"TsUseAudioRenditionGroup,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointSegment, enum values to their types.
+// UnmarshalJSON decodes a OriginEndpointSegment, turning enum values back into
+// their types.
 func (s *OriginEndpointSegment) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointSegment
 	w := struct {
 		*plain
-		E2 *string `json:"OutputTimestampMode"`
+		OutputTimestampMode *string `json:"OutputTimestampMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OutputTimestampMode = OriginEndpointOutputTimestampModeOf(*w.E2)
+	if w.OutputTimestampMode != nil {
+		s.OutputTimestampMode = OriginEndpointOutputTimestampModeOf(*w.OutputTimestampMode)
 	}
 	return nil
 }
@@ -2341,19 +2346,19 @@ type OriginEndpointSpekeKeyProvider struct {
 	CertificateArn string `json:"CertificateArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a OriginEndpointSpekeKeyProvider, enum values to their
-// types.
+// UnmarshalJSON decodes a OriginEndpointSpekeKeyProvider, turning enum values
+// back into their types.
 func (s *OriginEndpointSpekeKeyProvider) UnmarshalJSON(data []byte) error {
 	type plain OriginEndpointSpekeKeyProvider
 	w := struct {
 		*plain
-		E0 []string `json:"DrmSystems"`
+		DrmSystems []string `json:"DrmSystems"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DrmSystems = (func(v []string) []OriginEndpointDrmSystem { return convertList(v, OriginEndpointDrmSystemOf) })(w.E0)
+	if w.DrmSystems != nil {
+		s.DrmSystems = (func(v []string) []OriginEndpointDrmSystem { return convertList(v, OriginEndpointDrmSystemOf) })(w.DrmSystems)
 	}
 	return nil
 }

@@ -76,22 +76,23 @@ type ChannelArgs struct {
 	TimeShiftConfiguration *ChannelTimeShiftConfiguration `json:"TimeShiftConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelArgs, enum values to their types.
+// UnmarshalJSON decodes a ChannelArgs, turning enum values back into their
+// types.
 func (s *ChannelArgs) UnmarshalJSON(data []byte) error {
 	type plain ChannelArgs
 	w := struct {
 		*plain
-		E2 *string `json:"PlaybackMode"`
-		E7 *string `json:"Tier"`
+		PlaybackMode *string `json:"PlaybackMode"`
+		Tier         *string `json:"Tier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.PlaybackMode = ChannelPlaybackModeOf(*w.E2)
+	if w.PlaybackMode != nil {
+		s.PlaybackMode = ChannelPlaybackModeOf(*w.PlaybackMode)
 	}
-	if w.E7 != nil {
-		s.Tier = ChannelTierOf(*w.E7)
+	if w.Tier != nil {
+		s.Tier = ChannelTierOf(*w.Tier)
 	}
 	return nil
 }
@@ -227,19 +228,19 @@ type ChannelHlsPlaylistSettings struct {
 	ManifestWindowSeconds *float64 `json:"ManifestWindowSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelHlsPlaylistSettings, enum values to their
-// types.
+// UnmarshalJSON decodes a ChannelHlsPlaylistSettings, turning enum values back
+// into their types.
 func (s *ChannelHlsPlaylistSettings) UnmarshalJSON(data []byte) error {
 	type plain ChannelHlsPlaylistSettings
 	w := struct {
 		*plain
-		E0 []string `json:"AdMarkupType"`
+		AdMarkupType []string `json:"AdMarkupType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AdMarkupType = (func(v []string) []ChannelAdMarkupType { return convertList(v, ChannelAdMarkupTypeOf) })(w.E0)
+	if w.AdMarkupType != nil {
+		s.AdMarkupType = (func(v []string) []ChannelAdMarkupType { return convertList(v, ChannelAdMarkupTypeOf) })(w.AdMarkupType)
 	}
 	return nil
 }
@@ -256,19 +257,19 @@ type ChannelLogConfigurationForChannel struct {
 	LogTypes []ChannelLogType `json:"LogTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelLogConfigurationForChannel, enum values to
-// their types.
+// UnmarshalJSON decodes a ChannelLogConfigurationForChannel, turning enum
+// values back into their types.
 func (s *ChannelLogConfigurationForChannel) UnmarshalJSON(data []byte) error {
 	type plain ChannelLogConfigurationForChannel
 	w := struct {
 		*plain
-		E0 []string `json:"LogTypes"`
+		LogTypes []string `json:"LogTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogTypes = (func(v []string) []ChannelLogType { return convertList(v, ChannelLogTypeOf) })(w.E0)
+	if w.LogTypes != nil {
+		s.LogTypes = (func(v []string) []ChannelLogType { return convertList(v, ChannelLogTypeOf) })(w.LogTypes)
 	}
 	return nil
 }

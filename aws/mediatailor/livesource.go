@@ -121,19 +121,19 @@ type LiveSourceHttpPackageConfiguration struct {
 	Type LiveSourceTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a LiveSourceHttpPackageConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a LiveSourceHttpPackageConfiguration, turning enum
+// values back into their types.
 func (s *LiveSourceHttpPackageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain LiveSourceHttpPackageConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = LiveSourceTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = LiveSourceTypePropertyOf(*w.Type)
 	}
 	return nil
 }

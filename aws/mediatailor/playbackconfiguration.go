@@ -165,19 +165,19 @@ type PlaybackConfigurationArgs struct {
 	TranscodeProfileName *string `json:"TranscodeProfileName,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlaybackConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a PlaybackConfigurationArgs, turning enum values back
+// into their types.
 func (s *PlaybackConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain PlaybackConfigurationArgs
 	w := struct {
 		*plain
-		E14 *string `json:"InsertionMode"`
+		InsertionMode *string `json:"InsertionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E14 != nil {
-		s.InsertionMode = PlaybackConfigurationInsertionModeOf(*w.E14)
+	if w.InsertionMode != nil {
+		s.InsertionMode = PlaybackConfigurationInsertionModeOf(*w.InsertionMode)
 	}
 	return nil
 }
@@ -262,18 +262,18 @@ type PlaybackConfigurationAdConditioningConfiguration struct {
 }
 
 // UnmarshalJSON decodes a PlaybackConfigurationAdConditioningConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *PlaybackConfigurationAdConditioningConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PlaybackConfigurationAdConditioningConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"StreamingMediaFileConditioning"`
+		StreamingMediaFileConditioning *string `json:"StreamingMediaFileConditioning"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StreamingMediaFileConditioning = PlaybackConfigurationStreamingMediaFileConditioningOf(*w.E0)
+	if w.StreamingMediaFileConditioning != nil {
+		s.StreamingMediaFileConditioning = PlaybackConfigurationStreamingMediaFileConditioningOf(*w.StreamingMediaFileConditioning)
 	}
 	return nil
 }
@@ -402,23 +402,23 @@ type PlaybackConfigurationAvailSuppression struct {
 	Value *string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlaybackConfigurationAvailSuppression, enum values
-// to their types.
+// UnmarshalJSON decodes a PlaybackConfigurationAvailSuppression, turning enum
+// values back into their types.
 func (s *PlaybackConfigurationAvailSuppression) UnmarshalJSON(data []byte) error {
 	type plain PlaybackConfigurationAvailSuppression
 	w := struct {
 		*plain
-		E0 *string `json:"FillPolicy"`
-		E1 *string `json:"Mode"`
+		FillPolicy *string `json:"FillPolicy"`
+		Mode       *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FillPolicy = PlaybackConfigurationAvailSuppressionFillPolicyOf(*w.E0)
+	if w.FillPolicy != nil {
+		s.FillPolicy = PlaybackConfigurationAvailSuppressionFillPolicyOf(*w.FillPolicy)
 	}
-	if w.E1 != nil {
-		s.Mode = PlaybackConfigurationAvailSuppressionModeOf(*w.E1)
+	if w.Mode != nil {
+		s.Mode = PlaybackConfigurationAvailSuppressionModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -580,19 +580,19 @@ type PlaybackConfigurationDashConfiguration struct {
 	OriginManifestType PlaybackConfigurationDashConfigurationOriginManifestType `json:"OriginManifestType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlaybackConfigurationDashConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a PlaybackConfigurationDashConfiguration, turning enum
+// values back into their types.
 func (s *PlaybackConfigurationDashConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PlaybackConfigurationDashConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"OriginManifestType"`
+		OriginManifestType *string `json:"OriginManifestType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OriginManifestType = PlaybackConfigurationDashConfigurationOriginManifestTypeOf(*w.E2)
+	if w.OriginManifestType != nil {
+		s.OriginManifestType = PlaybackConfigurationDashConfigurationOriginManifestTypeOf(*w.OriginManifestType)
 	}
 	return nil
 }
@@ -691,23 +691,23 @@ type PlaybackConfigurationHttpRequest struct {
 	HttpMethod PlaybackConfigurationHttpRequestHttpMethod `json:"HttpMethod,omitzero"`
 }
 
-// UnmarshalJSON decodes a PlaybackConfigurationHttpRequest, enum values to
-// their types.
+// UnmarshalJSON decodes a PlaybackConfigurationHttpRequest, turning enum
+// values back into their types.
 func (s *PlaybackConfigurationHttpRequest) UnmarshalJSON(data []byte) error {
 	type plain PlaybackConfigurationHttpRequest
 	w := struct {
 		*plain
-		E1 *string `json:"CompressRequest"`
-		E3 *string `json:"HttpMethod"`
+		CompressRequest *string `json:"CompressRequest"`
+		HttpMethod      *string `json:"HttpMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CompressRequest = PlaybackConfigurationHttpRequestCompressRequestOf(*w.E1)
+	if w.CompressRequest != nil {
+		s.CompressRequest = PlaybackConfigurationHttpRequestCompressRequestOf(*w.CompressRequest)
 	}
-	if w.E3 != nil {
-		s.HttpMethod = PlaybackConfigurationHttpRequestHttpMethodOf(*w.E3)
+	if w.HttpMethod != nil {
+		s.HttpMethod = PlaybackConfigurationHttpRequestHttpMethodOf(*w.HttpMethod)
 	}
 	return nil
 }

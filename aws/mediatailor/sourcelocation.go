@@ -123,19 +123,19 @@ type SourceLocationAccessConfiguration struct {
 	SecretsManagerAccessTokenConfiguration *SourceLocationSecretsManagerAccessTokenConfiguration `json:"SecretsManagerAccessTokenConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a SourceLocationAccessConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a SourceLocationAccessConfiguration, turning enum
+// values back into their types.
 func (s *SourceLocationAccessConfiguration) UnmarshalJSON(data []byte) error {
 	type plain SourceLocationAccessConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AccessType"`
+		AccessType *string `json:"AccessType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessType = SourceLocationAccessTypeOf(*w.E0)
+	if w.AccessType != nil {
+		s.AccessType = SourceLocationAccessTypeOf(*w.AccessType)
 	}
 	return nil
 }

@@ -121,19 +121,19 @@ type VodSourceHttpPackageConfiguration struct {
 	Type VodSourceTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a VodSourceHttpPackageConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a VodSourceHttpPackageConfiguration, turning enum
+// values back into their types.
 func (s *VodSourceHttpPackageConfiguration) UnmarshalJSON(data []byte) error {
 	type plain VodSourceHttpPackageConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = VodSourceTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = VodSourceTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -215,26 +215,27 @@ type ClusterArgs struct {
 	Tags []ClusterTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a ClusterArgs, turning enum values back into their
+// types.
 func (s *ClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain ClusterArgs
 	w := struct {
 		*plain
-		E5  *string `json:"DataTiering"`
-		E10 *string `json:"IpDiscovery"`
-		E14 *string `json:"NetworkType"`
+		DataTiering *string `json:"DataTiering"`
+		IpDiscovery *string `json:"IpDiscovery"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.DataTiering = ClusterDataTieringStatusOf(*w.E5)
+	if w.DataTiering != nil {
+		s.DataTiering = ClusterDataTieringStatusOf(*w.DataTiering)
 	}
-	if w.E10 != nil {
-		s.IpDiscovery = ClusterSupportedIpDiscoveryTypesOf(*w.E10)
+	if w.IpDiscovery != nil {
+		s.IpDiscovery = ClusterSupportedIpDiscoveryTypesOf(*w.IpDiscovery)
 	}
-	if w.E14 != nil {
-		s.NetworkType = ClusterSupportedNetworkTypesOf(*w.E14)
+	if w.NetworkType != nil {
+		s.NetworkType = ClusterSupportedNetworkTypesOf(*w.NetworkType)
 	}
 	return nil
 }

@@ -90,18 +90,19 @@ type MultiRegionClusterArgs struct {
 	UpdateStrategy MultiRegionClusterUpdateStrategy `json:"UpdateStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a MultiRegionClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a MultiRegionClusterArgs, turning enum values back
+// into their types.
 func (s *MultiRegionClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain MultiRegionClusterArgs
 	w := struct {
 		*plain
-		E9 *string `json:"UpdateStrategy"`
+		UpdateStrategy *string `json:"UpdateStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.UpdateStrategy = MultiRegionClusterUpdateStrategyOf(*w.E9)
+	if w.UpdateStrategy != nil {
+		s.UpdateStrategy = MultiRegionClusterUpdateStrategyOf(*w.UpdateStrategy)
 	}
 	return nil
 }

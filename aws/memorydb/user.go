@@ -119,18 +119,19 @@ type UserAuthenticationMode struct {
 	Type UserAuthenticationModeType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserAuthenticationMode, enum values to their types.
+// UnmarshalJSON decodes a UserAuthenticationMode, turning enum values back
+// into their types.
 func (s *UserAuthenticationMode) UnmarshalJSON(data []byte) error {
 	type plain UserAuthenticationMode
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = UserAuthenticationModeTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = UserAuthenticationModeTypeOf(*w.Type)
 	}
 	return nil
 }

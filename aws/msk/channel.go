@@ -360,19 +360,19 @@ type ChannelIcebergDestinationConfiguration struct {
 	DataFreshnessInSeconds int `json:"DataFreshnessInSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelIcebergDestinationConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a ChannelIcebergDestinationConfiguration, turning enum
+// values back into their types.
 func (s *ChannelIcebergDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ChannelIcebergDestinationConfiguration
 	w := struct {
 		*plain
-		E7 *string `json:"CompressionType"`
+		CompressionType *string `json:"CompressionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.CompressionType = ChannelIcebergCompressionTypeOf(*w.E7)
+	if w.CompressionType != nil {
+		s.CompressionType = ChannelIcebergCompressionTypeOf(*w.CompressionType)
 	}
 	return nil
 }
@@ -429,18 +429,19 @@ type ChannelPartitionSpec struct {
 	SourceList []ChannelPartitionSource `json:"SourceList,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelPartitionSpec, enum values to their types.
+// UnmarshalJSON decodes a ChannelPartitionSpec, turning enum values back into
+// their types.
 func (s *ChannelPartitionSpec) UnmarshalJSON(data []byte) error {
 	type plain ChannelPartitionSpec
 	w := struct {
 		*plain
-		E0 *string `json:"PartitionStrategy"`
+		PartitionStrategy *string `json:"PartitionStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PartitionStrategy = ChannelPartitionStrategyOf(*w.E0)
+	if w.PartitionStrategy != nil {
+		s.PartitionStrategy = ChannelPartitionStrategyOf(*w.PartitionStrategy)
 	}
 	return nil
 }
@@ -498,18 +499,19 @@ type ChannelRecordConverter struct {
 	ValueConverter ChannelValueConverter `json:"ValueConverter,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelRecordConverter, enum values to their types.
+// UnmarshalJSON decodes a ChannelRecordConverter, turning enum values back
+// into their types.
 func (s *ChannelRecordConverter) UnmarshalJSON(data []byte) error {
 	type plain ChannelRecordConverter
 	w := struct {
 		*plain
-		E0 *string `json:"ValueConverter"`
+		ValueConverter *string `json:"ValueConverter"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ValueConverter = ChannelValueConverterOf(*w.E0)
+	if w.ValueConverter != nil {
+		s.ValueConverter = ChannelValueConverterOf(*w.ValueConverter)
 	}
 	return nil
 }
@@ -657,22 +659,23 @@ type ChannelS3Storage struct {
 	OutputPrefix *string `json:"OutputPrefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a ChannelS3Storage, enum values to their types.
+// UnmarshalJSON decodes a ChannelS3Storage, turning enum values back into
+// their types.
 func (s *ChannelS3Storage) UnmarshalJSON(data []byte) error {
 	type plain ChannelS3Storage
 	w := struct {
 		*plain
-		E1 *string `json:"CompressionType"`
-		E2 *string `json:"StorageClass"`
+		CompressionType *string `json:"CompressionType"`
+		StorageClass    *string `json:"StorageClass"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CompressionType = ChannelS3CompressionTypeOf(*w.E1)
+	if w.CompressionType != nil {
+		s.CompressionType = ChannelS3CompressionTypeOf(*w.CompressionType)
 	}
-	if w.E2 != nil {
-		s.StorageClass = ChannelS3StorageClassOf(*w.E2)
+	if w.StorageClass != nil {
+		s.StorageClass = ChannelS3StorageClassOf(*w.StorageClass)
 	}
 	return nil
 }

@@ -112,22 +112,23 @@ type ClusterArgs struct {
 	ZookeeperAccess *ClusterZookeeperAccess `json:"ZookeeperAccess,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a ClusterArgs, turning enum values back into their
+// types.
 func (s *ClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain ClusterArgs
 	w := struct {
 		*plain
-		E7  *string `json:"EnhancedMonitoring"`
-		E11 *string `json:"StorageMode"`
+		EnhancedMonitoring *string `json:"EnhancedMonitoring"`
+		StorageMode        *string `json:"StorageMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.EnhancedMonitoring = ClusterEnhancedMonitoringOf(*w.E7)
+	if w.EnhancedMonitoring != nil {
+		s.EnhancedMonitoring = ClusterEnhancedMonitoringOf(*w.EnhancedMonitoring)
 	}
-	if w.E11 != nil {
-		s.StorageMode = ClusterStorageModeOf(*w.E11)
+	if w.StorageMode != nil {
+		s.StorageMode = ClusterStorageModeOf(*w.StorageMode)
 	}
 	return nil
 }
@@ -315,18 +316,19 @@ type ClusterConnectivityInfo struct {
 	VpcConnectivity *ClusterVpcConnectivity `json:"VpcConnectivity,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterConnectivityInfo, enum values to their types.
+// UnmarshalJSON decodes a ClusterConnectivityInfo, turning enum values back
+// into their types.
 func (s *ClusterConnectivityInfo) UnmarshalJSON(data []byte) error {
 	type plain ClusterConnectivityInfo
 	w := struct {
 		*plain
-		E0 *string `json:"NetworkType"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NetworkType = ClusterNetworkTypeOf(*w.E0)
+	if w.NetworkType != nil {
+		s.NetworkType = ClusterNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }
@@ -379,19 +381,19 @@ type ClusterEncryptionInTransit struct {
 	InCluster *bool `json:"InCluster,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterEncryptionInTransit, enum values to their
-// types.
+// UnmarshalJSON decodes a ClusterEncryptionInTransit, turning enum values back
+// into their types.
 func (s *ClusterEncryptionInTransit) UnmarshalJSON(data []byte) error {
 	type plain ClusterEncryptionInTransit
 	w := struct {
 		*plain
-		E0 *string `json:"ClientBroker"`
+		ClientBroker *string `json:"ClientBroker"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClientBroker = ClusterEncryptionInTransitClientBrokerOf(*w.E0)
+	if w.ClientBroker != nil {
+		s.ClientBroker = ClusterEncryptionInTransitClientBrokerOf(*w.ClientBroker)
 	}
 	return nil
 }
@@ -672,18 +674,19 @@ type ClusterRebalancing struct {
 	Status ClusterRebalancingStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterRebalancing, enum values to their types.
+// UnmarshalJSON decodes a ClusterRebalancing, turning enum values back into
+// their types.
 func (s *ClusterRebalancing) UnmarshalJSON(data []byte) error {
 	type plain ClusterRebalancing
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = ClusterRebalancingStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = ClusterRebalancingStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -251,19 +251,19 @@ type ReplicatorConsumerGroupReplication struct {
 	SynchroniseConsumerGroupOffsets *bool `json:"SynchroniseConsumerGroupOffsets,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicatorConsumerGroupReplication, enum values to
-// their types.
+// UnmarshalJSON decodes a ReplicatorConsumerGroupReplication, turning enum
+// values back into their types.
 func (s *ReplicatorConsumerGroupReplication) UnmarshalJSON(data []byte) error {
 	type plain ReplicatorConsumerGroupReplication
 	w := struct {
 		*plain
-		E1 *string `json:"ConsumerGroupOffsetSyncMode"`
+		ConsumerGroupOffsetSyncMode *string `json:"ConsumerGroupOffsetSyncMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ConsumerGroupOffsetSyncMode = ReplicatorConsumerGroupOffsetSyncModeOf(*w.E1)
+	if w.ConsumerGroupOffsetSyncMode != nil {
+		s.ConsumerGroupOffsetSyncMode = ReplicatorConsumerGroupOffsetSyncModeOf(*w.ConsumerGroupOffsetSyncMode)
 	}
 	return nil
 }
@@ -378,19 +378,19 @@ type ReplicatorKafkaClusterEncryptionInTransit struct {
 	RootCaCertificate *string `json:"RootCaCertificate,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicatorKafkaClusterEncryptionInTransit, enum
-// values to their types.
+// UnmarshalJSON decodes a ReplicatorKafkaClusterEncryptionInTransit, turning
+// enum values back into their types.
 func (s *ReplicatorKafkaClusterEncryptionInTransit) UnmarshalJSON(data []byte) error {
 	type plain ReplicatorKafkaClusterEncryptionInTransit
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionType"`
+		EncryptionType *string `json:"EncryptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionType = ReplicatorKafkaClusterEncryptionInTransitTypeOf(*w.E0)
+	if w.EncryptionType != nil {
+		s.EncryptionType = ReplicatorKafkaClusterEncryptionInTransitTypeOf(*w.EncryptionType)
 	}
 	return nil
 }
@@ -471,19 +471,19 @@ type ReplicatorKafkaClusterSaslScramAuthentication struct {
 	SecretArn string `json:"SecretArn"`
 }
 
-// UnmarshalJSON decodes a ReplicatorKafkaClusterSaslScramAuthentication, enum
-// values to their types.
+// UnmarshalJSON decodes a ReplicatorKafkaClusterSaslScramAuthentication,
+// turning enum values back into their types.
 func (s *ReplicatorKafkaClusterSaslScramAuthentication) UnmarshalJSON(data []byte) error {
 	type plain ReplicatorKafkaClusterSaslScramAuthentication
 	w := struct {
 		*plain
-		E0 *string `json:"Mechanism"`
+		Mechanism *string `json:"Mechanism"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mechanism = ReplicatorKafkaClusterSaslScramMechanismOf(*w.E0)
+	if w.Mechanism != nil {
+		s.Mechanism = ReplicatorKafkaClusterSaslScramMechanismOf(*w.Mechanism)
 	}
 	return nil
 }
@@ -619,19 +619,19 @@ type ReplicatorReplicationInfo struct {
 	TargetKafkaClusterId *string `json:"TargetKafkaClusterId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicatorReplicationInfo, enum values to their
-// types.
+// UnmarshalJSON decodes a ReplicatorReplicationInfo, turning enum values back
+// into their types.
 func (s *ReplicatorReplicationInfo) UnmarshalJSON(data []byte) error {
 	type plain ReplicatorReplicationInfo
 	w := struct {
 		*plain
-		E1 *string `json:"TargetCompressionType"`
+		TargetCompressionType *string `json:"TargetCompressionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TargetCompressionType = ReplicatorReplicationInfoTargetCompressionTypeOf(*w.E1)
+	if w.TargetCompressionType != nil {
+		s.TargetCompressionType = ReplicatorReplicationInfoTargetCompressionTypeOf(*w.TargetCompressionType)
 	}
 	return nil
 }
@@ -701,19 +701,19 @@ type ReplicatorReplicationStartingPosition struct {
 	Type ReplicatorReplicationStartingPositionType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicatorReplicationStartingPosition, enum values
-// to their types.
+// UnmarshalJSON decodes a ReplicatorReplicationStartingPosition, turning enum
+// values back into their types.
 func (s *ReplicatorReplicationStartingPosition) UnmarshalJSON(data []byte) error {
 	type plain ReplicatorReplicationStartingPosition
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ReplicatorReplicationStartingPositionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ReplicatorReplicationStartingPositionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -777,19 +777,19 @@ type ReplicatorReplicationTopicNameConfiguration struct {
 	Type ReplicatorReplicationTopicNameConfigurationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReplicatorReplicationTopicNameConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a ReplicatorReplicationTopicNameConfiguration, turning
+// enum values back into their types.
 func (s *ReplicatorReplicationTopicNameConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ReplicatorReplicationTopicNameConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ReplicatorReplicationTopicNameConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ReplicatorReplicationTopicNameConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }

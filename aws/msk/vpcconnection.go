@@ -64,18 +64,19 @@ type VpcConnectionArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a VpcConnectionArgs, enum values to their types.
+// UnmarshalJSON decodes a VpcConnectionArgs, turning enum values back into
+// their types.
 func (s *VpcConnectionArgs) UnmarshalJSON(data []byte) error {
 	type plain VpcConnectionArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Authentication"`
+		Authentication *string `json:"Authentication"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Authentication = VpcConnectionAuthenticationOf(*w.E0)
+	if w.Authentication != nil {
+		s.Authentication = VpcConnectionAuthenticationOf(*w.Authentication)
 	}
 	return nil
 }

@@ -197,26 +197,27 @@ type EnvironmentArgs struct {
 	WorkerReplacementStrategy EnvironmentWorkerReplacementStrategy `json:"WorkerReplacementStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentArgs, turning enum values back into their
+// types.
 func (s *EnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentArgs
 	w := struct {
 		*plain
-		E4  *string `json:"EndpointManagement"`
-		E23 *string `json:"WebserverAccessMode"`
-		E25 *string `json:"WorkerReplacementStrategy"`
+		EndpointManagement        *string `json:"EndpointManagement"`
+		WebserverAccessMode       *string `json:"WebserverAccessMode"`
+		WorkerReplacementStrategy *string `json:"WorkerReplacementStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.EndpointManagement = EnvironmentEndpointManagementOf(*w.E4)
+	if w.EndpointManagement != nil {
+		s.EndpointManagement = EnvironmentEndpointManagementOf(*w.EndpointManagement)
 	}
-	if w.E23 != nil {
-		s.WebserverAccessMode = EnvironmentWebserverAccessModeOf(*w.E23)
+	if w.WebserverAccessMode != nil {
+		s.WebserverAccessMode = EnvironmentWebserverAccessModeOf(*w.WebserverAccessMode)
 	}
-	if w.E25 != nil {
-		s.WorkerReplacementStrategy = EnvironmentWorkerReplacementStrategyOf(*w.E25)
+	if w.WorkerReplacementStrategy != nil {
+		s.WorkerReplacementStrategy = EnvironmentWorkerReplacementStrategyOf(*w.WorkerReplacementStrategy)
 	}
 	return nil
 }
@@ -456,19 +457,19 @@ type EnvironmentModuleLoggingConfiguration struct {
 	LogLevel EnvironmentLoggingLevel `json:"LogLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentModuleLoggingConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a EnvironmentModuleLoggingConfiguration, turning enum
+// values back into their types.
 func (s *EnvironmentModuleLoggingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentModuleLoggingConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"LogLevel"`
+		LogLevel *string `json:"LogLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.LogLevel = EnvironmentLoggingLevelOf(*w.E2)
+	if w.LogLevel != nil {
+		s.LogLevel = EnvironmentLoggingLevelOf(*w.LogLevel)
 	}
 	return nil
 }

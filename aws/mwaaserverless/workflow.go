@@ -180,19 +180,19 @@ type WorkflowEncryptionConfiguration struct {
 	KmsKeyId *string `json:"KmsKeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkflowEncryptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a WorkflowEncryptionConfiguration, turning enum values
+// back into their types.
 func (s *WorkflowEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain WorkflowEncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = WorkflowEncryptionConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = WorkflowEncryptionConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -211,18 +211,19 @@ type DBClusterArgs struct {
 	VpcSecurityGroupIds []string `json:"VpcSecurityGroupIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a DBClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a DBClusterArgs, turning enum values back into their
+// types.
 func (s *DBClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain DBClusterArgs
 	w := struct {
 		*plain
-		E15 *string `json:"NetworkType"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E15 != nil {
-		s.NetworkType = DBClusterNetworkTypeOf(*w.E15)
+	if w.NetworkType != nil {
+		s.NetworkType = DBClusterNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }

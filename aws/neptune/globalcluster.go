@@ -70,18 +70,19 @@ type GlobalClusterArgs struct {
 	Tags []GlobalClusterTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a GlobalClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a GlobalClusterArgs, turning enum values back into
+// their types.
 func (s *GlobalClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain GlobalClusterArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Engine"`
+		Engine *string `json:"Engine"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Engine = GlobalClusterEngineOf(*w.E1)
+	if w.Engine != nil {
+		s.Engine = GlobalClusterEngineOf(*w.Engine)
 	}
 	return nil
 }

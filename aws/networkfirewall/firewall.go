@@ -104,18 +104,19 @@ type FirewallArgs struct {
 	VpcId string `json:"VpcId,omitzero"`
 }
 
-// UnmarshalJSON decodes a FirewallArgs, enum values to their types.
+// UnmarshalJSON decodes a FirewallArgs, turning enum values back into their
+// types.
 func (s *FirewallArgs) UnmarshalJSON(data []byte) error {
 	type plain FirewallArgs
 	w := struct {
 		*plain
-		E6 []string `json:"EnabledAnalysisTypes"`
+		EnabledAnalysisTypes []string `json:"EnabledAnalysisTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.EnabledAnalysisTypes = (func(v []string) []FirewallEnabledAnalysisType { return convertList(v, FirewallEnabledAnalysisTypeOf) })(w.E6)
+	if w.EnabledAnalysisTypes != nil {
+		s.EnabledAnalysisTypes = (func(v []string) []FirewallEnabledAnalysisType { return convertList(v, FirewallEnabledAnalysisTypeOf) })(w.EnabledAnalysisTypes)
 	}
 	return nil
 }

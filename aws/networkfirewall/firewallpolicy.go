@@ -342,23 +342,23 @@ type FirewallPolicyStatefulEngineOptions struct {
 	StreamExceptionPolicy FirewallPolicyStreamExceptionPolicy `json:"StreamExceptionPolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a FirewallPolicyStatefulEngineOptions, enum values to
-// their types.
+// UnmarshalJSON decodes a FirewallPolicyStatefulEngineOptions, turning enum
+// values back into their types.
 func (s *FirewallPolicyStatefulEngineOptions) UnmarshalJSON(data []byte) error {
 	type plain FirewallPolicyStatefulEngineOptions
 	w := struct {
 		*plain
-		E1 *string `json:"RuleOrder"`
-		E2 *string `json:"StreamExceptionPolicy"`
+		RuleOrder             *string `json:"RuleOrder"`
+		StreamExceptionPolicy *string `json:"StreamExceptionPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RuleOrder = FirewallPolicyRuleOrderOf(*w.E1)
+	if w.RuleOrder != nil {
+		s.RuleOrder = FirewallPolicyRuleOrderOf(*w.RuleOrder)
 	}
-	if w.E2 != nil {
-		s.StreamExceptionPolicy = FirewallPolicyStreamExceptionPolicyOf(*w.E2)
+	if w.StreamExceptionPolicy != nil {
+		s.StreamExceptionPolicy = FirewallPolicyStreamExceptionPolicyOf(*w.StreamExceptionPolicy)
 	}
 	return nil
 }
@@ -387,19 +387,19 @@ type FirewallPolicyStatefulRuleGroupOverride struct {
 	Action FirewallPolicyOverrideAction `json:"Action,omitzero"`
 }
 
-// UnmarshalJSON decodes a FirewallPolicyStatefulRuleGroupOverride, enum values
-// to their types.
+// UnmarshalJSON decodes a FirewallPolicyStatefulRuleGroupOverride, turning
+// enum values back into their types.
 func (s *FirewallPolicyStatefulRuleGroupOverride) UnmarshalJSON(data []byte) error {
 	type plain FirewallPolicyStatefulRuleGroupOverride
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = FirewallPolicyOverrideActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = FirewallPolicyOverrideActionOf(*w.Action)
 	}
 	return nil
 }

@@ -108,23 +108,23 @@ type LoggingConfigurationLogDestinationConfig struct {
 	LogType LoggingConfigurationLogDestinationConfigLogType `json:"LogType,omitzero"`
 }
 
-// UnmarshalJSON decodes a LoggingConfigurationLogDestinationConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a LoggingConfigurationLogDestinationConfig, turning
+// enum values back into their types.
 func (s *LoggingConfigurationLogDestinationConfig) UnmarshalJSON(data []byte) error {
 	type plain LoggingConfigurationLogDestinationConfig
 	w := struct {
 		*plain
-		E1 *string `json:"LogDestinationType"`
-		E2 *string `json:"LogType"`
+		LogDestinationType *string `json:"LogDestinationType"`
+		LogType            *string `json:"LogType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.LogDestinationType = LoggingConfigurationLogDestinationConfigLogDestinationTypeOf(*w.E1)
+	if w.LogDestinationType != nil {
+		s.LogDestinationType = LoggingConfigurationLogDestinationConfigLogDestinationTypeOf(*w.LogDestinationType)
 	}
-	if w.E2 != nil {
-		s.LogType = LoggingConfigurationLogDestinationConfigLogTypeOf(*w.E2)
+	if w.LogType != nil {
+		s.LogType = LoggingConfigurationLogDestinationConfigLogTypeOf(*w.LogType)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type RuleGroupArgs struct {
 	Tags []RuleGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupArgs, turning enum values back into their
+// types.
 func (s *RuleGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = RuleGroupTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = RuleGroupTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -265,22 +266,23 @@ type RuleGroupHeader struct {
 	SourcePort string `json:"SourcePort,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupHeader, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupHeader, turning enum values back into their
+// types.
 func (s *RuleGroupHeader) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupHeader
 	w := struct {
 		*plain
-		E2 *string `json:"Direction"`
-		E3 *string `json:"Protocol"`
+		Direction *string `json:"Direction"`
+		Protocol  *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Direction = RuleGroupHeaderDirectionOf(*w.E2)
+	if w.Direction != nil {
+		s.Direction = RuleGroupHeaderDirectionOf(*w.Direction)
 	}
-	if w.E3 != nil {
-		s.Protocol = RuleGroupHeaderProtocolOf(*w.E3)
+	if w.Protocol != nil {
+		s.Protocol = RuleGroupHeaderProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -682,23 +684,23 @@ type RuleGroupRulesSourceList struct {
 	Targets []string `json:"Targets,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupRulesSourceList, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupRulesSourceList, turning enum values back
+// into their types.
 func (s *RuleGroupRulesSourceList) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupRulesSourceList
 	w := struct {
 		*plain
-		E0 *string  `json:"GeneratedRulesType"`
-		E1 []string `json:"TargetTypes"`
+		GeneratedRulesType *string  `json:"GeneratedRulesType"`
+		TargetTypes        []string `json:"TargetTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.GeneratedRulesType = RuleGroupGeneratedRulesTypeOf(*w.E0)
+	if w.GeneratedRulesType != nil {
+		s.GeneratedRulesType = RuleGroupGeneratedRulesTypeOf(*w.GeneratedRulesType)
 	}
-	if w.E1 != nil {
-		s.TargetTypes = (func(v []string) []RuleGroupTargetType { return convertList(v, RuleGroupTargetTypeOf) })(w.E1)
+	if w.TargetTypes != nil {
+		s.TargetTypes = (func(v []string) []RuleGroupTargetType { return convertList(v, RuleGroupTargetTypeOf) })(w.TargetTypes)
 	}
 	return nil
 }
@@ -726,18 +728,19 @@ type RuleGroupStatefulRule struct {
 	RuleOptions []RuleGroupRuleOption `json:"RuleOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupStatefulRule, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupStatefulRule, turning enum values back into
+// their types.
 func (s *RuleGroupStatefulRule) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupStatefulRule
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = RuleGroupStatefulRuleActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = RuleGroupStatefulRuleActionOf(*w.Action)
 	}
 	return nil
 }
@@ -799,19 +802,19 @@ type RuleGroupStatefulRuleOptions struct {
 	RuleOrder RuleGroupRuleOrder `json:"RuleOrder,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupStatefulRuleOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupStatefulRuleOptions, turning enum values
+// back into their types.
 func (s *RuleGroupStatefulRuleOptions) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupStatefulRuleOptions
 	w := struct {
 		*plain
-		E0 *string `json:"RuleOrder"`
+		RuleOrder *string `json:"RuleOrder"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RuleOrder = RuleGroupRuleOrderOf(*w.E0)
+	if w.RuleOrder != nil {
+		s.RuleOrder = RuleGroupRuleOrderOf(*w.RuleOrder)
 	}
 	return nil
 }
@@ -863,19 +866,19 @@ type RuleGroupSummaryConfiguration struct {
 	RuleOptions []RuleGroupSummaryRuleOption `json:"RuleOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupSummaryConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupSummaryConfiguration, turning enum values
+// back into their types.
 func (s *RuleGroupSummaryConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupSummaryConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"RuleOptions"`
+		RuleOptions []string `json:"RuleOptions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RuleOptions = (func(v []string) []RuleGroupSummaryRuleOption { return convertList(v, RuleGroupSummaryRuleOptionOf) })(w.E0)
+	if w.RuleOptions != nil {
+		s.RuleOptions = (func(v []string) []RuleGroupSummaryRuleOption { return convertList(v, RuleGroupSummaryRuleOptionOf) })(w.RuleOptions)
 	}
 	return nil
 }
@@ -987,22 +990,23 @@ type RuleGroupTCPFlagField struct {
 	Masks []RuleGroupTCPFlag `json:"Masks,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupTCPFlagField, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupTCPFlagField, turning enum values back into
+// their types.
 func (s *RuleGroupTCPFlagField) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupTCPFlagField
 	w := struct {
 		*plain
-		E0 []string `json:"Flags"`
-		E1 []string `json:"Masks"`
+		Flags []string `json:"Flags"`
+		Masks []string `json:"Masks"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Flags = (func(v []string) []RuleGroupTCPFlag { return convertList(v, RuleGroupTCPFlagOf) })(w.E0)
+	if w.Flags != nil {
+		s.Flags = (func(v []string) []RuleGroupTCPFlag { return convertList(v, RuleGroupTCPFlagOf) })(w.Flags)
 	}
-	if w.E1 != nil {
-		s.Masks = (func(v []string) []RuleGroupTCPFlag { return convertList(v, RuleGroupTCPFlagOf) })(w.E1)
+	if w.Masks != nil {
+		s.Masks = (func(v []string) []RuleGroupTCPFlag { return convertList(v, RuleGroupTCPFlagOf) })(w.Masks)
 	}
 	return nil
 }

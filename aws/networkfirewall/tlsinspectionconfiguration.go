@@ -246,22 +246,22 @@ type TLSInspectionConfigurationServerCertificateConfigurationCheckCertificateRev
 
 // UnmarshalJSON decodes a
 // TLSInspectionConfigurationServerCertificateConfigurationCheckCertificateRevocationStatus,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *TLSInspectionConfigurationServerCertificateConfigurationCheckCertificateRevocationStatus) UnmarshalJSON(data []byte) error {
 	type plain TLSInspectionConfigurationServerCertificateConfigurationCheckCertificateRevocationStatus
 	w := struct {
 		*plain
-		E0 *string `json:"RevokedStatusAction"`
-		E1 *string `json:"UnknownStatusAction"`
+		RevokedStatusAction *string `json:"RevokedStatusAction"`
+		UnknownStatusAction *string `json:"UnknownStatusAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RevokedStatusAction = TLSInspectionConfigurationRevokedStatusActionOf(*w.E0)
+	if w.RevokedStatusAction != nil {
+		s.RevokedStatusAction = TLSInspectionConfigurationRevokedStatusActionOf(*w.RevokedStatusAction)
 	}
-	if w.E1 != nil {
-		s.UnknownStatusAction = TLSInspectionConfigurationUnknownStatusActionOf(*w.E1)
+	if w.UnknownStatusAction != nil {
+		s.UnknownStatusAction = TLSInspectionConfigurationUnknownStatusActionOf(*w.UnknownStatusAction)
 	}
 	return nil
 }

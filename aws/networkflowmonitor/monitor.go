@@ -132,18 +132,19 @@ type MonitorLocalResource struct {
 	Type MonitorLocalResourceType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitorLocalResource, enum values to their types.
+// UnmarshalJSON decodes a MonitorLocalResource, turning enum values back into
+// their types.
 func (s *MonitorLocalResource) UnmarshalJSON(data []byte) error {
 	type plain MonitorLocalResource
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = MonitorLocalResourceTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = MonitorLocalResourceTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -210,18 +211,19 @@ type MonitorRemoteResource struct {
 	Type MonitorRemoteResourceType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitorRemoteResource, enum values to their types.
+// UnmarshalJSON decodes a MonitorRemoteResource, turning enum values back into
+// their types.
 func (s *MonitorRemoteResource) UnmarshalJSON(data []byte) error {
 	type plain MonitorRemoteResource
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = MonitorRemoteResourceTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = MonitorRemoteResourceTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -179,18 +179,19 @@ type EventRuleStatusSummary struct {
 	Status EventRuleStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventRuleStatusSummary, enum values to their types.
+// UnmarshalJSON decodes a EventRuleStatusSummary, turning enum values back
+// into their types.
 func (s *EventRuleStatusSummary) UnmarshalJSON(data []byte) error {
 	type plain EventRuleStatusSummary
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = EventRuleStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = EventRuleStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -41,18 +41,18 @@ type ManagedNotificationAccountContactAssociationArgs struct {
 }
 
 // UnmarshalJSON decodes a ManagedNotificationAccountContactAssociationArgs,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *ManagedNotificationAccountContactAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain ManagedNotificationAccountContactAssociationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ContactIdentifier"`
+		ContactIdentifier *string `json:"ContactIdentifier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ContactIdentifier = ManagedNotificationAccountContactAssociationContactIdentifierOf(*w.E0)
+	if w.ContactIdentifier != nil {
+		s.ContactIdentifier = ManagedNotificationAccountContactAssociationContactIdentifierOf(*w.ContactIdentifier)
 	}
 	return nil
 }

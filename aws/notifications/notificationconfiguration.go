@@ -49,19 +49,19 @@ type NotificationConfigurationArgs struct {
 	Tags []NotificationConfigurationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a NotificationConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a NotificationConfigurationArgs, turning enum values
+// back into their types.
 func (s *NotificationConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain NotificationConfigurationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"AggregationDuration"`
+		AggregationDuration *string `json:"AggregationDuration"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AggregationDuration = NotificationConfigurationAggregationDurationOf(*w.E2)
+	if w.AggregationDuration != nil {
+		s.AggregationDuration = NotificationConfigurationAggregationDurationOf(*w.AggregationDuration)
 	}
 	return nil
 }

@@ -142,19 +142,19 @@ type NotificationHubStatusSummary struct {
 	NotificationHubStatusReason string `json:"NotificationHubStatusReason"`
 }
 
-// UnmarshalJSON decodes a NotificationHubStatusSummary, enum values to their
-// types.
+// UnmarshalJSON decodes a NotificationHubStatusSummary, turning enum values
+// back into their types.
 func (s *NotificationHubStatusSummary) UnmarshalJSON(data []byte) error {
 	type plain NotificationHubStatusSummary
 	w := struct {
 		*plain
-		E0 *string `json:"NotificationHubStatus"`
+		NotificationHubStatus *string `json:"NotificationHubStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NotificationHubStatus = NotificationHubStatusOf(*w.E0)
+	if w.NotificationHubStatus != nil {
+		s.NotificationHubStatus = NotificationHubStatusOf(*w.NotificationHubStatus)
 	}
 	return nil
 }

@@ -131,19 +131,19 @@ type EmailContactEmailContact struct {
 	UpdateTime string `json:"UpdateTime"`
 }
 
-// UnmarshalJSON decodes a EmailContactEmailContact, enum values to their
-// types.
+// UnmarshalJSON decodes a EmailContactEmailContact, turning enum values back
+// into their types.
 func (s *EmailContactEmailContact) UnmarshalJSON(data []byte) error {
 	type plain EmailContactEmailContact
 	w := struct {
 		*plain
-		E4 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Status = EmailContactStatusOf(*w.E4)
+	if w.Status != nil {
+		s.Status = EmailContactStatusOf(*w.Status)
 	}
 	return nil
 }

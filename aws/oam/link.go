@@ -54,18 +54,18 @@ type LinkArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a LinkArgs, enum values to their types.
+// UnmarshalJSON decodes a LinkArgs, turning enum values back into their types.
 func (s *LinkArgs) UnmarshalJSON(data []byte) error {
 	type plain LinkArgs
 	w := struct {
 		*plain
-		E0 []string `json:"ResourceTypes"`
+		ResourceTypes []string `json:"ResourceTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceTypes = (func(v []string) []LinkResourceType { return convertList(v, LinkResourceTypeOf) })(w.E0)
+	if w.ResourceTypes != nil {
+		s.ResourceTypes = (func(v []string) []LinkResourceType { return convertList(v, LinkResourceTypeOf) })(w.ResourceTypes)
 	}
 	return nil
 }

@@ -267,23 +267,23 @@ type OrganizationCentralizationRuleLogsEncryptionConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// OrganizationCentralizationRuleLogsEncryptionConfiguration, enum values to
-// their types.
+// OrganizationCentralizationRuleLogsEncryptionConfiguration, turning enum
+// values back into their types.
 func (s *OrganizationCentralizationRuleLogsEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OrganizationCentralizationRuleLogsEncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptionStrategy"`
-		E1 *string `json:"EncryptionConflictResolutionStrategy"`
+		EncryptionStrategy                   *string `json:"EncryptionStrategy"`
+		EncryptionConflictResolutionStrategy *string `json:"EncryptionConflictResolutionStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptionStrategy = OrganizationCentralizationRuleLogsEncryptionConfigurationEncryptionStrategyOf(*w.E0)
+	if w.EncryptionStrategy != nil {
+		s.EncryptionStrategy = OrganizationCentralizationRuleLogsEncryptionConfigurationEncryptionStrategyOf(*w.EncryptionStrategy)
 	}
-	if w.E1 != nil {
-		s.EncryptionConflictResolutionStrategy = OrganizationCentralizationRuleLogsEncryptionConfigurationEncryptionConflictResolutionStrategyOf(*w.E1)
+	if w.EncryptionConflictResolutionStrategy != nil {
+		s.EncryptionConflictResolutionStrategy = OrganizationCentralizationRuleLogsEncryptionConfigurationEncryptionConflictResolutionStrategyOf(*w.EncryptionConflictResolutionStrategy)
 	}
 	return nil
 }
@@ -441,19 +441,19 @@ type OrganizationCentralizationRuleSourceLogsConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// OrganizationCentralizationRuleSourceLogsConfiguration, enum values to their
-// types.
+// OrganizationCentralizationRuleSourceLogsConfiguration, turning enum values
+// back into their types.
 func (s *OrganizationCentralizationRuleSourceLogsConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OrganizationCentralizationRuleSourceLogsConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"EncryptedLogGroupStrategy"`
+		EncryptedLogGroupStrategy *string `json:"EncryptedLogGroupStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EncryptedLogGroupStrategy = OrganizationCentralizationRuleSourceLogsConfigurationEncryptedLogGroupStrategyOf(*w.E0)
+	if w.EncryptedLogGroupStrategy != nil {
+		s.EncryptedLogGroupStrategy = OrganizationCentralizationRuleSourceLogsConfigurationEncryptedLogGroupStrategyOf(*w.EncryptedLogGroupStrategy)
 	}
 	return nil
 }

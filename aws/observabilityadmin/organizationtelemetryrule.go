@@ -151,19 +151,19 @@ type OrganizationTelemetryRuleActionCondition struct {
 	Action OrganizationTelemetryRuleAction `json:"Action,omitzero"`
 }
 
-// UnmarshalJSON decodes a OrganizationTelemetryRuleActionCondition, enum
-// values to their types.
+// UnmarshalJSON decodes a OrganizationTelemetryRuleActionCondition, turning
+// enum values back into their types.
 func (s *OrganizationTelemetryRuleActionCondition) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleActionCondition
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = OrganizationTelemetryRuleActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = OrganizationTelemetryRuleActionOf(*w.Action)
 	}
 	return nil
 }
@@ -331,19 +331,19 @@ type OrganizationTelemetryRuleELBLoadBalancerLoggingParameters struct {
 }
 
 // UnmarshalJSON decodes a
-// OrganizationTelemetryRuleELBLoadBalancerLoggingParameters, enum values to
-// their types.
+// OrganizationTelemetryRuleELBLoadBalancerLoggingParameters, turning enum
+// values back into their types.
 func (s *OrganizationTelemetryRuleELBLoadBalancerLoggingParameters) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleELBLoadBalancerLoggingParameters
 	w := struct {
 		*plain
-		E1 *string `json:"OutputFormat"`
+		OutputFormat *string `json:"OutputFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OutputFormat = OrganizationTelemetryRuleELBLoadBalancerLoggingParametersOutputFormatOf(*w.E1)
+	if w.OutputFormat != nil {
+		s.OutputFormat = OrganizationTelemetryRuleELBLoadBalancerLoggingParametersOutputFormatOf(*w.OutputFormat)
 	}
 	return nil
 }
@@ -461,23 +461,23 @@ type OrganizationTelemetryRuleFilter struct {
 	Requirement OrganizationTelemetryRuleFilterRequirement `json:"Requirement,omitzero"`
 }
 
-// UnmarshalJSON decodes a OrganizationTelemetryRuleFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a OrganizationTelemetryRuleFilter, turning enum values
+// back into their types.
 func (s *OrganizationTelemetryRuleFilter) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Behavior"`
-		E2 *string `json:"Requirement"`
+		Behavior    *string `json:"Behavior"`
+		Requirement *string `json:"Requirement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Behavior = OrganizationTelemetryRuleFilterBehaviorOf(*w.E0)
+	if w.Behavior != nil {
+		s.Behavior = OrganizationTelemetryRuleFilterBehaviorOf(*w.Behavior)
 	}
-	if w.E2 != nil {
-		s.Requirement = OrganizationTelemetryRuleFilterRequirementOf(*w.E2)
+	if w.Requirement != nil {
+		s.Requirement = OrganizationTelemetryRuleFilterRequirementOf(*w.Requirement)
 	}
 	return nil
 }
@@ -608,19 +608,19 @@ type OrganizationTelemetryRuleLoggingFilter struct {
 	Filters []OrganizationTelemetryRuleFilter `json:"Filters,omitzero"`
 }
 
-// UnmarshalJSON decodes a OrganizationTelemetryRuleLoggingFilter, enum values
-// to their types.
+// UnmarshalJSON decodes a OrganizationTelemetryRuleLoggingFilter, turning enum
+// values back into their types.
 func (s *OrganizationTelemetryRuleLoggingFilter) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleLoggingFilter
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultBehavior"`
+		DefaultBehavior *string `json:"DefaultBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultBehavior = OrganizationTelemetryRuleFilterBehaviorOf(*w.E0)
+	if w.DefaultBehavior != nil {
+		s.DefaultBehavior = OrganizationTelemetryRuleFilterBehaviorOf(*w.DefaultBehavior)
 	}
 	return nil
 }
@@ -788,19 +788,19 @@ type OrganizationTelemetryRuleTelemetryDestinationConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// OrganizationTelemetryRuleTelemetryDestinationConfiguration, enum values to
-// their types.
+// OrganizationTelemetryRuleTelemetryDestinationConfiguration, turning enum
+// values back into their types.
 func (s *OrganizationTelemetryRuleTelemetryDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleTelemetryDestinationConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"DestinationType"`
+		DestinationType *string `json:"DestinationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DestinationType = OrganizationTelemetryRuleDestinationTypeOf(*w.E2)
+	if w.DestinationType != nil {
+		s.DestinationType = OrganizationTelemetryRuleDestinationTypeOf(*w.DestinationType)
 	}
 	return nil
 }
@@ -822,20 +822,20 @@ type OrganizationTelemetryRuleTelemetryDestinationConfigurationLogDeliveryParame
 
 // UnmarshalJSON decodes a
 // OrganizationTelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *OrganizationTelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters
 	w := struct {
 		*plain
-		E0 []string `json:"LogTypes"`
+		LogTypes []string `json:"LogTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.LogTypes != nil {
 		s.LogTypes = (func(v []string) []OrganizationTelemetryRuleTelemetryDestinationConfigurationLogDeliveryParametersLogTypes {
 			return convertList(v, OrganizationTelemetryRuleTelemetryDestinationConfigurationLogDeliveryParametersLogTypesOf)
-		})(w.E0)
+		})(w.LogTypes)
 	}
 	return nil
 }
@@ -957,29 +957,29 @@ type OrganizationTelemetryRuleTelemetryRule struct {
 	TelemetrySourceTypes []OrganizationTelemetryRuleTelemetrySourceType `json:"TelemetrySourceTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a OrganizationTelemetryRuleTelemetryRule, enum values
-// to their types.
+// UnmarshalJSON decodes a OrganizationTelemetryRuleTelemetryRule, turning enum
+// values back into their types.
 func (s *OrganizationTelemetryRuleTelemetryRule) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleTelemetryRule
 	w := struct {
 		*plain
-		E0 *string  `json:"ResourceType"`
-		E1 *string  `json:"TelemetryType"`
-		E8 []string `json:"TelemetrySourceTypes"`
+		ResourceType         *string  `json:"ResourceType"`
+		TelemetryType        *string  `json:"TelemetryType"`
+		TelemetrySourceTypes []string `json:"TelemetrySourceTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = OrganizationTelemetryRuleResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = OrganizationTelemetryRuleResourceTypeOf(*w.ResourceType)
 	}
-	if w.E1 != nil {
-		s.TelemetryType = OrganizationTelemetryRuleTelemetryTypeOf(*w.E1)
+	if w.TelemetryType != nil {
+		s.TelemetryType = OrganizationTelemetryRuleTelemetryTypeOf(*w.TelemetryType)
 	}
-	if w.E8 != nil {
+	if w.TelemetrySourceTypes != nil {
 		s.TelemetrySourceTypes = (func(v []string) []OrganizationTelemetryRuleTelemetrySourceType {
 			return convertList(v, OrganizationTelemetryRuleTelemetrySourceTypeOf)
-		})(w.E8)
+		})(w.TelemetrySourceTypes)
 	}
 	return nil
 }
@@ -1180,19 +1180,19 @@ type OrganizationTelemetryRuleWAFLoggingParameters struct {
 	RedactedFields []OrganizationTelemetryRuleFieldToMatch `json:"RedactedFields,omitzero"`
 }
 
-// UnmarshalJSON decodes a OrganizationTelemetryRuleWAFLoggingParameters, enum
-// values to their types.
+// UnmarshalJSON decodes a OrganizationTelemetryRuleWAFLoggingParameters,
+// turning enum values back into their types.
 func (s *OrganizationTelemetryRuleWAFLoggingParameters) UnmarshalJSON(data []byte) error {
 	type plain OrganizationTelemetryRuleWAFLoggingParameters
 	w := struct {
 		*plain
-		E0 *string `json:"LogType"`
+		LogType *string `json:"LogType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogType = OrganizationTelemetryRuleWAFLogTypeOf(*w.E0)
+	if w.LogType != nil {
+		s.LogType = OrganizationTelemetryRuleWAFLogTypeOf(*w.LogType)
 	}
 	return nil
 }

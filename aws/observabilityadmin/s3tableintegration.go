@@ -106,19 +106,19 @@ type S3TableIntegrationEncryptionConfig struct {
 	KmsKeyArn string `json:"KmsKeyArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a S3TableIntegrationEncryptionConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a S3TableIntegrationEncryptionConfig, turning enum
+// values back into their types.
 func (s *S3TableIntegrationEncryptionConfig) UnmarshalJSON(data []byte) error {
 	type plain S3TableIntegrationEncryptionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"SseAlgorithm"`
+		SseAlgorithm *string `json:"SseAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SseAlgorithm = S3TableIntegrationEncryptionConfigSseAlgorithmOf(*w.E0)
+	if w.SseAlgorithm != nil {
+		s.SseAlgorithm = S3TableIntegrationEncryptionConfigSseAlgorithmOf(*w.SseAlgorithm)
 	}
 	return nil
 }

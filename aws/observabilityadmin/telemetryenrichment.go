@@ -28,18 +28,19 @@ type TelemetryEnrichmentArgs struct {
 	Scope TelemetryEnrichmentScope `json:"Scope,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryEnrichmentArgs, enum values to their types.
+// UnmarshalJSON decodes a TelemetryEnrichmentArgs, turning enum values back
+// into their types.
 func (s *TelemetryEnrichmentArgs) UnmarshalJSON(data []byte) error {
 	type plain TelemetryEnrichmentArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Scope = TelemetryEnrichmentScopeOf(*w.E0)
+	if w.Scope != nil {
+		s.Scope = TelemetryEnrichmentScopeOf(*w.Scope)
 	}
 	return nil
 }

@@ -193,19 +193,19 @@ type TelemetryPipelinesTelemetryPipeline struct {
 	Tags []TelemetryPipelinesTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryPipelinesTelemetryPipeline, enum values to
-// their types.
+// UnmarshalJSON decodes a TelemetryPipelinesTelemetryPipeline, turning enum
+// values back into their types.
 func (s *TelemetryPipelinesTelemetryPipeline) UnmarshalJSON(data []byte) error {
 	type plain TelemetryPipelinesTelemetryPipeline
 	w := struct {
 		*plain
-		E5 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Status = TelemetryPipelinesTelemetryPipelineStatusOf(*w.E5)
+	if w.Status != nil {
+		s.Status = TelemetryPipelinesTelemetryPipelineStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -141,19 +141,19 @@ type TelemetryRuleActionCondition struct {
 	Action TelemetryRuleAction `json:"Action,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryRuleActionCondition, enum values to their
-// types.
+// UnmarshalJSON decodes a TelemetryRuleActionCondition, turning enum values
+// back into their types.
 func (s *TelemetryRuleActionCondition) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleActionCondition
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = TelemetryRuleActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = TelemetryRuleActionOf(*w.Action)
 	}
 	return nil
 }
@@ -316,19 +316,19 @@ type TelemetryRuleELBLoadBalancerLoggingParameters struct {
 	OutputFormat TelemetryRuleELBLoadBalancerLoggingParametersOutputFormat `json:"OutputFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryRuleELBLoadBalancerLoggingParameters, enum
-// values to their types.
+// UnmarshalJSON decodes a TelemetryRuleELBLoadBalancerLoggingParameters,
+// turning enum values back into their types.
 func (s *TelemetryRuleELBLoadBalancerLoggingParameters) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleELBLoadBalancerLoggingParameters
 	w := struct {
 		*plain
-		E1 *string `json:"OutputFormat"`
+		OutputFormat *string `json:"OutputFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OutputFormat = TelemetryRuleELBLoadBalancerLoggingParametersOutputFormatOf(*w.E1)
+	if w.OutputFormat != nil {
+		s.OutputFormat = TelemetryRuleELBLoadBalancerLoggingParametersOutputFormatOf(*w.OutputFormat)
 	}
 	return nil
 }
@@ -436,22 +436,23 @@ type TelemetryRuleFilter struct {
 	Requirement TelemetryRuleFilterRequirement `json:"Requirement,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryRuleFilter, enum values to their types.
+// UnmarshalJSON decodes a TelemetryRuleFilter, turning enum values back into
+// their types.
 func (s *TelemetryRuleFilter) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Behavior"`
-		E2 *string `json:"Requirement"`
+		Behavior    *string `json:"Behavior"`
+		Requirement *string `json:"Requirement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Behavior = TelemetryRuleFilterBehaviorOf(*w.E0)
+	if w.Behavior != nil {
+		s.Behavior = TelemetryRuleFilterBehaviorOf(*w.Behavior)
 	}
-	if w.E2 != nil {
-		s.Requirement = TelemetryRuleFilterRequirementOf(*w.E2)
+	if w.Requirement != nil {
+		s.Requirement = TelemetryRuleFilterRequirementOf(*w.Requirement)
 	}
 	return nil
 }
@@ -573,19 +574,19 @@ type TelemetryRuleLoggingFilter struct {
 	Filters []TelemetryRuleFilter `json:"Filters,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryRuleLoggingFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a TelemetryRuleLoggingFilter, turning enum values back
+// into their types.
 func (s *TelemetryRuleLoggingFilter) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleLoggingFilter
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultBehavior"`
+		DefaultBehavior *string `json:"DefaultBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultBehavior = TelemetryRuleFilterBehaviorOf(*w.E0)
+	if w.DefaultBehavior != nil {
+		s.DefaultBehavior = TelemetryRuleFilterBehaviorOf(*w.DefaultBehavior)
 	}
 	return nil
 }
@@ -749,19 +750,19 @@ type TelemetryRuleTelemetryDestinationConfiguration struct {
 	WAFLoggingParameters *TelemetryRuleWAFLoggingParameters `json:"WAFLoggingParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryRuleTelemetryDestinationConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a TelemetryRuleTelemetryDestinationConfiguration,
+// turning enum values back into their types.
 func (s *TelemetryRuleTelemetryDestinationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleTelemetryDestinationConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"DestinationType"`
+		DestinationType *string `json:"DestinationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DestinationType = TelemetryRuleDestinationTypeOf(*w.E2)
+	if w.DestinationType != nil {
+		s.DestinationType = TelemetryRuleDestinationTypeOf(*w.DestinationType)
 	}
 	return nil
 }
@@ -781,21 +782,21 @@ type TelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters struct 
 }
 
 // UnmarshalJSON decodes a
-// TelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters, enum
-// values to their types.
+// TelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters, turning
+// enum values back into their types.
 func (s *TelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleTelemetryDestinationConfigurationLogDeliveryParameters
 	w := struct {
 		*plain
-		E0 []string `json:"LogTypes"`
+		LogTypes []string `json:"LogTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.LogTypes != nil {
 		s.LogTypes = (func(v []string) []TelemetryRuleTelemetryDestinationConfigurationLogDeliveryParametersLogTypes {
 			return convertList(v, TelemetryRuleTelemetryDestinationConfigurationLogDeliveryParametersLogTypesOf)
-		})(w.E0)
+		})(w.LogTypes)
 	}
 	return nil
 }
@@ -913,29 +914,29 @@ type TelemetryRuleTelemetryRule struct {
 	TelemetrySourceTypes []TelemetryRuleTelemetrySourceType `json:"TelemetrySourceTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryRuleTelemetryRule, enum values to their
-// types.
+// UnmarshalJSON decodes a TelemetryRuleTelemetryRule, turning enum values back
+// into their types.
 func (s *TelemetryRuleTelemetryRule) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleTelemetryRule
 	w := struct {
 		*plain
-		E0 *string  `json:"ResourceType"`
-		E1 *string  `json:"TelemetryType"`
-		E7 []string `json:"TelemetrySourceTypes"`
+		ResourceType         *string  `json:"ResourceType"`
+		TelemetryType        *string  `json:"TelemetryType"`
+		TelemetrySourceTypes []string `json:"TelemetrySourceTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = TelemetryRuleResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = TelemetryRuleResourceTypeOf(*w.ResourceType)
 	}
-	if w.E1 != nil {
-		s.TelemetryType = TelemetryRuleTelemetryTypeOf(*w.E1)
+	if w.TelemetryType != nil {
+		s.TelemetryType = TelemetryRuleTelemetryTypeOf(*w.TelemetryType)
 	}
-	if w.E7 != nil {
+	if w.TelemetrySourceTypes != nil {
 		s.TelemetrySourceTypes = (func(v []string) []TelemetryRuleTelemetrySourceType {
 			return convertList(v, TelemetryRuleTelemetrySourceTypeOf)
-		})(w.E7)
+		})(w.TelemetrySourceTypes)
 	}
 	return nil
 }
@@ -1124,19 +1125,19 @@ type TelemetryRuleWAFLoggingParameters struct {
 	RedactedFields []TelemetryRuleFieldToMatch `json:"RedactedFields,omitzero"`
 }
 
-// UnmarshalJSON decodes a TelemetryRuleWAFLoggingParameters, enum values to
-// their types.
+// UnmarshalJSON decodes a TelemetryRuleWAFLoggingParameters, turning enum
+// values back into their types.
 func (s *TelemetryRuleWAFLoggingParameters) UnmarshalJSON(data []byte) error {
 	type plain TelemetryRuleWAFLoggingParameters
 	w := struct {
 		*plain
-		E0 *string `json:"LogType"`
+		LogType *string `json:"LogType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.LogType = TelemetryRuleWAFLogTypeOf(*w.E0)
+	if w.LogType != nil {
+		s.LogType = TelemetryRuleWAFLogTypeOf(*w.LogType)
 	}
 	return nil
 }

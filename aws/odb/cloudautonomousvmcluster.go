@@ -156,19 +156,19 @@ type CloudAutonomousVmClusterArgs struct {
 	TotalContainerDatabases *int `json:"TotalContainerDatabases,omitzero"`
 }
 
-// UnmarshalJSON decodes a CloudAutonomousVmClusterArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CloudAutonomousVmClusterArgs, turning enum values
+// back into their types.
 func (s *CloudAutonomousVmClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain CloudAutonomousVmClusterArgs
 	w := struct {
 		*plain
-		E8 *string `json:"LicenseModel"`
+		LicenseModel *string `json:"LicenseModel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.LicenseModel = CloudAutonomousVmClusterLicenseModelOf(*w.E8)
+	if w.LicenseModel != nil {
+		s.LicenseModel = CloudAutonomousVmClusterLicenseModelOf(*w.LicenseModel)
 	}
 	return nil
 }
@@ -646,31 +646,31 @@ type CloudAutonomousVmClusterMaintenanceWindow struct {
 	WeeksOfMonth []int `json:"WeeksOfMonth,omitzero"`
 }
 
-// UnmarshalJSON decodes a CloudAutonomousVmClusterMaintenanceWindow, enum
-// values to their types.
+// UnmarshalJSON decodes a CloudAutonomousVmClusterMaintenanceWindow, turning
+// enum values back into their types.
 func (s *CloudAutonomousVmClusterMaintenanceWindow) UnmarshalJSON(data []byte) error {
 	type plain CloudAutonomousVmClusterMaintenanceWindow
 	w := struct {
 		*plain
-		E0 []string `json:"DaysOfWeek"`
-		E3 []string `json:"Months"`
-		E4 *string  `json:"Preference"`
+		DaysOfWeek []string `json:"DaysOfWeek"`
+		Months     []string `json:"Months"`
+		Preference *string  `json:"Preference"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.DaysOfWeek != nil {
 		s.DaysOfWeek = (func(v []string) []CloudAutonomousVmClusterMaintenanceWindowDaysOfWeek {
 			return convertList(v, CloudAutonomousVmClusterMaintenanceWindowDaysOfWeekOf)
-		})(w.E0)
+		})(w.DaysOfWeek)
 	}
-	if w.E3 != nil {
+	if w.Months != nil {
 		s.Months = (func(v []string) []CloudAutonomousVmClusterMaintenanceWindowMonths {
 			return convertList(v, CloudAutonomousVmClusterMaintenanceWindowMonthsOf)
-		})(w.E3)
+		})(w.Months)
 	}
-	if w.E4 != nil {
-		s.Preference = CloudAutonomousVmClusterMaintenanceWindowPreferenceOf(*w.E4)
+	if w.Preference != nil {
+		s.Preference = CloudAutonomousVmClusterMaintenanceWindowPreferenceOf(*w.Preference)
 	}
 	return nil
 }

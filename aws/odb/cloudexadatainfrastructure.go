@@ -417,27 +417,27 @@ type CloudExadataInfrastructureMaintenanceWindow struct {
 	WeeksOfMonth []int `json:"WeeksOfMonth,omitzero"`
 }
 
-// UnmarshalJSON decodes a CloudExadataInfrastructureMaintenanceWindow, enum
-// values to their types.
+// UnmarshalJSON decodes a CloudExadataInfrastructureMaintenanceWindow, turning
+// enum values back into their types.
 func (s *CloudExadataInfrastructureMaintenanceWindow) UnmarshalJSON(data []byte) error {
 	type plain CloudExadataInfrastructureMaintenanceWindow
 	w := struct {
 		*plain
-		E1 []string `json:"DaysOfWeek"`
-		E5 []string `json:"Months"`
+		DaysOfWeek []string `json:"DaysOfWeek"`
+		Months     []string `json:"Months"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
+	if w.DaysOfWeek != nil {
 		s.DaysOfWeek = (func(v []string) []CloudExadataInfrastructureMaintenanceWindowDaysOfWeek {
 			return convertList(v, CloudExadataInfrastructureMaintenanceWindowDaysOfWeekOf)
-		})(w.E1)
+		})(w.DaysOfWeek)
 	}
-	if w.E5 != nil {
+	if w.Months != nil {
 		s.Months = (func(v []string) []CloudExadataInfrastructureMaintenanceWindowMonths {
 			return convertList(v, CloudExadataInfrastructureMaintenanceWindowMonthsOf)
-		})(w.E5)
+		})(w.Months)
 	}
 	return nil
 }

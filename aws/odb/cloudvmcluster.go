@@ -199,18 +199,19 @@ type CloudVmClusterArgs struct {
 	TimeZone string `json:"TimeZone,omitzero"`
 }
 
-// UnmarshalJSON decodes a CloudVmClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a CloudVmClusterArgs, turning enum values back into
+// their types.
 func (s *CloudVmClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain CloudVmClusterArgs
 	w := struct {
 		*plain
-		E14 *string `json:"LicenseModel"`
+		LicenseModel *string `json:"LicenseModel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E14 != nil {
-		s.LicenseModel = CloudVmClusterLicenseModelOf(*w.E14)
+	if w.LicenseModel != nil {
+		s.LicenseModel = CloudVmClusterLicenseModelOf(*w.LicenseModel)
 	}
 	return nil
 }

@@ -153,30 +153,31 @@ type OdbNetworkArgs struct {
 	ZeroEtlAccess OdbNetworkZeroEtlAccess `json:"ZeroEtlAccess,omitzero"`
 }
 
-// UnmarshalJSON decodes a OdbNetworkArgs, enum values to their types.
+// UnmarshalJSON decodes a OdbNetworkArgs, turning enum values back into their
+// types.
 func (s *OdbNetworkArgs) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkArgs
 	w := struct {
 		*plain
-		E9  *string `json:"KmsAccess"`
-		E11 *string `json:"S3Access"`
-		E13 *string `json:"StsAccess"`
-		E16 *string `json:"ZeroEtlAccess"`
+		KmsAccess     *string `json:"KmsAccess"`
+		S3Access      *string `json:"S3Access"`
+		StsAccess     *string `json:"StsAccess"`
+		ZeroEtlAccess *string `json:"ZeroEtlAccess"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.KmsAccess = OdbNetworkKmsAccessOf(*w.E9)
+	if w.KmsAccess != nil {
+		s.KmsAccess = OdbNetworkKmsAccessOf(*w.KmsAccess)
 	}
-	if w.E11 != nil {
-		s.S3Access = OdbNetworkS3AccessOf(*w.E11)
+	if w.S3Access != nil {
+		s.S3Access = OdbNetworkS3AccessOf(*w.S3Access)
 	}
-	if w.E13 != nil {
-		s.StsAccess = OdbNetworkStsAccessOf(*w.E13)
+	if w.StsAccess != nil {
+		s.StsAccess = OdbNetworkStsAccessOf(*w.StsAccess)
 	}
-	if w.E16 != nil {
-		s.ZeroEtlAccess = OdbNetworkZeroEtlAccessOf(*w.E16)
+	if w.ZeroEtlAccess != nil {
+		s.ZeroEtlAccess = OdbNetworkZeroEtlAccessOf(*w.ZeroEtlAccess)
 	}
 	return nil
 }
@@ -298,19 +299,19 @@ type OdbNetworkCrossRegionS3RestoreSourcesAccess struct {
 	Status OdbNetworkManagedResourceStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a OdbNetworkCrossRegionS3RestoreSourcesAccess, enum
-// values to their types.
+// UnmarshalJSON decodes a OdbNetworkCrossRegionS3RestoreSourcesAccess, turning
+// enum values back into their types.
 func (s *OdbNetworkCrossRegionS3RestoreSourcesAccess) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkCrossRegionS3RestoreSourcesAccess
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = OdbNetworkManagedResourceStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = OdbNetworkManagedResourceStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -500,19 +501,19 @@ type OdbNetworkManagedServicesKmsAccess struct {
 	Status OdbNetworkManagedResourceStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a OdbNetworkManagedServicesKmsAccess, enum values to
-// their types.
+// UnmarshalJSON decodes a OdbNetworkManagedServicesKmsAccess, turning enum
+// values back into their types.
 func (s *OdbNetworkManagedServicesKmsAccess) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkManagedServicesKmsAccess
 	w := struct {
 		*plain
-		E3 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Status = OdbNetworkManagedResourceStatusOf(*w.E3)
+	if w.Status != nil {
+		s.Status = OdbNetworkManagedResourceStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -535,19 +536,19 @@ type OdbNetworkManagedServicesManagedS3BackupAccess struct {
 	Status OdbNetworkManagedResourceStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a OdbNetworkManagedServicesManagedS3BackupAccess, enum
-// values to their types.
+// UnmarshalJSON decodes a OdbNetworkManagedServicesManagedS3BackupAccess,
+// turning enum values back into their types.
 func (s *OdbNetworkManagedServicesManagedS3BackupAccess) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkManagedServicesManagedS3BackupAccess
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = OdbNetworkManagedResourceStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = OdbNetworkManagedResourceStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -581,19 +582,19 @@ type OdbNetworkManagedServicesS3Access struct {
 	Status OdbNetworkManagedResourceStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a OdbNetworkManagedServicesS3Access, enum values to
-// their types.
+// UnmarshalJSON decodes a OdbNetworkManagedServicesS3Access, turning enum
+// values back into their types.
 func (s *OdbNetworkManagedServicesS3Access) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkManagedServicesS3Access
 	w := struct {
 		*plain
-		E3 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Status = OdbNetworkManagedResourceStatusOf(*w.E3)
+	if w.Status != nil {
+		s.Status = OdbNetworkManagedResourceStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -618,18 +619,18 @@ type OdbNetworkManagedServicesServiceNetworkEndpoint struct {
 }
 
 // UnmarshalJSON decodes a OdbNetworkManagedServicesServiceNetworkEndpoint,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *OdbNetworkManagedServicesServiceNetworkEndpoint) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkManagedServicesServiceNetworkEndpoint
 	w := struct {
 		*plain
-		E1 *string `json:"VpcEndpointType"`
+		VpcEndpointType *string `json:"VpcEndpointType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.VpcEndpointType = OdbNetworkManagedServicesServiceNetworkEndpointVpcEndpointTypeOf(*w.E1)
+	if w.VpcEndpointType != nil {
+		s.VpcEndpointType = OdbNetworkManagedServicesServiceNetworkEndpointVpcEndpointTypeOf(*w.VpcEndpointType)
 	}
 	return nil
 }
@@ -715,19 +716,19 @@ type OdbNetworkManagedServicesStsAccess struct {
 	StsPolicyDocument *string `json:"StsPolicyDocument,omitzero"`
 }
 
-// UnmarshalJSON decodes a OdbNetworkManagedServicesStsAccess, enum values to
-// their types.
+// UnmarshalJSON decodes a OdbNetworkManagedServicesStsAccess, turning enum
+// values back into their types.
 func (s *OdbNetworkManagedServicesStsAccess) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkManagedServicesStsAccess
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = OdbNetworkManagedResourceStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = OdbNetworkManagedResourceStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -749,19 +750,19 @@ type OdbNetworkManagedServicesZeroEtlAccess struct {
 	Status OdbNetworkManagedResourceStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a OdbNetworkManagedServicesZeroEtlAccess, enum values
-// to their types.
+// UnmarshalJSON decodes a OdbNetworkManagedServicesZeroEtlAccess, turning enum
+// values back into their types.
 func (s *OdbNetworkManagedServicesZeroEtlAccess) UnmarshalJSON(data []byte) error {
 	type plain OdbNetworkManagedServicesZeroEtlAccess
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = OdbNetworkManagedResourceStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = OdbNetworkManagedResourceStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -73,18 +73,19 @@ type AnnotationStoreArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnnotationStoreArgs, enum values to their types.
+// UnmarshalJSON decodes a AnnotationStoreArgs, turning enum values back into
+// their types.
 func (s *AnnotationStoreArgs) UnmarshalJSON(data []byte) error {
 	type plain AnnotationStoreArgs
 	w := struct {
 		*plain
-		E1 *string `json:"StoreFormat"`
+		StoreFormat *string `json:"StoreFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.StoreFormat = AnnotationStoreStoreFormatOf(*w.E1)
+	if w.StoreFormat != nil {
+		s.StoreFormat = AnnotationStoreStoreFormatOf(*w.StoreFormat)
 	}
 	return nil
 }
@@ -361,19 +362,19 @@ type AnnotationStoreSseConfig struct {
 	KeyArn string `json:"KeyArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnnotationStoreSseConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a AnnotationStoreSseConfig, turning enum values back
+// into their types.
 func (s *AnnotationStoreSseConfig) UnmarshalJSON(data []byte) error {
 	type plain AnnotationStoreSseConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AnnotationStoreEncryptionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AnnotationStoreEncryptionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -506,27 +507,27 @@ type AnnotationStoreTsvStoreOptions struct {
 	Schema []map[string]AnnotationStoreSchemaValueType `json:"Schema,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnnotationStoreTsvStoreOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a AnnotationStoreTsvStoreOptions, turning enum values
+// back into their types.
 func (s *AnnotationStoreTsvStoreOptions) UnmarshalJSON(data []byte) error {
 	type plain AnnotationStoreTsvStoreOptions
 	w := struct {
 		*plain
-		E0 *string             `json:"AnnotationType"`
-		E2 []map[string]string `json:"Schema"`
+		AnnotationType *string             `json:"AnnotationType"`
+		Schema         []map[string]string `json:"Schema"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AnnotationType = AnnotationStoreAnnotationTypeOf(*w.E0)
+	if w.AnnotationType != nil {
+		s.AnnotationType = AnnotationStoreAnnotationTypeOf(*w.AnnotationType)
 	}
-	if w.E2 != nil {
+	if w.Schema != nil {
 		s.Schema = (func(v []map[string]string) []map[string]AnnotationStoreSchemaValueType {
 			return convertList(v, func(v map[string]string) map[string]AnnotationStoreSchemaValueType {
 				return convertMap(v, AnnotationStoreSchemaValueTypeOf)
 			})
-		})(w.E2)
+		})(w.Schema)
 	}
 	return nil
 }

@@ -165,18 +165,19 @@ type ReferenceStoreSseConfig struct {
 	KeyArn string `json:"KeyArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ReferenceStoreSseConfig, enum values to their types.
+// UnmarshalJSON decodes a ReferenceStoreSseConfig, turning enum values back
+// into their types.
 func (s *ReferenceStoreSseConfig) UnmarshalJSON(data []byte) error {
 	type plain ReferenceStoreSseConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ReferenceStoreEncryptionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ReferenceStoreEncryptionTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -80,18 +80,19 @@ type SequenceStoreArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SequenceStoreArgs, enum values to their types.
+// UnmarshalJSON decodes a SequenceStoreArgs, turning enum values back into
+// their types.
 func (s *SequenceStoreArgs) UnmarshalJSON(data []byte) error {
 	type plain SequenceStoreArgs
 	w := struct {
 		*plain
-		E3 *string `json:"ETagAlgorithmFamily"`
+		ETagAlgorithmFamily *string `json:"ETagAlgorithmFamily"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ETagAlgorithmFamily = SequenceStoreETagAlgorithmFamilyOf(*w.E3)
+	if w.ETagAlgorithmFamily != nil {
+		s.ETagAlgorithmFamily = SequenceStoreETagAlgorithmFamilyOf(*w.ETagAlgorithmFamily)
 	}
 	return nil
 }
@@ -306,18 +307,19 @@ type SequenceStoreSseConfig struct {
 	KeyArn string `json:"KeyArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a SequenceStoreSseConfig, enum values to their types.
+// UnmarshalJSON decodes a SequenceStoreSseConfig, turning enum values back
+// into their types.
 func (s *SequenceStoreSseConfig) UnmarshalJSON(data []byte) error {
 	type plain SequenceStoreSseConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = SequenceStoreEncryptionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = SequenceStoreEncryptionTypeOf(*w.Type)
 	}
 	return nil
 }

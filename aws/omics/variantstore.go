@@ -232,18 +232,19 @@ type VariantStoreSseConfig struct {
 	KeyArn string `json:"KeyArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a VariantStoreSseConfig, enum values to their types.
+// UnmarshalJSON decodes a VariantStoreSseConfig, turning enum values back into
+// their types.
 func (s *VariantStoreSseConfig) UnmarshalJSON(data []byte) error {
 	type plain VariantStoreSseConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = VariantStoreEncryptionTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = VariantStoreEncryptionTypeOf(*w.Type)
 	}
 	return nil
 }

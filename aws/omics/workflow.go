@@ -97,26 +97,27 @@ type WorkflowArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkflowArgs, enum values to their types.
+// UnmarshalJSON decodes a WorkflowArgs, turning enum values back into their
+// types.
 func (s *WorkflowArgs) UnmarshalJSON(data []byte) error {
 	type plain WorkflowArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Accelerators"`
-		E3 *string `json:"Engine"`
-		E8 *string `json:"StorageType"`
+		Accelerators *string `json:"Accelerators"`
+		Engine       *string `json:"Engine"`
+		StorageType  *string `json:"StorageType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Accelerators = WorkflowAcceleratorsOf(*w.E0)
+	if w.Accelerators != nil {
+		s.Accelerators = WorkflowAcceleratorsOf(*w.Accelerators)
 	}
-	if w.E3 != nil {
-		s.Engine = WorkflowEngineOf(*w.E3)
+	if w.Engine != nil {
+		s.Engine = WorkflowEngineOf(*w.Engine)
 	}
-	if w.E8 != nil {
-		s.StorageType = WorkflowStorageTypeOf(*w.E8)
+	if w.StorageType != nil {
+		s.StorageType = WorkflowStorageTypeOf(*w.StorageType)
 	}
 	return nil
 }

@@ -112,26 +112,27 @@ type WorkflowVersionArgs struct {
 	WorkflowBucketOwnerId string `json:"WorkflowBucketOwnerId,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkflowVersionArgs, enum values to their types.
+// UnmarshalJSON decodes a WorkflowVersionArgs, turning enum values back into
+// their types.
 func (s *WorkflowVersionArgs) UnmarshalJSON(data []byte) error {
 	type plain WorkflowVersionArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Accelerators"`
-		E5 *string `json:"Engine"`
-		E9 *string `json:"StorageType"`
+		Accelerators *string `json:"Accelerators"`
+		Engine       *string `json:"Engine"`
+		StorageType  *string `json:"StorageType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Accelerators = WorkflowVersionAcceleratorsOf(*w.E2)
+	if w.Accelerators != nil {
+		s.Accelerators = WorkflowVersionAcceleratorsOf(*w.Accelerators)
 	}
-	if w.E5 != nil {
-		s.Engine = WorkflowVersionWorkflowEngineOf(*w.E5)
+	if w.Engine != nil {
+		s.Engine = WorkflowVersionWorkflowEngineOf(*w.Engine)
 	}
-	if w.E9 != nil {
-		s.StorageType = WorkflowVersionStorageTypeOf(*w.E9)
+	if w.StorageType != nil {
+		s.StorageType = WorkflowVersionStorageTypeOf(*w.StorageType)
 	}
 	return nil
 }

@@ -45,18 +45,19 @@ type AccessPolicyArgs struct {
 	Description string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessPolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a AccessPolicyArgs, turning enum values back into
+// their types.
 func (s *AccessPolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain AccessPolicyArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = AccessPolicyTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = AccessPolicyTypePropertyOf(*w.Type)
 	}
 	return nil
 }

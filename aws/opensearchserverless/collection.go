@@ -88,26 +88,27 @@ type CollectionArgs struct {
 	VectorOptions *CollectionVectorOptions `json:"VectorOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a CollectionArgs, enum values to their types.
+// UnmarshalJSON decodes a CollectionArgs, turning enum values back into their
+// types.
 func (s *CollectionArgs) UnmarshalJSON(data []byte) error {
 	type plain CollectionArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DeletionProtection"`
-		E5 *string `json:"StandbyReplicas"`
-		E7 *string `json:"Type"`
+		DeletionProtection *string `json:"DeletionProtection"`
+		StandbyReplicas    *string `json:"StandbyReplicas"`
+		Type               *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DeletionProtection = CollectionDeletionProtectionOf(*w.E2)
+	if w.DeletionProtection != nil {
+		s.DeletionProtection = CollectionDeletionProtectionOf(*w.DeletionProtection)
 	}
-	if w.E5 != nil {
-		s.StandbyReplicas = CollectionStandbyReplicasOf(*w.E5)
+	if w.StandbyReplicas != nil {
+		s.StandbyReplicas = CollectionStandbyReplicasOf(*w.StandbyReplicas)
 	}
-	if w.E7 != nil {
-		s.Type = CollectionTypePropertyOf(*w.E7)
+	if w.Type != nil {
+		s.Type = CollectionTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -434,18 +435,19 @@ type CollectionVectorOptions struct {
 	ServerlessVectorAcceleration CollectionServerlessVectorAcceleration `json:"ServerlessVectorAcceleration,omitzero"`
 }
 
-// UnmarshalJSON decodes a CollectionVectorOptions, enum values to their types.
+// UnmarshalJSON decodes a CollectionVectorOptions, turning enum values back
+// into their types.
 func (s *CollectionVectorOptions) UnmarshalJSON(data []byte) error {
 	type plain CollectionVectorOptions
 	w := struct {
 		*plain
-		E0 *string `json:"ServerlessVectorAcceleration"`
+		ServerlessVectorAcceleration *string `json:"ServerlessVectorAcceleration"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ServerlessVectorAcceleration = CollectionServerlessVectorAccelerationOf(*w.E0)
+	if w.ServerlessVectorAcceleration != nil {
+		s.ServerlessVectorAcceleration = CollectionServerlessVectorAccelerationOf(*w.ServerlessVectorAcceleration)
 	}
 	return nil
 }

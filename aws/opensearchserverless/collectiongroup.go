@@ -61,22 +61,23 @@ type CollectionGroupArgs struct {
 	Tags []CollectionGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CollectionGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a CollectionGroupArgs, turning enum values back into
+// their types.
 func (s *CollectionGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain CollectionGroupArgs
 	w := struct {
 		*plain
-		E1 *string `json:"StandbyReplicas"`
-		E4 *string `json:"Generation"`
+		StandbyReplicas *string `json:"StandbyReplicas"`
+		Generation      *string `json:"Generation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.StandbyReplicas = CollectionGroupStandbyReplicasOf(*w.E1)
+	if w.StandbyReplicas != nil {
+		s.StandbyReplicas = CollectionGroupStandbyReplicasOf(*w.StandbyReplicas)
 	}
-	if w.E4 != nil {
-		s.Generation = CollectionGroupGenerationOf(*w.E4)
+	if w.Generation != nil {
+		s.Generation = CollectionGroupGenerationOf(*w.Generation)
 	}
 	return nil
 }

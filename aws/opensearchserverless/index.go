@@ -176,30 +176,31 @@ type IndexPropertyMapping struct {
 	Value *string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexPropertyMapping, enum values to their types.
+// UnmarshalJSON decodes a IndexPropertyMapping, turning enum values back into
+// their types.
 func (s *IndexPropertyMapping) UnmarshalJSON(data []byte) error {
 	type plain IndexPropertyMapping
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
-		E2 *string `json:"CompressionLevel"`
-		E3 *string `json:"DataType"`
-		E8 *string `json:"SpaceType"`
+		Type             *string `json:"Type"`
+		CompressionLevel *string `json:"CompressionLevel"`
+		DataType         *string `json:"DataType"`
+		SpaceType        *string `json:"SpaceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = IndexPropertyMappingTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = IndexPropertyMappingTypeOf(*w.Type)
 	}
-	if w.E2 != nil {
-		s.CompressionLevel = IndexPropertyMappingCompressionLevelOf(*w.E2)
+	if w.CompressionLevel != nil {
+		s.CompressionLevel = IndexPropertyMappingCompressionLevelOf(*w.CompressionLevel)
 	}
-	if w.E3 != nil {
-		s.DataType = IndexPropertyMappingDataTypeOf(*w.E3)
+	if w.DataType != nil {
+		s.DataType = IndexPropertyMappingDataTypeOf(*w.DataType)
 	}
-	if w.E8 != nil {
-		s.SpaceType = IndexPropertyMappingSpaceTypeOf(*w.E8)
+	if w.SpaceType != nil {
+		s.SpaceType = IndexPropertyMappingSpaceTypeOf(*w.SpaceType)
 	}
 	return nil
 }
@@ -325,27 +326,27 @@ type IndexPropertyMappingMethod struct {
 	SpaceType IndexPropertyMappingMethodSpaceType `json:"SpaceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexPropertyMappingMethod, enum values to their
-// types.
+// UnmarshalJSON decodes a IndexPropertyMappingMethod, turning enum values back
+// into their types.
 func (s *IndexPropertyMappingMethod) UnmarshalJSON(data []byte) error {
 	type plain IndexPropertyMappingMethod
 	w := struct {
 		*plain
-		E0 *string `json:"Name"`
-		E1 *string `json:"Engine"`
-		E3 *string `json:"SpaceType"`
+		Name      *string `json:"Name"`
+		Engine    *string `json:"Engine"`
+		SpaceType *string `json:"SpaceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Name = IndexPropertyMappingMethodNameOf(*w.E0)
+	if w.Name != nil {
+		s.Name = IndexPropertyMappingMethodNameOf(*w.Name)
 	}
-	if w.E1 != nil {
-		s.Engine = IndexPropertyMappingMethodEngineOf(*w.E1)
+	if w.Engine != nil {
+		s.Engine = IndexPropertyMappingMethodEngineOf(*w.Engine)
 	}
-	if w.E3 != nil {
-		s.SpaceType = IndexPropertyMappingMethodSpaceTypeOf(*w.E3)
+	if w.SpaceType != nil {
+		s.SpaceType = IndexPropertyMappingMethodSpaceTypeOf(*w.SpaceType)
 	}
 	return nil
 }

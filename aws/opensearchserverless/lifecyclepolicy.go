@@ -45,18 +45,19 @@ type LifecyclePolicyArgs struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a LifecyclePolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a LifecyclePolicyArgs, turning enum values back into
+// their types.
 func (s *LifecyclePolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain LifecyclePolicyArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = LifecyclePolicyTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = LifecyclePolicyTypePropertyOf(*w.Type)
 	}
 	return nil
 }

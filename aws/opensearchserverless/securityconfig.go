@@ -64,18 +64,19 @@ type SecurityConfigArgs struct {
 	Type SecurityConfigTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityConfigArgs, enum values to their types.
+// UnmarshalJSON decodes a SecurityConfigArgs, turning enum values back into
+// their types.
 func (s *SecurityConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain SecurityConfigArgs
 	w := struct {
 		*plain
-		E5 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Type = SecurityConfigTypePropertyOf(*w.E5)
+	if w.Type != nil {
+		s.Type = SecurityConfigTypePropertyOf(*w.Type)
 	}
 	return nil
 }

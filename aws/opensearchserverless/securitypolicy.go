@@ -45,18 +45,19 @@ type SecurityPolicyArgs struct {
 	Description string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityPolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a SecurityPolicyArgs, turning enum values back into
+// their types.
 func (s *SecurityPolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain SecurityPolicyArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = SecurityPolicyTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = SecurityPolicyTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -139,18 +139,19 @@ type ApplicationAppConfig struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a ApplicationAppConfig, enum values to their types.
+// UnmarshalJSON decodes a ApplicationAppConfig, turning enum values back into
+// their types.
 func (s *ApplicationAppConfig) UnmarshalJSON(data []byte) error {
 	type plain ApplicationAppConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Key"`
+		Key *string `json:"Key"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Key = ApplicationAppConfigTypeOf(*w.E0)
+	if w.Key != nil {
+		s.Key = ApplicationAppConfigTypeOf(*w.Key)
 	}
 	return nil
 }

@@ -182,22 +182,23 @@ type DomainArgs struct {
 	VPCOptions *DomainVPCOptions `json:"VPCOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainArgs, enum values to their types.
+// UnmarshalJSON decodes a DomainArgs, turning enum values back into their
+// types.
 func (s *DomainArgs) UnmarshalJSON(data []byte) error {
 	type plain DomainArgs
 	w := struct {
 		*plain
-		E12 *string `json:"EngineMode"`
-		E23 *string `json:"UseCase"`
+		EngineMode *string `json:"EngineMode"`
+		UseCase    *string `json:"UseCase"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E12 != nil {
-		s.EngineMode = DomainEngineModeOf(*w.E12)
+	if w.EngineMode != nil {
+		s.EngineMode = DomainEngineModeOf(*w.EngineMode)
 	}
-	if w.E23 != nil {
-		s.UseCase = DomainUseCaseOf(*w.E23)
+	if w.UseCase != nil {
+		s.UseCase = DomainUseCaseOf(*w.UseCase)
 	}
 	return nil
 }
@@ -534,19 +535,19 @@ type DomainDeploymentStrategyOptions struct {
 	DeploymentStrategy DomainDeploymentStrategyOptionsDeploymentStrategy `json:"DeploymentStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainDeploymentStrategyOptions, enum values to
-// their types.
+// UnmarshalJSON decodes a DomainDeploymentStrategyOptions, turning enum values
+// back into their types.
 func (s *DomainDeploymentStrategyOptions) UnmarshalJSON(data []byte) error {
 	type plain DomainDeploymentStrategyOptions
 	w := struct {
 		*plain
-		E0 *string `json:"DeploymentStrategy"`
+		DeploymentStrategy *string `json:"DeploymentStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DeploymentStrategy = DomainDeploymentStrategyOptionsDeploymentStrategyOf(*w.E0)
+	if w.DeploymentStrategy != nil {
+		s.DeploymentStrategy = DomainDeploymentStrategyOptionsDeploymentStrategyOf(*w.DeploymentStrategy)
 	}
 	return nil
 }
@@ -790,23 +791,23 @@ type DomainIdentityCenterOptions struct {
 	SubjectKey DomainSubjectKeyIdcType `json:"SubjectKey,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainIdentityCenterOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a DomainIdentityCenterOptions, turning enum values
+// back into their types.
 func (s *DomainIdentityCenterOptions) UnmarshalJSON(data []byte) error {
 	type plain DomainIdentityCenterOptions
 	w := struct {
 		*plain
-		E4 *string `json:"RolesKey"`
-		E5 *string `json:"SubjectKey"`
+		RolesKey   *string `json:"RolesKey"`
+		SubjectKey *string `json:"SubjectKey"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.RolesKey = DomainRolesKeyIdcTypeOf(*w.E4)
+	if w.RolesKey != nil {
+		s.RolesKey = DomainRolesKeyIdcTypeOf(*w.RolesKey)
 	}
-	if w.E5 != nil {
-		s.SubjectKey = DomainSubjectKeyIdcTypeOf(*w.E5)
+	if w.SubjectKey != nil {
+		s.SubjectKey = DomainSubjectKeyIdcTypeOf(*w.SubjectKey)
 	}
 	return nil
 }
@@ -933,18 +934,19 @@ type DomainNodeOption struct {
 	NodeType DomainNodeOptionNodeType `json:"NodeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainNodeOption, enum values to their types.
+// UnmarshalJSON decodes a DomainNodeOption, turning enum values back into
+// their types.
 func (s *DomainNodeOption) UnmarshalJSON(data []byte) error {
 	type plain DomainNodeOption
 	w := struct {
 		*plain
-		E1 *string `json:"NodeType"`
+		NodeType *string `json:"NodeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.NodeType = DomainNodeOptionNodeTypeOf(*w.E1)
+	if w.NodeType != nil {
+		s.NodeType = DomainNodeOptionNodeTypeOf(*w.NodeType)
 	}
 	return nil
 }

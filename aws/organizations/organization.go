@@ -25,18 +25,19 @@ type OrganizationArgs struct {
 	FeatureSet OrganizationFeatureSet `json:"FeatureSet,omitzero"`
 }
 
-// UnmarshalJSON decodes a OrganizationArgs, enum values to their types.
+// UnmarshalJSON decodes a OrganizationArgs, turning enum values back into
+// their types.
 func (s *OrganizationArgs) UnmarshalJSON(data []byte) error {
 	type plain OrganizationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"FeatureSet"`
+		FeatureSet *string `json:"FeatureSet"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FeatureSet = OrganizationFeatureSetOf(*w.E0)
+	if w.FeatureSet != nil {
+		s.FeatureSet = OrganizationFeatureSetOf(*w.FeatureSet)
 	}
 	return nil
 }

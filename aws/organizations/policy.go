@@ -58,18 +58,19 @@ type PolicyArgs struct {
 	TargetIds []string `json:"TargetIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a PolicyArgs, turning enum values back into their
+// types.
 func (s *PolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain PolicyArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = PolicyTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = PolicyTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -289,18 +289,19 @@ type PipelineVpcOptions struct {
 	VpcEndpointManagement PipelineVpcOptionsVpcEndpointManagement `json:"VpcEndpointManagement,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipelineVpcOptions, enum values to their types.
+// UnmarshalJSON decodes a PipelineVpcOptions, turning enum values back into
+// their types.
 func (s *PipelineVpcOptions) UnmarshalJSON(data []byte) error {
 	type plain PipelineVpcOptions
 	w := struct {
 		*plain
-		E3 *string `json:"VpcEndpointManagement"`
+		VpcEndpointManagement *string `json:"VpcEndpointManagement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.VpcEndpointManagement = PipelineVpcOptionsVpcEndpointManagementOf(*w.E3)
+	if w.VpcEndpointManagement != nil {
+		s.VpcEndpointManagement = PipelineVpcOptionsVpcEndpointManagementOf(*w.VpcEndpointManagement)
 	}
 	return nil
 }

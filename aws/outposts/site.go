@@ -246,51 +246,51 @@ type SiteRackPhysicalProperties struct {
 	UplinkGbps SiteRackPhysicalPropertiesUplinkGbps `json:"UplinkGbps,omitzero"`
 }
 
-// UnmarshalJSON decodes a SiteRackPhysicalProperties, enum values to their
-// types.
+// UnmarshalJSON decodes a SiteRackPhysicalProperties, turning enum values back
+// into their types.
 func (s *SiteRackPhysicalProperties) UnmarshalJSON(data []byte) error {
 	type plain SiteRackPhysicalProperties
 	w := struct {
 		*plain
-		E0 *string `json:"FiberOpticCableType"`
-		E1 *string `json:"MaximumSupportedWeightLbs"`
-		E2 *string `json:"OpticalStandard"`
-		E3 *string `json:"PowerConnector"`
-		E4 *string `json:"PowerDrawKva"`
-		E5 *string `json:"PowerFeedDrop"`
-		E6 *string `json:"PowerPhase"`
-		E7 *string `json:"UplinkCount"`
-		E8 *string `json:"UplinkGbps"`
+		FiberOpticCableType       *string `json:"FiberOpticCableType"`
+		MaximumSupportedWeightLbs *string `json:"MaximumSupportedWeightLbs"`
+		OpticalStandard           *string `json:"OpticalStandard"`
+		PowerConnector            *string `json:"PowerConnector"`
+		PowerDrawKva              *string `json:"PowerDrawKva"`
+		PowerFeedDrop             *string `json:"PowerFeedDrop"`
+		PowerPhase                *string `json:"PowerPhase"`
+		UplinkCount               *string `json:"UplinkCount"`
+		UplinkGbps                *string `json:"UplinkGbps"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FiberOpticCableType = SiteRackPhysicalPropertiesFiberOpticCableTypeOf(*w.E0)
+	if w.FiberOpticCableType != nil {
+		s.FiberOpticCableType = SiteRackPhysicalPropertiesFiberOpticCableTypeOf(*w.FiberOpticCableType)
 	}
-	if w.E1 != nil {
-		s.MaximumSupportedWeightLbs = SiteRackPhysicalPropertiesMaximumSupportedWeightLbsOf(*w.E1)
+	if w.MaximumSupportedWeightLbs != nil {
+		s.MaximumSupportedWeightLbs = SiteRackPhysicalPropertiesMaximumSupportedWeightLbsOf(*w.MaximumSupportedWeightLbs)
 	}
-	if w.E2 != nil {
-		s.OpticalStandard = SiteRackPhysicalPropertiesOpticalStandardOf(*w.E2)
+	if w.OpticalStandard != nil {
+		s.OpticalStandard = SiteRackPhysicalPropertiesOpticalStandardOf(*w.OpticalStandard)
 	}
-	if w.E3 != nil {
-		s.PowerConnector = SiteRackPhysicalPropertiesPowerConnectorOf(*w.E3)
+	if w.PowerConnector != nil {
+		s.PowerConnector = SiteRackPhysicalPropertiesPowerConnectorOf(*w.PowerConnector)
 	}
-	if w.E4 != nil {
-		s.PowerDrawKva = SiteRackPhysicalPropertiesPowerDrawKvaOf(*w.E4)
+	if w.PowerDrawKva != nil {
+		s.PowerDrawKva = SiteRackPhysicalPropertiesPowerDrawKvaOf(*w.PowerDrawKva)
 	}
-	if w.E5 != nil {
-		s.PowerFeedDrop = SiteRackPhysicalPropertiesPowerFeedDropOf(*w.E5)
+	if w.PowerFeedDrop != nil {
+		s.PowerFeedDrop = SiteRackPhysicalPropertiesPowerFeedDropOf(*w.PowerFeedDrop)
 	}
-	if w.E6 != nil {
-		s.PowerPhase = SiteRackPhysicalPropertiesPowerPhaseOf(*w.E6)
+	if w.PowerPhase != nil {
+		s.PowerPhase = SiteRackPhysicalPropertiesPowerPhaseOf(*w.PowerPhase)
 	}
-	if w.E7 != nil {
-		s.UplinkCount = SiteRackPhysicalPropertiesUplinkCountOf(*w.E7)
+	if w.UplinkCount != nil {
+		s.UplinkCount = SiteRackPhysicalPropertiesUplinkCountOf(*w.UplinkCount)
 	}
-	if w.E8 != nil {
-		s.UplinkGbps = SiteRackPhysicalPropertiesUplinkGbpsOf(*w.E8)
+	if w.UplinkGbps != nil {
+		s.UplinkGbps = SiteRackPhysicalPropertiesUplinkGbpsOf(*w.UplinkGbps)
 	}
 	return nil
 }

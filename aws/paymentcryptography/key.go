@@ -68,22 +68,22 @@ type KeyArgs struct {
 	Tags []KeyTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a KeyArgs, enum values to their types.
+// UnmarshalJSON decodes a KeyArgs, turning enum values back into their types.
 func (s *KeyArgs) UnmarshalJSON(data []byte) error {
 	type plain KeyArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DeriveKeyUsage"`
-		E4 *string `json:"KeyCheckValueAlgorithm"`
+		DeriveKeyUsage         *string `json:"DeriveKeyUsage"`
+		KeyCheckValueAlgorithm *string `json:"KeyCheckValueAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DeriveKeyUsage = KeyDeriveKeyUsageOf(*w.E2)
+	if w.DeriveKeyUsage != nil {
+		s.DeriveKeyUsage = KeyDeriveKeyUsageOf(*w.DeriveKeyUsage)
 	}
-	if w.E4 != nil {
-		s.KeyCheckValueAlgorithm = KeyCheckValueAlgorithmOf(*w.E4)
+	if w.KeyCheckValueAlgorithm != nil {
+		s.KeyCheckValueAlgorithm = KeyCheckValueAlgorithmOf(*w.KeyCheckValueAlgorithm)
 	}
 	return nil
 }
@@ -233,26 +233,27 @@ type KeyAttributes struct {
 	KeyUsage KeyUsage `json:"KeyUsage,omitzero"`
 }
 
-// UnmarshalJSON decodes a KeyAttributes, enum values to their types.
+// UnmarshalJSON decodes a KeyAttributes, turning enum values back into their
+// types.
 func (s *KeyAttributes) UnmarshalJSON(data []byte) error {
 	type plain KeyAttributes
 	w := struct {
 		*plain
-		E0 *string `json:"KeyAlgorithm"`
-		E1 *string `json:"KeyClass"`
-		E3 *string `json:"KeyUsage"`
+		KeyAlgorithm *string `json:"KeyAlgorithm"`
+		KeyClass     *string `json:"KeyClass"`
+		KeyUsage     *string `json:"KeyUsage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KeyAlgorithm = KeyAlgorithmOf(*w.E0)
+	if w.KeyAlgorithm != nil {
+		s.KeyAlgorithm = KeyAlgorithmOf(*w.KeyAlgorithm)
 	}
-	if w.E1 != nil {
-		s.KeyClass = KeyClassOf(*w.E1)
+	if w.KeyClass != nil {
+		s.KeyClass = KeyClassOf(*w.KeyClass)
 	}
-	if w.E3 != nil {
-		s.KeyUsage = KeyUsageOf(*w.E3)
+	if w.KeyUsage != nil {
+		s.KeyUsage = KeyUsageOf(*w.KeyUsage)
 	}
 	return nil
 }
@@ -562,19 +563,19 @@ type KeyReplicationStatusType struct {
 	StatusMessage *string `json:"StatusMessage,omitzero"`
 }
 
-// UnmarshalJSON decodes a KeyReplicationStatusType, enum values to their
-// types.
+// UnmarshalJSON decodes a KeyReplicationStatusType, turning enum values back
+// into their types.
 func (s *KeyReplicationStatusType) UnmarshalJSON(data []byte) error {
 	type plain KeyReplicationStatusType
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = KeyReplicationStateOf(*w.E0)
+	if w.Status != nil {
+		s.Status = KeyReplicationStateOf(*w.Status)
 	}
 	return nil
 }

@@ -102,18 +102,19 @@ type ConnectorVpcInformation struct {
 	IpAddressType ConnectorVpcInformationIpAddressType `json:"IpAddressType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorVpcInformation, enum values to their types.
+// UnmarshalJSON decodes a ConnectorVpcInformation, turning enum values back
+// into their types.
 func (s *ConnectorVpcInformation) UnmarshalJSON(data []byte) error {
 	type plain ConnectorVpcInformation
 	w := struct {
 		*plain
-		E1 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IpAddressType = ConnectorVpcInformationIpAddressTypeOf(*w.E1)
+	if w.IpAddressType != nil {
+		s.IpAddressType = ConnectorVpcInformationIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

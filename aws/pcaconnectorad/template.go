@@ -124,19 +124,19 @@ type TemplateApplicationPolicy struct {
 	PolicyType TemplateApplicationPolicyType `json:"PolicyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateApplicationPolicy, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplateApplicationPolicy, turning enum values back
+// into their types.
 func (s *TemplateApplicationPolicy) UnmarshalJSON(data []byte) error {
 	type plain TemplateApplicationPolicy
 	w := struct {
 		*plain
-		E1 *string `json:"PolicyType"`
+		PolicyType *string `json:"PolicyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PolicyType = TemplateApplicationPolicyTypeOf(*w.E1)
+	if w.PolicyType != nil {
+		s.PolicyType = TemplateApplicationPolicyTypeOf(*w.PolicyType)
 	}
 	return nil
 }
@@ -812,19 +812,19 @@ type TemplateKeyUsageProperty struct {
 	PropertyType TemplateKeyUsagePropertyType `json:"PropertyType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateKeyUsageProperty, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplateKeyUsageProperty, turning enum values back
+// into their types.
 func (s *TemplateKeyUsageProperty) UnmarshalJSON(data []byte) error {
 	type plain TemplateKeyUsageProperty
 	w := struct {
 		*plain
-		E1 *string `json:"PropertyType"`
+		PropertyType *string `json:"PropertyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PropertyType = TemplateKeyUsagePropertyTypeOf(*w.E1)
+	if w.PropertyType != nil {
+		s.PropertyType = TemplateKeyUsagePropertyTypeOf(*w.PropertyType)
 	}
 	return nil
 }
@@ -961,19 +961,19 @@ type TemplatePrivateKeyAttributesV2 struct {
 	CryptoProviders []string `json:"CryptoProviders,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplatePrivateKeyAttributesV2, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplatePrivateKeyAttributesV2, turning enum values
+// back into their types.
 func (s *TemplatePrivateKeyAttributesV2) UnmarshalJSON(data []byte) error {
 	type plain TemplatePrivateKeyAttributesV2
 	w := struct {
 		*plain
-		E0 *string `json:"KeySpec"`
+		KeySpec *string `json:"KeySpec"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KeySpec = TemplateKeySpecOf(*w.E0)
+	if w.KeySpec != nil {
+		s.KeySpec = TemplateKeySpecOf(*w.KeySpec)
 	}
 	return nil
 }
@@ -1014,23 +1014,23 @@ type TemplatePrivateKeyAttributesV3 struct {
 	CryptoProviders []string `json:"CryptoProviders,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplatePrivateKeyAttributesV3, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplatePrivateKeyAttributesV3, turning enum values
+// back into their types.
 func (s *TemplatePrivateKeyAttributesV3) UnmarshalJSON(data []byte) error {
 	type plain TemplatePrivateKeyAttributesV3
 	w := struct {
 		*plain
-		E0 *string `json:"Algorithm"`
-		E1 *string `json:"KeySpec"`
+		Algorithm *string `json:"Algorithm"`
+		KeySpec   *string `json:"KeySpec"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Algorithm = TemplatePrivateKeyAlgorithmOf(*w.E0)
+	if w.Algorithm != nil {
+		s.Algorithm = TemplatePrivateKeyAlgorithmOf(*w.Algorithm)
 	}
-	if w.E1 != nil {
-		s.KeySpec = TemplateKeySpecOf(*w.E1)
+	if w.KeySpec != nil {
+		s.KeySpec = TemplateKeySpecOf(*w.KeySpec)
 	}
 	return nil
 }
@@ -1071,23 +1071,23 @@ type TemplatePrivateKeyAttributesV4 struct {
 	KeyUsageProperty *TemplateKeyUsageProperty `json:"KeyUsageProperty,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplatePrivateKeyAttributesV4, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplatePrivateKeyAttributesV4, turning enum values
+// back into their types.
 func (s *TemplatePrivateKeyAttributesV4) UnmarshalJSON(data []byte) error {
 	type plain TemplatePrivateKeyAttributesV4
 	w := struct {
 		*plain
-		E0 *string `json:"KeySpec"`
-		E2 *string `json:"Algorithm"`
+		KeySpec   *string `json:"KeySpec"`
+		Algorithm *string `json:"Algorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KeySpec = TemplateKeySpecOf(*w.E0)
+	if w.KeySpec != nil {
+		s.KeySpec = TemplateKeySpecOf(*w.KeySpec)
 	}
-	if w.E2 != nil {
-		s.Algorithm = TemplatePrivateKeyAlgorithmOf(*w.E2)
+	if w.Algorithm != nil {
+		s.Algorithm = TemplatePrivateKeyAlgorithmOf(*w.Algorithm)
 	}
 	return nil
 }
@@ -1116,19 +1116,19 @@ type TemplatePrivateKeyFlagsV2 struct {
 	StrongKeyProtectionRequired *bool `json:"StrongKeyProtectionRequired,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplatePrivateKeyFlagsV2, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplatePrivateKeyFlagsV2, turning enum values back
+// into their types.
 func (s *TemplatePrivateKeyFlagsV2) UnmarshalJSON(data []byte) error {
 	type plain TemplatePrivateKeyFlagsV2
 	w := struct {
 		*plain
-		E0 *string `json:"ClientVersion"`
+		ClientVersion *string `json:"ClientVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClientVersion = TemplateClientCompatibilityV2Of(*w.E0)
+	if w.ClientVersion != nil {
+		s.ClientVersion = TemplateClientCompatibilityV2Of(*w.ClientVersion)
 	}
 	return nil
 }
@@ -1164,19 +1164,19 @@ type TemplatePrivateKeyFlagsV3 struct {
 	StrongKeyProtectionRequired *bool `json:"StrongKeyProtectionRequired,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplatePrivateKeyFlagsV3, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplatePrivateKeyFlagsV3, turning enum values back
+// into their types.
 func (s *TemplatePrivateKeyFlagsV3) UnmarshalJSON(data []byte) error {
 	type plain TemplatePrivateKeyFlagsV3
 	w := struct {
 		*plain
-		E0 *string `json:"ClientVersion"`
+		ClientVersion *string `json:"ClientVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClientVersion = TemplateClientCompatibilityV3Of(*w.E0)
+	if w.ClientVersion != nil {
+		s.ClientVersion = TemplateClientCompatibilityV3Of(*w.ClientVersion)
 	}
 	return nil
 }
@@ -1224,19 +1224,19 @@ type TemplatePrivateKeyFlagsV4 struct {
 	UseLegacyProvider *bool `json:"UseLegacyProvider,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplatePrivateKeyFlagsV4, enum values to their
-// types.
+// UnmarshalJSON decodes a TemplatePrivateKeyFlagsV4, turning enum values back
+// into their types.
 func (s *TemplatePrivateKeyFlagsV4) UnmarshalJSON(data []byte) error {
 	type plain TemplatePrivateKeyFlagsV4
 	w := struct {
 		*plain
-		E0 *string `json:"ClientVersion"`
+		ClientVersion *string `json:"ClientVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ClientVersion = TemplateClientCompatibilityV4Of(*w.E0)
+	if w.ClientVersion != nil {
+		s.ClientVersion = TemplateClientCompatibilityV4Of(*w.ClientVersion)
 	}
 	return nil
 }
@@ -1553,18 +1553,19 @@ type TemplateV3 struct {
 	SupersededTemplates []string `json:"SupersededTemplates,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateV3, enum values to their types.
+// UnmarshalJSON decodes a TemplateV3, turning enum values back into their
+// types.
 func (s *TemplateV3) UnmarshalJSON(data []byte) error {
 	type plain TemplateV3
 	w := struct {
 		*plain
-		E4 *string `json:"HashAlgorithm"`
+		HashAlgorithm *string `json:"HashAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.HashAlgorithm = TemplateHashAlgorithmOf(*w.E4)
+	if w.HashAlgorithm != nil {
+		s.HashAlgorithm = TemplateHashAlgorithmOf(*w.HashAlgorithm)
 	}
 	return nil
 }
@@ -1629,18 +1630,19 @@ type TemplateV4 struct {
 	SupersededTemplates []string `json:"SupersededTemplates,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateV4, enum values to their types.
+// UnmarshalJSON decodes a TemplateV4, turning enum values back into their
+// types.
 func (s *TemplateV4) UnmarshalJSON(data []byte) error {
 	type plain TemplateV4
 	w := struct {
 		*plain
-		E7 *string `json:"HashAlgorithm"`
+		HashAlgorithm *string `json:"HashAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.HashAlgorithm = TemplateHashAlgorithmOf(*w.E7)
+	if w.HashAlgorithm != nil {
+		s.HashAlgorithm = TemplateHashAlgorithmOf(*w.HashAlgorithm)
 	}
 	return nil
 }
@@ -1662,18 +1664,19 @@ type TemplateValidityPeriod struct {
 	PeriodType TemplateValidityPeriodType `json:"PeriodType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateValidityPeriod, enum values to their types.
+// UnmarshalJSON decodes a TemplateValidityPeriod, turning enum values back
+// into their types.
 func (s *TemplateValidityPeriod) UnmarshalJSON(data []byte) error {
 	type plain TemplateValidityPeriod
 	w := struct {
 		*plain
-		E1 *string `json:"PeriodType"`
+		PeriodType *string `json:"PeriodType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PeriodType = TemplateValidityPeriodTypeOf(*w.E1)
+	if w.PeriodType != nil {
+		s.PeriodType = TemplateValidityPeriodTypeOf(*w.PeriodType)
 	}
 	return nil
 }

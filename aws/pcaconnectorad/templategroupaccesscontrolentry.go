@@ -169,23 +169,23 @@ type TemplateGroupAccessControlEntryAccessRights struct {
 	Enroll TemplateGroupAccessControlEntryAccessRight `json:"Enroll,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateGroupAccessControlEntryAccessRights, enum
-// values to their types.
+// UnmarshalJSON decodes a TemplateGroupAccessControlEntryAccessRights, turning
+// enum values back into their types.
 func (s *TemplateGroupAccessControlEntryAccessRights) UnmarshalJSON(data []byte) error {
 	type plain TemplateGroupAccessControlEntryAccessRights
 	w := struct {
 		*plain
-		E0 *string `json:"AutoEnroll"`
-		E1 *string `json:"Enroll"`
+		AutoEnroll *string `json:"AutoEnroll"`
+		Enroll     *string `json:"Enroll"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AutoEnroll = TemplateGroupAccessControlEntryAccessRightOf(*w.E0)
+	if w.AutoEnroll != nil {
+		s.AutoEnroll = TemplateGroupAccessControlEntryAccessRightOf(*w.AutoEnroll)
 	}
-	if w.E1 != nil {
-		s.Enroll = TemplateGroupAccessControlEntryAccessRightOf(*w.E1)
+	if w.Enroll != nil {
+		s.Enroll = TemplateGroupAccessControlEntryAccessRightOf(*w.Enroll)
 	}
 	return nil
 }

@@ -58,18 +58,19 @@ type ClusterArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a ClusterArgs, turning enum values back into their
+// types.
 func (s *ClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain ClusterArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Size"`
+		Size *string `json:"Size"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Size = ClusterSizeOf(*w.E2)
+	if w.Size != nil {
+		s.Size = ClusterSizeOf(*w.Size)
 	}
 	return nil
 }
@@ -165,18 +166,19 @@ type ClusterAccounting struct {
 	DefaultPurgeTimeInDays *int `json:"DefaultPurgeTimeInDays,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterAccounting, enum values to their types.
+// UnmarshalJSON decodes a ClusterAccounting, turning enum values back into
+// their types.
 func (s *ClusterAccounting) UnmarshalJSON(data []byte) error {
 	type plain ClusterAccounting
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = ClusterAccountingModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = ClusterAccountingModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -288,18 +290,19 @@ type ClusterEndpoint struct {
 	PublicIpAddress *string `json:"PublicIpAddress,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterEndpoint, enum values to their types.
+// UnmarshalJSON decodes a ClusterEndpoint, turning enum values back into their
+// types.
 func (s *ClusterEndpoint) UnmarshalJSON(data []byte) error {
 	type plain ClusterEndpoint
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = ClusterEndpointTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = ClusterEndpointTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -410,18 +413,19 @@ type ClusterNetworking struct {
 	SubnetIds []string `json:"SubnetIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterNetworking, enum values to their types.
+// UnmarshalJSON decodes a ClusterNetworking, turning enum values back into
+// their types.
 func (s *ClusterNetworking) UnmarshalJSON(data []byte) error {
 	type plain ClusterNetworking
 	w := struct {
 		*plain
-		E0 *string `json:"NetworkType"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NetworkType = ClusterNetworkingNetworkTypeOf(*w.E0)
+	if w.NetworkType != nil {
+		s.NetworkType = ClusterNetworkingNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }
@@ -483,18 +487,19 @@ type ClusterScheduler struct {
 	Version string `json:"Version"`
 }
 
-// UnmarshalJSON decodes a ClusterScheduler, enum values to their types.
+// UnmarshalJSON decodes a ClusterScheduler, turning enum values back into
+// their types.
 func (s *ClusterScheduler) UnmarshalJSON(data []byte) error {
 	type plain ClusterScheduler
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ClusterSchedulerTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ClusterSchedulerTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -662,18 +667,19 @@ type ClusterSlurmRest struct {
 	Mode ClusterSlurmRestMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterSlurmRest, enum values to their types.
+// UnmarshalJSON decodes a ClusterSlurmRest, turning enum values back into
+// their types.
 func (s *ClusterSlurmRest) UnmarshalJSON(data []byte) error {
 	type plain ClusterSlurmRest
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = ClusterSlurmRestModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = ClusterSlurmRestModeOf(*w.Mode)
 	}
 	return nil
 }

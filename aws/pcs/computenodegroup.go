@@ -104,18 +104,19 @@ type ComputeNodeGroupArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComputeNodeGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a ComputeNodeGroupArgs, turning enum values back into
+// their types.
 func (s *ComputeNodeGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain ComputeNodeGroupArgs
 	w := struct {
 		*plain
-		E9 *string `json:"PurchaseOption"`
+		PurchaseOption *string `json:"PurchaseOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.PurchaseOption = ComputeNodeGroupPurchaseOptionOf(*w.E9)
+	if w.PurchaseOption != nil {
+		s.PurchaseOption = ComputeNodeGroupPurchaseOptionOf(*w.PurchaseOption)
 	}
 	return nil
 }
@@ -245,19 +246,19 @@ type ComputeNodeGroupNodeLifecycleActions struct {
 	ScriptCachingPolicy ComputeNodeGroupNodeLifecycleActionsScriptCachingPolicy `json:"ScriptCachingPolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComputeNodeGroupNodeLifecycleActions, enum values to
-// their types.
+// UnmarshalJSON decodes a ComputeNodeGroupNodeLifecycleActions, turning enum
+// values back into their types.
 func (s *ComputeNodeGroupNodeLifecycleActions) UnmarshalJSON(data []byte) error {
 	type plain ComputeNodeGroupNodeLifecycleActions
 	w := struct {
 		*plain
-		E1 *string `json:"ScriptCachingPolicy"`
+		ScriptCachingPolicy *string `json:"ScriptCachingPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ScriptCachingPolicy = ComputeNodeGroupNodeLifecycleActionsScriptCachingPolicyOf(*w.E1)
+	if w.ScriptCachingPolicy != nil {
+		s.ScriptCachingPolicy = ComputeNodeGroupNodeLifecycleActionsScriptCachingPolicyOf(*w.ScriptCachingPolicy)
 	}
 	return nil
 }
@@ -351,23 +352,23 @@ type ComputeNodeGroupNodeLifecycleScript struct {
 	OnError ComputeNodeGroupNodeLifecycleScriptOnError `json:"OnError,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComputeNodeGroupNodeLifecycleScript, enum values to
-// their types.
+// UnmarshalJSON decodes a ComputeNodeGroupNodeLifecycleScript, turning enum
+// values back into their types.
 func (s *ComputeNodeGroupNodeLifecycleScript) UnmarshalJSON(data []byte) error {
 	type plain ComputeNodeGroupNodeLifecycleScript
 	w := struct {
 		*plain
-		E3 *string `json:"ExecutionPolicy"`
-		E4 *string `json:"OnError"`
+		ExecutionPolicy *string `json:"ExecutionPolicy"`
+		OnError         *string `json:"OnError"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ExecutionPolicy = ComputeNodeGroupNodeLifecycleScriptExecutionPolicyOf(*w.E3)
+	if w.ExecutionPolicy != nil {
+		s.ExecutionPolicy = ComputeNodeGroupNodeLifecycleScriptExecutionPolicyOf(*w.ExecutionPolicy)
 	}
-	if w.E4 != nil {
-		s.OnError = ComputeNodeGroupNodeLifecycleScriptOnErrorOf(*w.E4)
+	if w.OnError != nil {
+		s.OnError = ComputeNodeGroupNodeLifecycleScriptOnErrorOf(*w.OnError)
 	}
 	return nil
 }
@@ -629,19 +630,19 @@ type ComputeNodeGroupSpotOptions struct {
 	AllocationStrategy ComputeNodeGroupSpotOptionsAllocationStrategy `json:"AllocationStrategy,omitzero"`
 }
 
-// UnmarshalJSON decodes a ComputeNodeGroupSpotOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a ComputeNodeGroupSpotOptions, turning enum values
+// back into their types.
 func (s *ComputeNodeGroupSpotOptions) UnmarshalJSON(data []byte) error {
 	type plain ComputeNodeGroupSpotOptions
 	w := struct {
 		*plain
-		E0 *string `json:"AllocationStrategy"`
+		AllocationStrategy *string `json:"AllocationStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AllocationStrategy = ComputeNodeGroupSpotOptionsAllocationStrategyOf(*w.E0)
+	if w.AllocationStrategy != nil {
+		s.AllocationStrategy = ComputeNodeGroupSpotOptionsAllocationStrategyOf(*w.AllocationStrategy)
 	}
 	return nil
 }

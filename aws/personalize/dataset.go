@@ -57,18 +57,19 @@ type DatasetArgs struct {
 	DatasetImportJob *DatasetImportJob `json:"DatasetImportJob,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetArgs, enum values to their types.
+// UnmarshalJSON decodes a DatasetArgs, turning enum values back into their
+// types.
 func (s *DatasetArgs) UnmarshalJSON(data []byte) error {
 	type plain DatasetArgs
 	w := struct {
 		*plain
-		E1 *string `json:"DatasetType"`
+		DatasetType *string `json:"DatasetType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DatasetType = DatasetTypePropertyOf(*w.E1)
+	if w.DatasetType != nil {
+		s.DatasetType = DatasetTypePropertyOf(*w.DatasetType)
 	}
 	return nil
 }

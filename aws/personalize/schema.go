@@ -44,18 +44,19 @@ type SchemaArgs struct {
 	Domain SchemaDomain `json:"Domain,omitzero"`
 }
 
-// UnmarshalJSON decodes a SchemaArgs, enum values to their types.
+// UnmarshalJSON decodes a SchemaArgs, turning enum values back into their
+// types.
 func (s *SchemaArgs) UnmarshalJSON(data []byte) error {
 	type plain SchemaArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Domain"`
+		Domain *string `json:"Domain"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Domain = SchemaDomainOf(*w.E2)
+	if w.Domain != nil {
+		s.Domain = SchemaDomainOf(*w.Domain)
 	}
 	return nil
 }

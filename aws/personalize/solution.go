@@ -261,19 +261,19 @@ type SolutionConfigHpoConfigHpoObjective struct {
 	Type SolutionConfigHpoConfigHpoObjectiveType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SolutionConfigHpoConfigHpoObjective, enum values to
-// their types.
+// UnmarshalJSON decodes a SolutionConfigHpoConfigHpoObjective, turning enum
+// values back into their types.
 func (s *SolutionConfigHpoConfigHpoObjective) UnmarshalJSON(data []byte) error {
 	type plain SolutionConfigHpoConfigHpoObjective
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = SolutionConfigHpoConfigHpoObjectiveTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = SolutionConfigHpoConfigHpoObjectiveTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -56,18 +56,19 @@ type InAppTemplateArgs struct {
 	TemplateDescription *string `json:"TemplateDescription,omitzero"`
 }
 
-// UnmarshalJSON decodes a InAppTemplateArgs, enum values to their types.
+// UnmarshalJSON decodes a InAppTemplateArgs, turning enum values back into
+// their types.
 func (s *InAppTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain InAppTemplateArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Layout"`
+		Layout *string `json:"Layout"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Layout = InAppTemplateLayoutOf(*w.E3)
+	if w.Layout != nil {
+		s.Layout = InAppTemplateLayoutOf(*w.Layout)
 	}
 	return nil
 }
@@ -177,18 +178,19 @@ type InAppTemplateBodyConfig struct {
 	TextColor *string `json:"TextColor,omitzero"`
 }
 
-// UnmarshalJSON decodes a InAppTemplateBodyConfig, enum values to their types.
+// UnmarshalJSON decodes a InAppTemplateBodyConfig, turning enum values back
+// into their types.
 func (s *InAppTemplateBodyConfig) UnmarshalJSON(data []byte) error {
 	type plain InAppTemplateBodyConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Alignment"`
+		Alignment *string `json:"Alignment"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Alignment = InAppTemplateAlignmentOf(*w.E0)
+	if w.Alignment != nil {
+		s.Alignment = InAppTemplateAlignmentOf(*w.Alignment)
 	}
 	return nil
 }
@@ -305,19 +307,19 @@ type InAppTemplateDefaultButtonConfiguration struct {
 	TextColor *string `json:"TextColor,omitzero"`
 }
 
-// UnmarshalJSON decodes a InAppTemplateDefaultButtonConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a InAppTemplateDefaultButtonConfiguration, turning
+// enum values back into their types.
 func (s *InAppTemplateDefaultButtonConfiguration) UnmarshalJSON(data []byte) error {
 	type plain InAppTemplateDefaultButtonConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"ButtonAction"`
+		ButtonAction *string `json:"ButtonAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ButtonAction = InAppTemplateButtonActionOf(*w.E2)
+	if w.ButtonAction != nil {
+		s.ButtonAction = InAppTemplateButtonActionOf(*w.ButtonAction)
 	}
 	return nil
 }
@@ -344,19 +346,19 @@ type InAppTemplateHeaderConfig struct {
 	TextColor *string `json:"TextColor,omitzero"`
 }
 
-// UnmarshalJSON decodes a InAppTemplateHeaderConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a InAppTemplateHeaderConfig, turning enum values back
+// into their types.
 func (s *InAppTemplateHeaderConfig) UnmarshalJSON(data []byte) error {
 	type plain InAppTemplateHeaderConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Alignment"`
+		Alignment *string `json:"Alignment"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Alignment = InAppTemplateAlignmentOf(*w.E0)
+	if w.Alignment != nil {
+		s.Alignment = InAppTemplateAlignmentOf(*w.Alignment)
 	}
 	return nil
 }
@@ -464,19 +466,19 @@ type InAppTemplateOverrideButtonConfiguration struct {
 	Link *string `json:"Link,omitzero"`
 }
 
-// UnmarshalJSON decodes a InAppTemplateOverrideButtonConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a InAppTemplateOverrideButtonConfiguration, turning
+// enum values back into their types.
 func (s *InAppTemplateOverrideButtonConfiguration) UnmarshalJSON(data []byte) error {
 	type plain InAppTemplateOverrideButtonConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ButtonAction"`
+		ButtonAction *string `json:"ButtonAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ButtonAction = InAppTemplateButtonActionOf(*w.E0)
+	if w.ButtonAction != nil {
+		s.ButtonAction = InAppTemplateButtonActionOf(*w.ButtonAction)
 	}
 	return nil
 }

@@ -122,18 +122,18 @@ type PipeArgs struct {
 	TargetParameters *PipeTargetParameters `json:"TargetParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeArgs, enum values to their types.
+// UnmarshalJSON decodes a PipeArgs, turning enum values back into their types.
 func (s *PipeArgs) UnmarshalJSON(data []byte) error {
 	type plain PipeArgs
 	w := struct {
 		*plain
-		E4 *string `json:"DesiredState"`
+		DesiredState *string `json:"DesiredState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.DesiredState = PipeRequestedPipeStateOf(*w.E4)
+	if w.DesiredState != nil {
+		s.DesiredState = PipeRequestedPipeStateOf(*w.DesiredState)
 	}
 	return nil
 }
@@ -290,18 +290,19 @@ type PipeAwsVpcConfiguration struct {
 	SecurityGroups []string `json:"SecurityGroups,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeAwsVpcConfiguration, enum values to their types.
+// UnmarshalJSON decodes a PipeAwsVpcConfiguration, turning enum values back
+// into their types.
 func (s *PipeAwsVpcConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PipeAwsVpcConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"AssignPublicIp"`
+		AssignPublicIp *string `json:"AssignPublicIp"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AssignPublicIp = PipeAssignPublicIpOf(*w.E1)
+	if w.AssignPublicIp != nil {
+		s.AssignPublicIp = PipeAssignPublicIpOf(*w.AssignPublicIp)
 	}
 	return nil
 }
@@ -381,18 +382,19 @@ type PipeBatchJobDependency struct {
 	Type PipeBatchJobDependencyType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeBatchJobDependency, enum values to their types.
+// UnmarshalJSON decodes a PipeBatchJobDependency, turning enum values back
+// into their types.
 func (s *PipeBatchJobDependency) UnmarshalJSON(data []byte) error {
 	type plain PipeBatchJobDependency
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = PipeBatchJobDependencyTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = PipeBatchJobDependencyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -457,19 +459,19 @@ type PipeBatchResourceRequirement struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a PipeBatchResourceRequirement, enum values to their
-// types.
+// UnmarshalJSON decodes a PipeBatchResourceRequirement, turning enum values
+// back into their types.
 func (s *PipeBatchResourceRequirement) UnmarshalJSON(data []byte) error {
 	type plain PipeBatchResourceRequirement
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = PipeBatchResourceRequirementTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = PipeBatchResourceRequirementTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -607,18 +609,19 @@ type PipeDimensionMapping struct {
 	DimensionValueType PipeDimensionValueType `json:"DimensionValueType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeDimensionMapping, enum values to their types.
+// UnmarshalJSON decodes a PipeDimensionMapping, turning enum values back into
+// their types.
 func (s *PipeDimensionMapping) UnmarshalJSON(data []byte) error {
 	type plain PipeDimensionMapping
 	w := struct {
 		*plain
-		E2 *string `json:"DimensionValueType"`
+		DimensionValueType *string `json:"DimensionValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DimensionValueType = PipeDimensionValueTypeOf(*w.E2)
+	if w.DimensionValueType != nil {
+		s.DimensionValueType = PipeDimensionValueTypeOf(*w.DimensionValueType)
 	}
 	return nil
 }
@@ -775,18 +778,19 @@ type PipeEcsEnvironmentFile struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a PipeEcsEnvironmentFile, enum values to their types.
+// UnmarshalJSON decodes a PipeEcsEnvironmentFile, turning enum values back
+// into their types.
 func (s *PipeEcsEnvironmentFile) UnmarshalJSON(data []byte) error {
 	type plain PipeEcsEnvironmentFile
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = PipeEcsEnvironmentFileTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = PipeEcsEnvironmentFileTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -892,19 +896,19 @@ type PipeEcsResourceRequirement struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a PipeEcsResourceRequirement, enum values to their
-// types.
+// UnmarshalJSON decodes a PipeEcsResourceRequirement, turning enum values back
+// into their types.
 func (s *PipeEcsResourceRequirement) UnmarshalJSON(data []byte) error {
 	type plain PipeEcsResourceRequirement
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = PipeEcsResourceRequirementTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = PipeEcsResourceRequirementTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1290,24 +1294,25 @@ type PipeLogConfiguration struct {
 	S3LogDestination *PipeS3LogDestination `json:"S3LogDestination,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeLogConfiguration, enum values to their types.
+// UnmarshalJSON decodes a PipeLogConfiguration, turning enum values back into
+// their types.
 func (s *PipeLogConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PipeLogConfiguration
 	w := struct {
 		*plain
-		E2 []string `json:"IncludeExecutionData"`
-		E3 *string  `json:"Level"`
+		IncludeExecutionData []string `json:"IncludeExecutionData"`
+		Level                *string  `json:"Level"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
+	if w.IncludeExecutionData != nil {
 		s.IncludeExecutionData = (func(v []string) []PipeIncludeExecutionDataOption {
 			return convertList(v, PipeIncludeExecutionDataOptionOf)
-		})(w.E2)
+		})(w.IncludeExecutionData)
 	}
-	if w.E3 != nil {
-		s.Level = PipeLogLevelOf(*w.E3)
+	if w.Level != nil {
+		s.Level = PipeLogLevelOf(*w.Level)
 	}
 	return nil
 }
@@ -1496,19 +1501,19 @@ type PipeMultiMeasureAttributeMapping struct {
 	MultiMeasureAttributeName string `json:"MultiMeasureAttributeName,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeMultiMeasureAttributeMapping, enum values to
-// their types.
+// UnmarshalJSON decodes a PipeMultiMeasureAttributeMapping, turning enum
+// values back into their types.
 func (s *PipeMultiMeasureAttributeMapping) UnmarshalJSON(data []byte) error {
 	type plain PipeMultiMeasureAttributeMapping
 	w := struct {
 		*plain
-		E1 *string `json:"MeasureValueType"`
+		MeasureValueType *string `json:"MeasureValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MeasureValueType = PipeMeasureValueTypeOf(*w.E1)
+	if w.MeasureValueType != nil {
+		s.MeasureValueType = PipeMeasureValueTypeOf(*w.MeasureValueType)
 	}
 	return nil
 }
@@ -1607,18 +1612,19 @@ type PipePlacementConstraint struct {
 	Type PipePlacementConstraintType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipePlacementConstraint, enum values to their types.
+// UnmarshalJSON decodes a PipePlacementConstraint, turning enum values back
+// into their types.
 func (s *PipePlacementConstraint) UnmarshalJSON(data []byte) error {
 	type plain PipePlacementConstraint
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = PipePlacementConstraintTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = PipePlacementConstraintTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1684,18 +1690,19 @@ type PipePlacementStrategy struct {
 	Type PipePlacementStrategyType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipePlacementStrategy, enum values to their types.
+// UnmarshalJSON decodes a PipePlacementStrategy, turning enum values back into
+// their types.
 func (s *PipePlacementStrategy) UnmarshalJSON(data []byte) error {
 	type plain PipePlacementStrategy
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = PipePlacementStrategyTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = PipePlacementStrategyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1850,18 +1857,19 @@ type PipeS3LogDestination struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeS3LogDestination, enum values to their types.
+// UnmarshalJSON decodes a PipeS3LogDestination, turning enum values back into
+// their types.
 func (s *PipeS3LogDestination) UnmarshalJSON(data []byte) error {
 	type plain PipeS3LogDestination
 	w := struct {
 		*plain
-		E2 *string `json:"OutputFormat"`
+		OutputFormat *string `json:"OutputFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OutputFormat = PipeS3OutputFormatOf(*w.E2)
+	if w.OutputFormat != nil {
+		s.OutputFormat = PipeS3OutputFormatOf(*w.OutputFormat)
 	}
 	return nil
 }
@@ -2054,19 +2062,19 @@ type PipeSingleMeasureMapping struct {
 	MeasureValueType PipeMeasureValueType `json:"MeasureValueType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeSingleMeasureMapping, enum values to their
-// types.
+// UnmarshalJSON decodes a PipeSingleMeasureMapping, turning enum values back
+// into their types.
 func (s *PipeSingleMeasureMapping) UnmarshalJSON(data []byte) error {
 	type plain PipeSingleMeasureMapping
 	w := struct {
 		*plain
-		E2 *string `json:"MeasureValueType"`
+		MeasureValueType *string `json:"MeasureValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MeasureValueType = PipeMeasureValueTypeOf(*w.E2)
+	if w.MeasureValueType != nil {
+		s.MeasureValueType = PipeMeasureValueTypeOf(*w.MeasureValueType)
 	}
 	return nil
 }
@@ -2155,23 +2163,23 @@ type PipeSourceDynamoDBStreamParameters struct {
 	ParallelizationFactor int `json:"ParallelizationFactor,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeSourceDynamoDBStreamParameters, enum values to
-// their types.
+// UnmarshalJSON decodes a PipeSourceDynamoDBStreamParameters, turning enum
+// values back into their types.
 func (s *PipeSourceDynamoDBStreamParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeSourceDynamoDBStreamParameters
 	w := struct {
 		*plain
-		E0 *string `json:"StartingPosition"`
-		E6 *string `json:"OnPartialBatchItemFailure"`
+		StartingPosition          *string `json:"StartingPosition"`
+		OnPartialBatchItemFailure *string `json:"OnPartialBatchItemFailure"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StartingPosition = PipeDynamoDBStreamStartPositionOf(*w.E0)
+	if w.StartingPosition != nil {
+		s.StartingPosition = PipeDynamoDBStreamStartPositionOf(*w.StartingPosition)
 	}
-	if w.E6 != nil {
-		s.OnPartialBatchItemFailure = PipeOnPartialBatchItemFailureStreamsOf(*w.E6)
+	if w.OnPartialBatchItemFailure != nil {
+		s.OnPartialBatchItemFailure = PipeOnPartialBatchItemFailureStreamsOf(*w.OnPartialBatchItemFailure)
 	}
 	return nil
 }
@@ -2236,23 +2244,23 @@ type PipeSourceKinesisStreamParameters struct {
 	StartingPositionTimestamp *string `json:"StartingPositionTimestamp,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeSourceKinesisStreamParameters, enum values to
-// their types.
+// UnmarshalJSON decodes a PipeSourceKinesisStreamParameters, turning enum
+// values back into their types.
 func (s *PipeSourceKinesisStreamParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeSourceKinesisStreamParameters
 	w := struct {
 		*plain
-		E0 *string `json:"StartingPosition"`
-		E6 *string `json:"OnPartialBatchItemFailure"`
+		StartingPosition          *string `json:"StartingPosition"`
+		OnPartialBatchItemFailure *string `json:"OnPartialBatchItemFailure"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StartingPosition = PipeKinesisStreamStartPositionOf(*w.E0)
+	if w.StartingPosition != nil {
+		s.StartingPosition = PipeKinesisStreamStartPositionOf(*w.StartingPosition)
 	}
-	if w.E6 != nil {
-		s.OnPartialBatchItemFailure = PipeOnPartialBatchItemFailureStreamsOf(*w.E6)
+	if w.OnPartialBatchItemFailure != nil {
+		s.OnPartialBatchItemFailure = PipeOnPartialBatchItemFailureStreamsOf(*w.OnPartialBatchItemFailure)
 	}
 	return nil
 }
@@ -2299,19 +2307,19 @@ type PipeSourceManagedStreamingKafkaParameters struct {
 	StartingPosition PipeMSKStartPosition `json:"StartingPosition,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeSourceManagedStreamingKafkaParameters, enum
-// values to their types.
+// UnmarshalJSON decodes a PipeSourceManagedStreamingKafkaParameters, turning
+// enum values back into their types.
 func (s *PipeSourceManagedStreamingKafkaParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeSourceManagedStreamingKafkaParameters
 	w := struct {
 		*plain
-		E5 *string `json:"StartingPosition"`
+		StartingPosition *string `json:"StartingPosition"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.StartingPosition = PipeMSKStartPositionOf(*w.E5)
+	if w.StartingPosition != nil {
+		s.StartingPosition = PipeMSKStartPositionOf(*w.StartingPosition)
 	}
 	return nil
 }
@@ -2473,19 +2481,19 @@ type PipeSourceSelfManagedKafkaParameters struct {
 	Vpc *PipeSelfManagedKafkaAccessConfigurationVpc `json:"Vpc,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeSourceSelfManagedKafkaParameters, enum values to
-// their types.
+// UnmarshalJSON decodes a PipeSourceSelfManagedKafkaParameters, turning enum
+// values back into their types.
 func (s *PipeSourceSelfManagedKafkaParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeSourceSelfManagedKafkaParameters
 	w := struct {
 		*plain
-		E7 *string `json:"StartingPosition"`
+		StartingPosition *string `json:"StartingPosition"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.StartingPosition = PipeSelfManagedKafkaStartPositionOf(*w.E7)
+	if w.StartingPosition != nil {
+		s.StartingPosition = PipeSelfManagedKafkaStartPositionOf(*w.StartingPosition)
 	}
 	return nil
 }
@@ -2740,23 +2748,23 @@ type PipeTargetEcsTaskParameters struct {
 	TaskCount int `json:"TaskCount,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeTargetEcsTaskParameters, enum values to their
-// types.
+// UnmarshalJSON decodes a PipeTargetEcsTaskParameters, turning enum values
+// back into their types.
 func (s *PipeTargetEcsTaskParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeTargetEcsTaskParameters
 	w := struct {
 		*plain
-		E5  *string `json:"LaunchType"`
-		E11 *string `json:"PropagateTags"`
+		LaunchType    *string `json:"LaunchType"`
+		PropagateTags *string `json:"PropagateTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.LaunchType = PipeLaunchTypeOf(*w.E5)
+	if w.LaunchType != nil {
+		s.LaunchType = PipeLaunchTypeOf(*w.LaunchType)
 	}
-	if w.E11 != nil {
-		s.PropagateTags = PipePropagateTagsOf(*w.E11)
+	if w.PropagateTags != nil {
+		s.PropagateTags = PipePropagateTagsOf(*w.PropagateTags)
 	}
 	return nil
 }
@@ -2895,19 +2903,19 @@ type PipeTargetLambdaFunctionParameters struct {
 	InvocationType PipeTargetInvocationType `json:"InvocationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeTargetLambdaFunctionParameters, enum values to
-// their types.
+// UnmarshalJSON decodes a PipeTargetLambdaFunctionParameters, turning enum
+// values back into their types.
 func (s *PipeTargetLambdaFunctionParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeTargetLambdaFunctionParameters
 	w := struct {
 		*plain
-		E0 *string `json:"InvocationType"`
+		InvocationType *string `json:"InvocationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InvocationType = PipeTargetInvocationTypeOf(*w.E0)
+	if w.InvocationType != nil {
+		s.InvocationType = PipeTargetInvocationTypeOf(*w.InvocationType)
 	}
 	return nil
 }
@@ -3084,19 +3092,19 @@ type PipeTargetStateMachineParameters struct {
 	InvocationType PipeTargetInvocationType `json:"InvocationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeTargetStateMachineParameters, enum values to
-// their types.
+// UnmarshalJSON decodes a PipeTargetStateMachineParameters, turning enum
+// values back into their types.
 func (s *PipeTargetStateMachineParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeTargetStateMachineParameters
 	w := struct {
 		*plain
-		E0 *string `json:"InvocationType"`
+		InvocationType *string `json:"InvocationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InvocationType = PipeTargetInvocationTypeOf(*w.E0)
+	if w.InvocationType != nil {
+		s.InvocationType = PipeTargetInvocationTypeOf(*w.InvocationType)
 	}
 	return nil
 }
@@ -3156,23 +3164,23 @@ type PipeTargetTimestreamParameters struct {
 	TimestampFormat string `json:"TimestampFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a PipeTargetTimestreamParameters, enum values to their
-// types.
+// UnmarshalJSON decodes a PipeTargetTimestreamParameters, turning enum values
+// back into their types.
 func (s *PipeTargetTimestreamParameters) UnmarshalJSON(data []byte) error {
 	type plain PipeTargetTimestreamParameters
 	w := struct {
 		*plain
-		E3 *string `json:"EpochTimeUnit"`
-		E6 *string `json:"TimeFieldType"`
+		EpochTimeUnit *string `json:"EpochTimeUnit"`
+		TimeFieldType *string `json:"TimeFieldType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.EpochTimeUnit = PipeEpochTimeUnitOf(*w.E3)
+	if w.EpochTimeUnit != nil {
+		s.EpochTimeUnit = PipeEpochTimeUnitOf(*w.EpochTimeUnit)
 	}
-	if w.E6 != nil {
-		s.TimeFieldType = PipeTimeFieldTypeOf(*w.E6)
+	if w.TimeFieldType != nil {
+		s.TimeFieldType = PipeTimeFieldTypeOf(*w.TimeFieldType)
 	}
 	return nil
 }

@@ -64,18 +64,19 @@ type EnvironmentTemplateArgs struct {
 	Tags []EnvironmentTemplateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentTemplateArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentTemplateArgs, turning enum values back
+// into their types.
 func (s *EnvironmentTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentTemplateArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Provisioning"`
+		Provisioning *string `json:"Provisioning"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Provisioning = EnvironmentTemplateProvisioningOf(*w.E4)
+	if w.Provisioning != nil {
+		s.Provisioning = EnvironmentTemplateProvisioningOf(*w.Provisioning)
 	}
 	return nil
 }

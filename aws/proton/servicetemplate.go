@@ -63,18 +63,19 @@ type ServiceTemplateArgs struct {
 	Tags []ServiceTemplateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceTemplateArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceTemplateArgs, turning enum values back into
+// their types.
 func (s *ServiceTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceTemplateArgs
 	w := struct {
 		*plain
-		E4 *string `json:"PipelineProvisioning"`
+		PipelineProvisioning *string `json:"PipelineProvisioning"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.PipelineProvisioning = ServiceTemplateProvisioningOf(*w.E4)
+	if w.PipelineProvisioning != nil {
+		s.PipelineProvisioning = ServiceTemplateProvisioningOf(*w.PipelineProvisioning)
 	}
 	return nil
 }

@@ -122,18 +122,19 @@ type ApplicationArgs struct {
 	Tags []ApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E8 *string `json:"IdentityType"`
+		IdentityType *string `json:"IdentityType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.IdentityType = ApplicationIdentityTypeOf(*w.E8)
+	if w.IdentityType != nil {
+		s.IdentityType = ApplicationIdentityTypeOf(*w.IdentityType)
 	}
 	return nil
 }
@@ -234,19 +235,19 @@ type ApplicationAttachmentsConfiguration struct {
 	AttachmentsControlMode ApplicationAttachmentsControlMode `json:"AttachmentsControlMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationAttachmentsConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ApplicationAttachmentsConfiguration, turning enum
+// values back into their types.
 func (s *ApplicationAttachmentsConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationAttachmentsConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AttachmentsControlMode"`
+		AttachmentsControlMode *string `json:"AttachmentsControlMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AttachmentsControlMode = ApplicationAttachmentsControlModeOf(*w.E0)
+	if w.AttachmentsControlMode != nil {
+		s.AttachmentsControlMode = ApplicationAttachmentsControlModeOf(*w.AttachmentsControlMode)
 	}
 	return nil
 }
@@ -315,23 +316,23 @@ type ApplicationAutoSubscriptionConfiguration struct {
 	DefaultSubscriptionType ApplicationSubscriptionType `json:"DefaultSubscriptionType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationAutoSubscriptionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a ApplicationAutoSubscriptionConfiguration, turning
+// enum values back into their types.
 func (s *ApplicationAutoSubscriptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationAutoSubscriptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AutoSubscribe"`
-		E1 *string `json:"DefaultSubscriptionType"`
+		AutoSubscribe           *string `json:"AutoSubscribe"`
+		DefaultSubscriptionType *string `json:"DefaultSubscriptionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AutoSubscribe = ApplicationAutoSubscriptionStatusOf(*w.E0)
+	if w.AutoSubscribe != nil {
+		s.AutoSubscribe = ApplicationAutoSubscriptionStatusOf(*w.AutoSubscribe)
 	}
-	if w.E1 != nil {
-		s.DefaultSubscriptionType = ApplicationSubscriptionTypeOf(*w.E1)
+	if w.DefaultSubscriptionType != nil {
+		s.DefaultSubscriptionType = ApplicationSubscriptionTypeOf(*w.DefaultSubscriptionType)
 	}
 	return nil
 }
@@ -450,19 +451,19 @@ type ApplicationPersonalizationConfiguration struct {
 	PersonalizationControlMode ApplicationPersonalizationControlMode `json:"PersonalizationControlMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationPersonalizationConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a ApplicationPersonalizationConfiguration, turning
+// enum values back into their types.
 func (s *ApplicationPersonalizationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationPersonalizationConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"PersonalizationControlMode"`
+		PersonalizationControlMode *string `json:"PersonalizationControlMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PersonalizationControlMode = ApplicationPersonalizationControlModeOf(*w.E0)
+	if w.PersonalizationControlMode != nil {
+		s.PersonalizationControlMode = ApplicationPersonalizationControlModeOf(*w.PersonalizationControlMode)
 	}
 	return nil
 }
@@ -525,19 +526,19 @@ type ApplicationQAppsConfiguration struct {
 	QAppsControlMode ApplicationQAppsControlMode `json:"QAppsControlMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationQAppsConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ApplicationQAppsConfiguration, turning enum values
+// back into their types.
 func (s *ApplicationQAppsConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationQAppsConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"QAppsControlMode"`
+		QAppsControlMode *string `json:"QAppsControlMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.QAppsControlMode = ApplicationQAppsControlModeOf(*w.E0)
+	if w.QAppsControlMode != nil {
+		s.QAppsControlMode = ApplicationQAppsControlModeOf(*w.QAppsControlMode)
 	}
 	return nil
 }

@@ -281,19 +281,19 @@ type DataAccessorAuthenticationDetail struct {
 	ExternalIds []string `json:"ExternalIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataAccessorAuthenticationDetail, enum values to
-// their types.
+// UnmarshalJSON decodes a DataAccessorAuthenticationDetail, turning enum
+// values back into their types.
 func (s *DataAccessorAuthenticationDetail) UnmarshalJSON(data []byte) error {
 	type plain DataAccessorAuthenticationDetail
 	w := struct {
 		*plain
-		E0 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthenticationType = DataAccessorAuthenticationTypeOf(*w.E0)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = DataAccessorAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }

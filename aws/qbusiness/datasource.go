@@ -253,19 +253,19 @@ type DataSourceAudioExtractionConfiguration struct {
 	AudioExtractionStatus DataSourceAudioExtractionStatus `json:"AudioExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceAudioExtractionConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceAudioExtractionConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceAudioExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceAudioExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AudioExtractionStatus"`
+		AudioExtractionStatus *string `json:"AudioExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AudioExtractionStatus = DataSourceAudioExtractionStatusOf(*w.E0)
+	if w.AudioExtractionStatus != nil {
+		s.AudioExtractionStatus = DataSourceAudioExtractionStatusOf(*w.AudioExtractionStatus)
 	}
 	return nil
 }
@@ -340,19 +340,19 @@ type DataSourceDocumentAttributeCondition struct {
 	Value *DataSourceDocumentAttributeValue `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceDocumentAttributeCondition, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceDocumentAttributeCondition, turning enum
+// values back into their types.
 func (s *DataSourceDocumentAttributeCondition) UnmarshalJSON(data []byte) error {
 	type plain DataSourceDocumentAttributeCondition
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = DataSourceDocumentEnrichmentConditionOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = DataSourceDocumentEnrichmentConditionOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -381,19 +381,19 @@ type DataSourceDocumentAttributeTarget struct {
 	Value *DataSourceDocumentAttributeValue `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceDocumentAttributeTarget, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSourceDocumentAttributeTarget, turning enum
+// values back into their types.
 func (s *DataSourceDocumentAttributeTarget) UnmarshalJSON(data []byte) error {
 	type plain DataSourceDocumentAttributeTarget
 	w := struct {
 		*plain
-		E1 *string `json:"AttributeValueOperator"`
+		AttributeValueOperator *string `json:"AttributeValueOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AttributeValueOperator = DataSourceAttributeValueOperatorOf(*w.E1)
+	if w.AttributeValueOperator != nil {
+		s.AttributeValueOperator = DataSourceAttributeValueOperatorOf(*w.AttributeValueOperator)
 	}
 	return nil
 }
@@ -602,19 +602,19 @@ type DataSourceImageExtractionConfiguration struct {
 	ImageExtractionStatus DataSourceImageExtractionStatus `json:"ImageExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceImageExtractionConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceImageExtractionConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceImageExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceImageExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ImageExtractionStatus"`
+		ImageExtractionStatus *string `json:"ImageExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ImageExtractionStatus = DataSourceImageExtractionStatusOf(*w.E0)
+	if w.ImageExtractionStatus != nil {
+		s.ImageExtractionStatus = DataSourceImageExtractionStatusOf(*w.ImageExtractionStatus)
 	}
 	return nil
 }
@@ -690,18 +690,18 @@ type DataSourceInlineDocumentEnrichmentConfiguration struct {
 }
 
 // UnmarshalJSON decodes a DataSourceInlineDocumentEnrichmentConfiguration,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *DataSourceInlineDocumentEnrichmentConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceInlineDocumentEnrichmentConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"DocumentContentOperator"`
+		DocumentContentOperator *string `json:"DocumentContentOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DocumentContentOperator = DataSourceDocumentContentOperatorOf(*w.E1)
+	if w.DocumentContentOperator != nil {
+		s.DocumentContentOperator = DataSourceDocumentContentOperatorOf(*w.DocumentContentOperator)
 	}
 	return nil
 }
@@ -806,19 +806,19 @@ type DataSourceVideoExtractionConfiguration struct {
 	VideoExtractionStatus DataSourceVideoExtractionStatus `json:"VideoExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceVideoExtractionConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DataSourceVideoExtractionConfiguration, turning enum
+// values back into their types.
 func (s *DataSourceVideoExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DataSourceVideoExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"VideoExtractionStatus"`
+		VideoExtractionStatus *string `json:"VideoExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.VideoExtractionStatus = DataSourceVideoExtractionStatusOf(*w.E0)
+	if w.VideoExtractionStatus != nil {
+		s.VideoExtractionStatus = DataSourceVideoExtractionStatusOf(*w.VideoExtractionStatus)
 	}
 	return nil
 }

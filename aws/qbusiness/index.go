@@ -66,18 +66,19 @@ type IndexArgs struct {
 	Type IndexTypeProperty `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexArgs, enum values to their types.
+// UnmarshalJSON decodes a IndexArgs, turning enum values back into their
+// types.
 func (s *IndexArgs) UnmarshalJSON(data []byte) error {
 	type plain IndexArgs
 	w := struct {
 		*plain
-		E6 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Type = IndexTypePropertyOf(*w.E6)
+	if w.Type != nil {
+		s.Type = IndexTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -254,23 +255,23 @@ type IndexDocumentAttributeConfiguration struct {
 	Type IndexAttributeType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexDocumentAttributeConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a IndexDocumentAttributeConfiguration, turning enum
+// values back into their types.
 func (s *IndexDocumentAttributeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain IndexDocumentAttributeConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Search"`
-		E2 *string `json:"Type"`
+		Search *string `json:"Search"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Search = IndexStatus2Of(*w.E1)
+	if w.Search != nil {
+		s.Search = IndexStatus2Of(*w.Search)
 	}
-	if w.E2 != nil {
-		s.Type = IndexAttributeTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = IndexAttributeTypeOf(*w.Type)
 	}
 	return nil
 }

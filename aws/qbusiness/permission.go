@@ -129,18 +129,19 @@ type PermissionCondition struct {
 	ConditionValues []string `json:"ConditionValues,omitzero"`
 }
 
-// UnmarshalJSON decodes a PermissionCondition, enum values to their types.
+// UnmarshalJSON decodes a PermissionCondition, turning enum values back into
+// their types.
 func (s *PermissionCondition) UnmarshalJSON(data []byte) error {
 	type plain PermissionCondition
 	w := struct {
 		*plain
-		E1 *string `json:"ConditionOperator"`
+		ConditionOperator *string `json:"ConditionOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ConditionOperator = PermissionConditionConditionOperatorOf(*w.E1)
+	if w.ConditionOperator != nil {
+		s.ConditionOperator = PermissionConditionConditionOperatorOf(*w.ConditionOperator)
 	}
 	return nil
 }

@@ -72,22 +72,23 @@ type PluginArgs struct {
 	Tags []PluginTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PluginArgs, enum values to their types.
+// UnmarshalJSON decodes a PluginArgs, turning enum values back into their
+// types.
 func (s *PluginArgs) UnmarshalJSON(data []byte) error {
 	type plain PluginArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
-		E6 *string `json:"State"`
+		Type  *string `json:"Type"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = PluginTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = PluginTypePropertyOf(*w.Type)
 	}
-	if w.E6 != nil {
-		s.State = PluginStateOf(*w.E6)
+	if w.State != nil {
+		s.State = PluginStateOf(*w.State)
 	}
 	return nil
 }
@@ -345,19 +346,19 @@ type PluginCustomPluginConfiguration struct {
 	Description string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a PluginCustomPluginConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a PluginCustomPluginConfiguration, turning enum values
+// back into their types.
 func (s *PluginCustomPluginConfiguration) UnmarshalJSON(data []byte) error {
 	type plain PluginCustomPluginConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ApiSchemaType"`
+		ApiSchemaType *string `json:"ApiSchemaType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ApiSchemaType = PluginAPISchemaTypeOf(*w.E1)
+	if w.ApiSchemaType != nil {
+		s.ApiSchemaType = PluginAPISchemaTypeOf(*w.ApiSchemaType)
 	}
 	return nil
 }

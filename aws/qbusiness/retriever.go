@@ -58,18 +58,19 @@ type RetrieverArgs struct {
 	Tags []RetrieverTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RetrieverArgs, enum values to their types.
+// UnmarshalJSON decodes a RetrieverArgs, turning enum values back into their
+// types.
 func (s *RetrieverArgs) UnmarshalJSON(data []byte) error {
 	type plain RetrieverArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = RetrieverTypePropertyOf(*w.E3)
+	if w.Type != nil {
+		s.Type = RetrieverTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -92,18 +92,19 @@ type WebExperienceArgs struct {
 	WelcomeMessage *string `json:"WelcomeMessage,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebExperienceArgs, enum values to their types.
+// UnmarshalJSON decodes a WebExperienceArgs, turning enum values back into
+// their types.
 func (s *WebExperienceArgs) UnmarshalJSON(data []byte) error {
 	type plain WebExperienceArgs
 	w := struct {
 		*plain
-		E6 *string `json:"SamplePromptsControlMode"`
+		SamplePromptsControlMode *string `json:"SamplePromptsControlMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.SamplePromptsControlMode = WebExperienceSamplePromptsControlModeOf(*w.E6)
+	if w.SamplePromptsControlMode != nil {
+		s.SamplePromptsControlMode = WebExperienceSamplePromptsControlModeOf(*w.SamplePromptsControlMode)
 	}
 	return nil
 }
@@ -260,21 +261,21 @@ type WebExperienceBrowserExtensionConfiguration struct {
 	EnabledBrowserExtensions []WebExperienceBrowserExtension `json:"EnabledBrowserExtensions,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebExperienceBrowserExtensionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a WebExperienceBrowserExtensionConfiguration, turning
+// enum values back into their types.
 func (s *WebExperienceBrowserExtensionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain WebExperienceBrowserExtensionConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"EnabledBrowserExtensions"`
+		EnabledBrowserExtensions []string `json:"EnabledBrowserExtensions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
+	if w.EnabledBrowserExtensions != nil {
 		s.EnabledBrowserExtensions = (func(v []string) []WebExperienceBrowserExtension {
 			return convertList(v, WebExperienceBrowserExtensionOf)
-		})(w.E0)
+		})(w.EnabledBrowserExtensions)
 	}
 	return nil
 }

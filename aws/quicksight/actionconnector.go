@@ -83,18 +83,19 @@ type ActionConnectorArgs struct {
 	VpcConnectionArn *string `json:"VpcConnectionArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ActionConnectorArgs, enum values to their types.
+// UnmarshalJSON decodes a ActionConnectorArgs, turning enum values back into
+// their types.
 func (s *ActionConnectorArgs) UnmarshalJSON(data []byte) error {
 	type plain ActionConnectorArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Type = ActionConnectorTypePropertyOf(*w.E4)
+	if w.Type != nil {
+		s.Type = ActionConnectorTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -239,19 +240,19 @@ type ActionConnectorAuthConfig struct {
 	AuthenticationType ActionConnectorConnectionAuthType `json:"AuthenticationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ActionConnectorAuthConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ActionConnectorAuthConfig, turning enum values back
+// into their types.
 func (s *ActionConnectorAuthConfig) UnmarshalJSON(data []byte) error {
 	type plain ActionConnectorAuthConfig
 	w := struct {
 		*plain
-		E1 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AuthenticationType = ActionConnectorConnectionAuthTypeOf(*w.E1)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = ActionConnectorConnectionAuthTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -435,19 +436,19 @@ type ActionConnectorAuthorizationCodeGrantMetadata struct {
 	AuthorizationCodeGrantCredentialsSource ActionConnectorAuthorizationCodeGrantCredentialsSource `json:"AuthorizationCodeGrantCredentialsSource,omitzero"`
 }
 
-// UnmarshalJSON decodes a ActionConnectorAuthorizationCodeGrantMetadata, enum
-// values to their types.
+// UnmarshalJSON decodes a ActionConnectorAuthorizationCodeGrantMetadata,
+// turning enum values back into their types.
 func (s *ActionConnectorAuthorizationCodeGrantMetadata) UnmarshalJSON(data []byte) error {
 	type plain ActionConnectorAuthorizationCodeGrantMetadata
 	w := struct {
 		*plain
-		E3 *string `json:"AuthorizationCodeGrantCredentialsSource"`
+		AuthorizationCodeGrantCredentialsSource *string `json:"AuthorizationCodeGrantCredentialsSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.AuthorizationCodeGrantCredentialsSource = ActionConnectorAuthorizationCodeGrantCredentialsSourceOf(*w.E3)
+	if w.AuthorizationCodeGrantCredentialsSource != nil {
+		s.AuthorizationCodeGrantCredentialsSource = ActionConnectorAuthorizationCodeGrantCredentialsSourceOf(*w.AuthorizationCodeGrantCredentialsSource)
 	}
 	return nil
 }
@@ -537,19 +538,19 @@ type ActionConnectorClientCredentialsGrantMetadata struct {
 	ClientCredentialsSource ActionConnectorClientCredentialsSource `json:"ClientCredentialsSource,omitzero"`
 }
 
-// UnmarshalJSON decodes a ActionConnectorClientCredentialsGrantMetadata, enum
-// values to their types.
+// UnmarshalJSON decodes a ActionConnectorClientCredentialsGrantMetadata,
+// turning enum values back into their types.
 func (s *ActionConnectorClientCredentialsGrantMetadata) UnmarshalJSON(data []byte) error {
 	type plain ActionConnectorClientCredentialsGrantMetadata
 	w := struct {
 		*plain
-		E2 *string `json:"ClientCredentialsSource"`
+		ClientCredentialsSource *string `json:"ClientCredentialsSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ClientCredentialsSource = ActionConnectorClientCredentialsSourceOf(*w.E2)
+	if w.ClientCredentialsSource != nil {
+		s.ClientCredentialsSource = ActionConnectorClientCredentialsSourceOf(*w.ClientCredentialsSource)
 	}
 	return nil
 }

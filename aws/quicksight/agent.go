@@ -98,18 +98,19 @@ type AgentArgs struct {
 	WelcomeMessage *string `json:"WelcomeMessage,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgentArgs, enum values to their types.
+// UnmarshalJSON decodes a AgentArgs, turning enum values back into their
+// types.
 func (s *AgentArgs) UnmarshalJSON(data []byte) error {
 	type plain AgentArgs
 	w := struct {
 		*plain
-		E4 *string `json:"AgentLifecycle"`
+		AgentLifecycle *string `json:"AgentLifecycle"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.AgentLifecycle = AgentLifecycleOf(*w.E4)
+	if w.AgentLifecycle != nil {
+		s.AgentLifecycle = AgentLifecycleOf(*w.AgentLifecycle)
 	}
 	return nil
 }

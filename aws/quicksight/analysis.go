@@ -255,18 +255,19 @@ type AnalysisError struct {
 	Type AnalysisErrorType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AnalysisError, enum values to their types.
+// UnmarshalJSON decodes a AnalysisError, turning enum values back into their
+// types.
 func (s *AnalysisError) UnmarshalJSON(data []byte) error {
 	type plain AnalysisError
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AnalysisErrorTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AnalysisErrorTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -1536,919 +1536,919 @@ type CustomPermissionsCapabilities struct {
 	ZendeskAction CustomPermissionsCapabilityState `json:"ZendeskAction,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomPermissionsCapabilities, enum values to their
-// types.
+// UnmarshalJSON decodes a CustomPermissionsCapabilities, turning enum values
+// back into their types.
 func (s *CustomPermissionsCapabilities) UnmarshalJSON(data []byte) error {
 	type plain CustomPermissionsCapabilities
 	w := struct {
 		*plain
-		E0   *string `json:"AccessAppsNativeDataStore"`
-		E1   *string `json:"Action"`
-		E2   *string `json:"AddOrRunAnomalyDetectionForAnalyses"`
-		E3   *string `json:"AmazonBedrockARSAction"`
-		E4   *string `json:"AmazonBedrockFSAction"`
-		E5   *string `json:"AmazonBedrockKRSAction"`
-		E6   *string `json:"AmazonSThreeAction"`
-		E7   *string `json:"Analysis"`
-		E8   *string `json:"ApproveFlowShareRequests"`
-		E9   *string `json:"Apps"`
-		E10  *string `json:"AsanaAction"`
-		E11  *string `json:"Automate"`
-		E12  *string `json:"BambooHRAction"`
-		E13  *string `json:"BoxAgentAction"`
-		E14  *string `json:"BuildCalculatedFieldWithQ"`
-		E15  *string `json:"CanvaAgentAction"`
-		E16  *string `json:"ChatAgent"`
-		E17  *string `json:"ComprehendAction"`
-		E18  *string `json:"ComprehendMedicalAction"`
-		E19  *string `json:"ConfluenceAction"`
-		E20  *string `json:"CreateAndUpdateAmazonBedrockARSAction"`
-		E21  *string `json:"CreateAndUpdateAmazonBedrockFSAction"`
-		E22  *string `json:"CreateAndUpdateAmazonBedrockKRSAction"`
-		E23  *string `json:"CreateAndUpdateAmazonSThreeAction"`
-		E24  *string `json:"CreateAndUpdateApps"`
-		E25  *string `json:"CreateAndUpdateAsanaAction"`
-		E26  *string `json:"CreateAndUpdateBambooHRAction"`
-		E27  *string `json:"CreateAndUpdateBoxAgentAction"`
-		E28  *string `json:"CreateAndUpdateCanvaAgentAction"`
-		E29  *string `json:"CreateAndUpdateComprehendAction"`
-		E30  *string `json:"CreateAndUpdateComprehendMedicalAction"`
-		E31  *string `json:"CreateAndUpdateConfluenceAction"`
-		E32  *string `json:"CreateAndUpdateDashboardEmailReports"`
-		E33  *string `json:"CreateAndUpdateDataSources"`
-		E34  *string `json:"CreateAndUpdateDatasets"`
-		E35  *string `json:"CreateAndUpdateFactSetAction"`
-		E36  *string `json:"CreateAndUpdateGenericHTTPAction"`
-		E37  *string `json:"CreateAndUpdateGithubAction"`
-		E38  *string `json:"CreateAndUpdateGoogleCalendarAction"`
-		E39  *string `json:"CreateAndUpdateHubspotAction"`
-		E40  *string `json:"CreateAndUpdateHuggingFaceAction"`
-		E41  *string `json:"CreateAndUpdateIntercomAction"`
-		E42  *string `json:"CreateAndUpdateJiraAction"`
-		E43  *string `json:"CreateAndUpdateKnowledgeBases"`
-		E44  *string `json:"CreateAndUpdateLinearAction"`
-		E45  *string `json:"CreateAndUpdateMCPAction"`
-		E46  *string `json:"CreateAndUpdateMSExchangeAction"`
-		E47  *string `json:"CreateAndUpdateMSTeamsAction"`
-		E48  *string `json:"CreateAndUpdateMondayAction"`
-		E49  *string `json:"CreateAndUpdateNewRelicAction"`
-		E50  *string `json:"CreateAndUpdateNotionAction"`
-		E51  *string `json:"CreateAndUpdateOneDriveAction"`
-		E52  *string `json:"CreateAndUpdateOpenAPIAction"`
-		E53  *string `json:"CreateAndUpdatePagerDutyAction"`
-		E54  *string `json:"CreateAndUpdateSAPBillOfMaterialAction"`
-		E55  *string `json:"CreateAndUpdateSAPBusinessPartnerAction"`
-		E56  *string `json:"CreateAndUpdateSAPMaterialStockAction"`
-		E57  *string `json:"CreateAndUpdateSAPPhysicalInventoryAction"`
-		E58  *string `json:"CreateAndUpdateSAPProductMasterDataAction"`
-		E59  *string `json:"CreateAndUpdateSalesforceAction"`
-		E60  *string `json:"CreateAndUpdateSandPGMIAction"`
-		E61  *string `json:"CreateAndUpdateSandPGlobalEnergyAction"`
-		E62  *string `json:"CreateAndUpdateServiceNowAction"`
-		E63  *string `json:"CreateAndUpdateSharePointAction"`
-		E64  *string `json:"CreateAndUpdateSlackAction"`
-		E65  *string `json:"CreateAndUpdateSmartsheetAction"`
-		E66  *string `json:"CreateAndUpdateTextractAction"`
-		E67  *string `json:"CreateAndUpdateThemes"`
-		E68  *string `json:"CreateAndUpdateThresholdAlerts"`
-		E69  *string `json:"CreateAndUpdateZendeskAction"`
-		E70  *string `json:"CreateChatAgents"`
-		E71  *string `json:"CreateDashboardExecutiveSummaryWithQ"`
-		E72  *string `json:"CreateSPICEDataset"`
-		E73  *string `json:"CreateSharedFolders"`
-		E74  *string `json:"CreateSpaces"`
-		E75  *string `json:"Dashboard"`
-		E76  *string `json:"EditVisualWithQ"`
-		E77  *string `json:"ExportToCsv"`
-		E78  *string `json:"ExportToCsvInScheduledReports"`
-		E79  *string `json:"ExportToExcel"`
-		E80  *string `json:"ExportToExcelInScheduledReports"`
-		E81  *string `json:"ExportToPdf"`
-		E82  *string `json:"ExportToPdfInScheduledReports"`
-		E83  *string `json:"Extension"`
-		E84  *string `json:"FactSetAction"`
-		E85  *string `json:"Flow"`
-		E86  *string `json:"GenericHTTPAction"`
-		E87  *string `json:"GithubAction"`
-		E88  *string `json:"GoogleCalendarAction"`
-		E89  *string `json:"HubspotAction"`
-		E90  *string `json:"HuggingFaceAction"`
-		E91  *string `json:"IncludeContentInScheduledReportsEmail"`
-		E92  *string `json:"IntercomAction"`
-		E93  *string `json:"InvokeAppsAIInference"`
-		E94  *string `json:"JiraAction"`
-		E95  *string `json:"KnowledgeBase"`
-		E96  *string `json:"LinearAction"`
-		E97  *string `json:"MCPAction"`
-		E98  *string `json:"MSExchangeAction"`
-		E99  *string `json:"MSTeamsAction"`
-		E100 *string `json:"ManageSharedFolders"`
-		E101 *string `json:"MondayAction"`
-		E102 *string `json:"NewRelicAction"`
-		E103 *string `json:"NotionAction"`
-		E104 *string `json:"OneDriveAction"`
-		E105 *string `json:"OpenAPIAction"`
-		E106 *string `json:"PagerDutyAction"`
-		E107 *string `json:"PerformFlowUiTask"`
-		E108 *string `json:"PrintReports"`
-		E109 *string `json:"PublishWithoutApproval"`
-		E110 *string `json:"RenameSharedFolders"`
-		E111 *string `json:"Research"`
-		E112 *string `json:"SAPBillOfMaterialAction"`
-		E113 *string `json:"SAPBusinessPartnerAction"`
-		E114 *string `json:"SAPMaterialStockAction"`
-		E115 *string `json:"SAPPhysicalInventoryAction"`
-		E116 *string `json:"SAPProductMasterDataAction"`
-		E117 *string `json:"SalesforceAction"`
-		E118 *string `json:"SandPGMIAction"`
-		E119 *string `json:"SandPGlobalEnergyAction"`
-		E120 *string `json:"ServiceNowAction"`
-		E121 *string `json:"ShareAmazonBedrockARSAction"`
-		E122 *string `json:"ShareAmazonBedrockFSAction"`
-		E123 *string `json:"ShareAmazonBedrockKRSAction"`
-		E124 *string `json:"ShareAmazonSThreeAction"`
-		E125 *string `json:"ShareAnalyses"`
-		E126 *string `json:"ShareApps"`
-		E127 *string `json:"ShareAsanaAction"`
-		E128 *string `json:"ShareBambooHRAction"`
-		E129 *string `json:"ShareBoxAgentAction"`
-		E130 *string `json:"ShareCanvaAgentAction"`
-		E131 *string `json:"ShareChatAgents"`
-		E132 *string `json:"ShareComprehendAction"`
-		E133 *string `json:"ShareComprehendMedicalAction"`
-		E134 *string `json:"ShareConfluenceAction"`
-		E135 *string `json:"ShareDashboards"`
-		E136 *string `json:"ShareDataSources"`
-		E137 *string `json:"ShareDatasets"`
-		E138 *string `json:"ShareFactSetAction"`
-		E139 *string `json:"ShareGenericHTTPAction"`
-		E140 *string `json:"ShareGithubAction"`
-		E141 *string `json:"ShareGoogleCalendarAction"`
-		E142 *string `json:"ShareHubspotAction"`
-		E143 *string `json:"ShareHuggingFaceAction"`
-		E144 *string `json:"ShareIntercomAction"`
-		E145 *string `json:"ShareJiraAction"`
-		E146 *string `json:"ShareKnowledgeBases"`
-		E147 *string `json:"ShareLinearAction"`
-		E148 *string `json:"ShareMCPAction"`
-		E149 *string `json:"ShareMSExchangeAction"`
-		E150 *string `json:"ShareMSTeamsAction"`
-		E151 *string `json:"ShareMondayAction"`
-		E152 *string `json:"ShareNewRelicAction"`
-		E153 *string `json:"ShareNotionAction"`
-		E154 *string `json:"ShareOneDriveAction"`
-		E155 *string `json:"ShareOpenAPIAction"`
-		E156 *string `json:"SharePagerDutyAction"`
-		E157 *string `json:"SharePointAction"`
-		E158 *string `json:"ShareSAPBillOfMaterialAction"`
-		E159 *string `json:"ShareSAPBusinessPartnerAction"`
-		E160 *string `json:"ShareSAPMaterialStockAction"`
-		E161 *string `json:"ShareSAPPhysicalInventoryAction"`
-		E162 *string `json:"ShareSAPProductMasterDataAction"`
-		E163 *string `json:"ShareSalesforceAction"`
-		E164 *string `json:"ShareSandPGMIAction"`
-		E165 *string `json:"ShareSandPGlobalEnergyAction"`
-		E166 *string `json:"ShareServiceNowAction"`
-		E167 *string `json:"ShareSharePointAction"`
-		E168 *string `json:"ShareSlackAction"`
-		E169 *string `json:"ShareSmartsheetAction"`
-		E170 *string `json:"ShareSpaces"`
-		E171 *string `json:"ShareTextractAction"`
-		E172 *string `json:"ShareZendeskAction"`
-		E173 *string `json:"SlackAction"`
-		E174 *string `json:"SmartsheetAction"`
-		E175 *string `json:"Space"`
-		E176 *string `json:"SubscribeDashboardEmailReports"`
-		E177 *string `json:"TextractAction"`
-		E178 *string `json:"Topic"`
-		E179 *string `json:"UseAgentWebSearch"`
-		E180 *string `json:"UseAmazonBedrockARSAction"`
-		E181 *string `json:"UseAmazonBedrockFSAction"`
-		E182 *string `json:"UseAmazonBedrockKRSAction"`
-		E183 *string `json:"UseAmazonSThreeAction"`
-		E184 *string `json:"UseAsanaAction"`
-		E185 *string `json:"UseBambooHRAction"`
-		E186 *string `json:"UseBedrockModels"`
-		E187 *string `json:"UseBoxAgentAction"`
-		E188 *string `json:"UseCanvaAgentAction"`
-		E189 *string `json:"UseComprehendAction"`
-		E190 *string `json:"UseComprehendMedicalAction"`
-		E191 *string `json:"UseConfluenceAction"`
-		E192 *string `json:"UseFactSetAction"`
-		E193 *string `json:"UseGenericHTTPAction"`
-		E194 *string `json:"UseGithubAction"`
-		E195 *string `json:"UseGoogleCalendarAction"`
-		E196 *string `json:"UseHubspotAction"`
-		E197 *string `json:"UseHuggingFaceAction"`
-		E198 *string `json:"UseIntercomAction"`
-		E199 *string `json:"UseJiraAction"`
-		E200 *string `json:"UseLinearAction"`
-		E201 *string `json:"UseMCPAction"`
-		E202 *string `json:"UseMSExchangeAction"`
-		E203 *string `json:"UseMSTeamsAction"`
-		E204 *string `json:"UseMondayAction"`
-		E205 *string `json:"UseNewRelicAction"`
-		E206 *string `json:"UseNotionAction"`
-		E207 *string `json:"UseOneDriveAction"`
-		E208 *string `json:"UseOpenAPIAction"`
-		E209 *string `json:"UsePagerDutyAction"`
-		E210 *string `json:"UseSAPBillOfMaterialAction"`
-		E211 *string `json:"UseSAPBusinessPartnerAction"`
-		E212 *string `json:"UseSAPMaterialStockAction"`
-		E213 *string `json:"UseSAPPhysicalInventoryAction"`
-		E214 *string `json:"UseSAPProductMasterDataAction"`
-		E215 *string `json:"UseSalesforceAction"`
-		E216 *string `json:"UseSandPGMIAction"`
-		E217 *string `json:"UseSandPGlobalEnergyAction"`
-		E218 *string `json:"UseServiceNowAction"`
-		E219 *string `json:"UseSharePointAction"`
-		E220 *string `json:"UseSlackAction"`
-		E221 *string `json:"UseSmartsheetAction"`
-		E222 *string `json:"UseTextractAction"`
-		E223 *string `json:"UseZendeskAction"`
-		E224 *string `json:"ViewAccountSPICECapacity"`
-		E225 *string `json:"ZendeskAction"`
+		AccessAppsNativeDataStore                 *string `json:"AccessAppsNativeDataStore"`
+		Action                                    *string `json:"Action"`
+		AddOrRunAnomalyDetectionForAnalyses       *string `json:"AddOrRunAnomalyDetectionForAnalyses"`
+		AmazonBedrockARSAction                    *string `json:"AmazonBedrockARSAction"`
+		AmazonBedrockFSAction                     *string `json:"AmazonBedrockFSAction"`
+		AmazonBedrockKRSAction                    *string `json:"AmazonBedrockKRSAction"`
+		AmazonSThreeAction                        *string `json:"AmazonSThreeAction"`
+		Analysis                                  *string `json:"Analysis"`
+		ApproveFlowShareRequests                  *string `json:"ApproveFlowShareRequests"`
+		Apps                                      *string `json:"Apps"`
+		AsanaAction                               *string `json:"AsanaAction"`
+		Automate                                  *string `json:"Automate"`
+		BambooHRAction                            *string `json:"BambooHRAction"`
+		BoxAgentAction                            *string `json:"BoxAgentAction"`
+		BuildCalculatedFieldWithQ                 *string `json:"BuildCalculatedFieldWithQ"`
+		CanvaAgentAction                          *string `json:"CanvaAgentAction"`
+		ChatAgent                                 *string `json:"ChatAgent"`
+		ComprehendAction                          *string `json:"ComprehendAction"`
+		ComprehendMedicalAction                   *string `json:"ComprehendMedicalAction"`
+		ConfluenceAction                          *string `json:"ConfluenceAction"`
+		CreateAndUpdateAmazonBedrockARSAction     *string `json:"CreateAndUpdateAmazonBedrockARSAction"`
+		CreateAndUpdateAmazonBedrockFSAction      *string `json:"CreateAndUpdateAmazonBedrockFSAction"`
+		CreateAndUpdateAmazonBedrockKRSAction     *string `json:"CreateAndUpdateAmazonBedrockKRSAction"`
+		CreateAndUpdateAmazonSThreeAction         *string `json:"CreateAndUpdateAmazonSThreeAction"`
+		CreateAndUpdateApps                       *string `json:"CreateAndUpdateApps"`
+		CreateAndUpdateAsanaAction                *string `json:"CreateAndUpdateAsanaAction"`
+		CreateAndUpdateBambooHRAction             *string `json:"CreateAndUpdateBambooHRAction"`
+		CreateAndUpdateBoxAgentAction             *string `json:"CreateAndUpdateBoxAgentAction"`
+		CreateAndUpdateCanvaAgentAction           *string `json:"CreateAndUpdateCanvaAgentAction"`
+		CreateAndUpdateComprehendAction           *string `json:"CreateAndUpdateComprehendAction"`
+		CreateAndUpdateComprehendMedicalAction    *string `json:"CreateAndUpdateComprehendMedicalAction"`
+		CreateAndUpdateConfluenceAction           *string `json:"CreateAndUpdateConfluenceAction"`
+		CreateAndUpdateDashboardEmailReports      *string `json:"CreateAndUpdateDashboardEmailReports"`
+		CreateAndUpdateDataSources                *string `json:"CreateAndUpdateDataSources"`
+		CreateAndUpdateDatasets                   *string `json:"CreateAndUpdateDatasets"`
+		CreateAndUpdateFactSetAction              *string `json:"CreateAndUpdateFactSetAction"`
+		CreateAndUpdateGenericHTTPAction          *string `json:"CreateAndUpdateGenericHTTPAction"`
+		CreateAndUpdateGithubAction               *string `json:"CreateAndUpdateGithubAction"`
+		CreateAndUpdateGoogleCalendarAction       *string `json:"CreateAndUpdateGoogleCalendarAction"`
+		CreateAndUpdateHubspotAction              *string `json:"CreateAndUpdateHubspotAction"`
+		CreateAndUpdateHuggingFaceAction          *string `json:"CreateAndUpdateHuggingFaceAction"`
+		CreateAndUpdateIntercomAction             *string `json:"CreateAndUpdateIntercomAction"`
+		CreateAndUpdateJiraAction                 *string `json:"CreateAndUpdateJiraAction"`
+		CreateAndUpdateKnowledgeBases             *string `json:"CreateAndUpdateKnowledgeBases"`
+		CreateAndUpdateLinearAction               *string `json:"CreateAndUpdateLinearAction"`
+		CreateAndUpdateMCPAction                  *string `json:"CreateAndUpdateMCPAction"`
+		CreateAndUpdateMSExchangeAction           *string `json:"CreateAndUpdateMSExchangeAction"`
+		CreateAndUpdateMSTeamsAction              *string `json:"CreateAndUpdateMSTeamsAction"`
+		CreateAndUpdateMondayAction               *string `json:"CreateAndUpdateMondayAction"`
+		CreateAndUpdateNewRelicAction             *string `json:"CreateAndUpdateNewRelicAction"`
+		CreateAndUpdateNotionAction               *string `json:"CreateAndUpdateNotionAction"`
+		CreateAndUpdateOneDriveAction             *string `json:"CreateAndUpdateOneDriveAction"`
+		CreateAndUpdateOpenAPIAction              *string `json:"CreateAndUpdateOpenAPIAction"`
+		CreateAndUpdatePagerDutyAction            *string `json:"CreateAndUpdatePagerDutyAction"`
+		CreateAndUpdateSAPBillOfMaterialAction    *string `json:"CreateAndUpdateSAPBillOfMaterialAction"`
+		CreateAndUpdateSAPBusinessPartnerAction   *string `json:"CreateAndUpdateSAPBusinessPartnerAction"`
+		CreateAndUpdateSAPMaterialStockAction     *string `json:"CreateAndUpdateSAPMaterialStockAction"`
+		CreateAndUpdateSAPPhysicalInventoryAction *string `json:"CreateAndUpdateSAPPhysicalInventoryAction"`
+		CreateAndUpdateSAPProductMasterDataAction *string `json:"CreateAndUpdateSAPProductMasterDataAction"`
+		CreateAndUpdateSalesforceAction           *string `json:"CreateAndUpdateSalesforceAction"`
+		CreateAndUpdateSandPGMIAction             *string `json:"CreateAndUpdateSandPGMIAction"`
+		CreateAndUpdateSandPGlobalEnergyAction    *string `json:"CreateAndUpdateSandPGlobalEnergyAction"`
+		CreateAndUpdateServiceNowAction           *string `json:"CreateAndUpdateServiceNowAction"`
+		CreateAndUpdateSharePointAction           *string `json:"CreateAndUpdateSharePointAction"`
+		CreateAndUpdateSlackAction                *string `json:"CreateAndUpdateSlackAction"`
+		CreateAndUpdateSmartsheetAction           *string `json:"CreateAndUpdateSmartsheetAction"`
+		CreateAndUpdateTextractAction             *string `json:"CreateAndUpdateTextractAction"`
+		CreateAndUpdateThemes                     *string `json:"CreateAndUpdateThemes"`
+		CreateAndUpdateThresholdAlerts            *string `json:"CreateAndUpdateThresholdAlerts"`
+		CreateAndUpdateZendeskAction              *string `json:"CreateAndUpdateZendeskAction"`
+		CreateChatAgents                          *string `json:"CreateChatAgents"`
+		CreateDashboardExecutiveSummaryWithQ      *string `json:"CreateDashboardExecutiveSummaryWithQ"`
+		CreateSPICEDataset                        *string `json:"CreateSPICEDataset"`
+		CreateSharedFolders                       *string `json:"CreateSharedFolders"`
+		CreateSpaces                              *string `json:"CreateSpaces"`
+		Dashboard                                 *string `json:"Dashboard"`
+		EditVisualWithQ                           *string `json:"EditVisualWithQ"`
+		ExportToCsv                               *string `json:"ExportToCsv"`
+		ExportToCsvInScheduledReports             *string `json:"ExportToCsvInScheduledReports"`
+		ExportToExcel                             *string `json:"ExportToExcel"`
+		ExportToExcelInScheduledReports           *string `json:"ExportToExcelInScheduledReports"`
+		ExportToPdf                               *string `json:"ExportToPdf"`
+		ExportToPdfInScheduledReports             *string `json:"ExportToPdfInScheduledReports"`
+		Extension                                 *string `json:"Extension"`
+		FactSetAction                             *string `json:"FactSetAction"`
+		Flow                                      *string `json:"Flow"`
+		GenericHTTPAction                         *string `json:"GenericHTTPAction"`
+		GithubAction                              *string `json:"GithubAction"`
+		GoogleCalendarAction                      *string `json:"GoogleCalendarAction"`
+		HubspotAction                             *string `json:"HubspotAction"`
+		HuggingFaceAction                         *string `json:"HuggingFaceAction"`
+		IncludeContentInScheduledReportsEmail     *string `json:"IncludeContentInScheduledReportsEmail"`
+		IntercomAction                            *string `json:"IntercomAction"`
+		InvokeAppsAIInference                     *string `json:"InvokeAppsAIInference"`
+		JiraAction                                *string `json:"JiraAction"`
+		KnowledgeBase                             *string `json:"KnowledgeBase"`
+		LinearAction                              *string `json:"LinearAction"`
+		MCPAction                                 *string `json:"MCPAction"`
+		MSExchangeAction                          *string `json:"MSExchangeAction"`
+		MSTeamsAction                             *string `json:"MSTeamsAction"`
+		ManageSharedFolders                       *string `json:"ManageSharedFolders"`
+		MondayAction                              *string `json:"MondayAction"`
+		NewRelicAction                            *string `json:"NewRelicAction"`
+		NotionAction                              *string `json:"NotionAction"`
+		OneDriveAction                            *string `json:"OneDriveAction"`
+		OpenAPIAction                             *string `json:"OpenAPIAction"`
+		PagerDutyAction                           *string `json:"PagerDutyAction"`
+		PerformFlowUiTask                         *string `json:"PerformFlowUiTask"`
+		PrintReports                              *string `json:"PrintReports"`
+		PublishWithoutApproval                    *string `json:"PublishWithoutApproval"`
+		RenameSharedFolders                       *string `json:"RenameSharedFolders"`
+		Research                                  *string `json:"Research"`
+		SAPBillOfMaterialAction                   *string `json:"SAPBillOfMaterialAction"`
+		SAPBusinessPartnerAction                  *string `json:"SAPBusinessPartnerAction"`
+		SAPMaterialStockAction                    *string `json:"SAPMaterialStockAction"`
+		SAPPhysicalInventoryAction                *string `json:"SAPPhysicalInventoryAction"`
+		SAPProductMasterDataAction                *string `json:"SAPProductMasterDataAction"`
+		SalesforceAction                          *string `json:"SalesforceAction"`
+		SandPGMIAction                            *string `json:"SandPGMIAction"`
+		SandPGlobalEnergyAction                   *string `json:"SandPGlobalEnergyAction"`
+		ServiceNowAction                          *string `json:"ServiceNowAction"`
+		ShareAmazonBedrockARSAction               *string `json:"ShareAmazonBedrockARSAction"`
+		ShareAmazonBedrockFSAction                *string `json:"ShareAmazonBedrockFSAction"`
+		ShareAmazonBedrockKRSAction               *string `json:"ShareAmazonBedrockKRSAction"`
+		ShareAmazonSThreeAction                   *string `json:"ShareAmazonSThreeAction"`
+		ShareAnalyses                             *string `json:"ShareAnalyses"`
+		ShareApps                                 *string `json:"ShareApps"`
+		ShareAsanaAction                          *string `json:"ShareAsanaAction"`
+		ShareBambooHRAction                       *string `json:"ShareBambooHRAction"`
+		ShareBoxAgentAction                       *string `json:"ShareBoxAgentAction"`
+		ShareCanvaAgentAction                     *string `json:"ShareCanvaAgentAction"`
+		ShareChatAgents                           *string `json:"ShareChatAgents"`
+		ShareComprehendAction                     *string `json:"ShareComprehendAction"`
+		ShareComprehendMedicalAction              *string `json:"ShareComprehendMedicalAction"`
+		ShareConfluenceAction                     *string `json:"ShareConfluenceAction"`
+		ShareDashboards                           *string `json:"ShareDashboards"`
+		ShareDataSources                          *string `json:"ShareDataSources"`
+		ShareDatasets                             *string `json:"ShareDatasets"`
+		ShareFactSetAction                        *string `json:"ShareFactSetAction"`
+		ShareGenericHTTPAction                    *string `json:"ShareGenericHTTPAction"`
+		ShareGithubAction                         *string `json:"ShareGithubAction"`
+		ShareGoogleCalendarAction                 *string `json:"ShareGoogleCalendarAction"`
+		ShareHubspotAction                        *string `json:"ShareHubspotAction"`
+		ShareHuggingFaceAction                    *string `json:"ShareHuggingFaceAction"`
+		ShareIntercomAction                       *string `json:"ShareIntercomAction"`
+		ShareJiraAction                           *string `json:"ShareJiraAction"`
+		ShareKnowledgeBases                       *string `json:"ShareKnowledgeBases"`
+		ShareLinearAction                         *string `json:"ShareLinearAction"`
+		ShareMCPAction                            *string `json:"ShareMCPAction"`
+		ShareMSExchangeAction                     *string `json:"ShareMSExchangeAction"`
+		ShareMSTeamsAction                        *string `json:"ShareMSTeamsAction"`
+		ShareMondayAction                         *string `json:"ShareMondayAction"`
+		ShareNewRelicAction                       *string `json:"ShareNewRelicAction"`
+		ShareNotionAction                         *string `json:"ShareNotionAction"`
+		ShareOneDriveAction                       *string `json:"ShareOneDriveAction"`
+		ShareOpenAPIAction                        *string `json:"ShareOpenAPIAction"`
+		SharePagerDutyAction                      *string `json:"SharePagerDutyAction"`
+		SharePointAction                          *string `json:"SharePointAction"`
+		ShareSAPBillOfMaterialAction              *string `json:"ShareSAPBillOfMaterialAction"`
+		ShareSAPBusinessPartnerAction             *string `json:"ShareSAPBusinessPartnerAction"`
+		ShareSAPMaterialStockAction               *string `json:"ShareSAPMaterialStockAction"`
+		ShareSAPPhysicalInventoryAction           *string `json:"ShareSAPPhysicalInventoryAction"`
+		ShareSAPProductMasterDataAction           *string `json:"ShareSAPProductMasterDataAction"`
+		ShareSalesforceAction                     *string `json:"ShareSalesforceAction"`
+		ShareSandPGMIAction                       *string `json:"ShareSandPGMIAction"`
+		ShareSandPGlobalEnergyAction              *string `json:"ShareSandPGlobalEnergyAction"`
+		ShareServiceNowAction                     *string `json:"ShareServiceNowAction"`
+		ShareSharePointAction                     *string `json:"ShareSharePointAction"`
+		ShareSlackAction                          *string `json:"ShareSlackAction"`
+		ShareSmartsheetAction                     *string `json:"ShareSmartsheetAction"`
+		ShareSpaces                               *string `json:"ShareSpaces"`
+		ShareTextractAction                       *string `json:"ShareTextractAction"`
+		ShareZendeskAction                        *string `json:"ShareZendeskAction"`
+		SlackAction                               *string `json:"SlackAction"`
+		SmartsheetAction                          *string `json:"SmartsheetAction"`
+		Space                                     *string `json:"Space"`
+		SubscribeDashboardEmailReports            *string `json:"SubscribeDashboardEmailReports"`
+		TextractAction                            *string `json:"TextractAction"`
+		Topic                                     *string `json:"Topic"`
+		UseAgentWebSearch                         *string `json:"UseAgentWebSearch"`
+		UseAmazonBedrockARSAction                 *string `json:"UseAmazonBedrockARSAction"`
+		UseAmazonBedrockFSAction                  *string `json:"UseAmazonBedrockFSAction"`
+		UseAmazonBedrockKRSAction                 *string `json:"UseAmazonBedrockKRSAction"`
+		UseAmazonSThreeAction                     *string `json:"UseAmazonSThreeAction"`
+		UseAsanaAction                            *string `json:"UseAsanaAction"`
+		UseBambooHRAction                         *string `json:"UseBambooHRAction"`
+		UseBedrockModels                          *string `json:"UseBedrockModels"`
+		UseBoxAgentAction                         *string `json:"UseBoxAgentAction"`
+		UseCanvaAgentAction                       *string `json:"UseCanvaAgentAction"`
+		UseComprehendAction                       *string `json:"UseComprehendAction"`
+		UseComprehendMedicalAction                *string `json:"UseComprehendMedicalAction"`
+		UseConfluenceAction                       *string `json:"UseConfluenceAction"`
+		UseFactSetAction                          *string `json:"UseFactSetAction"`
+		UseGenericHTTPAction                      *string `json:"UseGenericHTTPAction"`
+		UseGithubAction                           *string `json:"UseGithubAction"`
+		UseGoogleCalendarAction                   *string `json:"UseGoogleCalendarAction"`
+		UseHubspotAction                          *string `json:"UseHubspotAction"`
+		UseHuggingFaceAction                      *string `json:"UseHuggingFaceAction"`
+		UseIntercomAction                         *string `json:"UseIntercomAction"`
+		UseJiraAction                             *string `json:"UseJiraAction"`
+		UseLinearAction                           *string `json:"UseLinearAction"`
+		UseMCPAction                              *string `json:"UseMCPAction"`
+		UseMSExchangeAction                       *string `json:"UseMSExchangeAction"`
+		UseMSTeamsAction                          *string `json:"UseMSTeamsAction"`
+		UseMondayAction                           *string `json:"UseMondayAction"`
+		UseNewRelicAction                         *string `json:"UseNewRelicAction"`
+		UseNotionAction                           *string `json:"UseNotionAction"`
+		UseOneDriveAction                         *string `json:"UseOneDriveAction"`
+		UseOpenAPIAction                          *string `json:"UseOpenAPIAction"`
+		UsePagerDutyAction                        *string `json:"UsePagerDutyAction"`
+		UseSAPBillOfMaterialAction                *string `json:"UseSAPBillOfMaterialAction"`
+		UseSAPBusinessPartnerAction               *string `json:"UseSAPBusinessPartnerAction"`
+		UseSAPMaterialStockAction                 *string `json:"UseSAPMaterialStockAction"`
+		UseSAPPhysicalInventoryAction             *string `json:"UseSAPPhysicalInventoryAction"`
+		UseSAPProductMasterDataAction             *string `json:"UseSAPProductMasterDataAction"`
+		UseSalesforceAction                       *string `json:"UseSalesforceAction"`
+		UseSandPGMIAction                         *string `json:"UseSandPGMIAction"`
+		UseSandPGlobalEnergyAction                *string `json:"UseSandPGlobalEnergyAction"`
+		UseServiceNowAction                       *string `json:"UseServiceNowAction"`
+		UseSharePointAction                       *string `json:"UseSharePointAction"`
+		UseSlackAction                            *string `json:"UseSlackAction"`
+		UseSmartsheetAction                       *string `json:"UseSmartsheetAction"`
+		UseTextractAction                         *string `json:"UseTextractAction"`
+		UseZendeskAction                          *string `json:"UseZendeskAction"`
+		ViewAccountSPICECapacity                  *string `json:"ViewAccountSPICECapacity"`
+		ZendeskAction                             *string `json:"ZendeskAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessAppsNativeDataStore = CustomPermissionsCapabilityStateOf(*w.E0)
+	if w.AccessAppsNativeDataStore != nil {
+		s.AccessAppsNativeDataStore = CustomPermissionsCapabilityStateOf(*w.AccessAppsNativeDataStore)
 	}
-	if w.E1 != nil {
-		s.Action = CustomPermissionsCapabilityStateOf(*w.E1)
+	if w.Action != nil {
+		s.Action = CustomPermissionsCapabilityStateOf(*w.Action)
 	}
-	if w.E2 != nil {
-		s.AddOrRunAnomalyDetectionForAnalyses = CustomPermissionsCapabilityStateOf(*w.E2)
+	if w.AddOrRunAnomalyDetectionForAnalyses != nil {
+		s.AddOrRunAnomalyDetectionForAnalyses = CustomPermissionsCapabilityStateOf(*w.AddOrRunAnomalyDetectionForAnalyses)
 	}
-	if w.E3 != nil {
-		s.AmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.E3)
+	if w.AmazonBedrockARSAction != nil {
+		s.AmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.AmazonBedrockARSAction)
 	}
-	if w.E4 != nil {
-		s.AmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.E4)
+	if w.AmazonBedrockFSAction != nil {
+		s.AmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.AmazonBedrockFSAction)
 	}
-	if w.E5 != nil {
-		s.AmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.E5)
+	if w.AmazonBedrockKRSAction != nil {
+		s.AmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.AmazonBedrockKRSAction)
 	}
-	if w.E6 != nil {
-		s.AmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.E6)
+	if w.AmazonSThreeAction != nil {
+		s.AmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.AmazonSThreeAction)
 	}
-	if w.E7 != nil {
-		s.Analysis = CustomPermissionsCapabilityStateOf(*w.E7)
+	if w.Analysis != nil {
+		s.Analysis = CustomPermissionsCapabilityStateOf(*w.Analysis)
 	}
-	if w.E8 != nil {
-		s.ApproveFlowShareRequests = CustomPermissionsCapabilityStateOf(*w.E8)
+	if w.ApproveFlowShareRequests != nil {
+		s.ApproveFlowShareRequests = CustomPermissionsCapabilityStateOf(*w.ApproveFlowShareRequests)
 	}
-	if w.E9 != nil {
-		s.Apps = CustomPermissionsCapabilityStateOf(*w.E9)
+	if w.Apps != nil {
+		s.Apps = CustomPermissionsCapabilityStateOf(*w.Apps)
 	}
-	if w.E10 != nil {
-		s.AsanaAction = CustomPermissionsCapabilityStateOf(*w.E10)
+	if w.AsanaAction != nil {
+		s.AsanaAction = CustomPermissionsCapabilityStateOf(*w.AsanaAction)
 	}
-	if w.E11 != nil {
-		s.Automate = CustomPermissionsCapabilityStateOf(*w.E11)
+	if w.Automate != nil {
+		s.Automate = CustomPermissionsCapabilityStateOf(*w.Automate)
 	}
-	if w.E12 != nil {
-		s.BambooHRAction = CustomPermissionsCapabilityStateOf(*w.E12)
+	if w.BambooHRAction != nil {
+		s.BambooHRAction = CustomPermissionsCapabilityStateOf(*w.BambooHRAction)
 	}
-	if w.E13 != nil {
-		s.BoxAgentAction = CustomPermissionsCapabilityStateOf(*w.E13)
+	if w.BoxAgentAction != nil {
+		s.BoxAgentAction = CustomPermissionsCapabilityStateOf(*w.BoxAgentAction)
 	}
-	if w.E14 != nil {
-		s.BuildCalculatedFieldWithQ = CustomPermissionsCapabilityStateOf(*w.E14)
+	if w.BuildCalculatedFieldWithQ != nil {
+		s.BuildCalculatedFieldWithQ = CustomPermissionsCapabilityStateOf(*w.BuildCalculatedFieldWithQ)
 	}
-	if w.E15 != nil {
-		s.CanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.E15)
+	if w.CanvaAgentAction != nil {
+		s.CanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.CanvaAgentAction)
 	}
-	if w.E16 != nil {
-		s.ChatAgent = CustomPermissionsCapabilityStateOf(*w.E16)
+	if w.ChatAgent != nil {
+		s.ChatAgent = CustomPermissionsCapabilityStateOf(*w.ChatAgent)
 	}
-	if w.E17 != nil {
-		s.ComprehendAction = CustomPermissionsCapabilityStateOf(*w.E17)
+	if w.ComprehendAction != nil {
+		s.ComprehendAction = CustomPermissionsCapabilityStateOf(*w.ComprehendAction)
 	}
-	if w.E18 != nil {
-		s.ComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.E18)
+	if w.ComprehendMedicalAction != nil {
+		s.ComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.ComprehendMedicalAction)
 	}
-	if w.E19 != nil {
-		s.ConfluenceAction = CustomPermissionsCapabilityStateOf(*w.E19)
+	if w.ConfluenceAction != nil {
+		s.ConfluenceAction = CustomPermissionsCapabilityStateOf(*w.ConfluenceAction)
 	}
-	if w.E20 != nil {
-		s.CreateAndUpdateAmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.E20)
+	if w.CreateAndUpdateAmazonBedrockARSAction != nil {
+		s.CreateAndUpdateAmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateAmazonBedrockARSAction)
 	}
-	if w.E21 != nil {
-		s.CreateAndUpdateAmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.E21)
+	if w.CreateAndUpdateAmazonBedrockFSAction != nil {
+		s.CreateAndUpdateAmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateAmazonBedrockFSAction)
 	}
-	if w.E22 != nil {
-		s.CreateAndUpdateAmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.E22)
+	if w.CreateAndUpdateAmazonBedrockKRSAction != nil {
+		s.CreateAndUpdateAmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateAmazonBedrockKRSAction)
 	}
-	if w.E23 != nil {
-		s.CreateAndUpdateAmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.E23)
+	if w.CreateAndUpdateAmazonSThreeAction != nil {
+		s.CreateAndUpdateAmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateAmazonSThreeAction)
 	}
-	if w.E24 != nil {
-		s.CreateAndUpdateApps = CustomPermissionsCapabilityStateOf(*w.E24)
+	if w.CreateAndUpdateApps != nil {
+		s.CreateAndUpdateApps = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateApps)
 	}
-	if w.E25 != nil {
-		s.CreateAndUpdateAsanaAction = CustomPermissionsCapabilityStateOf(*w.E25)
+	if w.CreateAndUpdateAsanaAction != nil {
+		s.CreateAndUpdateAsanaAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateAsanaAction)
 	}
-	if w.E26 != nil {
-		s.CreateAndUpdateBambooHRAction = CustomPermissionsCapabilityStateOf(*w.E26)
+	if w.CreateAndUpdateBambooHRAction != nil {
+		s.CreateAndUpdateBambooHRAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateBambooHRAction)
 	}
-	if w.E27 != nil {
-		s.CreateAndUpdateBoxAgentAction = CustomPermissionsCapabilityStateOf(*w.E27)
+	if w.CreateAndUpdateBoxAgentAction != nil {
+		s.CreateAndUpdateBoxAgentAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateBoxAgentAction)
 	}
-	if w.E28 != nil {
-		s.CreateAndUpdateCanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.E28)
+	if w.CreateAndUpdateCanvaAgentAction != nil {
+		s.CreateAndUpdateCanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateCanvaAgentAction)
 	}
-	if w.E29 != nil {
-		s.CreateAndUpdateComprehendAction = CustomPermissionsCapabilityStateOf(*w.E29)
+	if w.CreateAndUpdateComprehendAction != nil {
+		s.CreateAndUpdateComprehendAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateComprehendAction)
 	}
-	if w.E30 != nil {
-		s.CreateAndUpdateComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.E30)
+	if w.CreateAndUpdateComprehendMedicalAction != nil {
+		s.CreateAndUpdateComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateComprehendMedicalAction)
 	}
-	if w.E31 != nil {
-		s.CreateAndUpdateConfluenceAction = CustomPermissionsCapabilityStateOf(*w.E31)
+	if w.CreateAndUpdateConfluenceAction != nil {
+		s.CreateAndUpdateConfluenceAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateConfluenceAction)
 	}
-	if w.E32 != nil {
-		s.CreateAndUpdateDashboardEmailReports = CustomPermissionsCapabilityStateOf(*w.E32)
+	if w.CreateAndUpdateDashboardEmailReports != nil {
+		s.CreateAndUpdateDashboardEmailReports = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateDashboardEmailReports)
 	}
-	if w.E33 != nil {
-		s.CreateAndUpdateDataSources = CustomPermissionsCapabilityStateOf(*w.E33)
+	if w.CreateAndUpdateDataSources != nil {
+		s.CreateAndUpdateDataSources = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateDataSources)
 	}
-	if w.E34 != nil {
-		s.CreateAndUpdateDatasets = CustomPermissionsCapabilityStateOf(*w.E34)
+	if w.CreateAndUpdateDatasets != nil {
+		s.CreateAndUpdateDatasets = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateDatasets)
 	}
-	if w.E35 != nil {
-		s.CreateAndUpdateFactSetAction = CustomPermissionsCapabilityStateOf(*w.E35)
+	if w.CreateAndUpdateFactSetAction != nil {
+		s.CreateAndUpdateFactSetAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateFactSetAction)
 	}
-	if w.E36 != nil {
-		s.CreateAndUpdateGenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.E36)
+	if w.CreateAndUpdateGenericHTTPAction != nil {
+		s.CreateAndUpdateGenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateGenericHTTPAction)
 	}
-	if w.E37 != nil {
-		s.CreateAndUpdateGithubAction = CustomPermissionsCapabilityStateOf(*w.E37)
+	if w.CreateAndUpdateGithubAction != nil {
+		s.CreateAndUpdateGithubAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateGithubAction)
 	}
-	if w.E38 != nil {
-		s.CreateAndUpdateGoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.E38)
+	if w.CreateAndUpdateGoogleCalendarAction != nil {
+		s.CreateAndUpdateGoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateGoogleCalendarAction)
 	}
-	if w.E39 != nil {
-		s.CreateAndUpdateHubspotAction = CustomPermissionsCapabilityStateOf(*w.E39)
+	if w.CreateAndUpdateHubspotAction != nil {
+		s.CreateAndUpdateHubspotAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateHubspotAction)
 	}
-	if w.E40 != nil {
-		s.CreateAndUpdateHuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.E40)
+	if w.CreateAndUpdateHuggingFaceAction != nil {
+		s.CreateAndUpdateHuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateHuggingFaceAction)
 	}
-	if w.E41 != nil {
-		s.CreateAndUpdateIntercomAction = CustomPermissionsCapabilityStateOf(*w.E41)
+	if w.CreateAndUpdateIntercomAction != nil {
+		s.CreateAndUpdateIntercomAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateIntercomAction)
 	}
-	if w.E42 != nil {
-		s.CreateAndUpdateJiraAction = CustomPermissionsCapabilityStateOf(*w.E42)
+	if w.CreateAndUpdateJiraAction != nil {
+		s.CreateAndUpdateJiraAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateJiraAction)
 	}
-	if w.E43 != nil {
-		s.CreateAndUpdateKnowledgeBases = CustomPermissionsCapabilityStateOf(*w.E43)
+	if w.CreateAndUpdateKnowledgeBases != nil {
+		s.CreateAndUpdateKnowledgeBases = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateKnowledgeBases)
 	}
-	if w.E44 != nil {
-		s.CreateAndUpdateLinearAction = CustomPermissionsCapabilityStateOf(*w.E44)
+	if w.CreateAndUpdateLinearAction != nil {
+		s.CreateAndUpdateLinearAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateLinearAction)
 	}
-	if w.E45 != nil {
-		s.CreateAndUpdateMCPAction = CustomPermissionsCapabilityStateOf(*w.E45)
+	if w.CreateAndUpdateMCPAction != nil {
+		s.CreateAndUpdateMCPAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateMCPAction)
 	}
-	if w.E46 != nil {
-		s.CreateAndUpdateMSExchangeAction = CustomPermissionsCapabilityStateOf(*w.E46)
+	if w.CreateAndUpdateMSExchangeAction != nil {
+		s.CreateAndUpdateMSExchangeAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateMSExchangeAction)
 	}
-	if w.E47 != nil {
-		s.CreateAndUpdateMSTeamsAction = CustomPermissionsCapabilityStateOf(*w.E47)
+	if w.CreateAndUpdateMSTeamsAction != nil {
+		s.CreateAndUpdateMSTeamsAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateMSTeamsAction)
 	}
-	if w.E48 != nil {
-		s.CreateAndUpdateMondayAction = CustomPermissionsCapabilityStateOf(*w.E48)
+	if w.CreateAndUpdateMondayAction != nil {
+		s.CreateAndUpdateMondayAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateMondayAction)
 	}
-	if w.E49 != nil {
-		s.CreateAndUpdateNewRelicAction = CustomPermissionsCapabilityStateOf(*w.E49)
+	if w.CreateAndUpdateNewRelicAction != nil {
+		s.CreateAndUpdateNewRelicAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateNewRelicAction)
 	}
-	if w.E50 != nil {
-		s.CreateAndUpdateNotionAction = CustomPermissionsCapabilityStateOf(*w.E50)
+	if w.CreateAndUpdateNotionAction != nil {
+		s.CreateAndUpdateNotionAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateNotionAction)
 	}
-	if w.E51 != nil {
-		s.CreateAndUpdateOneDriveAction = CustomPermissionsCapabilityStateOf(*w.E51)
+	if w.CreateAndUpdateOneDriveAction != nil {
+		s.CreateAndUpdateOneDriveAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateOneDriveAction)
 	}
-	if w.E52 != nil {
-		s.CreateAndUpdateOpenAPIAction = CustomPermissionsCapabilityStateOf(*w.E52)
+	if w.CreateAndUpdateOpenAPIAction != nil {
+		s.CreateAndUpdateOpenAPIAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateOpenAPIAction)
 	}
-	if w.E53 != nil {
-		s.CreateAndUpdatePagerDutyAction = CustomPermissionsCapabilityStateOf(*w.E53)
+	if w.CreateAndUpdatePagerDutyAction != nil {
+		s.CreateAndUpdatePagerDutyAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdatePagerDutyAction)
 	}
-	if w.E54 != nil {
-		s.CreateAndUpdateSAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.E54)
+	if w.CreateAndUpdateSAPBillOfMaterialAction != nil {
+		s.CreateAndUpdateSAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSAPBillOfMaterialAction)
 	}
-	if w.E55 != nil {
-		s.CreateAndUpdateSAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.E55)
+	if w.CreateAndUpdateSAPBusinessPartnerAction != nil {
+		s.CreateAndUpdateSAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSAPBusinessPartnerAction)
 	}
-	if w.E56 != nil {
-		s.CreateAndUpdateSAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.E56)
+	if w.CreateAndUpdateSAPMaterialStockAction != nil {
+		s.CreateAndUpdateSAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSAPMaterialStockAction)
 	}
-	if w.E57 != nil {
-		s.CreateAndUpdateSAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.E57)
+	if w.CreateAndUpdateSAPPhysicalInventoryAction != nil {
+		s.CreateAndUpdateSAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSAPPhysicalInventoryAction)
 	}
-	if w.E58 != nil {
-		s.CreateAndUpdateSAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.E58)
+	if w.CreateAndUpdateSAPProductMasterDataAction != nil {
+		s.CreateAndUpdateSAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSAPProductMasterDataAction)
 	}
-	if w.E59 != nil {
-		s.CreateAndUpdateSalesforceAction = CustomPermissionsCapabilityStateOf(*w.E59)
+	if w.CreateAndUpdateSalesforceAction != nil {
+		s.CreateAndUpdateSalesforceAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSalesforceAction)
 	}
-	if w.E60 != nil {
-		s.CreateAndUpdateSandPGMIAction = CustomPermissionsCapabilityStateOf(*w.E60)
+	if w.CreateAndUpdateSandPGMIAction != nil {
+		s.CreateAndUpdateSandPGMIAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSandPGMIAction)
 	}
-	if w.E61 != nil {
-		s.CreateAndUpdateSandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.E61)
+	if w.CreateAndUpdateSandPGlobalEnergyAction != nil {
+		s.CreateAndUpdateSandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSandPGlobalEnergyAction)
 	}
-	if w.E62 != nil {
-		s.CreateAndUpdateServiceNowAction = CustomPermissionsCapabilityStateOf(*w.E62)
+	if w.CreateAndUpdateServiceNowAction != nil {
+		s.CreateAndUpdateServiceNowAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateServiceNowAction)
 	}
-	if w.E63 != nil {
-		s.CreateAndUpdateSharePointAction = CustomPermissionsCapabilityStateOf(*w.E63)
+	if w.CreateAndUpdateSharePointAction != nil {
+		s.CreateAndUpdateSharePointAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSharePointAction)
 	}
-	if w.E64 != nil {
-		s.CreateAndUpdateSlackAction = CustomPermissionsCapabilityStateOf(*w.E64)
+	if w.CreateAndUpdateSlackAction != nil {
+		s.CreateAndUpdateSlackAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSlackAction)
 	}
-	if w.E65 != nil {
-		s.CreateAndUpdateSmartsheetAction = CustomPermissionsCapabilityStateOf(*w.E65)
+	if w.CreateAndUpdateSmartsheetAction != nil {
+		s.CreateAndUpdateSmartsheetAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateSmartsheetAction)
 	}
-	if w.E66 != nil {
-		s.CreateAndUpdateTextractAction = CustomPermissionsCapabilityStateOf(*w.E66)
+	if w.CreateAndUpdateTextractAction != nil {
+		s.CreateAndUpdateTextractAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateTextractAction)
 	}
-	if w.E67 != nil {
-		s.CreateAndUpdateThemes = CustomPermissionsCapabilityStateOf(*w.E67)
+	if w.CreateAndUpdateThemes != nil {
+		s.CreateAndUpdateThemes = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateThemes)
 	}
-	if w.E68 != nil {
-		s.CreateAndUpdateThresholdAlerts = CustomPermissionsCapabilityStateOf(*w.E68)
+	if w.CreateAndUpdateThresholdAlerts != nil {
+		s.CreateAndUpdateThresholdAlerts = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateThresholdAlerts)
 	}
-	if w.E69 != nil {
-		s.CreateAndUpdateZendeskAction = CustomPermissionsCapabilityStateOf(*w.E69)
+	if w.CreateAndUpdateZendeskAction != nil {
+		s.CreateAndUpdateZendeskAction = CustomPermissionsCapabilityStateOf(*w.CreateAndUpdateZendeskAction)
 	}
-	if w.E70 != nil {
-		s.CreateChatAgents = CustomPermissionsCapabilityStateOf(*w.E70)
+	if w.CreateChatAgents != nil {
+		s.CreateChatAgents = CustomPermissionsCapabilityStateOf(*w.CreateChatAgents)
 	}
-	if w.E71 != nil {
-		s.CreateDashboardExecutiveSummaryWithQ = CustomPermissionsCapabilityStateOf(*w.E71)
+	if w.CreateDashboardExecutiveSummaryWithQ != nil {
+		s.CreateDashboardExecutiveSummaryWithQ = CustomPermissionsCapabilityStateOf(*w.CreateDashboardExecutiveSummaryWithQ)
 	}
-	if w.E72 != nil {
-		s.CreateSPICEDataset = CustomPermissionsCapabilityStateOf(*w.E72)
+	if w.CreateSPICEDataset != nil {
+		s.CreateSPICEDataset = CustomPermissionsCapabilityStateOf(*w.CreateSPICEDataset)
 	}
-	if w.E73 != nil {
-		s.CreateSharedFolders = CustomPermissionsCapabilityStateOf(*w.E73)
+	if w.CreateSharedFolders != nil {
+		s.CreateSharedFolders = CustomPermissionsCapabilityStateOf(*w.CreateSharedFolders)
 	}
-	if w.E74 != nil {
-		s.CreateSpaces = CustomPermissionsCapabilityStateOf(*w.E74)
+	if w.CreateSpaces != nil {
+		s.CreateSpaces = CustomPermissionsCapabilityStateOf(*w.CreateSpaces)
 	}
-	if w.E75 != nil {
-		s.Dashboard = CustomPermissionsCapabilityStateOf(*w.E75)
+	if w.Dashboard != nil {
+		s.Dashboard = CustomPermissionsCapabilityStateOf(*w.Dashboard)
 	}
-	if w.E76 != nil {
-		s.EditVisualWithQ = CustomPermissionsCapabilityStateOf(*w.E76)
+	if w.EditVisualWithQ != nil {
+		s.EditVisualWithQ = CustomPermissionsCapabilityStateOf(*w.EditVisualWithQ)
 	}
-	if w.E77 != nil {
-		s.ExportToCsv = CustomPermissionsCapabilityStateOf(*w.E77)
+	if w.ExportToCsv != nil {
+		s.ExportToCsv = CustomPermissionsCapabilityStateOf(*w.ExportToCsv)
 	}
-	if w.E78 != nil {
-		s.ExportToCsvInScheduledReports = CustomPermissionsCapabilityStateOf(*w.E78)
+	if w.ExportToCsvInScheduledReports != nil {
+		s.ExportToCsvInScheduledReports = CustomPermissionsCapabilityStateOf(*w.ExportToCsvInScheduledReports)
 	}
-	if w.E79 != nil {
-		s.ExportToExcel = CustomPermissionsCapabilityStateOf(*w.E79)
+	if w.ExportToExcel != nil {
+		s.ExportToExcel = CustomPermissionsCapabilityStateOf(*w.ExportToExcel)
 	}
-	if w.E80 != nil {
-		s.ExportToExcelInScheduledReports = CustomPermissionsCapabilityStateOf(*w.E80)
+	if w.ExportToExcelInScheduledReports != nil {
+		s.ExportToExcelInScheduledReports = CustomPermissionsCapabilityStateOf(*w.ExportToExcelInScheduledReports)
 	}
-	if w.E81 != nil {
-		s.ExportToPdf = CustomPermissionsCapabilityStateOf(*w.E81)
+	if w.ExportToPdf != nil {
+		s.ExportToPdf = CustomPermissionsCapabilityStateOf(*w.ExportToPdf)
 	}
-	if w.E82 != nil {
-		s.ExportToPdfInScheduledReports = CustomPermissionsCapabilityStateOf(*w.E82)
+	if w.ExportToPdfInScheduledReports != nil {
+		s.ExportToPdfInScheduledReports = CustomPermissionsCapabilityStateOf(*w.ExportToPdfInScheduledReports)
 	}
-	if w.E83 != nil {
-		s.Extension = CustomPermissionsCapabilityStateOf(*w.E83)
+	if w.Extension != nil {
+		s.Extension = CustomPermissionsCapabilityStateOf(*w.Extension)
 	}
-	if w.E84 != nil {
-		s.FactSetAction = CustomPermissionsCapabilityStateOf(*w.E84)
+	if w.FactSetAction != nil {
+		s.FactSetAction = CustomPermissionsCapabilityStateOf(*w.FactSetAction)
 	}
-	if w.E85 != nil {
-		s.Flow = CustomPermissionsCapabilityStateOf(*w.E85)
+	if w.Flow != nil {
+		s.Flow = CustomPermissionsCapabilityStateOf(*w.Flow)
 	}
-	if w.E86 != nil {
-		s.GenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.E86)
+	if w.GenericHTTPAction != nil {
+		s.GenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.GenericHTTPAction)
 	}
-	if w.E87 != nil {
-		s.GithubAction = CustomPermissionsCapabilityStateOf(*w.E87)
+	if w.GithubAction != nil {
+		s.GithubAction = CustomPermissionsCapabilityStateOf(*w.GithubAction)
 	}
-	if w.E88 != nil {
-		s.GoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.E88)
+	if w.GoogleCalendarAction != nil {
+		s.GoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.GoogleCalendarAction)
 	}
-	if w.E89 != nil {
-		s.HubspotAction = CustomPermissionsCapabilityStateOf(*w.E89)
+	if w.HubspotAction != nil {
+		s.HubspotAction = CustomPermissionsCapabilityStateOf(*w.HubspotAction)
 	}
-	if w.E90 != nil {
-		s.HuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.E90)
+	if w.HuggingFaceAction != nil {
+		s.HuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.HuggingFaceAction)
 	}
-	if w.E91 != nil {
-		s.IncludeContentInScheduledReportsEmail = CustomPermissionsCapabilityStateOf(*w.E91)
+	if w.IncludeContentInScheduledReportsEmail != nil {
+		s.IncludeContentInScheduledReportsEmail = CustomPermissionsCapabilityStateOf(*w.IncludeContentInScheduledReportsEmail)
 	}
-	if w.E92 != nil {
-		s.IntercomAction = CustomPermissionsCapabilityStateOf(*w.E92)
+	if w.IntercomAction != nil {
+		s.IntercomAction = CustomPermissionsCapabilityStateOf(*w.IntercomAction)
 	}
-	if w.E93 != nil {
-		s.InvokeAppsAIInference = CustomPermissionsCapabilityStateOf(*w.E93)
+	if w.InvokeAppsAIInference != nil {
+		s.InvokeAppsAIInference = CustomPermissionsCapabilityStateOf(*w.InvokeAppsAIInference)
 	}
-	if w.E94 != nil {
-		s.JiraAction = CustomPermissionsCapabilityStateOf(*w.E94)
+	if w.JiraAction != nil {
+		s.JiraAction = CustomPermissionsCapabilityStateOf(*w.JiraAction)
 	}
-	if w.E95 != nil {
-		s.KnowledgeBase = CustomPermissionsCapabilityStateOf(*w.E95)
+	if w.KnowledgeBase != nil {
+		s.KnowledgeBase = CustomPermissionsCapabilityStateOf(*w.KnowledgeBase)
 	}
-	if w.E96 != nil {
-		s.LinearAction = CustomPermissionsCapabilityStateOf(*w.E96)
+	if w.LinearAction != nil {
+		s.LinearAction = CustomPermissionsCapabilityStateOf(*w.LinearAction)
 	}
-	if w.E97 != nil {
-		s.MCPAction = CustomPermissionsCapabilityStateOf(*w.E97)
+	if w.MCPAction != nil {
+		s.MCPAction = CustomPermissionsCapabilityStateOf(*w.MCPAction)
 	}
-	if w.E98 != nil {
-		s.MSExchangeAction = CustomPermissionsCapabilityStateOf(*w.E98)
+	if w.MSExchangeAction != nil {
+		s.MSExchangeAction = CustomPermissionsCapabilityStateOf(*w.MSExchangeAction)
 	}
-	if w.E99 != nil {
-		s.MSTeamsAction = CustomPermissionsCapabilityStateOf(*w.E99)
+	if w.MSTeamsAction != nil {
+		s.MSTeamsAction = CustomPermissionsCapabilityStateOf(*w.MSTeamsAction)
 	}
-	if w.E100 != nil {
-		s.ManageSharedFolders = CustomPermissionsCapabilityStateOf(*w.E100)
+	if w.ManageSharedFolders != nil {
+		s.ManageSharedFolders = CustomPermissionsCapabilityStateOf(*w.ManageSharedFolders)
 	}
-	if w.E101 != nil {
-		s.MondayAction = CustomPermissionsCapabilityStateOf(*w.E101)
+	if w.MondayAction != nil {
+		s.MondayAction = CustomPermissionsCapabilityStateOf(*w.MondayAction)
 	}
-	if w.E102 != nil {
-		s.NewRelicAction = CustomPermissionsCapabilityStateOf(*w.E102)
+	if w.NewRelicAction != nil {
+		s.NewRelicAction = CustomPermissionsCapabilityStateOf(*w.NewRelicAction)
 	}
-	if w.E103 != nil {
-		s.NotionAction = CustomPermissionsCapabilityStateOf(*w.E103)
+	if w.NotionAction != nil {
+		s.NotionAction = CustomPermissionsCapabilityStateOf(*w.NotionAction)
 	}
-	if w.E104 != nil {
-		s.OneDriveAction = CustomPermissionsCapabilityStateOf(*w.E104)
+	if w.OneDriveAction != nil {
+		s.OneDriveAction = CustomPermissionsCapabilityStateOf(*w.OneDriveAction)
 	}
-	if w.E105 != nil {
-		s.OpenAPIAction = CustomPermissionsCapabilityStateOf(*w.E105)
+	if w.OpenAPIAction != nil {
+		s.OpenAPIAction = CustomPermissionsCapabilityStateOf(*w.OpenAPIAction)
 	}
-	if w.E106 != nil {
-		s.PagerDutyAction = CustomPermissionsCapabilityStateOf(*w.E106)
+	if w.PagerDutyAction != nil {
+		s.PagerDutyAction = CustomPermissionsCapabilityStateOf(*w.PagerDutyAction)
 	}
-	if w.E107 != nil {
-		s.PerformFlowUiTask = CustomPermissionsCapabilityStateOf(*w.E107)
+	if w.PerformFlowUiTask != nil {
+		s.PerformFlowUiTask = CustomPermissionsCapabilityStateOf(*w.PerformFlowUiTask)
 	}
-	if w.E108 != nil {
-		s.PrintReports = CustomPermissionsCapabilityStateOf(*w.E108)
+	if w.PrintReports != nil {
+		s.PrintReports = CustomPermissionsCapabilityStateOf(*w.PrintReports)
 	}
-	if w.E109 != nil {
-		s.PublishWithoutApproval = CustomPermissionsCapabilityStateOf(*w.E109)
+	if w.PublishWithoutApproval != nil {
+		s.PublishWithoutApproval = CustomPermissionsCapabilityStateOf(*w.PublishWithoutApproval)
 	}
-	if w.E110 != nil {
-		s.RenameSharedFolders = CustomPermissionsCapabilityStateOf(*w.E110)
+	if w.RenameSharedFolders != nil {
+		s.RenameSharedFolders = CustomPermissionsCapabilityStateOf(*w.RenameSharedFolders)
 	}
-	if w.E111 != nil {
-		s.Research = CustomPermissionsCapabilityStateOf(*w.E111)
+	if w.Research != nil {
+		s.Research = CustomPermissionsCapabilityStateOf(*w.Research)
 	}
-	if w.E112 != nil {
-		s.SAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.E112)
+	if w.SAPBillOfMaterialAction != nil {
+		s.SAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.SAPBillOfMaterialAction)
 	}
-	if w.E113 != nil {
-		s.SAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.E113)
+	if w.SAPBusinessPartnerAction != nil {
+		s.SAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.SAPBusinessPartnerAction)
 	}
-	if w.E114 != nil {
-		s.SAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.E114)
+	if w.SAPMaterialStockAction != nil {
+		s.SAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.SAPMaterialStockAction)
 	}
-	if w.E115 != nil {
-		s.SAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.E115)
+	if w.SAPPhysicalInventoryAction != nil {
+		s.SAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.SAPPhysicalInventoryAction)
 	}
-	if w.E116 != nil {
-		s.SAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.E116)
+	if w.SAPProductMasterDataAction != nil {
+		s.SAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.SAPProductMasterDataAction)
 	}
-	if w.E117 != nil {
-		s.SalesforceAction = CustomPermissionsCapabilityStateOf(*w.E117)
+	if w.SalesforceAction != nil {
+		s.SalesforceAction = CustomPermissionsCapabilityStateOf(*w.SalesforceAction)
 	}
-	if w.E118 != nil {
-		s.SandPGMIAction = CustomPermissionsCapabilityStateOf(*w.E118)
+	if w.SandPGMIAction != nil {
+		s.SandPGMIAction = CustomPermissionsCapabilityStateOf(*w.SandPGMIAction)
 	}
-	if w.E119 != nil {
-		s.SandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.E119)
+	if w.SandPGlobalEnergyAction != nil {
+		s.SandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.SandPGlobalEnergyAction)
 	}
-	if w.E120 != nil {
-		s.ServiceNowAction = CustomPermissionsCapabilityStateOf(*w.E120)
+	if w.ServiceNowAction != nil {
+		s.ServiceNowAction = CustomPermissionsCapabilityStateOf(*w.ServiceNowAction)
 	}
-	if w.E121 != nil {
-		s.ShareAmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.E121)
+	if w.ShareAmazonBedrockARSAction != nil {
+		s.ShareAmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.ShareAmazonBedrockARSAction)
 	}
-	if w.E122 != nil {
-		s.ShareAmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.E122)
+	if w.ShareAmazonBedrockFSAction != nil {
+		s.ShareAmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.ShareAmazonBedrockFSAction)
 	}
-	if w.E123 != nil {
-		s.ShareAmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.E123)
+	if w.ShareAmazonBedrockKRSAction != nil {
+		s.ShareAmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.ShareAmazonBedrockKRSAction)
 	}
-	if w.E124 != nil {
-		s.ShareAmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.E124)
+	if w.ShareAmazonSThreeAction != nil {
+		s.ShareAmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.ShareAmazonSThreeAction)
 	}
-	if w.E125 != nil {
-		s.ShareAnalyses = CustomPermissionsCapabilityStateOf(*w.E125)
+	if w.ShareAnalyses != nil {
+		s.ShareAnalyses = CustomPermissionsCapabilityStateOf(*w.ShareAnalyses)
 	}
-	if w.E126 != nil {
-		s.ShareApps = CustomPermissionsCapabilityStateOf(*w.E126)
+	if w.ShareApps != nil {
+		s.ShareApps = CustomPermissionsCapabilityStateOf(*w.ShareApps)
 	}
-	if w.E127 != nil {
-		s.ShareAsanaAction = CustomPermissionsCapabilityStateOf(*w.E127)
+	if w.ShareAsanaAction != nil {
+		s.ShareAsanaAction = CustomPermissionsCapabilityStateOf(*w.ShareAsanaAction)
 	}
-	if w.E128 != nil {
-		s.ShareBambooHRAction = CustomPermissionsCapabilityStateOf(*w.E128)
+	if w.ShareBambooHRAction != nil {
+		s.ShareBambooHRAction = CustomPermissionsCapabilityStateOf(*w.ShareBambooHRAction)
 	}
-	if w.E129 != nil {
-		s.ShareBoxAgentAction = CustomPermissionsCapabilityStateOf(*w.E129)
+	if w.ShareBoxAgentAction != nil {
+		s.ShareBoxAgentAction = CustomPermissionsCapabilityStateOf(*w.ShareBoxAgentAction)
 	}
-	if w.E130 != nil {
-		s.ShareCanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.E130)
+	if w.ShareCanvaAgentAction != nil {
+		s.ShareCanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.ShareCanvaAgentAction)
 	}
-	if w.E131 != nil {
-		s.ShareChatAgents = CustomPermissionsCapabilityStateOf(*w.E131)
+	if w.ShareChatAgents != nil {
+		s.ShareChatAgents = CustomPermissionsCapabilityStateOf(*w.ShareChatAgents)
 	}
-	if w.E132 != nil {
-		s.ShareComprehendAction = CustomPermissionsCapabilityStateOf(*w.E132)
+	if w.ShareComprehendAction != nil {
+		s.ShareComprehendAction = CustomPermissionsCapabilityStateOf(*w.ShareComprehendAction)
 	}
-	if w.E133 != nil {
-		s.ShareComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.E133)
+	if w.ShareComprehendMedicalAction != nil {
+		s.ShareComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.ShareComprehendMedicalAction)
 	}
-	if w.E134 != nil {
-		s.ShareConfluenceAction = CustomPermissionsCapabilityStateOf(*w.E134)
+	if w.ShareConfluenceAction != nil {
+		s.ShareConfluenceAction = CustomPermissionsCapabilityStateOf(*w.ShareConfluenceAction)
 	}
-	if w.E135 != nil {
-		s.ShareDashboards = CustomPermissionsCapabilityStateOf(*w.E135)
+	if w.ShareDashboards != nil {
+		s.ShareDashboards = CustomPermissionsCapabilityStateOf(*w.ShareDashboards)
 	}
-	if w.E136 != nil {
-		s.ShareDataSources = CustomPermissionsCapabilityStateOf(*w.E136)
+	if w.ShareDataSources != nil {
+		s.ShareDataSources = CustomPermissionsCapabilityStateOf(*w.ShareDataSources)
 	}
-	if w.E137 != nil {
-		s.ShareDatasets = CustomPermissionsCapabilityStateOf(*w.E137)
+	if w.ShareDatasets != nil {
+		s.ShareDatasets = CustomPermissionsCapabilityStateOf(*w.ShareDatasets)
 	}
-	if w.E138 != nil {
-		s.ShareFactSetAction = CustomPermissionsCapabilityStateOf(*w.E138)
+	if w.ShareFactSetAction != nil {
+		s.ShareFactSetAction = CustomPermissionsCapabilityStateOf(*w.ShareFactSetAction)
 	}
-	if w.E139 != nil {
-		s.ShareGenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.E139)
+	if w.ShareGenericHTTPAction != nil {
+		s.ShareGenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.ShareGenericHTTPAction)
 	}
-	if w.E140 != nil {
-		s.ShareGithubAction = CustomPermissionsCapabilityStateOf(*w.E140)
+	if w.ShareGithubAction != nil {
+		s.ShareGithubAction = CustomPermissionsCapabilityStateOf(*w.ShareGithubAction)
 	}
-	if w.E141 != nil {
-		s.ShareGoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.E141)
+	if w.ShareGoogleCalendarAction != nil {
+		s.ShareGoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.ShareGoogleCalendarAction)
 	}
-	if w.E142 != nil {
-		s.ShareHubspotAction = CustomPermissionsCapabilityStateOf(*w.E142)
+	if w.ShareHubspotAction != nil {
+		s.ShareHubspotAction = CustomPermissionsCapabilityStateOf(*w.ShareHubspotAction)
 	}
-	if w.E143 != nil {
-		s.ShareHuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.E143)
+	if w.ShareHuggingFaceAction != nil {
+		s.ShareHuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.ShareHuggingFaceAction)
 	}
-	if w.E144 != nil {
-		s.ShareIntercomAction = CustomPermissionsCapabilityStateOf(*w.E144)
+	if w.ShareIntercomAction != nil {
+		s.ShareIntercomAction = CustomPermissionsCapabilityStateOf(*w.ShareIntercomAction)
 	}
-	if w.E145 != nil {
-		s.ShareJiraAction = CustomPermissionsCapabilityStateOf(*w.E145)
+	if w.ShareJiraAction != nil {
+		s.ShareJiraAction = CustomPermissionsCapabilityStateOf(*w.ShareJiraAction)
 	}
-	if w.E146 != nil {
-		s.ShareKnowledgeBases = CustomPermissionsCapabilityStateOf(*w.E146)
+	if w.ShareKnowledgeBases != nil {
+		s.ShareKnowledgeBases = CustomPermissionsCapabilityStateOf(*w.ShareKnowledgeBases)
 	}
-	if w.E147 != nil {
-		s.ShareLinearAction = CustomPermissionsCapabilityStateOf(*w.E147)
+	if w.ShareLinearAction != nil {
+		s.ShareLinearAction = CustomPermissionsCapabilityStateOf(*w.ShareLinearAction)
 	}
-	if w.E148 != nil {
-		s.ShareMCPAction = CustomPermissionsCapabilityStateOf(*w.E148)
+	if w.ShareMCPAction != nil {
+		s.ShareMCPAction = CustomPermissionsCapabilityStateOf(*w.ShareMCPAction)
 	}
-	if w.E149 != nil {
-		s.ShareMSExchangeAction = CustomPermissionsCapabilityStateOf(*w.E149)
+	if w.ShareMSExchangeAction != nil {
+		s.ShareMSExchangeAction = CustomPermissionsCapabilityStateOf(*w.ShareMSExchangeAction)
 	}
-	if w.E150 != nil {
-		s.ShareMSTeamsAction = CustomPermissionsCapabilityStateOf(*w.E150)
+	if w.ShareMSTeamsAction != nil {
+		s.ShareMSTeamsAction = CustomPermissionsCapabilityStateOf(*w.ShareMSTeamsAction)
 	}
-	if w.E151 != nil {
-		s.ShareMondayAction = CustomPermissionsCapabilityStateOf(*w.E151)
+	if w.ShareMondayAction != nil {
+		s.ShareMondayAction = CustomPermissionsCapabilityStateOf(*w.ShareMondayAction)
 	}
-	if w.E152 != nil {
-		s.ShareNewRelicAction = CustomPermissionsCapabilityStateOf(*w.E152)
+	if w.ShareNewRelicAction != nil {
+		s.ShareNewRelicAction = CustomPermissionsCapabilityStateOf(*w.ShareNewRelicAction)
 	}
-	if w.E153 != nil {
-		s.ShareNotionAction = CustomPermissionsCapabilityStateOf(*w.E153)
+	if w.ShareNotionAction != nil {
+		s.ShareNotionAction = CustomPermissionsCapabilityStateOf(*w.ShareNotionAction)
 	}
-	if w.E154 != nil {
-		s.ShareOneDriveAction = CustomPermissionsCapabilityStateOf(*w.E154)
+	if w.ShareOneDriveAction != nil {
+		s.ShareOneDriveAction = CustomPermissionsCapabilityStateOf(*w.ShareOneDriveAction)
 	}
-	if w.E155 != nil {
-		s.ShareOpenAPIAction = CustomPermissionsCapabilityStateOf(*w.E155)
+	if w.ShareOpenAPIAction != nil {
+		s.ShareOpenAPIAction = CustomPermissionsCapabilityStateOf(*w.ShareOpenAPIAction)
 	}
-	if w.E156 != nil {
-		s.SharePagerDutyAction = CustomPermissionsCapabilityStateOf(*w.E156)
+	if w.SharePagerDutyAction != nil {
+		s.SharePagerDutyAction = CustomPermissionsCapabilityStateOf(*w.SharePagerDutyAction)
 	}
-	if w.E157 != nil {
-		s.SharePointAction = CustomPermissionsCapabilityStateOf(*w.E157)
+	if w.SharePointAction != nil {
+		s.SharePointAction = CustomPermissionsCapabilityStateOf(*w.SharePointAction)
 	}
-	if w.E158 != nil {
-		s.ShareSAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.E158)
+	if w.ShareSAPBillOfMaterialAction != nil {
+		s.ShareSAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.ShareSAPBillOfMaterialAction)
 	}
-	if w.E159 != nil {
-		s.ShareSAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.E159)
+	if w.ShareSAPBusinessPartnerAction != nil {
+		s.ShareSAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.ShareSAPBusinessPartnerAction)
 	}
-	if w.E160 != nil {
-		s.ShareSAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.E160)
+	if w.ShareSAPMaterialStockAction != nil {
+		s.ShareSAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.ShareSAPMaterialStockAction)
 	}
-	if w.E161 != nil {
-		s.ShareSAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.E161)
+	if w.ShareSAPPhysicalInventoryAction != nil {
+		s.ShareSAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.ShareSAPPhysicalInventoryAction)
 	}
-	if w.E162 != nil {
-		s.ShareSAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.E162)
+	if w.ShareSAPProductMasterDataAction != nil {
+		s.ShareSAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.ShareSAPProductMasterDataAction)
 	}
-	if w.E163 != nil {
-		s.ShareSalesforceAction = CustomPermissionsCapabilityStateOf(*w.E163)
+	if w.ShareSalesforceAction != nil {
+		s.ShareSalesforceAction = CustomPermissionsCapabilityStateOf(*w.ShareSalesforceAction)
 	}
-	if w.E164 != nil {
-		s.ShareSandPGMIAction = CustomPermissionsCapabilityStateOf(*w.E164)
+	if w.ShareSandPGMIAction != nil {
+		s.ShareSandPGMIAction = CustomPermissionsCapabilityStateOf(*w.ShareSandPGMIAction)
 	}
-	if w.E165 != nil {
-		s.ShareSandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.E165)
+	if w.ShareSandPGlobalEnergyAction != nil {
+		s.ShareSandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.ShareSandPGlobalEnergyAction)
 	}
-	if w.E166 != nil {
-		s.ShareServiceNowAction = CustomPermissionsCapabilityStateOf(*w.E166)
+	if w.ShareServiceNowAction != nil {
+		s.ShareServiceNowAction = CustomPermissionsCapabilityStateOf(*w.ShareServiceNowAction)
 	}
-	if w.E167 != nil {
-		s.ShareSharePointAction = CustomPermissionsCapabilityStateOf(*w.E167)
+	if w.ShareSharePointAction != nil {
+		s.ShareSharePointAction = CustomPermissionsCapabilityStateOf(*w.ShareSharePointAction)
 	}
-	if w.E168 != nil {
-		s.ShareSlackAction = CustomPermissionsCapabilityStateOf(*w.E168)
+	if w.ShareSlackAction != nil {
+		s.ShareSlackAction = CustomPermissionsCapabilityStateOf(*w.ShareSlackAction)
 	}
-	if w.E169 != nil {
-		s.ShareSmartsheetAction = CustomPermissionsCapabilityStateOf(*w.E169)
+	if w.ShareSmartsheetAction != nil {
+		s.ShareSmartsheetAction = CustomPermissionsCapabilityStateOf(*w.ShareSmartsheetAction)
 	}
-	if w.E170 != nil {
-		s.ShareSpaces = CustomPermissionsCapabilityStateOf(*w.E170)
+	if w.ShareSpaces != nil {
+		s.ShareSpaces = CustomPermissionsCapabilityStateOf(*w.ShareSpaces)
 	}
-	if w.E171 != nil {
-		s.ShareTextractAction = CustomPermissionsCapabilityStateOf(*w.E171)
+	if w.ShareTextractAction != nil {
+		s.ShareTextractAction = CustomPermissionsCapabilityStateOf(*w.ShareTextractAction)
 	}
-	if w.E172 != nil {
-		s.ShareZendeskAction = CustomPermissionsCapabilityStateOf(*w.E172)
+	if w.ShareZendeskAction != nil {
+		s.ShareZendeskAction = CustomPermissionsCapabilityStateOf(*w.ShareZendeskAction)
 	}
-	if w.E173 != nil {
-		s.SlackAction = CustomPermissionsCapabilityStateOf(*w.E173)
+	if w.SlackAction != nil {
+		s.SlackAction = CustomPermissionsCapabilityStateOf(*w.SlackAction)
 	}
-	if w.E174 != nil {
-		s.SmartsheetAction = CustomPermissionsCapabilityStateOf(*w.E174)
+	if w.SmartsheetAction != nil {
+		s.SmartsheetAction = CustomPermissionsCapabilityStateOf(*w.SmartsheetAction)
 	}
-	if w.E175 != nil {
-		s.Space = CustomPermissionsCapabilityStateOf(*w.E175)
+	if w.Space != nil {
+		s.Space = CustomPermissionsCapabilityStateOf(*w.Space)
 	}
-	if w.E176 != nil {
-		s.SubscribeDashboardEmailReports = CustomPermissionsCapabilityStateOf(*w.E176)
+	if w.SubscribeDashboardEmailReports != nil {
+		s.SubscribeDashboardEmailReports = CustomPermissionsCapabilityStateOf(*w.SubscribeDashboardEmailReports)
 	}
-	if w.E177 != nil {
-		s.TextractAction = CustomPermissionsCapabilityStateOf(*w.E177)
+	if w.TextractAction != nil {
+		s.TextractAction = CustomPermissionsCapabilityStateOf(*w.TextractAction)
 	}
-	if w.E178 != nil {
-		s.Topic = CustomPermissionsCapabilityStateOf(*w.E178)
+	if w.Topic != nil {
+		s.Topic = CustomPermissionsCapabilityStateOf(*w.Topic)
 	}
-	if w.E179 != nil {
-		s.UseAgentWebSearch = CustomPermissionsCapabilityStateOf(*w.E179)
+	if w.UseAgentWebSearch != nil {
+		s.UseAgentWebSearch = CustomPermissionsCapabilityStateOf(*w.UseAgentWebSearch)
 	}
-	if w.E180 != nil {
-		s.UseAmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.E180)
+	if w.UseAmazonBedrockARSAction != nil {
+		s.UseAmazonBedrockARSAction = CustomPermissionsCapabilityStateOf(*w.UseAmazonBedrockARSAction)
 	}
-	if w.E181 != nil {
-		s.UseAmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.E181)
+	if w.UseAmazonBedrockFSAction != nil {
+		s.UseAmazonBedrockFSAction = CustomPermissionsCapabilityStateOf(*w.UseAmazonBedrockFSAction)
 	}
-	if w.E182 != nil {
-		s.UseAmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.E182)
+	if w.UseAmazonBedrockKRSAction != nil {
+		s.UseAmazonBedrockKRSAction = CustomPermissionsCapabilityStateOf(*w.UseAmazonBedrockKRSAction)
 	}
-	if w.E183 != nil {
-		s.UseAmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.E183)
+	if w.UseAmazonSThreeAction != nil {
+		s.UseAmazonSThreeAction = CustomPermissionsCapabilityStateOf(*w.UseAmazonSThreeAction)
 	}
-	if w.E184 != nil {
-		s.UseAsanaAction = CustomPermissionsCapabilityStateOf(*w.E184)
+	if w.UseAsanaAction != nil {
+		s.UseAsanaAction = CustomPermissionsCapabilityStateOf(*w.UseAsanaAction)
 	}
-	if w.E185 != nil {
-		s.UseBambooHRAction = CustomPermissionsCapabilityStateOf(*w.E185)
+	if w.UseBambooHRAction != nil {
+		s.UseBambooHRAction = CustomPermissionsCapabilityStateOf(*w.UseBambooHRAction)
 	}
-	if w.E186 != nil {
-		s.UseBedrockModels = CustomPermissionsCapabilityStateOf(*w.E186)
+	if w.UseBedrockModels != nil {
+		s.UseBedrockModels = CustomPermissionsCapabilityStateOf(*w.UseBedrockModels)
 	}
-	if w.E187 != nil {
-		s.UseBoxAgentAction = CustomPermissionsCapabilityStateOf(*w.E187)
+	if w.UseBoxAgentAction != nil {
+		s.UseBoxAgentAction = CustomPermissionsCapabilityStateOf(*w.UseBoxAgentAction)
 	}
-	if w.E188 != nil {
-		s.UseCanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.E188)
+	if w.UseCanvaAgentAction != nil {
+		s.UseCanvaAgentAction = CustomPermissionsCapabilityStateOf(*w.UseCanvaAgentAction)
 	}
-	if w.E189 != nil {
-		s.UseComprehendAction = CustomPermissionsCapabilityStateOf(*w.E189)
+	if w.UseComprehendAction != nil {
+		s.UseComprehendAction = CustomPermissionsCapabilityStateOf(*w.UseComprehendAction)
 	}
-	if w.E190 != nil {
-		s.UseComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.E190)
+	if w.UseComprehendMedicalAction != nil {
+		s.UseComprehendMedicalAction = CustomPermissionsCapabilityStateOf(*w.UseComprehendMedicalAction)
 	}
-	if w.E191 != nil {
-		s.UseConfluenceAction = CustomPermissionsCapabilityStateOf(*w.E191)
+	if w.UseConfluenceAction != nil {
+		s.UseConfluenceAction = CustomPermissionsCapabilityStateOf(*w.UseConfluenceAction)
 	}
-	if w.E192 != nil {
-		s.UseFactSetAction = CustomPermissionsCapabilityStateOf(*w.E192)
+	if w.UseFactSetAction != nil {
+		s.UseFactSetAction = CustomPermissionsCapabilityStateOf(*w.UseFactSetAction)
 	}
-	if w.E193 != nil {
-		s.UseGenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.E193)
+	if w.UseGenericHTTPAction != nil {
+		s.UseGenericHTTPAction = CustomPermissionsCapabilityStateOf(*w.UseGenericHTTPAction)
 	}
-	if w.E194 != nil {
-		s.UseGithubAction = CustomPermissionsCapabilityStateOf(*w.E194)
+	if w.UseGithubAction != nil {
+		s.UseGithubAction = CustomPermissionsCapabilityStateOf(*w.UseGithubAction)
 	}
-	if w.E195 != nil {
-		s.UseGoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.E195)
+	if w.UseGoogleCalendarAction != nil {
+		s.UseGoogleCalendarAction = CustomPermissionsCapabilityStateOf(*w.UseGoogleCalendarAction)
 	}
-	if w.E196 != nil {
-		s.UseHubspotAction = CustomPermissionsCapabilityStateOf(*w.E196)
+	if w.UseHubspotAction != nil {
+		s.UseHubspotAction = CustomPermissionsCapabilityStateOf(*w.UseHubspotAction)
 	}
-	if w.E197 != nil {
-		s.UseHuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.E197)
+	if w.UseHuggingFaceAction != nil {
+		s.UseHuggingFaceAction = CustomPermissionsCapabilityStateOf(*w.UseHuggingFaceAction)
 	}
-	if w.E198 != nil {
-		s.UseIntercomAction = CustomPermissionsCapabilityStateOf(*w.E198)
+	if w.UseIntercomAction != nil {
+		s.UseIntercomAction = CustomPermissionsCapabilityStateOf(*w.UseIntercomAction)
 	}
-	if w.E199 != nil {
-		s.UseJiraAction = CustomPermissionsCapabilityStateOf(*w.E199)
+	if w.UseJiraAction != nil {
+		s.UseJiraAction = CustomPermissionsCapabilityStateOf(*w.UseJiraAction)
 	}
-	if w.E200 != nil {
-		s.UseLinearAction = CustomPermissionsCapabilityStateOf(*w.E200)
+	if w.UseLinearAction != nil {
+		s.UseLinearAction = CustomPermissionsCapabilityStateOf(*w.UseLinearAction)
 	}
-	if w.E201 != nil {
-		s.UseMCPAction = CustomPermissionsCapabilityStateOf(*w.E201)
+	if w.UseMCPAction != nil {
+		s.UseMCPAction = CustomPermissionsCapabilityStateOf(*w.UseMCPAction)
 	}
-	if w.E202 != nil {
-		s.UseMSExchangeAction = CustomPermissionsCapabilityStateOf(*w.E202)
+	if w.UseMSExchangeAction != nil {
+		s.UseMSExchangeAction = CustomPermissionsCapabilityStateOf(*w.UseMSExchangeAction)
 	}
-	if w.E203 != nil {
-		s.UseMSTeamsAction = CustomPermissionsCapabilityStateOf(*w.E203)
+	if w.UseMSTeamsAction != nil {
+		s.UseMSTeamsAction = CustomPermissionsCapabilityStateOf(*w.UseMSTeamsAction)
 	}
-	if w.E204 != nil {
-		s.UseMondayAction = CustomPermissionsCapabilityStateOf(*w.E204)
+	if w.UseMondayAction != nil {
+		s.UseMondayAction = CustomPermissionsCapabilityStateOf(*w.UseMondayAction)
 	}
-	if w.E205 != nil {
-		s.UseNewRelicAction = CustomPermissionsCapabilityStateOf(*w.E205)
+	if w.UseNewRelicAction != nil {
+		s.UseNewRelicAction = CustomPermissionsCapabilityStateOf(*w.UseNewRelicAction)
 	}
-	if w.E206 != nil {
-		s.UseNotionAction = CustomPermissionsCapabilityStateOf(*w.E206)
+	if w.UseNotionAction != nil {
+		s.UseNotionAction = CustomPermissionsCapabilityStateOf(*w.UseNotionAction)
 	}
-	if w.E207 != nil {
-		s.UseOneDriveAction = CustomPermissionsCapabilityStateOf(*w.E207)
+	if w.UseOneDriveAction != nil {
+		s.UseOneDriveAction = CustomPermissionsCapabilityStateOf(*w.UseOneDriveAction)
 	}
-	if w.E208 != nil {
-		s.UseOpenAPIAction = CustomPermissionsCapabilityStateOf(*w.E208)
+	if w.UseOpenAPIAction != nil {
+		s.UseOpenAPIAction = CustomPermissionsCapabilityStateOf(*w.UseOpenAPIAction)
 	}
-	if w.E209 != nil {
-		s.UsePagerDutyAction = CustomPermissionsCapabilityStateOf(*w.E209)
+	if w.UsePagerDutyAction != nil {
+		s.UsePagerDutyAction = CustomPermissionsCapabilityStateOf(*w.UsePagerDutyAction)
 	}
-	if w.E210 != nil {
-		s.UseSAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.E210)
+	if w.UseSAPBillOfMaterialAction != nil {
+		s.UseSAPBillOfMaterialAction = CustomPermissionsCapabilityStateOf(*w.UseSAPBillOfMaterialAction)
 	}
-	if w.E211 != nil {
-		s.UseSAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.E211)
+	if w.UseSAPBusinessPartnerAction != nil {
+		s.UseSAPBusinessPartnerAction = CustomPermissionsCapabilityStateOf(*w.UseSAPBusinessPartnerAction)
 	}
-	if w.E212 != nil {
-		s.UseSAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.E212)
+	if w.UseSAPMaterialStockAction != nil {
+		s.UseSAPMaterialStockAction = CustomPermissionsCapabilityStateOf(*w.UseSAPMaterialStockAction)
 	}
-	if w.E213 != nil {
-		s.UseSAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.E213)
+	if w.UseSAPPhysicalInventoryAction != nil {
+		s.UseSAPPhysicalInventoryAction = CustomPermissionsCapabilityStateOf(*w.UseSAPPhysicalInventoryAction)
 	}
-	if w.E214 != nil {
-		s.UseSAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.E214)
+	if w.UseSAPProductMasterDataAction != nil {
+		s.UseSAPProductMasterDataAction = CustomPermissionsCapabilityStateOf(*w.UseSAPProductMasterDataAction)
 	}
-	if w.E215 != nil {
-		s.UseSalesforceAction = CustomPermissionsCapabilityStateOf(*w.E215)
+	if w.UseSalesforceAction != nil {
+		s.UseSalesforceAction = CustomPermissionsCapabilityStateOf(*w.UseSalesforceAction)
 	}
-	if w.E216 != nil {
-		s.UseSandPGMIAction = CustomPermissionsCapabilityStateOf(*w.E216)
+	if w.UseSandPGMIAction != nil {
+		s.UseSandPGMIAction = CustomPermissionsCapabilityStateOf(*w.UseSandPGMIAction)
 	}
-	if w.E217 != nil {
-		s.UseSandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.E217)
+	if w.UseSandPGlobalEnergyAction != nil {
+		s.UseSandPGlobalEnergyAction = CustomPermissionsCapabilityStateOf(*w.UseSandPGlobalEnergyAction)
 	}
-	if w.E218 != nil {
-		s.UseServiceNowAction = CustomPermissionsCapabilityStateOf(*w.E218)
+	if w.UseServiceNowAction != nil {
+		s.UseServiceNowAction = CustomPermissionsCapabilityStateOf(*w.UseServiceNowAction)
 	}
-	if w.E219 != nil {
-		s.UseSharePointAction = CustomPermissionsCapabilityStateOf(*w.E219)
+	if w.UseSharePointAction != nil {
+		s.UseSharePointAction = CustomPermissionsCapabilityStateOf(*w.UseSharePointAction)
 	}
-	if w.E220 != nil {
-		s.UseSlackAction = CustomPermissionsCapabilityStateOf(*w.E220)
+	if w.UseSlackAction != nil {
+		s.UseSlackAction = CustomPermissionsCapabilityStateOf(*w.UseSlackAction)
 	}
-	if w.E221 != nil {
-		s.UseSmartsheetAction = CustomPermissionsCapabilityStateOf(*w.E221)
+	if w.UseSmartsheetAction != nil {
+		s.UseSmartsheetAction = CustomPermissionsCapabilityStateOf(*w.UseSmartsheetAction)
 	}
-	if w.E222 != nil {
-		s.UseTextractAction = CustomPermissionsCapabilityStateOf(*w.E222)
+	if w.UseTextractAction != nil {
+		s.UseTextractAction = CustomPermissionsCapabilityStateOf(*w.UseTextractAction)
 	}
-	if w.E223 != nil {
-		s.UseZendeskAction = CustomPermissionsCapabilityStateOf(*w.E223)
+	if w.UseZendeskAction != nil {
+		s.UseZendeskAction = CustomPermissionsCapabilityStateOf(*w.UseZendeskAction)
 	}
-	if w.E224 != nil {
-		s.ViewAccountSPICECapacity = CustomPermissionsCapabilityStateOf(*w.E224)
+	if w.ViewAccountSPICECapacity != nil {
+		s.ViewAccountSPICECapacity = CustomPermissionsCapabilityStateOf(*w.ViewAccountSPICECapacity)
 	}
-	if w.E225 != nil {
-		s.ZendeskAction = CustomPermissionsCapabilityStateOf(*w.E225)
+	if w.ZendeskAction != nil {
+		s.ZendeskAction = CustomPermissionsCapabilityStateOf(*w.ZendeskAction)
 	}
 	return nil
 }

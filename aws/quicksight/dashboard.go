@@ -204,19 +204,19 @@ type DashboardAdHocFilteringOption struct {
 	AvailabilityStatus DashboardBehavior `json:"AvailabilityStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardAdHocFilteringOption, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardAdHocFilteringOption, turning enum values
+// back into their types.
 func (s *DashboardAdHocFilteringOption) UnmarshalJSON(data []byte) error {
 	type plain DashboardAdHocFilteringOption
 	w := struct {
 		*plain
-		E0 *string `json:"AvailabilityStatus"`
+		AvailabilityStatus *string `json:"AvailabilityStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AvailabilityStatus = DashboardBehaviorOf(*w.E0)
+	if w.AvailabilityStatus != nil {
+		s.AvailabilityStatus = DashboardBehaviorOf(*w.AvailabilityStatus)
 	}
 	return nil
 }
@@ -328,18 +328,19 @@ type DashboardError struct {
 	Type DashboardErrorType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardError, enum values to their types.
+// UnmarshalJSON decodes a DashboardError, turning enum values back into their
+// types.
 func (s *DashboardError) UnmarshalJSON(data []byte) error {
 	type plain DashboardError
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DashboardErrorTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DashboardErrorTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -407,19 +408,19 @@ type DashboardExportToCSVOption struct {
 	AvailabilityStatus DashboardBehavior `json:"AvailabilityStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardExportToCSVOption, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardExportToCSVOption, turning enum values back
+// into their types.
 func (s *DashboardExportToCSVOption) UnmarshalJSON(data []byte) error {
 	type plain DashboardExportToCSVOption
 	w := struct {
 		*plain
-		E0 *string `json:"AvailabilityStatus"`
+		AvailabilityStatus *string `json:"AvailabilityStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AvailabilityStatus = DashboardBehaviorOf(*w.E0)
+	if w.AvailabilityStatus != nil {
+		s.AvailabilityStatus = DashboardBehaviorOf(*w.AvailabilityStatus)
 	}
 	return nil
 }
@@ -590,19 +591,19 @@ type DashboardSheetControlsOption struct {
 	VisibilityState DashboardUIState `json:"VisibilityState,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardSheetControlsOption, enum values to their
-// types.
+// UnmarshalJSON decodes a DashboardSheetControlsOption, turning enum values
+// back into their types.
 func (s *DashboardSheetControlsOption) UnmarshalJSON(data []byte) error {
 	type plain DashboardSheetControlsOption
 	w := struct {
 		*plain
-		E0 *string `json:"VisibilityState"`
+		VisibilityState *string `json:"VisibilityState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.VisibilityState = DashboardUIStateOf(*w.E0)
+	if w.VisibilityState != nil {
+		s.VisibilityState = DashboardUIStateOf(*w.VisibilityState)
 	}
 	return nil
 }
@@ -771,18 +772,19 @@ type DashboardVersion struct {
 	VersionNumber float64 `json:"VersionNumber,omitzero"`
 }
 
-// UnmarshalJSON decodes a DashboardVersion, enum values to their types.
+// UnmarshalJSON decodes a DashboardVersion, turning enum values back into
+// their types.
 func (s *DashboardVersion) UnmarshalJSON(data []byte) error {
 	type plain DashboardVersion
 	w := struct {
 		*plain
-		E7 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.Status = DashboardResourceStatusOf(*w.E7)
+	if w.Status != nil {
+		s.Status = DashboardResourceStatusOf(*w.Status)
 	}
 	return nil
 }

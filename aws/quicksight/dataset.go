@@ -115,18 +115,19 @@ type DataSetArgs struct {
 	Tags []DataSetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetArgs, enum values to their types.
+// UnmarshalJSON decodes a DataSetArgs, turning enum values back into their
+// types.
 func (s *DataSetArgs) UnmarshalJSON(data []byte) error {
 	type plain DataSetArgs
 	w := struct {
 		*plain
-		E6 *string `json:"ImportMode"`
+		ImportMode *string `json:"ImportMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.ImportMode = DataSetImportModeOf(*w.E6)
+	if w.ImportMode != nil {
+		s.ImportMode = DataSetImportModeOf(*w.ImportMode)
 	}
 	return nil
 }
@@ -273,19 +274,19 @@ type DataSetCastColumnTypeOperation struct {
 	Format *string `json:"Format,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetCastColumnTypeOperation, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSetCastColumnTypeOperation, turning enum values
+// back into their types.
 func (s *DataSetCastColumnTypeOperation) UnmarshalJSON(data []byte) error {
 	type plain DataSetCastColumnTypeOperation
 	w := struct {
 		*plain
-		E1 *string `json:"NewColumnType"`
+		NewColumnType *string `json:"NewColumnType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.NewColumnType = DataSetColumnDataTypeOf(*w.E1)
+	if w.NewColumnType != nil {
+		s.NewColumnType = DataSetColumnDataTypeOf(*w.NewColumnType)
 	}
 	return nil
 }
@@ -391,18 +392,19 @@ type DataSetColumnTag struct {
 	ColumnGeographicRole DataSetGeoSpatialDataRole `json:"ColumnGeographicRole,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetColumnTag, enum values to their types.
+// UnmarshalJSON decodes a DataSetColumnTag, turning enum values back into
+// their types.
 func (s *DataSetColumnTag) UnmarshalJSON(data []byte) error {
 	type plain DataSetColumnTag
 	w := struct {
 		*plain
-		E1 *string `json:"ColumnGeographicRole"`
+		ColumnGeographicRole *string `json:"ColumnGeographicRole"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ColumnGeographicRole = DataSetGeoSpatialDataRoleOf(*w.E1)
+	if w.ColumnGeographicRole != nil {
+		s.ColumnGeographicRole = DataSetGeoSpatialDataRoleOf(*w.ColumnGeographicRole)
 	}
 	return nil
 }
@@ -543,19 +545,19 @@ type DataSetGeoSpatialColumnGroup struct {
 	CountryCode DataSetGeoSpatialCountryCode `json:"CountryCode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetGeoSpatialColumnGroup, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSetGeoSpatialColumnGroup, turning enum values
+// back into their types.
 func (s *DataSetGeoSpatialColumnGroup) UnmarshalJSON(data []byte) error {
 	type plain DataSetGeoSpatialColumnGroup
 	w := struct {
 		*plain
-		E2 *string `json:"CountryCode"`
+		CountryCode *string `json:"CountryCode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.CountryCode = DataSetGeoSpatialCountryCodeOf(*w.E2)
+	if w.CountryCode != nil {
+		s.CountryCode = DataSetGeoSpatialCountryCodeOf(*w.CountryCode)
 	}
 	return nil
 }
@@ -724,18 +726,19 @@ type DataSetInputColumn struct {
 	Type DataSetInputColumnDataType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetInputColumn, enum values to their types.
+// UnmarshalJSON decodes a DataSetInputColumn, turning enum values back into
+// their types.
 func (s *DataSetInputColumn) UnmarshalJSON(data []byte) error {
 	type plain DataSetInputColumn
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DataSetInputColumnDataTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DataSetInputColumnDataTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -828,18 +831,19 @@ type DataSetJoinInstruction struct {
 	RightJoinKeyProperties *DataSetJoinKeyProperties `json:"RightJoinKeyProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetJoinInstruction, enum values to their types.
+// UnmarshalJSON decodes a DataSetJoinInstruction, turning enum values back
+// into their types.
 func (s *DataSetJoinInstruction) UnmarshalJSON(data []byte) error {
 	type plain DataSetJoinInstruction
 	w := struct {
 		*plain
-		E3 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Type = DataSetJoinTypeOf(*w.E3)
+	if w.Type != nil {
+		s.Type = DataSetJoinTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -968,18 +972,19 @@ type DataSetOutputColumn struct {
 	Type DataSetColumnDataType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetOutputColumn, enum values to their types.
+// UnmarshalJSON decodes a DataSetOutputColumn, turning enum values back into
+// their types.
 func (s *DataSetOutputColumn) UnmarshalJSON(data []byte) error {
 	type plain DataSetOutputColumn
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = DataSetColumnDataTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = DataSetColumnDataTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1118,23 +1123,23 @@ type DataSetRowLevelPermissionDataSet struct {
 	Namespace *string `json:"Namespace,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetRowLevelPermissionDataSet, enum values to
-// their types.
+// UnmarshalJSON decodes a DataSetRowLevelPermissionDataSet, turning enum
+// values back into their types.
 func (s *DataSetRowLevelPermissionDataSet) UnmarshalJSON(data []byte) error {
 	type plain DataSetRowLevelPermissionDataSet
 	w := struct {
 		*plain
-		E1 *string `json:"PermissionPolicy"`
-		E2 *string `json:"FormatVersion"`
+		PermissionPolicy *string `json:"PermissionPolicy"`
+		FormatVersion    *string `json:"FormatVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PermissionPolicy = DataSetRowLevelPermissionPolicyOf(*w.E1)
+	if w.PermissionPolicy != nil {
+		s.PermissionPolicy = DataSetRowLevelPermissionPolicyOf(*w.PermissionPolicy)
 	}
-	if w.E2 != nil {
-		s.FormatVersion = DataSetRowLevelPermissionFormatVersionOf(*w.E2)
+	if w.FormatVersion != nil {
+		s.FormatVersion = DataSetRowLevelPermissionFormatVersionOf(*w.FormatVersion)
 	}
 	return nil
 }
@@ -1404,22 +1409,23 @@ type DataSetUploadSettings struct {
 	TextQualifier DataSetTextQualifier `json:"TextQualifier,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSetUploadSettings, enum values to their types.
+// UnmarshalJSON decodes a DataSetUploadSettings, turning enum values back into
+// their types.
 func (s *DataSetUploadSettings) UnmarshalJSON(data []byte) error {
 	type plain DataSetUploadSettings
 	w := struct {
 		*plain
-		E2 *string `json:"Format"`
-		E4 *string `json:"TextQualifier"`
+		Format        *string `json:"Format"`
+		TextQualifier *string `json:"TextQualifier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Format = DataSetFileFormatOf(*w.E2)
+	if w.Format != nil {
+		s.Format = DataSetFileFormatOf(*w.Format)
 	}
-	if w.E4 != nil {
-		s.TextQualifier = DataSetTextQualifierOf(*w.E4)
+	if w.TextQualifier != nil {
+		s.TextQualifier = DataSetTextQualifierOf(*w.TextQualifier)
 	}
 	return nil
 }

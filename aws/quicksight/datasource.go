@@ -107,18 +107,19 @@ type DataSourceArgs struct {
 	VpcConnectionProperties *DataSourceVpcConnectionProperties `json:"VpcConnectionProperties,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a DataSourceArgs, turning enum values back into their
+// types.
 func (s *DataSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain DataSourceArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DataSourceTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DataSourceTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -437,18 +438,19 @@ type DataSourceErrorInfo struct {
 	Type DataSourceErrorInfoType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceErrorInfo, enum values to their types.
+// UnmarshalJSON decodes a DataSourceErrorInfo, turning enum values back into
+// their types.
 func (s *DataSourceErrorInfo) UnmarshalJSON(data []byte) error {
 	type plain DataSourceErrorInfo
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = DataSourceErrorInfoTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = DataSourceErrorInfoTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1059,19 +1061,19 @@ type DataSourceSnowflakeParameters struct {
 	OAuthParameters DataSourceOAuthParameters `json:"OAuthParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceSnowflakeParameters, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSourceSnowflakeParameters, turning enum values
+// back into their types.
 func (s *DataSourceSnowflakeParameters) UnmarshalJSON(data []byte) error {
 	type plain DataSourceSnowflakeParameters
 	w := struct {
 		*plain
-		E3 *string `json:"AuthenticationType"`
+		AuthenticationType *string `json:"AuthenticationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.AuthenticationType = DataSourceAuthenticationTypeOf(*w.E3)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = DataSourceAuthenticationTypeOf(*w.AuthenticationType)
 	}
 	return nil
 }
@@ -1171,23 +1173,23 @@ type DataSourceStarburstParameters struct {
 	ProductType DataSourceStarburstProductType `json:"ProductType,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataSourceStarburstParameters, enum values to their
-// types.
+// UnmarshalJSON decodes a DataSourceStarburstParameters, turning enum values
+// back into their types.
 func (s *DataSourceStarburstParameters) UnmarshalJSON(data []byte) error {
 	type plain DataSourceStarburstParameters
 	w := struct {
 		*plain
-		E3 *string `json:"AuthenticationType"`
-		E6 *string `json:"ProductType"`
+		AuthenticationType *string `json:"AuthenticationType"`
+		ProductType        *string `json:"ProductType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.AuthenticationType = DataSourceAuthenticationTypeOf(*w.E3)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = DataSourceAuthenticationTypeOf(*w.AuthenticationType)
 	}
-	if w.E6 != nil {
-		s.ProductType = DataSourceStarburstProductTypeOf(*w.E6)
+	if w.ProductType != nil {
+		s.ProductType = DataSourceStarburstProductTypeOf(*w.ProductType)
 	}
 	return nil
 }

@@ -79,22 +79,23 @@ type FolderArgs struct {
 	Tags []FolderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FolderArgs, enum values to their types.
+// UnmarshalJSON decodes a FolderArgs, turning enum values back into their
+// types.
 func (s *FolderArgs) UnmarshalJSON(data []byte) error {
 	type plain FolderArgs
 	w := struct {
 		*plain
-		E2 *string `json:"FolderType"`
-		E6 *string `json:"SharingModel"`
+		FolderType   *string `json:"FolderType"`
+		SharingModel *string `json:"SharingModel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.FolderType = FolderTypePropertyOf(*w.E2)
+	if w.FolderType != nil {
+		s.FolderType = FolderTypePropertyOf(*w.FolderType)
 	}
-	if w.E6 != nil {
-		s.SharingModel = FolderSharingModelOf(*w.E6)
+	if w.SharingModel != nil {
+		s.SharingModel = FolderSharingModelOf(*w.SharingModel)
 	}
 	return nil
 }

@@ -253,19 +253,19 @@ type KnowledgeBaseAudioExtractionConfiguration struct {
 	AudioExtractionStatus KnowledgeBaseAudioExtractionStatus `json:"AudioExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseAudioExtractionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseAudioExtractionConfiguration, turning
+// enum values back into their types.
 func (s *KnowledgeBaseAudioExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseAudioExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AudioExtractionStatus"`
+		AudioExtractionStatus *string `json:"AudioExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AudioExtractionStatus = KnowledgeBaseAudioExtractionStatusOf(*w.E0)
+	if w.AudioExtractionStatus != nil {
+		s.AudioExtractionStatus = KnowledgeBaseAudioExtractionStatusOf(*w.AudioExtractionStatus)
 	}
 	return nil
 }
@@ -386,19 +386,19 @@ type KnowledgeBaseImageExtractionConfiguration struct {
 	ImageExtractionStatus KnowledgeBaseImageExtractionStatus `json:"ImageExtractionStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseImageExtractionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseImageExtractionConfiguration, turning
+// enum values back into their types.
 func (s *KnowledgeBaseImageExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseImageExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ImageExtractionStatus"`
+		ImageExtractionStatus *string `json:"ImageExtractionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ImageExtractionStatus = KnowledgeBaseImageExtractionStatusOf(*w.E0)
+	if w.ImageExtractionStatus != nil {
+		s.ImageExtractionStatus = KnowledgeBaseImageExtractionStatusOf(*w.ImageExtractionStatus)
 	}
 	return nil
 }
@@ -542,23 +542,23 @@ type KnowledgeBaseVideoExtractionConfiguration struct {
 	VideoExtractionType KnowledgeBaseVideoExtractionType `json:"VideoExtractionType,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseVideoExtractionConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseVideoExtractionConfiguration, turning
+// enum values back into their types.
 func (s *KnowledgeBaseVideoExtractionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseVideoExtractionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"VideoExtractionStatus"`
-		E1 *string `json:"VideoExtractionType"`
+		VideoExtractionStatus *string `json:"VideoExtractionStatus"`
+		VideoExtractionType   *string `json:"VideoExtractionType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.VideoExtractionStatus = KnowledgeBaseVideoExtractionStatusOf(*w.E0)
+	if w.VideoExtractionStatus != nil {
+		s.VideoExtractionStatus = KnowledgeBaseVideoExtractionStatusOf(*w.VideoExtractionStatus)
 	}
-	if w.E1 != nil {
-		s.VideoExtractionType = KnowledgeBaseVideoExtractionTypeOf(*w.E1)
+	if w.VideoExtractionType != nil {
+		s.VideoExtractionType = KnowledgeBaseVideoExtractionTypeOf(*w.VideoExtractionType)
 	}
 	return nil
 }

@@ -97,23 +97,23 @@ type OAuthClientApplicationArgs struct {
 	Tags []OAuthClientApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a OAuthClientApplicationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a OAuthClientApplicationArgs, turning enum values back
+// into their types.
 func (s *OAuthClientApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain OAuthClientApplicationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"OAuthClientAuthenticationType"`
-		E6 *string `json:"DataSourceType"`
+		OAuthClientAuthenticationType *string `json:"OAuthClientAuthenticationType"`
+		DataSourceType                *string `json:"DataSourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OAuthClientAuthenticationType = OAuthClientApplicationOAuthClientAuthenticationTypeOf(*w.E2)
+	if w.OAuthClientAuthenticationType != nil {
+		s.OAuthClientAuthenticationType = OAuthClientApplicationOAuthClientAuthenticationTypeOf(*w.OAuthClientAuthenticationType)
 	}
-	if w.E6 != nil {
-		s.DataSourceType = OAuthClientApplicationDataSourceTypeOf(*w.E6)
+	if w.DataSourceType != nil {
+		s.DataSourceType = OAuthClientApplicationDataSourceTypeOf(*w.DataSourceType)
 	}
 	return nil
 }

@@ -129,18 +129,19 @@ type RefreshScheduleMap struct {
 	StartAfterDateTime string `json:"StartAfterDateTime,omitzero"`
 }
 
-// UnmarshalJSON decodes a RefreshScheduleMap, enum values to their types.
+// UnmarshalJSON decodes a RefreshScheduleMap, turning enum values back into
+// their types.
 func (s *RefreshScheduleMap) UnmarshalJSON(data []byte) error {
 	type plain RefreshScheduleMap
 	w := struct {
 		*plain
-		E0 *string `json:"RefreshType"`
+		RefreshType *string `json:"RefreshType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RefreshType = RefreshScheduleMapRefreshTypeOf(*w.E0)
+	if w.RefreshType != nil {
+		s.RefreshType = RefreshScheduleMapRefreshTypeOf(*w.RefreshType)
 	}
 	return nil
 }
@@ -219,19 +220,19 @@ type RefreshScheduleMapScheduleFrequency struct {
 	TimeZone string `json:"TimeZone,omitzero"`
 }
 
-// UnmarshalJSON decodes a RefreshScheduleMapScheduleFrequency, enum values to
-// their types.
+// UnmarshalJSON decodes a RefreshScheduleMapScheduleFrequency, turning enum
+// values back into their types.
 func (s *RefreshScheduleMapScheduleFrequency) UnmarshalJSON(data []byte) error {
 	type plain RefreshScheduleMapScheduleFrequency
 	w := struct {
 		*plain
-		E0 *string `json:"Interval"`
+		Interval *string `json:"Interval"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Interval = RefreshScheduleMapScheduleFrequencyIntervalOf(*w.E0)
+	if w.Interval != nil {
+		s.Interval = RefreshScheduleMapScheduleFrequencyIntervalOf(*w.Interval)
 	}
 	return nil
 }
@@ -308,18 +309,18 @@ type RefreshScheduleMapScheduleFrequencyRefreshOnDay struct {
 }
 
 // UnmarshalJSON decodes a RefreshScheduleMapScheduleFrequencyRefreshOnDay,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *RefreshScheduleMapScheduleFrequencyRefreshOnDay) UnmarshalJSON(data []byte) error {
 	type plain RefreshScheduleMapScheduleFrequencyRefreshOnDay
 	w := struct {
 		*plain
-		E1 *string `json:"DayOfWeek"`
+		DayOfWeek *string `json:"DayOfWeek"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DayOfWeek = RefreshScheduleMapScheduleFrequencyRefreshOnDayDayOfWeekOf(*w.E1)
+	if w.DayOfWeek != nil {
+		s.DayOfWeek = RefreshScheduleMapScheduleFrequencyRefreshOnDayDayOfWeekOf(*w.DayOfWeek)
 	}
 	return nil
 }

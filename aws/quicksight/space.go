@@ -165,18 +165,19 @@ type SpaceResource struct {
 	ResourceType SpaceResourceResourceType `json:"ResourceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpaceResource, enum values to their types.
+// UnmarshalJSON decodes a SpaceResource, turning enum values back into their
+// types.
 func (s *SpaceResource) UnmarshalJSON(data []byte) error {
 	type plain SpaceResource
 	w := struct {
 		*plain
-		E1 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ResourceType = SpaceResourceResourceTypeOf(*w.E1)
+	if w.ResourceType != nil {
+		s.ResourceType = SpaceResourceResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

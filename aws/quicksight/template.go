@@ -280,18 +280,19 @@ type TemplateError struct {
 	Type TemplateErrorType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateError, enum values to their types.
+// UnmarshalJSON decodes a TemplateError, turning enum values back into their
+// types.
 func (s *TemplateError) UnmarshalJSON(data []byte) error {
 	type plain TemplateError
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = TemplateErrorTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = TemplateErrorTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -540,18 +541,19 @@ type TemplateVersion struct {
 	VersionNumber float64 `json:"VersionNumber,omitzero"`
 }
 
-// UnmarshalJSON decodes a TemplateVersion, enum values to their types.
+// UnmarshalJSON decodes a TemplateVersion, turning enum values back into their
+// types.
 func (s *TemplateVersion) UnmarshalJSON(data []byte) error {
 	type plain TemplateVersion
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = TemplateResourceStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = TemplateResourceStatusOf(*w.Status)
 	}
 	return nil
 }

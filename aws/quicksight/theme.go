@@ -249,18 +249,19 @@ type ThemeError struct {
 	Type ThemeErrorType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a ThemeError, enum values to their types.
+// UnmarshalJSON decodes a ThemeError, turning enum values back into their
+// types.
 func (s *ThemeError) UnmarshalJSON(data []byte) error {
 	type plain ThemeError
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = ThemeErrorTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = ThemeErrorTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -664,18 +665,19 @@ type ThemeVersion struct {
 	VersionNumber float64 `json:"VersionNumber,omitzero"`
 }
 
-// UnmarshalJSON decodes a ThemeVersion, enum values to their types.
+// UnmarshalJSON decodes a ThemeVersion, turning enum values back into their
+// types.
 func (s *ThemeVersion) UnmarshalJSON(data []byte) error {
 	type plain ThemeVersion
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = ThemeResourceStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = ThemeResourceStatusOf(*w.Status)
 	}
 	return nil
 }

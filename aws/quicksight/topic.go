@@ -89,18 +89,19 @@ type TopicArgs struct {
 	UserExperienceVersion TopicUserExperienceVersion `json:"UserExperienceVersion,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicArgs, enum values to their types.
+// UnmarshalJSON decodes a TopicArgs, turning enum values back into their
+// types.
 func (s *TopicArgs) UnmarshalJSON(data []byte) error {
 	type plain TopicArgs
 	w := struct {
 		*plain
-		E9 *string `json:"UserExperienceVersion"`
+		UserExperienceVersion *string `json:"UserExperienceVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.UserExperienceVersion = TopicUserExperienceVersionOf(*w.E9)
+	if w.UserExperienceVersion != nil {
+		s.UserExperienceVersion = TopicUserExperienceVersionOf(*w.UserExperienceVersion)
 	}
 	return nil
 }
@@ -326,38 +327,39 @@ type TopicCalculatedField struct {
 	TimeGranularity TopicTimeGranularity `json:"TimeGranularity,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicCalculatedField, enum values to their types.
+// UnmarshalJSON decodes a TopicCalculatedField, turning enum values back into
+// their types.
 func (s *TopicCalculatedField) UnmarshalJSON(data []byte) error {
 	type plain TopicCalculatedField
 	w := struct {
 		*plain
-		E2  *string  `json:"Aggregation"`
-		E3  []string `json:"AllowedAggregations"`
-		E7  *string  `json:"ColumnDataRole"`
-		E14 []string `json:"NotAllowedAggregations"`
-		E16 *string  `json:"TimeGranularity"`
+		Aggregation            *string  `json:"Aggregation"`
+		AllowedAggregations    []string `json:"AllowedAggregations"`
+		ColumnDataRole         *string  `json:"ColumnDataRole"`
+		NotAllowedAggregations []string `json:"NotAllowedAggregations"`
+		TimeGranularity        *string  `json:"TimeGranularity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Aggregation = TopicDefaultAggregationOf(*w.E2)
+	if w.Aggregation != nil {
+		s.Aggregation = TopicDefaultAggregationOf(*w.Aggregation)
 	}
-	if w.E3 != nil {
+	if w.AllowedAggregations != nil {
 		s.AllowedAggregations = (func(v []string) []TopicAuthorSpecifiedAggregation {
 			return convertList(v, TopicAuthorSpecifiedAggregationOf)
-		})(w.E3)
+		})(w.AllowedAggregations)
 	}
-	if w.E7 != nil {
-		s.ColumnDataRole = TopicColumnDataRoleOf(*w.E7)
+	if w.ColumnDataRole != nil {
+		s.ColumnDataRole = TopicColumnDataRoleOf(*w.ColumnDataRole)
 	}
-	if w.E14 != nil {
+	if w.NotAllowedAggregations != nil {
 		s.NotAllowedAggregations = (func(v []string) []TopicAuthorSpecifiedAggregation {
 			return convertList(v, TopicAuthorSpecifiedAggregationOf)
-		})(w.E14)
+		})(w.NotAllowedAggregations)
 	}
-	if w.E16 != nil {
-		s.TimeGranularity = TopicTimeGranularityOf(*w.E16)
+	if w.TimeGranularity != nil {
+		s.TimeGranularity = TopicTimeGranularityOf(*w.TimeGranularity)
 	}
 	return nil
 }
@@ -392,22 +394,23 @@ type TopicCategoryFilter struct {
 	Inverse *bool `json:"Inverse,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicCategoryFilter, enum values to their types.
+// UnmarshalJSON decodes a TopicCategoryFilter, turning enum values back into
+// their types.
 func (s *TopicCategoryFilter) UnmarshalJSON(data []byte) error {
 	type plain TopicCategoryFilter
 	w := struct {
 		*plain
-		E0 *string `json:"CategoryFilterFunction"`
-		E1 *string `json:"CategoryFilterType"`
+		CategoryFilterFunction *string `json:"CategoryFilterFunction"`
+		CategoryFilterType     *string `json:"CategoryFilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CategoryFilterFunction = TopicCategoryFilterFunctionOf(*w.E0)
+	if w.CategoryFilterFunction != nil {
+		s.CategoryFilterFunction = TopicCategoryFilterFunctionOf(*w.CategoryFilterFunction)
 	}
-	if w.E1 != nil {
-		s.CategoryFilterType = TopicCategoryFilterTypeOf(*w.E1)
+	if w.CategoryFilterType != nil {
+		s.CategoryFilterType = TopicCategoryFilterTypeOf(*w.CategoryFilterType)
 	}
 	return nil
 }
@@ -436,19 +439,19 @@ type TopicCategoryFilterConstant struct {
 	SingularConstant *string `json:"SingularConstant,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicCategoryFilterConstant, enum values to their
-// types.
+// UnmarshalJSON decodes a TopicCategoryFilterConstant, turning enum values
+// back into their types.
 func (s *TopicCategoryFilterConstant) UnmarshalJSON(data []byte) error {
 	type plain TopicCategoryFilterConstant
 	w := struct {
 		*plain
-		E1 *string `json:"ConstantType"`
+		ConstantType *string `json:"ConstantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ConstantType = TopicConstantTypeOf(*w.E1)
+	if w.ConstantType != nil {
+		s.ConstantType = TopicConstantTypeOf(*w.ConstantType)
 	}
 	return nil
 }
@@ -675,38 +678,39 @@ type TopicColumn struct {
 	TimeGranularity TopicTimeGranularity `json:"TimeGranularity,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicColumn, enum values to their types.
+// UnmarshalJSON decodes a TopicColumn, turning enum values back into their
+// types.
 func (s *TopicColumn) UnmarshalJSON(data []byte) error {
 	type plain TopicColumn
 	w := struct {
 		*plain
-		E1  *string  `json:"Aggregation"`
-		E2  []string `json:"AllowedAggregations"`
-		E4  *string  `json:"ColumnDataRole"`
-		E14 []string `json:"NotAllowedAggregations"`
-		E16 *string  `json:"TimeGranularity"`
+		Aggregation            *string  `json:"Aggregation"`
+		AllowedAggregations    []string `json:"AllowedAggregations"`
+		ColumnDataRole         *string  `json:"ColumnDataRole"`
+		NotAllowedAggregations []string `json:"NotAllowedAggregations"`
+		TimeGranularity        *string  `json:"TimeGranularity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Aggregation = TopicDefaultAggregationOf(*w.E1)
+	if w.Aggregation != nil {
+		s.Aggregation = TopicDefaultAggregationOf(*w.Aggregation)
 	}
-	if w.E2 != nil {
+	if w.AllowedAggregations != nil {
 		s.AllowedAggregations = (func(v []string) []TopicAuthorSpecifiedAggregation {
 			return convertList(v, TopicAuthorSpecifiedAggregationOf)
-		})(w.E2)
+		})(w.AllowedAggregations)
 	}
-	if w.E4 != nil {
-		s.ColumnDataRole = TopicColumnDataRoleOf(*w.E4)
+	if w.ColumnDataRole != nil {
+		s.ColumnDataRole = TopicColumnDataRoleOf(*w.ColumnDataRole)
 	}
-	if w.E14 != nil {
+	if w.NotAllowedAggregations != nil {
 		s.NotAllowedAggregations = (func(v []string) []TopicAuthorSpecifiedAggregation {
 			return convertList(v, TopicAuthorSpecifiedAggregationOf)
-		})(w.E14)
+		})(w.NotAllowedAggregations)
 	}
-	if w.E16 != nil {
-		s.TimeGranularity = TopicTimeGranularityOf(*w.E16)
+	if w.TimeGranularity != nil {
+		s.TimeGranularity = TopicTimeGranularityOf(*w.TimeGranularity)
 	}
 	return nil
 }
@@ -818,22 +822,23 @@ type TopicComparativeOrder struct {
 	UseOrdering TopicColumnOrderingType `json:"UseOrdering,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicComparativeOrder, enum values to their types.
+// UnmarshalJSON decodes a TopicComparativeOrder, turning enum values back into
+// their types.
 func (s *TopicComparativeOrder) UnmarshalJSON(data []byte) error {
 	type plain TopicComparativeOrder
 	w := struct {
 		*plain
-		E1 *string `json:"TreatUndefinedSpecifiedValues"`
-		E2 *string `json:"UseOrdering"`
+		TreatUndefinedSpecifiedValues *string `json:"TreatUndefinedSpecifiedValues"`
+		UseOrdering                   *string `json:"UseOrdering"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TreatUndefinedSpecifiedValues = TopicUndefinedSpecifiedValueTypeOf(*w.E1)
+	if w.TreatUndefinedSpecifiedValues != nil {
+		s.TreatUndefinedSpecifiedValues = TopicUndefinedSpecifiedValueTypeOf(*w.TreatUndefinedSpecifiedValues)
 	}
-	if w.E2 != nil {
-		s.UseOrdering = TopicColumnOrderingTypeOf(*w.E2)
+	if w.UseOrdering != nil {
+		s.UseOrdering = TopicColumnOrderingTypeOf(*w.UseOrdering)
 	}
 	return nil
 }
@@ -921,18 +926,19 @@ type TopicDataAggregation struct {
 	DefaultDateColumnName *string `json:"DefaultDateColumnName,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicDataAggregation, enum values to their types.
+// UnmarshalJSON decodes a TopicDataAggregation, turning enum values back into
+// their types.
 func (s *TopicDataAggregation) UnmarshalJSON(data []byte) error {
 	type plain TopicDataAggregation
 	w := struct {
 		*plain
-		E0 *string `json:"DatasetRowDateGranularity"`
+		DatasetRowDateGranularity *string `json:"DatasetRowDateGranularity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DatasetRowDateGranularity = TopicTimeGranularityOf(*w.E0)
+	if w.DatasetRowDateGranularity != nil {
+		s.DatasetRowDateGranularity = TopicTimeGranularityOf(*w.DatasetRowDateGranularity)
 	}
 	return nil
 }
@@ -1076,18 +1082,19 @@ type TopicDefaultFormatting struct {
 	DisplayFormatOptions *TopicDisplayFormatOptions `json:"DisplayFormatOptions,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicDefaultFormatting, enum values to their types.
+// UnmarshalJSON decodes a TopicDefaultFormatting, turning enum values back
+// into their types.
 func (s *TopicDefaultFormatting) UnmarshalJSON(data []byte) error {
 	type plain TopicDefaultFormatting
 	w := struct {
 		*plain
-		E0 *string `json:"DisplayFormat"`
+		DisplayFormat *string `json:"DisplayFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DisplayFormat = TopicDisplayFormatOf(*w.E0)
+	if w.DisplayFormat != nil {
+		s.DisplayFormat = TopicDisplayFormatOf(*w.DisplayFormat)
 	}
 	return nil
 }
@@ -1214,23 +1221,23 @@ type TopicDisplayFormatOptions struct {
 	UseGrouping *bool `json:"UseGrouping,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicDisplayFormatOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a TopicDisplayFormatOptions, turning enum values back
+// into their types.
 func (s *TopicDisplayFormatOptions) UnmarshalJSON(data []byte) error {
 	type plain TopicDisplayFormatOptions
 	w := struct {
 		*plain
-		E3 *string `json:"DecimalSeparator"`
-		E9 *string `json:"UnitScaler"`
+		DecimalSeparator *string `json:"DecimalSeparator"`
+		UnitScaler       *string `json:"UnitScaler"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.DecimalSeparator = TopicNumericSeparatorSymbolOf(*w.E3)
+	if w.DecimalSeparator != nil {
+		s.DecimalSeparator = TopicNumericSeparatorSymbolOf(*w.DecimalSeparator)
 	}
-	if w.E9 != nil {
-		s.UnitScaler = TopicNumberScaleOf(*w.E9)
+	if w.UnitScaler != nil {
+		s.UnitScaler = TopicNumberScaleOf(*w.UnitScaler)
 	}
 	return nil
 }
@@ -1306,22 +1313,23 @@ type TopicFilter struct {
 	RelativeDateFilter *TopicRelativeDateFilter `json:"RelativeDateFilter,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicFilter, enum values to their types.
+// UnmarshalJSON decodes a TopicFilter, turning enum values back into their
+// types.
 func (s *TopicFilter) UnmarshalJSON(data []byte) error {
 	type plain TopicFilter
 	w := struct {
 		*plain
-		E4 *string `json:"FilterClass"`
-		E7 *string `json:"FilterType"`
+		FilterClass *string `json:"FilterClass"`
+		FilterType  *string `json:"FilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.FilterClass = TopicFilterClassOf(*w.E4)
+	if w.FilterClass != nil {
+		s.FilterClass = TopicFilterClassOf(*w.FilterClass)
 	}
-	if w.E7 != nil {
-		s.FilterType = TopicNamedFilterTypeOf(*w.E7)
+	if w.FilterType != nil {
+		s.FilterType = TopicNamedFilterTypeOf(*w.FilterType)
 	}
 	return nil
 }
@@ -1493,23 +1501,23 @@ type TopicNamedEntityDefinition struct {
 	PropertyUsage TopicPropertyUsage `json:"PropertyUsage,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicNamedEntityDefinition, enum values to their
-// types.
+// UnmarshalJSON decodes a TopicNamedEntityDefinition, turning enum values back
+// into their types.
 func (s *TopicNamedEntityDefinition) UnmarshalJSON(data []byte) error {
 	type plain TopicNamedEntityDefinition
 	w := struct {
 		*plain
-		E3 *string `json:"PropertyRole"`
-		E4 *string `json:"PropertyUsage"`
+		PropertyRole  *string `json:"PropertyRole"`
+		PropertyUsage *string `json:"PropertyUsage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.PropertyRole = TopicPropertyRoleOf(*w.E3)
+	if w.PropertyRole != nil {
+		s.PropertyRole = TopicPropertyRoleOf(*w.PropertyRole)
 	}
-	if w.E4 != nil {
-		s.PropertyUsage = TopicPropertyUsageOf(*w.E4)
+	if w.PropertyUsage != nil {
+		s.PropertyUsage = TopicPropertyUsageOf(*w.PropertyUsage)
 	}
 	return nil
 }
@@ -1533,19 +1541,19 @@ type TopicNamedEntityDefinitionMetric struct {
 	AggregationFunctionParameters map[string]string `json:"AggregationFunctionParameters,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicNamedEntityDefinitionMetric, enum values to
-// their types.
+// UnmarshalJSON decodes a TopicNamedEntityDefinitionMetric, turning enum
+// values back into their types.
 func (s *TopicNamedEntityDefinitionMetric) UnmarshalJSON(data []byte) error {
 	type plain TopicNamedEntityDefinitionMetric
 	w := struct {
 		*plain
-		E0 *string `json:"Aggregation"`
+		Aggregation *string `json:"Aggregation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Aggregation = TopicNamedEntityAggTypeOf(*w.E0)
+	if w.Aggregation != nil {
+		s.Aggregation = TopicNamedEntityAggTypeOf(*w.Aggregation)
 	}
 	return nil
 }
@@ -1728,19 +1736,19 @@ type TopicNumericEqualityFilter struct {
 	Constant *TopicSingularFilterConstant `json:"Constant,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicNumericEqualityFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a TopicNumericEqualityFilter, turning enum values back
+// into their types.
 func (s *TopicNumericEqualityFilter) UnmarshalJSON(data []byte) error {
 	type plain TopicNumericEqualityFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Aggregation"`
+		Aggregation *string `json:"Aggregation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Aggregation = TopicNamedFilterAggTypeOf(*w.E0)
+	if w.Aggregation != nil {
+		s.Aggregation = TopicNamedFilterAggTypeOf(*w.Aggregation)
 	}
 	return nil
 }
@@ -1769,18 +1777,19 @@ type TopicNumericRangeFilter struct {
 	Inclusive *bool `json:"Inclusive,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicNumericRangeFilter, enum values to their types.
+// UnmarshalJSON decodes a TopicNumericRangeFilter, turning enum values back
+// into their types.
 func (s *TopicNumericRangeFilter) UnmarshalJSON(data []byte) error {
 	type plain TopicNumericRangeFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Aggregation"`
+		Aggregation *string `json:"Aggregation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Aggregation = TopicNamedFilterAggTypeOf(*w.E0)
+	if w.Aggregation != nil {
+		s.Aggregation = TopicNamedFilterAggTypeOf(*w.Aggregation)
 	}
 	return nil
 }
@@ -1945,19 +1954,19 @@ type TopicRangeFilterConstant struct {
 	RangeConstant *TopicRangeConstant `json:"RangeConstant,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicRangeFilterConstant, enum values to their
-// types.
+// UnmarshalJSON decodes a TopicRangeFilterConstant, turning enum values back
+// into their types.
 func (s *TopicRangeFilterConstant) UnmarshalJSON(data []byte) error {
 	type plain TopicRangeFilterConstant
 	w := struct {
 		*plain
-		E0 *string `json:"ConstantType"`
+		ConstantType *string `json:"ConstantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConstantType = TopicConstantTypeOf(*w.E0)
+	if w.ConstantType != nil {
+		s.ConstantType = TopicConstantTypeOf(*w.ConstantType)
 	}
 	return nil
 }
@@ -1986,22 +1995,23 @@ type TopicRelativeDateFilter struct {
 	TimeGranularity TopicTimeGranularity `json:"TimeGranularity,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicRelativeDateFilter, enum values to their types.
+// UnmarshalJSON decodes a TopicRelativeDateFilter, turning enum values back
+// into their types.
 func (s *TopicRelativeDateFilter) UnmarshalJSON(data []byte) error {
 	type plain TopicRelativeDateFilter
 	w := struct {
 		*plain
-		E1 *string `json:"RelativeDateFilterFunction"`
-		E2 *string `json:"TimeGranularity"`
+		RelativeDateFilterFunction *string `json:"RelativeDateFilterFunction"`
+		TimeGranularity            *string `json:"TimeGranularity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RelativeDateFilterFunction = TopicRelativeDateFilterFunctionOf(*w.E1)
+	if w.RelativeDateFilterFunction != nil {
+		s.RelativeDateFilterFunction = TopicRelativeDateFilterFunctionOf(*w.RelativeDateFilterFunction)
 	}
-	if w.E2 != nil {
-		s.TimeGranularity = TopicTimeGranularityOf(*w.E2)
+	if w.TimeGranularity != nil {
+		s.TimeGranularity = TopicTimeGranularityOf(*w.TimeGranularity)
 	}
 	return nil
 }
@@ -2146,19 +2156,19 @@ type TopicSingularFilterConstant struct {
 	SingularConstant *string `json:"SingularConstant,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicSingularFilterConstant, enum values to their
-// types.
+// UnmarshalJSON decodes a TopicSingularFilterConstant, turning enum values
+// back into their types.
 func (s *TopicSingularFilterConstant) UnmarshalJSON(data []byte) error {
 	type plain TopicSingularFilterConstant
 	w := struct {
 		*plain
-		E0 *string `json:"ConstantType"`
+		ConstantType *string `json:"ConstantType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ConstantType = TopicConstantTypeOf(*w.E0)
+	if w.ConstantType != nil {
+		s.ConstantType = TopicConstantTypeOf(*w.ConstantType)
 	}
 	return nil
 }

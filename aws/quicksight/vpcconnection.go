@@ -80,18 +80,19 @@ type VPCConnectionArgs struct {
 	VPCConnectionId string `json:"VPCConnectionId,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCConnectionArgs, enum values to their types.
+// UnmarshalJSON decodes a VPCConnectionArgs, turning enum values back into
+// their types.
 func (s *VPCConnectionArgs) UnmarshalJSON(data []byte) error {
 	type plain VPCConnectionArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AvailabilityStatus"`
+		AvailabilityStatus *string `json:"AvailabilityStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AvailabilityStatus = VPCConnectionAvailabilityStatusOf(*w.E0)
+	if w.AvailabilityStatus != nil {
+		s.AvailabilityStatus = VPCConnectionAvailabilityStatusOf(*w.AvailabilityStatus)
 	}
 	return nil
 }
@@ -286,19 +287,19 @@ type VPCConnectionNetworkInterface struct {
 	SubnetId string `json:"SubnetId,omitzero"`
 }
 
-// UnmarshalJSON decodes a VPCConnectionNetworkInterface, enum values to their
-// types.
+// UnmarshalJSON decodes a VPCConnectionNetworkInterface, turning enum values
+// back into their types.
 func (s *VPCConnectionNetworkInterface) UnmarshalJSON(data []byte) error {
 	type plain VPCConnectionNetworkInterface
 	w := struct {
 		*plain
-		E3 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Status = VPCConnectionNetworkInterfaceStatusOf(*w.E3)
+	if w.Status != nil {
+		s.Status = VPCConnectionNetworkInterfaceStatusOf(*w.Status)
 	}
 	return nil
 }

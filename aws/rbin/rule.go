@@ -73,18 +73,18 @@ type RuleArgs struct {
 	Tags []RuleTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleArgs, enum values to their types.
+// UnmarshalJSON decodes a RuleArgs, turning enum values back into their types.
 func (s *RuleArgs) UnmarshalJSON(data []byte) error {
 	type plain RuleArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = RuleResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = RuleResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }
@@ -215,18 +215,19 @@ type RuleRetentionPeriod struct {
 	RetentionPeriodValue int `json:"RetentionPeriodValue,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleRetentionPeriod, enum values to their types.
+// UnmarshalJSON decodes a RuleRetentionPeriod, turning enum values back into
+// their types.
 func (s *RuleRetentionPeriod) UnmarshalJSON(data []byte) error {
 	type plain RuleRetentionPeriod
 	w := struct {
 		*plain
-		E0 *string `json:"RetentionPeriodUnit"`
+		RetentionPeriodUnit *string `json:"RetentionPeriodUnit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RetentionPeriodUnit = RuleRetentionPeriodRetentionPeriodUnitOf(*w.E0)
+	if w.RetentionPeriodUnit != nil {
+		s.RetentionPeriodUnit = RuleRetentionPeriodRetentionPeriodUnitOf(*w.RetentionPeriodUnit)
 	}
 	return nil
 }
@@ -309,18 +310,19 @@ type RuleUnlockDelay struct {
 	UnlockDelayValue int `json:"UnlockDelayValue,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleUnlockDelay, enum values to their types.
+// UnmarshalJSON decodes a RuleUnlockDelay, turning enum values back into their
+// types.
 func (s *RuleUnlockDelay) UnmarshalJSON(data []byte) error {
 	type plain RuleUnlockDelay
 	w := struct {
 		*plain
-		E0 *string `json:"UnlockDelayUnit"`
+		UnlockDelayUnit *string `json:"UnlockDelayUnit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.UnlockDelayUnit = RuleUnlockDelayUnlockDelayUnitOf(*w.E0)
+	if w.UnlockDelayUnit != nil {
+		s.UnlockDelayUnit = RuleUnlockDelayUnlockDelayUnitOf(*w.UnlockDelayUnit)
 	}
 	return nil
 }

@@ -122,19 +122,19 @@ type CustomDBEngineVersionArgs struct {
 	UseAwsProvidedLatestImage *bool `json:"UseAwsProvidedLatestImage,omitzero"`
 }
 
-// UnmarshalJSON decodes a CustomDBEngineVersionArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CustomDBEngineVersionArgs, turning enum values back
+// into their types.
 func (s *CustomDBEngineVersionArgs) UnmarshalJSON(data []byte) error {
 	type plain CustomDBEngineVersionArgs
 	w := struct {
 		*plain
-		E10 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.Status = CustomDBEngineVersionStatusOf(*w.E10)
+	if w.Status != nil {
+		s.Status = CustomDBEngineVersionStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -922,19 +922,19 @@ type DBInstanceProcessorFeature struct {
 	Value *string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a DBInstanceProcessorFeature, enum values to their
-// types.
+// UnmarshalJSON decodes a DBInstanceProcessorFeature, turning enum values back
+// into their types.
 func (s *DBInstanceProcessorFeature) UnmarshalJSON(data []byte) error {
 	type plain DBInstanceProcessorFeature
 	w := struct {
 		*plain
-		E0 *string `json:"Name"`
+		Name *string `json:"Name"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Name = DBInstanceProcessorFeatureNameOf(*w.E0)
+	if w.Name != nil {
+		s.Name = DBInstanceProcessorFeatureNameOf(*w.Name)
 	}
 	return nil
 }

@@ -107,30 +107,31 @@ type DBProxyArgs struct {
 	VpcSecurityGroupIds []string `json:"VpcSecurityGroupIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a DBProxyArgs, enum values to their types.
+// UnmarshalJSON decodes a DBProxyArgs, turning enum values back into their
+// types.
 func (s *DBProxyArgs) UnmarshalJSON(data []byte) error {
 	type plain DBProxyArgs
 	w := struct {
 		*plain
-		E1  *string `json:"EngineFamily"`
-		E6  *string `json:"DefaultAuthScheme"`
-		E7  *string `json:"EndpointNetworkType"`
-		E11 *string `json:"TargetConnectionNetworkType"`
+		EngineFamily                *string `json:"EngineFamily"`
+		DefaultAuthScheme           *string `json:"DefaultAuthScheme"`
+		EndpointNetworkType         *string `json:"EndpointNetworkType"`
+		TargetConnectionNetworkType *string `json:"TargetConnectionNetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EngineFamily = DBProxyEngineFamilyOf(*w.E1)
+	if w.EngineFamily != nil {
+		s.EngineFamily = DBProxyEngineFamilyOf(*w.EngineFamily)
 	}
-	if w.E6 != nil {
-		s.DefaultAuthScheme = DBProxyDefaultAuthSchemeOf(*w.E6)
+	if w.DefaultAuthScheme != nil {
+		s.DefaultAuthScheme = DBProxyDefaultAuthSchemeOf(*w.DefaultAuthScheme)
 	}
-	if w.E7 != nil {
-		s.EndpointNetworkType = DBProxyEndpointNetworkTypeOf(*w.E7)
+	if w.EndpointNetworkType != nil {
+		s.EndpointNetworkType = DBProxyEndpointNetworkTypeOf(*w.EndpointNetworkType)
 	}
-	if w.E11 != nil {
-		s.TargetConnectionNetworkType = DBProxyTargetConnectionNetworkTypeOf(*w.E11)
+	if w.TargetConnectionNetworkType != nil {
+		s.TargetConnectionNetworkType = DBProxyTargetConnectionNetworkTypeOf(*w.TargetConnectionNetworkType)
 	}
 	return nil
 }
@@ -233,26 +234,27 @@ type DBProxyAuthFormat struct {
 	SecretArn *string `json:"SecretArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DBProxyAuthFormat, enum values to their types.
+// UnmarshalJSON decodes a DBProxyAuthFormat, turning enum values back into
+// their types.
 func (s *DBProxyAuthFormat) UnmarshalJSON(data []byte) error {
 	type plain DBProxyAuthFormat
 	w := struct {
 		*plain
-		E0 *string `json:"AuthScheme"`
-		E1 *string `json:"ClientPasswordAuthType"`
-		E3 *string `json:"IAMAuth"`
+		AuthScheme             *string `json:"AuthScheme"`
+		ClientPasswordAuthType *string `json:"ClientPasswordAuthType"`
+		IAMAuth                *string `json:"IAMAuth"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthScheme = DBProxyAuthFormatAuthSchemeOf(*w.E0)
+	if w.AuthScheme != nil {
+		s.AuthScheme = DBProxyAuthFormatAuthSchemeOf(*w.AuthScheme)
 	}
-	if w.E1 != nil {
-		s.ClientPasswordAuthType = DBProxyAuthFormatClientPasswordAuthTypeOf(*w.E1)
+	if w.ClientPasswordAuthType != nil {
+		s.ClientPasswordAuthType = DBProxyAuthFormatClientPasswordAuthTypeOf(*w.ClientPasswordAuthType)
 	}
-	if w.E3 != nil {
-		s.IAMAuth = DBProxyAuthFormatIAMAuthOf(*w.E3)
+	if w.IAMAuth != nil {
+		s.IAMAuth = DBProxyAuthFormatIAMAuthOf(*w.IAMAuth)
 	}
 	return nil
 }

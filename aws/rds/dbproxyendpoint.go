@@ -69,22 +69,23 @@ type DBProxyEndpointArgs struct {
 	VpcSecurityGroupIds []string `json:"VpcSecurityGroupIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a DBProxyEndpointArgs, enum values to their types.
+// UnmarshalJSON decodes a DBProxyEndpointArgs, turning enum values back into
+// their types.
 func (s *DBProxyEndpointArgs) UnmarshalJSON(data []byte) error {
 	type plain DBProxyEndpointArgs
 	w := struct {
 		*plain
-		E3 *string `json:"EndpointNetworkType"`
-		E5 *string `json:"TargetRole"`
+		EndpointNetworkType *string `json:"EndpointNetworkType"`
+		TargetRole          *string `json:"TargetRole"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.EndpointNetworkType = DBProxyEndpointEndpointNetworkTypeOf(*w.E3)
+	if w.EndpointNetworkType != nil {
+		s.EndpointNetworkType = DBProxyEndpointEndpointNetworkTypeOf(*w.EndpointNetworkType)
 	}
-	if w.E5 != nil {
-		s.TargetRole = DBProxyEndpointTargetRoleOf(*w.E5)
+	if w.TargetRole != nil {
+		s.TargetRole = DBProxyEndpointTargetRoleOf(*w.TargetRole)
 	}
 	return nil
 }

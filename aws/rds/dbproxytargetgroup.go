@@ -55,18 +55,19 @@ type DBProxyTargetGroupArgs struct {
 	DBInstanceIdentifiers []string `json:"DBInstanceIdentifiers,omitzero"`
 }
 
-// UnmarshalJSON decodes a DBProxyTargetGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a DBProxyTargetGroupArgs, turning enum values back
+// into their types.
 func (s *DBProxyTargetGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain DBProxyTargetGroupArgs
 	w := struct {
 		*plain
-		E1 *string `json:"TargetGroupName"`
+		TargetGroupName *string `json:"TargetGroupName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TargetGroupName = DBProxyTargetGroupTargetGroupNameOf(*w.E1)
+	if w.TargetGroupName != nil {
+		s.TargetGroupName = DBProxyTargetGroupTargetGroupNameOf(*w.TargetGroupName)
 	}
 	return nil
 }

@@ -70,28 +70,29 @@ type EventSubscriptionArgs struct {
 	Tags []EventSubscriptionTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EventSubscriptionArgs, enum values to their types.
+// UnmarshalJSON decodes a EventSubscriptionArgs, turning enum values back into
+// their types.
 func (s *EventSubscriptionArgs) UnmarshalJSON(data []byte) error {
 	type plain EventSubscriptionArgs
 	w := struct {
 		*plain
-		E2 []string `json:"EventCategories"`
-		E3 *string  `json:"Severity"`
-		E6 *string  `json:"SourceType"`
+		EventCategories []string `json:"EventCategories"`
+		Severity        *string  `json:"Severity"`
+		SourceType      *string  `json:"SourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
+	if w.EventCategories != nil {
 		s.EventCategories = (func(v []string) []EventSubscriptionEventCategories {
 			return convertList(v, EventSubscriptionEventCategoriesOf)
-		})(w.E2)
+		})(w.EventCategories)
 	}
-	if w.E3 != nil {
-		s.Severity = EventSubscriptionSeverityOf(*w.E3)
+	if w.Severity != nil {
+		s.Severity = EventSubscriptionSeverityOf(*w.Severity)
 	}
-	if w.E6 != nil {
-		s.SourceType = EventSubscriptionSourceTypeOf(*w.E6)
+	if w.SourceType != nil {
+		s.SourceType = EventSubscriptionSourceTypeOf(*w.SourceType)
 	}
 	return nil
 }

@@ -128,18 +128,19 @@ type NamespaceArgs struct {
 	Tags []NamespaceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a NamespaceArgs, enum values to their types.
+// UnmarshalJSON decodes a NamespaceArgs, turning enum values back into their
+// types.
 func (s *NamespaceArgs) UnmarshalJSON(data []byte) error {
 	type plain NamespaceArgs
 	w := struct {
 		*plain
-		E10 []string `json:"LogExports"`
+		LogExports []string `json:"LogExports"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.LogExports = (func(v []string) []NamespaceLogExport { return convertList(v, NamespaceLogExportOf) })(w.E10)
+	if w.LogExports != nil {
+		s.LogExports = (func(v []string) []NamespaceLogExport { return convertList(v, NamespaceLogExportOf) })(w.LogExports)
 	}
 	return nil
 }
@@ -311,22 +312,23 @@ type NamespaceNamespace struct {
 	Status NamespaceStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a NamespaceNamespace, enum values to their types.
+// UnmarshalJSON decodes a NamespaceNamespace, turning enum values back into
+// their types.
 func (s *NamespaceNamespace) UnmarshalJSON(data []byte) error {
 	type plain NamespaceNamespace
 	w := struct {
 		*plain
-		E8  []string `json:"LogExports"`
-		E12 *string  `json:"Status"`
+		LogExports []string `json:"LogExports"`
+		Status     *string  `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.LogExports = (func(v []string) []NamespaceLogExport { return convertList(v, NamespaceLogExportOf) })(w.E8)
+	if w.LogExports != nil {
+		s.LogExports = (func(v []string) []NamespaceLogExport { return convertList(v, NamespaceLogExportOf) })(w.LogExports)
 	}
-	if w.E12 != nil {
-		s.Status = NamespaceStatusOf(*w.E12)
+	if w.Status != nil {
+		s.Status = NamespaceStatusOf(*w.Status)
 	}
 	return nil
 }

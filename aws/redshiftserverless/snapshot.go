@@ -167,18 +167,19 @@ type SnapshotSnapshot struct {
 	Status SnapshotStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a SnapshotSnapshot, enum values to their types.
+// UnmarshalJSON decodes a SnapshotSnapshot, turning enum values back into
+// their types.
 func (s *SnapshotSnapshot) UnmarshalJSON(data []byte) error {
 	type plain SnapshotSnapshot
 	w := struct {
 		*plain
-		E9 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Status = SnapshotStatusOf(*w.E9)
+	if w.Status != nil {
+		s.Status = SnapshotStatusOf(*w.Status)
 	}
 	return nil
 }

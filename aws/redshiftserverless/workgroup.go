@@ -278,19 +278,19 @@ type WorkgroupPerformanceTarget struct {
 	Status WorkgroupPerformanceTargetStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkgroupPerformanceTarget, enum values to their
-// types.
+// UnmarshalJSON decodes a WorkgroupPerformanceTarget, turning enum values back
+// into their types.
 func (s *WorkgroupPerformanceTarget) UnmarshalJSON(data []byte) error {
 	type plain WorkgroupPerformanceTarget
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = WorkgroupPerformanceTargetStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = WorkgroupPerformanceTargetStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -528,18 +528,19 @@ type WorkgroupWorkgroup struct {
 	WorkgroupName string `json:"WorkgroupName,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkgroupWorkgroup, enum values to their types.
+// UnmarshalJSON decodes a WorkgroupWorkgroup, turning enum values back into
+// their types.
 func (s *WorkgroupWorkgroup) UnmarshalJSON(data []byte) error {
 	type plain WorkgroupWorkgroup
 	w := struct {
 		*plain
-		E10 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.Status = WorkgroupStatusOf(*w.E10)
+	if w.Status != nil {
+		s.Status = WorkgroupStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type ApplicationArgs struct {
 	Tags []ApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ProxyType"`
+		ProxyType *string `json:"ProxyType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ProxyType = ApplicationProxyTypeOf(*w.E2)
+	if w.ProxyType != nil {
+		s.ProxyType = ApplicationProxyTypeOf(*w.ProxyType)
 	}
 	return nil
 }
@@ -265,19 +266,19 @@ type ApplicationApiGatewayProxyInput struct {
 	StageName string `json:"StageName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationApiGatewayProxyInput, enum values to
-// their types.
+// UnmarshalJSON decodes a ApplicationApiGatewayProxyInput, turning enum values
+// back into their types.
 func (s *ApplicationApiGatewayProxyInput) UnmarshalJSON(data []byte) error {
 	type plain ApplicationApiGatewayProxyInput
 	w := struct {
 		*plain
-		E0 *string `json:"EndpointType"`
+		EndpointType *string `json:"EndpointType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EndpointType = ApplicationApiGatewayEndpointTypeOf(*w.E0)
+	if w.EndpointType != nil {
+		s.EndpointType = ApplicationApiGatewayEndpointTypeOf(*w.EndpointType)
 	}
 	return nil
 }

@@ -52,18 +52,19 @@ type EnvironmentArgs struct {
 	Tags []EnvironmentTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentArgs, turning enum values back into their
+// types.
 func (s *EnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentArgs
 	w := struct {
 		*plain
-		E2 *string `json:"NetworkFabricType"`
+		NetworkFabricType *string `json:"NetworkFabricType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.NetworkFabricType = EnvironmentNetworkFabricTypeOf(*w.E2)
+	if w.NetworkFabricType != nil {
+		s.NetworkFabricType = EnvironmentNetworkFabricTypeOf(*w.NetworkFabricType)
 	}
 	return nil
 }

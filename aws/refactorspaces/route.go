@@ -77,18 +77,19 @@ type RouteArgs struct {
 	UriPathRoute RouteUriPathRouteInput `json:"UriPathRoute,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouteArgs, enum values to their types.
+// UnmarshalJSON decodes a RouteArgs, turning enum values back into their
+// types.
 func (s *RouteArgs) UnmarshalJSON(data []byte) error {
 	type plain RouteArgs
 	w := struct {
 		*plain
-		E2 *string `json:"RouteType"`
+		RouteType *string `json:"RouteType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.RouteType = RouteTypePropertyOf(*w.E2)
+	if w.RouteType != nil {
+		s.RouteType = RouteTypePropertyOf(*w.RouteType)
 	}
 	return nil
 }
@@ -222,18 +223,19 @@ type RouteDefaultRouteInput struct {
 	ActivationState RouteActivationState `json:"ActivationState,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouteDefaultRouteInput, enum values to their types.
+// UnmarshalJSON decodes a RouteDefaultRouteInput, turning enum values back
+// into their types.
 func (s *RouteDefaultRouteInput) UnmarshalJSON(data []byte) error {
 	type plain RouteDefaultRouteInput
 	w := struct {
 		*plain
-		E0 *string `json:"ActivationState"`
+		ActivationState *string `json:"ActivationState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ActivationState = RouteActivationStateOf(*w.E0)
+	if w.ActivationState != nil {
+		s.ActivationState = RouteActivationStateOf(*w.ActivationState)
 	}
 	return nil
 }
@@ -375,22 +377,23 @@ type RouteUriPathRouteInput struct {
 	SourcePath string `json:"SourcePath,omitzero"`
 }
 
-// UnmarshalJSON decodes a RouteUriPathRouteInput, enum values to their types.
+// UnmarshalJSON decodes a RouteUriPathRouteInput, turning enum values back
+// into their types.
 func (s *RouteUriPathRouteInput) UnmarshalJSON(data []byte) error {
 	type plain RouteUriPathRouteInput
 	w := struct {
 		*plain
-		E0 *string  `json:"ActivationState"`
-		E3 []string `json:"Methods"`
+		ActivationState *string  `json:"ActivationState"`
+		Methods         []string `json:"Methods"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ActivationState = RouteActivationStateOf(*w.E0)
+	if w.ActivationState != nil {
+		s.ActivationState = RouteActivationStateOf(*w.ActivationState)
 	}
-	if w.E3 != nil {
-		s.Methods = (func(v []string) []RouteMethod { return convertList(v, RouteMethodOf) })(w.E3)
+	if w.Methods != nil {
+		s.Methods = (func(v []string) []RouteMethod { return convertList(v, RouteMethodOf) })(w.Methods)
 	}
 	return nil
 }

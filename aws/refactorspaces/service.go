@@ -96,18 +96,19 @@ type ServiceArgs struct {
 	VpcId string `json:"VpcId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceArgs, turning enum values back into their
+// types.
 func (s *ServiceArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceArgs
 	w := struct {
 		*plain
-		E1 *string `json:"EndpointType"`
+		EndpointType *string `json:"EndpointType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EndpointType = ServiceEndpointTypeOf(*w.E1)
+	if w.EndpointType != nil {
+		s.EndpointType = ServiceEndpointTypeOf(*w.EndpointType)
 	}
 	return nil
 }

@@ -76,18 +76,18 @@ type AppArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppArgs, enum values to their types.
+// UnmarshalJSON decodes a AppArgs, turning enum values back into their types.
 func (s *AppArgs) UnmarshalJSON(data []byte) error {
 	type plain AppArgs
 	w := struct {
 		*plain
-		E3 *string `json:"AppAssessmentSchedule"`
+		AppAssessmentSchedule *string `json:"AppAssessmentSchedule"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.AppAssessmentSchedule = AppAssessmentScheduleOf(*w.E3)
+	if w.AppAssessmentSchedule != nil {
+		s.AppAssessmentSchedule = AppAssessmentScheduleOf(*w.AppAssessmentSchedule)
 	}
 	return nil
 }
@@ -238,18 +238,19 @@ type AppEventSubscription struct {
 	SnsTopicArn *string `json:"SnsTopicArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppEventSubscription, enum values to their types.
+// UnmarshalJSON decodes a AppEventSubscription, turning enum values back into
+// their types.
 func (s *AppEventSubscription) UnmarshalJSON(data []byte) error {
 	type plain AppEventSubscription
 	w := struct {
 		*plain
-		E0 *string `json:"EventType"`
+		EventType *string `json:"EventType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EventType = AppEventSubscriptionEventTypeOf(*w.E0)
+	if w.EventType != nil {
+		s.EventType = AppEventSubscriptionEventTypeOf(*w.EventType)
 	}
 	return nil
 }
@@ -320,18 +321,19 @@ type AppPermissionModel struct {
 	InvokerRoleName *string `json:"InvokerRoleName,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppPermissionModel, enum values to their types.
+// UnmarshalJSON decodes a AppPermissionModel, turning enum values back into
+// their types.
 func (s *AppPermissionModel) UnmarshalJSON(data []byte) error {
 	type plain AppPermissionModel
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AppPermissionModelTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AppPermissionModelTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -56,22 +56,23 @@ type ResiliencyPolicyArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResiliencyPolicyArgs, enum values to their types.
+// UnmarshalJSON decodes a ResiliencyPolicyArgs, turning enum values back into
+// their types.
 func (s *ResiliencyPolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain ResiliencyPolicyArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Tier"`
-		E3 *string `json:"DataLocationConstraint"`
+		Tier                   *string `json:"Tier"`
+		DataLocationConstraint *string `json:"DataLocationConstraint"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Tier = ResiliencyPolicyTierOf(*w.E2)
+	if w.Tier != nil {
+		s.Tier = ResiliencyPolicyTierOf(*w.Tier)
 	}
-	if w.E3 != nil {
-		s.DataLocationConstraint = ResiliencyPolicyDataLocationConstraintOf(*w.E3)
+	if w.DataLocationConstraint != nil {
+		s.DataLocationConstraint = ResiliencyPolicyDataLocationConstraintOf(*w.DataLocationConstraint)
 	}
 	return nil
 }

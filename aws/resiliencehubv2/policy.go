@@ -183,18 +183,19 @@ type PolicyMultiAzTargets struct {
 	RtoInMinutes *int `json:"RtoInMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyMultiAzTargets, enum values to their types.
+// UnmarshalJSON decodes a PolicyMultiAzTargets, turning enum values back into
+// their types.
 func (s *PolicyMultiAzTargets) UnmarshalJSON(data []byte) error {
 	type plain PolicyMultiAzTargets
 	w := struct {
 		*plain
-		E0 *string `json:"DisasterRecoveryApproach"`
+		DisasterRecoveryApproach *string `json:"DisasterRecoveryApproach"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DisasterRecoveryApproach = PolicyMultiAzTargetsDisasterRecoveryApproachOf(*w.E0)
+	if w.DisasterRecoveryApproach != nil {
+		s.DisasterRecoveryApproach = PolicyMultiAzTargetsDisasterRecoveryApproachOf(*w.DisasterRecoveryApproach)
 	}
 	return nil
 }
@@ -277,19 +278,19 @@ type PolicyMultiRegionTargets struct {
 	RtoInMinutes *int `json:"RtoInMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyMultiRegionTargets, enum values to their
-// types.
+// UnmarshalJSON decodes a PolicyMultiRegionTargets, turning enum values back
+// into their types.
 func (s *PolicyMultiRegionTargets) UnmarshalJSON(data []byte) error {
 	type plain PolicyMultiRegionTargets
 	w := struct {
 		*plain
-		E0 *string `json:"DisasterRecoveryApproach"`
+		DisasterRecoveryApproach *string `json:"DisasterRecoveryApproach"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DisasterRecoveryApproach = PolicyMultiRegionTargetsDisasterRecoveryApproachOf(*w.E0)
+	if w.DisasterRecoveryApproach != nil {
+		s.DisasterRecoveryApproach = PolicyMultiRegionTargetsDisasterRecoveryApproachOf(*w.DisasterRecoveryApproach)
 	}
 	return nil
 }

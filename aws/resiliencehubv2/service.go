@@ -102,18 +102,19 @@ type ServiceArgs struct {
 	Tags []ServiceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceArgs, turning enum values back into their
+// types.
 func (s *ServiceArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceArgs
 	w := struct {
 		*plain
-		E4 *string `json:"DependencyDiscovery"`
+		DependencyDiscovery *string `json:"DependencyDiscovery"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.DependencyDiscovery = ServiceDependencyDiscoveryOf(*w.E4)
+	if w.DependencyDiscovery != nil {
+		s.DependencyDiscovery = ServiceDependencyDiscoveryOf(*w.DependencyDiscovery)
 	}
 	return nil
 }

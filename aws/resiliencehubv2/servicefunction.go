@@ -44,18 +44,19 @@ type ServiceFunctionArgs struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceFunctionArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceFunctionArgs, turning enum values back into
+// their types.
 func (s *ServiceFunctionArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceFunctionArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Criticality"`
+		Criticality *string `json:"Criticality"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Criticality = ServiceFunctionCriticalityOf(*w.E0)
+	if w.Criticality != nil {
+		s.Criticality = ServiceFunctionCriticalityOf(*w.Criticality)
 	}
 	return nil
 }

@@ -30,18 +30,19 @@ type IndexArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexArgs, enum values to their types.
+// UnmarshalJSON decodes a IndexArgs, turning enum values back into their
+// types.
 func (s *IndexArgs) UnmarshalJSON(data []byte) error {
 	type plain IndexArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = IndexTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = IndexTypePropertyOf(*w.Type)
 	}
 	return nil
 }

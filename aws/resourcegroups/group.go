@@ -174,18 +174,19 @@ type GroupResourceQuery struct {
 	Type GroupResourceQueryType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a GroupResourceQuery, enum values to their types.
+// UnmarshalJSON decodes a GroupResourceQuery, turning enum values back into
+// their types.
 func (s *GroupResourceQuery) UnmarshalJSON(data []byte) error {
 	type plain GroupResourceQuery
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = GroupResourceQueryTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = GroupResourceQueryTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -57,18 +57,19 @@ type RobotArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RobotArgs, enum values to their types.
+// UnmarshalJSON decodes a RobotArgs, turning enum values back into their
+// types.
 func (s *RobotArgs) UnmarshalJSON(data []byte) error {
 	type plain RobotArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Architecture"`
+		Architecture *string `json:"Architecture"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Architecture = RobotArchitectureOf(*w.E0)
+	if w.Architecture != nil {
+		s.Architecture = RobotArchitectureOf(*w.Architecture)
 	}
 	return nil
 }

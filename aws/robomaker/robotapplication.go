@@ -115,23 +115,23 @@ type RobotApplicationRobotSoftwareSuite struct {
 	Version RobotApplicationRobotSoftwareSuiteVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a RobotApplicationRobotSoftwareSuite, enum values to
-// their types.
+// UnmarshalJSON decodes a RobotApplicationRobotSoftwareSuite, turning enum
+// values back into their types.
 func (s *RobotApplicationRobotSoftwareSuite) UnmarshalJSON(data []byte) error {
 	type plain RobotApplicationRobotSoftwareSuite
 	w := struct {
 		*plain
-		E0 *string `json:"Name"`
-		E1 *string `json:"Version"`
+		Name    *string `json:"Name"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Name = RobotApplicationRobotSoftwareSuiteNameOf(*w.E0)
+	if w.Name != nil {
+		s.Name = RobotApplicationRobotSoftwareSuiteNameOf(*w.Name)
 	}
-	if w.E1 != nil {
-		s.Version = RobotApplicationRobotSoftwareSuiteVersionOf(*w.E1)
+	if w.Version != nil {
+		s.Version = RobotApplicationRobotSoftwareSuiteVersionOf(*w.Version)
 	}
 	return nil
 }
@@ -253,19 +253,19 @@ type RobotApplicationSourceConfig struct {
 	S3Key string `json:"S3Key"`
 }
 
-// UnmarshalJSON decodes a RobotApplicationSourceConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a RobotApplicationSourceConfig, turning enum values
+// back into their types.
 func (s *RobotApplicationSourceConfig) UnmarshalJSON(data []byte) error {
 	type plain RobotApplicationSourceConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Architecture"`
+		Architecture *string `json:"Architecture"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Architecture = RobotApplicationSourceConfigArchitectureOf(*w.E0)
+	if w.Architecture != nil {
+		s.Architecture = RobotApplicationSourceConfigArchitectureOf(*w.Architecture)
 	}
 	return nil
 }

@@ -130,19 +130,19 @@ type SimulationApplicationRenderingEngine struct {
 	Version string `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a SimulationApplicationRenderingEngine, enum values to
-// their types.
+// UnmarshalJSON decodes a SimulationApplicationRenderingEngine, turning enum
+// values back into their types.
 func (s *SimulationApplicationRenderingEngine) UnmarshalJSON(data []byte) error {
 	type plain SimulationApplicationRenderingEngine
 	w := struct {
 		*plain
-		E0 *string `json:"Name"`
+		Name *string `json:"Name"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Name = SimulationApplicationRenderingEngineNameOf(*w.E0)
+	if w.Name != nil {
+		s.Name = SimulationApplicationRenderingEngineNameOf(*w.Name)
 	}
 	return nil
 }
@@ -211,23 +211,23 @@ type SimulationApplicationRobotSoftwareSuite struct {
 	Version SimulationApplicationRobotSoftwareSuiteVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a SimulationApplicationRobotSoftwareSuite, enum values
-// to their types.
+// UnmarshalJSON decodes a SimulationApplicationRobotSoftwareSuite, turning
+// enum values back into their types.
 func (s *SimulationApplicationRobotSoftwareSuite) UnmarshalJSON(data []byte) error {
 	type plain SimulationApplicationRobotSoftwareSuite
 	w := struct {
 		*plain
-		E0 *string `json:"Name"`
-		E1 *string `json:"Version"`
+		Name    *string `json:"Name"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Name = SimulationApplicationRobotSoftwareSuiteNameOf(*w.E0)
+	if w.Name != nil {
+		s.Name = SimulationApplicationRobotSoftwareSuiteNameOf(*w.Name)
 	}
-	if w.E1 != nil {
-		s.Version = SimulationApplicationRobotSoftwareSuiteVersionOf(*w.E1)
+	if w.Version != nil {
+		s.Version = SimulationApplicationRobotSoftwareSuiteVersionOf(*w.Version)
 	}
 	return nil
 }
@@ -351,23 +351,23 @@ type SimulationApplicationSimulationSoftwareSuite struct {
 	Version SimulationApplicationSimulationSoftwareSuiteVersion `json:"Version,omitzero"`
 }
 
-// UnmarshalJSON decodes a SimulationApplicationSimulationSoftwareSuite, enum
-// values to their types.
+// UnmarshalJSON decodes a SimulationApplicationSimulationSoftwareSuite,
+// turning enum values back into their types.
 func (s *SimulationApplicationSimulationSoftwareSuite) UnmarshalJSON(data []byte) error {
 	type plain SimulationApplicationSimulationSoftwareSuite
 	w := struct {
 		*plain
-		E0 *string `json:"Name"`
-		E1 *string `json:"Version"`
+		Name    *string `json:"Name"`
+		Version *string `json:"Version"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Name = SimulationApplicationSimulationSoftwareSuiteNameOf(*w.E0)
+	if w.Name != nil {
+		s.Name = SimulationApplicationSimulationSoftwareSuiteNameOf(*w.Name)
 	}
-	if w.E1 != nil {
-		s.Version = SimulationApplicationSimulationSoftwareSuiteVersionOf(*w.E1)
+	if w.Version != nil {
+		s.Version = SimulationApplicationSimulationSoftwareSuiteVersionOf(*w.Version)
 	}
 	return nil
 }
@@ -500,19 +500,19 @@ type SimulationApplicationSourceConfig struct {
 	S3Key string `json:"S3Key,omitzero"`
 }
 
-// UnmarshalJSON decodes a SimulationApplicationSourceConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a SimulationApplicationSourceConfig, turning enum
+// values back into their types.
 func (s *SimulationApplicationSourceConfig) UnmarshalJSON(data []byte) error {
 	type plain SimulationApplicationSourceConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Architecture"`
+		Architecture *string `json:"Architecture"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Architecture = SimulationApplicationSourceConfigArchitectureOf(*w.E0)
+	if w.Architecture != nil {
+		s.Architecture = SimulationApplicationSourceConfigArchitectureOf(*w.Architecture)
 	}
 	return nil
 }

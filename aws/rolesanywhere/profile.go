@@ -140,18 +140,19 @@ type ProfileAttributeMapping struct {
 	MappingRules []ProfileMappingRule `json:"MappingRules,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProfileAttributeMapping, enum values to their types.
+// UnmarshalJSON decodes a ProfileAttributeMapping, turning enum values back
+// into their types.
 func (s *ProfileAttributeMapping) UnmarshalJSON(data []byte) error {
 	type plain ProfileAttributeMapping
 	w := struct {
 		*plain
-		E0 *string `json:"CertificateField"`
+		CertificateField *string `json:"CertificateField"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CertificateField = ProfileCertificateFieldOf(*w.E0)
+	if w.CertificateField != nil {
+		s.CertificateField = ProfileCertificateFieldOf(*w.CertificateField)
 	}
 	return nil
 }

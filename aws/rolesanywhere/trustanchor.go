@@ -203,23 +203,23 @@ type TrustAnchorNotificationSetting struct {
 	Threshold float64 `json:"Threshold,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrustAnchorNotificationSetting, enum values to their
-// types.
+// UnmarshalJSON decodes a TrustAnchorNotificationSetting, turning enum values
+// back into their types.
 func (s *TrustAnchorNotificationSetting) UnmarshalJSON(data []byte) error {
 	type plain TrustAnchorNotificationSetting
 	w := struct {
 		*plain
-		E1 *string `json:"Event"`
-		E2 *string `json:"Channel"`
+		Event   *string `json:"Event"`
+		Channel *string `json:"Channel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Event = TrustAnchorNotificationEventOf(*w.E1)
+	if w.Event != nil {
+		s.Event = TrustAnchorNotificationEventOf(*w.Event)
 	}
-	if w.E2 != nil {
-		s.Channel = TrustAnchorNotificationChannelOf(*w.E2)
+	if w.Channel != nil {
+		s.Channel = TrustAnchorNotificationChannelOf(*w.Channel)
 	}
 	return nil
 }
@@ -242,18 +242,19 @@ type TrustAnchorSource struct {
 	SourceType TrustAnchorTypeProperty `json:"SourceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrustAnchorSource, enum values to their types.
+// UnmarshalJSON decodes a TrustAnchorSource, turning enum values back into
+// their types.
 func (s *TrustAnchorSource) UnmarshalJSON(data []byte) error {
 	type plain TrustAnchorSource
 	w := struct {
 		*plain
-		E1 *string `json:"SourceType"`
+		SourceType *string `json:"SourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SourceType = TrustAnchorTypePropertyOf(*w.E1)
+	if w.SourceType != nil {
+		s.SourceType = TrustAnchorTypePropertyOf(*w.SourceType)
 	}
 	return nil
 }

@@ -189,22 +189,23 @@ type HealthCheckConfig struct {
 	SearchString *string `json:"SearchString,omitzero"`
 }
 
-// UnmarshalJSON decodes a HealthCheckConfig, enum values to their types.
+// UnmarshalJSON decodes a HealthCheckConfig, turning enum values back into
+// their types.
 func (s *HealthCheckConfig) UnmarshalJSON(data []byte) error {
 	type plain HealthCheckConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
-		E8 *string `json:"InsufficientDataHealthStatus"`
+		Type                         *string `json:"Type"`
+		InsufficientDataHealthStatus *string `json:"InsufficientDataHealthStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = HealthCheckConfigTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = HealthCheckConfigTypeOf(*w.Type)
 	}
-	if w.E8 != nil {
-		s.InsufficientDataHealthStatus = HealthCheckConfigInsufficientDataHealthStatusOf(*w.E8)
+	if w.InsufficientDataHealthStatus != nil {
+		s.InsufficientDataHealthStatus = HealthCheckConfigInsufficientDataHealthStatusOf(*w.InsufficientDataHealthStatus)
 	}
 	return nil
 }

@@ -48,18 +48,19 @@ type KeySigningKeyArgs struct {
 	Status KeySigningKeyStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a KeySigningKeyArgs, enum values to their types.
+// UnmarshalJSON decodes a KeySigningKeyArgs, turning enum values back into
+// their types.
 func (s *KeySigningKeyArgs) UnmarshalJSON(data []byte) error {
 	type plain KeySigningKeyArgs
 	w := struct {
 		*plain
-		E3 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Status = KeySigningKeyStatusOf(*w.E3)
+	if w.Status != nil {
+		s.Status = KeySigningKeyStatusOf(*w.Status)
 	}
 	return nil
 }

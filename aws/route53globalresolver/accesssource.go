@@ -64,22 +64,23 @@ type AccessSourceArgs struct {
 	Tags []AccessSourceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessSourceArgs, enum values to their types.
+// UnmarshalJSON decodes a AccessSourceArgs, turning enum values back into
+// their types.
 func (s *AccessSourceArgs) UnmarshalJSON(data []byte) error {
 	type plain AccessSourceArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Protocol"`
-		E4 *string `json:"IpAddressType"`
+		Protocol      *string `json:"Protocol"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Protocol = AccessSourceDnsProtocolOf(*w.E2)
+	if w.Protocol != nil {
+		s.Protocol = AccessSourceDnsProtocolOf(*w.Protocol)
 	}
-	if w.E4 != nil {
-		s.IpAddressType = AccessSourceIpAddressTypeOf(*w.E4)
+	if w.IpAddressType != nil {
+		s.IpAddressType = AccessSourceIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

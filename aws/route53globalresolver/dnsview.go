@@ -71,26 +71,27 @@ type DnsViewArgs struct {
 	Tags []DnsViewTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DnsViewArgs, enum values to their types.
+// UnmarshalJSON decodes a DnsViewArgs, turning enum values back into their
+// types.
 func (s *DnsViewArgs) UnmarshalJSON(data []byte) error {
 	type plain DnsViewArgs
 	w := struct {
 		*plain
-		E4 *string `json:"DnssecValidation"`
-		E5 *string `json:"EdnsClientSubnet"`
-		E6 *string `json:"FirewallRulesFailOpen"`
+		DnssecValidation      *string `json:"DnssecValidation"`
+		EdnsClientSubnet      *string `json:"EdnsClientSubnet"`
+		FirewallRulesFailOpen *string `json:"FirewallRulesFailOpen"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.DnssecValidation = DnsViewDnsSecValidationTypeOf(*w.E4)
+	if w.DnssecValidation != nil {
+		s.DnssecValidation = DnsViewDnsSecValidationTypeOf(*w.DnssecValidation)
 	}
-	if w.E5 != nil {
-		s.EdnsClientSubnet = DnsViewEdnsClientSubnetTypeOf(*w.E5)
+	if w.EdnsClientSubnet != nil {
+		s.EdnsClientSubnet = DnsViewEdnsClientSubnetTypeOf(*w.EdnsClientSubnet)
 	}
-	if w.E6 != nil {
-		s.FirewallRulesFailOpen = DnsViewFirewallRulesFailOpenTypeOf(*w.E6)
+	if w.FirewallRulesFailOpen != nil {
+		s.FirewallRulesFailOpen = DnsViewFirewallRulesFailOpenTypeOf(*w.FirewallRulesFailOpen)
 	}
 	return nil
 }

@@ -111,34 +111,35 @@ type FirewallRuleArgs struct {
 	QType *string `json:"QType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FirewallRuleArgs, enum values to their types.
+// UnmarshalJSON decodes a FirewallRuleArgs, turning enum values back into
+// their types.
 func (s *FirewallRuleArgs) UnmarshalJSON(data []byte) error {
 	type plain FirewallRuleArgs
 	w := struct {
 		*plain
-		E0  *string `json:"Action"`
-		E3  *string `json:"BlockOverrideDnsType"`
-		E6  *string `json:"BlockResponse"`
-		E8  *string `json:"ConfidenceThreshold"`
-		E10 *string `json:"DnsAdvancedProtection"`
+		Action                *string `json:"Action"`
+		BlockOverrideDnsType  *string `json:"BlockOverrideDnsType"`
+		BlockResponse         *string `json:"BlockResponse"`
+		ConfidenceThreshold   *string `json:"ConfidenceThreshold"`
+		DnsAdvancedProtection *string `json:"DnsAdvancedProtection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = FirewallRuleActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = FirewallRuleActionOf(*w.Action)
 	}
-	if w.E3 != nil {
-		s.BlockOverrideDnsType = FirewallRuleBlockOverrideDnsQueryTypeOf(*w.E3)
+	if w.BlockOverrideDnsType != nil {
+		s.BlockOverrideDnsType = FirewallRuleBlockOverrideDnsQueryTypeOf(*w.BlockOverrideDnsType)
 	}
-	if w.E6 != nil {
-		s.BlockResponse = FirewallRuleFirewallBlockResponseOf(*w.E6)
+	if w.BlockResponse != nil {
+		s.BlockResponse = FirewallRuleFirewallBlockResponseOf(*w.BlockResponse)
 	}
-	if w.E8 != nil {
-		s.ConfidenceThreshold = FirewallRuleConfidenceThresholdOf(*w.E8)
+	if w.ConfidenceThreshold != nil {
+		s.ConfidenceThreshold = FirewallRuleConfidenceThresholdOf(*w.ConfidenceThreshold)
 	}
-	if w.E10 != nil {
-		s.DnsAdvancedProtection = FirewallRuleDnsAdvancedProtectionOf(*w.E10)
+	if w.DnsAdvancedProtection != nil {
+		s.DnsAdvancedProtection = FirewallRuleDnsAdvancedProtectionOf(*w.DnsAdvancedProtection)
 	}
 	return nil
 }

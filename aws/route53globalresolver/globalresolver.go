@@ -63,18 +63,19 @@ type GlobalResolverArgs struct {
 	Tags []GlobalResolverTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a GlobalResolverArgs, enum values to their types.
+// UnmarshalJSON decodes a GlobalResolverArgs, turning enum values back into
+// their types.
 func (s *GlobalResolverArgs) UnmarshalJSON(data []byte) error {
 	type plain GlobalResolverArgs
 	w := struct {
 		*plain
-		E4 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.IpAddressType = GlobalResolverIpAddressTypeOf(*w.E4)
+	if w.IpAddressType != nil {
+		s.IpAddressType = GlobalResolverIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

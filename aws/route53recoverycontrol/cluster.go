@@ -41,18 +41,19 @@ type ClusterArgs struct {
 	Tags []ClusterTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a ClusterArgs, turning enum values back into their
+// types.
 func (s *ClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain ClusterArgs
 	w := struct {
 		*plain
-		E1 *string `json:"NetworkType"`
+		NetworkType *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.NetworkType = ClusterNetworkTypeOf(*w.E1)
+	if w.NetworkType != nil {
+		s.NetworkType = ClusterNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }

@@ -165,18 +165,19 @@ type SafetyRuleRuleConfig struct {
 	Type SafetyRuleRuleType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SafetyRuleRuleConfig, enum values to their types.
+// UnmarshalJSON decodes a SafetyRuleRuleConfig, turning enum values back into
+// their types.
 func (s *SafetyRuleRuleConfig) UnmarshalJSON(data []byte) error {
 	type plain SafetyRuleRuleConfig
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = SafetyRuleRuleTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = SafetyRuleRuleTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -286,43 +286,43 @@ type FirewallRuleGroupFirewallRule struct {
 	Status FirewallRuleGroupFirewallRuleStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a FirewallRuleGroupFirewallRule, enum values to their
-// types.
+// UnmarshalJSON decodes a FirewallRuleGroupFirewallRule, turning enum values
+// back into their types.
 func (s *FirewallRuleGroupFirewallRule) UnmarshalJSON(data []byte) error {
 	type plain FirewallRuleGroupFirewallRule
 	w := struct {
 		*plain
-		E0  *string `json:"Action"`
-		E2  *string `json:"BlockOverrideDnsType"`
-		E5  *string `json:"BlockResponse"`
-		E6  *string `json:"ConfidenceThreshold"`
-		E7  *string `json:"DnsThreatProtection"`
-		E9  *string `json:"FirewallDomainRedirectionAction"`
-		E13 *string `json:"Status"`
+		Action                          *string `json:"Action"`
+		BlockOverrideDnsType            *string `json:"BlockOverrideDnsType"`
+		BlockResponse                   *string `json:"BlockResponse"`
+		ConfidenceThreshold             *string `json:"ConfidenceThreshold"`
+		DnsThreatProtection             *string `json:"DnsThreatProtection"`
+		FirewallDomainRedirectionAction *string `json:"FirewallDomainRedirectionAction"`
+		Status                          *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = FirewallRuleGroupFirewallRuleActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = FirewallRuleGroupFirewallRuleActionOf(*w.Action)
 	}
-	if w.E2 != nil {
-		s.BlockOverrideDnsType = FirewallRuleGroupFirewallRuleBlockOverrideDnsTypeOf(*w.E2)
+	if w.BlockOverrideDnsType != nil {
+		s.BlockOverrideDnsType = FirewallRuleGroupFirewallRuleBlockOverrideDnsTypeOf(*w.BlockOverrideDnsType)
 	}
-	if w.E5 != nil {
-		s.BlockResponse = FirewallRuleGroupFirewallRuleBlockResponseOf(*w.E5)
+	if w.BlockResponse != nil {
+		s.BlockResponse = FirewallRuleGroupFirewallRuleBlockResponseOf(*w.BlockResponse)
 	}
-	if w.E6 != nil {
-		s.ConfidenceThreshold = FirewallRuleGroupFirewallRuleConfidenceThresholdOf(*w.E6)
+	if w.ConfidenceThreshold != nil {
+		s.ConfidenceThreshold = FirewallRuleGroupFirewallRuleConfidenceThresholdOf(*w.ConfidenceThreshold)
 	}
-	if w.E7 != nil {
-		s.DnsThreatProtection = FirewallRuleGroupFirewallRuleDnsThreatProtectionOf(*w.E7)
+	if w.DnsThreatProtection != nil {
+		s.DnsThreatProtection = FirewallRuleGroupFirewallRuleDnsThreatProtectionOf(*w.DnsThreatProtection)
 	}
-	if w.E9 != nil {
-		s.FirewallDomainRedirectionAction = FirewallRuleGroupFirewallRuleFirewallDomainRedirectionActionOf(*w.E9)
+	if w.FirewallDomainRedirectionAction != nil {
+		s.FirewallDomainRedirectionAction = FirewallRuleGroupFirewallRuleFirewallDomainRedirectionActionOf(*w.FirewallDomainRedirectionAction)
 	}
-	if w.E13 != nil {
-		s.Status = FirewallRuleGroupFirewallRuleStatusOf(*w.E13)
+	if w.Status != nil {
+		s.Status = FirewallRuleGroupFirewallRuleStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -61,19 +61,19 @@ type FirewallRuleGroupAssociationArgs struct {
 	Tags []FirewallRuleGroupAssociationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a FirewallRuleGroupAssociationArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a FirewallRuleGroupAssociationArgs, turning enum
+// values back into their types.
 func (s *FirewallRuleGroupAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain FirewallRuleGroupAssociationArgs
 	w := struct {
 		*plain
-		E3 *string `json:"MutationProtection"`
+		MutationProtection *string `json:"MutationProtection"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.MutationProtection = FirewallRuleGroupAssociationMutationProtectionOf(*w.E3)
+	if w.MutationProtection != nil {
+		s.MutationProtection = FirewallRuleGroupAssociationMutationProtectionOf(*w.MutationProtection)
 	}
 	return nil
 }

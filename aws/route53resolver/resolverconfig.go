@@ -35,18 +35,19 @@ type ResolverConfigArgs struct {
 	ResourceId string `json:"ResourceId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResolverConfigArgs, enum values to their types.
+// UnmarshalJSON decodes a ResolverConfigArgs, turning enum values back into
+// their types.
 func (s *ResolverConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain ResolverConfigArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AutodefinedReverseFlag"`
+		AutodefinedReverseFlag *string `json:"AutodefinedReverseFlag"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AutodefinedReverseFlag = ResolverConfigAutodefinedReverseFlagOf(*w.E0)
+	if w.AutodefinedReverseFlag != nil {
+		s.AutodefinedReverseFlag = ResolverConfigAutodefinedReverseFlagOf(*w.AutodefinedReverseFlag)
 	}
 	return nil
 }

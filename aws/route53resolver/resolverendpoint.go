@@ -103,18 +103,19 @@ type ResolverEndpointArgs struct {
 	TargetNameServerMetricsEnabled *bool `json:"TargetNameServerMetricsEnabled,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResolverEndpointArgs, enum values to their types.
+// UnmarshalJSON decodes a ResolverEndpointArgs, turning enum values back into
+// their types.
 func (s *ResolverEndpointArgs) UnmarshalJSON(data []byte) error {
 	type plain ResolverEndpointArgs
 	w := struct {
 		*plain
-		E9 *string `json:"ResolverEndpointType"`
+		ResolverEndpointType *string `json:"ResolverEndpointType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.ResolverEndpointType = ResolverEndpointTypePropertyOf(*w.E9)
+	if w.ResolverEndpointType != nil {
+		s.ResolverEndpointType = ResolverEndpointTypePropertyOf(*w.ResolverEndpointType)
 	}
 	return nil
 }

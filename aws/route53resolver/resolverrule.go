@@ -65,18 +65,19 @@ type ResolverRuleArgs struct {
 	TargetIps []ResolverRuleTargetAddress `json:"TargetIps,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResolverRuleArgs, enum values to their types.
+// UnmarshalJSON decodes a ResolverRuleArgs, turning enum values back into
+// their types.
 func (s *ResolverRuleArgs) UnmarshalJSON(data []byte) error {
 	type plain ResolverRuleArgs
 	w := struct {
 		*plain
-		E0 *string `json:"RuleType"`
+		RuleType *string `json:"RuleType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RuleType = ResolverRuleRuleTypeOf(*w.E0)
+	if w.RuleType != nil {
+		s.RuleType = ResolverRuleRuleTypeOf(*w.RuleType)
 	}
 	return nil
 }
@@ -216,19 +217,19 @@ type ResolverRuleTargetAddress struct {
 	ServerNameIndication *string `json:"ServerNameIndication,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResolverRuleTargetAddress, enum values to their
-// types.
+// UnmarshalJSON decodes a ResolverRuleTargetAddress, turning enum values back
+// into their types.
 func (s *ResolverRuleTargetAddress) UnmarshalJSON(data []byte) error {
 	type plain ResolverRuleTargetAddress
 	w := struct {
 		*plain
-		E3 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Protocol = ResolverRuleTargetAddressProtocolOf(*w.E3)
+	if w.Protocol != nil {
+		s.Protocol = ResolverRuleTargetAddressProtocolOf(*w.Protocol)
 	}
 	return nil
 }

@@ -289,24 +289,24 @@ type InboundExternalLinkResponderErrorMaskingForHttpCode struct {
 }
 
 // UnmarshalJSON decodes a InboundExternalLinkResponderErrorMaskingForHttpCode,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *InboundExternalLinkResponderErrorMaskingForHttpCode) UnmarshalJSON(data []byte) error {
 	type plain InboundExternalLinkResponderErrorMaskingForHttpCode
 	w := struct {
 		*plain
-		E0 *string  `json:"Action"`
-		E2 []string `json:"LoggingTypes"`
+		Action       *string  `json:"Action"`
+		LoggingTypes []string `json:"LoggingTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = InboundExternalLinkResponderErrorMaskingForHttpCodeActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = InboundExternalLinkResponderErrorMaskingForHttpCodeActionOf(*w.Action)
 	}
-	if w.E2 != nil {
+	if w.LoggingTypes != nil {
 		s.LoggingTypes = (func(v []string) []InboundExternalLinkResponderErrorMaskingLoggingType {
 			return convertList(v, InboundExternalLinkResponderErrorMaskingLoggingTypeOf)
-		})(w.E2)
+		})(w.LoggingTypes)
 	}
 	return nil
 }

@@ -411,19 +411,19 @@ type LinkOpenRtbAttributeModuleParameters struct {
 	HoldbackPercentage float64 `json:"HoldbackPercentage"`
 }
 
-// UnmarshalJSON decodes a LinkOpenRtbAttributeModuleParameters, enum values to
-// their types.
+// UnmarshalJSON decodes a LinkOpenRtbAttributeModuleParameters, turning enum
+// values back into their types.
 func (s *LinkOpenRtbAttributeModuleParameters) UnmarshalJSON(data []byte) error {
 	type plain LinkOpenRtbAttributeModuleParameters
 	w := struct {
 		*plain
-		E2 *string `json:"FilterType"`
+		FilterType *string `json:"FilterType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.FilterType = LinkOpenRtbAttributeModuleParametersFilterTypeOf(*w.E2)
+	if w.FilterType != nil {
+		s.FilterType = LinkOpenRtbAttributeModuleParametersFilterTypeOf(*w.FilterType)
 	}
 	return nil
 }
@@ -526,25 +526,25 @@ type LinkResponderErrorMaskingForHttpCode struct {
 	ResponseLoggingPercentage *float64 `json:"ResponseLoggingPercentage,omitzero"`
 }
 
-// UnmarshalJSON decodes a LinkResponderErrorMaskingForHttpCode, enum values to
-// their types.
+// UnmarshalJSON decodes a LinkResponderErrorMaskingForHttpCode, turning enum
+// values back into their types.
 func (s *LinkResponderErrorMaskingForHttpCode) UnmarshalJSON(data []byte) error {
 	type plain LinkResponderErrorMaskingForHttpCode
 	w := struct {
 		*plain
-		E0 *string  `json:"Action"`
-		E2 []string `json:"LoggingTypes"`
+		Action       *string  `json:"Action"`
+		LoggingTypes []string `json:"LoggingTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = LinkResponderErrorMaskingForHttpCodeActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = LinkResponderErrorMaskingForHttpCodeActionOf(*w.Action)
 	}
-	if w.E2 != nil {
+	if w.LoggingTypes != nil {
 		s.LoggingTypes = (func(v []string) []LinkResponderErrorMaskingLoggingType {
 			return convertList(v, LinkResponderErrorMaskingLoggingTypeOf)
-		})(w.E2)
+		})(w.LoggingTypes)
 	}
 	return nil
 }

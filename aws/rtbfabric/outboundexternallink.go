@@ -286,25 +286,25 @@ type OutboundExternalLinkResponderErrorMaskingForHttpCode struct {
 }
 
 // UnmarshalJSON decodes a
-// OutboundExternalLinkResponderErrorMaskingForHttpCode, enum values to their
-// types.
+// OutboundExternalLinkResponderErrorMaskingForHttpCode, turning enum values
+// back into their types.
 func (s *OutboundExternalLinkResponderErrorMaskingForHttpCode) UnmarshalJSON(data []byte) error {
 	type plain OutboundExternalLinkResponderErrorMaskingForHttpCode
 	w := struct {
 		*plain
-		E0 *string  `json:"Action"`
-		E2 []string `json:"LoggingTypes"`
+		Action       *string  `json:"Action"`
+		LoggingTypes []string `json:"LoggingTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = OutboundExternalLinkResponderErrorMaskingForHttpCodeActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = OutboundExternalLinkResponderErrorMaskingForHttpCodeActionOf(*w.Action)
 	}
-	if w.E2 != nil {
+	if w.LoggingTypes != nil {
 		s.LoggingTypes = (func(v []string) []OutboundExternalLinkResponderErrorMaskingLoggingType {
 			return convertList(v, OutboundExternalLinkResponderErrorMaskingLoggingTypeOf)
-		})(w.E2)
+		})(w.LoggingTypes)
 	}
 	return nil
 }

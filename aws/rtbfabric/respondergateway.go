@@ -122,22 +122,23 @@ type ResponderGatewayArgs struct {
 	TrustStoreConfiguration ResponderGatewayTrustStoreConfiguration `json:"TrustStoreConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResponderGatewayArgs, enum values to their types.
+// UnmarshalJSON decodes a ResponderGatewayArgs, turning enum values back into
+// their types.
 func (s *ResponderGatewayArgs) UnmarshalJSON(data []byte) error {
 	type plain ResponderGatewayArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Protocol"`
-		E8 *string `json:"GatewayType"`
+		Protocol    *string `json:"Protocol"`
+		GatewayType *string `json:"GatewayType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Protocol = ResponderGatewayProtocolOf(*w.E1)
+	if w.Protocol != nil {
+		s.Protocol = ResponderGatewayProtocolOf(*w.Protocol)
 	}
-	if w.E8 != nil {
-		s.GatewayType = ResponderGatewayGatewayTypeOf(*w.E8)
+	if w.GatewayType != nil {
+		s.GatewayType = ResponderGatewayGatewayTypeOf(*w.GatewayType)
 	}
 	return nil
 }
@@ -458,19 +459,19 @@ type ResponderGatewayHealthCheckConfig struct {
 	UnhealthyThresholdCount int `json:"UnhealthyThresholdCount,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResponderGatewayHealthCheckConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a ResponderGatewayHealthCheckConfig, turning enum
+// values back into their types.
 func (s *ResponderGatewayHealthCheckConfig) UnmarshalJSON(data []byte) error {
 	type plain ResponderGatewayHealthCheckConfig
 	w := struct {
 		*plain
-		E4 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Protocol = ResponderGatewayProtocolOf(*w.E4)
+	if w.Protocol != nil {
+		s.Protocol = ResponderGatewayProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -487,19 +488,19 @@ type ResponderGatewayListenerConfig struct {
 	Protocols []ResponderGatewayProtocol `json:"Protocols,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResponderGatewayListenerConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ResponderGatewayListenerConfig, turning enum values
+// back into their types.
 func (s *ResponderGatewayListenerConfig) UnmarshalJSON(data []byte) error {
 	type plain ResponderGatewayListenerConfig
 	w := struct {
 		*plain
-		E0 []string `json:"Protocols"`
+		Protocols []string `json:"Protocols"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Protocols = (func(v []string) []ResponderGatewayProtocol { return convertList(v, ResponderGatewayProtocolOf) })(w.E0)
+	if w.Protocols != nil {
+		s.Protocols = (func(v []string) []ResponderGatewayProtocol { return convertList(v, ResponderGatewayProtocolOf) })(w.Protocols)
 	}
 	return nil
 }

@@ -83,18 +83,19 @@ type AppMonitorArgs struct {
 	Tags []AppMonitorTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppMonitorArgs, enum values to their types.
+// UnmarshalJSON decodes a AppMonitorArgs, turning enum values back into their
+// types.
 func (s *AppMonitorArgs) UnmarshalJSON(data []byte) error {
 	type plain AppMonitorArgs
 	w := struct {
 		*plain
-		E7 *string `json:"Platform"`
+		Platform *string `json:"Platform"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.Platform = AppMonitorPlatformOf(*w.E7)
+	if w.Platform != nil {
+		s.Platform = AppMonitorPlatformOf(*w.Platform)
 	}
 	return nil
 }
@@ -215,18 +216,19 @@ type AppMonitorConfiguration struct {
 	Telemetries []AppMonitorTelemetry `json:"Telemetries,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppMonitorConfiguration, enum values to their types.
+// UnmarshalJSON decodes a AppMonitorConfiguration, turning enum values back
+// into their types.
 func (s *AppMonitorConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AppMonitorConfiguration
 	w := struct {
 		*plain
-		E9 []string `json:"Telemetries"`
+		Telemetries []string `json:"Telemetries"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E9 != nil {
-		s.Telemetries = (func(v []string) []AppMonitorTelemetry { return convertList(v, AppMonitorTelemetryOf) })(w.E9)
+	if w.Telemetries != nil {
+		s.Telemetries = (func(v []string) []AppMonitorTelemetry { return convertList(v, AppMonitorTelemetryOf) })(w.Telemetries)
 	}
 	return nil
 }
@@ -243,18 +245,19 @@ type AppMonitorCustomEvents struct {
 	Status AppMonitorCustomEventsStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppMonitorCustomEvents, enum values to their types.
+// UnmarshalJSON decodes a AppMonitorCustomEvents, turning enum values back
+// into their types.
 func (s *AppMonitorCustomEvents) UnmarshalJSON(data []byte) error {
 	type plain AppMonitorCustomEvents
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = AppMonitorCustomEventsStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = AppMonitorCustomEventsStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -335,19 +338,19 @@ type AppMonitorDeobfuscationConfigurationJavaScriptSourceMaps struct {
 }
 
 // UnmarshalJSON decodes a
-// AppMonitorDeobfuscationConfigurationJavaScriptSourceMaps, enum values to
-// their types.
+// AppMonitorDeobfuscationConfigurationJavaScriptSourceMaps, turning enum
+// values back into their types.
 func (s *AppMonitorDeobfuscationConfigurationJavaScriptSourceMaps) UnmarshalJSON(data []byte) error {
 	type plain AppMonitorDeobfuscationConfigurationJavaScriptSourceMaps
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = AppMonitorDeobfuscationConfigurationJavaScriptSourceMapsStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = AppMonitorDeobfuscationConfigurationJavaScriptSourceMapsStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -478,19 +481,19 @@ type AppMonitorMetricDestination struct {
 	MetricDefinitions []AppMonitorMetricDefinition `json:"MetricDefinitions,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppMonitorMetricDestination, enum values to their
-// types.
+// UnmarshalJSON decodes a AppMonitorMetricDestination, turning enum values
+// back into their types.
 func (s *AppMonitorMetricDestination) UnmarshalJSON(data []byte) error {
 	type plain AppMonitorMetricDestination
 	w := struct {
 		*plain
-		E0 *string `json:"Destination"`
+		Destination *string `json:"Destination"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Destination = AppMonitorMetricDestinationDestinationOf(*w.E0)
+	if w.Destination != nil {
+		s.Destination = AppMonitorMetricDestinationDestinationOf(*w.Destination)
 	}
 	return nil
 }

@@ -66,22 +66,23 @@ type AccessGrantArgs struct {
 	Tags []AccessGrantTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessGrantArgs, enum values to their types.
+// UnmarshalJSON decodes a AccessGrantArgs, turning enum values back into their
+// types.
 func (s *AccessGrantArgs) UnmarshalJSON(data []byte) error {
 	type plain AccessGrantArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Permission"`
-		E5 *string `json:"S3PrefixType"`
+		Permission   *string `json:"Permission"`
+		S3PrefixType *string `json:"S3PrefixType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Permission = AccessGrantPermissionOf(*w.E2)
+	if w.Permission != nil {
+		s.Permission = AccessGrantPermissionOf(*w.Permission)
 	}
-	if w.E5 != nil {
-		s.S3PrefixType = AccessGrantS3PrefixTypeOf(*w.E5)
+	if w.S3PrefixType != nil {
+		s.S3PrefixType = AccessGrantS3PrefixTypeOf(*w.S3PrefixType)
 	}
 	return nil
 }
@@ -165,18 +166,19 @@ type AccessGrantGrantee struct {
 	GranteeType AccessGrantGranteeGranteeType `json:"GranteeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessGrantGrantee, enum values to their types.
+// UnmarshalJSON decodes a AccessGrantGrantee, turning enum values back into
+// their types.
 func (s *AccessGrantGrantee) UnmarshalJSON(data []byte) error {
 	type plain AccessGrantGrantee
 	w := struct {
 		*plain
-		E1 *string `json:"GranteeType"`
+		GranteeType *string `json:"GranteeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.GranteeType = AccessGrantGranteeGranteeTypeOf(*w.E1)
+	if w.GranteeType != nil {
+		s.GranteeType = AccessGrantGranteeGranteeTypeOf(*w.GranteeType)
 	}
 	return nil
 }

@@ -164,18 +164,19 @@ type BucketArgs struct {
 	WebsiteConfiguration *BucketWebsiteConfiguration `json:"WebsiteConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketArgs, enum values to their types.
+// UnmarshalJSON decodes a BucketArgs, turning enum values back into their
+// types.
 func (s *BucketArgs) UnmarshalJSON(data []byte) error {
 	type plain BucketArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AccessControl"`
+		AccessControl *string `json:"AccessControl"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AccessControl = BucketAccessControlOf(*w.E1)
+	if w.AccessControl != nil {
+		s.AccessControl = BucketAccessControlOf(*w.AccessControl)
 	}
 	return nil
 }
@@ -287,19 +288,19 @@ type BucketAccelerateConfiguration struct {
 	AccelerationStatus BucketAccelerateConfigurationAccelerationStatus `json:"AccelerationStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketAccelerateConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketAccelerateConfiguration, turning enum values
+// back into their types.
 func (s *BucketAccelerateConfiguration) UnmarshalJSON(data []byte) error {
 	type plain BucketAccelerateConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"AccelerationStatus"`
+		AccelerationStatus *string `json:"AccelerationStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccelerationStatus = BucketAccelerateConfigurationAccelerationStatusOf(*w.E0)
+	if w.AccelerationStatus != nil {
+		s.AccelerationStatus = BucketAccelerateConfigurationAccelerationStatusOf(*w.AccelerationStatus)
 	}
 	return nil
 }
@@ -492,18 +493,19 @@ type BucketCorsRule struct {
 	MaxAge *int `json:"MaxAge,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketCorsRule, enum values to their types.
+// UnmarshalJSON decodes a BucketCorsRule, turning enum values back into their
+// types.
 func (s *BucketCorsRule) UnmarshalJSON(data []byte) error {
 	type plain BucketCorsRule
 	w := struct {
 		*plain
-		E0 []string `json:"AllowedMethods"`
+		AllowedMethods []string `json:"AllowedMethods"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AllowedMethods = (func(v []string) []BucketCorsRuleAllowedMethods { return convertList(v, BucketCorsRuleAllowedMethodsOf) })(w.E0)
+	if w.AllowedMethods != nil {
+		s.AllowedMethods = (func(v []string) []BucketCorsRuleAllowedMethods { return convertList(v, BucketCorsRuleAllowedMethodsOf) })(w.AllowedMethods)
 	}
 	return nil
 }
@@ -592,18 +594,19 @@ type BucketDefaultRetention struct {
 	Years *int `json:"Years,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketDefaultRetention, enum values to their types.
+// UnmarshalJSON decodes a BucketDefaultRetention, turning enum values back
+// into their types.
 func (s *BucketDefaultRetention) UnmarshalJSON(data []byte) error {
 	type plain BucketDefaultRetention
 	w := struct {
 		*plain
-		E1 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Mode = BucketDefaultRetentionModeOf(*w.E1)
+	if w.Mode != nil {
+		s.Mode = BucketDefaultRetentionModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -662,19 +665,19 @@ type BucketDeleteMarkerReplication struct {
 	Status BucketDeleteMarkerReplicationStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketDeleteMarkerReplication, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketDeleteMarkerReplication, turning enum values
+// back into their types.
 func (s *BucketDeleteMarkerReplication) UnmarshalJSON(data []byte) error {
 	type plain BucketDeleteMarkerReplication
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = BucketDeleteMarkerReplicationStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = BucketDeleteMarkerReplicationStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -750,18 +753,19 @@ type BucketDestination struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketDestination, enum values to their types.
+// UnmarshalJSON decodes a BucketDestination, turning enum values back into
+// their types.
 func (s *BucketDestination) UnmarshalJSON(data []byte) error {
 	type plain BucketDestination
 	w := struct {
 		*plain
-		E1 *string `json:"Format"`
+		Format *string `json:"Format"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Format = BucketDestinationFormatOf(*w.E1)
+	if w.Format != nil {
+		s.Format = BucketDestinationFormatOf(*w.Format)
 	}
 	return nil
 }
@@ -893,19 +897,19 @@ type BucketIntelligentTieringConfiguration struct {
 	TagFilters []BucketTagFilter `json:"TagFilters,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketIntelligentTieringConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a BucketIntelligentTieringConfiguration, turning enum
+// values back into their types.
 func (s *BucketIntelligentTieringConfiguration) UnmarshalJSON(data []byte) error {
 	type plain BucketIntelligentTieringConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = BucketIntelligentTieringConfigurationStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = BucketIntelligentTieringConfigurationStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -1003,29 +1007,29 @@ type BucketInventoryConfiguration struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketInventoryConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketInventoryConfiguration, turning enum values
+// back into their types.
 func (s *BucketInventoryConfiguration) UnmarshalJSON(data []byte) error {
 	type plain BucketInventoryConfiguration
 	w := struct {
 		*plain
-		E3 *string  `json:"IncludedObjectVersions"`
-		E4 *string  `json:"ScheduleFrequency"`
-		E5 []string `json:"OptionalFields"`
+		IncludedObjectVersions *string  `json:"IncludedObjectVersions"`
+		ScheduleFrequency      *string  `json:"ScheduleFrequency"`
+		OptionalFields         []string `json:"OptionalFields"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.IncludedObjectVersions = BucketInventoryConfigurationIncludedObjectVersionsOf(*w.E3)
+	if w.IncludedObjectVersions != nil {
+		s.IncludedObjectVersions = BucketInventoryConfigurationIncludedObjectVersionsOf(*w.IncludedObjectVersions)
 	}
-	if w.E4 != nil {
-		s.ScheduleFrequency = BucketInventoryConfigurationScheduleFrequencyOf(*w.E4)
+	if w.ScheduleFrequency != nil {
+		s.ScheduleFrequency = BucketInventoryConfigurationScheduleFrequencyOf(*w.ScheduleFrequency)
 	}
-	if w.E5 != nil {
+	if w.OptionalFields != nil {
 		s.OptionalFields = (func(v []string) []BucketInventoryConfigurationOptionalFields {
 			return convertList(v, BucketInventoryConfigurationOptionalFieldsOf)
-		})(w.E5)
+		})(w.OptionalFields)
 	}
 	return nil
 }
@@ -1233,19 +1237,19 @@ type BucketLifecycleConfiguration struct {
 	TransitionDefaultMinimumObjectSize BucketLifecycleConfigurationTransitionDefaultMinimumObjectSize `json:"TransitionDefaultMinimumObjectSize,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketLifecycleConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketLifecycleConfiguration, turning enum values
+// back into their types.
 func (s *BucketLifecycleConfiguration) UnmarshalJSON(data []byte) error {
 	type plain BucketLifecycleConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"TransitionDefaultMinimumObjectSize"`
+		TransitionDefaultMinimumObjectSize *string `json:"TransitionDefaultMinimumObjectSize"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.TransitionDefaultMinimumObjectSize = BucketLifecycleConfigurationTransitionDefaultMinimumObjectSizeOf(*w.E1)
+	if w.TransitionDefaultMinimumObjectSize != nil {
+		s.TransitionDefaultMinimumObjectSize = BucketLifecycleConfigurationTransitionDefaultMinimumObjectSizeOf(*w.TransitionDefaultMinimumObjectSize)
 	}
 	return nil
 }
@@ -1356,18 +1360,19 @@ type BucketMetrics struct {
 	EventThreshold *BucketReplicationTimeValue `json:"EventThreshold,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketMetrics, enum values to their types.
+// UnmarshalJSON decodes a BucketMetrics, turning enum values back into their
+// types.
 func (s *BucketMetrics) UnmarshalJSON(data []byte) error {
 	type plain BucketMetrics
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = BucketMetricsStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = BucketMetricsStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -1482,19 +1487,19 @@ type BucketNoncurrentVersionTransition struct {
 	NewerNoncurrentVersions *int `json:"NewerNoncurrentVersions,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketNoncurrentVersionTransition, enum values to
-// their types.
+// UnmarshalJSON decodes a BucketNoncurrentVersionTransition, turning enum
+// values back into their types.
 func (s *BucketNoncurrentVersionTransition) UnmarshalJSON(data []byte) error {
 	type plain BucketNoncurrentVersionTransition
 	w := struct {
 		*plain
-		E0 *string `json:"StorageClass"`
+		StorageClass *string `json:"StorageClass"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StorageClass = BucketNoncurrentVersionTransitionStorageClassOf(*w.E0)
+	if w.StorageClass != nil {
+		s.StorageClass = BucketNoncurrentVersionTransitionStorageClassOf(*w.StorageClass)
 	}
 	return nil
 }
@@ -1652,19 +1657,19 @@ type BucketOwnershipControlsRule struct {
 	ObjectOwnership BucketOwnershipControlsRuleObjectOwnership `json:"ObjectOwnership,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketOwnershipControlsRule, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketOwnershipControlsRule, turning enum values
+// back into their types.
 func (s *BucketOwnershipControlsRule) UnmarshalJSON(data []byte) error {
 	type plain BucketOwnershipControlsRule
 	w := struct {
 		*plain
-		E0 *string `json:"ObjectOwnership"`
+		ObjectOwnership *string `json:"ObjectOwnership"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ObjectOwnership = BucketOwnershipControlsRuleObjectOwnershipOf(*w.E0)
+	if w.ObjectOwnership != nil {
+		s.ObjectOwnership = BucketOwnershipControlsRuleObjectOwnershipOf(*w.ObjectOwnership)
 	}
 	return nil
 }
@@ -1731,18 +1736,19 @@ type BucketPartitionedPrefix struct {
 	PartitionDateSource BucketPartitionedPrefixPartitionDateSource `json:"PartitionDateSource,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketPartitionedPrefix, enum values to their types.
+// UnmarshalJSON decodes a BucketPartitionedPrefix, turning enum values back
+// into their types.
 func (s *BucketPartitionedPrefix) UnmarshalJSON(data []byte) error {
 	type plain BucketPartitionedPrefix
 	w := struct {
 		*plain
-		E0 *string `json:"PartitionDateSource"`
+		PartitionDateSource *string `json:"PartitionDateSource"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PartitionDateSource = BucketPartitionedPrefixPartitionDateSourceOf(*w.E0)
+	if w.PartitionDateSource != nil {
+		s.PartitionDateSource = BucketPartitionedPrefixPartitionDateSourceOf(*w.PartitionDateSource)
 	}
 	return nil
 }
@@ -1863,19 +1869,19 @@ type BucketRedirectAllRequestsTo struct {
 	Protocol BucketRedirectAllRequestsToProtocol `json:"Protocol,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketRedirectAllRequestsTo, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketRedirectAllRequestsTo, turning enum values
+// back into their types.
 func (s *BucketRedirectAllRequestsTo) UnmarshalJSON(data []byte) error {
 	type plain BucketRedirectAllRequestsTo
 	w := struct {
 		*plain
-		E1 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Protocol = BucketRedirectAllRequestsToProtocolOf(*w.E1)
+	if w.Protocol != nil {
+		s.Protocol = BucketRedirectAllRequestsToProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -1960,18 +1966,19 @@ type BucketRedirectRule struct {
 	ReplaceKeyWith *string `json:"ReplaceKeyWith,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketRedirectRule, enum values to their types.
+// UnmarshalJSON decodes a BucketRedirectRule, turning enum values back into
+// their types.
 func (s *BucketRedirectRule) UnmarshalJSON(data []byte) error {
 	type plain BucketRedirectRule
 	w := struct {
 		*plain
-		E2 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Protocol = BucketRedirectRuleProtocolOf(*w.E2)
+	if w.Protocol != nil {
+		s.Protocol = BucketRedirectRuleProtocolOf(*w.Protocol)
 	}
 	return nil
 }
@@ -2030,19 +2037,19 @@ type BucketReplicaModifications struct {
 	Status BucketReplicaModificationsStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketReplicaModifications, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketReplicaModifications, turning enum values back
+// into their types.
 func (s *BucketReplicaModifications) UnmarshalJSON(data []byte) error {
 	type plain BucketReplicaModifications
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = BucketReplicaModificationsStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = BucketReplicaModificationsStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -2156,19 +2163,19 @@ type BucketReplicationDestination struct {
 	StorageClass BucketReplicationDestinationStorageClass `json:"StorageClass,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketReplicationDestination, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketReplicationDestination, turning enum values
+// back into their types.
 func (s *BucketReplicationDestination) UnmarshalJSON(data []byte) error {
 	type plain BucketReplicationDestination
 	w := struct {
 		*plain
-		E6 *string `json:"StorageClass"`
+		StorageClass *string `json:"StorageClass"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.StorageClass = BucketReplicationDestinationStorageClassOf(*w.E6)
+	if w.StorageClass != nil {
+		s.StorageClass = BucketReplicationDestinationStorageClassOf(*w.StorageClass)
 	}
 	return nil
 }
@@ -2278,18 +2285,19 @@ type BucketReplicationRule struct {
 	SourceSelectionCriteria *BucketSourceSelectionCriteria `json:"SourceSelectionCriteria,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketReplicationRule, enum values to their types.
+// UnmarshalJSON decodes a BucketReplicationRule, turning enum values back into
+// their types.
 func (s *BucketReplicationRule) UnmarshalJSON(data []byte) error {
 	type plain BucketReplicationRule
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = BucketReplicationRuleStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = BucketReplicationRuleStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -2393,18 +2401,19 @@ type BucketReplicationTime struct {
 	Time BucketReplicationTimeValue `json:"Time"`
 }
 
-// UnmarshalJSON decodes a BucketReplicationTime, enum values to their types.
+// UnmarshalJSON decodes a BucketReplicationTime, turning enum values back into
+// their types.
 func (s *BucketReplicationTime) UnmarshalJSON(data []byte) error {
 	type plain BucketReplicationTime
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = BucketReplicationTimeStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = BucketReplicationTimeStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -2601,18 +2610,19 @@ type BucketRule struct {
 	Transitions []BucketTransition `json:"Transitions,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketRule, enum values to their types.
+// UnmarshalJSON decodes a BucketRule, turning enum values back into their
+// types.
 func (s *BucketRule) UnmarshalJSON(data []byte) error {
 	type plain BucketRule
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = BucketRuleStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = BucketRuleStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -2714,19 +2724,19 @@ type BucketServerSideEncryptionByDefault struct {
 	KMSMasterKeyID *string `json:"KMSMasterKeyID,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketServerSideEncryptionByDefault, enum values to
-// their types.
+// UnmarshalJSON decodes a BucketServerSideEncryptionByDefault, turning enum
+// values back into their types.
 func (s *BucketServerSideEncryptionByDefault) UnmarshalJSON(data []byte) error {
 	type plain BucketServerSideEncryptionByDefault
 	w := struct {
 		*plain
-		E0 *string `json:"SSEAlgorithm"`
+		SSEAlgorithm *string `json:"SSEAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SSEAlgorithm = BucketServerSideEncryptionByDefaultSSEAlgorithmOf(*w.E0)
+	if w.SSEAlgorithm != nil {
+		s.SSEAlgorithm = BucketServerSideEncryptionByDefaultSSEAlgorithmOf(*w.SSEAlgorithm)
 	}
 	return nil
 }
@@ -2830,19 +2840,19 @@ type BucketSseKmsEncryptedObjects struct {
 	Status BucketSseKmsEncryptedObjectsStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketSseKmsEncryptedObjects, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketSseKmsEncryptedObjects, turning enum values
+// back into their types.
 func (s *BucketSseKmsEncryptedObjects) UnmarshalJSON(data []byte) error {
 	type plain BucketSseKmsEncryptedObjects
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = BucketSseKmsEncryptedObjectsStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = BucketSseKmsEncryptedObjectsStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -2969,18 +2979,19 @@ type BucketTiering struct {
 	Days int `json:"Days"`
 }
 
-// UnmarshalJSON decodes a BucketTiering, enum values to their types.
+// UnmarshalJSON decodes a BucketTiering, turning enum values back into their
+// types.
 func (s *BucketTiering) UnmarshalJSON(data []byte) error {
 	type plain BucketTiering
 	w := struct {
 		*plain
-		E0 *string `json:"AccessTier"`
+		AccessTier *string `json:"AccessTier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessTier = BucketTieringAccessTierOf(*w.E0)
+	if w.AccessTier != nil {
+		s.AccessTier = BucketTieringAccessTierOf(*w.AccessTier)
 	}
 	return nil
 }
@@ -3071,18 +3082,19 @@ type BucketTransition struct {
 	TransitionInDays *int `json:"TransitionInDays,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketTransition, enum values to their types.
+// UnmarshalJSON decodes a BucketTransition, turning enum values back into
+// their types.
 func (s *BucketTransition) UnmarshalJSON(data []byte) error {
 	type plain BucketTransition
 	w := struct {
 		*plain
-		E0 *string `json:"StorageClass"`
+		StorageClass *string `json:"StorageClass"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StorageClass = BucketTransitionStorageClassOf(*w.E0)
+	if w.StorageClass != nil {
+		s.StorageClass = BucketTransitionStorageClassOf(*w.StorageClass)
 	}
 	return nil
 }
@@ -3147,19 +3159,19 @@ type BucketVersioningConfiguration struct {
 	Status BucketVersioningConfigurationStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketVersioningConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a BucketVersioningConfiguration, turning enum values
+// back into their types.
 func (s *BucketVersioningConfiguration) UnmarshalJSON(data []byte) error {
 	type plain BucketVersioningConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = BucketVersioningConfigurationStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = BucketVersioningConfigurationStatusOf(*w.Status)
 	}
 	return nil
 }

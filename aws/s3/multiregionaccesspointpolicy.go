@@ -92,19 +92,19 @@ type MultiRegionAccessPointPolicyPolicyStatus struct {
 	IsPublic MultiRegionAccessPointPolicyPolicyStatusIsPublic `json:"IsPublic,omitzero"`
 }
 
-// UnmarshalJSON decodes a MultiRegionAccessPointPolicyPolicyStatus, enum
-// values to their types.
+// UnmarshalJSON decodes a MultiRegionAccessPointPolicyPolicyStatus, turning
+// enum values back into their types.
 func (s *MultiRegionAccessPointPolicyPolicyStatus) UnmarshalJSON(data []byte) error {
 	type plain MultiRegionAccessPointPolicyPolicyStatus
 	w := struct {
 		*plain
-		E0 *string `json:"IsPublic"`
+		IsPublic *string `json:"IsPublic"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IsPublic = MultiRegionAccessPointPolicyPolicyStatusIsPublicOf(*w.E0)
+	if w.IsPublic != nil {
+		s.IsPublic = MultiRegionAccessPointPolicyPolicyStatusIsPublicOf(*w.IsPublic)
 	}
 	return nil
 }

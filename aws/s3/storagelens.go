@@ -466,23 +466,23 @@ type StorageLensS3BucketDestination struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a StorageLensS3BucketDestination, enum values to their
-// types.
+// UnmarshalJSON decodes a StorageLensS3BucketDestination, turning enum values
+// back into their types.
 func (s *StorageLensS3BucketDestination) UnmarshalJSON(data []byte) error {
 	type plain StorageLensS3BucketDestination
 	w := struct {
 		*plain
-		E2 *string `json:"Format"`
-		E3 *string `json:"OutputSchemaVersion"`
+		Format              *string `json:"Format"`
+		OutputSchemaVersion *string `json:"OutputSchemaVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Format = StorageLensS3BucketDestinationFormatOf(*w.E2)
+	if w.Format != nil {
+		s.Format = StorageLensS3BucketDestinationFormatOf(*w.Format)
 	}
-	if w.E3 != nil {
-		s.OutputSchemaVersion = StorageLensS3BucketDestinationOutputSchemaVersionOf(*w.E3)
+	if w.OutputSchemaVersion != nil {
+		s.OutputSchemaVersion = StorageLensS3BucketDestinationOutputSchemaVersionOf(*w.OutputSchemaVersion)
 	}
 	return nil
 }

@@ -219,18 +219,19 @@ type AccessPointScope struct {
 	Prefixes []string `json:"Prefixes,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessPointScope, enum values to their types.
+// UnmarshalJSON decodes a AccessPointScope, turning enum values back into
+// their types.
 func (s *AccessPointScope) UnmarshalJSON(data []byte) error {
 	type plain AccessPointScope
 	w := struct {
 		*plain
-		E0 []string `json:"Permissions"`
+		Permissions []string `json:"Permissions"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Permissions = (func(v []string) []AccessPointScopePermissions { return convertList(v, AccessPointScopePermissionsOf) })(w.E0)
+	if w.Permissions != nil {
+		s.Permissions = (func(v []string) []AccessPointScopePermissions { return convertList(v, AccessPointScopePermissionsOf) })(w.Permissions)
 	}
 	return nil
 }

@@ -75,18 +75,19 @@ type DirectoryBucketArgs struct {
 	Tags []DirectoryBucketTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a DirectoryBucketArgs, enum values to their types.
+// UnmarshalJSON decodes a DirectoryBucketArgs, turning enum values back into
+// their types.
 func (s *DirectoryBucketArgs) UnmarshalJSON(data []byte) error {
 	type plain DirectoryBucketArgs
 	w := struct {
 		*plain
-		E0 *string `json:"DataRedundancy"`
+		DataRedundancy *string `json:"DataRedundancy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataRedundancy = DirectoryBucketDataRedundancyOf(*w.E0)
+	if w.DataRedundancy != nil {
+		s.DataRedundancy = DirectoryBucketDataRedundancyOf(*w.DataRedundancy)
 	}
 	return nil
 }
@@ -241,19 +242,19 @@ type DirectoryBucketDestination struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a DirectoryBucketDestination, enum values to their
-// types.
+// UnmarshalJSON decodes a DirectoryBucketDestination, turning enum values back
+// into their types.
 func (s *DirectoryBucketDestination) UnmarshalJSON(data []byte) error {
 	type plain DirectoryBucketDestination
 	w := struct {
 		*plain
-		E1 *string `json:"Format"`
+		Format *string `json:"Format"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Format = DirectoryBucketDestinationFormatOf(*w.E1)
+	if w.Format != nil {
+		s.Format = DirectoryBucketDestinationFormatOf(*w.Format)
 	}
 	return nil
 }
@@ -351,29 +352,29 @@ type DirectoryBucketInventoryConfiguration struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a DirectoryBucketInventoryConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a DirectoryBucketInventoryConfiguration, turning enum
+// values back into their types.
 func (s *DirectoryBucketInventoryConfiguration) UnmarshalJSON(data []byte) error {
 	type plain DirectoryBucketInventoryConfiguration
 	w := struct {
 		*plain
-		E3 *string  `json:"IncludedObjectVersions"`
-		E4 *string  `json:"ScheduleFrequency"`
-		E5 []string `json:"OptionalFields"`
+		IncludedObjectVersions *string  `json:"IncludedObjectVersions"`
+		ScheduleFrequency      *string  `json:"ScheduleFrequency"`
+		OptionalFields         []string `json:"OptionalFields"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.IncludedObjectVersions = DirectoryBucketInventoryConfigurationIncludedObjectVersionsOf(*w.E3)
+	if w.IncludedObjectVersions != nil {
+		s.IncludedObjectVersions = DirectoryBucketInventoryConfigurationIncludedObjectVersionsOf(*w.IncludedObjectVersions)
 	}
-	if w.E4 != nil {
-		s.ScheduleFrequency = DirectoryBucketInventoryConfigurationScheduleFrequencyOf(*w.E4)
+	if w.ScheduleFrequency != nil {
+		s.ScheduleFrequency = DirectoryBucketInventoryConfigurationScheduleFrequencyOf(*w.ScheduleFrequency)
 	}
-	if w.E5 != nil {
+	if w.OptionalFields != nil {
 		s.OptionalFields = (func(v []string) []DirectoryBucketInventoryConfigurationOptionalFields {
 			return convertList(v, DirectoryBucketInventoryConfigurationOptionalFieldsOf)
-		})(w.E5)
+		})(w.OptionalFields)
 	}
 	return nil
 }
@@ -619,18 +620,19 @@ type DirectoryBucketRule struct {
 	Prefix *string `json:"Prefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a DirectoryBucketRule, enum values to their types.
+// UnmarshalJSON decodes a DirectoryBucketRule, turning enum values back into
+// their types.
 func (s *DirectoryBucketRule) UnmarshalJSON(data []byte) error {
 	type plain DirectoryBucketRule
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = DirectoryBucketRuleStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = DirectoryBucketRuleStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -695,19 +697,19 @@ type DirectoryBucketServerSideEncryptionByDefault struct {
 	KMSMasterKeyID *string `json:"KMSMasterKeyID,omitzero"`
 }
 
-// UnmarshalJSON decodes a DirectoryBucketServerSideEncryptionByDefault, enum
-// values to their types.
+// UnmarshalJSON decodes a DirectoryBucketServerSideEncryptionByDefault,
+// turning enum values back into their types.
 func (s *DirectoryBucketServerSideEncryptionByDefault) UnmarshalJSON(data []byte) error {
 	type plain DirectoryBucketServerSideEncryptionByDefault
 	w := struct {
 		*plain
-		E0 *string `json:"SSEAlgorithm"`
+		SSEAlgorithm *string `json:"SSEAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SSEAlgorithm = DirectoryBucketServerSideEncryptionByDefaultSSEAlgorithmOf(*w.E0)
+	if w.SSEAlgorithm != nil {
+		s.SSEAlgorithm = DirectoryBucketServerSideEncryptionByDefaultSSEAlgorithmOf(*w.SSEAlgorithm)
 	}
 	return nil
 }

@@ -206,19 +206,19 @@ type FileSystemImportDataRule struct {
 	Trigger FileSystemImportDataRuleTrigger `json:"Trigger,omitzero"`
 }
 
-// UnmarshalJSON decodes a FileSystemImportDataRule, enum values to their
-// types.
+// UnmarshalJSON decodes a FileSystemImportDataRule, turning enum values back
+// into their types.
 func (s *FileSystemImportDataRule) UnmarshalJSON(data []byte) error {
 	type plain FileSystemImportDataRule
 	w := struct {
 		*plain
-		E2 *string `json:"Trigger"`
+		Trigger *string `json:"Trigger"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Trigger = FileSystemImportDataRuleTriggerOf(*w.E2)
+	if w.Trigger != nil {
+		s.Trigger = FileSystemImportDataRuleTriggerOf(*w.Trigger)
 	}
 	return nil
 }

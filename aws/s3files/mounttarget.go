@@ -69,18 +69,19 @@ type MountTargetArgs struct {
 	SecurityGroups []string `json:"SecurityGroups,omitzero"`
 }
 
-// UnmarshalJSON decodes a MountTargetArgs, enum values to their types.
+// UnmarshalJSON decodes a MountTargetArgs, turning enum values back into their
+// types.
 func (s *MountTargetArgs) UnmarshalJSON(data []byte) error {
 	type plain MountTargetArgs
 	w := struct {
 		*plain
-		E2 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.IpAddressType = MountTargetIpAddressTypeOf(*w.E2)
+	if w.IpAddressType != nil {
+		s.IpAddressType = MountTargetIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

@@ -181,18 +181,19 @@ type BucketRule struct {
 	Status BucketRuleStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a BucketRule, enum values to their types.
+// UnmarshalJSON decodes a BucketRule, turning enum values back into their
+// types.
 func (s *BucketRule) UnmarshalJSON(data []byte) error {
 	type plain BucketRule
 	w := struct {
 		*plain
-		E5 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Status = BucketRuleStatusOf(*w.E5)
+	if w.Status != nil {
+		s.Status = BucketRuleStatusOf(*w.Status)
 	}
 	return nil
 }

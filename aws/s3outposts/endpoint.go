@@ -67,18 +67,19 @@ type EndpointArgs struct {
 	FailedReason *EndpointFailedReason `json:"FailedReason,omitzero"`
 }
 
-// UnmarshalJSON decodes a EndpointArgs, enum values to their types.
+// UnmarshalJSON decodes a EndpointArgs, turning enum values back into their
+// types.
 func (s *EndpointArgs) UnmarshalJSON(data []byte) error {
 	type plain EndpointArgs
 	w := struct {
 		*plain
-		E3 *string `json:"AccessType"`
+		AccessType *string `json:"AccessType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.AccessType = EndpointAccessTypeOf(*w.E3)
+	if w.AccessType != nil {
+		s.AccessType = EndpointAccessTypeOf(*w.AccessType)
 	}
 	return nil
 }

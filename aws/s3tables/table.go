@@ -89,22 +89,23 @@ type TableArgs struct {
 	WithoutMetadata TableWithoutMetadata `json:"WithoutMetadata,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableArgs, enum values to their types.
+// UnmarshalJSON decodes a TableArgs, turning enum values back into their
+// types.
 func (s *TableArgs) UnmarshalJSON(data []byte) error {
 	type plain TableArgs
 	w := struct {
 		*plain
-		E1 *string `json:"OpenTableFormat"`
-		E9 *string `json:"WithoutMetadata"`
+		OpenTableFormat *string `json:"OpenTableFormat"`
+		WithoutMetadata *string `json:"WithoutMetadata"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.OpenTableFormat = TableOpenTableFormatOf(*w.E1)
+	if w.OpenTableFormat != nil {
+		s.OpenTableFormat = TableOpenTableFormatOf(*w.OpenTableFormat)
 	}
-	if w.E9 != nil {
-		s.WithoutMetadata = TableWithoutMetadataOf(*w.E9)
+	if w.WithoutMetadata != nil {
+		s.WithoutMetadata = TableWithoutMetadataOf(*w.WithoutMetadata)
 	}
 	return nil
 }
@@ -177,18 +178,19 @@ type TableCompaction struct {
 	TargetFileSizeMB int `json:"TargetFileSizeMB,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableCompaction, enum values to their types.
+// UnmarshalJSON decodes a TableCompaction, turning enum values back into their
+// types.
 func (s *TableCompaction) UnmarshalJSON(data []byte) error {
 	type plain TableCompaction
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = TableCompactionStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = TableCompactionStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -352,18 +354,19 @@ type TableIcebergSchemaV2 struct {
 	SchemaId *int `json:"SchemaId,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableIcebergSchemaV2, enum values to their types.
+// UnmarshalJSON decodes a TableIcebergSchemaV2, turning enum values back into
+// their types.
 func (s *TableIcebergSchemaV2) UnmarshalJSON(data []byte) error {
 	type plain TableIcebergSchemaV2
 	w := struct {
 		*plain
-		E1 *string `json:"SchemaV2FieldType"`
+		SchemaV2FieldType *string `json:"SchemaV2FieldType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SchemaV2FieldType = TableIcebergSchemaV2SchemaV2FieldTypeOf(*w.E1)
+	if w.SchemaV2FieldType != nil {
+		s.SchemaV2FieldType = TableIcebergSchemaV2SchemaV2FieldTypeOf(*w.SchemaV2FieldType)
 	}
 	return nil
 }
@@ -441,22 +444,23 @@ type TableIcebergSortField struct {
 	Transform string `json:"Transform"`
 }
 
-// UnmarshalJSON decodes a TableIcebergSortField, enum values to their types.
+// UnmarshalJSON decodes a TableIcebergSortField, turning enum values back into
+// their types.
 func (s *TableIcebergSortField) UnmarshalJSON(data []byte) error {
 	type plain TableIcebergSortField
 	w := struct {
 		*plain
-		E0 *string `json:"Direction"`
-		E1 *string `json:"NullOrder"`
+		Direction *string `json:"Direction"`
+		NullOrder *string `json:"NullOrder"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Direction = TableIcebergSortFieldDirectionOf(*w.E0)
+	if w.Direction != nil {
+		s.Direction = TableIcebergSortFieldDirectionOf(*w.Direction)
 	}
-	if w.E1 != nil {
-		s.NullOrder = TableIcebergSortFieldNullOrderOf(*w.E1)
+	if w.NullOrder != nil {
+		s.NullOrder = TableIcebergSortFieldNullOrderOf(*w.NullOrder)
 	}
 	return nil
 }
@@ -682,18 +686,19 @@ type TableSnapshotManagement struct {
 	Status TableSnapshotManagementStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableSnapshotManagement, enum values to their types.
+// UnmarshalJSON decodes a TableSnapshotManagement, turning enum values back
+// into their types.
 func (s *TableSnapshotManagement) UnmarshalJSON(data []byte) error {
 	type plain TableSnapshotManagement
 	w := struct {
 		*plain
-		E2 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Status = TableSnapshotManagementStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = TableSnapshotManagementStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -753,19 +758,19 @@ type TableStorageClassConfiguration struct {
 	StorageClass TableStorageClassConfigurationStorageClass `json:"StorageClass,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableStorageClassConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a TableStorageClassConfiguration, turning enum values
+// back into their types.
 func (s *TableStorageClassConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TableStorageClassConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"StorageClass"`
+		StorageClass *string `json:"StorageClass"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StorageClass = TableStorageClassConfigurationStorageClassOf(*w.E0)
+	if w.StorageClass != nil {
+		s.StorageClass = TableStorageClassConfigurationStorageClassOf(*w.StorageClass)
 	}
 	return nil
 }

@@ -112,19 +112,19 @@ type TableBucketEncryptionConfiguration struct {
 	SSEAlgorithm TableBucketEncryptionConfigurationSSEAlgorithm `json:"SSEAlgorithm,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableBucketEncryptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a TableBucketEncryptionConfiguration, turning enum
+// values back into their types.
 func (s *TableBucketEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TableBucketEncryptionConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"SSEAlgorithm"`
+		SSEAlgorithm *string `json:"SSEAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SSEAlgorithm = TableBucketEncryptionConfigurationSSEAlgorithmOf(*w.E1)
+	if w.SSEAlgorithm != nil {
+		s.SSEAlgorithm = TableBucketEncryptionConfigurationSSEAlgorithmOf(*w.SSEAlgorithm)
 	}
 	return nil
 }
@@ -191,19 +191,19 @@ type TableBucketMetricsConfiguration struct {
 	Status TableBucketMetricsConfigurationStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableBucketMetricsConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a TableBucketMetricsConfiguration, turning enum values
+// back into their types.
 func (s *TableBucketMetricsConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TableBucketMetricsConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = TableBucketMetricsConfigurationStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = TableBucketMetricsConfigurationStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -308,19 +308,19 @@ type TableBucketStorageClassConfiguration struct {
 	StorageClass TableBucketStorageClassConfigurationStorageClass `json:"StorageClass,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableBucketStorageClassConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a TableBucketStorageClassConfiguration, turning enum
+// values back into their types.
 func (s *TableBucketStorageClassConfiguration) UnmarshalJSON(data []byte) error {
 	type plain TableBucketStorageClassConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"StorageClass"`
+		StorageClass *string `json:"StorageClass"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StorageClass = TableBucketStorageClassConfigurationStorageClassOf(*w.E0)
+	if w.StorageClass != nil {
+		s.StorageClass = TableBucketStorageClassConfigurationStorageClassOf(*w.StorageClass)
 	}
 	return nil
 }
@@ -415,19 +415,19 @@ type TableBucketUnreferencedFileRemoval struct {
 	UnreferencedDays int `json:"UnreferencedDays,omitzero"`
 }
 
-// UnmarshalJSON decodes a TableBucketUnreferencedFileRemoval, enum values to
-// their types.
+// UnmarshalJSON decodes a TableBucketUnreferencedFileRemoval, turning enum
+// values back into their types.
 func (s *TableBucketUnreferencedFileRemoval) UnmarshalJSON(data []byte) error {
 	type plain TableBucketUnreferencedFileRemoval
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = TableBucketUnreferencedFileRemovalStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = TableBucketUnreferencedFileRemovalStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -87,22 +87,23 @@ type IndexArgs struct {
 	VectorBucketName string `json:"VectorBucketName,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexArgs, enum values to their types.
+// UnmarshalJSON decodes a IndexArgs, turning enum values back into their
+// types.
 func (s *IndexArgs) UnmarshalJSON(data []byte) error {
 	type plain IndexArgs
 	w := struct {
 		*plain
-		E0 *string `json:"DataType"`
-		E2 *string `json:"DistanceMetric"`
+		DataType       *string `json:"DataType"`
+		DistanceMetric *string `json:"DistanceMetric"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DataType = IndexDataTypeOf(*w.E0)
+	if w.DataType != nil {
+		s.DataType = IndexDataTypeOf(*w.DataType)
 	}
-	if w.E2 != nil {
-		s.DistanceMetric = IndexDistanceMetricOf(*w.E2)
+	if w.DistanceMetric != nil {
+		s.DistanceMetric = IndexDistanceMetricOf(*w.DistanceMetric)
 	}
 	return nil
 }
@@ -243,19 +244,19 @@ type IndexEncryptionConfiguration struct {
 	SseType IndexEncryptionConfigurationSseType `json:"SseType,omitzero"`
 }
 
-// UnmarshalJSON decodes a IndexEncryptionConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a IndexEncryptionConfiguration, turning enum values
+// back into their types.
 func (s *IndexEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain IndexEncryptionConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"SseType"`
+		SseType *string `json:"SseType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SseType = IndexEncryptionConfigurationSseTypeOf(*w.E1)
+	if w.SseType != nil {
+		s.SseType = IndexEncryptionConfigurationSseTypeOf(*w.SseType)
 	}
 	return nil
 }

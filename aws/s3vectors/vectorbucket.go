@@ -102,19 +102,19 @@ type VectorBucketEncryptionConfiguration struct {
 	SseType VectorBucketEncryptionConfigurationSseType `json:"SseType,omitzero"`
 }
 
-// UnmarshalJSON decodes a VectorBucketEncryptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a VectorBucketEncryptionConfiguration, turning enum
+// values back into their types.
 func (s *VectorBucketEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain VectorBucketEncryptionConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"SseType"`
+		SseType *string `json:"SseType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SseType = VectorBucketEncryptionConfigurationSseTypeOf(*w.E1)
+	if w.SseType != nil {
+		s.SseType = VectorBucketEncryptionConfigurationSseTypeOf(*w.SseType)
 	}
 	return nil
 }

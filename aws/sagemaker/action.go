@@ -75,18 +75,19 @@ type ActionArgs struct {
 	Tags []ActionTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ActionArgs, enum values to their types.
+// UnmarshalJSON decodes a ActionArgs, turning enum values back into their
+// types.
 func (s *ActionArgs) UnmarshalJSON(data []byte) error {
 	type plain ActionArgs
 	w := struct {
 		*plain
-		E6 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.Status = ActionStatusOf(*w.E6)
+	if w.Status != nil {
+		s.Status = ActionStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -162,27 +162,27 @@ type AlgorithmChannelSpecification struct {
 	SupportedCompressionTypes []AlgorithmChannelSpecificationSupportedCompressionTypes `json:"SupportedCompressionTypes,omitzero"`
 }
 
-// UnmarshalJSON decodes a AlgorithmChannelSpecification, enum values to their
-// types.
+// UnmarshalJSON decodes a AlgorithmChannelSpecification, turning enum values
+// back into their types.
 func (s *AlgorithmChannelSpecification) UnmarshalJSON(data []byte) error {
 	type plain AlgorithmChannelSpecification
 	w := struct {
 		*plain
-		E2 []string `json:"SupportedInputModes"`
-		E5 []string `json:"SupportedCompressionTypes"`
+		SupportedInputModes       []string `json:"SupportedInputModes"`
+		SupportedCompressionTypes []string `json:"SupportedCompressionTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
+	if w.SupportedInputModes != nil {
 		s.SupportedInputModes = (func(v []string) []AlgorithmChannelSpecificationSupportedInputModes {
 			return convertList(v, AlgorithmChannelSpecificationSupportedInputModesOf)
-		})(w.E2)
+		})(w.SupportedInputModes)
 	}
-	if w.E5 != nil {
+	if w.SupportedCompressionTypes != nil {
 		s.SupportedCompressionTypes = (func(v []string) []AlgorithmChannelSpecificationSupportedCompressionTypes {
 			return convertList(v, AlgorithmChannelSpecificationSupportedCompressionTypesOf)
-		})(w.E5)
+		})(w.SupportedCompressionTypes)
 	}
 	return nil
 }
@@ -352,19 +352,19 @@ type AlgorithmHyperParameterSpecification struct {
 	Range *AlgorithmParameterRange `json:"Range,omitzero"`
 }
 
-// UnmarshalJSON decodes a AlgorithmHyperParameterSpecification, enum values to
-// their types.
+// UnmarshalJSON decodes a AlgorithmHyperParameterSpecification, turning enum
+// values back into their types.
 func (s *AlgorithmHyperParameterSpecification) UnmarshalJSON(data []byte) error {
 	type plain AlgorithmHyperParameterSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AlgorithmHyperParameterSpecificationTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AlgorithmHyperParameterSpecificationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -435,19 +435,19 @@ type AlgorithmHyperParameterTuningJobObjective struct {
 	Type AlgorithmHyperParameterTuningJobObjectiveType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AlgorithmHyperParameterTuningJobObjective, enum
-// values to their types.
+// UnmarshalJSON decodes a AlgorithmHyperParameterTuningJobObjective, turning
+// enum values back into their types.
 func (s *AlgorithmHyperParameterTuningJobObjective) UnmarshalJSON(data []byte) error {
 	type plain AlgorithmHyperParameterTuningJobObjective
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AlgorithmHyperParameterTuningJobObjectiveTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AlgorithmHyperParameterTuningJobObjectiveTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -69,18 +69,18 @@ type AppArgs struct {
 	Tags []AppTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppArgs, enum values to their types.
+// UnmarshalJSON decodes a AppArgs, turning enum values back into their types.
 func (s *AppArgs) UnmarshalJSON(data []byte) error {
 	type plain AppArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AppType"`
+		AppType *string `json:"AppType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AppType = AppTypePropertyOf(*w.E1)
+	if w.AppType != nil {
+		s.AppType = AppTypePropertyOf(*w.AppType)
 	}
 	return nil
 }
@@ -210,18 +210,19 @@ type AppResourceSpec struct {
 	SageMakerImageVersionArn string `json:"SageMakerImageVersionArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a AppResourceSpec, enum values to their types.
+// UnmarshalJSON decodes a AppResourceSpec, turning enum values back into their
+// types.
 func (s *AppResourceSpec) UnmarshalJSON(data []byte) error {
 	type plain AppResourceSpec
 	w := struct {
 		*plain
-		E0 *string `json:"InstanceType"`
+		InstanceType *string `json:"InstanceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InstanceType = AppResourceSpecInstanceTypeOf(*w.E0)
+	if w.InstanceType != nil {
+		s.InstanceType = AppResourceSpecInstanceTypeOf(*w.InstanceType)
 	}
 	return nil
 }

@@ -102,22 +102,23 @@ type ClusterArgs struct {
 	VpcConfig ClusterVpcConfig `json:"VpcConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a ClusterArgs, turning enum values back into their
+// types.
 func (s *ClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain ClusterArgs
 	w := struct {
 		*plain
-		E4 *string `json:"NodeProvisioningMode"`
-		E5 *string `json:"NodeRecovery"`
+		NodeProvisioningMode *string `json:"NodeProvisioningMode"`
+		NodeRecovery         *string `json:"NodeRecovery"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.NodeProvisioningMode = ClusterNodeProvisioningModeOf(*w.E4)
+	if w.NodeProvisioningMode != nil {
+		s.NodeProvisioningMode = ClusterNodeProvisioningModeOf(*w.NodeProvisioningMode)
 	}
-	if w.E5 != nil {
-		s.NodeRecovery = ClusterNodeRecoveryOf(*w.E5)
+	if w.NodeRecovery != nil {
+		s.NodeRecovery = ClusterNodeRecoveryOf(*w.NodeRecovery)
 	}
 	return nil
 }
@@ -214,23 +215,23 @@ type ClusterAutoScalingConfig struct {
 	AutoScalerType ClusterAutoScalingConfigAutoScalerType `json:"AutoScalerType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterAutoScalingConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ClusterAutoScalingConfig, turning enum values back
+// into their types.
 func (s *ClusterAutoScalingConfig) UnmarshalJSON(data []byte) error {
 	type plain ClusterAutoScalingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
-		E1 *string `json:"AutoScalerType"`
+		Mode           *string `json:"Mode"`
+		AutoScalerType *string `json:"AutoScalerType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = ClusterAutoScalingConfigModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = ClusterAutoScalingConfigModeOf(*w.Mode)
 	}
-	if w.E1 != nil {
-		s.AutoScalerType = ClusterAutoScalingConfigAutoScalerTypeOf(*w.E1)
+	if w.AutoScalerType != nil {
+		s.AutoScalerType = ClusterAutoScalingConfigAutoScalerTypeOf(*w.AutoScalerType)
 	}
 	return nil
 }
@@ -585,18 +586,19 @@ type ClusterInstanceGroup struct {
 	TrainingPlanArn string `json:"TrainingPlanArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterInstanceGroup, enum values to their types.
+// UnmarshalJSON decodes a ClusterInstanceGroup, turning enum values back into
+// their types.
 func (s *ClusterInstanceGroup) UnmarshalJSON(data []byte) error {
 	type plain ClusterInstanceGroup
 	w := struct {
 		*plain
-		E11 []string `json:"OnStartDeepHealthChecks"`
+		OnStartDeepHealthChecks []string `json:"OnStartDeepHealthChecks"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E11 != nil {
-		s.OnStartDeepHealthChecks = (func(v []string) []ClusterDeepHealthCheckType { return convertList(v, ClusterDeepHealthCheckTypeOf) })(w.E11)
+	if w.OnStartDeepHealthChecks != nil {
+		s.OnStartDeepHealthChecks = (func(v []string) []ClusterDeepHealthCheckType { return convertList(v, ClusterDeepHealthCheckTypeOf) })(w.OnStartDeepHealthChecks)
 	}
 	return nil
 }
@@ -653,18 +655,19 @@ type ClusterKubernetesTaint struct {
 	Value *string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterKubernetesTaint, enum values to their types.
+// UnmarshalJSON decodes a ClusterKubernetesTaint, turning enum values back
+// into their types.
 func (s *ClusterKubernetesTaint) UnmarshalJSON(data []byte) error {
 	type plain ClusterKubernetesTaint
 	w := struct {
 		*plain
-		E0 *string `json:"Effect"`
+		Effect *string `json:"Effect"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Effect = ClusterKubernetesTaintEffectOf(*w.E0)
+	if w.Effect != nil {
+		s.Effect = ClusterKubernetesTaintEffectOf(*w.Effect)
 	}
 	return nil
 }
@@ -912,19 +915,19 @@ type ClusterRestrictedInstanceGroup struct {
 	TrainingPlanArn string `json:"TrainingPlanArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterRestrictedInstanceGroup, enum values to their
-// types.
+// UnmarshalJSON decodes a ClusterRestrictedInstanceGroup, turning enum values
+// back into their types.
 func (s *ClusterRestrictedInstanceGroup) UnmarshalJSON(data []byte) error {
 	type plain ClusterRestrictedInstanceGroup
 	w := struct {
 		*plain
-		E7 []string `json:"OnStartDeepHealthChecks"`
+		OnStartDeepHealthChecks []string `json:"OnStartDeepHealthChecks"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.OnStartDeepHealthChecks = (func(v []string) []ClusterDeepHealthCheckType { return convertList(v, ClusterDeepHealthCheckTypeOf) })(w.E7)
+	if w.OnStartDeepHealthChecks != nil {
+		s.OnStartDeepHealthChecks = (func(v []string) []ClusterDeepHealthCheckType { return convertList(v, ClusterDeepHealthCheckTypeOf) })(w.OnStartDeepHealthChecks)
 	}
 	return nil
 }
@@ -1049,19 +1052,19 @@ type ClusterTieredStorageConfig struct {
 	InstanceMemoryAllocationPercentage *int `json:"InstanceMemoryAllocationPercentage,omitzero"`
 }
 
-// UnmarshalJSON decodes a ClusterTieredStorageConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ClusterTieredStorageConfig, turning enum values back
+// into their types.
 func (s *ClusterTieredStorageConfig) UnmarshalJSON(data []byte) error {
 	type plain ClusterTieredStorageConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = ClusterTieredStorageConfigModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = ClusterTieredStorageConfigModeOf(*w.Mode)
 	}
 	return nil
 }

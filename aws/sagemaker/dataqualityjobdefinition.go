@@ -205,23 +205,23 @@ type DataQualityJobDefinitionBatchTransformInput struct {
 	S3InputMode DataQualityJobDefinitionBatchTransformInputS3InputMode `json:"S3InputMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataQualityJobDefinitionBatchTransformInput, enum
-// values to their types.
+// UnmarshalJSON decodes a DataQualityJobDefinitionBatchTransformInput, turning
+// enum values back into their types.
 func (s *DataQualityJobDefinitionBatchTransformInput) UnmarshalJSON(data []byte) error {
 	type plain DataQualityJobDefinitionBatchTransformInput
 	w := struct {
 		*plain
-		E4 *string `json:"S3DataDistributionType"`
-		E5 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.S3DataDistributionType = DataQualityJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.E4)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = DataQualityJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E5 != nil {
-		s.S3InputMode = DataQualityJobDefinitionBatchTransformInputS3InputModeOf(*w.E5)
+	if w.S3InputMode != nil {
+		s.S3InputMode = DataQualityJobDefinitionBatchTransformInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -536,23 +536,23 @@ type DataQualityJobDefinitionEndpointInput struct {
 	S3InputMode DataQualityJobDefinitionEndpointInputS3InputMode `json:"S3InputMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataQualityJobDefinitionEndpointInput, enum values
-// to their types.
+// UnmarshalJSON decodes a DataQualityJobDefinitionEndpointInput, turning enum
+// values back into their types.
 func (s *DataQualityJobDefinitionEndpointInput) UnmarshalJSON(data []byte) error {
 	type plain DataQualityJobDefinitionEndpointInput
 	w := struct {
 		*plain
-		E3 *string `json:"S3DataDistributionType"`
-		E4 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.S3DataDistributionType = DataQualityJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.E3)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = DataQualityJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E4 != nil {
-		s.S3InputMode = DataQualityJobDefinitionEndpointInputS3InputModeOf(*w.E4)
+	if w.S3InputMode != nil {
+		s.S3InputMode = DataQualityJobDefinitionEndpointInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -762,19 +762,19 @@ type DataQualityJobDefinitionS3Output struct {
 	S3UploadMode DataQualityJobDefinitionS3OutputS3UploadMode `json:"S3UploadMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataQualityJobDefinitionS3Output, enum values to
-// their types.
+// UnmarshalJSON decodes a DataQualityJobDefinitionS3Output, turning enum
+// values back into their types.
 func (s *DataQualityJobDefinitionS3Output) UnmarshalJSON(data []byte) error {
 	type plain DataQualityJobDefinitionS3Output
 	w := struct {
 		*plain
-		E2 *string `json:"S3UploadMode"`
+		S3UploadMode *string `json:"S3UploadMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.S3UploadMode = DataQualityJobDefinitionS3OutputS3UploadModeOf(*w.E2)
+	if w.S3UploadMode != nil {
+		s.S3UploadMode = DataQualityJobDefinitionS3OutputS3UploadModeOf(*w.S3UploadMode)
 	}
 	return nil
 }

@@ -109,34 +109,35 @@ type DomainArgs struct {
 	VpcId string `json:"VpcId,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainArgs, enum values to their types.
+// UnmarshalJSON decodes a DomainArgs, turning enum values back into their
+// types.
 func (s *DomainArgs) UnmarshalJSON(data []byte) error {
 	type plain DomainArgs
 	w := struct {
 		*plain
-		E0  *string `json:"AuthMode"`
-		E3  *string `json:"AppNetworkAccessType"`
-		E4  *string `json:"AppSecurityGroupManagement"`
-		E7  *string `json:"HomeEfsFileSystemCreation"`
-		E10 *string `json:"TagPropagation"`
+		AuthMode                   *string `json:"AuthMode"`
+		AppNetworkAccessType       *string `json:"AppNetworkAccessType"`
+		AppSecurityGroupManagement *string `json:"AppSecurityGroupManagement"`
+		HomeEfsFileSystemCreation  *string `json:"HomeEfsFileSystemCreation"`
+		TagPropagation             *string `json:"TagPropagation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthMode = DomainAuthModeOf(*w.E0)
+	if w.AuthMode != nil {
+		s.AuthMode = DomainAuthModeOf(*w.AuthMode)
 	}
-	if w.E3 != nil {
-		s.AppNetworkAccessType = DomainAppNetworkAccessTypeOf(*w.E3)
+	if w.AppNetworkAccessType != nil {
+		s.AppNetworkAccessType = DomainAppNetworkAccessTypeOf(*w.AppNetworkAccessType)
 	}
-	if w.E4 != nil {
-		s.AppSecurityGroupManagement = DomainAppSecurityGroupManagementOf(*w.E4)
+	if w.AppSecurityGroupManagement != nil {
+		s.AppSecurityGroupManagement = DomainAppSecurityGroupManagementOf(*w.AppSecurityGroupManagement)
 	}
-	if w.E7 != nil {
-		s.HomeEfsFileSystemCreation = DomainHomeEfsFileSystemCreationOf(*w.E7)
+	if w.HomeEfsFileSystemCreation != nil {
+		s.HomeEfsFileSystemCreation = DomainHomeEfsFileSystemCreationOf(*w.HomeEfsFileSystemCreation)
 	}
-	if w.E10 != nil {
-		s.TagPropagation = DomainTagPropagationOf(*w.E10)
+	if w.TagPropagation != nil {
+		s.TagPropagation = DomainTagPropagationOf(*w.TagPropagation)
 	}
 	return nil
 }
@@ -860,18 +861,19 @@ type DomainDockerSettings struct {
 	VpcOnlyTrustedAccounts []string `json:"VpcOnlyTrustedAccounts,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainDockerSettings, enum values to their types.
+// UnmarshalJSON decodes a DomainDockerSettings, turning enum values back into
+// their types.
 func (s *DomainDockerSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainDockerSettings
 	w := struct {
 		*plain
-		E0 *string `json:"EnableDockerAccess"`
+		EnableDockerAccess *string `json:"EnableDockerAccess"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.EnableDockerAccess = DomainDockerSettingsEnableDockerAccessOf(*w.E0)
+	if w.EnableDockerAccess != nil {
+		s.EnableDockerAccess = DomainDockerSettingsEnableDockerAccessOf(*w.EnableDockerAccess)
 	}
 	return nil
 }
@@ -978,19 +980,19 @@ type DomainHiddenSageMakerImage struct {
 	VersionAliases []string `json:"VersionAliases,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainHiddenSageMakerImage, enum values to their
-// types.
+// UnmarshalJSON decodes a DomainHiddenSageMakerImage, turning enum values back
+// into their types.
 func (s *DomainHiddenSageMakerImage) UnmarshalJSON(data []byte) error {
 	type plain DomainHiddenSageMakerImage
 	w := struct {
 		*plain
-		E0 *string `json:"SageMakerImageName"`
+		SageMakerImageName *string `json:"SageMakerImageName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SageMakerImageName = DomainHiddenSageMakerImageSageMakerImageNameOf(*w.E0)
+	if w.SageMakerImageName != nil {
+		s.SageMakerImageName = DomainHiddenSageMakerImageSageMakerImageNameOf(*w.SageMakerImageName)
 	}
 	return nil
 }
@@ -1119,18 +1121,19 @@ type DomainIdleSettings struct {
 	MinIdleTimeoutInMinutes int `json:"MinIdleTimeoutInMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainIdleSettings, enum values to their types.
+// UnmarshalJSON decodes a DomainIdleSettings, turning enum values back into
+// their types.
 func (s *DomainIdleSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainIdleSettings
 	w := struct {
 		*plain
-		E1 *string `json:"LifecycleManagement"`
+		LifecycleManagement *string `json:"LifecycleManagement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.LifecycleManagement = DomainLifecycleManagementOf(*w.E1)
+	if w.LifecycleManagement != nil {
+		s.LifecycleManagement = DomainLifecycleManagementOf(*w.LifecycleManagement)
 	}
 	return nil
 }
@@ -1409,23 +1412,23 @@ type DomainRStudioServerProAppSettings struct {
 	UserGroup DomainRStudioServerProAppSettingsUserGroup `json:"UserGroup,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainRStudioServerProAppSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a DomainRStudioServerProAppSettings, turning enum
+// values back into their types.
 func (s *DomainRStudioServerProAppSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainRStudioServerProAppSettings
 	w := struct {
 		*plain
-		E0 *string `json:"AccessStatus"`
-		E1 *string `json:"UserGroup"`
+		AccessStatus *string `json:"AccessStatus"`
+		UserGroup    *string `json:"UserGroup"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessStatus = DomainRStudioServerProAppSettingsAccessStatusOf(*w.E0)
+	if w.AccessStatus != nil {
+		s.AccessStatus = DomainRStudioServerProAppSettingsAccessStatusOf(*w.AccessStatus)
 	}
-	if w.E1 != nil {
-		s.UserGroup = DomainRStudioServerProAppSettingsUserGroupOf(*w.E1)
+	if w.UserGroup != nil {
+		s.UserGroup = DomainRStudioServerProAppSettingsUserGroupOf(*w.UserGroup)
 	}
 	return nil
 }
@@ -1603,18 +1606,19 @@ type DomainResourceSpec struct {
 	TrainingPlanArn string `json:"TrainingPlanArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainResourceSpec, enum values to their types.
+// UnmarshalJSON decodes a DomainResourceSpec, turning enum values back into
+// their types.
 func (s *DomainResourceSpec) UnmarshalJSON(data []byte) error {
 	type plain DomainResourceSpec
 	w := struct {
 		*plain
-		E0 *string `json:"InstanceType"`
+		InstanceType *string `json:"InstanceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InstanceType = DomainAppInstanceTypeOf(*w.E0)
+	if w.InstanceType != nil {
+		s.InstanceType = DomainAppInstanceTypeOf(*w.InstanceType)
 	}
 	return nil
 }
@@ -1681,22 +1685,23 @@ type DomainSettings struct {
 	UnifiedStudioSettings *DomainUnifiedStudioSettings `json:"UnifiedStudioSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainSettings, enum values to their types.
+// UnmarshalJSON decodes a DomainSettings, turning enum values back into their
+// types.
 func (s *DomainSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainSettings
 	w := struct {
 		*plain
-		E1 *string `json:"ExecutionRoleIdentityConfig"`
-		E2 *string `json:"IpAddressType"`
+		ExecutionRoleIdentityConfig *string `json:"ExecutionRoleIdentityConfig"`
+		IpAddressType               *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ExecutionRoleIdentityConfig = DomainSettingsExecutionRoleIdentityConfigOf(*w.E1)
+	if w.ExecutionRoleIdentityConfig != nil {
+		s.ExecutionRoleIdentityConfig = DomainSettingsExecutionRoleIdentityConfigOf(*w.ExecutionRoleIdentityConfig)
 	}
-	if w.E2 != nil {
-		s.IpAddressType = DomainIpAddressTypeOf(*w.E2)
+	if w.IpAddressType != nil {
+		s.IpAddressType = DomainIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }
@@ -1774,18 +1779,19 @@ type DomainSharingSettings struct {
 	S3OutputPath string `json:"S3OutputPath,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainSharingSettings, enum values to their types.
+// UnmarshalJSON decodes a DomainSharingSettings, turning enum values back into
+// their types.
 func (s *DomainSharingSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainSharingSettings
 	w := struct {
 		*plain
-		E0 *string `json:"NotebookOutputOption"`
+		NotebookOutputOption *string `json:"NotebookOutputOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NotebookOutputOption = DomainSharingSettingsNotebookOutputOptionOf(*w.E0)
+	if w.NotebookOutputOption != nil {
+		s.NotebookOutputOption = DomainSharingSettingsNotebookOutputOptionOf(*w.NotebookOutputOption)
 	}
 	return nil
 }
@@ -1871,27 +1877,27 @@ type DomainStudioWebPortalSettings struct {
 	HiddenSageMakerImageVersionAliases []DomainHiddenSageMakerImage `json:"HiddenSageMakerImageVersionAliases,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainStudioWebPortalSettings, enum values to their
-// types.
+// UnmarshalJSON decodes a DomainStudioWebPortalSettings, turning enum values
+// back into their types.
 func (s *DomainStudioWebPortalSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainStudioWebPortalSettings
 	w := struct {
 		*plain
-		E0 []string `json:"HiddenAppTypes"`
-		E1 []string `json:"HiddenInstanceTypes"`
-		E2 []string `json:"HiddenMlTools"`
+		HiddenAppTypes      []string `json:"HiddenAppTypes"`
+		HiddenInstanceTypes []string `json:"HiddenInstanceTypes"`
+		HiddenMlTools       []string `json:"HiddenMlTools"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.HiddenAppTypes = (func(v []string) []DomainAppType { return convertList(v, DomainAppTypeOf) })(w.E0)
+	if w.HiddenAppTypes != nil {
+		s.HiddenAppTypes = (func(v []string) []DomainAppType { return convertList(v, DomainAppTypeOf) })(w.HiddenAppTypes)
 	}
-	if w.E1 != nil {
-		s.HiddenInstanceTypes = (func(v []string) []DomainAppInstanceType { return convertList(v, DomainAppInstanceTypeOf) })(w.E1)
+	if w.HiddenInstanceTypes != nil {
+		s.HiddenInstanceTypes = (func(v []string) []DomainAppInstanceType { return convertList(v, DomainAppInstanceTypeOf) })(w.HiddenInstanceTypes)
 	}
-	if w.E2 != nil {
-		s.HiddenMlTools = (func(v []string) []DomainMlTools { return convertList(v, DomainMlToolsOf) })(w.E2)
+	if w.HiddenMlTools != nil {
+		s.HiddenMlTools = (func(v []string) []DomainMlTools { return convertList(v, DomainMlToolsOf) })(w.HiddenMlTools)
 	}
 	return nil
 }
@@ -2000,19 +2006,19 @@ type DomainUnifiedStudioSettings struct {
 	StudioWebPortalAccess DomainUnifiedStudioSettingsStudioWebPortalAccess `json:"StudioWebPortalAccess,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainUnifiedStudioSettings, enum values to their
-// types.
+// UnmarshalJSON decodes a DomainUnifiedStudioSettings, turning enum values
+// back into their types.
 func (s *DomainUnifiedStudioSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainUnifiedStudioSettings
 	w := struct {
 		*plain
-		E6 *string `json:"StudioWebPortalAccess"`
+		StudioWebPortalAccess *string `json:"StudioWebPortalAccess"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.StudioWebPortalAccess = DomainUnifiedStudioSettingsStudioWebPortalAccessOf(*w.E6)
+	if w.StudioWebPortalAccess != nil {
+		s.StudioWebPortalAccess = DomainUnifiedStudioSettingsStudioWebPortalAccessOf(*w.StudioWebPortalAccess)
 	}
 	return nil
 }
@@ -2171,22 +2177,23 @@ type DomainUserSettings struct {
 	StudioWebPortalSettings *DomainStudioWebPortalSettings `json:"StudioWebPortalSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a DomainUserSettings, enum values to their types.
+// UnmarshalJSON decodes a DomainUserSettings, turning enum values back into
+// their types.
 func (s *DomainUserSettings) UnmarshalJSON(data []byte) error {
 	type plain DomainUserSettings
 	w := struct {
 		*plain
-		E1  *string `json:"AutoMountHomeEFS"`
-		E14 *string `json:"StudioWebPortal"`
+		AutoMountHomeEFS *string `json:"AutoMountHomeEFS"`
+		StudioWebPortal  *string `json:"StudioWebPortal"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AutoMountHomeEFS = DomainUserSettingsAutoMountHomeEFSOf(*w.E1)
+	if w.AutoMountHomeEFS != nil {
+		s.AutoMountHomeEFS = DomainUserSettingsAutoMountHomeEFSOf(*w.AutoMountHomeEFS)
 	}
-	if w.E14 != nil {
-		s.StudioWebPortal = DomainUserSettingsStudioWebPortalOf(*w.E14)
+	if w.StudioWebPortal != nil {
+		s.StudioWebPortal = DomainUserSettingsStudioWebPortalOf(*w.StudioWebPortal)
 	}
 	return nil
 }

@@ -184,19 +184,19 @@ type ExperimentTrialComponentStatus struct {
 	PrimaryStatus ExperimentTrialComponentStatusPrimaryStatus `json:"PrimaryStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a ExperimentTrialComponentStatus, enum values to their
-// types.
+// UnmarshalJSON decodes a ExperimentTrialComponentStatus, turning enum values
+// back into their types.
 func (s *ExperimentTrialComponentStatus) UnmarshalJSON(data []byte) error {
 	type plain ExperimentTrialComponentStatus
 	w := struct {
 		*plain
-		E1 *string `json:"PrimaryStatus"`
+		PrimaryStatus *string `json:"PrimaryStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PrimaryStatus = ExperimentTrialComponentStatusPrimaryStatusOf(*w.E1)
+	if w.PrimaryStatus != nil {
+		s.PrimaryStatus = ExperimentTrialComponentStatusPrimaryStatusOf(*w.PrimaryStatus)
 	}
 	return nil
 }

@@ -191,19 +191,19 @@ type FeatureGroupFeatureDefinition struct {
 	FeatureType FeatureGroupFeatureDefinitionFeatureType `json:"FeatureType,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeatureGroupFeatureDefinition, enum values to their
-// types.
+// UnmarshalJSON decodes a FeatureGroupFeatureDefinition, turning enum values
+// back into their types.
 func (s *FeatureGroupFeatureDefinition) UnmarshalJSON(data []byte) error {
 	type plain FeatureGroupFeatureDefinition
 	w := struct {
 		*plain
-		E1 *string `json:"FeatureType"`
+		FeatureType *string `json:"FeatureType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.FeatureType = FeatureGroupFeatureDefinitionFeatureTypeOf(*w.E1)
+	if w.FeatureType != nil {
+		s.FeatureType = FeatureGroupFeatureDefinitionFeatureTypeOf(*w.FeatureType)
 	}
 	return nil
 }
@@ -285,19 +285,19 @@ type FeatureGroupOfflineStoreConfig struct {
 	TableFormat FeatureGroupTableFormat `json:"TableFormat,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeatureGroupOfflineStoreConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FeatureGroupOfflineStoreConfig, turning enum values
+// back into their types.
 func (s *FeatureGroupOfflineStoreConfig) UnmarshalJSON(data []byte) error {
 	type plain FeatureGroupOfflineStoreConfig
 	w := struct {
 		*plain
-		E3 *string `json:"TableFormat"`
+		TableFormat *string `json:"TableFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.TableFormat = FeatureGroupTableFormatOf(*w.E3)
+	if w.TableFormat != nil {
+		s.TableFormat = FeatureGroupTableFormatOf(*w.TableFormat)
 	}
 	return nil
 }
@@ -332,19 +332,19 @@ type FeatureGroupOnlineStoreConfig struct {
 	TtlDuration *FeatureGroupTtlDuration `json:"TtlDuration,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeatureGroupOnlineStoreConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FeatureGroupOnlineStoreConfig, turning enum values
+// back into their types.
 func (s *FeatureGroupOnlineStoreConfig) UnmarshalJSON(data []byte) error {
 	type plain FeatureGroupOnlineStoreConfig
 	w := struct {
 		*plain
-		E2 *string `json:"StorageType"`
+		StorageType *string `json:"StorageType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.StorageType = FeatureGroupStorageTypeOf(*w.E2)
+	if w.StorageType != nil {
+		s.StorageType = FeatureGroupStorageTypeOf(*w.StorageType)
 	}
 	return nil
 }
@@ -498,19 +498,19 @@ type FeatureGroupThroughputConfig struct {
 	ProvisionedWriteCapacityUnits *int `json:"ProvisionedWriteCapacityUnits,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeatureGroupThroughputConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a FeatureGroupThroughputConfig, turning enum values
+// back into their types.
 func (s *FeatureGroupThroughputConfig) UnmarshalJSON(data []byte) error {
 	type plain FeatureGroupThroughputConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ThroughputMode"`
+		ThroughputMode *string `json:"ThroughputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ThroughputMode = FeatureGroupThroughputModeOf(*w.E0)
+	if w.ThroughputMode != nil {
+		s.ThroughputMode = FeatureGroupThroughputModeOf(*w.ThroughputMode)
 	}
 	return nil
 }
@@ -575,18 +575,19 @@ type FeatureGroupTtlDuration struct {
 	Value *int `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a FeatureGroupTtlDuration, enum values to their types.
+// UnmarshalJSON decodes a FeatureGroupTtlDuration, turning enum values back
+// into their types.
 func (s *FeatureGroupTtlDuration) UnmarshalJSON(data []byte) error {
 	type plain FeatureGroupTtlDuration
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = FeatureGroupUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = FeatureGroupUnitOf(*w.Unit)
 	}
 	return nil
 }

@@ -93,26 +93,27 @@ type ImageVersionArgs struct {
 	VendorGuidance ImageVersionVendorGuidance `json:"VendorGuidance,omitzero"`
 }
 
-// UnmarshalJSON decodes a ImageVersionArgs, enum values to their types.
+// UnmarshalJSON decodes a ImageVersionArgs, turning enum values back into
+// their types.
 func (s *ImageVersionArgs) UnmarshalJSON(data []byte) error {
 	type plain ImageVersionArgs
 	w := struct {
 		*plain
-		E5  *string `json:"JobType"`
-		E7  *string `json:"Processor"`
-		E10 *string `json:"VendorGuidance"`
+		JobType        *string `json:"JobType"`
+		Processor      *string `json:"Processor"`
+		VendorGuidance *string `json:"VendorGuidance"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.JobType = ImageVersionJobTypeOf(*w.E5)
+	if w.JobType != nil {
+		s.JobType = ImageVersionJobTypeOf(*w.JobType)
 	}
-	if w.E7 != nil {
-		s.Processor = ImageVersionProcessorOf(*w.E7)
+	if w.Processor != nil {
+		s.Processor = ImageVersionProcessorOf(*w.Processor)
 	}
-	if w.E10 != nil {
-		s.VendorGuidance = ImageVersionVendorGuidanceOf(*w.E10)
+	if w.VendorGuidance != nil {
+		s.VendorGuidance = ImageVersionVendorGuidanceOf(*w.VendorGuidance)
 	}
 	return nil
 }

@@ -194,19 +194,19 @@ type InferenceComponentCapacitySize struct {
 	Value int `json:"Value"`
 }
 
-// UnmarshalJSON decodes a InferenceComponentCapacitySize, enum values to their
-// types.
+// UnmarshalJSON decodes a InferenceComponentCapacitySize, turning enum values
+// back into their types.
 func (s *InferenceComponentCapacitySize) UnmarshalJSON(data []byte) error {
 	type plain InferenceComponentCapacitySize
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = InferenceComponentCapacitySizeTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = InferenceComponentCapacitySizeTypeOf(*w.Type)
 	}
 	return nil
 }

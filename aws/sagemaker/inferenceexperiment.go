@@ -113,22 +113,23 @@ type InferenceExperimentArgs struct {
 	Tags []InferenceExperimentTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a InferenceExperimentArgs, enum values to their types.
+// UnmarshalJSON decodes a InferenceExperimentArgs, turning enum values back
+// into their types.
 func (s *InferenceExperimentArgs) UnmarshalJSON(data []byte) error {
 	type plain InferenceExperimentArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Type"`
-		E7 *string `json:"DesiredState"`
+		Type         *string `json:"Type"`
+		DesiredState *string `json:"DesiredState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Type = InferenceExperimentTypePropertyOf(*w.E4)
+	if w.Type != nil {
+		s.Type = InferenceExperimentTypePropertyOf(*w.Type)
 	}
-	if w.E7 != nil {
-		s.DesiredState = InferenceExperimentDesiredStateOf(*w.E7)
+	if w.DesiredState != nil {
+		s.DesiredState = InferenceExperimentDesiredStateOf(*w.DesiredState)
 	}
 	return nil
 }
@@ -337,19 +338,19 @@ type InferenceExperimentEndpointMetadata struct {
 	EndpointStatus InferenceExperimentEndpointMetadataEndpointStatus `json:"EndpointStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a InferenceExperimentEndpointMetadata, enum values to
-// their types.
+// UnmarshalJSON decodes a InferenceExperimentEndpointMetadata, turning enum
+// values back into their types.
 func (s *InferenceExperimentEndpointMetadata) UnmarshalJSON(data []byte) error {
 	type plain InferenceExperimentEndpointMetadata
 	w := struct {
 		*plain
-		E2 *string `json:"EndpointStatus"`
+		EndpointStatus *string `json:"EndpointStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.EndpointStatus = InferenceExperimentEndpointMetadataEndpointStatusOf(*w.E2)
+	if w.EndpointStatus != nil {
+		s.EndpointStatus = InferenceExperimentEndpointMetadataEndpointStatusOf(*w.EndpointStatus)
 	}
 	return nil
 }
@@ -428,19 +429,19 @@ type InferenceExperimentModelInfrastructureConfig struct {
 	RealTimeInferenceConfig InferenceExperimentRealTimeInferenceConfig `json:"RealTimeInferenceConfig"`
 }
 
-// UnmarshalJSON decodes a InferenceExperimentModelInfrastructureConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a InferenceExperimentModelInfrastructureConfig,
+// turning enum values back into their types.
 func (s *InferenceExperimentModelInfrastructureConfig) UnmarshalJSON(data []byte) error {
 	type plain InferenceExperimentModelInfrastructureConfig
 	w := struct {
 		*plain
-		E0 *string `json:"InfrastructureType"`
+		InfrastructureType *string `json:"InfrastructureType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InfrastructureType = InferenceExperimentModelInfrastructureConfigInfrastructureTypeOf(*w.E0)
+	if w.InfrastructureType != nil {
+		s.InfrastructureType = InferenceExperimentModelInfrastructureConfigInfrastructureTypeOf(*w.InfrastructureType)
 	}
 	return nil
 }

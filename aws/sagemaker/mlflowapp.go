@@ -61,18 +61,19 @@ type MlflowAppArgs struct {
 	WeeklyMaintenanceWindowStart string `json:"WeeklyMaintenanceWindowStart,omitzero"`
 }
 
-// UnmarshalJSON decodes a MlflowAppArgs, enum values to their types.
+// UnmarshalJSON decodes a MlflowAppArgs, turning enum values back into their
+// types.
 func (s *MlflowAppArgs) UnmarshalJSON(data []byte) error {
 	type plain MlflowAppArgs
 	w := struct {
 		*plain
-		E3 *string `json:"ModelRegistrationMode"`
+		ModelRegistrationMode *string `json:"ModelRegistrationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ModelRegistrationMode = MlflowAppModelRegistrationModeOf(*w.E3)
+	if w.ModelRegistrationMode != nil {
+		s.ModelRegistrationMode = MlflowAppModelRegistrationModeOf(*w.ModelRegistrationMode)
 	}
 	return nil
 }

@@ -77,19 +77,19 @@ type MlflowTrackingServerArgs struct {
 	WeeklyMaintenanceWindowStart string `json:"WeeklyMaintenanceWindowStart,omitzero"`
 }
 
-// UnmarshalJSON decodes a MlflowTrackingServerArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a MlflowTrackingServerArgs, turning enum values back
+// into their types.
 func (s *MlflowTrackingServerArgs) UnmarshalJSON(data []byte) error {
 	type plain MlflowTrackingServerArgs
 	w := struct {
 		*plain
-		E6 *string `json:"TrackingServerSize"`
+		TrackingServerSize *string `json:"TrackingServerSize"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.TrackingServerSize = MlflowTrackingServerTrackingServerSizeOf(*w.E6)
+	if w.TrackingServerSize != nil {
+		s.TrackingServerSize = MlflowTrackingServerTrackingServerSizeOf(*w.TrackingServerSize)
 	}
 	return nil
 }

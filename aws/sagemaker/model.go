@@ -188,19 +188,19 @@ type ModelContainerDefinition struct {
 	MultiModelConfig *ModelMultiModelConfig `json:"MultiModelConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelContainerDefinition, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelContainerDefinition, turning enum values back
+// into their types.
 func (s *ModelContainerDefinition) UnmarshalJSON(data []byte) error {
 	type plain ModelContainerDefinition
 	w := struct {
 		*plain
-		E5 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Mode = ModelContainerDefinitionModeOf(*w.E5)
+	if w.Mode != nil {
+		s.Mode = ModelContainerDefinitionModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -287,18 +287,19 @@ type ModelImageConfig struct {
 	RepositoryAuthConfig *ModelRepositoryAuthConfig `json:"RepositoryAuthConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelImageConfig, enum values to their types.
+// UnmarshalJSON decodes a ModelImageConfig, turning enum values back into
+// their types.
 func (s *ModelImageConfig) UnmarshalJSON(data []byte) error {
 	type plain ModelImageConfig
 	w := struct {
 		*plain
-		E0 *string `json:"RepositoryAccessMode"`
+		RepositoryAccessMode *string `json:"RepositoryAccessMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RepositoryAccessMode = ModelImageConfigRepositoryAccessModeOf(*w.E0)
+	if w.RepositoryAccessMode != nil {
+		s.RepositoryAccessMode = ModelImageConfigRepositoryAccessModeOf(*w.RepositoryAccessMode)
 	}
 	return nil
 }
@@ -361,19 +362,19 @@ type ModelInferenceExecutionConfig struct {
 	Mode ModelInferenceExecutionConfigMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelInferenceExecutionConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelInferenceExecutionConfig, turning enum values
+// back into their types.
 func (s *ModelInferenceExecutionConfig) UnmarshalJSON(data []byte) error {
 	type plain ModelInferenceExecutionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = ModelInferenceExecutionConfigModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = ModelInferenceExecutionConfigModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -437,18 +438,19 @@ type ModelMultiModelConfig struct {
 	ModelCacheSetting ModelMultiModelConfigModelCacheSetting `json:"ModelCacheSetting,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelMultiModelConfig, enum values to their types.
+// UnmarshalJSON decodes a ModelMultiModelConfig, turning enum values back into
+// their types.
 func (s *ModelMultiModelConfig) UnmarshalJSON(data []byte) error {
 	type plain ModelMultiModelConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ModelCacheSetting"`
+		ModelCacheSetting *string `json:"ModelCacheSetting"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ModelCacheSetting = ModelMultiModelConfigModelCacheSettingOf(*w.E0)
+	if w.ModelCacheSetting != nil {
+		s.ModelCacheSetting = ModelMultiModelConfigModelCacheSettingOf(*w.ModelCacheSetting)
 	}
 	return nil
 }
@@ -545,22 +547,23 @@ type ModelS3DataSource struct {
 	ModelAccessConfig *ModelAccessConfig `json:"ModelAccessConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelS3DataSource, enum values to their types.
+// UnmarshalJSON decodes a ModelS3DataSource, turning enum values back into
+// their types.
 func (s *ModelS3DataSource) UnmarshalJSON(data []byte) error {
 	type plain ModelS3DataSource
 	w := struct {
 		*plain
-		E0 *string `json:"CompressionType"`
-		E1 *string `json:"S3DataType"`
+		CompressionType *string `json:"CompressionType"`
+		S3DataType      *string `json:"S3DataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CompressionType = ModelS3DataSourceCompressionTypeOf(*w.E0)
+	if w.CompressionType != nil {
+		s.CompressionType = ModelS3DataSourceCompressionTypeOf(*w.CompressionType)
 	}
-	if w.E1 != nil {
-		s.S3DataType = ModelS3DataSourceS3DataTypeOf(*w.E1)
+	if w.S3DataType != nil {
+		s.S3DataType = ModelS3DataSourceS3DataTypeOf(*w.S3DataType)
 	}
 	return nil
 }

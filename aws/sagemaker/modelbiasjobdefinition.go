@@ -232,23 +232,23 @@ type ModelBiasJobDefinitionBatchTransformInput struct {
 	StartTimeOffset string `json:"StartTimeOffset,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelBiasJobDefinitionBatchTransformInput, enum
-// values to their types.
+// UnmarshalJSON decodes a ModelBiasJobDefinitionBatchTransformInput, turning
+// enum values back into their types.
 func (s *ModelBiasJobDefinitionBatchTransformInput) UnmarshalJSON(data []byte) error {
 	type plain ModelBiasJobDefinitionBatchTransformInput
 	w := struct {
 		*plain
-		E8 *string `json:"S3DataDistributionType"`
-		E9 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.S3DataDistributionType = ModelBiasJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.E8)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = ModelBiasJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E9 != nil {
-		s.S3InputMode = ModelBiasJobDefinitionBatchTransformInputS3InputModeOf(*w.E9)
+	if w.S3InputMode != nil {
+		s.S3InputMode = ModelBiasJobDefinitionBatchTransformInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -502,23 +502,23 @@ type ModelBiasJobDefinitionEndpointInput struct {
 	StartTimeOffset string `json:"StartTimeOffset,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelBiasJobDefinitionEndpointInput, enum values to
-// their types.
+// UnmarshalJSON decodes a ModelBiasJobDefinitionEndpointInput, turning enum
+// values back into their types.
 func (s *ModelBiasJobDefinitionEndpointInput) UnmarshalJSON(data []byte) error {
 	type plain ModelBiasJobDefinitionEndpointInput
 	w := struct {
 		*plain
-		E7 *string `json:"S3DataDistributionType"`
-		E8 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.S3DataDistributionType = ModelBiasJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.E7)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = ModelBiasJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E8 != nil {
-		s.S3InputMode = ModelBiasJobDefinitionEndpointInputS3InputModeOf(*w.E8)
+	if w.S3InputMode != nil {
+		s.S3InputMode = ModelBiasJobDefinitionEndpointInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -806,19 +806,19 @@ type ModelBiasJobDefinitionS3Output struct {
 	S3UploadMode ModelBiasJobDefinitionS3OutputS3UploadMode `json:"S3UploadMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelBiasJobDefinitionS3Output, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelBiasJobDefinitionS3Output, turning enum values
+// back into their types.
 func (s *ModelBiasJobDefinitionS3Output) UnmarshalJSON(data []byte) error {
 	type plain ModelBiasJobDefinitionS3Output
 	w := struct {
 		*plain
-		E2 *string `json:"S3UploadMode"`
+		S3UploadMode *string `json:"S3UploadMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.S3UploadMode = ModelBiasJobDefinitionS3OutputS3UploadModeOf(*w.E2)
+	if w.S3UploadMode != nil {
+		s.S3UploadMode = ModelBiasJobDefinitionS3OutputS3UploadModeOf(*w.S3UploadMode)
 	}
 	return nil
 }

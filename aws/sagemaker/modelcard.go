@@ -71,18 +71,19 @@ type ModelCardArgs struct {
 	Tags []ModelCardTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelCardArgs, enum values to their types.
+// UnmarshalJSON decodes a ModelCardArgs, turning enum values back into their
+// types.
 func (s *ModelCardArgs) UnmarshalJSON(data []byte) error {
 	type plain ModelCardArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ModelCardStatus"`
+		ModelCardStatus *string `json:"ModelCardStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ModelCardStatus = ModelCardStatusOf(*w.E2)
+	if w.ModelCardStatus != nil {
+		s.ModelCardStatus = ModelCardStatusOf(*w.ModelCardStatus)
 	}
 	return nil
 }
@@ -382,18 +383,19 @@ type ModelCardIntendedUses struct {
 	RiskRating ModelCardRiskRating `json:"RiskRating,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelCardIntendedUses, enum values to their types.
+// UnmarshalJSON decodes a ModelCardIntendedUses, turning enum values back into
+// their types.
 func (s *ModelCardIntendedUses) UnmarshalJSON(data []byte) error {
 	type plain ModelCardIntendedUses
 	w := struct {
 		*plain
-		E4 *string `json:"RiskRating"`
+		RiskRating *string `json:"RiskRating"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.RiskRating = ModelCardRiskRatingOf(*w.E4)
+	if w.RiskRating != nil {
+		s.RiskRating = ModelCardRiskRatingOf(*w.RiskRating)
 	}
 	return nil
 }
@@ -458,19 +460,19 @@ type ModelCardMetricGroupMetricData struct {
 	YAxisName *string `json:"YAxisName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelCardMetricGroupMetricData, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelCardMetricGroupMetricData, turning enum values
+// back into their types.
 func (s *ModelCardMetricGroupMetricData) UnmarshalJSON(data []byte) error {
 	type plain ModelCardMetricGroupMetricData
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = ModelCardMetricGroupMetricDataTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = ModelCardMetricGroupMetricDataTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -699,23 +701,23 @@ type ModelCardModelPackageDetails struct {
 	Task *string `json:"Task,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelCardModelPackageDetails, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelCardModelPackageDetails, turning enum values
+// back into their types.
 func (s *ModelCardModelPackageDetails) UnmarshalJSON(data []byte) error {
 	type plain ModelCardModelPackageDetails
 	w := struct {
 		*plain
-		E4 *string `json:"ModelApprovalStatus"`
-		E9 *string `json:"ModelPackageStatus"`
+		ModelApprovalStatus *string `json:"ModelApprovalStatus"`
+		ModelPackageStatus  *string `json:"ModelPackageStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.ModelApprovalStatus = ModelCardModelPackageDetailsModelApprovalStatusOf(*w.E4)
+	if w.ModelApprovalStatus != nil {
+		s.ModelApprovalStatus = ModelCardModelPackageDetailsModelApprovalStatusOf(*w.ModelApprovalStatus)
 	}
-	if w.E9 != nil {
-		s.ModelPackageStatus = ModelCardModelPackageDetailsModelPackageStatusOf(*w.E9)
+	if w.ModelPackageStatus != nil {
+		s.ModelPackageStatus = ModelCardModelPackageDetailsModelPackageStatusOf(*w.ModelPackageStatus)
 	}
 	return nil
 }
@@ -867,19 +869,19 @@ type ModelCardObjectiveFunctionFunction struct {
 	Function ModelCardObjectiveFunctionFunctionFunction `json:"Function,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelCardObjectiveFunctionFunction, enum values to
-// their types.
+// UnmarshalJSON decodes a ModelCardObjectiveFunctionFunction, turning enum
+// values back into their types.
 func (s *ModelCardObjectiveFunctionFunction) UnmarshalJSON(data []byte) error {
 	type plain ModelCardObjectiveFunctionFunction
 	w := struct {
 		*plain
-		E2 *string `json:"Function"`
+		Function *string `json:"Function"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Function = ModelCardObjectiveFunctionFunctionFunctionOf(*w.E2)
+	if w.Function != nil {
+		s.Function = ModelCardObjectiveFunctionFunctionFunctionOf(*w.Function)
 	}
 	return nil
 }

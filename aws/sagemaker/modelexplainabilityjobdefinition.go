@@ -223,22 +223,22 @@ type ModelExplainabilityJobDefinitionBatchTransformInput struct {
 }
 
 // UnmarshalJSON decodes a ModelExplainabilityJobDefinitionBatchTransformInput,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *ModelExplainabilityJobDefinitionBatchTransformInput) UnmarshalJSON(data []byte) error {
 	type plain ModelExplainabilityJobDefinitionBatchTransformInput
 	w := struct {
 		*plain
-		E6 *string `json:"S3DataDistributionType"`
-		E7 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.S3DataDistributionType = ModelExplainabilityJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.E6)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = ModelExplainabilityJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E7 != nil {
-		s.S3InputMode = ModelExplainabilityJobDefinitionBatchTransformInputS3InputModeOf(*w.E7)
+	if w.S3InputMode != nil {
+		s.S3InputMode = ModelExplainabilityJobDefinitionBatchTransformInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -478,23 +478,23 @@ type ModelExplainabilityJobDefinitionEndpointInput struct {
 	S3InputMode ModelExplainabilityJobDefinitionEndpointInputS3InputMode `json:"S3InputMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelExplainabilityJobDefinitionEndpointInput, enum
-// values to their types.
+// UnmarshalJSON decodes a ModelExplainabilityJobDefinitionEndpointInput,
+// turning enum values back into their types.
 func (s *ModelExplainabilityJobDefinitionEndpointInput) UnmarshalJSON(data []byte) error {
 	type plain ModelExplainabilityJobDefinitionEndpointInput
 	w := struct {
 		*plain
-		E5 *string `json:"S3DataDistributionType"`
-		E6 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.S3DataDistributionType = ModelExplainabilityJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.E5)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = ModelExplainabilityJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E6 != nil {
-		s.S3InputMode = ModelExplainabilityJobDefinitionEndpointInputS3InputModeOf(*w.E6)
+	if w.S3InputMode != nil {
+		s.S3InputMode = ModelExplainabilityJobDefinitionEndpointInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -778,19 +778,19 @@ type ModelExplainabilityJobDefinitionS3Output struct {
 	S3UploadMode ModelExplainabilityJobDefinitionS3OutputS3UploadMode `json:"S3UploadMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelExplainabilityJobDefinitionS3Output, enum
-// values to their types.
+// UnmarshalJSON decodes a ModelExplainabilityJobDefinitionS3Output, turning
+// enum values back into their types.
 func (s *ModelExplainabilityJobDefinitionS3Output) UnmarshalJSON(data []byte) error {
 	type plain ModelExplainabilityJobDefinitionS3Output
 	w := struct {
 		*plain
-		E2 *string `json:"S3UploadMode"`
+		S3UploadMode *string `json:"S3UploadMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.S3UploadMode = ModelExplainabilityJobDefinitionS3OutputS3UploadModeOf(*w.E2)
+	if w.S3UploadMode != nil {
+		s.S3UploadMode = ModelExplainabilityJobDefinitionS3OutputS3UploadModeOf(*w.S3UploadMode)
 	}
 	return nil
 }

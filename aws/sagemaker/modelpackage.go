@@ -215,22 +215,23 @@ type ModelPackageArgs struct {
 	ValidationSpecification ModelPackageValidationSpecification `json:"ValidationSpecification,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageArgs, enum values to their types.
+// UnmarshalJSON decodes a ModelPackageArgs, turning enum values back into
+// their types.
 func (s *ModelPackageArgs) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageArgs
 	w := struct {
 		*plain
-		E10 *string `json:"ModelApprovalStatus"`
-		E20 *string `json:"SkipModelValidation"`
+		ModelApprovalStatus *string `json:"ModelApprovalStatus"`
+		SkipModelValidation *string `json:"SkipModelValidation"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.ModelApprovalStatus = ModelPackageModelApprovalStatusOf(*w.E10)
+	if w.ModelApprovalStatus != nil {
+		s.ModelApprovalStatus = ModelPackageModelApprovalStatusOf(*w.ModelApprovalStatus)
 	}
-	if w.E20 != nil {
-		s.SkipModelValidation = ModelPackageSkipModelValidationOf(*w.E20)
+	if w.SkipModelValidation != nil {
+		s.SkipModelValidation = ModelPackageSkipModelValidationOf(*w.SkipModelValidation)
 	}
 	return nil
 }
@@ -781,18 +782,19 @@ type ModelPackageModelCard struct {
 	ModelCardStatus ModelPackageModelCardModelCardStatus `json:"ModelCardStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageModelCard, enum values to their types.
+// UnmarshalJSON decodes a ModelPackageModelCard, turning enum values back into
+// their types.
 func (s *ModelPackageModelCard) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageModelCard
 	w := struct {
 		*plain
-		E1 *string `json:"ModelCardStatus"`
+		ModelCardStatus *string `json:"ModelCardStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ModelCardStatus = ModelPackageModelCardModelCardStatusOf(*w.E1)
+	if w.ModelCardStatus != nil {
+		s.ModelCardStatus = ModelPackageModelCardModelCardStatusOf(*w.ModelCardStatus)
 	}
 	return nil
 }
@@ -941,19 +943,19 @@ type ModelPackageS3DataSource struct {
 	S3Uri string `json:"S3Uri,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageS3DataSource, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelPackageS3DataSource, turning enum values back
+// into their types.
 func (s *ModelPackageS3DataSource) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageS3DataSource
 	w := struct {
 		*plain
-		E0 *string `json:"S3DataType"`
+		S3DataType *string `json:"S3DataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.S3DataType = ModelPackageS3DataSourceS3DataTypeOf(*w.E0)
+	if w.S3DataType != nil {
+		s.S3DataType = ModelPackageS3DataSourceS3DataTypeOf(*w.S3DataType)
 	}
 	return nil
 }
@@ -1035,23 +1037,23 @@ type ModelPackageS3ModelDataSource struct {
 	ModelAccessConfig *ModelPackageModelAccessConfig `json:"ModelAccessConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageS3ModelDataSource, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelPackageS3ModelDataSource, turning enum values
+// back into their types.
 func (s *ModelPackageS3ModelDataSource) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageS3ModelDataSource
 	w := struct {
 		*plain
-		E0 *string `json:"CompressionType"`
-		E1 *string `json:"S3DataType"`
+		CompressionType *string `json:"CompressionType"`
+		S3DataType      *string `json:"S3DataType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CompressionType = ModelPackageS3ModelDataSourceCompressionTypeOf(*w.E0)
+	if w.CompressionType != nil {
+		s.CompressionType = ModelPackageS3ModelDataSourceCompressionTypeOf(*w.CompressionType)
 	}
-	if w.E1 != nil {
-		s.S3DataType = ModelPackageS3ModelDataSourceS3DataTypeOf(*w.E1)
+	if w.S3DataType != nil {
+		s.S3DataType = ModelPackageS3ModelDataSourceS3DataTypeOf(*w.S3DataType)
 	}
 	return nil
 }
@@ -1320,18 +1322,19 @@ type ModelPackageStatusItem struct {
 	FailureReason *string `json:"FailureReason,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageStatusItem, enum values to their types.
+// UnmarshalJSON decodes a ModelPackageStatusItem, turning enum values back
+// into their types.
 func (s *ModelPackageStatusItem) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageStatusItem
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = ModelPackageStatusItemStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = ModelPackageStatusItemStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -1429,23 +1432,23 @@ type ModelPackageTransformInput struct {
 	SplitType ModelPackageTransformInputSplitType `json:"SplitType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageTransformInput, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelPackageTransformInput, turning enum values back
+// into their types.
 func (s *ModelPackageTransformInput) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageTransformInput
 	w := struct {
 		*plain
-		E1 *string `json:"CompressionType"`
-		E3 *string `json:"SplitType"`
+		CompressionType *string `json:"CompressionType"`
+		SplitType       *string `json:"SplitType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CompressionType = ModelPackageTransformInputCompressionTypeOf(*w.E1)
+	if w.CompressionType != nil {
+		s.CompressionType = ModelPackageTransformInputCompressionTypeOf(*w.CompressionType)
 	}
-	if w.E3 != nil {
-		s.SplitType = ModelPackageTransformInputSplitTypeOf(*w.E3)
+	if w.SplitType != nil {
+		s.SplitType = ModelPackageTransformInputSplitTypeOf(*w.SplitType)
 	}
 	return nil
 }
@@ -1594,19 +1597,19 @@ type ModelPackageTransformJobDefinition struct {
 	MaxPayloadInMB *int `json:"MaxPayloadInMB,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageTransformJobDefinition, enum values to
-// their types.
+// UnmarshalJSON decodes a ModelPackageTransformJobDefinition, turning enum
+// values back into their types.
 func (s *ModelPackageTransformJobDefinition) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageTransformJobDefinition
 	w := struct {
 		*plain
-		E3 *string `json:"BatchStrategy"`
+		BatchStrategy *string `json:"BatchStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.BatchStrategy = ModelPackageTransformJobDefinitionBatchStrategyOf(*w.E3)
+	if w.BatchStrategy != nil {
+		s.BatchStrategy = ModelPackageTransformJobDefinitionBatchStrategyOf(*w.BatchStrategy)
 	}
 	return nil
 }
@@ -1691,19 +1694,19 @@ type ModelPackageTransformOutput struct {
 	KmsKeyId *string `json:"KmsKeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelPackageTransformOutput, enum values to their
-// types.
+// UnmarshalJSON decodes a ModelPackageTransformOutput, turning enum values
+// back into their types.
 func (s *ModelPackageTransformOutput) UnmarshalJSON(data []byte) error {
 	type plain ModelPackageTransformOutput
 	w := struct {
 		*plain
-		E2 *string `json:"AssembleWith"`
+		AssembleWith *string `json:"AssembleWith"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AssembleWith = ModelPackageTransformOutputAssembleWithOf(*w.E2)
+	if w.AssembleWith != nil {
+		s.AssembleWith = ModelPackageTransformOutputAssembleWithOf(*w.AssembleWith)
 	}
 	return nil
 }

@@ -229,23 +229,23 @@ type ModelQualityJobDefinitionBatchTransformInput struct {
 	StartTimeOffset string `json:"StartTimeOffset,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelQualityJobDefinitionBatchTransformInput, enum
-// values to their types.
+// UnmarshalJSON decodes a ModelQualityJobDefinitionBatchTransformInput,
+// turning enum values back into their types.
 func (s *ModelQualityJobDefinitionBatchTransformInput) UnmarshalJSON(data []byte) error {
 	type plain ModelQualityJobDefinitionBatchTransformInput
 	w := struct {
 		*plain
-		E7 *string `json:"S3DataDistributionType"`
-		E8 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.S3DataDistributionType = ModelQualityJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.E7)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = ModelQualityJobDefinitionBatchTransformInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E8 != nil {
-		s.S3InputMode = ModelQualityJobDefinitionBatchTransformInputS3InputModeOf(*w.E8)
+	if w.S3InputMode != nil {
+		s.S3InputMode = ModelQualityJobDefinitionBatchTransformInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -493,23 +493,23 @@ type ModelQualityJobDefinitionEndpointInput struct {
 	StartTimeOffset string `json:"StartTimeOffset,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelQualityJobDefinitionEndpointInput, enum values
-// to their types.
+// UnmarshalJSON decodes a ModelQualityJobDefinitionEndpointInput, turning enum
+// values back into their types.
 func (s *ModelQualityJobDefinitionEndpointInput) UnmarshalJSON(data []byte) error {
 	type plain ModelQualityJobDefinitionEndpointInput
 	w := struct {
 		*plain
-		E6 *string `json:"S3DataDistributionType"`
-		E7 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.S3DataDistributionType = ModelQualityJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.E6)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = ModelQualityJobDefinitionEndpointInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E7 != nil {
-		s.S3InputMode = ModelQualityJobDefinitionEndpointInputS3InputModeOf(*w.E7)
+	if w.S3InputMode != nil {
+		s.S3InputMode = ModelQualityJobDefinitionEndpointInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -680,19 +680,19 @@ type ModelQualityJobDefinitionModelQualityAppSpecification struct {
 }
 
 // UnmarshalJSON decodes a
-// ModelQualityJobDefinitionModelQualityAppSpecification, enum values to their
-// types.
+// ModelQualityJobDefinitionModelQualityAppSpecification, turning enum values
+// back into their types.
 func (s *ModelQualityJobDefinitionModelQualityAppSpecification) UnmarshalJSON(data []byte) error {
 	type plain ModelQualityJobDefinitionModelQualityAppSpecification
 	w := struct {
 		*plain
-		E1 *string `json:"ProblemType"`
+		ProblemType *string `json:"ProblemType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ProblemType = ModelQualityJobDefinitionProblemTypeOf(*w.E1)
+	if w.ProblemType != nil {
+		s.ProblemType = ModelQualityJobDefinitionProblemTypeOf(*w.ProblemType)
 	}
 	return nil
 }
@@ -894,19 +894,19 @@ type ModelQualityJobDefinitionS3Output struct {
 	S3UploadMode ModelQualityJobDefinitionS3OutputS3UploadMode `json:"S3UploadMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ModelQualityJobDefinitionS3Output, enum values to
-// their types.
+// UnmarshalJSON decodes a ModelQualityJobDefinitionS3Output, turning enum
+// values back into their types.
 func (s *ModelQualityJobDefinitionS3Output) UnmarshalJSON(data []byte) error {
 	type plain ModelQualityJobDefinitionS3Output
 	w := struct {
 		*plain
-		E2 *string `json:"S3UploadMode"`
+		S3UploadMode *string `json:"S3UploadMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.S3UploadMode = ModelQualityJobDefinitionS3OutputS3UploadModeOf(*w.E2)
+	if w.S3UploadMode != nil {
+		s.S3UploadMode = ModelQualityJobDefinitionS3OutputS3UploadModeOf(*w.S3UploadMode)
 	}
 	return nil
 }

@@ -66,18 +66,19 @@ type MonitoringScheduleArgs struct {
 	Tags []MonitoringScheduleTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitoringScheduleArgs, enum values to their types.
+// UnmarshalJSON decodes a MonitoringScheduleArgs, turning enum values back
+// into their types.
 func (s *MonitoringScheduleArgs) UnmarshalJSON(data []byte) error {
 	type plain MonitoringScheduleArgs
 	w := struct {
 		*plain
-		E5 *string `json:"MonitoringScheduleStatus"`
+		MonitoringScheduleStatus *string `json:"MonitoringScheduleStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.MonitoringScheduleStatus = MonitoringScheduleStatusOf(*w.E5)
+	if w.MonitoringScheduleStatus != nil {
+		s.MonitoringScheduleStatus = MonitoringScheduleStatusOf(*w.MonitoringScheduleStatus)
 	}
 	return nil
 }
@@ -198,23 +199,23 @@ type MonitoringScheduleBatchTransformInput struct {
 	S3InputMode MonitoringScheduleBatchTransformInputS3InputMode `json:"S3InputMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitoringScheduleBatchTransformInput, enum values
-// to their types.
+// UnmarshalJSON decodes a MonitoringScheduleBatchTransformInput, turning enum
+// values back into their types.
 func (s *MonitoringScheduleBatchTransformInput) UnmarshalJSON(data []byte) error {
 	type plain MonitoringScheduleBatchTransformInput
 	w := struct {
 		*plain
-		E4 *string `json:"S3DataDistributionType"`
-		E5 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.S3DataDistributionType = MonitoringScheduleBatchTransformInputS3DataDistributionTypeOf(*w.E4)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = MonitoringScheduleBatchTransformInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E5 != nil {
-		s.S3InputMode = MonitoringScheduleBatchTransformInputS3InputModeOf(*w.E5)
+	if w.S3InputMode != nil {
+		s.S3InputMode = MonitoringScheduleBatchTransformInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -382,19 +383,19 @@ type MonitoringScheduleConfig struct {
 	ScheduleConfig MonitoringScheduleScheduleConfig `json:"ScheduleConfig,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitoringScheduleConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a MonitoringScheduleConfig, turning enum values back
+// into their types.
 func (s *MonitoringScheduleConfig) UnmarshalJSON(data []byte) error {
 	type plain MonitoringScheduleConfig
 	w := struct {
 		*plain
-		E2 *string `json:"MonitoringType"`
+		MonitoringType *string `json:"MonitoringType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MonitoringType = MonitoringScheduleMonitoringTypeOf(*w.E2)
+	if w.MonitoringType != nil {
+		s.MonitoringType = MonitoringScheduleMonitoringTypeOf(*w.MonitoringType)
 	}
 	return nil
 }
@@ -483,23 +484,23 @@ type MonitoringScheduleEndpointInput struct {
 	S3InputMode MonitoringScheduleEndpointInputS3InputMode `json:"S3InputMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitoringScheduleEndpointInput, enum values to
-// their types.
+// UnmarshalJSON decodes a MonitoringScheduleEndpointInput, turning enum values
+// back into their types.
 func (s *MonitoringScheduleEndpointInput) UnmarshalJSON(data []byte) error {
 	type plain MonitoringScheduleEndpointInput
 	w := struct {
 		*plain
-		E3 *string `json:"S3DataDistributionType"`
-		E4 *string `json:"S3InputMode"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.S3DataDistributionType = MonitoringScheduleEndpointInputS3DataDistributionTypeOf(*w.E3)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = MonitoringScheduleEndpointInputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E4 != nil {
-		s.S3InputMode = MonitoringScheduleEndpointInputS3InputModeOf(*w.E4)
+	if w.S3InputMode != nil {
+		s.S3InputMode = MonitoringScheduleEndpointInputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -710,19 +711,19 @@ type MonitoringScheduleMonitoringExecutionSummary struct {
 	ProcessingJobArn string `json:"ProcessingJobArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitoringScheduleMonitoringExecutionSummary, enum
-// values to their types.
+// UnmarshalJSON decodes a MonitoringScheduleMonitoringExecutionSummary,
+// turning enum values back into their types.
 func (s *MonitoringScheduleMonitoringExecutionSummary) UnmarshalJSON(data []byte) error {
 	type plain MonitoringScheduleMonitoringExecutionSummary
 	w := struct {
 		*plain
-		E2 *string `json:"MonitoringExecutionStatus"`
+		MonitoringExecutionStatus *string `json:"MonitoringExecutionStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MonitoringExecutionStatus = MonitoringScheduleMonitoringExecutionSummaryMonitoringExecutionStatusOf(*w.E2)
+	if w.MonitoringExecutionStatus != nil {
+		s.MonitoringExecutionStatus = MonitoringScheduleMonitoringExecutionSummaryMonitoringExecutionStatusOf(*w.MonitoringExecutionStatus)
 	}
 	return nil
 }
@@ -1010,19 +1011,19 @@ type MonitoringScheduleS3Output struct {
 	S3UploadMode MonitoringScheduleS3OutputS3UploadMode `json:"S3UploadMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a MonitoringScheduleS3Output, enum values to their
-// types.
+// UnmarshalJSON decodes a MonitoringScheduleS3Output, turning enum values back
+// into their types.
 func (s *MonitoringScheduleS3Output) UnmarshalJSON(data []byte) error {
 	type plain MonitoringScheduleS3Output
 	w := struct {
 		*plain
-		E2 *string `json:"S3UploadMode"`
+		S3UploadMode *string `json:"S3UploadMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.S3UploadMode = MonitoringScheduleS3OutputS3UploadModeOf(*w.E2)
+	if w.S3UploadMode != nil {
+		s.S3UploadMode = MonitoringScheduleS3OutputS3UploadModeOf(*w.S3UploadMode)
 	}
 	return nil
 }

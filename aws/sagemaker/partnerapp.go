@@ -109,22 +109,23 @@ type PartnerAppArgs struct {
 	Tags []PartnerAppTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PartnerAppArgs, enum values to their types.
+// UnmarshalJSON decodes a PartnerAppArgs, turning enum values back into their
+// types.
 func (s *PartnerAppArgs) UnmarshalJSON(data []byte) error {
 	type plain PartnerAppArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
-		E4 *string `json:"Type"`
+		AuthType *string `json:"AuthType"`
+		Type     *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = PartnerAppAuthTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = PartnerAppAuthTypeOf(*w.AuthType)
 	}
-	if w.E4 != nil {
-		s.Type = PartnerAppTypePropertyOf(*w.E4)
+	if w.Type != nil {
+		s.Type = PartnerAppTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -330,23 +330,23 @@ type ProcessingJobAthenaDatasetDefinition struct {
 	WorkGroup string `json:"WorkGroup,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProcessingJobAthenaDatasetDefinition, enum values to
-// their types.
+// UnmarshalJSON decodes a ProcessingJobAthenaDatasetDefinition, turning enum
+// values back into their types.
 func (s *ProcessingJobAthenaDatasetDefinition) UnmarshalJSON(data []byte) error {
 	type plain ProcessingJobAthenaDatasetDefinition
 	w := struct {
 		*plain
-		E2 *string `json:"OutputFormat"`
-		E6 *string `json:"OutputCompression"`
+		OutputFormat      *string `json:"OutputFormat"`
+		OutputCompression *string `json:"OutputCompression"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OutputFormat = ProcessingJobAthenaDatasetDefinitionOutputFormatOf(*w.E2)
+	if w.OutputFormat != nil {
+		s.OutputFormat = ProcessingJobAthenaDatasetDefinitionOutputFormatOf(*w.OutputFormat)
 	}
-	if w.E6 != nil {
-		s.OutputCompression = ProcessingJobAthenaDatasetDefinitionOutputCompressionOf(*w.E6)
+	if w.OutputCompression != nil {
+		s.OutputCompression = ProcessingJobAthenaDatasetDefinitionOutputCompressionOf(*w.OutputCompression)
 	}
 	return nil
 }
@@ -484,19 +484,19 @@ type ProcessingJobClusterConfig struct {
 	VolumeKmsKeyId *string `json:"VolumeKmsKeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProcessingJobClusterConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a ProcessingJobClusterConfig, turning enum values back
+// into their types.
 func (s *ProcessingJobClusterConfig) UnmarshalJSON(data []byte) error {
 	type plain ProcessingJobClusterConfig
 	w := struct {
 		*plain
-		E1 *string `json:"InstanceType"`
+		InstanceType *string `json:"InstanceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.InstanceType = ProcessingJobClusterConfigInstanceTypeOf(*w.E1)
+	if w.InstanceType != nil {
+		s.InstanceType = ProcessingJobClusterConfigInstanceTypeOf(*w.InstanceType)
 	}
 	return nil
 }
@@ -701,23 +701,23 @@ type ProcessingJobDatasetDefinition struct {
 	RedshiftDatasetDefinition ProcessingJobRedshiftDatasetDefinition `json:"RedshiftDatasetDefinition,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProcessingJobDatasetDefinition, enum values to their
-// types.
+// UnmarshalJSON decodes a ProcessingJobDatasetDefinition, turning enum values
+// back into their types.
 func (s *ProcessingJobDatasetDefinition) UnmarshalJSON(data []byte) error {
 	type plain ProcessingJobDatasetDefinition
 	w := struct {
 		*plain
-		E1 *string `json:"DataDistributionType"`
-		E2 *string `json:"InputMode"`
+		DataDistributionType *string `json:"DataDistributionType"`
+		InputMode            *string `json:"InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DataDistributionType = ProcessingJobDatasetDefinitionDataDistributionTypeOf(*w.E1)
+	if w.DataDistributionType != nil {
+		s.DataDistributionType = ProcessingJobDatasetDefinitionDataDistributionTypeOf(*w.DataDistributionType)
 	}
-	if w.E2 != nil {
-		s.InputMode = ProcessingJobDatasetDefinitionInputModeOf(*w.E2)
+	if w.InputMode != nil {
+		s.InputMode = ProcessingJobDatasetDefinitionInputModeOf(*w.InputMode)
 	}
 	return nil
 }
@@ -1038,23 +1038,23 @@ type ProcessingJobRedshiftDatasetDefinition struct {
 	OutputCompression ProcessingJobRedshiftDatasetDefinitionOutputCompression `json:"OutputCompression,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProcessingJobRedshiftDatasetDefinition, enum values
-// to their types.
+// UnmarshalJSON decodes a ProcessingJobRedshiftDatasetDefinition, turning enum
+// values back into their types.
 func (s *ProcessingJobRedshiftDatasetDefinition) UnmarshalJSON(data []byte) error {
 	type plain ProcessingJobRedshiftDatasetDefinition
 	w := struct {
 		*plain
-		E4 *string `json:"OutputFormat"`
-		E8 *string `json:"OutputCompression"`
+		OutputFormat      *string `json:"OutputFormat"`
+		OutputCompression *string `json:"OutputCompression"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.OutputFormat = ProcessingJobRedshiftDatasetDefinitionOutputFormatOf(*w.E4)
+	if w.OutputFormat != nil {
+		s.OutputFormat = ProcessingJobRedshiftDatasetDefinitionOutputFormatOf(*w.OutputFormat)
 	}
-	if w.E8 != nil {
-		s.OutputCompression = ProcessingJobRedshiftDatasetDefinitionOutputCompressionOf(*w.E8)
+	if w.OutputCompression != nil {
+		s.OutputCompression = ProcessingJobRedshiftDatasetDefinitionOutputCompressionOf(*w.OutputCompression)
 	}
 	return nil
 }
@@ -1206,30 +1206,31 @@ type ProcessingJobS3Input struct {
 	S3InputMode ProcessingJobS3InputS3InputMode `json:"S3InputMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProcessingJobS3Input, enum values to their types.
+// UnmarshalJSON decodes a ProcessingJobS3Input, turning enum values back into
+// their types.
 func (s *ProcessingJobS3Input) UnmarshalJSON(data []byte) error {
 	type plain ProcessingJobS3Input
 	w := struct {
 		*plain
-		E0 *string `json:"S3DataType"`
-		E3 *string `json:"S3CompressionType"`
-		E4 *string `json:"S3DataDistributionType"`
-		E5 *string `json:"S3InputMode"`
+		S3DataType             *string `json:"S3DataType"`
+		S3CompressionType      *string `json:"S3CompressionType"`
+		S3DataDistributionType *string `json:"S3DataDistributionType"`
+		S3InputMode            *string `json:"S3InputMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.S3DataType = ProcessingJobS3InputS3DataTypeOf(*w.E0)
+	if w.S3DataType != nil {
+		s.S3DataType = ProcessingJobS3InputS3DataTypeOf(*w.S3DataType)
 	}
-	if w.E3 != nil {
-		s.S3CompressionType = ProcessingJobS3InputS3CompressionTypeOf(*w.E3)
+	if w.S3CompressionType != nil {
+		s.S3CompressionType = ProcessingJobS3InputS3CompressionTypeOf(*w.S3CompressionType)
 	}
-	if w.E4 != nil {
-		s.S3DataDistributionType = ProcessingJobS3InputS3DataDistributionTypeOf(*w.E4)
+	if w.S3DataDistributionType != nil {
+		s.S3DataDistributionType = ProcessingJobS3InputS3DataDistributionTypeOf(*w.S3DataDistributionType)
 	}
-	if w.E5 != nil {
-		s.S3InputMode = ProcessingJobS3InputS3InputModeOf(*w.E5)
+	if w.S3InputMode != nil {
+		s.S3InputMode = ProcessingJobS3InputS3InputModeOf(*w.S3InputMode)
 	}
 	return nil
 }
@@ -1441,18 +1442,19 @@ type ProcessingJobS3Output struct {
 	LocalPath *string `json:"LocalPath,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProcessingJobS3Output, enum values to their types.
+// UnmarshalJSON decodes a ProcessingJobS3Output, turning enum values back into
+// their types.
 func (s *ProcessingJobS3Output) UnmarshalJSON(data []byte) error {
 	type plain ProcessingJobS3Output
 	w := struct {
 		*plain
-		E0 *string `json:"S3UploadMode"`
+		S3UploadMode *string `json:"S3UploadMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.S3UploadMode = ProcessingJobS3OutputS3UploadModeOf(*w.E0)
+	if w.S3UploadMode != nil {
+		s.S3UploadMode = ProcessingJobS3OutputS3UploadModeOf(*w.S3UploadMode)
 	}
 	return nil
 }

@@ -513,18 +513,19 @@ type SpaceResourceSpec struct {
 	SageMakerImageVersionArn string `json:"SageMakerImageVersionArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpaceResourceSpec, enum values to their types.
+// UnmarshalJSON decodes a SpaceResourceSpec, turning enum values back into
+// their types.
 func (s *SpaceResourceSpec) UnmarshalJSON(data []byte) error {
 	type plain SpaceResourceSpec
 	w := struct {
 		*plain
-		E0 *string `json:"InstanceType"`
+		InstanceType *string `json:"InstanceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InstanceType = SpaceResourceSpecInstanceTypeOf(*w.E0)
+	if w.InstanceType != nil {
+		s.InstanceType = SpaceResourceSpecInstanceTypeOf(*w.InstanceType)
 	}
 	return nil
 }
@@ -706,26 +707,27 @@ type SpaceSettings struct {
 	SpaceStorageSettings *SpaceStorageSettings `json:"SpaceStorageSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpaceSettings, enum values to their types.
+// UnmarshalJSON decodes a SpaceSettings, turning enum values back into their
+// types.
 func (s *SpaceSettings) UnmarshalJSON(data []byte) error {
 	type plain SpaceSettings
 	w := struct {
 		*plain
-		E0 *string `json:"AppType"`
-		E6 *string `json:"RemoteAccess"`
-		E7 *string `json:"SpaceManagedResources"`
+		AppType               *string `json:"AppType"`
+		RemoteAccess          *string `json:"RemoteAccess"`
+		SpaceManagedResources *string `json:"SpaceManagedResources"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AppType = SpaceAppTypeOf(*w.E0)
+	if w.AppType != nil {
+		s.AppType = SpaceAppTypeOf(*w.AppType)
 	}
-	if w.E6 != nil {
-		s.RemoteAccess = SpaceRemoteAccessOf(*w.E6)
+	if w.RemoteAccess != nil {
+		s.RemoteAccess = SpaceRemoteAccessOf(*w.RemoteAccess)
 	}
-	if w.E7 != nil {
-		s.SpaceManagedResources = SpaceManagedResourcesOf(*w.E7)
+	if w.SpaceManagedResources != nil {
+		s.SpaceManagedResources = SpaceManagedResourcesOf(*w.SpaceManagedResources)
 	}
 	return nil
 }
@@ -742,18 +744,19 @@ type SpaceSharingSettings struct {
 	SharingType SpaceSharingSettingsSharingType `json:"SharingType,omitzero"`
 }
 
-// UnmarshalJSON decodes a SpaceSharingSettings, enum values to their types.
+// UnmarshalJSON decodes a SpaceSharingSettings, turning enum values back into
+// their types.
 func (s *SpaceSharingSettings) UnmarshalJSON(data []byte) error {
 	type plain SpaceSharingSettings
 	w := struct {
 		*plain
-		E0 *string `json:"SharingType"`
+		SharingType *string `json:"SharingType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SharingType = SpaceSharingSettingsSharingTypeOf(*w.E0)
+	if w.SharingType != nil {
+		s.SharingType = SpaceSharingSettingsSharingTypeOf(*w.SharingType)
 	}
 	return nil
 }

@@ -56,19 +56,19 @@ type StudioLifecycleConfigArgs struct {
 	Tags []StudioLifecycleConfigTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a StudioLifecycleConfigArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a StudioLifecycleConfigArgs, turning enum values back
+// into their types.
 func (s *StudioLifecycleConfigArgs) UnmarshalJSON(data []byte) error {
 	type plain StudioLifecycleConfigArgs
 	w := struct {
 		*plain
-		E0 *string `json:"StudioLifecycleConfigAppType"`
+		StudioLifecycleConfigAppType *string `json:"StudioLifecycleConfigAppType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.StudioLifecycleConfigAppType = StudioLifecycleConfigAppTypeOf(*w.E0)
+	if w.StudioLifecycleConfigAppType != nil {
+		s.StudioLifecycleConfigAppType = StudioLifecycleConfigAppTypeOf(*w.StudioLifecycleConfigAppType)
 	}
 	return nil
 }

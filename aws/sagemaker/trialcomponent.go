@@ -225,18 +225,19 @@ type TrialComponentStatus struct {
 	PrimaryStatus TrialComponentStatusPrimaryStatus `json:"PrimaryStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a TrialComponentStatus, enum values to their types.
+// UnmarshalJSON decodes a TrialComponentStatus, turning enum values back into
+// their types.
 func (s *TrialComponentStatus) UnmarshalJSON(data []byte) error {
 	type plain TrialComponentStatus
 	w := struct {
 		*plain
-		E1 *string `json:"PrimaryStatus"`
+		PrimaryStatus *string `json:"PrimaryStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PrimaryStatus = TrialComponentStatusPrimaryStatusOf(*w.E1)
+	if w.PrimaryStatus != nil {
+		s.PrimaryStatus = TrialComponentStatusPrimaryStatusOf(*w.PrimaryStatus)
 	}
 	return nil
 }

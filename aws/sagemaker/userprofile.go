@@ -625,19 +625,19 @@ type UserProfileHiddenSageMakerImage struct {
 	VersionAliases []string `json:"VersionAliases,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileHiddenSageMakerImage, enum values to
-// their types.
+// UnmarshalJSON decodes a UserProfileHiddenSageMakerImage, turning enum values
+// back into their types.
 func (s *UserProfileHiddenSageMakerImage) UnmarshalJSON(data []byte) error {
 	type plain UserProfileHiddenSageMakerImage
 	w := struct {
 		*plain
-		E0 *string `json:"SageMakerImageName"`
+		SageMakerImageName *string `json:"SageMakerImageName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.SageMakerImageName = UserProfileHiddenSageMakerImageSageMakerImageNameOf(*w.E0)
+	if w.SageMakerImageName != nil {
+		s.SageMakerImageName = UserProfileHiddenSageMakerImageSageMakerImageNameOf(*w.SageMakerImageName)
 	}
 	return nil
 }
@@ -720,18 +720,19 @@ type UserProfileIdleSettings struct {
 	MinIdleTimeoutInMinutes int `json:"MinIdleTimeoutInMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileIdleSettings, enum values to their types.
+// UnmarshalJSON decodes a UserProfileIdleSettings, turning enum values back
+// into their types.
 func (s *UserProfileIdleSettings) UnmarshalJSON(data []byte) error {
 	type plain UserProfileIdleSettings
 	w := struct {
 		*plain
-		E1 *string `json:"LifecycleManagement"`
+		LifecycleManagement *string `json:"LifecycleManagement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.LifecycleManagement = UserProfileLifecycleManagementOf(*w.E1)
+	if w.LifecycleManagement != nil {
+		s.LifecycleManagement = UserProfileLifecycleManagementOf(*w.LifecycleManagement)
 	}
 	return nil
 }
@@ -958,23 +959,23 @@ type UserProfileRStudioServerProAppSettings struct {
 	UserGroup UserProfileRStudioServerProAppSettingsUserGroup `json:"UserGroup,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileRStudioServerProAppSettings, enum values
-// to their types.
+// UnmarshalJSON decodes a UserProfileRStudioServerProAppSettings, turning enum
+// values back into their types.
 func (s *UserProfileRStudioServerProAppSettings) UnmarshalJSON(data []byte) error {
 	type plain UserProfileRStudioServerProAppSettings
 	w := struct {
 		*plain
-		E0 *string `json:"AccessStatus"`
-		E1 *string `json:"UserGroup"`
+		AccessStatus *string `json:"AccessStatus"`
+		UserGroup    *string `json:"UserGroup"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessStatus = UserProfileRStudioServerProAppSettingsAccessStatusOf(*w.E0)
+	if w.AccessStatus != nil {
+		s.AccessStatus = UserProfileRStudioServerProAppSettingsAccessStatusOf(*w.AccessStatus)
 	}
-	if w.E1 != nil {
-		s.UserGroup = UserProfileRStudioServerProAppSettingsUserGroupOf(*w.E1)
+	if w.UserGroup != nil {
+		s.UserGroup = UserProfileRStudioServerProAppSettingsUserGroupOf(*w.UserGroup)
 	}
 	return nil
 }
@@ -1121,18 +1122,19 @@ type UserProfileResourceSpec struct {
 	TrainingPlanArn string `json:"TrainingPlanArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileResourceSpec, enum values to their types.
+// UnmarshalJSON decodes a UserProfileResourceSpec, turning enum values back
+// into their types.
 func (s *UserProfileResourceSpec) UnmarshalJSON(data []byte) error {
 	type plain UserProfileResourceSpec
 	w := struct {
 		*plain
-		E0 *string `json:"InstanceType"`
+		InstanceType *string `json:"InstanceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InstanceType = UserProfileAppInstanceTypeOf(*w.E0)
+	if w.InstanceType != nil {
+		s.InstanceType = UserProfileAppInstanceTypeOf(*w.InstanceType)
 	}
 	return nil
 }
@@ -1181,19 +1183,19 @@ type UserProfileSharingSettings struct {
 	S3OutputPath string `json:"S3OutputPath,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileSharingSettings, enum values to their
-// types.
+// UnmarshalJSON decodes a UserProfileSharingSettings, turning enum values back
+// into their types.
 func (s *UserProfileSharingSettings) UnmarshalJSON(data []byte) error {
 	type plain UserProfileSharingSettings
 	w := struct {
 		*plain
-		E0 *string `json:"NotebookOutputOption"`
+		NotebookOutputOption *string `json:"NotebookOutputOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.NotebookOutputOption = UserProfileSharingSettingsNotebookOutputOptionOf(*w.E0)
+	if w.NotebookOutputOption != nil {
+		s.NotebookOutputOption = UserProfileSharingSettingsNotebookOutputOptionOf(*w.NotebookOutputOption)
 	}
 	return nil
 }
@@ -1282,27 +1284,27 @@ type UserProfileStudioWebPortalSettings struct {
 	HiddenSageMakerImageVersionAliases []UserProfileHiddenSageMakerImage `json:"HiddenSageMakerImageVersionAliases,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileStudioWebPortalSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a UserProfileStudioWebPortalSettings, turning enum
+// values back into their types.
 func (s *UserProfileStudioWebPortalSettings) UnmarshalJSON(data []byte) error {
 	type plain UserProfileStudioWebPortalSettings
 	w := struct {
 		*plain
-		E0 []string `json:"HiddenAppTypes"`
-		E1 []string `json:"HiddenInstanceTypes"`
-		E2 []string `json:"HiddenMlTools"`
+		HiddenAppTypes      []string `json:"HiddenAppTypes"`
+		HiddenInstanceTypes []string `json:"HiddenInstanceTypes"`
+		HiddenMlTools       []string `json:"HiddenMlTools"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.HiddenAppTypes = (func(v []string) []UserProfileAppType { return convertList(v, UserProfileAppTypeOf) })(w.E0)
+	if w.HiddenAppTypes != nil {
+		s.HiddenAppTypes = (func(v []string) []UserProfileAppType { return convertList(v, UserProfileAppTypeOf) })(w.HiddenAppTypes)
 	}
-	if w.E1 != nil {
-		s.HiddenInstanceTypes = (func(v []string) []UserProfileAppInstanceType { return convertList(v, UserProfileAppInstanceTypeOf) })(w.E1)
+	if w.HiddenInstanceTypes != nil {
+		s.HiddenInstanceTypes = (func(v []string) []UserProfileAppInstanceType { return convertList(v, UserProfileAppInstanceTypeOf) })(w.HiddenInstanceTypes)
 	}
-	if w.E2 != nil {
-		s.HiddenMlTools = (func(v []string) []UserProfileMlTools { return convertList(v, UserProfileMlToolsOf) })(w.E2)
+	if w.HiddenMlTools != nil {
+		s.HiddenMlTools = (func(v []string) []UserProfileMlTools { return convertList(v, UserProfileMlToolsOf) })(w.HiddenMlTools)
 	}
 	return nil
 }
@@ -1423,22 +1425,23 @@ type UserProfileUserSettings struct {
 	StudioWebPortalSettings *UserProfileStudioWebPortalSettings `json:"StudioWebPortalSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserProfileUserSettings, enum values to their types.
+// UnmarshalJSON decodes a UserProfileUserSettings, turning enum values back
+// into their types.
 func (s *UserProfileUserSettings) UnmarshalJSON(data []byte) error {
 	type plain UserProfileUserSettings
 	w := struct {
 		*plain
-		E0  *string `json:"AutoMountHomeEFS"`
-		E13 *string `json:"StudioWebPortal"`
+		AutoMountHomeEFS *string `json:"AutoMountHomeEFS"`
+		StudioWebPortal  *string `json:"StudioWebPortal"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AutoMountHomeEFS = UserProfileUserSettingsAutoMountHomeEFSOf(*w.E0)
+	if w.AutoMountHomeEFS != nil {
+		s.AutoMountHomeEFS = UserProfileUserSettingsAutoMountHomeEFSOf(*w.AutoMountHomeEFS)
 	}
-	if w.E13 != nil {
-		s.StudioWebPortal = UserProfileUserSettingsStudioWebPortalOf(*w.E13)
+	if w.StudioWebPortal != nil {
+		s.StudioWebPortal = UserProfileUserSettingsStudioWebPortalOf(*w.StudioWebPortal)
 	}
 	return nil
 }

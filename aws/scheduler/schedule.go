@@ -87,18 +87,19 @@ type ScheduleArgs struct {
 	State ScheduleState `json:"State,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduleArgs, enum values to their types.
+// UnmarshalJSON decodes a ScheduleArgs, turning enum values back into their
+// types.
 func (s *ScheduleArgs) UnmarshalJSON(data []byte) error {
 	type plain ScheduleArgs
 	w := struct {
 		*plain
-		E10 *string `json:"State"`
+		State *string `json:"State"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E10 != nil {
-		s.State = ScheduleStateOf(*w.E10)
+	if w.State != nil {
+		s.State = ScheduleStateOf(*w.State)
 	}
 	return nil
 }
@@ -212,19 +213,19 @@ type ScheduleAwsVpcConfiguration struct {
 	SecurityGroups []string `json:"SecurityGroups,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduleAwsVpcConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a ScheduleAwsVpcConfiguration, turning enum values
+// back into their types.
 func (s *ScheduleAwsVpcConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ScheduleAwsVpcConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"AssignPublicIp"`
+		AssignPublicIp *string `json:"AssignPublicIp"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AssignPublicIp = ScheduleAssignPublicIpOf(*w.E1)
+	if w.AssignPublicIp != nil {
+		s.AssignPublicIp = ScheduleAssignPublicIpOf(*w.AssignPublicIp)
 	}
 	return nil
 }
@@ -360,22 +361,23 @@ type ScheduleEcsParameters struct {
 	TaskCount float64 `json:"TaskCount,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduleEcsParameters, enum values to their types.
+// UnmarshalJSON decodes a ScheduleEcsParameters, turning enum values back into
+// their types.
 func (s *ScheduleEcsParameters) UnmarshalJSON(data []byte) error {
 	type plain ScheduleEcsParameters
 	w := struct {
 		*plain
-		E5  *string `json:"LaunchType"`
-		E10 *string `json:"PropagateTags"`
+		LaunchType    *string `json:"LaunchType"`
+		PropagateTags *string `json:"PropagateTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.LaunchType = ScheduleLaunchTypeOf(*w.E5)
+	if w.LaunchType != nil {
+		s.LaunchType = ScheduleLaunchTypeOf(*w.LaunchType)
 	}
-	if w.E10 != nil {
-		s.PropagateTags = SchedulePropagateTagsOf(*w.E10)
+	if w.PropagateTags != nil {
+		s.PropagateTags = SchedulePropagateTagsOf(*w.PropagateTags)
 	}
 	return nil
 }
@@ -413,19 +415,19 @@ type ScheduleFlexibleTimeWindow struct {
 	MaximumWindowInMinutes float64 `json:"MaximumWindowInMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduleFlexibleTimeWindow, enum values to their
-// types.
+// UnmarshalJSON decodes a ScheduleFlexibleTimeWindow, turning enum values back
+// into their types.
 func (s *ScheduleFlexibleTimeWindow) UnmarshalJSON(data []byte) error {
 	type plain ScheduleFlexibleTimeWindow
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = ScheduleFlexibleTimeWindowModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = ScheduleFlexibleTimeWindowModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -556,19 +558,19 @@ type SchedulePlacementConstraint struct {
 	Type SchedulePlacementConstraintType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SchedulePlacementConstraint, enum values to their
-// types.
+// UnmarshalJSON decodes a SchedulePlacementConstraint, turning enum values
+// back into their types.
 func (s *SchedulePlacementConstraint) UnmarshalJSON(data []byte) error {
 	type plain SchedulePlacementConstraint
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = SchedulePlacementConstraintTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = SchedulePlacementConstraintTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -637,19 +639,19 @@ type SchedulePlacementStrategy struct {
 	Type SchedulePlacementStrategyType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a SchedulePlacementStrategy, enum values to their
-// types.
+// UnmarshalJSON decodes a SchedulePlacementStrategy, turning enum values back
+// into their types.
 func (s *SchedulePlacementStrategy) UnmarshalJSON(data []byte) error {
 	type plain SchedulePlacementStrategy
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = SchedulePlacementStrategyTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = SchedulePlacementStrategyTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -154,19 +154,19 @@ type DatasetDataLakeDatasetPartitionFieldTransform struct {
 	Type DatasetDataLakeDatasetPartitionFieldTransformType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetDataLakeDatasetPartitionFieldTransform, enum
-// values to their types.
+// UnmarshalJSON decodes a DatasetDataLakeDatasetPartitionFieldTransform,
+// turning enum values back into their types.
 func (s *DatasetDataLakeDatasetPartitionFieldTransform) UnmarshalJSON(data []byte) error {
 	type plain DatasetDataLakeDatasetPartitionFieldTransform
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = DatasetDataLakeDatasetPartitionFieldTransformTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = DatasetDataLakeDatasetPartitionFieldTransformTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -258,19 +258,19 @@ type DatasetDataLakeDatasetSchemaField struct {
 	Type DatasetDataLakeDatasetSchemaFieldType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a DatasetDataLakeDatasetSchemaField, enum values to
-// their types.
+// UnmarshalJSON decodes a DatasetDataLakeDatasetSchemaField, turning enum
+// values back into their types.
 func (s *DatasetDataLakeDatasetSchemaField) UnmarshalJSON(data []byte) error {
 	type plain DatasetDataLakeDatasetSchemaField
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = DatasetDataLakeDatasetSchemaFieldTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = DatasetDataLakeDatasetSchemaFieldTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -59,19 +59,19 @@ type SecurityRequirementPackArgs struct {
 	Tags []SecurityRequirementPackTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityRequirementPackArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a SecurityRequirementPackArgs, turning enum values
+// back into their types.
 func (s *SecurityRequirementPackArgs) UnmarshalJSON(data []byte) error {
 	type plain SecurityRequirementPackArgs
 	w := struct {
 		*plain
-		E4 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Status = SecurityRequirementPackStatusOf(*w.E4)
+	if w.Status != nil {
+		s.Status = SecurityRequirementPackStatusOf(*w.Status)
 	}
 	return nil
 }

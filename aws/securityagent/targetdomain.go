@@ -39,18 +39,19 @@ type TargetDomainArgs struct {
 	Tags []TargetDomainTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TargetDomainArgs, enum values to their types.
+// UnmarshalJSON decodes a TargetDomainArgs, turning enum values back into
+// their types.
 func (s *TargetDomainArgs) UnmarshalJSON(data []byte) error {
 	type plain TargetDomainArgs
 	w := struct {
 		*plain
-		E1 *string `json:"VerificationMethod"`
+		VerificationMethod *string `json:"VerificationMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.VerificationMethod = TargetDomainVerificationMethodOf(*w.E1)
+	if w.VerificationMethod != nil {
+		s.VerificationMethod = TargetDomainVerificationMethodOf(*w.VerificationMethod)
 	}
 	return nil
 }
@@ -164,19 +165,19 @@ type TargetDomainDnsVerification struct {
 	Token *string `json:"Token,omitzero"`
 }
 
-// UnmarshalJSON decodes a TargetDomainDnsVerification, enum values to their
-// types.
+// UnmarshalJSON decodes a TargetDomainDnsVerification, turning enum values
+// back into their types.
 func (s *TargetDomainDnsVerification) UnmarshalJSON(data []byte) error {
 	type plain TargetDomainDnsVerification
 	w := struct {
 		*plain
-		E1 *string `json:"DnsRecordType"`
+		DnsRecordType *string `json:"DnsRecordType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DnsRecordType = TargetDomainDnsVerificationDnsRecordTypeOf(*w.E1)
+	if w.DnsRecordType != nil {
+		s.DnsRecordType = TargetDomainDnsVerificationDnsRecordTypeOf(*w.DnsRecordType)
 	}
 	return nil
 }
@@ -283,19 +284,19 @@ type TargetDomainVerificationDetails struct {
 	Method TargetDomainVerificationDetailsMethod `json:"Method,omitzero"`
 }
 
-// UnmarshalJSON decodes a TargetDomainVerificationDetails, enum values to
-// their types.
+// UnmarshalJSON decodes a TargetDomainVerificationDetails, turning enum values
+// back into their types.
 func (s *TargetDomainVerificationDetails) UnmarshalJSON(data []byte) error {
 	type plain TargetDomainVerificationDetails
 	w := struct {
 		*plain
-		E2 *string `json:"Method"`
+		Method *string `json:"Method"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Method = TargetDomainVerificationDetailsMethodOf(*w.E2)
+	if w.Method != nil {
+		s.Method = TargetDomainVerificationDetailsMethodOf(*w.Method)
 	}
 	return nil
 }

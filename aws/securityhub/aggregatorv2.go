@@ -39,18 +39,19 @@ type AggregatorV2Args struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AggregatorV2Args, enum values to their types.
+// UnmarshalJSON decodes a AggregatorV2Args, turning enum values back into
+// their types.
 func (s *AggregatorV2Args) UnmarshalJSON(data []byte) error {
 	type plain AggregatorV2Args
 	w := struct {
 		*plain
-		E1 *string `json:"RegionLinkingMode"`
+		RegionLinkingMode *string `json:"RegionLinkingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.RegionLinkingMode = AggregatorV2RegionLinkingModeOf(*w.E1)
+	if w.RegionLinkingMode != nil {
+		s.RegionLinkingMode = AggregatorV2RegionLinkingModeOf(*w.RegionLinkingMode)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type AutomationRuleArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleArgs, enum values to their types.
+// UnmarshalJSON decodes a AutomationRuleArgs, turning enum values back into
+// their types.
 func (s *AutomationRuleArgs) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleArgs
 	w := struct {
 		*plain
-		E6 *string `json:"RuleStatus"`
+		RuleStatus *string `json:"RuleStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.RuleStatus = AutomationRuleRuleStatusOf(*w.E6)
+	if w.RuleStatus != nil {
+		s.RuleStatus = AutomationRuleRuleStatusOf(*w.RuleStatus)
 	}
 	return nil
 }
@@ -164,19 +165,19 @@ type AutomationRuleAutomationRulesAction struct {
 	Type AutomationRuleAutomationRulesActionType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleAutomationRulesAction, enum values to
-// their types.
+// UnmarshalJSON decodes a AutomationRuleAutomationRulesAction, turning enum
+// values back into their types.
 func (s *AutomationRuleAutomationRulesAction) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleAutomationRulesAction
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AutomationRuleAutomationRulesActionTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AutomationRuleAutomationRulesActionTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -291,18 +292,18 @@ type AutomationRuleAutomationRulesFindingFieldsUpdate struct {
 }
 
 // UnmarshalJSON decodes a AutomationRuleAutomationRulesFindingFieldsUpdate,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *AutomationRuleAutomationRulesFindingFieldsUpdate) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleAutomationRulesFindingFieldsUpdate
 	w := struct {
 		*plain
-		E7 *string `json:"VerificationState"`
+		VerificationState *string `json:"VerificationState"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.VerificationState = AutomationRuleAutomationRulesFindingFieldsUpdateVerificationStateOf(*w.E7)
+	if w.VerificationState != nil {
+		s.VerificationState = AutomationRuleAutomationRulesFindingFieldsUpdateVerificationStateOf(*w.VerificationState)
 	}
 	return nil
 }
@@ -655,18 +656,19 @@ type AutomationRuleDateRange struct {
 	Value float64 `json:"Value"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleDateRange, enum values to their types.
+// UnmarshalJSON decodes a AutomationRuleDateRange, turning enum values back
+// into their types.
 func (s *AutomationRuleDateRange) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleDateRange
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = AutomationRuleDateRangeUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = AutomationRuleDateRangeUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -734,18 +736,19 @@ type AutomationRuleMapFilter struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleMapFilter, enum values to their types.
+// UnmarshalJSON decodes a AutomationRuleMapFilter, turning enum values back
+// into their types.
 func (s *AutomationRuleMapFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleMapFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleMapFilterComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleMapFilterComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -918,19 +921,19 @@ type AutomationRuleSeverityUpdate struct {
 	Product *float64 `json:"Product,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleSeverityUpdate, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleSeverityUpdate, turning enum values
+// back into their types.
 func (s *AutomationRuleSeverityUpdate) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleSeverityUpdate
 	w := struct {
 		*plain
-		E0 *string `json:"Label"`
+		Label *string `json:"Label"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Label = AutomationRuleSeverityUpdateLabelOf(*w.E0)
+	if w.Label != nil {
+		s.Label = AutomationRuleSeverityUpdateLabelOf(*w.Label)
 	}
 	return nil
 }
@@ -1001,19 +1004,19 @@ type AutomationRuleStringFilter struct {
 	Value string `json:"Value"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleStringFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleStringFilter, turning enum values back
+// into their types.
 func (s *AutomationRuleStringFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleStringFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleStringFilterComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleStringFilterComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -1081,19 +1084,19 @@ type AutomationRuleWorkflowUpdate struct {
 	Status AutomationRuleWorkflowUpdateStatus `json:"Status,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleWorkflowUpdate, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleWorkflowUpdate, turning enum values
+// back into their types.
 func (s *AutomationRuleWorkflowUpdate) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleWorkflowUpdate
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = AutomationRuleWorkflowUpdateStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = AutomationRuleWorkflowUpdateStatusOf(*w.Status)
 	}
 	return nil
 }

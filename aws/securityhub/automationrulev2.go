@@ -62,18 +62,19 @@ type AutomationRuleV2Args struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2Args, enum values to their types.
+// UnmarshalJSON decodes a AutomationRuleV2Args, turning enum values back into
+// their types.
 func (s *AutomationRuleV2Args) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2Args
 	w := struct {
 		*plain
-		E5 *string `json:"RuleStatus"`
+		RuleStatus *string `json:"RuleStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.RuleStatus = AutomationRuleV2RuleStatusOf(*w.E5)
+	if w.RuleStatus != nil {
+		s.RuleStatus = AutomationRuleV2RuleStatusOf(*w.RuleStatus)
 	}
 	return nil
 }
@@ -216,19 +217,19 @@ type AutomationRuleV2AutomationRulesActionV2 struct {
 	FindingFieldsUpdate *AutomationRuleV2AutomationRulesFindingFieldsUpdateV2 `json:"FindingFieldsUpdate,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2AutomationRulesActionV2, enum values
-// to their types.
+// UnmarshalJSON decodes a AutomationRuleV2AutomationRulesActionV2, turning
+// enum values back into their types.
 func (s *AutomationRuleV2AutomationRulesActionV2) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2AutomationRulesActionV2
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AutomationRuleV2AutomationRulesActionV2TypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AutomationRuleV2AutomationRulesActionV2TypeOf(*w.Type)
 	}
 	return nil
 }
@@ -362,19 +363,19 @@ type AutomationRuleV2CompositeFilter struct {
 	StringFilters []AutomationRuleV2OcsfStringFilter `json:"StringFilters,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2CompositeFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a AutomationRuleV2CompositeFilter, turning enum values
+// back into their types.
 func (s *AutomationRuleV2CompositeFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2CompositeFilter
 	w := struct {
 		*plain
-		E4 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Operator = AutomationRuleV2AllowedOperatorsOf(*w.E4)
+	if w.Operator != nil {
+		s.Operator = AutomationRuleV2AllowedOperatorsOf(*w.Operator)
 	}
 	return nil
 }
@@ -433,19 +434,19 @@ type AutomationRuleV2DateRange struct {
 	Value float64 `json:"Value"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2DateRange, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleV2DateRange, turning enum values back
+// into their types.
 func (s *AutomationRuleV2DateRange) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2DateRange
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = AutomationRuleV2DateRangeUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = AutomationRuleV2DateRangeUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -526,19 +527,19 @@ type AutomationRuleV2MapFilter struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2MapFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleV2MapFilter, turning enum values back
+// into their types.
 func (s *AutomationRuleV2MapFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2MapFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleV2MapFilterComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleV2MapFilterComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -628,19 +629,19 @@ type AutomationRuleV2OcsfBooleanFilter struct {
 	Filter AutomationRuleV2BooleanFilter `json:"Filter"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2OcsfBooleanFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a AutomationRuleV2OcsfBooleanFilter, turning enum
+// values back into their types.
 func (s *AutomationRuleV2OcsfBooleanFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2OcsfBooleanFilter
 	w := struct {
 		*plain
-		E0 *string `json:"FieldName"`
+		FieldName *string `json:"FieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FieldName = AutomationRuleV2OcsfBooleanFilterFieldNameOf(*w.E0)
+	if w.FieldName != nil {
+		s.FieldName = AutomationRuleV2OcsfBooleanFilterFieldNameOf(*w.FieldName)
 	}
 	return nil
 }
@@ -713,19 +714,19 @@ type AutomationRuleV2OcsfDateFilter struct {
 	Filter AutomationRuleV2DateFilter `json:"Filter"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2OcsfDateFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleV2OcsfDateFilter, turning enum values
+// back into their types.
 func (s *AutomationRuleV2OcsfDateFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2OcsfDateFilter
 	w := struct {
 		*plain
-		E0 *string `json:"FieldName"`
+		FieldName *string `json:"FieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FieldName = AutomationRuleV2OcsfDateFilterFieldNameOf(*w.E0)
+	if w.FieldName != nil {
+		s.FieldName = AutomationRuleV2OcsfDateFilterFieldNameOf(*w.FieldName)
 	}
 	return nil
 }
@@ -799,19 +800,19 @@ type AutomationRuleV2OcsfFindingFilters struct {
 	CompositeOperator AutomationRuleV2AllowedOperators `json:"CompositeOperator,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2OcsfFindingFilters, enum values to
-// their types.
+// UnmarshalJSON decodes a AutomationRuleV2OcsfFindingFilters, turning enum
+// values back into their types.
 func (s *AutomationRuleV2OcsfFindingFilters) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2OcsfFindingFilters
 	w := struct {
 		*plain
-		E1 *string `json:"CompositeOperator"`
+		CompositeOperator *string `json:"CompositeOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CompositeOperator = AutomationRuleV2AllowedOperatorsOf(*w.E1)
+	if w.CompositeOperator != nil {
+		s.CompositeOperator = AutomationRuleV2AllowedOperatorsOf(*w.CompositeOperator)
 	}
 	return nil
 }
@@ -834,19 +835,19 @@ type AutomationRuleV2OcsfMapFilter struct {
 	Filter AutomationRuleV2MapFilter `json:"Filter,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2OcsfMapFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleV2OcsfMapFilter, turning enum values
+// back into their types.
 func (s *AutomationRuleV2OcsfMapFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2OcsfMapFilter
 	w := struct {
 		*plain
-		E0 *string `json:"FieldName"`
+		FieldName *string `json:"FieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FieldName = AutomationRuleV2OcsfMapFilterFieldNameOf(*w.E0)
+	if w.FieldName != nil {
+		s.FieldName = AutomationRuleV2OcsfMapFilterFieldNameOf(*w.FieldName)
 	}
 	return nil
 }
@@ -914,19 +915,19 @@ type AutomationRuleV2OcsfNumberFilter struct {
 	Filter AutomationRuleV2NumberFilter `json:"Filter"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2OcsfNumberFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a AutomationRuleV2OcsfNumberFilter, turning enum
+// values back into their types.
 func (s *AutomationRuleV2OcsfNumberFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2OcsfNumberFilter
 	w := struct {
 		*plain
-		E0 *string `json:"FieldName"`
+		FieldName *string `json:"FieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FieldName = AutomationRuleV2OcsfNumberFilterFieldNameOf(*w.E0)
+	if w.FieldName != nil {
+		s.FieldName = AutomationRuleV2OcsfNumberFilterFieldNameOf(*w.FieldName)
 	}
 	return nil
 }
@@ -1080,19 +1081,19 @@ type AutomationRuleV2OcsfStringFilter struct {
 	Filter AutomationRuleV2StringFilter `json:"Filter,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2OcsfStringFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a AutomationRuleV2OcsfStringFilter, turning enum
+// values back into their types.
 func (s *AutomationRuleV2OcsfStringFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2OcsfStringFilter
 	w := struct {
 		*plain
-		E0 *string `json:"FieldName"`
+		FieldName *string `json:"FieldName"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FieldName = AutomationRuleV2OcsfStringFieldOf(*w.E0)
+	if w.FieldName != nil {
+		s.FieldName = AutomationRuleV2OcsfStringFieldOf(*w.FieldName)
 	}
 	return nil
 }
@@ -1156,19 +1157,19 @@ type AutomationRuleV2StringFilter struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a AutomationRuleV2StringFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a AutomationRuleV2StringFilter, turning enum values
+// back into their types.
 func (s *AutomationRuleV2StringFilter) UnmarshalJSON(data []byte) error {
 	type plain AutomationRuleV2StringFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = AutomationRuleV2StringFilterComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = AutomationRuleV2StringFilterComparisonOf(*w.Comparison)
 	}
 	return nil
 }

@@ -135,19 +135,19 @@ type ConfigurationPolicyParameterConfiguration struct {
 	Value ConfigurationPolicyParameterValue `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigurationPolicyParameterConfiguration, enum
-// values to their types.
+// UnmarshalJSON decodes a ConfigurationPolicyParameterConfiguration, turning
+// enum values back into their types.
 func (s *ConfigurationPolicyParameterConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ConfigurationPolicyParameterConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ValueType"`
+		ValueType *string `json:"ValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ValueType = ConfigurationPolicyParameterConfigurationValueTypeOf(*w.E0)
+	if w.ValueType != nil {
+		s.ValueType = ConfigurationPolicyParameterConfigurationValueTypeOf(*w.ValueType)
 	}
 	return nil
 }

@@ -215,19 +215,19 @@ type ConnectorAzureScopeConfiguration struct {
 	ScopeValues []string `json:"ScopeValues,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorAzureScopeConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ConnectorAzureScopeConfiguration, turning enum
+// values back into their types.
 func (s *ConnectorAzureScopeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ConnectorAzureScopeConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ScopeType"`
+		ScopeType *string `json:"ScopeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ScopeType = ConnectorAzureScopeConfigurationScopeTypeOf(*w.E0)
+	if w.ScopeType != nil {
+		s.ScopeType = ConnectorAzureScopeConfigurationScopeTypeOf(*w.ScopeType)
 	}
 	return nil
 }

@@ -225,19 +225,19 @@ type ConnectorV2AzureScopeConfiguration struct {
 	ScopeValues []string `json:"ScopeValues,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorV2AzureScopeConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ConnectorV2AzureScopeConfiguration, turning enum
+// values back into their types.
 func (s *ConnectorV2AzureScopeConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ConnectorV2AzureScopeConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ScopeType"`
+		ScopeType *string `json:"ScopeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ScopeType = ConnectorV2AzureScopeConfigurationScopeTypeOf(*w.E0)
+	if w.ScopeType != nil {
+		s.ScopeType = ConnectorV2AzureScopeConfigurationScopeTypeOf(*w.ScopeType)
 	}
 	return nil
 }

@@ -33,18 +33,19 @@ type FindingAggregatorArgs struct {
 	Regions []string `json:"Regions,omitzero"`
 }
 
-// UnmarshalJSON decodes a FindingAggregatorArgs, enum values to their types.
+// UnmarshalJSON decodes a FindingAggregatorArgs, turning enum values back into
+// their types.
 func (s *FindingAggregatorArgs) UnmarshalJSON(data []byte) error {
 	type plain FindingAggregatorArgs
 	w := struct {
 		*plain
-		E0 *string `json:"RegionLinkingMode"`
+		RegionLinkingMode *string `json:"RegionLinkingMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RegionLinkingMode = FindingAggregatorRegionLinkingModeOf(*w.E0)
+	if w.RegionLinkingMode != nil {
+		s.RegionLinkingMode = FindingAggregatorRegionLinkingModeOf(*w.RegionLinkingMode)
 	}
 	return nil
 }

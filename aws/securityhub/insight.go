@@ -851,18 +851,19 @@ type InsightDateRange struct {
 	Value float64 `json:"Value"`
 }
 
-// UnmarshalJSON decodes a InsightDateRange, enum values to their types.
+// UnmarshalJSON decodes a InsightDateRange, turning enum values back into
+// their types.
 func (s *InsightDateRange) UnmarshalJSON(data []byte) error {
 	type plain InsightDateRange
 	w := struct {
 		*plain
-		E0 *string `json:"Unit"`
+		Unit *string `json:"Unit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Unit = InsightDateRangeUnitOf(*w.E0)
+	if w.Unit != nil {
+		s.Unit = InsightDateRangeUnitOf(*w.Unit)
 	}
 	return nil
 }
@@ -948,18 +949,19 @@ type InsightMapFilter struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a InsightMapFilter, enum values to their types.
+// UnmarshalJSON decodes a InsightMapFilter, turning enum values back into
+// their types.
 func (s *InsightMapFilter) UnmarshalJSON(data []byte) error {
 	type plain InsightMapFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = InsightMapFilterComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = InsightMapFilterComparisonOf(*w.Comparison)
 	}
 	return nil
 }
@@ -1045,18 +1047,19 @@ type InsightStringFilter struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a InsightStringFilter, enum values to their types.
+// UnmarshalJSON decodes a InsightStringFilter, turning enum values back into
+// their types.
 func (s *InsightStringFilter) UnmarshalJSON(data []byte) error {
 	type plain InsightStringFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Comparison"`
+		Comparison *string `json:"Comparison"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Comparison = InsightStringFilterComparisonOf(*w.E0)
+	if w.Comparison != nil {
+		s.Comparison = InsightStringFilterComparisonOf(*w.Comparison)
 	}
 	return nil
 }

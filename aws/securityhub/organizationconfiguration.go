@@ -40,23 +40,23 @@ type OrganizationConfigurationArgs struct {
 	ConfigurationType OrganizationConfigurationConfigurationType `json:"ConfigurationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a OrganizationConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a OrganizationConfigurationArgs, turning enum values
+// back into their types.
 func (s *OrganizationConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain OrganizationConfigurationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AutoEnableStandards"`
-		E2 *string `json:"ConfigurationType"`
+		AutoEnableStandards *string `json:"AutoEnableStandards"`
+		ConfigurationType   *string `json:"ConfigurationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AutoEnableStandards = OrganizationConfigurationAutoEnableStandardsOf(*w.E1)
+	if w.AutoEnableStandards != nil {
+		s.AutoEnableStandards = OrganizationConfigurationAutoEnableStandardsOf(*w.AutoEnableStandards)
 	}
-	if w.E2 != nil {
-		s.ConfigurationType = OrganizationConfigurationConfigurationTypeOf(*w.E2)
+	if w.ConfigurationType != nil {
+		s.ConfigurationType = OrganizationConfigurationConfigurationTypeOf(*w.ConfigurationType)
 	}
 	return nil
 }

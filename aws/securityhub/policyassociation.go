@@ -43,18 +43,19 @@ type PolicyAssociationArgs struct {
 	TargetType PolicyAssociationTargetType `json:"TargetType,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyAssociationArgs, enum values to their types.
+// UnmarshalJSON decodes a PolicyAssociationArgs, turning enum values back into
+// their types.
 func (s *PolicyAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain PolicyAssociationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"TargetType"`
+		TargetType *string `json:"TargetType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.TargetType = PolicyAssociationTargetTypeOf(*w.E2)
+	if w.TargetType != nil {
+		s.TargetType = PolicyAssociationTargetTypeOf(*w.TargetType)
 	}
 	return nil
 }

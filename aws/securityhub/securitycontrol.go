@@ -97,19 +97,19 @@ type SecurityControlParameterConfiguration struct {
 	Value *SecurityControlParameterValue `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a SecurityControlParameterConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a SecurityControlParameterConfiguration, turning enum
+// values back into their types.
 func (s *SecurityControlParameterConfiguration) UnmarshalJSON(data []byte) error {
 	type plain SecurityControlParameterConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ValueType"`
+		ValueType *string `json:"ValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ValueType = SecurityControlParameterConfigurationValueTypeOf(*w.E0)
+	if w.ValueType != nil {
+		s.ValueType = SecurityControlParameterConfigurationValueTypeOf(*w.ValueType)
 	}
 	return nil
 }

@@ -62,18 +62,19 @@ type SubscriberArgs struct {
 	Tags []SubscriberTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SubscriberArgs, enum values to their types.
+// UnmarshalJSON decodes a SubscriberArgs, turning enum values back into their
+// types.
 func (s *SubscriberArgs) UnmarshalJSON(data []byte) error {
 	type plain SubscriberArgs
 	w := struct {
 		*plain
-		E0 []string `json:"AccessTypes"`
+		AccessTypes []string `json:"AccessTypes"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccessTypes = (func(v []string) []SubscriberAccessTypes { return convertList(v, SubscriberAccessTypesOf) })(w.E0)
+	if w.AccessTypes != nil {
+		s.AccessTypes = (func(v []string) []SubscriberAccessTypes { return convertList(v, SubscriberAccessTypesOf) })(w.AccessTypes)
 	}
 	return nil
 }

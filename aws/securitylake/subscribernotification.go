@@ -125,19 +125,19 @@ type SubscriberNotificationHttpsNotificationConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// SubscriberNotificationHttpsNotificationConfiguration, enum values to their
-// types.
+// SubscriberNotificationHttpsNotificationConfiguration, turning enum values
+// back into their types.
 func (s *SubscriberNotificationHttpsNotificationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain SubscriberNotificationHttpsNotificationConfiguration
 	w := struct {
 		*plain
-		E4 *string `json:"HttpMethod"`
+		HttpMethod *string `json:"HttpMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.HttpMethod = SubscriberNotificationHttpsNotificationConfigurationHttpMethodOf(*w.E4)
+	if w.HttpMethod != nil {
+		s.HttpMethod = SubscriberNotificationHttpsNotificationConfigurationHttpMethodOf(*w.HttpMethod)
 	}
 	return nil
 }

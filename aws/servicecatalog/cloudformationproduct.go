@@ -105,19 +105,19 @@ type CloudFormationProductArgs struct {
 	Tags []CloudFormationProductTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CloudFormationProductArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a CloudFormationProductArgs, turning enum values back
+// into their types.
 func (s *CloudFormationProductArgs) UnmarshalJSON(data []byte) error {
 	type plain CloudFormationProductArgs
 	w := struct {
 		*plain
-		E5 *string `json:"ProductType"`
+		ProductType *string `json:"ProductType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.ProductType = CloudFormationProductProductTypeOf(*w.E5)
+	if w.ProductType != nil {
+		s.ProductType = CloudFormationProductProductTypeOf(*w.ProductType)
 	}
 	return nil
 }
@@ -304,18 +304,18 @@ type CloudFormationProductProvisioningArtifactProperties struct {
 }
 
 // UnmarshalJSON decodes a CloudFormationProductProvisioningArtifactProperties,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *CloudFormationProductProvisioningArtifactProperties) UnmarshalJSON(data []byte) error {
 	type plain CloudFormationProductProvisioningArtifactProperties
 	w := struct {
 		*plain
-		E4 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Type = CloudFormationProductProvisioningArtifactPropertiesTypeOf(*w.E4)
+	if w.Type != nil {
+		s.Type = CloudFormationProductProvisioningArtifactPropertiesTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -100,19 +100,19 @@ type CloudFormationProvisionedProductArgs struct {
 	Tags []CloudFormationProvisionedProductTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CloudFormationProvisionedProductArgs, enum values to
-// their types.
+// UnmarshalJSON decodes a CloudFormationProvisionedProductArgs, turning enum
+// values back into their types.
 func (s *CloudFormationProvisionedProductArgs) UnmarshalJSON(data []byte) error {
 	type plain CloudFormationProvisionedProductArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AcceptLanguage"`
+		AcceptLanguage *string `json:"AcceptLanguage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AcceptLanguage = CloudFormationProvisionedProductAcceptLanguageOf(*w.E0)
+	if w.AcceptLanguage != nil {
+		s.AcceptLanguage = CloudFormationProvisionedProductAcceptLanguageOf(*w.AcceptLanguage)
 	}
 	return nil
 }
@@ -305,19 +305,19 @@ type CloudFormationProvisionedProductProvisioningPreferences struct {
 }
 
 // UnmarshalJSON decodes a
-// CloudFormationProvisionedProductProvisioningPreferences, enum values to
-// their types.
+// CloudFormationProvisionedProductProvisioningPreferences, turning enum values
+// back into their types.
 func (s *CloudFormationProvisionedProductProvisioningPreferences) UnmarshalJSON(data []byte) error {
 	type plain CloudFormationProvisionedProductProvisioningPreferences
 	w := struct {
 		*plain
-		E5 *string `json:"StackSetOperationType"`
+		StackSetOperationType *string `json:"StackSetOperationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.StackSetOperationType = CloudFormationProvisionedProductProvisioningPreferencesStackSetOperationTypeOf(*w.E5)
+	if w.StackSetOperationType != nil {
+		s.StackSetOperationType = CloudFormationProvisionedProductProvisioningPreferencesStackSetOperationTypeOf(*w.StackSetOperationType)
 	}
 	return nil
 }

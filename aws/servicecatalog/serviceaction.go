@@ -50,22 +50,23 @@ type ServiceActionArgs struct {
 	Description *string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceActionArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceActionArgs, turning enum values back into
+// their types.
 func (s *ServiceActionArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceActionArgs
 	w := struct {
 		*plain
-		E1 *string `json:"DefinitionType"`
-		E3 *string `json:"AcceptLanguage"`
+		DefinitionType *string `json:"DefinitionType"`
+		AcceptLanguage *string `json:"AcceptLanguage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DefinitionType = ServiceActionDefinitionTypeOf(*w.E1)
+	if w.DefinitionType != nil {
+		s.DefinitionType = ServiceActionDefinitionTypeOf(*w.DefinitionType)
 	}
-	if w.E3 != nil {
-		s.AcceptLanguage = ServiceActionAcceptLanguageOf(*w.E3)
+	if w.AcceptLanguage != nil {
+		s.AcceptLanguage = ServiceActionAcceptLanguageOf(*w.AcceptLanguage)
 	}
 	return nil
 }

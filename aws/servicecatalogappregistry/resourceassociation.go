@@ -47,18 +47,19 @@ type ResourceAssociationArgs struct {
 	ResourceType ResourceAssociationResourceType `json:"ResourceType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResourceAssociationArgs, enum values to their types.
+// UnmarshalJSON decodes a ResourceAssociationArgs, turning enum values back
+// into their types.
 func (s *ResourceAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain ResourceAssociationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ResourceType = ResourceAssociationResourceTypeOf(*w.E2)
+	if w.ResourceType != nil {
+		s.ResourceType = ResourceAssociationResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

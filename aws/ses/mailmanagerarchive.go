@@ -113,19 +113,19 @@ type MailManagerArchiveArchiveRetention struct {
 	RetentionPeriod MailManagerArchiveRetentionPeriod `json:"RetentionPeriod,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerArchiveArchiveRetention, enum values to
-// their types.
+// UnmarshalJSON decodes a MailManagerArchiveArchiveRetention, turning enum
+// values back into their types.
 func (s *MailManagerArchiveArchiveRetention) UnmarshalJSON(data []byte) error {
 	type plain MailManagerArchiveArchiveRetention
 	w := struct {
 		*plain
-		E0 *string `json:"RetentionPeriod"`
+		RetentionPeriod *string `json:"RetentionPeriod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RetentionPeriod = MailManagerArchiveRetentionPeriodOf(*w.E0)
+	if w.RetentionPeriod != nil {
+		s.RetentionPeriod = MailManagerArchiveRetentionPeriodOf(*w.RetentionPeriod)
 	}
 	return nil
 }

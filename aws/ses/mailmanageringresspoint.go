@@ -81,27 +81,27 @@ type MailManagerIngressPointArgs struct {
 	TlsPolicy MailManagerIngressPointTlsPolicy `json:"TlsPolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerIngressPointArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a MailManagerIngressPointArgs, turning enum values
+// back into their types.
 func (s *MailManagerIngressPointArgs) UnmarshalJSON(data []byte) error {
 	type plain MailManagerIngressPointArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
-		E6 *string `json:"StatusToUpdate"`
-		E8 *string `json:"TlsPolicy"`
+		Type           *string `json:"Type"`
+		StatusToUpdate *string `json:"StatusToUpdate"`
+		TlsPolicy      *string `json:"TlsPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = MailManagerIngressPointIngressPointTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = MailManagerIngressPointIngressPointTypeOf(*w.Type)
 	}
-	if w.E6 != nil {
-		s.StatusToUpdate = MailManagerIngressPointIngressPointStatusToUpdateOf(*w.E6)
+	if w.StatusToUpdate != nil {
+		s.StatusToUpdate = MailManagerIngressPointIngressPointStatusToUpdateOf(*w.StatusToUpdate)
 	}
-	if w.E8 != nil {
-		s.TlsPolicy = MailManagerIngressPointTlsPolicyOf(*w.E8)
+	if w.TlsPolicy != nil {
+		s.TlsPolicy = MailManagerIngressPointTlsPolicyOf(*w.TlsPolicy)
 	}
 	return nil
 }

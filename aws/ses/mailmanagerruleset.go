@@ -180,19 +180,19 @@ type MailManagerRuleSetArchiveAction struct {
 	ActionFailurePolicy MailManagerRuleSetActionFailurePolicy `json:"ActionFailurePolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetArchiveAction, enum values to
-// their types.
+// UnmarshalJSON decodes a MailManagerRuleSetArchiveAction, turning enum values
+// back into their types.
 func (s *MailManagerRuleSetArchiveAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetArchiveAction
 	w := struct {
 		*plain
-		E1 *string `json:"ActionFailurePolicy"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E1)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
 	return nil
 }
@@ -246,19 +246,19 @@ type MailManagerRuleSetBounceAction struct {
 	Message string `json:"Message,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetBounceAction, enum values to their
-// types.
+// UnmarshalJSON decodes a MailManagerRuleSetBounceAction, turning enum values
+// back into their types.
 func (s *MailManagerRuleSetBounceAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetBounceAction
 	w := struct {
 		*plain
-		E5 *string `json:"ActionFailurePolicy"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E5)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
 	return nil
 }
@@ -288,19 +288,19 @@ type MailManagerRuleSetDeliverToMailboxAction struct {
 	ActionFailurePolicy MailManagerRuleSetActionFailurePolicy `json:"ActionFailurePolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetDeliverToMailboxAction, enum
-// values to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetDeliverToMailboxAction, turning
+// enum values back into their types.
 func (s *MailManagerRuleSetDeliverToMailboxAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetDeliverToMailboxAction
 	w := struct {
 		*plain
-		E2 *string `json:"ActionFailurePolicy"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E2)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
 	return nil
 }
@@ -336,19 +336,19 @@ type MailManagerRuleSetDeliverToQBusinessAction struct {
 	ActionFailurePolicy MailManagerRuleSetActionFailurePolicy `json:"ActionFailurePolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetDeliverToQBusinessAction, enum
-// values to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetDeliverToQBusinessAction, turning
+// enum values back into their types.
 func (s *MailManagerRuleSetDeliverToQBusinessAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetDeliverToQBusinessAction
 	w := struct {
 		*plain
-		E3 *string `json:"ActionFailurePolicy"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E3)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
 	return nil
 }
@@ -390,23 +390,23 @@ type MailManagerRuleSetInvokeLambdaAction struct {
 	RetryTimeMinutes *int `json:"RetryTimeMinutes,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetInvokeLambdaAction, enum values to
-// their types.
+// UnmarshalJSON decodes a MailManagerRuleSetInvokeLambdaAction, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetInvokeLambdaAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetInvokeLambdaAction
 	w := struct {
 		*plain
-		E1 *string `json:"InvocationType"`
-		E3 *string `json:"ActionFailurePolicy"`
+		InvocationType      *string `json:"InvocationType"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.InvocationType = MailManagerRuleSetLambdaInvocationTypeOf(*w.E1)
+	if w.InvocationType != nil {
+		s.InvocationType = MailManagerRuleSetLambdaInvocationTypeOf(*w.InvocationType)
 	}
-	if w.E3 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E3)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
 	return nil
 }
@@ -524,23 +524,23 @@ type MailManagerRuleSetRelayAction struct {
 	MailFrom MailManagerRuleSetMailFrom `json:"MailFrom,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRelayAction, enum values to their
-// types.
+// UnmarshalJSON decodes a MailManagerRuleSetRelayAction, turning enum values
+// back into their types.
 func (s *MailManagerRuleSetRelayAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRelayAction
 	w := struct {
 		*plain
-		E1 *string `json:"ActionFailurePolicy"`
-		E2 *string `json:"MailFrom"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
+		MailFrom            *string `json:"MailFrom"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E1)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
-	if w.E2 != nil {
-		s.MailFrom = MailManagerRuleSetMailFromOf(*w.E2)
+	if w.MailFrom != nil {
+		s.MailFrom = MailManagerRuleSetMailFromOf(*w.MailFrom)
 	}
 	return nil
 }
@@ -794,19 +794,19 @@ type MailManagerRuleSetRuleBooleanExpression struct {
 	Operator MailManagerRuleSetRuleBooleanOperator `json:"Operator,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleBooleanExpression, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleBooleanExpression, turning
+// enum values back into their types.
 func (s *MailManagerRuleSetRuleBooleanExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleBooleanExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerRuleSetRuleBooleanOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerRuleSetRuleBooleanOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -884,19 +884,19 @@ type MailManagerRuleSetRuleBooleanToEvaluate struct {
 	IsInAddressList MailManagerRuleSetRuleIsInAddressList `json:"IsInAddressList,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleBooleanToEvaluate, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleBooleanToEvaluate, turning
+// enum values back into their types.
 func (s *MailManagerRuleSetRuleBooleanToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleBooleanToEvaluate
 	w := struct {
 		*plain
-		E1 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Attribute = MailManagerRuleSetRuleBooleanEmailAttributeOf(*w.E1)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerRuleSetRuleBooleanEmailAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -1025,25 +1025,25 @@ type MailManagerRuleSetRuleDmarcExpression struct {
 	Values []MailManagerRuleSetRuleDmarcPolicy `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleDmarcExpression, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleDmarcExpression, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleDmarcExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleDmarcExpression
 	w := struct {
 		*plain
-		E0 *string  `json:"Operator"`
-		E1 []string `json:"Values"`
+		Operator *string  `json:"Operator"`
+		Values   []string `json:"Values"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Operator = MailManagerRuleSetRuleDmarcOperatorOf(*w.E0)
+	if w.Operator != nil {
+		s.Operator = MailManagerRuleSetRuleDmarcOperatorOf(*w.Operator)
 	}
-	if w.E1 != nil {
+	if w.Values != nil {
 		s.Values = (func(v []string) []MailManagerRuleSetRuleDmarcPolicy {
 			return convertList(v, MailManagerRuleSetRuleDmarcPolicyOf)
-		})(w.E1)
+		})(w.Values)
 	}
 	return nil
 }
@@ -1210,19 +1210,19 @@ type MailManagerRuleSetRuleIpExpression struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleIpExpression, enum values to
-// their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleIpExpression, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleIpExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleIpExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerRuleSetRuleIpOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerRuleSetRuleIpOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -1286,19 +1286,19 @@ type MailManagerRuleSetRuleIpToEvaluate struct {
 	Attribute MailManagerRuleSetRuleIpEmailAttribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleIpToEvaluate, enum values to
-// their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleIpToEvaluate, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleIpToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleIpToEvaluate
 	w := struct {
 		*plain
-		E0 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Attribute = MailManagerRuleSetRuleIpEmailAttributeOf(*w.E0)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerRuleSetRuleIpEmailAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -1321,19 +1321,19 @@ type MailManagerRuleSetRuleIsInAddressList struct {
 	Attribute MailManagerRuleSetRuleAddressListEmailAttribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleIsInAddressList, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleIsInAddressList, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleIsInAddressList) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleIsInAddressList
 	w := struct {
 		*plain
-		E1 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Attribute = MailManagerRuleSetRuleAddressListEmailAttributeOf(*w.E1)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerRuleSetRuleAddressListEmailAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -1408,19 +1408,19 @@ type MailManagerRuleSetRuleNumberExpression struct {
 	Value float64 `json:"Value"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleNumberExpression, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleNumberExpression, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleNumberExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleNumberExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerRuleSetRuleNumberOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerRuleSetRuleNumberOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -1490,19 +1490,19 @@ type MailManagerRuleSetRuleNumberToEvaluate struct {
 	Attribute MailManagerRuleSetRuleNumberEmailAttribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleNumberToEvaluate, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleNumberToEvaluate, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleNumberToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleNumberToEvaluate
 	w := struct {
 		*plain
-		E0 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Attribute = MailManagerRuleSetRuleNumberEmailAttributeOf(*w.E0)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerRuleSetRuleNumberEmailAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -1585,19 +1585,19 @@ type MailManagerRuleSetRuleStringExpression struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleStringExpression, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleStringExpression, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleStringExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleStringExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerRuleSetRuleStringOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerRuleSetRuleStringOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -1686,23 +1686,23 @@ type MailManagerRuleSetRuleStringToEvaluate struct {
 	MimeHeaderAttribute string `json:"MimeHeaderAttribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleStringToEvaluate, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleStringToEvaluate, turning enum
+// values back into their types.
 func (s *MailManagerRuleSetRuleStringToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleStringToEvaluate
 	w := struct {
 		*plain
-		E1 *string `json:"Attribute"`
-		E2 *string `json:"ClientCertificateAttribute"`
+		Attribute                  *string `json:"Attribute"`
+		ClientCertificateAttribute *string `json:"ClientCertificateAttribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Attribute = MailManagerRuleSetRuleStringEmailAttributeOf(*w.E1)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerRuleSetRuleStringEmailAttributeOf(*w.Attribute)
 	}
-	if w.E2 != nil {
-		s.ClientCertificateAttribute = MailManagerRuleSetRuleClientCertificateAttributeOf(*w.E2)
+	if w.ClientCertificateAttribute != nil {
+		s.ClientCertificateAttribute = MailManagerRuleSetRuleClientCertificateAttributeOf(*w.ClientCertificateAttribute)
 	}
 	return nil
 }
@@ -1822,25 +1822,25 @@ type MailManagerRuleSetRuleVerdictExpression struct {
 	Values []MailManagerRuleSetRuleVerdict `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleVerdictExpression, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleVerdictExpression, turning
+// enum values back into their types.
 func (s *MailManagerRuleSetRuleVerdictExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleVerdictExpression
 	w := struct {
 		*plain
-		E1 *string  `json:"Operator"`
-		E2 []string `json:"Values"`
+		Operator *string  `json:"Operator"`
+		Values   []string `json:"Values"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerRuleSetRuleVerdictOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerRuleSetRuleVerdictOperatorOf(*w.Operator)
 	}
-	if w.E2 != nil {
+	if w.Values != nil {
 		s.Values = (func(v []string) []MailManagerRuleSetRuleVerdict {
 			return convertList(v, MailManagerRuleSetRuleVerdictOf)
-		})(w.E2)
+		})(w.Values)
 	}
 	return nil
 }
@@ -1911,19 +1911,19 @@ type MailManagerRuleSetRuleVerdictToEvaluate struct {
 	Attribute MailManagerRuleSetRuleVerdictAttribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetRuleVerdictToEvaluate, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerRuleSetRuleVerdictToEvaluate, turning
+// enum values back into their types.
 func (s *MailManagerRuleSetRuleVerdictToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetRuleVerdictToEvaluate
 	w := struct {
 		*plain
-		E1 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Attribute = MailManagerRuleSetRuleVerdictAttributeOf(*w.E1)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerRuleSetRuleVerdictAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -1965,19 +1965,19 @@ type MailManagerRuleSetS3Action struct {
 	S3SseKmsKeyId string `json:"S3SseKmsKeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetS3Action, enum values to their
-// types.
+// UnmarshalJSON decodes a MailManagerRuleSetS3Action, turning enum values back
+// into their types.
 func (s *MailManagerRuleSetS3Action) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetS3Action
 	w := struct {
 		*plain
-		E2 *string `json:"ActionFailurePolicy"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E2)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
 	return nil
 }
@@ -2001,19 +2001,19 @@ type MailManagerRuleSetSendAction struct {
 	ActionFailurePolicy MailManagerRuleSetActionFailurePolicy `json:"ActionFailurePolicy,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetSendAction, enum values to their
-// types.
+// UnmarshalJSON decodes a MailManagerRuleSetSendAction, turning enum values
+// back into their types.
 func (s *MailManagerRuleSetSendAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetSendAction
 	w := struct {
 		*plain
-		E1 *string `json:"ActionFailurePolicy"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E1)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
 	return nil
 }
@@ -2058,27 +2058,27 @@ type MailManagerRuleSetSnsAction struct {
 	PayloadType MailManagerRuleSetSnsNotificationPayloadType `json:"PayloadType,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerRuleSetSnsAction, enum values to their
-// types.
+// UnmarshalJSON decodes a MailManagerRuleSetSnsAction, turning enum values
+// back into their types.
 func (s *MailManagerRuleSetSnsAction) UnmarshalJSON(data []byte) error {
 	type plain MailManagerRuleSetSnsAction
 	w := struct {
 		*plain
-		E2 *string `json:"ActionFailurePolicy"`
-		E3 *string `json:"Encoding"`
-		E4 *string `json:"PayloadType"`
+		ActionFailurePolicy *string `json:"ActionFailurePolicy"`
+		Encoding            *string `json:"Encoding"`
+		PayloadType         *string `json:"PayloadType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.E2)
+	if w.ActionFailurePolicy != nil {
+		s.ActionFailurePolicy = MailManagerRuleSetActionFailurePolicyOf(*w.ActionFailurePolicy)
 	}
-	if w.E3 != nil {
-		s.Encoding = MailManagerRuleSetSnsNotificationEncodingOf(*w.E3)
+	if w.Encoding != nil {
+		s.Encoding = MailManagerRuleSetSnsNotificationEncodingOf(*w.Encoding)
 	}
-	if w.E4 != nil {
-		s.PayloadType = MailManagerRuleSetSnsNotificationPayloadTypeOf(*w.E4)
+	if w.PayloadType != nil {
+		s.PayloadType = MailManagerRuleSetSnsNotificationPayloadTypeOf(*w.PayloadType)
 	}
 	return nil
 }

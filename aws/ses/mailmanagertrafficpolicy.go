@@ -51,19 +51,19 @@ type MailManagerTrafficPolicyArgs struct {
 	TrafficPolicyName string `json:"TrafficPolicyName,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerTrafficPolicyArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a MailManagerTrafficPolicyArgs, turning enum values
+// back into their types.
 func (s *MailManagerTrafficPolicyArgs) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyArgs
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultAction"`
+		DefaultAction *string `json:"DefaultAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultAction = MailManagerTrafficPolicyAcceptActionOf(*w.E0)
+	if w.DefaultAction != nil {
+		s.DefaultAction = MailManagerTrafficPolicyAcceptActionOf(*w.DefaultAction)
 	}
 	return nil
 }
@@ -243,18 +243,18 @@ type MailManagerTrafficPolicyIngressBooleanExpression struct {
 }
 
 // UnmarshalJSON decodes a MailManagerTrafficPolicyIngressBooleanExpression,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressBooleanExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressBooleanExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerTrafficPolicyIngressBooleanOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerTrafficPolicyIngressBooleanOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -390,19 +390,19 @@ type MailManagerTrafficPolicyIngressIpToEvaluate struct {
 	Attribute MailManagerTrafficPolicyIngressIpv4Attribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpToEvaluate, enum
-// values to their types.
+// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpToEvaluate, turning
+// enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressIpToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressIpToEvaluate
 	w := struct {
 		*plain
-		E0 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Attribute = MailManagerTrafficPolicyIngressIpv4AttributeOf(*w.E0)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerTrafficPolicyIngressIpv4AttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -480,19 +480,19 @@ type MailManagerTrafficPolicyIngressIpv4Expression struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpv4Expression, enum
-// values to their types.
+// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpv4Expression,
+// turning enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressIpv4Expression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressIpv4Expression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerTrafficPolicyIngressIpOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerTrafficPolicyIngressIpOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -571,19 +571,19 @@ type MailManagerTrafficPolicyIngressIpv6Expression struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpv6Expression, enum
-// values to their types.
+// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpv6Expression,
+// turning enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressIpv6Expression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressIpv6Expression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerTrafficPolicyIngressIpOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerTrafficPolicyIngressIpOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -602,19 +602,19 @@ type MailManagerTrafficPolicyIngressIpv6ToEvaluate struct {
 	Attribute MailManagerTrafficPolicyIngressIpv6Attribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpv6ToEvaluate, enum
-// values to their types.
+// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIpv6ToEvaluate,
+// turning enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressIpv6ToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressIpv6ToEvaluate
 	w := struct {
 		*plain
-		E0 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Attribute = MailManagerTrafficPolicyIngressIpv6AttributeOf(*w.E0)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerTrafficPolicyIngressIpv6AttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -637,19 +637,19 @@ type MailManagerTrafficPolicyIngressIsInAddressList struct {
 	Attribute MailManagerTrafficPolicyIngressAddressListEmailAttribute `json:"Attribute,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIsInAddressList, enum
-// values to their types.
+// UnmarshalJSON decodes a MailManagerTrafficPolicyIngressIsInAddressList,
+// turning enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressIsInAddressList) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressIsInAddressList
 	w := struct {
 		*plain
-		E1 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Attribute = MailManagerTrafficPolicyIngressAddressListEmailAttributeOf(*w.E1)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerTrafficPolicyIngressAddressListEmailAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -726,18 +726,18 @@ type MailManagerTrafficPolicyIngressStringExpression struct {
 }
 
 // UnmarshalJSON decodes a MailManagerTrafficPolicyIngressStringExpression,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressStringExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressStringExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
+		Operator *string `json:"Operator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerTrafficPolicyIngressStringOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerTrafficPolicyIngressStringOperatorOf(*w.Operator)
 	}
 	return nil
 }
@@ -817,18 +817,18 @@ type MailManagerTrafficPolicyIngressStringToEvaluate struct {
 }
 
 // UnmarshalJSON decodes a MailManagerTrafficPolicyIngressStringToEvaluate,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *MailManagerTrafficPolicyIngressStringToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressStringToEvaluate
 	w := struct {
 		*plain
-		E1 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Attribute = MailManagerTrafficPolicyIngressStringEmailAttributeOf(*w.E1)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerTrafficPolicyIngressStringEmailAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -956,23 +956,23 @@ type MailManagerTrafficPolicyIngressTlsProtocolExpression struct {
 }
 
 // UnmarshalJSON decodes a
-// MailManagerTrafficPolicyIngressTlsProtocolExpression, enum values to their
-// types.
+// MailManagerTrafficPolicyIngressTlsProtocolExpression, turning enum values
+// back into their types.
 func (s *MailManagerTrafficPolicyIngressTlsProtocolExpression) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressTlsProtocolExpression
 	w := struct {
 		*plain
-		E1 *string `json:"Operator"`
-		E2 *string `json:"Value"`
+		Operator *string `json:"Operator"`
+		Value    *string `json:"Value"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Operator = MailManagerTrafficPolicyIngressTlsProtocolOperatorOf(*w.E1)
+	if w.Operator != nil {
+		s.Operator = MailManagerTrafficPolicyIngressTlsProtocolOperatorOf(*w.Operator)
 	}
-	if w.E2 != nil {
-		s.Value = MailManagerTrafficPolicyIngressTlsProtocolAttributeOf(*w.E2)
+	if w.Value != nil {
+		s.Value = MailManagerTrafficPolicyIngressTlsProtocolAttributeOf(*w.Value)
 	}
 	return nil
 }
@@ -1042,19 +1042,19 @@ type MailManagerTrafficPolicyIngressTlsProtocolToEvaluate struct {
 }
 
 // UnmarshalJSON decodes a
-// MailManagerTrafficPolicyIngressTlsProtocolToEvaluate, enum values to their
-// types.
+// MailManagerTrafficPolicyIngressTlsProtocolToEvaluate, turning enum values
+// back into their types.
 func (s *MailManagerTrafficPolicyIngressTlsProtocolToEvaluate) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyIngressTlsProtocolToEvaluate
 	w := struct {
 		*plain
-		E0 *string `json:"Attribute"`
+		Attribute *string `json:"Attribute"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Attribute = MailManagerTrafficPolicyIngressTlsAttributeOf(*w.E0)
+	if w.Attribute != nil {
+		s.Attribute = MailManagerTrafficPolicyIngressTlsAttributeOf(*w.Attribute)
 	}
 	return nil
 }
@@ -1120,19 +1120,19 @@ type MailManagerTrafficPolicyPolicyStatement struct {
 	Conditions []MailManagerTrafficPolicyPolicyCondition `json:"Conditions,omitzero"`
 }
 
-// UnmarshalJSON decodes a MailManagerTrafficPolicyPolicyStatement, enum values
-// to their types.
+// UnmarshalJSON decodes a MailManagerTrafficPolicyPolicyStatement, turning
+// enum values back into their types.
 func (s *MailManagerTrafficPolicyPolicyStatement) UnmarshalJSON(data []byte) error {
 	type plain MailManagerTrafficPolicyPolicyStatement
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = MailManagerTrafficPolicyAcceptActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = MailManagerTrafficPolicyAcceptActionOf(*w.Action)
 	}
 	return nil
 }

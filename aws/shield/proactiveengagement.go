@@ -33,18 +33,19 @@ type ProactiveEngagementArgs struct {
 	ProactiveEngagementStatus ProactiveEngagementStatus `json:"ProactiveEngagementStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProactiveEngagementArgs, enum values to their types.
+// UnmarshalJSON decodes a ProactiveEngagementArgs, turning enum values back
+// into their types.
 func (s *ProactiveEngagementArgs) UnmarshalJSON(data []byte) error {
 	type plain ProactiveEngagementArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ProactiveEngagementStatus"`
+		ProactiveEngagementStatus *string `json:"ProactiveEngagementStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ProactiveEngagementStatus = ProactiveEngagementStatusOf(*w.E1)
+	if w.ProactiveEngagementStatus != nil {
+		s.ProactiveEngagementStatus = ProactiveEngagementStatusOf(*w.ProactiveEngagementStatus)
 	}
 	return nil
 }

@@ -117,19 +117,19 @@ type ProtectionApplicationLayerAutomaticResponseConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// ProtectionApplicationLayerAutomaticResponseConfiguration, enum values to
-// their types.
+// ProtectionApplicationLayerAutomaticResponseConfiguration, turning enum
+// values back into their types.
 func (s *ProtectionApplicationLayerAutomaticResponseConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ProtectionApplicationLayerAutomaticResponseConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Status = ProtectionApplicationLayerAutomaticResponseConfigurationStatusOf(*w.E1)
+	if w.Status != nil {
+		s.Status = ProtectionApplicationLayerAutomaticResponseConfigurationStatusOf(*w.Status)
 	}
 	return nil
 }

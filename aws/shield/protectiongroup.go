@@ -57,26 +57,27 @@ type ProtectionGroupArgs struct {
 	Tags []ProtectionGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProtectionGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a ProtectionGroupArgs, turning enum values back into
+// their types.
 func (s *ProtectionGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain ProtectionGroupArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Aggregation"`
-		E1 *string `json:"Pattern"`
-		E4 *string `json:"ResourceType"`
+		Aggregation  *string `json:"Aggregation"`
+		Pattern      *string `json:"Pattern"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Aggregation = ProtectionGroupAggregationOf(*w.E0)
+	if w.Aggregation != nil {
+		s.Aggregation = ProtectionGroupAggregationOf(*w.Aggregation)
 	}
-	if w.E1 != nil {
-		s.Pattern = ProtectionGroupPatternOf(*w.E1)
+	if w.Pattern != nil {
+		s.Pattern = ProtectionGroupPatternOf(*w.Pattern)
 	}
-	if w.E4 != nil {
-		s.ResourceType = ProtectionGroupResourceTypeOf(*w.E4)
+	if w.ResourceType != nil {
+		s.ResourceType = ProtectionGroupResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

@@ -41,18 +41,19 @@ type SigningProfileArgs struct {
 	Tags []SigningProfileTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a SigningProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a SigningProfileArgs, turning enum values back into
+// their types.
 func (s *SigningProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain SigningProfileArgs
 	w := struct {
 		*plain
-		E0 *string `json:"PlatformId"`
+		PlatformId *string `json:"PlatformId"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PlatformId = SigningProfilePlatformIdOf(*w.E0)
+	if w.PlatformId != nil {
+		s.PlatformId = SigningProfilePlatformIdOf(*w.PlatformId)
 	}
 	return nil
 }
@@ -184,19 +185,19 @@ type SigningProfileSignatureValidityPeriod struct {
 	Value *int `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a SigningProfileSignatureValidityPeriod, enum values
-// to their types.
+// UnmarshalJSON decodes a SigningProfileSignatureValidityPeriod, turning enum
+// values back into their types.
 func (s *SigningProfileSignatureValidityPeriod) UnmarshalJSON(data []byte) error {
 	type plain SigningProfileSignatureValidityPeriod
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = SigningProfileSignatureValidityPeriodTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = SigningProfileSignatureValidityPeriodTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -86,24 +86,25 @@ type PhoneNumberArgs struct {
 	TwoWay *PhoneNumberTwoWay `json:"TwoWay,omitzero"`
 }
 
-// UnmarshalJSON decodes a PhoneNumberArgs, enum values to their types.
+// UnmarshalJSON decodes a PhoneNumberArgs, turning enum values back into their
+// types.
 func (s *PhoneNumberArgs) UnmarshalJSON(data []byte) error {
 	type plain PhoneNumberArgs
 	w := struct {
 		*plain
-		E2 []string `json:"NumberCapabilities"`
-		E3 *string  `json:"NumberType"`
+		NumberCapabilities []string `json:"NumberCapabilities"`
+		NumberType         *string  `json:"NumberType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
+	if w.NumberCapabilities != nil {
 		s.NumberCapabilities = (func(v []string) []PhoneNumberNumberCapabilities {
 			return convertList(v, PhoneNumberNumberCapabilitiesOf)
-		})(w.E2)
+		})(w.NumberCapabilities)
 	}
-	if w.E3 != nil {
-		s.NumberType = PhoneNumberNumberTypeOf(*w.E3)
+	if w.NumberType != nil {
+		s.NumberType = PhoneNumberNumberTypeOf(*w.NumberType)
 	}
 	return nil
 }
@@ -299,19 +300,19 @@ type PhoneNumberOptionalKeyword struct {
 	Message string `json:"Message"`
 }
 
-// UnmarshalJSON decodes a PhoneNumberOptionalKeyword, enum values to their
-// types.
+// UnmarshalJSON decodes a PhoneNumberOptionalKeyword, turning enum values back
+// into their types.
 func (s *PhoneNumberOptionalKeyword) UnmarshalJSON(data []byte) error {
 	type plain PhoneNumberOptionalKeyword
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = PhoneNumberOptionalKeywordActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = PhoneNumberOptionalKeywordActionOf(*w.Action)
 	}
 	return nil
 }

@@ -169,18 +169,19 @@ type PoolOptionalKeyword struct {
 	Message string `json:"Message"`
 }
 
-// UnmarshalJSON decodes a PoolOptionalKeyword, enum values to their types.
+// UnmarshalJSON decodes a PoolOptionalKeyword, turning enum values back into
+// their types.
 func (s *PoolOptionalKeyword) UnmarshalJSON(data []byte) error {
 	type plain PoolOptionalKeyword
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = PoolOptionalKeywordActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = PoolOptionalKeywordActionOf(*w.Action)
 	}
 	return nil
 }

@@ -98,19 +98,19 @@ type ProtectConfigurationCountryRule struct {
 	ProtectStatus ProtectConfigurationCountryRuleProtectStatus `json:"ProtectStatus,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProtectConfigurationCountryRule, enum values to
-// their types.
+// UnmarshalJSON decodes a ProtectConfigurationCountryRule, turning enum values
+// back into their types.
 func (s *ProtectConfigurationCountryRule) UnmarshalJSON(data []byte) error {
 	type plain ProtectConfigurationCountryRule
 	w := struct {
 		*plain
-		E1 *string `json:"ProtectStatus"`
+		ProtectStatus *string `json:"ProtectStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ProtectStatus = ProtectConfigurationCountryRuleProtectStatusOf(*w.E1)
+	if w.ProtectStatus != nil {
+		s.ProtectStatus = ProtectConfigurationCountryRuleProtectStatusOf(*w.ProtectStatus)
 	}
 	return nil
 }

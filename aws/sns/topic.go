@@ -159,18 +159,19 @@ type TopicLoggingConfig struct {
 	SuccessFeedbackSampleRate *string `json:"SuccessFeedbackSampleRate,omitzero"`
 }
 
-// UnmarshalJSON decodes a TopicLoggingConfig, enum values to their types.
+// UnmarshalJSON decodes a TopicLoggingConfig, turning enum values back into
+// their types.
 func (s *TopicLoggingConfig) UnmarshalJSON(data []byte) error {
 	type plain TopicLoggingConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Protocol = TopicLoggingConfigProtocolOf(*w.E0)
+	if w.Protocol != nil {
+		s.Protocol = TopicLoggingConfigProtocolOf(*w.Protocol)
 	}
 	return nil
 }

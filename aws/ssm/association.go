@@ -140,22 +140,23 @@ type AssociationArgs struct {
 	WaitForSuccessTimeoutSeconds int `json:"WaitForSuccessTimeoutSeconds,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssociationArgs, enum values to their types.
+// UnmarshalJSON decodes a AssociationArgs, turning enum values back into their
+// types.
 func (s *AssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain AssociationArgs
 	w := struct {
 		*plain
-		E6  *string `json:"ComplianceSeverity"`
-		E15 *string `json:"SyncCompliance"`
+		ComplianceSeverity *string `json:"ComplianceSeverity"`
+		SyncCompliance     *string `json:"SyncCompliance"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.ComplianceSeverity = AssociationComplianceSeverityOf(*w.E6)
+	if w.ComplianceSeverity != nil {
+		s.ComplianceSeverity = AssociationComplianceSeverityOf(*w.ComplianceSeverity)
 	}
-	if w.E15 != nil {
-		s.SyncCompliance = AssociationSyncComplianceOf(*w.E15)
+	if w.SyncCompliance != nil {
+		s.SyncCompliance = AssociationSyncComplianceOf(*w.SyncCompliance)
 	}
 	return nil
 }

@@ -99,26 +99,27 @@ type DocumentArgs struct {
 	VersionName string `json:"VersionName,omitzero"`
 }
 
-// UnmarshalJSON decodes a DocumentArgs, enum values to their types.
+// UnmarshalJSON decodes a DocumentArgs, turning enum values back into their
+// types.
 func (s *DocumentArgs) UnmarshalJSON(data []byte) error {
 	type plain DocumentArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DocumentFormat"`
-		E3 *string `json:"DocumentType"`
-		E8 *string `json:"UpdateMethod"`
+		DocumentFormat *string `json:"DocumentFormat"`
+		DocumentType   *string `json:"DocumentType"`
+		UpdateMethod   *string `json:"UpdateMethod"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DocumentFormat = DocumentFormatOf(*w.E2)
+	if w.DocumentFormat != nil {
+		s.DocumentFormat = DocumentFormatOf(*w.DocumentFormat)
 	}
-	if w.E3 != nil {
-		s.DocumentType = DocumentTypePropertyOf(*w.E3)
+	if w.DocumentType != nil {
+		s.DocumentType = DocumentTypePropertyOf(*w.DocumentType)
 	}
-	if w.E8 != nil {
-		s.UpdateMethod = DocumentUpdateMethodOf(*w.E8)
+	if w.UpdateMethod != nil {
+		s.UpdateMethod = DocumentUpdateMethodOf(*w.UpdateMethod)
 	}
 	return nil
 }
@@ -180,19 +181,19 @@ type DocumentAttachmentsSource struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a DocumentAttachmentsSource, enum values to their
-// types.
+// UnmarshalJSON decodes a DocumentAttachmentsSource, turning enum values back
+// into their types.
 func (s *DocumentAttachmentsSource) UnmarshalJSON(data []byte) error {
 	type plain DocumentAttachmentsSource
 	w := struct {
 		*plain
-		E0 *string `json:"Key"`
+		Key *string `json:"Key"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Key = DocumentAttachmentsSourceKeyOf(*w.E0)
+	if w.Key != nil {
+		s.Key = DocumentAttachmentsSourceKeyOf(*w.Key)
 	}
 	return nil
 }

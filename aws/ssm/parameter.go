@@ -79,26 +79,27 @@ type ParameterArgs struct {
 	Tier ParameterTier `json:"Tier,omitzero"`
 }
 
-// UnmarshalJSON decodes a ParameterArgs, enum values to their types.
+// UnmarshalJSON decodes a ParameterArgs, turning enum values back into their
+// types.
 func (s *ParameterArgs) UnmarshalJSON(data []byte) error {
 	type plain ParameterArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
-		E3 *string `json:"DataType"`
-		E8 *string `json:"Tier"`
+		Type     *string `json:"Type"`
+		DataType *string `json:"DataType"`
+		Tier     *string `json:"Tier"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ParameterTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ParameterTypePropertyOf(*w.Type)
 	}
-	if w.E3 != nil {
-		s.DataType = ParameterDataTypeOf(*w.E3)
+	if w.DataType != nil {
+		s.DataType = ParameterDataTypeOf(*w.DataType)
 	}
-	if w.E8 != nil {
-		s.Tier = ParameterTierOf(*w.E8)
+	if w.Tier != nil {
+		s.Tier = ParameterTierOf(*w.Tier)
 	}
 	return nil
 }

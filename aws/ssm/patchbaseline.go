@@ -118,30 +118,31 @@ type PatchBaselineArgs struct {
 	Tags []PatchBaselineTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a PatchBaselineArgs, enum values to their types.
+// UnmarshalJSON decodes a PatchBaselineArgs, turning enum values back into
+// their types.
 func (s *PatchBaselineArgs) UnmarshalJSON(data []byte) error {
 	type plain PatchBaselineArgs
 	w := struct {
 		*plain
-		E3  *string `json:"ApprovedPatchesComplianceLevel"`
-		E5  *string `json:"AvailableSecurityUpdatesComplianceStatus"`
-		E9  *string `json:"OperatingSystem"`
-		E12 *string `json:"RejectedPatchesAction"`
+		ApprovedPatchesComplianceLevel           *string `json:"ApprovedPatchesComplianceLevel"`
+		AvailableSecurityUpdatesComplianceStatus *string `json:"AvailableSecurityUpdatesComplianceStatus"`
+		OperatingSystem                          *string `json:"OperatingSystem"`
+		RejectedPatchesAction                    *string `json:"RejectedPatchesAction"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.ApprovedPatchesComplianceLevel = PatchBaselineApprovedPatchesComplianceLevelOf(*w.E3)
+	if w.ApprovedPatchesComplianceLevel != nil {
+		s.ApprovedPatchesComplianceLevel = PatchBaselineApprovedPatchesComplianceLevelOf(*w.ApprovedPatchesComplianceLevel)
 	}
-	if w.E5 != nil {
-		s.AvailableSecurityUpdatesComplianceStatus = PatchBaselineAvailableSecurityUpdatesComplianceStatusOf(*w.E5)
+	if w.AvailableSecurityUpdatesComplianceStatus != nil {
+		s.AvailableSecurityUpdatesComplianceStatus = PatchBaselineAvailableSecurityUpdatesComplianceStatusOf(*w.AvailableSecurityUpdatesComplianceStatus)
 	}
-	if w.E9 != nil {
-		s.OperatingSystem = PatchBaselineOperatingSystemOf(*w.E9)
+	if w.OperatingSystem != nil {
+		s.OperatingSystem = PatchBaselineOperatingSystemOf(*w.OperatingSystem)
 	}
-	if w.E12 != nil {
-		s.RejectedPatchesAction = PatchBaselineRejectedPatchesActionOf(*w.E12)
+	if w.RejectedPatchesAction != nil {
+		s.RejectedPatchesAction = PatchBaselineRejectedPatchesActionOf(*w.RejectedPatchesAction)
 	}
 	return nil
 }
@@ -356,19 +357,19 @@ type PatchBaselinePatchFilter struct {
 	Values []string `json:"Values,omitzero"`
 }
 
-// UnmarshalJSON decodes a PatchBaselinePatchFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a PatchBaselinePatchFilter, turning enum values back
+// into their types.
 func (s *PatchBaselinePatchFilter) UnmarshalJSON(data []byte) error {
 	type plain PatchBaselinePatchFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Key"`
+		Key *string `json:"Key"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Key = PatchBaselinePatchFilterKeyOf(*w.E0)
+	if w.Key != nil {
+		s.Key = PatchBaselinePatchFilterKeyOf(*w.Key)
 	}
 	return nil
 }
@@ -551,18 +552,19 @@ type PatchBaselineRule struct {
 	PatchFilterGroup *PatchBaselinePatchFilterGroup `json:"PatchFilterGroup,omitzero"`
 }
 
-// UnmarshalJSON decodes a PatchBaselineRule, enum values to their types.
+// UnmarshalJSON decodes a PatchBaselineRule, turning enum values back into
+// their types.
 func (s *PatchBaselineRule) UnmarshalJSON(data []byte) error {
 	type plain PatchBaselineRule
 	w := struct {
 		*plain
-		E2 *string `json:"ComplianceLevel"`
+		ComplianceLevel *string `json:"ComplianceLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ComplianceLevel = PatchBaselineRuleComplianceLevelOf(*w.E2)
+	if w.ComplianceLevel != nil {
+		s.ComplianceLevel = PatchBaselineRuleComplianceLevelOf(*w.ComplianceLevel)
 	}
 	return nil
 }

@@ -54,18 +54,19 @@ type ContactArgs struct {
 	Tags []ContactTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContactArgs, enum values to their types.
+// UnmarshalJSON decodes a ContactArgs, turning enum values back into their
+// types.
 func (s *ContactArgs) UnmarshalJSON(data []byte) error {
 	type plain ContactArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = ContactTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = ContactTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -56,18 +56,19 @@ type ContactChannelArgs struct {
 	DeferActivation *bool `json:"DeferActivation,omitzero"`
 }
 
-// UnmarshalJSON decodes a ContactChannelArgs, enum values to their types.
+// UnmarshalJSON decodes a ContactChannelArgs, turning enum values back into
+// their types.
 func (s *ContactChannelArgs) UnmarshalJSON(data []byte) error {
 	type plain ContactChannelArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ChannelType"`
+		ChannelType *string `json:"ChannelType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ChannelType = ContactChannelChannelTypeOf(*w.E2)
+	if w.ChannelType != nil {
+		s.ChannelType = ContactChannelChannelTypeOf(*w.ChannelType)
 	}
 	return nil
 }

@@ -232,18 +232,19 @@ type RotationShiftCoverage struct {
 	DayOfWeek RotationDayOfWeek `json:"DayOfWeek,omitzero"`
 }
 
-// UnmarshalJSON decodes a RotationShiftCoverage, enum values to their types.
+// UnmarshalJSON decodes a RotationShiftCoverage, turning enum values back into
+// their types.
 func (s *RotationShiftCoverage) UnmarshalJSON(data []byte) error {
 	type plain RotationShiftCoverage
 	w := struct {
 		*plain
-		E1 *string `json:"DayOfWeek"`
+		DayOfWeek *string `json:"DayOfWeek"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.DayOfWeek = RotationDayOfWeekOf(*w.E1)
+	if w.DayOfWeek != nil {
+		s.DayOfWeek = RotationDayOfWeekOf(*w.DayOfWeek)
 	}
 	return nil
 }
@@ -281,18 +282,19 @@ type RotationWeeklySetting struct {
 	HandOffTime string `json:"HandOffTime,omitzero"`
 }
 
-// UnmarshalJSON decodes a RotationWeeklySetting, enum values to their types.
+// UnmarshalJSON decodes a RotationWeeklySetting, turning enum values back into
+// their types.
 func (s *RotationWeeklySetting) UnmarshalJSON(data []byte) error {
 	type plain RotationWeeklySetting
 	w := struct {
 		*plain
-		E0 *string `json:"DayOfWeek"`
+		DayOfWeek *string `json:"DayOfWeek"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DayOfWeek = RotationDayOfWeekOf(*w.E0)
+	if w.DayOfWeek != nil {
+		s.DayOfWeek = RotationDayOfWeekOf(*w.DayOfWeek)
 	}
 	return nil
 }

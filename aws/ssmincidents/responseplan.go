@@ -160,19 +160,19 @@ type ResponsePlanDynamicSsmParameterValue struct {
 	Variable ResponsePlanVariableType `json:"Variable,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResponsePlanDynamicSsmParameterValue, enum values to
-// their types.
+// UnmarshalJSON decodes a ResponsePlanDynamicSsmParameterValue, turning enum
+// values back into their types.
 func (s *ResponsePlanDynamicSsmParameterValue) UnmarshalJSON(data []byte) error {
 	type plain ResponsePlanDynamicSsmParameterValue
 	w := struct {
 		*plain
-		E0 *string `json:"Variable"`
+		Variable *string `json:"Variable"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Variable = ResponsePlanVariableTypeOf(*w.E0)
+	if w.Variable != nil {
+		s.Variable = ResponsePlanVariableTypeOf(*w.Variable)
 	}
 	return nil
 }
@@ -325,19 +325,19 @@ type ResponsePlanSsmAutomation struct {
 	TargetAccount ResponsePlanSsmAutomationTargetAccount `json:"TargetAccount,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResponsePlanSsmAutomation, enum values to their
-// types.
+// UnmarshalJSON decodes a ResponsePlanSsmAutomation, turning enum values back
+// into their types.
 func (s *ResponsePlanSsmAutomation) UnmarshalJSON(data []byte) error {
 	type plain ResponsePlanSsmAutomation
 	w := struct {
 		*plain
-		E5 *string `json:"TargetAccount"`
+		TargetAccount *string `json:"TargetAccount"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.TargetAccount = ResponsePlanSsmAutomationTargetAccountOf(*w.E5)
+	if w.TargetAccount != nil {
+		s.TargetAccount = ResponsePlanSsmAutomationTargetAccountOf(*w.TargetAccount)
 	}
 	return nil
 }

@@ -243,23 +243,23 @@ type ConfigurationManagerStatusSummary struct {
 	StatusMessage *string `json:"StatusMessage,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConfigurationManagerStatusSummary, enum values to
-// their types.
+// UnmarshalJSON decodes a ConfigurationManagerStatusSummary, turning enum
+// values back into their types.
 func (s *ConfigurationManagerStatusSummary) UnmarshalJSON(data []byte) error {
 	type plain ConfigurationManagerStatusSummary
 	w := struct {
 		*plain
-		E1 *string `json:"StatusType"`
-		E2 *string `json:"Status"`
+		StatusType *string `json:"StatusType"`
+		Status     *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.StatusType = ConfigurationManagerStatusTypeOf(*w.E1)
+	if w.StatusType != nil {
+		s.StatusType = ConfigurationManagerStatusTypeOf(*w.StatusType)
 	}
-	if w.E2 != nil {
-		s.Status = ConfigurationManagerStatusOf(*w.E2)
+	if w.Status != nil {
+		s.Status = ConfigurationManagerStatusOf(*w.Status)
 	}
 	return nil
 }

@@ -68,18 +68,19 @@ type ApplicationArgs struct {
 	Tags []ApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E5 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Status = ApplicationStatusOf(*w.E5)
+	if w.Status != nil {
+		s.Status = ApplicationStatusOf(*w.Status)
 	}
 	return nil
 }
@@ -148,19 +149,19 @@ type ApplicationPortalOptionsConfiguration struct {
 	Visibility ApplicationPortalOptionsConfigurationVisibility `json:"Visibility,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationPortalOptionsConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a ApplicationPortalOptionsConfiguration, turning enum
+// values back into their types.
 func (s *ApplicationPortalOptionsConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ApplicationPortalOptionsConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"Visibility"`
+		Visibility *string `json:"Visibility"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Visibility = ApplicationPortalOptionsConfigurationVisibilityOf(*w.E1)
+	if w.Visibility != nil {
+		s.Visibility = ApplicationPortalOptionsConfigurationVisibilityOf(*w.Visibility)
 	}
 	return nil
 }
@@ -234,19 +235,19 @@ type ApplicationSignInOptions struct {
 	ApplicationUrl string `json:"ApplicationUrl,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationSignInOptions, enum values to their
-// types.
+// UnmarshalJSON decodes a ApplicationSignInOptions, turning enum values back
+// into their types.
 func (s *ApplicationSignInOptions) UnmarshalJSON(data []byte) error {
 	type plain ApplicationSignInOptions
 	w := struct {
 		*plain
-		E0 *string `json:"Origin"`
+		Origin *string `json:"Origin"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Origin = ApplicationSignInOptionsOriginOf(*w.E0)
+	if w.Origin != nil {
+		s.Origin = ApplicationSignInOptionsOriginOf(*w.Origin)
 	}
 	return nil
 }

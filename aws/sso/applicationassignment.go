@@ -48,19 +48,19 @@ type ApplicationAssignmentArgs struct {
 	PrincipalType ApplicationAssignmentPrincipalType `json:"PrincipalType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationAssignmentArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a ApplicationAssignmentArgs, turning enum values back
+// into their types.
 func (s *ApplicationAssignmentArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationAssignmentArgs
 	w := struct {
 		*plain
-		E2 *string `json:"PrincipalType"`
+		PrincipalType *string `json:"PrincipalType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.PrincipalType = ApplicationAssignmentPrincipalTypeOf(*w.E2)
+	if w.PrincipalType != nil {
+		s.PrincipalType = ApplicationAssignmentPrincipalTypeOf(*w.PrincipalType)
 	}
 	return nil
 }

@@ -72,22 +72,23 @@ type AssignmentArgs struct {
 	TargetType AssignmentTargetType `json:"TargetType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssignmentArgs, enum values to their types.
+// UnmarshalJSON decodes a AssignmentArgs, turning enum values back into their
+// types.
 func (s *AssignmentArgs) UnmarshalJSON(data []byte) error {
 	type plain AssignmentArgs
 	w := struct {
 		*plain
-		E3 *string `json:"PrincipalType"`
-		E5 *string `json:"TargetType"`
+		PrincipalType *string `json:"PrincipalType"`
+		TargetType    *string `json:"TargetType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.PrincipalType = AssignmentPrincipalTypeOf(*w.E3)
+	if w.PrincipalType != nil {
+		s.PrincipalType = AssignmentPrincipalTypeOf(*w.PrincipalType)
 	}
-	if w.E5 != nil {
-		s.TargetType = AssignmentTargetTypeOf(*w.E5)
+	if w.TargetType != nil {
+		s.TargetType = AssignmentTargetTypeOf(*w.TargetType)
 	}
 	return nil
 }

@@ -95,19 +95,19 @@ type ActivityEncryptionConfiguration struct {
 	KmsKeyId string `json:"KmsKeyId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ActivityEncryptionConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a ActivityEncryptionConfiguration, turning enum values
+// back into their types.
 func (s *ActivityEncryptionConfiguration) UnmarshalJSON(data []byte) error {
 	type plain ActivityEncryptionConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = ActivityEncryptionConfigurationTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = ActivityEncryptionConfigurationTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -89,18 +89,19 @@ type StateMachineArgs struct {
 	TracingConfiguration *StateMachineTracingConfiguration `json:"TracingConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a StateMachineArgs, enum values to their types.
+// UnmarshalJSON decodes a StateMachineArgs, turning enum values back into
+// their types.
 func (s *StateMachineArgs) UnmarshalJSON(data []byte) error {
 	type plain StateMachineArgs
 	w := struct {
 		*plain
-		E7 *string `json:"StateMachineType"`
+		StateMachineType *string `json:"StateMachineType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.StateMachineType = StateMachineTypePropertyOf(*w.E7)
+	if w.StateMachineType != nil {
+		s.StateMachineType = StateMachineTypePropertyOf(*w.StateMachineType)
 	}
 	return nil
 }
@@ -196,19 +197,19 @@ type StateMachineLoggingConfiguration struct {
 	Level StateMachineLoggingConfigurationLevel `json:"Level,omitzero"`
 }
 
-// UnmarshalJSON decodes a StateMachineLoggingConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a StateMachineLoggingConfiguration, turning enum
+// values back into their types.
 func (s *StateMachineLoggingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain StateMachineLoggingConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"Level"`
+		Level *string `json:"Level"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Level = StateMachineLoggingConfigurationLevelOf(*w.E2)
+	if w.Level != nil {
+		s.Level = StateMachineLoggingConfigurationLevelOf(*w.Level)
 	}
 	return nil
 }

@@ -125,19 +125,19 @@ type StateMachineAliasDeploymentPreference struct {
 	Percentage int `json:"Percentage,omitzero"`
 }
 
-// UnmarshalJSON decodes a StateMachineAliasDeploymentPreference, enum values
-// to their types.
+// UnmarshalJSON decodes a StateMachineAliasDeploymentPreference, turning enum
+// values back into their types.
 func (s *StateMachineAliasDeploymentPreference) UnmarshalJSON(data []byte) error {
 	type plain StateMachineAliasDeploymentPreference
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = StateMachineAliasDeploymentPreferenceTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = StateMachineAliasDeploymentPreferenceTypeOf(*w.Type)
 	}
 	return nil
 }

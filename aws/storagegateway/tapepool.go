@@ -57,22 +57,23 @@ type TapePoolArgs struct {
 	Tags []TapePoolTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a TapePoolArgs, enum values to their types.
+// UnmarshalJSON decodes a TapePoolArgs, turning enum values back into their
+// types.
 func (s *TapePoolArgs) UnmarshalJSON(data []byte) error {
 	type plain TapePoolArgs
 	w := struct {
 		*plain
-		E1 *string `json:"StorageClass"`
-		E3 *string `json:"RetentionLockType"`
+		StorageClass      *string `json:"StorageClass"`
+		RetentionLockType *string `json:"RetentionLockType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.StorageClass = TapePoolStorageClassOf(*w.E1)
+	if w.StorageClass != nil {
+		s.StorageClass = TapePoolStorageClassOf(*w.StorageClass)
 	}
-	if w.E3 != nil {
-		s.RetentionLockType = TapePoolRetentionLockTypeOf(*w.E3)
+	if w.RetentionLockType != nil {
+		s.RetentionLockType = TapePoolRetentionLockTypeOf(*w.RetentionLockType)
 	}
 	return nil
 }

@@ -73,19 +73,19 @@ type SlackChannelConfigurationArgs struct {
 	NotifyOnResolveCase *bool `json:"NotifyOnResolveCase,omitzero"`
 }
 
-// UnmarshalJSON decodes a SlackChannelConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a SlackChannelConfigurationArgs, turning enum values
+// back into their types.
 func (s *SlackChannelConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain SlackChannelConfigurationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"NotifyOnCaseSeverity"`
+		NotifyOnCaseSeverity *string `json:"NotifyOnCaseSeverity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.NotifyOnCaseSeverity = SlackChannelConfigurationNotifyOnCaseSeverityOf(*w.E2)
+	if w.NotifyOnCaseSeverity != nil {
+		s.NotifyOnCaseSeverity = SlackChannelConfigurationNotifyOnCaseSeverityOf(*w.NotifyOnCaseSeverity)
 	}
 	return nil
 }

@@ -166,22 +166,23 @@ type CanaryArgs struct {
 	VisualReferences []CanaryVisualReference `json:"VisualReferences,omitzero"`
 }
 
-// UnmarshalJSON decodes a CanaryArgs, enum values to their types.
+// UnmarshalJSON decodes a CanaryArgs, turning enum values back into their
+// types.
 func (s *CanaryArgs) UnmarshalJSON(data []byte) error {
 	type plain CanaryArgs
 	w := struct {
 		*plain
-		E11 *string  `json:"ProvisionedResourceCleanup"`
-		E12 []string `json:"ResourcesToReplicateTags"`
+		ProvisionedResourceCleanup *string  `json:"ProvisionedResourceCleanup"`
+		ResourcesToReplicateTags   []string `json:"ResourcesToReplicateTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E11 != nil {
-		s.ProvisionedResourceCleanup = CanaryProvisionedResourceCleanupOf(*w.E11)
+	if w.ProvisionedResourceCleanup != nil {
+		s.ProvisionedResourceCleanup = CanaryProvisionedResourceCleanupOf(*w.ProvisionedResourceCleanup)
 	}
-	if w.E12 != nil {
-		s.ResourcesToReplicateTags = (func(v []string) []CanaryResourceToTag { return convertList(v, CanaryResourceToTagOf) })(w.E12)
+	if w.ResourcesToReplicateTags != nil {
+		s.ResourcesToReplicateTags = (func(v []string) []CanaryResourceToTag { return convertList(v, CanaryResourceToTagOf) })(w.ResourcesToReplicateTags)
 	}
 	return nil
 }
@@ -280,18 +281,19 @@ type CanaryBrowserConfig struct {
 	BrowserType CanaryBrowserType `json:"BrowserType,omitzero"`
 }
 
-// UnmarshalJSON decodes a CanaryBrowserConfig, enum values to their types.
+// UnmarshalJSON decodes a CanaryBrowserConfig, turning enum values back into
+// their types.
 func (s *CanaryBrowserConfig) UnmarshalJSON(data []byte) error {
 	type plain CanaryBrowserConfig
 	w := struct {
 		*plain
-		E0 *string `json:"BrowserType"`
+		BrowserType *string `json:"BrowserType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.BrowserType = CanaryBrowserTypeOf(*w.E0)
+	if w.BrowserType != nil {
+		s.BrowserType = CanaryBrowserTypeOf(*w.BrowserType)
 	}
 	return nil
 }
@@ -405,18 +407,19 @@ type CanaryDependency struct {
 	Type CanaryDependencyType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a CanaryDependency, enum values to their types.
+// UnmarshalJSON decodes a CanaryDependency, turning enum values back into
+// their types.
 func (s *CanaryDependency) UnmarshalJSON(data []byte) error {
 	type plain CanaryDependency
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = CanaryDependencyTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = CanaryDependencyTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -696,18 +699,19 @@ type CanaryVisualReference struct {
 	BrowserType CanaryBrowserType `json:"BrowserType,omitzero"`
 }
 
-// UnmarshalJSON decodes a CanaryVisualReference, enum values to their types.
+// UnmarshalJSON decodes a CanaryVisualReference, turning enum values back into
+// their types.
 func (s *CanaryVisualReference) UnmarshalJSON(data []byte) error {
 	type plain CanaryVisualReference
 	w := struct {
 		*plain
-		E2 *string `json:"BrowserType"`
+		BrowserType *string `json:"BrowserType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.BrowserType = CanaryBrowserTypeOf(*w.E2)
+	if w.BrowserType != nil {
+		s.BrowserType = CanaryBrowserTypeOf(*w.BrowserType)
 	}
 	return nil
 }

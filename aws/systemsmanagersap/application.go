@@ -95,18 +95,19 @@ type ApplicationArgs struct {
 	Tags []ApplicationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationArgs, enum values to their types.
+// UnmarshalJSON decodes a ApplicationArgs, turning enum values back into their
+// types.
 func (s *ApplicationArgs) UnmarshalJSON(data []byte) error {
 	type plain ApplicationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ApplicationType"`
+		ApplicationType *string `json:"ApplicationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ApplicationType = ApplicationTypePropertyOf(*w.E1)
+	if w.ApplicationType != nil {
+		s.ApplicationType = ApplicationTypePropertyOf(*w.ApplicationType)
 	}
 	return nil
 }
@@ -169,19 +170,19 @@ type ApplicationComponentInfo struct {
 	Sid string `json:"Sid,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationComponentInfo, enum values to their
-// types.
+// UnmarshalJSON decodes a ApplicationComponentInfo, turning enum values back
+// into their types.
 func (s *ApplicationComponentInfo) UnmarshalJSON(data []byte) error {
 	type plain ApplicationComponentInfo
 	w := struct {
 		*plain
-		E0 *string `json:"ComponentType"`
+		ComponentType *string `json:"ComponentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComponentType = ApplicationComponentInfoComponentTypeOf(*w.E0)
+	if w.ComponentType != nil {
+		s.ComponentType = ApplicationComponentInfoComponentTypeOf(*w.ComponentType)
 	}
 	return nil
 }
@@ -262,18 +263,19 @@ type ApplicationCredential struct {
 	SecretId *string `json:"SecretId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ApplicationCredential, enum values to their types.
+// UnmarshalJSON decodes a ApplicationCredential, turning enum values back into
+// their types.
 func (s *ApplicationCredential) UnmarshalJSON(data []byte) error {
 	type plain ApplicationCredential
 	w := struct {
 		*plain
-		E0 *string `json:"CredentialType"`
+		CredentialType *string `json:"CredentialType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CredentialType = ApplicationCredentialCredentialTypeOf(*w.E0)
+	if w.CredentialType != nil {
+		s.CredentialType = ApplicationCredentialCredentialTypeOf(*w.CredentialType)
 	}
 	return nil
 }

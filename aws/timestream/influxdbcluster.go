@@ -159,34 +159,35 @@ type InfluxDBClusterArgs struct {
 	VpcSubnetIds []string `json:"VpcSubnetIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a InfluxDBClusterArgs, enum values to their types.
+// UnmarshalJSON decodes a InfluxDBClusterArgs, turning enum values back into
+// their types.
 func (s *InfluxDBClusterArgs) UnmarshalJSON(data []byte) error {
 	type plain InfluxDBClusterArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DbInstanceType"`
-		E4 *string `json:"DbStorageType"`
-		E5 *string `json:"DeploymentType"`
-		E6 *string `json:"FailoverMode"`
-		E9 *string `json:"NetworkType"`
+		DbInstanceType *string `json:"DbInstanceType"`
+		DbStorageType  *string `json:"DbStorageType"`
+		DeploymentType *string `json:"DeploymentType"`
+		FailoverMode   *string `json:"FailoverMode"`
+		NetworkType    *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DbInstanceType = InfluxDBClusterDbInstanceTypeOf(*w.E2)
+	if w.DbInstanceType != nil {
+		s.DbInstanceType = InfluxDBClusterDbInstanceTypeOf(*w.DbInstanceType)
 	}
-	if w.E4 != nil {
-		s.DbStorageType = InfluxDBClusterDbStorageTypeOf(*w.E4)
+	if w.DbStorageType != nil {
+		s.DbStorageType = InfluxDBClusterDbStorageTypeOf(*w.DbStorageType)
 	}
-	if w.E5 != nil {
-		s.DeploymentType = InfluxDBClusterDeploymentTypeOf(*w.E5)
+	if w.DeploymentType != nil {
+		s.DeploymentType = InfluxDBClusterDeploymentTypeOf(*w.DeploymentType)
 	}
-	if w.E6 != nil {
-		s.FailoverMode = InfluxDBClusterFailoverModeOf(*w.E6)
+	if w.FailoverMode != nil {
+		s.FailoverMode = InfluxDBClusterFailoverModeOf(*w.FailoverMode)
 	}
-	if w.E9 != nil {
-		s.NetworkType = InfluxDBClusterNetworkTypeOf(*w.E9)
+	if w.NetworkType != nil {
+		s.NetworkType = InfluxDBClusterNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }

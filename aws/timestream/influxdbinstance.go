@@ -154,30 +154,31 @@ type InfluxDBInstanceArgs struct {
 	VpcSubnetIds []string `json:"VpcSubnetIds,omitzero"`
 }
 
-// UnmarshalJSON decodes a InfluxDBInstanceArgs, enum values to their types.
+// UnmarshalJSON decodes a InfluxDBInstanceArgs, turning enum values back into
+// their types.
 func (s *InfluxDBInstanceArgs) UnmarshalJSON(data []byte) error {
 	type plain InfluxDBInstanceArgs
 	w := struct {
 		*plain
-		E2 *string `json:"DbInstanceType"`
-		E4 *string `json:"DbStorageType"`
-		E5 *string `json:"DeploymentType"`
-		E9 *string `json:"NetworkType"`
+		DbInstanceType *string `json:"DbInstanceType"`
+		DbStorageType  *string `json:"DbStorageType"`
+		DeploymentType *string `json:"DeploymentType"`
+		NetworkType    *string `json:"NetworkType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.DbInstanceType = InfluxDBInstanceDbInstanceTypeOf(*w.E2)
+	if w.DbInstanceType != nil {
+		s.DbInstanceType = InfluxDBInstanceDbInstanceTypeOf(*w.DbInstanceType)
 	}
-	if w.E4 != nil {
-		s.DbStorageType = InfluxDBInstanceDbStorageTypeOf(*w.E4)
+	if w.DbStorageType != nil {
+		s.DbStorageType = InfluxDBInstanceDbStorageTypeOf(*w.DbStorageType)
 	}
-	if w.E5 != nil {
-		s.DeploymentType = InfluxDBInstanceDeploymentTypeOf(*w.E5)
+	if w.DeploymentType != nil {
+		s.DeploymentType = InfluxDBInstanceDeploymentTypeOf(*w.DeploymentType)
 	}
-	if w.E9 != nil {
-		s.NetworkType = InfluxDBInstanceNetworkTypeOf(*w.E9)
+	if w.NetworkType != nil {
+		s.NetworkType = InfluxDBInstanceNetworkTypeOf(*w.NetworkType)
 	}
 	return nil
 }

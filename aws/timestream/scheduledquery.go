@@ -229,19 +229,19 @@ type ScheduledQueryDimensionMapping struct {
 	Name string `json:"Name"`
 }
 
-// UnmarshalJSON decodes a ScheduledQueryDimensionMapping, enum values to their
-// types.
+// UnmarshalJSON decodes a ScheduledQueryDimensionMapping, turning enum values
+// back into their types.
 func (s *ScheduledQueryDimensionMapping) UnmarshalJSON(data []byte) error {
 	type plain ScheduledQueryDimensionMapping
 	w := struct {
 		*plain
-		E0 *string `json:"DimensionValueType"`
+		DimensionValueType *string `json:"DimensionValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DimensionValueType = ScheduledQueryDimensionValueTypeOf(*w.E0)
+	if w.DimensionValueType != nil {
+		s.DimensionValueType = ScheduledQueryDimensionValueTypeOf(*w.DimensionValueType)
 	}
 	return nil
 }
@@ -383,19 +383,19 @@ type ScheduledQueryMixedMeasureMapping struct {
 	TargetMeasureName *string `json:"TargetMeasureName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduledQueryMixedMeasureMapping, enum values to
-// their types.
+// UnmarshalJSON decodes a ScheduledQueryMixedMeasureMapping, turning enum
+// values back into their types.
 func (s *ScheduledQueryMixedMeasureMapping) UnmarshalJSON(data []byte) error {
 	type plain ScheduledQueryMixedMeasureMapping
 	w := struct {
 		*plain
-		E0 *string `json:"MeasureValueType"`
+		MeasureValueType *string `json:"MeasureValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MeasureValueType = ScheduledQueryMixedMeasureMappingMeasureValueTypeOf(*w.E0)
+	if w.MeasureValueType != nil {
+		s.MeasureValueType = ScheduledQueryMixedMeasureMappingMeasureValueTypeOf(*w.MeasureValueType)
 	}
 	return nil
 }
@@ -476,19 +476,19 @@ type ScheduledQueryMultiMeasureAttributeMapping struct {
 	TargetMultiMeasureAttributeName *string `json:"TargetMultiMeasureAttributeName,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduledQueryMultiMeasureAttributeMapping, enum
-// values to their types.
+// UnmarshalJSON decodes a ScheduledQueryMultiMeasureAttributeMapping, turning
+// enum values back into their types.
 func (s *ScheduledQueryMultiMeasureAttributeMapping) UnmarshalJSON(data []byte) error {
 	type plain ScheduledQueryMultiMeasureAttributeMapping
 	w := struct {
 		*plain
-		E0 *string `json:"MeasureValueType"`
+		MeasureValueType *string `json:"MeasureValueType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.MeasureValueType = ScheduledQueryMultiMeasureAttributeMappingMeasureValueTypeOf(*w.E0)
+	if w.MeasureValueType != nil {
+		s.MeasureValueType = ScheduledQueryMultiMeasureAttributeMappingMeasureValueTypeOf(*w.MeasureValueType)
 	}
 	return nil
 }
@@ -604,19 +604,19 @@ type ScheduledQueryS3Configuration struct {
 	ObjectKeyPrefix string `json:"ObjectKeyPrefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a ScheduledQueryS3Configuration, enum values to their
-// types.
+// UnmarshalJSON decodes a ScheduledQueryS3Configuration, turning enum values
+// back into their types.
 func (s *ScheduledQueryS3Configuration) UnmarshalJSON(data []byte) error {
 	type plain ScheduledQueryS3Configuration
 	w := struct {
 		*plain
-		E1 *string `json:"EncryptionOption"`
+		EncryptionOption *string `json:"EncryptionOption"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.EncryptionOption = ScheduledQueryEncryptionOptionOf(*w.E1)
+	if w.EncryptionOption != nil {
+		s.EncryptionOption = ScheduledQueryEncryptionOptionOf(*w.EncryptionOption)
 	}
 	return nil
 }

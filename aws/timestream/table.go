@@ -208,22 +208,23 @@ type TablePartitionKey struct {
 	Name string `json:"Name,omitzero"`
 }
 
-// UnmarshalJSON decodes a TablePartitionKey, enum values to their types.
+// UnmarshalJSON decodes a TablePartitionKey, turning enum values back into
+// their types.
 func (s *TablePartitionKey) UnmarshalJSON(data []byte) error {
 	type plain TablePartitionKey
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
-		E1 *string `json:"EnforcementInRecord"`
+		Type                *string `json:"Type"`
+		EnforcementInRecord *string `json:"EnforcementInRecord"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = TablePartitionKeyTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = TablePartitionKeyTypeOf(*w.Type)
 	}
-	if w.E1 != nil {
-		s.EnforcementInRecord = TablePartitionKeyEnforcementLevelOf(*w.E1)
+	if w.EnforcementInRecord != nil {
+		s.EnforcementInRecord = TablePartitionKeyEnforcementLevelOf(*w.EnforcementInRecord)
 	}
 	return nil
 }

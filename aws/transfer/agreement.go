@@ -87,26 +87,27 @@ type AgreementArgs struct {
 	Tags []AgreementTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AgreementArgs, enum values to their types.
+// UnmarshalJSON decodes a AgreementArgs, turning enum values back into their
+// types.
 func (s *AgreementArgs) UnmarshalJSON(data []byte) error {
 	type plain AgreementArgs
 	w := struct {
 		*plain
-		E7 *string `json:"EnforceMessageSigning"`
-		E8 *string `json:"PreserveFilename"`
-		E9 *string `json:"Status"`
+		EnforceMessageSigning *string `json:"EnforceMessageSigning"`
+		PreserveFilename      *string `json:"PreserveFilename"`
+		Status                *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.EnforceMessageSigning = AgreementEnforceMessageSigningOf(*w.E7)
+	if w.EnforceMessageSigning != nil {
+		s.EnforceMessageSigning = AgreementEnforceMessageSigningOf(*w.EnforceMessageSigning)
 	}
-	if w.E8 != nil {
-		s.PreserveFilename = AgreementPreserveFilenameOf(*w.E8)
+	if w.PreserveFilename != nil {
+		s.PreserveFilename = AgreementPreserveFilenameOf(*w.PreserveFilename)
 	}
-	if w.E9 != nil {
-		s.Status = AgreementStatusOf(*w.E9)
+	if w.Status != nil {
+		s.Status = AgreementStatusOf(*w.Status)
 	}
 	return nil
 }

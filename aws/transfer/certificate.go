@@ -72,18 +72,19 @@ type CertificateArgs struct {
 	Tags []CertificateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a CertificateArgs, enum values to their types.
+// UnmarshalJSON decodes a CertificateArgs, turning enum values back into their
+// types.
 func (s *CertificateArgs) UnmarshalJSON(data []byte) error {
 	type plain CertificateArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Usage"`
+		Usage *string `json:"Usage"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Usage = CertificateUsageOf(*w.E1)
+	if w.Usage != nil {
+		s.Usage = CertificateUsageOf(*w.Usage)
 	}
 	return nil
 }

@@ -80,22 +80,23 @@ type ConnectorArgs struct {
 	Url *string `json:"Url,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorArgs, enum values to their types.
+// UnmarshalJSON decodes a ConnectorArgs, turning enum values back into their
+// types.
 func (s *ConnectorArgs) UnmarshalJSON(data []byte) error {
 	type plain ConnectorArgs
 	w := struct {
 		*plain
-		E3 *string `json:"EgressType"`
-		E4 *string `json:"IpAddressType"`
+		EgressType    *string `json:"EgressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.EgressType = ConnectorEgressTypeOf(*w.E3)
+	if w.EgressType != nil {
+		s.EgressType = ConnectorEgressTypeOf(*w.EgressType)
 	}
-	if w.E4 != nil {
-		s.IpAddressType = ConnectorIpAddressTypeOf(*w.E4)
+	if w.IpAddressType != nil {
+		s.IpAddressType = ConnectorIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }
@@ -248,38 +249,39 @@ type ConnectorAs2Config struct {
 	SigningAlgorithm ConnectorAs2ConfigSigningAlgorithm `json:"SigningAlgorithm,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectorAs2Config, enum values to their types.
+// UnmarshalJSON decodes a ConnectorAs2Config, turning enum values back into
+// their types.
 func (s *ConnectorAs2Config) UnmarshalJSON(data []byte) error {
 	type plain ConnectorAs2Config
 	w := struct {
 		*plain
-		E2  *string `json:"Compression"`
-		E3  *string `json:"EncryptionAlgorithm"`
-		E5  *string `json:"MdnResponse"`
-		E6  *string `json:"MdnSigningAlgorithm"`
-		E9  *string `json:"PreserveContentType"`
-		E10 *string `json:"SigningAlgorithm"`
+		Compression         *string `json:"Compression"`
+		EncryptionAlgorithm *string `json:"EncryptionAlgorithm"`
+		MdnResponse         *string `json:"MdnResponse"`
+		MdnSigningAlgorithm *string `json:"MdnSigningAlgorithm"`
+		PreserveContentType *string `json:"PreserveContentType"`
+		SigningAlgorithm    *string `json:"SigningAlgorithm"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Compression = ConnectorAs2ConfigCompressionOf(*w.E2)
+	if w.Compression != nil {
+		s.Compression = ConnectorAs2ConfigCompressionOf(*w.Compression)
 	}
-	if w.E3 != nil {
-		s.EncryptionAlgorithm = ConnectorAs2ConfigEncryptionAlgorithmOf(*w.E3)
+	if w.EncryptionAlgorithm != nil {
+		s.EncryptionAlgorithm = ConnectorAs2ConfigEncryptionAlgorithmOf(*w.EncryptionAlgorithm)
 	}
-	if w.E5 != nil {
-		s.MdnResponse = ConnectorAs2ConfigMdnResponseOf(*w.E5)
+	if w.MdnResponse != nil {
+		s.MdnResponse = ConnectorAs2ConfigMdnResponseOf(*w.MdnResponse)
 	}
-	if w.E6 != nil {
-		s.MdnSigningAlgorithm = ConnectorAs2ConfigMdnSigningAlgorithmOf(*w.E6)
+	if w.MdnSigningAlgorithm != nil {
+		s.MdnSigningAlgorithm = ConnectorAs2ConfigMdnSigningAlgorithmOf(*w.MdnSigningAlgorithm)
 	}
-	if w.E9 != nil {
-		s.PreserveContentType = ConnectorAs2ConfigPreserveContentTypeOf(*w.E9)
+	if w.PreserveContentType != nil {
+		s.PreserveContentType = ConnectorAs2ConfigPreserveContentTypeOf(*w.PreserveContentType)
 	}
-	if w.E10 != nil {
-		s.SigningAlgorithm = ConnectorAs2ConfigSigningAlgorithmOf(*w.E10)
+	if w.SigningAlgorithm != nil {
+		s.SigningAlgorithm = ConnectorAs2ConfigSigningAlgorithmOf(*w.SigningAlgorithm)
 	}
 	return nil
 }

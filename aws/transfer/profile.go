@@ -45,18 +45,19 @@ type ProfileArgs struct {
 	Tags []ProfileTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ProfileArgs, enum values to their types.
+// UnmarshalJSON decodes a ProfileArgs, turning enum values back into their
+// types.
 func (s *ProfileArgs) UnmarshalJSON(data []byte) error {
 	type plain ProfileArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ProfileType"`
+		ProfileType *string `json:"ProfileType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ProfileType = ProfileTypePropertyOf(*w.E1)
+	if w.ProfileType != nil {
+		s.ProfileType = ProfileTypePropertyOf(*w.ProfileType)
 	}
 	return nil
 }

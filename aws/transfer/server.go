@@ -131,34 +131,35 @@ type ServerArgs struct {
 	WorkflowDetails *ServerWorkflowDetails `json:"WorkflowDetails,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServerArgs, enum values to their types.
+// UnmarshalJSON decodes a ServerArgs, turning enum values back into their
+// types.
 func (s *ServerArgs) UnmarshalJSON(data []byte) error {
 	type plain ServerArgs
 	w := struct {
 		*plain
-		E1  *string  `json:"Domain"`
-		E3  *string  `json:"EndpointType"`
-		E5  *string  `json:"IdentityProviderType"`
-		E6  *string  `json:"IpAddressType"`
-		E11 []string `json:"Protocols"`
+		Domain               *string  `json:"Domain"`
+		EndpointType         *string  `json:"EndpointType"`
+		IdentityProviderType *string  `json:"IdentityProviderType"`
+		IpAddressType        *string  `json:"IpAddressType"`
+		Protocols            []string `json:"Protocols"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Domain = ServerDomainOf(*w.E1)
+	if w.Domain != nil {
+		s.Domain = ServerDomainOf(*w.Domain)
 	}
-	if w.E3 != nil {
-		s.EndpointType = ServerEndpointTypeOf(*w.E3)
+	if w.EndpointType != nil {
+		s.EndpointType = ServerEndpointTypeOf(*w.EndpointType)
 	}
-	if w.E5 != nil {
-		s.IdentityProviderType = ServerIdentityProviderTypeOf(*w.E5)
+	if w.IdentityProviderType != nil {
+		s.IdentityProviderType = ServerIdentityProviderTypeOf(*w.IdentityProviderType)
 	}
-	if w.E6 != nil {
-		s.IpAddressType = ServerIpAddressTypeOf(*w.E6)
+	if w.IpAddressType != nil {
+		s.IpAddressType = ServerIpAddressTypeOf(*w.IpAddressType)
 	}
-	if w.E11 != nil {
-		s.Protocols = (func(v []string) []ServerProtocol { return convertList(v, ServerProtocolOf) })(w.E11)
+	if w.Protocols != nil {
+		s.Protocols = (func(v []string) []ServerProtocol { return convertList(v, ServerProtocolOf) })(w.Protocols)
 	}
 	return nil
 }
@@ -463,19 +464,19 @@ type ServerIdentityProviderDetails struct {
 	Url *string `json:"Url,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServerIdentityProviderDetails, enum values to their
-// types.
+// UnmarshalJSON decodes a ServerIdentityProviderDetails, turning enum values
+// back into their types.
 func (s *ServerIdentityProviderDetails) UnmarshalJSON(data []byte) error {
 	type plain ServerIdentityProviderDetails
 	w := struct {
 		*plain
-		E3 *string `json:"SftpAuthenticationMethods"`
+		SftpAuthenticationMethods *string `json:"SftpAuthenticationMethods"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SftpAuthenticationMethods = ServerSftpAuthenticationMethodsOf(*w.E3)
+	if w.SftpAuthenticationMethods != nil {
+		s.SftpAuthenticationMethods = ServerSftpAuthenticationMethodsOf(*w.SftpAuthenticationMethods)
 	}
 	return nil
 }
@@ -637,26 +638,27 @@ type ServerProtocolDetails struct {
 	TlsSessionResumptionMode ServerTlsSessionResumptionMode `json:"TlsSessionResumptionMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServerProtocolDetails, enum values to their types.
+// UnmarshalJSON decodes a ServerProtocolDetails, turning enum values back into
+// their types.
 func (s *ServerProtocolDetails) UnmarshalJSON(data []byte) error {
 	type plain ServerProtocolDetails
 	w := struct {
 		*plain
-		E0 []string `json:"As2Transports"`
-		E2 *string  `json:"SetStatOption"`
-		E3 *string  `json:"TlsSessionResumptionMode"`
+		As2Transports            []string `json:"As2Transports"`
+		SetStatOption            *string  `json:"SetStatOption"`
+		TlsSessionResumptionMode *string  `json:"TlsSessionResumptionMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.As2Transports = (func(v []string) []ServerAs2Transport { return convertList(v, ServerAs2TransportOf) })(w.E0)
+	if w.As2Transports != nil {
+		s.As2Transports = (func(v []string) []ServerAs2Transport { return convertList(v, ServerAs2TransportOf) })(w.As2Transports)
 	}
-	if w.E2 != nil {
-		s.SetStatOption = ServerSetStatOptionOf(*w.E2)
+	if w.SetStatOption != nil {
+		s.SetStatOption = ServerSetStatOptionOf(*w.SetStatOption)
 	}
-	if w.E3 != nil {
-		s.TlsSessionResumptionMode = ServerTlsSessionResumptionModeOf(*w.E3)
+	if w.TlsSessionResumptionMode != nil {
+		s.TlsSessionResumptionMode = ServerTlsSessionResumptionModeOf(*w.TlsSessionResumptionMode)
 	}
 	return nil
 }
@@ -674,18 +676,19 @@ type ServerS3StorageOptions struct {
 	DirectoryListingOptimization ServerDirectoryListingOptimization `json:"DirectoryListingOptimization,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServerS3StorageOptions, enum values to their types.
+// UnmarshalJSON decodes a ServerS3StorageOptions, turning enum values back
+// into their types.
 func (s *ServerS3StorageOptions) UnmarshalJSON(data []byte) error {
 	type plain ServerS3StorageOptions
 	w := struct {
 		*plain
-		E0 *string `json:"DirectoryListingOptimization"`
+		DirectoryListingOptimization *string `json:"DirectoryListingOptimization"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DirectoryListingOptimization = ServerDirectoryListingOptimizationOf(*w.E0)
+	if w.DirectoryListingOptimization != nil {
+		s.DirectoryListingOptimization = ServerDirectoryListingOptimizationOf(*w.DirectoryListingOptimization)
 	}
 	return nil
 }

@@ -87,18 +87,18 @@ type UserArgs struct {
 	Tags []UserTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserArgs, enum values to their types.
+// UnmarshalJSON decodes a UserArgs, turning enum values back into their types.
 func (s *UserArgs) UnmarshalJSON(data []byte) error {
 	type plain UserArgs
 	w := struct {
 		*plain
-		E5 *string `json:"HomeDirectoryType"`
+		HomeDirectoryType *string `json:"HomeDirectoryType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.HomeDirectoryType = UserHomeDirectoryTypeOf(*w.E5)
+	if w.HomeDirectoryType != nil {
+		s.HomeDirectoryType = UserHomeDirectoryTypeOf(*w.HomeDirectoryType)
 	}
 	return nil
 }
@@ -158,19 +158,19 @@ type UserHomeDirectoryMapEntry struct {
 	Type UserMapType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserHomeDirectoryMapEntry, enum values to their
-// types.
+// UnmarshalJSON decodes a UserHomeDirectoryMapEntry, turning enum values back
+// into their types.
 func (s *UserHomeDirectoryMapEntry) UnmarshalJSON(data []byte) error {
 	type plain UserHomeDirectoryMapEntry
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = UserMapTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = UserMapTypeOf(*w.Type)
 	}
 	return nil
 }

@@ -70,18 +70,19 @@ type WebAppArgs struct {
 	WebAppUnits *WebAppUnits `json:"WebAppUnits,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebAppArgs, enum values to their types.
+// UnmarshalJSON decodes a WebAppArgs, turning enum values back into their
+// types.
 func (s *WebAppArgs) UnmarshalJSON(data []byte) error {
 	type plain WebAppArgs
 	w := struct {
 		*plain
-		E5 *string `json:"WebAppEndpointPolicy"`
+		WebAppEndpointPolicy *string `json:"WebAppEndpointPolicy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.WebAppEndpointPolicy = WebAppEndpointPolicyOf(*w.E5)
+	if w.WebAppEndpointPolicy != nil {
+		s.WebAppEndpointPolicy = WebAppEndpointPolicyOf(*w.WebAppEndpointPolicy)
 	}
 	return nil
 }
@@ -301,18 +302,19 @@ type WebAppVpc struct {
 	VpcId string `json:"VpcId,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebAppVpc, enum values to their types.
+// UnmarshalJSON decodes a WebAppVpc, turning enum values back into their
+// types.
 func (s *WebAppVpc) UnmarshalJSON(data []byte) error {
 	type plain WebAppVpc
 	w := struct {
 		*plain
-		E0 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.IpAddressType = WebAppVpcIpAddressTypeOf(*w.E0)
+	if w.IpAddressType != nil {
+		s.IpAddressType = WebAppVpcIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

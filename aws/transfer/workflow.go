@@ -217,18 +217,19 @@ type WorkflowStep struct {
 	Type WorkflowStepType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkflowStep, enum values to their types.
+// UnmarshalJSON decodes a WorkflowStep, turning enum values back into their
+// types.
 func (s *WorkflowStep) UnmarshalJSON(data []byte) error {
 	type plain WorkflowStep
 	w := struct {
 		*plain
-		E5 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.Type = WorkflowStepTypeOf(*w.E5)
+	if w.Type != nil {
+		s.Type = WorkflowStepTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -264,19 +265,19 @@ type WorkflowStepCopyStepDetails struct {
 	SourceFileLocation string `json:"SourceFileLocation,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkflowStepCopyStepDetails, enum values to their
-// types.
+// UnmarshalJSON decodes a WorkflowStepCopyStepDetails, turning enum values
+// back into their types.
 func (s *WorkflowStepCopyStepDetails) UnmarshalJSON(data []byte) error {
 	type plain WorkflowStepCopyStepDetails
 	w := struct {
 		*plain
-		E2 *string `json:"OverwriteExisting"`
+		OverwriteExisting *string `json:"OverwriteExisting"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OverwriteExisting = WorkflowStepCopyStepDetailsOverwriteExistingOf(*w.E2)
+	if w.OverwriteExisting != nil {
+		s.OverwriteExisting = WorkflowStepCopyStepDetailsOverwriteExistingOf(*w.OverwriteExisting)
 	}
 	return nil
 }
@@ -397,23 +398,23 @@ type WorkflowStepDecryptStepDetails struct {
 	SourceFileLocation string `json:"SourceFileLocation,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkflowStepDecryptStepDetails, enum values to their
-// types.
+// UnmarshalJSON decodes a WorkflowStepDecryptStepDetails, turning enum values
+// back into their types.
 func (s *WorkflowStepDecryptStepDetails) UnmarshalJSON(data []byte) error {
 	type plain WorkflowStepDecryptStepDetails
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
-		E3 *string `json:"OverwriteExisting"`
+		Type              *string `json:"Type"`
+		OverwriteExisting *string `json:"OverwriteExisting"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = WorkflowStepDecryptStepDetailsTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = WorkflowStepDecryptStepDetailsTypeOf(*w.Type)
 	}
-	if w.E3 != nil {
-		s.OverwriteExisting = WorkflowStepDecryptStepDetailsOverwriteExistingOf(*w.E3)
+	if w.OverwriteExisting != nil {
+		s.OverwriteExisting = WorkflowStepDecryptStepDetailsOverwriteExistingOf(*w.OverwriteExisting)
 	}
 	return nil
 }

@@ -41,19 +41,19 @@ type AccountCustomizationArgs struct {
 	VisibleServices []string `json:"VisibleServices,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccountCustomizationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a AccountCustomizationArgs, turning enum values back
+// into their types.
 func (s *AccountCustomizationArgs) UnmarshalJSON(data []byte) error {
 	type plain AccountCustomizationArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AccountColor"`
+		AccountColor *string `json:"AccountColor"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AccountColor = AccountCustomizationAccountColorOf(*w.E0)
+	if w.AccountColor != nil {
+		s.AccountColor = AccountCustomizationAccountColorOf(*w.AccountColor)
 	}
 	return nil
 }

@@ -188,18 +188,19 @@ type IdentitySourceDetails struct {
 	UserPoolArn string `json:"UserPoolArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdentitySourceDetails, enum values to their types.
+// UnmarshalJSON decodes a IdentitySourceDetails, turning enum values back into
+// their types.
 func (s *IdentitySourceDetails) UnmarshalJSON(data []byte) error {
 	type plain IdentitySourceDetails
 	w := struct {
 		*plain
-		E2 *string `json:"OpenIdIssuer"`
+		OpenIdIssuer *string `json:"OpenIdIssuer"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OpenIdIssuer = IdentitySourceOpenIdIssuerOf(*w.E2)
+	if w.OpenIdIssuer != nil {
+		s.OpenIdIssuer = IdentitySourceOpenIdIssuerOf(*w.OpenIdIssuer)
 	}
 	return nil
 }

@@ -164,19 +164,19 @@ type PolicyStoreDeletionProtection struct {
 	Mode PolicyStoreDeletionMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyStoreDeletionProtection, enum values to their
-// types.
+// UnmarshalJSON decodes a PolicyStoreDeletionProtection, turning enum values
+// back into their types.
 func (s *PolicyStoreDeletionProtection) UnmarshalJSON(data []byte) error {
 	type plain PolicyStoreDeletionProtection
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = PolicyStoreDeletionModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = PolicyStoreDeletionModeOf(*w.Mode)
 	}
 	return nil
 }
@@ -335,19 +335,19 @@ type PolicyStoreValidationSettings struct {
 	Mode PolicyStoreValidationMode `json:"Mode,omitzero"`
 }
 
-// UnmarshalJSON decodes a PolicyStoreValidationSettings, enum values to their
-// types.
+// UnmarshalJSON decodes a PolicyStoreValidationSettings, turning enum values
+// back into their types.
 func (s *PolicyStoreValidationSettings) UnmarshalJSON(data []byte) error {
 	type plain PolicyStoreValidationSettings
 	w := struct {
 		*plain
-		E0 *string `json:"Mode"`
+		Mode *string `json:"Mode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Mode = PolicyStoreValidationModeOf(*w.E0)
+	if w.Mode != nil {
+		s.Mode = PolicyStoreValidationModeOf(*w.Mode)
 	}
 	return nil
 }

@@ -54,19 +54,19 @@ type AccessLogSubscriptionArgs struct {
 	Tags []AccessLogSubscriptionTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AccessLogSubscriptionArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a AccessLogSubscriptionArgs, turning enum values back
+// into their types.
 func (s *AccessLogSubscriptionArgs) UnmarshalJSON(data []byte) error {
 	type plain AccessLogSubscriptionArgs
 	w := struct {
 		*plain
-		E2 *string `json:"ServiceNetworkLogType"`
+		ServiceNetworkLogType *string `json:"ServiceNetworkLogType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.ServiceNetworkLogType = AccessLogSubscriptionServiceNetworkLogTypeOf(*w.E2)
+	if w.ServiceNetworkLogType != nil {
+		s.ServiceNetworkLogType = AccessLogSubscriptionServiceNetworkLogTypeOf(*w.ServiceNetworkLogType)
 	}
 	return nil
 }

@@ -65,18 +65,19 @@ type ListenerArgs struct {
 	Tags []ListenerTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ListenerArgs, enum values to their types.
+// UnmarshalJSON decodes a ListenerArgs, turning enum values back into their
+// types.
 func (s *ListenerArgs) UnmarshalJSON(data []byte) error {
 	type plain ListenerArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Protocol"`
+		Protocol *string `json:"Protocol"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Protocol = ListenerProtocolOf(*w.E1)
+	if w.Protocol != nil {
+		s.Protocol = ListenerProtocolOf(*w.Protocol)
 	}
 	return nil
 }

@@ -122,27 +122,27 @@ type ResourceConfigurationArgs struct {
 	Tags []ResourceConfigurationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResourceConfigurationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a ResourceConfigurationArgs, turning enum values back
+// into their types.
 func (s *ResourceConfigurationArgs) UnmarshalJSON(data []byte) error {
 	type plain ResourceConfigurationArgs
 	w := struct {
 		*plain
-		E1 *string `json:"ResourceConfigurationType"`
-		E7 *string `json:"ProtocolType"`
-		E8 *string `json:"ResourceConfigurationAuthType"`
+		ResourceConfigurationType     *string `json:"ResourceConfigurationType"`
+		ProtocolType                  *string `json:"ProtocolType"`
+		ResourceConfigurationAuthType *string `json:"ResourceConfigurationAuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ResourceConfigurationType = ResourceConfigurationTypePropertyOf(*w.E1)
+	if w.ResourceConfigurationType != nil {
+		s.ResourceConfigurationType = ResourceConfigurationTypePropertyOf(*w.ResourceConfigurationType)
 	}
-	if w.E7 != nil {
-		s.ProtocolType = ResourceConfigurationProtocolTypeOf(*w.E7)
+	if w.ProtocolType != nil {
+		s.ProtocolType = ResourceConfigurationProtocolTypeOf(*w.ProtocolType)
 	}
-	if w.E8 != nil {
-		s.ResourceConfigurationAuthType = ResourceConfigurationAuthTypeOf(*w.E8)
+	if w.ResourceConfigurationAuthType != nil {
+		s.ResourceConfigurationAuthType = ResourceConfigurationAuthTypeOf(*w.ResourceConfigurationAuthType)
 	}
 	return nil
 }
@@ -276,19 +276,19 @@ type ResourceConfigurationDnsResource struct {
 	IpAddressType ResourceConfigurationDnsResourceIpAddressType `json:"IpAddressType,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResourceConfigurationDnsResource, enum values to
-// their types.
+// UnmarshalJSON decodes a ResourceConfigurationDnsResource, turning enum
+// values back into their types.
 func (s *ResourceConfigurationDnsResource) UnmarshalJSON(data []byte) error {
 	type plain ResourceConfigurationDnsResource
 	w := struct {
 		*plain
-		E1 *string `json:"IpAddressType"`
+		IpAddressType *string `json:"IpAddressType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IpAddressType = ResourceConfigurationDnsResourceIpAddressTypeOf(*w.E1)
+	if w.IpAddressType != nil {
+		s.IpAddressType = ResourceConfigurationDnsResourceIpAddressTypeOf(*w.IpAddressType)
 	}
 	return nil
 }

@@ -78,22 +78,23 @@ type ResourceGatewayArgs struct {
 	Tags []ResourceGatewayTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ResourceGatewayArgs, enum values to their types.
+// UnmarshalJSON decodes a ResourceGatewayArgs, turning enum values back into
+// their types.
 func (s *ResourceGatewayArgs) UnmarshalJSON(data []byte) error {
 	type plain ResourceGatewayArgs
 	w := struct {
 		*plain
-		E3 *string `json:"IpAddressType"`
-		E5 *string `json:"ResourceConfigDnsResolution"`
+		IpAddressType               *string `json:"IpAddressType"`
+		ResourceConfigDnsResolution *string `json:"ResourceConfigDnsResolution"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.IpAddressType = ResourceGatewayIpAddressTypeOf(*w.E3)
+	if w.IpAddressType != nil {
+		s.IpAddressType = ResourceGatewayIpAddressTypeOf(*w.IpAddressType)
 	}
-	if w.E5 != nil {
-		s.ResourceConfigDnsResolution = ResourceGatewayResourceConfigDnsResolutionOf(*w.E5)
+	if w.ResourceConfigDnsResolution != nil {
+		s.ResourceConfigDnsResolution = ResourceGatewayResourceConfigDnsResolutionOf(*w.ResourceConfigDnsResolution)
 	}
 	return nil
 }

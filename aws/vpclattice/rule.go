@@ -221,18 +221,19 @@ type RuleHttpMatch struct {
 	PathMatch *RulePathMatch `json:"PathMatch,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleHttpMatch, enum values to their types.
+// UnmarshalJSON decodes a RuleHttpMatch, turning enum values back into their
+// types.
 func (s *RuleHttpMatch) UnmarshalJSON(data []byte) error {
 	type plain RuleHttpMatch
 	w := struct {
 		*plain
-		E1 *string `json:"Method"`
+		Method *string `json:"Method"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Method = RuleHttpMatchMethodOf(*w.E1)
+	if w.Method != nil {
+		s.Method = RuleHttpMatchMethodOf(*w.Method)
 	}
 	return nil
 }

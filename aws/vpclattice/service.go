@@ -70,18 +70,19 @@ type ServiceArgs struct {
 	Tags []ServiceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceArgs, turning enum values back into their
+// types.
 func (s *ServiceArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
+		AuthType *string `json:"AuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = ServiceAuthTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = ServiceAuthTypeOf(*w.AuthType)
 	}
 	return nil
 }

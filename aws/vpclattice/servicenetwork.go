@@ -45,18 +45,19 @@ type ServiceNetworkArgs struct {
 	Tags []ServiceNetworkTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceNetworkArgs, enum values to their types.
+// UnmarshalJSON decodes a ServiceNetworkArgs, turning enum values back into
+// their types.
 func (s *ServiceNetworkArgs) UnmarshalJSON(data []byte) error {
 	type plain ServiceNetworkArgs
 	w := struct {
 		*plain
-		E0 *string `json:"AuthType"`
+		AuthType *string `json:"AuthType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AuthType = ServiceNetworkAuthTypeOf(*w.E0)
+	if w.AuthType != nil {
+		s.AuthType = ServiceNetworkAuthTypeOf(*w.AuthType)
 	}
 	return nil
 }

@@ -203,19 +203,19 @@ type ServiceNetworkVpcAssociationDnsOptions struct {
 	PrivateDnsSpecifiedDomains []string `json:"PrivateDnsSpecifiedDomains,omitzero"`
 }
 
-// UnmarshalJSON decodes a ServiceNetworkVpcAssociationDnsOptions, enum values
-// to their types.
+// UnmarshalJSON decodes a ServiceNetworkVpcAssociationDnsOptions, turning enum
+// values back into their types.
 func (s *ServiceNetworkVpcAssociationDnsOptions) UnmarshalJSON(data []byte) error {
 	type plain ServiceNetworkVpcAssociationDnsOptions
 	w := struct {
 		*plain
-		E0 *string `json:"PrivateDnsPreference"`
+		PrivateDnsPreference *string `json:"PrivateDnsPreference"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PrivateDnsPreference = ServiceNetworkVpcAssociationDnsOptionsPrivateDnsPreferenceOf(*w.E0)
+	if w.PrivateDnsPreference != nil {
+		s.PrivateDnsPreference = ServiceNetworkVpcAssociationDnsOptionsPrivateDnsPreferenceOf(*w.PrivateDnsPreference)
 	}
 	return nil
 }

@@ -57,18 +57,19 @@ type TargetGroupArgs struct {
 	Targets []TargetGroupTarget `json:"Targets,omitzero"`
 }
 
-// UnmarshalJSON decodes a TargetGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a TargetGroupArgs, turning enum values back into their
+// types.
 func (s *TargetGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain TargetGroupArgs
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = TargetGroupTypePropertyOf(*w.E0)
+	if w.Type != nil {
+		s.Type = TargetGroupTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -198,30 +199,31 @@ type TargetGroupConfig struct {
 	VpcIdentifier string `json:"VpcIdentifier,omitzero"`
 }
 
-// UnmarshalJSON decodes a TargetGroupConfig, enum values to their types.
+// UnmarshalJSON decodes a TargetGroupConfig, turning enum values back into
+// their types.
 func (s *TargetGroupConfig) UnmarshalJSON(data []byte) error {
 	type plain TargetGroupConfig
 	w := struct {
 		*plain
-		E1 *string `json:"IpAddressType"`
-		E2 *string `json:"LambdaEventStructureVersion"`
-		E4 *string `json:"Protocol"`
-		E5 *string `json:"ProtocolVersion"`
+		IpAddressType               *string `json:"IpAddressType"`
+		LambdaEventStructureVersion *string `json:"LambdaEventStructureVersion"`
+		Protocol                    *string `json:"Protocol"`
+		ProtocolVersion             *string `json:"ProtocolVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IpAddressType = TargetGroupConfigIpAddressTypeOf(*w.E1)
+	if w.IpAddressType != nil {
+		s.IpAddressType = TargetGroupConfigIpAddressTypeOf(*w.IpAddressType)
 	}
-	if w.E2 != nil {
-		s.LambdaEventStructureVersion = TargetGroupConfigLambdaEventStructureVersionOf(*w.E2)
+	if w.LambdaEventStructureVersion != nil {
+		s.LambdaEventStructureVersion = TargetGroupConfigLambdaEventStructureVersionOf(*w.LambdaEventStructureVersion)
 	}
-	if w.E4 != nil {
-		s.Protocol = TargetGroupConfigProtocolOf(*w.E4)
+	if w.Protocol != nil {
+		s.Protocol = TargetGroupConfigProtocolOf(*w.Protocol)
 	}
-	if w.E5 != nil {
-		s.ProtocolVersion = TargetGroupConfigProtocolVersionOf(*w.E5)
+	if w.ProtocolVersion != nil {
+		s.ProtocolVersion = TargetGroupConfigProtocolVersionOf(*w.ProtocolVersion)
 	}
 	return nil
 }
@@ -474,23 +476,23 @@ type TargetGroupHealthCheckConfig struct {
 	UnhealthyThresholdCount int `json:"UnhealthyThresholdCount,omitzero"`
 }
 
-// UnmarshalJSON decodes a TargetGroupHealthCheckConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a TargetGroupHealthCheckConfig, turning enum values
+// back into their types.
 func (s *TargetGroupHealthCheckConfig) UnmarshalJSON(data []byte) error {
 	type plain TargetGroupHealthCheckConfig
 	w := struct {
 		*plain
-		E7 *string `json:"Protocol"`
-		E8 *string `json:"ProtocolVersion"`
+		Protocol        *string `json:"Protocol"`
+		ProtocolVersion *string `json:"ProtocolVersion"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.Protocol = TargetGroupHealthCheckConfigProtocolOf(*w.E7)
+	if w.Protocol != nil {
+		s.Protocol = TargetGroupHealthCheckConfigProtocolOf(*w.Protocol)
 	}
-	if w.E8 != nil {
-		s.ProtocolVersion = TargetGroupHealthCheckConfigProtocolVersionOf(*w.E8)
+	if w.ProtocolVersion != nil {
+		s.ProtocolVersion = TargetGroupHealthCheckConfigProtocolVersionOf(*w.ProtocolVersion)
 	}
 	return nil
 }

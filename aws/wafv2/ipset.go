@@ -59,22 +59,23 @@ type IPSetArgs struct {
 	Tags []IPSetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a IPSetArgs, enum values to their types.
+// UnmarshalJSON decodes a IPSetArgs, turning enum values back into their
+// types.
 func (s *IPSetArgs) UnmarshalJSON(data []byte) error {
 	type plain IPSetArgs
 	w := struct {
 		*plain
-		E1 *string `json:"IPAddressVersion"`
-		E2 *string `json:"Scope"`
+		IPAddressVersion *string `json:"IPAddressVersion"`
+		Scope            *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.IPAddressVersion = IPSetIPAddressVersionOf(*w.E1)
+	if w.IPAddressVersion != nil {
+		s.IPAddressVersion = IPSetIPAddressVersionOf(*w.IPAddressVersion)
 	}
-	if w.E2 != nil {
-		s.Scope = IPSetScopeOf(*w.E2)
+	if w.Scope != nil {
+		s.Scope = IPSetScopeOf(*w.Scope)
 	}
 	return nil
 }

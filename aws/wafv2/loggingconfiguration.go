@@ -121,19 +121,19 @@ type LoggingConfigurationConditionActionCondition struct {
 	Action LoggingConfigurationConditionActionConditionAction `json:"Action,omitzero"`
 }
 
-// UnmarshalJSON decodes a LoggingConfigurationConditionActionCondition, enum
-// values to their types.
+// UnmarshalJSON decodes a LoggingConfigurationConditionActionCondition,
+// turning enum values back into their types.
 func (s *LoggingConfigurationConditionActionCondition) UnmarshalJSON(data []byte) error {
 	type plain LoggingConfigurationConditionActionCondition
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = LoggingConfigurationConditionActionConditionActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = LoggingConfigurationConditionActionConditionActionOf(*w.Action)
 	}
 	return nil
 }
@@ -269,23 +269,23 @@ type LoggingConfigurationFilter struct {
 	Requirement LoggingConfigurationFilterRequirement `json:"Requirement,omitzero"`
 }
 
-// UnmarshalJSON decodes a LoggingConfigurationFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a LoggingConfigurationFilter, turning enum values back
+// into their types.
 func (s *LoggingConfigurationFilter) UnmarshalJSON(data []byte) error {
 	type plain LoggingConfigurationFilter
 	w := struct {
 		*plain
-		E0 *string `json:"Behavior"`
-		E2 *string `json:"Requirement"`
+		Behavior    *string `json:"Behavior"`
+		Requirement *string `json:"Requirement"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Behavior = LoggingConfigurationFilterBehaviorOf(*w.E0)
+	if w.Behavior != nil {
+		s.Behavior = LoggingConfigurationFilterBehaviorOf(*w.Behavior)
 	}
-	if w.E2 != nil {
-		s.Requirement = LoggingConfigurationFilterRequirementOf(*w.E2)
+	if w.Requirement != nil {
+		s.Requirement = LoggingConfigurationFilterRequirementOf(*w.Requirement)
 	}
 	return nil
 }
@@ -400,19 +400,19 @@ type LoggingConfigurationLoggingFilter struct {
 	Filters []LoggingConfigurationFilter `json:"Filters,omitzero"`
 }
 
-// UnmarshalJSON decodes a LoggingConfigurationLoggingFilter, enum values to
-// their types.
+// UnmarshalJSON decodes a LoggingConfigurationLoggingFilter, turning enum
+// values back into their types.
 func (s *LoggingConfigurationLoggingFilter) UnmarshalJSON(data []byte) error {
 	type plain LoggingConfigurationLoggingFilter
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultBehavior"`
+		DefaultBehavior *string `json:"DefaultBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultBehavior = LoggingConfigurationLoggingFilterDefaultBehaviorOf(*w.E0)
+	if w.DefaultBehavior != nil {
+		s.DefaultBehavior = LoggingConfigurationLoggingFilterDefaultBehaviorOf(*w.DefaultBehavior)
 	}
 	return nil
 }

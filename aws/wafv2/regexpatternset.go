@@ -53,18 +53,19 @@ type RegexPatternSetArgs struct {
 	Tags []RegexPatternSetTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RegexPatternSetArgs, enum values to their types.
+// UnmarshalJSON decodes a RegexPatternSetArgs, turning enum values back into
+// their types.
 func (s *RegexPatternSetArgs) UnmarshalJSON(data []byte) error {
 	type plain RegexPatternSetArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Scope = RegexPatternSetScopeOf(*w.E1)
+	if w.Scope != nil {
+		s.Scope = RegexPatternSetScopeOf(*w.Scope)
 	}
 	return nil
 }

@@ -95,18 +95,19 @@ type RuleGroupArgs struct {
 	Tags []RuleGroupTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupArgs, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupArgs, turning enum values back into their
+// types.
 func (s *RuleGroupArgs) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Scope = RuleGroupScopeOf(*w.E1)
+	if w.Scope != nil {
+		s.Scope = RuleGroupScopeOf(*w.Scope)
 	}
 	return nil
 }
@@ -295,18 +296,19 @@ type RuleGroupBody struct {
 	OversizeHandling RuleGroupOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupBody, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupBody, turning enum values back into their
+// types.
 func (s *RuleGroupBody) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupBody
 	w := struct {
 		*plain
-		E0 *string `json:"OversizeHandling"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.E0)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -401,19 +403,19 @@ type RuleGroupByteMatchStatement struct {
 	SearchStringBase64 *string `json:"SearchStringBase64,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupByteMatchStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupByteMatchStatement, turning enum values
+// back into their types.
 func (s *RuleGroupByteMatchStatement) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupByteMatchStatement
 	w := struct {
 		*plain
-		E1 *string `json:"PositionalConstraint"`
+		PositionalConstraint *string `json:"PositionalConstraint"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PositionalConstraint = RuleGroupPositionalConstraintOf(*w.E1)
+	if w.PositionalConstraint != nil {
+		s.PositionalConstraint = RuleGroupPositionalConstraintOf(*w.PositionalConstraint)
 	}
 	return nil
 }
@@ -515,22 +517,23 @@ type RuleGroupCookies struct {
 	OversizeHandling RuleGroupOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupCookies, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupCookies, turning enum values back into
+// their types.
 func (s *RuleGroupCookies) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupCookies
 	w := struct {
 		*plain
-		E1 *string `json:"MatchScope"`
-		E2 *string `json:"OversizeHandling"`
+		MatchScope       *string `json:"MatchScope"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MatchScope = RuleGroupMapMatchScopeOf(*w.E1)
+	if w.MatchScope != nil {
+		s.MatchScope = RuleGroupMapMatchScopeOf(*w.MatchScope)
 	}
-	if w.E2 != nil {
-		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.E2)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -708,19 +711,19 @@ type RuleGroupCustomResponseBody struct {
 	ContentType RuleGroupResponseContentType `json:"ContentType,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupCustomResponseBody, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupCustomResponseBody, turning enum values
+// back into their types.
 func (s *RuleGroupCustomResponseBody) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupCustomResponseBody
 	w := struct {
 		*plain
-		E1 *string `json:"ContentType"`
+		ContentType *string `json:"ContentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContentType = RuleGroupResponseContentTypeOf(*w.E1)
+	if w.ContentType != nil {
+		s.ContentType = RuleGroupResponseContentTypeOf(*w.ContentType)
 	}
 	return nil
 }
@@ -899,19 +902,19 @@ type RuleGroupForwardedIPConfiguration struct {
 	HeaderName string `json:"HeaderName"`
 }
 
-// UnmarshalJSON decodes a RuleGroupForwardedIPConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a RuleGroupForwardedIPConfiguration, turning enum
+// values back into their types.
 func (s *RuleGroupForwardedIPConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupForwardedIPConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = RuleGroupForwardedIPConfigurationFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = RuleGroupForwardedIPConfigurationFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -1021,18 +1024,19 @@ type RuleGroupHeaderOrder struct {
 	OversizeHandling RuleGroupOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupHeaderOrder, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupHeaderOrder, turning enum values back into
+// their types.
 func (s *RuleGroupHeaderOrder) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupHeaderOrder
 	w := struct {
 		*plain
-		E0 *string `json:"OversizeHandling"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.E0)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -1060,22 +1064,23 @@ type RuleGroupHeaders struct {
 	OversizeHandling RuleGroupOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupHeaders, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupHeaders, turning enum values back into
+// their types.
 func (s *RuleGroupHeaders) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupHeaders
 	w := struct {
 		*plain
-		E1 *string `json:"MatchScope"`
-		E2 *string `json:"OversizeHandling"`
+		MatchScope       *string `json:"MatchScope"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MatchScope = RuleGroupMapMatchScopeOf(*w.E1)
+	if w.MatchScope != nil {
+		s.MatchScope = RuleGroupMapMatchScopeOf(*w.MatchScope)
 	}
-	if w.E2 != nil {
-		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.E2)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -1103,23 +1108,23 @@ type RuleGroupIPSetForwardedIPConfiguration struct {
 	Position RuleGroupIPSetForwardedIPConfigurationPosition `json:"Position,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupIPSetForwardedIPConfiguration, enum values
-// to their types.
+// UnmarshalJSON decodes a RuleGroupIPSetForwardedIPConfiguration, turning enum
+// values back into their types.
 func (s *RuleGroupIPSetForwardedIPConfiguration) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupIPSetForwardedIPConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
-		E2 *string `json:"Position"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
+		Position         *string `json:"Position"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = RuleGroupIPSetForwardedIPConfigurationFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = RuleGroupIPSetForwardedIPConfigurationFallbackBehaviorOf(*w.FallbackBehavior)
 	}
-	if w.E2 != nil {
-		s.Position = RuleGroupIPSetForwardedIPConfigurationPositionOf(*w.E2)
+	if w.Position != nil {
+		s.Position = RuleGroupIPSetForwardedIPConfigurationPositionOf(*w.Position)
 	}
 	return nil
 }
@@ -1266,18 +1271,19 @@ type RuleGroupJA3Fingerprint struct {
 	FallbackBehavior RuleGroupJA3FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupJA3Fingerprint, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupJA3Fingerprint, turning enum values back
+// into their types.
 func (s *RuleGroupJA3Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupJA3Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = RuleGroupJA3FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = RuleGroupJA3FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -1340,18 +1346,19 @@ type RuleGroupJA4Fingerprint struct {
 	FallbackBehavior RuleGroupJA4FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupJA4Fingerprint, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupJA4Fingerprint, turning enum values back
+// into their types.
 func (s *RuleGroupJA4Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupJA4Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = RuleGroupJA4FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = RuleGroupJA4FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -1431,26 +1438,27 @@ type RuleGroupJsonBody struct {
 	OversizeHandling RuleGroupOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupJsonBody, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupJsonBody, turning enum values back into
+// their types.
 func (s *RuleGroupJsonBody) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupJsonBody
 	w := struct {
 		*plain
-		E1 *string `json:"MatchScope"`
-		E2 *string `json:"InvalidFallbackBehavior"`
-		E3 *string `json:"OversizeHandling"`
+		MatchScope              *string `json:"MatchScope"`
+		InvalidFallbackBehavior *string `json:"InvalidFallbackBehavior"`
+		OversizeHandling        *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MatchScope = RuleGroupJsonMatchScopeOf(*w.E1)
+	if w.MatchScope != nil {
+		s.MatchScope = RuleGroupJsonMatchScopeOf(*w.MatchScope)
 	}
-	if w.E2 != nil {
-		s.InvalidFallbackBehavior = RuleGroupBodyParsingFallbackBehaviorOf(*w.E2)
+	if w.InvalidFallbackBehavior != nil {
+		s.InvalidFallbackBehavior = RuleGroupBodyParsingFallbackBehaviorOf(*w.InvalidFallbackBehavior)
 	}
-	if w.E3 != nil {
-		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.E3)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = RuleGroupOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -1582,19 +1590,19 @@ type RuleGroupLabelMatchStatement struct {
 	Scope RuleGroupLabelMatchScope `json:"Scope,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupLabelMatchStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupLabelMatchStatement, turning enum values
+// back into their types.
 func (s *RuleGroupLabelMatchStatement) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupLabelMatchStatement
 	w := struct {
 		*plain
-		E1 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Scope = RuleGroupLabelMatchScopeOf(*w.E1)
+	if w.Scope != nil {
+		s.Scope = RuleGroupLabelMatchScopeOf(*w.Scope)
 	}
 	return nil
 }
@@ -1669,19 +1677,19 @@ type RuleGroupMonetizationConfig struct {
 	CurrencyMode RuleGroupCurrencyMode `json:"CurrencyMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupMonetizationConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupMonetizationConfig, turning enum values
+// back into their types.
 func (s *RuleGroupMonetizationConfig) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupMonetizationConfig
 	w := struct {
 		*plain
-		E1 *string `json:"CurrencyMode"`
+		CurrencyMode *string `json:"CurrencyMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CurrencyMode = RuleGroupCurrencyModeOf(*w.E1)
+	if w.CurrencyMode != nil {
+		s.CurrencyMode = RuleGroupCurrencyModeOf(*w.CurrencyMode)
 	}
 	return nil
 }
@@ -1787,18 +1795,19 @@ type RuleGroupPaymentNetwork struct {
 	WalletAddress string `json:"WalletAddress,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupPaymentNetwork, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupPaymentNetwork, turning enum values back
+// into their types.
 func (s *RuleGroupPaymentNetwork) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupPaymentNetwork
 	w := struct {
 		*plain
-		E0 *string `json:"Chain"`
+		Chain *string `json:"Chain"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Chain = RuleGroupBlockchainChainOf(*w.E0)
+	if w.Chain != nil {
+		s.Chain = RuleGroupBlockchainChainOf(*w.Chain)
 	}
 	return nil
 }
@@ -1867,19 +1876,19 @@ type RuleGroupPreParseTextTransformation struct {
 	Type RuleGroupPreParseTextTransformationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupPreParseTextTransformation, enum values to
-// their types.
+// UnmarshalJSON decodes a RuleGroupPreParseTextTransformation, turning enum
+// values back into their types.
 func (s *RuleGroupPreParseTextTransformation) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupPreParseTextTransformation
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = RuleGroupPreParseTextTransformationTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = RuleGroupPreParseTextTransformationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -1952,18 +1961,19 @@ type RuleGroupPrice struct {
 	Currency RuleGroupCryptoCurrency `json:"Currency,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupPrice, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupPrice, turning enum values back into their
+// types.
 func (s *RuleGroupPrice) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupPrice
 	w := struct {
 		*plain
-		E1 *string `json:"Currency"`
+		Currency *string `json:"Currency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Currency = RuleGroupCryptoCurrencyOf(*w.E1)
+	if w.Currency != nil {
+		s.Currency = RuleGroupCryptoCurrencyOf(*w.Currency)
 	}
 	return nil
 }
@@ -2010,23 +2020,23 @@ type RuleGroupRateBasedStatement struct {
 	ScopeDownStatement *RuleGroupStatement `json:"ScopeDownStatement,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupRateBasedStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupRateBasedStatement, turning enum values
+// back into their types.
 func (s *RuleGroupRateBasedStatement) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupRateBasedStatement
 	w := struct {
 		*plain
-		E0 *string `json:"AggregateKeyType"`
-		E3 *int    `json:"EvaluationWindowSec"`
+		AggregateKeyType    *string `json:"AggregateKeyType"`
+		EvaluationWindowSec *int    `json:"EvaluationWindowSec"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AggregateKeyType = RuleGroupRateBasedStatementAggregateKeyTypeOf(*w.E0)
+	if w.AggregateKeyType != nil {
+		s.AggregateKeyType = RuleGroupRateBasedStatementAggregateKeyTypeOf(*w.AggregateKeyType)
 	}
-	if w.E3 != nil {
-		s.EvaluationWindowSec = RuleGroupEvaluationWindowSecOf(*w.E3)
+	if w.EvaluationWindowSec != nil {
+		s.EvaluationWindowSec = RuleGroupEvaluationWindowSecOf(*w.EvaluationWindowSec)
 	}
 	return nil
 }
@@ -2207,19 +2217,19 @@ type RuleGroupRateLimitJA3Fingerprint struct {
 	FallbackBehavior RuleGroupRateLimitJA3FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupRateLimitJA3Fingerprint, enum values to
-// their types.
+// UnmarshalJSON decodes a RuleGroupRateLimitJA3Fingerprint, turning enum
+// values back into their types.
 func (s *RuleGroupRateLimitJA3Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupRateLimitJA3Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = RuleGroupRateLimitJA3FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = RuleGroupRateLimitJA3FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -2285,19 +2295,19 @@ type RuleGroupRateLimitJA4Fingerprint struct {
 	FallbackBehavior RuleGroupRateLimitJA4FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupRateLimitJA4Fingerprint, enum values to
-// their types.
+// UnmarshalJSON decodes a RuleGroupRateLimitJA4Fingerprint, turning enum
+// values back into their types.
 func (s *RuleGroupRateLimitJA4Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupRateLimitJA4Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = RuleGroupRateLimitJA4FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = RuleGroupRateLimitJA4FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -2720,19 +2730,19 @@ type RuleGroupSizeConstraintStatement struct {
 	PreParseTextTransformations []RuleGroupPreParseTextTransformation `json:"PreParseTextTransformations,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupSizeConstraintStatement, enum values to
-// their types.
+// UnmarshalJSON decodes a RuleGroupSizeConstraintStatement, turning enum
+// values back into their types.
 func (s *RuleGroupSizeConstraintStatement) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupSizeConstraintStatement
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = RuleGroupSizeConstraintStatementComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = RuleGroupSizeConstraintStatementComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }
@@ -2821,19 +2831,19 @@ type RuleGroupSqliMatchStatement struct {
 	SensitivityLevel RuleGroupSensitivityLevel `json:"SensitivityLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupSqliMatchStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupSqliMatchStatement, turning enum values
+// back into their types.
 func (s *RuleGroupSqliMatchStatement) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupSqliMatchStatement
 	w := struct {
 		*plain
-		E3 *string `json:"SensitivityLevel"`
+		SensitivityLevel *string `json:"SensitivityLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SensitivityLevel = RuleGroupSensitivityLevelOf(*w.E3)
+	if w.SensitivityLevel != nil {
+		s.SensitivityLevel = RuleGroupSensitivityLevelOf(*w.SensitivityLevel)
 	}
 	return nil
 }
@@ -2964,19 +2974,19 @@ type RuleGroupTextTransformation struct {
 	Type RuleGroupTextTransformationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupTextTransformation, enum values to their
-// types.
+// UnmarshalJSON decodes a RuleGroupTextTransformation, turning enum values
+// back into their types.
 func (s *RuleGroupTextTransformation) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupTextTransformation
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = RuleGroupTextTransformationTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = RuleGroupTextTransformationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -3070,18 +3080,19 @@ type RuleGroupUriFragment struct {
 	FallbackBehavior RuleGroupUriFragmentFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a RuleGroupUriFragment, enum values to their types.
+// UnmarshalJSON decodes a RuleGroupUriFragment, turning enum values back into
+// their types.
 func (s *RuleGroupUriFragment) UnmarshalJSON(data []byte) error {
 	type plain RuleGroupUriFragment
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = RuleGroupUriFragmentFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = RuleGroupUriFragmentFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }

@@ -123,18 +123,19 @@ type WebACLArgs struct {
 	TokenDomains []string `json:"TokenDomains,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLArgs, enum values to their types.
+// UnmarshalJSON decodes a WebACLArgs, turning enum values back into their
+// types.
 func (s *WebACLArgs) UnmarshalJSON(data []byte) error {
 	type plain WebACLArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Scope = WebACLScopeOf(*w.E1)
+	if w.Scope != nil {
+		s.Scope = WebACLScopeOf(*w.Scope)
 	}
 	return nil
 }
@@ -305,19 +306,19 @@ type WebACLAWSManagedRulesAntiDDoSRuleSet struct {
 	SensitivityToBlock WebACLSensitivityToAct `json:"SensitivityToBlock,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLAWSManagedRulesAntiDDoSRuleSet, enum values to
-// their types.
+// UnmarshalJSON decodes a WebACLAWSManagedRulesAntiDDoSRuleSet, turning enum
+// values back into their types.
 func (s *WebACLAWSManagedRulesAntiDDoSRuleSet) UnmarshalJSON(data []byte) error {
 	type plain WebACLAWSManagedRulesAntiDDoSRuleSet
 	w := struct {
 		*plain
-		E1 *string `json:"SensitivityToBlock"`
+		SensitivityToBlock *string `json:"SensitivityToBlock"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.SensitivityToBlock = WebACLSensitivityToActOf(*w.E1)
+	if w.SensitivityToBlock != nil {
+		s.SensitivityToBlock = WebACLSensitivityToActOf(*w.SensitivityToBlock)
 	}
 	return nil
 }
@@ -340,19 +341,19 @@ type WebACLAWSManagedRulesBotControlRuleSet struct {
 	EnableMachineLearning *bool `json:"EnableMachineLearning,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLAWSManagedRulesBotControlRuleSet, enum values
-// to their types.
+// UnmarshalJSON decodes a WebACLAWSManagedRulesBotControlRuleSet, turning enum
+// values back into their types.
 func (s *WebACLAWSManagedRulesBotControlRuleSet) UnmarshalJSON(data []byte) error {
 	type plain WebACLAWSManagedRulesBotControlRuleSet
 	w := struct {
 		*plain
-		E0 *string `json:"InspectionLevel"`
+		InspectionLevel *string `json:"InspectionLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InspectionLevel = WebACLAWSManagedRulesBotControlRuleSetInspectionLevelOf(*w.E0)
+	if w.InspectionLevel != nil {
+		s.InspectionLevel = WebACLAWSManagedRulesBotControlRuleSetInspectionLevelOf(*w.InspectionLevel)
 	}
 	return nil
 }
@@ -565,18 +566,19 @@ type WebACLBody struct {
 	OversizeHandling WebACLOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLBody, enum values to their types.
+// UnmarshalJSON decodes a WebACLBody, turning enum values back into their
+// types.
 func (s *WebACLBody) UnmarshalJSON(data []byte) error {
 	type plain WebACLBody
 	w := struct {
 		*plain
-		E0 *string `json:"OversizeHandling"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OversizeHandling = WebACLOversizeHandlingOf(*w.E0)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = WebACLOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -671,19 +673,19 @@ type WebACLByteMatchStatement struct {
 	SearchStringBase64 *string `json:"SearchStringBase64,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLByteMatchStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLByteMatchStatement, turning enum values back
+// into their types.
 func (s *WebACLByteMatchStatement) UnmarshalJSON(data []byte) error {
 	type plain WebACLByteMatchStatement
 	w := struct {
 		*plain
-		E1 *string `json:"PositionalConstraint"`
+		PositionalConstraint *string `json:"PositionalConstraint"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PositionalConstraint = WebACLPositionalConstraintOf(*w.E1)
+	if w.PositionalConstraint != nil {
+		s.PositionalConstraint = WebACLPositionalConstraintOf(*w.PositionalConstraint)
 	}
 	return nil
 }
@@ -758,22 +760,23 @@ type WebACLClientSideAction struct {
 	Sensitivity WebACLSensitivityToAct `json:"Sensitivity,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLClientSideAction, enum values to their types.
+// UnmarshalJSON decodes a WebACLClientSideAction, turning enum values back
+// into their types.
 func (s *WebACLClientSideAction) UnmarshalJSON(data []byte) error {
 	type plain WebACLClientSideAction
 	w := struct {
 		*plain
-		E0 *string `json:"UsageOfAction"`
-		E2 *string `json:"Sensitivity"`
+		UsageOfAction *string `json:"UsageOfAction"`
+		Sensitivity   *string `json:"Sensitivity"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.UsageOfAction = WebACLUsageOfActionOf(*w.E0)
+	if w.UsageOfAction != nil {
+		s.UsageOfAction = WebACLUsageOfActionOf(*w.UsageOfAction)
 	}
-	if w.E2 != nil {
-		s.Sensitivity = WebACLSensitivityToActOf(*w.E2)
+	if w.Sensitivity != nil {
+		s.Sensitivity = WebACLSensitivityToActOf(*w.Sensitivity)
 	}
 	return nil
 }
@@ -839,22 +842,23 @@ type WebACLCookies struct {
 	OversizeHandling WebACLOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLCookies, enum values to their types.
+// UnmarshalJSON decodes a WebACLCookies, turning enum values back into their
+// types.
 func (s *WebACLCookies) UnmarshalJSON(data []byte) error {
 	type plain WebACLCookies
 	w := struct {
 		*plain
-		E1 *string `json:"MatchScope"`
-		E2 *string `json:"OversizeHandling"`
+		MatchScope       *string `json:"MatchScope"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MatchScope = WebACLMapMatchScopeOf(*w.E1)
+	if w.MatchScope != nil {
+		s.MatchScope = WebACLMapMatchScopeOf(*w.MatchScope)
 	}
-	if w.E2 != nil {
-		s.OversizeHandling = WebACLOversizeHandlingOf(*w.E2)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = WebACLOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -1030,19 +1034,19 @@ type WebACLCustomResponseBody struct {
 	ContentType WebACLResponseContentType `json:"ContentType,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLCustomResponseBody, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLCustomResponseBody, turning enum values back
+// into their types.
 func (s *WebACLCustomResponseBody) UnmarshalJSON(data []byte) error {
 	type plain WebACLCustomResponseBody
 	w := struct {
 		*plain
-		E1 *string `json:"ContentType"`
+		ContentType *string `json:"ContentType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ContentType = WebACLResponseContentTypeOf(*w.E1)
+	if w.ContentType != nil {
+		s.ContentType = WebACLResponseContentTypeOf(*w.ContentType)
 	}
 	return nil
 }
@@ -1074,18 +1078,19 @@ type WebACLDataProtect struct {
 	ExcludeRuleMatchDetails *bool `json:"ExcludeRuleMatchDetails,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLDataProtect, enum values to their types.
+// UnmarshalJSON decodes a WebACLDataProtect, turning enum values back into
+// their types.
 func (s *WebACLDataProtect) UnmarshalJSON(data []byte) error {
 	type plain WebACLDataProtect
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = WebACLDataProtectionActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = WebACLDataProtectionActionOf(*w.Action)
 	}
 	return nil
 }
@@ -1357,18 +1362,19 @@ type WebACLFieldToProtect struct {
 	FieldKeys []string `json:"FieldKeys,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLFieldToProtect, enum values to their types.
+// UnmarshalJSON decodes a WebACLFieldToProtect, turning enum values back into
+// their types.
 func (s *WebACLFieldToProtect) UnmarshalJSON(data []byte) error {
 	type plain WebACLFieldToProtect
 	w := struct {
 		*plain
-		E0 *string `json:"FieldType"`
+		FieldType *string `json:"FieldType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FieldType = WebACLFieldToProtectFieldTypeOf(*w.E0)
+	if w.FieldType != nil {
+		s.FieldType = WebACLFieldToProtectFieldTypeOf(*w.FieldType)
 	}
 	return nil
 }
@@ -1436,19 +1442,19 @@ type WebACLForwardedIPConfiguration struct {
 	HeaderName string `json:"HeaderName"`
 }
 
-// UnmarshalJSON decodes a WebACLForwardedIPConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLForwardedIPConfiguration, turning enum values
+// back into their types.
 func (s *WebACLForwardedIPConfiguration) UnmarshalJSON(data []byte) error {
 	type plain WebACLForwardedIPConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = WebACLForwardedIPConfigurationFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = WebACLForwardedIPConfigurationFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -1557,18 +1563,19 @@ type WebACLHeaderOrder struct {
 	OversizeHandling WebACLOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLHeaderOrder, enum values to their types.
+// UnmarshalJSON decodes a WebACLHeaderOrder, turning enum values back into
+// their types.
 func (s *WebACLHeaderOrder) UnmarshalJSON(data []byte) error {
 	type plain WebACLHeaderOrder
 	w := struct {
 		*plain
-		E0 *string `json:"OversizeHandling"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.OversizeHandling = WebACLOversizeHandlingOf(*w.E0)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = WebACLOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -1596,22 +1603,23 @@ type WebACLHeaders struct {
 	OversizeHandling WebACLOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLHeaders, enum values to their types.
+// UnmarshalJSON decodes a WebACLHeaders, turning enum values back into their
+// types.
 func (s *WebACLHeaders) UnmarshalJSON(data []byte) error {
 	type plain WebACLHeaders
 	w := struct {
 		*plain
-		E1 *string `json:"MatchScope"`
-		E2 *string `json:"OversizeHandling"`
+		MatchScope       *string `json:"MatchScope"`
+		OversizeHandling *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MatchScope = WebACLMapMatchScopeOf(*w.E1)
+	if w.MatchScope != nil {
+		s.MatchScope = WebACLMapMatchScopeOf(*w.MatchScope)
 	}
-	if w.E2 != nil {
-		s.OversizeHandling = WebACLOversizeHandlingOf(*w.E2)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = WebACLOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -1639,23 +1647,23 @@ type WebACLIPSetForwardedIPConfiguration struct {
 	Position WebACLIPSetForwardedIPConfigurationPosition `json:"Position,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLIPSetForwardedIPConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a WebACLIPSetForwardedIPConfiguration, turning enum
+// values back into their types.
 func (s *WebACLIPSetForwardedIPConfiguration) UnmarshalJSON(data []byte) error {
 	type plain WebACLIPSetForwardedIPConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
-		E2 *string `json:"Position"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
+		Position         *string `json:"Position"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = WebACLIPSetForwardedIPConfigurationFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = WebACLIPSetForwardedIPConfigurationFallbackBehaviorOf(*w.FallbackBehavior)
 	}
-	if w.E2 != nil {
-		s.Position = WebACLIPSetForwardedIPConfigurationPositionOf(*w.E2)
+	if w.Position != nil {
+		s.Position = WebACLIPSetForwardedIPConfigurationPositionOf(*w.Position)
 	}
 	return nil
 }
@@ -1798,18 +1806,19 @@ type WebACLJA3Fingerprint struct {
 	FallbackBehavior WebACLJA3FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLJA3Fingerprint, enum values to their types.
+// UnmarshalJSON decodes a WebACLJA3Fingerprint, turning enum values back into
+// their types.
 func (s *WebACLJA3Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain WebACLJA3Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = WebACLJA3FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = WebACLJA3FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -1872,18 +1881,19 @@ type WebACLJA4Fingerprint struct {
 	FallbackBehavior WebACLJA4FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLJA4Fingerprint, enum values to their types.
+// UnmarshalJSON decodes a WebACLJA4Fingerprint, turning enum values back into
+// their types.
 func (s *WebACLJA4Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain WebACLJA4Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = WebACLJA4FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = WebACLJA4FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -1963,26 +1973,27 @@ type WebACLJsonBody struct {
 	OversizeHandling WebACLOversizeHandling `json:"OversizeHandling,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLJsonBody, enum values to their types.
+// UnmarshalJSON decodes a WebACLJsonBody, turning enum values back into their
+// types.
 func (s *WebACLJsonBody) UnmarshalJSON(data []byte) error {
 	type plain WebACLJsonBody
 	w := struct {
 		*plain
-		E1 *string `json:"MatchScope"`
-		E2 *string `json:"InvalidFallbackBehavior"`
-		E3 *string `json:"OversizeHandling"`
+		MatchScope              *string `json:"MatchScope"`
+		InvalidFallbackBehavior *string `json:"InvalidFallbackBehavior"`
+		OversizeHandling        *string `json:"OversizeHandling"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.MatchScope = WebACLJsonMatchScopeOf(*w.E1)
+	if w.MatchScope != nil {
+		s.MatchScope = WebACLJsonMatchScopeOf(*w.MatchScope)
 	}
-	if w.E2 != nil {
-		s.InvalidFallbackBehavior = WebACLBodyParsingFallbackBehaviorOf(*w.E2)
+	if w.InvalidFallbackBehavior != nil {
+		s.InvalidFallbackBehavior = WebACLBodyParsingFallbackBehaviorOf(*w.InvalidFallbackBehavior)
 	}
-	if w.E3 != nil {
-		s.OversizeHandling = WebACLOversizeHandlingOf(*w.E3)
+	if w.OversizeHandling != nil {
+		s.OversizeHandling = WebACLOversizeHandlingOf(*w.OversizeHandling)
 	}
 	return nil
 }
@@ -2112,19 +2123,19 @@ type WebACLLabelMatchStatement struct {
 	Scope WebACLLabelMatchScope `json:"Scope,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLLabelMatchStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLLabelMatchStatement, turning enum values back
+// into their types.
 func (s *WebACLLabelMatchStatement) UnmarshalJSON(data []byte) error {
 	type plain WebACLLabelMatchStatement
 	w := struct {
 		*plain
-		E1 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Scope = WebACLLabelMatchScopeOf(*w.E1)
+	if w.Scope != nil {
+		s.Scope = WebACLLabelMatchScopeOf(*w.Scope)
 	}
 	return nil
 }
@@ -2187,19 +2198,19 @@ type WebACLManagedRuleGroupConfig struct {
 	UsernameField WebACLFieldIdentifier `json:"UsernameField,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLManagedRuleGroupConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLManagedRuleGroupConfig, turning enum values
+// back into their types.
 func (s *WebACLManagedRuleGroupConfig) UnmarshalJSON(data []byte) error {
 	type plain WebACLManagedRuleGroupConfig
 	w := struct {
 		*plain
-		E6 *string `json:"PayloadType"`
+		PayloadType *string `json:"PayloadType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.PayloadType = WebACLManagedRuleGroupConfigPayloadTypeOf(*w.E6)
+	if w.PayloadType != nil {
+		s.PayloadType = WebACLManagedRuleGroupConfigPayloadTypeOf(*w.PayloadType)
 	}
 	return nil
 }
@@ -2357,19 +2368,19 @@ type WebACLMonetizationConfig struct {
 	CurrencyMode WebACLCurrencyMode `json:"CurrencyMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLMonetizationConfig, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLMonetizationConfig, turning enum values back
+// into their types.
 func (s *WebACLMonetizationConfig) UnmarshalJSON(data []byte) error {
 	type plain WebACLMonetizationConfig
 	w := struct {
 		*plain
-		E1 *string `json:"CurrencyMode"`
+		CurrencyMode *string `json:"CurrencyMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.CurrencyMode = WebACLCurrencyModeOf(*w.E1)
+	if w.CurrencyMode != nil {
+		s.CurrencyMode = WebACLCurrencyModeOf(*w.CurrencyMode)
 	}
 	return nil
 }
@@ -2408,19 +2419,19 @@ type WebACLOnSourceDDoSProtectionConfig struct {
 	ALBLowReputationMode WebACLOnSourceDDoSProtectionConfigALBLowReputationMode `json:"ALBLowReputationMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLOnSourceDDoSProtectionConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a WebACLOnSourceDDoSProtectionConfig, turning enum
+// values back into their types.
 func (s *WebACLOnSourceDDoSProtectionConfig) UnmarshalJSON(data []byte) error {
 	type plain WebACLOnSourceDDoSProtectionConfig
 	w := struct {
 		*plain
-		E0 *string `json:"ALBLowReputationMode"`
+		ALBLowReputationMode *string `json:"ALBLowReputationMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ALBLowReputationMode = WebACLOnSourceDDoSProtectionConfigALBLowReputationModeOf(*w.E0)
+	if w.ALBLowReputationMode != nil {
+		s.ALBLowReputationMode = WebACLOnSourceDDoSProtectionConfigALBLowReputationModeOf(*w.ALBLowReputationMode)
 	}
 	return nil
 }
@@ -2569,18 +2580,19 @@ type WebACLPaymentNetwork struct {
 	WalletAddress string `json:"WalletAddress,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLPaymentNetwork, enum values to their types.
+// UnmarshalJSON decodes a WebACLPaymentNetwork, turning enum values back into
+// their types.
 func (s *WebACLPaymentNetwork) UnmarshalJSON(data []byte) error {
 	type plain WebACLPaymentNetwork
 	w := struct {
 		*plain
-		E0 *string `json:"Chain"`
+		Chain *string `json:"Chain"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Chain = WebACLBlockchainChainOf(*w.E0)
+	if w.Chain != nil {
+		s.Chain = WebACLBlockchainChainOf(*w.Chain)
 	}
 	return nil
 }
@@ -2661,19 +2673,19 @@ type WebACLPreParseTextTransformation struct {
 	Type WebACLPreParseTextTransformationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLPreParseTextTransformation, enum values to
-// their types.
+// UnmarshalJSON decodes a WebACLPreParseTextTransformation, turning enum
+// values back into their types.
 func (s *WebACLPreParseTextTransformation) UnmarshalJSON(data []byte) error {
 	type plain WebACLPreParseTextTransformation
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = WebACLPreParseTextTransformationTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = WebACLPreParseTextTransformationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -2745,18 +2757,19 @@ type WebACLPrice struct {
 	Currency WebACLCryptoCurrency `json:"Currency,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLPrice, enum values to their types.
+// UnmarshalJSON decodes a WebACLPrice, turning enum values back into their
+// types.
 func (s *WebACLPrice) UnmarshalJSON(data []byte) error {
 	type plain WebACLPrice
 	w := struct {
 		*plain
-		E1 *string `json:"Currency"`
+		Currency *string `json:"Currency"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Currency = WebACLCryptoCurrencyOf(*w.E1)
+	if w.Currency != nil {
+		s.Currency = WebACLCryptoCurrencyOf(*w.Currency)
 	}
 	return nil
 }
@@ -2803,23 +2816,23 @@ type WebACLRateBasedStatement struct {
 	ScopeDownStatement *WebACLStatement `json:"ScopeDownStatement,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLRateBasedStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLRateBasedStatement, turning enum values back
+// into their types.
 func (s *WebACLRateBasedStatement) UnmarshalJSON(data []byte) error {
 	type plain WebACLRateBasedStatement
 	w := struct {
 		*plain
-		E0 *string `json:"AggregateKeyType"`
-		E3 *int    `json:"EvaluationWindowSec"`
+		AggregateKeyType    *string `json:"AggregateKeyType"`
+		EvaluationWindowSec *int    `json:"EvaluationWindowSec"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AggregateKeyType = WebACLRateBasedStatementAggregateKeyTypeOf(*w.E0)
+	if w.AggregateKeyType != nil {
+		s.AggregateKeyType = WebACLRateBasedStatementAggregateKeyTypeOf(*w.AggregateKeyType)
 	}
-	if w.E3 != nil {
-		s.EvaluationWindowSec = WebACLEvaluationWindowSecOf(*w.E3)
+	if w.EvaluationWindowSec != nil {
+		s.EvaluationWindowSec = WebACLEvaluationWindowSecOf(*w.EvaluationWindowSec)
 	}
 	return nil
 }
@@ -2998,19 +3011,19 @@ type WebACLRateLimitJA3Fingerprint struct {
 	FallbackBehavior WebACLRateLimitJA3FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLRateLimitJA3Fingerprint, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLRateLimitJA3Fingerprint, turning enum values
+// back into their types.
 func (s *WebACLRateLimitJA3Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain WebACLRateLimitJA3Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = WebACLRateLimitJA3FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = WebACLRateLimitJA3FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -3076,19 +3089,19 @@ type WebACLRateLimitJA4Fingerprint struct {
 	FallbackBehavior WebACLRateLimitJA4FingerprintFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLRateLimitJA4Fingerprint, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLRateLimitJA4Fingerprint, turning enum values
+// back into their types.
 func (s *WebACLRateLimitJA4Fingerprint) UnmarshalJSON(data []byte) error {
 	type plain WebACLRateLimitJA4Fingerprint
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = WebACLRateLimitJA4FingerprintFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = WebACLRateLimitJA4FingerprintFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }
@@ -3278,19 +3291,19 @@ type WebACLRequestBodyAssociatedResourceTypeConfig struct {
 	DefaultSizeInspectionLimit WebACLSizeInspectionLimit `json:"DefaultSizeInspectionLimit,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLRequestBodyAssociatedResourceTypeConfig, enum
-// values to their types.
+// UnmarshalJSON decodes a WebACLRequestBodyAssociatedResourceTypeConfig,
+// turning enum values back into their types.
 func (s *WebACLRequestBodyAssociatedResourceTypeConfig) UnmarshalJSON(data []byte) error {
 	type plain WebACLRequestBodyAssociatedResourceTypeConfig
 	w := struct {
 		*plain
-		E0 *string `json:"DefaultSizeInspectionLimit"`
+		DefaultSizeInspectionLimit *string `json:"DefaultSizeInspectionLimit"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.DefaultSizeInspectionLimit = WebACLSizeInspectionLimitOf(*w.E0)
+	if w.DefaultSizeInspectionLimit != nil {
+		s.DefaultSizeInspectionLimit = WebACLSizeInspectionLimitOf(*w.DefaultSizeInspectionLimit)
 	}
 	return nil
 }
@@ -3319,18 +3332,19 @@ type WebACLRequestInspection struct {
 	UsernameField WebACLFieldIdentifier `json:"UsernameField,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLRequestInspection, enum values to their types.
+// UnmarshalJSON decodes a WebACLRequestInspection, turning enum values back
+// into their types.
 func (s *WebACLRequestInspection) UnmarshalJSON(data []byte) error {
 	type plain WebACLRequestInspection
 	w := struct {
 		*plain
-		E1 *string `json:"PayloadType"`
+		PayloadType *string `json:"PayloadType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.PayloadType = WebACLRequestInspectionPayloadTypeOf(*w.E1)
+	if w.PayloadType != nil {
+		s.PayloadType = WebACLRequestInspectionPayloadTypeOf(*w.PayloadType)
 	}
 	return nil
 }
@@ -3377,19 +3391,19 @@ type WebACLRequestInspectionACFP struct {
 	UsernameField WebACLFieldIdentifier `json:"UsernameField,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLRequestInspectionACFP, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLRequestInspectionACFP, turning enum values
+// back into their types.
 func (s *WebACLRequestInspectionACFP) UnmarshalJSON(data []byte) error {
 	type plain WebACLRequestInspectionACFP
 	w := struct {
 		*plain
-		E0 *string `json:"PayloadType"`
+		PayloadType *string `json:"PayloadType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.PayloadType = WebACLRequestInspectionACFPPayloadTypeOf(*w.E0)
+	if w.PayloadType != nil {
+		s.PayloadType = WebACLRequestInspectionACFPPayloadTypeOf(*w.PayloadType)
 	}
 	return nil
 }
@@ -3942,19 +3956,19 @@ type WebACLSizeConstraintStatement struct {
 	PreParseTextTransformations []WebACLPreParseTextTransformation `json:"PreParseTextTransformations,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLSizeConstraintStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLSizeConstraintStatement, turning enum values
+// back into their types.
 func (s *WebACLSizeConstraintStatement) UnmarshalJSON(data []byte) error {
 	type plain WebACLSizeConstraintStatement
 	w := struct {
 		*plain
-		E0 *string `json:"ComparisonOperator"`
+		ComparisonOperator *string `json:"ComparisonOperator"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ComparisonOperator = WebACLSizeConstraintStatementComparisonOperatorOf(*w.E0)
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = WebACLSizeConstraintStatementComparisonOperatorOf(*w.ComparisonOperator)
 	}
 	return nil
 }
@@ -4087,19 +4101,19 @@ type WebACLSqliMatchStatement struct {
 	SensitivityLevel WebACLSensitivityLevel `json:"SensitivityLevel,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLSqliMatchStatement, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLSqliMatchStatement, turning enum values back
+// into their types.
 func (s *WebACLSqliMatchStatement) UnmarshalJSON(data []byte) error {
 	type plain WebACLSqliMatchStatement
 	w := struct {
 		*plain
-		E3 *string `json:"SensitivityLevel"`
+		SensitivityLevel *string `json:"SensitivityLevel"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.SensitivityLevel = WebACLSensitivityLevelOf(*w.E3)
+	if w.SensitivityLevel != nil {
+		s.SensitivityLevel = WebACLSensitivityLevelOf(*w.SensitivityLevel)
 	}
 	return nil
 }
@@ -4242,19 +4256,19 @@ type WebACLTextTransformation struct {
 	Type WebACLTextTransformationType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLTextTransformation, enum values to their
-// types.
+// UnmarshalJSON decodes a WebACLTextTransformation, turning enum values back
+// into their types.
 func (s *WebACLTextTransformation) UnmarshalJSON(data []byte) error {
 	type plain WebACLTextTransformation
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = WebACLTextTransformationTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = WebACLTextTransformationTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -4344,18 +4358,19 @@ type WebACLUriFragment struct {
 	FallbackBehavior WebACLUriFragmentFallbackBehavior `json:"FallbackBehavior,omitzero"`
 }
 
-// UnmarshalJSON decodes a WebACLUriFragment, enum values to their types.
+// UnmarshalJSON decodes a WebACLUriFragment, turning enum values back into
+// their types.
 func (s *WebACLUriFragment) UnmarshalJSON(data []byte) error {
 	type plain WebACLUriFragment
 	w := struct {
 		*plain
-		E0 *string `json:"FallbackBehavior"`
+		FallbackBehavior *string `json:"FallbackBehavior"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.FallbackBehavior = WebACLUriFragmentFallbackBehaviorOf(*w.E0)
+	if w.FallbackBehavior != nil {
+		s.FallbackBehavior = WebACLUriFragmentFallbackBehaviorOf(*w.FallbackBehavior)
 	}
 	return nil
 }

@@ -64,18 +64,19 @@ type AIAgentArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIAgentArgs, enum values to their types.
+// UnmarshalJSON decodes a AIAgentArgs, turning enum values back into their
+// types.
 func (s *AIAgentArgs) UnmarshalJSON(data []byte) error {
 	type plain AIAgentArgs
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = AIAgentTypePropertyOf(*w.E2)
+	if w.Type != nil {
+		s.Type = AIAgentTypePropertyOf(*w.Type)
 	}
 	return nil
 }
@@ -233,19 +234,19 @@ type AIAgentAssociationConfiguration struct {
 	AssociationType AIAgentAssociationConfigurationType `json:"AssociationType,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIAgentAssociationConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a AIAgentAssociationConfiguration, turning enum values
+// back into their types.
 func (s *AIAgentAssociationConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AIAgentAssociationConfiguration
 	w := struct {
 		*plain
-		E2 *string `json:"AssociationType"`
+		AssociationType *string `json:"AssociationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AssociationType = AIAgentAssociationConfigurationTypeOf(*w.E2)
+	if w.AssociationType != nil {
+		s.AssociationType = AIAgentAssociationConfigurationTypeOf(*w.AssociationType)
 	}
 	return nil
 }
@@ -531,18 +532,18 @@ type AIAgentKnowledgeBaseAssociationConfigurationData struct {
 }
 
 // UnmarshalJSON decodes a AIAgentKnowledgeBaseAssociationConfigurationData,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *AIAgentKnowledgeBaseAssociationConfigurationData) UnmarshalJSON(data []byte) error {
 	type plain AIAgentKnowledgeBaseAssociationConfigurationData
 	w := struct {
 		*plain
-		E2 *string `json:"OverrideKnowledgeBaseSearchType"`
+		OverrideKnowledgeBaseSearchType *string `json:"OverrideKnowledgeBaseSearchType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.OverrideKnowledgeBaseSearchType = AIAgentKnowledgeBaseSearchTypeOf(*w.E2)
+	if w.OverrideKnowledgeBaseSearchType != nil {
+		s.OverrideKnowledgeBaseSearchType = AIAgentKnowledgeBaseSearchTypeOf(*w.OverrideKnowledgeBaseSearchType)
 	}
 	return nil
 }
@@ -867,19 +868,19 @@ type AIAgentToolConfiguration struct {
 	UserInteractionConfiguration *AIAgentUserInteractionConfiguration `json:"UserInteractionConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIAgentToolConfiguration, enum values to their
-// types.
+// UnmarshalJSON decodes a AIAgentToolConfiguration, turning enum values back
+// into their types.
 func (s *AIAgentToolConfiguration) UnmarshalJSON(data []byte) error {
 	type plain AIAgentToolConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"ToolType"`
+		ToolType *string `json:"ToolType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.ToolType = AIAgentToolTypeOf(*w.E1)
+	if w.ToolType != nil {
+		s.ToolType = AIAgentToolTypeOf(*w.ToolType)
 	}
 	return nil
 }
@@ -954,19 +955,19 @@ type AIAgentToolOverrideConstantInputValue struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIAgentToolOverrideConstantInputValue, enum values
-// to their types.
+// UnmarshalJSON decodes a AIAgentToolOverrideConstantInputValue, turning enum
+// values back into their types.
 func (s *AIAgentToolOverrideConstantInputValue) UnmarshalJSON(data []byte) error {
 	type plain AIAgentToolOverrideConstantInputValue
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AIAgentToolOverrideInputValueTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AIAgentToolOverrideInputValueTypeOf(*w.Type)
 	}
 	return nil
 }

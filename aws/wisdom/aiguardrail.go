@@ -220,27 +220,27 @@ type AIGuardrailGuardrailContentFilterConfig struct {
 	Type AIGuardrailGuardrailContentFilterType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIGuardrailGuardrailContentFilterConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a AIGuardrailGuardrailContentFilterConfig, turning
+// enum values back into their types.
 func (s *AIGuardrailGuardrailContentFilterConfig) UnmarshalJSON(data []byte) error {
 	type plain AIGuardrailGuardrailContentFilterConfig
 	w := struct {
 		*plain
-		E0 *string `json:"InputStrength"`
-		E1 *string `json:"OutputStrength"`
-		E2 *string `json:"Type"`
+		InputStrength  *string `json:"InputStrength"`
+		OutputStrength *string `json:"OutputStrength"`
+		Type           *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.InputStrength = AIGuardrailGuardrailFilterStrengthOf(*w.E0)
+	if w.InputStrength != nil {
+		s.InputStrength = AIGuardrailGuardrailFilterStrengthOf(*w.InputStrength)
 	}
-	if w.E1 != nil {
-		s.OutputStrength = AIGuardrailGuardrailFilterStrengthOf(*w.E1)
+	if w.OutputStrength != nil {
+		s.OutputStrength = AIGuardrailGuardrailFilterStrengthOf(*w.OutputStrength)
 	}
-	if w.E2 != nil {
-		s.Type = AIGuardrailGuardrailContentFilterTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = AIGuardrailGuardrailContentFilterTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -314,18 +314,18 @@ type AIGuardrailGuardrailContextualGroundingFilterConfig struct {
 }
 
 // UnmarshalJSON decodes a AIGuardrailGuardrailContextualGroundingFilterConfig,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *AIGuardrailGuardrailContextualGroundingFilterConfig) UnmarshalJSON(data []byte) error {
 	type plain AIGuardrailGuardrailContextualGroundingFilterConfig
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AIGuardrailGuardrailContextualGroundingFilterTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AIGuardrailGuardrailContextualGroundingFilterTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -440,19 +440,19 @@ type AIGuardrailGuardrailManagedWordsConfig struct {
 	Type AIGuardrailGuardrailManagedWordsType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIGuardrailGuardrailManagedWordsConfig, enum values
-// to their types.
+// UnmarshalJSON decodes a AIGuardrailGuardrailManagedWordsConfig, turning enum
+// values back into their types.
 func (s *AIGuardrailGuardrailManagedWordsConfig) UnmarshalJSON(data []byte) error {
 	type plain AIGuardrailGuardrailManagedWordsConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = AIGuardrailGuardrailManagedWordsTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = AIGuardrailGuardrailManagedWordsTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -520,23 +520,23 @@ type AIGuardrailGuardrailPiiEntityConfig struct {
 	Type AIGuardrailGuardrailPiiEntityType `json:"Type,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIGuardrailGuardrailPiiEntityConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a AIGuardrailGuardrailPiiEntityConfig, turning enum
+// values back into their types.
 func (s *AIGuardrailGuardrailPiiEntityConfig) UnmarshalJSON(data []byte) error {
 	type plain AIGuardrailGuardrailPiiEntityConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
-		E1 *string `json:"Type"`
+		Action *string `json:"Action"`
+		Type   *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = AIGuardrailGuardrailSensitiveInformationActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = AIGuardrailGuardrailSensitiveInformationActionOf(*w.Action)
 	}
-	if w.E1 != nil {
-		s.Type = AIGuardrailGuardrailPiiEntityTypeOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AIGuardrailGuardrailPiiEntityTypeOf(*w.Type)
 	}
 	return nil
 }
@@ -647,19 +647,19 @@ type AIGuardrailGuardrailRegexConfig struct {
 	Description string `json:"Description,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIGuardrailGuardrailRegexConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a AIGuardrailGuardrailRegexConfig, turning enum values
+// back into their types.
 func (s *AIGuardrailGuardrailRegexConfig) UnmarshalJSON(data []byte) error {
 	type plain AIGuardrailGuardrailRegexConfig
 	w := struct {
 		*plain
-		E0 *string `json:"Action"`
+		Action *string `json:"Action"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Action = AIGuardrailGuardrailSensitiveInformationActionOf(*w.E0)
+	if w.Action != nil {
+		s.Action = AIGuardrailGuardrailSensitiveInformationActionOf(*w.Action)
 	}
 	return nil
 }
@@ -741,19 +741,19 @@ type AIGuardrailGuardrailTopicConfig struct {
 	Examples []string `json:"Examples,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIGuardrailGuardrailTopicConfig, enum values to
-// their types.
+// UnmarshalJSON decodes a AIGuardrailGuardrailTopicConfig, turning enum values
+// back into their types.
 func (s *AIGuardrailGuardrailTopicConfig) UnmarshalJSON(data []byte) error {
 	type plain AIGuardrailGuardrailTopicConfig
 	w := struct {
 		*plain
-		E2 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.Type = AIGuardrailGuardrailTopicTypeOf(*w.E2)
+	if w.Type != nil {
+		s.Type = AIGuardrailGuardrailTopicTypeOf(*w.Type)
 	}
 	return nil
 }

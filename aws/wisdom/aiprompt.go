@@ -84,26 +84,27 @@ type AIPromptArgs struct {
 	Tags map[string]string `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AIPromptArgs, enum values to their types.
+// UnmarshalJSON decodes a AIPromptArgs, turning enum values back into their
+// types.
 func (s *AIPromptArgs) UnmarshalJSON(data []byte) error {
 	type plain AIPromptArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ApiFormat"`
-		E3 *string `json:"TemplateType"`
-		E4 *string `json:"Type"`
+		ApiFormat    *string `json:"ApiFormat"`
+		TemplateType *string `json:"TemplateType"`
+		Type         *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ApiFormat = AIPromptAPIFormatOf(*w.E0)
+	if w.ApiFormat != nil {
+		s.ApiFormat = AIPromptAPIFormatOf(*w.ApiFormat)
 	}
-	if w.E3 != nil {
-		s.TemplateType = AIPromptTemplateTypeOf(*w.E3)
+	if w.TemplateType != nil {
+		s.TemplateType = AIPromptTemplateTypeOf(*w.TemplateType)
 	}
-	if w.E4 != nil {
-		s.Type = AIPromptTypePropertyOf(*w.E4)
+	if w.Type != nil {
+		s.Type = AIPromptTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -59,18 +59,19 @@ type AssistantArgs struct {
 	Tags []AssistantTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssistantArgs, enum values to their types.
+// UnmarshalJSON decodes a AssistantArgs, turning enum values back into their
+// types.
 func (s *AssistantArgs) UnmarshalJSON(data []byte) error {
 	type plain AssistantArgs
 	w := struct {
 		*plain
-		E1 *string `json:"Type"`
+		Type *string `json:"Type"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Type = AssistantTypePropertyOf(*w.E1)
+	if w.Type != nil {
+		s.Type = AssistantTypePropertyOf(*w.Type)
 	}
 	return nil
 }

@@ -53,19 +53,19 @@ type AssistantAssociationArgs struct {
 	Tags []AssistantAssociationTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a AssistantAssociationArgs, enum values to their
-// types.
+// UnmarshalJSON decodes a AssistantAssociationArgs, turning enum values back
+// into their types.
 func (s *AssistantAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain AssistantAssociationArgs
 	w := struct {
 		*plain
-		E2 *string `json:"AssociationType"`
+		AssociationType *string `json:"AssociationType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.AssociationType = AssistantAssociationAssociationTypeOf(*w.E2)
+	if w.AssociationType != nil {
+		s.AssociationType = AssistantAssociationAssociationTypeOf(*w.AssociationType)
 	}
 	return nil
 }

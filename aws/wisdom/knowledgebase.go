@@ -81,18 +81,19 @@ type KnowledgeBaseArgs struct {
 	VectorIngestionConfiguration *KnowledgeBaseVectorIngestionConfiguration `json:"VectorIngestionConfiguration,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseArgs, enum values to their types.
+// UnmarshalJSON decodes a KnowledgeBaseArgs, turning enum values back into
+// their types.
 func (s *KnowledgeBaseArgs) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseArgs
 	w := struct {
 		*plain
-		E0 *string `json:"KnowledgeBaseType"`
+		KnowledgeBaseType *string `json:"KnowledgeBaseType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.KnowledgeBaseType = KnowledgeBaseTypePropertyOf(*w.E0)
+	if w.KnowledgeBaseType != nil {
+		s.KnowledgeBaseType = KnowledgeBaseTypePropertyOf(*w.KnowledgeBaseType)
 	}
 	return nil
 }
@@ -449,19 +450,19 @@ type KnowledgeBaseVectorIngestionConfigurationChunkingConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// KnowledgeBaseVectorIngestionConfigurationChunkingConfiguration, enum values
-// to their types.
+// KnowledgeBaseVectorIngestionConfigurationChunkingConfiguration, turning enum
+// values back into their types.
 func (s *KnowledgeBaseVectorIngestionConfigurationChunkingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseVectorIngestionConfigurationChunkingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ChunkingStrategy"`
+		ChunkingStrategy *string `json:"ChunkingStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ChunkingStrategy = KnowledgeBaseVectorIngestionConfigurationChunkingConfigurationChunkingStrategyOf(*w.E0)
+	if w.ChunkingStrategy != nil {
+		s.ChunkingStrategy = KnowledgeBaseVectorIngestionConfigurationChunkingConfigurationChunkingStrategyOf(*w.ChunkingStrategy)
 	}
 	return nil
 }
@@ -547,19 +548,19 @@ type KnowledgeBaseVectorIngestionConfigurationParsingConfiguration struct {
 }
 
 // UnmarshalJSON decodes a
-// KnowledgeBaseVectorIngestionConfigurationParsingConfiguration, enum values
-// to their types.
+// KnowledgeBaseVectorIngestionConfigurationParsingConfiguration, turning enum
+// values back into their types.
 func (s *KnowledgeBaseVectorIngestionConfigurationParsingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseVectorIngestionConfigurationParsingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ParsingStrategy"`
+		ParsingStrategy *string `json:"ParsingStrategy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ParsingStrategy = KnowledgeBaseVectorIngestionConfigurationParsingConfigurationParsingStrategyOf(*w.E0)
+	if w.ParsingStrategy != nil {
+		s.ParsingStrategy = KnowledgeBaseVectorIngestionConfigurationParsingConfigurationParsingStrategyOf(*w.ParsingStrategy)
 	}
 	return nil
 }
@@ -659,19 +660,19 @@ type KnowledgeBaseWebCrawlerConfiguration struct {
 	Scope KnowledgeBaseWebCrawlerConfigurationScope `json:"Scope,omitzero"`
 }
 
-// UnmarshalJSON decodes a KnowledgeBaseWebCrawlerConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a KnowledgeBaseWebCrawlerConfiguration, turning enum
+// values back into their types.
 func (s *KnowledgeBaseWebCrawlerConfiguration) UnmarshalJSON(data []byte) error {
 	type plain KnowledgeBaseWebCrawlerConfiguration
 	w := struct {
 		*plain
-		E4 *string `json:"Scope"`
+		Scope *string `json:"Scope"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Scope = KnowledgeBaseWebCrawlerConfigurationScopeOf(*w.E4)
+	if w.Scope != nil {
+		s.Scope = KnowledgeBaseWebCrawlerConfigurationScopeOf(*w.Scope)
 	}
 	return nil
 }

@@ -89,18 +89,19 @@ type MessageTemplateArgs struct {
 	Tags []MessageTemplateTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a MessageTemplateArgs, enum values to their types.
+// UnmarshalJSON decodes a MessageTemplateArgs, turning enum values back into
+// their types.
 func (s *MessageTemplateArgs) UnmarshalJSON(data []byte) error {
 	type plain MessageTemplateArgs
 	w := struct {
 		*plain
-		E0 *string `json:"ChannelSubtype"`
+		ChannelSubtype *string `json:"ChannelSubtype"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ChannelSubtype = MessageTemplateChannelSubtypeOf(*w.E0)
+	if w.ChannelSubtype != nil {
+		s.ChannelSubtype = MessageTemplateChannelSubtypeOf(*w.ChannelSubtype)
 	}
 	return nil
 }

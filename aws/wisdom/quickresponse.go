@@ -87,18 +87,19 @@ type QuickResponseArgs struct {
 	Tags []QuickResponseTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a QuickResponseArgs, enum values to their types.
+// UnmarshalJSON decodes a QuickResponseArgs, turning enum values back into
+// their types.
 func (s *QuickResponseArgs) UnmarshalJSON(data []byte) error {
 	type plain QuickResponseArgs
 	w := struct {
 		*plain
-		E3 []string `json:"Channels"`
+		Channels []string `json:"Channels"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.Channels = (func(v []string) []QuickResponseChannelType { return convertList(v, QuickResponseChannelTypeOf) })(w.E3)
+	if w.Channels != nil {
+		s.Channels = (func(v []string) []QuickResponseChannelType { return convertList(v, QuickResponseChannelTypeOf) })(w.Channels)
 	}
 	return nil
 }

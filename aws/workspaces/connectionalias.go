@@ -123,19 +123,19 @@ type ConnectionAliasAssociation struct {
 	ResourceId string `json:"ResourceId,omitzero"`
 }
 
-// UnmarshalJSON decodes a ConnectionAliasAssociation, enum values to their
-// types.
+// UnmarshalJSON decodes a ConnectionAliasAssociation, turning enum values back
+// into their types.
 func (s *ConnectionAliasAssociation) UnmarshalJSON(data []byte) error {
 	type plain ConnectionAliasAssociation
 	w := struct {
 		*plain
-		E1 *string `json:"AssociationStatus"`
+		AssociationStatus *string `json:"AssociationStatus"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AssociationStatus = ConnectionAliasAssociationAssociationStatusOf(*w.E1)
+	if w.AssociationStatus != nil {
+		s.AssociationStatus = ConnectionAliasAssociationAssociationStatusOf(*w.AssociationStatus)
 	}
 	return nil
 }

@@ -77,18 +77,19 @@ type WorkspacesPoolArgs struct {
 	TimeoutSettings *WorkspacesPoolTimeoutSettings `json:"TimeoutSettings,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspacesPoolArgs, enum values to their types.
+// UnmarshalJSON decodes a WorkspacesPoolArgs, turning enum values back into
+// their types.
 func (s *WorkspacesPoolArgs) UnmarshalJSON(data []byte) error {
 	type plain WorkspacesPoolArgs
 	w := struct {
 		*plain
-		E6 *string `json:"RunningMode"`
+		RunningMode *string `json:"RunningMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E6 != nil {
-		s.RunningMode = WorkspacesPoolRunningModeOf(*w.E6)
+	if w.RunningMode != nil {
+		s.RunningMode = WorkspacesPoolRunningModeOf(*w.RunningMode)
 	}
 	return nil
 }
@@ -164,19 +165,19 @@ type WorkspacesPoolApplicationSettings struct {
 	SettingsGroup string `json:"SettingsGroup,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspacesPoolApplicationSettings, enum values to
-// their types.
+// UnmarshalJSON decodes a WorkspacesPoolApplicationSettings, turning enum
+// values back into their types.
 func (s *WorkspacesPoolApplicationSettings) UnmarshalJSON(data []byte) error {
 	type plain WorkspacesPoolApplicationSettings
 	w := struct {
 		*plain
-		E0 *string `json:"Status"`
+		Status *string `json:"Status"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Status = WorkspacesPoolApplicationSettingsStatusOf(*w.E0)
+	if w.Status != nil {
+		s.Status = WorkspacesPoolApplicationSettingsStatusOf(*w.Status)
 	}
 	return nil
 }

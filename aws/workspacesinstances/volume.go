@@ -92,18 +92,19 @@ type VolumeArgs struct {
 	VolumeType VolumeTypeProperty `json:"VolumeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a VolumeArgs, enum values to their types.
+// UnmarshalJSON decodes a VolumeArgs, turning enum values back into their
+// types.
 func (s *VolumeArgs) UnmarshalJSON(data []byte) error {
 	type plain VolumeArgs
 	w := struct {
 		*plain
-		E8 *string `json:"VolumeType"`
+		VolumeType *string `json:"VolumeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E8 != nil {
-		s.VolumeType = VolumeTypePropertyOf(*w.E8)
+	if w.VolumeType != nil {
+		s.VolumeType = VolumeTypePropertyOf(*w.VolumeType)
 	}
 	return nil
 }
@@ -174,18 +175,19 @@ type VolumeTagSpecification struct {
 	Tags []VolumeTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a VolumeTagSpecification, enum values to their types.
+// UnmarshalJSON decodes a VolumeTagSpecification, turning enum values back
+// into their types.
 func (s *VolumeTagSpecification) UnmarshalJSON(data []byte) error {
 	type plain VolumeTagSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = VolumeTagSpecificationResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = VolumeTagSpecificationResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

@@ -54,18 +54,19 @@ type VolumeAssociationArgs struct {
 	DisassociateMode VolumeAssociationDisassociateMode `json:"DisassociateMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a VolumeAssociationArgs, enum values to their types.
+// UnmarshalJSON decodes a VolumeAssociationArgs, turning enum values back into
+// their types.
 func (s *VolumeAssociationArgs) UnmarshalJSON(data []byte) error {
 	type plain VolumeAssociationArgs
 	w := struct {
 		*plain
-		E3 *string `json:"DisassociateMode"`
+		DisassociateMode *string `json:"DisassociateMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E3 != nil {
-		s.DisassociateMode = VolumeAssociationDisassociateModeOf(*w.E3)
+	if w.DisassociateMode != nil {
+		s.DisassociateMode = VolumeAssociationDisassociateModeOf(*w.DisassociateMode)
 	}
 	return nil
 }

@@ -146,18 +146,18 @@ type WorkspaceInstanceCapacityReservationSpecification struct {
 }
 
 // UnmarshalJSON decodes a WorkspaceInstanceCapacityReservationSpecification,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *WorkspaceInstanceCapacityReservationSpecification) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstanceCapacityReservationSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"CapacityReservationPreference"`
+		CapacityReservationPreference *string `json:"CapacityReservationPreference"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CapacityReservationPreference = WorkspaceInstanceCapacityReservationSpecificationCapacityReservationPreferenceOf(*w.E0)
+	if w.CapacityReservationPreference != nil {
+		s.CapacityReservationPreference = WorkspaceInstanceCapacityReservationSpecificationCapacityReservationPreferenceOf(*w.CapacityReservationPreference)
 	}
 	return nil
 }
@@ -271,19 +271,19 @@ type WorkspaceInstanceCreditSpecificationRequest struct {
 	CpuCredits WorkspaceInstanceCreditSpecificationRequestCpuCredits `json:"CpuCredits,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceInstanceCreditSpecificationRequest, enum
-// values to their types.
+// UnmarshalJSON decodes a WorkspaceInstanceCreditSpecificationRequest, turning
+// enum values back into their types.
 func (s *WorkspaceInstanceCreditSpecificationRequest) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstanceCreditSpecificationRequest
 	w := struct {
 		*plain
-		E0 *string `json:"CpuCredits"`
+		CpuCredits *string `json:"CpuCredits"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CpuCredits = WorkspaceInstanceCreditSpecificationRequestCpuCreditsOf(*w.E0)
+	if w.CpuCredits != nil {
+		s.CpuCredits = WorkspaceInstanceCreditSpecificationRequestCpuCreditsOf(*w.CpuCredits)
 	}
 	return nil
 }
@@ -392,19 +392,19 @@ type WorkspaceInstanceEbsBlockDevice struct {
 	VolumeType WorkspaceInstanceEbsBlockDeviceVolumeType `json:"VolumeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceInstanceEbsBlockDevice, enum values to
-// their types.
+// UnmarshalJSON decodes a WorkspaceInstanceEbsBlockDevice, turning enum values
+// back into their types.
 func (s *WorkspaceInstanceEbsBlockDevice) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstanceEbsBlockDevice
 	w := struct {
 		*plain
-		E5 *string `json:"VolumeType"`
+		VolumeType *string `json:"VolumeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E5 != nil {
-		s.VolumeType = WorkspaceInstanceEbsBlockDeviceVolumeTypeOf(*w.E5)
+	if w.VolumeType != nil {
+		s.VolumeType = WorkspaceInstanceEbsBlockDeviceVolumeTypeOf(*w.VolumeType)
 	}
 	return nil
 }
@@ -518,18 +518,18 @@ type WorkspaceInstanceInstanceMaintenanceOptionsRequest struct {
 }
 
 // UnmarshalJSON decodes a WorkspaceInstanceInstanceMaintenanceOptionsRequest,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *WorkspaceInstanceInstanceMaintenanceOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstanceInstanceMaintenanceOptionsRequest
 	w := struct {
 		*plain
-		E0 *string `json:"AutoRecovery"`
+		AutoRecovery *string `json:"AutoRecovery"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.AutoRecovery = WorkspaceInstanceInstanceMaintenanceOptionsRequestAutoRecoveryOf(*w.E0)
+	if w.AutoRecovery != nil {
+		s.AutoRecovery = WorkspaceInstanceInstanceMaintenanceOptionsRequestAutoRecoveryOf(*w.AutoRecovery)
 	}
 	return nil
 }
@@ -630,30 +630,30 @@ type WorkspaceInstanceInstanceMetadataOptionsRequest struct {
 }
 
 // UnmarshalJSON decodes a WorkspaceInstanceInstanceMetadataOptionsRequest,
-// enum values to their types.
+// turning enum values back into their types.
 func (s *WorkspaceInstanceInstanceMetadataOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstanceInstanceMetadataOptionsRequest
 	w := struct {
 		*plain
-		E0 *string `json:"HttpEndpoint"`
-		E1 *string `json:"HttpProtocolIpv6"`
-		E3 *string `json:"HttpTokens"`
-		E4 *string `json:"InstanceMetadataTags"`
+		HttpEndpoint         *string `json:"HttpEndpoint"`
+		HttpProtocolIpv6     *string `json:"HttpProtocolIpv6"`
+		HttpTokens           *string `json:"HttpTokens"`
+		InstanceMetadataTags *string `json:"InstanceMetadataTags"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.HttpEndpoint = WorkspaceInstanceInstanceMetadataOptionsRequestHttpEndpointOf(*w.E0)
+	if w.HttpEndpoint != nil {
+		s.HttpEndpoint = WorkspaceInstanceInstanceMetadataOptionsRequestHttpEndpointOf(*w.HttpEndpoint)
 	}
-	if w.E1 != nil {
-		s.HttpProtocolIpv6 = WorkspaceInstanceInstanceMetadataOptionsRequestHttpProtocolIpv6Of(*w.E1)
+	if w.HttpProtocolIpv6 != nil {
+		s.HttpProtocolIpv6 = WorkspaceInstanceInstanceMetadataOptionsRequestHttpProtocolIpv6Of(*w.HttpProtocolIpv6)
 	}
-	if w.E3 != nil {
-		s.HttpTokens = WorkspaceInstanceInstanceMetadataOptionsRequestHttpTokensOf(*w.E3)
+	if w.HttpTokens != nil {
+		s.HttpTokens = WorkspaceInstanceInstanceMetadataOptionsRequestHttpTokensOf(*w.HttpTokens)
 	}
-	if w.E4 != nil {
-		s.InstanceMetadataTags = WorkspaceInstanceInstanceMetadataOptionsRequestInstanceMetadataTagsOf(*w.E4)
+	if w.InstanceMetadataTags != nil {
+		s.InstanceMetadataTags = WorkspaceInstanceInstanceMetadataOptionsRequestInstanceMetadataTagsOf(*w.InstanceMetadataTags)
 	}
 	return nil
 }
@@ -921,19 +921,19 @@ type WorkspaceInstanceInstanceNetworkPerformanceOptionsRequest struct {
 }
 
 // UnmarshalJSON decodes a
-// WorkspaceInstanceInstanceNetworkPerformanceOptionsRequest, enum values to
-// their types.
+// WorkspaceInstanceInstanceNetworkPerformanceOptionsRequest, turning enum
+// values back into their types.
 func (s *WorkspaceInstanceInstanceNetworkPerformanceOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstanceInstanceNetworkPerformanceOptionsRequest
 	w := struct {
 		*plain
-		E0 *string `json:"BandwidthWeighting"`
+		BandwidthWeighting *string `json:"BandwidthWeighting"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.BandwidthWeighting = WorkspaceInstanceInstanceNetworkPerformanceOptionsRequestBandwidthWeightingOf(*w.E0)
+	if w.BandwidthWeighting != nil {
+		s.BandwidthWeighting = WorkspaceInstanceInstanceNetworkPerformanceOptionsRequestBandwidthWeightingOf(*w.BandwidthWeighting)
 	}
 	return nil
 }
@@ -1208,19 +1208,19 @@ type WorkspaceInstancePlacement struct {
 	Tenancy WorkspaceInstancePlacementTenancy `json:"Tenancy,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceInstancePlacement, enum values to their
-// types.
+// UnmarshalJSON decodes a WorkspaceInstancePlacement, turning enum values back
+// into their types.
 func (s *WorkspaceInstancePlacement) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstancePlacement
 	w := struct {
 		*plain
-		E4 *string `json:"Tenancy"`
+		Tenancy *string `json:"Tenancy"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E4 != nil {
-		s.Tenancy = WorkspaceInstancePlacementTenancyOf(*w.E4)
+	if w.Tenancy != nil {
+		s.Tenancy = WorkspaceInstancePlacementTenancyOf(*w.Tenancy)
 	}
 	return nil
 }
@@ -1297,19 +1297,19 @@ type WorkspaceInstancePrivateDnsNameOptionsRequest struct {
 	HostnameType WorkspaceInstancePrivateDnsNameOptionsRequestHostnameType `json:"HostnameType,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceInstancePrivateDnsNameOptionsRequest, enum
-// values to their types.
+// UnmarshalJSON decodes a WorkspaceInstancePrivateDnsNameOptionsRequest,
+// turning enum values back into their types.
 func (s *WorkspaceInstancePrivateDnsNameOptionsRequest) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstancePrivateDnsNameOptionsRequest
 	w := struct {
 		*plain
-		E2 *string `json:"HostnameType"`
+		HostnameType *string `json:"HostnameType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.HostnameType = WorkspaceInstancePrivateDnsNameOptionsRequestHostnameTypeOf(*w.E2)
+	if w.HostnameType != nil {
+		s.HostnameType = WorkspaceInstancePrivateDnsNameOptionsRequestHostnameTypeOf(*w.HostnameType)
 	}
 	return nil
 }
@@ -1464,19 +1464,19 @@ type WorkspaceInstanceTagSpecification struct {
 	Tags []WorkspaceInstanceTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a WorkspaceInstanceTagSpecification, enum values to
-// their types.
+// UnmarshalJSON decodes a WorkspaceInstanceTagSpecification, turning enum
+// values back into their types.
 func (s *WorkspaceInstanceTagSpecification) UnmarshalJSON(data []byte) error {
 	type plain WorkspaceInstanceTagSpecification
 	w := struct {
 		*plain
-		E0 *string `json:"ResourceType"`
+		ResourceType *string `json:"ResourceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ResourceType = WorkspaceInstanceTagSpecificationResourceTypeOf(*w.E0)
+	if w.ResourceType != nil {
+		s.ResourceType = WorkspaceInstanceTagSpecificationResourceTypeOf(*w.ResourceType)
 	}
 	return nil
 }

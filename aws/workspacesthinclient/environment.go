@@ -88,22 +88,23 @@ type EnvironmentArgs struct {
 	Tags []EnvironmentTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentArgs, enum values to their types.
+// UnmarshalJSON decodes a EnvironmentArgs, turning enum values back into their
+// types.
 func (s *EnvironmentArgs) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentArgs
 	w := struct {
 		*plain
-		E7 *string `json:"SoftwareSetUpdateMode"`
-		E8 *string `json:"SoftwareSetUpdateSchedule"`
+		SoftwareSetUpdateMode     *string `json:"SoftwareSetUpdateMode"`
+		SoftwareSetUpdateSchedule *string `json:"SoftwareSetUpdateSchedule"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E7 != nil {
-		s.SoftwareSetUpdateMode = EnvironmentSoftwareSetUpdateModeOf(*w.E7)
+	if w.SoftwareSetUpdateMode != nil {
+		s.SoftwareSetUpdateMode = EnvironmentSoftwareSetUpdateModeOf(*w.SoftwareSetUpdateMode)
 	}
-	if w.E8 != nil {
-		s.SoftwareSetUpdateSchedule = EnvironmentSoftwareSetUpdateScheduleOf(*w.E8)
+	if w.SoftwareSetUpdateSchedule != nil {
+		s.SoftwareSetUpdateSchedule = EnvironmentSoftwareSetUpdateScheduleOf(*w.SoftwareSetUpdateSchedule)
 	}
 	return nil
 }
@@ -373,27 +374,27 @@ type EnvironmentMaintenanceWindow struct {
 	StartTimeMinute *int `json:"StartTimeMinute,omitzero"`
 }
 
-// UnmarshalJSON decodes a EnvironmentMaintenanceWindow, enum values to their
-// types.
+// UnmarshalJSON decodes a EnvironmentMaintenanceWindow, turning enum values
+// back into their types.
 func (s *EnvironmentMaintenanceWindow) UnmarshalJSON(data []byte) error {
 	type plain EnvironmentMaintenanceWindow
 	w := struct {
 		*plain
-		E0 *string  `json:"Type"`
-		E1 *string  `json:"ApplyTimeOf"`
-		E2 []string `json:"DaysOfTheWeek"`
+		Type          *string  `json:"Type"`
+		ApplyTimeOf   *string  `json:"ApplyTimeOf"`
+		DaysOfTheWeek []string `json:"DaysOfTheWeek"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.Type = EnvironmentMaintenanceWindowTypeOf(*w.E0)
+	if w.Type != nil {
+		s.Type = EnvironmentMaintenanceWindowTypeOf(*w.Type)
 	}
-	if w.E1 != nil {
-		s.ApplyTimeOf = EnvironmentMaintenanceWindowApplyTimeOfOf(*w.E1)
+	if w.ApplyTimeOf != nil {
+		s.ApplyTimeOf = EnvironmentMaintenanceWindowApplyTimeOfOf(*w.ApplyTimeOf)
 	}
-	if w.E2 != nil {
-		s.DaysOfTheWeek = (func(v []string) []EnvironmentDayOfWeek { return convertList(v, EnvironmentDayOfWeekOf) })(w.E2)
+	if w.DaysOfTheWeek != nil {
+		s.DaysOfTheWeek = (func(v []string) []EnvironmentDayOfWeek { return convertList(v, EnvironmentDayOfWeekOf) })(w.DaysOfTheWeek)
 	}
 	return nil
 }

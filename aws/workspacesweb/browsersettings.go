@@ -216,19 +216,19 @@ type BrowserSettingsWebContentFilteringPolicy struct {
 	BlockedUrls []string `json:"BlockedUrls,omitzero"`
 }
 
-// UnmarshalJSON decodes a BrowserSettingsWebContentFilteringPolicy, enum
-// values to their types.
+// UnmarshalJSON decodes a BrowserSettingsWebContentFilteringPolicy, turning
+// enum values back into their types.
 func (s *BrowserSettingsWebContentFilteringPolicy) UnmarshalJSON(data []byte) error {
 	type plain BrowserSettingsWebContentFilteringPolicy
 	w := struct {
 		*plain
-		E1 []string `json:"BlockedCategories"`
+		BlockedCategories []string `json:"BlockedCategories"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.BlockedCategories = (func(v []string) []BrowserSettingsCategory { return convertList(v, BrowserSettingsCategoryOf) })(w.E1)
+	if w.BlockedCategories != nil {
+		s.BlockedCategories = (func(v []string) []BrowserSettingsCategory { return convertList(v, BrowserSettingsCategoryOf) })(w.BlockedCategories)
 	}
 	return nil
 }

@@ -253,19 +253,19 @@ type DataProtectionSettingsRedactionPlaceHolder struct {
 	RedactionPlaceHolderText string `json:"RedactionPlaceHolderText,omitzero"`
 }
 
-// UnmarshalJSON decodes a DataProtectionSettingsRedactionPlaceHolder, enum
-// values to their types.
+// UnmarshalJSON decodes a DataProtectionSettingsRedactionPlaceHolder, turning
+// enum values back into their types.
 func (s *DataProtectionSettingsRedactionPlaceHolder) UnmarshalJSON(data []byte) error {
 	type plain DataProtectionSettingsRedactionPlaceHolder
 	w := struct {
 		*plain
-		E0 *string `json:"RedactionPlaceHolderType"`
+		RedactionPlaceHolderType *string `json:"RedactionPlaceHolderType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.RedactionPlaceHolderType = DataProtectionSettingsRedactionPlaceHolderTypeOf(*w.E0)
+	if w.RedactionPlaceHolderType != nil {
+		s.RedactionPlaceHolderType = DataProtectionSettingsRedactionPlaceHolderTypeOf(*w.RedactionPlaceHolderType)
 	}
 	return nil
 }

@@ -55,18 +55,19 @@ type IdentityProviderArgs struct {
 	Tags []IdentityProviderTag `json:"Tags,omitzero"`
 }
 
-// UnmarshalJSON decodes a IdentityProviderArgs, enum values to their types.
+// UnmarshalJSON decodes a IdentityProviderArgs, turning enum values back into
+// their types.
 func (s *IdentityProviderArgs) UnmarshalJSON(data []byte) error {
 	type plain IdentityProviderArgs
 	w := struct {
 		*plain
-		E2 *string `json:"IdentityProviderType"`
+		IdentityProviderType *string `json:"IdentityProviderType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.IdentityProviderType = IdentityProviderTypePropertyOf(*w.E2)
+	if w.IdentityProviderType != nil {
+		s.IdentityProviderType = IdentityProviderTypePropertyOf(*w.IdentityProviderType)
 	}
 	return nil
 }

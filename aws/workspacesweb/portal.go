@@ -138,22 +138,23 @@ type PortalArgs struct {
 	UserSettingsArn string `json:"UserSettingsArn,omitzero"`
 }
 
-// UnmarshalJSON decodes a PortalArgs, enum values to their types.
+// UnmarshalJSON decodes a PortalArgs, turning enum values back into their
+// types.
 func (s *PortalArgs) UnmarshalJSON(data []byte) error {
 	type plain PortalArgs
 	w := struct {
 		*plain
-		E1 *string `json:"AuthenticationType"`
-		E6 *string `json:"InstanceType"`
+		AuthenticationType *string `json:"AuthenticationType"`
+		InstanceType       *string `json:"InstanceType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.AuthenticationType = PortalAuthenticationTypeOf(*w.E1)
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = PortalAuthenticationTypeOf(*w.AuthenticationType)
 	}
-	if w.E6 != nil {
-		s.InstanceType = PortalInstanceTypeOf(*w.E6)
+	if w.InstanceType != nil {
+		s.InstanceType = PortalInstanceTypeOf(*w.InstanceType)
 	}
 	return nil
 }

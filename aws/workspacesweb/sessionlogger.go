@@ -196,19 +196,19 @@ type SessionLoggerEventFilter struct {
 	Include []SessionLoggerEvent `json:"Include,omitzero"`
 }
 
-// UnmarshalJSON decodes a SessionLoggerEventFilter, enum values to their
-// types.
+// UnmarshalJSON decodes a SessionLoggerEventFilter, turning enum values back
+// into their types.
 func (s *SessionLoggerEventFilter) UnmarshalJSON(data []byte) error {
 	type plain SessionLoggerEventFilter
 	w := struct {
 		*plain
-		E1 []string `json:"Include"`
+		Include []string `json:"Include"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.Include = (func(v []string) []SessionLoggerEvent { return convertList(v, SessionLoggerEventOf) })(w.E1)
+	if w.Include != nil {
+		s.Include = (func(v []string) []SessionLoggerEvent { return convertList(v, SessionLoggerEventOf) })(w.Include)
 	}
 	return nil
 }
@@ -347,23 +347,23 @@ type SessionLoggerS3LogConfiguration struct {
 	KeyPrefix string `json:"KeyPrefix,omitzero"`
 }
 
-// UnmarshalJSON decodes a SessionLoggerS3LogConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a SessionLoggerS3LogConfiguration, turning enum values
+// back into their types.
 func (s *SessionLoggerS3LogConfiguration) UnmarshalJSON(data []byte) error {
 	type plain SessionLoggerS3LogConfiguration
 	w := struct {
 		*plain
-		E1 *string `json:"FolderStructure"`
-		E2 *string `json:"LogFileFormat"`
+		FolderStructure *string `json:"FolderStructure"`
+		LogFileFormat   *string `json:"LogFileFormat"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E1 != nil {
-		s.FolderStructure = SessionLoggerFolderStructureOf(*w.E1)
+	if w.FolderStructure != nil {
+		s.FolderStructure = SessionLoggerFolderStructureOf(*w.FolderStructure)
 	}
-	if w.E2 != nil {
-		s.LogFileFormat = SessionLoggerLogFileFormatOf(*w.E2)
+	if w.LogFileFormat != nil {
+		s.LogFileFormat = SessionLoggerLogFileFormatOf(*w.LogFileFormat)
 	}
 	return nil
 }

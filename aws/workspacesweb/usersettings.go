@@ -118,42 +118,43 @@ type UserSettingsArgs struct {
 	WebAuthnAllowed UserSettingsEnabledType `json:"WebAuthnAllowed,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserSettingsArgs, enum values to their types.
+// UnmarshalJSON decodes a UserSettingsArgs, turning enum values back into
+// their types.
 func (s *UserSettingsArgs) UnmarshalJSON(data []byte) error {
 	type plain UserSettingsArgs
 	w := struct {
 		*plain
-		E0  *string `json:"CopyAllowed"`
-		E1  *string `json:"DownloadAllowed"`
-		E2  *string `json:"PasteAllowed"`
-		E3  *string `json:"PrintAllowed"`
-		E4  *string `json:"UploadAllowed"`
-		E9  *string `json:"DeepLinkAllowed"`
-		E14 *string `json:"WebAuthnAllowed"`
+		CopyAllowed     *string `json:"CopyAllowed"`
+		DownloadAllowed *string `json:"DownloadAllowed"`
+		PasteAllowed    *string `json:"PasteAllowed"`
+		PrintAllowed    *string `json:"PrintAllowed"`
+		UploadAllowed   *string `json:"UploadAllowed"`
+		DeepLinkAllowed *string `json:"DeepLinkAllowed"`
+		WebAuthnAllowed *string `json:"WebAuthnAllowed"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.CopyAllowed = UserSettingsEnabledTypeOf(*w.E0)
+	if w.CopyAllowed != nil {
+		s.CopyAllowed = UserSettingsEnabledTypeOf(*w.CopyAllowed)
 	}
-	if w.E1 != nil {
-		s.DownloadAllowed = UserSettingsEnabledTypeOf(*w.E1)
+	if w.DownloadAllowed != nil {
+		s.DownloadAllowed = UserSettingsEnabledTypeOf(*w.DownloadAllowed)
 	}
-	if w.E2 != nil {
-		s.PasteAllowed = UserSettingsEnabledTypeOf(*w.E2)
+	if w.PasteAllowed != nil {
+		s.PasteAllowed = UserSettingsEnabledTypeOf(*w.PasteAllowed)
 	}
-	if w.E3 != nil {
-		s.PrintAllowed = UserSettingsEnabledTypeOf(*w.E3)
+	if w.PrintAllowed != nil {
+		s.PrintAllowed = UserSettingsEnabledTypeOf(*w.PrintAllowed)
 	}
-	if w.E4 != nil {
-		s.UploadAllowed = UserSettingsEnabledTypeOf(*w.E4)
+	if w.UploadAllowed != nil {
+		s.UploadAllowed = UserSettingsEnabledTypeOf(*w.UploadAllowed)
 	}
-	if w.E9 != nil {
-		s.DeepLinkAllowed = UserSettingsEnabledTypeOf(*w.E9)
+	if w.DeepLinkAllowed != nil {
+		s.DeepLinkAllowed = UserSettingsEnabledTypeOf(*w.DeepLinkAllowed)
 	}
-	if w.E14 != nil {
-		s.WebAuthnAllowed = UserSettingsEnabledTypeOf(*w.E14)
+	if w.WebAuthnAllowed != nil {
+		s.WebAuthnAllowed = UserSettingsEnabledTypeOf(*w.WebAuthnAllowed)
 	}
 	return nil
 }
@@ -262,19 +263,19 @@ type UserSettingsBrandingConfiguration struct {
 	WallpaperMetadata UserSettingsImageMetadata `json:"WallpaperMetadata,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserSettingsBrandingConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a UserSettingsBrandingConfiguration, turning enum
+// values back into their types.
 func (s *UserSettingsBrandingConfiguration) UnmarshalJSON(data []byte) error {
 	type plain UserSettingsBrandingConfiguration
 	w := struct {
 		*plain
-		E0 *string `json:"ColorTheme"`
+		ColorTheme *string `json:"ColorTheme"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.ColorTheme = UserSettingsColorThemeOf(*w.E0)
+	if w.ColorTheme != nil {
+		s.ColorTheme = UserSettingsColorThemeOf(*w.ColorTheme)
 	}
 	return nil
 }
@@ -426,19 +427,19 @@ type UserSettingsImageMetadata struct {
 	MimeType UserSettingsMimeType `json:"MimeType,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserSettingsImageMetadata, enum values to their
-// types.
+// UnmarshalJSON decodes a UserSettingsImageMetadata, turning enum values back
+// into their types.
 func (s *UserSettingsImageMetadata) UnmarshalJSON(data []byte) error {
 	type plain UserSettingsImageMetadata
 	w := struct {
 		*plain
-		E2 *string `json:"MimeType"`
+		MimeType *string `json:"MimeType"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E2 != nil {
-		s.MimeType = UserSettingsMimeTypeOf(*w.E2)
+	if w.MimeType != nil {
+		s.MimeType = UserSettingsMimeTypeOf(*w.MimeType)
 	}
 	return nil
 }
@@ -638,31 +639,31 @@ type UserSettingsToolbarConfiguration struct {
 	VisualMode UserSettingsVisualMode `json:"VisualMode,omitzero"`
 }
 
-// UnmarshalJSON decodes a UserSettingsToolbarConfiguration, enum values to
-// their types.
+// UnmarshalJSON decodes a UserSettingsToolbarConfiguration, turning enum
+// values back into their types.
 func (s *UserSettingsToolbarConfiguration) UnmarshalJSON(data []byte) error {
 	type plain UserSettingsToolbarConfiguration
 	w := struct {
 		*plain
-		E0 []string `json:"HiddenToolbarItems"`
-		E1 *string  `json:"MaxDisplayResolution"`
-		E2 *string  `json:"ToolbarType"`
-		E3 *string  `json:"VisualMode"`
+		HiddenToolbarItems   []string `json:"HiddenToolbarItems"`
+		MaxDisplayResolution *string  `json:"MaxDisplayResolution"`
+		ToolbarType          *string  `json:"ToolbarType"`
+		VisualMode           *string  `json:"VisualMode"`
 	}{plain: (*plain)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.E0 != nil {
-		s.HiddenToolbarItems = (func(v []string) []UserSettingsToolbarItem { return convertList(v, UserSettingsToolbarItemOf) })(w.E0)
+	if w.HiddenToolbarItems != nil {
+		s.HiddenToolbarItems = (func(v []string) []UserSettingsToolbarItem { return convertList(v, UserSettingsToolbarItemOf) })(w.HiddenToolbarItems)
 	}
-	if w.E1 != nil {
-		s.MaxDisplayResolution = UserSettingsMaxDisplayResolutionOf(*w.E1)
+	if w.MaxDisplayResolution != nil {
+		s.MaxDisplayResolution = UserSettingsMaxDisplayResolutionOf(*w.MaxDisplayResolution)
 	}
-	if w.E2 != nil {
-		s.ToolbarType = UserSettingsToolbarTypeOf(*w.E2)
+	if w.ToolbarType != nil {
+		s.ToolbarType = UserSettingsToolbarTypeOf(*w.ToolbarType)
 	}
-	if w.E3 != nil {
-		s.VisualMode = UserSettingsVisualModeOf(*w.E3)
+	if w.VisualMode != nil {
+		s.VisualMode = UserSettingsVisualModeOf(*w.VisualMode)
 	}
 	return nil
 }

@@ -412,11 +412,11 @@ func (b *pkgBuilder) conv(gt *goType) string {
 // it is empty, one is declared in the method.
 func (b *pkgBuilder) emitUnmarshal(e *emitter, typeName, plain string, fields []*field, x *exclusive) {
 	e.imports["encoding/json"] = true
-	what := "enum values to their types"
+	what := "turning enum values back into their types"
 	if x != nil {
 		what = fmt.Sprintf("taking %s from whichever of %s is present (more than one is an error)", x.field.goName, joinProps(x.members))
 		if hasEnumFields(fields) {
-			what += ", and enum values to their types"
+			what += ", and turning enum values back into their types"
 		}
 	}
 	e.comment("", fmt.Sprintf("UnmarshalJSON decodes a %s, %s.", typeName, what))
@@ -427,12 +427,14 @@ func (b *pkgBuilder) emitUnmarshal(e *emitter, typeName, plain string, fields []
 	}
 	e.line("w := struct {")
 	e.line("*%s", plain)
-	for i, f := range fields {
+	// A shadow has the name of the field it shadows: the shallower field
+	// wins, in Go as in encoding/json.
+	for _, f := range fields {
 		if hasEnum(f.typ) {
 			if f.typ.kind == kindNamed {
-				e.line("E%d *%s `json:%q`", i, shadowType(f.typ), f.jsonName)
+				e.line("%s *%s `json:%q`", f.goName, shadowType(f.typ), f.jsonName)
 			} else {
-				e.line("E%d %s `json:%q`", i, shadowType(f.typ), f.jsonName)
+				e.line("%s %s `json:%q`", f.goName, shadowType(f.typ), f.jsonName)
 			}
 		}
 	}
@@ -445,15 +447,15 @@ func (b *pkgBuilder) emitUnmarshal(e *emitter, typeName, plain string, fields []
 	e.line("if err := json.Unmarshal(data, &w); err != nil {")
 	e.line("return err")
 	e.line("}")
-	for i, f := range fields {
+	for _, f := range fields {
 		if !hasEnum(f.typ) {
 			continue
 		}
-		e.line("if w.E%d != nil {", i)
+		e.line("if w.%s != nil {", f.goName)
 		if f.typ.kind == kindNamed {
-			e.line("s.%s = %s(*w.E%d)", f.goName, f.typ.named.ofName, i)
+			e.line("s.%s = %s(*w.%s)", f.goName, f.typ.named.ofName, f.goName)
 		} else {
-			e.line("s.%s = (%s)(w.E%d)", f.goName, b.conv(f.typ), i)
+			e.line("s.%s = (%s)(w.%s)", f.goName, b.conv(f.typ), f.goName)
 		}
 		e.line("}")
 	}

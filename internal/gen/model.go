@@ -74,7 +74,7 @@ type namedType struct {
 
 // enumValue is one known value of an enum type.
 type enumValue struct {
-	name    string // Go name, e.g. ActionCancel
+	name    string // Go name, e.g. JobTemplateActionCancel
 	literal string // Go literal, e.g. "CANCEL"
 	raw     string // the value as the registry spells it
 }
