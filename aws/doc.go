@@ -97,8 +97,10 @@
 // An enum is an exported interface implemented only by an unexported string
 // (or int) type, whose values are exported constants: JobTemplateAction,
 // implemented by jobTemplateAction, with JobTemplateActionCancel. A literal
-// is not an enum value, so AbortCriteria{Action: "ABORT"} does not compile,
-// and constants cannot be reassigned. JobTemplateActionValues lists the
+// is not an enum value, so JobTemplateAbortCriteria{Action: "ABORT"} does
+// not compile, and constants cannot be reassigned. (A variable declared
+// from a constant has the unexported type and takes any literal; the
+// fields hold the interface.) JobTemplateActionValues lists the
 // values, and JobTemplateActionOf("NEW_VALUE") is the explicit escape hatch
 // for a value the registry does not know yet, validated at run time. Nil
 // means unset; every value, the empty string included, is sent. Values
