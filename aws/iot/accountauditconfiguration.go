@@ -26,10 +26,10 @@ type AccountAuditConfigurationArgs struct {
 	AccountId string `json:"AccountId,omitzero"`
 
 	// AuditCheckConfigurations is the "AuditCheckConfigurations" property: object
-	// AuditCheckConfigurations. Required; always sent.
+	// AccountAuditConfigurationAuditCheckConfigurations. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-accountauditconfiguration.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations
-	AuditCheckConfigurations AuditCheckConfigurations `json:"AuditCheckConfigurations"`
+	AuditCheckConfigurations AccountAuditConfigurationAuditCheckConfigurations `json:"AuditCheckConfigurations"`
 
 	// RoleArn is the "RoleArn" property: string; length 20..2048. Required.
 	//
@@ -38,10 +38,11 @@ type AccountAuditConfigurationArgs struct {
 
 	// AuditNotificationTargetConfigurations is the
 	// "AuditNotificationTargetConfigurations" property: object
-	// AuditNotificationTargetConfigurations. Optional: nil means unset.
+	// AccountAuditConfigurationAuditNotificationTargetConfigurations. Optional:
+	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-accountauditconfiguration.html#cfn-iot-accountauditconfiguration-auditnotificationtargetconfigurations
-	AuditNotificationTargetConfigurations *AuditNotificationTargetConfigurations `json:"AuditNotificationTargetConfigurations,omitzero"`
+	AuditNotificationTargetConfigurations *AccountAuditConfigurationAuditNotificationTargetConfigurations `json:"AuditNotificationTargetConfigurations,omitzero"`
 }
 
 // AccountAuditConfiguration is a declared AWS::IoT::AccountAuditConfiguration:
@@ -77,139 +78,156 @@ func NewAccountAuditConfiguration(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
-// AuditCheckConfiguration is the object type AuditCheckConfiguration of
-// AWS::IoT::AccountAuditConfiguration.
+// AccountAuditConfigurationAuditCheckConfiguration is the object type
+// AuditCheckConfiguration of AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfiguration.html
-type AuditCheckConfiguration struct {
+type AccountAuditConfigurationAuditCheckConfiguration struct {
 	// Enabled is the "Enabled" property: boolean. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfiguration.html#cfn-iot-accountauditconfiguration-auditcheckconfiguration-enabled
 	Enabled *bool `json:"Enabled,omitzero"`
 }
 
-// AuditCheckConfigurations is the object type AuditCheckConfigurations of
-// AWS::IoT::AccountAuditConfiguration.
+// AccountAuditConfigurationAuditCheckConfigurations is the object type
+// AuditCheckConfigurations of AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html
-type AuditCheckConfigurations struct {
+type AccountAuditConfigurationAuditCheckConfigurations struct {
 	// AuthenticatedCognitoRoleOverlyPermissiveCheck is the
 	// "AuthenticatedCognitoRoleOverlyPermissiveCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-authenticatedcognitoroleoverlypermissivecheck
-	AuthenticatedCognitoRoleOverlyPermissiveCheck *AuditCheckConfiguration `json:"AuthenticatedCognitoRoleOverlyPermissiveCheck,omitzero"`
+	AuthenticatedCognitoRoleOverlyPermissiveCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"AuthenticatedCognitoRoleOverlyPermissiveCheck,omitzero"`
 
 	// CaCertificateExpiringCheck is the "CaCertificateExpiringCheck" property:
-	// object AuditCheckConfiguration. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-cacertificateexpiringcheck
-	CaCertificateExpiringCheck *AuditCheckConfiguration `json:"CaCertificateExpiringCheck,omitzero"`
-
-	// CaCertificateKeyQualityCheck is the "CaCertificateKeyQualityCheck"
-	// property: object AuditCheckConfiguration. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-cacertificatekeyqualitycheck
-	CaCertificateKeyQualityCheck *AuditCheckConfiguration `json:"CaCertificateKeyQualityCheck,omitzero"`
-
-	// ConflictingClientIdsCheck is the "ConflictingClientIdsCheck" property:
-	// object AuditCheckConfiguration. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-conflictingclientidscheck
-	ConflictingClientIdsCheck *AuditCheckConfiguration `json:"ConflictingClientIdsCheck,omitzero"`
-
-	// DeviceCertificateAgeCheck is the "DeviceCertificateAgeCheck" property:
-	// object DeviceCertAgeAuditCheckConfiguration. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-devicecertificateagecheck
-	DeviceCertificateAgeCheck *DeviceCertAgeAuditCheckConfiguration `json:"DeviceCertificateAgeCheck,omitzero"`
-
-	// DeviceCertificateExpiringCheck is the "DeviceCertificateExpiringCheck"
-	// property: object DeviceCertExpirationAuditCheckConfiguration. Optional: nil
+	// object AccountAuditConfigurationAuditCheckConfiguration. Optional: nil
 	// means unset.
 	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-cacertificateexpiringcheck
+	CaCertificateExpiringCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"CaCertificateExpiringCheck,omitzero"`
+
+	// CaCertificateKeyQualityCheck is the "CaCertificateKeyQualityCheck"
+	// property: object AccountAuditConfigurationAuditCheckConfiguration.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-cacertificatekeyqualitycheck
+	CaCertificateKeyQualityCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"CaCertificateKeyQualityCheck,omitzero"`
+
+	// ConflictingClientIdsCheck is the "ConflictingClientIdsCheck" property:
+	// object AccountAuditConfigurationAuditCheckConfiguration. Optional: nil
+	// means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-conflictingclientidscheck
+	ConflictingClientIdsCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"ConflictingClientIdsCheck,omitzero"`
+
+	// DeviceCertificateAgeCheck is the "DeviceCertificateAgeCheck" property:
+	// object AccountAuditConfigurationDeviceCertAgeAuditCheckConfiguration.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-devicecertificateagecheck
+	DeviceCertificateAgeCheck *AccountAuditConfigurationDeviceCertAgeAuditCheckConfiguration `json:"DeviceCertificateAgeCheck,omitzero"`
+
+	// DeviceCertificateExpiringCheck is the "DeviceCertificateExpiringCheck"
+	// property: object
+	// AccountAuditConfigurationDeviceCertExpirationAuditCheckConfiguration.
+	// Optional: nil means unset.
+	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-devicecertificateexpiringcheck
-	DeviceCertificateExpiringCheck *DeviceCertExpirationAuditCheckConfiguration `json:"DeviceCertificateExpiringCheck,omitzero"`
+	DeviceCertificateExpiringCheck *AccountAuditConfigurationDeviceCertExpirationAuditCheckConfiguration `json:"DeviceCertificateExpiringCheck,omitzero"`
 
 	// DeviceCertificateKeyQualityCheck is the "DeviceCertificateKeyQualityCheck"
-	// property: object AuditCheckConfiguration. Optional: nil means unset.
+	// property: object AccountAuditConfigurationAuditCheckConfiguration.
+	// Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-devicecertificatekeyqualitycheck
-	DeviceCertificateKeyQualityCheck *AuditCheckConfiguration `json:"DeviceCertificateKeyQualityCheck,omitzero"`
+	DeviceCertificateKeyQualityCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"DeviceCertificateKeyQualityCheck,omitzero"`
 
 	// DeviceCertificateSharedCheck is the "DeviceCertificateSharedCheck"
-	// property: object AuditCheckConfiguration. Optional: nil means unset.
+	// property: object AccountAuditConfigurationAuditCheckConfiguration.
+	// Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-devicecertificatesharedcheck
-	DeviceCertificateSharedCheck *AuditCheckConfiguration `json:"DeviceCertificateSharedCheck,omitzero"`
+	DeviceCertificateSharedCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"DeviceCertificateSharedCheck,omitzero"`
 
 	// IntermediateCaRevokedForActiveDeviceCertificatesCheck is the
 	// "IntermediateCaRevokedForActiveDeviceCertificatesCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-intermediatecarevokedforactivedevicecertificatescheck
-	IntermediateCaRevokedForActiveDeviceCertificatesCheck *AuditCheckConfiguration `json:"IntermediateCaRevokedForActiveDeviceCertificatesCheck,omitzero"`
+	IntermediateCaRevokedForActiveDeviceCertificatesCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"IntermediateCaRevokedForActiveDeviceCertificatesCheck,omitzero"`
 
 	// IoTPolicyPotentialMisConfigurationCheck is the
 	// "IoTPolicyPotentialMisConfigurationCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-iotpolicypotentialmisconfigurationcheck
-	IoTPolicyPotentialMisConfigurationCheck *AuditCheckConfiguration `json:"IoTPolicyPotentialMisConfigurationCheck,omitzero"`
+	IoTPolicyPotentialMisConfigurationCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"IoTPolicyPotentialMisConfigurationCheck,omitzero"`
 
 	// IotPolicyOverlyPermissiveCheck is the "IotPolicyOverlyPermissiveCheck"
-	// property: object AuditCheckConfiguration. Optional: nil means unset.
+	// property: object AccountAuditConfigurationAuditCheckConfiguration.
+	// Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-iotpolicyoverlypermissivecheck
-	IotPolicyOverlyPermissiveCheck *AuditCheckConfiguration `json:"IotPolicyOverlyPermissiveCheck,omitzero"`
+	IotPolicyOverlyPermissiveCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"IotPolicyOverlyPermissiveCheck,omitzero"`
 
 	// IotRoleAliasAllowsAccessToUnusedServicesCheck is the
 	// "IotRoleAliasAllowsAccessToUnusedServicesCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-iotrolealiasallowsaccesstounusedservicescheck
-	IotRoleAliasAllowsAccessToUnusedServicesCheck *AuditCheckConfiguration `json:"IotRoleAliasAllowsAccessToUnusedServicesCheck,omitzero"`
+	IotRoleAliasAllowsAccessToUnusedServicesCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"IotRoleAliasAllowsAccessToUnusedServicesCheck,omitzero"`
 
 	// IotRoleAliasOverlyPermissiveCheck is the
 	// "IotRoleAliasOverlyPermissiveCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-iotrolealiasoverlypermissivecheck
-	IotRoleAliasOverlyPermissiveCheck *AuditCheckConfiguration `json:"IotRoleAliasOverlyPermissiveCheck,omitzero"`
+	IotRoleAliasOverlyPermissiveCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"IotRoleAliasOverlyPermissiveCheck,omitzero"`
 
 	// LoggingDisabledCheck is the "LoggingDisabledCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-loggingdisabledcheck
-	LoggingDisabledCheck *AuditCheckConfiguration `json:"LoggingDisabledCheck,omitzero"`
+	LoggingDisabledCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"LoggingDisabledCheck,omitzero"`
 
 	// RevokedCaCertificateStillActiveCheck is the
 	// "RevokedCaCertificateStillActiveCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-revokedcacertificatestillactivecheck
-	RevokedCaCertificateStillActiveCheck *AuditCheckConfiguration `json:"RevokedCaCertificateStillActiveCheck,omitzero"`
+	RevokedCaCertificateStillActiveCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"RevokedCaCertificateStillActiveCheck,omitzero"`
 
 	// RevokedDeviceCertificateStillActiveCheck is the
 	// "RevokedDeviceCertificateStillActiveCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-revokeddevicecertificatestillactivecheck
-	RevokedDeviceCertificateStillActiveCheck *AuditCheckConfiguration `json:"RevokedDeviceCertificateStillActiveCheck,omitzero"`
+	RevokedDeviceCertificateStillActiveCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"RevokedDeviceCertificateStillActiveCheck,omitzero"`
 
 	// UnauthenticatedCognitoRoleOverlyPermissiveCheck is the
 	// "UnauthenticatedCognitoRoleOverlyPermissiveCheck" property: object
-	// AuditCheckConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationAuditCheckConfiguration. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditcheckconfigurations.html#cfn-iot-accountauditconfiguration-auditcheckconfigurations-unauthenticatedcognitoroleoverlypermissivecheck
-	UnauthenticatedCognitoRoleOverlyPermissiveCheck *AuditCheckConfiguration `json:"UnauthenticatedCognitoRoleOverlyPermissiveCheck,omitzero"`
+	UnauthenticatedCognitoRoleOverlyPermissiveCheck *AccountAuditConfigurationAuditCheckConfiguration `json:"UnauthenticatedCognitoRoleOverlyPermissiveCheck,omitzero"`
 }
 
-// AuditNotificationTarget is the object type AuditNotificationTarget of
-// AWS::IoT::AccountAuditConfiguration.
+// AccountAuditConfigurationAuditNotificationTarget is the object type
+// AuditNotificationTarget of AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditnotificationtarget.html
-type AuditNotificationTarget struct {
+type AccountAuditConfigurationAuditNotificationTarget struct {
 	// Enabled is the "Enabled" property: boolean. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditnotificationtarget.html#cfn-iot-accountauditconfiguration-auditnotificationtarget-enabled
@@ -228,24 +246,25 @@ type AuditNotificationTarget struct {
 	TargetArn *string `json:"TargetArn,omitzero"`
 }
 
-// AuditNotificationTargetConfigurations is the object type
-// AuditNotificationTargetConfigurations of
+// AccountAuditConfigurationAuditNotificationTargetConfigurations is the object
+// type AuditNotificationTargetConfigurations of
 // AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditnotificationtargetconfigurations.html
-type AuditNotificationTargetConfigurations struct {
-	// Sns is the "Sns" property: object AuditNotificationTarget. Optional: nil
-	// means unset.
+type AccountAuditConfigurationAuditNotificationTargetConfigurations struct {
+	// Sns is the "Sns" property: object
+	// AccountAuditConfigurationAuditNotificationTarget. Optional: nil means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-auditnotificationtargetconfigurations.html#cfn-iot-accountauditconfiguration-auditnotificationtargetconfigurations-sns
-	Sns *AuditNotificationTarget `json:"Sns,omitzero"`
+	Sns *AccountAuditConfigurationAuditNotificationTarget `json:"Sns,omitzero"`
 }
 
-// CertAgeCheckCustomConfiguration is the object type
+// AccountAuditConfigurationCertAgeCheckCustomConfiguration is the object type
 // CertAgeCheckCustomConfiguration of AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-certagecheckcustomconfiguration.html
-type CertAgeCheckCustomConfiguration struct {
+type AccountAuditConfigurationCertAgeCheckCustomConfiguration struct {
 	// CertAgeThresholdInDays is the "CertAgeThresholdInDays" property: string;
 	// length 1..64. Optional: the zero value means unset.
 	//
@@ -253,12 +272,12 @@ type CertAgeCheckCustomConfiguration struct {
 	CertAgeThresholdInDays string `json:"CertAgeThresholdInDays,omitzero"`
 }
 
-// CertExpirationCheckCustomConfiguration is the object type
-// CertExpirationCheckCustomConfiguration of
+// AccountAuditConfigurationCertExpirationCheckCustomConfiguration is the
+// object type CertExpirationCheckCustomConfiguration of
 // AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-certexpirationcheckcustomconfiguration.html
-type CertExpirationCheckCustomConfiguration struct {
+type AccountAuditConfigurationCertExpirationCheckCustomConfiguration struct {
 	// CertExpirationThresholdInDays is the "CertExpirationThresholdInDays"
 	// property: string; length 1..64. Optional: the zero value means unset.
 	//
@@ -266,16 +285,18 @@ type CertExpirationCheckCustomConfiguration struct {
 	CertExpirationThresholdInDays string `json:"CertExpirationThresholdInDays,omitzero"`
 }
 
-// DeviceCertAgeAuditCheckConfiguration is the object type
-// DeviceCertAgeAuditCheckConfiguration of AWS::IoT::AccountAuditConfiguration.
+// AccountAuditConfigurationDeviceCertAgeAuditCheckConfiguration is the object
+// type DeviceCertAgeAuditCheckConfiguration of
+// AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-devicecertageauditcheckconfiguration.html
-type DeviceCertAgeAuditCheckConfiguration struct {
+type AccountAuditConfigurationDeviceCertAgeAuditCheckConfiguration struct {
 	// Configuration is the "Configuration" property: object
-	// CertAgeCheckCustomConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationCertAgeCheckCustomConfiguration. Optional: nil
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-devicecertageauditcheckconfiguration.html#cfn-iot-accountauditconfiguration-devicecertageauditcheckconfiguration-configuration
-	Configuration *CertAgeCheckCustomConfiguration `json:"Configuration,omitzero"`
+	Configuration *AccountAuditConfigurationCertAgeCheckCustomConfiguration `json:"Configuration,omitzero"`
 
 	// Enabled is the "Enabled" property: boolean. Optional: nil means unset.
 	//
@@ -283,17 +304,18 @@ type DeviceCertAgeAuditCheckConfiguration struct {
 	Enabled *bool `json:"Enabled,omitzero"`
 }
 
-// DeviceCertExpirationAuditCheckConfiguration is the object type
-// DeviceCertExpirationAuditCheckConfiguration of
+// AccountAuditConfigurationDeviceCertExpirationAuditCheckConfiguration is the
+// object type DeviceCertExpirationAuditCheckConfiguration of
 // AWS::IoT::AccountAuditConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-devicecertexpirationauditcheckconfiguration.html
-type DeviceCertExpirationAuditCheckConfiguration struct {
+type AccountAuditConfigurationDeviceCertExpirationAuditCheckConfiguration struct {
 	// Configuration is the "Configuration" property: object
-	// CertExpirationCheckCustomConfiguration. Optional: nil means unset.
+	// AccountAuditConfigurationCertExpirationCheckCustomConfiguration. Optional:
+	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-accountauditconfiguration-devicecertexpirationauditcheckconfiguration.html#cfn-iot-accountauditconfiguration-devicecertexpirationauditcheckconfiguration-configuration
-	Configuration *CertExpirationCheckCustomConfiguration `json:"Configuration,omitzero"`
+	Configuration *AccountAuditConfigurationCertExpirationCheckCustomConfiguration `json:"Configuration,omitzero"`
 
 	// Enabled is the "Enabled" property: boolean. Optional: nil means unset.
 	//

@@ -46,11 +46,11 @@ type AuthorizerArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-authorizer.html#cfn-iot-authorizer-signingdisabled
 	SigningDisabled *bool `json:"SigningDisabled,omitzero"`
 
-	// Status is the "Status" property: enum Status. Optional: the zero value
-	// means unset.
+	// Status is the "Status" property: enum AuthorizerStatus. Optional: the zero
+	// value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-authorizer.html#cfn-iot-authorizer-status
-	Status Status `json:"Status,omitzero"`
+	Status AuthorizerStatus `json:"Status,omitzero"`
 
 	// Tags is the "Tags" property: list of object AuthorizerTag; unique items;
 	// order-insensitive. Optional: the zero value means unset.
@@ -70,6 +70,23 @@ type AuthorizerArgs struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-authorizer.html#cfn-iot-authorizer-tokensigningpublickeys
 	TokenSigningPublicKeys map[string]string `json:"TokenSigningPublicKeys,omitzero"`
+}
+
+// UnmarshalJSON decodes a AuthorizerArgs, turning enum values back into their
+// types.
+func (s *AuthorizerArgs) UnmarshalJSON(data []byte) error {
+	type plain AuthorizerArgs
+	w := struct {
+		*plain
+		Status *string `json:"Status"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Status != nil {
+		s.Status = AuthorizerStatusOf(*w.Status)
+	}
+	return nil
 }
 
 // Authorizer is a declared AWS::IoT::Authorizer: the engine's record of it,
@@ -115,6 +132,46 @@ func NewAuthorizer(scope athanor.Declarer, logicalID string, args AuthorizerArgs
 	return out, nil
 }
 
+// AuthorizerStatus is an enum of AWS::IoT::Authorizer (Status). Known values
+// (2): ACTIVE, INACTIVE. Nil means unset. It is an interface that only the
+// constants below and AuthorizerStatusOf's results implement, so that a bare
+// literal does not compile; AuthorizerStatusOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-authorizer.html
+type AuthorizerStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isAuthorizerStatus()
+}
+
+// authorizerStatus is the type of the values of AuthorizerStatus. It encodes
+// to JSON as its string.
+type authorizerStatus string
+
+// The values of AuthorizerStatus that the registry schema lists.
+const (
+	AuthorizerStatusActive   authorizerStatus = "ACTIVE"
+	AuthorizerStatusInactive authorizerStatus = "INACTIVE"
+)
+
+// AuthorizerStatusOf returns the AuthorizerStatus with value v. Prefer the
+// listed values; use AuthorizerStatusOf for a value the registry schema does
+// not list yet.
+func AuthorizerStatusOf(v string) AuthorizerStatus { return authorizerStatus(v) }
+
+// AuthorizerStatusValues returns the values of AuthorizerStatus that the
+// registry schema lists, in its order.
+func AuthorizerStatusValues() []AuthorizerStatus {
+	return []AuthorizerStatus{AuthorizerStatusActive, AuthorizerStatusInactive}
+}
+
+// String returns the value as the registry spells it.
+func (v authorizerStatus) String() string { return string(v) }
+
+func (authorizerStatus) isAuthorizerStatus() {}
+
 // AuthorizerTag is the object type Tag of AWS::IoT::Authorizer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-authorizer-tag.html
@@ -129,36 +186,3 @@ type AuthorizerTag struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-authorizer-tag.html#cfn-iot-authorizer-tag-value
 	Value string `json:"Value"`
 }
-
-// Status is an enum of AWS::IoT::Authorizer (Status). Known values (2):
-// ACTIVE, INACTIVE. The zero value means unset. It is a struct so that only
-// its values, not arbitrary literals, can be assigned; StatusOf makes a value
-// the registry schema does not list, which the engine validates when the
-// resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-authorizer.html
-type Status struct{ v string }
-
-// The values of Status that the registry schema lists.
-var (
-	StatusActive   = Status{"ACTIVE"}
-	StatusInactive = Status{"INACTIVE"}
-)
-
-// StatusOf returns the Status with value v. Prefer the listed values; use
-// StatusOf for a value the registry schema does not list yet.
-func StatusOf(v string) Status { return Status{v} }
-
-// StatusValues returns the values of Status that the registry schema lists, in
-// its order.
-func StatusValues() []Status { return []Status{StatusActive, StatusInactive} }
-
-// String returns the value as the registry spells it.
-func (e Status) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e Status) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Status) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }

@@ -26,30 +26,30 @@ type CACertificateArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html#cfn-iot-cacertificate-cacertificatepem
 	CACertificatePem string `json:"CACertificatePem,omitzero"`
 
-	// Status is the "Status" property: enum Status. Required.
+	// Status is the "Status" property: enum CACertificateStatus. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html#cfn-iot-cacertificate-status
-	Status Status `json:"Status,omitzero"`
+	Status CACertificateStatus `json:"Status,omitzero"`
 
 	// AutoRegistrationStatus is the "AutoRegistrationStatus" property: enum
-	// AutoRegistrationStatus. Optional: the zero value means unset.
+	// CACertificateAutoRegistrationStatus. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html#cfn-iot-cacertificate-autoregistrationstatus
-	AutoRegistrationStatus AutoRegistrationStatus `json:"AutoRegistrationStatus,omitzero"`
+	AutoRegistrationStatus CACertificateAutoRegistrationStatus `json:"AutoRegistrationStatus,omitzero"`
 
-	// CertificateMode is the "CertificateMode" property: enum CertificateMode.
-	// Optional: the zero value means unset.
+	// CertificateMode is the "CertificateMode" property: enum
+	// CACertificateCertificateMode. Optional: the zero value means unset.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html#cfn-iot-cacertificate-certificatemode
-	CertificateMode CertificateMode `json:"CertificateMode,omitzero"`
+	CertificateMode CACertificateCertificateMode `json:"CertificateMode,omitzero"`
 
 	// RegistrationConfig is the "RegistrationConfig" property: object
-	// RegistrationConfig. Optional: nil means unset.
+	// CACertificateRegistrationConfig. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html#cfn-iot-cacertificate-registrationconfig
-	RegistrationConfig *RegistrationConfig `json:"RegistrationConfig,omitzero"`
+	RegistrationConfig *CACertificateRegistrationConfig `json:"RegistrationConfig,omitzero"`
 
 	// RemoveAutoRegistration is the "RemoveAutoRegistration" property: boolean.
 	// Optional: nil means unset.
@@ -74,6 +74,31 @@ type CACertificateArgs struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html#cfn-iot-cacertificate-verificationcertificatepem
 	VerificationCertificatePem string `json:"VerificationCertificatePem,omitzero"`
+}
+
+// UnmarshalJSON decodes a CACertificateArgs, turning enum values back into
+// their types.
+func (s *CACertificateArgs) UnmarshalJSON(data []byte) error {
+	type plain CACertificateArgs
+	w := struct {
+		*plain
+		Status                 *string `json:"Status"`
+		AutoRegistrationStatus *string `json:"AutoRegistrationStatus"`
+		CertificateMode        *string `json:"CertificateMode"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Status != nil {
+		s.Status = CACertificateStatusOf(*w.Status)
+	}
+	if w.AutoRegistrationStatus != nil {
+		s.AutoRegistrationStatus = CACertificateAutoRegistrationStatusOf(*w.AutoRegistrationStatus)
+	}
+	if w.CertificateMode != nil {
+		s.CertificateMode = CACertificateCertificateModeOf(*w.CertificateMode)
+	}
+	return nil
 }
 
 // CACertificate is a declared AWS::IoT::CACertificate: the engine's record of
@@ -117,98 +142,100 @@ func NewCACertificate(scope athanor.Declarer, logicalID string, args CACertifica
 	return out, nil
 }
 
-// AutoRegistrationStatus is an enum of AWS::IoT::CACertificate
-// (AutoRegistrationStatus). Known values (2): ENABLE, DISABLE. The zero value
-// means unset. It is a struct so that only its values, not arbitrary literals,
-// can be assigned; AutoRegistrationStatusOf makes a value the registry schema
-// does not list, which the engine validates when the resource is declared.
+// CACertificateAutoRegistrationStatus is an enum of AWS::IoT::CACertificate
+// (AutoRegistrationStatus). Known values (2): ENABLE, DISABLE. Nil means
+// unset. It is an interface that only the constants below and
+// CACertificateAutoRegistrationStatusOf's results implement, so that a bare
+// literal does not compile; CACertificateAutoRegistrationStatusOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html
-type AutoRegistrationStatus struct{ v string }
+type CACertificateAutoRegistrationStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCACertificateAutoRegistrationStatus()
+}
 
-// The values of AutoRegistrationStatus that the registry schema lists.
-var (
-	AutoRegistrationStatusEnable  = AutoRegistrationStatus{"ENABLE"}
-	AutoRegistrationStatusDisable = AutoRegistrationStatus{"DISABLE"}
+// cACertificateAutoRegistrationStatus is the type of the values of
+// CACertificateAutoRegistrationStatus. It encodes to JSON as its string.
+type cACertificateAutoRegistrationStatus string
+
+// The values of CACertificateAutoRegistrationStatus that the registry schema
+// lists.
+const (
+	CACertificateAutoRegistrationStatusEnable  cACertificateAutoRegistrationStatus = "ENABLE"
+	CACertificateAutoRegistrationStatusDisable cACertificateAutoRegistrationStatus = "DISABLE"
 )
 
-// AutoRegistrationStatusOf returns the AutoRegistrationStatus with value v.
-// Prefer the listed values; use AutoRegistrationStatusOf for a value the
-// registry schema does not list yet.
-func AutoRegistrationStatusOf(v string) AutoRegistrationStatus { return AutoRegistrationStatus{v} }
+// CACertificateAutoRegistrationStatusOf returns the
+// CACertificateAutoRegistrationStatus with value v. Prefer the listed values;
+// use CACertificateAutoRegistrationStatusOf for a value the registry schema
+// does not list yet.
+func CACertificateAutoRegistrationStatusOf(v string) CACertificateAutoRegistrationStatus {
+	return cACertificateAutoRegistrationStatus(v)
+}
 
-// AutoRegistrationStatusValues returns the values of AutoRegistrationStatus
-// that the registry schema lists, in its order.
-func AutoRegistrationStatusValues() []AutoRegistrationStatus {
-	return []AutoRegistrationStatus{AutoRegistrationStatusEnable, AutoRegistrationStatusDisable}
+// CACertificateAutoRegistrationStatusValues returns the values of
+// CACertificateAutoRegistrationStatus that the registry schema lists, in its
+// order.
+func CACertificateAutoRegistrationStatusValues() []CACertificateAutoRegistrationStatus {
+	return []CACertificateAutoRegistrationStatus{CACertificateAutoRegistrationStatusEnable, CACertificateAutoRegistrationStatusDisable}
 }
 
 // String returns the value as the registry spells it.
-func (e AutoRegistrationStatus) String() string { return e.v }
+func (v cACertificateAutoRegistrationStatus) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e AutoRegistrationStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (cACertificateAutoRegistrationStatus) isCACertificateAutoRegistrationStatus() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *AutoRegistrationStatus) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// CACertificateTag is the object type Tag of AWS::IoT::CACertificate.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-tag.html
-type CACertificateTag struct {
-	// Key is the "Key" property: string; length 1..127. Required.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-tag.html#cfn-iot-cacertificate-tag-key
-	Key string `json:"Key,omitzero"`
-
-	// Value is the "Value" property: string; length 1..255. Required.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-tag.html#cfn-iot-cacertificate-tag-value
-	Value string `json:"Value,omitzero"`
-}
-
-// CertificateMode is an enum of AWS::IoT::CACertificate (CertificateMode).
-// Known values (2): DEFAULT, SNI_ONLY. The zero value means unset. It is a
-// struct so that only its values, not arbitrary literals, can be assigned;
-// CertificateModeOf makes a value the registry schema does not list, which the
-// engine validates when the resource is declared.
+// CACertificateCertificateMode is an enum of AWS::IoT::CACertificate
+// (CertificateMode). Known values (2): DEFAULT, SNI_ONLY. Nil means unset. It
+// is an interface that only the constants below and
+// CACertificateCertificateModeOf's results implement, so that a bare literal
+// does not compile; CACertificateCertificateModeOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html
-type CertificateMode struct{ v string }
+type CACertificateCertificateMode interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCACertificateCertificateMode()
+}
 
-// The values of CertificateMode that the registry schema lists.
-var (
-	CertificateModeDefault = CertificateMode{"DEFAULT"}
-	CertificateModeSniOnly = CertificateMode{"SNI_ONLY"}
+// cACertificateCertificateMode is the type of the values of
+// CACertificateCertificateMode. It encodes to JSON as its string.
+type cACertificateCertificateMode string
+
+// The values of CACertificateCertificateMode that the registry schema lists.
+const (
+	CACertificateCertificateModeDefault cACertificateCertificateMode = "DEFAULT"
+	CACertificateCertificateModeSniOnly cACertificateCertificateMode = "SNI_ONLY"
 )
 
-// CertificateModeOf returns the CertificateMode with value v. Prefer the
-// listed values; use CertificateModeOf for a value the registry schema does
-// not list yet.
-func CertificateModeOf(v string) CertificateMode { return CertificateMode{v} }
+// CACertificateCertificateModeOf returns the CACertificateCertificateMode with
+// value v. Prefer the listed values; use CACertificateCertificateModeOf for a
+// value the registry schema does not list yet.
+func CACertificateCertificateModeOf(v string) CACertificateCertificateMode {
+	return cACertificateCertificateMode(v)
+}
 
-// CertificateModeValues returns the values of CertificateMode that the
-// registry schema lists, in its order.
-func CertificateModeValues() []CertificateMode {
-	return []CertificateMode{CertificateModeDefault, CertificateModeSniOnly}
+// CACertificateCertificateModeValues returns the values of
+// CACertificateCertificateMode that the registry schema lists, in its order.
+func CACertificateCertificateModeValues() []CACertificateCertificateMode {
+	return []CACertificateCertificateMode{CACertificateCertificateModeDefault, CACertificateCertificateModeSniOnly}
 }
 
 // String returns the value as the registry spells it.
-func (e CertificateMode) String() string { return e.v }
+func (v cACertificateCertificateMode) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e CertificateMode) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (cACertificateCertificateMode) isCACertificateCertificateMode() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *CertificateMode) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// RegistrationConfig is the object type RegistrationConfig of
+// CACertificateRegistrationConfig is the object type RegistrationConfig of
 // AWS::IoT::CACertificate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-registrationconfig.html
-type RegistrationConfig struct {
+type CACertificateRegistrationConfig struct {
 	// RoleArn is the "RoleArn" property: string; length 20..2048; pattern
 	// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`. Optional:
 	// the zero value means unset.
@@ -227,4 +254,59 @@ type RegistrationConfig struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-registrationconfig.html#cfn-iot-cacertificate-registrationconfig-templatename
 	TemplateName string `json:"TemplateName,omitzero"`
+}
+
+// CACertificateStatus is an enum of AWS::IoT::CACertificate (Status). Known
+// values (2): ACTIVE, INACTIVE. Nil means unset. It is an interface that only
+// the constants below and CACertificateStatusOf's results implement, so that a
+// bare literal does not compile; CACertificateStatusOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-cacertificate.html
+type CACertificateStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCACertificateStatus()
+}
+
+// cACertificateStatus is the type of the values of CACertificateStatus. It
+// encodes to JSON as its string.
+type cACertificateStatus string
+
+// The values of CACertificateStatus that the registry schema lists.
+const (
+	CACertificateStatusActive   cACertificateStatus = "ACTIVE"
+	CACertificateStatusInactive cACertificateStatus = "INACTIVE"
+)
+
+// CACertificateStatusOf returns the CACertificateStatus with value v. Prefer
+// the listed values; use CACertificateStatusOf for a value the registry schema
+// does not list yet.
+func CACertificateStatusOf(v string) CACertificateStatus { return cACertificateStatus(v) }
+
+// CACertificateStatusValues returns the values of CACertificateStatus that the
+// registry schema lists, in its order.
+func CACertificateStatusValues() []CACertificateStatus {
+	return []CACertificateStatus{CACertificateStatusActive, CACertificateStatusInactive}
+}
+
+// String returns the value as the registry spells it.
+func (v cACertificateStatus) String() string { return string(v) }
+
+func (cACertificateStatus) isCACertificateStatus() {}
+
+// CACertificateTag is the object type Tag of AWS::IoT::CACertificate.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-tag.html
+type CACertificateTag struct {
+	// Key is the "Key" property: string; length 1..127. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-tag.html#cfn-iot-cacertificate-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..255. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-cacertificate-tag.html#cfn-iot-cacertificate-tag-value
+	Value string `json:"Value,omitzero"`
 }

@@ -58,6 +58,27 @@ type CertificateArgs struct {
 	CertificateSigningRequest *string `json:"CertificateSigningRequest,omitzero"`
 }
 
+// UnmarshalJSON decodes a CertificateArgs, turning enum values back into their
+// types.
+func (s *CertificateArgs) UnmarshalJSON(data []byte) error {
+	type plain CertificateArgs
+	w := struct {
+		*plain
+		Status          *string `json:"Status"`
+		CertificateMode *string `json:"CertificateMode"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Status != nil {
+		s.Status = CertificateStatusOf(*w.Status)
+	}
+	if w.CertificateMode != nil {
+		s.CertificateMode = CertificateModeOf(*w.CertificateMode)
+	}
+	return nil
+}
+
 // Certificate is a declared AWS::IoT::Certificate: the engine's record of it,
 // its primary identifier and its read-only attributes as the service returned
 // them.
@@ -99,29 +120,77 @@ func NewCertificate(scope athanor.Declarer, logicalID string, args CertificateAr
 	return out, nil
 }
 
-// CertificateStatus is an enum of AWS::IoT::Certificate (Status). Known values
-// (5): ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, PENDING_ACTIVATION. The
-// zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned; CertificateStatusOf makes a value the
-// registry schema does not list, which the engine validates when the resource
-// is declared.
+// CertificateMode is an enum of AWS::IoT::Certificate (CertificateMode). Known
+// values (2): DEFAULT, SNI_ONLY. Nil means unset. It is an interface that only
+// the constants below and CertificateModeOf's results implement, so that a
+// bare literal does not compile; CertificateModeOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-certificate.html
-type CertificateStatus struct{ v string }
+type CertificateMode interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCertificateMode()
+}
+
+// certificateMode is the type of the values of CertificateMode. It encodes to
+// JSON as its string.
+type certificateMode string
+
+// The values of CertificateMode that the registry schema lists.
+const (
+	CertificateModeDefault certificateMode = "DEFAULT"
+	CertificateModeSniOnly certificateMode = "SNI_ONLY"
+)
+
+// CertificateModeOf returns the CertificateMode with value v. Prefer the
+// listed values; use CertificateModeOf for a value the registry schema does
+// not list yet.
+func CertificateModeOf(v string) CertificateMode { return certificateMode(v) }
+
+// CertificateModeValues returns the values of CertificateMode that the
+// registry schema lists, in its order.
+func CertificateModeValues() []CertificateMode {
+	return []CertificateMode{CertificateModeDefault, CertificateModeSniOnly}
+}
+
+// String returns the value as the registry spells it.
+func (v certificateMode) String() string { return string(v) }
+
+func (certificateMode) isCertificateMode() {}
+
+// CertificateStatus is an enum of AWS::IoT::Certificate (Status). Known values
+// (5): ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, PENDING_ACTIVATION. Nil
+// means unset. It is an interface that only the constants below and
+// CertificateStatusOf's results implement, so that a bare literal does not
+// compile; CertificateStatusOf makes a value the registry schema does not
+// list, which the engine validates when the resource is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-certificate.html
+type CertificateStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCertificateStatus()
+}
+
+// certificateStatus is the type of the values of CertificateStatus. It encodes
+// to JSON as its string.
+type certificateStatus string
 
 // The values of CertificateStatus that the registry schema lists.
-var (
-	CertificateStatusActive            = CertificateStatus{"ACTIVE"}
-	CertificateStatusInactive          = CertificateStatus{"INACTIVE"}
-	CertificateStatusRevoked           = CertificateStatus{"REVOKED"}
-	CertificateStatusPendingTransfer   = CertificateStatus{"PENDING_TRANSFER"}
-	CertificateStatusPendingActivation = CertificateStatus{"PENDING_ACTIVATION"}
+const (
+	CertificateStatusActive            certificateStatus = "ACTIVE"
+	CertificateStatusInactive          certificateStatus = "INACTIVE"
+	CertificateStatusRevoked           certificateStatus = "REVOKED"
+	CertificateStatusPendingTransfer   certificateStatus = "PENDING_TRANSFER"
+	CertificateStatusPendingActivation certificateStatus = "PENDING_ACTIVATION"
 )
 
 // CertificateStatusOf returns the CertificateStatus with value v. Prefer the
 // listed values; use CertificateStatusOf for a value the registry schema does
 // not list yet.
-func CertificateStatusOf(v string) CertificateStatus { return CertificateStatus{v} }
+func CertificateStatusOf(v string) CertificateStatus { return certificateStatus(v) }
 
 // CertificateStatusValues returns the values of CertificateStatus that the
 // registry schema lists, in its order.
@@ -130,11 +199,6 @@ func CertificateStatusValues() []CertificateStatus {
 }
 
 // String returns the value as the registry spells it.
-func (e CertificateStatus) String() string { return e.v }
+func (v certificateStatus) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e CertificateStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *CertificateStatus) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (certificateStatus) isCertificateStatus() {}

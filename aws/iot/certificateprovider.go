@@ -40,11 +40,29 @@ type CertificateProviderArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-certificateprovider.html#cfn-iot-certificateprovider-certificateprovidername
 	CertificateProviderName string `json:"CertificateProviderName,omitzero"`
 
-	// Tags is the "Tags" property: list of object CACertificateTag; items at most
-	// 50; unique items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object CertificateProviderTag; items
+	// at most 50; unique items; order-insensitive. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-certificateprovider.html#cfn-iot-certificateprovider-tags
-	Tags []CACertificateTag `json:"Tags,omitzero"`
+	Tags []CertificateProviderTag `json:"Tags,omitzero"`
+}
+
+// UnmarshalJSON decodes a CertificateProviderArgs, turning enum values back
+// into their types.
+func (s *CertificateProviderArgs) UnmarshalJSON(data []byte) error {
+	type plain CertificateProviderArgs
+	w := struct {
+		*plain
+		AccountDefaultForOperations []string `json:"AccountDefaultForOperations"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.AccountDefaultForOperations != nil {
+		s.AccountDefaultForOperations = (func(v []string) []CertificateProviderOperation { return convertList(v, CertificateProviderOperationOf) })(w.AccountDefaultForOperations)
+	}
+	return nil
 }
 
 // CertificateProvider is a declared AWS::IoT::CertificateProvider: the
@@ -93,24 +111,33 @@ func NewCertificateProvider(scope athanor.Declarer, logicalID string, args Certi
 
 // CertificateProviderOperation is an enum of AWS::IoT::CertificateProvider
 // (CertificateProviderOperation). Known values (1): CreateCertificateFromCsr.
-// The zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned; CertificateProviderOperationOf makes a
-// value the registry schema does not list, which the engine validates when the
-// resource is declared.
+// Nil means unset. It is an interface that only the constants below and
+// CertificateProviderOperationOf's results implement, so that a bare literal
+// does not compile; CertificateProviderOperationOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-certificateprovider.html
-type CertificateProviderOperation struct{ v string }
+type CertificateProviderOperation interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCertificateProviderOperation()
+}
+
+// certificateProviderOperation is the type of the values of
+// CertificateProviderOperation. It encodes to JSON as its string.
+type certificateProviderOperation string
 
 // The values of CertificateProviderOperation that the registry schema lists.
-var (
-	CertificateProviderOperationCreateCertificateFromCsr = CertificateProviderOperation{"CreateCertificateFromCsr"}
+const (
+	CertificateProviderOperationCreateCertificateFromCsr certificateProviderOperation = "CreateCertificateFromCsr"
 )
 
 // CertificateProviderOperationOf returns the CertificateProviderOperation with
 // value v. Prefer the listed values; use CertificateProviderOperationOf for a
 // value the registry schema does not list yet.
 func CertificateProviderOperationOf(v string) CertificateProviderOperation {
-	return CertificateProviderOperation{v}
+	return certificateProviderOperation(v)
 }
 
 // CertificateProviderOperationValues returns the values of
@@ -120,13 +147,22 @@ func CertificateProviderOperationValues() []CertificateProviderOperation {
 }
 
 // String returns the value as the registry spells it.
-func (e CertificateProviderOperation) String() string { return e.v }
+func (v certificateProviderOperation) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e CertificateProviderOperation) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (certificateProviderOperation) isCertificateProviderOperation() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *CertificateProviderOperation) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+// CertificateProviderTag is the object type Tag of
+// AWS::IoT::CertificateProvider.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-certificateprovider-tag.html
+type CertificateProviderTag struct {
+	// Key is the "Key" property: string; length 1..127. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-certificateprovider-tag.html#cfn-iot-certificateprovider-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..255. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-certificateprovider-tag.html#cfn-iot-certificateprovider-tag-value
+	Value string `json:"Value,omitzero"`
 }

@@ -64,11 +64,11 @@ type CommandArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html#cfn-iot-command-mandatoryparameters
 	MandatoryParameters []CommandParameter `json:"MandatoryParameters,omitzero"`
 
-	// Namespace is the "Namespace" property: enum Namespace. Optional: the zero
-	// value means unset.
+	// Namespace is the "Namespace" property: enum CommandNamespace. Optional: the
+	// zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html#cfn-iot-command-namespace
-	Namespace Namespace `json:"Namespace,omitzero"`
+	Namespace CommandNamespace `json:"Namespace,omitzero"`
 
 	// Payload is the "Payload" property: object CommandPayload. Optional: nil
 	// means unset.
@@ -104,11 +104,28 @@ type CommandArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html#cfn-iot-command-rolearn
 	RoleArn string `json:"RoleArn,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag. Optional: the zero value
-	// means unset.
+	// Tags is the "Tags" property: list of object CommandTag. Optional: the zero
+	// value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html#cfn-iot-command-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []CommandTag `json:"Tags,omitzero"`
+}
+
+// UnmarshalJSON decodes a CommandArgs, turning enum values back into their
+// types.
+func (s *CommandArgs) UnmarshalJSON(data []byte) error {
+	type plain CommandArgs
+	w := struct {
+		*plain
+		Namespace *string `json:"Namespace"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Namespace != nil {
+		s.Namespace = CommandNamespaceOf(*w.Namespace)
+	}
+	return nil
 }
 
 // Command is a declared AWS::IoT::Command: the engine's record of it, its
@@ -154,16 +171,114 @@ func NewCommand(scope athanor.Declarer, logicalID string, args CommandArgs, opts
 	return out, nil
 }
 
-// AwsJsonSubstitutionCommandPreprocessorConfig is the object type
+// CommandAwsJsonSubstitutionCommandPreprocessorConfig is the object type
 // AwsJsonSubstitutionCommandPreprocessorConfig of AWS::IoT::Command.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-command-awsjsonsubstitutioncommandpreprocessorconfig.html
-type AwsJsonSubstitutionCommandPreprocessorConfig struct {
-	// OutputFormat is the "OutputFormat" property: enum OutputFormat. Required.
+type CommandAwsJsonSubstitutionCommandPreprocessorConfig struct {
+	// OutputFormat is the "OutputFormat" property: enum CommandOutputFormat.
+	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-command-awsjsonsubstitutioncommandpreprocessorconfig.html#cfn-iot-command-awsjsonsubstitutioncommandpreprocessorconfig-outputformat
-	OutputFormat OutputFormat `json:"OutputFormat,omitzero"`
+	OutputFormat CommandOutputFormat `json:"OutputFormat,omitzero"`
 }
+
+// UnmarshalJSON decodes a CommandAwsJsonSubstitutionCommandPreprocessorConfig,
+// turning enum values back into their types.
+func (s *CommandAwsJsonSubstitutionCommandPreprocessorConfig) UnmarshalJSON(data []byte) error {
+	type plain CommandAwsJsonSubstitutionCommandPreprocessorConfig
+	w := struct {
+		*plain
+		OutputFormat *string `json:"OutputFormat"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.OutputFormat != nil {
+		s.OutputFormat = CommandOutputFormatOf(*w.OutputFormat)
+	}
+	return nil
+}
+
+// CommandNamespace is an enum of AWS::IoT::Command (Namespace). Known values
+// (2): AWS-IoT, AWS-IoT-FleetWise. Nil means unset. It is an interface that
+// only the constants below and CommandNamespaceOf's results implement, so that
+// a bare literal does not compile; CommandNamespaceOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html
+type CommandNamespace interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCommandNamespace()
+}
+
+// commandNamespace is the type of the values of CommandNamespace. It encodes
+// to JSON as its string.
+type commandNamespace string
+
+// The values of CommandNamespace that the registry schema lists.
+const (
+	CommandNamespaceAwsIoT          commandNamespace = "AWS-IoT"
+	CommandNamespaceAwsIoTFleetWise commandNamespace = "AWS-IoT-FleetWise"
+)
+
+// CommandNamespaceOf returns the CommandNamespace with value v. Prefer the
+// listed values; use CommandNamespaceOf for a value the registry schema does
+// not list yet.
+func CommandNamespaceOf(v string) CommandNamespace { return commandNamespace(v) }
+
+// CommandNamespaceValues returns the values of CommandNamespace that the
+// registry schema lists, in its order.
+func CommandNamespaceValues() []CommandNamespace {
+	return []CommandNamespace{CommandNamespaceAwsIoT, CommandNamespaceAwsIoTFleetWise}
+}
+
+// String returns the value as the registry spells it.
+func (v commandNamespace) String() string { return string(v) }
+
+func (commandNamespace) isCommandNamespace() {}
+
+// CommandOutputFormat is an enum of AWS::IoT::Command (OutputFormat). Known
+// values (2): JSON, CBOR. Nil means unset. It is an interface that only the
+// constants below and CommandOutputFormatOf's results implement, so that a
+// bare literal does not compile; CommandOutputFormatOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html
+type CommandOutputFormat interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCommandOutputFormat()
+}
+
+// commandOutputFormat is the type of the values of CommandOutputFormat. It
+// encodes to JSON as its string.
+type commandOutputFormat string
+
+// The values of CommandOutputFormat that the registry schema lists.
+const (
+	CommandOutputFormatJson commandOutputFormat = "JSON"
+	CommandOutputFormatCbor commandOutputFormat = "CBOR"
+)
+
+// CommandOutputFormatOf returns the CommandOutputFormat with value v. Prefer
+// the listed values; use CommandOutputFormatOf for a value the registry schema
+// does not list yet.
+func CommandOutputFormatOf(v string) CommandOutputFormat { return commandOutputFormat(v) }
+
+// CommandOutputFormatValues returns the values of CommandOutputFormat that the
+// registry schema lists, in its order.
+func CommandOutputFormatValues() []CommandOutputFormat {
+	return []CommandOutputFormat{CommandOutputFormatJson, CommandOutputFormatCbor}
+}
+
+// String returns the value as the registry spells it.
+func (v commandOutputFormat) String() string { return string(v) }
+
+func (commandOutputFormat) isCommandOutputFormat() {}
 
 // CommandParameter is the object type CommandParameter of AWS::IoT::Command.
 //
@@ -207,31 +322,56 @@ type CommandParameter struct {
 	ValueConditions []CommandParameterValueCondition `json:"ValueConditions,omitzero"`
 }
 
+// UnmarshalJSON decodes a CommandParameter, turning enum values back into
+// their types.
+func (s *CommandParameter) UnmarshalJSON(data []byte) error {
+	type plain CommandParameter
+	w := struct {
+		*plain
+		Type *string `json:"Type"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Type != nil {
+		s.Type = CommandParameterTypeOf(*w.Type)
+	}
+	return nil
+}
+
 // CommandParameterType is an enum of AWS::IoT::Command (CommandParameterType).
 // Known values (7): STRING, INTEGER, DOUBLE, LONG, UNSIGNEDLONG, BOOLEAN,
-// BINARY. The zero value means unset. It is a struct so that only its values,
-// not arbitrary literals, can be assigned; CommandParameterTypeOf makes a
-// value the registry schema does not list, which the engine validates when the
-// resource is declared.
+// BINARY. Nil means unset. It is an interface that only the constants below
+// and CommandParameterTypeOf's results implement, so that a bare literal does
+// not compile; CommandParameterTypeOf makes a value the registry schema does
+// not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html
-type CommandParameterType struct{ v string }
+type CommandParameterType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCommandParameterType()
+}
+
+// commandParameterType is the type of the values of CommandParameterType. It
+// encodes to JSON as its string.
+type commandParameterType string
 
 // The values of CommandParameterType that the registry schema lists.
-var (
-	CommandParameterTypeString       = CommandParameterType{"STRING"}
-	CommandParameterTypeInteger      = CommandParameterType{"INTEGER"}
-	CommandParameterTypeDouble       = CommandParameterType{"DOUBLE"}
-	CommandParameterTypeLong         = CommandParameterType{"LONG"}
-	CommandParameterTypeUnsignedlong = CommandParameterType{"UNSIGNEDLONG"}
-	CommandParameterTypeBoolean      = CommandParameterType{"BOOLEAN"}
-	CommandParameterTypeBinary       = CommandParameterType{"BINARY"}
+const (
+	CommandParameterTypeString       commandParameterType = "STRING"
+	CommandParameterTypeInteger      commandParameterType = "INTEGER"
+	CommandParameterTypeDouble       commandParameterType = "DOUBLE"
+	CommandParameterTypeLong         commandParameterType = "LONG"
+	CommandParameterTypeUnsignedlong commandParameterType = "UNSIGNEDLONG"
+	CommandParameterTypeBoolean      commandParameterType = "BOOLEAN"
+	CommandParameterTypeBinary       commandParameterType = "BINARY"
 )
 
 // CommandParameterTypeOf returns the CommandParameterType with value v. Prefer
 // the listed values; use CommandParameterTypeOf for a value the registry
 // schema does not list yet.
-func CommandParameterTypeOf(v string) CommandParameterType { return CommandParameterType{v} }
+func CommandParameterTypeOf(v string) CommandParameterType { return commandParameterType(v) }
 
 // CommandParameterTypeValues returns the values of CommandParameterType that
 // the registry schema lists, in its order.
@@ -240,14 +380,9 @@ func CommandParameterTypeValues() []CommandParameterType {
 }
 
 // String returns the value as the registry spells it.
-func (e CommandParameterType) String() string { return e.v }
+func (v commandParameterType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e CommandParameterType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *CommandParameterType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (commandParameterType) isCommandParameterType() {}
 
 // CommandParameterValue is the object type CommandParameterValue of
 // AWS::IoT::Command.
@@ -331,28 +466,37 @@ type CommandParameterValueComparisonOperand struct {
 // CommandParameterValueComparisonOperator is an enum of AWS::IoT::Command
 // (CommandParameterValueComparisonOperator). Known values (10): EQUALS,
 // NOT_EQUALS, LESS_THAN, LESS_THAN_EQUALS, GREATER_THAN, GREATER_THAN_EQUALS,
-// IN_SET, NOT_IN_SET, IN_RANGE, NOT_IN_RANGE. The zero value means unset. It
-// is a struct so that only its values, not arbitrary literals, can be
-// assigned; CommandParameterValueComparisonOperatorOf makes a value the
-// registry schema does not list, which the engine validates when the resource
-// is declared.
+// IN_SET, NOT_IN_SET, IN_RANGE, NOT_IN_RANGE. Nil means unset. It is an
+// interface that only the constants below and
+// CommandParameterValueComparisonOperatorOf's results implement, so that a
+// bare literal does not compile; CommandParameterValueComparisonOperatorOf
+// makes a value the registry schema does not list, which the engine validates
+// when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html
-type CommandParameterValueComparisonOperator struct{ v string }
+type CommandParameterValueComparisonOperator interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCommandParameterValueComparisonOperator()
+}
+
+// commandParameterValueComparisonOperator is the type of the values of
+// CommandParameterValueComparisonOperator. It encodes to JSON as its string.
+type commandParameterValueComparisonOperator string
 
 // The values of CommandParameterValueComparisonOperator that the registry
 // schema lists.
-var (
-	CommandParameterValueComparisonOperatorEquals            = CommandParameterValueComparisonOperator{"EQUALS"}
-	CommandParameterValueComparisonOperatorNotEquals         = CommandParameterValueComparisonOperator{"NOT_EQUALS"}
-	CommandParameterValueComparisonOperatorLessThan          = CommandParameterValueComparisonOperator{"LESS_THAN"}
-	CommandParameterValueComparisonOperatorLessThanEquals    = CommandParameterValueComparisonOperator{"LESS_THAN_EQUALS"}
-	CommandParameterValueComparisonOperatorGreaterThan       = CommandParameterValueComparisonOperator{"GREATER_THAN"}
-	CommandParameterValueComparisonOperatorGreaterThanEquals = CommandParameterValueComparisonOperator{"GREATER_THAN_EQUALS"}
-	CommandParameterValueComparisonOperatorInSet             = CommandParameterValueComparisonOperator{"IN_SET"}
-	CommandParameterValueComparisonOperatorNotInSet          = CommandParameterValueComparisonOperator{"NOT_IN_SET"}
-	CommandParameterValueComparisonOperatorInRange           = CommandParameterValueComparisonOperator{"IN_RANGE"}
-	CommandParameterValueComparisonOperatorNotInRange        = CommandParameterValueComparisonOperator{"NOT_IN_RANGE"}
+const (
+	CommandParameterValueComparisonOperatorEquals            commandParameterValueComparisonOperator = "EQUALS"
+	CommandParameterValueComparisonOperatorNotEquals         commandParameterValueComparisonOperator = "NOT_EQUALS"
+	CommandParameterValueComparisonOperatorLessThan          commandParameterValueComparisonOperator = "LESS_THAN"
+	CommandParameterValueComparisonOperatorLessThanEquals    commandParameterValueComparisonOperator = "LESS_THAN_EQUALS"
+	CommandParameterValueComparisonOperatorGreaterThan       commandParameterValueComparisonOperator = "GREATER_THAN"
+	CommandParameterValueComparisonOperatorGreaterThanEquals commandParameterValueComparisonOperator = "GREATER_THAN_EQUALS"
+	CommandParameterValueComparisonOperatorInSet             commandParameterValueComparisonOperator = "IN_SET"
+	CommandParameterValueComparisonOperatorNotInSet          commandParameterValueComparisonOperator = "NOT_IN_SET"
+	CommandParameterValueComparisonOperatorInRange           commandParameterValueComparisonOperator = "IN_RANGE"
+	CommandParameterValueComparisonOperatorNotInRange        commandParameterValueComparisonOperator = "NOT_IN_RANGE"
 )
 
 // CommandParameterValueComparisonOperatorOf returns the
@@ -360,7 +504,7 @@ var (
 // values; use CommandParameterValueComparisonOperatorOf for a value the
 // registry schema does not list yet.
 func CommandParameterValueComparisonOperatorOf(v string) CommandParameterValueComparisonOperator {
-	return CommandParameterValueComparisonOperator{v}
+	return commandParameterValueComparisonOperator(v)
 }
 
 // CommandParameterValueComparisonOperatorValues returns the values of
@@ -371,18 +515,9 @@ func CommandParameterValueComparisonOperatorValues() []CommandParameterValueComp
 }
 
 // String returns the value as the registry spells it.
-func (e CommandParameterValueComparisonOperator) String() string { return e.v }
+func (v commandParameterValueComparisonOperator) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e CommandParameterValueComparisonOperator) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.v)
-}
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *CommandParameterValueComparisonOperator) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
-}
+func (commandParameterValueComparisonOperator) isCommandParameterValueComparisonOperator() {}
 
 // CommandParameterValueCondition is the object type
 // CommandParameterValueCondition of AWS::IoT::Command.
@@ -400,6 +535,23 @@ type CommandParameterValueCondition struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-command-commandparametervaluecondition.html#cfn-iot-command-commandparametervaluecondition-operand
 	Operand CommandParameterValueComparisonOperand `json:"Operand"`
+}
+
+// UnmarshalJSON decodes a CommandParameterValueCondition, turning enum values
+// back into their types.
+func (s *CommandParameterValueCondition) UnmarshalJSON(data []byte) error {
+	type plain CommandParameterValueCondition
+	w := struct {
+		*plain
+		ComparisonOperator *string `json:"ComparisonOperator"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = CommandParameterValueComparisonOperatorOf(*w.ComparisonOperator)
+	}
+	return nil
 }
 
 // CommandParameterValueNumberRange is the object type
@@ -440,84 +592,17 @@ type CommandPayload struct {
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-command-commandpreprocessor.html
 type CommandPreprocessor struct {
 	// AwsJsonSubstitution is the "AwsJsonSubstitution" property: object
-	// AwsJsonSubstitutionCommandPreprocessorConfig. Optional: the zero value
-	// means unset.
+	// CommandAwsJsonSubstitutionCommandPreprocessorConfig. Optional: the zero
+	// value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-command-commandpreprocessor.html#cfn-iot-command-commandpreprocessor-awsjsonsubstitution
-	AwsJsonSubstitution AwsJsonSubstitutionCommandPreprocessorConfig `json:"AwsJsonSubstitution,omitzero"`
+	AwsJsonSubstitution CommandAwsJsonSubstitutionCommandPreprocessorConfig `json:"AwsJsonSubstitution,omitzero"`
 }
 
-// Namespace is an enum of AWS::IoT::Command (Namespace). Known values (2):
-// AWS-IoT, AWS-IoT-FleetWise. The zero value means unset. It is a struct so
-// that only its values, not arbitrary literals, can be assigned; NamespaceOf
-// makes a value the registry schema does not list, which the engine validates
-// when the resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html
-type Namespace struct{ v string }
-
-// The values of Namespace that the registry schema lists.
-var (
-	NamespaceAwsIoT          = Namespace{"AWS-IoT"}
-	NamespaceAwsIoTFleetWise = Namespace{"AWS-IoT-FleetWise"}
-)
-
-// NamespaceOf returns the Namespace with value v. Prefer the listed values;
-// use NamespaceOf for a value the registry schema does not list yet.
-func NamespaceOf(v string) Namespace { return Namespace{v} }
-
-// NamespaceValues returns the values of Namespace that the registry schema
-// lists, in its order.
-func NamespaceValues() []Namespace { return []Namespace{NamespaceAwsIoT, NamespaceAwsIoTFleetWise} }
-
-// String returns the value as the registry spells it.
-func (e Namespace) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e Namespace) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Namespace) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// OutputFormat is an enum of AWS::IoT::Command (OutputFormat). Known values
-// (2): JSON, CBOR. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned; OutputFormatOf makes a
-// value the registry schema does not list, which the engine validates when the
-// resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-command.html
-type OutputFormat struct{ v string }
-
-// The values of OutputFormat that the registry schema lists.
-var (
-	OutputFormatJson = OutputFormat{"JSON"}
-	OutputFormatCbor = OutputFormat{"CBOR"}
-)
-
-// OutputFormatOf returns the OutputFormat with value v. Prefer the listed
-// values; use OutputFormatOf for a value the registry schema does not list
-// yet.
-func OutputFormatOf(v string) OutputFormat { return OutputFormat{v} }
-
-// OutputFormatValues returns the values of OutputFormat that the registry
-// schema lists, in its order.
-func OutputFormatValues() []OutputFormat { return []OutputFormat{OutputFormatJson, OutputFormatCbor} }
-
-// String returns the value as the registry spells it.
-func (e OutputFormat) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e OutputFormat) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *OutputFormat) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// Tag is the object type Tag of AWS::IoT::Command.
+// CommandTag is the object type Tag of AWS::IoT::Command.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-command-tag.html
-type Tag struct {
+type CommandTag struct {
 	// Key is the "Key" property: string; length 1..128. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-command-tag.html#cfn-iot-command-tag-key

@@ -13,20 +13,25 @@ const advancedBody = `
 	Description:   "Advanced job template for device maintenance",
 	JobTemplateId: "maintenance-job-template",
 	Document:      iot.InlineDocument("{\"operation\":\"updateFirmware\"}"),
-	JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
-		RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: new(3)}},
+	JobExecutionsRetryConfig: &iot.JobTemplateJobExecutionsRetryConfig{
+		RetryCriteriaList: []iot.JobTemplateRetryCriteria{{FailureType: iot.JobTemplateJobRetryFailureTypeFailed, NumberOfRetries: new(3)}},
 	},
-	AbortConfig: iot.AbortConfig{CriteriaList: []iot.AbortCriteria{{
-		Action:                    iot.ActionCancel,
-		FailureType:               iot.FailureTypeFailed,
+	AbortConfig: iot.JobTemplateAbortConfig{CriteriaList: []iot.JobTemplateAbortCriteria{{
+		Action:                    iot.JobTemplateActionCancel,
+		FailureType:               iot.JobTemplateFailureTypeFailed,
 		MinNumberOfExecutedThings: 10,
 		ThresholdPercentage:       20,
 	}}},
-	MaintenanceWindows: []iot.MaintenanceWindow{{StartTime: "cron(0 0 ? * SUN *)", DurationInMinutes: 120}},
-	JobExecutionsRolloutConfig: &iot.JobExecutionsRolloutConfig{MaximumPerMinute: 10},
+	MaintenanceWindows: []iot.JobTemplateMaintenanceWindow{{StartTime: "cron(0 0 ? * SUN *)", DurationInMinutes: 120}},
+	JobExecutionsRolloutConfig: &iot.JobTemplateJobExecutionsRolloutConfig{MaximumPerMinute: 10},
 `
 
 func program(body string) []byte {
+	return programWith(body, "")
+}
+
+// programWith is program with statements after the args.
+func programWith(body, stmts string) []byte {
 	return []byte(`package main
 
 import (
@@ -38,6 +43,7 @@ import (
 
 func main() {
 	args := iot.JobTemplateArgs{` + body + `}
+	` + stmts + `
 	b, _ := json.Marshal(args)
 	fmt.Println(string(b))
 }
@@ -55,43 +61,56 @@ func TestSeedMistakesDoNotCompile(t *testing.T) {
 	tests := []struct {
 		name      string
 		old, new  string // replacement in advancedBody
+		stmts     string // statements after the args
 		wantError string
 	}{
 		{
+			// Enum values are constants: a program cannot redefine one.
+			name:      "AssignEnumValue",
+			stmts:     `p := &iot.JobTemplateActionCancel; _ = p`,
+			wantError: "cannot take address of iot.JobTemplateActionCancel (constant",
+		},
+		{
+			// Nor make one from a string other than through ...Of.
+			name:      "ConvertStringToEnum",
+			stmts:     `args.AbortConfig.CriteriaList[0].Action = iot.JobTemplateAction("PAUSE")`,
+			wantError: "cannot convert \"PAUSE\" (untyped string constant) to type iot.JobTemplateAction",
+		},
+		{
 			name:      "RetryAttempts",
-			old:       `RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: new(3)}},`,
+			old:       `RetryCriteriaList: []iot.JobTemplateRetryCriteria{{FailureType: iot.JobTemplateJobRetryFailureTypeFailed, NumberOfRetries: new(3)}},`,
 			new:       `RetryAttempts: 3,`,
-			wantError: "unknown field RetryAttempts in struct literal of type iot.JobExecutionsRetryConfig",
+			wantError: "unknown field RetryAttempts in struct literal of type iot.JobTemplateJobExecutionsRetryConfig",
 		},
 		{
 			name:      "ActionABORT",
-			old:       `Action:                    iot.ActionCancel,`,
+			old:       `Action:                    iot.JobTemplateActionCancel,`,
 			new:       `Action: "ABORT",`,
-			wantError: `cannot use "ABORT" (untyped string constant) as iot.Action value in struct literal`,
+			wantError: `cannot use "ABORT" (constant of type string) as iot.JobTemplateAction value in struct literal: string does not implement iot.JobTemplateAction`,
 		},
 		{
 			name:      "ActionCANCELString",
-			old:       `Action:                    iot.ActionCancel,`,
+			old:       `Action:                    iot.JobTemplateActionCancel,`,
 			new:       `Action: "CANCEL",`,
-			wantError: `cannot use "CANCEL" (untyped string constant) as iot.Action value in struct literal`,
+			wantError: `cannot use "CANCEL" (constant of type string) as iot.JobTemplateAction value in struct literal: string does not implement iot.JobTemplateAction`,
 		},
 		{
 			name:      "FailureTypeString",
-			old:       `FailureType:               iot.FailureTypeFailed,`,
+			old:       `FailureType:               iot.JobTemplateFailureTypeFailed,`,
 			new:       `FailureType: "FAILED",`,
-			wantError: `cannot use "FAILED" (untyped string constant) as iot.FailureType value in struct literal`,
+			wantError: `cannot use "FAILED" (constant of type string) as iot.JobTemplateFailureType value in struct literal: string does not implement iot.JobTemplateFailureType`,
 		},
 		{
 			name:      "MaintenanceWindowEndTime",
 			old:       `{StartTime: "cron(0 0 ? * SUN *)", DurationInMinutes: 120}`,
 			new:       `{StartTime: "2023-10-01T00:00:00Z", EndTime: "2023-10-01T02:00:00Z"}`,
-			wantError: "unknown field EndTime in struct literal of type iot.MaintenanceWindow",
+			wantError: "unknown field EndTime in struct literal of type iot.JobTemplateMaintenanceWindow",
 		},
 		{
 			name:      "MinimumPerMinute",
 			old:       `{MaximumPerMinute: 10}`,
 			new:       `{MaximumPerMinute: 10, MinimumPerMinute: 1}`,
-			wantError: "unknown field MinimumPerMinute in struct literal of type iot.JobExecutionsRolloutConfig",
+			wantError: "unknown field MinimumPerMinute in struct literal of type iot.JobTemplateJobExecutionsRolloutConfig",
 		},
 		{
 			name:      "DocumentAndDocumentSource",
@@ -117,7 +136,7 @@ func TestSeedMistakesDoNotCompile(t *testing.T) {
 		if !strings.Contains(advancedBody, tt.old) {
 			t.Fatalf("%s: the control program lacks %q", tt.name, tt.old)
 		}
-		files["bad/"+strings.ToLower(tt.name)+"/main.go"] = program(strings.Replace(advancedBody, tt.old, tt.new, 1))
+		files["bad/"+strings.ToLower(tt.name)+"/main.go"] = programWith(strings.Replace(advancedBody, tt.old, tt.new, 1), tt.stmts)
 	}
 	dir := gentest.NewModule(t, files)
 	if out, err := gentest.Go(t, dir, "vet", "./control"); err != nil {

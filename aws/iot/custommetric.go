@@ -18,12 +18,13 @@ const CustomMetricType = "AWS::IoT::CustomMetric"
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-custommetric.html
 type CustomMetricArgs struct {
-	// MetricType is the "MetricType" property: enum MetricType. Required.
+	// MetricType is the "MetricType" property: enum CustomMetricMetricType.
+	// Required.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-custommetric.html#cfn-iot-custommetric-metrictype
-	MetricType MetricType `json:"MetricType,omitzero"`
+	MetricType CustomMetricMetricType `json:"MetricType,omitzero"`
 
 	// DisplayName is the "DisplayName" property: string; length at most 128.
 	// Optional: nil means unset.
@@ -39,11 +40,28 @@ type CustomMetricArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-custommetric.html#cfn-iot-custommetric-metricname
 	MetricName string `json:"MetricName,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; items at most 50; unique
-	// items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object CustomMetricTag; items at most
+	// 50; unique items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-custommetric.html#cfn-iot-custommetric-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []CustomMetricTag `json:"Tags,omitzero"`
+}
+
+// UnmarshalJSON decodes a CustomMetricArgs, turning enum values back into
+// their types.
+func (s *CustomMetricArgs) UnmarshalJSON(data []byte) error {
+	type plain CustomMetricArgs
+	w := struct {
+		*plain
+		MetricType *string `json:"MetricType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.MetricType != nil {
+		s.MetricType = CustomMetricMetricTypeOf(*w.MetricType)
+	}
+	return nil
 }
 
 // CustomMetric is a declared AWS::IoT::CustomMetric: the engine's record of
@@ -89,39 +107,59 @@ func NewCustomMetric(scope athanor.Declarer, logicalID string, args CustomMetric
 	return out, nil
 }
 
-// MetricType is an enum of AWS::IoT::CustomMetric (MetricType). Known values
-// (4): string-list, ip-address-list, number-list, number. The zero value means
-// unset. It is a struct so that only its values, not arbitrary literals, can
-// be assigned; MetricTypeOf makes a value the registry schema does not list,
-// which the engine validates when the resource is declared.
+// CustomMetricMetricType is an enum of AWS::IoT::CustomMetric (MetricType).
+// Known values (4): string-list, ip-address-list, number-list, number. Nil
+// means unset. It is an interface that only the constants below and
+// CustomMetricMetricTypeOf's results implement, so that a bare literal does
+// not compile; CustomMetricMetricTypeOf makes a value the registry schema does
+// not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-custommetric.html
-type MetricType struct{ v string }
+type CustomMetricMetricType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isCustomMetricMetricType()
+}
 
-// The values of MetricType that the registry schema lists.
-var (
-	MetricTypeStringList    = MetricType{"string-list"}
-	MetricTypeIpAddressList = MetricType{"ip-address-list"}
-	MetricTypeNumberList    = MetricType{"number-list"}
-	MetricTypeNumber        = MetricType{"number"}
+// customMetricMetricType is the type of the values of CustomMetricMetricType.
+// It encodes to JSON as its string.
+type customMetricMetricType string
+
+// The values of CustomMetricMetricType that the registry schema lists.
+const (
+	CustomMetricMetricTypeStringList    customMetricMetricType = "string-list"
+	CustomMetricMetricTypeIpAddressList customMetricMetricType = "ip-address-list"
+	CustomMetricMetricTypeNumberList    customMetricMetricType = "number-list"
+	CustomMetricMetricTypeNumber        customMetricMetricType = "number"
 )
 
-// MetricTypeOf returns the MetricType with value v. Prefer the listed values;
-// use MetricTypeOf for a value the registry schema does not list yet.
-func MetricTypeOf(v string) MetricType { return MetricType{v} }
+// CustomMetricMetricTypeOf returns the CustomMetricMetricType with value v.
+// Prefer the listed values; use CustomMetricMetricTypeOf for a value the
+// registry schema does not list yet.
+func CustomMetricMetricTypeOf(v string) CustomMetricMetricType { return customMetricMetricType(v) }
 
-// MetricTypeValues returns the values of MetricType that the registry schema
-// lists, in its order.
-func MetricTypeValues() []MetricType {
-	return []MetricType{MetricTypeStringList, MetricTypeIpAddressList, MetricTypeNumberList, MetricTypeNumber}
+// CustomMetricMetricTypeValues returns the values of CustomMetricMetricType
+// that the registry schema lists, in its order.
+func CustomMetricMetricTypeValues() []CustomMetricMetricType {
+	return []CustomMetricMetricType{CustomMetricMetricTypeStringList, CustomMetricMetricTypeIpAddressList, CustomMetricMetricTypeNumberList, CustomMetricMetricTypeNumber}
 }
 
 // String returns the value as the registry spells it.
-func (e MetricType) String() string { return e.v }
+func (v customMetricMetricType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e MetricType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (customMetricMetricType) isCustomMetricMetricType() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *MetricType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+// CustomMetricTag is the object type Tag of AWS::IoT::CustomMetric.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-custommetric-tag.html
+type CustomMetricTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-custommetric-tag.html#cfn-iot-custommetric-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-custommetric-tag.html#cfn-iot-custommetric-tag-value
+	Value string `json:"Value,omitzero"`
+}

@@ -24,12 +24,12 @@ type DimensionArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-dimension.html#cfn-iot-dimension-stringvalues
 	StringValues []string `json:"StringValues,omitzero"`
 
-	// Type is the "Type" property: enum Type. Required.
+	// Type is the "Type" property: enum DimensionTypeProperty. Required.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-dimension.html#cfn-iot-dimension-type
-	Type Type `json:"Type,omitzero"`
+	Type DimensionTypeProperty `json:"Type,omitzero"`
 
 	// Name is the "Name" property: string; length 1..128; pattern
 	// `[a-zA-Z0-9:_-]+`. Optional: the zero value means unset.
@@ -39,11 +39,28 @@ type DimensionArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-dimension.html#cfn-iot-dimension-name
 	Name string `json:"Name,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; items at most 50; unique
-	// items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object DimensionTag; items at most 50;
+	// unique items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-dimension.html#cfn-iot-dimension-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []DimensionTag `json:"Tags,omitzero"`
+}
+
+// UnmarshalJSON decodes a DimensionArgs, turning enum values back into their
+// types.
+func (s *DimensionArgs) UnmarshalJSON(data []byte) error {
+	type plain DimensionArgs
+	w := struct {
+		*plain
+		Type *string `json:"Type"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Type != nil {
+		s.Type = DimensionTypePropertyOf(*w.Type)
+	}
+	return nil
 }
 
 // Dimension is a declared AWS::IoT::Dimension: the engine's record of it, its
@@ -89,34 +106,56 @@ func NewDimension(scope athanor.Declarer, logicalID string, args DimensionArgs, 
 	return out, nil
 }
 
-// Type is an enum of AWS::IoT::Dimension (Type). Known values (1):
-// TOPIC_FILTER. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned; TypeOf makes a value the
+// DimensionTag is the object type Tag of AWS::IoT::Dimension.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-dimension-tag.html
+type DimensionTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-dimension-tag.html#cfn-iot-dimension-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-dimension-tag.html#cfn-iot-dimension-tag-value
+	Value string `json:"Value,omitzero"`
+}
+
+// DimensionTypeProperty is an enum of AWS::IoT::Dimension (Type). Known values
+// (1): TOPIC_FILTER. Nil means unset. It is an interface that only the
+// constants below and DimensionTypePropertyOf's results implement, so that a
+// bare literal does not compile; DimensionTypePropertyOf makes a value the
 // registry schema does not list, which the engine validates when the resource
 // is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-dimension.html
-type Type struct{ v string }
+type DimensionTypeProperty interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDimensionTypeProperty()
+}
 
-// The values of Type that the registry schema lists.
-var (
-	TypeTopicFilter = Type{"TOPIC_FILTER"}
+// dimensionTypeProperty is the type of the values of DimensionTypeProperty. It
+// encodes to JSON as its string.
+type dimensionTypeProperty string
+
+// The values of DimensionTypeProperty that the registry schema lists.
+const (
+	DimensionTypePropertyTopicFilter dimensionTypeProperty = "TOPIC_FILTER"
 )
 
-// TypeOf returns the Type with value v. Prefer the listed values; use TypeOf
-// for a value the registry schema does not list yet.
-func TypeOf(v string) Type { return Type{v} }
+// DimensionTypePropertyOf returns the DimensionTypeProperty with value v.
+// Prefer the listed values; use DimensionTypePropertyOf for a value the
+// registry schema does not list yet.
+func DimensionTypePropertyOf(v string) DimensionTypeProperty { return dimensionTypeProperty(v) }
 
-// TypeValues returns the values of Type that the registry schema lists, in its
-// order.
-func TypeValues() []Type { return []Type{TypeTopicFilter} }
+// DimensionTypePropertyValues returns the values of DimensionTypeProperty that
+// the registry schema lists, in its order.
+func DimensionTypePropertyValues() []DimensionTypeProperty {
+	return []DimensionTypeProperty{DimensionTypePropertyTopicFilter}
+}
 
 // String returns the value as the registry spells it.
-func (e Type) String() string { return e.v }
+func (v dimensionTypeProperty) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e Type) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Type) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (dimensionTypeProperty) isDimensionTypeProperty() {}

@@ -20,28 +20,30 @@ const DomainConfigurationType = "AWS::IoT::DomainConfiguration"
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
 type DomainConfigurationArgs struct {
 	// ApplicationProtocol is the "ApplicationProtocol" property: enum
-	// ApplicationProtocol. Optional: the zero value means unset.
+	// DomainConfigurationApplicationProtocol. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-applicationprotocol
-	ApplicationProtocol ApplicationProtocol `json:"ApplicationProtocol,omitzero"`
+	ApplicationProtocol DomainConfigurationApplicationProtocol `json:"ApplicationProtocol,omitzero"`
 
 	// AuthenticationType is the "AuthenticationType" property: enum
-	// AuthenticationType. Optional: the zero value means unset.
+	// DomainConfigurationAuthenticationType. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-authenticationtype
-	AuthenticationType AuthenticationType `json:"AuthenticationType,omitzero"`
+	AuthenticationType DomainConfigurationAuthenticationType `json:"AuthenticationType,omitzero"`
 
 	// AuthorizerConfig is the "AuthorizerConfig" property: object
-	// AuthorizerConfig. Optional: nil means unset.
+	// DomainConfigurationAuthorizerConfig. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-authorizerconfig
-	AuthorizerConfig *AuthorizerConfig `json:"AuthorizerConfig,omitzero"`
+	AuthorizerConfig *DomainConfigurationAuthorizerConfig `json:"AuthorizerConfig,omitzero"`
 
 	// ClientCertificateConfig is the "ClientCertificateConfig" property: object
-	// ClientCertificateConfig. Optional: nil means unset.
+	// DomainConfigurationClientCertificateConfig. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-clientcertificateconfig
-	ClientCertificateConfig *ClientCertificateConfig `json:"ClientCertificateConfig,omitzero"`
+	ClientCertificateConfig *DomainConfigurationClientCertificateConfig `json:"ClientCertificateConfig,omitzero"`
 
 	// DomainConfigurationName is the "DomainConfigurationName" property: string;
 	// length 1..128; pattern `^[\w.-]+$`. Optional: the zero value means unset.
@@ -77,30 +79,30 @@ type DomainConfigurationArgs struct {
 	ServerCertificateArns []string `json:"ServerCertificateArns,omitzero"`
 
 	// ServerCertificateConfig is the "ServerCertificateConfig" property: object
-	// ServerCertificateConfig. Optional: nil means unset.
+	// DomainConfigurationServerCertificateConfig. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-servercertificateconfig
-	ServerCertificateConfig *ServerCertificateConfig `json:"ServerCertificateConfig,omitzero"`
+	ServerCertificateConfig *DomainConfigurationServerCertificateConfig `json:"ServerCertificateConfig,omitzero"`
 
-	// ServiceType is the "ServiceType" property: enum ServiceType. Optional: the
-	// zero value means unset.
+	// ServiceType is the "ServiceType" property: enum
+	// DomainConfigurationServiceType. Optional: the zero value means unset.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-servicetype
-	ServiceType ServiceType `json:"ServiceType,omitzero"`
+	ServiceType DomainConfigurationServiceType `json:"ServiceType,omitzero"`
 
-	// Tags is the "Tags" property: list of object AuthorizerTag; unique items;
-	// order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object DomainConfigurationTag; unique
+	// items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-tags
-	Tags []AuthorizerTag `json:"Tags,omitzero"`
+	Tags []DomainConfigurationTag `json:"Tags,omitzero"`
 
-	// TlsConfig is the "TlsConfig" property: object TlsConfig. Optional: nil
-	// means unset.
+	// TlsConfig is the "TlsConfig" property: object DomainConfigurationTlsConfig.
+	// Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-tlsconfig
-	TlsConfig *TlsConfig `json:"TlsConfig,omitzero"`
+	TlsConfig *DomainConfigurationTlsConfig `json:"TlsConfig,omitzero"`
 
 	// ValidationCertificateArn is the "ValidationCertificateArn" property:
 	// string; pattern
@@ -112,6 +114,35 @@ type DomainConfigurationArgs struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-validationcertificatearn
 	ValidationCertificateArn string `json:"ValidationCertificateArn,omitzero"`
+}
+
+// UnmarshalJSON decodes a DomainConfigurationArgs, turning enum values back
+// into their types.
+func (s *DomainConfigurationArgs) UnmarshalJSON(data []byte) error {
+	type plain DomainConfigurationArgs
+	w := struct {
+		*plain
+		ApplicationProtocol       *string `json:"ApplicationProtocol"`
+		AuthenticationType        *string `json:"AuthenticationType"`
+		DomainConfigurationStatus *string `json:"DomainConfigurationStatus"`
+		ServiceType               *string `json:"ServiceType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.ApplicationProtocol != nil {
+		s.ApplicationProtocol = DomainConfigurationApplicationProtocolOf(*w.ApplicationProtocol)
+	}
+	if w.AuthenticationType != nil {
+		s.AuthenticationType = DomainConfigurationAuthenticationTypeOf(*w.AuthenticationType)
+	}
+	if w.DomainConfigurationStatus != nil {
+		s.DomainConfigurationStatus = DomainConfigurationStatusOf(*w.DomainConfigurationStatus)
+	}
+	if w.ServiceType != nil {
+		s.ServiceType = DomainConfigurationServiceTypeOf(*w.ServiceType)
+	}
+	return nil
 }
 
 // DomainConfiguration is a declared AWS::IoT::DomainConfiguration: the
@@ -129,20 +160,21 @@ type DomainConfiguration struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-arn
 	Arn string `json:"Arn,omitzero"`
 
-	// DomainType is the "DomainType" property: enum DomainType.
+	// DomainType is the "DomainType" property: enum
+	// DomainConfigurationDomainType.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-domaintype
-	DomainType DomainType `json:"DomainType,omitzero"`
+	DomainType DomainConfigurationDomainType `json:"DomainType,omitzero"`
 
 	// ServerCertificates is the "ServerCertificates" property: list of object
-	// ServerCertificateSummary.
+	// DomainConfigurationServerCertificateSummary.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html#cfn-iot-domainconfiguration-servercertificates
-	ServerCertificates []ServerCertificateSummary `json:"ServerCertificates,omitzero"`
+	ServerCertificates []DomainConfigurationServerCertificateSummary `json:"ServerCertificates,omitzero"`
 
 	// DomainConfigurationName is the "DomainConfigurationName" property: string;
 	// length 1..128; pattern `^[\w.-]+$`.
@@ -167,7 +199,7 @@ func NewDomainConfiguration(scope athanor.Declarer, logicalID string, args Domai
 	if err := decodeOutput(res, "Arn", &out.Arn); err != nil {
 		return nil, err
 	}
-	if err := decodeOutput(res, "DomainType", &out.DomainType); err != nil {
+	if err := decodeOutputAs(res, "DomainType", &out.DomainType, DomainConfigurationDomainTypeOf); err != nil {
 		return nil, err
 	}
 	if err := decodeOutput(res, "ServerCertificates", &out.ServerCertificates); err != nil {
@@ -179,90 +211,109 @@ func NewDomainConfiguration(scope athanor.Declarer, logicalID string, args Domai
 	return out, nil
 }
 
-// ApplicationProtocol is an enum of AWS::IoT::DomainConfiguration
-// (ApplicationProtocol). Known values (4): SECURE_MQTT, MQTT_WSS, HTTPS,
-// DEFAULT. The zero value means unset. It is a struct so that only its values,
-// not arbitrary literals, can be assigned; ApplicationProtocolOf makes a value
-// the registry schema does not list, which the engine validates when the
+// DomainConfigurationApplicationProtocol is an enum of
+// AWS::IoT::DomainConfiguration (ApplicationProtocol). Known values (4):
+// SECURE_MQTT, MQTT_WSS, HTTPS, DEFAULT. Nil means unset. It is an interface
+// that only the constants below and DomainConfigurationApplicationProtocolOf's
+// results implement, so that a bare literal does not compile;
+// DomainConfigurationApplicationProtocolOf makes a value the registry schema
+// does not list, which the engine validates when the resource is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
+type DomainConfigurationApplicationProtocol interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDomainConfigurationApplicationProtocol()
+}
+
+// domainConfigurationApplicationProtocol is the type of the values of
+// DomainConfigurationApplicationProtocol. It encodes to JSON as its string.
+type domainConfigurationApplicationProtocol string
+
+// The values of DomainConfigurationApplicationProtocol that the registry
+// schema lists.
+const (
+	DomainConfigurationApplicationProtocolSecureMqtt domainConfigurationApplicationProtocol = "SECURE_MQTT"
+	DomainConfigurationApplicationProtocolMqttWss    domainConfigurationApplicationProtocol = "MQTT_WSS"
+	DomainConfigurationApplicationProtocolHttps      domainConfigurationApplicationProtocol = "HTTPS"
+	DomainConfigurationApplicationProtocolDefault    domainConfigurationApplicationProtocol = "DEFAULT"
+)
+
+// DomainConfigurationApplicationProtocolOf returns the
+// DomainConfigurationApplicationProtocol with value v. Prefer the listed
+// values; use DomainConfigurationApplicationProtocolOf for a value the
+// registry schema does not list yet.
+func DomainConfigurationApplicationProtocolOf(v string) DomainConfigurationApplicationProtocol {
+	return domainConfigurationApplicationProtocol(v)
+}
+
+// DomainConfigurationApplicationProtocolValues returns the values of
+// DomainConfigurationApplicationProtocol that the registry schema lists, in
+// its order.
+func DomainConfigurationApplicationProtocolValues() []DomainConfigurationApplicationProtocol {
+	return []DomainConfigurationApplicationProtocol{DomainConfigurationApplicationProtocolSecureMqtt, DomainConfigurationApplicationProtocolMqttWss, DomainConfigurationApplicationProtocolHttps, DomainConfigurationApplicationProtocolDefault}
+}
+
+// String returns the value as the registry spells it.
+func (v domainConfigurationApplicationProtocol) String() string { return string(v) }
+
+func (domainConfigurationApplicationProtocol) isDomainConfigurationApplicationProtocol() {}
+
+// DomainConfigurationAuthenticationType is an enum of
+// AWS::IoT::DomainConfiguration (AuthenticationType). Known values (5):
+// AWS_X509, CUSTOM_AUTH, AWS_SIGV4, CUSTOM_AUTH_X509, DEFAULT. Nil means
+// unset. It is an interface that only the constants below and
+// DomainConfigurationAuthenticationTypeOf's results implement, so that a bare
+// literal does not compile; DomainConfigurationAuthenticationTypeOf makes a
+// value the registry schema does not list, which the engine validates when the
 // resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
-type ApplicationProtocol struct{ v string }
+type DomainConfigurationAuthenticationType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDomainConfigurationAuthenticationType()
+}
 
-// The values of ApplicationProtocol that the registry schema lists.
-var (
-	ApplicationProtocolSecureMqtt = ApplicationProtocol{"SECURE_MQTT"}
-	ApplicationProtocolMqttWss    = ApplicationProtocol{"MQTT_WSS"}
-	ApplicationProtocolHttps      = ApplicationProtocol{"HTTPS"}
-	ApplicationProtocolDefault    = ApplicationProtocol{"DEFAULT"}
+// domainConfigurationAuthenticationType is the type of the values of
+// DomainConfigurationAuthenticationType. It encodes to JSON as its string.
+type domainConfigurationAuthenticationType string
+
+// The values of DomainConfigurationAuthenticationType that the registry schema
+// lists.
+const (
+	DomainConfigurationAuthenticationTypeAwsX509        domainConfigurationAuthenticationType = "AWS_X509"
+	DomainConfigurationAuthenticationTypeCustomAuth     domainConfigurationAuthenticationType = "CUSTOM_AUTH"
+	DomainConfigurationAuthenticationTypeAwsSigv4       domainConfigurationAuthenticationType = "AWS_SIGV4"
+	DomainConfigurationAuthenticationTypeCustomAuthX509 domainConfigurationAuthenticationType = "CUSTOM_AUTH_X509"
+	DomainConfigurationAuthenticationTypeDefault        domainConfigurationAuthenticationType = "DEFAULT"
 )
 
-// ApplicationProtocolOf returns the ApplicationProtocol with value v. Prefer
-// the listed values; use ApplicationProtocolOf for a value the registry schema
-// does not list yet.
-func ApplicationProtocolOf(v string) ApplicationProtocol { return ApplicationProtocol{v} }
+// DomainConfigurationAuthenticationTypeOf returns the
+// DomainConfigurationAuthenticationType with value v. Prefer the listed
+// values; use DomainConfigurationAuthenticationTypeOf for a value the registry
+// schema does not list yet.
+func DomainConfigurationAuthenticationTypeOf(v string) DomainConfigurationAuthenticationType {
+	return domainConfigurationAuthenticationType(v)
+}
 
-// ApplicationProtocolValues returns the values of ApplicationProtocol that the
-// registry schema lists, in its order.
-func ApplicationProtocolValues() []ApplicationProtocol {
-	return []ApplicationProtocol{ApplicationProtocolSecureMqtt, ApplicationProtocolMqttWss, ApplicationProtocolHttps, ApplicationProtocolDefault}
+// DomainConfigurationAuthenticationTypeValues returns the values of
+// DomainConfigurationAuthenticationType that the registry schema lists, in its
+// order.
+func DomainConfigurationAuthenticationTypeValues() []DomainConfigurationAuthenticationType {
+	return []DomainConfigurationAuthenticationType{DomainConfigurationAuthenticationTypeAwsX509, DomainConfigurationAuthenticationTypeCustomAuth, DomainConfigurationAuthenticationTypeAwsSigv4, DomainConfigurationAuthenticationTypeCustomAuthX509, DomainConfigurationAuthenticationTypeDefault}
 }
 
 // String returns the value as the registry spells it.
-func (e ApplicationProtocol) String() string { return e.v }
+func (v domainConfigurationAuthenticationType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e ApplicationProtocol) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (domainConfigurationAuthenticationType) isDomainConfigurationAuthenticationType() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *ApplicationProtocol) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// AuthenticationType is an enum of AWS::IoT::DomainConfiguration
-// (AuthenticationType). Known values (5): AWS_X509, CUSTOM_AUTH, AWS_SIGV4,
-// CUSTOM_AUTH_X509, DEFAULT. The zero value means unset. It is a struct so
-// that only its values, not arbitrary literals, can be assigned;
-// AuthenticationTypeOf makes a value the registry schema does not list, which
-// the engine validates when the resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
-type AuthenticationType struct{ v string }
-
-// The values of AuthenticationType that the registry schema lists.
-var (
-	AuthenticationTypeAwsX509        = AuthenticationType{"AWS_X509"}
-	AuthenticationTypeCustomAuth     = AuthenticationType{"CUSTOM_AUTH"}
-	AuthenticationTypeAwsSigv4       = AuthenticationType{"AWS_SIGV4"}
-	AuthenticationTypeCustomAuthX509 = AuthenticationType{"CUSTOM_AUTH_X509"}
-	AuthenticationTypeDefault        = AuthenticationType{"DEFAULT"}
-)
-
-// AuthenticationTypeOf returns the AuthenticationType with value v. Prefer the
-// listed values; use AuthenticationTypeOf for a value the registry schema does
-// not list yet.
-func AuthenticationTypeOf(v string) AuthenticationType { return AuthenticationType{v} }
-
-// AuthenticationTypeValues returns the values of AuthenticationType that the
-// registry schema lists, in its order.
-func AuthenticationTypeValues() []AuthenticationType {
-	return []AuthenticationType{AuthenticationTypeAwsX509, AuthenticationTypeCustomAuth, AuthenticationTypeAwsSigv4, AuthenticationTypeCustomAuthX509, AuthenticationTypeDefault}
-}
-
-// String returns the value as the registry spells it.
-func (e AuthenticationType) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e AuthenticationType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *AuthenticationType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// AuthorizerConfig is the object type AuthorizerConfig of
+// DomainConfigurationAuthorizerConfig is the object type AuthorizerConfig of
 // AWS::IoT::DomainConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-authorizerconfig.html
-type AuthorizerConfig struct {
+type DomainConfigurationAuthorizerConfig struct {
 	// AllowAuthorizerOverride is the "AllowAuthorizerOverride" property: boolean.
 	// Optional: nil means unset.
 	//
@@ -276,11 +327,11 @@ type AuthorizerConfig struct {
 	DefaultAuthorizerName string `json:"DefaultAuthorizerName,omitzero"`
 }
 
-// ClientCertificateConfig is the object type ClientCertificateConfig of
-// AWS::IoT::DomainConfiguration.
+// DomainConfigurationClientCertificateConfig is the object type
+// ClientCertificateConfig of AWS::IoT::DomainConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-clientcertificateconfig.html
-type ClientCertificateConfig struct {
+type DomainConfigurationClientCertificateConfig struct {
 	// ClientCertificateCallbackArn is the "ClientCertificateCallbackArn"
 	// property: string; length 1..170. Optional: the zero value means unset.
 	//
@@ -288,88 +339,55 @@ type ClientCertificateConfig struct {
 	ClientCertificateCallbackArn string `json:"ClientCertificateCallbackArn,omitzero"`
 }
 
-// DomainConfigurationStatus is an enum of AWS::IoT::DomainConfiguration
-// (DomainConfigurationStatus). Known values (2): ENABLED, DISABLED. The zero
-// value means unset. It is a struct so that only its values, not arbitrary
-// literals, can be assigned; DomainConfigurationStatusOf makes a value the
-// registry schema does not list, which the engine validates when the resource
-// is declared.
+// DomainConfigurationDomainType is an enum of AWS::IoT::DomainConfiguration
+// (DomainType). Known values (3): ENDPOINT, AWS_MANAGED, CUSTOMER_MANAGED. Nil
+// means unset. It is an interface that only the constants below and
+// DomainConfigurationDomainTypeOf's results implement, so that a bare literal
+// does not compile; DomainConfigurationDomainTypeOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
-type DomainConfigurationStatus struct{ v string }
-
-// The values of DomainConfigurationStatus that the registry schema lists.
-var (
-	DomainConfigurationStatusEnabled  = DomainConfigurationStatus{"ENABLED"}
-	DomainConfigurationStatusDisabled = DomainConfigurationStatus{"DISABLED"}
-)
-
-// DomainConfigurationStatusOf returns the DomainConfigurationStatus with value
-// v. Prefer the listed values; use DomainConfigurationStatusOf for a value the
-// registry schema does not list yet.
-func DomainConfigurationStatusOf(v string) DomainConfigurationStatus {
-	return DomainConfigurationStatus{v}
+type DomainConfigurationDomainType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDomainConfigurationDomainType()
 }
 
-// DomainConfigurationStatusValues returns the values of
-// DomainConfigurationStatus that the registry schema lists, in its order.
-func DomainConfigurationStatusValues() []DomainConfigurationStatus {
-	return []DomainConfigurationStatus{DomainConfigurationStatusEnabled, DomainConfigurationStatusDisabled}
+// domainConfigurationDomainType is the type of the values of
+// DomainConfigurationDomainType. It encodes to JSON as its string.
+type domainConfigurationDomainType string
+
+// The values of DomainConfigurationDomainType that the registry schema lists.
+const (
+	DomainConfigurationDomainTypeEndpoint        domainConfigurationDomainType = "ENDPOINT"
+	DomainConfigurationDomainTypeAwsManaged      domainConfigurationDomainType = "AWS_MANAGED"
+	DomainConfigurationDomainTypeCustomerManaged domainConfigurationDomainType = "CUSTOMER_MANAGED"
+)
+
+// DomainConfigurationDomainTypeOf returns the DomainConfigurationDomainType
+// with value v. Prefer the listed values; use DomainConfigurationDomainTypeOf
+// for a value the registry schema does not list yet.
+func DomainConfigurationDomainTypeOf(v string) DomainConfigurationDomainType {
+	return domainConfigurationDomainType(v)
+}
+
+// DomainConfigurationDomainTypeValues returns the values of
+// DomainConfigurationDomainType that the registry schema lists, in its order.
+func DomainConfigurationDomainTypeValues() []DomainConfigurationDomainType {
+	return []DomainConfigurationDomainType{DomainConfigurationDomainTypeEndpoint, DomainConfigurationDomainTypeAwsManaged, DomainConfigurationDomainTypeCustomerManaged}
 }
 
 // String returns the value as the registry spells it.
-func (e DomainConfigurationStatus) String() string { return e.v }
+func (v domainConfigurationDomainType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e DomainConfigurationStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (domainConfigurationDomainType) isDomainConfigurationDomainType() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *DomainConfigurationStatus) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
-}
-
-// DomainType is an enum of AWS::IoT::DomainConfiguration (DomainType). Known
-// values (3): ENDPOINT, AWS_MANAGED, CUSTOMER_MANAGED. The zero value means
-// unset. It is a struct so that only its values, not arbitrary literals, can
-// be assigned; DomainTypeOf makes a value the registry schema does not list,
-// which the engine validates when the resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
-type DomainType struct{ v string }
-
-// The values of DomainType that the registry schema lists.
-var (
-	DomainTypeEndpoint        = DomainType{"ENDPOINT"}
-	DomainTypeAwsManaged      = DomainType{"AWS_MANAGED"}
-	DomainTypeCustomerManaged = DomainType{"CUSTOMER_MANAGED"}
-)
-
-// DomainTypeOf returns the DomainType with value v. Prefer the listed values;
-// use DomainTypeOf for a value the registry schema does not list yet.
-func DomainTypeOf(v string) DomainType { return DomainType{v} }
-
-// DomainTypeValues returns the values of DomainType that the registry schema
-// lists, in its order.
-func DomainTypeValues() []DomainType {
-	return []DomainType{DomainTypeEndpoint, DomainTypeAwsManaged, DomainTypeCustomerManaged}
-}
-
-// String returns the value as the registry spells it.
-func (e DomainType) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e DomainType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *DomainType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// ServerCertificateConfig is the object type ServerCertificateConfig of
-// AWS::IoT::DomainConfiguration.
+// DomainConfigurationServerCertificateConfig is the object type
+// ServerCertificateConfig of AWS::IoT::DomainConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-servercertificateconfig.html
-type ServerCertificateConfig struct {
+type DomainConfigurationServerCertificateConfig struct {
 	// EnableOCSPCheck is the "EnableOCSPCheck" property: boolean. Optional: nil
 	// means unset.
 	//
@@ -391,11 +409,11 @@ type ServerCertificateConfig struct {
 	OcspLambdaArn string `json:"OcspLambdaArn,omitzero"`
 }
 
-// ServerCertificateSummary is the object type ServerCertificateSummary of
-// AWS::IoT::DomainConfiguration.
+// DomainConfigurationServerCertificateSummary is the object type
+// ServerCertificateSummary of AWS::IoT::DomainConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-servercertificatesummary.html
-type ServerCertificateSummary struct {
+type DomainConfigurationServerCertificateSummary struct {
 	// ServerCertificateArn is the "ServerCertificateArn" property: string; length
 	// 1..2048; pattern
 	// `^arn:aws(-cn|-us-gov|-iso-b|-iso)?:acm:[a-z]{2}-(gov-|iso-|isob-)?[a-z]{4,9}-\d{1}:\d{12}:certificate/[a-zA-Z0-9/-]+$`.
@@ -405,11 +423,11 @@ type ServerCertificateSummary struct {
 	ServerCertificateArn string `json:"ServerCertificateArn,omitzero"`
 
 	// ServerCertificateStatus is the "ServerCertificateStatus" property: enum
-	// ServerCertificateSummaryServerCertificateStatus. Optional: the zero value
-	// means unset.
+	// DomainConfigurationServerCertificateSummaryServerCertificateStatus.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-servercertificatesummary.html#cfn-iot-domainconfiguration-servercertificatesummary-servercertificatestatus
-	ServerCertificateStatus ServerCertificateSummaryServerCertificateStatus `json:"ServerCertificateStatus,omitzero"`
+	ServerCertificateStatus DomainConfigurationServerCertificateSummaryServerCertificateStatus `json:"ServerCertificateStatus,omitzero"`
 
 	// ServerCertificateStatusDetail is the "ServerCertificateStatusDetail"
 	// property: string. Optional: nil means unset.
@@ -418,93 +436,186 @@ type ServerCertificateSummary struct {
 	ServerCertificateStatusDetail *string `json:"ServerCertificateStatusDetail,omitzero"`
 }
 
-// ServerCertificateSummaryServerCertificateStatus is an enum of
-// AWS::IoT::DomainConfiguration (ServerCertificateStatus). Known values (2):
-// INVALID, VALID. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned;
-// ServerCertificateSummaryServerCertificateStatusOf makes a value the registry
-// schema does not list, which the engine validates when the resource is
-// declared.
+// UnmarshalJSON decodes a DomainConfigurationServerCertificateSummary, turning
+// enum values back into their types.
+func (s *DomainConfigurationServerCertificateSummary) UnmarshalJSON(data []byte) error {
+	type plain DomainConfigurationServerCertificateSummary
+	w := struct {
+		*plain
+		ServerCertificateStatus *string `json:"ServerCertificateStatus"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.ServerCertificateStatus != nil {
+		s.ServerCertificateStatus = DomainConfigurationServerCertificateSummaryServerCertificateStatusOf(*w.ServerCertificateStatus)
+	}
+	return nil
+}
+
+// DomainConfigurationServerCertificateSummaryServerCertificateStatus is an
+// enum of AWS::IoT::DomainConfiguration (ServerCertificateStatus). Known
+// values (2): INVALID, VALID. Nil means unset. It is an interface that only
+// the constants below and
+// DomainConfigurationServerCertificateSummaryServerCertificateStatusOf's
+// results implement, so that a bare literal does not compile;
+// DomainConfigurationServerCertificateSummaryServerCertificateStatusOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
-type ServerCertificateSummaryServerCertificateStatus struct{ v string }
+type DomainConfigurationServerCertificateSummaryServerCertificateStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDomainConfigurationServerCertificateSummaryServerCertificateStatus()
+}
 
-// The values of ServerCertificateSummaryServerCertificateStatus that the
+// domainConfigurationServerCertificateSummaryServerCertificateStatus is the
+// type of the values of
+// DomainConfigurationServerCertificateSummaryServerCertificateStatus. It
+// encodes to JSON as its string.
+type domainConfigurationServerCertificateSummaryServerCertificateStatus string
+
+// The values of
+// DomainConfigurationServerCertificateSummaryServerCertificateStatus that the
 // registry schema lists.
-var (
-	ServerCertificateSummaryServerCertificateStatusInvalid = ServerCertificateSummaryServerCertificateStatus{"INVALID"}
-	ServerCertificateSummaryServerCertificateStatusValid   = ServerCertificateSummaryServerCertificateStatus{"VALID"}
+const (
+	DomainConfigurationServerCertificateSummaryServerCertificateStatusInvalid domainConfigurationServerCertificateSummaryServerCertificateStatus = "INVALID"
+	DomainConfigurationServerCertificateSummaryServerCertificateStatusValid   domainConfigurationServerCertificateSummaryServerCertificateStatus = "VALID"
 )
 
-// ServerCertificateSummaryServerCertificateStatusOf returns the
-// ServerCertificateSummaryServerCertificateStatus with value v. Prefer the
-// listed values; use ServerCertificateSummaryServerCertificateStatusOf for a
+// DomainConfigurationServerCertificateSummaryServerCertificateStatusOf returns
+// the DomainConfigurationServerCertificateSummaryServerCertificateStatus with
+// value v. Prefer the listed values; use
+// DomainConfigurationServerCertificateSummaryServerCertificateStatusOf for a
 // value the registry schema does not list yet.
-func ServerCertificateSummaryServerCertificateStatusOf(v string) ServerCertificateSummaryServerCertificateStatus {
-	return ServerCertificateSummaryServerCertificateStatus{v}
+func DomainConfigurationServerCertificateSummaryServerCertificateStatusOf(v string) DomainConfigurationServerCertificateSummaryServerCertificateStatus {
+	return domainConfigurationServerCertificateSummaryServerCertificateStatus(v)
 }
 
-// ServerCertificateSummaryServerCertificateStatusValues returns the values of
-// ServerCertificateSummaryServerCertificateStatus that the registry schema
-// lists, in its order.
-func ServerCertificateSummaryServerCertificateStatusValues() []ServerCertificateSummaryServerCertificateStatus {
-	return []ServerCertificateSummaryServerCertificateStatus{ServerCertificateSummaryServerCertificateStatusInvalid, ServerCertificateSummaryServerCertificateStatusValid}
+// DomainConfigurationServerCertificateSummaryServerCertificateStatusValues
+// returns the values of
+// DomainConfigurationServerCertificateSummaryServerCertificateStatus that the
+// registry schema lists, in its order.
+func DomainConfigurationServerCertificateSummaryServerCertificateStatusValues() []DomainConfigurationServerCertificateSummaryServerCertificateStatus {
+	return []DomainConfigurationServerCertificateSummaryServerCertificateStatus{DomainConfigurationServerCertificateSummaryServerCertificateStatusInvalid, DomainConfigurationServerCertificateSummaryServerCertificateStatusValid}
 }
 
 // String returns the value as the registry spells it.
-func (e ServerCertificateSummaryServerCertificateStatus) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e ServerCertificateSummaryServerCertificateStatus) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.v)
+func (v domainConfigurationServerCertificateSummaryServerCertificateStatus) String() string {
+	return string(v)
 }
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *ServerCertificateSummaryServerCertificateStatus) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (domainConfigurationServerCertificateSummaryServerCertificateStatus) isDomainConfigurationServerCertificateSummaryServerCertificateStatus() {
 }
 
-// ServiceType is an enum of AWS::IoT::DomainConfiguration (ServiceType). Known
-// values (3): DATA, CREDENTIAL_PROVIDER, JOBS. The zero value means unset. It
-// is a struct so that only its values, not arbitrary literals, can be
-// assigned; ServiceTypeOf makes a value the registry schema does not list,
-// which the engine validates when the resource is declared.
+// DomainConfigurationServiceType is an enum of AWS::IoT::DomainConfiguration
+// (ServiceType). Known values (3): DATA, CREDENTIAL_PROVIDER, JOBS. Nil means
+// unset. It is an interface that only the constants below and
+// DomainConfigurationServiceTypeOf's results implement, so that a bare literal
+// does not compile; DomainConfigurationServiceTypeOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
-type ServiceType struct{ v string }
+type DomainConfigurationServiceType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDomainConfigurationServiceType()
+}
 
-// The values of ServiceType that the registry schema lists.
-var (
-	ServiceTypeData               = ServiceType{"DATA"}
-	ServiceTypeCredentialProvider = ServiceType{"CREDENTIAL_PROVIDER"}
-	ServiceTypeJobs               = ServiceType{"JOBS"}
+// domainConfigurationServiceType is the type of the values of
+// DomainConfigurationServiceType. It encodes to JSON as its string.
+type domainConfigurationServiceType string
+
+// The values of DomainConfigurationServiceType that the registry schema lists.
+const (
+	DomainConfigurationServiceTypeData               domainConfigurationServiceType = "DATA"
+	DomainConfigurationServiceTypeCredentialProvider domainConfigurationServiceType = "CREDENTIAL_PROVIDER"
+	DomainConfigurationServiceTypeJobs               domainConfigurationServiceType = "JOBS"
 )
 
-// ServiceTypeOf returns the ServiceType with value v. Prefer the listed
-// values; use ServiceTypeOf for a value the registry schema does not list yet.
-func ServiceTypeOf(v string) ServiceType { return ServiceType{v} }
+// DomainConfigurationServiceTypeOf returns the DomainConfigurationServiceType
+// with value v. Prefer the listed values; use DomainConfigurationServiceTypeOf
+// for a value the registry schema does not list yet.
+func DomainConfigurationServiceTypeOf(v string) DomainConfigurationServiceType {
+	return domainConfigurationServiceType(v)
+}
 
-// ServiceTypeValues returns the values of ServiceType that the registry schema
-// lists, in its order.
-func ServiceTypeValues() []ServiceType {
-	return []ServiceType{ServiceTypeData, ServiceTypeCredentialProvider, ServiceTypeJobs}
+// DomainConfigurationServiceTypeValues returns the values of
+// DomainConfigurationServiceType that the registry schema lists, in its order.
+func DomainConfigurationServiceTypeValues() []DomainConfigurationServiceType {
+	return []DomainConfigurationServiceType{DomainConfigurationServiceTypeData, DomainConfigurationServiceTypeCredentialProvider, DomainConfigurationServiceTypeJobs}
 }
 
 // String returns the value as the registry spells it.
-func (e ServiceType) String() string { return e.v }
+func (v domainConfigurationServiceType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e ServiceType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (domainConfigurationServiceType) isDomainConfigurationServiceType() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *ServiceType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+// DomainConfigurationStatus is an enum of AWS::IoT::DomainConfiguration
+// (DomainConfigurationStatus). Known values (2): ENABLED, DISABLED. Nil means
+// unset. It is an interface that only the constants below and
+// DomainConfigurationStatusOf's results implement, so that a bare literal does
+// not compile; DomainConfigurationStatusOf makes a value the registry schema
+// does not list, which the engine validates when the resource is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-domainconfiguration.html
+type DomainConfigurationStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDomainConfigurationStatus()
+}
 
-// TlsConfig is the object type TlsConfig of AWS::IoT::DomainConfiguration.
+// domainConfigurationStatus is the type of the values of
+// DomainConfigurationStatus. It encodes to JSON as its string.
+type domainConfigurationStatus string
+
+// The values of DomainConfigurationStatus that the registry schema lists.
+const (
+	DomainConfigurationStatusEnabled  domainConfigurationStatus = "ENABLED"
+	DomainConfigurationStatusDisabled domainConfigurationStatus = "DISABLED"
+)
+
+// DomainConfigurationStatusOf returns the DomainConfigurationStatus with value
+// v. Prefer the listed values; use DomainConfigurationStatusOf for a value the
+// registry schema does not list yet.
+func DomainConfigurationStatusOf(v string) DomainConfigurationStatus {
+	return domainConfigurationStatus(v)
+}
+
+// DomainConfigurationStatusValues returns the values of
+// DomainConfigurationStatus that the registry schema lists, in its order.
+func DomainConfigurationStatusValues() []DomainConfigurationStatus {
+	return []DomainConfigurationStatus{DomainConfigurationStatusEnabled, DomainConfigurationStatusDisabled}
+}
+
+// String returns the value as the registry spells it.
+func (v domainConfigurationStatus) String() string { return string(v) }
+
+func (domainConfigurationStatus) isDomainConfigurationStatus() {}
+
+// DomainConfigurationTag is the object type Tag of
+// AWS::IoT::DomainConfiguration.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-tag.html
+type DomainConfigurationTag struct {
+	// Key is the "Key" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-tag.html#cfn-iot-domainconfiguration-tag-key
+	Key string `json:"Key"`
+
+	// Value is the "Value" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-tag.html#cfn-iot-domainconfiguration-tag-value
+	Value string `json:"Value"`
+}
+
+// DomainConfigurationTlsConfig is the object type TlsConfig of
+// AWS::IoT::DomainConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-domainconfiguration-tlsconfig.html
-type TlsConfig struct {
+type DomainConfigurationTlsConfig struct {
 	// SecurityPolicy is the "SecurityPolicy" property: string; length at most
 	// 128. Optional: nil means unset.
 	//

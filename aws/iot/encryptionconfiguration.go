@@ -19,11 +19,11 @@ const EncryptionConfigurationType = "AWS::IoT::EncryptionConfiguration"
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-encryptionconfiguration.html
 type EncryptionConfigurationArgs struct {
-	// EncryptionType is the "EncryptionType" property: enum EncryptionType.
-	// Required.
+	// EncryptionType is the "EncryptionType" property: enum
+	// EncryptionConfigurationEncryptionType. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-encryptionconfiguration.html#cfn-iot-encryptionconfiguration-encryptiontype
-	EncryptionType EncryptionType `json:"EncryptionType,omitzero"`
+	EncryptionType EncryptionConfigurationEncryptionType `json:"EncryptionType,omitzero"`
 
 	// KmsAccessRoleArn is the "KmsAccessRoleArn" property: string; length
 	// 20..2048. Optional: the zero value means unset.
@@ -36,6 +36,23 @@ type EncryptionConfigurationArgs struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-encryptionconfiguration.html#cfn-iot-encryptionconfiguration-kmskeyarn
 	KmsKeyArn string `json:"KmsKeyArn,omitzero"`
+}
+
+// UnmarshalJSON decodes a EncryptionConfigurationArgs, turning enum values
+// back into their types.
+func (s *EncryptionConfigurationArgs) UnmarshalJSON(data []byte) error {
+	type plain EncryptionConfigurationArgs
+	w := struct {
+		*plain
+		EncryptionType *string `json:"EncryptionType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.EncryptionType != nil {
+		s.EncryptionType = EncryptionConfigurationEncryptionTypeOf(*w.EncryptionType)
+	}
+	return nil
 }
 
 // EncryptionConfiguration is a declared AWS::IoT::EncryptionConfiguration: the
@@ -54,12 +71,12 @@ type EncryptionConfiguration struct {
 	AccountId string `json:"AccountId,omitzero"`
 
 	// ConfigurationDetails is the "ConfigurationDetails" property: object
-	// ConfigurationDetails.
+	// EncryptionConfigurationConfigurationDetails.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-encryptionconfiguration.html#cfn-iot-encryptionconfiguration-configurationdetails
-	ConfigurationDetails ConfigurationDetails `json:"ConfigurationDetails,omitzero"`
+	ConfigurationDetails EncryptionConfigurationConfigurationDetails `json:"ConfigurationDetails,omitzero"`
 
 	// LastModifiedDate is the "LastModifiedDate" property: string.
 	//
@@ -91,17 +108,17 @@ func NewEncryptionConfiguration(scope athanor.Declarer, logicalID string, args E
 	return out, nil
 }
 
-// ConfigurationDetails is the object type ConfigurationDetails of
-// AWS::IoT::EncryptionConfiguration.
+// EncryptionConfigurationConfigurationDetails is the object type
+// ConfigurationDetails of AWS::IoT::EncryptionConfiguration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-encryptionconfiguration-configurationdetails.html
-type ConfigurationDetails struct {
+type EncryptionConfigurationConfigurationDetails struct {
 	// ConfigurationStatus is the "ConfigurationStatus" property: enum
-	// ConfigurationDetailsConfigurationStatus. Optional: the zero value means
-	// unset.
+	// EncryptionConfigurationConfigurationDetailsConfigurationStatus. Optional:
+	// the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-encryptionconfiguration-configurationdetails.html#cfn-iot-encryptionconfiguration-configurationdetails-configurationstatus
-	ConfigurationStatus ConfigurationDetailsConfigurationStatus `json:"ConfigurationStatus,omitzero"`
+	ConfigurationStatus EncryptionConfigurationConfigurationDetailsConfigurationStatus `json:"ConfigurationStatus,omitzero"`
 
 	// ErrorCode is the "ErrorCode" property: string. Optional: nil means unset.
 	//
@@ -115,85 +132,120 @@ type ConfigurationDetails struct {
 	ErrorMessage *string `json:"ErrorMessage,omitzero"`
 }
 
-// ConfigurationDetailsConfigurationStatus is an enum of
+// UnmarshalJSON decodes a EncryptionConfigurationConfigurationDetails, turning
+// enum values back into their types.
+func (s *EncryptionConfigurationConfigurationDetails) UnmarshalJSON(data []byte) error {
+	type plain EncryptionConfigurationConfigurationDetails
+	w := struct {
+		*plain
+		ConfigurationStatus *string `json:"ConfigurationStatus"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.ConfigurationStatus != nil {
+		s.ConfigurationStatus = EncryptionConfigurationConfigurationDetailsConfigurationStatusOf(*w.ConfigurationStatus)
+	}
+	return nil
+}
+
+// EncryptionConfigurationConfigurationDetailsConfigurationStatus is an enum of
 // AWS::IoT::EncryptionConfiguration (ConfigurationStatus). Known values (2):
-// HEALTHY, UNHEALTHY. The zero value means unset. It is a struct so that only
-// its values, not arbitrary literals, can be assigned;
-// ConfigurationDetailsConfigurationStatusOf makes a value the registry schema
-// does not list, which the engine validates when the resource is declared.
+// HEALTHY, UNHEALTHY. Nil means unset. It is an interface that only the
+// constants below and
+// EncryptionConfigurationConfigurationDetailsConfigurationStatusOf's results
+// implement, so that a bare literal does not compile;
+// EncryptionConfigurationConfigurationDetailsConfigurationStatusOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-encryptionconfiguration.html
-type ConfigurationDetailsConfigurationStatus struct{ v string }
-
-// The values of ConfigurationDetailsConfigurationStatus that the registry
-// schema lists.
-var (
-	ConfigurationDetailsConfigurationStatusHealthy   = ConfigurationDetailsConfigurationStatus{"HEALTHY"}
-	ConfigurationDetailsConfigurationStatusUnhealthy = ConfigurationDetailsConfigurationStatus{"UNHEALTHY"}
-)
-
-// ConfigurationDetailsConfigurationStatusOf returns the
-// ConfigurationDetailsConfigurationStatus with value v. Prefer the listed
-// values; use ConfigurationDetailsConfigurationStatusOf for a value the
-// registry schema does not list yet.
-func ConfigurationDetailsConfigurationStatusOf(v string) ConfigurationDetailsConfigurationStatus {
-	return ConfigurationDetailsConfigurationStatus{v}
+type EncryptionConfigurationConfigurationDetailsConfigurationStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isEncryptionConfigurationConfigurationDetailsConfigurationStatus()
 }
 
-// ConfigurationDetailsConfigurationStatusValues returns the values of
-// ConfigurationDetailsConfigurationStatus that the registry schema lists, in
-// its order.
-func ConfigurationDetailsConfigurationStatusValues() []ConfigurationDetailsConfigurationStatus {
-	return []ConfigurationDetailsConfigurationStatus{ConfigurationDetailsConfigurationStatusHealthy, ConfigurationDetailsConfigurationStatusUnhealthy}
+// encryptionConfigurationConfigurationDetailsConfigurationStatus is the type
+// of the values of
+// EncryptionConfigurationConfigurationDetailsConfigurationStatus. It encodes
+// to JSON as its string.
+type encryptionConfigurationConfigurationDetailsConfigurationStatus string
+
+// The values of EncryptionConfigurationConfigurationDetailsConfigurationStatus
+// that the registry schema lists.
+const (
+	EncryptionConfigurationConfigurationDetailsConfigurationStatusHealthy   encryptionConfigurationConfigurationDetailsConfigurationStatus = "HEALTHY"
+	EncryptionConfigurationConfigurationDetailsConfigurationStatusUnhealthy encryptionConfigurationConfigurationDetailsConfigurationStatus = "UNHEALTHY"
+)
+
+// EncryptionConfigurationConfigurationDetailsConfigurationStatusOf returns the
+// EncryptionConfigurationConfigurationDetailsConfigurationStatus with value v.
+// Prefer the listed values; use
+// EncryptionConfigurationConfigurationDetailsConfigurationStatusOf for a value
+// the registry schema does not list yet.
+func EncryptionConfigurationConfigurationDetailsConfigurationStatusOf(v string) EncryptionConfigurationConfigurationDetailsConfigurationStatus {
+	return encryptionConfigurationConfigurationDetailsConfigurationStatus(v)
+}
+
+// EncryptionConfigurationConfigurationDetailsConfigurationStatusValues returns
+// the values of EncryptionConfigurationConfigurationDetailsConfigurationStatus
+// that the registry schema lists, in its order.
+func EncryptionConfigurationConfigurationDetailsConfigurationStatusValues() []EncryptionConfigurationConfigurationDetailsConfigurationStatus {
+	return []EncryptionConfigurationConfigurationDetailsConfigurationStatus{EncryptionConfigurationConfigurationDetailsConfigurationStatusHealthy, EncryptionConfigurationConfigurationDetailsConfigurationStatusUnhealthy}
 }
 
 // String returns the value as the registry spells it.
-func (e ConfigurationDetailsConfigurationStatus) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e ConfigurationDetailsConfigurationStatus) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.v)
+func (v encryptionConfigurationConfigurationDetailsConfigurationStatus) String() string {
+	return string(v)
 }
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *ConfigurationDetailsConfigurationStatus) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (encryptionConfigurationConfigurationDetailsConfigurationStatus) isEncryptionConfigurationConfigurationDetailsConfigurationStatus() {
 }
 
-// EncryptionType is an enum of AWS::IoT::EncryptionConfiguration
-// (EncryptionType). Known values (2): CUSTOMER_MANAGED_KMS_KEY,
-// AWS_OWNED_KMS_KEY. The zero value means unset. It is a struct so that only
-// its values, not arbitrary literals, can be assigned; EncryptionTypeOf makes
-// a value the registry schema does not list, which the engine validates when
-// the resource is declared.
+// EncryptionConfigurationEncryptionType is an enum of
+// AWS::IoT::EncryptionConfiguration (EncryptionType). Known values (2):
+// CUSTOMER_MANAGED_KMS_KEY, AWS_OWNED_KMS_KEY. Nil means unset. It is an
+// interface that only the constants below and
+// EncryptionConfigurationEncryptionTypeOf's results implement, so that a bare
+// literal does not compile; EncryptionConfigurationEncryptionTypeOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-encryptionconfiguration.html
-type EncryptionType struct{ v string }
+type EncryptionConfigurationEncryptionType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isEncryptionConfigurationEncryptionType()
+}
 
-// The values of EncryptionType that the registry schema lists.
-var (
-	EncryptionTypeCustomerManagedKmsKey = EncryptionType{"CUSTOMER_MANAGED_KMS_KEY"}
-	EncryptionTypeAwsOwnedKmsKey        = EncryptionType{"AWS_OWNED_KMS_KEY"}
+// encryptionConfigurationEncryptionType is the type of the values of
+// EncryptionConfigurationEncryptionType. It encodes to JSON as its string.
+type encryptionConfigurationEncryptionType string
+
+// The values of EncryptionConfigurationEncryptionType that the registry schema
+// lists.
+const (
+	EncryptionConfigurationEncryptionTypeCustomerManagedKmsKey encryptionConfigurationEncryptionType = "CUSTOMER_MANAGED_KMS_KEY"
+	EncryptionConfigurationEncryptionTypeAwsOwnedKmsKey        encryptionConfigurationEncryptionType = "AWS_OWNED_KMS_KEY"
 )
 
-// EncryptionTypeOf returns the EncryptionType with value v. Prefer the listed
-// values; use EncryptionTypeOf for a value the registry schema does not list
-// yet.
-func EncryptionTypeOf(v string) EncryptionType { return EncryptionType{v} }
+// EncryptionConfigurationEncryptionTypeOf returns the
+// EncryptionConfigurationEncryptionType with value v. Prefer the listed
+// values; use EncryptionConfigurationEncryptionTypeOf for a value the registry
+// schema does not list yet.
+func EncryptionConfigurationEncryptionTypeOf(v string) EncryptionConfigurationEncryptionType {
+	return encryptionConfigurationEncryptionType(v)
+}
 
-// EncryptionTypeValues returns the values of EncryptionType that the registry
-// schema lists, in its order.
-func EncryptionTypeValues() []EncryptionType {
-	return []EncryptionType{EncryptionTypeCustomerManagedKmsKey, EncryptionTypeAwsOwnedKmsKey}
+// EncryptionConfigurationEncryptionTypeValues returns the values of
+// EncryptionConfigurationEncryptionType that the registry schema lists, in its
+// order.
+func EncryptionConfigurationEncryptionTypeValues() []EncryptionConfigurationEncryptionType {
+	return []EncryptionConfigurationEncryptionType{EncryptionConfigurationEncryptionTypeCustomerManagedKmsKey, EncryptionConfigurationEncryptionTypeAwsOwnedKmsKey}
 }
 
 // String returns the value as the registry spells it.
-func (e EncryptionType) String() string { return e.v }
+func (v encryptionConfigurationEncryptionType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e EncryptionType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *EncryptionType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (encryptionConfigurationEncryptionType) isEncryptionConfigurationEncryptionType() {}

@@ -29,11 +29,11 @@ type FleetMetricArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-fleetmetric.html#cfn-iot-fleetmetric-aggregationfield
 	AggregationField *string `json:"AggregationField,omitzero"`
 
-	// AggregationType is the "AggregationType" property: object AggregationType.
-	// Optional: the zero value means unset.
+	// AggregationType is the "AggregationType" property: object
+	// FleetMetricAggregationType. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-fleetmetric.html#cfn-iot-fleetmetric-aggregationtype
-	AggregationType AggregationType `json:"AggregationType,omitzero"`
+	AggregationType FleetMetricAggregationType `json:"AggregationType,omitzero"`
 
 	// Description is the "Description" property: string. Optional: nil means
 	// unset.
@@ -63,11 +63,11 @@ type FleetMetricArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-fleetmetric.html#cfn-iot-fleetmetric-queryversion
 	QueryVersion *string `json:"QueryVersion,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; items at most 50; unique
-	// items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object FleetMetricTag; items at most
+	// 50; unique items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-fleetmetric.html#cfn-iot-fleetmetric-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []FleetMetricTag `json:"Tags,omitzero"`
 
 	// Unit is the "Unit" property: string. Optional: nil means unset.
 	//
@@ -149,10 +149,11 @@ func NewFleetMetric(scope athanor.Declarer, logicalID string, args FleetMetricAr
 	return out, nil
 }
 
-// AggregationType is the object type AggregationType of AWS::IoT::FleetMetric.
+// FleetMetricAggregationType is the object type AggregationType of
+// AWS::IoT::FleetMetric.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-fleetmetric-aggregationtype.html
-type AggregationType struct {
+type FleetMetricAggregationType struct {
 	// Name is the "Name" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-fleetmetric-aggregationtype.html#cfn-iot-fleetmetric-aggregationtype-name
@@ -163,4 +164,19 @@ type AggregationType struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-fleetmetric-aggregationtype.html#cfn-iot-fleetmetric-aggregationtype-values
 	Values []string `json:"Values,omitzero"`
+}
+
+// FleetMetricTag is the object type Tag of AWS::IoT::FleetMetric.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-fleetmetric-tag.html
+type FleetMetricTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-fleetmetric-tag.html#cfn-iot-fleetmetric-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-fleetmetric-tag.html#cfn-iot-fleetmetric-tag-value
+	Value string `json:"Value,omitzero"`
 }

@@ -37,14 +37,14 @@ type JobTemplateArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-jobtemplateid
 	JobTemplateId string `json:"JobTemplateId,omitzero"`
 
-	// AbortConfig is the "AbortConfig" property: object AbortConfig. Optional:
-	// the zero value means unset.
+	// AbortConfig is the "AbortConfig" property: object JobTemplateAbortConfig.
+	// Optional: the zero value means unset.
 	//
 	// Create-only: changing it replaces the resource. Write-only: never returned
 	// by reads; kept in state.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-abortconfig
-	AbortConfig AbortConfig `json:"AbortConfig,omitzero"`
+	AbortConfig JobTemplateAbortConfig `json:"AbortConfig,omitzero"`
 
 	// DestinationPackageVersions is the "DestinationPackageVersions" property:
 	// list of string; order-insensitive; each item: length 1..1600. Optional: the
@@ -65,57 +65,58 @@ type JobTemplateArgs struct {
 	JobArn *string `json:"JobArn,omitzero"`
 
 	// JobExecutionsRetryConfig is the "JobExecutionsRetryConfig" property: object
-	// JobExecutionsRetryConfig. Optional: nil means unset.
+	// JobTemplateJobExecutionsRetryConfig. Optional: nil means unset.
 	//
 	// Create-only: changing it replaces the resource. Write-only: never returned
 	// by reads; kept in state.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-jobexecutionsretryconfig
-	JobExecutionsRetryConfig *JobExecutionsRetryConfig `json:"JobExecutionsRetryConfig,omitzero"`
+	JobExecutionsRetryConfig *JobTemplateJobExecutionsRetryConfig `json:"JobExecutionsRetryConfig,omitzero"`
 
 	// JobExecutionsRolloutConfig is the "JobExecutionsRolloutConfig" property:
-	// object JobExecutionsRolloutConfig. Optional: nil means unset.
+	// object JobTemplateJobExecutionsRolloutConfig. Optional: nil means unset.
 	//
 	// Create-only: changing it replaces the resource. Write-only: never returned
 	// by reads; kept in state.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-jobexecutionsrolloutconfig
-	JobExecutionsRolloutConfig *JobExecutionsRolloutConfig `json:"JobExecutionsRolloutConfig,omitzero"`
+	JobExecutionsRolloutConfig *JobTemplateJobExecutionsRolloutConfig `json:"JobExecutionsRolloutConfig,omitzero"`
 
 	// MaintenanceWindows is the "MaintenanceWindows" property: list of object
-	// MaintenanceWindow; order-insensitive. Optional: the zero value means unset.
+	// JobTemplateMaintenanceWindow; order-insensitive. Optional: the zero value
+	// means unset.
 	//
 	// Create-only: changing it replaces the resource. Write-only: never returned
 	// by reads; kept in state.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-maintenancewindows
-	MaintenanceWindows []MaintenanceWindow `json:"MaintenanceWindows,omitzero"`
+	MaintenanceWindows []JobTemplateMaintenanceWindow `json:"MaintenanceWindows,omitzero"`
 
 	// PresignedUrlConfig is the "PresignedUrlConfig" property: object
-	// PresignedUrlConfig. Optional: the zero value means unset.
+	// JobTemplatePresignedUrlConfig. Optional: the zero value means unset.
 	//
 	// Create-only: changing it replaces the resource. Write-only: never returned
 	// by reads; kept in state.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-presignedurlconfig
-	PresignedUrlConfig PresignedUrlConfig `json:"PresignedUrlConfig,omitzero"`
+	PresignedUrlConfig JobTemplatePresignedUrlConfig `json:"PresignedUrlConfig,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; items at most 50; unique
-	// items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object JobTemplateTag; items at most
+	// 50; unique items; order-insensitive. Optional: the zero value means unset.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []JobTemplateTag `json:"Tags,omitzero"`
 
-	// TimeoutConfig is the "TimeoutConfig" property: object TimeoutConfig.
-	// Optional: the zero value means unset.
+	// TimeoutConfig is the "TimeoutConfig" property: object
+	// JobTemplateTimeoutConfig. Optional: the zero value means unset.
 	//
 	// Create-only: changing it replaces the resource. Write-only: never returned
 	// by reads; kept in state.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html#cfn-iot-jobtemplate-timeoutconfig
-	TimeoutConfig TimeoutConfig `json:"TimeoutConfig,omitzero"`
+	TimeoutConfig JobTemplateTimeoutConfig `json:"TimeoutConfig,omitzero"`
 
 	// Document is one of InlineDocument (property Document) or DocumentSource
 	// (property DocumentSource): the registry properties Document, DocumentSource
@@ -174,25 +175,24 @@ func (a JobTemplateArgs) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// UnmarshalJSON decodes the args, taking Document from whichever of Document,
-// DocumentSource is present; more than one is an error.
-func (a *JobTemplateArgs) UnmarshalJSON(data []byte) error {
-	var w struct {
-		jobTemplateArgsJSON
+// UnmarshalJSON decodes a JobTemplateArgs, taking Document from whichever of
+// Document, DocumentSource is present (more than one is an error).
+func (s *JobTemplateArgs) UnmarshalJSON(data []byte) error {
+	w := struct {
+		*jobTemplateArgsJSON
 		M0 *InlineDocument `json:"Document"`
 		M1 *DocumentSource `json:"DocumentSource"`
-	}
+	}{jobTemplateArgsJSON: (*jobTemplateArgsJSON)(s)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	*a = JobTemplateArgs(w.jobTemplateArgsJSON)
 	given := 0
 	if w.M0 != nil {
-		a.Document = *w.M0
+		s.Document = *w.M0
 		given++
 	}
 	if w.M1 != nil {
-		a.Document = *w.M1
+		s.Document = *w.M1
 		given++
 	}
 	if given > 1 {
@@ -244,30 +244,33 @@ func NewJobTemplate(scope athanor.Declarer, logicalID string, args JobTemplateAr
 	return out, nil
 }
 
-// AbortConfig is the object type AbortConfig of AWS::IoT::JobTemplate.
+// JobTemplateAbortConfig is the object type AbortConfig of
+// AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-abortconfig.html
-type AbortConfig struct {
-	// CriteriaList is the "CriteriaList" property: list of object AbortCriteria;
-	// items at least 1; order-insensitive. Required.
+type JobTemplateAbortConfig struct {
+	// CriteriaList is the "CriteriaList" property: list of object
+	// JobTemplateAbortCriteria; items at least 1; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-abortconfig.html#cfn-iot-jobtemplate-abortconfig-criterialist
-	CriteriaList []AbortCriteria `json:"CriteriaList,omitzero"`
+	CriteriaList []JobTemplateAbortCriteria `json:"CriteriaList,omitzero"`
 }
 
-// AbortCriteria is the object type AbortCriteria of AWS::IoT::JobTemplate.
+// JobTemplateAbortCriteria is the object type AbortCriteria of
+// AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-abortcriteria.html
-type AbortCriteria struct {
-	// Action is the "Action" property: enum Action. Required.
+type JobTemplateAbortCriteria struct {
+	// Action is the "Action" property: enum JobTemplateAction. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-abortcriteria.html#cfn-iot-jobtemplate-abortcriteria-action
-	Action Action `json:"Action,omitzero"`
+	Action JobTemplateAction `json:"Action,omitzero"`
 
-	// FailureType is the "FailureType" property: enum FailureType. Required.
+	// FailureType is the "FailureType" property: enum JobTemplateFailureType.
+	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-abortcriteria.html#cfn-iot-jobtemplate-abortcriteria-failuretype
-	FailureType FailureType `json:"FailureType,omitzero"`
+	FailureType JobTemplateFailureType `json:"FailureType,omitzero"`
 
 	// MinNumberOfExecutedThings is the "MinNumberOfExecutedThings" property:
 	// integer; at least 1. Required.
@@ -282,43 +285,70 @@ type AbortCriteria struct {
 	ThresholdPercentage float64 `json:"ThresholdPercentage"`
 }
 
-// Action is an enum of AWS::IoT::JobTemplate (Action). Known values (1):
-// CANCEL. The zero value means unset. It is a struct so that only its values,
-// not arbitrary literals, can be assigned; ActionOf makes a value the registry
-// schema does not list, which the engine validates when the resource is
-// declared.
+// UnmarshalJSON decodes a JobTemplateAbortCriteria, turning enum values back
+// into their types.
+func (s *JobTemplateAbortCriteria) UnmarshalJSON(data []byte) error {
+	type plain JobTemplateAbortCriteria
+	w := struct {
+		*plain
+		Action      *string `json:"Action"`
+		FailureType *string `json:"FailureType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Action != nil {
+		s.Action = JobTemplateActionOf(*w.Action)
+	}
+	if w.FailureType != nil {
+		s.FailureType = JobTemplateFailureTypeOf(*w.FailureType)
+	}
+	return nil
+}
+
+// JobTemplateAction is an enum of AWS::IoT::JobTemplate (Action). Known values
+// (1): CANCEL. Nil means unset. It is an interface that only the constants
+// below and JobTemplateActionOf's results implement, so that a bare literal
+// does not compile; JobTemplateActionOf makes a value the registry schema does
+// not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html
-type Action struct{ v string }
+type JobTemplateAction interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isJobTemplateAction()
+}
 
-// The values of Action that the registry schema lists.
-var (
-	ActionCancel = Action{"CANCEL"}
+// jobTemplateAction is the type of the values of JobTemplateAction. It encodes
+// to JSON as its string.
+type jobTemplateAction string
+
+// The values of JobTemplateAction that the registry schema lists.
+const (
+	JobTemplateActionCancel jobTemplateAction = "CANCEL"
 )
 
-// ActionOf returns the Action with value v. Prefer the listed values; use
-// ActionOf for a value the registry schema does not list yet.
-func ActionOf(v string) Action { return Action{v} }
+// JobTemplateActionOf returns the JobTemplateAction with value v. Prefer the
+// listed values; use JobTemplateActionOf for a value the registry schema does
+// not list yet.
+func JobTemplateActionOf(v string) JobTemplateAction { return jobTemplateAction(v) }
 
-// ActionValues returns the values of Action that the registry schema lists, in
-// its order.
-func ActionValues() []Action { return []Action{ActionCancel} }
+// JobTemplateActionValues returns the values of JobTemplateAction that the
+// registry schema lists, in its order.
+func JobTemplateActionValues() []JobTemplateAction {
+	return []JobTemplateAction{JobTemplateActionCancel}
+}
 
 // String returns the value as the registry spells it.
-func (e Action) String() string { return e.v }
+func (v jobTemplateAction) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e Action) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (jobTemplateAction) isJobTemplateAction() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Action) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// ExponentialRolloutRate is the object type ExponentialRolloutRate of
-// AWS::IoT::JobTemplate.
+// JobTemplateExponentialRolloutRate is the object type ExponentialRolloutRate
+// of AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-exponentialrolloutrate.html
-type ExponentialRolloutRate struct {
+type JobTemplateExponentialRolloutRate struct {
 	// BaseRatePerMinute is the "BaseRatePerMinute" property: integer; at least 1.
 	// Required.
 	//
@@ -332,72 +362,77 @@ type ExponentialRolloutRate struct {
 	IncrementFactor float64 `json:"IncrementFactor,omitzero"`
 
 	// RateIncreaseCriteria is the "RateIncreaseCriteria" property: object
-	// RateIncreaseCriteria. Required; always sent.
+	// JobTemplateRateIncreaseCriteria. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-exponentialrolloutrate.html#cfn-iot-jobtemplate-exponentialrolloutrate-rateincreasecriteria
-	RateIncreaseCriteria RateIncreaseCriteria `json:"RateIncreaseCriteria"`
+	RateIncreaseCriteria JobTemplateRateIncreaseCriteria `json:"RateIncreaseCriteria"`
 }
 
-// FailureType is an enum of AWS::IoT::JobTemplate (FailureType). Known values
-// (4): FAILED, REJECTED, TIMED_OUT, ALL. The zero value means unset. It is a
-// struct so that only its values, not arbitrary literals, can be assigned;
-// FailureTypeOf makes a value the registry schema does not list, which the
-// engine validates when the resource is declared.
+// JobTemplateFailureType is an enum of AWS::IoT::JobTemplate (FailureType).
+// Known values (4): FAILED, REJECTED, TIMED_OUT, ALL. Nil means unset. It is
+// an interface that only the constants below and JobTemplateFailureTypeOf's
+// results implement, so that a bare literal does not compile;
+// JobTemplateFailureTypeOf makes a value the registry schema does not list,
+// which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html
-type FailureType struct{ v string }
+type JobTemplateFailureType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isJobTemplateFailureType()
+}
 
-// The values of FailureType that the registry schema lists.
-var (
-	FailureTypeFailed   = FailureType{"FAILED"}
-	FailureTypeRejected = FailureType{"REJECTED"}
-	FailureTypeTimedOut = FailureType{"TIMED_OUT"}
-	FailureTypeAll      = FailureType{"ALL"}
+// jobTemplateFailureType is the type of the values of JobTemplateFailureType.
+// It encodes to JSON as its string.
+type jobTemplateFailureType string
+
+// The values of JobTemplateFailureType that the registry schema lists.
+const (
+	JobTemplateFailureTypeFailed   jobTemplateFailureType = "FAILED"
+	JobTemplateFailureTypeRejected jobTemplateFailureType = "REJECTED"
+	JobTemplateFailureTypeTimedOut jobTemplateFailureType = "TIMED_OUT"
+	JobTemplateFailureTypeAll      jobTemplateFailureType = "ALL"
 )
 
-// FailureTypeOf returns the FailureType with value v. Prefer the listed
-// values; use FailureTypeOf for a value the registry schema does not list yet.
-func FailureTypeOf(v string) FailureType { return FailureType{v} }
+// JobTemplateFailureTypeOf returns the JobTemplateFailureType with value v.
+// Prefer the listed values; use JobTemplateFailureTypeOf for a value the
+// registry schema does not list yet.
+func JobTemplateFailureTypeOf(v string) JobTemplateFailureType { return jobTemplateFailureType(v) }
 
-// FailureTypeValues returns the values of FailureType that the registry schema
-// lists, in its order.
-func FailureTypeValues() []FailureType {
-	return []FailureType{FailureTypeFailed, FailureTypeRejected, FailureTypeTimedOut, FailureTypeAll}
+// JobTemplateFailureTypeValues returns the values of JobTemplateFailureType
+// that the registry schema lists, in its order.
+func JobTemplateFailureTypeValues() []JobTemplateFailureType {
+	return []JobTemplateFailureType{JobTemplateFailureTypeFailed, JobTemplateFailureTypeRejected, JobTemplateFailureTypeTimedOut, JobTemplateFailureTypeAll}
 }
 
 // String returns the value as the registry spells it.
-func (e FailureType) String() string { return e.v }
+func (v jobTemplateFailureType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e FailureType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (jobTemplateFailureType) isJobTemplateFailureType() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *FailureType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// JobExecutionsRetryConfig is the object type JobExecutionsRetryConfig of
-// AWS::IoT::JobTemplate.
+// JobTemplateJobExecutionsRetryConfig is the object type
+// JobExecutionsRetryConfig of AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-jobexecutionsretryconfig.html
-type JobExecutionsRetryConfig struct {
+type JobTemplateJobExecutionsRetryConfig struct {
 	// RetryCriteriaList is the "RetryCriteriaList" property: list of object
-	// RetryCriteria; items 1..2; order-insensitive. Optional: the zero value
-	// means unset.
+	// JobTemplateRetryCriteria; items 1..2; order-insensitive. Optional: the zero
+	// value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-jobexecutionsretryconfig.html#cfn-iot-jobtemplate-jobexecutionsretryconfig-retrycriterialist
-	RetryCriteriaList []RetryCriteria `json:"RetryCriteriaList,omitzero"`
+	RetryCriteriaList []JobTemplateRetryCriteria `json:"RetryCriteriaList,omitzero"`
 }
 
-// JobExecutionsRolloutConfig is the object type JobExecutionsRolloutConfig of
-// AWS::IoT::JobTemplate.
+// JobTemplateJobExecutionsRolloutConfig is the object type
+// JobExecutionsRolloutConfig of AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-jobexecutionsrolloutconfig.html
-type JobExecutionsRolloutConfig struct {
+type JobTemplateJobExecutionsRolloutConfig struct {
 	// ExponentialRolloutRate is the "ExponentialRolloutRate" property: object
-	// ExponentialRolloutRate. Optional: the zero value means unset.
+	// JobTemplateExponentialRolloutRate. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-jobexecutionsrolloutconfig.html#cfn-iot-jobtemplate-jobexecutionsrolloutconfig-exponentialrolloutrate
-	ExponentialRolloutRate ExponentialRolloutRate `json:"ExponentialRolloutRate,omitzero"`
+	ExponentialRolloutRate JobTemplateExponentialRolloutRate `json:"ExponentialRolloutRate,omitzero"`
 
 	// MaximumPerMinute is the "MaximumPerMinute" property: integer; at least 1.
 	// Optional: the zero value means unset.
@@ -406,49 +441,55 @@ type JobExecutionsRolloutConfig struct {
 	MaximumPerMinute int `json:"MaximumPerMinute,omitzero"`
 }
 
-// JobRetryFailureType is an enum of AWS::IoT::JobTemplate
-// (JobRetryFailureType). Known values (3): FAILED, TIMED_OUT, ALL. The zero
-// value means unset. It is a struct so that only its values, not arbitrary
-// literals, can be assigned; JobRetryFailureTypeOf makes a value the registry
-// schema does not list, which the engine validates when the resource is
-// declared.
+// JobTemplateJobRetryFailureType is an enum of AWS::IoT::JobTemplate
+// (JobRetryFailureType). Known values (3): FAILED, TIMED_OUT, ALL. Nil means
+// unset. It is an interface that only the constants below and
+// JobTemplateJobRetryFailureTypeOf's results implement, so that a bare literal
+// does not compile; JobTemplateJobRetryFailureTypeOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-jobtemplate.html
-type JobRetryFailureType struct{ v string }
+type JobTemplateJobRetryFailureType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isJobTemplateJobRetryFailureType()
+}
 
-// The values of JobRetryFailureType that the registry schema lists.
-var (
-	JobRetryFailureTypeFailed   = JobRetryFailureType{"FAILED"}
-	JobRetryFailureTypeTimedOut = JobRetryFailureType{"TIMED_OUT"}
-	JobRetryFailureTypeAll      = JobRetryFailureType{"ALL"}
+// jobTemplateJobRetryFailureType is the type of the values of
+// JobTemplateJobRetryFailureType. It encodes to JSON as its string.
+type jobTemplateJobRetryFailureType string
+
+// The values of JobTemplateJobRetryFailureType that the registry schema lists.
+const (
+	JobTemplateJobRetryFailureTypeFailed   jobTemplateJobRetryFailureType = "FAILED"
+	JobTemplateJobRetryFailureTypeTimedOut jobTemplateJobRetryFailureType = "TIMED_OUT"
+	JobTemplateJobRetryFailureTypeAll      jobTemplateJobRetryFailureType = "ALL"
 )
 
-// JobRetryFailureTypeOf returns the JobRetryFailureType with value v. Prefer
-// the listed values; use JobRetryFailureTypeOf for a value the registry schema
-// does not list yet.
-func JobRetryFailureTypeOf(v string) JobRetryFailureType { return JobRetryFailureType{v} }
+// JobTemplateJobRetryFailureTypeOf returns the JobTemplateJobRetryFailureType
+// with value v. Prefer the listed values; use JobTemplateJobRetryFailureTypeOf
+// for a value the registry schema does not list yet.
+func JobTemplateJobRetryFailureTypeOf(v string) JobTemplateJobRetryFailureType {
+	return jobTemplateJobRetryFailureType(v)
+}
 
-// JobRetryFailureTypeValues returns the values of JobRetryFailureType that the
-// registry schema lists, in its order.
-func JobRetryFailureTypeValues() []JobRetryFailureType {
-	return []JobRetryFailureType{JobRetryFailureTypeFailed, JobRetryFailureTypeTimedOut, JobRetryFailureTypeAll}
+// JobTemplateJobRetryFailureTypeValues returns the values of
+// JobTemplateJobRetryFailureType that the registry schema lists, in its order.
+func JobTemplateJobRetryFailureTypeValues() []JobTemplateJobRetryFailureType {
+	return []JobTemplateJobRetryFailureType{JobTemplateJobRetryFailureTypeFailed, JobTemplateJobRetryFailureTypeTimedOut, JobTemplateJobRetryFailureTypeAll}
 }
 
 // String returns the value as the registry spells it.
-func (e JobRetryFailureType) String() string { return e.v }
+func (v jobTemplateJobRetryFailureType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e JobRetryFailureType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (jobTemplateJobRetryFailureType) isJobTemplateJobRetryFailureType() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *JobRetryFailureType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// MaintenanceWindow is the object type MaintenanceWindow of
+// JobTemplateMaintenanceWindow is the object type MaintenanceWindow of
 // AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-maintenancewindow.html
-type MaintenanceWindow struct {
+type JobTemplateMaintenanceWindow struct {
 	// DurationInMinutes is the "DurationInMinutes" property: integer; range
 	// 1..1430. Optional: the zero value means unset.
 	//
@@ -462,11 +503,11 @@ type MaintenanceWindow struct {
 	StartTime string `json:"StartTime,omitzero"`
 }
 
-// PresignedUrlConfig is the object type PresignedUrlConfig of
+// JobTemplatePresignedUrlConfig is the object type PresignedUrlConfig of
 // AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-presignedurlconfig.html
-type PresignedUrlConfig struct {
+type JobTemplatePresignedUrlConfig struct {
 	// RoleArn is the "RoleArn" property: string; length 20..2048. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-presignedurlconfig.html#cfn-iot-jobtemplate-presignedurlconfig-rolearn
@@ -479,11 +520,11 @@ type PresignedUrlConfig struct {
 	ExpiresInSec int `json:"ExpiresInSec,omitzero"`
 }
 
-// RateIncreaseCriteria is the object type RateIncreaseCriteria of
+// JobTemplateRateIncreaseCriteria is the object type RateIncreaseCriteria of
 // AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-rateincreasecriteria.html
-type RateIncreaseCriteria struct {
+type JobTemplateRateIncreaseCriteria struct {
 	// NumberOfNotifiedThings is the "NumberOfNotifiedThings" property: integer;
 	// at least 1. Optional: the zero value means unset.
 	//
@@ -497,15 +538,16 @@ type RateIncreaseCriteria struct {
 	NumberOfSucceededThings int `json:"NumberOfSucceededThings,omitzero"`
 }
 
-// RetryCriteria is the object type RetryCriteria of AWS::IoT::JobTemplate.
+// JobTemplateRetryCriteria is the object type RetryCriteria of
+// AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-retrycriteria.html
-type RetryCriteria struct {
-	// FailureType is the "FailureType" property: enum JobRetryFailureType.
-	// Optional: the zero value means unset.
+type JobTemplateRetryCriteria struct {
+	// FailureType is the "FailureType" property: enum
+	// JobTemplateJobRetryFailureType. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-retrycriteria.html#cfn-iot-jobtemplate-retrycriteria-failuretype
-	FailureType JobRetryFailureType `json:"FailureType,omitzero"`
+	FailureType JobTemplateJobRetryFailureType `json:"FailureType,omitzero"`
 
 	// NumberOfRetries is the "NumberOfRetries" property: integer; range 0..10.
 	// Optional: nil means unset.
@@ -514,10 +556,43 @@ type RetryCriteria struct {
 	NumberOfRetries *int `json:"NumberOfRetries,omitzero"`
 }
 
-// TimeoutConfig is the object type TimeoutConfig of AWS::IoT::JobTemplate.
+// UnmarshalJSON decodes a JobTemplateRetryCriteria, turning enum values back
+// into their types.
+func (s *JobTemplateRetryCriteria) UnmarshalJSON(data []byte) error {
+	type plain JobTemplateRetryCriteria
+	w := struct {
+		*plain
+		FailureType *string `json:"FailureType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.FailureType != nil {
+		s.FailureType = JobTemplateJobRetryFailureTypeOf(*w.FailureType)
+	}
+	return nil
+}
+
+// JobTemplateTag is the object type Tag of AWS::IoT::JobTemplate.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-tag.html
+type JobTemplateTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-tag.html#cfn-iot-jobtemplate-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-tag.html#cfn-iot-jobtemplate-tag-value
+	Value string `json:"Value,omitzero"`
+}
+
+// JobTemplateTimeoutConfig is the object type TimeoutConfig of
+// AWS::IoT::JobTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-jobtemplate-timeoutconfig.html
-type TimeoutConfig struct {
+type JobTemplateTimeoutConfig struct {
 	// InProgressTimeoutInMinutes is the "InProgressTimeoutInMinutes" property:
 	// integer; range 1..10080. Required.
 	//

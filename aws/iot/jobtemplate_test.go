@@ -99,11 +99,11 @@ func ExampleJobTemplateArgs() {
 		JobTemplateId: "device-update-template",
 		Description:   "Basic job template for device updates",
 		Document:      iot.InlineDocument(`{"operation":"update"}`),
-		TimeoutConfig: iot.TimeoutConfig{InProgressTimeoutInMinutes: 60},
-		JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
-			RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: new(3)}},
+		TimeoutConfig: iot.JobTemplateTimeoutConfig{InProgressTimeoutInMinutes: 60},
+		JobExecutionsRetryConfig: &iot.JobTemplateJobExecutionsRetryConfig{
+			RetryCriteriaList: []iot.JobTemplateRetryCriteria{{FailureType: iot.JobTemplateJobRetryFailureTypeFailed, NumberOfRetries: new(3)}},
 		},
-		Tags: []iot.Tag{{Key: "Environment", Value: "Production"}},
+		Tags: []iot.JobTemplateTag{{Key: "Environment", Value: "Production"}},
 	}
 	data, err := json.MarshalIndent(args, "", "  ")
 	if err != nil {

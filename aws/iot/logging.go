@@ -26,11 +26,11 @@ type LoggingArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-logging.html#cfn-iot-logging-accountid
 	AccountId string `json:"AccountId,omitzero"`
 
-	// DefaultLogLevel is the "DefaultLogLevel" property: enum DefaultLogLevel.
-	// Required.
+	// DefaultLogLevel is the "DefaultLogLevel" property: enum
+	// LoggingDefaultLogLevel. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-logging.html#cfn-iot-logging-defaultloglevel
-	DefaultLogLevel DefaultLogLevel `json:"DefaultLogLevel,omitzero"`
+	DefaultLogLevel LoggingDefaultLogLevel `json:"DefaultLogLevel,omitzero"`
 
 	// RoleArn is the "RoleArn" property: string; length 20..2048. Required.
 	//
@@ -38,10 +38,27 @@ type LoggingArgs struct {
 	RoleArn string `json:"RoleArn,omitzero"`
 
 	// EventConfigurations is the "EventConfigurations" property: list of object
-	// EventConfiguration. Optional: the zero value means unset.
+	// LoggingEventConfiguration. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-logging.html#cfn-iot-logging-eventconfigurations
-	EventConfigurations []EventConfiguration `json:"EventConfigurations,omitzero"`
+	EventConfigurations []LoggingEventConfiguration `json:"EventConfigurations,omitzero"`
+}
+
+// UnmarshalJSON decodes a LoggingArgs, turning enum values back into their
+// types.
+func (s *LoggingArgs) UnmarshalJSON(data []byte) error {
+	type plain LoggingArgs
+	w := struct {
+		*plain
+		DefaultLogLevel *string `json:"DefaultLogLevel"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.DefaultLogLevel != nil {
+		s.DefaultLogLevel = LoggingDefaultLogLevelOf(*w.DefaultLogLevel)
+	}
+	return nil
 }
 
 // Logging is a declared AWS::IoT::Logging: the engine's record of it, its
@@ -77,50 +94,54 @@ func NewLogging(scope athanor.Declarer, logicalID string, args LoggingArgs, opts
 	return out, nil
 }
 
-// DefaultLogLevel is an enum of AWS::IoT::Logging (DefaultLogLevel). Known
-// values (5): ERROR, WARN, INFO, DEBUG, DISABLED. The zero value means unset.
-// It is a struct so that only its values, not arbitrary literals, can be
-// assigned; DefaultLogLevelOf makes a value the registry schema does not list,
+// LoggingDefaultLogLevel is an enum of AWS::IoT::Logging (DefaultLogLevel).
+// Known values (5): ERROR, WARN, INFO, DEBUG, DISABLED. Nil means unset. It is
+// an interface that only the constants below and LoggingDefaultLogLevelOf's
+// results implement, so that a bare literal does not compile;
+// LoggingDefaultLogLevelOf makes a value the registry schema does not list,
 // which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-logging.html
-type DefaultLogLevel struct{ v string }
+type LoggingDefaultLogLevel interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isLoggingDefaultLogLevel()
+}
 
-// The values of DefaultLogLevel that the registry schema lists.
-var (
-	DefaultLogLevelError    = DefaultLogLevel{"ERROR"}
-	DefaultLogLevelWarn     = DefaultLogLevel{"WARN"}
-	DefaultLogLevelInfo     = DefaultLogLevel{"INFO"}
-	DefaultLogLevelDebug    = DefaultLogLevel{"DEBUG"}
-	DefaultLogLevelDisabled = DefaultLogLevel{"DISABLED"}
+// loggingDefaultLogLevel is the type of the values of LoggingDefaultLogLevel.
+// It encodes to JSON as its string.
+type loggingDefaultLogLevel string
+
+// The values of LoggingDefaultLogLevel that the registry schema lists.
+const (
+	LoggingDefaultLogLevelError    loggingDefaultLogLevel = "ERROR"
+	LoggingDefaultLogLevelWarn     loggingDefaultLogLevel = "WARN"
+	LoggingDefaultLogLevelInfo     loggingDefaultLogLevel = "INFO"
+	LoggingDefaultLogLevelDebug    loggingDefaultLogLevel = "DEBUG"
+	LoggingDefaultLogLevelDisabled loggingDefaultLogLevel = "DISABLED"
 )
 
-// DefaultLogLevelOf returns the DefaultLogLevel with value v. Prefer the
-// listed values; use DefaultLogLevelOf for a value the registry schema does
-// not list yet.
-func DefaultLogLevelOf(v string) DefaultLogLevel { return DefaultLogLevel{v} }
+// LoggingDefaultLogLevelOf returns the LoggingDefaultLogLevel with value v.
+// Prefer the listed values; use LoggingDefaultLogLevelOf for a value the
+// registry schema does not list yet.
+func LoggingDefaultLogLevelOf(v string) LoggingDefaultLogLevel { return loggingDefaultLogLevel(v) }
 
-// DefaultLogLevelValues returns the values of DefaultLogLevel that the
-// registry schema lists, in its order.
-func DefaultLogLevelValues() []DefaultLogLevel {
-	return []DefaultLogLevel{DefaultLogLevelError, DefaultLogLevelWarn, DefaultLogLevelInfo, DefaultLogLevelDebug, DefaultLogLevelDisabled}
+// LoggingDefaultLogLevelValues returns the values of LoggingDefaultLogLevel
+// that the registry schema lists, in its order.
+func LoggingDefaultLogLevelValues() []LoggingDefaultLogLevel {
+	return []LoggingDefaultLogLevel{LoggingDefaultLogLevelError, LoggingDefaultLogLevelWarn, LoggingDefaultLogLevelInfo, LoggingDefaultLogLevelDebug, LoggingDefaultLogLevelDisabled}
 }
 
 // String returns the value as the registry spells it.
-func (e DefaultLogLevel) String() string { return e.v }
+func (v loggingDefaultLogLevel) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e DefaultLogLevel) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (loggingDefaultLogLevel) isLoggingDefaultLogLevel() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *DefaultLogLevel) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// EventConfiguration is the object type EventConfiguration of
+// LoggingEventConfiguration is the object type EventConfiguration of
 // AWS::IoT::Logging.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-logging-eventconfiguration.html
-type EventConfiguration struct {
+type LoggingEventConfiguration struct {
 	// EventType is the "EventType" property: string; length 1..512. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-logging-eventconfiguration.html#cfn-iot-logging-eventconfiguration-eventtype
@@ -132,52 +153,75 @@ type EventConfiguration struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-logging-eventconfiguration.html#cfn-iot-logging-eventconfiguration-logdestination
 	LogDestination string `json:"LogDestination,omitzero"`
 
-	// LogLevel is the "LogLevel" property: enum EventConfigurationLogLevel.
-	// Optional: the zero value means unset.
+	// LogLevel is the "LogLevel" property: enum
+	// LoggingEventConfigurationLogLevel. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-logging-eventconfiguration.html#cfn-iot-logging-eventconfiguration-loglevel
-	LogLevel EventConfigurationLogLevel `json:"LogLevel,omitzero"`
+	LogLevel LoggingEventConfigurationLogLevel `json:"LogLevel,omitzero"`
 }
 
-// EventConfigurationLogLevel is an enum of AWS::IoT::Logging (LogLevel). Known
-// values (5): ERROR, WARN, INFO, DEBUG, DISABLED. The zero value means unset.
-// It is a struct so that only its values, not arbitrary literals, can be
-// assigned; EventConfigurationLogLevelOf makes a value the registry schema
-// does not list, which the engine validates when the resource is declared.
+// UnmarshalJSON decodes a LoggingEventConfiguration, turning enum values back
+// into their types.
+func (s *LoggingEventConfiguration) UnmarshalJSON(data []byte) error {
+	type plain LoggingEventConfiguration
+	w := struct {
+		*plain
+		LogLevel *string `json:"LogLevel"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.LogLevel != nil {
+		s.LogLevel = LoggingEventConfigurationLogLevelOf(*w.LogLevel)
+	}
+	return nil
+}
+
+// LoggingEventConfigurationLogLevel is an enum of AWS::IoT::Logging
+// (LogLevel). Known values (5): ERROR, WARN, INFO, DEBUG, DISABLED. Nil means
+// unset. It is an interface that only the constants below and
+// LoggingEventConfigurationLogLevelOf's results implement, so that a bare
+// literal does not compile; LoggingEventConfigurationLogLevelOf makes a value
+// the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-logging.html
-type EventConfigurationLogLevel struct{ v string }
-
-// The values of EventConfigurationLogLevel that the registry schema lists.
-var (
-	EventConfigurationLogLevelError    = EventConfigurationLogLevel{"ERROR"}
-	EventConfigurationLogLevelWarn     = EventConfigurationLogLevel{"WARN"}
-	EventConfigurationLogLevelInfo     = EventConfigurationLogLevel{"INFO"}
-	EventConfigurationLogLevelDebug    = EventConfigurationLogLevel{"DEBUG"}
-	EventConfigurationLogLevelDisabled = EventConfigurationLogLevel{"DISABLED"}
-)
-
-// EventConfigurationLogLevelOf returns the EventConfigurationLogLevel with
-// value v. Prefer the listed values; use EventConfigurationLogLevelOf for a
-// value the registry schema does not list yet.
-func EventConfigurationLogLevelOf(v string) EventConfigurationLogLevel {
-	return EventConfigurationLogLevel{v}
+type LoggingEventConfigurationLogLevel interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isLoggingEventConfigurationLogLevel()
 }
 
-// EventConfigurationLogLevelValues returns the values of
-// EventConfigurationLogLevel that the registry schema lists, in its order.
-func EventConfigurationLogLevelValues() []EventConfigurationLogLevel {
-	return []EventConfigurationLogLevel{EventConfigurationLogLevelError, EventConfigurationLogLevelWarn, EventConfigurationLogLevelInfo, EventConfigurationLogLevelDebug, EventConfigurationLogLevelDisabled}
+// loggingEventConfigurationLogLevel is the type of the values of
+// LoggingEventConfigurationLogLevel. It encodes to JSON as its string.
+type loggingEventConfigurationLogLevel string
+
+// The values of LoggingEventConfigurationLogLevel that the registry schema
+// lists.
+const (
+	LoggingEventConfigurationLogLevelError    loggingEventConfigurationLogLevel = "ERROR"
+	LoggingEventConfigurationLogLevelWarn     loggingEventConfigurationLogLevel = "WARN"
+	LoggingEventConfigurationLogLevelInfo     loggingEventConfigurationLogLevel = "INFO"
+	LoggingEventConfigurationLogLevelDebug    loggingEventConfigurationLogLevel = "DEBUG"
+	LoggingEventConfigurationLogLevelDisabled loggingEventConfigurationLogLevel = "DISABLED"
+)
+
+// LoggingEventConfigurationLogLevelOf returns the
+// LoggingEventConfigurationLogLevel with value v. Prefer the listed values;
+// use LoggingEventConfigurationLogLevelOf for a value the registry schema does
+// not list yet.
+func LoggingEventConfigurationLogLevelOf(v string) LoggingEventConfigurationLogLevel {
+	return loggingEventConfigurationLogLevel(v)
+}
+
+// LoggingEventConfigurationLogLevelValues returns the values of
+// LoggingEventConfigurationLogLevel that the registry schema lists, in its
+// order.
+func LoggingEventConfigurationLogLevelValues() []LoggingEventConfigurationLogLevel {
+	return []LoggingEventConfigurationLogLevel{LoggingEventConfigurationLogLevelError, LoggingEventConfigurationLogLevelWarn, LoggingEventConfigurationLogLevelInfo, LoggingEventConfigurationLogLevelDebug, LoggingEventConfigurationLogLevelDisabled}
 }
 
 // String returns the value as the registry spells it.
-func (e EventConfigurationLogLevel) String() string { return e.v }
+func (v loggingEventConfigurationLogLevel) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e EventConfigurationLogLevel) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *EventConfigurationLogLevel) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
-}
+func (loggingEventConfigurationLogLevel) isLoggingEventConfigurationLogLevel() {}

@@ -19,11 +19,11 @@ const MitigationActionType = "AWS::IoT::MitigationAction"
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html
 type MitigationActionArgs struct {
-	// ActionParams is the "ActionParams" property: object ActionParams. Required;
-	// always sent.
+	// ActionParams is the "ActionParams" property: object
+	// MitigationActionActionParams. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html#cfn-iot-mitigationaction-actionparams
-	ActionParams ActionParams `json:"ActionParams"`
+	ActionParams MitigationActionActionParams `json:"ActionParams"`
 
 	// RoleArn is the "RoleArn" property: string. Required; always sent.
 	//
@@ -38,11 +38,12 @@ type MitigationActionArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html#cfn-iot-mitigationaction-actionname
 	ActionName string `json:"ActionName,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; items at most 50; unique
-	// items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object MitigationActionTag; items at
+	// most 50; unique items; order-insensitive. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html#cfn-iot-mitigationaction-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []MitigationActionTag `json:"Tags,omitzero"`
 }
 
 // MitigationAction is a declared AWS::IoT::MitigationAction: the engine's
@@ -98,54 +99,60 @@ func NewMitigationAction(scope athanor.Declarer, logicalID string, args Mitigati
 	return out, nil
 }
 
-// ActionParams is the object type ActionParams of AWS::IoT::MitigationAction.
+// MitigationActionActionParams is the object type ActionParams of
+// AWS::IoT::MitigationAction.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html
-type ActionParams struct {
+type MitigationActionActionParams struct {
 	// AddThingsToThingGroupParams is the "AddThingsToThingGroupParams" property:
-	// object AddThingsToThingGroupParams. Optional: the zero value means unset.
+	// object MitigationActionAddThingsToThingGroupParams. Optional: the zero
+	// value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-addthingstothinggroupparams
-	AddThingsToThingGroupParams AddThingsToThingGroupParams `json:"AddThingsToThingGroupParams,omitzero"`
+	AddThingsToThingGroupParams MitigationActionAddThingsToThingGroupParams `json:"AddThingsToThingGroupParams,omitzero"`
 
 	// EnableIoTLoggingParams is the "EnableIoTLoggingParams" property: object
-	// EnableIoTLoggingParams. Optional: the zero value means unset.
+	// MitigationActionEnableIoTLoggingParams. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-enableiotloggingparams
-	EnableIoTLoggingParams EnableIoTLoggingParams `json:"EnableIoTLoggingParams,omitzero"`
+	EnableIoTLoggingParams MitigationActionEnableIoTLoggingParams `json:"EnableIoTLoggingParams,omitzero"`
 
 	// PublishFindingToSnsParams is the "PublishFindingToSnsParams" property:
-	// object PublishFindingToSnsParams. Optional: the zero value means unset.
+	// object MitigationActionPublishFindingToSnsParams. Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-publishfindingtosnsparams
-	PublishFindingToSnsParams PublishFindingToSnsParams `json:"PublishFindingToSnsParams,omitzero"`
+	PublishFindingToSnsParams MitigationActionPublishFindingToSnsParams `json:"PublishFindingToSnsParams,omitzero"`
 
 	// ReplaceDefaultPolicyVersionParams is the
 	// "ReplaceDefaultPolicyVersionParams" property: object
-	// ReplaceDefaultPolicyVersionParams. Optional: the zero value means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-replacedefaultpolicyversionparams
-	ReplaceDefaultPolicyVersionParams ReplaceDefaultPolicyVersionParams `json:"ReplaceDefaultPolicyVersionParams,omitzero"`
-
-	// UpdateCACertificateParams is the "UpdateCACertificateParams" property:
-	// object UpdateCACertificateParams. Optional: the zero value means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-updatecacertificateparams
-	UpdateCACertificateParams UpdateCACertificateParams `json:"UpdateCACertificateParams,omitzero"`
-
-	// UpdateDeviceCertificateParams is the "UpdateDeviceCertificateParams"
-	// property: object UpdateDeviceCertificateParams. Optional: the zero value
+	// MitigationActionReplaceDefaultPolicyVersionParams. Optional: the zero value
 	// means unset.
 	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-replacedefaultpolicyversionparams
+	ReplaceDefaultPolicyVersionParams MitigationActionReplaceDefaultPolicyVersionParams `json:"ReplaceDefaultPolicyVersionParams,omitzero"`
+
+	// UpdateCACertificateParams is the "UpdateCACertificateParams" property:
+	// object MitigationActionUpdateCACertificateParams. Optional: the zero value
+	// means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-updatecacertificateparams
+	UpdateCACertificateParams MitigationActionUpdateCACertificateParams `json:"UpdateCACertificateParams,omitzero"`
+
+	// UpdateDeviceCertificateParams is the "UpdateDeviceCertificateParams"
+	// property: object MitigationActionUpdateDeviceCertificateParams. Optional:
+	// the zero value means unset.
+	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-actionparams.html#cfn-iot-mitigationaction-actionparams-updatedevicecertificateparams
-	UpdateDeviceCertificateParams UpdateDeviceCertificateParams `json:"UpdateDeviceCertificateParams,omitzero"`
+	UpdateDeviceCertificateParams MitigationActionUpdateDeviceCertificateParams `json:"UpdateDeviceCertificateParams,omitzero"`
 }
 
-// AddThingsToThingGroupParams is the object type AddThingsToThingGroupParams
-// of AWS::IoT::MitigationAction.
+// MitigationActionAddThingsToThingGroupParams is the object type
+// AddThingsToThingGroupParams of AWS::IoT::MitigationAction.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-addthingstothinggroupparams.html
-type AddThingsToThingGroupParams struct {
+type MitigationActionAddThingsToThingGroupParams struct {
 	// ThingGroupNames is the "ThingGroupNames" property: list of string; items
 	// 1..10; unique items; order-insensitive; each item: length 1..128. Required.
 	//
@@ -159,16 +166,16 @@ type AddThingsToThingGroupParams struct {
 	OverrideDynamicGroups *bool `json:"OverrideDynamicGroups,omitzero"`
 }
 
-// EnableIoTLoggingParams is the object type EnableIoTLoggingParams of
-// AWS::IoT::MitigationAction.
+// MitigationActionEnableIoTLoggingParams is the object type
+// EnableIoTLoggingParams of AWS::IoT::MitigationAction.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-enableiotloggingparams.html
-type EnableIoTLoggingParams struct {
-	// LogLevel is the "LogLevel" property: enum EnableIoTLoggingParamsLogLevel.
-	// Required.
+type MitigationActionEnableIoTLoggingParams struct {
+	// LogLevel is the "LogLevel" property: enum
+	// MitigationActionEnableIoTLoggingParamsLogLevel. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-enableiotloggingparams.html#cfn-iot-mitigationaction-enableiotloggingparams-loglevel
-	LogLevel EnableIoTLoggingParamsLogLevel `json:"LogLevel,omitzero"`
+	LogLevel MitigationActionEnableIoTLoggingParamsLogLevel `json:"LogLevel,omitzero"`
 
 	// RoleArnForLogging is the "RoleArnForLogging" property: string; length
 	// 11..2048. Required.
@@ -177,228 +184,334 @@ type EnableIoTLoggingParams struct {
 	RoleArnForLogging string `json:"RoleArnForLogging,omitzero"`
 }
 
-// EnableIoTLoggingParamsLogLevel is an enum of AWS::IoT::MitigationAction
-// (LogLevel). Known values (5): DEBUG, INFO, ERROR, WARN, UNSET_VALUE. The
-// zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned; EnableIoTLoggingParamsLogLevelOf makes
-// a value the registry schema does not list, which the engine validates when
-// the resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html
-type EnableIoTLoggingParamsLogLevel struct{ v string }
-
-// The values of EnableIoTLoggingParamsLogLevel that the registry schema lists.
-var (
-	EnableIoTLoggingParamsLogLevelDebug      = EnableIoTLoggingParamsLogLevel{"DEBUG"}
-	EnableIoTLoggingParamsLogLevelInfo       = EnableIoTLoggingParamsLogLevel{"INFO"}
-	EnableIoTLoggingParamsLogLevelError      = EnableIoTLoggingParamsLogLevel{"ERROR"}
-	EnableIoTLoggingParamsLogLevelWarn       = EnableIoTLoggingParamsLogLevel{"WARN"}
-	EnableIoTLoggingParamsLogLevelUnsetValue = EnableIoTLoggingParamsLogLevel{"UNSET_VALUE"}
-)
-
-// EnableIoTLoggingParamsLogLevelOf returns the EnableIoTLoggingParamsLogLevel
-// with value v. Prefer the listed values; use EnableIoTLoggingParamsLogLevelOf
-// for a value the registry schema does not list yet.
-func EnableIoTLoggingParamsLogLevelOf(v string) EnableIoTLoggingParamsLogLevel {
-	return EnableIoTLoggingParamsLogLevel{v}
+// UnmarshalJSON decodes a MitigationActionEnableIoTLoggingParams, turning enum
+// values back into their types.
+func (s *MitigationActionEnableIoTLoggingParams) UnmarshalJSON(data []byte) error {
+	type plain MitigationActionEnableIoTLoggingParams
+	w := struct {
+		*plain
+		LogLevel *string `json:"LogLevel"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.LogLevel != nil {
+		s.LogLevel = MitigationActionEnableIoTLoggingParamsLogLevelOf(*w.LogLevel)
+	}
+	return nil
 }
 
-// EnableIoTLoggingParamsLogLevelValues returns the values of
-// EnableIoTLoggingParamsLogLevel that the registry schema lists, in its order.
-func EnableIoTLoggingParamsLogLevelValues() []EnableIoTLoggingParamsLogLevel {
-	return []EnableIoTLoggingParamsLogLevel{EnableIoTLoggingParamsLogLevelDebug, EnableIoTLoggingParamsLogLevelInfo, EnableIoTLoggingParamsLogLevelError, EnableIoTLoggingParamsLogLevelWarn, EnableIoTLoggingParamsLogLevelUnsetValue}
+// MitigationActionEnableIoTLoggingParamsLogLevel is an enum of
+// AWS::IoT::MitigationAction (LogLevel). Known values (5): DEBUG, INFO, ERROR,
+// WARN, UNSET_VALUE. Nil means unset. It is an interface that only the
+// constants below and MitigationActionEnableIoTLoggingParamsLogLevelOf's
+// results implement, so that a bare literal does not compile;
+// MitigationActionEnableIoTLoggingParamsLogLevelOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html
+type MitigationActionEnableIoTLoggingParamsLogLevel interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isMitigationActionEnableIoTLoggingParamsLogLevel()
+}
+
+// mitigationActionEnableIoTLoggingParamsLogLevel is the type of the values of
+// MitigationActionEnableIoTLoggingParamsLogLevel. It encodes to JSON as its
+// string.
+type mitigationActionEnableIoTLoggingParamsLogLevel string
+
+// The values of MitigationActionEnableIoTLoggingParamsLogLevel that the
+// registry schema lists.
+const (
+	MitigationActionEnableIoTLoggingParamsLogLevelDebug      mitigationActionEnableIoTLoggingParamsLogLevel = "DEBUG"
+	MitigationActionEnableIoTLoggingParamsLogLevelInfo       mitigationActionEnableIoTLoggingParamsLogLevel = "INFO"
+	MitigationActionEnableIoTLoggingParamsLogLevelError      mitigationActionEnableIoTLoggingParamsLogLevel = "ERROR"
+	MitigationActionEnableIoTLoggingParamsLogLevelWarn       mitigationActionEnableIoTLoggingParamsLogLevel = "WARN"
+	MitigationActionEnableIoTLoggingParamsLogLevelUnsetValue mitigationActionEnableIoTLoggingParamsLogLevel = "UNSET_VALUE"
+)
+
+// MitigationActionEnableIoTLoggingParamsLogLevelOf returns the
+// MitigationActionEnableIoTLoggingParamsLogLevel with value v. Prefer the
+// listed values; use MitigationActionEnableIoTLoggingParamsLogLevelOf for a
+// value the registry schema does not list yet.
+func MitigationActionEnableIoTLoggingParamsLogLevelOf(v string) MitigationActionEnableIoTLoggingParamsLogLevel {
+	return mitigationActionEnableIoTLoggingParamsLogLevel(v)
+}
+
+// MitigationActionEnableIoTLoggingParamsLogLevelValues returns the values of
+// MitigationActionEnableIoTLoggingParamsLogLevel that the registry schema
+// lists, in its order.
+func MitigationActionEnableIoTLoggingParamsLogLevelValues() []MitigationActionEnableIoTLoggingParamsLogLevel {
+	return []MitigationActionEnableIoTLoggingParamsLogLevel{MitigationActionEnableIoTLoggingParamsLogLevelDebug, MitigationActionEnableIoTLoggingParamsLogLevelInfo, MitigationActionEnableIoTLoggingParamsLogLevelError, MitigationActionEnableIoTLoggingParamsLogLevelWarn, MitigationActionEnableIoTLoggingParamsLogLevelUnsetValue}
 }
 
 // String returns the value as the registry spells it.
-func (e EnableIoTLoggingParamsLogLevel) String() string { return e.v }
+func (v mitigationActionEnableIoTLoggingParamsLogLevel) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e EnableIoTLoggingParamsLogLevel) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *EnableIoTLoggingParamsLogLevel) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (mitigationActionEnableIoTLoggingParamsLogLevel) isMitigationActionEnableIoTLoggingParamsLogLevel() {
 }
 
-// PublishFindingToSnsParams is the object type PublishFindingToSnsParams of
-// AWS::IoT::MitigationAction.
+// MitigationActionPublishFindingToSnsParams is the object type
+// PublishFindingToSnsParams of AWS::IoT::MitigationAction.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-publishfindingtosnsparams.html
-type PublishFindingToSnsParams struct {
+type MitigationActionPublishFindingToSnsParams struct {
 	// TopicArn is the "TopicArn" property: string; length 11..2048. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-publishfindingtosnsparams.html#cfn-iot-mitigationaction-publishfindingtosnsparams-topicarn
 	TopicArn string `json:"TopicArn,omitzero"`
 }
 
-// ReplaceDefaultPolicyVersionParams is the object type
+// MitigationActionReplaceDefaultPolicyVersionParams is the object type
 // ReplaceDefaultPolicyVersionParams of AWS::IoT::MitigationAction.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-replacedefaultpolicyversionparams.html
-type ReplaceDefaultPolicyVersionParams struct {
+type MitigationActionReplaceDefaultPolicyVersionParams struct {
 	// TemplateName is the "TemplateName" property: enum
-	// ReplaceDefaultPolicyVersionParamsTemplateName. Required.
+	// MitigationActionReplaceDefaultPolicyVersionParamsTemplateName. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-replacedefaultpolicyversionparams.html#cfn-iot-mitigationaction-replacedefaultpolicyversionparams-templatename
-	TemplateName ReplaceDefaultPolicyVersionParamsTemplateName `json:"TemplateName,omitzero"`
+	TemplateName MitigationActionReplaceDefaultPolicyVersionParamsTemplateName `json:"TemplateName,omitzero"`
 }
 
-// ReplaceDefaultPolicyVersionParamsTemplateName is an enum of
+// UnmarshalJSON decodes a MitigationActionReplaceDefaultPolicyVersionParams,
+// turning enum values back into their types.
+func (s *MitigationActionReplaceDefaultPolicyVersionParams) UnmarshalJSON(data []byte) error {
+	type plain MitigationActionReplaceDefaultPolicyVersionParams
+	w := struct {
+		*plain
+		TemplateName *string `json:"TemplateName"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.TemplateName != nil {
+		s.TemplateName = MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf(*w.TemplateName)
+	}
+	return nil
+}
+
+// MitigationActionReplaceDefaultPolicyVersionParamsTemplateName is an enum of
 // AWS::IoT::MitigationAction (TemplateName). Known values (2): BLANK_POLICY,
-// UNSET_VALUE. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned;
-// ReplaceDefaultPolicyVersionParamsTemplateNameOf makes a value the registry
-// schema does not list, which the engine validates when the resource is
-// declared.
+// UNSET_VALUE. Nil means unset. It is an interface that only the constants
+// below and MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf's
+// results implement, so that a bare literal does not compile;
+// MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html
-type ReplaceDefaultPolicyVersionParamsTemplateName struct{ v string }
-
-// The values of ReplaceDefaultPolicyVersionParamsTemplateName that the
-// registry schema lists.
-var (
-	ReplaceDefaultPolicyVersionParamsTemplateNameBlankPolicy = ReplaceDefaultPolicyVersionParamsTemplateName{"BLANK_POLICY"}
-	ReplaceDefaultPolicyVersionParamsTemplateNameUnsetValue  = ReplaceDefaultPolicyVersionParamsTemplateName{"UNSET_VALUE"}
-)
-
-// ReplaceDefaultPolicyVersionParamsTemplateNameOf returns the
-// ReplaceDefaultPolicyVersionParamsTemplateName with value v. Prefer the
-// listed values; use ReplaceDefaultPolicyVersionParamsTemplateNameOf for a
-// value the registry schema does not list yet.
-func ReplaceDefaultPolicyVersionParamsTemplateNameOf(v string) ReplaceDefaultPolicyVersionParamsTemplateName {
-	return ReplaceDefaultPolicyVersionParamsTemplateName{v}
+type MitigationActionReplaceDefaultPolicyVersionParamsTemplateName interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isMitigationActionReplaceDefaultPolicyVersionParamsTemplateName()
 }
 
-// ReplaceDefaultPolicyVersionParamsTemplateNameValues returns the values of
-// ReplaceDefaultPolicyVersionParamsTemplateName that the registry schema
-// lists, in its order.
-func ReplaceDefaultPolicyVersionParamsTemplateNameValues() []ReplaceDefaultPolicyVersionParamsTemplateName {
-	return []ReplaceDefaultPolicyVersionParamsTemplateName{ReplaceDefaultPolicyVersionParamsTemplateNameBlankPolicy, ReplaceDefaultPolicyVersionParamsTemplateNameUnsetValue}
+// mitigationActionReplaceDefaultPolicyVersionParamsTemplateName is the type of
+// the values of MitigationActionReplaceDefaultPolicyVersionParamsTemplateName.
+// It encodes to JSON as its string.
+type mitigationActionReplaceDefaultPolicyVersionParamsTemplateName string
+
+// The values of MitigationActionReplaceDefaultPolicyVersionParamsTemplateName
+// that the registry schema lists.
+const (
+	MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameBlankPolicy mitigationActionReplaceDefaultPolicyVersionParamsTemplateName = "BLANK_POLICY"
+	MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameUnsetValue  mitigationActionReplaceDefaultPolicyVersionParamsTemplateName = "UNSET_VALUE"
+)
+
+// MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf returns the
+// MitigationActionReplaceDefaultPolicyVersionParamsTemplateName with value v.
+// Prefer the listed values; use
+// MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf for a value
+// the registry schema does not list yet.
+func MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameOf(v string) MitigationActionReplaceDefaultPolicyVersionParamsTemplateName {
+	return mitigationActionReplaceDefaultPolicyVersionParamsTemplateName(v)
+}
+
+// MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameValues returns
+// the values of MitigationActionReplaceDefaultPolicyVersionParamsTemplateName
+// that the registry schema lists, in its order.
+func MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameValues() []MitigationActionReplaceDefaultPolicyVersionParamsTemplateName {
+	return []MitigationActionReplaceDefaultPolicyVersionParamsTemplateName{MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameBlankPolicy, MitigationActionReplaceDefaultPolicyVersionParamsTemplateNameUnsetValue}
 }
 
 // String returns the value as the registry spells it.
-func (e ReplaceDefaultPolicyVersionParamsTemplateName) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e ReplaceDefaultPolicyVersionParamsTemplateName) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.v)
+func (v mitigationActionReplaceDefaultPolicyVersionParamsTemplateName) String() string {
+	return string(v)
 }
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *ReplaceDefaultPolicyVersionParamsTemplateName) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (mitigationActionReplaceDefaultPolicyVersionParamsTemplateName) isMitigationActionReplaceDefaultPolicyVersionParamsTemplateName() {
 }
 
-// UpdateCACertificateParams is the object type UpdateCACertificateParams of
-// AWS::IoT::MitigationAction.
+// MitigationActionTag is the object type Tag of AWS::IoT::MitigationAction.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-tag.html
+type MitigationActionTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-tag.html#cfn-iot-mitigationaction-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-tag.html#cfn-iot-mitigationaction-tag-value
+	Value string `json:"Value,omitzero"`
+}
+
+// MitigationActionUpdateCACertificateParams is the object type
+// UpdateCACertificateParams of AWS::IoT::MitigationAction.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-updatecacertificateparams.html
-type UpdateCACertificateParams struct {
-	// Action is the "Action" property: enum UpdateCACertificateParamsAction.
-	// Required.
+type MitigationActionUpdateCACertificateParams struct {
+	// Action is the "Action" property: enum
+	// MitigationActionUpdateCACertificateParamsAction. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-updatecacertificateparams.html#cfn-iot-mitigationaction-updatecacertificateparams-action
-	Action UpdateCACertificateParamsAction `json:"Action,omitzero"`
+	Action MitigationActionUpdateCACertificateParamsAction `json:"Action,omitzero"`
 }
 
-// UpdateCACertificateParamsAction is an enum of AWS::IoT::MitigationAction
-// (Action). Known values (2): DEACTIVATE, UNSET_VALUE. The zero value means
-// unset. It is a struct so that only its values, not arbitrary literals, can
-// be assigned; UpdateCACertificateParamsActionOf makes a value the registry
+// UnmarshalJSON decodes a MitigationActionUpdateCACertificateParams, turning
+// enum values back into their types.
+func (s *MitigationActionUpdateCACertificateParams) UnmarshalJSON(data []byte) error {
+	type plain MitigationActionUpdateCACertificateParams
+	w := struct {
+		*plain
+		Action *string `json:"Action"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Action != nil {
+		s.Action = MitigationActionUpdateCACertificateParamsActionOf(*w.Action)
+	}
+	return nil
+}
+
+// MitigationActionUpdateCACertificateParamsAction is an enum of
+// AWS::IoT::MitigationAction (Action). Known values (2): DEACTIVATE,
+// UNSET_VALUE. Nil means unset. It is an interface that only the constants
+// below and MitigationActionUpdateCACertificateParamsActionOf's results
+// implement, so that a bare literal does not compile;
+// MitigationActionUpdateCACertificateParamsActionOf makes a value the registry
 // schema does not list, which the engine validates when the resource is
 // declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html
-type UpdateCACertificateParamsAction struct{ v string }
-
-// The values of UpdateCACertificateParamsAction that the registry schema
-// lists.
-var (
-	UpdateCACertificateParamsActionDeactivate = UpdateCACertificateParamsAction{"DEACTIVATE"}
-	UpdateCACertificateParamsActionUnsetValue = UpdateCACertificateParamsAction{"UNSET_VALUE"}
-)
-
-// UpdateCACertificateParamsActionOf returns the
-// UpdateCACertificateParamsAction with value v. Prefer the listed values; use
-// UpdateCACertificateParamsActionOf for a value the registry schema does not
-// list yet.
-func UpdateCACertificateParamsActionOf(v string) UpdateCACertificateParamsAction {
-	return UpdateCACertificateParamsAction{v}
+type MitigationActionUpdateCACertificateParamsAction interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isMitigationActionUpdateCACertificateParamsAction()
 }
 
-// UpdateCACertificateParamsActionValues returns the values of
-// UpdateCACertificateParamsAction that the registry schema lists, in its
-// order.
-func UpdateCACertificateParamsActionValues() []UpdateCACertificateParamsAction {
-	return []UpdateCACertificateParamsAction{UpdateCACertificateParamsActionDeactivate, UpdateCACertificateParamsActionUnsetValue}
+// mitigationActionUpdateCACertificateParamsAction is the type of the values of
+// MitigationActionUpdateCACertificateParamsAction. It encodes to JSON as its
+// string.
+type mitigationActionUpdateCACertificateParamsAction string
+
+// The values of MitigationActionUpdateCACertificateParamsAction that the
+// registry schema lists.
+const (
+	MitigationActionUpdateCACertificateParamsActionDeactivate mitigationActionUpdateCACertificateParamsAction = "DEACTIVATE"
+	MitigationActionUpdateCACertificateParamsActionUnsetValue mitigationActionUpdateCACertificateParamsAction = "UNSET_VALUE"
+)
+
+// MitigationActionUpdateCACertificateParamsActionOf returns the
+// MitigationActionUpdateCACertificateParamsAction with value v. Prefer the
+// listed values; use MitigationActionUpdateCACertificateParamsActionOf for a
+// value the registry schema does not list yet.
+func MitigationActionUpdateCACertificateParamsActionOf(v string) MitigationActionUpdateCACertificateParamsAction {
+	return mitigationActionUpdateCACertificateParamsAction(v)
+}
+
+// MitigationActionUpdateCACertificateParamsActionValues returns the values of
+// MitigationActionUpdateCACertificateParamsAction that the registry schema
+// lists, in its order.
+func MitigationActionUpdateCACertificateParamsActionValues() []MitigationActionUpdateCACertificateParamsAction {
+	return []MitigationActionUpdateCACertificateParamsAction{MitigationActionUpdateCACertificateParamsActionDeactivate, MitigationActionUpdateCACertificateParamsActionUnsetValue}
 }
 
 // String returns the value as the registry spells it.
-func (e UpdateCACertificateParamsAction) String() string { return e.v }
+func (v mitigationActionUpdateCACertificateParamsAction) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e UpdateCACertificateParamsAction) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *UpdateCACertificateParamsAction) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (mitigationActionUpdateCACertificateParamsAction) isMitigationActionUpdateCACertificateParamsAction() {
 }
 
-// UpdateDeviceCertificateParams is the object type
+// MitigationActionUpdateDeviceCertificateParams is the object type
 // UpdateDeviceCertificateParams of AWS::IoT::MitigationAction.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-updatedevicecertificateparams.html
-type UpdateDeviceCertificateParams struct {
-	// Action is the "Action" property: enum UpdateDeviceCertificateParamsAction.
-	// Required.
+type MitigationActionUpdateDeviceCertificateParams struct {
+	// Action is the "Action" property: enum
+	// MitigationActionUpdateDeviceCertificateParamsAction. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-mitigationaction-updatedevicecertificateparams.html#cfn-iot-mitigationaction-updatedevicecertificateparams-action
-	Action UpdateDeviceCertificateParamsAction `json:"Action,omitzero"`
+	Action MitigationActionUpdateDeviceCertificateParamsAction `json:"Action,omitzero"`
 }
 
-// UpdateDeviceCertificateParamsAction is an enum of AWS::IoT::MitigationAction
-// (Action). Known values (2): DEACTIVATE, UNSET_VALUE. The zero value means
-// unset. It is a struct so that only its values, not arbitrary literals, can
-// be assigned; UpdateDeviceCertificateParamsActionOf makes a value the
+// UnmarshalJSON decodes a MitigationActionUpdateDeviceCertificateParams,
+// turning enum values back into their types.
+func (s *MitigationActionUpdateDeviceCertificateParams) UnmarshalJSON(data []byte) error {
+	type plain MitigationActionUpdateDeviceCertificateParams
+	w := struct {
+		*plain
+		Action *string `json:"Action"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Action != nil {
+		s.Action = MitigationActionUpdateDeviceCertificateParamsActionOf(*w.Action)
+	}
+	return nil
+}
+
+// MitigationActionUpdateDeviceCertificateParamsAction is an enum of
+// AWS::IoT::MitigationAction (Action). Known values (2): DEACTIVATE,
+// UNSET_VALUE. Nil means unset. It is an interface that only the constants
+// below and MitigationActionUpdateDeviceCertificateParamsActionOf's results
+// implement, so that a bare literal does not compile;
+// MitigationActionUpdateDeviceCertificateParamsActionOf makes a value the
 // registry schema does not list, which the engine validates when the resource
 // is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-mitigationaction.html
-type UpdateDeviceCertificateParamsAction struct{ v string }
-
-// The values of UpdateDeviceCertificateParamsAction that the registry schema
-// lists.
-var (
-	UpdateDeviceCertificateParamsActionDeactivate = UpdateDeviceCertificateParamsAction{"DEACTIVATE"}
-	UpdateDeviceCertificateParamsActionUnsetValue = UpdateDeviceCertificateParamsAction{"UNSET_VALUE"}
-)
-
-// UpdateDeviceCertificateParamsActionOf returns the
-// UpdateDeviceCertificateParamsAction with value v. Prefer the listed values;
-// use UpdateDeviceCertificateParamsActionOf for a value the registry schema
-// does not list yet.
-func UpdateDeviceCertificateParamsActionOf(v string) UpdateDeviceCertificateParamsAction {
-	return UpdateDeviceCertificateParamsAction{v}
+type MitigationActionUpdateDeviceCertificateParamsAction interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isMitigationActionUpdateDeviceCertificateParamsAction()
 }
 
-// UpdateDeviceCertificateParamsActionValues returns the values of
-// UpdateDeviceCertificateParamsAction that the registry schema lists, in its
-// order.
-func UpdateDeviceCertificateParamsActionValues() []UpdateDeviceCertificateParamsAction {
-	return []UpdateDeviceCertificateParamsAction{UpdateDeviceCertificateParamsActionDeactivate, UpdateDeviceCertificateParamsActionUnsetValue}
+// mitigationActionUpdateDeviceCertificateParamsAction is the type of the
+// values of MitigationActionUpdateDeviceCertificateParamsAction. It encodes to
+// JSON as its string.
+type mitigationActionUpdateDeviceCertificateParamsAction string
+
+// The values of MitigationActionUpdateDeviceCertificateParamsAction that the
+// registry schema lists.
+const (
+	MitigationActionUpdateDeviceCertificateParamsActionDeactivate mitigationActionUpdateDeviceCertificateParamsAction = "DEACTIVATE"
+	MitigationActionUpdateDeviceCertificateParamsActionUnsetValue mitigationActionUpdateDeviceCertificateParamsAction = "UNSET_VALUE"
+)
+
+// MitigationActionUpdateDeviceCertificateParamsActionOf returns the
+// MitigationActionUpdateDeviceCertificateParamsAction with value v. Prefer the
+// listed values; use MitigationActionUpdateDeviceCertificateParamsActionOf for
+// a value the registry schema does not list yet.
+func MitigationActionUpdateDeviceCertificateParamsActionOf(v string) MitigationActionUpdateDeviceCertificateParamsAction {
+	return mitigationActionUpdateDeviceCertificateParamsAction(v)
+}
+
+// MitigationActionUpdateDeviceCertificateParamsActionValues returns the values
+// of MitigationActionUpdateDeviceCertificateParamsAction that the registry
+// schema lists, in its order.
+func MitigationActionUpdateDeviceCertificateParamsActionValues() []MitigationActionUpdateDeviceCertificateParamsAction {
+	return []MitigationActionUpdateDeviceCertificateParamsAction{MitigationActionUpdateDeviceCertificateParamsActionDeactivate, MitigationActionUpdateDeviceCertificateParamsActionUnsetValue}
 }
 
 // String returns the value as the registry spells it.
-func (e UpdateDeviceCertificateParamsAction) String() string { return e.v }
+func (v mitigationActionUpdateDeviceCertificateParamsAction) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e UpdateDeviceCertificateParamsAction) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *UpdateDeviceCertificateParamsAction) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (mitigationActionUpdateDeviceCertificateParamsAction) isMitigationActionUpdateDeviceCertificateParamsAction() {
 }

@@ -29,11 +29,11 @@ type PolicyArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-policy.html#cfn-iot-policy-policyname
 	PolicyName *string `json:"PolicyName,omitzero"`
 
-	// Tags is the "Tags" property: list of object AuthorizerTag; unique items;
+	// Tags is the "Tags" property: list of object PolicyTag; unique items;
 	// order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-policy.html#cfn-iot-policy-tags
-	Tags []AuthorizerTag `json:"Tags,omitzero"`
+	Tags []PolicyTag `json:"Tags,omitzero"`
 }
 
 // Policy is a declared AWS::IoT::Policy: the engine's record of it, its
@@ -75,4 +75,19 @@ func NewPolicy(scope athanor.Declarer, logicalID string, args PolicyArgs, opts .
 		return nil, err
 	}
 	return out, nil
+}
+
+// PolicyTag is the object type Tag of AWS::IoT::Policy.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-policy-tag.html
+type PolicyTag struct {
+	// Key is the "Key" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-policy-tag.html#cfn-iot-policy-tag-key
+	Key string `json:"Key"`
+
+	// Value is the "Value" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-policy-tag.html#cfn-iot-policy-tag-value
+	Value string `json:"Value"`
 }

@@ -42,16 +42,16 @@ type ProvisioningTemplateArgs struct {
 	Enabled *bool `json:"Enabled,omitzero"`
 
 	// PreProvisioningHook is the "PreProvisioningHook" property: object
-	// ProvisioningHook. Optional: nil means unset.
+	// ProvisioningTemplateProvisioningHook. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-provisioningtemplate.html#cfn-iot-provisioningtemplate-preprovisioninghook
-	PreProvisioningHook *ProvisioningHook `json:"PreProvisioningHook,omitzero"`
+	PreProvisioningHook *ProvisioningTemplateProvisioningHook `json:"PreProvisioningHook,omitzero"`
 
-	// Tags is the "Tags" property: list of object AuthorizerTag; unique items;
-	// order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object ProvisioningTemplateTag; unique
+	// items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-provisioningtemplate.html#cfn-iot-provisioningtemplate-tags
-	Tags []AuthorizerTag `json:"Tags,omitzero"`
+	Tags []ProvisioningTemplateTag `json:"Tags,omitzero"`
 
 	// TemplateName is the "TemplateName" property: string; length 1..36; pattern
 	// `^[0-9A-Za-z_-]+$`. Optional: the zero value means unset.
@@ -61,13 +61,30 @@ type ProvisioningTemplateArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-provisioningtemplate.html#cfn-iot-provisioningtemplate-templatename
 	TemplateName string `json:"TemplateName,omitzero"`
 
-	// TemplateType is the "TemplateType" property: enum TemplateType. Optional:
-	// the zero value means unset.
+	// TemplateType is the "TemplateType" property: enum
+	// ProvisioningTemplateTemplateType. Optional: the zero value means unset.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-provisioningtemplate.html#cfn-iot-provisioningtemplate-templatetype
-	TemplateType TemplateType `json:"TemplateType,omitzero"`
+	TemplateType ProvisioningTemplateTemplateType `json:"TemplateType,omitzero"`
+}
+
+// UnmarshalJSON decodes a ProvisioningTemplateArgs, turning enum values back
+// into their types.
+func (s *ProvisioningTemplateArgs) UnmarshalJSON(data []byte) error {
+	type plain ProvisioningTemplateArgs
+	w := struct {
+		*plain
+		TemplateType *string `json:"TemplateType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.TemplateType != nil {
+		s.TemplateType = ProvisioningTemplateTemplateTypeOf(*w.TemplateType)
+	}
+	return nil
 }
 
 // ProvisioningTemplate is a declared AWS::IoT::ProvisioningTemplate: the
@@ -114,11 +131,11 @@ func NewProvisioningTemplate(scope athanor.Declarer, logicalID string, args Prov
 	return out, nil
 }
 
-// ProvisioningHook is the object type ProvisioningHook of
+// ProvisioningTemplateProvisioningHook is the object type ProvisioningHook of
 // AWS::IoT::ProvisioningTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-provisioningtemplate-provisioninghook.html
-type ProvisioningHook struct {
+type ProvisioningTemplateProvisioningHook struct {
 	// PayloadVersion is the "PayloadVersion" property: string. Optional: nil
 	// means unset.
 	//
@@ -131,38 +148,64 @@ type ProvisioningHook struct {
 	TargetArn *string `json:"TargetArn,omitzero"`
 }
 
-// TemplateType is an enum of AWS::IoT::ProvisioningTemplate (TemplateType).
-// Known values (2): FLEET_PROVISIONING, JITP. The zero value means unset. It
-// is a struct so that only its values, not arbitrary literals, can be
-// assigned; TemplateTypeOf makes a value the registry schema does not list,
-// which the engine validates when the resource is declared.
+// ProvisioningTemplateTag is the object type Tag of
+// AWS::IoT::ProvisioningTemplate.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-provisioningtemplate-tag.html
+type ProvisioningTemplateTag struct {
+	// Key is the "Key" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-provisioningtemplate-tag.html#cfn-iot-provisioningtemplate-tag-key
+	Key string `json:"Key"`
+
+	// Value is the "Value" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-provisioningtemplate-tag.html#cfn-iot-provisioningtemplate-tag-value
+	Value string `json:"Value"`
+}
+
+// ProvisioningTemplateTemplateType is an enum of
+// AWS::IoT::ProvisioningTemplate (TemplateType). Known values (2):
+// FLEET_PROVISIONING, JITP. Nil means unset. It is an interface that only the
+// constants below and ProvisioningTemplateTemplateTypeOf's results implement,
+// so that a bare literal does not compile; ProvisioningTemplateTemplateTypeOf
+// makes a value the registry schema does not list, which the engine validates
+// when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-provisioningtemplate.html
-type TemplateType struct{ v string }
+type ProvisioningTemplateTemplateType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isProvisioningTemplateTemplateType()
+}
 
-// The values of TemplateType that the registry schema lists.
-var (
-	TemplateTypeFleetProvisioning = TemplateType{"FLEET_PROVISIONING"}
-	TemplateTypeJitp              = TemplateType{"JITP"}
+// provisioningTemplateTemplateType is the type of the values of
+// ProvisioningTemplateTemplateType. It encodes to JSON as its string.
+type provisioningTemplateTemplateType string
+
+// The values of ProvisioningTemplateTemplateType that the registry schema
+// lists.
+const (
+	ProvisioningTemplateTemplateTypeFleetProvisioning provisioningTemplateTemplateType = "FLEET_PROVISIONING"
+	ProvisioningTemplateTemplateTypeJitp              provisioningTemplateTemplateType = "JITP"
 )
 
-// TemplateTypeOf returns the TemplateType with value v. Prefer the listed
-// values; use TemplateTypeOf for a value the registry schema does not list
-// yet.
-func TemplateTypeOf(v string) TemplateType { return TemplateType{v} }
+// ProvisioningTemplateTemplateTypeOf returns the
+// ProvisioningTemplateTemplateType with value v. Prefer the listed values; use
+// ProvisioningTemplateTemplateTypeOf for a value the registry schema does not
+// list yet.
+func ProvisioningTemplateTemplateTypeOf(v string) ProvisioningTemplateTemplateType {
+	return provisioningTemplateTemplateType(v)
+}
 
-// TemplateTypeValues returns the values of TemplateType that the registry
-// schema lists, in its order.
-func TemplateTypeValues() []TemplateType {
-	return []TemplateType{TemplateTypeFleetProvisioning, TemplateTypeJitp}
+// ProvisioningTemplateTemplateTypeValues returns the values of
+// ProvisioningTemplateTemplateType that the registry schema lists, in its
+// order.
+func ProvisioningTemplateTemplateTypeValues() []ProvisioningTemplateTemplateType {
+	return []ProvisioningTemplateTemplateType{ProvisioningTemplateTemplateTypeFleetProvisioning, ProvisioningTemplateTemplateTypeJitp}
 }
 
 // String returns the value as the registry spells it.
-func (e TemplateType) String() string { return e.v }
+func (v provisioningTemplateTemplateType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e TemplateType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *TemplateType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (provisioningTemplateTemplateType) isProvisioningTemplateTemplateType() {}

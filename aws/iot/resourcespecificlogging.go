@@ -19,10 +19,11 @@ const ResourceSpecificLoggingType = "AWS::IoT::ResourceSpecificLogging"
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-resourcespecificlogging.html
 type ResourceSpecificLoggingArgs struct {
-	// LogLevel is the "LogLevel" property: enum LogLevel. Required.
+	// LogLevel is the "LogLevel" property: enum ResourceSpecificLoggingLogLevel.
+	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-resourcespecificlogging.html#cfn-iot-resourcespecificlogging-loglevel
-	LogLevel LogLevel `json:"LogLevel,omitzero"`
+	LogLevel ResourceSpecificLoggingLogLevel `json:"LogLevel,omitzero"`
 
 	// TargetName is the "TargetName" property: string; length 1..128; pattern
 	// `[a-zA-Z0-9.:\s_\-]+`. Required.
@@ -32,12 +33,34 @@ type ResourceSpecificLoggingArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-resourcespecificlogging.html#cfn-iot-resourcespecificlogging-targetname
 	TargetName string `json:"TargetName,omitzero"`
 
-	// TargetType is the "TargetType" property: enum TargetType. Required.
+	// TargetType is the "TargetType" property: enum
+	// ResourceSpecificLoggingTargetType. Required.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-resourcespecificlogging.html#cfn-iot-resourcespecificlogging-targettype
-	TargetType TargetType `json:"TargetType,omitzero"`
+	TargetType ResourceSpecificLoggingTargetType `json:"TargetType,omitzero"`
+}
+
+// UnmarshalJSON decodes a ResourceSpecificLoggingArgs, turning enum values
+// back into their types.
+func (s *ResourceSpecificLoggingArgs) UnmarshalJSON(data []byte) error {
+	type plain ResourceSpecificLoggingArgs
+	w := struct {
+		*plain
+		LogLevel   *string `json:"LogLevel"`
+		TargetType *string `json:"TargetType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.LogLevel != nil {
+		s.LogLevel = ResourceSpecificLoggingLogLevelOf(*w.LogLevel)
+	}
+	if w.TargetType != nil {
+		s.TargetType = ResourceSpecificLoggingTargetTypeOf(*w.TargetType)
+	}
+	return nil
 }
 
 // ResourceSpecificLogging is a declared AWS::IoT::ResourceSpecificLogging: the
@@ -73,79 +96,101 @@ func NewResourceSpecificLogging(scope athanor.Declarer, logicalID string, args R
 	return out, nil
 }
 
-// LogLevel is an enum of AWS::IoT::ResourceSpecificLogging (LogLevel). Known
-// values (5): ERROR, WARN, INFO, DEBUG, DISABLED. The zero value means unset.
-// It is a struct so that only its values, not arbitrary literals, can be
-// assigned; LogLevelOf makes a value the registry schema does not list, which
-// the engine validates when the resource is declared.
+// ResourceSpecificLoggingLogLevel is an enum of
+// AWS::IoT::ResourceSpecificLogging (LogLevel). Known values (5): ERROR, WARN,
+// INFO, DEBUG, DISABLED. Nil means unset. It is an interface that only the
+// constants below and ResourceSpecificLoggingLogLevelOf's results implement,
+// so that a bare literal does not compile; ResourceSpecificLoggingLogLevelOf
+// makes a value the registry schema does not list, which the engine validates
+// when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-resourcespecificlogging.html
-type LogLevel struct{ v string }
+type ResourceSpecificLoggingLogLevel interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isResourceSpecificLoggingLogLevel()
+}
 
-// The values of LogLevel that the registry schema lists.
-var (
-	LogLevelError    = LogLevel{"ERROR"}
-	LogLevelWarn     = LogLevel{"WARN"}
-	LogLevelInfo     = LogLevel{"INFO"}
-	LogLevelDebug    = LogLevel{"DEBUG"}
-	LogLevelDisabled = LogLevel{"DISABLED"}
+// resourceSpecificLoggingLogLevel is the type of the values of
+// ResourceSpecificLoggingLogLevel. It encodes to JSON as its string.
+type resourceSpecificLoggingLogLevel string
+
+// The values of ResourceSpecificLoggingLogLevel that the registry schema
+// lists.
+const (
+	ResourceSpecificLoggingLogLevelError    resourceSpecificLoggingLogLevel = "ERROR"
+	ResourceSpecificLoggingLogLevelWarn     resourceSpecificLoggingLogLevel = "WARN"
+	ResourceSpecificLoggingLogLevelInfo     resourceSpecificLoggingLogLevel = "INFO"
+	ResourceSpecificLoggingLogLevelDebug    resourceSpecificLoggingLogLevel = "DEBUG"
+	ResourceSpecificLoggingLogLevelDisabled resourceSpecificLoggingLogLevel = "DISABLED"
 )
 
-// LogLevelOf returns the LogLevel with value v. Prefer the listed values; use
-// LogLevelOf for a value the registry schema does not list yet.
-func LogLevelOf(v string) LogLevel { return LogLevel{v} }
+// ResourceSpecificLoggingLogLevelOf returns the
+// ResourceSpecificLoggingLogLevel with value v. Prefer the listed values; use
+// ResourceSpecificLoggingLogLevelOf for a value the registry schema does not
+// list yet.
+func ResourceSpecificLoggingLogLevelOf(v string) ResourceSpecificLoggingLogLevel {
+	return resourceSpecificLoggingLogLevel(v)
+}
 
-// LogLevelValues returns the values of LogLevel that the registry schema
-// lists, in its order.
-func LogLevelValues() []LogLevel {
-	return []LogLevel{LogLevelError, LogLevelWarn, LogLevelInfo, LogLevelDebug, LogLevelDisabled}
+// ResourceSpecificLoggingLogLevelValues returns the values of
+// ResourceSpecificLoggingLogLevel that the registry schema lists, in its
+// order.
+func ResourceSpecificLoggingLogLevelValues() []ResourceSpecificLoggingLogLevel {
+	return []ResourceSpecificLoggingLogLevel{ResourceSpecificLoggingLogLevelError, ResourceSpecificLoggingLogLevelWarn, ResourceSpecificLoggingLogLevelInfo, ResourceSpecificLoggingLogLevelDebug, ResourceSpecificLoggingLogLevelDisabled}
 }
 
 // String returns the value as the registry spells it.
-func (e LogLevel) String() string { return e.v }
+func (v resourceSpecificLoggingLogLevel) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e LogLevel) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (resourceSpecificLoggingLogLevel) isResourceSpecificLoggingLogLevel() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *LogLevel) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// TargetType is an enum of AWS::IoT::ResourceSpecificLogging (TargetType).
-// Known values (5): THING_GROUP, CLIENT_ID, SOURCE_IP, PRINCIPAL_ID,
-// EVENT_TYPE. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned; TargetTypeOf makes a value
+// ResourceSpecificLoggingTargetType is an enum of
+// AWS::IoT::ResourceSpecificLogging (TargetType). Known values (5):
+// THING_GROUP, CLIENT_ID, SOURCE_IP, PRINCIPAL_ID, EVENT_TYPE. Nil means
+// unset. It is an interface that only the constants below and
+// ResourceSpecificLoggingTargetTypeOf's results implement, so that a bare
+// literal does not compile; ResourceSpecificLoggingTargetTypeOf makes a value
 // the registry schema does not list, which the engine validates when the
 // resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-resourcespecificlogging.html
-type TargetType struct{ v string }
+type ResourceSpecificLoggingTargetType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isResourceSpecificLoggingTargetType()
+}
 
-// The values of TargetType that the registry schema lists.
-var (
-	TargetTypeThingGroup  = TargetType{"THING_GROUP"}
-	TargetTypeClientId    = TargetType{"CLIENT_ID"}
-	TargetTypeSourceIp    = TargetType{"SOURCE_IP"}
-	TargetTypePrincipalId = TargetType{"PRINCIPAL_ID"}
-	TargetTypeEventType   = TargetType{"EVENT_TYPE"}
+// resourceSpecificLoggingTargetType is the type of the values of
+// ResourceSpecificLoggingTargetType. It encodes to JSON as its string.
+type resourceSpecificLoggingTargetType string
+
+// The values of ResourceSpecificLoggingTargetType that the registry schema
+// lists.
+const (
+	ResourceSpecificLoggingTargetTypeThingGroup  resourceSpecificLoggingTargetType = "THING_GROUP"
+	ResourceSpecificLoggingTargetTypeClientId    resourceSpecificLoggingTargetType = "CLIENT_ID"
+	ResourceSpecificLoggingTargetTypeSourceIp    resourceSpecificLoggingTargetType = "SOURCE_IP"
+	ResourceSpecificLoggingTargetTypePrincipalId resourceSpecificLoggingTargetType = "PRINCIPAL_ID"
+	ResourceSpecificLoggingTargetTypeEventType   resourceSpecificLoggingTargetType = "EVENT_TYPE"
 )
 
-// TargetTypeOf returns the TargetType with value v. Prefer the listed values;
-// use TargetTypeOf for a value the registry schema does not list yet.
-func TargetTypeOf(v string) TargetType { return TargetType{v} }
+// ResourceSpecificLoggingTargetTypeOf returns the
+// ResourceSpecificLoggingTargetType with value v. Prefer the listed values;
+// use ResourceSpecificLoggingTargetTypeOf for a value the registry schema does
+// not list yet.
+func ResourceSpecificLoggingTargetTypeOf(v string) ResourceSpecificLoggingTargetType {
+	return resourceSpecificLoggingTargetType(v)
+}
 
-// TargetTypeValues returns the values of TargetType that the registry schema
-// lists, in its order.
-func TargetTypeValues() []TargetType {
-	return []TargetType{TargetTypeThingGroup, TargetTypeClientId, TargetTypeSourceIp, TargetTypePrincipalId, TargetTypeEventType}
+// ResourceSpecificLoggingTargetTypeValues returns the values of
+// ResourceSpecificLoggingTargetType that the registry schema lists, in its
+// order.
+func ResourceSpecificLoggingTargetTypeValues() []ResourceSpecificLoggingTargetType {
+	return []ResourceSpecificLoggingTargetType{ResourceSpecificLoggingTargetTypeThingGroup, ResourceSpecificLoggingTargetTypeClientId, ResourceSpecificLoggingTargetTypeSourceIp, ResourceSpecificLoggingTargetTypePrincipalId, ResourceSpecificLoggingTargetTypeEventType}
 }
 
 // String returns the value as the registry spells it.
-func (e TargetType) String() string { return e.v }
+func (v resourceSpecificLoggingTargetType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e TargetType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *TargetType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (resourceSpecificLoggingTargetType) isResourceSpecificLoggingTargetType() {}

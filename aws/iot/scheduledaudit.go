@@ -18,10 +18,11 @@ const ScheduledAuditType = "AWS::IoT::ScheduledAudit"
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html
 type ScheduledAuditArgs struct {
-	// Frequency is the "Frequency" property: enum Frequency. Required.
+	// Frequency is the "Frequency" property: enum ScheduledAuditFrequency.
+	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html#cfn-iot-scheduledaudit-frequency
-	Frequency Frequency `json:"Frequency,omitzero"`
+	Frequency ScheduledAuditFrequency `json:"Frequency,omitzero"`
 
 	// TargetCheckNames is the "TargetCheckNames" property: list of string; unique
 	// items; order-insensitive. Required.
@@ -36,11 +37,11 @@ type ScheduledAuditArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html#cfn-iot-scheduledaudit-dayofmonth
 	DayOfMonth string `json:"DayOfMonth,omitzero"`
 
-	// DayOfWeek is the "DayOfWeek" property: enum DayOfWeek. Optional: the zero
-	// value means unset.
+	// DayOfWeek is the "DayOfWeek" property: enum ScheduledAuditDayOfWeek.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html#cfn-iot-scheduledaudit-dayofweek
-	DayOfWeek DayOfWeek `json:"DayOfWeek,omitzero"`
+	DayOfWeek ScheduledAuditDayOfWeek `json:"DayOfWeek,omitzero"`
 
 	// ScheduledAuditName is the "ScheduledAuditName" property: string; length
 	// 1..128; pattern `[a-zA-Z0-9:_-]+`. Optional: the zero value means unset.
@@ -50,11 +51,33 @@ type ScheduledAuditArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html#cfn-iot-scheduledaudit-scheduledauditname
 	ScheduledAuditName string `json:"ScheduledAuditName,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; items at most 50; unique
-	// items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object ScheduledAuditTag; items at
+	// most 50; unique items; order-insensitive. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html#cfn-iot-scheduledaudit-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []ScheduledAuditTag `json:"Tags,omitzero"`
+}
+
+// UnmarshalJSON decodes a ScheduledAuditArgs, turning enum values back into
+// their types.
+func (s *ScheduledAuditArgs) UnmarshalJSON(data []byte) error {
+	type plain ScheduledAuditArgs
+	w := struct {
+		*plain
+		Frequency *string `json:"Frequency"`
+		DayOfWeek *string `json:"DayOfWeek"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Frequency != nil {
+		s.Frequency = ScheduledAuditFrequencyOf(*w.Frequency)
+	}
+	if w.DayOfWeek != nil {
+		s.DayOfWeek = ScheduledAuditDayOfWeekOf(*w.DayOfWeek)
+	}
+	return nil
 }
 
 // ScheduledAudit is a declared AWS::IoT::ScheduledAudit: the engine's record
@@ -101,80 +124,105 @@ func NewScheduledAudit(scope athanor.Declarer, logicalID string, args ScheduledA
 	return out, nil
 }
 
-// DayOfWeek is an enum of AWS::IoT::ScheduledAudit (DayOfWeek). Known values
-// (8): SUN, MON, TUE, WED, THU, FRI, SAT, UNSET_VALUE. The zero value means
-// unset. It is a struct so that only its values, not arbitrary literals, can
-// be assigned; DayOfWeekOf makes a value the registry schema does not list,
+// ScheduledAuditDayOfWeek is an enum of AWS::IoT::ScheduledAudit (DayOfWeek).
+// Known values (8): SUN, MON, TUE, WED, THU, FRI, SAT, UNSET_VALUE. Nil means
+// unset. It is an interface that only the constants below and
+// ScheduledAuditDayOfWeekOf's results implement, so that a bare literal does
+// not compile; ScheduledAuditDayOfWeekOf makes a value the registry schema
+// does not list, which the engine validates when the resource is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html
+type ScheduledAuditDayOfWeek interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isScheduledAuditDayOfWeek()
+}
+
+// scheduledAuditDayOfWeek is the type of the values of
+// ScheduledAuditDayOfWeek. It encodes to JSON as its string.
+type scheduledAuditDayOfWeek string
+
+// The values of ScheduledAuditDayOfWeek that the registry schema lists.
+const (
+	ScheduledAuditDayOfWeekSun        scheduledAuditDayOfWeek = "SUN"
+	ScheduledAuditDayOfWeekMon        scheduledAuditDayOfWeek = "MON"
+	ScheduledAuditDayOfWeekTue        scheduledAuditDayOfWeek = "TUE"
+	ScheduledAuditDayOfWeekWed        scheduledAuditDayOfWeek = "WED"
+	ScheduledAuditDayOfWeekThu        scheduledAuditDayOfWeek = "THU"
+	ScheduledAuditDayOfWeekFri        scheduledAuditDayOfWeek = "FRI"
+	ScheduledAuditDayOfWeekSat        scheduledAuditDayOfWeek = "SAT"
+	ScheduledAuditDayOfWeekUnsetValue scheduledAuditDayOfWeek = "UNSET_VALUE"
+)
+
+// ScheduledAuditDayOfWeekOf returns the ScheduledAuditDayOfWeek with value v.
+// Prefer the listed values; use ScheduledAuditDayOfWeekOf for a value the
+// registry schema does not list yet.
+func ScheduledAuditDayOfWeekOf(v string) ScheduledAuditDayOfWeek { return scheduledAuditDayOfWeek(v) }
+
+// ScheduledAuditDayOfWeekValues returns the values of ScheduledAuditDayOfWeek
+// that the registry schema lists, in its order.
+func ScheduledAuditDayOfWeekValues() []ScheduledAuditDayOfWeek {
+	return []ScheduledAuditDayOfWeek{ScheduledAuditDayOfWeekSun, ScheduledAuditDayOfWeekMon, ScheduledAuditDayOfWeekTue, ScheduledAuditDayOfWeekWed, ScheduledAuditDayOfWeekThu, ScheduledAuditDayOfWeekFri, ScheduledAuditDayOfWeekSat, ScheduledAuditDayOfWeekUnsetValue}
+}
+
+// String returns the value as the registry spells it.
+func (v scheduledAuditDayOfWeek) String() string { return string(v) }
+
+func (scheduledAuditDayOfWeek) isScheduledAuditDayOfWeek() {}
+
+// ScheduledAuditFrequency is an enum of AWS::IoT::ScheduledAudit (Frequency).
+// Known values (4): DAILY, WEEKLY, BIWEEKLY, MONTHLY. Nil means unset. It is
+// an interface that only the constants below and ScheduledAuditFrequencyOf's
+// results implement, so that a bare literal does not compile;
+// ScheduledAuditFrequencyOf makes a value the registry schema does not list,
 // which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html
-type DayOfWeek struct{ v string }
+type ScheduledAuditFrequency interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isScheduledAuditFrequency()
+}
 
-// The values of DayOfWeek that the registry schema lists.
-var (
-	DayOfWeekSun        = DayOfWeek{"SUN"}
-	DayOfWeekMon        = DayOfWeek{"MON"}
-	DayOfWeekTue        = DayOfWeek{"TUE"}
-	DayOfWeekWed        = DayOfWeek{"WED"}
-	DayOfWeekThu        = DayOfWeek{"THU"}
-	DayOfWeekFri        = DayOfWeek{"FRI"}
-	DayOfWeekSat        = DayOfWeek{"SAT"}
-	DayOfWeekUnsetValue = DayOfWeek{"UNSET_VALUE"}
+// scheduledAuditFrequency is the type of the values of
+// ScheduledAuditFrequency. It encodes to JSON as its string.
+type scheduledAuditFrequency string
+
+// The values of ScheduledAuditFrequency that the registry schema lists.
+const (
+	ScheduledAuditFrequencyDaily    scheduledAuditFrequency = "DAILY"
+	ScheduledAuditFrequencyWeekly   scheduledAuditFrequency = "WEEKLY"
+	ScheduledAuditFrequencyBiweekly scheduledAuditFrequency = "BIWEEKLY"
+	ScheduledAuditFrequencyMonthly  scheduledAuditFrequency = "MONTHLY"
 )
 
-// DayOfWeekOf returns the DayOfWeek with value v. Prefer the listed values;
-// use DayOfWeekOf for a value the registry schema does not list yet.
-func DayOfWeekOf(v string) DayOfWeek { return DayOfWeek{v} }
+// ScheduledAuditFrequencyOf returns the ScheduledAuditFrequency with value v.
+// Prefer the listed values; use ScheduledAuditFrequencyOf for a value the
+// registry schema does not list yet.
+func ScheduledAuditFrequencyOf(v string) ScheduledAuditFrequency { return scheduledAuditFrequency(v) }
 
-// DayOfWeekValues returns the values of DayOfWeek that the registry schema
-// lists, in its order.
-func DayOfWeekValues() []DayOfWeek {
-	return []DayOfWeek{DayOfWeekSun, DayOfWeekMon, DayOfWeekTue, DayOfWeekWed, DayOfWeekThu, DayOfWeekFri, DayOfWeekSat, DayOfWeekUnsetValue}
+// ScheduledAuditFrequencyValues returns the values of ScheduledAuditFrequency
+// that the registry schema lists, in its order.
+func ScheduledAuditFrequencyValues() []ScheduledAuditFrequency {
+	return []ScheduledAuditFrequency{ScheduledAuditFrequencyDaily, ScheduledAuditFrequencyWeekly, ScheduledAuditFrequencyBiweekly, ScheduledAuditFrequencyMonthly}
 }
 
 // String returns the value as the registry spells it.
-func (e DayOfWeek) String() string { return e.v }
+func (v scheduledAuditFrequency) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e DayOfWeek) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (scheduledAuditFrequency) isScheduledAuditFrequency() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *DayOfWeek) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// Frequency is an enum of AWS::IoT::ScheduledAudit (Frequency). Known values
-// (4): DAILY, WEEKLY, BIWEEKLY, MONTHLY. The zero value means unset. It is a
-// struct so that only its values, not arbitrary literals, can be assigned;
-// FrequencyOf makes a value the registry schema does not list, which the
-// engine validates when the resource is declared.
+// ScheduledAuditTag is the object type Tag of AWS::IoT::ScheduledAudit.
 //
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-scheduledaudit.html
-type Frequency struct{ v string }
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-scheduledaudit-tag.html
+type ScheduledAuditTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-scheduledaudit-tag.html#cfn-iot-scheduledaudit-tag-key
+	Key string `json:"Key,omitzero"`
 
-// The values of Frequency that the registry schema lists.
-var (
-	FrequencyDaily    = Frequency{"DAILY"}
-	FrequencyWeekly   = Frequency{"WEEKLY"}
-	FrequencyBiweekly = Frequency{"BIWEEKLY"}
-	FrequencyMonthly  = Frequency{"MONTHLY"}
-)
-
-// FrequencyOf returns the Frequency with value v. Prefer the listed values;
-// use FrequencyOf for a value the registry schema does not list yet.
-func FrequencyOf(v string) Frequency { return Frequency{v} }
-
-// FrequencyValues returns the values of Frequency that the registry schema
-// lists, in its order.
-func FrequencyValues() []Frequency {
-	return []Frequency{FrequencyDaily, FrequencyWeekly, FrequencyBiweekly, FrequencyMonthly}
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-scheduledaudit-tag.html#cfn-iot-scheduledaudit-tag-value
+	Value string `json:"Value,omitzero"`
 }
-
-// String returns the value as the registry spells it.
-func (e Frequency) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e Frequency) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Frequency) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }

@@ -19,30 +19,31 @@ const SecurityProfileType = "AWS::IoT::SecurityProfile"
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html
 type SecurityProfileArgs struct {
 	// AdditionalMetricsToRetainV2 is the "AdditionalMetricsToRetainV2" property:
-	// list of object MetricToRetain; unique items; order-insensitive. Optional:
-	// the zero value means unset.
+	// list of object SecurityProfileMetricToRetain; unique items;
+	// order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html#cfn-iot-securityprofile-additionalmetricstoretainv2
-	AdditionalMetricsToRetainV2 []MetricToRetain `json:"AdditionalMetricsToRetainV2,omitzero"`
+	AdditionalMetricsToRetainV2 []SecurityProfileMetricToRetain `json:"AdditionalMetricsToRetainV2,omitzero"`
 
 	// AlertTargets is the "AlertTargets" property: map of string to object
-	// AlertTarget; keys match ``. Optional: the zero value means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html#cfn-iot-securityprofile-alerttargets
-	AlertTargets map[string]AlertTarget `json:"AlertTargets,omitzero"`
-
-	// Behaviors is the "Behaviors" property: list of object Behavior; length at
-	// most 100; unique items; order-insensitive. Optional: the zero value means
+	// SecurityProfileAlertTarget; keys match ``. Optional: the zero value means
 	// unset.
 	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html#cfn-iot-securityprofile-alerttargets
+	AlertTargets map[string]SecurityProfileAlertTarget `json:"AlertTargets,omitzero"`
+
+	// Behaviors is the "Behaviors" property: list of object
+	// SecurityProfileBehavior; length at most 100; unique items;
+	// order-insensitive. Optional: the zero value means unset.
+	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html#cfn-iot-securityprofile-behaviors
-	Behaviors []Behavior `json:"Behaviors,omitzero"`
+	Behaviors []SecurityProfileBehavior `json:"Behaviors,omitzero"`
 
 	// MetricsExportConfig is the "MetricsExportConfig" property: object
-	// MetricsExportConfig. Optional: the zero value means unset.
+	// SecurityProfileMetricsExportConfig. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html#cfn-iot-securityprofile-metricsexportconfig
-	MetricsExportConfig MetricsExportConfig `json:"MetricsExportConfig,omitzero"`
+	MetricsExportConfig SecurityProfileMetricsExportConfig `json:"MetricsExportConfig,omitzero"`
 
 	// SecurityProfileDescription is the "SecurityProfileDescription" property:
 	// string; length at most 1000. Optional: nil means unset.
@@ -58,11 +59,12 @@ type SecurityProfileArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html#cfn-iot-securityprofile-securityprofilename
 	SecurityProfileName string `json:"SecurityProfileName,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; items at most 50; unique
-	// items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object SecurityProfileTag; items at
+	// most 50; unique items; order-insensitive. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html#cfn-iot-securityprofile-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []SecurityProfileTag `json:"Tags,omitzero"`
 
 	// TargetArns is the "TargetArns" property: list of string; unique items;
 	// order-insensitive; each item: length at most 2048. Optional: the zero value
@@ -115,10 +117,11 @@ func NewSecurityProfile(scope athanor.Declarer, logicalID string, args SecurityP
 	return out, nil
 }
 
-// AlertTarget is the object type AlertTarget of AWS::IoT::SecurityProfile.
+// SecurityProfileAlertTarget is the object type AlertTarget of
+// AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-alerttarget.html
-type AlertTarget struct {
+type SecurityProfileAlertTarget struct {
 	// AlertTargetArn is the "AlertTargetArn" property: string; length at most
 	// 2048. Required; always sent.
 	//
@@ -131,21 +134,22 @@ type AlertTarget struct {
 	RoleArn string `json:"RoleArn,omitzero"`
 }
 
-// Behavior is the object type Behavior of AWS::IoT::SecurityProfile.
+// SecurityProfileBehavior is the object type Behavior of
+// AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behavior.html
-type Behavior struct {
+type SecurityProfileBehavior struct {
 	// Name is the "Name" property: string; length 1..128; pattern
 	// `[a-zA-Z0-9:_-]+`. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behavior.html#cfn-iot-securityprofile-behavior-name
 	Name string `json:"Name,omitzero"`
 
-	// Criteria is the "Criteria" property: object BehaviorCriteria. Optional: nil
-	// means unset.
+	// Criteria is the "Criteria" property: object
+	// SecurityProfileBehaviorCriteria. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behavior.html#cfn-iot-securityprofile-behavior-criteria
-	Criteria *BehaviorCriteria `json:"Criteria,omitzero"`
+	Criteria *SecurityProfileBehaviorCriteria `json:"Criteria,omitzero"`
 
 	// ExportMetric is the "ExportMetric" property: boolean. Optional: nil means
 	// unset.
@@ -159,11 +163,11 @@ type Behavior struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behavior.html#cfn-iot-securityprofile-behavior-metric
 	Metric string `json:"Metric,omitzero"`
 
-	// MetricDimension is the "MetricDimension" property: object MetricDimension.
-	// Optional: the zero value means unset.
+	// MetricDimension is the "MetricDimension" property: object
+	// SecurityProfileMetricDimension. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behavior.html#cfn-iot-securityprofile-behavior-metricdimension
-	MetricDimension MetricDimension `json:"MetricDimension,omitzero"`
+	MetricDimension SecurityProfileMetricDimension `json:"MetricDimension,omitzero"`
 
 	// SuppressAlerts is the "SuppressAlerts" property: boolean. Optional: nil
 	// means unset.
@@ -172,16 +176,17 @@ type Behavior struct {
 	SuppressAlerts *bool `json:"SuppressAlerts,omitzero"`
 }
 
-// BehaviorCriteria is the object type BehaviorCriteria of
+// SecurityProfileBehaviorCriteria is the object type BehaviorCriteria of
 // AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behaviorcriteria.html
-type BehaviorCriteria struct {
+type SecurityProfileBehaviorCriteria struct {
 	// ComparisonOperator is the "ComparisonOperator" property: enum
-	// BehaviorCriteriaComparisonOperator. Optional: the zero value means unset.
+	// SecurityProfileBehaviorCriteriaComparisonOperator. Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behaviorcriteria.html#cfn-iot-securityprofile-behaviorcriteria-comparisonoperator
-	ComparisonOperator BehaviorCriteriaComparisonOperator `json:"ComparisonOperator,omitzero"`
+	ComparisonOperator SecurityProfileBehaviorCriteriaComparisonOperator `json:"ComparisonOperator,omitzero"`
 
 	// ConsecutiveDatapointsToAlarm is the "ConsecutiveDatapointsToAlarm"
 	// property: integer; range 1..10. Optional: the zero value means unset.
@@ -202,198 +207,270 @@ type BehaviorCriteria struct {
 	DurationSeconds *int `json:"DurationSeconds,omitzero"`
 
 	// MlDetectionConfig is the "MlDetectionConfig" property: object
-	// MachineLearningDetectionConfig. Optional: nil means unset.
+	// SecurityProfileMachineLearningDetectionConfig. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behaviorcriteria.html#cfn-iot-securityprofile-behaviorcriteria-mldetectionconfig
-	MlDetectionConfig *MachineLearningDetectionConfig `json:"MlDetectionConfig,omitzero"`
+	MlDetectionConfig *SecurityProfileMachineLearningDetectionConfig `json:"MlDetectionConfig,omitzero"`
 
 	// StatisticalThreshold is the "StatisticalThreshold" property: object
-	// StatisticalThreshold. Optional: nil means unset.
+	// SecurityProfileStatisticalThreshold. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behaviorcriteria.html#cfn-iot-securityprofile-behaviorcriteria-statisticalthreshold
-	StatisticalThreshold *StatisticalThreshold `json:"StatisticalThreshold,omitzero"`
+	StatisticalThreshold *SecurityProfileStatisticalThreshold `json:"StatisticalThreshold,omitzero"`
 
-	// Value is the "Value" property: object MetricValue. Optional: nil means
-	// unset.
+	// Value is the "Value" property: object SecurityProfileMetricValue. Optional:
+	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-behaviorcriteria.html#cfn-iot-securityprofile-behaviorcriteria-value
-	Value *MetricValue `json:"Value,omitzero"`
+	Value *SecurityProfileMetricValue `json:"Value,omitzero"`
 }
 
-// BehaviorCriteriaComparisonOperator is an enum of AWS::IoT::SecurityProfile
-// (ComparisonOperator). Known values (10): less-than, less-than-equals,
-// greater-than, greater-than-equals, in-cidr-set, not-in-cidr-set,
-// in-port-set, not-in-port-set, in-set, not-in-set. The zero value means
-// unset. It is a struct so that only its values, not arbitrary literals, can
-// be assigned; BehaviorCriteriaComparisonOperatorOf makes a value the registry
-// schema does not list, which the engine validates when the resource is
-// declared.
+// UnmarshalJSON decodes a SecurityProfileBehaviorCriteria, turning enum values
+// back into their types.
+func (s *SecurityProfileBehaviorCriteria) UnmarshalJSON(data []byte) error {
+	type plain SecurityProfileBehaviorCriteria
+	w := struct {
+		*plain
+		ComparisonOperator *string `json:"ComparisonOperator"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.ComparisonOperator != nil {
+		s.ComparisonOperator = SecurityProfileBehaviorCriteriaComparisonOperatorOf(*w.ComparisonOperator)
+	}
+	return nil
+}
+
+// SecurityProfileBehaviorCriteriaComparisonOperator is an enum of
+// AWS::IoT::SecurityProfile (ComparisonOperator). Known values (10):
+// less-than, less-than-equals, greater-than, greater-than-equals, in-cidr-set,
+// not-in-cidr-set, in-port-set, not-in-port-set, in-set, not-in-set. Nil means
+// unset. It is an interface that only the constants below and
+// SecurityProfileBehaviorCriteriaComparisonOperatorOf's results implement, so
+// that a bare literal does not compile;
+// SecurityProfileBehaviorCriteriaComparisonOperatorOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html
-type BehaviorCriteriaComparisonOperator struct{ v string }
-
-// The values of BehaviorCriteriaComparisonOperator that the registry schema
-// lists.
-var (
-	BehaviorCriteriaComparisonOperatorLessThan          = BehaviorCriteriaComparisonOperator{"less-than"}
-	BehaviorCriteriaComparisonOperatorLessThanEquals    = BehaviorCriteriaComparisonOperator{"less-than-equals"}
-	BehaviorCriteriaComparisonOperatorGreaterThan       = BehaviorCriteriaComparisonOperator{"greater-than"}
-	BehaviorCriteriaComparisonOperatorGreaterThanEquals = BehaviorCriteriaComparisonOperator{"greater-than-equals"}
-	BehaviorCriteriaComparisonOperatorInCidrSet         = BehaviorCriteriaComparisonOperator{"in-cidr-set"}
-	BehaviorCriteriaComparisonOperatorNotInCidrSet      = BehaviorCriteriaComparisonOperator{"not-in-cidr-set"}
-	BehaviorCriteriaComparisonOperatorInPortSet         = BehaviorCriteriaComparisonOperator{"in-port-set"}
-	BehaviorCriteriaComparisonOperatorNotInPortSet      = BehaviorCriteriaComparisonOperator{"not-in-port-set"}
-	BehaviorCriteriaComparisonOperatorInSet             = BehaviorCriteriaComparisonOperator{"in-set"}
-	BehaviorCriteriaComparisonOperatorNotInSet          = BehaviorCriteriaComparisonOperator{"not-in-set"}
-)
-
-// BehaviorCriteriaComparisonOperatorOf returns the
-// BehaviorCriteriaComparisonOperator with value v. Prefer the listed values;
-// use BehaviorCriteriaComparisonOperatorOf for a value the registry schema
-// does not list yet.
-func BehaviorCriteriaComparisonOperatorOf(v string) BehaviorCriteriaComparisonOperator {
-	return BehaviorCriteriaComparisonOperator{v}
+type SecurityProfileBehaviorCriteriaComparisonOperator interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isSecurityProfileBehaviorCriteriaComparisonOperator()
 }
 
-// BehaviorCriteriaComparisonOperatorValues returns the values of
-// BehaviorCriteriaComparisonOperator that the registry schema lists, in its
-// order.
-func BehaviorCriteriaComparisonOperatorValues() []BehaviorCriteriaComparisonOperator {
-	return []BehaviorCriteriaComparisonOperator{BehaviorCriteriaComparisonOperatorLessThan, BehaviorCriteriaComparisonOperatorLessThanEquals, BehaviorCriteriaComparisonOperatorGreaterThan, BehaviorCriteriaComparisonOperatorGreaterThanEquals, BehaviorCriteriaComparisonOperatorInCidrSet, BehaviorCriteriaComparisonOperatorNotInCidrSet, BehaviorCriteriaComparisonOperatorInPortSet, BehaviorCriteriaComparisonOperatorNotInPortSet, BehaviorCriteriaComparisonOperatorInSet, BehaviorCriteriaComparisonOperatorNotInSet}
+// securityProfileBehaviorCriteriaComparisonOperator is the type of the values
+// of SecurityProfileBehaviorCriteriaComparisonOperator. It encodes to JSON as
+// its string.
+type securityProfileBehaviorCriteriaComparisonOperator string
+
+// The values of SecurityProfileBehaviorCriteriaComparisonOperator that the
+// registry schema lists.
+const (
+	SecurityProfileBehaviorCriteriaComparisonOperatorLessThan          securityProfileBehaviorCriteriaComparisonOperator = "less-than"
+	SecurityProfileBehaviorCriteriaComparisonOperatorLessThanEquals    securityProfileBehaviorCriteriaComparisonOperator = "less-than-equals"
+	SecurityProfileBehaviorCriteriaComparisonOperatorGreaterThan       securityProfileBehaviorCriteriaComparisonOperator = "greater-than"
+	SecurityProfileBehaviorCriteriaComparisonOperatorGreaterThanEquals securityProfileBehaviorCriteriaComparisonOperator = "greater-than-equals"
+	SecurityProfileBehaviorCriteriaComparisonOperatorInCidrSet         securityProfileBehaviorCriteriaComparisonOperator = "in-cidr-set"
+	SecurityProfileBehaviorCriteriaComparisonOperatorNotInCidrSet      securityProfileBehaviorCriteriaComparisonOperator = "not-in-cidr-set"
+	SecurityProfileBehaviorCriteriaComparisonOperatorInPortSet         securityProfileBehaviorCriteriaComparisonOperator = "in-port-set"
+	SecurityProfileBehaviorCriteriaComparisonOperatorNotInPortSet      securityProfileBehaviorCriteriaComparisonOperator = "not-in-port-set"
+	SecurityProfileBehaviorCriteriaComparisonOperatorInSet             securityProfileBehaviorCriteriaComparisonOperator = "in-set"
+	SecurityProfileBehaviorCriteriaComparisonOperatorNotInSet          securityProfileBehaviorCriteriaComparisonOperator = "not-in-set"
+)
+
+// SecurityProfileBehaviorCriteriaComparisonOperatorOf returns the
+// SecurityProfileBehaviorCriteriaComparisonOperator with value v. Prefer the
+// listed values; use SecurityProfileBehaviorCriteriaComparisonOperatorOf for a
+// value the registry schema does not list yet.
+func SecurityProfileBehaviorCriteriaComparisonOperatorOf(v string) SecurityProfileBehaviorCriteriaComparisonOperator {
+	return securityProfileBehaviorCriteriaComparisonOperator(v)
+}
+
+// SecurityProfileBehaviorCriteriaComparisonOperatorValues returns the values
+// of SecurityProfileBehaviorCriteriaComparisonOperator that the registry
+// schema lists, in its order.
+func SecurityProfileBehaviorCriteriaComparisonOperatorValues() []SecurityProfileBehaviorCriteriaComparisonOperator {
+	return []SecurityProfileBehaviorCriteriaComparisonOperator{SecurityProfileBehaviorCriteriaComparisonOperatorLessThan, SecurityProfileBehaviorCriteriaComparisonOperatorLessThanEquals, SecurityProfileBehaviorCriteriaComparisonOperatorGreaterThan, SecurityProfileBehaviorCriteriaComparisonOperatorGreaterThanEquals, SecurityProfileBehaviorCriteriaComparisonOperatorInCidrSet, SecurityProfileBehaviorCriteriaComparisonOperatorNotInCidrSet, SecurityProfileBehaviorCriteriaComparisonOperatorInPortSet, SecurityProfileBehaviorCriteriaComparisonOperatorNotInPortSet, SecurityProfileBehaviorCriteriaComparisonOperatorInSet, SecurityProfileBehaviorCriteriaComparisonOperatorNotInSet}
 }
 
 // String returns the value as the registry spells it.
-func (e BehaviorCriteriaComparisonOperator) String() string { return e.v }
+func (v securityProfileBehaviorCriteriaComparisonOperator) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e BehaviorCriteriaComparisonOperator) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *BehaviorCriteriaComparisonOperator) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (securityProfileBehaviorCriteriaComparisonOperator) isSecurityProfileBehaviorCriteriaComparisonOperator() {
 }
 
-// MachineLearningDetectionConfig is the object type
+// SecurityProfileMachineLearningDetectionConfig is the object type
 // MachineLearningDetectionConfig of AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-machinelearningdetectionconfig.html
-type MachineLearningDetectionConfig struct {
+type SecurityProfileMachineLearningDetectionConfig struct {
 	// ConfidenceLevel is the "ConfidenceLevel" property: enum
-	// MachineLearningDetectionConfigConfidenceLevel. Optional: the zero value
-	// means unset.
+	// SecurityProfileMachineLearningDetectionConfigConfidenceLevel. Optional: the
+	// zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-machinelearningdetectionconfig.html#cfn-iot-securityprofile-machinelearningdetectionconfig-confidencelevel
-	ConfidenceLevel MachineLearningDetectionConfigConfidenceLevel `json:"ConfidenceLevel,omitzero"`
+	ConfidenceLevel SecurityProfileMachineLearningDetectionConfigConfidenceLevel `json:"ConfidenceLevel,omitzero"`
 }
 
-// MachineLearningDetectionConfigConfidenceLevel is an enum of
+// UnmarshalJSON decodes a SecurityProfileMachineLearningDetectionConfig,
+// turning enum values back into their types.
+func (s *SecurityProfileMachineLearningDetectionConfig) UnmarshalJSON(data []byte) error {
+	type plain SecurityProfileMachineLearningDetectionConfig
+	w := struct {
+		*plain
+		ConfidenceLevel *string `json:"ConfidenceLevel"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.ConfidenceLevel != nil {
+		s.ConfidenceLevel = SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf(*w.ConfidenceLevel)
+	}
+	return nil
+}
+
+// SecurityProfileMachineLearningDetectionConfigConfidenceLevel is an enum of
 // AWS::IoT::SecurityProfile (ConfidenceLevel). Known values (3): LOW, MEDIUM,
-// HIGH. The zero value means unset. It is a struct so that only its values,
-// not arbitrary literals, can be assigned;
-// MachineLearningDetectionConfigConfidenceLevelOf makes a value the registry
-// schema does not list, which the engine validates when the resource is
-// declared.
+// HIGH. Nil means unset. It is an interface that only the constants below and
+// SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf's results
+// implement, so that a bare literal does not compile;
+// SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf makes a value
+// the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html
-type MachineLearningDetectionConfigConfidenceLevel struct{ v string }
-
-// The values of MachineLearningDetectionConfigConfidenceLevel that the
-// registry schema lists.
-var (
-	MachineLearningDetectionConfigConfidenceLevelLow    = MachineLearningDetectionConfigConfidenceLevel{"LOW"}
-	MachineLearningDetectionConfigConfidenceLevelMedium = MachineLearningDetectionConfigConfidenceLevel{"MEDIUM"}
-	MachineLearningDetectionConfigConfidenceLevelHigh   = MachineLearningDetectionConfigConfidenceLevel{"HIGH"}
-)
-
-// MachineLearningDetectionConfigConfidenceLevelOf returns the
-// MachineLearningDetectionConfigConfidenceLevel with value v. Prefer the
-// listed values; use MachineLearningDetectionConfigConfidenceLevelOf for a
-// value the registry schema does not list yet.
-func MachineLearningDetectionConfigConfidenceLevelOf(v string) MachineLearningDetectionConfigConfidenceLevel {
-	return MachineLearningDetectionConfigConfidenceLevel{v}
+type SecurityProfileMachineLearningDetectionConfigConfidenceLevel interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isSecurityProfileMachineLearningDetectionConfigConfidenceLevel()
 }
 
-// MachineLearningDetectionConfigConfidenceLevelValues returns the values of
-// MachineLearningDetectionConfigConfidenceLevel that the registry schema
-// lists, in its order.
-func MachineLearningDetectionConfigConfidenceLevelValues() []MachineLearningDetectionConfigConfidenceLevel {
-	return []MachineLearningDetectionConfigConfidenceLevel{MachineLearningDetectionConfigConfidenceLevelLow, MachineLearningDetectionConfigConfidenceLevelMedium, MachineLearningDetectionConfigConfidenceLevelHigh}
+// securityProfileMachineLearningDetectionConfigConfidenceLevel is the type of
+// the values of SecurityProfileMachineLearningDetectionConfigConfidenceLevel.
+// It encodes to JSON as its string.
+type securityProfileMachineLearningDetectionConfigConfidenceLevel string
+
+// The values of SecurityProfileMachineLearningDetectionConfigConfidenceLevel
+// that the registry schema lists.
+const (
+	SecurityProfileMachineLearningDetectionConfigConfidenceLevelLow    securityProfileMachineLearningDetectionConfigConfidenceLevel = "LOW"
+	SecurityProfileMachineLearningDetectionConfigConfidenceLevelMedium securityProfileMachineLearningDetectionConfigConfidenceLevel = "MEDIUM"
+	SecurityProfileMachineLearningDetectionConfigConfidenceLevelHigh   securityProfileMachineLearningDetectionConfigConfidenceLevel = "HIGH"
+)
+
+// SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf returns the
+// SecurityProfileMachineLearningDetectionConfigConfidenceLevel with value v.
+// Prefer the listed values; use
+// SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf for a value
+// the registry schema does not list yet.
+func SecurityProfileMachineLearningDetectionConfigConfidenceLevelOf(v string) SecurityProfileMachineLearningDetectionConfigConfidenceLevel {
+	return securityProfileMachineLearningDetectionConfigConfidenceLevel(v)
+}
+
+// SecurityProfileMachineLearningDetectionConfigConfidenceLevelValues returns
+// the values of SecurityProfileMachineLearningDetectionConfigConfidenceLevel
+// that the registry schema lists, in its order.
+func SecurityProfileMachineLearningDetectionConfigConfidenceLevelValues() []SecurityProfileMachineLearningDetectionConfigConfidenceLevel {
+	return []SecurityProfileMachineLearningDetectionConfigConfidenceLevel{SecurityProfileMachineLearningDetectionConfigConfidenceLevelLow, SecurityProfileMachineLearningDetectionConfigConfidenceLevelMedium, SecurityProfileMachineLearningDetectionConfigConfidenceLevelHigh}
 }
 
 // String returns the value as the registry spells it.
-func (e MachineLearningDetectionConfigConfidenceLevel) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e MachineLearningDetectionConfigConfidenceLevel) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.v)
+func (v securityProfileMachineLearningDetectionConfigConfidenceLevel) String() string {
+	return string(v)
 }
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *MachineLearningDetectionConfigConfidenceLevel) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (securityProfileMachineLearningDetectionConfigConfidenceLevel) isSecurityProfileMachineLearningDetectionConfigConfidenceLevel() {
 }
 
-// MetricDimension is the object type MetricDimension of
+// SecurityProfileMetricDimension is the object type MetricDimension of
 // AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metricdimension.html
-type MetricDimension struct {
+type SecurityProfileMetricDimension struct {
 	// DimensionName is the "DimensionName" property: string; length 1..128;
 	// pattern `[a-zA-Z0-9:_-]+`. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metricdimension.html#cfn-iot-securityprofile-metricdimension-dimensionname
 	DimensionName string `json:"DimensionName,omitzero"`
 
-	// Operator is the "Operator" property: enum MetricDimensionOperator.
-	// Optional: the zero value means unset.
+	// Operator is the "Operator" property: enum
+	// SecurityProfileMetricDimensionOperator. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metricdimension.html#cfn-iot-securityprofile-metricdimension-operator
-	Operator MetricDimensionOperator `json:"Operator,omitzero"`
+	Operator SecurityProfileMetricDimensionOperator `json:"Operator,omitzero"`
 }
 
-// MetricDimensionOperator is an enum of AWS::IoT::SecurityProfile (Operator).
-// Known values (2): IN, NOT_IN. The zero value means unset. It is a struct so
-// that only its values, not arbitrary literals, can be assigned;
-// MetricDimensionOperatorOf makes a value the registry schema does not list,
-// which the engine validates when the resource is declared.
+// UnmarshalJSON decodes a SecurityProfileMetricDimension, turning enum values
+// back into their types.
+func (s *SecurityProfileMetricDimension) UnmarshalJSON(data []byte) error {
+	type plain SecurityProfileMetricDimension
+	w := struct {
+		*plain
+		Operator *string `json:"Operator"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Operator != nil {
+		s.Operator = SecurityProfileMetricDimensionOperatorOf(*w.Operator)
+	}
+	return nil
+}
+
+// SecurityProfileMetricDimensionOperator is an enum of
+// AWS::IoT::SecurityProfile (Operator). Known values (2): IN, NOT_IN. Nil
+// means unset. It is an interface that only the constants below and
+// SecurityProfileMetricDimensionOperatorOf's results implement, so that a bare
+// literal does not compile; SecurityProfileMetricDimensionOperatorOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html
-type MetricDimensionOperator struct{ v string }
+type SecurityProfileMetricDimensionOperator interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isSecurityProfileMetricDimensionOperator()
+}
 
-// The values of MetricDimensionOperator that the registry schema lists.
-var (
-	MetricDimensionOperatorIn    = MetricDimensionOperator{"IN"}
-	MetricDimensionOperatorNotIn = MetricDimensionOperator{"NOT_IN"}
+// securityProfileMetricDimensionOperator is the type of the values of
+// SecurityProfileMetricDimensionOperator. It encodes to JSON as its string.
+type securityProfileMetricDimensionOperator string
+
+// The values of SecurityProfileMetricDimensionOperator that the registry
+// schema lists.
+const (
+	SecurityProfileMetricDimensionOperatorIn    securityProfileMetricDimensionOperator = "IN"
+	SecurityProfileMetricDimensionOperatorNotIn securityProfileMetricDimensionOperator = "NOT_IN"
 )
 
-// MetricDimensionOperatorOf returns the MetricDimensionOperator with value v.
-// Prefer the listed values; use MetricDimensionOperatorOf for a value the
+// SecurityProfileMetricDimensionOperatorOf returns the
+// SecurityProfileMetricDimensionOperator with value v. Prefer the listed
+// values; use SecurityProfileMetricDimensionOperatorOf for a value the
 // registry schema does not list yet.
-func MetricDimensionOperatorOf(v string) MetricDimensionOperator { return MetricDimensionOperator{v} }
+func SecurityProfileMetricDimensionOperatorOf(v string) SecurityProfileMetricDimensionOperator {
+	return securityProfileMetricDimensionOperator(v)
+}
 
-// MetricDimensionOperatorValues returns the values of MetricDimensionOperator
-// that the registry schema lists, in its order.
-func MetricDimensionOperatorValues() []MetricDimensionOperator {
-	return []MetricDimensionOperator{MetricDimensionOperatorIn, MetricDimensionOperatorNotIn}
+// SecurityProfileMetricDimensionOperatorValues returns the values of
+// SecurityProfileMetricDimensionOperator that the registry schema lists, in
+// its order.
+func SecurityProfileMetricDimensionOperatorValues() []SecurityProfileMetricDimensionOperator {
+	return []SecurityProfileMetricDimensionOperator{SecurityProfileMetricDimensionOperatorIn, SecurityProfileMetricDimensionOperatorNotIn}
 }
 
 // String returns the value as the registry spells it.
-func (e MetricDimensionOperator) String() string { return e.v }
+func (v securityProfileMetricDimensionOperator) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e MetricDimensionOperator) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (securityProfileMetricDimensionOperator) isSecurityProfileMetricDimensionOperator() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *MetricDimensionOperator) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// MetricToRetain is the object type MetricToRetain of
+// SecurityProfileMetricToRetain is the object type MetricToRetain of
 // AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metrictoretain.html
-type MetricToRetain struct {
+type SecurityProfileMetricToRetain struct {
 	// Metric is the "Metric" property: string; length 1..128; pattern
 	// `[a-zA-Z0-9:_-]+`. Required.
 	//
@@ -406,17 +483,18 @@ type MetricToRetain struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metrictoretain.html#cfn-iot-securityprofile-metrictoretain-exportmetric
 	ExportMetric *bool `json:"ExportMetric,omitzero"`
 
-	// MetricDimension is the "MetricDimension" property: object MetricDimension.
-	// Optional: the zero value means unset.
+	// MetricDimension is the "MetricDimension" property: object
+	// SecurityProfileMetricDimension. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metrictoretain.html#cfn-iot-securityprofile-metrictoretain-metricdimension
-	MetricDimension MetricDimension `json:"MetricDimension,omitzero"`
+	MetricDimension SecurityProfileMetricDimension `json:"MetricDimension,omitzero"`
 }
 
-// MetricValue is the object type MetricValue of AWS::IoT::SecurityProfile.
+// SecurityProfileMetricValue is the object type MetricValue of
+// AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metricvalue.html
-type MetricValue struct {
+type SecurityProfileMetricValue struct {
 	// Cidrs is the "Cidrs" property: list of string; unique items;
 	// order-insensitive. Optional: the zero value means unset.
 	//
@@ -454,11 +532,11 @@ type MetricValue struct {
 	Strings []string `json:"Strings,omitzero"`
 }
 
-// MetricsExportConfig is the object type MetricsExportConfig of
+// SecurityProfileMetricsExportConfig is the object type MetricsExportConfig of
 // AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metricsexportconfig.html
-type MetricsExportConfig struct {
+type SecurityProfileMetricsExportConfig struct {
 	// MqttTopic is the "MqttTopic" property: string; length 1..512. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-metricsexportconfig.html#cfn-iot-securityprofile-metricsexportconfig-mqtttopic
@@ -470,65 +548,107 @@ type MetricsExportConfig struct {
 	RoleArn string `json:"RoleArn,omitzero"`
 }
 
-// StatisticalThreshold is the object type StatisticalThreshold of
-// AWS::IoT::SecurityProfile.
+// SecurityProfileStatisticalThreshold is the object type StatisticalThreshold
+// of AWS::IoT::SecurityProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-statisticalthreshold.html
-type StatisticalThreshold struct {
-	// Statistic is the "Statistic" property: enum StatisticalThresholdStatistic.
-	// Optional: the zero value means unset.
+type SecurityProfileStatisticalThreshold struct {
+	// Statistic is the "Statistic" property: enum
+	// SecurityProfileStatisticalThresholdStatistic. Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-statisticalthreshold.html#cfn-iot-securityprofile-statisticalthreshold-statistic
-	Statistic StatisticalThresholdStatistic `json:"Statistic,omitzero"`
+	Statistic SecurityProfileStatisticalThresholdStatistic `json:"Statistic,omitzero"`
 }
 
-// StatisticalThresholdStatistic is an enum of AWS::IoT::SecurityProfile
-// (Statistic). Known values (12): Average, p0, p0.1, p0.01, p1, p10, p50, p90,
-// p99, p99.9, p99.99, p100. The zero value means unset. It is a struct so that
-// only its values, not arbitrary literals, can be assigned;
-// StatisticalThresholdStatisticOf makes a value the registry schema does not
-// list, which the engine validates when the resource is declared.
+// UnmarshalJSON decodes a SecurityProfileStatisticalThreshold, turning enum
+// values back into their types.
+func (s *SecurityProfileStatisticalThreshold) UnmarshalJSON(data []byte) error {
+	type plain SecurityProfileStatisticalThreshold
+	w := struct {
+		*plain
+		Statistic *string `json:"Statistic"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Statistic != nil {
+		s.Statistic = SecurityProfileStatisticalThresholdStatisticOf(*w.Statistic)
+	}
+	return nil
+}
+
+// SecurityProfileStatisticalThresholdStatistic is an enum of
+// AWS::IoT::SecurityProfile (Statistic). Known values (12): Average, p0, p0.1,
+// p0.01, p1, p10, p50, p90, p99, p99.9, p99.99, p100. Nil means unset. It is
+// an interface that only the constants below and
+// SecurityProfileStatisticalThresholdStatisticOf's results implement, so that
+// a bare literal does not compile;
+// SecurityProfileStatisticalThresholdStatisticOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-securityprofile.html
-type StatisticalThresholdStatistic struct{ v string }
-
-// The values of StatisticalThresholdStatistic that the registry schema lists.
-var (
-	StatisticalThresholdStatisticAverage = StatisticalThresholdStatistic{"Average"}
-	StatisticalThresholdStatisticP0      = StatisticalThresholdStatistic{"p0"}
-	StatisticalThresholdStatisticP01     = StatisticalThresholdStatistic{"p0.1"}
-	StatisticalThresholdStatisticP001    = StatisticalThresholdStatistic{"p0.01"}
-	StatisticalThresholdStatisticP1      = StatisticalThresholdStatistic{"p1"}
-	StatisticalThresholdStatisticP10     = StatisticalThresholdStatistic{"p10"}
-	StatisticalThresholdStatisticP50     = StatisticalThresholdStatistic{"p50"}
-	StatisticalThresholdStatisticP90     = StatisticalThresholdStatistic{"p90"}
-	StatisticalThresholdStatisticP99     = StatisticalThresholdStatistic{"p99"}
-	StatisticalThresholdStatisticP999    = StatisticalThresholdStatistic{"p99.9"}
-	StatisticalThresholdStatisticP9999   = StatisticalThresholdStatistic{"p99.99"}
-	StatisticalThresholdStatisticP100    = StatisticalThresholdStatistic{"p100"}
-)
-
-// StatisticalThresholdStatisticOf returns the StatisticalThresholdStatistic
-// with value v. Prefer the listed values; use StatisticalThresholdStatisticOf
-// for a value the registry schema does not list yet.
-func StatisticalThresholdStatisticOf(v string) StatisticalThresholdStatistic {
-	return StatisticalThresholdStatistic{v}
+type SecurityProfileStatisticalThresholdStatistic interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isSecurityProfileStatisticalThresholdStatistic()
 }
 
-// StatisticalThresholdStatisticValues returns the values of
-// StatisticalThresholdStatistic that the registry schema lists, in its order.
-func StatisticalThresholdStatisticValues() []StatisticalThresholdStatistic {
-	return []StatisticalThresholdStatistic{StatisticalThresholdStatisticAverage, StatisticalThresholdStatisticP0, StatisticalThresholdStatisticP01, StatisticalThresholdStatisticP001, StatisticalThresholdStatisticP1, StatisticalThresholdStatisticP10, StatisticalThresholdStatisticP50, StatisticalThresholdStatisticP90, StatisticalThresholdStatisticP99, StatisticalThresholdStatisticP999, StatisticalThresholdStatisticP9999, StatisticalThresholdStatisticP100}
+// securityProfileStatisticalThresholdStatistic is the type of the values of
+// SecurityProfileStatisticalThresholdStatistic. It encodes to JSON as its
+// string.
+type securityProfileStatisticalThresholdStatistic string
+
+// The values of SecurityProfileStatisticalThresholdStatistic that the registry
+// schema lists.
+const (
+	SecurityProfileStatisticalThresholdStatisticAverage securityProfileStatisticalThresholdStatistic = "Average"
+	SecurityProfileStatisticalThresholdStatisticP0      securityProfileStatisticalThresholdStatistic = "p0"
+	SecurityProfileStatisticalThresholdStatisticP01     securityProfileStatisticalThresholdStatistic = "p0.1"
+	SecurityProfileStatisticalThresholdStatisticP001    securityProfileStatisticalThresholdStatistic = "p0.01"
+	SecurityProfileStatisticalThresholdStatisticP1      securityProfileStatisticalThresholdStatistic = "p1"
+	SecurityProfileStatisticalThresholdStatisticP10     securityProfileStatisticalThresholdStatistic = "p10"
+	SecurityProfileStatisticalThresholdStatisticP50     securityProfileStatisticalThresholdStatistic = "p50"
+	SecurityProfileStatisticalThresholdStatisticP90     securityProfileStatisticalThresholdStatistic = "p90"
+	SecurityProfileStatisticalThresholdStatisticP99     securityProfileStatisticalThresholdStatistic = "p99"
+	SecurityProfileStatisticalThresholdStatisticP999    securityProfileStatisticalThresholdStatistic = "p99.9"
+	SecurityProfileStatisticalThresholdStatisticP9999   securityProfileStatisticalThresholdStatistic = "p99.99"
+	SecurityProfileStatisticalThresholdStatisticP100    securityProfileStatisticalThresholdStatistic = "p100"
+)
+
+// SecurityProfileStatisticalThresholdStatisticOf returns the
+// SecurityProfileStatisticalThresholdStatistic with value v. Prefer the listed
+// values; use SecurityProfileStatisticalThresholdStatisticOf for a value the
+// registry schema does not list yet.
+func SecurityProfileStatisticalThresholdStatisticOf(v string) SecurityProfileStatisticalThresholdStatistic {
+	return securityProfileStatisticalThresholdStatistic(v)
+}
+
+// SecurityProfileStatisticalThresholdStatisticValues returns the values of
+// SecurityProfileStatisticalThresholdStatistic that the registry schema lists,
+// in its order.
+func SecurityProfileStatisticalThresholdStatisticValues() []SecurityProfileStatisticalThresholdStatistic {
+	return []SecurityProfileStatisticalThresholdStatistic{SecurityProfileStatisticalThresholdStatisticAverage, SecurityProfileStatisticalThresholdStatisticP0, SecurityProfileStatisticalThresholdStatisticP01, SecurityProfileStatisticalThresholdStatisticP001, SecurityProfileStatisticalThresholdStatisticP1, SecurityProfileStatisticalThresholdStatisticP10, SecurityProfileStatisticalThresholdStatisticP50, SecurityProfileStatisticalThresholdStatisticP90, SecurityProfileStatisticalThresholdStatisticP99, SecurityProfileStatisticalThresholdStatisticP999, SecurityProfileStatisticalThresholdStatisticP9999, SecurityProfileStatisticalThresholdStatisticP100}
 }
 
 // String returns the value as the registry spells it.
-func (e StatisticalThresholdStatistic) String() string { return e.v }
+func (v securityProfileStatisticalThresholdStatistic) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e StatisticalThresholdStatistic) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (securityProfileStatisticalThresholdStatistic) isSecurityProfileStatisticalThresholdStatistic() {
+}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *StatisticalThresholdStatistic) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+// SecurityProfileTag is the object type Tag of AWS::IoT::SecurityProfile.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-tag.html
+type SecurityProfileTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-tag.html#cfn-iot-securityprofile-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-securityprofile-tag.html#cfn-iot-securityprofile-tag-value
+	Value string `json:"Value,omitzero"`
 }

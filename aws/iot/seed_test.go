@@ -18,27 +18,27 @@ func seedExamples() map[string]iot.JobTemplateArgs {
 			Description:   "Basic job template for device updates",
 			JobTemplateId: "device-update-template",
 			Document:      iot.InlineDocument(`{"operation":"update"}`),
-			TimeoutConfig: iot.TimeoutConfig{InProgressTimeoutInMinutes: 60},
-			Tags:          []iot.Tag{{Key: "Environment", Value: "Production"}},
+			TimeoutConfig: iot.JobTemplateTimeoutConfig{InProgressTimeoutInMinutes: 60},
+			Tags:          []iot.JobTemplateTag{{Key: "Environment", Value: "Production"}},
 		},
 		"advanced": {
 			Description:   "Advanced job template for device maintenance",
 			JobTemplateId: "maintenance-job-template",
 			Document:      iot.InlineDocument(`{"operation":"updateFirmware","version":"1.2.3"}`),
-			JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
-				RetryCriteriaList: []iot.RetryCriteria{
-					{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: new(3)},
+			JobExecutionsRetryConfig: &iot.JobTemplateJobExecutionsRetryConfig{
+				RetryCriteriaList: []iot.JobTemplateRetryCriteria{
+					{FailureType: iot.JobTemplateJobRetryFailureTypeFailed, NumberOfRetries: new(3)},
 				},
 			},
-			AbortConfig: iot.AbortConfig{
-				CriteriaList: []iot.AbortCriteria{{
-					Action:                    iot.ActionCancel,
-					FailureType:               iot.FailureTypeFailed,
+			AbortConfig: iot.JobTemplateAbortConfig{
+				CriteriaList: []iot.JobTemplateAbortCriteria{{
+					Action:                    iot.JobTemplateActionCancel,
+					FailureType:               iot.JobTemplateFailureTypeFailed,
 					MinNumberOfExecutedThings: 10,
 					ThresholdPercentage:       20,
 				}},
 			},
-			MaintenanceWindows: []iot.MaintenanceWindow{
+			MaintenanceWindows: []iot.JobTemplateMaintenanceWindow{
 				{StartTime: "cron(0 0 ? * SUN *)", DurationInMinutes: 120},
 			},
 		},
@@ -46,7 +46,7 @@ func seedExamples() map[string]iot.JobTemplateArgs {
 			Description:   "Job template with presigned URL for document access",
 			JobTemplateId: "presigned-url-job-template",
 			Document:      iot.DocumentSource("https://my-bucket.s3.amazonaws.com/job-documents/updateFirmware.json"),
-			PresignedUrlConfig: iot.PresignedUrlConfig{
+			PresignedUrlConfig: iot.JobTemplatePresignedUrlConfig{
 				ExpiresInSec: 3600,
 				RoleArn:      "arn:aws:iam::123456789012:role/service-role/IoTJobRole",
 			},
@@ -55,17 +55,17 @@ func seedExamples() map[string]iot.JobTemplateArgs {
 			Description:   "Job template with rollout configuration",
 			JobTemplateId: "rollout-job-template",
 			Document:      iot.InlineDocument(`{"operation":"update"}`),
-			JobExecutionsRolloutConfig: &iot.JobExecutionsRolloutConfig{
+			JobExecutionsRolloutConfig: &iot.JobTemplateJobExecutionsRolloutConfig{
 				MaximumPerMinute: 10,
-				ExponentialRolloutRate: iot.ExponentialRolloutRate{
+				ExponentialRolloutRate: iot.JobTemplateExponentialRolloutRate{
 					BaseRatePerMinute:    5,
 					IncrementFactor:      2,
-					RateIncreaseCriteria: iot.RateIncreaseCriteria{NumberOfNotifiedThings: 10},
+					RateIncreaseCriteria: iot.JobTemplateRateIncreaseCriteria{NumberOfNotifiedThings: 10},
 				},
 			},
-			JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
-				RetryCriteriaList: []iot.RetryCriteria{
-					{FailureType: iot.JobRetryFailureTypeAll, NumberOfRetries: new(5)},
+			JobExecutionsRetryConfig: &iot.JobTemplateJobExecutionsRetryConfig{
+				RetryCriteriaList: []iot.JobTemplateRetryCriteria{
+					{FailureType: iot.JobTemplateJobRetryFailureTypeAll, NumberOfRetries: new(5)},
 				},
 			},
 		},
@@ -156,33 +156,33 @@ func TestJobTemplateArgsDocumentExclusive(t *testing.T) {
 }
 
 func TestEnums(t *testing.T) {
-	if got := iot.FailureTypeTimedOut.String(); got != "TIMED_OUT" {
+	if got := iot.JobTemplateFailureTypeTimedOut.String(); got != "TIMED_OUT" {
 		t.Errorf("String() = %q", got)
 	}
-	if got := iot.FailureTypeValues(); len(got) != 4 || got[3] != iot.FailureTypeAll {
+	if got := iot.JobTemplateFailureTypeValues(); len(got) != 4 || got[3] != iot.JobTemplateFailureTypeAll {
 		t.Errorf("FailureTypeValues() = %v", got)
 	}
 	// The escape hatch reaches values the registry does not list; they
 	// marshal as given and decode back.
-	data, err := json.Marshal(iot.AbortCriteria{Action: iot.ActionOf("PAUSE")})
+	data, err := json.Marshal(iot.JobTemplateAbortCriteria{Action: iot.JobTemplateActionOf("PAUSE")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := `{"Action":"PAUSE","ThresholdPercentage":0}`; string(data) != want {
 		t.Errorf("marshal = %s, want %s", data, want)
 	}
-	var c iot.AbortCriteria
+	var c iot.JobTemplateAbortCriteria
 	if err := json.Unmarshal([]byte(`{"Action":"CANCEL","FailureType":"REJECTED"}`), &c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Action != iot.ActionCancel || c.FailureType != iot.FailureTypeRejected {
+	if c.Action != iot.JobTemplateActionCancel || c.FailureType != iot.JobTemplateFailureTypeRejected {
 		t.Errorf("decoded %+v", c)
 	}
 	if err := json.Unmarshal([]byte(`{"Action":7}`), &c); err == nil {
 		t.Error("a number decoded into a string enum")
 	}
 	// The zero value is unset: omitted.
-	data, err = json.Marshal(iot.RetryCriteria{NumberOfRetries: new(0)})
+	data, err = json.Marshal(iot.JobTemplateRetryCriteria{NumberOfRetries: new(0)})
 	if err != nil {
 		t.Fatal(err)
 	}

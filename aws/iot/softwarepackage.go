@@ -30,11 +30,12 @@ type SoftwarePackageArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackage.html#cfn-iot-softwarepackage-packagename
 	PackageName string `json:"PackageName,omitzero"`
 
-	// Tags is the "Tags" property: list of object BillingGroupTag; items at most
-	// 50; unique items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object SoftwarePackageTag; items at
+	// most 50; unique items; order-insensitive. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackage.html#cfn-iot-softwarepackage-tags
-	Tags []BillingGroupTag `json:"Tags,omitzero"`
+	Tags []SoftwarePackageTag `json:"Tags,omitzero"`
 }
 
 // SoftwarePackage is a declared AWS::IoT::SoftwarePackage: the engine's record
@@ -78,4 +79,20 @@ func NewSoftwarePackage(scope athanor.Declarer, logicalID string, args SoftwareP
 		return nil, err
 	}
 	return out, nil
+}
+
+// SoftwarePackageTag is the object type Tag of AWS::IoT::SoftwarePackage.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackage-tag.html
+type SoftwarePackageTag struct {
+	// Key is the "Key" property: string; length 1..128; pattern
+	// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackage-tag.html#cfn-iot-softwarepackage-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackage-tag.html#cfn-iot-softwarepackage-tag-value
+	Value string `json:"Value,omitzero"`
 }

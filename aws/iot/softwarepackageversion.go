@@ -3,8 +3,6 @@
 package iot
 
 import (
-	"encoding/json"
-
 	"github.com/athanor-dev/athanor"
 )
 
@@ -27,11 +25,12 @@ type SoftwarePackageVersionArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html#cfn-iot-softwarepackageversion-packagename
 	PackageName string `json:"PackageName,omitzero"`
 
-	// Artifact is the "Artifact" property: object PackageVersionArtifact.
-	// Optional: the zero value means unset.
+	// Artifact is the "Artifact" property: object
+	// SoftwarePackageVersionPackageVersionArtifact. Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html#cfn-iot-softwarepackageversion-artifact
-	Artifact PackageVersionArtifact `json:"Artifact,omitzero"`
+	Artifact SoftwarePackageVersionPackageVersionArtifact `json:"Artifact,omitzero"`
 
 	// Attributes is the "Attributes" property: map of string to string; keys
 	// match ``; each value: length at least 1, pattern `^[^\p{C}]+$`. Optional:
@@ -51,17 +50,18 @@ type SoftwarePackageVersionArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html#cfn-iot-softwarepackageversion-recipe
 	Recipe *string `json:"Recipe,omitzero"`
 
-	// Sbom is the "Sbom" property: object Sbom. Optional: the zero value means
-	// unset.
+	// Sbom is the "Sbom" property: object SoftwarePackageVersionSbom. Optional:
+	// the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html#cfn-iot-softwarepackageversion-sbom
-	Sbom Sbom `json:"Sbom,omitzero"`
+	Sbom SoftwarePackageVersionSbom `json:"Sbom,omitzero"`
 
-	// Tags is the "Tags" property: list of object BillingGroupTag; items at most
-	// 50; unique items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object SoftwarePackageVersionTag;
+	// items at most 50; unique items; order-insensitive. Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html#cfn-iot-softwarepackageversion-tags
-	Tags []BillingGroupTag `json:"Tags,omitzero"`
+	Tags []SoftwarePackageVersionTag `json:"Tags,omitzero"`
 
 	// VersionName is the "VersionName" property: string; length 1..64; pattern
 	// `^[a-zA-Z0-9-_.]+$`. Optional: the zero value means unset.
@@ -96,19 +96,20 @@ type SoftwarePackageVersion struct {
 	PackageVersionArn string `json:"PackageVersionArn,omitzero"`
 
 	// SbomValidationStatus is the "SbomValidationStatus" property: enum
-	// SbomValidationStatus.
+	// SoftwarePackageVersionSbomValidationStatus.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html#cfn-iot-softwarepackageversion-sbomvalidationstatus
-	SbomValidationStatus SbomValidationStatus `json:"SbomValidationStatus,omitzero"`
+	SbomValidationStatus SoftwarePackageVersionSbomValidationStatus `json:"SbomValidationStatus,omitzero"`
 
-	// Status is the "Status" property: enum PackageVersionStatus.
+	// Status is the "Status" property: enum
+	// SoftwarePackageVersionPackageVersionStatus.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html#cfn-iot-softwarepackageversion-status
-	Status PackageVersionStatus `json:"Status,omitzero"`
+	Status SoftwarePackageVersionPackageVersionStatus `json:"Status,omitzero"`
 
 	// PackageName is the "PackageName" property: string; length 1..128; pattern
 	// `^[a-zA-Z0-9-_.]+$`.
@@ -145,10 +146,10 @@ func NewSoftwarePackageVersion(scope athanor.Declarer, logicalID string, args So
 	if err := decodeOutput(res, "PackageVersionArn", &out.PackageVersionArn); err != nil {
 		return nil, err
 	}
-	if err := decodeOutput(res, "SbomValidationStatus", &out.SbomValidationStatus); err != nil {
+	if err := decodeOutputAs(res, "SbomValidationStatus", &out.SbomValidationStatus, SoftwarePackageVersionSbomValidationStatusOf); err != nil {
 		return nil, err
 	}
-	if err := decodeOutput(res, "Status", &out.Status); err != nil {
+	if err := decodeOutputAs(res, "Status", &out.Status, SoftwarePackageVersionPackageVersionStatusOf); err != nil {
 		return nil, err
 	}
 	if err := decodeOutput(res, "PackageName", &out.PackageName); err != nil {
@@ -160,60 +161,72 @@ func NewSoftwarePackageVersion(scope athanor.Declarer, logicalID string, args So
 	return out, nil
 }
 
-// PackageVersionArtifact is the object type PackageVersionArtifact of
-// AWS::IoT::SoftwarePackageVersion.
+// SoftwarePackageVersionPackageVersionArtifact is the object type
+// PackageVersionArtifact of AWS::IoT::SoftwarePackageVersion.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-packageversionartifact.html
-type PackageVersionArtifact struct {
-	// S3Location is the "S3Location" property: object S3Location. Required.
+type SoftwarePackageVersionPackageVersionArtifact struct {
+	// S3Location is the "S3Location" property: object
+	// SoftwarePackageVersionS3Location. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-packageversionartifact.html#cfn-iot-softwarepackageversion-packageversionartifact-s3location
-	S3Location S3Location `json:"S3Location,omitzero"`
+	S3Location SoftwarePackageVersionS3Location `json:"S3Location,omitzero"`
 }
 
-// PackageVersionStatus is an enum of AWS::IoT::SoftwarePackageVersion
-// (PackageVersionStatus). Known values (3): DRAFT, PUBLISHED, DEPRECATED. The
-// zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned; PackageVersionStatusOf makes a value
-// the registry schema does not list, which the engine validates when the
-// resource is declared.
+// SoftwarePackageVersionPackageVersionStatus is an enum of
+// AWS::IoT::SoftwarePackageVersion (PackageVersionStatus). Known values (3):
+// DRAFT, PUBLISHED, DEPRECATED. Nil means unset. It is an interface that only
+// the constants below and SoftwarePackageVersionPackageVersionStatusOf's
+// results implement, so that a bare literal does not compile;
+// SoftwarePackageVersionPackageVersionStatusOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html
-type PackageVersionStatus struct{ v string }
+type SoftwarePackageVersionPackageVersionStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isSoftwarePackageVersionPackageVersionStatus()
+}
 
-// The values of PackageVersionStatus that the registry schema lists.
-var (
-	PackageVersionStatusDraft      = PackageVersionStatus{"DRAFT"}
-	PackageVersionStatusPublished  = PackageVersionStatus{"PUBLISHED"}
-	PackageVersionStatusDeprecated = PackageVersionStatus{"DEPRECATED"}
+// softwarePackageVersionPackageVersionStatus is the type of the values of
+// SoftwarePackageVersionPackageVersionStatus. It encodes to JSON as its
+// string.
+type softwarePackageVersionPackageVersionStatus string
+
+// The values of SoftwarePackageVersionPackageVersionStatus that the registry
+// schema lists.
+const (
+	SoftwarePackageVersionPackageVersionStatusDraft      softwarePackageVersionPackageVersionStatus = "DRAFT"
+	SoftwarePackageVersionPackageVersionStatusPublished  softwarePackageVersionPackageVersionStatus = "PUBLISHED"
+	SoftwarePackageVersionPackageVersionStatusDeprecated softwarePackageVersionPackageVersionStatus = "DEPRECATED"
 )
 
-// PackageVersionStatusOf returns the PackageVersionStatus with value v. Prefer
-// the listed values; use PackageVersionStatusOf for a value the registry
-// schema does not list yet.
-func PackageVersionStatusOf(v string) PackageVersionStatus { return PackageVersionStatus{v} }
+// SoftwarePackageVersionPackageVersionStatusOf returns the
+// SoftwarePackageVersionPackageVersionStatus with value v. Prefer the listed
+// values; use SoftwarePackageVersionPackageVersionStatusOf for a value the
+// registry schema does not list yet.
+func SoftwarePackageVersionPackageVersionStatusOf(v string) SoftwarePackageVersionPackageVersionStatus {
+	return softwarePackageVersionPackageVersionStatus(v)
+}
 
-// PackageVersionStatusValues returns the values of PackageVersionStatus that
-// the registry schema lists, in its order.
-func PackageVersionStatusValues() []PackageVersionStatus {
-	return []PackageVersionStatus{PackageVersionStatusDraft, PackageVersionStatusPublished, PackageVersionStatusDeprecated}
+// SoftwarePackageVersionPackageVersionStatusValues returns the values of
+// SoftwarePackageVersionPackageVersionStatus that the registry schema lists,
+// in its order.
+func SoftwarePackageVersionPackageVersionStatusValues() []SoftwarePackageVersionPackageVersionStatus {
+	return []SoftwarePackageVersionPackageVersionStatus{SoftwarePackageVersionPackageVersionStatusDraft, SoftwarePackageVersionPackageVersionStatusPublished, SoftwarePackageVersionPackageVersionStatusDeprecated}
 }
 
 // String returns the value as the registry spells it.
-func (e PackageVersionStatus) String() string { return e.v }
+func (v softwarePackageVersionPackageVersionStatus) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e PackageVersionStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (softwarePackageVersionPackageVersionStatus) isSoftwarePackageVersionPackageVersionStatus() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *PackageVersionStatus) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// S3Location is the object type S3Location of
+// SoftwarePackageVersionS3Location is the object type S3Location of
 // AWS::IoT::SoftwarePackageVersion.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-s3location.html
-type S3Location struct {
+type SoftwarePackageVersionS3Location struct {
 	// Bucket is the "Bucket" property: string; length at least 1. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-s3location.html#cfn-iot-softwarepackageversion-s3location-bucket
@@ -230,51 +243,81 @@ type S3Location struct {
 	Version string `json:"Version"`
 }
 
-// Sbom is the object type Sbom of AWS::IoT::SoftwarePackageVersion.
+// SoftwarePackageVersionSbom is the object type Sbom of
+// AWS::IoT::SoftwarePackageVersion.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-sbom.html
-type Sbom struct {
-	// S3Location is the "S3Location" property: object S3Location. Required.
+type SoftwarePackageVersionSbom struct {
+	// S3Location is the "S3Location" property: object
+	// SoftwarePackageVersionS3Location. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-sbom.html#cfn-iot-softwarepackageversion-sbom-s3location
-	S3Location S3Location `json:"S3Location,omitzero"`
+	S3Location SoftwarePackageVersionS3Location `json:"S3Location,omitzero"`
 }
 
-// SbomValidationStatus is an enum of AWS::IoT::SoftwarePackageVersion
-// (SbomValidationStatus). Known values (4): IN_PROGRESS, FAILED, SUCCEEDED, .
-// The zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned; SbomValidationStatusOf makes a value
-// the registry schema does not list, which the engine validates when the
-// resource is declared.
+// SoftwarePackageVersionSbomValidationStatus is an enum of
+// AWS::IoT::SoftwarePackageVersion (SbomValidationStatus). Known values (4):
+// IN_PROGRESS, FAILED, SUCCEEDED, . Nil means unset. It is an interface that
+// only the constants below and SoftwarePackageVersionSbomValidationStatusOf's
+// results implement, so that a bare literal does not compile;
+// SoftwarePackageVersionSbomValidationStatusOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-softwarepackageversion.html
-type SbomValidationStatus struct{ v string }
+type SoftwarePackageVersionSbomValidationStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isSoftwarePackageVersionSbomValidationStatus()
+}
 
-// The values of SbomValidationStatus that the registry schema lists.
-var (
-	SbomValidationStatusInProgress = SbomValidationStatus{"IN_PROGRESS"}
-	SbomValidationStatusFailed     = SbomValidationStatus{"FAILED"}
-	SbomValidationStatusSucceeded  = SbomValidationStatus{"SUCCEEDED"}
-	SbomValidationStatusEmpty      = SbomValidationStatus{""}
+// softwarePackageVersionSbomValidationStatus is the type of the values of
+// SoftwarePackageVersionSbomValidationStatus. It encodes to JSON as its
+// string.
+type softwarePackageVersionSbomValidationStatus string
+
+// The values of SoftwarePackageVersionSbomValidationStatus that the registry
+// schema lists.
+const (
+	SoftwarePackageVersionSbomValidationStatusInProgress softwarePackageVersionSbomValidationStatus = "IN_PROGRESS"
+	SoftwarePackageVersionSbomValidationStatusFailed     softwarePackageVersionSbomValidationStatus = "FAILED"
+	SoftwarePackageVersionSbomValidationStatusSucceeded  softwarePackageVersionSbomValidationStatus = "SUCCEEDED"
+	SoftwarePackageVersionSbomValidationStatusEmpty      softwarePackageVersionSbomValidationStatus = ""
 )
 
-// SbomValidationStatusOf returns the SbomValidationStatus with value v. Prefer
-// the listed values; use SbomValidationStatusOf for a value the registry
-// schema does not list yet.
-func SbomValidationStatusOf(v string) SbomValidationStatus { return SbomValidationStatus{v} }
+// SoftwarePackageVersionSbomValidationStatusOf returns the
+// SoftwarePackageVersionSbomValidationStatus with value v. Prefer the listed
+// values; use SoftwarePackageVersionSbomValidationStatusOf for a value the
+// registry schema does not list yet.
+func SoftwarePackageVersionSbomValidationStatusOf(v string) SoftwarePackageVersionSbomValidationStatus {
+	return softwarePackageVersionSbomValidationStatus(v)
+}
 
-// SbomValidationStatusValues returns the values of SbomValidationStatus that
-// the registry schema lists, in its order.
-func SbomValidationStatusValues() []SbomValidationStatus {
-	return []SbomValidationStatus{SbomValidationStatusInProgress, SbomValidationStatusFailed, SbomValidationStatusSucceeded, SbomValidationStatusEmpty}
+// SoftwarePackageVersionSbomValidationStatusValues returns the values of
+// SoftwarePackageVersionSbomValidationStatus that the registry schema lists,
+// in its order.
+func SoftwarePackageVersionSbomValidationStatusValues() []SoftwarePackageVersionSbomValidationStatus {
+	return []SoftwarePackageVersionSbomValidationStatus{SoftwarePackageVersionSbomValidationStatusInProgress, SoftwarePackageVersionSbomValidationStatusFailed, SoftwarePackageVersionSbomValidationStatusSucceeded, SoftwarePackageVersionSbomValidationStatusEmpty}
 }
 
 // String returns the value as the registry spells it.
-func (e SbomValidationStatus) String() string { return e.v }
+func (v softwarePackageVersionSbomValidationStatus) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e SbomValidationStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (softwarePackageVersionSbomValidationStatus) isSoftwarePackageVersionSbomValidationStatus() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *SbomValidationStatus) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+// SoftwarePackageVersionTag is the object type Tag of
+// AWS::IoT::SoftwarePackageVersion.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-tag.html
+type SoftwarePackageVersionTag struct {
+	// Key is the "Key" property: string; length 1..128; pattern
+	// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-tag.html#cfn-iot-softwarepackageversion-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackageversion-tag.html#cfn-iot-softwarepackageversion-tag-value
+	Value string `json:"Value,omitzero"`
+}

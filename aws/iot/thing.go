@@ -17,10 +17,10 @@ const ThingTypeName = "AWS::IoT::Thing"
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thing.html
 type ThingArgs struct {
 	// AttributePayload is the "AttributePayload" property: object
-	// AttributePayload. Optional: nil means unset.
+	// ThingAttributePayload. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thing.html#cfn-iot-thing-attributepayload
-	AttributePayload *AttributePayload `json:"AttributePayload,omitzero"`
+	AttributePayload *ThingAttributePayload `json:"AttributePayload,omitzero"`
 
 	// ThingName is the "ThingName" property: string; length 1..128; pattern
 	// `[a-zA-Z0-9:_-]+`. Optional: the zero value means unset.
@@ -83,10 +83,11 @@ func NewThing(scope athanor.Declarer, logicalID string, args ThingArgs, opts ...
 	return out, nil
 }
 
-// AttributePayload is the object type AttributePayload of AWS::IoT::Thing.
+// ThingAttributePayload is the object type AttributePayload of
+// AWS::IoT::Thing.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thing-attributepayload.html
-type AttributePayload struct {
+type ThingAttributePayload struct {
 	// Attributes is the "Attributes" property: map of string to string; keys
 	// match ``. Optional: the zero value means unset.
 	//

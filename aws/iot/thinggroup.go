@@ -30,11 +30,11 @@ type ThingGroupArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thinggroup.html#cfn-iot-thinggroup-querystring
 	QueryString string `json:"QueryString,omitzero"`
 
-	// Tags is the "Tags" property: list of object BillingGroupTag; items at most
+	// Tags is the "Tags" property: list of object ThingGroupTag; items at most
 	// 50; unique items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thinggroup.html#cfn-iot-thinggroup-tags
-	Tags []BillingGroupTag `json:"Tags,omitzero"`
+	Tags []ThingGroupTag `json:"Tags,omitzero"`
 
 	// ThingGroupName is the "ThingGroupName" property: string; length 1..128;
 	// pattern `[a-zA-Z0-9:_-]+`. Optional: the zero value means unset.
@@ -104,20 +104,48 @@ func NewThingGroup(scope athanor.Declarer, logicalID string, args ThingGroupArgs
 	return out, nil
 }
 
+// ThingGroupAttributePayload is the object type AttributePayload of
+// AWS::IoT::ThingGroup.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-attributepayload.html
+type ThingGroupAttributePayload struct {
+	// Attributes is the "Attributes" property: map of string to string; keys
+	// match ``. Optional: the zero value means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-attributepayload.html#cfn-iot-thinggroup-attributepayload-attributes
+	Attributes map[string]string `json:"Attributes,omitzero"`
+}
+
 // ThingGroupProperties is the object type ThingGroupProperties of
 // AWS::IoT::ThingGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-thinggroupproperties.html
 type ThingGroupProperties struct {
 	// AttributePayload is the "AttributePayload" property: object
-	// AttributePayload. Optional: nil means unset.
+	// ThingGroupAttributePayload. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-thinggroupproperties.html#cfn-iot-thinggroup-thinggroupproperties-attributepayload
-	AttributePayload *AttributePayload `json:"AttributePayload,omitzero"`
+	AttributePayload *ThingGroupAttributePayload `json:"AttributePayload,omitzero"`
 
 	// ThingGroupDescription is the "ThingGroupDescription" property: string;
 	// length at most 2028. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-thinggroupproperties.html#cfn-iot-thinggroup-thinggroupproperties-thinggroupdescription
 	ThingGroupDescription *string `json:"ThingGroupDescription,omitzero"`
+}
+
+// ThingGroupTag is the object type Tag of AWS::IoT::ThingGroup.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-tag.html
+type ThingGroupTag struct {
+	// Key is the "Key" property: string; length 1..128; pattern
+	// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-tag.html#cfn-iot-thinggroup-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thinggroup-tag.html#cfn-iot-thinggroup-tag-value
+	Value string `json:"Value,omitzero"`
 }

@@ -24,11 +24,11 @@ type ThingTypeArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thingtype.html#cfn-iot-thingtype-deprecatethingtype
 	DeprecateThingType *bool `json:"DeprecateThingType,omitzero"`
 
-	// Tags is the "Tags" property: list of object BillingGroupTag; items at most
-	// 50; unique items; order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object ThingTypeTag; items at most 50;
+	// unique items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thingtype.html#cfn-iot-thingtype-tags
-	Tags []BillingGroupTag `json:"Tags,omitzero"`
+	Tags []ThingTypeTag `json:"Tags,omitzero"`
 
 	// ThingTypeName is the "ThingTypeName" property: string; length 1..128;
 	// pattern `[a-zA-Z0-9:_-]+`. Optional: the zero value means unset.
@@ -98,11 +98,11 @@ func NewThingType(scope athanor.Declarer, logicalID string, args ThingTypeArgs, 
 	return out, nil
 }
 
-// PropagatingAttribute is the object type PropagatingAttribute of
+// ThingTypePropagatingAttribute is the object type PropagatingAttribute of
 // AWS::IoT::ThingType.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thingtype-propagatingattribute.html
-type PropagatingAttribute struct {
+type ThingTypePropagatingAttribute struct {
 	// UserPropertyKey is the "UserPropertyKey" property: string; length at most
 	// 128; pattern `[a-zA-Z0-9:$.]+`. Required.
 	//
@@ -110,11 +110,11 @@ type PropagatingAttribute struct {
 	UserPropertyKey string `json:"UserPropertyKey,omitzero"`
 
 	// ConnectionAttribute is the "ConnectionAttribute" property: enum
-	// PropagatingAttributeConnectionAttribute. Optional: the zero value means
-	// unset.
+	// ThingTypePropagatingAttributeConnectionAttribute. Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thingtype-propagatingattribute.html#cfn-iot-thingtype-propagatingattribute-connectionattribute
-	ConnectionAttribute PropagatingAttributeConnectionAttribute `json:"ConnectionAttribute,omitzero"`
+	ConnectionAttribute ThingTypePropagatingAttributeConnectionAttribute `json:"ConnectionAttribute,omitzero"`
 
 	// ThingAttribute is the "ThingAttribute" property: string; length at most
 	// 128; pattern `[a-zA-Z0-9_.,@/:#-]+`. Optional: the zero value means unset.
@@ -123,50 +123,70 @@ type PropagatingAttribute struct {
 	ThingAttribute string `json:"ThingAttribute,omitzero"`
 }
 
-// PropagatingAttributeConnectionAttribute is an enum of AWS::IoT::ThingType
-// (ConnectionAttribute). Known values (2): iot:ClientId, iot:Thing.ThingName.
-// The zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned;
-// PropagatingAttributeConnectionAttributeOf makes a value the registry schema
-// does not list, which the engine validates when the resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thingtype.html
-type PropagatingAttributeConnectionAttribute struct{ v string }
-
-// The values of PropagatingAttributeConnectionAttribute that the registry
-// schema lists.
-var (
-	PropagatingAttributeConnectionAttributeIotClientId       = PropagatingAttributeConnectionAttribute{"iot:ClientId"}
-	PropagatingAttributeConnectionAttributeIotThingThingName = PropagatingAttributeConnectionAttribute{"iot:Thing.ThingName"}
-)
-
-// PropagatingAttributeConnectionAttributeOf returns the
-// PropagatingAttributeConnectionAttribute with value v. Prefer the listed
-// values; use PropagatingAttributeConnectionAttributeOf for a value the
-// registry schema does not list yet.
-func PropagatingAttributeConnectionAttributeOf(v string) PropagatingAttributeConnectionAttribute {
-	return PropagatingAttributeConnectionAttribute{v}
+// UnmarshalJSON decodes a ThingTypePropagatingAttribute, turning enum values
+// back into their types.
+func (s *ThingTypePropagatingAttribute) UnmarshalJSON(data []byte) error {
+	type plain ThingTypePropagatingAttribute
+	w := struct {
+		*plain
+		ConnectionAttribute *string `json:"ConnectionAttribute"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.ConnectionAttribute != nil {
+		s.ConnectionAttribute = ThingTypePropagatingAttributeConnectionAttributeOf(*w.ConnectionAttribute)
+	}
+	return nil
 }
 
-// PropagatingAttributeConnectionAttributeValues returns the values of
-// PropagatingAttributeConnectionAttribute that the registry schema lists, in
-// its order.
-func PropagatingAttributeConnectionAttributeValues() []PropagatingAttributeConnectionAttribute {
-	return []PropagatingAttributeConnectionAttribute{PropagatingAttributeConnectionAttributeIotClientId, PropagatingAttributeConnectionAttributeIotThingThingName}
+// ThingTypePropagatingAttributeConnectionAttribute is an enum of
+// AWS::IoT::ThingType (ConnectionAttribute). Known values (2): iot:ClientId,
+// iot:Thing.ThingName. Nil means unset. It is an interface that only the
+// constants below and ThingTypePropagatingAttributeConnectionAttributeOf's
+// results implement, so that a bare literal does not compile;
+// ThingTypePropagatingAttributeConnectionAttributeOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-thingtype.html
+type ThingTypePropagatingAttributeConnectionAttribute interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isThingTypePropagatingAttributeConnectionAttribute()
+}
+
+// thingTypePropagatingAttributeConnectionAttribute is the type of the values
+// of ThingTypePropagatingAttributeConnectionAttribute. It encodes to JSON as
+// its string.
+type thingTypePropagatingAttributeConnectionAttribute string
+
+// The values of ThingTypePropagatingAttributeConnectionAttribute that the
+// registry schema lists.
+const (
+	ThingTypePropagatingAttributeConnectionAttributeIotClientId       thingTypePropagatingAttributeConnectionAttribute = "iot:ClientId"
+	ThingTypePropagatingAttributeConnectionAttributeIotThingThingName thingTypePropagatingAttributeConnectionAttribute = "iot:Thing.ThingName"
+)
+
+// ThingTypePropagatingAttributeConnectionAttributeOf returns the
+// ThingTypePropagatingAttributeConnectionAttribute with value v. Prefer the
+// listed values; use ThingTypePropagatingAttributeConnectionAttributeOf for a
+// value the registry schema does not list yet.
+func ThingTypePropagatingAttributeConnectionAttributeOf(v string) ThingTypePropagatingAttributeConnectionAttribute {
+	return thingTypePropagatingAttributeConnectionAttribute(v)
+}
+
+// ThingTypePropagatingAttributeConnectionAttributeValues returns the values of
+// ThingTypePropagatingAttributeConnectionAttribute that the registry schema
+// lists, in its order.
+func ThingTypePropagatingAttributeConnectionAttributeValues() []ThingTypePropagatingAttributeConnectionAttribute {
+	return []ThingTypePropagatingAttributeConnectionAttribute{ThingTypePropagatingAttributeConnectionAttributeIotClientId, ThingTypePropagatingAttributeConnectionAttributeIotThingThingName}
 }
 
 // String returns the value as the registry spells it.
-func (e PropagatingAttributeConnectionAttribute) String() string { return e.v }
+func (v thingTypePropagatingAttributeConnectionAttribute) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e PropagatingAttributeConnectionAttribute) MarshalJSON() ([]byte, error) {
-	return json.Marshal(e.v)
-}
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *PropagatingAttributeConnectionAttribute) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (thingTypePropagatingAttributeConnectionAttribute) isThingTypePropagatingAttributeConnectionAttribute() {
 }
 
 // ThingTypeProperties is the object type ThingTypeProperties of
@@ -200,9 +220,25 @@ type ThingTypeProperties struct {
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thingtype-mqtt5configuration.html
 type ThingTypePropertiesMqtt5Configuration struct {
 	// PropagatingAttributes is the "PropagatingAttributes" property: list of
-	// object PropagatingAttribute; unique items. Optional: the zero value means
-	// unset.
+	// object ThingTypePropagatingAttribute; unique items. Optional: the zero
+	// value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thingtype-mqtt5configuration.html#cfn-iot-thingtype-mqtt5configuration-propagatingattributes
-	PropagatingAttributes []PropagatingAttribute `json:"PropagatingAttributes,omitzero"`
+	PropagatingAttributes []ThingTypePropagatingAttribute `json:"PropagatingAttributes,omitzero"`
+}
+
+// ThingTypeTag is the object type Tag of AWS::IoT::ThingType.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thingtype-tag.html
+type ThingTypeTag struct {
+	// Key is the "Key" property: string; length 1..128; pattern
+	// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thingtype-tag.html#cfn-iot-thingtype-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 1..256. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-thingtype-tag.html#cfn-iot-thingtype-tag-value
+	Value string `json:"Value,omitzero"`
 }

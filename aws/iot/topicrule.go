@@ -31,11 +31,11 @@ type TopicRuleArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-topicrule.html#cfn-iot-topicrule-rulename
 	RuleName *string `json:"RuleName,omitzero"`
 
-	// Tags is the "Tags" property: list of object AuthorizerTag;
+	// Tags is the "Tags" property: list of object TopicRuleTag;
 	// order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-topicrule.html#cfn-iot-topicrule-tags
-	Tags []AuthorizerTag `json:"Tags,omitzero"`
+	Tags []TopicRuleTag `json:"Tags,omitzero"`
 }
 
 // TopicRule is a declared AWS::IoT::TopicRule: the engine's record of it, its
@@ -82,11 +82,148 @@ func NewTopicRule(scope athanor.Declarer, logicalID string, args TopicRuleArgs, 
 	return out, nil
 }
 
-// AssetPropertyTimestamp is the object type AssetPropertyTimestamp of
+// TopicRuleAction is the object type Action of AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html
+type TopicRuleAction struct {
+	// CloudwatchAlarm is the "CloudwatchAlarm" property: object
+	// TopicRuleCloudwatchAlarmAction. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-cloudwatchalarm
+	CloudwatchAlarm *TopicRuleCloudwatchAlarmAction `json:"CloudwatchAlarm,omitzero"`
+
+	// CloudwatchLogs is the "CloudwatchLogs" property: object
+	// TopicRuleCloudwatchLogsAction. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-cloudwatchlogs
+	CloudwatchLogs *TopicRuleCloudwatchLogsAction `json:"CloudwatchLogs,omitzero"`
+
+	// CloudwatchMetric is the "CloudwatchMetric" property: object
+	// TopicRuleCloudwatchMetricAction. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-cloudwatchmetric
+	CloudwatchMetric *TopicRuleCloudwatchMetricAction `json:"CloudwatchMetric,omitzero"`
+
+	// DynamoDB is the "DynamoDB" property: object TopicRuleDynamoDBAction.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-dynamodb
+	DynamoDB *TopicRuleDynamoDBAction `json:"DynamoDB,omitzero"`
+
+	// DynamoDBv2 is the "DynamoDBv2" property: object TopicRuleDynamoDBv2Action.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-dynamodbv2
+	DynamoDBv2 *TopicRuleDynamoDBv2Action `json:"DynamoDBv2,omitzero"`
+
+	// Elasticsearch is the "Elasticsearch" property: object
+	// TopicRuleElasticsearchAction. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-elasticsearch
+	Elasticsearch *TopicRuleElasticsearchAction `json:"Elasticsearch,omitzero"`
+
+	// Firehose is the "Firehose" property: object TopicRuleFirehoseAction.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-firehose
+	Firehose *TopicRuleFirehoseAction `json:"Firehose,omitzero"`
+
+	// Http is the "Http" property: object TopicRuleHttpAction. Optional: nil
+	// means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-http
+	Http *TopicRuleHttpAction `json:"Http,omitzero"`
+
+	// IotAnalytics is the "IotAnalytics" property: object
+	// TopicRuleIotAnalyticsAction. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-iotanalytics
+	IotAnalytics *TopicRuleIotAnalyticsAction `json:"IotAnalytics,omitzero"`
+
+	// IotEvents is the "IotEvents" property: object TopicRuleIotEventsAction.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-iotevents
+	IotEvents *TopicRuleIotEventsAction `json:"IotEvents,omitzero"`
+
+	// IotSiteWise is the "IotSiteWise" property: object
+	// TopicRuleIotSiteWiseAction. Optional: the zero value means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-iotsitewise
+	IotSiteWise TopicRuleIotSiteWiseAction `json:"IotSiteWise,omitzero"`
+
+	// Kafka is the "Kafka" property: object TopicRuleKafkaAction. Optional: the
+	// zero value means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-kafka
+	Kafka TopicRuleKafkaAction `json:"Kafka,omitzero"`
+
+	// Kinesis is the "Kinesis" property: object TopicRuleKinesisAction. Optional:
+	// nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-kinesis
+	Kinesis *TopicRuleKinesisAction `json:"Kinesis,omitzero"`
+
+	// Lambda is the "Lambda" property: object TopicRuleLambdaAction. Optional:
+	// nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-lambda
+	Lambda *TopicRuleLambdaAction `json:"Lambda,omitzero"`
+
+	// Location is the "Location" property: object TopicRuleLocationAction.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-location
+	Location *TopicRuleLocationAction `json:"Location,omitzero"`
+
+	// OpenSearch is the "OpenSearch" property: object TopicRuleOpenSearchAction.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-opensearch
+	OpenSearch *TopicRuleOpenSearchAction `json:"OpenSearch,omitzero"`
+
+	// Republish is the "Republish" property: object TopicRuleRepublishAction.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-republish
+	Republish *TopicRuleRepublishAction `json:"Republish,omitzero"`
+
+	// S3 is the "S3" property: object TopicRuleS3Action. Optional: nil means
+	// unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-s3
+	S3 *TopicRuleS3Action `json:"S3,omitzero"`
+
+	// Sns is the "Sns" property: object TopicRuleSnsAction. Optional: nil means
+	// unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-sns
+	Sns *TopicRuleSnsAction `json:"Sns,omitzero"`
+
+	// Sqs is the "Sqs" property: object TopicRuleSqsAction. Optional: nil means
+	// unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-sqs
+	Sqs *TopicRuleSqsAction `json:"Sqs,omitzero"`
+
+	// StepFunctions is the "StepFunctions" property: object
+	// TopicRuleStepFunctionsAction. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-stepfunctions
+	StepFunctions *TopicRuleStepFunctionsAction `json:"StepFunctions,omitzero"`
+
+	// Timestream is the "Timestream" property: object TopicRuleTimestreamAction.
+	// Optional: the zero value means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-timestream
+	Timestream TopicRuleTimestreamAction `json:"Timestream,omitzero"`
+}
+
+// TopicRuleAssetPropertyTimestamp is the object type AssetPropertyTimestamp of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-assetpropertytimestamp.html
-type AssetPropertyTimestamp struct {
+type TopicRuleAssetPropertyTimestamp struct {
 	// TimeInSeconds is the "TimeInSeconds" property: string. Required; always
 	// sent.
 	//
@@ -100,22 +237,22 @@ type AssetPropertyTimestamp struct {
 	OffsetInNanos *string `json:"OffsetInNanos,omitzero"`
 }
 
-// AssetPropertyValue is the object type AssetPropertyValue of
+// TopicRuleAssetPropertyValue is the object type AssetPropertyValue of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-assetpropertyvalue.html
-type AssetPropertyValue struct {
-	// Timestamp is the "Timestamp" property: object AssetPropertyTimestamp.
-	// Required; always sent.
+type TopicRuleAssetPropertyValue struct {
+	// Timestamp is the "Timestamp" property: object
+	// TopicRuleAssetPropertyTimestamp. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-assetpropertyvalue.html#cfn-iot-topicrule-assetpropertyvalue-timestamp
-	Timestamp AssetPropertyTimestamp `json:"Timestamp"`
+	Timestamp TopicRuleAssetPropertyTimestamp `json:"Timestamp"`
 
-	// Value is the "Value" property: object AssetPropertyVariant. Required;
-	// always sent.
+	// Value is the "Value" property: object TopicRuleAssetPropertyVariant.
+	// Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-assetpropertyvalue.html#cfn-iot-topicrule-assetpropertyvalue-value
-	Value AssetPropertyVariant `json:"Value"`
+	Value TopicRuleAssetPropertyVariant `json:"Value"`
 
 	// Quality is the "Quality" property: string. Optional: nil means unset.
 	//
@@ -123,11 +260,11 @@ type AssetPropertyValue struct {
 	Quality *string `json:"Quality,omitzero"`
 }
 
-// AssetPropertyVariant is the object type AssetPropertyVariant of
+// TopicRuleAssetPropertyVariant is the object type AssetPropertyVariant of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-assetpropertyvariant.html
-type AssetPropertyVariant struct {
+type TopicRuleAssetPropertyVariant struct {
 	// BooleanValue is the "BooleanValue" property: string. Optional: nil means
 	// unset.
 	//
@@ -153,10 +290,10 @@ type AssetPropertyVariant struct {
 	StringValue *string `json:"StringValue,omitzero"`
 }
 
-// BatchConfig is the object type BatchConfig of AWS::IoT::TopicRule.
+// TopicRuleBatchConfig is the object type BatchConfig of AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-batchconfig.html
-type BatchConfig struct {
+type TopicRuleBatchConfig struct {
 	// BatchAcrossTopics is the "BatchAcrossTopics" property: boolean. Optional:
 	// nil means unset.
 	//
@@ -182,55 +319,65 @@ type BatchConfig struct {
 	MaxBatchSizeBytes *int `json:"MaxBatchSizeBytes,omitzero"`
 }
 
-// CannedAccessControlList is an enum of AWS::IoT::TopicRule
+// TopicRuleCannedAccessControlList is an enum of AWS::IoT::TopicRule
 // (CannedAccessControlList). Known values (8): private, public-read,
 // public-read-write, aws-exec-read, authenticated-read, bucket-owner-read,
-// bucket-owner-full-control, log-delivery-write. The zero value means unset.
-// It is a struct so that only its values, not arbitrary literals, can be
-// assigned; CannedAccessControlListOf makes a value the registry schema does
-// not list, which the engine validates when the resource is declared.
+// bucket-owner-full-control, log-delivery-write. Nil means unset. It is an
+// interface that only the constants below and
+// TopicRuleCannedAccessControlListOf's results implement, so that a bare
+// literal does not compile; TopicRuleCannedAccessControlListOf makes a value
+// the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-topicrule.html
-type CannedAccessControlList struct{ v string }
+type TopicRuleCannedAccessControlList interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isTopicRuleCannedAccessControlList()
+}
 
-// The values of CannedAccessControlList that the registry schema lists.
-var (
-	CannedAccessControlListPrivate                = CannedAccessControlList{"private"}
-	CannedAccessControlListPublicRead             = CannedAccessControlList{"public-read"}
-	CannedAccessControlListPublicReadWrite        = CannedAccessControlList{"public-read-write"}
-	CannedAccessControlListAwsExecRead            = CannedAccessControlList{"aws-exec-read"}
-	CannedAccessControlListAuthenticatedRead      = CannedAccessControlList{"authenticated-read"}
-	CannedAccessControlListBucketOwnerRead        = CannedAccessControlList{"bucket-owner-read"}
-	CannedAccessControlListBucketOwnerFullControl = CannedAccessControlList{"bucket-owner-full-control"}
-	CannedAccessControlListLogDeliveryWrite       = CannedAccessControlList{"log-delivery-write"}
+// topicRuleCannedAccessControlList is the type of the values of
+// TopicRuleCannedAccessControlList. It encodes to JSON as its string.
+type topicRuleCannedAccessControlList string
+
+// The values of TopicRuleCannedAccessControlList that the registry schema
+// lists.
+const (
+	TopicRuleCannedAccessControlListPrivate                topicRuleCannedAccessControlList = "private"
+	TopicRuleCannedAccessControlListPublicRead             topicRuleCannedAccessControlList = "public-read"
+	TopicRuleCannedAccessControlListPublicReadWrite        topicRuleCannedAccessControlList = "public-read-write"
+	TopicRuleCannedAccessControlListAwsExecRead            topicRuleCannedAccessControlList = "aws-exec-read"
+	TopicRuleCannedAccessControlListAuthenticatedRead      topicRuleCannedAccessControlList = "authenticated-read"
+	TopicRuleCannedAccessControlListBucketOwnerRead        topicRuleCannedAccessControlList = "bucket-owner-read"
+	TopicRuleCannedAccessControlListBucketOwnerFullControl topicRuleCannedAccessControlList = "bucket-owner-full-control"
+	TopicRuleCannedAccessControlListLogDeliveryWrite       topicRuleCannedAccessControlList = "log-delivery-write"
 )
 
-// CannedAccessControlListOf returns the CannedAccessControlList with value v.
-// Prefer the listed values; use CannedAccessControlListOf for a value the
-// registry schema does not list yet.
-func CannedAccessControlListOf(v string) CannedAccessControlList { return CannedAccessControlList{v} }
+// TopicRuleCannedAccessControlListOf returns the
+// TopicRuleCannedAccessControlList with value v. Prefer the listed values; use
+// TopicRuleCannedAccessControlListOf for a value the registry schema does not
+// list yet.
+func TopicRuleCannedAccessControlListOf(v string) TopicRuleCannedAccessControlList {
+	return topicRuleCannedAccessControlList(v)
+}
 
-// CannedAccessControlListValues returns the values of CannedAccessControlList
-// that the registry schema lists, in its order.
-func CannedAccessControlListValues() []CannedAccessControlList {
-	return []CannedAccessControlList{CannedAccessControlListPrivate, CannedAccessControlListPublicRead, CannedAccessControlListPublicReadWrite, CannedAccessControlListAwsExecRead, CannedAccessControlListAuthenticatedRead, CannedAccessControlListBucketOwnerRead, CannedAccessControlListBucketOwnerFullControl, CannedAccessControlListLogDeliveryWrite}
+// TopicRuleCannedAccessControlListValues returns the values of
+// TopicRuleCannedAccessControlList that the registry schema lists, in its
+// order.
+func TopicRuleCannedAccessControlListValues() []TopicRuleCannedAccessControlList {
+	return []TopicRuleCannedAccessControlList{TopicRuleCannedAccessControlListPrivate, TopicRuleCannedAccessControlListPublicRead, TopicRuleCannedAccessControlListPublicReadWrite, TopicRuleCannedAccessControlListAwsExecRead, TopicRuleCannedAccessControlListAuthenticatedRead, TopicRuleCannedAccessControlListBucketOwnerRead, TopicRuleCannedAccessControlListBucketOwnerFullControl, TopicRuleCannedAccessControlListLogDeliveryWrite}
 }
 
 // String returns the value as the registry spells it.
-func (e CannedAccessControlList) String() string { return e.v }
+func (v topicRuleCannedAccessControlList) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e CannedAccessControlList) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (topicRuleCannedAccessControlList) isTopicRuleCannedAccessControlList() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *CannedAccessControlList) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// CloudwatchAlarmAction is the object type CloudwatchAlarmAction of
+// TopicRuleCloudwatchAlarmAction is the object type CloudwatchAlarmAction of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-cloudwatchalarmaction.html
-type CloudwatchAlarmAction struct {
+type TopicRuleCloudwatchAlarmAction struct {
 	// AlarmName is the "AlarmName" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-cloudwatchalarmaction.html#cfn-iot-topicrule-cloudwatchalarmaction-alarmname
@@ -252,11 +399,11 @@ type CloudwatchAlarmAction struct {
 	StateValue string `json:"StateValue"`
 }
 
-// CloudwatchLogsAction is the object type CloudwatchLogsAction of
+// TopicRuleCloudwatchLogsAction is the object type CloudwatchLogsAction of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-cloudwatchlogsaction.html
-type CloudwatchLogsAction struct {
+type TopicRuleCloudwatchLogsAction struct {
 	// LogGroupName is the "LogGroupName" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-cloudwatchlogsaction.html#cfn-iot-topicrule-cloudwatchlogsaction-loggroupname
@@ -273,11 +420,11 @@ type CloudwatchLogsAction struct {
 	BatchMode *bool `json:"BatchMode,omitzero"`
 }
 
-// CloudwatchMetricAction is the object type CloudwatchMetricAction of
+// TopicRuleCloudwatchMetricAction is the object type CloudwatchMetricAction of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-cloudwatchmetricaction.html
-type CloudwatchMetricAction struct {
+type TopicRuleCloudwatchMetricAction struct {
 	// MetricName is the "MetricName" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-cloudwatchmetricaction.html#cfn-iot-topicrule-cloudwatchmetricaction-metricname
@@ -311,10 +458,11 @@ type CloudwatchMetricAction struct {
 	MetricTimestamp *string `json:"MetricTimestamp,omitzero"`
 }
 
-// DynamoDBAction is the object type DynamoDBAction of AWS::IoT::TopicRule.
+// TopicRuleDynamoDBAction is the object type DynamoDBAction of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-dynamodbaction.html
-type DynamoDBAction struct {
+type TopicRuleDynamoDBAction struct {
 	// HashKeyField is the "HashKeyField" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-dynamodbaction.html#cfn-iot-topicrule-dynamodbaction-hashkeyfield
@@ -366,15 +514,16 @@ type DynamoDBAction struct {
 	RangeKeyValue *string `json:"RangeKeyValue,omitzero"`
 }
 
-// DynamoDBv2Action is the object type DynamoDBv2Action of AWS::IoT::TopicRule.
+// TopicRuleDynamoDBv2Action is the object type DynamoDBv2Action of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-dynamodbv2action.html
-type DynamoDBv2Action struct {
-	// PutItem is the "PutItem" property: object PutItemInput. Optional: nil means
-	// unset.
+type TopicRuleDynamoDBv2Action struct {
+	// PutItem is the "PutItem" property: object TopicRulePutItemInput. Optional:
+	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-dynamodbv2action.html#cfn-iot-topicrule-dynamodbv2action-putitem
-	PutItem *PutItemInput `json:"PutItem,omitzero"`
+	PutItem *TopicRulePutItemInput `json:"PutItem,omitzero"`
 
 	// RoleArn is the "RoleArn" property: string. Optional: nil means unset.
 	//
@@ -382,11 +531,11 @@ type DynamoDBv2Action struct {
 	RoleArn *string `json:"RoleArn,omitzero"`
 }
 
-// ElasticsearchAction is the object type ElasticsearchAction of
+// TopicRuleElasticsearchAction is the object type ElasticsearchAction of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-elasticsearchaction.html
-type ElasticsearchAction struct {
+type TopicRuleElasticsearchAction struct {
 	// Endpoint is the "Endpoint" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-elasticsearchaction.html#cfn-iot-topicrule-elasticsearchaction-endpoint
@@ -413,10 +562,11 @@ type ElasticsearchAction struct {
 	Type string `json:"Type"`
 }
 
-// FirehoseAction is the object type FirehoseAction of AWS::IoT::TopicRule.
+// TopicRuleFirehoseAction is the object type FirehoseAction of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-firehoseaction.html
-type FirehoseAction struct {
+type TopicRuleFirehoseAction struct {
 	// DeliveryStreamName is the "DeliveryStreamName" property: string. Required;
 	// always sent.
 	//
@@ -439,26 +589,26 @@ type FirehoseAction struct {
 	Separator *string `json:"Separator,omitzero"`
 }
 
-// HttpAction is the object type HttpAction of AWS::IoT::TopicRule.
+// TopicRuleHttpAction is the object type HttpAction of AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpaction.html
-type HttpAction struct {
+type TopicRuleHttpAction struct {
 	// Url is the "Url" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpaction.html#cfn-iot-topicrule-httpaction-url
 	Url string `json:"Url"`
 
-	// Auth is the "Auth" property: object HttpAuthorization. Optional: nil means
-	// unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpaction.html#cfn-iot-topicrule-httpaction-auth
-	Auth *HttpAuthorization `json:"Auth,omitzero"`
-
-	// BatchConfig is the "BatchConfig" property: object BatchConfig. Optional:
+	// Auth is the "Auth" property: object TopicRuleHttpAuthorization. Optional:
 	// nil means unset.
 	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpaction.html#cfn-iot-topicrule-httpaction-auth
+	Auth *TopicRuleHttpAuthorization `json:"Auth,omitzero"`
+
+	// BatchConfig is the "BatchConfig" property: object TopicRuleBatchConfig.
+	// Optional: nil means unset.
+	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpaction.html#cfn-iot-topicrule-httpaction-batchconfig
-	BatchConfig *BatchConfig `json:"BatchConfig,omitzero"`
+	BatchConfig *TopicRuleBatchConfig `json:"BatchConfig,omitzero"`
 
 	// ConfirmationUrl is the "ConfirmationUrl" property: string. Optional: nil
 	// means unset.
@@ -472,17 +622,19 @@ type HttpAction struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpaction.html#cfn-iot-topicrule-httpaction-enablebatching
 	EnableBatching *bool `json:"EnableBatching,omitzero"`
 
-	// Headers is the "Headers" property: list of object HttpActionHeader; unique
-	// items. Optional: the zero value means unset.
+	// Headers is the "Headers" property: list of object
+	// TopicRuleHttpActionHeader; unique items. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpaction.html#cfn-iot-topicrule-httpaction-headers
-	Headers []HttpActionHeader `json:"Headers,omitzero"`
+	Headers []TopicRuleHttpActionHeader `json:"Headers,omitzero"`
 }
 
-// HttpActionHeader is the object type HttpActionHeader of AWS::IoT::TopicRule.
+// TopicRuleHttpActionHeader is the object type HttpActionHeader of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpactionheader.html
-type HttpActionHeader struct {
+type TopicRuleHttpActionHeader struct {
 	// Key is the "Key" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpactionheader.html#cfn-iot-topicrule-httpactionheader-key
@@ -494,23 +646,23 @@ type HttpActionHeader struct {
 	Value string `json:"Value"`
 }
 
-// HttpAuthorization is the object type HttpAuthorization of
+// TopicRuleHttpAuthorization is the object type HttpAuthorization of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpauthorization.html
-type HttpAuthorization struct {
-	// Sigv4 is the "Sigv4" property: object SigV4Authorization. Optional: nil
-	// means unset.
+type TopicRuleHttpAuthorization struct {
+	// Sigv4 is the "Sigv4" property: object TopicRuleSigV4Authorization.
+	// Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-httpauthorization.html#cfn-iot-topicrule-httpauthorization-sigv4
-	Sigv4 *SigV4Authorization `json:"Sigv4,omitzero"`
+	Sigv4 *TopicRuleSigV4Authorization `json:"Sigv4,omitzero"`
 }
 
-// IotAnalyticsAction is the object type IotAnalyticsAction of
+// TopicRuleIotAnalyticsAction is the object type IotAnalyticsAction of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-iotanalyticsaction.html
-type IotAnalyticsAction struct {
+type TopicRuleIotAnalyticsAction struct {
 	// ChannelName is the "ChannelName" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-iotanalyticsaction.html#cfn-iot-topicrule-iotanalyticsaction-channelname
@@ -527,10 +679,11 @@ type IotAnalyticsAction struct {
 	BatchMode *bool `json:"BatchMode,omitzero"`
 }
 
-// IotEventsAction is the object type IotEventsAction of AWS::IoT::TopicRule.
+// TopicRuleIotEventsAction is the object type IotEventsAction of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-ioteventsaction.html
-type IotEventsAction struct {
+type TopicRuleIotEventsAction struct {
 	// InputName is the "InputName" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-ioteventsaction.html#cfn-iot-topicrule-ioteventsaction-inputname
@@ -552,17 +705,17 @@ type IotEventsAction struct {
 	MessageId *string `json:"MessageId,omitzero"`
 }
 
-// IotSiteWiseAction is the object type IotSiteWiseAction of
+// TopicRuleIotSiteWiseAction is the object type IotSiteWiseAction of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-iotsitewiseaction.html
-type IotSiteWiseAction struct {
+type TopicRuleIotSiteWiseAction struct {
 	// PutAssetPropertyValueEntries is the "PutAssetPropertyValueEntries"
-	// property: list of object PutAssetPropertyValueEntry; unique items.
+	// property: list of object TopicRulePutAssetPropertyValueEntry; unique items.
 	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-iotsitewiseaction.html#cfn-iot-topicrule-iotsitewiseaction-putassetpropertyvalueentries
-	PutAssetPropertyValueEntries []PutAssetPropertyValueEntry `json:"PutAssetPropertyValueEntries,omitzero"`
+	PutAssetPropertyValueEntries []TopicRulePutAssetPropertyValueEntry `json:"PutAssetPropertyValueEntries,omitzero"`
 
 	// RoleArn is the "RoleArn" property: string. Required; always sent.
 	//
@@ -570,10 +723,10 @@ type IotSiteWiseAction struct {
 	RoleArn string `json:"RoleArn"`
 }
 
-// KafkaAction is the object type KafkaAction of AWS::IoT::TopicRule.
+// TopicRuleKafkaAction is the object type KafkaAction of AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-kafkaaction.html
-type KafkaAction struct {
+type TopicRuleKafkaAction struct {
 	// ClientProperties is the "ClientProperties" property: map of string to
 	// string; properties at least 1; keys match ``. Required.
 	//
@@ -591,11 +744,12 @@ type KafkaAction struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-kafkaaction.html#cfn-iot-topicrule-kafkaaction-topic
 	Topic string `json:"Topic"`
 
-	// Headers is the "Headers" property: list of object KafkaActionHeader; unique
-	// items. Optional: the zero value means unset.
+	// Headers is the "Headers" property: list of object
+	// TopicRuleKafkaActionHeader; unique items. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-kafkaaction.html#cfn-iot-topicrule-kafkaaction-headers
-	Headers []KafkaActionHeader `json:"Headers,omitzero"`
+	Headers []TopicRuleKafkaActionHeader `json:"Headers,omitzero"`
 
 	// Key is the "Key" property: string. Optional: nil means unset.
 	//
@@ -608,11 +762,11 @@ type KafkaAction struct {
 	Partition *string `json:"Partition,omitzero"`
 }
 
-// KafkaActionHeader is the object type KafkaActionHeader of
+// TopicRuleKafkaActionHeader is the object type KafkaActionHeader of
 // AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-kafkaactionheader.html
-type KafkaActionHeader struct {
+type TopicRuleKafkaActionHeader struct {
 	// Key is the "Key" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-kafkaactionheader.html#cfn-iot-topicrule-kafkaactionheader-key
@@ -624,10 +778,11 @@ type KafkaActionHeader struct {
 	Value string `json:"Value"`
 }
 
-// KinesisAction is the object type KinesisAction of AWS::IoT::TopicRule.
+// TopicRuleKinesisAction is the object type KinesisAction of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-kinesisaction.html
-type KinesisAction struct {
+type TopicRuleKinesisAction struct {
 	// RoleArn is the "RoleArn" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-kinesisaction.html#cfn-iot-topicrule-kinesisaction-rolearn
@@ -645,10 +800,11 @@ type KinesisAction struct {
 	PartitionKey *string `json:"PartitionKey,omitzero"`
 }
 
-// LambdaAction is the object type LambdaAction of AWS::IoT::TopicRule.
+// TopicRuleLambdaAction is the object type LambdaAction of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-lambdaaction.html
-type LambdaAction struct {
+type TopicRuleLambdaAction struct {
 	// FunctionArn is the "FunctionArn" property: string. Optional: nil means
 	// unset.
 	//
@@ -656,10 +812,11 @@ type LambdaAction struct {
 	FunctionArn *string `json:"FunctionArn,omitzero"`
 }
 
-// LocationAction is the object type LocationAction of AWS::IoT::TopicRule.
+// TopicRuleLocationAction is the object type LocationAction of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-locationaction.html
-type LocationAction struct {
+type TopicRuleLocationAction struct {
 	// DeviceId is the "DeviceId" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-locationaction.html#cfn-iot-topicrule-locationaction-deviceid
@@ -685,17 +842,18 @@ type LocationAction struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-locationaction.html#cfn-iot-topicrule-locationaction-trackername
 	TrackerName string `json:"TrackerName"`
 
-	// Timestamp is the "Timestamp" property: object Timestamp. Optional: nil
-	// means unset.
+	// Timestamp is the "Timestamp" property: object TopicRuleTimestamp. Optional:
+	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-locationaction.html#cfn-iot-topicrule-locationaction-timestamp
-	Timestamp *Timestamp `json:"Timestamp,omitzero"`
+	Timestamp *TopicRuleTimestamp `json:"Timestamp,omitzero"`
 }
 
-// OpenSearchAction is the object type OpenSearchAction of AWS::IoT::TopicRule.
+// TopicRuleOpenSearchAction is the object type OpenSearchAction of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-opensearchaction.html
-type OpenSearchAction struct {
+type TopicRuleOpenSearchAction struct {
 	// Endpoint is the "Endpoint" property: string. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-opensearchaction.html#cfn-iot-topicrule-opensearchaction-endpoint
@@ -720,441 +878,6 @@ type OpenSearchAction struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-opensearchaction.html#cfn-iot-topicrule-opensearchaction-type
 	Type string `json:"Type"`
-}
-
-// PutAssetPropertyValueEntry is the object type PutAssetPropertyValueEntry of
-// AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html
-type PutAssetPropertyValueEntry struct {
-	// PropertyValues is the "PropertyValues" property: list of object
-	// AssetPropertyValue; unique items. Required.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-propertyvalues
-	PropertyValues []AssetPropertyValue `json:"PropertyValues,omitzero"`
-
-	// AssetId is the "AssetId" property: string. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-assetid
-	AssetId *string `json:"AssetId,omitzero"`
-
-	// EntryId is the "EntryId" property: string. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-entryid
-	EntryId *string `json:"EntryId,omitzero"`
-
-	// PropertyAlias is the "PropertyAlias" property: string. Optional: nil means
-	// unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-propertyalias
-	PropertyAlias *string `json:"PropertyAlias,omitzero"`
-
-	// PropertyId is the "PropertyId" property: string. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-propertyid
-	PropertyId *string `json:"PropertyId,omitzero"`
-}
-
-// PutItemInput is the object type PutItemInput of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putiteminput.html
-type PutItemInput struct {
-	// TableName is the "TableName" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putiteminput.html#cfn-iot-topicrule-putiteminput-tablename
-	TableName string `json:"TableName"`
-}
-
-// RepublishAction is the object type RepublishAction of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html
-type RepublishAction struct {
-	// RoleArn is the "RoleArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-rolearn
-	RoleArn string `json:"RoleArn"`
-
-	// Topic is the "Topic" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-topic
-	Topic string `json:"Topic"`
-
-	// Headers is the "Headers" property: object RepublishActionHeaders. Optional:
-	// nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-headers
-	Headers *RepublishActionHeaders `json:"Headers,omitzero"`
-
-	// Qos is the "Qos" property: integer. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-qos
-	Qos *int `json:"Qos,omitzero"`
-}
-
-// RepublishActionHeaders is the object type RepublishActionHeaders of
-// AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html
-type RepublishActionHeaders struct {
-	// ContentType is the "ContentType" property: string; length 0..1024.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-contenttype
-	ContentType *string `json:"ContentType,omitzero"`
-
-	// CorrelationData is the "CorrelationData" property: string; length 0..1024.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-correlationdata
-	CorrelationData *string `json:"CorrelationData,omitzero"`
-
-	// MessageExpiry is the "MessageExpiry" property: string; length 0..1024.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-messageexpiry
-	MessageExpiry *string `json:"MessageExpiry,omitzero"`
-
-	// PayloadFormatIndicator is the "PayloadFormatIndicator" property: string;
-	// length 0..1024. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-payloadformatindicator
-	PayloadFormatIndicator *string `json:"PayloadFormatIndicator,omitzero"`
-
-	// ResponseTopic is the "ResponseTopic" property: string; length 0..1024.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-responsetopic
-	ResponseTopic *string `json:"ResponseTopic,omitzero"`
-
-	// UserProperties is the "UserProperties" property: list of object
-	// UserProperty; items 1..100. Optional: the zero value means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-userproperties
-	UserProperties []UserProperty `json:"UserProperties,omitzero"`
-}
-
-// S3Action is the object type S3Action of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html
-type S3Action struct {
-	// BucketName is the "BucketName" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-bucketname
-	BucketName string `json:"BucketName"`
-
-	// Key is the "Key" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-key
-	Key string `json:"Key"`
-
-	// RoleArn is the "RoleArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-rolearn
-	RoleArn string `json:"RoleArn"`
-
-	// CannedAcl is the "CannedAcl" property: enum CannedAccessControlList.
-	// Optional: the zero value means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-cannedacl
-	CannedAcl CannedAccessControlList `json:"CannedAcl,omitzero"`
-}
-
-// SigV4Authorization is the object type SigV4Authorization of
-// AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html
-type SigV4Authorization struct {
-	// RoleArn is the "RoleArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html#cfn-iot-topicrule-sigv4authorization-rolearn
-	RoleArn string `json:"RoleArn"`
-
-	// ServiceName is the "ServiceName" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html#cfn-iot-topicrule-sigv4authorization-servicename
-	ServiceName string `json:"ServiceName"`
-
-	// SigningRegion is the "SigningRegion" property: string. Required; always
-	// sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html#cfn-iot-topicrule-sigv4authorization-signingregion
-	SigningRegion string `json:"SigningRegion"`
-}
-
-// SnsAction is the object type SnsAction of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html
-type SnsAction struct {
-	// RoleArn is the "RoleArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html#cfn-iot-topicrule-snsaction-rolearn
-	RoleArn string `json:"RoleArn"`
-
-	// TargetArn is the "TargetArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html#cfn-iot-topicrule-snsaction-targetarn
-	TargetArn string `json:"TargetArn"`
-
-	// MessageFormat is the "MessageFormat" property: string. Optional: nil means
-	// unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html#cfn-iot-topicrule-snsaction-messageformat
-	MessageFormat *string `json:"MessageFormat,omitzero"`
-}
-
-// SqsAction is the object type SqsAction of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html
-type SqsAction struct {
-	// QueueUrl is the "QueueUrl" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html#cfn-iot-topicrule-sqsaction-queueurl
-	QueueUrl string `json:"QueueUrl"`
-
-	// RoleArn is the "RoleArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html#cfn-iot-topicrule-sqsaction-rolearn
-	RoleArn string `json:"RoleArn"`
-
-	// UseBase64 is the "UseBase64" property: boolean. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html#cfn-iot-topicrule-sqsaction-usebase64
-	UseBase64 *bool `json:"UseBase64,omitzero"`
-}
-
-// StepFunctionsAction is the object type StepFunctionsAction of
-// AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html
-type StepFunctionsAction struct {
-	// RoleArn is the "RoleArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html#cfn-iot-topicrule-stepfunctionsaction-rolearn
-	RoleArn string `json:"RoleArn"`
-
-	// StateMachineName is the "StateMachineName" property: string. Required;
-	// always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html#cfn-iot-topicrule-stepfunctionsaction-statemachinename
-	StateMachineName string `json:"StateMachineName"`
-
-	// ExecutionNamePrefix is the "ExecutionNamePrefix" property: string.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html#cfn-iot-topicrule-stepfunctionsaction-executionnameprefix
-	ExecutionNamePrefix *string `json:"ExecutionNamePrefix,omitzero"`
-}
-
-// Timestamp is the object type Timestamp of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestamp.html
-type Timestamp struct {
-	// Value is the "Value" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestamp.html#cfn-iot-topicrule-timestamp-value
-	Value string `json:"Value"`
-
-	// Unit is the "Unit" property: string. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestamp.html#cfn-iot-topicrule-timestamp-unit
-	Unit *string `json:"Unit,omitzero"`
-}
-
-// TimestreamAction is the object type TimestreamAction of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html
-type TimestreamAction struct {
-	// DatabaseName is the "DatabaseName" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-databasename
-	DatabaseName string `json:"DatabaseName"`
-
-	// Dimensions is the "Dimensions" property: list of object
-	// TimestreamDimension; items 1..128. Required.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-dimensions
-	Dimensions []TimestreamDimension `json:"Dimensions,omitzero"`
-
-	// RoleArn is the "RoleArn" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-rolearn
-	RoleArn string `json:"RoleArn"`
-
-	// TableName is the "TableName" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-tablename
-	TableName string `json:"TableName"`
-
-	// Timestamp is the "Timestamp" property: object TimestreamTimestamp.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-timestamp
-	Timestamp *TimestreamTimestamp `json:"Timestamp,omitzero"`
-}
-
-// TimestreamDimension is the object type TimestreamDimension of
-// AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamdimension.html
-type TimestreamDimension struct {
-	// Name is the "Name" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamdimension.html#cfn-iot-topicrule-timestreamdimension-name
-	Name string `json:"Name"`
-
-	// Value is the "Value" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamdimension.html#cfn-iot-topicrule-timestreamdimension-value
-	Value string `json:"Value"`
-}
-
-// TimestreamTimestamp is the object type TimestreamTimestamp of
-// AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamtimestamp.html
-type TimestreamTimestamp struct {
-	// Unit is the "Unit" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamtimestamp.html#cfn-iot-topicrule-timestreamtimestamp-unit
-	Unit string `json:"Unit"`
-
-	// Value is the "Value" property: string. Required; always sent.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamtimestamp.html#cfn-iot-topicrule-timestreamtimestamp-value
-	Value string `json:"Value"`
-}
-
-// TopicRuleAction is the object type Action of AWS::IoT::TopicRule.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html
-type TopicRuleAction struct {
-	// CloudwatchAlarm is the "CloudwatchAlarm" property: object
-	// CloudwatchAlarmAction. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-cloudwatchalarm
-	CloudwatchAlarm *CloudwatchAlarmAction `json:"CloudwatchAlarm,omitzero"`
-
-	// CloudwatchLogs is the "CloudwatchLogs" property: object
-	// CloudwatchLogsAction. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-cloudwatchlogs
-	CloudwatchLogs *CloudwatchLogsAction `json:"CloudwatchLogs,omitzero"`
-
-	// CloudwatchMetric is the "CloudwatchMetric" property: object
-	// CloudwatchMetricAction. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-cloudwatchmetric
-	CloudwatchMetric *CloudwatchMetricAction `json:"CloudwatchMetric,omitzero"`
-
-	// DynamoDB is the "DynamoDB" property: object DynamoDBAction. Optional: nil
-	// means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-dynamodb
-	DynamoDB *DynamoDBAction `json:"DynamoDB,omitzero"`
-
-	// DynamoDBv2 is the "DynamoDBv2" property: object DynamoDBv2Action. Optional:
-	// nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-dynamodbv2
-	DynamoDBv2 *DynamoDBv2Action `json:"DynamoDBv2,omitzero"`
-
-	// Elasticsearch is the "Elasticsearch" property: object ElasticsearchAction.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-elasticsearch
-	Elasticsearch *ElasticsearchAction `json:"Elasticsearch,omitzero"`
-
-	// Firehose is the "Firehose" property: object FirehoseAction. Optional: nil
-	// means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-firehose
-	Firehose *FirehoseAction `json:"Firehose,omitzero"`
-
-	// Http is the "Http" property: object HttpAction. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-http
-	Http *HttpAction `json:"Http,omitzero"`
-
-	// IotAnalytics is the "IotAnalytics" property: object IotAnalyticsAction.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-iotanalytics
-	IotAnalytics *IotAnalyticsAction `json:"IotAnalytics,omitzero"`
-
-	// IotEvents is the "IotEvents" property: object IotEventsAction. Optional:
-	// nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-iotevents
-	IotEvents *IotEventsAction `json:"IotEvents,omitzero"`
-
-	// IotSiteWise is the "IotSiteWise" property: object IotSiteWiseAction.
-	// Optional: the zero value means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-iotsitewise
-	IotSiteWise IotSiteWiseAction `json:"IotSiteWise,omitzero"`
-
-	// Kafka is the "Kafka" property: object KafkaAction. Optional: the zero value
-	// means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-kafka
-	Kafka KafkaAction `json:"Kafka,omitzero"`
-
-	// Kinesis is the "Kinesis" property: object KinesisAction. Optional: nil
-	// means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-kinesis
-	Kinesis *KinesisAction `json:"Kinesis,omitzero"`
-
-	// Lambda is the "Lambda" property: object LambdaAction. Optional: nil means
-	// unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-lambda
-	Lambda *LambdaAction `json:"Lambda,omitzero"`
-
-	// Location is the "Location" property: object LocationAction. Optional: nil
-	// means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-location
-	Location *LocationAction `json:"Location,omitzero"`
-
-	// OpenSearch is the "OpenSearch" property: object OpenSearchAction. Optional:
-	// nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-opensearch
-	OpenSearch *OpenSearchAction `json:"OpenSearch,omitzero"`
-
-	// Republish is the "Republish" property: object RepublishAction. Optional:
-	// nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-republish
-	Republish *RepublishAction `json:"Republish,omitzero"`
-
-	// S3 is the "S3" property: object S3Action. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-s3
-	S3 *S3Action `json:"S3,omitzero"`
-
-	// Sns is the "Sns" property: object SnsAction. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-sns
-	Sns *SnsAction `json:"Sns,omitzero"`
-
-	// Sqs is the "Sqs" property: object SqsAction. Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-sqs
-	Sqs *SqsAction `json:"Sqs,omitzero"`
-
-	// StepFunctions is the "StepFunctions" property: object StepFunctionsAction.
-	// Optional: nil means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-stepfunctions
-	StepFunctions *StepFunctionsAction `json:"StepFunctions,omitzero"`
-
-	// Timestream is the "Timestream" property: object TimestreamAction. Optional:
-	// the zero value means unset.
-	//
-	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html#cfn-iot-topicrule-action-timestream
-	Timestream TimestreamAction `json:"Timestream,omitzero"`
 }
 
 // TopicRulePayload is the object type TopicRulePayload of AWS::IoT::TopicRule.
@@ -1197,10 +920,348 @@ type TopicRulePayload struct {
 	RuleDisabled *bool `json:"RuleDisabled,omitzero"`
 }
 
-// UserProperty is the object type UserProperty of AWS::IoT::TopicRule.
+// TopicRulePutAssetPropertyValueEntry is the object type
+// PutAssetPropertyValueEntry of AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html
+type TopicRulePutAssetPropertyValueEntry struct {
+	// PropertyValues is the "PropertyValues" property: list of object
+	// TopicRuleAssetPropertyValue; unique items. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-propertyvalues
+	PropertyValues []TopicRuleAssetPropertyValue `json:"PropertyValues,omitzero"`
+
+	// AssetId is the "AssetId" property: string. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-assetid
+	AssetId *string `json:"AssetId,omitzero"`
+
+	// EntryId is the "EntryId" property: string. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-entryid
+	EntryId *string `json:"EntryId,omitzero"`
+
+	// PropertyAlias is the "PropertyAlias" property: string. Optional: nil means
+	// unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-propertyalias
+	PropertyAlias *string `json:"PropertyAlias,omitzero"`
+
+	// PropertyId is the "PropertyId" property: string. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putassetpropertyvalueentry.html#cfn-iot-topicrule-putassetpropertyvalueentry-propertyid
+	PropertyId *string `json:"PropertyId,omitzero"`
+}
+
+// TopicRulePutItemInput is the object type PutItemInput of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putiteminput.html
+type TopicRulePutItemInput struct {
+	// TableName is the "TableName" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-putiteminput.html#cfn-iot-topicrule-putiteminput-tablename
+	TableName string `json:"TableName"`
+}
+
+// TopicRuleRepublishAction is the object type RepublishAction of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html
+type TopicRuleRepublishAction struct {
+	// RoleArn is the "RoleArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-rolearn
+	RoleArn string `json:"RoleArn"`
+
+	// Topic is the "Topic" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-topic
+	Topic string `json:"Topic"`
+
+	// Headers is the "Headers" property: object TopicRuleRepublishActionHeaders.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-headers
+	Headers *TopicRuleRepublishActionHeaders `json:"Headers,omitzero"`
+
+	// Qos is the "Qos" property: integer. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishaction.html#cfn-iot-topicrule-republishaction-qos
+	Qos *int `json:"Qos,omitzero"`
+}
+
+// TopicRuleRepublishActionHeaders is the object type RepublishActionHeaders of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html
+type TopicRuleRepublishActionHeaders struct {
+	// ContentType is the "ContentType" property: string; length 0..1024.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-contenttype
+	ContentType *string `json:"ContentType,omitzero"`
+
+	// CorrelationData is the "CorrelationData" property: string; length 0..1024.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-correlationdata
+	CorrelationData *string `json:"CorrelationData,omitzero"`
+
+	// MessageExpiry is the "MessageExpiry" property: string; length 0..1024.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-messageexpiry
+	MessageExpiry *string `json:"MessageExpiry,omitzero"`
+
+	// PayloadFormatIndicator is the "PayloadFormatIndicator" property: string;
+	// length 0..1024. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-payloadformatindicator
+	PayloadFormatIndicator *string `json:"PayloadFormatIndicator,omitzero"`
+
+	// ResponseTopic is the "ResponseTopic" property: string; length 0..1024.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-responsetopic
+	ResponseTopic *string `json:"ResponseTopic,omitzero"`
+
+	// UserProperties is the "UserProperties" property: list of object
+	// TopicRuleUserProperty; items 1..100. Optional: the zero value means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-republishactionheaders.html#cfn-iot-topicrule-republishactionheaders-userproperties
+	UserProperties []TopicRuleUserProperty `json:"UserProperties,omitzero"`
+}
+
+// TopicRuleS3Action is the object type S3Action of AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html
+type TopicRuleS3Action struct {
+	// BucketName is the "BucketName" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-bucketname
+	BucketName string `json:"BucketName"`
+
+	// Key is the "Key" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-key
+	Key string `json:"Key"`
+
+	// RoleArn is the "RoleArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-rolearn
+	RoleArn string `json:"RoleArn"`
+
+	// CannedAcl is the "CannedAcl" property: enum
+	// TopicRuleCannedAccessControlList. Optional: the zero value means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-s3action.html#cfn-iot-topicrule-s3action-cannedacl
+	CannedAcl TopicRuleCannedAccessControlList `json:"CannedAcl,omitzero"`
+}
+
+// UnmarshalJSON decodes a TopicRuleS3Action, turning enum values back into
+// their types.
+func (s *TopicRuleS3Action) UnmarshalJSON(data []byte) error {
+	type plain TopicRuleS3Action
+	w := struct {
+		*plain
+		CannedAcl *string `json:"CannedAcl"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.CannedAcl != nil {
+		s.CannedAcl = TopicRuleCannedAccessControlListOf(*w.CannedAcl)
+	}
+	return nil
+}
+
+// TopicRuleSigV4Authorization is the object type SigV4Authorization of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html
+type TopicRuleSigV4Authorization struct {
+	// RoleArn is the "RoleArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html#cfn-iot-topicrule-sigv4authorization-rolearn
+	RoleArn string `json:"RoleArn"`
+
+	// ServiceName is the "ServiceName" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html#cfn-iot-topicrule-sigv4authorization-servicename
+	ServiceName string `json:"ServiceName"`
+
+	// SigningRegion is the "SigningRegion" property: string. Required; always
+	// sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sigv4authorization.html#cfn-iot-topicrule-sigv4authorization-signingregion
+	SigningRegion string `json:"SigningRegion"`
+}
+
+// TopicRuleSnsAction is the object type SnsAction of AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html
+type TopicRuleSnsAction struct {
+	// RoleArn is the "RoleArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html#cfn-iot-topicrule-snsaction-rolearn
+	RoleArn string `json:"RoleArn"`
+
+	// TargetArn is the "TargetArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html#cfn-iot-topicrule-snsaction-targetarn
+	TargetArn string `json:"TargetArn"`
+
+	// MessageFormat is the "MessageFormat" property: string. Optional: nil means
+	// unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-snsaction.html#cfn-iot-topicrule-snsaction-messageformat
+	MessageFormat *string `json:"MessageFormat,omitzero"`
+}
+
+// TopicRuleSqsAction is the object type SqsAction of AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html
+type TopicRuleSqsAction struct {
+	// QueueUrl is the "QueueUrl" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html#cfn-iot-topicrule-sqsaction-queueurl
+	QueueUrl string `json:"QueueUrl"`
+
+	// RoleArn is the "RoleArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html#cfn-iot-topicrule-sqsaction-rolearn
+	RoleArn string `json:"RoleArn"`
+
+	// UseBase64 is the "UseBase64" property: boolean. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-sqsaction.html#cfn-iot-topicrule-sqsaction-usebase64
+	UseBase64 *bool `json:"UseBase64,omitzero"`
+}
+
+// TopicRuleStepFunctionsAction is the object type StepFunctionsAction of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html
+type TopicRuleStepFunctionsAction struct {
+	// RoleArn is the "RoleArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html#cfn-iot-topicrule-stepfunctionsaction-rolearn
+	RoleArn string `json:"RoleArn"`
+
+	// StateMachineName is the "StateMachineName" property: string. Required;
+	// always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html#cfn-iot-topicrule-stepfunctionsaction-statemachinename
+	StateMachineName string `json:"StateMachineName"`
+
+	// ExecutionNamePrefix is the "ExecutionNamePrefix" property: string.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-stepfunctionsaction.html#cfn-iot-topicrule-stepfunctionsaction-executionnameprefix
+	ExecutionNamePrefix *string `json:"ExecutionNamePrefix,omitzero"`
+}
+
+// TopicRuleTag is the object type Tag of AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-tag.html
+type TopicRuleTag struct {
+	// Key is the "Key" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-tag.html#cfn-iot-topicrule-tag-key
+	Key string `json:"Key"`
+
+	// Value is the "Value" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-tag.html#cfn-iot-topicrule-tag-value
+	Value string `json:"Value"`
+}
+
+// TopicRuleTimestamp is the object type Timestamp of AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestamp.html
+type TopicRuleTimestamp struct {
+	// Value is the "Value" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestamp.html#cfn-iot-topicrule-timestamp-value
+	Value string `json:"Value"`
+
+	// Unit is the "Unit" property: string. Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestamp.html#cfn-iot-topicrule-timestamp-unit
+	Unit *string `json:"Unit,omitzero"`
+}
+
+// TopicRuleTimestreamAction is the object type TimestreamAction of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html
+type TopicRuleTimestreamAction struct {
+	// DatabaseName is the "DatabaseName" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-databasename
+	DatabaseName string `json:"DatabaseName"`
+
+	// Dimensions is the "Dimensions" property: list of object
+	// TopicRuleTimestreamDimension; items 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-dimensions
+	Dimensions []TopicRuleTimestreamDimension `json:"Dimensions,omitzero"`
+
+	// RoleArn is the "RoleArn" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-rolearn
+	RoleArn string `json:"RoleArn"`
+
+	// TableName is the "TableName" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-tablename
+	TableName string `json:"TableName"`
+
+	// Timestamp is the "Timestamp" property: object TopicRuleTimestreamTimestamp.
+	// Optional: nil means unset.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamaction.html#cfn-iot-topicrule-timestreamaction-timestamp
+	Timestamp *TopicRuleTimestreamTimestamp `json:"Timestamp,omitzero"`
+}
+
+// TopicRuleTimestreamDimension is the object type TimestreamDimension of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamdimension.html
+type TopicRuleTimestreamDimension struct {
+	// Name is the "Name" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamdimension.html#cfn-iot-topicrule-timestreamdimension-name
+	Name string `json:"Name"`
+
+	// Value is the "Value" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamdimension.html#cfn-iot-topicrule-timestreamdimension-value
+	Value string `json:"Value"`
+}
+
+// TopicRuleTimestreamTimestamp is the object type TimestreamTimestamp of
+// AWS::IoT::TopicRule.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamtimestamp.html
+type TopicRuleTimestreamTimestamp struct {
+	// Unit is the "Unit" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamtimestamp.html#cfn-iot-topicrule-timestreamtimestamp-unit
+	Unit string `json:"Unit"`
+
+	// Value is the "Value" property: string. Required; always sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-timestreamtimestamp.html#cfn-iot-topicrule-timestreamtimestamp-value
+	Value string `json:"Value"`
+}
+
+// TopicRuleUserProperty is the object type UserProperty of
+// AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-userproperty.html
-type UserProperty struct {
+type TopicRuleUserProperty struct {
 	// Key is the "Key" property: string; length 0..1024. Required; always sent.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-userproperty.html#cfn-iot-topicrule-userproperty-key

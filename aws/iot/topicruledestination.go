@@ -20,12 +20,12 @@ const TopicRuleDestinationType = "AWS::IoT::TopicRuleDestination"
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-topicruledestination.html
 type TopicRuleDestinationArgs struct {
 	// HttpUrlProperties is the "HttpUrlProperties" property: object
-	// HttpUrlDestinationSummary. Optional: nil means unset.
+	// TopicRuleDestinationHttpUrlDestinationSummary. Optional: nil means unset.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-topicruledestination.html#cfn-iot-topicruledestination-httpurlproperties
-	HttpUrlProperties *HttpUrlDestinationSummary `json:"HttpUrlProperties,omitzero"`
+	HttpUrlProperties *TopicRuleDestinationHttpUrlDestinationSummary `json:"HttpUrlProperties,omitzero"`
 
 	// Status is the "Status" property: enum TopicRuleDestinationStatus. Optional:
 	// the zero value means unset.
@@ -34,12 +34,29 @@ type TopicRuleDestinationArgs struct {
 	Status TopicRuleDestinationStatus `json:"Status,omitzero"`
 
 	// VpcProperties is the "VpcProperties" property: object
-	// VpcDestinationProperties. Optional: nil means unset.
+	// TopicRuleDestinationVpcDestinationProperties. Optional: nil means unset.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-topicruledestination.html#cfn-iot-topicruledestination-vpcproperties
-	VpcProperties *VpcDestinationProperties `json:"VpcProperties,omitzero"`
+	VpcProperties *TopicRuleDestinationVpcDestinationProperties `json:"VpcProperties,omitzero"`
+}
+
+// UnmarshalJSON decodes a TopicRuleDestinationArgs, turning enum values back
+// into their types.
+func (s *TopicRuleDestinationArgs) UnmarshalJSON(data []byte) error {
+	type plain TopicRuleDestinationArgs
+	w := struct {
+		*plain
+		Status *string `json:"Status"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Status != nil {
+		s.Status = TopicRuleDestinationStatusOf(*w.Status)
+	}
+	return nil
 }
 
 // TopicRuleDestination is a declared AWS::IoT::TopicRuleDestination: the
@@ -84,11 +101,11 @@ func NewTopicRuleDestination(scope athanor.Declarer, logicalID string, args Topi
 	return out, nil
 }
 
-// HttpUrlDestinationSummary is the object type HttpUrlDestinationSummary of
-// AWS::IoT::TopicRuleDestination.
+// TopicRuleDestinationHttpUrlDestinationSummary is the object type
+// HttpUrlDestinationSummary of AWS::IoT::TopicRuleDestination.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicruledestination-httpurldestinationsummary.html
-type HttpUrlDestinationSummary struct {
+type TopicRuleDestinationHttpUrlDestinationSummary struct {
 	// ConfirmationUrl is the "ConfirmationUrl" property: string. Optional: nil
 	// means unset.
 	//
@@ -98,26 +115,35 @@ type HttpUrlDestinationSummary struct {
 
 // TopicRuleDestinationStatus is an enum of AWS::IoT::TopicRuleDestination
 // (TopicRuleDestinationStatus). Known values (3): ENABLED, IN_PROGRESS,
-// DISABLED. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned;
-// TopicRuleDestinationStatusOf makes a value the registry schema does not
-// list, which the engine validates when the resource is declared.
+// DISABLED. Nil means unset. It is an interface that only the constants below
+// and TopicRuleDestinationStatusOf's results implement, so that a bare literal
+// does not compile; TopicRuleDestinationStatusOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iot-topicruledestination.html
-type TopicRuleDestinationStatus struct{ v string }
+type TopicRuleDestinationStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isTopicRuleDestinationStatus()
+}
+
+// topicRuleDestinationStatus is the type of the values of
+// TopicRuleDestinationStatus. It encodes to JSON as its string.
+type topicRuleDestinationStatus string
 
 // The values of TopicRuleDestinationStatus that the registry schema lists.
-var (
-	TopicRuleDestinationStatusEnabled    = TopicRuleDestinationStatus{"ENABLED"}
-	TopicRuleDestinationStatusInProgress = TopicRuleDestinationStatus{"IN_PROGRESS"}
-	TopicRuleDestinationStatusDisabled   = TopicRuleDestinationStatus{"DISABLED"}
+const (
+	TopicRuleDestinationStatusEnabled    topicRuleDestinationStatus = "ENABLED"
+	TopicRuleDestinationStatusInProgress topicRuleDestinationStatus = "IN_PROGRESS"
+	TopicRuleDestinationStatusDisabled   topicRuleDestinationStatus = "DISABLED"
 )
 
 // TopicRuleDestinationStatusOf returns the TopicRuleDestinationStatus with
 // value v. Prefer the listed values; use TopicRuleDestinationStatusOf for a
 // value the registry schema does not list yet.
 func TopicRuleDestinationStatusOf(v string) TopicRuleDestinationStatus {
-	return TopicRuleDestinationStatus{v}
+	return topicRuleDestinationStatus(v)
 }
 
 // TopicRuleDestinationStatusValues returns the values of
@@ -127,22 +153,15 @@ func TopicRuleDestinationStatusValues() []TopicRuleDestinationStatus {
 }
 
 // String returns the value as the registry spells it.
-func (e TopicRuleDestinationStatus) String() string { return e.v }
+func (v topicRuleDestinationStatus) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e TopicRuleDestinationStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (topicRuleDestinationStatus) isTopicRuleDestinationStatus() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *TopicRuleDestinationStatus) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
-}
-
-// VpcDestinationProperties is the object type VpcDestinationProperties of
-// AWS::IoT::TopicRuleDestination.
+// TopicRuleDestinationVpcDestinationProperties is the object type
+// VpcDestinationProperties of AWS::IoT::TopicRuleDestination.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicruledestination-vpcdestinationproperties.html
-type VpcDestinationProperties struct {
+type TopicRuleDestinationVpcDestinationProperties struct {
 	// RoleArn is the "RoleArn" property: string. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicruledestination-vpcdestinationproperties.html#cfn-iot-topicruledestination-vpcdestinationproperties-rolearn

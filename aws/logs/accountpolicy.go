@@ -32,24 +32,46 @@ type AccountPolicyArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html#cfn-logs-accountpolicy-policyname
 	PolicyName string `json:"PolicyName,omitzero"`
 
-	// PolicyType is the "PolicyType" property: enum PolicyType. Required.
+	// PolicyType is the "PolicyType" property: enum AccountPolicyPolicyType.
+	// Required.
 	//
 	// Primary identifier. Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html#cfn-logs-accountpolicy-policytype
-	PolicyType PolicyType `json:"PolicyType,omitzero"`
+	PolicyType AccountPolicyPolicyType `json:"PolicyType,omitzero"`
 
-	// Scope is the "Scope" property: enum Scope. Optional: the zero value means
-	// unset.
+	// Scope is the "Scope" property: enum AccountPolicyScope. Optional: the zero
+	// value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html#cfn-logs-accountpolicy-scope
-	Scope Scope `json:"Scope,omitzero"`
+	Scope AccountPolicyScope `json:"Scope,omitzero"`
 
 	// SelectionCriteria is the "SelectionCriteria" property: string. Optional:
 	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html#cfn-logs-accountpolicy-selectioncriteria
 	SelectionCriteria *string `json:"SelectionCriteria,omitzero"`
+}
+
+// UnmarshalJSON decodes a AccountPolicyArgs, turning enum values back into
+// their types.
+func (s *AccountPolicyArgs) UnmarshalJSON(data []byte) error {
+	type plain AccountPolicyArgs
+	w := struct {
+		*plain
+		PolicyType *string `json:"PolicyType"`
+		Scope      *string `json:"Scope"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.PolicyType != nil {
+		s.PolicyType = AccountPolicyPolicyTypeOf(*w.PolicyType)
+	}
+	if w.Scope != nil {
+		s.Scope = AccountPolicyScopeOf(*w.Scope)
+	}
+	return nil
 }
 
 // AccountPolicy is a declared AWS::Logs::AccountPolicy: the engine's record of
@@ -67,12 +89,12 @@ type AccountPolicy struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html#cfn-logs-accountpolicy-accountid
 	AccountId string `json:"AccountId,omitzero"`
 
-	// PolicyType is the "PolicyType" property: enum PolicyType.
+	// PolicyType is the "PolicyType" property: enum AccountPolicyPolicyType.
 	//
 	// Primary identifier, as declared.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html#cfn-logs-accountpolicy-policytype
-	PolicyType PolicyType `json:"PolicyType,omitzero"`
+	PolicyType AccountPolicyPolicyType `json:"PolicyType,omitzero"`
 
 	// PolicyName is the "PolicyName" property: string; length 1..256; pattern
 	// `^[^:*]{1,256}$`.
@@ -97,7 +119,7 @@ func NewAccountPolicy(scope athanor.Declarer, logicalID string, args AccountPoli
 	if err := decodeOutput(res, "AccountId", &out.AccountId); err != nil {
 		return nil, err
 	}
-	if err := decodeOutput(res, "PolicyType", &out.PolicyType); err != nil {
+	if err := decodeOutputAs(res, "PolicyType", &out.PolicyType, AccountPolicyPolicyTypeOf); err != nil {
 		return nil, err
 	}
 	if err := decodeOutput(res, "PolicyName", &out.PolicyName); err != nil {
@@ -106,73 +128,84 @@ func NewAccountPolicy(scope athanor.Declarer, logicalID string, args AccountPoli
 	return out, nil
 }
 
-// PolicyType is an enum of AWS::Logs::AccountPolicy (PolicyType). Known values
-// (5): DATA_PROTECTION_POLICY, SUBSCRIPTION_FILTER_POLICY, FIELD_INDEX_POLICY,
-// TRANSFORMER_POLICY, METRIC_EXTRACTION_POLICY. The zero value means unset. It
-// is a struct so that only its values, not arbitrary literals, can be
-// assigned; PolicyTypeOf makes a value the registry schema does not list,
-// which the engine validates when the resource is declared.
+// AccountPolicyPolicyType is an enum of AWS::Logs::AccountPolicy (PolicyType).
+// Known values (5): DATA_PROTECTION_POLICY, SUBSCRIPTION_FILTER_POLICY,
+// FIELD_INDEX_POLICY, TRANSFORMER_POLICY, METRIC_EXTRACTION_POLICY. Nil means
+// unset. It is an interface that only the constants below and
+// AccountPolicyPolicyTypeOf's results implement, so that a bare literal does
+// not compile; AccountPolicyPolicyTypeOf makes a value the registry schema
+// does not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html
-type PolicyType struct{ v string }
+type AccountPolicyPolicyType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isAccountPolicyPolicyType()
+}
 
-// The values of PolicyType that the registry schema lists.
-var (
-	PolicyTypeDataProtectionPolicy     = PolicyType{"DATA_PROTECTION_POLICY"}
-	PolicyTypeSubscriptionFilterPolicy = PolicyType{"SUBSCRIPTION_FILTER_POLICY"}
-	PolicyTypeFieldIndexPolicy         = PolicyType{"FIELD_INDEX_POLICY"}
-	PolicyTypeTransformerPolicy        = PolicyType{"TRANSFORMER_POLICY"}
-	PolicyTypeMetricExtractionPolicy   = PolicyType{"METRIC_EXTRACTION_POLICY"}
+// accountPolicyPolicyType is the type of the values of
+// AccountPolicyPolicyType. It encodes to JSON as its string.
+type accountPolicyPolicyType string
+
+// The values of AccountPolicyPolicyType that the registry schema lists.
+const (
+	AccountPolicyPolicyTypeDataProtectionPolicy     accountPolicyPolicyType = "DATA_PROTECTION_POLICY"
+	AccountPolicyPolicyTypeSubscriptionFilterPolicy accountPolicyPolicyType = "SUBSCRIPTION_FILTER_POLICY"
+	AccountPolicyPolicyTypeFieldIndexPolicy         accountPolicyPolicyType = "FIELD_INDEX_POLICY"
+	AccountPolicyPolicyTypeTransformerPolicy        accountPolicyPolicyType = "TRANSFORMER_POLICY"
+	AccountPolicyPolicyTypeMetricExtractionPolicy   accountPolicyPolicyType = "METRIC_EXTRACTION_POLICY"
 )
 
-// PolicyTypeOf returns the PolicyType with value v. Prefer the listed values;
-// use PolicyTypeOf for a value the registry schema does not list yet.
-func PolicyTypeOf(v string) PolicyType { return PolicyType{v} }
+// AccountPolicyPolicyTypeOf returns the AccountPolicyPolicyType with value v.
+// Prefer the listed values; use AccountPolicyPolicyTypeOf for a value the
+// registry schema does not list yet.
+func AccountPolicyPolicyTypeOf(v string) AccountPolicyPolicyType { return accountPolicyPolicyType(v) }
 
-// PolicyTypeValues returns the values of PolicyType that the registry schema
-// lists, in its order.
-func PolicyTypeValues() []PolicyType {
-	return []PolicyType{PolicyTypeDataProtectionPolicy, PolicyTypeSubscriptionFilterPolicy, PolicyTypeFieldIndexPolicy, PolicyTypeTransformerPolicy, PolicyTypeMetricExtractionPolicy}
+// AccountPolicyPolicyTypeValues returns the values of AccountPolicyPolicyType
+// that the registry schema lists, in its order.
+func AccountPolicyPolicyTypeValues() []AccountPolicyPolicyType {
+	return []AccountPolicyPolicyType{AccountPolicyPolicyTypeDataProtectionPolicy, AccountPolicyPolicyTypeSubscriptionFilterPolicy, AccountPolicyPolicyTypeFieldIndexPolicy, AccountPolicyPolicyTypeTransformerPolicy, AccountPolicyPolicyTypeMetricExtractionPolicy}
 }
 
 // String returns the value as the registry spells it.
-func (e PolicyType) String() string { return e.v }
+func (v accountPolicyPolicyType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e PolicyType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (accountPolicyPolicyType) isAccountPolicyPolicyType() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *PolicyType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// Scope is an enum of AWS::Logs::AccountPolicy (Scope). Known values (1): ALL.
-// The zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned; ScopeOf makes a value the registry
-// schema does not list, which the engine validates when the resource is
-// declared.
+// AccountPolicyScope is an enum of AWS::Logs::AccountPolicy (Scope). Known
+// values (1): ALL. Nil means unset. It is an interface that only the constants
+// below and AccountPolicyScopeOf's results implement, so that a bare literal
+// does not compile; AccountPolicyScopeOf makes a value the registry schema
+// does not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-accountpolicy.html
-type Scope struct{ v string }
+type AccountPolicyScope interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isAccountPolicyScope()
+}
 
-// The values of Scope that the registry schema lists.
-var (
-	ScopeAll = Scope{"ALL"}
+// accountPolicyScope is the type of the values of AccountPolicyScope. It
+// encodes to JSON as its string.
+type accountPolicyScope string
+
+// The values of AccountPolicyScope that the registry schema lists.
+const (
+	AccountPolicyScopeAll accountPolicyScope = "ALL"
 )
 
-// ScopeOf returns the Scope with value v. Prefer the listed values; use
-// ScopeOf for a value the registry schema does not list yet.
-func ScopeOf(v string) Scope { return Scope{v} }
+// AccountPolicyScopeOf returns the AccountPolicyScope with value v. Prefer the
+// listed values; use AccountPolicyScopeOf for a value the registry schema does
+// not list yet.
+func AccountPolicyScopeOf(v string) AccountPolicyScope { return accountPolicyScope(v) }
 
-// ScopeValues returns the values of Scope that the registry schema lists, in
-// its order.
-func ScopeValues() []Scope { return []Scope{ScopeAll} }
+// AccountPolicyScopeValues returns the values of AccountPolicyScope that the
+// registry schema lists, in its order.
+func AccountPolicyScopeValues() []AccountPolicyScope {
+	return []AccountPolicyScope{AccountPolicyScopeAll}
+}
 
 // String returns the value as the registry spells it.
-func (e Scope) String() string { return e.v }
+func (v accountPolicyScope) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e Scope) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Scope) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (accountPolicyScope) isAccountPolicyScope() {}

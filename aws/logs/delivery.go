@@ -56,11 +56,11 @@ type DeliveryArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-delivery.html#cfn-logs-delivery-s3suffixpath
 	S3SuffixPath *string `json:"S3SuffixPath,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; unique items;
+	// Tags is the "Tags" property: list of object DeliveryTag; unique items;
 	// order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-delivery.html#cfn-logs-delivery-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []DeliveryTag `json:"Tags,omitzero"`
 }
 
 // Delivery is a declared AWS::Logs::Delivery: the engine's record of it, its
@@ -117,10 +117,10 @@ func NewDelivery(scope athanor.Declarer, logicalID string, args DeliveryArgs, op
 	return out, nil
 }
 
-// Tag is the object type Tag of AWS::Logs::Delivery.
+// DeliveryTag is the object type Tag of AWS::Logs::Delivery.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-delivery-tag.html
-type Tag struct {
+type DeliveryTag struct {
 	// Key is the "Key" property: string; length 1..128. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-delivery-tag.html#cfn-logs-delivery-tag-key

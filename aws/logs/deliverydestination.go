@@ -26,10 +26,10 @@ type DeliveryDestinationArgs struct {
 	Name string `json:"Name,omitzero"`
 
 	// DeliveryDestinationPolicy is the "DeliveryDestinationPolicy" property:
-	// object DestinationPolicy. Optional: nil means unset.
+	// object DeliveryDestinationDestinationPolicy. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverydestination.html#cfn-logs-deliverydestination-deliverydestinationpolicy
-	DeliveryDestinationPolicy *DestinationPolicy `json:"DeliveryDestinationPolicy,omitzero"`
+	DeliveryDestinationPolicy *DeliveryDestinationDestinationPolicy `json:"DeliveryDestinationPolicy,omitzero"`
 
 	// DeliveryDestinationType is the "DeliveryDestinationType" property: string;
 	// length 1..12; pattern `^[0-9A-Za-z]+$`. Optional: the zero value means
@@ -57,11 +57,11 @@ type DeliveryDestinationArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverydestination.html#cfn-logs-deliverydestination-outputformat
 	OutputFormat string `json:"OutputFormat,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; unique items;
-	// order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object DeliveryDestinationTag; unique
+	// items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverydestination.html#cfn-logs-deliverydestination-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []DeliveryDestinationTag `json:"Tags,omitzero"`
 }
 
 // DeliveryDestination is a declared AWS::Logs::DeliveryDestination: the
@@ -108,11 +108,11 @@ func NewDeliveryDestination(scope athanor.Declarer, logicalID string, args Deliv
 	return out, nil
 }
 
-// DestinationPolicy is the object type DestinationPolicy of
+// DeliveryDestinationDestinationPolicy is the object type DestinationPolicy of
 // AWS::Logs::DeliveryDestination.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverydestination-destinationpolicy.html
-type DestinationPolicy struct {
+type DeliveryDestinationDestinationPolicy struct {
 	// DeliveryDestinationName is the "DeliveryDestinationName" property: string;
 	// length 1..60. Optional: the zero value means unset.
 	//
@@ -124,4 +124,21 @@ type DestinationPolicy struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverydestination-destinationpolicy.html#cfn-logs-deliverydestination-destinationpolicy-deliverydestinationpolicy
 	DeliveryDestinationPolicy map[string]any `json:"DeliveryDestinationPolicy,omitzero"`
+}
+
+// DeliveryDestinationTag is the object type Tag of
+// AWS::Logs::DeliveryDestination.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverydestination-tag.html
+type DeliveryDestinationTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverydestination-tag.html#cfn-logs-deliverydestination-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 0..256. Required; always
+	// sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverydestination-tag.html#cfn-logs-deliverydestination-tag-value
+	Value string `json:"Value"`
 }

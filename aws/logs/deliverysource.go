@@ -3,8 +3,6 @@
 package logs
 
 import (
-	"encoding/json"
-
 	"github.com/athanor-dev/athanor"
 )
 
@@ -47,11 +45,11 @@ type DeliverySourceArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverysource.html#cfn-logs-deliverysource-resourcearn
 	ResourceArn string `json:"ResourceArn,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; unique items;
-	// order-insensitive. Optional: the zero value means unset.
+	// Tags is the "Tags" property: list of object DeliverySourceTag; unique
+	// items; order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverysource.html#cfn-logs-deliverysource-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []DeliverySourceTag `json:"Tags,omitzero"`
 }
 
 // DeliverySource is a declared AWS::Logs::DeliverySource: the engine's record
@@ -86,19 +84,20 @@ type DeliverySource struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverysource.html#cfn-logs-deliverysource-service
 	Service string `json:"Service,omitzero"`
 
-	// Status is the "Status" property: enum Status.
+	// Status is the "Status" property: enum DeliverySourceStatus.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverysource.html#cfn-logs-deliverysource-status
-	Status Status `json:"Status,omitzero"`
+	Status DeliverySourceStatus `json:"Status,omitzero"`
 
-	// StatusReason is the "StatusReason" property: enum StatusReason.
+	// StatusReason is the "StatusReason" property: enum
+	// DeliverySourceStatusReason.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverysource.html#cfn-logs-deliverysource-statusreason
-	StatusReason StatusReason `json:"StatusReason,omitzero"`
+	StatusReason DeliverySourceStatusReason `json:"StatusReason,omitzero"`
 
 	// Name is the "Name" property: string; length 1..60; pattern `[\w-]*$`.
 	//
@@ -127,10 +126,10 @@ func NewDeliverySource(scope athanor.Declarer, logicalID string, args DeliverySo
 	if err := decodeOutput(res, "Service", &out.Service); err != nil {
 		return nil, err
 	}
-	if err := decodeOutput(res, "Status", &out.Status); err != nil {
+	if err := decodeOutputAs(res, "Status", &out.Status, DeliverySourceStatusOf); err != nil {
 		return nil, err
 	}
-	if err := decodeOutput(res, "StatusReason", &out.StatusReason); err != nil {
+	if err := decodeOutputAs(res, "StatusReason", &out.StatusReason, DeliverySourceStatusReasonOf); err != nil {
 		return nil, err
 	}
 	if err := decodeOutput(res, "Name", &out.Name); err != nil {
@@ -139,68 +138,100 @@ func NewDeliverySource(scope athanor.Declarer, logicalID string, args DeliverySo
 	return out, nil
 }
 
-// Status is an enum of AWS::Logs::DeliverySource (Status). Known values (2):
-// ACTIVE, INACTIVE. The zero value means unset. It is a struct so that only
-// its values, not arbitrary literals, can be assigned; StatusOf makes a value
-// the registry schema does not list, which the engine validates when the
-// resource is declared.
+// DeliverySourceStatus is an enum of AWS::Logs::DeliverySource (Status). Known
+// values (2): ACTIVE, INACTIVE. Nil means unset. It is an interface that only
+// the constants below and DeliverySourceStatusOf's results implement, so that
+// a bare literal does not compile; DeliverySourceStatusOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverysource.html
-type Status struct{ v string }
+type DeliverySourceStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDeliverySourceStatus()
+}
 
-// The values of Status that the registry schema lists.
-var (
-	StatusActive   = Status{"ACTIVE"}
-	StatusInactive = Status{"INACTIVE"}
+// deliverySourceStatus is the type of the values of DeliverySourceStatus. It
+// encodes to JSON as its string.
+type deliverySourceStatus string
+
+// The values of DeliverySourceStatus that the registry schema lists.
+const (
+	DeliverySourceStatusActive   deliverySourceStatus = "ACTIVE"
+	DeliverySourceStatusInactive deliverySourceStatus = "INACTIVE"
 )
 
-// StatusOf returns the Status with value v. Prefer the listed values; use
-// StatusOf for a value the registry schema does not list yet.
-func StatusOf(v string) Status { return Status{v} }
+// DeliverySourceStatusOf returns the DeliverySourceStatus with value v. Prefer
+// the listed values; use DeliverySourceStatusOf for a value the registry
+// schema does not list yet.
+func DeliverySourceStatusOf(v string) DeliverySourceStatus { return deliverySourceStatus(v) }
 
-// StatusValues returns the values of Status that the registry schema lists, in
-// its order.
-func StatusValues() []Status { return []Status{StatusActive, StatusInactive} }
+// DeliverySourceStatusValues returns the values of DeliverySourceStatus that
+// the registry schema lists, in its order.
+func DeliverySourceStatusValues() []DeliverySourceStatus {
+	return []DeliverySourceStatus{DeliverySourceStatusActive, DeliverySourceStatusInactive}
+}
 
 // String returns the value as the registry spells it.
-func (e Status) String() string { return e.v }
+func (v deliverySourceStatus) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e Status) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (deliverySourceStatus) isDeliverySourceStatus() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Status) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// StatusReason is an enum of AWS::Logs::DeliverySource (StatusReason). Known
-// values (1): RESOURCE_DELETED. The zero value means unset. It is a struct so
-// that only its values, not arbitrary literals, can be assigned;
-// StatusReasonOf makes a value the registry schema does not list, which the
-// engine validates when the resource is declared.
+// DeliverySourceStatusReason is an enum of AWS::Logs::DeliverySource
+// (StatusReason). Known values (1): RESOURCE_DELETED. Nil means unset. It is
+// an interface that only the constants below and
+// DeliverySourceStatusReasonOf's results implement, so that a bare literal
+// does not compile; DeliverySourceStatusReasonOf makes a value the registry
+// schema does not list, which the engine validates when the resource is
+// declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-deliverysource.html
-type StatusReason struct{ v string }
+type DeliverySourceStatusReason interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isDeliverySourceStatusReason()
+}
 
-// The values of StatusReason that the registry schema lists.
-var (
-	StatusReasonResourceDeleted = StatusReason{"RESOURCE_DELETED"}
+// deliverySourceStatusReason is the type of the values of
+// DeliverySourceStatusReason. It encodes to JSON as its string.
+type deliverySourceStatusReason string
+
+// The values of DeliverySourceStatusReason that the registry schema lists.
+const (
+	DeliverySourceStatusReasonResourceDeleted deliverySourceStatusReason = "RESOURCE_DELETED"
 )
 
-// StatusReasonOf returns the StatusReason with value v. Prefer the listed
-// values; use StatusReasonOf for a value the registry schema does not list
-// yet.
-func StatusReasonOf(v string) StatusReason { return StatusReason{v} }
+// DeliverySourceStatusReasonOf returns the DeliverySourceStatusReason with
+// value v. Prefer the listed values; use DeliverySourceStatusReasonOf for a
+// value the registry schema does not list yet.
+func DeliverySourceStatusReasonOf(v string) DeliverySourceStatusReason {
+	return deliverySourceStatusReason(v)
+}
 
-// StatusReasonValues returns the values of StatusReason that the registry
-// schema lists, in its order.
-func StatusReasonValues() []StatusReason { return []StatusReason{StatusReasonResourceDeleted} }
+// DeliverySourceStatusReasonValues returns the values of
+// DeliverySourceStatusReason that the registry schema lists, in its order.
+func DeliverySourceStatusReasonValues() []DeliverySourceStatusReason {
+	return []DeliverySourceStatusReason{DeliverySourceStatusReasonResourceDeleted}
+}
 
 // String returns the value as the registry spells it.
-func (e StatusReason) String() string { return e.v }
+func (v deliverySourceStatusReason) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e StatusReason) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (deliverySourceStatusReason) isDeliverySourceStatusReason() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *StatusReason) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+// DeliverySourceTag is the object type Tag of AWS::Logs::DeliverySource.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverysource-tag.html
+type DeliverySourceTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverysource-tag.html#cfn-logs-deliverysource-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 0..256. Required; always
+	// sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-deliverysource-tag.html#cfn-logs-deliverysource-tag-value
+	Value string `json:"Value"`
+}

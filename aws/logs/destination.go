@@ -40,11 +40,11 @@ type DestinationArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-destination.html#cfn-logs-destination-destinationpolicy
 	DestinationPolicy string `json:"DestinationPolicy,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; unique items;
+	// Tags is the "Tags" property: list of object DestinationTag; unique items;
 	// order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-destination.html#cfn-logs-destination-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []DestinationTag `json:"Tags,omitzero"`
 }
 
 // Destination is a declared AWS::Logs::Destination: the engine's record of it,
@@ -88,4 +88,20 @@ func NewDestination(scope athanor.Declarer, logicalID string, args DestinationAr
 		return nil, err
 	}
 	return out, nil
+}
+
+// DestinationTag is the object type Tag of AWS::Logs::Destination.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-destination-tag.html
+type DestinationTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-destination-tag.html#cfn-logs-destination-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 0..256. Required; always
+	// sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-destination-tag.html#cfn-logs-destination-tag-value
+	Value string `json:"Value"`
 }

@@ -45,3 +45,17 @@ func decodeOutput[T any](res *athanor.Resource, name string, dst *T) error {
 	}
 	return nil
 }
+
+// decodeOutputAs is decodeOutput for an output holding enums: it decodes the
+// output as S, the output's type with each enum replaced by its base type, and
+// sets *dst to conv of it.
+func decodeOutputAs[S, T any](res *athanor.Resource, name string, dst *T, conv func(S) T) error {
+	var s *S
+	if err := decodeOutput(res, name, &s); err != nil {
+		return err
+	}
+	if s != nil {
+		*dst = conv(*s)
+	}
+	return nil
+}

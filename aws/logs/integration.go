@@ -28,21 +28,38 @@ type IntegrationArgs struct {
 	IntegrationName string `json:"IntegrationName,omitzero"`
 
 	// IntegrationType is the "IntegrationType" property: enum
-	// IntegrationIntegrationType. Required.
+	// IntegrationTypeProperty. Required.
 	//
 	// Create-only: changing it replaces the resource.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-integration.html#cfn-logs-integration-integrationtype
-	IntegrationType IntegrationIntegrationType `json:"IntegrationType,omitzero"`
+	IntegrationType IntegrationTypeProperty `json:"IntegrationType,omitzero"`
 
-	// ResourceConfig is the "ResourceConfig" property: object ResourceConfig.
-	// Required; always sent.
+	// ResourceConfig is the "ResourceConfig" property: object
+	// IntegrationResourceConfig. Required; always sent.
 	//
 	// Create-only: changing it replaces the resource. Write-only: never returned
 	// by reads; kept in state.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-integration.html#cfn-logs-integration-resourceconfig
-	ResourceConfig ResourceConfig `json:"ResourceConfig"`
+	ResourceConfig IntegrationResourceConfig `json:"ResourceConfig"`
+}
+
+// UnmarshalJSON decodes a IntegrationArgs, turning enum values back into their
+// types.
+func (s *IntegrationArgs) UnmarshalJSON(data []byte) error {
+	type plain IntegrationArgs
+	w := struct {
+		*plain
+		IntegrationType *string `json:"IntegrationType"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.IntegrationType != nil {
+		s.IntegrationType = IntegrationTypePropertyOf(*w.IntegrationType)
+	}
+	return nil
 }
 
 // Integration is a declared AWS::Logs::Integration: the engine's record of it,
@@ -80,7 +97,7 @@ func NewIntegration(scope athanor.Declarer, logicalID string, args IntegrationAr
 	}
 	out := &Integration{Resource: res}
 	out.IntegrationName = args.IntegrationName
-	if err := decodeOutput(res, "IntegrationStatus", &out.IntegrationStatus); err != nil {
+	if err := decodeOutputAs(res, "IntegrationStatus", &out.IntegrationStatus, IntegrationStatusOf); err != nil {
 		return nil, err
 	}
 	if err := decodeOutput(res, "IntegrationName", &out.IntegrationName); err != nil {
@@ -89,87 +106,11 @@ func NewIntegration(scope athanor.Declarer, logicalID string, args IntegrationAr
 	return out, nil
 }
 
-// IntegrationIntegrationType is an enum of AWS::Logs::Integration
-// (IntegrationType). Known values (1): OPENSEARCH. The zero value means unset.
-// It is a struct so that only its values, not arbitrary literals, can be
-// assigned; IntegrationIntegrationTypeOf makes a value the registry schema
-// does not list, which the engine validates when the resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-integration.html
-type IntegrationIntegrationType struct{ v string }
-
-// The values of IntegrationIntegrationType that the registry schema lists.
-var (
-	IntegrationIntegrationTypeOpensearch = IntegrationIntegrationType{"OPENSEARCH"}
-)
-
-// IntegrationIntegrationTypeOf returns the IntegrationIntegrationType with
-// value v. Prefer the listed values; use IntegrationIntegrationTypeOf for a
-// value the registry schema does not list yet.
-func IntegrationIntegrationTypeOf(v string) IntegrationIntegrationType {
-	return IntegrationIntegrationType{v}
-}
-
-// IntegrationIntegrationTypeValues returns the values of
-// IntegrationIntegrationType that the registry schema lists, in its order.
-func IntegrationIntegrationTypeValues() []IntegrationIntegrationType {
-	return []IntegrationIntegrationType{IntegrationIntegrationTypeOpensearch}
-}
-
-// String returns the value as the registry spells it.
-func (e IntegrationIntegrationType) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e IntegrationIntegrationType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *IntegrationIntegrationType) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
-}
-
-// IntegrationStatus is an enum of AWS::Logs::Integration (IntegrationStatus).
-// Known values (3): PROVISIONING, ACTIVE, FAILED. The zero value means unset.
-// It is a struct so that only its values, not arbitrary literals, can be
-// assigned; IntegrationStatusOf makes a value the registry schema does not
-// list, which the engine validates when the resource is declared.
-//
-// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-integration.html
-type IntegrationStatus struct{ v string }
-
-// The values of IntegrationStatus that the registry schema lists.
-var (
-	IntegrationStatusProvisioning = IntegrationStatus{"PROVISIONING"}
-	IntegrationStatusActive       = IntegrationStatus{"ACTIVE"}
-	IntegrationStatusFailed       = IntegrationStatus{"FAILED"}
-)
-
-// IntegrationStatusOf returns the IntegrationStatus with value v. Prefer the
-// listed values; use IntegrationStatusOf for a value the registry schema does
-// not list yet.
-func IntegrationStatusOf(v string) IntegrationStatus { return IntegrationStatus{v} }
-
-// IntegrationStatusValues returns the values of IntegrationStatus that the
-// registry schema lists, in its order.
-func IntegrationStatusValues() []IntegrationStatus {
-	return []IntegrationStatus{IntegrationStatusProvisioning, IntegrationStatusActive, IntegrationStatusFailed}
-}
-
-// String returns the value as the registry spells it.
-func (e IntegrationStatus) String() string { return e.v }
-
-// MarshalJSON encodes the value.
-func (e IntegrationStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *IntegrationStatus) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// OpenSearchResourceConfig is the object type OpenSearchResourceConfig of
-// AWS::Logs::Integration.
+// IntegrationOpenSearchResourceConfig is the object type
+// OpenSearchResourceConfig of AWS::Logs::Integration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-integration-opensearchresourceconfig.html
-type OpenSearchResourceConfig struct {
+type IntegrationOpenSearchResourceConfig struct {
 	// DashboardViewerPrincipals is the "DashboardViewerPrincipals" property: list
 	// of string; each item: length 20..2048, pattern `[\w#+=/:,.@-]*\*?`.
 	// Required.
@@ -202,13 +143,94 @@ type OpenSearchResourceConfig struct {
 	RetentionDays int `json:"RetentionDays,omitzero"`
 }
 
-// ResourceConfig is the object type ResourceConfig of AWS::Logs::Integration.
+// IntegrationResourceConfig is the object type ResourceConfig of
+// AWS::Logs::Integration.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-integration-resourceconfig.html
-type ResourceConfig struct {
+type IntegrationResourceConfig struct {
 	// OpenSearchResourceConfig is the "OpenSearchResourceConfig" property: object
-	// OpenSearchResourceConfig. Optional: the zero value means unset.
+	// IntegrationOpenSearchResourceConfig. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-integration-resourceconfig.html#cfn-logs-integration-resourceconfig-opensearchresourceconfig
-	OpenSearchResourceConfig OpenSearchResourceConfig `json:"OpenSearchResourceConfig,omitzero"`
+	OpenSearchResourceConfig IntegrationOpenSearchResourceConfig `json:"OpenSearchResourceConfig,omitzero"`
 }
+
+// IntegrationStatus is an enum of AWS::Logs::Integration (IntegrationStatus).
+// Known values (3): PROVISIONING, ACTIVE, FAILED. Nil means unset. It is an
+// interface that only the constants below and IntegrationStatusOf's results
+// implement, so that a bare literal does not compile; IntegrationStatusOf
+// makes a value the registry schema does not list, which the engine validates
+// when the resource is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-integration.html
+type IntegrationStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isIntegrationStatus()
+}
+
+// integrationStatus is the type of the values of IntegrationStatus. It encodes
+// to JSON as its string.
+type integrationStatus string
+
+// The values of IntegrationStatus that the registry schema lists.
+const (
+	IntegrationStatusProvisioning integrationStatus = "PROVISIONING"
+	IntegrationStatusActive       integrationStatus = "ACTIVE"
+	IntegrationStatusFailed       integrationStatus = "FAILED"
+)
+
+// IntegrationStatusOf returns the IntegrationStatus with value v. Prefer the
+// listed values; use IntegrationStatusOf for a value the registry schema does
+// not list yet.
+func IntegrationStatusOf(v string) IntegrationStatus { return integrationStatus(v) }
+
+// IntegrationStatusValues returns the values of IntegrationStatus that the
+// registry schema lists, in its order.
+func IntegrationStatusValues() []IntegrationStatus {
+	return []IntegrationStatus{IntegrationStatusProvisioning, IntegrationStatusActive, IntegrationStatusFailed}
+}
+
+// String returns the value as the registry spells it.
+func (v integrationStatus) String() string { return string(v) }
+
+func (integrationStatus) isIntegrationStatus() {}
+
+// IntegrationTypeProperty is an enum of AWS::Logs::Integration
+// (IntegrationType). Known values (1): OPENSEARCH. Nil means unset. It is an
+// interface that only the constants below and IntegrationTypePropertyOf's
+// results implement, so that a bare literal does not compile;
+// IntegrationTypePropertyOf makes a value the registry schema does not list,
+// which the engine validates when the resource is declared.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-integration.html
+type IntegrationTypeProperty interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isIntegrationTypeProperty()
+}
+
+// integrationTypeProperty is the type of the values of
+// IntegrationTypeProperty. It encodes to JSON as its string.
+type integrationTypeProperty string
+
+// The values of IntegrationTypeProperty that the registry schema lists.
+const (
+	IntegrationTypePropertyOpensearch integrationTypeProperty = "OPENSEARCH"
+)
+
+// IntegrationTypePropertyOf returns the IntegrationTypeProperty with value v.
+// Prefer the listed values; use IntegrationTypePropertyOf for a value the
+// registry schema does not list yet.
+func IntegrationTypePropertyOf(v string) IntegrationTypeProperty { return integrationTypeProperty(v) }
+
+// IntegrationTypePropertyValues returns the values of IntegrationTypeProperty
+// that the registry schema lists, in its order.
+func IntegrationTypePropertyValues() []IntegrationTypeProperty {
+	return []IntegrationTypeProperty{IntegrationTypePropertyOpensearch}
+}
+
+// String returns the value as the registry spells it.
+func (v integrationTypeProperty) String() string { return string(v) }
+
+func (integrationTypeProperty) isIntegrationTypeProperty() {}

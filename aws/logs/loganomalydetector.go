@@ -39,10 +39,11 @@ type LogAnomalyDetectorArgs struct {
 	DetectorName *string `json:"DetectorName,omitzero"`
 
 	// EvaluationFrequency is the "EvaluationFrequency" property: enum
-	// EvaluationFrequency. Optional: the zero value means unset.
+	// LogAnomalyDetectorEvaluationFrequency. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loganomalydetector.html#cfn-logs-loganomalydetector-evaluationfrequency
-	EvaluationFrequency EvaluationFrequency `json:"EvaluationFrequency,omitzero"`
+	EvaluationFrequency LogAnomalyDetectorEvaluationFrequency `json:"EvaluationFrequency,omitzero"`
 
 	// FilterPattern is the "FilterPattern" property: string. Optional: nil means
 	// unset.
@@ -62,6 +63,23 @@ type LogAnomalyDetectorArgs struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loganomalydetector.html#cfn-logs-loganomalydetector-loggrouparnlist
 	LogGroupArnList []string `json:"LogGroupArnList,omitzero"`
+}
+
+// UnmarshalJSON decodes a LogAnomalyDetectorArgs, turning enum values back
+// into their types.
+func (s *LogAnomalyDetectorArgs) UnmarshalJSON(data []byte) error {
+	type plain LogAnomalyDetectorArgs
+	w := struct {
+		*plain
+		EvaluationFrequency *string `json:"EvaluationFrequency"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.EvaluationFrequency != nil {
+		s.EvaluationFrequency = LogAnomalyDetectorEvaluationFrequencyOf(*w.EvaluationFrequency)
+	}
+	return nil
 }
 
 // LogAnomalyDetector is a declared AWS::Logs::LogAnomalyDetector: the engine's
@@ -126,42 +144,52 @@ func NewLogAnomalyDetector(scope athanor.Declarer, logicalID string, args LogAno
 	return out, nil
 }
 
-// EvaluationFrequency is an enum of AWS::Logs::LogAnomalyDetector
-// (EvaluationFrequency). Known values (5): FIVE_MIN, TEN_MIN, FIFTEEN_MIN,
-// THIRTY_MIN, ONE_HOUR. The zero value means unset. It is a struct so that
-// only its values, not arbitrary literals, can be assigned;
-// EvaluationFrequencyOf makes a value the registry schema does not list, which
-// the engine validates when the resource is declared.
+// LogAnomalyDetectorEvaluationFrequency is an enum of
+// AWS::Logs::LogAnomalyDetector (EvaluationFrequency). Known values (5):
+// FIVE_MIN, TEN_MIN, FIFTEEN_MIN, THIRTY_MIN, ONE_HOUR. Nil means unset. It is
+// an interface that only the constants below and
+// LogAnomalyDetectorEvaluationFrequencyOf's results implement, so that a bare
+// literal does not compile; LogAnomalyDetectorEvaluationFrequencyOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loganomalydetector.html
-type EvaluationFrequency struct{ v string }
+type LogAnomalyDetectorEvaluationFrequency interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isLogAnomalyDetectorEvaluationFrequency()
+}
 
-// The values of EvaluationFrequency that the registry schema lists.
-var (
-	EvaluationFrequencyFiveMin    = EvaluationFrequency{"FIVE_MIN"}
-	EvaluationFrequencyTenMin     = EvaluationFrequency{"TEN_MIN"}
-	EvaluationFrequencyFifteenMin = EvaluationFrequency{"FIFTEEN_MIN"}
-	EvaluationFrequencyThirtyMin  = EvaluationFrequency{"THIRTY_MIN"}
-	EvaluationFrequencyOneHour    = EvaluationFrequency{"ONE_HOUR"}
+// logAnomalyDetectorEvaluationFrequency is the type of the values of
+// LogAnomalyDetectorEvaluationFrequency. It encodes to JSON as its string.
+type logAnomalyDetectorEvaluationFrequency string
+
+// The values of LogAnomalyDetectorEvaluationFrequency that the registry schema
+// lists.
+const (
+	LogAnomalyDetectorEvaluationFrequencyFiveMin    logAnomalyDetectorEvaluationFrequency = "FIVE_MIN"
+	LogAnomalyDetectorEvaluationFrequencyTenMin     logAnomalyDetectorEvaluationFrequency = "TEN_MIN"
+	LogAnomalyDetectorEvaluationFrequencyFifteenMin logAnomalyDetectorEvaluationFrequency = "FIFTEEN_MIN"
+	LogAnomalyDetectorEvaluationFrequencyThirtyMin  logAnomalyDetectorEvaluationFrequency = "THIRTY_MIN"
+	LogAnomalyDetectorEvaluationFrequencyOneHour    logAnomalyDetectorEvaluationFrequency = "ONE_HOUR"
 )
 
-// EvaluationFrequencyOf returns the EvaluationFrequency with value v. Prefer
-// the listed values; use EvaluationFrequencyOf for a value the registry schema
-// does not list yet.
-func EvaluationFrequencyOf(v string) EvaluationFrequency { return EvaluationFrequency{v} }
+// LogAnomalyDetectorEvaluationFrequencyOf returns the
+// LogAnomalyDetectorEvaluationFrequency with value v. Prefer the listed
+// values; use LogAnomalyDetectorEvaluationFrequencyOf for a value the registry
+// schema does not list yet.
+func LogAnomalyDetectorEvaluationFrequencyOf(v string) LogAnomalyDetectorEvaluationFrequency {
+	return logAnomalyDetectorEvaluationFrequency(v)
+}
 
-// EvaluationFrequencyValues returns the values of EvaluationFrequency that the
-// registry schema lists, in its order.
-func EvaluationFrequencyValues() []EvaluationFrequency {
-	return []EvaluationFrequency{EvaluationFrequencyFiveMin, EvaluationFrequencyTenMin, EvaluationFrequencyFifteenMin, EvaluationFrequencyThirtyMin, EvaluationFrequencyOneHour}
+// LogAnomalyDetectorEvaluationFrequencyValues returns the values of
+// LogAnomalyDetectorEvaluationFrequency that the registry schema lists, in its
+// order.
+func LogAnomalyDetectorEvaluationFrequencyValues() []LogAnomalyDetectorEvaluationFrequency {
+	return []LogAnomalyDetectorEvaluationFrequency{LogAnomalyDetectorEvaluationFrequencyFiveMin, LogAnomalyDetectorEvaluationFrequencyTenMin, LogAnomalyDetectorEvaluationFrequencyFifteenMin, LogAnomalyDetectorEvaluationFrequencyThirtyMin, LogAnomalyDetectorEvaluationFrequencyOneHour}
 }
 
 // String returns the value as the registry spells it.
-func (e EvaluationFrequency) String() string { return e.v }
+func (v logAnomalyDetectorEvaluationFrequency) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e EvaluationFrequency) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *EvaluationFrequency) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (logAnomalyDetectorEvaluationFrequency) isLogAnomalyDetectorEvaluationFrequency() {}

@@ -45,17 +45,38 @@ type LogGroupArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loggroup.html#cfn-logs-loggroup-loggroupname
 	LogGroupName string `json:"LogGroupName,omitzero"`
 
-	// RetentionInDays is the "RetentionInDays" property: enum RetentionInDays.
-	// Optional: the zero value means unset.
+	// RetentionInDays is the "RetentionInDays" property: enum
+	// LogGroupRetentionInDays. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loggroup.html#cfn-logs-loggroup-retentionindays
-	RetentionInDays RetentionInDays `json:"RetentionInDays,omitzero"`
+	RetentionInDays LogGroupRetentionInDays `json:"RetentionInDays,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tag; unique items;
+	// Tags is the "Tags" property: list of object LogGroupTag; unique items;
 	// order-insensitive. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loggroup.html#cfn-logs-loggroup-tags
-	Tags []Tag `json:"Tags,omitzero"`
+	Tags []LogGroupTag `json:"Tags,omitzero"`
+}
+
+// UnmarshalJSON decodes a LogGroupArgs, turning enum values back into their
+// types.
+func (s *LogGroupArgs) UnmarshalJSON(data []byte) error {
+	type plain LogGroupArgs
+	w := struct {
+		*plain
+		LogGroupClass   *string `json:"LogGroupClass"`
+		RetentionInDays *int    `json:"RetentionInDays"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.LogGroupClass != nil {
+		s.LogGroupClass = LogGroupClassOf(*w.LogGroupClass)
+	}
+	if w.RetentionInDays != nil {
+		s.RetentionInDays = LogGroupRetentionInDaysOf(*w.RetentionInDays)
+	}
+	return nil
 }
 
 // LogGroup is a declared AWS::Logs::LogGroup: the engine's record of it, its
@@ -101,24 +122,33 @@ func NewLogGroup(scope athanor.Declarer, logicalID string, args LogGroupArgs, op
 }
 
 // LogGroupClass is an enum of AWS::Logs::LogGroup (LogGroupClass). Known
-// values (2): STANDARD, INFREQUENT_ACCESS. The zero value means unset. It is a
-// struct so that only its values, not arbitrary literals, can be assigned;
-// LogGroupClassOf makes a value the registry schema does not list, which the
-// engine validates when the resource is declared.
+// values (2): STANDARD, INFREQUENT_ACCESS. Nil means unset. It is an interface
+// that only the constants below and LogGroupClassOf's results implement, so
+// that a bare literal does not compile; LogGroupClassOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loggroup.html
-type LogGroupClass struct{ v string }
+type LogGroupClass interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isLogGroupClass()
+}
+
+// logGroupClass is the type of the values of LogGroupClass. It encodes to JSON
+// as its string.
+type logGroupClass string
 
 // The values of LogGroupClass that the registry schema lists.
-var (
-	LogGroupClassStandard         = LogGroupClass{"STANDARD"}
-	LogGroupClassInfrequentAccess = LogGroupClass{"INFREQUENT_ACCESS"}
+const (
+	LogGroupClassStandard         logGroupClass = "STANDARD"
+	LogGroupClassInfrequentAccess logGroupClass = "INFREQUENT_ACCESS"
 )
 
 // LogGroupClassOf returns the LogGroupClass with value v. Prefer the listed
 // values; use LogGroupClassOf for a value the registry schema does not list
 // yet.
-func LogGroupClassOf(v string) LogGroupClass { return LogGroupClass{v} }
+func LogGroupClassOf(v string) LogGroupClass { return logGroupClass(v) }
 
 // LogGroupClassValues returns the values of LogGroupClass that the registry
 // schema lists, in its order.
@@ -127,68 +157,82 @@ func LogGroupClassValues() []LogGroupClass {
 }
 
 // String returns the value as the registry spells it.
-func (e LogGroupClass) String() string { return e.v }
+func (v logGroupClass) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e LogGroupClass) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (logGroupClass) isLogGroupClass() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *LogGroupClass) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// RetentionInDays is an enum of AWS::Logs::LogGroup (RetentionInDays). Known
-// values (22): 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365 and 10 more. The
-// zero value means unset. It is a struct so that only its values, not
-// arbitrary literals, can be assigned; RetentionInDaysOf makes a value the
-// registry schema does not list, which the engine validates when the resource
-// is declared.
+// LogGroupRetentionInDays is an enum of AWS::Logs::LogGroup (RetentionInDays).
+// Known values (22): 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365 and 10
+// more. Nil means unset. It is an interface that only the constants below and
+// LogGroupRetentionInDaysOf's results implement, so that a bare literal does
+// not compile; LogGroupRetentionInDaysOf makes a value the registry schema
+// does not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-loggroup.html
-type RetentionInDays struct{ v int }
+type LogGroupRetentionInDays interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isLogGroupRetentionInDays()
+}
 
-// The values of RetentionInDays that the registry schema lists.
-var (
-	RetentionInDays1    = RetentionInDays{1}
-	RetentionInDays3    = RetentionInDays{3}
-	RetentionInDays5    = RetentionInDays{5}
-	RetentionInDays7    = RetentionInDays{7}
-	RetentionInDays14   = RetentionInDays{14}
-	RetentionInDays30   = RetentionInDays{30}
-	RetentionInDays60   = RetentionInDays{60}
-	RetentionInDays90   = RetentionInDays{90}
-	RetentionInDays120  = RetentionInDays{120}
-	RetentionInDays150  = RetentionInDays{150}
-	RetentionInDays180  = RetentionInDays{180}
-	RetentionInDays365  = RetentionInDays{365}
-	RetentionInDays400  = RetentionInDays{400}
-	RetentionInDays545  = RetentionInDays{545}
-	RetentionInDays731  = RetentionInDays{731}
-	RetentionInDays1096 = RetentionInDays{1096}
-	RetentionInDays1827 = RetentionInDays{1827}
-	RetentionInDays2192 = RetentionInDays{2192}
-	RetentionInDays2557 = RetentionInDays{2557}
-	RetentionInDays2922 = RetentionInDays{2922}
-	RetentionInDays3288 = RetentionInDays{3288}
-	RetentionInDays3653 = RetentionInDays{3653}
+// logGroupRetentionInDays is the type of the values of
+// LogGroupRetentionInDays. It encodes to JSON as its int.
+type logGroupRetentionInDays int
+
+// The values of LogGroupRetentionInDays that the registry schema lists.
+const (
+	LogGroupRetentionInDays1    logGroupRetentionInDays = 1
+	LogGroupRetentionInDays3    logGroupRetentionInDays = 3
+	LogGroupRetentionInDays5    logGroupRetentionInDays = 5
+	LogGroupRetentionInDays7    logGroupRetentionInDays = 7
+	LogGroupRetentionInDays14   logGroupRetentionInDays = 14
+	LogGroupRetentionInDays30   logGroupRetentionInDays = 30
+	LogGroupRetentionInDays60   logGroupRetentionInDays = 60
+	LogGroupRetentionInDays90   logGroupRetentionInDays = 90
+	LogGroupRetentionInDays120  logGroupRetentionInDays = 120
+	LogGroupRetentionInDays150  logGroupRetentionInDays = 150
+	LogGroupRetentionInDays180  logGroupRetentionInDays = 180
+	LogGroupRetentionInDays365  logGroupRetentionInDays = 365
+	LogGroupRetentionInDays400  logGroupRetentionInDays = 400
+	LogGroupRetentionInDays545  logGroupRetentionInDays = 545
+	LogGroupRetentionInDays731  logGroupRetentionInDays = 731
+	LogGroupRetentionInDays1096 logGroupRetentionInDays = 1096
+	LogGroupRetentionInDays1827 logGroupRetentionInDays = 1827
+	LogGroupRetentionInDays2192 logGroupRetentionInDays = 2192
+	LogGroupRetentionInDays2557 logGroupRetentionInDays = 2557
+	LogGroupRetentionInDays2922 logGroupRetentionInDays = 2922
+	LogGroupRetentionInDays3288 logGroupRetentionInDays = 3288
+	LogGroupRetentionInDays3653 logGroupRetentionInDays = 3653
 )
 
-// RetentionInDaysOf returns the RetentionInDays with value v. Prefer the
-// listed values; use RetentionInDaysOf for a value the registry schema does
-// not list yet.
-func RetentionInDaysOf(v int) RetentionInDays { return RetentionInDays{v} }
+// LogGroupRetentionInDaysOf returns the LogGroupRetentionInDays with value v.
+// Prefer the listed values; use LogGroupRetentionInDaysOf for a value the
+// registry schema does not list yet.
+func LogGroupRetentionInDaysOf(v int) LogGroupRetentionInDays { return logGroupRetentionInDays(v) }
 
-// RetentionInDaysValues returns the values of RetentionInDays that the
-// registry schema lists, in its order.
-func RetentionInDaysValues() []RetentionInDays {
-	return []RetentionInDays{RetentionInDays1, RetentionInDays3, RetentionInDays5, RetentionInDays7, RetentionInDays14, RetentionInDays30, RetentionInDays60, RetentionInDays90, RetentionInDays120, RetentionInDays150, RetentionInDays180, RetentionInDays365, RetentionInDays400, RetentionInDays545, RetentionInDays731, RetentionInDays1096, RetentionInDays1827, RetentionInDays2192, RetentionInDays2557, RetentionInDays2922, RetentionInDays3288, RetentionInDays3653}
+// LogGroupRetentionInDaysValues returns the values of LogGroupRetentionInDays
+// that the registry schema lists, in its order.
+func LogGroupRetentionInDaysValues() []LogGroupRetentionInDays {
+	return []LogGroupRetentionInDays{LogGroupRetentionInDays1, LogGroupRetentionInDays3, LogGroupRetentionInDays5, LogGroupRetentionInDays7, LogGroupRetentionInDays14, LogGroupRetentionInDays30, LogGroupRetentionInDays60, LogGroupRetentionInDays90, LogGroupRetentionInDays120, LogGroupRetentionInDays150, LogGroupRetentionInDays180, LogGroupRetentionInDays365, LogGroupRetentionInDays400, LogGroupRetentionInDays545, LogGroupRetentionInDays731, LogGroupRetentionInDays1096, LogGroupRetentionInDays1827, LogGroupRetentionInDays2192, LogGroupRetentionInDays2557, LogGroupRetentionInDays2922, LogGroupRetentionInDays3288, LogGroupRetentionInDays3653}
 }
 
 // String returns the value as the registry spells it.
-func (e RetentionInDays) String() string { return strconv.Itoa(e.v) }
+func (v logGroupRetentionInDays) String() string { return strconv.Itoa(int(v)) }
 
-// MarshalJSON encodes the value.
-func (e RetentionInDays) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (logGroupRetentionInDays) isLogGroupRetentionInDays() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *RetentionInDays) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+// LogGroupTag is the object type Tag of AWS::Logs::LogGroup.
+//
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-loggroup-tag.html
+type LogGroupTag struct {
+	// Key is the "Key" property: string; length 1..128. Required.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-loggroup-tag.html#cfn-logs-loggroup-tag-key
+	Key string `json:"Key,omitzero"`
+
+	// Value is the "Value" property: string; length 0..256. Required; always
+	// sent.
+	//
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-loggroup-tag.html#cfn-logs-loggroup-tag-value
+	Value string `json:"Value"`
+}

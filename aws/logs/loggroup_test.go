@@ -30,14 +30,14 @@ func TestLogGroupArgsJSON(t *testing.T) {
 			"all kinds",
 			logs.LogGroupArgs{
 				LogGroupName:    "/app/web",
-				RetentionInDays: logs.RetentionInDays14,
+				RetentionInDays: logs.LogGroupRetentionInDays14,
 				LogGroupClass:   logs.LogGroupClassInfrequentAccess,
 				KmsKeyId:        new(""),
-				Tags:            []logs.Tag{{Key: "team", Value: "web"}},
+				Tags:            []logs.LogGroupTag{{Key: "team", Value: "web"}},
 			},
 			`{"KmsKeyId":"","LogGroupClass":"INFREQUENT_ACCESS","LogGroupName":"/app/web","RetentionInDays":14,"Tags":[{"Key":"team","Value":"web"}]}`,
 		},
-		{"escape hatch", logs.LogGroupArgs{RetentionInDays: logs.RetentionInDaysOf(2)}, `{"RetentionInDays":2}`},
+		{"escape hatch", logs.LogGroupArgs{RetentionInDays: logs.LogGroupRetentionInDaysOf(2)}, `{"RetentionInDays":2}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,7 +72,7 @@ func TestNewLogGroup(t *testing.T) {
 	if lg.Arn != "arn:aws:logs:us-east-1:123456789012:log-group:/app/web:*" || lg.LogGroupName != "/app/web" {
 		t.Errorf("outputs %+v", lg)
 	}
-	if got := logs.RetentionInDays731.String(); got != "731" {
+	if got := logs.LogGroupRetentionInDays731.String(); got != "731" {
 		t.Errorf("String() = %q", got)
 	}
 }

@@ -33,10 +33,11 @@ type MetricFilterArgs struct {
 	LogGroupName string `json:"LogGroupName,omitzero"`
 
 	// MetricTransformations is the "MetricTransformations" property: list of
-	// object MetricTransformation; items exactly 1; order-insensitive. Required.
+	// object MetricFilterMetricTransformation; items exactly 1;
+	// order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-metricfilter.html#cfn-logs-metricfilter-metrictransformations
-	MetricTransformations []MetricTransformation `json:"MetricTransformations,omitzero"`
+	MetricTransformations []MetricFilterMetricTransformation `json:"MetricTransformations,omitzero"`
 
 	// ApplyOnTransformedLogs is the "ApplyOnTransformedLogs" property: boolean.
 	// Optional: nil means unset.
@@ -110,10 +111,11 @@ func NewMetricFilter(scope athanor.Declarer, logicalID string, args MetricFilter
 	return out, nil
 }
 
-// Dimension is the object type Dimension of AWS::Logs::MetricFilter.
+// MetricFilterDimension is the object type Dimension of
+// AWS::Logs::MetricFilter.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-metricfilter-dimension.html
-type Dimension struct {
+type MetricFilterDimension struct {
 	// Key is the "Key" property: string; length 1..255. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-metricfilter-dimension.html#cfn-logs-metricfilter-dimension-key
@@ -125,11 +127,11 @@ type Dimension struct {
 	Value string `json:"Value,omitzero"`
 }
 
-// MetricTransformation is the object type MetricTransformation of
+// MetricFilterMetricTransformation is the object type MetricTransformation of
 // AWS::Logs::MetricFilter.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-metricfilter-metrictransformation.html
-type MetricTransformation struct {
+type MetricFilterMetricTransformation struct {
 	// MetricName is the "MetricName" property: string; length 1..255. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-metricfilter-metrictransformation.html#cfn-logs-metricfilter-metrictransformation-metricname
@@ -153,83 +155,105 @@ type MetricTransformation struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-metricfilter-metrictransformation.html#cfn-logs-metricfilter-metrictransformation-defaultvalue
 	DefaultValue *float64 `json:"DefaultValue,omitzero"`
 
-	// Dimensions is the "Dimensions" property: list of object Dimension; items
-	// 1..3; unique items; order-insensitive. Optional: the zero value means
-	// unset.
+	// Dimensions is the "Dimensions" property: list of object
+	// MetricFilterDimension; items 1..3; unique items; order-insensitive.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-metricfilter-metrictransformation.html#cfn-logs-metricfilter-metrictransformation-dimensions
-	Dimensions []Dimension `json:"Dimensions,omitzero"`
+	Dimensions []MetricFilterDimension `json:"Dimensions,omitzero"`
 
-	// Unit is the "Unit" property: enum MetricTransformationUnit. Optional: the
-	// zero value means unset.
+	// Unit is the "Unit" property: enum MetricFilterMetricTransformationUnit.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-metricfilter-metrictransformation.html#cfn-logs-metricfilter-metrictransformation-unit
-	Unit MetricTransformationUnit `json:"Unit,omitzero"`
+	Unit MetricFilterMetricTransformationUnit `json:"Unit,omitzero"`
 }
 
-// MetricTransformationUnit is an enum of AWS::Logs::MetricFilter (Unit). Known
-// values (27): Seconds, Microseconds, Milliseconds, Bytes, Kilobytes,
-// Megabytes, Gigabytes, Terabytes, Bits, Kilobits, Megabits, Gigabits and 15
-// more. The zero value means unset. It is a struct so that only its values,
-// not arbitrary literals, can be assigned; MetricTransformationUnitOf makes a
-// value the registry schema does not list, which the engine validates when the
-// resource is declared.
+// UnmarshalJSON decodes a MetricFilterMetricTransformation, turning enum
+// values back into their types.
+func (s *MetricFilterMetricTransformation) UnmarshalJSON(data []byte) error {
+	type plain MetricFilterMetricTransformation
+	w := struct {
+		*plain
+		Unit *string `json:"Unit"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Unit != nil {
+		s.Unit = MetricFilterMetricTransformationUnitOf(*w.Unit)
+	}
+	return nil
+}
+
+// MetricFilterMetricTransformationUnit is an enum of AWS::Logs::MetricFilter
+// (Unit). Known values (27): Seconds, Microseconds, Milliseconds, Bytes,
+// Kilobytes, Megabytes, Gigabytes, Terabytes, Bits, Kilobits, Megabits,
+// Gigabits and 15 more. Nil means unset. It is an interface that only the
+// constants below and MetricFilterMetricTransformationUnitOf's results
+// implement, so that a bare literal does not compile;
+// MetricFilterMetricTransformationUnitOf makes a value the registry schema
+// does not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-metricfilter.html
-type MetricTransformationUnit struct{ v string }
-
-// The values of MetricTransformationUnit that the registry schema lists.
-var (
-	MetricTransformationUnitSeconds         = MetricTransformationUnit{"Seconds"}
-	MetricTransformationUnitMicroseconds    = MetricTransformationUnit{"Microseconds"}
-	MetricTransformationUnitMilliseconds    = MetricTransformationUnit{"Milliseconds"}
-	MetricTransformationUnitBytes           = MetricTransformationUnit{"Bytes"}
-	MetricTransformationUnitKilobytes       = MetricTransformationUnit{"Kilobytes"}
-	MetricTransformationUnitMegabytes       = MetricTransformationUnit{"Megabytes"}
-	MetricTransformationUnitGigabytes       = MetricTransformationUnit{"Gigabytes"}
-	MetricTransformationUnitTerabytes       = MetricTransformationUnit{"Terabytes"}
-	MetricTransformationUnitBits            = MetricTransformationUnit{"Bits"}
-	MetricTransformationUnitKilobits        = MetricTransformationUnit{"Kilobits"}
-	MetricTransformationUnitMegabits        = MetricTransformationUnit{"Megabits"}
-	MetricTransformationUnitGigabits        = MetricTransformationUnit{"Gigabits"}
-	MetricTransformationUnitTerabits        = MetricTransformationUnit{"Terabits"}
-	MetricTransformationUnitPercent         = MetricTransformationUnit{"Percent"}
-	MetricTransformationUnitCount           = MetricTransformationUnit{"Count"}
-	MetricTransformationUnitBytesSecond     = MetricTransformationUnit{"Bytes/Second"}
-	MetricTransformationUnitKilobytesSecond = MetricTransformationUnit{"Kilobytes/Second"}
-	MetricTransformationUnitMegabytesSecond = MetricTransformationUnit{"Megabytes/Second"}
-	MetricTransformationUnitGigabytesSecond = MetricTransformationUnit{"Gigabytes/Second"}
-	MetricTransformationUnitTerabytesSecond = MetricTransformationUnit{"Terabytes/Second"}
-	MetricTransformationUnitBitsSecond      = MetricTransformationUnit{"Bits/Second"}
-	MetricTransformationUnitKilobitsSecond  = MetricTransformationUnit{"Kilobits/Second"}
-	MetricTransformationUnitMegabitsSecond  = MetricTransformationUnit{"Megabits/Second"}
-	MetricTransformationUnitGigabitsSecond  = MetricTransformationUnit{"Gigabits/Second"}
-	MetricTransformationUnitTerabitsSecond  = MetricTransformationUnit{"Terabits/Second"}
-	MetricTransformationUnitCountSecond     = MetricTransformationUnit{"Count/Second"}
-	MetricTransformationUnitNone            = MetricTransformationUnit{"None"}
-)
-
-// MetricTransformationUnitOf returns the MetricTransformationUnit with value
-// v. Prefer the listed values; use MetricTransformationUnitOf for a value the
-// registry schema does not list yet.
-func MetricTransformationUnitOf(v string) MetricTransformationUnit {
-	return MetricTransformationUnit{v}
+type MetricFilterMetricTransformationUnit interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isMetricFilterMetricTransformationUnit()
 }
 
-// MetricTransformationUnitValues returns the values of
-// MetricTransformationUnit that the registry schema lists, in its order.
-func MetricTransformationUnitValues() []MetricTransformationUnit {
-	return []MetricTransformationUnit{MetricTransformationUnitSeconds, MetricTransformationUnitMicroseconds, MetricTransformationUnitMilliseconds, MetricTransformationUnitBytes, MetricTransformationUnitKilobytes, MetricTransformationUnitMegabytes, MetricTransformationUnitGigabytes, MetricTransformationUnitTerabytes, MetricTransformationUnitBits, MetricTransformationUnitKilobits, MetricTransformationUnitMegabits, MetricTransformationUnitGigabits, MetricTransformationUnitTerabits, MetricTransformationUnitPercent, MetricTransformationUnitCount, MetricTransformationUnitBytesSecond, MetricTransformationUnitKilobytesSecond, MetricTransformationUnitMegabytesSecond, MetricTransformationUnitGigabytesSecond, MetricTransformationUnitTerabytesSecond, MetricTransformationUnitBitsSecond, MetricTransformationUnitKilobitsSecond, MetricTransformationUnitMegabitsSecond, MetricTransformationUnitGigabitsSecond, MetricTransformationUnitTerabitsSecond, MetricTransformationUnitCountSecond, MetricTransformationUnitNone}
+// metricFilterMetricTransformationUnit is the type of the values of
+// MetricFilterMetricTransformationUnit. It encodes to JSON as its string.
+type metricFilterMetricTransformationUnit string
+
+// The values of MetricFilterMetricTransformationUnit that the registry schema
+// lists.
+const (
+	MetricFilterMetricTransformationUnitSeconds         metricFilterMetricTransformationUnit = "Seconds"
+	MetricFilterMetricTransformationUnitMicroseconds    metricFilterMetricTransformationUnit = "Microseconds"
+	MetricFilterMetricTransformationUnitMilliseconds    metricFilterMetricTransformationUnit = "Milliseconds"
+	MetricFilterMetricTransformationUnitBytes           metricFilterMetricTransformationUnit = "Bytes"
+	MetricFilterMetricTransformationUnitKilobytes       metricFilterMetricTransformationUnit = "Kilobytes"
+	MetricFilterMetricTransformationUnitMegabytes       metricFilterMetricTransformationUnit = "Megabytes"
+	MetricFilterMetricTransformationUnitGigabytes       metricFilterMetricTransformationUnit = "Gigabytes"
+	MetricFilterMetricTransformationUnitTerabytes       metricFilterMetricTransformationUnit = "Terabytes"
+	MetricFilterMetricTransformationUnitBits            metricFilterMetricTransformationUnit = "Bits"
+	MetricFilterMetricTransformationUnitKilobits        metricFilterMetricTransformationUnit = "Kilobits"
+	MetricFilterMetricTransformationUnitMegabits        metricFilterMetricTransformationUnit = "Megabits"
+	MetricFilterMetricTransformationUnitGigabits        metricFilterMetricTransformationUnit = "Gigabits"
+	MetricFilterMetricTransformationUnitTerabits        metricFilterMetricTransformationUnit = "Terabits"
+	MetricFilterMetricTransformationUnitPercent         metricFilterMetricTransformationUnit = "Percent"
+	MetricFilterMetricTransformationUnitCount           metricFilterMetricTransformationUnit = "Count"
+	MetricFilterMetricTransformationUnitBytesSecond     metricFilterMetricTransformationUnit = "Bytes/Second"
+	MetricFilterMetricTransformationUnitKilobytesSecond metricFilterMetricTransformationUnit = "Kilobytes/Second"
+	MetricFilterMetricTransformationUnitMegabytesSecond metricFilterMetricTransformationUnit = "Megabytes/Second"
+	MetricFilterMetricTransformationUnitGigabytesSecond metricFilterMetricTransformationUnit = "Gigabytes/Second"
+	MetricFilterMetricTransformationUnitTerabytesSecond metricFilterMetricTransformationUnit = "Terabytes/Second"
+	MetricFilterMetricTransformationUnitBitsSecond      metricFilterMetricTransformationUnit = "Bits/Second"
+	MetricFilterMetricTransformationUnitKilobitsSecond  metricFilterMetricTransformationUnit = "Kilobits/Second"
+	MetricFilterMetricTransformationUnitMegabitsSecond  metricFilterMetricTransformationUnit = "Megabits/Second"
+	MetricFilterMetricTransformationUnitGigabitsSecond  metricFilterMetricTransformationUnit = "Gigabits/Second"
+	MetricFilterMetricTransformationUnitTerabitsSecond  metricFilterMetricTransformationUnit = "Terabits/Second"
+	MetricFilterMetricTransformationUnitCountSecond     metricFilterMetricTransformationUnit = "Count/Second"
+	MetricFilterMetricTransformationUnitNone            metricFilterMetricTransformationUnit = "None"
+)
+
+// MetricFilterMetricTransformationUnitOf returns the
+// MetricFilterMetricTransformationUnit with value v. Prefer the listed values;
+// use MetricFilterMetricTransformationUnitOf for a value the registry schema
+// does not list yet.
+func MetricFilterMetricTransformationUnitOf(v string) MetricFilterMetricTransformationUnit {
+	return metricFilterMetricTransformationUnit(v)
+}
+
+// MetricFilterMetricTransformationUnitValues returns the values of
+// MetricFilterMetricTransformationUnit that the registry schema lists, in its
+// order.
+func MetricFilterMetricTransformationUnitValues() []MetricFilterMetricTransformationUnit {
+	return []MetricFilterMetricTransformationUnit{MetricFilterMetricTransformationUnitSeconds, MetricFilterMetricTransformationUnitMicroseconds, MetricFilterMetricTransformationUnitMilliseconds, MetricFilterMetricTransformationUnitBytes, MetricFilterMetricTransformationUnitKilobytes, MetricFilterMetricTransformationUnitMegabytes, MetricFilterMetricTransformationUnitGigabytes, MetricFilterMetricTransformationUnitTerabytes, MetricFilterMetricTransformationUnitBits, MetricFilterMetricTransformationUnitKilobits, MetricFilterMetricTransformationUnitMegabits, MetricFilterMetricTransformationUnitGigabits, MetricFilterMetricTransformationUnitTerabits, MetricFilterMetricTransformationUnitPercent, MetricFilterMetricTransformationUnitCount, MetricFilterMetricTransformationUnitBytesSecond, MetricFilterMetricTransformationUnitKilobytesSecond, MetricFilterMetricTransformationUnitMegabytesSecond, MetricFilterMetricTransformationUnitGigabytesSecond, MetricFilterMetricTransformationUnitTerabytesSecond, MetricFilterMetricTransformationUnitBitsSecond, MetricFilterMetricTransformationUnitKilobitsSecond, MetricFilterMetricTransformationUnitMegabitsSecond, MetricFilterMetricTransformationUnitGigabitsSecond, MetricFilterMetricTransformationUnitTerabitsSecond, MetricFilterMetricTransformationUnitCountSecond, MetricFilterMetricTransformationUnitNone}
 }
 
 // String returns the value as the registry spells it.
-func (e MetricTransformationUnit) String() string { return e.v }
+func (v metricFilterMetricTransformationUnit) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e MetricTransformationUnit) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *MetricTransformationUnit) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
-}
+func (metricFilterMetricTransformationUnit) isMetricFilterMetricTransformationUnit() {}

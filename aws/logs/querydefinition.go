@@ -36,17 +36,36 @@ type QueryDefinitionArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-querydefinition.html#cfn-logs-querydefinition-loggroupnames
 	LogGroupNames []string `json:"LogGroupNames,omitzero"`
 
-	// Parameters is the "Parameters" property: list of object QueryParameter;
-	// items at most 20; order-insensitive. Optional: the zero value means unset.
+	// Parameters is the "Parameters" property: list of object
+	// QueryDefinitionQueryParameter; items at most 20; order-insensitive.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-querydefinition.html#cfn-logs-querydefinition-parameters
-	Parameters []QueryParameter `json:"Parameters,omitzero"`
+	Parameters []QueryDefinitionQueryParameter `json:"Parameters,omitzero"`
 
-	// QueryLanguage is the "QueryLanguage" property: enum QueryLanguage; default
-	// "CWLI". Optional: the zero value means unset.
+	// QueryLanguage is the "QueryLanguage" property: enum
+	// QueryDefinitionQueryLanguage; default "CWLI". Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-querydefinition.html#cfn-logs-querydefinition-querylanguage
-	QueryLanguage QueryLanguage `json:"QueryLanguage,omitzero"`
+	QueryLanguage QueryDefinitionQueryLanguage `json:"QueryLanguage,omitzero"`
+}
+
+// UnmarshalJSON decodes a QueryDefinitionArgs, turning enum values back into
+// their types.
+func (s *QueryDefinitionArgs) UnmarshalJSON(data []byte) error {
+	type plain QueryDefinitionArgs
+	w := struct {
+		*plain
+		QueryLanguage *string `json:"QueryLanguage"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.QueryLanguage != nil {
+		s.QueryLanguage = QueryDefinitionQueryLanguageOf(*w.QueryLanguage)
+	}
+	return nil
 }
 
 // QueryDefinition is a declared AWS::Logs::QueryDefinition: the engine's
@@ -81,48 +100,54 @@ func NewQueryDefinition(scope athanor.Declarer, logicalID string, args QueryDefi
 	return out, nil
 }
 
-// QueryLanguage is an enum of AWS::Logs::QueryDefinition (QueryLanguage).
-// Known values (3): CWLI, SQL, PPL. The zero value means unset. It is a struct
-// so that only its values, not arbitrary literals, can be assigned;
-// QueryLanguageOf makes a value the registry schema does not list, which the
-// engine validates when the resource is declared.
+// QueryDefinitionQueryLanguage is an enum of AWS::Logs::QueryDefinition
+// (QueryLanguage). Known values (3): CWLI, SQL, PPL. Nil means unset. It is an
+// interface that only the constants below and QueryDefinitionQueryLanguageOf's
+// results implement, so that a bare literal does not compile;
+// QueryDefinitionQueryLanguageOf makes a value the registry schema does not
+// list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-querydefinition.html
-type QueryLanguage struct{ v string }
+type QueryDefinitionQueryLanguage interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isQueryDefinitionQueryLanguage()
+}
 
-// The values of QueryLanguage that the registry schema lists.
-var (
-	QueryLanguageCwli = QueryLanguage{"CWLI"}
-	QueryLanguageSql  = QueryLanguage{"SQL"}
-	QueryLanguagePpl  = QueryLanguage{"PPL"}
+// queryDefinitionQueryLanguage is the type of the values of
+// QueryDefinitionQueryLanguage. It encodes to JSON as its string.
+type queryDefinitionQueryLanguage string
+
+// The values of QueryDefinitionQueryLanguage that the registry schema lists.
+const (
+	QueryDefinitionQueryLanguageCwli queryDefinitionQueryLanguage = "CWLI"
+	QueryDefinitionQueryLanguageSql  queryDefinitionQueryLanguage = "SQL"
+	QueryDefinitionQueryLanguagePpl  queryDefinitionQueryLanguage = "PPL"
 )
 
-// QueryLanguageOf returns the QueryLanguage with value v. Prefer the listed
-// values; use QueryLanguageOf for a value the registry schema does not list
-// yet.
-func QueryLanguageOf(v string) QueryLanguage { return QueryLanguage{v} }
+// QueryDefinitionQueryLanguageOf returns the QueryDefinitionQueryLanguage with
+// value v. Prefer the listed values; use QueryDefinitionQueryLanguageOf for a
+// value the registry schema does not list yet.
+func QueryDefinitionQueryLanguageOf(v string) QueryDefinitionQueryLanguage {
+	return queryDefinitionQueryLanguage(v)
+}
 
-// QueryLanguageValues returns the values of QueryLanguage that the registry
-// schema lists, in its order.
-func QueryLanguageValues() []QueryLanguage {
-	return []QueryLanguage{QueryLanguageCwli, QueryLanguageSql, QueryLanguagePpl}
+// QueryDefinitionQueryLanguageValues returns the values of
+// QueryDefinitionQueryLanguage that the registry schema lists, in its order.
+func QueryDefinitionQueryLanguageValues() []QueryDefinitionQueryLanguage {
+	return []QueryDefinitionQueryLanguage{QueryDefinitionQueryLanguageCwli, QueryDefinitionQueryLanguageSql, QueryDefinitionQueryLanguagePpl}
 }
 
 // String returns the value as the registry spells it.
-func (e QueryLanguage) String() string { return e.v }
+func (v queryDefinitionQueryLanguage) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e QueryLanguage) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (queryDefinitionQueryLanguage) isQueryDefinitionQueryLanguage() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *QueryLanguage) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// QueryParameter is the object type QueryParameter of
+// QueryDefinitionQueryParameter is the object type QueryParameter of
 // AWS::Logs::QueryDefinition.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-querydefinition-queryparameter.html
-type QueryParameter struct {
+type QueryDefinitionQueryParameter struct {
 	// Name is the "Name" property: string; length at most 128; pattern
 	// `^[a-zA-Z_][a-zA-Z0-9_]*$`. Required.
 	//

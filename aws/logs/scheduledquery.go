@@ -57,10 +57,10 @@ type ScheduledQueryArgs struct {
 	Description *string `json:"Description,omitzero"`
 
 	// DestinationConfiguration is the "DestinationConfiguration" property: object
-	// DestinationConfiguration. Optional: nil means unset.
+	// ScheduledQueryDestinationConfiguration. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-scheduledquery.html#cfn-logs-scheduledquery-destinationconfiguration
-	DestinationConfiguration *DestinationConfiguration `json:"DestinationConfiguration,omitzero"`
+	DestinationConfiguration *ScheduledQueryDestinationConfiguration `json:"DestinationConfiguration,omitzero"`
 
 	// LogGroupIdentifiers is the "LogGroupIdentifiers" property: list of string;
 	// items 1..50. Optional: the zero value means unset.
@@ -92,17 +92,34 @@ type ScheduledQueryArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-scheduledquery.html#cfn-logs-scheduledquery-state
 	State ScheduledQueryState `json:"State,omitzero"`
 
-	// Tags is the "Tags" property: list of object Tags. Optional: the zero value
-	// means unset.
+	// Tags is the "Tags" property: list of object ScheduledQueryTags. Optional:
+	// the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-scheduledquery.html#cfn-logs-scheduledquery-tags
-	Tags []Tags `json:"Tags,omitzero"`
+	Tags []ScheduledQueryTags `json:"Tags,omitzero"`
 
 	// Timezone is the "Timezone" property: string; length at least 1. Optional:
 	// the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-scheduledquery.html#cfn-logs-scheduledquery-timezone
 	Timezone string `json:"Timezone,omitzero"`
+}
+
+// UnmarshalJSON decodes a ScheduledQueryArgs, turning enum values back into
+// their types.
+func (s *ScheduledQueryArgs) UnmarshalJSON(data []byte) error {
+	type plain ScheduledQueryArgs
+	w := struct {
+		*plain
+		State *string `json:"State"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.State != nil {
+		s.State = ScheduledQueryStateOf(*w.State)
+	}
+	return nil
 }
 
 // ScheduledQuery is a declared AWS::Logs::ScheduledQuery: the engine's record
@@ -121,12 +138,12 @@ type ScheduledQuery struct {
 	CreationTime float64 `json:"CreationTime,omitzero"`
 
 	// LastExecutionStatus is the "LastExecutionStatus" property: enum
-	// LastExecutionStatus.
+	// ScheduledQueryLastExecutionStatus.
 	//
 	// Read-only: set by the service.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-scheduledquery.html#cfn-logs-scheduledquery-lastexecutionstatus
-	LastExecutionStatus LastExecutionStatus `json:"LastExecutionStatus,omitzero"`
+	LastExecutionStatus ScheduledQueryLastExecutionStatus `json:"LastExecutionStatus,omitzero"`
 
 	// LastTriggeredTime is the "LastTriggeredTime" property: number.
 	//
@@ -162,7 +179,7 @@ func NewScheduledQuery(scope athanor.Declarer, logicalID string, args ScheduledQ
 	if err := decodeOutput(res, "CreationTime", &out.CreationTime); err != nil {
 		return nil, err
 	}
-	if err := decodeOutput(res, "LastExecutionStatus", &out.LastExecutionStatus); err != nil {
+	if err := decodeOutputAs(res, "LastExecutionStatus", &out.LastExecutionStatus, ScheduledQueryLastExecutionStatusOf); err != nil {
 		return nil, err
 	}
 	if err := decodeOutput(res, "LastTriggeredTime", &out.LastTriggeredTime); err != nil {
@@ -177,63 +194,72 @@ func NewScheduledQuery(scope athanor.Declarer, logicalID string, args ScheduledQ
 	return out, nil
 }
 
-// DestinationConfiguration is the object type DestinationConfiguration of
-// AWS::Logs::ScheduledQuery.
+// ScheduledQueryDestinationConfiguration is the object type
+// DestinationConfiguration of AWS::Logs::ScheduledQuery.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-scheduledquery-destinationconfiguration.html
-type DestinationConfiguration struct {
-	// S3Configuration is the "S3Configuration" property: object S3Configuration.
-	// Optional: the zero value means unset.
+type ScheduledQueryDestinationConfiguration struct {
+	// S3Configuration is the "S3Configuration" property: object
+	// ScheduledQueryS3Configuration. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-scheduledquery-destinationconfiguration.html#cfn-logs-scheduledquery-destinationconfiguration-s3configuration
-	S3Configuration S3Configuration `json:"S3Configuration,omitzero"`
+	S3Configuration ScheduledQueryS3Configuration `json:"S3Configuration,omitzero"`
 }
 
-// LastExecutionStatus is an enum of AWS::Logs::ScheduledQuery
+// ScheduledQueryLastExecutionStatus is an enum of AWS::Logs::ScheduledQuery
 // (LastExecutionStatus). Known values (5): Pending, InvalidQuery, Complete,
-// Failed, Timeout. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned; LastExecutionStatusOf makes
-// a value the registry schema does not list, which the engine validates when
-// the resource is declared.
+// Failed, Timeout. Nil means unset. It is an interface that only the constants
+// below and ScheduledQueryLastExecutionStatusOf's results implement, so that a
+// bare literal does not compile; ScheduledQueryLastExecutionStatusOf makes a
+// value the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-scheduledquery.html
-type LastExecutionStatus struct{ v string }
+type ScheduledQueryLastExecutionStatus interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isScheduledQueryLastExecutionStatus()
+}
 
-// The values of LastExecutionStatus that the registry schema lists.
-var (
-	LastExecutionStatusPending      = LastExecutionStatus{"Pending"}
-	LastExecutionStatusInvalidQuery = LastExecutionStatus{"InvalidQuery"}
-	LastExecutionStatusComplete     = LastExecutionStatus{"Complete"}
-	LastExecutionStatusFailed       = LastExecutionStatus{"Failed"}
-	LastExecutionStatusTimeout      = LastExecutionStatus{"Timeout"}
+// scheduledQueryLastExecutionStatus is the type of the values of
+// ScheduledQueryLastExecutionStatus. It encodes to JSON as its string.
+type scheduledQueryLastExecutionStatus string
+
+// The values of ScheduledQueryLastExecutionStatus that the registry schema
+// lists.
+const (
+	ScheduledQueryLastExecutionStatusPending      scheduledQueryLastExecutionStatus = "Pending"
+	ScheduledQueryLastExecutionStatusInvalidQuery scheduledQueryLastExecutionStatus = "InvalidQuery"
+	ScheduledQueryLastExecutionStatusComplete     scheduledQueryLastExecutionStatus = "Complete"
+	ScheduledQueryLastExecutionStatusFailed       scheduledQueryLastExecutionStatus = "Failed"
+	ScheduledQueryLastExecutionStatusTimeout      scheduledQueryLastExecutionStatus = "Timeout"
 )
 
-// LastExecutionStatusOf returns the LastExecutionStatus with value v. Prefer
-// the listed values; use LastExecutionStatusOf for a value the registry schema
-// does not list yet.
-func LastExecutionStatusOf(v string) LastExecutionStatus { return LastExecutionStatus{v} }
+// ScheduledQueryLastExecutionStatusOf returns the
+// ScheduledQueryLastExecutionStatus with value v. Prefer the listed values;
+// use ScheduledQueryLastExecutionStatusOf for a value the registry schema does
+// not list yet.
+func ScheduledQueryLastExecutionStatusOf(v string) ScheduledQueryLastExecutionStatus {
+	return scheduledQueryLastExecutionStatus(v)
+}
 
-// LastExecutionStatusValues returns the values of LastExecutionStatus that the
-// registry schema lists, in its order.
-func LastExecutionStatusValues() []LastExecutionStatus {
-	return []LastExecutionStatus{LastExecutionStatusPending, LastExecutionStatusInvalidQuery, LastExecutionStatusComplete, LastExecutionStatusFailed, LastExecutionStatusTimeout}
+// ScheduledQueryLastExecutionStatusValues returns the values of
+// ScheduledQueryLastExecutionStatus that the registry schema lists, in its
+// order.
+func ScheduledQueryLastExecutionStatusValues() []ScheduledQueryLastExecutionStatus {
+	return []ScheduledQueryLastExecutionStatus{ScheduledQueryLastExecutionStatusPending, ScheduledQueryLastExecutionStatusInvalidQuery, ScheduledQueryLastExecutionStatusComplete, ScheduledQueryLastExecutionStatusFailed, ScheduledQueryLastExecutionStatusTimeout}
 }
 
 // String returns the value as the registry spells it.
-func (e LastExecutionStatus) String() string { return e.v }
+func (v scheduledQueryLastExecutionStatus) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e LastExecutionStatus) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (scheduledQueryLastExecutionStatus) isScheduledQueryLastExecutionStatus() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *LastExecutionStatus) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// S3Configuration is the object type S3Configuration of
+// ScheduledQueryS3Configuration is the object type S3Configuration of
 // AWS::Logs::ScheduledQuery.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-scheduledquery-s3configuration.html
-type S3Configuration struct {
+type ScheduledQueryS3Configuration struct {
 	// DestinationIdentifier is the "DestinationIdentifier" property: string;
 	// pattern `^s3://[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9](/.*)?`. Required.
 	//
@@ -247,24 +273,33 @@ type S3Configuration struct {
 }
 
 // ScheduledQueryState is an enum of AWS::Logs::ScheduledQuery
-// (ScheduledQueryState). Known values (2): ENABLED, DISABLED. The zero value
-// means unset. It is a struct so that only its values, not arbitrary literals,
-// can be assigned; ScheduledQueryStateOf makes a value the registry schema
-// does not list, which the engine validates when the resource is declared.
+// (ScheduledQueryState). Known values (2): ENABLED, DISABLED. Nil means unset.
+// It is an interface that only the constants below and ScheduledQueryStateOf's
+// results implement, so that a bare literal does not compile;
+// ScheduledQueryStateOf makes a value the registry schema does not list, which
+// the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-scheduledquery.html
-type ScheduledQueryState struct{ v string }
+type ScheduledQueryState interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isScheduledQueryState()
+}
+
+// scheduledQueryState is the type of the values of ScheduledQueryState. It
+// encodes to JSON as its string.
+type scheduledQueryState string
 
 // The values of ScheduledQueryState that the registry schema lists.
-var (
-	ScheduledQueryStateEnabled  = ScheduledQueryState{"ENABLED"}
-	ScheduledQueryStateDisabled = ScheduledQueryState{"DISABLED"}
+const (
+	ScheduledQueryStateEnabled  scheduledQueryState = "ENABLED"
+	ScheduledQueryStateDisabled scheduledQueryState = "DISABLED"
 )
 
 // ScheduledQueryStateOf returns the ScheduledQueryState with value v. Prefer
 // the listed values; use ScheduledQueryStateOf for a value the registry schema
 // does not list yet.
-func ScheduledQueryStateOf(v string) ScheduledQueryState { return ScheduledQueryState{v} }
+func ScheduledQueryStateOf(v string) ScheduledQueryState { return scheduledQueryState(v) }
 
 // ScheduledQueryStateValues returns the values of ScheduledQueryState that the
 // registry schema lists, in its order.
@@ -273,19 +308,14 @@ func ScheduledQueryStateValues() []ScheduledQueryState {
 }
 
 // String returns the value as the registry spells it.
-func (e ScheduledQueryState) String() string { return e.v }
+func (v scheduledQueryState) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e ScheduledQueryState) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (scheduledQueryState) isScheduledQueryState() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *ScheduledQueryState) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// Tags is the object type Tags of AWS::Logs::ScheduledQuery.
+// ScheduledQueryTags is the object type Tags of AWS::Logs::ScheduledQuery.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-scheduledquery-tags.html
-type Tags struct {
+type ScheduledQueryTags struct {
 	// Key is the "Key" property: string; length 1..128. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-scheduledquery-tags.html#cfn-logs-scheduledquery-tags-key

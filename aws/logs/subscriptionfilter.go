@@ -44,11 +44,11 @@ type SubscriptionFilterArgs struct {
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-subscriptionfilter.html#cfn-logs-subscriptionfilter-applyontransformedlogs
 	ApplyOnTransformedLogs *bool `json:"ApplyOnTransformedLogs,omitzero"`
 
-	// Distribution is the "Distribution" property: enum Distribution. Optional:
-	// the zero value means unset.
+	// Distribution is the "Distribution" property: enum
+	// SubscriptionFilterDistribution. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-subscriptionfilter.html#cfn-logs-subscriptionfilter-distribution
-	Distribution Distribution `json:"Distribution,omitzero"`
+	Distribution SubscriptionFilterDistribution `json:"Distribution,omitzero"`
 
 	// EmitSystemFields is the "EmitSystemFields" property: list of string;
 	// order-insensitive. Optional: the zero value means unset.
@@ -73,6 +73,23 @@ type SubscriptionFilterArgs struct {
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-subscriptionfilter.html#cfn-logs-subscriptionfilter-rolearn
 	RoleArn *string `json:"RoleArn,omitzero"`
+}
+
+// UnmarshalJSON decodes a SubscriptionFilterArgs, turning enum values back
+// into their types.
+func (s *SubscriptionFilterArgs) UnmarshalJSON(data []byte) error {
+	type plain SubscriptionFilterArgs
+	w := struct {
+		*plain
+		Distribution *string `json:"Distribution"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Distribution != nil {
+		s.Distribution = SubscriptionFilterDistributionOf(*w.Distribution)
+	}
+	return nil
 }
 
 // SubscriptionFilter is a declared AWS::Logs::SubscriptionFilter: the engine's
@@ -121,38 +138,45 @@ func NewSubscriptionFilter(scope athanor.Declarer, logicalID string, args Subscr
 	return out, nil
 }
 
-// Distribution is an enum of AWS::Logs::SubscriptionFilter (Distribution).
-// Known values (2): Random, ByLogStream. The zero value means unset. It is a
-// struct so that only its values, not arbitrary literals, can be assigned;
-// DistributionOf makes a value the registry schema does not list, which the
-// engine validates when the resource is declared.
+// SubscriptionFilterDistribution is an enum of AWS::Logs::SubscriptionFilter
+// (Distribution). Known values (2): Random, ByLogStream. Nil means unset. It
+// is an interface that only the constants below and
+// SubscriptionFilterDistributionOf's results implement, so that a bare literal
+// does not compile; SubscriptionFilterDistributionOf makes a value the
+// registry schema does not list, which the engine validates when the resource
+// is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-subscriptionfilter.html
-type Distribution struct{ v string }
+type SubscriptionFilterDistribution interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isSubscriptionFilterDistribution()
+}
 
-// The values of Distribution that the registry schema lists.
-var (
-	DistributionRandom      = Distribution{"Random"}
-	DistributionByLogStream = Distribution{"ByLogStream"}
+// subscriptionFilterDistribution is the type of the values of
+// SubscriptionFilterDistribution. It encodes to JSON as its string.
+type subscriptionFilterDistribution string
+
+// The values of SubscriptionFilterDistribution that the registry schema lists.
+const (
+	SubscriptionFilterDistributionRandom      subscriptionFilterDistribution = "Random"
+	SubscriptionFilterDistributionByLogStream subscriptionFilterDistribution = "ByLogStream"
 )
 
-// DistributionOf returns the Distribution with value v. Prefer the listed
-// values; use DistributionOf for a value the registry schema does not list
-// yet.
-func DistributionOf(v string) Distribution { return Distribution{v} }
+// SubscriptionFilterDistributionOf returns the SubscriptionFilterDistribution
+// with value v. Prefer the listed values; use SubscriptionFilterDistributionOf
+// for a value the registry schema does not list yet.
+func SubscriptionFilterDistributionOf(v string) SubscriptionFilterDistribution {
+	return subscriptionFilterDistribution(v)
+}
 
-// DistributionValues returns the values of Distribution that the registry
-// schema lists, in its order.
-func DistributionValues() []Distribution {
-	return []Distribution{DistributionRandom, DistributionByLogStream}
+// SubscriptionFilterDistributionValues returns the values of
+// SubscriptionFilterDistribution that the registry schema lists, in its order.
+func SubscriptionFilterDistributionValues() []SubscriptionFilterDistribution {
+	return []SubscriptionFilterDistribution{SubscriptionFilterDistributionRandom, SubscriptionFilterDistributionByLogStream}
 }
 
 // String returns the value as the registry spells it.
-func (e Distribution) String() string { return e.v }
+func (v subscriptionFilterDistribution) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e Distribution) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *Distribution) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (subscriptionFilterDistribution) isSubscriptionFilterDistribution() {}

@@ -27,10 +27,10 @@ type TransformerArgs struct {
 	LogGroupIdentifier string `json:"LogGroupIdentifier,omitzero"`
 
 	// TransformerConfig is the "TransformerConfig" property: list of object
-	// Processor; items 1..20; order-insensitive. Required.
+	// TransformerProcessor; items 1..20; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-transformer.html#cfn-logs-transformer-transformerconfig
-	TransformerConfig []Processor `json:"TransformerConfig,omitzero"`
+	TransformerConfig []TransformerProcessor `json:"TransformerConfig,omitzero"`
 }
 
 // Transformer is a declared AWS::Logs::Transformer: the engine's record of it,
@@ -66,10 +66,11 @@ func NewTransformer(scope athanor.Declarer, logicalID string, args TransformerAr
 	return out, nil
 }
 
-// AddKeyEntry is the object type AddKeyEntry of AWS::Logs::Transformer.
+// TransformerAddKeyEntry is the object type AddKeyEntry of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-addkeyentry.html
-type AddKeyEntry struct {
+type TransformerAddKeyEntry struct {
 	// Key is the "Key" property: string; length at most 128; pattern
 	// `^.*[a-zA-Z0-9]+.*$`. Required.
 	//
@@ -88,10 +89,11 @@ type AddKeyEntry struct {
 	OverwriteIfExists *bool `json:"OverwriteIfExists,omitzero"`
 }
 
-// CopyValueEntry is the object type CopyValueEntry of AWS::Logs::Transformer.
+// TransformerCopyValueEntry is the object type CopyValueEntry of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-copyvalueentry.html
-type CopyValueEntry struct {
+type TransformerCopyValueEntry struct {
 	// Source is the "Source" property: string; pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Required.
 	//
@@ -111,48 +113,54 @@ type CopyValueEntry struct {
 	OverwriteIfExists *bool `json:"OverwriteIfExists,omitzero"`
 }
 
-// EventSource is an enum of AWS::Logs::Transformer (EventSource). Known values
-// (5): CloudTrail, Route53Resolver, VPCFlow, EKSAudit, AWSWAF. The zero value
-// means unset. It is a struct so that only its values, not arbitrary literals,
-// can be assigned; EventSourceOf makes a value the registry schema does not
-// list, which the engine validates when the resource is declared.
+// TransformerEventSource is an enum of AWS::Logs::Transformer (EventSource).
+// Known values (5): CloudTrail, Route53Resolver, VPCFlow, EKSAudit, AWSWAF.
+// Nil means unset. It is an interface that only the constants below and
+// TransformerEventSourceOf's results implement, so that a bare literal does
+// not compile; TransformerEventSourceOf makes a value the registry schema does
+// not list, which the engine validates when the resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-transformer.html
-type EventSource struct{ v string }
+type TransformerEventSource interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isTransformerEventSource()
+}
 
-// The values of EventSource that the registry schema lists.
-var (
-	EventSourceCloudTrail      = EventSource{"CloudTrail"}
-	EventSourceRoute53Resolver = EventSource{"Route53Resolver"}
-	EventSourceVPCFlow         = EventSource{"VPCFlow"}
-	EventSourceEKSAudit        = EventSource{"EKSAudit"}
-	EventSourceAwswaf          = EventSource{"AWSWAF"}
+// transformerEventSource is the type of the values of TransformerEventSource.
+// It encodes to JSON as its string.
+type transformerEventSource string
+
+// The values of TransformerEventSource that the registry schema lists.
+const (
+	TransformerEventSourceCloudTrail      transformerEventSource = "CloudTrail"
+	TransformerEventSourceRoute53Resolver transformerEventSource = "Route53Resolver"
+	TransformerEventSourceVPCFlow         transformerEventSource = "VPCFlow"
+	TransformerEventSourceEKSAudit        transformerEventSource = "EKSAudit"
+	TransformerEventSourceAwswaf          transformerEventSource = "AWSWAF"
 )
 
-// EventSourceOf returns the EventSource with value v. Prefer the listed
-// values; use EventSourceOf for a value the registry schema does not list yet.
-func EventSourceOf(v string) EventSource { return EventSource{v} }
+// TransformerEventSourceOf returns the TransformerEventSource with value v.
+// Prefer the listed values; use TransformerEventSourceOf for a value the
+// registry schema does not list yet.
+func TransformerEventSourceOf(v string) TransformerEventSource { return transformerEventSource(v) }
 
-// EventSourceValues returns the values of EventSource that the registry schema
-// lists, in its order.
-func EventSourceValues() []EventSource {
-	return []EventSource{EventSourceCloudTrail, EventSourceRoute53Resolver, EventSourceVPCFlow, EventSourceEKSAudit, EventSourceAwswaf}
+// TransformerEventSourceValues returns the values of TransformerEventSource
+// that the registry schema lists, in its order.
+func TransformerEventSourceValues() []TransformerEventSource {
+	return []TransformerEventSource{TransformerEventSourceCloudTrail, TransformerEventSourceRoute53Resolver, TransformerEventSourceVPCFlow, TransformerEventSourceEKSAudit, TransformerEventSourceAwswaf}
 }
 
 // String returns the value as the registry spells it.
-func (e EventSource) String() string { return e.v }
+func (v transformerEventSource) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e EventSource) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (transformerEventSource) isTransformerEventSource() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *EventSource) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// MoveKeyEntry is the object type MoveKeyEntry of AWS::Logs::Transformer.
+// TransformerMoveKeyEntry is the object type MoveKeyEntry of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-movekeyentry.html
-type MoveKeyEntry struct {
+type TransformerMoveKeyEntry struct {
 	// Source is the "Source" property: string; pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Required.
 	//
@@ -172,44 +180,51 @@ type MoveKeyEntry struct {
 	OverwriteIfExists *bool `json:"OverwriteIfExists,omitzero"`
 }
 
-// OcsfVersion is an enum of AWS::Logs::Transformer (OcsfVersion). Known values
-// (2): V1.1, V1.5. The zero value means unset. It is a struct so that only its
-// values, not arbitrary literals, can be assigned; OcsfVersionOf makes a value
+// TransformerOcsfVersion is an enum of AWS::Logs::Transformer (OcsfVersion).
+// Known values (2): V1.1, V1.5. Nil means unset. It is an interface that only
+// the constants below and TransformerOcsfVersionOf's results implement, so
+// that a bare literal does not compile; TransformerOcsfVersionOf makes a value
 // the registry schema does not list, which the engine validates when the
 // resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-transformer.html
-type OcsfVersion struct{ v string }
+type TransformerOcsfVersion interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isTransformerOcsfVersion()
+}
 
-// The values of OcsfVersion that the registry schema lists.
-var (
-	OcsfVersionV11 = OcsfVersion{"V1.1"}
-	OcsfVersionV15 = OcsfVersion{"V1.5"}
+// transformerOcsfVersion is the type of the values of TransformerOcsfVersion.
+// It encodes to JSON as its string.
+type transformerOcsfVersion string
+
+// The values of TransformerOcsfVersion that the registry schema lists.
+const (
+	TransformerOcsfVersionV11 transformerOcsfVersion = "V1.1"
+	TransformerOcsfVersionV15 transformerOcsfVersion = "V1.5"
 )
 
-// OcsfVersionOf returns the OcsfVersion with value v. Prefer the listed
-// values; use OcsfVersionOf for a value the registry schema does not list yet.
-func OcsfVersionOf(v string) OcsfVersion { return OcsfVersion{v} }
+// TransformerOcsfVersionOf returns the TransformerOcsfVersion with value v.
+// Prefer the listed values; use TransformerOcsfVersionOf for a value the
+// registry schema does not list yet.
+func TransformerOcsfVersionOf(v string) TransformerOcsfVersion { return transformerOcsfVersion(v) }
 
-// OcsfVersionValues returns the values of OcsfVersion that the registry schema
-// lists, in its order.
-func OcsfVersionValues() []OcsfVersion { return []OcsfVersion{OcsfVersionV11, OcsfVersionV15} }
+// TransformerOcsfVersionValues returns the values of TransformerOcsfVersion
+// that the registry schema lists, in its order.
+func TransformerOcsfVersionValues() []TransformerOcsfVersion {
+	return []TransformerOcsfVersion{TransformerOcsfVersionV11, TransformerOcsfVersionV15}
+}
 
 // String returns the value as the registry spells it.
-func (e OcsfVersion) String() string { return e.v }
+func (v transformerOcsfVersion) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e OcsfVersion) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
+func (transformerOcsfVersion) isTransformerOcsfVersion() {}
 
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *OcsfVersion) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
-
-// ParseCloudfront is the object type ParseCloudfront of
+// TransformerParseCloudfront is the object type ParseCloudfront of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsecloudfront.html
-type ParseCloudfront struct {
+type TransformerParseCloudfront struct {
 	// Source is the "Source" property: string; pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Optional: the zero value means unset.
 	//
@@ -217,10 +232,11 @@ type ParseCloudfront struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// ParsePostgres is the object type ParsePostgres of AWS::Logs::Transformer.
+// TransformerParsePostgres is the object type ParsePostgres of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsepostgres.html
-type ParsePostgres struct {
+type TransformerParsePostgres struct {
 	// Source is the "Source" property: string; pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Optional: the zero value means unset.
 	//
@@ -228,10 +244,11 @@ type ParsePostgres struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// ParseRoute53 is the object type ParseRoute53 of AWS::Logs::Transformer.
+// TransformerParseRoute53 is the object type ParseRoute53 of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parseroute53.html
-type ParseRoute53 struct {
+type TransformerParseRoute53 struct {
 	// Source is the "Source" property: string; pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Optional: the zero value means unset.
 	//
@@ -239,19 +256,22 @@ type ParseRoute53 struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// ParseToOCSF is the object type ParseToOCSF of AWS::Logs::Transformer.
+// TransformerParseToOCSF is the object type ParseToOCSF of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsetoocsf.html
-type ParseToOCSF struct {
-	// EventSource is the "EventSource" property: enum EventSource. Required.
+type TransformerParseToOCSF struct {
+	// EventSource is the "EventSource" property: enum TransformerEventSource.
+	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsetoocsf.html#cfn-logs-transformer-parsetoocsf-eventsource
-	EventSource EventSource `json:"EventSource,omitzero"`
+	EventSource TransformerEventSource `json:"EventSource,omitzero"`
 
-	// OcsfVersion is the "OcsfVersion" property: enum OcsfVersion. Required.
+	// OcsfVersion is the "OcsfVersion" property: enum TransformerOcsfVersion.
+	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsetoocsf.html#cfn-logs-transformer-parsetoocsf-ocsfversion
-	OcsfVersion OcsfVersion `json:"OcsfVersion,omitzero"`
+	OcsfVersion TransformerOcsfVersion `json:"OcsfVersion,omitzero"`
 
 	// MappingVersion is the "MappingVersion" property: string; length 1..10;
 	// pattern `^v\d+\.\d+(\.\d+)?$`. Optional: the zero value means unset.
@@ -266,10 +286,31 @@ type ParseToOCSF struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// ParseVPC is the object type ParseVPC of AWS::Logs::Transformer.
+// UnmarshalJSON decodes a TransformerParseToOCSF, turning enum values back
+// into their types.
+func (s *TransformerParseToOCSF) UnmarshalJSON(data []byte) error {
+	type plain TransformerParseToOCSF
+	w := struct {
+		*plain
+		EventSource *string `json:"EventSource"`
+		OcsfVersion *string `json:"OcsfVersion"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.EventSource != nil {
+		s.EventSource = TransformerEventSourceOf(*w.EventSource)
+	}
+	if w.OcsfVersion != nil {
+		s.OcsfVersion = TransformerOcsfVersionOf(*w.OcsfVersion)
+	}
+	return nil
+}
+
+// TransformerParseVPC is the object type ParseVPC of AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsevpc.html
-type ParseVPC struct {
+type TransformerParseVPC struct {
 	// Source is the "Source" property: string; pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Optional: the zero value means unset.
 	//
@@ -277,10 +318,10 @@ type ParseVPC struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// ParseWAF is the object type ParseWAF of AWS::Logs::Transformer.
+// TransformerParseWAF is the object type ParseWAF of AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsewaf.html
-type ParseWAF struct {
+type TransformerParseWAF struct {
 	// Source is the "Source" property: string; pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Optional: the zero value means unset.
 	//
@@ -288,175 +329,179 @@ type ParseWAF struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// Processor is the object type Processor of AWS::Logs::Transformer. properties
-// exactly 1.
+// TransformerProcessor is the object type Processor of AWS::Logs::Transformer.
+// properties exactly 1.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html
-type Processor struct {
-	// AddKeys is the "AddKeys" property: object ProcessorAddKeys. Optional: the
-	// zero value means unset.
+type TransformerProcessor struct {
+	// AddKeys is the "AddKeys" property: object TransformerProcessorAddKeys.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-addkeys
-	AddKeys ProcessorAddKeys `json:"AddKeys,omitzero"`
+	AddKeys TransformerProcessorAddKeys `json:"AddKeys,omitzero"`
 
-	// CopyValue is the "CopyValue" property: object ProcessorCopyValue. Optional:
-	// the zero value means unset.
+	// CopyValue is the "CopyValue" property: object
+	// TransformerProcessorCopyValue. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-copyvalue
-	CopyValue ProcessorCopyValue `json:"CopyValue,omitzero"`
+	CopyValue TransformerProcessorCopyValue `json:"CopyValue,omitzero"`
 
-	// Csv is the "Csv" property: object ProcessorCsv. Optional: nil means unset.
+	// Csv is the "Csv" property: object TransformerProcessorCsv. Optional: nil
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-csv
-	Csv *ProcessorCsv `json:"Csv,omitzero"`
+	Csv *TransformerProcessorCsv `json:"Csv,omitzero"`
 
 	// DateTimeConverter is the "DateTimeConverter" property: object
-	// ProcessorDateTimeConverter. Optional: the zero value means unset.
+	// TransformerProcessorDateTimeConverter. Optional: the zero value means
+	// unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-datetimeconverter
-	DateTimeConverter ProcessorDateTimeConverter `json:"DateTimeConverter,omitzero"`
+	DateTimeConverter TransformerProcessorDateTimeConverter `json:"DateTimeConverter,omitzero"`
 
-	// DeleteKeys is the "DeleteKeys" property: object ProcessorDeleteKeys.
-	// Optional: the zero value means unset.
+	// DeleteKeys is the "DeleteKeys" property: object
+	// TransformerProcessorDeleteKeys. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-deletekeys
-	DeleteKeys ProcessorDeleteKeys `json:"DeleteKeys,omitzero"`
+	DeleteKeys TransformerProcessorDeleteKeys `json:"DeleteKeys,omitzero"`
 
-	// Grok is the "Grok" property: object ProcessorGrok. Optional: nil means
-	// unset.
+	// Grok is the "Grok" property: object TransformerProcessorGrok. Optional: nil
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-grok
-	Grok *ProcessorGrok `json:"Grok,omitzero"`
+	Grok *TransformerProcessorGrok `json:"Grok,omitzero"`
 
-	// ListToMap is the "ListToMap" property: object ProcessorListToMap. Optional:
-	// the zero value means unset.
+	// ListToMap is the "ListToMap" property: object
+	// TransformerProcessorListToMap. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-listtomap
-	ListToMap ProcessorListToMap `json:"ListToMap,omitzero"`
+	ListToMap TransformerProcessorListToMap `json:"ListToMap,omitzero"`
 
 	// LowerCaseString is the "LowerCaseString" property: object
-	// ProcessorLowerCaseString. Optional: the zero value means unset.
+	// TransformerProcessorLowerCaseString. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-lowercasestring
-	LowerCaseString ProcessorLowerCaseString `json:"LowerCaseString,omitzero"`
+	LowerCaseString TransformerProcessorLowerCaseString `json:"LowerCaseString,omitzero"`
 
-	// MoveKeys is the "MoveKeys" property: object ProcessorMoveKeys. Optional:
-	// the zero value means unset.
+	// MoveKeys is the "MoveKeys" property: object TransformerProcessorMoveKeys.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-movekeys
-	MoveKeys ProcessorMoveKeys `json:"MoveKeys,omitzero"`
+	MoveKeys TransformerProcessorMoveKeys `json:"MoveKeys,omitzero"`
 
-	// ParseCloudfront is the "ParseCloudfront" property: object ParseCloudfront.
-	// Optional: nil means unset.
+	// ParseCloudfront is the "ParseCloudfront" property: object
+	// TransformerParseCloudfront. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parsecloudfront
-	ParseCloudfront *ParseCloudfront `json:"ParseCloudfront,omitzero"`
+	ParseCloudfront *TransformerParseCloudfront `json:"ParseCloudfront,omitzero"`
 
-	// ParseJSON is the "ParseJSON" property: object ProcessorParseJSON. Optional:
-	// nil means unset.
+	// ParseJSON is the "ParseJSON" property: object
+	// TransformerProcessorParseJSON. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parsejson
-	ParseJSON *ProcessorParseJSON `json:"ParseJSON,omitzero"`
+	ParseJSON *TransformerProcessorParseJSON `json:"ParseJSON,omitzero"`
 
 	// ParseKeyValue is the "ParseKeyValue" property: object
-	// ProcessorParseKeyValue. Optional: nil means unset.
+	// TransformerProcessorParseKeyValue. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parsekeyvalue
-	ParseKeyValue *ProcessorParseKeyValue `json:"ParseKeyValue,omitzero"`
+	ParseKeyValue *TransformerProcessorParseKeyValue `json:"ParseKeyValue,omitzero"`
 
-	// ParsePostgres is the "ParsePostgres" property: object ParsePostgres.
-	// Optional: nil means unset.
+	// ParsePostgres is the "ParsePostgres" property: object
+	// TransformerParsePostgres. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parsepostgres
-	ParsePostgres *ParsePostgres `json:"ParsePostgres,omitzero"`
+	ParsePostgres *TransformerParsePostgres `json:"ParsePostgres,omitzero"`
 
-	// ParseRoute53 is the "ParseRoute53" property: object ParseRoute53. Optional:
-	// nil means unset.
+	// ParseRoute53 is the "ParseRoute53" property: object
+	// TransformerParseRoute53. Optional: nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parseroute53
-	ParseRoute53 *ParseRoute53 `json:"ParseRoute53,omitzero"`
+	ParseRoute53 *TransformerParseRoute53 `json:"ParseRoute53,omitzero"`
 
-	// ParseToOCSF is the "ParseToOCSF" property: object ParseToOCSF. Optional:
-	// the zero value means unset.
+	// ParseToOCSF is the "ParseToOCSF" property: object TransformerParseToOCSF.
+	// Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parsetoocsf
-	ParseToOCSF ParseToOCSF `json:"ParseToOCSF,omitzero"`
+	ParseToOCSF TransformerParseToOCSF `json:"ParseToOCSF,omitzero"`
 
-	// ParseVPC is the "ParseVPC" property: object ParseVPC. Optional: nil means
-	// unset.
+	// ParseVPC is the "ParseVPC" property: object TransformerParseVPC. Optional:
+	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parsevpc
-	ParseVPC *ParseVPC `json:"ParseVPC,omitzero"`
+	ParseVPC *TransformerParseVPC `json:"ParseVPC,omitzero"`
 
-	// ParseWAF is the "ParseWAF" property: object ParseWAF. Optional: nil means
-	// unset.
+	// ParseWAF is the "ParseWAF" property: object TransformerParseWAF. Optional:
+	// nil means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-parsewaf
-	ParseWAF *ParseWAF `json:"ParseWAF,omitzero"`
+	ParseWAF *TransformerParseWAF `json:"ParseWAF,omitzero"`
 
-	// RenameKeys is the "RenameKeys" property: object ProcessorRenameKeys.
-	// Optional: the zero value means unset.
+	// RenameKeys is the "RenameKeys" property: object
+	// TransformerProcessorRenameKeys. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-renamekeys
-	RenameKeys ProcessorRenameKeys `json:"RenameKeys,omitzero"`
+	RenameKeys TransformerProcessorRenameKeys `json:"RenameKeys,omitzero"`
 
-	// SplitString is the "SplitString" property: object ProcessorSplitString.
-	// Optional: the zero value means unset.
+	// SplitString is the "SplitString" property: object
+	// TransformerProcessorSplitString. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-splitstring
-	SplitString ProcessorSplitString `json:"SplitString,omitzero"`
+	SplitString TransformerProcessorSplitString `json:"SplitString,omitzero"`
 
 	// SubstituteString is the "SubstituteString" property: object
-	// ProcessorSubstituteString. Optional: the zero value means unset.
+	// TransformerProcessorSubstituteString. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-substitutestring
-	SubstituteString ProcessorSubstituteString `json:"SubstituteString,omitzero"`
+	SubstituteString TransformerProcessorSubstituteString `json:"SubstituteString,omitzero"`
 
-	// TrimString is the "TrimString" property: object ProcessorTrimString.
-	// Optional: the zero value means unset.
+	// TrimString is the "TrimString" property: object
+	// TransformerProcessorTrimString. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-trimstring
-	TrimString ProcessorTrimString `json:"TrimString,omitzero"`
+	TrimString TransformerProcessorTrimString `json:"TrimString,omitzero"`
 
 	// TypeConverter is the "TypeConverter" property: object
-	// ProcessorTypeConverter. Optional: the zero value means unset.
+	// TransformerProcessorTypeConverter. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-typeconverter
-	TypeConverter ProcessorTypeConverter `json:"TypeConverter,omitzero"`
+	TypeConverter TransformerProcessorTypeConverter `json:"TypeConverter,omitzero"`
 
 	// UpperCaseString is the "UpperCaseString" property: object
-	// ProcessorUpperCaseString. Optional: the zero value means unset.
+	// TransformerProcessorUpperCaseString. Optional: the zero value means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-processor.html#cfn-logs-transformer-processor-uppercasestring
-	UpperCaseString ProcessorUpperCaseString `json:"UpperCaseString,omitzero"`
+	UpperCaseString TransformerProcessorUpperCaseString `json:"UpperCaseString,omitzero"`
 }
 
-// ProcessorAddKeys is the object type AddKeys of AWS::Logs::Transformer.
+// TransformerProcessorAddKeys is the object type AddKeys of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-addkeys.html
-type ProcessorAddKeys struct {
-	// Entries is the "Entries" property: list of object AddKeyEntry; items 1..5;
-	// unique items; order-insensitive. Required.
+type TransformerProcessorAddKeys struct {
+	// Entries is the "Entries" property: list of object TransformerAddKeyEntry;
+	// items 1..5; unique items; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-addkeys.html#cfn-logs-transformer-addkeys-entries
-	Entries []AddKeyEntry `json:"Entries,omitzero"`
+	Entries []TransformerAddKeyEntry `json:"Entries,omitzero"`
 }
 
-// ProcessorCopyValue is the object type CopyValue of AWS::Logs::Transformer.
+// TransformerProcessorCopyValue is the object type CopyValue of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-copyvalue.html
-type ProcessorCopyValue struct {
-	// Entries is the "Entries" property: list of object CopyValueEntry; items
-	// 1..5; order-insensitive. Required.
+type TransformerProcessorCopyValue struct {
+	// Entries is the "Entries" property: list of object
+	// TransformerCopyValueEntry; items 1..5; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-copyvalue.html#cfn-logs-transformer-copyvalue-entries
-	Entries []CopyValueEntry `json:"Entries,omitzero"`
+	Entries []TransformerCopyValueEntry `json:"Entries,omitzero"`
 }
 
-// ProcessorCsv is the object type Csv of AWS::Logs::Transformer.
+// TransformerProcessorCsv is the object type Csv of AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-csv.html
-type ProcessorCsv struct {
+type TransformerProcessorCsv struct {
 	// Columns is the "Columns" property: list of string; items 1..100;
 	// order-insensitive; each item: length at most 128, pattern
 	// `^.*[a-zA-Z0-9]+.*$`. Optional: the zero value means unset.
@@ -482,11 +527,11 @@ type ProcessorCsv struct {
 	Source *string `json:"Source,omitzero"`
 }
 
-// ProcessorDateTimeConverter is the object type DateTimeConverter of
-// AWS::Logs::Transformer.
+// TransformerProcessorDateTimeConverter is the object type DateTimeConverter
+// of AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-datetimeconverter.html
-type ProcessorDateTimeConverter struct {
+type TransformerProcessorDateTimeConverter struct {
 	// MatchPatterns is the "MatchPatterns" property: list of string; items 1..5;
 	// unique items; order-insensitive; each item: pattern `^.*[a-zA-Z0-9]+.*$`.
 	// Required.
@@ -530,10 +575,11 @@ type ProcessorDateTimeConverter struct {
 	TargetTimezone *string `json:"TargetTimezone,omitzero"`
 }
 
-// ProcessorDeleteKeys is the object type DeleteKeys of AWS::Logs::Transformer.
+// TransformerProcessorDeleteKeys is the object type DeleteKeys of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-deletekeys.html
-type ProcessorDeleteKeys struct {
+type TransformerProcessorDeleteKeys struct {
 	// WithKeys is the "WithKeys" property: list of string; items 1..5; unique
 	// items; order-insensitive; each item: length 1..128. Required.
 	//
@@ -541,10 +587,10 @@ type ProcessorDeleteKeys struct {
 	WithKeys []string `json:"WithKeys,omitzero"`
 }
 
-// ProcessorGrok is the object type Grok of AWS::Logs::Transformer.
+// TransformerProcessorGrok is the object type Grok of AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-grok.html
-type ProcessorGrok struct {
+type TransformerProcessorGrok struct {
 	// Match is the "Match" property: string; length at most 512. Required; always
 	// sent.
 	//
@@ -558,10 +604,11 @@ type ProcessorGrok struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// ProcessorListToMap is the object type ListToMap of AWS::Logs::Transformer.
+// TransformerProcessorListToMap is the object type ListToMap of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-listtomap.html
-type ProcessorListToMap struct {
+type TransformerProcessorListToMap struct {
 	// Key is the "Key" property: string; pattern `^.*[a-zA-Z0-9]+.*$`. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-listtomap.html#cfn-logs-transformer-listtomap-key
@@ -579,10 +626,11 @@ type ProcessorListToMap struct {
 	Flatten *bool `json:"Flatten,omitzero"`
 
 	// FlattenedElement is the "FlattenedElement" property: enum
-	// ProcessorListToMapFlattenedElement. Optional: the zero value means unset.
+	// TransformerProcessorListToMapFlattenedElement. Optional: the zero value
+	// means unset.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-listtomap.html#cfn-logs-transformer-listtomap-flattenedelement
-	FlattenedElement ProcessorListToMapFlattenedElement `json:"FlattenedElement,omitzero"`
+	FlattenedElement TransformerProcessorListToMapFlattenedElement `json:"FlattenedElement,omitzero"`
 
 	// Target is the "Target" property: string; length at most 128; pattern
 	// `^.*[a-zA-Z0-9]+.*$`. Optional: the zero value means unset.
@@ -597,55 +645,77 @@ type ProcessorListToMap struct {
 	ValueKey string `json:"ValueKey,omitzero"`
 }
 
-// ProcessorListToMapFlattenedElement is an enum of AWS::Logs::Transformer
-// (FlattenedElement). Known values (2): first, last. The zero value means
-// unset. It is a struct so that only its values, not arbitrary literals, can
-// be assigned; ProcessorListToMapFlattenedElementOf makes a value the registry
+// UnmarshalJSON decodes a TransformerProcessorListToMap, turning enum values
+// back into their types.
+func (s *TransformerProcessorListToMap) UnmarshalJSON(data []byte) error {
+	type plain TransformerProcessorListToMap
+	w := struct {
+		*plain
+		FlattenedElement *string `json:"FlattenedElement"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.FlattenedElement != nil {
+		s.FlattenedElement = TransformerProcessorListToMapFlattenedElementOf(*w.FlattenedElement)
+	}
+	return nil
+}
+
+// TransformerProcessorListToMapFlattenedElement is an enum of
+// AWS::Logs::Transformer (FlattenedElement). Known values (2): first, last.
+// Nil means unset. It is an interface that only the constants below and
+// TransformerProcessorListToMapFlattenedElementOf's results implement, so that
+// a bare literal does not compile;
+// TransformerProcessorListToMapFlattenedElementOf makes a value the registry
 // schema does not list, which the engine validates when the resource is
 // declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-transformer.html
-type ProcessorListToMapFlattenedElement struct{ v string }
-
-// The values of ProcessorListToMapFlattenedElement that the registry schema
-// lists.
-var (
-	ProcessorListToMapFlattenedElementFirst = ProcessorListToMapFlattenedElement{"first"}
-	ProcessorListToMapFlattenedElementLast  = ProcessorListToMapFlattenedElement{"last"}
-)
-
-// ProcessorListToMapFlattenedElementOf returns the
-// ProcessorListToMapFlattenedElement with value v. Prefer the listed values;
-// use ProcessorListToMapFlattenedElementOf for a value the registry schema
-// does not list yet.
-func ProcessorListToMapFlattenedElementOf(v string) ProcessorListToMapFlattenedElement {
-	return ProcessorListToMapFlattenedElement{v}
+type TransformerProcessorListToMapFlattenedElement interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isTransformerProcessorListToMapFlattenedElement()
 }
 
-// ProcessorListToMapFlattenedElementValues returns the values of
-// ProcessorListToMapFlattenedElement that the registry schema lists, in its
-// order.
-func ProcessorListToMapFlattenedElementValues() []ProcessorListToMapFlattenedElement {
-	return []ProcessorListToMapFlattenedElement{ProcessorListToMapFlattenedElementFirst, ProcessorListToMapFlattenedElementLast}
+// transformerProcessorListToMapFlattenedElement is the type of the values of
+// TransformerProcessorListToMapFlattenedElement. It encodes to JSON as its
+// string.
+type transformerProcessorListToMapFlattenedElement string
+
+// The values of TransformerProcessorListToMapFlattenedElement that the
+// registry schema lists.
+const (
+	TransformerProcessorListToMapFlattenedElementFirst transformerProcessorListToMapFlattenedElement = "first"
+	TransformerProcessorListToMapFlattenedElementLast  transformerProcessorListToMapFlattenedElement = "last"
+)
+
+// TransformerProcessorListToMapFlattenedElementOf returns the
+// TransformerProcessorListToMapFlattenedElement with value v. Prefer the
+// listed values; use TransformerProcessorListToMapFlattenedElementOf for a
+// value the registry schema does not list yet.
+func TransformerProcessorListToMapFlattenedElementOf(v string) TransformerProcessorListToMapFlattenedElement {
+	return transformerProcessorListToMapFlattenedElement(v)
+}
+
+// TransformerProcessorListToMapFlattenedElementValues returns the values of
+// TransformerProcessorListToMapFlattenedElement that the registry schema
+// lists, in its order.
+func TransformerProcessorListToMapFlattenedElementValues() []TransformerProcessorListToMapFlattenedElement {
+	return []TransformerProcessorListToMapFlattenedElement{TransformerProcessorListToMapFlattenedElementFirst, TransformerProcessorListToMapFlattenedElementLast}
 }
 
 // String returns the value as the registry spells it.
-func (e ProcessorListToMapFlattenedElement) String() string { return e.v }
+func (v transformerProcessorListToMapFlattenedElement) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e ProcessorListToMapFlattenedElement) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *ProcessorListToMapFlattenedElement) UnmarshalJSON(data []byte) error {
-	return json.Unmarshal(data, &e.v)
+func (transformerProcessorListToMapFlattenedElement) isTransformerProcessorListToMapFlattenedElement() {
 }
 
-// ProcessorLowerCaseString is the object type LowerCaseString of
+// TransformerProcessorLowerCaseString is the object type LowerCaseString of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-lowercasestring.html
-type ProcessorLowerCaseString struct {
+type TransformerProcessorLowerCaseString struct {
 	// WithKeys is the "WithKeys" property: list of string; items 1..10; unique
 	// items; order-insensitive; each item: length 1..128. Required.
 	//
@@ -653,21 +723,23 @@ type ProcessorLowerCaseString struct {
 	WithKeys []string `json:"WithKeys,omitzero"`
 }
 
-// ProcessorMoveKeys is the object type MoveKeys of AWS::Logs::Transformer.
+// TransformerProcessorMoveKeys is the object type MoveKeys of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-movekeys.html
-type ProcessorMoveKeys struct {
-	// Entries is the "Entries" property: list of object MoveKeyEntry; items 1..5;
-	// order-insensitive. Required.
+type TransformerProcessorMoveKeys struct {
+	// Entries is the "Entries" property: list of object TransformerMoveKeyEntry;
+	// items 1..5; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-movekeys.html#cfn-logs-transformer-movekeys-entries
-	Entries []MoveKeyEntry `json:"Entries,omitzero"`
+	Entries []TransformerMoveKeyEntry `json:"Entries,omitzero"`
 }
 
-// ProcessorParseJSON is the object type ParseJSON of AWS::Logs::Transformer.
+// TransformerProcessorParseJSON is the object type ParseJSON of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsejson.html
-type ProcessorParseJSON struct {
+type TransformerProcessorParseJSON struct {
 	// Destination is the "Destination" property: string; length at most 128;
 	// pattern `^.*[a-zA-Z0-9]+.*$`. Optional: the zero value means unset.
 	//
@@ -680,11 +752,11 @@ type ProcessorParseJSON struct {
 	Source *string `json:"Source,omitzero"`
 }
 
-// ProcessorParseKeyValue is the object type ParseKeyValue of
+// TransformerProcessorParseKeyValue is the object type ParseKeyValue of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-parsekeyvalue.html
-type ProcessorParseKeyValue struct {
+type TransformerProcessorParseKeyValue struct {
 	// Destination is the "Destination" property: string; pattern
 	// `^.*[a-zA-Z0-9]+.*$`. Optional: the zero value means unset.
 	//
@@ -728,45 +800,47 @@ type ProcessorParseKeyValue struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// ProcessorRenameKeys is the object type RenameKeys of AWS::Logs::Transformer.
+// TransformerProcessorRenameKeys is the object type RenameKeys of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-renamekeys.html
-type ProcessorRenameKeys struct {
-	// Entries is the "Entries" property: list of object RenameKeyEntry; items
-	// 1..5; order-insensitive. Required.
+type TransformerProcessorRenameKeys struct {
+	// Entries is the "Entries" property: list of object
+	// TransformerRenameKeyEntry; items 1..5; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-renamekeys.html#cfn-logs-transformer-renamekeys-entries
-	Entries []RenameKeyEntry `json:"Entries,omitzero"`
+	Entries []TransformerRenameKeyEntry `json:"Entries,omitzero"`
 }
 
-// ProcessorSplitString is the object type SplitString of
+// TransformerProcessorSplitString is the object type SplitString of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-splitstring.html
-type ProcessorSplitString struct {
-	// Entries is the "Entries" property: list of object SplitStringEntry; items
-	// 1..10; order-insensitive. Required.
+type TransformerProcessorSplitString struct {
+	// Entries is the "Entries" property: list of object
+	// TransformerSplitStringEntry; items 1..10; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-splitstring.html#cfn-logs-transformer-splitstring-entries
-	Entries []SplitStringEntry `json:"Entries,omitzero"`
+	Entries []TransformerSplitStringEntry `json:"Entries,omitzero"`
 }
 
-// ProcessorSubstituteString is the object type SubstituteString of
+// TransformerProcessorSubstituteString is the object type SubstituteString of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-substitutestring.html
-type ProcessorSubstituteString struct {
-	// Entries is the "Entries" property: list of object SubstituteStringEntry;
-	// items 1..10; order-insensitive. Required.
+type TransformerProcessorSubstituteString struct {
+	// Entries is the "Entries" property: list of object
+	// TransformerSubstituteStringEntry; items 1..10; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-substitutestring.html#cfn-logs-transformer-substitutestring-entries
-	Entries []SubstituteStringEntry `json:"Entries,omitzero"`
+	Entries []TransformerSubstituteStringEntry `json:"Entries,omitzero"`
 }
 
-// ProcessorTrimString is the object type TrimString of AWS::Logs::Transformer.
+// TransformerProcessorTrimString is the object type TrimString of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-trimstring.html
-type ProcessorTrimString struct {
+type TransformerProcessorTrimString struct {
 	// WithKeys is the "WithKeys" property: list of string; items 1..10; unique
 	// items; order-insensitive; each item: length 1..128. Required.
 	//
@@ -774,23 +848,23 @@ type ProcessorTrimString struct {
 	WithKeys []string `json:"WithKeys,omitzero"`
 }
 
-// ProcessorTypeConverter is the object type TypeConverter of
+// TransformerProcessorTypeConverter is the object type TypeConverter of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-typeconverter.html
-type ProcessorTypeConverter struct {
-	// Entries is the "Entries" property: list of object TypeConverterEntry; items
-	// 1..5; order-insensitive. Required.
+type TransformerProcessorTypeConverter struct {
+	// Entries is the "Entries" property: list of object
+	// TransformerTypeConverterEntry; items 1..5; order-insensitive. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-typeconverter.html#cfn-logs-transformer-typeconverter-entries
-	Entries []TypeConverterEntry `json:"Entries,omitzero"`
+	Entries []TransformerTypeConverterEntry `json:"Entries,omitzero"`
 }
 
-// ProcessorUpperCaseString is the object type UpperCaseString of
+// TransformerProcessorUpperCaseString is the object type UpperCaseString of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-uppercasestring.html
-type ProcessorUpperCaseString struct {
+type TransformerProcessorUpperCaseString struct {
 	// WithKeys is the "WithKeys" property: list of string; items 1..10; unique
 	// items; order-insensitive; each item: length 1..128. Required.
 	//
@@ -798,10 +872,11 @@ type ProcessorUpperCaseString struct {
 	WithKeys []string `json:"WithKeys,omitzero"`
 }
 
-// RenameKeyEntry is the object type RenameKeyEntry of AWS::Logs::Transformer.
+// TransformerRenameKeyEntry is the object type RenameKeyEntry of
+// AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-renamekeyentry.html
-type RenameKeyEntry struct {
+type TransformerRenameKeyEntry struct {
 	// Key is the "Key" property: string; pattern `^.*[a-zA-Z0-9]+.*$`. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-renamekeyentry.html#cfn-logs-transformer-renamekeyentry-key
@@ -820,11 +895,11 @@ type RenameKeyEntry struct {
 	OverwriteIfExists *bool `json:"OverwriteIfExists,omitzero"`
 }
 
-// SplitStringEntry is the object type SplitStringEntry of
+// TransformerSplitStringEntry is the object type SplitStringEntry of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-splitstringentry.html
-type SplitStringEntry struct {
+type TransformerSplitStringEntry struct {
 	// Delimiter is the "Delimiter" property: string; length at most 128.
 	// Required; always sent.
 	//
@@ -838,11 +913,11 @@ type SplitStringEntry struct {
 	Source string `json:"Source,omitzero"`
 }
 
-// SubstituteStringEntry is the object type SubstituteStringEntry of
+// TransformerSubstituteStringEntry is the object type SubstituteStringEntry of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-substitutestringentry.html
-type SubstituteStringEntry struct {
+type TransformerSubstituteStringEntry struct {
 	// From is the "From" property: string; length at most 128. Required; always
 	// sent.
 	//
@@ -861,56 +936,84 @@ type SubstituteStringEntry struct {
 	To string `json:"To"`
 }
 
-// TypeConverterEntry is the object type TypeConverterEntry of
+// TransformerTypeConverterEntry is the object type TypeConverterEntry of
 // AWS::Logs::Transformer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-typeconverterentry.html
-type TypeConverterEntry struct {
+type TransformerTypeConverterEntry struct {
 	// Key is the "Key" property: string; pattern `^.*[a-zA-Z0-9]+.*$`. Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-typeconverterentry.html#cfn-logs-transformer-typeconverterentry-key
 	Key string `json:"Key,omitzero"`
 
-	// Type is the "Type" property: enum TypeConverterEntryType. Required.
+	// Type is the "Type" property: enum TransformerTypeConverterEntryType.
+	// Required.
 	//
 	// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-transformer-typeconverterentry.html#cfn-logs-transformer-typeconverterentry-type
-	Type TypeConverterEntryType `json:"Type,omitzero"`
+	Type TransformerTypeConverterEntryType `json:"Type,omitzero"`
 }
 
-// TypeConverterEntryType is an enum of AWS::Logs::Transformer (Type). Known
-// values (4): boolean, integer, double, string. The zero value means unset. It
-// is a struct so that only its values, not arbitrary literals, can be
-// assigned; TypeConverterEntryTypeOf makes a value the registry schema does
-// not list, which the engine validates when the resource is declared.
+// UnmarshalJSON decodes a TransformerTypeConverterEntry, turning enum values
+// back into their types.
+func (s *TransformerTypeConverterEntry) UnmarshalJSON(data []byte) error {
+	type plain TransformerTypeConverterEntry
+	w := struct {
+		*plain
+		Type *string `json:"Type"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	if w.Type != nil {
+		s.Type = TransformerTypeConverterEntryTypeOf(*w.Type)
+	}
+	return nil
+}
+
+// TransformerTypeConverterEntryType is an enum of AWS::Logs::Transformer
+// (Type). Known values (4): boolean, integer, double, string. Nil means unset.
+// It is an interface that only the constants below and
+// TransformerTypeConverterEntryTypeOf's results implement, so that a bare
+// literal does not compile; TransformerTypeConverterEntryTypeOf makes a value
+// the registry schema does not list, which the engine validates when the
+// resource is declared.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-logs-transformer.html
-type TypeConverterEntryType struct{ v string }
+type TransformerTypeConverterEntryType interface {
+	// String returns the value as the registry spells it.
+	String() string
+	isTransformerTypeConverterEntryType()
+}
 
-// The values of TypeConverterEntryType that the registry schema lists.
-var (
-	TypeConverterEntryTypeBoolean = TypeConverterEntryType{"boolean"}
-	TypeConverterEntryTypeInteger = TypeConverterEntryType{"integer"}
-	TypeConverterEntryTypeDouble  = TypeConverterEntryType{"double"}
-	TypeConverterEntryTypeString  = TypeConverterEntryType{"string"}
+// transformerTypeConverterEntryType is the type of the values of
+// TransformerTypeConverterEntryType. It encodes to JSON as its string.
+type transformerTypeConverterEntryType string
+
+// The values of TransformerTypeConverterEntryType that the registry schema
+// lists.
+const (
+	TransformerTypeConverterEntryTypeBoolean transformerTypeConverterEntryType = "boolean"
+	TransformerTypeConverterEntryTypeInteger transformerTypeConverterEntryType = "integer"
+	TransformerTypeConverterEntryTypeDouble  transformerTypeConverterEntryType = "double"
+	TransformerTypeConverterEntryTypeString  transformerTypeConverterEntryType = "string"
 )
 
-// TypeConverterEntryTypeOf returns the TypeConverterEntryType with value v.
-// Prefer the listed values; use TypeConverterEntryTypeOf for a value the
-// registry schema does not list yet.
-func TypeConverterEntryTypeOf(v string) TypeConverterEntryType { return TypeConverterEntryType{v} }
+// TransformerTypeConverterEntryTypeOf returns the
+// TransformerTypeConverterEntryType with value v. Prefer the listed values;
+// use TransformerTypeConverterEntryTypeOf for a value the registry schema does
+// not list yet.
+func TransformerTypeConverterEntryTypeOf(v string) TransformerTypeConverterEntryType {
+	return transformerTypeConverterEntryType(v)
+}
 
-// TypeConverterEntryTypeValues returns the values of TypeConverterEntryType
-// that the registry schema lists, in its order.
-func TypeConverterEntryTypeValues() []TypeConverterEntryType {
-	return []TypeConverterEntryType{TypeConverterEntryTypeBoolean, TypeConverterEntryTypeInteger, TypeConverterEntryTypeDouble, TypeConverterEntryTypeString}
+// TransformerTypeConverterEntryTypeValues returns the values of
+// TransformerTypeConverterEntryType that the registry schema lists, in its
+// order.
+func TransformerTypeConverterEntryTypeValues() []TransformerTypeConverterEntryType {
+	return []TransformerTypeConverterEntryType{TransformerTypeConverterEntryTypeBoolean, TransformerTypeConverterEntryTypeInteger, TransformerTypeConverterEntryTypeDouble, TransformerTypeConverterEntryTypeString}
 }
 
 // String returns the value as the registry spells it.
-func (e TypeConverterEntryType) String() string { return e.v }
+func (v transformerTypeConverterEntryType) String() string { return string(v) }
 
-// MarshalJSON encodes the value.
-func (e TypeConverterEntryType) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }
-
-// UnmarshalJSON decodes a value, accepting values the registry schema does not
-// list.
-func (e *TypeConverterEntryType) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }
+func (transformerTypeConverterEntryType) isTransformerTypeConverterEntryType() {}

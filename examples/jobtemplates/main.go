@@ -47,8 +47,8 @@ func Templates(app *athanor.App) error {
 		Description:   "Basic job template for device updates",
 		JobTemplateId: id("device-update-template"),
 		Document:      iot.InlineDocument(`{"operation":"update"}`),
-		TimeoutConfig: iot.TimeoutConfig{InProgressTimeoutInMinutes: 60},
-		Tags:          []iot.Tag{{Key: "Environment", Value: "Production"}},
+		TimeoutConfig: iot.JobTemplateTimeoutConfig{InProgressTimeoutInMinutes: 60},
+		Tags:          []iot.JobTemplateTag{{Key: "Environment", Value: "Production"}},
 	})
 
 	// Advanced configuration. The seed gave both Document and
@@ -61,18 +61,18 @@ func Templates(app *athanor.App) error {
 		Description:   "Advanced job template for device maintenance",
 		JobTemplateId: id("maintenance-job-template"),
 		Document:      iot.InlineDocument(`{"operation":"updateFirmware","version":"1.2.3"}`),
-		JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
-			RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: ptr(3)}},
+		JobExecutionsRetryConfig: &iot.JobTemplateJobExecutionsRetryConfig{
+			RetryCriteriaList: []iot.JobTemplateRetryCriteria{{FailureType: iot.JobTemplateJobRetryFailureTypeFailed, NumberOfRetries: ptr(3)}},
 		},
-		AbortConfig: iot.AbortConfig{
-			CriteriaList: []iot.AbortCriteria{{
-				Action:                    iot.ActionCancel,
-				FailureType:               iot.FailureTypeFailed,
+		AbortConfig: iot.JobTemplateAbortConfig{
+			CriteriaList: []iot.JobTemplateAbortCriteria{{
+				Action:                    iot.JobTemplateActionCancel,
+				FailureType:               iot.JobTemplateFailureTypeFailed,
 				MinNumberOfExecutedThings: 10,
 				ThresholdPercentage:       20,
 			}},
 		},
-		MaintenanceWindows: []iot.MaintenanceWindow{
+		MaintenanceWindows: []iot.JobTemplateMaintenanceWindow{
 			{StartTime: "cron(0 0 ? * SUN *)", DurationInMinutes: 120},
 		},
 	})
@@ -82,7 +82,7 @@ func Templates(app *athanor.App) error {
 		Description:   "Job template with presigned URL for document access",
 		JobTemplateId: id("presigned-url-job-template"),
 		Document:      iot.DocumentSource("https://my-bucket.s3.amazonaws.com/job-documents/updateFirmware.json"),
-		PresignedUrlConfig: iot.PresignedUrlConfig{
+		PresignedUrlConfig: iot.JobTemplatePresignedUrlConfig{
 			ExpiresInSec: 3600,
 			RoleArn:      "arn:aws:iam::123456789012:role/service-role/IoTJobRole",
 		},
@@ -94,11 +94,11 @@ func Templates(app *athanor.App) error {
 		Description:   "Job template with rollout configuration",
 		JobTemplateId: id("rollout-job-template"),
 		Document:      iot.InlineDocument(`{"operation":"rollout"}`),
-		JobExecutionsRolloutConfig: &iot.JobExecutionsRolloutConfig{
+		JobExecutionsRolloutConfig: &iot.JobTemplateJobExecutionsRolloutConfig{
 			MaximumPerMinute: 10,
 		},
-		JobExecutionsRetryConfig: &iot.JobExecutionsRetryConfig{
-			RetryCriteriaList: []iot.RetryCriteria{{FailureType: iot.JobRetryFailureTypeFailed, NumberOfRetries: ptr(5)}},
+		JobExecutionsRetryConfig: &iot.JobTemplateJobExecutionsRetryConfig{
+			RetryCriteriaList: []iot.JobTemplateRetryCriteria{{FailureType: iot.JobTemplateJobRetryFailureTypeFailed, NumberOfRetries: ptr(5)}},
 		},
 	})
 	return nil

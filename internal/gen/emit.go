@@ -158,6 +158,10 @@ func (b *pkgBuilder) emitResource(r *resource) ([]byte, error) {
 	for _, x := range r.exclusive {
 		b.emitExclusive(e, r, x)
 	}
+	if len(r.exclusive) == 0 && hasEnumFields(r.args) {
+		b.emitUnmarshal(e, r.argsName, "", r.args, nil)
+		e.line("")
+	}
 
 	// Outputs.
 	e.comment("",
@@ -191,7 +195,12 @@ func (b *pkgBuilder) emitResource(r *resource) ([]byte, error) {
 		}
 	}
 	for _, f := range r.outputs {
-		e.line("if err := decodeOutput(res, %q, &out.%s); err != nil {", f.jsonName, f.goName)
+		if hasEnum(f.typ) {
+			b.decodeOutputsAs = true
+			e.line("if err := decodeOutputAs(res, %q, &out.%s, %s); err != nil {", f.jsonName, f.goName, b.conv(f.typ))
+		} else {
+			e.line("if err := decodeOutput(res, %q, &out.%s); err != nil {", f.jsonName, f.goName)
+		}
 		e.line("return nil, err")
 		e.line("}")
 	}
@@ -199,12 +208,7 @@ func (b *pkgBuilder) emitResource(r *resource) ([]byte, error) {
 	e.line("}")
 
 	// Named types first used by this resource.
-	var owned []*namedType
-	for _, t := range b.order {
-		if t.owner == r {
-			owned = append(owned, t)
-		}
-	}
+	owned := append([]*namedType(nil), r.order...)
 	sort.Slice(owned, func(i, j int) bool { return owned[i].name < owned[j].name })
 	for _, t := range owned {
 		e.line("")
@@ -266,30 +270,7 @@ func (b *pkgBuilder) emitExclusive(e *emitter, r *resource, x *exclusive) {
 	e.line("return json.Marshal(w)")
 	e.line("}")
 	e.line("")
-	e.comment("", fmt.Sprintf("UnmarshalJSON decodes the args, taking %s from whichever of %s is present; more than one is an error.", x.field.goName, joinProps(x.members)))
-	e.line("func (a *%s) UnmarshalJSON(data []byte) error {", r.argsName)
-	e.line("var w struct {")
-	e.line("%s", x.jsonAlias)
-	for i, m := range x.members {
-		e.line("M%d *%s `json:\"%s\"`", i, m.goName, m.jsonName)
-	}
-	e.line("}")
-	e.line("if err := json.Unmarshal(data, &w); err != nil {")
-	e.line("return err")
-	e.line("}")
-	e.line("*a = %s(w.%s)", r.argsName, x.jsonAlias)
-	e.line("given := 0")
-	for i := range x.members {
-		e.line("if w.M%d != nil {", i)
-		e.line("a.%s = *w.M%d", x.field.goName, i)
-		e.line("given++")
-		e.line("}")
-	}
-	e.line("if given > 1 {")
-	e.line("return fmt.Errorf(\"%s: %s are mutually exclusive\")", r.argsName, joinProps(x.members))
-	e.line("}")
-	e.line("return nil")
-	e.line("}")
+	b.emitUnmarshal(e, r.argsName, x.jsonAlias, r.args, x)
 	e.line("")
 }
 
@@ -367,33 +348,168 @@ func (b *pkgBuilder) emitStruct(e *emitter, t *namedType) {
 		b.emitField(e, t.owner, f, propertyTypeURL(t.owner, t.docName))
 	}
 	e.line("}")
+	if hasEnumFields(t.fields) {
+		e.line("")
+		b.emitUnmarshal(e, t.name, "", t.fields, nil)
+	}
 }
 
-// emitEnum writes an enum type, its known values and its methods.
-func (b *pkgBuilder) emitEnum(e *emitter, t *namedType) {
+// hasEnum reports whether a Go type holds enums other than inside a named
+// struct (which decodes its own): an enum, or a list or map of them.
+func hasEnum(gt *goType) bool {
+	switch gt.kind {
+	case kindNamed:
+		return gt.named.isEnum
+	case kindSlice, kindMap:
+		return hasEnum(gt.elem)
+	}
+	return false
+}
+
+func hasEnumFields(fields []*field) bool {
+	for _, f := range fields {
+		if hasEnum(f.typ) {
+			return true
+		}
+	}
+	return false
+}
+
+// shadowType is the type a value of gt decodes into before its enums are
+// converted: gt with each enum replaced by its base type.
+func shadowType(gt *goType) string {
+	switch gt.kind {
+	case kindNamed:
+		if gt.named.isEnum {
+			return gt.named.enumBase
+		}
+	case kindSlice:
+		return "[]" + shadowType(gt.elem)
+	case kindMap:
+		return "map[string]" + shadowType(gt.elem)
+	}
+	return gt.String()
+}
+
+// conv returns a Go expression of type func(shadowType(gt)) gt.
+func (b *pkgBuilder) conv(gt *goType) string {
+	switch gt.kind {
+	case kindSlice:
+		b.convertList = true
+		return fmt.Sprintf("func(v %s) %s { return convertList(v, %s) }", shadowType(gt), gt, b.conv(gt.elem))
+	case kindMap:
+		b.convertMap = true
+		return fmt.Sprintf("func(v %s) %s { return convertMap(v, %s) }", shadowType(gt), gt, b.conv(gt.elem))
+	}
+	return gt.named.ofName
+}
+
+// emitUnmarshal writes the UnmarshalJSON method of a struct whose fields
+// hold enums, which encoding/json cannot decode into their interface
+// types, or of an Args type with an exclusive group x. Each such field is
+// shadowed by a field of its base type under the same JSON name, then
+// converted. plain names a type of the struct without its methods; when
+// it is empty, one is declared in the method.
+func (b *pkgBuilder) emitUnmarshal(e *emitter, typeName, plain string, fields []*field, x *exclusive) {
 	e.imports["encoding/json"] = true
+	what := "turning enum values back into their types"
+	if x != nil {
+		what = fmt.Sprintf("taking %s from whichever of %s is present (more than one is an error)", x.field.goName, joinProps(x.members))
+		if hasEnumFields(fields) {
+			what += ", and turning enum values back into their types"
+		}
+	}
+	e.comment("", fmt.Sprintf("UnmarshalJSON decodes a %s, %s.", typeName, what))
+	e.line("func (s *%s) UnmarshalJSON(data []byte) error {", typeName)
+	if plain == "" {
+		plain = "plain"
+		e.line("type plain %s", typeName)
+	}
+	e.line("w := struct {")
+	e.line("*%s", plain)
+	// A shadow has the name of the field it shadows: the shallower field
+	// wins, in Go as in encoding/json.
+	for _, f := range fields {
+		if hasEnum(f.typ) {
+			if f.typ.kind == kindNamed {
+				e.line("%s *%s `json:%q`", f.goName, shadowType(f.typ), f.jsonName)
+			} else {
+				e.line("%s %s `json:%q`", f.goName, shadowType(f.typ), f.jsonName)
+			}
+		}
+	}
+	if x != nil {
+		for i, m := range x.members {
+			e.line("M%d *%s `json:%q`", i, m.goName, m.jsonName)
+		}
+	}
+	e.line("}{%s: (*%s)(s)}", plain, plain)
+	e.line("if err := json.Unmarshal(data, &w); err != nil {")
+	e.line("return err")
+	e.line("}")
+	for _, f := range fields {
+		if !hasEnum(f.typ) {
+			continue
+		}
+		e.line("if w.%s != nil {", f.goName)
+		if f.typ.kind == kindNamed {
+			e.line("s.%s = %s(*w.%s)", f.goName, f.typ.named.ofName, f.goName)
+		} else {
+			e.line("s.%s = (%s)(w.%s)", f.goName, b.conv(f.typ), f.goName)
+		}
+		e.line("}")
+	}
+	if x != nil {
+		e.imports["fmt"] = true
+		e.line("given := 0")
+		for i := range x.members {
+			e.line("if w.M%d != nil {", i)
+			e.line("s.%s = *w.M%d", x.field.goName, i)
+			e.line("given++")
+			e.line("}")
+		}
+		e.line("if given > 1 {")
+		e.line("return fmt.Errorf(\"%s: %s are mutually exclusive\")", typeName, joinProps(x.members))
+		e.line("}")
+	}
+	e.line("return nil")
+	e.line("}")
+}
+
+// emitEnum writes an enum: an exported interface, the unexported type of
+// its values, which alone implements it, the values as constants, and its
+// functions.
+func (b *pkgBuilder) emitEnum(e *emitter, t *namedType) {
 	base := t.enumBase
 	vals := make([]string, len(t.values))
 	for i, v := range t.values {
 		vals[i] = v.raw
 	}
+	marker := "is" + t.name
 	e.comment("",
-		fmt.Sprintf("%s is an enum of %s (%s). Known values (%d): %s. The zero value means unset. It is a struct so that only its values, not arbitrary literals, can be assigned; %s makes a value the registry schema does not list, which the engine validates when the resource is declared.",
-			t.name, t.owner.s.TypeName, t.docName, len(t.values), summarize(vals, 12), t.ofName),
+		fmt.Sprintf("%s is an enum of %s (%s). Known values (%d): %s. Nil means unset. It is an interface that only the constants below and %s's results implement, so that a bare literal does not compile; %s makes a value the registry schema does not list, which the engine validates when the resource is declared.",
+			t.name, t.owner.s.TypeName, t.docName, len(t.values), summarize(vals, 12), t.ofName, t.ofName),
 		resourceURL(t.owner))
-	e.line("type %s struct{ v %s }", t.name, base)
+	e.line("type %s interface {", t.name)
+	e.comment("\t", "String returns the value as the registry spells it.")
+	e.line("String() string")
+	e.line("%s()", marker)
+	e.line("}")
+	e.line("")
+	e.comment("", fmt.Sprintf("%s is the type of the values of %s. It encodes to JSON as its %s.", t.valueType, t.name, base))
+	e.line("type %s %s", t.valueType, base)
 	e.line("")
 	if len(t.values) > 0 {
 		e.comment("", fmt.Sprintf("The values of %s that the registry schema lists.", t.name))
-		e.line("var (")
+		e.line("const (")
 		for _, v := range t.values {
-			e.line("%s = %s{%s}", v.name, t.name, v.literal)
+			e.line("%s %s = %s", v.name, t.valueType, v.literal)
 		}
 		e.line(")")
 		e.line("")
 	}
 	e.comment("", fmt.Sprintf("%s returns the %s with value v. Prefer the listed values; use %s for a value the registry schema does not list yet.", t.ofName, t.name, t.ofName))
-	e.line("func %s(v %s) %s { return %s{v} }", t.ofName, base, t.name, t.name)
+	e.line("func %s(v %s) %s { return %s(v) }", t.ofName, base, t.name, t.valueType)
 	e.line("")
 	e.comment("", fmt.Sprintf("%s returns the values of %s that the registry schema lists, in its order.", t.listName, t.name))
 	names := make([]string, len(t.values))
@@ -405,16 +521,12 @@ func (b *pkgBuilder) emitEnum(e *emitter, t *namedType) {
 	e.comment("", "String returns the value as the registry spells it.")
 	if base == "int" {
 		e.imports["strconv"] = true
-		e.line("func (e %s) String() string { return strconv.Itoa(e.v) }", t.name)
+		e.line("func (v %s) String() string { return strconv.Itoa(int(v)) }", t.valueType)
 	} else {
-		e.line("func (e %s) String() string { return e.v }", t.name)
+		e.line("func (v %s) String() string { return string(v) }", t.valueType)
 	}
 	e.line("")
-	e.comment("", "MarshalJSON encodes the value.")
-	e.line("func (e %s) MarshalJSON() ([]byte, error) { return json.Marshal(e.v) }", t.name)
-	e.line("")
-	e.comment("", "UnmarshalJSON decodes a value, accepting values the registry schema does not list.")
-	e.line("func (e *%s) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &e.v) }", t.name)
+	e.line("func (%s) %s() {}", t.valueType, marker)
 }
 
 // summarize lists at most max values.
@@ -627,6 +739,48 @@ func (b *pkgBuilder) emitDoc() ([]byte, error) {
 		e.line("return fmt.Errorf(\"%%s %%s: output %%s: %%w\", res.Type, res.LogicalID, name, err)")
 		e.line("}")
 		e.line("return nil")
+		e.line("}")
+	}
+	if b.decodeOutputsAs {
+		e.line("")
+		e.comment("", "decodeOutputAs is decodeOutput for an output holding enums: it decodes the output as S, the output's type with each enum replaced by its base type, and sets *dst to conv of it.")
+		e.line("func decodeOutputAs[S, T any](res *athanor.Resource, name string, dst *T, conv func(S) T) error {")
+		e.line("var s *S")
+		e.line("if err := decodeOutput(res, name, &s); err != nil {")
+		e.line("return err")
+		e.line("}")
+		e.line("if s != nil {")
+		e.line("*dst = conv(*s)")
+		e.line("}")
+		e.line("return nil")
+		e.line("}")
+	}
+	if b.convertList {
+		e.line("")
+		e.comment("", "convertList returns the list of f of each item of in, nil for nil.")
+		e.line("func convertList[S, T any](in []S, f func(S) T) []T {")
+		e.line("if in == nil {")
+		e.line("return nil")
+		e.line("}")
+		e.line("out := make([]T, len(in))")
+		e.line("for i, v := range in {")
+		e.line("out[i] = f(v)")
+		e.line("}")
+		e.line("return out")
+		e.line("}")
+	}
+	if b.convertMap {
+		e.line("")
+		e.comment("", "convertMap returns the map of f of each value of in, nil for nil.")
+		e.line("func convertMap[S, T any](in map[string]S, f func(S) T) map[string]T {")
+		e.line("if in == nil {")
+		e.line("return nil")
+		e.line("}")
+		e.line("out := make(map[string]T, len(in))")
+		e.line("for k, v := range in {")
+		e.line("out[k] = f(v)")
+		e.line("}")
+		e.line("return out")
 		e.line("}")
 	}
 	names := make([]string, len(b.resources))

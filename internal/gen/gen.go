@@ -54,6 +54,7 @@ func Generate(schemas []*schema.Schema) ([]File, error) {
 	}
 	sort.Strings(keys)
 	var files []File
+	var errs []error
 	dirs := map[string]string{}
 	for _, k := range keys {
 		list := byService[k]
@@ -61,17 +62,15 @@ func Generate(schemas []*schema.Schema) ([]File, error) {
 		ns, svc, _ := strings.Cut(k, "::")
 		b, err := newPkgBuilder(ns, svc, list)
 		if err != nil {
-			return nil, err
+			// Report every package's problems at once.
+			errs = append(errs, err)
+			continue
 		}
 		if prev, dup := dirs[b.dir]; dup {
 			return nil, fmt.Errorf("services %s and %s both map to package directory %s", prev, k, b.dir)
 		}
 		dirs[b.dir] = k
-		doc, err := b.emitDoc()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k, err)
-		}
-		files = append(files, File{Path: b.dir + "/doc.go", Data: doc})
+		// Resources first: they tell which helpers doc.go declares.
 		for _, r := range b.resources {
 			src, err := b.emitResource(r)
 			if err != nil {
@@ -79,6 +78,14 @@ func Generate(schemas []*schema.Schema) ([]File, error) {
 			}
 			files = append(files, File{Path: b.dir + "/" + r.file, Data: src})
 		}
+		doc, err := b.emitDoc()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		files = append(files, File{Path: b.dir + "/doc.go", Data: doc})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, nil
@@ -109,6 +116,20 @@ func Select(schemas []*schema.Schema, patterns []string) ([]*schema.Schema, erro
 		}
 	}
 	return out, nil
+}
+
+// Provisionable splits schemas into the types a program can create (the
+// registry lists a create handler) and the others, which the generator
+// leaves out: a typed constructor for them could only fail.
+func Provisionable(schemas []*schema.Schema) (create, left []*schema.Schema) {
+	for _, s := range schemas {
+		if s.Handlers.Create {
+			create = append(create, s)
+		} else {
+			left = append(left, s)
+		}
+	}
+	return create, left
 }
 
 // generatedPrefix starts every file the generator writes.

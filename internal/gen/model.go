@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/dlclark/regexp2"
@@ -56,15 +57,15 @@ type namedType struct {
 	name      string // final Go name
 	node      *schema.Node
 	docName   string    // definition or property name, for the doc URL
-	owner     *resource // the first resource that uses it; its file holds it
-	seq       int       // creation order, for deterministic tie-breaks
-	users     map[*resource]bool
+	owner     *resource // the resource it belongs to; its file holds it
+	seq       int       // creation order in the resource, for deterministic tie-breaks
 
-	isEnum   bool
-	enumBase string // "string" or "int"
-	values   []enumValue
-	ofName   string // the escape-hatch constructor, e.g. ActionOf
-	listName string // the function listing the known values, e.g. ActionValues
+	isEnum    bool
+	enumBase  string // "string" or "int"
+	values    []enumValue
+	ofName    string // the escape-hatch constructor, e.g. JobTemplateActionOf
+	listName  string // the function listing the known values, e.g. JobTemplateActionValues
+	valueType string // the unexported type of the values, e.g. jobTemplateAction
 
 	fields      []*field
 	building    bool
@@ -73,7 +74,7 @@ type namedType struct {
 
 // enumValue is one known value of an enum type.
 type enumValue struct {
-	name    string // Go name, e.g. ActionCancel
+	name    string // Go name, e.g. JobTemplateActionCancel
 	literal string // Go literal, e.g. "CANCEL"
 	raw     string // the value as the registry spells it
 }
@@ -110,6 +111,23 @@ type resource struct {
 	// ids are the output fields copied from args: the primary identifier.
 	ids       []idCopy
 	exclusive []*exclusive
+	// ns holds every package-level identifier of the resource: its names,
+	// its nested types' and their values'. Names are chosen in it alone,
+	// so that other resources cannot move them.
+	ns namespace
+	// types and order are the resource's named types, by preferred name
+	// and shape, and in creation order.
+	types map[string]*namedType
+	order []*namedType
+}
+
+// claim reserves name (or its override, see nameOverrides) in the
+// resource's namespace and returns the identifier it gets.
+func (r *resource) claim(name string) string {
+	if o, ok := nameOverrides[r.s.TypeName][name]; ok {
+		name = o
+	}
+	return r.ns.claim(name)
 }
 
 // idCopy copies a primary identifier field from the args to the outputs.
@@ -133,8 +151,6 @@ type pkgBuilder struct {
 	namespace string // registry namespace, "AWS"
 	service   string
 	resources []*resource
-	types     map[string]*namedType
-	order     []*namedType
 	fps       map[*schema.Node]string
 	fpStack   map[*schema.Node]bool
 	merged    map[*schema.Node]*schema.Node
@@ -142,10 +158,10 @@ type pkgBuilder struct {
 	// expanding holds the list and map nodes whose Go type is being
 	// built, to end recursion through them.
 	expanding map[*schema.Node]bool
-	ns        namespace
 	// decodeOutputs is set when a resource decodes outputs, so that the
-	// package's helper is emitted.
-	decodeOutputs bool
+	// package's helper is emitted; decodeOutputsAs, convertList and
+	// convertMap likewise for the helpers of enum conversions.
+	decodeOutputs, decodeOutputsAs, convertList, convertMap bool
 }
 
 func newPkgBuilder(namespaceName, service string, schemas []*schema.Schema) (*pkgBuilder, error) {
@@ -153,57 +169,83 @@ func newPkgBuilder(namespaceName, service string, schemas []*schema.Schema) (*pk
 		name:      packageName(service),
 		namespace: namespaceName,
 		service:   service,
-		types:     map[string]*namedType{},
 		fps:       map[*schema.Node]string{},
 		fpStack:   map[*schema.Node]bool{},
 		merged:    map[*schema.Node]*schema.Node{},
 		byNode:    map[*schema.Node]*namedType{},
 		expanding: map[*schema.Node]bool{},
-		ns:        namespace{},
 	}
 	b.dir = b.name
 	if namespaceName != "AWS" {
 		b.dir = packageName(namespaceName) + "/" + b.name
 	}
 	files := namespace{"doc": true}
-	// Resource identifiers first: they never move.
 	for _, s := range schemas {
 		parts := strings.Split(s.TypeName, "::")
-		r := &resource{s: s, service: parts[1], short: parts[2]}
-		r.goName = b.ns.claim(exportedName(r.short))
+		r := &resource{s: s, service: parts[1], short: parts[2], ns: namespace{}, types: map[string]*namedType{}}
+		r.goName = r.claim(exportedName(r.short))
 		r.file = files.claim(strings.ToLower(r.goName)) + ".go"
-		b.resources = append(b.resources, r)
-	}
-	for _, r := range b.resources {
-		r.argsName = b.ns.claim(r.goName + "Args")
-		r.newName = b.ns.claim("New" + r.goName)
-		// AWS::IoT::Thing's constant would be ThingType, the name of
-		// AWS::IoT::ThingType: such constants are called ...TypeName.
-		if b.ns[r.goName+"Type"] {
-			r.constName = b.ns.claim(r.goName + "TypeName")
-		} else {
-			r.constName = b.ns.claim(r.goName + "Type")
-		}
-	}
-	for _, r := range b.resources {
+		r.argsName = r.claim(r.goName + "Args")
+		r.newName = r.claim("New" + r.goName)
+		r.constName = r.claim(r.goName + "Type")
 		for _, g := range exclusiveGroupsOf(r.s.TypeName) {
 			x := &exclusive{group: g}
-			x.group.Interface = b.ns.claim(g.Interface)
+			x.group.Interface = r.claim(g.Interface)
 			x.group.Members = append([]exclusiveMember(nil), g.Members...)
 			for i := range x.group.Members {
-				x.group.Members[i].GoType = b.ns.claim(g.Members[i].GoType)
+				x.group.Members[i].GoType = r.claim(g.Members[i].GoType)
 			}
-			x.jsonAlias = strings.ToLower(r.argsName[:1]) + r.argsName[1:] + "JSON"
+			x.jsonAlias = r.claim(strings.ToLower(r.argsName[:1]) + r.argsName[1:] + "JSON")
 			r.exclusive = append(r.exclusive, x)
 		}
+		b.resources = append(b.resources, r)
 	}
 	for _, r := range b.resources {
 		if err := b.buildResource(r); err != nil {
 			return nil, err
 		}
 	}
-	b.assignNames()
+	for _, r := range b.resources {
+		b.assignNames(r)
+	}
+	if err := b.checkNames(); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// packageHelpers are the unexported helpers doc.go may declare.
+var packageHelpers = []string{"decodeOutput", "decodeOutputAs", "convertList", "convertMap"}
+
+// checkNames fails when two resources of the package chose the same
+// identifier. Names are chosen per resource so that no resource can rename
+// another's; a clash (AWS::IoT::Thing's constant ThingType against the type
+// AWS::IoT::ThingType) is settled once, by hand, in nameOverrides, never by
+// renaming whichever came second.
+func (b *pkgBuilder) checkNames() error {
+	owner := map[string]string{}
+	for _, h := range packageHelpers {
+		owner[h] = "the package's helpers"
+	}
+	var errs []string
+	for _, r := range b.resources {
+		names := make([]string, 0, len(r.ns))
+		for n := range r.ns {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if prev, dup := owner[n]; dup {
+				errs = append(errs, fmt.Sprintf("identifier %s of %s is also an identifier of %s: add an entry for one of them to nameOverrides in internal/gen/overlay.go", n, r.s.TypeName, prev))
+				continue
+			}
+			owner[n] = r.s.TypeName
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("package %s: %s", b.name, strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // buildResource builds the args and outputs of one resource.
@@ -385,6 +427,10 @@ func (b *pkgBuilder) newField(name string, n *schema.Node, gt *goType, required 
 	case gt.kind == kindSlice || gt.kind == kindMap || gt.kind == kindAny:
 		// nil means unset; an empty non-nil value is sent as given.
 		f.omitzero = true
+	case gt.kind == kindNamed && gt.named.isEnum:
+		// An enum is an interface: nil means unset, and every value,
+		// the empty one included, is sent.
+		f.omitzero = true
 	case required:
 		f.omitzero = b.zeroIllegal(n, gt)
 	case b.zeroIllegal(n, gt):
@@ -395,6 +441,26 @@ func (b *pkgBuilder) newField(name string, n *schema.Node, gt *goType, required 
 	return f
 }
 
+// reaches reports whether the object type of node from holds, as a
+// member or a member's member (not through lists or maps, whose elements
+// Go allocates apart), an object of node to's type.
+func (b *pkgBuilder) reaches(from, to *schema.Node, seen map[*schema.Node]bool) bool {
+	from = b.effective(from)
+	if seen[from] || jsonType(from) != "object" || len(from.Properties) == 0 {
+		return false
+	}
+	if from == b.effective(to) {
+		return true
+	}
+	seen[from] = true
+	for _, name := range from.PropertyNames() {
+		if b.reaches(from.Properties[name], to, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 // zeroIllegal reports whether the schema rejects the zero value of the Go
 // type a node maps to, so that zero can stand for "unset".
 func (b *pkgBuilder) zeroIllegal(n *schema.Node, gt *goType) bool {
@@ -402,11 +468,7 @@ func (b *pkgBuilder) zeroIllegal(n *schema.Node, gt *goType) bool {
 	case kindNamed:
 		t := gt.named
 		if t.isEnum {
-			for _, v := range t.values {
-				if v.raw == "" || (t.enumBase == "int" && v.raw == "0") {
-					return false
-				}
-			}
+			// The zero value, nil, is never sent.
 			return true
 		}
 		return !t.building && t.zeroIllegal
@@ -612,13 +674,14 @@ func (b *pkgBuilder) mapValue(n *schema.Node, pref, prop string, r *resource, de
 }
 
 // named returns the named type for a node, creating it on first sight. A
-// type is identified by its preferred name and its shape, so identical
-// definitions shared by several resources of a package become one type.
+// type is identified by its resource, its preferred name and its shape, so
+// identical definitions reached by several paths of one resource become
+// one type; resources never share types, so that each one's names are its
+// own.
 func (b *pkgBuilder) named(n *schema.Node, pref, prop string, r *resource, enumBase string) *namedType {
 	// A node seen before is the same type, whatever path reached it: this
 	// also ends recursion through nodes that are not named definitions.
-	if t, ok := b.byNode[n]; ok {
-		b.markUsed(t, r)
+	if t, ok := b.byNode[n]; ok && t.owner == r {
 		return t
 	}
 	docName := prop
@@ -626,9 +689,8 @@ func (b *pkgBuilder) named(n *schema.Node, pref, prop string, r *resource, enumB
 		pref, docName = exportedName(n.Name), n.Name
 	}
 	key := pref + "\x00" + b.fingerprint(n)
-	if t, ok := b.types[key]; ok {
+	if t, ok := r.types[key]; ok {
 		b.byNode[n] = t
-		b.markUsed(t, r)
 		return t
 	}
 	t := &namedType{
@@ -636,12 +698,11 @@ func (b *pkgBuilder) named(n *schema.Node, pref, prop string, r *resource, enumB
 		node:      n,
 		docName:   docName,
 		owner:     r,
-		seq:       len(b.order),
-		users:     map[*resource]bool{r: true},
+		seq:       len(r.order),
 	}
-	b.types[key] = t
+	r.types[key] = t
 	b.byNode[n] = t
-	b.order = append(b.order, t)
+	r.order = append(r.order, t)
 	if enumBase != "" {
 		t.isEnum, t.enumBase = true, enumBase
 		seen := map[string]bool{}
@@ -666,6 +727,11 @@ func (b *pkgBuilder) named(n *schema.Node, pref, prop string, r *resource, enumB
 		c := n.Properties[name]
 		gt := b.typeOf(c, nestedName(pref, name), name, r)
 		f := b.newField(name, c, gt, n.IsRequired(name), ns)
+		if gt.kind == kindNamed && !gt.named.isEnum && b.reaches(c, n, map[*schema.Node]bool{}) {
+			// The member's type holds this one: a pointer ends the
+			// recursion, whichever of the two was reached first.
+			f.pointer, f.omitzero = true, true
+		}
 		f.anchor = anchor(r, docName, name)
 		t.fields = append(t.fields, f)
 	}
@@ -683,21 +749,6 @@ func (b *pkgBuilder) named(n *schema.Node, pref, prop string, r *resource, enumB
 		t.zeroIllegal = true
 	}
 	return t
-}
-
-// markUsed records that resource r uses t and the types t holds.
-func (b *pkgBuilder) markUsed(t *namedType, r *resource) {
-	if t.users[r] {
-		return
-	}
-	t.users[r] = true
-	for _, f := range t.fields {
-		for gt := f.typ; gt != nil; gt = gt.elem {
-			if gt.kind == kindNamed {
-				b.markUsed(gt.named, r)
-			}
-		}
-	}
 }
 
 // fingerprint hashes everything about a node that shapes its generated
@@ -767,49 +818,49 @@ func formatNumber(f float64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
-// assignNames gives every named type its final Go name. Per preferred
-// name, the shape used by most resources (ties: first seen) keeps the bare
-// name; other shapes are prefixed with the name of the first resource that
-// uses them. Enum values and helpers are named after the types.
-func (b *pkgBuilder) assignNames() {
-	groups := map[string][]*namedType{}
-	for _, t := range b.order {
-		groups[t.preferred] = append(groups[t.preferred], t)
-	}
-	prefs := make([]string, 0, len(groups))
-	for p := range groups {
-		prefs = append(prefs, p)
-	}
-	sort.Strings(prefs)
-	var rest []*namedType
-	for _, p := range prefs {
-		ts := groups[p]
-		sort.SliceStable(ts, func(i, j int) bool {
-			if len(ts[i].users) != len(ts[j].users) {
-				return len(ts[i].users) > len(ts[j].users)
-			}
-			return ts[i].seq < ts[j].seq
-		})
-		start := 0
-		if !b.ns[p] {
-			ts[0].name = b.ns.claim(p)
-			start = 1
+// assignNames gives every named type of a resource its final Go name: the
+// resource's name followed by the preferred name (JobTemplate +
+// AbortConfig), or the preferred name alone when it already starts with
+// the resource's name as a word (LogGroup's LogGroupClass). Names are
+// claimed in the resource's own namespace, in the order of preferred name
+// then creation; a name of the resource itself takes the suffix Property,
+// and any other collision inside the resource the smallest free numeric
+// suffix. Enum values and helpers are named after their
+// types.
+func (b *pkgBuilder) assignNames(r *resource) {
+	ts := append([]*namedType(nil), r.order...)
+	sort.SliceStable(ts, func(i, j int) bool {
+		if ts[i].preferred != ts[j].preferred {
+			return ts[i].preferred < ts[j].preferred
 		}
-		rest = append(rest, ts[start:]...)
+		return ts[i].seq < ts[j].seq
+	})
+	// Names taken so far are the resource's own (R, RArgs, NewR, RType,
+	// overlay names): a nested type named like one takes the suffix
+	// Property (the property Type of AWS::IoT::Dimension is
+	// DimensionTypeProperty).
+	own := map[string]bool{}
+	for n := range r.ns {
+		own[n] = true
 	}
-	for _, t := range rest {
-		t.name = b.ns.claim(t.owner.goName + t.preferred)
+	for _, t := range ts {
+		name := scopedName(r.goName, t.preferred)
+		if own[name] {
+			name += "Property"
+		}
+		t.name = r.claim(name)
 	}
-	enums := make([]*namedType, 0)
-	for _, t := range b.order {
+	var enums []*namedType
+	for _, t := range ts {
 		if t.isEnum {
 			enums = append(enums, t)
 		}
 	}
 	sort.Slice(enums, func(i, j int) bool { return enums[i].name < enums[j].name })
 	for _, t := range enums {
-		t.ofName = b.ns.claim(t.name + "Of")
-		t.listName = b.ns.claim(t.name + "Values")
+		t.ofName = r.claim(t.name + "Of")
+		t.listName = r.claim(t.name + "Values")
+		t.valueType = r.claim(strings.ToLower(t.name[:1]) + t.name[1:])
 	}
 	for _, t := range enums {
 		for i := range t.values {
@@ -820,9 +871,18 @@ func (b *pkgBuilder) assignNames() {
 			case suffix == "":
 				suffix = "Value" + strconv.Itoa(i+1)
 			}
-			t.values[i].name = b.ns.claim(t.name + suffix)
+			t.values[i].name = r.claim(t.name + suffix)
 		}
 	}
+}
+
+// scopedName is the name of a nested type preferably named pref in the
+// resource named res.
+func scopedName(res, pref string) string {
+	if rest, ok := strings.CutPrefix(pref, res); ok && rest != "" && (unicode.IsUpper(rune(rest[0])) || unicode.IsDigit(rune(rest[0]))) {
+		return pref
+	}
+	return res + pref
 }
 
 // anchor returns the fragment of a property's documentation URL:

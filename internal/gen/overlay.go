@@ -53,3 +53,39 @@ func exclusiveGroupsOf(typeName string) []exclusiveGroup {
 	}
 	return out
 }
+
+// nameOverrides renames identifiers of one resource type, keyed by registry
+// type and the identifier the rules would give. The generator chooses every
+// name inside its resource (see assignNames), so two resources of a service
+// can only clash when one's name is a prefix of the other's; such a clash
+// stops generation until it is settled here, once, keeping the identifier
+// users already have and renaming the newcomer's. An entry must not depend
+// on whether the other type is generated.
+//
+// A nested type renamed because its name is another resource's takes the
+// suffix Property (CloudFormation calls nested types property types).
+var nameOverrides = map[string]map[string]string{
+	"AWS::EC2::SecurityGroup": {
+		"SecurityGroupEgress":  "SecurityGroupEgressProperty",  // AWS::EC2::SecurityGroupEgress
+		"SecurityGroupIngress": "SecurityGroupIngressProperty", // AWS::EC2::SecurityGroupIngress
+	},
+	"AWS::Glue::Schema": {"SchemaVersion": "SchemaVersionProperty"}, // AWS::Glue::SchemaVersion
+	"AWS::IAM::Group":   {"GroupPolicy": "GroupPolicyProperty"},     // AWS::IAM::GroupPolicy
+	"AWS::IAM::Role":    {"RolePolicy": "RolePolicyProperty"},       // AWS::IAM::RolePolicy
+	"AWS::IAM::User":    {"UserPolicy": "UserPolicyProperty"},       // AWS::IAM::UserPolicy
+	"AWS::IoT::Thing":   {"ThingType": "ThingTypeName"},             // AWS::IoT::ThingType
+	// AWS::Lex::BotAlias's definition of the same name.
+	"AWS::Lex::Bot": {
+		"BotAliasLocaleSettings":     "BotBotAliasLocaleSettings",
+		"BotAliasLocaleSettingsItem": "BotBotAliasLocaleSettingsItem",
+	},
+	"AWS::MediaConnect::Bridge": {
+		"BridgeOutput": "BridgeOutputProperty", // AWS::MediaConnect::BridgeOutput
+		"BridgeSource": "BridgeSourceProperty", // AWS::MediaConnect::BridgeSource
+	},
+	"AWS::MediaConnect::Flow": {
+		"FlowSource":         "FlowSourceProperty",         // AWS::MediaConnect::FlowSource
+		"FlowSourceProtocol": "FlowSourcePropertyProtocol", // AWS::MediaConnect::FlowSource's
+		"FlowVpcInterface":   "FlowVpcInterfaceProperty",   // AWS::MediaConnect::FlowVpcInterface
+	},
+}

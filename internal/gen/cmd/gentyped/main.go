@@ -10,7 +10,8 @@
 // JSON document per type: a registry schema, or the output of
 // `aws cloudformation describe-type`. It defaults to $ATHANOR_SCHEMAS, else
 // ../shared/schemas/cloudformation beside the module root. Each service
-// becomes a package under -out (default "."): AWS::IoT::* → ./iot.
+// becomes a package under -out (default "."): AWS::IoT::* → ./iot. Types
+// the registry gives no create handler are left out.
 package main
 
 import (
@@ -57,6 +58,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Types without a create handler get no package code.
+	selected, _ = gen.Provisionable(selected)
 	files, err := gen.Generate(selected)
 	if err != nil {
 		return err
