@@ -115,18 +115,10 @@ type Config struct {
 	// in the state directory, or ".athanor/local/<stage>": one local account
 	// per stage).
 	LocalDir string
-	// Emulator configures the embedded emulator (latency, faults, ...);
-	// DataDir is set from LocalDir.
-	Emulator *emulator.Options
-	// AWSConfig, when set, is used instead of building one for Target.
-	AWSConfig *aws.Config
-	// Client, when set, is the Cloud Control client to use; Target,
-	// AWSConfig and Concurrency are then ignored.
-	Client *cloudcontrol.Client
-	// ClientOptions are added to the Cloud Control client Athanor builds.
-	ClientOptions []cloudcontrol.Option
-	// Registry holds the resource schemas (default: the embedded registry).
-	Registry *schema.Registry
+	// Options adjust how the run reaches the cloud and reads schemas, for
+	// programs that embed Athanor (tests, tools): WithEmulator,
+	// WithAWSConfig, WithClient, WithClientOptions, WithRegistry.
+	Options []Option
 	// LockTimeout is how long to wait for another run's stage lock before
 	// failing (default: fail at once).
 	LockTimeout time.Duration
@@ -368,7 +360,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	}
 	eng, err = engine.Load(ctx, engine.Options{
 		App: cfg.App, Stage: cfg.Stage, Refresh: cfg.Refresh, State: st,
-		Provider: provider{client}, Registry: cfg.Registry, Reporter: rep,
+		Provider: provider{client}, Registry: cfg.options().registry, Reporter: rep,
 	})
 	if err != nil {
 		return finish(stopped(ctx, rep, err))
@@ -596,18 +588,19 @@ func (cfg *Config) defaults() {
 // description of the target, and a function that releases what it started.
 func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, func(), error) {
 	nop := func() {}
-	if cfg.Client != nil {
-		return cfg.Client, "the given client", nop, nil
+	o := cfg.options()
+	if o.client != nil {
+		return o.client, "the given client", nop, nil
 	}
-	opts := append([]cloudcontrol.Option{cloudcontrol.WithConcurrency(cfg.Concurrency)}, cfg.ClientOptions...)
-	if cfg.AWSConfig != nil {
-		return cloudcontrol.New(*cfg.AWSConfig, opts...), "the given AWS configuration", nop, nil
+	opts := append([]cloudcontrol.Option{cloudcontrol.WithConcurrency(cfg.Concurrency)}, o.clientOptions...)
+	if o.awsConfig != nil {
+		return cloudcontrol.New(*o.awsConfig, opts...), "the given AWS configuration", nop, nil
 	}
 	switch target := cfg.Target; {
 	case target == TargetLocal:
 		eo := emulator.Instant()
-		if cfg.Emulator != nil {
-			eo = *cfg.Emulator
+		if o.emulator != nil {
+			eo = *o.emulator
 		}
 		eo.DataDir = cfg.LocalDir
 		if err := os.MkdirAll(eo.DataDir, 0o755); err != nil {
@@ -649,6 +642,59 @@ func (cfg *Config) client(ctx context.Context) (*cloudcontrol.Client, string, fu
 		}
 		return cloudcontrol.New(epCfg, append(opts, withEndpoint(target))...), target, nop, nil
 	}
+}
+
+// Option adjusts how a run reaches the cloud or reads schemas (see
+// Config.Options).
+type Option func(*options)
+
+// options are what Option functions set.
+type options struct {
+	emulator      *emulator.Options
+	awsConfig     *aws.Config
+	client        *cloudcontrol.Client
+	clientOptions []cloudcontrol.Option
+	registry      *schema.Registry
+}
+
+// options applies cfg.Options.
+func (cfg *Config) options() options {
+	var o options
+	for _, opt := range cfg.Options {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// WithEmulator configures the embedded emulator of the local target
+// (latency, faults, ...); its DataDir is set from Config.LocalDir.
+func WithEmulator(eo emulator.Options) Option {
+	return func(o *options) { o.emulator = &eo }
+}
+
+// WithAWSConfig makes the run use c instead of the AWS configuration it
+// would load for Config.Target.
+func WithAWSConfig(c aws.Config) Option {
+	return func(o *options) { o.awsConfig = &c }
+}
+
+// WithClient makes the run use c as its Cloud Control client; Target,
+// WithAWSConfig and Concurrency are then ignored.
+func WithClient(c *cloudcontrol.Client) Option {
+	return func(o *options) { o.client = c }
+}
+
+// WithClientOptions adds options to the Cloud Control client a run builds.
+func WithClientOptions(opts ...cloudcontrol.Option) Option {
+	return func(o *options) { o.clientOptions = append(o.clientOptions, opts...) }
+}
+
+// WithRegistry makes the run validate against r instead of the embedded
+// registry with the services' rules.
+func WithRegistry(r *schema.Registry) Option {
+	return func(o *options) { o.registry = r }
 }
 
 // withEndpoint points the client at endpoint, whatever the environment's

@@ -156,7 +156,7 @@ func (cfg *Config) rebindCommand() string {
 		args = append(args, "--state", shellQuote(state.Redact(cfg.State)))
 	}
 	target := cfg.Target
-	if cfg.Client != nil || cfg.AWSConfig != nil {
+	if o := cfg.options(); o.client != nil || o.awsConfig != nil {
 		target = "TARGET"
 	}
 	return strings.Join(append(args, "--target", shellQuote(target)), " ")
@@ -179,7 +179,7 @@ func (cfg *Config) identify(ctx context.Context, client *cloudcontrol.Client) (s
 	t := state.Target{Kind: state.TargetAWS, Region: o.Region}
 	where := "AWS (region " + o.Region + ")"
 	switch {
-	case cfg.Client == nil && cfg.AWSConfig == nil && cfg.Target == TargetLocal:
+	case cfg.options().client == nil && cfg.options().awsConfig == nil && cfg.Target == TargetLocal:
 		t.Kind, where = state.TargetLocal, "the local emulator"
 	case o.BaseEndpoint != nil && *o.BaseEndpoint != "":
 		t.Kind, t.Endpoint = state.TargetURL, state.NormalizeEndpoint(*o.BaseEndpoint)

@@ -34,7 +34,7 @@ func TestFaultsDeploy200(t *testing.T) {
 	fast := func(c *athanor.Config) {
 		c.Stage = "crash"
 		c.Concurrency = 32
-		c.ClientOptions = []cloudcontrol.Option{cloudcontrol.WithReruns(10, 5*time.Millisecond, 100*time.Millisecond)}
+		c.Options = append(c.Options, athanor.WithClientOptions(cloudcontrol.WithReruns(10, 5*time.Millisecond, 100*time.Millisecond)))
 	}
 	res := e.run(fleet(120, 80, "v1"), fast)
 	if res.Created != 200 {

@@ -151,7 +151,7 @@ func TestRetryableFaultsFinishInOneRun(t *testing.T) {
 	fast := func(c *athanor.Config) {
 		c.Stage = "retry"
 		c.Concurrency = 32
-		c.ClientOptions = []cloudcontrol.Option{
+		c.Options = append(c.Options, athanor.WithClientOptions(
 			// The emulator throttles a fraction of requests whatever the
 			// rate (a rate-bound throttle is Faults.RateLimit), so slowing
 			// down cannot make them rarer: the limiter still backs off on
@@ -160,7 +160,7 @@ func TestRetryableFaultsFinishInOneRun(t *testing.T) {
 			cloudcontrol.WithRateLimiter(cloudcontrol.NewAIMDLimiter(cloudcontrol.AIMDOptions{MinRate: 500})),
 			cloudcontrol.WithRetryPolicy(cloudcontrol.RetryPolicy{Base: time.Millisecond, ThrottleBase: 5 * time.Millisecond, Max: 50 * time.Millisecond}),
 			cloudcontrol.WithReruns(0, 5*time.Millisecond, 50*time.Millisecond),
-		}
+		))
 	}
 	began := time.Now()
 

@@ -4,6 +4,9 @@
 package fleet
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/athanor-dev/athanor"
 	"github.com/athanor-dev/athanor/aws/iam"
 	"github.com/athanor-dev/athanor/aws/iot"
@@ -60,8 +63,9 @@ func Stack(app *athanor.App) error {
 	app.Export("topicArn", topic.TopicArn)
 
 	// AWS IoT assumes the role to presign the job documents' URLs and to
-	// publish to the topic. The policy's object ARN is derived from the
-	// bucket's, which the engine cannot detect: DependsOn states it.
+	// publish to the topic. The policy's object ARN is the bucket's with a
+	// suffix: the engine finds the bucket's ARN inside it, so the role
+	// depends on the bucket.
 	role, err := iam.NewRole(app, "jobsRole", iam.RoleArgs{
 		RoleName: new(app.PhysicalName("FleetJobsRole", athanor.NameFor(iam.RoleType, "RoleName"))),
 		Path:     new(RolePath),
@@ -77,7 +81,7 @@ func Stack(app *athanor.App) error {
 			{PolicyName: "read-job-documents", PolicyDocument: allow("s3:GetObject", bucket.Arn+"/"+DocumentPrefix+"*")},
 			{PolicyName: "publish-job-notifications", PolicyDocument: allow("sns:Publish", topic.TopicArn)},
 		},
-	}, athanor.DependsOn(bucket.Resource))
+	})
 	if err != nil {
 		return err
 	}
@@ -100,9 +104,10 @@ func Stack(app *athanor.App) error {
 	})
 
 	// The templates read their documents from the bucket, through URLs
-	// presigned with the role. The URL is derived from the bucket's domain
-	// name: DependsOn states the dependency.
-	for logicalID, key := range Templates {
+	// presigned with the role. The URL holds the bucket's domain name, so
+	// each template depends on the bucket (and on the role).
+	for _, logicalID := range slices.Sorted(maps.Keys(Templates)) {
+		key := Templates[logicalID]
 		app.Go(func() error {
 			tpl, err := iot.NewJobTemplate(app, logicalID, iot.JobTemplateArgs{
 				JobTemplateId: app.PhysicalName("fleet-"+logicalID, athanor.NameFor(iot.JobTemplateType, "JobTemplateId")),
@@ -119,7 +124,7 @@ func Stack(app *athanor.App) error {
 					MinNumberOfExecutedThings: 10,
 					ThresholdPercentage:       20,
 				}}},
-			}, athanor.DependsOn(bucket.Resource))
+			})
 			if err != nil {
 				return err
 			}
