@@ -249,7 +249,7 @@ func ParseConfig(app string, args []string, getenv func(string) string, usage io
 	fs.BoolVar(&cfg.Refresh, "refresh", cfg.Refresh, "read every resource back first; report drift, recreate what was deleted")
 	fs.StringVar(&cfg.Target, "target", cfg.Target, `"local" (embedded emulator), "aws", or a Cloud Control endpoint URL`)
 	fs.StringVar(&cfg.State, "state", cfg.State, "state directory, or a postgres:// or s3://bucket/prefix URL (default .athanor)")
-	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "fixed number of Cloud Control operations in flight (default: adaptive, up to 256)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "fixed number of Cloud Control operations in flight (default: adaptive, up to 1024)")
 	fs.BoolVar(&cfg.JSON, "json", cfg.JSON, "write JSON lines instead of text")
 	fs.StringVar(&cfg.Graph, "graph", "", `plan, and print the plan's dependency graph ("dot" or "mermaid") instead of the plan text`)
 	fs.DurationVar(&cfg.LockTimeout, "lock-timeout", cfg.LockTimeout, "wait this long for another run's stage lock instead of failing at once")

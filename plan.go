@@ -146,7 +146,10 @@ func (p *Plan) WriteText(w io.Writer) error {
 // MarshalJSON writes the plan in its saved form: versioned JSON holding,
 // besides the changes, the state's digest, the target, and salted digests
 // of write-only values (never the values themselves).
-func (p *Plan) MarshalJSON() ([]byte, error) { return json.MarshalIndent(p.p, "", "  ") }
+func (p *Plan) MarshalJSON() ([]byte, error) {
+	p.p.Complete()
+	return json.MarshalIndent(p.p, "", "  ")
+}
 
 // WriteFile saves the plan to path (atomically, readable by its owner
 // only), for Config.ApplyPlan (--apply).

@@ -66,7 +66,7 @@ func TestBenchRetryAfterHints(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	for _, want := range []string{"RetryAfter exact", "RetryAfter round", "RetryAfter none", "default concurrency (adaptive, up to 256; baseline 3)", "engine deploy ≤ 1.3× bound"} {
+	for _, want := range []string{"RetryAfter exact", "RetryAfter round", "RetryAfter none", "default concurrency (adaptive, up to 1024; baseline 3)", "engine deploy ≤ 1.3× bound"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

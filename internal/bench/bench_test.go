@@ -187,7 +187,7 @@ func TestRunRateLimited(t *testing.T) {
 func TestRunLatencyBoundAtDefaultSettings(t *testing.T) {
 	// Latency and no rate limit, at the engine's default concurrency and
 	// without RetryAfter hints: the physical bound applies to each phase,
-	// the baseline runs at min(N, 256), and every resource is accounted.
+	// the baseline runs at min(N, DefaultMaxConcurrency), and every resource is accounted.
 	const n = 8
 	lat := emulator.Fixed(100 * time.Millisecond)
 	rep := runSmoke(t, Options{
@@ -221,7 +221,7 @@ func TestRunLatencyBoundAtDefaultSettings(t *testing.T) {
 	if err := WriteText(&text, rep); err != nil {
 		t.Fatal(err)
 	}
-	if want := "default concurrency (adaptive, up to 256; baseline 8), RetryAfter none"; !strings.Contains(text.String(), want) {
+	if want := "default concurrency (adaptive, up to 1024; baseline 8), RetryAfter none"; !strings.Contains(text.String(), want) {
 		t.Errorf("text report lacks %q:\n%s", want, text.String())
 	}
 }

@@ -25,6 +25,54 @@ type decision struct {
 	retainChanged bool
 	// unknown tells whether the model holds values not known yet.
 	unknown bool
+	// rec is the record the decision was made from; explicit the
+	// declaration's DependsOn.
+	rec      *state.Record
+	explicit []string
+	// declared is the preview's answer for a kept resource: its recorded
+	// identifier and outputs, which a no-op leaves as they are.
+	declared *Declared
+	// salt is the salt of the preview that made it (reused decisions
+	// conform to that preview's plan only).
+	salt string
+}
+
+// previewed returns the preview's decision for key when applying the plan
+// can reuse it: it held no value not known yet, the record is the one it
+// was made from (no resumed operation changed it), and the declaration's
+// model is the one the preview validated. It saves the validation, the
+// dependency search and the diff of a declaration the preview already
+// worked out.
+func (e *Engine) previewed(key string, rec *state.Record, d Declaration) (*decision, bool) {
+	e.mu.Lock()
+	dec, ok := e.decisions[key]
+	e.mu.Unlock()
+	if !ok || dec.rec != rec || (rec != nil && rec.Pending != nil) || dec.s.TypeName != d.Type {
+		return nil, false
+	}
+	// The models are compared, not the Go values: a program may change a
+	// value it declared (a map it reuses) after the declaration.
+	model, err := toModel(d.Props)
+	if err != nil || !schema.Equal(map[string]any(model), map[string]any(dec.model)) {
+		return nil, false
+	}
+	if (rec != nil && rec.Retain != d.Retain) != dec.retainChanged || !sameKeys(dec.explicit, d.DependsOn) {
+		return nil, false
+	}
+	return dec, true
+}
+
+// sameKeys reports whether a and b hold the same keys in the same order.
+func sameKeys(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // decide works out the change declaration d needs, given the record of its
@@ -41,7 +89,7 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 		return nil, err
 	}
 	e.secrets.add(s, model)
-	dec := &decision{s: s, model: model}
+	dec := &decision{s: s, model: model, rec: rec, explicit: d.DependsOn}
 	var verr error
 	if u != nil {
 		dec.unknown = u.holds(model)

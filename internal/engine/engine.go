@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -90,6 +91,9 @@ type Engine struct {
 	// deviation from it that stopped the run: nothing new starts.
 	plan   *Plan
 	halted error
+	// decisions are the preview's, by key, for declarations that held no
+	// value not known yet (see previewed).
+	decisions map[string]*decision
 
 	// secrets conceals write-only values in the provider's errors.
 	secrets concealer
@@ -172,7 +176,7 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 		}
 		o.Admission = AdmissionPerSlot * n
 	}
-	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, deps: map[string][]string{},
+	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, deps: map[string][]string{}, decisions: map[string]*decision{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
 	recs, err := o.State.List(ctx)
@@ -386,11 +390,14 @@ func (e *Engine) release() { e.admission.Release(1) }
 func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaration) (*Declared, error) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	dec, err := e.decide(key, sl.rec, d, nil)
-	if err != nil {
-		return nil, err
+	dec, reused := e.previewed(key, sl.rec, d)
+	if !reused {
+		var err error
+		if dec, err = e.decide(key, sl.rec, d, nil); err != nil {
+			return nil, err
+		}
 	}
-	if err := e.conform(dec); err != nil {
+	if err := e.conformed(dec, reused); err != nil {
 		e.mu.Lock()
 		if e.halted == nil {
 			e.halted = err
@@ -416,7 +423,7 @@ func (e *Engine) declare(ctx context.Context, sl *slot, key string, d Declaratio
 	case ActionReplace:
 		return e.replace(ctx, sl, dec.s, dec.model, dec.deps, d, c)
 	default:
-		return e.noop(ctx, sl, dec.deps, dec.retainChanged)
+		return e.noop(ctx, sl, dec.deps, dec.retainChanged, dec.declared)
 	}
 }
 
@@ -462,7 +469,9 @@ func declaredFrom(rec *state.Record) (*Declared, error) {
 	return &Declared{Key: rec.Key, Identifier: rec.Identifier, Outputs: out}, nil
 }
 
-func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChanged bool) (*Declared, error) {
+// noop keeps sl's resource as it is; known, when set, is its identifier and
+// outputs as the preview read them from the same record.
+func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChanged bool, known *Declared) (*Declared, error) {
 	rec := sl.rec
 	if !sl.resumed {
 		e.count(func(s *Summary) { s.Unchanged++ })
@@ -473,6 +482,10 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChange
 		if err := e.o.State.Put(ctx, rec); err != nil {
 			return nil, fmt.Errorf("write state: %w", err)
 		}
+	}
+	if known != nil && known.Identifier == rec.Identifier {
+		// A copy: the preview's program had the same map.
+		return &Declared{Key: known.Key, Identifier: known.Identifier, Outputs: maps.Clone(known.Outputs)}, nil
 	}
 	return declaredFrom(rec)
 }

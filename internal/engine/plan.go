@@ -48,6 +48,46 @@ type Plan struct {
 
 	index sync.Once
 	byKey map[string]int
+	// lazy computes the Expect entries of a preview's plan when first
+	// needed (a saved plan, a declaration whose decision is not reused).
+	lazyMu sync.Mutex
+	lazy   map[string]*decision
+}
+
+// expect returns key's entry of Expect, computing it if need be.
+func (p *Plan) expect(key string) (json.RawMessage, bool) {
+	p.lazyMu.Lock()
+	defer p.lazyMu.Unlock()
+	if exp, ok := p.Expect[key]; ok {
+		return exp, true
+	}
+	dec, ok := p.lazy[key]
+	if !ok {
+		return nil, false
+	}
+	data, err := json.Marshal(fingerprint(dec.s, dec.model, p.Salt))
+	if err != nil {
+		return nil, false
+	}
+	if p.Expect == nil {
+		p.Expect = map[string]json.RawMessage{}
+	}
+	p.Expect[key] = data
+	delete(p.lazy, key)
+	return data, true
+}
+
+// Complete computes every entry of Expect: before the plan is saved.
+func (p *Plan) Complete() {
+	p.lazyMu.Lock()
+	keys := make([]string, 0, len(p.lazy))
+	for k := range p.lazy {
+		keys = append(keys, k)
+	}
+	p.lazyMu.Unlock()
+	for _, k := range keys {
+		p.expect(k)
+	}
 }
 
 // Change is one resource's change in a plan.
@@ -172,8 +212,10 @@ func SamePlan(saved, fresh *Plan) error {
 			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the saved plan has %s %s, the program now needs %s %s", s.Action, s.Type, c.Action, c.Type)}
 		}
 		var want, got any
-		werr := json.Unmarshal(saved.Expect[c.Key], &want)
-		gerr := json.Unmarshal(fresh.Expect[c.Key], &got)
+		sexp, _ := saved.expect(c.Key)
+		fexp, _ := fresh.expect(c.Key)
+		werr := json.Unmarshal(sexp, &want)
+		gerr := json.Unmarshal(fexp, &got)
 		if werr != nil || gerr != nil {
 			return &DeviationError{Key: c.Key, Type: c.Type, Detail: "the saved plan's record of it is unreadable"}
 		}
@@ -210,6 +252,18 @@ var ErrDeviation = errors.New("the change differs from the plan")
 // Is makes errors.Is(err, ErrDeviation) hold.
 func (e *DeviationError) Is(target error) bool { return target == ErrDeviation }
 
+// conformed is conform, except that a decision the preview made for this
+// very plan (reused) conforms by construction when the plan is the
+// preview's own and has its change.
+func (e *Engine) conformed(dec *decision, reused bool) error {
+	if reused && e.plan.Salt == dec.salt {
+		if planned, ok := e.plan.Change(dec.change.Key); ok && planned.Action == dec.change.Action {
+			return nil
+		}
+	}
+	return e.conform(dec)
+}
+
 // conform checks a declaration's decision against the plan being applied.
 func (e *Engine) conform(dec *decision) error {
 	c := dec.change
@@ -223,7 +277,7 @@ func (e *Engine) conform(dec *decision) error {
 	if planned.Type != c.Type {
 		return deviation("the plan has type %s", planned.Type)
 	}
-	if exp, ok := e.plan.Expect[c.Key]; ok {
+	if exp, ok := e.plan.expect(c.Key); ok {
 		var want any
 		if err := json.Unmarshal(exp, &want); err != nil {
 			return deviation("the plan's record of it is unreadable: %v", err)
@@ -461,7 +515,7 @@ type Preview struct {
 
 	mu       sync.Mutex
 	changes  []Change
-	expect   map[string]json.RawMessage
+	expect   map[string]*decision
 	declared map[string]bool
 	deps     map[string][]string
 	errs     []error
@@ -474,7 +528,7 @@ func (e *Engine) Preview(salt string) *Preview {
 	if salt == "" {
 		salt = newSalt()
 	}
-	return &Preview{e: e, salt: salt, expect: map[string]json.RawMessage{},
+	return &Preview{e: e, salt: salt, expect: map[string]*decision{},
 		declared: map[string]bool{}, deps: map[string][]string{}}
 }
 
@@ -549,21 +603,24 @@ func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error)
 	if err != nil {
 		return fail(err)
 	}
-	data, err := json.Marshal(fingerprint(dec.s, dec.model, p.salt))
-	if err != nil {
-		return fail(err)
-	}
 	p.mu.Lock()
 	p.changes = append(p.changes, dec.change)
-	p.expect[key] = data
+	p.expect[key] = dec
 	p.deps[key] = dec.deps
 	p.mu.Unlock()
+	if !dec.unknown && dec.change.Action != ActionResume {
+		dec.salt = p.salt
+		p.e.mu.Lock()
+		p.e.decisions[key] = dec
+		p.e.mu.Unlock()
+	}
 	switch dec.change.Action {
 	case ActionNoop, ActionUpdate:
 		res, err := declaredFrom(rec)
 		if err != nil {
 			return fail(err)
 		}
+		dec.declared = res
 		return res, nil
 	default:
 		res := placeholders(dec.s)
@@ -607,8 +664,9 @@ func (p *Preview) Plan() *Plan {
 	p.mu.Lock()
 	plan := p.e.newPlan(false, p.salt)
 	plan.Changes = append(plan.Changes, p.changes...)
+	plan.lazy = make(map[string]*decision, len(p.expect))
 	for k, v := range p.expect {
-		plan.Expect[k] = v
+		plan.lazy[k] = v
 	}
 	declared := p.declared
 	p.mu.Unlock()
