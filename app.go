@@ -45,6 +45,7 @@ type run struct {
 // declarer is what declarations go to: the preview or the engine.
 type declarer interface {
 	Declare(ctx context.Context, d engine.Declaration) (*engine.Declared, error)
+	Lookup(ctx context.Context, l engine.Lookup) (*engine.Declared, error)
 }
 
 // call runs the program fn on the run's App and waits for the functions it
@@ -138,6 +139,37 @@ func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOpt
 		}
 	}
 	return r, nil
+}
+
+// Lookup reads the existing resource typeName with the given Cloud Control
+// identifier without managing it: its properties and outputs (Outputs,
+// Output) feed declarations like any other resource's, and a declaration
+// using them depends on it. The plan shows it as a read; it is never
+// changed or deleted, and the stage's state lists it as read until the
+// program no longer looks it up. A resource that does not exist is an
+// error of the preview, before any change. logicalID names it in the stage
+// like a declaration's, and must not be one the stage manages.
+func (a *App) Lookup(typeName, logicalID, identifier string) (*Resource, error) {
+	res, err := a.run.decl.Lookup(a.run.ctx, engine.Lookup{Scope: a.scope, LogicalID: logicalID, Type: typeName, Identifier: identifier})
+	if err != nil {
+		return nil, publicError(err)
+	}
+	r := &Resource{Type: typeName, LogicalID: logicalID, Key: res.Key, Identifier: res.Identifier, Outputs: res.Outputs}
+	if s, err := a.run.reg.Lookup(typeName); err == nil {
+		r.outputNames = propertyNames(s)
+	}
+	return r, nil
+}
+
+// propertyNames lists the top-level properties of s, sorted: what a
+// lookup's outputs can be.
+func propertyNames(s *schema.Schema) []string {
+	names := make([]string, 0, len(s.Root.Properties))
+	for n := range s.Root.Properties {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Export records a named value of the run (an ARN, an endpoint, ...): it is

@@ -224,6 +224,10 @@ var ErrDeviation = engine.ErrDeviation
 // another state of the stage than its state now (another run changed it).
 var ErrStalePlan = engine.ErrStalePlan
 
+// ErrLookupNotFound is wrapped by the error of a lookup (App.Lookup) of a
+// resource that does not exist.
+var ErrLookupNotFound = engine.ErrLookupNotFound
+
 // ErrNotConfirmed is the error of a run whose plan was not confirmed at the
 // question (see Config.Confirm): nothing was changed.
 var ErrNotConfirmed = errors.New("the plan was not confirmed; nothing was changed")

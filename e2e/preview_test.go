@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 
 	"github.com/athanor-dev/athanor"
 	"github.com/athanor-dev/athanor/emulator"
@@ -274,5 +279,86 @@ func TestPreviewDefersOnlyWhatIsUnknown(t *testing.T) {
 	}
 	if n := e.requests(); n != 0 {
 		t.Fatalf("%d mutating requests", n)
+	}
+}
+
+// TestLookup: a lookup reads an existing resource without managing it: its
+// outputs feed a declaration (which depends on it), the plan shows a read,
+// the stage's metadata lists it, and neither dropping the lookup nor a
+// destroy touches it; a lookup of a resource that does not exist fails the
+// preview, before any change.
+func TestLookup(t *testing.T) {
+	e := newEnv(t, emulator.Instant())
+	// Created outside Athanor.
+	out, err := e.sdk.CreateResource(context.Background(), &cc.CreateResourceInput{TypeName: aws.String(jobTemplate),
+		DesiredState: aws.String(`{"JobTemplateId":"outside","Description":"made elsewhere","Document":"{}"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; e.get(jobTemplate, "outside") == nil; i++ {
+		if i == 100 {
+			t.Fatal("the template made outside Athanor never appeared")
+		}
+		if _, err := e.sdk.GetResourceRequestStatus(context.Background(), &cc.GetResourceRequestStatusInput{RequestToken: out.ProgressEvent.RequestToken}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	program := func(id string) func(*athanor.App) error {
+		return func(app *athanor.App) error {
+			tpl, err := app.Lookup(jobTemplate, "existing", id)
+			if err != nil {
+				return err
+			}
+			arn, err := tpl.Output("Arn")
+			if err != nil {
+				return err
+			}
+			desc, err := tpl.Output("Description")
+			if err != nil || desc != "made elsewhere" && !athanor.IsUnknown(desc) {
+				return fmt.Errorf("looked-up description %q, %v", desc, err)
+			}
+			_, err = app.Declare(ssmParameter, "param", map[string]any{"Name": "lookup-param", "Type": "String", "Value": arn})
+			return err
+		}
+	}
+	if text := planText(t, e, program("outside")); !strings.Contains(text, "< read     existing (AWS::IoT::JobTemplate) outside") {
+		t.Errorf("plan:\n%s", text)
+	}
+	res := e.run(program("outside"))
+	if res.Created != 1 {
+		t.Fatalf("deploy: %+v", res)
+	}
+	if p := e.get(ssmParameter, "lookup-param"); p == nil || !strings.HasSuffix(fmt.Sprint(p["Value"]), ":jobtemplate/outside") {
+		t.Fatalf("parameter fed by the lookup: %v", p)
+	}
+	if r := recordOf(e.records("test"), "param"); !slices.Equal(r.DependsOn, []string{"existing"}) {
+		t.Errorf("the parameter depends on %v, want [existing]", r.DependsOn)
+	}
+	if m := meta(t, e.state, "test"); m.Reads["existing"].Identifier != "outside" || m.Reads["existing"].Type != jobTemplate {
+		t.Errorf("stage metadata reads: %+v", m.Reads)
+	}
+	if recordOf(e.records("test"), "existing").Key != "" {
+		t.Error("the lookup has a record of a managed resource")
+	}
+
+	// A missing resource: the preview fails, nothing changes.
+	mark := e.rec.mark()
+	_, err = e.try(program("missing"))
+	if !errors.Is(err, athanor.ErrLookupNotFound) || !strings.Contains(err.Error(), `no AWS::IoT::JobTemplate with identifier "missing" exists`) {
+		t.Fatalf("lookup of a missing resource: %v", err)
+	}
+	if calls := e.rec.since(mark, mutating...); len(calls) != 0 {
+		t.Fatalf("%d mutating calls after a failed lookup", len(calls))
+	}
+
+	// Dropping the lookup and then destroying leave the template alone.
+	e.run(func(app *athanor.App) error { return nil })
+	e.run(program("outside"))
+	e.run(nil, destroy)
+	if e.get(jobTemplate, "outside") == nil {
+		t.Fatal("the looked-up template was deleted")
+	}
+	if m := meta(t, e.state, "test"); len(m.Reads) != 0 {
+		t.Errorf("reads after a destroy: %+v", m.Reads)
 	}
 }

@@ -101,7 +101,18 @@ type Meta struct {
 	NextSeq       int64                      `json:"nextSeq"`
 	Exports       map[string]json.RawMessage `json:"exports,omitempty"`
 	Target        *Target                    `json:"target,omitempty"` // where the stage lives (target.go); nil until bound
-	UpdatedAt     time.Time                  `json:"updatedAt"`
+	// Reads lists the resources the last successful run looked up (read
+	// without managing them), by key: they are never changed or deleted,
+	// and leave this list when the program no longer looks them up.
+	Reads     map[string]Read `json:"reads,omitempty"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+}
+
+// Read is a resource a run looked up: read, not managed.
+type Read struct {
+	Type       string    `json:"type"`
+	Identifier string    `json:"identifier"`
+	ReadAt     time.Time `json:"readAt"`
 }
 
 // LockInfo names a lock holder.

@@ -94,6 +94,9 @@ type Engine struct {
 	// decisions are the preview's, by key, for declarations that held no
 	// value not known yet (see previewed).
 	decisions map[string]*decision
+	// previewReads are the preview's lookups, reads those of the run
+	// applying the plan (written to the stage's metadata).
+	previewReads, reads map[string]*read
 
 	// secrets conceals write-only values in the provider's errors.
 	secrets concealer
@@ -177,6 +180,7 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 		o.Admission = AdmissionPerSlot * n
 	}
 	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, deps: map[string][]string{}, decisions: map[string]*decision{},
+		previewReads: map[string]*read{}, reads: map[string]*read{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
 	recs, err := o.State.List(ctx)

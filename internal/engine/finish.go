@@ -128,6 +128,7 @@ func (e *Engine) writeMeta(ctx context.Context, exports map[string]any) error {
 		meta.NextSeq = e.nextSeq
 	}
 	e.mu.Unlock()
+	meta.Reads = e.readRecords()
 	meta.Exports = nil
 	if len(exports) > 0 {
 		meta.Exports = make(map[string]json.RawMessage, len(exports))

@@ -447,7 +447,7 @@ func (r *Reporter) PlanHeader(p *Plan) {
 
 // symbols mark each action in a plan's text.
 var symbols = map[Action]string{ActionCreate: "+", ActionUpdate: "~", ActionReplace: "±", ActionDelete: "-",
-	ActionNoop: "=", ActionAdopt: "+", ActionForget: ".", ActionResume: ">"}
+	ActionNoop: "=", ActionAdopt: "+", ActionForget: ".", ActionResume: ">", ActionRead: "<"}
 
 // FormatChange renders one change of a plan for a reviewer: its action,
 // key, type and identifier; the properties a create sends; each changed
