@@ -651,3 +651,37 @@ func TestCLIRegionsAndAccounts(t *testing.T) {
 		t.Fatalf("job templates: %d in the deployer's eu-west-1, %d in the default account's, %d in the deployer's us-east-1; want 1, 0, 0", n, home, other)
 	}
 }
+
+// TestUnsignedHome: a request without a signature is served in
+// Options.Account and Options.Region; one signed for a name that is not a
+// region is refused, signatures checked or not.
+func TestUnsignedHome(t *testing.T) {
+	te := startEmulator(t, Options{Region: "eu-west-2", Account: "210987654321"})
+	status, m := post(t, te.url, "CloudApiService.CreateResource", `{"TypeName":"AWS::SNS::Topic","DesiredState":"{\"TopicName\":\"home\"}"}`)
+	if status != http.StatusOK {
+		t.Fatalf("unsigned CreateResource: %d %v", status, m)
+	}
+	te.get(t, topic, "arn:aws:sns:eu-west-2:210987654321:home")
+	_, err := te.as("moon-base", staticCreds("AKIDEXAMPLE", "secret")).cc.ListResources(context.Background(), &cloudcontrol.ListResourcesInput{TypeName: aws.String(topic)})
+	wantAPIError(t, err, "InvalidSignatureException")
+	if !strings.Contains(err.Error(), "Credential should be scoped to a valid region, not 'moon-base'") {
+		t.Fatalf("error %v does not name the region", err)
+	}
+}
+
+// TestEstateOptions: Accounts and ExternalIDs are checked when the server
+// is made.
+func TestEstateOptions(t *testing.T) {
+	for _, tt := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Accounts: map[string]string{"AKID": "1234"}}, `Accounts["AKID"] = "1234", want 12 digits`},
+		{Options{ExternalIDs: map[string]string{"arn:aws:iam::123456789012:user/u": "ext-1"}}, `"arn:aws:iam::123456789012:user/u" is not the ARN of a role`},
+		{Options{ExternalIDs: map[string]string{deployerRole: "x"}}, `want 2 to 1224 characters`},
+	} {
+		if _, err := New(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%+v): %v, want an error saying %s", tt.opts, err, tt.want)
+		}
+	}
+}
