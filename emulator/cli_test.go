@@ -14,7 +14,9 @@ import (
 
 // awsCLI returns a function running the AWS CLI against url, or skips the
 // test where the CLI is not installed (CI installs it, so there it fails).
-func awsCLI(t *testing.T, url string) func(args ...string) map[string]any {
+// The CLI signs with the key test; extra environment variables (KEY=value)
+// override that and the rest.
+func awsCLI(t *testing.T, url string, extra ...string) func(args ...string) map[string]any {
 	t.Helper()
 	bin, err := exec.LookPath("aws")
 	if err != nil {
@@ -37,6 +39,7 @@ func awsCLI(t *testing.T, url string) func(args ...string) map[string]any {
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_DEFAULT_REGION=us-east-1", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1",
 	)
+	env = append(env, extra...)
 	return func(args ...string) map[string]any {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

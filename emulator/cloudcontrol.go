@@ -99,7 +99,7 @@ func mustJSON(v any) string {
 }
 
 // serveCloudControl answers one AWS JSON 1.0 Cloud Control call.
-func (s *Server) serveCloudControl(ctx context.Context, w http.ResponseWriter, r *http.Request, reqID, target string, body []byte) {
+func (s *call) serveCloudControl(ctx context.Context, w http.ResponseWriter, r *http.Request, reqID, target string, body []byte) {
 	op, ok := strings.CutPrefix(target, "CloudApiService.")
 	var out any
 	var e *apiError
@@ -194,7 +194,7 @@ func fingerprint(op string, in *mutationIn, canonical string) string {
 	return strings.Join([]string{op, deref(in.TypeName), deref(in.TypeVersionId), deref(in.RoleArn), deref(in.Identifier), canonical}, "\x00")
 }
 
-func (s *Server) submit(r *request, expect *resource) (any, *apiError) {
+func (s *call) submit(r *request, expect *resource) (any, *apiError) {
 	now := s.clock.Now()
 	r.Token = newUUID()
 	r.Submitted = now
@@ -231,7 +231,7 @@ func (s *Server) submit(r *request, expect *resource) (any, *apiError) {
 	return progressOutput{s.event(got)}, nil
 }
 
-func (s *Server) createResource(body []byte) (any, *apiError) {
+func (s *call) createResource(body []byte) (any, *apiError) {
 	var in mutationIn
 	if e := decodeJSONInput(body, &in); e != nil {
 		return nil, e
@@ -265,7 +265,7 @@ func (s *Server) createResource(body []byte) (any, *apiError) {
 	return s.submit(r, nil)
 }
 
-func (s *Server) getResource(body []byte) (any, *apiError) {
+func (s *call) getResource(body []byte) (any, *apiError) {
 	var in struct {
 		TypeName, TypeVersionId, RoleArn, Identifier *string
 	}
@@ -298,7 +298,7 @@ func (s *Server) getResource(body []byte) (any, *apiError) {
 	}{sch.TypeName, resourceDescription{res.Identifier, mustJSON(sch.WithoutWriteOnly(res.Model))}}, nil
 }
 
-func (s *Server) updateResource(body []byte) (any, *apiError) {
+func (s *call) updateResource(body []byte) (any, *apiError) {
 	var in mutationIn
 	if e := decodeJSONInput(body, &in); e != nil {
 		return nil, e
@@ -368,7 +368,7 @@ func (s *Server) updateResource(body []byte) (any, *apiError) {
 	return s.submit(r, cur)
 }
 
-func (s *Server) deleteResource(body []byte) (any, *apiError) {
+func (s *call) deleteResource(body []byte) (any, *apiError) {
 	var in mutationIn
 	if e := decodeJSONInput(body, &in); e != nil {
 		return nil, e
@@ -396,7 +396,7 @@ func (s *Server) deleteResource(body []byte) (any, *apiError) {
 	return s.submit(r, nil)
 }
 
-func (s *Server) listResources(body []byte) (any, *apiError) {
+func (s *call) listResources(body []byte) (any, *apiError) {
 	var in struct {
 		TypeName, TypeVersionId, RoleArn, NextToken, ResourceModel *string
 		MaxResults                                                 *int
@@ -460,7 +460,7 @@ func (s *Server) listResources(body []byte) (any, *apiError) {
 	return out, nil
 }
 
-func (s *Server) getResourceRequestStatus(body []byte) (any, *apiError) {
+func (s *call) getResourceRequestStatus(body []byte) (any, *apiError) {
 	token, e := decodeRequestToken(body)
 	if e != nil {
 		return nil, e
@@ -472,7 +472,7 @@ func (s *Server) getResourceRequestStatus(body []byte) (any, *apiError) {
 	return progressOutput{s.event(r)}, nil
 }
 
-func (s *Server) listResourceRequests(body []byte) (any, *apiError) {
+func (s *call) listResourceRequests(body []byte) (any, *apiError) {
 	var in struct {
 		MaxResults                  *int
 		NextToken                   *string
@@ -530,7 +530,7 @@ func (s *Server) listResourceRequests(body []byte) (any, *apiError) {
 	return out, nil
 }
 
-func (s *Server) cancelResourceRequest(body []byte) (any, *apiError) {
+func (s *call) cancelResourceRequest(body []byte) (any, *apiError) {
 	token, e := decodeRequestToken(body)
 	if e != nil {
 		return nil, e

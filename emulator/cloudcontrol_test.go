@@ -483,7 +483,7 @@ func TestGeneratedReadOnlyProperties(t *testing.T) {
 	if got := te.get(t, assessment, id); got["Description"] != nil || got["Name"] != nil || got["AssessmentId"] != id {
 		t.Fatalf("after update, read: %v", got)
 	}
-	if stored := te.srv.st.get(resourceKey{assessment, id}).Model; stored["Description"] != "quarterly" || stored["Name"] != "audit" {
+	if stored := te.srv.homeStore().get(resourceKey{assessment, id}).Model; stored["Description"] != "quarterly" || stored["Name"] != "audit" {
 		t.Fatalf("after update, stored: %v", stored)
 	}
 }

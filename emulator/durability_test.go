@@ -45,7 +45,7 @@ func TestDurability(t *testing.T) {
 		t.Fatalf("RetentionInDays %v", got)
 	}
 	// Write-only properties survived too.
-	res := second.st.get(resourceKey{jobTemplate, "kept"})
+	res := second.homeStore().get(resourceKey{jobTemplate, "kept"})
 	if res == nil || res.Model["Document"] != `{"operation":"update"}` {
 		t.Fatalf("stored model lost its write-only properties: %v", res)
 	}

@@ -202,3 +202,7 @@ func keys(m map[string]any) string {
 }
 
 func errorAs(err error, target any) bool { return errors.As(err, target) }
+
+// homeStore is the store of the emulator's home scope: Options.Account in
+// Options.Region, where the unmapped test keys' requests go.
+func (s *Server) homeStore() *store { return s.store(s.home()) }

@@ -235,7 +235,7 @@ func TestIdentities(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				stored := te.srv.st.get(resourceKey{tc.typeName, id})
+				stored := te.srv.homeStore().get(resourceKey{tc.typeName, id})
 				if stored == nil {
 					t.Fatalf("nothing stored under %q", id)
 				}
@@ -309,7 +309,7 @@ func TestGenericIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if vs := sch.Violations(te.srv.st.get(resourceKey{tc.typeName, id}).Model); len(vs) > 0 {
+			if vs := sch.Violations(te.srv.homeStore().get(resourceKey{tc.typeName, id}).Model); len(vs) > 0 {
 				t.Errorf("the stored model breaks the schema: %v", vs)
 			}
 		})

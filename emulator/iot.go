@@ -37,7 +37,7 @@ func iotErr(status int, name, format string, args ...any) *apiError {
 
 // serveIoT answers the IoT REST API for job templates, on the same store
 // as Cloud Control.
-func (s *Server) serveIoT(_ context.Context, w http.ResponseWriter, r *http.Request, reqID string, body []byte) {
+func (s *call) serveIoT(_ context.Context, w http.ResponseWriter, r *http.Request, reqID string, body []byte) {
 	s.st.settle(s.clock.Now())
 	var out any
 	var e *apiError
@@ -92,7 +92,7 @@ func validJobTemplateID(id string) *apiError {
 	return nil
 }
 
-func (s *Server) createJobTemplate(id string, body []byte) (any, *apiError) {
+func (s *call) createJobTemplate(id string, body []byte) (any, *apiError) {
 	if e := validJobTemplateID(id); e != nil {
 		return nil, e
 	}
@@ -130,7 +130,7 @@ func (s *Server) createJobTemplate(id string, body []byte) (any, *apiError) {
 	return map[string]any{"jobTemplateArn": p.model["Arn"], "jobTemplateId": id}, nil
 }
 
-func (s *Server) jobTemplate(id string) (*resource, *apiError) {
+func (s *call) jobTemplate(id string) (*resource, *apiError) {
 	if e := validJobTemplateID(id); e != nil {
 		return nil, e
 	}
@@ -141,7 +141,7 @@ func (s *Server) jobTemplate(id string) (*resource, *apiError) {
 	return res, nil
 }
 
-func (s *Server) describeJobTemplate(id string) (any, *apiError) {
+func (s *call) describeJobTemplate(id string) (any, *apiError) {
 	res, e := s.jobTemplate(id)
 	if e != nil {
 		return nil, e
@@ -161,7 +161,7 @@ func (s *Server) describeJobTemplate(id string) (any, *apiError) {
 	return out, nil
 }
 
-func (s *Server) deleteJobTemplate(id string) (any, *apiError) {
+func (s *call) deleteJobTemplate(id string) (any, *apiError) {
 	if e := validJobTemplateID(id); e != nil {
 		return nil, e
 	}
@@ -175,7 +175,7 @@ func (s *Server) deleteJobTemplate(id string) (any, *apiError) {
 	return struct{}{}, nil
 }
 
-func (s *Server) listJobTemplates(r *http.Request) (any, *apiError) {
+func (s *call) listJobTemplates(r *http.Request) (any, *apiError) {
 	q := r.URL.Query()
 	limit := 50
 	if m := q.Get("maxResults"); m != "" {
@@ -216,7 +216,7 @@ func (s *Server) listJobTemplates(r *http.Request) (any, *apiError) {
 }
 
 // jobTemplateByArn finds the job template an ARN names.
-func (s *Server) jobTemplateKey(arn string) (resourceKey, *apiError) {
+func (s *call) jobTemplateKey(arn string) (resourceKey, *apiError) {
 	i := strings.LastIndex(arn, ":jobtemplate/")
 	if arn == "" || i < 0 {
 		return resourceKey{}, iotErr(http.StatusBadRequest, "InvalidRequestException", "Invalid resource ARN %q: the emulator tags job templates only", arn)
@@ -233,7 +233,7 @@ type iotTag struct {
 	Value *string `json:"Value,omitempty"`
 }
 
-func (s *Server) tagResource(body []byte) (any, *apiError) {
+func (s *call) tagResource(body []byte) (any, *apiError) {
 	var in struct {
 		ResourceArn string   `json:"resourceArn"`
 		Tags        []iotTag `json:"tags"`
@@ -290,7 +290,7 @@ func (s *Server) tagResource(body []byte) (any, *apiError) {
 	return struct{}{}, nil
 }
 
-func (s *Server) untagResource(body []byte) (any, *apiError) {
+func (s *call) untagResource(body []byte) (any, *apiError) {
 	var in struct {
 		ResourceArn string   `json:"resourceArn"`
 		TagKeys     []string `json:"tagKeys"`
@@ -333,7 +333,7 @@ func (s *Server) untagResource(body []byte) (any, *apiError) {
 	return struct{}{}, nil
 }
 
-func (s *Server) listTagsForResource(r *http.Request) (any, *apiError) {
+func (s *call) listTagsForResource(r *http.Request) (any, *apiError) {
 	arn := r.URL.Query().Get("resourceArn")
 	if arn == "" {
 		return nil, iotErr(http.StatusBadRequest, "InvalidRequestException", "1 validation error detected: Value null at 'resourceArn' failed to satisfy constraint: Member must not be null")

@@ -1,6 +1,8 @@
 package emulator
 
 import (
+	"bytes"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -12,11 +14,26 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// Bucket names of the bbolt database.
+// Bucket names of the bbolt database. Resources and requests are keyed by
+// scope.journalKey; meta holds the layout version and the key that signs
+// the session tokens the emulator's STS issues.
 var (
 	bucketResources = []byte("resources")
 	bucketRequests  = []byte("requests")
+	bucketMeta      = []byte("meta")
 )
+
+// Keys of the meta bucket.
+var (
+	metaLayout     = []byte("layout")
+	metaSessionKey = []byte("session-key")
+)
+
+// layoutScoped is the database layout where every key of the resources and
+// requests buckets begins with its account and region. Layout 1, before it,
+// had no meta bucket and no scope in the keys: it held one account in one
+// region.
+const layoutScoped = "2"
 
 // journalOp is one write: a put, or a delete when val is nil.
 type journalOp struct {
@@ -31,6 +48,9 @@ type journalOp struct {
 // releasing it, so no lock is held across an fsync.
 type journal struct {
 	db *bolt.DB
+	// sessionKey signs session tokens; kept in the database so that
+	// temporary credentials outlive a restart.
+	sessionKey []byte
 
 	mu        sync.Mutex
 	cond      *sync.Cond
@@ -44,7 +64,10 @@ type journal struct {
 	done      chan struct{}
 }
 
-func openJournal(dir string) (*journal, error) {
+// openJournal opens the database in dir, creating it when absent. A
+// database of layout 1 is upgraded in place: its records belong to home,
+// the scope the emulator served them in.
+func openJournal(dir string, home scope) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("emulator: data directory: %w", err)
 	}
@@ -55,22 +78,68 @@ func openJournal(dir string) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: open store in %s: %w", dir, err)
 	}
+	var key []byte
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketResources, bucketRequests} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		switch v := meta.Get(metaLayout); {
+		case v == nil:
+			if err := upgradeToScoped(tx, home); err != nil {
+				return err
+			}
+			if err := meta.Put(metaLayout, []byte(layoutScoped)); err != nil {
+				return err
+			}
+		case string(v) != layoutScoped:
+			return fmt.Errorf("database layout %q is not %s: written by another version of the emulator", v, layoutScoped)
+		}
+		if key = bytes.Clone(meta.Get(metaSessionKey)); len(key) == 0 {
+			key = make([]byte, 32)
+			crand.Read(key)
+			return meta.Put(metaSessionKey, key)
+		}
 		return nil
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("emulator: initialise store: %w", err)
+		return nil, fmt.Errorf("emulator: initialise store in %s: %w", dir, err)
 	}
-	j := &journal{db: db, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	j := &journal{db: db, sessionKey: key, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	j.cond = sync.NewCond(&j.mu)
 	go j.run()
 	return j, nil
+}
+
+// upgradeToScoped rewrites the records of a layout 1 database under the
+// keys of home.
+func upgradeToScoped(tx *bolt.Tx, home scope) error {
+	for _, name := range [][]byte{bucketResources, bucketRequests} {
+		b := tx.Bucket(name)
+		type record struct{ k, v []byte }
+		var old []record
+		if err := b.ForEach(func(k, v []byte) error {
+			old = append(old, record{bytes.Clone(k), bytes.Clone(v)})
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, r := range old {
+			if err := b.Delete(r.k); err != nil {
+				return err
+			}
+			if err := b.Put([]byte(home.journalKey(string(r.k))), r.v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // load calls fn for every record of bucket.

@@ -86,10 +86,25 @@ type Faults struct {
 
 // Options configures a Server.
 type Options struct {
-	// Region is the region the emulator pretends to be (default us-east-1).
+	// Region is the emulator's home region (default us-east-1): the region
+	// of a request without a signature. A signed request is served in the
+	// region of its credential scope, any region name (see the package
+	// documentation).
 	Region string
-	// Account is the 12-digit account id (default 123456789012).
+	// Account is the default 12-digit account id (default 123456789012):
+	// the account of a request without a signature, and of one signed with
+	// an access key that neither Accounts maps nor the emulator's STS
+	// issued.
 	Account string
+	// Accounts maps access key ids to the 12-digit account their requests
+	// are served in, e.g. one key per shared-config profile. Temporary
+	// credentials from the emulator's STS AssumeRole need no entry: they
+	// belong to the account of the role they assumed.
+	Accounts map[string]string
+	// ExternalIDs maps role ARNs to the external id that AssumeRole must be
+	// given to assume them; a role not listed requires none (the emulator
+	// keeps no trust policies: any caller may assume any role).
+	ExternalIDs map[string]string
 	// DataDir, when set, keeps resources and requests in a bbolt database in
 	// that directory so that they survive a restart; otherwise they live in
 	// memory only.
@@ -241,6 +256,19 @@ func (o *Options) setDefaults() error {
 	}
 	if len(o.Account) != 12 || !isDigits(o.Account) {
 		return fmt.Errorf("emulator: account %q must be 12 digits", o.Account)
+	}
+	for key, acct := range o.Accounts {
+		if len(acct) != 12 || !isDigits(acct) {
+			return fmt.Errorf("emulator: Accounts[%q] = %q, want 12 digits", key, acct)
+		}
+	}
+	for arn, ext := range o.ExternalIDs {
+		if !roleARN.MatchString(arn) {
+			return fmt.Errorf("emulator: ExternalIDs: %q is not the ARN of a role: want arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>", arn)
+		}
+		if l := len(ext); l < 2 || l > 1224 || !mExternalID.pattern.MatchString(ext) {
+			return fmt.Errorf("emulator: ExternalIDs[%q] = %q, want 2 to 1224 characters of [\\w+=,.@:/-]", arn, ext)
+		}
 	}
 	if o.Clock == nil {
 		o.Clock = systemClock{}

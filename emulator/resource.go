@@ -31,7 +31,7 @@ type prepared struct {
 // prepareCreate validates a desired state and builds the model to store:
 // defaults applied, read-only properties and a missing primary identifier
 // generated.
-func (s *Server) prepareCreate(sch *schema.Schema, desired map[string]any) prepared {
+func (s *call) prepareCreate(sch *schema.Schema, desired map[string]any) prepared {
 	if msg := checkModel(sch, desired); msg != "" {
 		p := prepared{failCode: "InvalidRequest", failMessage: msg}
 		if id, err := sch.Identifier(desired); err == nil {
@@ -73,7 +73,7 @@ func (s *Server) prepareCreate(sch *schema.Schema, desired map[string]any) prepa
 // identifiers and read-only attributes of the type's identity rule
 // (identities.go), then the generic values for what the rule leaves out. It
 // reports whether a primary identifier was generated rather than chosen.
-func (s *Server) generate(sch *schema.Schema, gen generator, desired map[string]any) (map[string]any, bool) {
+func (s *call) generate(sch *schema.Schema, gen generator, desired map[string]any) (map[string]any, bool) {
 	model := maps.Clone(desired)
 	generatedID := false
 	isPrimary := func(name string) bool {
@@ -81,7 +81,7 @@ func (s *Server) generate(sch *schema.Schema, gen generator, desired map[string]
 	}
 	absent := map[string]bool{} // attributes the rule says the resource lacks
 	if rule, ok := identityRules[sch.TypeName]; ok {
-		c := idContext{partition: partition(s.opts.Region), region: s.opts.Region, account: s.opts.Account, model: model, g: gen}
+		c := idContext{partition: partition(s.sc.Region), region: s.sc.Region, account: s.sc.Account, model: model, g: gen}
 		if rule.name != "" {
 			if _, present := model[rule.name]; !present {
 				model[rule.name] = gen.genName(sch.TypeName, rule, model)
@@ -153,12 +153,12 @@ func (s *Server) generate(sch *schema.Schema, gen generator, desired map[string]
 // model lacks is added (a DynamoDB table's StreamArn once it has a stream),
 // one the rule now says is absent is removed. Attributes already present
 // keep their values.
-func (s *Server) refreshAttributes(sch *schema.Schema, model map[string]any) {
+func (s *call) refreshAttributes(sch *schema.Schema, model map[string]any) {
 	rule, ok := identityRules[sch.TypeName]
 	if !ok {
 		return
 	}
-	c := idContext{partition: partition(s.opts.Region), region: s.opts.Region, account: s.opts.Account, model: model, g: s.generator(sch)}
+	c := idContext{partition: partition(s.sc.Region), region: s.sc.Region, account: s.sc.Account, model: model, g: s.generator(sch)}
 	if rule.name != "" {
 		c.name, _ = model[rule.name].(string)
 	}
@@ -288,13 +288,13 @@ func partition(region string) string {
 // resource is tried in kebab case ("schedule-group") and lower camel case
 // ("scheduleGroup"), and with ":" before the id; the first form the pattern
 // accepts is taken.
-func (s *Server) arn(typeName, id string, n *schema.Node) string {
+func (s *call) arn(typeName, id string, n *schema.Node) string {
 	parts := strings.Split(typeName, "::")
 	service, res := "unknown", "Resource"
 	if len(parts) == 3 {
 		service, res = strings.ToLower(parts[1]), parts[2]
 	}
-	prefix := fmt.Sprintf("arn:%s:%s:%s:%s:", partition(s.opts.Region), service, s.opts.Region, s.opts.Account)
+	prefix := fmt.Sprintf("arn:%s:%s:%s:%s:", partition(s.sc.Region), service, s.sc.Region, s.sc.Account)
 	first := prefix + strings.ToLower(res) + "/" + id
 	if n == nil || n.Pattern == "" {
 		return first

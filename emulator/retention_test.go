@@ -158,17 +158,22 @@ func TestRequestRetentionInFlight(t *testing.T) {
 }
 
 // storedRequestTokens reads the request tokens in the data directory's
-// database.
+// database, all of the default account in us-east-1.
 func storedRequestTokens(t *testing.T, dir string) []string {
 	t.Helper()
-	j, err := openJournal(dir)
+	home := scope{DefaultAccount, DefaultRegion}
+	j, err := openJournal(dir, home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.close()
 	var tokens []string
 	if err := j.load(bucketRequests, func(key, _ []byte) error {
-		tokens = append(tokens, string(key))
+		sc, token, ok := splitJournalKey(string(key))
+		if !ok || sc != home {
+			t.Errorf("stored request key %q is not of %s", key, home)
+		}
+		tokens = append(tokens, token)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -247,20 +252,21 @@ func TestRequestRetentionMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	c := srv.newCall(caller{scope: srv.home()})
 	call := func(fn func([]byte) (any, *apiError), body string) {
 		t.Helper()
 		if _, e := fn([]byte(body)); e != nil {
 			t.Fatalf("%s: %s: %s", body, e.Name, e.Message)
 		}
 	}
-	call(srv.createResource, `{"TypeName":"AWS::Logs::LogGroup","DesiredState":"{\"LogGroupName\":\"anchor\"}"}`)
-	call(srv.updateResource, `{"TypeName":"AWS::Logs::LogGroup","Identifier":"anchor","PatchDocument":"[{\"op\":\"add\",\"path\":\"/RetentionInDays\",\"value\":7}]"}`)
+	call(c.createResource, `{"TypeName":"AWS::Logs::LogGroup","DesiredState":"{\"LogGroupName\":\"anchor\"}"}`)
+	call(c.updateResource, `{"TypeName":"AWS::Logs::LogGroup","Identifier":"anchor","PatchDocument":"[{\"op\":\"add\",\"path\":\"/RetentionInDays\",\"value\":7}]"}`)
 
-	st := srv.st
+	st := c.st
 	peak := 0
 	for i := range cycles {
-		call(srv.createResource, fmt.Sprintf(`{"TypeName":"AWS::Logs::LogGroup","ClientToken":"c-%d","DesiredState":"{\"LogGroupName\":\"g-%d\"}"}`, i, i))
-		call(srv.deleteResource, fmt.Sprintf(`{"TypeName":"AWS::Logs::LogGroup","ClientToken":"d-%d","Identifier":"g-%d"}`, i, i))
+		call(c.createResource, fmt.Sprintf(`{"TypeName":"AWS::Logs::LogGroup","ClientToken":"c-%d","DesiredState":"{\"LogGroupName\":\"g-%d\"}"}`, i, i))
+		call(c.deleteResource, fmt.Sprintf(`{"TypeName":"AWS::Logs::LogGroup","ClientToken":"d-%d","Identifier":"g-%d"}`, i, i))
 		clock.Advance(step)
 		st.settle(clock.Now())
 		st.mu.RLock()

@@ -4,22 +4,58 @@
 // Athanor uses.
 //
 // On one port it answers the eight Cloud Control operations (AWS JSON 1.0),
-// STS GetCallerIdentity (awsQuery) and the IoT job template REST API, all on
-// one store. Resource behaviour comes from the CloudFormation registry
-// schemas for any type: model validation, generated read-only properties,
-// hidden write-only properties, create-only paths, RFC 6902 updates. The
-// AWS::IoT::JobTemplate layer adds the IoT API's own rules. For the most
-// used types (identities.go), names, identifiers, ARNs and other read-only
-// attributes take the shapes AWS gives them, in the emulator's region and
-// account; generated names and identifiers are drawn from the seed.
+// STS GetCallerIdentity and AssumeRole (awsQuery) and the IoT job template
+// REST API, all on one store. Resource behaviour comes from the
+// CloudFormation registry schemas for any type: model validation, generated
+// read-only properties, hidden write-only properties, create-only paths,
+// RFC 6902 updates. The AWS::IoT::JobTemplate layer adds the IoT API's own
+// rules. For the most used types (identities.go), names, identifiers, ARNs
+// and other read-only attributes take the shapes AWS gives them, in the
+// request's region and account; generated names and identifiers are drawn
+// from the seed.
+//
+// The emulator serves every region and any number of accounts, each
+// (account, region) isolated from the others as in AWS: its own resources,
+// requests, request tokens, listings and ARNs, the same identifier living
+// in several without colliding. A signed request is served in the region
+// of its SigV4 credential scope (the Authorization header's
+// Credential=AKID/date/REGION/service/aws4_request, or a presigned URL's
+// X-Amz-Credential), any name of the shape of an AWS region; a request
+// without a signature in Options.Region. The account follows from the
+// access key, in this order:
+//
+//   - temporary credentials the emulator's STS AssumeRole issued (the
+//     request carries their session token, X-Amz-Security-Token) belong to
+//     the account of the role they assumed;
+//   - a key listed in Options.Accounts belongs to the account it maps to
+//     (e.g. one key per shared-config profile);
+//   - every other key, such as the SDKs' dummy "test", belongs to
+//     Options.Account (DefaultAccount unless set).
+//
+// AssumeRole takes RoleArn, RoleSessionName, ExternalId and DurationSeconds
+// (900 to 43200 seconds, 3600 by default, at most 3600 when the caller is
+// itself an assumed role) and returns an access key, secret key, session
+// token and expiration. The emulator keeps no trust policies: any caller
+// may assume any role, except that a role listed in Options.ExternalIDs
+// requires its external id. GetCallerIdentity answers the caller's account
+// and ARN: arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION for assumed
+// credentials, arn:aws:iam::ACCOUNT:user/AKID otherwise. With
+// Options.Credentials, issued credentials are verified like the configured
+// keys (secret, session token, expiry), as are presigned URLs; without
+// them nothing is verified, but a session token the emulator issued still
+// chooses its account.
 //
 // Mutations are asynchronous as in the service: they return a ProgressEvent
 // and complete when their simulated latency has passed, computed from
 // timestamps rather than by sleeping goroutines. Faults (rate limits,
 // synchronous errors, asynchronous failures, dropped connections) are
 // injected reproducibly from a seed. With a data directory, resources and
-// requests survive a restart in a bbolt database. Finished requests are
-// forgotten after Options.RequestRetention (7 days, as the service).
+// requests of every account and region survive a restart in a bbolt
+// database, and so do the credentials AssumeRole issued; a data directory
+// of an earlier emulator, which served one account in one region, is
+// upgraded when opened, its contents belonging to Options.Account in
+// Options.Region. Finished requests are forgotten after
+// Options.RequestRetention (7 days, as the service).
 package emulator
 
 import (
@@ -49,7 +85,6 @@ const maxBody = 1 << 20
 type Server struct {
 	opts    Options
 	reg     *schema.Registry
-	st      *store
 	j       *journal
 	clock   Clock
 	limiter *rate.Limiter
@@ -60,6 +95,13 @@ type Server struct {
 
 	namesMu sync.Mutex
 	names   *rand.Rand // seeded apart from rng: generated names and identifiers
+
+	storesMu sync.Mutex
+	stores   map[scope]*store
+
+	// sessionKey signs the session tokens of the credentials AssumeRole
+	// issues (sts.go).
+	sessionKey []byte
 
 	closed atomic.Bool
 }
@@ -76,6 +118,8 @@ func New(opts Options) (*Server, error) {
 		clock: opts.Clock,
 		rng:   rand.New(rand.NewPCG(opts.Faults.Seed, opts.Faults.Seed^0x9e3779b97f4a7c15)),
 		names: rand.New(rand.NewPCG(opts.Faults.Seed^0x6a09e667f3bcc908, opts.Faults.Seed)),
+
+		stores: map[scope]*store{},
 	}
 	if f := opts.Faults; f.RateLimit > 0 {
 		burst := f.Burst
@@ -85,14 +129,16 @@ func New(opts Options) (*Server, error) {
 		s.limiter = rate.NewLimiter(rate.Limit(f.RateLimit), burst)
 	}
 	if opts.DataDir != "" {
-		j, err := openJournal(opts.DataDir)
+		j, err := openJournal(opts.DataDir, s.home())
 		if err != nil {
 			return nil, err
 		}
-		s.j = j
+		s.j, s.sessionKey = j, j.sessionKey
+	} else {
+		s.sessionKey = make([]byte, 32)
+		crand.Read(s.sessionKey)
 	}
-	s.st = newStore(s.j, opts.RequestRetention)
-	if err := s.st.load(); err != nil {
+	if err := s.load(); err != nil {
 		if s.j != nil {
 			s.j.close()
 		}
@@ -100,8 +146,37 @@ func New(opts Options) (*Server, error) {
 	}
 	// Forget at once the requests that expired while the emulator was
 	// stopped, so they are never served again.
-	s.st.settle(s.clock.Now())
+	now := s.clock.Now()
+	for _, st := range s.stores {
+		st.settle(now)
+	}
 	return s, nil
+}
+
+// load fills the stores of every scope from the journal.
+func (s *Server) load() error {
+	if s.j == nil {
+		return nil
+	}
+	for _, b := range []struct {
+		bucket []byte
+		add    func(*store, []byte) error
+	}{{bucketResources, (*store).loadResource}, {bucketRequests, (*store).loadRequest}} {
+		err := s.j.load(b.bucket, func(k, v []byte) error {
+			sc, _, ok := splitJournalKey(string(k))
+			if !ok {
+				return fmt.Errorf("emulator: stored record %q of bucket %s names no account and region", k, b.bucket)
+			}
+			return b.add(s.store(sc), v)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, st := range s.stores {
+		st.loaded()
+	}
+	return nil
 }
 
 // Close flushes and closes the store. Requests served after Close fail.
@@ -115,10 +190,14 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Region returns the region the emulator answers for.
+// Region returns the emulator's home region: the region of a request whose
+// signature names none (Options.Region). Signed requests are served in the
+// region of their credential scope.
 func (s *Server) Region() string { return s.opts.Region }
 
-// Account returns the emulator's account id.
+// Account returns the emulator's default account (Options.Account): the
+// account of the access keys that Options.Accounts does not map and that
+// the emulator's STS did not issue.
 func (s *Server) Account() string { return s.opts.Account }
 
 // ServeHTTP routes a request to its door: X-Amz-Target for Cloud Control,
@@ -148,7 +227,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.dropConnection(w) {
 		return
 	}
-	if e := s.authenticate(r, body, d); e != nil {
+	who, e := s.authenticate(r, body, d)
+	if e != nil {
 		writeError(w, d, reqID, e)
 		return
 	}
@@ -156,14 +236,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, d, reqID, e)
 		return
 	}
+	c := s.newCall(who)
 	ctx := r.Context()
 	switch d {
 	case doorCloudControl:
-		s.serveCloudControl(ctx, w, r, reqID, route, body)
+		c.serveCloudControl(ctx, w, r, reqID, route, body)
 	case doorSTS:
-		s.serveSTS(w, r, reqID, body)
+		c.serveSTS(w, r, reqID, body)
 	default:
-		s.serveIoT(ctx, w, r, reqID, body)
+		c.serveIoT(ctx, w, r, reqID, body)
 	}
 }
 

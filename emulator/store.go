@@ -124,10 +124,15 @@ type store struct {
 	expiry     []*request   // final requests in the order they became final
 	nextExpiry atomic.Int64 // UnixNano when the front of expiry expires
 	dead       int          // tombstones (expired requests) in order
+
+	// sc is the account and region the store holds; the journal keeps its
+	// records under keys prefixed with them.
+	sc scope
 }
 
-func newStore(j *journal, retention time.Duration) *store {
+func newStore(j *journal, retention time.Duration, sc scope) *store {
 	s := &store{
+		sc:           sc,
 		resources:    map[resourceKey]*resource{},
 		sorted:       map[string][]string{},
 		count:        map[string]int{},
@@ -142,34 +147,30 @@ func newStore(j *journal, retention time.Duration) *store {
 	return s
 }
 
-// load fills the store from its journal.
-func (s *store) load() error {
-	if s.j == nil {
-		return nil
+// loadResource adds a resource read from the journal.
+func (s *store) loadResource(val []byte) error {
+	var r resource
+	if err := json.Unmarshal(val, &r); err != nil {
+		return fmt.Errorf("emulator: stored resource of %s: %w", s.sc, err)
 	}
-	err := s.j.load(bucketResources, func(_, val []byte) error {
-		var r resource
-		if err := json.Unmarshal(val, &r); err != nil {
-			return fmt.Errorf("emulator: stored resource: %w", err)
-		}
-		s.resources[resourceKey{r.TypeName, r.Identifier}] = &r
-		s.count[r.TypeName]++
-		return nil
-	})
-	if err != nil {
-		return err
+	s.resources[resourceKey{r.TypeName, r.Identifier}] = &r
+	s.count[r.TypeName]++
+	return nil
+}
+
+// loadRequest adds a request read from the journal.
+func (s *store) loadRequest(val []byte) error {
+	var r request
+	if err := json.Unmarshal(val, &r); err != nil {
+		return fmt.Errorf("emulator: stored request of %s: %w", s.sc, err)
 	}
-	err = s.j.load(bucketRequests, func(_, val []byte) error {
-		var r request
-		if err := json.Unmarshal(val, &r); err != nil {
-			return fmt.Errorf("emulator: stored request: %w", err)
-		}
-		s.addRequestLocked(&r)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+	s.addRequestLocked(&r)
+	return nil
+}
+
+// loaded orders the requests read from the journal and queues the final
+// ones for expiry.
+func (s *store) loaded() {
 	slices.SortFunc(s.order, func(a, b *request) int {
 		switch {
 		case a.Seq < b.Seq:
@@ -189,7 +190,6 @@ func (s *store) load() error {
 	}
 	slices.SortStableFunc(s.expiry, func(a, b *request) int { return a.EventTime.Compare(b.EventTime) })
 	s.setNextExpiryLocked()
-	return nil
 }
 
 // addRequestLocked indexes r; s.mu must be held for writing.
@@ -220,10 +220,10 @@ func (s *store) persistLocked(r *request, k *resourceKey) uint64 {
 		if err != nil {
 			panic(fmt.Sprintf("emulator: encode request: %v", err)) // maps of JSON values always encode
 		}
-		ops = append(ops, journalOp{bucket: bucketRequests, key: r.Token, val: b})
+		ops = append(ops, journalOp{bucket: bucketRequests, key: s.sc.journalKey(r.Token), val: b})
 	}
 	if k != nil {
-		op := journalOp{bucket: bucketResources, key: k.String()}
+		op := journalOp{bucket: bucketResources, key: s.sc.journalKey(k.String())}
 		if res := s.resources[*k]; res != nil {
 			b, err := json.Marshal(res)
 			if err != nil {
@@ -307,7 +307,7 @@ func (s *store) expireLocked(now time.Time) uint64 {
 		r.expired = true
 		s.dead++
 		if s.j != nil {
-			ops = append(ops, journalOp{bucket: bucketRequests, key: r.Token})
+			ops = append(ops, journalOp{bucket: bucketRequests, key: s.sc.journalKey(r.Token)})
 		}
 	}
 	if len(s.expiry) == 0 {
