@@ -303,8 +303,8 @@ func TestLogicalID(t *testing.T) {
 		"device-update-template": "deviceUpdateTemplate",
 		"/fleet/ota":             "fleetOta",
 		"arn:aws:sns:us-east-1:123456789012:alerts": "alerts",
-		"2024-rollout":           "jobTemplate2024Rollout",
-		"---":                    "jobTemplate",
+		"2024-rollout": "jobTemplate2024Rollout",
+		"---":          "jobTemplate",
 	} {
 		if got := logicalID(id, "AWS::IoT::JobTemplate"); got != want {
 			t.Errorf("logicalID(%q) = %q, want %q", id, got, want)

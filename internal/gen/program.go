@@ -49,6 +49,16 @@ type ProgramOptions struct {
 	App string
 	// Header holds comment paragraphs written above the package clause.
 	Header []string
+	// Packages is the import path under which the typed packages are
+	// (default "github.com/athanor-dev/athanor/aws").
+	Packages string
+}
+
+func (o ProgramOptions) packages() string {
+	if o.Packages != "" {
+		return o.Packages
+	}
+	return athanorImport + "/aws"
 }
 
 // WriteProgram returns a package main that declares decls with the typed
@@ -63,25 +73,22 @@ func WriteProgram(opts ProgramOptions, decls []Declaration) (*Program, error) {
 	builders := map[string]*programType{}
 	var errs []error
 	for _, d := range decls {
-		r, err := programResource(builders, d.Schema)
+		c, err := declare(builders, d, opts.packages())
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		pkg := r.pkg
-		e.imports[athanorImport+"/aws/"+r.dir] = true
-		w := &literalWriter{pkg: pkg.name}
-		args, declared := w.args(r.r, d.Props, d.Missing)
+		e.imports[c.importPath] = true
 		if d.Comment != "" {
 			e.comment("\t\t", d.Comment)
 		}
-		for _, n := range w.notes {
+		for _, n := range c.notes {
 			e.comment("\t\t", n)
 		}
-		e.line("\t\tif _, err := %s.%s(app, %s, %s); err != nil {", pkg.name, r.r.newName, strconv.Quote(d.LogicalID), args)
+		e.line("\t\tif _, err := %s.%s(app, %s, %s); err != nil {", c.pkg, c.newName, strconv.Quote(d.LogicalID), c.args)
 		e.line("\t\t\treturn err")
 		e.line("\t\t}")
-		prog.Declared = append(prog.Declared, declared)
+		prog.Declared = append(prog.Declared, c.declared)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -110,6 +117,27 @@ func WriteProgram(opts ProgramOptions, decls []Declaration) (*Program, error) {
 	}
 	prog.Source = src
 	return prog, nil
+}
+
+// call is one declaration's constructor call, worked out.
+type call struct {
+	pkg, importPath, newName string
+	// args is the Args composite literal.
+	args     string
+	declared map[string]any
+	notes    []string
+}
+
+// declare works out the constructor call of d, whose package is under the
+// import path root.
+func declare(builders map[string]*programType, d Declaration, root string) (*call, error) {
+	r, err := programResource(builders, d.Schema)
+	if err != nil {
+		return nil, err
+	}
+	w := &literalWriter{pkg: r.pkg.name}
+	args, declared := w.args(r.r, d.Props, d.Missing)
+	return &call{pkg: r.pkg.name, importPath: root + "/" + r.dir, newName: r.r.newName, args: args, declared: declared, notes: w.notes}, nil
 }
 
 // programType is a resource's model, built as Generate builds it.
@@ -539,12 +567,13 @@ func anyLiteral(v any, path string) (string, error) {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return "", fmt.Errorf("%s: %v is not a JSON number", path, x)
 		}
-		s := formatNumber(x)
-		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			return s, nil
+		// An untyped integer constant in an any is an int, which encodes
+		// as the same JSON; one beyond an int's range is written as a
+		// floating-point constant.
+		if x == math.Trunc(x) && math.Abs(x) > 1<<53 {
+			return strconv.FormatFloat(x, 'e', -1, 64), nil
 		}
-		// An untyped integer constant in an any is an int: the same JSON.
-		return s, nil
+		return formatNumber(x), nil
 	case []any:
 		var b strings.Builder
 		b.WriteString("[]any{")
@@ -628,4 +657,3 @@ func describeValue(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
-
