@@ -82,12 +82,13 @@ change.
 Each TYPE (a registry type, e.g. AWS::IoT::JobTemplate) is followed by the
 identifiers of its resources (Cloud Control primary identifiers); --all
 imports every resource of each TYPE (Cloud Control ListResources, every
-page). Each resource is read with Cloud Control GetResource and recorded as
+page) that the stage does not hold yet. Each resource is read with Cloud Control GetResource and recorded as
 a deploy adopting it records it: its readable properties, less the
 read-only ones, as its desired state, the read-only ones as its outputs.
 Its logical id is derived from its identifier (letters and digits in
 lower camel case, made unique). The stage lock is held while records are
-written; a resource or logical id the stage already holds is refused.
+written; a resource named that the stage already holds is refused, and
+logical ids the stage uses are not reused.
 
 Write-only properties are never returned by Cloud Control. For
 AWS::IoT::JobTemplate they are read with the IoT API's DescribeJobTemplate
@@ -190,6 +191,10 @@ func runImport(ctx context.Context, cfg athanor.Config, groups []importGroup, ou
 			}
 			for _, id := range ids {
 				if k, ok := held[s.TypeName+"\x00"+id]; ok {
+					if g.ids == nil {
+						fmt.Fprintf(stderr, "skipped %s (%s) %s: the stage already holds it\n", k, s.TypeName, id)
+						continue
+					}
 					return fmt.Errorf("%s %s is already in stage %s/%s, as %s: nothing was imported", s.TypeName, id, cfg.App, stageName(cfg), k)
 				}
 				if seen[s.TypeName+"\x00"+id] {
@@ -205,7 +210,7 @@ func runImport(ctx context.Context, cfg athanor.Config, groups []importGroup, ou
 			}
 		}
 		if len(items) == 0 {
-			return errors.New("nothing to import")
+			return errors.New("nothing to import: every resource named is in the stage already, or the type has none at the target")
 		}
 		prog, err := program(cfg, items, len(recs))
 		if err != nil {
@@ -320,7 +325,7 @@ func readResource(ctx context.Context, conn *athanor.Connection, s *schema.Schem
 	}
 	for _, wo := range s.WriteOnly {
 		p := strings.TrimPrefix(wo, "/properties")
-		if answered[p] {
+		if answered[p] || holds(it.desired, p) {
 			continue
 		}
 		why, ok := unrecoverable[s.TypeName][p]
@@ -330,6 +335,26 @@ func readResource(ctx context.Context, conn *athanor.Connection, s *schema.Schem
 		it.missing[p] = why
 	}
 	return it, nil
+}
+
+// holds reports whether model has a value at the model path p (for a path
+// through array items, "*", at its top-level property): a read that does
+// return a write-only value.
+func holds(model map[string]any, p string) bool {
+	var cur any = model
+	for _, t := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if t == "*" {
+			return true
+		}
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		if cur, ok = m[t]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // program writes the program declaring items, and sets each item's

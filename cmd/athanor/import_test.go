@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,5 +314,99 @@ func TestLogicalID(t *testing.T) {
 	ns := namespace{}
 	if a, b := ns.claim("x"), ns.claim("x"); a != "x" || b != "x2" {
 		t.Errorf("claims = %q, %q", a, b)
+	}
+}
+
+// TestImportAll imports every resource of a type, over several pages of
+// ListResources, and refuses a stage bound to another target.
+func TestImportAll(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	url := startEmulator(t, "123456789012")
+	c, _ := testClients(url)
+	const n = 102 // more than a page (100)
+	for i := range n {
+		desired := fmt.Sprintf(`{"LogGroupName":"/bulk/g-%03d","RetentionInDays":%d}`, i, 1+i%2*2)
+		if _, err := c.Apply(t.Context(), cloudcontrol.Operation{Kind: cloudcontrol.Create, TypeName: "AWS::Logs::LogGroup", Desired: json.RawMessage(desired)}, cloudcontrol.Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stateDir := t.TempDir()
+	before := mutations(t, c)
+	out, stderr, err := runImportCmd(t, "--app", "bulk", "--state", stateDir, "--target", url, "--all", "AWS::Logs::LogGroup")
+	if err != nil {
+		t.Fatalf("import --all: %v\n%s", err, stderr)
+	}
+	if m := mutations(t, c); m != before {
+		t.Errorf("import --all made %d mutating calls", m-before)
+	}
+	if got := strings.Count(out, "logs.NewLogGroup(app, "); got != n {
+		t.Errorf("the program declares %d log groups, want %d", got, n)
+	}
+	for _, want := range []string{`logs.NewLogGroup(app, "bulkG000"`, `logs.NewLogGroup(app, "bulkG101"`, "logs.LogGroupRetentionInDays3,"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the program lacks %q", want)
+		}
+	}
+	b, err := state.Open(t.Context(), stateDir, "bulk", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := b.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.GetMeta(t.Context())
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != n || m.NextSeq != n || m.Target == nil || m.Target.Endpoint != url {
+		t.Fatalf("state after import --all: %d records, meta %+v", len(recs), m)
+	}
+	for i, r := range recs {
+		if r.Seq != int64(i) {
+			t.Errorf("record %s has seq %d, want %d", r.Key, r.Seq, i)
+		}
+	}
+
+	// A second --all imports only what the stage does not hold yet.
+	if _, err := c.Apply(t.Context(), cloudcontrol.Operation{Kind: cloudcontrol.Create, TypeName: "AWS::Logs::LogGroup",
+		Desired: json.RawMessage(`{"LogGroupName":"/bulk/late"}`)}, cloudcontrol.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err = runImportCmd(t, "--app", "bulk", "--state", stateDir, "--target", url, "--all", "AWS::Logs::LogGroup")
+	if err != nil {
+		t.Fatalf("second import --all: %v\n%s", err, stderr)
+	}
+	if strings.Count(out, "logs.NewLogGroup(app, ") != 1 || !strings.Contains(out, `logs.NewLogGroup(app, "bulkLate"`) ||
+		!strings.Contains(out, "The stage held 102 other record(s) before") || strings.Count(stderr, "skipped ") != n ||
+		!strings.Contains(stderr, "the stage already held 102 other record(s)") {
+		t.Errorf("second import --all:\n%s\n%s", out, stderr)
+	}
+	if _, _, err := runImportCmd(t, "--app", "bulk", "--state", stateDir, "--target", url, "--all", "AWS::Logs::LogGroup"); err == nil ||
+		!strings.Contains(err.Error(), "nothing to import") {
+		t.Errorf("third import --all: %v", err)
+	}
+
+	other := startEmulator(t, "999999999999")
+	if _, _, err := runImportCmd(t, "--app", "bulk", "--state", stateDir, "--target", other, "AWS::Logs::LogGroup", "/x"); err == nil ||
+		!strings.Contains(err.Error(), "is bound to account 123456789012") {
+		t.Errorf("import into a stage bound elsewhere: %v", err)
+	}
+	if _, _, err := runImportCmd(t, "--app", "bulk", "--state", stateDir, "--target", url, "AWS::Logs::LogGroup", "/missing"); err == nil ||
+		!strings.Contains(err.Error(), "/missing") {
+		t.Errorf("import of a missing resource: %v", err)
+	}
+	if _, _, err := runImportCmd(t, "--state", stateDir, "--target", url, "AWS::Logs::LogGroup", "/x"); err == nil || !strings.Contains(err.Error(), "--app") {
+		t.Errorf("import without an app: %v", err)
+	}
+}
+
+func TestHolds(t *testing.T) {
+	m := map[string]any{"A": map[string]any{"B": "x"}, "L": []any{}}
+	for p, want := range map[string]bool{"/A": true, "/A/B": true, "/A/C": false, "/Z": false, "/L/*/X": true, "/A/B/C": false} {
+		if got := holds(m, p); got != want {
+			t.Errorf("holds(%s) = %v, want %v", p, got, want)
+		}
 	}
 }
