@@ -82,13 +82,14 @@ change.
 Each TYPE (a registry type, e.g. AWS::IoT::JobTemplate) is followed by the
 identifiers of its resources (Cloud Control primary identifiers); --all
 imports every resource of each TYPE (Cloud Control ListResources, every
-page) that the stage does not hold yet. Each resource is read with Cloud Control GetResource and recorded as
-a deploy adopting it records it: its readable properties, less the
-read-only ones, as its desired state, the read-only ones as its outputs.
-Its logical id is derived from its identifier (letters and digits in
-lower camel case, made unique). The stage lock is held while records are
-written; a resource named that the stage already holds is refused, and
-logical ids the stage uses are not reused.
+page) that the stage does not hold yet. Each resource is read with Cloud
+Control GetResource and recorded as a deploy adopting it records it: its
+readable properties, less the read-only ones, as its desired state, the
+read-only ones as its outputs. Its logical id is derived from its
+identifier (letters and digits in lower camel case, made unique). The
+stage lock is held while records are written; a resource named that the
+stage already holds is refused, and logical ids the stage uses are not
+reused.
 
 Write-only properties are never returned by Cloud Control. For
 AWS::IoT::JobTemplate they are read with the IoT API's DescribeJobTemplate
@@ -179,6 +180,9 @@ func runImport(ctx context.Context, cfg athanor.Config, groups []importGroup, ou
 			s, err := conn.Registry.Lookup(g.typeName)
 			if err != nil {
 				return err
+			}
+			if err := gen.Typed(s); err != nil {
+				return fmt.Errorf("cannot import %s: %w", s.TypeName, err)
 			}
 			ids := g.ids
 			if ids == nil {

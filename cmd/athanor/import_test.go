@@ -397,6 +397,10 @@ func TestImportAll(t *testing.T) {
 		!strings.Contains(err.Error(), "/missing") {
 		t.Errorf("import of a missing resource: %v", err)
 	}
+	if _, _, err := runImportCmd(t, "--app", "bulk", "--state", stateDir, "--target", url, "AWS::Route53::RecordSet", "x"); err == nil ||
+		!strings.Contains(err.Error(), "cannot import AWS::Route53::RecordSet: AWS::Route53::RecordSet has no create handler") {
+		t.Errorf("import of a type without a typed package: %v", err)
+	}
 	if _, _, err := runImportCmd(t, "--state", stateDir, "--target", url, "AWS::Logs::LogGroup", "/x"); err == nil || !strings.Contains(err.Error(), "--app") {
 		t.Errorf("import without an app: %v", err)
 	}

@@ -140,6 +140,22 @@ func declare(builders map[string]*programType, d Declaration, root string) (*cal
 	return &call{pkg: r.pkg.name, importPath: root + "/" + r.dir, newName: r.r.newName, args: args, declared: declared, notes: w.notes}, nil
 }
 
+// Typed returns nil when the committed typed packages declare s (an AWS::
+// type with a create handler, see aws/generate.go), else an error saying
+// why not.
+func Typed(s *schema.Schema) error {
+	if !validTypeName(s.TypeName) {
+		return fmt.Errorf("type name %q is not of the form Namespace::Service::Resource", s.TypeName)
+	}
+	if !strings.HasPrefix(s.TypeName, "AWS::") {
+		return fmt.Errorf("%s is not an AWS:: type, so it has no typed package to declare it with", s.TypeName)
+	}
+	if !s.Handlers.Create {
+		return fmt.Errorf("%s has no create handler, so it has no typed package to declare it with", s.TypeName)
+	}
+	return nil
+}
+
 // programType is a resource's model, built as Generate builds it.
 type programType struct {
 	pkg *pkgBuilder
@@ -157,11 +173,8 @@ func programResource(cache map[string]*programType, s *schema.Schema) (*programT
 	if t, ok := cache[s.TypeName]; ok {
 		return t, nil
 	}
-	if !validTypeName(s.TypeName) {
-		return nil, fmt.Errorf("type name %q is not of the form Namespace::Service::Resource", s.TypeName)
-	}
-	if !s.Handlers.Create {
-		return nil, fmt.Errorf("%s has no create handler, so it has no typed package to declare it with", s.TypeName)
+	if err := Typed(s); err != nil {
+		return nil, err
 	}
 	parts := strings.Split(s.TypeName, "::")
 	b, err := newPkgBuilder(parts[0], parts[1], []*schema.Schema{s})
