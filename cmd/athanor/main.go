@@ -1,5 +1,6 @@
 // Command athanor is Athanor's command line: the local Cloud Control
-// emulator, state inspection and migration, and benchmarks.
+// emulator, state inspection and migration, import of existing resources
+// (writing the program that declares them), and benchmarks.
 package main
 
 import (
