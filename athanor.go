@@ -54,6 +54,16 @@ import (
 	"github.com/athanor-dev/athanor/schema"
 )
 
+// Looker is what existing resources are looked up in: an *App or one of
+// its scopes. Typed lookups such as iot.LookupJobTemplate call Lookup.
+type Looker interface {
+	// Lookup reads an existing resource without managing it (see
+	// App.Lookup).
+	Lookup(typeName, logicalID, identifier string) (*Resource, error)
+}
+
+var _ Looker = (*App)(nil)
+
 // Declarer is what resources are declared in: an *App or one of its scopes.
 // Typed constructors such as iot.NewJobTemplate call Declare.
 type Declarer interface {

@@ -386,10 +386,12 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 				rep.Rejected(c.Key, c.Type, errNotApplied, true)
 			}
 		}
+		// The declarations' errors first: the program's own may follow
+		// from them (a typed lookup that failed, say).
 		switch {
 		case perr != nil && ctx.Err() != nil:
 			return finish(stopped(ctx, rep, perr))
-		case perr != nil:
+		case perr != nil && len(errs) == 0:
 			return finish(fmt.Errorf("program failed in the preview; nothing was changed: %w", perr))
 		case len(errs) == 1:
 			return finish(fmt.Errorf("1 declaration is invalid (see above); nothing was changed: %w", publicError(errs[0])))

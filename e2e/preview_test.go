@@ -15,6 +15,7 @@ import (
 	cc "github.com/aws/aws-sdk-go-v2/service/cloudcontrol"
 
 	"github.com/athanor-dev/athanor"
+	"github.com/athanor-dev/athanor/aws/iot"
 	"github.com/athanor-dev/athanor/emulator"
 )
 
@@ -316,6 +317,14 @@ func TestLookup(t *testing.T) {
 			desc, err := tpl.Output("Description")
 			if err != nil || desc != "made elsewhere" && !athanor.IsUnknown(desc) {
 				return fmt.Errorf("looked-up description %q, %v", desc, err)
+			}
+			// The typed lookup of the same template.
+			typed, props, err := iot.LookupJobTemplate(app, "typed", id)
+			if err != nil {
+				return err
+			}
+			if !app.Previewing() && (typed.Arn != arn || typed.JobTemplateId != id || props.Description != "made elsewhere") {
+				t.Errorf("typed lookup: %+v, %+v", typed, props)
 			}
 			_, err = app.Declare(ssmParameter, "param", map[string]any{"Name": "lookup-param", "Type": "String", "Value": arn})
 			return err

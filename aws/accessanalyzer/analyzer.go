@@ -85,6 +85,26 @@ func NewAnalyzer(scope athanor.Declarer, logicalID string, args AnalyzerArgs, op
 	return out, nil
 }
 
+// LookupAnalyzer reads the existing AWS::AccessAnalyzer::Analyzer whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAnalyzer(scope athanor.Looker, logicalID, identifier string) (res *Analyzer, props AnalyzerArgs, err error) {
+	looked, err := scope.Lookup(AnalyzerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Analyzer{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnalyzerAnalysisRuleCriteria is the object type AnalysisRuleCriteria of
 // AWS::AccessAnalyzer::Analyzer.
 //

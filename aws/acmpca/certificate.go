@@ -132,6 +132,32 @@ func NewCertificate(scope athanor.Declarer, logicalID string, args CertificateAr
 	return out, nil
 }
 
+// LookupCertificate reads the existing AWS::ACMPCA::Certificate whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCertificate(scope athanor.Looker, logicalID, identifier string) (res *Certificate, props CertificateArgs, err error) {
+	looked, err := scope.Lookup(CertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Certificate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Certificate", &out.Certificate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateAuthorityArn", &out.CertificateAuthorityArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CertificateApiPassthrough is the object type ApiPassthrough of
 // AWS::ACMPCA::Certificate.
 //

@@ -131,6 +131,29 @@ func NewCertificateAuthority(scope athanor.Declarer, logicalID string, args Cert
 	return out, nil
 }
 
+// LookupCertificateAuthority reads the existing
+// AWS::ACMPCA::CertificateAuthority whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCertificateAuthority(scope athanor.Looker, logicalID, identifier string) (res *CertificateAuthority, props CertificateAuthorityArgs, err error) {
+	looked, err := scope.Lookup(CertificateAuthorityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CertificateAuthority{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateSigningRequest", &out.CertificateSigningRequest); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CertificateAuthorityAccessDescription is the object type AccessDescription
 // of AWS::ACMPCA::CertificateAuthority.
 //

@@ -91,3 +91,26 @@ func NewCertificateAuthorityActivation(scope athanor.Declarer, logicalID string,
 	}
 	return out, nil
 }
+
+// LookupCertificateAuthorityActivation reads the existing
+// AWS::ACMPCA::CertificateAuthorityActivation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCertificateAuthorityActivation(scope athanor.Looker, logicalID, identifier string) (res *CertificateAuthorityActivation, props CertificateAuthorityActivationArgs, err error) {
+	looked, err := scope.Lookup(CertificateAuthorityActivationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CertificateAuthorityActivation{Resource: looked}
+	if err := decodeOutput(looked, "CompleteCertificateChain", &out.CompleteCertificateChain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateAuthorityArn", &out.CertificateAuthorityArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

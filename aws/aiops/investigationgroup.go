@@ -156,6 +156,38 @@ func NewInvestigationGroup(scope athanor.Declarer, logicalID string, args Invest
 	return out, nil
 }
 
+// LookupInvestigationGroup reads the existing AWS::AIOps::InvestigationGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInvestigationGroup(scope athanor.Looker, logicalID, identifier string) (res *InvestigationGroup, props InvestigationGroupArgs, err error) {
+	looked, err := scope.Lookup(InvestigationGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InvestigationGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedAt", &out.LastModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedBy", &out.LastModifiedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InvestigationGroupChatbotNotificationChannel is the object type
 // ChatbotNotificationChannel of AWS::AIOps::InvestigationGroup.
 //

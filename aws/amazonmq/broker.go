@@ -324,6 +324,59 @@ func NewBroker(scope athanor.Declarer, logicalID string, args BrokerArgs, opts .
 	return out, nil
 }
 
+// LookupBroker reads the existing AWS::AmazonMQ::Broker whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBroker(scope athanor.Looker, logicalID, identifier string) (res *Broker, props BrokerArgs, err error) {
+	looked, err := scope.Lookup(BrokerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Broker{Resource: looked}
+	if err := decodeOutput(looked, "AmqpEndpoints", &out.AmqpEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfigurationId", &out.ConfigurationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfigurationRevision", &out.ConfigurationRevision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConsoleURLs", &out.ConsoleURLs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EngineVersionCurrent", &out.EngineVersionCurrent); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpAddresses", &out.IpAddresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MqttEndpoints", &out.MqttEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OpenWireEndpoints", &out.OpenWireEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StompEndpoints", &out.StompEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WssEndpoints", &out.WssEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BrokerConfigurationId is the object type ConfigurationId of
 // AWS::AmazonMQ::Broker.
 //

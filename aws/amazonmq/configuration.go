@@ -117,6 +117,32 @@ func NewConfiguration(scope athanor.Declarer, logicalID string, args Configurati
 	return out, nil
 }
 
+// LookupConfiguration reads the existing AWS::AmazonMQ::Configuration whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConfiguration(scope athanor.Looker, logicalID, identifier string) (res *Configuration, props ConfigurationArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Configuration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Revision", &out.Revision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationTagsEntry is the object type TagsEntry of
 // AWS::AmazonMQ::Configuration.
 //

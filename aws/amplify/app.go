@@ -211,6 +211,34 @@ func NewApp(scope athanor.Declarer, logicalID string, args AppArgs, opts ...atha
 	return out, nil
 }
 
+// LookupApp reads the existing AWS::Amplify::App whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApp(scope athanor.Looker, logicalID, identifier string) (res *App, props AppArgs, err error) {
+	looked, err := scope.Lookup(AppType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &App{Resource: looked}
+	if err := decodeOutput(looked, "AppId", &out.AppId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AppName", &out.AppName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultDomain", &out.DefaultDomain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppAutoBranchCreationConfig is the object type AutoBranchCreationConfig of
 // AWS::Amplify::App.
 //

@@ -169,6 +169,26 @@ func NewBranch(scope athanor.Declarer, logicalID string, args BranchArgs, opts .
 	return out, nil
 }
 
+// LookupBranch reads the existing AWS::Amplify::Branch whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBranch(scope athanor.Looker, logicalID, identifier string) (res *Branch, props BranchArgs, err error) {
+	looked, err := scope.Lookup(BranchType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Branch{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BranchBackend is the object type Backend of AWS::Amplify::Branch.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-amplify-branch-backend.html

@@ -151,6 +151,41 @@ func NewDomain(scope athanor.Declarer, logicalID string, args DomainArgs, opts .
 	return out, nil
 }
 
+// LookupDomain reads the existing AWS::Amplify::Domain whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDomain(scope athanor.Looker, logicalID, identifier string) (res *Domain, props DomainArgs, err error) {
+	looked, err := scope.Lookup(DomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Domain{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Certificate", &out.Certificate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateRecord", &out.CertificateRecord); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainStatus", &out.DomainStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateStatus", &out.UpdateStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainCertificate is the object type Certificate of AWS::Amplify::Domain.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-amplify-domain-certificate.html

@@ -185,6 +185,38 @@ func NewComponent(scope athanor.Declarer, logicalID string, args ComponentArgs, 
 	return out, nil
 }
 
+// LookupComponent reads the existing AWS::AmplifyUIBuilder::Component whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupComponent(scope athanor.Looker, logicalID, identifier string) (res *Component, props ComponentArgs, err error) {
+	looked, err := scope.Lookup(ComponentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Component{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AppId", &out.AppId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentName", &out.EnvironmentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ComponentActionParameters is the object type ActionParameters of
 // AWS::AmplifyUIBuilder::Component.
 //

@@ -170,6 +170,32 @@ func NewForm(scope athanor.Declarer, logicalID string, args FormArgs, opts ...at
 	return out, nil
 }
 
+// LookupForm reads the existing AWS::AmplifyUIBuilder::Form whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupForm(scope athanor.Looker, logicalID, identifier string) (res *Form, props FormArgs, err error) {
+	looked, err := scope.Lookup(FormType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Form{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AppId", &out.AppId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentName", &out.EnvironmentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FormActionType is an enum of AWS::AmplifyUIBuilder::Form (FormActionType).
 // Known values (2): create, update. Nil means unset. It is an interface that
 // only the constants below and FormActionTypeOf's results implement, so that a

@@ -133,6 +133,38 @@ func NewTheme(scope athanor.Declarer, logicalID string, args ThemeArgs, opts ...
 	return out, nil
 }
 
+// LookupTheme reads the existing AWS::AmplifyUIBuilder::Theme whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTheme(scope athanor.Looker, logicalID, identifier string) (res *Theme, props ThemeArgs, err error) {
+	looked, err := scope.Lookup(ThemeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Theme{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AppId", &out.AppId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentName", &out.EnvironmentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ThemeValue is the object type ThemeValue of AWS::AmplifyUIBuilder::Theme.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-amplifyuibuilder-theme-themevalue.html

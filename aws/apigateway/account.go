@@ -53,3 +53,23 @@ func NewAccount(scope athanor.Declarer, logicalID string, args AccountArgs, opts
 	}
 	return out, nil
 }
+
+// LookupAccount reads the existing AWS::ApiGateway::Account whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAccount(scope athanor.Looker, logicalID, identifier string) (res *Account, props AccountArgs, err error) {
+	looked, err := scope.Lookup(AccountType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Account{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -100,6 +100,26 @@ func NewApiKey(scope athanor.Declarer, logicalID string, args ApiKeyArgs, opts .
 	return out, nil
 }
 
+// LookupApiKey reads the existing AWS::ApiGateway::ApiKey whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupApiKey(scope athanor.Looker, logicalID, identifier string) (res *ApiKey, props ApiKeyArgs, err error) {
+	looked, err := scope.Lookup(ApiKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApiKey{Resource: looked}
+	if err := decodeOutput(looked, "APIKeyId", &out.APIKeyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApiKeyStageKey is the object type StageKey of AWS::ApiGateway::ApiKey.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-apikey-stagekey.html

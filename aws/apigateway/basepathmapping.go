@@ -86,3 +86,26 @@ func NewBasePathMapping(scope athanor.Declarer, logicalID string, args BasePathM
 	}
 	return out, nil
 }
+
+// LookupBasePathMapping reads the existing AWS::ApiGateway::BasePathMapping
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBasePathMapping(scope athanor.Looker, logicalID, identifier string) (res *BasePathMapping, props BasePathMappingArgs, err error) {
+	looked, err := scope.Lookup(BasePathMappingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BasePathMapping{Resource: looked}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BasePath", &out.BasePath); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -74,3 +74,23 @@ func NewBasePathMappingV2(scope athanor.Declarer, logicalID string, args BasePat
 	}
 	return out, nil
 }
+
+// LookupBasePathMappingV2 reads the existing
+// AWS::ApiGateway::BasePathMappingV2 whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupBasePathMappingV2(scope athanor.Looker, logicalID, identifier string) (res *BasePathMappingV2, props BasePathMappingV2Args, err error) {
+	looked, err := scope.Lookup(BasePathMappingV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BasePathMappingV2{Resource: looked}
+	if err := decodeOutput(looked, "BasePathMappingArn", &out.BasePathMappingArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -62,6 +62,26 @@ func NewClientCertificate(scope athanor.Declarer, logicalID string, args ClientC
 	return out, nil
 }
 
+// LookupClientCertificate reads the existing
+// AWS::ApiGateway::ClientCertificate whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupClientCertificate(scope athanor.Looker, logicalID, identifier string) (res *ClientCertificate, props ClientCertificateArgs, err error) {
+	looked, err := scope.Lookup(ClientCertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ClientCertificate{Resource: looked}
+	if err := decodeOutput(looked, "ClientCertificateId", &out.ClientCertificateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClientCertificateTag is the object type Tag of
 // AWS::ApiGateway::ClientCertificate.
 //

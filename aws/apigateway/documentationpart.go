@@ -83,6 +83,29 @@ func NewDocumentationPart(scope athanor.Declarer, logicalID string, args Documen
 	return out, nil
 }
 
+// LookupDocumentationPart reads the existing
+// AWS::ApiGateway::DocumentationPart whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDocumentationPart(scope athanor.Looker, logicalID, identifier string) (res *DocumentationPart, props DocumentationPartArgs, err error) {
+	looked, err := scope.Lookup(DocumentationPartType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DocumentationPart{Resource: looked}
+	if err := decodeOutput(looked, "DocumentationPartId", &out.DocumentationPartId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RestApiId", &out.RestApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DocumentationPartLocation is the object type Location of
 // AWS::ApiGateway::DocumentationPart.
 //

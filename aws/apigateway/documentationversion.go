@@ -83,3 +83,26 @@ func NewDocumentationVersion(scope athanor.Declarer, logicalID string, args Docu
 	}
 	return out, nil
 }
+
+// LookupDocumentationVersion reads the existing
+// AWS::ApiGateway::DocumentationVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDocumentationVersion(scope athanor.Looker, logicalID, identifier string) (res *DocumentationVersion, props DocumentationVersionArgs, err error) {
+	looked, err := scope.Lookup(DocumentationVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DocumentationVersion{Resource: looked}
+	if err := decodeOutput(looked, "DocumentationVersion", &out.DocumentationVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RestApiId", &out.RestApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -106,6 +106,26 @@ func NewDomainNameAccessAssociation(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupDomainNameAccessAssociation reads the existing
+// AWS::ApiGateway::DomainNameAccessAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDomainNameAccessAssociation(scope athanor.Looker, logicalID, identifier string) (res *DomainNameAccessAssociation, props DomainNameAccessAssociationArgs, err error) {
+	looked, err := scope.Lookup(DomainNameAccessAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainNameAccessAssociation{Resource: looked}
+	if err := decodeOutput(looked, "DomainNameAccessAssociationArn", &out.DomainNameAccessAssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainNameAccessAssociationAccessAssociationSourceType is an enum of
 // AWS::ApiGateway::DomainNameAccessAssociation (AccessAssociationSourceType).
 // Known values (1): VPCE. Nil means unset. It is an interface that only the

@@ -130,6 +130,29 @@ func NewDomainNameV2(scope athanor.Declarer, logicalID string, args DomainNameV2
 	return out, nil
 }
 
+// LookupDomainNameV2 reads the existing AWS::ApiGateway::DomainNameV2 whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDomainNameV2(scope athanor.Looker, logicalID, identifier string) (res *DomainNameV2, props DomainNameV2Args, err error) {
+	looked, err := scope.Lookup(DomainNameV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainNameV2{Resource: looked}
+	if err := decodeOutput(looked, "DomainNameArn", &out.DomainNameArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainNameId", &out.DomainNameId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainNameV2EndpointConfiguration is the object type EndpointConfiguration
 // of AWS::ApiGateway::DomainNameV2.
 //

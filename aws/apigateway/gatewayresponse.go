@@ -79,3 +79,23 @@ func NewGatewayResponse(scope athanor.Declarer, logicalID string, args GatewayRe
 	}
 	return out, nil
 }
+
+// LookupGatewayResponse reads the existing AWS::ApiGateway::GatewayResponse
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGatewayResponse(scope athanor.Looker, logicalID, identifier string) (res *GatewayResponse, props GatewayResponseArgs, err error) {
+	looked, err := scope.Lookup(GatewayResponseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GatewayResponse{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

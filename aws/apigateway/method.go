@@ -155,6 +155,32 @@ func NewMethod(scope athanor.Declarer, logicalID string, args MethodArgs, opts .
 	return out, nil
 }
 
+// LookupMethod reads the existing AWS::ApiGateway::Method whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMethod(scope athanor.Looker, logicalID, identifier string) (res *Method, props MethodArgs, err error) {
+	looked, err := scope.Lookup(MethodType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Method{Resource: looked}
+	if err := decodeOutput(looked, "RestApiId", &out.RestApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HttpMethod", &out.HttpMethod); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MethodIntegration is the object type Integration of AWS::ApiGateway::Method.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-method-integration.html

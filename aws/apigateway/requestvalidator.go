@@ -86,3 +86,26 @@ func NewRequestValidator(scope athanor.Declarer, logicalID string, args RequestV
 	}
 	return out, nil
 }
+
+// LookupRequestValidator reads the existing AWS::ApiGateway::RequestValidator
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRequestValidator(scope athanor.Looker, logicalID, identifier string) (res *RequestValidator, props RequestValidatorArgs, err error) {
+	looked, err := scope.Lookup(RequestValidatorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RequestValidator{Resource: looked}
+	if err := decodeOutput(looked, "RequestValidatorId", &out.RequestValidatorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RestApiId", &out.RestApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

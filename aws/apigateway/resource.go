@@ -79,3 +79,26 @@ func NewResource(scope athanor.Declarer, logicalID string, args ResourceArgs, op
 	}
 	return out, nil
 }
+
+// LookupResource reads the existing AWS::ApiGateway::Resource whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupResource(scope athanor.Looker, logicalID, identifier string) (res *Resource, props ResourceArgs, err error) {
+	looked, err := scope.Lookup(ResourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Resource{Resource: looked}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RestApiId", &out.RestApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -169,6 +169,29 @@ func NewRestApi(scope athanor.Declarer, logicalID string, args RestApiArgs, opts
 	return out, nil
 }
 
+// LookupRestApi reads the existing AWS::ApiGateway::RestApi whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRestApi(scope athanor.Looker, logicalID, identifier string) (res *RestApi, props RestApiArgs, err error) {
+	looked, err := scope.Lookup(RestApiType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RestApi{Resource: looked}
+	if err := decodeOutput(looked, "RestApiId", &out.RestApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RootResourceId", &out.RootResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RestApiEndpointConfiguration is the object type EndpointConfiguration of
 // AWS::ApiGateway::RestApi.
 //

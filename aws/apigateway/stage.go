@@ -149,6 +149,29 @@ func NewStage(scope athanor.Declarer, logicalID string, args StageArgs, opts ...
 	return out, nil
 }
 
+// LookupStage reads the existing AWS::ApiGateway::Stage whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStage(scope athanor.Looker, logicalID, identifier string) (res *Stage, props StageArgs, err error) {
+	looked, err := scope.Lookup(StageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Stage{Resource: looked}
+	if err := decodeOutput(looked, "RestApiId", &out.RestApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StageName", &out.StageName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StageAccessLogSetting is the object type AccessLogSetting of
 // AWS::ApiGateway::Stage.
 //

@@ -84,6 +84,26 @@ func NewUsagePlan(scope athanor.Declarer, logicalID string, args UsagePlanArgs, 
 	return out, nil
 }
 
+// LookupUsagePlan reads the existing AWS::ApiGateway::UsagePlan whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupUsagePlan(scope athanor.Looker, logicalID, identifier string) (res *UsagePlan, props UsagePlanArgs, err error) {
+	looked, err := scope.Lookup(UsagePlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UsagePlan{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UsagePlanApiStage is the object type ApiStage of AWS::ApiGateway::UsagePlan.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-usageplan-apistage.html

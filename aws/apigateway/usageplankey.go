@@ -89,6 +89,26 @@ func NewUsagePlanKey(scope athanor.Declarer, logicalID string, args UsagePlanKey
 	return out, nil
 }
 
+// LookupUsagePlanKey reads the existing AWS::ApiGateway::UsagePlanKey whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUsagePlanKey(scope athanor.Looker, logicalID, identifier string) (res *UsagePlanKey, props UsagePlanKeyArgs, err error) {
+	looked, err := scope.Lookup(UsagePlanKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UsagePlanKey{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UsagePlanKeyKeyType is an enum of AWS::ApiGateway::UsagePlanKey (KeyType).
 // Known values (1): API_KEY. Nil means unset. It is an interface that only the
 // constants below and UsagePlanKeyKeyTypeOf's results implement, so that a

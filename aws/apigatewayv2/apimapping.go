@@ -81,3 +81,26 @@ func NewApiMapping(scope athanor.Declarer, logicalID string, args ApiMappingArgs
 	}
 	return out, nil
 }
+
+// LookupApiMapping reads the existing AWS::ApiGatewayV2::ApiMapping whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApiMapping(scope athanor.Looker, logicalID, identifier string) (res *ApiMapping, props ApiMappingArgs, err error) {
+	looked, err := scope.Lookup(ApiMappingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApiMapping{Resource: looked}
+	if err := decodeOutput(looked, "ApiMappingId", &out.ApiMappingId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -135,6 +135,29 @@ func NewAuthorizer(scope athanor.Declarer, logicalID string, args AuthorizerArgs
 	return out, nil
 }
 
+// LookupAuthorizer reads the existing AWS::ApiGatewayV2::Authorizer whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAuthorizer(scope athanor.Looker, logicalID, identifier string) (res *Authorizer, props AuthorizerArgs, err error) {
+	looked, err := scope.Lookup(AuthorizerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Authorizer{Resource: looked}
+	if err := decodeOutput(looked, "AuthorizerId", &out.AuthorizerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApiId", &out.ApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AuthorizerJWTConfiguration is the object type JWTConfiguration of
 // AWS::ApiGatewayV2::Authorizer.
 //

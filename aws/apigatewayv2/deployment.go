@@ -78,3 +78,26 @@ func NewDeployment(scope athanor.Declarer, logicalID string, args DeploymentArgs
 	}
 	return out, nil
 }
+
+// LookupDeployment reads the existing AWS::ApiGatewayV2::Deployment whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeployment(scope athanor.Looker, logicalID, identifier string) (res *Deployment, props DeploymentArgs, err error) {
+	looked, err := scope.Lookup(DeploymentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Deployment{Resource: looked}
+	if err := decodeOutput(looked, "DeploymentId", &out.DeploymentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApiId", &out.ApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -129,6 +129,35 @@ func NewDomainName(scope athanor.Declarer, logicalID string, args DomainNameArgs
 	return out, nil
 }
 
+// LookupDomainName reads the existing AWS::ApiGatewayV2::DomainName whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDomainName(scope athanor.Looker, logicalID, identifier string) (res *DomainName, props DomainNameArgs, err error) {
+	looked, err := scope.Lookup(DomainNameType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainName{Resource: looked}
+	if err := decodeOutput(looked, "DomainNameArn", &out.DomainNameArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RegionalDomainName", &out.RegionalDomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RegionalHostedZoneId", &out.RegionalHostedZoneId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainNameConfiguration is the object type DomainNameConfiguration of
 // AWS::ApiGatewayV2::DomainName.
 //

@@ -116,3 +116,29 @@ func NewIntegrationResponse(scope athanor.Declarer, logicalID string, args Integ
 	}
 	return out, nil
 }
+
+// LookupIntegrationResponse reads the existing
+// AWS::ApiGatewayV2::IntegrationResponse whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIntegrationResponse(scope athanor.Looker, logicalID, identifier string) (res *IntegrationResponse, props IntegrationResponseArgs, err error) {
+	looked, err := scope.Lookup(IntegrationResponseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IntegrationResponse{Resource: looked}
+	if err := decodeOutput(looked, "IntegrationResponseId", &out.IntegrationResponseId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApiId", &out.ApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IntegrationId", &out.IntegrationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

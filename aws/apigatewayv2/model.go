@@ -87,3 +87,26 @@ func NewModel(scope athanor.Declarer, logicalID string, args ModelArgs, opts ...
 	}
 	return out, nil
 }
+
+// LookupModel reads the existing AWS::ApiGatewayV2::Model whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupModel(scope athanor.Looker, logicalID, identifier string) (res *Model, props ModelArgs, err error) {
+	looked, err := scope.Lookup(ModelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Model{Resource: looked}
+	if err := decodeOutput(looked, "ModelId", &out.ModelId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApiId", &out.ApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

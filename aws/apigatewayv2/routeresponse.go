@@ -110,6 +110,32 @@ func NewRouteResponse(scope athanor.Declarer, logicalID string, args RouteRespon
 	return out, nil
 }
 
+// LookupRouteResponse reads the existing AWS::ApiGatewayV2::RouteResponse
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRouteResponse(scope athanor.Looker, logicalID, identifier string) (res *RouteResponse, props RouteResponseArgs, err error) {
+	looked, err := scope.Lookup(RouteResponseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteResponse{Resource: looked}
+	if err := decodeOutput(looked, "RouteResponseId", &out.RouteResponseId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApiId", &out.ApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RouteId", &out.RouteId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouteResponseParameterConstraints is the object type ParameterConstraints of
 // AWS::ApiGatewayV2::RouteResponse.
 //

@@ -83,6 +83,29 @@ func NewRoutingRule(scope athanor.Declarer, logicalID string, args RoutingRuleAr
 	return out, nil
 }
 
+// LookupRoutingRule reads the existing AWS::ApiGatewayV2::RoutingRule whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRoutingRule(scope athanor.Looker, logicalID, identifier string) (res *RoutingRule, props RoutingRuleArgs, err error) {
+	looked, err := scope.Lookup(RoutingRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RoutingRule{Resource: looked}
+	if err := decodeOutput(looked, "RoutingRuleArn", &out.RoutingRuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoutingRuleId", &out.RoutingRuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RoutingRuleAction is the object type Action of
 // AWS::ApiGatewayV2::RoutingRule.
 //

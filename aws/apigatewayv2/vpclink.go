@@ -74,3 +74,23 @@ func NewVpcLink(scope athanor.Declarer, logicalID string, args VpcLinkArgs, opts
 	}
 	return out, nil
 }
+
+// LookupVpcLink reads the existing AWS::ApiGatewayV2::VpcLink whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVpcLink(scope athanor.Looker, logicalID, identifier string) (res *VpcLink, props VpcLinkArgs, err error) {
+	looked, err := scope.Lookup(VpcLinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VpcLink{Resource: looked}
+	if err := decodeOutput(looked, "VpcLinkId", &out.VpcLinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

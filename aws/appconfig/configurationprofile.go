@@ -163,6 +163,32 @@ func NewConfigurationProfile(scope athanor.Declarer, logicalID string, args Conf
 	return out, nil
 }
 
+// LookupConfigurationProfile reads the existing
+// AWS::AppConfig::ConfigurationProfile whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupConfigurationProfile(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationProfile, props ConfigurationProfileArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationProfile{Resource: looked}
+	if err := decodeOutput(looked, "ConfigurationProfileId", &out.ConfigurationProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KmsKeyArn", &out.KmsKeyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationProfileDeletionProtectionCheck is an enum of
 // AWS::AppConfig::ConfigurationProfile (DeletionProtectionCheck). Known values
 // (3): ACCOUNT_DEFAULT, APPLY, BYPASS. Nil means unset. It is an interface

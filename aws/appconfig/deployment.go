@@ -156,6 +156,35 @@ func NewDeployment(scope athanor.Declarer, logicalID string, args DeploymentArgs
 	return out, nil
 }
 
+// LookupDeployment reads the existing AWS::AppConfig::Deployment whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDeployment(scope athanor.Looker, logicalID, identifier string) (res *Deployment, props DeploymentArgs, err error) {
+	looked, err := scope.Lookup(DeploymentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Deployment{Resource: looked}
+	if err := decodeOutput(looked, "DeploymentNumber", &out.DeploymentNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, DeploymentStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentId", &out.EnvironmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeploymentDynamicExtensionParameters is the object type
 // DynamicExtensionParameters of AWS::AppConfig::Deployment.
 //

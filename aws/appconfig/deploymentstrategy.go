@@ -123,6 +123,26 @@ func NewDeploymentStrategy(scope athanor.Declarer, logicalID string, args Deploy
 	return out, nil
 }
 
+// LookupDeploymentStrategy reads the existing
+// AWS::AppConfig::DeploymentStrategy whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDeploymentStrategy(scope athanor.Looker, logicalID, identifier string) (res *DeploymentStrategy, props DeploymentStrategyArgs, err error) {
+	looked, err := scope.Lookup(DeploymentStrategyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeploymentStrategy{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeploymentStrategyGrowthType is an enum of
 // AWS::AppConfig::DeploymentStrategy (GrowthType). Known values (2):
 // EXPONENTIAL, LINEAR. Nil means unset. It is an interface that only the

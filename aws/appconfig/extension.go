@@ -108,6 +108,32 @@ func NewExtension(scope athanor.Declarer, logicalID string, args ExtensionArgs, 
 	return out, nil
 }
 
+// LookupExtension reads the existing AWS::AppConfig::Extension whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupExtension(scope athanor.Looker, logicalID, identifier string) (res *Extension, props ExtensionArgs, err error) {
+	looked, err := scope.Lookup(ExtensionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Extension{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionNumber", &out.VersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExtensionAction is the object type Action of AWS::AppConfig::Extension.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-appconfig-extension-action.html

@@ -118,6 +118,35 @@ func NewExtensionAssociation(scope athanor.Declarer, logicalID string, args Exte
 	return out, nil
 }
 
+// LookupExtensionAssociation reads the existing
+// AWS::AppConfig::ExtensionAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupExtensionAssociation(scope athanor.Looker, logicalID, identifier string) (res *ExtensionAssociation, props ExtensionAssociationArgs, err error) {
+	looked, err := scope.Lookup(ExtensionAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ExtensionAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExtensionArn", &out.ExtensionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExtensionAssociationTag is the object type Tag of
 // AWS::AppConfig::ExtensionAssociation.
 //

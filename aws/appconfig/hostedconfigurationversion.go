@@ -131,3 +131,29 @@ func NewHostedConfigurationVersion(scope athanor.Declarer, logicalID string, arg
 	}
 	return out, nil
 }
+
+// LookupHostedConfigurationVersion reads the existing
+// AWS::AppConfig::HostedConfigurationVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupHostedConfigurationVersion(scope athanor.Looker, logicalID, identifier string) (res *HostedConfigurationVersion, props HostedConfigurationVersionArgs, err error) {
+	looked, err := scope.Lookup(HostedConfigurationVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HostedConfigurationVersion{Resource: looked}
+	if err := decodeOutput(looked, "VersionNumber", &out.VersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfigurationProfileId", &out.ConfigurationProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

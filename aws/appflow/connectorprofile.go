@@ -141,6 +141,32 @@ func NewConnectorProfile(scope athanor.Declarer, logicalID string, args Connecto
 	return out, nil
 }
 
+// LookupConnectorProfile reads the existing AWS::AppFlow::ConnectorProfile
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnectorProfile(scope athanor.Looker, logicalID, identifier string) (res *ConnectorProfile, props ConnectorProfileArgs, err error) {
+	looked, err := scope.Lookup(ConnectorProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConnectorProfile{Resource: looked}
+	if err := decodeOutput(looked, "ConnectorProfileArn", &out.ConnectorProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CredentialsArn", &out.CredentialsArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectorProfileName", &out.ConnectorProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectorProfileAmplitudeConnectorProfileCredentials is the object type
 // AmplitudeConnectorProfileCredentials of AWS::AppFlow::ConnectorProfile.
 //

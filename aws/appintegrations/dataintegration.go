@@ -118,6 +118,29 @@ func NewDataIntegration(scope athanor.Declarer, logicalID string, args DataInteg
 	return out, nil
 }
 
+// LookupDataIntegration reads the existing
+// AWS::AppIntegrations::DataIntegration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDataIntegration(scope athanor.Looker, logicalID, identifier string) (res *DataIntegration, props DataIntegrationArgs, err error) {
+	looked, err := scope.Lookup(DataIntegrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataIntegration{Resource: looked}
+	if err := decodeOutput(looked, "DataIntegrationArn", &out.DataIntegrationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataIntegrationFileConfiguration is the object type FileConfiguration of
 // AWS::AppIntegrations::DataIntegration.
 //

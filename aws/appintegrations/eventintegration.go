@@ -99,6 +99,29 @@ func NewEventIntegration(scope athanor.Declarer, logicalID string, args EventInt
 	return out, nil
 }
 
+// LookupEventIntegration reads the existing
+// AWS::AppIntegrations::EventIntegration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEventIntegration(scope athanor.Looker, logicalID, identifier string) (res *EventIntegration, props EventIntegrationArgs, err error) {
+	looked, err := scope.Lookup(EventIntegrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventIntegration{Resource: looked}
+	if err := decodeOutput(looked, "EventIntegrationArn", &out.EventIntegrationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventIntegrationEventFilter is the object type EventFilter of
 // AWS::AppIntegrations::EventIntegration.
 //

@@ -135,6 +135,35 @@ func NewScalableTarget(scope athanor.Declarer, logicalID string, args ScalableTa
 	return out, nil
 }
 
+// LookupScalableTarget reads the existing
+// AWS::ApplicationAutoScaling::ScalableTarget whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupScalableTarget(scope athanor.Looker, logicalID, identifier string) (res *ScalableTarget, props ScalableTargetArgs, err error) {
+	looked, err := scope.Lookup(ScalableTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ScalableTarget{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScalableDimension", &out.ScalableDimension); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceNamespace", &out.ServiceNamespace); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScalableTargetAction is the object type ScalableTargetAction of
 // AWS::ApplicationAutoScaling::ScalableTarget.
 //

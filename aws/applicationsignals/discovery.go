@@ -49,3 +49,23 @@ func NewDiscovery(scope athanor.Declarer, logicalID string, args DiscoveryArgs, 
 	}
 	return out, nil
 }
+
+// LookupDiscovery reads the existing AWS::ApplicationSignals::Discovery whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDiscovery(scope athanor.Looker, logicalID, identifier string) (res *Discovery, props DiscoveryArgs, err error) {
+	looked, err := scope.Lookup(DiscoveryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Discovery{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

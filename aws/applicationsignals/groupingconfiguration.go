@@ -70,6 +70,29 @@ func NewGroupingConfiguration(scope athanor.Declarer, logicalID string, args Gro
 	return out, nil
 }
 
+// LookupGroupingConfiguration reads the existing
+// AWS::ApplicationSignals::GroupingConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupGroupingConfiguration(scope athanor.Looker, logicalID, identifier string) (res *GroupingConfiguration, props GroupingConfigurationArgs, err error) {
+	looked, err := scope.Lookup(GroupingConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GroupingConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GroupingConfigurationGroupingAttributeDefinition is the object type
 // GroupingAttributeDefinition of
 // AWS::ApplicationSignals::GroupingConfiguration.

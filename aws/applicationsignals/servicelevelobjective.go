@@ -141,6 +141,35 @@ func NewServiceLevelObjective(scope athanor.Declarer, logicalID string, args Ser
 	return out, nil
 }
 
+// LookupServiceLevelObjective reads the existing
+// AWS::ApplicationSignals::ServiceLevelObjective whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupServiceLevelObjective(scope athanor.Looker, logicalID, identifier string) (res *ServiceLevelObjective, props ServiceLevelObjectiveArgs, err error) {
+	looked, err := scope.Lookup(ServiceLevelObjectiveType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceLevelObjective{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "EvaluationType", &out.EvaluationType, ServiceLevelObjectiveEvaluationTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceLevelObjectiveBurnRateConfiguration is the object type
 // BurnRateConfiguration of AWS::ApplicationSignals::ServiceLevelObjective.
 //

@@ -115,6 +115,32 @@ func NewAutoScalingConfiguration(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupAutoScalingConfiguration reads the existing
+// AWS::AppRunner::AutoScalingConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAutoScalingConfiguration(scope athanor.Looker, logicalID, identifier string) (res *AutoScalingConfiguration, props AutoScalingConfigurationArgs, err error) {
+	looked, err := scope.Lookup(AutoScalingConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutoScalingConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "AutoScalingConfigurationArn", &out.AutoScalingConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AutoScalingConfigurationRevision", &out.AutoScalingConfigurationRevision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Latest", &out.Latest); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutoScalingConfigurationTag is the object type Tag of
 // AWS::AppRunner::AutoScalingConfiguration.
 //

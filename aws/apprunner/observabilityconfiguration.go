@@ -105,6 +105,32 @@ func NewObservabilityConfiguration(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupObservabilityConfiguration reads the existing
+// AWS::AppRunner::ObservabilityConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupObservabilityConfiguration(scope athanor.Looker, logicalID, identifier string) (res *ObservabilityConfiguration, props ObservabilityConfigurationArgs, err error) {
+	looked, err := scope.Lookup(ObservabilityConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ObservabilityConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Latest", &out.Latest); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ObservabilityConfigurationArn", &out.ObservabilityConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ObservabilityConfigurationRevision", &out.ObservabilityConfigurationRevision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ObservabilityConfigurationTag is the object type Tag of
 // AWS::AppRunner::ObservabilityConfiguration.
 //

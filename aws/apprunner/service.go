@@ -144,6 +144,35 @@ func NewService(scope athanor.Declarer, logicalID string, args ServiceArgs, opts
 	return out, nil
 }
 
+// LookupService reads the existing AWS::AppRunner::Service whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupService(scope athanor.Looker, logicalID, identifier string) (res *Service, props ServiceArgs, err error) {
+	looked, err := scope.Lookup(ServiceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Service{Resource: looked}
+	if err := decodeOutput(looked, "ServiceArn", &out.ServiceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceId", &out.ServiceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceUrl", &out.ServiceUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceAuthenticationConfiguration is the object type
 // AuthenticationConfiguration of AWS::AppRunner::Service.
 //

@@ -94,6 +94,29 @@ func NewVpcConnector(scope athanor.Declarer, logicalID string, args VpcConnector
 	return out, nil
 }
 
+// LookupVpcConnector reads the existing AWS::AppRunner::VpcConnector whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVpcConnector(scope athanor.Looker, logicalID, identifier string) (res *VpcConnector, props VpcConnectorArgs, err error) {
+	looked, err := scope.Lookup(VpcConnectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VpcConnector{Resource: looked}
+	if err := decodeOutput(looked, "VpcConnectorArn", &out.VpcConnectorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcConnectorRevision", &out.VpcConnectorRevision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VpcConnectorTag is the object type Tag of AWS::AppRunner::VpcConnector.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apprunner-vpcconnector-tag.html

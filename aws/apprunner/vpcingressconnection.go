@@ -104,6 +104,32 @@ func NewVpcIngressConnection(scope athanor.Declarer, logicalID string, args VpcI
 	return out, nil
 }
 
+// LookupVpcIngressConnection reads the existing
+// AWS::AppRunner::VpcIngressConnection whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupVpcIngressConnection(scope athanor.Looker, logicalID, identifier string) (res *VpcIngressConnection, props VpcIngressConnectionArgs, err error) {
+	looked, err := scope.Lookup(VpcIngressConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VpcIngressConnection{Resource: looked}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, VpcIngressConnectionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcIngressConnectionArn", &out.VpcIngressConnectionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VpcIngressConnectionIngressVpcConfiguration is the object type
 // IngressVpcConfiguration of AWS::AppRunner::VpcIngressConnection.
 //

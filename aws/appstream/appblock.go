@@ -119,6 +119,29 @@ func NewAppBlock(scope athanor.Declarer, logicalID string, args AppBlockArgs, op
 	return out, nil
 }
 
+// LookupAppBlock reads the existing AWS::AppStream::AppBlock whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAppBlock(scope athanor.Looker, logicalID, identifier string) (res *AppBlock, props AppBlockArgs, err error) {
+	looked, err := scope.Lookup(AppBlockType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AppBlock{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppBlockS3Location is the object type S3Location of
 // AWS::AppStream::AppBlock.
 //

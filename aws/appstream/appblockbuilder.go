@@ -137,6 +137,32 @@ func NewAppBlockBuilder(scope athanor.Declarer, logicalID string, args AppBlockB
 	return out, nil
 }
 
+// LookupAppBlockBuilder reads the existing AWS::AppStream::AppBlockBuilder
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAppBlockBuilder(scope athanor.Looker, logicalID, identifier string) (res *AppBlockBuilder, props AppBlockBuilderArgs, err error) {
+	looked, err := scope.Lookup(AppBlockBuilderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AppBlockBuilder{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppBlockBuilderAccessEndpoint is the object type AccessEndpoint of
 // AWS::AppStream::AppBlockBuilder.
 //

@@ -98,3 +98,29 @@ func NewApplicationEntitlementAssociation(scope athanor.Declarer, logicalID stri
 	}
 	return out, nil
 }
+
+// LookupApplicationEntitlementAssociation reads the existing
+// AWS::AppStream::ApplicationEntitlementAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApplicationEntitlementAssociation(scope athanor.Looker, logicalID, identifier string) (res *ApplicationEntitlementAssociation, props ApplicationEntitlementAssociationArgs, err error) {
+	looked, err := scope.Lookup(ApplicationEntitlementAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApplicationEntitlementAssociation{Resource: looked}
+	if err := decodeOutput(looked, "StackName", &out.StackName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EntitlementName", &out.EntitlementName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationIdentifier", &out.ApplicationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

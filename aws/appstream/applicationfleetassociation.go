@@ -79,3 +79,26 @@ func NewApplicationFleetAssociation(scope athanor.Declarer, logicalID string, ar
 	}
 	return out, nil
 }
+
+// LookupApplicationFleetAssociation reads the existing
+// AWS::AppStream::ApplicationFleetAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApplicationFleetAssociation(scope athanor.Looker, logicalID, identifier string) (res *ApplicationFleetAssociation, props ApplicationFleetAssociationArgs, err error) {
+	looked, err := scope.Lookup(ApplicationFleetAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApplicationFleetAssociation{Resource: looked}
+	if err := decodeOutput(looked, "FleetName", &out.FleetName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationArn", &out.ApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -80,6 +80,26 @@ func NewDirectoryConfig(scope athanor.Declarer, logicalID string, args Directory
 	return out, nil
 }
 
+// LookupDirectoryConfig reads the existing AWS::AppStream::DirectoryConfig
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDirectoryConfig(scope athanor.Looker, logicalID, identifier string) (res *DirectoryConfig, props DirectoryConfigArgs, err error) {
+	looked, err := scope.Lookup(DirectoryConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DirectoryConfig{Resource: looked}
+	if err := decodeOutput(looked, "DirectoryName", &out.DirectoryName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DirectoryConfigCertificateBasedAuthProperties is the object type
 // CertificateBasedAuthProperties of AWS::AppStream::DirectoryConfig.
 //

@@ -112,6 +112,35 @@ func NewEntitlement(scope athanor.Declarer, logicalID string, args EntitlementAr
 	return out, nil
 }
 
+// LookupEntitlement reads the existing AWS::AppStream::Entitlement whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEntitlement(scope athanor.Looker, logicalID, identifier string) (res *Entitlement, props EntitlementArgs, err error) {
+	looked, err := scope.Lookup(EntitlementType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Entitlement{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StackName", &out.StackName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EntitlementAttribute is the object type Attribute of
 // AWS::AppStream::Entitlement.
 //

@@ -159,6 +159,29 @@ func NewImageBuilder(scope athanor.Declarer, logicalID string, args ImageBuilder
 	return out, nil
 }
 
+// LookupImageBuilder reads the existing AWS::AppStream::ImageBuilder whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupImageBuilder(scope athanor.Looker, logicalID, identifier string) (res *ImageBuilder, props ImageBuilderArgs, err error) {
+	looked, err := scope.Lookup(ImageBuilderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ImageBuilder{Resource: looked}
+	if err := decodeOutput(looked, "StreamingUrl", &out.StreamingUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ImageBuilderAccessEndpoint is the object type AccessEndpoint of
 // AWS::AppStream::ImageBuilder.
 //

@@ -155,6 +155,26 @@ func NewStack(scope athanor.Declarer, logicalID string, args StackArgs, opts ...
 	return out, nil
 }
 
+// LookupStack reads the existing AWS::AppStream::Stack whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStack(scope athanor.Looker, logicalID, identifier string) (res *Stack, props StackArgs, err error) {
+	looked, err := scope.Lookup(StackType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Stack{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StackAccessEndpoint is the object type AccessEndpoint of
 // AWS::AppStream::Stack.
 //

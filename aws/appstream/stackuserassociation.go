@@ -103,3 +103,29 @@ func NewStackUserAssociation(scope athanor.Declarer, logicalID string, args Stac
 	}
 	return out, nil
 }
+
+// LookupStackUserAssociation reads the existing
+// AWS::AppStream::StackUserAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupStackUserAssociation(scope athanor.Looker, logicalID, identifier string) (res *StackUserAssociation, props StackUserAssociationArgs, err error) {
+	looked, err := scope.Lookup(StackUserAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StackUserAssociation{Resource: looked}
+	if err := decodeOutput(looked, "StackName", &out.StackName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserName", &out.UserName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AuthenticationType", &out.AuthenticationType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

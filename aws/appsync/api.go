@@ -93,6 +93,31 @@ func NewApi(scope athanor.Declarer, logicalID string, args ApiArgs, opts ...atha
 	return out, nil
 }
 
+// LookupApi reads the existing AWS::AppSync::Api whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApi(scope athanor.Looker, logicalID, identifier string) (res *Api, props ApiArgs, err error) {
+	looked, err := scope.Lookup(ApiType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Api{Resource: looked}
+	if err := decodeOutput(looked, "ApiArn", &out.ApiArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApiId", &out.ApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Dns", &out.Dns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApiAuthMode is the object type AuthMode of AWS::AppSync::Api.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-appsync-api-authmode.html

@@ -107,6 +107,26 @@ func NewChannelNamespace(scope athanor.Declarer, logicalID string, args ChannelN
 	return out, nil
 }
 
+// LookupChannelNamespace reads the existing AWS::AppSync::ChannelNamespace
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupChannelNamespace(scope athanor.Looker, logicalID, identifier string) (res *ChannelNamespace, props ChannelNamespaceArgs, err error) {
+	looked, err := scope.Lookup(ChannelNamespaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ChannelNamespace{Resource: looked}
+	if err := decodeOutput(looked, "ChannelNamespaceArn", &out.ChannelNamespaceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ChannelNamespaceAuthMode is the object type AuthMode of
 // AWS::AppSync::ChannelNamespace.
 //

@@ -65,3 +65,23 @@ func NewDomainNameApiAssociation(scope athanor.Declarer, logicalID string, args 
 	}
 	return out, nil
 }
+
+// LookupDomainNameApiAssociation reads the existing
+// AWS::AppSync::DomainNameApiAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDomainNameApiAssociation(scope athanor.Looker, logicalID, identifier string) (res *DomainNameApiAssociation, props DomainNameApiAssociationArgs, err error) {
+	looked, err := scope.Lookup(DomainNameApiAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainNameApiAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ApiAssociationIdentifier", &out.ApiAssociationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -150,6 +150,29 @@ func NewFunctionConfiguration(scope athanor.Declarer, logicalID string, args Fun
 	return out, nil
 }
 
+// LookupFunctionConfiguration reads the existing
+// AWS::AppSync::FunctionConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupFunctionConfiguration(scope athanor.Looker, logicalID, identifier string) (res *FunctionConfiguration, props FunctionConfigurationArgs, err error) {
+	looked, err := scope.Lookup(FunctionConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FunctionConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "FunctionArn", &out.FunctionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FunctionId", &out.FunctionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FunctionConfigurationAppSyncRuntime is the object type AppSyncRuntime of
 // AWS::AppSync::FunctionConfiguration.
 //

@@ -215,6 +215,44 @@ func NewGraphQLApi(scope athanor.Declarer, logicalID string, args GraphQLApiArgs
 	return out, nil
 }
 
+// LookupGraphQLApi reads the existing AWS::AppSync::GraphQLApi whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGraphQLApi(scope athanor.Looker, logicalID, identifier string) (res *GraphQLApi, props GraphQLApiArgs, err error) {
+	looked, err := scope.Lookup(GraphQLApiType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GraphQLApi{Resource: looked}
+	if err := decodeOutput(looked, "ApiId", &out.ApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GraphQLDns", &out.GraphQLDns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GraphQLEndpointArn", &out.GraphQLEndpointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GraphQLUrl", &out.GraphQLUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RealtimeDns", &out.RealtimeDns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RealtimeUrl", &out.RealtimeUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GraphQLApiAdditionalAuthenticationProvider is the object type
 // AdditionalAuthenticationProvider of AWS::AppSync::GraphQLApi.
 //

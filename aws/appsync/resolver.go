@@ -177,6 +177,26 @@ func NewResolver(scope athanor.Declarer, logicalID string, args ResolverArgs, op
 	return out, nil
 }
 
+// LookupResolver reads the existing AWS::AppSync::Resolver whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupResolver(scope athanor.Looker, logicalID, identifier string) (res *Resolver, props ResolverArgs, err error) {
+	looked, err := scope.Lookup(ResolverType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Resolver{Resource: looked}
+	if err := decodeOutput(looked, "ResolverArn", &out.ResolverArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResolverAppSyncRuntime is the object type AppSyncRuntime of
 // AWS::AppSync::Resolver.
 //

@@ -167,6 +167,50 @@ func NewSourceApiAssociation(scope athanor.Declarer, logicalID string, args Sour
 	return out, nil
 }
 
+// LookupSourceApiAssociation reads the existing
+// AWS::AppSync::SourceApiAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupSourceApiAssociation(scope athanor.Looker, logicalID, identifier string) (res *SourceApiAssociation, props SourceApiAssociationArgs, err error) {
+	looked, err := scope.Lookup(SourceApiAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SourceApiAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationArn", &out.AssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastSuccessfulMergeDate", &out.LastSuccessfulMergeDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MergedApiArn", &out.MergedApiArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MergedApiId", &out.MergedApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceApiArn", &out.SourceApiArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "SourceApiAssociationStatus", &out.SourceApiAssociationStatus, SourceApiAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceApiAssociationStatusDetail", &out.SourceApiAssociationStatusDetail); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceApiId", &out.SourceApiId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SourceApiAssociationConfig is the object type SourceApiAssociationConfig of
 // AWS::AppSync::SourceApiAssociation.
 //

@@ -139,6 +139,44 @@ func NewTestCase(scope athanor.Declarer, logicalID string, args TestCaseArgs, op
 	return out, nil
 }
 
+// LookupTestCase reads the existing AWS::AppTest::TestCase whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTestCase(scope athanor.Looker, logicalID, identifier string) (res *TestCase, props TestCaseArgs, err error) {
+	looked, err := scope.Lookup(TestCaseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TestCase{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdateTime", &out.LastUpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestVersion", &out.LatestVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TestCaseLifecycleOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TestCaseArn", &out.TestCaseArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TestCaseId", &out.TestCaseId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TestCaseVersion", &out.TestCaseVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TestCaseBatch is the object type Batch of AWS::AppTest::TestCase.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apptest-testcase-batch.html

@@ -78,6 +78,26 @@ func NewRuleGroupsNamespace(scope athanor.Declarer, logicalID string, args RuleG
 	return out, nil
 }
 
+// LookupRuleGroupsNamespace reads the existing AWS::APS::RuleGroupsNamespace
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRuleGroupsNamespace(scope athanor.Looker, logicalID, identifier string) (res *RuleGroupsNamespace, props RuleGroupsNamespaceArgs, err error) {
+	looked, err := scope.Lookup(RuleGroupsNamespaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RuleGroupsNamespace{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RuleGroupsNamespaceTag is the object type Tag of
 // AWS::APS::RuleGroupsNamespace.
 //

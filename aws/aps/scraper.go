@@ -117,6 +117,31 @@ func NewScraper(scope athanor.Declarer, logicalID string, args ScraperArgs, opts
 	return out, nil
 }
 
+// LookupScraper reads the existing AWS::APS::Scraper whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupScraper(scope athanor.Looker, logicalID, identifier string) (res *Scraper, props ScraperArgs, err error) {
+	looked, err := scope.Lookup(ScraperType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Scraper{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoleArn", &out.RoleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScraperId", &out.ScraperId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScraperCloudWatchLogDestination is the object type CloudWatchLogDestination
 // of AWS::APS::Scraper.
 //

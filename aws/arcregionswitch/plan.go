@@ -206,6 +206,41 @@ func NewPlan(scope athanor.Declarer, logicalID string, args PlanArgs, opts ...at
 	return out, nil
 }
 
+// LookupPlan reads the existing AWS::ARCRegionSwitch::Plan whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPlan(scope athanor.Looker, logicalID, identifier string) (res *Plan, props PlanArgs, err error) {
+	looked, err := scope.Lookup(PlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Plan{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HealthChecksForPlan", &out.HealthChecksForPlan); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Owner", &out.Owner); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PlanHealthChecks", &out.PlanHealthChecks); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Route53HealthChecks", &out.Route53HealthChecks); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PlanAlarmCondition is an enum of AWS::ARCRegionSwitch::Plan
 // (AlarmCondition). Known values (2): red, green. Nil means unset. It is an
 // interface that only the constants below and PlanAlarmConditionOf's results

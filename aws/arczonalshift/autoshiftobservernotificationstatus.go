@@ -92,6 +92,30 @@ func NewAutoshiftObserverNotificationStatus(scope athanor.Declarer, logicalID st
 	return out, nil
 }
 
+// LookupAutoshiftObserverNotificationStatus reads the existing
+// AWS::ARCZonalShift::AutoshiftObserverNotificationStatus whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAutoshiftObserverNotificationStatus(scope athanor.Looker, logicalID, identifier string) (res *AutoshiftObserverNotificationStatus, props AutoshiftObserverNotificationStatusArgs, err error) {
+	looked, err := scope.Lookup(AutoshiftObserverNotificationStatusType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutoshiftObserverNotificationStatus{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Region", &out.Region); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutoshiftObserverNotificationStatusAutoshiftObserverNotificationStatus is an
 // enum of AWS::ARCZonalShift::AutoshiftObserverNotificationStatus
 // (AutoshiftObserverNotificationStatus). Known values (1): ENABLED. Nil means

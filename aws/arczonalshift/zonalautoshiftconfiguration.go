@@ -95,6 +95,26 @@ func NewZonalAutoshiftConfiguration(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupZonalAutoshiftConfiguration reads the existing
+// AWS::ARCZonalShift::ZonalAutoshiftConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupZonalAutoshiftConfiguration(scope athanor.Looker, logicalID, identifier string) (res *ZonalAutoshiftConfiguration, props ZonalAutoshiftConfigurationArgs, err error) {
+	looked, err := scope.Lookup(ZonalAutoshiftConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ZonalAutoshiftConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "ResourceIdentifier", &out.ResourceIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ZonalAutoshiftConfigurationControlCondition is the object type
 // ControlCondition of AWS::ARCZonalShift::ZonalAutoshiftConfiguration.
 //

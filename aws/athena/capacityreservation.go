@@ -119,6 +119,38 @@ func NewCapacityReservation(scope athanor.Declarer, logicalID string, args Capac
 	return out, nil
 }
 
+// LookupCapacityReservation reads the existing
+// AWS::Athena::CapacityReservation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCapacityReservation(scope athanor.Looker, logicalID, identifier string) (res *CapacityReservation, props CapacityReservationArgs, err error) {
+	looked, err := scope.Lookup(CapacityReservationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CapacityReservation{Resource: looked}
+	if err := decodeOutput(looked, "AllocatedDpus", &out.AllocatedDpus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastSuccessfulAllocationTime", &out.LastSuccessfulAllocationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, CapacityReservationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapacityReservationCapacityAssignment is the object type CapacityAssignment
 // of AWS::Athena::CapacityReservation.
 //

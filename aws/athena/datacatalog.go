@@ -120,6 +120,26 @@ func NewDataCatalog(scope athanor.Declarer, logicalID string, args DataCatalogAr
 	return out, nil
 }
 
+// LookupDataCatalog reads the existing AWS::Athena::DataCatalog whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataCatalog(scope athanor.Looker, logicalID, identifier string) (res *DataCatalog, props DataCatalogArgs, err error) {
+	looked, err := scope.Lookup(DataCatalogType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataCatalog{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataCatalogStatus is an enum of AWS::Athena::DataCatalog (Status). Known
 // values (9): CREATE_IN_PROGRESS, CREATE_COMPLETE, CREATE_FAILED,
 // CREATE_FAILED_CLEANUP_IN_PROGRESS, CREATE_FAILED_CLEANUP_COMPLETE,

@@ -87,3 +87,23 @@ func NewNamedQuery(scope athanor.Declarer, logicalID string, args NamedQueryArgs
 	}
 	return out, nil
 }
+
+// LookupNamedQuery reads the existing AWS::Athena::NamedQuery whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupNamedQuery(scope athanor.Looker, logicalID, identifier string) (res *NamedQuery, props NamedQueryArgs, err error) {
+	looked, err := scope.Lookup(NamedQueryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NamedQuery{Resource: looked}
+	if err := decodeOutput(looked, "NamedQueryId", &out.NamedQueryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

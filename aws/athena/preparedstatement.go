@@ -88,3 +88,26 @@ func NewPreparedStatement(scope athanor.Declarer, logicalID string, args Prepare
 	}
 	return out, nil
 }
+
+// LookupPreparedStatement reads the existing AWS::Athena::PreparedStatement
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPreparedStatement(scope athanor.Looker, logicalID, identifier string) (res *PreparedStatement, props PreparedStatementArgs, err error) {
+	looked, err := scope.Lookup(PreparedStatementType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PreparedStatement{Resource: looked}
+	if err := decodeOutput(looked, "StatementName", &out.StatementName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkGroup", &out.WorkGroup); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -137,6 +137,29 @@ func NewWorkGroup(scope athanor.Declarer, logicalID string, args WorkGroupArgs, 
 	return out, nil
 }
 
+// LookupWorkGroup reads the existing AWS::Athena::WorkGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupWorkGroup(scope athanor.Looker, logicalID, identifier string) (res *WorkGroup, props WorkGroupArgs, err error) {
+	looked, err := scope.Lookup(WorkGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkGroup{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkGroupAclConfiguration is the object type AclConfiguration of
 // AWS::Athena::WorkGroup.
 //

@@ -159,6 +159,32 @@ func NewAssessment(scope athanor.Declarer, logicalID string, args AssessmentArgs
 	return out, nil
 }
 
+// LookupAssessment reads the existing AWS::AuditManager::Assessment whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAssessment(scope athanor.Looker, logicalID, identifier string) (res *Assessment, props AssessmentArgs, err error) {
+	looked, err := scope.Lookup(AssessmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Assessment{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssessmentId", &out.AssessmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssessmentAWSAccount is the object type AWSAccount of
 // AWS::AuditManager::Assessment.
 //

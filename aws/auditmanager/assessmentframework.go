@@ -144,6 +144,44 @@ func NewAssessmentFramework(scope athanor.Declarer, logicalID string, args Asses
 	return out, nil
 }
 
+// LookupAssessmentFramework reads the existing
+// AWS::AuditManager::AssessmentFramework whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAssessmentFramework(scope athanor.Looker, logicalID, identifier string) (res *AssessmentFramework, props AssessmentFrameworkArgs, err error) {
+	looked, err := scope.Lookup(AssessmentFrameworkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AssessmentFramework{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FrameworkId", &out.FrameworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedBy", &out.LastUpdatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, AssessmentFrameworkTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssessmentFrameworkControlSet is the object type ControlSet of
 // AWS::AuditManager::AssessmentFramework.
 //

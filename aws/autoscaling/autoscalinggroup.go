@@ -313,6 +313,29 @@ func NewAutoScalingGroup(scope athanor.Declarer, logicalID string, args AutoScal
 	return out, nil
 }
 
+// LookupAutoScalingGroup reads the existing AWS::AutoScaling::AutoScalingGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAutoScalingGroup(scope athanor.Looker, logicalID, identifier string) (res *AutoScalingGroup, props AutoScalingGroupArgs, err error) {
+	looked, err := scope.Lookup(AutoScalingGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutoScalingGroup{Resource: looked}
+	if err := decodeOutput(looked, "AutoScalingGroupARN", &out.AutoScalingGroupARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AutoScalingGroupName", &out.AutoScalingGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutoScalingGroupAcceleratorCountRequest is the object type
 // AcceleratorCountRequest of AWS::AutoScaling::AutoScalingGroup.
 //

@@ -205,6 +205,26 @@ func NewLaunchConfiguration(scope athanor.Declarer, logicalID string, args Launc
 	return out, nil
 }
 
+// LookupLaunchConfiguration reads the existing
+// AWS::AutoScaling::LaunchConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLaunchConfiguration(scope athanor.Looker, logicalID, identifier string) (res *LaunchConfiguration, props LaunchConfigurationArgs, err error) {
+	looked, err := scope.Lookup(LaunchConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LaunchConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "LaunchConfigurationName", &out.LaunchConfigurationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LaunchConfigurationBlockDevice is the object type BlockDevice of
 // AWS::AutoScaling::LaunchConfiguration.
 //

@@ -112,3 +112,26 @@ func NewLifecycleHook(scope athanor.Declarer, logicalID string, args LifecycleHo
 	}
 	return out, nil
 }
+
+// LookupLifecycleHook reads the existing AWS::AutoScaling::LifecycleHook whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLifecycleHook(scope athanor.Looker, logicalID, identifier string) (res *LifecycleHook, props LifecycleHookArgs, err error) {
+	looked, err := scope.Lookup(LifecycleHookType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LifecycleHook{Resource: looked}
+	if err := decodeOutput(looked, "AutoScalingGroupName", &out.AutoScalingGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LifecycleHookName", &out.LifecycleHookName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

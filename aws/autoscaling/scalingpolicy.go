@@ -127,6 +127,29 @@ func NewScalingPolicy(scope athanor.Declarer, logicalID string, args ScalingPoli
 	return out, nil
 }
 
+// LookupScalingPolicy reads the existing AWS::AutoScaling::ScalingPolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupScalingPolicy(scope athanor.Looker, logicalID, identifier string) (res *ScalingPolicy, props ScalingPolicyArgs, err error) {
+	looked, err := scope.Lookup(ScalingPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ScalingPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyName", &out.PolicyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScalingPolicyCustomizedMetricSpecification is the object type
 // CustomizedMetricSpecification of AWS::AutoScaling::ScalingPolicy.
 //

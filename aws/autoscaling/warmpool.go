@@ -79,6 +79,26 @@ func NewWarmPool(scope athanor.Declarer, logicalID string, args WarmPoolArgs, op
 	return out, nil
 }
 
+// LookupWarmPool reads the existing AWS::AutoScaling::WarmPool whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupWarmPool(scope athanor.Looker, logicalID, identifier string) (res *WarmPool, props WarmPoolArgs, err error) {
+	looked, err := scope.Lookup(WarmPoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WarmPool{Resource: looked}
+	if err := decodeOutput(looked, "AutoScalingGroupName", &out.AutoScalingGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WarmPoolInstanceReusePolicy is the object type InstanceReusePolicy of
 // AWS::AutoScaling::WarmPool.
 //

@@ -90,6 +90,32 @@ func NewWorkspace(scope athanor.Declarer, logicalID string, args WorkspaceArgs, 
 	return out, nil
 }
 
+// LookupWorkspace reads the existing AWS::AWSExternalAnthropic::Workspace
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWorkspace(scope athanor.Looker, logicalID, identifier string) (res *Workspace, props WorkspaceArgs, err error) {
+	looked, err := scope.Lookup(WorkspaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Workspace{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkspaceDataResidency is the object type DataResidency of
 // AWS::AWSExternalAnthropic::Workspace.
 //

@@ -129,6 +129,35 @@ func NewCapability(scope athanor.Declarer, logicalID string, args CapabilityArgs
 	return out, nil
 }
 
+// LookupCapability reads the existing AWS::B2BI::Capability whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCapability(scope athanor.Looker, logicalID, identifier string) (res *Capability, props CapabilityArgs, err error) {
+	looked, err := scope.Lookup(CapabilityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Capability{Resource: looked}
+	if err := decodeOutput(looked, "CapabilityArn", &out.CapabilityArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CapabilityId", &out.CapabilityId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapabilityConfiguration is the object type CapabilityConfiguration of
 // AWS::B2BI::Capability. exactly one of {Edi}.
 //

@@ -140,6 +140,38 @@ func NewPartnership(scope athanor.Declarer, logicalID string, args PartnershipAr
 	return out, nil
 }
 
+// LookupPartnership reads the existing AWS::B2BI::Partnership whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPartnership(scope athanor.Looker, logicalID, identifier string) (res *Partnership, props PartnershipArgs, err error) {
+	looked, err := scope.Lookup(PartnershipType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Partnership{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PartnershipArn", &out.PartnershipArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PartnershipId", &out.PartnershipId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TradingPartnerId", &out.TradingPartnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PartnershipCapabilityOptions is the object type CapabilityOptions of
 // AWS::B2BI::Partnership.
 //

@@ -144,6 +144,37 @@ func NewProfile(scope athanor.Declarer, logicalID string, args ProfileArgs, opts
 	return out, nil
 }
 
+// LookupProfile reads the existing AWS::B2BI::Profile whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupProfile(scope athanor.Looker, logicalID, identifier string) (res *Profile, props ProfileArgs, err error) {
+	looked, err := scope.Lookup(ProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Profile{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LogGroupName", &out.LogGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileArn", &out.ProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileId", &out.ProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProfileLogging is an enum of AWS::B2BI::Profile (Logging). Known values (2):
 // ENABLED, DISABLED. Nil means unset. It is an interface that only the
 // constants below and ProfileLoggingOf's results implement, so that a bare

@@ -175,6 +175,35 @@ func NewTransformer(scope athanor.Declarer, logicalID string, args TransformerAr
 	return out, nil
 }
 
+// LookupTransformer reads the existing AWS::B2BI::Transformer whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTransformer(scope athanor.Looker, logicalID, identifier string) (res *Transformer, props TransformerArgs, err error) {
+	looked, err := scope.Lookup(TransformerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Transformer{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransformerArn", &out.TransformerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransformerId", &out.TransformerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransformerAdvancedOptions is the object type AdvancedOptions of
 // AWS::B2BI::Transformer.
 //

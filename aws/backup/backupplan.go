@@ -82,6 +82,32 @@ func NewBackupPlan(scope athanor.Declarer, logicalID string, args BackupPlanArgs
 	return out, nil
 }
 
+// LookupBackupPlan reads the existing AWS::Backup::BackupPlan whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBackupPlan(scope athanor.Looker, logicalID, identifier string) (res *BackupPlan, props BackupPlanArgs, err error) {
+	looked, err := scope.Lookup(BackupPlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BackupPlan{Resource: looked}
+	if err := decodeOutput(looked, "BackupPlanArn", &out.BackupPlanArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BackupPlanId", &out.BackupPlanId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionId", &out.VersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BackupPlanAdvancedBackupSettingResourceType is the object type
 // AdvancedBackupSettingResourceType of AWS::Backup::BackupPlan.
 //

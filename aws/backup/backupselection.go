@@ -74,6 +74,29 @@ func NewBackupSelection(scope athanor.Declarer, logicalID string, args BackupSel
 	return out, nil
 }
 
+// LookupBackupSelection reads the existing AWS::Backup::BackupSelection whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBackupSelection(scope athanor.Looker, logicalID, identifier string) (res *BackupSelection, props BackupSelectionArgs, err error) {
+	looked, err := scope.Lookup(BackupSelectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BackupSelection{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SelectionId", &out.SelectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BackupSelectionConditionParameter is the object type ConditionParameter of
 // AWS::Backup::BackupSelection.
 //

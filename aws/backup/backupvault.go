@@ -103,6 +103,29 @@ func NewBackupVault(scope athanor.Declarer, logicalID string, args BackupVaultAr
 	return out, nil
 }
 
+// LookupBackupVault reads the existing AWS::Backup::BackupVault whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBackupVault(scope athanor.Looker, logicalID, identifier string) (res *BackupVault, props BackupVaultArgs, err error) {
+	looked, err := scope.Lookup(BackupVaultType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BackupVault{Resource: looked}
+	if err := decodeOutput(looked, "BackupVaultArn", &out.BackupVaultArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BackupVaultName", &out.BackupVaultName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BackupVaultLockConfigurationType is the object type LockConfigurationType of
 // AWS::Backup::BackupVault.
 //

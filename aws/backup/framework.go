@@ -104,6 +104,35 @@ func NewFramework(scope athanor.Declarer, logicalID string, args FrameworkArgs, 
 	return out, nil
 }
 
+// LookupFramework reads the existing AWS::Backup::Framework whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFramework(scope athanor.Looker, logicalID, identifier string) (res *Framework, props FrameworkArgs, err error) {
+	looked, err := scope.Lookup(FrameworkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Framework{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeploymentStatus", &out.DeploymentStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FrameworkArn", &out.FrameworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FrameworkStatus", &out.FrameworkStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FrameworkControl is the object type FrameworkControl of
 // AWS::Backup::Framework.
 //

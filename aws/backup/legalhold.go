@@ -106,6 +106,35 @@ func NewLegalHold(scope athanor.Declarer, logicalID string, args LegalHoldArgs, 
 	return out, nil
 }
 
+// LookupLegalHold reads the existing AWS::Backup::LegalHold whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLegalHold(scope athanor.Looker, logicalID, identifier string) (res *LegalHold, props LegalHoldArgs, err error) {
+	looked, err := scope.Lookup(LegalHoldType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LegalHold{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LegalHoldId", &out.LegalHoldId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, LegalHoldStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LegalHoldRecoveryPointSelection is the object type RecoveryPointSelection of
 // AWS::Backup::LegalHold.
 //

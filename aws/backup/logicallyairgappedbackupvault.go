@@ -141,6 +141,35 @@ func NewLogicallyAirGappedBackupVault(scope athanor.Declarer, logicalID string, 
 	return out, nil
 }
 
+// LookupLogicallyAirGappedBackupVault reads the existing
+// AWS::Backup::LogicallyAirGappedBackupVault whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLogicallyAirGappedBackupVault(scope athanor.Looker, logicalID, identifier string) (res *LogicallyAirGappedBackupVault, props LogicallyAirGappedBackupVaultArgs, err error) {
+	looked, err := scope.Lookup(LogicallyAirGappedBackupVaultType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LogicallyAirGappedBackupVault{Resource: looked}
+	if err := decodeOutput(looked, "BackupVaultArn", &out.BackupVaultArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VaultState", &out.VaultState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VaultType", &out.VaultType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BackupVaultName", &out.BackupVaultName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LogicallyAirGappedBackupVaultNotificationObjectType is the object type
 // NotificationObjectType of AWS::Backup::LogicallyAirGappedBackupVault.
 //

@@ -80,6 +80,26 @@ func NewReportPlan(scope athanor.Declarer, logicalID string, args ReportPlanArgs
 	return out, nil
 }
 
+// LookupReportPlan reads the existing AWS::Backup::ReportPlan whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupReportPlan(scope athanor.Looker, logicalID, identifier string) (res *ReportPlan, props ReportPlanArgs, err error) {
+	looked, err := scope.Lookup(ReportPlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReportPlan{Resource: looked}
+	if err := decodeOutput(looked, "ReportPlanArn", &out.ReportPlanArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReportPlanReportDeliveryChannel is the object type ReportDeliveryChannel of
 // AWS::Backup::ReportPlan.
 //

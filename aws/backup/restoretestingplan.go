@@ -101,6 +101,29 @@ func NewRestoreTestingPlan(scope athanor.Declarer, logicalID string, args Restor
 	return out, nil
 }
 
+// LookupRestoreTestingPlan reads the existing AWS::Backup::RestoreTestingPlan
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRestoreTestingPlan(scope athanor.Looker, logicalID, identifier string) (res *RestoreTestingPlan, props RestoreTestingPlanArgs, err error) {
+	looked, err := scope.Lookup(RestoreTestingPlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RestoreTestingPlan{Resource: looked}
+	if err := decodeOutput(looked, "RestoreTestingPlanArn", &out.RestoreTestingPlanArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RestoreTestingPlanName", &out.RestoreTestingPlanName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RestoreTestingPlanRestoreTestingRecoveryPointSelection is the object type
 // RestoreTestingRecoveryPointSelection of AWS::Backup::RestoreTestingPlan.
 //

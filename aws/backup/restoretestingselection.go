@@ -118,6 +118,29 @@ func NewRestoreTestingSelection(scope athanor.Declarer, logicalID string, args R
 	return out, nil
 }
 
+// LookupRestoreTestingSelection reads the existing
+// AWS::Backup::RestoreTestingSelection whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupRestoreTestingSelection(scope athanor.Looker, logicalID, identifier string) (res *RestoreTestingSelection, props RestoreTestingSelectionArgs, err error) {
+	looked, err := scope.Lookup(RestoreTestingSelectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RestoreTestingSelection{Resource: looked}
+	if err := decodeOutput(looked, "RestoreTestingPlanName", &out.RestoreTestingPlanName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RestoreTestingSelectionName", &out.RestoreTestingSelectionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RestoreTestingSelectionKeyValue is the object type KeyValue of
 // AWS::Backup::RestoreTestingSelection.
 //

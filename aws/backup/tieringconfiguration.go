@@ -108,6 +108,35 @@ func NewTieringConfiguration(scope athanor.Declarer, logicalID string, args Tier
 	return out, nil
 }
 
+// LookupTieringConfiguration reads the existing
+// AWS::Backup::TieringConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTieringConfiguration(scope athanor.Looker, logicalID, identifier string) (res *TieringConfiguration, props TieringConfigurationArgs, err error) {
+	looked, err := scope.Lookup(TieringConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TieringConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TieringConfigurationArn", &out.TieringConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TieringConfigurationName", &out.TieringConfigurationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TieringConfigurationResourceSelection is the object type ResourceSelection
 // of AWS::Backup::TieringConfiguration.
 //

@@ -109,6 +109,26 @@ func NewHypervisor(scope athanor.Declarer, logicalID string, args HypervisorArgs
 	return out, nil
 }
 
+// LookupHypervisor reads the existing AWS::BackupGateway::Hypervisor whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupHypervisor(scope athanor.Looker, logicalID, identifier string) (res *Hypervisor, props HypervisorArgs, err error) {
+	looked, err := scope.Lookup(HypervisorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Hypervisor{Resource: looked}
+	if err := decodeOutput(looked, "HypervisorArn", &out.HypervisorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HypervisorTag is the object type Tag of AWS::BackupGateway::Hypervisor.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-backupgateway-hypervisor-tag.html

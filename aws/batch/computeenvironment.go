@@ -133,6 +133,26 @@ func NewComputeEnvironment(scope athanor.Declarer, logicalID string, args Comput
 	return out, nil
 }
 
+// LookupComputeEnvironment reads the existing AWS::Batch::ComputeEnvironment
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupComputeEnvironment(scope athanor.Looker, logicalID, identifier string) (res *ComputeEnvironment, props ComputeEnvironmentArgs, err error) {
+	looked, err := scope.Lookup(ComputeEnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ComputeEnvironment{Resource: looked}
+	if err := decodeOutput(looked, "ComputeEnvironmentArn", &out.ComputeEnvironmentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ComputeEnvironmentComputeResources is the object type ComputeResources of
 // AWS::Batch::ComputeEnvironment.
 //

@@ -128,6 +128,35 @@ func NewConsumableResource(scope athanor.Declarer, logicalID string, args Consum
 	return out, nil
 }
 
+// LookupConsumableResource reads the existing AWS::Batch::ConsumableResource
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConsumableResource(scope athanor.Looker, logicalID, identifier string) (res *ConsumableResource, props ConsumableResourceArgs, err error) {
+	looked, err := scope.Lookup(ConsumableResourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConsumableResource{Resource: looked}
+	if err := decodeOutput(looked, "AvailableQuantity", &out.AvailableQuantity); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConsumableResourceArn", &out.ConsumableResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InUseQuantity", &out.InUseQuantity); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConsumableResourceResourceType is an enum of AWS::Batch::ConsumableResource
 // (ResourceType). Known values (2): REPLENISHABLE, NON_REPLENISHABLE. Nil
 // means unset. It is an interface that only the constants below and

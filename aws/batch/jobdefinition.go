@@ -156,6 +156,29 @@ func NewJobDefinition(scope athanor.Declarer, logicalID string, args JobDefiniti
 	return out, nil
 }
 
+// LookupJobDefinition reads the existing AWS::Batch::JobDefinition whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupJobDefinition(scope athanor.Looker, logicalID, identifier string) (res *JobDefinition, props JobDefinitionArgs, err error) {
+	looked, err := scope.Lookup(JobDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &JobDefinition{Resource: looked}
+	if err := decodeOutput(looked, "JobDefinitionArn", &out.JobDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "JobDefinitionName", &out.JobDefinitionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // JobDefinitionConsumableResourceProperties is the object type
 // ConsumableResourceProperties of AWS::Batch::JobDefinition.
 //

@@ -128,6 +128,26 @@ func NewJobQueue(scope athanor.Declarer, logicalID string, args JobQueueArgs, op
 	return out, nil
 }
 
+// LookupJobQueue reads the existing AWS::Batch::JobQueue whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupJobQueue(scope athanor.Looker, logicalID, identifier string) (res *JobQueue, props JobQueueArgs, err error) {
+	looked, err := scope.Lookup(JobQueueType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &JobQueue{Resource: looked}
+	if err := decodeOutput(looked, "JobQueueArn", &out.JobQueueArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // JobQueueComputeEnvironmentOrder is the object type ComputeEnvironmentOrder
 // of AWS::Batch::JobQueue.
 //

@@ -113,6 +113,26 @@ func NewQuotaShare(scope athanor.Declarer, logicalID string, args QuotaShareArgs
 	return out, nil
 }
 
+// LookupQuotaShare reads the existing AWS::Batch::QuotaShare whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupQuotaShare(scope athanor.Looker, logicalID, identifier string) (res *QuotaShare, props QuotaShareArgs, err error) {
+	looked, err := scope.Lookup(QuotaShareType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &QuotaShare{Resource: looked}
+	if err := decodeOutput(looked, "QuotaShareArn", &out.QuotaShareArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QuotaShareCapacityLimit is the object type QuotaShareCapacityLimit of
 // AWS::Batch::QuotaShare.
 //

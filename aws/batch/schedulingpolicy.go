@@ -77,6 +77,26 @@ func NewSchedulingPolicy(scope athanor.Declarer, logicalID string, args Scheduli
 	return out, nil
 }
 
+// LookupSchedulingPolicy reads the existing AWS::Batch::SchedulingPolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSchedulingPolicy(scope athanor.Looker, logicalID, identifier string) (res *SchedulingPolicy, props SchedulingPolicyArgs, err error) {
+	looked, err := scope.Lookup(SchedulingPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SchedulingPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SchedulingPolicyFairsharePolicy is the object type FairsharePolicy of
 // AWS::Batch::SchedulingPolicy.
 //

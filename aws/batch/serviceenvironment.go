@@ -83,6 +83,26 @@ func NewServiceEnvironment(scope athanor.Declarer, logicalID string, args Servic
 	return out, nil
 }
 
+// LookupServiceEnvironment reads the existing AWS::Batch::ServiceEnvironment
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServiceEnvironment(scope athanor.Looker, logicalID, identifier string) (res *ServiceEnvironment, props ServiceEnvironmentArgs, err error) {
+	looked, err := scope.Lookup(ServiceEnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceEnvironment{Resource: looked}
+	if err := decodeOutput(looked, "ServiceEnvironmentArn", &out.ServiceEnvironmentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceEnvironmentCapacityLimit is the object type CapacityLimit of
 // AWS::Batch::ServiceEnvironment.
 //

@@ -66,6 +66,26 @@ func NewExport(scope athanor.Declarer, logicalID string, args ExportArgs, opts .
 	return out, nil
 }
 
+// LookupExport reads the existing AWS::BCMDataExports::Export whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupExport(scope athanor.Looker, logicalID, identifier string) (res *Export, props ExportArgs, err error) {
+	looked, err := scope.Lookup(ExportType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Export{Resource: looked}
+	if err := decodeOutput(looked, "ExportArn", &out.ExportArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExportCompressionOption is an enum of AWS::BCMDataExports::Export
 // (CompressionOption). Known values (3): GZIP, PARQUET, ZIP. Nil means unset.
 // It is an interface that only the constants below and

@@ -152,6 +152,41 @@ func NewBillScenario(scope athanor.Declarer, logicalID string, args BillScenario
 	return out, nil
 }
 
+// LookupBillScenario reads the existing
+// AWS::BcmPricingCalculator::BillScenario whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupBillScenario(scope athanor.Looker, logicalID, identifier string) (res *BillScenario, props BillScenarioArgs, err error) {
+	looked, err := scope.Lookup(BillScenarioType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BillScenario{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BillInterval", &out.BillInterval); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureMessage", &out.FailureMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, BillScenarioStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BillScenarioBillInterval is the object type BillInterval of
 // AWS::BcmPricingCalculator::BillScenario.
 //

@@ -290,6 +290,49 @@ func NewAgent(scope athanor.Declarer, logicalID string, args AgentArgs, opts ...
 	return out, nil
 }
 
+// LookupAgent reads the existing AWS::Bedrock::Agent whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAgent(scope athanor.Looker, logicalID, identifier string) (res *Agent, props AgentArgs, err error) {
+	looked, err := scope.Lookup(AgentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Agent{Resource: looked}
+	if err := decodeOutput(looked, "AgentArn", &out.AgentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentId", &out.AgentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "AgentStatus", &out.AgentStatus, AgentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentVersion", &out.AgentVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReasons", &out.FailureReasons); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PreparedAt", &out.PreparedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RecommendedActions", &out.RecommendedActions); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AgentAPISchema is the object type APISchema of AWS::Bedrock::Agent. exactly
 // one of {S3} or {Payload}.
 //

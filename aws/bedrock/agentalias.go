@@ -147,6 +147,44 @@ func NewAgentAlias(scope athanor.Declarer, logicalID string, args AgentAliasArgs
 	return out, nil
 }
 
+// LookupAgentAlias reads the existing AWS::Bedrock::AgentAlias whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAgentAlias(scope athanor.Looker, logicalID, identifier string) (res *AgentAlias, props AgentAliasArgs, err error) {
+	looked, err := scope.Lookup(AgentAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AgentAlias{Resource: looked}
+	if err := decodeOutput(looked, "AgentAliasArn", &out.AgentAliasArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentAliasHistoryEvents", &out.AgentAliasHistoryEvents); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentAliasId", &out.AgentAliasId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "AgentAliasStatus", &out.AgentAliasStatus, AgentAliasStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentId", &out.AgentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AgentAliasHistoryEvent is the object type AgentAliasHistoryEvent of
 // AWS::Bedrock::AgentAlias.
 //

@@ -162,6 +162,47 @@ func NewApplicationInferenceProfile(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupApplicationInferenceProfile reads the existing
+// AWS::Bedrock::ApplicationInferenceProfile whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApplicationInferenceProfile(scope athanor.Looker, logicalID, identifier string) (res *ApplicationInferenceProfile, props ApplicationInferenceProfileArgs, err error) {
+	looked, err := scope.Lookup(ApplicationInferenceProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApplicationInferenceProfile{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InferenceProfileArn", &out.InferenceProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InferenceProfileId", &out.InferenceProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InferenceProfileIdentifier", &out.InferenceProfileIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Models", &out.Models); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ApplicationInferenceProfileInferenceProfileStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, ApplicationInferenceProfileInferenceProfileTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationInferenceProfileInferenceProfileModel is the object type
 // InferenceProfileModel of AWS::Bedrock::ApplicationInferenceProfile.
 //

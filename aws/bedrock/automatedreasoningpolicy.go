@@ -161,6 +161,44 @@ func NewAutomatedReasoningPolicy(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupAutomatedReasoningPolicy reads the existing
+// AWS::Bedrock::AutomatedReasoningPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAutomatedReasoningPolicy(scope athanor.Looker, logicalID, identifier string) (res *AutomatedReasoningPolicy, props AutomatedReasoningPolicyArgs, err error) {
+	looked, err := scope.Lookup(AutomatedReasoningPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutomatedReasoningPolicy{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefinitionHash", &out.DefinitionHash); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KmsKeyArn", &out.KmsKeyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyArn", &out.PolicyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyId", &out.PolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutomatedReasoningPolicyPolicyDefinition is the object type PolicyDefinition
 // of AWS::Bedrock::AutomatedReasoningPolicy.
 //

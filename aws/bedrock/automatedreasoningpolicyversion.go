@@ -159,6 +159,47 @@ func NewAutomatedReasoningPolicyVersion(scope athanor.Declarer, logicalID string
 	return out, nil
 }
 
+// LookupAutomatedReasoningPolicyVersion reads the existing
+// AWS::Bedrock::AutomatedReasoningPolicyVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAutomatedReasoningPolicyVersion(scope athanor.Looker, logicalID, identifier string) (res *AutomatedReasoningPolicyVersion, props AutomatedReasoningPolicyVersionArgs, err error) {
+	looked, err := scope.Lookup(AutomatedReasoningPolicyVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutomatedReasoningPolicyVersion{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefinitionHash", &out.DefinitionHash); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Description", &out.Description); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyId", &out.PolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyArn", &out.PolicyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutomatedReasoningPolicyVersionTag is the object type Tag of
 // AWS::Bedrock::AutomatedReasoningPolicyVersion.
 //

@@ -138,6 +138,35 @@ func NewBlueprint(scope athanor.Declarer, logicalID string, args BlueprintArgs, 
 	return out, nil
 }
 
+// LookupBlueprint reads the existing AWS::Bedrock::Blueprint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBlueprint(scope athanor.Looker, logicalID, identifier string) (res *Blueprint, props BlueprintArgs, err error) {
+	looked, err := scope.Lookup(BlueprintType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Blueprint{Resource: looked}
+	if err := decodeOutput(looked, "BlueprintArn", &out.BlueprintArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "BlueprintStage", &out.BlueprintStage, BlueprintStageOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BlueprintStage is an enum of AWS::Bedrock::Blueprint (BlueprintStage). Known
 // values (2): DEVELOPMENT, LIVE. Nil means unset. It is an interface that only
 // the constants below and BlueprintStageOf's results implement, so that a bare

@@ -114,6 +114,35 @@ func NewDataAutomationLibrary(scope athanor.Declarer, logicalID string, args Dat
 	return out, nil
 }
 
+// LookupDataAutomationLibrary reads the existing
+// AWS::Bedrock::DataAutomationLibrary whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDataAutomationLibrary(scope athanor.Looker, logicalID, identifier string) (res *DataAutomationLibrary, props DataAutomationLibraryArgs, err error) {
+	looked, err := scope.Lookup(DataAutomationLibraryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataAutomationLibrary{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EntityTypes", &out.EntityTypes); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LibraryArn", &out.LibraryArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DataAutomationLibraryStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataAutomationLibraryEncryptionConfiguration is the object type
 // EncryptionConfiguration of AWS::Bedrock::DataAutomationLibrary.
 //

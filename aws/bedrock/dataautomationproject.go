@@ -173,6 +173,38 @@ func NewDataAutomationProject(scope athanor.Declarer, logicalID string, args Dat
 	return out, nil
 }
 
+// LookupDataAutomationProject reads the existing
+// AWS::Bedrock::DataAutomationProject whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDataAutomationProject(scope athanor.Looker, logicalID, identifier string) (res *DataAutomationProject, props DataAutomationProjectArgs, err error) {
+	looked, err := scope.Lookup(DataAutomationProjectType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataAutomationProject{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectArn", &out.ProjectArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProjectStage", &out.ProjectStage, DataAutomationProjectStageOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DataAutomationProjectStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataAutomationProjectAudioExtractionCategory is the object type
 // AudioExtractionCategory of AWS::Bedrock::DataAutomationProject.
 //

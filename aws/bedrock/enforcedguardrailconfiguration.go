@@ -156,6 +156,47 @@ func NewEnforcedGuardrailConfiguration(scope athanor.Declarer, logicalID string,
 	return out, nil
 }
 
+// LookupEnforcedGuardrailConfiguration reads the existing
+// AWS::Bedrock::EnforcedGuardrailConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEnforcedGuardrailConfiguration(scope athanor.Looker, logicalID, identifier string) (res *EnforcedGuardrailConfiguration, props EnforcedGuardrailConfigurationArgs, err error) {
+	looked, err := scope.Lookup(EnforcedGuardrailConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnforcedGuardrailConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "ConfigId", &out.ConfigId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GuardrailArn", &out.GuardrailArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GuardrailId", &out.GuardrailId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Owner", &out.Owner, EnforcedGuardrailConfigurationConfigOwnerOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedBy", &out.UpdatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnforcedGuardrailConfigurationConfigOwner is an enum of
 // AWS::Bedrock::EnforcedGuardrailConfiguration (ConfigOwner). Known values
 // (2): ACCOUNT, ORGANIZATION. Nil means unset. It is an interface that only

@@ -185,6 +185,43 @@ func NewFlow(scope athanor.Declarer, logicalID string, args FlowArgs, opts ...at
 	return out, nil
 }
 
+// LookupFlow reads the existing AWS::Bedrock::Flow whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFlow(scope athanor.Looker, logicalID, identifier string) (res *Flow, props FlowArgs, err error) {
+	looked, err := scope.Lookup(FlowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Flow{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FlowStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Validations", &out.Validations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowAgentFlowNodeConfiguration is the object type AgentFlowNodeConfiguration
 // of AWS::Bedrock::Flow.
 //

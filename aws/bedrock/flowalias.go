@@ -144,6 +144,41 @@ func NewFlowAlias(scope athanor.Declarer, logicalID string, args FlowAliasArgs, 
 	return out, nil
 }
 
+// LookupFlowAlias reads the existing AWS::Bedrock::FlowAlias whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFlowAlias(scope athanor.Looker, logicalID, identifier string) (res *FlowAlias, props FlowAliasArgs, err error) {
+	looked, err := scope.Lookup(FlowAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FlowAlias{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowId", &out.FlowId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowArn", &out.FlowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowAliasConcurrencyConfiguration is the object type
 // FlowAliasConcurrencyConfiguration of AWS::Bedrock::FlowAlias.
 //

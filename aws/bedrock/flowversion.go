@@ -153,6 +153,50 @@ func NewFlowVersion(scope athanor.Declarer, logicalID string, args FlowVersionAr
 	return out, nil
 }
 
+// LookupFlowVersion reads the existing AWS::Bedrock::FlowVersion whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFlowVersion(scope athanor.Looker, logicalID, identifier string) (res *FlowVersion, props FlowVersionArgs, err error) {
+	looked, err := scope.Lookup(FlowVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FlowVersion{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CustomerEncryptionKeyArn", &out.CustomerEncryptionKeyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Definition", &out.Definition); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExecutionRoleArn", &out.ExecutionRoleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowId", &out.FlowId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FlowVersionFlowStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowArn", &out.FlowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowVersionAgentFlowNodeConfiguration is the object type
 // AgentFlowNodeConfiguration of AWS::Bedrock::FlowVersion.
 //

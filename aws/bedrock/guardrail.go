@@ -208,6 +208,47 @@ func NewGuardrail(scope athanor.Declarer, logicalID string, args GuardrailArgs, 
 	return out, nil
 }
 
+// LookupGuardrail reads the existing AWS::Bedrock::Guardrail whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGuardrail(scope athanor.Looker, logicalID, identifier string) (res *Guardrail, props GuardrailArgs, err error) {
+	looked, err := scope.Lookup(GuardrailType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Guardrail{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureRecommendations", &out.FailureRecommendations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GuardrailArn", &out.GuardrailArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GuardrailId", &out.GuardrailId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, GuardrailStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReasons", &out.StatusReasons); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GuardrailAutomatedReasoningPolicyConfig is the object type
 // AutomatedReasoningPolicyConfig of AWS::Bedrock::Guardrail.
 //

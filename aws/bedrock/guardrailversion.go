@@ -92,3 +92,29 @@ func NewGuardrailVersion(scope athanor.Declarer, logicalID string, args Guardrai
 	}
 	return out, nil
 }
+
+// LookupGuardrailVersion reads the existing AWS::Bedrock::GuardrailVersion
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGuardrailVersion(scope athanor.Looker, logicalID, identifier string) (res *GuardrailVersion, props GuardrailVersionArgs, err error) {
+	looked, err := scope.Lookup(GuardrailVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GuardrailVersion{Resource: looked}
+	if err := decodeOutput(looked, "GuardrailArn", &out.GuardrailArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GuardrailId", &out.GuardrailId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

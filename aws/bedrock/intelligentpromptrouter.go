@@ -140,6 +140,38 @@ func NewIntelligentPromptRouter(scope athanor.Declarer, logicalID string, args I
 	return out, nil
 }
 
+// LookupIntelligentPromptRouter reads the existing
+// AWS::Bedrock::IntelligentPromptRouter whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIntelligentPromptRouter(scope athanor.Looker, logicalID, identifier string) (res *IntelligentPromptRouter, props IntelligentPromptRouterArgs, err error) {
+	looked, err := scope.Lookup(IntelligentPromptRouterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IntelligentPromptRouter{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PromptRouterArn", &out.PromptRouterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, IntelligentPromptRouterPromptRouterStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, IntelligentPromptRouterPromptRouterTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IntelligentPromptRouterPromptRouterStatus is an enum of
 // AWS::Bedrock::IntelligentPromptRouter (PromptRouterStatus). Known values
 // (1): AVAILABLE. Nil means unset. It is an interface that only the constants

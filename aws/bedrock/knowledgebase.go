@@ -149,6 +149,41 @@ func NewKnowledgeBase(scope athanor.Declarer, logicalID string, args KnowledgeBa
 	return out, nil
 }
 
+// LookupKnowledgeBase reads the existing AWS::Bedrock::KnowledgeBase whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupKnowledgeBase(scope athanor.Looker, logicalID, identifier string) (res *KnowledgeBase, props KnowledgeBaseArgs, err error) {
+	looked, err := scope.Lookup(KnowledgeBaseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &KnowledgeBase{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReasons", &out.FailureReasons); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KnowledgeBaseArn", &out.KnowledgeBaseArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KnowledgeBaseId", &out.KnowledgeBaseId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, KnowledgeBaseStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KnowledgeBaseAudioConfiguration is the object type AudioConfiguration of
 // AWS::Bedrock::KnowledgeBase.
 //

@@ -75,3 +75,26 @@ func NewKnowledgeBasePolicy(scope athanor.Declarer, logicalID string, args Knowl
 	}
 	return out, nil
 }
+
+// LookupKnowledgeBasePolicy reads the existing
+// AWS::Bedrock::KnowledgeBasePolicy whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupKnowledgeBasePolicy(scope athanor.Looker, logicalID, identifier string) (res *KnowledgeBasePolicy, props KnowledgeBasePolicyArgs, err error) {
+	looked, err := scope.Lookup(KnowledgeBasePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &KnowledgeBasePolicy{Resource: looked}
+	if err := decodeOutput(looked, "RevisionId", &out.RevisionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KnowledgeBaseId", &out.KnowledgeBaseId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

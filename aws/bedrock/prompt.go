@@ -134,6 +134,38 @@ func NewPrompt(scope athanor.Declarer, logicalID string, args PromptArgs, opts .
 	return out, nil
 }
 
+// LookupPrompt reads the existing AWS::Bedrock::Prompt whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPrompt(scope athanor.Looker, logicalID, identifier string) (res *Prompt, props PromptArgs, err error) {
+	looked, err := scope.Lookup(PromptType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Prompt{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PromptAgentResource is the object type PromptAgentResource of
 // AWS::Bedrock::Prompt.
 //

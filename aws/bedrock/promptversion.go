@@ -164,6 +164,50 @@ func NewPromptVersion(scope athanor.Declarer, logicalID string, args PromptVersi
 	return out, nil
 }
 
+// LookupPromptVersion reads the existing AWS::Bedrock::PromptVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPromptVersion(scope athanor.Looker, logicalID, identifier string) (res *PromptVersion, props PromptVersionArgs, err error) {
+	looked, err := scope.Lookup(PromptVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PromptVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CustomerEncryptionKeyArn", &out.CustomerEncryptionKeyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultVariant", &out.DefaultVariant); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PromptId", &out.PromptId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Variants", &out.Variants); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PromptVersionCachePointBlock is the object type CachePointBlock of
 // AWS::Bedrock::PromptVersion.
 //

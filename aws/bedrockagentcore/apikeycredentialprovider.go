@@ -156,6 +156,38 @@ func NewApiKeyCredentialProvider(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupApiKeyCredentialProvider reads the existing
+// AWS::BedrockAgentCore::ApiKeyCredentialProvider whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApiKeyCredentialProvider(scope athanor.Looker, logicalID, identifier string) (res *ApiKeyCredentialProvider, props ApiKeyCredentialProviderArgs, err error) {
+	looked, err := scope.Lookup(ApiKeyCredentialProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApiKeyCredentialProvider{Resource: looked}
+	if err := decodeOutput(looked, "ApiKeySecretArn", &out.ApiKeySecretArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApiKeySecretJsonKey", &out.ApiKeySecretJsonKey); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CredentialProviderArn", &out.CredentialProviderArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApiKeyCredentialProviderApiKeySecretArn is the object type ApiKeySecretArn
 // of AWS::BedrockAgentCore::ApiKeyCredentialProvider.
 //

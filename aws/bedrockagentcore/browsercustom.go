@@ -176,6 +176,41 @@ func NewBrowserCustom(scope athanor.Declarer, logicalID string, args BrowserCust
 	return out, nil
 }
 
+// LookupBrowserCustom reads the existing AWS::BedrockAgentCore::BrowserCustom
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBrowserCustom(scope athanor.Looker, logicalID, identifier string) (res *BrowserCustom, props BrowserCustomArgs, err error) {
+	looked, err := scope.Lookup(BrowserCustomType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BrowserCustom{Resource: looked}
+	if err := decodeOutput(looked, "BrowserArn", &out.BrowserArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BrowserId", &out.BrowserId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, BrowserCustomBrowserStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BrowserCustomBrowserEnterprisePolicy is the object type
 // BrowserEnterprisePolicy of AWS::BedrockAgentCore::BrowserCustom.
 //

@@ -146,6 +146,47 @@ func NewBrowserProfile(scope athanor.Declarer, logicalID string, args BrowserPro
 	return out, nil
 }
 
+// LookupBrowserProfile reads the existing
+// AWS::BedrockAgentCore::BrowserProfile whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupBrowserProfile(scope athanor.Looker, logicalID, identifier string) (res *BrowserProfile, props BrowserProfileArgs, err error) {
+	looked, err := scope.Lookup(BrowserProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BrowserProfile{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastSavedAt", &out.LastSavedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastSavedBrowserId", &out.LastSavedBrowserId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastSavedBrowserSessionId", &out.LastSavedBrowserSessionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileArn", &out.ProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileId", &out.ProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, BrowserProfileStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BrowserProfileStatus is an enum of AWS::BedrockAgentCore::BrowserProfile
 // (BrowserProfileStatus). Known values (4): READY, DELETING, DELETED, SAVING.
 // Nil means unset. It is an interface that only the constants below and

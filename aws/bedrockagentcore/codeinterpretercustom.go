@@ -155,6 +155,41 @@ func NewCodeInterpreterCustom(scope athanor.Declarer, logicalID string, args Cod
 	return out, nil
 }
 
+// LookupCodeInterpreterCustom reads the existing
+// AWS::BedrockAgentCore::CodeInterpreterCustom whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCodeInterpreterCustom(scope athanor.Looker, logicalID, identifier string) (res *CodeInterpreterCustom, props CodeInterpreterCustomArgs, err error) {
+	looked, err := scope.Lookup(CodeInterpreterCustomType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CodeInterpreterCustom{Resource: looked}
+	if err := decodeOutput(looked, "CodeInterpreterArn", &out.CodeInterpreterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CodeInterpreterId", &out.CodeInterpreterId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, CodeInterpreterCustomCodeInterpreterStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CodeInterpreterCustomCertificate is the object type Certificate of
 // AWS::BedrockAgentCore::CodeInterpreterCustom.
 //

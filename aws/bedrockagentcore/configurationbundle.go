@@ -163,6 +163,41 @@ func NewConfigurationBundle(scope athanor.Declarer, logicalID string, args Confi
 	return out, nil
 }
 
+// LookupConfigurationBundle reads the existing
+// AWS::BedrockAgentCore::ConfigurationBundle whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConfigurationBundle(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationBundle, props ConfigurationBundleArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationBundleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationBundle{Resource: looked}
+	if err := decodeOutput(looked, "BundleArn", &out.BundleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BundleId", &out.BundleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LineageMetadata", &out.LineageMetadata); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionId", &out.VersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationBundleComponentConfiguration is the object type
 // ComponentConfiguration of AWS::BedrockAgentCore::ConfigurationBundle.
 //

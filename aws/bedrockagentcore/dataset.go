@@ -164,6 +164,41 @@ func NewDataset(scope athanor.Declarer, logicalID string, args DatasetArgs, opts
 	return out, nil
 }
 
+// LookupDataset reads the existing AWS::BedrockAgentCore::Dataset whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDataset(scope athanor.Looker, logicalID, identifier string) (res *Dataset, props DatasetArgs, err error) {
+	looked, err := scope.Lookup(DatasetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dataset{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatasetArn", &out.DatasetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatasetId", &out.DatasetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExampleCount", &out.ExampleCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DatasetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatasetDataSourceType is the object type DataSourceType of
 // AWS::BedrockAgentCore::Dataset.
 //

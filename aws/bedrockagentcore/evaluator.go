@@ -147,6 +147,38 @@ func NewEvaluator(scope athanor.Declarer, logicalID string, args EvaluatorArgs, 
 	return out, nil
 }
 
+// LookupEvaluator reads the existing AWS::BedrockAgentCore::Evaluator whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEvaluator(scope athanor.Looker, logicalID, identifier string) (res *Evaluator, props EvaluatorArgs, err error) {
+	looked, err := scope.Lookup(EvaluatorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Evaluator{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EvaluatorArn", &out.EvaluatorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EvaluatorId", &out.EvaluatorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, EvaluatorStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EvaluatorBedrockEvaluatorModelConfig is the object type
 // BedrockEvaluatorModelConfig of AWS::BedrockAgentCore::Evaluator.
 //

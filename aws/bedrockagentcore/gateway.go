@@ -221,6 +221,47 @@ func NewGateway(scope athanor.Declarer, logicalID string, args GatewayArgs, opts
 	return out, nil
 }
 
+// LookupGateway reads the existing AWS::BedrockAgentCore::Gateway whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGateway(scope athanor.Looker, logicalID, identifier string) (res *Gateway, props GatewayArgs, err error) {
+	looked, err := scope.Lookup(GatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Gateway{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayArn", &out.GatewayArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayIdentifier", &out.GatewayIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayUrl", &out.GatewayUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, GatewayStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReasons", &out.StatusReasons); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkloadIdentityDetails", &out.WorkloadIdentityDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GatewayAuthorizerConfiguration is the object type AuthorizerConfiguration of
 // AWS::BedrockAgentCore::Gateway. exactly one of {CustomJWTAuthorizer}.
 //

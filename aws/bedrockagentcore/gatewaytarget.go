@@ -205,6 +205,56 @@ func NewGatewayTarget(scope athanor.Declarer, logicalID string, args GatewayTarg
 	return out, nil
 }
 
+// LookupGatewayTarget reads the existing AWS::BedrockAgentCore::GatewayTarget
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGatewayTarget(scope athanor.Looker, logicalID, identifier string) (res *GatewayTarget, props GatewayTargetArgs, err error) {
+	looked, err := scope.Lookup(GatewayTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GatewayTarget{Resource: looked}
+	if err := decodeOutput(looked, "AuthorizationData", &out.AuthorizationData); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayArn", &out.GatewayArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastSynchronizedAt", &out.LastSynchronizedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrivateEndpointManagedResources", &out.PrivateEndpointManagedResources); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProtocolType", &out.ProtocolType, GatewayTargetTargetProtocolTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, GatewayTargetTargetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReasons", &out.StatusReasons); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetId", &out.TargetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayIdentifier", &out.GatewayIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GatewayTargetApiGatewayTargetConfiguration is the object type
 // ApiGatewayTargetConfiguration of AWS::BedrockAgentCore::GatewayTarget.
 //

@@ -204,6 +204,38 @@ func NewHarness(scope athanor.Declarer, logicalID string, args HarnessArgs, opts
 	return out, nil
 }
 
+// LookupHarness reads the existing AWS::BedrockAgentCore::Harness whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupHarness(scope athanor.Looker, logicalID, identifier string) (res *Harness, props HarnessArgs, err error) {
+	looked, err := scope.Lookup(HarnessType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Harness{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HarnessId", &out.HarnessId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, HarnessStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HarnessAgentCoreBrowserConfig is the object type
 // HarnessAgentCoreBrowserConfig of AWS::BedrockAgentCore::Harness.
 //

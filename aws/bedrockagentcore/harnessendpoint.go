@@ -136,6 +136,41 @@ func NewHarnessEndpoint(scope athanor.Declarer, logicalID string, args HarnessEn
 	return out, nil
 }
 
+// LookupHarnessEndpoint reads the existing
+// AWS::BedrockAgentCore::HarnessEndpoint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupHarnessEndpoint(scope athanor.Looker, logicalID, identifier string) (res *HarnessEndpoint, props HarnessEndpointArgs, err error) {
+	looked, err := scope.Lookup(HarnessEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HarnessEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HarnessName", &out.HarnessName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LiveVersion", &out.LiveVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, HarnessEndpointStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HarnessEndpointStatus is an enum of AWS::BedrockAgentCore::HarnessEndpoint
 // (HarnessEndpointStatus). Known values (7): CREATING, CREATE_FAILED,
 // UPDATING, UPDATE_FAILED, READY, DELETING, DELETE_FAILED. Nil means unset. It

@@ -178,6 +178,41 @@ func NewMemory(scope athanor.Declarer, logicalID string, args MemoryArgs, opts .
 	return out, nil
 }
 
+// LookupMemory reads the existing AWS::BedrockAgentCore::Memory whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMemory(scope athanor.Looker, logicalID, identifier string) (res *Memory, props MemoryArgs, err error) {
+	looked, err := scope.Lookup(MemoryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Memory{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MemoryArn", &out.MemoryArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MemoryId", &out.MemoryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, MemoryStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MemoryContentConfiguration is the object type ContentConfiguration of
 // AWS::BedrockAgentCore::Memory.
 //

@@ -189,6 +189,50 @@ func NewOAuth2CredentialProvider(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupOAuth2CredentialProvider reads the existing
+// AWS::BedrockAgentCore::OAuth2CredentialProvider whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOAuth2CredentialProvider(scope athanor.Looker, logicalID, identifier string) (res *OAuth2CredentialProvider, props OAuth2CredentialProviderArgs, err error) {
+	looked, err := scope.Lookup(OAuth2CredentialProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OAuth2CredentialProvider{Resource: looked}
+	if err := decodeOutput(looked, "CallbackUrl", &out.CallbackUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClientSecretArn", &out.ClientSecretArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClientSecretJsonKey", &out.ClientSecretJsonKey); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ClientSecretSource", &out.ClientSecretSource, OAuth2CredentialProviderClientSecretSourceOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CredentialProviderArn", &out.CredentialProviderArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Oauth2ProviderConfigOutput", &out.Oauth2ProviderConfigOutput); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, OAuth2CredentialProviderStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OAuth2CredentialProviderAtlassianOauth2ProviderConfigInput is the object
 // type AtlassianOauth2ProviderConfigInput of
 // AWS::BedrockAgentCore::OAuth2CredentialProvider.

@@ -191,6 +191,41 @@ func NewOnlineEvaluationConfig(scope athanor.Declarer, logicalID string, args On
 	return out, nil
 }
 
+// LookupOnlineEvaluationConfig reads the existing
+// AWS::BedrockAgentCore::OnlineEvaluationConfig whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOnlineEvaluationConfig(scope athanor.Looker, logicalID, identifier string) (res *OnlineEvaluationConfig, props OnlineEvaluationConfigArgs, err error) {
+	looked, err := scope.Lookup(OnlineEvaluationConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OnlineEvaluationConfig{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OnlineEvaluationConfigArn", &out.OnlineEvaluationConfigArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OnlineEvaluationConfigId", &out.OnlineEvaluationConfigId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OutputConfig", &out.OutputConfig); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, OnlineEvaluationConfigStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OnlineEvaluationConfigCloudWatchLogsInputConfig is the object type
 // CloudWatchLogsInputConfig of AWS::BedrockAgentCore::OnlineEvaluationConfig.
 //

@@ -149,6 +149,38 @@ func NewPaymentConnector(scope athanor.Declarer, logicalID string, args PaymentC
 	return out, nil
 }
 
+// LookupPaymentConnector reads the existing
+// AWS::BedrockAgentCore::PaymentConnector whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPaymentConnector(scope athanor.Looker, logicalID, identifier string) (res *PaymentConnector, props PaymentConnectorArgs, err error) {
+	looked, err := scope.Lookup(PaymentConnectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PaymentConnector{Resource: looked}
+	if err := decodeOutput(looked, "ConnectorCreatedAt", &out.ConnectorCreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectorLastUpdatedAt", &out.ConnectorLastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ConnectorStatus", &out.ConnectorStatus, PaymentConnectorStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PaymentConnectorArn", &out.PaymentConnectorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PaymentConnectorId", &out.PaymentConnectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PaymentConnectorCredentialsProviderConfiguration is the object type
 // CredentialsProviderConfiguration of AWS::BedrockAgentCore::PaymentConnector.
 //

@@ -134,6 +134,35 @@ func NewPaymentCredentialProvider(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupPaymentCredentialProvider reads the existing
+// AWS::BedrockAgentCore::PaymentCredentialProvider whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPaymentCredentialProvider(scope athanor.Looker, logicalID, identifier string) (res *PaymentCredentialProvider, props PaymentCredentialProviderArgs, err error) {
+	looked, err := scope.Lookup(PaymentCredentialProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PaymentCredentialProvider{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CredentialProviderArn", &out.CredentialProviderArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProviderConfigurationOutput", &out.ProviderConfigurationOutput); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PaymentCredentialProviderCoinbaseCdpConfigurationInput is the object type
 // CoinbaseCdpConfigurationInput of
 // AWS::BedrockAgentCore::PaymentCredentialProvider.

@@ -164,6 +164,41 @@ func NewPaymentManager(scope athanor.Declarer, logicalID string, args PaymentMan
 	return out, nil
 }
 
+// LookupPaymentManager reads the existing
+// AWS::BedrockAgentCore::PaymentManager whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPaymentManager(scope athanor.Looker, logicalID, identifier string) (res *PaymentManager, props PaymentManagerArgs, err error) {
+	looked, err := scope.Lookup(PaymentManagerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PaymentManager{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PaymentManagerArn", &out.PaymentManagerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PaymentManagerId", &out.PaymentManagerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, PaymentManagerStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkloadIdentityDetails", &out.WorkloadIdentityDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PaymentManagerAuthorizerConfiguration is the object type
 // AuthorizerConfiguration of AWS::BedrockAgentCore::PaymentManager.
 //

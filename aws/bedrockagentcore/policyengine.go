@@ -133,6 +133,41 @@ func NewPolicyEngine(scope athanor.Declarer, logicalID string, args PolicyEngine
 	return out, nil
 }
 
+// LookupPolicyEngine reads the existing AWS::BedrockAgentCore::PolicyEngine
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPolicyEngine(scope athanor.Looker, logicalID, identifier string) (res *PolicyEngine, props PolicyEngineArgs, err error) {
+	looked, err := scope.Lookup(PolicyEngineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PolicyEngine{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyEngineArn", &out.PolicyEngineArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyEngineId", &out.PolicyEngineId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, PolicyEngineStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReasons", &out.StatusReasons); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyEngineStatus is an enum of AWS::BedrockAgentCore::PolicyEngine
 // (PolicyEngineStatus). Known values (7): CREATING, ACTIVE, UPDATING,
 // DELETING, CREATE_FAILED, UPDATE_FAILED, DELETE_FAILED. Nil means unset. It

@@ -219,6 +219,47 @@ func NewRuntime(scope athanor.Declarer, logicalID string, args RuntimeArgs, opts
 	return out, nil
 }
 
+// LookupRuntime reads the existing AWS::BedrockAgentCore::Runtime whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRuntime(scope athanor.Looker, logicalID, identifier string) (res *Runtime, props RuntimeArgs, err error) {
+	looked, err := scope.Lookup(RuntimeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Runtime{Resource: looked}
+	if err := decodeOutput(looked, "AgentRuntimeArn", &out.AgentRuntimeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentRuntimeId", &out.AgentRuntimeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentRuntimeVersion", &out.AgentRuntimeVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, RuntimeAgentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkloadIdentityDetails", &out.WorkloadIdentityDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RuntimeAgentManagedRuntimeType is an enum of AWS::BedrockAgentCore::Runtime
 // (AgentManagedRuntimeType). Known values (6): PYTHON_3_10, PYTHON_3_11,
 // PYTHON_3_12, PYTHON_3_13, PYTHON_3_14, NODE_22. Nil means unset. It is an

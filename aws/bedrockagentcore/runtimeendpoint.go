@@ -170,6 +170,50 @@ func NewRuntimeEndpoint(scope athanor.Declarer, logicalID string, args RuntimeEn
 	return out, nil
 }
 
+// LookupRuntimeEndpoint reads the existing
+// AWS::BedrockAgentCore::RuntimeEndpoint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRuntimeEndpoint(scope athanor.Looker, logicalID, identifier string) (res *RuntimeEndpoint, props RuntimeEndpointArgs, err error) {
+	looked, err := scope.Lookup(RuntimeEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RuntimeEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "AgentRuntimeArn", &out.AgentRuntimeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentRuntimeEndpointArn", &out.AgentRuntimeEndpointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LiveVersion", &out.LiveVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, RuntimeEndpointAgentRuntimeEndpointStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetVersion", &out.TargetVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RuntimeEndpointAgentRuntimeEndpointStatus is an enum of
 // AWS::BedrockAgentCore::RuntimeEndpoint (AgentRuntimeEndpointStatus). Known
 // values (6): CREATING, CREATE_FAILED, UPDATING, UPDATE_FAILED, READY,

@@ -104,6 +104,35 @@ func NewWorkloadIdentity(scope athanor.Declarer, logicalID string, args Workload
 	return out, nil
 }
 
+// LookupWorkloadIdentity reads the existing
+// AWS::BedrockAgentCore::WorkloadIdentity whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupWorkloadIdentity(scope athanor.Looker, logicalID, identifier string) (res *WorkloadIdentity, props WorkloadIdentityArgs, err error) {
+	looked, err := scope.Lookup(WorkloadIdentityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkloadIdentity{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkloadIdentityArn", &out.WorkloadIdentityArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkloadIdentityTag is the object type Tag of
 // AWS::BedrockAgentCore::WorkloadIdentity.
 //

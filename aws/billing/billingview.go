@@ -129,6 +129,38 @@ func NewBillingView(scope athanor.Declarer, logicalID string, args BillingViewAr
 	return out, nil
 }
 
+// LookupBillingView reads the existing AWS::Billing::BillingView whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBillingView(scope athanor.Looker, logicalID, identifier string) (res *BillingView, props BillingViewArgs, err error) {
+	looked, err := scope.Lookup(BillingViewType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BillingView{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "BillingViewType", &out.BillingViewType, BillingViewTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccountId", &out.OwnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BillingViewDataFilterExpression is the object type DataFilterExpression of
 // AWS::Billing::BillingView.
 //

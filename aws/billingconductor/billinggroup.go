@@ -138,6 +138,41 @@ func NewBillingGroup(scope athanor.Declarer, logicalID string, args BillingGroup
 	return out, nil
 }
 
+// LookupBillingGroup reads the existing AWS::BillingConductor::BillingGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBillingGroup(scope athanor.Looker, logicalID, identifier string) (res *BillingGroup, props BillingGroupArgs, err error) {
+	looked, err := scope.Lookup(BillingGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BillingGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Size", &out.Size); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, BillingGroupStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BillingGroupAccountGrouping is the object type AccountGrouping of
 // AWS::BillingConductor::BillingGroup.
 //

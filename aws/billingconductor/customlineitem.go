@@ -188,6 +188,41 @@ func NewCustomLineItem(scope athanor.Declarer, logicalID string, args CustomLine
 	return out, nil
 }
 
+// LookupCustomLineItem reads the existing
+// AWS::BillingConductor::CustomLineItem whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCustomLineItem(scope athanor.Looker, logicalID, identifier string) (res *CustomLineItem, props CustomLineItemArgs, err error) {
+	looked, err := scope.Lookup(CustomLineItemType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomLineItem{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociationSize", &out.AssociationSize); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "CurrencyCode", &out.CurrencyCode, CustomLineItemCurrencyCodeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProductCode", &out.ProductCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomLineItemBillingPeriodRange is the object type BillingPeriodRange of
 // AWS::BillingConductor::CustomLineItem.
 //

@@ -106,6 +106,35 @@ func NewPricingPlan(scope athanor.Declarer, logicalID string, args PricingPlanAr
 	return out, nil
 }
 
+// LookupPricingPlan reads the existing AWS::BillingConductor::PricingPlan
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPricingPlan(scope athanor.Looker, logicalID, identifier string) (res *PricingPlan, props PricingPlanArgs, err error) {
+	looked, err := scope.Lookup(PricingPlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PricingPlan{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Size", &out.Size); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PricingPlanTag is the object type Tag of AWS::BillingConductor::PricingPlan.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-billingconductor-pricingplan-tag.html

@@ -182,6 +182,35 @@ func NewPricingRule(scope athanor.Declarer, logicalID string, args PricingRuleAr
 	return out, nil
 }
 
+// LookupPricingRule reads the existing AWS::BillingConductor::PricingRule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPricingRule(scope athanor.Looker, logicalID, identifier string) (res *PricingRule, props PricingRuleArgs, err error) {
+	looked, err := scope.Lookup(PricingRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PricingRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociatedPricingPlanCount", &out.AssociatedPricingPlanCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PricingRuleBillingEntity is an enum of AWS::BillingConductor::PricingRule
 // (BillingEntity). Known values (3): AWS, AWS Marketplace, AISPL. Nil means
 // unset. It is an interface that only the constants below and

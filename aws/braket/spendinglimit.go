@@ -114,6 +114,38 @@ func NewSpendingLimit(scope athanor.Declarer, logicalID string, args SpendingLim
 	return out, nil
 }
 
+// LookupSpendingLimit reads the existing AWS::Braket::SpendingLimit whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSpendingLimit(scope athanor.Looker, logicalID, identifier string) (res *SpendingLimit, props SpendingLimitArgs, err error) {
+	looked, err := scope.Lookup(SpendingLimitType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SpendingLimit{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueuedSpend", &out.QueuedSpend); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SpendingLimitArn", &out.SpendingLimitArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TotalSpend", &out.TotalSpend); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SpendingLimitTag is the object type Tag of AWS::Braket::SpendingLimit.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-braket-spendinglimit-tag.html

@@ -143,6 +143,29 @@ func NewBudgetsAction(scope athanor.Declarer, logicalID string, args BudgetsActi
 	return out, nil
 }
 
+// LookupBudgetsAction reads the existing AWS::Budgets::BudgetsAction whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBudgetsAction(scope athanor.Looker, logicalID, identifier string) (res *BudgetsAction, props BudgetsActionArgs, err error) {
+	looked, err := scope.Lookup(BudgetsActionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BudgetsAction{Resource: looked}
+	if err := decodeOutput(looked, "ActionId", &out.ActionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BudgetName", &out.BudgetName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BudgetsActionActionThreshold is the object type ActionThreshold of
 // AWS::Budgets::BudgetsAction.
 //

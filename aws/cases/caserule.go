@@ -110,6 +110,35 @@ func NewCaseRule(scope athanor.Declarer, logicalID string, args CaseRuleArgs, op
 	return out, nil
 }
 
+// LookupCaseRule reads the existing AWS::Cases::CaseRule whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCaseRule(scope athanor.Looker, logicalID, identifier string) (res *CaseRule, props CaseRuleArgs, err error) {
+	looked, err := scope.Lookup(CaseRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CaseRule{Resource: looked}
+	if err := decodeOutput(looked, "CaseRuleArn", &out.CaseRuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CaseRuleId", &out.CaseRuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CaseRuleBooleanCondition is the object type BooleanCondition of
 // AWS::Cases::CaseRule. exactly one of {EqualTo} or {NotEqualTo}.
 //

@@ -92,6 +92,34 @@ func NewDomain(scope athanor.Declarer, logicalID string, args DomainArgs, opts .
 	return out, nil
 }
 
+// LookupDomain reads the existing AWS::Cases::Domain whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDomain(scope athanor.Looker, logicalID, identifier string) (res *Domain, props DomainArgs, err error) {
+	looked, err := scope.Lookup(DomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Domain{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainArn", &out.DomainArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DomainStatus", &out.DomainStatus, DomainStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainStatus is an enum of AWS::Cases::Domain (DomainStatus). Known values
 // (3): Active, CreationInProgress, CreationFailed. Nil means unset. It is an
 // interface that only the constants below and DomainStatusOf's results

@@ -147,6 +147,37 @@ func NewField(scope athanor.Declarer, logicalID string, args FieldArgs, opts ...
 	return out, nil
 }
 
+// LookupField reads the existing AWS::Cases::Field whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupField(scope athanor.Looker, logicalID, identifier string) (res *Field, props FieldArgs, err error) {
+	looked, err := scope.Lookup(FieldType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Field{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FieldArn", &out.FieldArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FieldId", &out.FieldId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Namespace", &out.Namespace, FieldNamespaceOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FieldAttributes is the object type FieldAttributes of AWS::Cases::Field.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cases-field-fieldattributes.html

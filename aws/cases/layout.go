@@ -105,6 +105,34 @@ func NewLayout(scope athanor.Declarer, logicalID string, args LayoutArgs, opts .
 	return out, nil
 }
 
+// LookupLayout reads the existing AWS::Cases::Layout whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLayout(scope athanor.Looker, logicalID, identifier string) (res *Layout, props LayoutArgs, err error) {
+	looked, err := scope.Lookup(LayoutType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Layout{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LayoutArn", &out.LayoutArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LayoutId", &out.LayoutId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LayoutBasicLayout is the object type BasicLayout of AWS::Cases::Layout.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cases-layout-basiclayout.html

@@ -84,6 +84,26 @@ func NewKeyspace(scope athanor.Declarer, logicalID string, args KeyspaceArgs, op
 	return out, nil
 }
 
+// LookupKeyspace reads the existing AWS::Cassandra::Keyspace whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupKeyspace(scope athanor.Looker, logicalID, identifier string) (res *Keyspace, props KeyspaceArgs, err error) {
+	looked, err := scope.Lookup(KeyspaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Keyspace{Resource: looked}
+	if err := decodeOutput(looked, "KeyspaceName", &out.KeyspaceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KeyspaceReplicationSpecification is the object type ReplicationSpecification
 // of AWS::Cassandra::Keyspace.
 //

@@ -135,6 +135,43 @@ func NewType(scope athanor.Declarer, logicalID string, args TypeArgs, opts ...at
 	return out, nil
 }
 
+// LookupType reads the existing AWS::Cassandra::Type whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupType(scope athanor.Looker, logicalID, identifier string) (res *Type, props TypeArgs, err error) {
+	looked, err := scope.Lookup(TypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Type{Resource: looked}
+	if err := decodeOutput(looked, "DirectParentTypes", &out.DirectParentTypes); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DirectReferringTables", &out.DirectReferringTables); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyspaceArn", &out.KeyspaceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTimestamp", &out.LastModifiedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaxNestingDepth", &out.MaxNestingDepth); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyspaceName", &out.KeyspaceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TypeName", &out.TypeName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TypeField is the object type Field of AWS::Cassandra::Type.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cassandra-type-field.html

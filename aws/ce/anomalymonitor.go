@@ -157,6 +157,38 @@ func NewAnomalyMonitor(scope athanor.Declarer, logicalID string, args AnomalyMon
 	return out, nil
 }
 
+// LookupAnomalyMonitor reads the existing AWS::CE::AnomalyMonitor whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAnomalyMonitor(scope athanor.Looker, logicalID, identifier string) (res *AnomalyMonitor, props AnomalyMonitorArgs, err error) {
+	looked, err := scope.Lookup(AnomalyMonitorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AnomalyMonitor{Resource: looked}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DimensionalValueCount", &out.DimensionalValueCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastEvaluatedDate", &out.LastEvaluatedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedDate", &out.LastUpdatedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitorArn", &out.MonitorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnomalyMonitorMonitorDimension is an enum of AWS::CE::AnomalyMonitor
 // (MonitorDimension). Known values (4): SERVICE, LINKED_ACCOUNT, TAG,
 // COST_CATEGORY. Nil means unset. It is an interface that only the constants

@@ -130,6 +130,29 @@ func NewAnomalySubscription(scope athanor.Declarer, logicalID string, args Anoma
 	return out, nil
 }
 
+// LookupAnomalySubscription reads the existing AWS::CE::AnomalySubscription
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAnomalySubscription(scope athanor.Looker, logicalID, identifier string) (res *AnomalySubscription, props AnomalySubscriptionArgs, err error) {
+	looked, err := scope.Lookup(AnomalySubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AnomalySubscription{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubscriptionArn", &out.SubscriptionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnomalySubscriptionFrequency is an enum of AWS::CE::AnomalySubscription
 // (Frequency). Known values (3): DAILY, IMMEDIATE, WEEKLY. Nil means unset. It
 // is an interface that only the constants below and

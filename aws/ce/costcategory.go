@@ -115,6 +115,29 @@ func NewCostCategory(scope athanor.Declarer, logicalID string, args CostCategory
 	return out, nil
 }
 
+// LookupCostCategory reads the existing AWS::CE::CostCategory whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCostCategory(scope athanor.Looker, logicalID, identifier string) (res *CostCategory, props CostCategoryArgs, err error) {
+	looked, err := scope.Lookup(CostCategoryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CostCategory{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EffectiveStart", &out.EffectiveStart); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CostCategoryResourceTag is the object type ResourceTag of
 // AWS::CE::CostCategory.
 //

@@ -82,6 +82,26 @@ func NewAcmeDomainValidation(scope athanor.Declarer, logicalID string, args Acme
 	return out, nil
 }
 
+// LookupAcmeDomainValidation reads the existing
+// AWS::CertificateManager::AcmeDomainValidation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAcmeDomainValidation(scope athanor.Looker, logicalID, identifier string) (res *AcmeDomainValidation, props AcmeDomainValidationArgs, err error) {
+	looked, err := scope.Lookup(AcmeDomainValidationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AcmeDomainValidation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AcmeDomainValidationDnsPrevalidationOptions is the object type
 // DnsPrevalidationOptions of AWS::CertificateManager::AcmeDomainValidation.
 //

@@ -91,6 +91,29 @@ func NewAcmeEndpoint(scope athanor.Declarer, logicalID string, args AcmeEndpoint
 	return out, nil
 }
 
+// LookupAcmeEndpoint reads the existing AWS::CertificateManager::AcmeEndpoint
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAcmeEndpoint(scope athanor.Looker, logicalID, identifier string) (res *AcmeEndpoint, props AcmeEndpointArgs, err error) {
+	looked, err := scope.Lookup(AcmeEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AcmeEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "AcmeEndpointArn", &out.AcmeEndpointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointUrl", &out.EndpointUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AcmeEndpointCertificateAuthority is the object type CertificateAuthority of
 // AWS::CertificateManager::AcmeEndpoint.
 //

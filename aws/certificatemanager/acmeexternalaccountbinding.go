@@ -83,6 +83,26 @@ func NewAcmeExternalAccountBinding(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupAcmeExternalAccountBinding reads the existing
+// AWS::CertificateManager::AcmeExternalAccountBinding whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAcmeExternalAccountBinding(scope athanor.Looker, logicalID, identifier string) (res *AcmeExternalAccountBinding, props AcmeExternalAccountBindingArgs, err error) {
+	looked, err := scope.Lookup(AcmeExternalAccountBindingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AcmeExternalAccountBinding{Resource: looked}
+	if err := decodeOutput(looked, "AcmeExternalAccountBindingArn", &out.AcmeExternalAccountBindingArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AcmeExternalAccountBindingExpiration is the object type Expiration of
 // AWS::CertificateManager::AcmeExternalAccountBinding.
 //

@@ -144,6 +144,26 @@ func NewCertificate(scope athanor.Declarer, logicalID string, args CertificateAr
 	return out, nil
 }
 
+// LookupCertificate reads the existing AWS::CertificateManager::Certificate
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCertificate(scope athanor.Looker, logicalID, identifier string) (res *Certificate, props CertificateArgs, err error) {
+	looked, err := scope.Lookup(CertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Certificate{Resource: looked}
+	if err := decodeOutput(looked, "CertificateArn", &out.CertificateArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CertificateDomainValidationOption is the object type DomainValidationOption
 // of AWS::CertificateManager::Certificate.
 //

@@ -85,6 +85,26 @@ func NewCustomAction(scope athanor.Declarer, logicalID string, args CustomAction
 	return out, nil
 }
 
+// LookupCustomAction reads the existing AWS::Chatbot::CustomAction whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCustomAction(scope athanor.Looker, logicalID, identifier string) (res *CustomAction, props CustomActionArgs, err error) {
+	looked, err := scope.Lookup(CustomActionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomAction{Resource: looked}
+	if err := decodeOutput(looked, "CustomActionArn", &out.CustomActionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomActionAttachment is the object type CustomActionAttachment of
 // AWS::Chatbot::CustomAction.
 //

@@ -135,6 +135,26 @@ func NewMicrosoftTeamsChannelConfiguration(scope athanor.Declarer, logicalID str
 	return out, nil
 }
 
+// LookupMicrosoftTeamsChannelConfiguration reads the existing
+// AWS::Chatbot::MicrosoftTeamsChannelConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupMicrosoftTeamsChannelConfiguration(scope athanor.Looker, logicalID, identifier string) (res *MicrosoftTeamsChannelConfiguration, props MicrosoftTeamsChannelConfigurationArgs, err error) {
+	looked, err := scope.Lookup(MicrosoftTeamsChannelConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MicrosoftTeamsChannelConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MicrosoftTeamsChannelConfigurationTag is the object type Tag of
 // AWS::Chatbot::MicrosoftTeamsChannelConfiguration.
 //

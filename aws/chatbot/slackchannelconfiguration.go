@@ -118,6 +118,26 @@ func NewSlackChannelConfiguration(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupSlackChannelConfiguration reads the existing
+// AWS::Chatbot::SlackChannelConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSlackChannelConfiguration(scope athanor.Looker, logicalID, identifier string) (res *SlackChannelConfiguration, props SlackChannelConfigurationArgs, err error) {
+	looked, err := scope.Lookup(SlackChannelConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SlackChannelConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SlackChannelConfigurationTag is the object type Tag of
 // AWS::Chatbot::SlackChannelConfiguration.
 //

@@ -85,6 +85,32 @@ func NewAppInstance(scope athanor.Declarer, logicalID string, args AppInstanceAr
 	return out, nil
 }
 
+// LookupAppInstance reads the existing AWS::Chime::AppInstance whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAppInstance(scope athanor.Looker, logicalID, identifier string) (res *AppInstance, props AppInstanceArgs, err error) {
+	looked, err := scope.Lookup(AppInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AppInstance{Resource: looked}
+	if err := decodeOutput(looked, "AppInstanceArn", &out.AppInstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTimestamp", &out.LastUpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppInstanceTag is the object type Tag of AWS::Chime::AppInstance.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-chime-appinstance-tag.html

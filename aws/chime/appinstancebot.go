@@ -103,6 +103,32 @@ func NewAppInstanceBot(scope athanor.Declarer, logicalID string, args AppInstanc
 	return out, nil
 }
 
+// LookupAppInstanceBot reads the existing AWS::Chime::AppInstanceBot whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAppInstanceBot(scope athanor.Looker, logicalID, identifier string) (res *AppInstanceBot, props AppInstanceBotArgs, err error) {
+	looked, err := scope.Lookup(AppInstanceBotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AppInstanceBot{Resource: looked}
+	if err := decodeOutput(looked, "AppInstanceBotArn", &out.AppInstanceBotArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTimestamp", &out.LastUpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppInstanceBotConfiguration is the object type Configuration of
 // AWS::Chime::AppInstanceBot.
 //

@@ -211,6 +211,41 @@ func NewAnalysisTemplate(scope athanor.Declarer, logicalID string, args Analysis
 	return out, nil
 }
 
+// LookupAnalysisTemplate reads the existing AWS::CleanRooms::AnalysisTemplate
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAnalysisTemplate(scope athanor.Looker, logicalID, identifier string) (res *AnalysisTemplate, props AnalysisTemplateArgs, err error) {
+	looked, err := scope.Lookup(AnalysisTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AnalysisTemplate{Resource: looked}
+	if err := decodeOutput(looked, "AnalysisTemplateIdentifier", &out.AnalysisTemplateIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationArn", &out.CollaborationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationIdentifier", &out.CollaborationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipArn", &out.MembershipArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipIdentifier", &out.MembershipIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnalysisTemplateAnalysisParameter is the object type AnalysisParameter of
 // AWS::CleanRooms::AnalysisTemplate.
 //

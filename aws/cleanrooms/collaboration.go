@@ -215,6 +215,29 @@ func NewCollaboration(scope athanor.Declarer, logicalID string, args Collaborati
 	return out, nil
 }
 
+// LookupCollaboration reads the existing AWS::CleanRooms::Collaboration whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCollaboration(scope athanor.Looker, logicalID, identifier string) (res *Collaboration, props CollaborationArgs, err error) {
+	looked, err := scope.Lookup(CollaborationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Collaboration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationIdentifier", &out.CollaborationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CollaborationAnalyticsEngine is an enum of AWS::CleanRooms::Collaboration
 // (AnalyticsEngine). Known values (2): CLEAN_ROOMS_SQL, SPARK. Nil means
 // unset. It is an interface that only the constants below and

@@ -136,6 +136,29 @@ func NewConfiguredTable(scope athanor.Declarer, logicalID string, args Configure
 	return out, nil
 }
 
+// LookupConfiguredTable reads the existing AWS::CleanRooms::ConfiguredTable
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConfiguredTable(scope athanor.Looker, logicalID, identifier string) (res *ConfiguredTable, props ConfiguredTableArgs, err error) {
+	looked, err := scope.Lookup(ConfiguredTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfiguredTable{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfiguredTableIdentifier", &out.ConfiguredTableIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfiguredTableAdditionalAnalyses is an enum of
 // AWS::CleanRooms::ConfiguredTable (AdditionalAnalyses). Known values (3):
 // ALLOWED, REQUIRED, NOT_ALLOWED. Nil means unset. It is an interface that

@@ -131,6 +131,32 @@ func NewConfiguredTableAssociation(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupConfiguredTableAssociation reads the existing
+// AWS::CleanRooms::ConfiguredTableAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConfiguredTableAssociation(scope athanor.Looker, logicalID, identifier string) (res *ConfiguredTableAssociation, props ConfiguredTableAssociationArgs, err error) {
+	looked, err := scope.Lookup(ConfiguredTableAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfiguredTableAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfiguredTableAssociationIdentifier", &out.ConfiguredTableAssociationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipIdentifier", &out.MembershipIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfiguredTableAssociationAnalysisRule is the object type
 // ConfiguredTableAssociationAnalysisRule of
 // AWS::CleanRooms::ConfiguredTableAssociation.

@@ -163,6 +163,44 @@ func NewIdMappingTable(scope athanor.Declarer, logicalID string, args IdMappingT
 	return out, nil
 }
 
+// LookupIdMappingTable reads the existing AWS::CleanRooms::IdMappingTable
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupIdMappingTable(scope athanor.Looker, logicalID, identifier string) (res *IdMappingTable, props IdMappingTableArgs, err error) {
+	looked, err := scope.Lookup(IdMappingTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdMappingTable{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationArn", &out.CollaborationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationIdentifier", &out.CollaborationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdMappingTableIdentifier", &out.IdMappingTableIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InputReferenceProperties", &out.InputReferenceProperties); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipArn", &out.MembershipArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipIdentifier", &out.MembershipIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdMappingTableInputReferenceConfig is the object type
 // IdMappingTableInputReferenceConfig of AWS::CleanRooms::IdMappingTable.
 //

@@ -163,6 +163,44 @@ func NewIdNamespaceAssociation(scope athanor.Declarer, logicalID string, args Id
 	return out, nil
 }
 
+// LookupIdNamespaceAssociation reads the existing
+// AWS::CleanRooms::IdNamespaceAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIdNamespaceAssociation(scope athanor.Looker, logicalID, identifier string) (res *IdNamespaceAssociation, props IdNamespaceAssociationArgs, err error) {
+	looked, err := scope.Lookup(IdNamespaceAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdNamespaceAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationArn", &out.CollaborationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationIdentifier", &out.CollaborationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdNamespaceAssociationIdentifier", &out.IdNamespaceAssociationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InputReferenceProperties", &out.InputReferenceProperties); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipArn", &out.MembershipArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipIdentifier", &out.MembershipIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdNamespaceAssociationIdMappingConfig is the object type IdMappingConfig of
 // AWS::CleanRooms::IdNamespaceAssociation.
 //

@@ -170,6 +170,44 @@ func NewIntermediateTable(scope athanor.Declarer, logicalID string, args Interme
 	return out, nil
 }
 
+// LookupIntermediateTable reads the existing
+// AWS::CleanRooms::IntermediateTable whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupIntermediateTable(scope athanor.Looker, logicalID, identifier string) (res *IntermediateTable, props IntermediateTableArgs, err error) {
+	looked, err := scope.Lookup(IntermediateTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IntermediateTable{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationArn", &out.CollaborationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationIdentifier", &out.CollaborationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IntermediateTableIdentifier", &out.IntermediateTableIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipArn", &out.MembershipArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, IntermediateTableStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipIdentifier", &out.MembershipIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IntermediateTableAdditionalAnalyses is an enum of
 // AWS::CleanRooms::IntermediateTable (AdditionalAnalyses). Known values (3):
 // ALLOWED, REQUIRED, NOT_ALLOWED. Nil means unset. It is an interface that

@@ -158,6 +158,35 @@ func NewMembership(scope athanor.Declarer, logicalID string, args MembershipArgs
 	return out, nil
 }
 
+// LookupMembership reads the existing AWS::CleanRooms::Membership whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMembership(scope athanor.Looker, logicalID, identifier string) (res *Membership, props MembershipArgs, err error) {
+	looked, err := scope.Lookup(MembershipType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Membership{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationArn", &out.CollaborationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationCreatorAccountId", &out.CollaborationCreatorAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipIdentifier", &out.MembershipIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MembershipJobComputePaymentConfig is the object type
 // MembershipJobComputePaymentConfig of AWS::CleanRooms::Membership.
 //

@@ -171,6 +171,41 @@ func NewPrivacyBudgetTemplate(scope athanor.Declarer, logicalID string, args Pri
 	return out, nil
 }
 
+// LookupPrivacyBudgetTemplate reads the existing
+// AWS::CleanRooms::PrivacyBudgetTemplate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPrivacyBudgetTemplate(scope athanor.Looker, logicalID, identifier string) (res *PrivacyBudgetTemplate, props PrivacyBudgetTemplateArgs, err error) {
+	looked, err := scope.Lookup(PrivacyBudgetTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PrivacyBudgetTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationArn", &out.CollaborationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollaborationIdentifier", &out.CollaborationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipArn", &out.MembershipArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrivacyBudgetTemplateIdentifier", &out.PrivacyBudgetTemplateIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MembershipIdentifier", &out.MembershipIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PrivacyBudgetTemplateAutoRefresh is an enum of
 // AWS::CleanRooms::PrivacyBudgetTemplate (AutoRefresh). Known values (2):
 // CALENDAR_MONTH, NONE. Nil means unset. It is an interface that only the

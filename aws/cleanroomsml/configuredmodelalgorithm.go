@@ -110,6 +110,26 @@ func NewConfiguredModelAlgorithm(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupConfiguredModelAlgorithm reads the existing
+// AWS::CleanRoomsML::ConfiguredModelAlgorithm whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConfiguredModelAlgorithm(scope athanor.Looker, logicalID, identifier string) (res *ConfiguredModelAlgorithm, props ConfiguredModelAlgorithmArgs, err error) {
+	looked, err := scope.Lookup(ConfiguredModelAlgorithmType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfiguredModelAlgorithm{Resource: looked}
+	if err := decodeOutput(looked, "ConfiguredModelAlgorithmArn", &out.ConfiguredModelAlgorithmArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfiguredModelAlgorithmContainerConfig is the object type ContainerConfig
 // of AWS::CleanRoomsML::ConfiguredModelAlgorithm.
 //

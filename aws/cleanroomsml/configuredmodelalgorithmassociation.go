@@ -119,6 +119,30 @@ func NewConfiguredModelAlgorithmAssociation(scope athanor.Declarer, logicalID st
 	return out, nil
 }
 
+// LookupConfiguredModelAlgorithmAssociation reads the existing
+// AWS::CleanRoomsML::ConfiguredModelAlgorithmAssociation whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConfiguredModelAlgorithmAssociation(scope athanor.Looker, logicalID, identifier string) (res *ConfiguredModelAlgorithmAssociation, props ConfiguredModelAlgorithmAssociationArgs, err error) {
+	looked, err := scope.Lookup(ConfiguredModelAlgorithmAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfiguredModelAlgorithmAssociation{Resource: looked}
+	if err := decodeOutput(looked, "CollaborationIdentifier", &out.CollaborationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfiguredModelAlgorithmAssociationArn", &out.ConfiguredModelAlgorithmAssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfiguredModelAlgorithmAssociationCustomEntityConfig is the object type
 // CustomEntityConfig of
 // AWS::CleanRoomsML::ConfiguredModelAlgorithmAssociation.

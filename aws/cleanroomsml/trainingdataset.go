@@ -100,6 +100,29 @@ func NewTrainingDataset(scope athanor.Declarer, logicalID string, args TrainingD
 	return out, nil
 }
 
+// LookupTrainingDataset reads the existing AWS::CleanRoomsML::TrainingDataset
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrainingDataset(scope athanor.Looker, logicalID, identifier string) (res *TrainingDataset, props TrainingDatasetArgs, err error) {
+	looked, err := scope.Lookup(TrainingDatasetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrainingDataset{Resource: looked}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TrainingDatasetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrainingDatasetArn", &out.TrainingDatasetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrainingDatasetColumnSchema is the object type ColumnSchema of
 // AWS::CleanRoomsML::TrainingDataset.
 //

@@ -117,6 +117,41 @@ func NewGeneratedTemplate(scope athanor.Declarer, logicalID string, args Generat
 	return out, nil
 }
 
+// LookupGeneratedTemplate reads the existing
+// AWS::CloudFormation::GeneratedTemplate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupGeneratedTemplate(scope athanor.Looker, logicalID, identifier string) (res *GeneratedTemplate, props GeneratedTemplateArgs, err error) {
+	looked, err := scope.Lookup(GeneratedTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GeneratedTemplate{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GeneratedTemplateId", &out.GeneratedTemplateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Progress", &out.Progress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, GeneratedTemplateStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TotalWarnings", &out.TotalWarnings); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GeneratedTemplateStatus is an enum of AWS::CloudFormation::GeneratedTemplate
 // (Status). Known values (8): CREATE_PENDING, UPDATE_PENDING, DELETE_PENDING,
 // CREATE_IN_PROGRESS, UPDATE_IN_PROGRESS, DELETE_IN_PROGRESS, FAILED,

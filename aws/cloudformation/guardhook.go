@@ -138,6 +138,26 @@ func NewGuardHook(scope athanor.Declarer, logicalID string, args GuardHookArgs, 
 	return out, nil
 }
 
+// LookupGuardHook reads the existing AWS::CloudFormation::GuardHook whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGuardHook(scope athanor.Looker, logicalID, identifier string) (res *GuardHook, props GuardHookArgs, err error) {
+	looked, err := scope.Lookup(GuardHookType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GuardHook{Resource: looked}
+	if err := decodeOutput(looked, "HookArn", &out.HookArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GuardHookAction is an enum of AWS::CloudFormation::GuardHook (Action). Known
 // values (3): CREATE, UPDATE, DELETE. Nil means unset. It is an interface that
 // only the constants below and GuardHookActionOf's results implement, so that

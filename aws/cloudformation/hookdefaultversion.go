@@ -70,3 +70,23 @@ func NewHookDefaultVersion(scope athanor.Declarer, logicalID string, args HookDe
 	}
 	return out, nil
 }
+
+// LookupHookDefaultVersion reads the existing
+// AWS::CloudFormation::HookDefaultVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupHookDefaultVersion(scope athanor.Looker, logicalID, identifier string) (res *HookDefaultVersion, props HookDefaultVersionArgs, err error) {
+	looked, err := scope.Lookup(HookDefaultVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HookDefaultVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

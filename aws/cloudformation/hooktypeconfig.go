@@ -98,6 +98,26 @@ func NewHookTypeConfig(scope athanor.Declarer, logicalID string, args HookTypeCo
 	return out, nil
 }
 
+// LookupHookTypeConfig reads the existing AWS::CloudFormation::HookTypeConfig
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupHookTypeConfig(scope athanor.Looker, logicalID, identifier string) (res *HookTypeConfig, props HookTypeConfigArgs, err error) {
+	looked, err := scope.Lookup(HookTypeConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HookTypeConfig{Resource: looked}
+	if err := decodeOutput(looked, "ConfigurationArn", &out.ConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HookTypeConfigConfigurationAlias is an enum of
 // AWS::CloudFormation::HookTypeConfig (ConfigurationAlias). Known values (1):
 // default. Nil means unset. It is an interface that only the constants below

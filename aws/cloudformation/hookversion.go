@@ -126,6 +126,38 @@ func NewHookVersion(scope athanor.Declarer, logicalID string, args HookVersionAr
 	return out, nil
 }
 
+// LookupHookVersion reads the existing AWS::CloudFormation::HookVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupHookVersion(scope athanor.Looker, logicalID, identifier string) (res *HookVersion, props HookVersionArgs, err error) {
+	looked, err := scope.Lookup(HookVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HookVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefaultVersion", &out.IsDefaultVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TypeArn", &out.TypeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionId", &out.VersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Visibility", &out.Visibility, HookVersionVisibilityOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HookVersionLoggingConfig is the object type LoggingConfig of
 // AWS::CloudFormation::HookVersion.
 //

@@ -145,6 +145,26 @@ func NewLambdaHook(scope athanor.Declarer, logicalID string, args LambdaHookArgs
 	return out, nil
 }
 
+// LookupLambdaHook reads the existing AWS::CloudFormation::LambdaHook whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLambdaHook(scope athanor.Looker, logicalID, identifier string) (res *LambdaHook, props LambdaHookArgs, err error) {
+	looked, err := scope.Lookup(LambdaHookType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LambdaHook{Resource: looked}
+	if err := decodeOutput(looked, "HookArn", &out.HookArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LambdaHookAction is an enum of AWS::CloudFormation::LambdaHook (Action).
 // Known values (3): CREATE, UPDATE, DELETE. Nil means unset. It is an
 // interface that only the constants below and LambdaHookActionOf's results

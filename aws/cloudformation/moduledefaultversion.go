@@ -82,3 +82,23 @@ func NewModuleDefaultVersion(scope athanor.Declarer, logicalID string, args Modu
 	}
 	return out, nil
 }
+
+// LookupModuleDefaultVersion reads the existing
+// AWS::CloudFormation::ModuleDefaultVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupModuleDefaultVersion(scope athanor.Looker, logicalID, identifier string) (res *ModuleDefaultVersion, props ModuleDefaultVersionArgs, err error) {
+	looked, err := scope.Lookup(ModuleDefaultVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModuleDefaultVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -140,6 +140,47 @@ func NewModuleVersion(scope athanor.Declarer, logicalID string, args ModuleVersi
 	return out, nil
 }
 
+// LookupModuleVersion reads the existing AWS::CloudFormation::ModuleVersion
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupModuleVersion(scope athanor.Looker, logicalID, identifier string) (res *ModuleVersion, props ModuleVersionArgs, err error) {
+	looked, err := scope.Lookup(ModuleVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModuleVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Description", &out.Description); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DocumentationUrl", &out.DocumentationUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefaultVersion", &out.IsDefaultVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Schema", &out.Schema); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TimeCreated", &out.TimeCreated); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionId", &out.VersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Visibility", &out.Visibility, ModuleVersionVisibilityOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModuleVersionVisibility is an enum of AWS::CloudFormation::ModuleVersion
 // (Visibility). Known values (1): PRIVATE. Nil means unset. It is an interface
 // that only the constants below and ModuleVersionVisibilityOf's results

@@ -137,6 +137,32 @@ func NewPublicTypeVersion(scope athanor.Declarer, logicalID string, args PublicT
 	return out, nil
 }
 
+// LookupPublicTypeVersion reads the existing
+// AWS::CloudFormation::PublicTypeVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPublicTypeVersion(scope athanor.Looker, logicalID, identifier string) (res *PublicTypeVersion, props PublicTypeVersionArgs, err error) {
+	looked, err := scope.Lookup(PublicTypeVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PublicTypeVersion{Resource: looked}
+	if err := decodeOutput(looked, "PublicTypeArn", &out.PublicTypeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublisherId", &out.PublisherId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TypeVersionArn", &out.TypeVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PublicTypeVersionTypeProperty is an enum of
 // AWS::CloudFormation::PublicTypeVersion (Type). Known values (3): RESOURCE,
 // MODULE, HOOK. Nil means unset. It is an interface that only the constants

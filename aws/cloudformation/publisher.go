@@ -98,6 +98,35 @@ func NewPublisher(scope athanor.Declarer, logicalID string, args PublisherArgs, 
 	return out, nil
 }
 
+// LookupPublisher reads the existing AWS::CloudFormation::Publisher whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPublisher(scope athanor.Looker, logicalID, identifier string) (res *Publisher, props PublisherArgs, err error) {
+	looked, err := scope.Lookup(PublisherType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Publisher{Resource: looked}
+	if err := decodeOutputAs(looked, "IdentityProvider", &out.IdentityProvider, PublisherIdentityProviderOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublisherId", &out.PublisherId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublisherProfile", &out.PublisherProfile); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "PublisherStatus", &out.PublisherStatus, PublisherStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PublisherIdentityProvider is an enum of AWS::CloudFormation::Publisher
 // (IdentityProvider). Known values (3): AWS_Marketplace, GitHub, Bitbucket.
 // Nil means unset. It is an interface that only the constants below and

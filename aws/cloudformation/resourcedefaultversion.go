@@ -72,3 +72,23 @@ func NewResourceDefaultVersion(scope athanor.Declarer, logicalID string, args Re
 	}
 	return out, nil
 }
+
+// LookupResourceDefaultVersion reads the existing
+// AWS::CloudFormation::ResourceDefaultVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResourceDefaultVersion(scope athanor.Looker, logicalID, identifier string) (res *ResourceDefaultVersion, props ResourceDefaultVersionArgs, err error) {
+	looked, err := scope.Lookup(ResourceDefaultVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceDefaultVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -137,6 +137,41 @@ func NewResourceVersion(scope athanor.Declarer, logicalID string, args ResourceV
 	return out, nil
 }
 
+// LookupResourceVersion reads the existing
+// AWS::CloudFormation::ResourceVersion whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupResourceVersion(scope athanor.Looker, logicalID, identifier string) (res *ResourceVersion, props ResourceVersionArgs, err error) {
+	looked, err := scope.Lookup(ResourceVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefaultVersion", &out.IsDefaultVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProvisioningType", &out.ProvisioningType, ResourceVersionProvisioningTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TypeArn", &out.TypeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionId", &out.VersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Visibility", &out.Visibility, ResourceVersionVisibilityOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceVersionLoggingConfig is the object type LoggingConfig of
 // AWS::CloudFormation::ResourceVersion.
 //

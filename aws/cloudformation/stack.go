@@ -231,6 +231,47 @@ func NewStack(scope athanor.Declarer, logicalID string, args StackArgs, opts ...
 	return out, nil
 }
 
+// LookupStack reads the existing AWS::CloudFormation::Stack whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStack(scope athanor.Looker, logicalID, identifier string) (res *Stack, props StackArgs, err error) {
+	looked, err := scope.Lookup(StackType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Stack{Resource: looked}
+	if err := decodeOutput(looked, "ChangeSetId", &out.ChangeSetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdateTime", &out.LastUpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Outputs", &out.Outputs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ParentId", &out.ParentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RootId", &out.RootId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StackId", &out.StackId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "StackStatus", &out.StackStatus, StackStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StackCapabilities is an enum of AWS::CloudFormation::Stack (Capabilities).
 // Known values (3): CAPABILITY_IAM, CAPABILITY_NAMED_IAM,
 // CAPABILITY_AUTO_EXPAND. Nil means unset. It is an interface that only the

@@ -179,6 +179,26 @@ func NewStackSet(scope athanor.Declarer, logicalID string, args StackSetArgs, op
 	return out, nil
 }
 
+// LookupStackSet reads the existing AWS::CloudFormation::StackSet whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStackSet(scope athanor.Looker, logicalID, identifier string) (res *StackSet, props StackSetArgs, err error) {
+	looked, err := scope.Lookup(StackSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StackSet{Resource: looked}
+	if err := decodeOutput(looked, "StackSetId", &out.StackSetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StackSetAutoDeployment is the object type AutoDeployment of
 // AWS::CloudFormation::StackSet.
 //

@@ -151,6 +151,26 @@ func NewTypeActivation(scope athanor.Declarer, logicalID string, args TypeActiva
 	return out, nil
 }
 
+// LookupTypeActivation reads the existing AWS::CloudFormation::TypeActivation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTypeActivation(scope athanor.Looker, logicalID, identifier string) (res *TypeActivation, props TypeActivationArgs, err error) {
+	looked, err := scope.Lookup(TypeActivationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TypeActivation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TypeActivationLoggingConfig is the object type LoggingConfig of
 // AWS::CloudFormation::TypeActivation.
 //

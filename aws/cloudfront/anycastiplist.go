@@ -136,6 +136,35 @@ func NewAnycastIpList(scope athanor.Declarer, logicalID string, args AnycastIpLi
 	return out, nil
 }
 
+// LookupAnycastIpList reads the existing AWS::CloudFront::AnycastIpList whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAnycastIpList(scope athanor.Looker, logicalID, identifier string) (res *AnycastIpList, props AnycastIpListArgs, err error) {
+	looked, err := scope.Lookup(AnycastIpListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AnycastIpList{Resource: looked}
+	if err := decodeOutput(looked, "AnycastIpList", &out.AnycastIpList); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ETag", &out.ETag); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamCidrConfigResults", &out.IpamCidrConfigResults); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnycastIpListAnycastIpList is the object type AnycastIpList of
 // AWS::CloudFront::AnycastIpList.
 //

@@ -64,6 +64,29 @@ func NewCachePolicy(scope athanor.Declarer, logicalID string, args CachePolicyAr
 	return out, nil
 }
 
+// LookupCachePolicy reads the existing AWS::CloudFront::CachePolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCachePolicy(scope athanor.Looker, logicalID, identifier string) (res *CachePolicy, props CachePolicyArgs, err error) {
+	looked, err := scope.Lookup(CachePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CachePolicy{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CachePolicyConfig is the object type CachePolicyConfig of
 // AWS::CloudFront::CachePolicy.
 //

@@ -69,6 +69,29 @@ func NewCloudFrontOriginAccessIdentity(scope athanor.Declarer, logicalID string,
 	return out, nil
 }
 
+// LookupCloudFrontOriginAccessIdentity reads the existing
+// AWS::CloudFront::CloudFrontOriginAccessIdentity whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCloudFrontOriginAccessIdentity(scope athanor.Looker, logicalID, identifier string) (res *CloudFrontOriginAccessIdentity, props CloudFrontOriginAccessIdentityArgs, err error) {
+	looked, err := scope.Lookup(CloudFrontOriginAccessIdentityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CloudFrontOriginAccessIdentity{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "S3CanonicalUserId", &out.S3CanonicalUserId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CloudFrontOriginAccessIdentityConfig is the object type
 // CloudFrontOriginAccessIdentityConfig of
 // AWS::CloudFront::CloudFrontOriginAccessIdentity.

@@ -148,6 +148,44 @@ func NewConnectionFunction(scope athanor.Declarer, logicalID string, args Connec
 	return out, nil
 }
 
+// LookupConnectionFunction reads the existing
+// AWS::CloudFront::ConnectionFunction whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupConnectionFunction(scope athanor.Looker, logicalID, identifier string) (res *ConnectionFunction, props ConnectionFunctionArgs, err error) {
+	looked, err := scope.Lookup(ConnectionFunctionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConnectionFunction{Resource: looked}
+	if err := decodeOutput(looked, "ConnectionFunctionArn", &out.ConnectionFunctionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ETag", &out.ETag); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Stage", &out.Stage, ConnectionFunctionStageOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ConnectionFunctionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionFunctionConfig is the object type ConnectionFunctionConfig of
 // AWS::CloudFront::ConnectionFunction.
 //

@@ -150,6 +150,47 @@ func NewConnectionGroup(scope athanor.Declarer, logicalID string, args Connectio
 	return out, nil
 }
 
+// LookupConnectionGroup reads the existing AWS::CloudFront::ConnectionGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnectionGroup(scope athanor.Looker, logicalID, identifier string) (res *ConnectionGroup, props ConnectionGroupArgs, err error) {
+	looked, err := scope.Lookup(ConnectionGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConnectionGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ETag", &out.ETag); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefault", &out.IsDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoutingEndpoint", &out.RoutingEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionGroupTag is the object type Tag of
 // AWS::CloudFront::ConnectionGroup.
 //

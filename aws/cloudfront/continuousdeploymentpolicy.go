@@ -70,6 +70,29 @@ func NewContinuousDeploymentPolicy(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupContinuousDeploymentPolicy reads the existing
+// AWS::CloudFront::ContinuousDeploymentPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupContinuousDeploymentPolicy(scope athanor.Looker, logicalID, identifier string) (res *ContinuousDeploymentPolicy, props ContinuousDeploymentPolicyArgs, err error) {
+	looked, err := scope.Lookup(ContinuousDeploymentPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContinuousDeploymentPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContinuousDeploymentPolicyConfig is the object type
 // ContinuousDeploymentPolicyConfig of
 // AWS::CloudFront::ContinuousDeploymentPolicy.

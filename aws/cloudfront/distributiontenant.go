@@ -170,6 +170,44 @@ func NewDistributionTenant(scope athanor.Declarer, logicalID string, args Distri
 	return out, nil
 }
 
+// LookupDistributionTenant reads the existing
+// AWS::CloudFront::DistributionTenant whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDistributionTenant(scope athanor.Looker, logicalID, identifier string) (res *DistributionTenant, props DistributionTenantArgs, err error) {
+	looked, err := scope.Lookup(DistributionTenantType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DistributionTenant{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainResults", &out.DomainResults); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ETag", &out.ETag); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DistributionTenantCertificate is the object type Certificate of
 // AWS::CloudFront::DistributionTenant.
 //

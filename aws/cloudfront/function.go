@@ -98,6 +98,29 @@ func NewFunction(scope athanor.Declarer, logicalID string, args FunctionArgs, op
 	return out, nil
 }
 
+// LookupFunction reads the existing AWS::CloudFront::Function whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFunction(scope athanor.Looker, logicalID, identifier string) (res *Function, props FunctionArgs, err error) {
+	looked, err := scope.Lookup(FunctionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Function{Resource: looked}
+	if err := decodeOutput(looked, "FunctionARN", &out.FunctionARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Stage", &out.Stage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FunctionConfig is the object type FunctionConfig of
 // AWS::CloudFront::Function.
 //

@@ -64,6 +64,29 @@ func NewKeyGroup(scope athanor.Declarer, logicalID string, args KeyGroupArgs, op
 	return out, nil
 }
 
+// LookupKeyGroup reads the existing AWS::CloudFront::KeyGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupKeyGroup(scope athanor.Looker, logicalID, identifier string) (res *KeyGroup, props KeyGroupArgs, err error) {
+	looked, err := scope.Lookup(KeyGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &KeyGroup{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KeyGroupConfig is the object type KeyGroupConfig of
 // AWS::CloudFront::KeyGroup.
 //

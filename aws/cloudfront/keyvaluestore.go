@@ -105,6 +105,35 @@ func NewKeyValueStore(scope athanor.Declarer, logicalID string, args KeyValueSto
 	return out, nil
 }
 
+// LookupKeyValueStore reads the existing AWS::CloudFront::KeyValueStore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupKeyValueStore(scope athanor.Looker, logicalID, identifier string) (res *KeyValueStore, props KeyValueStoreArgs, err error) {
+	looked, err := scope.Lookup(KeyValueStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &KeyValueStore{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KeyValueStoreImportSource is the object type ImportSource of
 // AWS::CloudFront::KeyValueStore.
 //

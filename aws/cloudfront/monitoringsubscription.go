@@ -70,6 +70,26 @@ func NewMonitoringSubscription(scope athanor.Declarer, logicalID string, args Mo
 	return out, nil
 }
 
+// LookupMonitoringSubscription reads the existing
+// AWS::CloudFront::MonitoringSubscription whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupMonitoringSubscription(scope athanor.Looker, logicalID, identifier string) (res *MonitoringSubscription, props MonitoringSubscriptionArgs, err error) {
+	looked, err := scope.Lookup(MonitoringSubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MonitoringSubscription{Resource: looked}
+	if err := decodeOutput(looked, "DistributionId", &out.DistributionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MonitoringSubscriptionMonitoringSubscription is the object type
 // MonitoringSubscription of AWS::CloudFront::MonitoringSubscription.
 //

@@ -56,6 +56,26 @@ func NewOriginAccessControl(scope athanor.Declarer, logicalID string, args Origi
 	return out, nil
 }
 
+// LookupOriginAccessControl reads the existing
+// AWS::CloudFront::OriginAccessControl whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupOriginAccessControl(scope athanor.Looker, logicalID, identifier string) (res *OriginAccessControl, props OriginAccessControlArgs, err error) {
+	looked, err := scope.Lookup(OriginAccessControlType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OriginAccessControl{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OriginAccessControlConfig is the object type OriginAccessControlConfig of
 // AWS::CloudFront::OriginAccessControl.
 //

@@ -66,6 +66,29 @@ func NewOriginRequestPolicy(scope athanor.Declarer, logicalID string, args Origi
 	return out, nil
 }
 
+// LookupOriginRequestPolicy reads the existing
+// AWS::CloudFront::OriginRequestPolicy whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupOriginRequestPolicy(scope athanor.Looker, logicalID, identifier string) (res *OriginRequestPolicy, props OriginRequestPolicyArgs, err error) {
+	looked, err := scope.Lookup(OriginRequestPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OriginRequestPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OriginRequestPolicyConfig is the object type OriginRequestPolicyConfig of
 // AWS::CloudFront::OriginRequestPolicy.
 //

@@ -64,6 +64,29 @@ func NewPublicKey(scope athanor.Declarer, logicalID string, args PublicKeyArgs, 
 	return out, nil
 }
 
+// LookupPublicKey reads the existing AWS::CloudFront::PublicKey whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPublicKey(scope athanor.Looker, logicalID, identifier string) (res *PublicKey, props PublicKeyArgs, err error) {
+	looked, err := scope.Lookup(PublicKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PublicKey{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PublicKeyConfig is the object type PublicKeyConfig of
 // AWS::CloudFront::PublicKey.
 //

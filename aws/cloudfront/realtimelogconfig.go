@@ -75,6 +75,26 @@ func NewRealtimeLogConfig(scope athanor.Declarer, logicalID string, args Realtim
 	return out, nil
 }
 
+// LookupRealtimeLogConfig reads the existing
+// AWS::CloudFront::RealtimeLogConfig whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupRealtimeLogConfig(scope athanor.Looker, logicalID, identifier string) (res *RealtimeLogConfig, props RealtimeLogConfigArgs, err error) {
+	looked, err := scope.Lookup(RealtimeLogConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RealtimeLogConfig{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RealtimeLogConfigEndPoint is the object type EndPoint of
 // AWS::CloudFront::RealtimeLogConfig.
 //

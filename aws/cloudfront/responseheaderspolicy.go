@@ -67,6 +67,29 @@ func NewResponseHeadersPolicy(scope athanor.Declarer, logicalID string, args Res
 	return out, nil
 }
 
+// LookupResponseHeadersPolicy reads the existing
+// AWS::CloudFront::ResponseHeadersPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResponseHeadersPolicy(scope athanor.Looker, logicalID, identifier string) (res *ResponseHeadersPolicy, props ResponseHeadersPolicyArgs, err error) {
+	looked, err := scope.Lookup(ResponseHeadersPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResponseHeadersPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResponseHeadersPolicyAccessControlAllowHeaders is the object type
 // AccessControlAllowHeaders of AWS::CloudFront::ResponseHeadersPolicy.
 //

@@ -126,6 +126,41 @@ func NewTrustStore(scope athanor.Declarer, logicalID string, args TrustStoreArgs
 	return out, nil
 }
 
+// LookupTrustStore reads the existing AWS::CloudFront::TrustStore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrustStore(scope athanor.Looker, logicalID, identifier string) (res *TrustStore, props TrustStoreArgs, err error) {
+	looked, err := scope.Lookup(TrustStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrustStore{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ETag", &out.ETag); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NumberOfCaCertificates", &out.NumberOfCaCertificates); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TrustStoreStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrustStoreCaCertificatesBundleS3Location is the object type
 // CaCertificatesBundleS3Location of AWS::CloudFront::TrustStore.
 //

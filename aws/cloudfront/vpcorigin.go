@@ -112,6 +112,41 @@ func NewVpcOrigin(scope athanor.Declarer, logicalID string, args VpcOriginArgs, 
 	return out, nil
 }
 
+// LookupVpcOrigin reads the existing AWS::CloudFront::VpcOrigin whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVpcOrigin(scope athanor.Looker, logicalID, identifier string) (res *VpcOrigin, props VpcOriginArgs, err error) {
+	looked, err := scope.Lookup(VpcOriginType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VpcOrigin{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VpcOriginEndpointConfig is the object type VpcOriginEndpointConfig of
 // AWS::CloudFront::VpcOrigin.
 //

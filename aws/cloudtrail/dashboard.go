@@ -121,6 +121,38 @@ func NewDashboard(scope athanor.Declarer, logicalID string, args DashboardArgs, 
 	return out, nil
 }
 
+// LookupDashboard reads the existing AWS::CloudTrail::Dashboard whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDashboard(scope athanor.Looker, logicalID, identifier string) (res *Dashboard, props DashboardArgs, err error) {
+	looked, err := scope.Lookup(DashboardType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dashboard{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DashboardArn", &out.DashboardArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DashboardStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, DashboardTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DashboardRefreshSchedule is the object type RefreshSchedule of
 // AWS::CloudTrail::Dashboard.
 //

@@ -195,6 +195,35 @@ func NewEventDataStore(scope athanor.Declarer, logicalID string, args EventDataS
 	return out, nil
 }
 
+// LookupEventDataStore reads the existing AWS::CloudTrail::EventDataStore
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventDataStore(scope athanor.Looker, logicalID, identifier string) (res *EventDataStore, props EventDataStoreArgs, err error) {
+	looked, err := scope.Lookup(EventDataStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventDataStore{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EventDataStoreArn", &out.EventDataStoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventDataStoreAdvancedEventSelector is the object type AdvancedEventSelector
 // of AWS::CloudTrail::EventDataStore.
 //

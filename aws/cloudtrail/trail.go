@@ -178,6 +178,32 @@ func NewTrail(scope athanor.Declarer, logicalID string, args TrailArgs, opts ...
 	return out, nil
 }
 
+// LookupTrail reads the existing AWS::CloudTrail::Trail whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTrail(scope athanor.Looker, logicalID, identifier string) (res *Trail, props TrailArgs, err error) {
+	looked, err := scope.Lookup(TrailType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Trail{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SnsTopicArn", &out.SnsTopicArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrailName", &out.TrailName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrailAdvancedEventSelector is the object type AdvancedEventSelector of
 // AWS::CloudTrail::Trail.
 //

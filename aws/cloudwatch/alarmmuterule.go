@@ -119,6 +119,35 @@ func NewAlarmMuteRule(scope athanor.Declarer, logicalID string, args AlarmMuteRu
 	return out, nil
 }
 
+// LookupAlarmMuteRule reads the existing AWS::CloudWatch::AlarmMuteRule whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAlarmMuteRule(scope athanor.Looker, logicalID, identifier string) (res *AlarmMuteRule, props AlarmMuteRuleArgs, err error) {
+	looked, err := scope.Lookup(AlarmMuteRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AlarmMuteRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTimestamp", &out.LastUpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MuteType", &out.MuteType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AlarmMuteRuleStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AlarmMuteRuleMuteTargets is the object type MuteTargets of
 // AWS::CloudWatch::AlarmMuteRule.
 //

@@ -128,6 +128,29 @@ func NewCompositeAlarm(scope athanor.Declarer, logicalID string, args CompositeA
 	return out, nil
 }
 
+// LookupCompositeAlarm reads the existing AWS::CloudWatch::CompositeAlarm
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCompositeAlarm(scope athanor.Looker, logicalID, identifier string) (res *CompositeAlarm, props CompositeAlarmArgs, err error) {
+	looked, err := scope.Lookup(CompositeAlarmType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CompositeAlarm{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AlarmName", &out.AlarmName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CompositeAlarmTag is the object type Tag of AWS::CloudWatch::CompositeAlarm.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-cloudwatch-compositealarm-tag.html

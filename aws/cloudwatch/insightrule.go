@@ -96,6 +96,26 @@ func NewInsightRule(scope athanor.Declarer, logicalID string, args InsightRuleAr
 	return out, nil
 }
 
+// LookupInsightRule reads the existing AWS::CloudWatch::InsightRule whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInsightRule(scope athanor.Looker, logicalID, identifier string) (res *InsightRule, props InsightRuleArgs, err error) {
+	looked, err := scope.Lookup(InsightRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InsightRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InsightRuleRuleState is an enum of AWS::CloudWatch::InsightRule (RuleState).
 // Known values (2): ENABLED, DISABLED. Nil means unset. It is an interface
 // that only the constants below and InsightRuleRuleStateOf's results

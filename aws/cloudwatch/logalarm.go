@@ -150,6 +150,29 @@ func NewLogAlarm(scope athanor.Declarer, logicalID string, args LogAlarmArgs, op
 	return out, nil
 }
 
+// LookupLogAlarm reads the existing AWS::CloudWatch::LogAlarm whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLogAlarm(scope athanor.Looker, logicalID, identifier string) (res *LogAlarm, props LogAlarmArgs, err error) {
+	looked, err := scope.Lookup(LogAlarmType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LogAlarm{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AlarmName", &out.AlarmName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LogAlarmScheduleConfiguration is the object type ScheduleConfiguration of
 // AWS::CloudWatch::LogAlarm.
 //

@@ -148,6 +148,38 @@ func NewMetricStream(scope athanor.Declarer, logicalID string, args MetricStream
 	return out, nil
 }
 
+// LookupMetricStream reads the existing AWS::CloudWatch::MetricStream whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMetricStream(scope athanor.Looker, logicalID, identifier string) (res *MetricStream, props MetricStreamArgs, err error) {
+	looked, err := scope.Lookup(MetricStreamType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MetricStream{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdateDate", &out.LastUpdateDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MetricStreamFilter is the object type MetricStreamFilter of
 // AWS::CloudWatch::MetricStream.
 //

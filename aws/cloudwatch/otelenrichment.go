@@ -60,6 +60,29 @@ func NewOTelEnrichment(scope athanor.Declarer, logicalID string, args OTelEnrich
 	return out, nil
 }
 
+// LookupOTelEnrichment reads the existing AWS::CloudWatch::OTelEnrichment
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupOTelEnrichment(scope athanor.Looker, logicalID, identifier string) (res *OTelEnrichment, props OTelEnrichmentArgs, err error) {
+	looked, err := scope.Lookup(OTelEnrichmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OTelEnrichment{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, OTelEnrichmentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OTelEnrichmentStatus is an enum of AWS::CloudWatch::OTelEnrichment (Status).
 // Known values (2): RUNNING, STOPPED. Nil means unset. It is an interface that
 // only the constants below and OTelEnrichmentStatusOf's results implement, so

@@ -95,6 +95,26 @@ func NewPackageGroup(scope athanor.Declarer, logicalID string, args PackageGroup
 	return out, nil
 }
 
+// LookupPackageGroup reads the existing AWS::CodeArtifact::PackageGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPackageGroup(scope athanor.Looker, logicalID, identifier string) (res *PackageGroup, props PackageGroupArgs, err error) {
+	looked, err := scope.Lookup(PackageGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PackageGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PackageGroupOriginConfiguration is the object type OriginConfiguration of
 // AWS::CodeArtifact::PackageGroup.
 //

@@ -117,6 +117,32 @@ func NewRepository(scope athanor.Declarer, logicalID string, args RepositoryArgs
 	return out, nil
 }
 
+// LookupRepository reads the existing AWS::CodeArtifact::Repository whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRepository(scope athanor.Looker, logicalID, identifier string) (res *Repository, props RepositoryArgs, err error) {
+	looked, err := scope.Lookup(RepositoryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Repository{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainOwner", &out.DomainOwner); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RepositoryTag is the object type Tag of AWS::CodeArtifact::Repository.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-codeartifact-repository-tag.html

@@ -94,6 +94,26 @@ func NewDeploymentConfig(scope athanor.Declarer, logicalID string, args Deployme
 	return out, nil
 }
 
+// LookupDeploymentConfig reads the existing AWS::CodeDeploy::DeploymentConfig
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeploymentConfig(scope athanor.Looker, logicalID, identifier string) (res *DeploymentConfig, props DeploymentConfigArgs, err error) {
+	looked, err := scope.Lookup(DeploymentConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeploymentConfig{Resource: looked}
+	if err := decodeOutput(looked, "DeploymentConfigName", &out.DeploymentConfigName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeploymentConfigMinimumHealthyHosts is the object type MinimumHealthyHosts
 // of AWS::CodeDeploy::DeploymentConfig.
 //

@@ -192,6 +192,29 @@ func NewDeploymentGroup(scope athanor.Declarer, logicalID string, args Deploymen
 	return out, nil
 }
 
+// LookupDeploymentGroup reads the existing AWS::CodeDeploy::DeploymentGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeploymentGroup(scope athanor.Looker, logicalID, identifier string) (res *DeploymentGroup, props DeploymentGroupArgs, err error) {
+	looked, err := scope.Lookup(DeploymentGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeploymentGroup{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationName", &out.ApplicationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeploymentGroupName", &out.DeploymentGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeploymentGroupAlarm is the object type Alarm of
 // AWS::CodeDeploy::DeploymentGroup.
 //

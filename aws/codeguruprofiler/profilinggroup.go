@@ -116,6 +116,29 @@ func NewProfilingGroup(scope athanor.Declarer, logicalID string, args ProfilingG
 	return out, nil
 }
 
+// LookupProfilingGroup reads the existing
+// AWS::CodeGuruProfiler::ProfilingGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupProfilingGroup(scope athanor.Looker, logicalID, identifier string) (res *ProfilingGroup, props ProfilingGroupArgs, err error) {
+	looked, err := scope.Lookup(ProfilingGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProfilingGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfilingGroupName", &out.ProfilingGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProfilingGroupAgentPermissions is the object type AgentPermissions of
 // AWS::CodeGuruProfiler::ProfilingGroup.
 //

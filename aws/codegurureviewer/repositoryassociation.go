@@ -125,6 +125,26 @@ func NewRepositoryAssociation(scope athanor.Declarer, logicalID string, args Rep
 	return out, nil
 }
 
+// LookupRepositoryAssociation reads the existing
+// AWS::CodeGuruReviewer::RepositoryAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRepositoryAssociation(scope athanor.Looker, logicalID, identifier string) (res *RepositoryAssociation, props RepositoryAssociationArgs, err error) {
+	looked, err := scope.Lookup(RepositoryAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RepositoryAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationArn", &out.AssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RepositoryAssociationTag is the object type Tag of
 // AWS::CodeGuruReviewer::RepositoryAssociation.
 //

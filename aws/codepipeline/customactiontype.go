@@ -147,6 +147,35 @@ func NewCustomActionType(scope athanor.Declarer, logicalID string, args CustomAc
 	return out, nil
 }
 
+// LookupCustomActionType reads the existing
+// AWS::CodePipeline::CustomActionType whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCustomActionType(scope athanor.Looker, logicalID, identifier string) (res *CustomActionType, props CustomActionTypeArgs, err error) {
+	looked, err := scope.Lookup(CustomActionTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomActionType{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Category", &out.Category); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Provider", &out.Provider); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomActionTypeArtifactDetails is the object type ArtifactDetails of
 // AWS::CodePipeline::CustomActionType.
 //

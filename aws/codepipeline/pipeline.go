@@ -174,6 +174,32 @@ func NewPipeline(scope athanor.Declarer, logicalID string, args PipelineArgs, op
 	return out, nil
 }
 
+// LookupPipeline reads the existing AWS::CodePipeline::Pipeline whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPipeline(scope athanor.Looker, logicalID, identifier string) (res *Pipeline, props PipelineArgs, err error) {
+	looked, err := scope.Lookup(PipelineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Pipeline{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PipelineActionDeclaration is the object type ActionDeclaration of
 // AWS::CodePipeline::Pipeline.
 //

@@ -139,6 +139,29 @@ func NewWebhook(scope athanor.Declarer, logicalID string, args WebhookArgs, opts
 	return out, nil
 }
 
+// LookupWebhook reads the existing AWS::CodePipeline::Webhook whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupWebhook(scope athanor.Looker, logicalID, identifier string) (res *Webhook, props WebhookArgs, err error) {
+	looked, err := scope.Lookup(WebhookType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Webhook{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WebhookAuthConfiguration is the object type WebhookAuthConfiguration of
 // AWS::CodePipeline::Webhook.
 //

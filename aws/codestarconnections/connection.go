@@ -102,6 +102,32 @@ func NewConnection(scope athanor.Declarer, logicalID string, args ConnectionArgs
 	return out, nil
 }
 
+// LookupConnection reads the existing AWS::CodeStarConnections::Connection
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnection(scope athanor.Looker, logicalID, identifier string) (res *Connection, props ConnectionArgs, err error) {
+	looked, err := scope.Lookup(ConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connection{Resource: looked}
+	if err := decodeOutput(looked, "ConnectionArn", &out.ConnectionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectionStatus", &out.ConnectionStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccountId", &out.OwnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionTag is the object type Tag of
 // AWS::CodeStarConnections::Connection.
 //

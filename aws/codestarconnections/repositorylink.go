@@ -107,6 +107,32 @@ func NewRepositoryLink(scope athanor.Declarer, logicalID string, args Repository
 	return out, nil
 }
 
+// LookupRepositoryLink reads the existing
+// AWS::CodeStarConnections::RepositoryLink whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRepositoryLink(scope athanor.Looker, logicalID, identifier string) (res *RepositoryLink, props RepositoryLinkArgs, err error) {
+	looked, err := scope.Lookup(RepositoryLinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RepositoryLink{Resource: looked}
+	if err := decodeOutputAs(looked, "ProviderType", &out.ProviderType, RepositoryLinkProviderTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RepositoryLinkArn", &out.RepositoryLinkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RepositoryLinkId", &out.RepositoryLinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RepositoryLinkProviderType is an enum of
 // AWS::CodeStarConnections::RepositoryLink (ProviderType). Known values (5):
 // GitHub, Bitbucket, GitHubEnterprise, GitLab, GitLabSelfManaged. Nil means

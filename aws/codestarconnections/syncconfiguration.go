@@ -170,6 +170,38 @@ func NewSyncConfiguration(scope athanor.Declarer, logicalID string, args SyncCon
 	return out, nil
 }
 
+// LookupSyncConfiguration reads the existing
+// AWS::CodeStarConnections::SyncConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSyncConfiguration(scope athanor.Looker, logicalID, identifier string) (res *SyncConfiguration, props SyncConfigurationArgs, err error) {
+	looked, err := scope.Lookup(SyncConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SyncConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProviderType", &out.ProviderType, SyncConfigurationProviderTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RepositoryName", &out.RepositoryName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceName", &out.ResourceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SyncType", &out.SyncType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SyncConfigurationProviderType is an enum of
 // AWS::CodeStarConnections::SyncConfiguration (ProviderType). Known values
 // (5): GitHub, Bitbucket, GitHubEnterprise, GitLab, GitLabSelfManaged. Nil

@@ -141,6 +141,26 @@ func NewNotificationRule(scope athanor.Declarer, logicalID string, args Notifica
 	return out, nil
 }
 
+// LookupNotificationRule reads the existing
+// AWS::CodeStarNotifications::NotificationRule whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupNotificationRule(scope athanor.Looker, logicalID, identifier string) (res *NotificationRule, props NotificationRuleArgs, err error) {
+	looked, err := scope.Lookup(NotificationRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NotificationRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NotificationRuleDetailType is an enum of
 // AWS::CodeStarNotifications::NotificationRule (DetailType). Known values (2):
 // BASIC, FULL. Nil means unset. It is an interface that only the constants

@@ -138,6 +138,29 @@ func NewIdentityPool(scope athanor.Declarer, logicalID string, args IdentityPool
 	return out, nil
 }
 
+// LookupIdentityPool reads the existing AWS::Cognito::IdentityPool whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupIdentityPool(scope athanor.Looker, logicalID, identifier string) (res *IdentityPool, props IdentityPoolArgs, err error) {
+	looked, err := scope.Lookup(IdentityPoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentityPool{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdentityPoolCognitoIdentityProvider is the object type
 // CognitoIdentityProvider of AWS::Cognito::IdentityPool.
 //

@@ -91,3 +91,26 @@ func NewIdentityPoolPrincipalTag(scope athanor.Declarer, logicalID string, args 
 	}
 	return out, nil
 }
+
+// LookupIdentityPoolPrincipalTag reads the existing
+// AWS::Cognito::IdentityPoolPrincipalTag whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIdentityPoolPrincipalTag(scope athanor.Looker, logicalID, identifier string) (res *IdentityPoolPrincipalTag, props IdentityPoolPrincipalTagArgs, err error) {
+	looked, err := scope.Lookup(IdentityPoolPrincipalTagType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentityPoolPrincipalTag{Resource: looked}
+	if err := decodeOutput(looked, "IdentityPoolId", &out.IdentityPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentityProviderName", &out.IdentityProviderName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -73,6 +73,26 @@ func NewIdentityPoolRoleAttachment(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupIdentityPoolRoleAttachment reads the existing
+// AWS::Cognito::IdentityPoolRoleAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIdentityPoolRoleAttachment(scope athanor.Looker, logicalID, identifier string) (res *IdentityPoolRoleAttachment, props IdentityPoolRoleAttachmentArgs, err error) {
+	looked, err := scope.Lookup(IdentityPoolRoleAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentityPoolRoleAttachment{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdentityPoolRoleAttachmentMappingRule is the object type MappingRule of
 // AWS::Cognito::IdentityPoolRoleAttachment.
 //

@@ -66,6 +66,26 @@ func NewLogDeliveryConfiguration(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupLogDeliveryConfiguration reads the existing
+// AWS::Cognito::LogDeliveryConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLogDeliveryConfiguration(scope athanor.Looker, logicalID, identifier string) (res *LogDeliveryConfiguration, props LogDeliveryConfigurationArgs, err error) {
+	looked, err := scope.Lookup(LogDeliveryConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LogDeliveryConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LogDeliveryConfigurationCloudWatchLogsConfiguration is the object type
 // CloudWatchLogsConfiguration of AWS::Cognito::LogDeliveryConfiguration.
 //

@@ -106,6 +106,29 @@ func NewManagedLoginBranding(scope athanor.Declarer, logicalID string, args Mana
 	return out, nil
 }
 
+// LookupManagedLoginBranding reads the existing
+// AWS::Cognito::ManagedLoginBranding whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupManagedLoginBranding(scope athanor.Looker, logicalID, identifier string) (res *ManagedLoginBranding, props ManagedLoginBrandingArgs, err error) {
+	looked, err := scope.Lookup(ManagedLoginBrandingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ManagedLoginBranding{Resource: looked}
+	if err := decodeOutput(looked, "ManagedLoginBrandingId", &out.ManagedLoginBrandingId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ManagedLoginBrandingAssetType is the object type AssetType of
 // AWS::Cognito::ManagedLoginBranding.
 //

@@ -122,6 +122,28 @@ func NewTerms(scope athanor.Declarer, logicalID string, args TermsArgs, opts ...
 	return out, nil
 }
 
+// LookupTerms reads the existing AWS::Cognito::Terms whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTerms(scope athanor.Looker, logicalID, identifier string) (res *Terms, props TermsArgs, err error) {
+	looked, err := scope.Lookup(TermsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Terms{Resource: looked}
+	if err := decodeOutput(looked, "TermsId", &out.TermsId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TermsEnforcementType is an enum of AWS::Cognito::Terms
 // (TermsEnforcementType). Known values (1): NONE. Nil means unset. It is an
 // interface that only the constants below and TermsEnforcementTypeOf's results

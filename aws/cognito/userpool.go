@@ -297,6 +297,35 @@ func NewUserPool(scope athanor.Declarer, logicalID string, args UserPoolArgs, op
 	return out, nil
 }
 
+// LookupUserPool reads the existing AWS::Cognito::UserPool whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupUserPool(scope athanor.Looker, logicalID, identifier string) (res *UserPool, props UserPoolArgs, err error) {
+	looked, err := scope.Lookup(UserPoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPool{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProviderName", &out.ProviderName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProviderURL", &out.ProviderURL); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserPoolAccountRecoverySetting is the object type AccountRecoverySetting of
 // AWS::Cognito::UserPool.
 //

@@ -223,6 +223,35 @@ func NewUserPoolClient(scope athanor.Declarer, logicalID string, args UserPoolCl
 	return out, nil
 }
 
+// LookupUserPoolClient reads the existing AWS::Cognito::UserPoolClient whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserPoolClient(scope athanor.Looker, logicalID, identifier string) (res *UserPoolClient, props UserPoolClientArgs, err error) {
+	looked, err := scope.Lookup(UserPoolClientType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolClient{Resource: looked}
+	if err := decodeOutput(looked, "ClientId", &out.ClientId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClientSecret", &out.ClientSecret); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserPoolClientAnalyticsConfiguration is the object type
 // AnalyticsConfiguration of AWS::Cognito::UserPoolClient.
 //

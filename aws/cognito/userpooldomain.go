@@ -104,6 +104,32 @@ func NewUserPoolDomain(scope athanor.Declarer, logicalID string, args UserPoolDo
 	return out, nil
 }
 
+// LookupUserPoolDomain reads the existing AWS::Cognito::UserPoolDomain whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserPoolDomain(scope athanor.Looker, logicalID, identifier string) (res *UserPoolDomain, props UserPoolDomainArgs, err error) {
+	looked, err := scope.Lookup(UserPoolDomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolDomain{Resource: looked}
+	if err := decodeOutput(looked, "CloudFrontDistribution", &out.CloudFrontDistribution); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Domain", &out.Domain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserPoolDomainCustomDomainConfigType is the object type
 // CustomDomainConfigType of AWS::Cognito::UserPoolDomain.
 //

@@ -92,3 +92,26 @@ func NewUserPoolGroup(scope athanor.Declarer, logicalID string, args UserPoolGro
 	}
 	return out, nil
 }
+
+// LookupUserPoolGroup reads the existing AWS::Cognito::UserPoolGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserPoolGroup(scope athanor.Looker, logicalID, identifier string) (res *UserPoolGroup, props UserPoolGroupArgs, err error) {
+	looked, err := scope.Lookup(UserPoolGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolGroup{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupName", &out.GroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -102,3 +102,26 @@ func NewUserPoolIdentityProvider(scope athanor.Declarer, logicalID string, args 
 	}
 	return out, nil
 }
+
+// LookupUserPoolIdentityProvider reads the existing
+// AWS::Cognito::UserPoolIdentityProvider whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupUserPoolIdentityProvider(scope athanor.Looker, logicalID, identifier string) (res *UserPoolIdentityProvider, props UserPoolIdentityProviderArgs, err error) {
+	looked, err := scope.Lookup(UserPoolIdentityProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolIdentityProvider{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProviderName", &out.ProviderName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -92,6 +92,27 @@ func NewUserPoolRegionalConfigurationAttachment(scope athanor.Declarer, logicalI
 	return out, nil
 }
 
+// LookupUserPoolRegionalConfigurationAttachment reads the existing
+// AWS::Cognito::UserPoolRegionalConfigurationAttachment whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupUserPoolRegionalConfigurationAttachment(scope athanor.Looker, logicalID, identifier string) (res *UserPoolRegionalConfigurationAttachment, props UserPoolRegionalConfigurationAttachmentArgs, err error) {
+	looked, err := scope.Lookup(UserPoolRegionalConfigurationAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolRegionalConfigurationAttachment{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserPoolRegionalConfigurationAttachmentCustomEmailSender is the object type
 // CustomEmailSender of AWS::Cognito::UserPoolRegionalConfigurationAttachment.
 //

@@ -82,3 +82,26 @@ func NewUserPoolReplica(scope athanor.Declarer, logicalID string, args UserPoolR
 	}
 	return out, nil
 }
+
+// LookupUserPoolReplica reads the existing AWS::Cognito::UserPoolReplica whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserPoolReplica(scope athanor.Looker, logicalID, identifier string) (res *UserPoolReplica, props UserPoolReplicaArgs, err error) {
+	looked, err := scope.Lookup(UserPoolReplicaType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolReplica{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RegionName", &out.RegionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -89,6 +89,29 @@ func NewUserPoolResourceServer(scope athanor.Declarer, logicalID string, args Us
 	return out, nil
 }
 
+// LookupUserPoolResourceServer reads the existing
+// AWS::Cognito::UserPoolResourceServer whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupUserPoolResourceServer(scope athanor.Looker, logicalID, identifier string) (res *UserPoolResourceServer, props UserPoolResourceServerArgs, err error) {
+	looked, err := scope.Lookup(UserPoolResourceServerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolResourceServer{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserPoolResourceServerResourceServerScopeType is the object type
 // ResourceServerScopeType of AWS::Cognito::UserPoolResourceServer.
 //

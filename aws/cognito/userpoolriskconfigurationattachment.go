@@ -101,6 +101,29 @@ func NewUserPoolRiskConfigurationAttachment(scope athanor.Declarer, logicalID st
 	return out, nil
 }
 
+// LookupUserPoolRiskConfigurationAttachment reads the existing
+// AWS::Cognito::UserPoolRiskConfigurationAttachment whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupUserPoolRiskConfigurationAttachment(scope athanor.Looker, logicalID, identifier string) (res *UserPoolRiskConfigurationAttachment, props UserPoolRiskConfigurationAttachmentArgs, err error) {
+	looked, err := scope.Lookup(UserPoolRiskConfigurationAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolRiskConfigurationAttachment{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClientId", &out.ClientId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserPoolRiskConfigurationAttachmentAccountTakeoverActionType is the object
 // type AccountTakeoverActionType of
 // AWS::Cognito::UserPoolRiskConfigurationAttachment.

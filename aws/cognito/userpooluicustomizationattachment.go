@@ -82,3 +82,26 @@ func NewUserPoolUICustomizationAttachment(scope athanor.Declarer, logicalID stri
 	}
 	return out, nil
 }
+
+// LookupUserPoolUICustomizationAttachment reads the existing
+// AWS::Cognito::UserPoolUICustomizationAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupUserPoolUICustomizationAttachment(scope athanor.Looker, logicalID, identifier string) (res *UserPoolUICustomizationAttachment, props UserPoolUICustomizationAttachmentArgs, err error) {
+	looked, err := scope.Lookup(UserPoolUICustomizationAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolUICustomizationAttachment{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClientId", &out.ClientId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

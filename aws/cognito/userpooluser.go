@@ -130,6 +130,29 @@ func NewUserPoolUser(scope athanor.Declarer, logicalID string, args UserPoolUser
 	return out, nil
 }
 
+// LookupUserPoolUser reads the existing AWS::Cognito::UserPoolUser whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserPoolUser(scope athanor.Looker, logicalID, identifier string) (res *UserPoolUser, props UserPoolUserArgs, err error) {
+	looked, err := scope.Lookup(UserPoolUserType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolUser{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Username", &out.Username); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserPoolUserAttributeType is the object type AttributeType of
 // AWS::Cognito::UserPoolUser.
 //

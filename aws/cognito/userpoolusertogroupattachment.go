@@ -96,3 +96,29 @@ func NewUserPoolUserToGroupAttachment(scope athanor.Declarer, logicalID string, 
 	}
 	return out, nil
 }
+
+// LookupUserPoolUserToGroupAttachment reads the existing
+// AWS::Cognito::UserPoolUserToGroupAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupUserPoolUserToGroupAttachment(scope athanor.Looker, logicalID, identifier string) (res *UserPoolUserToGroupAttachment, props UserPoolUserToGroupAttachmentArgs, err error) {
+	looked, err := scope.Lookup(UserPoolUserToGroupAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPoolUserToGroupAttachment{Resource: looked}
+	if err := decodeOutput(looked, "UserPoolId", &out.UserPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupName", &out.GroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Username", &out.Username); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -166,6 +166,26 @@ func NewDocumentClassifier(scope athanor.Declarer, logicalID string, args Docume
 	return out, nil
 }
 
+// LookupDocumentClassifier reads the existing
+// AWS::Comprehend::DocumentClassifier whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDocumentClassifier(scope athanor.Looker, logicalID, identifier string) (res *DocumentClassifier, props DocumentClassifierArgs, err error) {
+	looked, err := scope.Lookup(DocumentClassifierType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DocumentClassifier{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DocumentClassifierAugmentedManifestsListItem is the object type
 // AugmentedManifestsListItem of AWS::Comprehend::DocumentClassifier.
 //

@@ -126,6 +126,26 @@ func NewFlywheel(scope athanor.Declarer, logicalID string, args FlywheelArgs, op
 	return out, nil
 }
 
+// LookupFlywheel reads the existing AWS::Comprehend::Flywheel whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFlywheel(scope athanor.Looker, logicalID, identifier string) (res *Flywheel, props FlywheelArgs, err error) {
+	looked, err := scope.Lookup(FlywheelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Flywheel{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlywheelDataSecurityConfig is the object type DataSecurityConfig of
 // AWS::Comprehend::Flywheel.
 //

@@ -188,6 +188,41 @@ func NewAutomationRule(scope athanor.Declarer, logicalID string, args Automation
 	return out, nil
 }
 
+// LookupAutomationRule reads the existing
+// AWS::ComputeOptimizer::AutomationRule whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAutomationRule(scope athanor.Looker, logicalID, identifier string) (res *AutomationRule, props AutomationRuleArgs, err error) {
+	looked, err := scope.Lookup(AutomationRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutomationRule{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTimestamp", &out.LastUpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleArn", &out.RuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleId", &out.RuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleRevision", &out.RuleRevision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutomationRuleCriteria is the object type Criteria of
 // AWS::ComputeOptimizer::AutomationRule.
 //

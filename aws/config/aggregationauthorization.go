@@ -100,6 +100,32 @@ func NewAggregationAuthorization(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupAggregationAuthorization reads the existing
+// AWS::Config::AggregationAuthorization whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAggregationAuthorization(scope athanor.Looker, logicalID, identifier string) (res *AggregationAuthorization, props AggregationAuthorizationArgs, err error) {
+	looked, err := scope.Lookup(AggregationAuthorizationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AggregationAuthorization{Resource: looked}
+	if err := decodeOutput(looked, "AggregationAuthorizationArn", &out.AggregationAuthorizationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AuthorizedAccountId", &out.AuthorizedAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AuthorizedAwsRegion", &out.AuthorizedAwsRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AggregationAuthorizationTag is the object type Tag of
 // AWS::Config::AggregationAuthorization.
 //

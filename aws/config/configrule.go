@@ -127,6 +127,32 @@ func NewConfigRule(scope athanor.Declarer, logicalID string, args ConfigRuleArgs
 	return out, nil
 }
 
+// LookupConfigRule reads the existing AWS::Config::ConfigRule whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConfigRule(scope athanor.Looker, logicalID, identifier string) (res *ConfigRule, props ConfigRuleArgs, err error) {
+	looked, err := scope.Lookup(ConfigRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfigRuleId", &out.ConfigRuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfigRuleName", &out.ConfigRuleName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigRuleCompliance is the object type Compliance of
 // AWS::Config::ConfigRule.
 //

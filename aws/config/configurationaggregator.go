@@ -93,6 +93,29 @@ func NewConfigurationAggregator(scope athanor.Declarer, logicalID string, args C
 	return out, nil
 }
 
+// LookupConfigurationAggregator reads the existing
+// AWS::Config::ConfigurationAggregator whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupConfigurationAggregator(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationAggregator, props ConfigurationAggregatorArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationAggregatorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationAggregator{Resource: looked}
+	if err := decodeOutput(looked, "ConfigurationAggregatorArn", &out.ConfigurationAggregatorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfigurationAggregatorName", &out.ConfigurationAggregatorName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationAggregatorAccountAggregationSource is the object type
 // AccountAggregationSource of AWS::Config::ConfigurationAggregator.
 //

@@ -118,6 +118,29 @@ func NewConformancePack(scope athanor.Declarer, logicalID string, args Conforman
 	return out, nil
 }
 
+// LookupConformancePack reads the existing AWS::Config::ConformancePack whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConformancePack(scope athanor.Looker, logicalID, identifier string) (res *ConformancePack, props ConformancePackArgs, err error) {
+	looked, err := scope.Lookup(ConformancePackType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConformancePack{Resource: looked}
+	if err := decodeOutput(looked, "ConformancePackArn", &out.ConformancePackArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConformancePackName", &out.ConformancePackName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConformancePackInputParameter is the object type
 // ConformancePackInputParameter of AWS::Config::ConformancePack.
 //

@@ -82,6 +82,32 @@ func NewConnector(scope athanor.Declarer, logicalID string, args ConnectorArgs, 
 	return out, nil
 }
 
+// LookupConnector reads the existing AWS::Config::Connector whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConnector(scope athanor.Looker, logicalID, identifier string) (res *Connector, props ConnectorArgs, err error) {
+	looked, err := scope.Lookup(ConnectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connector{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectorAzureConnectorConfiguration is the object type
 // AzureConnectorConfiguration of AWS::Config::Connector.
 //

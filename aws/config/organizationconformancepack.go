@@ -121,6 +121,29 @@ func NewOrganizationConformancePack(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupOrganizationConformancePack reads the existing
+// AWS::Config::OrganizationConformancePack whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOrganizationConformancePack(scope athanor.Looker, logicalID, identifier string) (res *OrganizationConformancePack, props OrganizationConformancePackArgs, err error) {
+	looked, err := scope.Lookup(OrganizationConformancePackType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OrganizationConformancePack{Resource: looked}
+	if err := decodeOutput(looked, "OrganizationConformancePackArn", &out.OrganizationConformancePackArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OrganizationConformancePackName", &out.OrganizationConformancePackName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OrganizationConformancePackConformancePackInputParameter is the object type
 // ConformancePackInputParameter of AWS::Config::OrganizationConformancePack.
 //

@@ -112,6 +112,26 @@ func NewRemediationConfiguration(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupRemediationConfiguration reads the existing
+// AWS::Config::RemediationConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRemediationConfiguration(scope athanor.Looker, logicalID, identifier string) (res *RemediationConfiguration, props RemediationConfigurationArgs, err error) {
+	looked, err := scope.Lookup(RemediationConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RemediationConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "ConfigRuleName", &out.ConfigRuleName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RemediationConfigurationExecutionControls is the object type
 // ExecutionControls of AWS::Config::RemediationConfiguration.
 //

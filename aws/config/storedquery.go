@@ -96,6 +96,32 @@ func NewStoredQuery(scope athanor.Declarer, logicalID string, args StoredQueryAr
 	return out, nil
 }
 
+// LookupStoredQuery reads the existing AWS::Config::StoredQuery whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStoredQuery(scope athanor.Looker, logicalID, identifier string) (res *StoredQuery, props StoredQueryArgs, err error) {
+	looked, err := scope.Lookup(StoredQueryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StoredQuery{Resource: looked}
+	if err := decodeOutput(looked, "QueryArn", &out.QueryArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueryId", &out.QueryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueryName", &out.QueryName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StoredQueryTag is the object type Tag of AWS::Config::StoredQuery.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-config-storedquery-tag.html

@@ -140,6 +140,32 @@ func NewAgentStatus(scope athanor.Declarer, logicalID string, args AgentStatusAr
 	return out, nil
 }
 
+// LookupAgentStatus reads the existing AWS::Connect::AgentStatus whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAgentStatus(scope athanor.Looker, logicalID, identifier string) (res *AgentStatus, props AgentStatusArgs, err error) {
+	looked, err := scope.Lookup(AgentStatusType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AgentStatus{Resource: looked}
+	if err := decodeOutput(looked, "AgentStatusArn", &out.AgentStatusArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedRegion", &out.LastModifiedRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AgentStatusState is an enum of AWS::Connect::AgentStatus (State). Known
 // values (2): ENABLED, DISABLED. Nil means unset. It is an interface that only
 // the constants below and AgentStatusStateOf's results implement, so that a

@@ -77,3 +77,26 @@ func NewApprovedOrigin(scope athanor.Declarer, logicalID string, args ApprovedOr
 	}
 	return out, nil
 }
+
+// LookupApprovedOrigin reads the existing AWS::Connect::ApprovedOrigin whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApprovedOrigin(scope athanor.Looker, logicalID, identifier string) (res *ApprovedOrigin, props ApprovedOriginArgs, err error) {
+	looked, err := scope.Lookup(ApprovedOriginType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApprovedOrigin{Resource: looked}
+	if err := decodeOutput(looked, "InstanceId", &out.InstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Origin", &out.Origin); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

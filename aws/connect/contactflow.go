@@ -115,6 +115,26 @@ func NewContactFlow(scope athanor.Declarer, logicalID string, args ContactFlowAr
 	return out, nil
 }
 
+// LookupContactFlow reads the existing AWS::Connect::ContactFlow whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupContactFlow(scope athanor.Looker, logicalID, identifier string) (res *ContactFlow, props ContactFlowArgs, err error) {
+	looked, err := scope.Lookup(ContactFlowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContactFlow{Resource: looked}
+	if err := decodeOutput(looked, "ContactFlowArn", &out.ContactFlowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContactFlowState is an enum of AWS::Connect::ContactFlow (State). Known
 // values (2): ACTIVE, ARCHIVED. Nil means unset. It is an interface that only
 // the constants below and ContactFlowStateOf's results implement, so that a

@@ -112,6 +112,29 @@ func NewContactFlowModule(scope athanor.Declarer, logicalID string, args Contact
 	return out, nil
 }
 
+// LookupContactFlowModule reads the existing AWS::Connect::ContactFlowModule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupContactFlowModule(scope athanor.Looker, logicalID, identifier string) (res *ContactFlowModule, props ContactFlowModuleArgs, err error) {
+	looked, err := scope.Lookup(ContactFlowModuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContactFlowModule{Resource: looked}
+	if err := decodeOutput(looked, "ContactFlowModuleArn", &out.ContactFlowModuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContactFlowModuleExternalInvocationConfiguration is the object type
 // ExternalInvocationConfiguration of AWS::Connect::ContactFlowModule.
 //

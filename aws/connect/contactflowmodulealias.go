@@ -90,3 +90,26 @@ func NewContactFlowModuleAlias(scope athanor.Declarer, logicalID string, args Co
 	}
 	return out, nil
 }
+
+// LookupContactFlowModuleAlias reads the existing
+// AWS::Connect::ContactFlowModuleAlias whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupContactFlowModuleAlias(scope athanor.Looker, logicalID, identifier string) (res *ContactFlowModuleAlias, props ContactFlowModuleAliasArgs, err error) {
+	looked, err := scope.Lookup(ContactFlowModuleAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContactFlowModuleAlias{Resource: looked}
+	if err := decodeOutput(looked, "AliasId", &out.AliasId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ContactFlowModuleAliasARN", &out.ContactFlowModuleAliasARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

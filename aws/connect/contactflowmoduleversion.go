@@ -92,3 +92,29 @@ func NewContactFlowModuleVersion(scope athanor.Declarer, logicalID string, args 
 	}
 	return out, nil
 }
+
+// LookupContactFlowModuleVersion reads the existing
+// AWS::Connect::ContactFlowModuleVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupContactFlowModuleVersion(scope athanor.Looker, logicalID, identifier string) (res *ContactFlowModuleVersion, props ContactFlowModuleVersionArgs, err error) {
+	looked, err := scope.Lookup(ContactFlowModuleVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContactFlowModuleVersion{Resource: looked}
+	if err := decodeOutput(looked, "ContactFlowModuleVersionARN", &out.ContactFlowModuleVersionARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowModuleContentSha256", &out.FlowModuleContentSha256); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -90,3 +90,29 @@ func NewContactFlowVersion(scope athanor.Declarer, logicalID string, args Contac
 	}
 	return out, nil
 }
+
+// LookupContactFlowVersion reads the existing AWS::Connect::ContactFlowVersion
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupContactFlowVersion(scope athanor.Looker, logicalID, identifier string) (res *ContactFlowVersion, props ContactFlowVersionArgs, err error) {
+	looked, err := scope.Lookup(ContactFlowVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContactFlowVersion{Resource: looked}
+	if err := decodeOutput(looked, "ContactFlowVersionARN", &out.ContactFlowVersionARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowContentSha256", &out.FlowContentSha256); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -119,3 +119,35 @@ func NewDataLakeAssociation(scope athanor.Declarer, logicalID string, args DataL
 	}
 	return out, nil
 }
+
+// LookupDataLakeAssociation reads the existing
+// AWS::Connect::DataLakeAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDataLakeAssociation(scope athanor.Looker, logicalID, identifier string) (res *DataLakeAssociation, props DataLakeAssociationArgs, err error) {
+	looked, err := scope.Lookup(DataLakeAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataLakeAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ResourceShareArn", &out.ResourceShareArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceShareId", &out.ResourceShareId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceId", &out.InstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataSetId", &out.DataSetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetAccountId", &out.TargetAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

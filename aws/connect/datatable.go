@@ -169,6 +169,41 @@ func NewDataTable(scope athanor.Declarer, logicalID string, args DataTableArgs, 
 	return out, nil
 }
 
+// LookupDataTable reads the existing AWS::Connect::DataTable whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataTable(scope athanor.Looker, logicalID, identifier string) (res *DataTable, props DataTableArgs, err error) {
+	looked, err := scope.Lookup(DataTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataTable{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedRegion", &out.LastModifiedRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LockVersion", &out.LockVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataTableLockVersion is the object type LockVersion of
 // AWS::Connect::DataTable.
 //

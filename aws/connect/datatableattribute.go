@@ -172,6 +172,41 @@ func NewDataTableAttribute(scope athanor.Declarer, logicalID string, args DataTa
 	return out, nil
 }
 
+// LookupDataTableAttribute reads the existing AWS::Connect::DataTableAttribute
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDataTableAttribute(scope athanor.Looker, logicalID, identifier string) (res *DataTableAttribute, props DataTableAttributeArgs, err error) {
+	looked, err := scope.Lookup(DataTableAttributeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataTableAttribute{Resource: looked}
+	if err := decodeOutput(looked, "AttributeId", &out.AttributeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedRegion", &out.LastModifiedRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LockVersion", &out.LockVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataTableArn", &out.DataTableArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataTableAttributeLockVersion is the object type LockVersion of
 // AWS::Connect::DataTableAttribute.
 //

@@ -95,6 +95,32 @@ func NewDataTableRecord(scope athanor.Declarer, logicalID string, args DataTable
 	return out, nil
 }
 
+// LookupDataTableRecord reads the existing AWS::Connect::DataTableRecord whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDataTableRecord(scope athanor.Looker, logicalID, identifier string) (res *DataTableRecord, props DataTableRecordArgs, err error) {
+	looked, err := scope.Lookup(DataTableRecordType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataTableRecord{Resource: looked}
+	if err := decodeOutput(looked, "RecordId", &out.RecordId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataTableArn", &out.DataTableArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataTableRecordDataTableRecord is the object type DataTableRecord of
 // AWS::Connect::DataTableRecord.
 //

@@ -89,6 +89,26 @@ func NewEmailAddress(scope athanor.Declarer, logicalID string, args EmailAddress
 	return out, nil
 }
 
+// LookupEmailAddress reads the existing AWS::Connect::EmailAddress whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEmailAddress(scope athanor.Looker, logicalID, identifier string) (res *EmailAddress, props EmailAddressArgs, err error) {
+	looked, err := scope.Lookup(EmailAddressType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EmailAddress{Resource: looked}
+	if err := decodeOutput(looked, "EmailAddressArn", &out.EmailAddressArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EmailAddressAliasConfiguration is the object type AliasConfiguration of
 // AWS::Connect::EmailAddress.
 //

@@ -137,6 +137,26 @@ func NewEvaluationForm(scope athanor.Declarer, logicalID string, args Evaluation
 	return out, nil
 }
 
+// LookupEvaluationForm reads the existing AWS::Connect::EvaluationForm whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEvaluationForm(scope athanor.Looker, logicalID, identifier string) (res *EvaluationForm, props EvaluationFormArgs, err error) {
+	looked, err := scope.Lookup(EvaluationFormType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EvaluationForm{Resource: looked}
+	if err := decodeOutput(looked, "EvaluationFormArn", &out.EvaluationFormArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EvaluationFormAutoEvaluationConfiguration is the object type
 // AutoEvaluationConfiguration of AWS::Connect::EvaluationForm.
 //

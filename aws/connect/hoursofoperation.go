@@ -110,6 +110,26 @@ func NewHoursOfOperation(scope athanor.Declarer, logicalID string, args HoursOfO
 	return out, nil
 }
 
+// LookupHoursOfOperation reads the existing AWS::Connect::HoursOfOperation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupHoursOfOperation(scope athanor.Looker, logicalID, identifier string) (res *HoursOfOperation, props HoursOfOperationArgs, err error) {
+	looked, err := scope.Lookup(HoursOfOperationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HoursOfOperation{Resource: looked}
+	if err := decodeOutput(looked, "HoursOfOperationArn", &out.HoursOfOperationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HoursOfOperationConfig is the object type HoursOfOperationConfig of
 // AWS::Connect::HoursOfOperation.
 //

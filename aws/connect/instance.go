@@ -145,6 +145,38 @@ func NewInstance(scope athanor.Declarer, logicalID string, args InstanceArgs, op
 	return out, nil
 }
 
+// LookupInstance reads the existing AWS::Connect::Instance whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupInstance(scope athanor.Looker, logicalID, identifier string) (res *Instance, props InstanceArgs, err error) {
+	looked, err := scope.Lookup(InstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Instance{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "InstanceStatus", &out.InstanceStatus, InstanceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceRole", &out.ServiceRole); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceAttributes is the object type Attributes of AWS::Connect::Instance.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-connect-instance-attributes.html

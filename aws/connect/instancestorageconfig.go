@@ -148,6 +148,32 @@ func NewInstanceStorageConfig(scope athanor.Declarer, logicalID string, args Ins
 	return out, nil
 }
 
+// LookupInstanceStorageConfig reads the existing
+// AWS::Connect::InstanceStorageConfig whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupInstanceStorageConfig(scope athanor.Looker, logicalID, identifier string) (res *InstanceStorageConfig, props InstanceStorageConfigArgs, err error) {
+	looked, err := scope.Lookup(InstanceStorageConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InstanceStorageConfig{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ResourceType", &out.ResourceType, InstanceStorageConfigInstanceStorageResourceTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceStorageConfigEncryptionConfig is the object type EncryptionConfig of
 // AWS::Connect::InstanceStorageConfig.
 //

@@ -137,6 +137,35 @@ func NewIntegrationAssociation(scope athanor.Declarer, logicalID string, args In
 	return out, nil
 }
 
+// LookupIntegrationAssociation reads the existing
+// AWS::Connect::IntegrationAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupIntegrationAssociation(scope athanor.Looker, logicalID, identifier string) (res *IntegrationAssociation, props IntegrationAssociationArgs, err error) {
+	looked, err := scope.Lookup(IntegrationAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IntegrationAssociation{Resource: looked}
+	if err := decodeOutput(looked, "IntegrationAssociationId", &out.IntegrationAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceId", &out.InstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "IntegrationType", &out.IntegrationType, IntegrationAssociationIntegrationTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IntegrationArn", &out.IntegrationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IntegrationAssociationIntegrationType is an enum of
 // AWS::Connect::IntegrationAssociation (IntegrationType). Known values (11):
 // LEX_BOT, LAMBDA_FUNCTION, APPLICATION, CASES_DOMAIN, WISDOM_ASSISTANT,

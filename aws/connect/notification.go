@@ -133,6 +133,32 @@ func NewNotification(scope athanor.Declarer, logicalID string, args Notification
 	return out, nil
 }
 
+// LookupNotification reads the existing AWS::Connect::Notification whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNotification(scope athanor.Looker, logicalID, identifier string) (res *Notification, props NotificationArgs, err error) {
+	looked, err := scope.Lookup(NotificationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Notification{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NotificationContent is the object type NotificationContent of
 // AWS::Connect::Notification.
 //

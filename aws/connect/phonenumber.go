@@ -112,6 +112,29 @@ func NewPhoneNumber(scope athanor.Declarer, logicalID string, args PhoneNumberAr
 	return out, nil
 }
 
+// LookupPhoneNumber reads the existing AWS::Connect::PhoneNumber whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPhoneNumber(scope athanor.Looker, logicalID, identifier string) (res *PhoneNumber, props PhoneNumberArgs, err error) {
+	looked, err := scope.Lookup(PhoneNumberType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PhoneNumber{Resource: looked}
+	if err := decodeOutput(looked, "Address", &out.Address); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PhoneNumberArn", &out.PhoneNumberArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PhoneNumberTag is the object type Tag of AWS::Connect::PhoneNumber.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-connect-phonenumber-tag.html

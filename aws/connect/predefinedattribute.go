@@ -119,6 +119,35 @@ func NewPredefinedAttribute(scope athanor.Declarer, logicalID string, args Prede
 	return out, nil
 }
 
+// LookupPredefinedAttribute reads the existing
+// AWS::Connect::PredefinedAttribute whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupPredefinedAttribute(scope athanor.Looker, logicalID, identifier string) (res *PredefinedAttribute, props PredefinedAttributeArgs, err error) {
+	looked, err := scope.Lookup(PredefinedAttributeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PredefinedAttribute{Resource: looked}
+	if err := decodeOutput(looked, "LastModifiedRegion", &out.LastModifiedRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PredefinedAttributeAttributeConfiguration is the object type
 // AttributeConfiguration of AWS::Connect::PredefinedAttribute.
 //

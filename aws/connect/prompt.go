@@ -82,6 +82,26 @@ func NewPrompt(scope athanor.Declarer, logicalID string, args PromptArgs, opts .
 	return out, nil
 }
 
+// LookupPrompt reads the existing AWS::Connect::Prompt whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPrompt(scope athanor.Looker, logicalID, identifier string) (res *Prompt, props PromptArgs, err error) {
+	looked, err := scope.Lookup(PromptType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Prompt{Resource: looked}
+	if err := decodeOutput(looked, "PromptArn", &out.PromptArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PromptTag is the object type Tag of AWS::Connect::Prompt.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-connect-prompt-tag.html

@@ -148,6 +148,28 @@ func NewQueue(scope athanor.Declarer, logicalID string, args QueueArgs, opts ...
 	return out, nil
 }
 
+// LookupQueue reads the existing AWS::Connect::Queue whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupQueue(scope athanor.Looker, logicalID, identifier string) (res *Queue, props QueueArgs, err error) {
+	looked, err := scope.Lookup(QueueType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Queue{Resource: looked}
+	if err := decodeOutput(looked, "QueueArn", &out.QueueArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, QueueTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QueueEmailAddress is the object type EmailAddress of AWS::Connect::Queue.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-connect-queue-emailaddress.html

@@ -92,6 +92,29 @@ func NewQuickConnect(scope athanor.Declarer, logicalID string, args QuickConnect
 	return out, nil
 }
 
+// LookupQuickConnect reads the existing AWS::Connect::QuickConnect whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupQuickConnect(scope athanor.Looker, logicalID, identifier string) (res *QuickConnect, props QuickConnectArgs, err error) {
+	looked, err := scope.Lookup(QuickConnectType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &QuickConnect{Resource: looked}
+	if err := decodeOutput(looked, "QuickConnectArn", &out.QuickConnectArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "QuickConnectType", &out.QuickConnectType, QuickConnectTypeProperty2Of); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QuickConnectConfig is the object type QuickConnectConfig of
 // AWS::Connect::QuickConnect.
 //

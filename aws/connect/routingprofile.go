@@ -126,6 +126,26 @@ func NewRoutingProfile(scope athanor.Declarer, logicalID string, args RoutingPro
 	return out, nil
 }
 
+// LookupRoutingProfile reads the existing AWS::Connect::RoutingProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRoutingProfile(scope athanor.Looker, logicalID, identifier string) (res *RoutingProfile, props RoutingProfileArgs, err error) {
+	looked, err := scope.Lookup(RoutingProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RoutingProfile{Resource: looked}
+	if err := decodeOutput(looked, "RoutingProfileArn", &out.RoutingProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RoutingProfileAgentAvailabilityTimer is an enum of
 // AWS::Connect::RoutingProfile (AgentAvailabilityTimer). Known values (2):
 // TIME_SINCE_LAST_ACTIVITY, TIME_SINCE_LAST_INBOUND. Nil means unset. It is an

@@ -76,3 +76,26 @@ func NewSecurityKey(scope athanor.Declarer, logicalID string, args SecurityKeyAr
 	}
 	return out, nil
 }
+
+// LookupSecurityKey reads the existing AWS::Connect::SecurityKey whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSecurityKey(scope athanor.Looker, logicalID, identifier string) (res *SecurityKey, props SecurityKeyArgs, err error) {
+	looked, err := scope.Lookup(SecurityKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityKey{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceId", &out.InstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -161,6 +161,32 @@ func NewSecurityProfile(scope athanor.Declarer, logicalID string, args SecurityP
 	return out, nil
 }
 
+// LookupSecurityProfile reads the existing AWS::Connect::SecurityProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSecurityProfile(scope athanor.Looker, logicalID, identifier string) (res *SecurityProfile, props SecurityProfileArgs, err error) {
+	looked, err := scope.Lookup(SecurityProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityProfile{Resource: looked}
+	if err := decodeOutput(looked, "LastModifiedRegion", &out.LastModifiedRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecurityProfileArn", &out.SecurityProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityProfileApplication is the object type Application of
 // AWS::Connect::SecurityProfile.
 //

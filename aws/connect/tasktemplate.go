@@ -140,6 +140,26 @@ func NewTaskTemplate(scope athanor.Declarer, logicalID string, args TaskTemplate
 	return out, nil
 }
 
+// LookupTaskTemplate reads the existing AWS::Connect::TaskTemplate whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTaskTemplate(scope athanor.Looker, logicalID, identifier string) (res *TaskTemplate, props TaskTemplateArgs, err error) {
+	looked, err := scope.Lookup(TaskTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TaskTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TaskTemplateConstraints is the object type Constraints of
 // AWS::Connect::TaskTemplate.
 //

@@ -137,6 +137,32 @@ func NewTestCase(scope athanor.Declarer, logicalID string, args TestCaseArgs, op
 	return out, nil
 }
 
+// LookupTestCase reads the existing AWS::Connect::TestCase whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTestCase(scope athanor.Looker, logicalID, identifier string) (res *TestCase, props TestCaseArgs, err error) {
+	looked, err := scope.Lookup(TestCaseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TestCase{Resource: looked}
+	if err := decodeOutput(looked, "LastModifiedRegion", &out.LastModifiedRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TestCaseArn", &out.TestCaseArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TestCaseEntryPoint is the object type EntryPoint of AWS::Connect::TestCase.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-connect-testcase-entrypoint.html

@@ -104,6 +104,32 @@ func NewTrafficDistributionGroup(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupTrafficDistributionGroup reads the existing
+// AWS::Connect::TrafficDistributionGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTrafficDistributionGroup(scope athanor.Looker, logicalID, identifier string) (res *TrafficDistributionGroup, props TrafficDistributionGroupArgs, err error) {
+	looked, err := scope.Lookup(TrafficDistributionGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrafficDistributionGroup{Resource: looked}
+	if err := decodeOutput(looked, "IsDefault", &out.IsDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TrafficDistributionGroupStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrafficDistributionGroupArn", &out.TrafficDistributionGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrafficDistributionGroupStatus is an enum of
 // AWS::Connect::TrafficDistributionGroup (Status). Known values (6):
 // CREATION_IN_PROGRESS, ACTIVE, CREATION_FAILED, PENDING_DELETION,

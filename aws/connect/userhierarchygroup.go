@@ -80,6 +80,26 @@ func NewUserHierarchyGroup(scope athanor.Declarer, logicalID string, args UserHi
 	return out, nil
 }
 
+// LookupUserHierarchyGroup reads the existing AWS::Connect::UserHierarchyGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserHierarchyGroup(scope athanor.Looker, logicalID, identifier string) (res *UserHierarchyGroup, props UserHierarchyGroupArgs, err error) {
+	looked, err := scope.Lookup(UserHierarchyGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserHierarchyGroup{Resource: looked}
+	if err := decodeOutput(looked, "UserHierarchyGroupArn", &out.UserHierarchyGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserHierarchyGroupTag is the object type Tag of
 // AWS::Connect::UserHierarchyGroup.
 //

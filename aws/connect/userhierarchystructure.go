@@ -68,6 +68,26 @@ func NewUserHierarchyStructure(scope athanor.Declarer, logicalID string, args Us
 	return out, nil
 }
 
+// LookupUserHierarchyStructure reads the existing
+// AWS::Connect::UserHierarchyStructure whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupUserHierarchyStructure(scope athanor.Looker, logicalID, identifier string) (res *UserHierarchyStructure, props UserHierarchyStructureArgs, err error) {
+	looked, err := scope.Lookup(UserHierarchyStructureType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserHierarchyStructure{Resource: looked}
+	if err := decodeOutput(looked, "UserHierarchyStructureArn", &out.UserHierarchyStructureArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserHierarchyStructureLevelFive is the object type LevelFive of
 // AWS::Connect::UserHierarchyStructure.
 //

@@ -110,6 +110,31 @@ func NewView(scope athanor.Declarer, logicalID string, args ViewArgs, opts ...at
 	return out, nil
 }
 
+// LookupView reads the existing AWS::Connect::View whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupView(scope athanor.Looker, logicalID, identifier string) (res *View, props ViewArgs, err error) {
+	looked, err := scope.Lookup(ViewType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &View{Resource: looked}
+	if err := decodeOutput(looked, "ViewArn", &out.ViewArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ViewContentSha256", &out.ViewContentSha256); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ViewId", &out.ViewId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ViewTag is the object type Tag of AWS::Connect::View.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-connect-view-tag.html

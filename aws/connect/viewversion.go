@@ -84,3 +84,26 @@ func NewViewVersion(scope athanor.Declarer, logicalID string, args ViewVersionAr
 	}
 	return out, nil
 }
+
+// LookupViewVersion reads the existing AWS::Connect::ViewVersion whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupViewVersion(scope athanor.Looker, logicalID, identifier string) (res *ViewVersion, props ViewVersionArgs, err error) {
+	looked, err := scope.Lookup(ViewVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ViewVersion{Resource: looked}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ViewVersionArn", &out.ViewVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -135,6 +135,26 @@ func NewCampaign(scope athanor.Declarer, logicalID string, args CampaignArgs, op
 	return out, nil
 }
 
+// LookupCampaign reads the existing AWS::ConnectCampaignsV2::Campaign whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCampaign(scope athanor.Looker, logicalID, identifier string) (res *Campaign, props CampaignArgs, err error) {
+	looked, err := scope.Lookup(CampaignType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Campaign{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CampaignAgentAction is an enum of AWS::ConnectCampaignsV2::Campaign
 // (AgentAction). Known values (1): DISCARD. Nil means unset. It is an
 // interface that only the constants below and CampaignAgentActionOf's results

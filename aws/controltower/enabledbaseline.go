@@ -85,6 +85,26 @@ func NewEnabledBaseline(scope athanor.Declarer, logicalID string, args EnabledBa
 	return out, nil
 }
 
+// LookupEnabledBaseline reads the existing AWS::ControlTower::EnabledBaseline
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEnabledBaseline(scope athanor.Looker, logicalID, identifier string) (res *EnabledBaseline, props EnabledBaselineArgs, err error) {
+	looked, err := scope.Lookup(EnabledBaselineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnabledBaseline{Resource: looked}
+	if err := decodeOutput(looked, "EnabledBaselineIdentifier", &out.EnabledBaselineIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnabledBaselineParameter is the object type Parameter of
 // AWS::ControlTower::EnabledBaseline.
 //

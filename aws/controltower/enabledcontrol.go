@@ -79,3 +79,26 @@ func NewEnabledControl(scope athanor.Declarer, logicalID string, args EnabledCon
 	}
 	return out, nil
 }
+
+// LookupEnabledControl reads the existing AWS::ControlTower::EnabledControl
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEnabledControl(scope athanor.Looker, logicalID, identifier string) (res *EnabledControl, props EnabledControlArgs, err error) {
+	looked, err := scope.Lookup(EnabledControlType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnabledControl{Resource: looked}
+	if err := decodeOutput(looked, "TargetIdentifier", &out.TargetIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ControlIdentifier", &out.ControlIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

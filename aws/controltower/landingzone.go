@@ -132,6 +132,38 @@ func NewLandingZone(scope athanor.Declarer, logicalID string, args LandingZoneAr
 	return out, nil
 }
 
+// LookupLandingZone reads the existing AWS::ControlTower::LandingZone whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLandingZone(scope athanor.Looker, logicalID, identifier string) (res *LandingZone, props LandingZoneArgs, err error) {
+	looked, err := scope.Lookup(LandingZoneType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LandingZone{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DriftStatus", &out.DriftStatus, LandingZoneDriftStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LandingZoneIdentifier", &out.LandingZoneIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestAvailableVersion", &out.LatestAvailableVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, LandingZoneStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LandingZoneDriftStatus is an enum of AWS::ControlTower::LandingZone
 // (LandingZoneDriftStatus). Known values (2): DRIFTED, IN_SYNC. Nil means
 // unset. It is an interface that only the constants below and

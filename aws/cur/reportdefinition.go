@@ -184,6 +184,26 @@ func NewReportDefinition(scope athanor.Declarer, logicalID string, args ReportDe
 	return out, nil
 }
 
+// LookupReportDefinition reads the existing AWS::CUR::ReportDefinition whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupReportDefinition(scope athanor.Looker, logicalID, identifier string) (res *ReportDefinition, props ReportDefinitionArgs, err error) {
+	looked, err := scope.Lookup(ReportDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReportDefinition{Resource: looked}
+	if err := decodeOutput(looked, "ReportName", &out.ReportName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReportDefinitionAdditionalArtifacts is an enum of AWS::CUR::ReportDefinition
 // (AdditionalArtifacts). Known values (3): REDSHIFT, QUICKSIGHT, ATHENA. Nil
 // means unset. It is an interface that only the constants below and

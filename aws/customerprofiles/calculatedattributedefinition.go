@@ -190,6 +190,42 @@ func NewCalculatedAttributeDefinition(scope athanor.Declarer, logicalID string, 
 	return out, nil
 }
 
+// LookupCalculatedAttributeDefinition reads the existing
+// AWS::CustomerProfiles::CalculatedAttributeDefinition whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCalculatedAttributeDefinition(scope athanor.Looker, logicalID, identifier string) (res *CalculatedAttributeDefinition, props CalculatedAttributeDefinitionArgs, err error) {
+	looked, err := scope.Lookup(CalculatedAttributeDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CalculatedAttributeDefinition{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Readiness", &out.Readiness); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, CalculatedAttributeDefinitionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CalculatedAttributeName", &out.CalculatedAttributeName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CalculatedAttributeDefinitionAttributeDetails is the object type
 // AttributeDetails of AWS::CustomerProfiles::CalculatedAttributeDefinition.
 //

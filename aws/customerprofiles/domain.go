@@ -102,6 +102,32 @@ func NewDomain(scope athanor.Declarer, logicalID string, args DomainArgs, opts .
 	return out, nil
 }
 
+// LookupDomain reads the existing AWS::CustomerProfiles::Domain whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDomain(scope athanor.Looker, logicalID, identifier string) (res *Domain, props DomainArgs, err error) {
+	looked, err := scope.Lookup(DomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Domain{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainTag is the object type Tag of AWS::CustomerProfiles::Domain.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-customerprofiles-domain-tag.html

@@ -129,6 +129,35 @@ func NewDomainObjectType(scope athanor.Declarer, logicalID string, args DomainOb
 	return out, nil
 }
 
+// LookupDomainObjectType reads the existing
+// AWS::CustomerProfiles::DomainObjectType whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDomainObjectType(scope athanor.Looker, logicalID, identifier string) (res *DomainObjectType, props DomainObjectTypeArgs, err error) {
+	looked, err := scope.Lookup(DomainObjectTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainObjectType{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ObjectTypeName", &out.ObjectTypeName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainObjectTypeField is the object type DomainObjectTypeField of
 // AWS::CustomerProfiles::DomainObjectType.
 //

@@ -135,6 +135,41 @@ func NewEventStream(scope athanor.Declarer, logicalID string, args EventStreamAr
 	return out, nil
 }
 
+// LookupEventStream reads the existing AWS::CustomerProfiles::EventStream
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventStream(scope athanor.Looker, logicalID, identifier string) (res *EventStream, props EventStreamArgs, err error) {
+	looked, err := scope.Lookup(EventStreamType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventStream{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DestinationDetails", &out.DestinationDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EventStreamArn", &out.EventStreamArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, EventStreamStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EventStreamName", &out.EventStreamName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventStreamDestinationDetails is the object type DestinationDetails of
 // AWS::CustomerProfiles::EventStream.
 //

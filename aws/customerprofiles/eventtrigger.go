@@ -137,6 +137,35 @@ func NewEventTrigger(scope athanor.Declarer, logicalID string, args EventTrigger
 	return out, nil
 }
 
+// LookupEventTrigger reads the existing AWS::CustomerProfiles::EventTrigger
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventTrigger(scope athanor.Looker, logicalID, identifier string) (res *EventTrigger, props EventTriggerArgs, err error) {
+	looked, err := scope.Lookup(EventTriggerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventTrigger{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EventTriggerName", &out.EventTriggerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventTriggerCondition is the object type EventTriggerCondition of
 // AWS::CustomerProfiles::EventTrigger.
 //

@@ -177,6 +177,38 @@ func NewObjectType(scope athanor.Declarer, logicalID string, args ObjectTypeArgs
 	return out, nil
 }
 
+// LookupObjectType reads the existing AWS::CustomerProfiles::ObjectType whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupObjectType(scope athanor.Looker, logicalID, identifier string) (res *ObjectType, props ObjectTypeArgs, err error) {
+	looked, err := scope.Lookup(ObjectTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ObjectType{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaxAvailableProfileObjectCount", &out.MaxAvailableProfileObjectCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ObjectTypeName", &out.ObjectTypeName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ObjectTypeField is the object type ObjectTypeField of
 // AWS::CustomerProfiles::ObjectType.
 //

@@ -180,6 +180,50 @@ func NewRecommender(scope athanor.Declarer, logicalID string, args RecommenderAr
 	return out, nil
 }
 
+// LookupRecommender reads the existing AWS::CustomerProfiles::Recommender
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRecommender(scope athanor.Looker, logicalID, identifier string) (res *Recommender, props RecommenderArgs, err error) {
+	looked, err := scope.Lookup(RecommenderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Recommender{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestRecommenderUpdate", &out.LatestRecommenderUpdate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RecommenderArn", &out.RecommenderArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, RecommenderStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrainingMetrics", &out.TrainingMetrics); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RecommenderName", &out.RecommenderName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RecommenderConfig is the object type RecommenderConfig of
 // AWS::CustomerProfiles::Recommender.
 //

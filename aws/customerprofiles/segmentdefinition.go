@@ -156,6 +156,38 @@ func NewSegmentDefinition(scope athanor.Declarer, logicalID string, args Segment
 	return out, nil
 }
 
+// LookupSegmentDefinition reads the existing
+// AWS::CustomerProfiles::SegmentDefinition whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSegmentDefinition(scope athanor.Looker, logicalID, identifier string) (res *SegmentDefinition, props SegmentDefinitionArgs, err error) {
+	looked, err := scope.Lookup(SegmentDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SegmentDefinition{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SegmentDefinitionArn", &out.SegmentDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "SegmentType", &out.SegmentType, SegmentDefinitionSegmentTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SegmentDefinitionName", &out.SegmentDefinitionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SegmentDefinitionAddressDimension is the object type AddressDimension of
 // AWS::CustomerProfiles::SegmentDefinition.
 //

@@ -114,6 +114,26 @@ func NewDataset(scope athanor.Declarer, logicalID string, args DatasetArgs, opts
 	return out, nil
 }
 
+// LookupDataset reads the existing AWS::DataBrew::Dataset whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataset(scope athanor.Looker, logicalID, identifier string) (res *Dataset, props DatasetArgs, err error) {
+	looked, err := scope.Lookup(DatasetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dataset{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatasetCsvOptions is the object type CsvOptions of AWS::DataBrew::Dataset.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-databrew-dataset-csvoptions.html

@@ -73,6 +73,26 @@ func NewRecipe(scope athanor.Declarer, logicalID string, args RecipeArgs, opts .
 	return out, nil
 }
 
+// LookupRecipe reads the existing AWS::DataBrew::Recipe whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRecipe(scope athanor.Looker, logicalID, identifier string) (res *Recipe, props RecipeArgs, err error) {
+	looked, err := scope.Lookup(RecipeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Recipe{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RecipeAction is the object type Action of AWS::DataBrew::Recipe.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-databrew-recipe-action.html

@@ -83,6 +83,26 @@ func NewRuleset(scope athanor.Declarer, logicalID string, args RulesetArgs, opts
 	return out, nil
 }
 
+// LookupRuleset reads the existing AWS::DataBrew::Ruleset whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRuleset(scope athanor.Looker, logicalID, identifier string) (res *Ruleset, props RulesetArgs, err error) {
+	looked, err := scope.Lookup(RulesetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Ruleset{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RulesetColumnSelector is the object type ColumnSelector of
 // AWS::DataBrew::Ruleset.
 //

@@ -74,6 +74,26 @@ func NewSchedule(scope athanor.Declarer, logicalID string, args ScheduleArgs, op
 	return out, nil
 }
 
+// LookupSchedule reads the existing AWS::DataBrew::Schedule whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSchedule(scope athanor.Looker, logicalID, identifier string) (res *Schedule, props ScheduleArgs, err error) {
+	looked, err := scope.Lookup(ScheduleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Schedule{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScheduleTag is the object type Tag of AWS::DataBrew::Schedule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-databrew-schedule-tag.html

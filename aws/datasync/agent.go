@@ -109,6 +109,28 @@ func NewAgent(scope athanor.Declarer, logicalID string, args AgentArgs, opts ...
 	return out, nil
 }
 
+// LookupAgent reads the existing AWS::DataSync::Agent whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAgent(scope athanor.Looker, logicalID, identifier string) (res *Agent, props AgentArgs, err error) {
+	looked, err := scope.Lookup(AgentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Agent{Resource: looked}
+	if err := decodeOutput(looked, "AgentArn", &out.AgentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "EndpointType", &out.EndpointType, AgentEndpointTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AgentEndpointType is an enum of AWS::DataSync::Agent (EndpointType). Known
 // values (3): FIPS, PUBLIC, PRIVATE_LINK. Nil means unset. It is an interface
 // that only the constants below and AgentEndpointTypeOf's results implement,

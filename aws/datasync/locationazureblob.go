@@ -179,6 +179,32 @@ func NewLocationAzureBlob(scope athanor.Declarer, logicalID string, args Locatio
 	return out, nil
 }
 
+// LookupLocationAzureBlob reads the existing AWS::DataSync::LocationAzureBlob
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocationAzureBlob(scope athanor.Looker, logicalID, identifier string) (res *LocationAzureBlob, props LocationAzureBlobArgs, err error) {
+	looked, err := scope.Lookup(LocationAzureBlobType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationAzureBlob{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedSecretConfig", &out.ManagedSecretConfig); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationAzureBlobAzureAccessTier is an enum of
 // AWS::DataSync::LocationAzureBlob (AzureAccessTier). Known values (3): HOT,
 // COOL, ARCHIVE. Nil means unset. It is an interface that only the constants

@@ -136,6 +136,29 @@ func NewLocationEFS(scope athanor.Declarer, logicalID string, args LocationEFSAr
 	return out, nil
 }
 
+// LookupLocationEFS reads the existing AWS::DataSync::LocationEFS whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocationEFS(scope athanor.Looker, logicalID, identifier string) (res *LocationEFS, props LocationEFSArgs, err error) {
+	looked, err := scope.Lookup(LocationEFSType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationEFS{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationEFSEc2Config is the object type Ec2Config of
 // AWS::DataSync::LocationEFS.
 //

@@ -100,6 +100,29 @@ func NewLocationFSxLustre(scope athanor.Declarer, logicalID string, args Locatio
 	return out, nil
 }
 
+// LookupLocationFSxLustre reads the existing AWS::DataSync::LocationFSxLustre
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocationFSxLustre(scope athanor.Looker, logicalID, identifier string) (res *LocationFSxLustre, props LocationFSxLustreArgs, err error) {
+	looked, err := scope.Lookup(LocationFSxLustreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationFSxLustre{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationFSxLustreTag is the object type Tag of
 // AWS::DataSync::LocationFSxLustre.
 //

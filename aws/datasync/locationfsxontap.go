@@ -123,6 +123,32 @@ func NewLocationFSxONTAP(scope athanor.Declarer, logicalID string, args Location
 	return out, nil
 }
 
+// LookupLocationFSxONTAP reads the existing AWS::DataSync::LocationFSxONTAP
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocationFSxONTAP(scope athanor.Looker, logicalID, identifier string) (res *LocationFSxONTAP, props LocationFSxONTAPArgs, err error) {
+	looked, err := scope.Lookup(LocationFSxONTAPType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationFSxONTAP{Resource: looked}
+	if err := decodeOutput(looked, "FsxFilesystemArn", &out.FsxFilesystemArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationFSxONTAPCmkSecretConfig is the object type CmkSecretConfig of
 // AWS::DataSync::LocationFSxONTAP.
 //

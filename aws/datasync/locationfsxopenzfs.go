@@ -108,6 +108,29 @@ func NewLocationFSxOpenZFS(scope athanor.Declarer, logicalID string, args Locati
 	return out, nil
 }
 
+// LookupLocationFSxOpenZFS reads the existing
+// AWS::DataSync::LocationFSxOpenZFS whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLocationFSxOpenZFS(scope athanor.Looker, logicalID, identifier string) (res *LocationFSxOpenZFS, props LocationFSxOpenZFSArgs, err error) {
+	looked, err := scope.Lookup(LocationFSxOpenZFSType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationFSxOpenZFS{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationFSxOpenZFSMountOptions is the object type MountOptions of
 // AWS::DataSync::LocationFSxOpenZFS.
 //

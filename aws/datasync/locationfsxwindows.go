@@ -146,6 +146,32 @@ func NewLocationFSxWindows(scope athanor.Declarer, logicalID string, args Locati
 	return out, nil
 }
 
+// LookupLocationFSxWindows reads the existing
+// AWS::DataSync::LocationFSxWindows whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLocationFSxWindows(scope athanor.Looker, logicalID, identifier string) (res *LocationFSxWindows, props LocationFSxWindowsArgs, err error) {
+	looked, err := scope.Lookup(LocationFSxWindowsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationFSxWindows{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedSecretConfig", &out.ManagedSecretConfig); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationFSxWindowsCmkSecretConfig is the object type CmkSecretConfig of
 // AWS::DataSync::LocationFSxWindows.
 //

@@ -194,6 +194,32 @@ func NewLocationHDFS(scope athanor.Declarer, logicalID string, args LocationHDFS
 	return out, nil
 }
 
+// LookupLocationHDFS reads the existing AWS::DataSync::LocationHDFS whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocationHDFS(scope athanor.Looker, logicalID, identifier string) (res *LocationHDFS, props LocationHDFSArgs, err error) {
+	looked, err := scope.Lookup(LocationHDFSType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationHDFS{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedSecretConfig", &out.ManagedSecretConfig); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationHDFSAuthenticationType is an enum of AWS::DataSync::LocationHDFS
 // (AuthenticationType). Known values (2): SIMPLE, KERBEROS. Nil means unset.
 // It is an interface that only the constants below and

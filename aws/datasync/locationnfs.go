@@ -100,6 +100,29 @@ func NewLocationNFS(scope athanor.Declarer, logicalID string, args LocationNFSAr
 	return out, nil
 }
 
+// LookupLocationNFS reads the existing AWS::DataSync::LocationNFS whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocationNFS(scope athanor.Looker, logicalID, identifier string) (res *LocationNFS, props LocationNFSArgs, err error) {
+	looked, err := scope.Lookup(LocationNFSType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationNFS{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationNFSMountOptions is the object type MountOptions of
 // AWS::DataSync::LocationNFS.
 //

@@ -181,6 +181,32 @@ func NewLocationObjectStorage(scope athanor.Declarer, logicalID string, args Loc
 	return out, nil
 }
 
+// LookupLocationObjectStorage reads the existing
+// AWS::DataSync::LocationObjectStorage whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLocationObjectStorage(scope athanor.Looker, logicalID, identifier string) (res *LocationObjectStorage, props LocationObjectStorageArgs, err error) {
+	looked, err := scope.Lookup(LocationObjectStorageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationObjectStorage{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedSecretConfig", &out.ManagedSecretConfig); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationObjectStorageCmkSecretConfig is the object type CmkSecretConfig of
 // AWS::DataSync::LocationObjectStorage.
 //

@@ -118,6 +118,29 @@ func NewLocationS3(scope athanor.Declarer, logicalID string, args LocationS3Args
 	return out, nil
 }
 
+// LookupLocationS3 reads the existing AWS::DataSync::LocationS3 whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLocationS3(scope athanor.Looker, logicalID, identifier string) (res *LocationS3, props LocationS3Args, err error) {
+	looked, err := scope.Lookup(LocationS3Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationS3{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationS3S3Config is the object type S3Config of AWS::DataSync::LocationS3.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-datasync-locations3-s3config.html

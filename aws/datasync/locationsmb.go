@@ -201,6 +201,32 @@ func NewLocationSMB(scope athanor.Declarer, logicalID string, args LocationSMBAr
 	return out, nil
 }
 
+// LookupLocationSMB reads the existing AWS::DataSync::LocationSMB whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocationSMB(scope athanor.Looker, logicalID, identifier string) (res *LocationSMB, props LocationSMBArgs, err error) {
+	looked, err := scope.Lookup(LocationSMBType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocationSMB{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationUri", &out.LocationUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedSecretConfig", &out.ManagedSecretConfig); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationSMBAuthenticationType is an enum of AWS::DataSync::LocationSMB
 // (AuthenticationType). Known values (2): NTLM, KERBEROS. Nil means unset. It
 // is an interface that only the constants below and

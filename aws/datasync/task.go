@@ -186,6 +186,34 @@ func NewTask(scope athanor.Declarer, logicalID string, args TaskArgs, opts ...at
 	return out, nil
 }
 
+// LookupTask reads the existing AWS::DataSync::Task whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTask(scope athanor.Looker, logicalID, identifier string) (res *Task, props TaskArgs, err error) {
+	looked, err := scope.Lookup(TaskType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Task{Resource: looked}
+	if err := decodeOutput(looked, "DestinationNetworkInterfaceArns", &out.DestinationNetworkInterfaceArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceNetworkInterfaceArns", &out.SourceNetworkInterfaceArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TaskStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TaskArn", &out.TaskArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TaskFilterRule is the object type FilterRule of AWS::DataSync::Task.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-datasync-task-filterrule.html

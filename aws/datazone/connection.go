@@ -216,6 +216,44 @@ func NewConnection(scope athanor.Declarer, logicalID string, args ConnectionArgs
 	return out, nil
 }
 
+// LookupConnection reads the existing AWS::DataZone::Connection whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConnection(scope athanor.Looker, logicalID, identifier string) (res *Connection, props ConnectionArgs, err error) {
+	looked, err := scope.Lookup(ConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connection{Resource: looked}
+	if err := decodeOutput(looked, "ConnectionId", &out.ConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainUnitId", &out.DomainUnitId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentId", &out.EnvironmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentUserRole", &out.EnvironmentUserRole); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectId", &out.ProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Type", &out.Type); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionAmazonQPropertiesInput is the object type AmazonQPropertiesInput
 // of AWS::DataZone::Connection.
 //

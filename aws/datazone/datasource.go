@@ -264,6 +264,56 @@ func NewDataSource(scope athanor.Declarer, logicalID string, args DataSourceArgs
 	return out, nil
 }
 
+// LookupDataSource reads the existing AWS::DataZone::DataSource whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataSource(scope athanor.Looker, logicalID, identifier string) (res *DataSource, props DataSourceArgs, err error) {
+	looked, err := scope.Lookup(DataSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataSource{Resource: looked}
+	if err := decodeOutput(looked, "ConnectionId", &out.ConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentId", &out.EnvironmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastRunAssetCount", &out.LastRunAssetCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastRunAt", &out.LastRunAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastRunStatus", &out.LastRunStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectId", &out.ProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DataSourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataSourceConfigurationInput is the object type DataSourceConfigurationInput
 // of AWS::DataZone::DataSource. exactly one of {GlueRunConfiguration} or
 // {RedshiftRunConfiguration} or {SageMakerRunConfiguration}.

@@ -128,3 +128,38 @@ func NewDomainUnit(scope athanor.Declarer, logicalID string, args DomainUnitArgs
 	}
 	return out, nil
 }
+
+// LookupDomainUnit reads the existing AWS::DataZone::DomainUnit whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDomainUnit(scope athanor.Looker, logicalID, identifier string) (res *DomainUnit, props DomainUnitArgs, err error) {
+	looked, err := scope.Lookup(DomainUnitType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainUnit{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ParentDomainUnitId", &out.ParentDomainUnitId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -272,6 +272,59 @@ func NewEnvironment(scope athanor.Declarer, logicalID string, args EnvironmentAr
 	return out, nil
 }
 
+// LookupEnvironment reads the existing AWS::DataZone::Environment whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEnvironment(scope athanor.Looker, logicalID, identifier string) (res *Environment, props EnvironmentArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Environment{Resource: looked}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountRegion", &out.AwsAccountRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentBlueprintId", &out.EnvironmentBlueprintId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentProfileId", &out.EnvironmentProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectId", &out.ProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Provider", &out.Provider); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, EnvironmentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentParameter is the object type EnvironmentParameter of
 // AWS::DataZone::Environment.
 //

@@ -118,6 +118,32 @@ func NewEnvironmentActions(scope athanor.Declarer, logicalID string, args Enviro
 	return out, nil
 }
 
+// LookupEnvironmentActions reads the existing
+// AWS::DataZone::EnvironmentActions whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupEnvironmentActions(scope athanor.Looker, logicalID, identifier string) (res *EnvironmentActions, props EnvironmentActionsArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentActionsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnvironmentActions{Resource: looked}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentId", &out.EnvironmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentActionsAwsConsoleLinkParameters is the object type
 // AwsConsoleLinkParameters of AWS::DataZone::EnvironmentActions.
 //

@@ -157,6 +157,35 @@ func NewEnvironmentBlueprintConfiguration(scope athanor.Declarer, logicalID stri
 	return out, nil
 }
 
+// LookupEnvironmentBlueprintConfiguration reads the existing
+// AWS::DataZone::EnvironmentBlueprintConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEnvironmentBlueprintConfiguration(scope athanor.Looker, logicalID, identifier string) (res *EnvironmentBlueprintConfiguration, props EnvironmentBlueprintConfigurationArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentBlueprintConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnvironmentBlueprintConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentBlueprintId", &out.EnvironmentBlueprintId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentBlueprintConfigurationLakeFormationConfiguration is the object
 // type LakeFormationConfiguration of
 // AWS::DataZone::EnvironmentBlueprintConfiguration.

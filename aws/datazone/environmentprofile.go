@@ -171,6 +171,44 @@ func NewEnvironmentProfile(scope athanor.Declarer, logicalID string, args Enviro
 	return out, nil
 }
 
+// LookupEnvironmentProfile reads the existing
+// AWS::DataZone::EnvironmentProfile whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupEnvironmentProfile(scope athanor.Looker, logicalID, identifier string) (res *EnvironmentProfile, props EnvironmentProfileArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnvironmentProfile{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentBlueprintId", &out.EnvironmentBlueprintId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectId", &out.ProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentProfileEnvironmentParameter is the object type
 // EnvironmentParameter of AWS::DataZone::EnvironmentProfile.
 //

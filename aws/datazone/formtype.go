@@ -179,6 +179,44 @@ func NewFormType(scope athanor.Declarer, logicalID string, args FormTypeArgs, op
 	return out, nil
 }
 
+// LookupFormType reads the existing AWS::DataZone::FormType whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFormType(scope athanor.Looker, logicalID, identifier string) (res *FormType, props FormTypeArgs, err error) {
+	looked, err := scope.Lookup(FormTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FormType{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FormTypeIdentifier", &out.FormTypeIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwningProjectId", &out.OwningProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Revision", &out.Revision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainIdentifier", &out.DomainIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FormTypeModel is the object type Model of AWS::DataZone::FormType.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-datazone-formtype-model.html

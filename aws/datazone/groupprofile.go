@@ -146,6 +146,35 @@ func NewGroupProfile(scope athanor.Declarer, logicalID string, args GroupProfile
 	return out, nil
 }
 
+// LookupGroupProfile reads the existing AWS::DataZone::GroupProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGroupProfile(scope athanor.Looker, logicalID, identifier string) (res *GroupProfile, props GroupProfileArgs, err error) {
+	looked, err := scope.Lookup(GroupProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GroupProfile{Resource: looked}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupName", &out.GroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RolePrincipalId", &out.RolePrincipalId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GroupProfileGroupType is an enum of AWS::DataZone::GroupProfile (GroupType).
 // Known values (2): DATAZONE_SSO_GROUP, IAM_ROLE_SESSION_GROUP. Nil means
 // unset. It is an interface that only the constants below and

@@ -145,6 +145,37 @@ func NewOwner(scope athanor.Declarer, logicalID string, args OwnerArgs, opts ...
 	return out, nil
 }
 
+// LookupOwner reads the existing AWS::DataZone::Owner whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOwner(scope athanor.Looker, logicalID, identifier string) (res *Owner, props OwnerArgs, err error) {
+	looked, err := scope.Lookup(OwnerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Owner{Resource: looked}
+	if err := decodeOutput(looked, "OwnerIdentifier", &out.OwnerIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "OwnerType", &out.OwnerType, OwnerTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainIdentifier", &out.DomainIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "EntityType", &out.EntityType, OwnerEntityTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EntityIdentifier", &out.EntityIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OwnerEntityType is an enum of AWS::DataZone::Owner (EntityType). Known
 // values (1): DOMAIN_UNIT. Nil means unset. It is an interface that only the
 // constants below and OwnerEntityTypeOf's results implement, so that a bare

@@ -191,6 +191,44 @@ func NewPolicyGrant(scope athanor.Declarer, logicalID string, args PolicyGrantAr
 	return out, nil
 }
 
+// LookupPolicyGrant reads the existing AWS::DataZone::PolicyGrant whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPolicyGrant(scope athanor.Looker, logicalID, identifier string) (res *PolicyGrant, props PolicyGrantArgs, err error) {
+	looked, err := scope.Lookup(PolicyGrantType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PolicyGrant{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GrantId", &out.GrantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainIdentifier", &out.DomainIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EntityIdentifier", &out.EntityIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "EntityType", &out.EntityType, PolicyGrantTargetEntityTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "PolicyType", &out.PolicyType, PolicyGrantManagedPolicyTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyGrantAddToProjectMemberPoolPolicyGrantDetail is the object type
 // AddToProjectMemberPoolPolicyGrantDetail of AWS::DataZone::PolicyGrant.
 //

@@ -194,6 +194,41 @@ func NewProject(scope athanor.Declarer, logicalID string, args ProjectArgs, opts
 	return out, nil
 }
 
+// LookupProject reads the existing AWS::DataZone::Project whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupProject(scope athanor.Looker, logicalID, identifier string) (res *Project, props ProjectArgs, err error) {
+	looked, err := scope.Lookup(ProjectType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Project{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProjectStatus", &out.ProjectStatus, ProjectStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProjectEnvironmentConfigurationUserParameter is the object type
 // EnvironmentConfigurationUserParameter of AWS::DataZone::Project.
 //

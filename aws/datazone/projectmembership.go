@@ -138,6 +138,35 @@ func NewProjectMembership(scope athanor.Declarer, logicalID string, args Project
 	return out, nil
 }
 
+// LookupProjectMembership reads the existing AWS::DataZone::ProjectMembership
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupProjectMembership(scope athanor.Looker, logicalID, identifier string) (res *ProjectMembership, props ProjectMembershipArgs, err error) {
+	looked, err := scope.Lookup(ProjectMembershipType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProjectMembership{Resource: looked}
+	if err := decodeOutput(looked, "MemberIdentifier", &out.MemberIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "MemberIdentifierType", &out.MemberIdentifierType, ProjectMembershipMemberIdentifierTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainIdentifier", &out.DomainIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectIdentifier", &out.ProjectIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProjectMembershipMember is the object type Member of
 // AWS::DataZone::ProjectMembership. exactly one of {UserIdentifier} or
 // {GroupIdentifier}.

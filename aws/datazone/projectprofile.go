@@ -213,6 +213,47 @@ func NewProjectProfile(scope athanor.Declarer, logicalID string, args ProjectPro
 	return out, nil
 }
 
+// LookupProjectProfile reads the existing AWS::DataZone::ProjectProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupProjectProfile(scope athanor.Looker, logicalID, identifier string) (res *ProjectProfile, props ProjectProfileArgs, err error) {
+	looked, err := scope.Lookup(ProjectProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProjectProfile{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainUnitId", &out.DomainUnitId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainIdentifier", &out.DomainIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProjectProfileAwsAccount is the object type AwsAccount of
 // AWS::DataZone::ProjectProfile.
 //

@@ -184,6 +184,47 @@ func NewSubscriptionTarget(scope athanor.Declarer, logicalID string, args Subscr
 	return out, nil
 }
 
+// LookupSubscriptionTarget reads the existing
+// AWS::DataZone::SubscriptionTarget whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupSubscriptionTarget(scope athanor.Looker, logicalID, identifier string) (res *SubscriptionTarget, props SubscriptionTargetArgs, err error) {
+	looked, err := scope.Lookup(SubscriptionTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SubscriptionTarget{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentId", &out.EnvironmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectId", &out.ProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedBy", &out.UpdatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SubscriptionTargetForm is the object type SubscriptionTargetForm of
 // AWS::DataZone::SubscriptionTarget.
 //

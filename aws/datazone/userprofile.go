@@ -144,6 +144,35 @@ func NewUserProfile(scope athanor.Declarer, logicalID string, args UserProfileAr
 	return out, nil
 }
 
+// LookupUserProfile reads the existing AWS::DataZone::UserProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserProfile(scope athanor.Looker, logicalID, identifier string) (res *UserProfile, props UserProfileArgs, err error) {
+	looked, err := scope.Lookup(UserProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserProfile{Resource: looked}
+	if err := decodeOutput(looked, "Details", &out.Details); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, UserProfileTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserProfileDetails is the object type UserProfileDetails of
 // AWS::DataZone::UserProfile. exactly one of {Iam} or {Sso}.
 //

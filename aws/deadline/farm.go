@@ -90,6 +90,28 @@ func NewFarm(scope athanor.Declarer, logicalID string, args FarmArgs, opts ...at
 	return out, nil
 }
 
+// LookupFarm reads the existing AWS::Deadline::Farm whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFarm(scope athanor.Looker, logicalID, identifier string) (res *Farm, props FarmArgs, err error) {
+	looked, err := scope.Lookup(FarmType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Farm{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FarmId", &out.FarmId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FarmTag is the object type Tag of AWS::Deadline::Farm.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-deadline-farm-tag.html

@@ -157,6 +157,40 @@ func NewFleet(scope athanor.Declarer, logicalID string, args FleetArgs, opts ...
 	return out, nil
 }
 
+// LookupFleet reads the existing AWS::Deadline::Fleet whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFleet(scope athanor.Looker, logicalID, identifier string) (res *Fleet, props FleetArgs, err error) {
+	looked, err := scope.Lookup(FleetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Fleet{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Capabilities", &out.Capabilities); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FleetId", &out.FleetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FleetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkerCount", &out.WorkerCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FleetAcceleratorCapabilities is the object type AcceleratorCapabilities of
 // AWS::Deadline::Fleet.
 //

@@ -121,6 +121,38 @@ func NewLicenseEndpoint(scope athanor.Declarer, logicalID string, args LicenseEn
 	return out, nil
 }
 
+// LookupLicenseEndpoint reads the existing AWS::Deadline::LicenseEndpoint
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLicenseEndpoint(scope athanor.Looker, logicalID, identifier string) (res *LicenseEndpoint, props LicenseEndpointArgs, err error) {
+	looked, err := scope.Lookup(LicenseEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LicenseEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DnsName", &out.DnsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LicenseEndpointId", &out.LicenseEndpointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, LicenseEndpointStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LicenseEndpointStatus is an enum of AWS::Deadline::LicenseEndpoint
 // (LicenseEndpointStatus). Known values (4): CREATE_IN_PROGRESS,
 // DELETE_IN_PROGRESS, READY, NOT_READY. Nil means unset. It is an interface

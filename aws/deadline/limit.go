@@ -101,3 +101,28 @@ func NewLimit(scope athanor.Declarer, logicalID string, args LimitArgs, opts ...
 	}
 	return out, nil
 }
+
+// LookupLimit reads the existing AWS::Deadline::Limit whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLimit(scope athanor.Looker, logicalID, identifier string) (res *Limit, props LimitArgs, err error) {
+	looked, err := scope.Lookup(LimitType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Limit{Resource: looked}
+	if err := decodeOutput(looked, "CurrentCount", &out.CurrentCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LimitId", &out.LimitId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FarmId", &out.FarmId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -95,3 +95,32 @@ func NewMeteredProduct(scope athanor.Declarer, logicalID string, args MeteredPro
 	}
 	return out, nil
 }
+
+// LookupMeteredProduct reads the existing AWS::Deadline::MeteredProduct whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMeteredProduct(scope athanor.Looker, logicalID, identifier string) (res *MeteredProduct, props MeteredProductArgs, err error) {
+	looked, err := scope.Lookup(MeteredProductType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MeteredProduct{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Family", &out.Family); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Port", &out.Port); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Vendor", &out.Vendor); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -123,6 +123,35 @@ func NewMonitor(scope athanor.Declarer, logicalID string, args MonitorArgs, opts
 	return out, nil
 }
 
+// LookupMonitor reads the existing AWS::Deadline::Monitor whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMonitor(scope athanor.Looker, logicalID, identifier string) (res *Monitor, props MonitorArgs, err error) {
+	looked, err := scope.Lookup(MonitorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Monitor{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentityCenterApplicationArn", &out.IdentityCenterApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitorId", &out.MonitorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MonitorTag is the object type Tag of AWS::Deadline::Monitor.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-deadline-monitor-tag.html

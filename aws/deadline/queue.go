@@ -148,6 +148,28 @@ func NewQueue(scope athanor.Declarer, logicalID string, args QueueArgs, opts ...
 	return out, nil
 }
 
+// LookupQueue reads the existing AWS::Deadline::Queue whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupQueue(scope athanor.Looker, logicalID, identifier string) (res *Queue, props QueueArgs, err error) {
+	looked, err := scope.Lookup(QueueType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Queue{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueueId", &out.QueueId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QueueDefaultQueueBudgetAction is an enum of AWS::Deadline::Queue
 // (DefaultQueueBudgetAction). Known values (3): NONE,
 // STOP_SCHEDULING_AND_COMPLETE_TASKS, STOP_SCHEDULING_AND_CANCEL_TASKS. Nil

@@ -135,6 +135,35 @@ func NewQueueEnvironment(scope athanor.Declarer, logicalID string, args QueueEnv
 	return out, nil
 }
 
+// LookupQueueEnvironment reads the existing AWS::Deadline::QueueEnvironment
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupQueueEnvironment(scope athanor.Looker, logicalID, identifier string) (res *QueueEnvironment, props QueueEnvironmentArgs, err error) {
+	looked, err := scope.Lookup(QueueEnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &QueueEnvironment{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueueEnvironmentId", &out.QueueEnvironmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FarmId", &out.FarmId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueueId", &out.QueueId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QueueEnvironmentEnvironmentTemplateType is an enum of
 // AWS::Deadline::QueueEnvironment (EnvironmentTemplateType). Known values (2):
 // JSON, YAML. Nil means unset. It is an interface that only the constants

@@ -97,3 +97,29 @@ func NewQueueLimitAssociation(scope athanor.Declarer, logicalID string, args Que
 	}
 	return out, nil
 }
+
+// LookupQueueLimitAssociation reads the existing
+// AWS::Deadline::QueueLimitAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupQueueLimitAssociation(scope athanor.Looker, logicalID, identifier string) (res *QueueLimitAssociation, props QueueLimitAssociationArgs, err error) {
+	looked, err := scope.Lookup(QueueLimitAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &QueueLimitAssociation{Resource: looked}
+	if err := decodeOutput(looked, "FarmId", &out.FarmId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LimitId", &out.LimitId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueueId", &out.QueueId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -105,6 +105,29 @@ func NewStorageProfile(scope athanor.Declarer, logicalID string, args StoragePro
 	return out, nil
 }
 
+// LookupStorageProfile reads the existing AWS::Deadline::StorageProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStorageProfile(scope athanor.Looker, logicalID, identifier string) (res *StorageProfile, props StorageProfileArgs, err error) {
+	looked, err := scope.Lookup(StorageProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StorageProfile{Resource: looked}
+	if err := decodeOutput(looked, "StorageProfileId", &out.StorageProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FarmId", &out.FarmId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StorageProfileFileSystemLocation is the object type FileSystemLocation of
 // AWS::Deadline::StorageProfile.
 //

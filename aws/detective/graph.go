@@ -60,6 +60,26 @@ func NewGraph(scope athanor.Declarer, logicalID string, args GraphArgs, opts ...
 	return out, nil
 }
 
+// LookupGraph reads the existing AWS::Detective::Graph whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGraph(scope athanor.Looker, logicalID, identifier string) (res *Graph, props GraphArgs, err error) {
+	looked, err := scope.Lookup(GraphType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Graph{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GraphTag is the object type Tag of AWS::Detective::Graph.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-detective-graph-tag.html

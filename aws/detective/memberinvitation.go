@@ -100,3 +100,26 @@ func NewMemberInvitation(scope athanor.Declarer, logicalID string, args MemberIn
 	}
 	return out, nil
 }
+
+// LookupMemberInvitation reads the existing AWS::Detective::MemberInvitation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMemberInvitation(scope athanor.Looker, logicalID, identifier string) (res *MemberInvitation, props MemberInvitationArgs, err error) {
+	looked, err := scope.Lookup(MemberInvitationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MemberInvitation{Resource: looked}
+	if err := decodeOutput(looked, "GraphArn", &out.GraphArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MemberId", &out.MemberId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -68,3 +68,26 @@ func NewOrganizationAdmin(scope athanor.Declarer, logicalID string, args Organiz
 	}
 	return out, nil
 }
+
+// LookupOrganizationAdmin reads the existing AWS::Detective::OrganizationAdmin
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupOrganizationAdmin(scope athanor.Looker, logicalID, identifier string) (res *OrganizationAdmin, props OrganizationAdminArgs, err error) {
+	looked, err := scope.Lookup(OrganizationAdminType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OrganizationAdmin{Resource: looked}
+	if err := decodeOutput(looked, "GraphArn", &out.GraphArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -119,6 +119,35 @@ func NewAgentSpace(scope athanor.Declarer, logicalID string, args AgentSpaceArgs
 	return out, nil
 }
 
+// LookupAgentSpace reads the existing AWS::DevOpsAgent::AgentSpace whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAgentSpace(scope athanor.Looker, logicalID, identifier string) (res *AgentSpace, props AgentSpaceArgs, err error) {
+	looked, err := scope.Lookup(AgentSpaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AgentSpace{Resource: looked}
+	if err := decodeOutput(looked, "AgentSpaceId", &out.AgentSpaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AgentSpaceIamAuthConfiguration is the object type IamAuthConfiguration of
 // AWS::DevOpsAgent::AgentSpace.
 //

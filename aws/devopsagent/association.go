@@ -116,6 +116,35 @@ func NewAssociation(scope athanor.Declarer, logicalID string, args AssociationAr
 	return out, nil
 }
 
+// LookupAssociation reads the existing AWS::DevOpsAgent::Association whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAssociation(scope athanor.Looker, logicalID, identifier string) (res *Association, props AssociationArgs, err error) {
+	looked, err := scope.Lookup(AssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Association{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentSpaceId", &out.AgentSpaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssociationAWSConfiguration is the object type AWSConfiguration of
 // AWS::DevOpsAgent::Association.
 //

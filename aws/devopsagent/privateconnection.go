@@ -118,6 +118,35 @@ func NewPrivateConnection(scope athanor.Declarer, logicalID string, args Private
 	return out, nil
 }
 
+// LookupPrivateConnection reads the existing
+// AWS::DevOpsAgent::PrivateConnection whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupPrivateConnection(scope athanor.Looker, logicalID, identifier string) (res *PrivateConnection, props PrivateConnectionArgs, err error) {
+	looked, err := scope.Lookup(PrivateConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PrivateConnection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateExpiryTime", &out.CertificateExpiryTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, PrivateConnectionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PrivateConnectionConnectionConfiguration is the object type
 // ConnectionConfiguration of AWS::DevOpsAgent::PrivateConnection. exactly one
 // of {SelfManaged} or {ServiceManaged}.

@@ -52,3 +52,23 @@ func NewLogAnomalyDetectionIntegration(scope athanor.Declarer, logicalID string,
 	}
 	return out, nil
 }
+
+// LookupLogAnomalyDetectionIntegration reads the existing
+// AWS::DevOpsGuru::LogAnomalyDetectionIntegration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLogAnomalyDetectionIntegration(scope athanor.Looker, logicalID, identifier string) (res *LogAnomalyDetectionIntegration, props LogAnomalyDetectionIntegrationArgs, err error) {
+	looked, err := scope.Lookup(LogAnomalyDetectionIntegrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LogAnomalyDetectionIntegration{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

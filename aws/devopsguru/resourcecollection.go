@@ -57,6 +57,26 @@ func NewResourceCollection(scope athanor.Declarer, logicalID string, args Resour
 	return out, nil
 }
 
+// LookupResourceCollection reads the existing
+// AWS::DevOpsGuru::ResourceCollection whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupResourceCollection(scope athanor.Looker, logicalID, identifier string) (res *ResourceCollection, props ResourceCollectionArgs, err error) {
+	looked, err := scope.Lookup(ResourceCollectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceCollection{Resource: looked}
+	if err := decodeOutputAs(looked, "ResourceCollectionType", &out.ResourceCollectionType, ResourceCollectionTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceCollectionCloudFormationCollectionFilter is the object type
 // CloudFormationCollectionFilter of AWS::DevOpsGuru::ResourceCollection.
 //

@@ -123,6 +123,32 @@ func NewConnection(scope athanor.Declarer, logicalID string, args ConnectionArgs
 	return out, nil
 }
 
+// LookupConnection reads the existing AWS::DirectConnect::Connection whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnection(scope athanor.Looker, logicalID, identifier string) (res *Connection, props ConnectionArgs, err error) {
+	looked, err := scope.Lookup(ConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connection{Resource: looked}
+	if err := decodeOutput(looked, "ConnectionArn", &out.ConnectionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectionId", &out.ConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectionState", &out.ConnectionState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionTag is the object type Tag of AWS::DirectConnect::Connection.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-directconnect-connection-tag.html

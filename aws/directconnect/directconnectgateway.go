@@ -84,6 +84,29 @@ func NewDirectConnectGateway(scope athanor.Declarer, logicalID string, args Dire
 	return out, nil
 }
 
+// LookupDirectConnectGateway reads the existing
+// AWS::DirectConnect::DirectConnectGateway whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDirectConnectGateway(scope athanor.Looker, logicalID, identifier string) (res *DirectConnectGateway, props DirectConnectGatewayArgs, err error) {
+	looked, err := scope.Lookup(DirectConnectGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DirectConnectGateway{Resource: looked}
+	if err := decodeOutput(looked, "DirectConnectGatewayArn", &out.DirectConnectGatewayArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DirectConnectGatewayId", &out.DirectConnectGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DirectConnectGatewayTag is the object type Tag of
 // AWS::DirectConnect::DirectConnectGateway.
 //

@@ -90,3 +90,23 @@ func NewDirectConnectGatewayAssociation(scope athanor.Declarer, logicalID string
 	}
 	return out, nil
 }
+
+// LookupDirectConnectGatewayAssociation reads the existing
+// AWS::DirectConnect::DirectConnectGatewayAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDirectConnectGatewayAssociation(scope athanor.Looker, logicalID, identifier string) (res *DirectConnectGatewayAssociation, props DirectConnectGatewayAssociationArgs, err error) {
+	looked, err := scope.Lookup(DirectConnectGatewayAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DirectConnectGatewayAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

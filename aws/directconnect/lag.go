@@ -121,6 +121,32 @@ func NewLag(scope athanor.Declarer, logicalID string, args LagArgs, opts ...atha
 	return out, nil
 }
 
+// LookupLag reads the existing AWS::DirectConnect::Lag whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLag(scope athanor.Looker, logicalID, identifier string) (res *Lag, props LagArgs, err error) {
+	looked, err := scope.Lookup(LagType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Lag{Resource: looked}
+	if err := decodeOutput(looked, "LagArn", &out.LagArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LagId", &out.LagId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LagState", &out.LagState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LagTag is the object type Tag of AWS::DirectConnect::Lag.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-directconnect-lag-tag.html

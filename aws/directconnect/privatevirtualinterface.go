@@ -141,6 +141,29 @@ func NewPrivateVirtualInterface(scope athanor.Declarer, logicalID string, args P
 	return out, nil
 }
 
+// LookupPrivateVirtualInterface reads the existing
+// AWS::DirectConnect::PrivateVirtualInterface whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPrivateVirtualInterface(scope athanor.Looker, logicalID, identifier string) (res *PrivateVirtualInterface, props PrivateVirtualInterfaceArgs, err error) {
+	looked, err := scope.Lookup(PrivateVirtualInterfaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PrivateVirtualInterface{Resource: looked}
+	if err := decodeOutput(looked, "VirtualInterfaceArn", &out.VirtualInterfaceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VirtualInterfaceId", &out.VirtualInterfaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PrivateVirtualInterfaceBgpPeer is the object type BgpPeer of
 // AWS::DirectConnect::PrivateVirtualInterface.
 //

@@ -120,6 +120,29 @@ func NewPublicVirtualInterface(scope athanor.Declarer, logicalID string, args Pu
 	return out, nil
 }
 
+// LookupPublicVirtualInterface reads the existing
+// AWS::DirectConnect::PublicVirtualInterface whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPublicVirtualInterface(scope athanor.Looker, logicalID, identifier string) (res *PublicVirtualInterface, props PublicVirtualInterfaceArgs, err error) {
+	looked, err := scope.Lookup(PublicVirtualInterfaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PublicVirtualInterface{Resource: looked}
+	if err := decodeOutput(looked, "VirtualInterfaceArn", &out.VirtualInterfaceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VirtualInterfaceId", &out.VirtualInterfaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PublicVirtualInterfaceBgpPeer is the object type BgpPeer of
 // AWS::DirectConnect::PublicVirtualInterface.
 //

@@ -132,6 +132,29 @@ func NewTransitVirtualInterface(scope athanor.Declarer, logicalID string, args T
 	return out, nil
 }
 
+// LookupTransitVirtualInterface reads the existing
+// AWS::DirectConnect::TransitVirtualInterface whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitVirtualInterface(scope athanor.Looker, logicalID, identifier string) (res *TransitVirtualInterface, props TransitVirtualInterfaceArgs, err error) {
+	looked, err := scope.Lookup(TransitVirtualInterfaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitVirtualInterface{Resource: looked}
+	if err := decodeOutput(looked, "VirtualInterfaceArn", &out.VirtualInterfaceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VirtualInterfaceId", &out.VirtualInterfaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitVirtualInterfaceBgpPeer is the object type BgpPeer of
 // AWS::DirectConnect::TransitVirtualInterface.
 //

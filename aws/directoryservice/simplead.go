@@ -133,6 +133,32 @@ func NewSimpleAD(scope athanor.Declarer, logicalID string, args SimpleADArgs, op
 	return out, nil
 }
 
+// LookupSimpleAD reads the existing AWS::DirectoryService::SimpleAD whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSimpleAD(scope athanor.Looker, logicalID, identifier string) (res *SimpleAD, props SimpleADArgs, err error) {
+	looked, err := scope.Lookup(SimpleADType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SimpleAD{Resource: looked}
+	if err := decodeOutput(looked, "Alias", &out.Alias); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DirectoryId", &out.DirectoryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DnsIpAddresses", &out.DnsIpAddresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SimpleADTag is the object type Tag of AWS::DirectoryService::SimpleAD.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-directoryservice-simplead-tag.html

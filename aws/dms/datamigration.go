@@ -129,6 +129,29 @@ func NewDataMigration(scope athanor.Declarer, logicalID string, args DataMigrati
 	return out, nil
 }
 
+// LookupDataMigration reads the existing AWS::DMS::DataMigration whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataMigration(scope athanor.Looker, logicalID, identifier string) (res *DataMigration, props DataMigrationArgs, err error) {
+	looked, err := scope.Lookup(DataMigrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataMigration{Resource: looked}
+	if err := decodeOutput(looked, "DataMigrationArn", &out.DataMigrationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataMigrationCreateTime", &out.DataMigrationCreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataMigrationSettings is the object type DataMigrationSettings of
 // AWS::DMS::DataMigration.
 //

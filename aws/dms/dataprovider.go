@@ -123,6 +123,29 @@ func NewDataProvider(scope athanor.Declarer, logicalID string, args DataProvider
 	return out, nil
 }
 
+// LookupDataProvider reads the existing AWS::DMS::DataProvider whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataProvider(scope athanor.Looker, logicalID, identifier string) (res *DataProvider, props DataProviderArgs, err error) {
+	looked, err := scope.Lookup(DataProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataProvider{Resource: looked}
+	if err := decodeOutput(looked, "DataProviderArn", &out.DataProviderArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataProviderCreationTime", &out.DataProviderCreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataProviderDb2SslModeValue is an enum of AWS::DMS::DataProvider
 // (Db2SslModeValue). Known values (2): none, verify-ca. Nil means unset. It is
 // an interface that only the constants below and

@@ -271,6 +271,29 @@ func NewEndpoint(scope athanor.Declarer, logicalID string, args EndpointArgs, op
 	return out, nil
 }
 
+// LookupEndpoint reads the existing AWS::DMS::Endpoint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEndpoint(scope athanor.Looker, logicalID, identifier string) (res *Endpoint, props EndpointArgs, err error) {
+	looked, err := scope.Lookup(EndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Endpoint{Resource: looked}
+	if err := decodeOutput(looked, "EndpointArn", &out.EndpointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExternalId", &out.ExternalId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EndpointDocDbSettings is the object type DocDbSettings of
 // AWS::DMS::Endpoint.
 //

@@ -96,6 +96,26 @@ func NewEventSubscription(scope athanor.Declarer, logicalID string, args EventSu
 	return out, nil
 }
 
+// LookupEventSubscription reads the existing AWS::DMS::EventSubscription whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventSubscription(scope athanor.Looker, logicalID, identifier string) (res *EventSubscription, props EventSubscriptionArgs, err error) {
+	looked, err := scope.Lookup(EventSubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventSubscription{Resource: looked}
+	if err := decodeOutput(looked, "SubscriptionName", &out.SubscriptionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventSubscriptionTag is the object type Tag of AWS::DMS::EventSubscription.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-dms-eventsubscription-tag.html

@@ -141,6 +141,29 @@ func NewInstanceProfile(scope athanor.Declarer, logicalID string, args InstanceP
 	return out, nil
 }
 
+// LookupInstanceProfile reads the existing AWS::DMS::InstanceProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInstanceProfile(scope athanor.Looker, logicalID, identifier string) (res *InstanceProfile, props InstanceProfileArgs, err error) {
+	looked, err := scope.Lookup(InstanceProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InstanceProfile{Resource: looked}
+	if err := decodeOutput(looked, "InstanceProfileArn", &out.InstanceProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceProfileCreationTime", &out.InstanceProfileCreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceProfileNetworkType is an enum of AWS::DMS::InstanceProfile
 // (NetworkType). Known values (2): IPV4, DUAL. Nil means unset. It is an
 // interface that only the constants below and InstanceProfileNetworkTypeOf's

@@ -138,6 +138,26 @@ func NewMigrationProject(scope athanor.Declarer, logicalID string, args Migratio
 	return out, nil
 }
 
+// LookupMigrationProject reads the existing AWS::DMS::MigrationProject whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMigrationProject(scope athanor.Looker, logicalID, identifier string) (res *MigrationProject, props MigrationProjectArgs, err error) {
+	looked, err := scope.Lookup(MigrationProjectType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MigrationProject{Resource: looked}
+	if err := decodeOutput(looked, "MigrationProjectArn", &out.MigrationProjectArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MigrationProjectDataProviderDescriptor is the object type
 // DataProviderDescriptor of AWS::DMS::MigrationProject.
 //

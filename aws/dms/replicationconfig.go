@@ -132,6 +132,26 @@ func NewReplicationConfig(scope athanor.Declarer, logicalID string, args Replica
 	return out, nil
 }
 
+// LookupReplicationConfig reads the existing AWS::DMS::ReplicationConfig whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupReplicationConfig(scope athanor.Looker, logicalID, identifier string) (res *ReplicationConfig, props ReplicationConfigArgs, err error) {
+	looked, err := scope.Lookup(ReplicationConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReplicationConfig{Resource: looked}
+	if err := decodeOutput(looked, "ReplicationConfigArn", &out.ReplicationConfigArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReplicationConfigComputeConfig is the object type ComputeConfig of
 // AWS::DMS::ReplicationConfig.
 //

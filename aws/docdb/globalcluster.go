@@ -142,6 +142,32 @@ func NewGlobalCluster(scope athanor.Declarer, logicalID string, args GlobalClust
 	return out, nil
 }
 
+// LookupGlobalCluster reads the existing AWS::DocDB::GlobalCluster whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGlobalCluster(scope athanor.Looker, logicalID, identifier string) (res *GlobalCluster, props GlobalClusterArgs, err error) {
+	looked, err := scope.Lookup(GlobalClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GlobalCluster{Resource: looked}
+	if err := decodeOutput(looked, "GlobalClusterArn", &out.GlobalClusterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GlobalClusterResourceId", &out.GlobalClusterResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GlobalClusterIdentifier", &out.GlobalClusterIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GlobalClusterEngine is an enum of AWS::DocDB::GlobalCluster (Engine). Known
 // values (1): docdb. Nil means unset. It is an interface that only the
 // constants below and GlobalClusterEngineOf's results implement, so that a

@@ -161,6 +161,49 @@ func NewCluster(scope athanor.Declarer, logicalID string, args ClusterArgs, opts
 	return out, nil
 }
 
+// LookupCluster reads the existing AWS::DSQL::Cluster whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCluster(scope athanor.Looker, logicalID, identifier string) (res *Cluster, props ClusterArgs, err error) {
+	looked, err := scope.Lookup(ClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Cluster{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EncryptionDetails", &out.EncryptionDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyVersion", &out.PolicyVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpoint", &out.VpcEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpointServiceName", &out.VpcEndpointServiceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClusterEncryptionDetails is the object type EncryptionDetails of
 // AWS::DSQL::Cluster.
 //

@@ -236,6 +236,35 @@ func NewGlobalTable(scope athanor.Declarer, logicalID string, args GlobalTableAr
 	return out, nil
 }
 
+// LookupGlobalTable reads the existing AWS::DynamoDB::GlobalTable whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGlobalTable(scope athanor.Looker, logicalID, identifier string) (res *GlobalTable, props GlobalTableArgs, err error) {
+	looked, err := scope.Lookup(GlobalTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GlobalTable{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StreamArn", &out.StreamArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TableId", &out.TableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TableName", &out.TableName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GlobalTableAttributeDefinition is the object type AttributeDefinition of
 // AWS::DynamoDB::GlobalTable.
 //

@@ -112,6 +112,26 @@ func NewCapacityManagerDataExport(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupCapacityManagerDataExport reads the existing
+// AWS::EC2::CapacityManagerDataExport whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCapacityManagerDataExport(scope athanor.Looker, logicalID, identifier string) (res *CapacityManagerDataExport, props CapacityManagerDataExportArgs, err error) {
+	looked, err := scope.Lookup(CapacityManagerDataExportType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CapacityManagerDataExport{Resource: looked}
+	if err := decodeOutput(looked, "CapacityManagerDataExportId", &out.CapacityManagerDataExportId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapacityManagerDataExportOutputFormat is an enum of
 // AWS::EC2::CapacityManagerDataExport (OutputFormat). Known values (2): csv,
 // parquet. Nil means unset. It is an interface that only the constants below

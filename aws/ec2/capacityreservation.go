@@ -282,6 +282,62 @@ func NewCapacityReservation(scope athanor.Declarer, logicalID string, args Capac
 	return out, nil
 }
 
+// LookupCapacityReservation reads the existing AWS::EC2::CapacityReservation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCapacityReservation(scope athanor.Looker, logicalID, identifier string) (res *CapacityReservation, props CapacityReservationArgs, err error) {
+	looked, err := scope.Lookup(CapacityReservationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CapacityReservation{Resource: looked}
+	if err := decodeOutput(looked, "AvailableInstanceCount", &out.AvailableInstanceCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CapacityAllocationSet", &out.CapacityAllocationSet); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CapacityReservationArn", &out.CapacityReservationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CapacityReservationFleetId", &out.CapacityReservationFleetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CommitmentInfo", &out.CommitmentInfo); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateDate", &out.CreateDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeliveryPreference", &out.DeliveryPreference); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReservationType", &out.ReservationType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StartDate", &out.StartDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TotalInstanceCount", &out.TotalInstanceCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapacityReservationCapacityAllocation is the object type CapacityAllocation
 // of AWS::EC2::CapacityReservation.
 //

@@ -144,6 +144,26 @@ func NewCapacityReservationFleet(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupCapacityReservationFleet reads the existing
+// AWS::EC2::CapacityReservationFleet whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCapacityReservationFleet(scope athanor.Looker, logicalID, identifier string) (res *CapacityReservationFleet, props CapacityReservationFleetArgs, err error) {
+	looked, err := scope.Lookup(CapacityReservationFleetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CapacityReservationFleet{Resource: looked}
+	if err := decodeOutput(looked, "CapacityReservationFleetId", &out.CapacityReservationFleetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapacityReservationFleetInstanceMatchCriteria is an enum of
 // AWS::EC2::CapacityReservationFleet (InstanceMatchCriteria). Known values
 // (1): open. Nil means unset. It is an interface that only the constants below

@@ -81,6 +81,32 @@ func NewCarrierGateway(scope athanor.Declarer, logicalID string, args CarrierGat
 	return out, nil
 }
 
+// LookupCarrierGateway reads the existing AWS::EC2::CarrierGateway whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCarrierGateway(scope athanor.Looker, logicalID, identifier string) (res *CarrierGateway, props CarrierGatewayArgs, err error) {
+	looked, err := scope.Lookup(CarrierGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CarrierGateway{Resource: looked}
+	if err := decodeOutput(looked, "CarrierGatewayId", &out.CarrierGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CarrierGatewayTag is the object type Tag of AWS::EC2::CarrierGateway.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-carriergateway-tag.html

@@ -101,6 +101,26 @@ func NewCustomerGateway(scope athanor.Declarer, logicalID string, args CustomerG
 	return out, nil
 }
 
+// LookupCustomerGateway reads the existing AWS::EC2::CustomerGateway whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCustomerGateway(scope athanor.Looker, logicalID, identifier string) (res *CustomerGateway, props CustomerGatewayArgs, err error) {
+	looked, err := scope.Lookup(CustomerGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomerGateway{Resource: looked}
+	if err := decodeOutput(looked, "CustomerGatewayId", &out.CustomerGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomerGatewayTag is the object type Tag of AWS::EC2::CustomerGateway.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-customergateway-tag.html

@@ -101,6 +101,26 @@ func NewDHCPOptions(scope athanor.Declarer, logicalID string, args DHCPOptionsAr
 	return out, nil
 }
 
+// LookupDHCPOptions reads the existing AWS::EC2::DHCPOptions whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDHCPOptions(scope athanor.Looker, logicalID, identifier string) (res *DHCPOptions, props DHCPOptionsArgs, err error) {
+	looked, err := scope.Lookup(DHCPOptionsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DHCPOptions{Resource: looked}
+	if err := decodeOutput(looked, "DhcpOptionsId", &out.DhcpOptionsId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DHCPOptionsTag is the object type Tag of AWS::EC2::DHCPOptions.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-dhcpoptions-tag.html

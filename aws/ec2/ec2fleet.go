@@ -176,6 +176,26 @@ func NewEC2Fleet(scope athanor.Declarer, logicalID string, args EC2FleetArgs, op
 	return out, nil
 }
 
+// LookupEC2Fleet reads the existing AWS::EC2::EC2Fleet whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEC2Fleet(scope athanor.Looker, logicalID, identifier string) (res *EC2Fleet, props EC2FleetArgs, err error) {
+	looked, err := scope.Lookup(EC2FleetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EC2Fleet{Resource: looked}
+	if err := decodeOutput(looked, "FleetId", &out.FleetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EC2FleetAcceleratorCountRequest is the object type AcceleratorCountRequest
 // of AWS::EC2::EC2Fleet.
 //

@@ -64,6 +64,26 @@ func NewEgressOnlyInternetGateway(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupEgressOnlyInternetGateway reads the existing
+// AWS::EC2::EgressOnlyInternetGateway whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupEgressOnlyInternetGateway(scope athanor.Looker, logicalID, identifier string) (res *EgressOnlyInternetGateway, props EgressOnlyInternetGatewayArgs, err error) {
+	looked, err := scope.Lookup(EgressOnlyInternetGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EgressOnlyInternetGateway{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EgressOnlyInternetGatewayTag is the object type Tag of
 // AWS::EC2::EgressOnlyInternetGateway.
 //

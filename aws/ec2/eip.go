@@ -111,6 +111,28 @@ func NewEIP(scope athanor.Declarer, logicalID string, args EIPArgs, opts ...atha
 	return out, nil
 }
 
+// LookupEIP reads the existing AWS::EC2::EIP whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEIP(scope athanor.Looker, logicalID, identifier string) (res *EIP, props EIPArgs, err error) {
+	looked, err := scope.Lookup(EIPType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EIP{Resource: looked}
+	if err := decodeOutput(looked, "AllocationId", &out.AllocationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicIp", &out.PublicIp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EIPTag is the object type Tag of AWS::EC2::EIP.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-eip-tag.html

@@ -88,3 +88,23 @@ func NewEIPAssociation(scope athanor.Declarer, logicalID string, args EIPAssocia
 	}
 	return out, nil
 }
+
+// LookupEIPAssociation reads the existing AWS::EC2::EIPAssociation whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEIPAssociation(scope athanor.Looker, logicalID, identifier string) (res *EIPAssociation, props EIPAssociationArgs, err error) {
+	looked, err := scope.Lookup(EIPAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EIPAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

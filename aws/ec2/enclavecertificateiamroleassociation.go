@@ -115,3 +115,35 @@ func NewEnclaveCertificateIamRoleAssociation(scope athanor.Declarer, logicalID s
 	}
 	return out, nil
 }
+
+// LookupEnclaveCertificateIamRoleAssociation reads the existing
+// AWS::EC2::EnclaveCertificateIamRoleAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEnclaveCertificateIamRoleAssociation(scope athanor.Looker, logicalID, identifier string) (res *EnclaveCertificateIamRoleAssociation, props EnclaveCertificateIamRoleAssociationArgs, err error) {
+	looked, err := scope.Lookup(EnclaveCertificateIamRoleAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnclaveCertificateIamRoleAssociation{Resource: looked}
+	if err := decodeOutput(looked, "CertificateS3BucketName", &out.CertificateS3BucketName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateS3ObjectKey", &out.CertificateS3ObjectKey); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EncryptionKmsKeyId", &out.EncryptionKmsKeyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateArn", &out.CertificateArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoleArn", &out.RoleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -176,6 +176,25 @@ func NewFlowLog(scope athanor.Declarer, logicalID string, args FlowLogArgs, opts
 	return out, nil
 }
 
+// LookupFlowLog reads the existing AWS::EC2::FlowLog whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFlowLog(scope athanor.Looker, logicalID, identifier string) (res *FlowLog, props FlowLogArgs, err error) {
+	looked, err := scope.Lookup(FlowLogType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FlowLog{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowLogDestinationOptions is the object type DestinationOptions of
 // AWS::EC2::FlowLog.
 //

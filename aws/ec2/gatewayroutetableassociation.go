@@ -74,3 +74,26 @@ func NewGatewayRouteTableAssociation(scope athanor.Declarer, logicalID string, a
 	}
 	return out, nil
 }
+
+// LookupGatewayRouteTableAssociation reads the existing
+// AWS::EC2::GatewayRouteTableAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupGatewayRouteTableAssociation(scope athanor.Looker, logicalID, identifier string) (res *GatewayRouteTableAssociation, props GatewayRouteTableAssociationArgs, err error) {
+	looked, err := scope.Lookup(GatewayRouteTableAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GatewayRouteTableAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayId", &out.GatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

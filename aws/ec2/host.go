@@ -135,6 +135,25 @@ func NewHost(scope athanor.Declarer, logicalID string, args HostArgs, opts ...at
 	return out, nil
 }
 
+// LookupHost reads the existing AWS::EC2::Host whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupHost(scope athanor.Looker, logicalID, identifier string) (res *Host, props HostArgs, err error) {
+	looked, err := scope.Lookup(HostType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Host{Resource: looked}
+	if err := decodeOutput(looked, "HostId", &out.HostId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HostAutoPlacement is an enum of AWS::EC2::Host (AutoPlacement). Known values
 // (2): on, off. Nil means unset. It is an interface that only the constants
 // below and HostAutoPlacementOf's results implement, so that a bare literal

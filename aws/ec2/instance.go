@@ -441,6 +441,44 @@ func NewInstance(scope athanor.Declarer, logicalID string, args InstanceArgs, op
 	return out, nil
 }
 
+// LookupInstance reads the existing AWS::EC2::Instance whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupInstance(scope athanor.Looker, logicalID, identifier string) (res *Instance, props InstanceArgs, err error) {
+	looked, err := scope.Lookup(InstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Instance{Resource: looked}
+	if err := decodeOutput(looked, "InstanceId", &out.InstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrivateDnsName", &out.PrivateDnsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrivateIp", &out.PrivateIp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicDnsName", &out.PublicDnsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicIp", &out.PublicIp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceAffinity is an enum of AWS::EC2::Instance (Affinity). Known values
 // (2): default, host. Nil means unset. It is an interface that only the
 // constants below and InstanceAffinityOf's results implement, so that a bare

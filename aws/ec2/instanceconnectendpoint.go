@@ -190,6 +190,56 @@ func NewInstanceConnectEndpoint(scope athanor.Declarer, logicalID string, args I
 	return out, nil
 }
 
+// LookupInstanceConnectEndpoint reads the existing
+// AWS::EC2::InstanceConnectEndpoint whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupInstanceConnectEndpoint(scope athanor.Looker, logicalID, identifier string) (res *InstanceConnectEndpoint, props InstanceConnectEndpointArgs, err error) {
+	looked, err := scope.Lookup(InstanceConnectEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InstanceConnectEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "AvailabilityZone", &out.AvailabilityZone); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AvailabilityZoneId", &out.AvailabilityZoneId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceConnectEndpointArn", &out.InstanceConnectEndpointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInterfaceIds", &out.NetworkInterfaceIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicDnsNames", &out.PublicDnsNames); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, InstanceConnectEndpointStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateMessage", &out.StateMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceConnectEndpointDnsNames is the object type
 // InstanceConnectEndpointDnsNames of AWS::EC2::InstanceConnectEndpoint.
 //

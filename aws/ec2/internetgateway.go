@@ -54,6 +54,26 @@ func NewInternetGateway(scope athanor.Declarer, logicalID string, args InternetG
 	return out, nil
 }
 
+// LookupInternetGateway reads the existing AWS::EC2::InternetGateway whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInternetGateway(scope athanor.Looker, logicalID, identifier string) (res *InternetGateway, props InternetGatewayArgs, err error) {
+	looked, err := scope.Lookup(InternetGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InternetGateway{Resource: looked}
+	if err := decodeOutput(looked, "InternetGatewayId", &out.InternetGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InternetGatewayTag is the object type Tag of AWS::EC2::InternetGateway.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-internetgateway-tag.html

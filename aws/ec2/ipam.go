@@ -188,6 +188,46 @@ func NewIPAM(scope athanor.Declarer, logicalID string, args IPAMArgs, opts ...at
 	return out, nil
 }
 
+// LookupIPAM reads the existing AWS::EC2::IPAM whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIPAM(scope athanor.Looker, logicalID, identifier string) (res *IPAM, props IPAMArgs, err error) {
+	looked, err := scope.Lookup(IPAMType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAM{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultResourceDiscoveryAssociationId", &out.DefaultResourceDiscoveryAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultResourceDiscoveryId", &out.DefaultResourceDiscoveryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamId", &out.IpamId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrivateDefaultScopeId", &out.PrivateDefaultScopeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicDefaultScopeId", &out.PublicDefaultScopeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceDiscoveryAssociationCount", &out.ResourceDiscoveryAssociationCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScopeCount", &out.ScopeCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPAMIpamOperatingRegion is the object type IpamOperatingRegion of
 // AWS::EC2::IPAM.
 //

@@ -103,3 +103,29 @@ func NewIPAMAllocation(scope athanor.Declarer, logicalID string, args IPAMAlloca
 	}
 	return out, nil
 }
+
+// LookupIPAMAllocation reads the existing AWS::EC2::IPAMAllocation whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupIPAMAllocation(scope athanor.Looker, logicalID, identifier string) (res *IPAMAllocation, props IPAMAllocationArgs, err error) {
+	looked, err := scope.Lookup(IPAMAllocationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMAllocation{Resource: looked}
+	if err := decodeOutput(looked, "IpamPoolAllocationId", &out.IpamPoolAllocationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamPoolId", &out.IpamPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Cidr", &out.Cidr); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

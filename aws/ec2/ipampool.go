@@ -253,6 +253,47 @@ func NewIPAMPool(scope athanor.Declarer, logicalID string, args IPAMPoolArgs, op
 	return out, nil
 }
 
+// LookupIPAMPool reads the existing AWS::EC2::IPAMPool whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupIPAMPool(scope athanor.Looker, logicalID, identifier string) (res *IPAMPool, props IPAMPoolArgs, err error) {
+	looked, err := scope.Lookup(IPAMPoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMPool{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamArn", &out.IpamArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamPoolId", &out.IpamPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamScopeArn", &out.IpamScopeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "IpamScopeType", &out.IpamScopeType, IPAMPoolIpamScopeTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PoolDepth", &out.PoolDepth); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, IPAMPoolStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateMessage", &out.StateMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPAMPoolAwsService is an enum of AWS::EC2::IPAMPool (AwsService). Known
 // values (2): ec2, global-services. Nil means unset. It is an interface that
 // only the constants below and IPAMPoolAwsServiceOf's results implement, so

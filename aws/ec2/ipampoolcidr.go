@@ -91,3 +91,29 @@ func NewIPAMPoolCidr(scope athanor.Declarer, logicalID string, args IPAMPoolCidr
 	}
 	return out, nil
 }
+
+// LookupIPAMPoolCidr reads the existing AWS::EC2::IPAMPoolCidr whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupIPAMPoolCidr(scope athanor.Looker, logicalID, identifier string) (res *IPAMPoolCidr, props IPAMPoolCidrArgs, err error) {
+	looked, err := scope.Lookup(IPAMPoolCidrType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMPoolCidr{Resource: looked}
+	if err := decodeOutput(looked, "IpamPoolCidrId", &out.IpamPoolCidrId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamPoolId", &out.IpamPoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -109,6 +109,32 @@ func NewIPAMPrefixListResolver(scope athanor.Declarer, logicalID string, args IP
 	return out, nil
 }
 
+// LookupIPAMPrefixListResolver reads the existing
+// AWS::EC2::IPAMPrefixListResolver whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupIPAMPrefixListResolver(scope athanor.Looker, logicalID, identifier string) (res *IPAMPrefixListResolver, props IPAMPrefixListResolverArgs, err error) {
+	looked, err := scope.Lookup(IPAMPrefixListResolverType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMPrefixListResolver{Resource: looked}
+	if err := decodeOutput(looked, "IpamArn", &out.IpamArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamPrefixListResolverArn", &out.IpamPrefixListResolverArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamPrefixListResolverId", &out.IpamPrefixListResolverId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPAMPrefixListResolverIpamPrefixListResolverRule is the object type
 // IpamPrefixListResolverRule of AWS::EC2::IPAMPrefixListResolver.
 //

@@ -106,6 +106,29 @@ func NewIPAMPrefixListResolverTarget(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupIPAMPrefixListResolverTarget reads the existing
+// AWS::EC2::IPAMPrefixListResolverTarget whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIPAMPrefixListResolverTarget(scope athanor.Looker, logicalID, identifier string) (res *IPAMPrefixListResolverTarget, props IPAMPrefixListResolverTargetArgs, err error) {
+	looked, err := scope.Lookup(IPAMPrefixListResolverTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMPrefixListResolverTarget{Resource: looked}
+	if err := decodeOutput(looked, "IpamPrefixListResolverTargetArn", &out.IpamPrefixListResolverTargetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamPrefixListResolverTargetId", &out.IpamPrefixListResolverTargetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPAMPrefixListResolverTargetTag is the object type Tag of
 // AWS::EC2::IPAMPrefixListResolverTarget.
 //

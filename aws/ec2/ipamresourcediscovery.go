@@ -129,6 +129,41 @@ func NewIPAMResourceDiscovery(scope athanor.Declarer, logicalID string, args IPA
 	return out, nil
 }
 
+// LookupIPAMResourceDiscovery reads the existing
+// AWS::EC2::IPAMResourceDiscovery whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupIPAMResourceDiscovery(scope athanor.Looker, logicalID, identifier string) (res *IPAMResourceDiscovery, props IPAMResourceDiscoveryArgs, err error) {
+	looked, err := scope.Lookup(IPAMResourceDiscoveryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMResourceDiscovery{Resource: looked}
+	if err := decodeOutput(looked, "IpamResourceDiscoveryArn", &out.IpamResourceDiscoveryArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamResourceDiscoveryId", &out.IpamResourceDiscoveryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamResourceDiscoveryRegion", &out.IpamResourceDiscoveryRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefault", &out.IsDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPAMResourceDiscoveryIpamOperatingRegion is the object type
 // IpamOperatingRegion of AWS::EC2::IPAMResourceDiscovery.
 //

@@ -146,6 +146,47 @@ func NewIPAMResourceDiscoveryAssociation(scope athanor.Declarer, logicalID strin
 	return out, nil
 }
 
+// LookupIPAMResourceDiscoveryAssociation reads the existing
+// AWS::EC2::IPAMResourceDiscoveryAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIPAMResourceDiscoveryAssociation(scope athanor.Looker, logicalID, identifier string) (res *IPAMResourceDiscoveryAssociation, props IPAMResourceDiscoveryAssociationArgs, err error) {
+	looked, err := scope.Lookup(IPAMResourceDiscoveryAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMResourceDiscoveryAssociation{Resource: looked}
+	if err := decodeOutput(looked, "IpamArn", &out.IpamArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamRegion", &out.IpamRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamResourceDiscoveryAssociationArn", &out.IpamResourceDiscoveryAssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamResourceDiscoveryAssociationId", &out.IpamResourceDiscoveryAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefault", &out.IsDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceDiscoveryStatus", &out.ResourceDiscoveryStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPAMResourceDiscoveryAssociationTag is the object type Tag of
 // AWS::EC2::IPAMResourceDiscoveryAssociation.
 //

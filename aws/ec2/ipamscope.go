@@ -126,6 +126,41 @@ func NewIPAMScope(scope athanor.Declarer, logicalID string, args IPAMScopeArgs, 
 	return out, nil
 }
 
+// LookupIPAMScope reads the existing AWS::EC2::IPAMScope whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupIPAMScope(scope athanor.Looker, logicalID, identifier string) (res *IPAMScope, props IPAMScopeArgs, err error) {
+	looked, err := scope.Lookup(IPAMScopeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPAMScope{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamArn", &out.IpamArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpamScopeId", &out.IpamScopeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "IpamScopeType", &out.IpamScopeType, IPAMScopeIpamScopeTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefault", &out.IsDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PoolCount", &out.PoolCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPAMScopeIpamScopeExternalAuthorityConfiguration is the object type
 // IpamScopeExternalAuthorityConfiguration of AWS::EC2::IPAMScope.
 //

@@ -67,3 +67,23 @@ func NewIpPoolRouteTableAssociation(scope athanor.Declarer, logicalID string, ar
 	}
 	return out, nil
 }
+
+// LookupIpPoolRouteTableAssociation reads the existing
+// AWS::EC2::IpPoolRouteTableAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIpPoolRouteTableAssociation(scope athanor.Looker, logicalID, identifier string) (res *IpPoolRouteTableAssociation, props IpPoolRouteTableAssociationArgs, err error) {
+	looked, err := scope.Lookup(IpPoolRouteTableAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IpPoolRouteTableAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -134,6 +134,31 @@ func NewKeyPair(scope athanor.Declarer, logicalID string, args KeyPairArgs, opts
 	return out, nil
 }
 
+// LookupKeyPair reads the existing AWS::EC2::KeyPair whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupKeyPair(scope athanor.Looker, logicalID, identifier string) (res *KeyPair, props KeyPairArgs, err error) {
+	looked, err := scope.Lookup(KeyPairType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &KeyPair{Resource: looked}
+	if err := decodeOutput(looked, "KeyFingerprint", &out.KeyFingerprint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyPairId", &out.KeyPairId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyName", &out.KeyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KeyPairKeyFormat is an enum of AWS::EC2::KeyPair (KeyFormat). Known values
 // (2): pem, ppk. Nil means unset. It is an interface that only the constants
 // below and KeyPairKeyFormatOf's results implement, so that a bare literal

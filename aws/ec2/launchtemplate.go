@@ -102,6 +102,32 @@ func NewLaunchTemplate(scope athanor.Declarer, logicalID string, args LaunchTemp
 	return out, nil
 }
 
+// LookupLaunchTemplate reads the existing AWS::EC2::LaunchTemplate whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLaunchTemplate(scope athanor.Looker, logicalID, identifier string) (res *LaunchTemplate, props LaunchTemplateArgs, err error) {
+	looked, err := scope.Lookup(LaunchTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LaunchTemplate{Resource: looked}
+	if err := decodeOutput(looked, "DefaultVersionNumber", &out.DefaultVersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestVersionNumber", &out.LatestVersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LaunchTemplateId", &out.LaunchTemplateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LaunchTemplateAcceleratorCount is the object type AcceleratorCount of
 // AWS::EC2::LaunchTemplate.
 //

@@ -115,3 +115,32 @@ func NewLocalGatewayRoute(scope athanor.Declarer, logicalID string, args LocalGa
 	}
 	return out, nil
 }
+
+// LookupLocalGatewayRoute reads the existing AWS::EC2::LocalGatewayRoute whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocalGatewayRoute(scope athanor.Looker, logicalID, identifier string) (res *LocalGatewayRoute, props LocalGatewayRouteArgs, err error) {
+	looked, err := scope.Lookup(LocalGatewayRouteType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocalGatewayRoute{Resource: looked}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Type", &out.Type); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DestinationCidrBlock", &out.DestinationCidrBlock); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayRouteTableId", &out.LocalGatewayRouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

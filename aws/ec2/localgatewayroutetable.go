@@ -113,6 +113,38 @@ func NewLocalGatewayRouteTable(scope athanor.Declarer, logicalID string, args Lo
 	return out, nil
 }
 
+// LookupLocalGatewayRouteTable reads the existing
+// AWS::EC2::LocalGatewayRouteTable whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLocalGatewayRouteTable(scope athanor.Looker, logicalID, identifier string) (res *LocalGatewayRouteTable, props LocalGatewayRouteTableArgs, err error) {
+	looked, err := scope.Lookup(LocalGatewayRouteTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocalGatewayRouteTable{Resource: looked}
+	if err := decodeOutput(looked, "LocalGatewayRouteTableArn", &out.LocalGatewayRouteTableArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayRouteTableId", &out.LocalGatewayRouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OutpostArn", &out.OutpostArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocalGatewayRouteTableTag is the object type Tag of
 // AWS::EC2::LocalGatewayRouteTable.
 //

@@ -123,6 +123,39 @@ func NewLocalGatewayRouteTableVirtualInterfaceGroupAssociation(scope athanor.Dec
 	return out, nil
 }
 
+// LookupLocalGatewayRouteTableVirtualInterfaceGroupAssociation reads the
+// existing AWS::EC2::LocalGatewayRouteTableVirtualInterfaceGroupAssociation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLocalGatewayRouteTableVirtualInterfaceGroupAssociation(scope athanor.Looker, logicalID, identifier string) (res *LocalGatewayRouteTableVirtualInterfaceGroupAssociation, props LocalGatewayRouteTableVirtualInterfaceGroupAssociationArgs, err error) {
+	looked, err := scope.Lookup(LocalGatewayRouteTableVirtualInterfaceGroupAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocalGatewayRouteTableVirtualInterfaceGroupAssociation{Resource: looked}
+	if err := decodeOutput(looked, "LocalGatewayId", &out.LocalGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayRouteTableArn", &out.LocalGatewayRouteTableArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayRouteTableVirtualInterfaceGroupAssociationId", &out.LocalGatewayRouteTableVirtualInterfaceGroupAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocalGatewayRouteTableVirtualInterfaceGroupAssociationTag is the object type
 // Tag of AWS::EC2::LocalGatewayRouteTableVirtualInterfaceGroupAssociation.
 //

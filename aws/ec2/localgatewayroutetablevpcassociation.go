@@ -95,6 +95,32 @@ func NewLocalGatewayRouteTableVPCAssociation(scope athanor.Declarer, logicalID s
 	return out, nil
 }
 
+// LookupLocalGatewayRouteTableVPCAssociation reads the existing
+// AWS::EC2::LocalGatewayRouteTableVPCAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLocalGatewayRouteTableVPCAssociation(scope athanor.Looker, logicalID, identifier string) (res *LocalGatewayRouteTableVPCAssociation, props LocalGatewayRouteTableVPCAssociationArgs, err error) {
+	looked, err := scope.Lookup(LocalGatewayRouteTableVPCAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocalGatewayRouteTableVPCAssociation{Resource: looked}
+	if err := decodeOutput(looked, "LocalGatewayId", &out.LocalGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayRouteTableVpcAssociationId", &out.LocalGatewayRouteTableVpcAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocalGatewayRouteTableVPCAssociationTag is the object type Tag of
 // AWS::EC2::LocalGatewayRouteTableVPCAssociation.
 //

@@ -153,6 +153,38 @@ func NewLocalGatewayVirtualInterface(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupLocalGatewayVirtualInterface reads the existing
+// AWS::EC2::LocalGatewayVirtualInterface whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLocalGatewayVirtualInterface(scope athanor.Looker, logicalID, identifier string) (res *LocalGatewayVirtualInterface, props LocalGatewayVirtualInterfaceArgs, err error) {
+	looked, err := scope.Lookup(LocalGatewayVirtualInterfaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocalGatewayVirtualInterface{Resource: looked}
+	if err := decodeOutput(looked, "ConfigurationState", &out.ConfigurationState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalBgpAsn", &out.LocalBgpAsn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayId", &out.LocalGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayVirtualInterfaceId", &out.LocalGatewayVirtualInterfaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocalGatewayVirtualInterfaceTag is the object type Tag of
 // AWS::EC2::LocalGatewayVirtualInterface.
 //

@@ -126,6 +126,38 @@ func NewLocalGatewayVirtualInterfaceGroup(scope athanor.Declarer, logicalID stri
 	return out, nil
 }
 
+// LookupLocalGatewayVirtualInterfaceGroup reads the existing
+// AWS::EC2::LocalGatewayVirtualInterfaceGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLocalGatewayVirtualInterfaceGroup(scope athanor.Looker, logicalID, identifier string) (res *LocalGatewayVirtualInterfaceGroup, props LocalGatewayVirtualInterfaceGroupArgs, err error) {
+	looked, err := scope.Lookup(LocalGatewayVirtualInterfaceGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LocalGatewayVirtualInterfaceGroup{Resource: looked}
+	if err := decodeOutput(looked, "ConfigurationState", &out.ConfigurationState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayVirtualInterfaceGroupArn", &out.LocalGatewayVirtualInterfaceGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayVirtualInterfaceGroupId", &out.LocalGatewayVirtualInterfaceGroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocalGatewayVirtualInterfaceIds", &out.LocalGatewayVirtualInterfaceIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocalGatewayVirtualInterfaceGroupTag is the object type Tag of
 // AWS::EC2::LocalGatewayVirtualInterfaceGroup.
 //

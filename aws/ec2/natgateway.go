@@ -173,6 +173,38 @@ func NewNatGateway(scope athanor.Declarer, logicalID string, args NatGatewayArgs
 	return out, nil
 }
 
+// LookupNatGateway reads the existing AWS::EC2::NatGateway whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupNatGateway(scope athanor.Looker, logicalID, identifier string) (res *NatGateway, props NatGatewayArgs, err error) {
+	looked, err := scope.Lookup(NatGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NatGateway{Resource: looked}
+	if err := decodeOutput(looked, "AutoProvisionZones", &out.AutoProvisionZones); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AutoScalingIps", &out.AutoScalingIps); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EniId", &out.EniId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NatGatewayId", &out.NatGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RouteTableId", &out.RouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NatGatewayAvailabilityZoneAddress is the object type AvailabilityZoneAddress
 // of AWS::EC2::NatGateway.
 //

@@ -61,6 +61,26 @@ func NewNetworkAcl(scope athanor.Declarer, logicalID string, args NetworkAclArgs
 	return out, nil
 }
 
+// LookupNetworkAcl reads the existing AWS::EC2::NetworkAcl whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupNetworkAcl(scope athanor.Looker, logicalID, identifier string) (res *NetworkAcl, props NetworkAclArgs, err error) {
+	looked, err := scope.Lookup(NetworkAclType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkAcl{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkAclTag is the object type Tag of AWS::EC2::NetworkAcl.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-networkacl-tag.html

@@ -109,6 +109,35 @@ func NewNetworkInsightsAccessScope(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupNetworkInsightsAccessScope reads the existing
+// AWS::EC2::NetworkInsightsAccessScope whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupNetworkInsightsAccessScope(scope athanor.Looker, logicalID, identifier string) (res *NetworkInsightsAccessScope, props NetworkInsightsAccessScopeArgs, err error) {
+	looked, err := scope.Lookup(NetworkInsightsAccessScopeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkInsightsAccessScope{Resource: looked}
+	if err := decodeOutput(looked, "CreatedDate", &out.CreatedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsAccessScopeArn", &out.NetworkInsightsAccessScopeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsAccessScopeId", &out.NetworkInsightsAccessScopeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedDate", &out.UpdatedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkInsightsAccessScopeAccessScopePathRequest is the object type
 // AccessScopePathRequest of AWS::EC2::NetworkInsightsAccessScope.
 //

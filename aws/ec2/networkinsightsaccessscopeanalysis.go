@@ -141,6 +141,47 @@ func NewNetworkInsightsAccessScopeAnalysis(scope athanor.Declarer, logicalID str
 	return out, nil
 }
 
+// LookupNetworkInsightsAccessScopeAnalysis reads the existing
+// AWS::EC2::NetworkInsightsAccessScopeAnalysis whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupNetworkInsightsAccessScopeAnalysis(scope athanor.Looker, logicalID, identifier string) (res *NetworkInsightsAccessScopeAnalysis, props NetworkInsightsAccessScopeAnalysisArgs, err error) {
+	looked, err := scope.Lookup(NetworkInsightsAccessScopeAnalysisType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkInsightsAccessScopeAnalysis{Resource: looked}
+	if err := decodeOutput(looked, "AnalyzedEniCount", &out.AnalyzedEniCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndDate", &out.EndDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "FindingsFound", &out.FindingsFound, NetworkInsightsAccessScopeAnalysisFindingsFoundOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsAccessScopeAnalysisArn", &out.NetworkInsightsAccessScopeAnalysisArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsAccessScopeAnalysisId", &out.NetworkInsightsAccessScopeAnalysisId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StartDate", &out.StartDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, NetworkInsightsAccessScopeAnalysisStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkInsightsAccessScopeAnalysisFindingsFound is an enum of
 // AWS::EC2::NetworkInsightsAccessScopeAnalysis (FindingsFound). Known values
 // (3): true, false, unknown. Nil means unset. It is an interface that only the

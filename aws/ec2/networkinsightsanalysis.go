@@ -168,6 +168,53 @@ func NewNetworkInsightsAnalysis(scope athanor.Declarer, logicalID string, args N
 	return out, nil
 }
 
+// LookupNetworkInsightsAnalysis reads the existing
+// AWS::EC2::NetworkInsightsAnalysis whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupNetworkInsightsAnalysis(scope athanor.Looker, logicalID, identifier string) (res *NetworkInsightsAnalysis, props NetworkInsightsAnalysisArgs, err error) {
+	looked, err := scope.Lookup(NetworkInsightsAnalysisType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkInsightsAnalysis{Resource: looked}
+	if err := decodeOutput(looked, "AlternatePathHints", &out.AlternatePathHints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Explanations", &out.Explanations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ForwardPathComponents", &out.ForwardPathComponents); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsAnalysisArn", &out.NetworkInsightsAnalysisArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsAnalysisId", &out.NetworkInsightsAnalysisId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkPathFound", &out.NetworkPathFound); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReturnPathComponents", &out.ReturnPathComponents); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StartDate", &out.StartDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, NetworkInsightsAnalysisStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkInsightsAnalysisAlternatePathHint is the object type
 // AlternatePathHint of AWS::EC2::NetworkInsightsAnalysis.
 //

@@ -177,6 +177,38 @@ func NewNetworkInsightsPath(scope athanor.Declarer, logicalID string, args Netwo
 	return out, nil
 }
 
+// LookupNetworkInsightsPath reads the existing AWS::EC2::NetworkInsightsPath
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNetworkInsightsPath(scope athanor.Looker, logicalID, identifier string) (res *NetworkInsightsPath, props NetworkInsightsPathArgs, err error) {
+	looked, err := scope.Lookup(NetworkInsightsPathType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkInsightsPath{Resource: looked}
+	if err := decodeOutput(looked, "CreatedDate", &out.CreatedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DestinationArn", &out.DestinationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsPathArn", &out.NetworkInsightsPathArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInsightsPathId", &out.NetworkInsightsPathId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceArn", &out.SourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkInsightsPathFilterPortRange is the object type FilterPortRange of
 // AWS::EC2::NetworkInsightsPath.
 //

@@ -248,6 +248,41 @@ func NewNetworkInterface(scope athanor.Declarer, logicalID string, args NetworkI
 	return out, nil
 }
 
+// LookupNetworkInterface reads the existing AWS::EC2::NetworkInterface whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNetworkInterface(scope athanor.Looker, logicalID, identifier string) (res *NetworkInterface, props NetworkInterfaceArgs, err error) {
+	looked, err := scope.Lookup(NetworkInterfaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkInterface{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrimaryIpv6Address", &out.PrimaryIpv6Address); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrimaryPrivateIpAddress", &out.PrimaryPrivateIpAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicIpDnsNameOptions", &out.PublicIpDnsNameOptions); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecondaryPrivateIpAddresses", &out.SecondaryPrivateIpAddresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkInterfaceConnectionTrackingSpecification is the object type
 // ConnectionTrackingSpecification of AWS::EC2::NetworkInterface.
 //

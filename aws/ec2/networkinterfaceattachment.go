@@ -91,6 +91,26 @@ func NewNetworkInterfaceAttachment(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupNetworkInterfaceAttachment reads the existing
+// AWS::EC2::NetworkInterfaceAttachment whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupNetworkInterfaceAttachment(scope athanor.Looker, logicalID, identifier string) (res *NetworkInterfaceAttachment, props NetworkInterfaceAttachmentArgs, err error) {
+	looked, err := scope.Lookup(NetworkInterfaceAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkInterfaceAttachment{Resource: looked}
+	if err := decodeOutput(looked, "AttachmentId", &out.AttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkInterfaceAttachmentEnaSrdSpecification is the object type
 // EnaSrdSpecification of AWS::EC2::NetworkInterfaceAttachment.
 //

@@ -114,3 +114,32 @@ func NewNetworkPerformanceMetricSubscription(scope athanor.Declarer, logicalID s
 	}
 	return out, nil
 }
+
+// LookupNetworkPerformanceMetricSubscription reads the existing
+// AWS::EC2::NetworkPerformanceMetricSubscription whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupNetworkPerformanceMetricSubscription(scope athanor.Looker, logicalID, identifier string) (res *NetworkPerformanceMetricSubscription, props NetworkPerformanceMetricSubscriptionArgs, err error) {
+	looked, err := scope.Lookup(NetworkPerformanceMetricSubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkPerformanceMetricSubscription{Resource: looked}
+	if err := decodeOutput(looked, "Source", &out.Source); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Destination", &out.Destination); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Metric", &out.Metric); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Statistic", &out.Statistic); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -99,6 +99,29 @@ func NewPlacementGroup(scope athanor.Declarer, logicalID string, args PlacementG
 	return out, nil
 }
 
+// LookupPlacementGroup reads the existing AWS::EC2::PlacementGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPlacementGroup(scope athanor.Looker, logicalID, identifier string) (res *PlacementGroup, props PlacementGroupArgs, err error) {
+	looked, err := scope.Lookup(PlacementGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PlacementGroup{Resource: looked}
+	if err := decodeOutput(looked, "GroupId", &out.GroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupName", &out.GroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PlacementGroupTag is the object type Tag of AWS::EC2::PlacementGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-placementgroup-tag.html

@@ -127,6 +127,35 @@ func NewPrefixList(scope athanor.Declarer, logicalID string, args PrefixListArgs
 	return out, nil
 }
 
+// LookupPrefixList reads the existing AWS::EC2::PrefixList whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPrefixList(scope athanor.Looker, logicalID, identifier string) (res *PrefixList, props PrefixListArgs, err error) {
+	looked, err := scope.Lookup(PrefixListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PrefixList{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrefixListId", &out.PrefixListId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PrefixListAddressFamily is an enum of AWS::EC2::PrefixList (AddressFamily).
 // Known values (2): IPv4, IPv6. Nil means unset. It is an interface that only
 // the constants below and PrefixListAddressFamilyOf's results implement, so

@@ -158,3 +158,25 @@ func NewRoute(scope athanor.Declarer, logicalID string, args RouteArgs, opts ...
 	}
 	return out, nil
 }
+
+// LookupRoute reads the existing AWS::EC2::Route whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRoute(scope athanor.Looker, logicalID, identifier string) (res *Route, props RouteArgs, err error) {
+	looked, err := scope.Lookup(RouteType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Route{Resource: looked}
+	if err := decodeOutput(looked, "CidrBlock", &out.CidrBlock); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RouteTableId", &out.RouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

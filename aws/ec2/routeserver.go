@@ -111,6 +111,29 @@ func NewRouteServer(scope athanor.Declarer, logicalID string, args RouteServerAr
 	return out, nil
 }
 
+// LookupRouteServer reads the existing AWS::EC2::RouteServer whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRouteServer(scope athanor.Looker, logicalID, identifier string) (res *RouteServer, props RouteServerArgs, err error) {
+	looked, err := scope.Lookup(RouteServerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteServer{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouteServerPersistRoutes is an enum of AWS::EC2::RouteServer
 // (PersistRoutes). Known values (2): enable, disable. Nil means unset. It is
 // an interface that only the constants below and RouteServerPersistRoutesOf's

@@ -77,3 +77,26 @@ func NewRouteServerAssociation(scope athanor.Declarer, logicalID string, args Ro
 	}
 	return out, nil
 }
+
+// LookupRouteServerAssociation reads the existing
+// AWS::EC2::RouteServerAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupRouteServerAssociation(scope athanor.Looker, logicalID, identifier string) (res *RouteServerAssociation, props RouteServerAssociationArgs, err error) {
+	looked, err := scope.Lookup(RouteServerAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteServerAssociation{Resource: looked}
+	if err := decodeOutput(looked, "RouteServerId", &out.RouteServerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -111,6 +111,38 @@ func NewRouteServerEndpoint(scope athanor.Declarer, logicalID string, args Route
 	return out, nil
 }
 
+// LookupRouteServerEndpoint reads the existing AWS::EC2::RouteServerEndpoint
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRouteServerEndpoint(scope athanor.Looker, logicalID, identifier string) (res *RouteServerEndpoint, props RouteServerEndpointArgs, err error) {
+	looked, err := scope.Lookup(RouteServerEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteServerEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EniAddress", &out.EniAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EniId", &out.EniId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouteServerEndpointTag is the object type Tag of
 // AWS::EC2::RouteServerEndpoint.
 //

@@ -139,6 +139,44 @@ func NewRouteServerPeer(scope athanor.Declarer, logicalID string, args RouteServ
 	return out, nil
 }
 
+// LookupRouteServerPeer reads the existing AWS::EC2::RouteServerPeer whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRouteServerPeer(scope athanor.Looker, logicalID, identifier string) (res *RouteServerPeer, props RouteServerPeerArgs, err error) {
+	looked, err := scope.Lookup(RouteServerPeerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteServerPeer{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointEniAddress", &out.EndpointEniAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointEniId", &out.EndpointEniId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RouteServerId", &out.RouteServerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubnetId", &out.SubnetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouteServerPeerBgpOptions is the object type BgpOptions of
 // AWS::EC2::RouteServerPeer.
 //

@@ -77,3 +77,26 @@ func NewRouteServerPropagation(scope athanor.Declarer, logicalID string, args Ro
 	}
 	return out, nil
 }
+
+// LookupRouteServerPropagation reads the existing
+// AWS::EC2::RouteServerPropagation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupRouteServerPropagation(scope athanor.Looker, logicalID, identifier string) (res *RouteServerPropagation, props RouteServerPropagationArgs, err error) {
+	looked, err := scope.Lookup(RouteServerPropagationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteServerPropagation{Resource: looked}
+	if err := decodeOutput(looked, "RouteServerId", &out.RouteServerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RouteTableId", &out.RouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -61,6 +61,26 @@ func NewRouteTable(scope athanor.Declarer, logicalID string, args RouteTableArgs
 	return out, nil
 }
 
+// LookupRouteTable reads the existing AWS::EC2::RouteTable whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRouteTable(scope athanor.Looker, logicalID, identifier string) (res *RouteTable, props RouteTableArgs, err error) {
+	looked, err := scope.Lookup(RouteTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteTable{Resource: looked}
+	if err := decodeOutput(looked, "RouteTableId", &out.RouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouteTableTag is the object type Tag of AWS::EC2::RouteTable.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-routetable-tag.html

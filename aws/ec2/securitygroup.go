@@ -103,6 +103,29 @@ func NewSecurityGroup(scope athanor.Declarer, logicalID string, args SecurityGro
 	return out, nil
 }
 
+// LookupSecurityGroup reads the existing AWS::EC2::SecurityGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSecurityGroup(scope athanor.Looker, logicalID, identifier string) (res *SecurityGroup, props SecurityGroupArgs, err error) {
+	looked, err := scope.Lookup(SecurityGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityGroup{Resource: looked}
+	if err := decodeOutput(looked, "GroupId", &out.GroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityGroupEgressProperty is the object type Egress of
 // AWS::EC2::SecurityGroup.
 //

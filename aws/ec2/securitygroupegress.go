@@ -113,3 +113,23 @@ func NewSecurityGroupEgress(scope athanor.Declarer, logicalID string, args Secur
 	}
 	return out, nil
 }
+
+// LookupSecurityGroupEgress reads the existing AWS::EC2::SecurityGroupEgress
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSecurityGroupEgress(scope athanor.Looker, logicalID, identifier string) (res *SecurityGroupEgress, props SecurityGroupEgressArgs, err error) {
+	looked, err := scope.Lookup(SecurityGroupEgressType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityGroupEgress{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

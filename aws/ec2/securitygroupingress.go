@@ -136,3 +136,23 @@ func NewSecurityGroupIngress(scope athanor.Declarer, logicalID string, args Secu
 	}
 	return out, nil
 }
+
+// LookupSecurityGroupIngress reads the existing AWS::EC2::SecurityGroupIngress
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSecurityGroupIngress(scope athanor.Looker, logicalID, identifier string) (res *SecurityGroupIngress, props SecurityGroupIngressArgs, err error) {
+	looked, err := scope.Lookup(SecurityGroupIngressType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityGroupIngress{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -109,6 +109,38 @@ func NewSecurityGroupVpcAssociation(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupSecurityGroupVpcAssociation reads the existing
+// AWS::EC2::SecurityGroupVpcAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSecurityGroupVpcAssociation(scope athanor.Looker, logicalID, identifier string) (res *SecurityGroupVpcAssociation, props SecurityGroupVpcAssociationArgs, err error) {
+	looked, err := scope.Lookup(SecurityGroupVpcAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityGroupVpcAssociation{Resource: looked}
+	if err := decodeOutputAs(looked, "State", &out.State, SecurityGroupVpcAssociationStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateReason", &out.StateReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcOwnerId", &out.VpcOwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupId", &out.GroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityGroupVpcAssociationState is an enum of
 // AWS::EC2::SecurityGroupVpcAssociation (SecurityGroupVpcAssociationState).
 // Known values (6): associating, associated, association-failed,

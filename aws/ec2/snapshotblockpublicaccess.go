@@ -76,6 +76,26 @@ func NewSnapshotBlockPublicAccess(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupSnapshotBlockPublicAccess reads the existing
+// AWS::EC2::SnapshotBlockPublicAccess whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupSnapshotBlockPublicAccess(scope athanor.Looker, logicalID, identifier string) (res *SnapshotBlockPublicAccess, props SnapshotBlockPublicAccessArgs, err error) {
+	looked, err := scope.Lookup(SnapshotBlockPublicAccessType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SnapshotBlockPublicAccess{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SnapshotBlockPublicAccessState is an enum of
 // AWS::EC2::SnapshotBlockPublicAccess (State). Known values (2):
 // block-all-sharing, block-new-sharing. Nil means unset. It is an interface

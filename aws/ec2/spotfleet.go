@@ -72,6 +72,26 @@ func NewSpotFleet(scope athanor.Declarer, logicalID string, args SpotFleetArgs, 
 	return out, nil
 }
 
+// LookupSpotFleet reads the existing AWS::EC2::SpotFleet whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSpotFleet(scope athanor.Looker, logicalID, identifier string) (res *SpotFleet, props SpotFleetArgs, err error) {
+	looked, err := scope.Lookup(SpotFleetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SpotFleet{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SpotFleetAcceleratorCountRequest is the object type AcceleratorCountRequest
 // of AWS::EC2::SpotFleet.
 //

@@ -100,6 +100,35 @@ func NewSqlHaStandbyDetectedInstance(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupSqlHaStandbyDetectedInstance reads the existing
+// AWS::EC2::SqlHaStandbyDetectedInstance whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSqlHaStandbyDetectedInstance(scope athanor.Looker, logicalID, identifier string) (res *SqlHaStandbyDetectedInstance, props SqlHaStandbyDetectedInstanceArgs, err error) {
+	looked, err := scope.Lookup(SqlHaStandbyDetectedInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SqlHaStandbyDetectedInstance{Resource: looked}
+	if err := decodeOutputAs(looked, "HaStatus", &out.HaStatus, SqlHaStandbyDetectedInstanceHaStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "SqlServerLicenseUsage", &out.SqlServerLicenseUsage, SqlHaStandbyDetectedInstanceSqlServerLicenseUsageOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceId", &out.InstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SqlHaStandbyDetectedInstanceHaStatus is an enum of
 // AWS::EC2::SqlHaStandbyDetectedInstance (HaStatus). Known values (4):
 // processing, active, standby, invalid. Nil means unset. It is an interface

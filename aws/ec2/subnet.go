@@ -207,6 +207,34 @@ func NewSubnet(scope athanor.Declarer, logicalID string, args SubnetArgs, opts .
 	return out, nil
 }
 
+// LookupSubnet reads the existing AWS::EC2::Subnet whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSubnet(scope athanor.Looker, logicalID, identifier string) (res *Subnet, props SubnetArgs, err error) {
+	looked, err := scope.Lookup(SubnetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Subnet{Resource: looked}
+	if err := decodeOutput(looked, "BlockPublicAccessStates", &out.BlockPublicAccessStates); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ipv6CidrBlocks", &out.Ipv6CidrBlocks); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkAclAssociationId", &out.NetworkAclAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubnetId", &out.SubnetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SubnetBlockPublicAccessStates is the object type BlockPublicAccessStates of
 // AWS::EC2::Subnet.
 //

@@ -101,3 +101,29 @@ func NewSubnetCidrBlock(scope athanor.Declarer, logicalID string, args SubnetCid
 	}
 	return out, nil
 }
+
+// LookupSubnetCidrBlock reads the existing AWS::EC2::SubnetCidrBlock whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSubnetCidrBlock(scope athanor.Looker, logicalID, identifier string) (res *SubnetCidrBlock, props SubnetCidrBlockArgs, err error) {
+	looked, err := scope.Lookup(SubnetCidrBlockType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SubnetCidrBlock{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpSource", &out.IpSource); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ipv6AddressAttribute", &out.Ipv6AddressAttribute); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -66,3 +66,23 @@ func NewSubnetNetworkAclAssociation(scope athanor.Declarer, logicalID string, ar
 	}
 	return out, nil
 }
+
+// LookupSubnetNetworkAclAssociation reads the existing
+// AWS::EC2::SubnetNetworkAclAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSubnetNetworkAclAssociation(scope athanor.Looker, logicalID, identifier string) (res *SubnetNetworkAclAssociation, props SubnetNetworkAclAssociationArgs, err error) {
+	looked, err := scope.Lookup(SubnetNetworkAclAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SubnetNetworkAclAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -66,3 +66,23 @@ func NewSubnetRouteTableAssociation(scope athanor.Declarer, logicalID string, ar
 	}
 	return out, nil
 }
+
+// LookupSubnetRouteTableAssociation reads the existing
+// AWS::EC2::SubnetRouteTableAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSubnetRouteTableAssociation(scope athanor.Looker, logicalID, identifier string) (res *SubnetRouteTableAssociation, props SubnetRouteTableAssociationArgs, err error) {
+	looked, err := scope.Lookup(SubnetRouteTableAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SubnetRouteTableAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -92,6 +92,26 @@ func NewTrafficMirrorFilter(scope athanor.Declarer, logicalID string, args Traff
 	return out, nil
 }
 
+// LookupTrafficMirrorFilter reads the existing AWS::EC2::TrafficMirrorFilter
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrafficMirrorFilter(scope athanor.Looker, logicalID, identifier string) (res *TrafficMirrorFilter, props TrafficMirrorFilterArgs, err error) {
+	looked, err := scope.Lookup(TrafficMirrorFilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrafficMirrorFilter{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrafficMirrorFilterTag is the object type Tag of
 // AWS::EC2::TrafficMirrorFilter.
 //

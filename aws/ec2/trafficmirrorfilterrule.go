@@ -116,6 +116,26 @@ func NewTrafficMirrorFilterRule(scope athanor.Declarer, logicalID string, args T
 	return out, nil
 }
 
+// LookupTrafficMirrorFilterRule reads the existing
+// AWS::EC2::TrafficMirrorFilterRule whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTrafficMirrorFilterRule(scope athanor.Looker, logicalID, identifier string) (res *TrafficMirrorFilterRule, props TrafficMirrorFilterRuleArgs, err error) {
+	looked, err := scope.Lookup(TrafficMirrorFilterRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrafficMirrorFilterRule{Resource: looked}
+	if err := decodeOutput(looked, "TrafficMirrorFilterRuleId", &out.TrafficMirrorFilterRuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrafficMirrorFilterRuleTag is the object type Tag of
 // AWS::EC2::TrafficMirrorFilterRule.
 //

@@ -103,6 +103,26 @@ func NewTrafficMirrorSession(scope athanor.Declarer, logicalID string, args Traf
 	return out, nil
 }
 
+// LookupTrafficMirrorSession reads the existing AWS::EC2::TrafficMirrorSession
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrafficMirrorSession(scope athanor.Looker, logicalID, identifier string) (res *TrafficMirrorSession, props TrafficMirrorSessionArgs, err error) {
+	looked, err := scope.Lookup(TrafficMirrorSessionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrafficMirrorSession{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrafficMirrorSessionTag is the object type Tag of
 // AWS::EC2::TrafficMirrorSession.
 //

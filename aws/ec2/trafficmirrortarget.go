@@ -88,6 +88,26 @@ func NewTrafficMirrorTarget(scope athanor.Declarer, logicalID string, args Traff
 	return out, nil
 }
 
+// LookupTrafficMirrorTarget reads the existing AWS::EC2::TrafficMirrorTarget
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrafficMirrorTarget(scope athanor.Looker, logicalID, identifier string) (res *TrafficMirrorTarget, props TrafficMirrorTargetArgs, err error) {
+	looked, err := scope.Lookup(TrafficMirrorTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrafficMirrorTarget{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrafficMirrorTargetTag is the object type Tag of
 // AWS::EC2::TrafficMirrorTarget.
 //

@@ -176,6 +176,32 @@ func NewTransitGateway(scope athanor.Declarer, logicalID string, args TransitGat
 	return out, nil
 }
 
+// LookupTransitGateway reads the existing AWS::EC2::TransitGateway whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTransitGateway(scope athanor.Looker, logicalID, identifier string) (res *TransitGateway, props TransitGatewayArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGateway{Resource: looked}
+	if err := decodeOutput(looked, "EncryptionSupportState", &out.EncryptionSupportState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayArn", &out.TransitGatewayArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayEncryptionSupport is an enum of AWS::EC2::TransitGateway
 // (EncryptionSupport). Known values (2): disable, enable. Nil means unset. It
 // is an interface that only the constants below and

@@ -84,6 +84,26 @@ func NewTransitGatewayAttachment(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupTransitGatewayAttachment reads the existing
+// AWS::EC2::TransitGatewayAttachment whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTransitGatewayAttachment(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayAttachment, props TransitGatewayAttachmentArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayAttachment{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayAttachmentOptions is the object type Options of
 // AWS::EC2::TransitGatewayAttachment.
 //

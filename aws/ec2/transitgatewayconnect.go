@@ -104,6 +104,35 @@ func NewTransitGatewayConnect(scope athanor.Declarer, logicalID string, args Tra
 	return out, nil
 }
 
+// LookupTransitGatewayConnect reads the existing
+// AWS::EC2::TransitGatewayConnect whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTransitGatewayConnect(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayConnect, props TransitGatewayConnectArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayConnectType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayConnect{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayId", &out.TransitGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayConnectOptions is the object type TransitGatewayConnectOptions
 // of AWS::EC2::TransitGatewayConnect.
 //

@@ -98,6 +98,32 @@ func NewTransitGatewayConnectPeer(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupTransitGatewayConnectPeer reads the existing
+// AWS::EC2::TransitGatewayConnectPeer whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTransitGatewayConnectPeer(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayConnectPeer, props TransitGatewayConnectPeerArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayConnectPeerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayConnectPeer{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayConnectPeerId", &out.TransitGatewayConnectPeerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayConnectPeerConfiguration is the object type
 // TransitGatewayConnectPeerConfiguration of
 // AWS::EC2::TransitGatewayConnectPeer.

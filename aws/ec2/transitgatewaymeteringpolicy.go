@@ -94,6 +94,32 @@ func NewTransitGatewayMeteringPolicy(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupTransitGatewayMeteringPolicy reads the existing
+// AWS::EC2::TransitGatewayMeteringPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayMeteringPolicy(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayMeteringPolicy, props TransitGatewayMeteringPolicyArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayMeteringPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayMeteringPolicy{Resource: looked}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayMeteringPolicyId", &out.TransitGatewayMeteringPolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateEffectiveAt", &out.UpdateEffectiveAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayMeteringPolicyTag is the object type Tag of
 // AWS::EC2::TransitGatewayMeteringPolicy.
 //

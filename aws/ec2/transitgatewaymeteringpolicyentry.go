@@ -213,6 +213,35 @@ func NewTransitGatewayMeteringPolicyEntry(scope athanor.Declarer, logicalID stri
 	return out, nil
 }
 
+// LookupTransitGatewayMeteringPolicyEntry reads the existing
+// AWS::EC2::TransitGatewayMeteringPolicyEntry whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayMeteringPolicyEntry(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayMeteringPolicyEntry, props TransitGatewayMeteringPolicyEntryArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayMeteringPolicyEntryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayMeteringPolicyEntry{Resource: looked}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateEffectiveAt", &out.UpdateEffectiveAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayMeteringPolicyId", &out.TransitGatewayMeteringPolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyRuleNumber", &out.PolicyRuleNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayMeteringPolicyEntryTransitGatewayAttachmentResourceType is an
 // enum of AWS::EC2::TransitGatewayMeteringPolicyEntry
 // (TransitGatewayAttachmentResourceType). Known values (7): vpc, vpn,

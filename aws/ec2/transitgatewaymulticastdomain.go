@@ -104,6 +104,35 @@ func NewTransitGatewayMulticastDomain(scope athanor.Declarer, logicalID string, 
 	return out, nil
 }
 
+// LookupTransitGatewayMulticastDomain reads the existing
+// AWS::EC2::TransitGatewayMulticastDomain whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayMulticastDomain(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayMulticastDomain, props TransitGatewayMulticastDomainArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayMulticastDomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayMulticastDomain{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayMulticastDomainArn", &out.TransitGatewayMulticastDomainArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayMulticastDomainId", &out.TransitGatewayMulticastDomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayMulticastDomainOptions is the object type Options of
 // AWS::EC2::TransitGatewayMulticastDomain.
 //

@@ -131,3 +131,38 @@ func NewTransitGatewayMulticastDomainAssociation(scope athanor.Declarer, logical
 	}
 	return out, nil
 }
+
+// LookupTransitGatewayMulticastDomainAssociation reads the existing
+// AWS::EC2::TransitGatewayMulticastDomainAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayMulticastDomainAssociation(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayMulticastDomainAssociation, props TransitGatewayMulticastDomainAssociationArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayMulticastDomainAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayMulticastDomainAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceType", &out.ResourceType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayMulticastDomainId", &out.TransitGatewayMulticastDomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubnetId", &out.SubnetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

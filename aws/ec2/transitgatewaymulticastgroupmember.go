@@ -172,3 +172,50 @@ func NewTransitGatewayMulticastGroupMember(scope athanor.Declarer, logicalID str
 	}
 	return out, nil
 }
+
+// LookupTransitGatewayMulticastGroupMember reads the existing
+// AWS::EC2::TransitGatewayMulticastGroupMember whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayMulticastGroupMember(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayMulticastGroupMember, props TransitGatewayMulticastGroupMemberArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayMulticastGroupMemberType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayMulticastGroupMember{Resource: looked}
+	if err := decodeOutput(looked, "GroupMember", &out.GroupMember); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupSource", &out.GroupSource); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MemberType", &out.MemberType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceType", &out.ResourceType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubnetId", &out.SubnetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayMulticastDomainId", &out.TransitGatewayMulticastDomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupIpAddress", &out.GroupIpAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInterfaceId", &out.NetworkInterfaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

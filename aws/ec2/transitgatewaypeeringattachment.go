@@ -121,6 +121,35 @@ func NewTransitGatewayPeeringAttachment(scope athanor.Declarer, logicalID string
 	return out, nil
 }
 
+// LookupTransitGatewayPeeringAttachment reads the existing
+// AWS::EC2::TransitGatewayPeeringAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayPeeringAttachment(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayPeeringAttachment, props TransitGatewayPeeringAttachmentArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayPeeringAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayPeeringAttachment{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayPeeringAttachmentPeeringAttachmentStatus is the object type
 // PeeringAttachmentStatus of AWS::EC2::TransitGatewayPeeringAttachment.
 //

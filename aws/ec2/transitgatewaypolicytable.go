@@ -86,6 +86,32 @@ func NewTransitGatewayPolicyTable(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupTransitGatewayPolicyTable reads the existing
+// AWS::EC2::TransitGatewayPolicyTable whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTransitGatewayPolicyTable(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayPolicyTable, props TransitGatewayPolicyTableArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayPolicyTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayPolicyTable{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayPolicyTableId", &out.TransitGatewayPolicyTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayPolicyTableTag is the object type Tag of
 // AWS::EC2::TransitGatewayPolicyTable.
 //

@@ -92,3 +92,29 @@ func NewTransitGatewayPolicyTableAssociation(scope athanor.Declarer, logicalID s
 	}
 	return out, nil
 }
+
+// LookupTransitGatewayPolicyTableAssociation reads the existing
+// AWS::EC2::TransitGatewayPolicyTableAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayPolicyTableAssociation(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayPolicyTableAssociation, props TransitGatewayPolicyTableAssociationArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayPolicyTableAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayPolicyTableAssociation{Resource: looked}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayPolicyTableId", &out.TransitGatewayPolicyTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

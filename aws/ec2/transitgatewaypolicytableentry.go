@@ -104,6 +104,32 @@ func NewTransitGatewayPolicyTableEntry(scope athanor.Declarer, logicalID string,
 	return out, nil
 }
 
+// LookupTransitGatewayPolicyTableEntry reads the existing
+// AWS::EC2::TransitGatewayPolicyTableEntry whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayPolicyTableEntry(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayPolicyTableEntry, props TransitGatewayPolicyTableEntryArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayPolicyTableEntryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayPolicyTableEntry{Resource: looked}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayPolicyTableId", &out.TransitGatewayPolicyTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyRuleNumber", &out.PolicyRuleNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayPolicyTableEntryTransitGatewayPolicyRule is the object type
 // TransitGatewayPolicyRule of AWS::EC2::TransitGatewayPolicyTableEntry.
 //

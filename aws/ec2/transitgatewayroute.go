@@ -94,3 +94,26 @@ func NewTransitGatewayRoute(scope athanor.Declarer, logicalID string, args Trans
 	}
 	return out, nil
 }
+
+// LookupTransitGatewayRoute reads the existing AWS::EC2::TransitGatewayRoute
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTransitGatewayRoute(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayRoute, props TransitGatewayRouteArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayRouteType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayRoute{Resource: looked}
+	if err := decodeOutput(looked, "TransitGatewayRouteTableId", &out.TransitGatewayRouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DestinationCidrBlock", &out.DestinationCidrBlock); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

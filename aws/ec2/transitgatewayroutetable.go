@@ -66,6 +66,26 @@ func NewTransitGatewayRouteTable(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupTransitGatewayRouteTable reads the existing
+// AWS::EC2::TransitGatewayRouteTable whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTransitGatewayRouteTable(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayRouteTable, props TransitGatewayRouteTableArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayRouteTableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayRouteTable{Resource: looked}
+	if err := decodeOutput(looked, "TransitGatewayRouteTableId", &out.TransitGatewayRouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayRouteTableTag is the object type Tag of
 // AWS::EC2::TransitGatewayRouteTable.
 //

@@ -82,3 +82,26 @@ func NewTransitGatewayRouteTableAssociation(scope athanor.Declarer, logicalID st
 	}
 	return out, nil
 }
+
+// LookupTransitGatewayRouteTableAssociation reads the existing
+// AWS::EC2::TransitGatewayRouteTableAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayRouteTableAssociation(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayRouteTableAssociation, props TransitGatewayRouteTableAssociationArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayRouteTableAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayRouteTableAssociation{Resource: looked}
+	if err := decodeOutput(looked, "TransitGatewayRouteTableId", &out.TransitGatewayRouteTableId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

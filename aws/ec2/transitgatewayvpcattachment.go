@@ -103,6 +103,26 @@ func NewTransitGatewayVpcAttachment(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupTransitGatewayVpcAttachment reads the existing
+// AWS::EC2::TransitGatewayVpcAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayVpcAttachment(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayVpcAttachment, props TransitGatewayVpcAttachmentArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayVpcAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayVpcAttachment{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayVpcAttachmentOptions is the object type Options of
 // AWS::EC2::TransitGatewayVpcAttachment.
 //

@@ -230,6 +230,44 @@ func NewVerifiedAccessEndpoint(scope athanor.Declarer, logicalID string, args Ve
 	return out, nil
 }
 
+// LookupVerifiedAccessEndpoint reads the existing
+// AWS::EC2::VerifiedAccessEndpoint whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupVerifiedAccessEndpoint(scope athanor.Looker, logicalID, identifier string) (res *VerifiedAccessEndpoint, props VerifiedAccessEndpointArgs, err error) {
+	looked, err := scope.Lookup(VerifiedAccessEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VerifiedAccessEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeviceValidationDomain", &out.DeviceValidationDomain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointDomain", &out.EndpointDomain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerifiedAccessEndpointId", &out.VerifiedAccessEndpointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerifiedAccessInstanceId", &out.VerifiedAccessInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VerifiedAccessEndpointCidrOptions is the object type CidrOptions of
 // AWS::EC2::VerifiedAccessEndpoint.
 //

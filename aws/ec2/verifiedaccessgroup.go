@@ -126,6 +126,38 @@ func NewVerifiedAccessGroup(scope athanor.Declarer, logicalID string, args Verif
 	return out, nil
 }
 
+// LookupVerifiedAccessGroup reads the existing AWS::EC2::VerifiedAccessGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVerifiedAccessGroup(scope athanor.Looker, logicalID, identifier string) (res *VerifiedAccessGroup, props VerifiedAccessGroupArgs, err error) {
+	looked, err := scope.Lookup(VerifiedAccessGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VerifiedAccessGroup{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Owner", &out.Owner); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerifiedAccessGroupArn", &out.VerifiedAccessGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerifiedAccessGroupId", &out.VerifiedAccessGroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VerifiedAccessGroupSseSpecification is the object type SseSpecification of
 // AWS::EC2::VerifiedAccessGroup.
 //

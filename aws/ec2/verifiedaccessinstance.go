@@ -127,6 +127,35 @@ func NewVerifiedAccessInstance(scope athanor.Declarer, logicalID string, args Ve
 	return out, nil
 }
 
+// LookupVerifiedAccessInstance reads the existing
+// AWS::EC2::VerifiedAccessInstance whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupVerifiedAccessInstance(scope athanor.Looker, logicalID, identifier string) (res *VerifiedAccessInstance, props VerifiedAccessInstanceArgs, err error) {
+	looked, err := scope.Lookup(VerifiedAccessInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VerifiedAccessInstance{Resource: looked}
+	if err := decodeOutput(looked, "CidrEndpointsCustomSubDomainNameServers", &out.CidrEndpointsCustomSubDomainNameServers); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerifiedAccessInstanceId", &out.VerifiedAccessInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VerifiedAccessInstanceTag is the object type Tag of
 // AWS::EC2::VerifiedAccessInstance.
 //

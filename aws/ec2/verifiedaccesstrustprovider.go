@@ -146,6 +146,32 @@ func NewVerifiedAccessTrustProvider(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupVerifiedAccessTrustProvider reads the existing
+// AWS::EC2::VerifiedAccessTrustProvider whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVerifiedAccessTrustProvider(scope athanor.Looker, logicalID, identifier string) (res *VerifiedAccessTrustProvider, props VerifiedAccessTrustProviderArgs, err error) {
+	looked, err := scope.Lookup(VerifiedAccessTrustProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VerifiedAccessTrustProvider{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerifiedAccessTrustProviderId", &out.VerifiedAccessTrustProviderId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VerifiedAccessTrustProviderDeviceOptions is the object type DeviceOptions of
 // AWS::EC2::VerifiedAccessTrustProvider.
 //

@@ -131,6 +131,25 @@ func NewVolume(scope athanor.Declarer, logicalID string, args VolumeArgs, opts .
 	return out, nil
 }
 
+// LookupVolume reads the existing AWS::EC2::Volume whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVolume(scope athanor.Looker, logicalID, identifier string) (res *Volume, props VolumeArgs, err error) {
+	looked, err := scope.Lookup(VolumeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Volume{Resource: looked}
+	if err := decodeOutput(looked, "VolumeId", &out.VolumeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VolumeTag is the object type Tag of AWS::EC2::Volume.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-volume-tag.html

@@ -90,3 +90,26 @@ func NewVolumeAttachment(scope athanor.Declarer, logicalID string, args VolumeAt
 	}
 	return out, nil
 }
+
+// LookupVolumeAttachment reads the existing AWS::EC2::VolumeAttachment whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVolumeAttachment(scope athanor.Looker, logicalID, identifier string) (res *VolumeAttachment, props VolumeAttachmentArgs, err error) {
+	looked, err := scope.Lookup(VolumeAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VolumeAttachment{Resource: looked}
+	if err := decodeOutput(looked, "VolumeId", &out.VolumeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceId", &out.InstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

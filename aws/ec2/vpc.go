@@ -173,6 +173,37 @@ func NewVPC(scope athanor.Declarer, logicalID string, args VPCArgs, opts ...atha
 	return out, nil
 }
 
+// LookupVPC reads the existing AWS::EC2::VPC whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVPC(scope athanor.Looker, logicalID, identifier string) (res *VPC, props VPCArgs, err error) {
+	looked, err := scope.Lookup(VPCType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPC{Resource: looked}
+	if err := decodeOutput(looked, "CidrBlockAssociations", &out.CidrBlockAssociations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultNetworkAcl", &out.DefaultNetworkAcl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultSecurityGroup", &out.DefaultSecurityGroup); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ipv6CidrBlocks", &out.Ipv6CidrBlocks); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCTag is the object type Tag of AWS::EC2::VPC.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-vpc-tag.html

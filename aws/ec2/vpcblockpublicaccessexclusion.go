@@ -99,6 +99,26 @@ func NewVPCBlockPublicAccessExclusion(scope athanor.Declarer, logicalID string, 
 	return out, nil
 }
 
+// LookupVPCBlockPublicAccessExclusion reads the existing
+// AWS::EC2::VPCBlockPublicAccessExclusion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVPCBlockPublicAccessExclusion(scope athanor.Looker, logicalID, identifier string) (res *VPCBlockPublicAccessExclusion, props VPCBlockPublicAccessExclusionArgs, err error) {
+	looked, err := scope.Lookup(VPCBlockPublicAccessExclusionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCBlockPublicAccessExclusion{Resource: looked}
+	if err := decodeOutput(looked, "ExclusionId", &out.ExclusionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCBlockPublicAccessExclusionInternetGatewayExclusionMode is an enum of
 // AWS::EC2::VPCBlockPublicAccessExclusion (InternetGatewayExclusionMode).
 // Known values (2): allow-bidirectional, allow-egress. Nil means unset. It is

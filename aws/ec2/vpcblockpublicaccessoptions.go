@@ -87,6 +87,29 @@ func NewVPCBlockPublicAccessOptions(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupVPCBlockPublicAccessOptions reads the existing
+// AWS::EC2::VPCBlockPublicAccessOptions whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVPCBlockPublicAccessOptions(scope athanor.Looker, logicalID, identifier string) (res *VPCBlockPublicAccessOptions, props VPCBlockPublicAccessOptionsArgs, err error) {
+	looked, err := scope.Lookup(VPCBlockPublicAccessOptionsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCBlockPublicAccessOptions{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExclusionsAllowed", &out.ExclusionsAllowed); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCBlockPublicAccessOptionsInternetGatewayBlockMode is an enum of
 // AWS::EC2::VPCBlockPublicAccessOptions (InternetGatewayBlockMode). Known
 // values (2): block-bidirectional, block-ingress. Nil means unset. It is an

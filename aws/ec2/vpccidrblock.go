@@ -160,3 +160,32 @@ func NewVPCCidrBlock(scope athanor.Declarer, logicalID string, args VPCCidrBlock
 	}
 	return out, nil
 }
+
+// LookupVPCCidrBlock reads the existing AWS::EC2::VPCCidrBlock whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVPCCidrBlock(scope athanor.Looker, logicalID, identifier string) (res *VPCCidrBlock, props VPCCidrBlockArgs, err error) {
+	looked, err := scope.Lookup(VPCCidrBlockType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCCidrBlock{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpSource", &out.IpSource); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ipv6AddressAttribute", &out.Ipv6AddressAttribute); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -77,3 +77,26 @@ func NewVPCDHCPOptionsAssociation(scope athanor.Declarer, logicalID string, args
 	}
 	return out, nil
 }
+
+// LookupVPCDHCPOptionsAssociation reads the existing
+// AWS::EC2::VPCDHCPOptionsAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupVPCDHCPOptionsAssociation(scope athanor.Looker, logicalID, identifier string) (res *VPCDHCPOptionsAssociation, props VPCDHCPOptionsAssociationArgs, err error) {
+	looked, err := scope.Lookup(VPCDHCPOptionsAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCDHCPOptionsAssociation{Resource: looked}
+	if err := decodeOutput(looked, "DhcpOptionsId", &out.DhcpOptionsId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

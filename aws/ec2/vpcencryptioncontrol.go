@@ -225,6 +225,35 @@ func NewVPCEncryptionControl(scope athanor.Declarer, logicalID string, args VPCE
 	return out, nil
 }
 
+// LookupVPCEncryptionControl reads the existing AWS::EC2::VPCEncryptionControl
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVPCEncryptionControl(scope athanor.Looker, logicalID, identifier string) (res *VPCEncryptionControl, props VPCEncryptionControlArgs, err error) {
+	looked, err := scope.Lookup(VPCEncryptionControlType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCEncryptionControl{Resource: looked}
+	if err := decodeOutput(looked, "ResourceExclusions", &out.ResourceExclusions); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, VPCEncryptionControlStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateMessage", &out.StateMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEncryptionControlId", &out.VpcEncryptionControlId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCEncryptionControlEgressOnlyInternetGatewayExclusionInput is an enum of
 // AWS::EC2::VPCEncryptionControl (EgressOnlyInternetGatewayExclusionInput).
 // Known values (2): enable, disable. Nil means unset. It is an interface that

@@ -200,6 +200,35 @@ func NewVPCEndpoint(scope athanor.Declarer, logicalID string, args VPCEndpointAr
 	return out, nil
 }
 
+// LookupVPCEndpoint reads the existing AWS::EC2::VPCEndpoint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVPCEndpoint(scope athanor.Looker, logicalID, identifier string) (res *VPCEndpoint, props VPCEndpointArgs, err error) {
+	looked, err := scope.Lookup(VPCEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "CreationTimestamp", &out.CreationTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DnsEntries", &out.DnsEntries); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInterfaceIds", &out.NetworkInterfaceIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCEndpointDnsOptionsSpecification is the object type
 // DnsOptionsSpecification of AWS::EC2::VPCEndpoint.
 //

@@ -79,3 +79,23 @@ func NewVPCEndpointConnectionNotification(scope athanor.Declarer, logicalID stri
 	}
 	return out, nil
 }
+
+// LookupVPCEndpointConnectionNotification reads the existing
+// AWS::EC2::VPCEndpointConnectionNotification whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVPCEndpointConnectionNotification(scope athanor.Looker, logicalID, identifier string) (res *VPCEndpointConnectionNotification, props VPCEndpointConnectionNotificationArgs, err error) {
+	looked, err := scope.Lookup(VPCEndpointConnectionNotificationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCEndpointConnectionNotification{Resource: looked}
+	if err := decodeOutput(looked, "VPCEndpointConnectionNotificationId", &out.VPCEndpointConnectionNotificationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

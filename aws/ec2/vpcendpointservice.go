@@ -122,6 +122,26 @@ func NewVPCEndpointService(scope athanor.Declarer, logicalID string, args VPCEnd
 	return out, nil
 }
 
+// LookupVPCEndpointService reads the existing AWS::EC2::VPCEndpointService
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVPCEndpointService(scope athanor.Looker, logicalID, identifier string) (res *VPCEndpointService, props VPCEndpointServiceArgs, err error) {
+	looked, err := scope.Lookup(VPCEndpointServiceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCEndpointService{Resource: looked}
+	if err := decodeOutput(looked, "ServiceId", &out.ServiceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCEndpointServiceIpAddressType is an enum of AWS::EC2::VPCEndpointService
 // (IpAddressType). Known values (2): ipv4, ipv6. Nil means unset. It is an
 // interface that only the constants below and

@@ -65,3 +65,23 @@ func NewVPCEndpointServicePermissions(scope athanor.Declarer, logicalID string, 
 	}
 	return out, nil
 }
+
+// LookupVPCEndpointServicePermissions reads the existing
+// AWS::EC2::VPCEndpointServicePermissions whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVPCEndpointServicePermissions(scope athanor.Looker, logicalID, identifier string) (res *VPCEndpointServicePermissions, props VPCEndpointServicePermissionsArgs, err error) {
+	looked, err := scope.Lookup(VPCEndpointServicePermissionsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCEndpointServicePermissions{Resource: looked}
+	if err := decodeOutput(looked, "ServiceId", &out.ServiceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -79,3 +79,26 @@ func NewVPCGatewayAttachment(scope athanor.Declarer, logicalID string, args VPCG
 	}
 	return out, nil
 }
+
+// LookupVPCGatewayAttachment reads the existing AWS::EC2::VPCGatewayAttachment
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVPCGatewayAttachment(scope athanor.Looker, logicalID, identifier string) (res *VPCGatewayAttachment, props VPCGatewayAttachmentArgs, err error) {
+	looked, err := scope.Lookup(VPCGatewayAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCGatewayAttachment{Resource: looked}
+	if err := decodeOutput(looked, "AttachmentType", &out.AttachmentType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -103,6 +103,26 @@ func NewVPCPeeringConnection(scope athanor.Declarer, logicalID string, args VPCP
 	return out, nil
 }
 
+// LookupVPCPeeringConnection reads the existing AWS::EC2::VPCPeeringConnection
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVPCPeeringConnection(scope athanor.Looker, logicalID, identifier string) (res *VPCPeeringConnection, props VPCPeeringConnectionArgs, err error) {
+	looked, err := scope.Lookup(VPCPeeringConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCPeeringConnection{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCPeeringConnectionTag is the object type Tag of
 // AWS::EC2::VPCPeeringConnection.
 //

@@ -80,6 +80,29 @@ func NewVPNConcentrator(scope athanor.Declarer, logicalID string, args VPNConcen
 	return out, nil
 }
 
+// LookupVPNConcentrator reads the existing AWS::EC2::VPNConcentrator whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVPNConcentrator(scope athanor.Looker, logicalID, identifier string) (res *VPNConcentrator, props VPNConcentratorArgs, err error) {
+	looked, err := scope.Lookup(VPNConcentratorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPNConcentrator{Resource: looked}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpnConcentratorId", &out.VpnConcentratorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPNConcentratorTag is the object type Tag of AWS::EC2::VPNConcentrator.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-vpnconcentrator-tag.html

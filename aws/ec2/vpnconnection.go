@@ -210,6 +210,26 @@ func NewVPNConnection(scope athanor.Declarer, logicalID string, args VPNConnecti
 	return out, nil
 }
 
+// LookupVPNConnection reads the existing AWS::EC2::VPNConnection whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVPNConnection(scope athanor.Looker, logicalID, identifier string) (res *VPNConnection, props VPNConnectionArgs, err error) {
+	looked, err := scope.Lookup(VPNConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPNConnection{Resource: looked}
+	if err := decodeOutput(looked, "VpnConnectionId", &out.VpnConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPNConnectionCloudwatchLogOptionsSpecification is the object type
 // CloudwatchLogOptionsSpecification of AWS::EC2::VPNConnection.
 //

@@ -78,3 +78,26 @@ func NewVPNConnectionRoute(scope athanor.Declarer, logicalID string, args VPNCon
 	}
 	return out, nil
 }
+
+// LookupVPNConnectionRoute reads the existing AWS::EC2::VPNConnectionRoute
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVPNConnectionRoute(scope athanor.Looker, logicalID, identifier string) (res *VPNConnectionRoute, props VPNConnectionRouteArgs, err error) {
+	looked, err := scope.Lookup(VPNConnectionRouteType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPNConnectionRoute{Resource: looked}
+	if err := decodeOutput(looked, "DestinationCidrBlock", &out.DestinationCidrBlock); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpnConnectionId", &out.VpnConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -69,6 +69,26 @@ func NewVPNGateway(scope athanor.Declarer, logicalID string, args VPNGatewayArgs
 	return out, nil
 }
 
+// LookupVPNGateway reads the existing AWS::EC2::VPNGateway whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVPNGateway(scope athanor.Looker, logicalID, identifier string) (res *VPNGateway, props VPNGatewayArgs, err error) {
+	looked, err := scope.Lookup(VPNGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPNGateway{Resource: looked}
+	if err := decodeOutput(looked, "VPNGatewayId", &out.VPNGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPNGatewayTag is the object type Tag of AWS::EC2::VPNGateway.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ec2-vpngateway-tag.html

@@ -87,6 +87,29 @@ func NewPublicRepository(scope athanor.Declarer, logicalID string, args PublicRe
 	return out, nil
 }
 
+// LookupPublicRepository reads the existing AWS::ECR::PublicRepository whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPublicRepository(scope athanor.Looker, logicalID, identifier string) (res *PublicRepository, props PublicRepositoryArgs, err error) {
+	looked, err := scope.Lookup(PublicRepositoryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PublicRepository{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RepositoryName", &out.RepositoryName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PublicRepositoryRepositoryCatalogData is the object type
 // RepositoryCatalogData of AWS::ECR::PublicRepository.
 //

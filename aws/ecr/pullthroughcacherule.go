@@ -109,3 +109,23 @@ func NewPullThroughCacheRule(scope athanor.Declarer, logicalID string, args Pull
 	}
 	return out, nil
 }
+
+// LookupPullThroughCacheRule reads the existing AWS::ECR::PullThroughCacheRule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPullThroughCacheRule(scope athanor.Looker, logicalID, identifier string) (res *PullThroughCacheRule, props PullThroughCacheRuleArgs, err error) {
+	looked, err := scope.Lookup(PullThroughCacheRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PullThroughCacheRule{Resource: looked}
+	if err := decodeOutput(looked, "EcrRepositoryPrefix", &out.EcrRepositoryPrefix); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

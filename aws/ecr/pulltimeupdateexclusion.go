@@ -63,3 +63,23 @@ func NewPullTimeUpdateExclusion(scope athanor.Declarer, logicalID string, args P
 	}
 	return out, nil
 }
+
+// LookupPullTimeUpdateExclusion reads the existing
+// AWS::ECR::PullTimeUpdateExclusion whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupPullTimeUpdateExclusion(scope athanor.Looker, logicalID, identifier string) (res *PullTimeUpdateExclusion, props PullTimeUpdateExclusionArgs, err error) {
+	looked, err := scope.Lookup(PullTimeUpdateExclusionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PullTimeUpdateExclusion{Resource: looked}
+	if err := decodeOutput(looked, "PrincipalArn", &out.PrincipalArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -84,6 +84,26 @@ func NewRegistryScanningConfiguration(scope athanor.Declarer, logicalID string, 
 	return out, nil
 }
 
+// LookupRegistryScanningConfiguration reads the existing
+// AWS::ECR::RegistryScanningConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRegistryScanningConfiguration(scope athanor.Looker, logicalID, identifier string) (res *RegistryScanningConfiguration, props RegistryScanningConfigurationArgs, err error) {
+	looked, err := scope.Lookup(RegistryScanningConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RegistryScanningConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "RegistryId", &out.RegistryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RegistryScanningConfigurationFilterType is an enum of
 // AWS::ECR::RegistryScanningConfiguration (FilterType). Known values (1):
 // WILDCARD. Nil means unset. It is an interface that only the constants below

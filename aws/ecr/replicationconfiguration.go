@@ -59,6 +59,26 @@ func NewReplicationConfiguration(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupReplicationConfiguration reads the existing
+// AWS::ECR::ReplicationConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupReplicationConfiguration(scope athanor.Looker, logicalID, identifier string) (res *ReplicationConfiguration, props ReplicationConfigurationArgs, err error) {
+	looked, err := scope.Lookup(ReplicationConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReplicationConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "RegistryId", &out.RegistryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReplicationConfigurationFilterType is an enum of
 // AWS::ECR::ReplicationConfiguration (FilterType). Known values (1):
 // PREFIX_MATCH. Nil means unset. It is an interface that only the constants

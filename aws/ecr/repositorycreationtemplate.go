@@ -168,6 +168,32 @@ func NewRepositoryCreationTemplate(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupRepositoryCreationTemplate reads the existing
+// AWS::ECR::RepositoryCreationTemplate whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupRepositoryCreationTemplate(scope athanor.Looker, logicalID, identifier string) (res *RepositoryCreationTemplate, props RepositoryCreationTemplateArgs, err error) {
+	looked, err := scope.Lookup(RepositoryCreationTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RepositoryCreationTemplate{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Prefix", &out.Prefix); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RepositoryCreationTemplateAppliedForItem is an enum of
 // AWS::ECR::RepositoryCreationTemplate (AppliedForItem). Known values (3):
 // REPLICATION, PULL_THROUGH_CACHE, CREATE_ON_PUSH. Nil means unset. It is an

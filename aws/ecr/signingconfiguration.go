@@ -58,6 +58,26 @@ func NewSigningConfiguration(scope athanor.Declarer, logicalID string, args Sign
 	return out, nil
 }
 
+// LookupSigningConfiguration reads the existing AWS::ECR::SigningConfiguration
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSigningConfiguration(scope athanor.Looker, logicalID, identifier string) (res *SigningConfiguration, props SigningConfigurationArgs, err error) {
+	looked, err := scope.Lookup(SigningConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SigningConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "RegistryId", &out.RegistryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SigningConfigurationFilterType is an enum of AWS::ECR::SigningConfiguration
 // (FilterType). Known values (1): WILDCARD_MATCH. Nil means unset. It is an
 // interface that only the constants below and

@@ -94,6 +94,26 @@ func NewCapacityProvider(scope athanor.Declarer, logicalID string, args Capacity
 	return out, nil
 }
 
+// LookupCapacityProvider reads the existing AWS::ECS::CapacityProvider whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCapacityProvider(scope athanor.Looker, logicalID, identifier string) (res *CapacityProvider, props CapacityProviderArgs, err error) {
+	looked, err := scope.Lookup(CapacityProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CapacityProvider{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapacityProviderAcceleratorCountRequest is the object type
 // AcceleratorCountRequest of AWS::ECS::CapacityProvider.
 //

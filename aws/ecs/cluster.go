@@ -108,6 +108,28 @@ func NewCluster(scope athanor.Declarer, logicalID string, args ClusterArgs, opts
 	return out, nil
 }
 
+// LookupCluster reads the existing AWS::ECS::Cluster whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCluster(scope athanor.Looker, logicalID, identifier string) (res *Cluster, props ClusterArgs, err error) {
+	looked, err := scope.Lookup(ClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Cluster{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterName", &out.ClusterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClusterCapacityProviderStrategyItem is the object type
 // CapacityProviderStrategyItem of AWS::ECS::Cluster.
 //

@@ -73,6 +73,26 @@ func NewClusterCapacityProviderAssociations(scope athanor.Declarer, logicalID st
 	return out, nil
 }
 
+// LookupClusterCapacityProviderAssociations reads the existing
+// AWS::ECS::ClusterCapacityProviderAssociations whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupClusterCapacityProviderAssociations(scope athanor.Looker, logicalID, identifier string) (res *ClusterCapacityProviderAssociations, props ClusterCapacityProviderAssociationsArgs, err error) {
+	looked, err := scope.Lookup(ClusterCapacityProviderAssociationsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ClusterCapacityProviderAssociations{Resource: looked}
+	if err := decodeOutput(looked, "Cluster", &out.Cluster); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClusterCapacityProviderAssociationsCapacityProviderStrategy is the object
 // type CapacityProviderStrategy of
 // AWS::ECS::ClusterCapacityProviderAssociations.

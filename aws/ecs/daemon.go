@@ -176,6 +176,37 @@ func NewDaemon(scope athanor.Declarer, logicalID string, args DaemonArgs, opts .
 	return out, nil
 }
 
+// LookupDaemon reads the existing AWS::ECS::Daemon whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDaemon(scope athanor.Looker, logicalID, identifier string) (res *Daemon, props DaemonArgs, err error) {
+	looked, err := scope.Lookup(DaemonType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Daemon{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DaemonArn", &out.DaemonArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DaemonStatus", &out.DaemonStatus, DaemonStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeploymentArn", &out.DeploymentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DaemonAlarmConfiguration is the object type DaemonAlarmConfiguration of
 // AWS::ECS::Daemon.
 //

@@ -220,6 +220,44 @@ func NewExpressGatewayService(scope athanor.Declarer, logicalID string, args Exp
 	return out, nil
 }
 
+// LookupExpressGatewayService reads the existing
+// AWS::ECS::ExpressGatewayService whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupExpressGatewayService(scope athanor.Looker, logicalID, identifier string) (res *ExpressGatewayService, props ExpressGatewayServiceArgs, err error) {
+	looked, err := scope.Lookup(ExpressGatewayServiceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ExpressGatewayService{Resource: looked}
+	if err := decodeOutput(looked, "ActiveConfigurations", &out.ActiveConfigurations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ECSManagedResourceArns", &out.ECSManagedResourceArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceArn", &out.ServiceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExpressGatewayServiceAccessType is an enum of
 // AWS::ECS::ExpressGatewayService (AccessType). Known values (2): PUBLIC,
 // PRIVATE. Nil means unset. It is an interface that only the constants below

@@ -78,3 +78,26 @@ func NewPrimaryTaskSet(scope athanor.Declarer, logicalID string, args PrimaryTas
 	}
 	return out, nil
 }
+
+// LookupPrimaryTaskSet reads the existing AWS::ECS::PrimaryTaskSet whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPrimaryTaskSet(scope athanor.Looker, logicalID, identifier string) (res *PrimaryTaskSet, props PrimaryTaskSetArgs, err error) {
+	looked, err := scope.Lookup(PrimaryTaskSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PrimaryTaskSet{Resource: looked}
+	if err := decodeOutput(looked, "Cluster", &out.Cluster); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Service", &out.Service); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -284,6 +284,31 @@ func NewService(scope athanor.Declarer, logicalID string, args ServiceArgs, opts
 	return out, nil
 }
 
+// LookupService reads the existing AWS::ECS::Service whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupService(scope athanor.Looker, logicalID, identifier string) (res *Service, props ServiceArgs, err error) {
+	looked, err := scope.Lookup(ServiceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Service{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceArn", &out.ServiceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Cluster", &out.Cluster); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceAdvancedConfiguration is the object type AdvancedConfiguration of
 // AWS::ECS::Service.
 //

@@ -193,6 +193,26 @@ func NewTaskDefinition(scope athanor.Declarer, logicalID string, args TaskDefini
 	return out, nil
 }
 
+// LookupTaskDefinition reads the existing AWS::ECS::TaskDefinition whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTaskDefinition(scope athanor.Looker, logicalID, identifier string) (res *TaskDefinition, props TaskDefinitionArgs, err error) {
+	looked, err := scope.Lookup(TaskDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TaskDefinition{Resource: looked}
+	if err := decodeOutput(looked, "TaskDefinitionArn", &out.TaskDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TaskDefinitionAuthorizationConfig is the object type AuthorizationConfig of
 // AWS::ECS::TaskDefinition.
 //

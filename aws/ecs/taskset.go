@@ -179,6 +179,31 @@ func NewTaskSet(scope athanor.Declarer, logicalID string, args TaskSetArgs, opts
 	return out, nil
 }
 
+// LookupTaskSet reads the existing AWS::ECS::TaskSet whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTaskSet(scope athanor.Looker, logicalID, identifier string) (res *TaskSet, props TaskSetArgs, err error) {
+	looked, err := scope.Lookup(TaskSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TaskSet{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Cluster", &out.Cluster); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Service", &out.Service); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TaskSetAwsVpcConfiguration is the object type AwsVpcConfiguration of
 // AWS::ECS::TaskSet.
 //

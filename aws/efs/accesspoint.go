@@ -96,6 +96,29 @@ func NewAccessPoint(scope athanor.Declarer, logicalID string, args AccessPointAr
 	return out, nil
 }
 
+// LookupAccessPoint reads the existing AWS::EFS::AccessPoint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAccessPoint(scope athanor.Looker, logicalID, identifier string) (res *AccessPoint, props AccessPointArgs, err error) {
+	looked, err := scope.Lookup(AccessPointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessPoint{Resource: looked}
+	if err := decodeOutput(looked, "AccessPointId", &out.AccessPointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessPointCreationInfo is the object type CreationInfo of
 // AWS::EFS::AccessPoint.
 //

@@ -153,6 +153,29 @@ func NewFileSystem(scope athanor.Declarer, logicalID string, args FileSystemArgs
 	return out, nil
 }
 
+// LookupFileSystem reads the existing AWS::EFS::FileSystem whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFileSystem(scope athanor.Looker, logicalID, identifier string) (res *FileSystem, props FileSystemArgs, err error) {
+	looked, err := scope.Lookup(FileSystemType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FileSystem{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FileSystemId", &out.FileSystemId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FileSystemBackupPolicy is the object type BackupPolicy of
 // AWS::EFS::FileSystem.
 //

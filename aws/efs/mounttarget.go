@@ -111,6 +111,26 @@ func NewMountTarget(scope athanor.Declarer, logicalID string, args MountTargetAr
 	return out, nil
 }
 
+// LookupMountTarget reads the existing AWS::EFS::MountTarget whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMountTarget(scope athanor.Looker, logicalID, identifier string) (res *MountTarget, props MountTargetArgs, err error) {
+	looked, err := scope.Lookup(MountTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MountTarget{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MountTargetIpAddressType is an enum of AWS::EFS::MountTarget
 // (IpAddressType). Known values (3): IPV4_ONLY, IPV6_ONLY, DUAL_STACK. Nil
 // means unset. It is an interface that only the constants below and

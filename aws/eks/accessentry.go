@@ -119,6 +119,32 @@ func NewAccessEntry(scope athanor.Declarer, logicalID string, args AccessEntryAr
 	return out, nil
 }
 
+// LookupAccessEntry reads the existing AWS::EKS::AccessEntry whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAccessEntry(scope athanor.Looker, logicalID, identifier string) (res *AccessEntry, props AccessEntryArgs, err error) {
+	looked, err := scope.Lookup(AccessEntryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessEntry{Resource: looked}
+	if err := decodeOutput(looked, "AccessEntryArn", &out.AccessEntryArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrincipalArn", &out.PrincipalArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterName", &out.ClusterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessEntryAccessPolicy is the object type AccessPolicy of
 // AWS::EKS::AccessEntry.
 //

@@ -160,6 +160,31 @@ func NewAddon(scope athanor.Declarer, logicalID string, args AddonArgs, opts ...
 	return out, nil
 }
 
+// LookupAddon reads the existing AWS::EKS::Addon whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAddon(scope athanor.Looker, logicalID, identifier string) (res *Addon, props AddonArgs, err error) {
+	looked, err := scope.Lookup(AddonType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Addon{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterName", &out.ClusterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AddonName", &out.AddonName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AddonNamespaceConfig is the object type NamespaceConfig of AWS::EKS::Addon.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-eks-addon-namespaceconfig.html

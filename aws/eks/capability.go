@@ -161,6 +161,38 @@ func NewCapability(scope athanor.Declarer, logicalID string, args CapabilityArgs
 	return out, nil
 }
 
+// LookupCapability reads the existing AWS::EKS::Capability whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCapability(scope athanor.Looker, logicalID, identifier string) (res *Capability, props CapabilityArgs, err error) {
+	looked, err := scope.Lookup(CapabilityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Capability{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapabilityArgoCd is the object type ArgoCd of AWS::EKS::Capability.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-eks-capability-argocd.html

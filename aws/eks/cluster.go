@@ -266,6 +266,46 @@ func NewCluster(scope athanor.Declarer, logicalID string, args ClusterArgs, opts
 	return out, nil
 }
 
+// LookupCluster reads the existing AWS::EKS::Cluster whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCluster(scope athanor.Looker, logicalID, identifier string) (res *Cluster, props ClusterArgs, err error) {
+	looked, err := scope.Lookup(ClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Cluster{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateAuthorityData", &out.CertificateAuthorityData); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterSecurityGroupId", &out.ClusterSecurityGroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EncryptionConfigKeyArn", &out.EncryptionConfigKeyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OpenIdConnectIssuerUrl", &out.OpenIdConnectIssuerUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClusterAccessConfig is the object type AccessConfig of AWS::EKS::Cluster.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-eks-cluster-accessconfig.html

@@ -117,6 +117,32 @@ func NewFargateProfile(scope athanor.Declarer, logicalID string, args FargatePro
 	return out, nil
 }
 
+// LookupFargateProfile reads the existing AWS::EKS::FargateProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFargateProfile(scope athanor.Looker, logicalID, identifier string) (res *FargateProfile, props FargateProfileArgs, err error) {
+	looked, err := scope.Lookup(FargateProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FargateProfile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterName", &out.ClusterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FargateProfileName", &out.FargateProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FargateProfileLabel is the object type Label of AWS::EKS::FargateProfile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-eks-fargateprofile-label.html

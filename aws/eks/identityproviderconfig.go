@@ -144,6 +144,35 @@ func NewIdentityProviderConfig(scope athanor.Declarer, logicalID string, args Id
 	return out, nil
 }
 
+// LookupIdentityProviderConfig reads the existing
+// AWS::EKS::IdentityProviderConfig whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupIdentityProviderConfig(scope athanor.Looker, logicalID, identifier string) (res *IdentityProviderConfig, props IdentityProviderConfigArgs, err error) {
+	looked, err := scope.Lookup(IdentityProviderConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentityProviderConfig{Resource: looked}
+	if err := decodeOutput(looked, "IdentityProviderConfigArn", &out.IdentityProviderConfigArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentityProviderConfigName", &out.IdentityProviderConfigName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterName", &out.ClusterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, IdentityProviderConfigTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdentityProviderConfigOidcIdentityProviderConfig is the object type
 // OidcIdentityProviderConfig of AWS::EKS::IdentityProviderConfig.
 //

@@ -196,6 +196,29 @@ func NewNodegroup(scope athanor.Declarer, logicalID string, args NodegroupArgs, 
 	return out, nil
 }
 
+// LookupNodegroup reads the existing AWS::EKS::Nodegroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupNodegroup(scope athanor.Looker, logicalID, identifier string) (res *Nodegroup, props NodegroupArgs, err error) {
+	looked, err := scope.Lookup(NodegroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Nodegroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NodegroupLaunchTemplateSpecification is the object type
 // LaunchTemplateSpecification of AWS::EKS::Nodegroup.
 //

@@ -122,6 +122,32 @@ func NewPodIdentityAssociation(scope athanor.Declarer, logicalID string, args Po
 	return out, nil
 }
 
+// LookupPodIdentityAssociation reads the existing
+// AWS::EKS::PodIdentityAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupPodIdentityAssociation(scope athanor.Looker, logicalID, identifier string) (res *PodIdentityAssociation, props PodIdentityAssociationArgs, err error) {
+	looked, err := scope.Lookup(PodIdentityAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PodIdentityAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationArn", &out.AssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExternalId", &out.ExternalId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PodIdentityAssociationTag is the object type Tag of
 // AWS::EKS::PodIdentityAssociation.
 //

@@ -247,6 +247,32 @@ func NewCacheCluster(scope athanor.Declarer, logicalID string, args CacheCluster
 	return out, nil
 }
 
+// LookupCacheCluster reads the existing AWS::ElastiCache::CacheCluster whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCacheCluster(scope athanor.Looker, logicalID, identifier string) (res *CacheCluster, props CacheClusterArgs, err error) {
+	looked, err := scope.Lookup(CacheClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CacheCluster{Resource: looked}
+	if err := decodeOutput(looked, "ConfigurationEndpoint", &out.ConfigurationEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RedisEndpoint", &out.RedisEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterName", &out.ClusterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CacheClusterCloudWatchLogsDestinationDetails is the object type
 // CloudWatchLogsDestinationDetails of AWS::ElastiCache::CacheCluster.
 //

@@ -138,6 +138,29 @@ func NewGlobalReplicationGroup(scope athanor.Declarer, logicalID string, args Gl
 	return out, nil
 }
 
+// LookupGlobalReplicationGroup reads the existing
+// AWS::ElastiCache::GlobalReplicationGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupGlobalReplicationGroup(scope athanor.Looker, logicalID, identifier string) (res *GlobalReplicationGroup, props GlobalReplicationGroupArgs, err error) {
+	looked, err := scope.Lookup(GlobalReplicationGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GlobalReplicationGroup{Resource: looked}
+	if err := decodeOutput(looked, "GlobalReplicationGroupId", &out.GlobalReplicationGroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GlobalReplicationGroupMember is the object type GlobalReplicationGroupMember
 // of AWS::ElastiCache::GlobalReplicationGroup.
 //

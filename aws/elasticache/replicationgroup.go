@@ -416,6 +416,41 @@ func NewReplicationGroup(scope athanor.Declarer, logicalID string, args Replicat
 	return out, nil
 }
 
+// LookupReplicationGroup reads the existing AWS::ElastiCache::ReplicationGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupReplicationGroup(scope athanor.Looker, logicalID, identifier string) (res *ReplicationGroup, props ReplicationGroupArgs, err error) {
+	looked, err := scope.Lookup(ReplicationGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReplicationGroup{Resource: looked}
+	if err := decodeOutput(looked, "ConfigurationEndPoint", &out.ConfigurationEndPoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "EffectiveDurability", &out.EffectiveDurability, ReplicationGroupEffectiveDurabilityOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrimaryEndPoint", &out.PrimaryEndPoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReadEndPoint", &out.ReadEndPoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReaderEndPoint", &out.ReaderEndPoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReplicationGroupId", &out.ReplicationGroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReplicationGroupCloudWatchLogsDestinationDetails is the object type
 // CloudWatchLogsDestinationDetails of AWS::ElastiCache::ReplicationGroup.
 //

@@ -202,6 +202,38 @@ func NewServerlessCache(scope athanor.Declarer, logicalID string, args Serverles
 	return out, nil
 }
 
+// LookupServerlessCache reads the existing AWS::ElastiCache::ServerlessCache
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServerlessCache(scope athanor.Looker, logicalID, identifier string) (res *ServerlessCache, props ServerlessCacheArgs, err error) {
+	looked, err := scope.Lookup(ServerlessCacheType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServerlessCache{Resource: looked}
+	if err := decodeOutput(looked, "ARN", &out.ARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FullEngineVersion", &out.FullEngineVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServerlessCacheName", &out.ServerlessCacheName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServerlessCacheCacheUsageLimits is the object type CacheUsageLimits of
 // AWS::ElastiCache::ServerlessCache.
 //

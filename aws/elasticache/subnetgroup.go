@@ -76,6 +76,26 @@ func NewSubnetGroup(scope athanor.Declarer, logicalID string, args SubnetGroupAr
 	return out, nil
 }
 
+// LookupSubnetGroup reads the existing AWS::ElastiCache::SubnetGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSubnetGroup(scope athanor.Looker, logicalID, identifier string) (res *SubnetGroup, props SubnetGroupArgs, err error) {
+	looked, err := scope.Lookup(SubnetGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SubnetGroup{Resource: looked}
+	if err := decodeOutput(looked, "CacheSubnetGroupName", &out.CacheSubnetGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SubnetGroupTag is the object type Tag of AWS::ElastiCache::SubnetGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-elasticache-subnetgroup-tag.html

@@ -114,6 +114,32 @@ func NewUserGroup(scope athanor.Declarer, logicalID string, args UserGroupArgs, 
 	return out, nil
 }
 
+// LookupUserGroup reads the existing AWS::ElastiCache::UserGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupUserGroup(scope athanor.Looker, logicalID, identifier string) (res *UserGroup, props UserGroupArgs, err error) {
+	looked, err := scope.Lookup(UserGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserGroupId", &out.UserGroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserGroupEngine is an enum of AWS::ElastiCache::UserGroup (Engine). Known
 // values (2): redis, valkey. Nil means unset. It is an interface that only the
 // constants below and UserGroupEngineOf's results implement, so that a bare

@@ -84,6 +84,29 @@ func NewApplicationVersion(scope athanor.Declarer, logicalID string, args Applic
 	return out, nil
 }
 
+// LookupApplicationVersion reads the existing
+// AWS::ElasticBeanstalk::ApplicationVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApplicationVersion(scope athanor.Looker, logicalID, identifier string) (res *ApplicationVersion, props ApplicationVersionArgs, err error) {
+	looked, err := scope.Lookup(ApplicationVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApplicationVersion{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationName", &out.ApplicationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationVersionSourceBundle is the object type SourceBundle of
 // AWS::ElasticBeanstalk::ApplicationVersion.
 //

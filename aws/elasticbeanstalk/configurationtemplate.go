@@ -118,6 +118,29 @@ func NewConfigurationTemplate(scope athanor.Declarer, logicalID string, args Con
 	return out, nil
 }
 
+// LookupConfigurationTemplate reads the existing
+// AWS::ElasticBeanstalk::ConfigurationTemplate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConfigurationTemplate(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationTemplate, props ConfigurationTemplateArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationTemplate{Resource: looked}
+	if err := decodeOutput(looked, "TemplateName", &out.TemplateName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationName", &out.ApplicationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationTemplateConfigurationOptionSetting is the object type
 // ConfigurationOptionSetting of AWS::ElasticBeanstalk::ConfigurationTemplate.
 //

@@ -149,6 +149,29 @@ func NewEnvironment(scope athanor.Declarer, logicalID string, args EnvironmentAr
 	return out, nil
 }
 
+// LookupEnvironment reads the existing AWS::ElasticBeanstalk::Environment
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEnvironment(scope athanor.Looker, logicalID, identifier string) (res *Environment, props EnvironmentArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Environment{Resource: looked}
+	if err := decodeOutput(looked, "EndpointURL", &out.EndpointURL); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentName", &out.EnvironmentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentOptionSetting is the object type OptionSetting of
 // AWS::ElasticBeanstalk::Environment.
 //

@@ -200,6 +200,38 @@ func NewLoadBalancer(scope athanor.Declarer, logicalID string, args LoadBalancer
 	return out, nil
 }
 
+// LookupLoadBalancer reads the existing
+// AWS::ElasticLoadBalancing::LoadBalancer whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLoadBalancer(scope athanor.Looker, logicalID, identifier string) (res *LoadBalancer, props LoadBalancerArgs, err error) {
+	looked, err := scope.Lookup(LoadBalancerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LoadBalancer{Resource: looked}
+	if err := decodeOutput(looked, "CanonicalHostedZoneName", &out.CanonicalHostedZoneName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CanonicalHostedZoneNameID", &out.CanonicalHostedZoneNameID); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DNSName", &out.DNSName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceSecurityGroup", &out.SourceSecurityGroup); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LoadBalancerName", &out.LoadBalancerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LoadBalancerAccessLoggingPolicy is the object type AccessLoggingPolicy of
 // AWS::ElasticLoadBalancing::LoadBalancer.
 //

@@ -101,6 +101,29 @@ func NewListenerRule(scope athanor.Declarer, logicalID string, args ListenerRule
 	return out, nil
 }
 
+// LookupListenerRule reads the existing
+// AWS::ElasticLoadBalancingV2::ListenerRule whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupListenerRule(scope athanor.Looker, logicalID, identifier string) (res *ListenerRule, props ListenerRuleArgs, err error) {
+	looked, err := scope.Lookup(ListenerRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ListenerRule{Resource: looked}
+	if err := decodeOutput(looked, "IsDefault", &out.IsDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleArn", &out.RuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ListenerRuleAction is the object type Action of
 // AWS::ElasticLoadBalancingV2::ListenerRule.
 //

@@ -182,6 +182,38 @@ func NewLoadBalancer(scope athanor.Declarer, logicalID string, args LoadBalancer
 	return out, nil
 }
 
+// LookupLoadBalancer reads the existing
+// AWS::ElasticLoadBalancingV2::LoadBalancer whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLoadBalancer(scope athanor.Looker, logicalID, identifier string) (res *LoadBalancer, props LoadBalancerArgs, err error) {
+	looked, err := scope.Lookup(LoadBalancerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LoadBalancer{Resource: looked}
+	if err := decodeOutput(looked, "CanonicalHostedZoneID", &out.CanonicalHostedZoneID); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DNSName", &out.DNSName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LoadBalancerArn", &out.LoadBalancerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LoadBalancerFullName", &out.LoadBalancerFullName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LoadBalancerName", &out.LoadBalancerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LoadBalancerAttribute is the object type LoadBalancerAttribute of
 // AWS::ElasticLoadBalancingV2::LoadBalancer.
 //

@@ -211,6 +211,35 @@ func NewTargetGroup(scope athanor.Declarer, logicalID string, args TargetGroupAr
 	return out, nil
 }
 
+// LookupTargetGroup reads the existing
+// AWS::ElasticLoadBalancingV2::TargetGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTargetGroup(scope athanor.Looker, logicalID, identifier string) (res *TargetGroup, props TargetGroupArgs, err error) {
+	looked, err := scope.Lookup(TargetGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TargetGroup{Resource: looked}
+	if err := decodeOutput(looked, "LoadBalancerArns", &out.LoadBalancerArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetGroupArn", &out.TargetGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetGroupFullName", &out.TargetGroupFullName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetGroupName", &out.TargetGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TargetGroupAttribute is the object type TargetGroupAttribute of
 // AWS::ElasticLoadBalancingV2::TargetGroup.
 //

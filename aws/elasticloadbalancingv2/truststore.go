@@ -107,6 +107,32 @@ func NewTrustStore(scope athanor.Declarer, logicalID string, args TrustStoreArgs
 	return out, nil
 }
 
+// LookupTrustStore reads the existing AWS::ElasticLoadBalancingV2::TrustStore
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrustStore(scope athanor.Looker, logicalID, identifier string) (res *TrustStore, props TrustStoreArgs, err error) {
+	looked, err := scope.Lookup(TrustStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrustStore{Resource: looked}
+	if err := decodeOutput(looked, "NumberOfCaCertificates", &out.NumberOfCaCertificates); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrustStoreArn", &out.TrustStoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrustStoreTag is the object type Tag of
 // AWS::ElasticLoadBalancingV2::TrustStore.
 //

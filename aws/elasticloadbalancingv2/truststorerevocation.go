@@ -96,6 +96,32 @@ func NewTrustStoreRevocation(scope athanor.Declarer, logicalID string, args Trus
 	return out, nil
 }
 
+// LookupTrustStoreRevocation reads the existing
+// AWS::ElasticLoadBalancingV2::TrustStoreRevocation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTrustStoreRevocation(scope athanor.Looker, logicalID, identifier string) (res *TrustStoreRevocation, props TrustStoreRevocationArgs, err error) {
+	looked, err := scope.Lookup(TrustStoreRevocationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrustStoreRevocation{Resource: looked}
+	if err := decodeOutput(looked, "RevocationId", &out.RevocationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrustStoreRevocations", &out.TrustStoreRevocations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrustStoreArn", &out.TrustStoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrustStoreRevocationRevocationContent is the object type RevocationContent
 // of AWS::ElasticLoadBalancingV2::TrustStoreRevocation.
 //

@@ -103,6 +103,29 @@ func NewDictionary(scope athanor.Declarer, logicalID string, args DictionaryArgs
 	return out, nil
 }
 
+// LookupDictionary reads the existing AWS::ElementalInference::Dictionary
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDictionary(scope athanor.Looker, logicalID, identifier string) (res *Dictionary, props DictionaryArgs, err error) {
+	looked, err := scope.Lookup(DictionaryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dictionary{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DictionaryLanguage is an enum of AWS::ElementalInference::Dictionary
 // (DictionaryLanguage). Known values (6): eng, fra, ita, deu, spa, por. Nil
 // means unset. It is an interface that only the constants below and

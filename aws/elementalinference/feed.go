@@ -87,6 +87,32 @@ func NewFeed(scope athanor.Declarer, logicalID string, args FeedArgs, opts ...at
 	return out, nil
 }
 
+// LookupFeed reads the existing AWS::ElementalInference::Feed whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFeed(scope athanor.Looker, logicalID, identifier string) (res *Feed, props FeedArgs, err error) {
+	looked, err := scope.Lookup(FeedType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Feed{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataEndpoints", &out.DataEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FeedAspectRatio is the object type AspectRatio of
 // AWS::ElementalInference::Feed.
 //

@@ -68,3 +68,23 @@ func NewSecurityConfiguration(scope athanor.Declarer, logicalID string, args Sec
 	}
 	return out, nil
 }
+
+// LookupSecurityConfiguration reads the existing
+// AWS::EMR::SecurityConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupSecurityConfiguration(scope athanor.Looker, logicalID, identifier string) (res *SecurityConfiguration, props SecurityConfigurationArgs, err error) {
+	looked, err := scope.Lookup(SecurityConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -93,6 +93,25 @@ func NewStep(scope athanor.Declarer, logicalID string, args StepArgs, opts ...at
 	return out, nil
 }
 
+// LookupStep reads the existing AWS::EMR::Step whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupStep(scope athanor.Looker, logicalID, identifier string) (res *Step, props StepArgs, err error) {
+	looked, err := scope.Lookup(StepType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Step{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StepHadoopJarStepConfig is the object type HadoopJarStepConfig of
 // AWS::EMR::Step.
 //

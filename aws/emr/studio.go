@@ -220,6 +220,31 @@ func NewStudio(scope athanor.Declarer, logicalID string, args StudioArgs, opts .
 	return out, nil
 }
 
+// LookupStudio reads the existing AWS::EMR::Studio whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupStudio(scope athanor.Looker, logicalID, identifier string) (res *Studio, props StudioArgs, err error) {
+	looked, err := scope.Lookup(StudioType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Studio{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StudioId", &out.StudioId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StudioAuthMode is an enum of AWS::EMR::Studio (AuthMode). Known values (2):
 // SSO, IAM. Nil means unset. It is an interface that only the constants below
 // and StudioAuthModeOf's results implement, so that a bare literal does not

@@ -124,6 +124,32 @@ func NewStudioSessionMapping(scope athanor.Declarer, logicalID string, args Stud
 	return out, nil
 }
 
+// LookupStudioSessionMapping reads the existing AWS::EMR::StudioSessionMapping
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStudioSessionMapping(scope athanor.Looker, logicalID, identifier string) (res *StudioSessionMapping, props StudioSessionMappingArgs, err error) {
+	looked, err := scope.Lookup(StudioSessionMappingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StudioSessionMapping{Resource: looked}
+	if err := decodeOutput(looked, "StudioId", &out.StudioId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "IdentityType", &out.IdentityType, StudioSessionMappingIdentityTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentityName", &out.IdentityName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StudioSessionMappingIdentityType is an enum of
 // AWS::EMR::StudioSessionMapping (IdentityType). Known values (2): USER,
 // GROUP. Nil means unset. It is an interface that only the constants below and

@@ -64,6 +64,26 @@ func NewWALWorkspace(scope athanor.Declarer, logicalID string, args WALWorkspace
 	return out, nil
 }
 
+// LookupWALWorkspace reads the existing AWS::EMR::WALWorkspace whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupWALWorkspace(scope athanor.Looker, logicalID, identifier string) (res *WALWorkspace, props WALWorkspaceArgs, err error) {
+	looked, err := scope.Lookup(WALWorkspaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WALWorkspace{Resource: looked}
+	if err := decodeOutput(looked, "WALWorkspaceName", &out.WALWorkspaceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WALWorkspaceTag is the object type Tag of AWS::EMR::WALWorkspace.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-emr-walworkspace-tag.html

@@ -203,6 +203,53 @@ func NewEndpoint(scope athanor.Declarer, logicalID string, args EndpointArgs, op
 	return out, nil
 }
 
+// LookupEndpoint reads the existing AWS::EMRContainers::Endpoint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEndpoint(scope athanor.Looker, logicalID, identifier string) (res *Endpoint, props EndpointArgs, err error) {
+	looked, err := scope.Lookup(EndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Endpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AuthProxyUrl", &out.AuthProxyUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateAuthority", &out.CertificateAuthority); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecurityGroup", &out.SecurityGroup); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServerUrl", &out.ServerUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateDetails", &out.StateDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EndpointCertificate is the object type Certificate of
 // AWS::EMRContainers::Endpoint.
 //

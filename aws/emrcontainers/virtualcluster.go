@@ -97,6 +97,29 @@ func NewVirtualCluster(scope athanor.Declarer, logicalID string, args VirtualClu
 	return out, nil
 }
 
+// LookupVirtualCluster reads the existing AWS::EMRContainers::VirtualCluster
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVirtualCluster(scope athanor.Looker, logicalID, identifier string) (res *VirtualCluster, props VirtualClusterArgs, err error) {
+	looked, err := scope.Lookup(VirtualClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VirtualCluster{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VirtualClusterContainerInfo is the object type ContainerInfo of
 // AWS::EMRContainers::VirtualCluster.
 //

@@ -172,6 +172,29 @@ func NewApplication(scope athanor.Declarer, logicalID string, args ApplicationAr
 	return out, nil
 }
 
+// LookupApplication reads the existing AWS::EMRServerless::Application whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApplication(scope athanor.Looker, logicalID, identifier string) (res *Application, props ApplicationArgs, err error) {
+	looked, err := scope.Lookup(ApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Application{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationArchitecture is an enum of AWS::EMRServerless::Application
 // (Architecture). Known values (2): ARM64, X86_64. Nil means unset. It is an
 // interface that only the constants below and ApplicationArchitectureOf's

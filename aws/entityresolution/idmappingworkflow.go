@@ -142,6 +142,35 @@ func NewIdMappingWorkflow(scope athanor.Declarer, logicalID string, args IdMappi
 	return out, nil
 }
 
+// LookupIdMappingWorkflow reads the existing
+// AWS::EntityResolution::IdMappingWorkflow whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIdMappingWorkflow(scope athanor.Looker, logicalID, identifier string) (res *IdMappingWorkflow, props IdMappingWorkflowArgs, err error) {
+	looked, err := scope.Lookup(IdMappingWorkflowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdMappingWorkflow{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkflowArn", &out.WorkflowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkflowName", &out.WorkflowName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdMappingWorkflowIdMappingIncrementalRunConfig is the object type
 // IdMappingIncrementalRunConfig of AWS::EntityResolution::IdMappingWorkflow.
 //

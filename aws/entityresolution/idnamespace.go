@@ -147,6 +147,35 @@ func NewIdNamespace(scope athanor.Declarer, logicalID string, args IdNamespaceAr
 	return out, nil
 }
 
+// LookupIdNamespace reads the existing AWS::EntityResolution::IdNamespace
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupIdNamespace(scope athanor.Looker, logicalID, identifier string) (res *IdNamespace, props IdNamespaceArgs, err error) {
+	looked, err := scope.Lookup(IdNamespaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdNamespace{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdNamespaceArn", &out.IdNamespaceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdNamespaceName", &out.IdNamespaceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdNamespaceIdMappingWorkflowProperties is the object type
 // IdNamespaceIdMappingWorkflowProperties of
 // AWS::EntityResolution::IdNamespace.

@@ -140,6 +140,35 @@ func NewMatchingWorkflow(scope athanor.Declarer, logicalID string, args Matching
 	return out, nil
 }
 
+// LookupMatchingWorkflow reads the existing
+// AWS::EntityResolution::MatchingWorkflow whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupMatchingWorkflow(scope athanor.Looker, logicalID, identifier string) (res *MatchingWorkflow, props MatchingWorkflowArgs, err error) {
+	looked, err := scope.Lookup(MatchingWorkflowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MatchingWorkflow{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkflowArn", &out.WorkflowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkflowName", &out.WorkflowName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MatchingWorkflowCustomerProfilesIntegrationConfig is the object type
 // CustomerProfilesIntegrationConfig of
 // AWS::EntityResolution::MatchingWorkflow.

@@ -125,6 +125,29 @@ func NewPolicyStatement(scope athanor.Declarer, logicalID string, args PolicySta
 	return out, nil
 }
 
+// LookupPolicyStatement reads the existing
+// AWS::EntityResolution::PolicyStatement whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPolicyStatement(scope athanor.Looker, logicalID, identifier string) (res *PolicyStatement, props PolicyStatementArgs, err error) {
+	looked, err := scope.Lookup(PolicyStatementType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PolicyStatement{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatementId", &out.StatementId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyStatementStatementEffect is an enum of
 // AWS::EntityResolution::PolicyStatement (StatementEffect). Known values (2):
 // Allow, Deny. Nil means unset. It is an interface that only the constants

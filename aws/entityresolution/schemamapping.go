@@ -121,6 +121,38 @@ func NewSchemaMapping(scope athanor.Declarer, logicalID string, args SchemaMappi
 	return out, nil
 }
 
+// LookupSchemaMapping reads the existing AWS::EntityResolution::SchemaMapping
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSchemaMapping(scope athanor.Looker, logicalID, identifier string) (res *SchemaMapping, props SchemaMappingArgs, err error) {
+	looked, err := scope.Lookup(SchemaMappingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SchemaMapping{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HasWorkflows", &out.HasWorkflows); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SchemaArn", &out.SchemaArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SchemaName", &out.SchemaName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SchemaMappingSchemaAttributeType is an enum of
 // AWS::EntityResolution::SchemaMapping (SchemaAttributeType). Known values
 // (20): NAME, NAME_FIRST, NAME_MIDDLE, NAME_LAST, ADDRESS, ADDRESS_STREET1,

@@ -131,6 +131,32 @@ func NewApiDestination(scope athanor.Declarer, logicalID string, args ApiDestina
 	return out, nil
 }
 
+// LookupApiDestination reads the existing AWS::Events::ApiDestination whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApiDestination(scope athanor.Looker, logicalID, identifier string) (res *ApiDestination, props ApiDestinationArgs, err error) {
+	looked, err := scope.Lookup(ApiDestinationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApiDestination{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ArnForPolicy", &out.ArnForPolicy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApiDestinationHttpMethod is an enum of AWS::Events::ApiDestination
 // (HttpMethod). Known values (7): GET, HEAD, POST, OPTIONS, PUT, DELETE,
 // PATCH. Nil means unset. It is an interface that only the constants below and

@@ -99,3 +99,26 @@ func NewArchive(scope athanor.Declarer, logicalID string, args ArchiveArgs, opts
 	}
 	return out, nil
 }
+
+// LookupArchive reads the existing AWS::Events::Archive whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupArchive(scope athanor.Looker, logicalID, identifier string) (res *Archive, props ArchiveArgs, err error) {
+	looked, err := scope.Lookup(ArchiveType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Archive{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ArchiveName", &out.ArchiveName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -153,6 +153,35 @@ func NewConnection(scope athanor.Declarer, logicalID string, args ConnectionArgs
 	return out, nil
 }
 
+// LookupConnection reads the existing AWS::Events::Connection whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConnection(scope athanor.Looker, logicalID, identifier string) (res *Connection, props ConnectionArgs, err error) {
+	looked, err := scope.Lookup(ConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ArnForPolicy", &out.ArnForPolicy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecretArn", &out.SecretArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionApiKeyAuthParameters is the object type ApiKeyAuthParameters of
 // AWS::Events::Connection.
 //

@@ -145,6 +145,41 @@ func NewEndpoint(scope athanor.Declarer, logicalID string, args EndpointArgs, op
 	return out, nil
 }
 
+// LookupEndpoint reads the existing AWS::Events::Endpoint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEndpoint(scope athanor.Looker, logicalID, identifier string) (res *Endpoint, props EndpointArgs, err error) {
+	looked, err := scope.Lookup(EndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Endpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointId", &out.EndpointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointUrl", &out.EndpointUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, EndpointStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateReason", &out.StateReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EndpointEventBus is the object type EndpointEventBus of
 // AWS::Events::Endpoint.
 //

@@ -112,6 +112,29 @@ func NewEventBus(scope athanor.Declarer, logicalID string, args EventBusArgs, op
 	return out, nil
 }
 
+// LookupEventBus reads the existing AWS::Events::EventBus whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEventBus(scope athanor.Looker, logicalID, identifier string) (res *EventBus, props EventBusArgs, err error) {
+	looked, err := scope.Lookup(EventBusType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventBus{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventBusDeadLetterConfig is the object type DeadLetterConfig of
 // AWS::Events::EventBus.
 //

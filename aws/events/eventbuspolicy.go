@@ -114,6 +114,29 @@ func NewEventBusPolicy(scope athanor.Declarer, logicalID string, args EventBusPo
 	return out, nil
 }
 
+// LookupEventBusPolicy reads the existing AWS::Events::EventBusPolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventBusPolicy(scope athanor.Looker, logicalID, identifier string) (res *EventBusPolicy, props EventBusPolicyArgs, err error) {
+	looked, err := scope.Lookup(EventBusPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventBusPolicy{Resource: looked}
+	if err := decodeOutput(looked, "EventBusName", &out.EventBusName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatementId", &out.StatementId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventBusPolicyCondition is the object type Condition of
 // AWS::Events::EventBusPolicy.
 //

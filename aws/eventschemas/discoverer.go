@@ -93,6 +93,32 @@ func NewDiscoverer(scope athanor.Declarer, logicalID string, args DiscovererArgs
 	return out, nil
 }
 
+// LookupDiscoverer reads the existing AWS::EventSchemas::Discoverer whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDiscoverer(scope athanor.Looker, logicalID, identifier string) (res *Discoverer, props DiscovererArgs, err error) {
+	looked, err := scope.Lookup(DiscovererType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Discoverer{Resource: looked}
+	if err := decodeOutput(looked, "DiscovererArn", &out.DiscovererArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DiscovererId", &out.DiscovererId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DiscovererTagsEntry is the object type TagsEntry of
 // AWS::EventSchemas::Discoverer.
 //

@@ -68,6 +68,26 @@ func NewRegistry(scope athanor.Declarer, logicalID string, args RegistryArgs, op
 	return out, nil
 }
 
+// LookupRegistry reads the existing AWS::EventSchemas::Registry whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRegistry(scope athanor.Looker, logicalID, identifier string) (res *Registry, props RegistryArgs, err error) {
+	looked, err := scope.Lookup(RegistryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Registry{Resource: looked}
+	if err := decodeOutput(looked, "RegistryArn", &out.RegistryArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RegistryTagsEntry is the object type TagsEntry of
 // AWS::EventSchemas::Registry.
 //

@@ -63,3 +63,23 @@ func NewRegistryPolicy(scope athanor.Declarer, logicalID string, args RegistryPo
 	}
 	return out, nil
 }
+
+// LookupRegistryPolicy reads the existing AWS::EventSchemas::RegistryPolicy
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRegistryPolicy(scope athanor.Looker, logicalID, identifier string) (res *RegistryPolicy, props RegistryPolicyArgs, err error) {
+	looked, err := scope.Lookup(RegistryPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RegistryPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

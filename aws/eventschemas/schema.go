@@ -114,6 +114,35 @@ func NewSchema(scope athanor.Declarer, logicalID string, args SchemaArgs, opts .
 	return out, nil
 }
 
+// LookupSchema reads the existing AWS::EventSchemas::Schema whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSchema(scope athanor.Looker, logicalID, identifier string) (res *Schema, props SchemaArgs, err error) {
+	looked, err := scope.Lookup(SchemaType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Schema{Resource: looked}
+	if err := decodeOutput(looked, "LastModified", &out.LastModified); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SchemaArn", &out.SchemaArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SchemaVersion", &out.SchemaVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionCreatedDate", &out.VersionCreatedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SchemaTagsEntry is the object type TagsEntry of AWS::EventSchemas::Schema.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-eventschemas-schema-tagsentry.html

@@ -122,6 +122,26 @@ func NewFeature(scope athanor.Declarer, logicalID string, args FeatureArgs, opts
 	return out, nil
 }
 
+// LookupFeature reads the existing AWS::Evidently::Feature whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFeature(scope athanor.Looker, logicalID, identifier string) (res *Feature, props FeatureArgs, err error) {
+	looked, err := scope.Lookup(FeatureType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Feature{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FeatureEntityOverride is the object type EntityOverride of
 // AWS::Evidently::Feature.
 //

@@ -109,6 +109,26 @@ func NewLaunch(scope athanor.Declarer, logicalID string, args LaunchArgs, opts .
 	return out, nil
 }
 
+// LookupLaunch reads the existing AWS::Evidently::Launch whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLaunch(scope athanor.Looker, logicalID, identifier string) (res *Launch, props LaunchArgs, err error) {
+	looked, err := scope.Lookup(LaunchType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Launch{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LaunchExecutionStatusObject is the object type ExecutionStatusObject of
 // AWS::Evidently::Launch.
 //

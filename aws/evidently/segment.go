@@ -75,6 +75,26 @@ func NewSegment(scope athanor.Declarer, logicalID string, args SegmentArgs, opts
 	return out, nil
 }
 
+// LookupSegment reads the existing AWS::Evidently::Segment whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSegment(scope athanor.Looker, logicalID, identifier string) (res *Segment, props SegmentArgs, err error) {
+	looked, err := scope.Lookup(SegmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Segment{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SegmentTag is the object type Tag of AWS::Evidently::Segment.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-evidently-segment-tag.html

@@ -198,6 +198,44 @@ func NewEnvironment(scope athanor.Declarer, logicalID string, args EnvironmentAr
 	return out, nil
 }
 
+// LookupEnvironment reads the existing AWS::FinSpace::Environment whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEnvironment(scope athanor.Looker, logicalID, identifier string) (res *Environment, props EnvironmentArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Environment{Resource: looked}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DedicatedServiceAccountId", &out.DedicatedServiceAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentArn", &out.EnvironmentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentId", &out.EnvironmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentUrl", &out.EnvironmentUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SageMakerStudioDomainUrl", &out.SageMakerStudioDomainUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, EnvironmentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentFederationMode is an enum of AWS::FinSpace::Environment
 // (FederationMode). Known values (2): LOCAL, FEDERATED. Nil means unset. It is
 // an interface that only the constants below and EnvironmentFederationModeOf's

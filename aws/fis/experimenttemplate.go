@@ -111,6 +111,26 @@ func NewExperimentTemplate(scope athanor.Declarer, logicalID string, args Experi
 	return out, nil
 }
 
+// LookupExperimentTemplate reads the existing AWS::FIS::ExperimentTemplate
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupExperimentTemplate(scope athanor.Looker, logicalID, identifier string) (res *ExperimentTemplate, props ExperimentTemplateArgs, err error) {
+	looked, err := scope.Lookup(ExperimentTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ExperimentTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExperimentTemplateAction is the object type ExperimentTemplateAction of
 // AWS::FIS::ExperimentTemplate.
 //

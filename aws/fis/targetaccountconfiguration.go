@@ -90,3 +90,26 @@ func NewTargetAccountConfiguration(scope athanor.Declarer, logicalID string, arg
 	}
 	return out, nil
 }
+
+// LookupTargetAccountConfiguration reads the existing
+// AWS::FIS::TargetAccountConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTargetAccountConfiguration(scope athanor.Looker, logicalID, identifier string) (res *TargetAccountConfiguration, props TargetAccountConfigurationArgs, err error) {
+	looked, err := scope.Lookup(TargetAccountConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TargetAccountConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "ExperimentTemplateId", &out.ExperimentTemplateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

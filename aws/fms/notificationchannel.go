@@ -65,3 +65,23 @@ func NewNotificationChannel(scope athanor.Declarer, logicalID string, args Notif
 	}
 	return out, nil
 }
+
+// LookupNotificationChannel reads the existing AWS::FMS::NotificationChannel
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNotificationChannel(scope athanor.Looker, logicalID, identifier string) (res *NotificationChannel, props NotificationChannelArgs, err error) {
+	looked, err := scope.Lookup(NotificationChannelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NotificationChannel{Resource: looked}
+	if err := decodeOutput(looked, "SnsTopicArn", &out.SnsTopicArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

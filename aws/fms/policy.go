@@ -174,6 +174,28 @@ func NewPolicy(scope athanor.Declarer, logicalID string, args PolicyArgs, opts .
 	return out, nil
 }
 
+// LookupPolicy reads the existing AWS::FMS::Policy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPolicy(scope athanor.Looker, logicalID, identifier string) (res *Policy, props PolicyArgs, err error) {
+	looked, err := scope.Lookup(PolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Policy{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyFirewallDeploymentModel is an enum of AWS::FMS::Policy
 // (FirewallDeploymentModel). Known values (2): DISTRIBUTED, CENTRALIZED. Nil
 // means unset. It is an interface that only the constants below and

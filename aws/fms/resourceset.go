@@ -80,6 +80,26 @@ func NewResourceSet(scope athanor.Declarer, logicalID string, args ResourceSetAr
 	return out, nil
 }
 
+// LookupResourceSet reads the existing AWS::FMS::ResourceSet whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupResourceSet(scope athanor.Looker, logicalID, identifier string) (res *ResourceSet, props ResourceSetArgs, err error) {
+	looked, err := scope.Lookup(ResourceSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceSet{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceSetTag is the object type Tag of AWS::FMS::ResourceSet.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-fms-resourceset-tag.html

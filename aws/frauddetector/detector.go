@@ -165,6 +165,35 @@ func NewDetector(scope athanor.Declarer, logicalID string, args DetectorArgs, op
 	return out, nil
 }
 
+// LookupDetector reads the existing AWS::FraudDetector::Detector whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDetector(scope athanor.Looker, logicalID, identifier string) (res *Detector, props DetectorArgs, err error) {
+	looked, err := scope.Lookup(DetectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Detector{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DetectorVersionId", &out.DetectorVersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DetectorEntityType is the object type EntityType of
 // AWS::FraudDetector::Detector.
 //

@@ -88,6 +88,32 @@ func NewEntityType(scope athanor.Declarer, logicalID string, args EntityTypeArgs
 	return out, nil
 }
 
+// LookupEntityType reads the existing AWS::FraudDetector::EntityType whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEntityType(scope athanor.Looker, logicalID, identifier string) (res *EntityType, props EntityTypeArgs, err error) {
+	looked, err := scope.Lookup(EntityTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EntityType{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EntityTypeTag is the object type Tag of AWS::FraudDetector::EntityType.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-frauddetector-entitytype-tag.html

@@ -117,6 +117,32 @@ func NewEventType(scope athanor.Declarer, logicalID string, args EventTypeArgs, 
 	return out, nil
 }
 
+// LookupEventType reads the existing AWS::FraudDetector::EventType whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventType(scope athanor.Looker, logicalID, identifier string) (res *EventType, props EventTypeArgs, err error) {
+	looked, err := scope.Lookup(EventTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventType{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventTypeEntityType is the object type EntityType of
 // AWS::FraudDetector::EventType.
 //

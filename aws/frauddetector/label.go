@@ -88,6 +88,32 @@ func NewLabel(scope athanor.Declarer, logicalID string, args LabelArgs, opts ...
 	return out, nil
 }
 
+// LookupLabel reads the existing AWS::FraudDetector::Label whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLabel(scope athanor.Looker, logicalID, identifier string) (res *Label, props LabelArgs, err error) {
+	looked, err := scope.Lookup(LabelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Label{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LabelTag is the object type Tag of AWS::FraudDetector::Label.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-frauddetector-label-tag.html

@@ -101,6 +101,32 @@ func NewList(scope athanor.Declarer, logicalID string, args ListArgs, opts ...at
 	return out, nil
 }
 
+// LookupList reads the existing AWS::FraudDetector::List whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupList(scope athanor.Looker, logicalID, identifier string) (res *List, props ListArgs, err error) {
+	looked, err := scope.Lookup(ListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &List{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ListTag is the object type Tag of AWS::FraudDetector::List.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-frauddetector-list-tag.html

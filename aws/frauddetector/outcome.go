@@ -88,6 +88,32 @@ func NewOutcome(scope athanor.Declarer, logicalID string, args OutcomeArgs, opts
 	return out, nil
 }
 
+// LookupOutcome reads the existing AWS::FraudDetector::Outcome whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupOutcome(scope athanor.Looker, logicalID, identifier string) (res *Outcome, props OutcomeArgs, err error) {
+	looked, err := scope.Lookup(OutcomeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Outcome{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OutcomeTag is the object type Tag of AWS::FraudDetector::Outcome.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-frauddetector-outcome-tag.html

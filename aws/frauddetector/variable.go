@@ -136,6 +136,32 @@ func NewVariable(scope athanor.Declarer, logicalID string, args VariableArgs, op
 	return out, nil
 }
 
+// LookupVariable reads the existing AWS::FraudDetector::Variable whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVariable(scope athanor.Looker, logicalID, identifier string) (res *Variable, props VariableArgs, err error) {
+	looked, err := scope.Lookup(VariableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Variable{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VariableDataSource is an enum of AWS::FraudDetector::Variable (DataSource).
 // Known values (2): EVENT, EXTERNAL_MODEL_SCORE. Nil means unset. It is an
 // interface that only the constants below and VariableDataSourceOf's results

@@ -112,6 +112,29 @@ func NewDataRepositoryAssociation(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupDataRepositoryAssociation reads the existing
+// AWS::FSx::DataRepositoryAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDataRepositoryAssociation(scope athanor.Looker, logicalID, identifier string) (res *DataRepositoryAssociation, props DataRepositoryAssociationArgs, err error) {
+	looked, err := scope.Lookup(DataRepositoryAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataRepositoryAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceARN", &out.ResourceARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataRepositoryAssociationAutoExportPolicy is the object type
 // AutoExportPolicy of AWS::FSx::DataRepositoryAssociation.
 //

@@ -43,6 +43,27 @@ func decodeOutput[T any](res *athanor.Resource, name string, dst *T) error {
 	return nil
 }
 
+// decodeProperties sets *dst from the properties a lookup read (res.Outputs).
+// Values not known yet (athanor.IsUnknown, only in a preview whose lookup
+// failed) are left out.
+func decodeProperties[T any](res *athanor.Resource, dst *T) error {
+	props := make(map[string]any, len(res.Outputs))
+	for k, v := range res.Outputs {
+		if s, isString := v.(string); isString && athanor.IsUnknown(s) {
+			continue
+		}
+		props[k] = v
+	}
+	data, err := json.Marshal(props)
+	if err == nil {
+		err = json.Unmarshal(data, dst)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: properties: %w", res.Type, res.LogicalID, err)
+	}
+	return nil
+}
+
 // convertList returns the list of f of each item of in, nil for nil.
 func convertList[S, T any](in []S, f func(S) T) []T {
 	if in == nil {

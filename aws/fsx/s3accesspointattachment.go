@@ -114,6 +114,26 @@ func NewS3AccessPointAttachment(scope athanor.Declarer, logicalID string, args S
 	return out, nil
 }
 
+// LookupS3AccessPointAttachment reads the existing
+// AWS::FSx::S3AccessPointAttachment whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupS3AccessPointAttachment(scope athanor.Looker, logicalID, identifier string) (res *S3AccessPointAttachment, props S3AccessPointAttachmentArgs, err error) {
+	looked, err := scope.Lookup(S3AccessPointAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &S3AccessPointAttachment{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // S3AccessPointAttachmentFileSystemGID is the object type FileSystemGID of
 // AWS::FSx::S3AccessPointAttachment.
 //

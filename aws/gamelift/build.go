@@ -119,6 +119,28 @@ func NewBuild(scope athanor.Declarer, logicalID string, args BuildArgs, opts ...
 	return out, nil
 }
 
+// LookupBuild reads the existing AWS::GameLift::Build whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupBuild(scope athanor.Looker, logicalID, identifier string) (res *Build, props BuildArgs, err error) {
+	looked, err := scope.Lookup(BuildType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Build{Resource: looked}
+	if err := decodeOutput(looked, "BuildArn", &out.BuildArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BuildId", &out.BuildId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BuildOperatingSystem is an enum of AWS::GameLift::Build (OperatingSystem).
 // Known values (6): AMAZON_LINUX, AMAZON_LINUX_2, AMAZON_LINUX_2023,
 // WINDOWS_2012, WINDOWS_2016, WINDOWS_2022. Nil means unset. It is an

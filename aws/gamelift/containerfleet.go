@@ -293,6 +293,47 @@ func NewContainerFleet(scope athanor.Declarer, logicalID string, args ContainerF
 	return out, nil
 }
 
+// LookupContainerFleet reads the existing AWS::GameLift::ContainerFleet whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupContainerFleet(scope athanor.Looker, logicalID, identifier string) (res *ContainerFleet, props ContainerFleetArgs, err error) {
+	looked, err := scope.Lookup(ContainerFleetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContainerFleet{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeploymentDetails", &out.DeploymentDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FleetArn", &out.FleetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FleetId", &out.FleetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GameServerContainerGroupDefinitionArn", &out.GameServerContainerGroupDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaximumGameServerContainerGroupsPerInstance", &out.MaximumGameServerContainerGroupsPerInstance); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PerInstanceContainerGroupDefinitionArn", &out.PerInstanceContainerGroupDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ContainerFleetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContainerFleetBillingType is an enum of AWS::GameLift::ContainerFleet
 // (BillingType). Known values (2): ON_DEMAND, SPOT. Nil means unset. It is an
 // interface that only the constants below and ContainerFleetBillingTypeOf's

@@ -200,6 +200,41 @@ func NewContainerGroupDefinition(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupContainerGroupDefinition reads the existing
+// AWS::GameLift::ContainerGroupDefinition whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupContainerGroupDefinition(scope athanor.Looker, logicalID, identifier string) (res *ContainerGroupDefinition, props ContainerGroupDefinitionArgs, err error) {
+	looked, err := scope.Lookup(ContainerGroupDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContainerGroupDefinition{Resource: looked}
+	if err := decodeOutput(looked, "ContainerGroupDefinitionArn", &out.ContainerGroupDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ContainerGroupDefinitionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionNumber", &out.VersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContainerGroupDefinitionContainerDependency is the object type
 // ContainerDependency of AWS::GameLift::ContainerGroupDefinition.
 //

@@ -175,6 +175,29 @@ func NewGameServerGroup(scope athanor.Declarer, logicalID string, args GameServe
 	return out, nil
 }
 
+// LookupGameServerGroup reads the existing AWS::GameLift::GameServerGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGameServerGroup(scope athanor.Looker, logicalID, identifier string) (res *GameServerGroup, props GameServerGroupArgs, err error) {
+	looked, err := scope.Lookup(GameServerGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GameServerGroup{Resource: looked}
+	if err := decodeOutput(looked, "AutoScalingGroupArn", &out.AutoScalingGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GameServerGroupArn", &out.GameServerGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GameServerGroupAutoScalingPolicy is the object type AutoScalingPolicy of
 // AWS::GameLift::GameServerGroup.
 //

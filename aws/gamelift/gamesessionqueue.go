@@ -124,6 +124,29 @@ func NewGameSessionQueue(scope athanor.Declarer, logicalID string, args GameSess
 	return out, nil
 }
 
+// LookupGameSessionQueue reads the existing AWS::GameLift::GameSessionQueue
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGameSessionQueue(scope athanor.Looker, logicalID, identifier string) (res *GameSessionQueue, props GameSessionQueueArgs, err error) {
+	looked, err := scope.Lookup(GameSessionQueueType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GameSessionQueue{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GameSessionQueueDestination is the object type GameSessionQueueDestination
 // of AWS::GameLift::GameSessionQueue.
 //

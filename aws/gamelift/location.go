@@ -75,6 +75,29 @@ func NewLocation(scope athanor.Declarer, logicalID string, args LocationArgs, op
 	return out, nil
 }
 
+// LookupLocation reads the existing AWS::GameLift::Location whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLocation(scope athanor.Looker, logicalID, identifier string) (res *Location, props LocationArgs, err error) {
+	looked, err := scope.Lookup(LocationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Location{Resource: looked}
+	if err := decodeOutput(looked, "LocationArn", &out.LocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LocationName", &out.LocationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LocationTag is the object type Tag of AWS::GameLift::Location.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-gamelift-location-tag.html

@@ -197,6 +197,29 @@ func NewMatchmakingConfiguration(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupMatchmakingConfiguration reads the existing
+// AWS::GameLift::MatchmakingConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupMatchmakingConfiguration(scope athanor.Looker, logicalID, identifier string) (res *MatchmakingConfiguration, props MatchmakingConfigurationArgs, err error) {
+	looked, err := scope.Lookup(MatchmakingConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MatchmakingConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MatchmakingConfigurationBackfillMode is an enum of
 // AWS::GameLift::MatchmakingConfiguration (BackfillMode). Known values (2):
 // AUTOMATIC, MANUAL. Nil means unset. It is an interface that only the

@@ -96,6 +96,32 @@ func NewMatchmakingRuleSet(scope athanor.Declarer, logicalID string, args Matchm
 	return out, nil
 }
 
+// LookupMatchmakingRuleSet reads the existing
+// AWS::GameLift::MatchmakingRuleSet whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMatchmakingRuleSet(scope athanor.Looker, logicalID, identifier string) (res *MatchmakingRuleSet, props MatchmakingRuleSetArgs, err error) {
+	looked, err := scope.Lookup(MatchmakingRuleSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MatchmakingRuleSet{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MatchmakingRuleSetTag is the object type Tag of
 // AWS::GameLift::MatchmakingRuleSet.
 //

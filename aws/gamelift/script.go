@@ -110,6 +110,35 @@ func NewScript(scope athanor.Declarer, logicalID string, args ScriptArgs, opts .
 	return out, nil
 }
 
+// LookupScript reads the existing AWS::GameLift::Script whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupScript(scope athanor.Looker, logicalID, identifier string) (res *Script, props ScriptArgs, err error) {
+	looked, err := scope.Lookup(ScriptType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Script{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SizeOnDisk", &out.SizeOnDisk); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScriptS3Location is the object type S3Location of AWS::GameLift::Script.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-gamelift-script-s3location.html

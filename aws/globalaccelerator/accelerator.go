@@ -159,6 +159,38 @@ func NewAccelerator(scope athanor.Declarer, logicalID string, args AcceleratorAr
 	return out, nil
 }
 
+// LookupAccelerator reads the existing AWS::GlobalAccelerator::Accelerator
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccelerator(scope athanor.Looker, logicalID, identifier string) (res *Accelerator, props AcceleratorArgs, err error) {
+	looked, err := scope.Lookup(AcceleratorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Accelerator{Resource: looked}
+	if err := decodeOutput(looked, "AcceleratorArn", &out.AcceleratorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DnsName", &out.DnsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DualStackDnsName", &out.DualStackDnsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ipv4Addresses", &out.Ipv4Addresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ipv6Addresses", &out.Ipv6Addresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AcceleratorIpAddressType is an enum of AWS::GlobalAccelerator::Accelerator
 // (IpAddressType). Known values (2): IPV4, DUAL_STACK. Nil means unset. It is
 // an interface that only the constants below and AcceleratorIpAddressTypeOf's

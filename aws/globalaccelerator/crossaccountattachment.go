@@ -78,6 +78,26 @@ func NewCrossAccountAttachment(scope athanor.Declarer, logicalID string, args Cr
 	return out, nil
 }
 
+// LookupCrossAccountAttachment reads the existing
+// AWS::GlobalAccelerator::CrossAccountAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCrossAccountAttachment(scope athanor.Looker, logicalID, identifier string) (res *CrossAccountAttachment, props CrossAccountAttachmentArgs, err error) {
+	looked, err := scope.Lookup(CrossAccountAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CrossAccountAttachment{Resource: looked}
+	if err := decodeOutput(looked, "AttachmentArn", &out.AttachmentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CrossAccountAttachmentResource is the object type Resource of
 // AWS::GlobalAccelerator::CrossAccountAttachment.
 //

@@ -136,6 +136,26 @@ func NewEndpointGroup(scope athanor.Declarer, logicalID string, args EndpointGro
 	return out, nil
 }
 
+// LookupEndpointGroup reads the existing AWS::GlobalAccelerator::EndpointGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEndpointGroup(scope athanor.Looker, logicalID, identifier string) (res *EndpointGroup, props EndpointGroupArgs, err error) {
+	looked, err := scope.Lookup(EndpointGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EndpointGroup{Resource: looked}
+	if err := decodeOutput(looked, "EndpointGroupArn", &out.EndpointGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EndpointGroupEndpointConfiguration is the object type EndpointConfiguration
 // of AWS::GlobalAccelerator::EndpointGroup.
 //

@@ -98,6 +98,26 @@ func NewListener(scope athanor.Declarer, logicalID string, args ListenerArgs, op
 	return out, nil
 }
 
+// LookupListener reads the existing AWS::GlobalAccelerator::Listener whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupListener(scope athanor.Looker, logicalID, identifier string) (res *Listener, props ListenerArgs, err error) {
+	looked, err := scope.Lookup(ListenerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Listener{Resource: looked}
+	if err := decodeOutput(looked, "ListenerArn", &out.ListenerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ListenerClientAffinity is an enum of AWS::GlobalAccelerator::Listener
 // (ClientAffinity). Known values (2): NONE, SOURCE_IP. Nil means unset. It is
 // an interface that only the constants below and ListenerClientAffinityOf's

@@ -114,6 +114,38 @@ func NewBlueprint(scope athanor.Declarer, logicalID string, args BlueprintArgs, 
 	return out, nil
 }
 
+// LookupBlueprint reads the existing AWS::Glue::Blueprint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBlueprint(scope athanor.Looker, logicalID, identifier string) (res *Blueprint, props BlueprintArgs, err error) {
+	looked, err := scope.Lookup(BlueprintType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Blueprint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedOn", &out.CreatedOn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedOn", &out.LastModifiedOn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ParameterSpec", &out.ParameterSpec); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, BlueprintStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BlueprintStatus is an enum of AWS::Glue::Blueprint (Status). Known values
 // (4): CREATING, ACTIVE, UPDATING, FAILED. Nil means unset. It is an interface
 // that only the constants below and BlueprintStatusOf's results implement, so

@@ -188,6 +188,34 @@ func NewCatalog(scope athanor.Declarer, logicalID string, args CatalogArgs, opts
 	return out, nil
 }
 
+// LookupCatalog reads the existing AWS::Glue::Catalog whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCatalog(scope athanor.Looker, logicalID, identifier string) (res *Catalog, props CatalogArgs, err error) {
+	looked, err := scope.Lookup(CatalogType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Catalog{Resource: looked}
+	if err := decodeOutput(looked, "CatalogId", &out.CatalogId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CatalogAllowFullTableExternalDataAccess is an enum of AWS::Glue::Catalog
 // (AllowFullTableExternalDataAccess). Known values (2): True, False. Nil means
 // unset. It is an interface that only the constants below and

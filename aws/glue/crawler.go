@@ -135,6 +135,25 @@ func NewCrawler(scope athanor.Declarer, logicalID string, args CrawlerArgs, opts
 	return out, nil
 }
 
+// LookupCrawler reads the existing AWS::Glue::Crawler whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCrawler(scope athanor.Looker, logicalID, identifier string) (res *Crawler, props CrawlerArgs, err error) {
+	looked, err := scope.Lookup(CrawlerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Crawler{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CrawlerCatalogTarget is the object type CatalogTarget of AWS::Glue::Crawler.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-glue-crawler-catalogtarget.html

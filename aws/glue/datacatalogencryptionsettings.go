@@ -68,6 +68,26 @@ func NewDataCatalogEncryptionSettings(scope athanor.Declarer, logicalID string, 
 	return out, nil
 }
 
+// LookupDataCatalogEncryptionSettings reads the existing
+// AWS::Glue::DataCatalogEncryptionSettings whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDataCatalogEncryptionSettings(scope athanor.Looker, logicalID, identifier string) (res *DataCatalogEncryptionSettings, props DataCatalogEncryptionSettingsArgs, err error) {
+	looked, err := scope.Lookup(DataCatalogEncryptionSettingsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataCatalogEncryptionSettings{Resource: looked}
+	if err := decodeOutput(looked, "CatalogId", &out.CatalogId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataCatalogEncryptionSettingsConnectionPasswordEncryption is the object type
 // ConnectionPasswordEncryption of AWS::Glue::DataCatalogEncryptionSettings.
 //

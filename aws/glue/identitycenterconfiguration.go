@@ -84,3 +84,26 @@ func NewIdentityCenterConfiguration(scope athanor.Declarer, logicalID string, ar
 	}
 	return out, nil
 }
+
+// LookupIdentityCenterConfiguration reads the existing
+// AWS::Glue::IdentityCenterConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIdentityCenterConfiguration(scope athanor.Looker, logicalID, identifier string) (res *IdentityCenterConfiguration, props IdentityCenterConfigurationArgs, err error) {
+	looked, err := scope.Lookup(IdentityCenterConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentityCenterConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationArn", &out.ApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

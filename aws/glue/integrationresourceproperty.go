@@ -94,6 +94,29 @@ func NewIntegrationResourceProperty(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupIntegrationResourceProperty reads the existing
+// AWS::Glue::IntegrationResourceProperty whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIntegrationResourceProperty(scope athanor.Looker, logicalID, identifier string) (res *IntegrationResourceProperty, props IntegrationResourcePropertyArgs, err error) {
+	looked, err := scope.Lookup(IntegrationResourcePropertyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IntegrationResourceProperty{Resource: looked}
+	if err := decodeOutput(looked, "ResourcePropertyArn", &out.ResourcePropertyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IntegrationResourcePropertySourceProcessingProperties is the object type
 // SourceProcessingProperties of AWS::Glue::IntegrationResourceProperty.
 //

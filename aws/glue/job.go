@@ -202,6 +202,25 @@ func NewJob(scope athanor.Declarer, logicalID string, args JobArgs, opts ...atha
 	return out, nil
 }
 
+// LookupJob reads the existing AWS::Glue::Job whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupJob(scope athanor.Looker, logicalID, identifier string) (res *Job, props JobArgs, err error) {
+	looked, err := scope.Lookup(JobType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Job{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // JobCommand is the object type JobCommand of AWS::Glue::Job.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-glue-job-jobcommand.html

@@ -138,6 +138,28 @@ func NewSchema(scope athanor.Declarer, logicalID string, args SchemaArgs, opts .
 	return out, nil
 }
 
+// LookupSchema reads the existing AWS::Glue::Schema whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSchema(scope athanor.Looker, logicalID, identifier string) (res *Schema, props SchemaArgs, err error) {
+	looked, err := scope.Lookup(SchemaType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Schema{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InitialSchemaVersionId", &out.InitialSchemaVersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SchemaCompatibility is an enum of AWS::Glue::Schema (Compatibility). Known
 // values (8): NONE, DISABLED, BACKWARD, BACKWARD_ALL, FORWARD, FORWARD_ALL,
 // FULL, FULL_ALL. Nil means unset. It is an interface that only the constants

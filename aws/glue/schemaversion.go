@@ -66,6 +66,26 @@ func NewSchemaVersion(scope athanor.Declarer, logicalID string, args SchemaVersi
 	return out, nil
 }
 
+// LookupSchemaVersion reads the existing AWS::Glue::SchemaVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSchemaVersion(scope athanor.Looker, logicalID, identifier string) (res *SchemaVersion, props SchemaVersionArgs, err error) {
+	looked, err := scope.Lookup(SchemaVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SchemaVersion{Resource: looked}
+	if err := decodeOutput(looked, "VersionId", &out.VersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SchemaVersionSchema is the object type Schema of AWS::Glue::SchemaVersion.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-glue-schemaversion-schema.html

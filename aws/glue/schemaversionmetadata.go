@@ -96,3 +96,29 @@ func NewSchemaVersionMetadata(scope athanor.Declarer, logicalID string, args Sch
 	}
 	return out, nil
 }
+
+// LookupSchemaVersionMetadata reads the existing
+// AWS::Glue::SchemaVersionMetadata whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupSchemaVersionMetadata(scope athanor.Looker, logicalID, identifier string) (res *SchemaVersionMetadata, props SchemaVersionMetadataArgs, err error) {
+	looked, err := scope.Lookup(SchemaVersionMetadataType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SchemaVersionMetadata{Resource: looked}
+	if err := decodeOutput(looked, "SchemaVersionId", &out.SchemaVersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Key", &out.Key); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Value", &out.Value); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -115,6 +115,25 @@ func NewTrigger(scope athanor.Declarer, logicalID string, args TriggerArgs, opts
 	return out, nil
 }
 
+// LookupTrigger reads the existing AWS::Glue::Trigger whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTrigger(scope athanor.Looker, logicalID, identifier string) (res *Trigger, props TriggerArgs, err error) {
+	looked, err := scope.Lookup(TriggerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Trigger{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TriggerAction is the object type Action of AWS::Glue::Trigger.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-glue-trigger-action.html

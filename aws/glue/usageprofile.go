@@ -84,6 +84,29 @@ func NewUsageProfile(scope athanor.Declarer, logicalID string, args UsageProfile
 	return out, nil
 }
 
+// LookupUsageProfile reads the existing AWS::Glue::UsageProfile whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupUsageProfile(scope athanor.Looker, logicalID, identifier string) (res *UsageProfile, props UsageProfileArgs, err error) {
+	looked, err := scope.Lookup(UsageProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UsageProfile{Resource: looked}
+	if err := decodeOutput(looked, "CreatedOn", &out.CreatedOn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UsageProfileConfigurationObject is the object type ConfigurationObject of
 // AWS::Glue::UsageProfile.
 //

@@ -122,6 +122,26 @@ func NewUserDefinedFunction(scope athanor.Declarer, logicalID string, args UserD
 	return out, nil
 }
 
+// LookupUserDefinedFunction reads the existing AWS::Glue::UserDefinedFunction
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserDefinedFunction(scope athanor.Looker, logicalID, identifier string) (res *UserDefinedFunction, props UserDefinedFunctionArgs, err error) {
+	looked, err := scope.Lookup(UserDefinedFunctionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserDefinedFunction{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserDefinedFunctionFunctionType is an enum of AWS::Glue::UserDefinedFunction
 // (FunctionType). Known values (3): REGULAR_FUNCTION, AGGREGATE_FUNCTION,
 // STORED_PROCEDURE. Nil means unset. It is an interface that only the

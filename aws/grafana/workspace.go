@@ -264,6 +264,44 @@ func NewWorkspace(scope athanor.Declarer, logicalID string, args WorkspaceArgs, 
 	return out, nil
 }
 
+// LookupWorkspace reads the existing AWS::Grafana::Workspace whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupWorkspace(scope athanor.Looker, logicalID, identifier string) (res *Workspace, props WorkspaceArgs, err error) {
+	looked, err := scope.Lookup(WorkspaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Workspace{Resource: looked}
+	if err := decodeOutput(looked, "CreationTimestamp", &out.CreationTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModificationTimestamp", &out.ModificationTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "SamlConfigurationStatus", &out.SamlConfigurationStatus, WorkspaceSamlConfigurationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SsoClientId", &out.SsoClientId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, WorkspaceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkspaceAccountAccessType is an enum of AWS::Grafana::Workspace
 // (AccountAccessType). Known values (2): CURRENT_ACCOUNT, ORGANIZATION. Nil
 // means unset. It is an interface that only the constants below and

@@ -97,6 +97,32 @@ func NewComponentVersion(scope athanor.Declarer, logicalID string, args Componen
 	return out, nil
 }
 
+// LookupComponentVersion reads the existing
+// AWS::GreengrassV2::ComponentVersion whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupComponentVersion(scope athanor.Looker, logicalID, identifier string) (res *ComponentVersion, props ComponentVersionArgs, err error) {
+	looked, err := scope.Lookup(ComponentVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ComponentVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ComponentName", &out.ComponentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ComponentVersion", &out.ComponentVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ComponentVersionComponentDependencyRequirement is the object type
 // ComponentDependencyRequirement of AWS::GreengrassV2::ComponentVersion.
 //

@@ -88,6 +88,32 @@ func NewConfig(scope athanor.Declarer, logicalID string, args ConfigArgs, opts .
 	return out, nil
 }
 
+// LookupConfig reads the existing AWS::GroundStation::Config whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConfig(scope athanor.Looker, logicalID, identifier string) (res *Config, props ConfigArgs, err error) {
+	looked, err := scope.Lookup(ConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Config{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Type", &out.Type); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigAntennaDownlinkConfig is the object type AntennaDownlinkConfig of
 // AWS::GroundStation::Config.
 //

@@ -95,6 +95,29 @@ func NewDataflowEndpointGroup(scope athanor.Declarer, logicalID string, args Dat
 	return out, nil
 }
 
+// LookupDataflowEndpointGroup reads the existing
+// AWS::GroundStation::DataflowEndpointGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDataflowEndpointGroup(scope athanor.Looker, logicalID, identifier string) (res *DataflowEndpointGroup, props DataflowEndpointGroupArgs, err error) {
+	looked, err := scope.Lookup(DataflowEndpointGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataflowEndpointGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataflowEndpointGroupAgentStatus is an enum of
 // AWS::GroundStation::DataflowEndpointGroup (AgentStatus). Known values (4):
 // SUCCESS, FAILED, ACTIVE, INACTIVE. Nil means unset. It is an interface that

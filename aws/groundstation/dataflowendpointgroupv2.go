@@ -108,6 +108,32 @@ func NewDataflowEndpointGroupV2(scope athanor.Declarer, logicalID string, args D
 	return out, nil
 }
 
+// LookupDataflowEndpointGroupV2 reads the existing
+// AWS::GroundStation::DataflowEndpointGroupV2 whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDataflowEndpointGroupV2(scope athanor.Looker, logicalID, identifier string) (res *DataflowEndpointGroupV2, props DataflowEndpointGroupV2Args, err error) {
+	looked, err := scope.Lookup(DataflowEndpointGroupV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataflowEndpointGroupV2{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointDetails", &out.EndpointDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataflowEndpointGroupV2AgentStatus is an enum of
 // AWS::GroundStation::DataflowEndpointGroupV2 (AgentStatus). Known values (4):
 // SUCCESS, FAILED, ACTIVE, INACTIVE. Nil means unset. It is an interface that

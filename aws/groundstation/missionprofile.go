@@ -132,6 +132,32 @@ func NewMissionProfile(scope athanor.Declarer, logicalID string, args MissionPro
 	return out, nil
 }
 
+// LookupMissionProfile reads the existing AWS::GroundStation::MissionProfile
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMissionProfile(scope athanor.Looker, logicalID, identifier string) (res *MissionProfile, props MissionProfileArgs, err error) {
+	looked, err := scope.Lookup(MissionProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MissionProfile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Region", &out.Region); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MissionProfileDataflowEdge is the object type DataflowEdge of
 // AWS::GroundStation::MissionProfile.
 //

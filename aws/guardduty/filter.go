@@ -103,6 +103,29 @@ func NewFilter(scope athanor.Declarer, logicalID string, args FilterArgs, opts .
 	return out, nil
 }
 
+// LookupFilter reads the existing AWS::GuardDuty::Filter whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFilter(scope athanor.Looker, logicalID, identifier string) (res *Filter, props FilterArgs, err error) {
+	looked, err := scope.Lookup(FilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Filter{Resource: looked}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FilterCondition is the object type Condition of AWS::GuardDuty::Filter.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-guardduty-filter-condition.html

@@ -104,6 +104,29 @@ func NewIPSet(scope athanor.Declarer, logicalID string, args IPSetArgs, opts ...
 	return out, nil
 }
 
+// LookupIPSet reads the existing AWS::GuardDuty::IPSet whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupIPSet(scope athanor.Looker, logicalID, identifier string) (res *IPSet, props IPSetArgs, err error) {
+	looked, err := scope.Lookup(IPSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPSet{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPSetTagItem is the object type TagItem of AWS::GuardDuty::IPSet.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-guardduty-ipset-tagitem.html

@@ -82,3 +82,26 @@ func NewMaster(scope athanor.Declarer, logicalID string, args MasterArgs, opts .
 	}
 	return out, nil
 }
+
+// LookupMaster reads the existing AWS::GuardDuty::Master whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMaster(scope athanor.Looker, logicalID, identifier string) (res *Master, props MasterArgs, err error) {
+	looked, err := scope.Lookup(MasterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Master{Resource: looked}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MasterId", &out.MasterId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

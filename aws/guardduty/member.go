@@ -102,3 +102,26 @@ func NewMember(scope athanor.Declarer, logicalID string, args MemberArgs, opts .
 	}
 	return out, nil
 }
+
+// LookupMember reads the existing AWS::GuardDuty::Member whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMember(scope athanor.Looker, logicalID, identifier string) (res *Member, props MemberArgs, err error) {
+	looked, err := scope.Lookup(MemberType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Member{Resource: looked}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MemberId", &out.MemberId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -108,6 +108,35 @@ func NewPublishingDestination(scope athanor.Declarer, logicalID string, args Pub
 	return out, nil
 }
 
+// LookupPublishingDestination reads the existing
+// AWS::GuardDuty::PublishingDestination whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPublishingDestination(scope athanor.Looker, logicalID, identifier string) (res *PublishingDestination, props PublishingDestinationArgs, err error) {
+	looked, err := scope.Lookup(PublishingDestinationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PublishingDestination{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublishingFailureStartTimestamp", &out.PublishingFailureStartTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PublishingDestinationCFNDestinationProperties is the object type
 // CFNDestinationProperties of AWS::GuardDuty::PublishingDestination.
 //

@@ -144,6 +144,41 @@ func NewThreatEntitySet(scope athanor.Declarer, logicalID string, args ThreatEnt
 	return out, nil
 }
 
+// LookupThreatEntitySet reads the existing AWS::GuardDuty::ThreatEntitySet
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupThreatEntitySet(scope athanor.Looker, logicalID, identifier string) (res *ThreatEntitySet, props ThreatEntitySetArgs, err error) {
+	looked, err := scope.Lookup(ThreatEntitySetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ThreatEntitySet{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorDetails", &out.ErrorDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ThreatEntitySetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ThreatEntitySetStatus is an enum of AWS::GuardDuty::ThreatEntitySet
 // (Status). Known values (7): INACTIVE, ACTIVATING, ACTIVE, DEACTIVATING,
 // ERROR, DELETE_PENDING, DELETED. Nil means unset. It is an interface that

@@ -104,6 +104,29 @@ func NewThreatIntelSet(scope athanor.Declarer, logicalID string, args ThreatInte
 	return out, nil
 }
 
+// LookupThreatIntelSet reads the existing AWS::GuardDuty::ThreatIntelSet whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupThreatIntelSet(scope athanor.Looker, logicalID, identifier string) (res *ThreatIntelSet, props ThreatIntelSetArgs, err error) {
+	looked, err := scope.Lookup(ThreatIntelSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ThreatIntelSet{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ThreatIntelSetTagItem is the object type TagItem of
 // AWS::GuardDuty::ThreatIntelSet.
 //

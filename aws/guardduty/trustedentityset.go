@@ -145,6 +145,41 @@ func NewTrustedEntitySet(scope athanor.Declarer, logicalID string, args TrustedE
 	return out, nil
 }
 
+// LookupTrustedEntitySet reads the existing AWS::GuardDuty::TrustedEntitySet
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrustedEntitySet(scope athanor.Looker, logicalID, identifier string) (res *TrustedEntitySet, props TrustedEntitySetArgs, err error) {
+	looked, err := scope.Lookup(TrustedEntitySetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrustedEntitySet{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorDetails", &out.ErrorDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TrustedEntitySetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DetectorId", &out.DetectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrustedEntitySetStatus is an enum of AWS::GuardDuty::TrustedEntitySet
 // (Status). Known values (7): INACTIVE, ACTIVATING, ACTIVE, DEACTIVATING,
 // ERROR, DELETE_PENDING, DELETED. Nil means unset. It is an interface that

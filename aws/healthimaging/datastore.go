@@ -116,6 +116,38 @@ func NewDatastore(scope athanor.Declarer, logicalID string, args DatastoreArgs, 
 	return out, nil
 }
 
+// LookupDatastore reads the existing AWS::HealthImaging::Datastore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDatastore(scope athanor.Looker, logicalID, identifier string) (res *Datastore, props DatastoreArgs, err error) {
+	looked, err := scope.Lookup(DatastoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Datastore{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatastoreArn", &out.DatastoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatastoreId", &out.DatastoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DatastoreStatus", &out.DatastoreStatus, DatastoreStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatastoreStatus is an enum of AWS::HealthImaging::Datastore
 // (DatastoreStatus). Known values (5): CREATING, CREATE_FAILED, ACTIVE,
 // DELETING, DELETED. Nil means unset. It is an interface that only the

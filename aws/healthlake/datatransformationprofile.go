@@ -141,6 +141,32 @@ func NewDataTransformationProfile(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupDataTransformationProfile reads the existing
+// AWS::HealthLake::DataTransformationProfile whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDataTransformationProfile(scope athanor.Looker, logicalID, identifier string) (res *DataTransformationProfile, props DataTransformationProfileArgs, err error) {
+	looked, err := scope.Lookup(DataTransformationProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataTransformationProfile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileId", &out.ProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "TargetFormat", &out.TargetFormat, DataTransformationProfileTargetFormatOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataTransformationProfileExistingVersionedProfileSource is the object type
 // ExistingVersionedProfileSource of
 // AWS::HealthLake::DataTransformationProfile.

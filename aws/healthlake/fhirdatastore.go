@@ -160,6 +160,38 @@ func NewFHIRDatastore(scope athanor.Declarer, logicalID string, args FHIRDatasto
 	return out, nil
 }
 
+// LookupFHIRDatastore reads the existing AWS::HealthLake::FHIRDatastore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFHIRDatastore(scope athanor.Looker, logicalID, identifier string) (res *FHIRDatastore, props FHIRDatastoreArgs, err error) {
+	looked, err := scope.Lookup(FHIRDatastoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FHIRDatastore{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatastoreArn", &out.DatastoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatastoreEndpoint", &out.DatastoreEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatastoreId", &out.DatastoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DatastoreStatus", &out.DatastoreStatus, FHIRDatastoreDatastoreStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FHIRDatastoreCreatedAt is the object type CreatedAt of
 // AWS::HealthLake::FHIRDatastore.
 //

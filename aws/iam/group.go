@@ -84,6 +84,28 @@ func NewGroup(scope athanor.Declarer, logicalID string, args GroupArgs, opts ...
 	return out, nil
 }
 
+// LookupGroup reads the existing AWS::IAM::Group whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupGroup(scope athanor.Looker, logicalID, identifier string) (res *Group, props GroupArgs, err error) {
+	looked, err := scope.Lookup(GroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Group{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupName", &out.GroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GroupPolicyProperty is the object type Policy of AWS::IAM::Group.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iam-group-policy.html

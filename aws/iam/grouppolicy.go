@@ -79,3 +79,26 @@ func NewGroupPolicy(scope athanor.Declarer, logicalID string, args GroupPolicyAr
 	}
 	return out, nil
 }
+
+// LookupGroupPolicy reads the existing AWS::IAM::GroupPolicy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGroupPolicy(scope athanor.Looker, logicalID, identifier string) (res *GroupPolicy, props GroupPolicyArgs, err error) {
+	looked, err := scope.Lookup(GroupPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GroupPolicy{Resource: looked}
+	if err := decodeOutput(looked, "PolicyName", &out.PolicyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupName", &out.GroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -81,3 +81,26 @@ func NewInstanceProfile(scope athanor.Declarer, logicalID string, args InstanceP
 	}
 	return out, nil
 }
+
+// LookupInstanceProfile reads the existing AWS::IAM::InstanceProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInstanceProfile(scope athanor.Looker, logicalID, identifier string) (res *InstanceProfile, props InstanceProfileArgs, err error) {
+	looked, err := scope.Lookup(InstanceProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InstanceProfile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceProfileName", &out.InstanceProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

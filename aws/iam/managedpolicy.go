@@ -166,3 +166,44 @@ func NewManagedPolicy(scope athanor.Declarer, logicalID string, args ManagedPoli
 	}
 	return out, nil
 }
+
+// LookupManagedPolicy reads the existing AWS::IAM::ManagedPolicy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupManagedPolicy(scope athanor.Looker, logicalID, identifier string) (res *ManagedPolicy, props ManagedPolicyArgs, err error) {
+	looked, err := scope.Lookup(ManagedPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ManagedPolicy{Resource: looked}
+	if err := decodeOutput(looked, "AttachmentCount", &out.AttachmentCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateDate", &out.CreateDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultVersionId", &out.DefaultVersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsAttachable", &out.IsAttachable); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PermissionsBoundaryUsageCount", &out.PermissionsBoundaryUsageCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyArn", &out.PolicyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyId", &out.PolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateDate", &out.UpdateDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -76,6 +76,26 @@ func NewOIDCProvider(scope athanor.Declarer, logicalID string, args OIDCProvider
 	return out, nil
 }
 
+// LookupOIDCProvider reads the existing AWS::IAM::OIDCProvider whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupOIDCProvider(scope athanor.Looker, logicalID, identifier string) (res *OIDCProvider, props OIDCProviderArgs, err error) {
+	looked, err := scope.Lookup(OIDCProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OIDCProvider{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OIDCProviderTag is the object type Tag of AWS::IAM::OIDCProvider.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iam-oidcprovider-tag.html

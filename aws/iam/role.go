@@ -127,6 +127,31 @@ func NewRole(scope athanor.Declarer, logicalID string, args RoleArgs, opts ...at
 	return out, nil
 }
 
+// LookupRole reads the existing AWS::IAM::Role whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRole(scope athanor.Looker, logicalID, identifier string) (res *Role, props RoleArgs, err error) {
+	looked, err := scope.Lookup(RoleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Role{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoleId", &out.RoleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoleName", &out.RoleName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RolePolicyProperty is the object type Policy of AWS::IAM::Role.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iam-role-policy.html

@@ -79,3 +79,26 @@ func NewRolePolicy(scope athanor.Declarer, logicalID string, args RolePolicyArgs
 	}
 	return out, nil
 }
+
+// LookupRolePolicy reads the existing AWS::IAM::RolePolicy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRolePolicy(scope athanor.Looker, logicalID, identifier string) (res *RolePolicy, props RolePolicyArgs, err error) {
+	looked, err := scope.Lookup(RolePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RolePolicy{Resource: looked}
+	if err := decodeOutput(looked, "PolicyName", &out.PolicyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoleName", &out.RoleName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -129,6 +129,29 @@ func NewSAMLProvider(scope athanor.Declarer, logicalID string, args SAMLProvider
 	return out, nil
 }
 
+// LookupSAMLProvider reads the existing AWS::IAM::SAMLProvider whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSAMLProvider(scope athanor.Looker, logicalID, identifier string) (res *SAMLProvider, props SAMLProviderArgs, err error) {
+	looked, err := scope.Lookup(SAMLProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SAMLProvider{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SamlProviderUUID", &out.SamlProviderUUID); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SAMLProviderAssertionEncryptionMode is an enum of AWS::IAM::SAMLProvider
 // (AssertionEncryptionMode). Known values (2): Allowed, Required. Nil means
 // unset. It is an interface that only the constants below and

@@ -109,6 +109,29 @@ func NewServerCertificate(scope athanor.Declarer, logicalID string, args ServerC
 	return out, nil
 }
 
+// LookupServerCertificate reads the existing AWS::IAM::ServerCertificate whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServerCertificate(scope athanor.Looker, logicalID, identifier string) (res *ServerCertificate, props ServerCertificateArgs, err error) {
+	looked, err := scope.Lookup(ServerCertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServerCertificate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServerCertificateName", &out.ServerCertificateName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServerCertificateTag is the object type Tag of AWS::IAM::ServerCertificate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iam-servercertificate-tag.html

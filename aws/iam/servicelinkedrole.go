@@ -73,3 +73,23 @@ func NewServiceLinkedRole(scope athanor.Declarer, logicalID string, args Service
 	}
 	return out, nil
 }
+
+// LookupServiceLinkedRole reads the existing AWS::IAM::ServiceLinkedRole whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServiceLinkedRole(scope athanor.Looker, logicalID, identifier string) (res *ServiceLinkedRole, props ServiceLinkedRoleArgs, err error) {
+	looked, err := scope.Lookup(ServiceLinkedRoleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceLinkedRole{Resource: looked}
+	if err := decodeOutput(looked, "RoleName", &out.RoleName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

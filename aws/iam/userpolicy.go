@@ -79,3 +79,26 @@ func NewUserPolicy(scope athanor.Declarer, logicalID string, args UserPolicyArgs
 	}
 	return out, nil
 }
+
+// LookupUserPolicy reads the existing AWS::IAM::UserPolicy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupUserPolicy(scope athanor.Looker, logicalID, identifier string) (res *UserPolicy, props UserPolicyArgs, err error) {
+	looked, err := scope.Lookup(UserPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserPolicy{Resource: looked}
+	if err := decodeOutput(looked, "PolicyName", &out.PolicyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserName", &out.UserName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -77,6 +77,26 @@ func NewVirtualMFADevice(scope athanor.Declarer, logicalID string, args VirtualM
 	return out, nil
 }
 
+// LookupVirtualMFADevice reads the existing AWS::IAM::VirtualMFADevice whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVirtualMFADevice(scope athanor.Looker, logicalID, identifier string) (res *VirtualMFADevice, props VirtualMFADeviceArgs, err error) {
+	looked, err := scope.Lookup(VirtualMFADeviceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VirtualMFADevice{Resource: looked}
+	if err := decodeOutput(looked, "SerialNumber", &out.SerialNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VirtualMFADeviceTag is the object type Tag of AWS::IAM::VirtualMFADevice.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iam-virtualmfadevice-tag.html

@@ -84,3 +84,26 @@ func NewGroup(scope athanor.Declarer, logicalID string, args GroupArgs, opts ...
 	}
 	return out, nil
 }
+
+// LookupGroup reads the existing AWS::IdentityStore::Group whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGroup(scope athanor.Looker, logicalID, identifier string) (res *Group, props GroupArgs, err error) {
+	looked, err := scope.Lookup(GroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Group{Resource: looked}
+	if err := decodeOutput(looked, "GroupId", &out.GroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentityStoreId", &out.IdentityStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -91,6 +91,29 @@ func NewGroupMembership(scope athanor.Declarer, logicalID string, args GroupMemb
 	return out, nil
 }
 
+// LookupGroupMembership reads the existing AWS::IdentityStore::GroupMembership
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGroupMembership(scope athanor.Looker, logicalID, identifier string) (res *GroupMembership, props GroupMembershipArgs, err error) {
+	looked, err := scope.Lookup(GroupMembershipType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GroupMembership{Resource: looked}
+	if err := decodeOutput(looked, "MembershipId", &out.MembershipId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentityStoreId", &out.IdentityStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GroupMembershipMemberId is the object type MemberId of
 // AWS::IdentityStore::GroupMembership.
 //

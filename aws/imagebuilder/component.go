@@ -174,6 +174,35 @@ func NewComponent(scope athanor.Declarer, logicalID string, args ComponentArgs, 
 	return out, nil
 }
 
+// LookupComponent reads the existing AWS::ImageBuilder::Component whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupComponent(scope athanor.Looker, logicalID, identifier string) (res *Component, props ComponentArgs, err error) {
+	looked, err := scope.Lookup(ComponentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Component{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Encrypted", &out.Encrypted); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestVersion", &out.LatestVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, ComponentTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ComponentLatestVersion is the object type LatestVersion of
 // AWS::ImageBuilder::Component.
 //

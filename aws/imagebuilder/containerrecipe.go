@@ -204,6 +204,29 @@ func NewContainerRecipe(scope athanor.Declarer, logicalID string, args Container
 	return out, nil
 }
 
+// LookupContainerRecipe reads the existing AWS::ImageBuilder::ContainerRecipe
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupContainerRecipe(scope athanor.Looker, logicalID, identifier string) (res *ContainerRecipe, props ContainerRecipeArgs, err error) {
+	looked, err := scope.Lookup(ContainerRecipeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContainerRecipe{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestVersion", &out.LatestVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContainerRecipeComponentConfiguration is the object type
 // ComponentConfiguration of AWS::ImageBuilder::ContainerRecipe.
 //

@@ -80,6 +80,26 @@ func NewDistributionConfiguration(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupDistributionConfiguration reads the existing
+// AWS::ImageBuilder::DistributionConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDistributionConfiguration(scope athanor.Looker, logicalID, identifier string) (res *DistributionConfiguration, props DistributionConfigurationArgs, err error) {
+	looked, err := scope.Lookup(DistributionConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DistributionConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DistributionConfigurationAmiDistributionConfiguration is the object type
 // AmiDistributionConfiguration of
 // AWS::ImageBuilder::DistributionConfiguration.

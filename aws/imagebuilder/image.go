@@ -190,6 +190,38 @@ func NewImage(scope athanor.Declarer, logicalID string, args ImageArgs, opts ...
 	return out, nil
 }
 
+// LookupImage reads the existing AWS::ImageBuilder::Image whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupImage(scope athanor.Looker, logicalID, identifier string) (res *Image, props ImageArgs, err error) {
+	looked, err := scope.Lookup(ImageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Image{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ImageId", &out.ImageId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ImageUri", &out.ImageUri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestVersion", &out.LatestVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ImageDeletionSettings is the object type DeletionSettings of
 // AWS::ImageBuilder::Image.
 //

@@ -176,6 +176,29 @@ func NewImagePipeline(scope athanor.Declarer, logicalID string, args ImagePipeli
 	return out, nil
 }
 
+// LookupImagePipeline reads the existing AWS::ImageBuilder::ImagePipeline
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupImagePipeline(scope athanor.Looker, logicalID, identifier string) (res *ImagePipeline, props ImagePipelineArgs, err error) {
+	looked, err := scope.Lookup(ImagePipelineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ImagePipeline{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeploymentId", &out.DeploymentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ImagePipelineAutoDisablePolicy is the object type AutoDisablePolicy of
 // AWS::ImageBuilder::ImagePipeline.
 //

@@ -150,6 +150,29 @@ func NewImageRecipe(scope athanor.Declarer, logicalID string, args ImageRecipeAr
 	return out, nil
 }
 
+// LookupImageRecipe reads the existing AWS::ImageBuilder::ImageRecipe whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupImageRecipe(scope athanor.Looker, logicalID, identifier string) (res *ImageRecipe, props ImageRecipeArgs, err error) {
+	looked, err := scope.Lookup(ImageRecipeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ImageRecipe{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestVersion", &out.LatestVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ImageRecipeAdditionalInstanceConfiguration is the object type
 // AdditionalInstanceConfiguration of AWS::ImageBuilder::ImageRecipe.
 //

@@ -139,6 +139,26 @@ func NewInfrastructureConfiguration(scope athanor.Declarer, logicalID string, ar
 	return out, nil
 }
 
+// LookupInfrastructureConfiguration reads the existing
+// AWS::ImageBuilder::InfrastructureConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupInfrastructureConfiguration(scope athanor.Looker, logicalID, identifier string) (res *InfrastructureConfiguration, props InfrastructureConfigurationArgs, err error) {
+	looked, err := scope.Lookup(InfrastructureConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InfrastructureConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InfrastructureConfigurationInstanceMetadataOptions is the object type
 // InstanceMetadataOptions of AWS::ImageBuilder::InfrastructureConfiguration.
 //

@@ -122,6 +122,26 @@ func NewLifecyclePolicy(scope athanor.Declarer, logicalID string, args Lifecycle
 	return out, nil
 }
 
+// LookupLifecyclePolicy reads the existing AWS::ImageBuilder::LifecyclePolicy
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLifecyclePolicy(scope athanor.Looker, logicalID, identifier string) (res *LifecyclePolicy, props LifecyclePolicyArgs, err error) {
+	looked, err := scope.Lookup(LifecyclePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LifecyclePolicy{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LifecyclePolicyAction is the object type Action of
 // AWS::ImageBuilder::LifecyclePolicy.
 //

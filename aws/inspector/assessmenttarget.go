@@ -63,3 +63,23 @@ func NewAssessmentTarget(scope athanor.Declarer, logicalID string, args Assessme
 	}
 	return out, nil
 }
+
+// LookupAssessmentTarget reads the existing AWS::Inspector::AssessmentTarget
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAssessmentTarget(scope athanor.Looker, logicalID, identifier string) (res *AssessmentTarget, props AssessmentTargetArgs, err error) {
+	looked, err := scope.Lookup(AssessmentTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AssessmentTarget{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -91,6 +91,26 @@ func NewAssessmentTemplate(scope athanor.Declarer, logicalID string, args Assess
 	return out, nil
 }
 
+// LookupAssessmentTemplate reads the existing
+// AWS::Inspector::AssessmentTemplate whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupAssessmentTemplate(scope athanor.Looker, logicalID, identifier string) (res *AssessmentTemplate, props AssessmentTemplateArgs, err error) {
+	looked, err := scope.Lookup(AssessmentTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AssessmentTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssessmentTemplateTag is the object type Tag of
 // AWS::Inspector::AssessmentTemplate.
 //

@@ -57,6 +57,26 @@ func NewResourceGroup(scope athanor.Declarer, logicalID string, args ResourceGro
 	return out, nil
 }
 
+// LookupResourceGroup reads the existing AWS::Inspector::ResourceGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResourceGroup(scope athanor.Looker, logicalID, identifier string) (res *ResourceGroup, props ResourceGroupArgs, err error) {
+	looked, err := scope.Lookup(ResourceGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceGroupTag is the object type Tag of AWS::Inspector::ResourceGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-inspector-resourcegroup-tag.html

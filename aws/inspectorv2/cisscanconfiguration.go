@@ -99,6 +99,26 @@ func NewCisScanConfiguration(scope athanor.Declarer, logicalID string, args CisS
 	return out, nil
 }
 
+// LookupCisScanConfiguration reads the existing
+// AWS::InspectorV2::CisScanConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCisScanConfiguration(scope athanor.Looker, logicalID, identifier string) (res *CisScanConfiguration, props CisScanConfigurationArgs, err error) {
+	looked, err := scope.Lookup(CisScanConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CisScanConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CisScanConfigurationCisSecurityLevel is an enum of
 // AWS::InspectorV2::CisScanConfiguration (CisSecurityLevel). Known values (2):
 // LEVEL_1, LEVEL_2. Nil means unset. It is an interface that only the

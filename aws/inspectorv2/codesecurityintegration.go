@@ -160,6 +160,41 @@ func NewCodeSecurityIntegration(scope athanor.Declarer, logicalID string, args C
 	return out, nil
 }
 
+// LookupCodeSecurityIntegration reads the existing
+// AWS::InspectorV2::CodeSecurityIntegration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCodeSecurityIntegration(scope athanor.Looker, logicalID, identifier string) (res *CodeSecurityIntegration, props CodeSecurityIntegrationArgs, err error) {
+	looked, err := scope.Lookup(CodeSecurityIntegrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CodeSecurityIntegration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AuthorizationUrl", &out.AuthorizationUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, CodeSecurityIntegrationIntegrationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CodeSecurityIntegrationCreateDetails is the object type CreateDetails of
 // AWS::InspectorV2::CodeSecurityIntegration.
 //

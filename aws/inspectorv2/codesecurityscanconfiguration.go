@@ -112,6 +112,26 @@ func NewCodeSecurityScanConfiguration(scope athanor.Declarer, logicalID string, 
 	return out, nil
 }
 
+// LookupCodeSecurityScanConfiguration reads the existing
+// AWS::InspectorV2::CodeSecurityScanConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCodeSecurityScanConfiguration(scope athanor.Looker, logicalID, identifier string) (res *CodeSecurityScanConfiguration, props CodeSecurityScanConfigurationArgs, err error) {
+	looked, err := scope.Lookup(CodeSecurityScanConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CodeSecurityScanConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CodeSecurityScanConfigurationCodeSecurityScanConfiguration is the object
 // type CodeSecurityScanConfiguration of
 // AWS::InspectorV2::CodeSecurityScanConfiguration.

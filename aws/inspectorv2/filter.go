@@ -95,6 +95,26 @@ func NewFilter(scope athanor.Declarer, logicalID string, args FilterArgs, opts .
 	return out, nil
 }
 
+// LookupFilter reads the existing AWS::InspectorV2::Filter whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFilter(scope athanor.Looker, logicalID, identifier string) (res *Filter, props FilterArgs, err error) {
+	looked, err := scope.Lookup(FilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Filter{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FilterAction is an enum of AWS::InspectorV2::Filter (FilterAction). Known
 // values (2): NONE, SUPPRESS. Nil means unset. It is an interface that only
 // the constants below and FilterActionOf's results implement, so that a bare

@@ -183,6 +183,47 @@ func NewConnection(scope athanor.Declarer, logicalID string, args ConnectionArgs
 	return out, nil
 }
 
+// LookupConnection reads the existing AWS::Interconnect::Connection whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnection(scope athanor.Looker, logicalID, identifier string) (res *Connection, props ConnectionArgs, err error) {
+	looked, err := scope.Lookup(ConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BillingTier", &out.BillingTier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectionId", &out.ConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccount", &out.OwnerAccount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Provider", &out.Provider); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SharedId", &out.SharedId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, ConnectionStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Type", &out.Type); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionAttachPoint is the object type AttachPoint of
 // AWS::Interconnect::Connection.
 //

@@ -209,6 +209,41 @@ func NewMonitor(scope athanor.Declarer, logicalID string, args MonitorArgs, opts
 	return out, nil
 }
 
+// LookupMonitor reads the existing AWS::InternetMonitor::Monitor whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMonitor(scope athanor.Looker, logicalID, identifier string) (res *Monitor, props MonitorArgs, err error) {
+	looked, err := scope.Lookup(MonitorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Monitor{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitorArn", &out.MonitorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProcessingStatus", &out.ProcessingStatus, MonitorProcessingStatusCodeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProcessingStatusInfo", &out.ProcessingStatusInfo); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitorName", &out.MonitorName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MonitorConfigState is an enum of AWS::InternetMonitor::Monitor
 // (MonitorConfigState). Known values (4): PENDING, ACTIVE, INACTIVE, ERROR.
 // Nil means unset. It is an interface that only the constants below and

@@ -98,6 +98,29 @@ func NewInvoiceUnit(scope athanor.Declarer, logicalID string, args InvoiceUnitAr
 	return out, nil
 }
 
+// LookupInvoiceUnit reads the existing AWS::Invoicing::InvoiceUnit whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInvoiceUnit(scope athanor.Looker, logicalID, identifier string) (res *InvoiceUnit, props InvoiceUnitArgs, err error) {
+	looked, err := scope.Lookup(InvoiceUnitType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InvoiceUnit{Resource: looked}
+	if err := decodeOutput(looked, "InvoiceUnitArn", &out.InvoiceUnitArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModified", &out.LastModified); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InvoiceUnitResourceTag is the object type ResourceTag of
 // AWS::Invoicing::InvoiceUnit.
 //

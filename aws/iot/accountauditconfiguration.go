@@ -78,6 +78,26 @@ func NewAccountAuditConfiguration(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupAccountAuditConfiguration reads the existing
+// AWS::IoT::AccountAuditConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupAccountAuditConfiguration(scope athanor.Looker, logicalID, identifier string) (res *AccountAuditConfiguration, props AccountAuditConfigurationArgs, err error) {
+	looked, err := scope.Lookup(AccountAuditConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccountAuditConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccountAuditConfigurationAuditCheckConfiguration is the object type
 // AuditCheckConfiguration of AWS::IoT::AccountAuditConfiguration.
 //

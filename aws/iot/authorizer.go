@@ -132,6 +132,29 @@ func NewAuthorizer(scope athanor.Declarer, logicalID string, args AuthorizerArgs
 	return out, nil
 }
 
+// LookupAuthorizer reads the existing AWS::IoT::Authorizer whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAuthorizer(scope athanor.Looker, logicalID, identifier string) (res *Authorizer, props AuthorizerArgs, err error) {
+	looked, err := scope.Lookup(AuthorizerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Authorizer{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AuthorizerName", &out.AuthorizerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AuthorizerStatus is an enum of AWS::IoT::Authorizer (Status). Known values
 // (2): ACTIVE, INACTIVE. Nil means unset. It is an interface that only the
 // constants below and AuthorizerStatusOf's results implement, so that a bare

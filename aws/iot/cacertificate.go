@@ -142,6 +142,29 @@ func NewCACertificate(scope athanor.Declarer, logicalID string, args CACertifica
 	return out, nil
 }
 
+// LookupCACertificate reads the existing AWS::IoT::CACertificate whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCACertificate(scope athanor.Looker, logicalID, identifier string) (res *CACertificate, props CACertificateArgs, err error) {
+	looked, err := scope.Lookup(CACertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CACertificate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CACertificateAutoRegistrationStatus is an enum of AWS::IoT::CACertificate
 // (AutoRegistrationStatus). Known values (2): ENABLE, DISABLE. Nil means
 // unset. It is an interface that only the constants below and

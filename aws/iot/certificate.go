@@ -120,6 +120,29 @@ func NewCertificate(scope athanor.Declarer, logicalID string, args CertificateAr
 	return out, nil
 }
 
+// LookupCertificate reads the existing AWS::IoT::Certificate whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCertificate(scope athanor.Looker, logicalID, identifier string) (res *Certificate, props CertificateArgs, err error) {
+	looked, err := scope.Lookup(CertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Certificate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CertificateMode is an enum of AWS::IoT::Certificate (CertificateMode). Known
 // values (2): DEFAULT, SNI_ONLY. Nil means unset. It is an interface that only
 // the constants below and CertificateModeOf's results implement, so that a

@@ -109,6 +109,29 @@ func NewCertificateProvider(scope athanor.Declarer, logicalID string, args Certi
 	return out, nil
 }
 
+// LookupCertificateProvider reads the existing AWS::IoT::CertificateProvider
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCertificateProvider(scope athanor.Looker, logicalID, identifier string) (res *CertificateProvider, props CertificateProviderArgs, err error) {
+	looked, err := scope.Lookup(CertificateProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CertificateProvider{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateProviderName", &out.CertificateProviderName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CertificateProviderOperation is an enum of AWS::IoT::CertificateProvider
 // (CertificateProviderOperation). Known values (1): CreateCertificateFromCsr.
 // Nil means unset. It is an interface that only the constants below and

@@ -171,6 +171,28 @@ func NewCommand(scope athanor.Declarer, logicalID string, args CommandArgs, opts
 	return out, nil
 }
 
+// LookupCommand reads the existing AWS::IoT::Command whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCommand(scope athanor.Looker, logicalID, identifier string) (res *Command, props CommandArgs, err error) {
+	looked, err := scope.Lookup(CommandType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Command{Resource: looked}
+	if err := decodeOutput(looked, "CommandArn", &out.CommandArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CommandId", &out.CommandId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CommandAwsJsonSubstitutionCommandPreprocessorConfig is the object type
 // AwsJsonSubstitutionCommandPreprocessorConfig of AWS::IoT::Command.
 //

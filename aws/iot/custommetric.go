@@ -107,6 +107,29 @@ func NewCustomMetric(scope athanor.Declarer, logicalID string, args CustomMetric
 	return out, nil
 }
 
+// LookupCustomMetric reads the existing AWS::IoT::CustomMetric whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCustomMetric(scope athanor.Looker, logicalID, identifier string) (res *CustomMetric, props CustomMetricArgs, err error) {
+	looked, err := scope.Lookup(CustomMetricType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomMetric{Resource: looked}
+	if err := decodeOutput(looked, "MetricArn", &out.MetricArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MetricName", &out.MetricName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomMetricMetricType is an enum of AWS::IoT::CustomMetric (MetricType).
 // Known values (4): string-list, ip-address-list, number-list, number. Nil
 // means unset. It is an interface that only the constants below and

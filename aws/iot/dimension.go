@@ -106,6 +106,29 @@ func NewDimension(scope athanor.Declarer, logicalID string, args DimensionArgs, 
 	return out, nil
 }
 
+// LookupDimension reads the existing AWS::IoT::Dimension whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDimension(scope athanor.Looker, logicalID, identifier string) (res *Dimension, props DimensionArgs, err error) {
+	looked, err := scope.Lookup(DimensionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dimension{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DimensionTag is the object type Tag of AWS::IoT::Dimension.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-dimension-tag.html

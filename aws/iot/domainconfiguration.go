@@ -211,6 +211,35 @@ func NewDomainConfiguration(scope athanor.Declarer, logicalID string, args Domai
 	return out, nil
 }
 
+// LookupDomainConfiguration reads the existing AWS::IoT::DomainConfiguration
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDomainConfiguration(scope athanor.Looker, logicalID, identifier string) (res *DomainConfiguration, props DomainConfigurationArgs, err error) {
+	looked, err := scope.Lookup(DomainConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DomainType", &out.DomainType, DomainConfigurationDomainTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServerCertificates", &out.ServerCertificates); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainConfigurationName", &out.DomainConfigurationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainConfigurationApplicationProtocol is an enum of
 // AWS::IoT::DomainConfiguration (ApplicationProtocol). Known values (4):
 // SECURE_MQTT, MQTT_WSS, HTTPS, DEFAULT. Nil means unset. It is an interface

@@ -108,6 +108,32 @@ func NewEncryptionConfiguration(scope athanor.Declarer, logicalID string, args E
 	return out, nil
 }
 
+// LookupEncryptionConfiguration reads the existing
+// AWS::IoT::EncryptionConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupEncryptionConfiguration(scope athanor.Looker, logicalID, identifier string) (res *EncryptionConfiguration, props EncryptionConfigurationArgs, err error) {
+	looked, err := scope.Lookup(EncryptionConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EncryptionConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConfigurationDetails", &out.ConfigurationDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedDate", &out.LastModifiedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EncryptionConfigurationConfigurationDetails is the object type
 // ConfigurationDetails of AWS::IoT::EncryptionConfiguration.
 //

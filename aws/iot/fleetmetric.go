@@ -149,6 +149,38 @@ func NewFleetMetric(scope athanor.Declarer, logicalID string, args FleetMetricAr
 	return out, nil
 }
 
+// LookupFleetMetric reads the existing AWS::IoT::FleetMetric whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFleetMetric(scope athanor.Looker, logicalID, identifier string) (res *FleetMetric, props FleetMetricArgs, err error) {
+	looked, err := scope.Lookup(FleetMetricType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FleetMetric{Resource: looked}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedDate", &out.LastModifiedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MetricArn", &out.MetricArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MetricName", &out.MetricName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FleetMetricAggregationType is the object type AggregationType of
 // AWS::IoT::FleetMetric.
 //

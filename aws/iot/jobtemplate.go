@@ -244,6 +244,29 @@ func NewJobTemplate(scope athanor.Declarer, logicalID string, args JobTemplateAr
 	return out, nil
 }
 
+// LookupJobTemplate reads the existing AWS::IoT::JobTemplate whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupJobTemplate(scope athanor.Looker, logicalID, identifier string) (res *JobTemplate, props JobTemplateArgs, err error) {
+	looked, err := scope.Lookup(JobTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &JobTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "JobTemplateId", &out.JobTemplateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // JobTemplateAbortConfig is the object type AbortConfig of
 // AWS::IoT::JobTemplate.
 //

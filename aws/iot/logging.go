@@ -94,6 +94,25 @@ func NewLogging(scope athanor.Declarer, logicalID string, args LoggingArgs, opts
 	return out, nil
 }
 
+// LookupLogging reads the existing AWS::IoT::Logging whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLogging(scope athanor.Looker, logicalID, identifier string) (res *Logging, props LoggingArgs, err error) {
+	looked, err := scope.Lookup(LoggingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Logging{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LoggingDefaultLogLevel is an enum of AWS::IoT::Logging (DefaultLogLevel).
 // Known values (5): ERROR, WARN, INFO, DEBUG, DISABLED. Nil means unset. It is
 // an interface that only the constants below and LoggingDefaultLogLevelOf's

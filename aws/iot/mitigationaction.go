@@ -99,6 +99,32 @@ func NewMitigationAction(scope athanor.Declarer, logicalID string, args Mitigati
 	return out, nil
 }
 
+// LookupMitigationAction reads the existing AWS::IoT::MitigationAction whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMitigationAction(scope athanor.Looker, logicalID, identifier string) (res *MitigationAction, props MitigationActionArgs, err error) {
+	looked, err := scope.Lookup(MitigationActionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MitigationAction{Resource: looked}
+	if err := decodeOutput(looked, "MitigationActionArn", &out.MitigationActionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MitigationActionId", &out.MitigationActionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ActionName", &out.ActionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MitigationActionActionParams is the object type ActionParams of
 // AWS::IoT::MitigationAction.
 //

@@ -131,6 +131,29 @@ func NewProvisioningTemplate(scope athanor.Declarer, logicalID string, args Prov
 	return out, nil
 }
 
+// LookupProvisioningTemplate reads the existing AWS::IoT::ProvisioningTemplate
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupProvisioningTemplate(scope athanor.Looker, logicalID, identifier string) (res *ProvisioningTemplate, props ProvisioningTemplateArgs, err error) {
+	looked, err := scope.Lookup(ProvisioningTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProvisioningTemplate{Resource: looked}
+	if err := decodeOutput(looked, "TemplateArn", &out.TemplateArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TemplateName", &out.TemplateName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProvisioningTemplateProvisioningHook is the object type ProvisioningHook of
 // AWS::IoT::ProvisioningTemplate.
 //

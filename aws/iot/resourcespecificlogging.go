@@ -96,6 +96,26 @@ func NewResourceSpecificLogging(scope athanor.Declarer, logicalID string, args R
 	return out, nil
 }
 
+// LookupResourceSpecificLogging reads the existing
+// AWS::IoT::ResourceSpecificLogging whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupResourceSpecificLogging(scope athanor.Looker, logicalID, identifier string) (res *ResourceSpecificLogging, props ResourceSpecificLoggingArgs, err error) {
+	looked, err := scope.Lookup(ResourceSpecificLoggingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceSpecificLogging{Resource: looked}
+	if err := decodeOutput(looked, "TargetId", &out.TargetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceSpecificLoggingLogLevel is an enum of
 // AWS::IoT::ResourceSpecificLogging (LogLevel). Known values (5): ERROR, WARN,
 // INFO, DEBUG, DISABLED. Nil means unset. It is an interface that only the

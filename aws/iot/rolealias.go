@@ -88,6 +88,29 @@ func NewRoleAlias(scope athanor.Declarer, logicalID string, args RoleAliasArgs, 
 	return out, nil
 }
 
+// LookupRoleAlias reads the existing AWS::IoT::RoleAlias whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRoleAlias(scope athanor.Looker, logicalID, identifier string) (res *RoleAlias, props RoleAliasArgs, err error) {
+	looked, err := scope.Lookup(RoleAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RoleAlias{Resource: looked}
+	if err := decodeOutput(looked, "RoleAliasArn", &out.RoleAliasArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoleAlias", &out.RoleAlias); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RoleAliasTag is the object type Tag of AWS::IoT::RoleAlias.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-rolealias-tag.html

@@ -124,6 +124,29 @@ func NewScheduledAudit(scope athanor.Declarer, logicalID string, args ScheduledA
 	return out, nil
 }
 
+// LookupScheduledAudit reads the existing AWS::IoT::ScheduledAudit whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupScheduledAudit(scope athanor.Looker, logicalID, identifier string) (res *ScheduledAudit, props ScheduledAuditArgs, err error) {
+	looked, err := scope.Lookup(ScheduledAuditType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ScheduledAudit{Resource: looked}
+	if err := decodeOutput(looked, "ScheduledAuditArn", &out.ScheduledAuditArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScheduledAuditName", &out.ScheduledAuditName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScheduledAuditDayOfWeek is an enum of AWS::IoT::ScheduledAudit (DayOfWeek).
 // Known values (8): SUN, MON, TUE, WED, THU, FRI, SAT, UNSET_VALUE. Nil means
 // unset. It is an interface that only the constants below and

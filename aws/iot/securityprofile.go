@@ -117,6 +117,29 @@ func NewSecurityProfile(scope athanor.Declarer, logicalID string, args SecurityP
 	return out, nil
 }
 
+// LookupSecurityProfile reads the existing AWS::IoT::SecurityProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSecurityProfile(scope athanor.Looker, logicalID, identifier string) (res *SecurityProfile, props SecurityProfileArgs, err error) {
+	looked, err := scope.Lookup(SecurityProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityProfile{Resource: looked}
+	if err := decodeOutput(looked, "SecurityProfileArn", &out.SecurityProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecurityProfileName", &out.SecurityProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityProfileAlertTarget is the object type AlertTarget of
 // AWS::IoT::SecurityProfile.
 //

@@ -81,6 +81,29 @@ func NewSoftwarePackage(scope athanor.Declarer, logicalID string, args SoftwareP
 	return out, nil
 }
 
+// LookupSoftwarePackage reads the existing AWS::IoT::SoftwarePackage whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSoftwarePackage(scope athanor.Looker, logicalID, identifier string) (res *SoftwarePackage, props SoftwarePackageArgs, err error) {
+	looked, err := scope.Lookup(SoftwarePackageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SoftwarePackage{Resource: looked}
+	if err := decodeOutput(looked, "PackageArn", &out.PackageArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageName", &out.PackageName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SoftwarePackageTag is the object type Tag of AWS::IoT::SoftwarePackage.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-softwarepackage-tag.html

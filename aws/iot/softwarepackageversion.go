@@ -161,6 +161,41 @@ func NewSoftwarePackageVersion(scope athanor.Declarer, logicalID string, args So
 	return out, nil
 }
 
+// LookupSoftwarePackageVersion reads the existing
+// AWS::IoT::SoftwarePackageVersion whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupSoftwarePackageVersion(scope athanor.Looker, logicalID, identifier string) (res *SoftwarePackageVersion, props SoftwarePackageVersionArgs, err error) {
+	looked, err := scope.Lookup(SoftwarePackageVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SoftwarePackageVersion{Resource: looked}
+	if err := decodeOutput(looked, "ErrorReason", &out.ErrorReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageVersionArn", &out.PackageVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "SbomValidationStatus", &out.SbomValidationStatus, SoftwarePackageVersionSbomValidationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, SoftwarePackageVersionPackageVersionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageName", &out.PackageName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionName", &out.VersionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SoftwarePackageVersionPackageVersionArtifact is the object type
 // PackageVersionArtifact of AWS::IoT::SoftwarePackageVersion.
 //

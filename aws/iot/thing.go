@@ -83,6 +83,31 @@ func NewThing(scope athanor.Declarer, logicalID string, args ThingArgs, opts ...
 	return out, nil
 }
 
+// LookupThing reads the existing AWS::IoT::Thing whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupThing(scope athanor.Looker, logicalID, identifier string) (res *Thing, props ThingArgs, err error) {
+	looked, err := scope.Lookup(ThingTypeName, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Thing{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ThingName", &out.ThingName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ThingAttributePayload is the object type AttributePayload of
 // AWS::IoT::Thing.
 //

@@ -104,6 +104,32 @@ func NewThingGroup(scope athanor.Declarer, logicalID string, args ThingGroupArgs
 	return out, nil
 }
 
+// LookupThingGroup reads the existing AWS::IoT::ThingGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupThingGroup(scope athanor.Looker, logicalID, identifier string) (res *ThingGroup, props ThingGroupArgs, err error) {
+	looked, err := scope.Lookup(ThingGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ThingGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ThingGroupName", &out.ThingGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ThingGroupAttributePayload is the object type AttributePayload of
 // AWS::IoT::ThingGroup.
 //

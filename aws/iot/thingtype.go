@@ -98,6 +98,32 @@ func NewThingType(scope athanor.Declarer, logicalID string, args ThingTypeArgs, 
 	return out, nil
 }
 
+// LookupThingType reads the existing AWS::IoT::ThingType whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupThingType(scope athanor.Looker, logicalID, identifier string) (res *ThingType, props ThingTypeArgs, err error) {
+	looked, err := scope.Lookup(ThingTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ThingType{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ThingTypeName", &out.ThingTypeName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ThingTypePropagatingAttribute is the object type PropagatingAttribute of
 // AWS::IoT::ThingType.
 //

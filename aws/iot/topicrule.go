@@ -82,6 +82,29 @@ func NewTopicRule(scope athanor.Declarer, logicalID string, args TopicRuleArgs, 
 	return out, nil
 }
 
+// LookupTopicRule reads the existing AWS::IoT::TopicRule whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTopicRule(scope athanor.Looker, logicalID, identifier string) (res *TopicRule, props TopicRuleArgs, err error) {
+	looked, err := scope.Lookup(TopicRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TopicRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleName", &out.RuleName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TopicRuleAction is the object type Action of AWS::IoT::TopicRule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iot-topicrule-action.html

@@ -101,6 +101,29 @@ func NewTopicRuleDestination(scope athanor.Declarer, logicalID string, args Topi
 	return out, nil
 }
 
+// LookupTopicRuleDestination reads the existing AWS::IoT::TopicRuleDestination
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTopicRuleDestination(scope athanor.Looker, logicalID, identifier string) (res *TopicRuleDestination, props TopicRuleDestinationArgs, err error) {
+	looked, err := scope.Lookup(TopicRuleDestinationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TopicRuleDestination{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TopicRuleDestinationHttpUrlDestinationSummary is the object type
 // HttpUrlDestinationSummary of AWS::IoT::TopicRuleDestination.
 //

@@ -113,6 +113,29 @@ func NewDataset(scope athanor.Declarer, logicalID string, args DatasetArgs, opts
 	return out, nil
 }
 
+// LookupDataset reads the existing AWS::IoTAnalytics::Dataset whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataset(scope athanor.Looker, logicalID, identifier string) (res *Dataset, props DatasetArgs, err error) {
+	looked, err := scope.Lookup(DatasetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dataset{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatasetName", &out.DatasetName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatasetAction is the object type Action of AWS::IoTAnalytics::Dataset.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotanalytics-dataset-action.html

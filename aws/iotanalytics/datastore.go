@@ -98,6 +98,29 @@ func NewDatastore(scope athanor.Declarer, logicalID string, args DatastoreArgs, 
 	return out, nil
 }
 
+// LookupDatastore reads the existing AWS::IoTAnalytics::Datastore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDatastore(scope athanor.Looker, logicalID, identifier string) (res *Datastore, props DatastoreArgs, err error) {
+	looked, err := scope.Lookup(DatastoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Datastore{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatastoreName", &out.DatastoreName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatastoreColumn is the object type Column of AWS::IoTAnalytics::Datastore.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotanalytics-datastore-column.html

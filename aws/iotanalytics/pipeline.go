@@ -80,6 +80,29 @@ func NewPipeline(scope athanor.Declarer, logicalID string, args PipelineArgs, op
 	return out, nil
 }
 
+// LookupPipeline reads the existing AWS::IoTAnalytics::Pipeline whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPipeline(scope athanor.Looker, logicalID, identifier string) (res *Pipeline, props PipelineArgs, err error) {
+	looked, err := scope.Lookup(PipelineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Pipeline{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PipelineName", &out.PipelineName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PipelineActivity is the object type Activity of AWS::IoTAnalytics::Pipeline.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotanalytics-pipeline-activity.html

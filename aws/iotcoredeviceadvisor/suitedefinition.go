@@ -84,6 +84,32 @@ func NewSuiteDefinition(scope athanor.Declarer, logicalID string, args SuiteDefi
 	return out, nil
 }
 
+// LookupSuiteDefinition reads the existing
+// AWS::IoTCoreDeviceAdvisor::SuiteDefinition whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSuiteDefinition(scope athanor.Looker, logicalID, identifier string) (res *SuiteDefinition, props SuiteDefinitionArgs, err error) {
+	looked, err := scope.Lookup(SuiteDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SuiteDefinition{Resource: looked}
+	if err := decodeOutput(looked, "SuiteDefinitionArn", &out.SuiteDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SuiteDefinitionId", &out.SuiteDefinitionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SuiteDefinitionVersion", &out.SuiteDefinitionVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SuiteDefinitionConfiguration is the object type SuiteDefinitionConfiguration
 // of AWS::IoTCoreDeviceAdvisor::SuiteDefinition.
 //

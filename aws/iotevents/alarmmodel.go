@@ -110,6 +110,26 @@ func NewAlarmModel(scope athanor.Declarer, logicalID string, args AlarmModelArgs
 	return out, nil
 }
 
+// LookupAlarmModel reads the existing AWS::IoTEvents::AlarmModel whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAlarmModel(scope athanor.Looker, logicalID, identifier string) (res *AlarmModel, props AlarmModelArgs, err error) {
+	looked, err := scope.Lookup(AlarmModelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AlarmModel{Resource: looked}
+	if err := decodeOutput(looked, "AlarmModelName", &out.AlarmModelName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AlarmModelAcknowledgeFlow is the object type AcknowledgeFlow of
 // AWS::IoTEvents::AlarmModel.
 //

@@ -115,6 +115,26 @@ func NewDetectorModel(scope athanor.Declarer, logicalID string, args DetectorMod
 	return out, nil
 }
 
+// LookupDetectorModel reads the existing AWS::IoTEvents::DetectorModel whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDetectorModel(scope athanor.Looker, logicalID, identifier string) (res *DetectorModel, props DetectorModelArgs, err error) {
+	looked, err := scope.Lookup(DetectorModelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DetectorModel{Resource: looked}
+	if err := decodeOutput(looked, "DetectorModelName", &out.DetectorModelName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DetectorModelAction is the object type Action of
 // AWS::IoTEvents::DetectorModel.
 //

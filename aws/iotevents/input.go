@@ -76,6 +76,26 @@ func NewInput(scope athanor.Declarer, logicalID string, args InputArgs, opts ...
 	return out, nil
 }
 
+// LookupInput reads the existing AWS::IoTEvents::Input whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupInput(scope athanor.Looker, logicalID, identifier string) (res *Input, props InputArgs, err error) {
+	looked, err := scope.Lookup(InputType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Input{Resource: looked}
+	if err := decodeOutput(looked, "InputName", &out.InputName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InputAttribute is the object type Attribute of AWS::IoTEvents::Input.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotevents-input-attribute.html

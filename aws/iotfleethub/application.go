@@ -145,6 +145,47 @@ func NewApplication(scope athanor.Declarer, logicalID string, args ApplicationAr
 	return out, nil
 }
 
+// LookupApplication reads the existing AWS::IoTFleetHub::Application whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApplication(scope athanor.Looker, logicalID, identifier string) (res *Application, props ApplicationArgs, err error) {
+	looked, err := scope.Lookup(ApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Application{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationArn", &out.ApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationCreationDate", &out.ApplicationCreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationLastUpdateDate", &out.ApplicationLastUpdateDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationState", &out.ApplicationState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationUrl", &out.ApplicationUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorMessage", &out.ErrorMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SsoClientId", &out.SsoClientId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationTag is the object type Tag of AWS::IoTFleetHub::Application.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotfleethub-application-tag.html

@@ -274,6 +274,38 @@ func NewCampaign(scope athanor.Declarer, logicalID string, args CampaignArgs, op
 	return out, nil
 }
 
+// LookupCampaign reads the existing AWS::IoTFleetWise::Campaign whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCampaign(scope athanor.Looker, logicalID, identifier string) (res *Campaign, props CampaignArgs, err error) {
+	looked, err := scope.Lookup(CampaignType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Campaign{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationTime", &out.LastModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, CampaignStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CampaignCollectionScheme is the object type CollectionScheme of
 // AWS::IoTFleetWise::Campaign. exactly one of {TimeBasedCollectionScheme} or
 // {ConditionBasedCollectionScheme}.

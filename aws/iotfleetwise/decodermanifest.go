@@ -150,6 +150,35 @@ func NewDecoderManifest(scope athanor.Declarer, logicalID string, args DecoderMa
 	return out, nil
 }
 
+// LookupDecoderManifest reads the existing AWS::IoTFleetWise::DecoderManifest
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDecoderManifest(scope athanor.Looker, logicalID, identifier string) (res *DecoderManifest, props DecoderManifestArgs, err error) {
+	looked, err := scope.Lookup(DecoderManifestType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DecoderManifest{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationTime", &out.LastModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DecoderManifestCanInterface is the object type CanInterface of
 // AWS::IoTFleetWise::DecoderManifest.
 //

@@ -139,6 +139,35 @@ func NewModelManifest(scope athanor.Declarer, logicalID string, args ModelManife
 	return out, nil
 }
 
+// LookupModelManifest reads the existing AWS::IoTFleetWise::ModelManifest
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupModelManifest(scope athanor.Looker, logicalID, identifier string) (res *ModelManifest, props ModelManifestArgs, err error) {
+	looked, err := scope.Lookup(ModelManifestType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModelManifest{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationTime", &out.LastModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModelManifestManifestStatus is an enum of AWS::IoTFleetWise::ModelManifest
 // (ManifestStatus). Known values (2): ACTIVE, DRAFT. Nil means unset. It is an
 // interface that only the constants below and ModelManifestManifestStatusOf's

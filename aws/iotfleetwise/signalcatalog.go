@@ -120,6 +120,35 @@ func NewSignalCatalog(scope athanor.Declarer, logicalID string, args SignalCatal
 	return out, nil
 }
 
+// LookupSignalCatalog reads the existing AWS::IoTFleetWise::SignalCatalog
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSignalCatalog(scope athanor.Looker, logicalID, identifier string) (res *SignalCatalog, props SignalCatalogArgs, err error) {
+	looked, err := scope.Lookup(SignalCatalogType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SignalCatalog{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationTime", &out.LastModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SignalCatalogActuator is the object type Actuator of
 // AWS::IoTFleetWise::SignalCatalog.
 //

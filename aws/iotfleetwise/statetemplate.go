@@ -141,6 +141,38 @@ func NewStateTemplate(scope athanor.Declarer, logicalID string, args StateTempla
 	return out, nil
 }
 
+// LookupStateTemplate reads the existing AWS::IoTFleetWise::StateTemplate
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStateTemplate(scope athanor.Looker, logicalID, identifier string) (res *StateTemplate, props StateTemplateArgs, err error) {
+	looked, err := scope.Lookup(StateTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StateTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationTime", &out.LastModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StateTemplateTag is the object type Tag of AWS::IoTFleetWise::StateTemplate.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotfleetwise-statetemplate-tag.html

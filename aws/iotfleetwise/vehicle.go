@@ -147,6 +147,35 @@ func NewVehicle(scope athanor.Declarer, logicalID string, args VehicleArgs, opts
 	return out, nil
 }
 
+// LookupVehicle reads the existing AWS::IoTFleetWise::Vehicle whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVehicle(scope athanor.Looker, logicalID, identifier string) (res *Vehicle, props VehicleArgs, err error) {
+	looked, err := scope.Lookup(VehicleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Vehicle{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationTime", &out.LastModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VehicleAssociationBehavior is an enum of AWS::IoTFleetWise::Vehicle
 // (VehicleAssociationBehavior). Known values (2): CreateIotThing,
 // ValidateIotThingExists. Nil means unset. It is an interface that only the

@@ -106,6 +106,29 @@ func NewAsset(scope athanor.Declarer, logicalID string, args AssetArgs, opts ...
 	return out, nil
 }
 
+// LookupAsset reads the existing AWS::IoTSiteWise::Asset whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAsset(scope athanor.Looker, logicalID, identifier string) (res *Asset, props AssetArgs, err error) {
+	looked, err := scope.Lookup(AssetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Asset{Resource: looked}
+	if err := decodeOutput(looked, "AssetArn", &out.AssetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssetId", &out.AssetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssetHierarchy is the object type AssetHierarchy of AWS::IoTSiteWise::Asset.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotsitewise-asset-assethierarchy.html

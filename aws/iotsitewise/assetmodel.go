@@ -151,6 +151,29 @@ func NewAssetModel(scope athanor.Declarer, logicalID string, args AssetModelArgs
 	return out, nil
 }
 
+// LookupAssetModel reads the existing AWS::IoTSiteWise::AssetModel whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAssetModel(scope athanor.Looker, logicalID, identifier string) (res *AssetModel, props AssetModelArgs, err error) {
+	looked, err := scope.Lookup(AssetModelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AssetModel{Resource: looked}
+	if err := decodeOutput(looked, "AssetModelArn", &out.AssetModelArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssetModelId", &out.AssetModelId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssetModelAttribute is the object type Attribute of
 // AWS::IoTSiteWise::AssetModel.
 //

@@ -95,6 +95,29 @@ func NewComputationModel(scope athanor.Declarer, logicalID string, args Computat
 	return out, nil
 }
 
+// LookupComputationModel reads the existing AWS::IoTSiteWise::ComputationModel
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupComputationModel(scope athanor.Looker, logicalID, identifier string) (res *ComputationModel, props ComputationModelArgs, err error) {
+	looked, err := scope.Lookup(ComputationModelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ComputationModel{Resource: looked}
+	if err := decodeOutput(looked, "ComputationModelArn", &out.ComputationModelArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ComputationModelId", &out.ComputationModelId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ComputationModelAnomalyDetectionComputationModelConfiguration is the object
 // type AnomalyDetectionComputationModelConfiguration of
 // AWS::IoTSiteWise::ComputationModel.

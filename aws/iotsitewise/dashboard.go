@@ -89,6 +89,29 @@ func NewDashboard(scope athanor.Declarer, logicalID string, args DashboardArgs, 
 	return out, nil
 }
 
+// LookupDashboard reads the existing AWS::IoTSiteWise::Dashboard whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDashboard(scope athanor.Looker, logicalID, identifier string) (res *Dashboard, props DashboardArgs, err error) {
+	looked, err := scope.Lookup(DashboardType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dashboard{Resource: looked}
+	if err := decodeOutput(looked, "DashboardArn", &out.DashboardArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DashboardId", &out.DashboardId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DashboardTag is the object type Tag of AWS::IoTSiteWise::Dashboard.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotsitewise-dashboard-tag.html

@@ -84,6 +84,26 @@ func NewGateway(scope athanor.Declarer, logicalID string, args GatewayArgs, opts
 	return out, nil
 }
 
+// LookupGateway reads the existing AWS::IoTSiteWise::Gateway whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGateway(scope athanor.Looker, logicalID, identifier string) (res *Gateway, props GatewayArgs, err error) {
+	looked, err := scope.Lookup(GatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Gateway{Resource: looked}
+	if err := decodeOutput(looked, "GatewayId", &out.GatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GatewayCapabilitySummary is the object type GatewayCapabilitySummary of
 // AWS::IoTSiteWise::Gateway.
 //

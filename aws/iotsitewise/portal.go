@@ -160,6 +160,35 @@ func NewPortal(scope athanor.Declarer, logicalID string, args PortalArgs, opts .
 	return out, nil
 }
 
+// LookupPortal reads the existing AWS::IoTSiteWise::Portal whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPortal(scope athanor.Looker, logicalID, identifier string) (res *Portal, props PortalArgs, err error) {
+	looked, err := scope.Lookup(PortalType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Portal{Resource: looked}
+	if err := decodeOutput(looked, "PortalArn", &out.PortalArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PortalClientId", &out.PortalClientId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PortalId", &out.PortalId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PortalStartUrl", &out.PortalStartUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PortalAlarms is the object type Alarms of AWS::IoTSiteWise::Portal.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotsitewise-portal-alarms.html

@@ -88,6 +88,29 @@ func NewProject(scope athanor.Declarer, logicalID string, args ProjectArgs, opts
 	return out, nil
 }
 
+// LookupProject reads the existing AWS::IoTSiteWise::Project whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupProject(scope athanor.Looker, logicalID, identifier string) (res *Project, props ProjectArgs, err error) {
+	looked, err := scope.Lookup(ProjectType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Project{Resource: looked}
+	if err := decodeOutput(looked, "ProjectArn", &out.ProjectArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectId", &out.ProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProjectTag is the object type Tag of AWS::IoTSiteWise::Project.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotsitewise-project-tag.html

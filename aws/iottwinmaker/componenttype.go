@@ -196,6 +196,47 @@ func NewComponentType(scope athanor.Declarer, logicalID string, args ComponentTy
 	return out, nil
 }
 
+// LookupComponentType reads the existing AWS::IoTTwinMaker::ComponentType
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupComponentType(scope athanor.Looker, logicalID, identifier string) (res *ComponentType, props ComponentTypeArgs, err error) {
+	looked, err := scope.Lookup(ComponentTypeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ComponentType{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDateTime", &out.CreationDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsAbstract", &out.IsAbstract); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsSchemaInitialized", &out.IsSchemaInitialized); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateDateTime", &out.UpdateDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkspaceId", &out.WorkspaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ComponentTypeId", &out.ComponentTypeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ComponentTypeCompositeComponentType is the object type
 // CompositeComponentType of AWS::IoTTwinMaker::ComponentType.
 //

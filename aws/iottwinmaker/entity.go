@@ -172,6 +172,44 @@ func NewEntity(scope athanor.Declarer, logicalID string, args EntityArgs, opts .
 	return out, nil
 }
 
+// LookupEntity reads the existing AWS::IoTTwinMaker::Entity whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEntity(scope athanor.Looker, logicalID, identifier string) (res *Entity, props EntityArgs, err error) {
+	looked, err := scope.Lookup(EntityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Entity{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDateTime", &out.CreationDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HasChildEntities", &out.HasChildEntities); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateDateTime", &out.UpdateDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkspaceId", &out.WorkspaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EntityId", &out.EntityId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EntityComponent is the object type Component of AWS::IoTTwinMaker::Entity.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iottwinmaker-entity-component.html

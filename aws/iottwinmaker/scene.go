@@ -152,3 +152,38 @@ func NewScene(scope athanor.Declarer, logicalID string, args SceneArgs, opts ...
 	}
 	return out, nil
 }
+
+// LookupScene reads the existing AWS::IoTTwinMaker::Scene whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupScene(scope athanor.Looker, logicalID, identifier string) (res *Scene, props SceneArgs, err error) {
+	looked, err := scope.Lookup(SceneType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Scene{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDateTime", &out.CreationDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GeneratedSceneMetadata", &out.GeneratedSceneMetadata); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateDateTime", &out.UpdateDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkspaceId", &out.WorkspaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SceneId", &out.SceneId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

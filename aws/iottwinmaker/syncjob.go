@@ -136,3 +136,38 @@ func NewSyncJob(scope athanor.Declarer, logicalID string, args SyncJobArgs, opts
 	}
 	return out, nil
 }
+
+// LookupSyncJob reads the existing AWS::IoTTwinMaker::SyncJob whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSyncJob(scope athanor.Looker, logicalID, identifier string) (res *SyncJob, props SyncJobArgs, err error) {
+	looked, err := scope.Lookup(SyncJobType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SyncJob{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDateTime", &out.CreationDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateDateTime", &out.UpdateDateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkspaceId", &out.WorkspaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SyncSource", &out.SyncSource); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -81,6 +81,29 @@ func NewDeviceProfile(scope athanor.Declarer, logicalID string, args DeviceProfi
 	return out, nil
 }
 
+// LookupDeviceProfile reads the existing AWS::IoTWireless::DeviceProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeviceProfile(scope athanor.Looker, logicalID, identifier string) (res *DeviceProfile, props DeviceProfileArgs, err error) {
+	looked, err := scope.Lookup(DeviceProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeviceProfile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeviceProfileLoRaWANDeviceProfile is the object type LoRaWANDeviceProfile of
 // AWS::IoTWireless::DeviceProfile.
 //

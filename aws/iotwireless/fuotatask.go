@@ -129,6 +129,32 @@ func NewFuotaTask(scope athanor.Declarer, logicalID string, args FuotaTaskArgs, 
 	return out, nil
 }
 
+// LookupFuotaTask reads the existing AWS::IoTWireless::FuotaTask whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFuotaTask(scope athanor.Looker, logicalID, identifier string) (res *FuotaTask, props FuotaTaskArgs, err error) {
+	looked, err := scope.Lookup(FuotaTaskType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FuotaTask{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FuotaTaskStatus", &out.FuotaTaskStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FuotaTaskLoRaWAN is the object type LoRaWAN of AWS::IoTWireless::FuotaTask.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-iotwireless-fuotatask-lorawan.html

@@ -108,6 +108,32 @@ func NewMulticastGroup(scope athanor.Declarer, logicalID string, args MulticastG
 	return out, nil
 }
 
+// LookupMulticastGroup reads the existing AWS::IoTWireless::MulticastGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMulticastGroup(scope athanor.Looker, logicalID, identifier string) (res *MulticastGroup, props MulticastGroupArgs, err error) {
+	looked, err := scope.Lookup(MulticastGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MulticastGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MulticastGroupLoRaWAN is the object type LoRaWAN of
 // AWS::IoTWireless::MulticastGroup.
 //

@@ -105,6 +105,29 @@ func NewNetworkAnalyzerConfiguration(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupNetworkAnalyzerConfiguration reads the existing
+// AWS::IoTWireless::NetworkAnalyzerConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupNetworkAnalyzerConfiguration(scope athanor.Looker, logicalID, identifier string) (res *NetworkAnalyzerConfiguration, props NetworkAnalyzerConfigurationArgs, err error) {
+	looked, err := scope.Lookup(NetworkAnalyzerConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkAnalyzerConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkAnalyzerConfigurationLogLevel is an enum of
 // AWS::IoTWireless::NetworkAnalyzerConfiguration (LogLevel). Known values (3):
 // INFO, ERROR, DISABLED. Nil means unset. It is an interface that only the

@@ -142,6 +142,32 @@ func NewPartnerAccount(scope athanor.Declarer, logicalID string, args PartnerAcc
 	return out, nil
 }
 
+// LookupPartnerAccount reads the existing AWS::IoTWireless::PartnerAccount
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPartnerAccount(scope athanor.Looker, logicalID, identifier string) (res *PartnerAccount, props PartnerAccountArgs, err error) {
+	looked, err := scope.Lookup(PartnerAccountType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PartnerAccount{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Fingerprint", &out.Fingerprint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PartnerAccountId", &out.PartnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PartnerAccountPartnerType is an enum of AWS::IoTWireless::PartnerAccount
 // (PartnerType). Known values (1): Sidewalk. Nil means unset. It is an
 // interface that only the constants below and PartnerAccountPartnerTypeOf's

@@ -86,6 +86,29 @@ func NewServiceProfile(scope athanor.Declarer, logicalID string, args ServicePro
 	return out, nil
 }
 
+// LookupServiceProfile reads the existing AWS::IoTWireless::ServiceProfile
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServiceProfile(scope athanor.Looker, logicalID, identifier string) (res *ServiceProfile, props ServiceProfileArgs, err error) {
+	looked, err := scope.Lookup(ServiceProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceProfile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceProfileLoRaWANServiceProfile is the object type LoRaWANServiceProfile
 // of AWS::IoTWireless::ServiceProfile.
 //

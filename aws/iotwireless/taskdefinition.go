@@ -117,6 +117,29 @@ func NewTaskDefinition(scope athanor.Declarer, logicalID string, args TaskDefini
 	return out, nil
 }
 
+// LookupTaskDefinition reads the existing AWS::IoTWireless::TaskDefinition
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTaskDefinition(scope athanor.Looker, logicalID, identifier string) (res *TaskDefinition, props TaskDefinitionArgs, err error) {
+	looked, err := scope.Lookup(TaskDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TaskDefinition{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TaskDefinitionLoRaWANGatewayVersion is the object type LoRaWANGatewayVersion
 // of AWS::IoTWireless::TaskDefinition.
 //

@@ -145,6 +145,32 @@ func NewWirelessDevice(scope athanor.Declarer, logicalID string, args WirelessDe
 	return out, nil
 }
 
+// LookupWirelessDevice reads the existing AWS::IoTWireless::WirelessDevice
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWirelessDevice(scope athanor.Looker, logicalID, identifier string) (res *WirelessDevice, props WirelessDeviceArgs, err error) {
+	looked, err := scope.Lookup(WirelessDeviceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WirelessDevice{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ThingName", &out.ThingName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WirelessDeviceAbpV10x is the object type AbpV10x of
 // AWS::IoTWireless::WirelessDevice.
 //

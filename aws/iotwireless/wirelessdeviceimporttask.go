@@ -158,6 +158,50 @@ func NewWirelessDeviceImportTask(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupWirelessDeviceImportTask reads the existing
+// AWS::IoTWireless::WirelessDeviceImportTask whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupWirelessDeviceImportTask(scope athanor.Looker, logicalID, identifier string) (res *WirelessDeviceImportTask, props WirelessDeviceImportTaskArgs, err error) {
+	looked, err := scope.Lookup(WirelessDeviceImportTaskType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WirelessDeviceImportTask{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailedImportedDevicesCount", &out.FailedImportedDevicesCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InitializedImportedDevicesCount", &out.InitializedImportedDevicesCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OnboardedImportedDevicesCount", &out.OnboardedImportedDevicesCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PendingImportedDevicesCount", &out.PendingImportedDevicesCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, WirelessDeviceImportTaskStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WirelessDeviceImportTaskSidewalk is the object type Sidewalk of
 // AWS::IoTWireless::WirelessDeviceImportTask.
 //

@@ -100,6 +100,29 @@ func NewWirelessGateway(scope athanor.Declarer, logicalID string, args WirelessG
 	return out, nil
 }
 
+// LookupWirelessGateway reads the existing AWS::IoTWireless::WirelessGateway
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWirelessGateway(scope athanor.Looker, logicalID, identifier string) (res *WirelessGateway, props WirelessGatewayArgs, err error) {
+	looked, err := scope.Lookup(WirelessGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WirelessGateway{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WirelessGatewayLoRaWANGateway is the object type LoRaWANGateway of
 // AWS::IoTWireless::WirelessGateway.
 //

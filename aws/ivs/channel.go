@@ -163,6 +163,31 @@ func NewChannel(scope athanor.Declarer, logicalID string, args ChannelArgs, opts
 	return out, nil
 }
 
+// LookupChannel reads the existing AWS::IVS::Channel whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupChannel(scope athanor.Looker, logicalID, identifier string) (res *Channel, props ChannelArgs, err error) {
+	looked, err := scope.Lookup(ChannelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Channel{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IngestEndpoint", &out.IngestEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PlaybackUrl", &out.PlaybackUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ChannelContainerFormat is an enum of AWS::IVS::Channel (ContainerFormat).
 // Known values (2): TS, FRAGMENTED_MP4. Nil means unset. It is an interface
 // that only the constants below and ChannelContainerFormatOf's results

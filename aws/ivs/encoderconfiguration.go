@@ -74,6 +74,26 @@ func NewEncoderConfiguration(scope athanor.Declarer, logicalID string, args Enco
 	return out, nil
 }
 
+// LookupEncoderConfiguration reads the existing AWS::IVS::EncoderConfiguration
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEncoderConfiguration(scope athanor.Looker, logicalID, identifier string) (res *EncoderConfiguration, props EncoderConfigurationArgs, err error) {
+	looked, err := scope.Lookup(EncoderConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EncoderConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EncoderConfigurationTag is the object type Tag of
 // AWS::IVS::EncoderConfiguration.
 //

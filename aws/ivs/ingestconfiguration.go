@@ -149,6 +149,35 @@ func NewIngestConfiguration(scope athanor.Declarer, logicalID string, args Inges
 	return out, nil
 }
 
+// LookupIngestConfiguration reads the existing AWS::IVS::IngestConfiguration
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupIngestConfiguration(scope athanor.Looker, logicalID, identifier string) (res *IngestConfiguration, props IngestConfigurationArgs, err error) {
+	looked, err := scope.Lookup(IngestConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IngestConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ParticipantId", &out.ParticipantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, IngestConfigurationStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StreamKey", &out.StreamKey); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IngestConfigurationIngestProtocol is an enum of
 // AWS::IVS::IngestConfiguration (IngestProtocol). Known values (2): RTMP,
 // RTMPS. Nil means unset. It is an interface that only the constants below and

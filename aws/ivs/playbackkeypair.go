@@ -83,6 +83,29 @@ func NewPlaybackKeyPair(scope athanor.Declarer, logicalID string, args PlaybackK
 	return out, nil
 }
 
+// LookupPlaybackKeyPair reads the existing AWS::IVS::PlaybackKeyPair whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPlaybackKeyPair(scope athanor.Looker, logicalID, identifier string) (res *PlaybackKeyPair, props PlaybackKeyPairArgs, err error) {
+	looked, err := scope.Lookup(PlaybackKeyPairType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PlaybackKeyPair{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Fingerprint", &out.Fingerprint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PlaybackKeyPairTag is the object type Tag of AWS::IVS::PlaybackKeyPair.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ivs-playbackkeypair-tag.html

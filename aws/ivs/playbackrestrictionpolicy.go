@@ -83,6 +83,26 @@ func NewPlaybackRestrictionPolicy(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupPlaybackRestrictionPolicy reads the existing
+// AWS::IVS::PlaybackRestrictionPolicy whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupPlaybackRestrictionPolicy(scope athanor.Looker, logicalID, identifier string) (res *PlaybackRestrictionPolicy, props PlaybackRestrictionPolicyArgs, err error) {
+	looked, err := scope.Lookup(PlaybackRestrictionPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PlaybackRestrictionPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PlaybackRestrictionPolicyTag is the object type Tag of
 // AWS::IVS::PlaybackRestrictionPolicy.
 //

@@ -82,6 +82,29 @@ func NewPublicKey(scope athanor.Declarer, logicalID string, args PublicKeyArgs, 
 	return out, nil
 }
 
+// LookupPublicKey reads the existing AWS::IVS::PublicKey whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPublicKey(scope athanor.Looker, logicalID, identifier string) (res *PublicKey, props PublicKeyArgs, err error) {
+	looked, err := scope.Lookup(PublicKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PublicKey{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Fingerprint", &out.Fingerprint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PublicKeyTag is the object type Tag of AWS::IVS::PublicKey.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ivs-publickey-tag.html

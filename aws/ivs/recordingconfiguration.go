@@ -110,6 +110,29 @@ func NewRecordingConfiguration(scope athanor.Declarer, logicalID string, args Re
 	return out, nil
 }
 
+// LookupRecordingConfiguration reads the existing
+// AWS::IVS::RecordingConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupRecordingConfiguration(scope athanor.Looker, logicalID, identifier string) (res *RecordingConfiguration, props RecordingConfigurationArgs, err error) {
+	looked, err := scope.Lookup(RecordingConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RecordingConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, RecordingConfigurationStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RecordingConfigurationDestinationConfiguration is the object type
 // DestinationConfiguration of AWS::IVS::RecordingConfiguration.
 //

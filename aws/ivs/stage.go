@@ -79,6 +79,28 @@ func NewStage(scope athanor.Declarer, logicalID string, args StageArgs, opts ...
 	return out, nil
 }
 
+// LookupStage reads the existing AWS::IVS::Stage whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupStage(scope athanor.Looker, logicalID, identifier string) (res *Stage, props StageArgs, err error) {
+	looked, err := scope.Lookup(StageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Stage{Resource: looked}
+	if err := decodeOutput(looked, "ActiveSessionId", &out.ActiveSessionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StageAutoParticipantRecordingConfiguration is the object type
 // AutoParticipantRecordingConfiguration of AWS::IVS::Stage.
 //

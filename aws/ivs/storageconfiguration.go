@@ -74,6 +74,26 @@ func NewStorageConfiguration(scope athanor.Declarer, logicalID string, args Stor
 	return out, nil
 }
 
+// LookupStorageConfiguration reads the existing AWS::IVS::StorageConfiguration
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStorageConfiguration(scope athanor.Looker, logicalID, identifier string) (res *StorageConfiguration, props StorageConfigurationArgs, err error) {
+	looked, err := scope.Lookup(StorageConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StorageConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StorageConfigurationS3StorageConfiguration is the object type
 // S3StorageConfiguration of AWS::IVS::StorageConfiguration.
 //

@@ -73,6 +73,29 @@ func NewStreamKey(scope athanor.Declarer, logicalID string, args StreamKeyArgs, 
 	return out, nil
 }
 
+// LookupStreamKey reads the existing AWS::IVS::StreamKey whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStreamKey(scope athanor.Looker, logicalID, identifier string) (res *StreamKey, props StreamKeyArgs, err error) {
+	looked, err := scope.Lookup(StreamKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StreamKey{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Value", &out.Value); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StreamKeyTag is the object type Tag of AWS::IVS::StreamKey.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ivs-streamkey-tag.html

@@ -90,6 +90,32 @@ func NewLoggingConfiguration(scope athanor.Declarer, logicalID string, args Logg
 	return out, nil
 }
 
+// LookupLoggingConfiguration reads the existing
+// AWS::IVSChat::LoggingConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLoggingConfiguration(scope athanor.Looker, logicalID, identifier string) (res *LoggingConfiguration, props LoggingConfigurationArgs, err error) {
+	looked, err := scope.Lookup(LoggingConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LoggingConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, LoggingConfigurationStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LoggingConfigurationCloudWatchLogsDestinationConfiguration is the object
 // type CloudWatchLogsDestinationConfiguration of
 // AWS::IVSChat::LoggingConfiguration.

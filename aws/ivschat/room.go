@@ -101,6 +101,28 @@ func NewRoom(scope athanor.Declarer, logicalID string, args RoomArgs, opts ...at
 	return out, nil
 }
 
+// LookupRoom reads the existing AWS::IVSChat::Room whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRoom(scope athanor.Looker, logicalID, identifier string) (res *Room, props RoomArgs, err error) {
+	looked, err := scope.Lookup(RoomType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Room{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RoomMessageReviewHandler is the object type MessageReviewHandler of
 // AWS::IVSChat::Room.
 //

@@ -126,6 +126,32 @@ func NewCustomPlugin(scope athanor.Declarer, logicalID string, args CustomPlugin
 	return out, nil
 }
 
+// LookupCustomPlugin reads the existing AWS::KafkaConnect::CustomPlugin whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCustomPlugin(scope athanor.Looker, logicalID, identifier string) (res *CustomPlugin, props CustomPluginArgs, err error) {
+	looked, err := scope.Lookup(CustomPluginType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomPlugin{Resource: looked}
+	if err := decodeOutput(looked, "CustomPluginArn", &out.CustomPluginArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FileDescription", &out.FileDescription); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Revision", &out.Revision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomPluginContentType is an enum of AWS::KafkaConnect::CustomPlugin
 // (ContentType). Known values (2): JAR, ZIP. Nil means unset. It is an
 // interface that only the constants below and CustomPluginContentTypeOf's

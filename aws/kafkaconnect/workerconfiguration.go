@@ -90,6 +90,29 @@ func NewWorkerConfiguration(scope athanor.Declarer, logicalID string, args Worke
 	return out, nil
 }
 
+// LookupWorkerConfiguration reads the existing
+// AWS::KafkaConnect::WorkerConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupWorkerConfiguration(scope athanor.Looker, logicalID, identifier string) (res *WorkerConfiguration, props WorkerConfigurationArgs, err error) {
+	looked, err := scope.Lookup(WorkerConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkerConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Revision", &out.Revision); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkerConfigurationArn", &out.WorkerConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkerConfigurationTag is the object type Tag of
 // AWS::KafkaConnect::WorkerConfiguration.
 //

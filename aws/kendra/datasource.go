@@ -150,6 +150,32 @@ func NewDataSource(scope athanor.Declarer, logicalID string, args DataSourceArgs
 	return out, nil
 }
 
+// LookupDataSource reads the existing AWS::Kendra::DataSource whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataSource(scope athanor.Looker, logicalID, identifier string) (res *DataSource, props DataSourceArgs, err error) {
+	looked, err := scope.Lookup(DataSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataSource{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexId", &out.IndexId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataSourceAccessControlListConfiguration is the object type
 // AccessControlListConfiguration of AWS::Kendra::DataSource.
 //

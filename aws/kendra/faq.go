@@ -142,6 +142,31 @@ func NewFaq(scope athanor.Declarer, logicalID string, args FaqArgs, opts ...atha
 	return out, nil
 }
 
+// LookupFaq reads the existing AWS::Kendra::Faq whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFaq(scope athanor.Looker, logicalID, identifier string) (res *Faq, props FaqArgs, err error) {
+	looked, err := scope.Lookup(FaqType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Faq{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexId", &out.IndexId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FaqFileFormat is an enum of AWS::Kendra::Faq (FileFormat). Known values (3):
 // CSV, CSV_WITH_HEADER, JSON. Nil means unset. It is an interface that only
 // the constants below and FaqFileFormatOf's results implement, so that a bare

@@ -145,6 +145,28 @@ func NewIndex(scope athanor.Declarer, logicalID string, args IndexArgs, opts ...
 	return out, nil
 }
 
+// LookupIndex reads the existing AWS::Kendra::Index whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIndex(scope athanor.Looker, logicalID, identifier string) (res *Index, props IndexArgs, err error) {
+	looked, err := scope.Lookup(IndexType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Index{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IndexCapacityUnitsConfiguration is the object type
 // CapacityUnitsConfiguration of AWS::Kendra::Index.
 //

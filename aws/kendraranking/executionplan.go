@@ -83,6 +83,29 @@ func NewExecutionPlan(scope athanor.Declarer, logicalID string, args ExecutionPl
 	return out, nil
 }
 
+// LookupExecutionPlan reads the existing AWS::KendraRanking::ExecutionPlan
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupExecutionPlan(scope athanor.Looker, logicalID, identifier string) (res *ExecutionPlan, props ExecutionPlanArgs, err error) {
+	looked, err := scope.Lookup(ExecutionPlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ExecutionPlan{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExecutionPlanCapacityUnitsConfiguration is the object type
 // CapacityUnitsConfiguration of AWS::KendraRanking::ExecutionPlan.
 //

@@ -95,6 +95,32 @@ func NewStreamConsumer(scope athanor.Declarer, logicalID string, args StreamCons
 	return out, nil
 }
 
+// LookupStreamConsumer reads the existing AWS::Kinesis::StreamConsumer whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStreamConsumer(scope athanor.Looker, logicalID, identifier string) (res *StreamConsumer, props StreamConsumerArgs, err error) {
+	looked, err := scope.Lookup(StreamConsumerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StreamConsumer{Resource: looked}
+	if err := decodeOutput(looked, "ConsumerARN", &out.ConsumerARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConsumerCreationTimestamp", &out.ConsumerCreationTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConsumerStatus", &out.ConsumerStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StreamConsumerTag is the object type Tag of AWS::Kinesis::StreamConsumer.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-kinesis-streamconsumer-tag.html

@@ -135,6 +135,26 @@ func NewApplication(scope athanor.Declarer, logicalID string, args ApplicationAr
 	return out, nil
 }
 
+// LookupApplication reads the existing AWS::KinesisAnalyticsV2::Application
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApplication(scope athanor.Looker, logicalID, identifier string) (res *Application, props ApplicationArgs, err error) {
+	looked, err := scope.Lookup(ApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Application{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationName", &out.ApplicationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationCSVMappingParameters is the object type CSVMappingParameters of
 // AWS::KinesisAnalyticsV2::Application.
 //

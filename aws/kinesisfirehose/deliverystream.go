@@ -264,6 +264,29 @@ func NewDeliveryStream(scope athanor.Declarer, logicalID string, args DeliverySt
 	return out, nil
 }
 
+// LookupDeliveryStream reads the existing AWS::KinesisFirehose::DeliveryStream
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeliveryStream(scope athanor.Looker, logicalID, identifier string) (res *DeliveryStream, props DeliveryStreamArgs, err error) {
+	looked, err := scope.Lookup(DeliveryStreamType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeliveryStream{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeliveryStreamName", &out.DeliveryStreamName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeliveryStreamAmazonOpenSearchServerlessBufferingHints is the object type
 // AmazonOpenSearchServerlessBufferingHints of
 // AWS::KinesisFirehose::DeliveryStream.

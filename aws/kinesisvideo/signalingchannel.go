@@ -107,6 +107,29 @@ func NewSignalingChannel(scope athanor.Declarer, logicalID string, args Signalin
 	return out, nil
 }
 
+// LookupSignalingChannel reads the existing
+// AWS::KinesisVideo::SignalingChannel whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupSignalingChannel(scope athanor.Looker, logicalID, identifier string) (res *SignalingChannel, props SignalingChannelArgs, err error) {
+	looked, err := scope.Lookup(SignalingChannelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SignalingChannel{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SignalingChannelTag is the object type Tag of
 // AWS::KinesisVideo::SignalingChannel.
 //

@@ -107,6 +107,29 @@ func NewStream(scope athanor.Declarer, logicalID string, args StreamArgs, opts .
 	return out, nil
 }
 
+// LookupStream reads the existing AWS::KinesisVideo::Stream whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStream(scope athanor.Looker, logicalID, identifier string) (res *Stream, props StreamArgs, err error) {
+	looked, err := scope.Lookup(StreamType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Stream{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StreamStorageConfiguration is the object type StreamStorageConfiguration of
 // AWS::KinesisVideo::Stream.
 //

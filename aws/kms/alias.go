@@ -61,3 +61,22 @@ func NewAlias(scope athanor.Declarer, logicalID string, args AliasArgs, opts ...
 	}
 	return out, nil
 }
+
+// LookupAlias reads the existing AWS::KMS::Alias whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAlias(scope athanor.Looker, logicalID, identifier string) (res *Alias, props AliasArgs, err error) {
+	looked, err := scope.Lookup(AliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Alias{Resource: looked}
+	if err := decodeOutput(looked, "AliasName", &out.AliasName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

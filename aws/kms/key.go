@@ -164,6 +164,28 @@ func NewKey(scope athanor.Declarer, logicalID string, args KeyArgs, opts ...atha
 	return out, nil
 }
 
+// LookupKey reads the existing AWS::KMS::Key whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupKey(scope athanor.Looker, logicalID, identifier string) (res *Key, props KeyArgs, err error) {
+	looked, err := scope.Lookup(KeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Key{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyId", &out.KeyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KeyOrigin is an enum of AWS::KMS::Key (Origin). Known values (2): AWS_KMS,
 // EXTERNAL. Nil means unset. It is an interface that only the constants below
 // and KeyOriginOf's results implement, so that a bare literal does not

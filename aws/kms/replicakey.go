@@ -97,6 +97,29 @@ func NewReplicaKey(scope athanor.Declarer, logicalID string, args ReplicaKeyArgs
 	return out, nil
 }
 
+// LookupReplicaKey reads the existing AWS::KMS::ReplicaKey whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupReplicaKey(scope athanor.Looker, logicalID, identifier string) (res *ReplicaKey, props ReplicaKeyArgs, err error) {
+	looked, err := scope.Lookup(ReplicaKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReplicaKey{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyId", &out.KeyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReplicaKeyTag is the object type Tag of AWS::KMS::ReplicaKey.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-kms-replicakey-tag.html

@@ -139,6 +139,35 @@ func NewDataCellsFilter(scope athanor.Declarer, logicalID string, args DataCells
 	return out, nil
 }
 
+// LookupDataCellsFilter reads the existing AWS::LakeFormation::DataCellsFilter
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDataCellsFilter(scope athanor.Looker, logicalID, identifier string) (res *DataCellsFilter, props DataCellsFilterArgs, err error) {
+	looked, err := scope.Lookup(DataCellsFilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataCellsFilter{Resource: looked}
+	if err := decodeOutput(looked, "TableCatalogId", &out.TableCatalogId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatabaseName", &out.DatabaseName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TableName", &out.TableName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataCellsFilterColumnWildcard is the object type ColumnWildcard of
 // AWS::LakeFormation::DataCellsFilter.
 //

@@ -129,6 +129,29 @@ func NewPrincipalPermissions(scope athanor.Declarer, logicalID string, args Prin
 	return out, nil
 }
 
+// LookupPrincipalPermissions reads the existing
+// AWS::LakeFormation::PrincipalPermissions whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPrincipalPermissions(scope athanor.Looker, logicalID, identifier string) (res *PrincipalPermissions, props PrincipalPermissionsArgs, err error) {
+	looked, err := scope.Lookup(PrincipalPermissionsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PrincipalPermissions{Resource: looked}
+	if err := decodeOutput(looked, "PrincipalIdentifier", &out.PrincipalIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceIdentifier", &out.ResourceIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PrincipalPermissionsColumnWildcard is the object type ColumnWildcard of
 // AWS::LakeFormation::PrincipalPermissions.
 //

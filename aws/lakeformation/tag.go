@@ -72,3 +72,23 @@ func NewTag(scope athanor.Declarer, logicalID string, args TagArgs, opts ...atha
 	}
 	return out, nil
 }
+
+// LookupTag reads the existing AWS::LakeFormation::Tag whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTag(scope athanor.Looker, logicalID, identifier string) (res *Tag, props TagArgs, err error) {
+	looked, err := scope.Lookup(TagType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Tag{Resource: looked}
+	if err := decodeOutput(looked, "TagKey", &out.TagKey); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

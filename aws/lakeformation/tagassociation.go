@@ -76,6 +76,29 @@ func NewTagAssociation(scope athanor.Declarer, logicalID string, args TagAssocia
 	return out, nil
 }
 
+// LookupTagAssociation reads the existing AWS::LakeFormation::TagAssociation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTagAssociation(scope athanor.Looker, logicalID, identifier string) (res *TagAssociation, props TagAssociationArgs, err error) {
+	looked, err := scope.Lookup(TagAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TagAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ResourceIdentifier", &out.ResourceIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TagsIdentifier", &out.TagsIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TagAssociationDatabaseResource is the object type DatabaseResource of
 // AWS::LakeFormation::TagAssociation.
 //

@@ -142,6 +142,32 @@ func NewCapacityProvider(scope athanor.Declarer, logicalID string, args Capacity
 	return out, nil
 }
 
+// LookupCapacityProvider reads the existing AWS::Lambda::CapacityProvider
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCapacityProvider(scope athanor.Looker, logicalID, identifier string) (res *CapacityProvider, props CapacityProviderArgs, err error) {
+	looked, err := scope.Lookup(CapacityProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CapacityProvider{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, CapacityProviderStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CapacityProviderName", &out.CapacityProviderName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CapacityProviderArchitecture is an enum of AWS::Lambda::CapacityProvider
 // (Architecture). Known values (2): x86_64, arm64. Nil means unset. It is an
 // interface that only the constants below and CapacityProviderArchitectureOf's

@@ -89,6 +89,29 @@ func NewCodeSigningConfig(scope athanor.Declarer, logicalID string, args CodeSig
 	return out, nil
 }
 
+// LookupCodeSigningConfig reads the existing AWS::Lambda::CodeSigningConfig
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCodeSigningConfig(scope athanor.Looker, logicalID, identifier string) (res *CodeSigningConfig, props CodeSigningConfigArgs, err error) {
+	looked, err := scope.Lookup(CodeSigningConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CodeSigningConfig{Resource: looked}
+	if err := decodeOutput(looked, "CodeSigningConfigArn", &out.CodeSigningConfigArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CodeSigningConfigId", &out.CodeSigningConfigId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CodeSigningConfigAllowedPublishers is the object type AllowedPublishers of
 // AWS::Lambda::CodeSigningConfig.
 //

@@ -99,6 +99,29 @@ func NewEventInvokeConfig(scope athanor.Declarer, logicalID string, args EventIn
 	return out, nil
 }
 
+// LookupEventInvokeConfig reads the existing AWS::Lambda::EventInvokeConfig
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventInvokeConfig(scope athanor.Looker, logicalID, identifier string) (res *EventInvokeConfig, props EventInvokeConfigArgs, err error) {
+	looked, err := scope.Lookup(EventInvokeConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventInvokeConfig{Resource: looked}
+	if err := decodeOutput(looked, "FunctionName", &out.FunctionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Qualifier", &out.Qualifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventInvokeConfigDestinationConfig is the object type DestinationConfig of
 // AWS::Lambda::EventInvokeConfig.
 //

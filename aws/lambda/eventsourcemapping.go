@@ -273,6 +273,29 @@ func NewEventSourceMapping(scope athanor.Declarer, logicalID string, args EventS
 	return out, nil
 }
 
+// LookupEventSourceMapping reads the existing AWS::Lambda::EventSourceMapping
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventSourceMapping(scope athanor.Looker, logicalID, identifier string) (res *EventSourceMapping, props EventSourceMappingArgs, err error) {
+	looked, err := scope.Lookup(EventSourceMappingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventSourceMapping{Resource: looked}
+	if err := decodeOutput(looked, "EventSourceMappingArn", &out.EventSourceMappingArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventSourceMappingAmazonManagedKafkaEventSourceConfig is the object type
 // AmazonManagedKafkaEventSourceConfig of AWS::Lambda::EventSourceMapping.
 //

@@ -302,6 +302,32 @@ func NewFunction(scope athanor.Declarer, logicalID string, args FunctionArgs, op
 	return out, nil
 }
 
+// LookupFunction reads the existing AWS::Lambda::Function whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFunction(scope athanor.Looker, logicalID, identifier string) (res *Function, props FunctionArgs, err error) {
+	looked, err := scope.Lookup(FunctionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Function{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SnapStartResponse", &out.SnapStartResponse); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FunctionName", &out.FunctionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FunctionArchitectures is an enum of AWS::Lambda::Function (Architectures).
 // Known values (2): x86_64, arm64. Nil means unset. It is an interface that
 // only the constants below and FunctionArchitecturesOf's results implement, so

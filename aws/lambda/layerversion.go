@@ -99,6 +99,26 @@ func NewLayerVersion(scope athanor.Declarer, logicalID string, args LayerVersion
 	return out, nil
 }
 
+// LookupLayerVersion reads the existing AWS::Lambda::LayerVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLayerVersion(scope athanor.Looker, logicalID, identifier string) (res *LayerVersion, props LayerVersionArgs, err error) {
+	looked, err := scope.Lookup(LayerVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LayerVersion{Resource: looked}
+	if err := decodeOutput(looked, "LayerVersionArn", &out.LayerVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LayerVersionContent is the object type Content of AWS::Lambda::LayerVersion.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-layerversion-content.html

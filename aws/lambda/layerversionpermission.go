@@ -80,3 +80,23 @@ func NewLayerVersionPermission(scope athanor.Declarer, logicalID string, args La
 	}
 	return out, nil
 }
+
+// LookupLayerVersionPermission reads the existing
+// AWS::Lambda::LayerVersionPermission whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLayerVersionPermission(scope athanor.Looker, logicalID, identifier string) (res *LayerVersionPermission, props LayerVersionPermissionArgs, err error) {
+	looked, err := scope.Lookup(LayerVersionPermissionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LayerVersionPermission{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -233,6 +233,41 @@ func NewMicrovmImage(scope athanor.Declarer, logicalID string, args MicrovmImage
 	return out, nil
 }
 
+// LookupMicrovmImage reads the existing AWS::Lambda::MicrovmImage whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMicrovmImage(scope athanor.Looker, logicalID, identifier string) (res *MicrovmImage, props MicrovmImageArgs, err error) {
+	looked, err := scope.Lookup(MicrovmImageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MicrovmImage{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ImageArn", &out.ImageArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestActiveImageVersion", &out.LatestActiveImageVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestFailedImageVersion", &out.LatestFailedImageVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, MicrovmImageStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MicrovmImageAdditionalOsCapabilities is an enum of AWS::Lambda::MicrovmImage
 // (AdditionalOsCapabilities). Known values (1): ALL. Nil means unset. It is an
 // interface that only the constants below and

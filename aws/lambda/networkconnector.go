@@ -91,6 +91,29 @@ func NewNetworkConnector(scope athanor.Declarer, logicalID string, args NetworkC
 	return out, nil
 }
 
+// LookupNetworkConnector reads the existing AWS::Lambda::NetworkConnector
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNetworkConnector(scope athanor.Looker, logicalID, identifier string) (res *NetworkConnector, props NetworkConnectorArgs, err error) {
+	looked, err := scope.Lookup(NetworkConnectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkConnector{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, NetworkConnectorStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkConnectorConfig is the object type Config of
 // AWS::Lambda::NetworkConnector.
 //

@@ -154,6 +154,29 @@ func NewPermission(scope athanor.Declarer, logicalID string, args PermissionArgs
 	return out, nil
 }
 
+// LookupPermission reads the existing AWS::Lambda::Permission whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPermission(scope athanor.Looker, logicalID, identifier string) (res *Permission, props PermissionArgs, err error) {
+	looked, err := scope.Lookup(PermissionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Permission{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FunctionName", &out.FunctionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PermissionFunctionUrlAuthType is an enum of AWS::Lambda::Permission
 // (FunctionUrlAuthType). Known values (2): AWS_IAM, NONE. Nil means unset. It
 // is an interface that only the constants below and

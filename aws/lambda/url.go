@@ -111,6 +111,28 @@ func NewUrl(scope athanor.Declarer, logicalID string, args UrlArgs, opts ...atha
 	return out, nil
 }
 
+// LookupUrl reads the existing AWS::Lambda::Url whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupUrl(scope athanor.Looker, logicalID, identifier string) (res *Url, props UrlArgs, err error) {
+	looked, err := scope.Lookup(UrlType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Url{Resource: looked}
+	if err := decodeOutput(looked, "FunctionArn", &out.FunctionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FunctionUrl", &out.FunctionUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UrlAuthType is an enum of AWS::Lambda::Url (AuthType). Known values (2):
 // AWS_IAM, NONE. Nil means unset. It is an interface that only the constants
 // below and UrlAuthTypeOf's results implement, so that a bare literal does not

@@ -106,6 +106,29 @@ func NewVersion(scope athanor.Declarer, logicalID string, args VersionArgs, opts
 	return out, nil
 }
 
+// LookupVersion reads the existing AWS::Lambda::Version whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVersion(scope athanor.Looker, logicalID, identifier string) (res *Version, props VersionArgs, err error) {
+	looked, err := scope.Lookup(VersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Version{Resource: looked}
+	if err := decodeOutput(looked, "FunctionArn", &out.FunctionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VersionFunctionScalingConfig is the object type FunctionScalingConfig of
 // AWS::Lambda::Version.
 //

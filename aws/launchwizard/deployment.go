@@ -139,6 +139,41 @@ func NewDeployment(scope athanor.Declarer, logicalID string, args DeploymentArgs
 	return out, nil
 }
 
+// LookupDeployment reads the existing AWS::LaunchWizard::Deployment whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeployment(scope athanor.Looker, logicalID, identifier string) (res *Deployment, props DeploymentArgs, err error) {
+	looked, err := scope.Lookup(DeploymentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Deployment{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeletedAt", &out.DeletedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeploymentId", &out.DeploymentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceGroup", &out.ResourceGroup); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DeploymentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeploymentStatus is an enum of AWS::LaunchWizard::Deployment
 // (DeploymentStatus). Known values (9): COMPLETED, CREATING,
 // DELETE_IN_PROGRESS, DELETE_INITIATING, DELETE_FAILED, DELETED, FAILED,

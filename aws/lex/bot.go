@@ -137,6 +137,28 @@ func NewBot(scope athanor.Declarer, logicalID string, args BotArgs, opts ...atha
 	return out, nil
 }
 
+// LookupBot reads the existing AWS::Lex::Bot whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupBot(scope athanor.Looker, logicalID, identifier string) (res *Bot, props BotArgs, err error) {
+	looked, err := scope.Lookup(BotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Bot{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BotAdvancedRecognitionSetting is the object type AdvancedRecognitionSetting
 // of AWS::Lex::Bot.
 //

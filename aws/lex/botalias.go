@@ -133,6 +133,35 @@ func NewBotAlias(scope athanor.Declarer, logicalID string, args BotAliasArgs, op
 	return out, nil
 }
 
+// LookupBotAlias reads the existing AWS::Lex::BotAlias whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBotAlias(scope athanor.Looker, logicalID, identifier string) (res *BotAlias, props BotAliasArgs, err error) {
+	looked, err := scope.Lookup(BotAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BotAlias{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BotAliasId", &out.BotAliasId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "BotAliasStatus", &out.BotAliasStatus, BotAliasStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BotId", &out.BotId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BotAliasAudioLogDestination is the object type AudioLogDestination of
 // AWS::Lex::BotAlias.
 //

@@ -85,6 +85,29 @@ func NewBotVersion(scope athanor.Declarer, logicalID string, args BotVersionArgs
 	return out, nil
 }
 
+// LookupBotVersion reads the existing AWS::Lex::BotVersion whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBotVersion(scope athanor.Looker, logicalID, identifier string) (res *BotVersion, props BotVersionArgs, err error) {
+	looked, err := scope.Lookup(BotVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BotVersion{Resource: looked}
+	if err := decodeOutput(looked, "BotVersion", &out.BotVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BotId", &out.BotId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BotVersionLocaleDetails is the object type BotVersionLocaleDetails of
 // AWS::Lex::BotVersion.
 //

@@ -103,6 +103,29 @@ func NewGrant(scope athanor.Declarer, logicalID string, args GrantArgs, opts ...
 	return out, nil
 }
 
+// LookupGrant reads the existing AWS::LicenseManager::Grant whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGrant(scope athanor.Looker, logicalID, identifier string) (res *Grant, props GrantArgs, err error) {
+	looked, err := scope.Lookup(GrantType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Grant{Resource: looked}
+	if err := decodeOutput(looked, "GrantArn", &out.GrantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GrantTag is the object type Tag of AWS::LicenseManager::Grant.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-licensemanager-grant-tag.html

@@ -124,6 +124,29 @@ func NewLicense(scope athanor.Declarer, logicalID string, args LicenseArgs, opts
 	return out, nil
 }
 
+// LookupLicense reads the existing AWS::LicenseManager::License whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLicense(scope athanor.Looker, logicalID, identifier string) (res *License, props LicenseArgs, err error) {
+	looked, err := scope.Lookup(LicenseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &License{Resource: looked}
+	if err := decodeOutput(looked, "LicenseArn", &out.LicenseArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LicenseBorrowConfiguration is the object type BorrowConfiguration of
 // AWS::LicenseManager::License.
 //

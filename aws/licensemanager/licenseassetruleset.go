@@ -76,6 +76,26 @@ func NewLicenseAssetRuleSet(scope athanor.Declarer, logicalID string, args Licen
 	return out, nil
 }
 
+// LookupLicenseAssetRuleSet reads the existing
+// AWS::LicenseManager::LicenseAssetRuleSet whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLicenseAssetRuleSet(scope athanor.Looker, logicalID, identifier string) (res *LicenseAssetRuleSet, props LicenseAssetRuleSetArgs, err error) {
+	looked, err := scope.Lookup(LicenseAssetRuleSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LicenseAssetRuleSet{Resource: looked}
+	if err := decodeOutput(looked, "LicenseAssetRulesetArn", &out.LicenseAssetRulesetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LicenseAssetRuleSetAndRuleStatement is the object type AndRuleStatement of
 // AWS::LicenseManager::LicenseAssetRuleSet.
 //

@@ -139,3 +139,29 @@ func NewAlarm(scope athanor.Declarer, logicalID string, args AlarmArgs, opts ...
 	}
 	return out, nil
 }
+
+// LookupAlarm reads the existing AWS::Lightsail::Alarm whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAlarm(scope athanor.Looker, logicalID, identifier string) (res *Alarm, props AlarmArgs, err error) {
+	looked, err := scope.Lookup(AlarmType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Alarm{Resource: looked}
+	if err := decodeOutput(looked, "AlarmArn", &out.AlarmArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AlarmName", &out.AlarmName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

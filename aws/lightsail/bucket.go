@@ -125,6 +125,35 @@ func NewBucket(scope athanor.Declarer, logicalID string, args BucketArgs, opts .
 	return out, nil
 }
 
+// LookupBucket reads the existing AWS::Lightsail::Bucket whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBucket(scope athanor.Looker, logicalID, identifier string) (res *Bucket, props BucketArgs, err error) {
+	looked, err := scope.Lookup(BucketType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Bucket{Resource: looked}
+	if err := decodeOutput(looked, "AbleToUpdateBundle", &out.AbleToUpdateBundle); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BucketArn", &out.BucketArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BucketName", &out.BucketName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BucketAccessRules is the object type AccessRules of AWS::Lightsail::Bucket.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lightsail-bucket-accessrules.html

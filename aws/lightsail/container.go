@@ -132,6 +132,35 @@ func NewContainer(scope athanor.Declarer, logicalID string, args ContainerArgs, 
 	return out, nil
 }
 
+// LookupContainer reads the existing AWS::Lightsail::Container whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupContainer(scope athanor.Looker, logicalID, identifier string) (res *Container, props ContainerArgs, err error) {
+	looked, err := scope.Lookup(ContainerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Container{Resource: looked}
+	if err := decodeOutput(looked, "ContainerArn", &out.ContainerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrincipalArn", &out.PrincipalArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceName", &out.ServiceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContainerContainer is the object type Container of
 // AWS::Lightsail::Container.
 //

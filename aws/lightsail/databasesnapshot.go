@@ -220,6 +220,68 @@ func NewDatabaseSnapshot(scope athanor.Declarer, logicalID string, args Database
 	return out, nil
 }
 
+// LookupDatabaseSnapshot reads the existing AWS::Lightsail::DatabaseSnapshot
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDatabaseSnapshot(scope athanor.Looker, logicalID, identifier string) (res *DatabaseSnapshot, props DatabaseSnapshotArgs, err error) {
+	looked, err := scope.Lookup(DatabaseSnapshotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DatabaseSnapshot{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Engine", &out.Engine); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EngineVersion", &out.EngineVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FromRelationalDatabaseArn", &out.FromRelationalDatabaseArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FromRelationalDatabaseBlueprintId", &out.FromRelationalDatabaseBlueprintId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FromRelationalDatabaseBundleId", &out.FromRelationalDatabaseBundleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FromRelationalDatabaseName", &out.FromRelationalDatabaseName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Location", &out.Location); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ResourceType", &out.ResourceType, DatabaseSnapshotResourceTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SizeInGb", &out.SizeInGb); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SupportCode", &out.SupportCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RelationalDatabaseSnapshotName", &out.RelationalDatabaseSnapshotName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatabaseSnapshotLocation is the object type Location of
 // AWS::Lightsail::DatabaseSnapshot.
 //

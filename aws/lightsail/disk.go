@@ -186,6 +186,52 @@ func NewDisk(scope athanor.Declarer, logicalID string, args DiskArgs, opts ...at
 	return out, nil
 }
 
+// LookupDisk reads the existing AWS::Lightsail::Disk whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDisk(scope athanor.Looker, logicalID, identifier string) (res *Disk, props DiskArgs, err error) {
+	looked, err := scope.Lookup(DiskType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Disk{Resource: looked}
+	if err := decodeOutput(looked, "AttachedTo", &out.AttachedTo); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttachmentState", &out.AttachmentState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DiskArn", &out.DiskArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Iops", &out.Iops); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsAttached", &out.IsAttached); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Path", &out.Path); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceType", &out.ResourceType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SupportCode", &out.SupportCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DiskName", &out.DiskName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DiskAddOn is the object type AddOn of AWS::Lightsail::Disk.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lightsail-disk-addon.html

@@ -174,6 +174,56 @@ func NewDiskSnapshot(scope athanor.Declarer, logicalID string, args DiskSnapshot
 	return out, nil
 }
 
+// LookupDiskSnapshot reads the existing AWS::Lightsail::DiskSnapshot whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDiskSnapshot(scope athanor.Looker, logicalID, identifier string) (res *DiskSnapshot, props DiskSnapshotArgs, err error) {
+	looked, err := scope.Lookup(DiskSnapshotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DiskSnapshot{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DiskSnapshotArn", &out.DiskSnapshotArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FromDiskName", &out.FromDiskName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsFromAutoSnapshot", &out.IsFromAutoSnapshot); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Location", &out.Location); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Progress", &out.Progress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ResourceType", &out.ResourceType, DiskSnapshotResourceTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SizeInGb", &out.SizeInGb); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, DiskSnapshotStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SupportCode", &out.SupportCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DiskSnapshotName", &out.DiskSnapshotName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DiskSnapshotLocation is the object type Location of
 // AWS::Lightsail::DiskSnapshot.
 //

@@ -143,6 +143,35 @@ func NewDistribution(scope athanor.Declarer, logicalID string, args Distribution
 	return out, nil
 }
 
+// LookupDistribution reads the existing AWS::Lightsail::Distribution whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDistribution(scope athanor.Looker, logicalID, identifier string) (res *Distribution, props DistributionArgs, err error) {
+	looked, err := scope.Lookup(DistributionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Distribution{Resource: looked}
+	if err := decodeOutput(looked, "AbleToUpdateBundle", &out.AbleToUpdateBundle); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DistributionArn", &out.DistributionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DistributionName", &out.DistributionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DistributionCacheBehavior is the object type CacheBehavior of
 // AWS::Lightsail::Distribution.
 //

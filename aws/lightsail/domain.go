@@ -123,6 +123,41 @@ func NewDomain(scope athanor.Declarer, logicalID string, args DomainArgs, opts .
 	return out, nil
 }
 
+// LookupDomain reads the existing AWS::Lightsail::Domain whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDomain(scope athanor.Looker, logicalID, identifier string) (res *Domain, props DomainArgs, err error) {
+	looked, err := scope.Lookup(DomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Domain{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Location", &out.Location); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ResourceType", &out.ResourceType, DomainResourceTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SupportCode", &out.SupportCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainEntry is the object type DomainEntry of AWS::Lightsail::Domain.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lightsail-domain-domainentry.html

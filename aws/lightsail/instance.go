@@ -233,6 +233,53 @@ func NewInstance(scope athanor.Declarer, logicalID string, args InstanceArgs, op
 	return out, nil
 }
 
+// LookupInstance reads the existing AWS::Lightsail::Instance whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupInstance(scope athanor.Looker, logicalID, identifier string) (res *Instance, props InstanceArgs, err error) {
+	looked, err := scope.Lookup(InstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Instance{Resource: looked}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ipv6Addresses", &out.Ipv6Addresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsStaticIp", &out.IsStaticIp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrivateIpAddress", &out.PrivateIpAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicIpAddress", &out.PublicIpAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceType", &out.ResourceType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SshKeyName", &out.SshKeyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SupportCode", &out.SupportCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserName", &out.UserName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceName", &out.InstanceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceAddOn is the object type AddOn of AWS::Lightsail::Instance.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lightsail-instance-addon.html

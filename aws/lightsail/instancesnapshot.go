@@ -162,6 +162,53 @@ func NewInstanceSnapshot(scope athanor.Declarer, logicalID string, args Instance
 	return out, nil
 }
 
+// LookupInstanceSnapshot reads the existing AWS::Lightsail::InstanceSnapshot
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInstanceSnapshot(scope athanor.Looker, logicalID, identifier string) (res *InstanceSnapshot, props InstanceSnapshotArgs, err error) {
+	looked, err := scope.Lookup(InstanceSnapshotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InstanceSnapshot{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FromInstanceArn", &out.FromInstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FromInstanceName", &out.FromInstanceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsFromAutoSnapshot", &out.IsFromAutoSnapshot); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Location", &out.Location); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceType", &out.ResourceType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SizeInGb", &out.SizeInGb); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SupportCode", &out.SupportCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceSnapshotName", &out.InstanceSnapshotName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceSnapshotLocation is the object type Location of
 // AWS::Lightsail::InstanceSnapshot.
 //

@@ -130,3 +130,32 @@ func NewLoadBalancerTlsCertificate(scope athanor.Declarer, logicalID string, arg
 	}
 	return out, nil
 }
+
+// LookupLoadBalancerTlsCertificate reads the existing
+// AWS::Lightsail::LoadBalancerTlsCertificate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLoadBalancerTlsCertificate(scope athanor.Looker, logicalID, identifier string) (res *LoadBalancerTlsCertificate, props LoadBalancerTlsCertificateArgs, err error) {
+	looked, err := scope.Lookup(LoadBalancerTlsCertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LoadBalancerTlsCertificate{Resource: looked}
+	if err := decodeOutput(looked, "LoadBalancerTlsCertificateArn", &out.LoadBalancerTlsCertificateArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateName", &out.CertificateName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LoadBalancerName", &out.LoadBalancerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

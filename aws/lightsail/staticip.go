@@ -90,3 +90,32 @@ func NewStaticIp(scope athanor.Declarer, logicalID string, args StaticIpArgs, op
 	}
 	return out, nil
 }
+
+// LookupStaticIp reads the existing AWS::Lightsail::StaticIp whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStaticIp(scope athanor.Looker, logicalID, identifier string) (res *StaticIp, props StaticIpArgs, err error) {
+	looked, err := scope.Lookup(StaticIpType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StaticIp{Resource: looked}
+	if err := decodeOutput(looked, "IpAddress", &out.IpAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsAttached", &out.IsAttached); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StaticIpArn", &out.StaticIpArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StaticIpName", &out.StaticIpName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -150,6 +150,38 @@ func NewAPIKey(scope athanor.Declarer, logicalID string, args APIKeyArgs, opts .
 	return out, nil
 }
 
+// LookupAPIKey reads the existing AWS::Location::APIKey whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAPIKey(scope athanor.Looker, logicalID, identifier string) (res *APIKey, props APIKeyArgs, err error) {
+	looked, err := scope.Lookup(APIKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &APIKey{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyArn", &out.KeyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KeyName", &out.KeyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // APIKeyAndroidApp is the object type AndroidApp of AWS::Location::APIKey.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-location-apikey-androidapp.html

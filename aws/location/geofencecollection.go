@@ -161,6 +161,38 @@ func NewGeofenceCollection(scope athanor.Declarer, logicalID string, args Geofen
 	return out, nil
 }
 
+// LookupGeofenceCollection reads the existing
+// AWS::Location::GeofenceCollection whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupGeofenceCollection(scope athanor.Looker, logicalID, identifier string) (res *GeofenceCollection, props GeofenceCollectionArgs, err error) {
+	looked, err := scope.Lookup(GeofenceCollectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GeofenceCollection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollectionArn", &out.CollectionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollectionName", &out.CollectionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GeofenceCollectionPricingPlan is an enum of
 // AWS::Location::GeofenceCollection (PricingPlan). Known values (1):
 // RequestBasedUsage. Nil means unset. It is an interface that only the

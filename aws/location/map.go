@@ -145,6 +145,37 @@ func NewMap(scope athanor.Declarer, logicalID string, args MapArgs, opts ...atha
 	return out, nil
 }
 
+// LookupMap reads the existing AWS::Location::Map whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupMap(scope athanor.Looker, logicalID, identifier string) (res *Map, props MapArgs, err error) {
+	looked, err := scope.Lookup(MapType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Map{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MapArn", &out.MapArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MapName", &out.MapName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MapConfiguration is the object type MapConfiguration of AWS::Location::Map.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-location-map-mapconfiguration.html

@@ -152,6 +152,38 @@ func NewPlaceIndex(scope athanor.Declarer, logicalID string, args PlaceIndexArgs
 	return out, nil
 }
 
+// LookupPlaceIndex reads the existing AWS::Location::PlaceIndex whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPlaceIndex(scope athanor.Looker, logicalID, identifier string) (res *PlaceIndex, props PlaceIndexArgs, err error) {
+	looked, err := scope.Lookup(PlaceIndexType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PlaceIndex{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexArn", &out.IndexArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexName", &out.IndexName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PlaceIndexDataSourceConfiguration is the object type DataSourceConfiguration
 // of AWS::Location::PlaceIndex.
 //

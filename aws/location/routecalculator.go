@@ -149,6 +149,38 @@ func NewRouteCalculator(scope athanor.Declarer, logicalID string, args RouteCalc
 	return out, nil
 }
 
+// LookupRouteCalculator reads the existing AWS::Location::RouteCalculator
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRouteCalculator(scope athanor.Looker, logicalID, identifier string) (res *RouteCalculator, props RouteCalculatorArgs, err error) {
+	looked, err := scope.Lookup(RouteCalculatorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouteCalculator{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CalculatorArn", &out.CalculatorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CalculatorName", &out.CalculatorName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouteCalculatorPricingPlan is an enum of AWS::Location::RouteCalculator
 // (PricingPlan). Known values (1): RequestBasedUsage. Nil means unset. It is
 // an interface that only the constants below and

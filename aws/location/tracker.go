@@ -180,6 +180,38 @@ func NewTracker(scope athanor.Declarer, logicalID string, args TrackerArgs, opts
 	return out, nil
 }
 
+// LookupTracker reads the existing AWS::Location::Tracker whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTracker(scope athanor.Looker, logicalID, identifier string) (res *Tracker, props TrackerArgs, err error) {
+	looked, err := scope.Lookup(TrackerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Tracker{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreateTime", &out.CreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrackerArn", &out.TrackerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrackerName", &out.TrackerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrackerPositionFiltering is an enum of AWS::Location::Tracker
 // (PositionFiltering). Known values (3): TimeBased, DistanceBased,
 // AccuracyBased. Nil means unset. It is an interface that only the constants

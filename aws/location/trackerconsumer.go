@@ -82,3 +82,26 @@ func NewTrackerConsumer(scope athanor.Declarer, logicalID string, args TrackerCo
 	}
 	return out, nil
 }
+
+// LookupTrackerConsumer reads the existing AWS::Location::TrackerConsumer
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrackerConsumer(scope athanor.Looker, logicalID, identifier string) (res *TrackerConsumer, props TrackerConsumerArgs, err error) {
+	looked, err := scope.Lookup(TrackerConsumerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrackerConsumer{Resource: looked}
+	if err := decodeOutput(looked, "TrackerName", &out.TrackerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConsumerArn", &out.ConsumerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

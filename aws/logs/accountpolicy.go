@@ -128,6 +128,32 @@ func NewAccountPolicy(scope athanor.Declarer, logicalID string, args AccountPoli
 	return out, nil
 }
 
+// LookupAccountPolicy reads the existing AWS::Logs::AccountPolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccountPolicy(scope athanor.Looker, logicalID, identifier string) (res *AccountPolicy, props AccountPolicyArgs, err error) {
+	looked, err := scope.Lookup(AccountPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccountPolicy{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "PolicyType", &out.PolicyType, AccountPolicyPolicyTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyName", &out.PolicyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccountPolicyPolicyType is an enum of AWS::Logs::AccountPolicy (PolicyType).
 // Known values (5): DATA_PROTECTION_POLICY, SUBSCRIPTION_FILTER_POLICY,
 // FIELD_INDEX_POLICY, TRANSFORMER_POLICY, METRIC_EXTRACTION_POLICY. Nil means

@@ -117,6 +117,32 @@ func NewDelivery(scope athanor.Declarer, logicalID string, args DeliveryArgs, op
 	return out, nil
 }
 
+// LookupDelivery reads the existing AWS::Logs::Delivery whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDelivery(scope athanor.Looker, logicalID, identifier string) (res *Delivery, props DeliveryArgs, err error) {
+	looked, err := scope.Lookup(DeliveryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Delivery{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeliveryDestinationType", &out.DeliveryDestinationType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeliveryId", &out.DeliveryId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeliveryTag is the object type Tag of AWS::Logs::Delivery.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-delivery-tag.html

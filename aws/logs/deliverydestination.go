@@ -108,6 +108,29 @@ func NewDeliveryDestination(scope athanor.Declarer, logicalID string, args Deliv
 	return out, nil
 }
 
+// LookupDeliveryDestination reads the existing AWS::Logs::DeliveryDestination
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeliveryDestination(scope athanor.Looker, logicalID, identifier string) (res *DeliveryDestination, props DeliveryDestinationArgs, err error) {
+	looked, err := scope.Lookup(DeliveryDestinationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeliveryDestination{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeliveryDestinationDestinationPolicy is the object type DestinationPolicy of
 // AWS::Logs::DeliveryDestination.
 //

@@ -138,6 +138,41 @@ func NewDeliverySource(scope athanor.Declarer, logicalID string, args DeliverySo
 	return out, nil
 }
 
+// LookupDeliverySource reads the existing AWS::Logs::DeliverySource whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeliverySource(scope athanor.Looker, logicalID, identifier string) (res *DeliverySource, props DeliverySourceArgs, err error) {
+	looked, err := scope.Lookup(DeliverySourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeliverySource{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArns", &out.ResourceArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Service", &out.Service); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DeliverySourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "StatusReason", &out.StatusReason, DeliverySourceStatusReasonOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeliverySourceStatus is an enum of AWS::Logs::DeliverySource (Status). Known
 // values (2): ACTIVE, INACTIVE. Nil means unset. It is an interface that only
 // the constants below and DeliverySourceStatusOf's results implement, so that

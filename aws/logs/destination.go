@@ -90,6 +90,29 @@ func NewDestination(scope athanor.Declarer, logicalID string, args DestinationAr
 	return out, nil
 }
 
+// LookupDestination reads the existing AWS::Logs::Destination whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDestination(scope athanor.Looker, logicalID, identifier string) (res *Destination, props DestinationArgs, err error) {
+	looked, err := scope.Lookup(DestinationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Destination{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DestinationName", &out.DestinationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DestinationTag is the object type Tag of AWS::Logs::Destination.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-logs-destination-tag.html

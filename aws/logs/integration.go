@@ -106,6 +106,29 @@ func NewIntegration(scope athanor.Declarer, logicalID string, args IntegrationAr
 	return out, nil
 }
 
+// LookupIntegration reads the existing AWS::Logs::Integration whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupIntegration(scope athanor.Looker, logicalID, identifier string) (res *Integration, props IntegrationArgs, err error) {
+	looked, err := scope.Lookup(IntegrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Integration{Resource: looked}
+	if err := decodeOutputAs(looked, "IntegrationStatus", &out.IntegrationStatus, IntegrationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IntegrationName", &out.IntegrationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IntegrationOpenSearchResourceConfig is the object type
 // OpenSearchResourceConfig of AWS::Logs::Integration.
 //

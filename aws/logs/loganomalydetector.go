@@ -144,6 +144,35 @@ func NewLogAnomalyDetector(scope athanor.Declarer, logicalID string, args LogAno
 	return out, nil
 }
 
+// LookupLogAnomalyDetector reads the existing AWS::Logs::LogAnomalyDetector
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLogAnomalyDetector(scope athanor.Looker, logicalID, identifier string) (res *LogAnomalyDetector, props LogAnomalyDetectorArgs, err error) {
+	looked, err := scope.Lookup(LogAnomalyDetectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LogAnomalyDetector{Resource: looked}
+	if err := decodeOutput(looked, "AnomalyDetectorArn", &out.AnomalyDetectorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AnomalyDetectorStatus", &out.AnomalyDetectorStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTimeStamp", &out.CreationTimeStamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTimeStamp", &out.LastModifiedTimeStamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LogAnomalyDetectorEvaluationFrequency is an enum of
 // AWS::Logs::LogAnomalyDetector (EvaluationFrequency). Known values (5):
 // FIVE_MIN, TEN_MIN, FIFTEEN_MIN, THIRTY_MIN, ONE_HOUR. Nil means unset. It is

@@ -121,6 +121,29 @@ func NewLogGroup(scope athanor.Declarer, logicalID string, args LogGroupArgs, op
 	return out, nil
 }
 
+// LookupLogGroup reads the existing AWS::Logs::LogGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLogGroup(scope athanor.Looker, logicalID, identifier string) (res *LogGroup, props LogGroupArgs, err error) {
+	looked, err := scope.Lookup(LogGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LogGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LogGroupName", &out.LogGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LogGroupClass is an enum of AWS::Logs::LogGroup (LogGroupClass). Known
 // values (2): STANDARD, INFREQUENT_ACCESS. Nil means unset. It is an interface
 // that only the constants below and LogGroupClassOf's results implement, so

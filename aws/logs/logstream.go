@@ -77,3 +77,26 @@ func NewLogStream(scope athanor.Declarer, logicalID string, args LogStreamArgs, 
 	}
 	return out, nil
 }
+
+// LookupLogStream reads the existing AWS::Logs::LogStream whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLogStream(scope athanor.Looker, logicalID, identifier string) (res *LogStream, props LogStreamArgs, err error) {
+	looked, err := scope.Lookup(LogStreamType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LogStream{Resource: looked}
+	if err := decodeOutput(looked, "LogGroupName", &out.LogGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LogStreamName", &out.LogStreamName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

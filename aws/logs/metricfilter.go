@@ -111,6 +111,29 @@ func NewMetricFilter(scope athanor.Declarer, logicalID string, args MetricFilter
 	return out, nil
 }
 
+// LookupMetricFilter reads the existing AWS::Logs::MetricFilter whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMetricFilter(scope athanor.Looker, logicalID, identifier string) (res *MetricFilter, props MetricFilterArgs, err error) {
+	looked, err := scope.Lookup(MetricFilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MetricFilter{Resource: looked}
+	if err := decodeOutput(looked, "LogGroupName", &out.LogGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FilterName", &out.FilterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MetricFilterDimension is the object type Dimension of
 // AWS::Logs::MetricFilter.
 //

@@ -100,6 +100,26 @@ func NewQueryDefinition(scope athanor.Declarer, logicalID string, args QueryDefi
 	return out, nil
 }
 
+// LookupQueryDefinition reads the existing AWS::Logs::QueryDefinition whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupQueryDefinition(scope athanor.Looker, logicalID, identifier string) (res *QueryDefinition, props QueryDefinitionArgs, err error) {
+	looked, err := scope.Lookup(QueryDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &QueryDefinition{Resource: looked}
+	if err := decodeOutput(looked, "QueryDefinitionId", &out.QueryDefinitionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QueryDefinitionQueryLanguage is an enum of AWS::Logs::QueryDefinition
 // (QueryLanguage). Known values (3): CWLI, SQL, PPL. Nil means unset. It is an
 // interface that only the constants below and QueryDefinitionQueryLanguageOf's

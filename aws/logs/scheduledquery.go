@@ -194,6 +194,38 @@ func NewScheduledQuery(scope athanor.Declarer, logicalID string, args ScheduledQ
 	return out, nil
 }
 
+// LookupScheduledQuery reads the existing AWS::Logs::ScheduledQuery whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupScheduledQuery(scope athanor.Looker, logicalID, identifier string) (res *ScheduledQuery, props ScheduledQueryArgs, err error) {
+	looked, err := scope.Lookup(ScheduledQueryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ScheduledQuery{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "LastExecutionStatus", &out.LastExecutionStatus, ScheduledQueryLastExecutionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastTriggeredTime", &out.LastTriggeredTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScheduledQueryArn", &out.ScheduledQueryArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScheduledQueryDestinationConfiguration is the object type
 // DestinationConfiguration of AWS::Logs::ScheduledQuery.
 //

@@ -138,6 +138,29 @@ func NewSubscriptionFilter(scope athanor.Declarer, logicalID string, args Subscr
 	return out, nil
 }
 
+// LookupSubscriptionFilter reads the existing AWS::Logs::SubscriptionFilter
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSubscriptionFilter(scope athanor.Looker, logicalID, identifier string) (res *SubscriptionFilter, props SubscriptionFilterArgs, err error) {
+	looked, err := scope.Lookup(SubscriptionFilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SubscriptionFilter{Resource: looked}
+	if err := decodeOutput(looked, "FilterName", &out.FilterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LogGroupName", &out.LogGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SubscriptionFilterDistribution is an enum of AWS::Logs::SubscriptionFilter
 // (Distribution). Known values (2): Random, ByLogStream. Nil means unset. It
 // is an interface that only the constants below and

@@ -146,6 +146,29 @@ func NewInferenceScheduler(scope athanor.Declarer, logicalID string, args Infere
 	return out, nil
 }
 
+// LookupInferenceScheduler reads the existing
+// AWS::LookoutEquipment::InferenceScheduler whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupInferenceScheduler(scope athanor.Looker, logicalID, identifier string) (res *InferenceScheduler, props InferenceSchedulerArgs, err error) {
+	looked, err := scope.Lookup(InferenceSchedulerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InferenceScheduler{Resource: looked}
+	if err := decodeOutput(looked, "InferenceSchedulerArn", &out.InferenceSchedulerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InferenceSchedulerName", &out.InferenceSchedulerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InferenceSchedulerDataInputConfiguration is the object type
 // DataInputConfiguration of AWS::LookoutEquipment::InferenceScheduler.
 //

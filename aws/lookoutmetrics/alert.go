@@ -89,6 +89,26 @@ func NewAlert(scope athanor.Declarer, logicalID string, args AlertArgs, opts ...
 	return out, nil
 }
 
+// LookupAlert reads the existing AWS::LookoutMetrics::Alert whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAlert(scope athanor.Looker, logicalID, identifier string) (res *Alert, props AlertArgs, err error) {
+	looked, err := scope.Lookup(AlertType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Alert{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AlertAction is the object type Action of AWS::LookoutMetrics::Alert.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lookoutmetrics-alert-action.html

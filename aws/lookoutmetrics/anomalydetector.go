@@ -86,6 +86,26 @@ func NewAnomalyDetector(scope athanor.Declarer, logicalID string, args AnomalyDe
 	return out, nil
 }
 
+// LookupAnomalyDetector reads the existing
+// AWS::LookoutMetrics::AnomalyDetector whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupAnomalyDetector(scope athanor.Looker, logicalID, identifier string) (res *AnomalyDetector, props AnomalyDetectorArgs, err error) {
+	looked, err := scope.Lookup(AnomalyDetectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AnomalyDetector{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnomalyDetectorAppFlowConfig is the object type AppFlowConfig of
 // AWS::LookoutMetrics::AnomalyDetector.
 //

@@ -91,6 +91,32 @@ func NewAllowList(scope athanor.Declarer, logicalID string, args AllowListArgs, 
 	return out, nil
 }
 
+// LookupAllowList reads the existing AWS::Macie::AllowList whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAllowList(scope athanor.Looker, logicalID, identifier string) (res *AllowList, props AllowListArgs, err error) {
+	looked, err := scope.Lookup(AllowListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AllowList{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AllowListStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AllowListCriteria is the object type Criteria of AWS::Macie::AllowList.
 // exactly one of {Regex} or {S3WordsList}.
 //

@@ -112,6 +112,29 @@ func NewCustomDataIdentifier(scope athanor.Declarer, logicalID string, args Cust
 	return out, nil
 }
 
+// LookupCustomDataIdentifier reads the existing
+// AWS::Macie::CustomDataIdentifier whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCustomDataIdentifier(scope athanor.Looker, logicalID, identifier string) (res *CustomDataIdentifier, props CustomDataIdentifierArgs, err error) {
+	looked, err := scope.Lookup(CustomDataIdentifierType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomDataIdentifier{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomDataIdentifierTag is the object type Tag of
 // AWS::Macie::CustomDataIdentifier.
 //

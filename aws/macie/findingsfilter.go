@@ -111,6 +111,29 @@ func NewFindingsFilter(scope athanor.Declarer, logicalID string, args FindingsFi
 	return out, nil
 }
 
+// LookupFindingsFilter reads the existing AWS::Macie::FindingsFilter whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFindingsFilter(scope athanor.Looker, logicalID, identifier string) (res *FindingsFilter, props FindingsFilterArgs, err error) {
+	looked, err := scope.Lookup(FindingsFilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FindingsFilter{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FindingsFilterCriterionAdditionalProperties is the object type
 // CriterionAdditionalProperties of AWS::Macie::FindingsFilter.
 //

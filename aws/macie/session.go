@@ -105,6 +105,32 @@ func NewSession(scope athanor.Declarer, logicalID string, args SessionArgs, opts
 	return out, nil
 }
 
+// LookupSession reads the existing AWS::Macie::Session whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSession(scope athanor.Looker, logicalID, identifier string) (res *Session, props SessionArgs, err error) {
+	looked, err := scope.Lookup(SessionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Session{Resource: looked}
+	if err := decodeOutputAs(looked, "AutomatedDiscoveryStatus", &out.AutomatedDiscoveryStatus, SessionAutomatedDiscoveryStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceRole", &out.ServiceRole); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SessionAutomatedDiscoveryStatus is an enum of AWS::Macie::Session
 // (AutomatedDiscoveryStatus). Known values (2): ENABLED, DISABLED. Nil means
 // unset. It is an interface that only the constants below and

@@ -136,6 +136,38 @@ func NewAccessor(scope athanor.Declarer, logicalID string, args AccessorArgs, op
 	return out, nil
 }
 
+// LookupAccessor reads the existing AWS::ManagedBlockchain::Accessor whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccessor(scope athanor.Looker, logicalID, identifier string) (res *Accessor, props AccessorArgs, err error) {
+	looked, err := scope.Lookup(AccessorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Accessor{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BillingToken", &out.BillingToken); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AccessorStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessorNetworkAccessorType is an enum of AWS::ManagedBlockchain::Accessor
 // (NetworkAccessorType). Known values (5): ETHEREUM_GOERLI, ETHEREUM_MAINNET,
 // ETHEREUM_MAINNET_AND_GOERLI, POLYGON_MAINNET, POLYGON_MUMBAI. Nil means

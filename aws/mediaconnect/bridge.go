@@ -100,6 +100,29 @@ func NewBridge(scope athanor.Declarer, logicalID string, args BridgeArgs, opts .
 	return out, nil
 }
 
+// LookupBridge reads the existing AWS::MediaConnect::Bridge whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBridge(scope athanor.Looker, logicalID, identifier string) (res *Bridge, props BridgeArgs, err error) {
+	looked, err := scope.Lookup(BridgeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Bridge{Resource: looked}
+	if err := decodeOutput(looked, "BridgeArn", &out.BridgeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "BridgeState", &out.BridgeState, BridgeStateEnumOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BridgeEgressGatewayBridge is the object type EgressGatewayBridge of
 // AWS::MediaConnect::Bridge.
 //

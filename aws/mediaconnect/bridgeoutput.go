@@ -82,6 +82,29 @@ func NewBridgeOutput(scope athanor.Declarer, logicalID string, args BridgeOutput
 	return out, nil
 }
 
+// LookupBridgeOutput reads the existing AWS::MediaConnect::BridgeOutput whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBridgeOutput(scope athanor.Looker, logicalID, identifier string) (res *BridgeOutput, props BridgeOutputArgs, err error) {
+	looked, err := scope.Lookup(BridgeOutputType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BridgeOutput{Resource: looked}
+	if err := decodeOutput(looked, "BridgeArn", &out.BridgeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BridgeOutputBridgeNetworkOutput is the object type BridgeNetworkOutput of
 // AWS::MediaConnect::BridgeOutput.
 //

@@ -88,6 +88,29 @@ func NewBridgeSource(scope athanor.Declarer, logicalID string, args BridgeSource
 	return out, nil
 }
 
+// LookupBridgeSource reads the existing AWS::MediaConnect::BridgeSource whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBridgeSource(scope athanor.Looker, logicalID, identifier string) (res *BridgeSource, props BridgeSourceArgs, err error) {
+	looked, err := scope.Lookup(BridgeSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BridgeSource{Resource: looked}
+	if err := decodeOutput(looked, "BridgeArn", &out.BridgeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BridgeSourceBridgeFlowSource is the object type BridgeFlowSource of
 // AWS::MediaConnect::BridgeSource.
 //

@@ -130,6 +130,32 @@ func NewFlow(scope athanor.Declarer, logicalID string, args FlowArgs, opts ...at
 	return out, nil
 }
 
+// LookupFlow reads the existing AWS::MediaConnect::Flow whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFlow(scope athanor.Looker, logicalID, identifier string) (res *Flow, props FlowArgs, err error) {
+	looked, err := scope.Lookup(FlowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Flow{Resource: looked}
+	if err := decodeOutput(looked, "EgressIp", &out.EgressIp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowArn", &out.FlowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowAvailabilityZone", &out.FlowAvailabilityZone); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowAudioMonitoringSetting is the object type AudioMonitoringSetting of
 // AWS::MediaConnect::Flow.
 //

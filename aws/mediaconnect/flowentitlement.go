@@ -119,6 +119,26 @@ func NewFlowEntitlement(scope athanor.Declarer, logicalID string, args FlowEntit
 	return out, nil
 }
 
+// LookupFlowEntitlement reads the existing AWS::MediaConnect::FlowEntitlement
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFlowEntitlement(scope athanor.Looker, logicalID, identifier string) (res *FlowEntitlement, props FlowEntitlementArgs, err error) {
+	looked, err := scope.Lookup(FlowEntitlementType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FlowEntitlement{Resource: looked}
+	if err := decodeOutput(looked, "EntitlementArn", &out.EntitlementArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowEntitlementEncryption is the object type Encryption of
 // AWS::MediaConnect::FlowEntitlement.
 //

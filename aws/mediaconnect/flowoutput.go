@@ -215,6 +215,26 @@ func NewFlowOutput(scope athanor.Declarer, logicalID string, args FlowOutputArgs
 	return out, nil
 }
 
+// LookupFlowOutput reads the existing AWS::MediaConnect::FlowOutput whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFlowOutput(scope athanor.Looker, logicalID, identifier string) (res *FlowOutput, props FlowOutputArgs, err error) {
+	looked, err := scope.Lookup(FlowOutputType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FlowOutput{Resource: looked}
+	if err := decodeOutput(looked, "OutputArn", &out.OutputArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowOutputDestinationConfiguration is the object type
 // DestinationConfiguration of AWS::MediaConnect::FlowOutput.
 //

@@ -213,6 +213,32 @@ func NewFlowSource(scope athanor.Declarer, logicalID string, args FlowSourceArgs
 	return out, nil
 }
 
+// LookupFlowSource reads the existing AWS::MediaConnect::FlowSource whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFlowSource(scope athanor.Looker, logicalID, identifier string) (res *FlowSource, props FlowSourceArgs, err error) {
+	looked, err := scope.Lookup(FlowSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FlowSource{Resource: looked}
+	if err := decodeOutput(looked, "IngestIp", &out.IngestIp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceArn", &out.SourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceIngestPort", &out.SourceIngestPort); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowSourceEncryption is the object type Encryption of
 // AWS::MediaConnect::FlowSource.
 //

@@ -112,6 +112,32 @@ func NewFlowVpcInterface(scope athanor.Declarer, logicalID string, args FlowVpcI
 	return out, nil
 }
 
+// LookupFlowVpcInterface reads the existing
+// AWS::MediaConnect::FlowVpcInterface whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupFlowVpcInterface(scope athanor.Looker, logicalID, identifier string) (res *FlowVpcInterface, props FlowVpcInterfaceArgs, err error) {
+	looked, err := scope.Lookup(FlowVpcInterfaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FlowVpcInterface{Resource: looked}
+	if err := decodeOutput(looked, "NetworkInterfaceIds", &out.NetworkInterfaceIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FlowArn", &out.FlowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FlowVpcInterfaceTag is the object type Tag of
 // AWS::MediaConnect::FlowVpcInterface.
 //

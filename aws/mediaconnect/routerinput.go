@@ -237,6 +237,53 @@ func NewRouterInput(scope athanor.Declarer, logicalID string, args RouterInputAr
 	return out, nil
 }
 
+// LookupRouterInput reads the existing AWS::MediaConnect::RouterInput whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRouterInput(scope athanor.Looker, logicalID, identifier string) (res *RouterInput, props RouterInputArgs, err error) {
+	looked, err := scope.Lookup(RouterInputType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouterInput{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ContentQualityAnalysisType", &out.ContentQualityAnalysisType, RouterInputRouterContentQualityAnalysisTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "InputType", &out.InputType, RouterInputTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpAddress", &out.IpAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "MaintenanceType", &out.MaintenanceType, RouterInputMaintenanceTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoutedOutputs", &out.RoutedOutputs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, RouterInputStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouterInputBlackFramesConfiguration is the object type
 // BlackFramesConfiguration of AWS::MediaConnect::RouterInput.
 //

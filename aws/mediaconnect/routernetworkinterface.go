@@ -148,6 +148,47 @@ func NewRouterNetworkInterface(scope athanor.Declarer, logicalID string, args Ro
 	return out, nil
 }
 
+// LookupRouterNetworkInterface reads the existing
+// AWS::MediaConnect::RouterNetworkInterface whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRouterNetworkInterface(scope athanor.Looker, logicalID, identifier string) (res *RouterNetworkInterface, props RouterNetworkInterfaceArgs, err error) {
+	looked, err := scope.Lookup(RouterNetworkInterfaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouterNetworkInterface{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociatedInputCount", &out.AssociatedInputCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociatedOutputCount", &out.AssociatedOutputCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "NetworkInterfaceType", &out.NetworkInterfaceType, RouterNetworkInterfaceTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, RouterNetworkInterfaceStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouterNetworkInterfaceConfiguration is the object type
 // RouterNetworkInterfaceConfiguration of
 // AWS::MediaConnect::RouterNetworkInterface. exactly one of {Public} or {Vpc}.

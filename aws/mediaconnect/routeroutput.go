@@ -211,6 +211,50 @@ func NewRouterOutput(scope athanor.Declarer, logicalID string, args RouterOutput
 	return out, nil
 }
 
+// LookupRouterOutput reads the existing AWS::MediaConnect::RouterOutput whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRouterOutput(scope athanor.Looker, logicalID, identifier string) (res *RouterOutput, props RouterOutputArgs, err error) {
+	looked, err := scope.Lookup(RouterOutputType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RouterOutput{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpAddress", &out.IpAddress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "MaintenanceType", &out.MaintenanceType, RouterOutputMaintenanceTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "OutputType", &out.OutputType, RouterOutputTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "RoutedState", &out.RoutedState, RouterOutputRoutedStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, RouterOutputStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouterOutputConfiguration is the object type RouterOutputConfiguration of
 // AWS::MediaConnect::RouterOutput. exactly one of {Standard} or
 // {MediaConnectFlow} or {MediaLiveInput}.

@@ -90,3 +90,26 @@ func NewPreset(scope athanor.Declarer, logicalID string, args PresetArgs, opts .
 	}
 	return out, nil
 }
+
+// LookupPreset reads the existing AWS::MediaConvert::Preset whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPreset(scope athanor.Looker, logicalID, identifier string) (res *Preset, props PresetArgs, err error) {
+	looked, err := scope.Lookup(PresetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Preset{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -118,6 +118,38 @@ func NewChannelPlacementGroup(scope athanor.Declarer, logicalID string, args Cha
 	return out, nil
 }
 
+// LookupChannelPlacementGroup reads the existing
+// AWS::MediaLive::ChannelPlacementGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupChannelPlacementGroup(scope athanor.Looker, logicalID, identifier string) (res *ChannelPlacementGroup, props ChannelPlacementGroupArgs, err error) {
+	looked, err := scope.Lookup(ChannelPlacementGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ChannelPlacementGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Channels", &out.Channels); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, ChannelPlacementGroupStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterId", &out.ClusterId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ChannelPlacementGroupState is an enum of
 // AWS::MediaLive::ChannelPlacementGroup (ChannelPlacementGroupState). Known
 // values (6): UNASSIGNED, ASSIGNING, ASSIGNED, DELETING, DELETED, UNASSIGNING.

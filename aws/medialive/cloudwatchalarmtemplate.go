@@ -217,6 +217,41 @@ func NewCloudWatchAlarmTemplate(scope athanor.Declarer, logicalID string, args C
 	return out, nil
 }
 
+// LookupCloudWatchAlarmTemplate reads the existing
+// AWS::MediaLive::CloudWatchAlarmTemplate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCloudWatchAlarmTemplate(scope athanor.Looker, logicalID, identifier string) (res *CloudWatchAlarmTemplate, props CloudWatchAlarmTemplateArgs, err error) {
+	looked, err := scope.Lookup(CloudWatchAlarmTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CloudWatchAlarmTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupId", &out.GroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CloudWatchAlarmTemplateComparisonOperator is an enum of
 // AWS::MediaLive::CloudWatchAlarmTemplate
 // (CloudWatchAlarmTemplateComparisonOperator). Known values (4):

@@ -163,6 +163,41 @@ func NewEventBridgeRuleTemplate(scope athanor.Declarer, logicalID string, args E
 	return out, nil
 }
 
+// LookupEventBridgeRuleTemplate reads the existing
+// AWS::MediaLive::EventBridgeRuleTemplate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEventBridgeRuleTemplate(scope athanor.Looker, logicalID, identifier string) (res *EventBridgeRuleTemplate, props EventBridgeRuleTemplateArgs, err error) {
+	looked, err := scope.Lookup(EventBridgeRuleTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventBridgeRuleTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupId", &out.GroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventBridgeRuleTemplateEventType is an enum of
 // AWS::MediaLive::EventBridgeRuleTemplate (EventBridgeRuleTemplateEventType).
 // Known values (13): MEDIALIVE_MULTIPLEX_ALERT,

@@ -114,3 +114,35 @@ func NewEventBridgeRuleTemplateGroup(scope athanor.Declarer, logicalID string, a
 	}
 	return out, nil
 }
+
+// LookupEventBridgeRuleTemplateGroup reads the existing
+// AWS::MediaLive::EventBridgeRuleTemplateGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEventBridgeRuleTemplateGroup(scope athanor.Looker, logicalID, identifier string) (res *EventBridgeRuleTemplateGroup, props EventBridgeRuleTemplateGroupArgs, err error) {
+	looked, err := scope.Lookup(EventBridgeRuleTemplateGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventBridgeRuleTemplateGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -120,6 +120,38 @@ func NewMultiplex(scope athanor.Declarer, logicalID string, args MultiplexArgs, 
 	return out, nil
 }
 
+// LookupMultiplex reads the existing AWS::MediaLive::Multiplex whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMultiplex(scope athanor.Looker, logicalID, identifier string) (res *Multiplex, props MultiplexArgs, err error) {
+	looked, err := scope.Lookup(MultiplexType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Multiplex{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PipelinesRunningCount", &out.PipelinesRunningCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProgramCount", &out.ProgramCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, MultiplexStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MultiplexOutputDestination is the object type MultiplexOutputDestination of
 // AWS::MediaLive::Multiplex.
 //

@@ -140,6 +140,32 @@ func NewMultiplexprogram(scope athanor.Declarer, logicalID string, args Multiple
 	return out, nil
 }
 
+// LookupMultiplexprogram reads the existing AWS::MediaLive::Multiplexprogram
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMultiplexprogram(scope athanor.Looker, logicalID, identifier string) (res *Multiplexprogram, props MultiplexprogramArgs, err error) {
+	looked, err := scope.Lookup(MultiplexprogramType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Multiplexprogram{Resource: looked}
+	if err := decodeOutput(looked, "ChannelId", &out.ChannelId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProgramName", &out.ProgramName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MultiplexId", &out.MultiplexId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MultiplexprogramMultiplexProgramPacketIdentifiersMap is the object type
 // MultiplexProgramPacketIdentifiersMap of AWS::MediaLive::Multiplexprogram.
 //

@@ -102,6 +102,35 @@ func NewNetwork(scope athanor.Declarer, logicalID string, args NetworkArgs, opts
 	return out, nil
 }
 
+// LookupNetwork reads the existing AWS::MediaLive::Network whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupNetwork(scope athanor.Looker, logicalID, identifier string) (res *Network, props NetworkArgs, err error) {
+	looked, err := scope.Lookup(NetworkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Network{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociatedClusterIds", &out.AssociatedClusterIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, NetworkStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkIpPool is the object type IpPool of AWS::MediaLive::Network.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-medialive-network-ippool.html

@@ -158,6 +158,40 @@ func NewNode(scope athanor.Declarer, logicalID string, args NodeArgs, opts ...at
 	return out, nil
 }
 
+// LookupNode reads the existing AWS::MediaLive::Node whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupNode(scope athanor.Looker, logicalID, identifier string) (res *Node, props NodeArgs, err error) {
+	looked, err := scope.Lookup(NodeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Node{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ChannelPlacementGroups", &out.ChannelPlacementGroups); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ConnectionState", &out.ConnectionState, NodeConnectionStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, NodeStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NodeConnectionState is an enum of AWS::MediaLive::Node
 // (NodeConnectionState). Known values (2): CONNECTED, DISCONNECTED. Nil means
 // unset. It is an interface that only the constants below and

@@ -123,6 +123,35 @@ func NewSdiSource(scope athanor.Declarer, logicalID string, args SdiSourceArgs, 
 	return out, nil
 }
 
+// LookupSdiSource reads the existing AWS::MediaLive::SdiSource whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSdiSource(scope athanor.Looker, logicalID, identifier string) (res *SdiSource, props SdiSourceArgs, err error) {
+	looked, err := scope.Lookup(SdiSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SdiSource{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Inputs", &out.Inputs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, SdiSourceStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SdiSourceMode is an enum of AWS::MediaLive::SdiSource (SdiSourceMode). Known
 // values (2): QUADRANT, INTERLEAVE. Nil means unset. It is an interface that
 // only the constants below and SdiSourceModeOf's results implement, so that a

@@ -253,6 +253,68 @@ func NewSignalMap(scope athanor.Declarer, logicalID string, args SignalMapArgs, 
 	return out, nil
 }
 
+// LookupSignalMap reads the existing AWS::MediaLive::SignalMap whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSignalMap(scope athanor.Looker, logicalID, identifier string) (res *SignalMap, props SignalMapArgs, err error) {
+	looked, err := scope.Lookup(SignalMapType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SignalMap{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CloudWatchAlarmTemplateGroupIds", &out.CloudWatchAlarmTemplateGroupIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorMessage", &out.ErrorMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EventBridgeRuleTemplateGroupIds", &out.EventBridgeRuleTemplateGroupIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailedMediaResourceMap", &out.FailedMediaResourceMap); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Identifier", &out.Identifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastDiscoveredAt", &out.LastDiscoveredAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastSuccessfulMonitorDeployment", &out.LastSuccessfulMonitorDeployment); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MediaResourceMap", &out.MediaResourceMap); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitorChangesPendingDeployment", &out.MonitorChangesPendingDeployment); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitorDeployment", &out.MonitorDeployment); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, SignalMapStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SignalMapMediaResource is the object type MediaResource of
 // AWS::MediaLive::SignalMap.
 //

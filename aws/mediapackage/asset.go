@@ -117,6 +117,32 @@ func NewAsset(scope athanor.Declarer, logicalID string, args AssetArgs, opts ...
 	return out, nil
 }
 
+// LookupAsset reads the existing AWS::MediaPackage::Asset whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAsset(scope athanor.Looker, logicalID, identifier string) (res *Asset, props AssetArgs, err error) {
+	looked, err := scope.Lookup(AssetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Asset{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssetEgressEndpoint is the object type EgressEndpoint of
 // AWS::MediaPackage::Asset.
 //

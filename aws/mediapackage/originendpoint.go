@@ -173,6 +173,32 @@ func NewOriginEndpoint(scope athanor.Declarer, logicalID string, args OriginEndp
 	return out, nil
 }
 
+// LookupOriginEndpoint reads the existing AWS::MediaPackage::OriginEndpoint
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupOriginEndpoint(scope athanor.Looker, logicalID, identifier string) (res *OriginEndpoint, props OriginEndpointArgs, err error) {
+	looked, err := scope.Lookup(OriginEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OriginEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OriginEndpointAdsOnDeliveryRestrictions is an enum of
 // AWS::MediaPackage::OriginEndpoint (AdsOnDeliveryRestrictions). Known values
 // (4): NONE, RESTRICTED, UNRESTRICTED, BOTH. Nil means unset. It is an

@@ -110,6 +110,29 @@ func NewPackagingConfiguration(scope athanor.Declarer, logicalID string, args Pa
 	return out, nil
 }
 
+// LookupPackagingConfiguration reads the existing
+// AWS::MediaPackage::PackagingConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPackagingConfiguration(scope athanor.Looker, logicalID, identifier string) (res *PackagingConfiguration, props PackagingConfigurationArgs, err error) {
+	looked, err := scope.Lookup(PackagingConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PackagingConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PackagingConfigurationCmafEncryption is the object type CmafEncryption of
 // AWS::MediaPackage::PackagingConfiguration.
 //

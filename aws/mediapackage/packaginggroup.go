@@ -98,6 +98,32 @@ func NewPackagingGroup(scope athanor.Declarer, logicalID string, args PackagingG
 	return out, nil
 }
 
+// LookupPackagingGroup reads the existing AWS::MediaPackage::PackagingGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPackagingGroup(scope athanor.Looker, logicalID, identifier string) (res *PackagingGroup, props PackagingGroupArgs, err error) {
+	looked, err := scope.Lookup(PackagingGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PackagingGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PackagingGroupAuthorization is the object type Authorization of
 // AWS::MediaPackage::PackagingGroup.
 //

@@ -168,6 +168,38 @@ func NewChannel(scope athanor.Declarer, logicalID string, args ChannelArgs, opts
 	return out, nil
 }
 
+// LookupChannel reads the existing AWS::MediaPackageV2::Channel whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupChannel(scope athanor.Looker, logicalID, identifier string) (res *Channel, props ChannelArgs, err error) {
+	looked, err := scope.Lookup(ChannelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Channel{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IngestEndpointUrls", &out.IngestEndpointUrls); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IngestEndpoints", &out.IngestEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ChannelIngestEndpoint is the object type IngestEndpoint of
 // AWS::MediaPackageV2::Channel.
 //

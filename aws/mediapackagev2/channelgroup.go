@@ -99,6 +99,35 @@ func NewChannelGroup(scope athanor.Declarer, logicalID string, args ChannelGroup
 	return out, nil
 }
 
+// LookupChannelGroup reads the existing AWS::MediaPackageV2::ChannelGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupChannelGroup(scope athanor.Looker, logicalID, identifier string) (res *ChannelGroup, props ChannelGroupArgs, err error) {
+	looked, err := scope.Lookup(ChannelGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ChannelGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EgressDomain", &out.EgressDomain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ChannelGroupTag is the object type Tag of AWS::MediaPackageV2::ChannelGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-mediapackagev2-channelgroup-tag.html

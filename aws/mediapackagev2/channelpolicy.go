@@ -84,3 +84,26 @@ func NewChannelPolicy(scope athanor.Declarer, logicalID string, args ChannelPoli
 	}
 	return out, nil
 }
+
+// LookupChannelPolicy reads the existing AWS::MediaPackageV2::ChannelPolicy
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupChannelPolicy(scope athanor.Looker, logicalID, identifier string) (res *ChannelPolicy, props ChannelPolicyArgs, err error) {
+	looked, err := scope.Lookup(ChannelPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ChannelPolicy{Resource: looked}
+	if err := decodeOutput(looked, "ChannelGroupName", &out.ChannelGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ChannelName", &out.ChannelName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

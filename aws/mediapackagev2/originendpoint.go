@@ -232,6 +232,44 @@ func NewOriginEndpoint(scope athanor.Declarer, logicalID string, args OriginEndp
 	return out, nil
 }
 
+// LookupOriginEndpoint reads the existing AWS::MediaPackageV2::OriginEndpoint
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupOriginEndpoint(scope athanor.Looker, logicalID, identifier string) (res *OriginEndpoint, props OriginEndpointArgs, err error) {
+	looked, err := scope.Lookup(OriginEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OriginEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DashManifestUrls", &out.DashManifestUrls); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HlsManifestUrls", &out.HlsManifestUrls); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LowLatencyHlsManifestUrls", &out.LowLatencyHlsManifestUrls); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MssManifestUrls", &out.MssManifestUrls); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OriginEndpointAdMarkerDash is an enum of AWS::MediaPackageV2::OriginEndpoint
 // (AdMarkerDash). Known values (2): BINARY, XML. Nil means unset. It is an
 // interface that only the constants below and OriginEndpointAdMarkerDashOf's

@@ -115,6 +115,32 @@ func NewOriginEndpointPolicy(scope athanor.Declarer, logicalID string, args Orig
 	return out, nil
 }
 
+// LookupOriginEndpointPolicy reads the existing
+// AWS::MediaPackageV2::OriginEndpointPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOriginEndpointPolicy(scope athanor.Looker, logicalID, identifier string) (res *OriginEndpointPolicy, props OriginEndpointPolicyArgs, err error) {
+	looked, err := scope.Lookup(OriginEndpointPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OriginEndpointPolicy{Resource: looked}
+	if err := decodeOutput(looked, "ChannelGroupName", &out.ChannelGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ChannelName", &out.ChannelName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OriginEndpointName", &out.OriginEndpointName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OriginEndpointPolicyCdnAuthConfiguration is the object type
 // CdnAuthConfiguration of AWS::MediaPackageV2::OriginEndpointPolicy.
 //

@@ -100,6 +100,32 @@ func NewLiveSource(scope athanor.Declarer, logicalID string, args LiveSourceArgs
 	return out, nil
 }
 
+// LookupLiveSource reads the existing AWS::MediaTailor::LiveSource whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLiveSource(scope athanor.Looker, logicalID, identifier string) (res *LiveSource, props LiveSourceArgs, err error) {
+	looked, err := scope.Lookup(LiveSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LiveSource{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LiveSourceName", &out.LiveSourceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceLocationName", &out.SourceLocationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LiveSourceHttpPackageConfiguration is the object type
 // HttpPackageConfiguration of AWS::MediaTailor::LiveSource.
 //

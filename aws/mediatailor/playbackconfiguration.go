@@ -248,6 +248,35 @@ func NewPlaybackConfiguration(scope athanor.Declarer, logicalID string, args Pla
 	return out, nil
 }
 
+// LookupPlaybackConfiguration reads the existing
+// AWS::MediaTailor::PlaybackConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPlaybackConfiguration(scope athanor.Looker, logicalID, identifier string) (res *PlaybackConfiguration, props PlaybackConfigurationArgs, err error) {
+	looked, err := scope.Lookup(PlaybackConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PlaybackConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "PlaybackConfigurationArn", &out.PlaybackConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PlaybackEndpointPrefix", &out.PlaybackEndpointPrefix); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SessionInitializationEndpointPrefix", &out.SessionInitializationEndpointPrefix); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PlaybackConfigurationAdConditioningConfiguration is the object type
 // AdConditioningConfiguration of AWS::MediaTailor::PlaybackConfiguration.
 //

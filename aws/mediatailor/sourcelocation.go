@@ -103,6 +103,29 @@ func NewSourceLocation(scope athanor.Declarer, logicalID string, args SourceLoca
 	return out, nil
 }
 
+// LookupSourceLocation reads the existing AWS::MediaTailor::SourceLocation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSourceLocation(scope athanor.Looker, logicalID, identifier string) (res *SourceLocation, props SourceLocationArgs, err error) {
+	looked, err := scope.Lookup(SourceLocationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SourceLocation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceLocationName", &out.SourceLocationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SourceLocationAccessConfiguration is the object type AccessConfiguration of
 // AWS::MediaTailor::SourceLocation.
 //

@@ -100,6 +100,32 @@ func NewVodSource(scope athanor.Declarer, logicalID string, args VodSourceArgs, 
 	return out, nil
 }
 
+// LookupVodSource reads the existing AWS::MediaTailor::VodSource whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVodSource(scope athanor.Looker, logicalID, identifier string) (res *VodSource, props VodSourceArgs, err error) {
+	looked, err := scope.Lookup(VodSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VodSource{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceLocationName", &out.SourceLocationName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VodSourceName", &out.VodSourceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VodSourceHttpPackageConfiguration is the object type
 // HttpPackageConfiguration of AWS::MediaTailor::VodSource.
 //

@@ -88,6 +88,31 @@ func NewACL(scope athanor.Declarer, logicalID string, args ACLArgs, opts ...atha
 	return out, nil
 }
 
+// LookupACL reads the existing AWS::MemoryDB::ACL whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupACL(scope athanor.Looker, logicalID, identifier string) (res *ACL, props ACLArgs, err error) {
+	looked, err := scope.Lookup(ACLType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ACL{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ACLName", &out.ACLName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ACLTag is the object type Tag of AWS::MemoryDB::ACL.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-memorydb-acl-tag.html

@@ -159,6 +159,32 @@ func NewMultiRegionCluster(scope athanor.Declarer, logicalID string, args MultiR
 	return out, nil
 }
 
+// LookupMultiRegionCluster reads the existing
+// AWS::MemoryDB::MultiRegionCluster whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMultiRegionCluster(scope athanor.Looker, logicalID, identifier string) (res *MultiRegionCluster, props MultiRegionClusterArgs, err error) {
+	looked, err := scope.Lookup(MultiRegionClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MultiRegionCluster{Resource: looked}
+	if err := decodeOutput(looked, "ARN", &out.ARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MultiRegionClusterName", &out.MultiRegionClusterName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MultiRegionClusterTag is the object type Tag of
 // AWS::MemoryDB::MultiRegionCluster.
 //

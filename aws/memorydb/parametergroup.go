@@ -97,6 +97,29 @@ func NewParameterGroup(scope athanor.Declarer, logicalID string, args ParameterG
 	return out, nil
 }
 
+// LookupParameterGroup reads the existing AWS::MemoryDB::ParameterGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupParameterGroup(scope athanor.Looker, logicalID, identifier string) (res *ParameterGroup, props ParameterGroupArgs, err error) {
+	looked, err := scope.Lookup(ParameterGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ParameterGroup{Resource: looked}
+	if err := decodeOutput(looked, "ARN", &out.ARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ParameterGroupName", &out.ParameterGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ParameterGroupTag is the object type Tag of AWS::MemoryDB::ParameterGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-memorydb-parametergroup-tag.html

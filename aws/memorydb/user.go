@@ -101,6 +101,31 @@ func NewUser(scope athanor.Declarer, logicalID string, args UserArgs, opts ...at
 	return out, nil
 }
 
+// LookupUser reads the existing AWS::MemoryDB::User whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupUser(scope athanor.Looker, logicalID, identifier string) (res *User, props UserArgs, err error) {
+	looked, err := scope.Lookup(UserType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &User{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserName", &out.UserName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserAuthenticationMode is the object type AuthenticationMode of
 // AWS::MemoryDB::User.
 //

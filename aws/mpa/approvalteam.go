@@ -169,6 +169,50 @@ func NewApprovalTeam(scope athanor.Declarer, logicalID string, args ApprovalTeam
 	return out, nil
 }
 
+// LookupApprovalTeam reads the existing AWS::MPA::ApprovalTeam whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupApprovalTeam(scope athanor.Looker, logicalID, identifier string) (res *ApprovalTeam, props ApprovalTeamArgs, err error) {
+	looked, err := scope.Lookup(ApprovalTeamType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApprovalTeam{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdateTime", &out.LastUpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NumberOfApprovers", &out.NumberOfApprovers); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusCode", &out.StatusCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateSessionArn", &out.UpdateSessionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionId", &out.VersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApprovalTeamApprovalStrategy is the object type ApprovalStrategy of
 // AWS::MPA::ApprovalTeam.
 //

@@ -113,6 +113,41 @@ func NewIdentitySource(scope athanor.Declarer, logicalID string, args IdentitySo
 	return out, nil
 }
 
+// LookupIdentitySource reads the existing AWS::MPA::IdentitySource whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupIdentitySource(scope athanor.Looker, logicalID, identifier string) (res *IdentitySource, props IdentitySourceArgs, err error) {
+	looked, err := scope.Lookup(IdentitySourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentitySource{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentitySourceArn", &out.IdentitySourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentitySourceType", &out.IdentitySourceType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusCode", &out.StatusCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdentitySourceIamIdentityCenter is the object type IamIdentityCenter of
 // AWS::MPA::IdentitySource.
 //

@@ -62,3 +62,23 @@ func NewBatchScramSecret(scope athanor.Declarer, logicalID string, args BatchScr
 	}
 	return out, nil
 }
+
+// LookupBatchScramSecret reads the existing AWS::MSK::BatchScramSecret whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBatchScramSecret(scope athanor.Looker, logicalID, identifier string) (res *BatchScramSecret, props BatchScramSecretArgs, err error) {
+	looked, err := scope.Lookup(BatchScramSecretType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BatchScramSecret{Resource: looked}
+	if err := decodeOutput(looked, "ClusterArn", &out.ClusterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

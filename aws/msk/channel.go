@@ -150,6 +150,31 @@ func NewChannel(scope athanor.Declarer, logicalID string, args ChannelArgs, opts
 	return out, nil
 }
 
+// LookupChannel reads the existing AWS::MSK::Channel whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupChannel(scope athanor.Looker, logicalID, identifier string) (res *Channel, props ChannelArgs, err error) {
+	looked, err := scope.Lookup(ChannelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Channel{Resource: looked}
+	if err := decodeOutput(looked, "ChannelArn", &out.ChannelArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateInfo", &out.StateInfo); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ChannelStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ChannelCatalog is the object type Catalog of AWS::MSK::Channel.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-msk-channel-catalog.html

@@ -70,3 +70,26 @@ func NewClusterPolicy(scope athanor.Declarer, logicalID string, args ClusterPoli
 	}
 	return out, nil
 }
+
+// LookupClusterPolicy reads the existing AWS::MSK::ClusterPolicy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupClusterPolicy(scope athanor.Looker, logicalID, identifier string) (res *ClusterPolicy, props ClusterPolicyArgs, err error) {
+	looked, err := scope.Lookup(ClusterPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ClusterPolicy{Resource: looked}
+	if err := decodeOutput(looked, "CurrentVersion", &out.CurrentVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterArn", &out.ClusterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

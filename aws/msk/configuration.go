@@ -86,6 +86,26 @@ func NewConfiguration(scope athanor.Declarer, logicalID string, args Configurati
 	return out, nil
 }
 
+// LookupConfiguration reads the existing AWS::MSK::Configuration whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConfiguration(scope athanor.Looker, logicalID, identifier string) (res *Configuration, props ConfigurationArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Configuration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationLatestRevision is the object type LatestRevision of
 // AWS::MSK::Configuration.
 //

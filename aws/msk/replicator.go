@@ -120,6 +120,29 @@ func NewReplicator(scope athanor.Declarer, logicalID string, args ReplicatorArgs
 	return out, nil
 }
 
+// LookupReplicator reads the existing AWS::MSK::Replicator whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupReplicator(scope athanor.Looker, logicalID, identifier string) (res *Replicator, props ReplicatorArgs, err error) {
+	looked, err := scope.Lookup(ReplicatorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Replicator{Resource: looked}
+	if err := decodeOutput(looked, "CurrentVersion", &out.CurrentVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReplicatorArn", &out.ReplicatorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReplicatorAmazonMskCluster is the object type AmazonMskCluster of
 // AWS::MSK::Replicator.
 //

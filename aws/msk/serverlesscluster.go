@@ -83,6 +83,26 @@ func NewServerlessCluster(scope athanor.Declarer, logicalID string, args Serverl
 	return out, nil
 }
 
+// LookupServerlessCluster reads the existing AWS::MSK::ServerlessCluster whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServerlessCluster(scope athanor.Looker, logicalID, identifier string) (res *ServerlessCluster, props ServerlessClusterArgs, err error) {
+	looked, err := scope.Lookup(ServerlessClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServerlessCluster{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServerlessClusterClientAuthentication is the object type
 // ClientAuthentication of AWS::MSK::ServerlessCluster.
 //

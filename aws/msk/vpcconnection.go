@@ -112,6 +112,26 @@ func NewVpcConnection(scope athanor.Declarer, logicalID string, args VpcConnecti
 	return out, nil
 }
 
+// LookupVpcConnection reads the existing AWS::MSK::VpcConnection whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVpcConnection(scope athanor.Looker, logicalID, identifier string) (res *VpcConnection, props VpcConnectionArgs, err error) {
+	looked, err := scope.Lookup(VpcConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VpcConnection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VpcConnectionAuthentication is an enum of AWS::MSK::VpcConnection
 // (Authentication). Known values (3): SASL_IAM, SASL_SCRAM, TLS. Nil means
 // unset. It is an interface that only the constants below and

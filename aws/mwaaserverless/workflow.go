@@ -163,6 +163,41 @@ func NewWorkflow(scope athanor.Declarer, logicalID string, args WorkflowArgs, op
 	return out, nil
 }
 
+// LookupWorkflow reads the existing AWS::MWAAServerless::Workflow whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWorkflow(scope athanor.Looker, logicalID, identifier string) (res *Workflow, props WorkflowArgs, err error) {
+	looked, err := scope.Lookup(WorkflowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Workflow{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScheduleConfiguration", &out.ScheduleConfiguration); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkflowArn", &out.WorkflowArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "WorkflowStatus", &out.WorkflowStatus, WorkflowStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkflowVersion", &out.WorkflowVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkflowEncryptionConfiguration is the object type EncryptionConfiguration
 // of AWS::MWAAServerless::Workflow.
 //

@@ -301,6 +301,38 @@ func NewDBCluster(scope athanor.Declarer, logicalID string, args DBClusterArgs, 
 	return out, nil
 }
 
+// LookupDBCluster reads the existing AWS::Neptune::DBCluster whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDBCluster(scope athanor.Looker, logicalID, identifier string) (res *DBCluster, props DBClusterArgs, err error) {
+	looked, err := scope.Lookup(DBClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBCluster{Resource: looked}
+	if err := decodeOutput(looked, "ClusterResourceId", &out.ClusterResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Port", &out.Port); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReadEndpoint", &out.ReadEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBClusterIdentifier", &out.DBClusterIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBClusterNetworkType is an enum of AWS::Neptune::DBCluster (NetworkType).
 // Known values (2): IPV4, DUAL. Nil means unset. It is an interface that only
 // the constants below and DBClusterNetworkTypeOf's results implement, so that

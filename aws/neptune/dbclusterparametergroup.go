@@ -87,6 +87,26 @@ func NewDBClusterParameterGroup(scope athanor.Declarer, logicalID string, args D
 	return out, nil
 }
 
+// LookupDBClusterParameterGroup reads the existing
+// AWS::Neptune::DBClusterParameterGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDBClusterParameterGroup(scope athanor.Looker, logicalID, identifier string) (res *DBClusterParameterGroup, props DBClusterParameterGroupArgs, err error) {
+	looked, err := scope.Lookup(DBClusterParameterGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBClusterParameterGroup{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBClusterParameterGroupTag is the object type Tag of
 // AWS::Neptune::DBClusterParameterGroup.
 //

@@ -164,6 +164,32 @@ func NewDBInstance(scope athanor.Declarer, logicalID string, args DBInstanceArgs
 	return out, nil
 }
 
+// LookupDBInstance reads the existing AWS::Neptune::DBInstance whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDBInstance(scope athanor.Looker, logicalID, identifier string) (res *DBInstance, props DBInstanceArgs, err error) {
+	looked, err := scope.Lookup(DBInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBInstance{Resource: looked}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Port", &out.Port); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBInstanceIdentifier", &out.DBInstanceIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBInstanceTag is the object type Tag of AWS::Neptune::DBInstance.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-neptune-dbinstance-tag.html

@@ -76,6 +76,26 @@ func NewDBSubnetGroup(scope athanor.Declarer, logicalID string, args DBSubnetGro
 	return out, nil
 }
 
+// LookupDBSubnetGroup reads the existing AWS::Neptune::DBSubnetGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDBSubnetGroup(scope athanor.Looker, logicalID, identifier string) (res *DBSubnetGroup, props DBSubnetGroupArgs, err error) {
+	looked, err := scope.Lookup(DBSubnetGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBSubnetGroup{Resource: looked}
+	if err := decodeOutput(looked, "DBSubnetGroupName", &out.DBSubnetGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBSubnetGroupTag is the object type Tag of AWS::Neptune::DBSubnetGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-neptune-dbsubnetgroup-tag.html

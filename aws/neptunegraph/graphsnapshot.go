@@ -113,6 +113,38 @@ func NewGraphSnapshot(scope athanor.Declarer, logicalID string, args GraphSnapsh
 	return out, nil
 }
 
+// LookupGraphSnapshot reads the existing AWS::NeptuneGraph::GraphSnapshot
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGraphSnapshot(scope athanor.Looker, logicalID, identifier string) (res *GraphSnapshot, props GraphSnapshotArgs, err error) {
+	looked, err := scope.Lookup(GraphSnapshotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GraphSnapshot{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KmsKeyIdentifier", &out.KmsKeyIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SnapshotCreateTime", &out.SnapshotCreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, GraphSnapshotStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GraphSnapshotStatus is an enum of AWS::NeptuneGraph::GraphSnapshot (Status).
 // Known values (4): CREATING, AVAILABLE, DELETING, FAILED. Nil means unset. It
 // is an interface that only the constants below and GraphSnapshotStatusOf's

@@ -93,3 +93,26 @@ func NewPrivateGraphEndpoint(scope athanor.Declarer, logicalID string, args Priv
 	}
 	return out, nil
 }
+
+// LookupPrivateGraphEndpoint reads the existing
+// AWS::NeptuneGraph::PrivateGraphEndpoint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPrivateGraphEndpoint(scope athanor.Looker, logicalID, identifier string) (res *PrivateGraphEndpoint, props PrivateGraphEndpointArgs, err error) {
+	looked, err := scope.Lookup(PrivateGraphEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PrivateGraphEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "PrivateGraphEndpointIdentifier", &out.PrivateGraphEndpointIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpointId", &out.VpcEndpointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

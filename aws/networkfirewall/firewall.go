@@ -186,6 +186,35 @@ func NewFirewall(scope athanor.Declarer, logicalID string, args FirewallArgs, op
 	return out, nil
 }
 
+// LookupFirewall reads the existing AWS::NetworkFirewall::Firewall whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFirewall(scope athanor.Looker, logicalID, identifier string) (res *Firewall, props FirewallArgs, err error) {
+	looked, err := scope.Lookup(FirewallType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Firewall{Resource: looked}
+	if err := decodeOutput(looked, "EndpointIds", &out.EndpointIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FirewallArn", &out.FirewallArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FirewallId", &out.FirewallId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayAttachmentId", &out.TransitGatewayAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FirewallAvailabilityZoneMapping is the object type AvailabilityZoneMapping
 // of AWS::NetworkFirewall::Firewall.
 //

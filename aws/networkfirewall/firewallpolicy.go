@@ -89,6 +89,29 @@ func NewFirewallPolicy(scope athanor.Declarer, logicalID string, args FirewallPo
 	return out, nil
 }
 
+// LookupFirewallPolicy reads the existing AWS::NetworkFirewall::FirewallPolicy
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFirewallPolicy(scope athanor.Looker, logicalID, identifier string) (res *FirewallPolicy, props FirewallPolicyArgs, err error) {
+	looked, err := scope.Lookup(FirewallPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FirewallPolicy{Resource: looked}
+	if err := decodeOutput(looked, "FirewallPolicyArn", &out.FirewallPolicyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FirewallPolicyId", &out.FirewallPolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FirewallPolicyActionDefinition is the object type ActionDefinition of
 // AWS::NetworkFirewall::FirewallPolicy.
 //

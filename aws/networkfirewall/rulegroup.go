@@ -125,6 +125,29 @@ func NewRuleGroup(scope athanor.Declarer, logicalID string, args RuleGroupArgs, 
 	return out, nil
 }
 
+// LookupRuleGroup reads the existing AWS::NetworkFirewall::RuleGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRuleGroup(scope athanor.Looker, logicalID, identifier string) (res *RuleGroup, props RuleGroupArgs, err error) {
+	looked, err := scope.Lookup(RuleGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RuleGroup{Resource: looked}
+	if err := decodeOutput(looked, "RuleGroupArn", &out.RuleGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleGroupId", &out.RuleGroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RuleGroupActionDefinition is the object type ActionDefinition of
 // AWS::NetworkFirewall::RuleGroup.
 //

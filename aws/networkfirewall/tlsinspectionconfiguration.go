@@ -94,6 +94,29 @@ func NewTLSInspectionConfiguration(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupTLSInspectionConfiguration reads the existing
+// AWS::NetworkFirewall::TLSInspectionConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTLSInspectionConfiguration(scope athanor.Looker, logicalID, identifier string) (res *TLSInspectionConfiguration, props TLSInspectionConfigurationArgs, err error) {
+	looked, err := scope.Lookup(TLSInspectionConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TLSInspectionConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "TLSInspectionConfigurationArn", &out.TLSInspectionConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TLSInspectionConfigurationId", &out.TLSInspectionConfigurationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TLSInspectionConfigurationAddress is the object type Address of
 // AWS::NetworkFirewall::TLSInspectionConfiguration.
 //

@@ -113,6 +113,32 @@ func NewVpcEndpointAssociation(scope athanor.Declarer, logicalID string, args Vp
 	return out, nil
 }
 
+// LookupVpcEndpointAssociation reads the existing
+// AWS::NetworkFirewall::VpcEndpointAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVpcEndpointAssociation(scope athanor.Looker, logicalID, identifier string) (res *VpcEndpointAssociation, props VpcEndpointAssociationArgs, err error) {
+	looked, err := scope.Lookup(VpcEndpointAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VpcEndpointAssociation{Resource: looked}
+	if err := decodeOutput(looked, "EndpointId", &out.EndpointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpointAssociationArn", &out.VpcEndpointAssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpointAssociationId", &out.VpcEndpointAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VpcEndpointAssociationSubnetMapping is the object type SubnetMapping of
 // AWS::NetworkFirewall::VpcEndpointAssociation.
 //

@@ -116,6 +116,35 @@ func NewMonitor(scope athanor.Declarer, logicalID string, args MonitorArgs, opts
 	return out, nil
 }
 
+// LookupMonitor reads the existing AWS::NetworkFlowMonitor::Monitor whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMonitor(scope athanor.Looker, logicalID, identifier string) (res *Monitor, props MonitorArgs, err error) {
+	looked, err := scope.Lookup(MonitorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Monitor{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedAt", &out.ModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "MonitorStatus", &out.MonitorStatus, MonitorStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MonitorLocalResource is the object type MonitorLocalResource of
 // AWS::NetworkFlowMonitor::Monitor.
 //

@@ -218,6 +218,56 @@ func NewConnectAttachment(scope athanor.Declarer, logicalID string, args Connect
 	return out, nil
 }
 
+// LookupConnectAttachment reads the existing
+// AWS::NetworkManager::ConnectAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConnectAttachment(scope athanor.Looker, logicalID, identifier string) (res *ConnectAttachment, props ConnectAttachmentArgs, err error) {
+	looked, err := scope.Lookup(ConnectAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConnectAttachment{Resource: looked}
+	if err := decodeOutput(looked, "AttachmentId", &out.AttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttachmentPolicyRuleNumber", &out.AttachmentPolicyRuleNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttachmentType", &out.AttachmentType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CoreNetworkArn", &out.CoreNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationErrors", &out.LastModificationErrors); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccountId", &out.OwnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SegmentName", &out.SegmentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectAttachmentOptions is the object type ConnectAttachmentOptions of
 // AWS::NetworkManager::ConnectAttachment.
 //

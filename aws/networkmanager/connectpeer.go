@@ -165,6 +165,44 @@ func NewConnectPeer(scope athanor.Declarer, logicalID string, args ConnectPeerAr
 	return out, nil
 }
 
+// LookupConnectPeer reads the existing AWS::NetworkManager::ConnectPeer whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnectPeer(scope athanor.Looker, logicalID, identifier string) (res *ConnectPeer, props ConnectPeerArgs, err error) {
+	looked, err := scope.Lookup(ConnectPeerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConnectPeer{Resource: looked}
+	if err := decodeOutput(looked, "Configuration", &out.Configuration); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectPeerId", &out.ConnectPeerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CoreNetworkId", &out.CoreNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EdgeLocation", &out.EdgeLocation); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationErrors", &out.LastModificationErrors); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectPeerBgpConfiguration is the object type ConnectPeerBgpConfiguration
 // of AWS::NetworkManager::ConnectPeer.
 //

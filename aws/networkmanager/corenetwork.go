@@ -147,6 +147,47 @@ func NewCoreNetwork(scope athanor.Declarer, logicalID string, args CoreNetworkAr
 	return out, nil
 }
 
+// LookupCoreNetwork reads the existing AWS::NetworkManager::CoreNetwork whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCoreNetwork(scope athanor.Looker, logicalID, identifier string) (res *CoreNetwork, props CoreNetworkArgs, err error) {
+	looked, err := scope.Lookup(CoreNetworkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CoreNetwork{Resource: looked}
+	if err := decodeOutput(looked, "CoreNetworkArn", &out.CoreNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CoreNetworkId", &out.CoreNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Edges", &out.Edges); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkFunctionGroups", &out.NetworkFunctionGroups); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccount", &out.OwnerAccount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Segments", &out.Segments); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CoreNetworkEdge is the object type CoreNetworkEdge of
 // AWS::NetworkManager::CoreNetwork.
 //

@@ -90,3 +90,27 @@ func NewCoreNetworkPrefixListAssociation(scope athanor.Declarer, logicalID strin
 	}
 	return out, nil
 }
+
+// LookupCoreNetworkPrefixListAssociation reads the existing
+// AWS::NetworkManager::CoreNetworkPrefixListAssociation whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCoreNetworkPrefixListAssociation(scope athanor.Looker, logicalID, identifier string) (res *CoreNetworkPrefixListAssociation, props CoreNetworkPrefixListAssociationArgs, err error) {
+	looked, err := scope.Lookup(CoreNetworkPrefixListAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CoreNetworkPrefixListAssociation{Resource: looked}
+	if err := decodeOutput(looked, "CoreNetworkId", &out.CoreNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrefixListArn", &out.PrefixListArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

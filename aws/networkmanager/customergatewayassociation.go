@@ -94,3 +94,26 @@ func NewCustomerGatewayAssociation(scope athanor.Declarer, logicalID string, arg
 	}
 	return out, nil
 }
+
+// LookupCustomerGatewayAssociation reads the existing
+// AWS::NetworkManager::CustomerGatewayAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCustomerGatewayAssociation(scope athanor.Looker, logicalID, identifier string) (res *CustomerGatewayAssociation, props CustomerGatewayAssociationArgs, err error) {
+	looked, err := scope.Lookup(CustomerGatewayAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomerGatewayAssociation{Resource: looked}
+	if err := decodeOutput(looked, "GlobalNetworkId", &out.GlobalNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CustomerGatewayArn", &out.CustomerGatewayArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -147,6 +147,38 @@ func NewDevice(scope athanor.Declarer, logicalID string, args DeviceArgs, opts .
 	return out, nil
 }
 
+// LookupDevice reads the existing AWS::NetworkManager::Device whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDevice(scope athanor.Looker, logicalID, identifier string) (res *Device, props DeviceArgs, err error) {
+	looked, err := scope.Lookup(DeviceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Device{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeviceArn", &out.DeviceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeviceId", &out.DeviceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GlobalNetworkId", &out.GlobalNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeviceAWSLocation is the object type AWSLocation of
 // AWS::NetworkManager::Device.
 //

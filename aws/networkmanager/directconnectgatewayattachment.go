@@ -218,6 +218,59 @@ func NewDirectConnectGatewayAttachment(scope athanor.Declarer, logicalID string,
 	return out, nil
 }
 
+// LookupDirectConnectGatewayAttachment reads the existing
+// AWS::NetworkManager::DirectConnectGatewayAttachment whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDirectConnectGatewayAttachment(scope athanor.Looker, logicalID, identifier string) (res *DirectConnectGatewayAttachment, props DirectConnectGatewayAttachmentArgs, err error) {
+	looked, err := scope.Lookup(DirectConnectGatewayAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DirectConnectGatewayAttachment{Resource: looked}
+	if err := decodeOutput(looked, "AttachmentId", &out.AttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttachmentPolicyRuleNumber", &out.AttachmentPolicyRuleNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttachmentType", &out.AttachmentType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CoreNetworkArn", &out.CoreNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationErrors", &out.LastModificationErrors); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkFunctionGroupName", &out.NetworkFunctionGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccountId", &out.OwnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SegmentName", &out.SegmentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DirectConnectGatewayAttachmentProposedNetworkFunctionGroupChange is the
 // object type ProposedNetworkFunctionGroupChange of
 // AWS::NetworkManager::DirectConnectGatewayAttachment.

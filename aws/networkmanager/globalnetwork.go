@@ -81,6 +81,29 @@ func NewGlobalNetwork(scope athanor.Declarer, logicalID string, args GlobalNetwo
 	return out, nil
 }
 
+// LookupGlobalNetwork reads the existing AWS::NetworkManager::GlobalNetwork
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupGlobalNetwork(scope athanor.Looker, logicalID, identifier string) (res *GlobalNetwork, props GlobalNetworkArgs, err error) {
+	looked, err := scope.Lookup(GlobalNetworkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GlobalNetwork{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GlobalNetworkTag is the object type Tag of
 // AWS::NetworkManager::GlobalNetwork.
 //

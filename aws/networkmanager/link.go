@@ -132,6 +132,38 @@ func NewLink(scope athanor.Declarer, logicalID string, args LinkArgs, opts ...at
 	return out, nil
 }
 
+// LookupLink reads the existing AWS::NetworkManager::Link whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLink(scope athanor.Looker, logicalID, identifier string) (res *Link, props LinkArgs, err error) {
+	looked, err := scope.Lookup(LinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Link{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LinkArn", &out.LinkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LinkId", &out.LinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GlobalNetworkId", &out.GlobalNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LinkBandwidth is the object type Bandwidth of AWS::NetworkManager::Link.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-networkmanager-link-bandwidth.html

@@ -94,3 +94,29 @@ func NewLinkAssociation(scope athanor.Declarer, logicalID string, args LinkAssoc
 	}
 	return out, nil
 }
+
+// LookupLinkAssociation reads the existing
+// AWS::NetworkManager::LinkAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLinkAssociation(scope athanor.Looker, logicalID, identifier string) (res *LinkAssociation, props LinkAssociationArgs, err error) {
+	looked, err := scope.Lookup(LinkAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LinkAssociation{Resource: looked}
+	if err := decodeOutput(looked, "GlobalNetworkId", &out.GlobalNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DeviceId", &out.DeviceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LinkId", &out.LinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

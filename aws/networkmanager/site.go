@@ -115,6 +115,38 @@ func NewSite(scope athanor.Declarer, logicalID string, args SiteArgs, opts ...at
 	return out, nil
 }
 
+// LookupSite reads the existing AWS::NetworkManager::Site whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSite(scope athanor.Looker, logicalID, identifier string) (res *Site, props SiteArgs, err error) {
+	looked, err := scope.Lookup(SiteType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Site{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SiteArn", &out.SiteArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SiteId", &out.SiteId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GlobalNetworkId", &out.GlobalNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SiteLocation is the object type Location of AWS::NetworkManager::Site.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-networkmanager-site-location.html

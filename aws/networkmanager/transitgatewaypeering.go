@@ -166,6 +166,53 @@ func NewTransitGatewayPeering(scope athanor.Declarer, logicalID string, args Tra
 	return out, nil
 }
 
+// LookupTransitGatewayPeering reads the existing
+// AWS::NetworkManager::TransitGatewayPeering whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayPeering(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayPeering, props TransitGatewayPeeringArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayPeeringType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayPeering{Resource: looked}
+	if err := decodeOutput(looked, "CoreNetworkArn", &out.CoreNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EdgeLocation", &out.EdgeLocation); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationErrors", &out.LastModificationErrors); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccountId", &out.OwnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PeeringId", &out.PeeringId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PeeringType", &out.PeeringType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayPeeringAttachmentId", &out.TransitGatewayPeeringAttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayPeeringTag is the object type Tag of
 // AWS::NetworkManager::TransitGatewayPeering.
 //

@@ -80,3 +80,26 @@ func NewTransitGatewayRegistration(scope athanor.Declarer, logicalID string, arg
 	}
 	return out, nil
 }
+
+// LookupTransitGatewayRegistration reads the existing
+// AWS::NetworkManager::TransitGatewayRegistration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTransitGatewayRegistration(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayRegistration, props TransitGatewayRegistrationArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayRegistrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayRegistration{Resource: looked}
+	if err := decodeOutput(looked, "GlobalNetworkId", &out.GlobalNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayArn", &out.TransitGatewayArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -226,6 +226,63 @@ func NewTransitGatewayRouteTableAttachment(scope athanor.Declarer, logicalID str
 	return out, nil
 }
 
+// LookupTransitGatewayRouteTableAttachment reads the existing
+// AWS::NetworkManager::TransitGatewayRouteTableAttachment whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTransitGatewayRouteTableAttachment(scope athanor.Looker, logicalID, identifier string) (res *TransitGatewayRouteTableAttachment, props TransitGatewayRouteTableAttachmentArgs, err error) {
+	looked, err := scope.Lookup(TransitGatewayRouteTableAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransitGatewayRouteTableAttachment{Resource: looked}
+	if err := decodeOutput(looked, "AttachmentId", &out.AttachmentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttachmentPolicyRuleNumber", &out.AttachmentPolicyRuleNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttachmentType", &out.AttachmentType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CoreNetworkArn", &out.CoreNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CoreNetworkId", &out.CoreNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EdgeLocation", &out.EdgeLocation); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationErrors", &out.LastModificationErrors); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccountId", &out.OwnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SegmentName", &out.SegmentName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TransitGatewayRouteTableAttachmentProposedNetworkFunctionGroupChange is the
 // object type ProposedNetworkFunctionGroupChange of
 // AWS::NetworkManager::TransitGatewayRouteTableAttachment.

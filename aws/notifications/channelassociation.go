@@ -84,3 +84,26 @@ func NewChannelAssociation(scope athanor.Declarer, logicalID string, args Channe
 	}
 	return out, nil
 }
+
+// LookupChannelAssociation reads the existing
+// AWS::Notifications::ChannelAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupChannelAssociation(scope athanor.Looker, logicalID, identifier string) (res *ChannelAssociation, props ChannelAssociationArgs, err error) {
+	looked, err := scope.Lookup(ChannelAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ChannelAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NotificationConfigurationArn", &out.NotificationConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -120,6 +120,35 @@ func NewEventRule(scope athanor.Declarer, logicalID string, args EventRuleArgs, 
 	return out, nil
 }
 
+// LookupEventRule reads the existing AWS::Notifications::EventRule whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEventRule(scope athanor.Looker, logicalID, identifier string) (res *EventRule, props EventRuleArgs, err error) {
+	looked, err := scope.Lookup(EventRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EventRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedRules", &out.ManagedRules); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusSummaryByRegion", &out.StatusSummaryByRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EventRuleStatus is an enum of AWS::Notifications::EventRule
 // (EventRuleStatus). Known values (5): ACTIVE, INACTIVE, CREATING, UPDATING,
 // DELETING. Nil means unset. It is an interface that only the constants below

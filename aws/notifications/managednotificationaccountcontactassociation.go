@@ -106,6 +106,30 @@ func NewManagedNotificationAccountContactAssociation(scope athanor.Declarer, log
 	return out, nil
 }
 
+// LookupManagedNotificationAccountContactAssociation reads the existing
+// AWS::Notifications::ManagedNotificationAccountContactAssociation whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupManagedNotificationAccountContactAssociation(scope athanor.Looker, logicalID, identifier string) (res *ManagedNotificationAccountContactAssociation, props ManagedNotificationAccountContactAssociationArgs, err error) {
+	looked, err := scope.Lookup(ManagedNotificationAccountContactAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ManagedNotificationAccountContactAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ManagedNotificationConfigurationArn", &out.ManagedNotificationConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ContactIdentifier", &out.ContactIdentifier, ManagedNotificationAccountContactAssociationContactIdentifierOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ManagedNotificationAccountContactAssociationContactIdentifier is an enum of
 // AWS::Notifications::ManagedNotificationAccountContactAssociation
 // (ContactIdentifier). Known values (4): ACCOUNT_PRIMARY,

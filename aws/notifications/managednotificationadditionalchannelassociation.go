@@ -88,3 +88,27 @@ func NewManagedNotificationAdditionalChannelAssociation(scope athanor.Declarer, 
 	}
 	return out, nil
 }
+
+// LookupManagedNotificationAdditionalChannelAssociation reads the existing
+// AWS::Notifications::ManagedNotificationAdditionalChannelAssociation whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupManagedNotificationAdditionalChannelAssociation(scope athanor.Looker, logicalID, identifier string) (res *ManagedNotificationAdditionalChannelAssociation, props ManagedNotificationAdditionalChannelAssociationArgs, err error) {
+	looked, err := scope.Lookup(ManagedNotificationAdditionalChannelAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ManagedNotificationAdditionalChannelAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ChannelArn", &out.ChannelArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedNotificationConfigurationArn", &out.ManagedNotificationConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -120,6 +120,32 @@ func NewNotificationConfiguration(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupNotificationConfiguration reads the existing
+// AWS::Notifications::NotificationConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupNotificationConfiguration(scope athanor.Looker, logicalID, identifier string) (res *NotificationConfiguration, props NotificationConfigurationArgs, err error) {
+	looked, err := scope.Lookup(NotificationConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NotificationConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, NotificationConfigurationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NotificationConfigurationAggregationDuration is an enum of
 // AWS::Notifications::NotificationConfiguration (AggregationDuration). Known
 // values (3): LONG, SHORT, NONE. Nil means unset. It is an interface that only

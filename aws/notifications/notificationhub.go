@@ -81,6 +81,32 @@ func NewNotificationHub(scope athanor.Declarer, logicalID string, args Notificat
 	return out, nil
 }
 
+// LookupNotificationHub reads the existing AWS::Notifications::NotificationHub
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNotificationHub(scope athanor.Looker, logicalID, identifier string) (res *NotificationHub, props NotificationHubArgs, err error) {
+	looked, err := scope.Lookup(NotificationHubType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NotificationHub{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NotificationHubStatusSummary", &out.NotificationHubStatusSummary); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Region", &out.Region); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NotificationHubStatus is an enum of AWS::Notifications::NotificationHub
 // (NotificationHubStatus). Known values (4): ACTIVE, REGISTERING,
 // DEREGISTERING, INACTIVE. Nil means unset. It is an interface that only the

@@ -86,3 +86,26 @@ func NewOrganizationalUnitAssociation(scope athanor.Declarer, logicalID string, 
 	}
 	return out, nil
 }
+
+// LookupOrganizationalUnitAssociation reads the existing
+// AWS::Notifications::OrganizationalUnitAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOrganizationalUnitAssociation(scope athanor.Looker, logicalID, identifier string) (res *OrganizationalUnitAssociation, props OrganizationalUnitAssociationArgs, err error) {
+	looked, err := scope.Lookup(OrganizationalUnitAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OrganizationalUnitAssociation{Resource: looked}
+	if err := decodeOutput(looked, "NotificationConfigurationArn", &out.NotificationConfigurationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OrganizationalUnitId", &out.OrganizationalUnitId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -89,6 +89,29 @@ func NewEmailContact(scope athanor.Declarer, logicalID string, args EmailContact
 	return out, nil
 }
 
+// LookupEmailContact reads the existing
+// AWS::NotificationsContacts::EmailContact whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEmailContact(scope athanor.Looker, logicalID, identifier string) (res *EmailContact, props EmailContactArgs, err error) {
+	looked, err := scope.Lookup(EmailContactType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EmailContact{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EmailContact", &out.EmailContact); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EmailContactEmailContact is the object type EmailContact of
 // AWS::NotificationsContacts::EmailContact.
 //

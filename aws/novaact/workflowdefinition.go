@@ -97,6 +97,32 @@ func NewWorkflowDefinition(scope athanor.Declarer, logicalID string, args Workfl
 	return out, nil
 }
 
+// LookupWorkflowDefinition reads the existing AWS::NovaAct::WorkflowDefinition
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWorkflowDefinition(scope athanor.Looker, logicalID, identifier string) (res *WorkflowDefinition, props WorkflowDefinitionArgs, err error) {
+	looked, err := scope.Lookup(WorkflowDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkflowDefinition{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, WorkflowDefinitionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkflowDefinitionStatus is an enum of AWS::NovaAct::WorkflowDefinition
 // (Status). Known values (2): ACTIVE, DELETING. Nil means unset. It is an
 // interface that only the constants below and WorkflowDefinitionStatusOf's

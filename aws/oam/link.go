@@ -110,6 +110,28 @@ func NewLink(scope athanor.Declarer, logicalID string, args LinkArgs, opts ...at
 	return out, nil
 }
 
+// LookupLink reads the existing AWS::Oam::Link whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLink(scope athanor.Looker, logicalID, identifier string) (res *Link, props LinkArgs, err error) {
+	looked, err := scope.Lookup(LinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Link{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Label", &out.Label); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LinkConfiguration is the object type LinkConfiguration of AWS::Oam::Link.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-oam-link-linkconfiguration.html

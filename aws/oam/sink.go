@@ -66,3 +66,22 @@ func NewSink(scope athanor.Declarer, logicalID string, args SinkArgs, opts ...at
 	}
 	return out, nil
 }
+
+// LookupSink reads the existing AWS::Oam::Sink whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSink(scope athanor.Looker, logicalID, identifier string) (res *Sink, props SinkArgs, err error) {
+	looked, err := scope.Lookup(SinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Sink{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

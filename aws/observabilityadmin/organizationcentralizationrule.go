@@ -76,6 +76,27 @@ func NewOrganizationCentralizationRule(scope athanor.Declarer, logicalID string,
 	return out, nil
 }
 
+// LookupOrganizationCentralizationRule reads the existing
+// AWS::ObservabilityAdmin::OrganizationCentralizationRule whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupOrganizationCentralizationRule(scope athanor.Looker, logicalID, identifier string) (res *OrganizationCentralizationRule, props OrganizationCentralizationRuleArgs, err error) {
+	looked, err := scope.Lookup(OrganizationCentralizationRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OrganizationCentralizationRule{Resource: looked}
+	if err := decodeOutput(looked, "RuleArn", &out.RuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OrganizationCentralizationRuleCentralizationRule is the object type
 // CentralizationRule of
 // AWS::ObservabilityAdmin::OrganizationCentralizationRule.

@@ -88,6 +88,29 @@ func NewOrganizationTelemetryRule(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupOrganizationTelemetryRule reads the existing
+// AWS::ObservabilityAdmin::OrganizationTelemetryRule whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOrganizationTelemetryRule(scope athanor.Looker, logicalID, identifier string) (res *OrganizationTelemetryRule, props OrganizationTelemetryRuleArgs, err error) {
+	looked, err := scope.Lookup(OrganizationTelemetryRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OrganizationTelemetryRule{Resource: looked}
+	if err := decodeOutput(looked, "RegionStatuses", &out.RegionStatuses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleArn", &out.RuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OrganizationTelemetryRuleAction is an enum of
 // AWS::ObservabilityAdmin::OrganizationTelemetryRule (Action). Known values
 // (6): ALLOW, BLOCK, COUNT, CAPTCHA, CHALLENGE, EXCLUDED_AS_COUNT. Nil means

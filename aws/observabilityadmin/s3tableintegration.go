@@ -87,6 +87,26 @@ func NewS3TableIntegration(scope athanor.Declarer, logicalID string, args S3Tabl
 	return out, nil
 }
 
+// LookupS3TableIntegration reads the existing
+// AWS::ObservabilityAdmin::S3TableIntegration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupS3TableIntegration(scope athanor.Looker, logicalID, identifier string) (res *S3TableIntegration, props S3TableIntegrationArgs, err error) {
+	looked, err := scope.Lookup(S3TableIntegrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &S3TableIntegration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // S3TableIntegrationEncryptionConfig is the object type EncryptionConfig of
 // AWS::ObservabilityAdmin::S3TableIntegration.
 //

@@ -89,6 +89,29 @@ func NewTelemetryEnrichment(scope athanor.Declarer, logicalID string, args Telem
 	return out, nil
 }
 
+// LookupTelemetryEnrichment reads the existing
+// AWS::ObservabilityAdmin::TelemetryEnrichment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTelemetryEnrichment(scope athanor.Looker, logicalID, identifier string) (res *TelemetryEnrichment, props TelemetryEnrichmentArgs, err error) {
+	looked, err := scope.Lookup(TelemetryEnrichmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TelemetryEnrichment{Resource: looked}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TelemetryEnrichmentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Scope", &out.Scope, TelemetryEnrichmentScopeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TelemetryEnrichmentScope is an enum of
 // AWS::ObservabilityAdmin::TelemetryEnrichment (Scope). Known values (1):
 // ACCOUNT. Nil means unset. It is an interface that only the constants below

@@ -119,6 +119,38 @@ func NewTelemetryPipelines(scope athanor.Declarer, logicalID string, args Teleme
 	return out, nil
 }
 
+// LookupTelemetryPipelines reads the existing
+// AWS::ObservabilityAdmin::TelemetryPipelines whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTelemetryPipelines(scope athanor.Looker, logicalID, identifier string) (res *TelemetryPipelines, props TelemetryPipelinesArgs, err error) {
+	looked, err := scope.Lookup(TelemetryPipelinesType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TelemetryPipelines{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Pipeline", &out.Pipeline); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PipelineIdentifier", &out.PipelineIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TelemetryPipelinesTelemetryPipelineStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TelemetryPipelinesTag is the object type Tag of
 // AWS::ObservabilityAdmin::TelemetryPipelines.
 //

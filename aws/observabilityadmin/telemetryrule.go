@@ -84,6 +84,29 @@ func NewTelemetryRule(scope athanor.Declarer, logicalID string, args TelemetryRu
 	return out, nil
 }
 
+// LookupTelemetryRule reads the existing
+// AWS::ObservabilityAdmin::TelemetryRule whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTelemetryRule(scope athanor.Looker, logicalID, identifier string) (res *TelemetryRule, props TelemetryRuleArgs, err error) {
+	looked, err := scope.Lookup(TelemetryRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TelemetryRule{Resource: looked}
+	if err := decodeOutput(looked, "RegionStatuses", &out.RegionStatuses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleArn", &out.RuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TelemetryRuleAction is an enum of AWS::ObservabilityAdmin::TelemetryRule
 // (Action). Known values (6): ALLOW, BLOCK, COUNT, CAPTCHA, CHALLENGE,
 // EXCLUDED_AS_COUNT. Nil means unset. It is an interface that only the

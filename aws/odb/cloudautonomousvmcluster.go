@@ -486,6 +486,107 @@ func NewCloudAutonomousVmCluster(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupCloudAutonomousVmCluster reads the existing
+// AWS::ODB::CloudAutonomousVmCluster whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCloudAutonomousVmCluster(scope athanor.Looker, logicalID, identifier string) (res *CloudAutonomousVmCluster, props CloudAutonomousVmClusterArgs, err error) {
+	looked, err := scope.Lookup(CloudAutonomousVmClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CloudAutonomousVmCluster{Resource: looked}
+	if err := decodeOutput(looked, "AutonomousDataStoragePercentage", &out.AutonomousDataStoragePercentage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AvailableAutonomousDataStorageSizeInTBs", &out.AvailableAutonomousDataStorageSizeInTBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AvailableContainerDatabases", &out.AvailableContainerDatabases); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AvailableCpus", &out.AvailableCpus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CloudAutonomousVmClusterArn", &out.CloudAutonomousVmClusterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CloudAutonomousVmClusterId", &out.CloudAutonomousVmClusterId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ComputeModel", &out.ComputeModel, CloudAutonomousVmClusterComputeModelOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CpuCoreCount", &out.CpuCoreCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CpuPercentage", &out.CpuPercentage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataStorageSizeInGBs", &out.DataStorageSizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataStorageSizeInTBs", &out.DataStorageSizeInTBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DbNodeStorageSizeInGBs", &out.DbNodeStorageSizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Domain", &out.Domain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExadataStorageInTBsLowestScaledValue", &out.ExadataStorageInTBsLowestScaledValue); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Hostname", &out.Hostname); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaxAcdsLowestScaledValue", &out.MaxAcdsLowestScaledValue); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MemorySizeInGBs", &out.MemorySizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NodeCount", &out.NodeCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NonProvisionableAutonomousContainerDatabases", &out.NonProvisionableAutonomousContainerDatabases); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciResourceAnchorName", &out.OciResourceAnchorName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciUrl", &out.OciUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ocid", &out.Ocid); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProvisionableAutonomousContainerDatabases", &out.ProvisionableAutonomousContainerDatabases); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProvisionedAutonomousContainerDatabases", &out.ProvisionedAutonomousContainerDatabases); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProvisionedCpus", &out.ProvisionedCpus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReclaimableCpus", &out.ReclaimableCpus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReservedCpus", &out.ReservedCpus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Shape", &out.Shape); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CloudAutonomousVmClusterComputeModel is an enum of
 // AWS::ODB::CloudAutonomousVmCluster (ComputeModel). Known values (2): ECPU,
 // OCPU. Nil means unset. It is an interface that only the constants below and

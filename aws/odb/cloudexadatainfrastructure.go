@@ -345,6 +345,86 @@ func NewCloudExadataInfrastructure(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupCloudExadataInfrastructure reads the existing
+// AWS::ODB::CloudExadataInfrastructure whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCloudExadataInfrastructure(scope athanor.Looker, logicalID, identifier string) (res *CloudExadataInfrastructure, props CloudExadataInfrastructureArgs, err error) {
+	looked, err := scope.Lookup(CloudExadataInfrastructureType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CloudExadataInfrastructure{Resource: looked}
+	if err := decodeOutput(looked, "ActivatedStorageCount", &out.ActivatedStorageCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AdditionalStorageCount", &out.AdditionalStorageCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AvailableStorageSizeInGBs", &out.AvailableStorageSizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CloudExadataInfrastructureArn", &out.CloudExadataInfrastructureArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CloudExadataInfrastructureId", &out.CloudExadataInfrastructureId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ComputeModel", &out.ComputeModel); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CpuCount", &out.CpuCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataStorageSizeInTBs", &out.DataStorageSizeInTBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DbNodeStorageSizeInGBs", &out.DbNodeStorageSizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DbServerIds", &out.DbServerIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DbServerVersion", &out.DbServerVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaxCpuCount", &out.MaxCpuCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaxDataStorageInTBs", &out.MaxDataStorageInTBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaxDbNodeStorageSizeInGBs", &out.MaxDbNodeStorageSizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MaxMemoryInGBs", &out.MaxMemoryInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MemorySizeInGBs", &out.MemorySizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciResourceAnchorName", &out.OciResourceAnchorName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciUrl", &out.OciUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ocid", &out.Ocid); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StorageServerVersion", &out.StorageServerVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TotalStorageSizeInGBs", &out.TotalStorageSizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CloudExadataInfrastructureCustomerContact is the object type CustomerContact
 // of AWS::ODB::CloudExadataInfrastructure.
 //

@@ -387,6 +387,68 @@ func NewCloudVmCluster(scope athanor.Declarer, logicalID string, args CloudVmClu
 	return out, nil
 }
 
+// LookupCloudVmCluster reads the existing AWS::ODB::CloudVmCluster whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCloudVmCluster(scope athanor.Looker, logicalID, identifier string) (res *CloudVmCluster, props CloudVmClusterArgs, err error) {
+	looked, err := scope.Lookup(CloudVmClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CloudVmCluster{Resource: looked}
+	if err := decodeOutput(looked, "CloudVmClusterArn", &out.CloudVmClusterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CloudVmClusterId", &out.CloudVmClusterId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ComputeModel", &out.ComputeModel); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DiskRedundancy", &out.DiskRedundancy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Domain", &out.Domain); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ListenerPort", &out.ListenerPort); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NodeCount", &out.NodeCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciResourceAnchorName", &out.OciResourceAnchorName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciUrl", &out.OciUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Ocid", &out.Ocid); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScanDnsName", &out.ScanDnsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScanIpIds", &out.ScanIpIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Shape", &out.Shape); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StorageSizeInGBs", &out.StorageSizeInGBs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VipIds", &out.VipIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CloudVmClusterDataCollectionOptions is the object type DataCollectionOptions
 // of AWS::ODB::CloudVmCluster.
 //

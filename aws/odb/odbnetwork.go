@@ -276,6 +276,44 @@ func NewOdbNetwork(scope athanor.Declarer, logicalID string, args OdbNetworkArgs
 	return out, nil
 }
 
+// LookupOdbNetwork reads the existing AWS::ODB::OdbNetwork whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupOdbNetwork(scope athanor.Looker, logicalID, identifier string) (res *OdbNetwork, props OdbNetworkArgs, err error) {
+	looked, err := scope.Lookup(OdbNetworkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OdbNetwork{Resource: looked}
+	if err := decodeOutput(looked, "Ec2PlacementGroupIds", &out.Ec2PlacementGroupIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedServices", &out.ManagedServices); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciNetworkAnchorId", &out.OciNetworkAnchorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciResourceAnchorName", &out.OciResourceAnchorName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OciVcnUrl", &out.OciVcnUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OdbNetworkArn", &out.OdbNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OdbNetworkId", &out.OdbNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OdbNetworkCrossRegionS3RestoreSourcesAccess is the object type
 // CrossRegionS3RestoreSourcesAccess of AWS::ODB::OdbNetwork.
 //

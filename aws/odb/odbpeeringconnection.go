@@ -142,6 +142,38 @@ func NewOdbPeeringConnection(scope athanor.Declarer, logicalID string, args OdbP
 	return out, nil
 }
 
+// LookupOdbPeeringConnection reads the existing AWS::ODB::OdbPeeringConnection
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupOdbPeeringConnection(scope athanor.Looker, logicalID, identifier string) (res *OdbPeeringConnection, props OdbPeeringConnectionArgs, err error) {
+	looked, err := scope.Lookup(OdbPeeringConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OdbPeeringConnection{Resource: looked}
+	if err := decodeOutput(looked, "OdbNetworkArn", &out.OdbNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OdbPeeringConnectionArn", &out.OdbPeeringConnectionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OdbPeeringConnectionId", &out.OdbPeeringConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PeerNetworkArn", &out.PeerNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PeerNetworkCidrs", &out.PeerNetworkCidrs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OdbPeeringConnectionTag is the object type Tag of
 // AWS::ODB::OdbPeeringConnection.
 //

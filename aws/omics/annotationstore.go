@@ -194,6 +194,47 @@ func NewAnnotationStore(scope athanor.Declarer, logicalID string, args Annotatio
 	return out, nil
 }
 
+// LookupAnnotationStore reads the existing AWS::Omics::AnnotationStore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAnnotationStore(scope athanor.Looker, logicalID, identifier string) (res *AnnotationStore, props AnnotationStoreArgs, err error) {
+	looked, err := scope.Lookup(AnnotationStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AnnotationStore{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AnnotationStoreStoreStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StoreArn", &out.StoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StoreSizeBytes", &out.StoreSizeBytes); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnnotationStoreAnnotationType is an enum of AWS::Omics::AnnotationStore
 // (AnnotationType). Known values (7): GENERIC, CHR_POS, CHR_POS_REF_ALT,
 // CHR_START_END_ONE_BASE, CHR_START_END_REF_ALT_ONE_BASE,

@@ -106,6 +106,32 @@ func NewReferenceStore(scope athanor.Declarer, logicalID string, args ReferenceS
 	return out, nil
 }
 
+// LookupReferenceStore reads the existing AWS::Omics::ReferenceStore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupReferenceStore(scope athanor.Looker, logicalID, identifier string) (res *ReferenceStore, props ReferenceStoreArgs, err error) {
+	looked, err := scope.Lookup(ReferenceStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReferenceStore{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReferenceStoreId", &out.ReferenceStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReferenceStoreEncryptionType is an enum of AWS::Omics::ReferenceStore
 // (EncryptionType). Known values (1): KMS. Nil means unset. It is an interface
 // that only the constants below and ReferenceStoreEncryptionTypeOf's results

@@ -104,3 +104,29 @@ func NewRunGroup(scope athanor.Declarer, logicalID string, args RunGroupArgs, op
 	}
 	return out, nil
 }
+
+// LookupRunGroup reads the existing AWS::Omics::RunGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRunGroup(scope athanor.Looker, logicalID, identifier string) (res *RunGroup, props RunGroupArgs, err error) {
+	looked, err := scope.Lookup(RunGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RunGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

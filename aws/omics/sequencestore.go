@@ -201,6 +201,47 @@ func NewSequenceStore(scope athanor.Declarer, logicalID string, args SequenceSto
 	return out, nil
 }
 
+// LookupSequenceStore reads the existing AWS::Omics::SequenceStore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSequenceStore(scope athanor.Looker, logicalID, identifier string) (res *SequenceStore, props SequenceStoreArgs, err error) {
+	looked, err := scope.Lookup(SequenceStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SequenceStore{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "S3AccessPointArn", &out.S3AccessPointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "S3Uri", &out.S3Uri); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SequenceStoreId", &out.SequenceStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, SequenceStoreStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SequenceStoreETagAlgorithmFamily is an enum of AWS::Omics::SequenceStore
 // (ETagAlgorithmFamily). Known values (3): MD5up, SHA256up, SHA512up. Nil
 // means unset. It is an interface that only the constants below and

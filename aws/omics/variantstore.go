@@ -161,6 +161,47 @@ func NewVariantStore(scope athanor.Declarer, logicalID string, args VariantStore
 	return out, nil
 }
 
+// LookupVariantStore reads the existing AWS::Omics::VariantStore whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVariantStore(scope athanor.Looker, logicalID, identifier string) (res *VariantStore, props VariantStoreArgs, err error) {
+	looked, err := scope.Lookup(VariantStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VariantStore{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, VariantStoreStoreStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StoreArn", &out.StoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StoreSizeBytes", &out.StoreSizeBytes); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdateTime", &out.UpdateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VariantStoreEncryptionType is an enum of AWS::Omics::VariantStore
 // (EncryptionType). Known values (1): KMS. Nil means unset. It is an interface
 // that only the constants below and VariantStoreEncryptionTypeOf's results

@@ -204,6 +204,41 @@ func NewWorkflow(scope athanor.Declarer, logicalID string, args WorkflowArgs, op
 	return out, nil
 }
 
+// LookupWorkflow reads the existing AWS::Omics::Workflow whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupWorkflow(scope athanor.Looker, logicalID, identifier string) (res *Workflow, props WorkflowArgs, err error) {
+	looked, err := scope.Lookup(WorkflowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Workflow{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, WorkflowStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, WorkflowTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Uuid", &out.Uuid); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkflowAccelerators is an enum of AWS::Omics::Workflow (Accelerators).
 // Known values (1): GPU. Nil means unset. It is an interface that only the
 // constants below and WorkflowAcceleratorsOf's results implement, so that a

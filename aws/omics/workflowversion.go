@@ -209,6 +209,38 @@ func NewWorkflowVersion(scope athanor.Declarer, logicalID string, args WorkflowV
 	return out, nil
 }
 
+// LookupWorkflowVersion reads the existing AWS::Omics::WorkflowVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWorkflowVersion(scope athanor.Looker, logicalID, identifier string) (res *WorkflowVersion, props WorkflowVersionArgs, err error) {
+	looked, err := scope.Lookup(WorkflowVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkflowVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, WorkflowVersionWorkflowStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, WorkflowVersionWorkflowTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Uuid", &out.Uuid); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkflowVersionAccelerators is an enum of AWS::Omics::WorkflowVersion
 // (Accelerators). Known values (1): GPU. Nil means unset. It is an interface
 // that only the constants below and WorkflowVersionAcceleratorsOf's results

@@ -107,6 +107,29 @@ func NewAccessPolicy(scope athanor.Declarer, logicalID string, args AccessPolicy
 	return out, nil
 }
 
+// LookupAccessPolicy reads the existing
+// AWS::OpenSearchServerless::AccessPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAccessPolicy(scope athanor.Looker, logicalID, identifier string) (res *AccessPolicy, props AccessPolicyArgs, err error) {
+	looked, err := scope.Lookup(AccessPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessPolicy{Resource: looked}
+	if err := decodeOutputAs(looked, "Type", &out.Type, AccessPolicyTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessPolicyTypeProperty is an enum of
 // AWS::OpenSearchServerless::AccessPolicy (AccessPolicyType). Known values
 // (1): data. Nil means unset. It is an interface that only the constants below

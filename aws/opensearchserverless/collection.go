@@ -196,6 +196,41 @@ func NewCollection(scope athanor.Declarer, logicalID string, args CollectionArgs
 	return out, nil
 }
 
+// LookupCollection reads the existing AWS::OpenSearchServerless::Collection
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCollection(scope athanor.Looker, logicalID, identifier string) (res *Collection, props CollectionArgs, err error) {
+	looked, err := scope.Lookup(CollectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Collection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollectionEndpoint", &out.CollectionEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DashboardEndpoint", &out.DashboardEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FipsEndpoints", &out.FipsEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KmsKeyArn", &out.KmsKeyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CollectionDeletionProtection is an enum of
 // AWS::OpenSearchServerless::Collection (DeletionProtection). Known values
 // (2): ENABLED, DISABLED. Nil means unset. It is an interface that only the

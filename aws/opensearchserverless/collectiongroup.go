@@ -124,6 +124,29 @@ func NewCollectionGroup(scope athanor.Declarer, logicalID string, args Collectio
 	return out, nil
 }
 
+// LookupCollectionGroup reads the existing
+// AWS::OpenSearchServerless::CollectionGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCollectionGroup(scope athanor.Looker, logicalID, identifier string) (res *CollectionGroup, props CollectionGroupArgs, err error) {
+	looked, err := scope.Lookup(CollectionGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CollectionGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CollectionGroupCapacityLimits is the object type CapacityLimits of
 // AWS::OpenSearchServerless::CollectionGroup.
 //

@@ -81,3 +81,26 @@ func NewCollectionIndex(scope athanor.Declarer, logicalID string, args Collectio
 	}
 	return out, nil
 }
+
+// LookupCollectionIndex reads the existing
+// AWS::OpenSearchServerless::CollectionIndex whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCollectionIndex(scope athanor.Looker, logicalID, identifier string) (res *CollectionIndex, props CollectionIndexArgs, err error) {
+	looked, err := scope.Lookup(CollectionIndexType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CollectionIndex{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexName", &out.IndexName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -107,6 +107,29 @@ func NewLifecyclePolicy(scope athanor.Declarer, logicalID string, args Lifecycle
 	return out, nil
 }
 
+// LookupLifecyclePolicy reads the existing
+// AWS::OpenSearchServerless::LifecyclePolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLifecyclePolicy(scope athanor.Looker, logicalID, identifier string) (res *LifecyclePolicy, props LifecyclePolicyArgs, err error) {
+	looked, err := scope.Lookup(LifecyclePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LifecyclePolicy{Resource: looked}
+	if err := decodeOutputAs(looked, "Type", &out.Type, LifecyclePolicyTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LifecyclePolicyTypeProperty is an enum of
 // AWS::OpenSearchServerless::LifecyclePolicy (LifecyclePolicyType). Known
 // values (1): retention. Nil means unset. It is an interface that only the

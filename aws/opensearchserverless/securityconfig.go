@@ -113,6 +113,26 @@ func NewSecurityConfig(scope athanor.Declarer, logicalID string, args SecurityCo
 	return out, nil
 }
 
+// LookupSecurityConfig reads the existing
+// AWS::OpenSearchServerless::SecurityConfig whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSecurityConfig(scope athanor.Looker, logicalID, identifier string) (res *SecurityConfig, props SecurityConfigArgs, err error) {
+	looked, err := scope.Lookup(SecurityConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityConfig{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityConfigIamFederationConfigOptions is the object type
 // IamFederationConfigOptions of AWS::OpenSearchServerless::SecurityConfig.
 //

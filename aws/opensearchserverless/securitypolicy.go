@@ -107,6 +107,29 @@ func NewSecurityPolicy(scope athanor.Declarer, logicalID string, args SecurityPo
 	return out, nil
 }
 
+// LookupSecurityPolicy reads the existing
+// AWS::OpenSearchServerless::SecurityPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSecurityPolicy(scope athanor.Looker, logicalID, identifier string) (res *SecurityPolicy, props SecurityPolicyArgs, err error) {
+	looked, err := scope.Lookup(SecurityPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityPolicy{Resource: looked}
+	if err := decodeOutputAs(looked, "Type", &out.Type, SecurityPolicyTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityPolicyTypeProperty is an enum of
 // AWS::OpenSearchServerless::SecurityPolicy (SecurityPolicyType). Known values
 // (2): encryption, network. Nil means unset. It is an interface that only the

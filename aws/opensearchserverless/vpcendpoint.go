@@ -78,3 +78,23 @@ func NewVpcEndpoint(scope athanor.Declarer, logicalID string, args VpcEndpointAr
 	}
 	return out, nil
 }
+
+// LookupVpcEndpoint reads the existing AWS::OpenSearchServerless::VpcEndpoint
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVpcEndpoint(scope athanor.Looker, logicalID, identifier string) (res *VpcEndpoint, props VpcEndpointArgs, err error) {
+	looked, err := scope.Lookup(VpcEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VpcEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

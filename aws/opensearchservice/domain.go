@@ -309,6 +309,47 @@ func NewDomain(scope athanor.Declarer, logicalID string, args DomainArgs, opts .
 	return out, nil
 }
 
+// LookupDomain reads the existing AWS::OpenSearchService::Domain whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDomain(scope athanor.Looker, logicalID, identifier string) (res *Domain, props DomainArgs, err error) {
+	looked, err := scope.Lookup(DomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Domain{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainArn", &out.DomainArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainEndpoint", &out.DomainEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainEndpointV2", &out.DomainEndpointV2); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainEndpoints", &out.DomainEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceSoftwareOptions", &out.ServiceSoftwareOptions); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainAIMLOptions is the object type AIMLOptions of
 // AWS::OpenSearchService::Domain.
 //

@@ -145,6 +145,44 @@ func NewAccount(scope athanor.Declarer, logicalID string, args AccountArgs, opts
 	return out, nil
 }
 
+// LookupAccount reads the existing AWS::Organizations::Account whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAccount(scope athanor.Looker, logicalID, identifier string) (res *Account, props AccountArgs, err error) {
+	looked, err := scope.Lookup(AccountType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Account{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "JoinedMethod", &out.JoinedMethod, AccountJoinedMethodOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "JoinedTimestamp", &out.JoinedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Paths", &out.Paths); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, AccountStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AccountStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccountJoinedMethod is an enum of AWS::Organizations::Account
 // (JoinedMethod). Known values (2): INVITED, CREATED. Nil means unset. It is
 // an interface that only the constants below and AccountJoinedMethodOf's

@@ -130,6 +130,41 @@ func NewOrganization(scope athanor.Declarer, logicalID string, args Organization
 	return out, nil
 }
 
+// LookupOrganization reads the existing AWS::Organizations::Organization whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupOrganization(scope athanor.Looker, logicalID, identifier string) (res *Organization, props OrganizationArgs, err error) {
+	looked, err := scope.Lookup(OrganizationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Organization{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagementAccountArn", &out.ManagementAccountArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagementAccountEmail", &out.ManagementAccountEmail); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagementAccountId", &out.ManagementAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RootId", &out.RootId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OrganizationFeatureSet is an enum of AWS::Organizations::Organization
 // (FeatureSet). Known values (2): ALL, CONSOLIDATED_BILLING. Nil means unset.
 // It is an interface that only the constants below and

@@ -93,6 +93,32 @@ func NewOrganizationalUnit(scope athanor.Declarer, logicalID string, args Organi
 	return out, nil
 }
 
+// LookupOrganizationalUnit reads the existing
+// AWS::Organizations::OrganizationalUnit whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOrganizationalUnit(scope athanor.Looker, logicalID, identifier string) (res *OrganizationalUnit, props OrganizationalUnitArgs, err error) {
+	looked, err := scope.Lookup(OrganizationalUnitType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OrganizationalUnit{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Path", &out.Path); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OrganizationalUnitTag is the object type Tag of
 // AWS::Organizations::OrganizationalUnit.
 //

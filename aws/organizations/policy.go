@@ -128,6 +128,32 @@ func NewPolicy(scope athanor.Declarer, logicalID string, args PolicyArgs, opts .
 	return out, nil
 }
 
+// LookupPolicy reads the existing AWS::Organizations::Policy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPolicy(scope athanor.Looker, logicalID, identifier string) (res *Policy, props PolicyArgs, err error) {
+	looked, err := scope.Lookup(PolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Policy{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsManaged", &out.AwsManaged); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyTag is the object type Tag of AWS::Organizations::Policy.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-organizations-policy-tag.html

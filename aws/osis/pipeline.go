@@ -154,6 +154,35 @@ func NewPipeline(scope athanor.Declarer, logicalID string, args PipelineArgs, op
 	return out, nil
 }
 
+// LookupPipeline reads the existing AWS::OSIS::Pipeline whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPipeline(scope athanor.Looker, logicalID, identifier string) (res *Pipeline, props PipelineArgs, err error) {
+	looked, err := scope.Lookup(PipelineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Pipeline{Resource: looked}
+	if err := decodeOutput(looked, "IngestEndpointUrls", &out.IngestEndpointUrls); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PipelineArn", &out.PipelineArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpointService", &out.VpcEndpointService); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpoints", &out.VpcEndpoints); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PipelineBufferOptions is the object type BufferOptions of
 // AWS::OSIS::Pipeline.
 //

@@ -189,6 +189,47 @@ func NewApplicationInstance(scope athanor.Declarer, logicalID string, args Appli
 	return out, nil
 }
 
+// LookupApplicationInstance reads the existing
+// AWS::Panorama::ApplicationInstance whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupApplicationInstance(scope athanor.Looker, logicalID, identifier string) (res *ApplicationInstance, props ApplicationInstanceArgs, err error) {
+	looked, err := scope.Lookup(ApplicationInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApplicationInstance{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationInstanceId", &out.ApplicationInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultRuntimeContextDeviceName", &out.DefaultRuntimeContextDeviceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "HealthStatus", &out.HealthStatus, ApplicationInstanceHealthStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ApplicationInstanceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusDescription", &out.StatusDescription); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationInstanceHealthStatus is an enum of
 // AWS::Panorama::ApplicationInstance (ApplicationInstanceHealthStatus). Known
 // values (3): RUNNING, ERROR, NOT_AVAILABLE. Nil means unset. It is an

@@ -93,6 +93,32 @@ func NewPackage(scope athanor.Declarer, logicalID string, args PackageArgs, opts
 	return out, nil
 }
 
+// LookupPackage reads the existing AWS::Panorama::Package whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPackage(scope athanor.Looker, logicalID, identifier string) (res *Package, props PackageArgs, err error) {
+	looked, err := scope.Lookup(PackageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Package{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageId", &out.PackageId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PackageStorageLocation is the object type StorageLocation of
 // AWS::Panorama::Package.
 //

@@ -183,6 +183,50 @@ func NewPackageVersion(scope athanor.Declarer, logicalID string, args PackageVer
 	return out, nil
 }
 
+// LookupPackageVersion reads the existing AWS::Panorama::PackageVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPackageVersion(scope athanor.Looker, logicalID, identifier string) (res *PackageVersion, props PackageVersionArgs, err error) {
+	looked, err := scope.Lookup(PackageVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PackageVersion{Resource: looked}
+	if err := decodeOutput(looked, "IsLatestPatch", &out.IsLatestPatch); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageArn", &out.PackageArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageName", &out.PackageName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RegisteredTime", &out.RegisteredTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, PackageVersionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusDescription", &out.StatusDescription); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageId", &out.PackageId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PackageVersion", &out.PackageVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PatchVersion", &out.PatchVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PackageVersionStatus is an enum of AWS::Panorama::PackageVersion
 // (PackageVersionStatus). Known values (4): REGISTER_PENDING,
 // REGISTER_COMPLETED, FAILED, DELETING. Nil means unset. It is an interface

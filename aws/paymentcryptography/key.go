@@ -152,6 +152,35 @@ func NewKey(scope athanor.Declarer, logicalID string, args KeyArgs, opts ...atha
 	return out, nil
 }
 
+// LookupKey reads the existing AWS::PaymentCryptography::Key whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupKey(scope athanor.Looker, logicalID, identifier string) (res *Key, props KeyArgs, err error) {
+	looked, err := scope.Lookup(KeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Key{Resource: looked}
+	if err := decodeOutput(looked, "KeyIdentifier", &out.KeyIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "KeyOrigin", &out.KeyOrigin, KeyOriginOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "KeyState", &out.KeyState, KeyStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReplicationStatus", &out.ReplicationStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KeyAlgorithm is an enum of AWS::PaymentCryptography::Key (KeyAlgorithm).
 // Known values (15): TDES_2KEY, TDES_3KEY, AES_128, AES_192, AES_256,
 // HMAC_SHA256, HMAC_SHA384, HMAC_SHA512, HMAC_SHA224, RSA_2048, RSA_3072,

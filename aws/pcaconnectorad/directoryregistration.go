@@ -67,3 +67,23 @@ func NewDirectoryRegistration(scope athanor.Declarer, logicalID string, args Dir
 	}
 	return out, nil
 }
+
+// LookupDirectoryRegistration reads the existing
+// AWS::PCAConnectorAD::DirectoryRegistration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDirectoryRegistration(scope athanor.Looker, logicalID, identifier string) (res *DirectoryRegistration, props DirectoryRegistrationArgs, err error) {
+	looked, err := scope.Lookup(DirectoryRegistrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DirectoryRegistration{Resource: looked}
+	if err := decodeOutput(looked, "DirectoryRegistrationArn", &out.DirectoryRegistrationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -86,3 +86,26 @@ func NewServicePrincipalName(scope athanor.Declarer, logicalID string, args Serv
 	}
 	return out, nil
 }
+
+// LookupServicePrincipalName reads the existing
+// AWS::PCAConnectorAD::ServicePrincipalName whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupServicePrincipalName(scope athanor.Looker, logicalID, identifier string) (res *ServicePrincipalName, props ServicePrincipalNameArgs, err error) {
+	looked, err := scope.Lookup(ServicePrincipalNameType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServicePrincipalName{Resource: looked}
+	if err := decodeOutput(looked, "ConnectorArn", &out.ConnectorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DirectoryRegistrationArn", &out.DirectoryRegistrationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

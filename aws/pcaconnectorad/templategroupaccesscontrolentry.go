@@ -101,6 +101,30 @@ func NewTemplateGroupAccessControlEntry(scope athanor.Declarer, logicalID string
 	return out, nil
 }
 
+// LookupTemplateGroupAccessControlEntry reads the existing
+// AWS::PCAConnectorAD::TemplateGroupAccessControlEntry whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTemplateGroupAccessControlEntry(scope athanor.Looker, logicalID, identifier string) (res *TemplateGroupAccessControlEntry, props TemplateGroupAccessControlEntryArgs, err error) {
+	looked, err := scope.Lookup(TemplateGroupAccessControlEntryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TemplateGroupAccessControlEntry{Resource: looked}
+	if err := decodeOutput(looked, "GroupSecurityIdentifier", &out.GroupSecurityIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TemplateArn", &out.TemplateArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TemplateGroupAccessControlEntryAccessRight is an enum of
 // AWS::PCAConnectorAD::TemplateGroupAccessControlEntry (AccessRight). Known
 // values (2): ALLOW, DENY. Nil means unset. It is an interface that only the

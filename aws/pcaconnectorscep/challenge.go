@@ -63,3 +63,23 @@ func NewChallenge(scope athanor.Declarer, logicalID string, args ChallengeArgs, 
 	}
 	return out, nil
 }
+
+// LookupChallenge reads the existing AWS::PCAConnectorSCEP::Challenge whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupChallenge(scope athanor.Looker, logicalID, identifier string) (res *Challenge, props ChallengeArgs, err error) {
+	looked, err := scope.Lookup(ChallengeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Challenge{Resource: looked}
+	if err := decodeOutput(looked, "ChallengeArn", &out.ChallengeArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -183,6 +183,35 @@ func NewComputeNodeGroup(scope athanor.Declarer, logicalID string, args ComputeN
 	return out, nil
 }
 
+// LookupComputeNodeGroup reads the existing AWS::PCS::ComputeNodeGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupComputeNodeGroup(scope athanor.Looker, logicalID, identifier string) (res *ComputeNodeGroup, props ComputeNodeGroupArgs, err error) {
+	looked, err := scope.Lookup(ComputeNodeGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ComputeNodeGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorInfo", &out.ErrorInfo); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ComputeNodeGroupStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ComputeNodeGroupCustomLaunchTemplate is the object type CustomLaunchTemplate
 // of AWS::PCS::ComputeNodeGroup.
 //

@@ -111,6 +111,34 @@ func NewQueue(scope athanor.Declarer, logicalID string, args QueueArgs, opts ...
 	return out, nil
 }
 
+// LookupQueue reads the existing AWS::PCS::Queue whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupQueue(scope athanor.Looker, logicalID, identifier string) (res *Queue, props QueueArgs, err error) {
+	looked, err := scope.Lookup(QueueType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Queue{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorInfo", &out.ErrorInfo); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, QueueStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QueueComputeNodeGroupConfiguration is the object type
 // ComputeNodeGroupConfiguration of AWS::PCS::Queue.
 //

@@ -106,6 +106,26 @@ func NewDataset(scope athanor.Declarer, logicalID string, args DatasetArgs, opts
 	return out, nil
 }
 
+// LookupDataset reads the existing AWS::Personalize::Dataset whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataset(scope athanor.Looker, logicalID, identifier string) (res *Dataset, props DatasetArgs, err error) {
+	looked, err := scope.Lookup(DatasetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dataset{Resource: looked}
+	if err := decodeOutput(looked, "DatasetArn", &out.DatasetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatasetImportJob is the object type DatasetImportJob of
 // AWS::Personalize::Dataset.
 //

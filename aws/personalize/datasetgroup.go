@@ -102,6 +102,26 @@ func NewDatasetGroup(scope athanor.Declarer, logicalID string, args DatasetGroup
 	return out, nil
 }
 
+// LookupDatasetGroup reads the existing AWS::Personalize::DatasetGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDatasetGroup(scope athanor.Looker, logicalID, identifier string) (res *DatasetGroup, props DatasetGroupArgs, err error) {
+	looked, err := scope.Lookup(DatasetGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DatasetGroup{Resource: looked}
+	if err := decodeOutput(looked, "DatasetGroupArn", &out.DatasetGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatasetGroupDomain is an enum of AWS::Personalize::DatasetGroup (Domain).
 // Known values (2): ECOMMERCE, VIDEO_ON_DEMAND. Nil means unset. It is an
 // interface that only the constants below and DatasetGroupDomainOf's results

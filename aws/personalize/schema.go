@@ -93,6 +93,26 @@ func NewSchema(scope athanor.Declarer, logicalID string, args SchemaArgs, opts .
 	return out, nil
 }
 
+// LookupSchema reads the existing AWS::Personalize::Schema whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSchema(scope athanor.Looker, logicalID, identifier string) (res *Schema, props SchemaArgs, err error) {
+	looked, err := scope.Lookup(SchemaType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Schema{Resource: looked}
+	if err := decodeOutput(looked, "SchemaArn", &out.SchemaArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SchemaDomain is an enum of AWS::Personalize::Schema (Domain). Known values
 // (2): ECOMMERCE, VIDEO_ON_DEMAND. Nil means unset. It is an interface that
 // only the constants below and SchemaDomainOf's results implement, so that a

@@ -109,6 +109,26 @@ func NewSolution(scope athanor.Declarer, logicalID string, args SolutionArgs, op
 	return out, nil
 }
 
+// LookupSolution reads the existing AWS::Personalize::Solution whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSolution(scope athanor.Looker, logicalID, identifier string) (res *Solution, props SolutionArgs, err error) {
+	looked, err := scope.Lookup(SolutionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Solution{Resource: looked}
+	if err := decodeOutput(looked, "SolutionArn", &out.SolutionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SolutionCategoricalHyperParameterRange is the object type
 // CategoricalHyperParameterRange of AWS::Personalize::Solution.
 //

@@ -115,6 +115,29 @@ func NewInAppTemplate(scope athanor.Declarer, logicalID string, args InAppTempla
 	return out, nil
 }
 
+// LookupInAppTemplate reads the existing AWS::Pinpoint::InAppTemplate whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInAppTemplate(scope athanor.Looker, logicalID, identifier string) (res *InAppTemplate, props InAppTemplateArgs, err error) {
+	looked, err := scope.Lookup(InAppTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InAppTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TemplateName", &out.TemplateName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InAppTemplateAlignment is an enum of AWS::Pinpoint::InAppTemplate
 // (Alignment). Known values (3): LEFT, CENTER, RIGHT. Nil means unset. It is
 // an interface that only the constants below and InAppTemplateAlignmentOf's

@@ -223,6 +223,40 @@ func NewPipe(scope athanor.Declarer, logicalID string, args PipeArgs, opts ...at
 	return out, nil
 }
 
+// LookupPipe reads the existing AWS::Pipes::Pipe whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPipe(scope athanor.Looker, logicalID, identifier string) (res *Pipe, props PipeArgs, err error) {
+	looked, err := scope.Lookup(PipeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Pipe{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "CurrentState", &out.CurrentState, PipeStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StateReason", &out.StateReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PipeAssignPublicIp is an enum of AWS::Pipes::Pipe (AssignPublicIp). Known
 // values (2): ENABLED, DISABLED. Nil means unset. It is an interface that only
 // the constants below and PipeAssignPublicIpOf's results implement, so that a

@@ -122,6 +122,32 @@ func NewEnvironmentAccountConnection(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupEnvironmentAccountConnection reads the existing
+// AWS::Proton::EnvironmentAccountConnection whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupEnvironmentAccountConnection(scope athanor.Looker, logicalID, identifier string) (res *EnvironmentAccountConnection, props EnvironmentAccountConnectionArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentAccountConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnvironmentAccountConnection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, EnvironmentAccountConnectionStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentAccountConnectionStatus is an enum of
 // AWS::Proton::EnvironmentAccountConnection (Status). Known values (3):
 // PENDING, CONNECTED, REJECTED. Nil means unset. It is an interface that only

@@ -113,6 +113,26 @@ func NewEnvironmentTemplate(scope athanor.Declarer, logicalID string, args Envir
 	return out, nil
 }
 
+// LookupEnvironmentTemplate reads the existing
+// AWS::Proton::EnvironmentTemplate whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupEnvironmentTemplate(scope athanor.Looker, logicalID, identifier string) (res *EnvironmentTemplate, props EnvironmentTemplateArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EnvironmentTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentTemplateProvisioning is an enum of
 // AWS::Proton::EnvironmentTemplate (Provisioning). Known values (1):
 // CUSTOMER_MANAGED. Nil means unset. It is an interface that only the

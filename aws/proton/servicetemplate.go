@@ -112,6 +112,26 @@ func NewServiceTemplate(scope athanor.Declarer, logicalID string, args ServiceTe
 	return out, nil
 }
 
+// LookupServiceTemplate reads the existing AWS::Proton::ServiceTemplate whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServiceTemplate(scope athanor.Looker, logicalID, identifier string) (res *ServiceTemplate, props ServiceTemplateArgs, err error) {
+	looked, err := scope.Lookup(ServiceTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceTemplateProvisioning is an enum of AWS::Proton::ServiceTemplate
 // (Provisioning). Known values (1): CUSTOMER_MANAGED. Nil means unset. It is
 // an interface that only the constants below and

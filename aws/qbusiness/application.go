@@ -223,6 +223,41 @@ func NewApplication(scope athanor.Declarer, logicalID string, args ApplicationAr
 	return out, nil
 }
 
+// LookupApplication reads the existing AWS::QBusiness::Application whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApplication(scope athanor.Looker, logicalID, identifier string) (res *Application, props ApplicationArgs, err error) {
+	looked, err := scope.Lookup(ApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Application{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationArn", &out.ApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentityCenterApplicationArn", &out.IdentityCenterApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ApplicationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationAttachmentsConfiguration is the object type
 // AttachmentsConfiguration of AWS::QBusiness::Application.
 //

@@ -145,6 +145,41 @@ func NewDataAccessor(scope athanor.Declarer, logicalID string, args DataAccessor
 	return out, nil
 }
 
+// LookupDataAccessor reads the existing AWS::QBusiness::DataAccessor whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDataAccessor(scope athanor.Looker, logicalID, identifier string) (res *DataAccessor, props DataAccessorArgs, err error) {
+	looked, err := scope.Lookup(DataAccessorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataAccessor{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataAccessorArn", &out.DataAccessorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataAccessorId", &out.DataAccessorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdcApplicationArn", &out.IdcApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataAccessorActionConfiguration is the object type ActionConfiguration of
 // AWS::QBusiness::DataAccessor.
 //

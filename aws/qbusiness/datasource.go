@@ -196,6 +196,47 @@ func NewDataSource(scope athanor.Declarer, logicalID string, args DataSourceArgs
 	return out, nil
 }
 
+// LookupDataSource reads the existing AWS::QBusiness::DataSource whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataSource(scope athanor.Looker, logicalID, identifier string) (res *DataSource, props DataSourceArgs, err error) {
+	looked, err := scope.Lookup(DataSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataSource{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataSourceArn", &out.DataSourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataSourceId", &out.DataSourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DataSourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Type", &out.Type); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexId", &out.IndexId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataSourceAttributeValueOperator is an enum of AWS::QBusiness::DataSource
 // (AttributeValueOperator). Known values (1): DELETE. Nil means unset. It is
 // an interface that only the constants below and

@@ -177,6 +177,44 @@ func NewIndex(scope athanor.Declarer, logicalID string, args IndexArgs, opts ...
 	return out, nil
 }
 
+// LookupIndex reads the existing AWS::QBusiness::Index whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupIndex(scope athanor.Looker, logicalID, identifier string) (res *Index, props IndexArgs, err error) {
+	looked, err := scope.Lookup(IndexType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Index{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexArn", &out.IndexArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexId", &out.IndexId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexStatistics", &out.IndexStatistics); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, IndexStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IndexAttributeType is an enum of AWS::QBusiness::Index (AttributeType).
 // Known values (4): STRING, STRING_LIST, NUMBER, DATE. Nil means unset. It is
 // an interface that only the constants below and IndexAttributeTypeOf's

@@ -105,6 +105,29 @@ func NewPermission(scope athanor.Declarer, logicalID string, args PermissionArgs
 	return out, nil
 }
 
+// LookupPermission reads the existing AWS::QBusiness::Permission whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPermission(scope athanor.Looker, logicalID, identifier string) (res *Permission, props PermissionArgs, err error) {
+	looked, err := scope.Lookup(PermissionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Permission{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatementId", &out.StatementId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PermissionCondition is the object type Condition of
 // AWS::QBusiness::Permission.
 //

@@ -177,6 +177,41 @@ func NewPlugin(scope athanor.Declarer, logicalID string, args PluginArgs, opts .
 	return out, nil
 }
 
+// LookupPlugin reads the existing AWS::QBusiness::Plugin whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPlugin(scope athanor.Looker, logicalID, identifier string) (res *Plugin, props PluginArgs, err error) {
+	looked, err := scope.Lookup(PluginType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Plugin{Resource: looked}
+	if err := decodeOutputAs(looked, "BuildStatus", &out.BuildStatus, PluginBuildStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PluginArn", &out.PluginArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PluginId", &out.PluginId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PluginAPISchema is the object type APISchema of AWS::QBusiness::Plugin.
 // exactly one of {Payload} or {S3}.
 //

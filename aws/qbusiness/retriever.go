@@ -159,6 +159,41 @@ func NewRetriever(scope athanor.Declarer, logicalID string, args RetrieverArgs, 
 	return out, nil
 }
 
+// LookupRetriever reads the existing AWS::QBusiness::Retriever whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRetriever(scope athanor.Looker, logicalID, identifier string) (res *Retriever, props RetrieverArgs, err error) {
+	looked, err := scope.Lookup(RetrieverType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Retriever{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RetrieverArn", &out.RetrieverArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RetrieverId", &out.RetrieverId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, RetrieverStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RetrieverConfiguration is the object type RetrieverConfiguration of
 // AWS::QBusiness::Retriever. exactly one of {NativeIndexConfiguration} or
 // {KendraIndexConfiguration}.

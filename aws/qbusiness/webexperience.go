@@ -205,6 +205,44 @@ func NewWebExperience(scope athanor.Declarer, logicalID string, args WebExperien
 	return out, nil
 }
 
+// LookupWebExperience reads the existing AWS::QBusiness::WebExperience whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWebExperience(scope athanor.Looker, logicalID, identifier string) (res *WebExperience, props WebExperienceArgs, err error) {
+	looked, err := scope.Lookup(WebExperienceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WebExperience{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultEndpoint", &out.DefaultEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, WebExperienceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WebExperienceArn", &out.WebExperienceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WebExperienceId", &out.WebExperienceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationId", &out.ApplicationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WebExperienceBrowserExtension is an enum of AWS::QBusiness::WebExperience
 // (BrowserExtension). Known values (2): FIREFOX, CHROME. Nil means unset. It
 // is an interface that only the constants below and

@@ -198,6 +198,44 @@ func NewActionConnector(scope athanor.Declarer, logicalID string, args ActionCon
 	return out, nil
 }
 
+// LookupActionConnector reads the existing AWS::QuickSight::ActionConnector
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupActionConnector(scope athanor.Looker, logicalID, identifier string) (res *ActionConnector, props ActionConnectorArgs, err error) {
+	looked, err := scope.Lookup(ActionConnectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ActionConnector{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnabledActions", &out.EnabledActions); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ActionConnectorResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ActionConnectorId", &out.ActionConnectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ActionConnectorAPIKeyConnectionMetadata is the object type
 // APIKeyConnectionMetadata of AWS::QuickSight::ActionConnector.
 //

@@ -231,6 +231,50 @@ func NewAgent(scope athanor.Declarer, logicalID string, args AgentArgs, opts ...
 	return out, nil
 }
 
+// LookupAgent reads the existing AWS::QuickSight::Agent whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAgent(scope athanor.Looker, logicalID, identifier string) (res *Agent, props AgentArgs, err error) {
+	looked, err := scope.Lookup(AgentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Agent{Resource: looked}
+	if err := decodeOutputAs(looked, "AgentStatus", &out.AgentStatus, AgentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Creator", &out.Creator); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CustomPromptInterface", &out.CustomPromptInterface); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorMessage", &out.ErrorMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AgentId", &out.AgentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AgentCustomPromptInput is the object type CustomPromptInput of
 // AWS::QuickSight::Agent. exactly one of {ExistingPrompt} or {NewPrompt}.
 //

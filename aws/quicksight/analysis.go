@@ -189,6 +189,47 @@ func NewAnalysis(scope athanor.Declarer, logicalID string, args AnalysisArgs, op
 	return out, nil
 }
 
+// LookupAnalysis reads the existing AWS::QuickSight::Analysis whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAnalysis(scope athanor.Looker, logicalID, identifier string) (res *Analysis, props AnalysisArgs, err error) {
+	looked, err := scope.Lookup(AnalysisType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Analysis{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataSetArns", &out.DataSetArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Sheets", &out.Sheets); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AnalysisResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AnalysisId", &out.AnalysisId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AnalysisDataSetReference is the object type DataSetReference of
 // AWS::QuickSight::Analysis.
 //

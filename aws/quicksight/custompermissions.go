@@ -104,6 +104,32 @@ func NewCustomPermissions(scope athanor.Declarer, logicalID string, args CustomP
 	return out, nil
 }
 
+// LookupCustomPermissions reads the existing
+// AWS::QuickSight::CustomPermissions whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCustomPermissions(scope athanor.Looker, logicalID, identifier string) (res *CustomPermissions, props CustomPermissionsArgs, err error) {
+	looked, err := scope.Lookup(CustomPermissionsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomPermissions{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CustomPermissionsName", &out.CustomPermissionsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomPermissionsCapabilities is the object type Capabilities of
 // AWS::QuickSight::CustomPermissions.
 //

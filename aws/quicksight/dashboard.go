@@ -192,6 +192,44 @@ func NewDashboard(scope athanor.Declarer, logicalID string, args DashboardArgs, 
 	return out, nil
 }
 
+// LookupDashboard reads the existing AWS::QuickSight::Dashboard whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDashboard(scope athanor.Looker, logicalID, identifier string) (res *Dashboard, props DashboardArgs, err error) {
+	looked, err := scope.Lookup(DashboardType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Dashboard{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastPublishedTime", &out.LastPublishedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DashboardId", &out.DashboardId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DashboardAdHocFilteringOption is the object type AdHocFilteringOption of
 // AWS::QuickSight::Dashboard.
 //

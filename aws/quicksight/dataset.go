@@ -230,6 +230,44 @@ func NewDataSet(scope athanor.Declarer, logicalID string, args DataSetArgs, opts
 	return out, nil
 }
 
+// LookupDataSet reads the existing AWS::QuickSight::DataSet whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataSet(scope athanor.Looker, logicalID, identifier string) (res *DataSet, props DataSetArgs, err error) {
+	looked, err := scope.Lookup(DataSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataSet{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConsumedSpiceCapacityInBytes", &out.ConsumedSpiceCapacityInBytes); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OutputColumns", &out.OutputColumns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataSetId", &out.DataSetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataSetCalculatedColumn is the object type CalculatedColumn of
 // AWS::QuickSight::DataSet.
 //

@@ -211,6 +211,41 @@ func NewDataSource(scope athanor.Declarer, logicalID string, args DataSourceArgs
 	return out, nil
 }
 
+// LookupDataSource reads the existing AWS::QuickSight::DataSource whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDataSource(scope athanor.Looker, logicalID, identifier string) (res *DataSource, props DataSourceArgs, err error) {
+	looked, err := scope.Lookup(DataSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataSource{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DataSourceResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataSourceId", &out.DataSourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataSourceAmazonElasticsearchParameters is the object type
 // AmazonElasticsearchParameters of AWS::QuickSight::DataSource.
 //

@@ -176,6 +176,38 @@ func NewFolder(scope athanor.Declarer, logicalID string, args FolderArgs, opts .
 	return out, nil
 }
 
+// LookupFolder reads the existing AWS::QuickSight::Folder whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFolder(scope athanor.Looker, logicalID, identifier string) (res *Folder, props FolderArgs, err error) {
+	looked, err := scope.Lookup(FolderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Folder{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FolderId", &out.FolderId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FolderResourcePermission is the object type ResourcePermission of
 // AWS::QuickSight::Folder.
 //

@@ -229,6 +229,53 @@ func NewKnowledgeBase(scope athanor.Declarer, logicalID string, args KnowledgeBa
 	return out, nil
 }
 
+// LookupKnowledgeBase reads the existing AWS::QuickSight::KnowledgeBase whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupKnowledgeBase(scope athanor.Looker, logicalID, identifier string) (res *KnowledgeBase, props KnowledgeBaseArgs, err error) {
+	looked, err := scope.Lookup(KnowledgeBaseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &KnowledgeBase{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DocumentCount", &out.DocumentCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KnowledgeBaseArn", &out.KnowledgeBaseArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KnowledgeBaseSizeBytes", &out.KnowledgeBaseSizeBytes); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrimaryOwnerUsername", &out.PrimaryOwnerUsername); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, KnowledgeBaseDataSetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Type", &out.Type); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "KnowledgeBaseId", &out.KnowledgeBaseId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KnowledgeBaseAccessControlConfiguration is the object type
 // AccessControlConfiguration of AWS::QuickSight::KnowledgeBase.
 //

@@ -173,6 +173,32 @@ func NewOAuthClientApplication(scope athanor.Declarer, logicalID string, args OA
 	return out, nil
 }
 
+// LookupOAuthClientApplication reads the existing
+// AWS::QuickSight::OAuthClientApplication whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOAuthClientApplication(scope athanor.Looker, logicalID, identifier string) (res *OAuthClientApplication, props OAuthClientApplicationArgs, err error) {
+	looked, err := scope.Lookup(OAuthClientApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OAuthClientApplication{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OAuthClientApplicationDataSourceType is an enum of
 // AWS::QuickSight::OAuthClientApplication (DataSourceType). Known values (38):
 // ADOBE_ANALYTICS, AMAZON_ELASTICSEARCH, AMAZON_OPENSEARCH, ATHENA, AURORA,

@@ -99,6 +99,32 @@ func NewRefreshSchedule(scope athanor.Declarer, logicalID string, args RefreshSc
 	return out, nil
 }
 
+// LookupRefreshSchedule reads the existing AWS::QuickSight::RefreshSchedule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRefreshSchedule(scope athanor.Looker, logicalID, identifier string) (res *RefreshSchedule, props RefreshScheduleArgs, err error) {
+	looked, err := scope.Lookup(RefreshScheduleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RefreshSchedule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataSetId", &out.DataSetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RefreshScheduleMap is the object type RefreshScheduleMap of
 // AWS::QuickSight::RefreshSchedule.
 //

@@ -149,6 +149,41 @@ func NewSpace(scope athanor.Declarer, logicalID string, args SpaceArgs, opts ...
 	return out, nil
 }
 
+// LookupSpace reads the existing AWS::QuickSight::Space whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSpace(scope athanor.Looker, logicalID, identifier string) (res *Space, props SpaceArgs, err error) {
+	looked, err := scope.Lookup(SpaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Space{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SpaceId", &out.SpaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SpaceResource is the object type SpaceResource of AWS::QuickSight::Space.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-quicksight-space-spaceresource.html

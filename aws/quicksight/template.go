@@ -158,6 +158,41 @@ func NewTemplate(scope athanor.Declarer, logicalID string, args TemplateArgs, op
 	return out, nil
 }
 
+// LookupTemplate reads the existing AWS::QuickSight::Template whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTemplate(scope athanor.Looker, logicalID, identifier string) (res *Template, props TemplateArgs, err error) {
+	looked, err := scope.Lookup(TemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Template{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TemplateId", &out.TemplateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TemplateColumnGroupColumnSchema is the object type ColumnGroupColumnSchema
 // of AWS::QuickSight::Template.
 //

@@ -166,6 +166,44 @@ func NewTheme(scope athanor.Declarer, logicalID string, args ThemeArgs, opts ...
 	return out, nil
 }
 
+// LookupTheme reads the existing AWS::QuickSight::Theme whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTheme(scope athanor.Looker, logicalID, identifier string) (res *Theme, props ThemeArgs, err error) {
+	looked, err := scope.Lookup(ThemeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Theme{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, ThemeTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ThemeId", &out.ThemeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ThemeBorderStyle is the object type BorderStyle of AWS::QuickSight::Theme.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-quicksight-theme-borderstyle.html

@@ -163,6 +163,32 @@ func NewTopic(scope athanor.Declarer, logicalID string, args TopicArgs, opts ...
 	return out, nil
 }
 
+// LookupTopic reads the existing AWS::QuickSight::Topic whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTopic(scope athanor.Looker, logicalID, identifier string) (res *Topic, props TopicArgs, err error) {
+	looked, err := scope.Lookup(TopicType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Topic{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TopicId", &out.TopicId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TopicAuthorSpecifiedAggregation is an enum of AWS::QuickSight::Topic
 // (AuthorSpecifiedAggregation). Known values (12): COUNT, DISTINCT_COUNT, MIN,
 // MAX, MEDIAN, SUM, AVERAGE, STDEV, STDEVP, VAR, VARP, PERCENTILE. Nil means

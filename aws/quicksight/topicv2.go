@@ -147,6 +147,32 @@ func NewTopicV2(scope athanor.Declarer, logicalID string, args TopicV2Args, opts
 	return out, nil
 }
 
+// LookupTopicV2 reads the existing AWS::QuickSight::TopicV2 whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTopicV2(scope athanor.Looker, logicalID, identifier string) (res *TopicV2, props TopicV2Args, err error) {
+	looked, err := scope.Lookup(TopicV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TopicV2{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TopicId", &out.TopicId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TopicV2CustomInstructions is the object type CustomInstructions of
 // AWS::QuickSight::TopicV2.
 //

@@ -204,6 +204,47 @@ func NewVPCConnection(scope athanor.Declarer, logicalID string, args VPCConnecti
 	return out, nil
 }
 
+// LookupVPCConnection reads the existing AWS::QuickSight::VPCConnection whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVPCConnection(scope athanor.Looker, logicalID, identifier string) (res *VPCConnection, props VPCConnectionArgs, err error) {
+	looked, err := scope.Lookup(VPCConnectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VPCConnection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInterfaces", &out.NetworkInterfaces); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, VPCConnectionResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VPCId", &out.VPCId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AwsAccountId", &out.AwsAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VPCConnectionId", &out.VPCConnectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VPCConnectionAvailabilityStatus is an enum of AWS::QuickSight::VPCConnection
 // (VPCConnectionAvailabilityStatus). Known values (3): AVAILABLE, UNAVAILABLE,
 // PARTIALLY_AVAILABLE. Nil means unset. It is an interface that only the

@@ -106,6 +106,35 @@ func NewPermission(scope athanor.Declarer, logicalID string, args PermissionArgs
 	return out, nil
 }
 
+// LookupPermission reads the existing AWS::RAM::Permission whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPermission(scope athanor.Looker, logicalID, identifier string) (res *Permission, props PermissionArgs, err error) {
+	looked, err := scope.Lookup(PermissionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Permission{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsResourceTypeDefault", &out.IsResourceTypeDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PermissionType", &out.PermissionType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PermissionTag is the object type Tag of AWS::RAM::Permission.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ram-permission-tag.html

@@ -157,6 +157,41 @@ func NewResourceShare(scope athanor.Declarer, logicalID string, args ResourceSha
 	return out, nil
 }
 
+// LookupResourceShare reads the existing AWS::RAM::ResourceShare whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupResourceShare(scope athanor.Looker, logicalID, identifier string) (res *ResourceShare, props ResourceShareArgs, err error) {
+	looked, err := scope.Lookup(ResourceShareType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceShare{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "FeatureSet", &out.FeatureSet, ResourceShareFeatureSetOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedTime", &out.LastUpdatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwningAccountId", &out.OwningAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ResourceShareStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceShareConfiguration is the object type ResourceShareConfiguration of
 // AWS::RAM::ResourceShare.
 //

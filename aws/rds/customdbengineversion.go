@@ -193,6 +193,32 @@ func NewCustomDBEngineVersion(scope athanor.Declarer, logicalID string, args Cus
 	return out, nil
 }
 
+// LookupCustomDBEngineVersion reads the existing
+// AWS::RDS::CustomDBEngineVersion whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupCustomDBEngineVersion(scope athanor.Looker, logicalID, identifier string) (res *CustomDBEngineVersion, props CustomDBEngineVersionArgs, err error) {
+	looked, err := scope.Lookup(CustomDBEngineVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomDBEngineVersion{Resource: looked}
+	if err := decodeOutput(looked, "DBEngineVersionArn", &out.DBEngineVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Engine", &out.Engine); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EngineVersion", &out.EngineVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomDBEngineVersionStatus is an enum of AWS::RDS::CustomDBEngineVersion
 // (Status). Known values (4): available, inactive, inactive-except-restore,
 // pending-validation. Nil means unset. It is an interface that only the

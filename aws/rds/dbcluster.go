@@ -531,6 +531,44 @@ func NewDBCluster(scope athanor.Declarer, logicalID string, args DBClusterArgs, 
 	return out, nil
 }
 
+// LookupDBCluster reads the existing AWS::RDS::DBCluster whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDBCluster(scope athanor.Looker, logicalID, identifier string) (res *DBCluster, props DBClusterArgs, err error) {
+	looked, err := scope.Lookup(DBClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBCluster{Resource: looked}
+	if err := decodeOutput(looked, "DBClusterArn", &out.DBClusterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBClusterResourceId", &out.DBClusterResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReadEndpoint", &out.ReadEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StorageEncryptionType", &out.StorageEncryptionType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StorageThroughput", &out.StorageThroughput); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBClusterIdentifier", &out.DBClusterIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBClusterEndpoint is the object type Endpoint of AWS::RDS::DBCluster.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rds-dbcluster-endpoint.html

@@ -810,6 +810,74 @@ func NewDBInstance(scope athanor.Declarer, logicalID string, args DBInstanceArgs
 	return out, nil
 }
 
+// LookupDBInstance reads the existing AWS::RDS::DBInstance whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDBInstance(scope athanor.Looker, logicalID, identifier string) (res *DBInstance, props DBInstanceArgs, err error) {
+	looked, err := scope.Lookup(DBInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBInstance{Resource: looked}
+	if err := decodeOutput(looked, "AutomaticRestartTime", &out.AutomaticRestartTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateDetails", &out.CertificateDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBInstanceArn", &out.DBInstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBInstanceStatus", &out.DBInstanceStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DbiResourceId", &out.DbiResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceCreateTime", &out.InstanceCreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsStorageConfigUpgradeAvailable", &out.IsStorageConfigUpgradeAvailable); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LatestRestorableTime", &out.LatestRestorableTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ListenerEndpoint", &out.ListenerEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PercentProgress", &out.PercentProgress); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReadReplicaDBClusterIdentifiers", &out.ReadReplicaDBClusterIdentifiers); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReadReplicaDBInstanceIdentifiers", &out.ReadReplicaDBInstanceIdentifiers); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResumeFullAutomationModeTime", &out.ResumeFullAutomationModeTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecondaryAvailabilityZone", &out.SecondaryAvailabilityZone); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusInfos", &out.StatusInfos); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBInstanceIdentifier", &out.DBInstanceIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBInstanceAdditionalStorageVolume is the object type AdditionalStorageVolume
 // of AWS::RDS::DBInstance.
 //

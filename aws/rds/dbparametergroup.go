@@ -86,6 +86,26 @@ func NewDBParameterGroup(scope athanor.Declarer, logicalID string, args DBParame
 	return out, nil
 }
 
+// LookupDBParameterGroup reads the existing AWS::RDS::DBParameterGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDBParameterGroup(scope athanor.Looker, logicalID, identifier string) (res *DBParameterGroup, props DBParameterGroupArgs, err error) {
+	looked, err := scope.Lookup(DBParameterGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBParameterGroup{Resource: looked}
+	if err := decodeOutput(looked, "DBParameterGroupName", &out.DBParameterGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBParameterGroupTag is the object type Tag of AWS::RDS::DBParameterGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rds-dbparametergroup-tag.html

@@ -199,6 +199,34 @@ func NewDBProxy(scope athanor.Declarer, logicalID string, args DBProxyArgs, opts
 	return out, nil
 }
 
+// LookupDBProxy reads the existing AWS::RDS::DBProxy whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDBProxy(scope athanor.Looker, logicalID, identifier string) (res *DBProxy, props DBProxyArgs, err error) {
+	looked, err := scope.Lookup(DBProxyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBProxy{Resource: looked}
+	if err := decodeOutput(looked, "DBProxyArn", &out.DBProxyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBProxyName", &out.DBProxyName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBProxyAuthFormat is the object type AuthFormat of AWS::RDS::DBProxy.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rds-dbproxy-authformat.html

@@ -164,6 +164,38 @@ func NewDBProxyEndpoint(scope athanor.Declarer, logicalID string, args DBProxyEn
 	return out, nil
 }
 
+// LookupDBProxyEndpoint reads the existing AWS::RDS::DBProxyEndpoint whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDBProxyEndpoint(scope athanor.Looker, logicalID, identifier string) (res *DBProxyEndpoint, props DBProxyEndpointArgs, err error) {
+	looked, err := scope.Lookup(DBProxyEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBProxyEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "DBProxyEndpointArn", &out.DBProxyEndpointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsDefault", &out.IsDefault); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBProxyEndpointName", &out.DBProxyEndpointName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBProxyEndpointEndpointNetworkType is an enum of AWS::RDS::DBProxyEndpoint
 // (EndpointNetworkType). Known values (3): IPV4, IPV6, DUAL. Nil means unset.
 // It is an interface that only the constants below and

@@ -104,6 +104,26 @@ func NewDBProxyTargetGroup(scope athanor.Declarer, logicalID string, args DBProx
 	return out, nil
 }
 
+// LookupDBProxyTargetGroup reads the existing AWS::RDS::DBProxyTargetGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDBProxyTargetGroup(scope athanor.Looker, logicalID, identifier string) (res *DBProxyTargetGroup, props DBProxyTargetGroupArgs, err error) {
+	looked, err := scope.Lookup(DBProxyTargetGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBProxyTargetGroup{Resource: looked}
+	if err := decodeOutput(looked, "TargetGroupArn", &out.TargetGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBProxyTargetGroupConnectionPoolConfigurationInfoFormat is the object type
 // ConnectionPoolConfigurationInfoFormat of AWS::RDS::DBProxyTargetGroup.
 //

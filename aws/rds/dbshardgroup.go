@@ -118,6 +118,32 @@ func NewDBShardGroup(scope athanor.Declarer, logicalID string, args DBShardGroup
 	return out, nil
 }
 
+// LookupDBShardGroup reads the existing AWS::RDS::DBShardGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDBShardGroup(scope athanor.Looker, logicalID, identifier string) (res *DBShardGroup, props DBShardGroupArgs, err error) {
+	looked, err := scope.Lookup(DBShardGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DBShardGroup{Resource: looked}
+	if err := decodeOutput(looked, "DBShardGroupResourceId", &out.DBShardGroupResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DBShardGroupIdentifier", &out.DBShardGroupIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DBShardGroupTag is the object type Tag of AWS::RDS::DBShardGroup.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rds-dbshardgroup-tag.html

@@ -95,6 +95,26 @@ func NewOptionGroup(scope athanor.Declarer, logicalID string, args OptionGroupAr
 	return out, nil
 }
 
+// LookupOptionGroup reads the existing AWS::RDS::OptionGroup whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupOptionGroup(scope athanor.Looker, logicalID, identifier string) (res *OptionGroup, props OptionGroupArgs, err error) {
+	looked, err := scope.Lookup(OptionGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OptionGroup{Resource: looked}
+	if err := decodeOutput(looked, "OptionGroupName", &out.OptionGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OptionGroupOptionConfiguration is the object type OptionConfiguration of
 // AWS::RDS::OptionGroup.
 //

@@ -90,6 +90,26 @@ func NewClusterParameterGroup(scope athanor.Declarer, logicalID string, args Clu
 	return out, nil
 }
 
+// LookupClusterParameterGroup reads the existing
+// AWS::Redshift::ClusterParameterGroup whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupClusterParameterGroup(scope athanor.Looker, logicalID, identifier string) (res *ClusterParameterGroup, props ClusterParameterGroupArgs, err error) {
+	looked, err := scope.Lookup(ClusterParameterGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ClusterParameterGroup{Resource: looked}
+	if err := decodeOutput(looked, "ParameterGroupName", &out.ParameterGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClusterParameterGroupParameter is the object type Parameter of
 // AWS::Redshift::ClusterParameterGroup.
 //

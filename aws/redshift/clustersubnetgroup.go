@@ -68,6 +68,26 @@ func NewClusterSubnetGroup(scope athanor.Declarer, logicalID string, args Cluste
 	return out, nil
 }
 
+// LookupClusterSubnetGroup reads the existing
+// AWS::Redshift::ClusterSubnetGroup whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupClusterSubnetGroup(scope athanor.Looker, logicalID, identifier string) (res *ClusterSubnetGroup, props ClusterSubnetGroupArgs, err error) {
+	looked, err := scope.Lookup(ClusterSubnetGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ClusterSubnetGroup{Resource: looked}
+	if err := decodeOutput(looked, "ClusterSubnetGroupName", &out.ClusterSubnetGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClusterSubnetGroupTag is the object type Tag of
 // AWS::Redshift::ClusterSubnetGroup.
 //

@@ -148,6 +148,44 @@ func NewEndpointAccess(scope athanor.Declarer, logicalID string, args EndpointAc
 	return out, nil
 }
 
+// LookupEndpointAccess reads the existing AWS::Redshift::EndpointAccess whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEndpointAccess(scope athanor.Looker, logicalID, identifier string) (res *EndpointAccess, props EndpointAccessArgs, err error) {
+	looked, err := scope.Lookup(EndpointAccessType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EndpointAccess{Resource: looked}
+	if err := decodeOutput(looked, "Address", &out.Address); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointCreateTime", &out.EndpointCreateTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointStatus", &out.EndpointStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Port", &out.Port); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpoint", &out.VpcEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcSecurityGroups", &out.VpcSecurityGroups); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointName", &out.EndpointName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EndpointAccessNetworkInterface is the object type NetworkInterface of
 // AWS::Redshift::EndpointAccess.
 //

@@ -171,3 +171,50 @@ func NewEndpointAuthorization(scope athanor.Declarer, logicalID string, args End
 	}
 	return out, nil
 }
+
+// LookupEndpointAuthorization reads the existing
+// AWS::Redshift::EndpointAuthorization whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupEndpointAuthorization(scope athanor.Looker, logicalID, identifier string) (res *EndpointAuthorization, props EndpointAuthorizationArgs, err error) {
+	looked, err := scope.Lookup(EndpointAuthorizationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EndpointAuthorization{Resource: looked}
+	if err := decodeOutput(looked, "AllowedAllVPCs", &out.AllowedAllVPCs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AllowedVPCs", &out.AllowedVPCs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AuthorizeTime", &out.AuthorizeTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterStatus", &out.ClusterStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointCount", &out.EndpointCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Grantee", &out.Grantee); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Grantor", &out.Grantor); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClusterIdentifier", &out.ClusterIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Account", &out.Account); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -116,6 +116,32 @@ func NewScheduledAction(scope athanor.Declarer, logicalID string, args Scheduled
 	return out, nil
 }
 
+// LookupScheduledAction reads the existing AWS::Redshift::ScheduledAction
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupScheduledAction(scope athanor.Looker, logicalID, identifier string) (res *ScheduledAction, props ScheduledActionArgs, err error) {
+	looked, err := scope.Lookup(ScheduledActionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ScheduledAction{Resource: looked}
+	if err := decodeOutput(looked, "NextInvocations", &out.NextInvocations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, ScheduledActionStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ScheduledActionName", &out.ScheduledActionName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScheduledActionPauseClusterMessage is the object type PauseClusterMessage of
 // AWS::Redshift::ScheduledAction.
 //

@@ -88,6 +88,29 @@ func NewSnapshotSchedule(scope athanor.Declarer, logicalID string, args Snapshot
 	return out, nil
 }
 
+// LookupSnapshotSchedule reads the existing AWS::Redshift::SnapshotSchedule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSnapshotSchedule(scope athanor.Looker, logicalID, identifier string) (res *SnapshotSchedule, props SnapshotScheduleArgs, err error) {
+	looked, err := scope.Lookup(SnapshotScheduleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SnapshotSchedule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociatedClusterCount", &out.AssociatedClusterCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SnapshotScheduleTag is the object type Tag of
 // AWS::Redshift::SnapshotSchedule.
 //

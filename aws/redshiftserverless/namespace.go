@@ -188,6 +188,29 @@ func NewNamespace(scope athanor.Declarer, logicalID string, args NamespaceArgs, 
 	return out, nil
 }
 
+// LookupNamespace reads the existing AWS::RedshiftServerless::Namespace whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNamespace(scope athanor.Looker, logicalID, identifier string) (res *Namespace, props NamespaceArgs, err error) {
+	looked, err := scope.Lookup(NamespaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Namespace{Resource: looked}
+	if err := decodeOutput(looked, "Namespace", &out.Namespace); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NamespaceName", &out.NamespaceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NamespaceLogExport is an enum of AWS::RedshiftServerless::Namespace
 // (LogExport). Known values (3): useractivitylog, userlog, connectionlog. Nil
 // means unset. It is an interface that only the constants below and

@@ -102,6 +102,32 @@ func NewSnapshot(scope athanor.Declarer, logicalID string, args SnapshotArgs, op
 	return out, nil
 }
 
+// LookupSnapshot reads the existing AWS::RedshiftServerless::Snapshot whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSnapshot(scope athanor.Looker, logicalID, identifier string) (res *Snapshot, props SnapshotArgs, err error) {
+	looked, err := scope.Lookup(SnapshotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Snapshot{Resource: looked}
+	if err := decodeOutput(looked, "OwnerAccount", &out.OwnerAccount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Snapshot", &out.Snapshot); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SnapshotName", &out.SnapshotName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SnapshotSnapshot is the object type Snapshot of
 // AWS::RedshiftServerless::Snapshot.
 //

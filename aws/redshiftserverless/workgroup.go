@@ -190,6 +190,26 @@ func NewWorkgroup(scope athanor.Declarer, logicalID string, args WorkgroupArgs, 
 	return out, nil
 }
 
+// LookupWorkgroup reads the existing AWS::RedshiftServerless::Workgroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWorkgroup(scope athanor.Looker, logicalID, identifier string) (res *Workgroup, props WorkgroupArgs, err error) {
+	looked, err := scope.Lookup(WorkgroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Workgroup{Resource: looked}
+	if err := decodeOutput(looked, "WorkgroupName", &out.WorkgroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkgroupConfigParameter is the object type ConfigParameter of
 // AWS::RedshiftServerless::Workgroup.
 //

@@ -202,6 +202,50 @@ func NewApplication(scope athanor.Declarer, logicalID string, args ApplicationAr
 	return out, nil
 }
 
+// LookupApplication reads the existing AWS::RefactorSpaces::Application whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupApplication(scope athanor.Looker, logicalID, identifier string) (res *Application, props ApplicationArgs, err error) {
+	looked, err := scope.Lookup(ApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Application{Resource: looked}
+	if err := decodeOutput(looked, "ApiGatewayId", &out.ApiGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationIdentifier", &out.ApplicationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NlbArn", &out.NlbArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NlbName", &out.NlbName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProxyUrl", &out.ProxyUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StageName", &out.StageName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcLinkId", &out.VpcLinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentIdentifier", &out.EnvironmentIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationApiGatewayEndpointType is an enum of
 // AWS::RefactorSpaces::Application (ApiGatewayEndpointType). Known values (2):
 // REGIONAL, PRIVATE. Nil means unset. It is an interface that only the

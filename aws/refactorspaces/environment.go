@@ -123,6 +123,32 @@ func NewEnvironment(scope athanor.Declarer, logicalID string, args EnvironmentAr
 	return out, nil
 }
 
+// LookupEnvironment reads the existing AWS::RefactorSpaces::Environment whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEnvironment(scope athanor.Looker, logicalID, identifier string) (res *Environment, props EnvironmentArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Environment{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentIdentifier", &out.EnvironmentIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TransitGatewayId", &out.TransitGatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentNetworkFabricType is an enum of AWS::RefactorSpaces::Environment
 // (NetworkFabricType). Known values (2): TRANSIT_GATEWAY, NONE. Nil means
 // unset. It is an interface that only the constants below and

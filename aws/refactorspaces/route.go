@@ -171,6 +171,38 @@ func NewRoute(scope athanor.Declarer, logicalID string, args RouteArgs, opts ...
 	return out, nil
 }
 
+// LookupRoute reads the existing AWS::RefactorSpaces::Route whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRoute(scope athanor.Looker, logicalID, identifier string) (res *Route, props RouteArgs, err error) {
+	looked, err := scope.Lookup(RouteType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Route{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PathResourceToId", &out.PathResourceToId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RouteIdentifier", &out.RouteIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentIdentifier", &out.EnvironmentIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationIdentifier", &out.ApplicationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RouteActivationState is an enum of AWS::RefactorSpaces::Route
 // (RouteActivationState). Known values (2): INACTIVE, ACTIVE. Nil means unset.
 // It is an interface that only the constants below and

@@ -180,6 +180,35 @@ func NewService(scope athanor.Declarer, logicalID string, args ServiceArgs, opts
 	return out, nil
 }
 
+// LookupService reads the existing AWS::RefactorSpaces::Service whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupService(scope athanor.Looker, logicalID, identifier string) (res *Service, props ServiceArgs, err error) {
+	looked, err := scope.Lookup(ServiceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Service{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceIdentifier", &out.ServiceIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnvironmentIdentifier", &out.EnvironmentIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ApplicationIdentifier", &out.ApplicationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceEndpointType is an enum of AWS::RefactorSpaces::Service
 // (ServiceEndpointType). Known values (2): LAMBDA, URL. Nil means unset. It is
 // an interface that only the constants below and ServiceEndpointTypeOf's

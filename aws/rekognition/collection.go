@@ -75,6 +75,29 @@ func NewCollection(scope athanor.Declarer, logicalID string, args CollectionArgs
 	return out, nil
 }
 
+// LookupCollection reads the existing AWS::Rekognition::Collection whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCollection(scope athanor.Looker, logicalID, identifier string) (res *Collection, props CollectionArgs, err error) {
+	looked, err := scope.Lookup(CollectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Collection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CollectionId", &out.CollectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CollectionTag is the object type Tag of AWS::Rekognition::Collection.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rekognition-collection-tag.html

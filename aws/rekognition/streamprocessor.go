@@ -186,6 +186,35 @@ func NewStreamProcessor(scope athanor.Declarer, logicalID string, args StreamPro
 	return out, nil
 }
 
+// LookupStreamProcessor reads the existing AWS::Rekognition::StreamProcessor
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStreamProcessor(scope athanor.Looker, logicalID, identifier string) (res *StreamProcessor, props StreamProcessorArgs, err error) {
+	looked, err := scope.Lookup(StreamProcessorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StreamProcessor{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StreamProcessorBoundingBox is the object type BoundingBox of
 // AWS::Rekognition::StreamProcessor.
 //

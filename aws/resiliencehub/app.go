@@ -133,6 +133,29 @@ func NewApp(scope athanor.Declarer, logicalID string, args AppArgs, opts ...atha
 	return out, nil
 }
 
+// LookupApp reads the existing AWS::ResilienceHub::App whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupApp(scope athanor.Looker, logicalID, identifier string) (res *App, props AppArgs, err error) {
+	looked, err := scope.Lookup(AppType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &App{Resource: looked}
+	if err := decodeOutput(looked, "AppArn", &out.AppArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DriftStatus", &out.DriftStatus, AppDriftStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppAssessmentSchedule is an enum of AWS::ResilienceHub::App
 // (AppAssessmentSchedule). Known values (2): Disabled, Daily. Nil means unset.
 // It is an interface that only the constants below and

@@ -109,6 +109,26 @@ func NewResiliencyPolicy(scope athanor.Declarer, logicalID string, args Resilien
 	return out, nil
 }
 
+// LookupResiliencyPolicy reads the existing
+// AWS::ResilienceHub::ResiliencyPolicy whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupResiliencyPolicy(scope athanor.Looker, logicalID, identifier string) (res *ResiliencyPolicy, props ResiliencyPolicyArgs, err error) {
+	looked, err := scope.Lookup(ResiliencyPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResiliencyPolicy{Resource: looked}
+	if err := decodeOutput(looked, "PolicyArn", &out.PolicyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResiliencyPolicyDataLocationConstraint is an enum of
 // AWS::ResilienceHub::ResiliencyPolicy (DataLocationConstraint). Known values
 // (3): AnyLocation, SameContinent, SameCountry. Nil means unset. It is an

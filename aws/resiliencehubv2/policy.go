@@ -134,6 +134,35 @@ func NewPolicy(scope athanor.Declarer, logicalID string, args PolicyArgs, opts .
 	return out, nil
 }
 
+// LookupPolicy reads the existing AWS::ResilienceHubV2::Policy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPolicy(scope athanor.Looker, logicalID, identifier string) (res *Policy, props PolicyArgs, err error) {
+	looked, err := scope.Lookup(PolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Policy{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedServiceCount", &out.AssociatedServiceCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyArn", &out.PolicyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyAvailabilitySlo is the object type AvailabilitySlo of
 // AWS::ResilienceHubV2::Policy.
 //

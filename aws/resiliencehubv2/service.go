@@ -181,6 +181,35 @@ func NewService(scope athanor.Declarer, logicalID string, args ServiceArgs, opts
 	return out, nil
 }
 
+// LookupService reads the existing AWS::ResilienceHubV2::Service whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupService(scope athanor.Looker, logicalID, identifier string) (res *Service, props ServiceArgs, err error) {
+	looked, err := scope.Lookup(ServiceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Service{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EffectivePolicyValues", &out.EffectivePolicyValues); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceArn", &out.ServiceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceAssertionDefinition is the object type AssertionDefinition of
 // AWS::ResilienceHubV2::Service.
 //

@@ -144,6 +144,41 @@ func NewServiceFunction(scope athanor.Declarer, logicalID string, args ServiceFu
 	return out, nil
 }
 
+// LookupServiceFunction reads the existing
+// AWS::ResilienceHubV2::ServiceFunction whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupServiceFunction(scope athanor.Looker, logicalID, identifier string) (res *ServiceFunction, props ServiceFunctionArgs, err error) {
+	looked, err := scope.Lookup(ServiceFunctionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceFunction{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceCount", &out.ResourceCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceFunctionId", &out.ServiceFunctionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Source", &out.Source, ServiceFunctionSourceOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceArn", &out.ServiceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceFunctionCriticality is an enum of
 // AWS::ResilienceHubV2::ServiceFunction (Criticality). Known values (2):
 // PRIMARY, SUPPLEMENTAL. Nil means unset. It is an interface that only the

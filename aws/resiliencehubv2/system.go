@@ -114,6 +114,35 @@ func NewSystem(scope athanor.Declarer, logicalID string, args SystemArgs, opts .
 	return out, nil
 }
 
+// LookupSystem reads the existing AWS::ResilienceHubV2::System whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSystem(scope athanor.Looker, logicalID, identifier string) (res *System, props SystemArgs, err error) {
+	looked, err := scope.Lookup(SystemType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &System{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SystemArn", &out.SystemArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SystemId", &out.SystemId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SystemTag is the object type Tag of AWS::ResilienceHubV2::System.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-resiliencehubv2-system-tag.html

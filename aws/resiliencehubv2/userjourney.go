@@ -108,3 +108,32 @@ func NewUserJourney(scope athanor.Declarer, logicalID string, args UserJourneyAr
 	}
 	return out, nil
 }
+
+// LookupUserJourney reads the existing AWS::ResilienceHubV2::UserJourney whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserJourney(scope athanor.Looker, logicalID, identifier string) (res *UserJourney, props UserJourneyArgs, err error) {
+	looked, err := scope.Lookup(UserJourneyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserJourney{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserJourneyId", &out.UserJourneyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SystemIdentifier", &out.SystemIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -57,3 +57,23 @@ func NewDefaultViewAssociation(scope athanor.Declarer, logicalID string, args De
 	}
 	return out, nil
 }
+
+// LookupDefaultViewAssociation reads the existing
+// AWS::ResourceExplorer2::DefaultViewAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDefaultViewAssociation(scope athanor.Looker, logicalID, identifier string) (res *DefaultViewAssociation, props DefaultViewAssociationArgs, err error) {
+	looked, err := scope.Lookup(DefaultViewAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DefaultViewAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedAwsPrincipal", &out.AssociatedAwsPrincipal); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -115,6 +115,35 @@ func NewTagSyncTask(scope athanor.Declarer, logicalID string, args TagSyncTaskAr
 	return out, nil
 }
 
+// LookupTagSyncTask reads the existing AWS::ResourceGroups::TagSyncTask whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTagSyncTask(scope athanor.Looker, logicalID, identifier string) (res *TagSyncTask, props TagSyncTaskArgs, err error) {
+	looked, err := scope.Lookup(TagSyncTaskType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TagSyncTask{Resource: looked}
+	if err := decodeOutput(looked, "GroupArn", &out.GroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupName", &out.GroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TagSyncTaskStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TaskArn", &out.TaskArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TagSyncTaskStatus is an enum of AWS::ResourceGroups::TagSyncTask (Status).
 // Known values (2): ACTIVE, ERROR. Nil means unset. It is an interface that
 // only the constants below and TagSyncTaskStatusOf's results implement, so

@@ -106,6 +106,26 @@ func NewRobot(scope athanor.Declarer, logicalID string, args RobotArgs, opts ...
 	return out, nil
 }
 
+// LookupRobot reads the existing AWS::RoboMaker::Robot whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRobot(scope athanor.Looker, logicalID, identifier string) (res *Robot, props RobotArgs, err error) {
+	looked, err := scope.Lookup(RobotType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Robot{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RobotArchitecture is an enum of AWS::RoboMaker::Robot (Architecture). Known
 // values (3): X86_64, ARM64, ARMHF. Nil means unset. It is an interface that
 // only the constants below and RobotArchitectureOf's results implement, so

@@ -96,6 +96,26 @@ func NewRobotApplication(scope athanor.Declarer, logicalID string, args RobotApp
 	return out, nil
 }
 
+// LookupRobotApplication reads the existing AWS::RoboMaker::RobotApplication
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRobotApplication(scope athanor.Looker, logicalID, identifier string) (res *RobotApplication, props RobotApplicationArgs, err error) {
+	looked, err := scope.Lookup(RobotApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RobotApplication{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RobotApplicationRobotSoftwareSuite is the object type RobotSoftwareSuite of
 // AWS::RoboMaker::RobotApplication.
 //

@@ -80,3 +80,26 @@ func NewRobotApplicationVersion(scope athanor.Declarer, logicalID string, args R
 	}
 	return out, nil
 }
+
+// LookupRobotApplicationVersion reads the existing
+// AWS::RoboMaker::RobotApplicationVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRobotApplicationVersion(scope athanor.Looker, logicalID, identifier string) (res *RobotApplicationVersion, props RobotApplicationVersionArgs, err error) {
+	looked, err := scope.Lookup(RobotApplicationVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RobotApplicationVersion{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationVersion", &out.ApplicationVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

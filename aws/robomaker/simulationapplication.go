@@ -113,6 +113,26 @@ func NewSimulationApplication(scope athanor.Declarer, logicalID string, args Sim
 	return out, nil
 }
 
+// LookupSimulationApplication reads the existing
+// AWS::RoboMaker::SimulationApplication whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSimulationApplication(scope athanor.Looker, logicalID, identifier string) (res *SimulationApplication, props SimulationApplicationArgs, err error) {
+	looked, err := scope.Lookup(SimulationApplicationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SimulationApplication{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SimulationApplicationRenderingEngine is the object type RenderingEngine of
 // AWS::RoboMaker::SimulationApplication.
 //

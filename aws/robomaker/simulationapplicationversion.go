@@ -80,3 +80,26 @@ func NewSimulationApplicationVersion(scope athanor.Declarer, logicalID string, a
 	}
 	return out, nil
 }
+
+// LookupSimulationApplicationVersion reads the existing
+// AWS::RoboMaker::SimulationApplicationVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSimulationApplicationVersion(scope athanor.Looker, logicalID, identifier string) (res *SimulationApplicationVersion, props SimulationApplicationVersionArgs, err error) {
+	looked, err := scope.Lookup(SimulationApplicationVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SimulationApplicationVersion{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationVersion", &out.ApplicationVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

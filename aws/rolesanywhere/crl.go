@@ -77,6 +77,26 @@ func NewCRL(scope athanor.Declarer, logicalID string, args CRLArgs, opts ...atha
 	return out, nil
 }
 
+// LookupCRL reads the existing AWS::RolesAnywhere::CRL whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCRL(scope athanor.Looker, logicalID, identifier string) (res *CRL, props CRLArgs, err error) {
+	looked, err := scope.Lookup(CRLType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CRL{Resource: looked}
+	if err := decodeOutput(looked, "CrlId", &out.CrlId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CRLTag is the object type Tag of AWS::RolesAnywhere::CRL.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rolesanywhere-crl-tag.html

@@ -90,6 +90,29 @@ func NewTrustAnchor(scope athanor.Declarer, logicalID string, args TrustAnchorAr
 	return out, nil
 }
 
+// LookupTrustAnchor reads the existing AWS::RolesAnywhere::TrustAnchor whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrustAnchor(scope athanor.Looker, logicalID, identifier string) (res *TrustAnchor, props TrustAnchorArgs, err error) {
+	looked, err := scope.Lookup(TrustAnchorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrustAnchor{Resource: looked}
+	if err := decodeOutput(looked, "TrustAnchorArn", &out.TrustAnchorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrustAnchorId", &out.TrustAnchorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrustAnchorNotificationChannel is an enum of AWS::RolesAnywhere::TrustAnchor
 // (NotificationChannel). Known values (1): ALL. Nil means unset. It is an
 // interface that only the constants below and

@@ -73,6 +73,29 @@ func NewCidrCollection(scope athanor.Declarer, logicalID string, args CidrCollec
 	return out, nil
 }
 
+// LookupCidrCollection reads the existing AWS::Route53::CidrCollection whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCidrCollection(scope athanor.Looker, logicalID, identifier string) (res *CidrCollection, props CidrCollectionArgs, err error) {
+	looked, err := scope.Lookup(CidrCollectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CidrCollection{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CidrCollectionLocation is the object type Location of
 // AWS::Route53::CidrCollection.
 //

@@ -58,3 +58,23 @@ func NewDNSSEC(scope athanor.Declarer, logicalID string, args DNSSECArgs, opts .
 	}
 	return out, nil
 }
+
+// LookupDNSSEC reads the existing AWS::Route53::DNSSEC whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDNSSEC(scope athanor.Looker, logicalID, identifier string) (res *DNSSEC, props DNSSECArgs, err error) {
+	looked, err := scope.Lookup(DNSSECType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DNSSEC{Resource: looked}
+	if err := decodeOutput(looked, "HostedZoneId", &out.HostedZoneId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -66,6 +66,26 @@ func NewHealthCheck(scope athanor.Declarer, logicalID string, args HealthCheckAr
 	return out, nil
 }
 
+// LookupHealthCheck reads the existing AWS::Route53::HealthCheck whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupHealthCheck(scope athanor.Looker, logicalID, identifier string) (res *HealthCheck, props HealthCheckArgs, err error) {
+	looked, err := scope.Lookup(HealthCheckType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HealthCheck{Resource: looked}
+	if err := decodeOutput(looked, "HealthCheckId", &out.HealthCheckId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HealthCheckAlarmIdentifier is the object type AlarmIdentifier of
 // AWS::Route53::HealthCheck.
 //

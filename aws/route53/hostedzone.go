@@ -97,6 +97,29 @@ func NewHostedZone(scope athanor.Declarer, logicalID string, args HostedZoneArgs
 	return out, nil
 }
 
+// LookupHostedZone reads the existing AWS::Route53::HostedZone whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupHostedZone(scope athanor.Looker, logicalID, identifier string) (res *HostedZone, props HostedZoneArgs, err error) {
+	looked, err := scope.Lookup(HostedZoneType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HostedZone{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NameServers", &out.NameServers); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HostedZoneConfig is the object type HostedZoneConfig of
 // AWS::Route53::HostedZone.
 //

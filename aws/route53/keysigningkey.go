@@ -109,6 +109,29 @@ func NewKeySigningKey(scope athanor.Declarer, logicalID string, args KeySigningK
 	return out, nil
 }
 
+// LookupKeySigningKey reads the existing AWS::Route53::KeySigningKey whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupKeySigningKey(scope athanor.Looker, logicalID, identifier string) (res *KeySigningKey, props KeySigningKeyArgs, err error) {
+	looked, err := scope.Lookup(KeySigningKeyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &KeySigningKey{Resource: looked}
+	if err := decodeOutput(looked, "HostedZoneId", &out.HostedZoneId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // KeySigningKeyStatus is an enum of AWS::Route53::KeySigningKey (Status).
 // Known values (2): ACTIVE, INACTIVE. Nil means unset. It is an interface that
 // only the constants below and KeySigningKeyStatusOf's results implement, so

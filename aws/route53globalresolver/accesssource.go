@@ -157,6 +157,38 @@ func NewAccessSource(scope athanor.Declarer, logicalID string, args AccessSource
 	return out, nil
 }
 
+// LookupAccessSource reads the existing
+// AWS::Route53GlobalResolver::AccessSource whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAccessSource(scope athanor.Looker, logicalID, identifier string) (res *AccessSource, props AccessSourceArgs, err error) {
+	looked, err := scope.Lookup(AccessSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessSource{Resource: looked}
+	if err := decodeOutput(looked, "AccessSourceId", &out.AccessSourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AccessSourceCRResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessSourceCRResourceStatus is an enum of
 // AWS::Route53GlobalResolver::AccessSource (CRResourceStatus). Known values
 // (4): CREATING, OPERATIONAL, UPDATING, DELETING. Nil means unset. It is an

@@ -144,6 +144,44 @@ func NewAccessToken(scope athanor.Declarer, logicalID string, args AccessTokenAr
 	return out, nil
 }
 
+// LookupAccessToken reads the existing AWS::Route53GlobalResolver::AccessToken
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccessToken(scope athanor.Looker, logicalID, identifier string) (res *AccessToken, props AccessTokenArgs, err error) {
+	looked, err := scope.Lookup(AccessTokenType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessToken{Resource: looked}
+	if err := decodeOutput(looked, "AccessTokenId", &out.AccessTokenId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GlobalResolverId", &out.GlobalResolverId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AccessTokenTokenStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Value", &out.Value); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessTokenTag is the object type Tag of
 // AWS::Route53GlobalResolver::AccessToken.
 //

@@ -167,6 +167,38 @@ func NewDnsView(scope athanor.Declarer, logicalID string, args DnsViewArgs, opts
 	return out, nil
 }
 
+// LookupDnsView reads the existing AWS::Route53GlobalResolver::DnsView whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDnsView(scope athanor.Looker, logicalID, identifier string) (res *DnsView, props DnsViewArgs, err error) {
+	looked, err := scope.Lookup(DnsViewType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DnsView{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DnsViewId", &out.DnsViewId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DnsViewProfileResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DnsViewDnsSecValidationType is an enum of
 // AWS::Route53GlobalResolver::DnsView (DnsSecValidationType). Known values
 // (2): ENABLED, DISABLED. Nil means unset. It is an interface that only the

@@ -168,6 +168,44 @@ func NewFirewallDomainList(scope athanor.Declarer, logicalID string, args Firewa
 	return out, nil
 }
 
+// LookupFirewallDomainList reads the existing
+// AWS::Route53GlobalResolver::FirewallDomainList whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFirewallDomainList(scope athanor.Looker, logicalID, identifier string) (res *FirewallDomainList, props FirewallDomainListArgs, err error) {
+	looked, err := scope.Lookup(FirewallDomainListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FirewallDomainList{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainCount", &out.DomainCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FirewallDomainListId", &out.FirewallDomainListId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FirewallDomainListCRResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FirewallDomainListCRResourceStatus is an enum of
 // AWS::Route53GlobalResolver::FirewallDomainList (CRResourceStatus). Known
 // values (4): CREATING, OPERATIONAL, UPDATING, DELETING. Nil means unset. It

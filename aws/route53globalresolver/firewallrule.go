@@ -216,6 +216,38 @@ func NewFirewallRule(scope athanor.Declarer, logicalID string, args FirewallRule
 	return out, nil
 }
 
+// LookupFirewallRule reads the existing
+// AWS::Route53GlobalResolver::FirewallRule whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFirewallRule(scope athanor.Looker, logicalID, identifier string) (res *FirewallRule, props FirewallRuleArgs, err error) {
+	looked, err := scope.Lookup(FirewallRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FirewallRule{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FirewallRuleId", &out.FirewallRuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueryType", &out.QueryType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FirewallRuleCRResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FirewallRuleAction is an enum of AWS::Route53GlobalResolver::FirewallRule
 // (FirewallRuleAction). Known values (3): ALLOW, ALERT, BLOCK. Nil means
 // unset. It is an interface that only the constants below and

@@ -184,6 +184,47 @@ func NewGlobalResolver(scope athanor.Declarer, logicalID string, args GlobalReso
 	return out, nil
 }
 
+// LookupGlobalResolver reads the existing
+// AWS::Route53GlobalResolver::GlobalResolver whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupGlobalResolver(scope athanor.Looker, logicalID, identifier string) (res *GlobalResolver, props GlobalResolverArgs, err error) {
+	looked, err := scope.Lookup(GlobalResolverType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &GlobalResolver{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DnsName", &out.DnsName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GlobalResolverId", &out.GlobalResolverId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IPv4Addresses", &out.IPv4Addresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IPv6Addresses", &out.IPv6Addresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, GlobalResolverCRResourceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GlobalResolverCRResourceStatus is an enum of
 // AWS::Route53GlobalResolver::GlobalResolver (CRResourceStatus). Known values
 // (4): CREATING, OPERATIONAL, UPDATING, DELETING. Nil means unset. It is an

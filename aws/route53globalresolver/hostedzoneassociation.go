@@ -114,6 +114,38 @@ func NewHostedZoneAssociation(scope athanor.Declarer, logicalID string, args Hos
 	return out, nil
 }
 
+// LookupHostedZoneAssociation reads the existing
+// AWS::Route53GlobalResolver::HostedZoneAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupHostedZoneAssociation(scope athanor.Looker, logicalID, identifier string) (res *HostedZoneAssociation, props HostedZoneAssociationArgs, err error) {
+	looked, err := scope.Lookup(HostedZoneAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HostedZoneAssociation{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HostedZoneAssociationId", &out.HostedZoneAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HostedZoneName", &out.HostedZoneName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, HostedZoneAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HostedZoneAssociationStatus is an enum of
 // AWS::Route53GlobalResolver::HostedZoneAssociation
 // (HostedZoneAssociationStatus). Known values (3): CREATING, OPERATIONAL,

@@ -91,6 +91,35 @@ func NewProfile(scope athanor.Declarer, logicalID string, args ProfileArgs, opts
 	return out, nil
 }
 
+// LookupProfile reads the existing AWS::Route53Profiles::Profile whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupProfile(scope athanor.Looker, logicalID, identifier string) (res *Profile, props ProfileArgs, err error) {
+	looked, err := scope.Lookup(ProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Profile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ClientToken", &out.ClientToken); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ShareStatus", &out.ShareStatus, ProfileShareStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProfileShareStatus is an enum of AWS::Route53Profiles::Profile
 // (ShareStatus). Known values (3): NOT_SHARED, SHARED_WITH_ME, SHARED_BY_ME.
 // Nil means unset. It is an interface that only the constants below and

@@ -85,6 +85,26 @@ func NewProfileAssociation(scope athanor.Declarer, logicalID string, args Profil
 	return out, nil
 }
 
+// LookupProfileAssociation reads the existing
+// AWS::Route53Profiles::ProfileAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupProfileAssociation(scope athanor.Looker, logicalID, identifier string) (res *ProfileAssociation, props ProfileAssociationArgs, err error) {
+	looked, err := scope.Lookup(ProfileAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProfileAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProfileAssociationTag is the object type Tag of
 // AWS::Route53Profiles::ProfileAssociation.
 //

@@ -88,3 +88,26 @@ func NewProfileResourceAssociation(scope athanor.Declarer, logicalID string, arg
 	}
 	return out, nil
 }
+
+// LookupProfileResourceAssociation reads the existing
+// AWS::Route53Profiles::ProfileResourceAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupProfileResourceAssociation(scope athanor.Looker, logicalID, identifier string) (res *ProfileResourceAssociation, props ProfileResourceAssociationArgs, err error) {
+	looked, err := scope.Lookup(ProfileResourceAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProfileResourceAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceType", &out.ResourceType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

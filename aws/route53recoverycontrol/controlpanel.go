@@ -101,6 +101,35 @@ func NewControlPanel(scope athanor.Declarer, logicalID string, args ControlPanel
 	return out, nil
 }
 
+// LookupControlPanel reads the existing
+// AWS::Route53RecoveryControl::ControlPanel whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupControlPanel(scope athanor.Looker, logicalID, identifier string) (res *ControlPanel, props ControlPanelArgs, err error) {
+	looked, err := scope.Lookup(ControlPanelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ControlPanel{Resource: looked}
+	if err := decodeOutput(looked, "ControlPanelArn", &out.ControlPanelArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DefaultControlPanel", &out.DefaultControlPanel); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RoutingControlCount", &out.RoutingControlCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ControlPanelStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ControlPanelStatus is an enum of AWS::Route53RecoveryControl::ControlPanel
 // (Status). Known values (3): PENDING, DEPLOYED, PENDING_DELETION. Nil means
 // unset. It is an interface that only the constants below and

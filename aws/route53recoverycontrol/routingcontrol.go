@@ -82,6 +82,29 @@ func NewRoutingControl(scope athanor.Declarer, logicalID string, args RoutingCon
 	return out, nil
 }
 
+// LookupRoutingControl reads the existing
+// AWS::Route53RecoveryControl::RoutingControl whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRoutingControl(scope athanor.Looker, logicalID, identifier string) (res *RoutingControl, props RoutingControlArgs, err error) {
+	looked, err := scope.Lookup(RoutingControlType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RoutingControl{Resource: looked}
+	if err := decodeOutput(looked, "RoutingControlArn", &out.RoutingControlArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, RoutingControlStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RoutingControlStatus is an enum of
 // AWS::Route53RecoveryControl::RoutingControl (Status). Known values (3):
 // PENDING, DEPLOYED, PENDING_DELETION. Nil means unset. It is an interface

@@ -102,6 +102,29 @@ func NewSafetyRule(scope athanor.Declarer, logicalID string, args SafetyRuleArgs
 	return out, nil
 }
 
+// LookupSafetyRule reads the existing AWS::Route53RecoveryControl::SafetyRule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSafetyRule(scope athanor.Looker, logicalID, identifier string) (res *SafetyRule, props SafetyRuleArgs, err error) {
+	looked, err := scope.Lookup(SafetyRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SafetyRule{Resource: looked}
+	if err := decodeOutput(looked, "SafetyRuleArn", &out.SafetyRuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, SafetyRuleStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SafetyRuleAssertionRule is the object type AssertionRule of
 // AWS::Route53RecoveryControl::SafetyRule.
 //

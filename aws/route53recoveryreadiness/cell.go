@@ -91,6 +91,32 @@ func NewCell(scope athanor.Declarer, logicalID string, args CellArgs, opts ...at
 	return out, nil
 }
 
+// LookupCell reads the existing AWS::Route53RecoveryReadiness::Cell whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCell(scope athanor.Looker, logicalID, identifier string) (res *Cell, props CellArgs, err error) {
+	looked, err := scope.Lookup(CellType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Cell{Resource: looked}
+	if err := decodeOutput(looked, "CellArn", &out.CellArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ParentReadinessScopes", &out.ParentReadinessScopes); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CellName", &out.CellName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CellTag is the object type Tag of AWS::Route53RecoveryReadiness::Cell.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-route53recoveryreadiness-cell-tag.html

@@ -83,6 +83,29 @@ func NewReadinessCheck(scope athanor.Declarer, logicalID string, args ReadinessC
 	return out, nil
 }
 
+// LookupReadinessCheck reads the existing
+// AWS::Route53RecoveryReadiness::ReadinessCheck whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupReadinessCheck(scope athanor.Looker, logicalID, identifier string) (res *ReadinessCheck, props ReadinessCheckArgs, err error) {
+	looked, err := scope.Lookup(ReadinessCheckType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReadinessCheck{Resource: looked}
+	if err := decodeOutput(looked, "ReadinessCheckArn", &out.ReadinessCheckArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReadinessCheckName", &out.ReadinessCheckName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReadinessCheckTag is the object type Tag of
 // AWS::Route53RecoveryReadiness::ReadinessCheck.
 //

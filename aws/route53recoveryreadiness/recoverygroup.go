@@ -83,6 +83,29 @@ func NewRecoveryGroup(scope athanor.Declarer, logicalID string, args RecoveryGro
 	return out, nil
 }
 
+// LookupRecoveryGroup reads the existing
+// AWS::Route53RecoveryReadiness::RecoveryGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRecoveryGroup(scope athanor.Looker, logicalID, identifier string) (res *RecoveryGroup, props RecoveryGroupArgs, err error) {
+	looked, err := scope.Lookup(RecoveryGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RecoveryGroup{Resource: looked}
+	if err := decodeOutput(looked, "RecoveryGroupArn", &out.RecoveryGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RecoveryGroupName", &out.RecoveryGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RecoveryGroupTag is the object type Tag of
 // AWS::Route53RecoveryReadiness::RecoveryGroup.
 //

@@ -161,6 +161,50 @@ func NewFirewallDomainList(scope athanor.Declarer, logicalID string, args Firewa
 	return out, nil
 }
 
+// LookupFirewallDomainList reads the existing
+// AWS::Route53Resolver::FirewallDomainList whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFirewallDomainList(scope athanor.Looker, logicalID, identifier string) (res *FirewallDomainList, props FirewallDomainListArgs, err error) {
+	looked, err := scope.Lookup(FirewallDomainListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FirewallDomainList{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatorRequestId", &out.CreatorRequestId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainCount", &out.DomainCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedOwnerName", &out.ManagedOwnerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModificationTime", &out.ModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FirewallDomainListStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FirewallDomainListStatus is an enum of
 // AWS::Route53Resolver::FirewallDomainList (Status). Known values (6):
 // COMPLETE, DELETING, UPDATING, COMPLETE_IMPORT_FAILED, IMPORTING,

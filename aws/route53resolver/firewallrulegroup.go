@@ -167,6 +167,53 @@ func NewFirewallRuleGroup(scope athanor.Declarer, logicalID string, args Firewal
 	return out, nil
 }
 
+// LookupFirewallRuleGroup reads the existing
+// AWS::Route53Resolver::FirewallRuleGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFirewallRuleGroup(scope athanor.Looker, logicalID, identifier string) (res *FirewallRuleGroup, props FirewallRuleGroupArgs, err error) {
+	looked, err := scope.Lookup(FirewallRuleGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FirewallRuleGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatorRequestId", &out.CreatorRequestId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModificationTime", &out.ModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleCount", &out.RuleCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ShareStatus", &out.ShareStatus, FirewallRuleGroupShareStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FirewallRuleGroupStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FirewallRuleGroupFirewallAdvancedContentCategoryConfig is the object type
 // FirewallAdvancedContentCategoryConfig of
 // AWS::Route53Resolver::FirewallRuleGroup.

@@ -181,6 +181,47 @@ func NewFirewallRuleGroupAssociation(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupFirewallRuleGroupAssociation reads the existing
+// AWS::Route53Resolver::FirewallRuleGroupAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupFirewallRuleGroupAssociation(scope athanor.Looker, logicalID, identifier string) (res *FirewallRuleGroupAssociation, props FirewallRuleGroupAssociationArgs, err error) {
+	looked, err := scope.Lookup(FirewallRuleGroupAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FirewallRuleGroupAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatorRequestId", &out.CreatorRequestId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagedOwnerName", &out.ManagedOwnerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModificationTime", &out.ModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FirewallRuleGroupAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FirewallRuleGroupAssociationMutationProtection is an enum of
 // AWS::Route53Resolver::FirewallRuleGroupAssociation (MutationProtection).
 // Known values (2): ENABLED, DISABLED. Nil means unset. It is an interface

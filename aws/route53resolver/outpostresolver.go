@@ -139,6 +139,44 @@ func NewOutpostResolver(scope athanor.Declarer, logicalID string, args OutpostRe
 	return out, nil
 }
 
+// LookupOutpostResolver reads the existing
+// AWS::Route53Resolver::OutpostResolver whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOutpostResolver(scope athanor.Looker, logicalID, identifier string) (res *OutpostResolver, props OutpostResolverArgs, err error) {
+	looked, err := scope.Lookup(OutpostResolverType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OutpostResolver{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatorRequestId", &out.CreatorRequestId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModificationTime", &out.ModificationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, OutpostResolverStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OutpostResolverStatus is an enum of AWS::Route53Resolver::OutpostResolver
 // (Status). Known values (7): CREATING, OPERATIONAL, DELETING, UPDATING,
 // ACTION_NEEDED, FAILED_CREATION, FAILED_DELETION. Nil means unset. It is an

@@ -116,6 +116,35 @@ func NewResolverConfig(scope athanor.Declarer, logicalID string, args ResolverCo
 	return out, nil
 }
 
+// LookupResolverConfig reads the existing AWS::Route53Resolver::ResolverConfig
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResolverConfig(scope athanor.Looker, logicalID, identifier string) (res *ResolverConfig, props ResolverConfigArgs, err error) {
+	looked, err := scope.Lookup(ResolverConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResolverConfig{Resource: looked}
+	if err := decodeOutputAs(looked, "AutodefinedReverse", &out.AutodefinedReverse, ResolverConfigAutodefinedReverseOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResolverConfigAutodefinedReverse is an enum of
 // AWS::Route53Resolver::ResolverConfig (AutodefinedReverse). Known values (4):
 // ENABLING, ENABLED, DISABLING, DISABLED. Nil means unset. It is an interface

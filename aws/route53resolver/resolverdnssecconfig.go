@@ -82,6 +82,32 @@ func NewResolverDNSSECConfig(scope athanor.Declarer, logicalID string, args Reso
 	return out, nil
 }
 
+// LookupResolverDNSSECConfig reads the existing
+// AWS::Route53Resolver::ResolverDNSSECConfig whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResolverDNSSECConfig(scope athanor.Looker, logicalID, identifier string) (res *ResolverDNSSECConfig, props ResolverDNSSECConfigArgs, err error) {
+	looked, err := scope.Lookup(ResolverDNSSECConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResolverDNSSECConfig{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ValidationStatus", &out.ValidationStatus, ResolverDNSSECConfigValidationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResolverDNSSECConfigValidationStatus is an enum of
 // AWS::Route53Resolver::ResolverDNSSECConfig (ValidationStatus). Known values
 // (4): ENABLING, ENABLED, DISABLING, DISABLED. Nil means unset. It is an

@@ -182,6 +182,35 @@ func NewResolverEndpoint(scope athanor.Declarer, logicalID string, args Resolver
 	return out, nil
 }
 
+// LookupResolverEndpoint reads the existing
+// AWS::Route53Resolver::ResolverEndpoint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResolverEndpoint(scope athanor.Looker, logicalID, identifier string) (res *ResolverEndpoint, props ResolverEndpointArgs, err error) {
+	looked, err := scope.Lookup(ResolverEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResolverEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HostVPCId", &out.HostVPCId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpAddressCount", &out.IpAddressCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResolverEndpointId", &out.ResolverEndpointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResolverEndpointIpAddressRequest is the object type IpAddressRequest of
 // AWS::Route53Resolver::ResolverEndpoint.
 //

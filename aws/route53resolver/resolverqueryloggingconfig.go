@@ -149,6 +149,47 @@ func NewResolverQueryLoggingConfig(scope athanor.Declarer, logicalID string, arg
 	return out, nil
 }
 
+// LookupResolverQueryLoggingConfig reads the existing
+// AWS::Route53Resolver::ResolverQueryLoggingConfig whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResolverQueryLoggingConfig(scope athanor.Looker, logicalID, identifier string) (res *ResolverQueryLoggingConfig, props ResolverQueryLoggingConfigArgs, err error) {
+	looked, err := scope.Lookup(ResolverQueryLoggingConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResolverQueryLoggingConfig{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociationCount", &out.AssociationCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatorRequestId", &out.CreatorRequestId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ShareStatus", &out.ShareStatus, ResolverQueryLoggingConfigShareStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ResolverQueryLoggingConfigStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResolverQueryLoggingConfigShareStatus is an enum of
 // AWS::Route53Resolver::ResolverQueryLoggingConfig (ShareStatus). Known values
 // (3): NOT_SHARED, SHARED_WITH_ME, SHARED_BY_ME. Nil means unset. It is an

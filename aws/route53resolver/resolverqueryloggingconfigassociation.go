@@ -111,6 +111,39 @@ func NewResolverQueryLoggingConfigAssociation(scope athanor.Declarer, logicalID 
 	return out, nil
 }
 
+// LookupResolverQueryLoggingConfigAssociation reads the existing
+// AWS::Route53Resolver::ResolverQueryLoggingConfigAssociation whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupResolverQueryLoggingConfigAssociation(scope athanor.Looker, logicalID, identifier string) (res *ResolverQueryLoggingConfigAssociation, props ResolverQueryLoggingConfigAssociationArgs, err error) {
+	looked, err := scope.Lookup(ResolverQueryLoggingConfigAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResolverQueryLoggingConfigAssociation{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Error", &out.Error, ResolverQueryLoggingConfigAssociationErrorOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorMessage", &out.ErrorMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ResolverQueryLoggingConfigAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResolverQueryLoggingConfigAssociationError is an enum of
 // AWS::Route53Resolver::ResolverQueryLoggingConfigAssociation (Error). Known
 // values (3): NONE, DESTINATION_NOT_FOUND, ACCESS_DENIED. Nil means unset. It

@@ -124,6 +124,29 @@ func NewResolverRule(scope athanor.Declarer, logicalID string, args ResolverRule
 	return out, nil
 }
 
+// LookupResolverRule reads the existing AWS::Route53Resolver::ResolverRule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResolverRule(scope athanor.Looker, logicalID, identifier string) (res *ResolverRule, props ResolverRuleArgs, err error) {
+	looked, err := scope.Lookup(ResolverRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResolverRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResolverRuleId", &out.ResolverRuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResolverRuleRuleType is an enum of AWS::Route53Resolver::ResolverRule
 // (RuleType). Known values (4): FORWARD, SYSTEM, RECURSIVE, DELEGATE. Nil
 // means unset. It is an interface that only the constants below and

@@ -75,3 +75,23 @@ func NewResolverRuleAssociation(scope athanor.Declarer, logicalID string, args R
 	}
 	return out, nil
 }
+
+// LookupResolverRuleAssociation reads the existing
+// AWS::Route53Resolver::ResolverRuleAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResolverRuleAssociation(scope athanor.Looker, logicalID, identifier string) (res *ResolverRuleAssociation, props ResolverRuleAssociationArgs, err error) {
+	looked, err := scope.Lookup(ResolverRuleAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResolverRuleAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ResolverRuleAssociationId", &out.ResolverRuleAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -136,6 +136,41 @@ func NewInboundExternalLink(scope athanor.Declarer, logicalID string, args Inbou
 	return out, nil
 }
 
+// LookupInboundExternalLink reads the existing
+// AWS::RTBFabric::InboundExternalLink whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupInboundExternalLink(scope athanor.Looker, logicalID, identifier string) (res *InboundExternalLink, props InboundExternalLinkArgs, err error) {
+	looked, err := scope.Lookup(InboundExternalLinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InboundExternalLink{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LinkId", &out.LinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "LinkStatus", &out.LinkStatus, InboundExternalLinkLinkStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InboundExternalLinkLinkAttributes is the object type LinkAttributes of
 // AWS::RTBFabric::InboundExternalLink.
 //

@@ -155,6 +155,40 @@ func NewLink(scope athanor.Declarer, logicalID string, args LinkArgs, opts ...at
 	return out, nil
 }
 
+// LookupLink reads the existing AWS::RTBFabric::Link whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLink(scope athanor.Looker, logicalID, identifier string) (res *Link, props LinkArgs, err error) {
+	looked, err := scope.Lookup(LinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Link{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "LinkDirection", &out.LinkDirection, LinkDirectionOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LinkId", &out.LinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "LinkStatus", &out.LinkStatus, LinkStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LinkAttributes is the object type LinkAttributes of AWS::RTBFabric::Link.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-rtbfabric-link-linkattributes.html

@@ -124,6 +124,38 @@ func NewLinkRoutingRule(scope athanor.Declarer, logicalID string, args LinkRouti
 	return out, nil
 }
 
+// LookupLinkRoutingRule reads the existing AWS::RTBFabric::LinkRoutingRule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupLinkRoutingRule(scope athanor.Looker, logicalID, identifier string) (res *LinkRoutingRule, props LinkRoutingRuleArgs, err error) {
+	looked, err := scope.Lookup(LinkRoutingRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LinkRoutingRule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleId", &out.RuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, LinkRoutingRuleRuleStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LinkRoutingRuleQueryStringKeyValuePair is the object type
 // QueryStringKeyValuePair of AWS::RTBFabric::LinkRoutingRule.
 //

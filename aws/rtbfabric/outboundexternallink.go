@@ -133,6 +133,38 @@ func NewOutboundExternalLink(scope athanor.Declarer, logicalID string, args Outb
 	return out, nil
 }
 
+// LookupOutboundExternalLink reads the existing
+// AWS::RTBFabric::OutboundExternalLink whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupOutboundExternalLink(scope athanor.Looker, logicalID, identifier string) (res *OutboundExternalLink, props OutboundExternalLinkArgs, err error) {
+	looked, err := scope.Lookup(OutboundExternalLinkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OutboundExternalLink{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LinkId", &out.LinkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "LinkStatus", &out.LinkStatus, OutboundExternalLinkLinkStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OutboundExternalLinkLinkAttributes is the object type LinkAttributes of
 // AWS::RTBFabric::OutboundExternalLink.
 //

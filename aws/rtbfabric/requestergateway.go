@@ -162,6 +162,47 @@ func NewRequesterGateway(scope athanor.Declarer, logicalID string, args Requeste
 	return out, nil
 }
 
+// LookupRequesterGateway reads the existing AWS::RTBFabric::RequesterGateway
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRequesterGateway(scope athanor.Looker, logicalID, identifier string) (res *RequesterGateway, props RequesterGatewayArgs, err error) {
+	looked, err := scope.Lookup(RequesterGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RequesterGateway{Resource: looked}
+	if err := decodeOutput(looked, "ActiveLinksCount", &out.ActiveLinksCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainName", &out.DomainName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayId", &out.GatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "RequesterGatewayStatus", &out.RequesterGatewayStatus, RequesterGatewayStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TotalLinksCount", &out.TotalLinksCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RequesterGatewayStatus is an enum of AWS::RTBFabric::RequesterGateway
 // (RequesterGatewayStatus). Known values (9): PENDING_CREATION, ACTIVE,
 // PENDING_DELETION, DELETED, ERROR, PENDING_UPDATE, ISOLATED,

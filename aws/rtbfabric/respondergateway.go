@@ -241,6 +241,44 @@ func NewResponderGateway(scope athanor.Declarer, logicalID string, args Responde
 	return out, nil
 }
 
+// LookupResponderGateway reads the existing AWS::RTBFabric::ResponderGateway
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResponderGateway(scope athanor.Looker, logicalID, identifier string) (res *ResponderGateway, props ResponderGatewayArgs, err error) {
+	looked, err := scope.Lookup(ResponderGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResponderGateway{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "CertificateAssociationStatus", &out.CertificateAssociationStatus, ResponderGatewayCertificateAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExternalInboundEndpoint", &out.ExternalInboundEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GatewayId", &out.GatewayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ResponderGatewayStatus", &out.ResponderGatewayStatus, ResponderGatewayStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedTimestamp", &out.UpdatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResponderGatewayAutoScalingGroupsConfiguration is the object type
 // AutoScalingGroupsConfiguration of AWS::RTBFabric::ResponderGateway.
 //

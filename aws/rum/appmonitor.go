@@ -144,6 +144,29 @@ func NewAppMonitor(scope athanor.Declarer, logicalID string, args AppMonitorArgs
 	return out, nil
 }
 
+// LookupAppMonitor reads the existing AWS::RUM::AppMonitor whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAppMonitor(scope athanor.Looker, logicalID, identifier string) (res *AppMonitor, props AppMonitorArgs, err error) {
+	looked, err := scope.Lookup(AppMonitorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AppMonitor{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppMonitorConfiguration is the object type AppMonitorConfiguration of
 // AWS::RUM::AppMonitor.
 //

@@ -138,6 +138,32 @@ func NewAccessGrant(scope athanor.Declarer, logicalID string, args AccessGrantAr
 	return out, nil
 }
 
+// LookupAccessGrant reads the existing AWS::S3::AccessGrant whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAccessGrant(scope athanor.Looker, logicalID, identifier string) (res *AccessGrant, props AccessGrantArgs, err error) {
+	looked, err := scope.Lookup(AccessGrantType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessGrant{Resource: looked}
+	if err := decodeOutput(looked, "AccessGrantArn", &out.AccessGrantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AccessGrantId", &out.AccessGrantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GrantScope", &out.GrantScope); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessGrantAccessGrantsLocationConfiguration is the object type
 // AccessGrantsLocationConfiguration of AWS::S3::AccessGrant.
 //

@@ -74,6 +74,29 @@ func NewAccessGrantsInstance(scope athanor.Declarer, logicalID string, args Acce
 	return out, nil
 }
 
+// LookupAccessGrantsInstance reads the existing AWS::S3::AccessGrantsInstance
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccessGrantsInstance(scope athanor.Looker, logicalID, identifier string) (res *AccessGrantsInstance, props AccessGrantsInstanceArgs, err error) {
+	looked, err := scope.Lookup(AccessGrantsInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessGrantsInstance{Resource: looked}
+	if err := decodeOutput(looked, "AccessGrantsInstanceArn", &out.AccessGrantsInstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AccessGrantsInstanceId", &out.AccessGrantsInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessGrantsInstanceTag is the object type Tag of
 // AWS::S3::AccessGrantsInstance.
 //

@@ -79,6 +79,29 @@ func NewAccessGrantsLocation(scope athanor.Declarer, logicalID string, args Acce
 	return out, nil
 }
 
+// LookupAccessGrantsLocation reads the existing AWS::S3::AccessGrantsLocation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccessGrantsLocation(scope athanor.Looker, logicalID, identifier string) (res *AccessGrantsLocation, props AccessGrantsLocationArgs, err error) {
+	looked, err := scope.Lookup(AccessGrantsLocationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessGrantsLocation{Resource: looked}
+	if err := decodeOutput(looked, "AccessGrantsLocationArn", &out.AccessGrantsLocationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AccessGrantsLocationId", &out.AccessGrantsLocationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessGrantsLocationTag is the object type Tag of
 // AWS::S3::AccessGrantsLocation.
 //

@@ -61,3 +61,23 @@ func NewBucketPolicy(scope athanor.Declarer, logicalID string, args BucketPolicy
 	}
 	return out, nil
 }
+
+// LookupBucketPolicy reads the existing AWS::S3::BucketPolicy whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBucketPolicy(scope athanor.Looker, logicalID, identifier string) (res *BucketPolicy, props BucketPolicyArgs, err error) {
+	looked, err := scope.Lookup(BucketPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BucketPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Bucket", &out.Bucket); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

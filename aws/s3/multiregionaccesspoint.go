@@ -98,6 +98,32 @@ func NewMultiRegionAccessPoint(scope athanor.Declarer, logicalID string, args Mu
 	return out, nil
 }
 
+// LookupMultiRegionAccessPoint reads the existing
+// AWS::S3::MultiRegionAccessPoint whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMultiRegionAccessPoint(scope athanor.Looker, logicalID, identifier string) (res *MultiRegionAccessPoint, props MultiRegionAccessPointArgs, err error) {
+	looked, err := scope.Lookup(MultiRegionAccessPointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MultiRegionAccessPoint{Resource: looked}
+	if err := decodeOutput(looked, "Alias", &out.Alias); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MultiRegionAccessPointPublicAccessBlockConfiguration is the object type
 // PublicAccessBlockConfiguration of AWS::S3::MultiRegionAccessPoint.
 //

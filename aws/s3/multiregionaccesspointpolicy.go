@@ -80,6 +80,29 @@ func NewMultiRegionAccessPointPolicy(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupMultiRegionAccessPointPolicy reads the existing
+// AWS::S3::MultiRegionAccessPointPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupMultiRegionAccessPointPolicy(scope athanor.Looker, logicalID, identifier string) (res *MultiRegionAccessPointPolicy, props MultiRegionAccessPointPolicyArgs, err error) {
+	looked, err := scope.Lookup(MultiRegionAccessPointPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MultiRegionAccessPointPolicy{Resource: looked}
+	if err := decodeOutput(looked, "PolicyStatus", &out.PolicyStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MrapName", &out.MrapName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MultiRegionAccessPointPolicyPolicyStatus is the object type PolicyStatus of
 // AWS::S3::MultiRegionAccessPointPolicy.
 //

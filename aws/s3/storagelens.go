@@ -55,6 +55,23 @@ func NewStorageLens(scope athanor.Declarer, logicalID string, args StorageLensAr
 	return out, nil
 }
 
+// LookupStorageLens reads the existing AWS::S3::StorageLens whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStorageLens(scope athanor.Looker, logicalID, identifier string) (res *StorageLens, props StorageLensArgs, err error) {
+	looked, err := scope.Lookup(StorageLensType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StorageLens{Resource: looked}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StorageLensAccountLevel is the object type AccountLevel of
 // AWS::S3::StorageLens.
 //

@@ -81,6 +81,29 @@ func NewStorageLensGroup(scope athanor.Declarer, logicalID string, args StorageL
 	return out, nil
 }
 
+// LookupStorageLensGroup reads the existing AWS::S3::StorageLensGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStorageLensGroup(scope athanor.Looker, logicalID, identifier string) (res *StorageLensGroup, props StorageLensGroupArgs, err error) {
+	looked, err := scope.Lookup(StorageLensGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StorageLensGroup{Resource: looked}
+	if err := decodeOutput(looked, "StorageLensGroupArn", &out.StorageLensGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StorageLensGroupAnd is the object type And of AWS::S3::StorageLensGroup.
 // properties at least 2.
 //

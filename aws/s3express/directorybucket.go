@@ -146,6 +146,32 @@ func NewDirectoryBucket(scope athanor.Declarer, logicalID string, args Directory
 	return out, nil
 }
 
+// LookupDirectoryBucket reads the existing AWS::S3Express::DirectoryBucket
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDirectoryBucket(scope athanor.Looker, logicalID, identifier string) (res *DirectoryBucket, props DirectoryBucketArgs, err error) {
+	looked, err := scope.Lookup(DirectoryBucketType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DirectoryBucket{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AvailabilityZoneName", &out.AvailabilityZoneName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BucketName", &out.BucketName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DirectoryBucketAbortIncompleteMultipartUpload is the object type
 // AbortIncompleteMultipartUpload of AWS::S3Express::DirectoryBucket.
 //

@@ -123,6 +123,35 @@ func NewAccessPoint(scope athanor.Declarer, logicalID string, args AccessPointAr
 	return out, nil
 }
 
+// LookupAccessPoint reads the existing AWS::S3Files::AccessPoint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAccessPoint(scope athanor.Looker, logicalID, identifier string) (res *AccessPoint, props AccessPointArgs, err error) {
+	looked, err := scope.Lookup(AccessPointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessPoint{Resource: looked}
+	if err := decodeOutput(looked, "AccessPointArn", &out.AccessPointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AccessPointId", &out.AccessPointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, AccessPointStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessPointCreationPermissions is the object type CreationPermissions of
 // AWS::S3Files::AccessPoint.
 //

@@ -170,6 +170,41 @@ func NewFileSystem(scope athanor.Declarer, logicalID string, args FileSystemArgs
 	return out, nil
 }
 
+// LookupFileSystem reads the existing AWS::S3Files::FileSystem whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupFileSystem(scope athanor.Looker, logicalID, identifier string) (res *FileSystem, props FileSystemArgs, err error) {
+	looked, err := scope.Lookup(FileSystemType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FileSystem{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FileSystemArn", &out.FileSystemArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FileSystemId", &out.FileSystemId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, FileSystemStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FileSystemExpirationDataRule is the object type ExpirationDataRule of
 // AWS::S3Files::FileSystem.
 //

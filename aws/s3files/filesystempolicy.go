@@ -67,3 +67,23 @@ func NewFileSystemPolicy(scope athanor.Declarer, logicalID string, args FileSyst
 	}
 	return out, nil
 }
+
+// LookupFileSystemPolicy reads the existing AWS::S3Files::FileSystemPolicy
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFileSystemPolicy(scope athanor.Looker, logicalID, identifier string) (res *FileSystemPolicy, props FileSystemPolicyArgs, err error) {
+	looked, err := scope.Lookup(FileSystemPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FileSystemPolicy{Resource: looked}
+	if err := decodeOutput(looked, "FileSystemId", &out.FileSystemId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

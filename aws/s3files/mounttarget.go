@@ -179,6 +179,44 @@ func NewMountTarget(scope athanor.Declarer, logicalID string, args MountTargetAr
 	return out, nil
 }
 
+// LookupMountTarget reads the existing AWS::S3Files::MountTarget whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMountTarget(scope athanor.Looker, logicalID, identifier string) (res *MountTarget, props MountTargetArgs, err error) {
+	looked, err := scope.Lookup(MountTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MountTarget{Resource: looked}
+	if err := decodeOutput(looked, "AvailabilityZoneId", &out.AvailabilityZoneId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MountTargetId", &out.MountTargetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInterfaceId", &out.NetworkInterfaceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerId", &out.OwnerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, MountTargetStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MountTargetIpAddressType is an enum of AWS::S3Files::MountTarget
 // (IpAddressType). Known values (3): IPV4_ONLY, IPV6_ONLY, DUAL_STACK. Nil
 // means unset. It is an interface that only the constants below and

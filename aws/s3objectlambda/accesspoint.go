@@ -119,6 +119,41 @@ func NewAccessPoint(scope athanor.Declarer, logicalID string, args AccessPointAr
 	return out, nil
 }
 
+// LookupAccessPoint reads the existing AWS::S3ObjectLambda::AccessPoint whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccessPoint(scope athanor.Looker, logicalID, identifier string) (res *AccessPoint, props AccessPointArgs, err error) {
+	looked, err := scope.Lookup(AccessPointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessPoint{Resource: looked}
+	if err := decodeOutput(looked, "Alias", &out.Alias); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyStatus", &out.PolicyStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PublicAccessBlockConfiguration", &out.PublicAccessBlockConfiguration); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessPointAlias is the object type Alias of
 // AWS::S3ObjectLambda::AccessPoint.
 //

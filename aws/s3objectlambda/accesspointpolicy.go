@@ -65,3 +65,23 @@ func NewAccessPointPolicy(scope athanor.Declarer, logicalID string, args AccessP
 	}
 	return out, nil
 }
+
+// LookupAccessPointPolicy reads the existing
+// AWS::S3ObjectLambda::AccessPointPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAccessPointPolicy(scope athanor.Looker, logicalID, identifier string) (res *AccessPointPolicy, props AccessPointPolicyArgs, err error) {
+	looked, err := scope.Lookup(AccessPointPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessPointPolicy{Resource: looked}
+	if err := decodeOutput(looked, "ObjectLambdaAccessPoint", &out.ObjectLambdaAccessPoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

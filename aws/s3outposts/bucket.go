@@ -78,6 +78,26 @@ func NewBucket(scope athanor.Declarer, logicalID string, args BucketArgs, opts .
 	return out, nil
 }
 
+// LookupBucket reads the existing AWS::S3Outposts::Bucket whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupBucket(scope athanor.Looker, logicalID, identifier string) (res *Bucket, props BucketArgs, err error) {
+	looked, err := scope.Lookup(BucketType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Bucket{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BucketAbortIncompleteMultipartUpload is the object type
 // AbortIncompleteMultipartUpload of AWS::S3Outposts::Bucket.
 //

@@ -169,6 +169,41 @@ func NewEndpoint(scope athanor.Declarer, logicalID string, args EndpointArgs, op
 	return out, nil
 }
 
+// LookupEndpoint reads the existing AWS::S3Outposts::Endpoint whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEndpoint(scope athanor.Looker, logicalID, identifier string) (res *Endpoint, props EndpointArgs, err error) {
+	looked, err := scope.Lookup(EndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Endpoint{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CidrBlock", &out.CidrBlock); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkInterfaces", &out.NetworkInterfaces); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, EndpointStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EndpointAccessType is an enum of AWS::S3Outposts::Endpoint (AccessType).
 // Known values (2): CustomerOwnedIp, Private. Nil means unset. It is an
 // interface that only the constants below and EndpointAccessTypeOf's results

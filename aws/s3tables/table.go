@@ -161,6 +161,31 @@ func NewTable(scope athanor.Declarer, logicalID string, args TableArgs, opts ...
 	return out, nil
 }
 
+// LookupTable reads the existing AWS::S3Tables::Table whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTable(scope athanor.Looker, logicalID, identifier string) (res *Table, props TableArgs, err error) {
+	looked, err := scope.Lookup(TableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Table{Resource: looked}
+	if err := decodeOutput(looked, "TableARN", &out.TableARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionToken", &out.VersionToken); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WarehouseLocation", &out.WarehouseLocation); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TableCompaction is the object type Compaction of AWS::S3Tables::Table.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3tables-table-compaction.html

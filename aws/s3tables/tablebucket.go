@@ -94,6 +94,26 @@ func NewTableBucket(scope athanor.Declarer, logicalID string, args TableBucketAr
 	return out, nil
 }
 
+// LookupTableBucket reads the existing AWS::S3Tables::TableBucket whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTableBucket(scope athanor.Looker, logicalID, identifier string) (res *TableBucket, props TableBucketArgs, err error) {
+	looked, err := scope.Lookup(TableBucketType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TableBucket{Resource: looked}
+	if err := decodeOutput(looked, "TableBucketARN", &out.TableBucketARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TableBucketEncryptionConfiguration is the object type
 // EncryptionConfiguration of AWS::S3Tables::TableBucket.
 //

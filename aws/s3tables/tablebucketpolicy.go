@@ -64,3 +64,23 @@ func NewTableBucketPolicy(scope athanor.Declarer, logicalID string, args TableBu
 	}
 	return out, nil
 }
+
+// LookupTableBucketPolicy reads the existing AWS::S3Tables::TableBucketPolicy
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTableBucketPolicy(scope athanor.Looker, logicalID, identifier string) (res *TableBucketPolicy, props TableBucketPolicyArgs, err error) {
+	looked, err := scope.Lookup(TableBucketPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TableBucketPolicy{Resource: looked}
+	if err := decodeOutput(looked, "TableBucketARN", &out.TableBucketARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

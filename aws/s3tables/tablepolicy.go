@@ -91,3 +91,32 @@ func NewTablePolicy(scope athanor.Declarer, logicalID string, args TablePolicyAr
 	}
 	return out, nil
 }
+
+// LookupTablePolicy reads the existing AWS::S3Tables::TablePolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTablePolicy(scope athanor.Looker, logicalID, identifier string) (res *TablePolicy, props TablePolicyArgs, err error) {
+	looked, err := scope.Lookup(TablePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TablePolicy{Resource: looked}
+	if err := decodeOutput(looked, "Namespace", &out.Namespace); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TableBucketARN", &out.TableBucketARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TableName", &out.TableName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TableARN", &out.TableARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -149,6 +149,29 @@ func NewIndex(scope athanor.Declarer, logicalID string, args IndexArgs, opts ...
 	return out, nil
 }
 
+// LookupIndex reads the existing AWS::S3Vectors::Index whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupIndex(scope athanor.Looker, logicalID, identifier string) (res *Index, props IndexArgs, err error) {
+	looked, err := scope.Lookup(IndexType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Index{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IndexArn", &out.IndexArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IndexDataType is an enum of AWS::S3Vectors::Index (DataType). Known values
 // (1): float32. Nil means unset. It is an interface that only the constants
 // below and IndexDataTypeOf's results implement, so that a bare literal does

@@ -82,6 +82,29 @@ func NewVectorBucket(scope athanor.Declarer, logicalID string, args VectorBucket
 	return out, nil
 }
 
+// LookupVectorBucket reads the existing AWS::S3Vectors::VectorBucket whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVectorBucket(scope athanor.Looker, logicalID, identifier string) (res *VectorBucket, props VectorBucketArgs, err error) {
+	looked, err := scope.Lookup(VectorBucketType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VectorBucket{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VectorBucketArn", &out.VectorBucketArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VectorBucketEncryptionConfiguration is the object type
 // EncryptionConfiguration of AWS::S3Vectors::VectorBucket.
 //

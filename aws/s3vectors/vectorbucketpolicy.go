@@ -75,3 +75,23 @@ func NewVectorBucketPolicy(scope athanor.Declarer, logicalID string, args Vector
 	}
 	return out, nil
 }
+
+// LookupVectorBucketPolicy reads the existing
+// AWS::S3Vectors::VectorBucketPolicy whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupVectorBucketPolicy(scope athanor.Looker, logicalID, identifier string) (res *VectorBucketPolicy, props VectorBucketPolicyArgs, err error) {
+	looked, err := scope.Lookup(VectorBucketPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VectorBucketPolicy{Resource: looked}
+	if err := decodeOutput(looked, "VectorBucketArn", &out.VectorBucketArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -145,6 +145,32 @@ func NewAction(scope athanor.Declarer, logicalID string, args ActionArgs, opts .
 	return out, nil
 }
 
+// LookupAction reads the existing AWS::SageMaker::Action whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAction(scope athanor.Looker, logicalID, identifier string) (res *Action, props ActionArgs, err error) {
+	looked, err := scope.Lookup(ActionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Action{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ActionMetadataProperties is the object type MetadataProperties of
 // AWS::SageMaker::Action.
 //

@@ -106,6 +106,29 @@ func NewAlgorithm(scope athanor.Declarer, logicalID string, args AlgorithmArgs, 
 	return out, nil
 }
 
+// LookupAlgorithm reads the existing AWS::SageMaker::Algorithm whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAlgorithm(scope athanor.Looker, logicalID, identifier string) (res *Algorithm, props AlgorithmArgs, err error) {
+	looked, err := scope.Lookup(AlgorithmType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Algorithm{Resource: looked}
+	if err := decodeOutput(looked, "AlgorithmArn", &out.AlgorithmArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AlgorithmCategoricalParameterRangeSpecification is the object type
 // CategoricalParameterRangeSpecification of AWS::SageMaker::Algorithm.
 //

@@ -175,6 +175,40 @@ func NewApp(scope athanor.Declarer, logicalID string, args AppArgs, opts ...atha
 	return out, nil
 }
 
+// LookupApp reads the existing AWS::SageMaker::App whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupApp(scope athanor.Looker, logicalID, identifier string) (res *App, props AppArgs, err error) {
+	looked, err := scope.Lookup(AppType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &App{Resource: looked}
+	if err := decodeOutput(looked, "AppArn", &out.AppArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BuiltInLifecycleConfigArn", &out.BuiltInLifecycleConfigArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AppName", &out.AppName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "AppType", &out.AppType, AppTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserProfileName", &out.UserProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppResourceSpec is the object type ResourceSpec of AWS::SageMaker::App.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-app-resourcespec.html

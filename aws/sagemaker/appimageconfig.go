@@ -96,6 +96,29 @@ func NewAppImageConfig(scope athanor.Declarer, logicalID string, args AppImageCo
 	return out, nil
 }
 
+// LookupAppImageConfig reads the existing AWS::SageMaker::AppImageConfig whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAppImageConfig(scope athanor.Looker, logicalID, identifier string) (res *AppImageConfig, props AppImageConfigArgs, err error) {
+	looked, err := scope.Lookup(AppImageConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AppImageConfig{Resource: looked}
+	if err := decodeOutput(looked, "AppImageConfigArn", &out.AppImageConfigArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AppImageConfigName", &out.AppImageConfigName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AppImageConfigCodeEditorAppImageConfig is the object type
 // CodeEditorAppImageConfig of AWS::SageMaker::AppImageConfig.
 //

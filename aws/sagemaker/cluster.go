@@ -186,6 +186,35 @@ func NewCluster(scope athanor.Declarer, logicalID string, args ClusterArgs, opts
 	return out, nil
 }
 
+// LookupCluster reads the existing AWS::SageMaker::Cluster whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCluster(scope athanor.Looker, logicalID, identifier string) (res *Cluster, props ClusterArgs, err error) {
+	looked, err := scope.Lookup(ClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Cluster{Resource: looked}
+	if err := decodeOutput(looked, "ClusterArn", &out.ClusterArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ClusterStatus", &out.ClusterStatus, ClusterStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureMessage", &out.FailureMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ClusterAlarmDetails is the object type AlarmDetails of
 // AWS::SageMaker::Cluster.
 //

@@ -112,6 +112,32 @@ func NewContext(scope athanor.Declarer, logicalID string, args ContextArgs, opts
 	return out, nil
 }
 
+// LookupContext reads the existing AWS::SageMaker::Context whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupContext(scope athanor.Looker, logicalID, identifier string) (res *Context, props ContextArgs, err error) {
+	looked, err := scope.Lookup(ContextType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Context{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContextSource is the object type Source of AWS::SageMaker::Context.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-context-source.html

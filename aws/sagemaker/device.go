@@ -58,6 +58,23 @@ func NewDevice(scope athanor.Declarer, logicalID string, args DeviceArgs, opts .
 	return out, nil
 }
 
+// LookupDevice reads the existing AWS::SageMaker::Device whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDevice(scope athanor.Looker, logicalID, identifier string) (res *Device, props DeviceArgs, err error) {
+	looked, err := scope.Lookup(DeviceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Device{Resource: looked}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeviceDevice is the object type Device of AWS::SageMaker::Device.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-device-device.html

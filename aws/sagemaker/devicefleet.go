@@ -82,6 +82,26 @@ func NewDeviceFleet(scope athanor.Declarer, logicalID string, args DeviceFleetAr
 	return out, nil
 }
 
+// LookupDeviceFleet reads the existing AWS::SageMaker::DeviceFleet whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDeviceFleet(scope athanor.Looker, logicalID, identifier string) (res *DeviceFleet, props DeviceFleetArgs, err error) {
+	looked, err := scope.Lookup(DeviceFleetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DeviceFleet{Resource: looked}
+	if err := decodeOutput(looked, "DeviceFleetName", &out.DeviceFleetName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DeviceFleetEdgeOutputConfig is the object type EdgeOutputConfig of
 // AWS::SageMaker::DeviceFleet.
 //

@@ -241,6 +241,44 @@ func NewDomain(scope athanor.Declarer, logicalID string, args DomainArgs, opts .
 	return out, nil
 }
 
+// LookupDomain reads the existing AWS::SageMaker::Domain whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDomain(scope athanor.Looker, logicalID, identifier string) (res *Domain, props DomainArgs, err error) {
+	looked, err := scope.Lookup(DomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Domain{Resource: looked}
+	if err := decodeOutput(looked, "DomainArn", &out.DomainArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HomeEfsFileSystemId", &out.HomeEfsFileSystemId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecurityGroupIdForDomainBoundary", &out.SecurityGroupIdForDomainBoundary); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SingleSignOnApplicationArn", &out.SingleSignOnApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SingleSignOnManagedApplicationInstanceId", &out.SingleSignOnManagedApplicationInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainAppInstanceType is an enum of AWS::SageMaker::Domain
 // (AppInstanceType). Known values (171): system, ml.t3.micro, ml.t3.small,
 // ml.t3.medium, ml.t3.large, ml.t3.xlarge, ml.t3.2xlarge, ml.m5.large,

@@ -97,6 +97,32 @@ func NewExperiment(scope athanor.Declarer, logicalID string, args ExperimentArgs
 	return out, nil
 }
 
+// LookupExperiment reads the existing AWS::SageMaker::Experiment whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupExperiment(scope athanor.Looker, logicalID, identifier string) (res *Experiment, props ExperimentArgs, err error) {
+	looked, err := scope.Lookup(ExperimentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Experiment{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExperimentTags is the object type Tags of AWS::SageMaker::Experiment.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-experiment-tags.html

@@ -135,6 +135,35 @@ func NewExperimentTrialComponent(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupExperimentTrialComponent reads the existing
+// AWS::SageMaker::ExperimentTrialComponent whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupExperimentTrialComponent(scope athanor.Looker, logicalID, identifier string) (res *ExperimentTrialComponent, props ExperimentTrialComponentArgs, err error) {
+	looked, err := scope.Lookup(ExperimentTrialComponentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ExperimentTrialComponent{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LineageGroupArn", &out.LineageGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ExperimentTrialComponentMetadataProperties is the object type
 // MetadataProperties of AWS::SageMaker::ExperimentTrialComponent.
 //

@@ -152,6 +152,32 @@ func NewFeatureGroup(scope athanor.Declarer, logicalID string, args FeatureGroup
 	return out, nil
 }
 
+// LookupFeatureGroup reads the existing AWS::SageMaker::FeatureGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupFeatureGroup(scope athanor.Looker, logicalID, identifier string) (res *FeatureGroup, props FeatureGroupArgs, err error) {
+	looked, err := scope.Lookup(FeatureGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FeatureGroup{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FeatureGroupStatus", &out.FeatureGroupStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FeatureGroupName", &out.FeatureGroupName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FeatureGroupDataCatalogConfig is the object type DataCatalogConfig of
 // AWS::SageMaker::FeatureGroup.
 //

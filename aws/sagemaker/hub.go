@@ -120,6 +120,34 @@ func NewHub(scope athanor.Declarer, logicalID string, args HubArgs, opts ...atha
 	return out, nil
 }
 
+// LookupHub reads the existing AWS::SageMaker::Hub whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupHub(scope athanor.Looker, logicalID, identifier string) (res *Hub, props HubArgs, err error) {
+	looked, err := scope.Lookup(HubType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Hub{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "HubArn", &out.HubArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "HubStatus", &out.HubStatus, HubStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // HubS3StorageConfig is the object type S3StorageConfig of
 // AWS::SageMaker::Hub.
 //

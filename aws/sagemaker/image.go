@@ -81,6 +81,26 @@ func NewImage(scope athanor.Declarer, logicalID string, args ImageArgs, opts ...
 	return out, nil
 }
 
+// LookupImage reads the existing AWS::SageMaker::Image whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupImage(scope athanor.Looker, logicalID, identifier string) (res *Image, props ImageArgs, err error) {
+	looked, err := scope.Lookup(ImageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Image{Resource: looked}
+	if err := decodeOutput(looked, "ImageArn", &out.ImageArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ImageTag is the object type Tag of AWS::SageMaker::Image.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-image-tag.html

@@ -183,6 +183,35 @@ func NewImageVersion(scope athanor.Declarer, logicalID string, args ImageVersion
 	return out, nil
 }
 
+// LookupImageVersion reads the existing AWS::SageMaker::ImageVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupImageVersion(scope athanor.Looker, logicalID, identifier string) (res *ImageVersion, props ImageVersionArgs, err error) {
+	looked, err := scope.Lookup(ImageVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ImageVersion{Resource: looked}
+	if err := decodeOutput(looked, "ContainerImage", &out.ContainerImage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ImageArn", &out.ImageArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ImageVersionArn", &out.ImageVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ImageVersionJobType is an enum of AWS::SageMaker::ImageVersion (JobType).
 // Known values (3): TRAINING, INFERENCE, NOTEBOOK_KERNEL. Nil means unset. It
 // is an interface that only the constants below and ImageVersionJobTypeOf's

@@ -154,6 +154,38 @@ func NewInferenceComponent(scope athanor.Declarer, logicalID string, args Infere
 	return out, nil
 }
 
+// LookupInferenceComponent reads the existing
+// AWS::SageMaker::InferenceComponent whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupInferenceComponent(scope athanor.Looker, logicalID, identifier string) (res *InferenceComponent, props InferenceComponentArgs, err error) {
+	looked, err := scope.Lookup(InferenceComponentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InferenceComponent{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InferenceComponentArn", &out.InferenceComponentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "InferenceComponentStatus", &out.InferenceComponentStatus, InferenceComponentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InferenceComponentAlarm is the object type Alarm of
 // AWS::SageMaker::InferenceComponent.
 //

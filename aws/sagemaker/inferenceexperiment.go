@@ -219,6 +219,41 @@ func NewInferenceExperiment(scope athanor.Declarer, logicalID string, args Infer
 	return out, nil
 }
 
+// LookupInferenceExperiment reads the existing
+// AWS::SageMaker::InferenceExperiment whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupInferenceExperiment(scope athanor.Looker, logicalID, identifier string) (res *InferenceExperiment, props InferenceExperimentArgs, err error) {
+	looked, err := scope.Lookup(InferenceExperimentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InferenceExperiment{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EndpointMetadata", &out.EndpointMetadata); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, InferenceExperimentStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InferenceExperimentCaptureContentTypeHeader is the object type
 // CaptureContentTypeHeader of AWS::SageMaker::InferenceExperiment.
 //

@@ -162,6 +162,41 @@ func NewMlflowApp(scope athanor.Declarer, logicalID string, args MlflowAppArgs, 
 	return out, nil
 }
 
+// LookupMlflowApp reads the existing AWS::SageMaker::MlflowApp whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupMlflowApp(scope athanor.Looker, logicalID, identifier string) (res *MlflowApp, props MlflowAppArgs, err error) {
+	looked, err := scope.Lookup(MlflowAppType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MlflowApp{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MlflowAppId", &out.MlflowAppId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MlflowVersion", &out.MlflowVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, MlflowAppStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MlflowAppModelRegistrationMode is an enum of AWS::SageMaker::MlflowApp
 // (ModelRegistrationMode). Known values (2): AutoModelRegistrationEnabled,
 // AutoModelRegistrationDisabled. Nil means unset. It is an interface that only

@@ -140,6 +140,29 @@ func NewMlflowTrackingServer(scope athanor.Declarer, logicalID string, args Mlfl
 	return out, nil
 }
 
+// LookupMlflowTrackingServer reads the existing
+// AWS::SageMaker::MlflowTrackingServer whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMlflowTrackingServer(scope athanor.Looker, logicalID, identifier string) (res *MlflowTrackingServer, props MlflowTrackingServerArgs, err error) {
+	looked, err := scope.Lookup(MlflowTrackingServerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MlflowTrackingServer{Resource: looked}
+	if err := decodeOutput(looked, "TrackingServerArn", &out.TrackingServerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrackingServerName", &out.TrackingServerName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MlflowTrackingServerTag is the object type Tag of
 // AWS::SageMaker::MlflowTrackingServer.
 //

@@ -157,6 +157,29 @@ func NewModelBiasJobDefinition(scope athanor.Declarer, logicalID string, args Mo
 	return out, nil
 }
 
+// LookupModelBiasJobDefinition reads the existing
+// AWS::SageMaker::ModelBiasJobDefinition whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupModelBiasJobDefinition(scope athanor.Looker, logicalID, identifier string) (res *ModelBiasJobDefinition, props ModelBiasJobDefinitionArgs, err error) {
+	looked, err := scope.Lookup(ModelBiasJobDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModelBiasJobDefinition{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "JobDefinitionArn", &out.JobDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModelBiasJobDefinitionBatchTransformInput is the object type
 // BatchTransformInput of AWS::SageMaker::ModelBiasJobDefinition.
 //

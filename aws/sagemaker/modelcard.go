@@ -173,6 +173,41 @@ func NewModelCard(scope athanor.Declarer, logicalID string, args ModelCardArgs, 
 	return out, nil
 }
 
+// LookupModelCard reads the existing AWS::SageMaker::ModelCard whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupModelCard(scope athanor.Looker, logicalID, identifier string) (res *ModelCard, props ModelCardArgs, err error) {
+	looked, err := scope.Lookup(ModelCardType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModelCard{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModelCardArn", &out.ModelCardArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ModelCardProcessingStatus", &out.ModelCardProcessingStatus, ModelCardProcessingStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModelCardVersion", &out.ModelCardVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModelCardName", &out.ModelCardName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModelCardAdditionalInformation is the object type AdditionalInformation of
 // AWS::SageMaker::ModelCard.
 //

@@ -165,6 +165,29 @@ func NewModelExplainabilityJobDefinition(scope athanor.Declarer, logicalID strin
 	return out, nil
 }
 
+// LookupModelExplainabilityJobDefinition reads the existing
+// AWS::SageMaker::ModelExplainabilityJobDefinition whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupModelExplainabilityJobDefinition(scope athanor.Looker, logicalID, identifier string) (res *ModelExplainabilityJobDefinition, props ModelExplainabilityJobDefinitionArgs, err error) {
+	looked, err := scope.Lookup(ModelExplainabilityJobDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModelExplainabilityJobDefinition{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "JobDefinitionArn", &out.JobDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModelExplainabilityJobDefinitionBatchTransformInput is the object type
 // BatchTransformInput of AWS::SageMaker::ModelExplainabilityJobDefinition.
 //

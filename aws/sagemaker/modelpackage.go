@@ -298,6 +298,35 @@ func NewModelPackage(scope athanor.Declarer, logicalID string, args ModelPackage
 	return out, nil
 }
 
+// LookupModelPackage reads the existing AWS::SageMaker::ModelPackage whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupModelPackage(scope athanor.Looker, logicalID, identifier string) (res *ModelPackage, props ModelPackageArgs, err error) {
+	looked, err := scope.Lookup(ModelPackageType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModelPackage{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModelPackageArn", &out.ModelPackageArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ModelPackageStatus", &out.ModelPackageStatus, ModelPackageStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModelPackageAdditionalInferenceSpecificationDefinition is the object type
 // AdditionalInferenceSpecificationDefinition of AWS::SageMaker::ModelPackage.
 //

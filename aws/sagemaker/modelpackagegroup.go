@@ -101,6 +101,32 @@ func NewModelPackageGroup(scope athanor.Declarer, logicalID string, args ModelPa
 	return out, nil
 }
 
+// LookupModelPackageGroup reads the existing AWS::SageMaker::ModelPackageGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupModelPackageGroup(scope athanor.Looker, logicalID, identifier string) (res *ModelPackageGroup, props ModelPackageGroupArgs, err error) {
+	looked, err := scope.Lookup(ModelPackageGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModelPackageGroup{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModelPackageGroupArn", &out.ModelPackageGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ModelPackageGroupStatus", &out.ModelPackageGroupStatus, ModelPackageGroupStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModelPackageGroupStatus is an enum of AWS::SageMaker::ModelPackageGroup
 // (ModelPackageGroupStatus). Known values (6): Pending, InProgress, Completed,
 // Failed, Deleting, DeleteFailed. Nil means unset. It is an interface that

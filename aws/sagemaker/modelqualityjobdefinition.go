@@ -160,6 +160,29 @@ func NewModelQualityJobDefinition(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupModelQualityJobDefinition reads the existing
+// AWS::SageMaker::ModelQualityJobDefinition whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupModelQualityJobDefinition(scope athanor.Looker, logicalID, identifier string) (res *ModelQualityJobDefinition, props ModelQualityJobDefinitionArgs, err error) {
+	looked, err := scope.Lookup(ModelQualityJobDefinitionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ModelQualityJobDefinition{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "JobDefinitionArn", &out.JobDefinitionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ModelQualityJobDefinitionBatchTransformInput is the object type
 // BatchTransformInput of AWS::SageMaker::ModelQualityJobDefinition.
 //

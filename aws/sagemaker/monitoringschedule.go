@@ -136,6 +136,32 @@ func NewMonitoringSchedule(scope athanor.Declarer, logicalID string, args Monito
 	return out, nil
 }
 
+// LookupMonitoringSchedule reads the existing
+// AWS::SageMaker::MonitoringSchedule whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMonitoringSchedule(scope athanor.Looker, logicalID, identifier string) (res *MonitoringSchedule, props MonitoringScheduleArgs, err error) {
+	looked, err := scope.Lookup(MonitoringScheduleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MonitoringSchedule{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitoringScheduleArn", &out.MonitoringScheduleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MonitoringScheduleBaselineConfig is the object type BaselineConfig of
 // AWS::SageMaker::MonitoringSchedule.
 //

@@ -182,6 +182,32 @@ func NewPartnerApp(scope athanor.Declarer, logicalID string, args PartnerAppArgs
 	return out, nil
 }
 
+// LookupPartnerApp reads the existing AWS::SageMaker::PartnerApp whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPartnerApp(scope athanor.Looker, logicalID, identifier string) (res *PartnerApp, props PartnerAppArgs, err error) {
+	looked, err := scope.Lookup(PartnerAppType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PartnerApp{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BaseUrl", &out.BaseUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CurrentVersionEolDate", &out.CurrentVersionEolDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PartnerAppAuthType is an enum of AWS::SageMaker::PartnerApp (AuthType).
 // Known values (1): IAM. Nil means unset. It is an interface that only the
 // constants below and PartnerAppAuthTypeOf's results implement, so that a bare

@@ -95,6 +95,26 @@ func NewPipeline(scope athanor.Declarer, logicalID string, args PipelineArgs, op
 	return out, nil
 }
 
+// LookupPipeline reads the existing AWS::SageMaker::Pipeline whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPipeline(scope athanor.Looker, logicalID, identifier string) (res *Pipeline, props PipelineArgs, err error) {
+	looked, err := scope.Lookup(PipelineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Pipeline{Resource: looked}
+	if err := decodeOutput(looked, "PipelineName", &out.PipelineName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PipelineDefinition is the object type PipelineDefinition of
 // AWS::SageMaker::Pipeline. exactly one of {PipelineDefinitionBody} or
 // {PipelineDefinitionS3Location}.

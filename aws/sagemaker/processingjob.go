@@ -249,6 +249,56 @@ func NewProcessingJob(scope athanor.Declarer, logicalID string, args ProcessingJ
 	return out, nil
 }
 
+// LookupProcessingJob reads the existing AWS::SageMaker::ProcessingJob whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupProcessingJob(scope athanor.Looker, logicalID, identifier string) (res *ProcessingJob, props ProcessingJobArgs, err error) {
+	looked, err := scope.Lookup(ProcessingJobType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProcessingJob{Resource: looked}
+	if err := decodeOutput(looked, "AutoMLJobArn", &out.AutoMLJobArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ExitMessage", &out.ExitMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FailureReason", &out.FailureReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MonitoringScheduleArn", &out.MonitoringScheduleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProcessingEndTime", &out.ProcessingEndTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProcessingJobArn", &out.ProcessingJobArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProcessingJobStatus", &out.ProcessingJobStatus, ProcessingJobStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProcessingStartTime", &out.ProcessingStartTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrainingJobArn", &out.TrainingJobArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProcessingJobAppSpecification is the object type AppSpecification of
 // AWS::SageMaker::ProcessingJob.
 //

@@ -130,6 +130,35 @@ func NewProject(scope athanor.Declarer, logicalID string, args ProjectArgs, opts
 	return out, nil
 }
 
+// LookupProject reads the existing AWS::SageMaker::Project whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupProject(scope athanor.Looker, logicalID, identifier string) (res *Project, props ProjectArgs, err error) {
+	looked, err := scope.Lookup(ProjectType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Project{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectArn", &out.ProjectArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProjectId", &out.ProjectId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProjectStatus", &out.ProjectStatus, ProjectStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProjectCfnStackParameter is the object type CfnStackParameter of
 // AWS::SageMaker::Project.
 //

@@ -133,6 +133,35 @@ func NewSpace(scope athanor.Declarer, logicalID string, args SpaceArgs, opts ...
 	return out, nil
 }
 
+// LookupSpace reads the existing AWS::SageMaker::Space whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSpace(scope athanor.Looker, logicalID, identifier string) (res *Space, props SpaceArgs, err error) {
+	looked, err := scope.Lookup(SpaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Space{Resource: looked}
+	if err := decodeOutput(looked, "SpaceArn", &out.SpaceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Url", &out.Url); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SpaceName", &out.SpaceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SpaceAppLifecycleManagement is the object type SpaceAppLifecycleManagement
 // of AWS::SageMaker::Space.
 //

@@ -119,6 +119,29 @@ func NewStudioLifecycleConfig(scope athanor.Declarer, logicalID string, args Stu
 	return out, nil
 }
 
+// LookupStudioLifecycleConfig reads the existing
+// AWS::SageMaker::StudioLifecycleConfig whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupStudioLifecycleConfig(scope athanor.Looker, logicalID, identifier string) (res *StudioLifecycleConfig, props StudioLifecycleConfigArgs, err error) {
+	looked, err := scope.Lookup(StudioLifecycleConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StudioLifecycleConfig{Resource: looked}
+	if err := decodeOutput(looked, "StudioLifecycleConfigArn", &out.StudioLifecycleConfigArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StudioLifecycleConfigName", &out.StudioLifecycleConfigName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StudioLifecycleConfigAppType is an enum of
 // AWS::SageMaker::StudioLifecycleConfig (StudioLifecycleConfigAppType). Known
 // values (4): JupyterServer, KernelGateway, CodeEditor, JupyterLab. Nil means

@@ -141,6 +141,35 @@ func NewTrialComponent(scope athanor.Declarer, logicalID string, args TrialCompo
 	return out, nil
 }
 
+// LookupTrialComponent reads the existing AWS::SageMaker::TrialComponent whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrialComponent(scope athanor.Looker, logicalID, identifier string) (res *TrialComponent, props TrialComponentArgs, err error) {
+	looked, err := scope.Lookup(TrialComponentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrialComponent{Resource: looked}
+	if err := decodeOutput(looked, "CreationTime", &out.CreationTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LineageGroupArn", &out.LineageGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrialComponentArn", &out.TrialComponentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrialComponentArtifact is the object type TrialComponentArtifact of
 // AWS::SageMaker::TrialComponent.
 //

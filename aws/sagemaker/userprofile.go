@@ -121,6 +121,32 @@ func NewUserProfile(scope athanor.Declarer, logicalID string, args UserProfileAr
 	return out, nil
 }
 
+// LookupUserProfile reads the existing AWS::SageMaker::UserProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserProfile(scope athanor.Looker, logicalID, identifier string) (res *UserProfile, props UserProfileArgs, err error) {
+	looked, err := scope.Lookup(UserProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserProfile{Resource: looked}
+	if err := decodeOutput(looked, "UserProfileArn", &out.UserProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserProfileName", &out.UserProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DomainId", &out.DomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserProfileAppInstanceType is an enum of AWS::SageMaker::UserProfile
 // (AppInstanceType). Known values (177): system, ml.t3.micro, ml.t3.small,
 // ml.t3.medium, ml.t3.large, ml.t3.xlarge, ml.t3.2xlarge, ml.m5.large,

@@ -148,6 +148,29 @@ func NewSchedule(scope athanor.Declarer, logicalID string, args ScheduleArgs, op
 	return out, nil
 }
 
+// LookupSchedule reads the existing AWS::Scheduler::Schedule whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSchedule(scope athanor.Looker, logicalID, identifier string) (res *Schedule, props ScheduleArgs, err error) {
+	looked, err := scope.Lookup(ScheduleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Schedule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScheduleAssignPublicIp is an enum of AWS::Scheduler::Schedule
 // (AssignPublicIp). Known values (2): ENABLED, DISABLED. Nil means unset. It
 // is an interface that only the constants below and ScheduleAssignPublicIpOf's

@@ -106,6 +106,38 @@ func NewScheduleGroup(scope athanor.Declarer, logicalID string, args ScheduleGro
 	return out, nil
 }
 
+// LookupScheduleGroup reads the existing AWS::Scheduler::ScheduleGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupScheduleGroup(scope athanor.Looker, logicalID, identifier string) (res *ScheduleGroup, props ScheduleGroupArgs, err error) {
+	looked, err := scope.Lookup(ScheduleGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ScheduleGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModificationDate", &out.LastModificationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, ScheduleGroupStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScheduleGroupState is an enum of AWS::Scheduler::ScheduleGroup
 // (ScheduleGroupState). Known values (2): ACTIVE, DELETING. Nil means unset.
 // It is an interface that only the constants below and ScheduleGroupStateOf's

@@ -98,6 +98,32 @@ func NewNamespace(scope athanor.Declarer, logicalID string, args NamespaceArgs, 
 	return out, nil
 }
 
+// LookupNamespace reads the existing AWS::SCN::Namespace whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupNamespace(scope athanor.Looker, logicalID, identifier string) (res *Namespace, props NamespaceArgs, err error) {
+	looked, err := scope.Lookup(NamespaceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Namespace{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NamespaceTag is the object type Tag of AWS::SCN::Namespace.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-scn-namespace-tag.html

@@ -99,6 +99,26 @@ func NewRotationSchedule(scope athanor.Declarer, logicalID string, args Rotation
 	return out, nil
 }
 
+// LookupRotationSchedule reads the existing
+// AWS::SecretsManager::RotationSchedule whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRotationSchedule(scope athanor.Looker, logicalID, identifier string) (res *RotationSchedule, props RotationScheduleArgs, err error) {
+	looked, err := scope.Lookup(RotationScheduleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RotationSchedule{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RotationScheduleExternalSecretRotationMetadataItem is the object type
 // ExternalSecretRotationMetadataItem of AWS::SecretsManager::RotationSchedule.
 //

@@ -100,6 +100,26 @@ func NewSecret(scope athanor.Declarer, logicalID string, args SecretArgs, opts .
 	return out, nil
 }
 
+// LookupSecret reads the existing AWS::SecretsManager::Secret whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSecret(scope athanor.Looker, logicalID, identifier string) (res *Secret, props SecretArgs, err error) {
+	looked, err := scope.Lookup(SecretType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Secret{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecretGenerateSecretString is the object type GenerateSecretString of
 // AWS::SecretsManager::Secret.
 //

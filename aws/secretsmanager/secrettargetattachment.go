@@ -68,3 +68,23 @@ func NewSecretTargetAttachment(scope athanor.Declarer, logicalID string, args Se
 	}
 	return out, nil
 }
+
+// LookupSecretTargetAttachment reads the existing
+// AWS::SecretsManager::SecretTargetAttachment whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSecretTargetAttachment(scope athanor.Looker, logicalID, identifier string) (res *SecretTargetAttachment, props SecretTargetAttachmentArgs, err error) {
+	looked, err := scope.Lookup(SecretTargetAttachmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecretTargetAttachment{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

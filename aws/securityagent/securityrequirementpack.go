@@ -110,6 +110,26 @@ func NewSecurityRequirementPack(scope athanor.Declarer, logicalID string, args S
 	return out, nil
 }
 
+// LookupSecurityRequirementPack reads the existing
+// AWS::SecurityAgent::SecurityRequirementPack whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSecurityRequirementPack(scope athanor.Looker, logicalID, identifier string) (res *SecurityRequirementPack, props SecurityRequirementPackArgs, err error) {
+	looked, err := scope.Lookup(SecurityRequirementPackType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityRequirementPack{Resource: looked}
+	if err := decodeOutput(looked, "PackId", &out.PackId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityRequirementPackSecurityRequirement is the object type
 // SecurityRequirement of AWS::SecurityAgent::SecurityRequirementPack.
 //

@@ -141,6 +141,41 @@ func NewTargetDomain(scope athanor.Declarer, logicalID string, args TargetDomain
 	return out, nil
 }
 
+// LookupTargetDomain reads the existing AWS::SecurityAgent::TargetDomain whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTargetDomain(scope athanor.Looker, logicalID, identifier string) (res *TargetDomain, props TargetDomainArgs, err error) {
+	looked, err := scope.Lookup(TargetDomainType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TargetDomain{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetDomainId", &out.TargetDomainId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerificationDetails", &out.VerificationDetails); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "VerificationStatus", &out.VerificationStatus, TargetDomainVerificationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerificationStatusReason", &out.VerificationStatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VerifiedAt", &out.VerifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TargetDomainDnsVerification is the object type DnsVerification of
 // AWS::SecurityAgent::TargetDomain.
 //

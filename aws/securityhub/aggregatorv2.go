@@ -99,6 +99,29 @@ func NewAggregatorV2(scope athanor.Declarer, logicalID string, args AggregatorV2
 	return out, nil
 }
 
+// LookupAggregatorV2 reads the existing AWS::SecurityHub::AggregatorV2 whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAggregatorV2(scope athanor.Looker, logicalID, identifier string) (res *AggregatorV2, props AggregatorV2Args, err error) {
+	looked, err := scope.Lookup(AggregatorV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AggregatorV2{Resource: looked}
+	if err := decodeOutput(looked, "AggregationRegion", &out.AggregationRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AggregatorV2Arn", &out.AggregatorV2Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AggregatorV2RegionLinkingMode is an enum of AWS::SecurityHub::AggregatorV2
 // (RegionLinkingMode). Known values (1): SPECIFIED_REGIONS. Nil means unset.
 // It is an interface that only the constants below and

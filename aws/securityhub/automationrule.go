@@ -147,6 +147,35 @@ func NewAutomationRule(scope athanor.Declarer, logicalID string, args Automation
 	return out, nil
 }
 
+// LookupAutomationRule reads the existing AWS::SecurityHub::AutomationRule
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAutomationRule(scope athanor.Looker, logicalID, identifier string) (res *AutomationRule, props AutomationRuleArgs, err error) {
+	looked, err := scope.Lookup(AutomationRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutomationRule{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleArn", &out.RuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutomationRuleAutomationRulesAction is the object type AutomationRulesAction
 // of AWS::SecurityHub::AutomationRule.
 //

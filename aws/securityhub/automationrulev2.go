@@ -145,6 +145,35 @@ func NewAutomationRuleV2(scope athanor.Declarer, logicalID string, args Automati
 	return out, nil
 }
 
+// LookupAutomationRuleV2 reads the existing AWS::SecurityHub::AutomationRuleV2
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAutomationRuleV2(scope athanor.Looker, logicalID, identifier string) (res *AutomationRuleV2, props AutomationRuleV2Args, err error) {
+	looked, err := scope.Lookup(AutomationRuleV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AutomationRuleV2{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleArn", &out.RuleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleId", &out.RuleId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AutomationRuleV2AllowedOperators is an enum of
 // AWS::SecurityHub::AutomationRuleV2 (AllowedOperators). Known values (2):
 // AND, OR. Nil means unset. It is an interface that only the constants below

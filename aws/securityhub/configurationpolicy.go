@@ -117,6 +117,38 @@ func NewConfigurationPolicy(scope athanor.Declarer, logicalID string, args Confi
 	return out, nil
 }
 
+// LookupConfigurationPolicy reads the existing
+// AWS::SecurityHub::ConfigurationPolicy whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConfigurationPolicy(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationPolicy, props ConfigurationPolicyArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationPolicy{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceEnabled", &out.ServiceEnabled); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationPolicyParameterConfiguration is the object type
 // ParameterConfiguration of AWS::SecurityHub::ConfigurationPolicy.
 //

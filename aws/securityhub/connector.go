@@ -173,6 +173,53 @@ func NewConnector(scope athanor.Declarer, logicalID string, args ConnectorArgs, 
 	return out, nil
 }
 
+// LookupConnector reads the existing AWS::SecurityHub::Connector whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConnector(scope athanor.Looker, logicalID, identifier string) (res *Connector, props ConnectorArgs, err error) {
+	looked, err := scope.Lookup(ConnectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connector{Resource: looked}
+	if err := decodeOutput(looked, "ConnectorArn", &out.ConnectorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectorId", &out.ConnectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectorStatus", &out.ConnectorStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnablementStatus", &out.EnablementStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Issues", &out.Issues); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastCheckedAt", &out.LastCheckedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Message", &out.Message); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectorAzureProviderConfiguration is the object type
 // AzureProviderConfiguration of AWS::SecurityHub::Connector.
 //

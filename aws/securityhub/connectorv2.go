@@ -183,6 +183,53 @@ func NewConnectorV2(scope athanor.Declarer, logicalID string, args ConnectorV2Ar
 	return out, nil
 }
 
+// LookupConnectorV2 reads the existing AWS::SecurityHub::ConnectorV2 whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnectorV2(scope athanor.Looker, logicalID, identifier string) (res *ConnectorV2, props ConnectorV2Args, err error) {
+	looked, err := scope.Lookup(ConnectorV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConnectorV2{Resource: looked}
+	if err := decodeOutput(looked, "ConnectorArn", &out.ConnectorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectorId", &out.ConnectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectorStatus", &out.ConnectorStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnablementStatus", &out.EnablementStatus); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EnablementStatusReason", &out.EnablementStatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Issues", &out.Issues); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastCheckedAt", &out.LastCheckedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Message", &out.Message); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectorV2AzureProviderConfiguration is the object type
 // AzureProviderConfiguration of AWS::SecurityHub::ConnectorV2.
 //

@@ -69,6 +69,29 @@ func NewDelegatedAdmin(scope athanor.Declarer, logicalID string, args DelegatedA
 	return out, nil
 }
 
+// LookupDelegatedAdmin reads the existing AWS::SecurityHub::DelegatedAdmin
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDelegatedAdmin(scope athanor.Looker, logicalID, identifier string) (res *DelegatedAdmin, props DelegatedAdminArgs, err error) {
+	looked, err := scope.Lookup(DelegatedAdminType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DelegatedAdmin{Resource: looked}
+	if err := decodeOutput(looked, "DelegatedAdminIdentifier", &out.DelegatedAdminIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DelegatedAdminStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DelegatedAdminStatus is an enum of AWS::SecurityHub::DelegatedAdmin
 // (Status). Known values (2): ENABLED, DISABLE_IN_PROGRESS. Nil means unset.
 // It is an interface that only the constants below and

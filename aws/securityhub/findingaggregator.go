@@ -94,6 +94,29 @@ func NewFindingAggregator(scope athanor.Declarer, logicalID string, args Finding
 	return out, nil
 }
 
+// LookupFindingAggregator reads the existing
+// AWS::SecurityHub::FindingAggregator whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupFindingAggregator(scope athanor.Looker, logicalID, identifier string) (res *FindingAggregator, props FindingAggregatorArgs, err error) {
+	looked, err := scope.Lookup(FindingAggregatorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &FindingAggregator{Resource: looked}
+	if err := decodeOutput(looked, "FindingAggregationRegion", &out.FindingAggregationRegion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "FindingAggregatorArn", &out.FindingAggregatorArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // FindingAggregatorRegionLinkingMode is an enum of
 // AWS::SecurityHub::FindingAggregator (RegionLinkingMode). Known values (3):
 // ALL_REGIONS, ALL_REGIONS_EXCEPT_SPECIFIED, SPECIFIED_REGIONS. Nil means

@@ -84,3 +84,25 @@ func NewHub(scope athanor.Declarer, logicalID string, args HubArgs, opts ...atha
 	}
 	return out, nil
 }
+
+// LookupHub reads the existing AWS::SecurityHub::Hub whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupHub(scope athanor.Looker, logicalID, identifier string) (res *Hub, props HubArgs, err error) {
+	looked, err := scope.Lookup(HubType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Hub{Resource: looked}
+	if err := decodeOutput(looked, "ARN", &out.ARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubscribedAt", &out.SubscribedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

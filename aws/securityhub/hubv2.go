@@ -65,3 +65,26 @@ func NewHubV2(scope athanor.Declarer, logicalID string, args HubV2Args, opts ...
 	}
 	return out, nil
 }
+
+// LookupHubV2 reads the existing AWS::SecurityHub::HubV2 whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupHubV2(scope athanor.Looker, logicalID, identifier string) (res *HubV2, props HubV2Args, err error) {
+	looked, err := scope.Lookup(HubV2Type, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &HubV2{Resource: looked}
+	if err := decodeOutput(looked, "HubV2Arn", &out.HubV2Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubscribedAt", &out.SubscribedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -68,6 +68,26 @@ func NewInsight(scope athanor.Declarer, logicalID string, args InsightArgs, opts
 	return out, nil
 }
 
+// LookupInsight reads the existing AWS::SecurityHub::Insight whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupInsight(scope athanor.Looker, logicalID, identifier string) (res *Insight, props InsightArgs, err error) {
+	looked, err := scope.Lookup(InsightType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Insight{Resource: looked}
+	if err := decodeOutput(looked, "InsightArn", &out.InsightArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InsightAwsSecurityFindingFilters is the object type
 // AwsSecurityFindingFilters of AWS::SecurityHub::Insight.
 //

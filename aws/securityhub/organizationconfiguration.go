@@ -127,6 +127,35 @@ func NewOrganizationConfiguration(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupOrganizationConfiguration reads the existing
+// AWS::SecurityHub::OrganizationConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOrganizationConfiguration(scope athanor.Looker, logicalID, identifier string) (res *OrganizationConfiguration, props OrganizationConfigurationArgs, err error) {
+	looked, err := scope.Lookup(OrganizationConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OrganizationConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "MemberAccountLimitReached", &out.MemberAccountLimitReached); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OrganizationConfigurationIdentifier", &out.OrganizationConfigurationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, OrganizationConfigurationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusMessage", &out.StatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OrganizationConfigurationAutoEnableStandards is an enum of
 // AWS::SecurityHub::OrganizationConfiguration (AutoEnableStandards). Known
 // values (2): DEFAULT, NONE. Nil means unset. It is an interface that only the

@@ -135,6 +135,38 @@ func NewPolicyAssociation(scope athanor.Declarer, logicalID string, args PolicyA
 	return out, nil
 }
 
+// LookupPolicyAssociation reads the existing
+// AWS::SecurityHub::PolicyAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupPolicyAssociation(scope athanor.Looker, logicalID, identifier string) (res *PolicyAssociation, props PolicyAssociationArgs, err error) {
+	looked, err := scope.Lookup(PolicyAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PolicyAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationIdentifier", &out.AssociationIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "AssociationStatus", &out.AssociationStatus, PolicyAssociationAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssociationStatusMessage", &out.AssociationStatusMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "AssociationType", &out.AssociationType, PolicyAssociationAssociationTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyAssociationAssociationStatus is an enum of
 // AWS::SecurityHub::PolicyAssociation (AssociationStatus). Known values (3):
 // SUCCESS, PENDING, FAILED. Nil means unset. It is an interface that only the

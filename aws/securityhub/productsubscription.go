@@ -59,3 +59,23 @@ func NewProductSubscription(scope athanor.Declarer, logicalID string, args Produ
 	}
 	return out, nil
 }
+
+// LookupProductSubscription reads the existing
+// AWS::SecurityHub::ProductSubscription whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupProductSubscription(scope athanor.Looker, logicalID, identifier string) (res *ProductSubscription, props ProductSubscriptionArgs, err error) {
+	looked, err := scope.Lookup(ProductSubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProductSubscription{Resource: looked}
+	if err := decodeOutput(looked, "ProductSubscriptionArn", &out.ProductSubscriptionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

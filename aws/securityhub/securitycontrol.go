@@ -79,6 +79,26 @@ func NewSecurityControl(scope athanor.Declarer, logicalID string, args SecurityC
 	return out, nil
 }
 
+// LookupSecurityControl reads the existing AWS::SecurityHub::SecurityControl
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSecurityControl(scope athanor.Looker, logicalID, identifier string) (res *SecurityControl, props SecurityControlArgs, err error) {
+	looked, err := scope.Lookup(SecurityControlType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SecurityControl{Resource: looked}
+	if err := decodeOutput(looked, "SecurityControlId", &out.SecurityControlId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SecurityControlParameterConfiguration is the object type
 // ParameterConfiguration of AWS::SecurityHub::SecurityControl.
 //

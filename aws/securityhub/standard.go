@@ -64,6 +64,26 @@ func NewStandard(scope athanor.Declarer, logicalID string, args StandardArgs, op
 	return out, nil
 }
 
+// LookupStandard reads the existing AWS::SecurityHub::Standard whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupStandard(scope athanor.Looker, logicalID, identifier string) (res *Standard, props StandardArgs, err error) {
+	looked, err := scope.Lookup(StandardType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Standard{Resource: looked}
+	if err := decodeOutput(looked, "StandardsSubscriptionArn", &out.StandardsSubscriptionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StandardStandardsControl is the object type StandardsControl of
 // AWS::SecurityHub::Standard.
 //

@@ -89,3 +89,26 @@ func NewAwsLogSource(scope athanor.Declarer, logicalID string, args AwsLogSource
 	}
 	return out, nil
 }
+
+// LookupAwsLogSource reads the existing AWS::SecurityLake::AwsLogSource whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAwsLogSource(scope athanor.Looker, logicalID, identifier string) (res *AwsLogSource, props AwsLogSourceArgs, err error) {
+	looked, err := scope.Lookup(AwsLogSourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AwsLogSource{Resource: looked}
+	if err := decodeOutput(looked, "SourceName", &out.SourceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SourceVersion", &out.SourceVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

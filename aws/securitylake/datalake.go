@@ -90,6 +90,29 @@ func NewDataLake(scope athanor.Declarer, logicalID string, args DataLakeArgs, op
 	return out, nil
 }
 
+// LookupDataLake reads the existing AWS::SecurityLake::DataLake whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDataLake(scope athanor.Looker, logicalID, identifier string) (res *DataLake, props DataLakeArgs, err error) {
+	looked, err := scope.Lookup(DataLakeType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataLake{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "S3BucketArn", &out.S3BucketArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataLakeEncryptionConfiguration is the object type EncryptionConfiguration
 // of AWS::SecurityLake::DataLake.
 //

@@ -150,6 +150,38 @@ func NewSubscriber(scope athanor.Declarer, logicalID string, args SubscriberArgs
 	return out, nil
 }
 
+// LookupSubscriber reads the existing AWS::SecurityLake::Subscriber whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSubscriber(scope athanor.Looker, logicalID, identifier string) (res *Subscriber, props SubscriberArgs, err error) {
+	looked, err := scope.Lookup(SubscriberType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Subscriber{Resource: looked}
+	if err := decodeOutput(looked, "ResourceShareArn", &out.ResourceShareArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceShareName", &out.ResourceShareName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "S3BucketArn", &out.S3BucketArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubscriberArn", &out.SubscriberArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubscriberRoleArn", &out.SubscriberRoleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SubscriberAccessTypes is an enum of AWS::SecurityLake::Subscriber
 // (AccessTypes). Known values (2): LAKEFORMATION, S3. Nil means unset. It is
 // an interface that only the constants below and SubscriberAccessTypesOf's

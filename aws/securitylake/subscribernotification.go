@@ -87,6 +87,29 @@ func NewSubscriberNotification(scope athanor.Declarer, logicalID string, args Su
 	return out, nil
 }
 
+// LookupSubscriberNotification reads the existing
+// AWS::SecurityLake::SubscriberNotification whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSubscriberNotification(scope athanor.Looker, logicalID, identifier string) (res *SubscriberNotification, props SubscriberNotificationArgs, err error) {
+	looked, err := scope.Lookup(SubscriberNotificationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SubscriberNotification{Resource: looked}
+	if err := decodeOutput(looked, "SubscriberEndpoint", &out.SubscriberEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SubscriberArn", &out.SubscriberArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SubscriberNotificationHttpsNotificationConfiguration is the object type
 // HttpsNotificationConfiguration of AWS::SecurityLake::SubscriberNotification.
 //

@@ -69,3 +69,23 @@ func NewAcceptedPortfolioShare(scope athanor.Declarer, logicalID string, args Ac
 	}
 	return out, nil
 }
+
+// LookupAcceptedPortfolioShare reads the existing
+// AWS::ServiceCatalog::AcceptedPortfolioShare whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAcceptedPortfolioShare(scope athanor.Looker, logicalID, identifier string) (res *AcceptedPortfolioShare, props AcceptedPortfolioShareArgs, err error) {
+	looked, err := scope.Lookup(AcceptedPortfolioShareType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AcceptedPortfolioShare{Resource: looked}
+	if err := decodeOutput(looked, "PortfolioId", &out.PortfolioId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

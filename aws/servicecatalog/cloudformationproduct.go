@@ -186,6 +186,35 @@ func NewCloudFormationProduct(scope athanor.Declarer, logicalID string, args Clo
 	return out, nil
 }
 
+// LookupCloudFormationProduct reads the existing
+// AWS::ServiceCatalog::CloudFormationProduct whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCloudFormationProduct(scope athanor.Looker, logicalID, identifier string) (res *CloudFormationProduct, props CloudFormationProductArgs, err error) {
+	looked, err := scope.Lookup(CloudFormationProductType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CloudFormationProduct{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProductName", &out.ProductName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProvisioningArtifactIds", &out.ProvisioningArtifactIds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProvisioningArtifactNames", &out.ProvisioningArtifactNames); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CloudFormationProductCodeStarParameters is the object type
 // CodeStarParameters of AWS::ServiceCatalog::CloudFormationProduct.
 //

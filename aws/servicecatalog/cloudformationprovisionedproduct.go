@@ -183,6 +183,36 @@ func NewCloudFormationProvisionedProduct(scope athanor.Declarer, logicalID strin
 	return out, nil
 }
 
+// LookupCloudFormationProvisionedProduct reads the existing
+// AWS::ServiceCatalog::CloudFormationProvisionedProduct whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCloudFormationProvisionedProduct(scope athanor.Looker, logicalID, identifier string) (res *CloudFormationProvisionedProduct, props CloudFormationProvisionedProductArgs, err error) {
+	looked, err := scope.Lookup(CloudFormationProvisionedProductType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CloudFormationProvisionedProduct{Resource: looked}
+	if err := decodeOutput(looked, "CloudformationStackArn", &out.CloudformationStackArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Outputs", &out.Outputs); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProvisionedProductId", &out.ProvisionedProductId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RecordId", &out.RecordId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CloudFormationProvisionedProductAcceptLanguage is an enum of
 // AWS::ServiceCatalog::CloudFormationProvisionedProduct (AcceptLanguage).
 // Known values (3): en, jp, zh. Nil means unset. It is an interface that only

@@ -85,3 +85,23 @@ func NewLaunchNotificationConstraint(scope athanor.Declarer, logicalID string, a
 	}
 	return out, nil
 }
+
+// LookupLaunchNotificationConstraint reads the existing
+// AWS::ServiceCatalog::LaunchNotificationConstraint whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLaunchNotificationConstraint(scope athanor.Looker, logicalID, identifier string) (res *LaunchNotificationConstraint, props LaunchNotificationConstraintArgs, err error) {
+	looked, err := scope.Lookup(LaunchNotificationConstraintType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LaunchNotificationConstraint{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

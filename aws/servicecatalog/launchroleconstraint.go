@@ -92,3 +92,23 @@ func NewLaunchRoleConstraint(scope athanor.Declarer, logicalID string, args Laun
 	}
 	return out, nil
 }
+
+// LookupLaunchRoleConstraint reads the existing
+// AWS::ServiceCatalog::LaunchRoleConstraint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLaunchRoleConstraint(scope athanor.Looker, logicalID, identifier string) (res *LaunchRoleConstraint, props LaunchRoleConstraintArgs, err error) {
+	looked, err := scope.Lookup(LaunchRoleConstraintType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LaunchRoleConstraint{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

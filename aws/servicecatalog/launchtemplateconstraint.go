@@ -84,3 +84,23 @@ func NewLaunchTemplateConstraint(scope athanor.Declarer, logicalID string, args 
 	}
 	return out, nil
 }
+
+// LookupLaunchTemplateConstraint reads the existing
+// AWS::ServiceCatalog::LaunchTemplateConstraint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLaunchTemplateConstraint(scope athanor.Looker, logicalID, identifier string) (res *LaunchTemplateConstraint, props LaunchTemplateConstraintArgs, err error) {
+	looked, err := scope.Lookup(LaunchTemplateConstraintType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LaunchTemplateConstraint{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

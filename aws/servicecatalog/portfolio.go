@@ -88,6 +88,29 @@ func NewPortfolio(scope athanor.Declarer, logicalID string, args PortfolioArgs, 
 	return out, nil
 }
 
+// LookupPortfolio reads the existing AWS::ServiceCatalog::Portfolio whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPortfolio(scope athanor.Looker, logicalID, identifier string) (res *Portfolio, props PortfolioArgs, err error) {
+	looked, err := scope.Lookup(PortfolioType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Portfolio{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PortfolioName", &out.PortfolioName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PortfolioTag is the object type Tag of AWS::ServiceCatalog::Portfolio.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-servicecatalog-portfolio-tag.html

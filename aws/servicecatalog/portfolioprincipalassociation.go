@@ -101,3 +101,26 @@ func NewPortfolioPrincipalAssociation(scope athanor.Declarer, logicalID string, 
 	}
 	return out, nil
 }
+
+// LookupPortfolioPrincipalAssociation reads the existing
+// AWS::ServiceCatalog::PortfolioPrincipalAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPortfolioPrincipalAssociation(scope athanor.Looker, logicalID, identifier string) (res *PortfolioPrincipalAssociation, props PortfolioPrincipalAssociationArgs, err error) {
+	looked, err := scope.Lookup(PortfolioPrincipalAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PortfolioPrincipalAssociation{Resource: looked}
+	if err := decodeOutput(looked, "PortfolioId", &out.PortfolioId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrincipalARN", &out.PrincipalARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

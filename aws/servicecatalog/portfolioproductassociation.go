@@ -101,3 +101,26 @@ func NewPortfolioProductAssociation(scope athanor.Declarer, logicalID string, ar
 	}
 	return out, nil
 }
+
+// LookupPortfolioProductAssociation reads the existing
+// AWS::ServiceCatalog::PortfolioProductAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPortfolioProductAssociation(scope athanor.Looker, logicalID, identifier string) (res *PortfolioProductAssociation, props PortfolioProductAssociationArgs, err error) {
+	looked, err := scope.Lookup(PortfolioProductAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PortfolioProductAssociation{Resource: looked}
+	if err := decodeOutput(looked, "PortfolioId", &out.PortfolioId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProductId", &out.ProductId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

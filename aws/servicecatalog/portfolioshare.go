@@ -89,3 +89,26 @@ func NewPortfolioShare(scope athanor.Declarer, logicalID string, args PortfolioS
 	}
 	return out, nil
 }
+
+// LookupPortfolioShare reads the existing AWS::ServiceCatalog::PortfolioShare
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPortfolioShare(scope athanor.Looker, logicalID, identifier string) (res *PortfolioShare, props PortfolioShareArgs, err error) {
+	looked, err := scope.Lookup(PortfolioShareType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PortfolioShare{Resource: looked}
+	if err := decodeOutput(looked, "PortfolioId", &out.PortfolioId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

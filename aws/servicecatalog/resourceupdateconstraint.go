@@ -85,3 +85,23 @@ func NewResourceUpdateConstraint(scope athanor.Declarer, logicalID string, args 
 	}
 	return out, nil
 }
+
+// LookupResourceUpdateConstraint reads the existing
+// AWS::ServiceCatalog::ResourceUpdateConstraint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResourceUpdateConstraint(scope athanor.Looker, logicalID, identifier string) (res *ResourceUpdateConstraint, props ResourceUpdateConstraintArgs, err error) {
+	looked, err := scope.Lookup(ResourceUpdateConstraintType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceUpdateConstraint{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -103,6 +103,26 @@ func NewServiceAction(scope athanor.Declarer, logicalID string, args ServiceActi
 	return out, nil
 }
 
+// LookupServiceAction reads the existing AWS::ServiceCatalog::ServiceAction
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServiceAction(scope athanor.Looker, logicalID, identifier string) (res *ServiceAction, props ServiceActionArgs, err error) {
+	looked, err := scope.Lookup(ServiceActionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceAction{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceActionAcceptLanguage is an enum of AWS::ServiceCatalog::ServiceAction
 // (AcceptLanguage). Known values (3): en, jp, zh. Nil means unset. It is an
 // interface that only the constants below and ServiceActionAcceptLanguageOf's

@@ -99,3 +99,29 @@ func NewServiceActionAssociation(scope athanor.Declarer, logicalID string, args 
 	}
 	return out, nil
 }
+
+// LookupServiceActionAssociation reads the existing
+// AWS::ServiceCatalog::ServiceActionAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupServiceActionAssociation(scope athanor.Looker, logicalID, identifier string) (res *ServiceActionAssociation, props ServiceActionAssociationArgs, err error) {
+	looked, err := scope.Lookup(ServiceActionAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceActionAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ProductId", &out.ProductId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProvisioningArtifactId", &out.ProvisioningArtifactId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceActionId", &out.ServiceActionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -103,3 +103,23 @@ func NewStackSetConstraint(scope athanor.Declarer, logicalID string, args StackS
 	}
 	return out, nil
 }
+
+// LookupStackSetConstraint reads the existing
+// AWS::ServiceCatalog::StackSetConstraint whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupStackSetConstraint(scope athanor.Looker, logicalID, identifier string) (res *StackSetConstraint, props StackSetConstraintArgs, err error) {
+	looked, err := scope.Lookup(StackSetConstraintType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StackSetConstraint{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -66,3 +66,23 @@ func NewTagOption(scope athanor.Declarer, logicalID string, args TagOptionArgs, 
 	}
 	return out, nil
 }
+
+// LookupTagOption reads the existing AWS::ServiceCatalog::TagOption whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTagOption(scope athanor.Looker, logicalID, identifier string) (res *TagOption, props TagOptionArgs, err error) {
+	looked, err := scope.Lookup(TagOptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TagOption{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

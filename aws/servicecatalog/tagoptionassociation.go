@@ -83,3 +83,26 @@ func NewTagOptionAssociation(scope athanor.Declarer, logicalID string, args TagO
 	}
 	return out, nil
 }
+
+// LookupTagOptionAssociation reads the existing
+// AWS::ServiceCatalog::TagOptionAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTagOptionAssociation(scope athanor.Looker, logicalID, identifier string) (res *TagOptionAssociation, props TagOptionAssociationArgs, err error) {
+	looked, err := scope.Lookup(TagOptionAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TagOptionAssociation{Resource: looked}
+	if err := decodeOutput(looked, "TagOptionId", &out.TagOptionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

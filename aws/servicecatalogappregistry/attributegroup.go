@@ -85,3 +85,26 @@ func NewAttributeGroup(scope athanor.Declarer, logicalID string, args AttributeG
 	}
 	return out, nil
 }
+
+// LookupAttributeGroup reads the existing
+// AWS::ServiceCatalogAppRegistry::AttributeGroup whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAttributeGroup(scope athanor.Looker, logicalID, identifier string) (res *AttributeGroup, props AttributeGroupArgs, err error) {
+	looked, err := scope.Lookup(AttributeGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AttributeGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

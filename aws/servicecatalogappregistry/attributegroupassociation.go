@@ -80,3 +80,27 @@ func NewAttributeGroupAssociation(scope athanor.Declarer, logicalID string, args
 	}
 	return out, nil
 }
+
+// LookupAttributeGroupAssociation reads the existing
+// AWS::ServiceCatalogAppRegistry::AttributeGroupAssociation whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAttributeGroupAssociation(scope athanor.Looker, logicalID, identifier string) (res *AttributeGroupAssociation, props AttributeGroupAssociationArgs, err error) {
+	looked, err := scope.Lookup(AttributeGroupAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AttributeGroupAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationArn", &out.ApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AttributeGroupArn", &out.AttributeGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -121,6 +121,32 @@ func NewResourceAssociation(scope athanor.Declarer, logicalID string, args Resou
 	return out, nil
 }
 
+// LookupResourceAssociation reads the existing
+// AWS::ServiceCatalogAppRegistry::ResourceAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResourceAssociation(scope athanor.Looker, logicalID, identifier string) (res *ResourceAssociation, props ResourceAssociationArgs, err error) {
+	looked, err := scope.Lookup(ResourceAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationArn", &out.ApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ResourceType", &out.ResourceType, ResourceAssociationResourceTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceAssociationResourceType is an enum of
 // AWS::ServiceCatalogAppRegistry::ResourceAssociation (ResourceType). Known
 // values (1): CFN_STACK. Nil means unset. It is an interface that only the

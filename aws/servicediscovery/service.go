@@ -120,6 +120,29 @@ func NewService(scope athanor.Declarer, logicalID string, args ServiceArgs, opts
 	return out, nil
 }
 
+// LookupService reads the existing AWS::ServiceDiscovery::Service whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupService(scope athanor.Looker, logicalID, identifier string) (res *Service, props ServiceArgs, err error) {
+	looked, err := scope.Lookup(ServiceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Service{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceDnsConfig is the object type DnsConfig of
 // AWS::ServiceDiscovery::Service.
 //

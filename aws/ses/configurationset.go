@@ -106,6 +106,26 @@ func NewConfigurationSet(scope athanor.Declarer, logicalID string, args Configur
 	return out, nil
 }
 
+// LookupConfigurationSet reads the existing AWS::SES::ConfigurationSet whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConfigurationSet(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationSet, props ConfigurationSetArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationSet{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationSetArchivingOptions is the object type ArchivingOptions of
 // AWS::SES::ConfigurationSet.
 //

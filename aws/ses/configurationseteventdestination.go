@@ -66,6 +66,26 @@ func NewConfigurationSetEventDestination(scope athanor.Declarer, logicalID strin
 	return out, nil
 }
 
+// LookupConfigurationSetEventDestination reads the existing
+// AWS::SES::ConfigurationSetEventDestination whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConfigurationSetEventDestination(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationSetEventDestination, props ConfigurationSetEventDestinationArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationSetEventDestinationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationSetEventDestination{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationSetEventDestinationCloudWatchDestination is the object type
 // CloudWatchDestination of AWS::SES::ConfigurationSetEventDestination.
 //

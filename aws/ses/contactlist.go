@@ -76,6 +76,26 @@ func NewContactList(scope athanor.Declarer, logicalID string, args ContactListAr
 	return out, nil
 }
 
+// LookupContactList reads the existing AWS::SES::ContactList whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupContactList(scope athanor.Looker, logicalID, identifier string) (res *ContactList, props ContactListArgs, err error) {
+	looked, err := scope.Lookup(ContactListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContactList{Resource: looked}
+	if err := decodeOutput(looked, "ContactListName", &out.ContactListName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContactListTag is the object type Tag of AWS::SES::ContactList.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ses-contactlist-tag.html

@@ -98,6 +98,26 @@ func NewCustomVerificationEmailTemplate(scope athanor.Declarer, logicalID string
 	return out, nil
 }
 
+// LookupCustomVerificationEmailTemplate reads the existing
+// AWS::SES::CustomVerificationEmailTemplate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupCustomVerificationEmailTemplate(scope athanor.Looker, logicalID, identifier string) (res *CustomVerificationEmailTemplate, props CustomVerificationEmailTemplateArgs, err error) {
+	looked, err := scope.Lookup(CustomVerificationEmailTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &CustomVerificationEmailTemplate{Resource: looked}
+	if err := decodeOutput(looked, "TemplateName", &out.TemplateName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CustomVerificationEmailTemplateTag is the object type Tag of
 // AWS::SES::CustomVerificationEmailTemplate.
 //

@@ -73,6 +73,26 @@ func NewDedicatedIpPool(scope athanor.Declarer, logicalID string, args Dedicated
 	return out, nil
 }
 
+// LookupDedicatedIpPool reads the existing AWS::SES::DedicatedIpPool whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupDedicatedIpPool(scope athanor.Looker, logicalID, identifier string) (res *DedicatedIpPool, props DedicatedIpPoolArgs, err error) {
+	looked, err := scope.Lookup(DedicatedIpPoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DedicatedIpPool{Resource: looked}
+	if err := decodeOutput(looked, "PoolName", &out.PoolName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DedicatedIpPoolTag is the object type Tag of AWS::SES::DedicatedIpPool.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ses-dedicatedippool-tag.html

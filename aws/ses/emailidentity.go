@@ -156,6 +156,44 @@ func NewEmailIdentity(scope athanor.Declarer, logicalID string, args EmailIdenti
 	return out, nil
 }
 
+// LookupEmailIdentity reads the existing AWS::SES::EmailIdentity whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupEmailIdentity(scope athanor.Looker, logicalID, identifier string) (res *EmailIdentity, props EmailIdentityArgs, err error) {
+	looked, err := scope.Lookup(EmailIdentityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &EmailIdentity{Resource: looked}
+	if err := decodeOutput(looked, "DkimDNSTokenName1", &out.DkimDNSTokenName1); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DkimDNSTokenName2", &out.DkimDNSTokenName2); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DkimDNSTokenName3", &out.DkimDNSTokenName3); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DkimDNSTokenValue1", &out.DkimDNSTokenValue1); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DkimDNSTokenValue2", &out.DkimDNSTokenValue2); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DkimDNSTokenValue3", &out.DkimDNSTokenValue3); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EmailIdentity", &out.EmailIdentity); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EmailIdentityConfigurationSetAttributes is the object type
 // ConfigurationSetAttributes of AWS::SES::EmailIdentity.
 //

@@ -86,6 +86,32 @@ func NewMailManagerAddonInstance(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupMailManagerAddonInstance reads the existing
+// AWS::SES::MailManagerAddonInstance whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMailManagerAddonInstance(scope athanor.Looker, logicalID, identifier string) (res *MailManagerAddonInstance, props MailManagerAddonInstanceArgs, err error) {
+	looked, err := scope.Lookup(MailManagerAddonInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerAddonInstance{Resource: looked}
+	if err := decodeOutput(looked, "AddonInstanceArn", &out.AddonInstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AddonInstanceId", &out.AddonInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AddonName", &out.AddonName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerAddonInstanceTag is the object type Tag of
 // AWS::SES::MailManagerAddonInstance.
 //

@@ -77,6 +77,29 @@ func NewMailManagerAddonSubscription(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupMailManagerAddonSubscription reads the existing
+// AWS::SES::MailManagerAddonSubscription whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupMailManagerAddonSubscription(scope athanor.Looker, logicalID, identifier string) (res *MailManagerAddonSubscription, props MailManagerAddonSubscriptionArgs, err error) {
+	looked, err := scope.Lookup(MailManagerAddonSubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerAddonSubscription{Resource: looked}
+	if err := decodeOutput(looked, "AddonSubscriptionArn", &out.AddonSubscriptionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AddonSubscriptionId", &out.AddonSubscriptionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerAddonSubscriptionTag is the object type Tag of
 // AWS::SES::MailManagerAddonSubscription.
 //

@@ -75,6 +75,29 @@ func NewMailManagerAddressList(scope athanor.Declarer, logicalID string, args Ma
 	return out, nil
 }
 
+// LookupMailManagerAddressList reads the existing
+// AWS::SES::MailManagerAddressList whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMailManagerAddressList(scope athanor.Looker, logicalID, identifier string) (res *MailManagerAddressList, props MailManagerAddressListArgs, err error) {
+	looked, err := scope.Lookup(MailManagerAddressListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerAddressList{Resource: looked}
+	if err := decodeOutput(looked, "AddressListArn", &out.AddressListArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AddressListId", &out.AddressListId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerAddressListTag is the object type Tag of
 // AWS::SES::MailManagerAddressList.
 //

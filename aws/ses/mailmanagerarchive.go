@@ -101,6 +101,32 @@ func NewMailManagerArchive(scope athanor.Declarer, logicalID string, args MailMa
 	return out, nil
 }
 
+// LookupMailManagerArchive reads the existing AWS::SES::MailManagerArchive
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMailManagerArchive(scope athanor.Looker, logicalID, identifier string) (res *MailManagerArchive, props MailManagerArchiveArgs, err error) {
+	looked, err := scope.Lookup(MailManagerArchiveType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerArchive{Resource: looked}
+	if err := decodeOutput(looked, "ArchiveArn", &out.ArchiveArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ArchiveId", &out.ArchiveId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ArchiveState", &out.ArchiveState, MailManagerArchiveArchiveStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerArchiveArchiveRetention is the object type ArchiveRetention of
 // AWS::SES::MailManagerArchive. exactly one of {RetentionPeriod}.
 //

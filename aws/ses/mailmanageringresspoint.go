@@ -169,6 +169,35 @@ func NewMailManagerIngressPoint(scope athanor.Declarer, logicalID string, args M
 	return out, nil
 }
 
+// LookupMailManagerIngressPoint reads the existing
+// AWS::SES::MailManagerIngressPoint whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMailManagerIngressPoint(scope athanor.Looker, logicalID, identifier string) (res *MailManagerIngressPoint, props MailManagerIngressPointArgs, err error) {
+	looked, err := scope.Lookup(MailManagerIngressPointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerIngressPoint{Resource: looked}
+	if err := decodeOutput(looked, "ARecord", &out.ARecord); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IngressPointArn", &out.IngressPointArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IngressPointId", &out.IngressPointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, MailManagerIngressPointIngressPointStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerIngressPointIngressPointConfiguration is the object type
 // IngressPointConfiguration of AWS::SES::MailManagerIngressPoint. exactly one
 // of {SmtpPassword} or {SecretArn} or {TlsAuthConfiguration}.

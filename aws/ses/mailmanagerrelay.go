@@ -89,6 +89,29 @@ func NewMailManagerRelay(scope athanor.Declarer, logicalID string, args MailMana
 	return out, nil
 }
 
+// LookupMailManagerRelay reads the existing AWS::SES::MailManagerRelay whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMailManagerRelay(scope athanor.Looker, logicalID, identifier string) (res *MailManagerRelay, props MailManagerRelayArgs, err error) {
+	looked, err := scope.Lookup(MailManagerRelayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerRelay{Resource: looked}
+	if err := decodeOutput(looked, "RelayArn", &out.RelayArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RelayId", &out.RelayId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerRelayRelayAuthentication is the object type RelayAuthentication
 // of AWS::SES::MailManagerRelay. exactly one of {SecretArn} or
 // {NoAuthentication}.

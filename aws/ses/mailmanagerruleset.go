@@ -80,6 +80,29 @@ func NewMailManagerRuleSet(scope athanor.Declarer, logicalID string, args MailMa
 	return out, nil
 }
 
+// LookupMailManagerRuleSet reads the existing AWS::SES::MailManagerRuleSet
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMailManagerRuleSet(scope athanor.Looker, logicalID, identifier string) (res *MailManagerRuleSet, props MailManagerRuleSetArgs, err error) {
+	looked, err := scope.Lookup(MailManagerRuleSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerRuleSet{Resource: looked}
+	if err := decodeOutput(looked, "RuleSetArn", &out.RuleSetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RuleSetId", &out.RuleSetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerRuleSetActionFailurePolicy is an enum of
 // AWS::SES::MailManagerRuleSet (ActionFailurePolicy). Known values (2):
 // CONTINUE, DROP. Nil means unset. It is an interface that only the constants

@@ -110,6 +110,29 @@ func NewMailManagerTrafficPolicy(scope athanor.Declarer, logicalID string, args 
 	return out, nil
 }
 
+// LookupMailManagerTrafficPolicy reads the existing
+// AWS::SES::MailManagerTrafficPolicy whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMailManagerTrafficPolicy(scope athanor.Looker, logicalID, identifier string) (res *MailManagerTrafficPolicy, props MailManagerTrafficPolicyArgs, err error) {
+	looked, err := scope.Lookup(MailManagerTrafficPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MailManagerTrafficPolicy{Resource: looked}
+	if err := decodeOutput(looked, "TrafficPolicyArn", &out.TrafficPolicyArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrafficPolicyId", &out.TrafficPolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MailManagerTrafficPolicyAcceptAction is an enum of
 // AWS::SES::MailManagerTrafficPolicy (AcceptAction). Known values (2): ALLOW,
 // DENY. Nil means unset. It is an interface that only the constants below and

@@ -75,6 +75,26 @@ func NewMultiRegionEndpoint(scope athanor.Declarer, logicalID string, args Multi
 	return out, nil
 }
 
+// LookupMultiRegionEndpoint reads the existing AWS::SES::MultiRegionEndpoint
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMultiRegionEndpoint(scope athanor.Looker, logicalID, identifier string) (res *MultiRegionEndpoint, props MultiRegionEndpointArgs, err error) {
+	looked, err := scope.Lookup(MultiRegionEndpointType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MultiRegionEndpoint{Resource: looked}
+	if err := decodeOutput(looked, "EndpointName", &out.EndpointName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MultiRegionEndpointDetails is the object type Details of
 // AWS::SES::MultiRegionEndpoint.
 //

@@ -62,6 +62,26 @@ func NewTemplate(scope athanor.Declarer, logicalID string, args TemplateArgs, op
 	return out, nil
 }
 
+// LookupTemplate reads the existing AWS::SES::Template whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTemplate(scope athanor.Looker, logicalID, identifier string) (res *Template, props TemplateArgs, err error) {
+	looked, err := scope.Lookup(TemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Template{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TemplateTag is the object type Tag of AWS::SES::Template.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ses-template-tag.html

@@ -81,6 +81,28 @@ func NewTenant(scope athanor.Declarer, logicalID string, args TenantArgs, opts .
 	return out, nil
 }
 
+// LookupTenant reads the existing AWS::SES::Tenant whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupTenant(scope athanor.Looker, logicalID, identifier string) (res *Tenant, props TenantArgs, err error) {
+	looked, err := scope.Lookup(TenantType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Tenant{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TenantName", &out.TenantName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TenantResourceAssociation is the object type ResourceAssociation of
 // AWS::SES::Tenant.
 //

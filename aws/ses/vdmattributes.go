@@ -60,6 +60,26 @@ func NewVdmAttributes(scope athanor.Declarer, logicalID string, args VdmAttribut
 	return out, nil
 }
 
+// LookupVdmAttributes reads the existing AWS::SES::VdmAttributes whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupVdmAttributes(scope athanor.Looker, logicalID, identifier string) (res *VdmAttributes, props VdmAttributesArgs, err error) {
+	looked, err := scope.Lookup(VdmAttributesType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VdmAttributes{Resource: looked}
+	if err := decodeOutput(looked, "VdmAttributesResourceId", &out.VdmAttributesResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VdmAttributesDashboardAttributes is the object type DashboardAttributes of
 // AWS::SES::VdmAttributes.
 //

@@ -60,3 +60,23 @@ func NewDRTAccess(scope athanor.Declarer, logicalID string, args DRTAccessArgs, 
 	}
 	return out, nil
 }
+
+// LookupDRTAccess reads the existing AWS::Shield::DRTAccess whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDRTAccess(scope athanor.Looker, logicalID, identifier string) (res *DRTAccess, props DRTAccessArgs, err error) {
+	looked, err := scope.Lookup(DRTAccessType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DRTAccess{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

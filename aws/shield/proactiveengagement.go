@@ -82,6 +82,26 @@ func NewProactiveEngagement(scope athanor.Declarer, logicalID string, args Proac
 	return out, nil
 }
 
+// LookupProactiveEngagement reads the existing
+// AWS::Shield::ProactiveEngagement whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupProactiveEngagement(scope athanor.Looker, logicalID, identifier string) (res *ProactiveEngagement, props ProactiveEngagementArgs, err error) {
+	looked, err := scope.Lookup(ProactiveEngagementType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProactiveEngagement{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProactiveEngagementEmergencyContact is the object type EmergencyContact of
 // AWS::Shield::ProactiveEngagement.
 //

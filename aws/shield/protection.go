@@ -97,6 +97,29 @@ func NewProtection(scope athanor.Declarer, logicalID string, args ProtectionArgs
 	return out, nil
 }
 
+// LookupProtection reads the existing AWS::Shield::Protection whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupProtection(scope athanor.Looker, logicalID, identifier string) (res *Protection, props ProtectionArgs, err error) {
+	looked, err := scope.Lookup(ProtectionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Protection{Resource: looked}
+	if err := decodeOutput(looked, "ProtectionArn", &out.ProtectionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProtectionId", &out.ProtectionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProtectionApplicationLayerAutomaticResponseConfiguration is the object type
 // ApplicationLayerAutomaticResponseConfiguration of AWS::Shield::Protection.
 //

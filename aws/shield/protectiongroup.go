@@ -113,6 +113,26 @@ func NewProtectionGroup(scope athanor.Declarer, logicalID string, args Protectio
 	return out, nil
 }
 
+// LookupProtectionGroup reads the existing AWS::Shield::ProtectionGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupProtectionGroup(scope athanor.Looker, logicalID, identifier string) (res *ProtectionGroup, props ProtectionGroupArgs, err error) {
+	looked, err := scope.Lookup(ProtectionGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProtectionGroup{Resource: looked}
+	if err := decodeOutput(looked, "ProtectionGroupArn", &out.ProtectionGroupArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProtectionGroupAggregation is an enum of AWS::Shield::ProtectionGroup
 // (Aggregation). Known values (3): SUM, MEAN, MAX. Nil means unset. It is an
 // interface that only the constants below and ProtectionGroupAggregationOf's

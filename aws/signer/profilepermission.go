@@ -100,3 +100,26 @@ func NewProfilePermission(scope athanor.Declarer, logicalID string, args Profile
 	}
 	return out, nil
 }
+
+// LookupProfilePermission reads the existing AWS::Signer::ProfilePermission
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupProfilePermission(scope athanor.Looker, logicalID, identifier string) (res *ProfilePermission, props ProfilePermissionArgs, err error) {
+	looked, err := scope.Lookup(ProfilePermissionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProfilePermission{Resource: looked}
+	if err := decodeOutput(looked, "StatementId", &out.StatementId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileName", &out.ProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -124,6 +124,35 @@ func NewSigningProfile(scope athanor.Declarer, logicalID string, args SigningPro
 	return out, nil
 }
 
+// LookupSigningProfile reads the existing AWS::Signer::SigningProfile whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSigningProfile(scope athanor.Looker, logicalID, identifier string) (res *SigningProfile, props SigningProfileArgs, err error) {
+	looked, err := scope.Lookup(SigningProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SigningProfile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileName", &out.ProfileName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileVersion", &out.ProfileVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileVersionArn", &out.ProfileVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SigningProfilePlatformId is an enum of AWS::Signer::SigningProfile
 // (PlatformId). Known values (2): AWSLambda-SHA384-ECDSA,
 // Notation-OCI-SHA384-ECDSA. Nil means unset. It is an interface that only the

@@ -97,6 +97,29 @@ func NewSimulation(scope athanor.Declarer, logicalID string, args SimulationArgs
 	return out, nil
 }
 
+// LookupSimulation reads the existing AWS::SimSpaceWeaver::Simulation whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSimulation(scope athanor.Looker, logicalID, identifier string) (res *Simulation, props SimulationArgs, err error) {
+	looked, err := scope.Lookup(SimulationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Simulation{Resource: looked}
+	if err := decodeOutput(looked, "DescribePayload", &out.DescribePayload); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SimulationS3Location is the object type S3Location of
 // AWS::SimSpaceWeaver::Simulation.
 //

@@ -74,6 +74,29 @@ func NewOptOutList(scope athanor.Declarer, logicalID string, args OptOutListArgs
 	return out, nil
 }
 
+// LookupOptOutList reads the existing AWS::SMSVOICE::OptOutList whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupOptOutList(scope athanor.Looker, logicalID, identifier string) (res *OptOutList, props OptOutListArgs, err error) {
+	looked, err := scope.Lookup(OptOutListType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OptOutList{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OptOutListName", &out.OptOutListName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OptOutListTag is the object type Tag of AWS::SMSVOICE::OptOutList.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-smsvoice-optoutlist-tag.html

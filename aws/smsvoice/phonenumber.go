@@ -160,6 +160,32 @@ func NewPhoneNumber(scope athanor.Declarer, logicalID string, args PhoneNumberAr
 	return out, nil
 }
 
+// LookupPhoneNumber reads the existing AWS::SMSVOICE::PhoneNumber whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPhoneNumber(scope athanor.Looker, logicalID, identifier string) (res *PhoneNumber, props PhoneNumberArgs, err error) {
+	looked, err := scope.Lookup(PhoneNumberType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PhoneNumber{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PhoneNumber", &out.PhoneNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PhoneNumberId", &out.PhoneNumberId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PhoneNumberMandatoryKeyword is the object type MandatoryKeyword of
 // AWS::SMSVOICE::PhoneNumber.
 //

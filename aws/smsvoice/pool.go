@@ -116,6 +116,28 @@ func NewPool(scope athanor.Declarer, logicalID string, args PoolArgs, opts ...at
 	return out, nil
 }
 
+// LookupPool reads the existing AWS::SMSVOICE::Pool whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPool(scope athanor.Looker, logicalID, identifier string) (res *Pool, props PoolArgs, err error) {
+	looked, err := scope.Lookup(PoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Pool{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PoolId", &out.PoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PoolMandatoryKeyword is the object type MandatoryKeyword of
 // AWS::SMSVOICE::Pool.
 //

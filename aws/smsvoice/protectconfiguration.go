@@ -80,6 +80,29 @@ func NewProtectConfiguration(scope athanor.Declarer, logicalID string, args Prot
 	return out, nil
 }
 
+// LookupProtectConfiguration reads the existing
+// AWS::SMSVOICE::ProtectConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupProtectConfiguration(scope athanor.Looker, logicalID, identifier string) (res *ProtectConfiguration, props ProtectConfigurationArgs, err error) {
+	looked, err := scope.Lookup(ProtectConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ProtectConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProtectConfigurationId", &out.ProtectConfigurationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProtectConfigurationCountryRule is the object type CountryRule of
 // AWS::SMSVOICE::ProtectConfiguration.
 //

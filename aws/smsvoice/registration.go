@@ -105,6 +105,38 @@ func NewRegistration(scope athanor.Declarer, logicalID string, args Registration
 	return out, nil
 }
 
+// LookupRegistration reads the existing AWS::SMSVOICE::Registration whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRegistration(scope athanor.Looker, logicalID, identifier string) (res *Registration, props RegistrationArgs, err error) {
+	looked, err := scope.Lookup(RegistrationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Registration{Resource: looked}
+	if err := decodeOutput(looked, "CreatedTimestamp", &out.CreatedTimestamp); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CurrentVersionNumber", &out.CurrentVersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RegistrationArn", &out.RegistrationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RegistrationId", &out.RegistrationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "RegistrationStatus", &out.RegistrationStatus, RegistrationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RegistrationStatus is an enum of AWS::SMSVOICE::Registration
 // (RegistrationStatus). Known values (10): CREATED, SUBMITTED, AWS_REVIEWING,
 // REVIEWING, REQUIRES_AUTHENTICATION, PROVISIONING, COMPLETE,

@@ -62,3 +62,23 @@ func NewResourcePolicy(scope athanor.Declarer, logicalID string, args ResourcePo
 	}
 	return out, nil
 }
+
+// LookupResourcePolicy reads the existing AWS::SMSVOICE::ResourcePolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResourcePolicy(scope athanor.Looker, logicalID, identifier string) (res *ResourcePolicy, props ResourcePolicyArgs, err error) {
+	looked, err := scope.Lookup(ResourcePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourcePolicy{Resource: looked}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -99,6 +99,32 @@ func NewSenderId(scope athanor.Declarer, logicalID string, args SenderIdArgs, op
 	return out, nil
 }
 
+// LookupSenderId reads the existing AWS::SMSVOICE::SenderId whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSenderId(scope athanor.Looker, logicalID, identifier string) (res *SenderId, props SenderIdArgs, err error) {
+	looked, err := scope.Lookup(SenderIdType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SenderId{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IsoCountryCode", &out.IsoCountryCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SenderId", &out.SenderId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SenderIdTag is the object type Tag of AWS::SMSVOICE::SenderId.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-smsvoice-senderid-tag.html

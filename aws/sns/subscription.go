@@ -118,3 +118,23 @@ func NewSubscription(scope athanor.Declarer, logicalID string, args Subscription
 	}
 	return out, nil
 }
+
+// LookupSubscription reads the existing AWS::SNS::Subscription whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSubscription(scope athanor.Looker, logicalID, identifier string) (res *Subscription, props SubscriptionArgs, err error) {
+	looked, err := scope.Lookup(SubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Subscription{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

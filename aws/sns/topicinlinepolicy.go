@@ -63,3 +63,23 @@ func NewTopicInlinePolicy(scope athanor.Declarer, logicalID string, args TopicIn
 	}
 	return out, nil
 }
+
+// LookupTopicInlinePolicy reads the existing AWS::SNS::TopicInlinePolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTopicInlinePolicy(scope athanor.Looker, logicalID, identifier string) (res *TopicInlinePolicy, props TopicInlinePolicyArgs, err error) {
+	looked, err := scope.Lookup(TopicInlinePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TopicInlinePolicy{Resource: looked}
+	if err := decodeOutput(looked, "TopicArn", &out.TopicArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

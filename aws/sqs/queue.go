@@ -155,6 +155,28 @@ func NewQueue(scope athanor.Declarer, logicalID string, args QueueArgs, opts ...
 	return out, nil
 }
 
+// LookupQueue reads the existing AWS::SQS::Queue whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupQueue(scope athanor.Looker, logicalID, identifier string) (res *Queue, props QueueArgs, err error) {
+	looked, err := scope.Lookup(QueueType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Queue{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QueueUrl", &out.QueueUrl); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QueueTag is the object type Tag of AWS::SQS::Queue.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sqs-queue-tag.html

@@ -63,3 +63,23 @@ func NewQueueInlinePolicy(scope athanor.Declarer, logicalID string, args QueueIn
 	}
 	return out, nil
 }
+
+// LookupQueueInlinePolicy reads the existing AWS::SQS::QueueInlinePolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupQueueInlinePolicy(scope athanor.Looker, logicalID, identifier string) (res *QueueInlinePolicy, props QueueInlinePolicyArgs, err error) {
+	looked, err := scope.Lookup(QueueInlinePolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &QueueInlinePolicy{Resource: looked}
+	if err := decodeOutput(looked, "Queue", &out.Queue); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -193,6 +193,26 @@ func NewAssociation(scope athanor.Declarer, logicalID string, args AssociationAr
 	return out, nil
 }
 
+// LookupAssociation reads the existing AWS::SSM::Association whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAssociation(scope athanor.Looker, logicalID, identifier string) (res *Association, props AssociationArgs, err error) {
+	looked, err := scope.Lookup(AssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Association{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssociationComplianceSeverity is an enum of AWS::SSM::Association
 // (ComplianceSeverity). Known values (5): CRITICAL, HIGH, MEDIUM, LOW,
 // UNSPECIFIED. Nil means unset. It is an interface that only the constants

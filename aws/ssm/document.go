@@ -156,6 +156,26 @@ func NewDocument(scope athanor.Declarer, logicalID string, args DocumentArgs, op
 	return out, nil
 }
 
+// LookupDocument reads the existing AWS::SSM::Document whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDocument(scope athanor.Looker, logicalID, identifier string) (res *Document, props DocumentArgs, err error) {
+	looked, err := scope.Lookup(DocumentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Document{Resource: looked}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DocumentAttachmentsSource is the object type AttachmentsSource of
 // AWS::SSM::Document.
 //

@@ -110,6 +110,26 @@ func NewMaintenanceWindow(scope athanor.Declarer, logicalID string, args Mainten
 	return out, nil
 }
 
+// LookupMaintenanceWindow reads the existing AWS::SSM::MaintenanceWindow whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMaintenanceWindow(scope athanor.Looker, logicalID, identifier string) (res *MaintenanceWindow, props MaintenanceWindowArgs, err error) {
+	looked, err := scope.Lookup(MaintenanceWindowType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MaintenanceWindow{Resource: looked}
+	if err := decodeOutput(looked, "WindowId", &out.WindowId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MaintenanceWindowTag is the object type Tag of AWS::SSM::MaintenanceWindow.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ssm-maintenancewindow-tag.html

@@ -96,6 +96,29 @@ func NewMaintenanceWindowTarget(scope athanor.Declarer, logicalID string, args M
 	return out, nil
 }
 
+// LookupMaintenanceWindowTarget reads the existing
+// AWS::SSM::MaintenanceWindowTarget whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMaintenanceWindowTarget(scope athanor.Looker, logicalID, identifier string) (res *MaintenanceWindowTarget, props MaintenanceWindowTargetArgs, err error) {
+	looked, err := scope.Lookup(MaintenanceWindowTargetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MaintenanceWindowTarget{Resource: looked}
+	if err := decodeOutput(looked, "WindowTargetId", &out.WindowTargetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WindowId", &out.WindowId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MaintenanceWindowTargetTargets is the object type Targets of
 // AWS::SSM::MaintenanceWindowTarget.
 //

@@ -143,6 +143,29 @@ func NewMaintenanceWindowTask(scope athanor.Declarer, logicalID string, args Mai
 	return out, nil
 }
 
+// LookupMaintenanceWindowTask reads the existing
+// AWS::SSM::MaintenanceWindowTask whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMaintenanceWindowTask(scope athanor.Looker, logicalID, identifier string) (res *MaintenanceWindowTask, props MaintenanceWindowTaskArgs, err error) {
+	looked, err := scope.Lookup(MaintenanceWindowTaskType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MaintenanceWindowTask{Resource: looked}
+	if err := decodeOutput(looked, "WindowTaskId", &out.WindowTaskId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WindowId", &out.WindowId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MaintenanceWindowTaskCloudWatchOutputConfig is the object type
 // CloudWatchOutputConfig of AWS::SSM::MaintenanceWindowTask.
 //

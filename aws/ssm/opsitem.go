@@ -168,6 +168,49 @@ func NewOpsItem(scope athanor.Declarer, logicalID string, args OpsItemArgs, opts
 	return out, nil
 }
 
+// LookupOpsItem reads the existing AWS::SSM::OpsItem whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupOpsItem(scope athanor.Looker, logicalID, identifier string) (res *OpsItem, props OpsItemArgs, err error) {
+	looked, err := scope.Lookup(OpsItemType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &OpsItem{Resource: looked}
+	if err := decodeOutput(looked, "CreatedBy", &out.CreatedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedTime", &out.CreatedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedBy", &out.LastModifiedBy); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedTime", &out.LastModifiedTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OpsItemArn", &out.OpsItemArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OpsItemId", &out.OpsItemId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OpsItemType", &out.OpsItemType); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Version", &out.Version); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // OpsItemTag is the object type Tag of AWS::SSM::OpsItem.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ssm-opsitem-tag.html

@@ -149,6 +149,29 @@ func NewParameter(scope athanor.Declarer, logicalID string, args ParameterArgs, 
 	return out, nil
 }
 
+// LookupParameter reads the existing AWS::SSM::Parameter whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupParameter(scope athanor.Looker, logicalID, identifier string) (res *Parameter, props ParameterArgs, err error) {
+	looked, err := scope.Lookup(ParameterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Parameter{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ParameterDataType is an enum of AWS::SSM::Parameter (DataType). Known values
 // (2): text, aws:ec2:image. Nil means unset. It is an interface that only the
 // constants below and ParameterDataTypeOf's results implement, so that a bare

@@ -179,6 +179,26 @@ func NewPatchBaseline(scope athanor.Declarer, logicalID string, args PatchBaseli
 	return out, nil
 }
 
+// LookupPatchBaseline reads the existing AWS::SSM::PatchBaseline whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPatchBaseline(scope athanor.Looker, logicalID, identifier string) (res *PatchBaseline, props PatchBaselineArgs, err error) {
+	looked, err := scope.Lookup(PatchBaselineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PatchBaseline{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PatchBaselineApprovedPatchesComplianceLevel is an enum of
 // AWS::SSM::PatchBaseline (ApprovedPatchesComplianceLevel). Known values (6):
 // CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL, UNSPECIFIED. Nil means unset. It

@@ -119,6 +119,26 @@ func NewResourceDataSync(scope athanor.Declarer, logicalID string, args Resource
 	return out, nil
 }
 
+// LookupResourceDataSync reads the existing AWS::SSM::ResourceDataSync whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResourceDataSync(scope athanor.Looker, logicalID, identifier string) (res *ResourceDataSync, props ResourceDataSyncArgs, err error) {
+	looked, err := scope.Lookup(ResourceDataSyncType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceDataSync{Resource: looked}
+	if err := decodeOutput(looked, "SyncName", &out.SyncName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceDataSyncAwsOrganizationsSource is the object type
 // AwsOrganizationsSource of AWS::SSM::ResourceDataSync.
 //

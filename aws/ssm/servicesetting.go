@@ -91,3 +91,32 @@ func NewServiceSetting(scope athanor.Declarer, logicalID string, args ServiceSet
 	}
 	return out, nil
 }
+
+// LookupServiceSetting reads the existing AWS::SSM::ServiceSetting whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServiceSetting(scope athanor.Looker, logicalID, identifier string) (res *ServiceSetting, props ServiceSettingArgs, err error) {
+	looked, err := scope.Lookup(ServiceSettingType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceSetting{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedDate", &out.LastModifiedDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedUser", &out.LastModifiedUser); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Status", &out.Status); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

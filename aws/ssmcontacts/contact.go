@@ -102,6 +102,26 @@ func NewContact(scope athanor.Declarer, logicalID string, args ContactArgs, opts
 	return out, nil
 }
 
+// LookupContact reads the existing AWS::SSMContacts::Contact whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupContact(scope athanor.Looker, logicalID, identifier string) (res *Contact, props ContactArgs, err error) {
+	looked, err := scope.Lookup(ContactType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Contact{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContactChannelTargetInfo is the object type ChannelTargetInfo of
 // AWS::SSMContacts::Contact.
 //

@@ -105,6 +105,26 @@ func NewContactChannel(scope athanor.Declarer, logicalID string, args ContactCha
 	return out, nil
 }
 
+// LookupContactChannel reads the existing AWS::SSMContacts::ContactChannel
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupContactChannel(scope athanor.Looker, logicalID, identifier string) (res *ContactChannel, props ContactChannelArgs, err error) {
+	looked, err := scope.Lookup(ContactChannelType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ContactChannel{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ContactChannelChannelType is an enum of AWS::SSMContacts::ContactChannel
 // (ChannelType). Known values (3): SMS, VOICE, EMAIL. Nil means unset. It is
 // an interface that only the constants below and ContactChannelChannelTypeOf's

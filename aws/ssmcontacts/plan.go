@@ -71,6 +71,26 @@ func NewPlan(scope athanor.Declarer, logicalID string, args PlanArgs, opts ...at
 	return out, nil
 }
 
+// LookupPlan reads the existing AWS::SSMContacts::Plan whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPlan(scope athanor.Looker, logicalID, identifier string) (res *Plan, props PlanArgs, err error) {
+	looked, err := scope.Lookup(PlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Plan{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PlanChannelTargetInfo is the object type ChannelTargetInfo of
 // AWS::SSMContacts::Plan.
 //

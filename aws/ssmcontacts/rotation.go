@@ -85,6 +85,26 @@ func NewRotation(scope athanor.Declarer, logicalID string, args RotationArgs, op
 	return out, nil
 }
 
+// LookupRotation reads the existing AWS::SSMContacts::Rotation whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupRotation(scope athanor.Looker, logicalID, identifier string) (res *Rotation, props RotationArgs, err error) {
+	looked, err := scope.Lookup(RotationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Rotation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RotationCoverageTime is the object type CoverageTime of
 // AWS::SSMContacts::Rotation.
 //

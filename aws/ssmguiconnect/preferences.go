@@ -55,6 +55,26 @@ func NewPreferences(scope athanor.Declarer, logicalID string, args PreferencesAr
 	return out, nil
 }
 
+// LookupPreferences reads the existing AWS::SSMGuiConnect::Preferences whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPreferences(scope athanor.Looker, logicalID, identifier string) (res *Preferences, props PreferencesArgs, err error) {
+	looked, err := scope.Lookup(PreferencesType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Preferences{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PreferencesConnectionRecordingPreferences is the object type
 // ConnectionRecordingPreferences of AWS::SSMGuiConnect::Preferences.
 //

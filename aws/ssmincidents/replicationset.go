@@ -70,6 +70,26 @@ func NewReplicationSet(scope athanor.Declarer, logicalID string, args Replicatio
 	return out, nil
 }
 
+// LookupReplicationSet reads the existing AWS::SSMIncidents::ReplicationSet
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupReplicationSet(scope athanor.Looker, logicalID, identifier string) (res *ReplicationSet, props ReplicationSetArgs, err error) {
+	looked, err := scope.Lookup(ReplicationSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReplicationSet{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReplicationSetRegionConfiguration is the object type RegionConfiguration of
 // AWS::SSMIncidents::ReplicationSet.
 //

@@ -105,6 +105,26 @@ func NewResponsePlan(scope athanor.Declarer, logicalID string, args ResponsePlan
 	return out, nil
 }
 
+// LookupResponsePlan reads the existing AWS::SSMIncidents::ResponsePlan whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResponsePlan(scope athanor.Looker, logicalID, identifier string) (res *ResponsePlan, props ResponsePlanArgs, err error) {
+	looked, err := scope.Lookup(ResponsePlanType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResponsePlan{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResponsePlanAction is the object type Action of
 // AWS::SSMIncidents::ResponsePlan.
 //

@@ -113,6 +113,35 @@ func NewConfigurationManager(scope athanor.Declarer, logicalID string, args Conf
 	return out, nil
 }
 
+// LookupConfigurationManager reads the existing
+// AWS::SSMQuickSetup::ConfigurationManager whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupConfigurationManager(scope athanor.Looker, logicalID, identifier string) (res *ConfigurationManager, props ConfigurationManagerArgs, err error) {
+	looked, err := scope.Lookup(ConfigurationManagerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConfigurationManager{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastModifiedAt", &out.LastModifiedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ManagerArn", &out.ManagerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusSummaries", &out.StatusSummaries); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConfigurationManagerConfigurationDefinition is the object type
 // ConfigurationDefinition of AWS::SSMQuickSetup::ConfigurationManager.
 //

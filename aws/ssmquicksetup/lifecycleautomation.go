@@ -78,3 +78,23 @@ func NewLifecycleAutomation(scope athanor.Declarer, logicalID string, args Lifec
 	}
 	return out, nil
 }
+
+// LookupLifecycleAutomation reads the existing
+// AWS::SSMQuickSetup::LifecycleAutomation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupLifecycleAutomation(scope athanor.Looker, logicalID, identifier string) (res *LifecycleAutomation, props LifecycleAutomationArgs, err error) {
+	looked, err := scope.Lookup(LifecycleAutomationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LifecycleAutomation{Resource: looked}
+	if err := decodeOutput(looked, "AssociationId", &out.AssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

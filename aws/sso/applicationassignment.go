@@ -124,6 +124,32 @@ func NewApplicationAssignment(scope athanor.Declarer, logicalID string, args App
 	return out, nil
 }
 
+// LookupApplicationAssignment reads the existing
+// AWS::SSO::ApplicationAssignment whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupApplicationAssignment(scope athanor.Looker, logicalID, identifier string) (res *ApplicationAssignment, props ApplicationAssignmentArgs, err error) {
+	looked, err := scope.Lookup(ApplicationAssignmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ApplicationAssignment{Resource: looked}
+	if err := decodeOutput(looked, "ApplicationArn", &out.ApplicationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "PrincipalType", &out.PrincipalType, ApplicationAssignmentPrincipalTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrincipalId", &out.PrincipalId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ApplicationAssignmentPrincipalType is an enum of
 // AWS::SSO::ApplicationAssignment (PrincipalType). Known values (2): USER,
 // GROUP. Nil means unset. It is an interface that only the constants below and

@@ -185,6 +185,41 @@ func NewAssignment(scope athanor.Declarer, logicalID string, args AssignmentArgs
 	return out, nil
 }
 
+// LookupAssignment reads the existing AWS::SSO::Assignment whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAssignment(scope athanor.Looker, logicalID, identifier string) (res *Assignment, props AssignmentArgs, err error) {
+	looked, err := scope.Lookup(AssignmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Assignment{Resource: looked}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TargetId", &out.TargetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "TargetType", &out.TargetType, AssignmentTargetTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PermissionSetArn", &out.PermissionSetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "PrincipalType", &out.PrincipalType, AssignmentPrincipalTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PrincipalId", &out.PrincipalId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssignmentPrincipalType is an enum of AWS::SSO::Assignment (PrincipalType).
 // Known values (2): USER, GROUP. Nil means unset. It is an interface that only
 // the constants below and AssignmentPrincipalTypeOf's results implement, so

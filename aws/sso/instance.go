@@ -93,6 +93,35 @@ func NewInstance(scope athanor.Declarer, logicalID string, args InstanceArgs, op
 	return out, nil
 }
 
+// LookupInstance reads the existing AWS::SSO::Instance whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupInstance(scope athanor.Looker, logicalID, identifier string) (res *Instance, props InstanceArgs, err error) {
+	looked, err := scope.Lookup(InstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Instance{Resource: looked}
+	if err := decodeOutput(looked, "IdentityStoreId", &out.IdentityStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "OwnerAccountId", &out.OwnerAccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, InstanceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceStatus is an enum of AWS::SSO::Instance (Status). Known values (3):
 // CREATE_IN_PROGRESS, DELETE_IN_PROGRESS, ACTIVE. Nil means unset. It is an
 // interface that only the constants below and InstanceStatusOf's results

@@ -80,6 +80,27 @@ func NewInstanceAccessControlAttributeConfiguration(scope athanor.Declarer, logi
 	return out, nil
 }
 
+// LookupInstanceAccessControlAttributeConfiguration reads the existing
+// AWS::SSO::InstanceAccessControlAttributeConfiguration whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupInstanceAccessControlAttributeConfiguration(scope athanor.Looker, logicalID, identifier string) (res *InstanceAccessControlAttributeConfiguration, props InstanceAccessControlAttributeConfigurationArgs, err error) {
+	looked, err := scope.Lookup(InstanceAccessControlAttributeConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InstanceAccessControlAttributeConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InstanceAccessControlAttributeConfigurationAccessControlAttribute is the
 // object type AccessControlAttribute of
 // AWS::SSO::InstanceAccessControlAttributeConfiguration.

@@ -131,6 +131,29 @@ func NewPermissionSet(scope athanor.Declarer, logicalID string, args PermissionS
 	return out, nil
 }
 
+// LookupPermissionSet reads the existing AWS::SSO::PermissionSet whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPermissionSet(scope athanor.Looker, logicalID, identifier string) (res *PermissionSet, props PermissionSetArgs, err error) {
+	looked, err := scope.Lookup(PermissionSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PermissionSet{Resource: looked}
+	if err := decodeOutput(looked, "PermissionSetArn", &out.PermissionSetArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InstanceArn", &out.InstanceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PermissionSetCustomerManagedPolicyReference is the object type
 // CustomerManagedPolicyReference of AWS::SSO::PermissionSet.
 //

@@ -71,6 +71,26 @@ func NewActivity(scope athanor.Declarer, logicalID string, args ActivityArgs, op
 	return out, nil
 }
 
+// LookupActivity reads the existing AWS::StepFunctions::Activity whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupActivity(scope athanor.Looker, logicalID, identifier string) (res *Activity, props ActivityArgs, err error) {
+	looked, err := scope.Lookup(ActivityType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Activity{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ActivityEncryptionConfiguration is the object type EncryptionConfiguration
 // of AWS::StepFunctions::Activity.
 //

@@ -148,6 +148,29 @@ func NewStateMachine(scope athanor.Declarer, logicalID string, args StateMachine
 	return out, nil
 }
 
+// LookupStateMachine reads the existing AWS::StepFunctions::StateMachine whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupStateMachine(scope athanor.Looker, logicalID, identifier string) (res *StateMachine, props StateMachineArgs, err error) {
+	looked, err := scope.Lookup(StateMachineType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StateMachine{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StateMachineCloudWatchLogsLogGroup is the object type CloudWatchLogsLogGroup
 // of AWS::StepFunctions::StateMachine.
 //

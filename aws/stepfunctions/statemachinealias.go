@@ -88,6 +88,26 @@ func NewStateMachineAlias(scope athanor.Declarer, logicalID string, args StateMa
 	return out, nil
 }
 
+// LookupStateMachineAlias reads the existing
+// AWS::StepFunctions::StateMachineAlias whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupStateMachineAlias(scope athanor.Looker, logicalID, identifier string) (res *StateMachineAlias, props StateMachineAliasArgs, err error) {
+	looked, err := scope.Lookup(StateMachineAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StateMachineAlias{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // StateMachineAliasDeploymentPreference is the object type
 // DeploymentPreference of AWS::StepFunctions::StateMachineAlias.
 //

@@ -75,3 +75,23 @@ func NewStateMachineVersion(scope athanor.Declarer, logicalID string, args State
 	}
 	return out, nil
 }
+
+// LookupStateMachineVersion reads the existing
+// AWS::StepFunctions::StateMachineVersion whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupStateMachineVersion(scope athanor.Looker, logicalID, identifier string) (res *StateMachineVersion, props StateMachineVersionArgs, err error) {
+	looked, err := scope.Lookup(StateMachineVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &StateMachineVersion{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

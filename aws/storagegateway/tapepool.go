@@ -119,6 +119,29 @@ func NewTapePool(scope athanor.Declarer, logicalID string, args TapePoolArgs, op
 	return out, nil
 }
 
+// LookupTapePool reads the existing AWS::StorageGateway::TapePool whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTapePool(scope athanor.Looker, logicalID, identifier string) (res *TapePool, props TapePoolArgs, err error) {
+	looked, err := scope.Lookup(TapePoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TapePool{Resource: looked}
+	if err := decodeOutput(looked, "PoolARN", &out.PoolARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PoolId", &out.PoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TapePoolRetentionLockType is an enum of AWS::StorageGateway::TapePool
 // (RetentionLockType). Known values (3): COMPLIANCE, GOVERNANCE, NONE. Nil
 // means unset. It is an interface that only the constants below and

@@ -54,3 +54,23 @@ func NewAccountAlias(scope athanor.Declarer, logicalID string, args AccountAlias
 	}
 	return out, nil
 }
+
+// LookupAccountAlias reads the existing AWS::SupportApp::AccountAlias whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccountAlias(scope athanor.Looker, logicalID, identifier string) (res *AccountAlias, props AccountAliasArgs, err error) {
+	looked, err := scope.Lookup(AccountAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccountAlias{Resource: looked}
+	if err := decodeOutput(looked, "AccountAliasResourceId", &out.AccountAliasResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

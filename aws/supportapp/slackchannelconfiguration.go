@@ -136,6 +136,29 @@ func NewSlackChannelConfiguration(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupSlackChannelConfiguration reads the existing
+// AWS::SupportApp::SlackChannelConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSlackChannelConfiguration(scope athanor.Looker, logicalID, identifier string) (res *SlackChannelConfiguration, props SlackChannelConfigurationArgs, err error) {
+	looked, err := scope.Lookup(SlackChannelConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SlackChannelConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "TeamId", &out.TeamId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ChannelId", &out.ChannelId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SlackChannelConfigurationNotifyOnCaseSeverity is an enum of
 // AWS::SupportApp::SlackChannelConfiguration (NotifyOnCaseSeverity). Known
 // values (3): none, all, high. Nil means unset. It is an interface that only

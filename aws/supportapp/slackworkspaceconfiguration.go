@@ -68,3 +68,23 @@ func NewSlackWorkspaceConfiguration(scope athanor.Declarer, logicalID string, ar
 	}
 	return out, nil
 }
+
+// LookupSlackWorkspaceConfiguration reads the existing
+// AWS::SupportApp::SlackWorkspaceConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupSlackWorkspaceConfiguration(scope athanor.Looker, logicalID, identifier string) (res *SlackWorkspaceConfiguration, props SlackWorkspaceConfigurationArgs, err error) {
+	looked, err := scope.Lookup(SlackWorkspaceConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SlackWorkspaceConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "TeamId", &out.TeamId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -239,6 +239,32 @@ func NewCanary(scope athanor.Declarer, logicalID string, args CanaryArgs, opts .
 	return out, nil
 }
 
+// LookupCanary reads the existing AWS::Synthetics::Canary whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupCanary(scope athanor.Looker, logicalID, identifier string) (res *Canary, props CanaryArgs, err error) {
+	looked, err := scope.Lookup(CanaryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Canary{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "State", &out.State); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CanaryArtifactConfig is the object type ArtifactConfig of
 // AWS::Synthetics::Canary.
 //

@@ -81,6 +81,29 @@ func NewGroup(scope athanor.Declarer, logicalID string, args GroupArgs, opts ...
 	return out, nil
 }
 
+// LookupGroup reads the existing AWS::Synthetics::Group whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupGroup(scope athanor.Looker, logicalID, identifier string) (res *Group, props GroupArgs, err error) {
+	looked, err := scope.Lookup(GroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Group{Resource: looked}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // GroupTag is the object type Tag of AWS::Synthetics::Group.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-synthetics-group-tag.html

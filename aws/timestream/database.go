@@ -80,6 +80,29 @@ func NewDatabase(scope athanor.Declarer, logicalID string, args DatabaseArgs, op
 	return out, nil
 }
 
+// LookupDatabase reads the existing AWS::Timestream::Database whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupDatabase(scope athanor.Looker, logicalID, identifier string) (res *Database, props DatabaseArgs, err error) {
+	looked, err := scope.Lookup(DatabaseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Database{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatabaseName", &out.DatabaseName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DatabaseTag is the object type Tag of AWS::Timestream::Database.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-timestream-database-tag.html

@@ -287,6 +287,44 @@ func NewInfluxDBCluster(scope athanor.Declarer, logicalID string, args InfluxDBC
 	return out, nil
 }
 
+// LookupInfluxDBCluster reads the existing AWS::Timestream::InfluxDBCluster
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInfluxDBCluster(scope athanor.Looker, logicalID, identifier string) (res *InfluxDBCluster, props InfluxDBClusterArgs, err error) {
+	looked, err := scope.Lookup(InfluxDBClusterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InfluxDBCluster{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "EngineType", &out.EngineType, InfluxDBClusterEngineTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InfluxAuthParametersSecretArn", &out.InfluxAuthParametersSecretArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ReaderEndpoint", &out.ReaderEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, InfluxDBClusterStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InfluxDBClusterDbInstanceType is an enum of AWS::Timestream::InfluxDBCluster
 // (DbInstanceType). Known values (9): db.influx.medium, db.influx.large,
 // db.influx.xlarge, db.influx.2xlarge, db.influx.4xlarge, db.influx.8xlarge,

@@ -290,6 +290,47 @@ func NewInfluxDBInstance(scope athanor.Declarer, logicalID string, args InfluxDB
 	return out, nil
 }
 
+// LookupInfluxDBInstance reads the existing AWS::Timestream::InfluxDBInstance
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupInfluxDBInstance(scope athanor.Looker, logicalID, identifier string) (res *InfluxDBInstance, props InfluxDBInstanceArgs, err error) {
+	looked, err := scope.Lookup(InfluxDBInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &InfluxDBInstance{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AvailabilityZone", &out.AvailabilityZone); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Endpoint", &out.Endpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "InfluxAuthParametersSecretArn", &out.InfluxAuthParametersSecretArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NextMaintenanceTime", &out.NextMaintenanceTime); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SecondaryAvailabilityZone", &out.SecondaryAvailabilityZone); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, InfluxDBInstanceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // InfluxDBInstanceDbInstanceType is an enum of
 // AWS::Timestream::InfluxDBInstance (DbInstanceType). Known values (9):
 // db.influx.medium, db.influx.large, db.influx.xlarge, db.influx.2xlarge,

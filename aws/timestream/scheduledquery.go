@@ -212,6 +212,50 @@ func NewScheduledQuery(scope athanor.Declarer, logicalID string, args ScheduledQ
 	return out, nil
 }
 
+// LookupScheduledQuery reads the existing AWS::Timestream::ScheduledQuery
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupScheduledQuery(scope athanor.Looker, logicalID, identifier string) (res *ScheduledQuery, props ScheduledQueryArgs, err error) {
+	looked, err := scope.Lookup(ScheduledQueryType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ScheduledQuery{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQErrorReportConfiguration", &out.SQErrorReportConfiguration); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQKmsKeyId", &out.SQKmsKeyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQName", &out.SQName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQNotificationConfiguration", &out.SQNotificationConfiguration); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQQueryString", &out.SQQueryString); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQScheduleConfiguration", &out.SQScheduleConfiguration); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQScheduledQueryExecutionRoleArn", &out.SQScheduledQueryExecutionRoleArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SQTargetConfiguration", &out.SQTargetConfiguration); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ScheduledQueryDimensionMapping is the object type DimensionMapping of
 // AWS::Timestream::ScheduledQuery.
 //

@@ -125,6 +125,35 @@ func NewTable(scope athanor.Declarer, logicalID string, args TableArgs, opts ...
 	return out, nil
 }
 
+// LookupTable reads the existing AWS::Timestream::Table whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupTable(scope athanor.Looker, logicalID, identifier string) (res *Table, props TableArgs, err error) {
+	looked, err := scope.Lookup(TableType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Table{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DatabaseName", &out.DatabaseName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TableName", &out.TableName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TableMagneticStoreWriteProperties is the object type
 // MagneticStoreWriteProperties of AWS::Timestream::Table.
 //

@@ -97,6 +97,26 @@ func NewVocabularyFilter(scope athanor.Declarer, logicalID string, args Vocabula
 	return out, nil
 }
 
+// LookupVocabularyFilter reads the existing AWS::Transcribe::VocabularyFilter
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupVocabularyFilter(scope athanor.Looker, logicalID, identifier string) (res *VocabularyFilter, props VocabularyFilterArgs, err error) {
+	looked, err := scope.Lookup(VocabularyFilterType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VocabularyFilter{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VocabularyFilterTag is the object type Tag of
 // AWS::Transcribe::VocabularyFilter.
 //

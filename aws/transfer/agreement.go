@@ -166,6 +166,32 @@ func NewAgreement(scope athanor.Declarer, logicalID string, args AgreementArgs, 
 	return out, nil
 }
 
+// LookupAgreement reads the existing AWS::Transfer::Agreement whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAgreement(scope athanor.Looker, logicalID, identifier string) (res *Agreement, props AgreementArgs, err error) {
+	looked, err := scope.Lookup(AgreementType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Agreement{Resource: looked}
+	if err := decodeOutput(looked, "AgreementId", &out.AgreementId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServerId", &out.ServerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AgreementCustomDirectories is the object type CustomDirectories of
 // AWS::Transfer::Agreement.
 //

@@ -182,6 +182,44 @@ func NewCertificate(scope athanor.Declarer, logicalID string, args CertificateAr
 	return out, nil
 }
 
+// LookupCertificate reads the existing AWS::Transfer::Certificate whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupCertificate(scope athanor.Looker, logicalID, identifier string) (res *Certificate, props CertificateArgs, err error) {
+	looked, err := scope.Lookup(CertificateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Certificate{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CertificateId", &out.CertificateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NotAfterDate", &out.NotAfterDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NotBeforeDate", &out.NotBeforeDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Serial", &out.Serial); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, CertificateStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Type", &out.Type, CertificateTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // CertificateStatus is an enum of AWS::Transfer::Certificate (Status). Known
 // values (3): ACTIVE, PENDING, INACTIVE. Nil means unset. It is an interface
 // that only the constants below and CertificateStatusOf's results implement,

@@ -175,6 +175,38 @@ func NewConnector(scope athanor.Declarer, logicalID string, args ConnectorArgs, 
 	return out, nil
 }
 
+// LookupConnector reads the existing AWS::Transfer::Connector whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupConnector(scope athanor.Looker, logicalID, identifier string) (res *Connector, props ConnectorArgs, err error) {
+	looked, err := scope.Lookup(ConnectorType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Connector{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ConnectorId", &out.ConnectorId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ErrorMessage", &out.ErrorMessage); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceManagedEgressIpAddresses", &out.ServiceManagedEgressIpAddresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ConnectorStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectorAs2Config is the object type As2Config of AWS::Transfer::Connector.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-transfer-connector-as2config.html

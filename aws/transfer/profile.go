@@ -104,6 +104,29 @@ func NewProfile(scope athanor.Declarer, logicalID string, args ProfileArgs, opts
 	return out, nil
 }
 
+// LookupProfile reads the existing AWS::Transfer::Profile whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupProfile(scope athanor.Looker, logicalID, identifier string) (res *Profile, props ProfileArgs, err error) {
+	looked, err := scope.Lookup(ProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Profile{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileId", &out.ProfileId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProfileTag is the object type Tag of AWS::Transfer::Profile.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-transfer-profile-tag.html

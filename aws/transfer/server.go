@@ -229,6 +229,35 @@ func NewServer(scope athanor.Declarer, logicalID string, args ServerArgs, opts .
 	return out, nil
 }
 
+// LookupServer reads the existing AWS::Transfer::Server whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupServer(scope athanor.Looker, logicalID, identifier string) (res *Server, props ServerArgs, err error) {
+	looked, err := scope.Lookup(ServerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Server{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "As2ServiceManagedEgressIpAddresses", &out.As2ServiceManagedEgressIpAddresses); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServerId", &out.ServerId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "State", &out.State, ServerStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServerAs2Transport is an enum of AWS::Transfer::Server (As2Transport). Known
 // values (1): HTTP. Nil means unset. It is an interface that only the
 // constants below and ServerAs2TransportOf's results implement, so that a bare

@@ -140,6 +140,32 @@ func NewWebApp(scope athanor.Declarer, logicalID string, args WebAppArgs, opts .
 	return out, nil
 }
 
+// LookupWebApp reads the existing AWS::Transfer::WebApp whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupWebApp(scope athanor.Looker, logicalID, identifier string) (res *WebApp, props WebAppArgs, err error) {
+	looked, err := scope.Lookup(WebAppType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WebApp{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcEndpointId", &out.VpcEndpointId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WebAppId", &out.WebAppId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WebAppCustomization is the object type WebAppCustomization of
 // AWS::Transfer::WebApp.
 //

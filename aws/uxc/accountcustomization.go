@@ -90,6 +90,26 @@ func NewAccountCustomization(scope athanor.Declarer, logicalID string, args Acco
 	return out, nil
 }
 
+// LookupAccountCustomization reads the existing AWS::UXC::AccountCustomization
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAccountCustomization(scope athanor.Looker, logicalID, identifier string) (res *AccountCustomization, props AccountCustomizationArgs, err error) {
+	looked, err := scope.Lookup(AccountCustomizationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccountCustomization{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccountCustomizationAccountColor is an enum of
 // AWS::UXC::AccountCustomization (AccountColor). Known values (10): none,
 // pink, purple, darkBlue, lightBlue, teal, green, yellow, orange, red. Nil

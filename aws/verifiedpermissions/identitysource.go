@@ -96,6 +96,32 @@ func NewIdentitySource(scope athanor.Declarer, logicalID string, args IdentitySo
 	return out, nil
 }
 
+// LookupIdentitySource reads the existing
+// AWS::VerifiedPermissions::IdentitySource whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIdentitySource(scope athanor.Looker, logicalID, identifier string) (res *IdentitySource, props IdentitySourceArgs, err error) {
+	looked, err := scope.Lookup(IdentitySourceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentitySource{Resource: looked}
+	if err := decodeOutput(looked, "Details", &out.Details); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IdentitySourceId", &out.IdentitySourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyStoreId", &out.PolicyStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdentitySourceCognitoGroupConfiguration is the object type
 // CognitoGroupConfiguration of AWS::VerifiedPermissions::IdentitySource.
 //

@@ -91,6 +91,32 @@ func NewPolicy(scope athanor.Declarer, logicalID string, args PolicyArgs, opts .
 	return out, nil
 }
 
+// LookupPolicy reads the existing AWS::VerifiedPermissions::Policy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPolicy(scope athanor.Looker, logicalID, identifier string) (res *Policy, props PolicyArgs, err error) {
+	looked, err := scope.Lookup(PolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Policy{Resource: looked}
+	if err := decodeOutput(looked, "PolicyId", &out.PolicyId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "PolicyType", &out.PolicyType, PolicyTypePropertyOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyStoreId", &out.PolicyStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyDefinition is the object type PolicyDefinition of
 // AWS::VerifiedPermissions::Policy. exactly one of {Static} or
 // {TemplateLinked}.

@@ -112,6 +112,32 @@ func NewPolicyStore(scope athanor.Declarer, logicalID string, args PolicyStoreAr
 	return out, nil
 }
 
+// LookupPolicyStore reads the existing AWS::VerifiedPermissions::PolicyStore
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupPolicyStore(scope athanor.Looker, logicalID, identifier string) (res *PolicyStore, props PolicyStoreArgs, err error) {
+	looked, err := scope.Lookup(PolicyStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PolicyStore{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "EncryptionState", &out.EncryptionState); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyStoreId", &out.PolicyStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PolicyStoreDeletionMode is an enum of AWS::VerifiedPermissions::PolicyStore
 // (DeletionMode). Known values (2): ENABLED, DISABLED. Nil means unset. It is
 // an interface that only the constants below and PolicyStoreDeletionModeOf's

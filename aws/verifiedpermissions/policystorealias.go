@@ -69,3 +69,23 @@ func NewPolicyStoreAlias(scope athanor.Declarer, logicalID string, args PolicySt
 	}
 	return out, nil
 }
+
+// LookupPolicyStoreAlias reads the existing
+// AWS::VerifiedPermissions::PolicyStoreAlias whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPolicyStoreAlias(scope athanor.Looker, logicalID, identifier string) (res *PolicyStoreAlias, props PolicyStoreAliasArgs, err error) {
+	looked, err := scope.Lookup(PolicyStoreAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PolicyStoreAlias{Resource: looked}
+	if err := decodeOutput(looked, "AliasName", &out.AliasName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

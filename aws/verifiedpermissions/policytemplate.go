@@ -86,3 +86,26 @@ func NewPolicyTemplate(scope athanor.Declarer, logicalID string, args PolicyTemp
 	}
 	return out, nil
 }
+
+// LookupPolicyTemplate reads the existing
+// AWS::VerifiedPermissions::PolicyTemplate whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupPolicyTemplate(scope athanor.Looker, logicalID, identifier string) (res *PolicyTemplate, props PolicyTemplateArgs, err error) {
+	looked, err := scope.Lookup(PolicyTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &PolicyTemplate{Resource: looked}
+	if err := decodeOutput(looked, "PolicyTemplateId", &out.PolicyTemplateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PolicyStoreId", &out.PolicyStoreId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

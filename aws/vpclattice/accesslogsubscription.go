@@ -137,6 +137,35 @@ func NewAccessLogSubscription(scope athanor.Declarer, logicalID string, args Acc
 	return out, nil
 }
 
+// LookupAccessLogSubscription reads the existing
+// AWS::VpcLattice::AccessLogSubscription whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupAccessLogSubscription(scope athanor.Looker, logicalID, identifier string) (res *AccessLogSubscription, props AccessLogSubscriptionArgs, err error) {
+	looked, err := scope.Lookup(AccessLogSubscriptionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AccessLogSubscription{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceId", &out.ResourceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AccessLogSubscriptionServiceNetworkLogType is an enum of
 // AWS::VpcLattice::AccessLogSubscription (ServiceNetworkLogType). Known values
 // (2): SERVICE, RESOURCE. Nil means unset. It is an interface that only the

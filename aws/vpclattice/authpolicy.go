@@ -76,6 +76,29 @@ func NewAuthPolicy(scope athanor.Declarer, logicalID string, args AuthPolicyArgs
 	return out, nil
 }
 
+// LookupAuthPolicy reads the existing AWS::VpcLattice::AuthPolicy whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAuthPolicy(scope athanor.Looker, logicalID, identifier string) (res *AuthPolicy, props AuthPolicyArgs, err error) {
+	looked, err := scope.Lookup(AuthPolicyType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AuthPolicy{Resource: looked}
+	if err := decodeOutputAs(looked, "State", &out.State, AuthPolicyStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceIdentifier", &out.ResourceIdentifier); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AuthPolicyState is an enum of AWS::VpcLattice::AuthPolicy (State). Known
 // values (2): Active, Inactive. Nil means unset. It is an interface that only
 // the constants below and AuthPolicyStateOf's results implement, so that a

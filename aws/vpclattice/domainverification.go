@@ -97,6 +97,35 @@ func NewDomainVerification(scope athanor.Declarer, logicalID string, args Domain
 	return out, nil
 }
 
+// LookupDomainVerification reads the existing
+// AWS::VpcLattice::DomainVerification whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupDomainVerification(scope athanor.Looker, logicalID, identifier string) (res *DomainVerification, props DomainVerificationArgs, err error) {
+	looked, err := scope.Lookup(DomainVerificationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DomainVerification{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, DomainVerificationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TxtMethodConfig", &out.TxtMethodConfig); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DomainVerificationStatus is an enum of AWS::VpcLattice::DomainVerification
 // (Status). Known values (3): VERIFIED, PENDING, VERIFICATION_TIMED_OUT. Nil
 // means unset. It is an interface that only the constants below and

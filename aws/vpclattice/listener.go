@@ -147,6 +147,35 @@ func NewListener(scope athanor.Declarer, logicalID string, args ListenerArgs, op
 	return out, nil
 }
 
+// LookupListener reads the existing AWS::VpcLattice::Listener whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupListener(scope athanor.Looker, logicalID, identifier string) (res *Listener, props ListenerArgs, err error) {
+	looked, err := scope.Lookup(ListenerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Listener{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceArn", &out.ServiceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceId", &out.ServiceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ListenerDefaultAction is the object type DefaultAction of
 // AWS::VpcLattice::Listener.
 //

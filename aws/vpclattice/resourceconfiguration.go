@@ -191,6 +191,29 @@ func NewResourceConfiguration(scope athanor.Declarer, logicalID string, args Res
 	return out, nil
 }
 
+// LookupResourceConfiguration reads the existing
+// AWS::VpcLattice::ResourceConfiguration whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupResourceConfiguration(scope athanor.Looker, logicalID, identifier string) (res *ResourceConfiguration, props ResourceConfigurationArgs, err error) {
+	looked, err := scope.Lookup(ResourceConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceConfigurationAuthType is an enum of
 // AWS::VpcLattice::ResourceConfiguration (ResourceConfigurationAuthType).
 // Known values (2): NONE, AWS_IAM. Nil means unset. It is an interface that

@@ -143,6 +143,29 @@ func NewResourceGateway(scope athanor.Declarer, logicalID string, args ResourceG
 	return out, nil
 }
 
+// LookupResourceGateway reads the existing AWS::VpcLattice::ResourceGateway
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupResourceGateway(scope athanor.Looker, logicalID, identifier string) (res *ResourceGateway, props ResourceGatewayArgs, err error) {
+	looked, err := scope.Lookup(ResourceGatewayType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ResourceGateway{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ResourceGatewayIpAddressType is an enum of AWS::VpcLattice::ResourceGateway
 // (IpAddressType). Known values (3): IPV4, IPV6, DUALSTACK. Nil means unset.
 // It is an interface that only the constants below and

@@ -113,6 +113,28 @@ func NewRule(scope athanor.Declarer, logicalID string, args RuleArgs, opts ...at
 	return out, nil
 }
 
+// LookupRule reads the existing AWS::VpcLattice::Rule whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupRule(scope athanor.Looker, logicalID, identifier string) (res *Rule, props RuleArgs, err error) {
+	looked, err := scope.Lookup(RuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Rule{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RuleAction is the object type Action of AWS::VpcLattice::Rule.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-vpclattice-rule-action.html

@@ -126,6 +126,35 @@ func NewServiceNetwork(scope athanor.Declarer, logicalID string, args ServiceNet
 	return out, nil
 }
 
+// LookupServiceNetwork reads the existing AWS::VpcLattice::ServiceNetwork
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupServiceNetwork(scope athanor.Looker, logicalID, identifier string) (res *ServiceNetwork, props ServiceNetworkArgs, err error) {
+	looked, err := scope.Lookup(ServiceNetworkType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceNetwork{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceNetworkAuthType is an enum of AWS::VpcLattice::ServiceNetwork
 // (AuthType). Known values (2): NONE, AWS_IAM. Nil means unset. It is an
 // interface that only the constants below and ServiceNetworkAuthTypeOf's

@@ -98,6 +98,29 @@ func NewServiceNetworkResourceAssociation(scope athanor.Declarer, logicalID stri
 	return out, nil
 }
 
+// LookupServiceNetworkResourceAssociation reads the existing
+// AWS::VpcLattice::ServiceNetworkResourceAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupServiceNetworkResourceAssociation(scope athanor.Looker, logicalID, identifier string) (res *ServiceNetworkResourceAssociation, props ServiceNetworkResourceAssociationArgs, err error) {
+	looked, err := scope.Lookup(ServiceNetworkResourceAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceNetworkResourceAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceNetworkResourceAssociationTag is the object type Tag of
 // AWS::VpcLattice::ServiceNetworkResourceAssociation.
 //

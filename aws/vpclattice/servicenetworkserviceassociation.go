@@ -189,6 +189,53 @@ func NewServiceNetworkServiceAssociation(scope athanor.Declarer, logicalID strin
 	return out, nil
 }
 
+// LookupServiceNetworkServiceAssociation reads the existing
+// AWS::VpcLattice::ServiceNetworkServiceAssociation whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupServiceNetworkServiceAssociation(scope athanor.Looker, logicalID, identifier string) (res *ServiceNetworkServiceAssociation, props ServiceNetworkServiceAssociationArgs, err error) {
+	looked, err := scope.Lookup(ServiceNetworkServiceAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceNetworkServiceAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceArn", &out.ServiceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceId", &out.ServiceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceName", &out.ServiceName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceNetworkArn", &out.ServiceNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceNetworkId", &out.ServiceNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceNetworkName", &out.ServiceNetworkName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ServiceNetworkServiceAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceNetworkServiceAssociationDnsEntry is the object type DnsEntry of
 // AWS::VpcLattice::ServiceNetworkServiceAssociation.
 //

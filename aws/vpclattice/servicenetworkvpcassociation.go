@@ -183,6 +183,47 @@ func NewServiceNetworkVpcAssociation(scope athanor.Declarer, logicalID string, a
 	return out, nil
 }
 
+// LookupServiceNetworkVpcAssociation reads the existing
+// AWS::VpcLattice::ServiceNetworkVpcAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupServiceNetworkVpcAssociation(scope athanor.Looker, logicalID, identifier string) (res *ServiceNetworkVpcAssociation, props ServiceNetworkVpcAssociationArgs, err error) {
+	looked, err := scope.Lookup(ServiceNetworkVpcAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ServiceNetworkVpcAssociation{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceNetworkArn", &out.ServiceNetworkArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceNetworkId", &out.ServiceNetworkId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceNetworkName", &out.ServiceNetworkName); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, ServiceNetworkVpcAssociationStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VpcId", &out.VpcId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ServiceNetworkVpcAssociationDnsOptions is the object type DnsOptions of
 // AWS::VpcLattice::ServiceNetworkVpcAssociation.
 //

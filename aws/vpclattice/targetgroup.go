@@ -147,6 +147,38 @@ func NewTargetGroup(scope athanor.Declarer, logicalID string, args TargetGroupAr
 	return out, nil
 }
 
+// LookupTargetGroup reads the existing AWS::VpcLattice::TargetGroup whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTargetGroup(scope athanor.Looker, logicalID, identifier string) (res *TargetGroup, props TargetGroupArgs, err error) {
+	looked, err := scope.Lookup(TargetGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TargetGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LastUpdatedAt", &out.LastUpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, TargetGroupStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TargetGroupConfig is the object type TargetGroupConfig of
 // AWS::VpcLattice::TargetGroup.
 //

@@ -144,6 +144,34 @@ func NewIPSet(scope athanor.Declarer, logicalID string, args IPSetArgs, opts ...
 	return out, nil
 }
 
+// LookupIPSet reads the existing AWS::WAFv2::IPSet whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupIPSet(scope athanor.Looker, logicalID, identifier string) (res *IPSet, props IPSetArgs, err error) {
+	looked, err := scope.Lookup(IPSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IPSet{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Scope", &out.Scope, IPSetScopeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IPSetIPAddressVersion is an enum of AWS::WAFv2::IPSet (IPAddressVersion).
 // Known values (2): IPV4, IPV6. Nil means unset. It is an interface that only
 // the constants below and IPSetIPAddressVersionOf's results implement, so that

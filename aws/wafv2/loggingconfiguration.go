@@ -90,6 +90,29 @@ func NewLoggingConfiguration(scope athanor.Declarer, logicalID string, args Logg
 	return out, nil
 }
 
+// LookupLoggingConfiguration reads the existing
+// AWS::WAFv2::LoggingConfiguration whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupLoggingConfiguration(scope athanor.Looker, logicalID, identifier string) (res *LoggingConfiguration, props LoggingConfigurationArgs, err error) {
+	looked, err := scope.Lookup(LoggingConfigurationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &LoggingConfiguration{Resource: looked}
+	if err := decodeOutput(looked, "ManagedByFirewallManager", &out.ManagedByFirewallManager); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LoggingConfigurationCondition is the object type Condition of
 // AWS::WAFv2::LoggingConfiguration.
 //

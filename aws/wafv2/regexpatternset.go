@@ -134,6 +134,35 @@ func NewRegexPatternSet(scope athanor.Declarer, logicalID string, args RegexPatt
 	return out, nil
 }
 
+// LookupRegexPatternSet reads the existing AWS::WAFv2::RegexPatternSet whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupRegexPatternSet(scope athanor.Looker, logicalID, identifier string) (res *RegexPatternSet, props RegexPatternSetArgs, err error) {
+	looked, err := scope.Lookup(RegexPatternSetType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &RegexPatternSet{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Scope", &out.Scope, RegexPatternSetScopeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // RegexPatternSetScope is an enum of AWS::WAFv2::RegexPatternSet (Scope).
 // Known values (2): CLOUDFRONT, REGIONAL. Nil means unset. It is an interface
 // that only the constants below and RegexPatternSetScopeOf's results

@@ -224,6 +224,40 @@ func NewWebACL(scope athanor.Declarer, logicalID string, args WebACLArgs, opts .
 	return out, nil
 }
 
+// LookupWebACL reads the existing AWS::WAFv2::WebACL whose primary identifier
+// is identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupWebACL(scope athanor.Looker, logicalID, identifier string) (res *WebACL, props WebACLArgs, err error) {
+	looked, err := scope.Lookup(WebACLType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WebACL{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Capacity", &out.Capacity); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LabelNamespace", &out.LabelNamespace); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Scope", &out.Scope, WebACLScopeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WebACLAWSManagedRulesACFPRuleSet is the object type
 // AWSManagedRulesACFPRuleSet of AWS::WAFv2::WebACL.
 //

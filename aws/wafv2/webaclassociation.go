@@ -76,3 +76,26 @@ func NewWebACLAssociation(scope athanor.Declarer, logicalID string, args WebACLA
 	}
 	return out, nil
 }
+
+// LookupWebACLAssociation reads the existing AWS::WAFv2::WebACLAssociation
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWebACLAssociation(scope athanor.Looker, logicalID, identifier string) (res *WebACLAssociation, props WebACLAssociationArgs, err error) {
+	looked, err := scope.Lookup(WebACLAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WebACLAssociation{Resource: looked}
+	if err := decodeOutput(looked, "ResourceArn", &out.ResourceArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WebACLArn", &out.WebACLArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

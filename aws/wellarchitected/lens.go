@@ -111,6 +111,38 @@ func NewLens(scope athanor.Declarer, logicalID string, args LensArgs, opts ...at
 	return out, nil
 }
 
+// LookupLens reads the existing AWS::WellArchitected::Lens whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupLens(scope athanor.Looker, logicalID, identifier string) (res *Lens, props LensArgs, err error) {
+	looked, err := scope.Lookup(LensType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Lens{Resource: looked}
+	if err := decodeOutput(looked, "Description", &out.Description); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LensArn", &out.LensArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "LensId", &out.LensId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Name", &out.Name); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Owner", &out.Owner); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // LensTags is the object type Tags of AWS::WellArchitected::Lens.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-wellarchitected-lens-tags.html

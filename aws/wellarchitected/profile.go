@@ -116,6 +116,38 @@ func NewProfile(scope athanor.Declarer, logicalID string, args ProfileArgs, opts
 	return out, nil
 }
 
+// LookupProfile reads the existing AWS::WellArchitected::Profile whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupProfile(scope athanor.Looker, logicalID, identifier string) (res *Profile, props ProfileArgs, err error) {
+	looked, err := scope.Lookup(ProfileType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Profile{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Owner", &out.Owner); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileArn", &out.ProfileArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ProfileVersion", &out.ProfileVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ProfileQuestionUpdate is the object type ProfileQuestionUpdate of
 // AWS::WellArchitected::Profile.
 //

@@ -114,6 +114,35 @@ func NewReviewTemplate(scope athanor.Declarer, logicalID string, args ReviewTemp
 	return out, nil
 }
 
+// LookupReviewTemplate reads the existing AWS::WellArchitected::ReviewTemplate
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupReviewTemplate(scope athanor.Looker, logicalID, identifier string) (res *ReviewTemplate, props ReviewTemplateArgs, err error) {
+	looked, err := scope.Lookup(ReviewTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ReviewTemplate{Resource: looked}
+	if err := decodeOutput(looked, "Owner", &out.Owner); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TemplateArn", &out.TemplateArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "UpdateStatus", &out.UpdateStatus, ReviewTemplateUpdateStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ReviewTemplateTags is the object type Tags of
 // AWS::WellArchitected::ReviewTemplate.
 //

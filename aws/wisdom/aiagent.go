@@ -157,6 +157,38 @@ func NewAIAgent(scope athanor.Declarer, logicalID string, args AIAgentArgs, opts
 	return out, nil
 }
 
+// LookupAIAgent reads the existing AWS::Wisdom::AIAgent whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAIAgent(scope athanor.Looker, logicalID, identifier string) (res *AIAgent, props AIAgentArgs, err error) {
+	looked, err := scope.Lookup(AIAgentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AIAgent{Resource: looked}
+	if err := decodeOutput(looked, "AIAgentArn", &out.AIAgentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIAgentId", &out.AIAgentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedTimeSeconds", &out.ModifiedTimeSeconds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AIAgentAnswerRecommendationAIAgentConfiguration is the object type
 // AnswerRecommendationAIAgentConfiguration of AWS::Wisdom::AIAgent.
 //

@@ -128,3 +128,38 @@ func NewAIAgentVersion(scope athanor.Declarer, logicalID string, args AIAgentVer
 	}
 	return out, nil
 }
+
+// LookupAIAgentVersion reads the existing AWS::Wisdom::AIAgentVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAIAgentVersion(scope athanor.Looker, logicalID, identifier string) (res *AIAgentVersion, props AIAgentVersionArgs, err error) {
+	looked, err := scope.Lookup(AIAgentVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AIAgentVersion{Resource: looked}
+	if err := decodeOutput(looked, "AIAgentArn", &out.AIAgentArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIAgentVersionId", &out.AIAgentVersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionNumber", &out.VersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIAgentId", &out.AIAgentId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -171,6 +171,38 @@ func NewAIGuardrail(scope athanor.Declarer, logicalID string, args AIGuardrailAr
 	return out, nil
 }
 
+// LookupAIGuardrail reads the existing AWS::Wisdom::AIGuardrail whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAIGuardrail(scope athanor.Looker, logicalID, identifier string) (res *AIGuardrail, props AIGuardrailArgs, err error) {
+	looked, err := scope.Lookup(AIGuardrailType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AIGuardrail{Resource: looked}
+	if err := decodeOutput(looked, "AIGuardrailArn", &out.AIGuardrailArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIGuardrailId", &out.AIGuardrailId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedTimeSeconds", &out.ModifiedTimeSeconds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AIGuardrailContentPolicyConfig is the object type
 // AIGuardrailContentPolicyConfig of AWS::Wisdom::AIGuardrail.
 //

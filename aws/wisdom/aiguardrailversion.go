@@ -131,3 +131,38 @@ func NewAIGuardrailVersion(scope athanor.Declarer, logicalID string, args AIGuar
 	}
 	return out, nil
 }
+
+// LookupAIGuardrailVersion reads the existing AWS::Wisdom::AIGuardrailVersion
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAIGuardrailVersion(scope athanor.Looker, logicalID, identifier string) (res *AIGuardrailVersion, props AIGuardrailVersionArgs, err error) {
+	looked, err := scope.Lookup(AIGuardrailVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AIGuardrailVersion{Resource: looked}
+	if err := decodeOutput(looked, "AIGuardrailArn", &out.AIGuardrailArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIGuardrailVersionId", &out.AIGuardrailVersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionNumber", &out.VersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIGuardrailId", &out.AIGuardrailId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

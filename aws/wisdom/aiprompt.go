@@ -185,6 +185,38 @@ func NewAIPrompt(scope athanor.Declarer, logicalID string, args AIPromptArgs, op
 	return out, nil
 }
 
+// LookupAIPrompt reads the existing AWS::Wisdom::AIPrompt whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAIPrompt(scope athanor.Looker, logicalID, identifier string) (res *AIPrompt, props AIPromptArgs, err error) {
+	looked, err := scope.Lookup(AIPromptType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AIPrompt{Resource: looked}
+	if err := decodeOutput(looked, "AIPromptArn", &out.AIPromptArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIPromptId", &out.AIPromptId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ModifiedTimeSeconds", &out.ModifiedTimeSeconds); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AIPromptAPIFormat is an enum of AWS::Wisdom::AIPrompt (AIPromptAPIFormat).
 // Known values (4): ANTHROPIC_CLAUDE_MESSAGES,
 // ANTHROPIC_CLAUDE_TEXT_COMPLETIONS, MESSAGES, TEXT_COMPLETIONS. Nil means

@@ -128,3 +128,38 @@ func NewAIPromptVersion(scope athanor.Declarer, logicalID string, args AIPromptV
 	}
 	return out, nil
 }
+
+// LookupAIPromptVersion reads the existing AWS::Wisdom::AIPromptVersion whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupAIPromptVersion(scope athanor.Looker, logicalID, identifier string) (res *AIPromptVersion, props AIPromptVersionArgs, err error) {
+	looked, err := scope.Lookup(AIPromptVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AIPromptVersion{Resource: looked}
+	if err := decodeOutput(looked, "AIPromptArn", &out.AIPromptArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIPromptVersionId", &out.AIPromptVersionId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VersionNumber", &out.VersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AIPromptId", &out.AIPromptId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -119,6 +119,29 @@ func NewAssistant(scope athanor.Declarer, logicalID string, args AssistantArgs, 
 	return out, nil
 }
 
+// LookupAssistant reads the existing AWS::Wisdom::Assistant whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupAssistant(scope athanor.Looker, logicalID, identifier string) (res *Assistant, props AssistantArgs, err error) {
+	looked, err := scope.Lookup(AssistantType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Assistant{Resource: looked}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssistantServerSideEncryptionConfiguration is the object type
 // ServerSideEncryptionConfiguration of AWS::Wisdom::Assistant.
 //

@@ -138,6 +138,35 @@ func NewAssistantAssociation(scope athanor.Declarer, logicalID string, args Assi
 	return out, nil
 }
 
+// LookupAssistantAssociation reads the existing
+// AWS::Wisdom::AssistantAssociation whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupAssistantAssociation(scope athanor.Looker, logicalID, identifier string) (res *AssistantAssociation, props AssistantAssociationArgs, err error) {
+	looked, err := scope.Lookup(AssistantAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &AssistantAssociation{Resource: looked}
+	if err := decodeOutput(looked, "AssistantArn", &out.AssistantArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantAssociationArn", &out.AssistantAssociationArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantAssociationId", &out.AssistantAssociationId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "AssistantId", &out.AssistantId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // AssistantAssociationAssociationData is the object type AssociationData of
 // AWS::Wisdom::AssistantAssociation. exactly one of {KnowledgeBaseId} or
 // {ExternalBedrockKnowledgeBaseConfig}.

@@ -160,6 +160,32 @@ func NewMessageTemplate(scope athanor.Declarer, logicalID string, args MessageTe
 	return out, nil
 }
 
+// LookupMessageTemplate reads the existing AWS::Wisdom::MessageTemplate whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupMessageTemplate(scope athanor.Looker, logicalID, identifier string) (res *MessageTemplate, props MessageTemplateArgs, err error) {
+	looked, err := scope.Lookup(MessageTemplateType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MessageTemplate{Resource: looked}
+	if err := decodeOutput(looked, "MessageTemplateArn", &out.MessageTemplateArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MessageTemplateContentSha256", &out.MessageTemplateContentSha256); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MessageTemplateId", &out.MessageTemplateId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // MessageTemplateAgentAttributes is the object type AgentAttributes of
 // AWS::Wisdom::MessageTemplate.
 //

@@ -79,3 +79,26 @@ func NewMessageTemplateVersion(scope athanor.Declarer, logicalID string, args Me
 	}
 	return out, nil
 }
+
+// LookupMessageTemplateVersion reads the existing
+// AWS::Wisdom::MessageTemplateVersion whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupMessageTemplateVersion(scope athanor.Looker, logicalID, identifier string) (res *MessageTemplateVersion, props MessageTemplateVersionArgs, err error) {
+	looked, err := scope.Lookup(MessageTemplateVersionType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &MessageTemplateVersion{Resource: looked}
+	if err := decodeOutput(looked, "MessageTemplateVersionArn", &out.MessageTemplateVersionArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "MessageTemplateVersionNumber", &out.MessageTemplateVersionNumber); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -167,6 +167,35 @@ func NewQuickResponse(scope athanor.Declarer, logicalID string, args QuickRespon
 	return out, nil
 }
 
+// LookupQuickResponse reads the existing AWS::Wisdom::QuickResponse whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupQuickResponse(scope athanor.Looker, logicalID, identifier string) (res *QuickResponse, props QuickResponseArgs, err error) {
+	looked, err := scope.Lookup(QuickResponseType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &QuickResponse{Resource: looked}
+	if err := decodeOutput(looked, "Contents", &out.Contents); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QuickResponseArn", &out.QuickResponseArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "QuickResponseId", &out.QuickResponseId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "Status", &out.Status, QuickResponseStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // QuickResponseChannelType is an enum of AWS::Wisdom::QuickResponse
 // (ChannelType). Known values (2): Chat, Email. Nil means unset. It is an
 // interface that only the constants below and QuickResponseChannelTypeOf's

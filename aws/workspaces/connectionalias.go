@@ -92,6 +92,32 @@ func NewConnectionAlias(scope athanor.Declarer, logicalID string, args Connectio
 	return out, nil
 }
 
+// LookupConnectionAlias reads the existing AWS::WorkSpaces::ConnectionAlias
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupConnectionAlias(scope athanor.Looker, logicalID, identifier string) (res *ConnectionAlias, props ConnectionAliasArgs, err error) {
+	looked, err := scope.Lookup(ConnectionAliasType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &ConnectionAlias{Resource: looked}
+	if err := decodeOutput(looked, "AliasId", &out.AliasId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Associations", &out.Associations); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ConnectionAliasState", &out.ConnectionAliasState, ConnectionAliasStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // ConnectionAliasAssociation is the object type ConnectionAliasAssociation of
 // AWS::WorkSpaces::ConnectionAlias.
 //

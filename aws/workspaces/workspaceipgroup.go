@@ -87,6 +87,29 @@ func NewWorkspaceIpGroup(scope athanor.Declarer, logicalID string, args Workspac
 	return out, nil
 }
 
+// LookupWorkspaceIpGroup reads the existing AWS::WorkSpaces::WorkspaceIpGroup
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWorkspaceIpGroup(scope athanor.Looker, logicalID, identifier string) (res *WorkspaceIpGroup, props WorkspaceIpGroupArgs, err error) {
+	looked, err := scope.Lookup(WorkspaceIpGroupType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkspaceIpGroup{Resource: looked}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "GroupId", &out.GroupId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkspaceIpGroupIpRuleItem is the object type IpRuleItem of
 // AWS::WorkSpaces::WorkspaceIpGroup.
 //

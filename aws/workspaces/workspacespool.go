@@ -147,6 +147,32 @@ func NewWorkspacesPool(scope athanor.Declarer, logicalID string, args Workspaces
 	return out, nil
 }
 
+// LookupWorkspacesPool reads the existing AWS::WorkSpaces::WorkspacesPool
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupWorkspacesPool(scope athanor.Looker, logicalID, identifier string) (res *WorkspacesPool, props WorkspacesPoolArgs, err error) {
+	looked, err := scope.Lookup(WorkspacesPoolType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkspacesPool{Resource: looked}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PoolArn", &out.PoolArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PoolId", &out.PoolId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkspacesPoolApplicationSettings is the object type ApplicationSettings of
 // AWS::WorkSpaces::WorkspacesPool.
 //

@@ -128,6 +128,32 @@ func NewVolumeAssociation(scope athanor.Declarer, logicalID string, args VolumeA
 	return out, nil
 }
 
+// LookupVolumeAssociation reads the existing
+// AWS::WorkspacesInstances::VolumeAssociation whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupVolumeAssociation(scope athanor.Looker, logicalID, identifier string) (res *VolumeAssociation, props VolumeAssociationArgs, err error) {
+	looked, err := scope.Lookup(VolumeAssociationType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &VolumeAssociation{Resource: looked}
+	if err := decodeOutput(looked, "WorkspaceInstanceId", &out.WorkspaceInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "VolumeId", &out.VolumeId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Device", &out.Device); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // VolumeAssociationDisassociateMode is an enum of
 // AWS::WorkspacesInstances::VolumeAssociation (DisassociateMode). Known values
 // (2): FORCE, NO_FORCE. Nil means unset. It is an interface that only the

@@ -93,6 +93,32 @@ func NewWorkspaceInstance(scope athanor.Declarer, logicalID string, args Workspa
 	return out, nil
 }
 
+// LookupWorkspaceInstance reads the existing
+// AWS::WorkspacesInstances::WorkspaceInstance whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupWorkspaceInstance(scope athanor.Looker, logicalID, identifier string) (res *WorkspaceInstance, props WorkspaceInstanceArgs, err error) {
+	looked, err := scope.Lookup(WorkspaceInstanceType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &WorkspaceInstance{Resource: looked}
+	if err := decodeOutput(looked, "EC2ManagedInstance", &out.EC2ManagedInstance); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "ProvisionState", &out.ProvisionState, WorkspaceInstanceProvisionStateOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "WorkspaceInstanceId", &out.WorkspaceInstanceId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // WorkspaceInstanceBlockDeviceMapping is the object type BlockDeviceMapping of
 // AWS::WorkspacesInstances::WorkspaceInstance.
 //

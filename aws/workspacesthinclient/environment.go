@@ -237,6 +237,53 @@ func NewEnvironment(scope athanor.Declarer, logicalID string, args EnvironmentAr
 	return out, nil
 }
 
+// LookupEnvironment reads the existing AWS::WorkSpacesThinClient::Environment
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupEnvironment(scope athanor.Looker, logicalID, identifier string) (res *Environment, props EnvironmentArgs, err error) {
+	looked, err := scope.Lookup(EnvironmentType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Environment{Resource: looked}
+	if err := decodeOutput(looked, "ActivationCode", &out.ActivationCode); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Arn", &out.Arn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreatedAt", &out.CreatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "DesktopType", &out.DesktopType, EnvironmentDesktopTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "Id", &out.Id); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PendingSoftwareSetId", &out.PendingSoftwareSetId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PendingSoftwareSetVersion", &out.PendingSoftwareSetVersion); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "RegisteredDevicesCount", &out.RegisteredDevicesCount); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "SoftwareSetComplianceStatus", &out.SoftwareSetComplianceStatus, EnvironmentSoftwareSetComplianceStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UpdatedAt", &out.UpdatedAt); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // EnvironmentDayOfWeek is an enum of AWS::WorkSpacesThinClient::Environment
 // (DayOfWeek). Known values (7): MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY,
 // SATURDAY, SUNDAY. Nil means unset. It is an interface that only the

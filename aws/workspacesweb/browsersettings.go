@@ -102,6 +102,29 @@ func NewBrowserSettings(scope athanor.Declarer, logicalID string, args BrowserSe
 	return out, nil
 }
 
+// LookupBrowserSettings reads the existing AWS::WorkSpacesWeb::BrowserSettings
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupBrowserSettings(scope athanor.Looker, logicalID, identifier string) (res *BrowserSettings, props BrowserSettingsArgs, err error) {
+	looked, err := scope.Lookup(BrowserSettingsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &BrowserSettings{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "BrowserSettingsArn", &out.BrowserSettingsArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // BrowserSettingsCategory is an enum of AWS::WorkSpacesWeb::BrowserSettings
 // (Category). Known values (27): Cults, Gambling, Nudity, Pornography,
 // SexEducation, Tasteless, Violence, DownloadSites, ImageSharing, PeerToPeer,

@@ -122,6 +122,32 @@ func NewDataProtectionSettings(scope athanor.Declarer, logicalID string, args Da
 	return out, nil
 }
 
+// LookupDataProtectionSettings reads the existing
+// AWS::WorkSpacesWeb::DataProtectionSettings whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupDataProtectionSettings(scope athanor.Looker, logicalID, identifier string) (res *DataProtectionSettings, props DataProtectionSettingsArgs, err error) {
+	looked, err := scope.Lookup(DataProtectionSettingsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &DataProtectionSettings{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "DataProtectionSettingsArn", &out.DataProtectionSettingsArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // DataProtectionSettingsCustomPattern is the object type CustomPattern of
 // AWS::WorkSpacesWeb::DataProtectionSettings.
 //

@@ -106,6 +106,26 @@ func NewIdentityProvider(scope athanor.Declarer, logicalID string, args Identity
 	return out, nil
 }
 
+// LookupIdentityProvider reads the existing
+// AWS::WorkSpacesWeb::IdentityProvider whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupIdentityProvider(scope athanor.Looker, logicalID, identifier string) (res *IdentityProvider, props IdentityProviderArgs, err error) {
+	looked, err := scope.Lookup(IdentityProviderType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IdentityProvider{Resource: looked}
+	if err := decodeOutput(looked, "IdentityProviderArn", &out.IdentityProviderArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IdentityProviderTag is the object type Tag of
 // AWS::WorkSpacesWeb::IdentityProvider.
 //

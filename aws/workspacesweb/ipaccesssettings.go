@@ -117,6 +117,32 @@ func NewIpAccessSettings(scope athanor.Declarer, logicalID string, args IpAccess
 	return out, nil
 }
 
+// LookupIpAccessSettings reads the existing
+// AWS::WorkSpacesWeb::IpAccessSettings whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupIpAccessSettings(scope athanor.Looker, logicalID, identifier string) (res *IpAccessSettings, props IpAccessSettingsArgs, err error) {
+	looked, err := scope.Lookup(IpAccessSettingsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &IpAccessSettings{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "IpAccessSettingsArn", &out.IpAccessSettingsArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // IpAccessSettingsIpRule is the object type IpRule of
 // AWS::WorkSpacesWeb::IpAccessSettings.
 //

@@ -89,6 +89,29 @@ func NewNetworkSettings(scope athanor.Declarer, logicalID string, args NetworkSe
 	return out, nil
 }
 
+// LookupNetworkSettings reads the existing AWS::WorkSpacesWeb::NetworkSettings
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupNetworkSettings(scope athanor.Looker, logicalID, identifier string) (res *NetworkSettings, props NetworkSettingsArgs, err error) {
+	looked, err := scope.Lookup(NetworkSettingsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &NetworkSettings{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "NetworkSettingsArn", &out.NetworkSettingsArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // NetworkSettingsTag is the object type Tag of
 // AWS::WorkSpacesWeb::NetworkSettings.
 //

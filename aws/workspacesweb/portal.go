@@ -263,6 +263,47 @@ func NewPortal(scope athanor.Declarer, logicalID string, args PortalArgs, opts .
 	return out, nil
 }
 
+// LookupPortal reads the existing AWS::WorkSpacesWeb::Portal whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupPortal(scope athanor.Looker, logicalID, identifier string) (res *Portal, props PortalArgs, err error) {
+	looked, err := scope.Lookup(PortalType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &Portal{Resource: looked}
+	if err := decodeOutputAs(looked, "BrowserType", &out.BrowserType, PortalBrowserTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PortalArn", &out.PortalArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "PortalEndpoint", &out.PortalEndpoint); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "PortalStatus", &out.PortalStatus, PortalStatusOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutputAs(looked, "RendererType", &out.RendererType, PortalRendererTypeOf); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "ServiceProviderSamlMetadata", &out.ServiceProviderSamlMetadata); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "StatusReason", &out.StatusReason); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // PortalAuthenticationType is an enum of AWS::WorkSpacesWeb::Portal
 // (AuthenticationType). Known values (2): Standard, IAM_Identity_Center. Nil
 // means unset. It is an interface that only the constants below and

@@ -118,6 +118,32 @@ func NewSessionLogger(scope athanor.Declarer, logicalID string, args SessionLogg
 	return out, nil
 }
 
+// LookupSessionLogger reads the existing AWS::WorkSpacesWeb::SessionLogger
+// whose primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupSessionLogger(scope athanor.Looker, logicalID, identifier string) (res *SessionLogger, props SessionLoggerArgs, err error) {
+	looked, err := scope.Lookup(SessionLoggerType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SessionLogger{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "CreationDate", &out.CreationDate); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "SessionLoggerArn", &out.SessionLoggerArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SessionLoggerEvent is an enum of AWS::WorkSpacesWeb::SessionLogger (Event).
 // Known values (17): WebsiteInteract,
 // FileDownloadFromSecureBrowserToRemoteDisk,

@@ -74,6 +74,29 @@ func NewTrustStore(scope athanor.Declarer, logicalID string, args TrustStoreArgs
 	return out, nil
 }
 
+// LookupTrustStore reads the existing AWS::WorkSpacesWeb::TrustStore whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupTrustStore(scope athanor.Looker, logicalID, identifier string) (res *TrustStore, props TrustStoreArgs, err error) {
+	looked, err := scope.Lookup(TrustStoreType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TrustStore{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "TrustStoreArn", &out.TrustStoreArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // TrustStoreTag is the object type Tag of AWS::WorkSpacesWeb::TrustStore.
 //
 // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-workspacesweb-truststore-tag.html

@@ -80,6 +80,29 @@ func NewUserAccessLoggingSettings(scope athanor.Declarer, logicalID string, args
 	return out, nil
 }
 
+// LookupUserAccessLoggingSettings reads the existing
+// AWS::WorkSpacesWeb::UserAccessLoggingSettings whose primary identifier is
+// identifier, without managing it (see athanor.App.Lookup): it returns the
+// resource with its outputs, and props, its readable properties. A resource
+// that does not exist is an error (of the preview, before any change).
+func LookupUserAccessLoggingSettings(scope athanor.Looker, logicalID, identifier string) (res *UserAccessLoggingSettings, props UserAccessLoggingSettingsArgs, err error) {
+	looked, err := scope.Lookup(UserAccessLoggingSettingsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserAccessLoggingSettings{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserAccessLoggingSettingsArn", &out.UserAccessLoggingSettingsArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserAccessLoggingSettingsTag is the object type Tag of
 // AWS::WorkSpacesWeb::UserAccessLoggingSettings.
 //

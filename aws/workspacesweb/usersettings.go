@@ -205,6 +205,29 @@ func NewUserSettings(scope athanor.Declarer, logicalID string, args UserSettings
 	return out, nil
 }
 
+// LookupUserSettings reads the existing AWS::WorkSpacesWeb::UserSettings whose
+// primary identifier is identifier, without managing it (see
+// athanor.App.Lookup): it returns the resource with its outputs, and props,
+// its readable properties. A resource that does not exist is an error (of the
+// preview, before any change).
+func LookupUserSettings(scope athanor.Looker, logicalID, identifier string) (res *UserSettings, props UserSettingsArgs, err error) {
+	looked, err := scope.Lookup(UserSettingsType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &UserSettings{Resource: looked}
+	if err := decodeOutput(looked, "AssociatedPortalArns", &out.AssociatedPortalArns); err != nil {
+		return nil, props, err
+	}
+	if err := decodeOutput(looked, "UserSettingsArn", &out.UserSettingsArn); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // UserSettingsBrandingConfiguration is the object type BrandingConfiguration
 // of AWS::WorkSpacesWeb::UserSettings.
 //

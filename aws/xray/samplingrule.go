@@ -86,6 +86,26 @@ func NewSamplingRule(scope athanor.Declarer, logicalID string, args SamplingRule
 	return out, nil
 }
 
+// LookupSamplingRule reads the existing AWS::XRay::SamplingRule whose primary
+// identifier is identifier, without managing it (see athanor.App.Lookup): it
+// returns the resource with its outputs, and props, its readable properties. A
+// resource that does not exist is an error (of the preview, before any
+// change).
+func LookupSamplingRule(scope athanor.Looker, logicalID, identifier string) (res *SamplingRule, props SamplingRuleArgs, err error) {
+	looked, err := scope.Lookup(SamplingRuleType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &SamplingRule{Resource: looked}
+	if err := decodeOutput(looked, "RuleARN", &out.RuleARN); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}
+
 // SamplingRuleRecord is the object type SamplingRuleRecord of
 // AWS::XRay::SamplingRule.
 //

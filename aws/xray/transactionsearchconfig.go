@@ -55,3 +55,23 @@ func NewTransactionSearchConfig(scope athanor.Declarer, logicalID string, args T
 	}
 	return out, nil
 }
+
+// LookupTransactionSearchConfig reads the existing
+// AWS::XRay::TransactionSearchConfig whose primary identifier is identifier,
+// without managing it (see athanor.App.Lookup): it returns the resource with
+// its outputs, and props, its readable properties. A resource that does not
+// exist is an error (of the preview, before any change).
+func LookupTransactionSearchConfig(scope athanor.Looker, logicalID, identifier string) (res *TransactionSearchConfig, props TransactionSearchConfigArgs, err error) {
+	looked, err := scope.Lookup(TransactionSearchConfigType, logicalID, identifier)
+	if err != nil {
+		return nil, props, err
+	}
+	out := &TransactionSearchConfig{Resource: looked}
+	if err := decodeOutput(looked, "AccountId", &out.AccountId); err != nil {
+		return nil, props, err
+	}
+	if err := decodeProperties(looked, &props); err != nil {
+		return nil, props, err
+	}
+	return out, props, nil
+}

@@ -207,6 +207,35 @@ func (b *pkgBuilder) emitResource(r *resource) ([]byte, error) {
 	e.line("return out, nil")
 	e.line("}")
 
+	if s.Handlers.Read {
+		// Lookup.
+		b.decodeProperties = true
+		e.line("")
+		e.comment("",
+			fmt.Sprintf("Lookup%s reads the existing %s whose primary identifier is identifier, without managing it (see athanor.App.Lookup): it returns the resource with its outputs, and props, its readable properties. A resource that does not exist is an error (of the preview, before any change).", r.goName, s.TypeName))
+		e.line("func Lookup%s(scope athanor.Looker, logicalID, identifier string) (res *%s, props %s, err error) {", r.goName, r.goName, r.argsName)
+		e.line("looked, err := scope.Lookup(%s, logicalID, identifier)", r.constName)
+		e.line("if err != nil {")
+		e.line("return nil, props, err")
+		e.line("}")
+		e.line("out := &%s{Resource: looked}", r.goName)
+		for _, f := range r.outputs {
+			if hasEnum(f.typ) {
+				b.decodeOutputsAs = true
+				e.line("if err := decodeOutputAs(looked, %q, &out.%s, %s); err != nil {", f.jsonName, f.goName, b.conv(f.typ))
+			} else {
+				e.line("if err := decodeOutput(looked, %q, &out.%s); err != nil {", f.jsonName, f.goName)
+			}
+			e.line("return nil, props, err")
+			e.line("}")
+		}
+		e.line("if err := decodeProperties(looked, &props); err != nil {")
+		e.line("return nil, props, err")
+		e.line("}")
+		e.line("return out, props, nil")
+		e.line("}")
+	}
+
 	// Named types first used by this resource.
 	owned := append([]*namedType(nil), r.order...)
 	sort.Slice(owned, func(i, j int) bool { return owned[i].name < owned[j].name })
@@ -737,6 +766,30 @@ func (b *pkgBuilder) emitDoc() ([]byte, error) {
 		e.line("}")
 		e.line("if err != nil {")
 		e.line("return fmt.Errorf(\"%%s %%s: output %%s: %%w\", res.Type, res.LogicalID, name, err)")
+		e.line("}")
+		e.line("return nil")
+		e.line("}")
+	}
+	if b.decodeProperties {
+		e.imports["encoding/json"] = true
+		e.imports["fmt"] = true
+		e.imports[athanorImport] = true
+		e.line("")
+		e.comment("", "decodeProperties sets *dst from the properties a lookup read (res.Outputs). Values not known yet (athanor.IsUnknown, only in a preview whose lookup failed) are left out.")
+		e.line("func decodeProperties[T any](res *athanor.Resource, dst *T) error {")
+		e.line("props := make(map[string]any, len(res.Outputs))")
+		e.line("for k, v := range res.Outputs {")
+		e.line("if s, isString := v.(string); isString && athanor.IsUnknown(s) {")
+		e.line("continue")
+		e.line("}")
+		e.line("props[k] = v")
+		e.line("}")
+		e.line("data, err := json.Marshal(props)")
+		e.line("if err == nil {")
+		e.line("err = json.Unmarshal(data, dst)")
+		e.line("}")
+		e.line("if err != nil {")
+		e.line("return fmt.Errorf(\"%%s %%s: properties: %%w\", res.Type, res.LogicalID, err)")
 		e.line("}")
 		e.line("return nil")
 		e.line("}")

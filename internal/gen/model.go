@@ -160,8 +160,9 @@ type pkgBuilder struct {
 	expanding map[*schema.Node]bool
 	// decodeOutputs is set when a resource decodes outputs, so that the
 	// package's helper is emitted; decodeOutputsAs, convertList and
-	// convertMap likewise for the helpers of enum conversions.
-	decodeOutputs, decodeOutputsAs, convertList, convertMap bool
+	// convertMap likewise for the helpers of enum conversions, and
+	// decodeProperties for that of typed lookups.
+	decodeOutputs, decodeOutputsAs, decodeProperties, convertList, convertMap bool
 }
 
 func newPkgBuilder(namespaceName, service string, schemas []*schema.Schema) (*pkgBuilder, error) {
