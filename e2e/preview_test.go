@@ -371,3 +371,34 @@ func TestLookup(t *testing.T) {
 		t.Errorf("reads after a destroy: %+v", m.Reads)
 	}
 }
+
+// TestDeviationStopsTheRun: a program whose second pass declares another
+// change than its preview planned is stopped before that change is sent,
+// with an error naming the resource and the difference; what came before
+// it is applied, nothing after it starts, and nothing is deleted.
+func TestDeviationStopsTheRun(t *testing.T) {
+	e := newEnv(t, emulator.Instant())
+	program := func(app *athanor.App) error {
+		if _, err := app.Declare(logGroup, "first", map[string]any{"LogGroupName": "deviation-first"}); err != nil {
+			return err
+		}
+		retention := 7
+		if !app.Previewing() {
+			retention = 14 // not what the plan says
+		}
+		if _, err := app.Declare(logGroup, "second", map[string]any{"LogGroupName": "deviation-second", "RetentionInDays": retention}); err != nil {
+			return err
+		}
+		_, err := app.Declare(logGroup, "third", map[string]any{"LogGroupName": "deviation-third"})
+		return err
+	}
+	_, err := e.try(program)
+	var re *athanor.ResourceError
+	if !errors.Is(err, athanor.ErrDeviation) || !errors.As(err, &re) || re.Key != "second" ||
+		!strings.Contains(err.Error(), "/RetentionInDays is not the planned value") {
+		t.Fatalf("run whose second pass deviates: %v", err)
+	}
+	if got := e.list(logGroup); !slices.Equal(got, []string{"deviation-first"}) {
+		t.Fatalf("log groups %v, want only the one declared before the deviation", got)
+	}
+}
