@@ -22,6 +22,9 @@ import (
 type App struct {
 	run   *run
 	scope string
+	// placement is where the scope's resources live (App.In); nil: the
+	// run's region and account.
+	placement *state.Placement
 }
 
 // run is what an App and all its scopes share: one pass of the program,
@@ -34,6 +37,7 @@ type run struct {
 	decl    declarer
 	reg     *schema.Registry
 	preview bool
+	placer  *placer
 	group   errgroup.Group
 	mu      sync.Mutex
 	exports map[string]any
@@ -107,7 +111,7 @@ func (a *App) Scope(name string) (*App, error) {
 	if err := state.ValidateKey(path); err != nil {
 		return nil, fmt.Errorf("athanor: scope %q: %w", name, err)
 	}
-	return &App{run: a.run, scope: path}, nil
+	return &App{run: a.run, scope: path, placement: a.placement}, nil
 }
 
 // Declare makes the resource typeName (a registry type such as
@@ -121,7 +125,7 @@ func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOpt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	d := engine.Declaration{Scope: a.scope, LogicalID: logicalID, Type: typeName, Props: props, Adopt: o.Adopt, Retain: o.Retain}
+	d := engine.Declaration{Scope: a.scope, LogicalID: logicalID, Type: typeName, Props: props, Adopt: o.Adopt, Retain: o.Retain, Placement: a.placement}
 	for _, r := range o.DependsOn {
 		if r != nil {
 			d.DependsOn = append(d.DependsOn, r.Key)
@@ -150,7 +154,7 @@ func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOpt
 // error of the preview, before any change. logicalID names it in the stage
 // like a declaration's, and must not be one the stage manages.
 func (a *App) Lookup(typeName, logicalID, identifier string) (*Resource, error) {
-	res, err := a.run.decl.Lookup(a.run.ctx, engine.Lookup{Scope: a.scope, LogicalID: logicalID, Type: typeName, Identifier: identifier})
+	res, err := a.run.decl.Lookup(a.run.ctx, engine.Lookup{Scope: a.scope, LogicalID: logicalID, Type: typeName, Identifier: identifier, Placement: a.placement})
 	if err != nil {
 		return nil, publicError(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -102,5 +103,64 @@ func TestMainPreviewErrorsExit1(t *testing.T) {
 	defer st.Close()
 	if recs, err := st.List(context.Background()); err != nil || len(recs) != 0 {
 		t.Fatalf("records after a failed preview: %d, %v", len(recs), err)
+	}
+}
+
+// TestLocalTargetPlacesEverywhere: on the local target, the embedded
+// emulator serves every region and account: a scope in another region, one
+// under an assumed role and one under a profile (an account of its own)
+// each get their resource there, with ARNs naming that region and account.
+func TestLocalTargetPlacesEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{App: "places", State: filepath.Join(dir, "state"), Target: TargetLocal, Output: io.Discard}
+	arns := map[string]string{}
+	var mu sync.Mutex
+	program := func(app *App) error {
+		for _, pl := range []struct {
+			name string
+			p    Provider
+		}{
+			{"eu", Provider{Region: "eu-central-1"}},
+			{"role", Provider{RoleARN: "arn:aws:iam::444455556666:role/ops"}},
+			{"profile", Provider{Profile: "staging", Region: "ap-south-1"}},
+		} {
+			s, err := app.In(pl.name, pl.p)
+			if err != nil {
+				return err
+			}
+			r, err := s.Declare("AWS::IoT::JobTemplate", "tpl", map[string]any{"JobTemplateId": "placed", "Description": "d", "Document": "{}"})
+			if err != nil {
+				return err
+			}
+			arn, err := r.Output("Arn")
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			arns[pl.name] = arn
+			mu.Unlock()
+		}
+		return nil
+	}
+	res, err := Run(context.Background(), cfg, program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Created != 3 {
+		t.Fatalf("created %d, want 3", res.Created)
+	}
+	want := map[string]string{
+		"eu":      "arn:aws:iot:eu-central-1:123456789012:jobtemplate/placed",
+		"role":    "arn:aws:iot:us-east-1:444455556666:jobtemplate/placed",
+		"profile": "arn:aws:iot:ap-south-1:" + profileAccount("staging") + ":jobtemplate/placed",
+	}
+	for k, w := range want {
+		if arns[k] != w {
+			t.Errorf("%s: ARN %q, want %q", k, arns[k], w)
+		}
+	}
+	cfg.Destroy = true
+	if res, err := Run(context.Background(), cfg, program); err != nil || res.Deleted != 3 {
+		t.Fatalf("destroy: %+v, %v", res, err)
 	}
 }

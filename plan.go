@@ -80,6 +80,9 @@ type Change struct {
 	// Unknown tells that the resource's properties hold values known only
 	// once resources it depends on are created or replaced (see IsUnknown).
 	Unknown bool `json:"unknown,omitempty"`
+	// Placement says where the resource is to live when a Provider (App.In)
+	// puts it in another region or account than the run's.
+	Placement string `json:"placement,omitempty"`
 }
 
 // PropertyChange is one changed path of an update or a replacement.
@@ -205,7 +208,7 @@ func publicChanges(cs []engine.Change) []Change {
 	for i, c := range cs {
 		out[i] = Change{Key: c.Key, Type: c.Type, Action: Action(c.Action), Identifier: c.Identifier, Properties: c.Properties,
 			Patch: c.Patch, Paths: c.Paths, ReplacePaths: c.ReplacePaths, Order: Order(c.Order), Reason: c.Reason,
-			DependsOn: c.DependsOn, Unknown: c.Unknown}
+			DependsOn: c.DependsOn, Unknown: c.Unknown, Placement: c.Placement}
 		for _, d := range c.Diffs {
 			out[i].Diffs = append(out[i].Diffs, PropertyChange(d))
 		}
@@ -227,6 +230,11 @@ var ErrStalePlan = engine.ErrStalePlan
 // ErrLookupNotFound is wrapped by the error of a lookup (App.Lookup) of a
 // resource that does not exist.
 var ErrLookupNotFound = engine.ErrLookupNotFound
+
+// ErrPlacementMismatch is wrapped by the error of an operation on a
+// resource whose provider's credentials now resolve to another account than
+// the one recorded with it: nothing is sent for it.
+var ErrPlacementMismatch = engine.ErrPlacementMismatch
 
 // ErrNotConfirmed is the error of a run whose plan was not confirmed at the
 // question (see Config.Confirm): nothing was changed.

@@ -324,6 +324,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	var eng *engine.Engine
 	var prev *engine.Preview
 	applying := false
+	places := newPlacer(&cfg, client)
 	finish := func(runErr error) (*Result, error) {
 		if cause := context.Cause(ctx); errors.Is(cause, state.ErrLockLost) {
 			runErr = &LockLostError{Cause: cause, Run: runErr}
@@ -350,7 +351,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		res.Unchanged, res.Adopted, res.Resumed, res.Failed = s.Unchanged, s.Adopted, s.Resumed, s.Failed
 		res.Forgotten, res.NotStarted, res.Interrupted = s.Forgotten, s.NotStarted, rep.InterruptedCount()
 		res.Duration = s.Duration
-		res.Stats = client.Stats()
+		res.Stats = places.stats(client.Stats())
 		done := mode
 		if !applying && res.Plan != nil && (cfg.Plan || runErr != nil) {
 			done = "plan"
@@ -360,7 +361,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	}
 	eng, err = engine.Load(ctx, engine.Options{
 		App: cfg.App, Stage: cfg.Stage, Refresh: cfg.Refresh, State: st,
-		Provider: provider{client}, Registry: cfg.options().registry, Reporter: rep,
+		Provider: provider{client}, Place: places.place, Registry: cfg.options().registry, Reporter: rep,
 	})
 	if err != nil {
 		return finish(stopped(ctx, rep, err))
@@ -376,7 +377,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 			salt = saved.p.Salt
 		}
 		prev = eng.Preview(salt)
-		r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: prev, reg: eng.Registry(), preview: true, exports: map[string]any{}}
+		r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: prev, reg: eng.Registry(), preview: true, placer: places, exports: map[string]any{}}
 		perr := r.call(fn)
 		errs := prev.Errors()
 		if perr != nil || len(errs) > 0 {
@@ -452,7 +453,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	if cfg.Destroy {
 		return finish(stopped(ctx, rep, eng.Destroy(ctx)))
 	}
-	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: eng, reg: eng.Registry(), exports: map[string]any{}}
+	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: eng, reg: eng.Registry(), placer: places, exports: map[string]any{}}
 	ferr := r.call(fn)
 	res.Exports = r.exports
 	if ferr != nil {

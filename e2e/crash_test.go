@@ -47,11 +47,15 @@ func child() int {
 	}
 	templates, _ := strconv.Atoi(os.Getenv(envTemplates))
 	topics, _ := strconv.Atoi(os.Getenv(envTopics))
+	program := fleet(templates, topics, os.Getenv(envVersion))
+	if os.Getenv(envEstates) == "1" {
+		program = estates(templates, topics, os.Getenv(envVersion))
+	}
 	if os.Getenv(envMain) == "1" {
-		athanor.Main("e2e", fleet(templates, topics, os.Getenv(envVersion))) // exits
+		athanor.Main("e2e", program) // exits
 	}
 	cfg.Output = os.Stdout
-	if _, err := athanor.Run(context.Background(), cfg, fleet(templates, topics, os.Getenv(envVersion))); err != nil {
+	if _, err := athanor.Run(context.Background(), cfg, program); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

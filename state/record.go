@@ -109,11 +109,28 @@ func EncodeRecord(r *Record) ([]byte, error) {
 	}
 	c := *r
 	c.FormatVersion = FormatVersion
+	if !placed(r) {
+		c.FormatVersion = formatVersionUnplaced
+	}
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("state: encode record %q: %w", r.Key, err)
 	}
 	return b, nil
+}
+
+// placed reports whether r or one of its replaced resources has a
+// placement: such a record needs format version 2.
+func placed(r *Record) bool {
+	if !r.Placement.IsZero() || r.Pending != nil && !r.Pending.Placement.IsZero() {
+		return true
+	}
+	for _, rt := range r.Retired {
+		if !rt.Placement.IsZero() || rt.Pending != nil && !rt.Pending.Placement.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // EqualJSON reports whether a and b encode the same JSON value, whatever
@@ -196,6 +213,18 @@ func UpgradeRecord(data []byte) ([]byte, error) {
 // in it to the next version.
 var recordUpgrades = map[int]func([]byte) ([]byte, error){
 	0: upgradeRecordV0,
+	1: upgradeRecordV1,
+}
+
+// upgradeRecordV1 reads a version 1 record as version 2: version 2 only
+// added the optional Placement.
+func upgradeRecordV1(data []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	m["formatVersion"] = json.RawMessage("2")
+	return json.Marshal(m)
 }
 
 func upgradeRecordV0(data []byte) ([]byte, error) {
@@ -270,7 +299,9 @@ func EncodeMeta(m *Meta) ([]byte, error) {
 		return nil, errors.New("state: nil meta")
 	}
 	c := *m
-	c.FormatVersion = FormatVersion
+	// Metadata gained only optional fields (Target, Reads): version 1 keeps
+	// older releases reading it.
+	c.FormatVersion = formatVersionUnplaced
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("state: encode meta: %w", err)

@@ -14,11 +14,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
-// FormatVersion is the version of the record format written by this code.
-const FormatVersion = 1
+// FormatVersion is the newest record format this code reads and writes.
+// Version 2 added Placement; a record without one is still written as
+// version 1, so that older releases keep reading stages that place nothing
+// elsewhere, and refuse (as written by a newer Athanor) those that do
+// rather than send their operations to the wrong region or account.
+const FormatVersion = 2
+
+// formatVersionUnplaced is the version a record without a placement is
+// written in.
+const formatVersionUnplaced = 1
 
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("state: record not found")
@@ -55,6 +64,10 @@ type Pending struct {
 	Desired      json.RawMessage `json:"desired,omitempty"` // the state being created/updated to
 	Patch        json.RawMessage `json:"patch,omitempty"`   // for UPDATE
 	StartedAt    time.Time       `json:"startedAt"`
+	// Placement is where the operation was sent (nil: the run's region and
+	// account); a create's may differ from the record's while a resource
+	// moves.
+	Placement *Placement `json:"placement,omitempty"`
 }
 
 // Record is everything known about one resource of a stage.
@@ -80,6 +93,11 @@ type Record struct {
 	// Retired lists older physical resources replaced by this one that still
 	// await deletion (create-first replacement), oldest first.
 	Retired []Retired `json:"retired,omitempty"`
+	// Placement is where the resource lives when a provider of the program
+	// put it in another region or account than the run's own (nil: the
+	// run's). Every operation on it goes there, also once the program no
+	// longer declares the provider.
+	Placement *Placement `json:"placement,omitempty"`
 	// Retain is set when the declaration asked for the resource to be kept
 	// in the cloud (athanor.Retain): once no longer declared, or on a
 	// destroy, its record is removed without deleting it. Absent reads as
@@ -93,6 +111,62 @@ type Record struct {
 type Retired struct {
 	Identifier string   `json:"identifier"`
 	Pending    *Pending `json:"pending,omitempty"`
+	// Placement is where the replaced resource lives (nil: the run's).
+	Placement *Placement `json:"placement,omitempty"`
+}
+
+// Placement is where a resource lives and how a run reaches it: a region,
+// and credentials from a shared-config profile and/or an assumed role. It
+// holds no secret.
+type Placement struct {
+	// Region is the resource's region ("" the run's).
+	Region string `json:"region,omitempty"`
+	// Account is the account the placement's credentials resolved to when
+	// the resource was created; a later run whose credentials resolve to
+	// another account for it is refused.
+	Account string `json:"account,omitempty"`
+	// Profile is the shared-config profile whose credentials are used
+	// ("" the run's).
+	Profile string `json:"profile,omitempty"`
+	// RoleARN is the IAM role assumed (with ExternalID and SessionName).
+	RoleARN     string `json:"roleArn,omitempty"`
+	ExternalID  string `json:"externalId,omitempty"`
+	SessionName string `json:"sessionName,omitempty"`
+}
+
+// Same reports whether p and o place resources alike: the same region,
+// profile and role (the account is what they resolve to).
+func (p *Placement) Same(o *Placement) bool {
+	if p == nil || o == nil {
+		return p.IsZero() && o.IsZero()
+	}
+	return p.Region == o.Region && p.Profile == o.Profile && p.RoleARN == o.RoleARN && p.ExternalID == o.ExternalID
+}
+
+// IsZero reports whether p places nothing elsewhere.
+func (p *Placement) IsZero() bool {
+	return p == nil || p.Region == "" && p.Profile == "" && p.RoleARN == ""
+}
+
+// String describes p for a message.
+func (p *Placement) String() string {
+	if p.IsZero() {
+		return "the run's region and account"
+	}
+	var parts []string
+	if p.Region != "" {
+		parts = append(parts, "region "+p.Region)
+	}
+	if p.Account != "" {
+		parts = append(parts, "account "+p.Account)
+	}
+	if p.Profile != "" {
+		parts = append(parts, "profile "+p.Profile)
+	}
+	if p.RoleARN != "" {
+		parts = append(parts, "role "+p.RoleARN)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Meta is stage-wide data: exports of the last successful run and counters.

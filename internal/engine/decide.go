@@ -104,6 +104,9 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 	}
 	dec.deps = e.dependencies(key, model, d.DependsOn, u)
 	c := Change{Key: key, Type: s.TypeName, DependsOn: dec.deps, Unknown: dec.unknown}
+	if !d.Placement.IsZero() {
+		c.Placement = d.Placement.String()
+	}
 	if rec != nil {
 		c.Identifier = rec.Identifier
 		dec.retainChanged = rec.Retain != d.Retain
@@ -121,6 +124,11 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 		if d.Adopt {
 			c.Reason = "adopts the existing resource if the identifier is taken"
 		}
+	case !rec.Placement.Same(d.Placement):
+		c.Action, c.Order = ActionReplace, CreateFirst
+		c.Reason = fmt.Sprintf("moves from %s to %s", rec.Placement, d.Placement)
+		c.ReplacePaths = []string{"/"}
+		c.Properties = masked(s, model)
 	case rec.Type != s.TypeName:
 		c.Action, c.Order = ActionReplace, DeleteFirst
 		c.Reason = fmt.Sprintf("type changed from %s", rec.Type)

@@ -33,8 +33,13 @@ type Options struct {
 	Refresh bool
 	// State is the stage's backend; the caller holds its lock.
 	State state.Backend
-	// Provider reaches Cloud Control.
+	// Provider reaches Cloud Control in the run's region and account.
 	Provider Provider
+	// Place, when set, reaches Cloud Control where a placement says: the
+	// region and account of resources the program put elsewhere (see
+	// state.Placement). It is asked once per placement and may refuse one
+	// whose credentials now resolve to another account than recorded.
+	Place func(ctx context.Context, p *state.Placement) (Provider, error)
 	// Registry holds the resource schemas; nil means services.Default(), the
 	// embedded registry with the services' own rules.
 	Registry *schema.Registry
@@ -94,6 +99,10 @@ type Engine struct {
 	// decisions are the preview's, by key, for declarations that held no
 	// value not known yet (see previewed).
 	decisions map[string]*decision
+	// placed caches the providers of placements (see Options.Place), by
+	// placement without its account.
+	placedMu sync.Mutex
+	placed   map[state.Placement]placedProvider
 	// previewReads are the preview's lookups, reads those of the run
 	// applying the plan (written to the stage's metadata).
 	previewReads, reads map[string]*read
@@ -121,6 +130,9 @@ type Declaration struct {
 	Adopt bool
 	// DependsOn lists keys of resources this one depends on explicitly.
 	DependsOn []string
+	// Placement is where the resource is to live (nil: the run's region
+	// and account); moving a resource replaces it.
+	Placement *state.Placement
 	// Retain records that the resource is to be kept in the cloud when it
 	// is no longer declared or the stage is destroyed: its record is then
 	// removed without an API call (forgotten). Replacements still delete
@@ -183,6 +195,7 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 		previewReads: map[string]*read{}, reads: map[string]*read{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
+	e.placed = map[state.Placement]placedProvider{}
 	recs, err := o.State.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)

@@ -309,7 +309,7 @@ func (e *Engine) deleteSlot(ctx context.Context, sl *slot) error {
 	op := cloudcontrol.Operation{Kind: cloudcontrol.Delete, TypeName: rec.Type, Identifier: rec.Identifier}
 	id := rec.Identifier
 	rec.Status = state.StatusDeleting
-	_, err := e.mutate(ctx, rec, &rec.Pending, state.StatusDeleting, op, "", "")
+	_, err := e.mutate(ctx, rec, &rec.Pending, state.StatusDeleting, op, rec.Placement, "", "")
 	if err != nil && !isGone(err) {
 		if rec.Pending != nil && definite(err) {
 			rec.Pending, rec.Status = nil, state.StatusCreated
@@ -338,7 +338,7 @@ func (e *Engine) deleteRetired(ctx context.Context, sl *slot) error {
 		began := time.Now()
 		e.o.Reporter.Begin(sl.key, rec.Type, ActionDelete, " replaced "+rt.Identifier)
 		op := cloudcontrol.Operation{Kind: cloudcontrol.Delete, TypeName: rec.Type, Identifier: rt.Identifier}
-		_, err := e.mutate(ctx, rec, &rt.Pending, rec.Status, op, "", "")
+		_, err := e.mutate(ctx, rec, &rt.Pending, rec.Status, op, rt.Placement, "", "")
 		if err != nil && !isGone(err) {
 			if rt.Pending != nil && definite(err) {
 				rt.Pending = nil

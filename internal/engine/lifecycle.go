@@ -36,12 +36,16 @@ func definite(err error) bool {
 // requestToken or clientToken resumes an earlier attempt instead of
 // starting a new one.
 func (e *Engine) mutate(ctx context.Context, rec *state.Record, pp **state.Pending, status state.Status,
-	op cloudcontrol.Operation, clientToken, requestToken string) (cloudcontrol.ProgressEvent, error) {
+	op cloudcontrol.Operation, pl *state.Placement, clientToken, requestToken string) (cloudcontrol.ProgressEvent, error) {
+	prov, err := e.provider(pl)
+	if err != nil {
+		return cloudcontrol.ProgressEvent{}, err
+	}
 	hooks := cloudcontrol.Hooks{
 		BeforeSend: func(ctx context.Context, token string) error {
 			now := time.Now().UTC()
 			*pp = &state.Pending{Operation: string(op.Kind), ClientToken: token, Identifier: op.Identifier,
-				Desired: op.Desired, Patch: op.Patch, StartedAt: now}
+				Desired: op.Desired, Patch: op.Patch, StartedAt: now, Placement: pl}
 			rec.Status = status
 			rec.UpdatedAt = now
 			if err := e.o.State.Put(ctx, rec); err != nil {
@@ -66,7 +70,7 @@ func (e *Engine) mutate(ctx context.Context, rec *state.Record, pp **state.Pendi
 		},
 	}
 	if requestToken != "" {
-		ev, err := e.o.Provider.Resume(ctx, requestToken)
+		ev, err := prov.Resume(ctx, requestToken)
 		if !errors.Is(err, cloudcontrol.ErrRequestNotFound) {
 			return ev, err
 		}
@@ -74,9 +78,9 @@ func (e *Engine) mutate(ctx context.Context, rec *state.Record, pp **state.Pendi
 		// ClientToken, which is idempotent while the service remembers it.
 	}
 	if clientToken != "" {
-		return e.o.Provider.Repeat(ctx, op, clientToken, hooks)
+		return prov.Repeat(ctx, op, clientToken, hooks)
 	}
-	return e.o.Provider.Apply(ctx, op, hooks)
+	return prov.Apply(ctx, op, hooks)
 }
 
 // put writes rec, or removes it when gone.
@@ -112,8 +116,12 @@ func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *sc
 	if err != nil {
 		model = nil
 	}
+	var pl *state.Placement
+	if p != nil {
+		pl = p.Placement
+	}
 	if missingOutputs(s, model) {
-		raw, err := e.o.Provider.Get(ctx, s.TypeName, id)
+		raw, err := e.get(ctx, pl, s.TypeName, id)
 		if err != nil {
 			return fmt.Errorf("read %s after create: %w", id, err)
 		}
@@ -121,10 +129,11 @@ func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *sc
 			return fmt.Errorf("read %s after create: %w", id, err)
 		}
 	}
-	if rec.Identifier != "" && rec.Identifier != id {
-		rec.Retired = append(rec.Retired, state.Retired{Identifier: rec.Identifier})
+	if rec.Identifier != "" && (rec.Identifier != id || !rec.Placement.Same(pl)) {
+		rec.Retired = append(rec.Retired, state.Retired{Identifier: rec.Identifier, Placement: rec.Placement})
 	}
 	rec.Identifier = id
+	rec.Placement = pl
 	if p != nil && len(p.Desired) > 0 {
 		rec.Desired = p.Desired
 	}
@@ -270,7 +279,7 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 	began := time.Now()
 	desired := encodeModel(model)
 	op := cloudcontrol.Operation{Kind: cloudcontrol.Create, TypeName: s.TypeName, Desired: desired}
-	ev, err := e.mutate(ctx, rec, &rec.Pending, status, op, "", "")
+	ev, err := e.mutate(ctx, rec, &rec.Pending, status, op, d.Placement, "", "")
 	for attempt := 1; err != nil && attempt < unstableAttempts && ctx.Err() == nil && createAgain(rec, s, err); attempt++ {
 		// The resource did not stabilise: owe its leftover for deletion
 		// (at the end of the run, as a replaced resource) and create
@@ -283,7 +292,7 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 			err = errors.Join(err, serr)
 			break
 		}
-		ev, err = e.mutate(ctx, rec, &rec.Pending, status, op, "", "")
+		ev, err = e.mutate(ctx, rec, &rec.Pending, status, op, d.Placement, "", "")
 	}
 	if err != nil {
 		if rec.Pending != nil && definite(err) {
@@ -302,7 +311,7 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 	}
 	if rec.Pending == nil {
 		// The hooks never ran: a provider that does not persist progress.
-		rec.Pending = &state.Pending{Operation: string(cloudcontrol.Create), Desired: desired}
+		rec.Pending = &state.Pending{Operation: string(cloudcontrol.Create), Desired: desired, Placement: d.Placement}
 	}
 	if err := e.created(ctx, sl, rec, s, ev); err != nil {
 		return nil, err
@@ -325,7 +334,7 @@ func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model m
 	var ev cloudcontrol.ProgressEvent
 	var err error
 	for attempt := 1; ; attempt++ {
-		ev, err = e.mutate(ctx, rec, &rec.Pending, state.StatusUpdating, op, "", "")
+		ev, err = e.mutate(ctx, rec, &rec.Pending, state.StatusUpdating, op, rec.Placement, "", "")
 		if err == nil {
 			break
 		}
@@ -393,7 +402,7 @@ func (e *Engine) update(ctx context.Context, sl *slot, s *schema.Schema, model m
 // properties, as a refresh sees them. Write-only values, which a read never
 // returns, stay as recorded, so that a patch sends them again.
 func (e *Engine) freshBase(ctx context.Context, rec *state.Record, s *schema.Schema) (map[string]any, json.RawMessage, error) {
-	raw, err := e.o.Provider.Get(ctx, rec.Type, rec.Identifier)
+	raw, err := e.get(ctx, rec.Placement, rec.Type, rec.Identifier)
 	var live map[string]any
 	if err == nil {
 		live, err = decodeModel(raw)
@@ -444,7 +453,7 @@ func (e *Engine) replace(ctx context.Context, sl *slot, s *schema.Schema, model 
 	}
 	if c.Order == DeleteFirst {
 		op := cloudcontrol.Operation{Kind: cloudcontrol.Delete, TypeName: rec.Type, Identifier: rec.Identifier}
-		_, err := e.mutate(ctx, rec, &rec.Pending, state.StatusReplacing, op, "", "")
+		_, err := e.mutate(ctx, rec, &rec.Pending, state.StatusReplacing, op, rec.Placement, "", "")
 		if err != nil && !isGone(err) {
 			if rec.Pending != nil && definite(err) {
 				rec.Pending = nil
@@ -481,7 +490,7 @@ func (e *Engine) adopt(ctx context.Context, sl *slot, s *schema.Schema, model ma
 		e.o.Reporter.End(sl.key, s.TypeName, ActionAdopt, "", time.Since(began), err)
 		return nil, err
 	}
-	raw, err := e.o.Provider.Get(ctx, s.TypeName, id)
+	raw, err := e.get(ctx, d.Placement, s.TypeName, id)
 	var live map[string]any
 	if err == nil {
 		live, err = decodeModel(raw)
@@ -506,6 +515,7 @@ func (e *Engine) adopt(ctx context.Context, sl *slot, s *schema.Schema, model ma
 		rec = e.newRecord(sl, s, d)
 	}
 	rec.Identifier = id
+	rec.Placement = d.Placement
 	rec.Desired = encodeModel(base)
 	rec.Outputs = encodeModel(outputsOf(s, live))
 	rec.Status = state.StatusCreated

@@ -20,6 +20,9 @@ type Lookup struct {
 	Scope, LogicalID, Type string
 	// Identifier is the resource's Cloud Control primary identifier.
 	Identifier string
+	// Placement is where the resource lives (nil: the run's region and
+	// account).
+	Placement *state.Placement
 }
 
 // key returns the lookup's key in the stage.
@@ -50,7 +53,7 @@ func (e *Engine) readResource(ctx context.Context, l Lookup) (*read, error) {
 	if l.Identifier == "" || IsUnknown(l.Identifier) {
 		return nil, fmt.Errorf("a lookup needs the identifier of an existing resource, not %q", l.Identifier)
 	}
-	raw, err := e.o.Provider.Get(ctx, s.TypeName, l.Identifier)
+	raw, err := e.get(ctx, l.Placement, s.TypeName, l.Identifier)
 	if isGone(err) {
 		return nil, fmt.Errorf("%w: no %s with identifier %q exists (a lookup reads an existing resource; declare it to create it)", ErrLookupNotFound, s.TypeName, l.Identifier)
 	}

@@ -114,6 +114,9 @@ type Change struct {
 	// Unknown tells that the declaration holds values known only once
 	// resources it depends on are created or replaced.
 	Unknown bool `json:"unknown,omitempty"`
+	// Placement says where the resource is to live when a provider of the
+	// program puts it in another region or account.
+	Placement string `json:"placement,omitempty"`
 }
 
 // PropertyChange is one changed path of an update or replacement.

@@ -462,6 +462,9 @@ func FormatChange(c Change) string {
 	if c.Identifier != "" {
 		fmt.Fprintf(&b, " %s", c.Identifier)
 	}
+	if c.Placement != "" {
+		fmt.Fprintf(&b, " in %s", c.Placement)
+	}
 	b.WriteByte('\n')
 	switch c.Action {
 	case ActionReplace:

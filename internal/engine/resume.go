@@ -102,7 +102,7 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 		began := time.Now()
 		e.o.Reporter.Begin(sl.key, rec.Type, ActionResume, " delete of replaced "+rt.Identifier)
 		op := cloudcontrol.Operation{Kind: cloudcontrol.Delete, TypeName: rec.Type, Identifier: rt.Identifier}
-		_, err := e.mutate(ctx, rec, &rt.Pending, rec.Status, op, rt.Pending.ClientToken, rt.Pending.RequestToken)
+		_, err := e.mutate(ctx, rec, &rt.Pending, rec.Status, op, rt.Placement, rt.Pending.ClientToken, rt.Pending.RequestToken)
 		switch {
 		case err == nil || isGone(err):
 			rec.Retired = append(rec.Retired[:i], rec.Retired[i+1:]...)
@@ -131,7 +131,7 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 	if op.Kind == cloudcontrol.Create {
 		op.Identifier = ""
 	}
-	ev, err := e.mutate(ctx, rec, &rec.Pending, rec.Status, op, p.ClientToken, p.RequestToken)
+	ev, err := e.mutate(ctx, rec, &rec.Pending, rec.Status, op, p.Placement, p.ClientToken, p.RequestToken)
 	var serr error
 	switch {
 	case err != nil && !definite(err):
@@ -217,7 +217,7 @@ func (e *Engine) refreshAll(ctx context.Context) error {
 			}
 			began := time.Now()
 			e.o.Reporter.Begin(sl.key, rec.Type, ActionRead, "")
-			raw, err := e.o.Provider.Get(ctx, rec.Type, rec.Identifier)
+			raw, err := e.get(ctx, rec.Placement, rec.Type, rec.Identifier)
 			if err != nil && !isGone(err) {
 				e.o.Reporter.End(sl.key, rec.Type, ActionRead, rec.Identifier, time.Since(began), err)
 			} else {

@@ -351,7 +351,7 @@ func leftovers(recDir string) bool {
 // movedRecord is the content of movedFile: a record of a format version no
 // release before layout version 2 reads, so that those releases refuse the
 // stage (state.ErrFormat) instead of finding it empty.
-var movedRecord = []byte(`{"formatVersion":2,"key":"MOVED","note":"this stage was upgraded to layout version 2: its records are in ../records.log, which this version of Athanor cannot read; use a newer one"}` + "\n")
+var movedRecord = []byte(`{"formatVersion":1000,"key":"MOVED","note":"this stage was upgraded to layout version 2: its records are in ../records.log, which this version of Athanor cannot read; use a newer one"}` + "\n")
 
 // retireRecordFiles writes movedFile into recDir and removes the record
 // files there, all of which the log holds.
