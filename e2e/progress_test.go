@@ -103,25 +103,15 @@ func runPTYInterrupt(t *testing.T, cmd *exec.Cmd) string {
 		t.Fatalf("start in a pseudo-terminal: %v", err)
 	}
 	defer tty.Close()
-	var out bytes.Buffer
-	buf := make([]byte, 4096)
 	signalled := false
-	for {
-		n, err := tty.Read(buf)
-		out.Write(buf[:n])
-		if !signalled && strings.Contains(out.String(), ", 1s elapsed") {
+	out := drainPTY(t, tty, func(shown string) {
+		if !signalled && strings.Contains(shown, ", 1s elapsed") {
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
 			signalled = true
 		}
-		if err != nil {
-			if !errors.Is(err, syscall.EIO) && !errors.Is(err, io.EOF) {
-				t.Fatalf("read the pseudo-terminal: %v", err)
-			}
-			break
-		}
-	}
+	})
 	err = cmd.Wait()
 	var exit *exec.ExitError
 	if !signalled || !errors.As(err, &exit) || exit.ExitCode() != athanor.ExitInterrupted {
@@ -515,6 +505,26 @@ func TestJSONOutcomes(t *testing.T) {
 	}
 }
 
+// drainPTY reads what a program writes to its pseudo-terminal until it
+// closes it, calling react with everything shown so far after each read,
+// and returns it all.
+func drainPTY(t *testing.T, tty io.Reader, react func(shown string)) *bytes.Buffer {
+	t.Helper()
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	for {
+		n, err := tty.Read(buf)
+		out.Write(buf[:n])
+		react(out.String())
+		if err != nil {
+			if !errors.Is(err, syscall.EIO) && !errors.Is(err, io.EOF) {
+				t.Fatalf("read the pseudo-terminal: %v", err)
+			}
+			return &out
+		}
+	}
+}
+
 // runPTYAnswer runs cmd on a pseudo-terminal, answers the plan's question
 // with answer once it is asked, and returns what the terminal showed and
 // the exit status.
@@ -526,25 +536,15 @@ func runPTYAnswer(t *testing.T, cmd *exec.Cmd, answer string) (string, int) {
 		t.Fatalf("start in a pseudo-terminal: %v", err)
 	}
 	defer tty.Close()
-	var out bytes.Buffer
-	buf := make([]byte, 4096)
 	answered := false
-	for {
-		n, err := tty.Read(buf)
-		out.Write(buf[:n])
-		if !answered && strings.Contains(out.String(), "Apply these changes?") {
+	out := drainPTY(t, tty, func(shown string) {
+		if !answered && strings.Contains(shown, "Apply these changes?") {
 			if _, err := io.WriteString(tty, answer+"\n"); err != nil {
 				t.Fatal(err)
 			}
 			answered = true
 		}
-		if err != nil {
-			if !errors.Is(err, syscall.EIO) && !errors.Is(err, io.EOF) {
-				t.Fatalf("read the pseudo-terminal: %v", err)
-			}
-			break
-		}
-	}
+	})
 	err = cmd.Wait()
 	code := 0
 	var exit *exec.ExitError

@@ -194,16 +194,7 @@ func (b *pkgBuilder) emitResource(r *resource) ([]byte, error) {
 			e.line("out.%s = args.%s", id.field, id.field)
 		}
 	}
-	for _, f := range r.outputs {
-		if hasEnum(f.typ) {
-			b.decodeOutputsAs = true
-			e.line("if err := decodeOutputAs(res, %q, &out.%s, %s); err != nil {", f.jsonName, f.goName, b.conv(f.typ))
-		} else {
-			e.line("if err := decodeOutput(res, %q, &out.%s); err != nil {", f.jsonName, f.goName)
-		}
-		e.line("return nil, err")
-		e.line("}")
-	}
+	b.emitDecodeOutputs(e, r, "res", "nil, err")
 	e.line("return out, nil")
 	e.line("}")
 
@@ -219,16 +210,7 @@ func (b *pkgBuilder) emitResource(r *resource) ([]byte, error) {
 		e.line("return nil, props, err")
 		e.line("}")
 		e.line("out := &%s{Resource: looked}", r.goName)
-		for _, f := range r.outputs {
-			if hasEnum(f.typ) {
-				b.decodeOutputsAs = true
-				e.line("if err := decodeOutputAs(looked, %q, &out.%s, %s); err != nil {", f.jsonName, f.goName, b.conv(f.typ))
-			} else {
-				e.line("if err := decodeOutput(looked, %q, &out.%s); err != nil {", f.jsonName, f.goName)
-			}
-			e.line("return nil, props, err")
-			e.line("}")
-		}
+		b.emitDecodeOutputs(e, r, "looked", "nil, props, err")
 		e.line("if err := decodeProperties(looked, &props); err != nil {")
 		e.line("return nil, props, err")
 		e.line("}")
@@ -248,6 +230,21 @@ func (b *pkgBuilder) emitResource(r *resource) ([]byte, error) {
 		}
 	}
 	return e.source(header(s.TypeName), "", b.name)
+}
+
+// emitDecodeOutputs writes the decoding of r's outputs from the resource
+// variable res into out, returning ret on an error.
+func (b *pkgBuilder) emitDecodeOutputs(e *emitter, r *resource, res, ret string) {
+	for _, f := range r.outputs {
+		if hasEnum(f.typ) {
+			b.decodeOutputsAs = true
+			e.line("if err := decodeOutputAs(%s, %q, &out.%s, %s); err != nil {", res, f.jsonName, f.goName, b.conv(f.typ))
+		} else {
+			e.line("if err := decodeOutput(%s, %q, &out.%s); err != nil {", res, f.jsonName, f.goName)
+		}
+		e.line("return %s", ret)
+		e.line("}")
+	}
 }
 
 // emitExclusive writes the sealed interface of an exclusive group, its
