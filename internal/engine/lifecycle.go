@@ -37,7 +37,7 @@ func definite(err error) bool {
 // starting a new one.
 func (e *Engine) mutate(ctx context.Context, rec *state.Record, pp **state.Pending, status state.Status,
 	op cloudcontrol.Operation, pl *state.Placement, clientToken, requestToken string) (cloudcontrol.ProgressEvent, error) {
-	prov, err := e.provider(pl)
+	prov, err := e.provider(ctx, pl)
 	if err != nil {
 		return cloudcontrol.ProgressEvent{}, err
 	}

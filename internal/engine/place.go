@@ -14,8 +14,9 @@ type placedProvider struct {
 	err error
 }
 
-// provider returns the provider of placement pl: the run's for none.
-func (e *Engine) provider(pl *state.Placement) (Provider, error) {
+// provider returns the provider of placement pl: the run's for none. ctx
+// bounds the resolution of a placement met for the first time.
+func (e *Engine) provider(ctx context.Context, pl *state.Placement) (Provider, error) {
 	if pl.IsZero() {
 		return e.o.Provider, nil
 	}
@@ -31,7 +32,7 @@ func (e *Engine) provider(pl *state.Placement) (Provider, error) {
 	} else if ok {
 		return nil, pp.err
 	}
-	p, err := e.o.Place(context.Background(), pl)
+	p, err := e.o.Place(ctx, pl)
 	if err != nil {
 		err = fmt.Errorf("reach %s: %w", pl, err)
 		e.placed[k] = placedProvider{err: err}
@@ -71,7 +72,7 @@ var ErrPlacementMismatch = fmt.Errorf("placement resolves to another account")
 
 // get reads a resource where pl says.
 func (e *Engine) get(ctx context.Context, pl *state.Placement, typeName, identifier string) (json.RawMessage, error) {
-	p, err := e.provider(pl)
+	p, err := e.provider(ctx, pl)
 	if err != nil {
 		return nil, err
 	}
