@@ -333,7 +333,10 @@ func TestLookup(t *testing.T) {
 	if text := planText(t, e, program("outside")); !strings.Contains(text, "< read     existing (AWS::IoT::JobTemplate) outside") {
 		t.Errorf("plan:\n%s", text)
 	}
-	res := e.run(program("outside"))
+	// Through a saved plan, as a reviewed change would go.
+	file := filepath.Join(t.TempDir(), "plan.json")
+	e.run(program("outside"), func(c *athanor.Config) { c.Plan, c.Out = true, file })
+	res := e.run(program("outside"), func(c *athanor.Config) { c.ApplyPlan = file })
 	if res.Created != 1 {
 		t.Fatalf("deploy: %+v", res)
 	}

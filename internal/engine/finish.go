@@ -151,6 +151,9 @@ func (e *Engine) writeMeta(ctx context.Context, exports map[string]any) error {
 // forget when it is retained, delete otherwise.
 func removal(rec *state.Record) Change {
 	c := Change{Key: rec.Key, Type: rec.Type, Action: ActionDelete, Identifier: rec.Identifier}
+	if !rec.Placement.IsZero() {
+		c.Placement = rec.Placement.String()
+	}
 	if rec.Retain {
 		c.Action = ActionForget
 		c.Reason = "retained: removed from state, left in the cloud"

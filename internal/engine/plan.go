@@ -215,8 +215,11 @@ func SamePlan(saved, fresh *Plan) error {
 			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the saved plan has %s %s, the program now needs %s %s", s.Action, s.Type, c.Action, c.Type)}
 		}
 		var want, got any
-		sexp, _ := saved.expect(c.Key)
-		fexp, _ := fresh.expect(c.Key)
+		sexp, sok := saved.expect(c.Key)
+		fexp, fok := fresh.expect(c.Key)
+		if !sok && !fok {
+			continue // a lookup: no desired state
+		}
 		werr := json.Unmarshal(sexp, &want)
 		gerr := json.Unmarshal(fexp, &got)
 		if werr != nil || gerr != nil {
