@@ -5,11 +5,23 @@
 // A program hands a function to Main (or Run, for tests and embedding). The
 // function declares resources on the *App it receives, through the typed
 // constructors of the generated packages (aws/iot.NewJobTemplate, ...) or the
-// untyped App.Declare. Each declaration applies eagerly: when it returns, the
-// resource exists as declared and its outputs (identifier, Arn, ...) are
-// known, so they feed the next declaration in plain Go. When the function
-// returns nil, resources recorded in state but no longer declared are
-// deleted.
+// untyped App.Declare.
+//
+// A run calls the function twice. First in preview: nothing is sent or
+// written, every declaration is validated (every error reported, by
+// resource and property path) and its change computed, which gives the
+// Plan; outputs not known yet are placeholders (IsUnknown). A preview with
+// an error changes nothing. On a terminal the plan is shown and confirmed
+// (Config.Confirm). Then the function runs again and each declaration
+// applies its planned change eagerly: when it returns, the resource exists
+// as declared and its outputs (identifier, Arn, ...) are known, so they
+// feed the next declaration in plain Go. A declaration whose change differs
+// from the plan stops the run before it is sent (ErrDeviation). When the
+// function returns nil, resources recorded in state but no longer declared
+// are deleted.
+//
+// App.In places a scope's resources in another region or account
+// (Provider); App.Lookup reads an existing resource without managing it.
 //
 //	func main() {
 //		athanor.Main("iot-fleet", func(app *athanor.App) error {

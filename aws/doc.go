@@ -20,8 +20,12 @@
 //     read-only attributes as typed fields (Arn) and the primary identifier.
 //   - NewJobTemplate(scope, logicalID, args, opts...), which calls
 //     scope.Declare(JobTemplateType, logicalID, args, opts...) and fills the
-//     outputs from what the engine returns. In a plan, string outputs that
-//     are not known yet hold athanor.Unknown.
+//     outputs from what the engine returns. In the preview that computes a
+//     plan, string outputs not known yet hold placeholders
+//     (athanor.IsUnknown).
+//   - LookupJobTemplate(scope, logicalID, identifier), for a type with a read
+//     handler, which reads an existing resource without managing it and
+//     returns it with its readable properties as a JobTemplateArgs.
 //   - Named types for its nested objects and enums, all in its own file.
 //
 // # Names
