@@ -161,6 +161,7 @@ func DecodeRecord(data []byte) (*Record, error) {
 	if err := ValidateKey(r.Key); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
+	r.FormatVersion = FormatVersion
 	return &r, nil
 }
 
@@ -217,15 +218,10 @@ var recordUpgrades = map[int]func([]byte) ([]byte, error){
 }
 
 // upgradeRecordV1 reads a version 1 record as version 2: version 2 only
-// added the optional Placement.
-func upgradeRecordV1(data []byte) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, err
-	}
-	m["formatVersion"] = json.RawMessage("2")
-	return json.Marshal(m)
-}
+// added the optional Placement, so the JSON is read as it is (and
+// DecodeRecord sets the version), without the cost of re-encoding every
+// record of a stage on every load.
+func upgradeRecordV1(data []byte) ([]byte, error) { return data, nil }
 
 func upgradeRecordV0(data []byte) ([]byte, error) {
 	var o recordV0

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -29,6 +30,8 @@ type decision struct {
 	// declaration's DependsOn.
 	rec      *state.Record
 	explicit []string
+	// raw is the JSON the model was decoded from (see propsJSON).
+	raw []byte
 	// declared is the preview's answer for a kept resource: its recorded
 	// identifier and outputs, which a no-op leaves as they are.
 	declared *Declared
@@ -50,11 +53,14 @@ func (e *Engine) previewed(key string, rec *state.Record, d Declaration) (*decis
 	if !ok || dec.rec != rec || (rec != nil && rec.Pending != nil) || dec.s.TypeName != d.Type {
 		return nil, false
 	}
-	// The models are compared, not the Go values: a program may change a
-	// value it declared (a map it reuses) after the declaration.
-	model, err := toModel(d.Props)
-	if err != nil || !schema.Equal(map[string]any(model), map[string]any(dec.model)) {
-		return nil, false
+	// The encodings are compared, not the Go values: a program may change
+	// a value it declared (a map it reuses) after the declaration. Equal
+	// encodings give equal models; otherwise the models are compared.
+	if raw, ok := propsJSON(d.Props); !ok || dec.raw == nil || !bytes.Equal(raw, dec.raw) {
+		model, err := toModel(d.Props)
+		if err != nil || !schema.Equal(map[string]any(model), map[string]any(dec.model)) {
+			return nil, false
+		}
 	}
 	if (rec != nil && rec.Retain != d.Retain) != dec.retainChanged || !sameKeys(dec.explicit, d.DependsOn) {
 		return nil, false
@@ -84,12 +90,13 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 	if err != nil {
 		return nil, err
 	}
-	model, err := toModel(d.Props)
+	model, raw, err := toModelData(d.Props)
 	if err != nil {
 		return nil, err
 	}
 	e.secrets.add(s, model)
-	dec := &decision{s: s, model: model, rec: rec, explicit: d.DependsOn}
+	// A copy: raw JSON properties are the program's own slice.
+	dec := &decision{s: s, model: model, rec: rec, explicit: d.DependsOn, raw: bytes.Clone(raw)}
 	var verr error
 	if u != nil {
 		dec.unknown = u.holds(model)
@@ -134,6 +141,10 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 		c.Reason = fmt.Sprintf("type changed from %s", rec.Type)
 		c.ReplacePaths = []string{"/"}
 		c.Properties = masked(s, model)
+	case bytes.Equal(encodeModel(model), rec.Desired):
+		// The declaration is the recorded desired state to the byte (the
+		// engine records what it encoded): nothing to diff.
+		c.Action = ActionNoop
 	default:
 		recorded, err := decodeModel(rec.Desired)
 		if err != nil {
@@ -245,9 +256,8 @@ const minIndexed = 6
 type valueIndex struct {
 	mu    sync.RWMutex
 	exact map[string]string
-	// byPrefix holds the values of at least minIndexed characters by their
-	// first minIndexed bytes.
-	byPrefix map[string][]string
+	// maxLen is the length of the longest value.
+	maxLen int
 }
 
 // add indexes value as one of key's; the first key to have a value keeps it.
@@ -258,16 +268,13 @@ func (x *valueIndex) add(key, value string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.exact == nil {
-		x.exact, x.byPrefix = map[string]string{}, map[string][]string{}
+		x.exact = map[string]string{}
 	}
 	if _, taken := x.exact[value]; taken {
 		return
 	}
 	x.exact[value] = key
-	if len(value) >= minIndexed {
-		p := value[:minIndexed]
-		x.byPrefix[p] = append(x.byPrefix[p], value)
-	}
+	x.maxLen = max(x.maxLen, len(value))
 }
 
 // addDeclared indexes a declared resource's identifier and outputs.
@@ -288,26 +295,30 @@ func (x *valueIndex) addRecord(r *state.Record) {
 	}
 }
 
-// find calls fn with the key of every indexed value s equals or holds.
+// find calls fn with the key of every indexed value s equals or holds
+// between word boundaries. Every substring of s that starts and ends at a
+// boundary, of minIndexed to maxLen bytes, is looked up: the cost grows
+// with the length of s, not with the number of values indexed.
 func (x *valueIndex) find(s string, fn func(key string)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if k, ok := x.exact[s]; ok {
 		fn(k)
 	}
-	if len(s) <= minIndexed || len(x.byPrefix) == 0 {
+	if len(s) <= minIndexed || x.maxLen < minIndexed {
 		return
 	}
 	for i := 0; i+minIndexed <= len(s); i++ {
 		if i > 0 && wordByte(s[i-1]) {
 			continue
 		}
-		for _, v := range x.byPrefix[s[i:i+minIndexed]] {
-			end := i + len(v)
-			if len(v) == len(s) || end > len(s) || s[i:end] != v || (end < len(s) && wordByte(s[end])) {
+		for j := i + minIndexed; j <= len(s) && j-i <= x.maxLen; j++ {
+			if j < len(s) && wordByte(s[j]) || i == 0 && j == len(s) {
 				continue
 			}
-			fn(x.exact[v])
+			if k, ok := x.exact[s[i:j]]; ok {
+				fn(k)
+			}
 		}
 	}
 }

@@ -26,47 +26,80 @@ const MaxDesiredState = 262144
 // names that are not valid UTF-8; and a model whose JSON encoding is longer
 // than Cloud Control accepts.
 func toModel(props any) (map[string]any, error) {
+	m, _, err := toModelData(props)
+	return m, err
+}
+
+// propsJSON returns the JSON encoding of declared properties as toModel
+// decodes it, and whether there is one: equal encodings give equal models,
+// which lets a declaration the preview converted skip the conversion. A
+// value whose encoding replaced invalid UTF-8 (toModel refuses those) has
+// none.
+func propsJSON(props any) ([]byte, bool) {
 	var data []byte
 	switch p := props.(type) {
 	case nil:
-		return map[string]any{}, nil
+		return nil, false
+	case json.RawMessage:
+		data = p
+	case []byte:
+		data = p
+	default:
+		var err error
+		if data, err = json.Marshal(props); err != nil {
+			return nil, false
+		}
+	}
+	if bytes.Contains(data, []byte("\uFFFD")) || bytes.Contains(data, []byte("\ufffd")) || !utf8.Valid(data) || bytes.ContainsRune(data, utf8.RuneError) {
+		return nil, false
+	}
+	return data, true
+}
+
+// toModelData is toModel, also returning the JSON the model was decoded
+// from (see propsJSON).
+func toModelData(props any) (map[string]any, []byte, error) {
+	var data []byte
+	switch p := props.(type) {
+	case nil:
+		return map[string]any{}, nil, nil
 	case json.RawMessage:
 		data = p
 	case []byte:
 		data = p
 	default:
 		if err := newGoWalk().check(reflect.ValueOf(props)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var err error
 		if data, err = json.Marshal(props); err != nil {
-			return nil, fmt.Errorf("encode properties: %w", err)
+			return nil, nil, fmt.Errorf("encode properties: %w", err)
 		}
 	}
 	if !utf8.Valid(data) {
 		if err := invalidUTF8(data); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	m, err := decodeModel(data)
 	if err != nil {
-		return nil, fmt.Errorf("properties must be a JSON object: %w", err)
+		return nil, nil, fmt.Errorf("properties must be a JSON object: %w", err)
 	}
 	if m == nil {
 		m = map[string]any{}
 	}
 	if err := checkNumbers(m, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Encoding the model again turns no character of data into more than
 	// six ("<" becomes "\u003c"; a number such as 1e20 becomes
 	// 100000000000000000000), so only a large input needs measuring.
 	if len(data) > MaxDesiredState/6 {
 		if n := utf8.RuneCount(encodeModel(m)); n > MaxDesiredState {
-			return nil, fmt.Errorf("the desired state is %d characters of JSON, more than the %d Cloud Control accepts", n, MaxDesiredState)
+			return nil, nil, fmt.Errorf("the desired state is %d characters of JSON, more than the %d Cloud Control accepts", n, MaxDesiredState)
 		}
 	}
-	return m, nil
+	return m, data, nil
 }
 
 // decodeModel decodes a JSON object into a normalized model; empty input
