@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -38,6 +37,9 @@ type run struct {
 	reg     *schema.Registry
 	preview bool
 	placer  *placer
+	// names caches, by type, the output names of its resources (Output's
+	// "did you mean"), and of its lookups under "lookup "+type.
+	names   sync.Map
 	group   errgroup.Group
 	mu      sync.Mutex
 	exports map[string]any
@@ -65,6 +67,20 @@ func (r *run) call(fn func(*App) error) error {
 		r.mu.Unlock()
 	}
 	return err
+}
+
+// outputNames returns names(schema of typeName), computed once per cache
+// key; nil for a type the registry does not have.
+func (r *run) outputNames(cacheKey, typeName string, names func(*schema.Schema) []string) []string {
+	if v, ok := r.names.Load(cacheKey); ok {
+		return v.([]string)
+	}
+	s, err := r.reg.Lookup(typeName)
+	if err != nil {
+		return nil
+	}
+	v, _ := r.names.LoadOrStore(cacheKey, names(s))
+	return v.([]string)
 }
 
 // fail records an error that fails the run when the program returns.
@@ -137,7 +153,9 @@ func (a *App) Declare(typeName, logicalID string, props any, opts ...ResourceOpt
 	}
 	r := &Resource{Type: typeName, LogicalID: logicalID, Key: res.Key, Identifier: res.Identifier, Outputs: res.Outputs}
 	if s, err := a.run.reg.Lookup(typeName); err == nil {
-		r.outputNames = outputNames(s)
+		r.outputNames = a.run.outputNames(typeName, typeName, func(s *schema.Schema) []string {
+			return schema.TopLevelNames(s.ReadOnly, s.PrimaryIdentifier)
+		})
 		if len(s.PrimaryIdentifier) == 1 {
 			r.idProperty = strings.TrimPrefix(s.PrimaryIdentifier[0], "/properties/")
 		}
@@ -159,21 +177,8 @@ func (a *App) Lookup(typeName, logicalID, identifier string) (*Resource, error) 
 		return nil, publicError(err)
 	}
 	r := &Resource{Type: typeName, LogicalID: logicalID, Key: res.Key, Identifier: res.Identifier, Outputs: res.Outputs}
-	if s, err := a.run.reg.Lookup(typeName); err == nil {
-		r.outputNames = propertyNames(s)
-	}
+	r.outputNames = a.run.outputNames("lookup "+typeName, typeName, (*schema.Schema).PropertyNames)
 	return r, nil
-}
-
-// propertyNames lists the top-level properties of s, sorted: what a
-// lookup's outputs can be.
-func propertyNames(s *schema.Schema) []string {
-	names := make([]string, 0, len(s.Root.Properties))
-	for n := range s.Root.Properties {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // Export records a named value of the run (an ARN, an endpoint, ...): it is
@@ -221,28 +226,4 @@ func outputString(v any) string {
 	default:
 		return engineDisplay(x)
 	}
-}
-
-// outputNames lists the names a resource of s can have outputs under: the
-// top-level names of its read-only properties and of its primary
-// identifier, sorted.
-func outputNames(s *schema.Schema) []string {
-	set := map[string]bool{}
-	for _, list := range [][]string{s.ReadOnly, s.PrimaryIdentifier} {
-		for _, p := range list {
-			p = strings.TrimPrefix(p, "/properties/")
-			if i := strings.IndexByte(p, '/'); i >= 0 {
-				p = p[:i]
-			}
-			if p != "" {
-				set[p] = true
-			}
-		}
-	}
-	names := make([]string, 0, len(set))
-	for n := range set {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -116,8 +116,7 @@ func (p placedProvider) Account() string { return p.account }
 var _ engine.Accounted = placedProvider{}
 
 func newPlacer(cfg *Config, base *cloudcontrol.Client) *placer {
-	return &placer{cfg: cfg, base: base, local: cfg.Target == TargetLocal && cfg.options().client == nil && cfg.options().awsConfig == nil,
-		clients: map[state.Placement]*placed{}}
+	return &placer{cfg: cfg, base: base, local: cfg.local(), clients: map[state.Placement]*placed{}}
 }
 
 // place is the engine's Options.Place.

@@ -124,11 +124,20 @@ type Plan struct {
 	p *engine.Plan
 }
 
+// PlanCounts counts the resources of a plan by action.
+type PlanCounts struct {
+	Created, Updated, Replaced, Deleted int
+	// Forgotten counts retained resources to be removed from state and left
+	// in the cloud; Resumed the operations of an interrupted run to finish.
+	Forgotten, Resumed, Unchanged int
+}
+
 // Counts returns how many resources the plan creates, updates, replaces,
-// deletes, forgets, resumes and leaves unchanged, in a Result's fields.
-func (p *Plan) Counts() (created, updated, replaced, deleted, forgotten, resumed, unchanged int) {
+// deletes, forgets, resumes and leaves unchanged.
+func (p *Plan) Counts() PlanCounts {
 	s := p.p.Counts()
-	return s.Created, s.Updated, s.Replaced, s.Deleted, s.Forgotten, s.Resumed, s.Unchanged
+	return PlanCounts{Created: s.Created, Updated: s.Updated, Replaced: s.Replaced, Deleted: s.Deleted,
+		Forgotten: s.Forgotten, Resumed: s.Resumed, Unchanged: s.Unchanged}
 }
 
 // Empty reports whether applying the plan changes nothing.

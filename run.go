@@ -418,8 +418,8 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		plan = saved.p
 		plan.Target = &identity
 	}
-	show := cfg.Plan || (cfg.Confirm != nil && !cfg.Yes && !plan.Empty()) || cfg.JSON
-	if show {
+	ask := cfg.Confirm != nil && !cfg.Yes && !plan.Empty()
+	if cfg.Plan || ask || cfg.JSON {
 		rep.PlanHeader(plan)
 		for _, c := range plan.Changes {
 			rep.Planned(c)
@@ -434,7 +434,7 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 		}
 		return finish(nil)
 	}
-	if cfg.Confirm != nil && !cfg.Yes && !plan.Empty() {
+	if ask {
 		rep.Note(engine.PlanLine(plan.Counts()))
 		ok, err := cfg.Confirm(res.Plan)
 		if err != nil {

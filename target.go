@@ -149,6 +149,13 @@ func withIdentity(desc string, t state.Target) string {
 	return desc
 }
 
+// local reports whether the run's target is the embedded emulator it
+// starts itself.
+func (cfg *Config) local() bool {
+	o := cfg.options()
+	return cfg.Target == TargetLocal && o.client == nil && o.awsConfig == nil
+}
+
 // rebindCommand is the `athanor state rebind` command line for cfg.
 func (cfg *Config) rebindCommand() string {
 	args := []string{"athanor", "state", "rebind", "--app", shellQuote(cfg.App), "--stage", shellQuote(cfg.Stage)}
@@ -179,7 +186,7 @@ func (cfg *Config) identify(ctx context.Context, client *cloudcontrol.Client) (s
 	t := state.Target{Kind: state.TargetAWS, Region: o.Region}
 	where := "AWS (region " + o.Region + ")"
 	switch {
-	case cfg.options().client == nil && cfg.options().awsConfig == nil && cfg.Target == TargetLocal:
+	case cfg.local():
 		t.Kind, where = state.TargetLocal, "the local emulator"
 	case o.BaseEndpoint != nil && *o.BaseEndpoint != "":
 		t.Kind, t.Endpoint = state.TargetURL, state.NormalizeEndpoint(*o.BaseEndpoint)

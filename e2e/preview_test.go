@@ -404,4 +404,26 @@ func TestDeviationStopsTheRun(t *testing.T) {
 	if got := e.list(logGroup); !slices.Equal(got, []string{"deviation-first"}) {
 		t.Fatalf("log groups %v, want only the one declared before the deviation", got)
 	}
+
+	// A second pass that puts a resource in another region than planned.
+	_, err = e.try(func(app *athanor.App) error {
+		region := "eu-west-1"
+		if !app.Previewing() {
+			region = "us-west-2"
+		}
+		s, err := app.In("moved", athanor.Provider{Region: region})
+		if err != nil {
+			return err
+		}
+		_, err = s.Declare(logGroup, "l", map[string]any{"LogGroupName": "deviation-moved"})
+		return err
+	}, func(c *athanor.Config) { c.Stage = "moved" })
+	if !errors.Is(err, athanor.ErrDeviation) || !strings.Contains(err.Error(), "the plan places it in region eu-west-1") {
+		t.Fatalf("run whose second pass moves a resource: %v", err)
+	}
+	for _, region := range []string{"eu-west-1", "us-west-2"} {
+		if got := e.in(t, region, "123456789012").list(logGroup); len(got) != 0 {
+			t.Fatalf("%s: log groups %v after a deviation", region, got)
+		}
+	}
 }

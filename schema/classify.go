@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,6 +30,33 @@ func pointerTokens(ptr string) []string {
 		toks = append(toks, unescapePointer(t))
 	}
 	return toks
+}
+
+// TopLevelNames returns the top-level property names the registry pointers
+// of the lists name ("/properties/A/B" names A), sorted and without
+// duplicates: e.g. the outputs a type has, from ReadOnly and
+// PrimaryIdentifier.
+func TopLevelNames(lists ...[]string) []string {
+	var names []string
+	for _, list := range lists {
+		for _, ptr := range list {
+			if toks := pointerTokens(ptr); len(toks) > 0 && toks[0] != "" {
+				names = append(names, toks[0])
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// PropertyNames returns the names of s's top-level properties, sorted.
+func (s *Schema) PropertyNames() []string {
+	names := make([]string, 0, len(s.Root.Properties))
+	for n := range s.Root.Properties {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // pathTokens splits a model JSON pointer ("/Tags/0/Key") into its unescaped

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,10 +27,12 @@ type decision struct {
 	retainChanged bool
 	// unknown tells whether the model holds values not known yet.
 	unknown bool
-	// rec is the record the decision was made from; explicit the
-	// declaration's DependsOn.
-	rec      *state.Record
-	explicit []string
+	// rec is the record the decision was made from; explicit, adopt and
+	// placement the declaration's DependsOn, Adopt and Placement.
+	rec       *state.Record
+	explicit  []string
+	adopt     bool
+	placement *state.Placement
 	// raw is the JSON the model was decoded from (see propsJSON).
 	raw []byte
 	// declared is the preview's answer for a kept resource: its recorded
@@ -62,23 +65,11 @@ func (e *Engine) previewed(key string, rec *state.Record, d Declaration) (*decis
 			return nil, false
 		}
 	}
-	if (rec != nil && rec.Retain != d.Retain) != dec.retainChanged || !sameKeys(dec.explicit, d.DependsOn) {
+	if (rec != nil && rec.Retain != d.Retain) != dec.retainChanged || !slices.Equal(dec.explicit, d.DependsOn) ||
+		dec.adopt != d.Adopt || !dec.placement.Same(d.Placement) {
 		return nil, false
 	}
 	return dec, true
-}
-
-// sameKeys reports whether a and b hold the same keys in the same order.
-func sameKeys(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // decide works out the change declaration d needs, given the record of its
@@ -96,7 +87,7 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 	}
 	e.secrets.add(s, model)
 	// A copy: raw JSON properties are the program's own slice.
-	dec := &decision{s: s, model: model, rec: rec, explicit: d.DependsOn, raw: bytes.Clone(raw)}
+	dec := &decision{s: s, model: model, rec: rec, explicit: d.DependsOn, adopt: d.Adopt, placement: d.Placement, raw: bytes.Clone(raw)}
 	var verr error
 	if u != nil {
 		dec.unknown = u.holds(model)

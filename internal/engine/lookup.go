@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 )
 
@@ -32,6 +30,7 @@ func (l Lookup) key() string { return state.Key(l.Scope, l.LogicalID) }
 // its plan and recorded in the stage's metadata.
 type read struct {
 	typ, identifier string
+	placement       string // Change.Placement of where it was read
 	declared        *Declared
 	at              time.Time
 }
@@ -67,7 +66,11 @@ func (e *Engine) readResource(ctx context.Context, l Lookup) (*read, error) {
 	if model == nil {
 		model = map[string]any{}
 	}
-	return &read{typ: s.TypeName, identifier: l.Identifier, at: time.Now().UTC(),
+	placement := ""
+	if !l.Placement.IsZero() {
+		placement = l.Placement.String()
+	}
+	return &read{typ: s.TypeName, identifier: l.Identifier, at: time.Now().UTC(), placement: placement,
 		declared: &Declared{Key: l.key(), Identifier: l.Identifier, Outputs: model}}, nil
 }
 
@@ -103,7 +106,7 @@ func (p *Preview) Lookup(ctx context.Context, l Lookup) (*Declared, error) {
 		p.e.o.Reporter.Failed(key, l.Type, err)
 		out := &Declared{Key: key, Identifier: l.Identifier, Outputs: map[string]any{}}
 		if s, serr := p.e.o.Registry.Lookup(l.Type); serr == nil {
-			for _, name := range propertyNames(s) {
+			for _, name := range s.PropertyNames() {
 				out.Outputs[name] = p.u.placeholder(key, name)
 			}
 		}
@@ -124,7 +127,11 @@ func (p *Preview) Lookup(ctx context.Context, l Lookup) (*Declared, error) {
 		return fail(err)
 	}
 	p.mu.Lock()
-	p.changes = append(p.changes, Change{Key: key, Type: r.typ, Action: ActionRead, Identifier: l.Identifier})
+	c := Change{Key: key, Type: r.typ, Action: ActionRead, Identifier: l.Identifier}
+	if !l.Placement.IsZero() {
+		c.Placement = l.Placement.String()
+	}
+	p.changes = append(p.changes, c)
 	p.mu.Unlock()
 	p.e.mu.Lock()
 	p.e.previewReads[key] = r
@@ -147,10 +154,14 @@ func (e *Engine) Lookup(ctx context.Context, l Lookup) (*Declared, error) {
 		return nil, errors.New("engine: lookup without a deploy plan being applied")
 	}
 	planned, ok := e.plan.Change(key)
-	if !ok || planned.Action != ActionRead || planned.Identifier != l.Identifier {
+	placement := ""
+	if !l.Placement.IsZero() {
+		placement = l.Placement.String()
+	}
+	if !ok || planned.Action != ActionRead || planned.Identifier != l.Identifier || planned.Placement != placement {
 		detail := "the plan has no read of it"
 		if ok {
-			detail = fmt.Sprintf("the plan has %s %s", planned.Action, planned.Identifier)
+			detail = fmt.Sprintf("the plan has %s %s in %s", planned.Action, planned.Identifier, placementText(planned.Placement))
 		}
 		err := &DeviationError{Key: key, Type: l.Type, Detail: detail}
 		e.mu.Lock()
@@ -163,7 +174,7 @@ func (e *Engine) Lookup(ctx context.Context, l Lookup) (*Declared, error) {
 	e.mu.Lock()
 	r := e.previewReads[key]
 	e.mu.Unlock()
-	if r == nil || r.identifier != l.Identifier {
+	if r == nil || r.identifier != l.Identifier || r.placement != placement {
 		var err error
 		if r, err = e.readResource(ctx, l); err != nil {
 			return fail(err)
@@ -194,14 +205,4 @@ func (e *Engine) readRecords() map[string]state.Read {
 // its own.
 func cloneDeclared(d *Declared) *Declared {
 	return &Declared{Key: d.Key, Identifier: d.Identifier, Outputs: maps.Clone(d.Outputs)}
-}
-
-// propertyNames lists the top-level properties of s, sorted.
-func propertyNames(s *schema.Schema) []string {
-	names := make([]string, 0, len(s.Root.Properties))
-	for n := range s.Root.Properties {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/athanor-dev/athanor/state"
@@ -68,7 +69,7 @@ func (e *Engine) checkAccount(pl *state.Placement, p Provider) error {
 // ErrPlacementMismatch is wrapped by the error of an operation on a
 // resource whose placement's credentials resolve to another account than
 // the one recorded.
-var ErrPlacementMismatch = fmt.Errorf("placement resolves to another account")
+var ErrPlacementMismatch = errors.New("placement resolves to another account")
 
 // get reads a resource where pl says.
 func (e *Engine) get(ctx context.Context, pl *state.Placement, typeName, identifier string) (json.RawMessage, error) {

@@ -213,6 +213,8 @@ func SamePlan(saved, fresh *Plan) error {
 			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the program now needs %s, and the saved plan has no change for it", c.Action)}
 		case s.Action != c.Action || s.Type != c.Type:
 			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the saved plan has %s %s, the program now needs %s %s", s.Action, s.Type, c.Action, c.Type)}
+		case s.Placement != c.Placement:
+			return &DeviationError{Key: c.Key, Type: c.Type, Detail: fmt.Sprintf("the saved plan places it in %s, the program now in %s", placementText(s.Placement), placementText(c.Placement))}
 		}
 		var want, got any
 		sexp, sok := saved.expect(c.Key)
@@ -283,6 +285,9 @@ func (e *Engine) conform(dec *decision) error {
 	if planned.Type != c.Type {
 		return deviation("the plan has type %s", planned.Type)
 	}
+	if planned.Placement != c.Placement && planned.Action != ActionResume {
+		return deviation("the plan places it in %s, the program now in %s", placementText(planned.Placement), placementText(c.Placement))
+	}
 	if exp, ok := e.plan.expect(c.Key); ok {
 		var want any
 		if err := json.Unmarshal(exp, &want); err != nil {
@@ -297,6 +302,14 @@ func (e *Engine) conform(dec *decision) error {
 		return deviation("the plan has %s, the program now needs %s", planned.Action, c.Action)
 	}
 	return nil
+}
+
+// placementText renders a Change's Placement for a message.
+func placementText(p string) string {
+	if p == "" {
+		return (*state.Placement)(nil).String()
+	}
+	return p
 }
 
 // planSummary describes a plan's counts for an error.
@@ -559,7 +572,7 @@ func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error)
 		if s == nil {
 			return out
 		}
-		for _, name := range readOnlyNames(s) {
+		for _, name := range schema.TopLevelNames(s.ReadOnly) {
 			out.Outputs[name] = p.u.placeholder(key, name)
 		}
 		if len(s.PrimaryIdentifier) == 1 {
@@ -715,21 +728,4 @@ func (e *Engine) removals(pick func(*slot) bool) []Change {
 		out = append(out, removal(r))
 	}
 	return out
-}
-
-// readOnlyNames lists the top-level names of s's read-only properties,
-// sorted: the outputs a resource has once created.
-func readOnlyNames(s *schema.Schema) []string {
-	set := map[string]bool{}
-	for _, ptr := range s.ReadOnly {
-		if toks := splitPointer(trimProperties(ptr)); len(toks) > 0 && toks[0] != "" {
-			set[toks[0]] = true
-		}
-	}
-	names := make([]string, 0, len(set))
-	for n := range set {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
