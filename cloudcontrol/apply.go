@@ -288,21 +288,28 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 	var (
 		est estimate
 		ok  bool
+		// which is the target the first poll follows: chosen when it is
+		// scheduled, by whether the rate binds then.
+		which = c.target()
 	)
 	learn = learn && c.poll.Adaptive
 	if learn {
-		est, ok = c.est.get(ev.TypeName, ev.Operation)
+		est, ok = c.est.get(ev.TypeName, ev.Operation, which)
 	}
 	var (
 		lastPending time.Duration // elapsed at the last unfinished answer
-		used        = ok          // whether the first poll followed a learnt target
+		used        = noTarget    // the target the first poll followed
+		sched       = est.target  // its value then
 		k           int           // polls of the current schedule
 	)
+	if ok {
+		used = which
+	}
 	for n := 0; !ev.Final(); n, k = n+1, k+1 {
 		if learn && !ok {
 			// Another request of the type and kind may have completed
 			// meanwhile: follow its target from now on.
-			if e, found := c.est.get(ev.TypeName, ev.Operation); found {
+			if e, found := c.est.get(ev.TypeName, ev.Operation, c.target()); found {
 				est, ok, k = e, true, 0
 			}
 		}
@@ -331,7 +338,7 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 			// Poll now; if still running, on the schedule of a learnt
 			// target (its first step after the target), not on the
 			// longer steps without history.
-			est, ok = c.est.get(ev.TypeName, ev.Operation)
+			est, ok = c.est.get(ev.TypeName, ev.Operation, c.target())
 			k = 0
 		}
 		next, err := c.status(ctx, ev)
@@ -351,7 +358,7 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 		if !next.Final() {
 			lastPending = elapsed
 		} else if learn {
-			c.est.observe(c.poll, ev.TypeName, ev.Operation, used, n == 0, lastPending, elapsed)
+			c.est.observe(c.poll, ev.TypeName, ev.Operation, used, sched, n == 0, lastPending, elapsed)
 		}
 		ev = next
 	}
@@ -382,7 +389,7 @@ func (c *Client) sleepUntilLearnt(ctx context.Context, d time.Duration, sent tim
 		return false, err
 	}
 	<-wake
-	est, ok := c.est.get(ev.TypeName, ev.Operation)
+	est, ok := c.est.get(ev.TypeName, ev.Operation, c.target())
 	if !ok {
 		return false, c.clock.Sleep(ctx, due.Sub(c.clock.Now()))
 	}

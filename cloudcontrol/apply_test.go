@@ -725,14 +725,17 @@ func TestAdaptivePollingLearnsDuration(t *testing.T) {
 	if avg := float64(total) / 10; avg > 2 {
 		t.Errorf("after learning, %.1f polls per operation, want ≤ 2", avg)
 	}
-	est, ok := c.est.get("AWS::IoT::JobTemplate", Create)
+	est, ok := c.est.get("AWS::IoT::JobTemplate", Create, targetQuantile)
 	if !ok || est.target < opDuration || est.target > 2*opDuration {
 		t.Errorf("estimate %+v, want a first-poll target a little above %v", est, opDuration)
 	}
 }
 
-func TestAdaptivePollingSpreadDurations(t *testing.T) {
-	// Operations take 1–3 s, uniformly (the emulator's realistic profile).
+// spreadPolls runs sequential operations of 1–3 s, uniformly (the
+// emulator's realistic profile), on a fake clock, and returns the polls per
+// operation once learnt.
+func spreadPolls(t *testing.T, opts ...Option) float64 {
+	t.Helper()
 	f := newFakeServer(t)
 	clk := newFakeClock()
 	var mu sync.Mutex
@@ -754,7 +757,7 @@ func TestAdaptivePollingSpreadDurations(t *testing.T) {
 		}
 		return progress("IN_PROGRESS")
 	})
-	c := New(testConfig(f.srv.URL), withClock(clk), withNoBackoff())
+	c := New(testConfig(f.srv.URL), append([]Option{withClock(clk), withNoBackoff()}, opts...)...)
 	for range 50 { // warm up
 		if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
 			t.Fatal(err)
@@ -767,9 +770,36 @@ func TestAdaptivePollingSpreadDurations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	perOp := float64(c.Stats().Polls-before) / n
+	return float64(c.Stats().Polls-before) / n
+}
+
+func TestAdaptivePollingSpreadDurations(t *testing.T) {
+	perOp := spreadPolls(t)
 	t.Logf("%.2f polls per operation", perOp)
 	if perOp > 1.6 {
 		t.Errorf("%.2f polls per operation, want ≤ 1.6 once learnt", perOp)
+	}
+}
+
+// saturatedLimiter lets every request through at once and says that its
+// rate binds, as an AIMDLimiter running at the service's limit does.
+type saturatedLimiter struct{}
+
+func (saturatedLimiter) Wait(ctx context.Context) error { return ctx.Err() }
+func (saturatedLimiter) Feedback(bool)                  {}
+func (saturatedLimiter) Saturated() bool                { return true }
+
+func TestRateBoundPollingSpendsOnePollPerOperation(t *testing.T) {
+	// While the rate binds, a poll that finds the operation running takes
+	// a created resource's place: the first poll follows the 97th
+	// percentile, not the 80th.
+	free := spreadPolls(t)
+	bound := spreadPolls(t, WithRateLimiter(saturatedLimiter{}))
+	t.Logf("%.2f polls per operation at the Quantile, %.2f rate-bound", free, bound)
+	if bound > 1.1 {
+		t.Errorf("rate-bound: %.2f polls per operation, want ≤ 1.1 once learnt", bound)
+	}
+	if bound >= free {
+		t.Errorf("rate-bound: %.2f polls per operation, want fewer than the %.2f without a binding rate", bound, free)
 	}
 }

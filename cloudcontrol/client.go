@@ -209,6 +209,7 @@ func New(cfg aws.Config, opts ...Option) *Client {
 		rerunBase: o.rerunBase,
 		rerunMax:  o.rerunMax,
 	}
+	slots.saturated = c.saturated
 	httpClient := tuneHTTPClient(cfg.HTTPClient, 2*slots.Max())
 	sdkOpts := []func(*cc.Options){func(so *cc.Options) {
 		if so.BaseEndpoint == nil {
@@ -271,6 +272,22 @@ func (c *Client) Stats() Stats {
 		s.RateLimit = r.Rate()
 	}
 	return s
+}
+
+// saturated reports whether the client's rate limiter says that its rate
+// binds (see [RateLimiter]).
+func (c *Client) saturated() bool {
+	s, ok := c.limiter.(saturater)
+	return ok && s.Saturated()
+}
+
+// target returns the learnt first-poll target to follow now: the one of
+// PollPolicy.RateBoundQuantile while the rate binds.
+func (c *Client) target() int {
+	if c.saturated() {
+		return targetRateBound
+	}
+	return targetQuantile
 }
 
 func (c *Client) emit(ev Event) {

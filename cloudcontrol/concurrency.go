@@ -23,15 +23,19 @@ const DefaultMaxConcurrency = 1024
 // the client's HTTP requests: it starts at Initial and, while answers come
 // back unthrottled and no slower than usual, grows by one per answer
 // (doubling per round of requests, as TCP's slow start does) as long as the
-// bound is in use; after the first congestion signal it grows by 1/bound
+// bound is in use and the client's rate limiter is not saturated (see
+// [RateLimiter]: while the rate binds, more operations would only queue
+// for it); after the first congestion signal it grows by 1/bound
 // per answer (one per round). A congestion signal multiplies it by
 // Decrease, at most once per Cooldown, never below Min:
 //
 //   - throttling: at least ThrottleFraction of the answers of the last
 //     second were throttling errors. A throttle now and then is the rate
-//     limiter's business (it probes the account's rate and backs off); only
-//     throttling the rate limiter does not absorb says that fewer
-//     operations should be in flight;
+//     limiter's business (it probes the account's rate and backs off), and
+//     so are the throttles of the first second after the first one, which
+//     answer the limiter's first probe from unlimited; only throttling the
+//     rate limiter does not absorb says that fewer operations should be in
+//     flight;
 //   - rising latency: the smoothed latency of an API's requests (the time
 //     on the wire, without the rate limiter's wait) exceeds
 //     LatencyTolerance times the least latency seen of that API over the
@@ -92,6 +96,11 @@ func (a AdaptiveConcurrency) withDefaults() AdaptiveConcurrency {
 	return a
 }
 
+// rateProbe is the span, from the first throttle a client receives, of the
+// throttles that do not count as a congestion signal: the rate limiter's
+// probe of the service's rate (see AdaptiveConcurrency).
+const rateProbe = time.Second
+
 // latencyWindow is the span of each of the two windows whose least latency
 // is an API's baseline.
 const latencyWindow = 10 * time.Second
@@ -107,6 +116,9 @@ const latencySmoothing = 0.2
 type inflight struct {
 	adaptive bool
 	opts     AdaptiveConcurrency
+	// saturated, when set, reports whether the client's rate limiter
+	// binds: the bound does not grow meanwhile.
+	saturated func() bool
 
 	mu        sync.Mutex
 	limit     float64
@@ -116,10 +128,12 @@ type inflight struct {
 	slowStart bool
 	// lastDecrease is when the bound last decreased.
 	lastDecrease time.Time
-	started      time.Time
-	answers      slidingCount
-	throttled    slidingCount
-	latency      map[string]*latencyTrack
+	// firstThrottle is when the first throttle was answered.
+	firstThrottle time.Time
+	started       time.Time
+	answers       slidingCount
+	throttled     slidingCount
+	latency       map[string]*latencyTrack
 }
 
 // latencyTrack follows the latency of one API.
@@ -235,6 +249,15 @@ func (l *inflight) feedback(now time.Time, api string, latency time.Duration, ok
 	}
 	l.answers.add(now)
 	if throttled {
+		if l.firstThrottle.IsZero() {
+			l.firstThrottle = now
+		}
+		if now.Sub(l.firstThrottle) < rateProbe {
+			// The rate limiter starts unlimited and learns the service's
+			// rate from its first throttles: those answer its probe, not
+			// the bound.
+			return
+		}
 		l.throttled.add(now)
 		span := now.Sub(l.started)
 		if l.throttled.rate(now, span) >= l.opts.ThrottleFraction*l.answers.rate(now, span) {
@@ -248,6 +271,11 @@ func (l *inflight) feedback(now time.Time, api string, latency time.Duration, ok
 	}
 	if !ok || l.inFlight < l.bound() && len(l.waiters) == 0 {
 		// Not in use: no evidence that more would be served as well.
+		return
+	}
+	if l.saturated != nil && l.saturated() {
+		// The rate binds: more operations in flight would only queue
+		// for it.
 		return
 	}
 	if l.slowStart {

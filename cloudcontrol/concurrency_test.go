@@ -66,6 +66,27 @@ func TestAdaptiveConcurrencyGrowsWhileAnswersAreFastAndInUse(t *testing.T) {
 	}
 }
 
+func TestAdaptiveConcurrencyHoldsWhileTheRateBinds(t *testing.T) {
+	l := newAdaptiveInflight(AdaptiveConcurrency{Initial: 4, Max: 64})
+	saturated := true
+	l.saturated = func() bool { return saturated }
+	fill(t, l, 4)
+	now := t0
+	for range 20 {
+		now = now.Add(10 * time.Millisecond)
+		l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
+	}
+	if got := l.Limit(); got != 4 {
+		t.Fatalf("bound %d after answers while the rate binds, want 4: more operations would only queue for it", got)
+	}
+	saturated = false
+	now = now.Add(10 * time.Millisecond)
+	l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
+	if got := l.Limit(); got != 5 {
+		t.Fatalf("bound %d after an answer with the rate free, want 5 (slow start)", got)
+	}
+}
+
 func TestAdaptiveConcurrencyBacksOffOnSustainedThrottling(t *testing.T) {
 	l := newAdaptiveInflight(AdaptiveConcurrency{Initial: 100, Max: 256, Min: 10})
 	fill(t, l, 100)
@@ -78,6 +99,16 @@ func TestAdaptiveConcurrencyBacksOffOnSustainedThrottling(t *testing.T) {
 	if got := l.Limit(); got < 100 {
 		t.Fatalf("bound %d after one throttle in 20 answers, want no decrease from 100", got)
 	}
+	// The throttles of the first second after the first one answer the rate
+	// limiter's probe of the service's rate: all throttled, the bound stays.
+	for range 10 {
+		now = now.Add(10 * time.Millisecond)
+		l.feedback(now, "CreateResource", time.Millisecond, false, true)
+	}
+	if got := l.Limit(); got < 100 {
+		t.Fatalf("bound %d after the throttles answering the rate limiter's probe, want no decrease from 100", got)
+	}
+	now = now.Add(time.Second)
 	before := l.Limit()
 	// Half the answers of a second throttled: one decrease per cooldown.
 	for i := range 20 {

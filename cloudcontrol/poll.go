@@ -41,11 +41,22 @@ import (
 // unfinished poll and its first finished one, so the quantile is tracked by
 // stochastic approximation, which needs only that: each request whose first
 // poll found it finished moves the target down by Step·(1−Quantile), each
-// one still running moves it up by Step·Quantile (both relative), which
-// settles where a Quantile fraction of first polls succeed. The first sample
-// seeds the target with the midpoint of its bracket. A request missed by the
-// first poll is polled again every eighth of the target (at least Initial),
-// growing by Multiplier up to Max.
+// one still running moves it up by Step·Quantile (both relative, and each
+// only if it was polled on the side of the target's current value that
+// tells something of it: requests in flight together are answered
+// together), which settles where a Quantile fraction of first polls
+// succeed. The first sample seeds the target with the midpoint
+// of its bracket. A request missed by the first poll is polled again every
+// eighth of the target (at least Initial), growing by Multiplier up to Max.
+//
+// While the client's rate limiter is saturated (see [RateLimiter]), a poll
+// is not free: it takes the place in the rate of a request that would have
+// started or ended another operation, and a poll that finds the operation
+// still running is a request lost. The first poll then follows a second
+// target, learnt the same way, at RateBoundQuantile (by default the 97th
+// percentile), so that the requests of a rate-bound run go to mutations and
+// to the one poll that finds each done; the operation ends later than with
+// the Quantile, which costs nothing while other operations fill the rate.
 //
 // The requests of a type and kind sent before the first one completes
 // follow the schedule without history, but not blindly: when the first
@@ -79,6 +90,9 @@ type PollPolicy struct {
 	// Quantile is the fraction of requests the adaptive first poll aims to
 	// find finished, in (0, 1); default 0.8.
 	Quantile float64
+	// RateBoundQuantile replaces Quantile while the client's rate limiter
+	// is saturated, in [Quantile, 1); default 0.97.
+	RateBoundQuantile float64
 	// Step is the relative step of the adaptive target, in (0, 1);
 	// default 0.2.
 	Step float64
@@ -87,17 +101,18 @@ type PollPolicy struct {
 // DefaultPollPolicy returns the policy used when none is given.
 func DefaultPollPolicy() PollPolicy {
 	return PollPolicy{
-		Initial:         100 * time.Millisecond,
-		RetryAfterSlack: 5 * time.Millisecond,
-		Min:             20 * time.Millisecond,
-		Max:             2 * time.Second,
-		Multiplier:      2,
-		Jitter:          0.2,
-		MaxRetryAfter:   time.Minute,
-		MaxExpected:     5 * time.Minute,
-		Adaptive:        true,
-		Quantile:        0.8,
-		Step:            0.2,
+		Initial:           100 * time.Millisecond,
+		RetryAfterSlack:   5 * time.Millisecond,
+		Min:               20 * time.Millisecond,
+		Max:               2 * time.Second,
+		Multiplier:        2,
+		Jitter:            0.2,
+		MaxRetryAfter:     time.Minute,
+		MaxExpected:       5 * time.Minute,
+		Adaptive:          true,
+		Quantile:          0.8,
+		RateBoundQuantile: 0.97,
+		Step:              0.2,
 	}
 }
 
@@ -131,6 +146,10 @@ func (p PollPolicy) withDefaults() PollPolicy {
 	if p.Quantile <= 0 || p.Quantile >= 1 {
 		p.Quantile = d.Quantile
 	}
+	if p.RateBoundQuantile <= 0 || p.RateBoundQuantile >= 1 {
+		p.RateBoundQuantile = d.RateBoundQuantile
+	}
+	p.RateBoundQuantile = max(p.RateBoundQuantile, p.Quantile)
 	if p.Step <= 0 || p.Step >= 1 {
 		p.Step = d.Step
 	}
@@ -198,13 +217,43 @@ func (p PollPolicy) coarseDelay(n int, elapsed time.Duration, est estimate, ok b
 // coarseHint reports whether a RetryAfter is coarse: on a whole second.
 func coarseHint(t time.Time) bool { return !t.IsZero() && t.Nanosecond() == 0 }
 
+// Which learnt target a first poll follows: the one of Quantile, or, while
+// the rate limiter is saturated, the one of RateBoundQuantile; noTarget
+// when the first poll followed none (the schedule without history).
+const (
+	targetQuantile = iota
+	targetRateBound
+	targets
+
+	noTarget = -1
+)
+
+// quantile returns the quantile the target i tracks.
+func (p PollPolicy) quantile(i int) float64 {
+	if i == targetRateBound {
+		return p.RateBoundQuantile
+	}
+	return p.Quantile
+}
+
 // estimator learns first-poll targets per type and operation kind.
 type estimator struct {
 	mu sync.Mutex
-	m  map[estimatorKey]estimate
+	m  map[estimatorKey]*learning
 	// learnt holds, per key without an estimate, a channel closed when
 	// the first one is learnt (see watch).
 	learnt map[estimatorKey]chan struct{}
+}
+
+// learning is what an estimator knows of one type and kind.
+type learning struct {
+	target [targets]time.Duration
+	n      int
+}
+
+type estimatorKey struct {
+	typeName string
+	kind     Kind
 }
 
 // watch returns a channel that is closed when the first estimate of
@@ -227,45 +276,83 @@ func (e *estimator) watch(typeName string, kind Kind) <-chan struct{} {
 	return ch
 }
 
-type estimatorKey struct {
-	typeName string
-	kind     Kind
-}
-
-func (e *estimator) get(typeName string, kind Kind) (estimate, bool) {
+// get returns the learnt target i of typeName and kind.
+func (e *estimator) get(typeName string, kind Kind, i int) (estimate, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	est, ok := e.m[estimatorKey{typeName, kind}]
-	return est, ok
+	l, ok := e.m[estimatorKey{typeName, kind}]
+	if !ok {
+		return estimate{}, false
+	}
+	return estimate{target: l.target[i], n: l.n}, true
 }
 
 // observe records a request that completed between lower and upper after
-// it was sent. used tells whether its first poll followed a learnt target,
-// and firstDone whether that poll found it finished.
-func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used, firstDone bool, lower, upper time.Duration) {
+// it was sent. used is the target its first poll followed (noTarget for
+// none), sched the value that target had then, and firstDone tells whether
+// that poll found the request finished.
+//
+// The target used moves by Step·(1−q) down on a hit and Step·q up on a
+// miss (q its quantile), but only on evidence about its current value: a
+// hit of a poll at or before it, a miss of a poll at or after it (or of a
+// request seen running at or after it). Requests in flight together are
+// polled at about the same target and answered about together; counted
+// each, their answers would compound into swings of the target many times
+// its size (a wave of 30 misses would multiply it by 1.16³⁰ ≈ 85) where
+// they are one round's evidence: the first of them moves the target, and
+// the rest, polled at the value it had before, tell nothing of the new one.
+// A request polled at the target of Quantile also says whether it finished
+// before the (later) target of RateBoundQuantile when its bracket lies on
+// one side of it, which keeps that target learning while the rate does not
+// bind.
+func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, sched time.Duration, firstDone bool, lower, upper time.Duration) {
 	k := estimatorKey{typeName, kind}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.m == nil {
-		e.m = make(map[estimatorKey]estimate)
+		e.m = make(map[estimatorKey]*learning)
 	}
-	est, ok := e.m[k]
+	l, ok := e.m[k]
 	switch {
 	case !ok:
-		est.target = lower + (upper-lower)/2
-	case !used:
+		// The target of Quantile starts at the bracket's midpoint; the one
+		// of RateBoundQuantile at its end, since a poll too early is what
+		// costs while the rate binds.
+		l = &learning{}
+		l.target[targetQuantile] = min(max(lower+(upper-lower)/2, p.Min), p.MaxExpected)
+		l.target[targetRateBound] = min(max(upper, p.Min), p.MaxExpected)
+		e.m[k] = l
+		if ch := e.learnt[k]; ch != nil {
+			close(ch)
+			delete(e.learnt, k)
+		}
+	case used == noTarget:
 		// Sent before the target existed; its bracket says little.
 		return
-	case firstDone:
-		est.target -= time.Duration(float64(est.target) * p.Step * (1 - p.Quantile))
 	default:
-		est.target += time.Duration(float64(est.target) * p.Step * p.Quantile)
+		move := func(i int, hit bool) {
+			q := p.quantile(i)
+			f := p.Step * q
+			if hit {
+				f = -p.Step * (1 - q)
+			}
+			t := l.target[i] + time.Duration(float64(l.target[i])*f)
+			l.target[i] = min(max(t, p.Min), p.MaxExpected)
+		}
+		switch t := l.target[used]; {
+		case firstDone && sched <= t:
+			move(used, true)
+		case !firstDone && (sched >= t || lower >= t):
+			move(used, false)
+		}
+		if used == targetQuantile {
+			switch bound := l.target[targetRateBound]; {
+			case upper <= bound:
+				move(targetRateBound, true)
+			case lower >= bound:
+				move(targetRateBound, false)
+			}
+		}
 	}
-	est.target = min(max(est.target, p.Min), p.MaxExpected)
-	est.n++
-	e.m[k] = est
-	if ch := e.learnt[k]; ch != nil {
-		close(ch)
-		delete(e.learnt, k)
-	}
+	l.n++
 }

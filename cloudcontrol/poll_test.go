@@ -81,31 +81,66 @@ func TestPollPolicyDefaults(t *testing.T) {
 func TestEstimatorTracksQuantile(t *testing.T) {
 	p := DefaultPollPolicy()
 	var e estimator
-	e.observe(p, "T", Create, false, false, time.Second, 2*time.Second)
-	est, ok := e.get("T", Create)
-	if !ok || est.target != 1500*time.Millisecond {
-		t.Fatalf("seed = %+v, want the bracket midpoint 1.5s", est)
+	e.observe(p, "T", Create, noTarget, 0, false, time.Second, 2*time.Second)
+	target := func(i int) time.Duration {
+		est, ok := e.get("T", Create, i)
+		if !ok {
+			t.Fatalf("no estimate")
+		}
+		return est.target
 	}
-	if _, ok := e.get("T", Delete); ok {
+	near := func(what string, got, want time.Duration) {
+		t.Helper()
+		if (got - want).Abs() > time.Microsecond {
+			t.Errorf("%s: %v, want %v", what, got, want)
+		}
+	}
+	near("seed of the Quantile's target: the bracket's midpoint", target(targetQuantile), 1500*time.Millisecond)
+	near("seed of the rate-bound target: the bracket's end", target(targetRateBound), 2*time.Second)
+	if _, ok := e.get("T", Delete, targetQuantile); ok {
 		t.Error("kinds must be learnt separately")
 	}
-	// Found done at the first poll: the target moves down by Step·(1−Q).
-	e.observe(p, "T", Create, true, true, 0, est.target)
-	down, _ := e.get("T", Create)
-	if want := 1440 * time.Millisecond; (down.target - want).Abs() > time.Microsecond {
-		t.Errorf("after a hit: %v, want %v", down.target, want)
-	}
-	// Missed: up by Step·Q.
-	e.observe(p, "T", Create, true, false, down.target, 2*down.target)
-	up, _ := e.get("T", Create)
-	if want := down.target + time.Duration(float64(down.target)*0.2*0.8); (up.target - want).Abs() > time.Microsecond {
-		t.Errorf("after a miss: %v, want %v", up.target, want)
-	}
+	scale := func(d time.Duration, f float64) time.Duration { return d + time.Duration(float64(d)*f) }
+
+	// Found done at the first poll, which followed the Quantile's target:
+	// that target moves down by Step·(1−Quantile); so does the later
+	// target of RateBoundQuantile, which the request finished before.
+	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, true, 0, 1500*time.Millisecond)
+	q, b := target(targetQuantile), target(targetRateBound)
+	near("after a hit", q, scale(1500*time.Millisecond, -0.2*0.2))
+	near("rate-bound target after a hit before it", b, scale(2*time.Second, -0.2*0.03))
+	// Another hit of a poll at the old, higher value says nothing of the
+	// current one: requests polled together count once.
+	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, true, 0, 1900*time.Millisecond)
+	near("after a hit above the target", target(targetQuantile), q)
+	near("rate-bound target after a hit before it", target(targetRateBound), scale(b, -0.2*0.03))
+	b = target(targetRateBound)
+
+	// Missed: up by Step·Quantile. The bracket straddles the rate-bound
+	// target, which says nothing of it.
+	e.observe(p, "T", Create, targetQuantile, q, false, q, 2*q)
+	near("after a miss", target(targetQuantile), scale(q, 0.2*0.8))
+	near("rate-bound target after a straddling bracket", target(targetRateBound), b)
+	// A miss polled below the new value counts only when the request was
+	// seen running at or after it.
+	up := target(targetQuantile)
+	e.observe(p, "T", Create, targetQuantile, q, false, q, 2*q)
+	near("after a miss below the target", target(targetQuantile), up)
+	e.observe(p, "T", Create, targetQuantile, q, false, up, 2*up)
+	near("after a miss seen running at the target", target(targetQuantile), scale(up, 0.2*0.8))
+	up = target(targetQuantile)
+
+	// A miss at the rate-bound target moves only it, by Step·RateBoundQuantile.
+	b = target(targetRateBound)
+	e.observe(p, "T", Create, targetRateBound, b, false, b, 2*b)
+	near("rate-bound target after its miss", target(targetRateBound), scale(b, 0.2*0.97))
+	near("Quantile's target after a rate-bound miss", target(targetQuantile), up)
+
 	// Requests sent before the estimate existed do not move it.
-	e.observe(p, "T", Create, false, true, 0, time.Millisecond)
-	if same, _ := e.get("T", Create); same.target != up.target {
-		t.Errorf("unused estimate moved: %v → %v", up.target, same.target)
-	}
+	b = target(targetRateBound)
+	e.observe(p, "T", Create, noTarget, 0, true, 0, time.Millisecond)
+	near("unused estimate", target(targetQuantile), up)
+	near("unused estimate", target(targetRateBound), b)
 }
 
 func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
@@ -116,7 +151,7 @@ func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
 		t.Fatal("watch without an estimate: want one shared, open channel")
 	}
 	other := e.watch("AWS::IoT::JobTemplate", Delete)
-	e.observe(p, "AWS::IoT::JobTemplate", Create, false, false, 800*time.Millisecond, 1200*time.Millisecond)
+	e.observe(p, "AWS::IoT::JobTemplate", Create, noTarget, 0, false, 800*time.Millisecond, 1200*time.Millisecond)
 	select {
 	case <-ch:
 	default:
@@ -130,7 +165,7 @@ func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
 	if e.watch("AWS::IoT::JobTemplate", Create) != nil {
 		t.Fatal("watch with an estimate: want nil")
 	}
-	if est, ok := e.get("AWS::IoT::JobTemplate", Create); !ok || est.target != time.Second {
+	if est, ok := e.get("AWS::IoT::JobTemplate", Create, targetQuantile); !ok || est.target != time.Second {
 		t.Fatalf("estimate %+v, %v; want the bracket midpoint 1s", est, ok)
 	}
 }

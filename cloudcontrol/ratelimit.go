@@ -19,6 +19,30 @@ type RateLimiter interface {
 	Feedback(throttled bool)
 }
 
+// A RateLimiter may also have a method Saturated() bool, which reports
+// whether the rate it allows binds now ([AIMDLimiter.Saturated] does). A
+// client whose limiter is saturated treats every status poll as costing a
+// created resource's share of the rate: it polls at
+// [PollPolicy.RateBoundQuantile] instead of [PollPolicy.Quantile], and its
+// adaptive bound on operations in flight stops growing, since more
+// operations would only queue for the rate (see [AdaptiveConcurrency]). A
+// limiter without the method is never saturated.
+
+// saturater is what a RateLimiter implements to say when its rate binds
+// (see RateLimiter).
+type saturater interface {
+	Saturated() bool
+}
+
+// saturationWindow is how long a throttle keeps an [AIMDLimiter] saturated,
+// and the span over which it compares the requests it let through with its
+// rate.
+const saturationWindow = time.Second
+
+// saturationShare is the share of its rate an [AIMDLimiter] must have let
+// through over the last saturationWindow to be saturated.
+const saturationShare = 0.9
+
 // AIMDOptions configures an [AIMDLimiter]. Zero fields take the defaults
 // noted on each.
 type AIMDOptions struct {
@@ -47,8 +71,8 @@ type AIMDOptions struct {
 // additive increase and multiplicative decrease, as TCP does for congestion:
 // each throttle cuts the rate to Decrease times the rate the service was
 // actually accepting over the last second, and each accepted request adds
-// Increase/rate, so the rate climbs by Increase per second until the next
-// throttle. Requests are paced by the generic cell rate algorithm (a token
+// Increase/rate while the rate is in use (see Saturated), so the rate climbs
+// by Increase per second of use until the next throttle. Requests are paced by the generic cell rate algorithm (a token
 // bucket of Burst tokens), so waiting requests leave evenly spaced.
 //
 // Why AIMD rather than the SDK's adaptive retry mode: the SDK's limiter lives
@@ -69,9 +93,13 @@ type AIMDLimiter struct {
 	rate         float64 // requests per second; +Inf when unlimited
 	tat          time.Time
 	lastDecrease time.Time
-	started      time.Time
-	granted      slidingCount
-	accepted     slidingCount
+	// lastThrottle is when a request was last throttled.
+	lastThrottle time.Time
+	// gen counts the decreases: a booking made before the last one is
+	// void (see Wait).
+	gen      uint64
+	granted  slidingCount
+	accepted slidingCount
 }
 
 // NewAIMDLimiter returns an AIMD rate limiter.
@@ -116,29 +144,57 @@ func (l *AIMDLimiter) Rate() float64 {
 	return l.rate
 }
 
+// Saturated reports whether the rate binds (see [RateLimiter]): the limiter
+// is limiting, and over the last second it let through at least 90% of its
+// rate, or a request was throttled.
+func (l *AIMDLimiter) Saturated() bool {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.saturated(now)
+}
+
+func (l *AIMDLimiter) saturated(now time.Time) bool {
+	if math.IsInf(l.rate, 1) {
+		return false
+	}
+	if !l.lastThrottle.IsZero() && now.Sub(l.lastThrottle) < saturationWindow {
+		return true
+	}
+	return l.granted.rate(now, saturationWindow) >= saturationShare*l.rate
+}
+
 // Wait implements [RateLimiter].
+//
+// A request books the next send slot and sleeps until it. A decrease of the
+// rate cancels every booking made before it: each sleeper books again when
+// it wakes, at the new rate, so that the requests queued at the old rate do
+// not keep going out at it (and keep being throttled) for as long as the
+// queue lasts.
 func (l *AIMDLimiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d := l.reserve(l.clock.Now())
-	if d <= 0 {
-		return nil
+	for {
+		d, gen := l.book(l.clock.Now())
+		if d > 0 {
+			if err := l.clock.Sleep(ctx, d); err != nil {
+				return err
+			}
+		}
+		if l.send(l.clock.Now(), gen) {
+			return nil
+		}
 	}
-	return l.clock.Sleep(ctx, d)
 }
 
-// reserve books the next send slot at or after now and returns how long the
-// caller must wait for it.
-func (l *AIMDLimiter) reserve(now time.Time) time.Duration {
+// book books the next send slot at or after now and returns how long the
+// caller must wait for it, and the booking's generation (see send).
+func (l *AIMDLimiter) book(now time.Time) (time.Duration, uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.started.IsZero() {
-		l.started = now
-	}
-	l.granted.add(now)
 	if math.IsInf(l.rate, 1) {
-		return 0
+		return 0, l.gen
 	}
 	interval := time.Duration(float64(time.Second) / l.rate)
 	tolerance := time.Duration(l.opts.Burst-1) * interval
@@ -150,7 +206,20 @@ func (l *AIMDLimiter) reserve(now time.Time) time.Duration {
 		l.tat = send
 	}
 	l.tat = l.tat.Add(interval)
-	return send.Sub(now)
+	return send.Sub(now), l.gen
+}
+
+// send counts a request going out at now on a booking of generation gen,
+// and reports false, counting nothing, when the rate has decreased since
+// the booking: the caller must book again.
+func (l *AIMDLimiter) send(now time.Time, gen uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return false
+	}
+	l.granted.add(now)
+	return true
 }
 
 // Feedback implements [RateLimiter].
@@ -160,7 +229,11 @@ func (l *AIMDLimiter) Feedback(throttled bool) {
 	defer l.mu.Unlock()
 	if !throttled {
 		l.accepted.add(now)
-		if !math.IsInf(l.rate, 1) {
+		// Only a rate in use grows: a client that sends less than its
+		// rate learns nothing of the service's limit from being answered
+		// (without this, a run that idles for a while would come back
+		// at a rate far above the limit).
+		if l.saturated(now) {
 			l.rate += l.opts.Increase / l.rate
 			if l.opts.MaxRate > 0 && l.rate > l.opts.MaxRate {
 				l.rate = l.opts.MaxRate
@@ -168,15 +241,20 @@ func (l *AIMDLimiter) Feedback(throttled bool) {
 		}
 		return
 	}
+	l.lastThrottle = now
 	if !l.lastDecrease.IsZero() && now.Sub(l.lastDecrease) < l.opts.Cooldown {
 		return
 	}
-	span := now.Sub(l.started)
-	base := l.accepted.rate(now, span)
+	// The accepted rate over the last whole second, also when the traffic
+	// started less than a second ago: what a throttling service accepts
+	// at first is its burst, which, counted over the fraction of a second
+	// it took to spend, would set a rate many times the service's (and
+	// keep the requests of the whole cooldown throttled).
+	base := l.accepted.rate(now, time.Second)
 	if base <= 0 {
 		// Nothing got through in the last second: fall back on what was
 		// offered.
-		base = l.granted.rate(now, span)
+		base = l.granted.rate(now, time.Second)
 	}
 	if base <= 0 || base > l.rate {
 		base = l.rate
@@ -186,6 +264,8 @@ func (l *AIMDLimiter) Feedback(throttled bool) {
 	}
 	l.rate = max(l.opts.MinRate, base*l.opts.Decrease)
 	l.lastDecrease = now
+	l.gen++
+	l.tat = now
 }
 
 // slidingCount counts events over the last second in ten 100 ms slots.
@@ -218,7 +298,9 @@ func (c *slidingCount) rate(now time.Time, span time.Duration) float64 {
 			sum += c.n[i]
 		}
 	}
-	window := time.Duration(slidingSlots) * slidingSlot
+	// The newest slot has only just begun: the counts cover the older
+	// slots whole and the newest one up to now.
+	window := time.Duration(slidingSlots-1)*slidingSlot + time.Duration(now.UnixNano()-idx*int64(slidingSlot))
 	if span < window {
 		window = max(span, slidingSlot)
 	}

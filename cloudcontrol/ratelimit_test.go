@@ -3,9 +3,57 @@ package cloudcontrol
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
+
+// reserve books a slot at now and sends on it at its time, as Wait does
+// without sleeping, and returns the wait.
+func (l *AIMDLimiter) reserve(now time.Time) time.Duration {
+	d, gen := l.book(now)
+	l.send(now.Add(d), gen)
+	return d
+}
+
+func TestAIMDDecreaseVoidsTheQueuedBookings(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10, Decrease: 0.5}, clk)
+	now := clk.Now()
+	// Ten requests queue at 10/s: slots 0, 100, ... 900 ms.
+	var gens []uint64
+	for i := range 10 {
+		d, gen := l.book(now)
+		if want := time.Duration(i) * 100 * time.Millisecond; d != want {
+			t.Fatalf("booking %d waits %v, want %v", i, d, want)
+		}
+		gens = append(gens, gen)
+	}
+	if !l.send(now, gens[0]) {
+		t.Fatal("the first booking was voided with no decrease")
+	}
+	l.Feedback(false)
+	// A throttle halves the rate: the bookings still queued are void, and
+	// booked again they leave at the new rate (the one accepted request
+	// of the last second, halved, floored at MinRate 1: a second apart).
+	clk.Advance(50 * time.Millisecond)
+	l.Feedback(true)
+	if l.send(now.Add(100*time.Millisecond), gens[1]) {
+		t.Fatal("a booking made before the decrease still went out")
+	}
+	at := clk.Now()
+	var waits []time.Duration
+	for range 3 {
+		d, gen := l.book(at)
+		if !l.send(at.Add(d), gen) {
+			t.Fatal("a booking made after the decrease was voided")
+		}
+		waits = append(waits, d)
+	}
+	if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(waits, want) {
+		t.Errorf("waits after the decrease %v, want %v", waits, want)
+	}
+}
 
 func TestAIMDUnlimitedUntilThrottled(t *testing.T) {
 	clk := newFakeClock()
@@ -74,25 +122,33 @@ func TestAIMDDecreaseToAcceptedRate(t *testing.T) {
 func TestAIMDDecreaseAndIncrease(t *testing.T) {
 	clk := newFakeClock()
 	l := newAIMDLimiter(AIMDOptions{InitialRate: 20, Decrease: 0.5, Increase: 2, Cooldown: time.Second}, clk)
-	// Accept 20 requests over one second, so the accepted rate is 20/s.
-	for range 20 {
-		l.reserve(clk.Now())
-		l.Feedback(false)
-		clk.Advance(50 * time.Millisecond)
+	// Offer 25 requests/s, more than the rate, for two seconds: they go
+	// out at the rate, which is in use from the first second on.
+	second := func() {
+		for range 25 {
+			clk.Advance(l.reserve(clk.Now()))
+			l.Feedback(false)
+			clk.Advance(40 * time.Millisecond)
+		}
 	}
+	second()
+	first := l.Rate()
+	second()
 	rateBefore := l.Rate()
-	if rateBefore <= 20 {
-		t.Fatalf("additive increase did not raise the rate: %v", rateBefore)
+	if rateBefore <= first {
+		t.Fatalf("additive increase did not raise the rate: %v → %v", first, rateBefore)
 	}
-	// Increase is 2 req/s per second of traffic at rate: 20 successes at
-	// ~20 req/s add about 2.
-	if math.Abs(rateBefore-22) > 0.5 {
-		t.Errorf("rate after one second of successes = %.2f, want ≈ 22", rateBefore)
+	// Each success adds Increase/rate: 25 at a rate of about 21 add
+	// about 2.4.
+	if want := first + 25*2/first; math.Abs(rateBefore-want) > 0.2 {
+		t.Errorf("rate after one second of successes at the rate = %.2f, want ≈ %.2f", rateBefore, want)
 	}
 	l.Feedback(true)
 	got := l.Rate()
-	if math.Abs(got-9.5) > 1 { // 0.5 × ~19 accepted/s over the last second
-		t.Errorf("rate after throttle = %.2f, want ≈ 9.5", got)
+	// 0.5 × the requests accepted over the last second, which went out at
+	// the rate: between first and rateBefore.
+	if got < 0.5*first-0.5 || got > 0.5*rateBefore+0.5 {
+		t.Errorf("rate after throttle = %.2f, want 0.5 × %.2f–%.2f accepted/s", got, first, rateBefore)
 	}
 	// Throttles within the cooldown count once.
 	l.Feedback(true)
@@ -114,10 +170,59 @@ func TestAIMDMaxRate(t *testing.T) {
 	clk := newFakeClock()
 	l := newAIMDLimiter(AIMDOptions{InitialRate: 5, MaxRate: 6, Increase: 10}, clk)
 	for range 100 {
+		clk.Advance(l.reserve(clk.Now()))
 		l.Feedback(false)
 	}
 	if r := l.Rate(); r != 6 {
 		t.Errorf("rate = %v, want capped at 6", r)
+	}
+}
+
+func TestAIMDGrowsOnlyInUse(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 20}, clk)
+	// Ten seconds at 5 requests/s, a quarter of the rate: the service's
+	// answers say nothing of its limit, and the rate stays.
+	for range 50 {
+		l.reserve(clk.Now())
+		l.Feedback(false)
+		clk.Advance(200 * time.Millisecond)
+	}
+	if r := l.Rate(); r != 20 {
+		t.Errorf("rate after 10 s at a quarter of it = %v, want 20", r)
+	}
+	if l.Saturated() {
+		t.Error("Saturated at a quarter of the rate")
+	}
+	// Offered more than the rate, it is saturated, and grows.
+	for range 50 {
+		clk.Advance(l.reserve(clk.Now()))
+		l.Feedback(false)
+		clk.Advance(40 * time.Millisecond)
+	}
+	if !l.Saturated() {
+		t.Error("not Saturated at the rate")
+	}
+	if r := l.Rate(); r <= 20 {
+		t.Errorf("rate after 2 s at it = %v, want more than 20", r)
+	}
+	// A throttle saturates it whatever the traffic.
+	clk.Advance(5 * time.Second)
+	if l.Saturated() {
+		t.Error("Saturated after 5 idle seconds")
+	}
+	l.Feedback(true)
+	if !l.Saturated() {
+		t.Error("not Saturated right after a throttle")
+	}
+	// An unlimited limiter never is.
+	u := newAIMDLimiter(AIMDOptions{}, clk)
+	for range 100 {
+		u.reserve(clk.Now())
+		u.Feedback(false)
+	}
+	if u.Saturated() {
+		t.Error("an unlimited limiter is Saturated")
 	}
 }
 
