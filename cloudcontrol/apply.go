@@ -82,8 +82,8 @@ func (c *Client) Resume(ctx context.Context, requestToken string) (ProgressEvent
 	})
 }
 
-// operation runs fn under a concurrency slot and the operation timeout, and
-// keeps the counters.
+// operation runs fn under a concurrency slot and the operation timeout, on
+// a deep stack (see onDeepStack), and keeps the counters.
 func (c *Client) operation(ctx context.Context, kind Kind, typeName string, fn func(context.Context, time.Time) (ProgressEvent, error)) (ProgressEvent, error) {
 	release, err := c.acquire(ctx)
 	if err != nil {
@@ -94,7 +94,8 @@ func (c *Client) operation(ctx context.Context, kind Kind, typeName string, fn f
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	start := c.clock.Now()
-	ev, err := fn(ctx, start)
+	var ev ProgressEvent
+	onDeepStack(func() { ev, err = fn(ctx, start) })
 	if err != nil {
 		c.stats.failed.Add(1)
 	}

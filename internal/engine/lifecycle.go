@@ -103,14 +103,16 @@ func (e *Engine) drop(ctx context.Context, sl *slot) error {
 
 // created settles a successful CREATE of rec: a create-first replacement
 // retires the old resource; outputs come from the final model or a read.
-func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *schema.Schema, ev cloudcontrol.ProgressEvent) error {
+// It returns the outputs recorded, so that the caller need not decode them
+// again.
+func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *schema.Schema, ev cloudcontrol.ProgressEvent) (map[string]any, error) {
 	p := rec.Pending
 	id := ev.Identifier
 	if id == "" && p != nil {
 		id = p.Identifier
 	}
 	if id == "" {
-		return fmt.Errorf("create succeeded without an identifier (request %s)", ev.RequestToken)
+		return nil, fmt.Errorf("create succeeded without an identifier (request %s)", ev.RequestToken)
 	}
 	model, err := decodeModel(ev.ResourceModel)
 	if err != nil {
@@ -123,10 +125,10 @@ func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *sc
 	if missingOutputs(s, model) {
 		raw, err := e.get(ctx, pl, s.TypeName, id)
 		if err != nil {
-			return fmt.Errorf("read %s after create: %w", id, err)
+			return nil, fmt.Errorf("read %s after create: %w", id, err)
 		}
 		if model, err = decodeModel(raw); err != nil {
-			return fmt.Errorf("read %s after create: %w", id, err)
+			return nil, fmt.Errorf("read %s after create: %w", id, err)
 		}
 	}
 	if rec.Identifier != "" && (rec.Identifier != id || !rec.Placement.Same(pl)) {
@@ -137,10 +139,11 @@ func (e *Engine) created(ctx context.Context, sl *slot, rec *state.Record, s *sc
 	if p != nil && len(p.Desired) > 0 {
 		rec.Desired = p.Desired
 	}
-	rec.Outputs = encodeModel(outputsOf(s, model))
+	outs := outputsOf(s, model)
+	rec.Outputs = encodeModel(outs)
 	rec.Status = state.StatusCreated
 	rec.Pending = nil
-	return e.put(ctx, sl, rec)
+	return outs, e.put(ctx, sl, rec)
 }
 
 // createFailed settles a CREATE that failed for certain. A create that ended
@@ -313,14 +316,15 @@ func (e *Engine) create(ctx context.Context, sl *slot, s *schema.Schema, model m
 		// The hooks never ran: a provider that does not persist progress.
 		rec.Pending = &state.Pending{Operation: string(cloudcontrol.Create), Desired: desired, Placement: d.Placement}
 	}
-	if err := e.created(ctx, sl, rec, s, ev); err != nil {
+	outs, err := e.created(ctx, sl, rec, s, ev)
+	if err != nil {
 		return nil, err
 	}
 	if order == "" {
 		e.count(func(s *Summary) { s.Created++ })
 		e.o.Reporter.End(sl.key, s.TypeName, action, rec.Identifier, time.Since(began), nil)
 	}
-	return declaredFrom(rec)
+	return &Declared{Key: rec.Key, Identifier: rec.Identifier, Outputs: outs}, nil
 }
 
 // update applies patch, the unmasked form of c.Patch.

@@ -59,7 +59,7 @@ func newLiveView(r *Reporter, size func() (int, int), every time.Duration) *live
 				return
 			case <-t.C:
 				r.mu.Lock()
-				if !r.closed && (len(r.inflight) > 0 || v.drawn > 0) {
+				if !r.closed && (r.running > 0 || v.drawn > 0) {
 					v.redraw()
 				}
 				r.mu.Unlock()
@@ -108,12 +108,21 @@ func (v *liveView) draw(b *strings.Builder) {
 	if cols <= 0 || rows <= 0 {
 		cols, rows = 80, 24
 	}
-	ops := v.r.inflight
 	room := max(rows-2, 1)
-	var more int
-	if len(ops) > room {
-		ops, more = ops[:room-1], len(ops)-(room-1)
+	shown := v.r.running
+	if shown > room {
+		shown = room - 1
 	}
+	ops := make([]*inflight, 0, shown)
+	for _, op := range v.r.inflight {
+		if len(ops) == shown {
+			break
+		}
+		if !op.ended {
+			ops = append(ops, op)
+		}
+	}
+	more := v.r.running - len(ops)
 	now := time.Now()
 	line := func(s string) {
 		b.WriteString(cut(s, cols-1))

@@ -105,9 +105,16 @@ type Reporter struct {
 
 	live      *liveView     // nil unless drawing on a terminal
 	heartbeat time.Duration // interval of "still ..." lines; 0 none
-	inflight  []*inflight   // operations begun and not ended, in start order
-	failed    map[string]bool
-	closed    bool
+	// inflight holds the operations begun, in start order, and byKey
+	// those of each key; an operation ended is dropped from byKey at once
+	// and from inflight (where it is marked ended) once the ended ones
+	// outnumber the rest, so that neither Begin nor End scans every
+	// operation in flight. running counts those not ended.
+	inflight []*inflight
+	byKey    map[string][]*inflight
+	running  int
+	failed   map[string]bool
+	closed   bool
 }
 
 // ReporterOptions configures a Reporter.
@@ -170,7 +177,7 @@ func NewReporterWith(w io.Writer, o ReporterOptions) *Reporter {
 	if w == nil {
 		w = io.Discard
 	}
-	r := &Reporter{w: w, json: o.JSON, failed: map[string]bool{}}
+	r := &Reporter{w: w, json: o.JSON, failed: map[string]bool{}, byKey: map[string][]*inflight{}}
 	if o.JSON {
 		return r
 	}
@@ -298,6 +305,8 @@ func (r *Reporter) Begin(key, typeName string, a Action, detail string) {
 		return
 	}
 	r.inflight = append(r.inflight, op)
+	r.byKey[key] = append(r.byKey[key], op)
+	r.running++
 	if r.live != nil {
 		// The live view shows it; its final line replaces it.
 		r.live.redraw()
@@ -326,19 +335,38 @@ func (r *Reporter) beat(op *inflight) {
 // ended removes the operations on key with action a (any action when a is
 // empty) from those in flight; the caller holds r.mu.
 func (r *Reporter) ended(key string, a Action) {
-	kept := r.inflight[:0]
-	for _, op := range r.inflight {
-		if op.key == key && (a == "" || op.action == a) {
+	ops := r.byKey[key]
+	if len(ops) == 0 {
+		return
+	}
+	kept := ops[:0]
+	for _, op := range ops {
+		if a == "" || op.action == a {
 			op.ended = true
 			if op.timer != nil {
 				op.timer.Stop()
 			}
+			r.running--
 			continue
 		}
 		kept = append(kept, op)
 	}
-	clear(r.inflight[len(kept):])
-	r.inflight = kept
+	clear(ops[len(kept):])
+	if len(kept) == 0 {
+		delete(r.byKey, key)
+	} else {
+		r.byKey[key] = kept
+	}
+	if len(r.inflight) > 2*r.running {
+		kept := r.inflight[:0]
+		for _, op := range r.inflight {
+			if !op.ended {
+				kept = append(kept, op)
+			}
+		}
+		clear(r.inflight[len(kept):])
+		r.inflight = kept
+	}
 }
 
 // End reports that an action finished, successfully when err is nil.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -98,5 +99,45 @@ func TestLiveViewSupersede(t *testing.T) {
 	r.Rejected("tpl", "T", errors.New("state write failed"), false)
 	if got, want := out.String(), "\x1b[1A\r\x1b[J  FAILED     tpl (T): state write failed\n"; got != want {
 		t.Fatalf("after the failure: %q, want %q", got, want)
+	}
+}
+
+// TestLiveViewManyInFlight: with more operations in flight than the
+// terminal has rows, the view shows the earliest begun that have not
+// ended, in start order, and counts the rest, however many ended before
+// them and in whatever order.
+func TestLiveViewManyInFlight(t *testing.T) {
+	var out bytes.Buffer
+	r := NewReporterWith(&out, ReporterOptions{Live: true, Size: func() (int, int) { return 100, 6 }})
+	defer r.Close()
+	for i := range 40 {
+		r.Begin(fmt.Sprintf("r%02d", i), "T", ActionCreate, "")
+	}
+	// End all but r07, r21, r22, r30, r33 and r39, the even ones first.
+	keep := map[int]bool{7: true, 21: true, 22: true, 30: true, 33: true, 39: true}
+	for _, odd := range []int{0, 1} {
+		for i := odd; i < 40; i += 2 {
+			if !keep[i] {
+				r.End(fmt.Sprintf("r%02d", i), "T", ActionCreate, "id", time.Second, nil)
+			}
+		}
+	}
+	out.Reset()
+	r.Begin("r40", "T", ActionCreate, "")
+	got := times.ReplaceAllString(out.String(), "T elapsed")
+	want := "  creating   r07 (T), T elapsed\n" +
+		"  creating   r21 (T), T elapsed\n" +
+		"  creating   r22 (T), T elapsed\n" +
+		"  ... and 4 more in flight\n"
+	if !strings.HasSuffix(got, want) {
+		t.Fatalf("live view: %q, want it to end with %q", got, want)
+	}
+	for _, i := range []int{7, 21, 22, 30, 33, 39, 40} {
+		r.End(fmt.Sprintf("r%02d", i), "T", ActionCreate, "id", time.Second, nil)
+	}
+	out.Reset()
+	r.Begin("last", "T", ActionCreate, "")
+	if got := times.ReplaceAllString(out.String(), "T elapsed"); got != "  creating   last (T), T elapsed\n" {
+		t.Fatalf("live view after every other operation ended: %q", got)
 	}
 }

@@ -147,7 +147,7 @@ func (e *Engine) resume(ctx context.Context, sl *slot) error {
 		}
 	case op.Kind == cloudcontrol.Create:
 		if err == nil {
-			serr = e.created(ctx, sl, rec, s, ev)
+			_, serr = e.created(ctx, sl, rec, s, ev)
 		} else {
 			serr = e.createFailed(ctx, sl, rec, s, err)
 		}

@@ -96,13 +96,17 @@ const LockCheckInterval = time.Second
 // fence returns an error wrapping state.ErrLockLost when the backend holds
 // a lock that was broken.
 func (b *Backend) fence() error {
-	b.mu.Lock()
-	l := b.held
-	b.mu.Unlock()
-	if l == nil {
-		return nil
+	if l := b.heldLock(); l != nil {
+		return l.check()
 	}
-	return l.check()
+	return nil
+}
+
+// heldLock returns the lock taken through the backend, or nil.
+func (b *Backend) heldLock() *fileLock {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held
 }
 
 var (
@@ -207,10 +211,8 @@ func (b *Backend) Put(ctx context.Context, r *state.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := b.fence(); err != nil {
-		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
-	}
-	if err := b.log.commit(&logOp{key: r.Key, data: data}); err != nil {
+	// The group's leader fences the write (see stageLog.apply).
+	if err := b.log.commit(&logOp{key: r.Key, data: data, lock: b.heldLock()}); err != nil {
 		return fmt.Errorf("state/file: put %q: %w", r.Key, err)
 	}
 	return nil
@@ -225,10 +227,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := state.ValidateKey(key); err != nil {
 		return err
 	}
-	if err := b.fence(); err != nil {
-		return fmt.Errorf("state/file: delete %q: %w", key, err)
-	}
-	if err := b.log.commit(&logOp{key: key}); err != nil {
+	if err := b.log.commit(&logOp{key: key, lock: b.heldLock()}); err != nil {
 		return fmt.Errorf("state/file: delete %q: %w", key, err)
 	}
 	return nil
@@ -463,6 +462,7 @@ func (b *Backend) ForceUnlock(ctx context.Context, force bool) (*state.LockInfo,
 type fileLock struct {
 	b    *Backend
 	f    *os.File
+	fi   os.FileInfo // of f, when its Stat succeeded
 	path string
 	id   string
 	stop chan struct{} // closed by Unlock
@@ -479,6 +479,9 @@ type fileLock struct {
 func (b *Backend) newLock(f *os.File, id string) *fileLock {
 	l := &fileLock{b: b, f: f, path: filepath.Join(b.dir, lockFile), id: id,
 		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+	if fi, err := f.Stat(); err == nil {
+		l.fi = fi
+	}
 	b.mu.Lock()
 	b.held = l
 	b.mu.Unlock()
@@ -508,12 +511,23 @@ func (l *fileLock) watch() {
 func (l *fileLock) check() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.err == nil && !sameFile(l.f, l.path) {
+	if l.err == nil && !l.current() {
 		l.err = fmt.Errorf("%w: stage %s/%s: the lock file %s was removed or replaced (a forced unlock), so another run may hold the lock",
 			state.ErrLockLost, l.b.app, l.b.stage, l.path)
 		close(l.lost)
 	}
 	return l.err
+}
+
+// current reports whether the lock file's path still names the file this
+// holder locked. The locked file's identity does not change while it is
+// open, so it is read once, by newLock.
+func (l *fileLock) current() bool {
+	if l.fi == nil {
+		return sameFile(l.f, l.path)
+	}
+	pi, err := os.Stat(l.path)
+	return err == nil && os.SameFile(l.fi, pi)
 }
 
 // Lost returns a channel closed when the lock is found broken by a forced

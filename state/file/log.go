@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,7 +31,9 @@ import (
 // Writes are group-committed: the Puts and Deletes of all goroutines of a
 // process that arrive while the log is being synced are appended by one of
 // them, the group's leader, in one write and covered by one fdatasync, after
-// which all of them return. Across processes, appending is serialised by an
+// which all of them return. The leader also fences the group: it checks the
+// stage lock of each writer once, right before the write, and refuses the
+// ops of a writer whose lock was broken (a forced unlock). Across processes, appending is serialised by an
 // exclusive flock on the log file held from before the write until the sync
 // has returned. No write returns before the sync covering its frame has
 // succeeded, and every frame before an acknowledged one was written before
@@ -97,6 +100,24 @@ func appendFrame(buf []byte, kind byte, parts ...[]byte) []byte {
 	for _, p := range parts {
 		buf = append(buf, p...)
 	}
+	return sealFrame(buf, start)
+}
+
+// appendPut appends the put frame of key's record data: appendFrame with
+// the payload of putPayload, without allocating it.
+func appendPut(buf []byte, key string, data []byte) []byte {
+	start := len(buf)
+	buf = append(buf, frameMagic, kindPut, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(buf[start+2:], uint32(2+len(key)+len(data)))
+	binary.LittleEndian.PutUint16(buf[start+frameHeader:], uint16(len(key)))
+	buf = append(buf, key...)
+	buf = append(buf, data...)
+	return sealFrame(buf, start)
+}
+
+// sealFrame sets the CRC of the frame that starts at buf[start] and ends
+// buf.
+func sealFrame(buf []byte, start int) []byte {
 	crc := crc32.Update(0, castagnoli, buf[start+1:start+6])
 	crc = crc32.Update(crc, castagnoli, buf[start+frameHeader:])
 	binary.LittleEndian.PutUint32(buf[start+6:], crc)
@@ -175,12 +196,23 @@ type stageLog struct {
 	cmu   sync.Mutex
 	queue []*logOp // waiting for the next group commit
 	busy  bool     // a leader is committing a group
+
+	// wbuf is the frames buffer of the group being committed, kept by its
+	// leader for the next group (up to maxKeptBuf); guarded by leadership.
+	wbuf []byte
 }
+
+// maxKeptBuf bounds the frames buffer a stageLog keeps between groups.
+const maxKeptBuf = 4 << 20
 
 // logOp is one Put (data set) or Delete awaiting its group commit.
 type logOp struct {
 	key  string
 	data []byte
+	// lock is the stage lock held by the op's Backend, if any: the op is
+	// refused when it was lost (a forced unlock) by the time its group is
+	// written.
+	lock *fileLock
 	// Set by the leader that commits the op, or by the one that hands
 	// leadership over to its writer, before wake is closed.
 	err    error
@@ -307,7 +339,7 @@ func (l *stageLog) createLog(recDir string) error {
 		if err != nil {
 			return fmt.Errorf("upgrade to layout version %d: %s: %w", LayoutVersion, path, err)
 		}
-		buf = appendFrame(buf, kindPut, putPayload(r.Key), data)
+		buf = appendPut(buf, r.Key, data)
 	}
 	tmp := filepath.Join(l.dir, tempName(logFile))
 	if err := writeSynced(tmp, buf); err != nil {
@@ -576,18 +608,44 @@ func (l *stageLog) apply(group []*logOp) {
 			return
 		}
 	}
-	var buf []byte
+	// Fence the group: one check of each stage lock covers all its ops,
+	// and being made holding the flock, right before the write, it is at
+	// least as late as a check by each writer before it queued its op.
+	var (
+		fenced   *fileLock
+		fenceErr error
+		size     = 0
+	)
+	for _, o := range group {
+		if o.lock != nil {
+			if o.lock != fenced {
+				fenced, fenceErr = o.lock, o.lock.check()
+			}
+			o.err = fenceErr
+		}
+		size += frameHeader + 2 + len(o.key) + len(o.data)
+	}
+	buf := l.wbuf[:0]
 	if l.end == 0 {
 		buf = headerFrame(buf) // an empty file, made by hand: start the log
 	}
+	buf = slices.Grow(buf, size)
+	defer func() {
+		if cap(buf) <= maxKeptBuf {
+			l.wbuf = buf[:0]
+		}
+	}()
 	for _, o := range group {
+		if o.err != nil {
+			continue // fenced off
+		}
 		if o.data == nil {
 			if _, ok := l.recs[o.key]; !ok {
 				continue // nothing to delete
 			}
 			buf = appendFrame(buf, kindDelete, []byte(o.key))
 		} else {
-			buf = appendFrame(buf, kindPut, putPayload(o.key), o.data)
+			buf = appendPut(buf, o.key, o.data)
 		}
 		l.set(o.key, o.data)
 	}
@@ -673,7 +731,7 @@ func (l *stageLog) compact() {
 	sort.Strings(keys)
 	buf := headerFrame(make([]byte, 0, l.live+64))
 	for _, k := range keys {
-		buf = appendFrame(buf, kindPut, putPayload(k), l.recs[k])
+		buf = appendPut(buf, k, l.recs[k])
 	}
 	tmp := filepath.Join(l.dir, tempName(logFile))
 	if err := writeSynced(tmp, buf); err != nil {

@@ -2,6 +2,7 @@ package file
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -464,5 +465,27 @@ func TestEmptyLogFile(t *testing.T) {
 	l := otherProcess(t, filepath.Join(root, "app", "dev"))
 	if got := l.identifier(t, "b"); got != "b@1" {
 		t.Errorf("after reopen b = %q, want b@1", got)
+	}
+}
+
+// TestAppendPut: appendPut writes the frame appendFrame writes with
+// putPayload's payload, after whatever the buffer holds.
+func TestAppendPut(t *testing.T) {
+	for _, c := range []struct{ key, data string }{
+		{"a", `{}`},
+		{"scope/logical-id", `{"key":"scope/logical-id","desired":{"A":1}}`},
+		{strings.Repeat("k", 300), strings.Repeat("d", 70000)},
+	} {
+		prefix := []byte("earlier frames")
+		got := appendPut(append([]byte(nil), prefix...), c.key, []byte(c.data))
+		want := appendFrame(append([]byte(nil), prefix...), kindPut, putPayload(c.key), []byte(c.data))
+		if !bytes.Equal(got, want) {
+			t.Errorf("appendPut(%.20q, %d bytes) = %.40x..., want %.40x...", c.key, len(c.data), got[len(prefix):], want[len(prefix):])
+		}
+		kind, p, size, ok := nextFrame(got[len(prefix):])
+		key, data, pok := parsePut(p)
+		if !ok || !pok || kind != kindPut || size != len(got)-len(prefix) || key != c.key || string(data) != c.data {
+			t.Errorf("appendPut(%.20q): frame does not parse back (ok %v, kind %q, size %d)", c.key, ok && pok, kind, size)
+		}
 	}
 }
