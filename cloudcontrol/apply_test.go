@@ -725,9 +725,11 @@ func TestAdaptivePollingLearnsDuration(t *testing.T) {
 	if avg := float64(total) / 10; avg > 2 {
 		t.Errorf("after learning, %.1f polls per operation, want ≤ 2", avg)
 	}
+	// The target hovers about the duration: found done by 80% of first
+	// polls, it is above the duration but for one step down at most.
 	est, ok := c.est.get("AWS::IoT::JobTemplate", Create, targetQuantile)
-	if !ok || est.target < opDuration || est.target > 2*opDuration {
-		t.Errorf("estimate %+v, want a first-poll target a little above %v", est, opDuration)
+	if lo := time.Duration(float64(opDuration) * (1 - p.Step*(1-p.Quantile))); !ok || est.target < lo || est.target > 2*opDuration {
+		t.Errorf("estimate %+v, want a first-poll target within one step below %v or above it", est, opDuration)
 	}
 }
 

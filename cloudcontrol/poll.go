@@ -40,8 +40,9 @@ import (
 // completion time of a request is only known to lie between its last
 // unfinished poll and its first finished one, so the quantile is tracked by
 // stochastic approximation, which needs only that: each request whose first
-// poll found it finished moves the target down by Step·(1−Quantile), each
-// one still running moves it up by Step·Quantile (both relative, and each
+// poll found it finished moves the target down by g·(1−Quantile), each one
+// still running moves it up by g·Quantile (both relative; the gain g starts
+// at 1 and decreases as 1/√n with the moves made, down to Step; and each
 // only if it was polled on the side of the target's current value that
 // tells something of it: requests in flight together are answered
 // together), which settles where a Quantile fraction of first polls
@@ -248,6 +249,7 @@ type estimator struct {
 // learning is what an estimator knows of one type and kind.
 type learning struct {
 	target [targets]time.Duration
+	moves  [targets]int // times each target moved
 	n      int
 }
 
@@ -292,8 +294,9 @@ func (e *estimator) get(typeName string, kind Kind, i int) (estimate, bool) {
 // none), sched the value that target had then, and firstDone tells whether
 // that poll found the request finished.
 //
-// The target used moves by Step·(1−q) down on a hit and Step·q up on a
-// miss (q its quantile), but only on evidence about its current value: a
+// The target used moves by g·(1−q) down on a hit and g·q up on a miss (q
+// its quantile; the gain g is 1/√(moves+1), from 1 down to Step), but only
+// on evidence about its current value: a
 // hit of a poll at or before it, a miss of a poll at or after it (or of a
 // request seen running at or after it). Requests in flight together are
 // polled at about the same target and answered about together; counted
@@ -332,12 +335,18 @@ func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, 
 	default:
 		move := func(i int, hit bool) {
 			q := p.quantile(i)
-			f := p.Step * q
+			// The gain decreases from 1 to Step as evidence accrues
+			// (1/√(moves+1)), so that a target far from its quantile,
+			// as a seed from the wave's first completion is, gets there
+			// in a few rounds rather than a dozen.
+			gain := max(p.Step, 1/math.Sqrt(float64(l.moves[i]+1)))
+			f := gain * q
 			if hit {
-				f = -p.Step * (1 - q)
+				f = -gain * (1 - q)
 			}
 			t := l.target[i] + time.Duration(float64(l.target[i])*f)
 			l.target[i] = min(max(t, p.Min), p.MaxExpected)
+			l.moves[i]++
 		}
 		switch t := l.target[used]; {
 		case firstDone && sched <= t:

@@ -1,6 +1,7 @@
 package cloudcontrol
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -101,25 +102,27 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 		t.Error("kinds must be learnt separately")
 	}
 	scale := func(d time.Duration, f float64) time.Duration { return d + time.Duration(float64(d)*f) }
+	// The gain of a target's n-th move (from 0): 1/√(n+1), at least Step.
+	gain := func(n int) float64 { return max(p.Step, 1/math.Sqrt(float64(n+1))) }
 
 	// Found done at the first poll, which followed the Quantile's target:
-	// that target moves down by Step·(1−Quantile); so does the later
-	// target of RateBoundQuantile, which the request finished before.
+	// that target moves down by g·(1−Quantile); so does the later target
+	// of RateBoundQuantile, which the request finished before.
 	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, true, 0, 1500*time.Millisecond)
 	q, b := target(targetQuantile), target(targetRateBound)
-	near("after a hit", q, scale(1500*time.Millisecond, -0.2*0.2))
-	near("rate-bound target after a hit before it", b, scale(2*time.Second, -0.2*0.03))
+	near("after a hit", q, scale(1500*time.Millisecond, -gain(0)*0.2))
+	near("rate-bound target after a hit before it", b, scale(2*time.Second, -gain(0)*0.03))
 	// Another hit of a poll at the old, higher value says nothing of the
 	// current one: requests polled together count once.
 	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, true, 0, 1900*time.Millisecond)
 	near("after a hit above the target", target(targetQuantile), q)
-	near("rate-bound target after a hit before it", target(targetRateBound), scale(b, -0.2*0.03))
+	near("rate-bound target after a hit before it", target(targetRateBound), scale(b, -gain(1)*0.03))
 	b = target(targetRateBound)
 
-	// Missed: up by Step·Quantile. The bracket straddles the rate-bound
+	// Missed: up by g·Quantile. The bracket straddles the rate-bound
 	// target, which says nothing of it.
 	e.observe(p, "T", Create, targetQuantile, q, false, q, 2*q)
-	near("after a miss", target(targetQuantile), scale(q, 0.2*0.8))
+	near("after a miss", target(targetQuantile), scale(q, gain(1)*0.8))
 	near("rate-bound target after a straddling bracket", target(targetRateBound), b)
 	// A miss polled below the new value counts only when the request was
 	// seen running at or after it.
@@ -127,14 +130,23 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 	e.observe(p, "T", Create, targetQuantile, q, false, q, 2*q)
 	near("after a miss below the target", target(targetQuantile), up)
 	e.observe(p, "T", Create, targetQuantile, q, false, up, 2*up)
-	near("after a miss seen running at the target", target(targetQuantile), scale(up, 0.2*0.8))
+	near("after a miss seen running at the target", target(targetQuantile), scale(up, gain(2)*0.8))
 	up = target(targetQuantile)
 
-	// A miss at the rate-bound target moves only it, by Step·RateBoundQuantile.
+	// A miss at the rate-bound target moves only it, by g·RateBoundQuantile.
 	b = target(targetRateBound)
 	e.observe(p, "T", Create, targetRateBound, b, false, b, 2*b)
-	near("rate-bound target after its miss", target(targetRateBound), scale(b, 0.2*0.97))
+	near("rate-bound target after its miss", target(targetRateBound), scale(b, gain(2)*0.97))
 	near("Quantile's target after a rate-bound miss", target(targetQuantile), up)
+
+	// Later moves have the gain Step.
+	for range 30 {
+		b = target(targetRateBound)
+		e.observe(p, "T", Create, targetRateBound, b, true, 0, b)
+	}
+	b = target(targetRateBound)
+	e.observe(p, "T", Create, targetRateBound, b, true, 0, b)
+	near("rate-bound target after its 34th move", target(targetRateBound), scale(b, -p.Step*0.03))
 
 	// Requests sent before the estimate existed do not move it.
 	b = target(targetRateBound)
