@@ -276,16 +276,6 @@ func (x *valueIndex) addDeclared(d *Declared) {
 	}
 }
 
-// addRecord indexes a recorded resource's identifier and outputs.
-func (x *valueIndex) addRecord(r *state.Record) {
-	x.add(r.Key, r.Identifier)
-	if len(r.Outputs) > 0 {
-		if out, err := decodeModel(r.Outputs); err == nil {
-			stringLeaves(out, func(s string) { x.add(r.Key, s) })
-		}
-	}
-}
-
 // find calls fn with the key of every indexed value s equals or holds
 // between word boundaries. Every substring of s that starts and ends at a
 // boundary, of minIndexed to maxLen bytes, is looked up: the cost grows

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/athanor-dev/athanor/internal/par"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 )
@@ -410,18 +412,47 @@ func mismatch(want, got any, path string) string {
 	return ""
 }
 
-// stateDigest identifies a stage's state: its records and metadata.
+// stateDigest identifies a stage's state: its records and metadata. It is
+// the SHA-256 of their JSON encodings, one a line (as a json.Encoder
+// writes them), the records in key order and the metadata last. The
+// records are encoded on every CPU, in contiguous runs of that order, and
+// hashed in it.
 func stateDigest(recs []*state.Record, meta *state.Meta) (string, error) {
 	sorted := append([]*state.Record(nil), recs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
-	h := sha256.New()
-	enc := json.NewEncoder(h)
-	for _, r := range sorted {
-		if err := enc.Encode(r); err != nil {
-			return "", fmt.Errorf("digest state: %w", err)
+	var (
+		mu     sync.Mutex
+		chunks = map[int][]byte{}
+		errs   []error
+	)
+	par.For(len(sorted), loadChunk, func(lo, hi int) {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, r := range sorted[lo:hi] {
+			if err := enc.Encode(r); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
 		}
+		mu.Lock()
+		chunks[lo] = buf.Bytes()
+		mu.Unlock()
+	})
+	if len(errs) > 0 {
+		return "", fmt.Errorf("digest state: %w", errs[0])
 	}
-	if err := enc.Encode(meta); err != nil {
+	h := sha256.New()
+	starts := make([]int, 0, len(chunks))
+	for lo := range chunks {
+		starts = append(starts, lo)
+	}
+	sort.Ints(starts)
+	for _, lo := range starts {
+		h.Write(chunks[lo])
+	}
+	if err := json.NewEncoder(h).Encode(meta); err != nil {
 		return "", fmt.Errorf("digest state: %w", err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
@@ -635,7 +666,9 @@ func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error)
 	}
 	switch dec.change.Action {
 	case ActionNoop, ActionUpdate:
-		res, err := declaredFrom(rec)
+		sl.mu.Lock()
+		res, err := sl.takeDeclared(rec)
+		sl.mu.Unlock()
 		if err != nil {
 			return fail(err)
 		}
