@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -558,17 +559,50 @@ func (u *unknowns) holds(v any) bool {
 // validated (all errors collected: Declare never fails, see Errors).
 // Outputs of resources to be created or replaced are placeholders, distinct
 // per resource and output, that later declarations carry.
+//
+// Declare answers once it knows the declaration's action (the answer
+// depends on it); the validation, the dependency search and what the plan
+// shows of the change run meanwhile on other goroutines (see complete).
+// Errors, Valid, Dependencies and Plan wait for that work and give its
+// results in declaration order, so the plan is the same on every run.
 type Preview struct {
 	e    *Engine
 	u    unknowns
 	salt string
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// entries are the declarations and lookups in the order they were
+	// made; the first settled of them have been moved to the fields below
+	// (see settle).
+	entries  []*entry
+	settled  int
 	changes  []Change
 	expect   map[string]*decision
 	declared map[string]bool
 	deps     map[string][]string
 	errs     []error
+
+	// settleMu serialises settle.
+	settleMu sync.Mutex
+	// queue holds the entries whose complete is yet to run, on up to
+	// GOMAXPROCS goroutines (workers of them running).
+	qmu     sync.Mutex
+	queue   []*entry
+	workers int
+}
+
+// entry is one declaration or lookup of a preview.
+type entry struct {
+	key, typ string
+	// dec is a declaration's decision; read a lookup's change. err, when
+	// set, makes the entry an error instead.
+	dec  *decision
+	read *Change
+	err  error
+	// done is closed once the entry is final: a failure or a lookup at
+	// once, a declaration once complete has run on dec (and set err if it
+	// failed).
+	done chan struct{}
 }
 
 // Preview starts the preview of a deploy of the loaded stage. salt salts
@@ -588,11 +622,108 @@ func newSalt() string {
 	return hex.EncodeToString(b)
 }
 
+// begin appends the entry of a declaration or lookup of key, which its
+// caller makes final (closing done) without waiting for another entry.
+func (p *Preview) begin(key, typ string) *entry {
+	en := &entry{key: key, typ: typ, done: make(chan struct{})}
+	p.mu.Lock()
+	p.entries = append(p.entries, en)
+	p.mu.Unlock()
+	return en
+}
+
+// completeLater has complete run on en's decision on another goroutine.
+func (p *Preview) completeLater(en *entry) {
+	p.qmu.Lock()
+	p.queue = append(p.queue, en)
+	start := p.workers < runtime.GOMAXPROCS(0)
+	if start {
+		p.workers++
+	}
+	p.qmu.Unlock()
+	if start {
+		go p.work()
+	}
+}
+
+// work runs complete on queued entries until the queue is empty.
+func (p *Preview) work() {
+	for {
+		p.qmu.Lock()
+		if len(p.queue) == 0 {
+			p.queue = nil
+			p.workers--
+			p.qmu.Unlock()
+			return
+		}
+		en := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.qmu.Unlock()
+		if err := p.e.complete(en.dec, &p.u); err != nil {
+			en.err = resourceError(en.key, en.typ, err)
+		}
+		close(en.done)
+	}
+}
+
+// settle waits for the work on the entries so far and moves them, in their
+// order, to the preview's changes and errors; it reports each error.
+func (p *Preview) settle() {
+	p.settleMu.Lock()
+	defer p.settleMu.Unlock()
+	for {
+		p.mu.Lock()
+		if p.settled == len(p.entries) {
+			p.mu.Unlock()
+			return
+		}
+		en := p.entries[p.settled]
+		p.mu.Unlock()
+		<-en.done
+		p.mu.Lock()
+		p.entries[p.settled] = nil
+		p.settled++
+		switch {
+		case en.err != nil:
+			p.errs = append(p.errs, en.err)
+		case en.read != nil:
+			p.changes = append(p.changes, *en.read)
+		default:
+			dec := en.dec
+			p.changes = append(p.changes, dec.change)
+			p.expect[en.key] = dec
+			p.deps[en.key] = dec.deps
+			if !dec.unknown && dec.change.Action != ActionResume {
+				dec.salt = p.salt
+				p.e.mu.Lock()
+				p.e.decisions[en.key] = dec
+				p.e.mu.Unlock()
+			}
+		}
+		p.mu.Unlock()
+		if en.err != nil {
+			p.e.o.Reporter.Failed(en.key, en.typ, en.err)
+		}
+	}
+}
+
+// resourceError wraps err as key's, unless it is a *ResourceError.
+func resourceError(key, typ string, err error) error {
+	var re *ResourceError
+	if !errors.As(err, &re) {
+		err = &ResourceError{Key: key, Type: typ, Err: err}
+	}
+	return err
+}
+
 // Declare works out the change of one declaration and returns what the
 // resource will be: its recorded identifier and outputs when it is kept or
 // updated, placeholders for what is not known yet when it is created or
-// replaced. An invalid declaration is recorded (Errors) and answered with
-// placeholders, so that the program goes on and every error is found.
+// replaced. A declaration whose model cannot be made is recorded (Errors)
+// and answered with placeholders, so that the program goes on and every
+// error is found; one whose model is made is answered by its action,
+// while it is validated (a validation error is recorded as well).
 func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error) {
 	key := d.LogicalID
 	if d.Scope != "" {
@@ -614,15 +745,10 @@ func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error)
 		}
 		return out
 	}
+	en := p.begin(key, d.Type)
 	fail := func(err error) (*Declared, error) {
-		var re *ResourceError
-		if !errors.As(err, &re) {
-			err = &ResourceError{Key: key, Type: d.Type, Err: err}
-		}
-		p.mu.Lock()
-		p.errs = append(p.errs, err)
-		p.mu.Unlock()
-		p.e.o.Reporter.Failed(key, d.Type, err)
+		en.err = resourceError(key, d.Type, err)
+		close(en.done)
 		s, _ := p.e.o.Registry.Lookup(d.Type)
 		return placeholders(s), nil
 	}
@@ -649,42 +775,35 @@ func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error)
 		rec = sl.rec
 		sl.mu.Unlock()
 	}
-	dec, err := p.e.decide(key, rec, d, &p.u)
+	dec, err := p.e.classify(key, rec, d, &p.u)
 	if err != nil {
 		return fail(err)
 	}
-	p.mu.Lock()
-	p.changes = append(p.changes, dec.change)
-	p.expect[key] = dec
-	p.deps[key] = dec.deps
-	p.mu.Unlock()
-	if !dec.unknown && dec.change.Action != ActionResume {
-		dec.salt = p.salt
-		p.e.mu.Lock()
-		p.e.decisions[key] = dec
-		p.e.mu.Unlock()
-	}
+	var res *Declared
 	switch dec.change.Action {
 	case ActionNoop, ActionUpdate:
 		sl.mu.Lock()
-		res, err := sl.takeDeclared(rec)
+		res, err = sl.takeDeclared(rec)
 		sl.mu.Unlock()
 		if err != nil {
-			return fail(err)
+			return fail(p.e.validated(dec, &p.u, err))
 		}
 		dec.declared = res
-		return res, nil
 	default:
-		res := placeholders(dec.s)
+		res = placeholders(dec.s)
 		if id, err := dec.s.Identifier(dec.model); err == nil && id != "" && !IsUnknown(id) {
 			res.Identifier = id
 		}
-		return res, nil
 	}
+	en.dec = dec
+	p.completeLater(en)
+	return res, nil
 }
 
-// Errors returns the errors of the declarations so far.
+// Errors returns the errors of the declarations so far, in declaration
+// order.
 func (p *Preview) Errors() []error {
+	p.settle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]error(nil), p.errs...)
@@ -693,6 +812,7 @@ func (p *Preview) Errors() []error {
 // Valid returns the changes of the valid declarations so far, in
 // declaration order.
 func (p *Preview) Valid() []Change {
+	p.settle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Change(nil), p.changes...)
@@ -700,6 +820,7 @@ func (p *Preview) Valid() []Change {
 
 // Dependencies returns each declared key's dependencies.
 func (p *Preview) Dependencies() map[string][]string {
+	p.settle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make(map[string][]string, len(p.deps))
@@ -713,6 +834,7 @@ func (p *Preview) Dependencies() map[string][]string {
 // changes, in declaration order, then the removal of every recorded
 // resource no longer declared (the last created first).
 func (p *Preview) Plan() *Plan {
+	p.settle()
 	p.mu.Lock()
 	plan := p.e.newPlan(false, p.salt)
 	plan.Changes = append(plan.Changes, p.changes...)
