@@ -83,6 +83,8 @@ type Engine struct {
 	// and never held while waiting for another operation, so it cannot
 	// deadlock.
 	admission *semaphore.Weighted
+	// concurrency is the provider's bound (Concurrency).
+	concurrency int
 
 	mu      sync.Mutex
 	slots   map[string]*slot
@@ -189,14 +191,14 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 	if o.Reporter == nil {
 		o.Reporter = NewReporter(nil, false)
 	}
-	if o.Admission <= 0 {
-		n := cloudcontrol.DefaultConcurrency
-		if c, ok := o.Provider.(Concurrent); ok && c.Concurrency() > 0 {
-			n = c.Concurrency()
-		}
-		o.Admission = AdmissionPerSlot * n
+	concurrency := cloudcontrol.DefaultConcurrency
+	if c, ok := o.Provider.(Concurrent); ok && c.Concurrency() > 0 {
+		concurrency = c.Concurrency()
 	}
-	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, deps: map[string][]string{}, decisions: map[string]*decision{},
+	if o.Admission <= 0 {
+		o.Admission = AdmissionPerSlot * concurrency
+	}
+	e := &Engine{o: o, start: time.Now(), concurrency: concurrency, slots: map[string]*slot{}, deps: map[string][]string{}, decisions: map[string]*decision{},
 		previewReads: map[string]*read{}, reads: map[string]*read{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
@@ -549,6 +551,11 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChange
 	}
 	return declaredFrom(rec)
 }
+
+// Concurrency returns the most Cloud Control operations the engine has in
+// flight at once: the provider's bound (its cap when the bound adapts, see
+// Concurrent), else cloudcontrol.DefaultConcurrency.
+func (e *Engine) Concurrency() int { return e.concurrency }
 
 // Registry returns the registry the engine validates declarations against.
 func (e *Engine) Registry() *schema.Registry { return e.o.Registry }
