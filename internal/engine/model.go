@@ -46,7 +46,7 @@ func propsJSON(props any) ([]byte, bool) {
 		data = p
 	default:
 		var err error
-		if data, err = json.Marshal(props); err != nil {
+		if data, err = marshalProps(props); err != nil {
 			return nil, false
 		}
 	}
@@ -54,6 +54,26 @@ func propsJSON(props any) ([]byte, bool) {
 		return nil, false
 	}
 	return data, true
+}
+
+// marshalProps encodes declared properties. Properties with their own
+// encoding (the typed Args structs) are encoded by it directly:
+// encoding/json would call it and then compact and validate what it
+// returned, which decoding the model validates anyway, at a third of the
+// cost of the encoding itself.
+func marshalProps(props any) ([]byte, error) {
+	m, ok := props.(json.Marshaler)
+	if !ok {
+		return json.Marshal(props)
+	}
+	if v := reflect.ValueOf(props); v.Kind() == reflect.Pointer && v.IsNil() {
+		return json.Marshal(props) // "null", as encoding/json has it
+	}
+	data, err := m.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("json: error calling MarshalJSON for type %T: %w", props, err)
+	}
+	return data, nil
 }
 
 // toModelData is toModel, also returning the JSON the model was decoded
@@ -72,7 +92,7 @@ func toModelData(props any) (map[string]any, []byte, error) {
 			return nil, nil, err
 		}
 		var err error
-		if data, err = json.Marshal(props); err != nil {
+		if data, err = marshalProps(props); err != nil {
 			return nil, nil, fmt.Errorf("encode properties: %w", err)
 		}
 	}
