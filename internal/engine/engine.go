@@ -217,6 +217,9 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 	if meta != nil {
 		e.nextSeq = meta.NextSeq
 	}
+	e.slots = make(map[string]*slot, len(recs))
+	e.decisions = make(map[string]*decision, len(recs))
+	e.values.exact = make(map[string]string, 2*len(recs))
 	// The recorded outputs, decoded once on every CPU: for the value index
 	// here, and for the preview's answer to the resource's declaration.
 	outputs := make([]map[string]any, len(recs))

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -428,6 +429,11 @@ func stateDigest(recs []*state.Record, meta *state.Meta) (string, error) {
 	)
 	par.For(len(sorted), loadChunk, func(lo, hi int) {
 		var buf bytes.Buffer
+		size := 0
+		for _, r := range sorted[lo:hi] {
+			size += digestOverhead + 2*len(r.Key) + len(r.Scope) + len(r.Type) + len(r.Identifier) + len(r.Desired) + len(r.Outputs)
+		}
+		buf.Grow(size)
 		enc := json.NewEncoder(&buf)
 		for _, r := range sorted[lo:hi] {
 			if err := enc.Encode(r); err != nil {
@@ -458,6 +464,10 @@ func stateDigest(recs []*state.Record, meta *state.Meta) (string, error) {
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// digestOverhead is about what a record's JSON line holds besides its
+// strings and JSON values: field names, numbers and times.
+const digestOverhead = 256
 
 // short abbreviates a digest for a message.
 func short(digest string) string {
@@ -579,7 +589,6 @@ type Preview struct {
 	changes  []Change
 	expect   map[string]*decision
 	declared map[string]bool
-	deps     map[string][]string
 	errs     []error
 
 	// settleMu serialises settle.
@@ -612,8 +621,11 @@ func (e *Engine) Preview(salt string) *Preview {
 	if salt == "" {
 		salt = newSalt()
 	}
-	return &Preview{e: e, salt: salt, expect: map[string]*decision{},
-		declared: map[string]bool{}, deps: map[string][]string{}}
+	// A redeploy declares about what the stage records.
+	e.mu.Lock()
+	n := len(e.slots)
+	e.mu.Unlock()
+	return &Preview{e: e, salt: salt, expect: make(map[string]*decision, n), declared: make(map[string]bool, n)}
 }
 
 func newSalt() string {
@@ -679,6 +691,7 @@ func (p *Preview) settle() {
 			return
 		}
 		en := p.entries[p.settled]
+		p.changes = slices.Grow(p.changes, len(p.entries)-p.settled)
 		p.mu.Unlock()
 		<-en.done
 		p.mu.Lock()
@@ -693,7 +706,6 @@ func (p *Preview) settle() {
 			dec := en.dec
 			p.changes = append(p.changes, dec.change)
 			p.expect[en.key] = dec
-			p.deps[en.key] = dec.deps
 			if !dec.unknown && dec.change.Action != ActionResume {
 				dec.salt = p.salt
 				p.e.mu.Lock()
@@ -823,9 +835,9 @@ func (p *Preview) Dependencies() map[string][]string {
 	p.settle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string][]string, len(p.deps))
-	for k, d := range p.deps {
-		out[k] = append([]string(nil), d...)
+	out := make(map[string][]string, len(p.expect))
+	for k, dec := range p.expect {
+		out[k] = append([]string(nil), dec.deps...)
 	}
 	return out
 }
