@@ -128,6 +128,22 @@ func decodeModel(data []byte) (map[string]any, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil
 	}
+	// A JSON object whose numbers all fit a float64 decodes to a
+	// normalized model as it is: encoding/json parses numbers as
+	// json.Number.Float64 does, and gives only maps, slices, strings,
+	// float64, bool and nil. Anything else (a number out of range, data
+	// after the object, not an object) is decoded below, which says what
+	// is wrong and keeps an out-of-range number for checkNumbers to name.
+	var m map[string]any
+	if json.Unmarshal(data, &m) == nil {
+		return m, nil
+	}
+	return decodeModelNumbers(data)
+}
+
+// decodeModelNumbers is decodeModel keeping numbers as json.Number until
+// normalized.
+func decodeModelNumbers(data []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var m map[string]any
