@@ -39,8 +39,16 @@ type run struct {
 	placer  *placer
 	// names caches, by type, the output names of its resources (Output's
 	// "did you mean"), and of its lookups under "lookup "+type.
-	names   sync.Map
-	group   errgroup.Group
+	names sync.Map
+	group errgroup.Group
+	// goLimit, when positive, bounds the functions of Go running at once
+	// in the applying pass: goBusy run, goQueue wait their turn, in order.
+	// goErr is the first error one of them returned.
+	goLimit int
+	goMu    sync.Mutex
+	goBusy  int
+	goQueue []func() error
+	goErr   error
 	mu      sync.Mutex
 	exports map[string]any
 	// errs are failures found outside a declaration (an export set twice,
@@ -58,7 +66,7 @@ type declarer interface {
 // started with Go; it returns the first error, or the run's own errors.
 func (r *run) call(fn func(*App) error) error {
 	err := fn(&App{run: r})
-	if werr := r.group.Wait(); err == nil {
+	if werr := r.wait(); err == nil {
 		err = werr
 	}
 	if err == nil {
@@ -202,20 +210,78 @@ func (a *App) Export(name string, value any) {
 // In the preview that computes the plan (where no call is made, so there
 // is nothing to wait for), fn runs at once, before Go returns: the plan
 // then lists the changes in the same order on every run. Functions must
-// therefore not wait for one started after them.
+// therefore not wait for one started after them. When the plan is
+// applied, as many functions run at once as Cloud Control operations may
+// be in flight (the concurrency, or its cap when it adapts; at least 64):
+// the others start, each in a new goroutine, in the order they were given,
+// as those return. A program of 10,000 functions thus keeps closures in
+// memory rather than 10,000 goroutine stacks waiting their turn.
 func (a *App) Go(fn func() error) {
-	if a.run.preview {
+	r := a.run
+	if r.preview {
 		if err := fn(); err != nil {
-			a.run.group.Go(func() error { return err })
+			r.goFailed(err)
 		}
 		return
 	}
-	a.run.group.Go(fn)
+	r.goMu.Lock()
+	if r.goLimit > 0 && r.goBusy >= r.goLimit {
+		r.goQueue = append(r.goQueue, fn)
+		r.goMu.Unlock()
+		return
+	}
+	r.goBusy++
+	r.goMu.Unlock()
+	r.start(fn)
+}
+
+// start runs fn in a new goroutine that, when fn returns, starts the next
+// queued function of Go, in a goroutine of its own too (a new goroutine's
+// stack is small; one that made calls keeps what it grew).
+func (r *run) start(fn func() error) {
+	r.group.Go(func() error {
+		if err := fn(); err != nil {
+			r.goFailed(err)
+		}
+		r.goMu.Lock()
+		var next func() error
+		if len(r.goQueue) > 0 {
+			next = r.goQueue[0]
+			r.goQueue[0] = nil
+			r.goQueue = r.goQueue[1:]
+		} else {
+			r.goQueue = nil
+			r.goBusy--
+		}
+		r.goMu.Unlock()
+		if next != nil {
+			r.start(next)
+		}
+		return nil
+	})
+}
+
+// goFailed records the error of a function of Go; the first is the run's.
+func (r *run) goFailed(err error) {
+	r.goMu.Lock()
+	if r.goErr == nil {
+		r.goErr = err
+	}
+	r.goMu.Unlock()
+}
+
+// wait waits for every function of Go and returns the first error one
+// returned.
+func (r *run) wait() error {
+	r.group.Wait()
+	r.goMu.Lock()
+	defer r.goMu.Unlock()
+	return r.goErr
 }
 
 // Wait waits for every function started with Go and returns the first
 // error any of them returned.
-func (a *App) Wait() error { return a.run.group.Wait() }
+func (a *App) Wait() error { return a.run.wait() }
 
 func outputString(v any) string {
 	switch x := v.(type) {

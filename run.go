@@ -453,7 +453,8 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	if cfg.Destroy {
 		return finish(stopped(ctx, rep, eng.Destroy(ctx)))
 	}
-	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: eng, reg: eng.Registry(), placer: places, exports: map[string]any{}}
+	r := &run{ctx: ctx, name: cfg.App, stage: cfg.Stage, decl: eng, reg: eng.Registry(), placer: places, exports: map[string]any{},
+		goLimit: max(eng.Concurrency(), minGoLimit)}
 	ferr := r.call(fn)
 	res.Exports = r.exports
 	if ferr != nil {
@@ -464,6 +465,11 @@ func Run(ctx context.Context, cfg Config, fn func(*App) error) (res *Result, err
 	}
 	return finish(stopped(ctx, rep, eng.Finish(ctx, r.exports)))
 }
+
+// minGoLimit is the fewest functions of App.Go that run at once when a
+// plan is applied, however low the concurrency: the program's own work in
+// them (reading a file, computing a document) stays parallel.
+const minGoLimit = 64
 
 // errNotApplied is the outcome of a valid declaration whose preview found
 // errors elsewhere.

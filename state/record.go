@@ -149,6 +149,23 @@ func EqualJSON(a, b []byte) bool {
 // DecodeRecord parses a record written by any released format version,
 // upgrading it to the current one (see UpgradeRecord).
 func DecodeRecord(data []byte) (*Record, error) {
+	// A record in a version this code writes (1 or 2) decodes as it is, in
+	// one pass; any other (version 0, which has no formatVersion, a newer
+	// one, or one that does not decode) takes the upgrade path, which reads
+	// the version first and says what is wrong.
+	var r Record
+	if json.Unmarshal(data, &r) == nil && r.FormatVersion >= formatVersionUnplaced && r.FormatVersion <= FormatVersion {
+		if err := ValidateKey(r.Key); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		}
+		r.FormatVersion = FormatVersion
+		return &r, nil
+	}
+	return decodeUpgraded(data)
+}
+
+// decodeUpgraded is DecodeRecord through UpgradeRecord.
+func decodeUpgraded(data []byte) (*Record, error) {
 	up, err := UpgradeRecord(data)
 	if err != nil {
 		return nil, err

@@ -35,6 +35,11 @@ type decision struct {
 	placement *state.Placement
 	// raw is the JSON the model was decoded from (see propsJSON).
 	raw []byte
+	// recorded and diff are the recorded model and its diff with model,
+	// from classify to complete, for an update or a replacement that
+	// changes properties.
+	recorded map[string]any
+	diff     *schema.Change
 	// declared is the preview's answer for a kept resource: its recorded
 	// identifier and outputs, which a no-op leaves as they are.
 	declared *Declared
@@ -77,6 +82,22 @@ func (e *Engine) previewed(key string, rec *state.Record, d Declaration) (*decis
 // the model may hold values not known yet: their value checks are deferred
 // and the resources they come from are dependencies.
 func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknowns) (*decision, error) {
+	dec, err := e.classify(key, rec, d, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.complete(dec, u); err != nil {
+		return nil, err
+	}
+	return dec, nil
+}
+
+// classify is the first half of decide: the model and the action, which is
+// what the preview's answer to the declaration depends on. complete does
+// the rest: validation, dependencies and what the plan shows. An error of
+// classify that an invalid model may cause is the validation's error when
+// the model is invalid, as when decide validated first.
+func (e *Engine) classify(key string, rec *state.Record, d Declaration, u *unknowns) (*decision, error) {
 	s, err := e.o.Registry.Lookup(d.Type)
 	if err != nil {
 		return nil, err
@@ -88,20 +109,10 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 	e.secrets.add(s, model)
 	// A copy: raw JSON properties are the program's own slice.
 	dec := &decision{s: s, model: model, rec: rec, explicit: d.DependsOn, adopt: d.Adopt, placement: d.Placement, raw: bytes.Clone(raw)}
-	var verr error
 	if u != nil {
 		dec.unknown = u.holds(model)
 	}
-	if dec.unknown {
-		verr = s.ValidateDeferring(model, u.count)
-	} else {
-		verr = s.ValidateDesired(model)
-	}
-	if verr != nil {
-		return nil, verr
-	}
-	dec.deps = e.dependencies(key, model, d.DependsOn, u)
-	c := Change{Key: key, Type: s.TypeName, DependsOn: dec.deps, Unknown: dec.unknown}
+	c := Change{Key: key, Type: s.TypeName, Unknown: dec.unknown}
 	if !d.Placement.IsZero() {
 		c.Placement = d.Placement.String()
 	}
@@ -115,10 +126,8 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 		// finishes them first.
 		c.Action = ActionResume
 		c.Reason = fmt.Sprintf("the %s an earlier run left in flight is finished first", rec.Pending.Operation)
-		c.Properties = masked(s, model)
 	case rec == nil || rec.Identifier == "":
 		c.Action = ActionCreate
-		c.Properties = masked(s, model)
 		if d.Adopt {
 			c.Reason = "adopts the existing resource if the identifier is taken"
 		}
@@ -126,12 +135,10 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 		c.Action, c.Order = ActionReplace, CreateFirst
 		c.Reason = fmt.Sprintf("moves from %s to %s", rec.Placement, d.Placement)
 		c.ReplacePaths = []string{"/"}
-		c.Properties = masked(s, model)
 	case rec.Type != s.TypeName:
 		c.Action, c.Order = ActionReplace, DeleteFirst
 		c.Reason = fmt.Sprintf("type changed from %s", rec.Type)
 		c.ReplacePaths = []string{"/"}
-		c.Properties = masked(s, model)
 	case bytes.Equal(encodeModel(model), rec.Desired):
 		// The declaration is the recorded desired state to the byte (the
 		// engine records what it encoded): nothing to diff.
@@ -139,31 +146,73 @@ func (e *Engine) decide(key string, rec *state.Record, d Declaration, u *unknown
 	default:
 		recorded, err := decodeModel(rec.Desired)
 		if err != nil {
-			return nil, fmt.Errorf("recorded state: %w", err)
+			return nil, e.validated(dec, u, fmt.Errorf("recorded state: %w", err))
 		}
 		ch, err := s.Diff(recorded, model)
 		if err != nil {
-			return nil, err
+			return nil, e.validated(dec, u, err)
 		}
+		dec.recorded, dec.diff = recorded, &ch
 		switch ch.Action {
 		case schema.NoChange:
 			c.Action = ActionNoop
 		case schema.Update:
-			patch, shown, err := planPatch(s, ch.Patch)
-			if err != nil {
-				return nil, err
-			}
-			c.Action, c.Patch, c.Paths, dec.patch = ActionUpdate, shown, ch.Paths, patch
-			c.Diffs = diffs(s, recorded, model, ch.Paths, nil)
+			c.Action, c.Paths = ActionUpdate, ch.Paths
 		default:
-			_, shown, _ := planPatch(s, ch.Patch) // shown only: a replacement sends the whole desired state
-			c.Action, c.Patch, c.Paths, c.ReplacePaths = ActionReplace, shown, ch.Paths, ch.ReplacePaths
+			c.Action, c.Paths, c.ReplacePaths = ActionReplace, ch.Paths, ch.ReplacePaths
 			c.Order, c.Reason = replaceOrder(s, rec.Identifier, model)
-			c.Diffs = diffs(s, recorded, model, ch.Paths, ch.ReplacePaths)
 		}
 	}
 	dec.change = c
 	return dec, nil
+}
+
+// validate validates dec's model, deferring the checks of values not known
+// yet.
+func (e *Engine) validate(dec *decision, u *unknowns) error {
+	if dec.unknown {
+		return dec.s.ValidateDeferring(dec.model, u.count)
+	}
+	return dec.s.ValidateDesired(dec.model)
+}
+
+// validated returns the validation's error of dec when its model is
+// invalid, else err.
+func (e *Engine) validated(dec *decision, u *unknowns, err error) error {
+	if verr := e.validate(dec, u); verr != nil {
+		return verr
+	}
+	return err
+}
+
+// complete is the second half of decide (see classify): it validates the
+// model and finds its dependencies, then adds to the change what the plan
+// shows of it.
+func (e *Engine) complete(dec *decision, u *unknowns) error {
+	if err := e.validate(dec, u); err != nil {
+		return err
+	}
+	s, model, c := dec.s, dec.model, &dec.change
+	dec.deps = e.dependencies(c.Key, model, dec.explicit, u)
+	c.DependsOn = dec.deps
+	switch {
+	case c.Action == ActionResume || c.Action == ActionCreate || c.Action == ActionReplace && dec.diff == nil:
+		c.Properties = masked(s, model)
+	case c.Action == ActionUpdate:
+		patch, shown, err := planPatch(s, dec.diff.Patch)
+		if err != nil {
+			return err
+		}
+		c.Patch, dec.patch = shown, patch
+		c.Diffs = diffs(s, dec.recorded, model, dec.diff.Paths, nil)
+	case c.Action == ActionReplace:
+		_, shown, _ := planPatch(s, dec.diff.Patch) // shown only: a replacement sends the whole desired state
+		c.Patch = shown
+		c.Diffs = diffs(s, dec.recorded, model, dec.diff.Paths, dec.diff.ReplacePaths)
+	}
+	// The recorded model and the diff served the plan's view only.
+	dec.recorded, dec.diff = nil, nil
+	return nil
 }
 
 // masked returns model with its write-only values replaced by
@@ -273,16 +322,6 @@ func (x *valueIndex) addDeclared(d *Declared) {
 	x.add(d.Key, d.Identifier)
 	for _, v := range d.Outputs {
 		stringLeaves(v, func(s string) { x.add(d.Key, s) })
-	}
-}
-
-// addRecord indexes a recorded resource's identifier and outputs.
-func (x *valueIndex) addRecord(r *state.Record) {
-	x.add(r.Key, r.Identifier)
-	if len(r.Outputs) > 0 {
-		if out, err := decodeModel(r.Outputs); err == nil {
-			stringLeaves(out, func(s string) { x.add(r.Key, s) })
-		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
+	"github.com/athanor-dev/athanor/internal/par"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/schema/services"
 	"github.com/athanor-dev/athanor/state"
@@ -82,6 +83,8 @@ type Engine struct {
 	// and never held while waiting for another operation, so it cannot
 	// deadlock.
 	admission *semaphore.Weighted
+	// concurrency is the provider's bound (Concurrency).
+	concurrency int
 
 	mu      sync.Mutex
 	slots   map[string]*slot
@@ -119,6 +122,10 @@ type slot struct {
 	declared  bool
 	resumed   bool // this run finished the record's interrupted operation
 	refreshed bool // a refresh changed rec in memory; Apply writes it
+	// outputs are the outputs of outputsOf as Load decoded them, until
+	// the preview takes them for its answer (see takeDeclared).
+	outputs   map[string]any
+	outputsOf *state.Record
 }
 
 // Declaration is one resource as the program declares it.
@@ -184,14 +191,14 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 	if o.Reporter == nil {
 		o.Reporter = NewReporter(nil, false)
 	}
-	if o.Admission <= 0 {
-		n := cloudcontrol.DefaultConcurrency
-		if c, ok := o.Provider.(Concurrent); ok && c.Concurrency() > 0 {
-			n = c.Concurrency()
-		}
-		o.Admission = AdmissionPerSlot * n
+	concurrency := cloudcontrol.DefaultConcurrency
+	if c, ok := o.Provider.(Concurrent); ok && c.Concurrency() > 0 {
+		concurrency = c.Concurrency()
 	}
-	e := &Engine{o: o, start: time.Now(), slots: map[string]*slot{}, deps: map[string][]string{}, decisions: map[string]*decision{},
+	if o.Admission <= 0 {
+		o.Admission = AdmissionPerSlot * concurrency
+	}
+	e := &Engine{o: o, start: time.Now(), concurrency: concurrency, slots: map[string]*slot{}, deps: map[string][]string{}, decisions: map[string]*decision{},
 		previewReads: map[string]*read{}, reads: map[string]*read{},
 		admission: semaphore.NewWeighted(int64(o.Admission))}
 	e.o.Provider = concealing{Provider: o.Provider, c: &e.secrets}
@@ -210,8 +217,21 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 	if meta != nil {
 		e.nextSeq = meta.NextSeq
 	}
-	for _, r := range recs {
-		e.slots[r.Key] = &slot{key: r.Key, rec: r}
+	e.slots = make(map[string]*slot, len(recs))
+	e.decisions = make(map[string]*decision, len(recs))
+	e.values.exact = make(map[string]string, 2*len(recs))
+	// The recorded outputs, decoded once on every CPU: for the value index
+	// here, and for the preview's answer to the resource's declaration.
+	outputs := make([]map[string]any, len(recs))
+	decoded := make([]bool, len(recs))
+	par.For(len(recs), loadChunk, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			outputs[i], decoded[i] = recordedOutputs(recs[i])
+		}
+	})
+	for i, r := range recs {
+		sl := &slot{key: r.Key, rec: r}
+		e.slots[r.Key] = sl
 		if r.Pending != nil {
 			// A resumed operation sends this desired state again.
 			e.secrets.addRecorded(o.Registry, r.Type, r.Pending.Desired)
@@ -219,7 +239,11 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 		if r.Seq >= e.nextSeq {
 			e.nextSeq = r.Seq + 1
 		}
-		e.values.addRecord(r)
+		e.values.add(r.Key, r.Identifier)
+		if decoded[i] {
+			stringLeaves(outputs[i], func(s string) { e.values.add(r.Key, s) })
+			sl.outputs, sl.outputsOf = outputs[i], r
+		}
 	}
 	if o.Refresh {
 		if err := e.refreshAll(ctx); err != nil {
@@ -474,6 +498,30 @@ func (e *Engine) newRecord(sl *slot, s *schema.Schema, d Declaration) *state.Rec
 	}
 }
 
+// loadChunk is the fewest records a goroutine of Load works on.
+const loadChunk = 256
+
+// recordedOutputs decodes rec's outputs as declaredFrom does, and reports
+// whether they decode.
+func recordedOutputs(rec *state.Record) (map[string]any, bool) {
+	if len(rec.Outputs) == 0 {
+		return map[string]any{}, true
+	}
+	m, err := decodeModel(rec.Outputs)
+	return m, err == nil
+}
+
+// takeDeclared is declaredFrom(rec), from the outputs Load decoded when
+// they are rec's and not taken yet. The caller holds sl.mu.
+func (sl *slot) takeDeclared(rec *state.Record) (*Declared, error) {
+	if sl.outputsOf != rec || rec == nil {
+		return declaredFrom(rec)
+	}
+	out := sl.outputs
+	sl.outputs, sl.outputsOf = nil, nil
+	return &Declared{Key: rec.Key, Identifier: rec.Identifier, Outputs: out}, nil
+}
+
 func declaredFrom(rec *state.Record) (*Declared, error) {
 	out := map[string]any{}
 	if len(rec.Outputs) > 0 {
@@ -506,6 +554,11 @@ func (e *Engine) noop(ctx context.Context, sl *slot, deps []string, retainChange
 	}
 	return declaredFrom(rec)
 }
+
+// Concurrency returns the most Cloud Control operations the engine has in
+// flight at once: the provider's bound (its cap when the bound adapts, see
+// Concurrent), else cloudcontrol.DefaultConcurrency.
+func (e *Engine) Concurrency() int { return e.concurrency }
 
 // Registry returns the registry the engine validates declarations against.
 func (e *Engine) Registry() *schema.Registry { return e.o.Registry }

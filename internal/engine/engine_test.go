@@ -2,10 +2,15 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/athanor-dev/athanor/cloudcontrol"
 	"github.com/athanor-dev/athanor/state"
@@ -200,4 +205,46 @@ func destroying(t *testing.T, ctx context.Context, o Options) *Engine {
 func tplDecl(id string) Declaration {
 	return Declaration{LogicalID: id, Type: "AWS::IoT::JobTemplate",
 		Props: map[string]any{"JobTemplateId": id, "Description": "d", "Document": "{}"}}
+}
+
+// TestStateDigestIsTheEncodingsInKeyOrder checks that the digest, whose
+// records are encoded on several goroutines, is the SHA-256 of every
+// record's JSON line in key order followed by the metadata's: the digest
+// saved plans carry, whichever release computed it.
+func TestStateDigestIsTheEncodingsInKeyOrder(t *testing.T) {
+	created := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var recs []*state.Record
+	for i := range 3*loadChunk + 17 {
+		recs = append(recs, &state.Record{
+			FormatVersion: state.FormatVersion, Key: fmt.Sprintf("r%05d", (i*7919)%100000), Type: "AWS::IoT::JobTemplate",
+			Seq: int64(i), Status: state.StatusCreated, Identifier: fmt.Sprintf("id-%d", i),
+			Desired: json.RawMessage(fmt.Sprintf(`{"JobTemplateId":"id-%d","Description":"<%d>"}`, i, i)),
+			Outputs: json.RawMessage(`{"Arn":"arn:aws:iot:us-east-1:123456789012:jobtemplate/x"}`), CreatedAt: created, UpdatedAt: created,
+		})
+	}
+	meta := &state.Meta{FormatVersion: state.FormatVersion, NextSeq: int64(len(recs))}
+	sorted := append([]*state.Record(nil), recs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, r := range sorted {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Encode(meta); err != nil {
+		t.Fatal(err)
+	}
+	want := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	got, err := stateDigest(recs, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("stateDigest = %s, want %s (the encodings in key order)", got, want)
+	}
+	recs[len(recs)/2].Status = state.StatusUpdating
+	if changed, _ := stateDigest(recs, meta); changed == got {
+		t.Error("the digest did not change with a record's status")
+	}
 }

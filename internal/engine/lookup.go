@@ -98,12 +98,10 @@ func (e *Engine) checkLookup(l Lookup) error {
 // preview error; the answer is then placeholders).
 func (p *Preview) Lookup(ctx context.Context, l Lookup) (*Declared, error) {
 	key := l.key()
+	en := p.begin(key, l.Type)
 	fail := func(err error) (*Declared, error) {
-		err = &ResourceError{Key: key, Type: l.Type, Err: err}
-		p.mu.Lock()
-		p.errs = append(p.errs, err)
-		p.mu.Unlock()
-		p.e.o.Reporter.Failed(key, l.Type, err)
+		en.err = &ResourceError{Key: key, Type: l.Type, Err: err}
+		close(en.done)
 		out := &Declared{Key: key, Identifier: l.Identifier, Outputs: map[string]any{}}
 		if s, serr := p.e.o.Registry.Lookup(l.Type); serr == nil {
 			for _, name := range s.PropertyNames() {
@@ -126,16 +124,18 @@ func (p *Preview) Lookup(ctx context.Context, l Lookup) (*Declared, error) {
 	if err != nil {
 		return fail(err)
 	}
-	p.mu.Lock()
 	c := Change{Key: key, Type: r.typ, Action: ActionRead, Identifier: l.Identifier}
 	if !l.Placement.IsZero() {
 		c.Placement = l.Placement.String()
 	}
-	p.changes = append(p.changes, c)
-	p.mu.Unlock()
+	en.read = &c
+	close(en.done)
 	p.e.mu.Lock()
 	p.e.previewReads[key] = r
 	p.e.mu.Unlock()
+	// The declarations before it find their dependencies without its
+	// values, as they would have had they been worked out at once.
+	p.settle()
 	p.e.values.addDeclared(r.declared)
 	return cloneDeclared(r.declared), nil
 }

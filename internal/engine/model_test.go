@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -283,4 +284,36 @@ func BenchmarkToModel(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// decodeModelSeeds are JSON documents for FuzzDecodeModel: every kind of
+// value, numbers at the edges of a float64, escapes, invalid UTF-8, and
+// documents decodeModel refuses.
+var decodeModelSeeds = []string{
+	`{}`, `null`, ` {"A":1} `, `{"A":{"B":[1,"x",true,null,{"C":-0}]}}`,
+	`{"Big":9007199254740993,"Tiny":1e-400,"Huge":1.5e300,"Neg":-12.5e-3}`,
+	`{"Out":1e400}`, `{"S":"\u003c\u2028\ud83d\ude00\n\"\\"}`, "{\"Bad\":\"\xff\xfe\"}",
+	`{"Dup":1,"Dup":2}`, `{"A":1} {"B":2}`, `{"A":1}x`, `[1]`, `"text"`, `{"A":`,
+}
+
+// FuzzDecodeModel: decodeModel, which decodes most documents without
+// keeping numbers as json.Number, gives what decoding them as
+// json.Number and normalizing gives, error for error.
+func FuzzDecodeModel(f *testing.F) {
+	for _, s := range decodeModelSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gerr := decodeModel(data)
+		want, werr := decodeModelNumbers(data)
+		if len(bytes.TrimSpace(data)) == 0 {
+			want, werr = nil, nil
+		}
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("decodeModel(%q) error %v, want %v", data, gerr, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeModel(%q) = %#v, want %#v", data, got, want)
+		}
+	})
 }

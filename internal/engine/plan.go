@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,11 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/athanor-dev/athanor/internal/par"
 	"github.com/athanor-dev/athanor/schema"
 	"github.com/athanor-dev/athanor/state"
 )
@@ -410,22 +414,60 @@ func mismatch(want, got any, path string) string {
 	return ""
 }
 
-// stateDigest identifies a stage's state: its records and metadata.
+// stateDigest identifies a stage's state: its records and metadata. It is
+// the SHA-256 of their JSON encodings, one a line (as a json.Encoder
+// writes them), the records in key order and the metadata last. The
+// records are encoded on every CPU, in contiguous runs of that order, and
+// hashed in it.
 func stateDigest(recs []*state.Record, meta *state.Meta) (string, error) {
 	sorted := append([]*state.Record(nil), recs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
-	h := sha256.New()
-	enc := json.NewEncoder(h)
-	for _, r := range sorted {
-		if err := enc.Encode(r); err != nil {
-			return "", fmt.Errorf("digest state: %w", err)
+	var (
+		mu     sync.Mutex
+		chunks = map[int][]byte{}
+		errs   []error
+	)
+	par.For(len(sorted), loadChunk, func(lo, hi int) {
+		var buf bytes.Buffer
+		size := 0
+		for _, r := range sorted[lo:hi] {
+			size += digestOverhead + 2*len(r.Key) + len(r.Scope) + len(r.Type) + len(r.Identifier) + len(r.Desired) + len(r.Outputs)
 		}
+		buf.Grow(size)
+		enc := json.NewEncoder(&buf)
+		for _, r := range sorted[lo:hi] {
+			if err := enc.Encode(r); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
+		}
+		mu.Lock()
+		chunks[lo] = buf.Bytes()
+		mu.Unlock()
+	})
+	if len(errs) > 0 {
+		return "", fmt.Errorf("digest state: %w", errs[0])
 	}
-	if err := enc.Encode(meta); err != nil {
+	h := sha256.New()
+	starts := make([]int, 0, len(chunks))
+	for lo := range chunks {
+		starts = append(starts, lo)
+	}
+	sort.Ints(starts)
+	for _, lo := range starts {
+		h.Write(chunks[lo])
+	}
+	if err := json.NewEncoder(h).Encode(meta); err != nil {
 		return "", fmt.Errorf("digest state: %w", err)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// digestOverhead is about what a record's JSON line holds besides its
+// strings and JSON values: field names, numbers and times.
+const digestOverhead = 256
 
 // short abbreviates a digest for a message.
 func short(digest string) string {
@@ -527,17 +569,49 @@ func (u *unknowns) holds(v any) bool {
 // validated (all errors collected: Declare never fails, see Errors).
 // Outputs of resources to be created or replaced are placeholders, distinct
 // per resource and output, that later declarations carry.
+//
+// Declare answers once it knows the declaration's action (the answer
+// depends on it); the validation, the dependency search and what the plan
+// shows of the change run meanwhile on other goroutines (see complete).
+// Errors, Valid, Dependencies and Plan wait for that work and give its
+// results in declaration order, so the plan is the same on every run.
 type Preview struct {
 	e    *Engine
 	u    unknowns
 	salt string
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// entries are the declarations and lookups in the order they were
+	// made; the first settled of them have been moved to the fields below
+	// (see settle).
+	entries  []*entry
+	settled  int
 	changes  []Change
 	expect   map[string]*decision
 	declared map[string]bool
-	deps     map[string][]string
 	errs     []error
+
+	// settleMu serialises settle.
+	settleMu sync.Mutex
+	// queue holds the entries whose complete is yet to run, on up to
+	// GOMAXPROCS goroutines (workers of them running).
+	qmu     sync.Mutex
+	queue   []*entry
+	workers int
+}
+
+// entry is one declaration or lookup of a preview.
+type entry struct {
+	key, typ string
+	// dec is a declaration's decision; read a lookup's change. err, when
+	// set, makes the entry an error instead.
+	dec  *decision
+	read *Change
+	err  error
+	// done is closed once the entry is final: a failure or a lookup at
+	// once, a declaration once complete has run on dec (and set err if it
+	// failed).
+	done chan struct{}
 }
 
 // Preview starts the preview of a deploy of the loaded stage. salt salts
@@ -547,8 +621,11 @@ func (e *Engine) Preview(salt string) *Preview {
 	if salt == "" {
 		salt = newSalt()
 	}
-	return &Preview{e: e, salt: salt, expect: map[string]*decision{},
-		declared: map[string]bool{}, deps: map[string][]string{}}
+	// A redeploy declares about what the stage records.
+	e.mu.Lock()
+	n := len(e.slots)
+	e.mu.Unlock()
+	return &Preview{e: e, salt: salt, expect: make(map[string]*decision, n), declared: make(map[string]bool, n)}
 }
 
 func newSalt() string {
@@ -557,11 +634,108 @@ func newSalt() string {
 	return hex.EncodeToString(b)
 }
 
+// begin appends the entry of a declaration or lookup of key, which its
+// caller makes final (closing done) without waiting for another entry.
+func (p *Preview) begin(key, typ string) *entry {
+	en := &entry{key: key, typ: typ, done: make(chan struct{})}
+	p.mu.Lock()
+	p.entries = append(p.entries, en)
+	p.mu.Unlock()
+	return en
+}
+
+// completeLater has complete run on en's decision on another goroutine.
+func (p *Preview) completeLater(en *entry) {
+	p.qmu.Lock()
+	p.queue = append(p.queue, en)
+	start := p.workers < runtime.GOMAXPROCS(0)
+	if start {
+		p.workers++
+	}
+	p.qmu.Unlock()
+	if start {
+		go p.work()
+	}
+}
+
+// work runs complete on queued entries until the queue is empty.
+func (p *Preview) work() {
+	for {
+		p.qmu.Lock()
+		if len(p.queue) == 0 {
+			p.queue = nil
+			p.workers--
+			p.qmu.Unlock()
+			return
+		}
+		en := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.qmu.Unlock()
+		if err := p.e.complete(en.dec, &p.u); err != nil {
+			en.err = resourceError(en.key, en.typ, err)
+		}
+		close(en.done)
+	}
+}
+
+// settle waits for the work on the entries so far and moves them, in their
+// order, to the preview's changes and errors; it reports each error.
+func (p *Preview) settle() {
+	p.settleMu.Lock()
+	defer p.settleMu.Unlock()
+	for {
+		p.mu.Lock()
+		if p.settled == len(p.entries) {
+			p.mu.Unlock()
+			return
+		}
+		en := p.entries[p.settled]
+		p.changes = slices.Grow(p.changes, len(p.entries)-p.settled)
+		p.mu.Unlock()
+		<-en.done
+		p.mu.Lock()
+		p.entries[p.settled] = nil
+		p.settled++
+		switch {
+		case en.err != nil:
+			p.errs = append(p.errs, en.err)
+		case en.read != nil:
+			p.changes = append(p.changes, *en.read)
+		default:
+			dec := en.dec
+			p.changes = append(p.changes, dec.change)
+			p.expect[en.key] = dec
+			if !dec.unknown && dec.change.Action != ActionResume {
+				dec.salt = p.salt
+				p.e.mu.Lock()
+				p.e.decisions[en.key] = dec
+				p.e.mu.Unlock()
+			}
+		}
+		p.mu.Unlock()
+		if en.err != nil {
+			p.e.o.Reporter.Failed(en.key, en.typ, en.err)
+		}
+	}
+}
+
+// resourceError wraps err as key's, unless it is a *ResourceError.
+func resourceError(key, typ string, err error) error {
+	var re *ResourceError
+	if !errors.As(err, &re) {
+		err = &ResourceError{Key: key, Type: typ, Err: err}
+	}
+	return err
+}
+
 // Declare works out the change of one declaration and returns what the
 // resource will be: its recorded identifier and outputs when it is kept or
 // updated, placeholders for what is not known yet when it is created or
-// replaced. An invalid declaration is recorded (Errors) and answered with
-// placeholders, so that the program goes on and every error is found.
+// replaced. A declaration whose model cannot be made is recorded (Errors)
+// and answered with placeholders, so that the program goes on and every
+// error is found; one whose model is made is answered by its action,
+// while it is validated (a validation error is recorded as well).
 func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error) {
 	key := d.LogicalID
 	if d.Scope != "" {
@@ -583,15 +757,10 @@ func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error)
 		}
 		return out
 	}
+	en := p.begin(key, d.Type)
 	fail := func(err error) (*Declared, error) {
-		var re *ResourceError
-		if !errors.As(err, &re) {
-			err = &ResourceError{Key: key, Type: d.Type, Err: err}
-		}
-		p.mu.Lock()
-		p.errs = append(p.errs, err)
-		p.mu.Unlock()
-		p.e.o.Reporter.Failed(key, d.Type, err)
+		en.err = resourceError(key, d.Type, err)
+		close(en.done)
 		s, _ := p.e.o.Registry.Lookup(d.Type)
 		return placeholders(s), nil
 	}
@@ -618,40 +787,35 @@ func (p *Preview) Declare(ctx context.Context, d Declaration) (*Declared, error)
 		rec = sl.rec
 		sl.mu.Unlock()
 	}
-	dec, err := p.e.decide(key, rec, d, &p.u)
+	dec, err := p.e.classify(key, rec, d, &p.u)
 	if err != nil {
 		return fail(err)
 	}
-	p.mu.Lock()
-	p.changes = append(p.changes, dec.change)
-	p.expect[key] = dec
-	p.deps[key] = dec.deps
-	p.mu.Unlock()
-	if !dec.unknown && dec.change.Action != ActionResume {
-		dec.salt = p.salt
-		p.e.mu.Lock()
-		p.e.decisions[key] = dec
-		p.e.mu.Unlock()
-	}
+	var res *Declared
 	switch dec.change.Action {
 	case ActionNoop, ActionUpdate:
-		res, err := declaredFrom(rec)
+		sl.mu.Lock()
+		res, err = sl.takeDeclared(rec)
+		sl.mu.Unlock()
 		if err != nil {
-			return fail(err)
+			return fail(p.e.validated(dec, &p.u, err))
 		}
 		dec.declared = res
-		return res, nil
 	default:
-		res := placeholders(dec.s)
+		res = placeholders(dec.s)
 		if id, err := dec.s.Identifier(dec.model); err == nil && id != "" && !IsUnknown(id) {
 			res.Identifier = id
 		}
-		return res, nil
 	}
+	en.dec = dec
+	p.completeLater(en)
+	return res, nil
 }
 
-// Errors returns the errors of the declarations so far.
+// Errors returns the errors of the declarations so far, in declaration
+// order.
 func (p *Preview) Errors() []error {
+	p.settle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]error(nil), p.errs...)
@@ -660,6 +824,7 @@ func (p *Preview) Errors() []error {
 // Valid returns the changes of the valid declarations so far, in
 // declaration order.
 func (p *Preview) Valid() []Change {
+	p.settle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Change(nil), p.changes...)
@@ -667,11 +832,12 @@ func (p *Preview) Valid() []Change {
 
 // Dependencies returns each declared key's dependencies.
 func (p *Preview) Dependencies() map[string][]string {
+	p.settle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string][]string, len(p.deps))
-	for k, d := range p.deps {
-		out[k] = append([]string(nil), d...)
+	out := make(map[string][]string, len(p.expect))
+	for k, dec := range p.expect {
+		out[k] = append([]string(nil), dec.deps...)
 	}
 	return out
 }
@@ -680,6 +846,7 @@ func (p *Preview) Dependencies() map[string][]string {
 // changes, in declaration order, then the removal of every recorded
 // resource no longer declared (the last created first).
 func (p *Preview) Plan() *Plan {
+	p.settle()
 	p.mu.Lock()
 	plan := p.e.newPlan(false, p.salt)
 	plan.Changes = append(plan.Changes, p.changes...)

@@ -56,6 +56,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/athanor-dev/athanor/internal/par"
 	"github.com/athanor-dev/athanor/state"
 )
 
@@ -242,13 +243,22 @@ func (b *Backend) List(ctx context.Context) ([]*state.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state/file: list %s/%s: %w", b.app, b.stage, err)
 	}
-	recs := make([]*state.Record, 0, len(all))
-	for key, data := range all {
-		r, err := b.decode(key, data)
+	keys := make([]string, 0, len(all))
+	for key := range all {
+		keys = append(keys, key)
+	}
+	// Decoding is most of a large stage's load: it runs on every CPU.
+	recs := make([]*state.Record, len(keys))
+	errs := make([]error, len(keys))
+	par.For(len(keys), decodeChunk, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			recs[i], errs[i] = b.decode(keys[i], all[keys[i]])
+		}
+	})
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		recs = append(recs, r)
 	}
 	sort.Slice(recs, func(i, j int) bool {
 		if recs[i].Seq != recs[j].Seq {
@@ -258,6 +268,10 @@ func (b *Backend) List(ctx context.Context) ([]*state.Record, error) {
 	})
 	return recs, nil
 }
+
+// decodeChunk is the fewest records a goroutine of List decodes: fewer
+// cost more to hand over than to decode.
+const decodeChunk = 256
 
 // GetMeta returns the stage metadata, or state.NewMeta() when none was
 // written.
