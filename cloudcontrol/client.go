@@ -209,7 +209,9 @@ func New(cfg aws.Config, opts ...Option) *Client {
 		rerunBase: o.rerunBase,
 		rerunMax:  o.rerunMax,
 	}
-	slots.saturated = c.saturated
+	if b, ok := c.limiter.(backlogger); ok {
+		slots.backlog = b.Backlog
+	}
 	httpClient := tuneHTTPClient(cfg.HTTPClient, 2*slots.Max())
 	sdkOpts := []func(*cc.Options){func(so *cc.Options) {
 		if so.BaseEndpoint == nil {

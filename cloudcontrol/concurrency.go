@@ -23,11 +23,12 @@ const DefaultMaxConcurrency = 1024
 // the client's HTTP requests: it starts at Initial and, while answers come
 // back unthrottled and no slower than usual, grows by one per answer
 // (doubling per round of requests, as TCP's slow start does) as long as the
-// bound is in use and the client's rate limiter is not saturated (see
-// [RateLimiter]: while the rate binds, more operations would only queue
-// for it); after the first congestion signal it grows by 1/bound
-// per answer (one per round). A congestion signal multiplies it by
-// Decrease, at most once per Cooldown, never below Min:
+// bound is in use and requests wait less than a second for the client's
+// rate limiter (see [RateLimiter]: once they queue for the rate, more
+// operations in flight would only queue longer, and a second's queue keeps
+// the rate busy); after the first congestion signal, or once requests
+// have queued that long, it grows by 1/bound per answer (one per round). A congestion signal
+// multiplies it by Decrease, at most once per Cooldown, never below Min:
 //
 //   - throttling: at least ThrottleFraction of the answers of the last
 //     second were throttling errors. A throttle now and then is the rate
@@ -96,6 +97,11 @@ func (a AdaptiveConcurrency) withDefaults() AdaptiveConcurrency {
 	return a
 }
 
+// standingQueue is the wait for the rate limiter at which the bound stops
+// growing: a queue that keeps the rate busy, whose requests a decrease of
+// the rate puts back a second at most.
+const standingQueue = time.Second
+
 // rateProbe is the span, from the first throttle a client receives, of the
 // throttles that do not count as a congestion signal: the rate limiter's
 // probe of the service's rate (see AdaptiveConcurrency).
@@ -116,9 +122,10 @@ const latencySmoothing = 0.2
 type inflight struct {
 	adaptive bool
 	opts     AdaptiveConcurrency
-	// saturated, when set, reports whether the client's rate limiter
-	// binds: the bound does not grow meanwhile.
-	saturated func() bool
+	// backlog, when set, returns how long a request would wait for the
+	// client's rate limiter now: the bound does not grow while that is
+	// standingQueue or more.
+	backlog func() time.Duration
 
 	mu        sync.Mutex
 	limit     float64
@@ -273,9 +280,11 @@ func (l *inflight) feedback(now time.Time, api string, latency time.Duration, ok
 		// Not in use: no evidence that more would be served as well.
 		return
 	}
-	if l.saturated != nil && l.saturated() {
-		// The rate binds: more operations in flight would only queue
-		// for it.
+	if l.backlog != nil && l.backlog() >= standingQueue {
+		// Requests queue for the rate: more operations in flight would
+		// only queue longer. The bound has found the rate, as slow start
+		// looks for: from now on it grows by one per round at most.
+		l.slowStart = false
 		return
 	}
 	if l.slowStart {

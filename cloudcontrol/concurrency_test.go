@@ -66,10 +66,10 @@ func TestAdaptiveConcurrencyGrowsWhileAnswersAreFastAndInUse(t *testing.T) {
 	}
 }
 
-func TestAdaptiveConcurrencyHoldsWhileTheRateBinds(t *testing.T) {
+func TestAdaptiveConcurrencyHoldsWhileRequestsQueueForTheRate(t *testing.T) {
 	l := newAdaptiveInflight(AdaptiveConcurrency{Initial: 4, Max: 64})
-	saturated := true
-	l.saturated = func() bool { return saturated }
+	backlog := 2 * time.Second
+	l.backlog = func() time.Duration { return backlog }
 	fill(t, l, 4)
 	now := t0
 	for range 20 {
@@ -77,13 +77,18 @@ func TestAdaptiveConcurrencyHoldsWhileTheRateBinds(t *testing.T) {
 		l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
 	}
 	if got := l.Limit(); got != 4 {
-		t.Fatalf("bound %d after answers while the rate binds, want 4: more operations would only queue for it", got)
+		t.Fatalf("bound %d after answers while requests queue 2 s for the rate, want 4: more operations would only queue longer", got)
 	}
-	saturated = false
-	now = now.Add(10 * time.Millisecond)
-	l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
+	// Requests have queued for the rate: slow start is over, and with the
+	// queue short again the bound grows by about one per round (1/bound
+	// per answer: 4 → 5 in five answers).
+	backlog = 100 * time.Millisecond
+	for range 5 {
+		now = now.Add(10 * time.Millisecond)
+		l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
+	}
 	if got := l.Limit(); got != 5 {
-		t.Fatalf("bound %d after an answer with the rate free, want 5 (slow start)", got)
+		t.Fatalf("bound %d after 5 answers with a short queue, want 5 (one per round)", got)
 	}
 }
 

@@ -12,6 +12,18 @@ import (
 // retries alike) and Feedback after each response, with throttled true when
 // the service answered with a throttling error. One RateLimiter may be shared
 // by several clients that draw on the same account's quota.
+//
+// A RateLimiter may also have a method Saturated() bool, which reports
+// whether the rate it allows binds now ([AIMDLimiter.Saturated] does). A
+// client whose limiter is saturated treats every status poll as costing a
+// created resource's share of the rate: it polls at
+// [PollPolicy.RateBoundQuantile] instead of [PollPolicy.Quantile]. A
+// limiter without the method is never saturated.
+//
+// It may also have a method Backlog() time.Duration, which says how long a
+// request would wait for it now ([AIMDLimiter.Backlog] does): the adaptive
+// bound on operations in flight grows only while that is under a second,
+// enough queue to keep the rate busy (see [AdaptiveConcurrency]).
 type RateLimiter interface {
 	// Wait blocks until a request may be sent or ctx is done.
 	Wait(ctx context.Context) error
@@ -19,19 +31,16 @@ type RateLimiter interface {
 	Feedback(throttled bool)
 }
 
-// A RateLimiter may also have a method Saturated() bool, which reports
-// whether the rate it allows binds now ([AIMDLimiter.Saturated] does). A
-// client whose limiter is saturated treats every status poll as costing a
-// created resource's share of the rate: it polls at
-// [PollPolicy.RateBoundQuantile] instead of [PollPolicy.Quantile], and its
-// adaptive bound on operations in flight stops growing, since more
-// operations would only queue for the rate (see [AdaptiveConcurrency]). A
-// limiter without the method is never saturated.
-
 // saturater is what a RateLimiter implements to say when its rate binds
 // (see RateLimiter).
 type saturater interface {
 	Saturated() bool
+}
+
+// backlogger is what a RateLimiter implements to say how long a request
+// would wait for it now (see RateLimiter).
+type backlogger interface {
+	Backlog() time.Duration
 }
 
 // saturationWindow is how long a throttle keeps an [AIMDLimiter] saturated,
@@ -162,6 +171,18 @@ func (l *AIMDLimiter) saturated(now time.Time) bool {
 		return true
 	}
 	return l.granted.rate(now, saturationWindow) >= saturationShare*l.rate
+}
+
+// Backlog returns how long a request would wait for its slot now: the
+// requests booked ahead of it, at the rate (see [RateLimiter]).
+func (l *AIMDLimiter) Backlog() time.Duration {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if math.IsInf(l.rate, 1) {
+		return 0
+	}
+	return max(0, l.tat.Sub(now))
 }
 
 // Wait implements [RateLimiter].

@@ -55,6 +55,29 @@ func TestAIMDDecreaseVoidsTheQueuedBookings(t *testing.T) {
 	}
 }
 
+func TestAIMDBacklog(t *testing.T) {
+	clk := newFakeClock()
+	if b := newAIMDLimiter(AIMDOptions{}, clk).Backlog(); b != 0 {
+		t.Errorf("unlimited: Backlog %v, want 0", b)
+	}
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10}, clk)
+	for range 10 {
+		l.book(clk.Now())
+	}
+	// Ten booked at 10/s: the next would wait a second.
+	if b := l.Backlog(); b != time.Second {
+		t.Errorf("Backlog after 10 bookings at 10/s = %v, want 1s", b)
+	}
+	clk.Advance(400 * time.Millisecond)
+	if b := l.Backlog(); b != 600*time.Millisecond {
+		t.Errorf("Backlog 400 ms later = %v, want 600ms", b)
+	}
+	clk.Advance(time.Second)
+	if b := l.Backlog(); b != 0 {
+		t.Errorf("Backlog once the queue is past = %v, want 0", b)
+	}
+}
+
 func TestAIMDUnlimitedUntilThrottled(t *testing.T) {
 	clk := newFakeClock()
 	l := newAIMDLimiter(AIMDOptions{}, clk)

@@ -146,6 +146,17 @@ func TestRunSmoke(t *testing.T) {
 			if rep.StateBytes <= 0 {
 				t.Errorf("StateBytes = %d, want the size of the state after deploy", rep.StateBytes)
 			}
+			// The instant profile's targets (issue 13): wall and CPU
+			// against the bare loop, and the no-op.
+			names := map[string]bool{}
+			for _, tg := range rep.Targets {
+				names[tg.Name] = true
+			}
+			for _, want := range []string{"engine deploy ≤ 1.2× baseline", "engine deploy CPU ≤ 1.5× baseline's", "engine destroy ≤ 1.2× baseline", "no-op redeploy ≤ 0.5 s"} {
+				if !names[want] {
+					t.Errorf("target %q missing from %v", want, rep.Targets)
+				}
+			}
 		})
 	}
 }
@@ -177,7 +188,7 @@ func TestRunRateLimited(t *testing.T) {
 	for _, tg := range rep.Targets {
 		names[tg.Name] = true
 	}
-	for _, want := range []string{"engine deploy ≤ 1.25× bound", "API calls per created resource ≤ 3", "no operation failed (throttling or otherwise)"} {
+	for _, want := range []string{"engine deploy ≤ 1.03× bound", "API calls per created resource ≤ 2.1", "no operation failed (throttling or otherwise)"} {
 		if !names[want] {
 			t.Errorf("target %q missing from %v", want, rep.Targets)
 		}
