@@ -46,16 +46,16 @@ import (
 // only if it was polled on the side of the target's current value that
 // tells something of it: requests in flight together are answered
 // together), which settles where a Quantile fraction of first polls
-// succeed. The first sample seeds the target with the midpoint
-// of its bracket. A request missed by the first poll is polled again every
-// eighth of the target (at least Initial), growing by Multiplier up to Max.
+// succeed. The first sample seeds the target with the midpoint of its
+// bracket. A request missed by the first poll is polled again every eighth
+// of the target (at least Initial), growing by Multiplier up to Max.
 //
 // While the client's rate limiter is saturated (see [RateLimiter]), a poll
 // is not free: it takes the place in the rate of a request that would have
 // started or ended another operation, and a poll that finds the operation
 // still running is a request lost. The first poll then follows a second
-// target, learnt the same way, at RateBoundQuantile (by default the 97th
-// percentile), so that the requests of a rate-bound run go to mutations and
+// target, learnt the same way (but seeded at the end of the first bracket),
+// at RateBoundQuantile (by default the 97th percentile), so that the requests of a rate-bound run go to mutations and
 // to the one poll that finds each done; the operation ends later than with
 // the Quantile, which costs nothing while other operations fill the rate.
 //
@@ -160,7 +160,6 @@ func (p PollPolicy) withDefaults() PollPolicy {
 // estimate is a learned first-poll target.
 type estimate struct {
 	target time.Duration // when to poll first, after the request was sent
-	n      int           // samples
 }
 
 // delay returns how long to wait before poll number n (0-based) of a request
@@ -250,7 +249,6 @@ type estimator struct {
 type learning struct {
 	target [targets]time.Duration
 	moves  [targets]int // times each target moved
-	n      int
 }
 
 type estimatorKey struct {
@@ -286,7 +284,7 @@ func (e *estimator) get(typeName string, kind Kind, i int) (estimate, bool) {
 	if !ok {
 		return estimate{}, false
 	}
-	return estimate{target: l.target[i], n: l.n}, true
+	return estimate{target: l.target[i]}, true
 }
 
 // observe records a request that completed between lower and upper after
@@ -296,18 +294,17 @@ func (e *estimator) get(typeName string, kind Kind, i int) (estimate, bool) {
 //
 // The target used moves by g·(1−q) down on a hit and g·q up on a miss (q
 // its quantile; the gain g is 1/√(moves+1), from 1 down to Step), but only
-// on evidence about its current value: a
-// hit of a poll at or before it, a miss of a poll at or after it (or of a
-// request seen running at or after it). Requests in flight together are
-// polled at about the same target and answered about together; counted
-// each, their answers would compound into swings of the target many times
-// its size (a wave of 30 misses would multiply it by 1.16³⁰ ≈ 85) where
-// they are one round's evidence: the first of them moves the target, and
-// the rest, polled at the value it had before, tell nothing of the new one.
-// A request polled at the target of Quantile also says whether it finished
-// before the (later) target of RateBoundQuantile when its bracket lies on
-// one side of it, which keeps that target learning while the rate does not
-// bind.
+// on evidence about its current value: a hit of a poll at or before it, a
+// miss of a poll at or after it (or of a request seen running at or after
+// it). Requests in flight together are polled at about the same target and
+// answered about together; counted each, their answers would compound into
+// swings of the target many times its size (a wave of 30 misses would
+// multiply it by 1.16³⁰ ≈ 85) where they are one round's evidence: the
+// first of them moves the target, and the rest, polled at the value it had
+// before, tell nothing of the new one. A request polled at the target of
+// Quantile also says whether it finished before the (later) target of
+// RateBoundQuantile when its bracket lies on one side of it, which keeps
+// that target learning while the rate does not bind.
 func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, sched time.Duration, firstDone bool, lower, upper time.Duration) {
 	k := estimatorKey{typeName, kind}
 	e.mu.Lock()
@@ -363,5 +360,4 @@ func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, 
 			}
 		}
 	}
-	l.n++
 }

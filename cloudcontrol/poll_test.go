@@ -10,7 +10,7 @@ func TestPollPolicyDelay(t *testing.T) {
 	p := DefaultPollPolicy()
 	p.Jitter = 0
 	ms := time.Millisecond
-	learnt := estimate{target: 2400 * ms, n: 10}
+	learnt := estimate{target: 2400 * ms}
 	tests := []struct {
 		name       string
 		n          int
@@ -59,7 +59,7 @@ func TestPollPolicyJitterShortens(t *testing.T) {
 			t.Errorf("r=%v: delay %v without history, want %v (400ms shortened by r × 50%%)", r, d, want)
 		}
 		// With a learnt target, by up to Jitter.
-		d = p.delay(1, 0, estimate{target: 8 * time.Second, n: 3}, true, 0, false, r)
+		d = p.delay(1, 0, estimate{target: 8 * time.Second}, true, 0, false, r)
 		if d > time.Second || d < 800*time.Millisecond {
 			t.Errorf("r=%v: delay %v after a learnt target of 8s outside [800ms, 1s]", r, d)
 		}
@@ -201,7 +201,7 @@ func TestPollPolicyCoarseRetryAfterBoundsTheSchedule(t *testing.T) {
 		// No later than the hint.
 		{"capped by the hint", 4, estimate{}, false, 300 * time.Millisecond, 300*time.Millisecond + slack},
 		// A learnt target inside the window is kept.
-		{"learnt target", 0, estimate{target: 1500 * time.Millisecond, n: 5}, true, 1700 * time.Millisecond, 1500 * time.Millisecond},
+		{"learnt target", 0, estimate{target: 1500 * time.Millisecond}, true, 1700 * time.Millisecond, 1500 * time.Millisecond},
 	} {
 		if got := p.delay(tc.n, 0, tc.est, tc.ok, tc.retryAfter, true, 0); got != tc.want {
 			t.Errorf("%s: delay %v, want %v", tc.name, got, tc.want)

@@ -222,11 +222,12 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 	e.values.exact = make(map[string]string, 2*len(recs))
 	// The recorded outputs, decoded once on every CPU: for the value index
 	// here, and for the preview's answer to the resource's declaration.
+	// A record whose outputs do not decode is left to declaredFrom, which
+	// reports it when the resource is declared.
 	outputs := make([]map[string]any, len(recs))
-	decoded := make([]bool, len(recs))
 	par.For(len(recs), loadChunk, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			outputs[i], decoded[i] = recordedOutputs(recs[i])
+			outputs[i], _ = recordedOutputs(recs[i])
 		}
 	})
 	for i, r := range recs {
@@ -240,7 +241,7 @@ func Load(ctx context.Context, o Options) (*Engine, error) {
 			e.nextSeq = r.Seq + 1
 		}
 		e.values.add(r.Key, r.Identifier)
-		if decoded[i] {
+		if outputs[i] != nil {
 			stringLeaves(outputs[i], func(s string) { e.values.add(r.Key, s) })
 			sl.outputs, sl.outputsOf = outputs[i], r
 		}
@@ -501,14 +502,16 @@ func (e *Engine) newRecord(sl *slot, s *schema.Schema, d Declaration) *state.Rec
 // loadChunk is the fewest records a goroutine of Load works on.
 const loadChunk = 256
 
-// recordedOutputs decodes rec's outputs as declaredFrom does, and reports
-// whether they decode.
-func recordedOutputs(rec *state.Record) (map[string]any, bool) {
+// recordedOutputs decodes rec's outputs (none is an empty map).
+func recordedOutputs(rec *state.Record) (map[string]any, error) {
 	if len(rec.Outputs) == 0 {
-		return map[string]any{}, true
+		return map[string]any{}, nil
 	}
 	m, err := decodeModel(rec.Outputs)
-	return m, err == nil
+	if err != nil {
+		return nil, fmt.Errorf("recorded outputs: %w", err)
+	}
+	return m, nil
 }
 
 // takeDeclared is declaredFrom(rec), from the outputs Load decoded when
@@ -523,13 +526,9 @@ func (sl *slot) takeDeclared(rec *state.Record) (*Declared, error) {
 }
 
 func declaredFrom(rec *state.Record) (*Declared, error) {
-	out := map[string]any{}
-	if len(rec.Outputs) > 0 {
-		m, err := decodeModel(rec.Outputs)
-		if err != nil {
-			return nil, fmt.Errorf("recorded outputs: %w", err)
-		}
-		out = m
+	out, err := recordedOutputs(rec)
+	if err != nil {
+		return nil, err
 	}
 	return &Declared{Key: rec.Key, Identifier: rec.Identifier, Outputs: out}, nil
 }

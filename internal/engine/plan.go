@@ -422,11 +422,9 @@ func mismatch(want, got any, path string) string {
 func stateDigest(recs []*state.Record, meta *state.Meta) (string, error) {
 	sorted := append([]*state.Record(nil), recs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key < sorted[j].Key })
-	var (
-		mu     sync.Mutex
-		chunks = map[int][]byte{}
-		errs   []error
-	)
+	// encoded[lo] holds the encodings of the range that starts at lo.
+	encoded := make([][]byte, len(sorted))
+	errs := make([]error, len(sorted))
 	par.For(len(sorted), loadChunk, func(lo, hi int) {
 		var buf bytes.Buffer
 		size := 0
@@ -437,27 +435,20 @@ func stateDigest(recs []*state.Record, meta *state.Meta) (string, error) {
 		enc := json.NewEncoder(&buf)
 		for _, r := range sorted[lo:hi] {
 			if err := enc.Encode(r); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
+				errs[lo] = err
 				return
 			}
 		}
-		mu.Lock()
-		chunks[lo] = buf.Bytes()
-		mu.Unlock()
+		encoded[lo] = buf.Bytes()
 	})
-	if len(errs) > 0 {
-		return "", fmt.Errorf("digest state: %w", errs[0])
+	for _, err := range errs {
+		if err != nil {
+			return "", fmt.Errorf("digest state: %w", err)
+		}
 	}
 	h := sha256.New()
-	starts := make([]int, 0, len(chunks))
-	for lo := range chunks {
-		starts = append(starts, lo)
-	}
-	sort.Ints(starts)
-	for _, lo := range starts {
-		h.Write(chunks[lo])
+	for _, b := range encoded {
+		h.Write(b)
 	}
 	if err := json.NewEncoder(h).Encode(meta); err != nil {
 		return "", fmt.Errorf("digest state: %w", err)

@@ -33,9 +33,9 @@ import (
 // them, the group's leader, in one write and covered by one fdatasync, after
 // which all of them return. The leader also fences the group: it checks the
 // stage lock of each writer once, right before the write, and refuses the
-// ops of a writer whose lock was broken (a forced unlock). Across processes, appending is serialised by an
-// exclusive flock on the log file held from before the write until the sync
-// has returned. No write returns before the sync covering its frame has
+// ops of a writer whose lock was broken (a forced unlock). Across
+// processes, appending is serialised by an exclusive flock on the log file
+// held from before the write until the sync has returned. No write returns before the sync covering its frame has
 // succeeded, and every frame before an acknowledged one was written before
 // it, so the acknowledged writes form a durable prefix of the log.
 //
@@ -94,25 +94,30 @@ func appendFrame(buf []byte, kind byte, parts ...[]byte) []byte {
 	for _, p := range parts {
 		n += len(p)
 	}
-	start := len(buf)
-	buf = append(buf, frameMagic, kind, 0, 0, 0, 0, 0, 0, 0, 0)
-	binary.LittleEndian.PutUint32(buf[start+2:], uint32(n))
+	buf, start := beginFrame(buf, kind, n)
 	for _, p := range parts {
 		buf = append(buf, p...)
 	}
 	return sealFrame(buf, start)
 }
 
-// appendPut appends the put frame of key's record data: appendFrame with
-// the payload of putPayload, without allocating it.
+// appendPut appends the put frame of key's record data (see parsePut for
+// its payload), without allocating the payload.
 func appendPut(buf []byte, key string, data []byte) []byte {
-	start := len(buf)
-	buf = append(buf, frameMagic, kindPut, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-	binary.LittleEndian.PutUint32(buf[start+2:], uint32(2+len(key)+len(data)))
-	binary.LittleEndian.PutUint16(buf[start+frameHeader:], uint16(len(key)))
+	buf, start := beginFrame(buf, kindPut, 2+len(key)+len(data))
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(key)))
 	buf = append(buf, key...)
 	buf = append(buf, data...)
 	return sealFrame(buf, start)
+}
+
+// beginFrame appends the header of a frame of kind whose payload is n
+// bytes, its CRC left for sealFrame, and returns where the frame starts.
+func beginFrame(buf []byte, kind byte, n int) ([]byte, int) {
+	start := len(buf)
+	buf = append(buf, frameMagic, kind, 0, 0, 0, 0, 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(buf[start+2:], uint32(n))
+	return buf, start
 }
 
 // sealFrame sets the CRC of the frame that starts at buf[start] and ends
@@ -143,14 +148,8 @@ func nextFrame(b []byte) (kind byte, payload []byte, size int, ok bool) {
 	return b[1], b[frameHeader:size], size, true
 }
 
-// putPayload is the payload of a put frame: the key's length, the key and
-// the record's JSON.
-func putPayload(key string) []byte {
-	p := make([]byte, 2, 2+len(key))
-	binary.LittleEndian.PutUint16(p, uint16(len(key)))
-	return append(p, key...)
-}
-
+// parsePut splits the payload of a put frame: the key's length (2 bytes,
+// little-endian), the key and the record's JSON.
 func parsePut(p []byte) (key string, data []byte, ok bool) {
 	if len(p) < 2 {
 		return "", nil, false
