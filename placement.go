@@ -97,8 +97,10 @@ type placer struct {
 	clients map[state.Placement]*placed
 }
 
-// placed is a placement's client and the account it reaches.
+// placed is a placement's client and the account it reaches, set before
+// ready is closed.
 type placed struct {
+	ready   chan struct{}
 	client  *cloudcontrol.Client
 	account string
 	err     error
@@ -142,6 +144,11 @@ func (p *placer) stats(s cloudcontrol.Stats) cloudcontrol.Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.clients {
+		select {
+		case <-c.ready:
+		default:
+			continue // still being built: no calls yet
+		}
 		if c.client == nil {
 			continue
 		}
@@ -168,11 +175,23 @@ func (p *placer) get(ctx context.Context, pl *state.Placement) (*placed, error) 
 	k := *pl
 	k.Account = ""
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.clients[k]; ok {
-		return c, c.err
+	c, ok := p.clients[k]
+	if !ok {
+		c = &placed{ready: make(chan struct{})}
+		p.clients[k] = c
 	}
-	c := &placed{}
+	p.mu.Unlock()
+	if ok {
+		// Another caller builds it (its STS call is not made under the
+		// lock, so placements resolve side by side).
+		select {
+		case <-c.ready:
+			return c, c.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w", &k, ctx.Err())
+		}
+	}
+	defer close(c.ready)
 	c.client, c.err = p.build(ctx, &k)
 	if c.err == nil {
 		var t state.Target
@@ -182,7 +201,6 @@ func (p *placer) get(ctx context.Context, pl *state.Placement) (*placed, error) 
 	if c.err != nil {
 		c.err = fmt.Errorf("%s: %w", &k, c.err)
 	}
-	p.clients[k] = c
 	return c, c.err
 }
 
