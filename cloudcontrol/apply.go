@@ -70,7 +70,7 @@ func (c *Client) Resume(ctx context.Context, requestToken string) (ProgressEvent
 	}
 	return c.operation(ctx, "", "", func(ctx context.Context, start time.Time) (ProgressEvent, error) {
 		ev := ProgressEvent{RequestToken: requestToken}
-		next, err := c.status(ctx, ev)
+		next, _, err := c.status(ctx, ev)
 		if err != nil {
 			return ev, err
 		}
@@ -301,6 +301,7 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 		lastPending time.Duration // elapsed at the last unfinished answer
 		used        = noTarget    // the target the first poll followed
 		sched       = est.target  // its value then
+		first       time.Duration // elapsed when the first poll went out
 		k           int           // polls of the current schedule
 	)
 	if ok {
@@ -342,7 +343,10 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 			est, ok = c.est.get(ev.TypeName, ev.Operation, c.target())
 			k = 0
 		}
-		next, err := c.status(ctx, ev)
+		next, at, err := c.status(ctx, ev)
+		if n == 0 {
+			first = at.Sub(sent)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ev, c.contextError(ctx, ev, sent, err)
@@ -359,7 +363,7 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 		if !next.Final() {
 			lastPending = elapsed
 		} else if learn {
-			c.est.observe(c.poll, ev.TypeName, ev.Operation, used, sched, n == 0, lastPending, elapsed)
+			c.est.observe(c.poll, ev.TypeName, ev.Operation, used, sched, first, n == 0, lastPending, elapsed)
 		}
 		ev = next
 	}
@@ -402,14 +406,19 @@ func (c *Client) sleepUntilLearnt(ctx context.Context, d time.Duration, sent tim
 }
 
 // status calls GetResourceRequestStatus for ev's request and fills the
-// fields the answer leaves empty from ev.
-func (c *Client) status(ctx context.Context, ev ProgressEvent) (ProgressEvent, error) {
+// fields the answer leaves empty from ev. sent is when the request that was
+// answered went out: a poll waits for the rate limiter behind every
+// mutation queued (see [PriorityPoll]), so it may leave well after it was
+// due.
+func (c *Client) status(ctx context.Context, ev ProgressEvent) (next ProgressEvent, sent time.Time, err error) {
 	c.stats.polls.Add(1)
+	sent = c.clock.Now()
+	ctx = withSendTime(WithPriority(ctx, PriorityPoll), &sent)
 	out, err := c.sdk.GetResourceRequestStatus(ctx, &cc.GetResourceRequestStatusInput{RequestToken: aws.String(ev.RequestToken)})
 	if err != nil {
-		return ev, wrapAPIError("GetResourceRequestStatus", ev.TypeName, ev.Identifier, err)
+		return ev, sent, wrapAPIError("GetResourceRequestStatus", ev.TypeName, ev.Identifier, err)
 	}
-	next := fromSDK(out.ProgressEvent)
+	next = fromSDK(out.ProgressEvent)
 	if next.RequestToken == "" {
 		next.RequestToken = ev.RequestToken
 	}
@@ -422,7 +431,7 @@ func (c *Client) status(ctx context.Context, ev ProgressEvent) (ProgressEvent, e
 	if next.Operation == "" {
 		next.Operation = ev.Operation
 	}
-	return next, nil
+	return next, sent, nil
 }
 
 // result maps a final event to the operation's error.

@@ -212,6 +212,9 @@ func New(cfg aws.Config, opts ...Option) *Client {
 	if b, ok := c.limiter.(backlogger); ok {
 		slots.backlog = b.Backlog
 	}
+	if s, ok := c.limiter.(saturater); ok {
+		slots.saturated = s.Saturated
+	}
 	httpClient := tuneHTTPClient(cfg.HTTPClient, 2*slots.Max())
 	sdkOpts := []func(*cc.Options){func(so *cc.Options) {
 		if so.BaseEndpoint == nil {

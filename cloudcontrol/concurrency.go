@@ -23,12 +23,19 @@ const DefaultMaxConcurrency = 1024
 // the client's HTTP requests: it starts at Initial and, while answers come
 // back unthrottled and no slower than usual, grows by one per answer
 // (doubling per round of requests, as TCP's slow start does) as long as the
-// bound is in use and requests wait less than a second for the client's
-// rate limiter (see [RateLimiter]: once they queue for the rate, more
-// operations in flight would only queue longer, and a second's queue keeps
-// the rate busy); after the first congestion signal, or once requests
-// have queued that long, it grows by 1/bound per answer (one per round). A congestion signal
-// multiplies it by Decrease, at most once per Cooldown, never below Min:
+// bound is in use, until the rate limiter says that its rate binds (see
+// [RateLimiter]): that is the bottleneck slow start looks for, and more
+// operations in flight would not be served sooner. From then on (or after
+// the first congestion signal) it grows by 1/bound per answer, one per
+// round, and only while mutations would wait less than a second for the
+// rate limiter and polls less than five. The limiter sends mutations
+// before polls ([PriorityPoll]): a queue of mutations means that more
+// operations in flight would only queue longer (a second's queue keeps the
+// rate busy), while a queue of polls is how a rate-bound run defers each
+// poll until its operation is likely done, so that few polls are lost to
+// the rate; but a poll deferred by more than a few seconds gains little,
+// and its operation is found done later. A congestion signal multiplies
+// the bound by Decrease, at most once per Cooldown, never below Min:
 //
 //   - throttling: at least ThrottleFraction of the answers of the last
 //     second were throttling errors. A throttle now and then is the rate
@@ -97,10 +104,16 @@ func (a AdaptiveConcurrency) withDefaults() AdaptiveConcurrency {
 	return a
 }
 
-// standingQueue is the wait for the rate limiter at which the bound stops
-// growing: a queue that keeps the rate busy, whose requests a decrease of
-// the rate puts back a second at most.
+// standingQueue is the wait of a mutation for the rate limiter at which
+// the bound stops growing: a queue that keeps the rate busy, whose requests
+// a decrease of the rate puts back a second at most.
 const standingQueue = time.Second
+
+// deferredPolls is the wait of a poll for the rate limiter at which the
+// bound stops growing: polls that wait behind mutations find their
+// operations done (see AdaptiveConcurrency), but beyond a few seconds the
+// wait only delays finding them done.
+const deferredPolls = 5 * time.Second
 
 // rateProbe is the span, from the first throttle a client receives, of the
 // throttles that do not count as a congestion signal: the rate limiter's
@@ -122,10 +135,14 @@ const latencySmoothing = 0.2
 type inflight struct {
 	adaptive bool
 	opts     AdaptiveConcurrency
-	// backlog, when set, returns how long a request would wait for the
-	// client's rate limiter now: the bound does not grow while that is
-	// standingQueue or more.
-	backlog func() time.Duration
+	// backlog, when set, returns how long a request of a priority would
+	// wait for the client's rate limiter now: the bound does not grow while
+	// that is standingQueue or more for a mutation, or deferredPolls or
+	// more for a poll.
+	backlog func(Priority) time.Duration
+	// saturated, when set, reports whether the rate limiter's rate binds:
+	// slow start ends then.
+	saturated func() bool
 
 	mu        sync.Mutex
 	limit     float64
@@ -280,10 +297,14 @@ func (l *inflight) feedback(now time.Time, api string, latency time.Duration, ok
 		// Not in use: no evidence that more would be served as well.
 		return
 	}
-	if l.backlog != nil && l.backlog() >= standingQueue {
+	if l.saturated != nil && l.saturated() {
+		// The bound has found the rate, as slow start looks for: from
+		// now on it grows by one per round at most.
+		l.slowStart = false
+	}
+	if l.backlog != nil && (l.backlog(PriorityNormal) >= standingQueue || l.backlog(PriorityPoll) >= deferredPolls) {
 		// Requests queue for the rate: more operations in flight would
-		// only queue longer. The bound has found the rate, as slow start
-		// looks for: from now on it grows by one per round at most.
+		// only queue longer.
 		l.slowStart = false
 		return
 	}

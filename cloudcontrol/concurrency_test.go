@@ -68,27 +68,75 @@ func TestAdaptiveConcurrencyGrowsWhileAnswersAreFastAndInUse(t *testing.T) {
 
 func TestAdaptiveConcurrencyHoldsWhileRequestsQueueForTheRate(t *testing.T) {
 	l := newAdaptiveInflight(AdaptiveConcurrency{Initial: 4, Max: 64})
-	backlog := 2 * time.Second
-	l.backlog = func() time.Duration { return backlog }
+	mutations, polls := 2*time.Second, 2*time.Second
+	l.backlog = func(p Priority) time.Duration {
+		if p == PriorityPoll {
+			return polls
+		}
+		return mutations
+	}
 	fill(t, l, 4)
 	now := t0
-	for range 20 {
-		now = now.Add(10 * time.Millisecond)
-		l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
+	answers := func(n int) {
+		for range n {
+			now = now.Add(10 * time.Millisecond)
+			l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
+		}
 	}
+	answers(20)
 	if got := l.Limit(); got != 4 {
-		t.Fatalf("bound %d after answers while requests queue 2 s for the rate, want 4: more operations would only queue longer", got)
+		t.Fatalf("bound %d after answers while mutations queue 2 s for the rate, want 4: more operations would only queue longer", got)
 	}
-	// Requests have queued for the rate: slow start is over, and with the
-	// queue short again the bound grows by about one per round (1/bound
-	// per answer: 4 → 5 in five answers).
-	backlog = 100 * time.Millisecond
-	for range 5 {
-		now = now.Add(10 * time.Millisecond)
-		l.feedback(now, "GetResourceRequestStatus", time.Millisecond, true, false)
-	}
+	// Mutations have queued for the rate: slow start is over, and with
+	// their queue short again the bound grows by about one per round
+	// (1/bound per answer: 4 → 5 in five answers), although polls wait
+	// two seconds behind them: that is how polls wait for their
+	// operations to finish.
+	mutations = 100 * time.Millisecond
+	answers(5)
 	if got := l.Limit(); got != 5 {
-		t.Fatalf("bound %d after 5 answers with a short queue, want 5 (one per round)", got)
+		t.Fatalf("bound %d after 5 answers with a short queue of mutations, want 5 (one per round)", got)
+	}
+	// Polls deferred five seconds: the bound holds.
+	polls = deferredPolls
+	answers(20)
+	if got := l.Limit(); got != 5 {
+		t.Fatalf("bound %d after answers while polls wait %v, want 5", got, polls)
+	}
+}
+
+func TestAdaptiveConcurrencyLeavesSlowStartWhenTheRateBinds(t *testing.T) {
+	l := newAdaptiveInflight(AdaptiveConcurrency{Initial: 4, Max: 64})
+	saturated := false
+	l.saturated = func() bool { return saturated }
+	fill(t, l, 4)
+	now := t0
+	// Each answer's new slot is taken at once, as by a waiter.
+	answer := func() {
+		now = now.Add(10 * time.Millisecond)
+		l.feedback(now, "CreateResource", time.Millisecond, true, false)
+		l.mu.Lock()
+		free := l.bound() - l.inFlight
+		l.mu.Unlock()
+		fill(t, l, free)
+	}
+	for range 4 {
+		answer()
+	}
+	if got := l.Limit(); got != 8 {
+		t.Fatalf("bound %d after a round of answers in slow start, want 8", got)
+	}
+	// The rate binds: one slot per round from now on, also once it no
+	// longer does.
+	saturated = true
+	for i := range 16 {
+		if i == 8 {
+			saturated = false
+		}
+		answer()
+	}
+	if got := l.Limit(); got != 9 {
+		t.Fatalf("bound %d after 16 answers once the rate bound, want 9 (about one per round of 8)", got)
 	}
 }
 

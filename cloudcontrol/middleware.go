@@ -19,6 +19,17 @@ type attemptState struct {
 	connected bool
 }
 
+// sendTimeKey is the context key of the *time.Time in which attemptGate
+// records when the request of each attempt leaves the rate limiter (see
+// withSendTime).
+type sendTimeKey struct{}
+
+// withSendTime returns ctx with at to receive the time each attempt of the
+// API call under it is sent.
+func withSendTime(ctx context.Context, at *time.Time) context.Context {
+	return context.WithValue(ctx, sendTimeKey{}, at)
+}
+
 // callStart is an Initialize-step middleware that gives each API call an
 // attempt counter, read by attemptGate on every attempt.
 type callStart struct{}
@@ -57,6 +68,9 @@ func (g attemptGate) HandleFinalize(ctx context.Context, in middleware.FinalizeI
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
 		return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+	}
+	if at, ok := ctx.Value(sendTimeKey{}).(*time.Time); ok {
+		*at = c.clock.Now()
 	}
 	c.stats.call(api)
 	c.emit(Event{Type: EventRequest, API: api, Attempt: st.n})

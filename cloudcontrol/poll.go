@@ -289,23 +289,30 @@ func (e *estimator) get(typeName string, kind Kind, i int) (estimate, bool) {
 
 // observe records a request that completed between lower and upper after
 // it was sent. used is the target its first poll followed (noTarget for
-// none), sched the value that target had then, and firstDone tells whether
-// that poll found the request finished.
+// none), sched the value that target had then, first when that poll went
+// out (later than scheduled when it waited for the rate limiter), and
+// firstDone tells whether that poll found the request finished.
 //
 // The target used moves by g·(1−q) down on a hit and g·q up on a miss (q
 // its quantile; the gain g is 1/√(moves+1), from 1 down to Step), but only
-// on evidence about its current value: a hit of a poll at or before it, a
-// miss of a poll at or after it (or of a request seen running at or after
-// it). Requests in flight together are polled at about the same target and
-// answered about together; counted each, their answers would compound into
-// swings of the target many times its size (a wave of 30 misses would
-// multiply it by 1.16³⁰ ≈ 85) where they are one round's evidence: the
-// first of them moves the target, and the rest, polled at the value it had
-// before, tell nothing of the new one. A request polled at the target of
-// Quantile also says whether it finished before the (later) target of
-// RateBoundQuantile when its bracket lies on one side of it, which keeps
-// that target learning while the rate does not bind.
-func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, sched time.Duration, firstDone bool, lower, upper time.Duration) {
+// on evidence about its current value: a hit of a poll scheduled at or
+// before it and sent by it (within Min, the slack of a timer), a miss of a
+// poll scheduled at or after it (or of a request seen running at or after
+// it). A poll that waited for the rate
+// limiter past the target, behind mutations (see [PriorityPoll]), and found
+// its request done says nothing of whether it was done at the target:
+// counted, such hits would pull the target down by the wait, round after
+// round, until the polls missed again. Requests in flight together are
+// polled at about the same target and answered about together; counted
+// each, their answers would compound into swings of the target many times
+// its size (a wave of 30 misses would multiply it by 1.16³⁰ ≈ 85) where
+// they are one round's evidence: the first of them moves the target, and
+// the rest, polled at the value it had before, tell nothing of the new one.
+// A request polled at the target of Quantile also says whether it finished
+// before the (later) target of RateBoundQuantile when its bracket lies on
+// one side of it, which keeps that target learning while the rate does not
+// bind.
+func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, sched, first time.Duration, firstDone bool, lower, upper time.Duration) {
 	k := estimatorKey{typeName, kind}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -346,7 +353,7 @@ func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, 
 			l.moves[i]++
 		}
 		switch t := l.target[used]; {
-		case firstDone && sched <= t:
+		case firstDone && sched <= t && first <= t+p.Min:
 			move(used, true)
 		case !firstDone && (sched >= t || lower >= t):
 			move(used, false)

@@ -82,7 +82,7 @@ func TestPollPolicyDefaults(t *testing.T) {
 func TestEstimatorTracksQuantile(t *testing.T) {
 	p := DefaultPollPolicy()
 	var e estimator
-	e.observe(p, "T", Create, noTarget, 0, false, time.Second, 2*time.Second)
+	e.observe(p, "T", Create, noTarget, 0, 0, false, time.Second, 2*time.Second)
 	target := func(i int) time.Duration {
 		est, ok := e.get("T", Create, i)
 		if !ok {
@@ -108,51 +108,81 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 	// Found done at the first poll, which followed the Quantile's target:
 	// that target moves down by g·(1−Quantile); so does the later target
 	// of RateBoundQuantile, which the request finished before.
-	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, true, 0, 1500*time.Millisecond)
+	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, 1500*time.Millisecond, true, 0, 1500*time.Millisecond)
 	q, b := target(targetQuantile), target(targetRateBound)
 	near("after a hit", q, scale(1500*time.Millisecond, -gain(0)*0.2))
 	near("rate-bound target after a hit before it", b, scale(2*time.Second, -gain(0)*0.03))
 	// Another hit of a poll at the old, higher value says nothing of the
 	// current one: requests polled together count once.
-	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, true, 0, 1900*time.Millisecond)
+	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, 1500*time.Millisecond, true, 0, 1900*time.Millisecond)
 	near("after a hit above the target", target(targetQuantile), q)
 	near("rate-bound target after a hit before it", target(targetRateBound), scale(b, -gain(1)*0.03))
 	b = target(targetRateBound)
 
 	// Missed: up by g·Quantile. The bracket straddles the rate-bound
 	// target, which says nothing of it.
-	e.observe(p, "T", Create, targetQuantile, q, false, q, 2*q)
+	e.observe(p, "T", Create, targetQuantile, q, q, false, q, 2*q)
 	near("after a miss", target(targetQuantile), scale(q, gain(1)*0.8))
 	near("rate-bound target after a straddling bracket", target(targetRateBound), b)
 	// A miss polled below the new value counts only when the request was
 	// seen running at or after it.
 	up := target(targetQuantile)
-	e.observe(p, "T", Create, targetQuantile, q, false, q, 2*q)
+	e.observe(p, "T", Create, targetQuantile, q, q, false, q, 2*q)
 	near("after a miss below the target", target(targetQuantile), up)
-	e.observe(p, "T", Create, targetQuantile, q, false, up, 2*up)
+	e.observe(p, "T", Create, targetQuantile, q, q, false, up, 2*up)
 	near("after a miss seen running at the target", target(targetQuantile), scale(up, gain(2)*0.8))
 	up = target(targetQuantile)
 
 	// A miss at the rate-bound target moves only it, by g·RateBoundQuantile.
 	b = target(targetRateBound)
-	e.observe(p, "T", Create, targetRateBound, b, false, b, 2*b)
+	e.observe(p, "T", Create, targetRateBound, b, b, false, b, 2*b)
 	near("rate-bound target after its miss", target(targetRateBound), scale(b, gain(2)*0.97))
 	near("Quantile's target after a rate-bound miss", target(targetQuantile), up)
 
 	// Later moves have the gain Step.
 	for range 30 {
 		b = target(targetRateBound)
-		e.observe(p, "T", Create, targetRateBound, b, true, 0, b)
+		e.observe(p, "T", Create, targetRateBound, b, b, true, 0, b)
 	}
 	b = target(targetRateBound)
-	e.observe(p, "T", Create, targetRateBound, b, true, 0, b)
+	e.observe(p, "T", Create, targetRateBound, b, b, true, 0, b)
 	near("rate-bound target after its 34th move", target(targetRateBound), scale(b, -p.Step*0.03))
 
 	// Requests sent before the estimate existed do not move it.
 	b = target(targetRateBound)
-	e.observe(p, "T", Create, noTarget, 0, true, 0, time.Millisecond)
+	e.observe(p, "T", Create, noTarget, 0, 0, true, 0, time.Millisecond)
 	near("unused estimate", target(targetQuantile), up)
 	near("unused estimate", target(targetRateBound), b)
+}
+
+func TestEstimatorIgnoresHitsOfDeferredPolls(t *testing.T) {
+	p := DefaultPollPolicy()
+	var e estimator
+	e.observe(p, "T", Create, noTarget, 0, 0, false, time.Second, 2*time.Second)
+	target := func() time.Duration {
+		est, _ := e.get("T", Create, targetRateBound)
+		return est.target
+	}
+	b := target()
+	// Due at the target, the poll waited a second behind mutations for
+	// the rate and found the request done: whether it was done at the
+	// target is unknown, and the target stays.
+	e.observe(p, "T", Create, targetRateBound, b, b+time.Second, true, 0, b+time.Second)
+	if got := target(); got != b {
+		t.Errorf("target after a hit of a poll deferred a second: %v, want %v unchanged", got, b)
+	}
+	// Late by a timer's slack, a hit still counts.
+	e.observe(p, "T", Create, targetRateBound, b, b+p.Min, true, 0, b+p.Min)
+	if got := target(); got >= b {
+		t.Errorf("target after a hit sent %v after it: %v, want below %v", p.Min, got, b)
+	}
+	// A deferred poll that found the request running says that it was
+	// running at the target: up.
+	b = target()
+	e.observe(p, "T", Create, targetRateBound, b, b+time.Second, false, b+time.Second, b+2*time.Second)
+	if got := target(); got <= b {
+		t.Errorf("target after a miss of a deferred poll: %v, want above %v", got, b)
+	}
 }
 
 func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
@@ -163,7 +193,7 @@ func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
 		t.Fatal("watch without an estimate: want one shared, open channel")
 	}
 	other := e.watch("AWS::IoT::JobTemplate", Delete)
-	e.observe(p, "AWS::IoT::JobTemplate", Create, noTarget, 0, false, 800*time.Millisecond, 1200*time.Millisecond)
+	e.observe(p, "AWS::IoT::JobTemplate", Create, noTarget, 0, 0, false, 800*time.Millisecond, 1200*time.Millisecond)
 	select {
 	case <-ch:
 	default:

@@ -17,18 +17,68 @@ import (
 // whether the rate it allows binds now ([AIMDLimiter.Saturated] does). A
 // client whose limiter is saturated treats every status poll as costing a
 // created resource's share of the rate: it polls at
-// [PollPolicy.RateBoundQuantile] instead of [PollPolicy.Quantile]. A
-// limiter without the method is never saturated.
+// [PollPolicy.RateBoundQuantile] instead of [PollPolicy.Quantile]; and the
+// adaptive bound on operations in flight leaves its slow start, since the
+// rate is the bottleneck slow start looks for. A limiter without the method
+// is never saturated.
 //
-// It may also have a method Backlog() time.Duration, which says how long a
-// request would wait for it now ([AIMDLimiter.Backlog] does): the adaptive
-// bound on operations in flight grows only while that is under a second,
-// enough queue to keep the rate busy (see [AdaptiveConcurrency]).
+// It may also have a method Backlog(Priority) time.Duration, which says
+// how long a request of that priority would wait for it now
+// ([AIMDLimiter.Backlog] does): the adaptive bound on operations in flight
+// grows only while mutations would wait less than a second and polls less
+// than five (see [AdaptiveConcurrency]).
+//
+// Wait's ctx carries the request's [Priority] ([PriorityOf]); a limiter
+// that queues requests should let the higher ones go first.
 type RateLimiter interface {
 	// Wait blocks until a request may be sent or ctx is done.
 	Wait(ctx context.Context) error
 	// Feedback reports the outcome of a request sent after Wait.
 	Feedback(throttled bool)
+}
+
+// Priority orders the requests queued for a [RateLimiter] that honours it
+// ([AIMDLimiter] does): a slot goes to a waiting request of a higher
+// priority before any of a lower one, and among equals to the first come.
+// The Client sends its status polls at PriorityPoll and everything else at
+// PriorityNormal. An AIMDLimiter has those two classes: a priority above
+// PriorityNormal is served as PriorityNormal, one below it as PriorityPoll.
+type Priority int8
+
+const (
+	// PriorityNormal is the priority of mutations, reads and every request
+	// not marked otherwise.
+	PriorityNormal Priority = 0
+	// PriorityPoll is the priority of GetResourceRequestStatus: a status
+	// poll only learns what a mutation started, and sent later it is
+	// likelier to find it finished.
+	PriorityPoll Priority = -1
+)
+
+// priorityClasses is the number of Priority values, indexed by class.
+const priorityClasses = 2
+
+// class is the queue index of p: 0 for the highest priority.
+func (p Priority) class() int {
+	if p < PriorityNormal {
+		return 1
+	}
+	return 0
+}
+
+type priorityKey struct{}
+
+// WithPriority returns ctx marked with the priority of the requests sent
+// under it, for the rate limiter's Wait to read with [PriorityOf].
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityOf returns the priority ctx carries (see [WithPriority]):
+// PriorityNormal when it carries none.
+func PriorityOf(ctx context.Context) Priority {
+	p, _ := ctx.Value(priorityKey{}).(Priority)
+	return p
 }
 
 // saturater is what a RateLimiter implements to say when its rate binds
@@ -38,9 +88,9 @@ type saturater interface {
 }
 
 // backlogger is what a RateLimiter implements to say how long a request
-// would wait for it now (see RateLimiter).
+// of a priority would wait for it now (see RateLimiter).
 type backlogger interface {
-	Backlog() time.Duration
+	Backlog(Priority) time.Duration
 }
 
 // saturationWindow is how long a throttle keeps an [AIMDLimiter] saturated,
@@ -81,8 +131,19 @@ type AIMDOptions struct {
 // each throttle cuts the rate to Decrease times the rate the service was
 // actually accepting over the last second, and each accepted request adds
 // Increase/rate while the rate is in use (see Saturated), so the rate climbs
-// by Increase per second of use until the next throttle. Requests are paced by the generic cell rate algorithm (a token
-// bucket of Burst tokens), so waiting requests leave evenly spaced.
+// by Increase per second of use until the next throttle.
+//
+// Requests are paced by the generic cell rate algorithm (a token bucket of
+// Burst tokens): a request finding a free slot and nobody waiting goes at
+// once; the others queue, and each slot, when it comes, goes to the first
+// waiter of the highest [Priority] (see [WithPriority]): status polls wait
+// behind the mutations and reads queued with them. While the rate binds, a
+// poll sent later is more likely to find its operation finished (a poll
+// that does not is a request lost to the rate), and a mutation sent sooner
+// starts its operation sooner; the operations already started end no later
+// for being polled a little later, since every request waits for the same
+// rate. Slots are handed out when they come, not booked ahead, so that a
+// decrease of the rate applies at once to every request still queued.
 //
 // Why AIMD rather than the SDK's adaptive retry mode: the SDK's limiter lives
 // inside its retryer, only engages after throttling and is tuned for
@@ -104,11 +165,23 @@ type AIMDLimiter struct {
 	lastDecrease time.Time
 	// lastThrottle is when a request was last throttled.
 	lastThrottle time.Time
-	// gen counts the decreases: a booking made before the last one is
-	// void (see Wait).
-	gen      uint64
+	// queue holds the waiters of each priority class, first come first
+	// (abandoned ones stay until they reach the head); live counts the
+	// others per class, and pacing tells whether a goroutine hands out the
+	// slots (see pace).
+	queue    [priorityClasses][]*slotWaiter
+	live     [priorityClasses]int
+	pacing   bool
 	granted  slidingCount
 	accepted slidingCount
+}
+
+// slotWaiter is a request queued for a send slot.
+type slotWaiter struct {
+	ready chan struct{} // closed when the slot is granted
+	class int           // of its priority
+	// granted and abandoned are guarded by the limiter's mutex.
+	granted, abandoned bool
 }
 
 // NewAIMDLimiter returns an AIMD rate limiter.
@@ -173,72 +246,153 @@ func (l *AIMDLimiter) saturated(now time.Time) bool {
 	return l.granted.rate(now, saturationWindow) >= saturationShare*l.rate
 }
 
-// Backlog returns how long a request would wait for its slot now: the
-// requests booked ahead of it, at the rate (see [RateLimiter]).
-func (l *AIMDLimiter) Backlog() time.Duration {
+// Backlog returns how long a request of priority p would wait for its slot
+// now: behind the requests queued at p or above it (see [RateLimiter]).
+// Requests that come later at a higher priority would delay it further.
+func (l *AIMDLimiter) Backlog(p Priority) time.Duration {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if math.IsInf(l.rate, 1) {
 		return 0
 	}
-	return max(0, l.tat.Sub(now))
+	ahead := 0
+	for c := range p.class() + 1 {
+		ahead += l.live[c]
+	}
+	return max(0, l.nextSlot().Sub(now)) + time.Duration(float64(ahead)*float64(time.Second)/l.rate)
 }
 
-// Wait implements [RateLimiter].
-//
-// A request books the next send slot and sleeps until it. A decrease of the
-// rate cancels every booking made before it: each sleeper books again when
-// it wakes, at the new rate, so that the requests queued at the old rate do
-// not keep going out at it (and keep being throttled) for as long as the
-// queue lasts.
+// Wait implements [RateLimiter]. The request's [Priority] is the one ctx
+// carries (see [WithPriority]).
 func (l *AIMDLimiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	w, start := l.enqueue(l.clock.Now(), PriorityOf(ctx))
+	if w == nil {
+		return nil
+	}
+	if start {
+		go l.pace()
+	}
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !w.granted {
+			// Granted meanwhile, the slot is spent either way.
+			w.abandoned = true
+			l.live[w.class]--
+		}
+		return ctx.Err()
+	}
+}
+
+// enqueue takes the slot at now for a request of priority p when one is
+// free and nobody waits (returning nil), or queues the request; start
+// tells the caller to run pace, which nobody runs yet.
+func (l *AIMDLimiter) enqueue(now time.Time, p Priority) (w *slotWaiter, start bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.waiting() == 0 && l.take(now, false) {
+		return nil, false
+	}
+	w = &slotWaiter{ready: make(chan struct{}), class: p.class()}
+	l.queue[w.class] = append(l.queue[w.class], w)
+	l.live[w.class]++
+	start = !l.pacing
+	l.pacing = true
+	return w, start
+}
+
+// pace hands out the slots to the queued requests as they come, and
+// returns once the queue is empty.
+func (l *AIMDLimiter) pace() {
 	for {
-		d, gen := l.book(l.clock.Now())
-		if d > 0 {
-			if err := l.clock.Sleep(ctx, d); err != nil {
-				return err
-			}
+		d, more := l.dispatch(l.clock.Now())
+		if !more {
+			return
 		}
-		if l.send(l.clock.Now(), gen) {
-			return nil
-		}
+		// Not the caller's context: the slots must go on being handed out
+		// to the other waiters whatever becomes of one of them.
+		_ = l.clock.Sleep(context.Background(), d)
 	}
 }
 
-// book books the next send slot at or after now and returns how long the
-// caller must wait for it, and the booking's generation (see send).
-func (l *AIMDLimiter) book(now time.Time) (time.Duration, uint64) {
+// dispatch grants the slots due at now to the first waiters of the highest
+// priority, and returns how long until the next slot, or more false (and
+// pacing cleared) when nobody waits.
+func (l *AIMDLimiter) dispatch(now time.Time) (next time.Duration, more bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if math.IsInf(l.rate, 1) {
-		return 0, l.gen
+	for l.waiting() > 0 {
+		w := l.head()
+		if !l.take(now, true) {
+			return l.nextSlot().Sub(now), true
+		}
+		l.queue[w.class] = l.queue[w.class][1:]
+		l.live[w.class]--
+		w.granted = true
+		close(w.ready)
 	}
+	l.pacing = false
+	return 0, false
+}
+
+// waiting is the number of requests queued.
+func (l *AIMDLimiter) waiting() int {
+	n := 0
+	for _, k := range l.live {
+		n += k
+	}
+	return n
+}
+
+// head returns the first live waiter of the highest priority class,
+// dropping the abandoned ones ahead of it. There must be one.
+func (l *AIMDLimiter) head() *slotWaiter {
+	for c := range l.queue {
+		q := l.queue[c]
+		for len(q) > 0 && q[0].abandoned {
+			q[0] = nil
+			q = q[1:]
+		}
+		l.queue[c] = q
+		if len(q) > 0 {
+			return q[0]
+		}
+	}
+	panic("cloudcontrol: rate limiter queue count out of step with its queue")
+}
+
+// nextSlot is when the next slot is free (GCRA: its theoretical arrival
+// time less the burst tolerance).
+func (l *AIMDLimiter) nextSlot() time.Time {
 	interval := time.Duration(float64(time.Second) / l.rate)
-	tolerance := time.Duration(l.opts.Burst-1) * interval
-	send := now
-	if earliest := l.tat.Add(-tolerance); earliest.After(send) {
-		send = earliest
-	}
-	if l.tat.Before(send) {
-		l.tat = send
-	}
-	l.tat = l.tat.Add(interval)
-	return send.Sub(now), l.gen
+	return l.tat.Add(-time.Duration(l.opts.Burst-1) * interval)
 }
 
-// send counts a request going out at now on a booking of generation gen,
-// and reports false, counting nothing, when the rate has decreased since
-// the booking: the caller must book again.
-func (l *AIMDLimiter) send(now time.Time, gen uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if gen != l.gen {
+// take spends the slot at now if it is free, counting the request as sent.
+// late tells that now is when pace woke for a slot due earlier: up to an
+// interval late, the schedule keeps its time (the next slot is one interval
+// after the one due, not after now), or every wake-up's lateness would be
+// lost to the rate.
+func (l *AIMDLimiter) take(now time.Time, late bool) bool {
+	if math.IsInf(l.rate, 1) {
+		l.granted.add(now)
+		return true
+	}
+	if now.Before(l.nextSlot()) {
 		return false
 	}
+	interval := time.Duration(float64(time.Second) / l.rate)
+	if l.tat.Before(now) && !(late && now.Sub(l.tat) < interval) {
+		l.tat = now
+	}
+	l.tat = l.tat.Add(interval)
 	l.granted.add(now)
 	return true
 }
@@ -283,10 +437,16 @@ func (l *AIMDLimiter) Feedback(throttled bool) {
 	if math.IsInf(base, 1) {
 		base = l.opts.MinRate
 	}
+	prev := l.rate
 	l.rate = max(l.opts.MinRate, base*l.opts.Decrease)
 	l.lastDecrease = now
-	l.gen++
-	l.tat = now
+	// The next slot comes one new interval after the last one handed out
+	// (not the old interval's end): the queue leaves at the new rate from
+	// now on.
+	if !l.tat.IsZero() {
+		last := l.tat.Add(-time.Duration(float64(time.Second) / prev))
+		l.tat = last.Add(time.Duration(float64(time.Second) / l.rate))
+	}
 }
 
 // slidingCount counts events over the last second in ten 100 ms slots.

@@ -4,77 +4,255 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
 
-// reserve books a slot at now and sends on it at its time, as Wait does
-// without sleeping, and returns the wait.
+// reserve takes the first slot free at or after now for one request, as
+// Wait does for a request that finds nobody queued (sleeping until the slot
+// when it is not free), and returns the wait.
 func (l *AIMDLimiter) reserve(now time.Time) time.Duration {
-	d, gen := l.book(now)
-	l.send(now.Add(d), gen)
-	return d
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.take(now, false) {
+		return 0
+	}
+	at := l.nextSlot()
+	l.take(at, false)
+	return at.Sub(now)
 }
 
-func TestAIMDDecreaseVoidsTheQueuedBookings(t *testing.T) {
+// queueAt queues one request of priority p at now, as Wait does when it
+// must wait (without starting pace: the test dispatches).
+func queueAt(t *testing.T, l *AIMDLimiter, now time.Time, p Priority) *slotWaiter {
+	t.Helper()
+	w, _ := l.enqueue(now, p)
+	if w == nil {
+		t.Fatal("a request went at once, want it queued")
+	}
+	return w
+}
+
+func granted(w *slotWaiter) bool {
+	select {
+	case <-w.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestAIMDPollsWaitBehindMutations(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10}, clk)
+	now := clk.Now()
+	if w, _ := l.enqueue(now, PriorityPoll); w != nil {
+		t.Fatal("the first request waits with the slot free")
+	}
+	// Three polls and two mutations queue, interleaved.
+	p1 := queueAt(t, l, now, PriorityPoll)
+	m1 := queueAt(t, l, now, PriorityNormal)
+	p2 := queueAt(t, l, now, PriorityPoll)
+	m2 := queueAt(t, l, now, PriorityNormal)
+	p3 := queueAt(t, l, now, PriorityPoll)
+	// A slot every 100 ms: the mutations first, then the polls in the
+	// order they came.
+	for i, w := range []*slotWaiter{m1, m2, p1, p2, p3} {
+		next, more := l.dispatch(now.Add(time.Duration(i)*100*time.Millisecond + 50*time.Millisecond))
+		if !more || next != 50*time.Millisecond {
+			t.Fatalf("before slot %d: next %v, more %v; want the slot in 50ms", i+1, next, more)
+		}
+		at := now.Add(time.Duration(i+1) * 100 * time.Millisecond)
+		next, more = l.dispatch(at)
+		if !granted(w) {
+			t.Fatalf("slot %d did not go to waiter %d", i+1, i)
+		}
+		for _, o := range []*slotWaiter{m1, m2, p1, p2, p3}[i+1:] {
+			if granted(o) {
+				t.Fatalf("slot %d also went to a later waiter", i+1)
+			}
+		}
+		if i < 4 && (!more || next != 100*time.Millisecond) {
+			t.Fatalf("after slot %d: next %v, more %v; want the next slot in 100ms", i+1, next, more)
+		}
+	}
+	if _, more := l.dispatch(now.Add(time.Second)); more {
+		t.Error("dispatch reports more waiters once all are served")
+	}
+}
+
+func TestAIMDDecreaseAppliesToTheQueue(t *testing.T) {
 	clk := newFakeClock()
 	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10, Decrease: 0.5}, clk)
 	now := clk.Now()
-	// Ten requests queue at 10/s: slots 0, 100, ... 900 ms.
-	var gens []uint64
-	for i := range 10 {
-		d, gen := l.book(now)
-		if want := time.Duration(i) * 100 * time.Millisecond; d != want {
-			t.Fatalf("booking %d waits %v, want %v", i, d, want)
-		}
-		gens = append(gens, gen)
-	}
-	if !l.send(now, gens[0]) {
-		t.Fatal("the first booking was voided with no decrease")
-	}
+	l.reserve(now)
 	l.Feedback(false)
-	// A throttle halves the rate: the bookings still queued are void, and
-	// booked again they leave at the new rate (the one accepted request
-	// of the last second, halved, floored at MinRate 1: a second apart).
+	for range 9 {
+		queueAt(t, l, now, PriorityNormal)
+	}
+	// A throttle halves the rate: the requests still queued leave at the
+	// new rate (the one accepted request of the last second, halved,
+	// floored at MinRate 1: a second apart), counted from the last slot
+	// handed out, not at the old rate.
 	clk.Advance(50 * time.Millisecond)
 	l.Feedback(true)
-	if l.send(now.Add(100*time.Millisecond), gens[1]) {
-		t.Fatal("a booking made before the decrease still went out")
+	if r := l.Rate(); r != 1 {
+		t.Fatalf("rate after the throttle %v, want 1", r)
 	}
-	at := clk.Now()
-	var waits []time.Duration
-	for range 3 {
-		d, gen := l.book(at)
-		if !l.send(at.Add(d), gen) {
-			t.Fatal("a booking made after the decrease was voided")
+	if next, _ := l.dispatch(now.Add(100 * time.Millisecond)); next != 900*time.Millisecond {
+		t.Errorf("at the old rate's next slot: next %v, want 900ms (a second after the last)", next)
+	}
+	for i := 1; i <= 3; i++ {
+		at := now.Add(time.Duration(i) * time.Second)
+		before := l.waiting()
+		next, _ := l.dispatch(at)
+		if l.waiting() != before-1 || next != time.Second {
+			t.Errorf("slot %d s after the first: %d waiters left (had %d), next %v; want one served, next in 1s", i, l.waiting(), before, next)
 		}
-		waits = append(waits, d)
 	}
-	if want := []time.Duration{0, time.Second, 2 * time.Second}; !slices.Equal(waits, want) {
-		t.Errorf("waits after the decrease %v, want %v", waits, want)
+}
+
+func TestAIMDPaceKeepsTimeWhenLate(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10}, clk)
+	now := clk.Now()
+	l.reserve(now)
+	for range 3 {
+		queueAt(t, l, now, PriorityNormal)
+	}
+	// Woken 30 ms after each slot, pace still hands them out 100 ms
+	// apart: the next slot is due 70 ms after each wake-up.
+	for i := 1; i <= 3; i++ {
+		next, more := l.dispatch(now.Add(time.Duration(i)*100*time.Millisecond + 30*time.Millisecond))
+		if i < 3 && (!more || next != 70*time.Millisecond) {
+			t.Errorf("woken 30 ms late for slot %d: next in %v, want 70ms", i, next)
+		}
+	}
+	if n := l.waiting(); n != 0 {
+		t.Errorf("%d waiters left, want 0", n)
 	}
 }
 
 func TestAIMDBacklog(t *testing.T) {
 	clk := newFakeClock()
-	if b := newAIMDLimiter(AIMDOptions{}, clk).Backlog(); b != 0 {
+	if b := newAIMDLimiter(AIMDOptions{}, clk).Backlog(PriorityPoll); b != 0 {
 		t.Errorf("unlimited: Backlog %v, want 0", b)
 	}
 	l := newAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10}, clk)
-	for range 10 {
-		l.book(clk.Now())
+	now := clk.Now()
+	l.reserve(now)
+	var ws []*slotWaiter
+	for range 9 {
+		ws = append(ws, queueAt(t, l, now, PriorityPoll))
 	}
-	// Ten booked at 10/s: the next would wait a second.
-	if b := l.Backlog(); b != time.Second {
-		t.Errorf("Backlog after 10 bookings at 10/s = %v, want 1s", b)
+	// One sent and nine polls queued at 10/s: another poll would wait a
+	// second, a mutation only for the next slot.
+	if b := l.Backlog(PriorityPoll); b != time.Second {
+		t.Errorf("poll's Backlog with nine polls queued at 10/s = %v, want 1s", b)
 	}
-	clk.Advance(400 * time.Millisecond)
-	if b := l.Backlog(); b != 600*time.Millisecond {
-		t.Errorf("Backlog 400 ms later = %v, want 600ms", b)
+	if b := l.Backlog(PriorityNormal); b != 100*time.Millisecond {
+		t.Errorf("mutation's Backlog with nine polls queued at 10/s = %v, want 100ms", b)
 	}
-	clk.Advance(time.Second)
-	if b := l.Backlog(); b != 0 {
+	ws = append(ws, queueAt(t, l, now, PriorityNormal))
+	if b := l.Backlog(PriorityNormal); b != 200*time.Millisecond {
+		t.Errorf("mutation's Backlog behind one mutation = %v, want 200ms", b)
+	}
+	clk.Advance(100 * time.Millisecond)
+	l.dispatch(clk.Now())
+	if b := l.Backlog(PriorityPoll); b != time.Second {
+		t.Errorf("poll's Backlog once the mutation is served = %v, want 1s", b)
+	}
+	for i := 2; i <= 10; i++ {
+		l.dispatch(now.Add(time.Duration(i) * 100 * time.Millisecond))
+	}
+	clk.Advance(2 * time.Second)
+	if b := l.Backlog(PriorityPoll); b != 0 {
 		t.Errorf("Backlog once the queue is past = %v, want 0", b)
+	}
+	for i, w := range ws {
+		if !granted(w) {
+			t.Errorf("waiter %d never served", i)
+		}
+	}
+}
+
+// TestAIMDWaitServesByPriority runs Wait on the real clock from many
+// goroutines: the mutations queued behind polls leave before them, a
+// waiter whose context ends leaves the queue, and pace stops once the
+// queue is empty.
+func TestAIMDWaitServesByPriority(t *testing.T) {
+	l := NewAIMDLimiter(AIMDOptions{InitialRate: 10, MaxRate: 10})
+	ctx := t.Context()
+	if err := l.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		order []Priority
+		wg    sync.WaitGroup
+	)
+	// live returns the requests queued at each priority.
+	live := func() (normal, poll int) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.live[PriorityNormal.class()], l.live[PriorityPoll.class()]
+	}
+	until := func(cond func() bool) {
+		for !cond() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	start := func(p Priority) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Wait(WithPriority(ctx, p)); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			order = append(order, p)
+			mu.Unlock()
+		}()
+	}
+	const polls, mutations = 10, 3
+	for range polls {
+		start(PriorityPoll)
+	}
+	until(func() bool { _, p := live(); return p >= polls-1 })
+	// A mutation whose context ends while it waits gives up its place.
+	gone, cancel := context.WithCancel(ctx)
+	abandoned := make(chan error)
+	go func() { abandoned <- l.Wait(gone) }()
+	until(func() bool { n, _ := live(); return n == 1 })
+	cancel()
+	if err := <-abandoned; err != context.Canceled {
+		t.Fatalf("Wait of a cancelled waiter = %v, want context.Canceled", err)
+	}
+	for range mutations {
+		start(PriorityNormal)
+	}
+	until(func() bool { n, _ := live(); return n == mutations })
+	_, behind := live()
+	wg.Wait()
+	if len(order) != polls+mutations {
+		t.Fatalf("%d requests served, want %d", len(order), polls+mutations)
+	}
+	// Every slot from the one after all mutations queued went to them
+	// first: the polls still queued then are the last served.
+	if behind < mutations {
+		t.Fatalf("only %d polls still queued behind the mutations; the test needs %d", behind, mutations)
+	}
+	for i, p := range order[len(order)-behind:] {
+		if p != PriorityPoll {
+			t.Fatalf("a mutation was served after a poll queued ahead of it: order %v (%d polls were still queued, slot %d of them)", order, behind, i)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := l.waiting(); n != 0 || l.pacing {
+		t.Errorf("after all served: %d queued, pacing %v; want 0, false", n, l.pacing)
 	}
 }
 
@@ -325,4 +503,41 @@ func (b *tokenBucket) take(now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// priorityLimiter records the priority of each request it lets through.
+type priorityLimiter struct {
+	mu  sync.Mutex
+	got []Priority
+}
+
+func (l *priorityLimiter) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, PriorityOf(ctx))
+	return nil
+}
+
+func (l *priorityLimiter) Feedback(bool) {}
+
+func TestClientSendsPollsAtPollPriority(t *testing.T) {
+	f := newFakeServer(t)
+	polls := 0
+	f.handle("CreateResource", func(req) reply { return progress("IN_PROGRESS") })
+	f.handle("GetResourceRequestStatus", func(req) reply {
+		polls++
+		if polls < 2 {
+			return progress("IN_PROGRESS")
+		}
+		return progress("SUCCESS")
+	})
+	lim := &priorityLimiter{}
+	c := newTestClient(t, f, newFakeClock(), WithRateLimiter(lim))
+	if _, err := c.Apply(t.Context(), createOp(), Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []Priority{PriorityNormal, PriorityPoll, PriorityPoll}
+	if !slices.Equal(lim.got, want) {
+		t.Errorf("priorities of create, poll, poll = %v, want %v", lim.got, want)
+	}
 }
