@@ -206,10 +206,7 @@ func rerunnable(op Operation, ev ProgressEvent) bool {
 // doubling up to max, with "equal jitter" (half fixed, half random), and no
 // earlier than the event's RetryAfter.
 func (c *Client) rerunDelay(rerun int, ev ProgressEvent) time.Duration {
-	d := c.rerunBase << min(rerun, 30)
-	if d <= 0 || d > c.rerunMax {
-		d = c.rerunMax
-	}
+	d := grow(c.rerunBase, 2, rerun, c.rerunMax)
 	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 	if !ev.RetryAfter.IsZero() {
 		if ra := ev.RetryAfter.Sub(c.clock.Now()); ra > d {
@@ -307,12 +304,24 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 	if ok {
 		used = which
 	}
+	// scouting, while set, ends this request's scouting (see PollPolicy).
+	var scouting func()
+	defer func() {
+		if scouting != nil {
+			scouting()
+		}
+	}()
 	for n := 0; !ev.Final(); n, k = n+1, k+1 {
+		step := k
 		if learn && !ok {
 			// Another request of the type and kind may have completed
 			// meanwhile: follow its target from now on.
 			if e, found := c.est.get(ev.TypeName, ev.Operation, c.target()); found {
-				est, ok, k = e, true, 0
+				est, ok, k, step = e, true, 0, 0
+			} else if scouting == nil {
+				if scouting = c.est.scout(ev.TypeName, ev.Operation); scouting == nil {
+					step = unscouted
+				}
 			}
 		}
 		now := c.clock.Now()
@@ -321,7 +330,7 @@ func (c *Client) follow(ctx context.Context, ev ProgressEvent, sent, deadline ti
 			retryAfter = ev.RetryAfter.Sub(now)
 		}
 		coarse := coarseHint(ev.RetryAfter)
-		d := c.poll.delay(k, now.Sub(sent), est, ok, retryAfter, coarse, rand.Float64())
+		d := c.poll.delay(step, now.Sub(sent), est, ok, retryAfter, coarse, rand.Float64())
 		left := deadline.Sub(now)
 		if left <= 0 {
 			return ev, c.timeoutError(ev, sent, now)

@@ -203,3 +203,32 @@ type noLimit struct{}
 
 func (noLimit) Wait(context.Context) error { return nil }
 func (noLimit) Feedback(bool)              {}
+
+// TestWaveWithoutHistoryPollsThroughScouts starts 200 operations of 300 ms
+// at once without RetryAfter hints: before the first completes, only the
+// scouts poll on the schedule without history, and the rest poll once
+// the first completion says when.
+func TestWaveWithoutHistoryPollsThroughScouts(t *testing.T) {
+	d := emulator.Fixed(300 * time.Millisecond)
+	c, _ := startEmulator(t, emulator.Options{Latency: emulator.Latency{Create: d}, RetryAfter: emulator.RetryAfterNone},
+		WithConcurrency(256))
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Apply(t.Context(), jobTemplate(fmt.Sprintf("wave-%03d", i), "wave"), Hooks{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	polls := c.Stats().Polls
+	t.Logf("%d polls for %d operations", polls, n)
+	// Every operation polled on the schedule without history would poll
+	// two or three times before 300 ms (at 50–100 ms, 150–300 ms, ...).
+	if perOp := float64(polls) / n; perOp > 1.6 {
+		t.Errorf("%.2f polls per operation, want at most 1.6: only the %d scouts poll before the first completion", perOp, scouts)
+	}
+}

@@ -46,25 +46,29 @@ import (
 // only if it was polled on the side of the target's current value that
 // tells something of it: requests in flight together are answered
 // together), which settles where a Quantile fraction of first polls
-// succeed. The first sample seeds the target with the midpoint of its
-// bracket. A request missed by the first poll is polled again every eighth
+// succeed. The first sample seeds the target with the end of its bracket.
+// A request missed by the first poll is polled again every eighth
 // of the target (at least Initial), growing by Multiplier up to Max.
 //
 // While the client's rate limiter is saturated (see [RateLimiter]), a poll
 // is not free: it takes the place in the rate of a request that would have
 // started or ended another operation, and a poll that finds the operation
 // still running is a request lost. The first poll then follows a second
-// target, learnt the same way (but seeded at the end of the first bracket),
-// at RateBoundQuantile (by default the 97th percentile), so that the requests of a rate-bound run go to mutations and
+// target, learnt the same way, at RateBoundQuantile (by default the 97th percentile), so that the requests of a rate-bound run go to mutations and
 // to the one poll that finds each done; the operation ends later than with
 // the Quantile, which costs nothing while other operations fill the rate.
 //
 // The requests of a type and kind sent before the first one completes
-// follow the schedule without history, but not blindly: when the first
-// completes, the others still waiting poll at the target it seeds (if that
-// is sooner), since requests sent together tend to finish together. A wave
-// of operations started at once then ends about when its first one is
-// found finished, not up to a backoff step later.
+// follow the schedule without history, but not blindly. Only the first
+// scouts (16) at a time do; the others poll every Max until then, since
+// the first completion is what they wait for: a wave of 1,000 operations
+// of one second made 2,500 polls, all but a few of them finding the
+// operation running, before the first completed, and those polls took the
+// CPU its creates needed. When the first completes, the others still
+// waiting poll at the target it seeds (if that is sooner), since requests
+// sent together tend to finish together. A wave of operations started at
+// once then ends about when its first one is found finished, not up to a
+// backoff step later.
 //
 // Every delay not set by a RetryAfter is shortened by up to Jitter (a
 // fraction) so that requests started together do not poll in lockstep;
@@ -185,9 +189,9 @@ func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, r
 		d = min(est.target, p.MaxExpected) - elapsed
 	case ok:
 		base := max(p.Initial, est.target/8)
-		d = min(time.Duration(float64(base)*math.Pow(p.Multiplier, float64(n-1))), max(p.Max, base))
+		d = grow(base, p.Multiplier, n-1, max(p.Max, base))
 	default:
-		d = min(time.Duration(float64(p.Initial)*math.Pow(p.Multiplier, float64(n))), p.Max)
+		d = grow(p.Initial, p.Multiplier, n, p.Max)
 	}
 	j := p.Jitter
 	if !ok {
@@ -197,9 +201,30 @@ func (p PollPolicy) delay(n int, elapsed time.Duration, est estimate, ok bool, r
 	return max(d, p.Min)
 }
 
+// grow returns base·m^n, or limit if that is more. It computes in floating
+// point and compares before converting: base·m^n overflows a Duration
+// after a few dozen steps (2^37 × 100 ms does), and the conversion of an
+// out-of-range float is no duration at all, which had made the 37th poll
+// of an operation without a RetryAfter come after Min instead of Max.
+func grow(base time.Duration, m float64, n int, limit time.Duration) time.Duration {
+	f := float64(base) * math.Pow(m, float64(n))
+	if !(f < float64(limit)) {
+		return limit
+	}
+	return time.Duration(f)
+}
+
 // waveSpread multiplies the jitter of the schedule without history (see
 // PollPolicy).
 const waveSpread = 2.5
+
+// scouts is the most requests of a type and kind that poll on the schedule
+// without history at once (see PollPolicy).
+const scouts = 16
+
+// unscouted is the poll number given to the schedule without history for a
+// request that is not a scout: a step that is always Max.
+const unscouted = 1 << 20
 
 // coarseDelay is the delay before poll n under a RetryAfter that falls on a
 // whole second, retryAfter from now: the policy's own schedule, kept within
@@ -243,6 +268,33 @@ type estimator struct {
 	// learnt holds, per key without an estimate, a channel closed when
 	// the first one is learnt (see watch).
 	learnt map[estimatorKey]chan struct{}
+	// scouting counts, per key without an estimate, the requests polling on
+	// the schedule without history (see scout).
+	scouting map[estimatorKey]int
+}
+
+// scout enlists a request of typeName and kind as one of the scouts, which
+// poll on the schedule without history while there is no estimate (see
+// PollPolicy), and returns the function that ends its scouting; nil when
+// there is an estimate already, or scouts requests scout.
+func (e *estimator) scout(typeName string, kind Kind) (release func()) {
+	k := estimatorKey{typeName, kind}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.m[k]; ok || e.scouting[k] >= scouts {
+		return nil
+	}
+	if e.scouting == nil {
+		e.scouting = make(map[estimatorKey]int)
+	}
+	e.scouting[k]++
+	return func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.scouting[k]--; e.scouting[k] <= 0 {
+			delete(e.scouting, k)
+		}
+	}
 }
 
 // learning is what an estimator knows of one type and kind.
@@ -322,12 +374,14 @@ func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, 
 	l, ok := e.m[k]
 	switch {
 	case !ok:
-		// The target of Quantile starts at the bracket's midpoint; the one
-		// of RateBoundQuantile at its end, since a poll too early is what
-		// costs while the rate binds.
+		// Both targets start at the bracket's end: the requests waiting
+		// for the first completion poll at the target it seeds (see
+		// PollPolicy), and those of a wave, sent together and finishing
+		// together, find their operations done there, where at the
+		// bracket's midpoint most would poll once too soon.
 		l = &learning{}
-		l.target[targetQuantile] = min(max(lower+(upper-lower)/2, p.Min), p.MaxExpected)
-		l.target[targetRateBound] = min(max(upper, p.Min), p.MaxExpected)
+		l.target[targetQuantile] = min(max(upper, p.Min), p.MaxExpected)
+		l.target[targetRateBound] = l.target[targetQuantile]
 		e.m[k] = l
 		if ch := e.learnt[k]; ch != nil {
 			close(ch)

@@ -96,7 +96,7 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 			t.Errorf("%s: %v, want %v", what, got, want)
 		}
 	}
-	near("seed of the Quantile's target: the bracket's midpoint", target(targetQuantile), 1500*time.Millisecond)
+	near("seed of the Quantile's target: the bracket's end", target(targetQuantile), 2*time.Second)
 	near("seed of the rate-bound target: the bracket's end", target(targetRateBound), 2*time.Second)
 	if _, ok := e.get("T", Delete, targetQuantile); ok {
 		t.Error("kinds must be learnt separately")
@@ -108,13 +108,13 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 	// Found done at the first poll, which followed the Quantile's target:
 	// that target moves down by g·(1−Quantile); so does the later target
 	// of RateBoundQuantile, which the request finished before.
-	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, 1500*time.Millisecond, true, 0, 1500*time.Millisecond)
+	e.observe(p, "T", Create, targetQuantile, 2*time.Second, 2*time.Second, true, 0, 2*time.Second)
 	q, b := target(targetQuantile), target(targetRateBound)
-	near("after a hit", q, scale(1500*time.Millisecond, -gain(0)*0.2))
+	near("after a hit", q, scale(2*time.Second, -gain(0)*0.2))
 	near("rate-bound target after a hit before it", b, scale(2*time.Second, -gain(0)*0.03))
 	// Another hit of a poll at the old, higher value says nothing of the
 	// current one: requests polled together count once.
-	e.observe(p, "T", Create, targetQuantile, 1500*time.Millisecond, 1500*time.Millisecond, true, 0, 1900*time.Millisecond)
+	e.observe(p, "T", Create, targetQuantile, 2*time.Second, 2*time.Second, true, 0, 1900*time.Millisecond)
 	near("after a hit above the target", target(targetQuantile), q)
 	near("rate-bound target after a hit before it", target(targetRateBound), scale(b, -gain(1)*0.03))
 	b = target(targetRateBound)
@@ -129,14 +129,17 @@ func TestEstimatorTracksQuantile(t *testing.T) {
 	up := target(targetQuantile)
 	e.observe(p, "T", Create, targetQuantile, q, q, false, q, 2*q)
 	near("after a miss below the target", target(targetQuantile), up)
+	b = target(targetRateBound)
 	e.observe(p, "T", Create, targetQuantile, q, q, false, up, 2*up)
 	near("after a miss seen running at the target", target(targetQuantile), scale(up, gain(2)*0.8))
+	// That request was still running past the rate-bound target too.
+	near("rate-bound target after a bracket above it", target(targetRateBound), scale(b, gain(2)*0.97))
 	up = target(targetQuantile)
 
 	// A miss at the rate-bound target moves only it, by g·RateBoundQuantile.
 	b = target(targetRateBound)
 	e.observe(p, "T", Create, targetRateBound, b, b, false, b, 2*b)
-	near("rate-bound target after its miss", target(targetRateBound), scale(b, gain(2)*0.97))
+	near("rate-bound target after its miss", target(targetRateBound), scale(b, gain(3)*0.97))
 	near("Quantile's target after a rate-bound miss", target(targetQuantile), up)
 
 	// Later moves have the gain Step.
@@ -207,8 +210,8 @@ func TestEstimatorWatchClosesOnFirstEstimate(t *testing.T) {
 	if e.watch("AWS::IoT::JobTemplate", Create) != nil {
 		t.Fatal("watch with an estimate: want nil")
 	}
-	if est, ok := e.get("AWS::IoT::JobTemplate", Create, targetQuantile); !ok || est.target != time.Second {
-		t.Fatalf("estimate %+v, %v; want the bracket midpoint 1s", est, ok)
+	if est, ok := e.get("AWS::IoT::JobTemplate", Create, targetQuantile); !ok || est.target != 1200*time.Millisecond {
+		t.Fatalf("estimate %+v, %v; want the bracket's end 1.2s", est, ok)
 	}
 }
 
@@ -240,5 +243,27 @@ func TestPollPolicyCoarseRetryAfterBoundsTheSchedule(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 7, 0, time.UTC)
 	if !coarseHint(at) || coarseHint(at.Add(250*time.Millisecond)) || coarseHint(time.Time{}) {
 		t.Error("coarseHint: want true on a whole second only")
+	}
+}
+
+// TestPollPolicyDelayStaysAtMaxForLongOperations: an operation running for
+// minutes is polled every Max (less the jitter) however many polls it took,
+// with or without history; an exponential step past a Duration's range must
+// not turn into a short one.
+func TestPollPolicyDelayStaysAtMaxForLongOperations(t *testing.T) {
+	p := DefaultPollPolicy()
+	for _, n := range []int{10, 36, 37, 40, 64, 100, 10000} {
+		for _, ok := range []bool{false, true} {
+			d := p.delay(n, time.Hour, estimate{target: time.Second}, ok, 0, false, 0)
+			if d != p.Max {
+				t.Errorf("poll %d (history %v) after an hour: delay %v, want Max %v", n, ok, d, p.Max)
+			}
+		}
+	}
+	r := RetryPolicy{}.withDefaults()
+	for _, n := range []int{30, 40, 64, 1000} {
+		if d := r.backoff(n, nil, 0.999999); d < r.Max*9/10 || d > r.Max {
+			t.Errorf("retry %d: backoff %v, want about Max %v", n, d, r.Max)
+		}
 	}
 }

@@ -89,11 +89,7 @@ func (p RetryPolicy) backoff(n int, err error, r float64) time.Duration {
 	if isThrottle(err) {
 		base = p.ThrottleBase
 	}
-	d := base << min(n, 30)
-	if d <= 0 || d > p.Max {
-		d = p.Max
-	}
-	return time.Duration(r * float64(d))
+	return time.Duration(r * float64(grow(base, 2, n, p.Max)))
 }
 
 // retryables are the errors the client's SDK retryer retries: the SDK's own
