@@ -20,22 +20,21 @@ const DefaultMaxConcurrency = 1024
 // defaults noted on each.
 //
 // The bound adapts as the request-rate limiter does, from the answers to
-// the client's HTTP requests: it starts at Initial and, while answers come
-// back unthrottled and no slower than usual, grows by one per answer
-// (doubling per round of requests, as TCP's slow start does) as long as the
-// bound is in use, until the rate limiter says that its rate binds (see
-// [RateLimiter]): that is the bottleneck slow start looks for, and more
-// operations in flight would not be served sooner. From then on (or after
-// the first congestion signal) it grows by 1/bound per answer, one per
-// round, and only while mutations would wait less than a second for the
-// rate limiter and polls less than five. The limiter sends mutations
-// before polls ([PriorityPoll]): a queue of mutations means that more
-// operations in flight would only queue longer (a second's queue keeps the
-// rate busy), while a queue of polls is how a rate-bound run defers each
-// poll until its operation is likely done, so that few polls are lost to
-// the rate; but a poll deferred by more than a few seconds gains little,
-// and its operation is found done later. A congestion signal multiplies
-// the bound by Decrease, at most once per Cooldown, never below Min:
+// the client's HTTP requests. It starts at Initial and grows while answers
+// come back unthrottled and no slower than usual, the bound is in use, and
+// mutations would wait less than a second for the client's rate limiter
+// and polls less than five: by one per answer (doubling per round of
+// requests, as TCP's slow start does) until the rate limiter says that its
+// rate binds (see [RateLimiter]), the bottleneck slow start looks for, or a
+// congestion signal comes; by 1/bound per answer (one per round) from then
+// on. The limiter sends mutations before polls ([PriorityPoll]): a queue of
+// mutations means that more operations in flight would only queue longer
+// (a second's queue keeps the rate busy), while a queue of polls is how a
+// rate-bound run defers each poll until its operation is likely done, so
+// that few polls are lost to the rate; but a poll deferred by more than a
+// few seconds gains little, and its operation is found done later. A
+// congestion signal multiplies the bound by Decrease, at most once per
+// Cooldown, never below Min:
 //
 //   - throttling: at least ThrottleFraction of the answers of the last
 //     second were throttling errors. A throttle now and then is the rate

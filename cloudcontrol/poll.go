@@ -54,9 +54,11 @@ import (
 // is not free: it takes the place in the rate of a request that would have
 // started or ended another operation, and a poll that finds the operation
 // still running is a request lost. The first poll then follows a second
-// target, learnt the same way, at RateBoundQuantile (by default the 97th percentile), so that the requests of a rate-bound run go to mutations and
-// to the one poll that finds each done; the operation ends later than with
-// the Quantile, which costs nothing while other operations fill the rate.
+// target, learnt the same way, at RateBoundQuantile (by default the 97th
+// percentile), so that the requests of a rate-bound run go to mutations
+// and to the one poll that finds each done; the operation ends later than
+// with the Quantile, which costs nothing while other operations fill the
+// rate.
 //
 // The requests of a type and kind sent before the first one completes
 // follow the schedule without history, but not blindly. Only the first
@@ -350,20 +352,19 @@ func (e *estimator) get(typeName string, kind Kind, i int) (estimate, bool) {
 // on evidence about its current value: a hit of a poll scheduled at or
 // before it and sent by it (within Min, the slack of a timer), a miss of a
 // poll scheduled at or after it (or of a request seen running at or after
-// it). A poll that waited for the rate
-// limiter past the target, behind mutations (see [PriorityPoll]), and found
-// its request done says nothing of whether it was done at the target:
-// counted, such hits would pull the target down by the wait, round after
-// round, until the polls missed again. Requests in flight together are
-// polled at about the same target and answered about together; counted
-// each, their answers would compound into swings of the target many times
-// its size (a wave of 30 misses would multiply it by 1.16³⁰ ≈ 85) where
-// they are one round's evidence: the first of them moves the target, and
-// the rest, polled at the value it had before, tell nothing of the new one.
-// A request polled at the target of Quantile also says whether it finished
-// before the (later) target of RateBoundQuantile when its bracket lies on
-// one side of it, which keeps that target learning while the rate does not
-// bind.
+// it). A poll that waited for the rate limiter past the target, behind
+// mutations (see [PriorityPoll]), and found its request done says nothing
+// of whether it was done at the target: counted, such hits would pull the
+// target down by the wait, round after round, until the polls missed
+// again. Requests in flight together are polled at about the same target
+// and answered about together; counted each, their answers would compound
+// into swings of the target many times its size (a wave of 30 misses would
+// multiply it by 1.16³⁰ ≈ 85) where they are one round's evidence: the
+// first of them moves the target, and the rest, polled at the value it had
+// before, tell nothing of the new one. A request polled at the target of
+// Quantile also says whether it finished before the (later) target of
+// RateBoundQuantile when its bracket lies on one side of it, which keeps
+// that target learning while the rate does not bind.
 func (e *estimator) observe(p PollPolicy, typeName string, kind Kind, used int, sched, first time.Duration, firstDone bool, lower, upper time.Duration) {
 	k := estimatorKey{typeName, kind}
 	e.mu.Lock()
