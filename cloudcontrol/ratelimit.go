@@ -39,7 +39,9 @@ type RateLimiter interface {
 
 // Priority orders the requests queued for a [RateLimiter] that honours it
 // ([AIMDLimiter] does): a slot goes to a waiting request of a higher
-// priority before any of a lower one, and among equals to the first come.
+// priority before any of a lower one (an AIMDLimiter lets one of a lower
+// priority go first once it has waited 10 s), and among equals to the
+// first come.
 // The Client sends its status polls at PriorityPoll and everything else at
 // PriorityNormal. An AIMDLimiter has those two classes: a priority above
 // PriorityNormal is served as PriorityNormal, one below it as PriorityPoll.
@@ -137,13 +139,14 @@ type AIMDOptions struct {
 // Burst tokens): a request finding a free slot and nobody waiting goes at
 // once; the others queue, and each slot, when it comes, goes to the first
 // waiter of the highest [Priority] (see [WithPriority]): status polls wait
-// behind the mutations and reads queued with them. While the rate binds, a
-// poll sent later is more likely to find its operation finished (a poll
-// that does not is a request lost to the rate), and a mutation sent sooner
-// starts its operation sooner; the operations already started end no later
-// for being polled a little later, since every request waits for the same
-// rate. Slots are handed out when they come, not booked ahead, so that a
-// decrease of the rate applies at once to every request still queued.
+// behind the mutations and reads queued with them, for 10 s at most (then
+// they go first). While the rate binds, a poll sent later is more likely
+// to find its operation finished (a poll that does not is a request lost
+// to the rate), and a mutation sent sooner starts its operation sooner; the
+// operations already started end no later for being polled a little later,
+// since every request waits for the same rate. Slots are handed out when
+// they come, not booked ahead, so that a decrease of the rate applies at
+// once to every request still queued.
 //
 // Why AIMD rather than the SDK's adaptive retry mode: the SDK's limiter lives
 // inside its retryer, only engages after throttling and is tuned for
@@ -180,6 +183,7 @@ type AIMDLimiter struct {
 type slotWaiter struct {
 	ready chan struct{} // closed when the slot is granted
 	class int           // of its priority
+	since time.Time     // when it queued
 	// granted and abandoned are guarded by the limiter's mutex.
 	granted, abandoned bool
 }
@@ -300,7 +304,7 @@ func (l *AIMDLimiter) enqueue(now time.Time, p Priority) (w *slotWaiter, start b
 	if l.waiting() == 0 && l.take(now, false) {
 		return nil, false
 	}
-	w = &slotWaiter{ready: make(chan struct{}), class: p.class()}
+	w = &slotWaiter{ready: make(chan struct{}), class: p.class(), since: now}
 	l.queue[w.class] = append(l.queue[w.class], w)
 	l.live[w.class]++
 	start = !l.pacing
@@ -329,7 +333,7 @@ func (l *AIMDLimiter) dispatch(now time.Time) (next time.Duration, more bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.waiting() > 0 {
-		w := l.head()
+		w := l.head(now)
 		if !l.take(now, true) {
 			return l.nextSlot().Sub(now), true
 		}
@@ -351,9 +355,12 @@ func (l *AIMDLimiter) waiting() int {
 	return n
 }
 
-// head returns the first live waiter of the highest priority class,
-// dropping the abandoned ones ahead of it. There must be one.
-func (l *AIMDLimiter) head() *slotWaiter {
+// head returns the waiter the next slot goes to at now: the first live one
+// of the highest priority class, unless a waiter of a lower class has
+// waited maxDeferral (see AIMDLimiter), dropping the abandoned ones ahead
+// of them. There must be one.
+func (l *AIMDLimiter) head(now time.Time) *slotWaiter {
+	var first *slotWaiter
 	for c := range l.queue {
 		q := l.queue[c]
 		for len(q) > 0 && q[0].abandoned {
@@ -361,12 +368,27 @@ func (l *AIMDLimiter) head() *slotWaiter {
 			q = q[1:]
 		}
 		l.queue[c] = q
-		if len(q) > 0 {
+		if len(q) == 0 {
+			continue
+		}
+		if first == nil {
+			first = q[0]
+		} else if now.Sub(q[0].since) >= maxDeferral {
 			return q[0]
 		}
 	}
-	panic("cloudcontrol: rate limiter queue count out of step with its queue")
+	if first == nil {
+		panic("cloudcontrol: rate limiter queue count out of step with its queue")
+	}
+	return first
 }
+
+// maxDeferral is the longest a request waits for an AIMDLimiter's slot
+// behind requests of a higher priority that came after it: past it, it
+// goes first. A status poll is deferred for mutations to start sooner, but
+// a stream of them (or of reads) must not hold it back for minutes, up to
+// its operation's timeout.
+const maxDeferral = 10 * time.Second
 
 // nextSlot is when the next slot is free (GCRA: its theoretical arrival
 // time less the burst tolerance).

@@ -541,3 +541,34 @@ func TestClientSendsPollsAtPollPriority(t *testing.T) {
 		t.Errorf("priorities of create, poll, poll = %v, want %v", lim.got, want)
 	}
 }
+
+func TestAIMDPollsWaitTenSecondsAtMost(t *testing.T) {
+	clk := newFakeClock()
+	l := newAIMDLimiter(AIMDOptions{InitialRate: 1, MaxRate: 1}, clk)
+	now := clk.Now()
+	l.reserve(now)
+	poll := queueAt(t, l, now, PriorityPoll)
+	// A mutation queued each second, after the poll: each goes first,
+	// until the poll has waited maxDeferral.
+	var last *slotWaiter
+	for i := 1; ; i++ {
+		at := now.Add(time.Duration(i) * time.Second)
+		last = queueAt(t, l, at.Add(-time.Millisecond), PriorityNormal)
+		l.dispatch(at)
+		if granted(poll) {
+			if waited := at.Sub(now); waited != maxDeferral {
+				t.Errorf("poll served after %v behind a stream of mutations, want %v", waited, maxDeferral)
+			}
+			if granted(last) {
+				t.Error("the mutation queued last went with the poll's slot")
+			}
+			break
+		}
+		if !granted(last) {
+			t.Fatalf("slot %d went to neither the poll nor the mutation", i)
+		}
+		if i > 20 {
+			t.Fatal("the poll was never served")
+		}
+	}
+}
