@@ -43,9 +43,11 @@ func (callStart) HandleInitialize(ctx context.Context, in middleware.InitializeI
 
 // attemptGate is a Finalize-step middleware placed right after the SDK's
 // retry middleware, so it runs once per HTTP attempt, before signing: it
-// waits for the rate limiter, counts the request, feeds throttles back to
-// the limiter and each answer to the bound on operations in flight, and ends the retries of a call whose retry budget is spent
-// (by marking its error, see budgetSpent).
+// waits for the rate limiter (at the priority the context carries), records
+// when the attempt goes out (see withSendTime), counts the request, feeds
+// throttles back to the limiter and each answer to the bound on operations
+// in flight, and ends the retries of a call whose retry budget is spent (by
+// marking its error, see budgetSpent).
 type attemptGate struct{ c *Client }
 
 func (attemptGate) ID() string { return "athanor.AttemptGate" }

@@ -11,9 +11,10 @@ import (
 //
 // When the event carries a RetryAfter — Cloud Control documents it as "when
 // to next request the status of this resource operation request" — and the
-// hint is precise (not on a whole second), the next poll comes then: RetryAfter plus RetryAfterSlack (the timestamp has
-// millisecond precision), no sooner than Min from now and no later than
-// MaxRetryAfter from now (against clock skew). That finds an operation
+// hint is precise (not on a whole second), the next poll comes then:
+// RetryAfter plus RetryAfterSlack (the timestamp has millisecond
+// precision), no sooner than Min from now and no later than MaxRetryAfter
+// from now (against clock skew). That finds an operation
 // whose end the service predicts with one poll, whatever the history, and
 // it is the service's own statement of when a call is worth making. A hint
 // on a whole second is taken as rounded up: the policy's own schedule

@@ -149,12 +149,14 @@ func EqualJSON(a, b []byte) bool {
 // DecodeRecord parses a record written by any released format version,
 // upgrading it to the current one (see UpgradeRecord).
 func DecodeRecord(data []byte) (*Record, error) {
-	// A record in a version this code writes (1 or 2) decodes as it is, in
-	// one pass; any other (version 0, which has no formatVersion, a newer
-	// one, or one that does not decode) takes the upgrade path, which reads
-	// the version first and says what is wrong.
+	// A record whose version upgrades without a change to its JSON (the
+	// current one, or one whose every later version only added optional
+	// fields) decodes as it is, in one pass; any other (version 0, which
+	// has no formatVersion, a newer one, or one that does not decode) takes
+	// the upgrade path, which reads the version first and says what is
+	// wrong.
 	var r Record
-	if json.Unmarshal(data, &r) == nil && r.FormatVersion >= formatVersionUnplaced && r.FormatVersion <= FormatVersion {
+	if json.Unmarshal(data, &r) == nil && decodesAsIs(r.FormatVersion) {
 		if err := ValidateKey(r.Key); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
@@ -216,29 +218,50 @@ func UpgradeRecord(data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: record format version %d was written by a newer Athanor; this one reads up to version %d", ErrFormat, v, FormatVersion)
 	}
 	for ; v < FormatVersion; v++ {
-		step, ok := recordUpgrades[v]
+		u, ok := recordUpgrades[v]
 		if !ok {
 			return nil, fmt.Errorf("%w: no upgrade from record format version %d", ErrFormat, v)
 		}
-		if data, err = step(data); err != nil {
+		if u.step == nil {
+			continue // the JSON reads as it is
+		}
+		if data, err = u.step(data); err != nil {
 			return nil, fmt.Errorf("%w: upgrade record from format version %d: %v", ErrFormat, v, err)
 		}
 	}
 	return data, nil
 }
 
-// recordUpgrades maps a format version to the step that upgrades a record
-// in it to the next version.
-var recordUpgrades = map[int]func([]byte) ([]byte, error){
-	0: upgradeRecordV0,
-	1: upgradeRecordV1,
+// recordUpgrade upgrades a record from one format version to the next:
+// step rewrites its JSON, or is nil when the next version only added
+// optional fields, so that the JSON is read as it is (and DecodeRecord
+// sets the version), without the cost of re-encoding every record of a
+// stage on every load.
+type recordUpgrade struct {
+	step func([]byte) ([]byte, error)
 }
 
-// upgradeRecordV1 reads a version 1 record as version 2: version 2 only
-// added the optional Placement, so the JSON is read as it is (and
-// DecodeRecord sets the version), without the cost of re-encoding every
-// record of a stage on every load.
-func upgradeRecordV1(data []byte) ([]byte, error) { return data, nil }
+// recordUpgrades maps a format version to the upgrade of a record in it to
+// the next version.
+var recordUpgrades = map[int]recordUpgrade{
+	0: {step: upgradeRecordV0},
+	1: {}, // version 2 added the optional Placement
+}
+
+// decodesAsIs reports whether a record of format version v reads as the
+// current version without a change to its JSON: v is the current version,
+// or every upgrade from it to the current one has no step.
+func decodesAsIs(v int) bool {
+	if v < 0 || v > FormatVersion {
+		return false
+	}
+	for ; v < FormatVersion; v++ {
+		if u, ok := recordUpgrades[v]; !ok || u.step != nil {
+			return false
+		}
+	}
+	return true
+}
 
 func upgradeRecordV0(data []byte) ([]byte, error) {
 	var o recordV0

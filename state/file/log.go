@@ -35,9 +35,10 @@ import (
 // stage lock of each writer once, right before the write, and refuses the
 // ops of a writer whose lock was broken (a forced unlock). Across
 // processes, appending is serialised by an exclusive flock on the log file
-// held from before the write until the sync has returned. No write returns before the sync covering its frame has
-// succeeded, and every frame before an acknowledged one was written before
-// it, so the acknowledged writes form a durable prefix of the log.
+// held from before the write until the sync has returned. No write returns
+// before the sync covering its frame has succeeded, and every frame before
+// an acknowledged one was written before it, so the acknowledged writes
+// form a durable prefix of the log.
 //
 // A frame that is incomplete or fails its check ends the log, as in the
 // write-ahead logs of PostgreSQL and SQLite: it is the torn tail of a write
